@@ -1,0 +1,219 @@
+"""The shared engine: bars in, strategy decisions out, one asyncio task per engine.
+
+An engine owns the bar builders and strategy instances for its symbols. It is fed
+batches by the supervisor in data-time order and answers each batch before the next
+one is sent, so several engines interleave deterministically. A stopped engine keeps
+its indicators warm but stays silent (no signals, no orders), so starting it again
+never trades on stale indicators. An unexpected error puts the engine in ERROR (silent)
+with the error recorded; the other engines go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar
+
+from kitetui.config import EngineConfig
+from kitetui.domain import Bar, Event, Exchange, Product, Signal, SignalKind, Tick
+from kitetui.market.bars import BarResampler, TickBarAggregator
+from kitetui.views import EngineView
+from strategies.base import Strategy
+from strategies.registry import get_strategy
+
+if TYPE_CHECKING:
+    from kitetui.trading.trader import Trader
+
+BASE_TIMEFRAME_S = 60
+
+
+class EngineState(StrEnum):
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
+    ERROR = "ERROR"
+
+
+class Engine:
+    kind: ClassVar[str] = "base"
+    exchange: ClassVar[Exchange] = Exchange.NSE
+
+    def __init__(self, config: EngineConfig, trader: Trader, run_tag: str) -> None:
+        self.config = config
+        self.name = config.name
+        self.trader = trader
+        self.run_tag = run_tag
+        self.product = Product(config.product)
+        self.timeframe_s = config.timeframe_s
+        strategy_cls = get_strategy(config.strategy)
+        params = strategy_cls.Params.model_validate(config.params)
+        self.strategies: dict[str, Strategy] = {s: strategy_cls(params) for s in config.symbols}
+        self._ticks: dict[str, TickBarAggregator] = {}
+        self._resamplers: dict[str, BarResampler] = {}
+        self.state = EngineState.RUNNING if config.enabled else EngineState.STOPPED
+        self.warming_up = False
+        self.bars_seen = 0
+        self.signals_emitted = 0
+        self.orders_placed = 0
+        self.heartbeat_ns = 0
+        self.last_error = ""
+        self._inbox: asyncio.Queue[tuple[Sequence[Tick | Bar], asyncio.Future[None]] | None] = (
+            asyncio.Queue(maxsize=2)
+        )
+        self.task: asyncio.Task[None] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def launch(self) -> None:
+        self.task = asyncio.create_task(self.run(), name=f"engine-{self.name}")
+
+    async def shutdown(self) -> None:
+        if self.task is None:
+            return
+        await self._inbox.put(None)
+        await self.task
+        self.task = None
+
+    async def run(self) -> None:
+        """The engine's one loop: take a batch, process it, answer; None shuts down."""
+        while True:
+            work = await self._inbox.get()
+            if work is None:
+                return
+            items, done = work
+            try:
+                await self.process(items)
+            except Exception as exc:  # one place where unexpected errors are decided
+                self.fail(exc)
+            finally:
+                if not done.done():
+                    done.set_result(None)
+
+    async def deliver(self, items: Sequence[Tick | Bar]) -> None:
+        """Hand a batch to the engine's task and wait until it has been processed."""
+        if self.task is None or self.task.done():
+            await self.process(items)
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._inbox.put((items, done))
+        await done
+
+    def fail(self, exc: BaseException) -> None:
+        self.state = EngineState.ERROR
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        self.trader.record_event(
+            Event(
+                ts_ns=self.heartbeat_ns,
+                kind="EngineFailed",
+                level="ERROR",
+                engine=self.name,
+                message=f"engine {self.name} stopped on an unexpected error: {self.last_error}",
+            )
+        )
+
+    @property
+    def trading(self) -> bool:
+        return self.state is EngineState.RUNNING and not self.warming_up
+
+    # -- bars -----------------------------------------------------------------------
+
+    def _bars_from(self, item: Tick | Bar) -> list[Bar]:
+        symbol = item.symbol
+        if isinstance(item, Tick):
+            aggregator = self._ticks.get(symbol)
+            if aggregator is None:
+                aggregator = self._ticks[symbol] = TickBarAggregator(symbol, BASE_TIMEFRAME_S)
+            bar = aggregator.on_tick(item)
+            if bar is None:
+                return []
+            item = bar
+        if item.timeframe_s == self.timeframe_s:
+            return [item]
+        resampler = self._resamplers.get(symbol)
+        if resampler is None:
+            resampler = self._resamplers[symbol] = BarResampler(
+                symbol, item.timeframe_s, self.timeframe_s
+            )
+        bar = resampler.on_bar(item)
+        return [] if bar is None else [bar]
+
+    def flush_bars(self) -> list[Bar]:
+        """Close partial bars at the end of a session or of the data."""
+        bars: list[Bar] = []
+        for symbol, aggregator in self._ticks.items():
+            bar = aggregator.flush()
+            if bar is not None:
+                if bar.timeframe_s == self.timeframe_s:
+                    bars.append(bar)
+                else:
+                    resampler = self._resamplers.get(symbol)
+                    if resampler is None:
+                        resampler = self._resamplers[symbol] = BarResampler(
+                            symbol, bar.timeframe_s, self.timeframe_s
+                        )
+                    out = resampler.on_bar(bar)
+                    if out is not None:
+                        bars.append(out)
+        for resampler in self._resamplers.values():
+            bar = resampler.flush()
+            if bar is not None:
+                bars.append(bar)
+        return bars
+
+    async def process(self, items: Sequence[Tick | Bar]) -> None:
+        for item in items:
+            for bar in self._bars_from(item):
+                await self.on_bar(bar)
+
+    async def on_bar(self, bar: Bar) -> None:
+        self.bars_seen += 1
+        self.heartbeat_ns = bar.end_ns
+        strategy = self.strategies.get(bar.symbol)
+        if strategy is None:
+            return
+        position_qty = self.trader.position_qty(bar.symbol)
+        decision = strategy.on_bar(bar, position_qty)
+        if not self.trading:
+            return
+        if decision.kind is SignalKind.HOLD and decision.reason == "indicators not ready":
+            self.trader.skip_not_ready(self, bar)
+            return
+        signal = Signal(
+            signal_id=f"{self.run_tag}-{self.name}-{bar.symbol}-{bar.end_ns}",
+            ts_ns=bar.end_ns,
+            engine=self.name,
+            strategy=strategy.name,
+            symbol=bar.symbol,
+            timeframe_s=bar.timeframe_s,
+            kind=decision.kind,
+            price=bar.close,
+            reason=decision.reason,
+            confidence=_finite(decision.confidence),
+            indicators=dict(decision.indicators),
+        )
+        self.signals_emitted += 1
+        placed = await self.trader.on_signal(self, signal)
+        self.orders_placed += placed
+
+    def lot_size(self, symbol: str) -> int:
+        return self.config.lot_size
+
+    def view(self) -> EngineView:
+        return EngineView(
+            name=self.name,
+            kind=self.kind,
+            state=self.state.value,
+            strategy=self.config.strategy,
+            timeframe_s=self.timeframe_s,
+            symbols=tuple(self.config.symbols),
+            bars_seen=self.bars_seen,
+            signals_emitted=self.signals_emitted,
+            orders_placed=self.orders_placed,
+            heartbeat_ts_ns=self.heartbeat_ns,
+            last_error=self.last_error,
+        )
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else 0.0

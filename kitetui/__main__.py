@@ -1,0 +1,3 @@
+from kitetui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,172 @@
+"""The one command, ``kitetui``, and its subcommands.
+
+``kitetui`` alone is ``kitetui run`` on the embedded default config: paper trading on
+a replay of real NSE data shipped inside the package, in the TUI. Exit codes: 0 done,
+2 bad config or usage, 3 database refused, 4 bad data files, 1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+
+from kitetui.config import AppConfig, ConfigError, load_config
+from kitetui.store.database import DatabaseRefused
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "data" / "dev.yaml"
+
+EXIT_CONFIG = 2
+EXIT_DATABASE = 3
+EXIT_DATA = 4
+
+
+def _speed(value: str) -> float | None:
+    if value == "max":
+        return None
+    try:
+        speed = float(value.rstrip("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"speed must be a number or 'max', got {value!r}"
+        ) from None
+    if not speed > 0:
+        raise argparse.ArgumentTypeError("speed must be positive")
+    return speed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kitetui", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command")
+    run = commands.add_parser("run", help="run the desk (the TUI, or headless with --no-ui)")
+    run.add_argument(
+        "--config",
+        "-c",
+        default=str(DEFAULT_CONFIG),
+        help="YAML config (default: the embedded demo, paper on replay)",
+    )
+    run.add_argument("--db", help="SQLite database file (default: 'database:' in the config)")
+    run.add_argument("--no-ui", action="store_true", help="run headless and print a summary")
+    run.add_argument(
+        "--speed",
+        type=_speed,
+        default="config",
+        help="replay speed: a multiple like 60 or 'max' (default: the config's)",
+    )
+    run.add_argument(
+        "--log-level",
+        default="ERROR",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="headless: print journal events at or above this level",
+    )
+    backtest = commands.add_parser("backtest", help="replay at full speed and print a report")
+    backtest.add_argument("--config", "-c", default=str(DEFAULT_CONFIG))
+    backtest.add_argument("--db", help="SQLite database file")
+    check = commands.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("config")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "run"
+    if args.command is None:
+        args = parser.parse_args(["run", *(argv or [])])
+    try:
+        if command == "check-config":
+            load_config(args.config)
+            print(f"{args.config}: ok")
+            return 0
+        config = load_config(args.config)
+        if command == "backtest":
+            return _headless(config, args.config, args.db, None, "ERROR")
+        if args.no_ui:
+            return _headless(config, args.config, args.db, args.speed, args.log_level)
+        return _tui(config, args.config, args.db, args.speed)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except DatabaseRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATABASE
+    except _data_errors() as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATA
+
+
+def _data_errors() -> tuple[type[BaseException], ...]:
+    from kitetui.market.loaders import DataFormatError
+
+    return (DataFormatError,)
+
+
+def _make_supervisor(config: AppConfig, config_path: str, db: str | None, speed):
+    from kitetui.supervisor import Supervisor
+
+    return Supervisor(config, config_path, database=db, speed=speed)
+
+
+def _headless(config: AppConfig, config_path: str, db: str | None, speed, log_level: str) -> int:
+    from kitetui.commands import TriggerKillSwitch
+    from kitetui.report import format_event_line, format_summary
+
+    levels = ["DEBUG", "INFO", "WARNING", "ERROR"]
+    threshold = levels.index(log_level)
+    supervisor = _make_supervisor(config, config_path, db, speed)
+
+    async def main_async() -> int:
+        await supervisor.open()
+        if threshold < len(levels):
+            supervisor.trader.listeners.append(
+                lambda event: (
+                    levels.index(event.level) >= threshold
+                    and print(format_event_line(event), flush=True)
+                )
+            )
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, supervisor.request_stop)
+        loop.add_signal_handler(signal.SIGINT, supervisor.request_stop)
+        loop.add_signal_handler(
+            signal.SIGUSR1,
+            lambda: loop.create_task(supervisor.execute(TriggerKillSwitch("SIGUSR1"))),
+        )
+        try:
+            await supervisor.run()
+        finally:
+            await supervisor.close()
+        print(format_summary(supervisor.summary, config, str(supervisor.db_path)))
+        return 0 if supervisor.feed_state in ("FINISHED", "STOPPED") else 1
+
+    return asyncio.run(main_async())
+
+
+def _tui(config: AppConfig, config_path: str, db: str | None, speed) -> int:
+    from kitetui.link import LocalLink
+    from kitetui.runner import SupervisorThread
+    from kitetui.tui.app import make_app
+
+    started = time.perf_counter()
+    runner = SupervisorThread(_make_supervisor(config, config_path, db, speed))
+    runner.start()
+    runner.ready.wait()
+    if runner.error is not None:
+        raise runner.error
+    app = make_app(LocalLink(runner), refresh_hz=config.ui.refresh_hz)
+    app.started_at = started  # for the first-frame figure
+    try:
+        app.run()
+    finally:
+        runner.stop()
+    if runner.error is not None:
+        print(f"error: the supervisor stopped: {runner.error}", file=sys.stderr)
+        return 1
+    print(f"state saved to {runner.supervisor.db_path} (run {runner.supervisor.run_id})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,238 @@
+"""The YAML config, validated once at start-up by strict pydantic models.
+
+Strict on purpose: the seed system silently replaced a string where a number belonged
+with a default. Here a wrong key, type or value stops the program with one line that
+names the file, the key path and the reason (``ConfigError``), and unknown keys are
+errors. Strategy parameters are validated by each strategy's own ``Params`` model so
+that a typo in ``params:`` is caught before any engine starts.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from strategies.registry import get_strategy
+
+
+class ConfigError(Exception):
+    """A config problem, already phrased for a person: ``file: key.path: reason``."""
+
+    def __init__(self, file: str | Path, key_path: str, reason: str) -> None:
+        self.file = str(file)
+        self.key_path = key_path
+        self.reason = reason
+        where = f"{self.file}: {key_path}: " if key_path else f"{self.file}: "
+        super().__init__(f"{where}{reason}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+PositiveInt = Annotated[int, Field(gt=0)]
+ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+def parse_clock(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+_TIMEFRAMES = {"1m": 60, "3m": 180, "5m": 300, "10m": 600, "15m": 900, "30m": 1800, "60m": 3600}
+
+
+class SourceConfig(_Strict):
+    """One replay file: Kite-style candles or vendor ticks, for one tradingsymbol."""
+
+    symbol: Annotated[str, Field(min_length=1)]
+    path: Annotated[str, Field(min_length=1)]
+    kind: Literal["candles", "ticks"] = "candles"
+    exchange: Literal["NSE", "NFO", "BSE", "BFO"] = "NSE"
+
+
+class ReplayConfig(_Strict):
+    speed: PositiveFloat | Literal["max"] = 60.0
+    sources: Annotated[list[SourceConfig], Field(min_length=1)]
+    # Gaps longer than this (nights, weekends, between datasets) are not slept through.
+    max_gap_seconds: PositiveFloat = 1.0
+
+
+class PaperConfig(_Strict):
+    slippage_bps: Annotated[float, Field(ge=0, le=500, allow_inf_nan=False)] = 2.0
+    tick_size: PositiveFloat = 0.05
+
+
+class RiskConfig(_Strict):
+    """Rupee limits. One source of truth: the engine and the TUI both read these."""
+
+    max_daily_loss: PositiveFloat = 20_000.0
+    max_symbol_loss: PositiveFloat = 8_000.0
+    max_open_positions: PositiveInt = 5
+    max_trades_per_symbol_per_day: PositiveInt = 4
+    max_gross_exposure: PositiveFloat = 3_000_000.0
+    max_order_value: PositiveFloat = 1_500_000.0
+    max_order_quantity: PositiveInt = 10_000
+
+
+class SizingConfig(_Strict):
+    risk_per_trade_pct: Annotated[float, Field(gt=0, le=5, allow_inf_nan=False)] = 0.5
+    atr_stop_multiple: Annotated[float, Field(gt=0, le=20, allow_inf_nan=False)] = 2.0
+    max_capital_fraction: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.25
+
+
+class SessionConfig(_Strict):
+    """IST clock times. The fuller NSE calendar arrives with the market-structure work."""
+
+    open: ClockTime = "09:15"
+    entry_cutoff: ClockTime = "15:00"
+    square_off: ClockTime = "15:20"
+    close: ClockTime = "15:30"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SessionConfig:
+        times = [self.open, self.entry_cutoff, self.square_off, self.close]
+        if times != sorted(times):
+            raise ValueError("times must satisfy open <= entry_cutoff <= square_off <= close")
+        return self
+
+
+class EngineConfig(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")]
+    kind: Literal["equity", "fno"]
+    symbols: Annotated[list[str], Field(min_length=1)]
+    strategy: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    timeframe: Literal["1m", "3m", "5m", "10m", "15m", "30m", "60m"] = "5m"
+    product: Literal["MIS", "NRML", "CNC"] = "MIS"
+    lot_size: PositiveInt = 1
+    enabled: bool = True
+
+    @property
+    def timeframe_s(self) -> int:
+        return _TIMEFRAMES[self.timeframe]
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        try:
+            get_strategy(value)
+        except KeyError as exc:
+            raise ValueError(str(exc.args[0]) if exc.args else str(exc)) from None
+        return value
+
+
+class JournalConfig(_Strict):
+    flush_interval_ms: Annotated[int, Field(ge=10, le=10_000)] = 200
+    flush_rows: Annotated[int, Field(ge=1, le=100_000)] = 2_000
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+
+class UiConfig(_Strict):
+    refresh_hz: Annotated[float, Field(ge=0.5, le=30, allow_inf_nan=False)] = 4.0
+
+
+class AppConfig(_Strict):
+    mode: Literal["replay", "paper", "live"] = "replay"
+    database: str = "state.db"
+    capital: PositiveFloat = 1_000_000.0
+    replay: ReplayConfig
+    paper: PaperConfig = PaperConfig()
+    risk: RiskConfig = RiskConfig()
+    sizing: SizingConfig = SizingConfig()
+    session: SessionConfig = SessionConfig()
+    engines: Annotated[list[EngineConfig], Field(min_length=1)]
+    journal: JournalConfig = JournalConfig()
+    ui: UiConfig = UiConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AppConfig:
+        if self.mode != "replay":
+            raise ValueError(
+                f"mode {self.mode!r} needs the Kite connection, which this version does not "
+                "have yet; use mode: replay"
+            )
+        names = [engine.name for engine in self.engines]
+        if len(set(names)) != len(names):
+            raise ValueError(f"engine names must be unique, got {names}")
+        owners: dict[str, str] = {}
+        fed = {source.symbol for source in self.replay.sources}
+        for engine in self.engines:
+            for symbol in engine.symbols:
+                if symbol in owners:
+                    raise ValueError(
+                        f"symbol {symbol} is traded by both {owners[symbol]} and {engine.name}"
+                    )
+                owners[symbol] = engine.name
+                if symbol not in fed:
+                    raise ValueError(f"engine {engine.name}: no replay source for {symbol}")
+        return self
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "(top level)"
+
+
+def _first_error(file: str | Path, error: ValidationError, prefix: str = "") -> ConfigError:
+    first = error.errors()[0]
+    loc = tuple(part for part in first["loc"] if not str(part).startswith("function-"))
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif message.startswith("Value error, "):
+        message = message.removeprefix("Value error, ")
+    path = _key_path(loc)
+    if prefix:
+        path = prefix if path == "(top level)" else f"{prefix}.{path}"
+    more = len(error.errors()) - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ConfigError(file, path, message)
+
+
+def parse_config(data: object, file: str | Path = "<config>") -> AppConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(file, "", "the file must hold a mapping of keys")
+    try:
+        config = AppConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _first_error(file, exc) from None
+    for index, engine in enumerate(config.engines):
+        params_model = get_strategy(engine.strategy).Params
+        try:
+            params_model.model_validate(engine.params)
+        except ValidationError as exc:
+            raise _first_error(file, exc, prefix=f"engines[{index}].params") from None
+    return config
+
+
+def load_config(path: str | Path) -> AppConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(path, "", f"not valid YAML: {where}{problem}") from None
+    return parse_config(data, path)
+
+
+def is_finite_positive(value: float) -> bool:
+    return math.isfinite(value) and value > 0

@@ -1,0 +1,42 @@
+"""How a screen reaches the desk, without knowing whether it is in-process or remote.
+
+``DeskLink`` has two implementations: ``LocalLink`` (this module; the supervisor runs in
+a thread of the same process) and, later, a socket client for ``kitetui attach``. The
+TUI only calls ``snapshot()`` (cheap, never blocks) and ``send()`` (a coroutine that
+resolves when the supervisor has carried the command out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Protocol
+
+from kitetui.commands import Command, CommandResult
+from kitetui.views import DeskSnapshot
+
+if TYPE_CHECKING:
+    from kitetui.runner import SupervisorThread
+
+
+class DeskLink(Protocol):
+    def snapshot(self) -> DeskSnapshot | None:
+        """The newest published snapshot, or None before the first one."""
+        ...
+
+    async def send(self, command: Command) -> CommandResult:
+        """Carry a command out on the supervisor and report what happened."""
+        ...
+
+
+class LocalLink:
+    """A link to a supervisor running on its own event loop in a background thread."""
+
+    def __init__(self, runner: SupervisorThread) -> None:
+        self._runner = runner
+
+    def snapshot(self) -> DeskSnapshot | None:
+        return self._runner.supervisor.published
+
+    async def send(self, command: Command) -> CommandResult:
+        future = self._runner.submit(command)
+        return await asyncio.wrap_future(future)

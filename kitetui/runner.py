@@ -1,0 +1,65 @@
+"""Running the supervisor on its own event loop in a background thread.
+
+With the TUI up, trading must not share a loop with rendering: a slow paint or a
+crashed widget must never delay a tick or cancel an order task. The supervisor gets
+a private loop in a thread; the TUI reads its published snapshots and submits
+commands with ``run_coroutine_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import Future
+
+from kitetui.commands import Command, CommandResult
+from kitetui.supervisor import RunSummary, Supervisor
+
+
+class SupervisorThread:
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.supervisor = supervisor
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self.summary: RunSummary | None = None
+        self._thread = threading.Thread(target=self._main, name="kitetui-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._lifecycle())
+        except BaseException as exc:  # reported to the UI thread, never swallowed
+            self.error = exc
+        finally:
+            self.ready.set()
+            self.loop.close()
+
+    async def _lifecycle(self) -> None:
+        self._done = asyncio.Event()
+        await self.supervisor.open()
+        self.ready.set()
+        try:
+            self.summary = await self.supervisor.run()
+            await self._done.wait()  # keep serving commands after the data ends
+        finally:
+            await self.supervisor.close()
+
+    def submit(self, command: Command) -> Future[CommandResult]:
+        return asyncio.run_coroutine_threadsafe(self.supervisor.execute(command), self.loop)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop trading gracefully: finish the batch, drain the journal, close the db."""
+        if not self._thread.is_alive():
+            return
+
+        def _signal() -> None:
+            self.supervisor.request_stop()
+            if hasattr(self, "_done"):
+                self._done.set()
+
+        self.loop.call_soon_threadsafe(_signal)
+        self._thread.join(timeout)

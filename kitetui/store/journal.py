@@ -1,0 +1,402 @@
+"""The journal: a batched writer for the high-volume record and durable paths for money.
+
+Signals, events, risk decisions, order-status changes, equity points and the replay
+cursor are appended to in-memory buffers and written in one transaction every few
+hundred milliseconds (or when a buffer fills), so a tick never waits on SQLite.
+
+Orders and fills take the durable path (rule 2, write ahead): ``write_order`` commits
+the order row — together with everything buffered before it, the run cursor and the
+risk state — before the caller may hand the order to a broker; ``write_fill`` commits
+the fill and the order's new state before the caller may change a position. Because
+every durable commit also drains the buffers, the database never holds an order
+without the signal and risk decision that caused it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+import aiosqlite
+
+from kitetui.domain import Event, Fill, Order, Position, RiskDecision, Signal
+
+_ORDER_COLUMNS = (
+    "tag, run_id, engine, symbol, exchange, side, quantity, order_type, product, purpose, "
+    "status, ts_ns, price, trigger_price, stop_price, filled_qty, avg_price, "
+    "broker_order_id, signal_id, reason, validity, variety, seq"
+)
+_ORDER_UPSERT = (
+    f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 23)}) "
+    "ON CONFLICT(tag) DO UPDATE SET status=excluded.status, filled_qty=excluded.filled_qty, "
+    "avg_price=excluded.avg_price, broker_order_id=excluded.broker_order_id, "
+    "reason=excluded.reason"
+)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str, allow_nan=False)
+
+
+def _finite_snapshot(indicators: dict[str, float]) -> dict[str, float | None]:
+    # JSON has no NaN; an indicator that is not ready is recorded as null.
+    return {
+        k: (v if v == v and v not in (float("inf"), float("-inf")) else None)
+        for k, v in indicators.items()
+    }
+
+
+class Journal:
+    """One writer for one run. Call ``start()`` once and ``close()`` at the end."""
+
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        run_id: str,
+        *,
+        flush_interval_s: float = 0.2,
+        flush_rows: int = 2000,
+    ) -> None:
+        self.db = db
+        self.run_id = run_id
+        self._flush_interval_s = flush_interval_s
+        self._flush_rows = flush_rows
+        self._signals: list[tuple] = []
+        self._events: list[tuple] = []
+        self._decisions: list[tuple] = []
+        self._order_events: list[tuple] = []
+        self._order_updates: dict[str, Order] = {}
+        self._equity: list[tuple] = []
+        self._pending = 0
+        self._cursor_ns: int | None = None
+        self._risk_state: dict[str, Any] | None = None
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._order_seq = 0
+        self._fill_seq = 0
+        self.rows_written = 0
+        self.flushes = 0
+
+    # -- run bookkeeping ------------------------------------------------------------
+
+    async def load_sequences(self) -> None:
+        row = await (
+            await self.db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM orders WHERE run_id = ?", (self.run_id,)
+            )
+        ).fetchone()
+        self._order_seq = row[0]
+        row = await (
+            await self.db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM fills WHERE run_id = ?", (self.run_id,)
+            )
+        ).fetchone()
+        self._fill_seq = row[0]
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._flush_loop(), name="journal-flush")
+
+    async def close(self) -> None:
+        """Stop the flush loop between transactions (never mid-write), then drain."""
+        self._closing = True
+        if self._task is not None:
+            self._wake.set()
+            await self._task
+            self._task = None
+        await self.flush()
+
+    async def _flush_loop(self) -> None:
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._flush_interval_s)
+            self._wake.clear()
+            await self.flush()
+
+    # -- buffered (batched) records -------------------------------------------------
+
+    def _added(self, rows: int = 1) -> None:
+        self._pending += rows
+        if self._pending >= self._flush_rows:
+            self._wake.set()
+
+    def add_signal(self, signal: Signal) -> None:
+        self._signals.append(
+            (
+                signal.signal_id,
+                self.run_id,
+                signal.ts_ns,
+                signal.engine,
+                signal.strategy,
+                signal.symbol,
+                signal.timeframe_s,
+                signal.kind.value,
+                signal.price,
+                signal.reason,
+                signal.confidence,
+                _json(_finite_snapshot(signal.indicators)),
+            )
+        )
+        self._added()
+
+    def add_event(self, event: Event) -> None:
+        self._events.append(
+            (
+                self.run_id,
+                event.ts_ns,
+                event.kind,
+                event.level,
+                event.symbol,
+                event.engine,
+                event.message,
+                _json(event.data),
+            )
+        )
+        self._added()
+
+    def add_risk_decision(
+        self,
+        ts_ns: int,
+        signal_id: str,
+        engine: str,
+        symbol: str,
+        purpose: str,
+        side: str,
+        requested_qty: int,
+        decision: RiskDecision,
+    ) -> None:
+        self._decisions.append(
+            (
+                self.run_id,
+                ts_ns,
+                signal_id,
+                engine,
+                symbol,
+                purpose,
+                side,
+                requested_qty,
+                decision.verdict.value,
+                decision.quantity,
+                decision.rule,
+                decision.reason,
+            )
+        )
+        self._added()
+
+    def update_order(self, order: Order, ts_ns: int) -> None:
+        """A status change that need not be durable at once (e.g. NEW -> OPEN)."""
+        self._order_updates[order.tag] = order
+        self._order_events.append((order.tag, ts_ns, order.status.value, order.reason))
+        self._added()
+
+    def add_equity_point(self, ts_ns: int, equity_paise: int) -> None:
+        self._equity.append((self.run_id, ts_ns, equity_paise))
+        self._added()
+
+    def set_cursor(self, ts_ns: int) -> None:
+        self._cursor_ns = ts_ns
+
+    def set_risk_state(self, state: dict[str, Any]) -> None:
+        self._risk_state = state
+
+    # -- durable paths ----------------------------------------------------------------
+
+    async def write_order(self, order: Order) -> None:
+        """Commit a new order (and all that is buffered) before any broker sees it."""
+        self._order_seq += 1
+        row = self._order_row(order, self._order_seq)
+        async with self._lock:
+            await self._transaction(lambda: self._write_order_statements(row, order))
+
+    async def _write_order_statements(self, row: tuple, order: Order) -> None:
+        await self.db.execute(
+            f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 23)})", row
+        )
+        await self.db.execute(
+            "INSERT INTO order_events (tag, ts_ns, status, reason) VALUES (?, ?, ?, ?)",
+            (order.tag, order.ts_ns, order.status.value, order.reason),
+        )
+
+    async def write_order_state(self, order: Order, ts_ns: int) -> None:
+        """Commit an order's new state now (cancellations, rejections, broker acks)."""
+        self._order_updates[order.tag] = order
+        self._order_events.append((order.tag, ts_ns, order.status.value, order.reason))
+        async with self._lock:
+            await self._transaction(None)
+
+    async def write_fill(self, fill: Fill, order: Order, position: Position | None) -> bool:
+        """Commit a fill with its order's new state; False if it was already journaled."""
+        existing = await (
+            await self.db.execute("SELECT 1 FROM fills WHERE fill_id = ?", (fill.fill_id,))
+        ).fetchone()
+        if existing is not None:
+            return False
+        self._fill_seq += 1
+        seq = self._fill_seq
+        self._order_updates[order.tag] = order
+        self._order_events.append((order.tag, fill.ts_ns, order.status.value, order.reason))
+
+        async def statements() -> None:
+            await self.db.execute(
+                "INSERT INTO fills (fill_id, seq, run_id, tag, engine, symbol, side, quantity, "
+                "price, product, ts_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    fill.fill_id,
+                    seq,
+                    self.run_id,
+                    fill.tag,
+                    fill.engine,
+                    fill.symbol,
+                    fill.side.value,
+                    fill.quantity,
+                    fill.price,
+                    fill.product.value,
+                    fill.ts_ns,
+                ),
+            )
+            if position is not None:
+                await self.db.execute(
+                    "INSERT OR REPLACE INTO positions (run_id, symbol, engine, product, quantity, "
+                    "avg_price, last_price, realized_paise, unrealized_paise) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        self.run_id,
+                        position.symbol,
+                        position.engine,
+                        position.product.value,
+                        position.quantity,
+                        position.avg_price,
+                        position.last_price,
+                        position.realized_paise,
+                        position.unrealized_paise,
+                    ),
+                )
+
+        async with self._lock:
+            await self._transaction(statements)
+        return True
+
+    async def set_desk_state(self, key: str, value: Any) -> None:
+        async with self._lock:
+
+            async def statements() -> None:
+                await self.db.execute(
+                    "INSERT OR REPLACE INTO desk_state (key, value) VALUES (?, ?)",
+                    (key, _json(value)),
+                )
+
+            await self._transaction(statements)
+
+    async def flush(self) -> None:
+        async with self._lock:
+            if self._pending or self._cursor_ns is not None or self._risk_state is not None:
+                await self._transaction(None)
+
+    # -- internals --------------------------------------------------------------------
+
+    def _order_row(self, order: Order, seq: int) -> tuple:
+        return (
+            order.tag,
+            self.run_id,
+            order.engine,
+            order.symbol,
+            order.exchange.value,
+            order.side.value,
+            order.quantity,
+            order.order_type.value,
+            order.product.value,
+            order.purpose.value,
+            order.status.value,
+            order.ts_ns,
+            order.price,
+            order.trigger_price,
+            order.stop_price,
+            order.filled_qty,
+            order.avg_price,
+            order.broker_order_id,
+            order.signal_id,
+            order.reason,
+            order.validity.value,
+            order.variety.value,
+            seq,
+        )
+
+    async def _transaction(self, extra) -> None:
+        """Drain every buffer and run ``extra`` in one committed transaction."""
+        signals, self._signals = self._signals, []
+        events, self._events = self._events, []
+        decisions, self._decisions = self._decisions, []
+        order_events, self._order_events = self._order_events, []
+        updates, self._order_updates = self._order_updates, {}
+        equity, self._equity = self._equity, []
+        cursor, self._cursor_ns = self._cursor_ns, None
+        risk_state, self._risk_state = self._risk_state, None
+        self._pending = 0
+        db = self.db
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            if signals:
+                await db.executemany(
+                    "INSERT OR IGNORE INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    signals,
+                )
+            if decisions:
+                await db.executemany(
+                    "INSERT OR IGNORE INTO risk_decisions (run_id, ts_ns, signal_id, engine, "
+                    "symbol, purpose, side, requested_qty, verdict, quantity, rule, reason) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    decisions,
+                )
+            if extra is not None:
+                await extra()
+            if updates:
+                await db.executemany(
+                    "UPDATE orders SET status = ?, filled_qty = ?, avg_price = ?, "
+                    "broker_order_id = ?, reason = ? WHERE tag = ?",
+                    [
+                        (
+                            o.status.value,
+                            o.filled_qty,
+                            o.avg_price,
+                            o.broker_order_id,
+                            o.reason,
+                            o.tag,
+                        )
+                        for o in updates.values()
+                    ],
+                )
+            if order_events:
+                await db.executemany(
+                    "INSERT INTO order_events (tag, ts_ns, status, reason) VALUES (?, ?, ?, ?)",
+                    order_events,
+                )
+            if events:
+                await db.executemany(
+                    "INSERT INTO events (run_id, ts_ns, kind, level, symbol, engine, message, "
+                    "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    events,
+                )
+            if equity:
+                await db.executemany("INSERT OR REPLACE INTO equity_curve VALUES (?, ?, ?)", equity)
+            if cursor is not None:
+                await db.execute(
+                    "UPDATE runs SET cursor_ns = ? WHERE run_id = ?", (cursor, self.run_id)
+                )
+            if risk_state is not None:
+                await db.execute(
+                    "INSERT OR REPLACE INTO risk_state (run_id, state, updated_ns) "
+                    "VALUES (?, ?, ?)",
+                    (self.run_id, _json(risk_state), time.time_ns()),
+                )
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+        self.rows_written += (
+            len(signals) + len(events) + len(decisions) + len(order_events) + len(equity)
+        )
+        self.flushes += 1

@@ -1,0 +1,146 @@
+"""The SQLite schema as an ordered list of forward migrations.
+
+``PRAGMA user_version`` is the index of the last migration applied. Migrations only
+ever append: a database written by an older kitetui is upgraded in place inside one
+transaction, and one written by a newer kitetui is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the spine — runs, the order/fill ledger, journals, risk state, checkpoints.
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        mode TEXT NOT NULL,
+        config_path TEXT NOT NULL,
+        config_hash TEXT NOT NULL,
+        status TEXT NOT NULL,            -- RUNNING / FINISHED / STOPPED / FAILED
+        started_wall_ns INTEGER NOT NULL,
+        ended_wall_ns INTEGER,
+        cursor_ns INTEGER NOT NULL DEFAULT 0,  -- data time of the last fully processed batch
+        restarts INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE orders (
+        tag TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        exchange TEXT NOT NULL,
+        side TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        order_type TEXT NOT NULL,
+        product TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        status TEXT NOT NULL,
+        ts_ns INTEGER NOT NULL,
+        price REAL NOT NULL,
+        trigger_price REAL NOT NULL,
+        stop_price REAL NOT NULL,
+        filled_qty INTEGER NOT NULL,
+        avg_price REAL NOT NULL,
+        broker_order_id TEXT NOT NULL,
+        signal_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        validity TEXT NOT NULL,
+        variety TEXT NOT NULL,
+        seq INTEGER NOT NULL
+    );
+    CREATE INDEX orders_run ON orders(run_id, seq);
+    CREATE INDEX orders_open ON orders(run_id, status);
+    CREATE TABLE order_events (
+        id INTEGER PRIMARY KEY,
+        tag TEXT NOT NULL,
+        ts_ns INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE INDEX order_events_tag ON order_events(tag);
+    CREATE TABLE fills (
+        fill_id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        run_id TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        price REAL NOT NULL,
+        product TEXT NOT NULL,
+        ts_ns INTEGER NOT NULL
+    );
+    CREATE INDEX fills_run ON fills(run_id, seq);
+    CREATE TABLE signals (
+        signal_id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        ts_ns INTEGER NOT NULL,
+        engine TEXT NOT NULL,
+        strategy TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        timeframe_s INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        price REAL NOT NULL,
+        reason TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        indicators TEXT NOT NULL          -- JSON object of the indicator snapshot
+    );
+    CREATE INDEX signals_run ON signals(run_id, ts_ns);
+    CREATE TABLE risk_decisions (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        ts_ns INTEGER NOT NULL,
+        signal_id TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        side TEXT NOT NULL,
+        requested_qty INTEGER NOT NULL,
+        verdict TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        rule TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        UNIQUE (run_id, signal_id, purpose)
+    );
+    CREATE TABLE risk_state (
+        run_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,              -- JSON from RiskEngine.to_state()
+        updated_ns INTEGER NOT NULL
+    );
+    CREATE TABLE desk_state (
+        key TEXT PRIMARY KEY,             -- e.g. kill_switch: survives runs and restarts
+        value TEXT NOT NULL
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        ts_ns INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        level TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        message TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX events_run ON events(run_id, kind);
+    CREATE TABLE positions (
+        run_id TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        product TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        avg_price REAL NOT NULL,
+        last_price REAL NOT NULL,
+        realized_paise INTEGER NOT NULL,
+        unrealized_paise INTEGER NOT NULL,
+        PRIMARY KEY (run_id, symbol)
+    );
+    CREATE TABLE equity_curve (
+        run_id TEXT NOT NULL,
+        ts_ns INTEGER NOT NULL,
+        equity_paise INTEGER NOT NULL,
+        PRIMARY KEY (run_id, ts_ns)
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,684 @@
+"""The supervisor: owns every trading task, the data clock, recovery and commands.
+
+One loop moves the market forward a batch at a time (batches share one event time):
+bad data is filtered, prices mark the portfolio and fill resting paper orders, risk
+looks at the day's P&L, square-off runs at its time, and then each engine gets its
+bars, in a fixed order, so a replay decides the same way at any speed and after any
+crash. Commands (start/stop an engine, pause entries, kill switch, flatten, cancel)
+run on the same loop between awaits, and every change is published as an immutable
+``DeskSnapshot`` at a bounded rate for whoever is watching.
+
+Recovery: an unfinished run of the same config is resumed. Data up to the journaled
+cursor is replayed silently to rebuild bars and indicators while the journaled fills
+are re-applied at their data times; then risk state, open orders and the kill switch
+are restored from the database and trading continues from the next batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from engines import ENGINE_KINDS, Engine, EngineState
+from kitetui.brokers.paper import PaperBroker
+from kitetui.clock import DataClock, ist_date, ist_day_number, ist_minute_of_day, minute_of
+from kitetui.commands import (
+    CancelOrder,
+    Command,
+    CommandResult,
+    FlattenPosition,
+    PauseEntries,
+    ResetKillSwitch,
+    ResumeEntries,
+    StartEngine,
+    StopEngine,
+    TriggerKillSwitch,
+)
+from kitetui.config import AppConfig, parse_clock
+from kitetui.domain import Bar, Event, OrderPurpose, OrderStatus, Tick, TradingState
+from kitetui.market.loaders import data_path, load_candles, load_ticks
+from kitetui.market.replay import Item, Pacer, merge_batches
+from kitetui.market.validate import PriceValidator
+from kitetui.store import runs as runs_repo
+from kitetui.store.database import open_database
+from kitetui.store.journal import Journal
+from kitetui.trading.portfolio import Portfolio
+from kitetui.trading.risk import RiskEngine, RiskLimits
+from kitetui.trading.trader import Trader
+from kitetui.views import DeskSnapshot, LimitView, OrderView, PositionView, RiskView
+
+_RECENT_ORDERS = 300
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    resumed: bool
+    batches: int = 0
+    bars: int = 0
+    ticks: int = 0
+    wall_s: float = 0.0
+    fills: int = 0
+    orders: int = 0
+    entries: int = 0
+    signals: int = 0
+    realized: float = 0.0
+    unrealized: float = 0.0
+    max_drawdown: float = 0.0
+    open_positions: list[tuple[str, int, float]] = field(default_factory=list)
+    events_by_kind: dict[str, int] = field(default_factory=dict)
+    risk_state: str = "ACTIVE"
+    first_ts_ns: int = 0
+    last_ts_ns: int = 0
+
+
+def config_hash(config: AppConfig) -> str:
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+
+
+class Supervisor:
+    def __init__(
+        self,
+        config: AppConfig,
+        config_path: str | Path,
+        *,
+        database: str | Path | None = None,
+        speed: float | str | None = "config",
+        publish_interval_s: float = 0.1,
+    ) -> None:
+        self.config = config
+        self.config_path = str(config_path)
+        self.db_path = Path(database if database is not None else config.database)
+        if speed == "config":
+            speed = None if config.replay.speed == "max" else float(config.replay.speed)
+        self.speed: float | None = speed  # type: ignore[assignment]
+        self.publish_interval_s = publish_interval_s
+        self.clock = DataClock()
+        self.published: DeskSnapshot | None = None
+        self.feed_state = "STARTING"
+        self.summary: RunSummary | None = None
+        self._publish_seq = 0
+        self._last_publish = 0.0
+        self._closed = False
+
+    # -- start-up and recovery ---------------------------------------------------------
+
+    async def open(self) -> None:
+        cfg = self.config
+        self.db = await open_database(self.db_path, synchronous=cfg.journal.synchronous)
+        digest = config_hash(cfg)
+        resumable = await runs_repo.find_resumable_run(self.db, cfg.mode, digest)
+        if resumable is not None:
+            self.run_id = resumable.run_id
+            self.resume_cursor = resumable.cursor_ns
+            await runs_repo.mark_restarted(self.db, self.run_id)
+        else:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            self.run_id = f"{stamp}-{secrets.token_hex(3)}"
+            self.resume_cursor = 0
+            await runs_repo.create_run(self.db, self.run_id, cfg.mode, self.config_path, digest)
+        self.resumed = resumable is not None
+        self.summary = RunSummary(run_id=self.run_id, resumed=self.resumed)
+        self.journal = Journal(
+            self.db,
+            self.run_id,
+            flush_interval_s=cfg.journal.flush_interval_ms / 1000,
+            flush_rows=cfg.journal.flush_rows,
+        )
+        await self.journal.load_sequences()
+        self.portfolio = Portfolio(cfg.capital)
+        self.risk = RiskEngine(RiskLimits(**cfg.risk.model_dump()))
+        self.broker = PaperBroker(
+            slippage_bps=cfg.paper.slippage_bps, tick_size=cfg.paper.tick_size
+        )
+        self.trader = Trader(
+            journal=self.journal,
+            broker=self.broker,
+            portfolio=self.portfolio,
+            risk=self.risk,
+            clock=self.clock,
+            sizing=cfg.sizing,
+            tick_size=cfg.paper.tick_size,
+            entry_cutoff_minute=minute_of(parse_clock(cfg.session.entry_cutoff)),
+            run_id=self.run_id,
+        )
+        self.square_off_minute = minute_of(parse_clock(cfg.session.square_off))
+        run_tag = self.run_id.rsplit("-", 1)[-1]
+        self.engines: list[Engine] = []
+        self.owner: dict[str, Engine] = {}
+        for engine_cfg in cfg.engines:
+            engine = ENGINE_KINDS[engine_cfg.kind](engine_cfg, self.trader, run_tag)
+            self.engines.append(engine)
+            for symbol in engine_cfg.symbols:
+                self.owner[symbol] = engine
+                self.trader.engines_by_symbol[symbol] = engine
+        self.validator = PriceValidator()
+        self._streams = self._load_sources()
+        # What the journal already holds for this run (empty for a new run).
+        self._journal_fills = await runs_repo.load_fills(self.db, self.run_id)
+        for order in await runs_repo.load_orders(self.db, self.run_id):
+            self.trader.orders[order.tag] = order
+        self.trader.counts["orders"] = len(self.trader.orders)
+        kill = await runs_repo.load_desk_state(self.db, "kill_switch")
+        self._kill_on_start = kill if kill and kill.get("on") else None
+        self.journal.start()
+        self.trader.record_event(
+            Event(
+                ts_ns=0,
+                kind="RunResumed" if self.resumed else "RunStarted",
+                message=(
+                    f"resumed run {self.run_id} from cursor {self.resume_cursor}"
+                    if self.resumed
+                    else f"started run {self.run_id}"
+                ),
+                data={"config": self.config_path, "database": str(self.db_path)},
+            )
+        )
+
+    def _load_sources(self) -> list[list[Item]]:
+        streams: list[list[Item]] = []
+        for source in self.config.replay.sources:
+            if source.symbol not in self.owner:
+                continue  # only load what some engine trades
+            path = data_path(source.path)
+            if source.kind == "ticks":
+                result = load_ticks(path, source.symbol)
+                items: list[Item] = list(result.ticks)
+            else:
+                result = load_candles(path, source.symbol)
+                items = list(result.bars)
+            for event in result.events:
+                self.trader.record_event(event)
+            streams.append(items)
+        return streams
+
+    async def _finish_recovery(self) -> None:
+        """After the silent warm-up: restore risk, open orders, stops and the kill switch."""
+        for fill in self._journal_fills[self._fills_applied :]:
+            self.trader.replay_fill(fill)
+        self._fills_applied = len(self._journal_fills)
+        state = await runs_repo.load_risk_state(self.db, self.run_id)
+        if state is not None:
+            self.risk = RiskEngine.from_state(state, self.risk.limits)
+            self.trader.risk = self.risk
+        open_orders = [o for o in self.trader.orders.values() if not o.status.is_terminal]
+        self.broker.restore(open_orders)
+        for order in open_orders:
+            # A NEW order was journaled, then the process died before the broker answered.
+            # The paper book lives in this process, so nothing of it survived: place it now.
+            if order.status is OrderStatus.NEW and await self.broker.lookup(order.tag) is None:
+                accepted = await self.broker.place(order)
+                self.trader.orders[order.tag] = accepted
+                self.journal.update_order(accepted, self.clock.now_ns)
+        for order in open_orders:
+            if order.purpose is OrderPurpose.STOP:
+                self.trader.stops[order.symbol] = order.tag
+        await self._ensure_stops()
+        if self._kill_on_start:
+            self.risk.trigger_kill(self._kill_on_start.get("reason", "kill switch"))
+            await self._apply_kill("kill switch still on after restart")
+        if self.resumed:
+            positions = {p.symbol: p.quantity for p in self.portfolio.open_positions()}
+            self.trader.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="StateRebuilt",
+                    message=f"rebuilt {len(self._journal_fills)} fills, {len(positions)} open "
+                    f"positions, {len(open_orders)} open orders from the journal",
+                    data={"positions": positions, "open_orders": [o.tag for o in open_orders]},
+                )
+            )
+
+    async def _ensure_stops(self) -> None:
+        """A crash between an entry fill and its stop order leaves no stop: place it now."""
+        for position in self.portfolio.open_positions():
+            if position.symbol in self.trader.stops:
+                continue
+            entries = [
+                o
+                for o in self.trader.orders.values()
+                if o.symbol == position.symbol
+                and o.purpose is OrderPurpose.ENTRY
+                and o.status is OrderStatus.COMPLETE
+                and o.stop_price > 0
+            ]
+            if entries:
+                await self.trader.protect(entries[-1])
+
+    # -- the main loop ----------------------------------------------------------------
+
+    def _batches(self) -> Iterator[tuple[int, list[Item]]]:
+        return merge_batches(self._streams)
+
+    async def run(self) -> RunSummary:
+        """Replay the data to its end (or until stopped) and return the summary."""
+        assert self.summary is not None
+        started = time.perf_counter()
+        self.day: int | None = None
+        self._squared_off_day: int | None = None
+        self._last_equity_minute = -1
+        self._fills_applied = 0
+        for engine in self.engines:
+            engine.launch()
+        pacer = Pacer(self.speed, self.config.replay.max_gap_seconds)
+        warm = self.resume_cursor > 0
+        self.trader.quiet = warm
+        for engine in self.engines:
+            engine.warming_up = warm
+        if not warm:
+            await self._finish_recovery()
+        self.feed_state = "RUNNING"
+        self._publish(force=True)
+        try:
+            for ts, batch in self._batches():
+                if warm and ts > self.resume_cursor:
+                    warm = False
+                    self.trader.quiet = False
+                    for engine in self.engines:
+                        engine.warming_up = False
+                    await self._finish_recovery()
+                if not warm:
+                    await pacer.wait(ts)
+                    if self._stopping:
+                        break
+                await self._process(ts, batch, warm)
+            else:
+                if warm:  # the crash came after the last batch
+                    self.trader.quiet = False
+                    for engine in self.engines:
+                        engine.warming_up = False
+                    await self._finish_recovery()
+                await self._end_session()
+                self.feed_state = "FINISHED"
+        except Exception as exc:
+            self.feed_state = "ERROR"
+            self.trader.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="SupervisorFailed",
+                    level="ERROR",
+                    message=f"{type(exc).__name__}: {exc}",
+                )
+            )
+            raise
+        finally:
+            self.summary.wall_s = time.perf_counter() - started
+            if self.feed_state == "RUNNING":
+                self.feed_state = "STOPPED"
+            self._publish(force=True)
+        return self.summary
+
+    _stopping = False
+
+    def request_stop(self) -> None:
+        self._stopping = True
+
+    async def _process(self, ts: int, batch: list[Item], warm: bool) -> None:
+        summary = self.summary
+        assert summary is not None
+        day = ist_day_number(ts)
+        if day != self.day:
+            if self.day is not None:
+                await self._end_session()
+            self.day = day
+            self.portfolio.start_day()
+            if not warm:
+                self.risk.roll_day(ist_date(ts).isoformat())
+        self.clock.now_ns = ts
+        if not summary.first_ts_ns:
+            summary.first_ts_ns = ts
+        summary.last_ts_ns = ts
+        summary.batches += 1
+        trader = self.trader
+        if warm:
+            fills = self._journal_fills
+            while self._fills_applied < len(fills) and fills[self._fills_applied].ts_ns <= ts:
+                trader.replay_fill(fills[self._fills_applied])
+                self._fills_applied += 1
+        per_engine: dict[str, list[Item]] = {}
+        for item in batch:
+            reason = self.validator.check(item)
+            if reason is not None:
+                trader.record_event(
+                    Event(
+                        ts_ns=ts,
+                        kind="TickSkipped" if isinstance(item, Tick) else "BarSkipped",
+                        level="WARNING",
+                        symbol=item.symbol,
+                        message=reason,
+                        data={"reason": reason},
+                    )
+                )
+                continue
+            if isinstance(item, Bar):
+                summary.bars += 1
+                price = item.close
+            else:
+                summary.ticks += 1
+                price = item.price
+            self.portfolio.mark(item.symbol, price)
+            if not warm:
+                filled = (
+                    self.broker.on_bar(item)
+                    if isinstance(item, Bar)
+                    else self.broker.on_price(item.symbol, item.ts_ns, item.price)
+                )
+                if filled:
+                    await trader.on_fills(filled)
+            engine = self.owner.get(item.symbol)
+            if engine is not None:
+                per_engine.setdefault(engine.name, []).append(item)
+        if not warm:
+            await self._risk_checks(ts)
+        for engine in self.engines:
+            items = per_engine.get(engine.name)
+            if items:
+                await engine.deliver(items)
+        if not warm:
+            minute = ts // 60_000_000_000
+            if minute != self._last_equity_minute:
+                self._last_equity_minute = minute
+                self.portfolio.record_equity(ts)
+                self.journal.add_equity_point(ts, self.portfolio.equity_paise)
+                self.journal.set_risk_state(self.risk.to_state())
+            self.journal.set_cursor(ts)
+        self._publish()
+
+    async def _risk_checks(self, ts: int) -> None:
+        trader = self.trader
+        symbol_pnl = {p.symbol: p.pnl_paise for p in self.portfolio.positions()}
+        was_halted = self.risk.state is TradingState.HALTED
+        blocked_before = set(self.risk.blocked_symbols)
+        decisions = self.risk.on_pnl(self.portfolio.day_pnl_paise, symbol_pnl)
+        if self.risk.state is TradingState.HALTED and not was_halted:
+            reason = self.risk.halted_reason or "max daily loss"
+            trader.record_event(
+                Event(ts_ns=ts, kind="TradingHalted", level="ERROR", message=reason)
+            )
+            self.journal.set_risk_state(self.risk.to_state())
+            await trader.flatten_all(OrderPurpose.FLATTEN, reason)
+        for symbol in set(self.risk.blocked_symbols) - blocked_before:
+            reason = self.risk.blocked_symbols[symbol]
+            trader.record_event(
+                Event(
+                    ts_ns=ts, kind="SymbolBlocked", level="WARNING", symbol=symbol, message=reason
+                )
+            )
+            await trader.flatten(symbol, OrderPurpose.FLATTEN, reason)
+        del decisions
+        minute = ist_minute_of_day(ts)
+        if minute >= self.square_off_minute and self._squared_off_day != self.day:
+            intraday = [p for p in self.portfolio.open_positions() if p.product.value == "MIS"]
+            if intraday or self._squared_off_day is None:
+                self._squared_off_day = self.day
+                for position in intraday:
+                    await trader.flatten(
+                        position.symbol, OrderPurpose.SQUARE_OFF, "intraday square-off time"
+                    )
+                if intraday:
+                    trader.record_event(
+                        Event(
+                            ts_ns=ts,
+                            kind="SquaredOff",
+                            level="INFO",
+                            message=f"squared off {len(intraday)} intraday positions",
+                        )
+                    )
+            self._squared_off_day = self.day
+
+    async def _end_session(self) -> None:
+        """Close the session's partial bars so the last bar of the day is not lost."""
+        for engine in self.engines:
+            bars = engine.flush_bars()
+            for bar in bars:
+                await engine.on_bar(bar)
+        held = [p for p in self.portfolio.open_positions() if p.product.value == "MIS"]
+        if held and not self.trader.quiet:
+            self.trader.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="IntradayCarried",
+                    level="ERROR",
+                    message=f"{len(held)} intraday positions still open at the session end: "
+                    + ", ".join(f"{p.symbol} {p.quantity}" for p in held),
+                )
+            )
+
+    # -- commands ----------------------------------------------------------------------
+
+    async def execute(self, command: Command) -> CommandResult:
+        try:
+            result = await self._execute(command)
+        except Exception as exc:  # a command must never take the desk down
+            result = CommandResult(False, f"{type(command).__name__} failed: {exc}")
+        self.trader.record_event(
+            Event(
+                ts_ns=self.clock.now_ns,
+                kind="CommandExecuted" if result.ok else "CommandRefused",
+                level="INFO" if result.ok else "WARNING",
+                message=result.message,
+                data={"command": type(command).__name__},
+            )
+        )
+        self._publish(force=True)
+        return result
+
+    def _engine(self, name: str) -> Engine | None:
+        return next((e for e in self.engines if e.name == name), None)
+
+    async def _execute(self, command: Command) -> CommandResult:
+        match command:
+            case StartEngine(engine=name):
+                engine = self._engine(name)
+                if engine is None:
+                    return CommandResult(False, f"no engine named {name!r}")
+                if engine.state is EngineState.RUNNING:
+                    return CommandResult(False, f"engine {name} is already running")
+                engine.state = EngineState.RUNNING
+                engine.last_error = ""
+                return CommandResult(True, f"engine {name} started")
+            case StopEngine(engine=name):
+                engine = self._engine(name)
+                if engine is None:
+                    return CommandResult(False, f"no engine named {name!r}")
+                if engine.state is EngineState.STOPPED:
+                    return CommandResult(False, f"engine {name} is already stopped")
+                engine.state = EngineState.STOPPED
+                return CommandResult(True, f"engine {name} stopped (positions and stops stay)")
+            case PauseEntries():
+                self.risk.pause_entries()
+                await self._persist_risk()
+                return CommandResult(True, "entries paused; exits and stops keep working")
+            case ResumeEntries():
+                self.risk.resume_entries()
+                await self._persist_risk()
+                return CommandResult(True, "entries resumed")
+            case TriggerKillSwitch(reason=reason):
+                self.risk.trigger_kill(reason)
+                await self.journal.set_desk_state("kill_switch", {"on": True, "reason": reason})
+                placed = await self._apply_kill(reason)
+                return CommandResult(
+                    True,
+                    f"KILL SWITCH ON: orders cancelled, {placed} "
+                    "flatten orders placed; trading halted until reset",
+                )
+            case ResetKillSwitch():
+                if not self.risk.kill_switch:
+                    return CommandResult(False, "the kill switch is not on")
+                self.risk.reset_kill()
+                await self.journal.set_desk_state("kill_switch", {"on": False, "reason": ""})
+                await self._persist_risk()
+                return CommandResult(True, "kill switch reset")
+            case FlattenPosition(symbol=symbol):
+                if self.trader.position_qty(symbol) == 0:
+                    return CommandResult(False, f"no open position in {symbol}")
+                placed = await self.trader.flatten(symbol, OrderPurpose.FLATTEN, "manual flatten")
+                return CommandResult(
+                    placed,
+                    f"flatten {symbol}: " + ("order placed" if placed else "already working"),
+                )
+            case CancelOrder(tag=tag):
+                done = await self.trader.cancel(tag, "cancelled by user")
+                return CommandResult(
+                    done, f"order {tag} " + ("cancelled" if done else "is not open")
+                )
+        return CommandResult(False, f"unknown command {command!r}")
+
+    async def _apply_kill(self, reason: str) -> int:
+        for order in self.trader.open_orders():
+            if order.purpose is not OrderPurpose.FLATTEN:
+                await self.trader.cancel(order.tag, f"kill switch: {reason}")
+        placed = await self.trader.flatten_all(OrderPurpose.FLATTEN, f"kill switch: {reason}")
+        await self._persist_risk()
+        return placed
+
+    async def _persist_risk(self) -> None:
+        self.journal.set_risk_state(self.risk.to_state())
+        await self.journal.flush()
+
+    # -- publishing ------------------------------------------------------------------
+
+    def _publish(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_publish < self.publish_interval_s:
+            return
+        self._last_publish = now
+        self._publish_seq += 1
+        self.published = self.build_snapshot(self._publish_seq)
+
+    def build_snapshot(self, seq: int) -> DeskSnapshot:
+        trader, portfolio, risk, limits = self.trader, self.portfolio, self.risk, self.config.risk
+        stops = {
+            symbol: trader.orders[tag].trigger_price
+            for symbol, tag in trader.stops.items()
+            if tag in trader.orders
+        }
+        positions = tuple(
+            PositionView(
+                symbol=p.symbol,
+                engine=p.engine,
+                product=p.product.value,
+                quantity=p.quantity,
+                avg_price=p.avg_price,
+                last_price=p.last_price,
+                realized=p.realized_paise / 100,
+                unrealized=p.unrealized_paise / 100,
+                stop_price=stops.get(p.symbol, 0.0),
+            )
+            for p in portfolio.positions()
+        )
+        orders = list(trader.orders.values())
+        recent = orders[-_RECENT_ORDERS:]
+        recent_tags = {o.tag for o in recent}
+        shown = [
+            o
+            for o in orders[:-_RECENT_ORDERS]
+            if not o.status.is_terminal and o.tag not in recent_tags
+        ] + recent
+        order_views = tuple(
+            OrderView(
+                tag=o.tag,
+                ts_ns=o.ts_ns,
+                engine=o.engine,
+                symbol=o.symbol,
+                side=o.side.value,
+                quantity=o.quantity,
+                order_type=o.order_type.value,
+                purpose=o.purpose.value,
+                status=o.status.value,
+                price=o.price,
+                trigger_price=o.trigger_price,
+                filled_qty=o.filled_qty,
+                avg_price=o.avg_price,
+                reason=o.reason,
+            )
+            for o in shown
+        )
+        day_pnl = portfolio.day_pnl_paise / 100
+        trades = dict(self.risk.entries_today)
+        risk_view = RiskView(
+            state=risk.state.value,
+            kill_switch=risk.kill_switch,
+            entries_paused=risk.entries_paused,
+            halt_reason=risk.halted_reason or "",
+            day_pnl=day_pnl,
+            realized=portfolio.realized_paise / 100,
+            unrealized=portfolio.unrealized_paise / 100,
+            max_drawdown=portfolio.max_drawdown_paise / 100,
+            limits=(
+                LimitView("daily loss", max(0.0, -day_pnl), limits.max_daily_loss, "₹"),
+                LimitView(
+                    "open positions", len(portfolio.open_positions()), limits.max_open_positions
+                ),
+                LimitView(
+                    "gross exposure",
+                    portfolio.gross_exposure_paise / 100,
+                    limits.max_gross_exposure,
+                    "₹",
+                ),
+                LimitView(
+                    "trades/symbol/day",
+                    max(trades.values(), default=0),
+                    limits.max_trades_per_symbol_per_day,
+                ),
+            ),
+            blocked_symbols=tuple(sorted(risk.blocked_symbols)),
+            trades_today=tuple(sorted(trades.items())),
+        )
+        return DeskSnapshot(
+            seq=seq,
+            mode=self.config.mode,
+            run_id=self.run_id,
+            data_ts_ns=self.clock.now_ns,
+            feed_state=self.feed_state,
+            speed="max" if self.speed is None else f"{self.speed:g}x",
+            engines=tuple(engine.view() for engine in self.engines),
+            positions=positions,
+            orders=order_views,
+            signals=tuple(trader.signals),
+            events=tuple(trader.events),
+            risk=risk_view,
+            equity_curve=tuple((ts, eq / 100) for ts, eq in portfolio.equity_curve[-500:]),
+            counts=tuple(sorted(trader.counts.items())),
+        )
+
+    # -- shutdown --------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Stop engines, drain the journal and record how the run ended."""
+        if self._closed:
+            return
+        self._closed = True
+        for engine in self.engines:
+            await engine.shutdown()
+        status = {"FINISHED": "FINISHED", "ERROR": "FAILED"}.get(self.feed_state, "STOPPED")
+        self.journal.set_risk_state(self.risk.to_state())
+        await self.journal.close()
+        await runs_repo.finish_run(self.db, self.run_id, status)
+        await self._fill_summary()
+        await self.db.close()
+
+    async def _fill_summary(self) -> None:
+        summary = self.summary
+        assert summary is not None
+        summary.fills = await runs_repo.count_rows(self.db, "fills", self.run_id)
+        summary.orders = await runs_repo.count_rows(self.db, "orders", self.run_id)
+        summary.signals = await runs_repo.count_rows(self.db, "signals", self.run_id)
+        summary.entries = sum(
+            1
+            for o in self.trader.orders.values()
+            if o.purpose is OrderPurpose.ENTRY and o.filled_qty
+        )
+        summary.realized = self.portfolio.realized_paise / 100
+        summary.unrealized = self.portfolio.unrealized_paise / 100
+        summary.max_drawdown = self.portfolio.max_drawdown_paise / 100
+        summary.open_positions = [
+            (p.symbol, p.quantity, p.last_price) for p in self.portfolio.open_positions()
+        ]
+        summary.events_by_kind = await runs_repo.events_by_kind(self.db, self.run_id)
+        summary.risk_state = self.risk.state.value

@@ -1,0 +1,147 @@
+"""Immutable snapshots of the desk, published by the supervisor for any reader.
+
+The supervisor builds a ``DeskSnapshot`` at a bounded rate and swaps one reference;
+readers (the TUI in another thread, an attached client, the headless summary) only
+ever see a complete, consistent picture and never touch live trading objects. A reader
+that falls behind simply reads the newest snapshot: it can never slow a tick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class EngineView:
+    name: str
+    kind: str  # "equity", "fno"
+    state: str  # STOPPED / RUNNING / PAUSED / ERROR
+    strategy: str
+    timeframe_s: int
+    symbols: tuple[str, ...]
+    bars_seen: int = 0
+    signals_emitted: int = 0
+    orders_placed: int = 0
+    heartbeat_ts_ns: int = 0  # data time of the last bar it processed
+    last_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    symbol: str
+    engine: str
+    product: str
+    quantity: int
+    avg_price: float
+    last_price: float
+    realized: float  # rupees, converted from exact paise for display
+    unrealized: float
+    stop_price: float = 0.0
+
+    @property
+    def pnl(self) -> float:
+        return self.realized + self.unrealized
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    tag: str
+    ts_ns: int
+    engine: str
+    symbol: str
+    side: str
+    quantity: int
+    order_type: str
+    purpose: str
+    status: str
+    price: float = 0.0
+    trigger_price: float = 0.0
+    filled_qty: int = 0
+    avg_price: float = 0.0
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SignalView:
+    seq: int
+    signal_id: str
+    ts_ns: int
+    engine: str
+    strategy: str
+    symbol: str
+    kind: str
+    price: float
+    reason: str
+    confidence: float
+    indicators: tuple[tuple[str, float], ...] = ()
+    risk_verdict: str = ""  # ALLOW / REDUCE / BLOCK / HALT, or "" when no order was wanted
+    risk_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    seq: int
+    ts_ns: int
+    kind: str
+    level: str
+    message: str
+    symbol: str = ""
+    engine: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LimitView:
+    """One risk limit against its usage, e.g. open positions 3 / 5."""
+
+    name: str
+    used: float
+    limit: float
+    unit: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return 0.0 if self.limit <= 0 else min(1.0, abs(self.used) / self.limit)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskView:
+    state: str  # ACTIVE / REDUCING / HALTED
+    kill_switch: bool
+    entries_paused: bool
+    halt_reason: str
+    day_pnl: float
+    realized: float
+    unrealized: float
+    max_drawdown: float
+    limits: tuple[LimitView, ...] = ()
+    blocked_symbols: tuple[str, ...] = ()
+    trades_today: tuple[tuple[str, int], ...] = ()  # (symbol, entries) pairs
+
+
+@dataclass(frozen=True, slots=True)
+class DeskSnapshot:
+    seq: int
+    mode: str  # replay / paper / live
+    run_id: str
+    data_ts_ns: int  # the data clock: what time it is in the market being traded
+    feed_state: str  # STARTING / RUNNING / FINISHED / STOPPED / ERROR
+    speed: str  # "60x" or "max"
+    engines: tuple[EngineView, ...] = ()
+    positions: tuple[PositionView, ...] = ()
+    orders: tuple[OrderView, ...] = ()  # all open orders plus the most recent ones
+    signals: tuple[SignalView, ...] = ()  # the newest signals, oldest first
+    events: tuple[EventView, ...] = ()  # the newest events, oldest first
+    risk: RiskView = field(
+        default_factory=lambda: RiskView(
+            state="ACTIVE",
+            kill_switch=False,
+            entries_paused=False,
+            halt_reason="",
+            day_pnl=0.0,
+            realized=0.0,
+            unrealized=0.0,
+            max_drawdown=0.0,
+        )
+    )
+    equity_curve: tuple[tuple[int, float], ...] = ()  # (ts_ns, equity rupees)
+    counts: tuple[tuple[str, int], ...] = ()  # totals: signals, orders, fills, events…
