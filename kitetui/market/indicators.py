@@ -1,0 +1,641 @@
+"""Incremental technical indicators: O(1) work per bar, plain Python floats.
+
+Why this shape: the hot path (design rule 8) feeds one bar at a time to every
+strategy, and recomputing an indicator over a window with pandas costs thousands of
+times more than carrying its state forward. So each indicator here is a small slotted
+object with an ``update(...)`` that takes the new bar's fields and returns the current
+primary value, plus a ``ready`` flag. No numpy, no pandas, no allocation per update.
+
+pandas-ta-classic is the oracle: every value after warm-up agrees with
+``pandas_ta_classic`` (default arguments) to 1e-9 on real NSE bars
+(``tests/test_indicators.py``). Its seeding rules, which decide the warm-up length
+and the early values, are reproduced exactly:
+
+===============  ========================================  ==================
+indicator        pandas-ta-classic seeding                  first value at bar
+===============  ========================================  ==================
+EMA(n)           SMA of the first n closes, then alpha       n
+                 2/(n+1) (``ema(sma=True)``)
+SMA(n)           rolling mean                               n
+RSI(n)           diff (bar 1 has none); SMA of the first     n + 1
+                 n gains/losses, then Wilder alpha 1/n
+ATR(n)           true range (bar 1 has none); SMA of the     n + 1
+                 first n TRs, then Wilder alpha 1/n (rma)
+ADX(n)           +DM/-DM/TR summed over bars 2..n            +DI/-DI: n + 1,
+                 (TA-Lib seed), Wilder-smoothed; DX is       ADX: 2n
+                 SMA-seeded rma
+VWAP             cumulative per IST calendar day            first bar with
+                                                            volume
+BollingerBands   SMA mid, population std (ddof=0)           n
+MACD(f, s, g)    SMA-seeded EMAs (fast at bar f, slow at     MACD: s,
+                 bar s), signal SMA-seeded over the MACD     signal/hist:
+                 line                                        s + g - 1
+===============  ========================================  ==================
+
+Bad data (design rule 7): a non-finite price (or a negative/non-finite volume) is
+ignored: the bar is skipped as if it never arrived, the state is unchanged and
+``update`` returns the current value. pandas would instead treat it as a missing
+observation at that position; we choose "skip", since a bad tick should not poison a
+smoothed average. Values that are mathematically undefined are ``nan`` as in pandas,
+e.g. RSI and the DX inside ADX on a window with no price change at all (0/0).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+__all__ = ["ADX", "ATR", "EMA", "MACD", "RSI", "SMA", "VWAP", "BollingerBands"]
+
+_isfinite = math.isfinite
+_sqrt = math.sqrt
+_fsum = math.fsum
+_nan = math.nan
+# pandas-ta replaces a zero high-low range with machine epsilon (``non_zero_range``)
+# and rounds |DM| < epsilon down to zero (``zero``); we do the same to stay exact.
+_EPSILON = sys.float_info.epsilon
+
+_IST_OFFSET_NS = (5 * 3600 + 30 * 60) * 1_000_000_000
+_NS_PER_DAY = 86_400 * 1_000_000_000
+
+
+def _check_period(value: int, name: str = "period", minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _true_range(high: float, low: float, prev_close: float) -> float:
+    """pandas-ta's true range: a zero high-low range counts as epsilon, not zero."""
+    hl = high - low
+    if hl == 0.0:
+        hl = _EPSILON
+    elif hl < 0.0:
+        hl = -hl
+    hc = high - prev_close
+    if hc < 0.0:
+        hc = -hc
+    lc = prev_close - low
+    if lc < 0.0:
+        lc = -lc
+    if hc > hl:
+        hl = hc
+    return lc if lc > hl else hl
+
+
+class EMA:
+    """Exponential moving average, alpha ``2/(period+1)``, seeded with the SMA of the
+    first ``period`` closes (pandas-ta's default ``sma=True``).
+
+    ``update(close)`` returns the EMA, ``nan`` until ``period`` closes were seen.
+    """
+
+    __slots__ = ("_alpha", "_beta", "_count", "_seed_sum", "_value", "period")
+
+    def __init__(self, period: int) -> None:
+        self.period = _check_period(period)
+        self._alpha = 2.0 / (period + 1)
+        self._beta = 1.0 - self._alpha
+        self._count = 0
+        self._seed_sum = 0.0
+        self._value = _nan
+
+    @property
+    def ready(self) -> bool:
+        return self._count >= self.period
+
+    @property
+    def value(self) -> float:
+        return self._value
+
+    def update(self, close: float) -> float:
+        if not _isfinite(close):
+            return self._value
+        if self._count >= self.period:
+            # pandas ewm(adjust=False): ((1-a)*avg + a*x) / ((1-a) + a), the divisor
+            # being exactly 1.0 for every alpha 2/(n+1) we use.
+            self._value = self._beta * self._value + self._alpha * close
+            return self._value
+        self._count += 1
+        self._seed_sum += close
+        if self._count == self.period:
+            self._value = self._seed_sum / self.period
+        return self._value
+
+
+class SMA:
+    """Simple moving average over a ring buffer, O(1) per update.
+
+    The running sum is kept relative to a recent price (so its terms are small) and
+    re-summed exactly with ``math.fsum`` once every ``period`` updates, so float drift
+    cannot build up: the amortized cost stays O(1) and the value matches pandas'
+    ``rolling(period).mean()`` to ~1e-13 relative.
+    """
+
+    __slots__ = ("_buf", "_count", "_index", "_shift", "_since_resync", "_sum", "_value", "period")
+
+    def __init__(self, period: int) -> None:
+        self.period = _check_period(period)
+        self._buf = [0.0] * period
+        self._index = 0
+        self._count = 0
+        self._shift = 0.0
+        self._sum = 0.0  # sum of (x - shift) over the window
+        self._since_resync = 0
+        self._value = _nan
+
+    @property
+    def ready(self) -> bool:
+        return self._count >= self.period
+
+    @property
+    def value(self) -> float:
+        return self._value
+
+    def update(self, close: float) -> float:
+        if not _isfinite(close):
+            return self._value
+        n = self.period
+        buf = self._buf
+        i = self._index
+        if self._count < n:
+            if self._count == 0:
+                self._shift = close
+            self._count += 1
+            self._sum += close - self._shift
+        else:
+            self._sum += close - buf[i]
+        buf[i] = close
+        self._index = i + 1 if i + 1 < n else 0
+        if self._count < n:
+            return self._value
+        self._since_resync += 1
+        if self._since_resync >= n:
+            self._since_resync = 0
+            shift = close
+            self._shift = shift
+            self._sum = _fsum([x - shift for x in buf])
+        self._value = self._shift + self._sum / n
+        return self._value
+
+
+class RSI:
+    """Relative strength index with Wilder smoothing, as ``pandas_ta_classic.rsi``.
+
+    Gains and losses are the positive/negative parts of close-to-close changes; each
+    is averaged with pandas-ta's ``rma``: the SMA of the first ``period`` changes, then
+    ``ewm(alpha=1/period, adjust=False)``. The first value appears on bar
+    ``period + 1``. On a window with no change at all (avg gain = avg loss = 0) the
+    RSI is ``nan``, as in pandas (0/0), although ``ready`` is True.
+    """
+
+    __slots__ = ("_alpha", "_beta", "_count", "_gain", "_loss", "_prev", "_value", "period")
+
+    def __init__(self, period: int = 14) -> None:
+        self.period = _check_period(period)
+        self._alpha = 1.0 / period
+        self._beta = 1.0 - self._alpha
+        self._prev = _nan
+        self._count = 0  # number of changes seen, capped at period
+        self._gain = 0.0
+        self._loss = 0.0
+        self._value = _nan
+
+    @property
+    def ready(self) -> bool:
+        return self._count >= self.period
+
+    @property
+    def value(self) -> float:
+        return self._value
+
+    def update(self, close: float) -> float:
+        if not _isfinite(close):
+            return self._value
+        prev = self._prev
+        self._prev = close
+        if prev != prev:  # first close: no change yet
+            return self._value
+        change = close - prev
+        if self._count >= self.period:
+            if change > 0.0:
+                gain = self._beta * self._gain + self._alpha * change
+                loss = self._beta * self._loss
+            else:
+                gain = self._beta * self._gain
+                loss = self._beta * self._loss - self._alpha * change
+            self._gain = gain
+            self._loss = loss
+        else:
+            self._count += 1
+            if change > 0.0:
+                self._gain += change
+            else:
+                self._loss -= change
+            if self._count < self.period:
+                return self._value
+            gain = self._gain = self._gain / self.period
+            loss = self._loss = self._loss / self.period
+        total = gain + loss
+        self._value = 100.0 * gain / total if total != 0.0 else _nan
+        return self._value
+
+
+class ATR:
+    """Average true range, pandas-ta default (``mamode="rma"``).
+
+    The first bar has no previous close, so no true range (pandas-ta blanks it); the
+    ATR is the SMA of the next ``period`` true ranges, then Wilder-smoothed with
+    ``alpha = 1/period``. First value on bar ``period + 1``.
+    """
+
+    __slots__ = ("_alpha", "_beta", "_count", "_prev_close", "_seed_sum", "_value", "period")
+
+    def __init__(self, period: int = 14) -> None:
+        self.period = _check_period(period)
+        self._alpha = 1.0 / period
+        self._beta = 1.0 - self._alpha
+        self._prev_close = _nan
+        self._count = 0
+        self._seed_sum = 0.0
+        self._value = _nan
+
+    @property
+    def ready(self) -> bool:
+        return self._count >= self.period
+
+    @property
+    def value(self) -> float:
+        return self._value
+
+    def update(self, high: float, low: float, close: float) -> float:
+        if not (_isfinite(high) and _isfinite(low) and _isfinite(close)):
+            return self._value
+        prev_close = self._prev_close
+        self._prev_close = close
+        if prev_close != prev_close:
+            return self._value
+        tr = _true_range(high, low, prev_close)
+        if self._count >= self.period:
+            self._value = self._beta * self._value + self._alpha * tr
+            return self._value
+        self._count += 1
+        self._seed_sum += tr
+        if self._count == self.period:
+            self._value = self._seed_sum / self.period
+        return self._value
+
+
+class ADX:
+    """Average directional index with +DI/-DI, as ``pandas_ta_classic.adx`` (rma).
+
+    pandas-ta-classic seeds +DM, -DM and TR the TA-Lib way: the sum of bars
+    2..``period`` (``period - 1`` values), then ``s = s - s/period + x``. +DI/-DI are
+    reported from bar ``period + 1`` (not on the seed bar). DX is then smoothed with
+    the SMA-seeded ``rma``, so ADX starts on bar ``2 * period``.
+
+    ``update(high, low, close)`` returns ADX; ``plus_di``/``minus_di`` are available
+    (as in pandas) ``period - 1`` bars before ``ready``.
+    """
+
+    __slots__ = (
+        "_adx_wt",
+        "_alpha",
+        "_bars",
+        "_beta",
+        "_dx_count",
+        "_dx_finite",
+        "_dx_sum",
+        "_minus_di",
+        "_plus_di",
+        "_prev_close",
+        "_prev_high",
+        "_prev_low",
+        "_sm_neg",
+        "_sm_pos",
+        "_sm_tr",
+        "_value",
+        "period",
+    )
+
+    def __init__(self, period: int = 14) -> None:
+        self.period = _check_period(period, minimum=2)
+        self._alpha = 1.0 / period
+        self._beta = 1.0 - self._alpha
+        self._prev_high = _nan
+        self._prev_low = _nan
+        self._prev_close = _nan
+        self._bars = 0  # bars with a previous bar, capped once smoothing runs
+        self._sm_pos = 0.0
+        self._sm_neg = 0.0
+        self._sm_tr = 0.0
+        self._plus_di = _nan
+        self._minus_di = _nan
+        self._dx_count = 0  # DX values seen since the first finite one (seed window)
+        self._dx_finite = 0
+        self._dx_sum = 0.0
+        self._adx_wt = 1.0  # pandas ewm's old weight: decays across a nan DX
+        self._value = _nan
+
+    @property
+    def ready(self) -> bool:
+        return self._value == self._value
+
+    @property
+    def value(self) -> float:
+        return self._value
+
+    @property
+    def plus_di(self) -> float:
+        return self._plus_di
+
+    @property
+    def minus_di(self) -> float:
+        return self._minus_di
+
+    def update(self, high: float, low: float, close: float) -> float:
+        if not (_isfinite(high) and _isfinite(low) and _isfinite(close)):
+            return self._value
+        prev_high = self._prev_high
+        prev_low = self._prev_low
+        prev_close = self._prev_close
+        self._prev_high = high
+        self._prev_low = low
+        self._prev_close = close
+        if prev_close != prev_close:
+            return self._value
+
+        up = high - prev_high
+        down = prev_low - low
+        pos = up if (up > down and up >= _EPSILON) else 0.0
+        neg = down if (down > up and down >= _EPSILON) else 0.0
+        tr = _true_range(high, low, prev_close)
+
+        n = self.period
+        if self._bars < n:
+            self._bars += 1
+            if self._bars < n:  # bars 2..n: the TA-Lib seed sums
+                self._sm_pos += pos
+                self._sm_neg += neg
+                self._sm_tr += tr
+                return self._value
+        sm_pos = self._sm_pos = self._sm_pos - self._sm_pos / n + pos
+        sm_neg = self._sm_neg = self._sm_neg - self._sm_neg / n + neg
+        sm_tr = self._sm_tr = self._sm_tr - self._sm_tr / n + tr
+        plus_di = self._plus_di = 100.0 * sm_pos / sm_tr
+        minus_di = self._minus_di = 100.0 * sm_neg / sm_tr
+        total = plus_di + minus_di
+        if total != 0.0:
+            diff = plus_di - minus_di
+            dx = 100.0 * (diff if diff >= 0.0 else -diff) / total
+        else:
+            dx = _nan  # no directional movement at all: 0/0 in pandas too
+
+        if self._dx_count >= n:  # rma: pandas ewm(alpha=1/n, adjust=False)
+            if dx == dx:
+                wt = self._adx_wt * self._beta
+                self._value = (wt * self._value + self._alpha * dx) / (wt + self._alpha)
+                self._adx_wt = 1.0
+            else:
+                self._adx_wt *= self._beta
+            return self._value
+        # rma seed: skip leading nan DX, then the (nan-skipping) mean of n values.
+        if dx == dx:
+            self._dx_sum += dx
+            self._dx_finite += 1
+        if self._dx_finite:
+            self._dx_count += 1
+            if self._dx_count == n:
+                self._value = self._dx_sum / self._dx_finite
+        return self._value
+
+
+class VWAP:
+    """Volume-weighted average price of the typical price (h+l+c)/3, reset at the
+    start of each IST calendar day (``pandas_ta_classic.vwap(anchor="D")`` on an
+    IST-indexed series).
+
+    ``update(high, low, close, volume, ts_ns)`` with ``ts_ns`` the bar's epoch
+    nanoseconds (UTC). Until the session has traded some volume the VWAP is undefined
+    and ``nan`` (pandas: 0/0), so an index feed, whose bars carry volume 0, never
+    becomes ``ready``: use a price average for indices instead. A new session starts
+    whenever the IST date differs from the previous bar's (bars are assumed to come
+    in time order, as pandas also assumes).
+    """
+
+    __slots__ = ("_day", "_pv", "_value", "_volume")
+
+    def __init__(self) -> None:
+        self._day = -1
+        self._pv = 0.0
+        self._volume = 0.0
+        self._value = _nan
+
+    @property
+    def ready(self) -> bool:
+        return self._volume > 0.0
+
+    @property
+    def value(self) -> float:
+        return self._value
+
+    def update(self, high: float, low: float, close: float, volume: float, ts_ns: int) -> float:
+        day = (ts_ns + _IST_OFFSET_NS) // _NS_PER_DAY
+        if day != self._day:
+            self._day = day
+            self._pv = 0.0
+            self._volume = 0.0
+            self._value = _nan
+        if not (
+            _isfinite(high)
+            and _isfinite(low)
+            and _isfinite(close)
+            and _isfinite(volume)
+            and volume >= 0
+        ):
+            return self._value
+        self._pv += (high + low + close) / 3.0 * volume
+        self._volume += volume
+        if self._volume > 0.0:
+            self._value = self._pv / self._volume
+        return self._value
+
+
+class BollingerBands:
+    """Bollinger bands: SMA mid +/- ``std`` population standard deviations (pandas-ta
+    uses ``ddof=0``), as ``pandas_ta_classic.bbands(length, std)``.
+
+    The window's sum and sum of squares are kept relative to a recent price, so
+    they hold small numbers and the variance suffers no catastrophic cancellation;
+    they are re-summed exactly every ``period`` updates (amortized O(1)).
+    ``update(close)`` returns the mid band; read ``lower``/``mid``/``upper``.
+    """
+
+    __slots__ = (
+        "_buf",
+        "_count",
+        "_index",
+        "_lower",
+        "_mid",
+        "_shift",
+        "_since_resync",
+        "_sum",
+        "_sum_sq",
+        "_upper",
+        "ddof",
+        "period",
+        "std",
+    )
+
+    def __init__(self, period: int = 20, std: float = 2.0, ddof: int = 0) -> None:
+        self.period = _check_period(period)
+        if not (_isfinite(std) and std > 0):
+            raise ValueError(f"std must be a positive number, got {std!r}")
+        if isinstance(ddof, bool) or not isinstance(ddof, int) or not 0 <= ddof < period:
+            raise ValueError(f"ddof must be an integer in [0, period), got {ddof!r}")
+        self.std = float(std)
+        self.ddof = ddof
+        self._buf = [0.0] * period
+        self._index = 0
+        self._count = 0
+        self._shift = 0.0
+        self._sum = 0.0
+        self._sum_sq = 0.0
+        self._since_resync = 0
+        self._lower = _nan
+        self._mid = _nan
+        self._upper = _nan
+
+    @property
+    def ready(self) -> bool:
+        return self._count >= self.period
+
+    @property
+    def value(self) -> float:
+        return self._mid
+
+    @property
+    def lower(self) -> float:
+        return self._lower
+
+    @property
+    def mid(self) -> float:
+        return self._mid
+
+    @property
+    def upper(self) -> float:
+        return self._upper
+
+    def update(self, close: float) -> float:
+        if not _isfinite(close):
+            return self._mid
+        n = self.period
+        buf = self._buf
+        i = self._index
+        if self._count < n:
+            if self._count == 0:
+                self._shift = close
+            self._count += 1
+            d = close - self._shift
+            self._sum += d
+            self._sum_sq += d * d
+        else:
+            shift = self._shift
+            d_new = close - shift
+            d_old = buf[i] - shift
+            self._sum += d_new - d_old
+            self._sum_sq += d_new * d_new - d_old * d_old
+        buf[i] = close
+        self._index = i + 1 if i + 1 < n else 0
+        if self._count < n:
+            return self._mid
+        self._since_resync += 1
+        if self._since_resync >= n:
+            self._resync()
+        mean_d = self._sum / n
+        var = (self._sum_sq - self._sum * mean_d) / (n - self.ddof)
+        width = self.std * _sqrt(var) if var > 0.0 else 0.0
+        mid = self._mid = self._shift + mean_d
+        self._lower = mid - width
+        self._upper = mid + width
+        return mid
+
+    def _resync(self) -> None:
+        self._since_resync = 0
+        buf = self._buf
+        shift = _fsum(buf) / self.period
+        self._shift = shift
+        deltas = [x - shift for x in buf]
+        self._sum = _fsum(deltas)
+        self._sum_sq = _fsum([d * d for d in deltas])
+
+
+class MACD:
+    """MACD line, signal line and histogram, as ``pandas_ta_classic.macd``.
+
+    The fast and slow EMAs are SMA-seeded at bars ``fast`` and ``slow``; the MACD
+    line exists from bar ``slow``; the signal EMA is seeded with the SMA of the first
+    ``signal`` MACD values, so ``signal`` and ``hist`` exist from bar
+    ``slow + signal - 1``. ``ready`` (and a non-nan ``update`` result, the MACD line)
+    waits for all three; the ``macd`` property follows pandas and is available
+    earlier. pandas-ta swaps ``fast`` and ``slow`` if given in the wrong order; we
+    refuse them instead. The periods are ``fast_period``/``slow_period``/
+    ``signal_period``, since ``signal`` is the signal line's value.
+    """
+
+    __slots__ = (
+        "_fast",
+        "_macd",
+        "_signal",
+        "_slow",
+        "fast_period",
+        "signal_period",
+        "slow_period",
+    )
+
+    def __init__(self, fast: int = 12, slow: int = 26, signal: int = 9) -> None:
+        self.fast_period = _check_period(fast, "fast")
+        self.slow_period = _check_period(slow, "slow")
+        self.signal_period = _check_period(signal, "signal")
+        if fast >= slow:
+            raise ValueError(f"fast ({fast}) must be shorter than slow ({slow})")
+        self._fast = EMA(fast)
+        self._slow = EMA(slow)
+        self._signal = EMA(signal)
+        self._macd = _nan
+
+    @property
+    def period(self) -> int:
+        """Bars needed before ``ready``."""
+        return self.slow_period + self.signal_period - 1
+
+    @property
+    def ready(self) -> bool:
+        return self._signal.ready
+
+    @property
+    def value(self) -> float:
+        return self._macd if self._signal.ready else _nan
+
+    @property
+    def macd(self) -> float:
+        return self._macd
+
+    @property
+    def signal(self) -> float:
+        return self._signal._value
+
+    @property
+    def hist(self) -> float:
+        return self._macd - self._signal._value
+
+    def update(self, close: float) -> float:
+        if not _isfinite(close):
+            return self.value
+        fast = self._fast.update(close)
+        slow = self._slow.update(close)
+        if slow != slow:
+            return _nan
+        macd = self._macd = fast - slow
+        self._signal.update(macd)
+        return macd if self._signal.ready else _nan

@@ -1,0 +1,111 @@
+"""The one small interface every strategy plugin implements.
+
+Why this shape: an engine creates one strategy instance per symbol and calls
+``on_bar`` on the hot path, so a strategy is a plain object that carries its own
+incremental indicators (``kitetui.market.indicators``) and returns a ``Decision``, a
+NamedTuple, without validating anything per bar. Validation happens once, at the edge:
+each strategy declares a nested pydantic ``Params`` model that the config loader uses
+to check the ``params:`` mapping of an engine (unknown keys and bad values are errors).
+
+Contract with the engine and sizing:
+
+* ``on_bar(bar, position_qty)`` gets the bar that just closed and the engine's signed
+  position in this symbol (long > 0, short < 0, flat 0).
+* While any indicator is warming up (or undefined, e.g. RSI on a flat window) the
+  decision is ``HOLD`` with reason ``"indicators not ready"``; the engine journals it.
+* Once ready, ``indicators`` always holds ``"atr"`` (ATR 14, Wilder), because sizing
+  puts the protective stop at a multiple of ATR.
+* LONG and SHORT name the direction the strategy wants to be in; the engine turns a
+  LONG while short into "close the short, then go long". EXIT means "go flat".
+* A bar with a non-finite price is not fed to the indicators (design rule 7): the
+  decision is ``HOLD`` with a ``"bad bar: ..."`` reason.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar, NamedTuple
+
+from pydantic import BaseModel, ConfigDict
+
+from kitetui.domain import Bar, SignalKind
+
+__all__ = [
+    "ATR_PERIOD",
+    "BAD_BAR_REASON",
+    "NOT_READY_REASON",
+    "Decision",
+    "Strategy",
+    "bar_is_finite",
+]
+
+ATR_PERIOD = 14
+NOT_READY_REASON = "indicators not ready"
+BAD_BAR_REASON = "bad bar: non-finite price"
+
+_isfinite = math.isfinite
+
+
+class Decision(NamedTuple):
+    """What a strategy wants after one bar, with why and the numbers behind it."""
+
+    kind: SignalKind
+    reason: str
+    confidence: float
+    indicators: dict[str, float]
+
+
+def bar_is_finite(bar: Bar) -> bool:
+    return (
+        _isfinite(bar.open) and _isfinite(bar.high) and _isfinite(bar.low) and _isfinite(bar.close)
+    )
+
+
+def hold(reason: str, indicators: dict[str, float] | None = None) -> Decision:
+    return Decision(SignalKind.HOLD, reason, 0.0, indicators if indicators is not None else {})
+
+
+NOT_READY = Decision(SignalKind.HOLD, NOT_READY_REASON, 0.0, {})
+BAD_BAR = Decision(SignalKind.HOLD, BAD_BAR_REASON, 0.0, {})
+
+
+class Strategy(ABC):
+    """Base class of strategy plugins; one instance per symbol.
+
+    Subclasses set ``name``, define a nested ``Params(Strategy.Params)`` and implement
+    ``warmup_bars`` and ``on_bar``. Register them with ``strategies.registry.register``.
+    """
+
+    name: ClassVar[str]
+
+    class Params(BaseModel):
+        """Strategy parameters; subclasses add fields with defaults and constraints."""
+
+        model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def __init__(self, params: Params | None = None) -> None:
+        params_type = type(self).Params
+        if params is None:
+            params = params_type()
+        elif not isinstance(params, params_type):
+            raise TypeError(
+                f"{type(self).__name__} needs {params_type.__qualname__}, "
+                f"got {type(params).__qualname__}"
+            )
+        self.params = params
+
+    @classmethod
+    def from_mapping(cls, params: Mapping[str, Any] | None = None) -> Strategy:
+        """Build from a raw ``params:`` mapping (raises ``pydantic.ValidationError``)."""
+        return cls(cls.Params.model_validate(dict(params or {})))
+
+    @property
+    @abstractmethod
+    def warmup_bars(self) -> int:
+        """Bars needed before every indicator is ready (before that: HOLD, not ready)."""
+
+    @abstractmethod
+    def on_bar(self, bar: Bar, position_qty: int) -> Decision:
+        """Update the indicators with ``bar`` and decide; ``position_qty`` is signed."""

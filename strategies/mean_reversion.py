@@ -1,0 +1,137 @@
+"""Intraday mean reversion: fade a close outside the Bollinger bands when RSI agrees.
+
+Entries need both an extreme price (outside the 20-bar, 2-sigma band) and an extreme
+momentum reading (RSI 14 below ``rsi_low`` or above ``rsi_high``), so a band break in
+a calm trend is not faded. Exits are symmetric: a long is closed once price is back at
+the mid band or RSI is above ``rsi_exit``; a short once price is back at the mid band
+or RSI is below ``100 - rsi_exit``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field, model_validator
+
+from kitetui.domain import Bar, SignalKind
+from kitetui.market.indicators import ATR, RSI, BollingerBands
+from strategies.base import (
+    ATR_PERIOD,
+    BAD_BAR,
+    NOT_READY,
+    Decision,
+    Strategy,
+    bar_is_finite,
+)
+from strategies.registry import register
+
+__all__ = ["MeanReversionStrategy"]
+
+
+@register
+class MeanReversionStrategy(Strategy):
+    """LONG below the lower band with RSI < ``rsi_low``; SHORT above the upper band with
+    RSI > ``rsi_high`` (if ``allow_short``); EXIT back at the mid band.
+
+    Entry confidence averages how far price is outside the band (in ATRs, capped at
+    1) and how deep RSI is into its extreme zone; an EXIT has confidence 1.
+    """
+
+    name: ClassVar[str] = "mean_reversion"
+
+    class Params(Strategy.Params):
+        rsi_period: int = Field(14, gt=1, description="RSI period (Wilder)")
+        bb_period: int = Field(20, gt=1, description="Bollinger band period")
+        bb_std: float = Field(2.0, gt=0, allow_inf_nan=False, description="band width in sigmas")
+        rsi_low: float = Field(30.0, gt=0, lt=100, allow_inf_nan=False)
+        rsi_high: float = Field(70.0, gt=0, lt=100, allow_inf_nan=False)
+        rsi_exit: float = Field(50.0, gt=0, lt=100, allow_inf_nan=False)
+        allow_short: bool = True
+
+        @model_validator(mode="after")
+        def _ordered_levels(self) -> MeanReversionStrategy.Params:
+            if not self.rsi_low < self.rsi_high:
+                raise ValueError(
+                    f"rsi_low ({self.rsi_low}) must be less than rsi_high ({self.rsi_high})"
+                )
+            if not self.rsi_low < self.rsi_exit < self.rsi_high:
+                raise ValueError(
+                    f"rsi_exit ({self.rsi_exit}) must lie between rsi_low and rsi_high"
+                )
+            if not self.rsi_low < 100.0 - self.rsi_exit < self.rsi_high:
+                raise ValueError(
+                    f"the short exit level 100 - rsi_exit ({100.0 - self.rsi_exit}) "
+                    "must lie between rsi_low and rsi_high"
+                )
+            return self
+
+    params: Params
+
+    def __init__(self, params: Params | None = None) -> None:
+        super().__init__(params)
+        p = self.params
+        self._rsi = RSI(p.rsi_period)
+        self._bands = BollingerBands(p.bb_period, p.bb_std)
+        self._atr = ATR(ATR_PERIOD)
+        self._rsi_short_exit = 100.0 - p.rsi_exit
+
+    @property
+    def warmup_bars(self) -> int:
+        p = self.params
+        return max(p.rsi_period + 1, p.bb_period, ATR_PERIOD + 1)
+
+    def on_bar(self, bar: Bar, position_qty: int) -> Decision:
+        if not bar_is_finite(bar):
+            return BAD_BAR
+        close = bar.close
+        rsi = self._rsi.update(close)
+        bands = self._bands
+        mid = bands.update(close)
+        atr = self._atr.update(bar.high, bar.low, close)
+        # RSI is nan on a window without any price change, although "ready"
+        if not (rsi == rsi and bands.ready and self._atr.ready):
+            return NOT_READY
+        lower, upper = bands.lower, bands.upper
+        p = self.params
+        indicators = {
+            "rsi": rsi,
+            "bb_lower": lower,
+            "bb_mid": mid,
+            "bb_upper": upper,
+            "atr": atr,
+        }
+
+        if position_qty > 0:
+            if close >= mid:
+                return Decision(SignalKind.EXIT, "long: close>=bb_mid", 1.0, indicators)
+            if rsi > p.rsi_exit:
+                return Decision(SignalKind.EXIT, f"long: rsi>{p.rsi_exit:g}", 1.0, indicators)
+            return Decision(SignalKind.HOLD, "long: close<bb_mid, waiting", 0.0, indicators)
+        if position_qty < 0:
+            if close <= mid:
+                return Decision(SignalKind.EXIT, "short: close<=bb_mid", 1.0, indicators)
+            if rsi < self._rsi_short_exit:
+                reason = f"short: rsi<{self._rsi_short_exit:g}"
+                return Decision(SignalKind.EXIT, reason, 1.0, indicators)
+            return Decision(SignalKind.HOLD, "short: close>bb_mid, waiting", 0.0, indicators)
+
+        if close < lower:
+            if rsi < p.rsi_low:
+                depth = min(1.0, (lower - close) / atr) if atr > 0.0 else 1.0
+                confidence = 0.5 * depth + 0.5 * (p.rsi_low - rsi) / p.rsi_low
+                reason = f"close<bb_lower, rsi<{p.rsi_low:g}"
+                return Decision(SignalKind.LONG, reason, confidence, indicators)
+            reason = f"close<bb_lower but rsi {rsi:.1f}>={p.rsi_low:g}"
+            return Decision(SignalKind.HOLD, reason, 0.0, indicators)
+        if close > upper:
+            if rsi > p.rsi_high:
+                if not p.allow_short:
+                    reason = f"close>bb_upper, rsi>{p.rsi_high:g}, shorts disabled"
+                    return Decision(SignalKind.HOLD, reason, 0.0, indicators)
+                depth = min(1.0, (close - upper) / atr) if atr > 0.0 else 1.0
+                confidence = 0.5 * depth + 0.5 * (rsi - p.rsi_high) / (100.0 - p.rsi_high)
+                reason = f"close>bb_upper, rsi>{p.rsi_high:g}"
+                return Decision(SignalKind.SHORT, reason, confidence, indicators)
+            reason = f"close>bb_upper but rsi {rsi:.1f}<={p.rsi_high:g}"
+            return Decision(SignalKind.HOLD, reason, 0.0, indicators)
+        return Decision(SignalKind.HOLD, "flat: close inside bands", 0.0, indicators)
