@@ -1,0 +1,601 @@
+"""Load recorded candles and ticks (Kite exports and vendor files) into domain values.
+
+The replay feed and the backtests read real NSE data in a handful of CSV layouts (see
+``kitetui/data/replay/README.md`` and ``../shared/data/SOURCE.md``). This module turns
+any of them into ``Bar``/``Tick`` tuples plus the ``Event`` records that say what was
+wrong with the file, because real files have quirks and rule 7 of the design says bad
+data is skipped and recorded, never a crash:
+
+* rows out of time order -> stable sort, one ``RowsReordered`` event with the count;
+* several candle rows with one timestamp -> the last one wins, ``DuplicateBarsDropped``;
+* unparseable, non-finite, zero or negative prices, high < low, open/close outside
+  the high-low range, wrong field counts (a stray ``5`` line) -> the row is skipped;
+  one ``RowSkipped`` event per reason with the count and the first line numbers, so a
+  bad file yields a handful of events, not thousands;
+* rows outside the NSE session -> skipped with ``BarOutsideSession`` /
+  ``TickOutsideSession`` (level INFO). A bar is kept when 09:15 <= start < 15:30 IST:
+  Kite's 15:30 "closing" candle (often a single trade, volume 0) and vendor
+  after-hours filler (NIFTY 2024-01-20 15:30-18:16) are dropped, so every session
+  has the 375 regular minutes and a 15- or 60-minute resample ends with the
+  15:15 bucket like Kite's own. Ticks are kept when 09:15:00 <= time < 15:30:00,
+  consistently (ticks stamped 15:30:00 are what Kite puts in that 15:30 candle).
+  ``session_only=False`` keeps everything (e.g. for a Muhurat evening session);
+  the filter never applies to daily candles (``timeframe_s >= 86400``).
+
+A missing, unreadable or unrecognised file raises ``DataFormatError``.
+
+Speed: no pandas and no ``strptime``. Timestamps are cut into a date part and a
+time-of-day part by slicing and both are looked up in per-file caches, so a row costs
+two dictionary hits; a 15,000-row candle file loads in a few tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from operator import itemgetter
+from pathlib import Path
+
+from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
+from kitetui.market.bars import DAY_S, IST_OFFSET_S, SESSION_CLOSE_S, SESSION_OPEN_S
+
+__all__ = [
+    "DataFormatError",
+    "LoadResult",
+    "TickLoadResult",
+    "data_path",
+    "load_candles",
+    "load_ticks",
+]
+
+PKG_PREFIX = "pkg:"
+_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_INF = float("inf")
+_MAX_LINES_REPORTED = 5
+
+
+class DataFormatError(Exception):
+    """A data file that cannot be loaded at all: ``path: reason``."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """Bars in time order (one per timestamp) and the events describing what was fixed."""
+
+    bars: tuple[Bar, ...]
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TickLoadResult:
+    """Ticks in time order (file order within a second) and the events of the load."""
+
+    ticks: tuple[Tick, ...]
+    events: tuple[Event, ...]
+
+
+def data_path(spec: str | Path) -> Path:
+    """Resolve ``"pkg:replay/x.csv.gz"`` inside the installed package; else a plain path."""
+    text = str(spec)
+    if not text.startswith(PKG_PREFIX):
+        return Path(text).expanduser()
+    relative = text[len(PKG_PREFIX) :].lstrip("/")
+    resolved = (_DATA_DIR / relative).resolve()
+    if not resolved.is_relative_to(_DATA_DIR):
+        raise ValueError(f"{spec!r} points outside the package data directory")
+    return resolved
+
+
+# --------------------------------------------------------------------------- timestamps
+
+
+def _day_seconds(text: str) -> int:
+    """IST calendar day -> epoch seconds of its 00:00 local (``YYYY-MM-DD``/``YYYYMMDD``)."""
+    t = text.strip()
+    if len(t) == 10 and t[4] == "-" and t[7] == "-":
+        ys, ms, ds = t[:4], t[5:7], t[8:]
+    elif len(t) == 8:
+        ys, ms, ds = t[:4], t[4:6], t[6:]
+    else:
+        raise ValueError(f"bad date {text!r}")
+    if not (ys.isdigit() and ms.isdigit() and ds.isdigit()):
+        raise ValueError(f"bad date {text!r}")
+    year = int(ys)
+    if not 1900 <= year <= 2200:
+        raise ValueError(f"implausible year in {text!r}")
+    return (date(year, int(ms), int(ds)).toordinal() - _EPOCH_ORDINAL) * DAY_S
+
+
+def _time_of_day_seconds(text: str) -> int:
+    """``HH:MM:SS`` or ``HH:MM`` -> seconds after midnight."""
+    t = text.strip()
+    if len(t) == 8 and t[2] == ":" and t[5] == ":":
+        hs, ms, ss = t[:2], t[3:5], t[6:]
+    elif len(t) == 5 and t[2] == ":":
+        hs, ms, ss = t[:2], t[3:], "00"
+    else:
+        raise ValueError(f"bad time {text!r}")
+    if not (hs.isdigit() and ms.isdigit() and ss.isdigit()):
+        raise ValueError(f"bad time {text!r}")
+    h, m, s = int(hs), int(ms), int(ss)
+    if h > 23 or m > 59 or s > 59:
+        raise ValueError(f"bad time {text!r}")
+    return h * 3600 + m * 60 + s
+
+
+def _rest_seconds(rest: str) -> int:
+    """What follows the date in a datetime field -> seconds of day minus the UTC offset.
+
+    Accepts ``""`` (a date alone: 00:00 IST), ``" HH:MM[:SS]"`` (IST assumed),
+    ``"THH:MM:SS"``, with an optional ``+HH:MM``/``-HH:MM``/``Z`` suffix.
+    """
+    if not rest.strip():
+        return -IST_OFFSET_S
+    if rest[0] not in " T":
+        raise ValueError(f"bad time {rest!r}")
+    body = rest[1:].strip()
+    offset = IST_OFFSET_S
+    if body.endswith("Z"):
+        offset, body = 0, body[:-1]
+    elif len(body) > 6 and body[-6] in "+-" and body[-3] == ":":
+        sign = 1 if body[-6] == "+" else -1
+        offset = sign * _time_of_day_seconds(body[-5:])
+        body = body[:-6]
+    return _time_of_day_seconds(body) - offset
+
+
+class _DateTimeParser:
+    """Per-file caches: date strings and time strings are each parsed once."""
+
+    __slots__ = ("days", "rests", "times")
+
+    def __init__(self) -> None:
+        self.days: dict[str, int] = {}
+        self.rests: dict[str, int] = {}  # " 09:15:00+05:30" -> tod - offset
+        self.times: dict[str, int] = {}  # "09:15" -> tod - IST offset
+
+    def day(self, key: str) -> int:
+        value = self.days.get(key)
+        if value is None:
+            value = self.days[key] = _day_seconds(key)
+        return value
+
+    def datetime_s(self, text: str) -> int:
+        """One datetime field (``YYYY-MM-DD HH:MM:SS+05:30`` and kin) -> epoch seconds."""
+        day = self.days.get(text[:10])
+        rest = self.rests.get(text[10:])
+        if day is not None and rest is not None:
+            return day + rest
+        text = text.strip()
+        day = self.day(text[:10])
+        rest = self.rests.get(text[10:])
+        if rest is None:
+            rest = self.rests[text[10:]] = _rest_seconds(text[10:])
+        return day + rest
+
+    def date_time_s(self, day_text: str, time_text: str) -> int:
+        """Separate date (``YYYYMMDD``) and IST time (``HH:MM[:SS]``) fields."""
+        day = self.days.get(day_text)
+        if day is None:
+            day = self.days[day_text] = _day_seconds(day_text)
+        tod = self.times.get(time_text)
+        if tod is None:
+            tod = self.times[time_text] = _time_of_day_seconds(time_text) - IST_OFFSET_S
+        return day + tod
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+class _Problems:
+    """Aggregates row problems into one event per (kind, reason)."""
+
+    __slots__ = ("_by_key", "path", "symbol")
+
+    def __init__(self, path: Path, symbol: str) -> None:
+        self.path = path
+        self.symbol = symbol
+        # (kind, reason, level) -> [count, first line numbers, first ts_ns]
+        self._by_key: dict[tuple[str, str, str], list] = {}
+
+    def add(
+        self, kind: str, reason: str, line: int, ts_ns: int = 0, level: str = "WARNING"
+    ) -> None:
+        entry = self._by_key.get((kind, reason, level))
+        if entry is None:
+            self._by_key[(kind, reason, level)] = [1, [line], ts_ns]
+            return
+        entry[0] += 1
+        if len(entry[1]) < _MAX_LINES_REPORTED:
+            entry[1].append(line)
+        if not entry[2]:
+            entry[2] = ts_ns
+
+    def events(self, default_ts_ns: int, extra: Iterable[Event] = ()) -> tuple[Event, ...]:
+        out = []
+        for (kind, reason, level), (count, lines, ts_ns) in self._by_key.items():
+            shown = ", ".join(map(str, lines)) + (", …" if count > len(lines) else "")
+            noun = "line" if len(lines) == 1 else "lines"
+            out.append(
+                Event(
+                    ts_ns=ts_ns or default_ts_ns,
+                    kind=kind,
+                    message=f"{self.path.name}: {count} row(s) skipped: {reason} ({noun} {shown})",
+                    symbol=self.symbol,
+                    level=level,
+                    data={
+                        "path": str(self.path),
+                        "reason": reason,
+                        "count": count,
+                        "lines": list(lines),
+                    },
+                )
+            )
+        out.extend(extra)
+        return tuple(out)
+
+    def event(self, ts_ns: int, kind: str, message: str, level: str, **data: object) -> Event:
+        return Event(
+            ts_ns=ts_ns,
+            kind=kind,
+            message=f"{self.path.name}: {message}",
+            symbol=self.symbol,
+            level=level,
+            data={"path": str(self.path), **data},
+        )
+
+
+# --------------------------------------------------------------------------- file access
+
+
+def _open_text(path: Path) -> io.TextIOWrapper:
+    """Open plain or gzip text (sniffed from the magic bytes, not the suffix)."""
+    try:
+        raw = path.open("rb")
+    except FileNotFoundError:
+        raise DataFormatError(path, "file not found") from None
+    except OSError as exc:
+        raise DataFormatError(path, f"cannot open: {exc.strerror or exc}") from None
+    try:
+        magic = raw.peek(2)[:2]
+    except OSError as exc:
+        raw.close()
+        raise DataFormatError(path, f"cannot read: {exc.strerror or exc}") from None
+    stream = gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw
+    # utf-8-sig drops a BOM; undecodable bytes become U+FFFD and fail row validation.
+    return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+
+
+_READ_ERRORS = (OSError, EOFError, zlib.error, csv.Error)
+
+
+def _read_error(path: Path, reader: object, exc: Exception) -> DataFormatError:
+    line = getattr(reader, "line_num", 0)
+    where = f" near line {line}" if line else ""
+    return DataFormatError(path, f"cannot read{where}: {type(exc).__name__}: {exc}")
+
+
+# --------------------------------------------------------------------------- candles
+
+_TIME_COLUMNS = ("datetime", "date", "timestamp")
+_KNOWN_LAYOUTS = (
+    "Kite `date,open,high,low,close,volume[,oi]` (also `Date`/`datetime`, or with a "
+    "leading pandas index column), `Code,Date,Open,High,Low,Close,Volume`, "
+    "`Instrument,Date,Time,Open,High,Low,Close`"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _CandleLayout:
+    ncols: int
+    date: int
+    time: int  # -1 when ``date`` holds the full datetime
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int  # -1: no volume column
+    oi: int  # -1: no oi column
+
+
+def _candle_layout(path: Path, header: list[str]) -> _CandleLayout:
+    names = [name.strip().lower() for name in header]
+    index = {name: i for i, name in enumerate(names) if name}
+    missing = [name for name in ("open", "high", "low", "close") if name not in index]
+    date_col = next((index[name] for name in _TIME_COLUMNS if name in index), -1)
+    if missing or date_col < 0:
+        looks_like_data = bool(header) and header[0].strip()[:1].isdigit()
+        first = ",".join(header)[:80]
+        why = "no header line (first line is data)" if looks_like_data else "unrecognised header"
+        raise DataFormatError(path, f"{why}: {first!r}; expected {_KNOWN_LAYOUTS}")
+    time_col = -1
+    if "time" in index and names[date_col] == "date":
+        time_col = index["time"]
+    return _CandleLayout(
+        ncols=len(names),
+        date=date_col,
+        time=time_col,
+        open=index["open"],
+        high=index["high"],
+        low=index["low"],
+        close=index["close"],
+        volume=index.get("volume", -1),
+        oi=index.get("oi", index.get("open_interest", -1)),
+    )
+
+
+def _to_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)  # "1234.0" or " 1.2e6"; ValueError/OverflowError propagate
+        if value != int(value):
+            raise ValueError(f"non-integer {text!r}") from None
+        return int(value)
+
+
+def _price_problem(o: float, h: float, low: float, c: float) -> str:
+    prices = (o, h, low, c)
+    if any(p != p or p in (_INF, -_INF) for p in prices):
+        return "non-finite price"
+    if any(p <= 0.0 for p in prices):
+        return "zero or negative price"
+    if h < low:
+        return "high below low"
+    return "open/close outside the high-low range"
+
+
+def load_candles(
+    path: str | Path, symbol: str, timeframe_s: int = 60, *, session_only: bool = True
+) -> LoadResult:
+    """Load a candle CSV (plain or gzip); the format is detected from its header.
+
+    ``timeframe_s`` is the file's bar length (the files do not say). Rows are returned
+    in time order, one bar per timestamp, inside the NSE session unless
+    ``session_only`` is false; every fix is described by an event (module docstring).
+    """
+    path = Path(path)
+    if timeframe_s <= 0:
+        raise ValueError(f"timeframe_s must be positive, got {timeframe_s}")
+    problems = _Problems(path, symbol)
+    parser = _DateTimeParser()
+    rows: list[tuple[int, float, float, float, float, int, int, int]] = []
+    append = rows.append
+    with _open_text(path) as text:
+        reader = csv.reader(text)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise DataFormatError(path, "empty file")
+            layout = _candle_layout(path, header)
+            ncols, i_d, i_t = layout.ncols, layout.date, layout.time
+            i_o, i_h, i_l, i_c = layout.open, layout.high, layout.low, layout.close
+            i_v, i_oi = layout.volume, layout.oi
+            # Locals, and the datetime cache lookups inlined: this loop runs per row.
+            datetime_s, date_time_s = parser.datetime_s, parser.date_time_s
+            days_get, rests_get = parser.days.get, parser.rests.get
+            to_int, ns, inf = _to_int, NS_PER_SECOND, _INF
+            line = 1
+            for row in reader:
+                line = reader.line_num
+                if len(row) != ncols:
+                    reason = "blank line" if not row else f"{len(row)} fields, expected {ncols}"
+                    problems.add("RowSkipped", reason, line)
+                    continue
+                try:
+                    if i_t < 0:
+                        stamp = row[i_d]
+                        day = days_get(stamp[:10])
+                        rest = rests_get(stamp[10:])
+                        if day is None or rest is None:
+                            ts = datetime_s(stamp) * ns
+                        else:
+                            ts = (day + rest) * ns
+                    else:
+                        ts = date_time_s(row[i_d], row[i_t]) * ns
+                except (ValueError, IndexError):
+                    problems.add("RowSkipped", "unparseable timestamp", line)
+                    continue
+                try:
+                    o = float(row[i_o])
+                    h = float(row[i_h])
+                    lo = float(row[i_l])
+                    c = float(row[i_c])
+                    volume = to_int(row[i_v]) if i_v >= 0 else 0
+                    oi = to_int(row[i_oi]) if i_oi >= 0 else 0
+                except (ValueError, OverflowError):
+                    problems.add("RowSkipped", "unparseable number", line, ts)
+                    continue
+                if not (0.0 < lo <= o <= h and lo <= c <= h and h < inf):
+                    problems.add("RowSkipped", _price_problem(o, h, lo, c), line, ts)
+                    continue
+                if volume < 0 or oi < 0:
+                    problems.add("RowSkipped", "negative volume or oi", line, ts)
+                    continue
+                append((ts, o, h, lo, c, volume, oi, line))
+        except _READ_ERRORS as exc:
+            raise _read_error(path, reader, exc) from None
+
+    extra: list[Event] = []
+    if session_only and timeframe_s < DAY_S:
+        rows = _drop_outside_session(rows, problems, "BarOutsideSession", "bar outside session")
+    rows = _sort_rows(rows, problems, extra)
+    rows = _drop_duplicates(rows, problems, extra)
+    bars = tuple(
+        Bar(symbol, ts, timeframe_s, o, h, lo, c, volume, oi)
+        for ts, o, h, lo, c, volume, oi, _line in rows
+    )
+    return LoadResult(bars, problems.events(bars[0].ts_ns if bars else 0, extra))
+
+
+# --------------------------------------------------------------------------- shared steps
+
+
+def _drop_outside_session(rows: list, problems: _Problems, kind: str, what: str) -> list:
+    """Keep rows with 09:15 <= IST time of day < 15:30; report the others."""
+    open_s, close_s = SESSION_OPEN_S, SESSION_CLOSE_S
+    kept = []
+    keep = kept.append
+    for row in rows:
+        if open_s <= (row[0] // NS_PER_SECOND + IST_OFFSET_S) % DAY_S < close_s:
+            keep(row)
+        else:
+            reason = f"{what} 09:15-15:30 IST"
+            problems.add(kind, reason, row[-1], row[0], level="INFO")
+    return kept
+
+
+def _sort_rows(rows: list, problems: _Problems, extra: list[Event]) -> list:
+    """Stable-sort by timestamp when needed; one event with the count of rows moved."""
+    late = 0
+    first_line = 0
+    latest = -(1 << 62)
+    for row in rows:
+        ts = row[0]
+        if ts < latest:
+            late += 1
+            if not first_line:
+                first_line = row[-1]
+        else:
+            latest = ts
+    if late:
+        rows.sort(key=itemgetter(0))  # stable: equal timestamps keep file order
+        extra.append(
+            problems.event(
+                rows[0][0],
+                "RowsReordered",
+                f"{late} row(s) out of time order (first at line {first_line}); sorted",
+                "WARNING",
+                count=late,
+                first_line=first_line,
+            )
+        )
+    return rows
+
+
+def _drop_duplicates(rows: list, problems: _Problems, extra: list[Event]) -> list:
+    """Keep the last row of each timestamp (rows are sorted, file order within equal ts)."""
+    if not rows:
+        return rows
+    kept = []
+    dropped_lines: list[int] = []
+    count = 0
+    first_ts = 0
+    previous = rows[0]
+    for row in rows[1:]:
+        if row[0] == previous[0]:
+            count += 1
+            if len(dropped_lines) < _MAX_LINES_REPORTED:
+                dropped_lines.append(previous[-1])
+            if not first_ts:
+                first_ts = row[0]
+        else:
+            kept.append(previous)
+        previous = row
+    kept.append(previous)
+    if count:
+        shown = ", ".join(map(str, dropped_lines)) + (", …" if count > len(dropped_lines) else "")
+        extra.append(
+            problems.event(
+                first_ts,
+                "DuplicateBarsDropped",
+                f"{count} row(s) repeat a timestamp; kept the last (dropped lines {shown})",
+                "WARNING",
+                count=count,
+                lines=dropped_lines,
+            )
+        )
+    return kept
+
+
+# --------------------------------------------------------------------------- ticks
+
+
+def _tick_layout_check(path: Path, first: list[str]) -> None:
+    ok = len(first) == 5 and len(first[0].strip()) == 8 and first[0].strip().isdigit()
+    if not ok:
+        raise DataFormatError(
+            path,
+            "not a headerless vendor tick file (expected "
+            f"`YYYYMMDD,HH:MM:SS,last_price,last_traded_qty,open_interest`): "
+            f"first line {','.join(first)[:80]!r}",
+        )
+
+
+def load_ticks(path: str | Path, symbol: str, *, session_only: bool = True) -> TickLoadResult:
+    """Load a headerless ``date,time,last_price,last_traded_qty,open_interest`` tick file.
+
+    Rows sharing a second keep their file order and get the same ``ts_ns``. Out of order
+    rows are stable-sorted; bad rows and (unless ``session_only`` is false) rows outside
+    09:15:00-15:30:00 IST are skipped, each with an aggregated event.
+    """
+    path = Path(path)
+    problems = _Problems(path, symbol)
+    parser = _DateTimeParser()
+    rows: list[tuple[int, float, int, int, int]] = []
+    append = rows.append
+    with _open_text(path) as text:
+        reader = csv.reader(text)
+        try:
+            first = next(reader, None)
+            if first is None:
+                raise DataFormatError(path, "empty file")
+            _tick_layout_check(path, first)
+            date_time_s = parser.date_time_s
+            days_get, times_get = parser.days.get, parser.times.get
+            to_int, ns, inf = _to_int, NS_PER_SECOND, _INF
+            for row in _chain_first(first, reader):
+                line = reader.line_num
+                if len(row) != 5:
+                    reason = "blank line" if not row else f"{len(row)} fields, expected 5"
+                    problems.add("RowSkipped", reason, line)
+                    continue
+                try:
+                    day = days_get(row[0])
+                    tod = times_get(row[1])
+                    if day is None or tod is None:
+                        ts = date_time_s(row[0], row[1]) * ns
+                    else:
+                        ts = (day + tod) * ns
+                except (ValueError, IndexError):
+                    problems.add("RowSkipped", "unparseable timestamp", line)
+                    continue
+                try:
+                    price = float(row[2])
+                    qty = to_int(row[3])
+                    oi = to_int(row[4])
+                except (ValueError, OverflowError):
+                    problems.add("RowSkipped", "unparseable number", line, ts)
+                    continue
+                if not 0.0 < price < inf:
+                    problems.add("RowSkipped", _price_problem(price, price, price, price), line, ts)
+                    continue
+                if qty < 0 or oi < 0:
+                    problems.add("RowSkipped", "negative quantity or oi", line, ts)
+                    continue
+                append((ts, price, qty, oi, line))
+        except _READ_ERRORS as exc:
+            raise _read_error(path, reader, exc) from None
+
+    extra: list[Event] = []
+    if session_only:
+        rows = _drop_outside_session(rows, problems, "TickOutsideSession", "tick outside session")
+    rows = _sort_rows(rows, problems, extra)
+    ticks = tuple(Tick(symbol, ts, price, qty, oi) for ts, price, qty, oi, _line in rows)
+    return TickLoadResult(ticks, problems.events(ticks[0].ts_ns if ticks else 0, extra))
+
+
+def _chain_first(first: list[str], rest: Iterable[list[str]]) -> Iterable[list[str]]:
+    yield first
+    yield from rest

@@ -1,0 +1,468 @@
+"""Candle and tick loaders: every real format, and every quirk as an event, not a crash."""
+
+from __future__ import annotations
+
+import gzip
+import math
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from kitetui.domain import NS_PER_SECOND, Bar, Event
+from kitetui.market.loaders import (
+    DataFormatError,
+    LoadResult,
+    TickLoadResult,
+    data_path,
+    load_candles,
+    load_ticks,
+)
+
+IST = timezone(timedelta(hours=5, minutes=30))
+KITE_SYMBOLS = ("BANKNIFTY", "HDFCBANK", "ICICIBANK", "SBIN", "KOTAKBANK", "AXISBANK")
+KITE_HEADER = "Date,open,high,low,close,volume\n"
+
+
+def ist_ns(*args: int) -> int:
+    return int(datetime(*args, tzinfo=IST).timestamp()) * NS_PER_SECOND
+
+
+def kinds(events: tuple[Event, ...]) -> dict[str, Event]:
+    out = {event.kind: event for event in events}
+    assert len(out) == len(events), f"one event per kind expected: {events}"
+    return out
+
+
+def write(tmp_path: Path, name: str, text: str, *, compress: bool = False) -> Path:
+    path = tmp_path / name
+    data = text.encode()
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path
+
+
+def kite_line(minute: int, o=100.0, h=101.0, low=99.0, c=100.5, v=10, day="2023-04-03") -> str:
+    hh, mm = divmod(9 * 60 + 15 + minute, 60)
+    return f"{day} {hh:02d}:{mm:02d}:00+05:30,{o},{h},{low},{c},{v}\n"
+
+
+# --------------------------------------------------------------------------- bundled data
+
+
+@pytest.mark.parametrize("symbol", KITE_SYMBOLS)
+def test_load_candles_with_bundled_kite_file_gives_five_full_sessions(symbol: str) -> None:
+    result = load_candles(data_path(f"pkg:replay/{symbol}.csv.gz"), symbol)
+
+    assert isinstance(result, LoadResult)
+    assert result.events == ()
+    assert len(result.bars) == 5 * 375
+    assert result.bars[0].ts_ns == ist_ns(2023, 4, 3, 9, 15)
+    assert result.bars[-1].ts_ns == ist_ns(2023, 4, 11, 15, 29)
+    days = sorted(
+        {datetime.fromtimestamp(b.ts_ns / 1e9, IST).date().isoformat() for b in result.bars}
+    )
+    assert days == ["2023-04-03", "2023-04-05", "2023-04-06", "2023-04-10", "2023-04-11"]
+    assert all(b.symbol == symbol and b.timeframe_s == 60 for b in result.bars)
+    assert all(a.ts_ns < b.ts_ns for a, b in zip(result.bars, result.bars[1:], strict=False))
+
+
+def test_load_candles_with_bundled_sbin_parses_first_and_last_rows_exactly() -> None:
+    bars = load_candles(data_path("pkg:replay/SBIN.csv.gz"), "SBIN").bars
+
+    assert bars[0] == Bar(
+        "SBIN", ist_ns(2023, 4, 3, 9, 15), 60, 524.75, 524.75, 522.6, 523.9, 116485
+    )
+    assert bars[1] == Bar("SBIN", ist_ns(2023, 4, 3, 9, 16), 60, 523.9, 524.8, 523.7, 524.4, 101299)
+
+
+def test_load_ticks_with_bundled_nifty_futures_keeps_file_order_within_a_second() -> None:
+    result = load_ticks(data_path("pkg:replay/NIFTY-I_20221118.csv.gz"), "NIFTY")
+
+    assert isinstance(result, TickLoadResult)
+    assert len(result.ticks) == 16_687 - 1  # the 15:30:00 row is outside the session
+    first = result.ticks[:4]
+    assert [t.price for t in first] == [18396.00, 18390.60, 18416.80, 18409.20]
+    assert [t.qty for t in first] == [1, 1, 1600, 500]
+    assert {t.ts_ns for t in first} == {ist_ns(2022, 11, 18, 9, 15)}
+    assert first[0].oi == 11_375_600
+    last = result.ticks[-1]
+    assert (last.ts_ns, last.price, last.qty, last.oi) == (
+        ist_ns(2022, 11, 18, 15, 29, 59),
+        18344.25,
+        450,
+        11_028_550,
+    )
+    (event,) = result.events
+    assert event.kind == "TickOutsideSession" and event.level == "INFO"
+    assert event.data["count"] == 1 and event.data["lines"] == [16_687]
+
+
+def test_load_ticks_with_session_filter_off_keeps_the_close_tick() -> None:
+    result = load_ticks(
+        data_path("pkg:replay/NIFTY-I_20221118.csv.gz"), "NIFTY", session_only=False
+    )
+
+    assert len(result.ticks) == 16_687
+    assert result.ticks[-1].ts_ns == ist_ns(2022, 11, 18, 15, 30)
+    assert result.events == ()
+
+
+def test_data_path_resolves_package_files_and_plain_paths(tmp_path: Path) -> None:
+    bundled = data_path("pkg:replay/SBIN.csv.gz")
+    assert bundled.is_file()
+    assert bundled.parent.name == "replay" and bundled.parent.parent.name == "data"
+    assert (bundled.parent / "README.md").is_file()
+    assert data_path(str(tmp_path / "x.csv")) == tmp_path / "x.csv"
+    assert data_path("~/x.csv") == Path.home() / "x.csv"
+    with pytest.raises(ValueError, match="outside"):
+        data_path("pkg:../../etc/passwd")
+
+
+# --------------------------------------------------------------------------- shared data
+
+
+def test_load_candles_with_shared_kite_export_reads_all_rows(shared_data: Path) -> None:
+    path = shared_data / "intraday_1min/kite_bank_stocks_2023_lullaharsh1/SBIN.csv.gz"
+    result = load_candles(path, "SBIN")
+
+    assert len(result.bars) == 15_000  # 15,001 rows, the one 15:30 closing bar dropped
+    assert result.bars[0].ts_ns == ist_ns(2023, 4, 3, 9, 15)
+    assert result.bars[-1] == Bar(
+        "SBIN", ist_ns(2023, 6, 1, 15, 29), 60, 583.1, 583.2, 582.85, 583.05, 60923
+    )
+    event = kinds(result.events)["BarOutsideSession"]
+    assert event.data["count"] == 1 and event.data["lines"] == [15_002]
+    assert event.ts_ns == ist_ns(2023, 6, 1, 15, 30)
+    with_close = load_candles(path, "SBIN", session_only=False)
+    assert len(with_close.bars) == 15_001 and with_close.events == ()
+
+
+def test_load_candles_with_pandas_index_column_reads_all_rows(shared_data: Path) -> None:
+    path = shared_data / "intraday_1min/kite_bank_stocks_2023_lullaharsh1/INDIAVIX.csv.gz"
+    bars = load_candles(path, "INDIAVIX").bars
+
+    assert len(bars) == 15_000
+    assert bars[0] == Bar("INDIAVIX", ist_ns(2023, 4, 3, 9, 15), 60, 12.94, 13.28, 12.91, 13.26, 0)
+    assert bars[-1].close == 11.64
+
+
+def test_load_candles_with_option_candles_reads_lowercase_date_and_index(
+    shared_data: Path,
+) -> None:
+    path = shared_data / "options/nifty_opt_1min_20230605_lullaharsh1/NIFTY23JUN18500CE.csv.gz"
+    result = load_candles(path, "NIFTY23JUN18500CE")
+
+    assert result.events == ()
+    assert len(result.bars) == 61
+    assert result.bars[0].ts_ns == ist_ns(2023, 6, 5, 9, 15)
+    assert result.bars[-1].ts_ns == ist_ns(2023, 6, 5, 10, 15)
+
+
+def test_load_candles_with_kuldeeptp_leading_spaces_and_swaps_sorts(shared_data: Path) -> None:
+    path = shared_data / "intraday_1min/kite_fno_stocks_2016_kuldeeptp/SBIN.csv.gz"
+    result = load_candles(path, "SBIN")
+
+    assert len(result.bars) == 6_750
+    assert result.bars[0] == Bar(
+        "SBIN", ist_ns(2016, 8, 16, 9, 15), 60, 245.55, 246.35, 244.05, 245.3, 692491
+    )
+    assert result.bars[2].ts_ns == ist_ns(2016, 8, 16, 9, 17)  # line 5 was before line 4
+    assert result.bars[2].volume == 390576
+    assert result.bars[-1].ts_ns == ist_ns(2016, 9, 9, 15, 29)
+    event = kinds(result.events)["RowsReordered"]
+    assert event.data["count"] == 13 and event.data["first_line"] == 5
+    assert all(a.ts_ns < b.ts_ns for a, b in zip(result.bars, result.bars[1:], strict=False))
+
+
+def test_load_candles_with_kuldeeptp_file_without_code_column(shared_data: Path) -> None:
+    path = shared_data / "intraday_1min/kite_fno_stocks_2016_kuldeeptp/RELCAPITAL.csv.gz"
+    result = load_candles(path, "RELCAPITAL")
+
+    assert len(result.bars) == 6_750
+    assert result.bars[0].open == 439.0 and result.bars[0].volume == 25977
+
+
+def test_load_candles_with_kuldeeptp_matches_a_pandas_reading(shared_data: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    path = shared_data / "intraday_1min/kite_fno_stocks_2016_kuldeeptp/ASHOKLEY.csv.gz"
+    frame = pd.read_csv(path, skipinitialspace=True)
+    frame["ts"] = pd.to_datetime(frame["Date"]).dt.tz_localize("Asia/Kolkata").dt.as_unit("ns")
+    frame = frame.sort_values("ts", kind="stable")
+    bars = load_candles(path, "ASHOKLEY").bars
+
+    assert len(bars) == len(frame) == 6_750
+    assert [b.ts_ns for b in bars] == frame["ts"].astype("int64").tolist()
+    assert [(b.open, b.high, b.low, b.close, b.volume) for b in bars] == list(
+        zip(frame.Open, frame.High, frame.Low, frame.Close, frame.Volume, strict=True)
+    )
+
+
+def test_load_candles_with_sainipankaj_date_time_columns_drops_vendor_evening(
+    shared_data: Path,
+) -> None:
+    path = shared_data / "intraday_1min/nifty50_index_2024_sainipankaj15/NIFTY_2024.csv.gz"
+    result = load_candles(path, "NIFTY")
+
+    assert len(result.bars) == 58_127 - 167
+    assert result.bars[0] == Bar(
+        "NIFTY", ist_ns(2024, 1, 1, 9, 15), 60, 21727.75, 21737.35, 21701.80, 21712.00, 0
+    )
+    assert result.bars[-1].ts_ns == ist_ns(2024, 8, 23, 15, 29)
+    event = kinds(result.events)["BarOutsideSession"]
+    assert event.data["count"] == 167
+    assert event.ts_ns == ist_ns(2024, 1, 20, 15, 30)
+    assert len(event.data["lines"]) == 5  # aggregated, not 167 line numbers
+    saturday = [b for b in result.bars if ist_ns(2024, 1, 20) <= b.ts_ns < ist_ns(2024, 1, 21)]
+    assert len(saturday) == 375
+
+
+@pytest.mark.parametrize(
+    ("folder", "timeframe_s", "first", "last"),
+    [
+        ("daily/kite_nifty50_day_addyfu/SBIN_day_2000d", 86_400, (2020, 7, 14), (2026, 1, 9)),
+        (
+            "daily/kite_nifty50_60minute_addyfu/SBIN_60minute_400d",
+            3_600,
+            (2024, 12, 5, 9, 15),
+            (2026, 1, 9, 15, 15),
+        ),
+    ],
+)
+def test_load_candles_with_kite_datetime_oi_header(
+    shared_data: Path, folder: str, timeframe_s: int, first: tuple, last: tuple
+) -> None:
+    result = load_candles(shared_data / f"{folder}.csv.gz", "SBIN", timeframe_s)
+
+    assert result.events == ()
+    assert len(result.bars) == (1_367 if timeframe_s == 86_400 else 1_905)
+    assert result.bars[0].ts_ns == ist_ns(*first)
+    assert result.bars[-1].ts_ns == ist_ns(*last)
+    assert result.bars[0].timeframe_s == timeframe_s
+
+
+def test_load_ticks_with_shared_option_ticks(shared_data: Path) -> None:
+    folder = shared_data / "options/nfo_opt_ticks_20221118_shardul0007/NIFTY_exp20221124"
+    path = next(iter(sorted(folder.glob("NIFTY22112418300CE.csv.gz"))), None)
+    if path is None:
+        pytest.skip("option file not present")
+    raw = gzip.decompress(path.read_bytes()).decode().splitlines()
+    result = load_ticks(path, "NIFTY22112418300CE")
+
+    in_session = [r for r in raw if "09:15:00" <= r.split(",")[1] < "15:30:00"]
+    assert len(result.ticks) == len(in_session)
+    _date, clock, price, qty, oi = in_session[0].split(",")
+    assert result.ticks[0].price == float(price) and result.ticks[0].qty == int(qty)
+    assert result.ticks[0].oi == int(oi)
+    assert result.ticks[0].ts_ns == ist_ns(2022, 11, 18, *map(int, clock.split(":")))
+
+
+# --------------------------------------------------------------------------- quirks
+
+
+def test_load_candles_with_rows_out_of_order_sorts_and_records_one_event(tmp_path: Path) -> None:
+    text = KITE_HEADER + kite_line(1) + kite_line(0) + kite_line(3) + kite_line(2) + kite_line(4)
+    result = load_candles(write(tmp_path, "x.csv", text), "X")
+
+    assert [b.ts_ns for b in result.bars] == [ist_ns(2023, 4, 3, 9, 15 + i) for i in range(5)]
+    event = kinds(result.events)["RowsReordered"]
+    assert event.data["count"] == 2 and event.data["first_line"] == 3
+    assert event.level == "WARNING" and event.symbol == "X"
+
+
+def test_load_candles_with_duplicate_timestamps_keeps_the_last(tmp_path: Path) -> None:
+    text = KITE_HEADER + kite_line(0) + kite_line(1, c=100.1) + kite_line(1, c=100.2)
+    text += kite_line(0, c=100.3)  # a late duplicate: sorted back, still the last in file
+    result = load_candles(write(tmp_path, "x.csv", text), "X")
+
+    assert [(b.ts_ns, b.close) for b in result.bars] == [
+        (ist_ns(2023, 4, 3, 9, 15), 100.3),
+        (ist_ns(2023, 4, 3, 9, 16), 100.2),
+    ]
+    events = kinds(result.events)
+    assert events["DuplicateBarsDropped"].data["count"] == 2
+    assert sorted(events["DuplicateBarsDropped"].data["lines"]) == [2, 3]
+    assert events["RowsReordered"].data["count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ("nan,101,99,100", "non-finite price"),
+        ("100,inf,99,100", "non-finite price"),
+        ("0,101,99,100", "zero or negative price"),
+        ("100,101,-99,100", "zero or negative price"),
+        ("100,99,101,100", "high below low"),
+        ("102,101,99,100", "open/close outside the high-low range"),
+        ("abc,101,99,100", "unparseable number"),
+        ("100,101,99,", "unparseable number"),
+    ],
+)
+def test_load_candles_with_bad_prices_skips_the_row(
+    tmp_path: Path, fields: str, reason: str
+) -> None:
+    text = KITE_HEADER + kite_line(0) + f"2023-04-03 09:16:00+05:30,{fields},5\n" + kite_line(2)
+    result = load_candles(write(tmp_path, "x.csv", text), "X")
+
+    assert [b.ts_ns for b in result.bars] == [ist_ns(2023, 4, 3, 9, 15), ist_ns(2023, 4, 3, 9, 17)]
+    (event,) = result.events
+    assert event.kind == "RowSkipped" and event.data["reason"] == reason
+    assert event.data["lines"] == [3] and event.data["count"] == 1
+    assert "line 3" in event.message and reason in event.message
+    assert all(math.isfinite(b.close) and b.low > 0 for b in result.bars)
+
+
+def test_load_candles_with_garbage_lines_skips_each_with_its_reason(tmp_path: Path) -> None:
+    text = (
+        KITE_HEADER
+        + kite_line(0)
+        + "5\n"  # the stray line of the Breeze file
+        + "\n"
+        + "2023-04-03 9:16,100,101,99,100,5\n"
+        + "2023-02-30 09:16:00+05:30,100,101,99,100,5\n"
+        + "2023-04-03 09:16:00+05:30,100,101,99,100,-5\n"
+        + "2023-04-03 09:16:00+05:30,100,101,99,100,5,7\n"
+        + kite_line(1)
+    )
+    result = load_candles(write(tmp_path, "x.csv", text), "X")
+
+    assert len(result.bars) == 2
+    reasons = {e.data["reason"]: e.data["lines"] for e in result.events}
+    assert reasons == {
+        "1 fields, expected 6": [3],
+        "blank line": [4],
+        "unparseable timestamp": [5, 6],
+        "negative volume or oi": [7],
+        "7 fields, expected 6": [8],
+    }
+    assert {e.kind for e in result.events} == {"RowSkipped"}
+
+
+def test_load_candles_with_many_bad_rows_aggregates_events(tmp_path: Path) -> None:
+    text = KITE_HEADER + kite_line(0) + "2023-04-03 09:16:00+05:30,0,0,0,0,0\n" * 10_000
+    result = load_candles(write(tmp_path, "x.csv.gz", text, compress=True), "X")
+
+    assert len(result.bars) == 1
+    (event,) = result.events
+    assert event.data["count"] == 10_000
+    assert event.data["lines"] == [3, 4, 5, 6, 7]
+    assert "10000 row(s)" in event.message and "…" in event.message
+
+
+def test_load_candles_with_after_close_bars_drops_them(tmp_path: Path) -> None:
+    text = KITE_HEADER + kite_line(0) + kite_line(374) + kite_line(375) + kite_line(400)
+    text += "2023-04-03 09:14:00+05:30,100,101,99,100,5\n"
+    result = load_candles(write(tmp_path, "x.csv", text), "X")
+
+    assert [b.ts_ns for b in result.bars] == [ist_ns(2023, 4, 3, 9, 15), ist_ns(2023, 4, 3, 15, 29)]
+    event = kinds(result.events)["BarOutsideSession"]
+    assert event.data["count"] == 3 and event.data["lines"] == [4, 5, 6]
+    assert event.level == "INFO"
+
+
+def test_load_candles_with_leading_spaces_and_crlf_and_bom(tmp_path: Path) -> None:
+    text = (
+        "\ufeffCode,Date,Open,High,Low,Close,Volume\r\n"
+        "SBIN,2016-08-16 09:15:00, 245.55, 246.35, 244.05, 245.3, 692491\r\n"
+        "SBIN, 2016-08-16 09:16:00 , 245.25, 245.35, 244.8, 245.15, 394274.0\r\n"
+    )
+    result = load_candles(write(tmp_path, "x.csv", text), "SBIN")
+
+    assert result.events == ()
+    assert result.bars == (
+        Bar("SBIN", ist_ns(2016, 8, 16, 9, 15), 60, 245.55, 246.35, 244.05, 245.3, 692491),
+        Bar("SBIN", ist_ns(2016, 8, 16, 9, 16), 60, 245.25, 245.35, 244.8, 245.15, 394274),
+    )
+
+
+def test_load_candles_with_gzip_and_plain_give_the_same_bars(tmp_path: Path) -> None:
+    text = "Instrument,Date,Time,Open,High,Low,Close\nNIFTY,20240101,09:15,1.5,2,1,1.75\n"
+    plain = load_candles(write(tmp_path, "a.csv", text), "NIFTY")
+    packed = load_candles(write(tmp_path, "a.csv.gz", text, compress=True), "NIFTY")
+
+    assert plain == packed
+    assert plain.bars == (Bar("NIFTY", ist_ns(2024, 1, 1, 9, 15), 60, 1.5, 2.0, 1.0, 1.75),)
+
+
+def test_load_candles_with_other_utc_offset_converts_to_utc(tmp_path: Path) -> None:
+    text = "datetime,open,high,low,close,volume,oi\n2023-04-03T03:45:00Z,1,1,1,1,0,7\n"
+    text += "2023-04-03 04:46:00+00:00,1,1,1,1,0,8\n"
+    bars = load_candles(write(tmp_path, "x.csv", text), "X").bars
+
+    assert [b.ts_ns for b in bars] == [ist_ns(2023, 4, 3, 9, 15), ist_ns(2023, 4, 3, 10, 16)]
+    assert [b.oi for b in bars] == [7, 8]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("", "empty file"),
+        ("2023-04-03 09:15:00+05:30,1,2,0.5,1,5\n", "no header line"),
+        ("when,o,h,l,c\n2023-04-03,1,2,0.5,1\n", "unrecognised header"),
+        ("Date,open,high,low\n", "unrecognised header"),
+    ],
+)
+def test_load_candles_with_unknown_format_raises(tmp_path: Path, text: str, match: str) -> None:
+    path = write(tmp_path, "x.csv", text)
+    with pytest.raises(DataFormatError, match=match) as caught:
+        load_candles(path, "X")
+    assert caught.value.path == path
+    assert str(caught.value).startswith(str(path))
+
+
+def test_load_candles_with_missing_file_raises(tmp_path: Path) -> None:
+    with pytest.raises(DataFormatError, match="file not found"):
+        load_candles(tmp_path / "nope.csv.gz", "X")
+    with pytest.raises(DataFormatError, match="cannot"):
+        load_candles(tmp_path, "X")  # a directory
+
+
+def test_load_candles_with_truncated_gzip_raises(tmp_path: Path) -> None:
+    data = gzip.compress((KITE_HEADER + kite_line(0) * 2000).encode())
+    path = tmp_path / "x.csv.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataFormatError, match="cannot read"):
+        load_candles(path, "X")
+
+
+def test_load_ticks_with_quirks_skips_sorts_and_records(tmp_path: Path) -> None:
+    text = (
+        "20221118,09:15:00,100.0,1,10\n"
+        "20221118,09:15:01,100.5,2,10\n"
+        "20221118,09:15:00,100.2,3,10\n"  # out of order: sorted after the first 09:15:00
+        "20221118,09:15:02,nan,1,10\n"
+        "20221118,09:15:02,0,1,10\n"
+        "20221118,09:15:02,-1,1,10\n"
+        "5\n"
+        "20221118,09:15:2,100,1,10\n"
+        "20221118,09:15:03,100.1,-1,10\n"
+        "20221118,09:14:59,100.1,1,10\n"
+        "20221118,09:15:03,100.7,4,11\n"
+    )
+    result = load_ticks(write(tmp_path, "t.csv", text), "NIFTY")
+
+    assert [(t.price, t.qty) for t in result.ticks] == [
+        (100.0, 1),
+        (100.2, 3),
+        (100.5, 2),
+        (100.7, 4),
+    ]
+    assert result.ticks[0].ts_ns == result.ticks[1].ts_ns == ist_ns(2022, 11, 18, 9, 15)
+    reasons = {(e.kind, e.data.get("reason")): e.data.get("lines") for e in result.events}
+    assert reasons == {
+        ("RowSkipped", "non-finite price"): [4],
+        ("RowSkipped", "zero or negative price"): [5, 6],
+        ("RowSkipped", "1 fields, expected 5"): [7],
+        ("RowSkipped", "unparseable timestamp"): [8],
+        ("RowSkipped", "negative quantity or oi"): [9],
+        ("TickOutsideSession", "tick outside session 09:15-15:30 IST"): [10],
+        ("RowsReordered", None): None,
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "date,time,price,qty,oi\n20221118,09:15:00,1,1,1\n", "20221118,09:15:00,1,1\n"],
+)
+def test_load_ticks_with_header_or_wrong_layout_raises(tmp_path: Path, text: str) -> None:
+    with pytest.raises(DataFormatError):
+        load_ticks(write(tmp_path, "t.csv", text), "X")
