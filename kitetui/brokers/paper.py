@@ -1,0 +1,290 @@
+"""The paper broker: a deterministic fill simulator behind the ``Broker`` protocol.
+
+Its rules are chosen so a backtest cannot flatter itself:
+
+- **Next price only.** An order fills only on a price stamped strictly later than the
+  order's ``ts_ns``; a bar counts only if it *starts* strictly after the order. Stamp
+  an order with the data time of the bar or tick that caused it (``Bar.ts_ns`` for a
+  decision on a closed bar), and the next bar fills it at its open.
+- **Slippage is against you.** MARKET and triggered SL-M fills move ``slippage_bps``
+  the wrong way and round to the tick the wrong way (buy up, sell down).
+- **Bars walk a path.** A bar is its open (a gap: orders fill at the open if it is
+  already through their price), then a continuous walk O→L→H→C for an up bar
+  (close >= open) or O→H→L→C for a down bar. A limit touched mid-bar fills at its
+  limit, a stop crossed mid-bar triggers at its trigger.
+- **Whole fills.** An order fills completely or not at all; the fill id is
+  ``f"{tag}-1"`` so journaling the same fill twice is idempotent.
+
+Everything is synchronous and in memory; the ``async`` methods only satisfy the
+protocol. A restart loses the book, so the caller hands the journaled open orders to
+``restore``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from fractions import Fraction
+from itertools import pairwise
+
+from kitetui.domain import Bar, Fill, Order, OrderStatus, OrderType, Side
+
+_WORKING = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING})
+
+OrderFill = tuple[Order, Fill]
+
+
+def _exact(value: float) -> Fraction:
+    return Fraction(repr(float(value)))
+
+
+class PaperBroker:
+    """Simulated order book and matcher; see the module docstring for the fill rules."""
+
+    def __init__(self, slippage_bps: float = 2.0, tick_size: float = 0.05) -> None:
+        if not math.isfinite(slippage_bps) or slippage_bps < 0:
+            raise ValueError(f"slippage_bps must be finite and >= 0, got {slippage_bps!r}")
+        if not math.isfinite(tick_size) or tick_size <= 0:
+            raise ValueError(f"tick_size must be finite and > 0, got {tick_size!r}")
+        self.slippage_bps = slippage_bps
+        self.tick_size = tick_size
+        self._tick = _exact(tick_size)
+        self._slip = _exact(slippage_bps) / 10_000
+        self._orders: dict[str, Order] = {}  # every order it has seen, latest state, by tag
+        self._working: dict[str, Order] = {}  # OPEN / TRIGGER_PENDING, in placement order
+
+    # ------------------------------------------------------------------ Broker protocol
+
+    async def place(self, order: Order) -> Order:
+        if order.tag in self._orders:
+            # Never overwrite the book: the original stays what lookup() returns.
+            return replace(
+                order,
+                status=OrderStatus.REJECTED,
+                reason=f"duplicate tag {order.tag!r}",
+                filled_qty=0,
+                avg_price=0.0,
+            )
+        reason = self._rejection(order)
+        broker_order_id = f"paper-{order.tag}"
+        if reason:
+            placed = replace(
+                order,
+                status=OrderStatus.REJECTED,
+                reason=reason,
+                broker_order_id=broker_order_id,
+                filled_qty=0,
+                avg_price=0.0,
+            )
+        else:
+            stop = order.order_type in (OrderType.SL, OrderType.SL_M)
+            placed = replace(
+                order,
+                status=OrderStatus.TRIGGER_PENDING if stop else OrderStatus.OPEN,
+                broker_order_id=broker_order_id,
+                filled_qty=0,
+                avg_price=0.0,
+            )
+            self._working[order.tag] = placed
+        if order.tag:
+            self._orders[order.tag] = placed
+        return placed
+
+    async def cancel(self, tag: str) -> Order | None:
+        order = self._working.pop(tag, None)
+        if order is None:
+            return None
+        cancelled = replace(order, status=OrderStatus.CANCELLED)
+        self._orders[tag] = cancelled
+        return cancelled
+
+    async def lookup(self, tag: str) -> Order | None:
+        return self._orders.get(tag)
+
+    async def open_orders(self) -> list[Order]:
+        return list(self._working.values())
+
+    # ------------------------------------------------------------------ recovery
+
+    def restore(self, orders: list[Order]) -> None:
+        """Re-register orders after a restart: OPEN / TRIGGER_PENDING ones are worked
+        again (an SL or SL-M that is OPEN has already triggered); terminal ones are
+        only remembered for ``lookup``; NEW ones never reached a broker and are skipped.
+        """
+        for order in orders:
+            if order.status is OrderStatus.NEW:
+                continue
+            if not order.broker_order_id:
+                order = replace(order, broker_order_id=f"paper-{order.tag}")
+            self._orders[order.tag] = order
+            if order.status in _WORKING:
+                self._working[order.tag] = order
+            else:
+                self._working.pop(order.tag, None)
+
+    # ------------------------------------------------------------------ market data
+
+    def on_price(self, symbol: str, ts_ns: int, price: float) -> list[OrderFill]:
+        """A traded price at ``ts_ns``: match the symbol's working orders against it.
+
+        A non-finite or non-positive price is ignored (no fills)."""
+        if not math.isfinite(price) or price <= 0:
+            return []
+        fills: list[OrderFill] = []
+        for order in self._eligible(symbol, ts_ns):
+            order, fill_price = self._at_point(order, price)
+            self._settle(order, fill_price, ts_ns, fills)
+        return fills
+
+    def on_bar(self, bar: Bar) -> list[OrderFill]:
+        """Match working orders against a bar's OHLC path; fills are stamped ``bar.ts_ns``.
+
+        A bar with a non-finite or non-positive price is ignored (no fills)."""
+        path = (bar.open, bar.high, bar.low, bar.close)
+        if not all(math.isfinite(p) and p > 0 for p in path):
+            return []
+        if bar.close >= bar.open:
+            path = (bar.open, bar.low, bar.high, bar.close)
+        fills: list[OrderFill] = []
+        # A bar that starts at the order's time is "later": its open is the next price
+        # (orders decided on a closed bar are stamped with that bar's end).
+        for order in self._eligible(bar.symbol, bar.ts_ns + 1):
+            order, fill_price = self._at_point(order, path[0])
+            for start, end in pairwise(path):
+                if fill_price is not None:
+                    break
+                order, fill_price = self._along(order, start, end)
+            self._settle(order, fill_price, bar.ts_ns, fills)
+        return fills
+
+    # ------------------------------------------------------------------ matching
+
+    def _eligible(self, symbol: str, ts_ns: int) -> list[Order]:
+        return [o for o in self._working.values() if o.symbol == symbol and o.ts_ns < ts_ns]
+
+    def _settle(
+        self, order: Order, fill_price: float | None, ts_ns: int, fills: list[OrderFill]
+    ) -> None:
+        if fill_price is None:
+            if self._working.get(order.tag) is not order:  # triggered: now rests as a limit
+                self._working[order.tag] = order
+                self._orders[order.tag] = order
+            return
+        done = replace(
+            order, status=OrderStatus.COMPLETE, filled_qty=order.quantity, avg_price=fill_price
+        )
+        del self._working[order.tag]
+        self._orders[order.tag] = done
+        fill = Fill(
+            fill_id=f"{order.tag}-1",
+            tag=order.tag,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity,
+            price=fill_price,
+            ts_ns=ts_ns,
+            engine=order.engine,
+            product=order.product,
+        )
+        fills.append((done, fill))
+
+    def _at_point(self, order: Order, price: float) -> tuple[Order, float | None]:
+        """A discrete price (a tick, or a bar's open): gaps fill at the price itself."""
+        buy = order.side is Side.BUY
+        kind = order.order_type
+        if kind is OrderType.MARKET:
+            return order, self._slipped(price, order.side)
+        if kind is OrderType.LIMIT:
+            return order, self._limit_fill(order, price)
+        triggered = order.status is OrderStatus.OPEN
+        if not triggered:
+            trigger = order.trigger_price
+            if (buy and price < trigger) or (not buy and price > trigger):
+                return order, None
+            if kind is OrderType.SL_M:
+                worst = max(price, trigger) if buy else min(price, trigger)
+                return order, self._slipped(worst, order.side)
+            order = replace(order, status=OrderStatus.OPEN)
+        if kind is OrderType.SL_M:  # restored after it triggered: a market order now
+            return order, self._slipped(price, order.side)
+        return order, self._limit_fill(order, price)
+
+    def _along(self, order: Order, start: float, end: float) -> tuple[Order, float | None]:
+        """A continuous move from ``start`` (already matched) to ``end``: the first
+        price the order can trade at is its limit or its trigger, touched on the way."""
+        buy = order.side is Side.BUY
+        kind = order.order_type
+        if kind is OrderType.MARKET:
+            return order, None  # filled at the open already
+        if kind is OrderType.LIMIT or (kind is OrderType.SL and order.status is OrderStatus.OPEN):
+            limit = order.price
+            reached = end <= limit if buy else end >= limit
+            return order, (limit if reached else None)
+        if order.status is OrderStatus.OPEN:  # a restored, triggered SL-M
+            return order, self._slipped(start, order.side)
+        trigger = order.trigger_price
+        if (buy and end < trigger) or (not buy and end > trigger):
+            return order, None
+        if kind is OrderType.SL_M:
+            return order, self._slipped(trigger, order.side)
+        # SL: triggers at the trigger, which is already inside its limit (checked at
+        # placement), so the resting limit fills there at once.
+        return replace(order, status=OrderStatus.OPEN), trigger
+
+    def _limit_fill(self, order: Order, price: float) -> float | None:
+        limit = order.price
+        if order.side is Side.BUY:
+            if price > limit:
+                return None
+            return min(self._round_against(_exact(price), Side.BUY), limit)
+        if price < limit:
+            return None
+        return max(self._round_against(_exact(price), Side.SELL), limit)
+
+    def _slipped(self, price: float, side: Side) -> float:
+        exact = _exact(price)
+        moved = exact * (1 + self._slip) if side is Side.BUY else exact * (1 - self._slip)
+        return self._round_against(moved, side)
+
+    def _round_against(self, price: Fraction, side: Side) -> float:
+        ticks = price / self._tick
+        n = math.ceil(ticks) if side is Side.BUY else max(1, math.floor(ticks))
+        return float(n * self._tick)
+
+    # ------------------------------------------------------------------ validation
+
+    def _on_tick(self, value: float) -> bool:
+        return _exact(value) % self._tick == 0
+
+    def _rejection(self, order: Order) -> str:
+        """Why the exchange would refuse this order, or "" if it would take it."""
+        if not order.tag:
+            return "order has no tag"
+        if not isinstance(order.quantity, int) or isinstance(order.quantity, bool):
+            return f"quantity {order.quantity!r} is not a whole number"
+        if order.quantity <= 0:
+            return f"quantity {order.quantity} must be positive"
+        for name in ("price", "trigger_price", "stop_price"):
+            value = getattr(order, name)
+            if not math.isfinite(value):
+                return f"{name} {value!r} is not a finite number"
+        kind = order.order_type
+        if kind in (OrderType.LIMIT, OrderType.SL):
+            if order.price <= 0:
+                return f"{kind} order needs a positive price, got {order.price}"
+            if not self._on_tick(order.price):
+                return f"price {order.price} is not a multiple of the tick {self.tick_size}"
+        if kind in (OrderType.SL, OrderType.SL_M):
+            if order.trigger_price <= 0:
+                return f"{kind} order needs a positive trigger price, got {order.trigger_price}"
+            if not self._on_tick(order.trigger_price):
+                return (
+                    f"trigger price {order.trigger_price} is not a multiple of the tick "
+                    f"{self.tick_size}"
+                )
+        if kind is OrderType.SL:
+            if order.side is Side.BUY and order.trigger_price > order.price:
+                return f"SL buy trigger {order.trigger_price} is above its price {order.price}"
+            if order.side is Side.SELL and order.trigger_price < order.price:
+                return f"SL sell trigger {order.trigger_price} is below its price {order.price}"
+        return ""

@@ -1,0 +1,254 @@
+"""The ledger: net positions, exact P&L in integer paise, and the equity curve.
+
+Money never lives in a float sum here. Every fill is converted once to integer paise
+(``to_paise``) and the book per symbol keeps a signed quantity and an integer cost
+basis, so a round trip that ends flat realizes exactly the cash that changed hands —
+no drift after ten thousand fills, and a rebuild from the journal gives the same
+numbers to the paisa.
+
+Cost basis is kept as a positive total (what was paid for a long, what was received
+for a short). Reducing ``q`` of ``Q`` removes ``cost * q // Q``: the floor leaves any
+odd paisa in the remaining basis, and the last unit to close takes it, so rounding
+never leaks into the realized total over a round trip.
+
+The portfolio is plain synchronous state with no I/O. After a restart the caller
+rebuilds it by replaying the journaled fills (rule 2: a fill is committed before it
+changes a position): replay the fills before today, call ``start_day()``, then replay
+today's fills. A fill id seen before is ignored, so replaying a fill twice is harmless.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from kitetui.domain import Fill, Position, Product, to_paise
+
+
+@dataclass(slots=True)
+class _Book:
+    """The mutable state of one symbol's net position (never handed out)."""
+
+    symbol: str
+    engine: str
+    product: Product
+    quantity: int = 0  # signed: long > 0, short < 0
+    cost_paise: int = 0  # positive total basis of the open quantity
+    realized_paise: int = 0
+    last_price: float = 0.0
+    day_start_realized_paise: int = 0
+
+    @property
+    def unrealized_paise(self) -> int:
+        if self.quantity == 0:
+            return 0
+        market_value = abs(self.quantity) * to_paise(self.last_price)
+        if self.quantity > 0:
+            return market_value - self.cost_paise
+        return self.cost_paise - market_value
+
+    @property
+    def avg_price(self) -> float:
+        if self.quantity == 0:
+            return 0.0
+        return self.cost_paise / abs(self.quantity) / 100
+
+    def to_position(self) -> Position:
+        return Position(
+            symbol=self.symbol,
+            engine=self.engine,
+            product=self.product,
+            quantity=self.quantity,
+            avg_price=self.avg_price,
+            last_price=self.last_price,
+            realized_paise=self.realized_paise,
+            unrealized_paise=self.unrealized_paise,
+        )
+
+
+class Portfolio:
+    """Net positions per symbol with exact paise accounting and an equity curve.
+
+    ``capital_rupees`` is the starting capital; equity is capital + realized +
+    unrealized. A symbol that goes flat keeps its book (and its realized P&L), so
+    ``positions()`` lists every symbol traded and ``open_positions()`` only those
+    with a non-zero quantity.
+    """
+
+    def __init__(self, capital_rupees: float) -> None:
+        if not math.isfinite(capital_rupees) or capital_rupees < 0:
+            raise ValueError(f"capital must be a finite, non-negative amount: {capital_rupees!r}")
+        self.capital_paise: int = to_paise(capital_rupees)
+        self._books: dict[str, _Book] = {}
+        self._fill_ids: set[str] = set()
+        self._day_start_realized_paise = 0
+        self._curve: list[tuple[int, int]] = []
+        self._peak_equity_paise = self.capital_paise
+        self._max_drawdown_paise = 0
+
+    # ------------------------------------------------------------------ fills and marks
+
+    def apply_fill(self, fill: Fill) -> int:
+        """Apply one fill and return the paise it realized (0 for an opening fill).
+
+        Handles open, add, partial reduce, full close and a flip through zero in one
+        fill (the excess opens a new position at the fill price). The fill also marks
+        the symbol at its price. A fill id already applied is ignored (returns 0).
+        Raises ``ValueError`` for a non-positive quantity or a non-finite/non-positive
+        price: a bad fill must never silently change the ledger.
+        """
+        if fill.quantity <= 0:
+            raise ValueError(f"fill {fill.fill_id}: quantity must be positive, got {fill.quantity}")
+        if not math.isfinite(fill.price) or fill.price <= 0:
+            raise ValueError(f"fill {fill.fill_id}: price must be finite and positive")
+        if fill.fill_id in self._fill_ids:
+            return 0
+        self._fill_ids.add(fill.fill_id)
+
+        book = self._books.get(fill.symbol)
+        if book is None:
+            book = _Book(symbol=fill.symbol, engine=fill.engine, product=fill.product)
+            self._books[fill.symbol] = book
+
+        price_paise = to_paise(fill.price)
+        signed_qty = fill.side.sign * fill.quantity
+        realized = 0
+        remaining = fill.quantity
+
+        if book.quantity != 0 and (book.quantity > 0) != (signed_qty > 0):
+            # Reducing (and possibly flipping) the open position.
+            held = abs(book.quantity)
+            closed = min(held, remaining)
+            removed_cost = book.cost_paise * closed // held
+            exit_value = closed * price_paise
+            realized = exit_value - removed_cost if book.quantity > 0 else removed_cost - exit_value
+            book.cost_paise -= removed_cost
+            book.quantity += fill.side.sign * closed
+            remaining -= closed
+            if book.quantity == 0:
+                book.cost_paise = 0  # already exact: closed == held removes all of it
+
+        if remaining > 0:
+            # Opening or adding, in the fill's direction.
+            book.quantity += fill.side.sign * remaining
+            book.cost_paise += remaining * price_paise
+
+        book.realized_paise += realized
+        book.last_price = fill.price
+        return realized
+
+    def mark(self, symbol: str, price: float) -> bool:
+        """Set a symbol's last price; returns False (and changes nothing) for an unknown
+        symbol or a non-finite/non-positive price, so bad data cannot corrupt equity."""
+        book = self._books.get(symbol)
+        if book is None or not math.isfinite(price) or price <= 0:
+            return False
+        book.last_price = price
+        return True
+
+    # ------------------------------------------------------------------ positions
+
+    def position(self, symbol: str) -> Position | None:
+        book = self._books.get(symbol)
+        return None if book is None else book.to_position()
+
+    def positions(self) -> list[Position]:
+        """Every symbol traded, flat ones included, in first-fill order."""
+        return [book.to_position() for book in self._books.values()]
+
+    def open_positions(self) -> list[Position]:
+        return [book.to_position() for book in self._books.values() if book.quantity != 0]
+
+    def symbol_pnl_paise(self, symbol: str) -> int:
+        """Realized + unrealized for one symbol since the portfolio was created."""
+        book = self._books.get(symbol)
+        return 0 if book is None else book.realized_paise + book.unrealized_paise
+
+    # ------------------------------------------------------------------ totals
+
+    @property
+    def realized_paise(self) -> int:
+        return sum(book.realized_paise for book in self._books.values())
+
+    @property
+    def unrealized_paise(self) -> int:
+        return sum(book.unrealized_paise for book in self._books.values())
+
+    @property
+    def equity_paise(self) -> int:
+        return self.capital_paise + self.realized_paise + self.unrealized_paise
+
+    @property
+    def gross_exposure_paise(self) -> int:
+        """Sum over open positions of |quantity| * last price."""
+        return sum(abs(b.quantity) * to_paise(b.last_price) for b in self._books.values())
+
+    @property
+    def open_position_count(self) -> int:
+        return sum(1 for book in self._books.values() if book.quantity != 0)
+
+    # ------------------------------------------------------------------ the trading day
+
+    def start_day(self) -> None:
+        """Begin a trading day: day P&L counts realized P&L from here on.
+
+        Unrealized P&L of positions carried in counts in full (against their cost,
+        not against yesterday's close) — conservative for a daily-loss limit, and
+        intraday (MIS) books are flat at the start of a day anyway.
+        """
+        self._day_start_realized_paise = self.realized_paise
+        for book in self._books.values():
+            book.day_start_realized_paise = book.realized_paise
+
+    @property
+    def day_realized_paise(self) -> int:
+        return self.realized_paise - self._day_start_realized_paise
+
+    @property
+    def day_pnl_paise(self) -> int:
+        """Realized since ``start_day()`` plus all unrealized: what the daily-loss limit sees."""
+        return self.day_realized_paise + self.unrealized_paise
+
+    def symbol_day_pnl_paise(self, symbol: str) -> int:
+        book = self._books.get(symbol)
+        if book is None:
+            return 0
+        return book.realized_paise - book.day_start_realized_paise + book.unrealized_paise
+
+    def day_pnl_by_symbol(self) -> dict[str, int]:
+        """Day P&L per symbol traded (the mapping ``RiskEngine.on_pnl`` takes)."""
+        return {symbol: self.symbol_day_pnl_paise(symbol) for symbol in self._books}
+
+    # ------------------------------------------------------------------ equity curve
+
+    def record_equity(self, ts_ns: int) -> int:
+        """Append (ts_ns, equity) to the curve, update peak and max drawdown; return equity.
+
+        The peak starts at the starting capital, so a session that only loses still
+        shows its drawdown.
+        """
+        equity = self.equity_paise
+        self._curve.append((ts_ns, equity))
+        if equity > self._peak_equity_paise:
+            self._peak_equity_paise = equity
+        drawdown = self._peak_equity_paise - equity
+        if drawdown > self._max_drawdown_paise:
+            self._max_drawdown_paise = drawdown
+        return equity
+
+    @property
+    def equity_curve(self) -> tuple[tuple[int, int], ...]:
+        return tuple(self._curve)
+
+    @property
+    def peak_equity_paise(self) -> int:
+        return self._peak_equity_paise
+
+    @property
+    def drawdown_paise(self) -> int:
+        """Current distance below the peak (as of now, not of the last record)."""
+        return max(0, self._peak_equity_paise - self.equity_paise)
+
+    @property
+    def max_drawdown_paise(self) -> int:
+        return self._max_drawdown_paise

@@ -1,0 +1,379 @@
+"""The risk gate: every order intent passes ``RiskEngine.check`` before it is placed.
+
+Risk is a small state machine — ACTIVE, REDUCING (entries paused), HALTED (kill switch
+or max daily loss) — derived from a handful of flags so it can never disagree with
+them. One rule outranks every other: **risk never stops you getting flat.** An exit
+(EXIT, STOP, SQUARE_OFF, FLATTEN) is allowed in any state, reduced to the open
+position if it asks for more; it is blocked only when there is nothing to reduce.
+
+Entries go through the limits in a fixed order: state and symbol blocks first (BLOCK),
+then quantity, order value and gross exposure caps (REDUCE to what fits, in whole
+lots; BLOCK if not even one lot fits). Every decision carries the rule's name and a
+sentence a trader can read, and the caller journals it.
+
+Money is compared in integer paise; limits are configured in rupees. The engine is
+plain synchronous state; ``to_state``/``from_state`` give a JSON-safe dict so the
+kill switch, the blocks and the day's counters survive a restart (rule 2, rule 6).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kitetui.domain import (
+    OrderIntent,
+    OrderPurpose,
+    RiskDecision,
+    RiskVerdict,
+    TradingState,
+    to_paise,
+)
+
+EXIT_PURPOSES = frozenset(
+    {OrderPurpose.EXIT, OrderPurpose.STOP, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN}
+)
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """Hard limits. Money in rupees (positive numbers), counts and quantities as ints."""
+
+    max_daily_loss: float
+    max_symbol_loss: float
+    max_open_positions: int
+    max_trades_per_symbol_per_day: int
+    max_gross_exposure: float
+    max_order_value: float
+    max_order_quantity: int
+
+    def __post_init__(self) -> None:
+        for name in ("max_daily_loss", "max_symbol_loss", "max_gross_exposure", "max_order_value"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"RiskLimits.{name} must be a positive amount, got {value!r}")
+        for name in ("max_open_positions", "max_trades_per_symbol_per_day", "max_order_quantity"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"RiskLimits.{name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureView:
+    """What the portfolio looks like to one check: the book and the intent's symbol."""
+
+    open_positions: int
+    gross_exposure_paise: int
+    position_qty: int  # signed net quantity of the intent's symbol
+
+
+@dataclass(frozen=True, slots=True)
+class LimitBreached:
+    """A P&L limit tripped in ``on_pnl``: the caller flattens and journals it.
+
+    ``symbol == ""`` means the whole session (verdict HALT: flatten everything);
+    otherwise that one symbol was blocked (verdict BLOCK: flatten that symbol).
+    """
+
+    symbol: str
+    decision: RiskDecision
+
+    @property
+    def verdict(self) -> RiskVerdict:
+        return self.decision.verdict
+
+    @property
+    def rule(self) -> str:
+        return self.decision.rule
+
+    @property
+    def reason(self) -> str:
+        return self.decision.reason
+
+
+def _rupees(paise: int) -> str:
+    return f"₹{paise / 100:,.2f}"
+
+
+def _block(rule: str, reason: str) -> RiskDecision:
+    return RiskDecision(RiskVerdict.BLOCK, 0, reason, rule)
+
+
+class RiskEngine:
+    """Gate for order intents, with the session's halt, kill switch and per-day counters.
+
+    ``trading_day`` is an IST date string (``"2024-05-17"``); the caller rolls it with
+    ``roll_day`` at the start of each session. Counters are per trading day.
+    """
+
+    def __init__(self, limits: RiskLimits, trading_day: str = "") -> None:
+        self.limits = limits
+        self.trading_day = trading_day
+        self.kill_switch = False
+        self.kill_reason = ""
+        self.loss_halt_reason = ""  # set by max daily loss; cleared only by roll_day
+        self.entries_paused = False
+        self.blocked_symbols: dict[str, str] = {}
+        self.entries_today: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def state(self) -> TradingState:
+        if self.kill_switch or self.loss_halt_reason:
+            return TradingState.HALTED
+        if self.entries_paused:
+            return TradingState.REDUCING
+        return TradingState.ACTIVE
+
+    @property
+    def halted_reason(self) -> str:
+        """Why trading is halted ("" when it is not); the kill switch's reason first."""
+        if self.kill_switch:
+            return self.kill_reason
+        return self.loss_halt_reason
+
+    def trigger_kill(self, reason: str = "manual") -> None:
+        """Engage the kill switch. The caller cancels every open order and flattens."""
+        self.kill_switch = True
+        self.kill_reason = f"kill switch: {reason}" if reason else "kill switch"
+
+    def reset_kill(self) -> None:
+        """Clear the kill switch only: a daily-loss halt stays until the day rolls."""
+        self.kill_switch = False
+        self.kill_reason = ""
+
+    def pause_entries(self) -> None:
+        self.entries_paused = True
+
+    def resume_entries(self) -> None:
+        self.entries_paused = False
+
+    def block_symbol(self, symbol: str, reason: str) -> None:
+        """Stop new entries in one symbol for the rest of the day (exits still pass)."""
+        self.blocked_symbols[symbol] = reason
+
+    def unblock_symbol(self, symbol: str) -> None:
+        self.blocked_symbols.pop(symbol, None)
+
+    def record_entry(self, symbol: str) -> None:
+        """Count one entry order for ``symbol`` today (call when an entry is placed)."""
+        self.entries_today[symbol] = self.entries_today.get(symbol, 0) + 1
+
+    def trades_today(self, symbol: str) -> int:
+        return self.entries_today.get(symbol, 0)
+
+    def roll_day(self, day: str) -> bool:
+        """Start trading day ``day``: reset counters, symbol blocks and a daily-loss halt.
+
+        The kill switch and paused entries survive (a person set them; a person clears
+        them). Rolling to the day already current is a no-op and returns False, so a
+        restart mid-session keeps today's counters.
+        """
+        if day == self.trading_day:
+            return False
+        self.trading_day = day
+        self.entries_today.clear()
+        self.blocked_symbols.clear()
+        self.loss_halt_reason = ""
+        return True
+
+    # ------------------------------------------------------------------ the gate
+
+    def check(
+        self,
+        intent: OrderIntent,
+        price: float,
+        exposure: ExposureView,
+        lot_size: int = 1,
+    ) -> RiskDecision:
+        """Decide one intent. ``price`` values the order (LTP, or the limit price)."""
+        if intent.quantity <= 0:
+            return _block("invalid_quantity", f"quantity {intent.quantity} is not positive")
+        if intent.purpose in EXIT_PURPOSES:
+            return self._check_exit(intent, exposure)
+        return self._check_entry(intent, price, exposure, max(1, lot_size))
+
+    def _check_exit(self, intent: OrderIntent, exposure: ExposureView) -> RiskDecision:
+        held = exposure.position_qty
+        if held == 0:
+            return _block("no_position", f"{intent.purpose} {intent.symbol}: no open position")
+        if intent.side.sign * held > 0:
+            return _block(
+                "no_position",
+                f"{intent.purpose} {intent.side} {intent.symbol} would add to a "
+                f"{'long' if held > 0 else 'short'} position of {held}",
+            )
+        if intent.quantity > abs(held):
+            return RiskDecision(
+                RiskVerdict.REDUCE,
+                abs(held),
+                f"{intent.purpose} of {intent.quantity} reduced to the position of {abs(held)}",
+                "exit_position_size",
+            )
+        return RiskDecision(
+            RiskVerdict.ALLOW, intent.quantity, f"{intent.purpose} reduces a position", "exit"
+        )
+
+    def _check_entry(
+        self, intent: OrderIntent, price: float, exposure: ExposureView, lot_size: int
+    ) -> RiskDecision:
+        limits = self.limits
+        symbol = intent.symbol
+        if self.kill_switch:
+            return _block("kill_switch", self.kill_reason)
+        if self.loss_halt_reason:
+            return _block("halted", self.loss_halt_reason)
+        if self.entries_paused:
+            return _block("entries_paused", "entries are paused")
+        if symbol in self.blocked_symbols:
+            return _block("symbol_blocked", f"{symbol} blocked: {self.blocked_symbols[symbol]}")
+        trades = self.trades_today(symbol)
+        if trades >= limits.max_trades_per_symbol_per_day:
+            return _block(
+                "max_trades_per_symbol",
+                f"{symbol}: {trades} entries today, limit {limits.max_trades_per_symbol_per_day}",
+            )
+        if exposure.position_qty == 0 and exposure.open_positions >= limits.max_open_positions:
+            return _block(
+                "max_open_positions",
+                f"{exposure.open_positions} positions open, limit {limits.max_open_positions}",
+            )
+        if not math.isfinite(price) or price <= 0:
+            return _block("invalid_price", f"{symbol}: cannot value an order at price {price!r}")
+        price_paise = to_paise(price)
+        if price_paise <= 0:
+            return _block("invalid_price", f"{symbol}: price {price!r} rounds to zero paise")
+
+        quantity = intent.quantity
+        rule = ""
+        reasons: list[str] = []
+
+        def reduce_to(cap: int, name: str, why: str) -> None:
+            nonlocal quantity, rule
+            quantity = min(quantity, cap - cap % lot_size)
+            rule = name
+            reasons.append(why)
+
+        if quantity > limits.max_order_quantity:
+            reduce_to(
+                limits.max_order_quantity,
+                "max_order_quantity",
+                f"quantity {quantity} over the limit {limits.max_order_quantity}",
+            )
+        max_value = to_paise(limits.max_order_value)
+        if quantity > 0 and quantity * price_paise > max_value:
+            reduce_to(
+                max_value // price_paise,
+                "max_order_value",
+                f"order value {_rupees(quantity * price_paise)} over the limit "
+                f"{_rupees(max_value)}",
+            )
+        max_gross = to_paise(limits.max_gross_exposure)
+        if quantity > 0 and exposure.gross_exposure_paise + quantity * price_paise > max_gross:
+            room = max(0, max_gross - exposure.gross_exposure_paise)
+            reduce_to(
+                room // price_paise,
+                "max_gross_exposure",
+                f"gross exposure {_rupees(exposure.gross_exposure_paise)} + "
+                f"{_rupees(quantity * price_paise)} over the limit {_rupees(max_gross)}",
+            )
+        if quantity <= 0:
+            return _block(rule, "; ".join(reasons) + f"; not one lot of {lot_size} fits")
+        if quantity < intent.quantity:
+            return RiskDecision(
+                RiskVerdict.REDUCE,
+                quantity,
+                "; ".join(reasons) + f": reduced {intent.quantity} to {quantity}",
+                rule,
+            )
+        return RiskDecision(RiskVerdict.ALLOW, quantity, "within limits", "entry")
+
+    # ------------------------------------------------------------------ P&L limits
+
+    def on_pnl(self, day_pnl_paise: int, symbol_pnl: Mapping[str, int]) -> list[LimitBreached]:
+        """Check the day's P&L against the loss limits; return what newly tripped.
+
+        A day loss >= ``max_daily_loss`` halts the session (HALT, symbol ""); a symbol
+        loss >= ``max_symbol_loss`` blocks that symbol (BLOCK). Each breach is reported
+        once, when it happens, so the caller flattens and journals it once; later calls
+        in the same state return nothing new.
+        """
+        breaches: list[LimitBreached] = []
+        max_day = to_paise(self.limits.max_daily_loss)
+        if not self.loss_halt_reason and -day_pnl_paise >= max_day:
+            self.loss_halt_reason = (
+                f"max daily loss: day P&L {_rupees(day_pnl_paise)} reached the limit "
+                f"-{_rupees(max_day)}"
+            )
+            decision = RiskDecision(RiskVerdict.HALT, 0, self.loss_halt_reason, "max_daily_loss")
+            breaches.append(LimitBreached("", decision))
+        max_symbol = to_paise(self.limits.max_symbol_loss)
+        for symbol, pnl in symbol_pnl.items():
+            if symbol in self.blocked_symbols or -pnl < max_symbol:
+                continue
+            reason = (
+                f"max symbol loss: {symbol} P&L {_rupees(pnl)} reached the limit "
+                f"-{_rupees(max_symbol)}"
+            )
+            self.blocked_symbols[symbol] = reason
+            decision = RiskDecision(RiskVerdict.BLOCK, 0, reason, "max_symbol_loss")
+            breaches.append(LimitBreached(symbol, decision))
+        return breaches
+
+    # ------------------------------------------------------------------ persistence
+
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-safe snapshot of everything but the limits (those come from config)."""
+        return {
+            "version": STATE_VERSION,
+            "trading_day": self.trading_day,
+            "kill_switch": self.kill_switch,
+            "kill_reason": self.kill_reason,
+            "loss_halt_reason": self.loss_halt_reason,
+            "entries_paused": self.entries_paused,
+            "blocked_symbols": dict(self.blocked_symbols),
+            "entries_today": dict(self.entries_today),
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], limits: RiskLimits) -> RiskEngine:
+        """Rebuild an engine from ``to_state()`` output with the current limits.
+
+        Strict: a missing key or a wrong type raises ``ValueError`` rather than
+        quietly forgetting, say, an engaged kill switch.
+        """
+
+        def get(key: str, kind: type | tuple[type, ...]) -> Any:
+            if key not in state:
+                raise ValueError(f"risk state has no {key!r}")
+            value = state[key]
+            if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+                raise ValueError(f"risk state {key!r} has the wrong type: {value!r}")
+            return value
+
+        version = get("version", int)
+        if version != STATE_VERSION:
+            raise ValueError(f"risk state version {version} is not {STATE_VERSION}")
+        engine = cls(limits, trading_day=get("trading_day", str))
+        engine.kill_switch = get("kill_switch", bool)
+        engine.kill_reason = get("kill_reason", str)
+        engine.loss_halt_reason = get("loss_halt_reason", str)
+        engine.entries_paused = get("entries_paused", bool)
+        blocked = get("blocked_symbols", dict)
+        entries = get("entries_today", dict)
+        for symbol, reason in blocked.items():
+            if not isinstance(symbol, str) or not isinstance(reason, str):
+                raise ValueError(f"risk state blocked_symbols entry is malformed: {symbol!r}")
+            engine.blocked_symbols[symbol] = reason
+        for symbol, count in entries.items():
+            if not isinstance(symbol, str) or not isinstance(count, int) or isinstance(count, bool):
+                raise ValueError(f"risk state entries_today entry is malformed: {symbol!r}")
+            engine.entries_today[symbol] = count
+        if engine.kill_switch and not engine.kill_reason:
+            engine.kill_reason = "kill switch"
+        return engine

@@ -1,0 +1,99 @@
+"""Position sizing: how many units a trade may take, and where its stop goes.
+
+Sizing is fixed-fractional: risk a percentage of equity between entry and stop, then
+cap by the capital the position would tie up, then round *down* to whole lots. It is
+computed in exact rational arithmetic on the decimal values the caller meant
+(``Fraction(repr(x))``: 0.7 is seven tenths, not the binary float just below it), so
+"risk 700 over a 0.70 stop" gives exactly 1000 units and the budget is never exceeded
+by a float rounding. Bad inputs (non-finite, zero, negative) size to 0: no trade is the
+safe answer.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+from kitetui.domain import Side
+
+
+def _exact(value: float) -> Fraction:
+    """The decimal number a float prints as, exactly."""
+    return Fraction(repr(float(value)))
+
+
+def _positive_finite(*values: float) -> bool:
+    return all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+        for v in values
+    )
+
+
+def size_by_risk(
+    equity_rupees: float,
+    risk_per_trade_pct: float,
+    entry_price: float,
+    stop_distance: float,
+    lot_size: int = 1,
+    max_capital_fraction: float = 1.0,
+    capital_rupees: float | None = None,
+) -> int:
+    """Quantity such that ``stop_distance * qty <= equity * risk_pct / 100`` and
+    ``entry_price * qty <= capital * max_capital_fraction``, rounded down to whole lots.
+
+    ``capital_rupees`` defaults to ``equity_rupees``. ``max_capital_fraction`` may
+    exceed 1 to allow intraday leverage. Returns 0 for any non-finite, zero or
+    negative input, or a ``lot_size`` that is not a positive integer.
+    """
+    if capital_rupees is None:
+        capital_rupees = equity_rupees
+    if not _positive_finite(
+        equity_rupees,
+        risk_per_trade_pct,
+        entry_price,
+        stop_distance,
+        max_capital_fraction,
+        capital_rupees,
+    ):
+        return 0
+    if not isinstance(lot_size, int) or isinstance(lot_size, bool) or lot_size < 1:
+        return 0
+
+    risk_budget = _exact(equity_rupees) * _exact(risk_per_trade_pct) / 100
+    by_risk = math.floor(risk_budget / _exact(stop_distance))
+    capital_budget = _exact(capital_rupees) * _exact(max_capital_fraction)
+    by_capital = math.floor(capital_budget / _exact(entry_price))
+    quantity = min(by_risk, by_capital)
+    return max(0, quantity - quantity % lot_size)
+
+
+def stop_price_for(
+    side: Side,
+    entry_price: float,
+    atr: float,
+    atr_multiple: float,
+    tick_size: float = 0.05,
+) -> float:
+    """A protective stop ``atr * atr_multiple`` from entry: below it for a BUY, above it
+    for a SELL, rounded to the tick *away* from entry (so the stop is never tighter
+    than asked for).
+
+    A zero ATR gives a stop at entry (rounded away), which ``size_by_risk`` sizes to 0.
+    Raises ``ValueError`` for non-finite or negative inputs, a non-positive entry or
+    tick, or a BUY stop that would land at or below zero.
+    """
+    if not _positive_finite(entry_price, tick_size):
+        raise ValueError(
+            f"entry price and tick size must be finite and positive: {entry_price!r}, {tick_size!r}"
+        )
+    if not (math.isfinite(atr) and math.isfinite(atr_multiple)) or atr < 0 or atr_multiple < 0:
+        raise ValueError(
+            f"ATR and multiple must be finite and non-negative: {atr!r}, {atr_multiple!r}"
+        )
+    tick = _exact(tick_size)
+    raw = _exact(entry_price) - side.sign * _exact(atr) * _exact(atr_multiple)
+    ticks = raw / tick
+    n = math.floor(ticks) if side is Side.BUY else math.ceil(ticks)
+    if n <= 0:
+        raise ValueError(f"a {side} stop {float(raw):.4f} would be at or below zero")
+    return float(n * tick)

@@ -1,0 +1,206 @@
+"""Portfolio: exact paise accounting through opens, adds, reduces, closes and flips."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kitetui.domain import Fill, Product, Side, to_paise
+from kitetui.trading.portfolio import Portfolio
+
+_counter = iter(range(10**9))
+
+
+def fill(side: Side, qty: int, price: float, symbol: str = "NIFTY", engine: str = "fno") -> Fill:
+    n = next(_counter)
+    return Fill(f"f{n}", f"t{n}", symbol, side, qty, price, ts_ns=n, engine=engine)
+
+
+B, S = Side.BUY, Side.SELL
+
+
+@pytest.mark.parametrize(
+    ("fills", "qty", "avg", "realized", "last_realized"),
+    [
+        # open long
+        ([(B, 10, 100.0)], 10, 100.0, 0, 0),
+        # add to a long: average of 10@100 and 10@110
+        ([(B, 10, 100.0), (B, 10, 110.0)], 20, 105.0, 0, 0),
+        # partial reduce of a long keeps the average
+        ([(B, 10, 100.0), (S, 4, 110.0)], 6, 100.0, 4000, 4000),
+        # full close of a long
+        ([(B, 10, 100.0), (S, 10, 95.5)], 0, 0.0, -4500, -4500),
+        # open short, cover at a profit
+        ([(S, 5, 200.0), (B, 5, 190.0)], 0, 0.0, 5000, 5000),
+        # partial cover of a short
+        ([(S, 10, 200.0), (B, 3, 210.0)], -7, 200.0, -3000, -3000),
+        # flip long to short in one fill: close 10 at +10, open 5 short at 110
+        ([(B, 10, 100.0), (S, 15, 110.0)], -5, 110.0, 10000, 10000),
+        # flip short to long in one fill
+        ([(S, 10, 100.0), (B, 12, 90.0)], 2, 90.0, 10000, 10000),
+    ],
+)
+def test_apply_fill_with_sequence_tracks_quantity_average_and_realized(
+    fills, qty, avg, realized, last_realized
+):
+    book = Portfolio(100_000)
+    deltas = [book.apply_fill(fill(side, q, p)) for side, q, p in fills]
+    position = book.position("NIFTY")
+    assert position is not None
+    assert position.quantity == qty
+    assert position.avg_price == pytest.approx(avg)
+    assert position.realized_paise == realized
+    assert book.realized_paise == realized
+    assert deltas[-1] == last_realized
+
+
+def test_apply_fill_with_odd_paise_partial_reduce_floors_removed_cost():
+    book = Portfolio(0)
+    book.apply_fill(fill(B, 1, 100.01))
+    book.apply_fill(fill(B, 2, 100.00))  # cost 30001 paise over 3 units
+    # reducing 1 of 3 removes 30001 // 3 = 10000 paise of cost
+    assert book.apply_fill(fill(S, 1, 100.00)) == 0
+    # the remaining 2 units carry the odd paisa: closing them at 100 realizes -1
+    assert book.apply_fill(fill(S, 2, 100.00)) == -1
+    assert book.realized_paise == -1  # exactly the cash flow: paid 30001, received 30000
+
+
+def test_apply_fill_with_duplicate_fill_id_is_ignored():
+    book = Portfolio(0)
+    f = fill(B, 10, 100.0)
+    book.apply_fill(f)
+    assert book.apply_fill(f) == 0
+    assert book.position("NIFTY").quantity == 10
+
+
+@pytest.mark.parametrize(
+    ("qty", "price"),
+    [(0, 100.0), (-1, 100.0), (1, 0.0), (1, float("nan")), (1, float("inf"))],
+)
+def test_apply_fill_with_bad_fill_raises(qty, price):
+    book = Portfolio(0)
+    with pytest.raises(ValueError):
+        book.apply_fill(Fill("x", "x", "NIFTY", B, qty, price, 1))
+    assert book.position("NIFTY") is None
+
+
+def test_mark_with_long_and_short_computes_unrealized_and_exposure():
+    book = Portfolio(1_000)
+    book.apply_fill(fill(B, 10, 100.0, symbol="A"))
+    book.apply_fill(fill(S, 4, 50.0, symbol="B"))
+    assert book.mark("A", 101.5)
+    assert book.mark("B", 55.0)
+    assert book.position("A").unrealized_paise == 1500
+    assert book.position("B").unrealized_paise == -2000
+    assert book.unrealized_paise == -500
+    assert book.gross_exposure_paise == 10 * 10150 + 4 * 5500
+    assert book.equity_paise == 100_000 - 500
+    assert book.symbol_pnl_paise("B") == -2000
+
+
+@pytest.mark.parametrize("price", [float("nan"), float("inf"), 0.0, -1.0])
+def test_mark_with_bad_price_changes_nothing(price):
+    book = Portfolio(0)
+    book.apply_fill(fill(B, 1, 100.0))
+    assert not book.mark("NIFTY", price)
+    assert book.position("NIFTY").last_price == 100.0
+
+
+def test_mark_with_unknown_symbol_returns_false():
+    assert not Portfolio(0).mark("NOPE", 10.0)
+
+
+def test_positions_with_flat_symbol_keeps_realized_but_not_open():
+    book = Portfolio(0)
+    book.apply_fill(fill(B, 1, 100.0, symbol="A", engine="eq"))
+    book.apply_fill(fill(S, 1, 101.0, symbol="A", engine="other"))
+    book.apply_fill(fill(B, 1, 10.0, symbol="B"))
+    assert [p.symbol for p in book.positions()] == ["A", "B"]
+    assert [p.symbol for p in book.open_positions()] == ["B"]
+    a = book.position("A")
+    assert (a.quantity, a.realized_paise, a.engine, a.product) == (0, 100, "eq", Product.MIS)
+    assert book.open_position_count == 1
+
+
+def test_start_day_with_earlier_realized_counts_day_pnl_from_there():
+    book = Portfolio(0)
+    book.apply_fill(fill(B, 1, 100.0, symbol="A"))
+    book.apply_fill(fill(S, 1, 90.0, symbol="A"))  # -1000 yesterday
+    book.start_day()
+    book.apply_fill(fill(B, 2, 100.0, symbol="A"))
+    book.apply_fill(fill(S, 1, 103.0, symbol="A"))  # +300 today
+    book.mark("A", 99.0)  # 1 open at 100, marked 99: -100
+    assert book.realized_paise == -700
+    assert book.day_realized_paise == 300
+    assert book.day_pnl_paise == 200
+    assert book.symbol_day_pnl_paise("A") == 200
+    assert book.day_pnl_by_symbol() == {"A": 200}
+
+
+def test_record_equity_with_rise_and_fall_tracks_peak_and_max_drawdown():
+    book = Portfolio(1_000)
+    book.apply_fill(fill(B, 10, 100.0))
+    curve = []
+    for ts, price in enumerate([100.0, 110.0, 90.0, 105.0, 95.0]):
+        book.mark("NIFTY", price)
+        curve.append((ts, book.record_equity(ts)))
+    assert book.equity_curve == tuple(curve)
+    assert book.peak_equity_paise == 100_000 + 10_000
+    assert book.max_drawdown_paise == 20_000
+    assert book.drawdown_paise == 15_000
+
+
+def test_record_equity_with_only_losses_measures_drawdown_from_capital():
+    book = Portfolio(1_000)
+    book.apply_fill(fill(B, 1, 100.0))
+    book.mark("NIFTY", 90.0)
+    book.record_equity(1)
+    assert book.max_drawdown_paise == 1_000
+
+
+# ---------------------------------------------------------------------- properties
+
+prices = st.integers(min_value=1, max_value=2_000_000).map(lambda p: p / 100)
+fill_steps = st.lists(
+    st.tuples(st.sampled_from([B, S]), st.integers(min_value=1, max_value=500), prices),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=fill_steps, close_price=prices)
+def test_property_with_any_fills_closed_flat_realized_equals_cash_flow(steps, close_price):
+    book = Portfolio(0)
+    cash = 0
+    realized = 0
+    for side, qty, price in steps:
+        realized += book.apply_fill(fill(side, qty, price))
+        cash -= side.sign * qty * to_paise(price)
+    net = book.position("NIFTY").quantity
+    if net:
+        side = S if net > 0 else B
+        realized += book.apply_fill(fill(side, abs(net), close_price))
+        cash -= side.sign * abs(net) * to_paise(close_price)
+    assert book.position("NIFTY").quantity == 0
+    assert book.realized_paise == cash == realized
+    assert book.unrealized_paise == 0
+    assert book.gross_exposure_paise == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=fill_steps, mark=prices)
+def test_property_with_any_fills_quantity_is_signed_sum_and_pnl_is_mark_to_market(steps, mark):
+    book = Portfolio(0)
+    cash = 0
+    for side, qty, price in steps:
+        book.apply_fill(fill(side, qty, price))
+        cash -= side.sign * qty * to_paise(price)
+    net = sum(side.sign * qty for side, qty, _ in steps)
+    book.mark("NIFTY", mark)
+    position = book.position("NIFTY")
+    assert position.quantity == net
+    # realized + unrealized is exactly the cash flow plus the open quantity at the mark
+    assert position.pnl_paise == cash + net * to_paise(mark)
+    assert book.gross_exposure_paise == abs(net) * to_paise(mark)

@@ -1,0 +1,146 @@
+"""Sizing: risk budget, capital cap, whole lots, and ATR stops rounded away from entry."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kitetui.domain import Side
+from kitetui.trading.sizing import size_by_risk, stop_price_for
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    ("equity", "pct", "entry", "stop", "lot", "fraction", "capital", "expected"),
+    [
+        # 1% of 1,00,000 = 1,000 at risk over a 10-rupee stop: 100 units
+        (100_000, 1, 100, 10, 1, 1.0, None, 100),
+        # decimal inputs are exact: 700 over 0.70 is 1000, not 999
+        (70_000, 1, 50, 0.7, 1, 1.0, None, 1000),
+        # rounded down to whole lots of 75
+        (100_000, 1, 100, 6, 75, 1.0, None, 150),
+        # less than one lot fits the risk budget: 0
+        (100_000, 1, 100, 20, 75, 1.0, None, 0),
+        # capital cap: 50% of 1,00,000 buys 250 at 200
+        (100_000, 5, 200, 1, 1, 0.5, None, 250),
+        # explicit capital different from equity
+        (100_000, 5, 200, 1, 1, 1.0, 10_000, 50),
+        # leverage above 1 lets the risk budget bind
+        (100_000, 1, 200, 1, 1, 5.0, None, 1000),
+    ],
+)
+def test_size_by_risk_with_valid_inputs_returns_quantity(
+    equity, pct, entry, stop, lot, fraction, capital, expected
+):
+    assert size_by_risk(equity, pct, entry, stop, lot, fraction, capital) == expected
+
+
+BASE = {"equity_rupees": 100_000, "risk_per_trade_pct": 1, "entry_price": 100, "stop_distance": 10}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("equity_rupees", 0), ("equity_rupees", -1), ("equity_rupees", NAN),
+        ("risk_per_trade_pct", 0), ("risk_per_trade_pct", INF),
+        ("entry_price", 0), ("entry_price", -5), ("entry_price", NAN),
+        ("stop_distance", 0), ("stop_distance", -1), ("stop_distance", INF),
+        ("lot_size", 0), ("lot_size", -75), ("lot_size", 1.5),
+        ("max_capital_fraction", 0), ("max_capital_fraction", NAN),
+        ("capital_rupees", 0), ("capital_rupees", -10), ("capital_rupees", INF),
+    ],
+)  # fmt: skip
+def test_size_by_risk_with_bad_input_returns_zero(field, value):
+    assert size_by_risk(**{**BASE, field: value}) == 0
+
+
+@pytest.mark.parametrize(
+    ("side", "entry", "atr", "multiple", "expected"),
+    [
+        (Side.BUY, 100.0, 1.0, 2.0, 98.0),
+        (Side.SELL, 100.0, 1.0, 2.0, 102.0),
+        # off-tick stops round away from entry
+        (Side.BUY, 100.0, 1.01, 1.0, 98.95),
+        (Side.SELL, 100.0, 1.01, 1.0, 101.05),
+        # already on tick stays put (no binary fuzz pushing it a tick further)
+        (Side.BUY, 100.0, 0.05, 1.0, 99.95),
+        (Side.SELL, 99.9, 0.1, 1.0, 100.0),
+        # zero ATR: stop at entry
+        (Side.BUY, 100.0, 0.0, 2.0, 100.0),
+    ],
+)
+def test_stop_price_for_with_side_rounds_away_from_entry(side, entry, atr, multiple, expected):
+    assert stop_price_for(side, entry, atr, multiple) == expected
+
+
+@pytest.mark.parametrize(
+    ("side", "entry", "atr", "multiple", "tick"),
+    [
+        (Side.BUY, 100.0, 60.0, 2.0, 0.05),  # stop below zero
+        (Side.BUY, NAN, 1.0, 1.0, 0.05),
+        (Side.BUY, 100.0, -1.0, 1.0, 0.05),
+        (Side.SELL, 100.0, 1.0, INF, 0.05),
+        (Side.SELL, 100.0, 1.0, 1.0, 0.0),
+        (Side.SELL, 0.0, 1.0, 1.0, 0.05),
+    ],
+)
+def test_stop_price_for_with_bad_input_raises(side, entry, atr, multiple, tick):
+    with pytest.raises(ValueError):
+        stop_price_for(side, entry, atr, multiple, tick)
+
+
+def _exact(x: float) -> Fraction:
+    return Fraction(repr(float(x)))
+
+
+money = st.floats(min_value=0.01, max_value=1e8, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    equity=money,
+    pct=st.floats(min_value=0.01, max_value=100),
+    entry=st.floats(min_value=0.05, max_value=1e5),
+    stop=st.floats(min_value=0.01, max_value=1e4),
+    lot=st.integers(min_value=1, max_value=1800),
+    fraction=st.floats(min_value=0.01, max_value=10),
+    capital=st.one_of(st.none(), money),
+)
+def test_property_with_any_inputs_size_respects_budget_capital_and_lots(
+    equity, pct, entry, stop, lot, fraction, capital
+):
+    qty = size_by_risk(equity, pct, entry, stop, lot, fraction, capital)
+    cap = equity if capital is None else capital
+    assert qty >= 0
+    assert qty % lot == 0
+    assert _exact(stop) * qty <= _exact(equity) * _exact(pct) / 100
+    assert _exact(entry) * qty <= _exact(cap) * _exact(fraction)
+    # and it is the largest such whole number of lots
+    bigger = qty + lot
+    assert _exact(stop) * bigger > _exact(equity) * _exact(pct) / 100 or _exact(
+        entry
+    ) * bigger > _exact(cap) * _exact(fraction)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    side=st.sampled_from([Side.BUY, Side.SELL]),
+    entry_ticks=st.integers(min_value=3001, max_value=1_000_000),  # entry > 50 * 3
+    atr=st.floats(min_value=0, max_value=50),
+    multiple=st.floats(min_value=0, max_value=3),
+)
+def test_property_with_any_atr_stop_is_on_tick_and_at_least_the_distance(
+    side, entry_ticks, atr, multiple
+):
+    entry = entry_ticks / 20
+    stop = stop_price_for(side, entry, atr, multiple)
+    assert _exact(stop) % Fraction(1, 20) == 0
+    distance = (_exact(entry) - _exact(stop)) * side.sign
+    assert distance >= _exact(atr) * _exact(multiple)
+    assert distance < _exact(atr) * _exact(multiple) + Fraction(1, 20)
+    assert math.isfinite(stop) and stop > 0
