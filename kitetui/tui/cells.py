@@ -1,0 +1,451 @@
+"""What each table row says, as plain values, so the diff and the tests need no screen.
+
+Every table in the desk is fed ``{row key: tuple[Cell, ...]}`` built here from the
+immutable views. A ``Cell`` is text plus a *tone* ("up", "down", "warn" or ""), not a
+colour: the widget turns tones into the theme's ``$success``/``$error``/``$warning``
+when it paints, so NO_COLOR and theme changes keep working, and two cells compare equal
+exactly when the screen would show the same thing. That equality is what lets a table
+call ``update_cell`` only where something changed (design rule 10).
+
+Nothing here imports textual; it runs (and is tested) without an event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import NamedTuple
+
+from kitetui.views import (
+    DeskSnapshot,
+    EngineView,
+    EventView,
+    LimitView,
+    OrderView,
+    PositionView,
+    SignalView,
+)
+
+IST = timezone(timedelta(hours=5, minutes=30), "IST")
+DASH = "—"
+EVENTS_SHOWN = 20
+BAR_WIDTH = 10
+
+
+class Cell(NamedTuple):
+    text: str
+    tone: str = ""  # "up", "down", "warn" or ""
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSpec:
+    key: str
+    label: str
+    numeric: bool = False  # right-aligned
+
+
+Row = tuple[Cell, ...]
+
+
+# ---- formatting -------------------------------------------------------------------
+
+
+def ist_datetime(ts_ns: int) -> datetime:
+    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).astimezone(IST)
+
+
+def ist_clock(ts_ns: int) -> str:
+    """``YYYY-MM-DD HH:MM:SS IST`` for the data clock; a dash before the first tick."""
+    if ts_ns <= 0:
+        return f"{DASH} IST"
+    return ist_datetime(ts_ns).strftime("%Y-%m-%d %H:%M:%S IST")
+
+
+def ist_time(ts_ns: int) -> str:
+    return DASH if ts_ns <= 0 else ist_datetime(ts_ns).strftime("%H:%M:%S")
+
+
+def group_indian(whole: int) -> str:
+    """Digits grouped the Indian way: 12,34,567."""
+    digits = str(whole)
+    if len(digits) <= 3:
+        return digits
+    head, tail = digits[:-3], digits[-3:]
+    pairs = []
+    while len(head) > 2:
+        pairs.insert(0, head[-2:])
+        head = head[:-2]
+    if head:
+        pairs.insert(0, head)
+    return ",".join([*pairs, tail])
+
+
+def money(value: float, *, signed: bool = True) -> str:
+    """Rupees with paise, Indian grouping and an explicit sign: +1,23,456.70."""
+    paise = round(value * 100)
+    sign = "-" if paise < 0 else ("+" if signed and paise > 0 else "")
+    whole, frac = divmod(abs(paise), 100)
+    return f"{sign}{group_indian(whole)}.{frac:02d}"
+
+
+def price(value: float) -> str:
+    return "" if value == 0 else f"{value:,.2f}"
+
+
+def tone_of(value: float) -> str:
+    if round(value * 100) > 0:
+        return "up"
+    if round(value * 100) < 0:
+        return "down"
+    return ""
+
+
+def pnl_cell(value: float) -> Cell:
+    return Cell(money(value), tone_of(value))
+
+
+def timeframe(seconds: int) -> str:
+    if seconds <= 0:
+        return DASH
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400}d"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+def clip(text: str, width: int) -> str:
+    text = " ".join(text.split())  # one line: a table row is one line high
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def symbols_summary(symbols: Iterable[str], shown: int = 3) -> str:
+    symbols = tuple(symbols)
+    head = ",".join(symbols[:shown])
+    return head if len(symbols) <= shown else f"{head} +{len(symbols) - shown}"
+
+
+def usage_bar(fraction: float, width: int = BAR_WIDTH) -> str:
+    """A text gauge that still reads in monochrome: ``█████░░░░░  50%``."""
+    fraction = max(0.0, min(1.0, fraction))
+    filled = round(fraction * width)
+    return f"{'█' * filled}{'░' * (width - filled)} {fraction * 100:3.0f}%"
+
+
+def usage_tone(fraction: float) -> str:
+    if fraction >= 0.9:
+        return "down"
+    if fraction >= 0.7:
+        return "warn"
+    return ""
+
+
+_STATE_TONES = {
+    "RUNNING": "up",
+    "ACTIVE": "up",
+    "FILLED": "up",
+    "COMPLETE": "up",
+    "ALLOW": "up",
+    "PAUSED": "warn",
+    "REDUCING": "warn",
+    "REDUCE": "warn",
+    "PARTIAL": "warn",
+    "OPEN": "warn",
+    "PENDING": "warn",
+    "TRIGGER_PENDING": "warn",
+    "ERROR": "down",
+    "HALTED": "down",
+    "REJECTED": "down",
+    "BLOCK": "down",
+    "HALT": "down",
+    "CANCELLED": "",
+}
+
+
+def state_cell(state: str) -> Cell:
+    return Cell(state, _STATE_TONES.get(state.upper(), ""))
+
+
+def unique_keys(keys: Iterable[str]) -> list[str]:
+    """Row keys must be unique in a DataTable; a repeated key gets ``#2``, ``#3``…"""
+    seen: dict[str, int] = {}
+    out = []
+    for key in keys:
+        count = seen.get(key, 0) + 1
+        seen[key] = count
+        out.append(key if count == 1 else f"{key}#{count}")
+    return out
+
+
+# ---- tables -----------------------------------------------------------------------
+
+ENGINE_COLUMNS = (
+    ColumnSpec("name", "engine"),
+    ColumnSpec("state", "state"),
+    ColumnSpec("kind", "kind"),
+    ColumnSpec("strategy", "strategy"),
+    ColumnSpec("tf", "tf"),
+    ColumnSpec("symbols", "symbols"),
+    ColumnSpec("bars", "bars", numeric=True),
+    ColumnSpec("signals", "signals", numeric=True),
+    ColumnSpec("orders", "orders", numeric=True),
+    ColumnSpec("error", "last error"),
+)
+
+
+def engine_row(engine: EngineView) -> Row:
+    return (
+        Cell(engine.name),
+        state_cell(engine.state),
+        Cell(engine.kind),
+        Cell(engine.strategy),
+        Cell(timeframe(engine.timeframe_s)),
+        Cell(symbols_summary(engine.symbols)),
+        Cell(str(engine.bars_seen)),
+        Cell(str(engine.signals_emitted)),
+        Cell(str(engine.orders_placed)),
+        Cell(clip(engine.last_error, 40), "down" if engine.last_error else ""),
+    )
+
+
+def engine_rows(engines: Iterable[EngineView]) -> dict[str, Row]:
+    engines = tuple(engines)
+    keys = unique_keys(e.name for e in engines)
+    return {key: engine_row(e) for key, e in zip(keys, engines, strict=True)}
+
+
+POSITION_COLUMNS = (
+    ColumnSpec("symbol", "symbol"),
+    ColumnSpec("qty", "qty", numeric=True),
+    ColumnSpec("avg", "avg", numeric=True),
+    ColumnSpec("ltp", "LTP", numeric=True),
+    ColumnSpec("pnl", "P&L", numeric=True),
+    ColumnSpec("unrealized", "unrealized", numeric=True),
+    ColumnSpec("realized", "realized", numeric=True),
+    ColumnSpec("stop", "stop", numeric=True),
+    ColumnSpec("product", "prod"),
+    ColumnSpec("engine", "engine"),
+)
+
+
+def position_row(position: PositionView) -> Row:
+    qty = position.quantity
+    return (
+        Cell(position.symbol),
+        Cell(f"{qty:+d}" if qty else "0", tone_of(qty)),
+        Cell(price(position.avg_price)),
+        Cell(price(position.last_price)),
+        pnl_cell(position.pnl),
+        pnl_cell(position.unrealized),
+        pnl_cell(position.realized),
+        Cell(price(position.stop_price)),
+        Cell(position.product),
+        Cell(position.engine),
+    )
+
+
+def position_rows(positions: Iterable[PositionView]) -> dict[str, Row]:
+    positions = tuple(positions)
+    keys = unique_keys(p.symbol for p in positions)
+    return {key: position_row(p) for key, p in zip(keys, positions, strict=True)}
+
+
+ORDER_COLUMNS = (
+    ColumnSpec("time", "time"),
+    ColumnSpec("symbol", "symbol"),
+    ColumnSpec("side", "side"),
+    ColumnSpec("qty", "qty", numeric=True),
+    ColumnSpec("type", "type"),
+    ColumnSpec("purpose", "purpose"),
+    ColumnSpec("status", "status"),
+    ColumnSpec("price", "price", numeric=True),
+    ColumnSpec("trigger", "trigger", numeric=True),
+    ColumnSpec("filled", "filled", numeric=True),
+    ColumnSpec("avg", "avg", numeric=True),
+    ColumnSpec("engine", "engine"),
+    ColumnSpec("tag", "tag"),
+    ColumnSpec("reason", "reason"),
+)
+
+
+def order_row(order: OrderView) -> Row:
+    side_tone = {"BUY": "up", "SELL": "down"}.get(order.side.upper(), "")
+    return (
+        Cell(ist_time(order.ts_ns)),
+        Cell(order.symbol),
+        Cell(order.side, side_tone),
+        Cell(str(order.quantity)),
+        Cell(order.order_type),
+        Cell(order.purpose),
+        state_cell(order.status),
+        Cell(price(order.price)),
+        Cell(price(order.trigger_price)),
+        Cell(str(order.filled_qty)),
+        Cell(price(order.avg_price)),
+        Cell(order.engine),
+        Cell(order.tag),
+        Cell(clip(order.reason, 40)),
+    )
+
+
+def order_rows(orders: Iterable[OrderView]) -> dict[str, Row]:
+    orders = tuple(orders)
+    keys = unique_keys(o.tag for o in orders)
+    return {key: order_row(o) for key, o in zip(keys, orders, strict=True)}
+
+
+SIGNAL_COLUMNS = (
+    ColumnSpec("time", "time"),
+    ColumnSpec("symbol", "symbol"),
+    ColumnSpec("kind", "kind"),
+    ColumnSpec("price", "price", numeric=True),
+    ColumnSpec("confidence", "conf", numeric=True),
+    ColumnSpec("verdict", "risk"),
+    ColumnSpec("reason", "reason"),
+    ColumnSpec("risk_reason", "risk reason"),
+    ColumnSpec("engine", "engine"),
+    ColumnSpec("strategy", "strategy"),
+)
+
+
+def signal_row(signal: SignalView) -> Row:
+    return (
+        Cell(ist_time(signal.ts_ns)),
+        Cell(signal.symbol),
+        Cell(signal.kind),
+        Cell(price(signal.price)),
+        Cell(f"{signal.confidence:.2f}"),
+        state_cell(signal.risk_verdict) if signal.risk_verdict else Cell(DASH),
+        Cell(clip(signal.reason, 40)),
+        Cell(clip(signal.risk_reason, 40)),
+        Cell(signal.engine),
+        Cell(signal.strategy),
+    )
+
+
+def signal_rows(signals: Iterable[SignalView]) -> dict[str, Row]:
+    return {str(s.seq): signal_row(s) for s in signals}
+
+
+LIMIT_COLUMNS = (
+    ColumnSpec("name", "limit"),
+    ColumnSpec("used", "used", numeric=True),
+    ColumnSpec("limit", "of", numeric=True),
+    ColumnSpec("usage", "usage"),
+)
+
+
+def _amount(value: float, unit: str) -> str:
+    if unit in ("₹", "INR", "rupees", "Rs"):
+        return money(value, signed=False)
+    text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+    return f"{text} {unit}".rstrip()
+
+
+def limit_row(limit: LimitView) -> Row:
+    fraction = limit.fraction
+    return (
+        Cell(limit.name),
+        Cell(_amount(limit.used, limit.unit)),
+        Cell(_amount(limit.limit, limit.unit)),
+        Cell(usage_bar(fraction), usage_tone(fraction)),
+    )
+
+
+def limit_rows(limits: Iterable[LimitView]) -> dict[str, Row]:
+    limits = tuple(limits)
+    keys = unique_keys(limit.name for limit in limits)
+    return {key: limit_row(limit) for key, limit in zip(keys, limits, strict=True)}
+
+
+EVENT_COLUMNS = (
+    ColumnSpec("time", "time"),
+    ColumnSpec("level", "level"),
+    ColumnSpec("kind", "kind"),
+    ColumnSpec("where", "where"),
+    ColumnSpec("message", "message"),
+)
+
+_LEVEL_TONES = {"WARNING": "warn", "WARN": "warn", "ERROR": "down", "CRITICAL": "down"}
+
+
+def event_row(event: EventView) -> Row:
+    where = "/".join(part for part in (event.engine, event.symbol) if part)
+    return (
+        Cell(ist_time(event.ts_ns)),
+        Cell(event.level, _LEVEL_TONES.get(event.level.upper(), "")),
+        Cell(event.kind),
+        Cell(where),
+        Cell(clip(event.message, 60)),
+    )
+
+
+def event_rows(events: Iterable[EventView], shown: int = EVENTS_SHOWN) -> dict[str, Row]:
+    newest = tuple(events)[-shown:]
+    return {str(e.seq): event_row(e) for e in newest}
+
+
+# ---- header and risk summary --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderModel:
+    """Everything the header bar shows, precomputed so the widget only compares."""
+
+    mode: str
+    live: bool
+    clock: str
+    feed: str
+    pnl: str
+    pnl_tone: str
+    risk: str
+    risk_tone: str
+    banner: tuple[str, ...]
+    alarm: bool
+
+
+STARTING_HEADER = HeaderModel(
+    mode="",
+    live=False,
+    clock="",
+    feed="",
+    pnl="",
+    pnl_tone="",
+    risk="",
+    risk_tone="",
+    banner=(),
+    alarm=False,
+)
+
+
+def header_model(snapshot: DeskSnapshot) -> HeaderModel:
+    risk = snapshot.risk
+    mode = snapshot.mode.upper()
+    banner: list[str] = []
+    if risk.state.upper() == "HALTED":
+        banner.append(f"HALTED: {risk.halt_reason}" if risk.halt_reason else "HALTED")
+    if risk.kill_switch:
+        banner.append("KILL SWITCH")
+    if risk.entries_paused:
+        banner.append("ENTRIES PAUSED")
+    alarm = risk.kill_switch or risk.state.upper() == "HALTED"
+    return HeaderModel(
+        mode=mode,
+        live=mode == "LIVE",
+        clock=ist_clock(snapshot.data_ts_ns),
+        feed=f"{snapshot.feed_state} {snapshot.speed}".strip(),
+        pnl=f"P&L {money(risk.day_pnl)}",
+        pnl_tone=tone_of(risk.day_pnl),
+        risk=risk.state.upper(),
+        risk_tone=_STATE_TONES.get(risk.state.upper(), ""),
+        banner=tuple(banner),
+        alarm=alarm,
+    )
+
+
+def trades_today_text(trades: Mapping[str, int] | Iterable[tuple[str, int]]) -> str:
+    pairs = trades.items() if isinstance(trades, Mapping) else trades
+    return "  ".join(f"{symbol} {count}" for symbol, count in pairs) or DASH

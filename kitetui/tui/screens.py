@@ -1,0 +1,103 @@
+"""Confirmation screens for the desk's dangerous keys.
+
+The kill switch cancels every order and flattens every position, so its screen asks
+for a deliberate act: typing ``KILL`` and pressing Enter. A stray key, a stray Enter
+or Escape confirm nothing. Resetting the switch is less destructive and asks y/n with
+"no" focused.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Label, Static
+
+KILL_WORD = "KILL"
+
+
+class KillSwitchScreen(ModalScreen[bool]):
+    """Confirm the kill switch: type KILL and press Enter; Escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    AUTO_FOCUS = "#kill-word"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="kill-dialog", classes="dialog"):
+            yield Label("Trigger the KILL SWITCH?", classes="dialog-title")
+            yield Static(
+                "Blocks new orders, cancels every open order and flattens every "
+                "position at MARKET. Trading stays HALTED until someone resets it.",
+                classes="dialog-body",
+            )
+            yield Input(placeholder=f"type {KILL_WORD} and press Enter", id="kill-word")
+            yield Label("", id="kill-hint")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Kill", id="confirm", variant="error", disabled=True)
+        yield Footer()
+
+    def _confirmed(self) -> bool:
+        return self.query_one("#kill-word", Input).value.strip() == KILL_WORD
+
+    @on(Input.Changed, "#kill-word")
+    def arm_confirm_button(self) -> None:
+        self.query_one("#confirm", Button).disabled = not self._confirmed()
+
+    @on(Input.Submitted, "#kill-word")
+    def confirm_if_typed(self) -> None:
+        if self._confirmed():
+            self.dismiss(True)
+        else:
+            self.query_one("#kill-hint", Label).update(f"Type {KILL_WORD} exactly, or Escape.")
+            self.app.bell()
+
+    @on(Button.Pressed, "#confirm")
+    def confirm(self) -> None:
+        if self._confirmed():
+            self.dismiss(True)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; "no" is focused and Escape means no."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n", "answer(False)", "No"),
+        Binding("escape", "answer(False)", "No", show=False),
+    ]
+    AUTO_FOCUS = "#no"
+
+    def __init__(self, question: str, detail: str = "") -> None:
+        super().__init__()
+        self._question = question
+        self._detail = detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._question, classes="dialog-title")
+            if self._detail:
+                yield Static(self._detail, classes="dialog-body")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("No (n)", id="no")
+                yield Button("Yes (y)", id="yes", variant="warning")
+        yield Footer()
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+    @on(Button.Pressed, "#yes")
+    def answer_yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#no")
+    def answer_no(self) -> None:
+        self.dismiss(False)

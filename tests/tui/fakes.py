@@ -1,0 +1,317 @@
+"""A fake ``DeskLink`` and hand-built, frozen desk snapshots for the TUI tests.
+
+Every timestamp is fixed (15 Jan 2024, IST), so screenshots are byte-for-byte stable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from kitetui.commands import Command, CommandResult
+from kitetui.views import (
+    DeskSnapshot,
+    EngineView,
+    EventView,
+    LimitView,
+    OrderView,
+    PositionView,
+    RiskView,
+    SignalView,
+)
+
+
+def ts(hh: int, mm: int, ss: int = 0) -> int:
+    """Epoch ns of 2024-01-15 hh:mm:ss IST (UTC+05:30)."""
+    utc = datetime(2024, 1, 15, hh, mm, ss, tzinfo=UTC).timestamp() - 5.5 * 3600
+    return int(utc) * 1_000_000_000
+
+
+class FakeLink:
+    """Returns whatever snapshot a test publishes and records every command sent."""
+
+    def __init__(self, snapshot: DeskSnapshot | None = None) -> None:
+        self.current = snapshot
+        self.sent: list[Command] = []
+        self.snapshot_calls = 0
+        self.reply: Callable[[Command], CommandResult] = lambda command: CommandResult(
+            True, f"{type(command).__name__} done"
+        )
+        self.gate: asyncio.Event | None = None  # when set, send() waits for it
+
+    def snapshot(self) -> DeskSnapshot | None:
+        self.snapshot_calls += 1
+        return self.current
+
+    async def send(self, command: Command) -> CommandResult:
+        self.sent.append(command)
+        if self.gate is not None:
+            await self.gate.wait()
+        return self.reply(command)
+
+    def publish(self, snapshot: DeskSnapshot) -> None:
+        self.current = snapshot
+
+
+def next_snapshot(snapshot: DeskSnapshot, **changes: object) -> DeskSnapshot:
+    """The same desk one ``seq`` later, with ``changes`` applied."""
+    return dataclasses.replace(snapshot, seq=snapshot.seq + 1, **changes)
+
+
+def empty_snapshot() -> DeskSnapshot:
+    return DeskSnapshot(
+        seq=1,
+        mode="paper",
+        run_id="run-empty",
+        data_ts_ns=ts(9, 15),
+        feed_state="STARTING",
+        speed="60x",
+    )
+
+
+ENGINES = (
+    EngineView(
+        name="fno-trend",
+        kind="fno",
+        state="RUNNING",
+        strategy="fno_intraday_trend",
+        timeframe_s=300,
+        symbols=("NIFTY24JANFUT", "BANKNIFTY24JANFUT"),
+        bars_seen=42,
+        signals_emitted=3,
+        orders_placed=2,
+        heartbeat_ts_ns=ts(10, 30),
+    ),
+    EngineView(
+        name="equity-mr",
+        kind="equity",
+        state="PAUSED",
+        strategy="mean_reversion",
+        timeframe_s=60,
+        symbols=("RELIANCE", "INFY", "TCS", "HDFCBANK", "SBIN"),
+        bars_seen=210,
+        signals_emitted=5,
+        orders_placed=3,
+        heartbeat_ts_ns=ts(10, 30),
+    ),
+    EngineView(
+        name="options-atm",
+        kind="options",
+        state="STOPPED",
+        strategy="ema_cross",
+        timeframe_s=900,
+        symbols=("NIFTY",),
+        last_error="no ATM strike: chain empty",
+    ),
+)
+
+POSITIONS = (
+    PositionView("NIFTY24JANFUT", "fno-trend", "MIS", 50, 21710.0, 21755.5, 0.0, 2275.0, 21650.0),
+    PositionView("RELIANCE", "equity-mr", "MIS", -20, 2745.3, 2751.0, 1250.0, -114.0, 2770.0),
+    PositionView("INFY", "equity-mr", "MIS", 0, 0.0, 1640.2, -340.5, 0.0),
+)
+
+ORDERS = (
+    OrderView(
+        "fno-0001",
+        ts(9, 35),
+        "fno-trend",
+        "NIFTY24JANFUT",
+        "BUY",
+        50,
+        "MARKET",
+        "ENTRY",
+        "COMPLETE",
+        filled_qty=50,
+        avg_price=21710.0,
+    ),
+    OrderView(
+        "fno-0002",
+        ts(9, 35, 1),
+        "fno-trend",
+        "NIFTY24JANFUT",
+        "SELL",
+        50,
+        "SL-M",
+        "STOP",
+        "TRIGGER_PENDING",
+        trigger_price=21650.0,
+    ),
+    OrderView(
+        "eq-0001",
+        ts(9, 50),
+        "equity-mr",
+        "RELIANCE",
+        "SELL",
+        20,
+        "LIMIT",
+        "ENTRY",
+        "COMPLETE",
+        price=2745.3,
+        filled_qty=20,
+        avg_price=2745.3,
+    ),
+    OrderView(
+        "eq-0002",
+        ts(10, 5),
+        "equity-mr",
+        "INFY",
+        "BUY",
+        15,
+        "LIMIT",
+        "ENTRY",
+        "REJECTED",
+        price=1641.0,
+        reason="max trades per symbol reached",
+    ),
+    OrderView(
+        "eq-0003", ts(10, 20), "equity-mr", "TCS", "BUY", 5, "LIMIT", "ENTRY", "OPEN", price=3801.5
+    ),
+)
+
+SIGNALS = (
+    SignalView(
+        11,
+        "s11",
+        ts(9, 35),
+        "fno-trend",
+        "fno_intraday_trend",
+        "NIFTY24JANFUT",
+        "LONG",
+        21705.0,
+        "ema20 crossed above ema50",
+        0.72,
+        (("ema20", 21700.1),),
+        "ALLOW",
+    ),
+    SignalView(
+        12,
+        "s12",
+        ts(9, 50),
+        "equity-mr",
+        "mean_reversion",
+        "RELIANCE",
+        "SHORT",
+        2746.0,
+        "z-score 2.3 above mean",
+        0.64,
+        (),
+        "REDUCE",
+        "exposure cap: qty 40 -> 20",
+    ),
+    SignalView(
+        13,
+        "s13",
+        ts(10, 5),
+        "equity-mr",
+        "mean_reversion",
+        "INFY",
+        "LONG",
+        1641.0,
+        "z-score -2.1 below mean",
+        0.58,
+        (),
+        "BLOCK",
+        "max trades per symbol",
+    ),
+    SignalView(
+        14,
+        "s14",
+        ts(10, 20),
+        "equity-mr",
+        "mean_reversion",
+        "TCS",
+        "LONG",
+        3801.5,
+        "z-score -2.0 below mean",
+        0.55,
+        (),
+        "ALLOW",
+    ),
+    SignalView(
+        15,
+        "s15",
+        ts(10, 25),
+        "fno-trend",
+        "fno_intraday_trend",
+        "BANKNIFTY24JANFUT",
+        "EXIT",
+        47210.0,
+        "trend filter off",
+        0.5,
+    ),
+)
+
+LIMITS = (
+    LimitView("daily loss", 340.5, 10000.0, "₹"),
+    LimitView("open positions", 2, 5),
+    LimitView("exposure", 1640000.0, 2000000.0, "₹"),
+    LimitView("trades INFY", 2, 2),
+)
+
+EVENTS = tuple(
+    EventView(
+        seq=100 + i,
+        ts_ns=ts(9, 15 + i),
+        kind="bar_skipped" if i % 5 == 4 else "order_update",
+        level="WARNING" if i % 5 == 4 else "INFO",
+        message=f"event number {i}",
+        symbol="INFY" if i % 2 else "",
+        engine="equity-mr" if i % 3 else "",
+    )
+    for i in range(25)
+)
+
+
+def busy_snapshot() -> DeskSnapshot:
+    return DeskSnapshot(
+        seq=7,
+        mode="paper",
+        run_id="run-busy",
+        data_ts_ns=ts(10, 30, 15),
+        feed_state="RUNNING",
+        speed="60x",
+        engines=ENGINES,
+        positions=POSITIONS,
+        orders=ORDERS,
+        signals=SIGNALS,
+        events=EVENTS,
+        risk=RiskView(
+            state="ACTIVE",
+            kill_switch=False,
+            entries_paused=False,
+            halt_reason="",
+            day_pnl=3070.5,
+            realized=909.5,
+            unrealized=2161.0,
+            max_drawdown=512.25,
+            limits=LIMITS,
+            blocked_symbols=("INFY",),
+            trades_today=(("NIFTY24JANFUT", 1), ("RELIANCE", 1), ("INFY", 2)),
+        ),
+    )
+
+
+def halted_snapshot() -> DeskSnapshot:
+    busy = busy_snapshot()
+    return dataclasses.replace(
+        busy,
+        seq=40,
+        mode="live",
+        engines=tuple(dataclasses.replace(e, state="STOPPED") for e in busy.engines),
+        positions=(),
+        risk=dataclasses.replace(
+            busy.risk,
+            state="HALTED",
+            kill_switch=True,
+            entries_paused=True,
+            halt_reason="max daily loss hit (-10,250.00)",
+            day_pnl=-10250.0,
+            realized=-10250.0,
+            unrealized=0.0,
+            max_drawdown=10980.0,
+            limits=(LimitView("daily loss", 10250.0, 10000.0, "₹"), *busy.risk.limits[1:]),
+        ),
+    )

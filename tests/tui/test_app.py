@@ -1,0 +1,527 @@
+"""Pilot tests of the desk: keys become commands on the link, tables update by diff.
+
+Every test drives ``make_app(FakeLink(...))`` at 120×40 and asserts on widget state and
+on the commands the fake link received. Awaits are bounded: ``pilot.pause()`` or
+``asyncio.wait_for``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+from textual.widgets import Button, Input, TabbedContent
+
+from kitetui.commands import (
+    CommandResult,
+    PauseEntries,
+    ResetKillSwitch,
+    ResumeEntries,
+    StartEngine,
+    StopEngine,
+    TriggerKillSwitch,
+)
+from kitetui.tui import cells
+from kitetui.tui.app import KiteTuiApp, make_app
+from kitetui.tui.screens import ConfirmScreen, KillSwitchScreen
+from kitetui.tui.widgets import DeskTable, HeaderBar
+from kitetui.views import PositionView
+
+from .fakes import (
+    FakeLink,
+    busy_snapshot,
+    empty_snapshot,
+    halted_snapshot,
+    next_snapshot,
+    ts,
+)
+
+SIZE = (120, 40)
+STEP_S = 5.0  # upper bound for any single wait in these tests
+
+
+async def settle(app: KiteTuiApp, pilot) -> None:
+    """Let queued command workers finish and the screen catch up (bounded)."""
+    await asyncio.wait_for(app.workers.wait_for_complete(), STEP_S)
+    await pilot.pause()
+
+
+def table(app: KiteTuiApp, table_id: str) -> DeskTable:
+    return app.query_one(f"#{table_id}", DeskTable)
+
+
+def column(app: KiteTuiApp, table_id: str, row_key: str, column_key: str) -> str:
+    return table(app, table_id).get_cell(row_key, column_key).plain
+
+
+def record_notifications(app: KiteTuiApp) -> list[tuple[str, str, str]]:
+    notes: list[tuple[str, str, str]] = []
+
+    def notify(message, *, title="", severity="information", **_kwargs) -> None:
+        notes.append((str(message), title, severity))
+
+    app.notify = notify  # type: ignore[method-assign]
+    return notes
+
+
+# ---- pure formatting (no event loop) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.0, "0.00"),
+        (3070.5, "+3,070.50"),
+        (-10250.0, "-10,250.00"),
+        (1640000.0, "+16,40,000.00"),
+        (-0.004, "0.00"),
+        (123.456, "+123.46"),
+    ],
+)
+def test_money_with_value_groups_the_indian_way(value: float, text: str) -> None:
+    assert cells.money(value) == text
+
+
+def test_ist_clock_with_epoch_ns_shows_ist_wall_time() -> None:
+    assert cells.ist_clock(ts(9, 15, 7)) == "2024-01-15 09:15:07 IST"
+    assert cells.ist_clock(0).endswith("IST")
+    assert cells.ist_time(ts(15, 29, 59)) == "15:29:59"
+
+
+@pytest.mark.parametrize(
+    ("columns", "rows"),
+    [
+        (cells.ENGINE_COLUMNS, cells.engine_rows(busy_snapshot().engines)),
+        (cells.POSITION_COLUMNS, cells.position_rows(busy_snapshot().positions)),
+        (cells.ORDER_COLUMNS, cells.order_rows(busy_snapshot().orders)),
+        (cells.SIGNAL_COLUMNS, cells.signal_rows(busy_snapshot().signals)),
+        (cells.LIMIT_COLUMNS, cells.limit_rows(busy_snapshot().risk.limits)),
+        (cells.EVENT_COLUMNS, cells.event_rows(busy_snapshot().events)),
+    ],
+)
+def test_rows_with_busy_snapshot_have_one_cell_per_column(columns, rows) -> None:
+    assert rows
+    assert all(len(row) == len(columns) for row in rows.values())
+
+
+def test_unique_keys_with_repeats_suffixes_them() -> None:
+    assert cells.unique_keys(["A", "B", "A", "A"]) == ["A", "B", "A#2", "A#3"]
+
+
+def test_usage_bar_with_fraction_fills_proportionally() -> None:
+    assert cells.usage_bar(0.5) == "█████░░░░░  50%"
+    assert cells.usage_bar(2.0).startswith("█" * cells.BAR_WIDTH)
+
+
+# ---- start-up and header -------------------------------------------------------------
+
+
+async def test_app_before_first_snapshot_shows_starting_then_the_desk() -> None:
+    link = FakeLink(None)
+    app = make_app(link, refresh_hz=50)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.query_one("#starting").display
+        assert not app.query_one("#desk").display
+        assert "starting" in str(app.query_one("#starting").render())
+        assert app.render_count == 0
+
+        link.publish(busy_snapshot())
+        await pilot.pause(0.1)
+        assert app.render_count == 1
+        assert not app.query_one("#starting").display
+        assert app.query_one("#desk").display
+        assert app.focused is table(app, "engines")
+
+
+async def test_header_with_busy_snapshot_shows_mode_clock_feed_pnl_and_risk() -> None:
+    app = make_app(FakeLink(busy_snapshot()))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        header = app.query_one(HeaderBar)
+        text = {w.id: str(w.render()) for w in header.query("Label")}
+        assert text["mode"] == "PAPER"
+        assert text["clock"] == "2024-01-15 10:30:15 IST"
+        assert text["feed"] == "RUNNING 60x"
+        assert text["pnl"] == "P&L +3,070.50"
+        assert header.query_one("#pnl").has_class("-up")
+        assert text["risk-state"] == "ACTIVE"
+        assert not header.query_one("#banner").display
+        assert not header.query_one("#mode").has_class("-live")
+
+
+async def test_header_with_halted_live_snapshot_shows_alarm_banner() -> None:
+    app = make_app(FakeLink(halted_snapshot()))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        header = app.query_one(HeaderBar)
+        assert header.query_one("#mode").has_class("-live")
+        assert str(header.query_one("#mode").render()) == "LIVE"
+        assert header.query_one("#pnl").has_class("-down")
+        assert header.query_one("#risk-state").has_class("-down")
+        banner = header.query_one("#banner")
+        assert banner.display and banner.has_class("-alarm")
+        banner_text = str(banner.render())
+        assert "HALTED: max daily loss hit" in banner_text
+        assert "KILL SWITCH" in banner_text
+        assert "ENTRIES PAUSED" in banner_text
+
+
+# ---- engine keys -----------------------------------------------------------------------
+
+
+async def test_start_and_stop_with_cursor_act_on_the_selected_engine() -> None:
+    link = FakeLink(busy_snapshot())
+    app = make_app(link)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        # Row 0: fno-trend is RUNNING, so start is greyed out and does nothing.
+        assert app.selected_engine().name == "fno-trend"
+        assert app.check_action("start_engine", ()) is None
+        await pilot.press("s", "x")
+        await settle(app, pilot)
+        assert link.sent == [StopEngine("fno-trend")]
+
+        # Row 1: equity-mr is PAUSED: both keys work.
+        await pilot.press("down")
+        await pilot.pause()
+        assert app.selected_engine().name == "equity-mr"
+        await pilot.press("s", "x")
+        await settle(app, pilot)
+        assert link.sent[1:] == [StartEngine("equity-mr"), StopEngine("equity-mr")]
+
+        # Row 2: options-atm is STOPPED: stop is greyed out.
+        await pilot.press("down")
+        await pilot.pause()
+        assert app.check_action("stop_engine", ()) is None
+        await pilot.press("x", "s")
+        await settle(app, pilot)
+        assert link.sent[3:] == [StartEngine("options-atm")]
+
+
+async def test_command_result_with_ok_and_failure_is_notified() -> None:
+    link = FakeLink(busy_snapshot())
+    app = make_app(link)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = record_notifications(app)
+        await pilot.pause()
+        await pilot.press("x")
+        await settle(app, pilot)
+        link.reply = lambda command: CommandResult(False, "engine fno-trend is busy")
+        await pilot.press("x")
+        await settle(app, pilot)
+        assert notes == [
+            ("StopEngine done", "StopEngine", "information"),
+            ("engine fno-trend is busy", "StopEngine", "error"),
+        ]
+
+
+async def test_send_with_slow_link_keeps_the_screen_responsive() -> None:
+    link = FakeLink(busy_snapshot())
+    link.gate = asyncio.Event()
+    app = make_app(link)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = record_notifications(app)
+        await pilot.pause()
+        await pilot.press("x")
+        await pilot.pause()
+        assert link.sent == [StopEngine("fno-trend")]
+        assert notes == []  # still waiting for the reply …
+        await pilot.press("2")  # … and the keys still work
+        await pilot.pause()
+        assert app.query_one("#tabs", TabbedContent).active == "orders"
+        link.gate.set()
+        await settle(app, pilot)
+        assert notes == [("StopEngine done", "StopEngine", "information")]
+
+
+async def test_send_with_link_error_notifies_and_keeps_running() -> None:
+    link = FakeLink(busy_snapshot())
+
+    def explode(command):
+        raise ConnectionError("socket closed")
+
+    link.reply = explode
+    app = make_app(link)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = record_notifications(app)
+        await pilot.pause()
+        await pilot.press("x")
+        await settle(app, pilot)
+        assert notes == [("ConnectionError: socket closed", "StopEngine", "error")]
+        assert app.is_running
+
+
+# ---- entries, kill switch, reset -------------------------------------------------------
+
+
+async def test_pause_key_with_entries_open_pauses_and_with_paused_resumes() -> None:
+    link = FakeLink(busy_snapshot())
+    app = make_app(link)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.screen.active_bindings["p"].binding.action == "pause_entries"
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert link.sent == [PauseEntries()]
+
+        snapshot = app.snapshot
+        paused = dataclasses.replace(snapshot.risk, entries_paused=True)
+        link.publish(next_snapshot(snapshot, risk=paused))
+        app.pull_snapshot()
+        await pilot.pause()
+        assert app.screen.active_bindings["p"].binding.action == "resume_entries"
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert link.sent == [PauseEntries(), ResumeEntries()]
+
+
+async def test_kill_key_with_escape_cancel_stray_enter_or_wrong_word_sends_nothing() -> None:
+    link = FakeLink(busy_snapshot())
+    app = make_app(link)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("k")
+        await pilot.pause()
+        assert isinstance(app.screen, KillSwitchScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, KillSwitchScreen)
+
+        await pilot.press("k")
+        await pilot.pause()
+        await pilot.click("#cancel")
+        await pilot.pause()
+        assert not isinstance(app.screen, KillSwitchScreen)
+
+        await pilot.press("k", "enter", "enter")  # a stray Enter confirms nothing
+        await pilot.pause()
+        assert isinstance(app.screen, KillSwitchScreen)
+        await pilot.press("k", "i", "l", "l", "enter")  # lower case is not KILL
+        await pilot.pause()
+        assert isinstance(app.screen, KillSwitchScreen)
+        assert app.screen.query_one("#confirm", Button).disabled
+        await settle(app, pilot)
+        assert link.sent == []
+
+
+async def test_kill_key_with_typed_kill_and_enter_triggers_the_kill_switch() -> None:
+    link = FakeLink(busy_snapshot())
+    app = make_app(link)
+    async with app.run_test(size=SIZE) as pilot:
+        notes = record_notifications(app)
+        await pilot.pause()
+        await pilot.press("k")
+        await pilot.pause()
+        assert app.screen.focused is app.screen.query_one("#kill-word", Input)
+        await pilot.press("K", "I", "L", "L")
+        await pilot.pause()
+        assert not app.screen.query_one("#confirm", Button).disabled
+        assert link.sent == []  # typing alone does nothing
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, KillSwitchScreen)
+        assert link.sent == [TriggerKillSwitch("manual from TUI")]
+        assert notes == [("TriggerKillSwitch done", "TriggerKillSwitch", "information")]
+
+
+async def test_reset_key_with_kill_switch_off_is_greyed_out() -> None:
+    link = FakeLink(busy_snapshot())
+    app = make_app(link)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.check_action("reset_kill_switch", ()) is None
+        assert not app.screen.active_bindings["r"].enabled
+        await pilot.press("r")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert link.sent == []
+
+
+async def test_reset_key_with_kill_switch_on_asks_and_sends_on_yes_only() -> None:
+    link = FakeLink(halted_snapshot())
+    app = make_app(link)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.check_action("kill_switch", ()) is None  # already on
+        for answer in ("n", "escape"):
+            await pilot.press("r")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press(answer)
+            await pilot.pause()
+            assert not isinstance(app.screen, ConfirmScreen)
+        await settle(app, pilot)
+        assert link.sent == []
+
+        await pilot.press("r")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert link.sent == [ResetKillSwitch()]
+
+
+# ---- tabs, diffing, refresh ------------------------------------------------------------
+
+
+async def test_number_keys_switch_tabs_showing_keyed_rows_newest_first() -> None:
+    snapshot = busy_snapshot()
+    app = make_app(FakeLink(snapshot))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        tabs = app.query_one("#tabs", TabbedContent)
+        assert tabs.active == "positions"
+        positions = table(app, "positions-table")
+        assert list(positions.shown_rows) == ["NIFTY24JANFUT", "RELIANCE", "INFY"]
+        assert column(app, "positions-table", "RELIANCE", "qty") == "-20"
+        assert column(app, "positions-table", "RELIANCE", "pnl") == "+1,136.00"
+        for key, tab in (("2", "orders"), ("3", "signals"), ("4", "risk"), ("1", "positions")):
+            await pilot.press(key)
+            assert tabs.active == tab
+            assert app.active_tab == tab
+        await pilot.pause()
+        assert app.tab_renders == {"positions": 1, "orders": 1, "signals": 1, "risk": 1}
+        orders = table(app, "orders-table")
+        assert [orders.key_at(i) for i in range(orders.row_count)] == [
+            "eq-0003",
+            "eq-0002",
+            "eq-0001",
+            "fno-0002",
+            "fno-0001",
+        ]
+        signals = table(app, "signals-table")
+        assert [signals.key_at(i) for i in range(signals.row_count)] == [
+            "15",
+            "14",
+            "13",
+            "12",
+            "11",
+        ]
+        assert column(app, "signals-table", "13", "verdict") == "BLOCK"
+        events = table(app, "events")
+        assert events.row_count == 20  # only the newest 20 of 25
+        assert events.key_at(0) == str(snapshot.events[-1].seq)
+        assert column(app, "limits", "trades INFY", "usage") == "██████████ 100%"
+
+
+async def test_new_snapshot_with_changed_values_updates_only_changed_cells() -> None:
+    snapshot = busy_snapshot()
+    link = FakeLink(snapshot)
+    app = make_app(link)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        positions = table(app, "positions-table")
+        updated: list[tuple[str, str]] = []
+        original = positions.update_cell
+
+        def spy(row_key, column_key, value, **kwargs):
+            updated.append((str(row_key), str(column_key)))
+            return original(row_key, column_key, value, **kwargs)
+
+        positions.update_cell = spy  # type: ignore[method-assign]
+
+        nifty = snapshot.positions[0]
+        moved = dataclasses.replace(nifty, last_price=21760.5, unrealized=2525.0)
+        link.publish(next_snapshot(snapshot, positions=(moved, *snapshot.positions[1:])))
+        assert app.pull_snapshot()
+        await pilot.pause()
+        assert sorted(updated) == [
+            ("NIFTY24JANFUT", "ltp"),
+            ("NIFTY24JANFUT", "pnl"),
+            ("NIFTY24JANFUT", "unrealized"),
+        ]
+        assert column(app, "positions-table", "NIFTY24JANFUT", "ltp") == "21,760.50"
+        assert column(app, "positions-table", "NIFTY24JANFUT", "pnl") == "+2,525.00"
+        assert column(app, "positions-table", "RELIANCE", "ltp") == "2,751.00"
+
+        # A position that closes out goes away; a new one is added; no other cell moves.
+        updated.clear()
+        sbin = PositionView("SBIN", "equity-mr", "MIS", 100, 612.0, 613.5, 0.0, 150.0)
+        current = app.snapshot
+        link.publish(next_snapshot(current, positions=(current.positions[0], sbin)))
+        assert app.pull_snapshot()
+        await pilot.pause()
+        assert updated == []
+        assert list(positions.shown_rows) == ["NIFTY24JANFUT", "SBIN"]
+        assert positions.row_count == 2
+        assert column(app, "positions-table", "SBIN", "qty") == "+100"
+
+
+async def test_snapshot_with_unchanged_seq_does_not_render() -> None:
+    snapshot = busy_snapshot()
+    link = FakeLink(snapshot)
+    app = make_app(link, refresh_hz=50)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.render_count == 1
+        calls = link.snapshot_calls
+        await pilot.pause(0.2)  # several timer ticks
+        assert link.snapshot_calls > calls  # the timer does poll …
+        assert app.render_count == 1  # … but an unchanged seq renders nothing
+
+        # Same seq, different content: still not rendered.
+        changed = dataclasses.replace(snapshot, feed_state="FINISHED", positions=())
+        link.publish(changed)
+        assert app.pull_snapshot() is False
+        assert app.render_count == 1
+        assert table(app, "positions-table").row_count == 3
+
+        link.publish(next_snapshot(changed))
+        assert app.pull_snapshot() is True
+        assert app.render_count == 2
+        assert table(app, "positions-table").row_count == 0
+
+
+async def test_hidden_tab_renders_only_when_shown() -> None:
+    snapshot = busy_snapshot()
+    link = FakeLink(snapshot)
+    app = make_app(link)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.tab_renders == {"positions": 1}
+        assert table(app, "orders-table").row_count == 0  # never shown yet
+
+        first = snapshot.orders[0]
+        cancelled = dataclasses.replace(snapshot.orders[4], status="CANCELLED")
+        link.publish(next_snapshot(snapshot, orders=(*snapshot.orders[:4], cancelled)))
+        app.pull_snapshot()
+        await pilot.pause()
+        assert app.tab_renders == {"positions": 2}
+
+        await pilot.press("2")
+        await pilot.pause()
+        assert app.tab_renders["orders"] == 1
+        assert column(app, "orders-table", "eq-0003", "status") == "CANCELLED"
+        assert column(app, "orders-table", first.tag, "status") == "COMPLETE"
+
+        # Back to a tab that is already current: nothing to redo.
+        await pilot.press("1")
+        await pilot.pause()
+        assert app.tab_renders["positions"] == 2
+
+
+async def test_quit_key_exits_without_sending_commands() -> None:
+    link = FakeLink(busy_snapshot())
+    app = make_app(link)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+    assert link.sent == []
+
+
+async def test_command_palette_with_kill_switch_on_offers_reset_not_kill() -> None:
+    app = make_app(FakeLink(halted_snapshot()))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Reset kill switch", "Resume entries", "Start engine"} <= titles
+        assert "Kill switch" not in titles
+        assert "Pause entries" not in titles
+
+
+def test_make_app_with_bad_refresh_rate_raises() -> None:
+    with pytest.raises(ValueError, match="refresh_hz"):
+        make_app(FakeLink(empty_snapshot()), refresh_hz=0)
