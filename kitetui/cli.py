@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--speed",
         type=_speed,
-        default="config",
+        default=argparse.SUPPRESS,
         help="replay speed: a multiple like 60 or 'max' (default: the config's)",
     )
     run.add_argument(
@@ -84,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         if command == "backtest":
             return _headless(config, args.config, args.db, None, "ERROR")
+        speed = getattr(args, "speed", "config")
         if args.no_ui:
-            return _headless(config, args.config, args.db, args.speed, args.log_level)
-        return _tui(config, args.config, args.db, args.speed)
+            return _headless(config, args.config, args.db, speed, args.log_level)
+        return _tui(config, args.config, args.db, speed)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -63,6 +63,16 @@ class ReplayConfig(_Strict):
     # Gaps longer than this (nights, weekends, between datasets) are not slept through.
     max_gap_seconds: PositiveFloat = 1.0
 
+    @field_validator("speed", mode="before")
+    @classmethod
+    def _speed(cls, value: object) -> object:
+        if value == "max":
+            return value
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and math.isfinite(value) and value > 0:  # type: ignore[arg-type]
+            return float(value)  # type: ignore[arg-type]
+        raise ValueError(f"must be a positive number or 'max', got {value!r}")
+
 
 class PaperConfig(_Strict):
     slippage_bps: Annotated[float, Field(ge=0, le=500, allow_inf_nan=False)] = 2.0
@@ -232,7 +242,3 @@ def load_config(path: str | Path) -> AppConfig:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(path, "", f"not valid YAML: {where}{problem}") from None
     return parse_config(data, path)
-
-
-def is_finite_positive(value: float) -> bool:
-    return math.isfinite(value) and value > 0

@@ -199,7 +199,7 @@ class Supervisor:
 
     async def _finish_recovery(self) -> None:
         """After the silent warm-up: restore risk, open orders, stops and the kill switch."""
-        for fill in self._journal_fills[self._fills_applied :]:
+        for _, fill in self._journal_fills[self._fills_applied :]:
             self.trader.replay_fill(fill)
         self._fills_applied = len(self._journal_fills)
         state = await runs_repo.load_risk_state(self.db, self.run_id)
@@ -337,8 +337,8 @@ class Supervisor:
         trader = self.trader
         if warm:
             fills = self._journal_fills
-            while self._fills_applied < len(fills) and fills[self._fills_applied].ts_ns <= ts:
-                trader.replay_fill(fills[self._fills_applied])
+            while self._fills_applied < len(fills) and fills[self._fills_applied][0] <= ts:
+                trader.replay_fill(fills[self._fills_applied][1])
                 self._fills_applied += 1
         per_engine: dict[str, list[Item]] = {}
         for item in batch:

@@ -228,7 +228,9 @@ class Journal:
         async with self._lock:
             await self._transaction(None)
 
-    async def write_fill(self, fill: Fill, order: Order, position: Position | None) -> bool:
+    async def write_fill(
+        self, fill: Fill, order: Order, position: Position | None, clock_ns: int
+    ) -> bool:
         """Commit a fill with its order's new state; False if it was already journaled."""
         existing = await (
             await self.db.execute("SELECT 1 FROM fills WHERE fill_id = ?", (fill.fill_id,))
@@ -243,7 +245,7 @@ class Journal:
         async def statements() -> None:
             await self.db.execute(
                 "INSERT INTO fills (fill_id, seq, run_id, tag, engine, symbol, side, quantity, "
-                "price, product, ts_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "price, product, ts_ns, clock_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     fill.fill_id,
                     seq,
@@ -256,6 +258,7 @@ class Journal:
                     fill.price,
                     fill.product.value,
                     fill.ts_ns,
+                    clock_ns,
                 ),
             )
             if position is not None:

@@ -84,23 +84,27 @@ async def finish_run(db: aiosqlite.Connection, run_id: str, status: str) -> None
     await db.commit()
 
 
-async def load_fills(db: aiosqlite.Connection, run_id: str) -> list[Fill]:
+async def load_fills(db: aiosqlite.Connection, run_id: str) -> list[tuple[int, Fill]]:
+    """Every fill of the run in commit order, with the data clock it was processed at."""
     cursor = await db.execute(
-        "SELECT fill_id, tag, symbol, side, quantity, price, ts_ns, engine, product "
+        "SELECT fill_id, tag, symbol, side, quantity, price, ts_ns, engine, product, clock_ns "
         "FROM fills WHERE run_id = ? ORDER BY seq",
         (run_id,),
     )
     return [
-        Fill(
-            fill_id=r[0],
-            tag=r[1],
-            symbol=r[2],
-            side=Side(r[3]),
-            quantity=r[4],
-            price=r[5],
-            ts_ns=r[6],
-            engine=r[7],
-            product=Product(r[8]),
+        (
+            r[9],
+            Fill(
+                fill_id=r[0],
+                tag=r[1],
+                symbol=r[2],
+                side=Side(r[3]),
+                quantity=r[4],
+                price=r[5],
+                ts_ns=r[6],
+                engine=r[7],
+                product=Product(r[8]),
+            ),
         )
         for r in await cursor.fetchall()
     ]

@@ -67,7 +67,8 @@ MIGRATIONS: tuple[str, ...] = (
         quantity INTEGER NOT NULL,
         price REAL NOT NULL,
         product TEXT NOT NULL,
-        ts_ns INTEGER NOT NULL
+        ts_ns INTEGER NOT NULL,
+        clock_ns INTEGER NOT NULL         -- data clock when it was processed (for rebuilds)
     );
     CREATE INDEX fills_run ON fills(run_id, seq);
     CREATE TABLE signals (

@@ -400,7 +400,7 @@ class Trader:
         for order, fill in fills:
             fill = replace(fill, engine=order.engine, product=order.product)
             self.orders[order.tag] = order
-            if not await self.journal.write_fill(fill, order, None):
+            if not await self.journal.write_fill(fill, order, None, self.clock.now_ns):
                 continue
             self.portfolio.apply_fill(fill)
             self.counts["fills"] += 1

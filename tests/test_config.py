@@ -1,0 +1,111 @@
+"""Config: every mistake is one clear line naming file, key path and reason; exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kitetui.cli import DEFAULT_CONFIG
+from kitetui.config import ConfigError, load_config, parse_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _base() -> dict:
+    return yaml.safe_load(DEFAULT_CONFIG.read_text())
+
+
+def _write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
+    return path
+
+
+def test_default_config_with_shipped_files_is_valid() -> None:
+    config = load_config(DEFAULT_CONFIG)
+    assert config.mode == "replay"
+    assert {e.name for e in config.engines} == {"fno", "equity"}
+    assert (REPO / "configs" / "dev.yaml").resolve() == DEFAULT_CONFIG.resolve()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key_path", "reason_part"),
+    [
+        (lambda d: d["risk"].update(max_daily_loss="lots"), "risk.max_daily_loss", "number"),
+        (lambda d: d["risk"].update(max_daily_loss="20000"), "risk.max_daily_loss", "number"),
+        (lambda d: d["risk"].update(max_daily_loss=-5), "risk.max_daily_loss", "greater than 0"),
+        (lambda d: d["risk"].update(max_dayly_loss=5), "risk.max_dayly_loss", "unknown key"),
+        (lambda d: d.update(colour="red"), "colour", "unknown key"),
+        (lambda d: d["engines"][1].update(strategy="nope"), "engines[1].strategy", "nope"),
+        (lambda d: d["engines"][0]["params"].update(fast=0), "engines[0].params.fast", "greater"),
+        (
+            lambda d: d["engines"][0]["params"].update(speedy=1),
+            "engines[0].params.speedy",
+            "unknown key",
+        ),
+        (lambda d: d["engines"][0].update(timeframe="7m"), "engines[0].timeframe", "1m"),
+        (lambda d: d["session"].update(square_off="25:00"), "session.square_off", "pattern"),
+        (lambda d: d["session"].update(entry_cutoff="15:25"), "session", "entry_cutoff"),
+        (lambda d: d["replay"].update(speed="fast"), "replay.speed", "positive number or"),
+        (lambda d: d.update(mode="live"), "(top level)", "Kite connection"),
+        (
+            lambda d: d["engines"][1]["symbols"].append("NIFTY22NOVFUT"),
+            "(top level)",
+            "traded by both",
+        ),
+        (lambda d: d["engines"][1]["symbols"].append("TCS"), "(top level)", "no replay source"),
+    ],
+)
+def test_config_with_mistake_names_key_path_and_reason(mutate, key_path, reason_part) -> None:
+    data = _base()
+    mutate(data)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, "my.yaml")
+    error = caught.value
+    assert error.file == "my.yaml"
+    assert error.key_path == key_path
+    assert reason_part in error.reason
+    assert str(error).startswith(f"my.yaml: {key_path}: ")
+
+
+def test_config_with_broken_yaml_reports_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "mode: replay\nrisk: [unclosed\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "line" in caught.value.reason and str(path) in str(caught.value)
+
+
+def test_config_with_missing_file_is_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_cli_with_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
+    data = _base()
+    data["risk"]["max_open_positions"] = "five"
+    path = _write(tmp_path, data)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kitetui",
+            "run",
+            "--no-ui",
+            "--config",
+            str(path),
+            "--db",
+            str(tmp_path / "state.db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: {path}: risk.max_open_positions: ")
+    assert not (tmp_path / "state.db").exists()
