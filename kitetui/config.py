@@ -122,6 +122,9 @@ class EngineConfig(_Strict):
     timeframe: Literal["1m", "3m", "5m", "10m", "15m", "30m", "60m"] = "5m"
     product: Literal["MIS", "NRML", "CNC"] = "MIS"
     lot_size: PositiveInt = 1
+    # Fraction of an order's value blocked as margin (futures ~0.12, MIS equity ~0.2,
+    # CNC 1.0): sizing caps positions by buying power = capital / margin_rate.
+    margin_rate: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1.0
     enabled: bool = True
 
     @property

@@ -275,7 +275,7 @@ class Trader:
             stop_distance,
             lot_size=lot,
             max_capital_fraction=self.sizing.max_capital_fraction,
-            capital_rupees=self.portfolio.capital_paise / 100,
+            capital_rupees=self.portfolio.capital_paise / 100 / engine.config.margin_rate,
         )
         stop = (
             stop_price_for(side, signal.price, atr, self.sizing.atr_stop_multiple, self.tick_size)

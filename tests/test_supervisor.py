@@ -1,0 +1,337 @@
+"""The supervisor end to end, in-process, on the bundled replay (or small files of our own).
+
+Each test runs the real pipeline — loaders, bars, indicators, strategies, sizing, risk,
+paper broker, journal — and then reads the SQLite journal back to check what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import sqlite3
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kitetui.cli import DEFAULT_CONFIG
+from kitetui.clock import ist_date
+from kitetui.commands import (
+    PauseEntries,
+    ResetKillSwitch,
+    StartEngine,
+    StopEngine,
+    TriggerKillSwitch,
+)
+from kitetui.config import AppConfig, parse_config
+from kitetui.domain import OrderPurpose, TradingState
+from kitetui.supervisor import Supervisor
+
+Hook = Callable[[Supervisor, int], Awaitable[None]]
+
+
+def _config(**overrides: object) -> AppConfig:
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    for dotted, value in overrides.items():
+        node = data
+        *parents, leaf = dotted.split("__")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    return parse_config(data, "test.yaml")
+
+
+async def _run(config: AppConfig, db: Path, hook: Hook | None = None) -> Supervisor:
+    supervisor = Supervisor(config, "test.yaml", database=db, speed=None)
+    await asyncio.wait_for(supervisor.open(), 30)
+    if hook is not None:
+        process = supervisor._process
+
+        async def hooked(ts: int, batch: list, warm: bool) -> None:
+            await process(ts, batch, warm)
+            await hook(supervisor, ts)
+
+        supervisor._process = hooked  # type: ignore[method-assign]
+    try:
+        await asyncio.wait_for(supervisor.run(), 120)
+    finally:
+        await asyncio.wait_for(supervisor.close(), 30)
+    return supervisor
+
+
+def _rows(db: Path, sql: str, *args: object) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+async def test_default_replay_trades_and_journals_every_decision(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    supervisor = await _run(_config(), db)
+    summary = supervisor.summary
+    assert summary is not None and supervisor.feed_state == "FINISHED"
+    assert summary.fills >= 20 and summary.signals > 1000
+    # write-ahead: every fill has its order, every entry its signal and risk decision
+    orphans = _rows(db, "SELECT count(*) FROM fills WHERE tag NOT IN (SELECT tag FROM orders)")
+    assert orphans == [(0,)]
+    entries = _rows(
+        db,
+        "SELECT o.tag, d.verdict FROM orders o JOIN risk_decisions d "
+        "ON d.signal_id = o.signal_id AND d.purpose = o.purpose WHERE o.purpose = 'ENTRY'",
+    )
+    assert entries and {verdict for _, verdict in entries} <= {"ALLOW", "REDUCE"}
+    assert len(entries) == _rows(db, "SELECT count(*) FROM orders WHERE purpose='ENTRY'")[0][0]
+    unsignalled = _rows(
+        db,
+        "SELECT count(*) FROM orders WHERE purpose IN ('ENTRY','EXIT') "
+        "AND signal_id NOT IN (SELECT signal_id FROM signals)",
+    )
+    assert unsignalled == [(0,)]
+    # every protective stop sits on the right side of its entry's fill
+    stops = _rows(
+        db,
+        "SELECT e.side, e.avg_price, s.trigger_price FROM orders s "
+        "JOIN orders e ON s.tag = e.tag || 'S' WHERE s.purpose = 'STOP'",
+    )
+    assert stops
+    for side, entry_price, trigger in stops:
+        assert trigger < entry_price if side == "BUY" else trigger > entry_price
+    # the equity curve and run cursor were journaled
+    assert _rows(db, "SELECT count(*) FROM equity_curve")[0][0] > 100
+    assert _rows(db, "SELECT status, cursor_ns FROM runs")[0][0] == "FINISHED"
+
+
+async def test_default_replay_with_mis_positions_is_flat_at_every_session_end(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "state.db"
+    await _run(_config(), db)
+    net: dict[tuple[str, str], int] = {}
+    for symbol, side, qty, ts in _rows(db, "SELECT symbol, side, quantity, ts_ns FROM fills"):
+        key = (ist_date(ts).isoformat(), symbol)
+        net[key] = net.get(key, 0) + (qty if side == "BUY" else -qty)
+    assert net and all(qty == 0 for qty in net.values()), net
+    assert _rows(db, "SELECT count(*) FROM events WHERE kind = 'IntradayCarried'") == [(0,)]
+    late = _rows(
+        db,
+        "SELECT count(*) FROM orders WHERE purpose = 'ENTRY' AND "
+        "((ts_ns / 1000000000 + 19800) % 86400) >= 15 * 3600",
+    )
+    assert late == [(0,)], "no entry after the 15:00 cut-off"
+
+
+async def test_kill_switch_with_open_position_cancels_flattens_and_survives_restart(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "state.db"
+    fired: list[int] = []
+
+    async def kill_when_positioned(supervisor: Supervisor, ts: int) -> None:
+        if not fired and supervisor.portfolio.open_positions():
+            fired.append(ts)
+            result = await supervisor.execute(TriggerKillSwitch("test"))
+            assert result.ok, result.message
+            working = supervisor.trader.open_orders()
+            assert all(o.purpose is OrderPurpose.FLATTEN for o in working)
+            assert working, "a flatten order per open position"
+
+    supervisor = await _run(_config(), db, kill_when_positioned)
+    assert fired
+    assert supervisor.risk.state is TradingState.HALTED
+    assert not supervisor.portfolio.open_positions()
+    after = _rows(db, "SELECT count(*) FROM orders WHERE purpose = 'ENTRY' AND ts_ns > ?", fired[0])
+    assert after == [(0,)]
+    blocked = _rows(
+        db,
+        "SELECT count(*) FROM risk_decisions WHERE ts_ns > ? AND verdict = 'BLOCK' "
+        "AND purpose = 'ENTRY'",
+        fired[0],
+    )
+    assert blocked[0][0] > 0
+    # a new run on the same database starts HALTED until a person resets the switch
+    second = Supervisor(_config(), "test.yaml", database=db, speed=None)
+    await asyncio.wait_for(second.open(), 30)
+    try:
+        second._fills_applied = 0
+        await asyncio.wait_for(second._finish_recovery(), 30)
+        assert second.risk.state is TradingState.HALTED
+        result = await second.execute(ResetKillSwitch())
+        assert result.ok and second.risk.state is TradingState.ACTIVE
+    finally:
+        await second.close()
+    assert _rows(db, "SELECT value FROM desk_state WHERE key = 'kill_switch'") == [
+        ('{"on":false,"reason":""}',)
+    ]
+
+
+async def test_paused_entries_with_signals_place_no_entry(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+
+    async def pause_first(supervisor: Supervisor, ts: int) -> None:
+        if not supervisor.risk.entries_paused and supervisor.summary.batches == 1:
+            assert (await supervisor.execute(PauseEntries())).ok
+
+    await _run(_config(), db, pause_first)
+    assert _rows(db, "SELECT count(*) FROM orders WHERE purpose = 'ENTRY'") == [(0,)]
+    rules = _rows(
+        db, "SELECT DISTINCT rule FROM risk_decisions WHERE purpose = 'ENTRY' AND verdict='BLOCK'"
+    )
+    assert ("entries_paused",) in rules, rules
+
+
+async def test_stopped_engine_with_data_stays_silent_then_starts(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    restarted_at: list[int] = []
+
+    async def stop_then_start(supervisor: Supervisor, ts: int) -> None:
+        if supervisor.summary.batches == 1:
+            assert (await supervisor.execute(StopEngine("equity"))).ok
+            assert not (await supervisor.execute(StopEngine("equity"))).ok
+        if not restarted_at and ist_date(ts).isoformat() == "2023-04-06":
+            restarted_at.append(ts)
+            assert (await supervisor.execute(StartEngine("equity"))).ok
+
+    await _run(_config(), db, stop_then_start)
+    before = _rows(
+        db, "SELECT count(*) FROM signals WHERE engine = 'equity' AND ts_ns < ?", restarted_at[0]
+    )
+    after = _rows(
+        db, "SELECT count(*) FROM signals WHERE engine = 'equity' AND ts_ns >= ?", restarted_at[0]
+    )
+    assert before == [(0,)] and after[0][0] > 0
+    # warm indicators: the first equity signal after the restart is not a warm-up skip
+    assert _rows(db, "SELECT count(*) FROM signals WHERE engine='fno'")[0][0] > 0
+
+
+async def test_daily_loss_limit_with_losses_halts_and_flattens_until_next_day(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "state.db"
+    supervisor = await _run(_config(risk__max_daily_loss=1500.0), db)
+    halts = _rows(db, "SELECT ts_ns, message FROM events WHERE kind = 'TradingHalted'")
+    assert halts, "a 1,500 rupee limit must trip on this data"
+    first_halt = halts[0][0]
+    halt_day = ist_date(first_halt)
+    same_day_entries = [
+        ts
+        for (ts,) in _rows(
+            db, "SELECT ts_ns FROM orders WHERE purpose = 'ENTRY' AND ts_ns > ?", first_halt
+        )
+        if ist_date(ts) == halt_day
+    ]
+    assert same_day_entries == []
+    held: dict[str, int] = {}
+    for symbol, side, qty in _rows(
+        db, "SELECT symbol, side, quantity FROM fills WHERE clock_ns <= ?", first_halt
+    ):
+        held[symbol] = held.get(symbol, 0) + (qty if side == "BUY" else -qty)
+    held = {s: q for s, q in held.items() if q}
+    flattened = {
+        symbol
+        for (symbol,) in _rows(
+            db, "SELECT symbol FROM orders WHERE purpose = 'FLATTEN' AND ts_ns = ?", first_halt
+        )
+    }
+    assert flattened == set(held), (held, flattened)
+    # the halt is for the day: a later session trades again
+    later = [
+        ts
+        for (ts,) in _rows(db, "SELECT ts_ns FROM orders WHERE purpose = 'ENTRY'")
+        if ist_date(ts) > halt_day
+    ]
+    assert later, "the daily-loss halt must clear on the next trading day"
+    assert supervisor.risk.kill_switch is False
+
+
+def _kite_csv(path: Path, rows: list[tuple[str, float, float, float, float, int]]) -> None:
+    lines = ["date,open,high,low,close,volume"]
+    lines += [f"{ts}+05:30,{o},{h},{lo},{c},{v}" for ts, o, h, lo, c, v in rows]
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+
+
+async def test_bad_bars_with_spike_and_unknown_data_are_skipped_with_events(
+    tmp_path: Path,
+) -> None:
+    rows = []
+    price = 100.0
+    for minute in range(120):
+        hh, mm = divmod(9 * 60 + 15 + minute, 60)
+        o = c = price + (minute % 7) * 0.1
+        if minute == 60:
+            o = c = price * 3  # a fat-finger print: skipped, then the level goes on
+        rows.append(
+            (f"2023-04-03 {hh:02d}:{mm:02d}:00", o, max(o, c) + 0.2, min(o, c) - 0.2, c, 1000)
+        )
+    rows.insert(30, ("2023-04-03 09:45:00", float("nan"), 1, 1, 1, 1))  # duplicate + NaN
+    source = tmp_path / "TEST.csv.gz"
+    _kite_csv(source, rows)
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["replay"]["sources"] = [{"symbol": "TEST", "path": str(source)}]
+    data["engines"] = [
+        {
+            "name": "equity",
+            "kind": "equity",
+            "symbols": ["TEST"],
+            "timeframe": "1m",
+            "strategy": "ema_cross",
+            "params": {"fast": 5, "slow": 10},
+        }
+    ]
+    db = tmp_path / "state.db"
+    supervisor = await _run(parse_config(data, "t.yaml"), db)
+    kinds = dict(_rows(db, "SELECT kind, count(*) FROM events GROUP BY kind"))
+    assert kinds.get("BarSkipped", 0) >= 1
+    spike = _rows(
+        db, "SELECT message FROM events WHERE kind='BarSkipped' AND message LIKE '%jump%'"
+    )
+    assert spike, kinds
+    assert kinds.get("RowSkipped", 0) + kinds.get("DuplicateBarsDropped", 0) >= 1
+    assert supervisor.feed_state == "FINISHED"
+
+
+async def test_corrupt_database_with_cli_exits_3_and_is_untouched(tmp_path: Path) -> None:
+    import hashlib
+    import subprocess
+    import sys
+
+    db = tmp_path / "state.db"
+    db.write_bytes(b"this is not a database, it is a trader's notes\n" * 100)
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    proc = subprocess.run(
+        [sys.executable, "-m", "kitetui", "run", "--no-ui", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 3
+    assert "untouched" in proc.stderr
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.db"]
+
+
+@pytest.mark.parametrize("speed", ["max"])
+def test_headless_cli_with_default_config_prints_summary(tmp_path: Path, speed: str) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kitetui",
+            "run",
+            "--no-ui",
+            "--speed",
+            speed,
+            "--db",
+            str(tmp_path / "state.db"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for heading in ("replayed", "signals", "P&L", "max drawdown", "open", "events", "fills"):
+        assert heading in out
+    assert len(out.splitlines()) <= 24
