@@ -43,7 +43,7 @@ from kitetui.config import AppConfig, parse_clock
 from kitetui.domain import Bar, Event, OrderPurpose, OrderStatus, Tick, TradingState
 from kitetui.market.loaders import data_path, load_candles, load_ticks
 from kitetui.market.replay import Item, Pacer, merge_batches
-from kitetui.market.validate import PriceValidator
+from kitetui.market.validate import GapDetector, PriceValidator
 from kitetui.store import runs as runs_repo
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
@@ -157,7 +157,13 @@ class Supervisor:
             for symbol in engine_cfg.symbols:
                 self.owner[symbol] = engine
                 self.trader.engines_by_symbol[symbol] = engine
+        self.day: int | None = None
+        self._squared_off_day: int | None = None
+        self._last_equity_minute = -1
+        self._fills_applied = 0
         self.validator = PriceValidator()
+        self.gaps = GapDetector()
+        self._unknown_symbols: set[str] = set()
         self._streams = self._load_sources()
         # What the journal already holds for this run (empty for a new run).
         self._journal_fills = await runs_repo.load_fills(self.db, self.run_id)
@@ -259,10 +265,6 @@ class Supervisor:
         """Replay the data to its end (or until stopped) and return the summary."""
         assert self.summary is not None
         started = time.perf_counter()
-        self.day: int | None = None
-        self._squared_off_day: int | None = None
-        self._last_equity_minute = -1
-        self._fills_applied = 0
         for engine in self.engines:
             engine.launch()
         pacer = Pacer(self.speed, self.config.replay.max_gap_seconds)
@@ -355,6 +357,31 @@ class Supervisor:
                     )
                 )
                 continue
+            engine = self.owner.get(item.symbol)
+            if engine is None:
+                if item.symbol not in self._unknown_symbols:
+                    self._unknown_symbols.add(item.symbol)
+                    trader.record_event(
+                        Event(
+                            ts_ns=ts,
+                            kind="UnknownSymbol",
+                            level="WARNING",
+                            symbol=item.symbol,
+                            message="data for a symbol no engine trades: skipped",
+                        )
+                    )
+                continue
+            gap = self.gaps.check(item)
+            if gap is not None:
+                trader.record_event(
+                    Event(
+                        ts_ns=ts,
+                        kind="DataGap",
+                        level="WARNING",
+                        symbol=item.symbol,
+                        message=gap,
+                    )
+                )
             if isinstance(item, Bar):
                 summary.bars += 1
                 price = item.close
@@ -370,9 +397,7 @@ class Supervisor:
                 )
                 if filled:
                     await trader.on_fills(filled)
-            engine = self.owner.get(item.symbol)
-            if engine is not None:
-                per_engine.setdefault(engine.name, []).append(item)
+            per_engine.setdefault(engine.name, []).append(item)
         if not warm:
             await self._risk_checks(ts)
         for engine in self.engines:

@@ -335,3 +335,30 @@ def test_headless_cli_with_default_config_prints_summary(tmp_path: Path, speed: 
     for heading in ("replayed", "signals", "P&L", "max drawdown", "open", "events", "fills"):
         assert heading in out
     assert len(out.splitlines()) <= 24
+
+
+async def test_unknown_symbol_and_time_gap_with_data_are_recorded_not_fatal(
+    tmp_path: Path,
+) -> None:
+    from kitetui.domain import NS_PER_MINUTE, Tick
+
+    db = tmp_path / "state.db"
+    supervisor = Supervisor(_config(), "test.yaml", database=db, speed=None)
+    await asyncio.wait_for(supervisor.open(), 30)
+    try:
+        await supervisor._finish_recovery()
+        start = 1668743100 * 10**9  # 2022-11-18 09:15 IST
+        symbol = "NIFTY22NOVFUT"
+        await supervisor._process(start, [Tick(symbol, start, 18300.0, 50)], False)
+        await supervisor._process(start, [Tick("NOSUCH", start, 10.0, 1)], False)
+        later = start + 10 * NS_PER_MINUTE
+        await supervisor._process(later, [Tick(symbol, later, 18301.0, 50)], False)
+        await supervisor._process(later + 1, [Tick("NOSUCH", later + 1, 10.0, 1)], False)
+        await supervisor.journal.flush()
+    finally:
+        await supervisor.close()
+    kinds = dict(_rows(db, "SELECT kind, count(*) FROM events GROUP BY kind"))
+    assert kinds["UnknownSymbol"] == 1  # once per symbol, not per tick
+    gap = _rows(db, "SELECT symbol, message FROM events WHERE kind = 'DataGap'")
+    assert gap == [("NIFTY22NOVFUT", "no data for 10.0 min before this tick")]
+    assert supervisor.portfolio.position("NOSUCH") is None

@@ -49,3 +49,33 @@ class PriceValidator:
         self._suspect.pop(item.symbol, None)
         self._last[item.symbol] = price
         return None
+
+
+class GapDetector:
+    """Notices missing data inside a session (a silent vendor or a dropped feed).
+
+    A gap is recorded, not repaired: indicators carry on from the last bar, and the
+    journal says where the hole was so a person can judge the signals around it.
+    """
+
+    __slots__ = ("_last_end", "max_gap_ns")
+
+    def __init__(self, max_gap_s: float = 180.0) -> None:
+        self.max_gap_ns = int(max_gap_s * 1e9)
+        self._last_end: dict[str, int] = {}
+
+    def check(self, item: Tick | Bar) -> str | None:
+        start = item.ts_ns
+        end = item.end_ns if isinstance(item, Bar) else item.ts_ns
+        last = self._last_end.get(item.symbol)
+        self._last_end[item.symbol] = end
+        if last is None or _ist_day(last) != _ist_day(start):
+            return None
+        gap = start - last
+        if gap > self.max_gap_ns:
+            return f"no data for {gap / 60e9:.1f} min before this {type(item).__name__.lower()}"
+        return None
+
+
+def _ist_day(ts_ns: int) -> int:
+    return (ts_ns + 19_800_000_000_000) // 86_400_000_000_000

@@ -232,15 +232,6 @@ class Journal:
         self, fill: Fill, order: Order, position: Position | None, clock_ns: int
     ) -> bool:
         """Commit a fill with its order's new state; False if it was already journaled."""
-        existing = await (
-            await self.db.execute("SELECT 1 FROM fills WHERE fill_id = ?", (fill.fill_id,))
-        ).fetchone()
-        if existing is not None:
-            return False
-        self._fill_seq += 1
-        seq = self._fill_seq
-        self._order_updates[order.tag] = order
-        self._order_events.append((order.tag, fill.ts_ns, order.status.value, order.reason))
 
         async def statements() -> None:
             await self.db.execute(
@@ -279,7 +270,18 @@ class Journal:
                     ),
                 )
 
+        # The duplicate check runs under the lock: two deliveries of one fill (postback and
+        # poll) racing here must not both pass it and fail the second commit.
         async with self._lock:
+            existing = await (
+                await self.db.execute("SELECT 1 FROM fills WHERE fill_id = ?", (fill.fill_id,))
+            ).fetchone()
+            if existing is not None:
+                return False
+            self._fill_seq += 1
+            seq = self._fill_seq
+            self._order_updates[order.tag] = order
+            self._order_events.append((order.tag, fill.ts_ns, order.status.value, order.reason))
             await self._transaction(statements)
         return True
 
