@@ -21,6 +21,8 @@ class DatabaseRefused(Exception):
 
 
 def _check_header(path: Path) -> None:
+    if path.is_dir():
+        raise DatabaseRefused(f"{path} is a directory, not a database file; it was left untouched.")
     if not path.exists() or path.stat().st_size == 0:
         return
     with path.open("rb") as handle:
