@@ -119,42 +119,35 @@ class Engine:
     # -- bars -----------------------------------------------------------------------
 
     def _bars_from(self, item: Tick | Bar) -> list[Bar]:
-        symbol = item.symbol
         if isinstance(item, Tick):
-            aggregator = self._ticks.get(symbol)
+            aggregator = self._ticks.get(item.symbol)
             if aggregator is None:
-                aggregator = self._ticks[symbol] = TickBarAggregator(symbol, BASE_TIMEFRAME_S)
+                aggregator = self._ticks[item.symbol] = TickBarAggregator(
+                    item.symbol, BASE_TIMEFRAME_S
+                )
             bar = aggregator.on_tick(item)
-            if bar is None:
-                return []
-            item = bar
-        if item.timeframe_s == self.timeframe_s:
-            return [item]
-        resampler = self._resamplers.get(symbol)
+            return [] if bar is None else self._resampled(bar)
+        return self._resampled(item)
+
+    def _resampled(self, bar: Bar) -> list[Bar]:
+        """Pass a bar of the engine's timeframe through; feed shorter ones upward."""
+        if bar.timeframe_s == self.timeframe_s:
+            return [bar]
+        resampler = self._resamplers.get(bar.symbol)
         if resampler is None:
-            resampler = self._resamplers[symbol] = BarResampler(
-                symbol, item.timeframe_s, self.timeframe_s
+            resampler = self._resamplers[bar.symbol] = BarResampler(
+                bar.symbol, bar.timeframe_s, self.timeframe_s
             )
-        bar = resampler.on_bar(item)
-        return [] if bar is None else [bar]
+        out = resampler.on_bar(bar)
+        return [] if out is None else [out]
 
     def flush_bars(self) -> list[Bar]:
         """Close partial bars at the end of a session or of the data."""
         bars: list[Bar] = []
-        for symbol, aggregator in self._ticks.items():
+        for aggregator in self._ticks.values():
             bar = aggregator.flush()
             if bar is not None:
-                if bar.timeframe_s == self.timeframe_s:
-                    bars.append(bar)
-                else:
-                    resampler = self._resamplers.get(symbol)
-                    if resampler is None:
-                        resampler = self._resamplers[symbol] = BarResampler(
-                            symbol, bar.timeframe_s, self.timeframe_s
-                        )
-                    out = resampler.on_bar(bar)
-                    if out is not None:
-                        bars.append(out)
+                bars.extend(self._resampled(bar))
         for resampler in self._resamplers.values():
             bar = resampler.flush()
             if bar is not None:

@@ -83,7 +83,52 @@ def session_bucket(ts_ns: int, timeframe_s: int) -> tuple[int, int]:
     return SessionBuckets(timeframe_s).bucket(ts_ns)
 
 
-class TickBarAggregator:
+class _OpenBar:
+    """The bar being built, shared by the tick aggregator and the resampler.
+
+    No open bar <=> ``_start == _end``. ``_tf_s`` is the timeframe of the bars it emits.
+    """
+
+    __slots__ = (
+        "_close",
+        "_end",
+        "_high",
+        "_low",
+        "_oi",
+        "_open",
+        "_start",
+        "_tf_s",
+        "_volume",
+        "symbol",
+    )
+
+    def flush(self) -> Bar | None:
+        """Close and return the open bar, if any; later input starts a new bar."""
+        if self._start == self._end:
+            return None
+        done = self._bar()
+        self._start = self._end
+        return done
+
+    def partial(self) -> Bar | None:
+        """The bar being built (for display); ``None`` when no bar is open."""
+        return self._bar() if self._start != self._end else None
+
+    def _bar(self) -> Bar:
+        return Bar(
+            self.symbol,
+            self._start,
+            self._tf_s,
+            self._open,
+            self._high,
+            self._low,
+            self._close,
+            self._volume,
+            self._oi,
+        )
+
+
+class TickBarAggregator(_OpenBar):
     """Builds ``timeframe_s`` bars from one symbol's ticks.
 
     ``on_tick`` returns the previous bar when a tick opens a later bucket (so a bar is
@@ -96,24 +141,15 @@ class TickBarAggregator:
 
     __slots__ = (
         "_buckets",
-        "_close",
-        "_end",
-        "_high",
-        "_low",
-        "_oi",
-        "_open",
-        "_start",
-        "_volume",
         "bad_ticks",
         "late_ticks",
-        "symbol",
         "timeframe_s",
     )
 
     def __init__(self, symbol: str, timeframe_s: int = 60) -> None:
         self._buckets = SessionBuckets(timeframe_s)
         self.symbol = symbol
-        self.timeframe_s = timeframe_s
+        self.timeframe_s = self._tf_s = timeframe_s
         self.late_ticks = 0
         self.bad_ticks = 0
         # No open bar <=> _start == _end; ticks before _end are then late.
@@ -146,33 +182,8 @@ class TickBarAggregator:
         self._oi = tick.oi
         return done
 
-    def flush(self) -> Bar | None:
-        """Close and return the open bar, if any; later ticks start a new bar."""
-        if self._start == self._end:
-            return None
-        done = self._bar()
-        self._start = self._end
-        return done
 
-    def partial(self) -> Bar | None:
-        """The bar being built (for display); ``None`` when no bar is open."""
-        return self._bar() if self._start != self._end else None
-
-    def _bar(self) -> Bar:
-        return Bar(
-            self.symbol,
-            self._start,
-            self.timeframe_s,
-            self._open,
-            self._high,
-            self._low,
-            self._close,
-            self._volume,
-            self._oi,
-        )
-
-
-class BarResampler:
+class BarResampler(_OpenBar):
     """Builds ``target_tf_s`` bars from one symbol's ``source_tf_s`` bars.
 
     A target bar is returned by the ``on_bar`` call whose source bar ends its bucket
@@ -189,19 +200,10 @@ class BarResampler:
 
     __slots__ = (
         "_buckets",
-        "_close",
-        "_end",
-        "_high",
-        "_low",
-        "_oi",
-        "_open",
         "_source_ns",
-        "_start",
-        "_volume",
         "late_bars",
         "rejected_bars",
         "source_tf_s",
-        "symbol",
         "target_tf_s",
     )
 
@@ -215,7 +217,7 @@ class BarResampler:
             )
         self.symbol = symbol
         self.source_tf_s = source_tf_s
-        self.target_tf_s = target_tf_s
+        self.target_tf_s = self._tf_s = target_tf_s
         self._source_ns = source_tf_s * NS_PER_SECOND
         self.late_bars = 0
         self.rejected_bars = 0
@@ -253,28 +255,3 @@ class BarResampler:
             done = self._bar()
             self._start = self._end
         return done
-
-    def flush(self) -> Bar | None:
-        """Close and return the open target bar, if any."""
-        if self._start == self._end:
-            return None
-        done = self._bar()
-        self._start = self._end
-        return done
-
-    def partial(self) -> Bar | None:
-        """The target bar being built (for display); ``None`` when none is open."""
-        return self._bar() if self._start != self._end else None
-
-    def _bar(self) -> Bar:
-        return Bar(
-            self.symbol,
-            self._start,
-            self.target_tf_s,
-            self._open,
-            self._high,
-            self._low,
-            self._close,
-            self._volume,
-            self._oi,
-        )

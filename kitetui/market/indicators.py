@@ -83,7 +83,28 @@ def _true_range(high: float, low: float, prev_close: float) -> float:
     return lc if lc > hl else hl
 
 
-class EMA:
+class _Indicator:
+    """What every indicator answers: its current value, and whether it has warmed up.
+
+    Subclasses keep ``_value`` (nan until ready) and, for windowed ones, ``_count`` and
+    ``period``; those with another notion of readiness override ``ready``.
+    """
+
+    __slots__ = ()
+    _value: float
+    _count: int
+    period: int
+
+    @property
+    def ready(self) -> bool:
+        return self._count >= self.period
+
+    @property
+    def value(self) -> float:
+        return self._value
+
+
+class EMA(_Indicator):
     """Exponential moving average, alpha ``2/(period+1)``, seeded with the SMA of the
     first ``period`` closes (pandas-ta's default ``sma=True``).
 
@@ -100,13 +121,6 @@ class EMA:
         self._seed_sum = 0.0
         self._value = _nan
 
-    @property
-    def ready(self) -> bool:
-        return self._count >= self.period
-
-    @property
-    def value(self) -> float:
-        return self._value
 
     def update(self, close: float) -> float:
         if not _isfinite(close):
@@ -123,7 +137,7 @@ class EMA:
         return self._value
 
 
-class SMA:
+class SMA(_Indicator):
     """Simple moving average over a ring buffer, O(1) per update.
 
     The running sum is kept relative to a recent price (so its terms are small) and
@@ -144,13 +158,6 @@ class SMA:
         self._since_resync = 0
         self._value = _nan
 
-    @property
-    def ready(self) -> bool:
-        return self._count >= self.period
-
-    @property
-    def value(self) -> float:
-        return self._value
 
     def update(self, close: float) -> float:
         if not _isfinite(close):
@@ -179,7 +186,7 @@ class SMA:
         return self._value
 
 
-class RSI:
+class RSI(_Indicator):
     """Relative strength index with Wilder smoothing, as ``pandas_ta_classic.rsi``.
 
     Gains and losses are the positive/negative parts of close-to-close changes; each
@@ -201,13 +208,6 @@ class RSI:
         self._loss = 0.0
         self._value = _nan
 
-    @property
-    def ready(self) -> bool:
-        return self._count >= self.period
-
-    @property
-    def value(self) -> float:
-        return self._value
 
     def update(self, close: float) -> float:
         if not _isfinite(close):
@@ -241,7 +241,7 @@ class RSI:
         return self._value
 
 
-class ATR:
+class ATR(_Indicator):
     """Average true range, pandas-ta default (``mamode="rma"``).
 
     The first bar has no previous close, so no true range (pandas-ta blanks it); the
@@ -260,13 +260,6 @@ class ATR:
         self._seed_sum = 0.0
         self._value = _nan
 
-    @property
-    def ready(self) -> bool:
-        return self._count >= self.period
-
-    @property
-    def value(self) -> float:
-        return self._value
 
     def update(self, high: float, low: float, close: float) -> float:
         if not (_isfinite(high) and _isfinite(low) and _isfinite(close)):
@@ -286,7 +279,7 @@ class ATR:
         return self._value
 
 
-class ADX:
+class ADX(_Indicator):
     """Average directional index with +DI/-DI, as ``pandas_ta_classic.adx`` (rma).
 
     pandas-ta-classic seeds +DM, -DM and TR the TA-Lib way: the sum of bars
@@ -341,9 +334,6 @@ class ADX:
     def ready(self) -> bool:
         return self._value == self._value
 
-    @property
-    def value(self) -> float:
-        return self._value
 
     @property
     def plus_di(self) -> float:
@@ -410,7 +400,7 @@ class ADX:
         return self._value
 
 
-class VWAP:
+class VWAP(_Indicator):
     """Volume-weighted average price of the typical price (h+l+c)/3, reset at the
     start of each IST calendar day (``pandas_ta_classic.vwap(anchor="D")`` on an
     IST-indexed series).
@@ -435,9 +425,6 @@ class VWAP:
     def ready(self) -> bool:
         return self._volume > 0.0
 
-    @property
-    def value(self) -> float:
-        return self._value
 
     def update(self, high: float, low: float, close: float, volume: float, ts_ns: int) -> float:
         day = (ts_ns + _IST_OFFSET_NS) // _NS_PER_DAY
@@ -461,7 +448,7 @@ class VWAP:
         return self._value
 
 
-class BollingerBands:
+class BollingerBands(_Indicator):
     """Bollinger bands: SMA mid +/- ``std`` population standard deviations (pandas-ta
     uses ``ddof=0``), as ``pandas_ta_classic.bbands(length, std)``.
 
@@ -570,7 +557,7 @@ class BollingerBands:
         self._sum_sq = _fsum([d * d for d in deltas])
 
 
-class MACD:
+class MACD(_Indicator):
     """MACD line, signal line and histogram, as ``pandas_ta_classic.macd``.
 
     The fast and slow EMAs are SMA-seeded at bars ``fast`` and ``slow``; the MACD
