@@ -416,7 +416,7 @@ class Supervisor:
 
     async def _risk_checks(self, ts: int) -> None:
         trader = self.trader
-        symbol_pnl = {p.symbol: p.pnl_paise for p in self.portfolio.positions()}
+        symbol_pnl = self.portfolio.day_pnl_by_symbol()  # today, not all-time
         was_halted = self.risk.state is TradingState.HALTED
         blocked_before = set(self.risk.blocked_symbols)
         decisions = self.risk.on_pnl(self.portfolio.day_pnl_paise, symbol_pnl)
