@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 
 from engines import ENGINE_KINDS, Engine, EngineState
@@ -168,7 +169,7 @@ class Supervisor:
         # What the journal already holds for this run (empty for a new run).
         self._journal_fills = await runs_repo.load_fills(self.db, self.run_id)
         for order in await runs_repo.load_orders(self.db, self.run_id):
-            self.trader.orders[order.tag] = order
+            self.trader.track(order)
         self.trader.counts["orders"] = len(self.trader.orders)
         kill = await runs_repo.load_desk_state(self.db, "kill_switch")
         self._kill_on_start = kill if kill and kill.get("on") else None
@@ -219,7 +220,7 @@ class Supervisor:
             # The paper book lives in this process, so nothing of it survived: place it now.
             if order.status is OrderStatus.NEW and await self.broker.lookup(order.tag) is None:
                 accepted = await self.broker.place(order)
-                self.trader.orders[order.tag] = accepted
+                self.trader.track(accepted)
                 self.journal.update_order(accepted, self.clock.now_ns)
         for order in open_orders:
             if order.purpose is OrderPurpose.STOP:
@@ -597,14 +598,10 @@ class Supervisor:
             )
             for p in portfolio.positions()
         )
-        orders = list(trader.orders.values())
-        recent = orders[-_RECENT_ORDERS:]
+        # Newest orders plus every working one; never a copy of the whole day's book.
+        recent = list(islice(reversed(trader.orders.values()), _RECENT_ORDERS))[::-1]
         recent_tags = {o.tag for o in recent}
-        shown = [
-            o
-            for o in orders[:-_RECENT_ORDERS]
-            if not o.status.is_terminal and o.tag not in recent_tags
-        ] + recent
+        shown = [o for o in trader.open_orders() if o.tag not in recent_tags] + recent
         order_views = tuple(
             OrderView(
                 tag=o.tag,

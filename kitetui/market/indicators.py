@@ -121,7 +121,6 @@ class EMA(_Indicator):
         self._seed_sum = 0.0
         self._value = _nan
 
-
     def update(self, close: float) -> float:
         if not _isfinite(close):
             return self._value
@@ -157,7 +156,6 @@ class SMA(_Indicator):
         self._sum = 0.0  # sum of (x - shift) over the window
         self._since_resync = 0
         self._value = _nan
-
 
     def update(self, close: float) -> float:
         if not _isfinite(close):
@@ -207,7 +205,6 @@ class RSI(_Indicator):
         self._gain = 0.0
         self._loss = 0.0
         self._value = _nan
-
 
     def update(self, close: float) -> float:
         if not _isfinite(close):
@@ -259,7 +256,6 @@ class ATR(_Indicator):
         self._count = 0
         self._seed_sum = 0.0
         self._value = _nan
-
 
     def update(self, high: float, low: float, close: float) -> float:
         if not (_isfinite(high) and _isfinite(low) and _isfinite(close)):
@@ -333,7 +329,6 @@ class ADX(_Indicator):
     @property
     def ready(self) -> bool:
         return self._value == self._value
-
 
     @property
     def plus_di(self) -> float:
@@ -424,7 +419,6 @@ class VWAP(_Indicator):
     @property
     def ready(self) -> bool:
         return self._volume > 0.0
-
 
     def update(self, high: float, low: float, close: float, volume: float, ts_ns: int) -> float:
         day = (ts_ns + _IST_OFFSET_NS) // _NS_PER_DAY

@@ -82,7 +82,8 @@ class Trader:
         self.tick_size = tick_size
         self.entry_cutoff_minute = entry_cutoff_minute
         self.run_id = run_id
-        self.orders: dict[str, Order] = {}
+        self.orders: dict[str, Order] = {}  # every order of the run, in placement order
+        self._working: dict[str, Order] = {}  # the non-terminal ones: scanned per signal
         self.stops: dict[str, str] = {}  # symbol -> tag of its resting protective stop
         self.engines_by_symbol: dict[str, Engine] = {}
         self.signals: deque[SignalView] = deque(maxlen=signal_buffer)
@@ -191,12 +192,16 @@ class Trader:
         position = self.portfolio.position(symbol)
         return 0 if position is None else position.quantity
 
+    def track(self, order: Order) -> None:
+        """Record an order's latest state; keeps the index of working orders current."""
+        self.orders[order.tag] = order
+        if order.status.is_terminal:
+            self._working.pop(order.tag, None)
+        else:
+            self._working[order.tag] = order
+
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return [
-            o
-            for o in self.orders.values()
-            if not o.status.is_terminal and (symbol is None or o.symbol == symbol)
-        ]
+        return [o for o in self._working.values() if symbol is None or o.symbol == symbol]
 
     def _exposure(self, symbol: str) -> ExposureView:
         return ExposureView(
@@ -345,18 +350,18 @@ class Trader:
             signal_id=intent.signal_id,
             reason=intent.reason,
         )
-        self.orders[tag] = order
+        self.track(order)
         self.journal.set_risk_state(self.risk.to_state())
         await self.journal.write_order(order)
         self.counts["orders"] += 1
         if intent.purpose is OrderPurpose.ENTRY and self.risk.state is TradingState.HALTED:
             # Halted while the order row was being written: it never reaches the broker.
             rejected = replace(order, status=OrderStatus.REJECTED, reason="trading halted")
-            self.orders[tag] = rejected
+            self.track(rejected)
             await self.journal.write_order_state(rejected, self.clock.now_ns)
             return True
         accepted = await self.broker.place(order)
-        self.orders[tag] = accepted
+        self.track(accepted)
         self.journal.update_order(accepted, self.clock.now_ns)
         if accepted.status is OrderStatus.REJECTED:
             self.record_event(
@@ -381,7 +386,7 @@ class Trader:
         if cancelled is None:
             return False
         cancelled = replace(cancelled, reason=reason)
-        self.orders[tag] = cancelled
+        self.track(cancelled)
         await self.journal.write_order_state(cancelled, self.clock.now_ns)
         if self.stops.get(order.symbol) == tag:
             del self.stops[order.symbol]
@@ -399,7 +404,7 @@ class Trader:
     async def on_fills(self, fills: list[tuple[Order, Fill]]) -> None:
         for order, fill in fills:
             fill = replace(fill, engine=order.engine, product=order.product)
-            self.orders[order.tag] = order
+            self.track(order)
             if not await self.journal.write_fill(fill, order, None, self.clock.now_ns):
                 continue
             self.portfolio.apply_fill(fill)
