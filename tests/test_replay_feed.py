@@ -1,0 +1,120 @@
+"""The replay feed: data-time order, equal-time batches, and pacing at N× or max."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from kitetui.domain import NS_PER_MINUTE, NS_PER_SECOND, Bar, Tick, round_to_tick, to_paise
+from kitetui.market import replay
+from kitetui.market.replay import Pacer, event_time, merge_batches
+
+T0 = 1_680_493_500 * NS_PER_SECOND  # 2023-04-03 09:15 IST
+
+
+def _bar(symbol: str, minute: int) -> Bar:
+    return Bar(symbol, T0 + minute * NS_PER_MINUTE, 60, 10.0, 11.0, 9.0, 10.5, 100)
+
+
+def _tick(symbol: str, second: int, price: float = 10.0) -> Tick:
+    return Tick(symbol, T0 + second * NS_PER_SECOND, price, 1)
+
+
+def test_event_time_with_bar_is_its_end_and_with_tick_its_time() -> None:
+    assert event_time(_bar("A", 0)) == T0 + NS_PER_MINUTE
+    assert event_time(_tick("A", 5)) == T0 + 5 * NS_PER_SECOND
+
+
+def test_merge_batches_with_bars_and_ticks_orders_by_event_time_and_groups_equal_times() -> None:
+    bars_a = [_bar("A", 0), _bar("A", 1)]
+    bars_b = [_bar("B", 0), _bar("B", 1)]
+    ticks = [_tick("F", 30), _tick("F", 60), _tick("F", 60, 11.0), _tick("F", 90)]
+    batches = list(merge_batches([bars_a, bars_b, ticks]))
+    assert [ts for ts, _ in batches] == [
+        T0 + 30 * NS_PER_SECOND,
+        T0 + 60 * NS_PER_SECOND,
+        T0 + 90 * NS_PER_SECOND,
+        T0 + 120 * NS_PER_SECOND,
+    ]
+    at_0916 = batches[1][1]
+    # same event time: sources in config order, rows in file order (stable)
+    assert [(i.symbol, getattr(i, "price", None)) for i in at_0916] == [
+        ("A", None),
+        ("B", None),
+        ("F", 10.0),
+        ("F", 11.0),
+    ]
+
+
+def test_merge_batches_with_no_streams_yields_nothing() -> None:
+    assert list(merge_batches([[], []])) == []
+
+
+class _FakeTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.slept.append(delay)
+        self.now += delay
+
+
+@pytest.fixture
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> _FakeTime:
+    fake = _FakeTime()
+    monkeypatch.setattr(replay.time, "monotonic", fake.monotonic)
+    monkeypatch.setattr(replay.asyncio, "sleep", fake.sleep)
+    return fake
+
+
+async def test_pacer_with_speed_sleeps_data_gap_over_speed(fake_time: _FakeTime) -> None:
+    pacer = Pacer(speed=60.0, max_gap_s=5.0)
+    for minute in range(4):
+        await pacer.wait(T0 + minute * NS_PER_MINUTE)
+    assert fake_time.slept == pytest.approx([1.0, 1.0, 1.0])
+
+
+async def test_pacer_with_overnight_gap_caps_the_sleep(fake_time: _FakeTime) -> None:
+    pacer = Pacer(speed=60.0, max_gap_s=0.5)
+    await pacer.wait(T0)
+    await pacer.wait(T0 + 18 * 3600 * NS_PER_SECOND)
+    assert fake_time.slept == pytest.approx([0.5])
+
+
+async def test_pacer_after_slow_stretch_catches_up_at_most_max_gap(fake_time: _FakeTime) -> None:
+    pacer = Pacer(speed=60.0, max_gap_s=1.0)
+    await pacer.wait(T0)
+    fake_time.now += 30.0  # the consumer was slow for 30 s of wall time
+    for minute in (1, 2):  # owed 29 s of sleep; only 1 s of it may be skipped
+        await pacer.wait(T0 + minute * NS_PER_MINUTE)
+    assert fake_time.slept == []
+    await pacer.wait(T0 + 3 * NS_PER_MINUTE)
+    assert fake_time.slept == pytest.approx([1.0])
+
+
+async def test_pacer_at_max_speed_only_yields(fake_time: _FakeTime) -> None:
+    pacer = Pacer(speed=None, yield_every=4)
+    for second in range(12):
+        await pacer.wait(T0 + second * NS_PER_SECOND)
+    assert fake_time.slept == [0, 0, 0]
+    assert asyncio.iscoroutinefunction(pacer.wait)
+
+
+@pytest.mark.parametrize(
+    ("price", "paise"), [(0.05, 5), (1607.55, 160755), (0.1 + 0.2, 30), (-2.345, -235), (0, 0)]
+)
+def test_to_paise_with_float_noise_rounds_to_exact_paise(price: float, paise: int) -> None:
+    assert to_paise(price) == paise
+
+
+@pytest.mark.parametrize(
+    ("price", "tick", "expected"),
+    [(18283.23, 0.05, 18283.25), (18283.22, 0.05, 18283.2), (101.04, 0.1, 101.0), (7, 0.05, 7.0)],
+)
+def test_round_to_tick_with_off_tick_price_lands_on_tick(price, tick, expected) -> None:
+    assert round_to_tick(price, tick) == expected
