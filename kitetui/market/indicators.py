@@ -104,7 +104,30 @@ class _Indicator:
         return self._value
 
 
-class EMA(_Indicator):
+class _SeededAverage(_Indicator):
+    """An exponential average seeded with the SMA of its first ``period`` inputs.
+
+    pandas ewm(adjust=False) computes ((1-a)*avg + a*x) / ((1-a) + a); the divisor is
+    exactly 1.0 for the alphas used here (2/(n+1) for EMA, 1/n for Wilder's RMA).
+    """
+
+    __slots__ = ()
+    _alpha: float
+    _beta: float
+    _seed_sum: float
+
+    def _smooth(self, x: float) -> float:
+        if self._count >= self.period:
+            self._value = self._beta * self._value + self._alpha * x
+            return self._value
+        self._count += 1
+        self._seed_sum += x
+        if self._count == self.period:
+            self._value = self._seed_sum / self.period
+        return self._value
+
+
+class EMA(_SeededAverage):
     """Exponential moving average, alpha ``2/(period+1)``, seeded with the SMA of the
     first ``period`` closes (pandas-ta's default ``sma=True``).
 
@@ -124,16 +147,7 @@ class EMA(_Indicator):
     def update(self, close: float) -> float:
         if not _isfinite(close):
             return self._value
-        if self._count >= self.period:
-            # pandas ewm(adjust=False): ((1-a)*avg + a*x) / ((1-a) + a), the divisor
-            # being exactly 1.0 for every alpha 2/(n+1) we use.
-            self._value = self._beta * self._value + self._alpha * close
-            return self._value
-        self._count += 1
-        self._seed_sum += close
-        if self._count == self.period:
-            self._value = self._seed_sum / self.period
-        return self._value
+        return self._smooth(close)
 
 
 class SMA(_Indicator):
@@ -238,7 +252,7 @@ class RSI(_Indicator):
         return self._value
 
 
-class ATR(_Indicator):
+class ATR(_SeededAverage):
     """Average true range, pandas-ta default (``mamode="rma"``).
 
     The first bar has no previous close, so no true range (pandas-ta blanks it); the
@@ -265,14 +279,7 @@ class ATR(_Indicator):
         if prev_close != prev_close:
             return self._value
         tr = _true_range(high, low, prev_close)
-        if self._count >= self.period:
-            self._value = self._beta * self._value + self._alpha * tr
-            return self._value
-        self._count += 1
-        self._seed_sum += tr
-        if self._count == self.period:
-            self._value = self._seed_sum / self.period
-        return self._value
+        return self._smooth(tr)
 
 
 class ADX(_Indicator):
