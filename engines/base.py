@@ -31,8 +31,12 @@ BASE_TIMEFRAME_S = 60
 
 class EngineState(StrEnum):
     RUNNING = "RUNNING"
+    PAUSED = "PAUSED"  # signals and exits go on; no new entries
     STOPPED = "STOPPED"
     ERROR = "ERROR"
+
+
+_ACTIVE = frozenset({EngineState.RUNNING, EngineState.PAUSED})
 
 
 class Engine:
@@ -113,8 +117,12 @@ class Engine:
         )
 
     @property
+    def entries_paused(self) -> bool:
+        return self.state is EngineState.PAUSED
+
+    @property
     def trading(self) -> bool:
-        return self.state is EngineState.RUNNING and not self.warming_up
+        return self.state in _ACTIVE and not self.warming_up
 
     # -- bars -----------------------------------------------------------------------
 

@@ -22,12 +22,17 @@ class StopEngine:
 
 @dataclass(frozen=True, slots=True)
 class PauseEntries:
-    """Stop opening positions; exits, stops and square-off keep working."""
+    """Stop opening positions; exits, stops and square-off keep working.
+
+    With ``engine`` set, only that engine stops opening positions.
+    """
+
+    engine: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class ResumeEntries:
-    pass
+    engine: str = ""
 
 
 @dataclass(frozen=True, slots=True)

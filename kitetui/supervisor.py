@@ -411,6 +411,7 @@ class Supervisor:
                 self._last_equity_minute = minute
                 self.portfolio.record_equity(ts)
                 self.journal.add_equity_point(ts, self.portfolio.equity_paise)
+                self.journal.set_positions(self.portfolio.positions())
                 self.journal.set_risk_state(self.risk.to_state())
             self.journal.set_cursor(ts)
         self._publish()
@@ -516,6 +517,18 @@ class Supervisor:
                     return CommandResult(False, f"engine {name} is already stopped")
                 engine.state = EngineState.STOPPED
                 return CommandResult(True, f"engine {name} stopped (positions and stops stay)")
+            case PauseEntries(engine=name) if name:
+                engine = self._engine(name)
+                if engine is None or engine.state is not EngineState.RUNNING:
+                    return CommandResult(False, f"engine {name!r} is not running")
+                engine.state = EngineState.PAUSED
+                return CommandResult(True, f"engine {name}: entries paused, exits go on")
+            case ResumeEntries(engine=name) if name:
+                engine = self._engine(name)
+                if engine is None or engine.state is not EngineState.PAUSED:
+                    return CommandResult(False, f"engine {name!r} is not paused")
+                engine.state = EngineState.RUNNING
+                return CommandResult(True, f"engine {name}: entries resumed")
             case PauseEntries():
                 self.risk.pause_entries()
                 await self._persist_risk()

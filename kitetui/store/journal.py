@@ -37,6 +37,26 @@ _ORDER_UPSERT = (
 )
 
 
+_POSITION_UPSERT = (
+    "INSERT OR REPLACE INTO positions (run_id, symbol, engine, product, quantity, avg_price, "
+    "last_price, realized_paise, unrealized_paise) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _position_row(run_id: str, p: Position) -> tuple:
+    return (
+        run_id,
+        p.symbol,
+        p.engine,
+        p.product.value,
+        p.quantity,
+        p.avg_price,
+        p.last_price,
+        p.realized_paise,
+        p.unrealized_paise,
+    )
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str, allow_nan=False)
 
@@ -73,6 +93,7 @@ class Journal:
         self._pending = 0
         self._cursor_ns: int | None = None
         self._risk_state: dict[str, Any] | None = None
+        self._positions: list[Position] | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -203,6 +224,10 @@ class Journal:
     def set_risk_state(self, state: dict[str, Any]) -> None:
         self._risk_state = state
 
+    def set_positions(self, positions: list[Position]) -> None:
+        """A checkpoint of every position for readers; recovery rebuilds from fills."""
+        self._positions = positions
+
     # -- durable paths ----------------------------------------------------------------
 
     async def write_order(self, order: Order) -> None:
@@ -253,22 +278,7 @@ class Journal:
                 ),
             )
             if position is not None:
-                await self.db.execute(
-                    "INSERT OR REPLACE INTO positions (run_id, symbol, engine, product, quantity, "
-                    "avg_price, last_price, realized_paise, unrealized_paise) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        self.run_id,
-                        position.symbol,
-                        position.engine,
-                        position.product.value,
-                        position.quantity,
-                        position.avg_price,
-                        position.last_price,
-                        position.realized_paise,
-                        position.unrealized_paise,
-                    ),
-                )
+                await self.db.execute(_POSITION_UPSERT, _position_row(self.run_id, position))
 
         # The duplicate check runs under the lock: two deliveries of one fill (postback and
         # poll) racing here must not both pass it and fail the second commit.
@@ -298,7 +308,12 @@ class Journal:
 
     async def flush(self) -> None:
         async with self._lock:
-            if self._pending or self._cursor_ns is not None or self._risk_state is not None:
+            if (
+                self._pending
+                or self._cursor_ns is not None
+                or self._risk_state is not None
+                or self._positions is not None
+            ):
                 await self._transaction(None)
 
     # -- internals --------------------------------------------------------------------
@@ -340,6 +355,7 @@ class Journal:
         equity, self._equity = self._equity, []
         cursor, self._cursor_ns = self._cursor_ns, None
         risk_state, self._risk_state = self._risk_state, None
+        positions, self._positions = self._positions, None
         self._pending = 0
         db = self.db
         await db.execute("BEGIN IMMEDIATE")
@@ -390,6 +406,10 @@ class Journal:
             if cursor is not None:
                 await db.execute(
                     "UPDATE runs SET cursor_ns = ? WHERE run_id = ?", (cursor, self.run_id)
+                )
+            if positions:
+                await db.executemany(
+                    _POSITION_UPSERT, [_position_row(self.run_id, p) for p in positions]
                 )
             if risk_state is not None:
                 await db.execute(

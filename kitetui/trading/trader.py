@@ -299,7 +299,11 @@ class Trader:
             signal_id=signal.signal_id,
             reason=f"{signal.kind.value}: {signal.reason}",
         )
-        if ist_minute_of_day(signal.ts_ns) >= self.entry_cutoff_minute:
+        if engine.entries_paused:
+            decision = RiskDecision(
+                RiskVerdict.BLOCK, 0, f"engine {engine.name} is paused", "engine_paused"
+            )
+        elif ist_minute_of_day(signal.ts_ns) >= self.entry_cutoff_minute:
             decision = RiskDecision(
                 RiskVerdict.BLOCK, 0, "after the entry cut-off time", "entry_cutoff"
             )

@@ -65,6 +65,9 @@ _DESK_COMMANDS = (
 )
 
 
+_PAUSABLE = frozenset({"RUNNING", "PAUSED"})
+
+
 class KiteTuiApp(App[None]):
     """The trading desk. Construct it with :func:`make_app`."""
 
@@ -75,6 +78,7 @@ class KiteTuiApp(App[None]):
         Binding("x", "stop_engine", "Stop"),
         Binding("p", "pause_entries", "Pause"),
         Binding("p", "resume_entries", "Resume"),
+        Binding("e", "toggle_engine_pause", "Pause engine"),
         Binding("k", "kill_switch", "Kill"),
         Binding("r", "reset_kill_switch", "Reset kill"),
         Binding("1", "show_tab('positions')", "Positions", show=False),
@@ -227,6 +231,9 @@ class KiteTuiApp(App[None]):
         if action == "stop_engine":
             engine = self.selected_engine()
             return None if engine is None or engine.state.upper() == "STOPPED" else True
+        if action == "toggle_engine_pause":
+            engine = self.selected_engine()
+            return True if engine is not None and engine.state.upper() in _PAUSABLE else None
         if action == "pause_entries":
             if risk is None:
                 return None
@@ -252,6 +259,16 @@ class KiteTuiApp(App[None]):
         engine = self.selected_engine()
         if engine is not None:
             self.send_command(StopEngine(engine.name))
+
+    def action_toggle_engine_pause(self) -> None:
+        """Pause or resume new entries for the selected engine only."""
+        engine = self.selected_engine()
+        if engine is None:
+            return
+        if engine.state.upper() == "PAUSED":
+            self.send_command(ResumeEntries(engine.name))
+        else:
+            self.send_command(PauseEntries(engine.name))
 
     def action_pause_entries(self) -> None:
         self.send_command(PauseEntries())

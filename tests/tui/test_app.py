@@ -277,6 +277,30 @@ async def test_pause_key_with_entries_open_pauses_and_with_paused_resumes() -> N
         assert link.sent == [PauseEntries(), ResumeEntries()]
 
 
+async def test_engine_pause_key_with_running_engine_pauses_it_and_with_paused_resumes() -> None:
+    link = FakeLink(busy_snapshot())
+    app = make_app(link)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        selected = app.selected_engine()
+        assert selected is not None and selected.state == "RUNNING"
+        await pilot.press("e")
+        await settle(app, pilot)
+        assert link.sent == [PauseEntries(selected.name)]
+
+        snapshot = app.snapshot
+        engines = tuple(
+            dataclasses.replace(e, state="PAUSED") if e.name == selected.name else e
+            for e in snapshot.engines
+        )
+        link.publish(next_snapshot(snapshot, engines=engines))
+        app.pull_snapshot()
+        await pilot.pause()
+        await pilot.press("e")
+        await settle(app, pilot)
+        assert link.sent == [PauseEntries(selected.name), ResumeEntries(selected.name)]
+
+
 async def test_kill_key_with_escape_cancel_stray_enter_or_wrong_word_sends_nothing() -> None:
     link = FakeLink(busy_snapshot())
     app = make_app(link)
