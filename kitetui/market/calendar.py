@@ -1,0 +1,244 @@
+"""The NSE trading calendar: which days trade, when the bell rings, what phase it is now.
+
+Everything that rolls a day, counts sessions or decides "is the market open?" asks a
+``TradingCalendar`` rather than guessing from weekdays. The shipped data
+(``kitetui/data/calendar/``) holds two small files:
+
+* ``nse_holidays.csv`` (``date,description``): weekdays on which NSE equity and F&O had
+  no session at all.
+* ``nse_special_sessions.csv`` (``date,open,close,description``): sessions with their own
+  hours, i.e. weekend sessions (budget days, DR-site drills, Muhurat on a weekend), Muhurat
+  trading on a weekday whose normal session is closed, and one outage. A date may have
+  several rows when the session was split (the 2024 DR drills); the windows are kept.
+
+A special session wins over a holiday and over the weekend. Days outside the covered
+years are treated as "weekdays trade", and ``covers()`` says whether the answer is backed
+by a list; ``coverage_note()`` says what is known to be missing for a covered year.
+Phases are half-open windows around each session: PRE_OPEN is the 15 minutes before an
+open (09:00-09:15 on a normal day), OPEN is [open, close), POST_CLOSE is the 30 minutes
+after a close (15:30-16:00), everything else is CLOSED.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, time, timedelta
+from pathlib import Path
+
+from kitetui.clock import ist_date, ist_minute_of_day, minute_of
+
+__all__ = [
+    "NORMAL_SESSION",
+    "NSE_COVERAGE_NOTES",
+    "NSE_COVERED_YEARS",
+    "TradingCalendar",
+    "nse",
+]
+
+NORMAL_SESSION: tuple[time, time] = (time(9, 15), time(15, 30))
+PRE_OPEN_MINUTES = 15
+POST_CLOSE_MINUTES = 30
+
+_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "calendar"
+_HOLIDAYS_FILE = _DATA_DIR / "nse_holidays.csv"
+_SPECIAL_FILE = _DATA_DIR / "nse_special_sessions.csv"
+
+NSE_COVERED_YEARS: tuple[int, ...] = (2016, 2020, 2021, 2022, 2023, 2024, 2025, 2026)
+
+NSE_COVERAGE_NOTES: Mapping[int, str] = {
+    2016: "Holidays from a published list; only Aug 16 - Sep 9 checked against data.",
+    2020: "Holidays from a published list; Jul 14 onwards checked against Kite daily data.",
+    2021: "Checked against Kite daily data.",
+    2022: "Checked against Kite daily data.",
+    2023: "Checked against Kite daily data.",
+    2024: "Checked against Kite daily data.",
+    2025: "Checked against Kite daily data.",
+    2026: (
+        "Holidays from NSE's 2026 list incl. the added 2026-01-15; only Jan 1-9 checked "
+        "against data. Muhurat session (Diwali Laxmi Pujan, Sun 2026-11-08) is not listed: "
+        "its timings were not found. Unannounced closures after the list date are unknown."
+    ),
+}
+
+Window = tuple[time, time]
+SessionSpec = Window | Sequence[Window]
+
+
+def _normalise_windows(spec: SessionSpec) -> tuple[Window, ...]:
+    if len(spec) == 2 and all(isinstance(part, time) for part in spec):
+        windows: list[Window] = [(spec[0], spec[1])]  # type: ignore[index]
+    else:
+        windows = [(w[0], w[1]) for w in spec]  # type: ignore[index,union-attr]
+    windows.sort()
+    for open_, close in windows:
+        if not open_ < close:
+            raise ValueError(f"session window must open before it closes: {open_}-{close}")
+    return tuple(windows)
+
+
+class TradingCalendar:
+    """Trading days and session windows; immutable once built."""
+
+    __slots__ = ("_covered", "_holidays", "_notes", "_special")
+
+    def __init__(
+        self,
+        holidays: Iterable[date],
+        special_sessions: Mapping[date, SessionSpec] | None = None,
+        covered_years: Iterable[int] = (),
+        coverage_notes: Mapping[int, str] | None = None,
+    ) -> None:
+        self._holidays = frozenset(holidays)
+        self._special = {
+            day: _normalise_windows(spec) for day, spec in (special_sessions or {}).items()
+        }
+        self._covered = frozenset(covered_years)
+        self._notes = dict(coverage_notes or {})
+
+    # -- days -------------------------------------------------------------------------
+    @property
+    def holidays(self) -> frozenset[date]:
+        return self._holidays
+
+    @property
+    def special_sessions(self) -> Mapping[date, tuple[Window, ...]]:
+        return dict(self._special)
+
+    @property
+    def covered_years(self) -> frozenset[int]:
+        return self._covered
+
+    def covers(self, d: date) -> bool:
+        """True when ``d``'s year has a holiday list behind it (see ``coverage_note``)."""
+        return d.year in self._covered
+
+    def coverage_note(self, year: int) -> str:
+        if year not in self._covered:
+            return f"{year} is not covered: weekends closed, every weekday assumed open."
+        return self._notes.get(year, "")
+
+    def is_trading_day(self, d: date) -> bool:
+        if d in self._special:
+            return True
+        return d.weekday() < 5 and d not in self._holidays
+
+    def next_trading_day(self, d: date) -> date:
+        day = d + timedelta(days=1)
+        while not self.is_trading_day(day):
+            day += timedelta(days=1)
+        return day
+
+    def previous_trading_day(self, d: date) -> date:
+        day = d - timedelta(days=1)
+        while not self.is_trading_day(day):
+            day -= timedelta(days=1)
+        return day
+
+    def trading_days(self, a: date, b: date) -> list[date]:
+        """Trading days from ``a`` to ``b``, both inclusive."""
+        out: list[date] = []
+        day = a
+        while day <= b:
+            if self.is_trading_day(day):
+                out.append(day)
+            day += timedelta(days=1)
+        return out
+
+    def sessions_between(self, a: date, b: date) -> int:
+        """Number of trading days ``d`` with ``a < d <= b`` (0 when ``b <= a``)."""
+        if b <= a:
+            return 0
+        return len(self.trading_days(a + timedelta(days=1), b))
+
+    # -- hours ------------------------------------------------------------------------
+    def session_windows(self, d: date) -> tuple[Window, ...]:
+        """All trading windows of the day (two for a split session), empty when closed."""
+        if d in self._special:
+            return self._special[d]
+        if self.is_trading_day(d):
+            return (NORMAL_SESSION,)
+        return ()
+
+    def session_times(self, d: date) -> tuple[time, time] | None:
+        """(first open, last close) of the day, or None when the exchange is closed."""
+        windows = self.session_windows(d)
+        if not windows:
+            return None
+        return windows[0][0], windows[-1][1]
+
+    def phase(self, ts_ns: int) -> str:
+        """CLOSED, PRE_OPEN, OPEN or POST_CLOSE at epoch-ns ``ts_ns`` (read in IST)."""
+        windows = self.session_windows(ist_date(ts_ns))
+        if not windows:
+            return "CLOSED"
+        minute = ist_minute_of_day(ts_ns)
+        for open_, close in windows:
+            if minute_of(open_) <= minute < minute_of(close):
+                return "OPEN"
+        for open_, close in windows:
+            if minute_of(close) <= minute < minute_of(close) + POST_CLOSE_MINUTES:
+                return "POST_CLOSE"
+            if minute_of(open_) - PRE_OPEN_MINUTES <= minute < minute_of(open_):
+                return "PRE_OPEN"
+        return "CLOSED"
+
+
+# -- loading ---------------------------------------------------------------------------
+def _parse_time(text: str) -> time:
+    return time.fromisoformat(text.strip())
+
+
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return [
+            {k.strip(): (v or "").strip() for k, v in row.items() if k}
+            for row in csv.DictReader(fh)
+            if any((v or "").strip() for v in row.values())
+        ]
+
+
+def _load_into(
+    path: Path, holidays: set[date], special: dict[date, list[Window]], *, replace: bool
+) -> None:
+    """Add a file's rows: rows with an ``open`` value are sessions, the rest holidays.
+
+    With ``replace`` (override files) the file's sessions for a date replace the shipped
+    ones instead of adding windows to them.
+    """
+    replaced: set[date] = set()
+    for row in _read_rows(path):
+        day = date.fromisoformat(row["date"])
+        if row.get("open"):
+            if not row.get("close"):
+                raise ValueError(f"{path}: session on {day} has an open but no close")
+            if replace and day not in replaced:
+                special.pop(day, None)
+                replaced.add(day)
+            special.setdefault(day, []).append(
+                (_parse_time(row["open"]), _parse_time(row["close"]))
+            )
+        else:
+            holidays.add(day)
+
+
+def nse(override: Path | None = None) -> TradingCalendar:
+    """The NSE calendar from the shipped files, plus an optional override CSV.
+
+    The override has the columns ``date,description`` (each row adds a holiday), and may
+    add ``open,close`` (``HH:MM``): a row with ``open`` filled is a special session on that
+    date, replacing any shipped session of that date. Use it for closures or sessions
+    announced after the shipped lists (e.g. the 2026 Muhurat hour).
+    """
+    holidays: set[date] = set()
+    special: dict[date, list[Window]] = {}
+    _load_into(_HOLIDAYS_FILE, holidays, special, replace=False)
+    _load_into(_SPECIAL_FILE, holidays, special, replace=False)
+    if override is not None:
+        _load_into(Path(override), holidays, special, replace=True)
+    return TradingCalendar(
+        holidays,
+        {day: tuple(windows) for day, windows in special.items()},
+        covered_years=NSE_COVERED_YEARS,
+        coverage_notes=NSE_COVERAGE_NOTES,
+    )
