@@ -1,0 +1,122 @@
+"""Load index values recorded as headerless ``timestamp,value`` rows into ``Tick`` values.
+
+The NSE website's intraday chart of an index (``pkg:replay/nfo_20221118/
+NIFTY50-INDEX_20221118.csv.gz``, shared set ``ticks/nse_nifty50_index_1s_anshkumar/``)
+is one value a second: ``2022-11-18 09:15:00,18382.95``. ``load_ticks`` reads the
+five-column vendor tick layout only, so this module reads that one, with the same rules
+(see ``kitetui.market.loaders``): an index has no traded quantity or open interest, so
+``qty`` and ``oi`` are 0; bad rows are skipped with one aggregated ``RowSkipped`` event
+per reason; rows before 09:15:00 (pre-open indicative values) and from 15:30:00 on
+(post-close repeats) are dropped, unless ``session_only`` is false, with one INFO
+``TickOutsideSession`` event for all pre-open rows and one for all post-close rows;
+rows out of time order are stable-sorted (``RowsReordered``). A ``timestamp,value``
+header line is tolerated. A missing or unrecognised file raises ``DataFormatError``.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from kitetui.domain import NS_PER_SECOND, Event, Tick
+from kitetui.market.bars import DAY_S, IST_OFFSET_S, SESSION_CLOSE_S, SESSION_OPEN_S
+from kitetui.market.loaders import (
+    _READ_ERRORS,
+    DataFormatError,
+    TickLoadResult,
+    _chain_first,
+    _DateTimeParser,
+    _open_text,
+    _price_problem,
+    _Problems,
+    _read_error,
+    _sort_rows,
+)
+
+__all__ = ["load_index_values"]
+
+_HEADER_NAMES = ("timestamp", "datetime", "date", "time")
+_OUTSIDE = "TickOutsideSession"
+
+
+def _layout_check(path: Path, first: list[str], parser: _DateTimeParser) -> bool:
+    """True when ``first`` is a header line; raise unless it is header or data."""
+    if len(first) == 2 and first[0].strip().lower() in _HEADER_NAMES:
+        return True
+    ok = len(first) == 2
+    if ok:
+        try:
+            parser.datetime_s(first[0])
+        except (ValueError, IndexError):
+            ok = False
+    if not ok:
+        raise DataFormatError(
+            path,
+            "not an index value file (expected headerless `YYYY-MM-DD HH:MM:SS,value`): "
+            f"first line {','.join(first)[:80]!r}",
+        )
+    return False
+
+
+def _drop_outside_session(rows: list, problems: _Problems) -> list:
+    """Keep 09:15:00 <= IST time < 15:30:00; one INFO event for pre-open, one for post-close."""
+    kept = []
+    keep = kept.append
+    for row in rows:
+        tod = (row[0] // NS_PER_SECOND + IST_OFFSET_S) % DAY_S
+        if tod < SESSION_OPEN_S:
+            problems.add(_OUTSIDE, "pre-open, before 09:15 IST", row[-1], row[0], "INFO")
+        elif tod >= SESSION_CLOSE_S:
+            problems.add(_OUTSIDE, "post-close, 15:30 IST or later", row[-1], row[0], "INFO")
+        else:
+            keep(row)
+    return kept
+
+
+def load_index_values(
+    path: str | Path, symbol: str, *, session_only: bool = True
+) -> TickLoadResult:
+    """Load a ``timestamp,value`` file (plain or gzip) as ticks with qty 0 and oi 0."""
+    path = Path(path)
+    problems = _Problems(path, symbol)
+    parser = _DateTimeParser()
+    rows: list[tuple[int, float, int]] = []
+    append = rows.append
+    with _open_text(path) as text:
+        reader = csv.reader(text)
+        try:
+            first = next(reader, None)
+            if first is None:
+                raise DataFormatError(path, "empty file")
+            header = _layout_check(path, first, parser)
+            datetime_s, ns = parser.datetime_s, NS_PER_SECOND
+            lines = reader if header else _chain_first(first, reader)
+            for row in lines:
+                line = reader.line_num
+                if len(row) != 2:
+                    reason = "blank line" if not row else f"{len(row)} fields, expected 2"
+                    problems.add("RowSkipped", reason, line)
+                    continue
+                try:
+                    ts = datetime_s(row[0]) * ns
+                except (ValueError, IndexError):
+                    problems.add("RowSkipped", "unparseable timestamp", line)
+                    continue
+                try:
+                    value = float(row[1])
+                except ValueError:
+                    problems.add("RowSkipped", "unparseable number", line, ts)
+                    continue
+                if not 0.0 < value < float("inf"):
+                    problems.add("RowSkipped", _price_problem(value, value, value, value), line, ts)
+                    continue
+                append((ts, value, line))
+        except _READ_ERRORS as exc:
+            raise _read_error(path, reader, exc) from None
+
+    extra: list[Event] = []
+    if session_only:
+        rows = _drop_outside_session(rows, problems)
+    rows = _sort_rows(rows, problems, extra)
+    ticks = tuple(Tick(symbol, ts, value, 0, 0) for ts, value, _line in rows)
+    return TickLoadResult(ticks, problems.events(ticks[0].ts_ns if ticks else 0, extra))
