@@ -6,19 +6,27 @@ one is sent, so several engines interleave deterministically. A stopped engine k
 its indicators warm but stays silent (no signals, no orders), so starting it again
 never trades on stale indicators. An unexpected error puts the engine in ERROR (silent)
 with the error recorded; the other engines go on.
+
+What an engine trades is decided per session (``start_session``): a fixed list, the
+day's universe, the near-month future, or the options around ATM. Its
+``subscriptions`` say which symbols' data it wants; the supervisor routes by them.
+Lot and tick sizes come from the instrument master, never from guesses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
 from kitetui.config import EngineConfig
 from kitetui.domain import Bar, Event, Exchange, Product, Signal, SignalKind, Tick
 from kitetui.market.bars import BarResampler, TickBarAggregator
+from kitetui.market.calendar import TradingCalendar
+from kitetui.market.instruments import Instrument, InstrumentMaster
 from kitetui.views import EngineView
 from strategies.base import Strategy
 from strategies.registry import get_strategy
@@ -43,16 +51,30 @@ class Engine:
     kind: ClassVar[str] = "base"
     exchange: ClassVar[Exchange] = Exchange.NSE
 
-    def __init__(self, config: EngineConfig, trader: Trader, run_tag: str) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        trader: Trader,
+        run_tag: str,
+        master: InstrumentMaster,
+        calendar: TradingCalendar,
+    ) -> None:
         self.config = config
         self.name = config.name
         self.trader = trader
         self.run_tag = run_tag
+        self.master = master
+        self.calendar = calendar
         self.product = Product(config.product)
         self.timeframe_s = config.timeframe_s
-        strategy_cls = get_strategy(config.strategy)
-        params = strategy_cls.Params.model_validate(config.params)
-        self.strategies: dict[str, Strategy] = {s: strategy_cls(params) for s in config.symbols}
+        self._strategy_cls = get_strategy(config.strategy)
+        self._params = self._strategy_cls.Params.model_validate(config.params)
+        self.strategies: dict[str, Strategy] = {}
+        self.subscriptions: frozenset[str] = frozenset()
+        self.on_subscriptions: Callable[[Engine], None] = lambda engine: None
+        self.day: date | None = None
+        self.available: frozenset[str] = frozenset()  # symbols the feed has data for
+        self.freeze_limits: Mapping[str, int] = {}  # underlying -> freeze quantity
         self._ticks: dict[str, TickBarAggregator] = {}
         self._resamplers: dict[str, BarResampler] = {}
         self.state = EngineState.RUNNING if config.enabled else EngineState.STOPPED
@@ -170,9 +192,9 @@ class Engine:
     async def on_bar(self, bar: Bar) -> None:
         self.bars_seen += 1
         self.heartbeat_ns = bar.end_ns
-        strategy = self.strategies.get(bar.symbol)
-        if strategy is None:
-            return
+        if bar.symbol not in self.subscriptions:
+            return  # a partial bar flushed after the symbol left the subscriptions
+        strategy = self.strategy_for(bar.symbol)
         position_qty = self.trader.position_qty(bar.symbol)
         decision = strategy.on_bar(bar, position_qty)
         if not self.trading:
@@ -197,8 +219,57 @@ class Engine:
         placed = await self.trader.on_signal(self, signal)
         self.orders_placed += placed
 
+    # -- what it trades ---------------------------------------------------------------
+
+    async def start_session(
+        self, day: date, prices: Mapping[str, float], turnover: Mapping[str, float]
+    ) -> None:
+        """Decide what to trade today; called on the first batch of each trading day."""
+        self.day = day
+
+    def subscribe(self, symbols: set[str] | frozenset[str]) -> None:
+        symbols = frozenset(symbols)
+        if symbols != self.subscriptions:
+            self.subscriptions = symbols
+            self.on_subscriptions(self)
+
+    def strategy_for(self, symbol: str) -> Strategy:
+        strategy = self.strategies.get(symbol)
+        if strategy is None:
+            strategy = self.strategies[symbol] = self._strategy_cls(self._params)
+        return strategy
+
+    def instrument(self, symbol: str) -> Instrument | None:
+        return self.master.get(self.exchange.value, symbol)
+
     def lot_size(self, symbol: str) -> int:
-        return self.config.lot_size
+        instrument = self.instrument(symbol)
+        return instrument.lot_size if instrument is not None and instrument.lot_size > 0 else 1
+
+    def tick_size(self, symbol: str) -> float:
+        instrument = self.instrument(symbol)
+        if instrument is not None and instrument.tick_size > 0:
+            return instrument.tick_size
+        return self.trader.tick_size
+
+    def freeze_quantity(self, symbol: str) -> int | None:
+        """Exchange freeze limit for one order in units, or None when there is none."""
+        return None
+
+    def record(
+        self, kind: str, message: str, *, level: str = "INFO", symbol: str = "", **data: object
+    ) -> None:
+        self.trader.record_event(
+            Event(
+                ts_ns=0,
+                kind=kind,
+                level=level,
+                engine=self.name,
+                symbol=symbol,
+                message=message,
+                data=dict(data),
+            )
+        )
 
     def view(self) -> EngineView:
         return EngineView(
@@ -207,7 +278,7 @@ class Engine:
             state=self.state.value,
             strategy=self.config.strategy,
             timeframe_s=self.timeframe_s,
-            symbols=tuple(self.config.symbols),
+            symbols=tuple(sorted(self.subscriptions)),
             bars_seen=self.bars_seen,
             signals_emitted=self.signals_emitted,
             orders_placed=self.orders_placed,

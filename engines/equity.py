@@ -1,13 +1,56 @@
-"""NSE cash equities: whole shares, MIS by default, squared off intraday."""
+"""NSE cash equities: whole shares, MIS by default, a universe chosen each session.
+
+The day's universe is the configured list, or an index's members (NIFTY 50 / 100)
+that have data, trade above ``min_price`` and rank in the top ``max_count`` by the
+previous session's turnover. It is journaled and shown in the TUI; a symbol that
+drops out keeps its open position until it is closed.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
 from typing import ClassVar
 
 from engines.base import Engine
 from kitetui.domain import Exchange
+from kitetui.market.universe import load_index_members, select_universe
 
 
 class EquityEngine(Engine):
     kind: ClassVar[str] = "equity"
     exchange: ClassVar[Exchange] = Exchange.NSE
+
+    async def start_session(
+        self, day: date, prices: Mapping[str, float], turnover: Mapping[str, float]
+    ) -> None:
+        await super().start_session(day, prices, turnover)
+        cfg = self.config
+        if cfg.universe is not None:
+            members = list(load_index_members(cfg.universe, as_of=day))
+            if cfg.symbols:  # an explicit list narrows the index
+                members = [m for m in members if m in set(cfg.symbols)]
+        else:
+            members = list(cfg.symbols)
+        listed = [m for m in members if self.instrument(m) is not None]
+        unlisted = [(m, "not in the instrument master") for m in members if m not in listed]
+        choice = select_universe(
+            day,
+            listed,
+            self.available,
+            prices,
+            min_price=cfg.min_price,
+            max_count=cfg.max_count,
+            ranking=turnover or None,
+        )
+        rejected = tuple(unlisted) + choice.rejected
+        held = set(self.trader.held_by(self.name))
+        self.subscribe(set(choice.selected) | held)
+        self.trader.record_universe(self.name, day, choice.selected, rejected)
+        self.record(
+            "UniverseSelected",
+            f"{len(choice.selected)} symbols: {', '.join(choice.selected) or 'none'}"
+            + (f"; {len(rejected)} left out" if rejected else ""),
+            selected=list(choice.selected),
+            rejected=[f"{s}: {why}" for s, why in rejected],
+        )

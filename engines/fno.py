@@ -1,13 +1,62 @@
-"""NSE index futures: quantities in whole lots of the contract's lot size."""
+"""Index and stock futures: each underlying trades its near-month contract, in lots.
+
+The contract is resolved from the instrument master every session and rolls to the
+next month ``roll_sessions`` sessions before expiry. A position still open in the old
+contract at a roll is closed (the strategy re-enters the new one on its own signals);
+intraday positions are normally already flat by then.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
 from typing import ClassVar
 
 from engines.base import Engine
-from kitetui.domain import Exchange
+from kitetui.domain import Exchange, OrderPurpose
+from kitetui.market.instruments import InstrumentError
+from kitetui.market.resolve import near_future
 
 
 class FnoEngine(Engine):
     kind: ClassVar[str] = "fno"
     exchange: ClassVar[Exchange] = Exchange.NFO
+
+    async def start_session(
+        self, day: date, prices: Mapping[str, float], turnover: Mapping[str, float]
+    ) -> None:
+        await super().start_session(day, prices, turnover)
+        contracts: set[str] = set()
+        for underlying in self.config.underlyings:
+            try:
+                future = near_future(
+                    self.master, underlying, day, self.calendar, self.config.roll_sessions
+                )
+            except InstrumentError as exc:
+                self.record("InstrumentMissing", str(exc), level="WARNING", symbol=underlying)
+                continue
+            contracts.add(future.tradingsymbol)
+            if future.tradingsymbol not in self.available:
+                self.record(
+                    "NoDataForContract",
+                    f"{future.tradingsymbol} has no data feed",
+                    level="WARNING",
+                    symbol=future.tradingsymbol,
+                )
+            self.record(
+                "ContractResolved",
+                f"{underlying} -> {future.tradingsymbol} (expiry {future.expiry}, "
+                f"lot {future.lot_size}, tick {future.tick_size})",
+                symbol=future.tradingsymbol,
+                underlying=underlying,
+                expiry=str(future.expiry),
+                lot_size=future.lot_size,
+            )
+        for symbol in self.trader.held_by(self.name):
+            if symbol not in contracts:
+                await self.trader.flatten(symbol, OrderPurpose.EXIT, "rolled to the next contract")
+        self.subscribe(contracts | set(self.trader.held_by(self.name)))
+
+    def freeze_quantity(self, symbol: str) -> int | None:
+        instrument = self.instrument(symbol)
+        return None if instrument is None else self.freeze_limits.get(instrument.name)

@@ -67,6 +67,22 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--db", help="SQLite database file")
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("config")
+    instruments = commands.add_parser("instruments", help="the instrument master")
+    which = instruments.add_subparsers(dest="instruments_command", required=True)
+    search = which.add_parser(
+        "search", help="find contracts: kitetui instruments search nifty 18300 ce"
+    )
+    search.add_argument("text", nargs="+", help="words that must all match")
+    search.add_argument(
+        "--config",
+        "-c",
+        default=str(DEFAULT_CONFIG),
+        help="the config whose 'instruments:' masters are searched",
+    )
+    search.add_argument(
+        "--master", action="append", help="search this Kite instruments CSV instead (repeatable)"
+    )
+    search.add_argument("--limit", type=int, default=20)
     return parser
 
 
@@ -82,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             load_config(args.config)
             print(f"{args.config}: ok")
             return 0
+        if command == "instruments":
+            return _instruments_search(args)
         config = load_config(args.config)
         if command == "backtest":
             return _headless(config, args.config, args.db, None, "ERROR")
@@ -101,9 +119,37 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _data_errors() -> tuple[type[BaseException], ...]:
+    from kitetui.market.instruments import InstrumentError
     from kitetui.market.loaders import DataFormatError
 
-    return (DataFormatError,)
+    return (DataFormatError, InstrumentError)
+
+
+def _instruments_search(args: argparse.Namespace) -> int:
+    from kitetui.market.instruments import InstrumentMaster
+    from kitetui.market.loaders import data_path
+
+    specs = args.master or load_config(args.config).instruments
+    instruments = []
+    for spec in specs:
+        master, _events = InstrumentMaster.from_csv(data_path(spec))
+        instruments.extend(master)
+    found = InstrumentMaster(instruments).search(" ".join(args.text), limit=args.limit)
+    if not found:
+        print(f"no instrument matches {' '.join(args.text)!r}", file=sys.stderr)
+        return 1
+    print(
+        f"{'exchange:tradingsymbol':<28} {'token':>11} {'type':<4} {'expiry':<10} "
+        f"{'strike':>9} {'lot':>5} {'tick':>5}  name"
+    )
+    for i in found:
+        expiry = i.expiry.isoformat() if i.expiry else ""
+        strike = f"{i.strike:g}" if i.strike else ""
+        print(
+            f"{i.key:<28} {i.instrument_token:>11} {i.instrument_type:<4} {expiry:<10} "
+            f"{strike:>9} {i.lot_size:>5} {i.tick_size:>5g}  {i.name}"
+        )
+    return 0
 
 
 def _make_supervisor(config: AppConfig, config_path: str, db: str | None, speed):

@@ -49,12 +49,24 @@ _TIMEFRAMES = {"1m": 60, "3m": 180, "5m": 300, "10m": 600, "15m": 900, "30m": 18
 
 
 class SourceConfig(_Strict):
-    """One replay file: Kite-style candles or vendor ticks, for one tradingsymbol."""
+    """Replay files: Kite-style candles, vendor ticks, or index values (1 s).
 
-    symbol: Annotated[str, Field(min_length=1)]
+    ``path`` may be a glob (``pkg:replay/nfo_20221118/NIFTY22N*.csv.gz``); then each
+    file's tradingsymbol is its name up to the first dot and ``symbol`` must be absent.
+    """
+
+    symbol: str | None = None
     path: Annotated[str, Field(min_length=1)]
-    kind: Literal["candles", "ticks"] = "candles"
+    kind: Literal["candles", "ticks", "index"] = "candles"
     exchange: Literal["NSE", "NFO", "BSE", "BFO"] = "NSE"
+
+    @model_validator(mode="after")
+    def _symbol_or_glob(self) -> SourceConfig:
+        if "*" in self.path and self.symbol:
+            raise ValueError("a glob path names its symbols by file; drop 'symbol'")
+        if "*" not in self.path and not self.symbol:
+            raise ValueError("'symbol' is required unless 'path' is a glob")
+        return self
 
 
 class ReplayConfig(_Strict):
@@ -98,30 +110,47 @@ class SizingConfig(_Strict):
 
 
 class SessionConfig(_Strict):
-    """IST clock times. The fuller NSE calendar arrives with the market-structure work."""
+    """IST clock times within a trading day (which days trade is the calendar's job).
+
+    Intraday (MIS) positions are flattened by the engine itself at ``square_off`` for
+    equities and ``square_off_fno`` for futures and options, before the broker's own
+    auto square-off.
+    """
 
     open: ClockTime = "09:15"
     entry_cutoff: ClockTime = "15:00"
     square_off: ClockTime = "15:20"
+    square_off_fno: ClockTime = "15:25"
     close: ClockTime = "15:30"
 
     @model_validator(mode="after")
     def _ordered(self) -> SessionConfig:
         times = [self.open, self.entry_cutoff, self.square_off, self.close]
-        if times != sorted(times):
-            raise ValueError("times must satisfy open <= entry_cutoff <= square_off <= close")
+        fno = [self.entry_cutoff, self.square_off_fno, self.close]
+        if times != sorted(times) or fno != sorted(fno):
+            raise ValueError(
+                "times must satisfy open <= entry_cutoff <= square_off, square_off_fno <= close"
+            )
         return self
 
 
-class EngineConfig(_Strict):
+class CalendarConfig(_Strict):
+    """NSE holidays ship with kitetui; an override CSV (date,description) adds to them."""
+
+    holidays_override: str | None = None
+
+
+# NSE freeze quantities (units) per underlying; orders above are sliced. Check the
+# exchange's circulars: they change with lot sizes.
+DEFAULT_FREEZE_LIMITS = {"NIFTY": 1800, "BANKNIFTY": 900, "FINNIFTY": 1800, "MIDCPNIFTY": 2800}
+
+
+class _EngineBase(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")]
-    kind: Literal["equity", "fno"]
-    symbols: Annotated[list[str], Field(min_length=1)]
     strategy: str
     params: dict[str, Any] = Field(default_factory=dict)
     timeframe: Literal["1m", "3m", "5m", "10m", "15m", "30m", "60m"] = "5m"
     product: Literal["MIS", "NRML", "CNC"] = "MIS"
-    lot_size: PositiveInt = 1
     # Fraction of an order's value blocked as margin (futures ~0.12, MIS equity ~0.2,
     # CNC 1.0): sizing caps positions by buying power = capital / margin_rate.
     margin_rate: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1.0
@@ -139,6 +168,49 @@ class EngineConfig(_Strict):
         except KeyError as exc:
             raise ValueError(str(exc.args[0]) if exc.args else str(exc)) from None
         return value
+
+
+class EquityEngineConfig(_EngineBase):
+    """NSE cash: a fixed list of symbols, or the day's universe from an index."""
+
+    kind: Literal["equity"]
+    symbols: list[str] = Field(default_factory=list)
+    universe: Literal["NIFTY 50", "NIFTY 100"] | None = None
+    min_price: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    max_count: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _symbols_or_universe(self) -> EquityEngineConfig:
+        if not self.symbols and self.universe is None:
+            raise ValueError("give 'symbols' or a 'universe'")
+        return self
+
+
+class FnoEngineConfig(_EngineBase):
+    """Index (or stock) futures: each underlying resolves to its near-month contract."""
+
+    kind: Literal["fno"]
+    underlyings: Annotated[list[str], Field(min_length=1)]
+    roll_sessions: Annotated[int, Field(ge=0, le=10)] = 1
+
+
+class OptionsEngineConfig(_EngineBase):
+    """Buys index options around ATM on signals from the underlying's own bars."""
+
+    kind: Literal["options"]
+    underlying: Annotated[str, Field(min_length=1)]  # as the master names it: NIFTY
+    underlying_symbol: Annotated[str, Field(min_length=1)]  # its price feed: NIFTY 50
+    offset_steps: Annotated[int, Field(ge=-10, le=10)] = 0
+    hysteresis: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)] = 0.5
+    premium_stop_pct: Annotated[float, Field(gt=0, lt=100, allow_inf_nan=False)] = 30.0
+    max_premium_at_risk: PositiveFloat = 10_000.0  # rupees lost if the premium stop is hit
+    max_premium_outlay: PositiveFloat = 200_000.0  # rupees paid for one entry at most
+    expiry_day_cutoff: ClockTime = "13:30"  # no new entries after this on expiry day
+
+
+EngineConfig = Annotated[
+    EquityEngineConfig | FnoEngineConfig | OptionsEngineConfig, Field(discriminator="kind")
+]
 
 
 class JournalConfig(_Strict):
@@ -160,6 +232,13 @@ class AppConfig(_Strict):
     risk: RiskConfig = RiskConfig()
     sizing: SizingConfig = SizingConfig()
     session: SessionConfig = SessionConfig()
+    calendar: CalendarConfig = CalendarConfig()
+    # Kite-format instrument masters (the CSV of KiteConnect.instruments()); replay
+    # datasets carry their own, with the lot sizes of their time.
+    instruments: Annotated[list[str], Field(min_length=1)]
+    freeze_limits: dict[str, PositiveInt] = Field(
+        default_factory=lambda: dict(DEFAULT_FREEZE_LIMITS)
+    )
     engines: Annotated[list[EngineConfig], Field(min_length=1)]
     journal: JournalConfig = JournalConfig()
     ui: UiConfig = UiConfig()
@@ -175,22 +254,26 @@ class AppConfig(_Strict):
         if len(set(names)) != len(names):
             raise ValueError(f"engine names must be unique, got {names}")
         owners: dict[str, str] = {}
-        fed = {source.symbol for source in self.replay.sources}
         for engine in self.engines:
-            for symbol in engine.symbols:
-                if symbol in owners:
-                    raise ValueError(
-                        f"symbol {symbol} is traded by both {owners[symbol]} and {engine.name}"
-                    )
-                owners[symbol] = engine.name
-                if symbol not in fed:
-                    raise ValueError(f"engine {engine.name}: no replay source for {symbol}")
+            claims = list(getattr(engine, "symbols", ()))
+            claims += list(getattr(engine, "underlyings", ()))
+            if isinstance(engine, OptionsEngineConfig):
+                claims.append(f"{engine.underlying} options")
+            for claim in claims:
+                if claim in owners:
+                    raise ValueError(f"{claim} is traded by both {owners[claim]} and {engine.name}")
+                owners[claim] = engine.name
         return self
+
+
+_ENGINE_KINDS = frozenset({"equity", "fno", "options"})
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:
     parts: list[str] = []
-    for item in loc:
+    for index, item in enumerate(loc):
+        if item in _ENGINE_KINDS and index >= 2 and loc[index - 2] == "engines":
+            continue  # the discriminated union's tag is not a key the user wrote
         if isinstance(item, int):
             parts.append(f"[{item}]")
         else:

@@ -42,6 +42,9 @@ from kitetui.commands import (
 )
 from kitetui.config import AppConfig, parse_clock
 from kitetui.domain import Bar, Event, OrderPurpose, OrderStatus, Tick, TradingState
+from kitetui.market.calendar import nse as nse_calendar
+from kitetui.market.index_loader import load_index_values
+from kitetui.market.instruments import Instrument, InstrumentMaster
 from kitetui.market.loaders import data_path, load_candles, load_ticks
 from kitetui.market.replay import Item, Pacer, merge_batches
 from kitetui.market.validate import GapDetector, PriceValidator
@@ -54,6 +57,7 @@ from kitetui.trading.trader import Trader
 from kitetui.views import DeskSnapshot, LimitView, OrderView, PositionView, RiskView
 
 _RECENT_ORDERS = 300
+OPTION_MAX_JUMP = 0.6  # premiums of thin strikes jump tens of percent between trades
 
 
 @dataclass
@@ -148,24 +152,43 @@ class Supervisor:
             entry_cutoff_minute=minute_of(parse_clock(cfg.session.entry_cutoff)),
             run_id=self.run_id,
         )
-        self.square_off_minute = minute_of(parse_clock(cfg.session.square_off))
+        self.square_off_minutes = {
+            "equity": minute_of(parse_clock(cfg.session.square_off)),
+            "fno": minute_of(parse_clock(cfg.session.square_off_fno)),
+            "options": minute_of(parse_clock(cfg.session.square_off_fno)),
+        }
+        self.calendar = nse_calendar(
+            data_path(cfg.calendar.holidays_override) if cfg.calendar.holidays_override else None
+        )
+        self.master = self._load_master()
+        self._contracts = {i.tradingsymbol: i for i in self.master}
+        self._known = frozenset(self._contracts)
+        self.last_prices: dict[str, float] = {}
+        self._turnover: dict[str, float] = {}  # today's, per symbol (rupees)
+        self._prev_turnover: dict[str, float] = {}
+        self.trader.last_prices = self.last_prices
+        self._streams = self._load_sources()
+        available = frozenset(s[0].symbol for s in self._streams if s)
         run_tag = self.run_id.rsplit("-", 1)[-1]
         self.engines: list[Engine] = []
-        self.owner: dict[str, Engine] = {}
+        self.routes: dict[str, list[Engine]] = {}
         for engine_cfg in cfg.engines:
-            engine = ENGINE_KINDS[engine_cfg.kind](engine_cfg, self.trader, run_tag)
+            engine = ENGINE_KINDS[engine_cfg.kind](
+                engine_cfg, self.trader, run_tag, self.master, self.calendar
+            )
+            engine.available = available
+            engine.freeze_limits = cfg.freeze_limits
+            engine.on_subscriptions = self._reroute
             self.engines.append(engine)
-            for symbol in engine_cfg.symbols:
-                self.owner[symbol] = engine
-                self.trader.engines_by_symbol[symbol] = engine
+            self.trader.engines[engine.name] = engine
         self.day: int | None = None
-        self._squared_off_day: int | None = None
         self._last_equity_minute = -1
         self._fills_applied = 0
-        self.validator = PriceValidator()
+        self.validator = PriceValidator(
+            jump_overrides={i.tradingsymbol: OPTION_MAX_JUMP for i in self.master if i.is_option}
+        )
         self.gaps = GapDetector()
         self._unknown_symbols: set[str] = set()
-        self._streams = self._load_sources()
         # What the journal already holds for this run (empty for a new run).
         self._journal_fills = await runs_repo.load_fills(self.db, self.run_id)
         for order in await runs_repo.load_orders(self.db, self.run_id):
@@ -187,22 +210,40 @@ class Supervisor:
             )
         )
 
+    def _load_master(self) -> InstrumentMaster:
+        instruments = []
+        for spec in self.config.instruments:
+            master, events = InstrumentMaster.from_csv(data_path(spec))
+            instruments.extend(master)
+            for event in events:
+                self.trader.record_event(event)
+        return InstrumentMaster(instruments)
+
     def _load_sources(self) -> list[list[Item]]:
+        """Every replay file is the market; engines subscribe to what they trade."""
         streams: list[list[Item]] = []
         for source in self.config.replay.sources:
-            if source.symbol not in self.owner:
-                continue  # only load what some engine trades
-            path = data_path(source.path)
-            if source.kind == "ticks":
-                result = load_ticks(path, source.symbol)
-                items: list[Item] = list(result.ticks)
-            else:
-                result = load_candles(path, source.symbol)
-                items = list(result.bars)
-            for event in result.events:
-                self.trader.record_event(event)
-            streams.append(items)
+            for path, symbol in _expand(source.path, source.symbol):
+                if source.kind == "ticks":
+                    result = load_ticks(path, symbol)
+                    items: list[Item] = list(result.ticks)
+                elif source.kind == "index":
+                    result = load_index_values(path, symbol)
+                    items = list(result.ticks)
+                else:
+                    result = load_candles(path, symbol)
+                    items = list(result.bars)
+                for event in result.events:
+                    self.trader.record_event(event)
+                streams.append(items)
         return streams
+
+    def _reroute(self, _engine: Engine | None = None) -> None:
+        routes: dict[str, list[Engine]] = {}
+        for engine in self.engines:
+            for symbol in engine.subscriptions:
+                routes.setdefault(symbol, []).append(engine)
+        self.routes = routes
 
     async def _finish_recovery(self) -> None:
         """After the silent warm-up: restore risk, open orders, stops and the kill switch."""
@@ -224,7 +265,7 @@ class Supervisor:
                 self.journal.update_order(accepted, self.clock.now_ns)
         for order in open_orders:
             if order.purpose is OrderPurpose.STOP:
-                self.trader.stops[order.symbol] = order.tag
+                self.trader.stops.setdefault(order.symbol, []).append(order.tag)
         await self._ensure_stops()
         if self._kill_on_start:
             self.risk.trigger_kill(self._kill_on_start.get("reason", "kill switch"))
@@ -325,11 +366,13 @@ class Supervisor:
         summary = self.summary
         assert summary is not None
         day = ist_day_number(ts)
-        if day != self.day:
+        new_day = day != self.day
+        if new_day:
             if self.day is not None:
                 await self._end_session()
             self.day = day
             self.portfolio.start_day()
+            self._prev_turnover, self._turnover = self._turnover, {}
             if not warm:
                 self.risk.roll_day(ist_date(ts).isoformat())
         self.clock.now_ns = ts
@@ -343,7 +386,7 @@ class Supervisor:
             while self._fills_applied < len(fills) and fills[self._fills_applied][0] <= ts:
                 trader.replay_fill(fills[self._fills_applied][1])
                 self._fills_applied += 1
-        per_engine: dict[str, list[Item]] = {}
+        accepted: list[Item] = []
         for item in batch:
             reason = self.validator.check(item)
             if reason is not None:
@@ -358,8 +401,7 @@ class Supervisor:
                     )
                 )
                 continue
-            engine = self.owner.get(item.symbol)
-            if engine is None:
+            if item.symbol not in self._known:
                 if item.symbol not in self._unknown_symbols:
                     self._unknown_symbols.add(item.symbol)
                     trader.record_event(
@@ -368,27 +410,28 @@ class Supervisor:
                             kind="UnknownSymbol",
                             level="WARNING",
                             symbol=item.symbol,
-                            message="data for a symbol no engine trades: skipped",
+                            message="not in the instrument master: its data is skipped",
                         )
                     )
                 continue
             gap = self.gaps.check(item)
-            if gap is not None:
+            if gap is not None and item.symbol in self.routes:
                 trader.record_event(
                     Event(
-                        ts_ns=ts,
-                        kind="DataGap",
-                        level="WARNING",
-                        symbol=item.symbol,
-                        message=gap,
+                        ts_ns=ts, kind="DataGap", level="WARNING", symbol=item.symbol, message=gap
                     )
                 )
             if isinstance(item, Bar):
                 summary.bars += 1
                 price = item.close
+                if item.volume:
+                    self._turnover[item.symbol] = (
+                        self._turnover.get(item.symbol, 0.0) + item.close * item.volume
+                    )
             else:
                 summary.ticks += 1
                 price = item.price
+            self.last_prices[item.symbol] = price
             self.portfolio.mark(item.symbol, price)
             if not warm:
                 filled = (
@@ -398,9 +441,16 @@ class Supervisor:
                 )
                 if filled:
                     await trader.on_fills(filled)
-            per_engine.setdefault(engine.name, []).append(item)
+            accepted.append(item)
+        if new_day:
+            await self._start_session(ts)
         if not warm:
             await self._risk_checks(ts)
+        per_engine: dict[str, list[Item]] = {}
+        routes = self.routes
+        for item in accepted:
+            for engine in routes.get(item.symbol, ()):
+                per_engine.setdefault(engine.name, []).append(item)
         for engine in self.engines:
             items = per_engine.get(engine.name)
             if items:
@@ -415,6 +465,25 @@ class Supervisor:
                 self.journal.set_risk_state(self.risk.to_state())
             self.journal.set_cursor(ts)
         self._publish()
+
+    async def _start_session(self, ts: int) -> None:
+        """A new trading day: check the calendar, cache the master, let engines choose."""
+        today = ist_date(ts)
+        if not self.calendar.is_trading_day(today):
+            self.trader.record_event(
+                Event(
+                    ts_ns=ts,
+                    kind="DataOnHoliday",
+                    level="WARNING",
+                    message=f"data on {today}, which the NSE calendar says is not a trading day",
+                )
+            )
+        if not self.trader.quiet:
+            await self.journal.cache_instruments(
+                today.isoformat(), [_instrument_row(i) for i in self.master]
+            )
+        for engine in self.engines:
+            await engine.start_session(today, self.last_prices, self._prev_turnover)
 
     async def _risk_checks(self, ts: int) -> None:
         trader = self.trader
@@ -439,24 +508,32 @@ class Supervisor:
             await trader.flatten(symbol, OrderPurpose.FLATTEN, reason)
         del decisions
         minute = ist_minute_of_day(ts)
-        if minute >= self.square_off_minute and self._squared_off_day != self.day:
-            intraday = [p for p in self.portfolio.open_positions() if p.product.value == "MIS"]
-            if intraday or self._squared_off_day is None:
-                self._squared_off_day = self.day
-                for position in intraday:
-                    await trader.flatten(
-                        position.symbol, OrderPurpose.SQUARE_OFF, "intraday square-off time"
-                    )
-                if intraday:
-                    trader.record_event(
-                        Event(
-                            ts_ns=ts,
-                            kind="SquaredOff",
-                            level="INFO",
-                            message=f"squared off {len(intraday)} intraday positions",
-                        )
-                    )
-            self._squared_off_day = self.day
+        due = [
+            p
+            for p in self.portfolio.open_positions()
+            if p.product.value == "MIS"
+            and minute >= self._square_off_minute(p.engine)
+            and not any(o.purpose is OrderPurpose.SQUARE_OFF for o in trader.open_orders(p.symbol))
+        ]
+        for position in due:
+            await trader.flatten(
+                position.symbol, OrderPurpose.SQUARE_OFF, "intraday square-off time"
+            )
+        if due:
+            trader.record_event(
+                Event(
+                    ts_ns=ts,
+                    kind="SquaredOff",
+                    level="INFO",
+                    message=f"squared off {len(due)} intraday positions: "
+                    + ", ".join(f"{p.symbol} {p.quantity:+d}" for p in due),
+                )
+            )
+
+    def _square_off_minute(self, engine_name: str) -> int:
+        engine = self.trader.engines.get(engine_name)
+        kind = engine.kind if engine is not None else "equity"
+        return self.square_off_minutes.get(kind, self.square_off_minutes["equity"])
 
     async def _end_session(self) -> None:
         """Close the session's partial bars so the last bar of the day is not lost."""
@@ -593,9 +670,9 @@ class Supervisor:
     def build_snapshot(self, seq: int) -> DeskSnapshot:
         trader, portfolio, risk, limits = self.trader, self.portfolio, self.risk, self.config.risk
         stops = {
-            symbol: trader.orders[tag].trigger_price
-            for symbol, tag in trader.stops.items()
-            if tag in trader.orders
+            symbol: trader.orders[tags[0]].trigger_price
+            for symbol, tags in trader.stops.items()
+            if tags and tags[0] in trader.orders
         }
         positions = tuple(
             PositionView(
@@ -608,6 +685,8 @@ class Supervisor:
                 realized=p.realized_paise / 100,
                 unrealized=p.unrealized_paise / 100,
                 stop_price=stops.get(p.symbol, 0.0),
+                lot_size=_lot(self._contracts.get(p.symbol)),
+                expiry=_expiry(self._contracts.get(p.symbol)),
             )
             for p in portfolio.positions()
         )
@@ -717,3 +796,37 @@ class Supervisor:
         ]
         summary.events_by_kind = await runs_repo.events_by_kind(self.db, self.run_id)
         summary.risk_state = self.risk.state.value
+
+
+def _expand(spec: str, symbol: str | None) -> list[tuple[Path, str]]:
+    """A source path, or a glob whose files are named by their tradingsymbol."""
+    if "*" not in spec:
+        return [(data_path(spec), symbol or "")]
+    folder, _, pattern = spec.rpartition("/")
+    paths = sorted(data_path(folder).glob(pattern))
+    return [(path, path.name.split(".", 1)[0]) for path in paths]
+
+
+def _instrument_row(i: Instrument) -> tuple:
+    return (
+        i.instrument_token,
+        i.exchange_token,
+        i.tradingsymbol,
+        i.name,
+        i.last_price,
+        i.expiry.isoformat() if i.expiry else "",
+        i.strike,
+        i.tick_size,
+        i.lot_size,
+        i.instrument_type,
+        i.segment,
+        i.exchange,
+    )
+
+
+def _lot(instrument: Instrument | None) -> int:
+    return instrument.lot_size if instrument is not None and instrument.lot_size > 0 else 1
+
+
+def _expiry(instrument: Instrument | None) -> str:
+    return instrument.expiry.isoformat() if instrument is not None and instrument.expiry else ""

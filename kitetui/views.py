@@ -37,6 +37,8 @@ class PositionView:
     realized: float  # rupees, converted from exact paise for display
     unrealized: float
     stop_price: float = 0.0
+    lot_size: int = 1  # from the instrument master: F&O quantities are whole lots
+    expiry: str = ""  # ISO date for futures and options, "" for equities
 
     @property
     def pnl(self) -> float:

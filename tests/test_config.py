@@ -28,7 +28,7 @@ def _write(tmp_path: Path, data: object) -> Path:
 def test_default_config_with_shipped_files_is_valid() -> None:
     config = load_config(DEFAULT_CONFIG)
     assert config.mode == "replay"
-    assert {e.name for e in config.engines} == {"fno", "equity"}
+    assert {e.name for e in config.engines} == {"fno", "options", "equity"}
     assert (REPO / "configs" / "dev.yaml").resolve() == DEFAULT_CONFIG.resolve()
 
 
@@ -53,11 +53,37 @@ def test_default_config_with_shipped_files_is_valid() -> None:
         (lambda d: d["replay"].update(speed="fast"), "replay.speed", "positive number or"),
         (lambda d: d.update(mode="live"), "(top level)", "Kite connection"),
         (
-            lambda d: d["engines"][1]["symbols"].append("NIFTY22NOVFUT"),
+            lambda d: d["engines"].append(
+                {"name": "fno2", "kind": "fno", "underlyings": ["NIFTY"], "strategy": "ema_cross"}
+            ),
             "(top level)",
-            "traded by both",
+            "NIFTY is traded by both fno and fno2",
         ),
-        (lambda d: d["engines"][1]["symbols"].append("TCS"), "(top level)", "no replay source"),
+        (
+            lambda d: d["engines"][1].pop("underlying_symbol"),
+            "engines[1].underlying_symbol",
+            "Field required",
+        ),
+        (lambda d: d["engines"][0].update(kind="crypto"), "engines[0]", "crypto"),
+        (lambda d: d["engines"][2].update(universe="SENSEX"), "engines[2].universe", "NIFTY"),
+        (lambda d: d["engines"][2].pop("universe"), "engines[2]", "'symbols' or a 'universe'"),
+        (
+            lambda d: d["engines"][0].update(roll_sessions=-1),
+            "engines[0].roll_sessions",
+            "greater than or equal",
+        ),
+        (
+            lambda d: d["engines"][1].update(premium_stop_pct=100),
+            "engines[1].premium_stop_pct",
+            "less than 100",
+        ),
+        (lambda d: d.update(instruments=[]), "instruments", "at least 1"),
+        (
+            lambda d: d["replay"]["sources"].append({"path": "x.csv"}),
+            "replay.sources[9]",
+            "'symbol' is required",
+        ),
+        (lambda d: d["freeze_limits"].update(NIFTY=0), "freeze_limits.NIFTY", "greater than 0"),
     ],
 )
 def test_config_with_mistake_names_key_path_and_reason(mutate, key_path, reason_part) -> None:

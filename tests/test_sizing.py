@@ -144,3 +144,78 @@ def test_property_with_any_atr_stop_is_on_tick_and_at_least_the_distance(
     assert distance >= _exact(atr) * _exact(multiple)
     assert distance < _exact(atr) * _exact(multiple) + Fraction(1, 20)
     assert math.isfinite(stop) and stop > 0
+
+
+# ---- options and freeze slicing ------------------------------------------------------
+
+from kitetui.trading.sizing import premium_quantity, premium_stop, slice_quantity  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("premium", "pct", "tick", "expected"),
+    [
+        (100.0, 30, 0.05, 70.0),
+        (101.3, 30, 0.05, 70.9),
+        (0.1, 60, 0.05, 0.05),
+        (12.35, 25, 0.05, 9.25),
+    ],
+)
+def test_premium_stop_with_percent_rounds_down_to_tick(premium, pct, tick, expected) -> None:
+    assert premium_stop(premium, pct, tick) == expected
+
+
+@pytest.mark.parametrize("bad", [(0, 30), (100, 0), (100, 100), (float("nan"), 30)])
+def test_premium_stop_with_bad_inputs_raises(bad) -> None:
+    with pytest.raises(ValueError):
+        premium_stop(*bad)
+
+
+@pytest.mark.parametrize(
+    ("premium", "stop", "lot", "risk", "outlay", "expected"),
+    [
+        (100.0, 70.0, 50, 10_000, 1_000_000, 300),  # 1,500 risk per lot -> 6 lots
+        (100.0, 70.0, 50, 10_000, 20_000, 200),  # 5,000 per lot paid -> outlay caps at 4
+        (100.0, 70.0, 50, 1_000, 1_000_000, 0),  # one lot already risks too much
+        (100.0, 100.0, 50, 10_000, 1_000_000, 0),  # a stop at the premium is no stop
+        (100.0, 70.0, 0, 10_000, 1_000_000, 0),
+    ],
+)
+def test_premium_quantity_with_caps_takes_whole_lots_within_both(
+    premium, stop, lot, risk, outlay, expected
+) -> None:
+    quantity = premium_quantity(premium, stop, lot, risk, outlay)
+    assert quantity == expected
+    if quantity:
+        assert quantity % lot == 0
+        assert (premium - stop) * quantity <= risk and premium * quantity <= outlay
+
+
+@pytest.mark.parametrize(
+    ("quantity", "freeze", "lot", "expected"),
+    [
+        (100, None, 50, [100]),
+        (1800, 1800, 50, [1800]),
+        (1850, 1800, 50, [1800, 50]),
+        (5000, 1800, 50, [1800, 1800, 1400]),
+        (4050, 1800, 75, [1800, 1800, 450]),  # 1800 is exactly 24 lots of 75
+        (130, 100, 65, [65, 65]),  # the freeze rounds down to whole lots
+    ],
+)
+def test_slice_quantity_with_freeze_splits_into_whole_lots(quantity, freeze, lot, expected):
+    slices = slice_quantity(quantity, freeze, lot)
+    assert slices == expected
+    assert sum(slices) == quantity
+    if freeze:
+        assert all(s <= freeze for s in slices)
+
+
+@given(
+    lots=st.integers(1, 2000),
+    lot=st.sampled_from([1, 15, 25, 50, 65, 75]),
+    freeze_lots=st.integers(1, 100),
+)
+def test_slice_quantity_property_children_sum_and_respect_freeze(lots, lot, freeze_lots):
+    quantity, freeze = lots * lot, freeze_lots * lot
+    slices = slice_quantity(quantity, freeze, lot)
+    assert sum(slices) == quantity
+    assert all(0 < s <= freeze and s % lot == 0 for s in slices)

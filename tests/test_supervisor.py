@@ -267,6 +267,13 @@ async def test_bad_bars_with_spike_and_unknown_data_are_skipped_with_events(
     _kite_csv(source, rows)
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     data["replay"]["sources"] = [{"symbol": "TEST", "path": str(source)}]
+    master = tmp_path / "instruments.csv"
+    master.write_text(
+        "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,"
+        "tick_size,lot_size,instrument_type,segment,exchange\n"
+        "2561,10,TEST,TEST LTD,0,,0,0.05,1,EQ,NSE,NSE\n"
+    )
+    data["instruments"] = [str(master)]
     data["engines"] = [
         {
             "name": "equity",
@@ -287,6 +294,7 @@ async def test_bad_bars_with_spike_and_unknown_data_are_skipped_with_events(
     assert spike, kinds
     assert kinds.get("RowSkipped", 0) + kinds.get("DuplicateBarsDropped", 0) >= 1
     assert supervisor.feed_state == "FINISHED"
+    assert _rows(db, "SELECT count(*) FROM signals WHERE symbol = 'TEST'")[0][0] > 50
 
 
 async def test_corrupt_database_with_cli_exits_3_and_is_untouched(tmp_path: Path) -> None:

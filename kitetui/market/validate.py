@@ -14,11 +14,20 @@ from kitetui.domain import Bar, Tick
 
 
 class PriceValidator:
-    __slots__ = ("_last", "_suspect", "confirmations", "max_jump")
+    """``max_jump`` is a fraction of the last price; ``jump_overrides`` sets it per
+    symbol (an option's premium can move 30% between two trades and still be real)."""
 
-    def __init__(self, max_jump: float = 0.08, confirmations: int = 3) -> None:
+    __slots__ = ("_last", "_limits", "_suspect", "confirmations", "max_jump")
+
+    def __init__(
+        self,
+        max_jump: float = 0.08,
+        confirmations: int = 3,
+        jump_overrides: dict[str, float] | None = None,
+    ) -> None:
         self.max_jump = max_jump
         self.confirmations = confirmations
+        self._limits = dict(jump_overrides or {})
         self._last: dict[str, float] = {}
         self._suspect: dict[str, int] = {}
 
@@ -41,7 +50,8 @@ class PriceValidator:
             if price <= 0:
                 return f"non-positive price {price}"
         last = self._last.get(item.symbol)
-        if last is not None and abs(price - last) > self.max_jump * last:
+        limit = self._limits.get(item.symbol, self.max_jump)
+        if last is not None and abs(price - last) > limit * last:
             seen = self._suspect.get(item.symbol, 0) + 1
             if seen < self.confirmations:
                 self._suspect[item.symbol] = seen

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import aiosqlite
@@ -94,6 +95,7 @@ class Journal:
         self._cursor_ns: int | None = None
         self._risk_state: dict[str, Any] | None = None
         self._positions: list[Position] | None = None
+        self._universe: list[tuple] = []
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -223,6 +225,35 @@ class Journal:
 
     def set_risk_state(self, state: dict[str, Any]) -> None:
         self._risk_state = state
+
+    def add_universe(
+        self, day: str, engine: str, selected: Iterable[str], rejected: Iterable[tuple[str, str]]
+    ) -> None:
+        rows = [(self.run_id, day, engine, symbol, 1, "") for symbol in selected]
+        rows += [(self.run_id, day, engine, symbol, 0, why) for symbol, why in rejected]
+        self._universe.extend(rows)
+        self._added(len(rows))
+
+    async def cache_instruments(self, day: str, rows: list[tuple]) -> int:
+        """Store the day's instrument master (once per day); returns rows written."""
+        async with self._lock:
+            have = await (
+                await self.db.execute(
+                    "SELECT count(*) FROM instruments WHERE trading_day = ?", (day,)
+                )
+            ).fetchone()
+            if have[0]:
+                return 0
+
+            async def statements() -> None:
+                await self.db.executemany(
+                    "INSERT OR IGNORE INTO instruments VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(day, *row) for row in rows],
+                )
+
+            await self._transaction(statements)
+        return len(rows)
 
     def set_positions(self, positions: list[Position]) -> None:
         """A checkpoint of every position for readers; recovery rebuilds from fills."""
@@ -356,6 +387,7 @@ class Journal:
         cursor, self._cursor_ns = self._cursor_ns, None
         risk_state, self._risk_state = self._risk_state, None
         positions, self._positions = self._positions, None
+        universe, self._universe = self._universe, []
         self._pending = 0
         db = self.db
         await db.execute("BEGIN IMMEDIATE")
@@ -406,6 +438,10 @@ class Journal:
             if cursor is not None:
                 await db.execute(
                     "UPDATE runs SET cursor_ns = ? WHERE run_id = ?", (cursor, self.run_id)
+                )
+            if universe:
+                await db.executemany(
+                    "INSERT OR REPLACE INTO universe VALUES (?, ?, ?, ?, ?, ?)", universe
                 )
             if positions:
                 await db.executemany(

@@ -142,6 +142,36 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, ts_ns)
     );
     """,
+    # 2: market structure — the instrument master cached per trading day, and each
+    # engine's daily universe (what it chose to trade, and why it left the rest out).
+    """
+    CREATE TABLE instruments (
+        trading_day TEXT NOT NULL,
+        instrument_token INTEGER NOT NULL,
+        exchange_token INTEGER NOT NULL,
+        tradingsymbol TEXT NOT NULL,
+        name TEXT NOT NULL,
+        last_price REAL NOT NULL,
+        expiry TEXT NOT NULL,
+        strike REAL NOT NULL,
+        tick_size REAL NOT NULL,
+        lot_size INTEGER NOT NULL,
+        instrument_type TEXT NOT NULL,
+        segment TEXT NOT NULL,
+        exchange TEXT NOT NULL,
+        PRIMARY KEY (trading_day, instrument_token)
+    );
+    CREATE INDEX instruments_symbol ON instruments(trading_day, exchange, tradingsymbol);
+    CREATE TABLE universe (
+        run_id TEXT NOT NULL,
+        trading_day TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        selected INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (run_id, trading_day, engine, symbol)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -97,3 +97,55 @@ def stop_price_for(
     if n <= 0:
         raise ValueError(f"a {side} stop {float(raw):.4f} would be at or below zero")
     return float(n * tick)
+
+
+def premium_stop(premium: float, stop_pct: float, tick_size: float = 0.05) -> float:
+    """A bought option's stop: ``stop_pct`` % below the premium, rounded down to the tick.
+
+    Never below one tick: an option cannot trade at zero.
+    """
+    if not _positive_finite(premium, stop_pct, tick_size) or stop_pct >= 100:
+        raise ValueError(f"bad premium stop inputs: {premium}, {stop_pct}%, tick {tick_size}")
+    raw = _exact(premium) * (1 - _exact(stop_pct) / 100)
+    ticks = max(1, math.floor(raw / _exact(tick_size)))
+    return float(round(ticks * _exact(tick_size), 10))
+
+
+def premium_quantity(
+    premium: float,
+    stop: float,
+    lot_size: int,
+    max_premium_at_risk: float,
+    max_premium_outlay: float,
+) -> int:
+    """Whole lots of an option so that (premium - stop) lost on all of them, and the
+    premium paid, each stay within their caps. 0 for unusable inputs."""
+    if not _positive_finite(premium, max_premium_at_risk, max_premium_outlay) or lot_size < 1:
+        return 0
+    if not (math.isfinite(stop) and 0 <= stop < premium):
+        return 0
+    risk_per_lot = (_exact(premium) - _exact(stop)) * lot_size
+    cost_per_lot = _exact(premium) * lot_size
+    lots = min(
+        math.floor(_exact(max_premium_at_risk) / risk_per_lot),
+        math.floor(_exact(max_premium_outlay) / cost_per_lot),
+    )
+    return max(0, lots) * lot_size
+
+
+def slice_quantity(quantity: int, freeze: int | None, lot_size: int = 1) -> list[int]:
+    """Split an order so that no child exceeds the exchange freeze quantity.
+
+    Children are whole lots (the freeze is rounded down to a lot multiple), the largest
+    first; their sum is the quantity. No freeze, or a quantity within it: one order.
+    """
+    if quantity <= 0:
+        return [quantity]
+    if freeze is None or quantity <= freeze:
+        return [quantity]
+    lot = max(1, lot_size)
+    cap = (freeze // lot) * lot
+    if cap <= 0:
+        raise ValueError(f"freeze quantity {freeze} is below one lot of {lot}")
+    full, rest = divmod(quantity, cap)
+    return [cap] * full + ([rest] if rest else [])

@@ -15,6 +15,7 @@ import hashlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import date
 from typing import TYPE_CHECKING
 
 from kitetui.clock import DataClock, ist_minute_of_day
@@ -38,13 +39,21 @@ from kitetui.domain import (
 from kitetui.store.journal import Journal
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import ExposureView, RiskEngine
-from kitetui.trading.sizing import size_by_risk, stop_price_for
+from kitetui.trading.sizing import (
+    premium_quantity,
+    premium_stop,
+    size_by_risk,
+    slice_quantity,
+    stop_price_for,
+)
 from kitetui.views import EventView, SignalView
 
 if TYPE_CHECKING:
     from engines.base import Engine
     from kitetui.brokers.base import Broker
     from kitetui.config import SizingConfig
+    from kitetui.market.instruments import Instrument
+    from kitetui.market.resolve import OptionPair
 
 _EXIT_PURPOSES = frozenset(
     {OrderPurpose.EXIT, OrderPurpose.STOP, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN}
@@ -84,8 +93,11 @@ class Trader:
         self.run_id = run_id
         self.orders: dict[str, Order] = {}  # every order of the run, in placement order
         self._working: dict[str, Order] = {}  # the non-terminal ones: scanned per signal
-        self.stops: dict[str, str] = {}  # symbol -> tag of its resting protective stop
-        self.engines_by_symbol: dict[str, Engine] = {}
+        # symbol -> tags of its resting protective stop (several when sliced)
+        self.stops: dict[str, list[str]] = {}
+        self.engines: dict[str, Engine] = {}
+        self.last_prices: dict[str, float] = {}  # every symbol's last price (supervisor's)
+        self.holders: dict[str, str] = {}  # symbol -> engine holding a position in it
         self.signals: deque[SignalView] = deque(maxlen=signal_buffer)
         self.events: deque[EventView] = deque(maxlen=event_buffer)
         self.signal_seq = 0
@@ -119,6 +131,16 @@ class Trader:
         self.changed = True
         for listener in self.listeners:
             listener(event)
+
+    def record_universe(
+        self,
+        engine: str,
+        day: date,
+        selected: tuple[str, ...],
+        rejected: tuple[tuple[str, str], ...],
+    ) -> None:
+        if not self.quiet:
+            self.journal.add_universe(day.isoformat(), engine, selected, rejected)
 
     def skip_not_ready(self, engine: Engine, bar) -> None:
         self.record_event(
@@ -235,10 +257,14 @@ class Trader:
         self._record_signal(signal, decision)
         return placed
 
-    async def _exit(self, engine: Engine, signal: Signal, qty: int) -> tuple[RiskDecision, int]:
+    async def _exit(
+        self, engine: Engine, signal: Signal, qty: int, symbol: str | None = None
+    ) -> tuple[RiskDecision, int]:
+        """Close ``qty`` of ``symbol`` (the signal's own symbol unless a contract is named)."""
+        symbol = symbol or signal.symbol
         intent = OrderIntent(
             engine=engine.name,
-            symbol=signal.symbol,
+            symbol=symbol,
             exchange=engine.exchange,
             side=Side.SELL if qty > 0 else Side.BUY,
             quantity=abs(qty),
@@ -249,25 +275,27 @@ class Trader:
         )
         if any(
             o.purpose in _EXIT_PURPOSES and o.purpose is not OrderPurpose.STOP
-            for o in self.open_orders(signal.symbol)
+            for o in self.open_orders(symbol)
         ):
             decision = RiskDecision(
                 RiskVerdict.BLOCK, 0, "an exit order is already working", "pending_exit"
             )
             self._record_decision(intent, decision)
             return decision, 0
-        decision = self.risk.check(intent, signal.price, self._exposure(signal.symbol))
+        price = self.last_prices.get(symbol, signal.price)
+        decision = self.risk.check(intent, price, self._exposure(symbol))
         self._record_decision(intent, decision)
         if decision.verdict not in (RiskVerdict.ALLOW, RiskVerdict.REDUCE):
             return decision, 0
-        await self._cancel_stop(signal.symbol, "position exiting")
-        if self.position_qty(signal.symbol) == 0:  # the stop filled first
+        await self._cancel_stop(symbol, "position exiting")
+        if self.position_qty(symbol) == 0:  # the stop filled first
             return decision, 0
-        tag = make_tag(self.run_id, signal.signal_id, intent.purpose.value)
-        placed = await self.submit(replace(intent, quantity=decision.quantity), tag)
+        tag = make_tag(self.run_id, signal.signal_id, intent.purpose.value, symbol)
+        placed = await self.submit(replace(intent, quantity=decision.quantity), tag, engine)
         return decision, int(placed)
 
     async def _enter(self, engine: Engine, signal: Signal) -> tuple[RiskDecision, int]:
+        """Enter the signal's own symbol, sized by risk per trade with an ATR stop."""
         side = Side.BUY if signal.kind is SignalKind.LONG else Side.SELL
         atr = signal.indicators.get("atr", float("nan"))
         stop_distance = atr * self.sizing.atr_stop_multiple
@@ -282,14 +310,33 @@ class Trader:
             max_capital_fraction=self.sizing.max_capital_fraction,
             capital_rupees=self.portfolio.capital_paise / 100 / engine.config.margin_rate,
         )
+        tick = engine.tick_size(signal.symbol)
         stop = (
-            stop_price_for(side, signal.price, atr, self.sizing.atr_stop_multiple, self.tick_size)
+            stop_price_for(side, signal.price, atr, self.sizing.atr_stop_multiple, tick)
             if quantity
             else 0.0
         )
+        why_zero = f"sizing gave 0 (atr={atr:.4g}, price={signal.price})"
+        return await self._place_entry(
+            engine, signal, signal.symbol, side, quantity, stop, signal.price, why_zero
+        )
+
+    async def _place_entry(
+        self,
+        engine: Engine,
+        signal: Signal,
+        symbol: str,
+        side: Side,
+        quantity: int,
+        stop: float,
+        price: float,
+        why_zero: str,
+        block: RiskDecision | None = None,
+    ) -> tuple[RiskDecision, int]:
+        """The gates every entry passes, in order, each refusal journaled with its rule."""
         intent = OrderIntent(
             engine=engine.name,
-            symbol=signal.symbol,
+            symbol=symbol,
             exchange=engine.exchange,
             side=side,
             quantity=quantity,
@@ -299,7 +346,10 @@ class Trader:
             signal_id=signal.signal_id,
             reason=f"{signal.kind.value}: {signal.reason}",
         )
-        if engine.entries_paused:
+        lot = engine.lot_size(symbol)
+        if block is not None:
+            decision = block
+        elif engine.entries_paused:
             decision = RiskDecision(
                 RiskVerdict.BLOCK, 0, f"engine {engine.name} is paused", "engine_paused"
             )
@@ -308,31 +358,113 @@ class Trader:
                 RiskVerdict.BLOCK, 0, "after the entry cut-off time", "entry_cutoff"
             )
         elif quantity <= 0:
-            decision = RiskDecision(
-                RiskVerdict.BLOCK,
-                0,
-                f"sizing gave 0 (atr={atr:.4g}, price={signal.price})",
-                "sizing",
-            )
-        elif self.open_orders(signal.symbol):
+            decision = RiskDecision(RiskVerdict.BLOCK, 0, why_zero, "sizing")
+        elif self.open_orders(symbol):
             decision = RiskDecision(
                 RiskVerdict.BLOCK, 0, "an order is already working", "pending_order"
             )
         else:
-            decision = self.risk.check(
-                intent, signal.price, self._exposure(signal.symbol), lot_size=lot
-            )
+            decision = self.risk.check(intent, price, self._exposure(symbol), lot_size=lot)
         self._record_decision(intent, decision)
         if decision.verdict not in (RiskVerdict.ALLOW, RiskVerdict.REDUCE):
             return decision, 0
-        self.risk.record_entry(signal.symbol)
-        tag = make_tag(self.run_id, signal.signal_id, intent.purpose.value)
-        placed = await self.submit(replace(intent, quantity=decision.quantity), tag)
+        self.risk.record_entry(symbol)
+        tag = make_tag(self.run_id, signal.signal_id, intent.purpose.value, symbol)
+        placed = await self.submit(replace(intent, quantity=decision.quantity), tag, engine)
         return decision, int(placed)
+
+    async def on_option_signal(self, engine: Engine, signal: Signal, pair: OptionPair) -> int:
+        """Options are bought, never written: LONG buys the CE, SHORT the PE, EXIT sells.
+
+        A held contract of the other right is closed first; one already held in the
+        wanted right is kept even if ATM has moved on (no churn on re-centring).
+        """
+        held = self.held_by(engine.name)
+        kind = signal.kind
+        want = {SignalKind.LONG: pair.ce, SignalKind.SHORT: pair.pe}.get(kind)
+        placed = 0
+        decision: RiskDecision | None = None
+        for symbol, qty in sorted(held.items()):
+            instrument = engine.instrument(symbol)
+            right = instrument.right if instrument is not None else ""
+            if kind is SignalKind.EXIT or (want is not None and right != want.right):
+                decision, n = await self._exit(engine, signal, qty, symbol)
+                placed += n
+                if n:
+                    del held[symbol]
+        if want is not None and not any(
+            (inst := engine.instrument(symbol)) is not None and inst.right == want.right
+            for symbol in held
+        ):
+            decision, n = await self._enter_option(engine, signal, pair, want)
+            placed += n
+        self._record_signal(signal, decision)
+        return placed
+
+    async def _enter_option(
+        self, engine: Engine, signal: Signal, pair: OptionPair, contract: Instrument
+    ) -> tuple[RiskDecision, int]:
+        cfg = engine.config
+        symbol = contract.tradingsymbol
+        premium = self.last_prices.get(symbol)
+        lot = contract.lot_size or 1
+        block: RiskDecision | None = None
+        quantity = 0
+        stop = 0.0
+        if engine.past_expiry_cutoff(signal.ts_ns, pair.expiry):
+            block = RiskDecision(
+                RiskVerdict.BLOCK,
+                0,
+                f"expiry day: no new option entries after {cfg.expiry_day_cutoff}",
+                "expiry_day_cutoff",
+            )
+        elif premium is None or not premium > 0:
+            block = RiskDecision(
+                RiskVerdict.BLOCK, 0, f"no premium quote for {symbol} yet", "no_quote"
+            )
+        else:
+            tick = contract.tick_size or self.tick_size
+            stop = premium_stop(premium, cfg.premium_stop_pct, tick)
+            quantity = premium_quantity(
+                premium, stop, lot, cfg.max_premium_at_risk, cfg.max_premium_outlay
+            )
+        why_zero = (
+            f"premium sizing gave 0 lots (premium {premium}, stop {stop}, "
+            f"risk cap {cfg.max_premium_at_risk:g})"
+        )
+        return await self._place_entry(
+            engine, signal, symbol, Side.BUY, quantity, stop, premium or 0.0, why_zero, block
+        )
 
     # -- the one door to the broker ------------------------------------------------------
 
-    async def submit(self, intent: OrderIntent, tag: str) -> bool:
+    async def submit(self, intent: OrderIntent, tag: str, engine: Engine | None = None) -> bool:
+        """Place an intent, sliced to the exchange freeze quantity; False if already placed.
+
+        Slices are whole lots; the first keeps ``tag``, the others add 2, 3, …
+        """
+        freeze = engine.freeze_quantity(intent.symbol) if engine is not None else None
+        sizes = slice_quantity(
+            intent.quantity, freeze, engine.lot_size(intent.symbol) if engine is not None else 1
+        )
+        placed = False
+        for index, size in enumerate(sizes):
+            child_tag = tag if index == 0 else f"{tag}{index + 1}"
+            placed |= await self._submit_one(replace(intent, quantity=size), child_tag)
+        if len(sizes) > 1:
+            self.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="OrderSliced",
+                    symbol=intent.symbol,
+                    engine=intent.engine,
+                    message=f"{intent.quantity} split into {len(sizes)} orders of at most "
+                    f"{freeze} (freeze quantity)",
+                )
+            )
+        return placed
+
+    async def _submit_one(self, intent: OrderIntent, tag: str) -> bool:
         """Journal the order durably, then place it. False if the tag already exists."""
         if tag in self.orders:
             return False  # placed before a restart: never twice
@@ -392,16 +524,21 @@ class Trader:
         cancelled = replace(cancelled, reason=reason)
         self.track(cancelled)
         await self.journal.write_order_state(cancelled, self.clock.now_ns)
-        if self.stops.get(order.symbol) == tag:
-            del self.stops[order.symbol]
+        self._forget_stop(order.symbol, tag)
         self.changed = True
         return True
 
+    def _forget_stop(self, symbol: str, tag: str) -> None:
+        tags = self.stops.get(symbol)
+        if tags and tag in tags:
+            tags.remove(tag)
+            if not tags:
+                del self.stops[symbol]
+
     async def _cancel_stop(self, symbol: str, reason: str) -> None:
-        tag = self.stops.get(symbol)
-        if tag is not None:
+        for tag in list(self.stops.get(symbol, ())):
             await self.cancel(tag, reason)
-            self.stops.pop(symbol, None)
+        self.stops.pop(symbol, None)
 
     # -- fills ---------------------------------------------------------------------------
 
@@ -412,6 +549,7 @@ class Trader:
             if not await self.journal.write_fill(fill, order, None, self.clock.now_ns):
                 continue
             self.portfolio.apply_fill(fill)
+            self._track_holder(fill)
             self.counts["fills"] += 1
             self.changed = True
             await self._after_fill(order, fill)
@@ -419,13 +557,28 @@ class Trader:
     def replay_fill(self, fill: Fill) -> None:
         """Apply a journaled fill while rebuilding state (it is already committed)."""
         self.portfolio.apply_fill(fill)
+        self._track_holder(fill)
         self.counts["fills"] += 1
+
+    def _track_holder(self, fill: Fill) -> None:
+        if self.position_qty(fill.symbol):
+            self.holders[fill.symbol] = fill.engine
+        else:
+            self.holders.pop(fill.symbol, None)
+
+    def held_by(self, engine: str) -> dict[str, int]:
+        """The engine's open positions: symbol -> signed quantity."""
+        return {
+            symbol: self.position_qty(symbol)
+            for symbol, holder in self.holders.items()
+            if holder == engine
+        }
 
     async def _after_fill(self, order: Order, fill: Fill) -> None:
         symbol = order.symbol
         qty = self.position_qty(symbol)
         if order.purpose is OrderPurpose.STOP:
-            self.stops.pop(symbol, None)
+            self._forget_stop(symbol, order.tag)
             self.record_event(
                 Event(
                     ts_ns=fill.ts_ns,
@@ -462,9 +615,15 @@ class Trader:
                 reason=f"protective stop for {order.tag}",
             )
             tag = order.tag + "S"
-            placed = await self.submit(stop, tag)
-            if placed and self.orders[tag].status is not OrderStatus.REJECTED:
-                self.stops[symbol] = tag
+            await self.submit(stop, tag, self.engines.get(order.engine))
+            live = [
+                t
+                for t in self.orders
+                if t == tag or (t.startswith(tag) and t[len(tag) :].isdigit())
+            ]
+            tags = [t for t in live if not self.orders[t].status.is_terminal]
+            if tags:
+                self.stops[symbol] = tags
 
     # -- flattening: square-off, halts, the kill switch, a key press ----------------------
 
@@ -477,7 +636,7 @@ class Trader:
         if qty == 0 or any(o.purpose is purpose for o in self.open_orders(symbol)):
             return False
         position = self.portfolio.position(symbol)
-        engine = self.engines_by_symbol.get(symbol)
+        engine = self.engines.get(position.engine) if position else None
         intent = OrderIntent(
             engine=position.engine if position else "",
             symbol=symbol,
@@ -495,7 +654,7 @@ class Trader:
         if decision.verdict not in (RiskVerdict.ALLOW, RiskVerdict.REDUCE):
             return False
         tag = make_tag(self.run_id, symbol, purpose.value, self.clock.now_ns)
-        return await self.submit(replace(intent, quantity=decision.quantity), tag)
+        return await self.submit(replace(intent, quantity=decision.quantity), tag, engine)
 
     async def flatten_all(self, purpose: OrderPurpose, reason: str) -> int:
         count = 0

@@ -218,8 +218,10 @@ def engine_rows(engines: Iterable[EngineView]) -> dict[str, Row]:
 
 
 POSITION_COLUMNS = (
-    ColumnSpec("symbol", "symbol"),
+    ColumnSpec("symbol", "contract"),
     ColumnSpec("qty", "qty", numeric=True),
+    ColumnSpec("lots", "lots", numeric=True),
+    ColumnSpec("expiry", "expiry"),
     ColumnSpec("avg", "avg", numeric=True),
     ColumnSpec("ltp", "LTP", numeric=True),
     ColumnSpec("pnl", "P&L", numeric=True),
@@ -233,9 +235,13 @@ POSITION_COLUMNS = (
 
 def position_row(position: PositionView) -> Row:
     qty = position.quantity
+    lot = max(1, position.lot_size)
+    lots = f"{qty // lot:+d}" if qty % lot == 0 else f"{qty / lot:+.2f}"
     return (
         Cell(position.symbol),
         Cell(f"{qty:+d}" if qty else "0", tone_of(qty)),
+        Cell(lots if qty and position.lot_size > 1 else "", tone_of(qty)),
+        Cell(position.expiry),
         Cell(price(position.avg_price)),
         Cell(price(position.last_price)),
         pnl_cell(position.pnl),

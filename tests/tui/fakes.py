@@ -108,7 +108,32 @@ ENGINES = (
 )
 
 POSITIONS = (
-    PositionView("NIFTY24JANFUT", "fno-trend", "MIS", 50, 21710.0, 21755.5, 0.0, 2275.0, 21650.0),
+    PositionView(
+        "NIFTY24JANFUT",
+        "fno-trend",
+        "MIS",
+        50,
+        21710.0,
+        21755.5,
+        0.0,
+        2275.0,
+        21650.0,
+        lot_size=50,
+        expiry="2024-01-25",
+    ),
+    PositionView(
+        "NIFTY2411121700CE",
+        "options-atm",
+        "MIS",
+        100,
+        112.4,
+        118.05,
+        0.0,
+        565.0,
+        78.65,
+        lot_size=50,
+        expiry="2024-01-11",
+    ),
     PositionView("RELIANCE", "equity-mr", "MIS", -20, 2745.3, 2751.0, 1250.0, -114.0, 2770.0),
     PositionView("INFY", "equity-mr", "MIS", 0, 0.0, 1640.2, -340.5, 0.0),
 )

@@ -397,7 +397,12 @@ async def test_number_keys_switch_tabs_showing_keyed_rows_newest_first() -> None
         tabs = app.query_one("#tabs", TabbedContent)
         assert tabs.active == "positions"
         positions = table(app, "positions-table")
-        assert list(positions.shown_rows) == ["NIFTY24JANFUT", "RELIANCE", "INFY"]
+        assert list(positions.shown_rows) == [
+            "NIFTY24JANFUT",
+            "NIFTY2411121700CE",
+            "RELIANCE",
+            "INFY",
+        ]
         assert column(app, "positions-table", "RELIANCE", "qty") == "-20"
         assert column(app, "positions-table", "RELIANCE", "pnl") == "+1,136.00"
         for key, tab in (("2", "orders"), ("3", "signals"), ("4", "risk"), ("1", "positions")):
@@ -489,7 +494,7 @@ async def test_snapshot_with_unchanged_seq_does_not_render() -> None:
         link.publish(changed)
         assert app.pull_snapshot() is False
         assert app.render_count == 1
-        assert table(app, "positions-table").row_count == 3
+        assert table(app, "positions-table").row_count == 4
 
         link.publish(next_snapshot(changed))
         assert app.pull_snapshot() is True

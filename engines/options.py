@@ -1,0 +1,113 @@
+"""Index options around ATM: buy the CE on a long signal, the PE on a short one.
+
+Signals come from the underlying's own bars (the index); the contracts are the
+nearest listed expiry's ATM strike (± ``offset_steps``), re-centred with hysteresis
+when the underlying moves a full strike away, and on expiry. Buying only: the most a
+trade can lose is the premium paid, and the premium stop caps it at
+``max_premium_at_risk``. No new entries after ``expiry_day_cutoff`` on expiry day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import ClassVar
+
+from engines.base import Engine
+from kitetui.clock import ist_date, ist_minute_of_day, minute_of
+from kitetui.config import parse_clock
+from kitetui.domain import Bar, Exchange, Signal, SignalKind, Tick
+from kitetui.market.instruments import InstrumentError
+from kitetui.market.resolve import OptionPair, OptionSelector
+
+
+class OptionsEngine(Engine):
+    kind: ClassVar[str] = "options"
+    exchange: ClassVar[Exchange] = Exchange.NFO
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        cfg = self.config
+        self.selector = OptionSelector(
+            self.master, cfg.underlying, offset_steps=cfg.offset_steps, hysteresis=cfg.hysteresis
+        )
+        self.pair: OptionPair | None = None
+        self._cutoff_minute = minute_of(parse_clock(cfg.expiry_day_cutoff))
+
+    async def start_session(
+        self, day: date, prices: Mapping[str, float], turnover: Mapping[str, float]
+    ) -> None:
+        await super().start_session(day, prices, turnover)
+        self._subscribe_pair()
+
+    def _subscribe_pair(self) -> None:
+        symbols = {self.config.underlying_symbol} | set(self.trader.held_by(self.name))
+        if self.pair is not None:
+            symbols |= {self.pair.ce.tradingsymbol, self.pair.pe.tradingsymbol}
+        self.subscribe(symbols)
+
+    async def process(self, items: Sequence[Tick | Bar]) -> None:
+        # Only the underlying makes bars here; option prices reach the portfolio and the
+        # broker through the supervisor whether or not this engine looks at them.
+        underlying = self.config.underlying_symbol
+        await super().process([item for item in items if item.symbol == underlying])
+
+    def past_expiry_cutoff(self, ts_ns: int, expiry: date) -> bool:
+        return ist_date(ts_ns) == expiry and ist_minute_of_day(ts_ns) >= self._cutoff_minute
+
+    def direction(self) -> int:
+        """+1 holding calls, -1 holding puts, 0 flat: what the strategy sees as position."""
+        for symbol in self.trader.held_by(self.name):
+            instrument = self.instrument(symbol)
+            if instrument is not None:
+                return 1 if instrument.right == "CE" else -1
+        return 0
+
+    async def on_bar(self, bar: Bar) -> None:
+        self.bars_seen += 1
+        self.heartbeat_ns = bar.end_ns
+        strategy = self.strategy_for(bar.symbol)
+        decision = strategy.on_bar(bar, self.direction())
+        try:
+            pair, changed = self.selector.select(bar.close, ist_date(bar.end_ns))
+        except InstrumentError as exc:
+            if self.trading:
+                self.record("InstrumentMissing", str(exc), level="WARNING", symbol=bar.symbol)
+            return
+        if changed:
+            old = self.pair
+            self.pair = pair
+            self._subscribe_pair()
+            if self.trading:
+                self.record(
+                    "OptionsRolled",
+                    f"{self.config.underlying} {bar.close:g}: ATM {pair.atm:g} step {pair.step:g} "
+                    f"expiry {pair.expiry} -> {pair.ce.tradingsymbol} / {pair.pe.tradingsymbol}"
+                    + (f" (was {old.ce.tradingsymbol} / {old.pe.tradingsymbol})" if old else ""),
+                    symbol=bar.symbol,
+                    notes=list(self.selector.last_notes),
+                )
+        if not self.trading:
+            return
+        if decision.kind is SignalKind.HOLD and decision.reason == "indicators not ready":
+            self.trader.skip_not_ready(self, bar)
+            return
+        signal = Signal(
+            signal_id=f"{self.run_tag}-{self.name}-{bar.symbol}-{bar.end_ns}",
+            ts_ns=bar.end_ns,
+            engine=self.name,
+            strategy=strategy.name,
+            symbol=bar.symbol,
+            timeframe_s=bar.timeframe_s,
+            kind=decision.kind,
+            price=bar.close,
+            reason=decision.reason,
+            confidence=decision.confidence,
+            indicators={**decision.indicators, "atm": pair.atm},
+        )
+        self.signals_emitted += 1
+        self.orders_placed += await self.trader.on_option_signal(self, signal, pair)
+
+    def freeze_quantity(self, symbol: str) -> int | None:
+        instrument = self.instrument(symbol)
+        return None if instrument is None else self.freeze_limits.get(instrument.name)

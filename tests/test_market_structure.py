@@ -1,0 +1,235 @@
+"""Market structure end to end: real contracts, lots, expiries, rolls and the universe."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import gzip
+import io
+import sqlite3
+from datetime import date, timedelta
+from pathlib import Path
+
+import yaml
+
+from kitetui.cli import DEFAULT_CONFIG
+from kitetui.config import parse_config
+from kitetui.supervisor import Supervisor
+
+KITE_HEADER = (
+    "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,"
+    "tick_size,lot_size,instrument_type,segment,exchange"
+)
+
+
+async def _run(config, db: Path, hook=None) -> Supervisor:
+    supervisor = Supervisor(config, "test.yaml", database=db, speed=None)
+    await asyncio.wait_for(supervisor.open(), 30)
+    if hook is not None:
+        process = supervisor._process
+
+        async def hooked(ts, batch, warm):
+            await process(ts, batch, warm)
+            hook(supervisor)
+
+        supervisor._process = hooked
+    try:
+        await asyncio.wait_for(supervisor.run(), 180)
+    finally:
+        await asyncio.wait_for(supervisor.close(), 30)
+    return supervisor
+
+
+def _rows(db: Path, sql: str, *args) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+async def test_default_replay_with_three_engines_trades_real_contracts_in_lots(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "state.db"
+    config = parse_config(yaml.safe_load(DEFAULT_CONFIG.read_text()), "dev.yaml")
+    seen_views: list = []
+
+    def capture(supervisor: Supervisor) -> None:
+        if not seen_views and any(
+            p.engine == "options" for p in supervisor.portfolio.open_positions()
+        ):
+            seen_views.extend(supervisor.build_snapshot(1).positions)
+
+    await _run(config, db, capture)
+    by_engine = dict(_rows(db, "SELECT engine, count(*) FROM fills GROUP BY engine"))
+    assert set(by_engine) == {"fno", "options", "equity"}, by_engine
+    lots = _rows(db, "SELECT symbol, quantity FROM orders WHERE engine IN ('fno', 'options')")
+    assert lots and all(qty % 50 == 0 for _, qty in lots), lots
+    fno_symbols = {s for s, _ in _rows(db, "SELECT symbol, 1 FROM orders WHERE engine='fno'")}
+    assert fno_symbols == {"NIFTY22NOVFUT"}
+    option_symbols = {
+        s for (s,) in _rows(db, "SELECT DISTINCT symbol FROM orders WHERE engine='options'")
+    }
+    assert option_symbols and all(
+        s.startswith("NIFTY22NOV") and s[-2:] in ("CE", "PE") for s in option_symbols
+    )
+    # options are bought, never written: every entry is a BUY
+    sides = _rows(db, "SELECT DISTINCT side FROM orders WHERE engine='options' AND purpose='ENTRY'")
+    assert sides == [("BUY",)]
+    # the TUI's position view shows contract, lots and expiry
+    option_view = next(v for v in seen_views if v.engine == "options")
+    assert option_view.lot_size == 50 and option_view.expiry == "2022-11-24"
+    # the master is cached per trading day, the universe journaled with reasons
+    days = dict(_rows(db, "SELECT trading_day, count(*) FROM instruments GROUP BY 1"))
+    assert days["2022-11-18"] > 400 and "2023-04-03" in days
+    chosen = _rows(db, "SELECT symbol FROM universe WHERE trading_day='2023-04-03' AND selected=1")
+    assert sorted(s for (s,) in chosen) == [
+        "AXISBANK",
+        "HDFCBANK",
+        "ICICIBANK",
+        "KOTAKBANK",
+        "SBIN",
+    ]
+    reasons = dict(
+        _rows(
+            db, "SELECT symbol, reason FROM universe WHERE trading_day='2023-04-03' AND selected=0"
+        )
+    )
+    assert reasons["RELIANCE"] == "not in the instrument master"  # the replay master
+    events = {k for (k,) in _rows(db, "SELECT DISTINCT kind FROM events")}
+    assert {"ContractResolved", "OptionsRolled", "UniverseSelected"} <= events
+    # options and futures square off at 15:25, equities at 15:20
+    squares = _rows(
+        db,
+        "SELECT engine, min((ts_ns / 1000000000 + 19800) % 86400) FROM orders "
+        "WHERE purpose='SQUARE_OFF' GROUP BY engine",
+    )
+    for engine, second_of_day in squares:
+        assert second_of_day >= (15 * 3600 + (25 if engine != "equity" else 20) * 60)
+
+
+# ---- a constructed replay across an expiry -------------------------------------------
+
+IST = timedelta(hours=5, minutes=30)
+
+
+def _master(path: Path) -> None:
+    rows = [KITE_HEADER, "256265,1001,NIFTY 50,NIFTY 50,0,,0,0,0,EQ,INDICES,NSE"]
+    token = 100
+    futures = [("NIFTY22NOVFUT", "2022-11-24"), ("NIFTY22DECFUT", "2022-12-29")]
+    for symbol, expiry in futures:
+        token += 1
+        rows.append(
+            f"{token * 256 + 2},{token},{symbol},NIFTY,0,{expiry},0,0.05,50,FUT,NFO-FUT,NFO"
+        )
+    for prefix, expiry in (("NIFTY22NOV", "2022-11-24"), ("NIFTY22D01", "2022-12-01")):
+        for strike in range(17800, 18801, 50):
+            for right in ("CE", "PE"):
+                token += 1
+                rows.append(
+                    f"{token * 256 + 2},{token},{prefix}{strike}{right},NIFTY,0,{expiry},"
+                    f"{strike}.0,0.05,50,{right},NFO-OPT,NFO"
+                )
+    path.write_text("\n".join(rows) + "\n")
+
+
+def _index_candles(path: Path) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["date", "open", "high", "low", "close", "volume"])
+    level = 18000.0
+    for day in (date(2022, 11, 23), date(2022, 11, 24), date(2022, 11, 25)):
+        for minute in range(375):
+            ts = f"{day} {9 + (15 + minute) // 60:02d}:{(15 + minute) % 60:02d}:00+05:30"
+            swing = 60 * ((minute // 40) % 2 * 2 - 1)  # zig-zag so the EMAs cross
+            close = level + swing * (minute % 40) / 40
+            writer.writerow([ts, close, close + 5, close - 5, close, 0])
+        level += 150  # each day a strike or three higher
+    path.write_bytes(gzip.compress(out.getvalue().encode()))
+
+
+async def test_replay_across_expiry_with_roll_rolls_future_and_options(tmp_path: Path) -> None:
+    _master(tmp_path / "instruments.csv")
+    _index_candles(tmp_path / "index.csv.gz")
+    data = {
+        "replay": {
+            "speed": "max",
+            "sources": [{"symbol": "NIFTY 50", "path": str(tmp_path / "index.csv.gz")}],
+        },
+        "instruments": [str(tmp_path / "instruments.csv")],
+        "engines": [
+            {
+                "name": "fno",
+                "kind": "fno",
+                "underlyings": ["NIFTY"],
+                "roll_sessions": 1,
+                "strategy": "ema_cross",
+                "timeframe": "1m",
+                "params": {"fast": 3, "slow": 8},
+            },
+            {
+                "name": "options",
+                "kind": "options",
+                "underlying": "NIFTY",
+                "underlying_symbol": "NIFTY 50",
+                "strategy": "ema_cross",
+                "timeframe": "1m",
+                "params": {"fast": 3, "slow": 8},
+            },
+        ],
+    }
+    db = tmp_path / "state.db"
+    await _run(parse_config(data, "t.yaml"), db)
+    resolved = _rows(
+        db, "SELECT ts_ns, symbol FROM events WHERE kind='ContractResolved' ORDER BY ts_ns"
+    )
+
+    def day_of(ts: int) -> str:
+        from kitetui.clock import ist_date
+
+        return ist_date(ts).isoformat()
+
+    assert [(day_of(ts), s) for ts, s in resolved] == [
+        ("2022-11-23", "NIFTY22NOVFUT"),
+        ("2022-11-24", "NIFTY22DECFUT"),  # roll_sessions=1: rolled on expiry day
+        ("2022-11-25", "NIFTY22DECFUT"),
+    ]
+    rolls = _rows(db, "SELECT ts_ns, message FROM events WHERE kind='OptionsRolled' ORDER BY ts_ns")
+    expiries = [(day_of(ts), "2022-12-01" in m) for ts, m in rolls]
+    assert any(day == "2022-11-25" and nxt for day, nxt in expiries), rolls
+    assert not any(day in ("2022-11-23", "2022-11-24") and nxt for day, nxt in expiries)
+    assert len({m.split("->")[1] for _, m in rolls}) >= 3  # ATM moved with the index
+    # no quotes exist for these contracts: every option entry was refused, and said why
+    why = {
+        r
+        for (r,) in _rows(
+            db,
+            "SELECT DISTINCT rule FROM risk_decisions WHERE engine='options' AND purpose='ENTRY'",
+        )
+    }
+    assert why and why <= {"no_quote", "expiry_day_cutoff", "entry_cutoff"}, why
+    cutoff = _rows(
+        db, "SELECT ts_ns FROM risk_decisions WHERE engine='options' AND rule='expiry_day_cutoff'"
+    )
+    assert cutoff and all(day_of(ts) == "2022-11-24" for (ts,) in cutoff)
+
+
+def test_instruments_search_cli_with_terms_prints_matches_and_with_none_exits_1() -> None:
+    import subprocess
+    import sys
+
+    found = subprocess.run(
+        [sys.executable, "-m", "kitetui", "instruments", "search", "nifty", "18300", "ce"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert found.returncode == 0, found.stderr
+    lines = found.stdout.splitlines()
+    assert lines[1].split()[0] == "NFO:NIFTY22NOV18300CE"  # nearest expiry first
+    assert all(" CE " in line for line in lines[1:])
+    missing = subprocess.run(
+        [sys.executable, "-m", "kitetui", "instruments", "search", "no-such-thing"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 1 and "no instrument matches" in missing.stderr
