@@ -161,6 +161,12 @@ class Supervisor:
             data_path(cfg.calendar.holidays_override) if cfg.calendar.holidays_override else None
         )
         self.master = self._load_master()
+        self.broker = PaperBroker(
+            slippage_bps=cfg.paper.slippage_bps,
+            tick_size=cfg.paper.tick_size,
+            tick_sizes={i.tradingsymbol: i.tick_size for i in self.master if i.tick_size > 0},
+        )
+        self.trader.broker = self.broker
         self._contracts = {i.tradingsymbol: i for i in self.master}
         self._known = frozenset(self._contracts)
         self.last_prices: dict[str, float] = {}

@@ -233,3 +233,37 @@ def test_instruments_search_cli_with_terms_prints_matches_and_with_none_exits_1(
         timeout=60,
     )
     assert missing.returncode == 1 and "no instrument matches" in missing.stderr
+
+
+async def test_orders_above_freeze_quantity_are_sliced_into_whole_lots(tmp_path: Path) -> None:
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["freeze_limits"] = {"NIFTY": 100}  # two lots of 50
+    data["engines"] = [e for e in data["engines"] if e["name"] != "equity"]
+    db = tmp_path / "state.db"
+    await _run(parse_config(data, "t.yaml"), db)
+    quantities = [
+        q for (q,) in _rows(db, "SELECT quantity FROM orders WHERE engine IN ('fno', 'options')")
+    ]
+    assert quantities and max(quantities) <= 100 and all(q % 50 == 0 for q in quantities)
+    sliced = _rows(db, "SELECT count(*) FROM events WHERE kind = 'OrderSliced'")[0][0]
+    assert sliced > 0
+    # every slice filled or was cancelled as one book: nothing is left open or held
+    net = _rows(
+        db,
+        "SELECT symbol, SUM(CASE side WHEN 'BUY' THEN quantity ELSE -quantity END) "
+        "FROM fills GROUP BY symbol HAVING SUM(CASE side WHEN 'BUY' THEN quantity "
+        "ELSE -quantity END) != 0",
+    )
+    assert net == []
+
+
+async def test_data_on_a_calendar_holiday_is_flagged(tmp_path: Path) -> None:
+    override = tmp_path / "holidays.csv"
+    override.write_text("date,description\n2023-04-05,pretend holiday\n")
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["calendar"] = {"holidays_override": str(override)}
+    data["engines"] = [e for e in data["engines"] if e["name"] == "equity"]
+    db = tmp_path / "state.db"
+    await _run(parse_config(data, "t.yaml"), db)
+    flagged = _rows(db, "SELECT message FROM events WHERE kind = 'DataOnHoliday'")
+    assert len(flagged) == 1 and "2023-04-05" in flagged[0][0]

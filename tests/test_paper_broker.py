@@ -417,3 +417,19 @@ def test_property_with_any_bar_fills_stay_inside_the_bar_and_after_the_order(o, 
         if o.order_type in (LMT, SL):
             assert lo <= fill.price <= hi
             assert fill.price <= o.price if o.side is B else fill.price >= o.price
+
+
+def test_fills_with_per_symbol_tick_round_to_that_instruments_tick():
+    broker = PaperBroker(slippage_bps=2.0, tick_size=0.05, tick_sizes={"NIFTY26AUGFUT": 0.1})
+    _run(broker.place(order(tag="f", symbol="NIFTY26AUGFUT")))
+    _run(broker.place(order(tag="e", symbol="SBIN")))
+    ((_, fut_fill),) = broker.on_price("NIFTY26AUGFUT", 10**12, 24_512.0)
+    ((_, eq_fill),) = broker.on_price("SBIN", 10**12, 512.0)
+    assert fut_fill.price == 24_517.0  # 24,516.90 slipped, rounded up to the 0.10 tick
+    assert eq_fill.price == 512.15  # 512.1024 up to the 0.05 tick
+
+
+def test_place_with_price_off_the_symbols_tick_is_rejected_naming_the_tick():
+    broker = PaperBroker(tick_sizes={"NIFTY26AUGFUT": 0.1})
+    placed = _run(broker.place(order(B, LMT, price=24_500.05, symbol="NIFTY26AUGFUT")))
+    assert placed.status is OrderStatus.REJECTED and "tick 0.1" in placed.reason

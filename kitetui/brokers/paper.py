@@ -23,6 +23,7 @@ protocol. A restart loses the book, so the caller hands the journaled open order
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import replace
 from fractions import Fraction
 from itertools import pairwise
@@ -41,7 +42,13 @@ def _exact(value: float) -> Fraction:
 class PaperBroker:
     """Simulated order book and matcher; see the module docstring for the fill rules."""
 
-    def __init__(self, slippage_bps: float = 2.0, tick_size: float = 0.05) -> None:
+    def __init__(
+        self,
+        slippage_bps: float = 2.0,
+        tick_size: float = 0.05,
+        tick_sizes: Mapping[str, float] | None = None,
+    ) -> None:
+        """``tick_size`` is the default; ``tick_sizes`` the instrument master's per symbol."""
         if not math.isfinite(slippage_bps) or slippage_bps < 0:
             raise ValueError(f"slippage_bps must be finite and >= 0, got {slippage_bps!r}")
         if not math.isfinite(tick_size) or tick_size <= 0:
@@ -49,6 +56,9 @@ class PaperBroker:
         self.slippage_bps = slippage_bps
         self.tick_size = tick_size
         self._tick = _exact(tick_size)
+        self._symbol_ticks = {
+            symbol: _exact(tick) for symbol, tick in (tick_sizes or {}).items() if tick > 0
+        }
         self._slip = _exact(slippage_bps) / 10_000
         self._orders: dict[str, Order] = {}  # every order it has seen, latest state, by tag
         self._working: dict[str, Order] = {}  # OPEN / TRIGGER_PENDING, in placement order
@@ -193,7 +203,7 @@ class PaperBroker:
         buy = order.side is Side.BUY
         kind = order.order_type
         if kind is OrderType.MARKET:
-            return order, self._slipped(price, order.side)
+            return order, self._slipped(price, order)
         if kind is OrderType.LIMIT:
             return order, self._limit_fill(order, price)
         triggered = order.status is OrderStatus.OPEN
@@ -203,10 +213,10 @@ class PaperBroker:
                 return order, None
             if kind is OrderType.SL_M:
                 worst = max(price, trigger) if buy else min(price, trigger)
-                return order, self._slipped(worst, order.side)
+                return order, self._slipped(worst, order)
             order = replace(order, status=OrderStatus.OPEN)
         if kind is OrderType.SL_M:  # restored after it triggered: a market order now
-            return order, self._slipped(price, order.side)
+            return order, self._slipped(price, order)
         return order, self._limit_fill(order, price)
 
     def _along(self, order: Order, start: float, end: float) -> tuple[Order, float | None]:
@@ -221,12 +231,12 @@ class PaperBroker:
             reached = end <= limit if buy else end >= limit
             return order, (limit if reached else None)
         if order.status is OrderStatus.OPEN:  # a restored, triggered SL-M
-            return order, self._slipped(start, order.side)
+            return order, self._slipped(start, order)
         trigger = order.trigger_price
         if (buy and end < trigger) or (not buy and end > trigger):
             return order, None
         if kind is OrderType.SL_M:
-            return order, self._slipped(trigger, order.side)
+            return order, self._slipped(trigger, order)
         # SL: triggers at the trigger, which is already inside its limit (checked at
         # placement), so the resting limit fills there at once.
         return replace(order, status=OrderStatus.OPEN), trigger
@@ -236,25 +246,30 @@ class PaperBroker:
         if order.side is Side.BUY:
             if price > limit:
                 return None
-            return min(self._round_against(_exact(price), Side.BUY), limit)
+            return min(self._round_against(_exact(price), Side.BUY, order.symbol), limit)
         if price < limit:
             return None
-        return max(self._round_against(_exact(price), Side.SELL), limit)
+        return max(self._round_against(_exact(price), Side.SELL, order.symbol), limit)
 
-    def _slipped(self, price: float, side: Side) -> float:
+    def _slipped(self, price: float, order: Order) -> float:
         exact = _exact(price)
+        side = order.side
         moved = exact * (1 + self._slip) if side is Side.BUY else exact * (1 - self._slip)
-        return self._round_against(moved, side)
+        return self._round_against(moved, side, order.symbol)
 
-    def _round_against(self, price: Fraction, side: Side) -> float:
-        ticks = price / self._tick
+    def _tick_of(self, symbol: str) -> Fraction:
+        return self._symbol_ticks.get(symbol, self._tick)
+
+    def _round_against(self, price: Fraction, side: Side, symbol: str) -> float:
+        tick = self._tick_of(symbol)
+        ticks = price / tick
         n = math.ceil(ticks) if side is Side.BUY else max(1, math.floor(ticks))
-        return float(n * self._tick)
+        return float(n * tick)
 
     # ------------------------------------------------------------------ validation
 
-    def _on_tick(self, value: float) -> bool:
-        return _exact(value) % self._tick == 0
+    def _on_tick(self, value: float, symbol: str) -> bool:
+        return _exact(value) % self._tick_of(symbol) == 0
 
     def _rejection(self, order: Order) -> str:
         """Why the exchange would refuse this order, or "" if it would take it."""
@@ -272,15 +287,18 @@ class PaperBroker:
         if kind in (OrderType.LIMIT, OrderType.SL):
             if order.price <= 0:
                 return f"{kind} order needs a positive price, got {order.price}"
-            if not self._on_tick(order.price):
-                return f"price {order.price} is not a multiple of the tick {self.tick_size}"
+            if not self._on_tick(order.price, order.symbol):
+                return (
+                    f"price {order.price} is not a multiple of the tick "
+                    f"{float(self._tick_of(order.symbol)):g}"
+                )
         if kind in (OrderType.SL, OrderType.SL_M):
             if order.trigger_price <= 0:
                 return f"{kind} order needs a positive trigger price, got {order.trigger_price}"
-            if not self._on_tick(order.trigger_price):
+            if not self._on_tick(order.trigger_price, order.symbol):
                 return (
                     f"trigger price {order.trigger_price} is not a multiple of the tick "
-                    f"{self.tick_size}"
+                    f"{float(self._tick_of(order.symbol)):g}"
                 )
         if kind is OrderType.SL:
             if order.side is Side.BUY and order.trigger_price > order.price:
