@@ -28,7 +28,7 @@ from kitetui.market.bars import BarResampler, TickBarAggregator
 from kitetui.market.calendar import TradingCalendar
 from kitetui.market.instruments import Instrument, InstrumentMaster
 from kitetui.views import EngineView
-from strategies.base import Strategy
+from strategies.base import Decision, Strategy
 from strategies.registry import get_strategy
 
 if TYPE_CHECKING:
@@ -197,27 +197,38 @@ class Engine:
         strategy = self.strategy_for(bar.symbol)
         position_qty = self.trader.position_qty(bar.symbol)
         decision = strategy.on_bar(bar, position_qty)
-        if not self.trading:
+        signal = self.make_signal(bar, strategy.name, decision)
+        if signal is None:
             return
+        self.orders_placed += await self.trader.on_signal(self, signal)
+
+    def make_signal(
+        self,
+        bar: Bar,
+        strategy: str,
+        decision: Decision,
+        extra: Mapping[str, float] | None = None,
+    ) -> Signal | None:
+        """The signal for a decided bar; None while silent or warming up (recorded)."""
+        if not self.trading:
+            return None
         if decision.kind is SignalKind.HOLD and decision.reason == "indicators not ready":
             self.trader.skip_not_ready(self, bar)
-            return
-        signal = Signal(
+            return None
+        self.signals_emitted += 1
+        return Signal(
             signal_id=f"{self.run_tag}-{self.name}-{bar.symbol}-{bar.end_ns}",
             ts_ns=bar.end_ns,
             engine=self.name,
-            strategy=strategy.name,
+            strategy=strategy,
             symbol=bar.symbol,
             timeframe_s=bar.timeframe_s,
             kind=decision.kind,
             price=bar.close,
             reason=decision.reason,
             confidence=_finite(decision.confidence),
-            indicators=dict(decision.indicators),
+            indicators={**decision.indicators, **(extra or {})},
         )
-        self.signals_emitted += 1
-        placed = await self.trader.on_signal(self, signal)
-        self.orders_placed += placed
 
     # -- what it trades ---------------------------------------------------------------
 
@@ -253,8 +264,9 @@ class Engine:
         return self.trader.tick_size
 
     def freeze_quantity(self, symbol: str) -> int | None:
-        """Exchange freeze limit for one order in units, or None when there is none."""
-        return None
+        """Exchange freeze limit for one order in units (by underlying), or None."""
+        instrument = self.instrument(symbol)
+        return None if instrument is None else self.freeze_limits.get(instrument.name)
 
     def record(
         self, kind: str, message: str, *, level: str = "INFO", symbol: str = "", **data: object

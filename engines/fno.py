@@ -56,7 +56,3 @@ class FnoEngine(Engine):
             if symbol not in contracts:
                 await self.trader.flatten(symbol, OrderPurpose.EXIT, "rolled to the next contract")
         self.subscribe(contracts | set(self.trader.held_by(self.name)))
-
-    def freeze_quantity(self, symbol: str) -> int | None:
-        instrument = self.instrument(symbol)
-        return None if instrument is None else self.freeze_limits.get(instrument.name)

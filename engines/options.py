@@ -16,7 +16,7 @@ from typing import ClassVar
 from engines.base import Engine
 from kitetui.clock import ist_date, ist_minute_of_day, minute_of
 from kitetui.config import parse_clock
-from kitetui.domain import Bar, Exchange, Signal, SignalKind, Tick
+from kitetui.domain import Bar, Exchange, Tick
 from kitetui.market.instruments import InstrumentError
 from kitetui.market.resolve import OptionPair, OptionSelector
 
@@ -87,27 +87,7 @@ class OptionsEngine(Engine):
                     symbol=bar.symbol,
                     notes=list(self.selector.last_notes),
                 )
-        if not self.trading:
+        signal = self.make_signal(bar, strategy.name, decision, {"atm": pair.atm})
+        if signal is None:
             return
-        if decision.kind is SignalKind.HOLD and decision.reason == "indicators not ready":
-            self.trader.skip_not_ready(self, bar)
-            return
-        signal = Signal(
-            signal_id=f"{self.run_tag}-{self.name}-{bar.symbol}-{bar.end_ns}",
-            ts_ns=bar.end_ns,
-            engine=self.name,
-            strategy=strategy.name,
-            symbol=bar.symbol,
-            timeframe_s=bar.timeframe_s,
-            kind=decision.kind,
-            price=bar.close,
-            reason=decision.reason,
-            confidence=decision.confidence,
-            indicators={**decision.indicators, "atm": pair.atm},
-        )
-        self.signals_emitted += 1
         self.orders_placed += await self.trader.on_option_signal(self, signal, pair)
-
-    def freeze_quantity(self, symbol: str) -> int | None:
-        instrument = self.instrument(symbol)
-        return None if instrument is None else self.freeze_limits.get(instrument.name)

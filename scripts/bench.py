@@ -48,6 +48,7 @@ from typing import Any
 
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import AppConfig, load_config, parse_config
+from kitetui.market.instruments import KITE_COLUMNS
 from kitetui.supervisor import Supervisor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -340,6 +341,14 @@ def shared_config(folder: Path, per_engine: int) -> tuple[AppConfig, int]:
             },
         ],
     }
+    # The 2016 files come with no Kite dump: list them as NSE equities (lot 1, tick 0.05,
+    # tokens made up) in a master of the benchmark's own, in a temp dir.
+    master = Path(tempfile.mkdtemp(prefix="kitetui-bench-master-")) / "instruments.csv"
+    lines = [",".join(KITE_COLUMNS)]
+    for index, symbol in enumerate(first + second, start=1):
+        lines.append(f"{index * 256 + 1},{index},{symbol},{symbol},0,,0,0.05,1,EQ,NSE,NSE")
+    master.write_text("\n".join(lines) + "\n")
+    data["instruments"] = [str(master)]
     return parse_config(data, "<bench shared config>"), per_engine
 
 

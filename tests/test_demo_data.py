@@ -16,26 +16,14 @@ import pytest
 
 from kitetui.domain import NS_PER_SECOND
 from kitetui.market.index_loader import load_index_values
+from kitetui.market.instruments import KITE_COLUMNS
 from kitetui.market.loaders import DataFormatError, data_path, load_candles, load_ticks
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLAY = data_path("pkg:replay")
 NFO = data_path("pkg:replay/nfo_20221118")
 INDEX_FILE = "NIFTY50-INDEX_20221118.csv.gz"
-KITE_HEADER = [
-    "instrument_token",
-    "exchange_token",
-    "tradingsymbol",
-    "name",
-    "last_price",
-    "expiry",
-    "strike",
-    "tick_size",
-    "lot_size",
-    "instrument_type",
-    "segment",
-    "exchange",
-]
+KITE_HEADER = list(KITE_COLUMNS)
 CANDLE_FILES = ("BANKNIFTY", "HDFCBANK", "ICICIBANK", "SBIN", "KOTAKBANK", "AXISBANK")
 # Continuous-contract futures files -> tradingsymbol (the other files are named by it).
 FUTURE_FILES = {
