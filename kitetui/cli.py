@@ -118,6 +118,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_DATA
 
 
+def _exit_code(error: BaseException) -> int:
+    if isinstance(error, ConfigError):
+        return EXIT_CONFIG
+    if isinstance(error, DatabaseRefused):
+        return EXIT_DATABASE
+    if isinstance(error, _data_errors()):
+        return EXIT_DATA
+    return 1
+
+
 def _data_errors() -> tuple[type[BaseException], ...]:
     from kitetui.market.instruments import InstrumentError
     from kitetui.market.loaders import DataFormatError
@@ -200,7 +210,7 @@ def _tui(config: AppConfig, config_path: str, db: str | None, speed) -> int:
     started = time.perf_counter()
     runner = SupervisorThread(_make_supervisor(config, config_path, db, speed))
     runner.start()
-    runner.ready.wait()
+    runner.store_ready.wait()  # a refused database exits before the screen takes over
     if runner.error is not None:
         raise runner.error
     app = make_app(LocalLink(runner), refresh_hz=config.ui.refresh_hz)
@@ -209,9 +219,8 @@ def _tui(config: AppConfig, config_path: str, db: str | None, speed) -> int:
         app.run()
     finally:
         runner.stop()
-    if runner.error is not None:
-        print(f"error: the supervisor stopped: {runner.error}", file=sys.stderr)
-        return 1
+    if runner.error is not None:  # the screen has already said why
+        return _exit_code(runner.error)
     print(f"state saved to {runner.supervisor.db_path} (run {runner.supervisor.run_id})")
     return 0
 

@@ -40,3 +40,7 @@ class LocalLink:
     async def send(self, command: Command) -> CommandResult:
         future = self._runner.submit(command)
         return await asyncio.wrap_future(future)
+
+    def failure(self) -> str | None:
+        """Why the desk behind this link stopped on an error, or None while it is well."""
+        return self._runner.failure

@@ -20,7 +20,8 @@ class SupervisorThread:
     def __init__(self, supervisor: Supervisor) -> None:
         self.supervisor = supervisor
         self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
+        self.store_ready = threading.Event()  # the database opened (or was refused)
+        self.ready = threading.Event()  # the market is loaded; trading starts
         self.error: BaseException | None = None
         self.summary: RunSummary | None = None
         self._thread = threading.Thread(target=self._main, name="kitetui-supervisor", daemon=True)
@@ -35,18 +36,32 @@ class SupervisorThread:
         except BaseException as exc:  # reported to the UI thread, never swallowed
             self.error = exc
         finally:
+            self.store_ready.set()
             self.ready.set()
             self.loop.close()
 
     async def _lifecycle(self) -> None:
         self._done = asyncio.Event()
-        await self.supervisor.open()
+        await self.supervisor.open_store()
+        self.store_ready.set()
+        try:
+            await self.supervisor.open_market()
+        except BaseException:
+            await self.supervisor.db.close()
+            raise
         self.ready.set()
         try:
             self.summary = await self.supervisor.run()
             await self._done.wait()  # keep serving commands after the data ends
         finally:
             await self.supervisor.close()
+
+    @property
+    def failure(self) -> str | None:
+        """Why the supervisor stopped on an error (for the screen), or None."""
+        if self.error is None:
+            return None
+        return f"{type(self.error).__name__}: {self.error}"
 
     def submit(self, command: Command) -> Future[CommandResult]:
         return asyncio.run_coroutine_threadsafe(self.supervisor.execute(command), self.loop)

@@ -114,6 +114,11 @@ class Supervisor:
     # -- start-up and recovery ---------------------------------------------------------
 
     async def open(self) -> None:
+        await self.open_store()
+        await self.open_market()
+
+    async def open_store(self) -> None:
+        """Open (or refuse) the database and find the run to resume: fast, done first."""
         cfg = self.config
         self.db = await open_database(self.db_path, synchronous=cfg.journal.synchronous)
         digest = config_hash(cfg)
@@ -129,6 +134,10 @@ class Supervisor:
             await runs_repo.create_run(self.db, self.run_id, cfg.mode, self.config_path, digest)
         self.resumed = resumable is not None
         self.summary = RunSummary(run_id=self.run_id, resumed=self.resumed)
+
+    async def open_market(self) -> None:
+        """Load masters and data, build engines and read back the run's journal."""
+        cfg = self.config
         self.journal = Journal(
             self.db,
             self.run_id,

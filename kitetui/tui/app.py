@@ -142,6 +142,10 @@ class KiteTuiApp(App[None]):
         """Render the link's newest snapshot; False (and no work) if it is not new."""
         snapshot = self._link.snapshot()
         if snapshot is None:
+            failure = getattr(self._link, "failure", None)
+            message = failure() if callable(failure) else None
+            if message:
+                self.exit(return_code=1, message=f"the desk stopped: {message}")
             return False
         previous = self._snapshot
         if previous is not None and snapshot.seq == previous.seq:

@@ -554,3 +554,15 @@ async def test_command_palette_with_kill_switch_on_offers_reset_not_kill() -> No
 def test_make_app_with_bad_refresh_rate_raises() -> None:
     with pytest.raises(ValueError, match="refresh_hz"):
         make_app(FakeLink(empty_snapshot()), refresh_hz=0)
+
+
+async def test_link_failing_before_first_snapshot_exits_with_its_reason() -> None:
+    link = FakeLink(None)
+    link.failure = lambda: "DataFormatError: x.csv.gz: unknown header"
+    app = make_app(link, refresh_hz=20)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(40):
+            if not app.is_running:
+                break
+            await pilot.pause(0.05)
+    assert app.return_code == 1
