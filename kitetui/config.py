@@ -213,6 +213,22 @@ EngineConfig = Annotated[
 ]
 
 
+class KiteConfig(_Strict):
+    """How to reach Kite (or ``kitetui sim-exchange`` on loopback). No secrets here:
+    the API key and secret come from the environment or the 0600 credentials file, the
+    access token from the 0600 token file written by ``kitetui login``."""
+
+    root: str | None = None  # REST root; None = Kite's own API
+    ws_root: str | None = None  # ticker root; None = Kite's own
+    credentials_file: str = "~/.config/kitetui/credentials.json"
+    token_file: str = "~/.config/kitetui/token.json"
+    timeout_s: PositiveFloat = 7.0
+    market_protection: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 2.0
+    stale_after_s: PositiveFloat = 5.0
+    reconcile_interval_s: PositiveFloat = 5.0
+    record_dir: str = "recordings"  # ticks received, for `kitetui replay`
+
+
 class JournalConfig(_Strict):
     flush_interval_ms: Annotated[int, Field(ge=10, le=10_000)] = 200
     flush_rows: Annotated[int, Field(ge=1, le=100_000)] = 2_000
@@ -227,7 +243,9 @@ class AppConfig(_Strict):
     mode: Literal["replay", "paper", "live"] = "replay"
     database: str = "state.db"
     capital: PositiveFloat = 1_000_000.0
-    replay: ReplayConfig
+    replay: ReplayConfig | None = None
+    kite: KiteConfig | None = None
+    allow_live: bool = False  # live orders need this AND `--live` (or the TUI's typed yes)
     paper: PaperConfig = PaperConfig()
     risk: RiskConfig = RiskConfig()
     sizing: SizingConfig = SizingConfig()
@@ -235,7 +253,8 @@ class AppConfig(_Strict):
     calendar: CalendarConfig = CalendarConfig()
     # Kite-format instrument masters (the CSV of KiteConnect.instruments()); replay
     # datasets carry their own, with the lot sizes of their time.
-    instruments: Annotated[list[str], Field(min_length=1)]
+    # In paper and live modes an empty list means: Kite's dump, fetched once a day.
+    instruments: list[str] = Field(default_factory=list)
     freeze_limits: dict[str, PositiveInt] = Field(
         default_factory=lambda: dict(DEFAULT_FREEZE_LIMITS)
     )
@@ -245,10 +264,17 @@ class AppConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> AppConfig:
-        if self.mode != "replay":
+        if self.mode == "replay":
+            if self.replay is None:
+                raise ValueError("mode replay needs a 'replay:' section with its sources")
+            if not self.instruments:
+                raise ValueError("mode replay needs 'instruments:' (the dataset's masters)")
+        elif self.kite is None:
+            raise ValueError(f"mode {self.mode} needs a 'kite:' section (root, token file)")
+        if self.mode == "live" and not self.allow_live:
             raise ValueError(
-                f"mode {self.mode!r} needs the Kite connection, which this version does not "
-                "have yet; use mode: replay"
+                "mode live places real orders: set 'allow_live: true' in this config "
+                "and start with --live"
             )
         names = [engine.name for engine in self.engines]
         if len(set(names)) != len(names):

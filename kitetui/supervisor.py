@@ -16,10 +16,11 @@ are restored from the database and trading continues from the next batch.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import secrets
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -43,6 +44,7 @@ from kitetui.commands import (
 from kitetui.config import AppConfig, parse_clock
 from kitetui.domain import Bar, Event, OrderPurpose, OrderStatus, Tick, TradingState
 from kitetui.market.calendar import nse as nse_calendar
+from kitetui.market.feeds import LiveFeed, OrderUpdate, ReplayFeed
 from kitetui.market.index_loader import load_index_values
 from kitetui.market.instruments import Instrument, InstrumentMaster
 from kitetui.market.loaders import data_path, load_candles, load_ticks
@@ -51,6 +53,7 @@ from kitetui.market.validate import GapDetector, PriceValidator
 from kitetui.store import runs as runs_repo
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
+from kitetui.store.recording import TickRecorder
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
@@ -100,7 +103,8 @@ class Supervisor:
         self.config_path = str(config_path)
         self.db_path = Path(database if database is not None else config.database)
         if speed == "config":
-            speed = None if config.replay.speed == "max" else float(config.replay.speed)
+            replay = config.replay
+            speed = None if replay is None or replay.speed == "max" else float(replay.speed)
         self.speed: float | None = speed  # type: ignore[assignment]
         self.publish_interval_s = publish_interval_s
         self.clock = DataClock()
@@ -169,21 +173,31 @@ class Supervisor:
         self.calendar = nse_calendar(
             data_path(cfg.calendar.holidays_override) if cfg.calendar.holidays_override else None
         )
-        self.master = self._load_master()
+        self.master = await self._load_master()
         self.broker = PaperBroker(
             slippage_bps=cfg.paper.slippage_bps,
             tick_size=cfg.paper.tick_size,
             tick_sizes={i.tradingsymbol: i.tick_size for i in self.master if i.tick_size > 0},
         )
         self.trader.broker = self.broker
+        self._simulated_fills = True  # paper: fills come from our simulator, not a broker
         self._contracts = {i.tradingsymbol: i for i in self.master}
         self._known = frozenset(self._contracts)
         self.last_prices: dict[str, float] = {}
         self._turnover: dict[str, float] = {}  # today's, per symbol (rupees)
         self._prev_turnover: dict[str, float] = {}
         self.trader.last_prices = self.last_prices
-        self._streams = self._load_sources()
-        available = frozenset(s[0].symbol for s in self._streams if s)
+        self.recorder: TickRecorder | None = None
+        if cfg.mode == "replay":
+            self._streams = self._load_sources()
+            available = frozenset(s[0].symbol for s in self._streams if s)
+            self.feed: ReplayFeed | LiveFeed = ReplayFeed(
+                merge_batches(self._streams), Pacer(self.speed, cfg.replay.max_gap_seconds)
+            )
+        else:
+            available = frozenset(self._contracts)
+            self.feed = LiveFeed()
+            await self._connect_kite()
         run_tag = self.run_id.rsplit("-", 1)[-1]
         self.engines: list[Engine] = []
         self.routes: dict[str, list[Engine]] = {}
@@ -204,6 +218,7 @@ class Supervisor:
         )
         self.gaps = GapDetector()
         self._unknown_symbols: set[str] = set()
+        self._last_drift: tuple[str, ...] = ()
         # What the journal already holds for this run (empty for a new run).
         self._journal_fills = await runs_repo.load_fills(self.db, self.run_id)
         for order in await runs_repo.load_orders(self.db, self.run_id):
@@ -225,7 +240,9 @@ class Supervisor:
             )
         )
 
-    def _load_master(self) -> InstrumentMaster:
+    async def _load_master(self) -> InstrumentMaster:
+        if not self.config.instruments:  # paper/live: today's dump from Kite
+            return await self._fetch_kite_master()
         instruments = []
         for spec in self.config.instruments:
             master, events = InstrumentMaster.from_csv(data_path(spec))
@@ -259,6 +276,8 @@ class Supervisor:
             for symbol in engine.subscriptions:
                 routes.setdefault(symbol, []).append(engine)
         self.routes = routes
+        # Held positions keep their prices flowing even when no engine watches them.
+        self.feed.set_subscriptions(frozenset(routes) | frozenset(self.trader.holders))
 
     async def _finish_recovery(self) -> None:
         """After the silent warm-up: restore risk, open orders, stops and the kill switch."""
@@ -315,16 +334,15 @@ class Supervisor:
 
     # -- the main loop ----------------------------------------------------------------
 
-    def _batches(self) -> Iterator[tuple[int, list[Item]]]:
-        return merge_batches(self._streams)
-
     async def run(self) -> RunSummary:
         """Replay the data to its end (or until stopped) and return the summary."""
         assert self.summary is not None
         started = time.perf_counter()
         for engine in self.engines:
             engine.launch()
-        pacer = Pacer(self.speed, self.config.replay.max_gap_seconds)
+        if self.feed.live:
+            return await self._run_live(started)
+        pacer = self.feed.pacer
         warm = self.resume_cursor > 0
         self.trader.quiet = warm
         for engine in self.engines:
@@ -334,7 +352,7 @@ class Supervisor:
         self.feed_state = "RUNNING"
         self._publish(force=True)
         try:
-            for ts, batch in self._batches():
+            for ts, batch in self.feed.batches():
                 if warm and ts > self.resume_cursor:
                     warm = False
                     self.trader.quiet = False
@@ -342,7 +360,8 @@ class Supervisor:
                         engine.warming_up = False
                     await self._finish_recovery()
                 if not warm:
-                    await pacer.wait(ts)
+                    if pacer is not None:
+                        await pacer.wait(ts)
                     if self._stopping:
                         break
                 await self._process(ts, batch, warm)
@@ -376,6 +395,129 @@ class Supervisor:
 
     def request_stop(self) -> None:
         self._stopping = True
+        if self.feed.live:  # wake the live loop, which may be waiting for the market
+            asyncio.get_running_loop().create_task(self.feed.close())
+
+    # -- live and paper on Kite ----------------------------------------------------------
+
+    async def _connect_kite(self) -> None:
+        raise NotImplementedError(
+            f"mode {self.config.mode}: the Kite connection is not wired in yet"
+        )
+
+    async def _fetch_kite_master(self) -> InstrumentMaster:
+        raise NotImplementedError("fetching Kite's instrument dump is not wired in yet")
+
+    async def _run_live(self, started: float) -> RunSummary:
+        """Trade on the ticker's batches until stopped; record each batch as processed."""
+        assert self.summary is not None
+        await self._finish_recovery()
+        self.feed_state = "RUNNING"
+        self._publish(force=True)
+        reconcile = (
+            asyncio.create_task(self._reconcile_loop(), name="reconcile")
+            if self.config.mode == "live"
+            else None
+        )
+        try:
+            async for item in self.feed.batches():
+                if self._stopping:
+                    break
+                if isinstance(item, OrderUpdate):
+                    await self._on_order_update(item.data)
+                    continue
+                ts, batch = item
+                await self._process(ts, batch, False)
+                if self.recorder is not None:
+                    self.recorder.record(ts, batch)
+        except Exception as exc:
+            self.feed_state = "ERROR"
+            self.trader.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="SupervisorFailed",
+                    level="ERROR",
+                    message=f"{type(exc).__name__}: {exc}",
+                )
+            )
+            raise
+        finally:
+            if reconcile is not None:
+                reconcile.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconcile
+            self.summary.wall_s = time.perf_counter() - started
+            if self.feed_state == "RUNNING":
+                self.feed_state = "STOPPED"
+            self._publish(force=True)
+        return self.summary
+
+    async def _on_order_update(self, data: dict) -> None:
+        """A broker order update: journal its new state and any fills it carries."""
+        order, fills = self.broker.apply_update(data)
+        if order is None:
+            return
+        known = self.trader.orders.get(order.tag)
+        if known is None:
+            self.trader.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="ForeignOrder",
+                    level="WARNING",
+                    symbol=order.symbol,
+                    message=f"order {order.broker_order_id} ({order.tag or 'no tag'}) was not "
+                    "placed by kitetui: not touched",
+                )
+            )
+            return
+        if fills:
+            await self.trader.on_fills([(order, fill) for fill in fills])
+        elif order.status is not known.status:
+            self.trader.track(order)
+            await self.journal.write_order_state(order, self.clock.now_ns)
+
+    async def _reconcile_loop(self) -> None:
+        """Rule 4: the broker is the truth. Drift is reported, never patched."""
+        interval = self.config.kite.reconcile_interval_s if self.config.kite else 5.0
+        while True:
+            with contextlib.suppress(Exception):
+                await self.reconcile()
+            await asyncio.sleep(interval)
+
+    async def reconcile(self) -> list[str]:
+        broker_positions = {p.symbol: p.quantity for p in await self.broker.positions()}
+        ours = {p.symbol: p.quantity for p in self.portfolio.open_positions()}
+        broker_open = {o.tag for o in await self.broker.open_orders()}
+        our_open = {o.tag for o in self.trader.open_orders() if o.status is not OrderStatus.NEW}
+        drift = []
+        for symbol in sorted(set(broker_positions) | set(ours)):
+            theirs, mine = broker_positions.get(symbol, 0), ours.get(symbol, 0)
+            if theirs != mine:
+                drift.append(f"{symbol}: broker {theirs:+d}, kitetui {mine:+d}")
+        for tag in sorted(broker_open ^ our_open):
+            side = "broker only" if tag in broker_open else "kitetui only"
+            drift.append(f"open order {tag}: {side}")
+        signature = tuple(drift)
+        if drift and signature != self._last_drift:
+            self.trader.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="ReconcileDrift",
+                    level="WARNING",
+                    message="; ".join(drift),
+                    data={"drift": drift},
+                )
+            )
+        elif not drift and self._last_drift:
+            self.trader.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="ReconcileClean",
+                    message="positions and open orders agree with the broker again",
+                )
+            )
+        self._last_drift = signature
+        return drift
 
     async def _process(self, ts: int, batch: list[Item], warm: bool) -> None:
         summary = self.summary
@@ -448,7 +590,7 @@ class Supervisor:
                 price = item.price
             self.last_prices[item.symbol] = price
             self.portfolio.mark(item.symbol, price)
-            if not warm:
+            if not warm and self._simulated_fills:
                 filled = (
                     self.broker.on_bar(item)
                     if isinstance(item, Bar)

@@ -51,7 +51,10 @@ def test_default_config_with_shipped_files_is_valid() -> None:
         (lambda d: d["session"].update(square_off="25:00"), "session.square_off", "pattern"),
         (lambda d: d["session"].update(entry_cutoff="15:25"), "session", "entry_cutoff"),
         (lambda d: d["replay"].update(speed="fast"), "replay.speed", "positive number or"),
-        (lambda d: d.update(mode="live"), "(top level)", "Kite connection"),
+        (lambda d: d.update(mode="live"), "(top level)", "needs a 'kite:' section"),
+        (lambda d: d.update(mode="live", kite={}), "(top level)", "allow_live: true"),
+        (lambda d: d.update(mode="paper", kite={"colour": 1}), "kite.colour", "unknown key"),
+        (lambda d: d.pop("replay"), "(top level)", "needs a 'replay:' section"),
         (
             lambda d: d["engines"].append(
                 {"name": "fno2", "kind": "fno", "underlyings": ["NIFTY"], "strategy": "ema_cross"}
@@ -77,7 +80,7 @@ def test_default_config_with_shipped_files_is_valid() -> None:
             "engines[1].premium_stop_pct",
             "less than 100",
         ),
-        (lambda d: d.update(instruments=[]), "instruments", "at least 1"),
+        (lambda d: d.update(instruments=[]), "(top level)", "needs 'instruments:'"),
         (
             lambda d: d["replay"]["sources"].append({"path": "x.csv"}),
             "replay.sources[9]",
