@@ -62,6 +62,23 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="headless: print journal events at or above this level",
     )
+    run.add_argument(
+        "--live",
+        action="store_true",
+        help="confirm live trading (needs mode: live and allow_live: true)",
+    )
+    replay = commands.add_parser(
+        "replay", help="replay a recorded paper/live session through the paper broker"
+    )
+    replay.add_argument("recording", help="a .ticks.gz file from the session's record_dir")
+    replay.add_argument(
+        "--config",
+        "-c",
+        default=str(DEFAULT_CONFIG),
+        help="the session's config (its engines, risk and sizing)",
+    )
+    replay.add_argument("--db", help="SQLite database file for the replay's journal")
+    replay.add_argument("--speed", type=_speed, default=None, help="default: max")
     backtest = commands.add_parser("backtest", help="replay at full speed and print a report")
     backtest.add_argument("--config", "-c", default=str(DEFAULT_CONFIG))
     backtest.add_argument("--db", help="SQLite database file")
@@ -103,6 +120,16 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         if command == "backtest":
             return _headless(config, args.config, args.db, None, "ERROR")
+        if command == "replay":
+            return _headless(
+                config, args.config, args.db, args.speed, "ERROR", recording=args.recording
+            )
+        if config.mode == "live" and not args.live:
+            print(
+                f"error: {args.config}: mode: live places real orders; start it with --live",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
         speed = getattr(args, "speed", "config")
         if args.no_ui:
             return _headless(config, args.config, args.db, speed, args.log_level)
@@ -131,8 +158,9 @@ def _exit_code(error: BaseException) -> int:
 def _data_errors() -> tuple[type[BaseException], ...]:
     from kitetui.market.instruments import InstrumentError
     from kitetui.market.loaders import DataFormatError
+    from kitetui.store.recording import RecordingError
 
-    return (DataFormatError, InstrumentError)
+    return (DataFormatError, InstrumentError, RecordingError)
 
 
 def _instruments_search(args: argparse.Namespace) -> int:
@@ -162,19 +190,28 @@ def _instruments_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _make_supervisor(config: AppConfig, config_path: str, db: str | None, speed):
+def _make_supervisor(
+    config: AppConfig, config_path: str, db: str | None, speed, recording: str | None = None
+):
     from kitetui.supervisor import Supervisor
 
-    return Supervisor(config, config_path, database=db, speed=speed)
+    return Supervisor(config, config_path, database=db, speed=speed, recording=recording)
 
 
-def _headless(config: AppConfig, config_path: str, db: str | None, speed, log_level: str) -> int:
+def _headless(
+    config: AppConfig,
+    config_path: str,
+    db: str | None,
+    speed,
+    log_level: str,
+    recording: str | None = None,
+) -> int:
     from kitetui.commands import TriggerKillSwitch
     from kitetui.report import format_event_line, format_summary
 
     levels = ["DEBUG", "INFO", "WARNING", "ERROR"]
     threshold = levels.index(log_level)
-    supervisor = _make_supervisor(config, config_path, db, speed)
+    supervisor = _make_supervisor(config, config_path, db, speed, recording)
 
     async def main_async() -> int:
         await supervisor.open()

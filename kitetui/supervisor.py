@@ -53,7 +53,12 @@ from kitetui.market.validate import GapDetector, PriceValidator
 from kitetui.store import runs as runs_repo
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
-from kitetui.store.recording import TickRecorder
+from kitetui.store.recording import (
+    TickRecorder,
+    load_recording,
+    master_beside,
+    recorded_symbols,
+)
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
@@ -98,6 +103,7 @@ class Supervisor:
         database: str | Path | None = None,
         speed: float | str | None = "config",
         publish_interval_s: float = 0.1,
+        recording: str | Path | None = None,
     ) -> None:
         self.config = config
         self.config_path = str(config_path)
@@ -106,6 +112,8 @@ class Supervisor:
             replay = config.replay
             speed = None if replay is None or replay.speed == "max" else float(replay.speed)
         self.speed: float | None = speed  # type: ignore[assignment]
+        # A recorded paper/live session to replay through the paper broker, batch by batch.
+        self.recording = Path(recording) if recording is not None else None
         self.publish_interval_s = publish_interval_s
         self.clock = DataClock()
         self.published: DeskSnapshot | None = None
@@ -126,7 +134,13 @@ class Supervisor:
         cfg = self.config
         self.db = await open_database(self.db_path, synchronous=cfg.journal.synchronous)
         digest = config_hash(cfg)
-        resumable = await runs_repo.find_resumable_run(self.db, cfg.mode, digest)
+        mode = cfg.mode
+        if self.recording is not None:  # its own kind of run: never resumes the session
+            mode = "replay"
+            digest = hashlib.sha256(f"{digest}|{self.recording.resolve()}".encode()).hexdigest()
+            digest = digest[:16]
+        self.run_mode = mode
+        resumable = await runs_repo.find_resumable_run(self.db, mode, digest)
         if resumable is not None:
             self.run_id = resumable.run_id
             self.resume_cursor = resumable.cursor_ns
@@ -135,7 +149,7 @@ class Supervisor:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             self.run_id = f"{stamp}-{secrets.token_hex(3)}"
             self.resume_cursor = 0
-            await runs_repo.create_run(self.db, self.run_id, cfg.mode, self.config_path, digest)
+            await runs_repo.create_run(self.db, self.run_id, mode, self.config_path, digest)
         self.resumed = resumable is not None
         self.summary = RunSummary(run_id=self.run_id, resumed=self.resumed)
 
@@ -188,7 +202,11 @@ class Supervisor:
         self._prev_turnover: dict[str, float] = {}
         self.trader.last_prices = self.last_prices
         self.recorder: TickRecorder | None = None
-        if cfg.mode == "replay":
+        if self.recording is not None:
+            recorded = load_recording(self.recording)
+            available = frozenset(recorded_symbols(recorded))
+            self.feed = ReplayFeed(recorded, Pacer(self.speed, 1.0))
+        elif cfg.mode == "replay":
             self._streams = self._load_sources()
             available = frozenset(s[0].symbol for s in self._streams if s)
             self.feed: ReplayFeed | LiveFeed = ReplayFeed(
@@ -241,10 +259,14 @@ class Supervisor:
         )
 
     async def _load_master(self) -> InstrumentMaster:
-        if not self.config.instruments:  # paper/live: today's dump from Kite
+        if self.recording is not None:  # the master the session traded with, kept beside it
+            specs: list[str] = [str(master_beside(self.recording))]
+        elif not self.config.instruments:  # paper/live: today's dump from Kite
             return await self._fetch_kite_master()
+        else:
+            specs = list(self.config.instruments)
         instruments = []
-        for spec in self.config.instruments:
+        for spec in specs:
             master, events = InstrumentMaster.from_csv(data_path(spec))
             instruments.extend(master)
             for event in events:

@@ -90,5 +90,15 @@ def load_recording(path: Path) -> list[tuple[int, list[Item]]]:
     return batches
 
 
+def recording_path(folder: Path, run_id: str) -> Path:
+    return folder / f"{run_id}.ticks.gz"
+
+
+def master_beside(recording: Path) -> Path:
+    """The instrument master a session traded with, saved next to its recording."""
+    name = recording.name.removesuffix(".gz").removesuffix(".ticks")
+    return recording.with_name(f"{name}.instruments.csv")
+
+
 def recorded_symbols(batches: list[tuple[int, list[Item]]]) -> set[str]:
     return {item.symbol for _, batch in batches for item in batch if not isinstance(item, Bar)}
