@@ -32,3 +32,20 @@ class Broker(Protocol):
     async def open_orders(self) -> list[Order]:
         """Every order the broker still works (OPEN or TRIGGER_PENDING)."""
         ...
+
+
+class BrokerError(Exception):
+    """A broker call failed; the message is safe to show (no secrets)."""
+
+
+class BrokerUnavailable(BrokerError):
+    """A read kept failing (network, 5xx, 429) after every retry."""
+
+
+class PlacementUnknown(BrokerError):
+    """A placement's outcome is unknown and the order book could not be read to settle
+    it. Pause trading; ``lookup(tag)`` later decides."""
+
+    def __init__(self, message: str, tag: str) -> None:
+        super().__init__(message)
+        self.tag = tag

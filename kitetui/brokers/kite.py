@@ -1,0 +1,702 @@
+"""Live Kite orders behind the ``Broker`` protocol, over the official ``kiteconnect``.
+
+Every SDK call is blocking ``requests`` I/O, so it runs in a worker thread
+(``asyncio.to_thread``) after the rate limiter lets it go (``KiteRateLimits``).
+
+Placement policy (design rule 3 — never blind-retry a placement):
+
+1. ``place`` sends a given tag **at most once** per broker instance (tags handed to
+   ``restore`` after a restart count as sent). A second ``place`` of a sent tag sends
+   nothing: it returns ``lookup(tag)``, or REJECTED "duplicate tag" if Kite has no
+   such order. An order without a tag, or with one over Kite's 20 characters, is
+   REJECTED locally (without a tag the outcome of a timeout could not be resolved).
+2. A definite answer at Kite's gate — ``InputException``, ``OrderException``,
+   ``PermissionException`` or any other 4xx error except 429 — means the order was not
+   placed: it comes back REJECTED with Kite's message.
+3. ``TokenException`` raises ``TokenExpired``: nothing is retried; the supervisor halts
+   and asks for ``kitetui login``. The tag stays journaled as NEW, and recovery
+   resolves it by tag after the login.
+4. Anything else — a timeout, a connection error, ``NetworkException`` /
+   ``DataException``, a 5xx or 429, an unparseable answer — means UNKNOWN: the order
+   may or may not be at Kite. Before anything else the order book is searched for the
+   tag (``orders()``, a read, itself retried with backoff), ``unknown_lookups`` times
+   ``unknown_lookup_delay_s`` apart (Kite may list an order a moment after accepting
+   it). Found: the order is returned as Kite has it (status mapped, Kite's order id).
+   Not found after every lookup: REJECTED with reason
+   ``"not placed (timeout, not in the order book)"`` (``timeout`` names the cause:
+   ``connection error``, ``HTTP 503``...). The tag is never sent again. If the order
+   surfaces later anyway, ``apply_update`` lets it come back to life (and logs a
+   warning) so its fills are not lost, and the reconciler reports the drift.
+   If the lookups themselves cannot get an answer, ``PlacementUnknown`` is raised:
+   the order's state is unknown and trading should pause until ``lookup`` answers.
+
+Reads (order book, history, trades, positions, margins, profile, quotes) are retried
+with exponential backoff (bounded) on timeouts, connection errors,
+``NetworkException``/``DataException``, 5xx and 429; then ``BrokerUnavailable``.
+A cancel is retried the same way (cancelling twice is harmless).
+
+Fills come only out of ``apply_update`` (fed by the websocket's order updates through
+``push_update``, or by polling in ``order_updates``): a fill is the rise in
+``filled_quantity`` priced so the order's average price works out, with the
+deterministic id ``f"{order_id}-{cumulative filled qty}"``, so replaying an update is
+idempotent. ``place``, ``lookup`` and ``open_orders`` never make fills.
+
+No secret reaches a message: errors are rebuilt from the SDK's text with the access
+token replaced by ``***`` and raised ``from None``; the SDK's debug mode (which logs
+the Authorization header) is never turned on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from fractions import Fraction
+from typing import Any
+
+import requests
+from kiteconnect import KiteConnect
+from kiteconnect import exceptions as kex
+
+from kitetui.brokers.base import BrokerError, BrokerUnavailable, PlacementUnknown
+from kitetui.brokers.ratelimit import (
+    HISTORICAL,
+    ORDER,
+    OTHER,
+    QUOTE,
+    KiteRateLimits,
+    RateLimitExceeded,
+)
+from kitetui.clock import IST
+from kitetui.domain import (
+    Exchange,
+    Fill,
+    Order,
+    OrderPurpose,
+    OrderStatus,
+    OrderType,
+    Position,
+    Product,
+    Side,
+    Validity,
+    Variety,
+    to_paise,
+)
+from kitetui.kite.session import TokenExpired, redact
+
+__all__ = [
+    "NOT_PLACED_REASON",
+    "BrokerError",
+    "BrokerUnavailable",
+    "KiteBroker",
+    "PlacementUnknown",
+    "TokenExpired",
+    "map_status",
+]
+
+log = logging.getLogger(__name__)
+
+NOT_PLACED_REASON = "not placed (timeout, not in the order book)"
+MAX_TAG_LENGTH = 20
+_WORKING = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING})
+_STOPS = frozenset({OrderType.SL, OrderType.SL_M})
+
+# Kite's settled statuses. Everything else Kite reports (PUT ORDER REQ RECEIVED,
+# VALIDATION PENDING, OPEN PENDING, MODIFY VALIDATION PENDING, MODIFY PENDING,
+# MODIFIED, CANCEL PENDING, AMO REQ RECEIVED, TRIGGER PENDING's own transients, the
+# postback's UPDATE) is an order still alive at the exchange: see ``map_status``.
+_KITE_STATUS: dict[str, OrderStatus] = {
+    "OPEN": OrderStatus.OPEN,
+    "TRIGGER PENDING": OrderStatus.TRIGGER_PENDING,
+    "COMPLETE": OrderStatus.COMPLETE,
+    "CANCELLED": OrderStatus.CANCELLED,
+    "CANCELLED AMO": OrderStatus.CANCELLED,
+    "REJECTED": OrderStatus.REJECTED,
+}
+KNOWN_TRANSIENT = frozenset(
+    {
+        "PUT ORDER REQ RECEIVED",
+        "VALIDATION PENDING",
+        "OPEN PENDING",
+        "MODIFY VALIDATION PENDING",
+        "MODIFY PENDING",
+        "MODIFIED",
+        "CANCEL PENDING",
+        "AMO REQ RECEIVED",
+        "TRIGGER PENDING",
+        "UPDATE",
+    }
+)
+
+
+def map_status(
+    kite_status: str | None, order_type: OrderType, previous: OrderStatus | None = None
+) -> OrderStatus:
+    """Kite's status string as our ``OrderStatus``.
+
+    Settled statuses map one to one. A transient one means the order is alive at Kite
+    but between states: it keeps the working status it had (a MODIFY PENDING on a
+    triggered stop stays OPEN), or, new to us, is TRIGGER_PENDING for SL/SL-M and OPEN
+    otherwise."""
+    status = (kite_status or "").strip().upper()
+    mapped = _KITE_STATUS.get(status)
+    if mapped is not None:
+        return mapped
+    if status not in KNOWN_TRANSIENT:
+        log.warning("unknown Kite order status %r: treated as working", kite_status)
+    if previous in _WORKING:
+        return previous
+    return OrderStatus.TRIGGER_PENDING if order_type in _STOPS else OrderStatus.OPEN
+
+
+def _ts_ns(value: Any) -> int | None:
+    """Kite's naive-IST timestamp (a datetime from the SDK, or the websocket's string)."""
+    if isinstance(value, str) and len(value) == 19:
+        try:
+            value = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=IST)
+        return int(value.timestamp()) * 1_000_000_000 + value.microsecond * 1000
+    return None
+
+
+def _tags(d: Mapping[str, Any]) -> list[str]:
+    tags = [str(t) for t in (d.get("tags") or []) if t]
+    if d.get("tag"):
+        tags.insert(0, str(d["tag"]))
+    return tags
+
+
+def _number(value: Any) -> float:
+    try:
+        number = float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
+
+
+class KiteBroker:
+    """The ``Broker`` protocol over a ``KiteConnect`` client; see the module doc."""
+
+    def __init__(
+        self,
+        kite: KiteConnect,
+        *,
+        limits: KiteRateLimits | None = None,
+        market_protection: float = 2,
+        read_attempts: int = 4,
+        backoff_s: float = 0.5,
+        backoff_max_s: float = 8.0,
+        unknown_lookups: int = 3,
+        unknown_lookup_delay_s: float = 1.0,
+        cancel_polls: int = 5,
+        cancel_poll_s: float = 0.2,
+        poll_interval_s: float = 2.0,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        """``market_protection`` goes with MARKET and SL-M orders, in Kite's terms:
+        ``-1`` automatic, ``0`` none, ``1``–``100`` a percentage band around the LTP
+        beyond which the exchange will not fill (docs/kite-contract.md §3.3)."""
+        if not (market_protection == -1 or 0 <= market_protection <= 100):
+            raise ValueError(f"market_protection must be -1 or 0..100, got {market_protection!r}")
+        if read_attempts < 1 or unknown_lookups < 1:
+            raise ValueError("read_attempts and unknown_lookups must be >= 1")
+        kite.debug = False  # its debug log prints the Authorization header
+        self._kite = kite
+        self.limits = limits or KiteRateLimits()
+        self.market_protection = market_protection
+        self.read_attempts = read_attempts
+        self.backoff_s = backoff_s
+        self.backoff_max_s = backoff_max_s
+        self.unknown_lookups = unknown_lookups
+        self.unknown_lookup_delay_s = unknown_lookup_delay_s
+        self.cancel_polls = cancel_polls
+        self.cancel_poll_s = cancel_poll_s
+        self.poll_interval_s = poll_interval_s
+        self._sleep = sleep
+        self._clock_ns = clock_ns
+        self._sent: set[str] = set()  # tags ever sent to place_order: never again
+        self._orders: dict[str, Order] = {}  # latest view by tag
+        self._tag_by_id: dict[str, str] = {}
+        self._fill_state: dict[str, tuple[int, float]] = {}  # order_id -> (filled, avg)
+        self._not_placed: set[str] = set()  # tags we declared REJECTED after an unknown
+        self._updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def connect(
+        cls,
+        api_key: str,
+        access_token: str,
+        *,
+        root: str | None = None,
+        timeout: float = 7.0,
+        **options: Any,
+    ) -> KiteBroker:
+        """A broker on a fresh client (``root``: a local Kite-compatible exchange)."""
+        kite = KiteConnect(api_key, access_token=access_token, root=root, timeout=timeout)
+        return cls(kite, **options)
+
+    def __repr__(self) -> str:
+        return f"KiteBroker(root={self._kite.root!r}, sent={len(self._sent)})"
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _describe(self, exc: BaseException) -> str:
+        text = redact(str(exc), [self._kite.access_token])
+        if len(text) > 300:
+            text = text[:300] + "…"
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+    def _token_expired(self, exc: BaseException) -> TokenExpired:
+        return TokenExpired(
+            f"Kite refused the access token ({self._describe(exc)}): trading must halt; "
+            "run `kitetui login` (tokens expire daily at 06:00 IST)"
+        )
+
+    @staticmethod
+    def _retryable(exc: BaseException) -> bool:
+        if isinstance(exc, requests.RequestException):
+            return True
+        if isinstance(exc, kex.NetworkException | kex.DataException):
+            return True
+        if isinstance(exc, kex.KiteException):
+            code = getattr(exc, "code", 0) or 0
+            return code >= 500 or code == 429
+        return False
+
+    async def _call(self, kind: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        await self.limits.acquire(kind)
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def _read(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """A call that is safe to repeat: retried with exponential backoff."""
+        name = getattr(fn, "__name__", "call")
+        for attempt in range(1, self.read_attempts + 1):
+            try:
+                return await self._call(kind, fn, *args)
+            except kex.TokenException as exc:
+                raise self._token_expired(exc) from None
+            except Exception as exc:
+                if not self._retryable(exc):
+                    raise BrokerError(f"Kite {name} failed: {self._describe(exc)}") from None
+                if attempt == self.read_attempts:
+                    raise BrokerUnavailable(
+                        f"Kite {name} failed {attempt} times; last: {self._describe(exc)}"
+                    ) from None
+                delay = min(self.backoff_max_s, self.backoff_s * 2 ** (attempt - 1))
+                log.warning(
+                    "Kite %s failed (%s); retry %d/%d in %.2f s",
+                    name,
+                    self._describe(exc),
+                    attempt,
+                    self.read_attempts - 1,
+                    delay,
+                )
+                await self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ mapping
+
+    def _order_from_kite(self, d: Mapping[str, Any]) -> Order:
+        """Kite's order object as our ``Order``; our journaled fields come from the
+        order we placed (matched by tag or order id). Raises ValueError for an order
+        our domain cannot hold (another exchange or product)."""
+        order_id = str(d.get("order_id") or "")
+        tag = self._tag_by_id.get(order_id)
+        if tag is None:
+            tag = next((t for t in _tags(d) if t in self._orders), None)
+        if tag is None:
+            tags = _tags(d)
+            tag = tags[0] if tags else f"kite-{order_id}"
+        previous = self._orders.get(tag)
+        order_type = OrderType(d.get("order_type") or (previous and previous.order_type))
+        status = map_status(d.get("status"), order_type, previous.status if previous else None)
+        message = str(d.get("status_message") or "")
+        if previous is None:
+            base = Order(
+                tag=tag,
+                engine="",
+                symbol=str(d["tradingsymbol"]),
+                exchange=Exchange(d["exchange"]),
+                side=Side(d["transaction_type"]),
+                quantity=int(d.get("quantity") or 0),
+                order_type=order_type,
+                product=Product(d["product"]),
+                purpose=OrderPurpose.ENTRY,
+                status=status,
+                ts_ns=_ts_ns(d.get("order_timestamp")) or self._clock_ns(),
+                validity=Validity(d.get("validity") or "DAY"),
+                variety=Variety(d["variety"])
+                if d.get("variety") in ("regular", "amo")
+                else Variety.REGULAR,
+            )
+        else:
+            base = previous
+            if previous.status.is_terminal and not status.is_terminal:
+                if tag in self._not_placed:
+                    log.warning(
+                        "order %s was declared not placed but Kite now lists it as %s",
+                        tag,
+                        d.get("status"),
+                    )
+                    self._not_placed.discard(tag)
+                else:
+                    status = previous.status  # a stale update never revives an order
+        reason = base.reason
+        if status in (OrderStatus.REJECTED, OrderStatus.CANCELLED) and message:
+            reason = message
+        return replace(
+            base,
+            status=status,
+            quantity=int(d.get("quantity") or base.quantity),
+            order_type=order_type,
+            price=_number(d.get("price")) if "price" in d else base.price,
+            trigger_price=_number(d.get("trigger_price"))
+            if "trigger_price" in d
+            else base.trigger_price,
+            filled_qty=int(d.get("filled_quantity") or 0),
+            avg_price=_number(d.get("average_price")),
+            broker_order_id=order_id or base.broker_order_id,
+            reason=reason,
+        )
+
+    def _remember(self, order: Order) -> Order:
+        previous = self._orders.get(order.tag)
+        if previous is not None and order.filled_qty < previous.filled_qty:
+            # an older snapshot: keep the furthest fill state seen
+            order = replace(order, filled_qty=previous.filled_qty, avg_price=previous.avg_price)
+        self._orders[order.tag] = order
+        if order.broker_order_id:
+            self._tag_by_id[order.broker_order_id] = order.tag
+        return order
+
+    def apply_update(self, d: Mapping[str, Any]) -> tuple[Order, list[Fill]]:
+        """One Kite order object (websocket update, postback or polled row) as our new
+        order state plus the fills it implies. Idempotent: the same or an older update
+        again yields no fill. Raises ValueError for an order outside our domain."""
+        order = self._remember(self._order_from_kite(d))
+        order_id = order.broker_order_id
+        seen_qty, seen_avg = self._fill_state.get(order_id, (0, 0.0))
+        qty, avg = int(d.get("filled_quantity") or 0), _number(d.get("average_price"))
+        fills: list[Fill] = []
+        if qty > seen_qty and avg > 0:
+            delta = qty - seen_qty
+            # the price that makes the running average come out: one fill = the average
+            exact = (Fraction(repr(avg)) * qty - Fraction(repr(seen_avg)) * seen_qty) / delta
+            price = round(float(exact), 2)
+            if not price > 0:
+                price = avg
+            ts = (
+                _ts_ns(d.get("exchange_update_timestamp"))
+                or _ts_ns(d.get("exchange_timestamp"))
+                or _ts_ns(d.get("order_timestamp"))
+                or self._clock_ns()
+            )
+            fills.append(
+                Fill(
+                    fill_id=f"{order_id}-{qty}",
+                    tag=order.tag,
+                    symbol=order.symbol,
+                    side=order.side,
+                    quantity=delta,
+                    price=price,
+                    ts_ns=ts,
+                    engine=order.engine,
+                    product=order.product,
+                )
+            )
+            self._fill_state[order_id] = (qty, avg)
+        return order, fills
+
+    # ------------------------------------------------------------------ Broker protocol
+
+    def _place_params(self, order: Order) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "variety": order.variety.value,
+            "exchange": order.exchange.value,
+            "tradingsymbol": order.symbol,
+            "transaction_type": order.side.value,
+            "quantity": int(order.quantity),
+            "product": order.product.value,
+            "order_type": order.order_type.value,
+            "validity": order.validity.value,
+            "tag": order.tag,
+        }
+        if order.order_type in (OrderType.LIMIT, OrderType.SL):
+            params["price"] = order.price
+        if order.order_type in _STOPS:
+            params["trigger_price"] = order.trigger_price
+        if order.order_type in (OrderType.MARKET, OrderType.SL_M):
+            protection = self.market_protection
+            params["market_protection"] = (
+                int(protection) if float(protection).is_integer() else protection
+            )
+        return params
+
+    @staticmethod
+    def _rejected(order: Order, reason: str) -> Order:
+        return replace(order, status=OrderStatus.REJECTED, reason=reason, filled_qty=0)
+
+    async def place(self, order: Order) -> Order:
+        """Send ``order`` once; see the module doc for every outcome."""
+        tag = order.tag
+        if not tag or len(tag) > MAX_TAG_LENGTH or not tag.isalnum():
+            return self._rejected(order, f"client tag must be 1-{MAX_TAG_LENGTH} letters/digits")
+        if tag in self._sent:
+            found = await self.lookup(tag)
+            return found or self._rejected(order, f"duplicate tag {tag!r}: not sent again")
+        self._sent.add(tag)  # before any await: a concurrent place of this tag sends nothing
+        try:
+            await self.limits.acquire(ORDER)
+        except RateLimitExceeded as exc:
+            self._sent.discard(tag)  # never sent
+            return self._rejected(order, str(exc))
+        self._orders[tag] = order
+        try:
+            order_id = await asyncio.to_thread(self._kite.place_order, **self._place_params(order))
+        except kex.TokenException as exc:
+            raise self._token_expired(exc) from None
+        except Exception as exc:
+            if isinstance(exc, kex.KiteException) and not self._retryable(exc):
+                message = redact(str(exc), [self._kite.access_token]) or type(exc).__name__
+                rejected = self._rejected(order, message)
+                self._orders[tag] = rejected
+                return rejected
+            return await self._resolve_unknown(order, exc)
+        placed = replace(
+            order,
+            status=OrderStatus.TRIGGER_PENDING if order.order_type in _STOPS else OrderStatus.OPEN,
+            broker_order_id=str(order_id),
+            filled_qty=0,
+            avg_price=0.0,
+        )
+        return self._remember(placed)
+
+    @staticmethod
+    def _cause(exc: BaseException) -> str:
+        if isinstance(exc, requests.Timeout):
+            return "timeout"
+        if isinstance(exc, requests.ConnectionError):
+            return "connection error"
+        code = getattr(exc, "code", None)
+        if isinstance(exc, kex.KiteException) and code:
+            return f"HTTP {code} {type(exc).__name__}"
+        return type(exc).__name__
+
+    async def _resolve_unknown(self, order: Order, exc: BaseException) -> Order:
+        cause = self._cause(exc)
+        log.warning(
+            "placing %s: outcome unknown (%s); looking the tag up in the order book",
+            order.tag,
+            self._describe(exc),
+        )
+        for attempt in range(1, self.unknown_lookups + 1):
+            try:
+                rows = await self._read(OTHER, self._kite.orders)
+            except BrokerError as failure:
+                raise PlacementUnknown(
+                    f"order {order.tag}: placement outcome unknown ({cause}) and the order "
+                    f"book could not be read ({failure}); pause trading and look it up later",
+                    order.tag,
+                ) from None
+            match = [d for d in rows if order.tag in _tags(d)]
+            if match:
+                found = self._remember(self._order_from_kite(match[-1]))
+                log.warning("order %s is at Kite as %s after %s", order.tag, found.status, cause)
+                return found
+            if attempt < self.unknown_lookups:
+                await self._sleep(self.unknown_lookup_delay_s)
+        reason = f"not placed ({cause}, not in the order book)"
+        self._not_placed.add(order.tag)
+        rejected = self._rejected(order, reason)
+        self._orders[order.tag] = rejected
+        log.warning("order %s: %s", order.tag, reason)
+        return rejected
+
+    async def lookup(self, tag: str) -> Order | None:
+        known = self._orders.get(tag)
+        order_id = known.broker_order_id if known else ""
+        if order_id:
+            try:
+                history = await self._read(OTHER, self._kite.order_history, order_id)
+            except BrokerUnavailable:
+                raise
+            except BrokerError:
+                history = []
+            if history:
+                return self._remember(self._order_from_kite(history[-1]))
+        rows = await self._read(OTHER, self._kite.orders)
+        match = [d for d in rows if tag in _tags(d)]
+        if not match:
+            return None
+        return self._remember(self._order_from_kite(match[-1]))
+
+    async def cancel(self, tag: str) -> Order | None:
+        """Cancel at Kite and wait briefly for CANCELLED. None if the order is not open
+        (unknown, filled or rejected first). If Kite accepted the cancel but has not
+        confirmed it within ``cancel_polls``, the order is returned CANCELLED with a
+        reason saying so; a fill that still arrives comes through ``apply_update``."""
+        current = await self.lookup(tag)
+        if current is None or current.status not in _WORKING:
+            return None
+        try:
+            await self._read(
+                OTHER, self._cancel_call(current.variety.value, current.broker_order_id)
+            )
+        except BrokerUnavailable:
+            raise
+        except BrokerError as exc:  # e.g. already complete/cancelled: the book decides
+            log.info("cancel %s: %s", tag, exc)
+        latest: Order | None = current
+        for _ in range(self.cancel_polls):
+            latest = await self.lookup(tag)
+            if latest is None:
+                return None
+            if latest.status is OrderStatus.CANCELLED:
+                return latest
+            if latest.status.is_terminal:
+                return None
+            await self._sleep(self.cancel_poll_s)
+        assert latest is not None
+        return self._remember(
+            replace(
+                latest,
+                status=OrderStatus.CANCELLED,
+                reason="cancel accepted by Kite, not yet confirmed",
+            )
+        )
+
+    def _cancel_call(self, variety: str, order_id: str) -> Callable[[], Any]:
+        def cancel_order() -> Any:
+            return self._kite.cancel_order(variety, order_id)
+
+        return cancel_order
+
+    async def open_orders(self) -> list[Order]:
+        """Every order Kite still works today, ours or not (for the reconciler)."""
+        rows = await self._read(OTHER, self._kite.orders)
+        result: list[Order] = []
+        for d in rows:
+            try:
+                order = self._remember(self._order_from_kite(d))
+            except (ValueError, KeyError) as exc:
+                log.warning("order %s outside kitetui's domain: %s", d.get("order_id"), exc)
+                continue
+            if order.status in _WORKING:
+                result.append(order)
+        return result
+
+    # ------------------------------------------------------------------ updates
+
+    def restore(self, orders: Sequence[Order]) -> None:
+        """After a restart: the journaled orders. Their tags count as sent (never placed
+        again) and their journaled fill state is where fill deltas start from."""
+        for order in orders:
+            if order.status is OrderStatus.NEW:
+                continue  # never reached a broker? recovery must lookup() it first
+            self._sent.add(order.tag)
+            self._orders[order.tag] = order
+            if order.broker_order_id:
+                self._tag_by_id[order.broker_order_id] = order.tag
+                self._fill_state[order.broker_order_id] = (order.filled_qty, order.avg_price)
+
+    def mark_sent(self, tag: str) -> None:
+        """Record a tag as sent (an in-flight NEW order found in the journal)."""
+        self._sent.add(tag)
+
+    def push_update(self, d: Mapping[str, Any]) -> None:
+        """Queue a websocket order update; safe from KiteTicker's reactor thread."""
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(self._updates.put_nowait, dict(d))
+        else:
+            self._updates.put_nowait(dict(d))
+
+    async def order_updates(self) -> AsyncIterator[tuple[Order, list[Fill]]]:
+        """Changes of our orders, forever: websocket updates as they come, and the
+        order book polled every ``poll_interval_s`` of silence as the fallback."""
+        self._loop = asyncio.get_running_loop()
+        while True:
+            try:
+                batch = [await asyncio.wait_for(self._updates.get(), timeout=self.poll_interval_s)]
+            except TimeoutError:
+                batch = await self._read(OTHER, self._kite.orders)
+            for d in batch:
+                tags = _tags(d)
+                tag = self._tag_by_id.get(str(d.get("order_id") or "")) or (
+                    tags[0] if tags else None
+                )
+                before = self._orders.get(tag) if tag else None
+                try:
+                    order, fills = self.apply_update(d)
+                except (ValueError, KeyError) as exc:
+                    log.warning("order update %s skipped: %s", d.get("order_id"), exc)
+                    continue
+                if fills or order != before:
+                    yield order, fills
+
+    # ------------------------------------------------------------------ reads
+
+    async def positions(self) -> list[Position]:
+        """Kite's net positions (quantity 0 rows included: they carry the day's P&L)."""
+        data = await self._read(OTHER, self._kite.positions)
+        result: list[Position] = []
+        for row in (data or {}).get("net") or []:
+            try:
+                product = Product(row["product"])
+            except (KeyError, ValueError):
+                log.warning(
+                    "position %s: product %r not tracked",
+                    row.get("tradingsymbol"),
+                    row.get("product"),
+                )
+                continue
+            result.append(
+                Position(
+                    symbol=str(row["tradingsymbol"]),
+                    engine="",
+                    product=product,
+                    quantity=int(row.get("quantity") or 0),
+                    avg_price=_number(row.get("average_price")),
+                    last_price=_number(row.get("last_price")),
+                    realized_paise=to_paise(_number(row.get("realised"))),
+                    unrealized_paise=to_paise(_number(row.get("unrealised"))),
+                )
+            )
+        return result
+
+    async def orders(self) -> list[dict[str, Any]]:
+        return await self._read(OTHER, self._kite.orders)
+
+    async def order_history(self, order_id: str) -> list[dict[str, Any]]:
+        return await self._read(OTHER, self._kite.order_history, order_id)
+
+    async def trades(self) -> list[dict[str, Any]]:
+        return await self._read(OTHER, self._kite.trades)
+
+    async def margins(self) -> dict[str, Any]:
+        return await self._read(OTHER, self._kite.margins)
+
+    async def profile(self) -> dict[str, Any]:
+        return await self._read(OTHER, self._kite.profile)
+
+    async def quote(self, *instruments: str) -> dict[str, Any]:
+        def quote() -> Any:
+            return self._kite.quote(*instruments)
+
+        return await self._read(QUOTE, quote)
+
+    async def historical(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        def historical_data() -> Any:
+            return self._kite.historical_data(*args, **kwargs)
+
+        return await self._read(HISTORICAL, historical_data)
