@@ -84,6 +84,25 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--db", help="SQLite database file")
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("config")
+    login = commands.add_parser(
+        "login", help="log in to Kite: print the login URL, exchange the redirect for a token"
+    )
+    _session().add_login_arguments(login)
+    doctor = commands.add_parser("doctor", help="check config, token, database, connectivity")
+    doctor.add_argument("--config", "-c", default=str(DEFAULT_CONFIG))
+    _session().add_doctor_arguments(doctor)
+    sim = commands.add_parser(
+        "sim-exchange", help="run the local Kite-compatible exchange on 127.0.0.1"
+    )
+    sim.add_argument("--config", "-c", help="sim-exchange YAML (default: the bundled one)")
+    sim.add_argument("--port", type=int, default=None, help="REST port (0 = any free port)")
+    sim.add_argument("--ws-port", type=int, default=None, help="ticker port (0 = any free)")
+    sim.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        help="inject a fault, e.g. place_order:timeout:1 (repeatable)",
+    )
     instruments = commands.add_parser("instruments", help="the instrument master")
     which = instruments.add_subparsers(dest="instruments_command", required=True)
     search = which.add_parser(
@@ -117,6 +136,20 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if command == "instruments":
             return _instruments_search(args)
+        if command == "login":
+            return _session().run_login(args, sys.stdin, sys.stdout)
+        if command == "doctor":
+            return _session().run_doctor(
+                args.config,
+                credentials_path=args.credentials,
+                token_path=args.token,
+                root=args.root,
+                database=args.db,
+            )
+        if command == "sim-exchange":
+            from kitetui.sim.server import main as sim_main
+
+            return sim_main(args)
         config = load_config(args.config)
         if command == "backtest":
             return _headless(config, args.config, args.db, None, "ERROR")
@@ -143,6 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     except _data_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATA
+
+
+def _session():
+    from kitetui.kite import session
+
+    return session
 
 
 def _exit_code(error: BaseException) -> int:

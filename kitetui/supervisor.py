@@ -58,6 +58,7 @@ from kitetui.store.recording import (
     load_recording,
     master_beside,
     recorded_symbols,
+    recording_path,
 )
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
@@ -422,13 +423,105 @@ class Supervisor:
 
     # -- live and paper on Kite ----------------------------------------------------------
 
-    async def _connect_kite(self) -> None:
-        raise NotImplementedError(
-            f"mode {self.config.mode}: the Kite connection is not wired in yet"
-        )
+    async def _kite_login(self) -> tuple[str, str]:
+        """The API key and today's access token (never logged, journaled or shown)."""
+
+        from kitetui.kite.session import Credentials, load_token
+
+        if getattr(self, "_kite_auth", None) is None:
+            kite_cfg = self.config.kite
+            assert kite_cfg is not None
+            credentials = Credentials.load(Path(kite_cfg.credentials_file).expanduser())
+            token = load_token(Path(kite_cfg.token_file).expanduser())
+            self._kite_auth = (credentials.api_key, token.value)
+        return self._kite_auth
 
     async def _fetch_kite_master(self) -> InstrumentMaster:
-        raise NotImplementedError("fetching Kite's instrument dump is not wired in yet")
+        """Today's instruments dump from Kite (or the local exchange), kept for replays."""
+
+        from kiteconnect import KiteConnect  # only paper/live pay for Twisted and requests
+
+        api_key, access_token = await self._kite_login()
+        kite_cfg = self.config.kite
+        assert kite_cfg is not None
+        client = KiteConnect(
+            api_key, access_token=access_token, root=kite_cfg.root, timeout=kite_cfg.timeout_s
+        )
+        raw = await asyncio.to_thread(client._get, "market.instruments.all")
+        master, events = InstrumentMaster.from_csv(bytes(raw))
+        for event in events:
+            self.trader.record_event(event)
+        folder = Path(kite_cfg.record_dir).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        self._recording_path = recording_path(folder, self.run_id)
+        master_beside(self._recording_path).write_bytes(bytes(raw))
+        return master
+
+    async def _connect_kite(self) -> None:
+        """Paper: Kite's ticks, our fills. Live: Kite's ticks and Kite's orders."""
+
+        kite_cfg = self.config.kite
+        assert kite_cfg is not None and isinstance(self.feed, LiveFeed)
+        from kitetui.brokers.kite import KiteBroker
+        from kitetui.market.kite_feed import KiteFeed
+
+        api_key, access_token = await self._kite_login()
+        feed = self.feed
+        self.kite_feed = KiteFeed(
+            api_key,
+            access_token,
+            root_ws=kite_cfg.ws_root,
+            loop=asyncio.get_running_loop(),
+            on_ticks=feed.push,
+            on_order_update=feed.push_order_update,
+            on_state=self._on_feed_state,
+            stale_after_s=kite_cfg.stale_after_s,
+            symbols_by_token={i.instrument_token: i.tradingsymbol for i in self.master},
+        )
+        feed.on_subscriptions(self._subscribe_feed)
+        if self.config.mode == "live":
+            self.broker = KiteBroker.connect(
+                api_key,
+                access_token,
+                root=kite_cfg.root,
+                timeout=kite_cfg.timeout_s,
+                market_protection=kite_cfg.market_protection,
+            )
+            self.trader.broker = self.broker
+            self._simulated_fills = False
+        self.recorder = TickRecorder(self._recording_path)
+
+    def _subscribe_feed(self, symbols: frozenset[str]) -> None:
+
+        from kitetui.market.kite_feed import SubscriptionLimitError
+
+        try:
+            self.kite_feed.set_subscriptions(symbols)
+        except SubscriptionLimitError as exc:
+            self.trader.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="SubscriptionRefused",
+                    level="ERROR",
+                    message=str(exc),
+                )
+            )
+
+    def _on_feed_state(self, state, reason: str) -> None:
+        """A stale or reconnecting feed pauses new entries until ticks flow again."""
+        healthy = state.value == "CONNECTED"
+        was_blocked = bool(self.trader.feed_problem)
+        self.trader.feed_problem = "" if healthy else f"market data {state.value.lower()}"
+        if healthy == was_blocked or not healthy:
+            self.trader.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind=f"Feed{state.value.title()}",
+                    level="INFO" if healthy else "WARNING",
+                    message=reason or f"feed {state.value.lower()}",
+                )
+            )
+        self._publish(force=True)
 
     async def _run_live(self, started: float) -> RunSummary:
         """Trade on the ticker's batches until stopped; record each batch as processed."""
@@ -436,6 +529,7 @@ class Supervisor:
         await self._finish_recovery()
         self.feed_state = "RUNNING"
         self._publish(force=True)
+        self.kite_feed.start()
         reconcile = (
             asyncio.create_task(self._reconcile_loop(), name="reconcile")
             if self.config.mode == "live"
@@ -464,6 +558,9 @@ class Supervisor:
             )
             raise
         finally:
+            self.kite_feed.stop()
+            if self.recorder is not None:
+                await asyncio.to_thread(self.recorder.close)
             if reconcile is not None:
                 reconcile.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -18,6 +18,7 @@ from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
+from kitetui.brokers.base import PlacementUnknown
 from kitetui.clock import DataClock, ist_minute_of_day
 from kitetui.domain import (
     Event,
@@ -36,6 +37,7 @@ from kitetui.domain import (
     SignalKind,
     TradingState,
 )
+from kitetui.kite.session import TokenExpired
 from kitetui.store.journal import Journal
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import ExposureView, RiskEngine
@@ -104,6 +106,8 @@ class Trader:
         self.event_seq = 0
         self.counts = {"signals": 0, "orders": 0, "fills": 0, "events": 0, "decisions": 0}
         self.quiet = False  # True while warming up after a restart: nothing is journaled
+        self.feed_problem = ""  # set while market data is stale: entries wait
+        self.login_required = ""  # set when the broker refused our token: nothing is sent
         self.listeners: list[Callable[[Event], object]] = []  # e.g. the headless log
         self.changed = True
 
@@ -349,6 +353,10 @@ class Trader:
         lot = engine.lot_size(symbol)
         if block is not None:
             decision = block
+        elif self.login_required:
+            decision = RiskDecision(RiskVerdict.BLOCK, 0, self.login_required, "login_required")
+        elif self.feed_problem:
+            decision = RiskDecision(RiskVerdict.BLOCK, 0, self.feed_problem, "feed_stale")
         elif engine.entries_paused:
             decision = RiskDecision(
                 RiskVerdict.BLOCK, 0, f"engine {engine.name} is paused", "engine_paused"
@@ -496,7 +504,34 @@ class Trader:
             self.track(rejected)
             await self.journal.write_order_state(rejected, self.clock.now_ns)
             return True
-        accepted = await self.broker.place(order)
+        try:
+            accepted = await self.broker.place(order)
+        except TokenExpired as exc:
+            # Refused at the door: nothing reached the exchange. Stop sending anything.
+            self.login_required = f"Kite token expired: run `kitetui login` ({exc})"
+            accepted = replace(order, status=OrderStatus.REJECTED, reason=self.login_required)
+            self.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="LoginRequired",
+                    level="ERROR",
+                    message=self.login_required,
+                )
+            )
+        except PlacementUnknown as exc:
+            # Sent, and the order book cannot be read to say what became of it: the order
+            # stays NEW (unknown) for the reconciler and the next start to resolve by tag.
+            self.feed_problem = f"order {tag} placement unknown: {exc}"
+            self.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="PlacementUnknown",
+                    level="ERROR",
+                    symbol=order.symbol,
+                    message=self.feed_problem,
+                )
+            )
+            return True
         self.track(accepted)
         self.journal.update_order(accepted, self.clock.now_ns)
         if accepted.status is OrderStatus.REJECTED:
