@@ -92,17 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--config", "-c", default=str(DEFAULT_CONFIG))
     _session().add_doctor_arguments(doctor)
     sim = commands.add_parser(
-        "sim-exchange", help="run the local Kite-compatible exchange on 127.0.0.1"
+        "sim-exchange",
+        help="run the local Kite-compatible exchange on 127.0.0.1 (--help for its options)",
+        add_help=False,
     )
-    sim.add_argument("--config", "-c", help="sim-exchange YAML (default: the bundled one)")
-    sim.add_argument("--port", type=int, default=None, help="REST port (0 = any free port)")
-    sim.add_argument("--ws-port", type=int, default=None, help="ticker port (0 = any free)")
-    sim.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        help="inject a fault, e.g. place_order:timeout:1 (repeatable)",
-    )
+    sim.add_argument("sim_args", nargs=argparse.REMAINDER)
     instruments = commands.add_parser("instruments", help="the instrument master")
     which = instruments.add_subparsers(dest="instruments_command", required=True)
     search = which.add_parser(
@@ -125,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sim-exchange"]:  # the exchange parses its own options
+        from kitetui.sim.server import main as sim_main
+
+        return sim_main(argv[1:])
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv.insert(0, "run")  # `kitetui`, `kitetui --no-ui`: run is the default
     args = parser.parse_args(argv)
@@ -146,10 +144,6 @@ def main(argv: list[str] | None = None) -> int:
                 root=args.root,
                 database=args.db,
             )
-        if command == "sim-exchange":
-            from kitetui.sim.server import main as sim_main
-
-            return sim_main(args)
         config = load_config(args.config)
         if command == "backtest":
             return _headless(config, args.config, args.db, None, "ERROR")
