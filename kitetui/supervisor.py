@@ -28,7 +28,14 @@ from pathlib import Path
 
 from engines import ENGINE_KINDS, Engine, EngineState
 from kitetui.brokers.paper import PaperBroker
-from kitetui.clock import DataClock, ist_date, ist_day_number, ist_minute_of_day, minute_of
+from kitetui.clock import (
+    IST,
+    DataClock,
+    ist_date,
+    ist_day_number,
+    ist_minute_of_day,
+    minute_of,
+)
 from kitetui.commands import (
     CancelOrder,
     Command,
@@ -491,6 +498,35 @@ class Supervisor:
             self._simulated_fills = False
         self.recorder = TickRecorder(self._recording_path)
 
+    async def _exchange_now_ns(self) -> int:
+        """The exchange's clock: the NIFTY 50 quote's timestamp, else this machine's."""
+        from kiteconnect import KiteConnect
+
+        api_key, access_token = await self._kite_login()
+        kite_cfg = self.config.kite
+        assert kite_cfg is not None
+        client = KiteConnect(
+            api_key, access_token=access_token, root=kite_cfg.root, timeout=kite_cfg.timeout_s
+        )
+        try:
+            quote = await asyncio.to_thread(client.quote, ["NSE:NIFTY 50"])
+            stamp = quote["NSE:NIFTY 50"].get("timestamp") or quote["NSE:NIFTY 50"].get(
+                "last_trade_time"
+            )
+            if isinstance(stamp, datetime):
+                aware = stamp if stamp.tzinfo else stamp.replace(tzinfo=IST)
+                return int(aware.timestamp() * 1_000_000_000)
+        except Exception as exc:  # a clock is not worth failing the start over
+            self.trader.record_event(
+                Event(
+                    ts_ns=0,
+                    kind="ExchangeClockUnknown",
+                    level="WARNING",
+                    message=f"using this machine's clock: {type(exc).__name__}",
+                )
+            )
+        return time.time_ns()
+
     def _subscribe_feed(self, symbols: frozenset[str]) -> None:
 
         from kitetui.market.kite_feed import SubscriptionLimitError
@@ -527,6 +563,14 @@ class Supervisor:
         """Trade on the ticker's batches until stopped; record each batch as processed."""
         assert self.summary is not None
         await self._finish_recovery()
+        # Engines choose today's contracts before any tick can arrive: subscriptions
+        # follow from their choice, so the session starts on the exchange's own date.
+        now = await self._exchange_now_ns()
+        self.clock.now_ns = now
+        self.day = ist_day_number(now)
+        self.portfolio.start_day()
+        self.risk.roll_day(ist_date(now).isoformat())
+        await self._start_session(now)
         self.feed_state = "RUNNING"
         self._publish(force=True)
         self.kite_feed.start()
@@ -589,6 +633,8 @@ class Supervisor:
                 )
             )
             return
+        if known.status.is_terminal and not order.status.is_terminal:
+            return  # updates can arrive out of order: a finished order never reopens
         if fills:
             await self.trader.on_fills([(order, fill) for fill in fills])
         elif order.status is not known.status:
