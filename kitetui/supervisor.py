@@ -360,7 +360,14 @@ class Supervisor:
                 and o.stop_price > 0
             ]
             if entries:
-                await self.trader.protect(entries[-1])
+                entry = entries[-1]
+                # The stop belongs to the instant its entry filled, as it would have had
+                # the process not died between the two commits.
+                filled_at = max(
+                    (clock for clock, fill in self._journal_fills if fill.tag == entry.tag),
+                    default=None,
+                )
+                await self.trader.protect(entry, ts_ns=filled_at)
 
     # -- the main loop ----------------------------------------------------------------
 
@@ -784,7 +791,9 @@ class Supervisor:
                 self.portfolio.record_equity(ts)
                 self.journal.add_equity_point(ts, self.portfolio.equity_paise)
                 self.journal.set_positions(self.portfolio.positions())
-                self.journal.set_risk_state(self.risk.to_state())
+            # Risk state travels with the cursor: a resumed run must see the blocks and
+            # counters exactly as they stood after the last batch it will not redo.
+            self.journal.set_risk_state(self.risk.to_state())
             self.journal.set_cursor(ts)
         self._publish()
 

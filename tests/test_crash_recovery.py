@@ -96,7 +96,14 @@ def _positions_from_fills(db: Path) -> dict[str, int]:
     return {symbol: qty for symbol, qty in rows if qty}
 
 
-def test_crash_with_sigkill_resumes_to_the_same_ledger(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("table", "first_kill", "second_kill"),
+    [("orders", 8, 25), ("fills", 3, 12)],
+    ids=["by-orders", "by-fills"],
+)
+def test_crash_with_sigkill_resumes_to_the_same_ledger(
+    tmp_path: Path, table: str, first_kill: int, second_kill: int
+) -> None:
     clean_db = tmp_path / "clean.db"
     _finish(_kitetui(clean_db, "--speed", "max"))
     clean_orders, clean_fills, clean_signals = _ledger(clean_db)
@@ -104,11 +111,11 @@ def test_crash_with_sigkill_resumes_to_the_same_ledger(tmp_path: Path) -> None:
 
     crash_db = tmp_path / "crash.db"
     first = _kitetui(crash_db, "--speed", "4000")
-    killed_at = _kill_when(first, crash_db, "SELECT count(*) FROM orders", 8)
+    killed_at = _kill_when(first, crash_db, f"SELECT count(*) FROM {table}", first_kill)
     journal_positions = _positions_from_fills(crash_db)
 
     second = _kitetui(crash_db, "--speed", "4000")
-    _kill_when(second, crash_db, "SELECT count(*) FROM orders", killed_at + 25)
+    _kill_when(second, crash_db, f"SELECT count(*) FROM {table}", killed_at + second_kill)
     # the second process rebuilt exactly what the journal said after the first kill
     with sqlite3.connect(crash_db) as conn:
         (data,) = conn.execute(

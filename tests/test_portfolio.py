@@ -204,3 +204,23 @@ def test_property_with_any_fills_quantity_is_signed_sum_and_pnl_is_mark_to_marke
     # realized + unrealized is exactly the cash flow plus the open quantity at the mark
     assert position.pnl_paise == cash + net * to_paise(mark)
     assert book.gross_exposure_paise == abs(net) * to_paise(mark)
+
+
+def test_fill_with_market_mark_keeps_the_market_price_not_the_fill_price():
+    p = Portfolio(100_000)
+    p.mark("X", 100.0)  # the market prints before our order fills with slippage
+    p.apply_fill(fill(Side.BUY, 10, 100.05, symbol="X"))
+    assert p.position("X").last_price == 100.0
+    assert p.unrealized_paise == -50
+
+
+def test_fill_and_mark_of_one_instant_value_the_same_in_either_order():
+    first, second = Portfolio(100_000), Portfolio(100_000)
+    for p in (first, second):
+        p.mark("X", 99.0)
+    same = fill(Side.BUY, 10, 100.05, symbol="X")
+    first.mark("X", 100.0)
+    first.apply_fill(same)
+    second.apply_fill(same)  # a rebuild applies the journaled fill before the marks
+    second.mark("X", 100.0)
+    assert first.equity_paise == second.equity_paise

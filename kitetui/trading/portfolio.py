@@ -80,6 +80,7 @@ class Portfolio:
             raise ValueError(f"capital must be a finite, non-negative amount: {capital_rupees!r}")
         self.capital_paise: int = to_paise(capital_rupees)
         self._books: dict[str, _Book] = {}
+        self._marks: dict[str, float] = {}  # the market's last price of every symbol seen
         self._fill_ids: set[str] = set()
         self._day_start_realized_paise = 0
         self._curve: list[tuple[int, int]] = []
@@ -92,8 +93,12 @@ class Portfolio:
         """Apply one fill and return the paise it realized (0 for an opening fill).
 
         Handles open, add, partial reduce, full close and a flip through zero in one
-        fill (the excess opens a new position at the fill price). The fill also marks
-        the symbol at its price. A fill id already applied is ignored (returns 0).
+        fill (the excess opens a new position at the fill price). The position is
+        valued at the market's last price; only a symbol the market has not printed yet
+        is valued at its fill price (a fill's price carries slippage: it is not where the
+        market is, and using it would make equity depend on whether a fill was applied
+        before or after the mark of the same instant). A fill id already applied is
+        ignored (returns 0).
         Raises ``ValueError`` for a non-positive quantity or a non-finite/non-positive
         price: a bad fill must never silently change the ledger.
         """
@@ -134,14 +139,17 @@ class Portfolio:
             book.cost_paise += remaining * price_paise
 
         book.realized_paise += realized
-        book.last_price = fill.price
+        book.last_price = self._marks.get(fill.symbol, fill.price)
         return realized
 
     def mark(self, symbol: str, price: float) -> bool:
         """Set a symbol's last price; returns False (and changes nothing) for an unknown
         symbol or a non-finite/non-positive price, so bad data cannot corrupt equity."""
+        if not math.isfinite(price) or price <= 0:
+            return False
+        self._marks[symbol] = price
         book = self._books.get(symbol)
-        if book is None or not math.isfinite(price) or price <= 0:
+        if book is None:
             return False
         book.last_price = price
         return True

@@ -446,7 +446,13 @@ class Trader:
 
     # -- the one door to the broker ------------------------------------------------------
 
-    async def submit(self, intent: OrderIntent, tag: str, engine: Engine | None = None) -> bool:
+    async def submit(
+        self,
+        intent: OrderIntent,
+        tag: str,
+        engine: Engine | None = None,
+        ts_ns: int | None = None,
+    ) -> bool:
         """Place an intent, sliced to the exchange freeze quantity; False if already placed.
 
         Slices are whole lots; the first keeps ``tag``, the others add 2, 3, …
@@ -458,7 +464,7 @@ class Trader:
         placed = False
         for index, size in enumerate(sizes):
             child_tag = tag if index == 0 else f"{tag}{index + 1}"
-            placed |= await self._submit_one(replace(intent, quantity=size), child_tag)
+            placed |= await self._submit_one(replace(intent, quantity=size), child_tag, ts_ns)
         if len(sizes) > 1:
             self.record_event(
                 Event(
@@ -472,7 +478,7 @@ class Trader:
             )
         return placed
 
-    async def _submit_one(self, intent: OrderIntent, tag: str) -> bool:
+    async def _submit_one(self, intent: OrderIntent, tag: str, ts_ns: int | None = None) -> bool:
         """Journal the order durably, then place it. False if the tag already exists."""
         if tag in self.orders:
             return False  # placed before a restart: never twice
@@ -487,7 +493,7 @@ class Trader:
             product=intent.product,
             purpose=intent.purpose,
             status=OrderStatus.NEW,
-            ts_ns=self.clock.now_ns,
+            ts_ns=self.clock.now_ns if ts_ns is None else ts_ns,
             price=intent.price,
             trigger_price=intent.trigger_price,
             stop_price=intent.stop_price,
@@ -630,7 +636,7 @@ class Trader:
         if order.purpose is OrderPurpose.ENTRY and order.stop_price > 0:
             await self.protect(order)
 
-    async def protect(self, order: Order) -> None:
+    async def protect(self, order: Order, ts_ns: int | None = None) -> None:
         """Rest a protective SL-M for the position an entry opened (tag: entry tag + S)."""
         symbol = order.symbol
         qty = self.position_qty(symbol)
@@ -650,7 +656,7 @@ class Trader:
                 reason=f"protective stop for {order.tag}",
             )
             tag = order.tag + "S"
-            await self.submit(stop, tag, self.engines.get(order.engine))
+            await self.submit(stop, tag, self.engines.get(order.engine), ts_ns=ts_ns)
             live = [
                 t
                 for t in self.orders
