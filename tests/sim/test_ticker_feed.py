@@ -427,7 +427,7 @@ def scenarios() -> dict[str, Any]:
             [sys.executable, str(SCRIPT)],
             capture_output=True,
             text=True,
-            timeout=90,
+            timeout=240,
             env=env,
             cwd=HERE,
             check=False,

@@ -475,8 +475,10 @@ async def scenario_load(ctx: dict[str, Any], seconds: float) -> dict[str, Any]:
         market.states[token] = base
     feed.set_instruments({**ctx["symbols"], **symbols})
     feed.set_subscriptions(list(symbols.values()), mode="full")
-    ok = await poll(lambda: len(_server_modes(ctx)) == 1000, 5)
-    await rec.wait(lambda: len(rec.ticks) > 0, 3)
+    # Generous bounds: this checks that every instrument arrives, not how fast (the
+    # benchmark mode measures speed); a loaded 2-core CI machine must not fail it.
+    ok = await poll(lambda: len(_server_modes(ctx)) == 1000, 20)
+    await rec.wait(lambda: len(rec.ticks) > 0, 10)
     conn_before = server.connections()[-1]
     mark = len(rec.ticks)
     steps = 0
@@ -499,7 +501,7 @@ async def scenario_load(ctx: dict[str, Any], seconds: float) -> dict[str, Any]:
             seen[tick.symbol] = tick.price
         return len(seen) == 1000 and all(p == final_price for p in seen.values())
 
-    settled = await rec.wait(all_final, 10)
+    settled = await rec.wait(all_final, 40)
     conn = server.connections()[-1]
     frames = conn.frames_sent - conn_before.frames_sent
     packets = conn.packets_sent - conn_before.packets_sent
@@ -563,7 +565,7 @@ async def main(bench: bool) -> dict[str, Any]:
     for name, run in scenarios:
         t0 = time.monotonic()
         try:
-            results[name] = await asyncio.wait_for(run(), timeout=30)
+            results[name] = await asyncio.wait_for(run(), timeout=90)
         except BaseException as exc:  # record and go on with the next scenario
             results[name] = {"error": "".join(traceback.format_exception(exc))[-3000:]}
         results[name]["wall_s"] = round(time.monotonic() - t0, 3)
