@@ -2,7 +2,8 @@
 
 ``kitetui`` alone is ``kitetui run`` on the embedded default config: paper trading on
 a replay of real NSE data shipped inside the package, in the TUI. Exit codes: 0 done,
-2 bad config or usage, 3 database refused, 4 bad data files, 1 anything unexpected.
+2 bad config or usage, 3 database refused, 4 bad data files, 5 Kite login needed,
+1 anything unexpected.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent / "data" / "dev.yaml"
 EXIT_CONFIG = 2
 EXIT_DATABASE = 3
 EXIT_DATA = 4
+EXIT_LOGIN = 5
 
 
 def _speed(value: str) -> float | None:
@@ -167,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATABASE
+    except _session().KiteAuthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOGIN
     except _data_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATA
@@ -183,6 +188,8 @@ def _exit_code(error: BaseException) -> int:
         return EXIT_CONFIG
     if isinstance(error, DatabaseRefused):
         return EXIT_DATABASE
+    if isinstance(error, _session().KiteAuthError):
+        return EXIT_LOGIN
     if isinstance(error, _data_errors()):
         return EXIT_DATA
     return 1

@@ -135,7 +135,11 @@ class Supervisor:
 
     async def open(self) -> None:
         await self.open_store()
-        await self.open_market()
+        try:
+            await self.open_market()
+        except BaseException:
+            await self.db.close()  # its thread would otherwise keep the process alive
+            raise
 
     async def open_store(self) -> None:
         """Open (or refuse) the database and find the run to resume: fast, done first."""
@@ -440,7 +444,7 @@ class Supervisor:
     async def _kite_login(self) -> tuple[str, str]:
         """The API key and today's access token (never logged, journaled or shown)."""
 
-        from kitetui.kite.session import Credentials, load_token
+        from kitetui.kite.session import Credentials, describe_expiry, load_token
 
         if getattr(self, "_kite_auth", None) is None:
             kite_cfg = self.config.kite
@@ -448,6 +452,12 @@ class Supervisor:
             credentials = Credentials.load(Path(kite_cfg.credentials_file).expanduser())
             token = load_token(Path(kite_cfg.token_file).expanduser())
             self._kite_auth = (credentials.api_key, token.value)
+            # Tokens expire daily: say when, before it fails.
+            self.trader.record_event(
+                Event(
+                    ts_ns=0, kind="KiteTokenLoaded", message=f"Kite token {describe_expiry(token)}"
+                )
+            )
         return self._kite_auth
 
     async def _fetch_kite_master(self) -> InstrumentMaster:
@@ -649,12 +659,28 @@ class Supervisor:
             await self.journal.write_order_state(order, self.clock.now_ns)
 
     async def _reconcile_loop(self) -> None:
-        """Rule 4: the broker is the truth. Drift is reported, never patched."""
+        """Rule 4: the broker is the truth. Drift is reported, never patched. The same
+        pass polls the order book, so an order update the websocket lost still lands."""
         interval = self.config.kite.reconcile_interval_s if self.config.kite else 5.0
         while True:
             with contextlib.suppress(Exception):
+                await self._poll_orders()
                 await self.reconcile()
             await asyncio.sleep(interval)
+
+    async def _poll_orders(self) -> None:
+        from kitetui.brokers.kite import map_status
+
+        working = {o.tag: o for o in self.trader.open_orders()}
+        if not working:
+            return
+        for data in await self.broker.orders():
+            known = working.get(data.get("tag") or "")
+            if known is None:
+                continue
+            status = map_status(data.get("status"), known.order_type, known.status)
+            if status is not known.status:
+                self.feed.push_order_update(data)  # in stream order, like a websocket one
 
     async def reconcile(self) -> list[str]:
         broker_positions = {p.symbol: p.quantity for p in await self.broker.positions()}
@@ -1066,6 +1092,7 @@ class Supervisor:
                     limits.max_gross_exposure,
                     "₹",
                 ),
+                *self._broker_limits(),
                 LimitView(
                     "trades/symbol/day",
                     max(trades.values(), default=0),
@@ -1091,6 +1118,13 @@ class Supervisor:
             equity_curve=tuple((ts, eq / 100) for ts, eq in portfolio.equity_curve[-500:]),
             counts=tuple(sorted(trader.counts.items())),
         )
+
+    def _broker_limits(self) -> tuple[LimitView, ...]:
+        """Kite's own daily order cap, shown beside our limits when orders go to Kite."""
+        limits = getattr(self.broker, "limits", None)
+        if limits is None or not hasattr(limits, "orders_today"):
+            return ()
+        return (LimitView("Kite orders today", limits.orders_today, limits.orders_per_day),)
 
     # -- shutdown --------------------------------------------------------------------
 

@@ -294,3 +294,39 @@ def test_live_placement_that_times_out_is_placed_exactly_once(tmp_path: Path, ex
     journal = _journal_orders(db)
     assert len(journal) >= 3
     assert journal == book  # the timed-out order is in both, once
+
+
+@pytest.mark.parametrize("exchange", [("--fault", "place_order:token:1")], indirect=True)
+def test_live_token_expiry_mid_session_halts_sending_and_asks_for_login(
+    tmp_path: Path, exchange
+) -> None:
+    config = _config(tmp_path, exchange, "live")
+    db = tmp_path / "live.db"
+    log = _run_until(config, db, 1, "--live")
+    assert "kind=LoginRequired" in log
+    with sqlite3.connect(db) as conn:
+        rejected = conn.execute(
+            "SELECT count(*) FROM orders WHERE status='REJECTED' AND reason LIKE '%kitetui login%'"
+        ).fetchone()[0]
+    assert rejected >= 1
+    # nothing reached the exchange after the token died
+    token_file = Path(yaml.safe_load(config.read_text())["kite"]["token_file"])
+    from kiteconnect.exceptions import TokenException
+
+    with pytest.raises(TokenException):
+        _exchange_orders(exchange, token_file)
+
+
+def test_live_run_without_a_token_exits_5_with_how_to_log_in(tmp_path: Path, exchange):
+    config = _config(tmp_path, exchange, "live")
+    data = yaml.safe_load(config.read_text())
+    data["kite"]["token_file"] = str(tmp_path / "missing-token.json")
+    config.write_text(yaml.safe_dump(data))
+    proc = subprocess.run(
+        [sys.executable, "-m", "kitetui", "run", "--config", str(config), "--no-ui", "--live"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 5, proc.stderr
+    assert "kitetui login" in proc.stderr
