@@ -415,15 +415,7 @@ class Supervisor:
                 await self._end_session()
                 self.feed_state = "FINISHED"
         except Exception as exc:
-            self.feed_state = "ERROR"
-            self.trader.record_event(
-                Event(
-                    ts_ns=self.clock.now_ns,
-                    kind="SupervisorFailed",
-                    level="ERROR",
-                    message=f"{type(exc).__name__}: {exc}",
-                )
-            )
+            self._failed(exc)
             raise
         finally:
             self.summary.wall_s = time.perf_counter() - started
@@ -433,6 +425,17 @@ class Supervisor:
         return self.summary
 
     _stopping = False
+
+    def _failed(self, exc: Exception) -> None:
+        self.feed_state = "ERROR"
+        self.trader.record_event(
+            Event(
+                ts_ns=self.clock.now_ns,
+                kind="SupervisorFailed",
+                level="ERROR",
+                message=f"{type(exc).__name__}: {exc}",
+            )
+        )
 
     def request_stop(self) -> None:
         self._stopping = True
@@ -608,15 +611,7 @@ class Supervisor:
                 if self.recorder is not None:
                     self.recorder.record(ts, batch)
         except Exception as exc:
-            self.feed_state = "ERROR"
-            self.trader.record_event(
-                Event(
-                    ts_ns=self.clock.now_ns,
-                    kind="SupervisorFailed",
-                    level="ERROR",
-                    message=f"{type(exc).__name__}: {exc}",
-                )
-            )
+            self._failed(exc)
             raise
         finally:
             self.kite_feed.stop()

@@ -56,6 +56,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from kitetui.market.bars import IST_OFFSET_S
+from kitetui.market.instruments import KITE_COLUMNS
 from kitetui.sim.exchange import KiteError, SimAccount, SimExchange, input_error, token_error
 from kitetui.sim.faults import Fault, FaultSpecError
 from kitetui.sim.market import INTERVALS, NS_PER_SECOND, SimMarket, ist_str, parse_ist
@@ -321,22 +322,7 @@ _CSV_KEY: web.AppKey[dict[str, bytes]] = web.AppKey("sim_instruments_csv", dict)
 def _instruments_csv(market: SimMarket, exchange: str | None) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        [
-            "instrument_token",
-            "exchange_token",
-            "tradingsymbol",
-            "name",
-            "last_price",
-            "expiry",
-            "strike",
-            "tick_size",
-            "lot_size",
-            "instrument_type",
-            "segment",
-            "exchange",
-        ]
-    )
+    writer.writerow(KITE_COLUMNS)
     for inst in market.master:
         if exchange and inst.exchange != exchange:
             continue
