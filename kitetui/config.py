@@ -246,6 +246,8 @@ class AppConfig(_Strict):
     replay: ReplayConfig | None = None
     kite: KiteConfig | None = None
     allow_live: bool = False  # live orders need this AND `--live` (or the TUI's typed yes)
+    # What SIGTERM (or quitting) does with open intraday positions before the checkpoint.
+    on_stop: Literal["leave", "square_off"] = "leave"
     paper: PaperConfig = PaperConfig()
     risk: RiskConfig = RiskConfig()
     sizing: SizingConfig = SizingConfig()

@@ -1128,6 +1128,18 @@ class Supervisor:
         if self._closed:
             return
         self._closed = True
+        if self.config.on_stop == "square_off" and self.portfolio.open_positions():
+            placed = await self.trader.flatten_all(
+                OrderPurpose.SQUARE_OFF, "stopping: on_stop is square_off"
+            )
+            self.trader.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="SquaredOffOnStop",
+                    level="WARNING",
+                    message=f"{placed} square-off orders placed as kitetui stops",
+                )
+            )
         for engine in self.engines:
             await engine.shutdown()
         status = {"FINISHED": "FINISHED", "ERROR": "FAILED"}.get(self.feed_state, "STOPPED")

@@ -370,3 +370,37 @@ async def test_unknown_symbol_and_time_gap_with_data_are_recorded_not_fatal(
     gap = _rows(db, "SELECT symbol, message FROM events WHERE kind = 'DataGap'")
     assert gap == [("NIFTY22NOVFUT", "no data for 10.0 min before this tick")]
     assert supervisor.portfolio.position("NOSUCH") is None
+
+
+async def test_stop_with_on_stop_square_off_places_square_off_orders(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    stopped_at: list[int] = []
+
+    async def stop_when_positioned(supervisor: Supervisor, ts: int) -> None:
+        if not stopped_at and supervisor.portfolio.open_positions():
+            stopped_at.append(ts)
+            supervisor.request_stop()
+
+    supervisor = await _run(_config(on_stop="square_off"), db, stop_when_positioned)
+    assert stopped_at and supervisor.feed_state == "STOPPED"
+    squares = _rows(
+        db,
+        "SELECT count(*) FROM orders WHERE purpose = 'SQUARE_OFF' AND ts_ns = ?",
+        stopped_at[0],
+    )
+    assert squares[0][0] >= 1
+    assert _rows(db, "SELECT count(*) FROM events WHERE kind = 'SquaredOffOnStop'") == [(1,)]
+    assert _rows(db, "SELECT status FROM runs") == [("STOPPED",)]
+
+
+async def test_stop_with_on_stop_leave_keeps_positions_for_the_next_start(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "state.db"
+
+    async def stop_when_positioned(supervisor: Supervisor, ts: int) -> None:
+        if supervisor.portfolio.open_positions():
+            supervisor.request_stop()
+
+    await _run(_config(), db, stop_when_positioned)
+    assert _rows(db, "SELECT count(*) FROM orders WHERE purpose = 'SQUARE_OFF'") == [(0,)]
