@@ -99,6 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     sim.add_argument("sim_args", nargs=argparse.REMAINDER)
+    commands.add_parser(
+        "ctl",
+        help="control a running desk: status, start, stop, pause, "
+        "resume, kill, reset-kill, flatten, cancel (--help for more)",
+        add_help=False,
+    )
+    attach = commands.add_parser("attach", help="open the TUI on a running headless desk")
+    attach.add_argument(
+        "--db", default="state.db", help="the desk's database (its socket is beside it)"
+    )
+    attach.add_argument("--socket", help="the control socket, if not beside the database")
     instruments = commands.add_parser("instruments", help="the instrument master")
     which = instruments.add_subparsers(dest="instruments_command", required=True)
     search = which.add_parser(
@@ -125,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         from kitetui.sim.server import main as sim_main
 
         return sim_main(argv[1:])
+    if argv[:1] == ["ctl"]:  # so does the control client
+        from kitetui.control_client import run_ctl
+
+        return run_ctl(argv[1:])
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv.insert(0, "run")  # `kitetui`, `kitetui --no-ui`: run is the default
     args = parser.parse_args(argv)
@@ -136,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if command == "instruments":
             return _instruments_search(args)
+        if command == "attach":
+            return _attach(args)
         if command == "login":
             return _session().run_login(args, sys.stdin, sys.stdout)
         if command == "doctor":
@@ -254,7 +271,13 @@ def _headless(
     supervisor = _make_supervisor(config, config_path, db, speed, recording)
 
     async def main_async() -> int:
+        from kitetui.control import ControlServer, socket_path_for
+        from kitetui.notify import Notifier, status_line, watchdog_loop
+
+        notifier = Notifier.from_env()
         await supervisor.open()
+        control = ControlServer(supervisor, socket_path_for(supervisor.db_path))
+        await control.start()
         if threshold < len(levels):
             supervisor.trader.listeners.append(
                 lambda event: (
@@ -269,14 +292,48 @@ def _headless(
             signal.SIGUSR1,
             lambda: loop.create_task(supervisor.execute(TriggerKillSwitch("SIGUSR1"))),
         )
+        notifier.ready()
+        healthy = lambda: supervisor.feed_state in ("RUNNING", "FINISHED")  # noqa: E731
+        dog = loop.create_task(watchdog_loop(notifier, healthy))
+
+        async def report_status() -> None:
+            while True:
+                notifier.status(status_line(supervisor.published))
+                await asyncio.sleep(5)
+
+        status = loop.create_task(report_status())
         try:
             await supervisor.run()
         finally:
+            notifier.stopping()
+            for task in (dog, status):
+                task.cancel()
+            await control.stop()
             await supervisor.close()
+            notifier.close()
         print(format_summary(supervisor.summary, config, str(supervisor.db_path)))
         return 0 if supervisor.feed_state in ("FINISHED", "STOPPED") else 1
 
     return asyncio.run(main_async())
+
+
+def _attach(args: argparse.Namespace) -> int:
+    """The same TUI, on a daemon's control socket; quitting it leaves the daemon trading."""
+    from kitetui.control import socket_path_for
+    from kitetui.control_client import RemoteLink
+    from kitetui.tui.app import make_app
+
+    path = Path(args.socket) if args.socket else socket_path_for(Path(args.db))
+    if not path.exists():
+        print(
+            f"error: no desk is listening at {path}: is `kitetui run --no-ui` running "
+            "with this database?",
+            file=sys.stderr,
+        )
+        return EXIT_DATABASE
+    app = make_app(RemoteLink(path))
+    app.run()
+    return 0
 
 
 def _tui(config: AppConfig, config_path: str, db: str | None, speed) -> int:

@@ -1,0 +1,452 @@
+"""The control socket: how ``kitetui ctl`` and ``kitetui attach`` reach a headless desk.
+
+A Unix stream socket beside the database (``state.db.sock``), mode 0600, that only
+accepts peers of our own uid (SO_PEERCRED). The protocol is JSON lines::
+
+    → {"id": 1, "cmd": "status"}
+    ← {"id": 1, "ok": true, "snapshot": {...}}
+    → {"id": 2, "cmd": "flatten", "symbol": "SBIN"}
+    ← {"id": 2, "ok": true, "message": "..."}
+    → {"id": 3, "cmd": "watch"}
+    ← {"id": 3, "ok": true, "message": "watching"}
+    ← {"snapshot": {...}}            (pushed when the desk publishes, at most N a second)
+
+Commands: status, watch, start/stop (engine), pause/resume (optional engine), kill
+(optional reason), reset-kill, flatten (symbol), cancel (tag); each becomes the command
+object of ``kitetui.commands`` and goes through ``desk.execute`` — the one door. A bad
+request gets ``{"ok": false, "error": ...}`` and the connection stays usable.
+
+Nothing here can slow the desk: every client has its own sender task, replies wait in a
+small bounded queue (a client that lets it overflow is dropped) and pushed snapshots
+overwrite each other, so a stalled reader only ever holds the newest one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+import os
+import socket
+import stat
+import struct
+from pathlib import Path
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from kitetui.commands import Command, CommandResult
+from kitetui.control_client import (
+    COMMAND_TYPES,
+    command_from_request,
+    snapshot_to_json,
+    socket_path_for,
+)
+from kitetui.views import DeskSnapshot
+
+__all__ = ["ControlServer", "ControlSocketError", "check_peer_uid", "socket_path_for"]
+
+log = logging.getLogger(__name__)
+
+REQUEST_LINE_LIMIT = 1024 * 1024
+MAX_PENDING_REPLIES = 64
+_SUN_PATH_MAX = 107
+
+
+class ControlSocketError(Exception):
+    """The control socket cannot be opened (busy, not a socket, path too long)."""
+
+
+class Desk(Protocol):
+    published: DeskSnapshot | None
+
+    async def execute(self, command: Command) -> CommandResult: ...
+
+
+# -- requests --------------------------------------------------------------------------
+
+RequestId = int | str | None
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: RequestId = None
+
+
+class StatusRequest(_Request):
+    cmd: Literal["status"]
+
+
+class WatchRequest(_Request):
+    cmd: Literal["watch"]
+
+
+class StartRequest(_Request):
+    cmd: Literal["start"]
+    engine: str = Field(min_length=1)
+
+
+class StopRequest(_Request):
+    cmd: Literal["stop"]
+    engine: str = Field(min_length=1)
+
+
+class PauseRequest(_Request):
+    cmd: Literal["pause"]
+    engine: str = ""
+
+
+class ResumeRequest(_Request):
+    cmd: Literal["resume"]
+    engine: str = ""
+
+
+class KillRequest(_Request):
+    cmd: Literal["kill"]
+    reason: str = "manual"
+
+
+class ResetKillRequest(_Request):
+    cmd: Literal["reset-kill"]
+
+
+class FlattenRequest(_Request):
+    cmd: Literal["flatten"]
+    symbol: str = Field(min_length=1)
+
+
+class CancelRequest(_Request):
+    cmd: Literal["cancel"]
+    tag: str = Field(min_length=1)
+
+
+Request = Annotated[
+    StatusRequest
+    | WatchRequest
+    | StartRequest
+    | StopRequest
+    | PauseRequest
+    | ResumeRequest
+    | KillRequest
+    | ResetKillRequest
+    | FlattenRequest
+    | CancelRequest,
+    Field(discriminator="cmd"),
+]
+_REQUEST = TypeAdapter(Request)
+KNOWN_COMMANDS = ("status", "watch", *COMMAND_TYPES)
+
+
+def parse_request(line: bytes) -> tuple[RequestId, Request | str]:
+    """The request on one line, or an error message; the id is echoed when it can be read."""
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        return None, f"bad JSON: {exc}"
+    if not isinstance(data, dict):
+        return None, 'a request is a JSON object like {"id": 1, "cmd": "status"}'
+    request_id = data.get("id")
+    if not isinstance(request_id, int | str) or isinstance(request_id, bool):
+        request_id = None
+    cmd = data.get("cmd")
+    if cmd not in KNOWN_COMMANDS:
+        return request_id, f"unknown cmd {cmd!r}; known: {', '.join(KNOWN_COMMANDS)}"
+    try:
+        return request_id, _REQUEST.validate_python(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        return request_id, f"bad {cmd} request: {problems}"
+
+
+def request_to_command(request: Request) -> Command:
+    return command_from_request(request.cmd, request.model_dump(exclude={"id", "cmd"}))
+
+
+def _line(message: dict[str, Any]) -> bytes:
+    return (json.dumps(message, separators=(",", ":")) + "\n").encode()
+
+
+# -- peers -----------------------------------------------------------------------------
+
+
+def peer_uid(sock: socket.socket | None) -> int | None:
+    """The uid of the process at the other end of a Unix socket (None where unknown)."""
+    if sock is None:
+        return None
+    if hasattr(socket, "SO_PEERCRED"):
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _pid, uid, _gid = struct.unpack("3i", creds)
+        return uid
+    getpeereid = getattr(sock, "getpeereid", None)  # not in CPython, but cheap to honour
+    return getpeereid()[0] if getpeereid else None
+
+
+def check_peer_uid(uid: int | None, own_uid: int | None = None) -> str | None:
+    """Why a peer must be refused, or None to let it in. Only our own uid may connect."""
+    own = os.getuid() if own_uid is None else own_uid
+    if uid is None:
+        return None  # no peer credentials on this platform: the 0600 mode still guards it
+    if uid != own:
+        return f"uid {uid} may not control this desk (it belongs to uid {own})"
+    return None
+
+
+# -- the server ------------------------------------------------------------------------
+
+
+class _Client:
+    """One connection: a bounded reply queue plus a single newest-snapshot slot."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.replies: collections.deque[bytes] = collections.deque()
+        self.snapshot: bytes | None = None
+        self.watching = False
+        self.last_seq: int | None = None
+        self.overflowed = False
+        self.wake = asyncio.Event()
+        self.sender: asyncio.Task[None] | None = None
+
+    def reply(self, message: dict[str, Any]) -> None:
+        self.reply_raw(_line(message))
+
+    def reply_raw(self, data: bytes) -> None:
+        if len(self.replies) >= MAX_PENDING_REPLIES:
+            self.overflowed = True  # it sends but never reads: drop it
+            self.writer.close()
+            return
+        self.replies.append(data)
+        self.wake.set()
+
+    def push(self, seq: int, line: bytes) -> None:
+        self.snapshot = line  # replaces any snapshot it has not taken yet
+        self.last_seq = seq
+        self.wake.set()
+
+    async def run_sender(self) -> None:
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.replies or self.snapshot is not None:
+                    if self.replies:
+                        data = self.replies.popleft()
+                    else:
+                        data, self.snapshot = self.snapshot, None
+                    self.writer.write(data)
+                    await self.writer.drain()
+        except (ConnectionError, OSError):
+            self.writer.close()
+
+
+class ControlServer:
+    """Serve a desk (``.published`` + ``async execute``) on a Unix control socket."""
+
+    def __init__(self, desk: Desk, path: str | Path, *, max_rate: float = 4.0) -> None:
+        if max_rate <= 0:
+            raise ValueError("max_rate must be positive")
+        self.desk = desk
+        self.path = Path(path)
+        self.max_rate = max_rate
+        self._server: asyncio.AbstractServer | None = None
+        self._inode: int | None = None
+        self._clients: set[_Client] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._broadcaster: asyncio.Task[None] | None = None
+        self._encoded: tuple[int, str] | None = None
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)
+
+    async def start(self) -> None:
+        if len(os.fsencode(self.path)) > _SUN_PATH_MAX:
+            raise ControlSocketError(
+                f"control socket path is too long for a Unix socket ({self.path}); "
+                "use a shorter database path"
+            )
+        await self._clear_stale()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(str(self.path))
+            # Nobody can connect before listen(): tighten the mode first.
+            os.chmod(self.path, 0o600)
+            self._inode = os.stat(self.path).st_ino
+            self._server = await asyncio.start_unix_server(
+                self._accept, sock=sock, limit=REQUEST_LINE_LIMIT
+            )
+        except OSError as exc:
+            sock.close()
+            raise ControlSocketError(f"cannot open control socket {self.path}: {exc}") from exc
+        self._broadcaster = asyncio.create_task(self._broadcast(), name="control-broadcast")
+        log.info("control socket listening on %s", self.path)
+
+    async def _clear_stale(self) -> None:
+        """Remove a dead socket file; refuse when something is listening or it is no socket."""
+        try:
+            mode = os.lstat(self.path).st_mode
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(mode):
+            raise ControlSocketError(f"{self.path} exists and is not a socket; not touching it")
+        try:
+            _reader, writer = await asyncio.wait_for(
+                asyncio.open_unix_connection(str(self.path)), 2.0
+            )
+        except (ConnectionRefusedError, FileNotFoundError):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            log.info("removed stale control socket %s", self.path)
+            return
+        except (OSError, TimeoutError) as exc:
+            raise ControlSocketError(f"cannot check control socket {self.path}: {exc}") from exc
+        writer.close()
+        raise ControlSocketError(
+            f"another desk is already listening on {self.path}; "
+            "is a `kitetui run` using this database still running?"
+        )
+
+    async def stop(self) -> None:
+        if self._broadcaster is not None:
+            self._broadcaster.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._broadcaster, 1.0)
+            self._broadcaster = None
+        if self._server is not None:
+            self._server.close()
+        for client in list(self._clients):
+            client.writer.close()
+        handlers = list(self._handlers)
+        for task in handlers:
+            task.cancel()
+        if handlers:
+            await asyncio.wait(handlers, timeout=2.0)
+        if self._server is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+            self._server = None
+        self._remove_socket_file()
+
+    def _remove_socket_file(self) -> None:
+        try:
+            if self._inode is not None and os.stat(self.path).st_ino == self._inode:
+                os.unlink(self.path)  # only our own file, never a successor's
+        except FileNotFoundError:
+            pass
+        self._inode = None
+
+    # -- connections -------------------------------------------------------------------
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            await self._serve(reader, writer)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._handlers.discard(task)
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            refusal = check_peer_uid(peer_uid(writer.get_extra_info("socket")))
+        except OSError as exc:
+            refusal = f"cannot read peer credentials: {exc}"
+        if refusal is not None:
+            log.warning("control socket: refused a peer: %s", refusal)
+            writer.write(_line({"ok": False, "error": refusal}))
+            with contextlib.suppress(OSError, TimeoutError):
+                await asyncio.wait_for(writer.drain(), 1.0)
+            return
+        client = _Client(writer)
+        client.sender = asyncio.create_task(client.run_sender(), name="control-sender")
+        self._clients.add(client)
+        try:
+            while not client.overflowed:
+                try:
+                    line = await reader.readline()
+                except ValueError:  # longer than REQUEST_LINE_LIMIT: the stream is lost
+                    client.reply({"ok": False, "error": "request line too long"})
+                    await self._flush(client)
+                    break
+                except OSError:
+                    break
+                if not line:
+                    break
+                if line.strip():
+                    await self._handle_line(client, line)
+        finally:
+            self._clients.discard(client)
+            client.sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(client.sender, 1.0)
+
+    async def _flush(self, client: _Client) -> None:
+        for _ in range(20):  # at most a second for the last reply to leave
+            if not client.replies:
+                return
+            await asyncio.sleep(0.05)
+
+    async def _handle_line(self, client: _Client, line: bytes) -> None:
+        request_id, request = parse_request(line)
+        if isinstance(request, str):
+            client.reply({"id": request_id, "ok": False, "error": request})
+            return
+        if isinstance(request, StatusRequest):
+            snapshot = self.desk.published
+            text = "null" if snapshot is None else self._encode(snapshot)
+            client.reply_raw(
+                f'{{"id":{json.dumps(request_id)},"ok":true,"snapshot":{text}}}\n'.encode()
+            )
+            return
+        if isinstance(request, WatchRequest):
+            client.reply({"id": request_id, "ok": True, "message": "watching"})
+            client.watching = True
+            snapshot = self.desk.published
+            if snapshot is not None:
+                client.push(snapshot.seq, self._push_line(snapshot))
+            return
+        command = request_to_command(request)
+        try:
+            result = await self.desk.execute(command)
+        except Exception as exc:  # the desk's own façade should not raise; be safe anyway
+            log.exception("control socket: %s failed", command)
+            result = CommandResult(False, f"{type(command).__name__} failed: {exc}")
+        client.reply({"id": request_id, "ok": result.ok, "message": result.message})
+
+    # -- snapshots ---------------------------------------------------------------------
+
+    def _encode(self, snapshot: DeskSnapshot) -> str:
+        """The snapshot as JSON text, encoded once per seq however many clients want it."""
+        if self._encoded is None or self._encoded[0] != snapshot.seq:
+            text = json.dumps(snapshot_to_json(snapshot), separators=(",", ":"))
+            self._encoded = (snapshot.seq, text)
+        return self._encoded[1]
+
+    def _push_line(self, snapshot: DeskSnapshot) -> bytes:
+        return f'{{"snapshot":{self._encode(snapshot)}}}\n'.encode()
+
+    async def _broadcast(self) -> None:
+        interval = 1.0 / self.max_rate
+        while True:
+            await asyncio.sleep(interval)
+            snapshot = self.desk.published
+            if snapshot is None:
+                continue
+            watchers = [c for c in self._clients if c.watching and c.last_seq != snapshot.seq]
+            if not watchers:
+                continue
+            try:
+                line = self._push_line(snapshot)
+            except Exception:  # a snapshot that cannot be encoded must not kill pushes
+                log.exception("control socket: cannot encode snapshot %s", snapshot.seq)
+                continue
+            for client in watchers:
+                client.push(snapshot.seq, line)

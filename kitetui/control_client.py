@@ -1,0 +1,495 @@
+"""The client side of the control socket: ``kitetui ctl``, ``kitetui attach`` and scripts.
+
+``snapshot_to_json`` / ``snapshot_from_json`` carry a ``DeskSnapshot`` over JSON with an
+exact round trip (tuples stay tuples, nested views come back as the same dataclasses).
+``ControlClient`` speaks the JSON-lines protocol of ``kitetui.control``; ``RemoteLink``
+is the socket implementation of ``DeskLink`` for the TUI; ``run_ctl`` is ``kitetui ctl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import itertools
+import json
+import sys
+import types
+import typing
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from kitetui.clock import format_ist
+from kitetui.commands import (
+    CancelOrder,
+    Command,
+    CommandResult,
+    FlattenPosition,
+    PauseEntries,
+    ResetKillSwitch,
+    ResumeEntries,
+    StartEngine,
+    StopEngine,
+    TriggerKillSwitch,
+)
+from kitetui.views import DeskSnapshot
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+#: The protocol name of every command object, and back.
+COMMAND_NAMES: dict[type, str] = {
+    StartEngine: "start",
+    StopEngine: "stop",
+    PauseEntries: "pause",
+    ResumeEntries: "resume",
+    TriggerKillSwitch: "kill",
+    ResetKillSwitch: "reset-kill",
+    FlattenPosition: "flatten",
+    CancelOrder: "cancel",
+}
+COMMAND_TYPES: dict[str, type] = {name: cls for cls, name in COMMAND_NAMES.items()}
+
+#: Lines from the desk can carry a whole snapshot: allow them to be large.
+CLIENT_LINE_LIMIT = 64 * 1024 * 1024
+
+
+def socket_path_for(database: str | Path) -> Path:
+    """The control socket that lives beside a database: ``state.db`` → ``state.db.sock``."""
+    database = Path(database)
+    return database.with_name(database.name + ".sock")
+
+
+def command_to_request(command: Command) -> dict[str, Any]:
+    """``FlattenPosition("SBIN")`` → ``{"cmd": "flatten", "symbol": "SBIN"}``."""
+    name = COMMAND_NAMES.get(type(command))
+    if name is None:
+        raise TypeError(f"not a desk command: {command!r}")
+    return {"cmd": name, **{f.name: getattr(command, f.name) for f in dataclasses.fields(command)}}
+
+
+def command_from_request(cmd: str, args: dict[str, Any]) -> Command:
+    return COMMAND_TYPES[cmd](**args)
+
+
+# -- snapshots over JSON ---------------------------------------------------------------
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_to_json(v) for v in value]
+    return value
+
+
+def _from_json(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_from_json(args[0], v) for v in value)
+        if not args:
+            return tuple(value)
+        return tuple(_from_json(a, v) for a, v in zip(args, value, strict=True))
+    if origin in (typing.Union, types.UnionType):
+        # Optional[X]: the None case was handled above
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _from_json(inner[0], value) if len(inner) == 1 else value
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = _hints(tp)
+        return tp(
+            **{
+                f.name: _from_json(hints[f.name], value[f.name])
+                for f in dataclasses.fields(tp)
+                if f.name in value
+            }
+        )
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def snapshot_to_json(snapshot: DeskSnapshot) -> dict[str, Any]:
+    """A JSON-ready dict of every field of the snapshot and its views."""
+    return _to_json(snapshot)
+
+
+def snapshot_from_json(data: dict[str, Any]) -> DeskSnapshot:
+    """The exact inverse of ``snapshot_to_json``."""
+    return _from_json(DeskSnapshot, data)
+
+
+# -- the client ------------------------------------------------------------------------
+
+
+class ControlError(Exception):
+    """The desk could not be reached, or the connection to it was lost."""
+
+
+class ControlClient:
+    """One connection to a desk's control socket. Requests and a watch can share it."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self.closed_reason: str | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._latest: DeskSnapshot | None = None
+        self._fresh = asyncio.Event()
+        self._ended = False
+
+    async def connect(self) -> None:
+        try:
+            self._reader, self._writer = await asyncio.wait_for(
+                asyncio.open_unix_connection(str(self.path), limit=CLIENT_LINE_LIMIT),
+                self.timeout,
+            )
+        except (OSError, TimeoutError) as exc:
+            raise ControlError(unreachable_message(self.path, exc)) from exc
+        self._task = asyncio.create_task(self._read_loop(), name=f"control-client {self.path}")
+
+    async def _read_loop(self) -> None:
+        assert self._reader is not None
+        reason = "the desk closed the connection"
+        try:
+            while True:
+                line = await self._reader.readline()
+                if not line:
+                    break
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(message, dict):
+                    continue
+                message_id = message.get("id")
+                future = self._pending.pop(message_id, None) if type(message_id) is int else None
+                if future is not None:
+                    if not future.done():
+                        future.set_result(message)
+                elif "snapshot" in message and message["snapshot"] is not None:
+                    self._latest = snapshot_from_json(message["snapshot"])
+                    self._fresh.set()
+                elif message.get("ok") is False and "error" in message:
+                    reason = f"the desk refused the connection: {message['error']}"
+        except (OSError, ValueError) as exc:
+            reason = f"connection to the desk lost: {exc}"
+        finally:
+            self.closed_reason = reason
+            self._ended = True
+            self._fresh.set()
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(ControlError(reason))
+            self._pending.clear()
+
+    async def request(self, cmd: str, **args: Any) -> dict[str, Any]:
+        """Send one request and wait (bounded by ``timeout``) for its reply."""
+        if self._writer is None or self._ended:
+            raise ControlError(self.closed_reason or "not connected")
+        request_id = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        try:
+            self._writer.write((json.dumps({"id": request_id, "cmd": cmd, **args}) + "\n").encode())
+            await asyncio.wait_for(self._writer.drain(), self.timeout)
+            return await asyncio.wait_for(future, self.timeout)
+        except (OSError, TimeoutError) as exc:
+            raise ControlError(f"no reply from the desk to {cmd!r}: {exc!r}") from exc
+        finally:
+            self._pending.pop(request_id, None)
+
+    async def watch(self) -> AsyncIterator[DeskSnapshot]:
+        """Ask for pushed snapshots and yield the newest each time one arrives.
+
+        Ends when the connection closes (``closed_reason`` says why). A consumer that is
+        slower than the pushes sees only the newest snapshot, never a backlog.
+        """
+        reply = await self.request("watch")
+        if not reply.get("ok"):
+            raise ControlError(reply.get("error", "watch refused"))
+        while True:
+            await self._fresh.wait()
+            self._fresh.clear()
+            if self._latest is not None:
+                snapshot, self._latest = self._latest, None
+                yield snapshot
+            if self._ended:
+                return
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._task is not None:
+            self._task.cancel()
+
+    async def __aenter__(self) -> ControlClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+def unreachable_message(path: Path, exc: BaseException | None = None) -> str:
+    why = f" ({exc.strerror or exc})" if isinstance(exc, OSError) else ""
+    if isinstance(exc, TimeoutError):
+        why = " (timed out)"
+    return (
+        f"cannot connect to the desk at {path}{why}: "
+        "is `kitetui run --no-ui` running with this database?"
+    )
+
+
+# -- the remote link -------------------------------------------------------------------
+
+
+class RemoteLink:
+    """``DeskLink`` over the control socket, for ``kitetui attach``.
+
+    A background task keeps one connection open, watches snapshots and keeps the newest;
+    ``snapshot()`` only reads that reference. It starts on ``await start()`` or, lazily,
+    on the first ``snapshot()``/``send()`` made inside a running event loop.
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
+        self.path = Path(path)
+        self._client = ControlClient(path, timeout=timeout)
+        self._latest: DeskSnapshot | None = None
+        self._failure: str | None = None
+        self._connected: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def _ensure_started(self) -> None:
+        if self._task is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._connected = loop.create_future()
+        self._task = loop.create_task(self._run(), name=f"remote-link {self.path}")
+
+    async def start(self) -> None:
+        """Connect and start watching; raises ``ControlError`` when the desk is not there."""
+        self._ensure_started()
+        assert self._connected is not None
+        await asyncio.shield(self._connected)
+
+    async def _run(self) -> None:
+        assert self._connected is not None
+        try:
+            await self._client.connect()
+        except ControlError as exc:
+            self._failure = str(exc)
+            self._connected.set_exception(exc)
+            return
+        self._connected.set_result(None)
+        try:
+            async for snapshot in self._client.watch():
+                self._latest = snapshot
+            self._failure = self._client.closed_reason or "the desk closed the connection"
+        except ControlError as exc:
+            self._failure = str(exc)
+
+    def snapshot(self) -> DeskSnapshot | None:
+        self._ensure_started()
+        return self._latest
+
+    async def send(self, command: Command) -> CommandResult:
+        self._ensure_started()
+        if self._connected is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._connected), self._client.timeout)
+            except (ControlError, TimeoutError) as exc:
+                return CommandResult(False, self._failure or str(exc))
+        if self._failure is not None:
+            return CommandResult(False, self._failure)
+        try:
+            reply = await self._client.request(**command_to_request(command))
+        except ControlError as exc:
+            return CommandResult(False, str(exc))
+        return CommandResult(bool(reply.get("ok")), reply.get("message") or reply.get("error", ""))
+
+    def failure(self) -> str | None:
+        """Why the link to the desk is gone, or None while it is up."""
+        return self._failure
+
+    async def close(self) -> None:
+        self._client.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._task, 1.0)
+        if self._connected is not None and not self._connected.done():
+            self._connected.cancel()
+
+
+# -- kitetui ctl -----------------------------------------------------------------------
+
+_NEEDS_ARG = {"start": "engine", "stop": "engine", "flatten": "symbol", "cancel": "tag"}
+_OPTIONAL_ARG = {"pause": "engine", "resume": "engine", "kill": "reason"}
+CTL_COMMANDS = ("status", *COMMAND_TYPES)
+
+
+def build_ctl_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kitetui ctl", description="Talk to a running desk over its control socket."
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--socket", help="control socket path")
+    where.add_argument(
+        "--db", help="the desk's database; the socket is beside it (default: state.db)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the raw JSON reply")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (5)")
+    parser.add_argument("command", choices=CTL_COMMANDS)
+    parser.add_argument("arg", nargs="?", help="engine, symbol, order tag or kill reason")
+    return parser
+
+
+def run_ctl(argv: Sequence[str] | None = None) -> int:
+    """``kitetui ctl``: 0 done, 1 the desk refused, 2 usage, 3 cannot connect."""
+    parser = build_ctl_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    request: dict[str, Any] = {}
+    if args.command in _NEEDS_ARG:
+        if not args.arg:
+            parser.print_usage(sys.stderr)
+            print(
+                f"kitetui ctl: {args.command} needs a {_NEEDS_ARG[args.command]}", file=sys.stderr
+            )
+            return EXIT_USAGE
+        request[_NEEDS_ARG[args.command]] = args.arg
+    elif args.command in _OPTIONAL_ARG:
+        if args.arg:
+            request[_OPTIONAL_ARG[args.command]] = args.arg
+    elif args.arg:
+        print(f"kitetui ctl: {args.command} takes no argument", file=sys.stderr)
+        return EXIT_USAGE
+    path = Path(args.socket) if args.socket else socket_path_for(args.db or "state.db")
+
+    async def call() -> dict[str, Any]:
+        async with ControlClient(path, timeout=args.timeout) as client:
+            return await client.request(args.command, **request)
+
+    try:
+        reply = asyncio.run(call())
+    except ControlError as exc:
+        print(f"kitetui ctl: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    if args.json:
+        print(json.dumps(reply, indent=2))
+    elif not reply.get("ok"):
+        print(f"refused: {reply.get('error') or reply.get('message', '')}", file=sys.stderr)
+    elif args.command == "status":
+        snapshot = reply.get("snapshot")
+        if snapshot is None:
+            print("the desk is up but has not published a snapshot yet")
+        else:
+            print(format_status(snapshot_from_json(snapshot)))
+    else:
+        print(reply.get("message", "ok"))
+    return EXIT_OK if reply.get("ok") else EXIT_REFUSED
+
+
+_OPEN_ORDER_STATES = {"NEW", "OPEN", "TRIGGER PENDING"}
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def format_status(s: DeskSnapshot) -> str:
+    """One screen for ``kitetui ctl status``."""
+    risk = s.risk
+    clock = format_ist(s.data_ts_ns) if s.data_ts_ns else "-"
+    lines = [
+        f"desk      {s.mode}  run {s.run_id}  feed {s.feed_state}  speed {s.speed}",
+        f"data      {clock}",
+        f"risk      {risk.state}  kill switch {'ON' if risk.kill_switch else 'off'}"
+        f"  entries {'PAUSED' if risk.entries_paused else 'open'}"
+        + (f"  ({risk.halt_reason})" if risk.halt_reason else ""),
+        f"day P&L   {risk.day_pnl:+,.2f}  realized {risk.realized:+,.2f}"
+        f"  unrealized {risk.unrealized:+,.2f}  max drawdown {risk.max_drawdown:,.2f}",
+        "",
+        f"engines ({len(s.engines)})",
+    ]
+    if s.engines:
+        lines += _table(
+            [("NAME", "KIND", "STATE", "STRATEGY", "SYMBOLS", "BARS", "ORDERS", "ERROR")]
+            + [
+                (
+                    e.name,
+                    e.kind,
+                    e.state,
+                    e.strategy,
+                    str(len(e.symbols)),
+                    str(e.bars_seen),
+                    str(e.orders_placed),
+                    e.last_error,
+                )
+                for e in s.engines
+            ]
+        )
+    lines += ["", f"positions ({len(s.positions)})"]
+    if s.positions:
+        lines += _table(
+            [("SYMBOL", "ENGINE", "PRODUCT", "QTY", "AVG", "LAST", "P&L")]
+            + [
+                (
+                    p.symbol,
+                    p.engine,
+                    p.product,
+                    str(p.quantity),
+                    f"{p.avg_price:,.2f}",
+                    f"{p.last_price:,.2f}",
+                    f"{p.pnl:+,.2f}",
+                )
+                for p in s.positions
+            ]
+        )
+    open_orders = [o for o in s.orders if o.status in _OPEN_ORDER_STATES]
+    lines += ["", f"open orders ({len(open_orders)})"]
+    if open_orders:
+        lines += _table(
+            [("TAG", "ENGINE", "SYMBOL", "SIDE", "QTY", "TYPE", "PRICE", "STATUS")]
+            + [
+                (
+                    o.tag,
+                    o.engine,
+                    o.symbol,
+                    o.side,
+                    f"{o.filled_qty}/{o.quantity}",
+                    o.order_type,
+                    f"{o.price or o.trigger_price:,.2f}",
+                    o.status,
+                )
+                for o in open_orders
+            ]
+        )
+    return "\n".join(lines)

@@ -1,0 +1,211 @@
+"""The hand-written sd_notify: a fake NOTIFY_SOCKET bound in tmp_path (and an abstract
+name) receives the datagrams a small asyncio program sends. A receiver thread stamps
+each datagram's arrival so the watchdog's silence while the loop is blocked, or while
+``healthy()`` is false, shows as a gap in receive times. Every wait is bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from kitetui.notify import Notifier, status_line, watchdog_loop
+from kitetui.views import DeskSnapshot, EngineView, PositionView, RiskView
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="AF_UNIX datagrams and abstract names"
+)
+
+WATCHDOG_USEC = "200000"  # 0.2 s: pings every 0.1 s
+
+
+class Receiver:
+    """A fake systemd: a bound datagram socket read by a thread, with arrival times."""
+
+    def __init__(self, address: str | bytes) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(address)
+        self.sock.settimeout(0.02)
+        self.got: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            self.got.append((time.monotonic(), data.decode()))
+
+    def close(self) -> list[tuple[float, str]]:
+        time.sleep(0.05)  # the last datagram is already queued; let the thread read it
+        self._stop.set()
+        self._thread.join(timeout=1)
+        self.sock.close()
+        return self.got
+
+
+def _env(notify_socket: str, **extra: str) -> dict[str, str]:
+    return {"NOTIFY_SOCKET": notify_socket, "WATCHDOG_USEC": WATCHDOG_USEC, **extra}
+
+
+async def _program(notifier: Notifier, marks: dict[str, float]) -> None:
+    """READY, STATUS, pings; the loop blocked 0.5 s; pings; unhealthy 0.35 s; STOPPING."""
+    health = {"ok": True}
+    notifier.ready()
+    notifier.status("paper RUNNING | engines 1/1 running")
+    task = asyncio.create_task(watchdog_loop(notifier, lambda: health["ok"]))
+    await asyncio.sleep(0.32)
+    marks["block_start"] = time.monotonic()
+    time.sleep(0.5)  # a hung loop: the watchdog task cannot run
+    marks["block_end"] = time.monotonic()
+    await asyncio.sleep(0.2)
+    health["ok"] = False
+    marks["sick_start"] = time.monotonic()
+    await asyncio.sleep(0.35)
+    marks["sick_end"] = time.monotonic()
+    health["ok"] = True
+    await asyncio.sleep(0.15)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    notifier.stopping()
+
+
+def _run_program(address_env: str, bind: str | bytes) -> tuple[list, dict[str, float]]:
+    receiver = Receiver(bind)
+    notifier = Notifier.from_env(_env(address_env))
+    marks: dict[str, float] = {}
+    try:
+        asyncio.run(asyncio.wait_for(_program(notifier, marks), timeout=5))
+    finally:
+        notifier.close()
+        got = receiver.close()
+    return got, marks
+
+
+def _check(got: list[tuple[float, str]], marks: dict[str, float]) -> None:
+    messages = [m for _, m in got]
+    assert messages[0] == "READY=1\n"
+    assert messages[1] == "STATUS=paper RUNNING | engines 1/1 running\n"
+    assert messages[-1] == "STOPPING=1\n"
+    middle = messages[2:-1]
+    assert middle and set(middle) == {"WATCHDOG=1\n"}
+    pings = [t for t, m in got if m == "WATCHDOG=1\n"]
+    assert len(pings) >= 6
+
+    # healthy, unblocked stretch: about every 0.1 s (half of WATCHDOG_USEC)
+    early = [t for t in pings if t < marks["block_start"]]
+    assert len(early) >= 3
+    gaps = [b - a for a, b in itertools.pairwise(early)]
+    assert all(0.07 < g < 0.2 for g in gaps), gaps
+
+    # the loop blocked: nothing during it, a gap of about the block's length
+    eps = 0.03  # the receiver thread stamps a datagram a moment after it was sent
+    assert not [t for t in pings if marks["block_start"] + eps < t < marks["block_end"]]
+    gaps = [b - a for a, b in itertools.pairwise(pings)]
+    assert max(gaps) >= 0.45, gaps
+    assert any(marks["block_end"] <= t < marks["block_end"] + 0.1 for t in pings)
+
+    # healthy() false: silence for the whole stretch, pings again after it
+    assert not [t for t in pings if marks["sick_start"] + eps < t < marks["sick_end"]]
+    assert any(t > marks["sick_end"] for t in pings)
+
+
+def test_path_socket_in_order_and_silent_when_blocked_or_unhealthy(tmp_path: Path) -> None:
+    path = tmp_path / "notify.sock"
+    if len(str(path)) >= 100:  # sun_path is ~108 bytes
+        pytest.skip("tmp_path too long for an AF_UNIX path")
+    got, marks = _run_program(str(path), str(path))
+    _check(got, marks)
+
+
+def test_abstract_socket_name() -> None:
+    name = f"kitetui-test-{uuid.uuid4().hex}"
+    got, marks = _run_program("@" + name, b"\0" + name.encode())
+    _check(got, marks)
+
+
+def test_no_notify_socket_is_a_no_op() -> None:
+    notifier = Notifier.from_env({"WATCHDOG_USEC": WATCHDOG_USEC})
+    assert not notifier.enabled
+    assert notifier.ready() is False
+    assert notifier.status("x") is False
+    assert notifier.watchdog() is False
+    assert notifier.stopping() is False
+    assert notifier.watchdog_interval_s() is None
+    calls = []
+    # returns at once: there is no watchdog to feed, and healthy() is never asked
+    asyncio.run(asyncio.wait_for(watchdog_loop(notifier, lambda: calls.append(1)), 1))
+    assert calls == []
+    assert Notifier.from_env({}).send(READY=1) is False
+    assert not Notifier.from_env({"NOTIFY_SOCKET": "relative/path"}).enabled
+
+
+def test_watchdog_pid_of_another_process_means_no_watchdog(tmp_path: Path) -> None:
+    sock = str(tmp_path / "n.sock")
+    other = Notifier.from_env(_env(sock, WATCHDOG_PID=str(os.getpid() + 1)))
+    assert other.watchdog_interval_s() is None
+    mine = Notifier.from_env(_env(sock, WATCHDOG_PID=str(os.getpid())))
+    assert mine.watchdog_interval_s() == pytest.approx(0.2)
+    assert Notifier.from_env(_env(sock)).watchdog_interval_s() == pytest.approx(0.2)
+    assert Notifier.from_env(_env(sock, WATCHDOG_USEC="0")).watchdog_interval_s() is None
+
+    receiver = Receiver(sock)
+    calls = []
+    try:
+        asyncio.run(asyncio.wait_for(watchdog_loop(other, lambda: calls.append(1)), 1))
+        assert other.ready()
+    finally:
+        other.close()
+        got = receiver.close()
+    assert [m for _, m in got] == ["READY=1\n"]  # the socket works; no WATCHDOG sent
+    assert calls == []
+
+
+def test_send_joins_fields_and_flattens_newlines(tmp_path: Path) -> None:
+    sock = str(tmp_path / "n.sock")
+    receiver = Receiver(sock)
+    notifier = Notifier.from_env({"NOTIFY_SOCKET": sock})
+    try:
+        assert notifier.send(READY=1, STATUS="two\nlines")
+    finally:
+        notifier.close()
+        got = receiver.close()
+    assert [m for _, m in got] == ["READY=1\nSTATUS=two lines\n"]
+
+
+def test_send_to_a_missing_socket_does_not_raise(tmp_path: Path) -> None:
+    notifier = Notifier.from_env({"NOTIFY_SOCKET": str(tmp_path / "gone.sock")})
+    assert notifier.enabled
+    assert notifier.ready() is False
+    notifier.close()
+
+
+def test_status_line_is_short_and_counts() -> None:
+    assert status_line(None) == "starting"
+    engines = (
+        EngineView("eq", "equity", "RUNNING", "ema_cross", 60, ("INFY",)),
+        EngineView("fno", "fno", "PAUSED", "orb", 300, ("NIFTY",)),
+    )
+    positions = (
+        PositionView("INFY", "eq", "MIS", 10, 1500.0, 1510.0, 0.0, 100.0),
+        PositionView("TCS", "eq", "MIS", 0, 0.0, 0.0, 50.0, 0.0),
+    )
+    risk = RiskView("ACTIVE", False, False, "", 1234.5, 50.0, 100.0, 0.0)
+    snap = DeskSnapshot(1, "paper", "run-1", 0, "RUNNING", "max", engines, positions, risk=risk)
+    line = status_line(snap)
+    assert line == "paper RUNNING | engines 1/2 running | 1 open | day P&L +1,234.50"
+    assert "\n" not in line and len(line) < 120
+    killed = RiskView("HALTED", True, False, "kill", -10.0, 0.0, -10.0, 10.0)
+    snap = DeskSnapshot(2, "live", "run-1", 0, "RUNNING", "1x", engines, (), risk=killed)
+    assert status_line(snap).endswith("day P&L -10.00 | KILL SWITCH")
