@@ -248,7 +248,8 @@ class Supervisor:
         )
         self.gaps = GapDetector()
         self._unknown_symbols: set[str] = set()
-        self._last_drift: tuple[str, ...] = ()
+        self._last_drift: tuple[str, ...] = ()  # the drift last reported
+        self._candidate_drift: tuple[str, ...] = ()  # the drift the last pass saw
         # What the journal already holds for this run (empty for a new run).
         self._journal_fills = await runs_repo.load_fills(self.db, self.run_id)
         for order in await runs_repo.load_orders(self.db, self.run_id):
@@ -463,17 +464,27 @@ class Supervisor:
             )
         return self._kite_auth
 
-    async def _fetch_kite_master(self) -> InstrumentMaster:
-        """Today's instruments dump from Kite (or the local exchange), kept for replays."""
-
+    async def _kite_client(self):
+        """One REST client for the supervisor's own reads (the broker keeps its own)."""
         from kiteconnect import KiteConnect  # only paper/live pay for Twisted and requests
 
-        api_key, access_token = await self._kite_login()
+        if getattr(self, "_kite_rest", None) is None:
+            api_key, access_token = await self._kite_login()
+            kite_cfg = self.config.kite
+            assert kite_cfg is not None
+            self._kite_rest = KiteConnect(
+                api_key,
+                access_token=access_token,
+                root=kite_cfg.root,
+                timeout=kite_cfg.timeout_s,
+            )
+        return self._kite_rest
+
+    async def _fetch_kite_master(self) -> InstrumentMaster:
+        """Today's instruments dump from Kite (or the local exchange), kept for replays."""
+        client = await self._kite_client()
         kite_cfg = self.config.kite
         assert kite_cfg is not None
-        client = KiteConnect(
-            api_key, access_token=access_token, root=kite_cfg.root, timeout=kite_cfg.timeout_s
-        )
         raw = await asyncio.to_thread(client._get, "market.instruments.all")
         master, events = InstrumentMaster.from_csv(bytes(raw))
         for event in events:
@@ -520,14 +531,7 @@ class Supervisor:
 
     async def _exchange_now_ns(self) -> int:
         """The exchange's clock: the NIFTY 50 quote's timestamp, else this machine's."""
-        from kiteconnect import KiteConnect
-
-        api_key, access_token = await self._kite_login()
-        kite_cfg = self.config.kite
-        assert kite_cfg is not None
-        client = KiteConnect(
-            api_key, access_token=access_token, root=kite_cfg.root, timeout=kite_cfg.timeout_s
-        )
+        client = await self._kite_client()
         try:
             quote = await asyncio.to_thread(client.quote, ["NSE:NIFTY 50"])
             stamp = quote["NSE:NIFTY 50"].get("timestamp") or quote["NSE:NIFTY 50"].get(
@@ -691,6 +695,12 @@ class Supervisor:
             side = "broker only" if tag in broker_open else "kitetui only"
             drift.append(f"open order {tag}: {side}")
         signature = tuple(drift)
+        # An order the broker has filled may still be on its way to us as an update, so
+        # one pass can see a difference that is only in flight. Drift counts when the
+        # same difference is seen twice in a row.
+        seen_before, self._candidate_drift = self._candidate_drift, signature
+        if drift and signature != seen_before:
+            return drift
         if drift and signature != self._last_drift:
             self.trader.record_event(
                 Event(

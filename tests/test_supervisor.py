@@ -404,3 +404,30 @@ async def test_stop_with_on_stop_leave_keeps_positions_for_the_next_start(
 
     await _run(_config(), db, stop_when_positioned)
     assert _rows(db, "SELECT count(*) FROM orders WHERE purpose = 'SQUARE_OFF'") == [(0,)]
+
+
+async def test_reconcile_with_drift_reports_it_only_when_seen_twice(tmp_path: Path) -> None:
+    from kitetui.domain import Position, Product
+
+    supervisor = Supervisor(_config(), "test.yaml", database=tmp_path / "s.db", speed=None)
+    await asyncio.wait_for(supervisor.open(), 30)
+    broker_positions: list[Position] = []
+
+    async def positions() -> list[Position]:
+        return broker_positions
+
+    supervisor.broker.positions = positions  # type: ignore[method-assign]
+    try:
+        assert await supervisor.reconcile() == []
+        broker_positions.append(Position("SBIN", "", Product.MIS, 10, 500.0, 500.0, 0, 0))
+        first = await supervisor.reconcile()  # in flight, perhaps: not reported yet
+        assert first and not any(e.kind == "ReconcileDrift" for e in supervisor.trader.events)
+        await supervisor.reconcile()  # the same difference again: now it is drift
+        assert [e.kind for e in supervisor.trader.events].count("ReconcileDrift") == 1
+        await supervisor.reconcile()  # still there: reported once, not every pass
+        assert [e.kind for e in supervisor.trader.events].count("ReconcileDrift") == 1
+        broker_positions.clear()
+        await supervisor.reconcile()
+        assert supervisor.trader.events[-1].kind == "ReconcileClean"
+    finally:
+        await supervisor.close()
