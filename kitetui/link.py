@@ -12,7 +12,7 @@ import asyncio
 from typing import TYPE_CHECKING, Protocol
 
 from kitetui.commands import Command, CommandResult
-from kitetui.views import DeskSnapshot
+from kitetui.views import DeskSnapshot, OrderDetail
 
 if TYPE_CHECKING:
     from kitetui.runner import SupervisorThread
@@ -27,6 +27,10 @@ class DeskLink(Protocol):
         """Carry a command out on the supervisor and report what happened."""
         ...
 
+    async def order_detail(self, tag: str) -> OrderDetail | None:
+        """An order's state history and fills from the journal; None if unknown."""
+        ...
+
 
 class LocalLink:
     """A link to a supervisor running on its own event loop in a background thread."""
@@ -39,6 +43,10 @@ class LocalLink:
 
     async def send(self, command: Command) -> CommandResult:
         future = self._runner.submit(command)
+        return await asyncio.wrap_future(future)
+
+    async def order_detail(self, tag: str) -> OrderDetail | None:
+        future = self._runner.call(self._runner.supervisor.order_detail(tag))
         return await asyncio.wrap_future(future)
 
     def failure(self) -> str | None:

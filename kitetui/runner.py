@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Coroutine
 from concurrent.futures import Future
+from typing import Any, TypeVar
 
 from kitetui.commands import Command, CommandResult
 from kitetui.supervisor import RunSummary, Supervisor
+
+T = TypeVar("T")
 
 
 class SupervisorThread:
@@ -65,6 +69,10 @@ class SupervisorThread:
 
     def submit(self, command: Command) -> Future[CommandResult]:
         return asyncio.run_coroutine_threadsafe(self.supervisor.execute(command), self.loop)
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        """Run a coroutine on the supervisor's loop (a read such as an order's detail)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop trading gracefully: finish the batch, drain the journal, close the db."""

@@ -70,7 +70,15 @@ from kitetui.store.recording import (
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
-from kitetui.views import DeskSnapshot, LimitView, OrderView, PositionView, RiskView
+from kitetui.views import (
+    DeskSnapshot,
+    FeedView,
+    LimitView,
+    OrderDetail,
+    OrderView,
+    PositionView,
+    RiskView,
+)
 
 _RECENT_ORDERS = 300
 OPTION_MAX_JUMP = 0.6  # premiums of thin strikes jump tens of percent between trades
@@ -129,6 +137,9 @@ class Supervisor:
         self.summary: RunSummary | None = None
         self._publish_seq = 0
         self._last_publish = 0.0
+        self._last_item_wall_ns = 0  # wall time of the newest processed tick or bar
+        self._rate_mark = (0.0, 0)  # (monotonic s, items processed) at the last rate sample
+        self._items_per_s = 0.0
         self._closed = False
 
     # -- start-up and recovery ---------------------------------------------------------
@@ -802,6 +813,8 @@ class Supervisor:
                 if filled:
                     await trader.on_fills(filled)
             accepted.append(item)
+        if accepted and not warm:
+            self._last_item_wall_ns = time.time_ns()
         if new_day:
             await self._start_session(ts)
         if not warm:
@@ -1007,6 +1020,11 @@ class Supervisor:
                 )
         return CommandResult(False, f"unknown command {command!r}")
 
+    async def order_detail(self, tag: str) -> OrderDetail | None:
+        """An order's history and fills for the detail pane, read after a journal flush."""
+        await self.journal.flush()
+        return await runs_repo.load_order_detail(self.db, tag)
+
     async def _apply_kill(self, reason: str) -> int:
         for order in self.trader.open_orders():
             if order.purpose is not OrderPurpose.FLATTEN:
@@ -1027,7 +1045,37 @@ class Supervisor:
             return
         self._last_publish = now
         self._publish_seq += 1
+        self._sample_rate(now)
         self.published = self.build_snapshot(self._publish_seq)
+
+    def _sample_rate(self, now: float) -> None:
+        """Items per wall second, re-measured at most once a second so it reads steadily."""
+        mark_s, mark_items = self._rate_mark
+        summary = self.summary
+        items = summary.bars + summary.ticks if summary is not None else 0
+        if mark_s == 0.0:
+            self._rate_mark = (now, items)
+        elif now - mark_s >= 1.0:
+            self._items_per_s = (items - mark_items) / (now - mark_s)
+            self._rate_mark = (now, items)
+
+    def _feed_view(self) -> FeedView:
+        state, reconnects = self.feed_state, 0
+        kite_feed = getattr(self, "kite_feed", None)
+        if kite_feed is not None:
+            health = kite_feed.health()
+            reconnects = health.reconnects
+            if state == "RUNNING" and health.state.value != "CONNECTED":
+                state = health.state.value
+        ts = self.clock.now_ns
+        calendar = getattr(self, "calendar", None)
+        return FeedView(
+            state=state,
+            items_per_s=self._items_per_s,
+            last_item_wall_ns=self._last_item_wall_ns,
+            reconnects=reconnects,
+            session=calendar.phase(ts) if calendar is not None and ts > 0 else "",
+        )
 
     def build_snapshot(self, seq: int) -> DeskSnapshot:
         trader, portfolio, risk, limits = self.trader, self.portfolio, self.risk, self.config.risk
@@ -1122,6 +1170,8 @@ class Supervisor:
             risk=risk_view,
             equity_curve=tuple((ts, eq / 100) for ts, eq in portfolio.equity_curve[-500:]),
             counts=tuple(sorted(trader.counts.items())),
+            feed=self._feed_view(),
+            published_wall_ns=time.time_ns(),
         )
 
     def _broker_limits(self) -> tuple[LimitView, ...]:

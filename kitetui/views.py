@@ -121,6 +121,46 @@ class RiskView:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedView:
+    """How the market data is flowing, for the header's feed-health readout.
+
+    ``last_item_wall_ns`` is a wall-clock stamp (not the data clock) so a reader computes
+    the age of the last tick at the moment it paints: a frozen feed visibly ages.
+    """
+
+    state: str = "STARTING"  # STARTING / RUNNING / STALE / RECONNECTING / FINISHED / …
+    items_per_s: float = 0.0  # ticks and bars processed per wall second, recent
+    last_item_wall_ns: int = 0  # wall time the newest tick or bar was processed; 0 = none
+    reconnects: int = 0  # ticker re-connections after the first connect
+    session: str = ""  # CLOSED / PRE_OPEN / OPEN / POST_CLOSE at the data clock
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEventView:
+    ts_ns: int
+    status: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FillView:
+    fill_id: str
+    ts_ns: int
+    side: str
+    quantity: int
+    price: float
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDetail:
+    """One order's life from the journal: every state it passed through and its fills."""
+
+    tag: str
+    history: tuple[OrderEventView, ...] = ()
+    fills: tuple[FillView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DeskSnapshot:
     seq: int
     mode: str  # replay / paper / live
@@ -147,3 +187,5 @@ class DeskSnapshot:
     )
     equity_curve: tuple[tuple[int, float], ...] = ()  # (ts_ns, equity rupees)
     counts: tuple[tuple[str, int], ...] = ()  # totals: signals, orders, fills, events…
+    feed: FeedView = field(default_factory=FeedView)
+    published_wall_ns: int = 0  # wall time the snapshot was built: an idle desk ages

@@ -26,6 +26,7 @@ from kitetui.domain import (
     Validity,
     Variety,
 )
+from kitetui.views import FillView, OrderDetail, OrderEventView
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,3 +176,20 @@ async def events_by_kind(db: aiosqlite.Connection, run_id: str) -> dict[str, int
         (run_id,),
     )
     return {kind: n for kind, n in await cursor.fetchall()}
+
+
+async def load_order_detail(db: aiosqlite.Connection, tag: str) -> OrderDetail | None:
+    """An order's journaled state changes and fills, oldest first; None for an unknown tag."""
+    cursor = await db.execute("SELECT 1 FROM orders WHERE tag = ?", (tag,))
+    if await cursor.fetchone() is None:
+        return None
+    cursor = await db.execute(
+        "SELECT ts_ns, status, reason FROM order_events WHERE tag = ? ORDER BY id", (tag,)
+    )
+    history = tuple(OrderEventView(r[0], r[1], r[2]) for r in await cursor.fetchall())
+    cursor = await db.execute(
+        "SELECT fill_id, ts_ns, side, quantity, price FROM fills WHERE tag = ? ORDER BY seq",
+        (tag,),
+    )
+    fills = tuple(FillView(*r) for r in await cursor.fetchall())
+    return OrderDetail(tag=tag, history=history, fills=fills)
