@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from cli_helpers import run_kitetui
 
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import ConfigError, load_config, parse_config
@@ -117,22 +116,7 @@ def test_cli_with_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
     data = _base()
     data["risk"]["max_open_positions"] = "five"
     path = _write(tmp_path, data)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kitetui",
-            "run",
-            "--no-ui",
-            "--config",
-            str(path),
-            "--db",
-            str(tmp_path / "state.db"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_kitetui("run", "--no-ui", "--config", str(path), "--db", str(tmp_path / "state.db"))
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from kite_helpers import ThreadedServer, kite_error, kite_ok
 
 from kitetui.brokers.kite import (
     NOT_PLACED_REASON,
@@ -43,17 +44,7 @@ API_KEY = "fakeapikey123"
 ACCESS_TOKEN = "SECRETaccessTOKEN987654"
 
 
-def _error(status: int, error_type: str, message: str) -> web.Response:
-    return web.json_response(
-        {"status": "error", "message": message, "error_type": error_type}, status=status
-    )
-
-
-def _ok(data: Any) -> web.Response:
-    return web.json_response({"status": "success", "data": data})
-
-
-class FakeKite:
+class FakeKite(ThreadedServer):
     """Kite's REST routes for orders, positions and profile, with scripted faults.
 
     ``fault(route, *faults)`` queues faults consumed one per request on that route
@@ -66,7 +57,10 @@ class FakeKite:
       wait then drop the order (a timeout where Kite never took it).
     """
 
+    thread_name = "fake-kite"
+
     def __init__(self) -> None:
+        super().__init__()
         self.book: list[dict[str, Any]] = []
         self.posts: list[dict[str, str]] = []
         self.hits: Counter[str] = Counter()
@@ -74,9 +68,6 @@ class FakeKite:
         self.net_positions: list[dict[str, Any]] = []
         self.token = ACCESS_TOKEN
         self._next_id = 251121000000001
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
 
     # --------------------------------------------------------------- control
 
@@ -85,10 +76,6 @@ class FakeKite:
 
     def tags_posted(self) -> Counter[str]:
         return Counter(p.get("tag", "") for p in self.posts)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def order(self, tag: str) -> dict[str, Any]:
         return next(o for o in self.book if o["tag"] == tag)
@@ -144,10 +131,10 @@ class FakeKite:
         self.hits[route] += 1
         assert request.headers.get("X-Kite-Version") == "3"
         if not self._authorised(request):
-            return _error(403, "TokenException", "Incorrect `api_key` or `access_token`."), ()
+            return kite_error(403, "TokenException", "Incorrect `api_key` or `access_token`."), ()
         fault = self._next_fault(route) or ()
         if fault and fault[0] == "error":
-            return _error(*fault[1:]), fault
+            return kite_error(*fault[1:]), fault
         return None, fault
 
     async def place(self, request: web.Request) -> web.Response:
@@ -158,7 +145,7 @@ class FakeKite:
             return early
         if fault and fault[0] == "delay":
             await asyncio.sleep(fault[1])  # never placed
-            return _error(504, "NetworkException", "Gateway timeout")
+            return kite_error(504, "NetworkException", "Gateway timeout")
         stop = form["order_type"] in ("SL", "SL-M")
         order = self.add_order(
             variety=request.match_info["variety"],
@@ -182,8 +169,8 @@ class FakeKite:
         if fault and fault[0] == "accept_delay":
             await asyncio.sleep(fault[1])
         if fault and fault[0] == "accept_error":
-            return _error(*fault[1:])
-        return _ok({"order_id": order["order_id"]})
+            return kite_error(*fault[1:])
+        return kite_ok({"order_id": order["order_id"]})
 
     async def orders(self, request: web.Request) -> web.Response:
         early, fault = await self._guard(request, "orders")
@@ -191,7 +178,7 @@ class FakeKite:
             return early
         if fault and fault[0] == "delay":
             await asyncio.sleep(fault[1])
-        return _ok([dict(o) for o in self.book])
+        return kite_ok([dict(o) for o in self.book])
 
     async def history(self, request: web.Request) -> web.Response:
         early, _ = await self._guard(request, "history")
@@ -199,8 +186,8 @@ class FakeKite:
             return early
         found = [dict(o) for o in self.book if o["order_id"] == request.match_info["order_id"]]
         if not found:
-            return _error(400, "InputException", "Couldn't find that `order_id`.")
-        return _ok(found)
+            return kite_error(400, "InputException", "Couldn't find that `order_id`.")
+        return kite_ok(found)
 
     async def cancel(self, request: web.Request) -> web.Response:
         early, _ = await self._guard(request, "cancel")
@@ -209,25 +196,25 @@ class FakeKite:
         for o in self.book:
             if o["order_id"] == request.match_info["order_id"]:
                 if o["status"] not in ("OPEN", "TRIGGER PENDING", "AMO REQ RECEIVED"):
-                    return _error(400, "OrderException", f"Order is already {o['status']}")
+                    return kite_error(400, "OrderException", f"Order is already {o['status']}")
                 o["status"] = "CANCELLED"
                 o["cancelled_quantity"] = o["quantity"] - o["filled_quantity"]
-                return _ok({"order_id": o["order_id"]})
-        return _error(400, "InputException", "Couldn't find that `order_id`.")
+                return kite_ok({"order_id": o["order_id"]})
+        return kite_error(400, "InputException", "Couldn't find that `order_id`.")
 
     async def positions(self, request: web.Request) -> web.Response:
         early, _ = await self._guard(request, "positions")
         if early is not None:
             return early
-        return _ok({"net": self.net_positions, "day": []})
+        return kite_ok({"net": self.net_positions, "day": []})
 
     async def profile(self, request: web.Request) -> web.Response:
         early, _ = await self._guard(request, "profile")
         if early is not None:
             return early
-        return _ok({"user_id": "XX0000", "user_name": "Fake"})
+        return kite_ok({"user_id": "XX0000", "user_name": "Fake"})
 
-    def _app(self) -> web.Application:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/orders/{variety}", self.place)
         app.router.add_get("/orders", self.orders)
@@ -237,43 +224,11 @@ class FakeKite:
         app.router.add_get("/user/profile", self.profile)
         return app
 
-    def start(self) -> None:
-        ready = threading.Event()
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        runner = web.AppRunner(self._app(), shutdown_timeout=0.2, access_log=None)
-
-        def serve() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            loop.run_until_complete(site.start())
-            self.port = runner.addresses[0][1]
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(runner.cleanup())
-            pending = asyncio.all_tasks(loop)  # handlers still sleeping on a fault
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, daemon=True, name="fake-kite")
-        self._thread.start()
-        assert ready.wait(5), "fake Kite did not start"
-
-    def stop(self) -> None:
-        assert self._loop is not None and self._thread is not None
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
 
 @pytest.fixture
 def fake():
-    server = FakeKite()
-    server.start()
-    yield server
-    server.stop()
+    with FakeKite() as server:
+        yield server
 
 
 def make_broker(root: str, **options: Any) -> KiteBroker:
@@ -778,14 +733,17 @@ needs_sim = pytest.mark.skipif(not _sim_available(), reason="kitetui.sim is not 
 SIM_KEY, SIM_SECRET = "simkey", "SECRETsimSECRET321"
 
 
-class SimServer:
+class SimServer(ThreadedServer):
     """kitetui.sim's REST app on 127.0.0.1 in a thread, one SBIN candle day loaded."""
+
+    thread_name = "sim-rest"
 
     def __init__(self, **exchange_options: Any) -> None:
         from kitetui.sim.exchange import SimAccount, SimExchange
         from kitetui.sim.market import MarketSource, SimMarket
         from kitetui.sim.rest import create_app
 
+        super().__init__()
         market = SimMarket(
             [MarketSource("pkg:replay/SBIN.csv.gz", symbol="SBIN")],
             ["pkg:replay/nse_instruments.csv"],
@@ -795,38 +753,9 @@ class SimServer:
             market, [SimAccount(SIM_KEY, SIM_SECRET, "SIM001")], **exchange_options
         )
         self._app = create_app(self.exchange, rate_limits=True)
-        self.port = 0
 
-    def start(self) -> None:
-        loop = self._loop = asyncio.new_event_loop()
-        runner = web.AppRunner(self._app, shutdown_timeout=0.2, access_log=None)
-        ready = threading.Event()
-
-        def serve() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
-            self.port = runner.addresses[0][1]
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(runner.cleanup())
-            pending = asyncio.all_tasks(loop)  # handlers still sleeping on a fault
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, daemon=True, name="sim-rest")
-        self._thread.start()
-        assert ready.wait(5)
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def make_app(self) -> web.Application:
+        return self._app
 
     def login(self) -> str:
         from kitetui.kite.session import exchange_token
@@ -837,10 +766,8 @@ class SimServer:
 
 @pytest.fixture
 def sim():
-    server = SimServer(fill_on_placement=True)
-    server.start()
-    yield server
-    server.stop()
+    with SimServer(fill_on_placement=True) as server:
+        yield server
 
 
 @pytest.fixture

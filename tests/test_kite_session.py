@@ -15,12 +15,12 @@ import json
 import logging
 import os
 import stat
-import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from kite_helpers import ThreadedServer, kite_error, kite_ok
 
 from kitetui.clock import IST
 from kitetui.kite.session import (
@@ -49,16 +49,18 @@ REQUEST_TOKEN = "reqTok42abc"
 DEV_CONFIG = Path(__file__).resolve().parents[1] / "kitetui" / "data" / "dev.yaml"
 
 
-class FakeSession:
+class FakeSession(ThreadedServer):
     """POST /session/token (checksum verified, single-use request tokens) and
     GET /user/profile on 127.0.0.1, in a thread so synchronous code can call it."""
 
+    thread_name = "fake-session"
+
     def __init__(self) -> None:
+        super().__init__()
         self.issued = {REQUEST_TOKEN}  # what the browser login would have handed out
         self.used: set[str] = set()
         self.echo_secret = False
         self.profile_hits = 0
-        self.port = 0
 
     async def token(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -66,90 +68,43 @@ class FakeSession:
             (API_KEY + form["request_token"] + API_SECRET).encode()
         ).hexdigest()
         if self.echo_secret:  # a misbehaving server: the client must redact
-            return web.json_response(
-                {"status": "error", "message": f"bad {API_SECRET}", "error_type": "InputException"},
-                status=400,
-            )
+            return kite_error(400, "InputException", f"bad {API_SECRET}")
         if (
             form["api_key"] != API_KEY
             or form["checksum"] != expected
             or form["request_token"] not in self.issued
             or form["request_token"] in self.used
         ):
-            return web.json_response(
-                {
-                    "status": "error",
-                    "message": "Token is invalid or has expired.",
-                    "error_type": "TokenException",
-                },
-                status=403,
-            )
+            return kite_error(403, "TokenException", "Token is invalid or has expired.")
         self.used.add(form["request_token"])
-        return web.json_response(
+        return kite_ok(
             {
-                "status": "success",
-                "data": {
-                    "user_id": "XX0000",
-                    "api_key": API_KEY,
-                    "access_token": ACCESS_TOKEN,
-                    "public_token": "pub",
-                    "refresh_token": "",
-                    "login_time": "2026-11-20 08:15:00",
-                },
+                "user_id": "XX0000",
+                "api_key": API_KEY,
+                "access_token": ACCESS_TOKEN,
+                "public_token": "pub",
+                "refresh_token": "",
+                "login_time": "2026-11-20 08:15:00",
             }
         )
 
     async def profile(self, request: web.Request) -> web.Response:
         self.profile_hits += 1
         if request.headers.get("Authorization") != f"token {API_KEY}:{ACCESS_TOKEN}":
-            return web.json_response(
-                {"status": "error", "message": "Invalid session", "error_type": "TokenException"},
-                status=403,
-            )
-        return web.json_response({"status": "success", "data": {"user_id": "XX0000"}})
+            return kite_error(403, "TokenException", "Invalid session")
+        return kite_ok({"user_id": "XX0000"})
 
-    def start(self) -> None:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/session/token", self.token)
         app.router.add_get("/user/profile", self.profile)
-        self._loop = loop = asyncio.new_event_loop()
-        runner = web.AppRunner(app, shutdown_timeout=0.2, access_log=None)
-        ready = threading.Event()
-
-        def serve() -> None:
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            loop.run_until_complete(site.start())
-            self.port = runner.addresses[0][1]
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(runner.cleanup())
-            pending = asyncio.all_tasks(loop)  # handlers still sleeping on a fault
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, daemon=True, name="fake-session")
-        self._thread.start()
-        assert ready.wait(5)
-
-    def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return app
 
 
 @pytest.fixture
 def fake():
-    server = FakeSession()
-    server.start()
-    yield server
-    server.stop()
+    with FakeSession() as server:
+        yield server
 
 
 def write_private(path: Path, data: dict, mode: int = 0o600) -> Path:

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
+from cli_helpers import run_kitetui
 
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import parse_config
@@ -213,25 +214,12 @@ async def test_replay_across_expiry_with_roll_rolls_future_and_options(tmp_path:
 
 
 def test_instruments_search_cli_with_terms_prints_matches_and_with_none_exits_1() -> None:
-    import subprocess
-    import sys
-
-    found = subprocess.run(
-        [sys.executable, "-m", "kitetui", "instruments", "search", "nifty", "18300", "ce"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    found = run_kitetui("instruments", "search", "nifty", "18300", "ce")
     assert found.returncode == 0, found.stderr
     lines = found.stdout.splitlines()
     assert lines[1].split()[0] == "NFO:NIFTY22NOV18300CE"  # nearest expiry first
     assert all(" CE " in line for line in lines[1:])
-    missing = subprocess.run(
-        [sys.executable, "-m", "kitetui", "instruments", "search", "no-such-thing"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    missing = run_kitetui("instruments", "search", "no-such-thing")
     assert missing.returncode == 1 and "no instrument matches" in missing.stderr
 
 

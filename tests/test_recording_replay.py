@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
+from cli_helpers import run_kitetui
 
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import parse_config
@@ -80,20 +79,13 @@ async def test_replay_of_a_recorded_session_reproduces_signals_orders_and_fills(
     shutil.copy(data_path("pkg:replay/nfo_20221118/instruments.csv"), master_beside(recording))
 
     replay_db = tmp_path / "replay.db"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kitetui",
-            "replay",
-            str(recording),
-            "--config",
-            str(config_path),
-            "--db",
-            str(replay_db),
-        ],
-        capture_output=True,
-        text=True,
+    proc = run_kitetui(
+        "replay",
+        str(recording),
+        "--config",
+        str(config_path),
+        "--db",
+        str(replay_db),
         timeout=180,
     )
     assert proc.returncode == 0, proc.stderr

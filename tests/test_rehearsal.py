@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_helpers import run_kitetui
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "rehearsal-secret"
@@ -86,23 +87,15 @@ def _login(tmp: Path, sim: Exchange) -> tuple[Path, Path]:
     credentials.write_text(json.dumps({"api_key": "kitetui_demo", "api_secret": SECRET}))
     credentials.chmod(0o600)
     token = tmp / "token.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kitetui",
-            "login",
-            "--root",
-            sim.rest,
-            "--credentials",
-            str(credentials),
-            "--token",
-            str(token),
-        ],
+    proc = run_kitetui(
+        "login",
+        "--root",
+        sim.rest,
+        "--credentials",
+        str(credentials),
+        "--token",
+        str(token),
         input=sim.request_token() + "\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (token.stat().st_mode & 0o777) == 0o600
@@ -243,21 +236,8 @@ def test_paper_session_on_kite_ticks_records_and_replays_the_same(tmp_path: Path
     recording = tmp_path / "recordings" / f"{run_id}.ticks.gz"
     assert recording.exists()
     replay_db = tmp_path / "replay.db"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kitetui",
-            "replay",
-            str(recording),
-            "--config",
-            str(config),
-            "--db",
-            str(replay_db),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    proc = run_kitetui(
+        "replay", str(recording), "--config", str(config), "--db", str(replay_db), timeout=120
     )
     assert proc.returncode == 0, proc.stderr
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_helpers import run_kitetui
 
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.clock import ist_date
@@ -299,18 +300,11 @@ async def test_bad_bars_with_spike_and_unknown_data_are_skipped_with_events(
 
 async def test_corrupt_database_with_cli_exits_3_and_is_untouched(tmp_path: Path) -> None:
     import hashlib
-    import subprocess
-    import sys
 
     db = tmp_path / "state.db"
     db.write_bytes(b"this is not a database, it is a trader's notes\n" * 100)
     before = hashlib.sha256(db.read_bytes()).hexdigest()
-    proc = subprocess.run(
-        [sys.executable, "-m", "kitetui", "run", "--no-ui", "--db", str(db)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_kitetui("run", "--no-ui", "--db", str(db))
     assert proc.returncode == 3
     assert "untouched" in proc.stderr
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
@@ -319,24 +313,8 @@ async def test_corrupt_database_with_cli_exits_3_and_is_untouched(tmp_path: Path
 
 @pytest.mark.parametrize("speed", ["max"])
 def test_headless_cli_with_default_config_prints_summary(tmp_path: Path, speed: str) -> None:
-    import subprocess
-    import sys
-
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kitetui",
-            "run",
-            "--no-ui",
-            "--speed",
-            speed,
-            "--db",
-            str(tmp_path / "state.db"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    proc = run_kitetui(
+        "run", "--no-ui", "--speed", speed, "--db", str(tmp_path / "state.db"), timeout=120
     )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout

@@ -284,25 +284,30 @@ class PaperBroker:
             if not math.isfinite(value):
                 return f"{name} {value!r} is not a finite number"
         kind = order.order_type
-        if kind in (OrderType.LIMIT, OrderType.SL):
-            if order.price <= 0:
-                return f"{kind} order needs a positive price, got {order.price}"
-            if not self._on_tick(order.price, order.symbol):
-                return (
-                    f"price {order.price} is not a multiple of the tick "
-                    f"{float(self._tick_of(order.symbol)):g}"
-                )
-        if kind in (OrderType.SL, OrderType.SL_M):
-            if order.trigger_price <= 0:
-                return f"{kind} order needs a positive trigger price, got {order.trigger_price}"
-            if not self._on_tick(order.trigger_price, order.symbol):
-                return (
-                    f"trigger price {order.trigger_price} is not a multiple of the tick "
-                    f"{float(self._tick_of(order.symbol)):g}"
-                )
+        if kind in (OrderType.LIMIT, OrderType.SL) and (
+            problem := self._price_problem(order, "price", order.price)
+        ):
+            return problem
+        if kind in (OrderType.SL, OrderType.SL_M) and (
+            problem := self._price_problem(order, "trigger price", order.trigger_price)
+        ):
+            return problem
         if kind is OrderType.SL:
             if order.side is Side.BUY and order.trigger_price > order.price:
                 return f"SL buy trigger {order.trigger_price} is above its price {order.price}"
             if order.side is Side.SELL and order.trigger_price < order.price:
                 return f"SL sell trigger {order.trigger_price} is below its price {order.price}"
+        return ""
+
+    def _price_problem(self, order: Order, what: str, value: float) -> str:
+        """Why ``value``, the order's ``what`` (price or trigger price), would be refused.
+
+        A limit price and a trigger price pass the same two checks at the exchange
+        (positive, on the instrument's tick), with the same wording; "" when it passes.
+        """
+        if value <= 0:
+            return f"{order.order_type} order needs a positive {what}, got {value}"
+        if not self._on_tick(value, order.symbol):
+            tick = float(self._tick_of(order.symbol))
+            return f"{what} {value} is not a multiple of the tick {tick:g}"
         return ""

@@ -15,21 +15,18 @@ header line is tolerated. A missing or unrecognised file raises ``DataFormatErro
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from kitetui.domain import NS_PER_SECOND, Event, Tick
 from kitetui.market.bars import DAY_S, IST_OFFSET_S, SESSION_CLOSE_S, SESSION_OPEN_S
 from kitetui.market.loaders import (
-    _READ_ERRORS,
     DataFormatError,
     TickLoadResult,
     _chain_first,
+    _csv_rows,
     _DateTimeParser,
-    _open_text,
     _price_problem,
     _Problems,
-    _read_error,
     _sort_rows,
 )
 
@@ -82,37 +79,30 @@ def load_index_values(
     parser = _DateTimeParser()
     rows: list[tuple[int, float, int]] = []
     append = rows.append
-    with _open_text(path) as text:
-        reader = csv.reader(text)
-        try:
-            first = next(reader, None)
-            if first is None:
-                raise DataFormatError(path, "empty file")
-            header = _layout_check(path, first, parser)
-            datetime_s, ns = parser.datetime_s, NS_PER_SECOND
-            lines = reader if header else _chain_first(first, reader)
-            for row in lines:
-                line = reader.line_num
-                if len(row) != 2:
-                    reason = "blank line" if not row else f"{len(row)} fields, expected 2"
-                    problems.add("RowSkipped", reason, line)
-                    continue
-                try:
-                    ts = datetime_s(row[0]) * ns
-                except (ValueError, IndexError):
-                    problems.add("RowSkipped", "unparseable timestamp", line)
-                    continue
-                try:
-                    value = float(row[1])
-                except ValueError:
-                    problems.add("RowSkipped", "unparseable number", line, ts)
-                    continue
-                if not 0.0 < value < float("inf"):
-                    problems.add("RowSkipped", _price_problem(value, value, value, value), line, ts)
-                    continue
-                append((ts, value, line))
-        except _READ_ERRORS as exc:
-            raise _read_error(path, reader, exc) from None
+    with _csv_rows(path) as (reader, first):
+        header = _layout_check(path, first, parser)
+        datetime_s, ns = parser.datetime_s, NS_PER_SECOND
+        lines = reader if header else _chain_first(first, reader)
+        for row in lines:
+            line = reader.line_num
+            if len(row) != 2:
+                reason = "blank line" if not row else f"{len(row)} fields, expected 2"
+                problems.add("RowSkipped", reason, line)
+                continue
+            try:
+                ts = datetime_s(row[0]) * ns
+            except (ValueError, IndexError):
+                problems.add("RowSkipped", "unparseable timestamp", line)
+                continue
+            try:
+                value = float(row[1])
+            except ValueError:
+                problems.add("RowSkipped", "unparseable number", line, ts)
+                continue
+            if not 0.0 < value < float("inf"):
+                problems.add("RowSkipped", _price_problem(value, value, value, value), line, ts)
+                continue
+            append((ts, value, line))
 
     extra: list[Event] = []
     if session_only:

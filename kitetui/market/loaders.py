@@ -35,14 +35,19 @@ import csv
 import gzip
 import io
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from operator import itemgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
 from kitetui.market.bars import DAY_S, IST_OFFSET_S, SESSION_CLOSE_S, SESSION_OPEN_S
+
+if TYPE_CHECKING:
+    from _csv import _reader
 
 __all__ = [
     "DataFormatError",
@@ -286,6 +291,26 @@ def _read_error(path: Path, reader: object, exc: Exception) -> DataFormatError:
     return DataFormatError(path, f"cannot read{where}: {type(exc).__name__}: {exc}")
 
 
+@contextmanager
+def _csv_rows(path: Path) -> Iterator[tuple[_reader, list[str]]]:
+    """``path`` (plain or gzip) as a CSV reader, with its first row already read.
+
+    Every loader starts the same way and must fail the same way: an empty file is a
+    ``DataFormatError``, and so is a gzip, I/O or CSV error anywhere while the caller
+    reads on in its ``with`` block (naming the line it happened near). Only the file's
+    opening is shared; the per-row loops stay in the loaders, where they are tuned.
+    """
+    with _open_text(path) as text:
+        reader = csv.reader(text)
+        try:
+            first = next(reader, None)
+            if first is None:
+                raise DataFormatError(path, "empty file")
+            yield reader, first
+        except _READ_ERRORS as exc:
+            raise _read_error(path, reader, exc) from None
+
+
 # --------------------------------------------------------------------------- candles
 
 _TIME_COLUMNS = ("datetime", "date", "timestamp")
@@ -372,60 +397,53 @@ def load_candles(
     parser = _DateTimeParser()
     rows: list[tuple[int, float, float, float, float, int, int, int]] = []
     append = rows.append
-    with _open_text(path) as text:
-        reader = csv.reader(text)
-        try:
-            header = next(reader, None)
-            if header is None:
-                raise DataFormatError(path, "empty file")
-            layout = _candle_layout(path, header)
-            ncols, i_d, i_t = layout.ncols, layout.date, layout.time
-            i_o, i_h, i_l, i_c = layout.open, layout.high, layout.low, layout.close
-            i_v, i_oi = layout.volume, layout.oi
-            # Locals, and the datetime cache lookups inlined: this loop runs per row.
-            datetime_s, date_time_s = parser.datetime_s, parser.date_time_s
-            days_get, rests_get = parser.days.get, parser.rests.get
-            to_int, ns, inf = _to_int, NS_PER_SECOND, _INF
-            line = 1
-            for row in reader:
-                line = reader.line_num
-                if len(row) != ncols:
-                    reason = "blank line" if not row else f"{len(row)} fields, expected {ncols}"
-                    problems.add("RowSkipped", reason, line)
-                    continue
-                try:
-                    if i_t < 0:
-                        stamp = row[i_d]
-                        day = days_get(stamp[:10])
-                        rest = rests_get(stamp[10:])
-                        if day is None or rest is None:
-                            ts = datetime_s(stamp) * ns
-                        else:
-                            ts = (day + rest) * ns
+    with _csv_rows(path) as (reader, header):
+        layout = _candle_layout(path, header)
+        ncols, i_d, i_t = layout.ncols, layout.date, layout.time
+        i_o, i_h, i_l, i_c = layout.open, layout.high, layout.low, layout.close
+        i_v, i_oi = layout.volume, layout.oi
+        # Locals, and the datetime cache lookups inlined: this loop runs per row.
+        datetime_s, date_time_s = parser.datetime_s, parser.date_time_s
+        days_get, rests_get = parser.days.get, parser.rests.get
+        to_int, ns, inf = _to_int, NS_PER_SECOND, _INF
+        line = 1
+        for row in reader:
+            line = reader.line_num
+            if len(row) != ncols:
+                reason = "blank line" if not row else f"{len(row)} fields, expected {ncols}"
+                problems.add("RowSkipped", reason, line)
+                continue
+            try:
+                if i_t < 0:
+                    stamp = row[i_d]
+                    day = days_get(stamp[:10])
+                    rest = rests_get(stamp[10:])
+                    if day is None or rest is None:
+                        ts = datetime_s(stamp) * ns
                     else:
-                        ts = date_time_s(row[i_d], row[i_t]) * ns
-                except (ValueError, IndexError):
-                    problems.add("RowSkipped", "unparseable timestamp", line)
-                    continue
-                try:
-                    o = float(row[i_o])
-                    h = float(row[i_h])
-                    lo = float(row[i_l])
-                    c = float(row[i_c])
-                    volume = to_int(row[i_v]) if i_v >= 0 else 0
-                    oi = to_int(row[i_oi]) if i_oi >= 0 else 0
-                except (ValueError, OverflowError):
-                    problems.add("RowSkipped", "unparseable number", line, ts)
-                    continue
-                if not (0.0 < lo <= o <= h and lo <= c <= h and h < inf):
-                    problems.add("RowSkipped", _price_problem(o, h, lo, c), line, ts)
-                    continue
-                if volume < 0 or oi < 0:
-                    problems.add("RowSkipped", "negative volume or oi", line, ts)
-                    continue
-                append((ts, o, h, lo, c, volume, oi, line))
-        except _READ_ERRORS as exc:
-            raise _read_error(path, reader, exc) from None
+                        ts = (day + rest) * ns
+                else:
+                    ts = date_time_s(row[i_d], row[i_t]) * ns
+            except (ValueError, IndexError):
+                problems.add("RowSkipped", "unparseable timestamp", line)
+                continue
+            try:
+                o = float(row[i_o])
+                h = float(row[i_h])
+                lo = float(row[i_l])
+                c = float(row[i_c])
+                volume = to_int(row[i_v]) if i_v >= 0 else 0
+                oi = to_int(row[i_oi]) if i_oi >= 0 else 0
+            except (ValueError, OverflowError):
+                problems.add("RowSkipped", "unparseable number", line, ts)
+                continue
+            if not (0.0 < lo <= o <= h and lo <= c <= h and h < inf):
+                problems.add("RowSkipped", _price_problem(o, h, lo, c), line, ts)
+                continue
+            if volume < 0 or oi < 0:
+                problems.add("RowSkipped", "negative volume or oi", line, ts)
+                continue
+            append((ts, o, h, lo, c, volume, oi, line))
 
     extra: list[Event] = []
     if session_only and timeframe_s < DAY_S:
@@ -545,48 +563,41 @@ def load_ticks(path: str | Path, symbol: str, *, session_only: bool = True) -> T
     parser = _DateTimeParser()
     rows: list[tuple[int, float, int, int, int]] = []
     append = rows.append
-    with _open_text(path) as text:
-        reader = csv.reader(text)
-        try:
-            first = next(reader, None)
-            if first is None:
-                raise DataFormatError(path, "empty file")
-            _tick_layout_check(path, first)
-            date_time_s = parser.date_time_s
-            days_get, times_get = parser.days.get, parser.times.get
-            to_int, ns, inf = _to_int, NS_PER_SECOND, _INF
-            for row in _chain_first(first, reader):
-                line = reader.line_num
-                if len(row) != 5:
-                    reason = "blank line" if not row else f"{len(row)} fields, expected 5"
-                    problems.add("RowSkipped", reason, line)
-                    continue
-                try:
-                    day = days_get(row[0])
-                    tod = times_get(row[1])
-                    if day is None or tod is None:
-                        ts = date_time_s(row[0], row[1]) * ns
-                    else:
-                        ts = (day + tod) * ns
-                except (ValueError, IndexError):
-                    problems.add("RowSkipped", "unparseable timestamp", line)
-                    continue
-                try:
-                    price = float(row[2])
-                    qty = to_int(row[3])
-                    oi = to_int(row[4])
-                except (ValueError, OverflowError):
-                    problems.add("RowSkipped", "unparseable number", line, ts)
-                    continue
-                if not 0.0 < price < inf:
-                    problems.add("RowSkipped", _price_problem(price, price, price, price), line, ts)
-                    continue
-                if qty < 0 or oi < 0:
-                    problems.add("RowSkipped", "negative quantity or oi", line, ts)
-                    continue
-                append((ts, price, qty, oi, line))
-        except _READ_ERRORS as exc:
-            raise _read_error(path, reader, exc) from None
+    with _csv_rows(path) as (reader, first):
+        _tick_layout_check(path, first)
+        date_time_s = parser.date_time_s
+        days_get, times_get = parser.days.get, parser.times.get
+        to_int, ns, inf = _to_int, NS_PER_SECOND, _INF
+        for row in _chain_first(first, reader):
+            line = reader.line_num
+            if len(row) != 5:
+                reason = "blank line" if not row else f"{len(row)} fields, expected 5"
+                problems.add("RowSkipped", reason, line)
+                continue
+            try:
+                day = days_get(row[0])
+                tod = times_get(row[1])
+                if day is None or tod is None:
+                    ts = date_time_s(row[0], row[1]) * ns
+                else:
+                    ts = (day + tod) * ns
+            except (ValueError, IndexError):
+                problems.add("RowSkipped", "unparseable timestamp", line)
+                continue
+            try:
+                price = float(row[2])
+                qty = to_int(row[3])
+                oi = to_int(row[4])
+            except (ValueError, OverflowError):
+                problems.add("RowSkipped", "unparseable number", line, ts)
+                continue
+            if not 0.0 < price < inf:
+                problems.add("RowSkipped", _price_problem(price, price, price, price), line, ts)
+                continue
+            if qty < 0 or oi < 0:
+                problems.add("RowSkipped", "negative quantity or oi", line, ts)
+                continue
+            append((ts, price, qty, oi, line))
 
     extra: list[Event] = []
     if session_only:

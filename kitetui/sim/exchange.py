@@ -610,7 +610,13 @@ class SimExchange:
             )
 
     @staticmethod
-    def _int(params: dict[str, Any], name: str) -> int | None:
+    def _number(params: dict[str, Any], name: str) -> float | None:
+        """The form field ``name`` as a finite float; None when absent or empty.
+
+        Kite answers every malformed number with the same ``Invalid `name`.``
+        InputException; this is the parsing ``_int`` (whole numbers) and ``_float``
+        (non-negative numbers) share before their own check.
+        """
         value = params.get(name)
         if value in (None, ""):
             return None
@@ -618,20 +624,23 @@ class SimExchange:
             number = float(value)
         except (TypeError, ValueError):
             raise input_error(f"Invalid `{name}`.") from None
-        if not math.isfinite(number) or not number.is_integer():
+        if not math.isfinite(number):
+            raise input_error(f"Invalid `{name}`.")
+        return number
+
+    @staticmethod
+    def _int(params: dict[str, Any], name: str) -> int | None:
+        number = SimExchange._number(params, name)
+        if number is None:
+            return None
+        if not number.is_integer():
             raise input_error(f"Invalid `{name}`.")
         return int(number)
 
     @staticmethod
     def _float(params: dict[str, Any], name: str) -> float | None:
-        value = params.get(name)
-        if value in (None, ""):
-            return None
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise input_error(f"Invalid `{name}`.") from None
-        if not math.isfinite(number) or number < 0:
+        number = SimExchange._number(params, name)
+        if number is not None and number < 0:
             raise input_error(f"Invalid `{name}`.")
         return number
 
@@ -745,16 +754,7 @@ class SimExchange:
         self, account: SimAccount, variety: str, order_id: str, params: dict[str, Any]
     ) -> str:
         """``PUT /orders/{variety}/{order_id}``: price/qty/type/trigger/validity."""
-        book = self.book(account)
-        order = self._get(account, order_id)
-        if variety != order.variety:
-            raise input_error("Invalid `variety` for this order.")
-        if order.status in TERMINAL:
-            raise order_error(
-                f"Order cannot be modified as it is {order.status.lower()}."
-                if order.status != "COMPLETE"
-                else "Order cannot be modified as it is already completed."
-            )
+        book, order = self._live_order(account, variety, order_id, "modified")
         if order.modifications >= MAX_MODIFICATIONS:
             raise order_error("Maximum allowed order modifications exceeded.")
         order_type = str(params.get("order_type") or order.order_type).upper()
@@ -858,19 +858,31 @@ class SimExchange:
 
     def cancel_order(self, account: SimAccount, variety: str, order_id: str) -> str:
         """``DELETE /orders/{variety}/{order_id}``."""
+        book, order = self._live_order(account, variety, order_id, "cancelled")
+        self._snapshot(order, "CANCEL PENDING")
+        self._cancel(book, order, None)
+        return order.order_id
+
+    def _live_order(
+        self, account: SimAccount, variety: str, order_id: str, verb: str
+    ) -> tuple[_Book, SimOrder]:
+        """The book and the order a modify or cancel acts on, or Kite's refusal.
+
+        Both routes check the URL's variety against the order's and refuse an order that
+        has reached a terminal state, in the same words but for ``verb`` ("modified",
+        "cancelled").
+        """
         book = self.book(account)
         order = self._get(account, order_id)
         if variety != order.variety:
             raise input_error("Invalid `variety` for this order.")
         if order.status in TERMINAL:
             raise order_error(
-                f"Order cannot be cancelled as it is {order.status.lower()}."
+                f"Order cannot be {verb} as it is {order.status.lower()}."
                 if order.status != "COMPLETE"
-                else "Order cannot be cancelled as it is already completed."
+                else f"Order cannot be {verb} as it is already completed."
             )
-        self._snapshot(order, "CANCEL PENDING")
-        self._cancel(book, order, None)
-        return order.order_id
+        return book, order
 
     def _cancel(self, book: _Book, order: SimOrder, message: str | None) -> None:
         if order.paper_tag:

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 __all__ = [
     "FULL_LENGTH",
@@ -84,18 +85,19 @@ _UINT16_MAX = 2**16 - 1
 
 _LTP = struct.Struct(">II")
 _INDEX_QUOTE = struct.Struct(">7I")
-_INDEX_FULL = struct.Struct(">8I")
 _QUOTE = struct.Struct(">11I")
-# 16 uint32 header fields, then 10 depth entries of (qty uint32, price uint32,
-# orders uint16, 2 zero padding bytes).
-_FULL = struct.Struct(">16I" + "IIHxx" * (2 * DEPTH_LEVELS))
+# A full packet is the quote packet followed by this tail: 5 more uint32 fields, then
+# 10 depth entries of (qty uint32, price uint32, orders uint16, 2 zero padding bytes).
+_FULL_TAIL = struct.Struct(">5I" + "IIHxx" * (2 * DEPTH_LEVELS))
+# An index full packet is the index quote packet followed by the exchange timestamp.
+_INDEX_FULL_TAIL = struct.Struct(">I")
 _U16 = struct.Struct(">H")
 
 assert _LTP.size == LTP_LENGTH
 assert _INDEX_QUOTE.size == INDEX_QUOTE_LENGTH
-assert _INDEX_FULL.size == INDEX_FULL_LENGTH
+assert _INDEX_QUOTE.size + _INDEX_FULL_TAIL.size == INDEX_FULL_LENGTH
 assert _QUOTE.size == QUOTE_LENGTH
-assert _FULL.size == FULL_LENGTH
+assert _QUOTE.size + _FULL_TAIL.size == FULL_LENGTH
 
 
 def price_divisor(instrument_token: int) -> int:
@@ -274,20 +276,22 @@ def encode_full(
     bids: Sequence[DepthLevel] = (),
     offers: Sequence[DepthLevel] = (),
 ) -> bytes:
-    """184 bytes: quote fields, timestamps, OI and 5 bid + 5 offer depth levels."""
+    """184 bytes: the quote packet, then timestamps, OI and 5 bid + 5 offer depth levels."""
+    quote = encode_quote(
+        instrument_token,
+        last_price=last_price,
+        last_traded_quantity=last_traded_quantity,
+        average_traded_price=average_traded_price,
+        volume_traded=volume_traded,
+        total_buy_quantity=total_buy_quantity,
+        total_sell_quantity=total_sell_quantity,
+        open=open,
+        high=high,
+        low=low,
+        close=close,
+    )
     d = price_divisor(instrument_token)
-    return _FULL.pack(
-        _u32(instrument_token, "instrument_token"),
-        scale_price(last_price, d),
-        _u32(last_traded_quantity, "last_traded_quantity"),
-        scale_price(average_traded_price, d),
-        _u32(volume_traded, "volume_traded"),
-        _u32(total_buy_quantity, "total_buy_quantity"),
-        _u32(total_sell_quantity, "total_sell_quantity"),
-        scale_price(open, d),
-        scale_price(high, d),
-        scale_price(low, d),
-        scale_price(close, d),
+    return quote + _FULL_TAIL.pack(
         _u32(last_trade_time, "last_trade_time"),
         _u32(oi, "oi"),
         _u32(oi_day_high, "oi_day_high"),
@@ -342,18 +346,48 @@ def encode_index_full(
     change: float | None = None,
     exchange_timestamp: int = 0,
 ) -> bytes:
-    """32 bytes: the index quote layout plus the exchange timestamp."""
-    d = price_divisor(instrument_token)
-    return _INDEX_FULL.pack(
-        _u32(instrument_token, "instrument_token"),
-        scale_price(last_price, d),
-        scale_price(high, d),
-        scale_price(low, d),
-        scale_price(open, d),
-        scale_price(close, d),
-        _change_field(last_price, close, change, d),
-        _u32(exchange_timestamp, "exchange_timestamp"),
+    """32 bytes: the 28-byte index quote packet plus the exchange timestamp."""
+    quote = encode_index_quote(
+        instrument_token,
+        last_price=last_price,
+        high=high,
+        low=low,
+        open=open,
+        close=close,
+        change=change,
     )
+    return quote + _INDEX_FULL_TAIL.pack(_u32(exchange_timestamp, "exchange_timestamp"))
+
+
+_QUOTE_FIELDS = (
+    "last_price",
+    "last_traded_quantity",
+    "average_traded_price",
+    "volume_traded",
+    "total_buy_quantity",
+    "total_sell_quantity",
+    "open",
+    "high",
+    "low",
+    "close",
+)
+"""The ``QuoteState`` fields a tradable quote packet carries (``encode_quote``'s keywords)."""
+
+_INDEX_FIELDS = ("last_price", "high", "low", "open", "close")
+"""The ``QuoteState`` fields an index quote packet carries (``encode_index_quote``'s)."""
+
+_FULL_FIELDS = tuple(f.name for f in fields(QuoteState))
+"""Every ``QuoteState`` field: exactly ``encode_full``'s keywords."""
+
+
+def _state_fields(state: QuoteState, names: tuple[str, ...]) -> dict[str, Any]:
+    """The ``names`` fields of ``state`` as keyword arguments for an encoder.
+
+    Shallow on purpose (unlike ``dataclasses.asdict``): depth levels stay ``DepthLevel``
+    objects, as ``encode_full`` wants them. One name list per layout keeps
+    ``encode_for_mode`` from restating every field for every mode.
+    """
+    return {name: getattr(state, name) for name in names}
 
 
 def encode_for_mode(instrument_token: int, mode: str, state: QuoteState) -> bytes:
@@ -363,60 +397,18 @@ def encode_for_mode(instrument_token: int, mode: str, state: QuoteState) -> byte
     """
     if mode == MODE_LTP:
         return encode_ltp(instrument_token, state.last_price)
-    if not is_tradable(instrument_token):
-        if mode == MODE_QUOTE:
-            return encode_index_quote(
-                instrument_token,
-                last_price=state.last_price,
-                high=state.high,
-                low=state.low,
-                open=state.open,
-                close=state.close,
-            )
-        if mode == MODE_FULL:
-            return encode_index_full(
-                instrument_token,
-                last_price=state.last_price,
-                high=state.high,
-                low=state.low,
-                open=state.open,
-                close=state.close,
-                exchange_timestamp=state.exchange_timestamp,
-            )
-    elif mode == MODE_QUOTE:
-        return encode_quote(
+    tradable = is_tradable(instrument_token)
+    if mode == MODE_QUOTE:
+        if tradable:
+            return encode_quote(instrument_token, **_state_fields(state, _QUOTE_FIELDS))
+        return encode_index_quote(instrument_token, **_state_fields(state, _INDEX_FIELDS))
+    if mode == MODE_FULL:
+        if tradable:
+            return encode_full(instrument_token, **_state_fields(state, _FULL_FIELDS))
+        return encode_index_full(
             instrument_token,
-            last_price=state.last_price,
-            last_traded_quantity=state.last_traded_quantity,
-            average_traded_price=state.average_traded_price,
-            volume_traded=state.volume_traded,
-            total_buy_quantity=state.total_buy_quantity,
-            total_sell_quantity=state.total_sell_quantity,
-            open=state.open,
-            high=state.high,
-            low=state.low,
-            close=state.close,
-        )
-    elif mode == MODE_FULL:
-        return encode_full(
-            instrument_token,
-            last_price=state.last_price,
-            last_traded_quantity=state.last_traded_quantity,
-            average_traded_price=state.average_traded_price,
-            volume_traded=state.volume_traded,
-            total_buy_quantity=state.total_buy_quantity,
-            total_sell_quantity=state.total_sell_quantity,
-            open=state.open,
-            high=state.high,
-            low=state.low,
-            close=state.close,
-            last_trade_time=state.last_trade_time,
-            oi=state.oi,
-            oi_day_high=state.oi_day_high,
-            oi_day_low=state.oi_day_low,
+            **_state_fields(state, _INDEX_FIELDS),
             exchange_timestamp=state.exchange_timestamp,
-            bids=state.bids,
-            offers=state.offers,
         )
     raise ValueError(f"unknown ticker mode {mode!r}; expected one of {MODES}")
 

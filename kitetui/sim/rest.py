@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import gzip
 import io
 import json
@@ -148,10 +149,6 @@ def error_response(status: int, error_type: str, message: str) -> web.Response:
     )
 
 
-def _kite_error(exc: KiteError) -> web.Response:
-    return error_response(exc.status, exc.error_type, exc.message)
-
-
 def _exchange(request: web.Request) -> SimExchange:
     return request.app[EXCHANGE_KEY]
 
@@ -188,14 +185,26 @@ def _route_name(request: web.Request) -> str:
 # ====================================================================== middleware
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+KiteRouteMiddleware = Callable[[web.Request, Handler, str], Awaitable[web.StreamResponse]]
+
+
+async def _run(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``handler``'s answer, with a ``KiteError`` it raises turned into Kite's error envelope.
+
+    Shared by the outermost middleware and the ``timeout`` fault, which must let the call
+    take effect (or fail as Kite would) before it holds the answer back.
+    """
+    try:
+        return await handler(request)
+    except KiteError as exc:
+        return error_response(exc.status, exc.error_type, exc.message)
 
 
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        return await handler(request)
-    except KiteError as exc:
-        return _kite_error(exc)
+        return await _run(request, handler)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -211,23 +220,32 @@ def _is_kite_route(name: str) -> bool:
     return bool(name) and not name.startswith("_sim")
 
 
-@web.middleware
-async def _faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-    name = _route_name(request)
-    if not _is_kite_route(name):
-        return await handler(request)
+def _kite_routes_only(inner: KiteRouteMiddleware) -> Middleware:
+    """A middleware that runs ``inner(request, handler, route_name)`` on Kite routes only.
+
+    Faults and rate limits are Kite's behaviour: the sim's own ``/_sim`` routes and
+    unmatched paths (name "") pass straight through, so a test can always reach the admin
+    routes, even with every Kite route faulted or throttled.
+    """
+
+    @web.middleware
+    @functools.wraps(inner)
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        name = _route_name(request)
+        if not _is_kite_route(name):
+            return await handler(request)
+        return await inner(request, handler, name)
+
+    return middleware
+
+
+@_kite_routes_only
+async def _faults(request: web.Request, handler: Handler, name: str) -> web.StreamResponse:
     exchange = _exchange(request)
     fault = exchange.faults.take(name, request.path)
     if fault is None:
         return await handler(request)
     return await _apply_fault(request, handler, exchange, fault)
-
-
-async def _run(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except KiteError as exc:
-        return _kite_error(exc)
 
 
 async def _apply_fault(
@@ -265,12 +283,9 @@ async def _apply_fault(
     return await handler(request)
 
 
-@web.middleware
-async def _gate(request: web.Request, handler: Handler) -> web.StreamResponse:
+@_kite_routes_only
+async def _gate(request: web.Request, handler: Handler, name: str) -> web.StreamResponse:
     """Rate limits and the version header, for Kite routes."""
-    name = _route_name(request)
-    if not _is_kite_route(name):
-        return await handler(request)
     credentials = _credentials(request)
     key = credentials[0] if credentials else request.query.get("api_key") or request.remote or ""
     if not request.app[_LIMITER_KEY].allow(key, name):
@@ -305,13 +320,25 @@ async def session_logout(request: web.Request) -> web.Response:
     return ok(True)
 
 
-async def profile(request: web.Request) -> web.Response:
-    return ok(_exchange(request).profile(_account(request)))
+def _account_read(read: Callable[..., Any], *path_params: str) -> Handler:
+    """A route that answers ``read(exchange, account, *path values)`` in Kite's envelope.
+
+    The profile, margins, order book, trade book, positions and holdings routes differ
+    only in which ``SimExchange`` read they serve and which path parameters (absent ones
+    as None) it takes after the caller's account.
+    """
+
+    async def handler(request: web.Request) -> web.Response:
+        exchange = _exchange(request)
+        account = _account(request)
+        values = [request.match_info.get(param) for param in path_params]
+        return ok(read(exchange, account, *values))
+
+    return handler
 
 
-async def margins(request: web.Request) -> web.Response:
-    segment = request.match_info.get("segment")
-    return ok(_exchange(request).margins(_account(request), segment))
+profile = _account_read(SimExchange.profile)
+margins = _account_read(SimExchange.margins, "segment")
 
 
 # ====================================================================== market data
@@ -416,18 +443,22 @@ async def historical(request: web.Request) -> web.Response:
 # ====================================================================== orders
 
 
+async def _form_params(request: web.Request) -> dict[str, str]:
+    """The form body as the str → str params ``SimExchange`` takes (Kite posts forms)."""
+    form = await request.post()
+    return {k: str(v) for k, v in form.items()}
+
+
 async def place_order(request: web.Request) -> web.Response:
     account = _account(request)
-    form = await request.post()
-    params = {k: str(v) for k, v in form.items()}
+    params = await _form_params(request)
     order_id = _exchange(request).place_order(account, request.match_info["variety"], params)
     return ok({"order_id": order_id})
 
 
 async def modify_order(request: web.Request) -> web.Response:
     account = _account(request)
-    form = await request.post()
-    params = {k: str(v) for k, v in form.items()}
+    params = await _form_params(request)
     order_id = _exchange(request).modify_order(
         account, request.match_info["variety"], request.match_info["order_id"], params
     )
@@ -442,30 +473,12 @@ async def cancel_order(request: web.Request) -> web.Response:
     return ok({"order_id": order_id})
 
 
-async def orders(request: web.Request) -> web.Response:
-    return ok(_exchange(request).orders(_account(request)))
-
-
-async def order_history(request: web.Request) -> web.Response:
-    account = _account(request)
-    return ok(_exchange(request).order_history(account, request.match_info["order_id"]))
-
-
-async def order_trades(request: web.Request) -> web.Response:
-    account = _account(request)
-    return ok(_exchange(request).order_trades(account, request.match_info["order_id"]))
-
-
-async def trades(request: web.Request) -> web.Response:
-    return ok(_exchange(request).trades(_account(request)))
-
-
-async def positions(request: web.Request) -> web.Response:
-    return ok(_exchange(request).positions(_account(request)))
-
-
-async def holdings(request: web.Request) -> web.Response:
-    return ok(_exchange(request).holdings(_account(request)))
+orders = _account_read(SimExchange.orders)
+order_history = _account_read(SimExchange.order_history, "order_id")
+order_trades = _account_read(SimExchange.order_trades, "order_id")
+trades = _account_read(SimExchange.trades)
+positions = _account_read(SimExchange.positions)
+holdings = _account_read(SimExchange.holdings)
 
 
 # ====================================================================== sim admin

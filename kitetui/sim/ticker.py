@@ -52,7 +52,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -80,6 +80,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 MAX_INSTRUMENTS_PER_CONNECTION = 3000
 _ACTION_LOG = 256  # per-connection record of received actions kept for inspection
@@ -278,6 +280,16 @@ class TickerServer:
 
     def _on_market_batch(self, _ts_ns: int, _items: object, tokens: list[int]) -> None:
         # SimMarket's batch listener; the market may be stepped off the server's loop.
+        # A copy: the market may reuse its list before a scheduled publish runs.
+        self._call_on_loop(self.publish, list(tokens))
+
+    def _call_on_loop(self, fn: Callable[[_T], object], arg: _T) -> None:
+        """Run ``fn(arg)`` on the server's loop: at once when called on it, else scheduled.
+
+        The market and the exchange may be driven from another thread (tests, a manual
+        clock), while clients live on the server's loop. Nothing happens when the server
+        is not running, or when its loop has closed under a late call.
+        """
         loop = self._loop
         if loop is None:
             return
@@ -286,10 +298,10 @@ class TickerServer:
         except RuntimeError:
             running = None
         if running is loop:
-            self.publish(tokens)
+            fn(arg)
         else:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self.publish, list(tokens))
+            with contextlib.suppress(RuntimeError):  # loop closed: the server is gone
+                loop.call_soon_threadsafe(fn, arg)
 
     async def start(self) -> None:
         """Listen; a market with ``add_listener`` (SimMarket) is followed automatically."""
@@ -371,18 +383,7 @@ class TickerServer:
         Routed by ``user_id`` (or ``placed_by``); an order naming no user goes to all.
         Safe to call from any thread.
         """
-        loop = self._loop
-        if loop is None:
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._queue_order(dict(order))
-        else:
-            with contextlib.suppress(RuntimeError):  # loop closed: the server is gone
-                loop.call_soon_threadsafe(self._queue_order, dict(order))
+        self._call_on_loop(self._queue_order, dict(order))
 
     def _queue_order(self, order: dict[str, Any]) -> None:
         owner = order.get("user_id") or order.get("placed_by")

@@ -121,6 +121,16 @@ quote_fields = st.fixed_dictionaries(
     }
 )
 PRICE_KEYS = ("last_price", "average_traded_price", "open", "high", "low", "close")
+# The quote packet's fields that the client hands back as top-level tick keys (OHLC comes
+# back nested under "ohlc").
+QUOTE_SCALARS = (
+    "last_price",
+    "last_traded_quantity",
+    "average_traded_price",
+    "volume_traded",
+    "total_buy_quantity",
+    "total_sell_quantity",
+)
 
 
 def _prices(raw: dict, divisor: int) -> dict:
@@ -131,14 +141,7 @@ def _check_quote_part(tick: dict, token: int, values: dict, mode: str) -> None:
     assert tick["tradable"] is True
     assert tick["mode"] == mode
     assert tick["instrument_token"] == token
-    for key in (
-        "last_price",
-        "last_traded_quantity",
-        "average_traded_price",
-        "volume_traded",
-        "total_buy_quantity",
-        "total_sell_quantity",
-    ):
+    for key in QUOTE_SCALARS:
         assert tick[key] == values[key], key
     assert tick["ohlc"] == {k: values[k] for k in ("open", "high", "low", "close")}
     assert tick["change"] == expected_change(values["last_price"], values["close"])
@@ -152,19 +155,7 @@ def test_quote_round_trips_through_client(token: int, raw: dict) -> None:
     assert len(packet) == p.QUOTE_LENGTH
     tick = decode_one(packet)
     _check_quote_part(tick, token, values, "quote")
-    assert set(tick) == {
-        "tradable",
-        "mode",
-        "instrument_token",
-        "last_price",
-        "last_traded_quantity",
-        "average_traded_price",
-        "volume_traded",
-        "total_buy_quantity",
-        "total_sell_quantity",
-        "ohlc",
-        "change",
-    }
+    assert set(tick) == {"tradable", "mode", "instrument_token", *QUOTE_SCALARS, "ohlc", "change"}
 
 
 depth_side = st.lists(
