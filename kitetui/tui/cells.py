@@ -12,13 +12,12 @@ Nothing here imports textual; it runs (and is tested) without an event loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from kitetui.views import (
-    DeskSnapshot,
     EngineView,
     EventView,
     LimitView,
@@ -27,9 +26,9 @@ from kitetui.views import (
     SignalView,
 )
 
+T = TypeVar("T")
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 DASH = "—"
-EVENTS_SHOWN = 20
 BAR_WIDTH = 10
 
 
@@ -143,7 +142,7 @@ def usage_tone(fraction: float) -> str:
     return ""
 
 
-_STATE_TONES = {
+STATE_TONES = {
     "RUNNING": "up",
     "ACTIVE": "up",
     "FILLED": "up",
@@ -166,7 +165,13 @@ _STATE_TONES = {
 
 
 def state_cell(state: str) -> Cell:
-    return Cell(state, _STATE_TONES.get(state.upper(), ""))
+    return Cell(state, STATE_TONES.get(state.upper(), ""))
+
+
+def keyed(items: Iterable[T], key: Callable[[T], str]) -> dict[str, T]:
+    """Items by a unique row key (a repeated key gets ``#2``…), in the order given."""
+    items = tuple(items)
+    return dict(zip(unique_keys(key(item) for item in items), items, strict=True))
 
 
 def unique_keys(keys: Iterable[str]) -> list[str]:
@@ -182,13 +187,36 @@ def unique_keys(keys: Iterable[str]) -> list[str]:
 
 # ---- tables -----------------------------------------------------------------------
 
+
+def engine_key(engine: EngineView) -> str:
+    return engine.name
+
+
+def position_key(position: PositionView) -> str:
+    return position.symbol
+
+
+def order_key(order: OrderView) -> str:
+    return order.tag
+
+
+def signal_key(signal: SignalView) -> str:
+    return str(signal.seq)
+
+
+def event_key(event: EventView) -> str:
+    return str(event.seq)
+
+
 ENGINE_COLUMNS = (
     ColumnSpec("name", "engine"),
     ColumnSpec("state", "state"),
     ColumnSpec("kind", "kind"),
     ColumnSpec("strategy", "strategy"),
     ColumnSpec("tf", "tf"),
-    ColumnSpec("symbols", "symbols"),
+    ColumnSpec("instruments", "instruments"),
+    ColumnSpec("heartbeat", "heartbeat"),
+    ColumnSpec("lag", "lag", numeric=True),
     ColumnSpec("bars", "bars", numeric=True),
     ColumnSpec("signals", "signals", numeric=True),
     ColumnSpec("orders", "orders", numeric=True),
@@ -196,14 +224,32 @@ ENGINE_COLUMNS = (
 )
 
 
-def engine_row(engine: EngineView) -> Row:
+def lag_text(seconds: float) -> str:
+    """How far an engine's last bar trails the data clock, in bar-sized words."""
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f}h"
+    return f"{seconds / 86400:.0f}d"
+
+
+def engine_row(engine: EngineView, data_ts_ns: int = 0) -> Row:
+    beat = engine.heartbeat_ts_ns
+    lag = max(0.0, (data_ts_ns - beat) / 1e9) if beat > 0 and data_ts_ns > 0 else None
+    # An engine more than two of its own bars behind the market is worth a look.
+    late = lag is not None and engine.timeframe_s > 0 and lag > 2 * engine.timeframe_s
+    count = len(engine.symbols)
     return (
         Cell(engine.name),
         state_cell(engine.state),
         Cell(engine.kind),
         Cell(engine.strategy),
         Cell(timeframe(engine.timeframe_s)),
-        Cell(symbols_summary(engine.symbols)),
+        Cell(f"{count}: {symbols_summary(engine.symbols, 2)}" if count else DASH),
+        Cell(ist_time(beat)),
+        Cell(DASH if lag is None else lag_text(lag), "warn" if late else ""),
         Cell(str(engine.bars_seen)),
         Cell(str(engine.signals_emitted)),
         Cell(str(engine.orders_placed)),
@@ -211,10 +257,8 @@ def engine_row(engine: EngineView) -> Row:
     )
 
 
-def engine_rows(engines: Iterable[EngineView]) -> dict[str, Row]:
-    engines = tuple(engines)
-    keys = unique_keys(e.name for e in engines)
-    return {key: engine_row(e) for key, e in zip(keys, engines, strict=True)}
+def engine_rows(engines: Iterable[EngineView], data_ts_ns: int = 0) -> dict[str, Row]:
+    return {key: engine_row(e, data_ts_ns) for key, e in keyed(engines, engine_key).items()}
 
 
 POSITION_COLUMNS = (
@@ -254,9 +298,7 @@ def position_row(position: PositionView) -> Row:
 
 
 def position_rows(positions: Iterable[PositionView]) -> dict[str, Row]:
-    positions = tuple(positions)
-    keys = unique_keys(p.symbol for p in positions)
-    return {key: position_row(p) for key, p in zip(keys, positions, strict=True)}
+    return {key: position_row(p) for key, p in keyed(positions, position_key).items()}
 
 
 ORDER_COLUMNS = (
@@ -298,9 +340,7 @@ def order_row(order: OrderView) -> Row:
 
 
 def order_rows(orders: Iterable[OrderView]) -> dict[str, Row]:
-    orders = tuple(orders)
-    keys = unique_keys(o.tag for o in orders)
-    return {key: order_row(o) for key, o in zip(keys, orders, strict=True)}
+    return {key: order_row(o) for key, o in keyed(orders, order_key).items()}
 
 
 SIGNAL_COLUMNS = (
@@ -333,7 +373,7 @@ def signal_row(signal: SignalView) -> Row:
 
 
 def signal_rows(signals: Iterable[SignalView]) -> dict[str, Row]:
-    return {str(s.seq): signal_row(s) for s in signals}
+    return {key: signal_row(s) for key, s in keyed(signals, signal_key).items()}
 
 
 LIMIT_COLUMNS = (
@@ -362,9 +402,7 @@ def limit_row(limit: LimitView) -> Row:
 
 
 def limit_rows(limits: Iterable[LimitView]) -> dict[str, Row]:
-    limits = tuple(limits)
-    keys = unique_keys(limit.name for limit in limits)
-    return {key: limit_row(limit) for key, limit in zip(keys, limits, strict=True)}
+    return {key: limit_row(limit) for key, limit in keyed(limits, lambda x: x.name).items()}
 
 
 EVENT_COLUMNS = (
@@ -385,71 +423,15 @@ def event_row(event: EventView) -> Row:
         Cell(event.level, _LEVEL_TONES.get(event.level.upper(), "")),
         Cell(event.kind),
         Cell(where),
-        Cell(clip(event.message, 60)),
+        Cell(clip(event.message, 120)),
     )
 
 
-def event_rows(events: Iterable[EventView], shown: int = EVENTS_SHOWN) -> dict[str, Row]:
-    newest = tuple(events)[-shown:]
-    return {str(e.seq): event_row(e) for e in newest}
+def event_rows(events: Iterable[EventView]) -> dict[str, Row]:
+    return {key: event_row(e) for key, e in keyed(events, event_key).items()}
 
 
-# ---- header and risk summary --------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HeaderModel:
-    """Everything the header bar shows, precomputed so the widget only compares."""
-
-    mode: str
-    live: bool
-    clock: str
-    feed: str
-    pnl: str
-    pnl_tone: str
-    risk: str
-    risk_tone: str
-    banner: tuple[str, ...]
-    alarm: bool
-
-
-STARTING_HEADER = HeaderModel(
-    mode="",
-    live=False,
-    clock="",
-    feed="",
-    pnl="",
-    pnl_tone="",
-    risk="",
-    risk_tone="",
-    banner=(),
-    alarm=False,
-)
-
-
-def header_model(snapshot: DeskSnapshot) -> HeaderModel:
-    risk = snapshot.risk
-    mode = snapshot.mode.upper()
-    banner: list[str] = []
-    if risk.state.upper() == "HALTED":
-        banner.append(f"HALTED: {risk.halt_reason}" if risk.halt_reason else "HALTED")
-    if risk.kill_switch:
-        banner.append("KILL SWITCH")
-    if risk.entries_paused:
-        banner.append("ENTRIES PAUSED")
-    alarm = risk.kill_switch or risk.state.upper() == "HALTED"
-    return HeaderModel(
-        mode=mode,
-        live=mode == "LIVE",
-        clock=ist_clock(snapshot.data_ts_ns),
-        feed=f"{snapshot.feed_state} {snapshot.speed}".strip(),
-        pnl=f"P&L {money(risk.day_pnl)}",
-        pnl_tone=tone_of(risk.day_pnl),
-        risk=risk.state.upper(),
-        risk_tone=_STATE_TONES.get(risk.state.upper(), ""),
-        banner=tuple(banner),
-        alarm=alarm,
-    )
+# ---- risk summary ------------------------------------------------------------------
 
 
 def trades_today_text(trades: Mapping[str, int] | Iterable[tuple[str, int]]) -> str:

@@ -1,4 +1,4 @@
-"""Confirmation screens for the desk's dangerous keys.
+"""Modal screens: confirmations for the desk's dangerous keys, and the key help.
 
 The kill switch cancels every order and flattens every position, so its screen asks
 for a deliberate act: typing ``KILL`` and pressing Enter. A stray key, a stray Enter
@@ -8,12 +8,15 @@ or Escape confirm nothing. Resetting the switch is less destructive and asks y/n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.table import Table
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
@@ -101,3 +104,38 @@ class ConfirmScreen(ModalScreen[bool]):
     @on(Button.Pressed, "#no")
     def answer_no(self) -> None:
         self.dismiss(False)
+
+
+HelpSection = tuple[str, Sequence[tuple[str, str]]]
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key, grouped; any of Escape, ``?`` or ``q`` closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("question_mark", "close", "Close", show=False),
+        Binding("q", "close", "Close", show=False),
+    ]
+
+    def __init__(self, sections: Sequence[HelpSection]) -> None:
+        super().__init__()
+        self._sections = sections
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(justify="right", style="bold", no_wrap=True)
+        table.add_column()
+        for index, (title, keys) in enumerate(self._sections):
+            if index:
+                table.add_row("", "")
+            table.add_row("", Text(title, style="bold underline"))
+            for key, what in keys:
+                table.add_row(key, what)
+        with VerticalScroll(id="help-dialog", classes="dialog"):
+            yield Label("kitetui keys", classes="dialog-title")
+            yield Static(table, id="help-keys")
+        yield Footer()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,56 +1,121 @@
-"""The desk's widgets: a diffing table, the header bar and the risk panel.
+"""The desk's widgets: a diffing, sortable, filterable table; the header; the panes.
 
-Each widget is handed plain values (rows of ``Cell`` or a ``HeaderModel``) and paints
-only what differs from what it painted last: a DataTable repaint costs ~60 ms at 200
-rows whatever changed, so the tables keep their rows keyed and call ``update_cell``
-per changed cell, and the labels compare before they ``update``.
+Each widget is handed plain values (rows of ``Cell``, a ``HeaderModel``, detail lines)
+and paints only what differs from what it painted last: a DataTable repaint costs
+~60 ms at 200 rows whatever changed, so the tables keep their rows keyed and call
+``update_cell`` per changed cell, and the text widgets compare before they ``update``.
+That is what keeps a slow SSH link fed with small diffs instead of full redraws.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
 from textual.markup import escape
-from textual.widgets import DataTable, Label, Static
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Label, Static
 
 from kitetui.tui.cells import (
     DASH,
-    EVENT_COLUMNS,
     LIMIT_COLUMNS,
-    STARTING_HEADER,
     Cell,
     ColumnSpec,
-    HeaderModel,
     Row,
-    event_rows,
     limit_rows,
     money,
     tone_of,
     trades_today_text,
 )
+from kitetui.tui.chart import equity_chart
+from kitetui.tui.details import Detail
+from kitetui.tui.header import STARTING_HEADER, HeaderModel, banner_lines, header_segments
 from kitetui.views import DeskSnapshot
 
 _TONE_VARIABLES = {"up": "success", "down": "error", "warn": "warning"}
-_TONE_CLASSES = tuple(f"-{tone}" for tone in _TONE_VARIABLES)
+_NUMBER = re.compile(r"[-+]?\d[\d,]*\.?\d*")
 
 
-def _set_tone(widget: Label | Static, tone: str) -> None:
-    widget.remove_class(*_TONE_CLASSES)
-    if tone:
-        widget.add_class(f"-{tone}")
+class ToneStyles:
+    """Tones ("up", "down", "warn", …) as Rich styles from the app's current theme.
+
+    Cells carry tones, not colours, so a theme change or NO_COLOR (Textual's
+    monochrome filter) restyles everything without touching the data.
+    """
+
+    def __init__(self, widget: Widget) -> None:
+        self._widget = widget
+        self._theme = ""
+        self._styles: dict[str, Style] = {}
+
+    def __call__(self, tone: str) -> Style | str:
+        app = self._widget.app
+        if app.theme != self._theme:
+            variables = app.theme_variables
+            colour = {
+                tone: variables[name] for tone, name in _TONE_VARIABLES.items() if name in variables
+            }
+            self._styles = {tone: Style(color=value) for tone, value in colour.items()}
+            self._styles["label"] = Style(bold=True)
+            self._styles["title"] = Style(bold=True, color=variables.get("accent"))
+            self._styles["mode"] = Style(bold=True, reverse=True)
+            self._styles["live"] = Style(
+                bold=True, color="white", bgcolor=variables.get("error", "red")
+            )
+            self._theme = app.theme
+        return self._styles.get(tone, "")
+
+
+def toned_text(cells: Iterable[Cell], styles: ToneStyles) -> Text:
+    text = Text(no_wrap=True, end="")
+    for cell in cells:
+        text.append(cell.text, styles(cell.tone) if cell.tone else "")
+    return text
+
+
+# ---- tables ---------------------------------------------------------------------------
+
+
+def sort_value(cell: Cell, numeric: bool) -> tuple[int, float | str]:
+    """What a cell sorts by: (0, number) in numeric columns (1,23,456.70 and +12 too),
+    (1, text) otherwise, (2, "") for a blank, which sorts last in either direction."""
+    text = cell.text.strip()
+    if not text or text == DASH:
+        return (2, "")
+    if numeric:
+        match = _NUMBER.search(text)
+        if match is not None:
+            try:
+                return (0, float(match.group().replace(",", "")))
+            except ValueError:
+                pass
+    return (1, text.lower())
 
 
 class DeskTable(DataTable):
-    """A DataTable fed whole keyed row sets, which it applies as a minimal diff.
+    """A DataTable fed whole keyed row sets, which it filters, sorts and applies as a diff.
 
-    ``show_rows({key: row})`` removes rows whose key vanished, adds new keys, calls
-    ``update_cell`` only for cells whose ``Cell`` differs, and reorders (one sort) only
-    when the key order given differs from the order on screen.
+    ``show_rows({key: row})`` keeps the given set as the source; the filter (words that
+    must all appear in a row, case-insensitive) and the sort (a column, ascending or
+    descending; none = the order given) pick what is on screen; then rows whose key
+    vanished are removed, new keys added, ``update_cell`` runs only for cells whose
+    ``Cell`` differs, and one sort reorders only when the order on screen is wrong. The
+    cursor stays on the row it was on, wherever that row moves.
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Rows, not columns: Home and End go to the first and the last row.
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
 
     def __init__(
         self,
@@ -61,20 +126,37 @@ class DeskTable(DataTable):
     ) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
         self._specs = tuple(columns)
+
+        self._index = {spec.key: i for i, spec in enumerate(self._specs)}
+        self._source: Mapping[str, Row] = {}
         self._shown: dict[str, Row] = {}
         self._display_order: list[str] = []
         self._columns_added = False
-        self._tone_styles: dict[str, Style] = {}
-        self._styles_theme = ""
+        self._styles = ToneStyles(self)
+        self._words: tuple[str, ...] = ()
+        self.sort_column: str | None = None
+        self.sort_descending = False
+
+    @property
+    def specs(self) -> tuple[ColumnSpec, ...]:
+        return self._specs
 
     @property
     def shown_rows(self) -> Mapping[str, Row]:
         """What the table currently shows, by row key (for tests and selection)."""
         return self._shown
 
+    @property
+    def source_count(self) -> int:
+        return len(self._source)
+
+    @property
+    def filter_text(self) -> str:
+        return " ".join(self._words)
+
     def key_at(self, row_index: int) -> str | None:
         """The row key at a display index, or None when there is no such row."""
-        if not self.is_valid_row_index(row_index):
+        if not 0 <= row_index < len(self._display_order):
             return None
         return self._display_order[row_index]
 
@@ -90,29 +172,95 @@ class DeskTable(DataTable):
             self.add_column(label, key=spec.key)
         self._columns_added = True
 
-    def _style_for(self, tone: str) -> Style | str:
-        theme = self.app.theme
-        if theme != self._styles_theme:
-            variables = self.app.theme_variables
-            self._tone_styles = {
-                tone: Style(color=variables[name])
-                for tone, name in _TONE_VARIABLES.items()
-                if name in variables
-            }
-            self._styles_theme = theme
-        return self._tone_styles.get(tone, "")
-
     def _cell_text(self, cell: Cell, spec: ColumnSpec) -> Text:
         return Text(
             cell.text,
-            style=self._style_for(cell.tone) if cell.tone else "",
+            style=self._styles(cell.tone) if cell.tone else "",
             justify="right" if spec.numeric else "left",
             no_wrap=True,
             end="",
         )
 
+    # -- what to show -----------------------------------------------------------------
+
     def show_rows(self, rows: Mapping[str, Row]) -> None:
+        self._source = rows
+        self._apply()
+
+    def set_filter(self, text: str) -> None:
+        words = tuple(text.lower().split())
+        if words != self._words:
+            self._words = words
+            self._apply()
+
+    def set_sort(self, column: str | None, descending: bool = False) -> None:
+        if column is not None and column not in self._index:
+            raise ValueError(f"no column {column!r}")
+        if (column, descending) != (self.sort_column, self.sort_descending):
+            self.sort_column, self.sort_descending = column, descending
+            self._apply()
+
+    def cycle_sort(self) -> None:
+        """Next column (ascending); after the last one, back to the natural order."""
+        keys = [spec.key for spec in self._specs]
+        if self.sort_column is None:
+            self.set_sort(keys[0])
+        else:
+            position = keys.index(self.sort_column) + 1
+            self.set_sort(keys[position] if position < len(keys) else None)
+
+    def reverse_sort(self) -> None:
+        if self.sort_column is not None:
+            self.set_sort(self.sort_column, not self.sort_descending)
+
+    def sort_label(self) -> str:
+        if self.sort_column is None:
+            return ""
+        spec = self._specs[self._index[self.sort_column]]
+        return f"{spec.label} {'▼' if self.sort_descending else '▲'}"
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        """Clicking a column header sorts by it; clicking again reverses."""
+        event.stop()
+        column = str(event.column_key.value)
+        if column == self.sort_column:
+            self.set_sort(column, not self.sort_descending)
+        else:
+            self.set_sort(column)
+        self.post_message(self.ViewChanged(self))
+
+    class ViewChanged(Message):
+        """The filter or sort changed (the pane's info line follows)."""
+
+        def __init__(self, table: DeskTable) -> None:
+            super().__init__()
+            self.table = table
+
+    def _visible(self) -> dict[str, Row]:
+        rows: Mapping[str, Row] = self._source
+        if self._words:
+            words = self._words
+            rows = {
+                key: row
+                for key, row in rows.items()
+                if all(w in " ".join(c.text for c in row).lower() for w in words)
+            }
+        if self.sort_column is None:
+            return dict(rows)
+        index = self._index[self.sort_column]
+        numeric = self._specs[index].numeric
+        # Blanks sort last in either direction; ties keep the natural order (stable).
+        valued = [(sort_value(row[index], numeric), key, row) for key, row in rows.items()]
+        present = [entry for entry in valued if entry[0][0] != 2]
+        present.sort(key=lambda entry: entry[0], reverse=self.sort_descending)
+        blank = [entry for entry in valued if entry[0][0] == 2]
+        return {key: row for _, key, row in present + blank}
+
+    def _apply(self) -> None:
         self._ensure_columns()
+        rows = self._visible()
+        selected = self.cursor_key
         shown = self._shown
         for key in [key for key in shown if key not in rows]:
             self.remove_row(key)
@@ -134,6 +282,10 @@ class DeskTable(DataTable):
         wanted = list(rows)
         if wanted != self._display_order:
             self._reorder(wanted)
+        if selected is not None and selected in shown:
+            index = self._display_order.index(selected)
+            if index != self.cursor_row:
+                self.move_cursor(row=index, animate=False)
 
     def _reorder(self, keys: list[str]) -> None:
         """Put rows in ``keys`` order with one sort (DataTable can only append)."""
@@ -143,55 +295,208 @@ class DeskTable(DataTable):
         self._display_order = keys
 
 
-class HeaderBar(Vertical):
-    """Mode, data clock, feed, day P&L and risk state; a banner line for alarms."""
+class DetailPane(Static):
+    """The whole story of the selected row, under its table."""
 
-    def __init__(self, title: str = "kitetui", *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._title = title
-        self._model: HeaderModel | None = None
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, classes="detail")
+        self._styles = ToneStyles(self)
+        self._detail: Detail | None = None
+
+    @property
+    def detail(self) -> Detail | None:
+        return self._detail
+
+    def show(self, detail: Detail) -> None:
+        if detail == self._detail:
+            return
+        self._detail = detail
+        text = Text(end="")
+        for index, line in enumerate(detail):
+            if index:
+                text.append("\n")
+            text.append_text(toned_text(line, self._styles))
+        self.update(text)
+
+
+class FilterInput(Input):
+    """Words that every shown row must contain; Enter keeps them, Escape clears them."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "clear", "Clear filter")]
+
+    class Cleared(Message):
+        pass
+
+    def action_clear(self) -> None:
+        self.value = ""
+        self.post_message(self.Cleared())
+
+
+class TablePane(Vertical):
+    """A tab's body: an info line, the filter, the table and the detail pane."""
+
+    def __init__(
+        self,
+        columns: Sequence[ColumnSpec],
+        *,
+        noun: str,
+        table_id: str,
+        detail: bool = True,
+    ) -> None:
+        super().__init__(id=f"{table_id}-pane", classes="table-pane")
+        self._noun = noun
+        self._info = ""
+        self._total: int | None = None
+        # Children are built here and kept: no query can miss them while the app
+        # is starting or shutting down.
+        self._info_label = Label("", classes="pane-info")
+        self._filter = FilterInput(
+            placeholder="filter: words every row must contain · Enter keeps · Esc clears",
+            classes="pane-filter",
+        )
+        self._filter.display = False
+        self._table = DeskTable(columns, id=table_id)
+        self._detail = DetailPane(id=f"{table_id}-detail") if detail else None
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="status-line"):
-            yield Label(self._title, id="app-title")
-            yield Label(STARTING_HEADER.mode, id="mode")
-            yield Label(STARTING_HEADER.clock, id="clock")
-            yield Label("", id="feed")
-            yield Label("", id="pnl")
-            yield Label("", id="risk-state")
+        yield self._info_label
+        yield self._filter
+        yield self._table
+        if self._detail is not None:
+            yield self._detail
+
+    @property
+    def table(self) -> DeskTable:
+        return self._table
+
+    @property
+    def detail_pane(self) -> DetailPane | None:
+        return self._detail
+
+    @property
+    def filter_input(self) -> FilterInput:
+        return self._filter
+
+    def show(self, rows: Mapping[str, Row], total: int | None = None) -> None:
+        """``total``: how many exist when the rows given are only the newest of them."""
+        self._total = total
+        self.table.show_rows(rows)
+        self.refresh_info()
+
+    def refresh_info(self) -> None:
+        table = self.table
+        given, shown = table.source_count, len(table.shown_rows)
+        parts = [f"{shown:,} {self._noun}" if shown == given else f"{shown:,} of {given:,} shown"]
+        if self._total is not None and self._total > given:
+            parts.append(f"newest {given:,} of {self._total:,}")
+        if table.filter_text:
+            parts.append(f"filter “{table.filter_text}”")
+        if table.sort_column is not None:
+            parts.append(f"sorted by {table.sort_label()}")
+        info = " · ".join(parts)
+        if info != self._info:
+            self._info = info
+            self._info_label.update(info)
+
+    def open_filter(self) -> None:
+        box = self.filter_input
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, ".pane-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.table.set_filter(event.value)
+        self.refresh_info()
+
+    @on(Input.Submitted, ".pane-filter")
+    def _filter_kept(self, event: Input.Submitted) -> None:
+        event.stop()
+        box = self.filter_input
+        box.display = bool(box.value)
+        self.table.focus()
+
+    @on(FilterInput.Cleared)
+    def _filter_cleared(self, event: FilterInput.Cleared) -> None:
+        event.stop()
+        self.filter_input.display = False
+        self.table.set_filter("")
+        self.refresh_info()
+        self.table.focus()
+
+    @on(DeskTable.ViewChanged)
+    def _view_changed(self, event: DeskTable.ViewChanged) -> None:
+        event.stop()
+        self.refresh_info()
+
+
+# ---- header ---------------------------------------------------------------------------
+
+
+class HeaderBar(Vertical):
+    """One status line fitted to the width, and a banner line for alarms."""
+
+    def __init__(
+        self,
+        title: str = "kitetui",
+        *,
+        wall_clock: Callable[[], int],
+        link_problem: Callable[[], str | None],
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self._title = title
+        self._wall_clock = wall_clock
+        self._link_problem = link_problem
+        self._model: HeaderModel = STARTING_HEADER
+        self._line: Text | None = None
+        self._banner: tuple[str, ...] | None = None
+        self._styles = ToneStyles(self)
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status-line")
         yield Static("", id="banner")
 
     def on_mount(self) -> None:
-        self.show(STARTING_HEADER)
+        self.paint()
+        # The wall clock and the last tick's age move even when no snapshot arrives.
+        self.set_interval(1.0, self.paint, name="header-clock")
+
+    def on_resize(self) -> None:
+        self.paint()
+
+    @property
+    def model(self) -> HeaderModel:
+        return self._model
 
     def show(self, model: HeaderModel) -> None:
-        old = self._model
-        if model == old:
-            return
-        self._model = model
-        if old is None or (old.mode, old.live) != (model.mode, model.live):
-            mode = self.query_one("#mode", Label)
-            mode.update(model.mode)
-            mode.set_class(model.live, "-live")
-            mode.display = bool(model.mode)
-        before = old or STARTING_HEADER
-        for widget_id, text, tone, was in (
-            ("#clock", model.clock, "", (before.clock, "")),
-            ("#feed", model.feed, "", (before.feed, "")),
-            ("#pnl", model.pnl, model.pnl_tone, (before.pnl, before.pnl_tone)),
-            ("#risk-state", model.risk, model.risk_tone, (before.risk, before.risk_tone)),
-        ):
-            if old is not None and (text, tone) == was:
-                continue
-            label = self.query_one(widget_id, Label)
-            label.update(text)
-            _set_tone(label, tone)
-            label.display = bool(text)
-        if old is None or (old.banner, old.alarm) != (model.banner, model.alarm):
-            banner = self.query_one("#banner", Static)
-            banner.update("  │  ".join(model.banner))
-            banner.set_class(model.alarm, "-alarm")
-            banner.display = bool(model.banner)
+        if model != self._model:
+            self._model = model
+            self.paint()
+
+    def paint(self) -> None:
+        now = self._wall_clock()
+        width = max(20, self.size.width - 2) if self.size.width else 78
+        segments = header_segments(self._model, now, width, self._title)
+        line = Text(no_wrap=True, end="", overflow="ellipsis")
+        for index, segment in enumerate(segments):
+            if index:
+                line.append(" │ ", "dim")
+            line.append(segment.text, self._styles(segment.tone) if segment.tone else "")
+        if line != self._line:
+            self._line = line
+            self.query_one("#status-line", Static).update(line)
+        banner = banner_lines(self._model, now, self._link_problem())
+        if banner != self._banner:
+            self._banner = banner
+            widget = self.query_one("#banner", Static)
+            widget.update(Text("  │  ".join(banner), no_wrap=True, overflow="ellipsis"))
+            widget.display = bool(banner)
+            alarm = self._model.risk == "HALTED" or any("KILL" in b for b in banner)
+            widget.set_class(alarm, "-alarm")
+
+
+# ---- risk tab -------------------------------------------------------------------------
 
 
 def _tone_markup(text: str, tone: str) -> str:
@@ -203,8 +508,38 @@ def _pnl_markup(value: float) -> str:
     return _tone_markup(money(value), tone_of(value))
 
 
+class EquityChart(Static):
+    """The equity curve, redrawn only when the curve or the size changes."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self._curve: tuple[tuple[int, float], ...] = ()
+        self._drawn: tuple[object, ...] = ()
+        self._styles = ToneStyles(self)
+
+    def show(self, curve: tuple[tuple[int, float], ...]) -> None:
+        self._curve = curve
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        width, height = self.size.width, self.size.height
+        if not width or not height:
+            return
+        curve = self._curve
+        key = (len(curve), curve[:1], curve[-1:], width, height)
+        if key == self._drawn:
+            return
+        self._drawn = key
+        chart = equity_chart(self._curve, width, height)
+        style = self._styles(chart.tone) if chart.tone else ""
+        self.update(Text("\n".join(chart.lines), style=style, no_wrap=True, end=""))
+
+
 class RiskPanel(VerticalScroll):
-    """The Risk tab: state and flags, P&L, each limit as a gauge, and recent events."""
+    """The Risk tab: state and flags, P&L, each limit as a gauge, and the equity curve."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -214,9 +549,9 @@ class RiskPanel(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("", id="risk-summary")
         yield DeskTable(LIMIT_COLUMNS, id="limits")
+        yield Label("Equity", classes="section-title")
+        yield EquityChart(id="equity-chart")
         yield Static("", id="risk-lists")
-        yield Label("Recent events", classes="section-title")
-        yield DeskTable(EVENT_COLUMNS, id="events")
 
     def show(self, snapshot: DeskSnapshot) -> None:
         risk = snapshot.risk
@@ -250,6 +585,9 @@ class RiskPanel(VerticalScroll):
             self._summary = summary
             self.query_one("#risk-summary", Static).update(summary)
 
+        self.query_one("#limits", DeskTable).show_rows(limit_rows(risk.limits))
+        self.query_one(EquityChart).show(snapshot.equity_curve)
+
         blocked = ", ".join(risk.blocked_symbols) or DASH
         lists = "\n".join(
             (
@@ -260,7 +598,3 @@ class RiskPanel(VerticalScroll):
         if lists != self._lists:
             self._lists = lists
             self.query_one("#risk-lists", Static).update(lists)
-
-        self.query_one("#limits", DeskTable).show_rows(limit_rows(risk.limits))
-        newest_first = dict(reversed(event_rows(snapshot.events).items()))
-        self.query_one("#events", DeskTable).show_rows(newest_first)

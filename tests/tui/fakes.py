@@ -15,7 +15,11 @@ from kitetui.views import (
     DeskSnapshot,
     EngineView,
     EventView,
+    FeedView,
+    FillView,
     LimitView,
+    OrderDetail,
+    OrderEventView,
     OrderView,
     PositionView,
     RiskView,
@@ -29,12 +33,20 @@ def ts(hh: int, mm: int, ss: int = 0) -> int:
     return int(utc) * 1_000_000_000
 
 
+def wall_clock() -> int:
+    """The fixed wall time the header shows in tests: 10:31:05 IST on the same day."""
+    return ts(10, 31, 5)
+
+
 class FakeLink:
     """Returns whatever snapshot a test publishes and records every command sent."""
 
     def __init__(self, snapshot: DeskSnapshot | None = None) -> None:
         self.current = snapshot
         self.sent: list[Command] = []
+        self.details: dict[str, OrderDetail] = dict(ORDER_DETAILS)
+        self.detail_requests: list[str] = []
+        self.problem: str | None = None
         self.snapshot_calls = 0
         self.reply: Callable[[Command], CommandResult] = lambda command: CommandResult(
             True, f"{type(command).__name__} done"
@@ -50,6 +62,13 @@ class FakeLink:
         if self.gate is not None:
             await self.gate.wait()
         return self.reply(command)
+
+    async def order_detail(self, tag: str) -> OrderDetail | None:
+        self.detail_requests.append(tag)
+        return self.details.get(tag)
+
+    def connection_problem(self) -> str | None:
+        return self.problem
 
     def publish(self, snapshot: DeskSnapshot) -> None:
         self.current = snapshot
@@ -290,6 +309,32 @@ EVENTS = tuple(
 )
 
 
+ORDER_DETAILS = {
+    "fno-0001": OrderDetail(
+        "fno-0001",
+        history=(
+            OrderEventView(ts(9, 35), "NEW"),
+            OrderEventView(ts(9, 35), "OPEN"),
+            OrderEventView(ts(9, 35, 1), "COMPLETE"),
+        ),
+        fills=(
+            FillView("f-1", ts(9, 35, 1), "BUY", 25, 21709.0),
+            FillView("f-2", ts(9, 35, 1), "BUY", 25, 21711.0),
+        ),
+    ),
+    "eq-0003": OrderDetail(
+        "eq-0003",
+        history=(OrderEventView(ts(10, 20), "NEW"), OrderEventView(ts(10, 20), "OPEN")),
+    ),
+}
+
+#: One equity point a minute from 09:15 to 10:30, drifting up with a saw-tooth.
+EQUITY = tuple(
+    (ts(9, 15) + minute * 60_000_000_000, 1_000_000 + 40 * minute - (minute % 17) * 55.5)
+    for minute in range(76)
+)
+
+
 def busy_snapshot() -> DeskSnapshot:
     return DeskSnapshot(
         seq=7,
@@ -315,6 +360,15 @@ def busy_snapshot() -> DeskSnapshot:
             limits=LIMITS,
             blocked_symbols=("INFY",),
             trades_today=(("NIFTY24JANFUT", 1), ("RELIANCE", 1), ("INFY", 2)),
+        ),
+        equity_curve=EQUITY,
+        counts=(("events", 1250), ("orders", 5), ("signals", 5)),
+        feed=FeedView(
+            state="RUNNING",
+            items_per_s=1234.0,
+            last_item_wall_ns=ts(10, 31, 4),
+            reconnects=1,
+            session="OPEN",
         ),
     )
 

@@ -23,7 +23,7 @@ from kitetui.commands import (
     TriggerKillSwitch,
 )
 from kitetui.tui import cells
-from kitetui.tui.app import KiteTuiApp, make_app
+from kitetui.tui.app import TABS, KiteTuiApp, make_app
 from kitetui.tui.screens import ConfirmScreen, KillSwitchScreen
 from kitetui.tui.widgets import DeskTable, HeaderBar
 from kitetui.views import PositionView
@@ -35,6 +35,7 @@ from .fakes import (
     halted_snapshot,
     next_snapshot,
     ts,
+    wall_clock,
 )
 
 SIZE = (120, 40)
@@ -132,40 +133,82 @@ async def test_app_before_first_snapshot_shows_starting_then_the_desk() -> None:
         assert app.render_count == 1
         assert not app.query_one("#starting").display
         assert app.query_one("#desk").display
-        assert app.focused is table(app, "engines")
+        assert app.focused is table(app, "positions-table")
 
 
-async def test_header_with_busy_snapshot_shows_mode_clock_feed_pnl_and_risk() -> None:
-    app = make_app(FakeLink(busy_snapshot()))
-    async with app.run_test(size=SIZE) as pilot:
+def header_text(app: KiteTuiApp) -> str:
+    return str(app.query_one("#status-line").render())
+
+
+async def test_header_with_busy_snapshot_shows_mode_clocks_session_feed_pnl_and_risk() -> None:
+    app = make_app(FakeLink(busy_snapshot()), wall_clock=wall_clock)
+    async with app.run_test(size=(160, 40)) as pilot:
         await pilot.pause()
-        header = app.query_one(HeaderBar)
-        text = {w.id: str(w.render()) for w in header.query("Label")}
-        assert text["mode"] == "PAPER"
-        assert text["clock"] == "2024-01-15 10:30:15 IST"
-        assert text["feed"] == "RUNNING 60x"
-        assert text["pnl"] == "P&L +3,070.50"
-        assert header.query_one("#pnl").has_class("-up")
-        assert text["risk-state"] == "ACTIVE"
-        assert not header.query_one("#banner").display
-        assert not header.query_one("#mode").has_class("-live")
+        text = header_text(app)
+        for part in (
+            "PAPER",
+            "10:31:05 IST",  # the wall clock
+            "data 2024-01-15 10:30:15",  # the data clock
+            "OPEN",  # the market session at the data clock
+            "RUNNING 1.2k/s 1.0s rc 1",  # feed: rate, age of the last tick, reconnects
+            "eng 2/3",
+            "P&L +3,070.50",
+            "ACTIVE",
+        ):
+            assert part in text, part
+        assert not app.query_one("#banner").display
+
+
+async def test_header_at_80_columns_keeps_mode_data_clock_pnl_and_risk() -> None:
+    app = make_app(FakeLink(busy_snapshot()), wall_clock=wall_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = header_text(app)
+        assert len(text) <= 78
+        for part in ("PAPER", "10:30:15", "P&L +3,070.50", "ACTIVE"):
+            assert part in text, part
 
 
 async def test_header_with_halted_live_snapshot_shows_alarm_banner() -> None:
-    app = make_app(FakeLink(halted_snapshot()))
+    app = make_app(FakeLink(halted_snapshot()), wall_clock=wall_clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        header = app.query_one(HeaderBar)
-        assert header.query_one("#mode").has_class("-live")
-        assert str(header.query_one("#mode").render()) == "LIVE"
-        assert header.query_one("#pnl").has_class("-down")
-        assert header.query_one("#risk-state").has_class("-down")
-        banner = header.query_one("#banner")
+        assert header_text(app).startswith("LIVE") or " LIVE " in header_text(app)
+        assert "HALTED" in header_text(app)
+        banner = app.query_one("#banner")
         assert banner.display and banner.has_class("-alarm")
         banner_text = str(banner.render())
         assert "HALTED: max daily loss hit" in banner_text
         assert "KILL SWITCH" in banner_text
         assert "ENTRIES PAUSED" in banner_text
+
+
+async def test_header_with_link_problem_says_so_and_keeps_the_last_snapshot() -> None:
+    link = FakeLink(busy_snapshot())
+    app = make_app(link, wall_clock=wall_clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        link.problem = "reconnecting to the desk (attempt 2): connection refused"
+        app.query_one(HeaderBar).paint()
+        await pilot.pause()
+        banner = app.query_one("#banner")
+        assert banner.display
+        assert "reconnecting to the desk" in str(banner.render())
+        assert app.snapshot is not None and app.is_running
+
+
+async def test_header_with_silent_desk_warns_after_five_seconds() -> None:
+    now = [ts(10, 31, 5)]
+    snapshot = dataclasses.replace(busy_snapshot(), published_wall_ns=ts(10, 31, 4))
+    app = make_app(FakeLink(snapshot), wall_clock=lambda: now[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        header = app.query_one(HeaderBar)
+        assert not app.query_one("#banner").display
+        now[0] = ts(10, 31, 20)
+        header.paint()
+        await pilot.pause()
+        assert "NO UPDATE FROM THE DESK FOR 16s" in str(app.query_one("#banner").render())
 
 
 # ---- engine keys -----------------------------------------------------------------------
@@ -175,6 +218,9 @@ async def test_start_and_stop_with_cursor_act_on_the_selected_engine() -> None:
     link = FakeLink(busy_snapshot())
     app = make_app(link)
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.check_action("stop_engine", ()) is False  # not on the Positions tab
+        await pilot.press("5")
         await pilot.pause()
         # Row 0: fno-trend is RUNNING, so start is greyed out and does nothing.
         assert app.selected_engine().name == "fno-trend"
@@ -206,6 +252,8 @@ async def test_command_result_with_ok_and_failure_is_notified() -> None:
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notifications(app)
         await pilot.pause()
+        await pilot.press("5")
+        await pilot.pause()
         await pilot.press("x")
         await settle(app, pilot)
         link.reply = lambda command: CommandResult(False, "engine fno-trend is busy")
@@ -223,6 +271,8 @@ async def test_send_with_slow_link_keeps_the_screen_responsive() -> None:
     app = make_app(link)
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notifications(app)
+        await pilot.pause()
+        await pilot.press("5")
         await pilot.pause()
         await pilot.press("x")
         await pilot.pause()
@@ -246,6 +296,8 @@ async def test_send_with_link_error_notifies_and_keeps_running() -> None:
     app = make_app(link)
     async with app.run_test(size=SIZE) as pilot:
         notes = record_notifications(app)
+        await pilot.pause()
+        await pilot.press("5")
         await pilot.pause()
         await pilot.press("x")
         await settle(app, pilot)
@@ -281,6 +333,8 @@ async def test_engine_pause_key_with_running_engine_pauses_it_and_with_paused_re
     link = FakeLink(busy_snapshot())
     app = make_app(link)
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("5")
         await pilot.pause()
         selected = app.selected_engine()
         assert selected is not None and selected.state == "RUNNING"
@@ -350,13 +404,13 @@ async def test_kill_key_with_typed_kill_and_enter_triggers_the_kill_switch() -> 
         assert notes == [("TriggerKillSwitch done", "TriggerKillSwitch", "information")]
 
 
-async def test_reset_key_with_kill_switch_off_is_greyed_out() -> None:
+async def test_reset_key_with_kill_switch_off_is_hidden_and_does_nothing() -> None:
     link = FakeLink(busy_snapshot())
     app = make_app(link)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.check_action("reset_kill_switch", ()) is None
-        assert not app.screen.active_bindings["r"].enabled
+        assert app.check_action("reset_kill_switch", ()) is False  # hidden from the footer
+        assert "r" not in app.screen.active_bindings
         await pilot.press("r")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
@@ -405,12 +459,19 @@ async def test_number_keys_switch_tabs_showing_keyed_rows_newest_first() -> None
         ]
         assert column(app, "positions-table", "RELIANCE", "qty") == "-20"
         assert column(app, "positions-table", "RELIANCE", "pnl") == "+1,136.00"
-        for key, tab in (("2", "orders"), ("3", "signals"), ("4", "risk"), ("1", "positions")):
+        for key, tab in (
+            ("2", "orders"),
+            ("3", "signals"),
+            ("4", "risk"),
+            ("5", "engines"),
+            ("6", "log"),
+            ("1", "positions"),
+        ):
             await pilot.press(key)
             assert tabs.active == tab
             assert app.active_tab == tab
         await pilot.pause()
-        assert app.tab_renders == {"positions": 1, "orders": 1, "signals": 1, "risk": 1}
+        assert app.tab_renders == {tab: 1 for tab in TABS}
         orders = table(app, "orders-table")
         assert [orders.key_at(i) for i in range(orders.row_count)] == [
             "eq-0003",
@@ -428,9 +489,14 @@ async def test_number_keys_switch_tabs_showing_keyed_rows_newest_first() -> None
             "11",
         ]
         assert column(app, "signals-table", "13", "verdict") == "BLOCK"
-        events = table(app, "events")
-        assert events.row_count == 20  # only the newest 20 of 25
-        assert events.key_at(0) == str(snapshot.events[-1].seq)
+        events = table(app, "log-table")
+        assert events.row_count == 25
+        assert events.key_at(0) == str(snapshot.events[-1].seq)  # newest first
+        engines = table(app, "engines-table")
+        assert list(engines.shown_rows) == ["fno-trend", "equity-mr", "options-atm"]
+        assert column(app, "engines-table", "fno-trend", "heartbeat") == "10:30:00"
+        assert column(app, "engines-table", "fno-trend", "lag") == "15s"
+        assert column(app, "engines-table", "options-atm", "error").startswith("no ATM strike")
         assert column(app, "limits", "trades INFY", "usage") == "██████████ 100%"
 
 
@@ -544,6 +610,8 @@ async def test_quit_key_exits_without_sending_commands() -> None:
 async def test_command_palette_with_kill_switch_on_offers_reset_not_kill() -> None:
     app = make_app(FakeLink(halted_snapshot()))
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("5")
         await pilot.pause()
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Reset kill switch", "Resume entries", "Start engine"} <= titles

@@ -1,4 +1,5 @@
-"""The TUI on a real supervisor thread through LocalLink: the picture and the keys work."""
+"""The TUI on a real supervisor replaying the bundled day through LocalLink: every tab
+shows the desk's own data, and every key reaches the supervisor and changes its state."""
 
 from __future__ import annotations
 
@@ -6,44 +7,164 @@ import asyncio
 import time
 from pathlib import Path
 
-from textual.widgets import Label
+from textual.widgets import Input
 
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import load_config
+from kitetui.domain import OrderPurpose, OrderStatus
 from kitetui.link import LocalLink
 from kitetui.runner import SupervisorThread
 from kitetui.supervisor import Supervisor
-from kitetui.tui.app import make_app
-from kitetui.tui.widgets import HeaderBar
+from kitetui.tui.app import TABS, make_app
+from kitetui.tui.screens import ConfirmScreen, HelpScreen, KillSwitchScreen
 
 
-async def _until(predicate, pilot, timeout: float = 20.0) -> None:
+async def _until(predicate, pilot, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         await pilot.pause(0.05)
 
 
-async def test_app_with_real_supervisor_shows_replay_and_pauses_entries(tmp_path: Path) -> None:
+def _detail(app, tab: str) -> str:
+    pane = app.pane(tab).detail_pane
+    return "\n".join("".join(c.text for c in line) for line in (pane.detail or ()))
+
+
+async def test_every_tab_and_key_against_a_real_supervisor_on_replay(tmp_path: Path) -> None:
     config = load_config(DEFAULT_CONFIG)
     runner = SupervisorThread(
-        Supervisor(config, "dev.yaml", database=tmp_path / "s.db", speed=2000.0)
+        Supervisor(config, "dev.yaml", database=tmp_path / "s.db", speed=1500.0)
     )
     runner.start()
-    assert await asyncio.to_thread(runner.ready.wait, 30)
+    assert await asyncio.to_thread(runner.ready.wait, 60)
     assert runner.error is None
+    supervisor = runner.supervisor
     app = make_app(LocalLink(runner), refresh_hz=10)
+    notes: list[tuple[str, str]] = []
     try:
-        async with app.run_test(size=(120, 40)) as pilot:
-            link = LocalLink(runner)
-            await _until(lambda: (s := link.snapshot()) is not None and s.data_ts_ns > 0, pilot)
-            header = app.query_one(HeaderBar)
-            clock = header.query_one("#clock", Label)
-            await _until(lambda: "IST" in str(clock.render()), pilot)
-            assert "REPLAY" in str(header.query_one("#mode", Label).render())
+        async with app.run_test(size=(160, 48)) as pilot:
+            app.notify = lambda message, *, title="", **_: notes.append((title, str(message)))
+            await _until(lambda: app.snapshot is not None and app.snapshot.data_ts_ns > 0, pilot)
+            header = str(app.query_one("#status-line").render())
+            assert "REPLAY" in header and "data 2022-11-18" in header
+
+            # Every tab renders the desk's own rows.
+            await _until(lambda: len(supervisor.trader.orders) >= 3, pilot, 60)
+            for number, tab in enumerate(TABS, start=1):
+                await pilot.press(str(number))
+                await pilot.pause(0.2)
+                assert app.active_tab == tab
+            for tab in ("orders", "signals", "engines", "log"):
+                await pilot.press(str(TABS.index(tab) + 1))
+                await _until(lambda tab=tab: app.pane(tab).table.row_count > 0, pilot)
+
+            # The order detail pane reads the journal through the link.
+            await pilot.press("2", "end")
+            await _until(lambda: "history" in _detail(app, "orders"), pilot)
+            assert "NEW" in _detail(app, "orders")
+
+            # Sort, filter and help.
+            await pilot.press("o")
+            assert app.pane("orders").table.sort_column == "time"
+            await pilot.press("slash", *"nifty", "enter")
+            await pilot.pause(0.2)
+            shown = app.pane("orders").table.shown_rows
+            assert shown and all("NIFTY" in row[1].text for row in shown.values())
+            app.pane("orders").filter_input.focus()
+            await pilot.press("escape", "question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+
+            # Engine keys act on the Engines tab's selection.
+            await pilot.press("5", "home")
+            await pilot.pause(0.2)
+            name = app.selected_engine().name
+            engine = next(e for e in supervisor.engines if e.name == name)
+            await pilot.press("e")
+            await _until(lambda: engine.state.value == "PAUSED", pilot)
+            await _until(lambda: app.selected_engine().state == "PAUSED", pilot)
+            await pilot.press("e")
+            await _until(lambda: engine.state.value == "RUNNING", pilot)
+            await _until(lambda: app.selected_engine().state == "RUNNING", pilot)
+            await pilot.press("x")
+            await _until(lambda: engine.state.value == "STOPPED", pilot)
+            await _until(lambda: app.selected_engine().state == "STOPPED", pilot)
+            await pilot.press("s")
+            await _until(lambda: engine.state.value == "RUNNING", pilot)
+
+            # Pause and resume entries everywhere.
             await pilot.press("p")
-            await _until(lambda: runner.supervisor.risk.entries_paused, pilot)
-            await _until(lambda: link.snapshot().risk.entries_paused, pilot)
+            await _until(lambda: supervisor.risk.entries_paused, pilot)
+            await _until(lambda: app.snapshot.risk.entries_paused, pilot)
+            await pilot.press("p")
+            await _until(lambda: not supervisor.risk.entries_paused, pilot)
+
+            # Flatten the selected position (asks first).
+            await pilot.press("1")
+            await _until(lambda: any(p.quantity for p in app.snapshot.positions), pilot, 60)
+            table = app.pane("positions").table
+            row = next(
+                i
+                for i in range(table.row_count)
+                if table.shown_rows[table.key_at(i)][1].text != "0"
+            )
+            table.move_cursor(row=row)
+            await pilot.pause()
+            symbol = app.selected("positions").symbol
+            await pilot.press("f")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            await _until(lambda: any(t == "FlattenPosition" for t, _ in notes), pilot)
+            message = next(m for t, m in notes if t == "FlattenPosition")
+            flattened = any(
+                o.symbol == symbol and o.purpose is OrderPurpose.FLATTEN
+                for o in supervisor.trader.orders.values()
+            )
+            # Either our order went out, or the position closed itself in between.
+            assert flattened or "no open position" in message, message
+
+            # Cancel a working order (asks first).
+            await pilot.press("2")
+
+            def working_row() -> int | None:
+                table = app.pane("orders").table
+                for index in range(table.row_count):
+                    order = app._views["orders"].get(table.key_at(index))
+                    if order is not None and order.status in ("OPEN", "TRIGGER PENDING"):
+                        return index
+                return None
+
+            await _until(lambda: working_row() is not None, pilot, 60)
+            app.pane("orders").table.move_cursor(row=working_row())
+            await pilot.pause()
+            tag = app.selected("orders").tag
+            await pilot.press("c", "y")
+            await _until(lambda: supervisor.trader.orders[tag].status.is_terminal, pilot)
+            # Cancelled by us, unless the market filled it in the same instant.
+            assert supervisor.trader.orders[tag].status in (
+                OrderStatus.CANCELLED,
+                OrderStatus.COMPLETE,
+            )
+
+            # Kill switch: type KILL and Enter; the supervisor halts and goes flat.
+            await pilot.press("k")
+            await pilot.pause()
+            assert isinstance(app.screen, KillSwitchScreen)
+            app.screen.query_one("#kill-word", Input).value = "KILL"
+            await pilot.press("enter")
+            await _until(lambda: supervisor.risk.kill_switch, pilot)
+            await _until(lambda: app.snapshot.risk.kill_switch, pilot)
+            await _until(lambda: not supervisor.trader.open_orders(), pilot)
+            await _until(lambda: not supervisor.portfolio.open_positions(), pilot)
+            banner = str(app.query_one("#banner").render())
+            assert "KILL SWITCH" in banner
+
+            # Reset it (y/n).
+            await pilot.press("r", "y")
+            await _until(lambda: not supervisor.risk.kill_switch, pilot)
             await pilot.press("q")
     finally:
         await asyncio.to_thread(runner.stop)

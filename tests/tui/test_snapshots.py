@@ -12,26 +12,39 @@ from textual.widgets import Input
 
 from kitetui.tui.app import make_app
 
-from .fakes import FakeLink, busy_snapshot, empty_snapshot, halted_snapshot
+from .fakes import FakeLink, busy_snapshot, empty_snapshot, halted_snapshot, wall_clock
 
 SMALL = (80, 24)
 LARGE = (160, 48)
-TAB_KEYS = {"positions": "1", "orders": "2", "signals": "3", "risk": "4"}
+TAB_KEYS = {
+    "positions": "1",
+    "orders": "2",
+    "signals": "3",
+    "risk": "4",
+    "engines": "5",
+    "log": "6",
+}
+
+
+def desk(snapshot) -> object:
+    """The app on a fake link with the wall clock frozen, so clocks and ages are stable."""
+    return make_app(FakeLink(snapshot), wall_clock=wall_clock)
 
 
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
 @pytest.mark.parametrize("tab", list(TAB_KEYS))
 def test_busy_desk_tab(snap_compare, tab: str, size: tuple[int, int]) -> None:
-    app = make_app(FakeLink(busy_snapshot()))
-    assert snap_compare(app, press=[TAB_KEYS[tab]], terminal_size=size)
+    # A short pause after the key: the order detail is fetched in a worker.
+    keys = [TAB_KEYS[tab], "wait:100"]
+    assert snap_compare(desk(busy_snapshot()), press=keys, terminal_size=size)
 
 
 def test_empty_desk(snap_compare) -> None:
-    assert snap_compare(make_app(FakeLink(empty_snapshot())), terminal_size=SMALL)
+    assert snap_compare(desk(empty_snapshot()), terminal_size=SMALL)
 
 
 def test_starting_desk_before_first_snapshot(snap_compare) -> None:
-    assert snap_compare(make_app(FakeLink(None)), terminal_size=SMALL)
+    assert snap_compare(desk(None), terminal_size=SMALL)
 
 
 @pytest.mark.parametrize(
@@ -40,8 +53,7 @@ def test_starting_desk_before_first_snapshot(snap_compare) -> None:
     ids=["risk-80x24", "positions-160x48"],
 )
 def test_halted_desk(snap_compare, tab: str, size: tuple[int, int]) -> None:
-    app = make_app(FakeLink(halted_snapshot()))
-    assert snap_compare(app, press=[TAB_KEYS[tab]], terminal_size=size)
+    assert snap_compare(desk(halted_snapshot()), press=[TAB_KEYS[tab]], terminal_size=size)
 
 
 def test_kill_switch_confirmation(snap_compare) -> None:
@@ -52,5 +64,20 @@ def test_kill_switch_confirmation(snap_compare) -> None:
         await pilot.press("K", "I")
         await pilot.pause()
 
-    app = make_app(FakeLink(busy_snapshot()))
-    assert snap_compare(app, run_before=open_kill_dialog, terminal_size=SMALL)
+    assert snap_compare(desk(busy_snapshot()), run_before=open_kill_dialog, terminal_size=SMALL)
+
+
+def test_help_screen(snap_compare) -> None:
+    assert snap_compare(desk(busy_snapshot()), press=["question_mark"], terminal_size=SMALL)
+
+
+def test_orders_filtered_and_sorted_with_detail_pane_at_80x24(snap_compare) -> None:
+    async def filter_and_sort(pilot) -> None:
+        await pilot.press("2", "slash")
+        await pilot.pause()
+        pilot.app.screen.query_one(".pane-filter", Input).cursor_blink = False
+        await pilot.press(*"equity", "enter", "o", "o", "O", "enter")
+        await pilot.pause(0.1)
+
+    app = desk(busy_snapshot())
+    assert snap_compare(app, run_before=filter_and_sort, terminal_size=SMALL)
