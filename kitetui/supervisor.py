@@ -81,6 +81,7 @@ from kitetui.views import (
 )
 
 _RECENT_ORDERS = 300
+HEARTBEAT_S = 1.0  # the longest a running desk goes without publishing a snapshot
 OPTION_MAX_JUMP = 0.6  # premiums of thin strikes jump tens of percent between trades
 
 
@@ -393,8 +394,26 @@ class Supervisor:
         started = time.perf_counter()
         for engine in self.engines:
             engine.launch()
-        if self.feed.live:
-            return await self._run_live(started)
+        heartbeat = asyncio.create_task(self._heartbeat(), name="snapshot-heartbeat")
+        try:
+            if self.feed.live:
+                return await self._run_live(started)
+            return await self._run_replay(started)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self) -> None:
+        """Publish at least once a second, so a quiet market still shows a live desk (a
+        reader that sees no new snapshot for seconds knows the desk itself is stuck)."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            if time.monotonic() - self._last_publish >= HEARTBEAT_S:
+                self._publish(force=True)
+
+    async def _run_replay(self, started: float) -> RunSummary:
+        assert self.summary is not None
         pacer = self.feed.pacer
         warm = self.resume_cursor > 0
         self.trader.quiet = warm

@@ -540,8 +540,8 @@ class KiteTuiApp(App[None]):
         side = "SELL" if position.quantity > 0 else "BUY"
         screen = ConfirmScreen(
             f"Flatten {position.symbol}?",
-            f"Sends a MARKET {side} for {abs(position.quantity)} to close the position "
-            f"({position.engine}). Its stop order is cancelled once it is flat.",
+            f"Cancels its working orders (the stop too), then sends a MARKET {side} for "
+            f"{abs(position.quantity)} to close it ({position.engine}).",
         )
         self.push_screen(screen, callback=self._then_send(FlattenPosition(position.symbol)))
 

@@ -23,6 +23,7 @@ from textual.markup import escape
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from kitetui.tui.cells import (
     DASH,
@@ -275,9 +276,7 @@ class DeskTable(DataTable):
             elif old != row:
                 for cell, before, spec in zip(row, old, self._specs, strict=True):
                     if cell != before:
-                        self.update_cell(
-                            key, spec.key, self._cell_text(cell, spec), update_width=True
-                        )
+                        self._set_cell(key, spec, self._cell_text(cell, spec))
             shown[key] = row
         wanted = list(rows)
         if wanted != self._display_order:
@@ -286,6 +285,22 @@ class DeskTable(DataTable):
             index = self._display_order.index(selected)
             if index != self.cursor_row:
                 self.move_cursor(row=index, animate=False)
+
+    def _set_cell(self, key: str, spec: ColumnSpec, text: Text) -> None:
+        """Change one cell and repaint only its row while the column need not grow.
+
+        ``DataTable.update_cell`` repaints the whole table (every visible line goes down
+        the wire again) and re-measures the column; a price tick changes one row. Widths
+        only ever grow here, so the columns do not jitter as numbers shrink.
+        """
+        column = self.columns.get(ColumnKey(spec.key))
+        data = getattr(self, "_data", None)
+        if column is None or not isinstance(data, dict) or text.cell_len > column.content_width:
+            self.update_cell(key, spec.key, text, update_width=True)
+            return
+        data[RowKey(key)][ColumnKey(spec.key)] = text
+        self._update_count += 1  # DataTable's render caches are keyed on it
+        self.refresh_row(self.get_row_index(key))
 
     def _reorder(self, keys: list[str]) -> None:
         """Put rows in ``keys`` order with one sort (DataTable can only append)."""

@@ -508,13 +508,22 @@ async def test_new_snapshot_with_changed_values_updates_only_changed_cells() -> 
         await pilot.pause()
         positions = table(app, "positions-table")
         updated: list[tuple[str, str]] = []
-        original = positions.update_cell
+        original = positions._set_cell
 
-        def spy(row_key, column_key, value, **kwargs):
-            updated.append((str(row_key), str(column_key)))
-            return original(row_key, column_key, value, **kwargs)
+        def spy(row_key, spec, value):
+            updated.append((str(row_key), spec.key))
+            return original(row_key, spec, value)
 
-        positions.update_cell = spy  # type: ignore[method-assign]
+        positions._set_cell = spy  # type: ignore[method-assign]
+        whole_table_repaints: list[tuple] = []
+        original_refresh = positions.refresh
+
+        def refresh_spy(*regions, **kwargs):
+            if not regions:
+                whole_table_repaints.append(regions)
+            return original_refresh(*regions, **kwargs)
+
+        positions.refresh = refresh_spy  # type: ignore[method-assign]
 
         nifty = snapshot.positions[0]
         moved = dataclasses.replace(nifty, last_price=21760.5, unrealized=2525.0)
@@ -526,6 +535,8 @@ async def test_new_snapshot_with_changed_values_updates_only_changed_cells() -> 
             ("NIFTY24JANFUT", "pnl"),
             ("NIFTY24JANFUT", "unrealized"),
         ]
+        # Only the changed row is repainted: a slow link is not sent the whole table.
+        assert whole_table_repaints == []
         assert column(app, "positions-table", "NIFTY24JANFUT", "ltp") == "21,760.50"
         assert column(app, "positions-table", "NIFTY24JANFUT", "pnl") == "+2,525.00"
         assert column(app, "positions-table", "RELIANCE", "ltp") == "2,751.00"
