@@ -1,0 +1,378 @@
+"""Helpers for bench.py figure 7: a headless desk and `kitetui attach` in a real pty.
+
+``Daemon`` runs ``python -m kitetui run --no-ui`` on the embedded demo config with a
+database in a temporary directory; ``PtyTerminal`` runs ``python -m kitetui attach`` in
+a pseudo-terminal of a given size and records every byte the TUI writes, with the time
+it arrived. The benchmark plays the terminal: it answers Textual's DECRQM query for
+synchronized output (``ESC[?2026$p`` -> ``ESC[?2026;2$y``, "supported, not set"), as
+any terminal with mode 2026 does (kitty, WezTerm, iTerm2, foot, Windows Terminal,
+recent tmux...). Textual then wraps every screen update in ``ESC[?2026h`` ... ``ESC[?2026l``
+(``App._display`` -> ``_begin_update``/``_end_update``), so each begin marker is one frame.
+Without the answer Textual writes no markers and frames cannot be told apart.
+
+CPU time comes from ``/proc/<pid>/stat`` (utime+stime+cutime+cstime, all threads),
+in clock ticks (10 ms). Every process started here is ended by its own ``Popen`` object
+(never by name) on every way out, including exceptions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import fcntl
+import itertools
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SYNC_BEGIN = b"\x1b[?2026h"
+SYNC_QUERY = b"\x1b[?2026$p"
+SYNC_ANSWER = b"\x1b[?2026;2$y"
+#: a data date in the header ("data 2022-11-18 09:15:03"): only a desk with data shows one
+DATA_DATE_RE = re.compile(rb"20\d\d-[01]\d-[0-3]\d")
+#: the mode in the header: shown once any snapshot arrived, at every width
+MODE_RE = re.compile(rb"REPLAY|PAPER|LIVE")
+#: what the attached TUI says when the desk has gone (the RemoteLink keeps reconnecting)
+GONE_RE = re.compile(rb"(?i)reconnecting to the desk|not connected|the desk stopped")
+ESCAPE_RE = re.compile(rb"\x1b(?:\[[0-9;?$>=<]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|.)")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """user+sys CPU seconds of ``pid`` and its waited-for children; None once it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    # fields[0] is field 3 (state): utime is field 14 -> index 11, then stime, cutime, cstime
+    return sum(int(x) for x in fields[11:15]) / CLK_TCK
+
+
+def kitetui_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "kitetui", *args]
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TEXTUAL") and k not in ("COLUMNS", "LINES", "NO_COLOR")
+    }
+    env.update(extra)
+    return env
+
+
+def status(sock: Path, timeout: float = 2.0) -> dict | None:
+    """One ``status`` request on the control socket (JSON lines); None if no answer."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(str(sock))
+            conn.sendall(b'{"id": 1, "cmd": "status"}\n')
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = conn.recv(1 << 20)
+                if not chunk:
+                    break
+                data += chunk
+        reply = json.loads(data)
+    except (OSError, ValueError):
+        return None
+    return reply if isinstance(reply, dict) and reply.get("ok") else None
+
+
+class Daemon:
+    """``python -m kitetui run --no-ui --speed SPEED --db TMP/state.db`` (demo config)."""
+
+    def __init__(self, tmp: str, speed: str, name: str = "state.db") -> None:
+        self.tmp = Path(tmp)
+        self.db = self.tmp / name
+        self.sock = Path(f"{self.db}.sock")
+        self.speed = speed
+        self.command = kitetui_command("run", "--no-ui", "--speed", speed, "--db", str(self.db))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.out_path = self.tmp / f"{name}.out"
+        self.started = 0.0
+        self.exited_at: float | None = None
+
+    def start(self) -> None:
+        self.started = time.perf_counter()
+        with open(self.out_path, "wb") as out:
+            self.proc = subprocess.Popen(
+                self.command,
+                cwd=self.tmp,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=_clean_env(),
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        if self.proc is None:
+            return False
+        if self.proc.poll() is None:
+            return True
+        if self.exited_at is None:
+            self.exited_at = time.perf_counter()
+        return False
+
+    def wait_socket(self, timeout: float = 60.0, poll: float = 0.01) -> float:
+        """Seconds from start until the socket file exists (it is created, then listened)."""
+        while time.perf_counter() - self.started < timeout:
+            if self.sock.exists():
+                return time.perf_counter() - self.started
+            if not self.alive():
+                raise RuntimeError(f"the daemon exited early:\n{self.output()}")
+            time.sleep(poll)
+        raise RuntimeError(f"no control socket after {timeout} s:\n{self.output()}")
+
+    def wait_ctl_status(self, timeout: float = 60.0) -> float:
+        """Seconds from start until ``kitetui ctl --db DB status --json`` answers (rc 0)."""
+        self.wait_socket(timeout)
+        while time.perf_counter() - self.started < timeout:
+            result = subprocess.run(
+                kitetui_command("ctl", "--db", str(self.db), "status", "--json"),
+                capture_output=True,
+                env=_clean_env(),
+                cwd=self.tmp,
+                timeout=30,
+            )
+            if result.returncode == 0 and json.loads(result.stdout or b"null"):
+                return time.perf_counter() - self.started
+            if not self.alive():
+                raise RuntimeError(f"the daemon exited early:\n{self.output()}")
+            time.sleep(0.05)
+        raise RuntimeError(f"`kitetui ctl status` did not answer in {timeout} s")
+
+    def output(self) -> str:
+        try:
+            return self.out_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def replay_wall_s(self) -> float | None:
+        """The replay wall time the headless summary prints ('..., 3.19 s wall')."""
+        match = re.search(r"replayed .*?([\d.]+) s wall", self.output())
+        return float(match.group(1)) if match else None
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        """SIGTERM (a clean stop), then SIGKILL after ``timeout``; the return code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.alive()
+        return self.proc.returncode
+
+    def __enter__(self) -> Daemon:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class PtyTerminal:
+    """A command in a pty of ``cols`` x ``rows``; every output byte kept with its time."""
+
+    def __init__(
+        self, command: list[str], cwd: str | Path, rows: int, cols: int, answer_sync: bool = True
+    ) -> None:
+        self.command = command
+        self.cwd = cwd
+        self.rows = rows
+        self.cols = cols
+        self.answer_sync = answer_sync
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.master = -1
+        self.t0 = 0.0
+        self.buf = bytearray()
+        self.ends: list[int] = []  # end offset of each chunk read
+        self.times: list[float] = []  # perf_counter when it was read
+        self.frame_times: list[float] = []  # one per SYNC_BEGIN, when its chunk was read
+        self.answered_sync = False
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    # ---- life -------------------------------------------------------------------
+
+    def start(self) -> None:
+        master, slave = os.openpty()
+        try:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", self.rows, self.cols, 0, 0))
+            self.t0 = time.perf_counter()
+            self.proc = subprocess.Popen(
+                self.command,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                cwd=self.cwd,
+                env=_clean_env(TERM="xterm-256color"),
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        self.master = master
+        self.thread = threading.Thread(target=self._read, name="pty-reader", daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        tail = b""
+        while True:
+            try:
+                chunk = os.read(self.master, 1 << 16)
+            except OSError:  # EIO: every slave fd is closed, the child is gone
+                break
+            if not chunk:
+                break
+            now = time.perf_counter()
+            data = tail + chunk
+            if self.answer_sync and not self.answered_sync and SYNC_QUERY in data:
+                self.answered_sync = True
+                with contextlib.suppress(OSError):
+                    os.write(self.master, SYNC_ANSWER)
+            begins = 0
+            start = 0
+            while (found := data.find(SYNC_BEGIN, start)) >= 0:
+                if found + len(SYNC_BEGIN) > len(tail):  # not counted with the last chunk
+                    begins += 1
+                start = found + 1
+            with self.lock:
+                self.buf += chunk
+                self.ends.append(len(self.buf))
+                self.times.append(now)
+                self.frame_times.extend([now] * begins)
+            tail = data[-16:]
+
+    def send(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_exit(self, timeout: float) -> int | None:
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def quit(self, timeout: float = 15.0) -> tuple[int | None, float]:
+        """Type 'q'; (return code or None if still running, seconds it took)."""
+        t = time.perf_counter()
+        if self.alive():
+            with contextlib.suppress(OSError):
+                self.send(b"q")
+        code = self.wait_exit(timeout)
+        return code, time.perf_counter() - t
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.thread is not None:
+            self.thread.join(5)
+        if self.master >= 0:
+            os.close(self.master)
+            self.master = -1
+
+    def __enter__(self) -> PtyTerminal:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- what was written -------------------------------------------------------
+
+    def first_byte_s(self) -> float | None:
+        with self.lock:
+            return self.times[0] - self.t0 if self.times else None
+
+    def time_at(self, offset: int) -> float:
+        """When the byte at ``offset`` was read (perf_counter)."""
+        with self.lock:
+            return self.times[bisect.bisect_right(self.ends, offset)]
+
+    def offset_at(self, when: float) -> int:
+        """Bytes read before ``when``."""
+        with self.lock:
+            index = bisect.bisect_left(self.times, when)
+            return self.ends[index - 1] if index else 0
+
+    def search(self, pattern: re.Pattern[bytes], since: float = 0.0) -> float | None:
+        """perf_counter when ``pattern`` first appeared in output read at or after ``since``."""
+        start = max(0, self.offset_at(since) - 64)
+        with self.lock:
+            data = bytes(self.buf[start:])
+        match = pattern.search(data)
+        return None if match is None else self.time_at(start + match.end() - 1)
+
+    def wait_for(
+        self, pattern: re.Pattern[bytes], timeout: float, since: float = 0.0, poll: float = 0.01
+    ) -> float | None:
+        """Poll until ``pattern`` shows up; its arrival time (perf_counter) or None."""
+        deadline = time.perf_counter() + timeout
+        scanned = since
+        while True:
+            now = time.perf_counter()
+            found = self.search(pattern, scanned)
+            if found is not None:
+                return found
+            if now > deadline or not self.alive():
+                return self.search(pattern, scanned)
+            scanned = max(since, now - 0.5)  # re-scan a little: a chunk may be mid-read
+            time.sleep(poll)
+
+    def window(self, t_from: float, t_to: float) -> tuple[int, int]:
+        """(frames, bytes) written between two perf_counter instants."""
+        with self.lock:
+            frames = bisect.bisect_left(self.frame_times, t_to) - bisect.bisect_left(
+                self.frame_times, t_from
+            )
+        return frames, self.offset_at(t_to) - self.offset_at(t_from)
+
+    def frame_sizes(self, t_from: float, t_to: float) -> list[int]:
+        """Bytes of each frame (from one SYNC_BEGIN to the next) begun inside the window."""
+        start, end = self.offset_at(t_from), self.offset_at(t_to)
+        with self.lock:
+            data = bytes(self.buf[start:end])
+        cuts = [m.start() for m in re.finditer(re.escape(SYNC_BEGIN), data)]
+        return [b - a for a, b in itertools.pairwise(cuts)]
+
+    def text(self, since: float = 0.0, limit: int = 3000) -> str:
+        """The output since ``since`` with escape sequences removed (for diagnostics)."""
+        start = self.offset_at(since)
+        with self.lock:
+            data = bytes(self.buf[start:])
+        plain = ESCAPE_RE.sub(b" ", data).decode("utf-8", "replace")
+        return re.sub(r"\s+", " ", plain)[-limit:]
