@@ -264,9 +264,10 @@ def _headless(
     recording: str | None = None,
 ) -> int:
     from kitetui.commands import TriggerKillSwitch
-    from kitetui.report import format_event_line, format_summary
+    from kitetui.report import configure_headless_logging, format_event_line, format_summary
 
     levels = ["DEBUG", "INFO", "WARNING", "ERROR"]
+    configure_headless_logging(log_level)
     threshold = levels.index(log_level)
     supervisor = _make_supervisor(config, config_path, db, speed, recording)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 
 from kitetui.clock import format_ist
 from kitetui.config import AppConfig
@@ -10,10 +12,14 @@ from kitetui.domain import Event
 from kitetui.supervisor import RunSummary
 
 
+def _iso_ist(ts_ns: int) -> str:
+    return format_ist(ts_ns).replace(" ", "T", 1).replace(" IST", "+05:30")
+
+
 def format_event_line(event: Event) -> str:
     """One line per event, key=value, no colour: what journald keeps well."""
     parts = [
-        f"ts={format_ist(event.ts_ns).replace(' ', 'T', 1).replace(' IST', '+05:30')}",
+        f"ts={_iso_ist(event.ts_ns)}",
         f"level={event.level}",
         f"kind={event.kind}",
     ]
@@ -23,6 +29,41 @@ def format_event_line(event: Event) -> str:
         parts.append(f"symbol={event.symbol}")
     parts.append(f"msg={json.dumps(event.message)}")
     return " ".join(parts)
+
+
+class KeyValueFormatter(logging.Formatter):
+    """Library and program log records in the same one-line key=value form as events.
+
+    A traceback is folded into the ``msg`` string (JSON-escaped) so journald keeps one
+    record per line; the time is wall time (a log record has no data clock).
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + self.formatException(record.exc_info)
+        return (
+            f"ts={_iso_ist(int(record.created * 1e9))} level={record.levelname} kind=Log "
+            f"logger={record.name} msg={json.dumps(message)}"
+        )
+
+
+#: Other people's loggers stay at WARNING whatever --log-level says: at DEBUG some of
+#: them print request details (kiteconnect logs headers), and secrets never reach a log.
+QUIET_LOGGERS = ("kiteconnect", "urllib3", "aiosqlite", "asyncio", "websockets", "twisted")
+
+
+def configure_headless_logging(level: str) -> None:
+    """Send every log record to stdout, one key=value line each, for journald."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(KeyValueFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    # Our own warnings always show; --log-level can only make us chattier.
+    logging.getLogger("kitetui").setLevel(min(logging.getLevelName(level), logging.WARNING))
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def format_summary(summary: RunSummary | None, config: AppConfig, database: str) -> str:

@@ -209,3 +209,36 @@ def test_status_line_is_short_and_counts() -> None:
     killed = RiskView("HALTED", True, False, "kill", -10.0, 0.0, -10.0, 10.0)
     snap = DeskSnapshot(2, "live", "run-1", 0, "RUNNING", "1x", engines, (), risk=killed)
     assert status_line(snap).endswith("day P&L -10.00 | KILL SWITCH")
+
+
+def test_headless_log_records_are_one_key_value_line_each_without_colour() -> None:
+    import io
+    import logging
+
+    from kitetui.report import KeyValueFormatter, configure_headless_logging
+
+    root, ours = logging.getLogger(), logging.getLogger("kitetui")
+    saved_handlers, saved_levels = root.handlers[:], (root.level, ours.level)
+    try:
+        configure_headless_logging("ERROR")
+        stream = io.StringIO()
+        root.handlers[0].setStream(stream)
+        logging.getLogger("kitetui.control").warning("refused a peer: uid %d", 1001)
+        logging.getLogger("kiteconnect").info("request headers: secret")  # kept quiet
+        try:
+            raise ValueError("boom\nsecond line")
+        except ValueError:
+            logging.getLogger("kitetui.supervisor").exception("batch failed")
+        lines = stream.getvalue().splitlines()
+        assert len(lines) == 2
+        assert lines[0].startswith("ts=")
+        assert "level=WARNING kind=Log logger=kitetui.control" in lines[0]
+        assert 'msg="refused a peer: uid 1001"' in lines[0]
+        assert "secret" not in stream.getvalue()
+        assert "Traceback" in lines[1] and "\\nsecond line" in lines[1]
+        assert "\x1b[" not in stream.getvalue()
+        assert isinstance(root.handlers[0].formatter, KeyValueFormatter)
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_levels[0])
+        ours.setLevel(saved_levels[1])
