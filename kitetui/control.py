@@ -10,11 +10,15 @@ accepts peers of our own uid (SO_PEERCRED). The protocol is JSON lines::
     → {"id": 3, "cmd": "watch"}
     ← {"id": 3, "ok": true, "message": "watching"}
     ← {"snapshot": {...}}            (pushed when the desk publishes, at most N a second)
+    → {"id": 4, "cmd": "order", "tag": "eq-1"}
+    ← {"id": 4, "ok": true, "detail": {"tag": "eq-1", "history": [...], "fills": [...]}}
 
 Commands: status, watch, start/stop (engine), pause/resume (optional engine), kill
 (optional reason), reset-kill, flatten (symbol), cancel (tag); each becomes the command
-object of ``kitetui.commands`` and goes through ``desk.execute`` — the one door. A bad
-request gets ``{"ok": false, "error": ...}`` and the connection stays usable.
+object of ``kitetui.commands`` and goes through ``desk.execute`` — the one door. ``order``
+(tag) reads one order's state history and fills from the journal through
+``desk.order_detail`` (``detail`` is null for an unknown tag). A bad request gets
+``{"ok": false, "error": ...}`` and the connection stays usable.
 
 Nothing here can slow the desk: every client has its own sender task, replies wait in a
 small bounded queue (a client that lets it overflow is dropped) and pushed snapshots
@@ -41,10 +45,11 @@ from kitetui.commands import Command, CommandResult
 from kitetui.control_client import (
     COMMAND_TYPES,
     command_from_request,
+    order_detail_to_json,
     snapshot_to_json,
     socket_path_for,
 )
-from kitetui.views import DeskSnapshot
+from kitetui.views import DeskSnapshot, OrderDetail
 
 __all__ = ["ControlServer", "ControlSocketError", "check_peer_uid", "socket_path_for"]
 
@@ -64,6 +69,8 @@ class Desk(Protocol):
 
     async def execute(self, command: Command) -> CommandResult: ...
 
+    async def order_detail(self, tag: str) -> OrderDetail | None: ...
+
 
 # -- requests --------------------------------------------------------------------------
 
@@ -81,6 +88,11 @@ class StatusRequest(_Request):
 
 class WatchRequest(_Request):
     cmd: Literal["watch"]
+
+
+class OrderRequest(_Request):
+    cmd: Literal["order"]
+    tag: str = Field(min_length=1)
 
 
 class StartRequest(_Request):
@@ -125,6 +137,7 @@ class CancelRequest(_Request):
 Request = Annotated[
     StatusRequest
     | WatchRequest
+    | OrderRequest
     | StartRequest
     | StopRequest
     | PauseRequest
@@ -136,7 +149,7 @@ Request = Annotated[
     Field(discriminator="cmd"),
 ]
 _REQUEST = TypeAdapter(Request)
-KNOWN_COMMANDS = ("status", "watch", *COMMAND_TYPES)
+KNOWN_COMMANDS = ("status", "watch", "order", *COMMAND_TYPES)
 
 
 def parse_request(line: bytes) -> tuple[RequestId, Request | str]:
@@ -245,7 +258,7 @@ class _Client:
 
 
 class ControlServer:
-    """Serve a desk (``.published`` + ``async execute``) on a Unix control socket."""
+    """Serve a desk (``.published``, ``execute``, ``order_detail``) on a Unix control socket."""
 
     def __init__(self, desk: Desk, path: str | Path, *, max_rate: float = 4.0) -> None:
         if max_rate <= 0:
@@ -413,6 +426,9 @@ class ControlServer:
             if snapshot is not None:
                 client.push(snapshot.seq, self._push_line(snapshot))
             return
+        if isinstance(request, OrderRequest):
+            await self._order(client, request_id, request.tag)
+            return
         command = request_to_command(request)
         try:
             result = await self.desk.execute(command)
@@ -420,6 +436,17 @@ class ControlServer:
             log.exception("control socket: %s failed", command)
             result = CommandResult(False, f"{type(command).__name__} failed: {exc}")
         client.reply({"id": request_id, "ok": result.ok, "message": result.message})
+
+    async def _order(self, client: _Client, request_id: RequestId, tag: str) -> None:
+        try:
+            detail = await self.desk.order_detail(tag)
+            data = None if detail is None else order_detail_to_json(detail)
+        except Exception as exc:  # a failed read must not take the connection down
+            log.exception("control socket: order %s failed", tag)
+            error = f"cannot read order {tag}: {exc}"
+            client.reply({"id": request_id, "ok": False, "error": error})
+            return
+        client.reply({"id": request_id, "ok": True, "detail": data})
 
     # -- snapshots ---------------------------------------------------------------------
 

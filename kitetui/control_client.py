@@ -1,9 +1,11 @@
 """The client side of the control socket: ``kitetui ctl``, ``kitetui attach`` and scripts.
 
 ``snapshot_to_json`` / ``snapshot_from_json`` carry a ``DeskSnapshot`` over JSON with an
-exact round trip (tuples stay tuples, nested views come back as the same dataclasses).
+exact round trip (tuples stay tuples, nested views come back as the same dataclasses), and
+``order_detail_to_json`` / ``order_detail_from_json`` do the same for an ``OrderDetail``.
 ``ControlClient`` speaks the JSON-lines protocol of ``kitetui.control``; ``RemoteLink``
-is the socket implementation of ``DeskLink`` for the TUI; ``run_ctl`` is ``kitetui ctl``.
+is the socket implementation of ``DeskLink`` for the TUI (it reconnects by itself once it
+has been connected); ``run_ctl`` is ``kitetui ctl``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from kitetui.commands import (
     StopEngine,
     TriggerKillSwitch,
 )
-from kitetui.views import DeskSnapshot
+from kitetui.views import DeskSnapshot, OrderDetail
 
 EXIT_OK = 0
 EXIT_REFUSED = 1
@@ -132,11 +134,25 @@ def snapshot_from_json(data: dict[str, Any]) -> DeskSnapshot:
     return _from_json(DeskSnapshot, data)
 
 
+def order_detail_to_json(detail: OrderDetail) -> dict[str, Any]:
+    """A JSON-ready dict of an order's history and fills."""
+    return _to_json(detail)
+
+
+def order_detail_from_json(data: dict[str, Any]) -> OrderDetail:
+    """The exact inverse of ``order_detail_to_json``."""
+    return _from_json(OrderDetail, data)
+
+
 # -- the client ------------------------------------------------------------------------
 
 
 class ControlError(Exception):
     """The desk could not be reached, or the connection to it was lost."""
+
+
+class DeskRequestError(Exception):
+    """The desk answered, but could not do what was asked (its error is the message)."""
 
 
 class ControlClient:
@@ -164,6 +180,11 @@ class ControlClient:
         except (OSError, TimeoutError) as exc:
             raise ControlError(unreachable_message(self.path, exc)) from exc
         self._task = asyncio.create_task(self._read_loop(), name=f"control-client {self.path}")
+
+    @property
+    def connected(self) -> bool:
+        """True from ``connect()`` until the connection ends (``closed_reason`` says why)."""
+        return self._writer is not None and not self._ended
 
     async def _read_loop(self) -> None:
         assert self._reader is not None
@@ -225,6 +246,12 @@ class ControlClient:
         reply = await self.request("watch")
         if not reply.get("ok"):
             raise ControlError(reply.get("error", "watch refused"))
+        async for snapshot in self.snapshots():
+            yield snapshot
+
+    async def snapshots(self) -> AsyncIterator[DeskSnapshot]:
+        """The snapshots pushed after a ``watch`` request, newest each time; ends with the
+        connection."""
         while True:
             await self._fresh.wait()
             self._fresh.clear()
@@ -233,6 +260,18 @@ class ControlClient:
                 yield snapshot
             if self._ended:
                 return
+
+    async def order_detail(self, tag: str) -> OrderDetail | None:
+        """An order's state history and fills from the desk's journal; None if unknown.
+
+        Raises ``ControlError`` when the desk cannot be asked and ``DeskRequestError``
+        when it could not read the order.
+        """
+        reply = await self.request("order", tag=tag)
+        if not reply.get("ok"):
+            raise DeskRequestError(reply.get("error") or f"the desk refused order {tag}")
+        detail = reply.get("detail")
+        return None if detail is None else order_detail_from_json(detail)
 
     def close(self) -> None:
         if self._writer is not None:
@@ -261,24 +300,63 @@ def unreachable_message(path: Path, exc: BaseException | None = None) -> str:
 # -- the remote link -------------------------------------------------------------------
 
 
+def _short_reason(exc: BaseException) -> str:
+    """'connection refused' rather than the whole how-to-start-a-desk sentence."""
+    cause = exc.__cause__ if isinstance(exc, ControlError) and exc.__cause__ else exc
+    if isinstance(cause, TimeoutError):
+        return "timed out"
+    if isinstance(cause, FileNotFoundError):
+        return "no socket at that path"
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror[:1].lower() + cause.strerror[1:]
+    return str(exc) or type(exc).__name__
+
+
 class RemoteLink:
     """``DeskLink`` over the control socket, for ``kitetui attach``.
 
     A background task keeps one connection open, watches snapshots and keeps the newest;
     ``snapshot()`` only reads that reference. It starts on ``await start()`` or, lazily,
     on the first ``snapshot()``/``send()`` made inside a running event loop.
+
+    If the desk cannot be reached at first, ``failure()`` says why and the link gives up
+    (the TUI exits with that reason). Once it has been connected, a lost connection (the
+    daemon restarted, the socket closed) is not a failure: ``snapshot()`` keeps the last
+    picture, ``connection_problem()`` says what is wrong and the link reconnects with a
+    backoff (``retry_first_s`` doubling up to ``retry_max_s``) until ``close()``. Commands
+    sent meanwhile fail at once and are never queued for later.
+
+    ``seq`` only ever grows through this link: a restarted daemon numbers its snapshots
+    from 1 again, so the link renumbers them past the last one it showed (a screen that
+    skips an unchanged ``seq`` would otherwise skip the new desk's first frames).
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        timeout: float = 5.0,
+        retry_first_s: float = 0.25,
+        retry_max_s: float = 5.0,
+    ) -> None:
         self.path = Path(path)
-        self._client = ControlClient(path, timeout=timeout)
+        self.timeout = timeout
+        self.retry_first_s = retry_first_s
+        self.retry_max_s = retry_max_s
+        self.connections = 0
+        """How many times a connection (and its watch) has been made, reconnects included."""
+        self._client: ControlClient | None = None
         self._latest: DeskSnapshot | None = None
         self._failure: str | None = None
+        self._problem: str | None = None
         self._connected: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._last_seq = 0  # the seq of the newest snapshot handed out
+        self._seq_offset = 0  # added to the desk's seq so that it never goes back
 
     def _ensure_started(self) -> None:
-        if self._task is not None:
+        if self._task is not None or self._closed:
             return
         try:
             loop = asyncio.get_running_loop()
@@ -290,63 +368,148 @@ class RemoteLink:
     async def start(self) -> None:
         """Connect and start watching; raises ``ControlError`` when the desk is not there."""
         self._ensure_started()
-        assert self._connected is not None
+        if self._connected is None:
+            raise ControlError("the link to the desk is closed")
         await asyncio.shield(self._connected)
+
+    async def _open(self) -> ControlClient:
+        """A new connection that is watching, or ControlError."""
+        client = ControlClient(self.path, timeout=self.timeout)
+        try:
+            await client.connect()
+            reply = await client.request("watch")
+            if not reply.get("ok"):
+                raise ControlError(
+                    f"the desk refused to send snapshots: {reply.get('error', 'no reason')}"
+                )
+        except BaseException:
+            client.close()
+            raise
+        return client
 
     async def _run(self) -> None:
         assert self._connected is not None
-        try:
-            await self._client.connect()
-        except ControlError as exc:
-            self._failure = str(exc)
-            self._connected.set_exception(exc)
-            return
-        self._connected.set_result(None)
-        try:
-            async for snapshot in self._client.watch():
-                self._latest = snapshot
-            self._failure = self._client.closed_reason or "the desk closed the connection"
-        except ControlError as exc:
-            self._failure = str(exc)
+        delay = self.retry_first_s
+        attempt = 0  # 0: the first connection; n: the n-th try since the last one broke
+        reason = ""
+        while True:
+            if attempt:
+                self._problem = (
+                    f"reconnecting to the desk at {self.path} (attempt {attempt}): {reason}"
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max_s)
+            try:
+                client = await self._open()
+            except ControlError as exc:
+                if not self._connected.done():  # never connected: give up, as before
+                    self._failure = str(exc)
+                    self._connected.set_exception(exc)
+                    self._connected.exception()  # failure() reports it: nobody must await
+                    return
+                attempt += 1
+                reason = _short_reason(exc)
+                continue
+            self._client = client
+            self._problem = None
+            self.connections += 1
+            delay, attempt = self.retry_first_s, 0
+            if not self._connected.done():
+                self._connected.set_result(None)
+            try:
+                async for snapshot in client.snapshots():
+                    self._take(snapshot)
+                reason = client.closed_reason or "the desk closed the connection"
+            finally:
+                self._client = None
+                client.close()
+            attempt = 1
+
+    def _take(self, snapshot: DeskSnapshot) -> None:
+        if snapshot.seq + self._seq_offset <= self._last_seq:
+            self._seq_offset = self._last_seq + 1 - snapshot.seq  # a restarted desk
+        if self._seq_offset:
+            snapshot = dataclasses.replace(snapshot, seq=snapshot.seq + self._seq_offset)
+        self._last_seq = snapshot.seq
+        self._latest = snapshot
 
     def snapshot(self) -> DeskSnapshot | None:
         self._ensure_started()
         return self._latest
 
-    async def send(self, command: Command) -> CommandResult:
+    async def _ready(self) -> ControlClient | str:
+        """The live connection, or why there is none (waiting for a first connect)."""
         self._ensure_started()
-        if self._connected is not None:
+        connected = self._connected
+        if self._closed or connected is None:
+            return "the link to the desk is closed"
+        if not connected.done():
             try:
-                await asyncio.wait_for(asyncio.shield(self._connected), self._client.timeout)
+                await asyncio.wait_for(asyncio.shield(connected), self.timeout)
             except (ControlError, TimeoutError) as exc:
-                return CommandResult(False, self._failure or str(exc))
+                return self._failure or str(exc) or "timed out connecting to the desk"
         if self._failure is not None:
-            return CommandResult(False, self._failure)
+            return self._failure
+        client = self._client
+        if client is None or not client.connected:
+            why = self._problem or (client.closed_reason if client else None) or "connection lost"
+            return f"not connected to the desk: {why}"
+        return client
+
+    async def send(self, command: Command) -> CommandResult:
+        """Carry a command out on the desk; fails at once (never queued) while disconnected."""
+        client = await self._ready()
+        if isinstance(client, str):
+            return CommandResult(False, client)
         try:
-            reply = await self._client.request(**command_to_request(command))
+            reply = await client.request(**command_to_request(command))
         except ControlError as exc:
             return CommandResult(False, str(exc))
         return CommandResult(bool(reply.get("ok")), reply.get("message") or reply.get("error", ""))
 
+    async def order_detail(self, tag: str) -> OrderDetail | None:
+        """An order's history and fills from the desk's journal; None if the tag is unknown
+        or the desk cannot be reached right now. ``DeskRequestError`` if the desk failed."""
+        client = await self._ready()
+        if isinstance(client, str):
+            return None
+        try:
+            return await client.order_detail(tag)
+        except ControlError:
+            return None
+
     def failure(self) -> str | None:
-        """Why the link to the desk is gone, or None while it is up."""
+        """Why the desk could not be reached at all, or None (also while reconnecting)."""
         return self._failure
 
+    def connection_problem(self) -> str | None:
+        """What is wrong with a connection that was up and is being re-made, else None."""
+        return self._problem
+
     async def close(self) -> None:
-        self._client.close()
+        self._closed = True
+        if self._client is not None:
+            self._client.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._task, 1.0)
         if self._connected is not None and not self._connected.done():
             self._connected.cancel()
+        self._problem = None
 
 
 # -- kitetui ctl -----------------------------------------------------------------------
 
-_NEEDS_ARG = {"start": "engine", "stop": "engine", "flatten": "symbol", "cancel": "tag"}
+_NEEDS_ARG = {
+    "order": "tag",
+    "start": "engine",
+    "stop": "engine",
+    "flatten": "symbol",
+    "cancel": "tag",
+}
 _OPTIONAL_ARG = {"pause": "engine", "resume": "engine", "kill": "reason"}
-CTL_COMMANDS = ("status", *COMMAND_TYPES)
+CTL_COMMANDS = ("status", "order", *COMMAND_TYPES)
 
 
 def build_ctl_parser() -> argparse.ArgumentParser:
@@ -366,7 +529,8 @@ def build_ctl_parser() -> argparse.ArgumentParser:
 
 
 def run_ctl(argv: Sequence[str] | None = None) -> int:
-    """``kitetui ctl``: 0 done, 1 the desk refused, 2 usage, 3 cannot connect."""
+    """``kitetui ctl``: 0 done, 1 the desk refused (or has no such order), 2 usage, 3 cannot
+    connect."""
     parser = build_ctl_parser()
     try:
         args = parser.parse_args(argv)
@@ -398,10 +562,15 @@ def run_ctl(argv: Sequence[str] | None = None) -> int:
     except ControlError as exc:
         print(f"kitetui ctl: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
+    unknown_order = args.command == "order" and reply.get("ok") and reply.get("detail") is None
     if args.json:
         print(json.dumps(reply, indent=2))
     elif not reply.get("ok"):
         print(f"refused: {reply.get('error') or reply.get('message', '')}", file=sys.stderr)
+    elif unknown_order:
+        print(f"kitetui ctl: the desk has no order {args.arg!r}", file=sys.stderr)
+    elif args.command == "order":
+        print(format_order(order_detail_from_json(reply["detail"])))
     elif args.command == "status":
         snapshot = reply.get("snapshot")
         if snapshot is None:
@@ -410,7 +579,7 @@ def run_ctl(argv: Sequence[str] | None = None) -> int:
             print(format_status(snapshot_from_json(snapshot)))
     else:
         print(reply.get("message", "ok"))
-    return EXIT_OK if reply.get("ok") else EXIT_REFUSED
+    return EXIT_OK if reply.get("ok") and not unknown_order else EXIT_REFUSED
 
 
 _OPEN_ORDER_STATES = {"NEW", "OPEN", "TRIGGER PENDING"}
@@ -422,6 +591,29 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
         "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
+
+
+def format_order(detail: OrderDetail) -> str:
+    """``kitetui ctl order TAG``: each state the order passed through, then its fills."""
+    lines = [f"order {detail.tag}", "", f"history ({len(detail.history)})"]
+    if detail.history:
+        lines += _table(
+            [("TIME", "STATUS", "REASON")]
+            + [(format_ist(e.ts_ns), e.status, e.reason) for e in detail.history]
+        )
+    lines += ["", f"fills ({len(detail.fills)})"]
+    if detail.fills:
+        lines += _table(
+            [("TIME", "SIDE", "QTY", "PRICE", "FILL")]
+            + [
+                (format_ist(f.ts_ns), f.side, str(f.quantity), f"{f.price:,.2f}", f.fill_id)
+                for f in detail.fills
+            ]
+        )
+        quantity = sum(f.quantity for f in detail.fills)
+        average = sum(f.quantity * f.price for f in detail.fills) / quantity if quantity else 0.0
+        lines.append(f"  filled {quantity} at an average of {average:,.2f}")
+    return "\n".join(lines)
 
 
 def format_status(s: DeskSnapshot) -> str:

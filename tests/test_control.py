@@ -34,8 +34,11 @@ from kitetui.control import (
 )
 from kitetui.control_client import (
     ControlClient,
+    DeskRequestError,
     RemoteLink,
     command_to_request,
+    order_detail_from_json,
+    order_detail_to_json,
     run_ctl,
     snapshot_from_json,
     snapshot_to_json,
@@ -45,7 +48,11 @@ from kitetui.views import (
     DeskSnapshot,
     EngineView,
     EventView,
+    FeedView,
+    FillView,
     LimitView,
+    OrderDetail,
+    OrderEventView,
     OrderView,
     PositionView,
     RiskView,
@@ -144,7 +151,23 @@ def make_snapshot(seq: int = 1, events: int = 2) -> DeskSnapshot:
         ),
         equity_curve=((1, 100000.0), (2, 101127.5)),
         counts=(("signals", 1), ("orders", 2)),
+        feed=FeedView("RUNNING", 412.5, 1_704_440_701_000_000_000, 2, "OPEN"),
+        published_wall_ns=1_704_440_701_250_000_000,
     )
+
+
+ORDER_DETAIL = OrderDetail(
+    "eq-1",
+    history=(
+        OrderEventView(1_704_440_700_000_000_000, "NEW", "breakout"),
+        OrderEventView(1_704_440_700_000_000_000, "OPEN"),
+        OrderEventView(1_704_440_701_000_000_000, "COMPLETE"),
+    ),
+    fills=(
+        FillView("eq-1-1", 1_704_440_701_000_000_000, "BUY", 4, 600.0),
+        FillView("eq-1-2", 1_704_440_701_000_000_000, "BUY", 6, 601.0),
+    ),
+)
 
 
 class FakeDesk:
@@ -157,6 +180,11 @@ class FakeDesk:
         if isinstance(command, CancelOrder) and command.tag == "nope":
             return CommandResult(False, "no open order nope")
         return CommandResult(True, f"done: {type(command).__name__}")
+
+    async def order_detail(self, tag: str) -> OrderDetail | None:
+        if tag == "boom":
+            raise RuntimeError("database is locked")
+        return ORDER_DETAIL if tag == ORDER_DETAIL.tag else None
 
 
 @pytest.fixture
@@ -199,6 +227,9 @@ def test_snapshot_json_round_trip_is_exact():
     assert isinstance(back.signals[0].indicators[0], tuple)
     assert isinstance(back.risk.limits[0], LimitView)
     assert isinstance(back.equity_curve[0], tuple)
+    assert isinstance(back.feed, FeedView) and back.feed == snapshot.feed
+    assert back.feed.items_per_s == 412.5 and back.feed.session == "OPEN"
+    assert back.published_wall_ns == snapshot.published_wall_ns == 1_704_440_701_250_000_000
     assert snapshot_from_json(snapshot_to_json(DeskSnapshot(0, "replay", "r", 0, "S", "max"))) == (
         DeskSnapshot(0, "replay", "r", 0, "S", "max")
     )
@@ -287,6 +318,37 @@ async def test_bad_requests_error_and_keep_the_connection(served):
         writer.close()
 
 
+def test_order_detail_json_round_trip_is_exact():
+    back = order_detail_from_json(json.loads(json.dumps(order_detail_to_json(ORDER_DETAIL))))
+    assert back == ORDER_DETAIL
+    assert isinstance(back.history, tuple) and isinstance(back.history[0], OrderEventView)
+    assert isinstance(back.fills, tuple) and isinstance(back.fills[1], FillView)
+    assert order_detail_from_json(order_detail_to_json(OrderDetail("x"))) == OrderDetail("x")
+
+
+async def test_order_request_reads_the_detail(served):
+    desk, server = served
+    client = await connect(server.path)
+    try:
+        reply = await client.request("order", tag="eq-1")
+        assert reply["ok"] is True and reply["id"] == 1
+        assert order_detail_from_json(reply["detail"]) == ORDER_DETAIL
+        assert await client.order_detail("eq-1") == ORDER_DETAIL
+        unknown = await client.request("order", tag="zz-9")
+        assert unknown == {"id": unknown["id"], "ok": True, "detail": None}
+        assert await client.order_detail("zz-9") is None
+        failed = await client.request("order", tag="boom")
+        assert failed["ok"] is False and "database is locked" in failed["error"]
+        with pytest.raises(DeskRequestError, match="database is locked"):
+            await client.order_detail("boom")
+        bad = await client.request("order")
+        assert bad["ok"] is False and "tag" in bad["error"]
+        assert (await client.request("status"))["ok"] is True  # still usable
+        assert desk.commands == []  # a read, not a command
+    finally:
+        client.close()
+
+
 def test_parse_request_models():
     assert parse_request(b'{"cmd": "pause"}')[1].engine == ""
     assert isinstance(parse_request(b'{"cmd": "start", "engine": ""}')[1], str)
@@ -358,10 +420,17 @@ async def test_remote_link_is_a_desk_link(sock_dir):
             False, "no open order nope"
         )
         assert desk.commands == [FlattenPosition("SBIN"), CancelOrder("nope")]
+        assert await asyncio.wait_for(link.order_detail("eq-1"), T) == ORDER_DETAIL
+        assert await asyncio.wait_for(link.order_detail("zz-9"), T) is None
+        assert link.connection_problem() is None
         await asyncio.wait_for(server.stop(), T)
-        await eventually(lambda: link.failure() is not None)
+        # once connected, a lost desk is a connection problem, not a failure
+        await eventually(lambda: link.connection_problem() is not None)
+        assert link.failure() is None
+        assert link.snapshot() == desk.published
         result = await asyncio.wait_for(link.send(ResetKillSwitch()), T)
-        assert result.ok is False and result.message
+        assert result.ok is False and result.message.startswith("not connected to the desk")
+        assert await asyncio.wait_for(link.order_detail("eq-1"), T) is None
     finally:
         await asyncio.wait_for(link.close(), T)
         await asyncio.wait_for(server.stop(), T)
@@ -372,6 +441,8 @@ async def test_remote_link_reports_an_absent_desk(sock_dir):
     result = await asyncio.wait_for(link.send(ResetKillSwitch()), T)
     assert result.ok is False and "kitetui run --no-ui" in result.message
     assert "kitetui run --no-ui" in (link.failure() or "")
+    assert link.connection_problem() is None  # it never connected: nothing to re-make
+    assert await asyncio.wait_for(link.order_detail("eq-1"), T) is None
     await asyncio.wait_for(link.close(), T)
 
 
@@ -398,6 +469,27 @@ async def test_run_ctl(served, capsys, sock_dir):
     assert await ctl("--socket", path, "kill") == 0
     assert desk.commands == [FlattenPosition("SBIN"), CancelOrder("nope"), TriggerKillSwitch()]
     assert await ctl("--socket", path, "flatten") == 2
+    capsys.readouterr()
+
+    assert await ctl("--socket", path, "order", "eq-1") == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "order eq-1"
+    statuses = [line.split()[3] for line in lines if "IST" in line and "BUY" not in line]
+    assert statuses == ["NEW", "OPEN", "COMPLETE"]
+    assert "2024-01-05 13:15:00 IST" in out and "breakout" in out
+    assert "eq-1-1" in out and "eq-1-2" in out and "601.00" in out
+    assert "filled 10 at an average of 600.60" in out
+    assert await ctl("--socket", path, "--json", "order", "eq-1") == 0
+    reply = json.loads(capsys.readouterr().out)
+    assert reply["ok"] is True and order_detail_from_json(reply["detail"]) == ORDER_DETAIL
+    assert await ctl("--socket", path, "order", "zz-9") == 1
+    assert "no order 'zz-9'" in capsys.readouterr().err
+    assert await ctl("--socket", path, "--json", "order", "zz-9") == 1
+    assert json.loads(capsys.readouterr().out)["detail"] is None
+    assert await ctl("--socket", path, "order", "boom") == 1
+    assert "database is locked" in capsys.readouterr().err
+    assert await ctl("--socket", path, "order") == 2
     capsys.readouterr()
 
     assert await ctl("--socket", str(sock_dir / "nothing.sock"), "status") == 3

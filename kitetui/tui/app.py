@@ -402,6 +402,8 @@ class KiteTuiApp(App[None]):
             detail = None
         finally:
             self._detail_requests.discard(tag)
+        if detail is None and self._link_problem():
+            return  # not known to be absent: ask again once the link is back
         self._order_details[tag] = (version, detail)
         if len(self._order_details) > 500:  # keep the cache to what a person looks at
             del self._order_details[next(iter(self._order_details))]
