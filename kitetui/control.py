@@ -324,7 +324,10 @@ class ControlServer:
             "is a `kitetui run` using this database still running?"
         )
 
-    async def stop(self) -> None:
+    async def stop(self, *, final_push_s: float = 1.0) -> None:
+        """Close the socket; watchers first get the desk's last snapshot (bounded wait),
+        so an attached screen shows how the run ended, not a frame from before it."""
+        await self._push_final(final_push_s)
         if self._broadcaster is not None:
             self._broadcaster.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -344,6 +347,23 @@ class ControlServer:
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
             self._server = None
         self._remove_socket_file()
+
+    async def _push_final(self, timeout: float) -> None:
+        snapshot = self.desk.published
+        if snapshot is None or timeout <= 0:
+            return
+        watchers = [c for c in self._clients if c.watching and not c.overflowed]
+        if not watchers:
+            return
+        line = self._push_line(snapshot)
+        for client in watchers:
+            if client.last_seq != snapshot.seq:
+                client.push(snapshot.seq, line)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(c.snapshot is not None or c.replies for c in watchers):
+            if asyncio.get_running_loop().time() >= deadline:
+                return  # a stalled reader does not hold the shutdown up
+            await asyncio.sleep(0.01)
 
     def _remove_socket_file(self) -> None:
         try:

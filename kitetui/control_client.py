@@ -253,13 +253,16 @@ class ControlClient:
         """The snapshots pushed after a ``watch`` request, newest each time; ends with the
         connection."""
         while True:
-            await self._fresh.wait()
-            self._fresh.clear()
+            # The newest snapshot first, even when the connection has just ended: the
+            # last one a closing desk pushes is the one that says how the run ended.
             if self._latest is not None:
                 snapshot, self._latest = self._latest, None
                 yield snapshot
+                continue
             if self._ended:
                 return
+            await self._fresh.wait()
+            self._fresh.clear()
 
     async def order_detail(self, tag: str) -> OrderDetail | None:
         """An order's state history and fills from the desk's journal; None if unknown.

@@ -541,3 +541,20 @@ def test_peer_uid_check():
     finally:
         a.close()
         b.close()
+
+
+async def test_stop_pushes_the_last_snapshot_to_watchers_first(sock_dir):
+    desk = FakeDesk(make_snapshot())
+    # A slow broadcaster: without the final push the watcher would never see seq 2.
+    server = ControlServer(desk, socket_path_for(sock_dir / "state.db"), max_rate=0.1)
+    await asyncio.wait_for(server.start(), T)
+    client = await connect(server.path)
+    try:
+        watch = client.watch()
+        assert (await asyncio.wait_for(anext(watch), T)).seq == 1
+        desk.published = dataclasses.replace(make_snapshot(2), feed_state="FINISHED")
+        await asyncio.wait_for(server.stop(), T)
+        last = await asyncio.wait_for(anext(watch), T)
+        assert (last.seq, last.feed_state) == (2, "FINISHED")
+    finally:
+        client.close()
