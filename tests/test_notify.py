@@ -242,3 +242,43 @@ def test_headless_log_records_are_one_key_value_line_each_without_colour() -> No
         root.handlers[:] = saved_handlers
         root.setLevel(saved_levels[0])
         ours.setLevel(saved_levels[1])
+
+
+def test_headless_daemon_notifies_ready_watchdog_status_then_stopping_on_sigterm() -> None:
+    """The real `kitetui run --no-ui` as systemd would run it: a fake NOTIFY_SOCKET."""
+    import signal
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="kt") as folder:
+        address = str(Path(folder) / "notify.sock")
+        receiver = Receiver(address)
+        env = {**os.environ, "NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"}
+        env.pop("WATCHDOG_PID", None)
+        database = str(Path(folder) / "state.db")
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "kitetui", "run", "--no-ui", "--speed", "30", "--db", database],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not sum(m == "WATCHDOG=1\n" for _, m in receiver.got) >= 3:
+                assert daemon.poll() is None, daemon.stderr.read().decode()
+                assert time.monotonic() < deadline, receiver.got
+                time.sleep(0.05)
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(timeout=30) == 0
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.wait(timeout=10)
+            got = receiver.close()
+    messages = [m for _, m in got]
+    assert messages[0] == "READY=1\n"
+    assert messages[-1] == "STOPPING=1\n"
+    assert any(m.startswith("STATUS=") for m in messages)  # every 5 s, from the start
+    assert set(messages[1:-1]) <= {"WATCHDOG=1\n"} | {
+        m for m in messages if m.startswith("STATUS=")
+    }
