@@ -64,6 +64,7 @@ from bench_attach import (
     PtyTerminal,
     cpu_seconds,
     kitetui_command,
+    spawn_in_pty,
     status,
 )
 
@@ -647,25 +648,8 @@ class PtyTerm:
         self.buffer = b""
 
     def start(self) -> None:
-        import fcntl
-        import pty
-        import struct
-        import termios
-
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
         env = dict(os.environ, TERM="xterm-256color", COLUMNS="120", LINES="40")
-        self.proc = subprocess.Popen(
-            self.command,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            cwd=self.cwd,
-            env=env,
-            start_new_session=True,
-        )
-        os.close(slave)
-        self.master = master
+        self.proc, self.master = spawn_in_pty(self.command, self.cwd, 40, 120, env)
 
     def screen(self) -> str:
         while select.select([self.master], [], [], 0)[0]:

@@ -193,6 +193,30 @@ class Daemon:
         self.stop()
 
 
+def spawn_in_pty(
+    command: list[str], cwd: str | Path, rows: int, cols: int, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``command`` on a new pty of ``cols`` x ``rows``; returns it and the master fd."""
+    master, slave = os.openpty()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        proc = subprocess.Popen(
+            command,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(master)
+        raise
+    finally:
+        os.close(slave)
+    return proc, master
+
+
 class PtyTerminal:
     """A command in a pty of ``cols`` x ``rows``; every output byte kept with its time."""
 
@@ -218,24 +242,10 @@ class PtyTerminal:
     # ---- life -------------------------------------------------------------------
 
     def start(self) -> None:
-        master, slave = os.openpty()
-        try:
-            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", self.rows, self.cols, 0, 0))
-            self.t0 = time.perf_counter()
-            self.proc = subprocess.Popen(
-                self.command,
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                cwd=self.cwd,
-                env=_clean_env(TERM="xterm-256color"),
-                start_new_session=True,
-            )
-        except BaseException:
-            os.close(master)
-            raise
-        finally:
-            os.close(slave)
+        self.t0 = time.perf_counter()
+        self.proc, master = spawn_in_pty(
+            self.command, self.cwd, self.rows, self.cols, _clean_env(TERM="xterm-256color")
+        )
         self.master = master
         self.thread = threading.Thread(target=self._read, name="pty-reader", daemon=True)
         self.thread.start()
