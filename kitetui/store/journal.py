@@ -102,12 +102,16 @@ class Journal:
         self._closing = False
         self._order_seq = 0
         self._fill_seq = 0
+        # What the run had journaled before this process (a resumed run), by record kind:
+        # its totals carry on from there (the desk shows "newest 300 of 50,000").
+        self.journaled: dict[str, int] = {}
         self.rows_written = 0
         self.flushes = 0
 
     # -- run bookkeeping ------------------------------------------------------------
 
     async def load_sequences(self) -> None:
+        """Continue a run's order and fill sequences, and learn what it journaled so far."""
         row = await (
             await self.db.execute(
                 "SELECT COALESCE(MAX(seq), 0) FROM orders WHERE run_id = ?", (self.run_id,)
@@ -120,6 +124,18 @@ class Journal:
             )
         ).fetchone()
         self._fill_seq = row[0]
+        # Index-only counts (each table's index starts with run_id): ms for 50,000 rows.
+        for kind, table in (
+            ("signals", "signals"),
+            ("events", "events"),
+            ("decisions", "risk_decisions"),
+        ):
+            row = await (
+                await self.db.execute(
+                    f"SELECT count(*) FROM {table} WHERE run_id = ?", (self.run_id,)
+                )
+            ).fetchone()
+            self.journaled[kind] = row[0]
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._flush_loop(), name="journal-flush")

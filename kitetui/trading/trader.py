@@ -105,6 +105,10 @@ class Trader:
         self.signal_seq = 0
         self.event_seq = 0
         self.counts = {"signals": 0, "orders": 0, "fills": 0, "events": 0, "decisions": 0}
+        # A resumed run's totals go on from what it journaled before the restart (fills
+        # and orders are counted as the journal's ledger is read back).
+        for kind in ("signals", "events", "decisions"):
+            self.counts[kind] += journal.journaled.get(kind, 0)
         self.quiet = False  # True while warming up after a restart: nothing is journaled
         self.feed_problem = ""  # set while market data is stale: entries wait
         self.login_required = ""  # set when the broker refused our token: nothing is sent
