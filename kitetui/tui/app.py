@@ -15,10 +15,11 @@ Build it with ``make_app(link)``: the CLI passes a real link, tests a fake one.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -45,6 +46,7 @@ from kitetui.tui.cells import (
     ORDER_COLUMNS,
     POSITION_COLUMNS,
     SIGNAL_COLUMNS,
+    Row,
     engine_key,
     engine_row,
     event_key,
@@ -132,6 +134,24 @@ HELP: tuple[HelpSection, ...] = (
 )
 
 _PAUSABLE = frozenset({"RUNNING", "PAUSED"})
+#: The collector's first threshold while a desk runs (CPython's default is 700).
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def quiet_collector() -> None:
+    """Keep garbage-collection pauses out of a long-running desk's frames.
+
+    Every frame allocates (rows, rich segments, the new snapshot) and each full pass of
+    the collector walks every live object: with a 2,000-order table on screen that is
+    100-190 ms, several times a minute at CPython's defaults (scripts/bench_desk_load.py).
+    Freezing what exists at start-up (modules, config, data already loaded) takes it out
+    of every pass, and a higher first threshold makes passes rare; what a desk allocates
+    is acyclic and freed by reference counting anyway. It is process-wide, so the app
+    applies it only when it really runs (not headless, as tests run it).
+    """
+    gc.freeze()
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(max(young, GC_YOUNG_THRESHOLD), max(middle, 20), old)
 
 
 class KiteTuiApp(App[None]):
@@ -182,6 +202,7 @@ class KiteTuiApp(App[None]):
         self._snapshot: DeskSnapshot | None = None
         self._tab_seq: dict[str, tuple[int, str, int]] = {}
         self._views: dict[str, dict[str, object]] = {tab: {} for tab in TABLE_TABS}
+        self._row_cache: dict[str, dict[Any, Row]] = {}  # per tab: view -> its row
         self._order_details: dict[str, tuple[tuple[str, int], OrderDetail | None]] = {}
         self._detail_requests: set[str] = set()
         self._details_wanted: bool | None = None  # None: by terminal height
@@ -194,6 +215,11 @@ class KiteTuiApp(App[None]):
         """``time.perf_counter()`` at process start, if the caller wants a first-frame time."""
         self.first_frame_s: float | None = None
         """Seconds from ``started_at`` to the first rendered snapshot."""
+
+    async def run_async(self, *, headless: bool = False, **kwargs: Any) -> None:
+        if not headless:
+            quiet_collector()
+        return await super().run_async(headless=headless, **kwargs)
 
     # ---- layout -------------------------------------------------------------------
 
@@ -295,26 +321,50 @@ class KiteTuiApp(App[None]):
         views: dict[str, object]
         if tab == "positions":
             views = keyed(snapshot.positions, position_key)
-            rows = {key: position_row(v) for key, v in views.items()}
+            rows = self._rows(tab, views, position_row)
         elif tab == "orders":
             newest_first = sorted(snapshot.orders, key=lambda o: o.ts_ns, reverse=True)
             views = keyed(newest_first, order_key)
-            rows = {key: order_row(v) for key, v in views.items()}
+            rows = self._rows(tab, views, order_row)
             total = counts.get("orders")
         elif tab == "signals":
             views = keyed(reversed(snapshot.signals), signal_key)
-            rows = {key: signal_row(v) for key, v in views.items()}
+            rows = self._rows(tab, views, signal_row)
             total = counts.get("signals")
         elif tab == "engines":
             views = keyed(snapshot.engines, engine_key)
             rows = {key: engine_row(v, snapshot.data_ts_ns) for key, v in views.items()}
         else:
             views = keyed(reversed(snapshot.events), event_key)
-            rows = {key: event_row(v) for key, v in views.items()}
+            rows = self._rows(tab, views, event_row)
             total = counts.get("events")
         self._views[tab] = views
         self.pane(tab).show(rows, total)
         self._show_detail(tab)
+
+    def _rows(self, tab: str, views: dict[str, Any], build: Callable[[Any], Row]) -> dict[str, Row]:
+        """Each view's row, built only for a view that was not on the tab last time.
+
+        Views are frozen values: an order that did not change compares equal (and is
+        usually the same object) from one snapshot to the next, so a 2,000-order book
+        re-sent every frame costs a dict lookup per order instead of formatting 14 cells,
+        and the table sees the very same row and skips it.
+        """
+        before = self._row_cache.get(tab, {})
+        cache: dict[Any, Row] = {}
+        rows: dict[str, Row] = {}
+        for key, view in views.items():
+            try:
+                row = cache.get(view) or before.get(view)
+            except TypeError:  # an unhashable view: just format it
+                rows[key] = build(view)
+                continue
+            if row is None:
+                row = build(view)
+            cache[view] = row
+            rows[key] = row
+        self._row_cache[tab] = cache
+        return rows
 
     @on(TabbedContent.TabActivated, "#tabs")
     def render_shown_tab(self, event: TabbedContent.TabActivated) -> None:

@@ -13,6 +13,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import ClassVar
 
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import on
@@ -23,7 +26,7 @@ from textual.markup import escape
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, Static
-from textual.widgets.data_table import ColumnKey, RowKey
+from textual.widgets.data_table import Column, ColumnKey, RowKey
 
 from kitetui.tui.cells import (
     DASH,
@@ -101,15 +104,52 @@ def sort_value(cell: Cell, numeric: bool) -> tuple[int, float | str]:
     return (1, text.lower())
 
 
+class CellText(Text):
+    """A table cell's text that paints as one segment when it fits on its line.
+
+    A full screen of table rows is ~500 cells, all painted again whenever the rows move
+    (a new order on top) or every price changes; Text's wrap/justify machinery is most
+    of a cell's cost. The segment is exactly the one Text would yield (padded to the
+    width, right-justified text stripped on the right, the base style on all of it);
+    anything else (spans, tabs, several lines, overflow) takes Text's own path.
+    """
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        justify = self.justify or options.justify
+        plain = self.plain.rstrip() if justify == "right" else self.plain
+        width = options.max_width
+        length = cell_len(plain)
+        simple = justify in ("left", "right") and not (self._spans or self.end)
+        if not simple or not plain or length > width or "\n" in plain or "\t" in plain:
+            yield from super().__rich_console__(console, options)
+            return
+        padding = " " * (width - length)
+        text = padding + plain if justify == "right" else plain + padding
+        style = self.style
+        yield Segment(text, console.get_style(style)) if style else Segment(text)
+
+
+_SHARED_TEXTS = 20_000  # distinct cell texts a table keeps for sharing
+
+
+def _rebuild_is_cheaper(removed: int, rows: int) -> bool:
+    """Whether clearing the table and adding back the rows kept beats removing ``removed``
+    of ``rows`` one by one: each removal renumbers every row left (~0.6 µs a row), an
+    add costs ~30 µs, about 50 renumberings (scripts/bench_desk_load.py, 2,000 rows)."""
+    return removed * rows > 50 * (rows - removed) + 5_000
+
+
 class DeskTable(DataTable):
     """A DataTable fed whole keyed row sets, which it filters, sorts and applies as a diff.
 
     ``show_rows({key: row})`` keeps the given set as the source; the filter (words that
     must all appear in a row, case-insensitive) and the sort (a column, ascending or
     descending; none = the order given) pick what is on screen; then rows whose key
-    vanished are removed, new keys added, ``update_cell`` runs only for cells whose
-    ``Cell`` differs, and one sort reorders only when the order on screen is wrong. The
-    cursor stays on the row it was on, wherever that row moves.
+    vanished are removed (or, when that is most of them, as a filter does, the table
+    starts afresh), new keys added, only cells whose ``Cell`` differs are rewritten (their
+    rows repainted once), and one sort reorders only when the order on screen is wrong.
+    The cursor stays on the row it was on, wherever that row moves. Column widths are
+    kept here from the cells' text (they only grow), so no cell is measured twice.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -133,6 +173,9 @@ class DeskTable(DataTable):
         self._shown: dict[str, Row] = {}
         self._display_order: list[str] = []
         self._columns_added = False
+        self._column_list: list[Column] = []  # the DataTable's columns, in spec order
+        self._dirty_rows: set[str] = set()  # rows whose cells changed in this apply
+        self._texts: dict[tuple[str, Style | str, str], Text] = {}  # see _cell_text
         self._styles = ToneStyles(self)
         self._words: tuple[str, ...] = ()
         self.sort_column: str | None = None
@@ -171,16 +214,24 @@ class DeskTable(DataTable):
         for spec in self._specs:
             label = Text(spec.label, justify="right" if spec.numeric else "left")
             self.add_column(label, key=spec.key)
+        self._column_list = [self.columns[ColumnKey(spec.key)] for spec in self._specs]
         self._columns_added = True
 
     def _cell_text(self, cell: Cell, spec: ColumnSpec) -> Text:
-        return Text(
-            cell.text,
-            style=self._styles(cell.tone) if cell.tone else "",
-            justify="right" if spec.numeric else "left",
-            no_wrap=True,
-            end="",
-        )
+        """The painted text of a cell. Equal cells share one (never mutated) Text, bar
+        the first column's: ``_reorder`` tells rows apart by that cell's identity."""
+        style = self._styles(cell.tone) if cell.tone else ""
+        justify = "right" if spec.numeric else "left"
+        if spec is self._specs[0]:
+            return CellText(cell.text, style=style, justify=justify, no_wrap=True, end="")
+        key = (cell.text, style, justify)
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) >= _SHARED_TEXTS:
+                self._texts.clear()
+            text = CellText(cell.text, style=style, justify=justify, no_wrap=True, end="")
+            self._texts[key] = text
+        return text
 
     # -- what to show -----------------------------------------------------------------
 
@@ -263,17 +314,25 @@ class DeskTable(DataTable):
         rows = self._visible()
         selected = self.cursor_key
         shown = self._shown
-        for key in [key for key in shown if key not in rows]:
-            self.remove_row(key)
-            del shown[key]
-            self._display_order.remove(key)
+        gone = [key for key in shown if key not in rows]
+        if gone and _rebuild_is_cheaper(len(gone), len(shown)):
+            # DataTable.remove_row renumbers every row left: a filter that hides 1,990
+            # of 2,000 rows would cost 1,990 x 2,000 steps. Starting afresh costs one add
+            # per row kept.
+            self.clear()
+            shown.clear()
+            self._display_order = []
+        elif gone:
+            for key in gone:
+                self.remove_row(key)
+                del shown[key]
+            vanished = set(gone)
+            self._display_order = [key for key in self._display_order if key not in vanished]
         for key, row in rows.items():
             old = shown.get(key)
             if old is None:
-                cells = [self._cell_text(c, s) for c, s in zip(row, self._specs, strict=True)]
-                self.add_row(*cells, key=key)
-                self._display_order.append(key)
-            elif old != row:
+                self._add(key, row)
+            elif old is not row and old != row:
                 for cell, before, spec in zip(row, old, self._specs, strict=True):
                     if cell != before:
                         self._set_cell(key, spec, self._cell_text(cell, spec))
@@ -281,13 +340,29 @@ class DeskTable(DataTable):
         wanted = list(rows)
         if wanted != self._display_order:
             self._reorder(wanted)
+        self._repaint_changed_rows()
         if selected is not None and selected in shown:
             index = self._display_order.index(selected)
             if index != self.cursor_row:
                 self.move_cursor(row=index, animate=False)
 
+    def _add(self, key: str, row: Row) -> None:
+        cells = [self._cell_text(c, s) for c, s in zip(row, self._specs, strict=True)]
+        self.add_row(*cells, key=key)
+        self._display_order.append(key)
+        # Columns grow to fit here, from the text itself (see ``_update_dimensions``).
+        for column, text in zip(self._column_list, cells, strict=True):
+            width = text.cell_len
+            if width > column.content_width:
+                column.content_width = width
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """DataTable measures every cell of every new row here (~10 µs a cell: a second
+        for a 2,000-order table); ``_add`` has already grown the columns to fit them."""
+        super()._update_dimensions(())
+
     def _set_cell(self, key: str, spec: ColumnSpec, text: Text) -> None:
-        """Change one cell and repaint only its row while the column need not grow.
+        """Change one cell; its row is repainted once the whole diff is applied.
 
         ``DataTable.update_cell`` repaints the whole table (every visible line goes down
         the wire again) and re-measures the column; a price tick changes one row. Widths
@@ -299,8 +374,21 @@ class DeskTable(DataTable):
             self.update_cell(key, spec.key, text, update_width=True)
             return
         data[RowKey(key)][ColumnKey(spec.key)] = text
+        self._dirty_rows.add(key)
+
+    def _repaint_changed_rows(self) -> None:
+        """Repaint the rows ``_set_cell`` changed: each alone while they are few (a
+        region per row goes down the wire), the table at once when they fill a screen."""
+        dirty = self._dirty_rows
+        if not dirty:
+            return
         self._update_count += 1  # DataTable's render caches are keyed on it
-        self.refresh_row(self.get_row_index(key))
+        if len(dirty) >= max(8, self.size.height):
+            self.refresh()
+        else:
+            for key in dirty:
+                self.refresh_row(self.get_row_index(key))
+        dirty.clear()
 
     def _reorder(self, keys: list[str]) -> None:
         """Put rows in ``keys`` order with one sort (DataTable can only append)."""
