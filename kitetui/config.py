@@ -223,10 +223,50 @@ class KiteConfig(_Strict):
     credentials_file: str = "~/.config/kitetui/credentials.json"
     token_file: str = "~/.config/kitetui/token.json"
     timeout_s: PositiveFloat = 7.0
-    market_protection: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 2.0
+    # -1 = Kite's automatic protection (Zerodha's recommendation), or a band in percent
+    # (0 < p <= 100, decimals allowed). 0 is refused: Kite refuses unprotected market
+    # and SL-M orders placed through the API (docs/exchange-rules.md).
+    market_protection: float = -1.0
+
+    @field_validator("market_protection", mode="before")
+    @classmethod
+    def _protection(cls, value: object) -> object:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and (value == -1 or (math.isfinite(value) and 0 < value <= 100)):  # type: ignore[operator]
+            return float(value)  # type: ignore[arg-type]
+        raise ValueError(
+            f"must be -1 (automatic protection) or a percentage in (0, 100], got {value!r}; "
+            "Kite refuses market and SL-M orders without protection"
+        )
+
     stale_after_s: PositiveFloat = 5.0
     reconcile_interval_s: PositiveFloat = 5.0
     record_dir: str = "recordings"  # ticks received, for `kitetui replay`
+
+
+class ExitConfig(_Strict):
+    """How the exit manager keeps every open position protected or closing (rule 11).
+
+    Options are protected by SL (limit) orders, since NSE refuses SL-M in options: the
+    limit sits ``option_stop_limit_pct`` beyond the trigger. A closing order (or a
+    triggered stop) that rests unfilled for ``reprice_after_s`` is re-priced to the last
+    price ± ``reprice_band_pct``, at most ``max_modifications`` times (Kite allows 25),
+    then cancelled and replaced under a new tag. An exit the broker did not accept
+    (429, 5xx, a timeout not in the order book) is retried under a fresh tag after a
+    backoff from ``retry_backoff_s`` doubling to ``retry_backoff_max_s``.
+    """
+
+    option_stop_limit_pct: Annotated[float, Field(gt=0, le=50, allow_inf_nan=False)] = 5.0
+    reprice_after_s: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = 3.0
+    reprice_band_pct: Annotated[float, Field(gt=0, le=20, allow_inf_nan=False)] = 1.0
+    max_modifications: Annotated[int, Field(ge=1, le=24)] = 20
+    retry_backoff_s: Annotated[float, Field(gt=0, le=60, allow_inf_nan=False)] = 0.5
+    retry_backoff_max_s: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = 8.0
+    # A stop the exchange rejected leaves the position naked: exit at once, or only alarm.
+    on_stop_rejected: Literal["exit", "alarm"] = "exit"
+    # A signal against a position: close it, then enter the other side once flat
+    # ("reverse"), or only close it ("exit_only").
+    on_opposite_signal: Literal["reverse", "exit_only"] = "reverse"
 
 
 class JournalConfig(_Strict):
@@ -261,6 +301,7 @@ class AppConfig(_Strict):
         default_factory=lambda: dict(DEFAULT_FREEZE_LIMITS)
     )
     engines: Annotated[list[EngineConfig], Field(min_length=1)]
+    exits: ExitConfig = ExitConfig()
     journal: JournalConfig = JournalConfig()
     ui: UiConfig = UiConfig()
 

@@ -619,6 +619,15 @@ def format_order(detail: OrderDetail) -> str:
     return "\n".join(lines)
 
 
+def _entries_word(risk) -> str:
+    """Whether a new entry could go out now, in one word."""
+    if risk.kill_switch or risk.state == "HALTED":
+        return "BLOCKED"
+    if risk.entries_paused:
+        return "PAUSED"
+    return "BLOCKED" if risk.blocks else "open"
+
+
 def format_status(s: DeskSnapshot) -> str:
     """One screen for ``kitetui ctl status``."""
     risk = s.risk
@@ -627,8 +636,10 @@ def format_status(s: DeskSnapshot) -> str:
         f"desk      {s.mode}  run {s.run_id}  feed {s.feed_state}  speed {s.speed}",
         f"data      {clock}",
         f"risk      {risk.state}  kill switch {'ON' if risk.kill_switch else 'off'}"
-        f"  entries {'PAUSED' if risk.entries_paused else 'open'}"
+        f"  entries {_entries_word(risk)}"
         + (f"  ({risk.halt_reason})" if risk.halt_reason else ""),
+        *(f"block     {name}: {reason} (clears {clears})" for name, reason, clears in risk.blocks),
+        *(f"NAKED     {symbol}: {why}" for symbol, why in risk.naked),
         f"day P&L   {risk.day_pnl:+,.2f}  realized {risk.realized:+,.2f}"
         f"  unrealized {risk.unrealized:+,.2f}  max drawdown {risk.max_drawdown:,.2f}",
         "",
@@ -654,7 +665,7 @@ def format_status(s: DeskSnapshot) -> str:
     lines += ["", f"positions ({len(s.positions)})"]
     if s.positions:
         lines += _table(
-            [("SYMBOL", "ENGINE", "PRODUCT", "QTY", "AVG", "LAST", "P&L")]
+            [("SYMBOL", "ENGINE", "PRODUCT", "QTY", "AVG", "LAST", "P&L", "COVER")]
             + [
                 (
                     p.symbol,
@@ -664,6 +675,7 @@ def format_status(s: DeskSnapshot) -> str:
                     f"{p.avg_price:,.2f}",
                     f"{p.last_price:,.2f}",
                     f"{p.pnl:+,.2f}",
+                    p.cover or "-",
                 )
                 for p in s.positions
             ]

@@ -21,7 +21,7 @@ import contextlib
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -49,7 +49,7 @@ from kitetui.commands import (
     TriggerKillSwitch,
 )
 from kitetui.config import AppConfig, parse_clock
-from kitetui.domain import Bar, Event, OrderPurpose, OrderStatus, Tick, TradingState
+from kitetui.domain import Bar, Event, Order, OrderPurpose, OrderStatus, Tick, TradingState
 from kitetui.market.calendar import nse as nse_calendar
 from kitetui.market.feeds import LiveFeed, OrderUpdate, ReplayFeed
 from kitetui.market.index_loader import load_index_values
@@ -68,7 +68,13 @@ from kitetui.store.recording import (
     recording_path,
 )
 from kitetui.trading.portfolio import Portfolio
-from kitetui.trading.risk import RiskEngine, RiskLimits
+from kitetui.trading.risk import (
+    ENTRY_CUTOFF,
+    FEED_STALE,
+    PLACEMENT_UNKNOWN,
+    RiskEngine,
+    RiskLimits,
+)
 from kitetui.trading.trader import Trader
 from kitetui.views import (
     DeskSnapshot,
@@ -82,6 +88,7 @@ from kitetui.views import (
 
 _RECENT_ORDERS = 300
 HEARTBEAT_S = 1.0  # the longest a running desk goes without publishing a snapshot
+RECONCILE_ALARM_AFTER = 3  # failed reconcile passes in a row before the alarm
 OPTION_MAX_JUMP = 0.6  # premiums of thin strikes jump tens of percent between trades
 
 
@@ -142,6 +149,8 @@ class Supervisor:
         self._rate_mark = (0.0, 0)  # (monotonic s, items processed) at the last rate sample
         self._items_per_s = 0.0
         self._closed = False
+        self._last_drop_event = 0.0
+        self.reconcile_failures = 0  # consecutive failed reconcile passes (live)
 
     # -- start-up and recovery ---------------------------------------------------------
 
@@ -199,10 +208,14 @@ class Supervisor:
             risk=self.risk,
             clock=self.clock,
             sizing=cfg.sizing,
+            exits=cfg.exits,
             tick_size=cfg.paper.tick_size,
-            entry_cutoff_minute=minute_of(parse_clock(cfg.session.entry_cutoff)),
             run_id=self.run_id,
+            # Exits re-price and retry on the data clock in replay (the same decisions at
+            # any speed and after a restart), on the wall clock in paper and live.
+            timer_ns=None if cfg.mode == "replay" or self.recording else time.monotonic_ns,
         )
+        self.entry_cutoff_minute = minute_of(parse_clock(cfg.session.entry_cutoff))
         self.square_off_minutes = {
             "equity": minute_of(parse_clock(cfg.session.square_off)),
             "fno": minute_of(parse_clock(cfg.session.square_off_fno)),
@@ -238,7 +251,7 @@ class Supervisor:
             )
         else:
             available = frozenset(self._contracts)
-            self.feed = LiveFeed()
+            self.feed = LiveFeed(on_drop=self._on_dropped_batch)
             await self._connect_kite()
         run_tag = self.run_id.rsplit("-", 1)[-1]
         self.engines: list[Engine] = []
@@ -333,7 +346,9 @@ class Supervisor:
         self._fills_applied = len(self._journal_fills)
         state = await runs_repo.load_risk_state(self.db, self.run_id)
         if state is not None:
-            self.risk = RiskEngine.from_state(state, self.risk.limits)
+            restored = RiskEngine.from_state(state, self.risk.limits)
+            restored.blocks.update(self.risk.blocks)  # live conditions, not journaled
+            self.risk = restored
             self.trader.risk = self.risk
         open_orders = [o for o in self.trader.orders.values() if not o.status.is_terminal]
         self.broker.restore(open_orders)
@@ -344,10 +359,7 @@ class Supervisor:
                 accepted = await self.broker.place(order)
                 self.trader.track(accepted)
                 self.journal.update_order(accepted, self.clock.now_ns)
-        for order in open_orders:
-            if order.purpose is OrderPurpose.STOP:
-                self.trader.stops.setdefault(order.symbol, []).append(order.tag)
-        await self._ensure_stops()
+        await self._ensure_cover()
         if self._kill_on_start:
             self.risk.trigger_kill(self._kill_on_start.get("reason", "kill switch"))
             await self._apply_kill("kill switch still on after restart")
@@ -363,28 +375,46 @@ class Supervisor:
                 )
             )
 
-    async def _ensure_stops(self) -> None:
-        """A crash between an entry fill and its stop order leaves no stop: place it now."""
-        for position in self.portfolio.open_positions():
-            if position.symbol in self.trader.stops:
+    async def _ensure_cover(self) -> None:
+        """A crash between a fill and the order it called for (a stop after an entry, a
+        closing order, the entry of a reversal) leaves it missing: the exit manager
+        settles each open position as it would have right after its last fill, with the
+        same cause, so the order gets the same tag and time it would have had."""
+        last_entry: dict[str, Order] = {}
+        for order in self.trader.orders.values():
+            if order.purpose is OrderPurpose.ENTRY and order.filled_qty and order.stop_price:
+                last_entry[order.symbol] = order
+        exits = self.trader.exits
+        exits.rebuild(last_entry)
+        await self._restore_reversals()
+        last_fill: dict[str, tuple[int, str]] = {}
+        for clock_ns, fill in self._journal_fills:
+            last_fill[fill.symbol] = (clock_ns, fill.fill_id)
+        symbols = {p.symbol for p in self.portfolio.open_positions()}
+        symbols |= {o.symbol for o in self.trader.open_orders()}
+        symbols |= set(exits.reversal_symbols())
+        for symbol in sorted(symbols):
+            clock_ns, fill_id = last_fill.get(symbol, (None, ""))
+            await exits.settle(symbol, cause=fill_id, ts_ns=clock_ns)
+
+    async def _restore_reversals(self) -> None:
+        """Stop-and-reverse survives a restart: a close that a signal against the
+        position started still enters the other side once it has filled, unless the
+        entry was already tried (an order or a risk decision for it is journaled)."""
+        if self.config.exits.on_opposite_signal != "reverse":
+            return
+        latest: dict[str, Order] = {}
+        for order in self.trader.orders.values():  # placement order: the last one wins
+            latest[order.symbol] = order
+        for symbol, order in latest.items():
+            kind = order.reason.split(":", 1)[0]
+            if order.purpose is not OrderPurpose.EXIT or kind not in ("LONG", "SHORT"):
                 continue
-            entries = [
-                o
-                for o in self.trader.orders.values()
-                if o.symbol == position.symbol
-                and o.purpose is OrderPurpose.ENTRY
-                and o.status is OrderStatus.COMPLETE
-                and o.stop_price > 0
-            ]
-            if entries:
-                entry = entries[-1]
-                # The stop belongs to the instant its entry filled, as it would have had
-                # the process not died between the two commits.
-                filled_at = max(
-                    (clock for clock, fill in self._journal_fills if fill.tag == entry.tag),
-                    default=None,
-                )
-                await self.trader.protect(entry, ts_ns=filled_at)
+            if await runs_repo.has_decision(self.db, self.run_id, order.signal_id, "ENTRY"):
+                continue
+            signal = await runs_repo.load_signal(self.db, order.signal_id)
+            if signal is not None:
+                self.trader.exits.restore_reversal(symbol, signal.engine, signal)
 
     # -- the main loop ----------------------------------------------------------------
 
@@ -555,6 +585,11 @@ class Supervisor:
                 timeout=kite_cfg.timeout_s,
                 market_protection=kite_cfg.market_protection,
             )
+            midnight = datetime.now(IST).replace(hour=0, minute=0, second=0, microsecond=0)
+            sent_today = await runs_repo.count_orders_since(
+                self.db, int(midnight.timestamp()) * 1_000_000_000, "live"
+            )
+            self.broker.limits.seed_orders_today(sent_today)
             self.trader.broker = self.broker
             self._simulated_fills = False
         self.recorder = TickRecorder(self._recording_path)
@@ -598,10 +633,15 @@ class Supervisor:
             )
 
     def _on_feed_state(self, state, reason: str) -> None:
-        """A stale or reconnecting feed pauses new entries until ticks flow again."""
+        """A stale or reconnecting feed blocks new entries until ticks flow again. It
+        sets and clears its own block only: a reconnect never lifts another's."""
         healthy = state.value == "CONNECTED"
-        was_blocked = bool(self.trader.feed_problem)
-        self.trader.feed_problem = "" if healthy else f"market data {state.value.lower()}"
+        if healthy:
+            was_blocked = self.risk.clear_block(FEED_STALE)
+        else:
+            was_blocked = not self.risk.set_block(
+                FEED_STALE, f"market data {state.value.lower()}", "when ticks flow again"
+            )
         if healthy == was_blocked or not healthy:
             self.trader.record_event(
                 Event(
@@ -633,6 +673,7 @@ class Supervisor:
             if self.config.mode == "live"
             else None
         )
+        timer = asyncio.create_task(self._exit_timer(), name="exit-timer")
         try:
             async for item in self.feed.batches():
                 if self._stopping:
@@ -644,10 +685,14 @@ class Supervisor:
                 await self._process(ts, batch, False)
                 if self.recorder is not None:
                     self.recorder.record(ts, batch)
+            await self._settle_updates()
         except Exception as exc:
             self._failed(exc)
             raise
         finally:
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
             self.kite_feed.stop()
             if self.recorder is not None:
                 await asyncio.to_thread(self.recorder.close)
@@ -661,40 +706,107 @@ class Supervisor:
             self._publish(force=True)
         return self.summary
 
+    async def _exit_timer(self) -> None:
+        """Paper and live: retries and re-pricing go on even when no tick arrives."""
+        while True:
+            await asyncio.sleep(0.25)
+            try:
+                await self.trader.exits.service()
+            except Exception as exc:  # the timer must outlive one bad pass; say so
+                self._record_failure("ExitServiceFailed", exc)
+
+    async def _settle_updates(self) -> None:
+        """On stop: order updates still queued are journaled before the journal closes,
+        and in live mode the order book is read once more so the journal ends where the
+        exchange does (a stop that filled as we stopped is COMPLETE, not TRIGGER PENDING)."""
+        if self.config.mode == "live" and self.trader.open_orders():
+            try:
+                await asyncio.wait_for(self._poll_orders(), timeout=5.0)
+            except Exception as exc:
+                self._record_failure("FinalPollFailed", exc)
+        for update in self.feed.drain_updates():
+            await self._on_order_update(update.data)
+
+    def _on_dropped_batch(self, ts_ns: int, ticks: int) -> None:
+        """The pipeline fell so far behind that a tick batch was dropped: journaled (one
+        event a second at most, with the running count) and shown in the header."""
+        now = time.monotonic()
+        if now - self._last_drop_event < 1.0:
+            return
+        self._last_drop_event = now
+        feed = self.feed
+        self.trader.record_event(
+            Event(
+                ts_ns=ts_ns,
+                kind="TickBatchDropped",
+                level="ERROR",
+                message=f"the desk fell behind the feed: {feed.dropped_batches} tick batches "
+                f"({feed.dropped_ticks} ticks) dropped so far, the last of {ticks} ticks",
+                data={"batches": feed.dropped_batches, "ticks": feed.dropped_ticks},
+            )
+        )
+
+    def _record_failure(self, kind: str, exc: BaseException) -> None:
+        self.trader.record_event(
+            Event(
+                ts_ns=self.clock.now_ns,
+                kind=kind,
+                level="ERROR",
+                message=f"{type(exc).__name__}: {exc}",
+            )
+        )
+
     async def _on_order_update(self, data: dict) -> None:
         """A broker order update: journal its new state and any fills it carries."""
-        order, fills = self.broker.apply_update(data)
-        if order is None:
+        try:
+            order, fills = self.broker.apply_update(data)
+        except (ValueError, KeyError) as exc:
+            self._record_failure("OrderUpdateSkipped", exc)
             return
-        known = self.trader.orders.get(order.tag)
-        if known is None:
-            self.trader.record_event(
-                Event(
-                    ts_ns=self.clock.now_ns,
-                    kind="ForeignOrder",
-                    level="WARNING",
-                    symbol=order.symbol,
-                    message=f"order {order.broker_order_id} ({order.tag or 'no tag'}) was not "
-                    "placed by kitetui: not touched",
-                )
-            )
-            return
-        if known.status.is_terminal and not order.status.is_terminal:
-            return  # updates can arrive out of order: a finished order never reopens
-        if fills:
-            await self.trader.on_fills([(order, fill) for fill in fills])
-        elif order.status is not known.status:
-            self.trader.track(order)
-            await self.journal.write_order_state(order, self.clock.now_ns)
+        if order is not None:
+            await self.trader.on_broker_update(order, fills)
 
     async def _reconcile_loop(self) -> None:
         """Rule 4: the broker is the truth. Drift is reported, never patched. The same
-        pass polls the order book, so an order update the websocket lost still lands."""
+        pass polls the order book, so an order update the websocket lost still lands.
+
+        A pass that fails is an event; ``RECONCILE_ALARM_AFTER`` failures in a row raise
+        the alarm (the desk can no longer see the exchange), and the first good pass
+        after them says so."""
         interval = self.config.kite.reconcile_interval_s if self.config.kite else 5.0
         while True:
-            with contextlib.suppress(Exception):
+            try:
                 await self._poll_orders()
                 await self.reconcile()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.reconcile_failures += 1
+                self.trader.record_event(
+                    Event(
+                        ts_ns=self.clock.now_ns,
+                        kind="ReconcileFailed",
+                        level="ERROR"
+                        if self.reconcile_failures >= RECONCILE_ALARM_AFTER
+                        else "WARNING",
+                        message=f"reconcile pass {self.reconcile_failures} in a row failed: "
+                        f"{type(exc).__name__}: {exc}",
+                        data={"failures": self.reconcile_failures},
+                    )
+                )
+                self._publish(force=True)
+            else:
+                if self.reconcile_failures:
+                    self.trader.record_event(
+                        Event(
+                            ts_ns=self.clock.now_ns,
+                            kind="ReconcileRecovered",
+                            message=f"reconcile works again after "
+                            f"{self.reconcile_failures} failed passes",
+                        )
+                    )
+                    self.reconcile_failures = 0
+                    self._publish(force=True)
             await asyncio.sleep(interval)
 
     async def _poll_orders(self) -> None:
@@ -703,13 +815,31 @@ class Supervisor:
         working = {o.tag: o for o in self.trader.open_orders()}
         if not working:
             return
+        seen: set[str] = set()
         for data in await self.broker.orders():
             known = working.get(data.get("tag") or "")
             if known is None:
                 continue
+            seen.add(known.tag)
             status = map_status(data.get("status"), known.order_type, known.status)
-            if status is not known.status:
+            filled = int(data.get("filled_quantity") or 0)
+            if status is not known.status or filled != known.filled_qty:
                 self.feed.push_order_update(data)  # in stream order, like a websocket one
+        for tag, order in working.items():
+            # An unknown placement the order book can now answer for: not there, so it
+            # was never placed. Its block lifts; an exit it carried is tried again.
+            if (
+                order.status is OrderStatus.NEW
+                and tag not in seen
+                and f"{PLACEMENT_UNKNOWN}:{tag}" in self.risk.blocks
+            ):
+                await self.trader.on_order_state(
+                    replace(
+                        order,
+                        status=OrderStatus.REJECTED,
+                        reason="not placed (not in the order book after an unknown outcome)",
+                    )
+                )
 
     async def reconcile(self) -> list[str]:
         broker_positions = {p.symbol: p.quantity for p in await self.broker.positions()}
@@ -831,11 +961,14 @@ class Supervisor:
                 )
                 if filled:
                     await trader.on_fills(filled)
+                for triggered in self.broker.take_triggered():  # resting stops: re-priced
+                    await trader.on_order_state(triggered)
             accepted.append(item)
         if accepted and not warm:
             self._last_item_wall_ns = time.time_ns()
         if new_day:
             await self._start_session(ts)
+        self._entry_window(ts)
         if not warm:
             await self._risk_checks(ts)
         per_engine: dict[str, list[Item]] = {}
@@ -848,6 +981,7 @@ class Supervisor:
             if items:
                 await engine.deliver(items)
         if not warm:
+            await trader.exits.service()  # retries due, resting orders re-priced
             minute = ts // 60_000_000_000
             if minute != self._last_equity_minute:
                 self._last_equity_minute = minute
@@ -884,7 +1018,7 @@ class Supervisor:
         symbol_pnl = self.portfolio.day_pnl_by_symbol()  # today, not all-time
         was_halted = self.risk.state is TradingState.HALTED
         blocked_before = set(self.risk.blocked_symbols)
-        decisions = self.risk.on_pnl(self.portfolio.day_pnl_paise, symbol_pnl)
+        self.risk.on_pnl(self.portfolio.day_pnl_paise, symbol_pnl)
         if self.risk.state is TradingState.HALTED and not was_halted:
             reason = self.risk.halted_reason or "max daily loss"
             trader.record_event(
@@ -900,14 +1034,13 @@ class Supervisor:
                 )
             )
             await trader.flatten(symbol, OrderPurpose.FLATTEN, reason)
-        del decisions
         minute = ist_minute_of_day(ts)
         due = [
             p
             for p in self.portfolio.open_positions()
             if p.product.value == "MIS"
             and minute >= self._square_off_minute(p.engine)
-            and not any(o.purpose is OrderPurpose.SQUARE_OFF for o in trader.open_orders(p.symbol))
+            and not trader.exits.is_closing(p.symbol)
         ]
         for position in due:
             await trader.flatten(
@@ -923,6 +1056,17 @@ class Supervisor:
                     + ", ".join(f"{p.symbol} {p.quantity:+d}" for p in due),
                 )
             )
+
+    def _entry_window(self, ts: int) -> None:
+        """Past the entry cut-off no entry goes out; the next session's open lifts it."""
+        if ist_minute_of_day(ts) >= self.entry_cutoff_minute:
+            self.risk.set_block(
+                ENTRY_CUTOFF,
+                f"after the entry cut-off {self.config.session.entry_cutoff}",
+                "at the next session's open",
+            )
+        else:
+            self.risk.clear_block(ENTRY_CUTOFF)
 
     def _square_off_minute(self, engine_name: str) -> int:
         engine = self.trader.engines.get(engine_name)
@@ -1045,9 +1189,8 @@ class Supervisor:
         return await runs_repo.load_order_detail(self.db, tag)
 
     async def _apply_kill(self, reason: str) -> int:
-        for order in self.trader.open_orders():
-            if order.purpose is not OrderPurpose.FLATTEN:
-                await self.trader.cancel(order.tag, f"kill switch: {reason}")
+        """Entries are cancelled; every position is closed through the exit manager,
+        which turns each stop into the close in place (never a moment uncovered)."""
         placed = await self.trader.flatten_all(OrderPurpose.FLATTEN, f"kill switch: {reason}")
         await self._persist_risk()
         return placed
@@ -1094,15 +1237,16 @@ class Supervisor:
             last_item_wall_ns=self._last_item_wall_ns,
             reconnects=reconnects,
             session=calendar.phase(ts) if calendar is not None and ts > 0 else "",
+            dropped_batches=getattr(self.feed, "dropped_batches", 0),
         )
 
     def build_snapshot(self, seq: int) -> DeskSnapshot:
         trader, portfolio, risk, limits = self.trader, self.portfolio, self.risk, self.config.risk
-        stops = {
-            symbol: trader.orders[tags[0]].trigger_price
-            for symbol, tags in trader.stops.items()
-            if tags and tags[0] in trader.orders
-        }
+        stops: dict[str, float] = {}
+        for order in trader.open_orders():
+            if order.purpose is OrderPurpose.STOP:
+                stops.setdefault(order.symbol, order.trigger_price)
+        covers = {p.symbol: trader.exits.protection(p.symbol) for p in portfolio.open_positions()}
         positions = tuple(
             PositionView(
                 symbol=p.symbol,
@@ -1116,6 +1260,8 @@ class Supervisor:
                 stop_price=stops.get(p.symbol, 0.0),
                 lot_size=_lot(self._contracts.get(p.symbol)),
                 expiry=_expiry(self._contracts.get(p.symbol)),
+                cover_state=covers[p.symbol].state if p.symbol in covers else "",
+                cover=covers[p.symbol].text if p.symbol in covers else "",
             )
             for p in portfolio.positions()
         )
@@ -1173,6 +1319,9 @@ class Supervisor:
             ),
             blocked_symbols=tuple(sorted(risk.blocked_symbols)),
             trades_today=tuple(sorted(trades.items())),
+            blocks=tuple((b.name, b.reason, b.clears) for b in risk.blocks.values()),
+            naked=tuple(sorted(trader.exits.naked().items())),
+            reconcile_failures=self.reconcile_failures,
         )
         return DeskSnapshot(
             seq=seq,

@@ -39,6 +39,10 @@ class PositionView:
     stop_price: float = 0.0
     lot_size: int = 1  # from the instrument master: F&O quantities are whole lots
     expiry: str = ""  # ISO date for futures and options, "" for equities
+    # Rule 11: PROTECTED (a working stop covers it), EXITING (a close is being worked)
+    # or NAKED (neither: an alarm); ``cover`` says it in words ("STOP @ 18210.5").
+    cover_state: str = ""
+    cover: str = ""
 
     @property
     def pnl(self) -> float:
@@ -118,6 +122,10 @@ class RiskView:
     limits: tuple[LimitView, ...] = ()
     blocked_symbols: tuple[str, ...] = ()
     trades_today: tuple[tuple[str, int], ...] = ()  # (symbol, entries) pairs
+    # Named entry blocks: (name, reason, when it clears), e.g. feed_stale.
+    blocks: tuple[tuple[str, str, str], ...] = ()
+    naked: tuple[tuple[str, str], ...] = ()  # (symbol, why) of positions without cover
+    reconcile_failures: int = 0  # live: failed reconcile passes in a row
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +141,7 @@ class FeedView:
     last_item_wall_ns: int = 0  # wall time the newest tick or bar was processed; 0 = none
     reconnects: int = 0  # ticker re-connections after the first connect
     session: str = ""  # CLOSED / PRE_OPEN / OPEN / POST_CLOSE at the data clock
+    dropped_batches: int = 0  # tick batches dropped because the desk fell behind
 
 
 @dataclass(frozen=True, slots=True)

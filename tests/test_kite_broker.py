@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import threading
 from collections import Counter, defaultdict, deque
@@ -20,6 +21,7 @@ import pytest
 from aiohttp import web
 from kite_helpers import ThreadedServer, kite_error, kite_ok
 
+from kitetui.brokers.base import NotAccepted
 from kitetui.brokers.kite import (
     NOT_PLACED_REASON,
     BrokerUnavailable,
@@ -288,14 +290,14 @@ def run(coro, timeout: float = 10.0):
         (
             {"order_type": OrderType.MARKET, "price": 0.0},
             "regular",
-            {"order_type": "MARKET", "market_protection": "2"},
+            {"order_type": "MARKET", "market_protection": "-1"},
             {"price", "trigger_price"},
             OrderStatus.OPEN,
         ),
         (
             {"order_type": OrderType.SL_M, "trigger_price": 590.0, "side": Side.SELL},
             "regular",
-            {"order_type": "SL-M", "trigger_price": "590.0", "market_protection": "2"},
+            {"order_type": "SL-M", "trigger_price": "590.0", "market_protection": "-1"},
             {"price"},
             OrderStatus.TRIGGER_PENDING,
         ),
@@ -345,12 +347,11 @@ async def test_place_with_timeout_but_accepted_finds_it_and_posts_once(fake, bro
     assert len(fake.book) == 1
 
 
-async def test_place_with_timeout_not_accepted_is_rejected_as_not_placed(fake, broker):
+async def test_place_with_timeout_not_in_the_book_is_not_accepted(fake, broker):
     fake.fault("place", ("delay", 1.0))
-    placed = await run(broker.place(make_order()))
-    assert placed.status is OrderStatus.REJECTED
-    assert placed.reason == NOT_PLACED_REASON
-    assert placed.broker_order_id == ""
+    with pytest.raises(NotAccepted) as refused:
+        await run(broker.place(make_order()))
+    assert NOT_PLACED_REASON in str(refused.value) and refused.value.tag == "TAG0001"
     assert fake.hits["orders"] == 2  # unknown_lookups
     assert fake.tags_posted() == Counter({"TAG0001": 1})
     again = await run(broker.place(make_order()))
@@ -369,8 +370,8 @@ async def test_place_same_tag_concurrently_posts_once(fake, broker):
 
 async def test_order_declared_not_placed_that_surfaces_later_comes_back(fake, broker):
     fake.fault("place", ("delay", 1.0))
-    rejected = await run(broker.place(make_order()))
-    assert rejected.reason == NOT_PLACED_REASON
+    with pytest.raises(NotAccepted):
+        await run(broker.place(make_order()))
     late = fake.add_order(tag="TAG0001", tags=["TAG0001"], quantity=10)
     order, fills = broker.apply_update(
         {**late, "status": "COMPLETE", "filled_quantity": 10, "average_price": 600.0}
@@ -395,25 +396,44 @@ async def test_order_declared_not_placed_that_surfaces_later_comes_back(fake, br
             False,
             "not placed (HTTP 500 GeneralException, not in the order book)",
         ),
-        (
-            ("error", 429, "NetworkException", "Too many requests"),
-            False,
-            "not placed (HTTP 429 NetworkException, not in the order book)",
-        ),
     ],
 )
 async def test_place_with_server_error_looks_up_then_decides(fake, broker, fault, found, reason):
     fake.fault("place", fault)
+    if not found:
+        with pytest.raises(NotAccepted, match=re.escape(reason)):
+            await run(broker.place(make_order()))
+        assert fake.hits["orders"] >= 1 and fake.book == []
+        return
     placed = await run(broker.place(make_order()))
     assert fake.hits["orders"] >= 1
     assert len(fake.posts) == 1
-    if found:
-        assert placed.status is OrderStatus.OPEN
-        assert placed.broker_order_id == fake.book[0]["order_id"]
-    else:
-        assert placed.status is OrderStatus.REJECTED
-        assert placed.reason == reason
-        assert fake.book == []
+    assert placed.status is OrderStatus.OPEN
+    assert placed.broker_order_id == fake.book[0]["order_id"]
+
+
+async def test_place_answered_429_is_not_accepted_without_a_lookup(fake, broker):
+    """Kite answers 429 at its gate, before an order exists: nothing to look up, and a
+    retry under a fresh tag is safe (the exit manager's)."""
+    fake.fault("place", ("error", 429, "NetworkException", "Too many requests"))
+    with pytest.raises(NotAccepted, match="429"):
+        await run(broker.place(make_order()))
+    assert fake.hits["orders"] == 0 and fake.book == []
+    again = await run(broker.place(make_order()))  # the tag itself is never sent again
+    assert again.status is OrderStatus.REJECTED and len(fake.posts) == 1
+
+
+@pytest.mark.parametrize(("protection", "sent"), [(-1, "-1"), (2.5, "2.5"), (3, "3")])
+async def test_market_protection_goes_as_kite_takes_it(fake, protection, sent):
+    broker = make_broker(fake.url, market_protection=protection)
+    await run(broker.place(make_order(order_type=OrderType.MARKET, price=0.0)))
+    assert fake.posts[0]["market_protection"] == sent
+
+
+@pytest.mark.parametrize("protection", [0, -2, 100.5, float("nan")])
+def test_market_protection_kite_refuses_is_refused(fake, protection):
+    with pytest.raises(ValueError, match="market_protection"):
+        make_broker(fake.url, market_protection=protection)
 
 
 async def test_place_with_order_rejected_at_kite_after_accept_maps_status(fake, broker):
@@ -471,11 +491,10 @@ async def test_place_with_bad_tag_is_rejected_locally(fake, broker, order):
     assert fake.posts == []
 
 
-async def test_place_with_daily_cap_spent_is_rejected_without_post(fake):
+async def test_place_with_daily_cap_spent_is_not_accepted_without_post(fake):
     broker = make_broker(fake.url, limits=KiteRateLimits(orders_today=5000))
-    placed = await run(broker.place(make_order()))
-    assert placed.status is OrderStatus.REJECTED
-    assert "daily order limit" in placed.reason
+    with pytest.raises(NotAccepted, match="daily order limit"):
+        await run(broker.place(make_order()))
     assert fake.posts == []
 
 
@@ -815,9 +834,13 @@ async def test_sim_market_order_fills_and_updates_give_the_fill(sim, sim_broker)
 async def test_sim_placement_faults_resolve_by_lookup_once(sim, sim_broker, spec, status, reason):
     broker, _ = sim_broker
     sim.exchange.faults.add_spec(spec)
-    placed = await run(broker.place(make_order(order_type=OrderType.MARKET)))
-    assert placed.status is status
-    assert placed.reason.startswith(reason)
+    if status is OrderStatus.REJECTED:
+        with pytest.raises(NotAccepted) as refused:
+            await run(broker.place(make_order(order_type=OrderType.MARKET)))
+        assert reason in str(refused.value)
+    else:
+        placed = await run(broker.place(make_order(order_type=OrderType.MARKET)))
+        assert placed.status is status
     again = await run(broker.place(make_order(order_type=OrderType.MARKET)))
     assert again.status is status
     rows = await run(_book(broker, "TAG0001"))
@@ -889,3 +912,68 @@ def test_sim_doctor_connectivity(sim, tmp_path):
     assert code == 0, out.getvalue()
     assert "GET /user/profile in" in out.getvalue()
     assert token.value not in out.getvalue() and SIM_SECRET not in out.getvalue()
+
+
+# ------------------------------------------------------------------ modifying
+
+
+async def _resting_stop(broker: KiteBroker, sim: SimServer) -> Order:
+    """A SELL SL-M well below the market: it rests TRIGGER PENDING."""
+    ltp = sim.exchange.market.last_price("NSE:SBIN")
+    trigger = round(ltp * 0.9, 1)
+    stop = await run(
+        broker.place(
+            make_order(
+                tag="STOP0001",
+                side=Side.SELL,
+                order_type=OrderType.SL_M,
+                price=0.0,
+                trigger_price=trigger,
+                purpose=OrderPurpose.STOP,
+            )
+        )
+    )
+    assert stop.status is OrderStatus.TRIGGER_PENDING, stop.reason
+    return stop
+
+
+@needs_sim
+async def test_sim_modify_turns_a_stop_into_a_protected_market_close(sim, sim_broker):
+    broker, _ = sim_broker
+    await _resting_stop(broker, sim)
+    changed = await run(broker.modify("STOP0001", ts_ns=0, order_type=OrderType.MARKET))
+    # filled at once against the last price, or still working as a market order
+    [row] = await run(_book(broker, "STOP0001"))
+    assert row["order_type"] == "MARKET" and row["status"] == "COMPLETE"
+    assert changed is None or changed.order_type is OrderType.MARKET
+    assert float(row["market_protection"]) == -1
+
+
+@needs_sim
+async def test_sim_modify_of_a_finished_order_returns_none(sim, sim_broker):
+    broker, _ = sim_broker
+    await _resting_stop(broker, sim)
+    assert (await run(broker.cancel("STOP0001"))).status is OrderStatus.CANCELLED
+    assert await run(broker.modify("STOP0001", ts_ns=0, trigger_price=500.0)) is None
+
+
+@needs_sim
+async def test_sim_modify_refused_keeps_the_order(sim, sim_broker):
+    from kitetui.brokers.base import ModifyRefused
+
+    broker, _ = sim_broker
+    stop = await _resting_stop(broker, sim)
+    with pytest.raises(ModifyRefused):  # off the tick: refused, the stop stands
+        await run(broker.modify("STOP0001", ts_ns=0, trigger_price=stop.trigger_price + 0.013))
+    [row] = await run(_book(broker, "STOP0001"))
+    assert row["status"] == "TRIGGER PENDING" and row["trigger_price"] == stop.trigger_price
+
+
+@needs_sim
+async def test_sim_modify_answered_429_is_retried(sim, sim_broker):
+    broker, _ = sim_broker
+    stop = await _resting_stop(broker, sim)
+    sim.exchange.faults.add_spec("modify_order:429:2")
+    lower = round(stop.trigger_price - 1.0, 1)
+    changed = await run(broker.modify("STOP0001", ts_ns=0, trigger_price=lower))
+    assert changed is not None and changed.trigger_price == lower

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kitetui.brokers.paper import PaperBroker
 from kitetui.clock import DataClock
-from kitetui.config import RiskConfig, SizingConfig
+from kitetui.config import ExitConfig, RiskConfig, SizingConfig
 from kitetui.domain import Event, RiskDecision, RiskVerdict, Signal, SignalKind
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
@@ -45,8 +45,8 @@ def trader_on(journal: Journal) -> Trader:
         risk=RiskEngine(RiskLimits(**RiskConfig().model_dump())),
         clock=DataClock(),
         sizing=SizingConfig(),
+        exits=ExitConfig(),
         tick_size=0.05,
-        entry_cutoff_minute=900,
         run_id=journal.run_id,
     )
 

@@ -92,7 +92,8 @@ async def test_default_replay_trades_and_journals_every_decision(tmp_path: Path)
     stops = _rows(
         db,
         "SELECT e.side, e.avg_price, s.trigger_price FROM orders s "
-        "JOIN orders e ON s.tag = e.tag || 'S' WHERE s.purpose = 'STOP'",
+        "JOIN orders e ON s.signal_id = e.signal_id AND e.purpose = 'ENTRY' "
+        "WHERE s.order_type IN ('SL', 'SL-M') AND e.filled_qty > 0",
     )
     assert stops
     for side, entry_price, trigger in stops:

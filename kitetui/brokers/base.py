@@ -1,24 +1,52 @@
-"""The one shape every broker has: place, cancel, look up by tag, list open orders.
+"""The one shape every broker has: place, modify, cancel, look up by tag, list open orders.
 
 The order manager talks only to this protocol, so paper, the local simulated exchange
 and live Kite are interchangeable. Orders are identified by our client ``tag``
 (journaled before any broker call); ``lookup`` exists for rule 3 — after a placement
 timeout the caller asks whether the broker has the tag before deciding anything, and
 never blind-retries.
+
+Three failures are told apart, because the exit manager answers each differently:
+
+* ``NotAccepted`` — the broker knows the exchange never took the order (HTTP 429, a
+  local rate limit, a timeout whose tag is not in the order book). Nothing exists under
+  that tag, so a retry under a *fresh* tag after a backoff is safe.
+* ``PlacementUnknown`` — sent, and the order book cannot be read to say what became of
+  it: nothing may be sent for that symbol until ``lookup`` answers.
+* ``ModifyRefused`` — the exchange refused a modification (a bad price, the
+  25-modifications cap); the order stands as it was.
 """
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from kitetui.domain import Order
+from kitetui.domain import Order, OrderType
 
 
 @runtime_checkable
 class Broker(Protocol):
     async def place(self, order: Order) -> Order:
         """Submit ``order``; return it as the broker took it: OPEN, TRIGGER_PENDING or
-        REJECTED (with ``reason``), ``broker_order_id`` set."""
+        REJECTED (with ``reason``), ``broker_order_id`` set. Raises ``NotAccepted`` when
+        the exchange certainly never took it and ``PlacementUnknown`` when no one can
+        tell."""
+        ...
+
+    async def modify(
+        self,
+        tag: str,
+        *,
+        ts_ns: int,
+        order_type: OrderType | None = None,
+        price: float | None = None,
+        trigger_price: float | None = None,
+        quantity: int | None = None,
+    ) -> Order | None:
+        """Change a working order in place (same tag, same exchange order); the order as
+        the broker now has it, or None if it is no longer working (filled or cancelled
+        first). ``ts_ns`` is when the change is made: it acts on prices after it.
+        Raises ``ModifyRefused`` if the change is refused and the order stands."""
         ...
 
     async def cancel(self, tag: str) -> Order | None:
@@ -40,6 +68,22 @@ class BrokerError(Exception):
 
 class BrokerUnavailable(BrokerError):
     """A read kept failing (network, 5xx, 429) after every retry."""
+
+
+class NotAccepted(BrokerError):
+    """The exchange never took this order: a retry under a fresh tag is safe."""
+
+    def __init__(self, message: str, tag: str) -> None:
+        super().__init__(message)
+        self.tag = tag
+
+
+class ModifyRefused(BrokerError):
+    """A modification was refused; the order is unchanged at the exchange."""
+
+    def __init__(self, message: str, tag: str) -> None:
+        super().__init__(message)
+        self.tag = tag
 
 
 class PlacementUnknown(BrokerError):

@@ -16,13 +16,15 @@ Placement policy (design rule 3 — never blind-retry a placement):
 3. ``TokenException`` raises ``TokenExpired``: nothing is retried; the supervisor halts
    and asks for ``kitetui login``. The tag stays journaled as NEW, and recovery
    resolves it by tag after the login.
-4. Anything else — a timeout, a connection error, ``NetworkException`` /
-   ``DataException``, a 5xx or 429, an unparseable answer — means UNKNOWN: the order
+4. HTTP 429 is answered at Kite's gate before an order exists: ``NotAccepted`` at once
+   (no lookup), and a retry under a fresh tag is safe. So is our own daily cap.
+5. Anything else — a timeout, a connection error, ``NetworkException`` /
+   ``DataException``, a 5xx, an unparseable answer — means UNKNOWN: the order
    may or may not be at Kite. Before anything else the order book is searched for the
    tag (``orders()``, a read, itself retried with backoff), ``unknown_lookups`` times
    ``unknown_lookup_delay_s`` apart (Kite may list an order a moment after accepting
    it). Found: the order is returned as Kite has it (status mapped, Kite's order id).
-   Not found after every lookup: REJECTED with reason
+   Not found after every lookup: ``NotAccepted`` is raised, saying
    ``"not placed (timeout, not in the order book)"`` (``timeout`` names the cause:
    ``connection error``, ``HTTP 503``...). The tag is never sent again. If the order
    surfaces later anyway, ``apply_update`` lets it come back to life (and logs a
@@ -62,9 +64,16 @@ import requests
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
-from kitetui.brokers.base import BrokerError, BrokerUnavailable, PlacementUnknown
+from kitetui.brokers.base import (
+    BrokerError,
+    BrokerUnavailable,
+    ModifyRefused,
+    NotAccepted,
+    PlacementUnknown,
+)
 from kitetui.brokers.ratelimit import (
     HISTORICAL,
+    MODIFY,
     ORDER,
     OTHER,
     QUOTE,
@@ -93,6 +102,8 @@ __all__ = [
     "BrokerError",
     "BrokerUnavailable",
     "KiteBroker",
+    "ModifyRefused",
+    "NotAccepted",
     "PlacementUnknown",
     "TokenExpired",
     "map_status",
@@ -153,6 +164,15 @@ def map_status(
     return OrderStatus.TRIGGER_PENDING if order_type in _STOPS else OrderStatus.OPEN
 
 
+def valid_market_protection(value: float) -> bool:
+    """-1 (automatic, Zerodha's recommendation) or a band in percent, 0 < p <= 100."""
+    return value == -1 or (math.isfinite(value) and 0 < value <= 100)
+
+
+def _protection_param(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
 def _ts_ns(value: Any) -> int | None:
     """Kite's naive-IST timestamp (a datetime from the SDK, or the websocket's string)."""
     if isinstance(value, str) and len(value) == 19:
@@ -182,6 +202,10 @@ def _number(value: Any) -> float:
     return number if math.isfinite(number) else 0.0
 
 
+def _too_many_requests(exc: BaseException) -> bool:
+    return isinstance(exc, kex.KiteException) and getattr(exc, "code", 0) == 429
+
+
 class KiteBroker:
     """The ``Broker`` protocol over a ``KiteConnect`` client; see the module doc."""
 
@@ -190,7 +214,7 @@ class KiteBroker:
         kite: KiteConnect,
         *,
         limits: KiteRateLimits | None = None,
-        market_protection: float = 2,
+        market_protection: float = -1,
         read_attempts: int = 4,
         backoff_s: float = 0.5,
         backoff_max_s: float = 8.0,
@@ -203,10 +227,15 @@ class KiteBroker:
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         """``market_protection`` goes with MARKET and SL-M orders, in Kite's terms:
-        ``-1`` automatic, ``0`` none, ``1``–``100`` a percentage band around the LTP
-        beyond which the exchange will not fill (docs/kite-contract.md §3.3)."""
-        if not (market_protection == -1 or 0 <= market_protection <= 100):
-            raise ValueError(f"market_protection must be -1 or 0..100, got {market_protection!r}")
+        ``-1`` automatic, or a percentage band (``0 < p <= 100``, decimals allowed)
+        around the LTP beyond which the exchange will not fill. ``0`` (none) is refused:
+        Kite has not accepted unprotected market orders through the API since April 2026
+        (docs/exchange-rules.md)."""
+        if not valid_market_protection(market_protection):
+            raise ValueError(
+                f"market_protection must be -1 (automatic) or a percentage in (0, 100], "
+                f"got {market_protection!r}"
+            )
         if read_attempts < 1 or unknown_lookups < 1:
             raise ValueError("read_attempts and unknown_lookups must be >= 1")
         kite.debug = False  # its debug log prints the Authorization header
@@ -436,10 +465,7 @@ class KiteBroker:
         if order.order_type in _STOPS:
             params["trigger_price"] = order.trigger_price
         if order.order_type in (OrderType.MARKET, OrderType.SL_M):
-            protection = self.market_protection
-            params["market_protection"] = (
-                int(protection) if float(protection).is_integer() else protection
-            )
+            params["market_protection"] = _protection_param(self.market_protection)
         return params
 
     @staticmethod
@@ -458,14 +484,21 @@ class KiteBroker:
         try:
             await self.limits.acquire(ORDER)
         except RateLimitExceeded as exc:
-            self._sent.discard(tag)  # never sent
-            return self._rejected(order, str(exc))
+            raise NotAccepted(f"order {tag} not sent: {exc}", tag) from None
         self._orders[tag] = order
         try:
             order_id = await asyncio.to_thread(self._kite.place_order, **self._place_params(order))
         except kex.TokenException as exc:
             raise self._token_expired(exc) from None
         except Exception as exc:
+            if _too_many_requests(exc):
+                # Kite answers 429 at its gate, before the order exists: the tag is spent
+                # (never sent again), and a retry under a fresh tag is safe.
+                self._not_placed.add(tag)
+                self._orders[tag] = self._rejected(order, "not placed (HTTP 429)")
+                raise NotAccepted(
+                    f"order {tag} not placed: Kite answered 429 Too many requests", tag
+                ) from None
             if isinstance(exc, kex.KiteException) and not self._retryable(exc):
                 message = redact(str(exc), [self._kite.access_token]) or type(exc).__name__
                 rejected = self._rejected(order, message)
@@ -517,10 +550,9 @@ class KiteBroker:
                 await self._sleep(self.unknown_lookup_delay_s)
         reason = f"not placed ({cause}, not in the order book)"
         self._not_placed.add(order.tag)
-        rejected = self._rejected(order, reason)
-        self._orders[order.tag] = rejected
+        self._orders[order.tag] = self._rejected(order, reason)
         log.warning("order %s: %s", order.tag, reason)
-        return rejected
+        raise NotAccepted(f"order {order.tag} {reason}", order.tag)
 
     async def lookup(self, tag: str) -> Order | None:
         known = self._orders.get(tag)
@@ -539,6 +571,59 @@ class KiteBroker:
         if not match:
             return None
         return self._remember(self._order_from_kite(match[-1]))
+
+    async def modify(
+        self,
+        tag: str,
+        *,
+        ts_ns: int,
+        order_type: OrderType | None = None,
+        price: float | None = None,
+        trigger_price: float | None = None,
+        quantity: int | None = None,
+    ) -> Order | None:
+        """Modify a working order at Kite (``PUT /orders/:variety/:order_id``).
+
+        A modification sets absolute values, so sending it twice is harmless: it is
+        retried like a read on 429, 5xx and network errors (``BrokerUnavailable`` when
+        every try failed: the order stands as it was). A definite refusal raises
+        ``ModifyRefused``, unless the order is no longer working (filled or cancelled
+        first), which returns None like ``cancel``. ``ts_ns`` is unused: Kite stamps it."""
+        del ts_ns
+        current = self._orders.get(tag)
+        if current is None or not current.broker_order_id or current.status not in _WORKING:
+            current = await self.lookup(tag)
+        if current is None or current.status not in _WORKING:
+            return None
+        params: dict[str, Any] = {}
+        if order_type is not None:
+            params["order_type"] = order_type.value
+            if order_type in (OrderType.MARKET, OrderType.SL_M):
+                params["market_protection"] = _protection_param(self.market_protection)
+        if price is not None:
+            params["price"] = price
+        if trigger_price is not None:
+            params["trigger_price"] = trigger_price
+        if quantity is not None:
+            params["quantity"] = int(quantity)
+        variety, order_id = current.variety.value, current.broker_order_id
+
+        def modify_order() -> Any:
+            return self._kite.modify_order(variety, order_id, **params)
+
+        try:
+            await self._read(MODIFY, modify_order)
+        except BrokerUnavailable:
+            raise
+        except BrokerError as exc:
+            latest = await self.lookup(tag)
+            if latest is None or latest.status not in _WORKING:
+                return None
+            raise ModifyRefused(f"modify {tag}: {exc}", tag) from None
+        latest = await self.lookup(tag)
+        if latest is None or latest.status not in _WORKING:
+            return None
+        return latest
 
     async def cancel(self, tag: str) -> Order | None:
         """Cancel at Kite and wait briefly for CANCELLED. None if the order is not open

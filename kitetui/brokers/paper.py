@@ -28,6 +28,7 @@ from dataclasses import replace
 from fractions import Fraction
 from itertools import pairwise
 
+from kitetui.brokers.base import ModifyRefused
 from kitetui.domain import Bar, Fill, Order, OrderStatus, OrderType, Side
 
 _WORKING = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING})
@@ -62,6 +63,7 @@ class PaperBroker:
         self._slip = _exact(slippage_bps) / 10_000
         self._orders: dict[str, Order] = {}  # every order it has seen, latest state, by tag
         self._working: dict[str, Order] = {}  # OPEN / TRIGGER_PENDING, in placement order
+        self._triggered: list[Order] = []  # stops that triggered and rest unfilled
 
     # ------------------------------------------------------------------ Broker protocol
 
@@ -100,6 +102,46 @@ class PaperBroker:
             self._orders[order.tag] = placed
         return placed
 
+    async def modify(
+        self,
+        tag: str,
+        *,
+        ts_ns: int,
+        order_type: OrderType | None = None,
+        price: float | None = None,
+        trigger_price: float | None = None,
+        quantity: int | None = None,
+    ) -> Order | None:
+        """Change a working order in place, as Kite's modify does: same tag, the change
+        acts on prices after ``ts_ns``. A stop that has triggered and stays a stop of the
+        same type stays triggered; a stop turned into MARKET or LIMIT works at once."""
+        order = self._working.get(tag)
+        if order is None:
+            return None
+        new_type = order.order_type if order_type is None else order_type
+        changed = replace(
+            order,
+            order_type=new_type,
+            price=order.price if price is None else price,
+            trigger_price=order.trigger_price if trigger_price is None else trigger_price,
+            quantity=order.quantity if quantity is None else quantity,
+            ts_ns=ts_ns,
+        )
+        if new_type in (OrderType.MARKET, OrderType.SL_M):
+            changed = replace(changed, price=0.0)
+        if new_type in (OrderType.MARKET, OrderType.LIMIT):
+            changed = replace(changed, trigger_price=0.0, status=OrderStatus.OPEN)
+        elif new_type is not order.order_type or order.status is not OrderStatus.OPEN:
+            changed = replace(changed, status=OrderStatus.TRIGGER_PENDING)
+        reason = self._rejection(changed)
+        if not reason and changed.quantity <= changed.filled_qty:
+            reason = f"quantity {changed.quantity} is not above the filled {changed.filled_qty}"
+        if reason:
+            raise ModifyRefused(reason, tag)
+        self._working[tag] = changed
+        self._orders[tag] = changed
+        return changed
+
     async def cancel(self, tag: str) -> Order | None:
         order = self._working.pop(tag, None)
         if order is None:
@@ -113,6 +155,12 @@ class PaperBroker:
 
     async def open_orders(self) -> list[Order]:
         return list(self._working.values())
+
+    def take_triggered(self) -> list[Order]:
+        """Stops that triggered but did not fill since the last call (now OPEN limits),
+        so the owner learns of them as Kite's order updates would tell it."""
+        triggered, self._triggered = self._triggered, []
+        return [o for o in triggered if self._working.get(o.tag) is o]
 
     # ------------------------------------------------------------------ recovery
 
@@ -179,6 +227,7 @@ class PaperBroker:
             if self._working.get(order.tag) is not order:  # triggered: now rests as a limit
                 self._working[order.tag] = order
                 self._orders[order.tag] = order
+                self._triggered.append(order)
             return
         done = replace(
             order, status=OrderStatus.COMPLETE, filled_qty=order.quantity, avg_price=fill_price

@@ -34,7 +34,8 @@ ORDER = "order"
 QUOTE = "quote"
 HISTORICAL = "historical"
 OTHER = "other"
-KINDS = (ORDER, QUOTE, HISTORICAL, OTHER)
+MODIFY = "modify"  # order modifications: the order windows, not the daily order count
+KINDS = (ORDER, MODIFY, QUOTE, HISTORICAL, OTHER)
 
 
 class RateLimitExceeded(Exception):
@@ -147,8 +148,13 @@ class KiteRateLimits:
         self.orders_per_day = int(orders_per_day)
         self._day = today()
         self._orders_today = int(orders_today)
+        order_windows = (
+            SlidingWindow(orders_per_second, 1.0),
+            SlidingWindow(orders_per_minute, 60.0),
+        )
         self._limiters: dict[str, tuple[Limiter, ...]] = {
-            ORDER: (SlidingWindow(orders_per_second, 1.0), SlidingWindow(orders_per_minute, 60.0)),
+            ORDER: order_windows,
+            MODIFY: order_windows,
             QUOTE: (SlidingWindow(quotes_per_second, 1.0),),
             HISTORICAL: (SlidingWindow(historical_per_second, 1.0),),
             OTHER: (SlidingWindow(others_per_second, 1.0),),
@@ -160,6 +166,11 @@ class KiteRateLimits:
         """Orders sent (or about to be) on the current IST calendar day."""
         self._roll_day()
         return self._orders_today
+
+    def seed_orders_today(self, count: int) -> None:
+        """After a restart: the orders the journal says went out today (IST) count."""
+        self._roll_day()
+        self._orders_today = max(self._orders_today, int(count))
 
     def _roll_day(self) -> None:
         today = self._today()
@@ -194,9 +205,10 @@ class KiteRateLimits:
         the daily order cap is spent.
         """
         limiters = self._get(kind)
-        lock = self._locks.get(kind)
+        lock_key = ORDER if kind == MODIFY else kind  # one queue for the shared windows
+        lock = self._locks.get(lock_key)
         if lock is None:
-            lock = self._locks[kind] = asyncio.Lock()
+            lock = self._locks[lock_key] = asyncio.Lock()
         async with lock:
             if kind == ORDER:
                 self._check_daily()

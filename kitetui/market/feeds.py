@@ -10,8 +10,8 @@ replay of the recording reproduces the same decisions.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 
 from kitetui.domain import Tick
 from kitetui.market.replay import Item, Pacer
@@ -55,13 +55,30 @@ class LiveFeed:
     arrives, or when nothing new has come for ``linger_s`` (so the last print of a
     quiet market is not held back). A late tick (older than the open batch) joins the
     open batch rather than reopening the past.
+
+    Order updates have their own queue, never bounded and never dropped: an update is
+    money (a fill, a stop the exchange refused). Tick batches are bounded; when the
+    pipeline is far behind, the newest batch is dropped rather than blocking the
+    ticker's thread, and ``on_drop`` says so (the supervisor journals it and the header
+    shows it). Both queues are numbered on arrival so a consumer takes them in the
+    order they came: an update follows the ticks printed before it.
     """
 
     live = True
 
-    def __init__(self, linger_s: float = 0.25, max_queue: int = 10_000) -> None:
+    def __init__(
+        self,
+        linger_s: float = 0.25,
+        max_queue: int = 10_000,
+        on_drop: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.linger_s = linger_s
-        self._queue: asyncio.Queue[Batch | OrderUpdate | None] = asyncio.Queue(maxsize=max_queue)
+        self.max_queue = max_queue
+        self.on_drop = on_drop  # (batch exchange time, ticks in it)
+        self._batches: deque[tuple[int, Batch]] = deque()
+        self._updates: deque[tuple[int, OrderUpdate]] = deque()
+        self._arrivals = 0
+        self._wake = asyncio.Event()
         self._open_ts = 0
         self._open: list[Item] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -69,6 +86,7 @@ class LiveFeed:
         self.ticks_received = 0
         self.late_ticks = 0
         self.dropped_batches = 0
+        self.dropped_ticks = 0
         self.subscriptions: frozenset[str] = frozenset()
         self._closed = False
 
@@ -106,22 +124,49 @@ class LiveFeed:
             return
         batch = (self._open_ts, self._open)
         self._open = []
-        try:
-            self._queue.put_nowait(batch)
-        except asyncio.QueueFull:  # the pipeline is far behind: say so, never block
+        if len(self._batches) >= self.max_queue:  # far behind: say so, never block
             self.dropped_batches += 1
+            self.dropped_ticks += len(batch[1])
+            if self.on_drop is not None:
+                self.on_drop(batch[0], len(batch[1]))
+            return
+        self._arrivals += 1
+        self._batches.append((self._arrivals, batch))
+        self._wake.set()
 
     def push_order_update(self, data: dict) -> None:
         """Order updates keep their place in time: the open tick batch goes first."""
         self._close_batch()
-        self._queue.put_nowait(OrderUpdate(data))
+        self._arrivals += 1
+        self._updates.append((self._arrivals, OrderUpdate(data)))
+        self._wake.set()
+
+    def _next(self) -> Batch | OrderUpdate | None:
+        batches, updates = self._batches, self._updates
+        if updates and (not batches or updates[0][0] < batches[0][0]):
+            return updates.popleft()[1]
+        if batches:
+            return batches.popleft()[1]
+        return None
 
     async def batches(self) -> AsyncIterator[Batch | OrderUpdate]:
+        """Batches and updates in arrival order, until ``close`` (then what is queued
+        is still delivered, updates and all, before the iterator ends)."""
         while True:
-            batch = await self._queue.get()
-            if batch is None:
+            item = self._next()
+            if item is not None:
+                yield item
+                continue
+            if self._closed:
                 return
-            yield batch
+            self._wake.clear()
+            await self._wake.wait()
+
+    def drain_updates(self) -> list[OrderUpdate]:
+        """Every order update still queued (on stop: applied before the journal closes)."""
+        updates = [update for _, update in self._updates]
+        self._updates.clear()
+        return updates
 
     async def close(self) -> None:
         if self._closed:
@@ -130,5 +175,4 @@ class LiveFeed:
         if self._timer is not None:
             self._timer.cancel()
         self._close_batch()
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(None)
+        self._wake.set()

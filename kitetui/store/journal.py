@@ -423,9 +423,13 @@ class Journal:
             if extra is not None:
                 await extra()
             if updates:
+                # An order's terms change too: a stop modified into a closing order, a
+                # resting limit re-priced, a quantity resized to the position.
                 await db.executemany(
                     "UPDATE orders SET status = ?, filled_qty = ?, avg_price = ?, "
-                    "broker_order_id = ?, reason = ? WHERE tag = ?",
+                    "broker_order_id = ?, reason = ?, order_type = ?, quantity = ?, "
+                    "price = ?, trigger_price = ?, purpose = ?, ts_ns = ?, signal_id = ? "
+                    "WHERE tag = ?",
                     [
                         (
                             o.status.value,
@@ -433,6 +437,13 @@ class Journal:
                             o.avg_price,
                             o.broker_order_id,
                             o.reason,
+                            o.order_type.value,
+                            o.quantity,
+                            o.price,
+                            o.trigger_price,
+                            o.purpose.value,
+                            o.ts_ns,
+                            o.signal_id,
                             o.tag,
                         )
                         for o in updates.values()

@@ -23,6 +23,8 @@ from kitetui.domain import (
     OrderType,
     Product,
     Side,
+    Signal,
+    SignalKind,
     Validity,
     Variety,
 )
@@ -193,3 +195,54 @@ async def load_order_detail(db: aiosqlite.Connection, tag: str) -> OrderDetail |
     )
     fills = tuple(FillView(*r) for r in await cursor.fetchall())
     return OrderDetail(tag=tag, history=history, fills=fills)
+
+
+async def load_signal(db: aiosqlite.Connection, signal_id: str) -> Signal | None:
+    """One journaled signal (a stop-and-reverse waiting for its close, after a restart)."""
+    row = await (
+        await db.execute(
+            "SELECT signal_id, ts_ns, engine, strategy, symbol, timeframe_s, kind, price, "
+            "reason, confidence, indicators FROM signals WHERE signal_id = ?",
+            (signal_id,),
+        )
+    ).fetchone()
+    if row is None:
+        return None
+    indicators = {k: float(v) for k, v in json.loads(row[10]).items() if v is not None}
+    return Signal(
+        signal_id=row[0],
+        ts_ns=row[1],
+        engine=row[2],
+        strategy=row[3],
+        symbol=row[4],
+        timeframe_s=row[5],
+        kind=SignalKind(row[6]),
+        price=row[7],
+        reason=row[8],
+        confidence=row[9],
+        indicators=indicators,
+    )
+
+
+async def has_decision(db: aiosqlite.Connection, run_id: str, signal_id: str, purpose: str) -> bool:
+    """Whether the risk engine already decided this signal's intent of ``purpose``."""
+    row = await (
+        await db.execute(
+            "SELECT 1 FROM risk_decisions WHERE run_id = ? AND signal_id = ? AND purpose = ?",
+            (run_id, signal_id, purpose),
+        )
+    ).fetchone()
+    return row is not None
+
+
+async def count_orders_since(db: aiosqlite.Connection, since_ns: int, mode: str) -> int:
+    """Orders journaled by runs of ``mode`` from ``since_ns`` on: after a restart, the
+    day's count Kite holds us to (5,000 a day) goes on from here, not from zero."""
+    row = await (
+        await db.execute(
+            "SELECT COUNT(*) FROM orders JOIN runs USING (run_id) "
+            "WHERE runs.mode = ? AND orders.ts_ns >= ?",
+            (mode, since_ns),
+        )
+    ).fetchone()
+    return int(row[0]) if row else 0

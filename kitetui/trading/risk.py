@@ -69,6 +69,28 @@ class ExposureView:
     open_positions: int
     gross_exposure_paise: int
     position_qty: int  # signed net quantity of the intent's symbol
+    working_orders: int = 0  # the intent's symbol's orders still working at the broker
+    engine_paused: bool = False  # the intent's engine has its own entries paused
+
+
+@dataclass(frozen=True, slots=True)
+class EntryBlock:
+    """A named reason no entry may go out, and the one thing that clears it.
+
+    Each block has one owner that sets it and the condition that clears it, so one
+    cause clearing can never lift another's block (a feed reconnect clears
+    ``feed_stale`` and nothing else).
+    """
+
+    name: str  # "feed_stale", "login_required", "entry_cutoff", "placement_unknown:TAG"
+    reason: str
+    clears: str  # when it lifts, in words for the Risk tab and ``ctl status``
+
+
+FEED_STALE = "feed_stale"
+LOGIN_REQUIRED = "login_required"
+ENTRY_CUTOFF = "entry_cutoff"
+PLACEMENT_UNKNOWN = "placement_unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +141,9 @@ class RiskEngine:
         self.entries_paused = False
         self.blocked_symbols: dict[str, str] = {}
         self.entries_today: dict[str, int] = {}
+        # Entry blocks set by live conditions (feed, login, placements, the clock). They
+        # are not persisted: each owner re-establishes its block at start.
+        self.blocks: dict[str, EntryBlock] = {}
 
     # ------------------------------------------------------------------ state
 
@@ -152,6 +177,16 @@ class RiskEngine:
 
     def resume_entries(self) -> None:
         self.entries_paused = False
+
+    def set_block(self, name: str, reason: str, clears: str) -> bool:
+        """Block entries for ``name``'s reason; True if it was not already set."""
+        new = name not in self.blocks
+        self.blocks[name] = EntryBlock(name, reason, clears)
+        return new
+
+    def clear_block(self, name: str) -> bool:
+        """Lift one named block; True if it was set."""
+        return self.blocks.pop(name, None) is not None
 
     def block_symbol(self, symbol: str, reason: str) -> None:
         """Stop new entries in one symbol for the rest of the day (exits still pass)."""
@@ -230,6 +265,14 @@ class RiskEngine:
             return _block("halted", self.loss_halt_reason)
         if self.entries_paused:
             return _block("entries_paused", "entries are paused")
+        block = next(iter(self.blocks.values()), None)
+        if block is not None:  # the oldest live block speaks for all of them
+            rule = block.name.split(":", 1)[0]
+            return _block(rule, f"{block.reason} (clears {block.clears})")
+        if exposure.engine_paused:
+            return _block("engine_paused", f"engine {intent.engine} is paused")
+        if exposure.working_orders:
+            return _block("order_working", f"{symbol}: an order is already working")
         if symbol in self.blocked_symbols:
             return _block("symbol_blocked", f"{symbol} blocked: {self.blocked_symbols[symbol]}")
         trades = self.trades_today(symbol)

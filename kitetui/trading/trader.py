@@ -18,8 +18,8 @@ from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from kitetui.brokers.base import PlacementUnknown
-from kitetui.clock import DataClock, ist_minute_of_day
+from kitetui.brokers.base import ModifyRefused, NotAccepted, PlacementUnknown
+from kitetui.clock import DataClock
 from kitetui.domain import (
     Event,
     Exchange,
@@ -39,8 +39,9 @@ from kitetui.domain import (
 )
 from kitetui.kite.session import TokenExpired
 from kitetui.store.journal import Journal
+from kitetui.trading.exits import CLOSING, ExitManager
 from kitetui.trading.portfolio import Portfolio
-from kitetui.trading.risk import ExposureView, RiskEngine
+from kitetui.trading.risk import LOGIN_REQUIRED, PLACEMENT_UNKNOWN, ExposureView, RiskEngine
 from kitetui.trading.sizing import (
     premium_quantity,
     premium_stop,
@@ -53,17 +54,24 @@ from kitetui.views import EventView, SignalView
 if TYPE_CHECKING:
     from engines.base import Engine
     from kitetui.brokers.base import Broker
-    from kitetui.config import SizingConfig
+    from kitetui.config import ExitConfig, SizingConfig
     from kitetui.market.instruments import Instrument
     from kitetui.market.resolve import OptionPair
 
-_EXIT_PURPOSES = frozenset(
-    {OrderPurpose.EXIT, OrderPurpose.STOP, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN}
-)
+_DECISION_EVENTS = {
+    RiskVerdict.REDUCE: "RiskReduced",
+    RiskVerdict.BLOCK: "RiskBlocked",
+    RiskVerdict.HALT: "RiskHalted",
+}
 
 
 def make_tag(*parts: object) -> str:
-    """A 16-character alphanumeric client tag (Kite allows 20) derived from its cause."""
+    """A 16-character alphanumeric client tag derived from its cause.
+
+    Kite allows 20 alphanumeric characters; freeze slices add up to three digits, so
+    every tag kitetui sends is at most 19. A tag is always a fresh hash of its cause,
+    never a suffix on another tag, so no chain of derived orders can outgrow the limit.
+    """
     digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=10).digest()
     return base64.b32encode(digest).decode().rstrip("=")[:16]
 
@@ -78,12 +86,15 @@ class Trader:
         risk: RiskEngine,
         clock: DataClock,
         sizing: SizingConfig,
+        exits: ExitConfig,
         tick_size: float,
-        entry_cutoff_minute: int,
         run_id: str,
         signal_buffer: int = 300,
         event_buffer: int = 200,
+        timer_ns: Callable[[], int] | None = None,
     ) -> None:
+        """``timer_ns`` is the exit manager's clock for re-price and retry delays: the
+        data clock (the default) in replay, the wall clock in paper and live."""
         self.journal = journal
         self.broker = broker
         self.portfolio = portfolio
@@ -91,12 +102,11 @@ class Trader:
         self.clock = clock
         self.sizing = sizing
         self.tick_size = tick_size
-        self.entry_cutoff_minute = entry_cutoff_minute
         self.run_id = run_id
         self.orders: dict[str, Order] = {}  # every order of the run, in placement order
         self._working: dict[str, Order] = {}  # the non-terminal ones: scanned per signal
-        # symbol -> tags of its resting protective stop (several when sliced)
-        self.stops: dict[str, list[str]] = {}
+        self.not_accepted: set[str] = set()  # tags the exchange never took (retry-safe)
+        self.exits = ExitManager(self, exits, timer_ns or (lambda: clock.now_ns))
         self.engines: dict[str, Engine] = {}
         self.last_prices: dict[str, float] = {}  # every symbol's last price (supervisor's)
         self.holders: dict[str, str] = {}  # symbol -> engine holding a position in it
@@ -110,10 +120,7 @@ class Trader:
         for kind in ("signals", "events", "decisions"):
             self.counts[kind] += journal.journaled.get(kind, 0)
         self.quiet = False  # True while warming up after a restart: nothing is journaled
-        self.feed_problem = ""  # set while market data is stale: entries wait
-        self.login_required = ""  # set when the broker refused our token: nothing is sent
         self.listeners: list[Callable[[Event], object]] = []  # e.g. the headless log
-        self.changed = True
 
     # -- records ----------------------------------------------------------------------
 
@@ -136,7 +143,6 @@ class Trader:
                 engine=event.engine,
             )
         )
-        self.changed = True
         for listener in self.listeners:
             listener(event)
 
@@ -186,7 +192,6 @@ class Trader:
                 risk_reason=decision.reason if decision else "",
             )
         )
-        self.changed = True
 
     def _record_decision(self, intent: OrderIntent, decision: RiskDecision) -> None:
         self.journal.add_risk_decision(
@@ -204,9 +209,7 @@ class Trader:
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind=f"Risk{decision.verdict.value.title()}ed"
-                    if decision.verdict is not RiskVerdict.HALT
-                    else "RiskHalted",
+                    kind=_DECISION_EVENTS[decision.verdict],
                     level="WARNING",
                     symbol=intent.symbol,
                     engine=intent.engine,
@@ -233,40 +236,50 @@ class Trader:
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         return [o for o in self._working.values() if symbol is None or o.symbol == symbol]
 
-    def _exposure(self, symbol: str) -> ExposureView:
+    def _exposure(self, symbol: str, engine: Engine | None = None) -> ExposureView:
         return ExposureView(
             open_positions=len(self.portfolio.open_positions()),
             gross_exposure_paise=self.portfolio.gross_exposure_paise,
             position_qty=self.position_qty(symbol),
+            working_orders=len(self.open_orders(symbol)),
+            engine_paused=engine is not None and engine.entries_paused,
         )
+
+    def tag_for(self, *cause: object) -> str:
+        """A client tag for an order of this run, derived from what caused it."""
+        return make_tag(self.run_id, *cause)
 
     # -- from a signal to orders ----------------------------------------------------------
 
     async def on_signal(self, engine: Engine, signal: Signal) -> int:
-        """Act on one strategy signal; returns how many orders were placed."""
+        """Act on one strategy signal; returns how many orders were placed.
+
+        A signal against a position closes it through the exit manager; with
+        ``exits.on_opposite_signal: reverse`` the other side is entered once the close
+        has filled (an entry while the exit still works would be refused as "an order is
+        already working", and two orders would race for one position).
+        """
         symbol = signal.symbol
         qty = self.position_qty(symbol)
         kind = signal.kind
-        placed = 0
         decision: RiskDecision | None = None
-        wants_exit = (kind is SignalKind.EXIT and qty != 0) or (
-            (kind is SignalKind.LONG and qty < 0) or (kind is SignalKind.SHORT and qty > 0)
-        )
-        if wants_exit:
-            decision, n = await self._exit(engine, signal, qty)
-            placed += n
-            qty = 0 if n else qty
-        wants_entry = (kind is SignalKind.LONG and qty <= 0) or (
-            kind is SignalKind.SHORT and qty >= 0
-        )
-        if wants_entry and qty == 0:
-            decision, n = await self._enter(engine, signal)
-            placed += n
+        placed = 0
+        against = (kind is SignalKind.LONG and qty < 0) or (kind is SignalKind.SHORT and qty > 0)
+        if (kind is SignalKind.EXIT and qty != 0) or against:
+            reverse = against and self.exits.config.on_opposite_signal == "reverse"
+            decision, placed = await self._exit(engine, signal, qty, reverse=reverse)
+        elif qty == 0 and kind in (SignalKind.LONG, SignalKind.SHORT):
+            decision, placed = await self._enter(engine, signal)
         self._record_signal(signal, decision)
         return placed
 
     async def _exit(
-        self, engine: Engine, signal: Signal, qty: int, symbol: str | None = None
+        self,
+        engine: Engine,
+        signal: Signal,
+        qty: int,
+        symbol: str | None = None,
+        reverse: bool = False,
     ) -> tuple[RiskDecision, int]:
         """Close ``qty`` of ``symbol`` (the signal's own symbol unless a contract is named)."""
         symbol = symbol or signal.symbol
@@ -281,10 +294,9 @@ class Trader:
             signal_id=signal.signal_id,
             reason=f"{signal.kind.value}: {signal.reason}",
         )
-        if any(
-            o.purpose in _EXIT_PURPOSES and o.purpose is not OrderPurpose.STOP
-            for o in self.open_orders(symbol)
-        ):
+        if self.exits.is_closing(symbol):
+            if reverse:  # the latest opposite signal is the side to take once flat
+                self.exits.restore_reversal(symbol, engine.name, signal)
             decision = RiskDecision(
                 RiskVerdict.BLOCK, 0, "an exit order is already working", "pending_exit"
             )
@@ -295,15 +307,22 @@ class Trader:
         self._record_decision(intent, decision)
         if decision.verdict not in (RiskVerdict.ALLOW, RiskVerdict.REDUCE):
             return decision, 0
-        await self._cancel_stop(symbol, "position exiting")
-        if self.position_qty(symbol) == 0:  # the stop filled first
-            return decision, 0
-        tag = make_tag(self.run_id, signal.signal_id, intent.purpose.value, symbol)
-        placed = await self.submit(replace(intent, quantity=decision.quantity), tag, engine)
-        return decision, int(placed)
+        started = await self.exits.close(
+            symbol,
+            OrderPurpose.EXIT,
+            intent.reason,
+            cause=signal.signal_id,
+            reverse=(engine, signal) if reverse else None,
+        )
+        return decision, int(started)
 
-    async def _enter(self, engine: Engine, signal: Signal) -> tuple[RiskDecision, int]:
-        """Enter the signal's own symbol, sized by risk per trade with an ATR stop."""
+    async def _enter(
+        self, engine: Engine, signal: Signal, ts_ns: int | None = None
+    ) -> tuple[RiskDecision, int]:
+        """Enter the signal's own symbol, sized by risk per trade with an ATR stop.
+
+        A strategy may scale the size down with ``indicators["size_scale"]`` in (0, 1]
+        (a volatility regime, say); whole lots still round down."""
         side = Side.BUY if signal.kind is SignalKind.LONG else Side.SELL
         atr = signal.indicators.get("atr", float("nan"))
         stop_distance = atr * self.sizing.atr_stop_multiple
@@ -311,7 +330,7 @@ class Trader:
         lot = engine.lot_size(signal.symbol)
         quantity = size_by_risk(
             equity,
-            self.sizing.risk_per_trade_pct,
+            self.sizing.risk_per_trade_pct * _size_scale(signal),
             signal.price,
             stop_distance,
             lot_size=lot,
@@ -326,8 +345,17 @@ class Trader:
         )
         why_zero = f"sizing gave 0 (atr={atr:.4g}, price={signal.price})"
         return await self._place_entry(
-            engine, signal, signal.symbol, side, quantity, stop, signal.price, why_zero
+            engine, signal, signal.symbol, side, quantity, stop, signal.price, why_zero, ts_ns=ts_ns
         )
+
+    async def enter_reversal(self, engine: Engine, signal: Signal, ts_ns: int | None) -> int:
+        """Stop-and-reverse, second half: the close filled, now take the signal's side
+        (``ts_ns``: the instant the close filled, also after a restart)."""
+        if self.position_qty(signal.symbol) != 0:
+            return 0
+        _, placed = await self._enter(engine, signal, ts_ns)
+        engine.orders_placed += placed
+        return placed
 
     async def _place_entry(
         self,
@@ -340,8 +368,10 @@ class Trader:
         price: float,
         why_zero: str,
         block: RiskDecision | None = None,
+        ts_ns: int | None = None,
     ) -> tuple[RiskDecision, int]:
-        """The gates every entry passes, in order, each refusal journaled with its rule."""
+        """Sizing and the engine's own refusals first; every entry gate is the risk
+        engine's (its named blocks, cut-off, working orders, limits), journaled."""
         intent = OrderIntent(
             engine=engine.name,
             symbol=symbol,
@@ -357,33 +387,19 @@ class Trader:
         lot = engine.lot_size(symbol)
         if block is not None:
             decision = block
-        elif self.login_required:
-            decision = RiskDecision(RiskVerdict.BLOCK, 0, self.login_required, "login_required")
-        elif self.feed_problem:
-            decision = RiskDecision(RiskVerdict.BLOCK, 0, self.feed_problem, "feed_stale")
-        elif engine.entries_paused:
-            decision = RiskDecision(
-                RiskVerdict.BLOCK, 0, f"engine {engine.name} is paused", "engine_paused"
-            )
-        elif ist_minute_of_day(signal.ts_ns) >= self.entry_cutoff_minute:
-            decision = RiskDecision(
-                RiskVerdict.BLOCK, 0, "after the entry cut-off time", "entry_cutoff"
-            )
         elif quantity <= 0:
             decision = RiskDecision(RiskVerdict.BLOCK, 0, why_zero, "sizing")
-        elif self.open_orders(symbol):
-            decision = RiskDecision(
-                RiskVerdict.BLOCK, 0, "an order is already working", "pending_order"
-            )
         else:
-            decision = self.risk.check(intent, price, self._exposure(symbol), lot_size=lot)
+            decision = self.risk.check(intent, price, self._exposure(symbol, engine), lot_size=lot)
         self._record_decision(intent, decision)
         if decision.verdict not in (RiskVerdict.ALLOW, RiskVerdict.REDUCE):
             return decision, 0
         self.risk.record_entry(symbol)
         tag = make_tag(self.run_id, signal.signal_id, intent.purpose.value, symbol)
-        placed = await self.submit(replace(intent, quantity=decision.quantity), tag, engine)
-        return decision, int(placed)
+        orders = await self.submit(
+            replace(intent, quantity=decision.quantity), tag, engine, ts_ns=ts_ns
+        )
+        return decision, int(bool(orders))
 
     async def on_option_signal(self, engine: Engine, signal: Signal, pair: OptionPair) -> int:
         """Options are bought, never written: LONG buys the CE, SHORT the PE, EXIT sells.
@@ -456,8 +472,9 @@ class Trader:
         tag: str,
         engine: Engine | None = None,
         ts_ns: int | None = None,
-    ) -> bool:
-        """Place an intent, sliced to the exchange freeze quantity; False if already placed.
+    ) -> list[Order]:
+        """Place an intent, sliced to the exchange freeze quantity; the orders as the
+        broker took them (REJECTED ones included), none for a tag already placed.
 
         Slices are whole lots; the first keeps ``tag``, the others add 2, 3, …
         """
@@ -465,10 +482,12 @@ class Trader:
         sizes = slice_quantity(
             intent.quantity, freeze, engine.lot_size(intent.symbol) if engine is not None else 1
         )
-        placed = False
+        placed: list[Order] = []
         for index, size in enumerate(sizes):
             child_tag = tag if index == 0 else f"{tag}{index + 1}"
-            placed |= await self._submit_one(replace(intent, quantity=size), child_tag, ts_ns)
+            order = await self._submit_one(replace(intent, quantity=size), child_tag, ts_ns)
+            if order is not None:
+                placed.append(order)
         if len(sizes) > 1:
             self.record_event(
                 Event(
@@ -482,10 +501,12 @@ class Trader:
             )
         return placed
 
-    async def _submit_one(self, intent: OrderIntent, tag: str, ts_ns: int | None = None) -> bool:
-        """Journal the order durably, then place it. False if the tag already exists."""
+    async def _submit_one(
+        self, intent: OrderIntent, tag: str, ts_ns: int | None = None
+    ) -> Order | None:
+        """Journal the order durably, then place it. None if the tag already exists."""
         if tag in self.orders:
-            return False  # placed before a restart: never twice
+            return None  # placed before a restart: never twice
         order = Order(
             tag=tag,
             engine=intent.engine,
@@ -513,38 +534,61 @@ class Trader:
             rejected = replace(order, status=OrderStatus.REJECTED, reason="trading halted")
             self.track(rejected)
             await self.journal.write_order_state(rejected, self.clock.now_ns)
-            return True
+            return rejected
         try:
             accepted = await self.broker.place(order)
         except TokenExpired as exc:
-            # Refused at the door: nothing reached the exchange. Stop sending anything.
-            self.login_required = f"Kite token expired: run `kitetui login` ({exc})"
-            accepted = replace(order, status=OrderStatus.REJECTED, reason=self.login_required)
+            # Refused at the door: nothing reached the exchange. No entry goes out until
+            # a new login (exits keep trying: they must not wait for a person).
+            reason = f"Kite token expired: run `kitetui login` ({exc})"
+            if self.risk.set_block(LOGIN_REQUIRED, reason, "after `kitetui login` and a restart"):
+                self.record_event(
+                    Event(
+                        ts_ns=self.clock.now_ns,
+                        kind="LoginRequired",
+                        level="ERROR",
+                        message=reason,
+                    )
+                )
+            accepted = replace(order, status=OrderStatus.REJECTED, reason=reason)
+        except NotAccepted as exc:
+            # The exchange never took it: journaled as such; the caller may retry under a
+            # fresh tag (the exit manager does).
+            self.not_accepted.add(tag)
+            accepted = replace(order, status=OrderStatus.REJECTED, reason=str(exc))
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="LoginRequired",
-                    level="ERROR",
-                    message=self.login_required,
+                    kind="OrderNotAccepted",
+                    level="WARNING",
+                    symbol=order.symbol,
+                    engine=order.engine,
+                    message=str(exc),
                 )
             )
         except PlacementUnknown as exc:
             # Sent, and the order book cannot be read to say what became of it: the order
             # stays NEW (unknown) for the reconciler and the next start to resolve by tag.
-            self.feed_problem = f"order {tag} placement unknown: {exc}"
+            reason = f"order {tag} placement unknown: {exc}"
+            self.risk.set_block(
+                f"{PLACEMENT_UNKNOWN}:{tag}",
+                reason,
+                f"when order {tag} is found at the broker or known not placed",
+            )
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
                     kind="PlacementUnknown",
                     level="ERROR",
                     symbol=order.symbol,
-                    message=self.feed_problem,
+                    message=reason,
                 )
             )
-            return True
+            return order
+        accepted = self._merge(accepted)
         self.track(accepted)
         self.journal.update_order(accepted, self.clock.now_ns)
-        if accepted.status is OrderStatus.REJECTED:
+        if accepted.status is OrderStatus.REJECTED and tag not in self.not_accepted:
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
@@ -556,8 +600,116 @@ class Trader:
                     f"{accepted.reason}",
                 )
             )
-        self.changed = True
-        return True
+        return accepted
+
+    def resolve_placement(self, order: Order) -> None:
+        """A placement that was unknown is settled (found, or known not placed)."""
+        if self.risk.clear_block(f"{PLACEMENT_UNKNOWN}:{order.tag}"):
+            self.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="PlacementResolved",
+                    symbol=order.symbol,
+                    message=f"order {order.tag} is {order.status.value} at the broker",
+                )
+            )
+
+    def _merge(self, broker_view: Order, fill: Fill | None = None) -> Order:
+        """The broker's state of one of our orders, with our journaled identity kept
+        (purpose, engine, signal and stop level are ours; the broker may not know them).
+
+        The filled quantity is ours too: it moves only with a fill we journal and apply
+        (``fill``), never ahead of it. A broker can know of a fill before its update
+        reaches us; counting it before the position moves would show the order covering
+        less than it does, and the exit manager would close the difference twice."""
+        ours = self.orders.get(broker_view.tag)
+        if ours is None:
+            return broker_view
+        filled, average = ours.filled_qty, ours.avg_price
+        if fill is not None:
+            total = filled + fill.quantity
+            average = (average * filled + fill.price * fill.quantity) / total if total else 0.0
+            filled = total
+        status = broker_view.status
+        if status is OrderStatus.COMPLETE and filled < broker_view.quantity:
+            status = OrderStatus.OPEN  # the rest of its fills are still on their way
+        return replace(
+            ours,
+            status=status,
+            order_type=broker_view.order_type,
+            quantity=broker_view.quantity,
+            price=broker_view.price,
+            trigger_price=broker_view.trigger_price,
+            filled_qty=filled,
+            avg_price=round(average, 4),
+            broker_order_id=broker_view.broker_order_id or ours.broker_order_id,
+            reason=broker_view.reason
+            if broker_view.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED)
+            and broker_view.reason
+            else ours.reason,
+        )
+
+    async def modify(
+        self,
+        tag: str,
+        *,
+        order_type: OrderType | None = None,
+        price: float | None = None,
+        trigger_price: float | None = None,
+        quantity: int | None = None,
+        purpose: OrderPurpose | None = None,
+        signal_id: str | None = None,
+        why: str = "",
+    ) -> Order | None:
+        """Change a working order in place and journal the change durably; None if it is
+        no longer working. ``ModifyRefused``/``BrokerUnavailable`` propagate: the order
+        stands as it was, and the caller decides."""
+        order = self.orders.get(tag)
+        if order is None or order.status.is_terminal:
+            return None
+        try:
+            changed = await self.broker.modify(
+                tag,
+                ts_ns=self.clock.now_ns,
+                order_type=order_type,
+                price=price,
+                trigger_price=trigger_price,
+                quantity=quantity,
+            )
+        except ModifyRefused as exc:
+            self.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="OrderModifyRefused",
+                    level="WARNING",
+                    symbol=order.symbol,
+                    engine=order.engine,
+                    message=f"{tag}: {exc}",
+                )
+            )
+            raise
+        if changed is None:
+            return None
+        changed = replace(
+            self._merge(changed),
+            purpose=purpose or order.purpose,
+            signal_id=order.signal_id if signal_id is None else signal_id,
+            reason=why or order.reason,
+            ts_ns=self.clock.now_ns,
+        )
+        self.track(changed)
+        await self.journal.write_order_state(changed, self.clock.now_ns)
+        self.record_event(
+            Event(
+                ts_ns=self.clock.now_ns,
+                kind="OrderModified",
+                level="DEBUG",
+                symbol=order.symbol,
+                engine=order.engine,
+                message=f"{tag}: {why}" if why else tag,
+            )
+        )
+        return changed
 
     async def cancel(self, tag: str, reason: str) -> bool:
         order = self.orders.get(tag)
@@ -566,38 +718,101 @@ class Trader:
         cancelled = await self.broker.cancel(tag)
         if cancelled is None:
             return False
-        cancelled = replace(cancelled, reason=reason)
+        cancelled = replace(self._merge(cancelled), status=OrderStatus.CANCELLED, reason=reason)
         self.track(cancelled)
         await self.journal.write_order_state(cancelled, self.clock.now_ns)
-        self._forget_stop(order.symbol, tag)
-        self.changed = True
         return True
-
-    def _forget_stop(self, symbol: str, tag: str) -> None:
-        tags = self.stops.get(symbol)
-        if tags and tag in tags:
-            tags.remove(tag)
-            if not tags:
-                del self.stops[symbol]
-
-    async def _cancel_stop(self, symbol: str, reason: str) -> None:
-        for tag in list(self.stops.get(symbol, ())):
-            await self.cancel(tag, reason)
-        self.stops.pop(symbol, None)
 
     # -- fills ---------------------------------------------------------------------------
 
     async def on_fills(self, fills: list[tuple[Order, Fill]]) -> None:
+        """Journal each fill with its order's new state, then apply it to the position;
+        then let the exit manager bring the symbol's cover in line."""
         for order, fill in fills:
+            before = self.orders.get(order.tag)
+            order = self._merge(order, fill)
             fill = replace(fill, engine=order.engine, product=order.product)
-            self.track(order)
             if not await self.journal.write_fill(fill, order, None, self.clock.now_ns):
-                continue
+                continue  # delivered twice (a websocket update and a poll): applied once
+            self.track(order)
+            if before is not None and before.status is OrderStatus.NEW:
+                self.resolve_placement(order)
             self.portfolio.apply_fill(fill)
             self._track_holder(fill)
             self.counts["fills"] += 1
-            self.changed = True
-            await self._after_fill(order, fill)
+            if order.purpose is OrderPurpose.ENTRY:
+                self.exits.set_level(order.symbol, order)
+            elif order.purpose is OrderPurpose.STOP:
+                self.record_event(
+                    Event(
+                        ts_ns=fill.ts_ns,
+                        kind="StopFilled",
+                        level="WARNING",
+                        symbol=order.symbol,
+                        engine=order.engine,
+                        message=f"protective stop filled: {fill.quantity} at {fill.price}",
+                    )
+                )
+            await self.exits.settle(order.symbol, cause=fill.fill_id)
+
+    async def on_broker_update(self, order: Order, fills: list[Fill]) -> None:
+        """One order update from a broker that reports by itself (Kite, the sim): its
+        fills, or its new state, or nothing when it says nothing new."""
+        known = self.orders.get(order.tag)
+        if known is None:
+            self.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="ForeignOrder",
+                    level="WARNING",
+                    symbol=order.symbol,
+                    message=f"order {order.broker_order_id} ({order.tag or 'no tag'}) was not "
+                    "placed by kitetui: not touched",
+                )
+            )
+            return
+        if known.status.is_terminal and not order.status.is_terminal:
+            if order.tag not in self.not_accepted:
+                return  # updates can arrive out of order: a finished order never reopens
+            # Declared not placed after a timeout, yet the exchange has it: it is real, and
+            # the exit manager trims whatever now closes more than the position.
+            self.not_accepted.discard(order.tag)
+            self.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="OrderRevived",
+                    level="WARNING",
+                    symbol=order.symbol,
+                    engine=known.engine,
+                    message=f"order {order.tag}, declared not placed, is {order.status.value} "
+                    "at the exchange after all",
+                )
+            )
+            self.track(replace(known, status=order.status))
+        if fills:
+            await self.on_fills([(order, fill) for fill in fills])
+        elif (order.status, order.quantity, order.order_type, order.price) != (
+            known.status,
+            known.quantity,
+            known.order_type,
+            known.price,
+        ):
+            await self.on_order_state(order)
+
+    async def on_order_state(self, order: Order) -> None:
+        """A broker update that changed an order without a fill (live and the sim):
+        journal it, then let the exit manager react (a stop the exchange rejected or
+        cancelled leaves the position to be covered again)."""
+        order = self._merge(order)
+        before = self.orders.get(order.tag)
+        self.track(order)
+        await self.journal.write_order_state(order, self.clock.now_ns)
+        if before is not None and before.status is OrderStatus.NEW:
+            self.resolve_placement(order)
+        if order.purpose is OrderPurpose.STOP and order.status is OrderStatus.REJECTED:
+            await self.exits.stop_rejected_later(order)
+        if order.purpose is OrderPurpose.STOP or order.purpose in CLOSING:
+            await self.exits.settle(order.symbol, cause=f"{order.tag}-{order.status.value}")
 
     def replay_fill(self, fill: Fill) -> None:
         """Apply a journaled fill while rebuilding state (it is already committed)."""
@@ -619,73 +834,19 @@ class Trader:
             if holder == engine
         }
 
-    async def _after_fill(self, order: Order, fill: Fill) -> None:
-        symbol = order.symbol
-        qty = self.position_qty(symbol)
-        if order.purpose is OrderPurpose.STOP:
-            self._forget_stop(symbol, order.tag)
-            self.record_event(
-                Event(
-                    ts_ns=fill.ts_ns,
-                    kind="StopFilled",
-                    level="WARNING",
-                    symbol=symbol,
-                    engine=order.engine,
-                    message=f"protective stop filled at {fill.price}",
-                )
-            )
-        if qty == 0:
-            await self._cancel_stop(symbol, "position flat")
-            return
-        if order.purpose is OrderPurpose.ENTRY and order.stop_price > 0:
-            await self.protect(order)
-
-    async def protect(self, order: Order, ts_ns: int | None = None) -> None:
-        """Rest a protective SL-M for the position an entry opened (tag: entry tag + S)."""
-        symbol = order.symbol
-        qty = self.position_qty(symbol)
-        if qty != 0:
-            await self._cancel_stop(symbol, "replaced")
-            stop = OrderIntent(
-                engine=order.engine,
-                symbol=symbol,
-                exchange=order.exchange,
-                side=Side.SELL if qty > 0 else Side.BUY,
-                quantity=abs(qty),
-                purpose=OrderPurpose.STOP,
-                order_type=OrderType.SL_M,
-                product=order.product,
-                trigger_price=order.stop_price,
-                signal_id=order.signal_id,
-                reason=f"protective stop for {order.tag}",
-            )
-            tag = order.tag + "S"
-            await self.submit(stop, tag, self.engines.get(order.engine), ts_ns=ts_ns)
-            live = [
-                t
-                for t in self.orders
-                if t == tag or (t.startswith(tag) and t[len(tag) :].isdigit())
-            ]
-            tags = [t for t in live if not self.orders[t].status.is_terminal]
-            if tags:
-                self.stops[symbol] = tags
-
     # -- flattening: square-off, halts, the kill switch, a key press ----------------------
 
     async def flatten(self, symbol: str, purpose: OrderPurpose, reason: str) -> bool:
-        """Cancel the symbol's working orders and close its position at market."""
-        for order in self.open_orders(symbol):
-            if order.purpose is not purpose:
-                await self.cancel(order.tag, reason)
+        """Cancel the symbol's entries and close its position through the exit manager;
+        False when it is flat or already closing."""
         qty = self.position_qty(symbol)
-        if qty == 0 or any(o.purpose is purpose for o in self.open_orders(symbol)):
+        if qty == 0:
             return False
         position = self.portfolio.position(symbol)
-        engine = self.engines.get(position.engine) if position else None
         intent = OrderIntent(
             engine=position.engine if position else "",
             symbol=symbol,
-            exchange=engine.exchange if engine else Exchange.NSE,
+            exchange=Exchange.NSE,
             side=Side.SELL if qty > 0 else Side.BUY,
             quantity=abs(qty),
             purpose=purpose,
@@ -698,8 +859,7 @@ class Trader:
         self._record_decision(intent, decision)
         if decision.verdict not in (RiskVerdict.ALLOW, RiskVerdict.REDUCE):
             return False
-        tag = make_tag(self.run_id, symbol, purpose.value, self.clock.now_ns)
-        return await self.submit(replace(intent, quantity=decision.quantity), tag, engine)
+        return await self.exits.close(symbol, purpose, reason, cause=f"{self.clock.now_ns}")
 
     async def flatten_all(self, purpose: OrderPurpose, reason: str) -> int:
         count = 0
@@ -710,3 +870,9 @@ class Trader:
         for symbol in sorted(symbols):
             count += await self.flatten(symbol, purpose, reason)
         return count
+
+
+def _size_scale(signal: Signal) -> float:
+    """A strategy's size adjustment in (0, 1]; anything else means full size."""
+    scale = signal.indicators.get("size_scale", 1.0)
+    return scale if 0 < scale <= 1 else 1.0

@@ -271,10 +271,13 @@ POSITION_COLUMNS = (
     ColumnSpec("pnl", "P&L", numeric=True),
     ColumnSpec("unrealized", "unrealized", numeric=True),
     ColumnSpec("realized", "realized", numeric=True),
-    ColumnSpec("stop", "stop", numeric=True),
+    ColumnSpec("cover", "cover"),
     ColumnSpec("product", "prod"),
     ColumnSpec("engine", "engine"),
 )
+
+
+_COVER_TONES = {"PROTECTED": "up", "EXITING": "warn", "NAKED": "down"}
 
 
 def position_row(position: PositionView) -> Row:
@@ -291,7 +294,7 @@ def position_row(position: PositionView) -> Row:
         pnl_cell(position.pnl),
         pnl_cell(position.unrealized),
         pnl_cell(position.realized),
-        Cell(price(position.stop_price)),
+        Cell(position.cover, _COVER_TONES.get(position.cover_state, "")),
         Cell(position.product),
         Cell(position.engine),
     )

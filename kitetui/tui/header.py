@@ -89,9 +89,18 @@ def header_model(snapshot: DeskSnapshot) -> HeaderModel:
     feed_state = feed.state if feed.state != "STARTING" else snapshot.feed_state
     if feed_state in ("STALE", "RECONNECTING"):
         alarms.append(f"FEED {feed_state}: entries blocked")
+    if risk.naked:
+        alarms.append("NAKED: " + ", ".join(symbol for symbol, _ in risk.naked))
     errors = [e.name for e in snapshot.engines if e.state.upper() == "ERROR"]
     if errors:
         alarms.append(f"ENGINE ERROR: {', '.join(errors)}")
+    if risk.reconcile_failures >= 3:
+        alarms.append(f"RECONCILE FAILING ({risk.reconcile_failures} passes)")
+    if feed.dropped_batches:
+        alarms.append(f"TICKS DROPPED: {feed.dropped_batches} batches")
+    for name, reason, _ in risk.blocks:
+        if name.startswith(("placement_unknown", "login_required")):
+            alarms.append(reason)
     return HeaderModel(
         mode=snapshot.mode.upper(),
         live=snapshot.mode.upper() == "LIVE",

@@ -595,7 +595,9 @@ class HeaderBar(Vertical):
             widget = self.query_one("#banner", Static)
             widget.update(Text("  │  ".join(banner), no_wrap=True, overflow="ellipsis"))
             widget.display = bool(banner)
-            alarm = self._model.risk == "HALTED" or any("KILL" in b for b in banner)
+            alarm = self._model.risk == "HALTED" or any(
+                word in b for b in banner for word in ("KILL", "NAKED", "RECONCILE", "DROPPED")
+            )
             widget.set_class(alarm, "-alarm")
 
 
@@ -692,10 +694,21 @@ class RiskPanel(VerticalScroll):
         self.query_one(EquityChart).show(snapshot.equity_curve)
 
         blocked = ", ".join(risk.blocked_symbols) or DASH
+        blocks = [
+            f"[b]Entry block[/b] {_tone_markup(name, 'warn')}: {escape(reason)} "
+            f"[dim](clears {escape(clears)})[/dim]"
+            for name, reason, clears in risk.blocks
+        ]
+        naked = [
+            f"[b]NAKED[/b] {_tone_markup(symbol, 'down')}: {escape(why)}"
+            for symbol, why in risk.naked
+        ]
         lists = "\n".join(
             (
                 f"[b]Blocked symbols[/b] {escape(blocked)}",
                 f"[b]Trades today[/b] {escape(trades_today_text(risk.trades_today))}",
+                *blocks,
+                *naked,
             )
         )
         if lists != self._lists:

@@ -156,7 +156,9 @@ async def test_header_with_busy_snapshot_shows_mode_clocks_session_feed_pnl_and_
             "ACTIVE",
         ):
             assert part in text, part
-        assert not app.query_one("#banner").display
+        banner = app.query_one("#banner")
+        assert banner.display and "NAKED: RELIANCE" in str(banner.render())
+        assert banner.has_class("-alarm")  # a position without cover is a red alarm
 
 
 async def test_header_at_80_columns_keeps_mode_data_clock_pnl_and_risk() -> None:
@@ -199,7 +201,10 @@ async def test_header_with_link_problem_says_so_and_keeps_the_last_snapshot() ->
 
 async def test_header_with_silent_desk_warns_after_five_seconds() -> None:
     now = [ts(10, 31, 5)]
-    snapshot = dataclasses.replace(busy_snapshot(), published_wall_ns=ts(10, 31, 4))
+    busy = busy_snapshot()
+    snapshot = dataclasses.replace(
+        busy, published_wall_ns=ts(10, 31, 4), risk=dataclasses.replace(busy.risk, naked=())
+    )
     app = make_app(FakeLink(snapshot), wall_clock=lambda: now[0])
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()

@@ -67,9 +67,9 @@ async def test_sort_by_pnl_with_indian_grouping_and_blanks_last() -> None:
         table = app.pane("positions").table
         table.set_sort("pnl", descending=True)
         assert keys(table) == ["NIFTY24JANFUT", "RELIANCE", "NIFTY2411121700CE", "INFY"]
-        table.set_sort("stop")  # INFY has no stop: last in either direction
+        table.set_sort("avg")  # INFY is flat, no average: last in either direction
         assert keys(table)[-1] == "INFY"
-        table.set_sort("stop", descending=True)
+        table.set_sort("avg", descending=True)
         assert keys(table)[-1] == "INFY"
 
 

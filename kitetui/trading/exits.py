@@ -1,0 +1,673 @@
+"""The exit manager: every open position is protected or being closed (design rule 11).
+
+At every moment each open position is either
+
+(a) **protected** — working protective orders at the exchange whose pending quantity
+    equals the position, or
+(b) **closing** — closing orders kitetui keeps working until the position is flat
+    (retried on 429/5xx under a fresh tag, re-priced when they rest),
+
+and never covered by more than the position (no two closing orders that together
+exceed it). Anything else is **NAKED**: an ERROR event and a red alarm.
+
+The manager does not react to events one by one. After anything that can change a
+symbol's picture (a fill, an order update, a close request, a timer) it compares what
+the exchange is working for that symbol with what the position needs and issues the
+difference: a stop for the part not covered, a smaller quantity or a cancel for the
+part covered twice, a closing order for the part not being closed. One rule applied
+after every change is what makes the invariant hold whatever order events arrive in.
+
+Closing a protected position turns its stops into protected MARKET orders *in place*
+(Kite's modify), so there is never a moment with two closing orders or with none: if
+the modification is not accepted the stop is still there, and it is tried again after a
+backoff. Options are protected by SL (limit) orders, since NSE refuses SL-M in options;
+a stop that triggered but did not fill is re-priced toward the market, as is a closing
+order that rests (a protected market order the exchange turned into a limit at its
+band), at most ``max_modifications`` times, then cancelled and replaced under a new tag.
+
+Square-off, flatten, the kill switch and the daily-loss halt all close through
+``close``; so do strategy exits, which may ask to enter the other side once flat
+(stop-and-reverse).
+
+Timing (re-price and retry delays) runs on an injected clock: the data clock in replay,
+so a backtest decides the same way at any speed and after a restart, and the wall clock
+in paper and live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kitetui.brokers.base import BrokerError, BrokerUnavailable, ModifyRefused
+from kitetui.domain import (
+    Event,
+    Exchange,
+    Order,
+    OrderIntent,
+    OrderPurpose,
+    OrderStatus,
+    OrderType,
+    Product,
+    Side,
+    Signal,
+    round_to_tick,
+)
+
+if TYPE_CHECKING:
+    from engines.base import Engine
+    from kitetui.config import ExitConfig
+    from kitetui.trading.trader import Trader
+
+CLOSING = frozenset({OrderPurpose.EXIT, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN})
+NS = 1_000_000_000
+STOP_RETRIES = 3  # stop placements not accepted in a row before the position is closed
+
+
+@dataclass(slots=True)
+class _Close:
+    """A close in progress: why, since when, how much it set out to close."""
+
+    purpose: OrderPurpose
+    reason: str
+    cause: str  # what the tags of its orders derive from (a signal id, a time)
+    total: int  # the position when the close began (grows if the position grows)
+    attempt: int = 0  # placements tried (fresh tags)
+    retry_due_ns: int = 0  # when the next placement may go (after a refusal)
+    failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """Where a position's protective stop sits, and what it protects."""
+
+    trigger: float
+    engine: str
+    exchange: Exchange
+    product: Product
+    entry_tag: str = ""  # the entry whose stop this is
+    signal_id: str = ""  # and the signal behind it
+
+
+@dataclass(frozen=True, slots=True)
+class Protection:
+    """What the screen says about one position: STOP @ x, EXITING f/t or NAKED."""
+
+    state: str  # "PROTECTED" | "EXITING" | "NAKED"
+    text: str
+
+
+class ExitManager:
+    """Keeps rule 11 for every open position; see the module docstring."""
+
+    def __init__(self, trader: Trader, config: ExitConfig, now_ns: Callable[[], int]) -> None:
+        self.trader = trader
+        self.config = config
+        self.now_ns = now_ns
+        self.levels: dict[str, Level] = {}
+        self._closing: dict[str, _Close] = {}
+        self._reversals: dict[str, tuple[str, Signal]] = {}  # symbol -> (engine, signal)
+        self._stop_refused: set[str] = set()  # symbols whose stop the exchange refused
+        self._last_action: dict[str, int] = {}  # tag -> when it was placed or re-priced
+        self._modifications: dict[str, int] = {}  # tag -> modifications we made
+        self._naked: dict[str, str] = {}  # symbol -> why, while naked (alarm raised)
+        # symbol -> (stop placements not accepted in a row, when the next may go)
+        self._stop_retry: dict[str, tuple[int, int]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # -- what the exchange works for a symbol -----------------------------------------
+
+    def _working(self, symbol: str) -> tuple[list[Order], list[Order], list[Order]]:
+        """(protective stops, closing orders, entries) still working for ``symbol``."""
+        stops: list[Order] = []
+        closing: list[Order] = []
+        entries: list[Order] = []
+        for order in self.trader.open_orders(symbol):
+            if order.purpose is OrderPurpose.STOP:
+                stops.append(order)
+            elif order.purpose in CLOSING:
+                closing.append(order)
+            else:
+                entries.append(order)
+        return stops, closing, entries
+
+    @staticmethod
+    def _pending(orders: list[Order]) -> int:
+        return sum(max(0, o.quantity - o.filled_qty) for o in orders)
+
+    def protection(self, symbol: str) -> Protection:
+        """The position's state for the screen (call only for an open position)."""
+        qty = abs(self.trader.position_qty(symbol))
+        stops, closing, _ = self._working(symbol)
+        close = self._closing.get(symbol)
+        if close is not None or closing:
+            total = max(close.total if close else 0, qty)
+            text = f"EXITING {total - qty}/{total}"
+            if close is not None and close.retry_due_ns and not closing:
+                wait = max(0.0, (close.retry_due_ns - self.now_ns()) / NS)
+                text += f" retry {close.attempt + 1} in {wait:.1f}s"
+            return Protection("EXITING", text)
+        if stops and self._pending(stops) == qty:
+            first = stops[0]
+            triggered = first.status is OrderStatus.OPEN
+            return Protection(
+                "PROTECTED",
+                f"STOP @ {first.trigger_price:g}" + (" triggered" if triggered else ""),
+            )
+        retry = self._stop_retry.get(symbol)
+        if retry is not None:
+            wait = max(0.0, (retry[1] - self.now_ns()) / NS)
+            return Protection("NAKED", f"NAKED stop retry {retry[0] + 1} in {wait:.1f}s")
+        if stops:
+            return Protection("NAKED", f"NAKED stop covers {self._pending(stops)}/{qty}")
+        return Protection("NAKED", "NAKED")
+
+    def naked(self) -> dict[str, str]:
+        """Symbols without cover, and why: the alarm line shows them."""
+        return dict(self._naked)
+
+    def _lock(self, symbol: str) -> asyncio.Lock:
+        lock = self._locks.get(symbol)
+        if lock is None:
+            lock = self._locks[symbol] = asyncio.Lock()
+        return lock
+
+    # -- the doors in ---------------------------------------------------------------
+
+    def set_level(self, symbol: str, entry: Order) -> None:
+        """An entry with a protective level filled: remember where its stop sits."""
+        if entry.stop_price > 0:
+            self.levels[symbol] = Level(
+                entry.stop_price,
+                entry.engine,
+                entry.exchange,
+                entry.product,
+                entry.tag,
+                entry.signal_id,
+            )
+            self._stop_refused.discard(symbol)
+
+    async def settle(self, symbol: str, cause: str = "", ts_ns: int | None = None) -> None:
+        """Bring ``symbol``'s cover in line with its position (see the module doc).
+
+        ``cause`` (a fill id, an order's new state) names what any order placed now
+        derives its tag from, so the same cause after a restart yields the same tag and
+        is never placed twice; ``ts_ns`` stamps such an order (default: now)."""
+        async with self._lock(symbol):
+            await self._settle(symbol, cause, ts_ns)
+
+    async def close(
+        self,
+        symbol: str,
+        purpose: OrderPurpose,
+        reason: str,
+        cause: str,
+        reverse: tuple[Engine, Signal] | None = None,
+    ) -> bool:
+        """Close ``symbol``'s position through the one exit path; False if it is flat or
+        already closing (a close already under way keeps its own purpose and tags).
+        ``reverse``: enter the signal's side once flat (stop-and-reverse)."""
+        async with self._lock(symbol):
+            qty = self.trader.position_qty(symbol)
+            if reverse is not None:
+                engine, signal = reverse
+                self._reversals[symbol] = (engine.name, signal)
+            elif purpose is not OrderPurpose.EXIT:
+                self._reversals.pop(symbol, None)  # a flatten is not a reversal
+            if qty == 0:
+                return False
+            if symbol in self._closing:
+                return False
+            self._closing[symbol] = _Close(purpose, reason, cause, abs(qty))
+            for order in self._working(symbol)[2]:  # entries still working: they go first
+                await self.trader.cancel(order.tag, f"{purpose.value.lower()}: {reason}")
+            await self._settle(symbol, cause)
+            return True
+
+    def is_closing(self, symbol: str) -> bool:
+        return symbol in self._closing or bool(self._working(symbol)[1])
+
+    async def service(self) -> None:
+        """The timer: retries that are due, resting orders to re-price, naked checks."""
+        symbols = set(self._closing) | set(self._naked) | set(self._stop_retry)
+        for order in list(self.trader.open_orders()):
+            if order.purpose in CLOSING or order.purpose is OrderPurpose.STOP:
+                symbols.add(order.symbol)
+        for symbol in sorted(symbols):
+            lock = self._lock(symbol)
+            if lock.locked():
+                continue  # something is acting on it right now; next time
+            async with lock:
+                await self._reprice(symbol)
+                await self._settle(symbol, f"t{self.now_ns()}")
+
+    # -- the rule -----------------------------------------------------------------------
+
+    async def _settle(self, symbol: str, cause: str, ts_ns: int | None = None) -> None:
+        qty = self.trader.position_qty(symbol)
+        if qty == 0:
+            await self._flat(symbol, ts_ns)
+            return
+        close = self._closing.get(symbol)
+        stops, closing, _ = self._working(symbol)
+        if close is None and closing:
+            # A closing order we did not start here (a restart, an order the exchange
+            # revived): it is a close in progress, and it is worked like one.
+            first = closing[0]
+            close = self._closing[symbol] = _Close(
+                first.purpose, first.reason, cause or first.tag, abs(qty)
+            )
+        if close is not None:
+            close.total = max(close.total, abs(qty))
+            await self._work_close(symbol, qty, close)
+        else:
+            await self._protect(symbol, qty, stops, cause, ts_ns)
+        self._check_naked(symbol)
+
+    async def _flat(self, symbol: str, ts_ns: int | None) -> None:
+        stops, closing, _ = self._working(symbol)
+        for order in stops + closing:
+            await self.trader.cancel(order.tag, "position flat")
+        self._closing.pop(symbol, None)
+        self._stop_refused.discard(symbol)
+        self._stop_retry.pop(symbol, None)
+        self.levels.pop(symbol, None)
+        self._clear_naked(symbol)
+        reversal = self._reversals.pop(symbol, None)
+        if reversal is not None and not self.trader.quiet:
+            engine_name, signal = reversal
+            engine = self.trader.engines.get(engine_name)
+            if engine is not None and engine.trading:
+                await self.trader.enter_reversal(engine, signal, ts_ns)
+
+    async def _protect(
+        self, symbol: str, qty: int, stops: list[Order], cause: str, ts_ns: int | None
+    ) -> None:
+        """Not closing: protective stops must cover exactly the position."""
+        need = abs(qty)
+        side = Side.SELL if qty > 0 else Side.BUY
+        wrong = [o for o in stops if o.side is not side]
+        for order in wrong:  # a stop that would add to the position: never keep it
+            await self.trader.cancel(order.tag, "stop on the wrong side of the position")
+        stops = [o for o in stops if o.side is side]
+        covered = self._pending(stops)
+        if covered > need:
+            await self._trim(stops, covered - need, "stop larger than the position")
+        elif covered < need:
+            await self._add_stop(symbol, side, need - covered, stops, cause, ts_ns)
+
+    async def _work_close(self, symbol: str, qty: int, close: _Close) -> None:
+        """Closing: stops become closing orders in place; the rest is placed or trimmed."""
+        need = abs(qty)
+        side = Side.SELL if qty > 0 else Side.BUY
+        due = close.retry_due_ns == 0 or self.now_ns() >= close.retry_due_ns
+        stops, closing, _ = self._working(symbol)
+        if due:
+            for stop in stops:
+                await self._convert(stop, close)
+            stops, closing, _ = self._working(symbol)
+        covered = self._pending(stops) + self._pending(closing)
+        if covered > need:
+            await self._trim(closing + stops, covered - need, "closing more than the position")
+        elif covered < need:
+            if due:
+                await self._place_close(symbol, side, need - covered, close)
+            elif not stops and symbol not in self._stop_refused:
+                # Waiting to retry: the stop is restored meanwhile, so the position is
+                # never left with nothing at the exchange.
+                await self._add_stop(
+                    symbol, side, need - covered, [], f"{close.cause}|r{close.failures}", None
+                )
+
+    # -- actions ------------------------------------------------------------------------
+
+    async def _add_stop(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: int,
+        stops: list[Order],
+        cause: str,
+        ts_ns: int | None,
+    ) -> None:
+        level = self.levels.get(symbol)
+        if level is None or symbol in self._stop_refused:
+            return  # nothing to protect at: _check_naked raises the alarm
+        retry = self._stop_retry.get(symbol)
+        if retry is not None and self.now_ns() < retry[1]:
+            return  # backing off after a placement the exchange did not take
+        engine = self.trader.engines.get(level.engine)
+        if len(stops) == 1 and self._fits_one(engine, symbol, stops[0].quantity + quantity):
+            stop = stops[0]
+            try:
+                changed = await self.trader.modify(
+                    stop.tag, quantity=stop.quantity + quantity, why="stop resized to the position"
+                )
+            except (BrokerUnavailable, ModifyRefused):
+                changed = None
+            if changed is not None:
+                return
+        intent = OrderIntent(
+            engine=level.engine,
+            symbol=symbol,
+            exchange=level.exchange,
+            side=side,
+            quantity=quantity,
+            purpose=OrderPurpose.STOP,
+            product=level.product,
+            signal_id=level.signal_id,
+            reason=f"protective stop at {level.trigger:g} for {level.entry_tag or symbol}",
+            **self._stop_terms(engine, symbol, side, level.trigger),
+        )
+        tag = self.trader.tag_for("STOP", symbol, cause, self._pending(stops), quantity)
+        orders = await self.trader.submit(intent, tag, engine, ts_ns=ts_ns)
+        for order in orders:
+            self._last_action[order.tag] = self.now_ns()
+        refused = [o for o in orders if o.status is OrderStatus.REJECTED]
+        if not refused:
+            self._stop_retry.pop(symbol, None)
+            return
+        failures = self._stop_retry.get(symbol, (0, 0))[0] + 1
+        transient = all(o.tag in self.trader.not_accepted for o in refused)
+        if transient and failures < STOP_RETRIES:
+            # A 429 or a timeout not in the book: the stop never reached the exchange.
+            # Tried again after a backoff under a fresh tag; meanwhile NAKED, alarmed.
+            backoff = self._backoff(failures)
+            self._stop_retry[symbol] = (failures, self.now_ns() + int(backoff * NS))
+            self.trader.record_event(
+                Event(
+                    ts_ns=self.trader.clock.now_ns,
+                    kind="StopRetryScheduled",
+                    level="WARNING",
+                    symbol=symbol,
+                    message=f"protective stop not accepted ({refused[0].reason}); "
+                    f"retry {failures} in {backoff:g}s",
+                )
+            )
+            return
+        self._stop_retry.pop(symbol, None)
+        await self._stop_rejected(symbol, refused[0])
+
+    def _fits_one(self, engine: Engine | None, symbol: str, quantity: int) -> bool:
+        freeze = engine.freeze_quantity(symbol) if engine is not None else None
+        return freeze is None or quantity <= freeze
+
+    def _stop_terms(
+        self, engine: Engine | None, symbol: str, side: Side, trigger: float
+    ) -> dict[str, object]:
+        """SL-M, or for options (NSE refuses SL-M there) an SL with a limit offset."""
+        instrument = engine.instrument(symbol) if engine is not None else None
+        tick = engine.tick_size(symbol) if engine is not None else self.trader.tick_size
+        trigger = round_to_tick(trigger, tick)
+        if instrument is not None and instrument.is_option:
+            offset = trigger * self.config.option_stop_limit_pct / 100
+            limit = trigger - offset if side is Side.SELL else trigger + offset
+            limit = max(tick, _tick_toward(limit, tick, side))
+            return {"order_type": OrderType.SL, "trigger_price": trigger, "price": limit}
+        return {"order_type": OrderType.SL_M, "trigger_price": trigger}
+
+    async def _stop_rejected(self, symbol: str, order: Order) -> None:
+        """A refused stop is never just a warning: exit now (or alarm, as configured)."""
+        self._stop_refused.add(symbol)
+        self.trader.record_event(
+            Event(
+                ts_ns=self.trader.clock.now_ns,
+                kind="StopRejected",
+                level="ERROR",
+                symbol=symbol,
+                engine=order.engine,
+                message=f"protective stop {order.tag} refused ({order.reason}): "
+                + ("closing the position" if self.config.on_stop_rejected == "exit" else "NAKED"),
+            )
+        )
+        if self.config.on_stop_rejected == "exit" and symbol not in self._closing:
+            qty = self.trader.position_qty(symbol)
+            if qty:
+                self._closing[symbol] = _Close(
+                    OrderPurpose.FLATTEN, "protective stop refused", order.tag, abs(qty)
+                )
+                await self._work_close(symbol, qty, self._closing[symbol])
+
+    async def stop_rejected_later(self, order: Order) -> None:
+        """A stop the exchange accepted and then rejected (an RMS check after the gate)."""
+        async with self._lock(order.symbol):
+            await self._stop_rejected(order.symbol, order)
+
+    async def _convert(self, stop: Order, close: _Close) -> None:
+        """Turn a working stop into a protected MARKET close, in place."""
+        try:
+            # The order now is the close: its purpose, cause and reason say so (a
+            # reversal is found again after a restart from its EXIT order's signal).
+            changed = await self.trader.modify(
+                stop.tag,
+                order_type=OrderType.MARKET,
+                purpose=close.purpose,
+                signal_id=close.cause if close.purpose is OrderPurpose.EXIT else None,
+                why=close.reason,
+            )
+        except BrokerUnavailable as exc:
+            self._refused(close, f"stop {stop.tag} could not be modified: {exc}")
+            return
+        except ModifyRefused as exc:
+            # The exchange will not turn it: cancel it, and the close places a fresh one.
+            self.trader.record_event(
+                Event(
+                    ts_ns=self.trader.clock.now_ns,
+                    kind="ExitModifyRefused",
+                    level="WARNING",
+                    symbol=stop.symbol,
+                    message=f"{exc}: cancelling the stop and closing with a new order",
+                )
+            )
+            await self.trader.cancel(stop.tag, "replaced by a closing order")
+            return
+        if changed is not None:
+            self._last_action[stop.tag] = self.now_ns()
+
+    async def _place_close(self, symbol: str, side: Side, quantity: int, close: _Close) -> None:
+        position = self.trader.portfolio.position(symbol)
+        level = self.levels.get(symbol)
+        engine_name = position.engine if position else (level.engine if level else "")
+        engine = self.trader.engines.get(engine_name)
+        intent = OrderIntent(
+            engine=engine_name,
+            symbol=symbol,
+            exchange=engine.exchange if engine else (level.exchange if level else Exchange.NSE),
+            side=side,
+            quantity=quantity,
+            purpose=close.purpose,
+            product=position.product if position else Product.MIS,
+            signal_id=close.cause if close.purpose is OrderPurpose.EXIT else "",
+            reason=close.reason,
+        )
+        tag = self.trader.tag_for(close.purpose.value, symbol, close.cause, close.attempt)
+        close.attempt += 1
+        try:
+            orders = await self.trader.submit(intent, tag, engine)
+        except BrokerError as exc:  # e.g. PlacementUnknown: the order may exist
+            self._refused(close, str(exc))
+            return
+        refused = [o for o in orders if o.status is OrderStatus.REJECTED]
+        for order in orders:
+            self._last_action[order.tag] = self.now_ns()
+        if refused:
+            self._refused(close, refused[0].reason)
+        else:
+            close.retry_due_ns = 0
+            close.failures = 0
+
+    def _refused(self, close: _Close, why: str) -> None:
+        """Not accepted: back off, keep the position covered, try again (never give up)."""
+        close.failures += 1
+        backoff = self._backoff(close.failures)
+        close.retry_due_ns = self.now_ns() + int(backoff * NS)
+        self.trader.record_event(
+            Event(
+                ts_ns=self.trader.clock.now_ns,
+                kind="ExitRetryScheduled",
+                level="WARNING" if close.failures < 3 else "ERROR",
+                message=f"{close.purpose.value.lower()} not accepted ({why}); "
+                f"retry {close.failures} in {backoff:g}s with a fresh tag",
+                data={"failures": close.failures, "backoff_s": backoff},
+            )
+        )
+
+    def _backoff(self, failures: int) -> float:
+        return min(
+            self.config.retry_backoff_max_s, self.config.retry_backoff_s * 2 ** (failures - 1)
+        )
+
+    async def _trim(self, orders: list[Order], excess: int, why: str) -> None:
+        """Take ``excess`` off the newest orders: cancel whole ones, shrink the last."""
+        for order in reversed(orders):
+            if excess <= 0:
+                return
+            pending = order.quantity - order.filled_qty
+            if pending <= excess:
+                if await self.trader.cancel(order.tag, why):
+                    excess -= pending
+                continue
+            try:
+                changed = await self.trader.modify(
+                    order.tag, quantity=order.quantity - excess, why=why
+                )
+            except (BrokerUnavailable, ModifyRefused):
+                changed = None
+            if changed is not None:
+                excess = 0
+            elif await self.trader.cancel(order.tag, why):
+                excess -= pending
+
+    async def _reprice(self, symbol: str) -> None:
+        """Re-price a closing order that rests, or a stop that triggered and did not fill."""
+        price = self.trader.last_prices.get(symbol)
+        if not price or price <= 0:
+            return
+        now = self.now_ns()
+        after = int(self.config.reprice_after_s * NS)
+        for order in self.trader.open_orders(symbol):
+            resting = order.status is OrderStatus.OPEN and (
+                order.purpose in CLOSING
+                or (order.purpose is OrderPurpose.STOP and order.order_type is OrderType.SL)
+            )
+            if not resting or order.status is OrderStatus.NEW:
+                continue
+            since = self._last_action.get(order.tag, order.ts_ns)
+            if now - since < after:
+                continue
+            await self._reprice_one(order, price)
+
+    async def _reprice_one(self, order: Order, price: float) -> None:
+        engine = self.trader.engines.get(order.engine)
+        tick = engine.tick_size(order.symbol) if engine is not None else self.trader.tick_size
+        band = price * self.config.reprice_band_pct / 100
+        limit = price - band if order.side is Side.SELL else price + band
+        limit = max(tick, _tick_toward(limit, tick, order.side))
+        count = self._modifications.get(order.tag, 0)
+        self._last_action[order.tag] = self.now_ns()
+        if count >= self.config.max_modifications:
+            await self._replace(order, "modification cap reached")
+            return
+        try:
+            changed = await self.trader.modify(
+                order.tag,
+                order_type=OrderType.LIMIT,
+                price=limit,
+                why=f"resting {order.pending_qty} re-priced to {limit:g} (last {price:g})",
+            )
+        except BrokerUnavailable:
+            return  # tried again at the next service
+        except ModifyRefused as exc:
+            await self._replace(order, str(exc))
+            return
+        if changed is not None:
+            self._modifications[order.tag] = count + 1
+
+    async def _replace(self, order: Order, why: str) -> None:
+        """Cancel a resting order; the next settle closes what is left under a new tag."""
+        if await self.trader.cancel(order.tag, f"replaced: {why}"):
+            qty = self.trader.position_qty(order.symbol)
+            if qty and order.symbol not in self._closing:
+                self._closing[order.symbol] = _Close(
+                    order.purpose if order.purpose in CLOSING else OrderPurpose.FLATTEN,
+                    f"replacing {order.tag}: {why}",
+                    order.tag,
+                    abs(qty),
+                )
+
+    # -- the alarm ------------------------------------------------------------------------
+
+    def _check_naked(self, symbol: str) -> None:
+        qty = self.trader.position_qty(symbol)
+        state = self.protection(symbol).state if qty else "FLAT"
+        if state != "NAKED":
+            self._clear_naked(symbol)
+            return
+        if symbol in self._naked:
+            return
+        why = (
+            "the exchange refused its stop"
+            if symbol in self._stop_refused
+            else "no protective level known"
+            if symbol not in self.levels
+            else "its stop is not working"
+        )
+        self._naked[symbol] = why
+        self.trader.record_event(
+            Event(
+                ts_ns=self.trader.clock.now_ns,
+                kind="PositionNaked",
+                level="ERROR",
+                symbol=symbol,
+                message=f"{symbol} {qty:+d} has no protective order and no exit working: {why}",
+            )
+        )
+
+    def _clear_naked(self, symbol: str) -> None:
+        if self._naked.pop(symbol, None) is not None:
+            self.trader.record_event(
+                Event(
+                    ts_ns=self.trader.clock.now_ns,
+                    kind="PositionCovered",
+                    symbol=symbol,
+                    message=f"{symbol} is protected or closing again",
+                )
+            )
+
+    # -- after a restart -------------------------------------------------------------------
+
+    def rebuild(self, entries: dict[str, Order]) -> None:
+        """Restore levels from the last filled entry of each open position (the journal's
+        orders), so a stop missing after a crash can be placed at the same level."""
+        for symbol, entry in entries.items():
+            if self.trader.position_qty(symbol):
+                self.set_level(symbol, entry)
+        for order in self.trader.open_orders():
+            if order.purpose is OrderPurpose.STOP and order.symbol not in self.levels:
+                self.levels[order.symbol] = Level(
+                    order.trigger_price,
+                    order.engine,
+                    order.exchange,
+                    order.product,
+                    signal_id=order.signal_id,
+                )
+
+    def restore_reversal(self, symbol: str, engine: str, signal: Signal) -> None:
+        """Enter ``signal``'s side once ``symbol`` is flat (the newest signal wins)."""
+        self._reversals[symbol] = (engine, signal)
+
+    def reversal(self, symbol: str) -> Signal | None:
+        pending = self._reversals.get(symbol)
+        return pending[1] if pending else None
+
+    def reversal_symbols(self) -> list[str]:
+        return sorted(self._reversals)
+
+
+def _tick_toward(price: float, tick: float, side: Side) -> float:
+    """Round a limit to the tick, in the direction that keeps it marketable."""
+    ticks = round(price / tick, 6)
+    whole = int(ticks) if side is Side.SELL else -int(-ticks)
+    return round(whole * tick, 2)

@@ -1,0 +1,434 @@
+"""The exit manager keeps rule 11: every open position is protected or being closed.
+
+These drive the real trader, exit manager and journal with the paper broker (and a
+broker that refuses on cue), price by price, and check the invariant after each step.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import deque
+from pathlib import Path
+
+import pytest
+
+from kitetui.brokers.base import BrokerUnavailable, ModifyRefused, NotAccepted
+from kitetui.brokers.paper import PaperBroker
+from kitetui.config import ExitConfig, RiskConfig
+from kitetui.domain import Order, OrderPurpose, OrderStatus, OrderType, Side, SignalKind
+
+from .desk import CALL, FUTURE, StubEngine, cover_of, make_desk, rule_11, working
+
+FUT = FUTURE.tradingsymbol
+OPT = CALL.tradingsymbol
+
+
+class Refusing:
+    """The paper broker, refusing the next calls it is told to (place, modify, cancel)."""
+
+    def __init__(self, paper: PaperBroker) -> None:
+        self.paper = paper
+        self.faults: dict[str, deque[Exception]] = {"place": deque(), "modify": deque()}
+        self.placed: list[str] = []
+
+    def fail(self, call: str, *errors: Exception) -> None:
+        self.faults[call].extend(errors)
+
+    async def place(self, order: Order) -> Order:
+        self.placed.append(order.tag)
+        if self.faults["place"]:
+            error = self.faults["place"].popleft()
+            if isinstance(error, NotAccepted):
+                raise NotAccepted(str(error), order.tag)
+            raise error
+        return await self.paper.place(order)
+
+    async def modify(self, tag: str, **changes):
+        if self.faults["modify"]:
+            raise self.faults["modify"].popleft()
+        return await self.paper.modify(tag, **changes)
+
+    async def cancel(self, tag: str):
+        return await self.paper.cancel(tag)
+
+    async def lookup(self, tag: str):
+        return await self.paper.lookup(tag)
+
+    async def open_orders(self):
+        return await self.paper.open_orders()
+
+    def on_price(self, symbol, ts, price):
+        return self.paper.on_price(symbol, ts, price)
+
+
+def _ticks() -> dict[str, float]:
+    return {FUT: 0.05, OPT: 0.05}
+
+
+def _events(desk, kind: str) -> list[str]:
+    rows = sqlite3.connect(desk.db_path).execute(
+        "SELECT message FROM events WHERE kind = ?", (kind,)
+    )
+    return [r[0] for r in rows]
+
+
+async def _desk(tmp_path: Path, **kwargs):
+    engine = StubEngine(instruments={FUT: FUTURE, OPT: CALL}, freeze=kwargs.pop("freeze", None))
+    roomy = RiskConfig(max_order_value=1e9, max_gross_exposure=1e10, max_order_quantity=10_000)
+    desk = await make_desk(tmp_path, engine=engine, risk=roomy, **kwargs)
+    desk.db_path = tmp_path / "state.db"
+    return desk
+
+
+async def _long(desk, price: float = 19_500.0) -> None:
+    """Go long the future at ``price`` and let the entry fill at the next price."""
+    await desk.price(FUT, price)
+    await desk.trader.on_signal(desk.engine, desk.signal(SignalKind.LONG, FUT, price))
+    await desk.price(FUT, price)
+    assert desk.trader.position_qty(FUT) > 0
+
+
+async def test_entry_fill_is_protected_by_a_stop_of_the_position_size(tmp_path: Path) -> None:
+    desk = await _desk(tmp_path)
+    try:
+        await _long(desk)
+        qty, stops, closing = cover_of(desk.trader, FUT)
+        assert stops == qty and closing == 0
+        [stop] = working(desk.trader, FUT, OrderPurpose.STOP)
+        assert stop.order_type is OrderType.SL_M and stop.trigger_price < 19_500
+        assert desk.exits.protection(FUT).text == f"STOP @ {stop.trigger_price:g}"
+        assert len(stop.tag) <= 20 and stop.tag.isalnum()
+        assert rule_11(desk.trader) == []
+    finally:
+        await desk.close()
+
+
+async def test_option_is_protected_by_an_sl_limit_never_sl_m(tmp_path: Path) -> None:
+    desk = await _desk(tmp_path, exits=ExitConfig(option_stop_limit_pct=5.0))
+    try:
+        await desk.price(OPT, 100.0)
+        desk.trader.portfolio.mark(OPT, 100.0)
+        placed = await desk.trader._place_entry(
+            desk.engine,
+            desk.signal(SignalKind.LONG, OPT, 100.0),
+            OPT,
+            side=Side.BUY,
+            quantity=50,
+            stop=70.0,
+            price=100.0,
+            why_zero="",
+        )
+        assert placed[1] == 1
+        await desk.price(OPT, 100.0)
+        [stop] = working(desk.trader, OPT, OrderPurpose.STOP)
+        assert stop.order_type is OrderType.SL
+        assert stop.trigger_price == 70.0 and stop.price == pytest.approx(66.5)
+        assert rule_11(desk.trader) == []
+    finally:
+        await desk.close()
+
+
+async def test_exit_turns_the_stop_into_the_close_in_place(tmp_path: Path) -> None:
+    desk = await _desk(tmp_path)
+    try:
+        await _long(desk)
+        [stop] = working(desk.trader, FUT, OrderPurpose.STOP)
+        signal = desk.signal(SignalKind.EXIT, FUT, 19_520.0)
+        assert await desk.trader.on_signal(desk.engine, signal) == 1
+        [close] = working(desk.trader, FUT)
+        assert close.tag == stop.tag  # the same order: never two closing orders, never none
+        assert close.purpose is OrderPurpose.EXIT and close.order_type is OrderType.MARKET
+        assert close.signal_id == signal.signal_id
+        assert desk.exits.protection(FUT).state == "EXITING"
+        assert rule_11(desk.trader) == []
+        await desk.price(FUT, 19_520.0)
+        assert desk.trader.position_qty(FUT) == 0
+        assert desk.trader.open_orders(FUT) == []
+        assert rule_11(desk.trader) == []
+        await desk.trader.journal.flush()
+        row = sqlite3.connect(desk.db_path).execute(
+            "SELECT purpose, order_type, status FROM orders WHERE tag = ?", (stop.tag,)
+        )
+        assert row.fetchone() == ("EXIT", "MARKET", "COMPLETE")
+    finally:
+        await desk.close()
+
+
+async def test_flatten_and_kill_close_through_the_same_door(tmp_path: Path) -> None:
+    desk = await _desk(tmp_path)
+    try:
+        await _long(desk)
+        [stop] = working(desk.trader, FUT, OrderPurpose.STOP)
+        assert await desk.trader.flatten_all(OrderPurpose.FLATTEN, "kill switch: test") == 1
+        [close] = working(desk.trader, FUT)
+        assert (close.tag, close.purpose) == (stop.tag, OrderPurpose.FLATTEN)
+        # a second flatten while closing sends nothing more
+        assert await desk.trader.flatten(FUT, OrderPurpose.SQUARE_OFF, "square-off") is False
+        assert len(working(desk.trader, FUT)) == 1
+        await desk.price(FUT, 19_480.0)
+        assert desk.trader.position_qty(FUT) == 0 and rule_11(desk.trader) == []
+    finally:
+        await desk.close()
+
+
+async def test_sliced_position_has_sliced_stops_and_every_slice_turns(tmp_path: Path) -> None:
+    desk = await _desk(tmp_path, freeze=100)
+    try:
+        await desk.price(FUT, 19_500.0)
+        placed = await desk.trader._place_entry(
+            desk.engine,
+            desk.signal(SignalKind.LONG, FUT, 19_500.0),
+            FUT,
+            side=Side.BUY,
+            quantity=250,
+            stop=19_400.0,
+            price=19_500.0,
+            why_zero="",
+        )
+        assert placed[1] == 1
+        await desk.price(FUT, 19_500.0)
+        assert desk.trader.position_qty(FUT) == 250
+        stops = working(desk.trader, FUT, OrderPurpose.STOP)
+        assert sum(s.quantity for s in stops) == 250 and all(s.quantity <= 100 for s in stops)
+        assert all(len(s.tag) <= 20 for s in stops)
+        assert rule_11(desk.trader) == []
+        await desk.trader.flatten(FUT, OrderPurpose.FLATTEN, "test")
+        assert {o.purpose for o in working(desk.trader, FUT)} == {OrderPurpose.FLATTEN}
+        assert rule_11(desk.trader) == []
+        await desk.price(FUT, 19_490.0)
+        assert desk.trader.position_qty(FUT) == 0 and rule_11(desk.trader) == []
+    finally:
+        await desk.close()
+
+
+async def test_stop_refused_by_the_exchange_closes_the_position(tmp_path: Path) -> None:
+    paper = PaperBroker(slippage_bps=0, tick_sizes=_ticks())
+    broker = Refusing(paper)
+    desk = await _desk(tmp_path, broker=broker)
+    try:
+        await desk.price(FUT, 19_500.0)
+        await desk.trader.on_signal(desk.engine, desk.signal(SignalKind.LONG, FUT, 19_500.0))
+
+        async def reject(order: Order) -> Order:
+            from dataclasses import replace
+
+            if order.purpose is OrderPurpose.STOP:
+                return replace(order, status=OrderStatus.REJECTED, reason="RMS: stop refused")
+            return await paper.place(order)
+
+        broker.place = reject  # type: ignore[method-assign]
+        await desk.price(FUT, 19_500.0)
+        assert desk.trader.position_qty(FUT) > 0
+        closing = working(desk.trader, FUT, OrderPurpose.FLATTEN)
+        assert closing, "a refused stop means exit now"
+        assert rule_11(desk.trader) == []
+        await desk.trader.journal.flush()
+        assert _events(desk, "StopRejected")
+        await desk.price(FUT, 19_490.0)
+        assert desk.trader.position_qty(FUT) == 0
+    finally:
+        await desk.close()
+
+
+async def test_close_not_accepted_keeps_the_stop_and_retries(tmp_path: Path) -> None:
+    paper = PaperBroker(slippage_bps=0, tick_sizes=_ticks())
+    broker = Refusing(paper)
+    desk = await _desk(tmp_path, broker=broker, exits=ExitConfig(retry_backoff_s=0.5))
+    try:
+        await _long(desk)
+        [stop] = working(desk.trader, FUT, OrderPurpose.STOP)
+        broker.fail("modify", BrokerUnavailable("429 Too many requests"))
+        await desk.trader.flatten(FUT, OrderPurpose.FLATTEN, "test")
+        # the stop still stands: protected while the close waits to be retried
+        assert [o.tag for o in working(desk.trader, FUT)] == [stop.tag]
+        assert desk.exits.protection(FUT).state == "EXITING"
+        assert rule_11(desk.trader) == []
+        desk.advance(0.2)
+        await desk.exits.service()
+        assert working(desk.trader, FUT)[0].purpose is OrderPurpose.STOP  # not due yet
+        desk.advance(0.5)
+        await desk.exits.service()
+        [close] = working(desk.trader, FUT)
+        assert (close.tag, close.purpose) == (stop.tag, OrderPurpose.FLATTEN)
+        await desk.trader.journal.flush()
+        assert _events(desk, "ExitRetryScheduled")
+        await desk.price(FUT, 19_450.0)
+        assert desk.trader.position_qty(FUT) == 0 and rule_11(desk.trader) == []
+    finally:
+        await desk.close()
+
+
+async def test_fresh_close_not_accepted_is_retried_under_a_fresh_tag(tmp_path: Path) -> None:
+    paper = PaperBroker(slippage_bps=0, tick_sizes=_ticks())
+    broker = Refusing(paper)
+    desk = await _desk(tmp_path, broker=broker, exits=ExitConfig(retry_backoff_s=1.0))
+    try:
+        await _long(desk)
+        # the exchange will not turn the stop (modify refused): it is cancelled and a
+        # fresh close goes out, which meets two 429s before it is accepted
+        broker.fail("modify", ModifyRefused("not allowed", "x"))
+        broker.fail("place", NotAccepted("429", ""), NotAccepted("429", ""))
+        before = len(broker.placed)
+        await desk.trader.flatten(FUT, OrderPurpose.FLATTEN, "test")
+        assert rule_11(desk.trader) == []
+        for _ in range(8):
+            desk.advance(1.0)
+            await desk.exits.service()
+            assert rule_11(desk.trader) == []
+        tags = broker.placed[before:]
+        closes = [t for t in tags if desk.trader.orders[t].purpose is OrderPurpose.FLATTEN]
+        assert len(closes) == 3 and len(set(closes)) == 3  # a fresh tag every time
+        assert desk.trader.orders[closes[-1]].status is OrderStatus.OPEN
+        await desk.price(FUT, 19_450.0)
+        assert desk.trader.position_qty(FUT) == 0 and rule_11(desk.trader) == []
+        assert desk.trader.open_orders() == []
+    finally:
+        await desk.close()
+
+
+async def test_stop_not_accepted_is_retried_with_the_naked_alarm(tmp_path: Path) -> None:
+    paper = PaperBroker(slippage_bps=0, tick_sizes=_ticks())
+    broker = Refusing(paper)
+    desk = await _desk(tmp_path, broker=broker, exits=ExitConfig(retry_backoff_s=0.5))
+    try:
+        await desk.price(FUT, 19_500.0)
+        await desk.trader.on_signal(desk.engine, desk.signal(SignalKind.LONG, FUT, 19_500.0))
+        broker.fail("place", NotAccepted("429", ""))
+        await desk.price(FUT, 19_500.0)
+        assert desk.exits.protection(FUT).text.startswith("NAKED stop retry")
+        assert FUT in desk.exits.naked() and rule_11(desk.trader) == []
+        desk.advance(0.6)
+        await desk.exits.service()
+        assert desk.exits.protection(FUT).state == "PROTECTED"
+        assert desk.exits.naked() == {} and rule_11(desk.trader) == []
+    finally:
+        await desk.close()
+
+
+async def test_stop_and_reverse_enters_the_other_side_once_flat(tmp_path: Path) -> None:
+    desk = await _desk(tmp_path)
+    try:
+        await _long(desk)
+        short = desk.signal(SignalKind.SHORT, FUT, 19_480.0)
+        await desk.trader.on_signal(desk.engine, short)
+        assert desk.trader.position_qty(FUT) > 0  # not yet: the close works first
+        assert not working(desk.trader, FUT, OrderPurpose.ENTRY)
+        await desk.price(FUT, 19_480.0)  # the close fills; the short entry goes out
+        [entry] = working(desk.trader, FUT, OrderPurpose.ENTRY)
+        assert entry.signal_id == short.signal_id and entry.side.value == "SELL"
+        await desk.price(FUT, 19_470.0)
+        assert desk.trader.position_qty(FUT) < 0 and rule_11(desk.trader) == []
+    finally:
+        await desk.close()
+
+
+async def test_exit_only_does_not_reverse(tmp_path: Path) -> None:
+    desk = await _desk(tmp_path, exits=ExitConfig(on_opposite_signal="exit_only"))
+    try:
+        await _long(desk)
+        await desk.trader.on_signal(desk.engine, desk.signal(SignalKind.SHORT, FUT, 19_480.0))
+        await desk.price(FUT, 19_480.0)
+        await desk.price(FUT, 19_470.0)
+        assert desk.trader.position_qty(FUT) == 0 and desk.trader.open_orders() == []
+    finally:
+        await desk.close()
+
+
+async def test_triggered_option_stop_that_rests_is_repriced_toward_the_market(
+    tmp_path: Path,
+) -> None:
+    desk = await _desk(tmp_path, exits=ExitConfig(reprice_after_s=2.0, max_modifications=2))
+    try:
+        await desk.price(OPT, 100.0)
+        await desk.trader._place_entry(
+            desk.engine, desk.signal(SignalKind.LONG, OPT, 100.0), OPT, Side.BUY, 50, 70.0,
+            100.0, "",
+        )  # fmt: skip
+        await desk.price(OPT, 100.0)
+        [stop] = working(desk.trader, OPT, OrderPurpose.STOP)
+        await desk.price(OPT, 60.0)  # gaps through trigger 70 and limit 66.5: rests
+        [resting] = working(desk.trader, OPT)
+        assert resting.status is OrderStatus.OPEN and desk.trader.position_qty(OPT) == 50
+        assert rule_11(desk.trader) == []
+        await desk.price(OPT, 58.0, seconds=3.0)  # resting 3 s: re-priced to 58 - 1%
+        [repriced] = working(desk.trader, OPT)
+        assert (repriced.tag, repriced.order_type, repriced.price) == (
+            stop.tag,
+            OrderType.LIMIT,
+            57.4,
+        )
+        await desk.price(OPT, 58.0)  # the next trade fills it
+        assert desk.trader.position_qty(OPT) == 0
+        assert desk.trader.orders[stop.tag].avg_price == pytest.approx(58.0)
+        assert rule_11(desk.trader) == []
+    finally:
+        await desk.close()
+
+
+async def test_resting_close_past_the_modification_cap_is_replaced(tmp_path: Path) -> None:
+    desk = await _desk(tmp_path, exits=ExitConfig(reprice_after_s=1.0, max_modifications=1))
+    try:
+        await _long(desk)
+        [stop] = working(desk.trader, FUT, OrderPurpose.STOP)
+        # a resting close: the stop turned into a LIMIT far from the market by hand
+        await desk.trader.modify(stop.tag, order_type=OrderType.LIMIT, price=19_900.0,
+                                 purpose=OrderPurpose.EXIT, why="resting")  # fmt: skip
+        await desk.price(FUT, 19_500.0, seconds=2.0)  # resting 2 s: re-priced to 19,305
+        assert desk.trader.orders[stop.tag].price == 19_305.0
+        await desk.price(FUT, 19_000.0, seconds=2.0)  # the market falls away: no fill, and
+        # the one modification allowed is spent: cancelled, replaced under a new tag
+        assert desk.trader.orders[stop.tag].status is OrderStatus.CANCELLED
+        [replacement] = working(desk.trader, FUT)
+        assert replacement.tag != stop.tag and replacement.order_type is OrderType.MARKET
+        assert replacement.quantity == desk.trader.position_qty(FUT)
+        assert rule_11(desk.trader) == []
+        await desk.price(FUT, 19_000.0)
+        assert desk.trader.position_qty(FUT) == 0 and rule_11(desk.trader) == []
+    finally:
+        await desk.close()
+
+
+async def test_every_tag_fits_kite(tmp_path: Path) -> None:
+    desk = await _desk(tmp_path, freeze=50)
+    try:
+        await desk.price(FUT, 19_500.0)
+        await desk.trader._place_entry(
+            desk.engine, desk.signal(SignalKind.LONG, FUT, 19_500.0), FUT, Side.BUY, 600,
+            19_300.0, 19_500.0, "",
+        )  # fmt: skip
+        await desk.price(FUT, 19_500.0)
+        await desk.trader.flatten(FUT, OrderPurpose.FLATTEN, "test")
+        await desk.price(FUT, 19_500.0)
+        assert len(desk.trader.orders) >= 24  # 12 entry slices, 12 stop slices
+        assert all(len(t) <= 20 and t.isalnum() for t in desk.trader.orders)
+    finally:
+        await desk.close()
+
+
+async def test_cover_is_rebuilt_after_a_restart(tmp_path: Path) -> None:
+    """A crash between the entry fill and its stop: the restarted desk places it."""
+    desk = await _desk(tmp_path)
+    try:
+        await desk.price(FUT, 19_500.0)
+        await desk.trader.on_signal(desk.engine, desk.signal(SignalKind.LONG, FUT, 19_500.0))
+        fills = desk.trader.broker.on_price(FUT, desk.advance(), 19_500.0)
+        [(entry, fill)] = fills
+        # the fill is journaled and applied; the process "dies" before the stop goes out
+        await desk.trader.journal.write_fill(fill, entry, None, desk.clock.now_ns)
+        desk.trader.portfolio.apply_fill(fill)
+        desk.trader.track(entry)
+        await desk.trader.journal.flush()
+        assert desk.exits.protection(FUT).state == "NAKED"
+        desk.exits.rebuild({FUT: entry})
+        await desk.exits.settle(FUT, cause=fill.fill_id)
+        assert desk.exits.protection(FUT).state == "PROTECTED"
+        assert rule_11(desk.trader) == []
+    finally:
+        await desk.close()
+
+
+def test_exit_config_refuses_what_kite_would_not_take() -> None:
+    with pytest.raises(ValueError):
+        ExitConfig(max_modifications=25)  # Kite caps modifications at 25 per order
+    with pytest.raises(ValueError):
+        ExitConfig(on_stop_rejected="ignore")
