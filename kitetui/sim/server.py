@@ -53,9 +53,11 @@ from kitetui.sim.rules import SimRules
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "RELAXABLE",
     "HoldingConfig",
     "SimAccountConfig",
     "SimConfig",
+    "SimRulesConfig",
     "SimServer",
     "build_arg_parser",
     "load_sim_config",
