@@ -960,7 +960,10 @@ class SimExchange:
             quantity=quantity,
             price=price,
             trigger_price=trigger,
-            market_protection=carried if order_type in ("MARKET", "SL-M") else 0.0,
+            # kept while the order stays a protected one (a re-priced band LIMIT too)
+            market_protection=carried
+            if order_type in ("MARKET", "SL-M") or order_type == order.order_type
+            else 0.0,
             triggered=order.triggered and same_stop,
             paper_tag=new_tag,
             history=[],
