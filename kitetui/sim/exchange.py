@@ -349,6 +349,7 @@ class SimExchange:
             paper = PaperBroker(slippage_bps=slippage_bps, tick_sizes=ticks, liquidity=liquidity)
             self._books[account.user_id] = _Book(account, paper)
         self._references = ReferencePrices()  # NSE's LPP reference price, options only
+        self._option_keys = frozenset(i.key for i in market.master if is_option(i))
         self._last_traded: dict[str, int] = {}  # key -> quantity of its last trade / candle
         self._request_tokens: dict[str, tuple[str, float]] = {}
         self._sessions: dict[str, _Session] = {}
@@ -1078,7 +1079,7 @@ class SimExchange:
                 self._last_traded[item.symbol] = item.volume
             else:
                 self._last_traded[item.symbol] = item.qty
-                if self.rules.lpp:
+                if self.rules.lpp and item.symbol in self._option_keys:
                     self._references.add(item.symbol, item.ts_ns, item.price)
         for book in self._books.values():
             if book.amo_release:
@@ -1147,7 +1148,7 @@ class SimExchange:
     def _cancel_outside_lpp(self, book: _Book, item: Tick | Bar) -> None:
         """NSE checks an option SL's limit against the LPP band when it triggers and
         cancels it if outside (circular of 28 Oct 2022; Kite's text: forum 13838)."""
-        if not self.rules.lpp or isinstance(item, Bar):
+        if not self.rules.lpp or isinstance(item, Bar) or item.symbol not in self._option_keys:
             return
         reference = self._references.reference(item.symbol)
         if reference is None:
