@@ -12,8 +12,16 @@ Its rules are chosen so a backtest cannot flatter itself:
   already through their price), then a continuous walk O→L→H→C for an up bar
   (close >= open) or O→H→L→C for a down bar. A limit touched mid-bar fills at its
   limit, a stop crossed mid-bar triggers at its trigger.
-- **Whole fills.** An order fills completely or not at all; the fill id is
-  ``f"{tag}-1"`` so journaling the same fill twice is idempotent.
+- **Whole fills** (the default). An order fills completely or not at all; the fill id
+  is ``f"{tag}-1"`` so journaling the same fill twice is idempotent.
+- **Partial fills, opt-in** (``PaperBroker(liquidity=Liquidity(fraction))``, used by
+  the sim exchange). Each traded price offers ``fraction`` of its recorded quantity (a
+  tick's ``qty``, passed as ``on_price(..., quantity=)``; a bar's ``volume``) to the
+  symbol's working orders in placement order, in whole lots. An order takes what it
+  can at its fill price and stays working (OPEN) for the rest, its ``filled_qty`` and
+  ``avg_price`` rising; each fill's id is ``f"{tag}-{cumulative filled qty}"``,
+  unique per order and stable across ``restore``. Backtests keep the default, so their
+  ledgers do not change.
 
 Everything is synchronous and in memory; the ``async`` methods only satisfy the
 protocol. A restart loses the book, so the caller hands the journaled open orders to
@@ -24,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from itertools import pairwise
 
@@ -40,6 +48,33 @@ def _exact(value: float) -> Fraction:
     return Fraction(repr(float(value)))
 
 
+@dataclass(frozen=True, slots=True)
+class Liquidity:
+    """How much of the recorded market an order may take (module docstring).
+
+    ``fraction`` of each traded quantity, in (0, 1]; ``lot_sizes`` by symbol (1 when
+    absent), since a derivative trades in whole lots only.
+    """
+
+    fraction: float
+    lot_sizes: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.fraction) and 0 < self.fraction <= 1):
+            raise ValueError(f"liquidity fraction must be in (0, 1], got {self.fraction!r}")
+
+    def offered(self, quantity: int) -> list[int]:
+        """The shared, mutable budget one traded price offers (a one-item list)."""
+        return [max(0, math.floor(quantity * self.fraction))]
+
+    def take(self, symbol: str, wanted: int, budget: list[int]) -> int:
+        """Whole lots of ``wanted`` the budget allows; the budget shrinks by as much."""
+        lot = max(1, self.lot_sizes.get(symbol, 1))
+        taken = min(wanted, budget[0] // lot * lot)
+        budget[0] -= taken
+        return taken
+
+
 class PaperBroker:
     """Simulated order book and matcher; see the module docstring for the fill rules."""
 
@@ -48,8 +83,10 @@ class PaperBroker:
         slippage_bps: float = 2.0,
         tick_size: float = 0.05,
         tick_sizes: Mapping[str, float] | None = None,
+        liquidity: Liquidity | None = None,
     ) -> None:
-        """``tick_size`` is the default; ``tick_sizes`` the instrument master's per symbol."""
+        """``tick_size`` is the default; ``tick_sizes`` the instrument master's per symbol;
+        ``liquidity`` turns partial fills on (None: whole fills, as backtests expect)."""
         if not math.isfinite(slippage_bps) or slippage_bps < 0:
             raise ValueError(f"slippage_bps must be finite and >= 0, got {slippage_bps!r}")
         if not math.isfinite(tick_size) or tick_size <= 0:
@@ -61,6 +98,7 @@ class PaperBroker:
             symbol: _exact(tick) for symbol, tick in (tick_sizes or {}).items() if tick > 0
         }
         self._slip = _exact(slippage_bps) / 10_000
+        self.liquidity = liquidity
         self._orders: dict[str, Order] = {}  # every order it has seen, latest state, by tag
         self._working: dict[str, Order] = {}  # OPEN / TRIGGER_PENDING, in placement order
         self._triggered: list[Order] = []  # stops that triggered and rest unfilled
@@ -182,16 +220,23 @@ class PaperBroker:
 
     # ------------------------------------------------------------------ market data
 
-    def on_price(self, symbol: str, ts_ns: int, price: float) -> list[OrderFill]:
+    def on_price(
+        self, symbol: str, ts_ns: int, price: float, quantity: int | None = None
+    ) -> list[OrderFill]:
         """A traded price at ``ts_ns``: match the symbol's working orders against it.
 
-        A non-finite or non-positive price is ignored (no fills)."""
+        ``quantity`` (the traded quantity) limits the fills only with ``liquidity``;
+        without it, or without ``liquidity``, fills are whole. A non-finite or
+        non-positive price is ignored (no fills)."""
         if not math.isfinite(price) or price <= 0:
             return []
+        budget = None
+        if self.liquidity is not None and quantity is not None:
+            budget = self.liquidity.offered(quantity)
         fills: list[OrderFill] = []
         for order in self._eligible(symbol, ts_ns):
             order, fill_price = self._at_point(order, price)
-            self._settle(order, fill_price, ts_ns, fills)
+            self._settle(order, fill_price, ts_ns, fills, budget)
         return fills
 
     def on_bar(self, bar: Bar) -> list[OrderFill]:
@@ -203,6 +248,7 @@ class PaperBroker:
             return []
         if bar.close >= bar.open:
             path = (bar.open, bar.low, bar.high, bar.close)
+        budget = None if self.liquidity is None else self.liquidity.offered(bar.volume)
         fills: list[OrderFill] = []
         # A bar that starts at the order's time is "later": its open is the next price
         # (orders decided on a closed bar are stamped with that bar's end).
@@ -212,7 +258,7 @@ class PaperBroker:
                 if fill_price is not None:
                     break
                 order, fill_price = self._along(order, start, end)
-            self._settle(order, fill_price, bar.ts_ns, fills)
+            self._settle(order, fill_price, bar.ts_ns, fills, budget)
         return fills
 
     # ------------------------------------------------------------------ matching
@@ -221,7 +267,12 @@ class PaperBroker:
         return [o for o in self._working.values() if o.symbol == symbol and o.ts_ns < ts_ns]
 
     def _settle(
-        self, order: Order, fill_price: float | None, ts_ns: int, fills: list[OrderFill]
+        self,
+        order: Order,
+        fill_price: float | None,
+        ts_ns: int,
+        fills: list[OrderFill],
+        budget: list[int] | None = None,
     ) -> None:
         if fill_price is None:
             if self._working.get(order.tag) is not order:  # triggered: now rests as a limit
@@ -229,23 +280,59 @@ class PaperBroker:
                 self._orders[order.tag] = order
                 self._triggered.append(order)
             return
+        wanted = order.quantity - order.filled_qty
+        if budget is None or self.liquidity is None:
+            if not order.filled_qty:
+                self._fill_whole(order, fill_price, ts_ns, fills)
+                return
+            quantity = wanted  # the rest of a part-filled order, no limit given
+        else:
+            quantity = self.liquidity.take(order.symbol, wanted, budget)
+        if quantity <= 0:  # nothing offered: it stays as it is (a triggered stop rests)
+            self._settle(order, None, ts_ns, fills)
+            return
+        filled = order.filled_qty + quantity
+        average = (_exact(order.avg_price) * order.filled_qty + _exact(fill_price) * quantity) / (
+            filled
+        )
+        if filled == order.quantity:
+            state = replace(
+                order, status=OrderStatus.COMPLETE, filled_qty=filled, avg_price=float(average)
+            )
+            del self._working[order.tag]
+        else:  # it traded, so a stop has triggered: the rest works as OPEN
+            state = replace(
+                order, status=OrderStatus.OPEN, filled_qty=filled, avg_price=float(average)
+            )
+            self._working[order.tag] = state
+        self._orders[order.tag] = state
+        fills.append(
+            (state, self._fill(order, f"{order.tag}-{filled}", quantity, fill_price, ts_ns))
+        )
+
+    def _fill_whole(
+        self, order: Order, fill_price: float, ts_ns: int, fills: list[OrderFill]
+    ) -> None:
         done = replace(
             order, status=OrderStatus.COMPLETE, filled_qty=order.quantity, avg_price=fill_price
         )
         del self._working[order.tag]
         self._orders[order.tag] = done
-        fill = Fill(
-            fill_id=f"{order.tag}-1",
+        fills.append((done, self._fill(order, f"{order.tag}-1", order.quantity, fill_price, ts_ns)))
+
+    @staticmethod
+    def _fill(order: Order, fill_id: str, quantity: int, price: float, ts_ns: int) -> Fill:
+        return Fill(
+            fill_id=fill_id,
             tag=order.tag,
             symbol=order.symbol,
             side=order.side,
-            quantity=order.quantity,
-            price=fill_price,
+            quantity=quantity,
+            price=price,
             ts_ns=ts_ns,
             engine=order.engine,
             product=order.product,
         )
-        fills.append((done, fill))
 
     def _at_point(self, order: Order, price: float) -> tuple[Order, float | None]:
         """A discrete price (a tick, or a bar's open): gaps fill at the price itself."""

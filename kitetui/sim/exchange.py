@@ -20,10 +20,25 @@ ticker (``kitetui.sim.ticker``), shaped exactly like Kite's payloads (see
   PENDING``, ``MODIFY PENDING``, ``MODIFIED``; cancels ``CANCEL PENDING``.
 * **Matching** is ``kitetui.brokers.paper.PaperBroker`` (one per account) fed with the
   market's prices: the next tick or candle after an order fills it by the paper rules
-  (slippage against the taker, whole fills only, SL triggers). With
-  ``fill_on_placement`` (default) a new or modified order is also matched at once
-  against the last traded price, as a real exchange would fill a marketable order.
-  Each paper order is tagged ``<order_id>.<modification>``.
+  (slippage against the taker, SL triggers). With ``rules.liquidity_fraction`` (the
+  default) an order takes at most that share of each recorded trade, in whole lots,
+  so a large order fills in parts: each part is a trade row, the order stays OPEN
+  with ``filled_quantity`` rising (history rows ``OPEN``, websocket updates
+  ``UPDATE``, as Kite's postbacks) until it is COMPLETE. With ``fill_on_placement``
+  (default) a new or modified order is also matched at once against the last traded
+  price (offering the last trade's liquidity), as a real exchange would fill a
+  marketable order. Each paper order is tagged ``<order_id>.<modification>``.
+* **Kite's and NSE's rules** (``kitetui.sim.rules``, table in docs/exchange-rules.md):
+  the gate refuses (HTTP 400 ``InputException``) SL-M on options, MARKET/SL-M without
+  ``market_protection``, limit prices and triggers outside the circuit, option limit
+  prices outside NSE's limit price protection band, quantities above the freeze
+  limit and tags that are not 1-20 alphanumerics. A protected MARKET order becomes a
+  LIMIT at LTP +/- the band (``order_type`` then reads LIMIT, ``price`` the band price,
+  ``market_protection`` what was asked); what the market cannot fill inside the band
+  rests OPEN. A protected SL-M waits in the sim (TRIGGER PENDING) and, once a trade
+  crosses its trigger, becomes the same LIMIT around the price that triggered it. An
+  option SL whose limit is outside the LPP band when it triggers is CANCELLED by the
+  "exchange", as NSE does.
 * **Positions** are day positions per (exchange, symbol, product) with Kite's net/day
   rows; **holdings** are the account's configured opening holdings priced by the
   market; **margins** are approximated (CNC 100 %, MIS equity 20 %, futures 12 %
@@ -49,7 +64,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kitetui.brokers.paper import PaperBroker
+from kitetui.brokers.paper import Liquidity, PaperBroker
 from kitetui.domain import (
     Bar,
     Exchange,
@@ -65,6 +80,24 @@ from kitetui.domain import (
 from kitetui.market.instruments import Instrument
 from kitetui.sim.faults import FaultInjector
 from kitetui.sim.market import NS_PER_SECOND, SimMarket, ist_str
+from kitetui.sim.rules import (
+    MSG_CIRCUIT,
+    MSG_LPP_CANCELLED,
+    MSG_MAX_MODIFICATIONS,
+    MSG_NO_PROTECTION,
+    MSG_NOT_TRADED,
+    MSG_SL_M_OPTIONS,
+    MSG_TAG_CHARACTERS,
+    MSG_TAG_LENGTH,
+    ReferencePrices,
+    SimRules,
+    auto_protection_percent,
+    freeze_message,
+    is_option,
+    lpp_band,
+    protection_price,
+    trigger_circuit_message,
+)
 
 __all__ = ["KiteError", "SimAccount", "SimExchange", "SimOrder"]
 
@@ -102,6 +135,10 @@ def order_error(message: str) -> KiteError:
 
 def token_error(message: str = "Incorrect `api_key` or `access_token`.") -> KiteError:
     return KiteError(403, "TokenException", message)
+
+
+def _alphanumeric(text: str) -> bool:
+    return text.isascii() and text.isalnum()
 
 
 def _sync(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -172,7 +209,7 @@ class SimOrder:
     validity: str
     validity_ttl: int
     disclosed_quantity: int
-    market_protection: int
+    market_protection: float
     tag: str | None
     order_ns: int
     guid: str
@@ -230,7 +267,7 @@ class SimOrder:
             "filled_quantity": self.filled_quantity,
             "pending_quantity": self.pending_quantity if self.status != "REJECTED" else 0,
             "cancelled_quantity": self.cancelled_quantity,
-            "market_protection": self.market_protection,
+            "market_protection": _num(self.market_protection),
             "meta": {},
             "tag": self.tag,
             "tags": [self.tag] if self.tag else [],
@@ -264,6 +301,8 @@ class _Book:
     positions: dict[tuple[str, str, str], _PositionRow] = field(default_factory=dict)
     amo_queue: list[str] = field(default_factory=list)
     amo_release: bool = False
+    # protected SL-M orders waiting for their trigger, watched by the sim (not the paper)
+    stops: dict[str, SimOrder] = field(default_factory=dict)
 
 
 OrderListener = Callable[[dict[str, Any]], None]
@@ -283,9 +322,11 @@ class SimExchange:
         token_ttl_s: float | None = None,
         expire_tokens_on_new_day: bool = False,
         enforce_margins: bool = True,
+        rules: SimRules | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.market = market
+        self.rules = rules or SimRules()
         self.faults = FaultInjector()
         self.fill_on_placement = fill_on_placement
         self.freeze_limits = dict(freeze_limits or {})
@@ -296,13 +337,20 @@ class SimExchange:
         self.accounts: dict[str, SimAccount] = {}
         self._books: dict[str, _Book] = {}
         ticks = {i.key: i.tick_size for i in market.master if i.tick_size > 0}
+        fraction = self.rules.liquidity_fraction
+        liquidity = None
+        if fraction is not None:
+            lots = {i.key: i.lot_size for i in market.master if i.lot_size > 1}
+            liquidity = Liquidity(fraction, lots)
         for account in accounts:
             if account.api_key in self.accounts:
                 raise ValueError(f"duplicate api_key {account.api_key!r}")
             self.accounts[account.api_key] = account
-            self._books[account.user_id] = _Book(
-                account, PaperBroker(slippage_bps=slippage_bps, tick_sizes=ticks)
-            )
+            paper = PaperBroker(slippage_bps=slippage_bps, tick_sizes=ticks, liquidity=liquidity)
+            self._books[account.user_id] = _Book(account, paper)
+        self._references = ReferencePrices()  # NSE's LPP reference price, options only
+        self._option_keys = frozenset(i.key for i in market.master if is_option(i))
+        self._last_traded: dict[str, int] = {}  # key -> quantity of its last trade / candle
         self._request_tokens: dict[str, tuple[str, float]] = {}
         self._sessions: dict[str, _Session] = {}
         self._listeners: list[OrderListener] = []
@@ -443,10 +491,14 @@ class SimExchange:
         self._listeners.append(callback)
         return lambda: self._listeners.remove(callback)
 
-    def _publish(self, order: SimOrder) -> None:
+    def _publish(self, order: SimOrder, status: str | None = None) -> None:
+        """Send the order to the listeners; ``status`` overrides the book's status (a
+        partial fill goes out as ``UPDATE``, as Kite's postbacks and websocket do)."""
         if not self._listeners:
             return
         data = order.to_kite()
+        if status is not None:
+            data["status"] = status
         account = self._books[order.user_id].account
         data["user_id"] = order.user_id
         data["unfilled_quantity"] = order.pending_quantity if order.status in WORKING else 0
@@ -564,6 +616,11 @@ class SimExchange:
             price = 0.0
         if order_type in ("MARKET", "LIMIT"):
             trigger = 0.0
+        protection = self._protection(params) or 0.0
+        self._check_order_type(instrument, order_type, protection)
+        self._check_prices(
+            instrument, transaction_type == "BUY", order_type, price, trigger, variety
+        )
         validity = str(params.get("validity") or "DAY").upper()
         if validity not in VALIDITIES:
             raise input_error("Invalid `validity`.")
@@ -573,13 +630,12 @@ class SimExchange:
         disclosed = self._int(params, "disclosed_quantity") or 0
         if disclosed < 0 or disclosed > quantity:
             raise input_error("Invalid `disclosed_quantity`.")
-        protection = self._int(params, "market_protection") or 0
-        if not -1 <= protection <= 100:
-            raise input_error("Invalid `market_protection`.")
         tag = params.get("tag")
         tag = str(tag) if tag not in (None, "") else None
         if tag is not None and len(tag) > MAX_TAG_LENGTH:
-            raise input_error(f"Tag length should not exceed {MAX_TAG_LENGTH} characters.")
+            raise input_error(MSG_TAG_LENGTH)
+        if tag is not None and self.rules.tag_alphanumeric and not _alphanumeric(tag):
+            raise input_error(MSG_TAG_CHARACTERS)
         return {
             "instrument": instrument,
             "transaction_type": transaction_type,
@@ -604,10 +660,61 @@ class SimExchange:
         underlying = (instrument.name or instrument.tradingsymbol).upper()
         freeze = self.freeze_limits.get(underlying)
         if freeze and instrument.exchange in ("NFO", "BFO") and quantity > freeze:
+            raise input_error(freeze_message(quantity, freeze, lot))
+
+    def _protection(self, params: dict[str, Any]) -> float | None:
+        """``market_protection`` as Kite takes it: a decimal, -1 (automatic) or a
+        percentage in (0, 100]; 0 means none. None when absent."""
+        value = params.get("market_protection")
+        if value in (None, ""):
+            return None
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
             raise input_error(
-                f"Quantity {quantity} exceeds the freeze limit of {freeze} for "
-                f"{instrument.tradingsymbol}; place smaller orders or use autoslice."
-            )
+                f"Invalid request (failed to decode market_protection, got: {value} "
+                "(expected decimal))"
+            ) from None
+        if not math.isfinite(number) or not (number == -1 or 0 <= number <= 100):
+            raise input_error("Invalid `market_protection`.")
+        return number
+
+    def _check_order_type(self, instrument: Instrument, order_type: str, protection: float) -> None:
+        """Refuse the order types Kite refuses at its gate (docs/exchange-rules.md)."""
+        if order_type == "SL-M" and self.rules.sl_m_options and is_option(instrument):
+            raise input_error(MSG_SL_M_OPTIONS)
+        required = self.rules.require_market_protection
+        if order_type in ("MARKET", "SL-M") and required and protection == 0:
+            raise input_error(MSG_NO_PROTECTION)
+
+    def _check_prices(
+        self,
+        instrument: Instrument,
+        buy: bool,
+        order_type: str,
+        price: float,
+        trigger: float,
+        variety: str,
+    ) -> None:
+        """Refuse a limit price or trigger outside the day's circuit, and an option's
+        limit price outside NSE's limit price protection band (a live reference needed,
+        so not for AMO). Kite answers both with the same circuit text."""
+        state = self.market.state_for_key(instrument.key)
+        if state is None or not state.has_data:
+            return
+        if self.rules.circuit_limits:
+            lower, upper = state.circuit_limits()
+            if upper > 0:
+                if order_type in ("LIMIT", "SL") and not lower <= price <= upper:
+                    raise input_error(MSG_CIRCUIT)
+                if order_type in ("SL", "SL-M") and not lower <= trigger <= upper:
+                    raise input_error(trigger_circuit_message(buy, upper if buy else lower))
+        if self.rules.lpp and order_type == "LIMIT" and variety != "amo" and is_option(instrument):
+            reference = self._references.reference(instrument.key)
+            if reference is not None:
+                low, high = lpp_band(reference)
+                if (buy and price > high) or (not buy and price < low):
+                    raise input_error(MSG_CIRCUIT)
 
     @staticmethod
     def _number(params: dict[str, Any], name: str) -> float | None:
@@ -680,6 +787,13 @@ class SimExchange:
 
     def _send_to_exchange(self, book: _Book, order: SimOrder) -> None:
         self._snapshot(order, "OPEN PENDING")
+        reason = self._protect(order)
+        if reason:
+            order.exchange_update_ns = self._now()
+            order.status_message = order.status_message_raw = reason
+            self._snapshot(order, "REJECTED")
+            self._publish(order)
+            return
         order.paper_tag = f"{order.order_id}.{order.modifications}"
         book.by_paper_tag[order.paper_tag] = order.order_id
         placed = _sync(book.paper.place(self._paper_order(order)))
@@ -691,11 +805,43 @@ class SimExchange:
             self._snapshot(order, "REJECTED")
             self._publish(order)
             return
+        if self._is_sim_stop(order):  # validated by the paper; its trigger is ours to watch
+            _sync(book.paper.cancel(order.paper_tag))
+            book.stops[order.order_id] = order
         order.exchange_order_id = f"{1_300_000_000_000_000 + int(order.order_id[-9:])}"
         order.exchange_ns = order.exchange_update_ns = now
         self._snapshot(order, placed.status.value)
         self._publish(order)
         self._after_accept(book, order)
+
+    def _is_sim_stop(self, order: SimOrder) -> bool:
+        """A protected SL-M before its trigger: the sim, not the paper, watches it, since
+        once triggered it must become a LIMIT around the price that triggered it."""
+        return order.order_type == "SL-M" and order.market_protection != 0 and not order.triggered
+
+    def _protect(self, order: SimOrder, ltp: float | None = None) -> str:
+        """Turn a protected MARKET order into Kite's LIMIT at the band price around
+        ``ltp`` (default: the last traded price); "" or why it cannot be priced."""
+        if order.order_type != "MARKET" or order.market_protection == 0:
+            return ""
+        if ltp is None:
+            ltp = self.market.last_price(order.key)
+        if ltp is None:
+            return MSG_NOT_TRADED
+        buy = order.transaction_type == "BUY"
+        inst = order.instrument
+        percent = order.market_protection
+        if percent < 0:
+            percent = auto_protection_percent(is_option(inst), ltp)
+        price = protection_price(ltp, percent, buy, inst.tick_size or 0.05)
+        state = self.market.state_for_key(order.key)
+        if self.rules.circuit_limits and state is not None:
+            lower, upper = state.circuit_limits()
+            if upper > 0:  # never priced outside the day's range
+                price = min(max(price, lower), upper)
+        order.order_type = "LIMIT"
+        order.price = price
+        return ""
 
     @staticmethod
     def _kite_reason(reason: str, order: SimOrder) -> str:
@@ -708,13 +854,14 @@ class SimExchange:
         return reason
 
     def _paper_order(self, order: SimOrder, status: OrderStatus = OrderStatus.NEW) -> Order:
+        """The paper broker's view: what is left to fill of the order, as it is now."""
         return Order(
             tag=order.paper_tag,
             engine="sim",
             symbol=order.key,
             exchange=Exchange(order.instrument.exchange),
             side=Side(order.transaction_type),
-            quantity=order.quantity,
+            quantity=order.quantity - order.filled_quantity,
             order_type=OrderType(order.order_type),
             product=Product(order.product),
             purpose=OrderPurpose.ENTRY,
@@ -727,8 +874,10 @@ class SimExchange:
     def _after_accept(self, book: _Book, order: SimOrder) -> None:
         """Match a new/modified order against the last price; IOC leftovers cancel."""
         ltp = self.market.last_price(order.key)
-        if ltp is not None and (self.fill_on_placement or order.validity == "IOC"):
-            fills = book.paper.on_price(order.key, self._now() + 1, ltp)
+        working = order.order_id not in book.stops
+        if working and ltp is not None and (self.fill_on_placement or order.validity == "IOC"):
+            quantity = self._last_traded.get(order.key)
+            fills = book.paper.on_price(order.key, self._now() + 1, ltp, quantity)
             self._apply_fills(book, fills)
             self._sync_triggers(book)
         if order.validity == "IOC" and order.status in WORKING:
@@ -753,16 +902,19 @@ class SimExchange:
     def modify_order(
         self, account: SimAccount, variety: str, order_id: str, params: dict[str, Any]
     ) -> str:
-        """``PUT /orders/{variety}/{order_id}``: price/qty/type/trigger/validity."""
+        """``PUT /orders/{variety}/{order_id}``: price/qty/type/trigger/validity.
+
+        A MARKET or SL-M needs ``market_protection`` unless the order already carries
+        one (forum comment 52331); a MARKET is priced as a protected LIMIT at once."""
         book, order = self._live_order(account, variety, order_id, "modified")
         if order.modifications >= MAX_MODIFICATIONS:
-            raise order_error("Maximum allowed order modifications exceeded.")
+            raise KiteError(400, "NetworkException", MSG_MAX_MODIFICATIONS)
         order_type = str(params.get("order_type") or order.order_type).upper()
         if order_type not in ORDER_TYPES:
             raise input_error("Invalid `order_type`.")
         quantity = self._int(params, "quantity")
         quantity = order.quantity if quantity is None else quantity
-        if quantity <= 0 or quantity < order.filled_quantity:
+        if quantity <= 0 or quantity <= order.filled_quantity:
             raise input_error("Invalid `quantity`.")
         self._check_lots(order.instrument, quantity)
         price = self._float(params, "price")
@@ -781,24 +933,27 @@ class SimExchange:
         if validity not in VALIDITIES:
             raise input_error("Invalid `validity`.")
         disclosed = self._int(params, "disclosed_quantity")
-        protection = self._int(params, "market_protection")
-        if protection is not None and not -1 <= protection <= 100:
-            raise input_error("Invalid `market_protection`.")
+        protection = self._protection(params)
+        carried = order.market_protection if protection is None else protection
+        self._check_order_type(order.instrument, order_type, carried)
+        buy = order.transaction_type == "BUY"
+        self._check_prices(order.instrument, buy, order_type, price, trigger, order.variety)
 
-        was_triggered = order.status == "OPEN" and order.order_type in ("SL", "SL-M")
         if order.status == "AMO REQ RECEIVED":
             order.order_ns = self._now()
             self._snapshot(order, "MODIFY VALIDATION PENDING")
             self._snapshot(order, "MODIFY PENDING")
             self._snapshot(order, "MODIFIED")
             self._apply_changes(
-                order, order_type, quantity, price, trigger, validity, disclosed, protection
+                order, order_type, quantity, price, trigger, validity, disclosed, carried
             )
             self._snapshot(order, "AMO REQ RECEIVED")
             self._publish(order)
             return order.order_id
         # Validate in the matcher under a new tag first: a refused change leaves the
         # order as it was. A triggered stop of the same type stays triggered.
+        was_triggered = order.status == "OPEN" and order.order_type in ("SL", "SL-M")
+        same_stop = was_triggered and order.order_type == order_type
         new_tag = f"{order.order_id}.{order.modifications + 1}"
         trial = replace(
             order,
@@ -806,19 +961,32 @@ class SimExchange:
             quantity=quantity,
             price=price,
             trigger_price=trigger,
+            # kept while the order stays a protected one (a re-priced band LIMIT too)
+            market_protection=carried
+            if order_type in ("MARKET", "SL-M") or order_type == order.order_type
+            else 0.0,
+            triggered=order.triggered and same_stop,
             paper_tag=new_tag,
             history=[],
         )
+        reason = self._protect(trial)
+        if reason:
+            raise input_error(reason)
         placed = _sync(book.paper.place(self._paper_order(trial)))
         if placed.status is OrderStatus.REJECTED:
             raise input_error(self._kite_reason(placed.reason, trial))
-        _sync(book.paper.cancel(order.paper_tag))
+        if order.paper_tag:
+            _sync(book.paper.cancel(order.paper_tag))
+        book.stops.pop(order.order_id, None)
         book.by_paper_tag[new_tag] = order.order_id
-        stop = order_type in ("SL", "SL-M")
         status = "OPEN"
-        if stop and was_triggered and order.order_type == order_type:
+        if self._is_sim_stop(trial):
+            _sync(book.paper.cancel(new_tag))
+            book.stops[order.order_id] = order
+            status = "TRIGGER PENDING"
+        elif same_stop:
             book.paper.restore([replace(placed, status=OrderStatus.OPEN)])
-        elif stop:
+        elif trial.order_type in ("SL", "SL-M"):
             status = "TRIGGER PENDING"
         order.order_ns = self._now()
         self._snapshot(order, "MODIFY VALIDATION PENDING")
@@ -826,8 +994,16 @@ class SimExchange:
         order.exchange_ns = order.exchange_update_ns = self._now()
         self._snapshot(order, "MODIFIED")
         self._apply_changes(
-            order, order_type, quantity, price, trigger, validity, disclosed, protection
+            order,
+            trial.order_type,
+            quantity,
+            trial.price,
+            trigger,
+            validity,
+            disclosed,
+            trial.market_protection,
         )
+        order.triggered = trial.triggered
         order.paper_tag = new_tag
         self._snapshot(order, status)
         self._publish(order)
@@ -843,7 +1019,7 @@ class SimExchange:
         trigger: float,
         validity: str,
         disclosed: int | None,
-        protection: int | None,
+        protection: float,
     ) -> None:
         order.order_type = order_type
         order.quantity = quantity
@@ -852,8 +1028,7 @@ class SimExchange:
         order.validity = validity
         if disclosed is not None:
             order.disclosed_quantity = disclosed
-        if protection is not None:
-            order.market_protection = protection if order_type in ("MARKET", "SL-M") else 0
+        order.market_protection = protection
         order.modifications += 1
 
     def cancel_order(self, account: SimAccount, variety: str, order_id: str) -> str:
@@ -887,6 +1062,7 @@ class SimExchange:
     def _cancel(self, book: _Book, order: SimOrder, message: str | None) -> None:
         if order.paper_tag:
             _sync(book.paper.cancel(order.paper_tag))
+        book.stops.pop(order.order_id, None)
         if order.order_id in book.amo_queue:
             book.amo_queue.remove(order.order_id)
         order.cancelled_quantity = order.pending_quantity
@@ -898,21 +1074,100 @@ class SimExchange:
     # ------------------------------------------------------------------ matching
 
     def _on_batch(self, ts_ns: int, items: list[Tick | Bar], _tokens: list[int]) -> None:
+        for item in items:
+            if isinstance(item, Bar):
+                self._last_traded[item.symbol] = item.volume
+            else:
+                self._last_traded[item.symbol] = item.qty
+                if self.rules.lpp and item.symbol in self._option_keys:
+                    self._references.add(item.symbol, item.ts_ns, item.price)
         for book in self._books.values():
             if book.amo_release:
                 book.amo_release = False
                 self._release_amo(book)
-            if not _sync(book.paper.open_orders()):
+            if not book.stops and not _sync(book.paper.open_orders()):
                 continue
-            fills = []
             for item in items:
+                self._cancel_outside_lpp(book, item)
                 if isinstance(item, Bar):
-                    fills.extend(book.paper.on_bar(item))
+                    fills = book.paper.on_bar(item)
                 else:
-                    fills.extend(book.paper.on_price(item.symbol, item.ts_ns, item.price))
-            self._apply_fills(book, fills)
+                    fills = book.paper.on_price(item.symbol, item.ts_ns, item.price, item.qty)
+                self._apply_fills(book, fills)
+                self._trigger_stops(book, item)
             self._sync_triggers(book)
             self._expire_ttl(book, ts_ns)
+
+    @staticmethod
+    def _crossed(order: SimOrder, item: Tick | Bar) -> float | None:
+        """The price at which ``item`` crosses the stop's trigger (a bar that opens beyond
+        it: its open), or None; only items after the order count."""
+        trigger = order.trigger_price
+        buy = order.transaction_type == "BUY"
+        if isinstance(item, Bar):
+            if item.ts_ns + 1 <= order.order_ns:
+                return None
+            if buy:
+                return (
+                    item.open if item.open >= trigger else trigger if item.high >= trigger else None
+                )
+            return item.open if item.open <= trigger else trigger if item.low <= trigger else None
+        if item.ts_ns <= order.order_ns:
+            return None
+        if (buy and item.price >= trigger) or (not buy and item.price <= trigger):
+            return item.price
+        return None
+
+    def _trigger_stops(self, book: _Book, item: Tick | Bar) -> None:
+        """Protected SL-M orders this trade triggers become a LIMIT at the protection band
+        around the triggering price, matched at once against that price."""
+        for order in [o for o in book.stops.values() if o.key == item.symbol]:
+            price = self._crossed(order, item)
+            if price is None:
+                continue
+            del book.stops[order.order_id]
+            order.triggered = True
+            order.order_type = "MARKET"  # what an SL-M releases, protected at once
+            self._protect(order, ltp=price)
+            order.paper_tag = f"{order.order_id}.{order.modifications}t"
+            book.by_paper_tag[order.paper_tag] = order.order_id
+            placed = _sync(book.paper.place(self._paper_order(order)))
+            order.exchange_update_ns = self._now()
+            if placed.status is OrderStatus.REJECTED:  # a band price off the tick cannot be
+                order.status_message = self._kite_reason(placed.reason, order)
+                self._snapshot(order, "REJECTED")
+                self._publish(order)
+                continue
+            self._snapshot(order, "OPEN")
+            self._publish(order)
+            fills = book.paper.on_price(
+                order.key, self._now() + 1, price, self._last_traded.get(order.key)
+            )
+            self._apply_fills(book, fills)
+
+    def _cancel_outside_lpp(self, book: _Book, item: Tick | Bar) -> None:
+        """NSE checks an option SL's limit against the LPP band when it triggers and
+        cancels it if outside (circular of 28 Oct 2022; Kite's text: forum 13838)."""
+        if not self.rules.lpp or isinstance(item, Bar) or item.symbol not in self._option_keys:
+            return
+        reference = self._references.reference(item.symbol)
+        if reference is None:
+            return
+        low, high = lpp_band(reference)
+        for paper_order in _sync(book.paper.open_orders()):
+            if paper_order.symbol != item.symbol or paper_order.order_type is not OrderType.SL:
+                continue
+            if paper_order.status is not OrderStatus.TRIGGER_PENDING:
+                continue
+            order_id = book.by_paper_tag.get(paper_order.tag)
+            order = book.orders.get(order_id) if order_id else None
+            if order is None or not is_option(order.instrument):
+                continue
+            if self._crossed(order, item) is None:
+                continue
+            buy = order.transaction_type == "BUY"
+            if (buy and order.price > high) or (not buy and order.price < low):
+                self._cancel(book, order, MSG_LPP_CANCELLED)
 
     def _sync_triggers(self, book: _Book) -> None:
         """Publish stops the matcher has triggered but not filled (now OPEN)."""
@@ -933,12 +1188,16 @@ class SimExchange:
                 self._cancel(book, order, "TTL order expired.")
 
     def _apply_fills(self, book: _Book, fills: list[tuple[Order, Fill]]) -> None:
+        """Book each fill (one trade row each); a part fill leaves the order OPEN and goes
+        out as Kite's ``UPDATE``, the last one makes it COMPLETE."""
         for _paper_order, fill in fills:
             order_id = book.by_paper_tag.get(fill.tag)
             order = book.orders.get(order_id) if order_id else None
             if order is None or order.status in TERMINAL:
                 continue
-            quantity = order.pending_quantity
+            quantity = min(fill.quantity, order.pending_quantity)
+            if quantity <= 0:
+                continue
             total = order.average_price * order.filled_quantity + fill.price * quantity
             order.filled_quantity += quantity
             order.average_price = round(total / order.filled_quantity, 4)
@@ -971,8 +1230,12 @@ class SimExchange:
             else:
                 row.sell_quantity += quantity
                 row.sell_value += fill.price * quantity
-            self._snapshot(order, "COMPLETE")
-            self._publish(order)
+            if order.pending_quantity:
+                self._snapshot(order, "OPEN")
+                self._publish(order, status="UPDATE")
+            else:
+                self._snapshot(order, "COMPLETE")
+                self._publish(order)
 
     # ================================================================== reads
 

@@ -18,8 +18,13 @@ and Kite instrument masters, merges them into one data-time stream
   it has none), each with a quantity of 1-20 lots and 1-10 orders drawn from a
   deterministic hash of (token, second, level), so a replay always shows the same
   book. Indices have an all-zero depth, volume 0 and no circuit limits. Circuit limits
-  are ``close`` +/- 20 % rounded to the tick. Depth is cosmetic: fills come from the
-  paper matcher (``kitetui.brokers.paper``), not from the book.
+  (rounded to the tick) are ``close`` +/- 20 % for equities (NSE's widest common price
+  band; each stock's own 2-20 % band is not in the data), +/- 10 % for futures (the
+  exchange's dynamic price band for equity derivatives, Zerodha support), and one tick
+  to 4 x ``close`` for options (NSE derives option ranges from the underlying; the band
+  is the sim's choice, see docs/exchange-rules.md). The exchange refuses limit prices
+  and triggers outside them. Depth is cosmetic: fills come from the paper matcher
+  (``kitetui.brokers.paper``), not from the book.
 * Historical candles are built once from all data (ticks aggregated per minute,
   1-minute candles as they are) and served only once complete on the market clock
   (``end <= now``), so a client never sees the future. Longer intervals are resampled
@@ -170,10 +175,16 @@ class InstrumentState:
         return round(self.last_price - self.close, 4) if self.close else 0.0
 
     def circuit_limits(self) -> tuple[float, float]:
+        """The day's price band from the previous close (module docstring)."""
         base = self.close or self.open
         if self.is_index or base <= 0:
             return 0.0, 0.0
-        return _round_tick(base * 0.8, self.tick_size), _round_tick(base * 1.2, self.tick_size)
+        tick = self.tick_size
+        kind = self.instrument.instrument_type
+        if self.instrument.exchange in ("NFO", "BFO") and kind in ("CE", "PE"):
+            return tick, _round_tick(base * 4, tick)
+        band = 0.1 if self.instrument.exchange in ("NFO", "BFO") else 0.2
+        return _round_tick(base * (1 - band), tick), _round_tick(base * (1 + band), tick)
 
     def depth(self) -> dict[str, list[dict[str, Any]]]:
         """Five synthetic levels a side around the last price (module docstring)."""

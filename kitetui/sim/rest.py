@@ -26,9 +26,16 @@ response has a Content-Type. Authenticated routes need ``X-Kite-Version: 3`` (el
 ``TokenException``). Unknown routes answer 404 ``GeneralException``, wrong methods 405.
 
 Rate limits (``RateLimiter``, per api_key and calendar second/minute/IST day, HTTP 429
-``NetworkException`` "Too many requests"): order placement 10/s, 400/min, 5000/day;
-quote routes 1/s; historical 3/s; everything else 10/s. ``rate_limits=False`` turns
-them off.
+``NetworkException``): order writes (placements and modifications, which Kite counts
+alike) 10/s, 400/min, 5000/day; quote routes 1/s; historical 3/s; everything else
+10/s. Over a second or minute limit the message is "Too many requests"; over the day's
+order limit it is Kite's "Maximum allowed order requests exceeded.". A refused call is
+not counted. ``rate_limits=False`` turns them off.
+
+``/quote`` takes up to 500 instruments, ``/quote/ohlc`` and ``/quote/ltp`` 1,000 (more:
+400 ``InputException`` in Kite's envelope). The server reads request lines and header
+fields of up to 1 MiB (aiohttp's default is 8 KiB, which a few hundred ``i=`` fail),
+so such a call reaches the route and every answer keeps Kite's JSON envelope.
 
 Not Kite routes (the sim's own, never faulted or rate limited): ``/_sim/faults``
 (GET list, POST arm - JSON ``{"spec": "orders:503:2"}`` or the fields of
@@ -61,6 +68,7 @@ from kitetui.market.instruments import KITE_COLUMNS
 from kitetui.sim.exchange import KiteError, SimAccount, SimExchange, input_error, token_error
 from kitetui.sim.faults import Fault, FaultSpecError
 from kitetui.sim.market import INTERVALS, NS_PER_SECOND, SimMarket, ist_str, parse_ist
+from kitetui.sim.rules import MSG_DAY_LIMIT, MSG_TOO_MANY_INSTRUMENTS, MSG_TOO_MANY_REQUESTS
 
 __all__ = ["EXCHANGE_KEY", "RateLimiter", "create_app"]
 
@@ -70,6 +78,7 @@ EXCHANGE_KEY: web.AppKey[SimExchange] = web.AppKey("sim_exchange", SimExchange)
 
 _QUOTE_ROUTES = frozenset({"quote", "ohlc", "ltp"})
 _MAX_INSTRUMENTS = {"quote": 500, "ohlc": 1000, "ltp": 1000}
+MAX_REQUEST_LINE = 1 << 20  # bytes: 1,000 ``i=EXCHANGE:SYMBOL`` need ~30 KiB
 # Max span of one historical request, days (minute: 60 per the forum; others commonly
 # quoted, unverified).
 _MAX_SPAN_DAYS = {
@@ -104,7 +113,7 @@ class RateLimiter:
 
     @staticmethod
     def bucket(route: str) -> str:
-        if route == "place_order":
+        if route in ("place_order", "modify_order"):
             return "orders"
         if route in _QUOTE_ROUTES:
             return "quote"
@@ -114,8 +123,13 @@ class RateLimiter:
 
     def allow(self, key: str, route: str) -> bool:
         """Count the call; False when it exceeds a limit (then it is not counted)."""
+        return self.refusal(key, route) is None
+
+    def refusal(self, key: str, route: str) -> str | None:
+        """Count the call and return None, or Kite's message for the limit it exceeds
+        (then it is not counted)."""
         if not self.enabled:
-            return True
+            return None
         bucket = self.bucket(route)
         now = self.clock()
         windows = []
@@ -126,11 +140,12 @@ class RateLimiter:
             if seen_window != window:
                 count = 0
             if count >= limit:
-                return False
+                day = period == 86_400 and bucket == "orders"
+                return MSG_DAY_LIMIT if day else MSG_TOO_MANY_REQUESTS
             windows.append((period, window, count))
         for period, window, count in windows:
             self._counts[(key, bucket, period)] = (window, count + 1)
-        return True
+        return None
 
 
 _LIMITER_KEY: web.AppKey[RateLimiter] = web.AppKey("sim_rate_limiter", RateLimiter)
@@ -288,8 +303,9 @@ async def _gate(request: web.Request, handler: Handler, name: str) -> web.Stream
     """Rate limits and the version header, for Kite routes."""
     credentials = _credentials(request)
     key = credentials[0] if credentials else request.query.get("api_key") or request.remote or ""
-    if not request.app[_LIMITER_KEY].allow(key, name):
-        return error_response(429, "NetworkException", "Too many requests")
+    refusal = request.app[_LIMITER_KEY].refusal(key, name)
+    if refusal is not None:
+        return error_response(429, "NetworkException", refusal)
     if name != "instruments" and request.headers.get("X-Kite-Version") != "3":
         raise input_error("Missing or invalid `X-Kite-Version` header; send `3`.")
     return await handler(request)
@@ -393,7 +409,7 @@ def _quote_route(kind: str) -> Handler:
         if not wanted:
             raise input_error("No instruments given: pass `i=EXCHANGE:TRADINGSYMBOL`.")
         if len(wanted) > _MAX_INSTRUMENTS[kind]:
-            raise input_error(f"Too many instruments: at most {_MAX_INSTRUMENTS[kind]} per call.")
+            raise input_error(MSG_TOO_MANY_INSTRUMENTS.format(limit=_MAX_INSTRUMENTS[kind]))
         data: dict[str, Any] = {}
         for spec in wanted:
             state = market.resolve(spec)
@@ -599,7 +615,10 @@ def create_app(
     admin: bool = True,
 ) -> web.Application:
     """The aiohttp application of the sim's REST side (module docstring)."""
-    app = web.Application(middlewares=[_errors, _faults, _gate])
+    app = web.Application(
+        middlewares=[_errors, _faults, _gate],
+        handler_args={"max_line_size": MAX_REQUEST_LINE, "max_field_size": MAX_REQUEST_LINE},
+    )
     app[EXCHANGE_KEY] = exchange
     app[_LIMITER_KEY] = RateLimiter(enabled=rate_limits, clock=clock)
     app[_CSV_KEY] = {}

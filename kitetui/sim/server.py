@@ -14,6 +14,11 @@ configured speed (or leaves it to ``/_sim/market/*`` with ``--speed manual``) an
 stops cleanly on cancellation or ``stop``. ``main(argv)`` is the CLI (flags below);
 the app's ``kitetui sim-exchange`` command wraps it.
 
+The ``rules`` section switches Kite's and NSE's order rules (``kitetui.sim.rules``,
+docs/exchange-rules.md); each is on unless the file turns it off, and the shipped
+config has them all on. ``--relax RULE`` turns one off for a run, ``--whole-fills``
+turns partial fills off, ``--liquidity-fraction F`` sets their share.
+
 Ticker faults (``ticker:drop``, ``ticker:silent``) are applied by the server: one at a
 time while at least one WebSocket client is connected (a ``silent`` fault holds the
 next one back for its duration).
@@ -44,12 +49,15 @@ from kitetui.sim.exchange import SimAccount, SimExchange
 from kitetui.sim.faults import FaultSpecError, parse_fault_spec
 from kitetui.sim.market import SimMarket
 from kitetui.sim.rest import create_app
+from kitetui.sim.rules import SimRules
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "RELAXABLE",
     "HoldingConfig",
     "SimAccountConfig",
     "SimConfig",
+    "SimRulesConfig",
     "SimServer",
     "build_arg_parser",
     "load_sim_config",
@@ -93,6 +101,30 @@ class SimAccountConfig(_Strict):
     redirect_url: str | None = None
 
 
+class SimRulesConfig(_Strict):
+    """Kite's and NSE's order rules (``kitetui.sim.rules.SimRules``); all on by default."""
+
+    sl_m_options: bool = True  # refuse SL-M on options
+    require_market_protection: bool = True  # refuse MARKET / SL-M without market_protection
+    circuit_limits: bool = True  # refuse prices and triggers outside the day's circuit
+    lpp: bool = True  # NSE's limit price protection band for options
+    tag_alphanumeric: bool = True  # tags of letters and digits only
+    # share of each recorded trade an order may take (partial fills); null = whole fills
+    liquidity_fraction: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = 0.25
+
+    def to_rules(self) -> SimRules:
+        return SimRules(**self.model_dump())
+
+
+RELAXABLE = (
+    "sl_m_options",
+    "require_market_protection",
+    "circuit_limits",
+    "lpp",
+    "tag_alphanumeric",
+)
+
+
 class SimConfig(_Strict):
     host: str = "127.0.0.1"
     port: Port = 0  # REST; 0 = a free port
@@ -108,6 +140,7 @@ class SimConfig(_Strict):
     freeze_limits: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
     token_ttl_seconds: PositiveFloat | None = None
     expire_tokens_on_new_day: bool = False
+    rules: SimRulesConfig = Field(default_factory=SimRulesConfig)
     faults: list[str] = Field(default_factory=list)
 
     @field_validator("faults")
@@ -224,6 +257,7 @@ class SimServer:
             token_ttl_s=config.token_ttl_seconds,
             expire_tokens_on_new_day=config.expire_tokens_on_new_day,
             enforce_margins=config.enforce_margins,
+            rules=config.rules.to_rules(),
             clock=clock,
         )
         for spec in config.faults:
@@ -411,7 +445,34 @@ def build_arg_parser(prog: str = "kitetui sim-exchange") -> argparse.ArgumentPar
         "--fault", type=_fault, action="append", default=[], metavar="SPEC", help="arm a fault"
     )
     parser.add_argument("--no-rate-limits", action="store_true", help="disable Kite's limits")
+    parser.add_argument(
+        "--relax",
+        action="append",
+        default=[],
+        choices=RELAXABLE,
+        metavar="RULE",
+        help=f"turn one of Kite's order rules off for this run: {', '.join(RELAXABLE)}",
+    )
+    fills = parser.add_mutually_exclusive_group()
+    fills.add_argument("--whole-fills", action="store_true", help="no partial fills")
+    fills.add_argument(
+        "--liquidity-fraction",
+        type=_fraction,
+        default=None,
+        metavar="F",
+        help="share (0-1] of each recorded trade an order may take",
+    )
     return parser
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], not {text!r}")
+    return value
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -425,6 +486,13 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         updates["faults"] = [*config.faults, *args.fault]
     if args.no_rate_limits:
         updates["rate_limits"] = False
+    rule_updates: dict[str, Any] = dict.fromkeys(args.relax, False)
+    if args.whole_fills:
+        rule_updates["liquidity_fraction"] = None
+    elif args.liquidity_fraction is not None:
+        rule_updates["liquidity_fraction"] = args.liquidity_fraction
+    if rule_updates:
+        updates["rules"] = config.rules.model_copy(update=rule_updates)
     if args.host is not None:
         updates["host"] = args.host
     if args.port is not None:

@@ -101,13 +101,21 @@ def busy(sim_rest):
     sim.tick("NSE:SBIN", 520.0, 100)
     kite = sim.kite()
     filled = kite.place_order(
-        "regular", "NFO", "NIFTY22NOVFUT", "BUY", 50, "NRML", "MARKET", tag="fill1"
+        "regular",
+        "NFO",
+        "NIFTY22NOVFUT",
+        "BUY",
+        50,
+        "NRML",
+        "MARKET",
+        tag="fill1",
+        market_protection=-1,
     )
     kite.place_order("regular", "NFO", "NIFTY22NOVFUT", "SELL", 50, "NRML", "LIMIT", price=19000.0)
     kite.place_order(
         "regular", "NSE", "SBIN", "BUY", 10, "MIS", "LIMIT", price=500.03, tag="badtick"
     )
-    cancelled = kite.place_order("amo", "NSE", "SBIN", "BUY", 1, "CNC", "LIMIT", price=400.0)
+    cancelled = kite.place_order("amo", "NSE", "SBIN", "BUY", 1, "CNC", "LIMIT", price=450.0)
     kite.cancel_order("amo", cancelled)
     sim.call(sim.market.advance_by, 120)
     return sim, kite, filled

@@ -91,16 +91,28 @@ def test_login_route_and_ttl(sim_factory):
 @pytest.mark.parametrize("product", ["MIS", "CNC"])
 def test_equity_order_types(sbin, product):
     sim, kite = sbin
-    market = kite.place_order("regular", "NSE", "SBIN", "BUY", 5, product, "MARKET", tag="m1")
+    market = kite.place_order(
+        "regular", "NSE", "SBIN", "BUY", 5, product, "MARKET", tag="m1", market_protection=2
+    )
     limit = kite.place_order("regular", "NSE", "SBIN", "BUY", 5, product, "LIMIT", price=519.0)
     stop = kite.place_order(
         "regular", "NSE", "SBIN", "BUY", 5, product, "SL", price=521.5, trigger_price=521.0
     )
     stop_market = kite.place_order(
-        "regular", "NSE", "SBIN", "SELL", 5, product, "SL-M", trigger_price=515.0
+        "regular",
+        "NSE",
+        "SBIN",
+        "SELL",
+        5,
+        product,
+        "SL-M",
+        trigger_price=515.0,
+        market_protection=-1,
     )
     first = _order(kite, market)
-    assert first["status"] == "COMPLETE" and first["average_price"] == 520.15  # 2 bps, up
+    # a protected MARKET is a LIMIT at LTP + 2 % (530.40), filled at the traded price
+    assert (first["status"], first["order_type"], first["price"]) == ("COMPLETE", "LIMIT", 530.4)
+    assert first["average_price"] == 520 and first["market_protection"] == 2
     assert _order(kite, limit)["status"] == "OPEN"
     assert _order(kite, stop)["status"] == "TRIGGER PENDING"
     assert _order(kite, stop_market)["status"] == "TRIGGER PENDING"
@@ -114,6 +126,8 @@ def test_equity_order_types(sbin, product):
     sim.tick("NSE:SBIN", 514.0)
     filled = _order(kite, stop_market)
     assert filled["status"] == "COMPLETE" and filled["average_price"] <= 514.0
+    # triggered, the SL-M became a LIMIT at the automatic band (0.5 % above 500) below 514
+    assert (filled["order_type"], filled["price"]) == ("LIMIT", 511.45)
     assert _statuses(kite, stop) == [
         "PUT ORDER REQ RECEIVED",
         "VALIDATION PENDING",
@@ -145,16 +159,26 @@ def test_futures_fill_as_the_replay_moves(sim_rest, product):
     assert done["status"] == "COMPLETE" and done["average_price"] <= below
     assert done["filled_quantity"] == 50 and done["pending_quantity"] == 0
     sl_m = kite.place_order(
-        "regular", "NFO", FUT, "SELL", 50, product, "SL-M", trigger_price=round(below - 500)
+        "regular",
+        "NFO",
+        FUT,
+        "SELL",
+        50,
+        product,
+        "SL-M",
+        trigger_price=round(below - 500),
+        market_protection=-1,
     )
     assert _order(kite, sl_m)["status"] == "TRIGGER PENDING"
 
 
-def test_amo_waits_for_the_next_day(sim_rest):
-    sim = sim_rest
+def test_amo_waits_for_the_next_day(sim_factory):
+    sim = sim_factory(rules={"liquidity_fraction": None})  # whole fills: timing is the point
     sim.call(sim.market.advance_by, 60)
     kite = sim.kite()
-    amo = kite.place_order("amo", "NFO", FUT, "BUY", 50, "NRML", "MARKET", tag="amo1")
+    amo = kite.place_order(
+        "amo", "NFO", FUT, "BUY", 50, "NRML", "MARKET", tag="amo1", market_protection=-1
+    )
     assert _order(kite, amo)["status"] == "AMO REQ RECEIVED"
     assert _order(kite, amo)["variety"] == "amo"
     sim.call(sim.market.advance_by, 3600)
@@ -222,12 +246,14 @@ INPUT_ERRORS = [
     ("regular", {"tradingsymbol": "NOSUCH"}, "tradingsymbol"),
     ("regular", {"product": "CNC"}, "CNC"),
     ("regular", {"quantity": 30}, "lot size"),
-    ("regular", {"quantity": 1850}, "freeze"),
+    ("regular", {"quantity": 1850}, "higher than the maximum quantity of 1800 (36 lots)"),
     ("regular", {"order_type": "LIMIT"}, "price"),
     ("regular", {"order_type": "SL-M"}, "trigger_price"),
-    ("regular", {"tag": "x" * 21}, "Tag"),
+    ("regular", {"tag": "x" * 21}, "`tag` should be max 20 characters"),
     ("regular", {"validity": "GTC"}, "validity"),
     ("regular", {"market_protection": 101}, "market_protection"),
+    ("regular", {"market_protection": -2}, "market_protection"),
+    ("regular", {"market_protection": "yes"}, "failed to decode market_protection"),
     ("co", {}, "not supported"),
     ("iceberg", {}, "not supported"),
     ("regular", {"exchange": "MCX"}, "exchange"),
@@ -246,6 +272,7 @@ def test_input_exceptions(sim_factory):
             "quantity": 50,
             "product": "NRML",
             "order_type": "MARKET",
+            "market_protection": -1,
             **changes,
         }
         with pytest.raises(kex.InputException) as error:
@@ -257,17 +284,24 @@ def test_input_exceptions(sim_factory):
     assert kite.place_order(
         "regular", "NFO", FUT, "BUY", 50, "NRML", "MARKET", market_protection=-1
     )
+    assert kite.place_order(
+        "regular", "NFO", FUT, "BUY", 50, "NRML", "MARKET", market_protection=2.5
+    )
 
 
 def test_rms_rejections_are_order_states(sbin):
     _sim, kite = sbin
-    funds = kite.place_order("regular", "NSE", "SBIN", "BUY", 100_000, "CNC", "MARKET")
+    funds = kite.place_order(
+        "regular", "NSE", "SBIN", "BUY", 100_000, "CNC", "MARKET", market_protection=-1
+    )
     row = _order(kite, funds)
     assert row["status"] == "REJECTED" and row["status_message"].startswith("Insufficient funds")
     assert _statuses(kite, funds) == ["PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "REJECTED"]
     tick = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "MIS", "LIMIT", price=500.03)
     assert "Tick size" in _order(kite, tick)["status_message"]
-    stop = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "MIS", "SL-M", trigger_price=519.0)
+    stop = kite.place_order(
+        "regular", "NSE", "SBIN", "BUY", 1, "MIS", "SL-M", trigger_price=519.0, market_protection=-1
+    )
     assert "higher than the last traded price" in _order(kite, stop)["status_message"]
     assert kite.trades() == []
 
@@ -294,10 +328,10 @@ def test_tag_round_trip_and_order_updates(sbin):
 
 def test_positions_match_trades(sbin):
     sim, kite = sbin
-    kite.place_order("regular", "NSE", "SBIN", "BUY", 10, "MIS", "MARKET")
+    kite.place_order("regular", "NSE", "SBIN", "BUY", 10, "MIS", "MARKET", market_protection=-1)
     sim.tick("NSE:SBIN", 525.0)
-    kite.place_order("regular", "NSE", "SBIN", "SELL", 4, "MIS", "MARKET")
-    kite.place_order("regular", "NSE", "SBIN", "BUY", 3, "CNC", "MARKET")
+    kite.place_order("regular", "NSE", "SBIN", "SELL", 4, "MIS", "MARKET", market_protection=1)
+    kite.place_order("regular", "NSE", "SBIN", "BUY", 3, "CNC", "MARKET", market_protection=0.5)
     trades = kite.trades()
     assert len(trades) == 3
     net = {p["product"]: p for p in kite.positions()["net"]}
@@ -332,9 +366,9 @@ def test_rate_limits(sim_factory):
     now[0] += 1.0  # the next calendar second
     kite.quote(f"NFO:{FUT}")
     for _ in range(10):
-        kite.place_order("regular", "NFO", FUT, "BUY", 50, "NRML", "LIMIT", price=15000.0)
+        kite.place_order("regular", "NFO", FUT, "BUY", 50, "NRML", "LIMIT", price=17000.0)
     with pytest.raises(kex.NetworkException):
-        kite.place_order("regular", "NFO", FUT, "BUY", 50, "NRML", "LIMIT", price=15000.0)
+        kite.place_order("regular", "NFO", FUT, "BUY", 50, "NRML", "LIMIT", price=17000.0)
     for _ in range(10):  # other routes: 10/s of their own
         kite.orders()
     with pytest.raises(kex.NetworkException):

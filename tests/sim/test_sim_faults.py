@@ -16,7 +16,7 @@ from kitetui.sim.server import build_arg_parser
 FUT = "NIFTY22NOVFUT"
 
 
-def _place(kite, tag: str | None = None, price: float = 15000.0):
+def _place(kite, tag: str | None = None, price: float = 17000.0):
     return kite.place_order("regular", "NFO", FUT, "BUY", 50, "NRML", "LIMIT", price=price, tag=tag)
 
 
