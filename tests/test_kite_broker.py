@@ -872,7 +872,7 @@ async def test_sim_reads_retry_and_token_expiry_halts(sim, sim_broker):
 @needs_sim
 async def test_sim_limit_order_cancel(sim, sim_broker):
     broker, _ = sim_broker
-    placed = await run(broker.place(make_order(price=1.0)))  # far below the market
+    placed = await run(broker.place(make_order(price=450.0)))  # below the market, in the circuit
     assert placed.status is OrderStatus.OPEN
     assert [o.tag for o in await run(broker.open_orders())] == ["TAG0001"]
     cancelled = await run(broker.cancel("TAG0001"))
@@ -883,7 +883,7 @@ async def test_sim_limit_order_cancel(sim, sim_broker):
 @needs_sim
 async def test_sim_our_rate_limiter_keeps_the_sim_from_answering_429(sim, sim_broker):
     broker, _ = sim_broker
-    placed = [await run(broker.place(make_order(tag=f"RL{i:03d}", price=1.0))) for i in range(12)]
+    placed = [await run(broker.place(make_order(tag=f"RL{i:03d}", price=450.0))) for i in range(12)]
     assert all(p.status is OrderStatus.OPEN for p in placed), [p.reason for p in placed]
     assert broker.limits.orders_today == 12
 
@@ -942,10 +942,10 @@ async def test_sim_modify_turns_a_stop_into_a_protected_market_close(sim, sim_br
     broker, _ = sim_broker
     await _resting_stop(broker, sim)
     changed = await run(broker.modify("STOP0001", ts_ns=0, order_type=OrderType.MARKET))
-    # filled at once against the last price, or still working as a market order
+    # Kite works a protected market order as a LIMIT at its band: filled at once here
     [row] = await run(_book(broker, "STOP0001"))
-    assert row["order_type"] == "MARKET" and row["status"] == "COMPLETE"
-    assert changed is None or changed.order_type is OrderType.MARKET
+    assert row["order_type"] == "LIMIT" and row["status"] == "COMPLETE"
+    assert changed is None  # no longer working: its fill comes as an update
     assert float(row["market_protection"]) == -1
 
 

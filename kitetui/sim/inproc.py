@@ -39,10 +39,12 @@ _REFUSALS = {
 
 @dataclass(frozen=True, slots=True)
 class ClientFault:
-    """One injected failure of one call: ``refuse`` (``status`` before the exchange sees
-    it) or ``lose`` (the exchange acts, the answer times out)."""
+    """One injected outcome of one call: ``refuse`` (``status`` before the exchange
+    sees it), ``lose`` (the exchange acts, the answer times out), ``reject`` (a placement
+    the exchange takes and rejects, as its RMS does) or ``pass`` (this call goes through:
+    the next fault is for the call after it)."""
 
-    kind: str  # "refuse" | "lose"
+    kind: str  # "refuse" | "lose" | "reject" | "pass"
     status: int = 429
 
 
@@ -87,6 +89,8 @@ class InProcessKite(KiteConnect):
             raise kex.GeneralException(f"route {route} is not served in process", code=500)
         pending = self.faults.get(route)
         fault = pending.popleft() if pending else None
+        if fault is not None and fault.kind == "reject" and route == "order.place":
+            self.exchange.faults.add_spec("place_order:reject:1:message=RMS: order refused")
         if fault is not None and fault.kind == "refuse":
             error_type, message = _REFUSALS.get(fault.status, ("GeneralException", "Error"))
             raise getattr(kex, error_type)(message, code=fault.status)

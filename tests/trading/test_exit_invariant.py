@@ -18,14 +18,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from kitetui.brokers.kite import KiteBroker
 from kitetui.brokers.ratelimit import KiteRateLimits
 from kitetui.clock import DataClock
 from kitetui.config import ExitConfig, RiskConfig, SizingConfig
-from kitetui.domain import OrderPurpose, SignalKind
+from kitetui.domain import OrderPurpose, Side, SignalKind
 from kitetui.market.instruments import InstrumentMaster
 from kitetui.sim.exchange import SimAccount, SimExchange
 from kitetui.sim.inproc import ClientFault, InProcessKite
@@ -37,29 +37,54 @@ from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
 
-from .desk import FUTURE, StubEngine, rule_11
+from .desk import CALL, FUTURE, StubEngine, rule_11
 
 SYMBOL = FUTURE.tradingsymbol
 KEY = f"NFO:{SYMBOL}"
+OPTION = CALL.tradingsymbol  # protected by SL limits; NSE's price band can cancel them
 T0 = 1_700_020_800 * 1_000_000_000  # 2023-11-15 09:30 IST
 EXAMPLES = int(os.environ.get("KITETUI_INVARIANT_EXAMPLES", "60"))
+_SEEN = frozenset(
+    {
+        "StopRejected",
+        "StopRetryScheduled",
+        "ExitRetryScheduled",
+        "ExitModifyRefused",
+        "OrderNotAccepted",
+        "PositionNaked",
+        "StopFilled",
+        "OrderModified",
+        "OrderRevived",
+    }
+)
 
-step = st.one_of(
+# A fault armed for the calls an action is about to make: "pass" lets one call through
+# (so the second placement of an entry, its stop, can be the one refused), "reject" has
+# the exchange take the order and reject it (an RMS refusal), the rest fail in transit.
+fault = st.tuples(
+    st.sampled_from(["order.place", "order.place", "order.modify", "order.cancel", "orders"]),
+    st.sampled_from(["pass", "refuse", "refuse", "lose", "reject"]),
+    st.sampled_from([429, 429, 503, 500]),
+)
+action = st.one_of(
     st.tuples(st.just("tick"), st.integers(-40, 40), st.integers(1, 400)),
+    st.tuples(st.just("otick"), st.integers(-400, 300), st.integers(1, 400)),
+    st.tuples(st.just("buy_option")),
     st.tuples(st.just("signal"), st.sampled_from(["LONG", "SHORT", "EXIT"])),
     st.tuples(st.just("flatten")),
     st.tuples(st.just("kill")),
-    st.tuples(
-        st.just("fault"),
-        st.sampled_from(["order.place", "order.modify", "order.cancel", "orders"]),
-        st.sampled_from(["refuse", "lose"]),
-        st.sampled_from([429, 503, 500]),
-    ),
-    st.tuples(st.just("reject")),
     st.tuples(st.just("wait"), st.sampled_from([0.2, 0.6, 1.5, 4.0])),
     st.tuples(st.just("deliver")),
     st.tuples(st.just("poll")),
     st.tuples(st.just("restart")),
+)
+step = st.tuples(action, st.lists(fault, max_size=3))
+entry = st.tuples(
+    st.sampled_from([("signal", "LONG"), ("signal", "SHORT"), ("buy_option",)]),
+    st.lists(fault, max_size=2),
+)
+sequence = st.tuples(entry, st.lists(step, min_size=3, max_size=40)).map(
+    lambda drawn: [drawn[0], *drawn[1]]
 )
 
 
@@ -81,7 +106,7 @@ class Rig:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.market = SimMarket([], InstrumentMaster([FUTURE]))
+        self.market = SimMarket([], InstrumentMaster([FUTURE, CALL]))
         self.account = SimAccount("key", "secret", "AB0001", cash=1e12)
         self.exchange = SimExchange(
             self.market, [self.account], freeze_limits={"NIFTY": 100}, enforce_margins=False
@@ -89,6 +114,7 @@ class Rig:
         self.updates: list[dict] = []
         self.exchange.on_order_update(self.updates.append)
         self.price = 19_500.0
+        self.premium = 100.0
         self.wall = WallClock()
         self.sent_tags: list[str] = []
         self.restarts = 0
@@ -127,7 +153,7 @@ class Rig:
             run_id="run1",
             timer_ns=self.wall,
         )
-        self.engine = StubEngine(instruments={SYMBOL: FUTURE}, freeze=100)
+        self.engine = StubEngine(instruments={SYMBOL: FUTURE, OPTION: CALL}, freeze=100)
         self.trader.engines[self.engine.name] = self.engine  # type: ignore[assignment]
         # what a restarted desk reads back: its orders, its fills, then the exchange's
         orders = await load_orders(self.db, "run1")
@@ -136,14 +162,16 @@ class Rig:
         self.broker.restore(orders)
         for _, fill in await load_fills(self.db, "run1"):
             self.trader.replay_fill(fill)
-        self.trader.last_prices[SYMBOL] = self.price
-        self.trader.portfolio.mark(SYMBOL, self.price)
+        for symbol, price in ((SYMBOL, self.price), (OPTION, self.premium)):
+            self.trader.last_prices[symbol] = price
+            self.trader.portfolio.mark(symbol, price)
         if self.restarts:
             last = {o.symbol: o for o in orders if o.purpose is OrderPurpose.ENTRY and o.filled_qty}
             self.trader.exits.rebuild(last)
             await self.poll()
             await self.deliver()
-            await self.trader.exits.settle(SYMBOL, cause=f"restart{self.restarts}")
+            for symbol in (SYMBOL, OPTION):
+                await self.trader.exits.settle(symbol, cause=f"restart{self.restarts}")
 
     async def restart(self) -> None:
         """The process dies: what was not journaled is gone, the exchange goes on."""
@@ -180,11 +208,39 @@ class Rig:
             self.trader.last_prices[SYMBOL] = self.price
             self.trader.portfolio.mark(SYMBOL, self.price)
 
+    async def option_tick(self, move: int, qty: int) -> None:
+        """A trade in the option: premiums jump (a gap through a stop's limit)."""
+        self.premium = round(max(0.5, round(self.premium * (1 + move / 1000) / 0.05) * 0.05), 2)
+        at = max(T0, self.market.now_ns + 10**9)
+        ts = self.market.inject_tick(f"NFO:{OPTION}", self.premium, qty, ts_ns=at)
+        self.wall.ns += 10**9
+        self.clock.now_ns = ts
+        self.trader.last_prices[OPTION] = self.premium
+        self.trader.portfolio.mark(OPTION, self.premium)
+
+    async def buy_option(self) -> None:
+        signal = _signal(self, SignalKind.LONG)
+        stop = round(round(self.premium * 0.7 / 0.05) * 0.05, 2)
+        await self.trader._place_entry(
+            self.engine,  # type: ignore[arg-type]
+            signal,
+            OPTION,
+            Side.BUY,
+            100,
+            stop,
+            self.premium,
+            "",
+        )
+
     async def run(self, action: tuple) -> None:
         kind = action[0]
         trader = self.trader
         if kind == "tick":
             await self.tick(action[1], action[2])
+        elif kind == "otick":
+            await self.option_tick(action[1], action[2])
+        elif kind == "buy_option":
+            await self.buy_option()
         elif kind == "signal":
             signal = _signal(self, SignalKind(action[1]))
             await trader.on_signal(self.engine, signal)  # type: ignore[arg-type]
@@ -192,10 +248,6 @@ class Rig:
             await trader.flatten(SYMBOL, OrderPurpose.FLATTEN, "test flatten")
         elif kind == "kill":
             await trader.flatten_all(OrderPurpose.FLATTEN, "kill switch: test")
-        elif kind == "fault":
-            self.kite.fail(action[1], ClientFault(action[2], action[3]))
-        elif kind == "reject":
-            self.exchange.faults.add_spec("place_order:reject:1:message=RMS: refused")
         elif kind == "wait":
             self.wall.ns += int(action[1] * 1e9)
         elif kind == "deliver":
@@ -204,13 +256,13 @@ class Rig:
             await self.poll()
         elif kind == "restart":
             await self.restart()
-        if kind not in ("fault", "reject", "restart"):
+        if kind != "restart":
             await self.deliver()
             await trader.exits.service()
 
-    def exchange_position(self) -> int:
+    def exchange_position(self, symbol: str = SYMBOL) -> int:
         rows = self.exchange.positions(self.account)["net"]
-        return sum(r["quantity"] for r in rows if r["tradingsymbol"] == SYMBOL)
+        return sum(r["quantity"] for r in rows if r["tradingsymbol"] == symbol)
 
 
 def _signal(rig: Rig, kind: SignalKind):
@@ -234,12 +286,25 @@ def _signal(rig: Rig, kind: SignalKind):
 async def _scenario(folder: Path, actions: list[tuple]) -> None:
     rig = Rig(folder)
     await rig.tick(0, 1000)
+    rig.market.inject_tick(f"NFO:{OPTION}", rig.premium, 1000, ts_ns=rig.market.now_ns + 1)
     await rig.start()
     try:
-        for index, action in enumerate(actions):
+        for index, (action, faults) in enumerate(actions):
+            for route, kind, status in faults:
+                rig.kite.fail(route, ClientFault(kind, status))
             await asyncio.wait_for(rig.run(action), 30)
             problems = rule_11(rig.trader)
             assert not problems, f"after step {index} {action}: {problems}"
+        await rig.journal.flush()
+        kinds = {
+            row[0] for row in await (await rig.db.execute("SELECT kind FROM events")).fetchall()
+        }
+        for kind in sorted(kinds & _SEEN):
+            event(kind)  # which paths this sequence took, for --hypothesis-show-statistics
+        if any(
+            o.purpose is OrderPurpose.ENTRY and o.filled_qty for o in rig.trader.orders.values()
+        ):
+            event("a position was opened")
         # the end: everything the exchange says is heard, the desk goes flat and stays so
         rig.kite.faults.clear()
         await rig.poll()
@@ -247,15 +312,19 @@ async def _scenario(folder: Path, actions: list[tuple]) -> None:
         await rig.trader.flatten_all(OrderPurpose.FLATTEN, "end of test")
         for _ in range(30):
             await rig.tick(0, 1000)
+            await rig.option_tick(0, 1000)
             rig.wall.ns += 2 * 10**9
             await rig.deliver()
             await rig.trader.exits.service()
             await rig.poll()
             assert not rule_11(rig.trader)
-            if rig.trader.position_qty(SYMBOL) == 0 and not rig.trader.open_orders():
+            flat = not any(rig.trader.position_qty(s) for s in (SYMBOL, OPTION))
+            if flat and not rig.trader.open_orders():
                 break
-        assert rig.trader.position_qty(SYMBOL) == 0, rig.trader.exits.protection(SYMBOL)
-        assert rig.exchange_position() == 0
+        for symbol in (SYMBOL, OPTION):
+            qty = rig.trader.position_qty(symbol)
+            assert qty == 0, (symbol, rig.trader.exits.protection(symbol))
+            assert rig.exchange_position(symbol) == 0
         assert [o for o in rig.trader.open_orders()] == []
         tags = [o["tag"] for o in rig.exchange.orders(rig.account)]
         assert len(tags) == len(set(tags)), "a tag reached the exchange twice"
@@ -263,8 +332,8 @@ async def _scenario(folder: Path, actions: list[tuple]) -> None:
         # positions equal fills: the journal's fills net to zero, as the exchange's trades
         await rig.journal.flush()
         fills = await load_fills(rig.db, "run1")
-        net = sum(f.quantity * f.side.sign for _, f in fills)
-        assert net == 0
+        for symbol in (SYMBOL, OPTION):
+            assert sum(f.quantity * f.side.sign for _, f in fills if f.symbol == symbol) == 0
         trades = rig.exchange.trades(rig.account)
         assert (
             sum(t["quantity"] * (1 if t["transaction_type"] == "BUY" else -1) for t in trades) == 0
@@ -280,7 +349,7 @@ async def _scenario(folder: Path, actions: list[tuple]) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(st.lists(step, min_size=5, max_size=40))
+@given(sequence)
 def test_every_position_is_protected_or_closing_under_faults(actions: list[tuple]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         asyncio.run(_scenario(Path(folder), actions))
