@@ -41,11 +41,14 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, localcontext
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from kitetui.domain import Fill, Product, Side
+
+if TYPE_CHECKING:
+    from kitetui.market.instruments import Instrument
 
 __all__ = [
     "DEFAULT_RATES",
@@ -276,7 +279,7 @@ class OrderSpec:
     @classmethod
     def for_instrument(
         cls,
-        instrument: Any,
+        instrument: Instrument,
         product: Product,
         side: Side,
         trade_date: date,
@@ -398,21 +401,21 @@ class ChargeTable:
     def rates(
         self,
         trade_date: date,
-        klass: ChargeClass,
+        kind: ChargeClass,
         exchange: str,
         side: Side,
         underlying: str = "",
     ) -> SegmentRates:
         """The rates for one order; raises ``ChargeError`` naming a gap in the table."""
         place = venue(exchange)
-        cache_key = (trade_date, klass, place, side, underlying)
+        cache_key = (trade_date, kind, place, side, underlying)
         cached = self._cache.get(cache_key)
         if cached is not None:
             return cached
-        if place not in _CLASS_VENUES[klass]:
-            raise ChargeError(f"{klass} is not traded on {place}")
+        if place not in _CLASS_VENUES[kind]:
+            raise ChargeError(f"{kind} is not traded on {place}")
         values = {
-            name: self._value(name, trade_date, klass, place, side, underlying)
+            name: self._value(name, trade_date, kind, place, side, underlying)
             for name in _CHARGE_NAMES
         }
         brokerage = values["brokerage"]
@@ -426,25 +429,25 @@ class ChargeTable:
             sebi=values["sebi"].fraction,
             stamp=values["stamp"].fraction,
             gst=values["gst"].fraction,
-            tax_type="ctt" if klass is ChargeClass.COMMODITY_FUTURES else "stt",
+            tax_type="ctt" if kind is ChargeClass.COMMODITY_FUTURES else "stt",
         )
         self._cache[cache_key] = resolved
         return resolved
 
     def _value(
-        self, name: str, day: date, klass: ChargeClass, place: str, side: Side, underlying: str
+        self, name: str, day: date, kind: ChargeClass, place: str, side: Side, underlying: str
     ) -> _Value:
         history = None
         if underlying:
-            history = self._histories.get((name, klass, place, side, underlying.upper()))
+            history = self._histories.get((name, kind, place, side, underlying.upper()))
             if history is not None and history[0][0] > day:
                 history = None  # the specific row starts later: fall back to the general one
         if history is None:
-            history = self._histories.get((name, klass, place, side, ""))
+            history = self._histories.get((name, kind, place, side, ""))
         if not history or history[0][0] > day:
             start = f" (its first row is {history[0][0]})" if history else ""
             raise ChargeError(
-                f"{self.origin}: no {name} rate for {klass} {side.value.lower()} on {place} "
+                f"{self.origin}: no {name} rate for {kind} {side.value.lower()} on {place} "
                 f"on {day}{start}"
             )
         found = history[0][1]
@@ -522,15 +525,15 @@ def _parse_row(
     underlyings = [str(u).upper() for u in _list(row, "underlyings", where, [""])]
     value = _parse_value(name, row, where)
     keys: list[_Key] = []
-    for klass in classes:
-        allowed = _CLASS_VENUES[klass]
+    for kind in classes:
+        allowed = _CLASS_VENUES[kind]
         exchanges = _list(row, "exchanges", where, list(allowed))
         for place in exchanges:
             if place not in allowed:
-                raise ChargeTableError(f"{where}: {klass} is not traded on {place!r}")
+                raise ChargeTableError(f"{where}: {kind} is not traded on {place!r}")
             for side in sides:
                 for underlying in underlyings:
-                    keys.append((name, klass, place, side, underlying))
+                    keys.append((name, kind, place, side, underlying))
     return start, value, keys
 
 
@@ -611,8 +614,8 @@ class ChargeCalculator:
         """An order with nothing filled yet; raises ``ChargeError`` if it cannot be priced."""
         if spec.multiplier < 1:
             raise ChargeError(f"turnover multiplier must be >= 1, not {spec.multiplier}")
-        klass = charge_class(spec.segment, spec.product)
-        rates = self.table.rates(spec.trade_date, klass, spec.exchange, spec.side, spec.underlying)
+        kind = charge_class(spec.segment, spec.product)
+        rates = self.table.rates(spec.trade_date, kind, spec.exchange, spec.side, spec.underlying)
         return OrderCharges(spec=spec, rates=rates)
 
     def fill(self, before: OrderCharges, quantity: int, price: float | Decimal) -> FillCharges:
