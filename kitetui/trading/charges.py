@@ -1,0 +1,675 @@
+"""What an order costs beyond its price: Zerodha's brokerage and India's levies, as Kite bills them.
+
+Every rupee kitetui showed before this module was gross. A Zerodha order pays brokerage,
+STT (CTT on commodities), the exchange's transaction charge with NSE's IPFT levy, SEBI's
+turnover fee, stamp duty on the buy side and 18 % GST, and for a small intraday strategy
+these add up to most of the edge. The rates change by law, circular and tariff, so they
+live in a dated data file (``kitetui/data/charges/rates.yaml``, each figure with its
+source) and the calculator picks the row in force on the fill's trade date.
+
+How Kite computes, as its own virtual-contract-note mock shows (``POST /charges/orders``,
+``kiteconnect-mocks`` ``virtual_contract_note.json``):
+
+* Everything is per ORDER, on the order's turnover (price × quantity; the premium for
+  options). Brokerage is ``min(₹20, 0.03 % of turnover)`` for intraday equity, futures and
+  commodity futures, a flat ₹20 per executed order for options, zero for delivery.
+* Nothing is rounded: the mock carries 0.00056 of SEBI fee and 0.0033768 of GST. So the
+  figures here are exact ``Decimal`` rupees, not paise. Rounding to paise happens once,
+  on an order's cumulative total (``OrderCharges.total_paise``).
+* GST is 18 % of brokerage + exchange transaction charge + SEBI fee, where the exchange
+  charge is taken WITHOUT its IPFT part; Kite's ``exchange_turnover_charge`` does include
+  IPFT (the NIFTY option in the mock: 0.07575 = 0.075 + 0.00075 IPFT, GST = 0.18 ×
+  (20 + 0.075 + 0.00015) = 3.613527). ``Charges`` therefore keeps ``exchange`` and
+  ``ipft`` apart; ``contract_note`` adds them for Kite's shape.
+
+Partial fills: a fill's charges are the order's charges after the fill minus the order's
+charges before it (``ChargeCalculator.fill``). That keeps the per-order ₹20 cap and the
+flat option brokerage right however an order is split, and the per-fill figures sum
+exactly to the order's. They never go negative: every component is non-decreasing in
+turnover.
+
+The hot path (a fill) does no file I/O and no table look-up: ``open_order`` resolves the
+order's rates once (cached per trade date, class, exchange and underlying) and each fill
+is a handful of exact ``Decimal`` multiplications.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from datetime import date
+from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, localcontext
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from kitetui.domain import Fill, Product, Side
+
+if TYPE_CHECKING:
+    from kitetui.market.instruments import Instrument
+
+__all__ = [
+    "DEFAULT_RATES",
+    "EXACT",
+    "ChargeCalculator",
+    "ChargeClass",
+    "ChargeError",
+    "ChargeTable",
+    "ChargeTableError",
+    "Charges",
+    "FillCharges",
+    "OrderCharges",
+    "OrderSpec",
+    "SegmentKind",
+    "SegmentRates",
+    "charge_class",
+    "segment_kind",
+    "venue",
+]
+
+DEFAULT_RATES = Path(__file__).resolve().parent.parent / "data" / "charges" / "rates.yaml"
+
+ZERO = Decimal(0)
+_HUNDRED = Decimal(100)
+# Exact arithmetic: 60 digits hold any turnover × rate product here, and Inexact is
+# trapped, so a figure that could not be represented exactly raises instead of rounding.
+# Use it (``with localcontext(EXACT)``) for any sum of charges.
+EXACT = Context(prec=60, traps=[Inexact, InvalidOperation])
+
+
+class ChargeTableError(Exception):
+    """The rate file cannot be used; the message names the file, the row and the reason."""
+
+
+class ChargeError(Exception):
+    """An order the table cannot price (unknown segment, or a date it does not cover)."""
+
+
+class SegmentKind(StrEnum):
+    """What was traded, from Kite's instrument ``segment``."""
+
+    EQUITY = "equity"
+    FUTURES = "futures"
+    OPTIONS = "options"
+    COMMODITY_FUTURES = "commodity_futures"
+
+
+class ChargeClass(StrEnum):
+    """The tariff line an order falls under: the segment, and for cash equity the product."""
+
+    EQUITY_INTRADAY = "equity_intraday"
+    EQUITY_DELIVERY = "equity_delivery"
+    FUTURES = "futures"
+    OPTIONS = "options"
+    COMMODITY_FUTURES = "commodity_futures"
+
+
+_SEGMENTS: Mapping[str, SegmentKind] = {
+    "NSE": SegmentKind.EQUITY,
+    "BSE": SegmentKind.EQUITY,
+    "NFO-FUT": SegmentKind.FUTURES,
+    "BFO-FUT": SegmentKind.FUTURES,
+    "NFO-OPT": SegmentKind.OPTIONS,
+    "BFO-OPT": SegmentKind.OPTIONS,
+    "MCX-FUT": SegmentKind.COMMODITY_FUTURES,
+}
+# Kite's order/instrument exchange -> the exchange whose levies apply.
+_VENUES: Mapping[str, str] = {"NSE": "NSE", "NFO": "NSE", "BSE": "BSE", "BFO": "BSE", "MCX": "MCX"}
+_CLASS_VENUES: Mapping[ChargeClass, tuple[str, ...]] = {
+    ChargeClass.EQUITY_INTRADAY: ("NSE", "BSE"),
+    ChargeClass.EQUITY_DELIVERY: ("NSE", "BSE"),
+    ChargeClass.FUTURES: ("NSE", "BSE"),
+    ChargeClass.OPTIONS: ("NSE", "BSE"),
+    ChargeClass.COMMODITY_FUTURES: ("MCX",),
+}
+_SIDE_WORDS: Mapping[str, Side] = {"buy": Side.BUY, "sell": Side.SELL}
+
+
+def segment_kind(segment: str) -> SegmentKind:
+    """``"NFO-OPT"`` -> OPTIONS. Kite's ``Instrument.segment``; indices and currency refuse."""
+    kind = _SEGMENTS.get(segment.strip().upper())
+    if kind is None:
+        raise ChargeError(f"no charges are known for Kite segment {segment!r}")
+    return kind
+
+
+def venue(exchange: str) -> str:
+    """The exchange whose levies apply: ``"NFO"`` -> ``"NSE"``, ``"BFO"`` -> ``"BSE"``."""
+    name = _VENUES.get(exchange.strip().upper())
+    if name is None:
+        raise ChargeError(f"no charges are known for exchange {exchange!r}")
+    return name
+
+
+def charge_class(kind: SegmentKind, product: Product) -> ChargeClass:
+    """Cash equity splits by product (MIS intraday, CNC delivery); derivatives do not."""
+    if kind is SegmentKind.EQUITY:
+        if product is Product.MIS:
+            return ChargeClass.EQUITY_INTRADAY
+        if product is Product.CNC:
+            return ChargeClass.EQUITY_DELIVERY
+        raise ChargeError(f"cash equity takes product MIS or CNC, not {product}")
+    return ChargeClass(kind.value)
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True, slots=True)
+class Charges:
+    """One order's (or one fill's share of) charges in exact rupees, split as billed.
+
+    ``exchange`` is the exchange transaction charge without NSE's IPFT levy, which is
+    ``ipft``; Kite's ``exchange_turnover_charge`` is their sum. ``stt`` is CTT for
+    commodities.
+    """
+
+    brokerage: Decimal = ZERO
+    stt: Decimal = ZERO
+    exchange: Decimal = ZERO
+    ipft: Decimal = ZERO
+    sebi: Decimal = ZERO
+    stamp: Decimal = ZERO
+    gst: Decimal = ZERO
+
+    @property
+    def total(self) -> Decimal:
+        with localcontext(EXACT):
+            return (
+                self.brokerage
+                + self.stt
+                + self.exchange
+                + self.ipft
+                + self.sebi
+                + self.stamp
+                + self.gst
+            )
+
+    @property
+    def exchange_turnover(self) -> Decimal:
+        """Kite's ``exchange_turnover_charge``: the transaction charge with IPFT in it."""
+        with localcontext(EXACT):
+            return self.exchange + self.ipft
+
+    @property
+    def total_paise(self) -> int:
+        """The total rounded half-up to whole paise (a display or ledger figure)."""
+        return to_paise(self.total)
+
+    def __add__(self, other: Charges) -> Charges:
+        with localcontext(EXACT):
+            return Charges(*(getattr(self, f) + getattr(other, f) for f in _FIELDS))
+
+    def __sub__(self, other: Charges) -> Charges:
+        with localcontext(EXACT):
+            return Charges(*(getattr(self, f) - getattr(other, f) for f in _FIELDS))
+
+    def items(self) -> Iterator[tuple[str, Decimal]]:
+        """``(component name, amount)`` in billing order."""
+        for name in _FIELDS:
+            yield name, getattr(self, name)
+
+
+_FIELDS = tuple(f.name for f in fields(Charges))
+NO_CHARGES = Charges()
+
+
+def to_paise(rupees: Decimal) -> int:
+    """Exact rupees -> integer paise, half-up (away from zero for negatives)."""
+    return int((rupees * _HUNDRED).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRates:
+    """The rates one order pays, as fractions of turnover (0.0003 = 0.03 %), resolved once."""
+
+    brokerage_fraction: Decimal
+    brokerage_cap: Decimal | None  # None with brokerage_flat set
+    brokerage_flat: Decimal | None  # per executed order, whatever the turnover
+    stt: Decimal
+    exchange: Decimal
+    ipft: Decimal
+    sebi: Decimal
+    stamp: Decimal
+    gst: Decimal
+    tax_type: str  # "stt" or "ctt", as Kite labels transaction_tax
+
+    def charges(self, turnover: Decimal, executed: bool) -> Charges:
+        """An order's charges on its cumulative ``turnover``; ``executed`` = has a fill."""
+        with localcontext(EXACT):
+            if self.brokerage_flat is not None:
+                brokerage = self.brokerage_flat if executed else ZERO
+            else:
+                brokerage = self.brokerage_fraction * turnover
+                if self.brokerage_cap is not None and brokerage > self.brokerage_cap:
+                    brokerage = self.brokerage_cap
+            exchange = self.exchange * turnover
+            sebi = self.sebi * turnover
+            return Charges(
+                brokerage=brokerage,
+                stt=self.stt * turnover,
+                exchange=exchange,
+                ipft=self.ipft * turnover,
+                sebi=sebi,
+                stamp=self.stamp * turnover,
+                gst=self.gst * (brokerage + exchange + sebi),
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSpec:
+    """What an order's charges depend on besides its fills.
+
+    ``exchange`` is Kite's exchange of the instrument (NSE, BSE, NFO, BFO, MCX).
+    ``underlying`` matters for BSE options (Sensex/Bankex pay more than Sensex 50 and
+    stock options). ``multiplier`` turns price × quantity into turnover where Kite's
+    quantity is in lots (MCX); it is 1 for NSE/BSE, where quantity is in units.
+    """
+
+    segment: SegmentKind
+    exchange: str
+    product: Product
+    side: Side
+    trade_date: date
+    underlying: str = ""
+    multiplier: int = 1
+
+    @classmethod
+    def for_instrument(
+        cls,
+        instrument: Instrument,
+        product: Product,
+        side: Side,
+        trade_date: date,
+        multiplier: int = 1,
+    ) -> OrderSpec:
+        """From a ``kitetui.market.instruments.Instrument`` (its segment, exchange, name)."""
+        return cls(
+            segment=segment_kind(instrument.segment),
+            exchange=instrument.exchange,
+            product=product,
+            side=side,
+            trade_date=trade_date,
+            underlying=(instrument.name or "").upper(),
+            multiplier=multiplier,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCharges:
+    """An order's cumulative state for charging: what has filled, and what that cost."""
+
+    spec: OrderSpec
+    rates: SegmentRates
+    quantity: int = 0
+    turnover: Decimal = ZERO
+    charges: Charges = NO_CHARGES
+
+    @property
+    def total_paise(self) -> int:
+        return self.charges.total_paise
+
+
+@dataclass(frozen=True, slots=True)
+class FillCharges:
+    """One fill's share of its order's charges, and the order's state after the fill.
+
+    ``paise`` is the order's total in paise after the fill minus before it, so the
+    fills of an order sum exactly to the order's rounded total (for a paise ledger).
+    """
+
+    charges: Charges
+    paise: int
+    order: OrderCharges
+
+
+# --------------------------------------------------------------------------- the table
+
+
+_CHARGE_NAMES = ("brokerage", "stt", "exchange", "ipft", "sebi", "stamp", "gst")
+_ROW_KEYS = frozenset(
+    {"classes", "exchanges", "sides", "underlyings", "from", "sources", "note"}
+    | {"percent", "cap", "flat"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Value:
+    """One row's figure: a fraction of turnover, with brokerage's cap or flat amount."""
+
+    fraction: Decimal
+    cap: Decimal | None = None
+    flat: Decimal | None = None
+
+
+_Key = tuple[str, ChargeClass, str, Side, str]  # charge, class, venue, side, underlying
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a mapping with a repeated key (YAML would keep the last)."""
+
+
+def _no_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicates)
+
+
+class ChargeTable:
+    """The dated rate table. ``rates(...)`` answers which rates apply to an order's day.
+
+    Rows are expanded at load into one history per (charge, class, exchange, side,
+    underlying), sorted by date; a look-up takes the last row on or before the trade
+    date. Resolved ``SegmentRates`` are cached, so each (day, class, exchange, side,
+    underlying) is resolved once.
+    """
+
+    def __init__(self, histories: Mapping[_Key, list[tuple[date, _Value]]], origin: str) -> None:
+        self._histories = dict(histories)
+        self.origin = origin
+        self._cache: dict[tuple[date, ChargeClass, str, Side, str], SegmentRates] = {}
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> ChargeTable:
+        """Read and validate a rate file; the default is the bundled one."""
+        file = Path(path) if path is not None else DEFAULT_RATES
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ChargeTableError(f"{file}: cannot read the rate file ({exc})") from exc
+        try:
+            data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        except yaml.YAMLError as exc:
+            raise ChargeTableError(f"{file}: not valid YAML ({_one_line(exc)})") from exc
+        return cls(_parse(data, str(file)), str(file))
+
+    def first_date(self) -> date:
+        """The earliest trade date any rate covers."""
+        return min(history[0][0] for history in self._histories.values())
+
+    def rates(
+        self,
+        trade_date: date,
+        kind: ChargeClass,
+        exchange: str,
+        side: Side,
+        underlying: str = "",
+    ) -> SegmentRates:
+        """The rates for one order; raises ``ChargeError`` naming a gap in the table."""
+        place = venue(exchange)
+        cache_key = (trade_date, kind, place, side, underlying)
+        cached = self._cache.get(cache_key)
+        if cached is not None:
+            return cached
+        if place not in _CLASS_VENUES[kind]:
+            raise ChargeError(f"{kind} is not traded on {place}")
+        values = {
+            name: self._value(name, trade_date, kind, place, side, underlying)
+            for name in _CHARGE_NAMES
+        }
+        brokerage = values["brokerage"]
+        resolved = SegmentRates(
+            brokerage_fraction=brokerage.fraction,
+            brokerage_cap=brokerage.cap,
+            brokerage_flat=brokerage.flat,
+            stt=values["stt"].fraction,
+            exchange=values["exchange"].fraction,
+            ipft=values["ipft"].fraction,
+            sebi=values["sebi"].fraction,
+            stamp=values["stamp"].fraction,
+            gst=values["gst"].fraction,
+            tax_type="ctt" if kind is ChargeClass.COMMODITY_FUTURES else "stt",
+        )
+        self._cache[cache_key] = resolved
+        return resolved
+
+    def _value(
+        self, name: str, day: date, kind: ChargeClass, place: str, side: Side, underlying: str
+    ) -> _Value:
+        history = None
+        if underlying:
+            history = self._histories.get((name, kind, place, side, underlying.upper()))
+            if history is not None and history[0][0] > day:
+                history = None  # the specific row starts later: fall back to the general one
+        if history is None:
+            history = self._histories.get((name, kind, place, side, ""))
+        if not history or history[0][0] > day:
+            start = f" (its first row is {history[0][0]})" if history else ""
+            raise ChargeError(
+                f"{self.origin}: no {name} rate for {kind} {side.value.lower()} on {place} "
+                f"on {day}{start}"
+            )
+        found = history[0][1]
+        for start_day, value in history:
+            if start_day > day:
+                break
+            found = value
+        return found
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def _parse(data: object, origin: str) -> dict[_Key, list[tuple[date, _Value]]]:
+    if not isinstance(data, dict):
+        raise ChargeTableError(f"{origin}: expected a mapping with 'version', 'sources', 'charges'")
+    unknown = set(data) - {"version", "sources", "charges"}
+    if unknown:
+        raise ChargeTableError(f"{origin}: unknown top-level key(s) {sorted(unknown)}")
+    if data.get("version") != 1:
+        raise ChargeTableError(f"{origin}: version must be 1, not {data.get('version')!r}")
+    sources = data.get("sources")
+    if not isinstance(sources, dict) or not sources:
+        raise ChargeTableError(f"{origin}: 'sources' must map ids to {{url, title}}")
+    for source_id, source in sources.items():
+        if not isinstance(source, dict) or not source.get("url") or not source.get("title"):
+            raise ChargeTableError(f"{origin}: sources.{source_id}: needs a url and a title")
+    charges = data.get("charges")
+    if not isinstance(charges, dict):
+        raise ChargeTableError(f"{origin}: 'charges' must map charge names to lists of rows")
+    unknown = set(charges) - set(_CHARGE_NAMES)
+    if unknown:
+        raise ChargeTableError(f"{origin}: charges: unknown charge(s) {sorted(unknown)}")
+    histories: dict[_Key, list[tuple[date, _Value]]] = {}
+    for name in _CHARGE_NAMES:
+        rows = charges.get(name)
+        if not isinstance(rows, list) or not rows:
+            raise ChargeTableError(f"{origin}: charges.{name}: missing (a list of rows)")
+        for index, row in enumerate(rows):
+            where = f"{origin}: charges.{name}[{index}]"
+            start, value, keys = _parse_row(name, row, sources, where)
+            for key in keys:
+                history = histories.setdefault(key, [])
+                if any(existing == start for existing, _ in history):
+                    raise ChargeTableError(
+                        f"{where}: a second {key[0]} row for {key[1]} {key[3].value.lower()} "
+                        f"on {key[2]} from {start}"
+                    )
+                history.append((start, value))
+    for history in histories.values():
+        history.sort(key=lambda item: item[0])
+    return histories
+
+
+def _parse_row(
+    name: str, row: object, sources: Mapping[str, Any], where: str
+) -> tuple[date, _Value, list[_Key]]:
+    if not isinstance(row, dict):
+        raise ChargeTableError(f"{where}: a row must be a mapping")
+    unknown = set(row) - _ROW_KEYS
+    if unknown:
+        raise ChargeTableError(f"{where}: unknown key(s) {sorted(unknown)}")
+    start = row.get("from")
+    if not isinstance(start, date):
+        raise ChargeTableError(f"{where}: 'from' must be a date (YYYY-MM-DD), not {start!r}")
+    cited = row.get("sources")
+    if not isinstance(cited, list) or not cited:
+        raise ChargeTableError(f"{where}: 'sources' must list at least one source id")
+    for source_id in cited:
+        if source_id not in sources:
+            raise ChargeTableError(f"{where}: unknown source {source_id!r}")
+    classes = [_enum(ChargeClass, item, "class", where) for item in _list(row, "classes", where)]
+    sides = [_side(item, where) for item in _list(row, "sides", where, ["buy", "sell"])]
+    underlyings = [str(u).upper() for u in _list(row, "underlyings", where, [""])]
+    value = _parse_value(name, row, where)
+    keys: list[_Key] = []
+    for kind in classes:
+        allowed = _CLASS_VENUES[kind]
+        exchanges = _list(row, "exchanges", where, list(allowed))
+        for place in exchanges:
+            if place not in allowed:
+                raise ChargeTableError(f"{where}: {kind} is not traded on {place!r}")
+            for side in sides:
+                for underlying in underlyings:
+                    keys.append((name, kind, place, side, underlying))
+    return start, value, keys
+
+
+def _parse_value(name: str, row: Mapping[str, Any], where: str) -> _Value:
+    if name == "brokerage":
+        if "flat" in row:
+            if "percent" in row or "cap" in row:
+                raise ChargeTableError(f"{where}: brokerage is either 'flat' or 'percent'+'cap'")
+            return _Value(fraction=ZERO, flat=_amount(row["flat"], "flat", where))
+        if "percent" not in row or "cap" not in row:
+            raise ChargeTableError(f"{where}: brokerage needs 'flat', or 'percent' and 'cap'")
+        return _Value(
+            fraction=_amount(row["percent"], "percent", where) / _HUNDRED,
+            cap=_amount(row["cap"], "cap", where),
+        )
+    if "flat" in row or "cap" in row:
+        raise ChargeTableError(f"{where}: only brokerage rows take 'flat' or 'cap'")
+    if "percent" not in row:
+        raise ChargeTableError(f"{where}: missing 'percent'")
+    return _Value(fraction=_amount(row["percent"], "percent", where) / _HUNDRED)
+
+
+def _amount(raw: object, key: str, where: str) -> Decimal:
+    if not isinstance(raw, str):
+        raise ChargeTableError(
+            f"{where}: '{key}' must be a quoted decimal string so it stays exact, not {raw!r}"
+        )
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ChargeTableError(f"{where}: '{key}' {raw!r} is not a decimal number") from None
+    if not value.is_finite() or value < 0:
+        raise ChargeTableError(f"{where}: '{key}' {raw!r} must be a finite amount >= 0")
+    return value
+
+
+def _list(row: Mapping[str, Any], key: str, where: str, default: list[Any] | None = None) -> list:
+    if key not in row:
+        if default is None:
+            raise ChargeTableError(f"{where}: missing '{key}'")
+        return default
+    items = row[key]
+    if not isinstance(items, list) or not items:
+        raise ChargeTableError(f"{where}: '{key}' must be a non-empty list")
+    return items
+
+
+def _enum(kind: type[ChargeClass], raw: object, what: str, where: str) -> ChargeClass:
+    try:
+        return kind(str(raw))
+    except ValueError:
+        choices = ", ".join(member.value for member in kind)
+        raise ChargeTableError(f"{where}: unknown {what} {raw!r} (one of {choices})") from None
+
+
+def _side(raw: object, where: str) -> Side:
+    side = _SIDE_WORDS.get(str(raw).lower())
+    if side is None:
+        raise ChargeTableError(f"{where}: unknown side {raw!r} (buy or sell)")
+    return side
+
+
+# --------------------------------------------------------------------------- the calculator
+
+
+class ChargeCalculator:
+    """Prices orders and fills from a ``ChargeTable``.
+
+    ``open_order`` resolves an order's rates once; ``fill`` then costs a fill as the
+    difference it makes to its order's charges. ``for_order`` prices a whole order from
+    its fills in one call (the contract note, a backtest report).
+    """
+
+    def __init__(self, table: ChargeTable | None = None) -> None:
+        self.table = table if table is not None else ChargeTable.load()
+
+    def open_order(self, spec: OrderSpec) -> OrderCharges:
+        """An order with nothing filled yet; raises ``ChargeError`` if it cannot be priced."""
+        if spec.multiplier < 1:
+            raise ChargeError(f"turnover multiplier must be >= 1, not {spec.multiplier}")
+        kind = charge_class(spec.segment, spec.product)
+        rates = self.table.rates(spec.trade_date, kind, spec.exchange, spec.side, spec.underlying)
+        return OrderCharges(spec=spec, rates=rates)
+
+    def fill(self, before: OrderCharges, quantity: int, price: float | Decimal) -> FillCharges:
+        """One fill of ``quantity`` at ``price``: its share of the order's charges."""
+        if quantity <= 0:
+            raise ChargeError(f"a fill's quantity must be positive, not {quantity}")
+        with localcontext(EXACT):
+            turnover = before.turnover + _price(price) * quantity * before.spec.multiplier
+        after_charges = before.rates.charges(turnover, executed=True)
+        after = OrderCharges(
+            spec=before.spec,
+            rates=before.rates,
+            quantity=before.quantity + quantity,
+            turnover=turnover,
+            charges=after_charges,
+        )
+        return FillCharges(
+            charges=after_charges - before.charges,
+            paise=after.total_paise - before.total_paise,
+            order=after,
+        )
+
+    def for_fill(self, before: OrderCharges, fill: Fill) -> FillCharges:
+        """``fill`` for a journaled ``Fill`` (its quantity and price)."""
+        return self.fill(before, fill.quantity, fill.price)
+
+    def for_order(
+        self, spec: OrderSpec, fills: Iterable[Fill | tuple[int, float | Decimal]]
+    ) -> OrderCharges:
+        """An order's state after all of ``fills`` (``Fill`` objects or (quantity, price))."""
+        state = self.open_order(spec)
+        quantity = 0
+        turnover = ZERO
+        for item in fills:
+            qty, price = (item.quantity, item.price) if isinstance(item, Fill) else item
+            if qty <= 0:
+                raise ChargeError(f"a fill's quantity must be positive, not {qty}")
+            quantity += qty
+            with localcontext(EXACT):
+                turnover += _price(price) * qty * spec.multiplier
+        if quantity == 0:
+            return state
+        return OrderCharges(
+            spec=spec,
+            rates=state.rates,
+            quantity=quantity,
+            turnover=turnover,
+            charges=state.rates.charges(turnover, executed=True),
+        )
+
+
+def _price(price: float | Decimal) -> Decimal:
+    """A fill price as the exact decimal it was written as (floats are tick-rounded)."""
+    value = price if isinstance(price, Decimal) else Decimal(repr(float(price)))
+    if not value.is_finite() or value < 0:
+        raise ChargeError(f"a fill's price must be a finite amount >= 0, not {price!r}")
+    return value
