@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from kitetui.domain import Bar, SignalKind
 from kitetui.market.bars import BarResampler
@@ -65,6 +65,13 @@ class HtfTrendStrategy(Strategy):
         fast: int = Field(9, ge=1, le=MAX_PERIOD - 1, description="fast trigger EMA (bars)")
         slow: int = Field(21, ge=2, le=MAX_PERIOD, description="slow trigger EMA (bars)")
         allow_short: bool = Field(True, description="a down-cross in a downtrend goes SHORT")
+
+        @field_validator("htf_minutes", mode="before")
+        @classmethod
+        def _whole_minutes(cls, value: object) -> object:
+            if type(value) is not int:  # a Literal would take 15.0 as 15
+                raise ValueError(f"htf_minutes must be the integer 15, 30 or 60, got {value!r}")
+            return value
 
         @model_validator(mode="after")
         def _fast_below_slow(self) -> HtfTrendStrategy.Params:

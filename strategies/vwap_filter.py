@@ -141,5 +141,5 @@ class VwapFilterStrategy(Strategy):
         if self._session_bar <= self.params.session_bars:
             return Decision(_HOLD, "flat: session opening, no entries yet", 0.0, indicators)
         if side:
-            return Decision(_HOLD, "flat: agreement already traded", 0.0, indicators)
+            return Decision(_HOLD, "flat: agreement not new", 0.0, indicators)
         return Decision(_HOLD, "flat: trend and vwap side disagree", 0.0, indicators)
