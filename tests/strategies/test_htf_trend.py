@@ -39,10 +39,8 @@ from kitetui.domain import Bar
 from strategies.htf_trend import HtfTrendStrategy
 
 _FALL = [148.0 - 2 * i for i in range(1, 36)]  # bars 49..83
-UP_THEN_DOWN = (
-    [100.0 + i for i in range(45)] + [138.0, 146.0, 140.0, 148.0] + _FALL
-    + [_FALL[-1] + 6, _FALL[-1] - 2]
-)  # fmt: skip
+_RISE = [100.0 + i for i in range(45)]  # bars 0..44
+UP_THEN_DOWN = [*_RISE, 138.0, 146.0, 140.0, 148.0, *_FALL, _FALL[-1] + 6, _FALL[-1] - 2]
 
 
 def _strategy(**overrides) -> HtfTrendStrategy:
@@ -158,10 +156,10 @@ def test_htf_trend_with_real_bars_sees_pandas_htf_emas_and_trades(
     ready = first_ready(decisions)
     fast, slow = _pandas_htf_emas(bars, htf_minutes, params.htf_fast, params.htf_slow)
     assert np.isnan(slow[ready - 1]) and not np.isnan(slow[ready])  # ready when pandas is
-    ours = np.array([[d.indicators["htf_ema_fast"], d.indicators["htf_ema_slow"]]
-                     for d in decisions[ready:]])  # fmt: skip
-    np.testing.assert_allclose(ours[:, 0], fast[ready:], rtol=1e-12)
-    np.testing.assert_allclose(ours[:, 1], slow[ready:], rtol=1e-12)
+    seen_fast = [d.indicators["htf_ema_fast"] for d in decisions[ready:]]
+    seen_slow = [d.indicators["htf_ema_slow"] for d in decisions[ready:]]
+    np.testing.assert_allclose(seen_fast, fast[ready:], rtol=1e-12)
+    np.testing.assert_allclose(seen_slow, slow[ready:], rtol=1e-12)
 
     counts = trade_on_real_bars(HtfTrendStrategy(params), bars)
     assert counts["long"] >= 10 and counts["short"] >= 10 and counts["exit"] >= 20, counts

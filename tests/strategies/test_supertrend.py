@@ -51,13 +51,16 @@ def _strategy(allow_short: bool = True) -> SuperTrendStrategy:
         # a long is reversed at the flip down, then closed on every bar against the trend
         (1, True, [(20, SHORT)] + [(i, EXIT) for i in range(21, 29)]),
         # a short against the uptrend is closed on every ready bar, reversed at the flip up
-        (-1, True, [(i, EXIT) for i in range(14, 20)] + [(29, LONG)]
-         + [(i, EXIT) for i in range(30, 36)]),
+        (
+            -1,
+            True,
+            [*((i, EXIT) for i in range(14, 20)), (29, LONG), *((i, EXIT) for i in range(30, 36))],
+        ),
         (0, False, [(29, LONG)]),
         (1, False, [(i, EXIT) for i in range(20, 29)]),
     ],
     ids=["flat", "long-held", "short-held", "flat-no-shorts", "long-held-no-shorts"],
-)  # fmt: skip
+)
 def test_supertrend_with_constant_position_signals_per_rule(position, allow_short, expected):
     decisions = run(_strategy(allow_short), make_bars(UP_DOWN_UP), position)
     assert signals(decisions) == expected
