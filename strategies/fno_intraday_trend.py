@@ -136,7 +136,7 @@ class FnoIntradayTrendStrategy(Strategy):
             setup, push, reason = -1, channel_low - close, self._down
         else:
             setup, push, reason = 0, 0.0, ""
-        if setup * position_qty < 0 or (setup and position_qty == 0):  # not already there
+        if setup and setup * position_qty <= 0:  # not already on that side
             confidence = 0.5 * clamp01(adx / 50.0) + 0.5 * clamp01(push / atr)
             return go(setup, position_qty, self.params.allow_short, reason, confidence, indicators)
         if position_qty > 0:
