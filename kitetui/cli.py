@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     backtest = commands.add_parser("backtest", help="replay at full speed and print a report")
     backtest.add_argument("--config", "-c", default=str(DEFAULT_CONFIG))
     backtest.add_argument("--db", help="SQLite database file")
+    listing = commands.add_parser(
+        "strategies", help="list the strategies with their params, defaults and bounds"
+    )
+    listing.add_argument("--json", action="store_true", help="print one JSON document")
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("config")
     login = commands.add_parser(
@@ -149,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
             load_config(args.config)
             print(f"{args.config}: ok")
             return 0
+        if command == "strategies":
+            return _list_strategies(args.json)
         if command == "instruments":
             return _instruments_search(args)
         if command == "attach":
@@ -218,6 +224,21 @@ def _data_errors() -> tuple[type[BaseException], ...]:
     from kitetui.store.recording import RecordingError
 
     return (DataFormatError, InstrumentError, RecordingError)
+
+
+def _list_strategies(as_json: bool) -> int:
+    """One line a strategy, name first, then ``param=default bounds``; or JSON."""
+    from strategies.catalog import catalog
+
+    specs = catalog()
+    if as_json:
+        import json
+
+        print(json.dumps([spec.as_dict() for spec in specs], indent=2))
+    else:
+        for spec in specs:
+            print(spec.line())
+    return 0
 
 
 def _instruments_search(args: argparse.Namespace) -> int:

@@ -6,6 +6,10 @@ incremental indicators (``kitetui.market.indicators``) and returns a ``Decision`
 NamedTuple, without validating anything per bar. Validation happens once, at the edge:
 each strategy declares a nested pydantic ``Params`` model that the config loader uses
 to check the ``params:`` mapping of an engine (unknown keys and bad values are errors).
+Params are strict: a string where a number or a flag belongs (``fast: "9"``,
+``allow_short: "no"``) is an error, never coerced, and every number has bounds
+(periods at most ``MAX_PERIOD`` bars), so a typo cannot become a silent default or a
+billion-element ring buffer.
 
 Contract with the engine and sizing:
 
@@ -17,6 +21,11 @@ Contract with the engine and sizing:
   puts the protective stop at a multiple of ATR.
 * LONG and SHORT name the direction the strategy wants to be in; the engine turns a
   LONG while short into "close the short, then go long". EXIT means "go flat".
+* An entry may carry ``indicators["size_scale"]``, a float in (0, 1]: the fraction of
+  the risk-based quantity to take (``vol_regime`` shrinks entries in a volatile
+  regime). Absent means 1.
+* ``confidence`` is in [0, 1]: 0 on a HOLD, and on a signal a score each strategy
+  documents (how decisively its rule fired), so the journal can rank signals.
 * A bar with a non-finite price is not fed to the indicators (design rule 7): the
   decision is ``HOLD`` with a ``"bad bar: ..."`` reason.
 """
@@ -35,6 +44,7 @@ from kitetui.domain import Bar, SignalKind
 __all__ = [
     "ATR_PERIOD",
     "BAD_BAR_REASON",
+    "MAX_PERIOD",
     "NOT_READY_REASON",
     "Decision",
     "Strategy",
@@ -42,6 +52,9 @@ __all__ = [
 ]
 
 ATR_PERIOD = 14
+# Longest period any parameter may ask for, in bars: 2.7 sessions of 1-minute bars, 13
+# of 5-minute bars. Longer than that is a daily indicator, not an intraday one.
+MAX_PERIOD = 1_000
 NOT_READY_REASON = "indicators not ready"
 BAD_BAR_REASON = "bad bar: non-finite price"
 
@@ -83,7 +96,7 @@ class Strategy(ABC):
     class Params(BaseModel):
         """Strategy parameters; subclasses add fields with defaults and constraints."""
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
+        model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     def __init__(self, params: Params | None = None) -> None:
         params_type = type(self).Params

@@ -1,4 +1,7 @@
-"""EMA crossover on closes: the seeds' "EMA 20/50 cross", with an ATR for sizing.
+"""EMA crossover on closes: the seeds' "EMA 20/50 intraday", with an ATR for sizing.
+
+The defaults are the seed system's 20/50 pair, so ``strategy: ema_cross`` with
+``params: {}`` is that strategy; other pairs (9/21 on 1-minute bars) are params.
 
 A cross is a change of the sign of ``ema_fast - ema_slow`` between two ready bars.
 A bar where the EMAs are exactly equal has no sign: the next bar with a sign is
@@ -18,6 +21,7 @@ from kitetui.market.indicators import ATR, EMA
 from strategies.base import (
     ATR_PERIOD,
     BAD_BAR,
+    MAX_PERIOD,
     NOT_READY,
     Decision,
     Strategy,
@@ -39,8 +43,8 @@ class EmaCrossStrategy(Strategy):
     name: ClassVar[str] = "ema_cross"
 
     class Params(Strategy.Params):
-        fast: int = Field(20, gt=0, description="fast EMA period (bars)")
-        slow: int = Field(50, gt=0, description="slow EMA period (bars)")
+        fast: int = Field(20, ge=1, le=MAX_PERIOD - 1, description="fast EMA period (bars)")
+        slow: int = Field(50, ge=2, le=MAX_PERIOD, description="slow EMA period (bars)")
         allow_short: bool = Field(True, description="down-cross goes SHORT, else only EXITs")
 
         @model_validator(mode="after")

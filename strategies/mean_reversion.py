@@ -18,6 +18,7 @@ from kitetui.market.indicators import ATR, RSI, BollingerBands
 from strategies.base import (
     ATR_PERIOD,
     BAD_BAR,
+    MAX_PERIOD,
     NOT_READY,
     Decision,
     Strategy,
@@ -40,13 +41,25 @@ class MeanReversionStrategy(Strategy):
     name: ClassVar[str] = "mean_reversion"
 
     class Params(Strategy.Params):
-        rsi_period: int = Field(14, gt=1, description="RSI period (Wilder)")
-        bb_period: int = Field(20, gt=1, description="Bollinger band period")
-        bb_std: float = Field(2.0, gt=0, allow_inf_nan=False, description="band width in sigmas")
-        rsi_low: float = Field(30.0, gt=0, lt=100, allow_inf_nan=False)
-        rsi_high: float = Field(70.0, gt=0, lt=100, allow_inf_nan=False)
-        rsi_exit: float = Field(50.0, gt=0, lt=100, allow_inf_nan=False)
-        allow_short: bool = True
+        rsi_period: int = Field(14, ge=2, le=MAX_PERIOD, description="RSI period (Wilder)")
+        bb_period: int = Field(20, ge=2, le=MAX_PERIOD, description="Bollinger band period")
+        bb_std: float = Field(
+            2.0, gt=0, le=10, allow_inf_nan=False, description="band width in sigmas"
+        )
+        rsi_low: float = Field(
+            30.0, gt=0, lt=100, allow_inf_nan=False, description="RSI below this: oversold"
+        )
+        rsi_high: float = Field(
+            70.0, gt=0, lt=100, allow_inf_nan=False, description="RSI above this: overbought"
+        )
+        rsi_exit: float = Field(
+            50.0,
+            gt=0,
+            lt=100,
+            allow_inf_nan=False,
+            description="a long exits above this RSI, a short below 100 - rsi_exit",
+        )
+        allow_short: bool = Field(True, description="fade spikes with a SHORT, else only longs")
 
         @model_validator(mode="after")
         def _ordered_levels(self) -> MeanReversionStrategy.Params:

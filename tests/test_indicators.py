@@ -5,12 +5,13 @@ fixture); each test then compares one output column with pandas-ta-classic:
 
 * the warm-up is identical: our value is nan exactly where pandas' is;
 * after warm-up the values agree to 1e-9. Price-level outputs (EMA, SMA, VWAP,
-  Bollinger bands) use a relative tolerance of 1e-9; bounded oscillators (RSI, ADX,
-  +DI, -DI) and outputs that hover around zero (ATR, MACD line/signal/histogram, where
-  a relative error is meaningless) use an absolute tolerance of 1e-9.
+  Bollinger bands, SuperTrend, Donchian) use a relative tolerance of 1e-9; bounded
+  oscillators (RSI, ADX, +DI, -DI), the SuperTrend direction (+1/-1) and outputs that
+  hover around zero (ATR, MACD line/signal/histogram, where a relative error is
+  meaningless) use an absolute tolerance of 1e-9.
 
-In practice EMA, RSI, ATR, ADX and the DIs are bit-identical and the rest differ by a
-few ulps (the oracle sums its seeds pairwise with numpy).
+In practice EMA, RSI, ATR, ADX, the DIs, SuperTrend and Donchian are bit-identical and
+the rest differ by a few ulps (the oracle sums its seeds pairwise with numpy).
 """
 
 from __future__ import annotations
@@ -23,8 +24,21 @@ import numpy as np
 import pandas as pd
 import pandas_ta_classic as ta
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
-from kitetui.market.indicators import ADX, ATR, EMA, MACD, RSI, SMA, VWAP, BollingerBands
+from kitetui.market.indicators import (
+    ADX,
+    ATR,
+    EMA,
+    MACD,
+    RSI,
+    SMA,
+    VWAP,
+    BollingerBands,
+    Donchian,
+    SuperTrend,
+)
 
 NS_PER_MINUTE = 60 * 1_000_000_000
 IST = "Asia/Kolkata"
@@ -67,6 +81,7 @@ def _run_incremental(f: Frame) -> tuple[dict[str, np.ndarray], dict[str, np.ndar
     """Feed every bar through every indicator; return values and ``ready`` flags."""
     ema, sma, rsi, atr, adx = EMA(20), SMA(20), RSI(14), ATR(14), ADX(14)
     vwap, bb, macd = VWAP(), BollingerBands(20, 2.0), MACD(12, 26, 9)
+    st, st10, dc = SuperTrend(7, 3.0), SuperTrend(10, 2.0), Donchian(20)
     out: dict[str, list[float]] = {column: [] for column, _ in COLUMNS}
     ready: dict[str, list[bool]] = {column: [] for column in READY_COLUMNS}
     columns = (f.high, f.low, f.close, f.volume, f.ts_ns)
@@ -87,6 +102,13 @@ def _run_incremental(f: Frame) -> tuple[dict[str, np.ndarray], dict[str, np.ndar
         out["macd"].append(macd.macd)
         out["macds"].append(macd.signal)
         out["macdh"].append(macd.hist)
+        out["supert"].append(st.update(high, low, close))
+        out["supertd"].append(float(st.direction) if st.direction else math.nan)
+        out["supert10"].append(st10.update(high, low, close))
+        out["supertd10"].append(float(st10.direction) if st10.direction else math.nan)
+        out["dcm"].append(dc.update(high, low))
+        out["dcl"].append(dc.lower)
+        out["dcu"].append(dc.upper)
         for key, ind in (
             ("ema", ema),
             ("sma", sma),
@@ -96,6 +118,8 @@ def _run_incremental(f: Frame) -> tuple[dict[str, np.ndarray], dict[str, np.ndar
             ("vwap", vwap),
             ("bbm", bb),
             ("macds", macd),
+            ("supert", st),
+            ("dcm", dc),
         ):
             ready[key].append(ind.ready)
     return (
@@ -111,6 +135,7 @@ def _run_oracle(f: Frame) -> dict[str, np.ndarray]:
     adx = ta.adx(high, low, close, length=14)
     bb = ta.bbands(close, length=20, std=2.0)
     macd = ta.macd(close, fast=12, slow=26, signal=9)
+    dc = ta.donchian(high, low, lower_length=20, upper_length=20)
     ref = {
         "ema": ta.ema(close, length=20),
         "sma": ta.sma(close, length=20),
@@ -126,8 +151,31 @@ def _run_oracle(f: Frame) -> dict[str, np.ndarray]:
         "macd": macd["MACD_12_26_9"],
         "macds": macd["MACDs_12_26_9"],
         "macdh": macd["MACDh_12_26_9"],
+        "dcl": dc["DCL_20_20"],
+        "dcm": dc["DCM_20_20"],
+        "dcu": dc["DCU_20_20"],
     }
-    return {k: v.to_numpy(dtype=float) for k, v in ref.items()}
+    out = {k: v.to_numpy(dtype=float) for k, v in ref.items()}
+    for suffix, (length, multiplier) in (("", (7, 3.0)), ("10", (10, 2.0))):
+        line, direction = _supertrend_oracle(high, low, close, length, multiplier)
+        out[f"supert{suffix}"], out[f"supertd{suffix}"] = line, direction
+    return out
+
+
+def _supertrend_oracle(high, low, close, length: int, multiplier: float):
+    """pandas' SuperTrend line and direction where it has a value.
+
+    pandas fills the line with 0.0 on the first bar and the direction with +1 through
+    the warm-up; its long/short columns are nan there, so their union marks the bars
+    that carry a value (``test_supertrend_oracle_warmup_is_what_we_mask`` checks it).
+    """
+    frame = ta.supertrend(high, low, close, length=length, multiplier=multiplier)
+    name = f"_{length}_{float(multiplier)}"
+    long, short = (frame[f"SUPERT{k}{name}"].to_numpy(dtype=float) for k in "ls")
+    has_value = ~(np.isnan(long) & np.isnan(short))
+    line = np.where(has_value, frame[f"SUPERT{name}"].to_numpy(dtype=float), np.nan)
+    direction = np.where(has_value, frame[f"SUPERTd{name}"].to_numpy(dtype=float), np.nan)
+    return line, direction
 
 
 @pytest.fixture(scope="module", params=INSTRUMENTS)
@@ -153,6 +201,13 @@ COLUMNS = [
     ("macd", ABS),
     ("macds", ABS),
     ("macdh", ABS),
+    ("supert", REL),
+    ("supertd", ABS),
+    ("supert10", REL),
+    ("supertd10", ABS),
+    ("dcl", REL),
+    ("dcm", REL),
+    ("dcu", REL),
 ]
 
 
@@ -169,7 +224,7 @@ def test_indicator_with_real_bars_matches_pandas_ta(computed, column, kind):
 
 
 # the column whose first value marks each indicator's ``ready`` (MACD: the signal line)
-READY_COLUMNS = ["ema", "sma", "rsi", "atr", "adx", "vwap", "bbm", "macds"]
+READY_COLUMNS = ["ema", "sma", "rsi", "atr", "adx", "vwap", "bbm", "macds", "supert", "dcm"]
 
 
 @pytest.mark.parametrize("column", READY_COLUMNS)
@@ -186,6 +241,9 @@ def test_indicator_with_real_bars_compares_enough_values(computed):
         assert np.isnan(ours["vwap"]).all() and np.isnan(ref["vwap"]).all()
     elif name == "HDFCBANK":
         assert np.isfinite(ref["vwap"]).mean() > 0.99
+    for column in ("supertd", "supertd10"):  # both trends, and many flips between them
+        flips = np.count_nonzero(np.diff(ref[column][np.isfinite(ref[column])]))
+        assert flips > 100, (name, column, flips)
 
 
 # --- unit tests --------------------------------------------------------------------
@@ -202,8 +260,10 @@ def _bars(n: int, start: float = 100.0) -> list[tuple[float, float, float]]:
 
 def _feed(ind, bar: tuple[float, float, float], i: int = 0) -> float:
     high, low, close = bar
-    if isinstance(ind, (ATR, ADX)):
+    if isinstance(ind, (ATR, ADX, SuperTrend)):
         return ind.update(high, low, close)
+    if isinstance(ind, Donchian):  # reads no close: a bad price goes where it looks
+        return ind.update(high if math.isfinite(close) else close, low)
     if isinstance(ind, VWAP):
         return ind.update(high, low, close, 1_000, 1_680_493_500_000_000_000 + i * NS_PER_MINUTE)
     return ind.update(close)
@@ -221,6 +281,10 @@ WARMUPS = [
     (lambda: MACD(12, 26, 9), 34),
     (lambda: EMA(1), 1),
     (lambda: RSI(2), 3),
+    (lambda: SuperTrend(7, 3.0), 8),
+    (lambda: SuperTrend(1, 1.5), 2),
+    (lambda: Donchian(20), 20),
+    (lambda: Donchian(1), 1),
 ]
 
 
@@ -263,6 +327,14 @@ def test_indicator_with_non_finite_price_skips_the_bar(factory, warmup, bad):
         lambda: BollingerBands(20, 2.0, ddof=20),
         lambda: MACD(26, 12, 9),
         lambda: MACD(12, 26, 0),
+        lambda: SuperTrend(0, 3.0),
+        lambda: SuperTrend(7, 0.0),
+        lambda: SuperTrend(7, -1.0),
+        lambda: SuperTrend(7, math.nan),
+        lambda: SuperTrend(7, math.inf),
+        lambda: SuperTrend(7, True),
+        lambda: Donchian(0),
+        lambda: Donchian(2.5),
     ],
 )
 def test_indicator_with_bad_parameters_raises_value_error(factory):
@@ -355,3 +427,85 @@ def test_adx_and_rsi_with_flat_start_match_pandas_ta():
     np.testing.assert_allclose(got_adx, frame["ADX_14"].to_numpy(), rtol=0, atol=1e-9)
     np.testing.assert_allclose(got_rsi, ta.rsi(pd.Series(close), 14).to_numpy(), atol=1e-9)
     assert math.isnan(got_adx[n_flat]) and math.isfinite(got_adx[-1])
+
+
+def test_supertrend_oracle_warmup_is_what_we_mask():
+    """pandas' SuperTrend says 0.0 and +1 during the warm-up; we say nan and 0."""
+    bars = _bars(30)
+    high, low, close = (pd.Series([b[k] for b in bars]) for k in range(3))
+    frame = ta.supertrend(high, low, close, length=7, multiplier=3.0)
+    line, direction = frame["SUPERT_7_3.0"].to_numpy(), frame["SUPERTd_7_3.0"].to_numpy()
+    long, short = frame["SUPERTl_7_3.0"].to_numpy(), frame["SUPERTs_7_3.0"].to_numpy()
+    assert line[0] == 0.0 and np.isnan(line[1:7]).all() and (direction[:7] == 1).all()
+    assert (np.isnan(long) & np.isnan(short))[:7].all()
+    assert (np.isfinite(long) | np.isfinite(short))[7:].all()
+    st = SuperTrend(7, 3.0)
+    for i, bar in enumerate(bars):
+        value = st.update(*bar)
+        if i < 7:
+            assert math.isnan(value) and st.direction == 0 and not st.ready
+        else:
+            assert value == line[i] and st.direction == direction[i]
+
+
+def test_supertrend_with_break_below_lower_band_flips_down_on_that_bar():
+    st = SuperTrend(3, 1.0)
+    rising = [(100.0 + i + 0.5, 100.0 + i - 0.5, 100.0 + i) for i in range(10)]
+    for bar in rising:
+        st.update(*bar)
+    assert st.direction == 1
+    lower = st.lower  # the trailing stop the next close is compared with
+    assert st.value == lower
+    st.update(lower + 0.6, lower - 0.4, lower + 0.01)  # closes just above: holds
+    assert st.direction == 1 and st.lower >= lower
+    lower = st.lower
+    st.update(lower + 0.5, lower - 1.5, lower - 0.01)  # closes just below: flips
+    assert st.direction == -1 and st.value == st.upper
+
+
+def test_donchian_with_extreme_leaving_window_falls_back_to_next_extreme():
+    dc = Donchian(3)
+    highs = [5.0, 9.0, 7.0, 6.0, 8.0, 1.0, 1.0, 1.0]
+    uppers = []
+    for h in highs:
+        dc.update(h, h - 1.0)
+        uppers.append(dc.upper)
+    assert uppers[2:] == [9.0, 9.0, 8.0, 8.0, 8.0, 1.0]
+    assert dc.lower == 0.0 and dc.mid == 0.5
+
+
+def _ohlc_walk(steps: list[float], spreads: list[float]) -> tuple[pd.Series, ...]:
+    close = 1000.0 + np.cumsum(np.asarray(steps))
+    spread = np.asarray(spreads)
+    return pd.Series(close + spread), pd.Series(close - spread * 0.5), pd.Series(close)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    data=hs.integers(min_value=12, max_value=120).flatmap(
+        lambda n: hs.tuples(
+            hs.lists(
+                hs.sampled_from([-3.0, -1.0, -0.05, 0.0, 0.05, 1.0, 3.0]), min_size=n, max_size=n
+            ),
+            hs.lists(hs.sampled_from([0.0, 0.1, 1.0, 4.0]), min_size=n, max_size=n),
+        )
+    ),
+    length=hs.integers(min_value=1, max_value=10),
+    multiplier=hs.sampled_from([0.5, 1.0, 2.0, 3.0]),
+)
+def test_supertrend_and_donchian_with_any_walk_match_pandas_ta(data, length, multiplier):
+    high, low, close = _ohlc_walk(*data)
+    st_ind, dc = SuperTrend(length, multiplier), Donchian(length)
+    line, direction, upper, lower = [], [], [], []
+    for h, lo, c in zip(high.tolist(), low.tolist(), close.tolist(), strict=True):
+        line.append(st_ind.update(h, lo, c))
+        direction.append(float(st_ind.direction) if st_ind.direction else math.nan)
+        dc.update(h, lo)
+        upper.append(dc.upper)
+        lower.append(dc.lower)
+    ref_line, ref_direction = _supertrend_oracle(high, low, close, length, multiplier)
+    np.testing.assert_allclose(line, ref_line, rtol=1e-9, atol=0)  # nan where pandas is
+    np.testing.assert_array_equal(direction, ref_direction)
+    ref = ta.donchian(high, low, lower_length=length, upper_length=length)
+    np.testing.assert_array_equal(upper, ref[f"DCU_{length}_{length}"].to_numpy())
+    np.testing.assert_array_equal(lower, ref[f"DCL_{length}_{length}"].to_numpy())

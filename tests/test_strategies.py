@@ -291,6 +291,11 @@ def test_mean_reversion_with_flat_prices_holds_not_ready():
         (EmaCrossStrategy, {"fast": 20, "slow": 20}),
         (EmaCrossStrategy, {"fast": "twenty"}),
         (EmaCrossStrategy, {"allow_short": "maybe"}),
+        (EmaCrossStrategy, {"fast": "9", "slow": 21}),  # strict: no string coercion
+        (EmaCrossStrategy, {"fast": 9.0, "slow": 21}),
+        (EmaCrossStrategy, {"allow_short": "no"}),
+        (EmaCrossStrategy, {"allow_short": 1}),
+        (EmaCrossStrategy, {"slow": 10**9}),  # bounded: at most MAX_PERIOD bars
         (MeanReversionStrategy, {"rsi_lo": 25}),
         (MeanReversionStrategy, {"rsi_low": 0}),
         (MeanReversionStrategy, {"rsi_high": 100}),
@@ -301,6 +306,9 @@ def test_mean_reversion_with_flat_prices_holds_not_ready():
         (MeanReversionStrategy, {"bb_std": float("inf")}),
         (MeanReversionStrategy, {"bb_period": 1}),
         (MeanReversionStrategy, {"rsi_period": 0}),
+        (MeanReversionStrategy, {"rsi_period": 10**9}),
+        (MeanReversionStrategy, {"bb_std": "2.0"}),
+        (MeanReversionStrategy, {"bb_std": 11.0}),
     ],
 )
 def test_params_with_unknown_key_or_bad_value_are_rejected(strategy_cls, params):

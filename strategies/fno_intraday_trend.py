@@ -1,0 +1,154 @@
+"""F&O intraday trend: the seeds' ``fno_intraday_trend``, breakouts in a strong trend.
+
+Meant for 5-minute bars of index futures (NIFTY, BANKNIFTY near month), whose intraday
+moves either trend for hours or chop around a level. Three things must agree before it
+enters, because each one alone whipsaws in a range:
+
+* direction: the fast EMA is above the slow EMA (below, for a short);
+* strength: ADX is at least ``adx_min`` and the directional index of the same side
+  leads (+DI > -DI for a long);
+* timing: the close breaks out of the channel of the ``breakout`` bars before it
+  (above their highest high for a long, below their lowest low for a short).
+
+Exits are turtle-style and state-based (they fire on every bar while true, so an exit
+that could not be placed is asked for again): a long is closed when the close falls
+below the lowest low of the ``exit_period`` bars before it, or when the fast EMA is no
+longer above the slow one; a short mirrors that. A breakout the other way while in a
+position reverses it (or only exits a long when shorts are disabled).
+
+Entry confidence is half trend strength (ADX / 50, capped at 1) and half how far the
+close cleared the channel, in ATRs (capped at 1). Exits have confidence 1.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field, model_validator
+
+from kitetui.domain import Bar, SignalKind
+from kitetui.market.indicators import ADX, ATR, EMA, Donchian
+from strategies.base import (
+    ATR_PERIOD,
+    BAD_BAR,
+    MAX_PERIOD,
+    NOT_READY,
+    Decision,
+    Strategy,
+    bar_is_finite,
+)
+from strategies.registry import register
+from strategies.rules import clamp01, close_position, go
+
+__all__ = ["FnoIntradayTrendStrategy"]
+
+_HOLD = SignalKind.HOLD
+
+
+@register
+class FnoIntradayTrendStrategy(Strategy):
+    """LONG/SHORT on a channel breakout when EMAs and ADX agree; EXIT on the exit
+    channel or when the EMAs stop agreeing."""
+
+    name: ClassVar[str] = "fno_intraday_trend"
+
+    class Params(Strategy.Params):
+        fast: int = Field(20, ge=1, le=MAX_PERIOD - 1, description="fast EMA period (bars)")
+        slow: int = Field(50, ge=2, le=MAX_PERIOD, description="slow EMA period (bars)")
+        adx_period: int = Field(14, ge=2, le=200, description="ADX / DI period (Wilder)")
+        adx_min: float = Field(
+            20.0, ge=0, lt=100, allow_inf_nan=False, description="least ADX to enter"
+        )
+        breakout: int = Field(
+            20, ge=1, le=MAX_PERIOD, description="entry channel: bars before the close"
+        )
+        exit_period: int = Field(
+            10, ge=1, le=MAX_PERIOD, description="exit channel: bars before the close"
+        )
+        allow_short: bool = Field(True, description="a downside breakout goes SHORT")
+
+        @model_validator(mode="after")
+        def _fast_below_slow(self) -> FnoIntradayTrendStrategy.Params:
+            if self.fast >= self.slow:
+                raise ValueError(f"fast ({self.fast}) must be less than slow ({self.slow})")
+            return self
+
+    params: Params
+
+    def __init__(self, params: Params | None = None) -> None:
+        super().__init__(params)
+        p = self.params
+        self._fast = EMA(p.fast)
+        self._slow = EMA(p.slow)
+        self._adx = ADX(p.adx_period)
+        self._atr = ATR(ATR_PERIOD)
+        self._entry = Donchian(p.breakout)
+        self._exit = Donchian(p.exit_period)
+        self._adx_min = p.adx_min
+        self._up = f"ema{p.fast}>ema{p.slow}, adx>={p.adx_min:g}, close>high{p.breakout}"
+        self._down = f"ema{p.fast}<ema{p.slow}, adx>={p.adx_min:g}, close<low{p.breakout}"
+        self._long_stop = f"long: close<low{p.exit_period}"
+        self._short_stop = f"short: close>high{p.exit_period}"
+        self._long_trend = f"long: ema{p.fast}<=ema{p.slow}"
+        self._short_trend = f"short: ema{p.fast}>=ema{p.slow}"
+
+    @property
+    def warmup_bars(self) -> int:
+        p = self.params
+        # the channels are those of the bars *before* the close: one bar more
+        return max(p.slow, 2 * p.adx_period, p.breakout + 1, p.exit_period + 1, ATR_PERIOD + 1)
+
+    def on_bar(self, bar: Bar, position_qty: int) -> Decision:
+        if not bar_is_finite(bar):
+            return BAD_BAR
+        entry, exit_ = self._entry, self._exit
+        # the channels before this bar: a breakout is a close beyond them
+        ready = entry.ready and exit_.ready
+        channel_high, channel_low = entry.upper, entry.lower
+        exit_high, exit_low = exit_.upper, exit_.lower
+        high, low, close = bar.high, bar.low, bar.close
+        entry.update(high, low)
+        exit_.update(high, low)
+        fast = self._fast.update(close)
+        slow = self._slow.update(close)
+        adx_ind = self._adx
+        adx = adx_ind.update(high, low, close)
+        atr = self._atr.update(high, low, close)
+        if not (ready and self._slow.ready and adx_ind.ready and self._atr.ready):
+            return NOT_READY
+        plus_di, minus_di = adx_ind.plus_di, adx_ind.minus_di
+        indicators = {
+            "ema_fast": fast,
+            "ema_slow": slow,
+            "adx": adx,
+            "plus_di": plus_di,
+            "minus_di": minus_di,
+            "channel_high": channel_high,
+            "channel_low": channel_low,
+            "exit_high": exit_high,
+            "exit_low": exit_low,
+            "atr": atr,
+        }
+        strong = adx >= self._adx_min  # False on a nan ADX (no movement at all)
+        if strong and fast > slow and plus_di > minus_di and close > channel_high:
+            setup, push, reason = 1, close - channel_high, self._up
+        elif strong and fast < slow and minus_di > plus_di and close < channel_low:
+            setup, push, reason = -1, channel_low - close, self._down
+        else:
+            setup, push, reason = 0, 0.0, ""
+        if setup and setup * position_qty <= 0:  # not already on that side
+            confidence = 0.5 * clamp01(adx / 50.0) + 0.5 * clamp01(push / atr)
+            return go(setup, position_qty, self.params.allow_short, reason, confidence, indicators)
+        if position_qty > 0:
+            if close < exit_low:
+                return close_position(self._long_stop, indicators)
+            if not fast > slow:
+                return close_position(self._long_trend, indicators)
+            return Decision(_HOLD, "long: trend holds", 0.0, indicators)
+        if position_qty < 0:
+            if close > exit_high:
+                return close_position(self._short_stop, indicators)
+            if not fast < slow:
+                return close_position(self._short_trend, indicators)
+            return Decision(_HOLD, "short: trend holds", 0.0, indicators)
+        return Decision(_HOLD, "flat: no breakout in a strong trend", 0.0, indicators)

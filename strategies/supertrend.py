@@ -1,0 +1,103 @@
+"""SuperTrend: always on the side of the SuperTrend line, reversing when it flips.
+
+The SuperTrend (``kitetui.market.indicators.SuperTrend``, pandas-ta-classic's rules)
+is an ATR band that trails price and flips when a close breaks through it: below
+price in an uptrend, above it in a downtrend. It is the most common trend tool on
+Indian index charts (10, 3 on 5-minute bars), and its line doubles as a trailing stop.
+
+* A flip up goes LONG (closing a short); a flip down goes SHORT (closing a long), or
+  only EXITs the long when shorts are disabled. The direction the indicator starts
+  with is not a flip: a trend already in place at start-up is not traded.
+* A position against the current direction on any other bar (say its exit could not
+  be placed at the flip) is closed: EXIT, state-based, until it is flat.
+
+``indicators["atr"]`` is ATR 14 as for every strategy (sizing); the SuperTrend's own
+ATR (``period``) only builds the bands. Entry confidence is how far the close broke
+through the band it flipped on, in ATRs (capped at 1). Exits have confidence 1.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from kitetui.domain import Bar, SignalKind
+from kitetui.market.indicators import ATR, SuperTrend
+from strategies.base import (
+    ATR_PERIOD,
+    BAD_BAR,
+    MAX_PERIOD,
+    NOT_READY,
+    Decision,
+    Strategy,
+    bar_is_finite,
+)
+from strategies.registry import register
+from strategies.rules import clamp01, close_position, go
+
+__all__ = ["SuperTrendStrategy"]
+
+_HOLD = SignalKind.HOLD
+
+
+@register
+class SuperTrendStrategy(Strategy):
+    """LONG on a SuperTrend flip up, SHORT (or EXIT) on a flip down; EXIT a position
+    left against the direction."""
+
+    name: ClassVar[str] = "supertrend"
+
+    class Params(Strategy.Params):
+        period: int = Field(10, ge=1, le=MAX_PERIOD, description="ATR period of the bands")
+        multiplier: float = Field(
+            3.0, gt=0, le=20, allow_inf_nan=False, description="band width in ATRs"
+        )
+        allow_short: bool = Field(True, description="a flip down goes SHORT, else only EXITs")
+
+    params: Params
+
+    def __init__(self, params: Params | None = None) -> None:
+        super().__init__(params)
+        p = self.params
+        self._supertrend = SuperTrend(p.period, p.multiplier)
+        self._atr = ATR(ATR_PERIOD)
+        self._direction = 0  # on the last ready bar
+        name = f"supertrend({p.period},{p.multiplier:g})"
+        self._up = f"{name} flipped up"
+        self._down = f"{name} flipped down"
+        self._hold_up = f"{name} up"
+        self._hold_down = f"{name} down"
+        self._long_against = f"long: {name} down"
+        self._short_against = f"short: {name} up"
+
+    @property
+    def warmup_bars(self) -> int:
+        return max(self.params.period, ATR_PERIOD) + 1
+
+    def on_bar(self, bar: Bar, position_qty: int) -> Decision:
+        if not bar_is_finite(bar):
+            return BAD_BAR
+        supertrend = self._supertrend
+        upper, lower = supertrend.upper, supertrend.lower  # the bands a close breaks
+        high, low, close = bar.high, bar.low, bar.close
+        line = supertrend.update(high, low, close)
+        atr = self._atr.update(high, low, close)
+        if not (supertrend.ready and self._atr.ready):
+            return NOT_READY
+        direction = supertrend.direction
+        previous, self._direction = self._direction, direction
+        indicators = {"supertrend": line, "direction": float(direction), "atr": atr}
+
+        if previous and direction != previous:
+            if direction > 0:
+                confidence, reason = clamp01((close - upper) / atr), self._up
+            else:
+                confidence, reason = clamp01((lower - close) / atr), self._down
+            allow_short = self.params.allow_short
+            return go(direction, position_qty, allow_short, reason, confidence, indicators)
+        if direction * position_qty < 0:
+            reason = self._long_against if position_qty > 0 else self._short_against
+            return close_position(reason, indicators)
+        reason = self._hold_up if direction > 0 else self._hold_down
+        return Decision(_HOLD, reason, 0.0, indicators)
