@@ -85,7 +85,11 @@ def test_default_config_with_shipped_files_is_valid() -> None:
             "replay.sources[9]",
             "'symbol' is required",
         ),
-        (lambda d: d["freeze_limits"].update(NIFTY=0), "freeze_limits.NIFTY", "greater than 0"),
+        (
+            lambda d: d["freeze_limits"].update(NIFTY=0),
+            "freeze_limits.NIFTY",
+            "greater than or equal to 1",
+        ),
     ],
 )
 def test_config_with_mistake_names_key_path_and_reason(mutate, key_path, reason_part) -> None:
