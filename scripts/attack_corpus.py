@@ -1087,11 +1087,21 @@ def run_cli(case: AttackCase, directory: Path, timeout: float = 120) -> Outcome:
         cwd=directory,
         env=env,
     )
-    events: list[str] = []
-    if db is not None and db.exists():
-        with contextlib.closing(sqlite3.connect(db)) as conn:
-            events = [f"{k}: {m}" for k, m in conn.execute("SELECT kind, message FROM events")]
+    events = read_events(db) if db is not None else []
     return Outcome(proc.returncode, proc.stderr, events)
+
+
+def read_events(db: Path) -> list[str]:
+    """``Kind: message`` of every event a run journaled (none when no database)."""
+    if not db.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return [f"{k}: {m}" for k, m in conn.execute("SELECT kind, message FROM events")]
+
+
+def read_count(db: Path, table: str) -> int:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def judge(case: AttackCase, outcome: Outcome, directory: Path) -> Verdict:

@@ -110,6 +110,11 @@ class PriceValidator:
         """True when ``take_released`` or ``take_notes`` has something (cheap to ask)."""
         return bool(self._released or self._notes)
 
+    @property
+    def held_count(self) -> int:
+        """Items held back, waiting for the prints that confirm or reject them."""
+        return sum(len(state.held) for state in self._states.values())
+
     def take_released(self) -> list[Item]:
         """Held items that the item just accepted by ``check`` confirmed, oldest first.
 
