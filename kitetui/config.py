@@ -184,9 +184,8 @@ class PaperConfig(_Strict):
 class RiskConfig(_Strict):
     """Rupee limits. One source of truth: the engine and the TUI both read these.
 
-    Each has a ceiling (``MAX_RUPEES`` and kin) and the two loss limits must nest:
-    a symbol may not be allowed to lose more than the whole day (the check against
-    ``capital`` is ``AppConfig``'s, which knows it)."""
+    Each has a ceiling (``MAX_RUPEES`` and kin). Relations between them (a symbol limit
+    above the day's) are pointless but not wrong, so they are left alone."""
 
     max_daily_loss: _bounded(MAX_RUPEES) = 20_000.0
     max_symbol_loss: _bounded(MAX_RUPEES) = 8_000.0
@@ -195,15 +194,6 @@ class RiskConfig(_Strict):
     max_gross_exposure: _bounded(10 * MAX_RUPEES) = 3_000_000.0
     max_order_value: _bounded(MAX_RUPEES) = 1_500_000.0
     max_order_quantity: _count(10_000_000) = 10_000
-
-    @model_validator(mode="after")
-    def _nested(self) -> RiskConfig:
-        if self.max_symbol_loss > self.max_daily_loss:
-            raise ValueError(
-                f"max_symbol_loss ({self.max_symbol_loss:g}) exceeds max_daily_loss "
-                f"({self.max_daily_loss:g}): it could never trigger"
-            )
-        return self
 
 
 class SizingConfig(_Strict):
@@ -399,11 +389,6 @@ class AppConfig(_Strict):
                 raise ValueError("mode replay needs 'instruments:' (the dataset's masters)")
         elif self.kite is None:
             raise ValueError(f"mode {self.mode} needs a 'kite:' section (root, token file)")
-        if self.risk.max_daily_loss > self.capital:
-            raise ValueError(
-                f"risk.max_daily_loss ({self.risk.max_daily_loss:g}) exceeds capital "
-                f"({self.capital:g}): the loss halt could never trigger"
-            )
         if self.mode == "live" and not self.allow_live:
             raise ValueError(
                 "mode live places real orders: set 'allow_live: true' in this config "

@@ -541,16 +541,6 @@ def structure_cases() -> list[AttackCase]:
             ),
             "traded by both",
         ),
-        (
-            "symbol loss above daily loss",
-            _set(("risk", "max_symbol_loss"), 30_000),
-            "max_symbol_loss",
-        ),
-        (
-            "daily loss above capital",
-            _set(("risk", "max_daily_loss"), 2_000_000),
-            "exceeds capital",
-        ),
         ("kite root not a URL", _set(("kite", "root"), "ftp://x"), "kite.root"),
         ("kite ws_root not a URL", _set(("kite", "ws_root"), "http://x"), "kite.ws_root"),
         ("database path empty", _set(("database",), ""), "database"),

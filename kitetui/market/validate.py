@@ -210,7 +210,7 @@ class PriceValidator:
     def _waiting(self, state: _SymbolState, price: float, last: float) -> str:
         waiting = self.confirmations - len(state.held)
         return (
-            f"held: price {price:g} is {abs(price / last - 1):.1%} from {last:g}; "
+            f"held: price {price:g} jumps {abs(price / last - 1):.1%} from {last:g}; "
             f"waiting for {waiting} more print(s) to confirm the move"
         )
 
