@@ -47,6 +47,7 @@ _DAY_NS = 86_400_000_000_000
 _IST_NS = 19_800_000_000_000
 _RANGE_SPAN = 20  # bars in the typical-range average
 _RANGE_WARM = 10  # bars before the range rule applies
+_RANGE_WEIGHT = 1.0 / _RANGE_SPAN
 
 Item = Tick | Bar
 
@@ -54,11 +55,13 @@ Item = Tick | Bar
 class _SymbolState:
     """What the validator remembers of one symbol."""
 
-    __slots__ = ("day", "held", "last", "range_avg", "range_n", "side")
+    __slots__ = ("day", "held", "last", "limit", "range_avg", "range_n", "side", "timeframe_s")
 
     def __init__(self) -> None:
         self.last = 0.0  # the last accepted price (a bar's close)
         self.day = -1  # its IST day number
+        self.timeframe_s = -1  # of the items seen (0: ticks); the limit depends on it
+        self.limit = 0.0
         self.held: list[Item] = []
         self.side = 0  # +1 / -1: where the held prints are from ``last``
         self.range_avg = 0.0
@@ -66,7 +69,7 @@ class _SymbolState:
 
     def learn_range(self, bar: Bar) -> None:
         self.range_n += 1
-        weight = 1.0 / min(self.range_n, _RANGE_SPAN)
+        weight = _RANGE_WEIGHT if self.range_n >= _RANGE_SPAN else 1.0 / self.range_n
         self.range_avg += (bar.high - bar.low - self.range_avg) * weight
 
 
@@ -132,26 +135,71 @@ class PriceValidator:
     # ----------------------------------------------------------------------- checking
 
     def check(self, item: Tick | Bar) -> str | None:
-        """None if the item may go on, else the reason it is skipped (or held)."""
-        is_bar = isinstance(item, Bar)
-        if is_bar:
-            broken = _broken_bar(item)
-            price = item.close
-        else:
-            broken = _broken_tick(item)
-            price = item.price
-        if broken:
-            return broken
-        symbol = item.symbol
-        state = self._states.get(symbol)
+        """None if the item may go on, else the reason it is skipped (or held).
+
+        The common case (a sane print near the last one, nothing held) is the inlined
+        fast path: a few comparisons, no call; everything else is ``_decide``.
+        """
+        state = self._states.get(item.symbol)
         if state is None:
-            state = self._states[symbol] = _SymbolState()
-        limit = self._limits.get(symbol, self.max_jump)
-        if is_bar and item.timeframe_s > 60:
-            limit *= math.sqrt(item.timeframe_s / 60)
+            state = self._states[item.symbol] = _SymbolState()
+        if type(item) is Bar:
+            low, high, price = item.low, item.high, item.close
+            if not (0.0 < low <= item.open <= high <= MAX_PRICE and low <= price <= high) or (
+                item.volume < 0 or item.oi < 0
+            ):
+                return _broken_bar(item)
+            if item.timeframe_s != state.timeframe_s:
+                state.timeframe_s = item.timeframe_s
+                state.limit = self._limit(item.symbol, item.timeframe_s)
+            day = (item.ts_ns + _IST_NS) // _DAY_NS
+            last = state.last
+            if day == state.day and not state.held:
+                limit = state.limit
+                top = price if price > last else last
+                bottom = price if price < last else last
+                up, down = high - top, bottom - low
+                if (
+                    abs(price - last) <= limit * last
+                    and up <= limit * top
+                    and (down <= limit * bottom)
+                ):
+                    bound = self.wick_ranges * state.range_avg
+                    quarter = limit * 0.25
+                    if state.range_n < _RANGE_WARM or (
+                        (up <= bound or up <= quarter * top)
+                        and (down <= bound or down <= quarter * bottom)
+                    ):
+                        state.last = price
+                        n = state.range_n = state.range_n + 1
+                        state.range_avg += (high - low - state.range_avg) * (
+                            _RANGE_WEIGHT if n >= _RANGE_SPAN else 1.0 / n
+                        )
+                        return None
+            return self._decide(item, state, price, day)
+        price = item.price
+        if not (0.0 < price <= MAX_PRICE) or item.qty < 0 or item.oi < 0:
+            return _broken_tick(item)
+        if state.timeframe_s != 0:
+            state.timeframe_s = 0
+            state.limit = self._limit(item.symbol, 0)
         day = (item.ts_ns + _IST_NS) // _DAY_NS
+        if day == state.day and not state.held:
+            last = state.last
+            if abs(price - last) <= state.limit * last:
+                state.last = price
+                return None
+        return self._decide(item, state, price, day)
+
+    def _limit(self, symbol: str, timeframe_s: int) -> float:
+        limit = self._limits.get(symbol, self.max_jump)
+        return limit * math.sqrt(timeframe_s / 60) if timeframe_s > 60 else limit
+
+    def _decide(self, item: Item, state: _SymbolState, price: float, day: int) -> str | None:
+        """Everything off the fast path: wicks, a new session, holds and their outcome."""
+        limit = state.limit
         new_session = day != state.day
-        if is_bar:
+        if type(item) is Bar:
             wick = self._wild_wick(item, state, limit, new_session)
             if wick:
                 return wick

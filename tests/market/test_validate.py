@@ -244,3 +244,45 @@ def test_property_with_any_bars_every_passed_bar_is_consistent(quads) -> None:
     passed, _, _ = feed(validator, bars)
     for b in passed:
         assert b.low <= min(b.open, b.close) and max(b.open, b.close) <= b.high
+
+
+class _SlowPathOnly(PriceValidator):
+    """The same rules with the inlined fast path bypassed: every item goes to
+    ``_decide``. The fast path is an optimisation and must never change an answer."""
+
+    __slots__ = ()
+
+    def check(self, item):
+        from kitetui.market.validate import _broken_bar, _broken_tick, _SymbolState
+
+        broken = _broken_bar(item) if isinstance(item, Bar) else _broken_tick(item)
+        if broken:
+            return broken
+        state = self._states.setdefault(item.symbol, _SymbolState())
+        timeframe = item.timeframe_s if isinstance(item, Bar) else 0
+        if timeframe != state.timeframe_s:
+            state.timeframe_s, state.limit = timeframe, self._limit(item.symbol, timeframe)
+        day = (item.ts_ns + 19_800 * NS_PER_SECOND) // (86_400 * NS_PER_SECOND)
+        price = item.close if isinstance(item, Bar) else item.price
+        return self._decide(item, state, price, day)
+
+
+walk = st.lists(st.tuples(st.floats(-0.12, 0.12), st.floats(0, 0.15), st.floats(0, 0.15),
+                          st.integers(0, 30)), min_size=1, max_size=80)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(walk)
+def test_property_with_any_bar_walk_fast_path_answers_as_the_slow_path(steps) -> None:
+    bars, price, day, minute = [], 100.0, 3, 0
+    for move, up, down, new_day in steps:
+        day, minute = (day + 1, 0) if new_day == 0 else (day, minute + 1)
+        close = max(1.0, price * (1 + move))
+        high, low = max(price, close) * (1 + up), min(price, close) * (1 - down)
+        bars.append(bar(minute, price, high, low, close, day=day))
+        price = close
+    fast, slow = PriceValidator(), _SlowPathOnly()
+    for item in bars:
+        assert fast.check(item) == slow.check(item)
+        assert fast.take_released() == slow.take_released()
+        assert [n.message for n in fast.take_notes()] == [n.message for n in slow.take_notes()]
