@@ -906,7 +906,6 @@ def data_cases() -> list[AttackCase]:
             _candles([f"TATASTEEL,{r}" for r in good], "code," + KITE_HEADER),
             4,
             "names another symbol",
-            cli=True,
         ),
         _data_case(
             "file mixes symbols",

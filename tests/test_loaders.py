@@ -479,8 +479,9 @@ def test_load_candles_with_real_file_loaded_as_another_symbol_refuses_it(
 ) -> None:
     """A TATASTEEL file configured as WIPRO used to load as WIPRO: its Code column says."""
     path = shared_data / "intraday_1min/kite_fno_stocks_2016_kuldeeptp/SBIN.csv.gz"
+    assert len(load_candles(path, "WIPRO").bars) == 6_750  # a label, unless asked to check
     with pytest.raises(NoDataError) as caught:
-        load_candles(path, "WIPRO")
+        load_candles(path, "WIPRO", check_symbol=True)
     message = str(caught.value)
     assert "SBIN.csv.gz: no usable rows: all 6750 skipped" in message
     assert "row names another symbol ('SBIN' first), not WIPRO" in message
@@ -512,12 +513,13 @@ def test_symbol_matches_with_another_instrument_refuses(name: str, symbol: str) 
 
 def test_load_candles_with_real_vendor_index_name_loads_as_kite_name(shared_data: Path) -> None:
     path = shared_data / "intraday_1min/nifty50_index_2024_sainipankaj15/NIFTY_2024.csv.gz"
-    assert len(load_candles(path, "NIFTY 50").bars) == 58_127 - 167
+    assert len(load_candles(path, "NIFTY 50", check_symbol=True).bars) == 58_127 - 167
 
 
 def test_load_candles_with_mixed_symbols_keeps_the_configured_one(tmp_path: Path) -> None:
     rows = [f"{'SBIN' if i % 2 else 'WIPRO'},{kite_line(i)}" for i in range(6)]
-    result = load_candles(write(tmp_path, "x.csv", "code," + KITE_HEADER + "".join(rows)), "SBIN")
+    text = "code," + KITE_HEADER + "".join(rows)
+    result = load_candles(write(tmp_path, "x.csv", text), "SBIN", check_symbol=True)
     assert len(result.bars) == 3
     (event,) = result.events
     assert event.data["count"] == 3 and "('WIPRO' first), not SBIN" in event.data["reason"]

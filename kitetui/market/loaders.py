@@ -22,11 +22,13 @@ data is skipped and recorded, never a crash:
   ``session_only=False`` keeps everything (e.g. for a Muhurat evening session);
   the filter never applies to daily candles (``timeframe_s >= 86400``).
 
-* a file with a symbol column (``Code``, ``Instrument``, ``symbol``, ``tradingsymbol``,
-  ``ticker``) keeps only the rows naming the symbol it was loaded as (``symbol_matches``:
-  exact, an index alias such as ``NIFTY``/``NIFTY 50``, or a vendor continuous future
-  ``NIFTY-I`` loaded as a NIFTY future); the others are skipped as ``RowSkipped``, so a
-  TATASTEEL file configured as WIPRO yields nothing, not TATASTEEL's prices as WIPRO's;
+* with ``check_symbol`` (what ``load_replay_sources`` asks for: the config names the
+  symbol), a file with a symbol column (``Code``, ``Instrument``, ``symbol``,
+  ``tradingsymbol``, ``ticker``) keeps only the rows naming that symbol
+  (``symbol_matches``: exact, an index alias such as ``NIFTY``/``NIFTY 50``, or a vendor
+  continuous future ``NIFTY-I`` loaded as a NIFTY future); the others are skipped as
+  ``RowSkipped``, so a TATASTEEL file configured as WIPRO yields nothing, not
+  TATASTEEL's prices as WIPRO's. Without it ``symbol`` is only the label the bars get;
 * prices above ``MAX_PRICE`` and volumes above ``MAX_VOLUME`` are skipped as implausible
   (they are typos or corruption, and would overflow integer paise downstream); candle
   timestamps must fall on a whole minute;
@@ -488,13 +490,15 @@ def load_candles(
     *,
     session_only: bool = True,
     require_rows: bool = True,
+    check_symbol: bool = False,
 ) -> LoadResult:
     """Load a candle CSV (plain or gzip); the format is detected from its header.
 
     ``timeframe_s`` is the file's bar length (the files do not say). Rows are returned
     in time order, one bar per timestamp, inside the NSE session unless
     ``session_only`` is false; every fix is described by an event (module docstring).
-    No usable row raises ``NoDataError`` unless ``require_rows`` is false.
+    No usable row raises ``NoDataError`` unless ``require_rows`` is false;
+    ``check_symbol`` skips rows whose own symbol column names another instrument.
     """
     path = Path(path)
     if timeframe_s <= 0:
@@ -507,7 +511,8 @@ def load_candles(
         layout = _candle_layout(path, header)
         ncols, i_d, i_t = layout.ncols, layout.date, layout.time
         i_o, i_h, i_l, i_c = layout.open, layout.high, layout.low, layout.close
-        i_v, i_oi, i_s = layout.volume, layout.oi, layout.symbol if symbol else -1
+        i_v, i_oi = layout.volume, layout.oi
+        i_s = layout.symbol if symbol and check_symbol else -1
         names_ok: set[str] = set()  # symbol-column values that name ``symbol``
         foreign = ""  # the reason for rows naming another symbol, once one is seen
         # Locals, and the datetime cache lookups inlined: this loop runs per row.

@@ -144,6 +144,8 @@ def expand_source(spec: str, symbol: str | None) -> list[tuple[Path, str]]:
     if "*" not in spec:
         return [(data_path(spec), symbol or "")]
     folder_spec, _, pattern = spec.rpartition("/")
+    if not folder_spec and spec.startswith("pkg:"):  # "pkg:*.csv": the data dir itself
+        folder_spec, pattern = "pkg:", spec.removeprefix("pkg:")
     folder = data_path(folder_spec) if folder_spec else Path(".")
     resolved = folder.resolve()
     out = []
@@ -161,7 +163,7 @@ def _load_file(path: Path, symbol: str, kind: str) -> tuple[Sequence[Item], tupl
     if kind == "index":
         result = load_index_values(path, symbol)
         return result.ticks, result.events
-    candles = load_candles(path, symbol)
+    candles = load_candles(path, symbol, check_symbol=True)  # the config named the symbol
     return candles.bars, candles.events
 
 

@@ -93,3 +93,9 @@ def test_expand_source_with_symlink_out_of_the_folder_skips_it(tmp_path: Path) -
     write(tmp_path / "g" / "AAA.csv", 1)
     (tmp_path / "g" / "LINK.csv").symlink_to(tmp_path / "outside" / "SECRET.csv")
     assert [s for _p, s in expand_source(f"{tmp_path}/g/*.csv", None)] == ["AAA"]
+
+
+def test_expand_source_with_pkg_glob_at_the_data_root_looks_there() -> None:
+    found = [symbol for _path, symbol in expand_source("pkg:replay/*.csv.gz", None)]
+    assert "SBIN" in found
+    assert [s for _p, s in expand_source("pkg:*.yaml", None)] == ["dev"]
