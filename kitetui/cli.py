@@ -150,9 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command
     try:
         if command == "check-config":
-            load_config(args.config)
-            print(f"{args.config}: ok")
-            return 0
+            return _check_config(args.config)
         if command == "strategies":
             return _list_strategies(args.json)
         if command == "instruments":
@@ -170,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                 database=args.db,
             )
         config = load_config(args.config)
+        _preflight(config, args.config)
         if command == "backtest":
             return _headless(config, args.config, args.db, None, "ERROR")
         if command == "replay":
@@ -186,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_ui:
             return _headless(config, args.config, args.db, speed, args.log_level)
         return _tui(config, args.config, args.db, speed)
-    except ConfigError as exc:
+    except _config_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except DatabaseRefused as exc:
@@ -206,8 +205,37 @@ def _session():
     return session
 
 
+def _check_config(path: str) -> int:
+    """The config, what it points at and (for a replay) its data: ``check-config``."""
+    from kitetui.preflight import check_inputs
+
+    config = load_config(path)
+    report = check_inputs(config, path, scan_data=True)
+    for line in report.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    days = f" ({len(report.days)} replay day(s))" if report.days else ""
+    print(f"{path}: ok{days}")
+    return 0
+
+
+def _preflight(config: AppConfig, path: str) -> None:
+    """Before any database or trade: the files the config names exist and the
+    masters are usable (the data itself is loaded once, by the supervisor)."""
+    from kitetui.preflight import check_inputs
+
+    check_inputs(config, path, scan_data=False)
+
+
+def _config_errors() -> tuple[type[BaseException], ...]:
+    # A universe with no membership list for a replayed day fails the first session:
+    # a config problem (exit 2), until the supervisor checks the days up front.
+    from kitetui.market.universe import UniverseError
+
+    return (ConfigError, UniverseError)
+
+
 def _exit_code(error: BaseException) -> int:
-    if isinstance(error, ConfigError):
+    if isinstance(error, _config_errors()):
         return EXIT_CONFIG
     if isinstance(error, DatabaseRefused):
         return EXIT_DATABASE

@@ -5,30 +5,63 @@ with a default. Here a wrong key, type or value stops the program with one line 
 names the file, the key path and the reason (``ConfigError``), and unknown keys are
 errors. Strategy parameters are validated by each strategy's own ``Params`` model so
 that a typo in ``params:`` is caught before any engine starts.
+
+Nothing is coerced and nothing is unbounded: the text is read by
+``kitetui.strict_yaml`` (duplicate keys, YAML 1.1 ``yes``/``09:15``/``0100`` surprises,
+alias bombs and deep nesting are refused), every number has an upper bound a real desk
+never reaches (a ``max_order_quantity`` of 10^30 is a typo, not a limit), every string
+a length, symbols must look like NSE symbols, and ``pkg:`` paths may not leave the
+package's data directory. ``docs/config.md`` lists every key with its bound.
+
+A config file that is not a small UTF-8 text file (a directory, a device, a binary or
+non-UTF-8 file, over ``MAX_CONFIG_BYTES``) is refused before YAML sees it. What the
+config *points at* (masters, data, holiday files) is checked by ``kitetui.preflight``.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import stat
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from kitetui.strict_yaml import YamlProblem, load_yaml
 from strategies.registry import get_strategy
+
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; a megabyte is not a config
+_MAX_SHOWN = 200  # characters of a key path or reason echoed back from the file
 
 
 class ConfigError(Exception):
     """A config problem, already phrased for a person: ``file: key.path: reason``."""
 
     def __init__(self, file: str | Path, key_path: str, reason: str) -> None:
-        self.file = str(file)
-        self.key_path = key_path
-        self.reason = reason
-        where = f"{self.file}: {key_path}: " if key_path else f"{self.file}: "
-        super().__init__(f"{where}{reason}")
+        self.file = one_line(str(file))
+        self.key_path = one_line(key_path)
+        self.reason = one_line(reason)
+        where = f"{self.file}: {self.key_path}: " if self.key_path else f"{self.file}: "
+        super().__init__(f"{where}{self.reason}")
+
+
+def one_line(text: str, limit: int = _MAX_SHOWN) -> str:
+    """``text`` safe to print as part of one terminal line: control characters (a
+    newline, an ANSI escape from a hostile file) escaped, and at most ``limit`` chars."""
+    if text.isprintable() and len(text) <= limit:
+        return text
+    safe = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return safe if len(safe) <= limit else safe[: limit - 1] + "…"
 
 
 class _Strict(BaseModel):
@@ -38,6 +71,53 @@ class _Strict(BaseModel):
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 PositiveInt = Annotated[int, Field(gt=0)]
 ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+def _bounded(high: float, *, low: float = 0.0, inclusive_low: bool = False) -> Any:
+    """A finite float in (low, high] (or [low, high]): every number has a ceiling."""
+    floor = {"ge": low} if inclusive_low else {"gt": low}
+    return Annotated[float, Field(le=high, allow_inf_nan=False, **floor)]
+
+
+def _count(high: int, *, low: int = 1) -> Any:
+    return Annotated[int, Field(ge=low, le=high)]
+
+
+# Rupee and quantity ceilings: far above any real desk, far below a typo's 10^20.
+MAX_RUPEES = 10**11  # ₹10,000 crore
+# An NSE/Kite tradingsymbol or index name: upper case, digits, & - _ . and inner spaces
+# ("NIFTY 50", "M&M", "BAJAJ-AUTO"). Lower case would silently match nothing.
+_SYMBOL = re.compile(r"[A-Z0-9&](?:[A-Z0-9&_.\- ]{0,38}[A-Z0-9&_.\-])?")
+
+
+def _nse_symbol(value: str) -> str:
+    if _SYMBOL.fullmatch(value) is None:
+        raise ValueError(
+            f"{value[:50]!r} is not an NSE symbol (upper-case letters, digits, & - _ . and "
+            "inner spaces, at most 40 characters)"
+        )
+    return value
+
+
+Symbol = Annotated[str, AfterValidator(_nse_symbol)]
+PathText = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+def _inside_package(value: str) -> str:
+    """``pkg:`` paths must stay inside the package data directory (``pkg:../../x``)."""
+    if "\x00" in value:
+        raise ValueError("a path cannot contain a NUL character")
+    if value.startswith("pkg:"):
+        from kitetui.market.loaders import data_path  # the one resolver of pkg: paths
+
+        try:
+            data_path(value.split("*", 1)[0].rpartition("/")[0] if "*" in value else value)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
+DataPath = Annotated[PathText, AfterValidator(_inside_package)]
 
 
 def parse_clock(value: str) -> time:
@@ -55,13 +135,18 @@ class SourceConfig(_Strict):
     file's tradingsymbol is its name up to the first dot and ``symbol`` must be absent.
     """
 
-    symbol: str | None = None
-    path: Annotated[str, Field(min_length=1)]
+    symbol: Symbol | None = None
+    path: DataPath
     kind: Literal["candles", "ticks", "index"] = "candles"
     exchange: Literal["NSE", "NFO", "BSE", "BFO"] = "NSE"
+    # True: a source that yields no data (no file, a glob matching nothing, no usable
+    # rows) is an event, not an error; e.g. a contract that may not have traded.
+    optional: bool = False
 
     @model_validator(mode="after")
     def _symbol_or_glob(self) -> SourceConfig:
+        if "*" in self.path.rpartition("/")[0]:
+            raise ValueError("only the file name may hold a '*', not the folders")
         if "*" in self.path and self.symbol:
             raise ValueError("a glob path names its symbols by file; drop 'symbol'")
         if "*" not in self.path and not self.symbol:
@@ -69,11 +154,14 @@ class SourceConfig(_Strict):
         return self
 
 
+MAX_SPEED = 100_000  # x data time; beyond this "max" is what is meant
+
+
 class ReplayConfig(_Strict):
-    speed: PositiveFloat | Literal["max"] = 60.0
-    sources: Annotated[list[SourceConfig], Field(min_length=1)]
+    speed: PositiveFloat | Literal["max"] = 60.0  # at most MAX_SPEED
+    sources: Annotated[list[SourceConfig], Field(min_length=1, max_length=5000)]
     # Gaps longer than this (nights, weekends, between datasets) are not slept through.
-    max_gap_seconds: PositiveFloat = 1.0
+    max_gap_seconds: _bounded(3600.0) = 1.0
 
     @field_validator("speed", mode="before")
     @classmethod
@@ -81,26 +169,31 @@ class ReplayConfig(_Strict):
         if value == "max":
             return value
         number = isinstance(value, int | float) and not isinstance(value, bool)
-        if number and math.isfinite(value) and value > 0:  # type: ignore[arg-type]
+        if number and math.isfinite(value) and 0 < value <= MAX_SPEED:  # type: ignore[operator]
             return float(value)  # type: ignore[arg-type]
-        raise ValueError(f"must be a positive number or 'max', got {value!r}")
+        raise ValueError(
+            f"must be a positive number or 'max' (at most {MAX_SPEED:,}), got {value!r}"
+        )
 
 
 class PaperConfig(_Strict):
     slippage_bps: Annotated[float, Field(ge=0, le=500, allow_inf_nan=False)] = 2.0
-    tick_size: PositiveFloat = 0.05
+    tick_size: _bounded(10.0) = 0.05
 
 
 class RiskConfig(_Strict):
-    """Rupee limits. One source of truth: the engine and the TUI both read these."""
+    """Rupee limits. One source of truth: the engine and the TUI both read these.
 
-    max_daily_loss: PositiveFloat = 20_000.0
-    max_symbol_loss: PositiveFloat = 8_000.0
-    max_open_positions: PositiveInt = 5
-    max_trades_per_symbol_per_day: PositiveInt = 4
-    max_gross_exposure: PositiveFloat = 3_000_000.0
-    max_order_value: PositiveFloat = 1_500_000.0
-    max_order_quantity: PositiveInt = 10_000
+    Each has a ceiling (``MAX_RUPEES`` and kin). Relations between them (a symbol limit
+    above the day's) are pointless but not wrong, so they are left alone."""
+
+    max_daily_loss: _bounded(MAX_RUPEES) = 20_000.0
+    max_symbol_loss: _bounded(MAX_RUPEES) = 8_000.0
+    max_open_positions: _count(1_000) = 5
+    max_trades_per_symbol_per_day: _count(1_000) = 4
+    max_gross_exposure: _bounded(10 * MAX_RUPEES) = 3_000_000.0
+    max_order_value: _bounded(MAX_RUPEES) = 1_500_000.0
+    max_order_quantity: _count(10_000_000) = 10_000
 
 
 class SizingConfig(_Strict):
@@ -137,7 +230,7 @@ class SessionConfig(_Strict):
 class CalendarConfig(_Strict):
     """NSE holidays ship with kitetui; an override CSV (date,description) adds to them."""
 
-    holidays_override: str | None = None
+    holidays_override: DataPath | None = None
 
 
 # NSE freeze quantities (units) per underlying; orders above are sliced. Check the
@@ -145,10 +238,19 @@ class CalendarConfig(_Strict):
 DEFAULT_FREEZE_LIMITS = {"NIFTY": 1800, "BANKNIFTY": 900, "FINNIFTY": 1800, "MIDCPNIFTY": 2800}
 
 
+def _engine_name(value: str) -> str:
+    if re.fullmatch(r"[a-z][a-z0-9_]{0,15}", value) is None:
+        raise ValueError(
+            f"{value[:50]!r} is not an engine name (a lower-case letter, then up to 15 "
+            "lower-case letters, digits or _)"
+        )
+    return value
+
+
 class _EngineBase(_Strict):
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")]
-    strategy: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    name: Annotated[str, AfterValidator(_engine_name)]
+    strategy: Annotated[str, Field(min_length=1, max_length=64)]
+    params: dict[str, Any] = Field(default_factory=dict)  # the strategy's Params check it
     timeframe: Literal["1m", "3m", "5m", "10m", "15m", "30m", "60m"] = "5m"
     product: Literal["MIS", "NRML", "CNC"] = "MIS"
     # Fraction of an order's value blocked as margin (futures ~0.12, MIS equity ~0.2,
@@ -174,15 +276,16 @@ class EquityEngineConfig(_EngineBase):
     """NSE cash: a fixed list of symbols, or the day's universe from an index."""
 
     kind: Literal["equity"]
-    symbols: list[str] = Field(default_factory=list)
+    symbols: Annotated[list[Symbol], Field(max_length=1000)] = Field(default_factory=list)
     universe: Literal["NIFTY 50", "NIFTY 100"] | None = None
-    min_price: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
-    max_count: PositiveInt | None = None
+    min_price: _bounded(1_000_000.0, inclusive_low=True) = 0.0
+    max_count: _count(500) | None = None
 
     @model_validator(mode="after")
     def _symbols_or_universe(self) -> EquityEngineConfig:
         if not self.symbols and self.universe is None:
             raise ValueError("give 'symbols' or a 'universe'")
+        _no_repeats("symbols", self.symbols)
         return self
 
 
@@ -190,22 +293,35 @@ class FnoEngineConfig(_EngineBase):
     """Index (or stock) futures: each underlying resolves to its near-month contract."""
 
     kind: Literal["fno"]
-    underlyings: Annotated[list[str], Field(min_length=1)]
+    underlyings: Annotated[list[Symbol], Field(min_length=1, max_length=50)]
     roll_sessions: Annotated[int, Field(ge=0, le=10)] = 1
+
+    @model_validator(mode="after")
+    def _unique(self) -> FnoEngineConfig:
+        _no_repeats("underlyings", self.underlyings)
+        return self
 
 
 class OptionsEngineConfig(_EngineBase):
     """Buys index options around ATM on signals from the underlying's own bars."""
 
     kind: Literal["options"]
-    underlying: Annotated[str, Field(min_length=1)]  # as the master names it: NIFTY
-    underlying_symbol: Annotated[str, Field(min_length=1)]  # its price feed: NIFTY 50
+    underlying: Symbol  # as the master names it: NIFTY
+    underlying_symbol: Symbol  # its price feed: NIFTY 50
     offset_steps: Annotated[int, Field(ge=-10, le=10)] = 0
     hysteresis: Annotated[float, Field(ge=0, le=5, allow_inf_nan=False)] = 0.5
     premium_stop_pct: Annotated[float, Field(gt=0, lt=100, allow_inf_nan=False)] = 30.0
-    max_premium_at_risk: PositiveFloat = 10_000.0  # rupees lost if the premium stop is hit
-    max_premium_outlay: PositiveFloat = 200_000.0  # rupees paid for one entry at most
+    max_premium_at_risk: _bounded(MAX_RUPEES) = 10_000.0  # lost if the premium stop is hit
+    max_premium_outlay: _bounded(MAX_RUPEES) = 200_000.0  # rupees paid for one entry at most
     expiry_day_cutoff: ClockTime = "13:30"  # no new entries after this on expiry day
+
+
+def _no_repeats(key: str, values: list[str]) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{key} lists {value} twice")
+        seen.add(value)
 
 
 EngineConfig = Annotated[
@@ -218,15 +334,18 @@ class KiteConfig(_Strict):
     the API key and secret come from the environment or the 0600 credentials file, the
     access token from the 0600 token file written by ``kitetui login``."""
 
-    root: str | None = None  # REST root; None = Kite's own API
-    ws_root: str | None = None  # ticker root; None = Kite's own
-    credentials_file: str = "~/.config/kitetui/credentials.json"
-    token_file: str = "~/.config/kitetui/token.json"
-    timeout_s: PositiveFloat = 7.0
+    root: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2048)] | None = None
+    ws_root: Annotated[str, Field(pattern=r"^wss?://[^\s]+$", max_length=2048)] | None = None
+    credentials_file: PathText = "~/.config/kitetui/credentials.json"
+    token_file: PathText = "~/.config/kitetui/token.json"
+    timeout_s: _bounded(120.0) = 7.0
     # -1 = Kite's automatic protection (Zerodha's recommendation), or a band in percent
     # (0 < p <= 100, decimals allowed). 0 is refused: Kite refuses unprotected market
     # and SL-M orders placed through the API (docs/exchange-rules.md).
     market_protection: float = -1.0
+    stale_after_s: _bounded(3600.0) = 5.0
+    reconcile_interval_s: _bounded(3600.0) = 5.0
+    record_dir: PathText = "recordings"  # ticks received, for `kitetui replay`
 
     @field_validator("market_protection", mode="before")
     @classmethod
@@ -238,10 +357,6 @@ class KiteConfig(_Strict):
             f"must be -1 (automatic protection) or a percentage in (0, 100], got {value!r}; "
             "Kite refuses market and SL-M orders without protection"
         )
-
-    stale_after_s: PositiveFloat = 5.0
-    reconcile_interval_s: PositiveFloat = 5.0
-    record_dir: str = "recordings"  # ticks received, for `kitetui replay`
 
 
 class ExitConfig(_Strict):
@@ -281,8 +396,8 @@ class UiConfig(_Strict):
 
 class AppConfig(_Strict):
     mode: Literal["replay", "paper", "live"] = "replay"
-    database: str = "state.db"
-    capital: PositiveFloat = 1_000_000.0
+    database: PathText = "state.db"
+    capital: _bounded(MAX_RUPEES) = 1_000_000.0
     replay: ReplayConfig | None = None
     kite: KiteConfig | None = None
     allow_live: bool = False  # live orders need this AND `--live` (or the TUI's typed yes)
@@ -296,11 +411,11 @@ class AppConfig(_Strict):
     # Kite-format instrument masters (the CSV of KiteConnect.instruments()); replay
     # datasets carry their own, with the lot sizes of their time.
     # In paper and live modes an empty list means: Kite's dump, fetched once a day.
-    instruments: list[str] = Field(default_factory=list)
-    freeze_limits: dict[str, PositiveInt] = Field(
+    instruments: Annotated[list[DataPath], Field(max_length=64)] = Field(default_factory=list)
+    freeze_limits: Annotated[dict[Symbol, _count(100_000)], Field(max_length=500)] = Field(
         default_factory=lambda: dict(DEFAULT_FREEZE_LIMITS)
     )
-    engines: Annotated[list[EngineConfig], Field(min_length=1)]
+    engines: Annotated[list[EngineConfig], Field(min_length=1, max_length=64)]
     exits: ExitConfig = ExitConfig()
     journal: JournalConfig = JournalConfig()
     ui: UiConfig = UiConfig()
@@ -343,6 +458,8 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     for index, item in enumerate(loc):
         if item in _ENGINE_KINDS and index >= 2 and loc[index - 2] == "engines":
             continue  # the discriminated union's tag is not a key the user wrote
+        if item == "[key]":
+            continue  # pydantic's marker for "the key itself", already named before it
         if isinstance(item, int):
             parts.append(f"[{item}]")
         else:
@@ -383,17 +500,63 @@ def parse_config(data: object, file: str | Path = "<config>") -> AppConfig:
     return config
 
 
-def load_config(path: str | Path) -> AppConfig:
+def read_config_text(path: str | Path) -> str:
+    """The file's text, or ``ConfigError`` when it is not a small UTF-8 text file.
+
+    Checked before reading: a directory, a FIFO or a device (``/dev/zero`` would never
+    end) is refused by its type, a huge file by its size; then a NUL byte marks a binary
+    file and the bytes must decode as UTF-8 (a leading BOM is dropped).
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        info = path.stat()
     except OSError as exc:
         raise ConfigError(path, "", f"cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(path, "", "is a directory, not a config file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(path, "", "not a regular file (a device, FIFO or socket?)")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            path, "", f"file too large ({info.st_size:,} bytes; a config is at most 1 MiB)"
+        )
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(path, "", f"not valid YAML: {where}{problem}") from None
-    return parse_config(data, path)
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(path, "", "file too large (a config is at most 1 MiB)")
+    if b"\x00" in raw:
+        offset = raw.index(b"\x00")
+        raise ConfigError(
+            path, "", f"a binary file, not YAML text (NUL byte at line {_line_of(raw, offset)})"
+        )
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            path,
+            "",
+            f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at line {_line_of(raw, exc.start)}",
+        ) from None
+
+
+def _line_of(raw: bytes, offset: int) -> int:
+    return raw.count(b"\n", 0, offset) + 1
+
+
+def read_config_data(path: str | Path) -> object:
+    """The file parsed by ``kitetui.strict_yaml`` (no duplicates, no coercion, no bombs)."""
+    text = read_config_text(path)
+    try:
+        return load_yaml(text)
+    except YamlProblem as exc:
+        reason = f"line {exc.line}: {exc.reason}" if exc.line else exc.reason
+        raise ConfigError(path, exc.key_path, reason) from None
+
+
+def load_config(path: str | Path) -> AppConfig:
+    """Read, parse and validate a config file; every problem is one ``ConfigError``."""
+    path = Path(path)
+    return parse_config(read_config_data(path), path)

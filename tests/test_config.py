@@ -85,7 +85,11 @@ def test_default_config_with_shipped_files_is_valid() -> None:
             "replay.sources[9]",
             "'symbol' is required",
         ),
-        (lambda d: d["freeze_limits"].update(NIFTY=0), "freeze_limits.NIFTY", "greater than 0"),
+        (
+            lambda d: d["freeze_limits"].update(NIFTY=0),
+            "freeze_limits.NIFTY",
+            "greater than or equal to 1",
+        ),
     ],
 )
 def test_config_with_mistake_names_key_path_and_reason(mutate, key_path, reason_part) -> None:
@@ -122,3 +126,67 @@ def test_cli_with_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1
     assert lines[0].startswith(f"error: {path}: risk.max_open_positions: ")
     assert not (tmp_path / "state.db").exists()
+
+
+def _model_keys() -> set[str]:
+    from pydantic import BaseModel
+
+    from kitetui import config as cfg
+
+    keys: set[str] = set()
+    models = [cfg.AppConfig, cfg.ReplayConfig, cfg.SourceConfig, cfg.PaperConfig, cfg.RiskConfig,
+              cfg.SizingConfig, cfg.SessionConfig, cfg.CalendarConfig, cfg.KiteConfig,
+              cfg.JournalConfig, cfg.UiConfig, cfg.EquityEngineConfig, cfg.FnoEngineConfig,
+              cfg.OptionsEngineConfig]  # fmt: skip
+    for model in models:
+        assert issubclass(model, BaseModel)
+        keys |= set(model.model_fields)
+    return keys
+
+
+def test_config_docs_with_every_model_key_describe_it() -> None:
+    text = (REPO / "docs" / "config.md").read_text()
+    missing = sorted(key for key in _model_keys() if f"`{key}`" not in text)
+    assert not missing, f"docs/config.md does not describe {missing}"
+
+
+@pytest.mark.parametrize(
+    ("text", "key_path", "reason_part"),
+    [
+        ("risk:\n  max_daily_loss: 5\n  max_daily_loss: 999999999\n", "risk.max_daily_loss",
+         "line 3: duplicate key 'max_daily_loss' (first at line 2)"),
+        ("capital: 1e20\n", "capital", "less than or equal to 100000000000"),
+        ("allow_live: yes\n", "allow_live", "valid boolean"),
+        ("replay:\n  speed: 1e9\n", "replay.speed", "at most 100,000"),
+    ],
+)  # fmt: skip
+def test_load_config_with_hostile_text_names_key_and_reason(
+    tmp_path: Path, text: str, key_path: str, reason_part: str
+) -> None:
+    path = _write(tmp_path, text + yaml.safe_dump({k: v for k, v in _base().items()
+                                                   if k not in text}))  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.key_path == key_path
+    assert reason_part in caught.value.reason
+
+
+def test_config_error_with_control_characters_prints_one_safe_line() -> None:
+    error = ConfigError("f.yaml", "a\nb", "bad \x1b[31mred\x1b[0m\n" + "x" * 500)
+    assert "\n" not in str(error) and "\x1b" not in str(error)
+    assert len(error.reason) == 200 and error.key_path == "a\\nb"
+
+
+def test_cli_check_config_with_duplicate_key_exits_2_with_one_line(tmp_path: Path) -> None:
+    text = DEFAULT_CONFIG.read_text() + "\nrisk:\n  max_daily_loss: 999999999\n"
+    path = _write(tmp_path, text)
+    proc = run_kitetui("check-config", str(path))
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"error: {path}: risk: line ") and "duplicate key 'risk'" in line
+
+
+def test_cli_check_config_with_demo_config_reports_ok_and_days() -> None:
+    proc = run_kitetui("check-config", str(DEFAULT_CONFIG))
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout.strip() == f"{DEFAULT_CONFIG}: ok (6 replay day(s))"

@@ -10,13 +10,16 @@ from pathlib import Path
 import pytest
 
 from kitetui.domain import NS_PER_SECOND, Bar, Event
+from kitetui.market.index_loader import load_index_values
 from kitetui.market.loaders import (
     DataFormatError,
     LoadResult,
+    NoDataError,
     TickLoadResult,
     data_path,
     load_candles,
     load_ticks,
+    symbol_matches,
 )
 
 IST = timezone(timedelta(hours=5, minutes=30))
@@ -412,7 +415,7 @@ def test_load_candles_with_unknown_format_raises(tmp_path: Path, text: str, matc
 def test_load_candles_with_missing_file_raises(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError, match="file not found"):
         load_candles(tmp_path / "nope.csv.gz", "X")
-    with pytest.raises(DataFormatError, match="cannot"):
+    with pytest.raises(DataFormatError, match="is a directory"):
         load_candles(tmp_path, "X")  # a directory
 
 
@@ -466,3 +469,98 @@ def test_load_ticks_with_quirks_skips_sorts_and_records(tmp_path: Path) -> None:
 def test_load_ticks_with_header_or_wrong_layout_raises(tmp_path: Path, text: str) -> None:
     with pytest.raises(DataFormatError):
         load_ticks(write(tmp_path, "t.csv", text), "X")
+
+
+# --------------------------------------------------------------------------- hostile files
+
+
+def test_load_candles_with_real_file_loaded_as_another_symbol_refuses_it(
+    shared_data: Path,
+) -> None:
+    """A TATASTEEL file configured as WIPRO used to load as WIPRO: its Code column says."""
+    path = shared_data / "intraday_1min/kite_fno_stocks_2016_kuldeeptp/SBIN.csv.gz"
+    assert len(load_candles(path, "WIPRO").bars) == 6_750  # a label, unless asked to check
+    with pytest.raises(NoDataError) as caught:
+        load_candles(path, "WIPRO", check_symbol=True)
+    message = str(caught.value)
+    assert "SBIN.csv.gz: no usable rows: all 6750 skipped" in message
+    assert "row names another symbol ('SBIN' first), not WIPRO" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "symbol"),
+    [
+        ("NIFTY", "NIFTY 50"),  # vendor index name vs Kite's
+        ("NIFTYAUTO", "NIFTY AUTO"),
+        ("BANKNIFTY", "NIFTY BANK"),
+        ("NIFTY-I", "NIFTY22NOVFUT"),  # continuous near-month series
+        ("NIFTY-II.NFO", "NIFTY22DECFUT"),
+        ("m&m", "M&M"),
+    ],
+)
+def test_symbol_matches_with_vendor_names_of_the_same_instrument(name: str, symbol: str) -> None:
+    assert symbol_matches(name, symbol)
+
+
+@pytest.mark.parametrize(
+    ("name", "symbol"),
+    [("TATASTEEL", "WIPRO"), ("NIFTY", "NIFTY BANK"), ("NIFTY-I", "BANKNIFTY22NOVFUT"),
+     ("NIFTY-I", "NIFTY22NOV18300CE"), ("SBIN", "SBI")],
+)  # fmt: skip
+def test_symbol_matches_with_another_instrument_refuses(name: str, symbol: str) -> None:
+    assert not symbol_matches(name, symbol)
+
+
+def test_load_candles_with_real_vendor_index_name_loads_as_kite_name(shared_data: Path) -> None:
+    path = shared_data / "intraday_1min/nifty50_index_2024_sainipankaj15/NIFTY_2024.csv.gz"
+    assert len(load_candles(path, "NIFTY 50", check_symbol=True).bars) == 58_127 - 167
+
+
+def test_load_candles_with_mixed_symbols_keeps_the_configured_one(tmp_path: Path) -> None:
+    rows = [f"{'SBIN' if i % 2 else 'WIPRO'},{kite_line(i)}" for i in range(6)]
+    text = "code," + KITE_HEADER + "".join(rows)
+    result = load_candles(write(tmp_path, "x.csv", text), "SBIN", check_symbol=True)
+    assert len(result.bars) == 3
+    (event,) = result.events
+    assert event.data["count"] == 3 and "('WIPRO' first), not SBIN" in event.data["reason"]
+
+
+@pytest.mark.parametrize(
+    ("loader", "text", "match"),
+    [
+        (load_candles, KITE_HEADER, "no data rows \\(header only\\?\\)"),
+        (load_candles, KITE_HEADER + kite_line(0).replace("100.0", "x") * 3,
+         "all 3 skipped \\(3 unparseable number\\)"),
+        (load_candles, KITE_HEADER + kite_line(-60), "bar outside session"),
+        (load_ticks, "20221118,09:20:00,nan,1,1\n", "non-finite price"),
+        (load_index_values, "timestamp,value\n", "no data rows"),
+    ],
+)  # fmt: skip
+def test_loader_with_no_usable_row_raises_no_data_error_saying_why(
+    tmp_path: Path, loader, text: str, match: str
+) -> None:
+    path = write(tmp_path, "x.csv", text)
+    with pytest.raises(NoDataError, match=match):
+        loader(path, "X")
+    assert loader(path, "X", require_rows=False).events is not None  # allowed when asked
+
+
+def test_load_candles_with_plain_text_named_gz_reads_it_with_an_event(tmp_path: Path) -> None:
+    result = load_candles(write(tmp_path, "x.csv.gz", KITE_HEADER + kite_line(0)), "X")
+    assert len(result.bars) == 1
+    (event,) = result.events
+    assert event.kind == "NotGzip" and event.ts_ns == result.bars[0].ts_ns
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ("2023-04-03 09:16:00+05:30,2e7,2e7,2e7,2e7,5", "price above 10,000,000"),
+        ("2023-04-03 09:16:00+05:30,100,101,99,100,1e15", "volume or oi above"),
+        ("2023-04-03 09:16:30+05:30,100,101,99,100,5", "timestamp not on a whole minute"),
+    ],
+)
+def test_load_candles_with_implausible_row_skips_it(tmp_path: Path, row: str, reason: str) -> None:
+    result = load_candles(write(tmp_path, "x.csv", KITE_HEADER + kite_line(0) + row + "\n"), "X")
+    assert len(result.bars) == 1
+    assert reason in result.events[0].data["reason"]

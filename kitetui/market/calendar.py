@@ -17,6 +17,11 @@ by a list; ``coverage_note()`` says what is known to be missing for a covered ye
 Phases are half-open windows around each session: PRE_OPEN is the 15 minutes before an
 open (09:00-09:15 on a normal day), OPEN is [open, close), POST_CLOSE is the 30 minutes
 after a close (15:30-16:00), everything else is CLOSED.
+
+A calendar file that cannot be used (missing, a directory, not UTF-8, no ``date``
+column, a bad date or time, a window that closes before it opens) raises
+``CalendarError`` naming the file and line, never a bare ``KeyError``/``ValueError``
+traceback: ``calendar.holidays_override`` is the user's file.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ __all__ = [
     "NORMAL_SESSION",
     "NSE_COVERAGE_NOTES",
     "NSE_COVERED_YEARS",
+    "CalendarError",
     "TradingCalendar",
     "nse",
 ]
@@ -60,6 +66,18 @@ NSE_COVERAGE_NOTES: Mapping[int, str] = {
         "its timings were not found. Unannounced closures after the list date are unknown."
     ),
 }
+
+
+class CalendarError(ValueError):
+    """A calendar file that cannot be used: ``path: line N: reason``."""
+
+    def __init__(self, path: str | Path, reason: str, line: int = 0) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        self.line = line
+        where = f"line {line}: " if line else ""
+        super().__init__(f"{self.path}: {where}{reason}")
+
 
 Window = tuple[time, time]
 SessionSpec = Window | Sequence[Window]
@@ -112,6 +130,10 @@ class TradingCalendar:
     def covers(self, d: date) -> bool:
         """True when ``d``'s year has a holiday list behind it (see ``coverage_note``)."""
         return d.year in self._covered
+
+    def uncovered_years(self, days: Iterable[date]) -> tuple[int, ...]:
+        """The years among ``days`` that have no holiday list (sorted, each once)."""
+        return tuple(sorted({d.year for d in days} - self._covered))
 
     def coverage_note(self, year: int) -> str:
         if year not in self._covered:
@@ -185,17 +207,57 @@ class TradingCalendar:
 
 
 # -- loading ---------------------------------------------------------------------------
-def _parse_time(text: str) -> time:
-    return time.fromisoformat(text.strip())
+_EARLIEST, _LATEST = date(1990, 1, 1), date(2100, 12, 31)
 
 
-def _read_rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return [
-            {k.strip(): (v or "").strip() for k, v in row.items() if k}
-            for row in csv.DictReader(fh)
-            if any((v or "").strip() for v in row.values())
-        ]
+def _read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line, row) of every non-blank row; ``CalendarError`` for an unusable file."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None:
+                raise CalendarError(path, "empty file (expected a date,description header)")
+            names = {name.strip() for name in reader.fieldnames if name}
+            if "date" not in names:
+                shown = ",".join(reader.fieldnames)[:80]
+                raise CalendarError(path, f"no 'date' column in the header {shown!r}", 1)
+            rows = []
+            for row in reader:
+                values = {
+                    k.strip(): (v if isinstance(v, str) else "").strip()
+                    for k, v in row.items()
+                    if k
+                }
+                if any(values.values()):
+                    rows.append((reader.line_num, values))
+            return rows
+    except FileNotFoundError:
+        raise CalendarError(path, "file not found") from None
+    except IsADirectoryError:
+        raise CalendarError(path, "is a directory, not a CSV file") from None
+    except OSError as exc:
+        raise CalendarError(path, f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CalendarError(path, f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x})") from None
+    except csv.Error as exc:
+        raise CalendarError(path, f"not a CSV file: {exc}") from None
+
+
+def _parse_day(path: Path, line: int, text: str) -> date:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise CalendarError(path, f"bad date {text[:40]!r} (expected YYYY-MM-DD)", line) from None
+    if not _EARLIEST <= day <= _LATEST:
+        raise CalendarError(path, f"date {day} is outside {_EARLIEST.year}-{_LATEST.year}", line)
+    return day
+
+
+def _parse_time(path: Path, line: int, text: str) -> time:
+    try:
+        return time.fromisoformat(text.strip())
+    except ValueError:
+        raise CalendarError(path, f"bad time {text[:40]!r} (expected HH:MM)", line) from None
 
 
 def _load_into(
@@ -207,17 +269,22 @@ def _load_into(
     ones instead of adding windows to them.
     """
     replaced: set[date] = set()
-    for row in _read_rows(path):
-        day = date.fromisoformat(row["date"])
+    for line, row in _read_rows(path):
+        day = _parse_day(path, line, row.get("date", ""))
         if row.get("open"):
             if not row.get("close"):
-                raise ValueError(f"{path}: session on {day} has an open but no close")
+                raise CalendarError(path, f"session on {day} has an open but no close", line)
+            window = (_parse_time(path, line, row["open"]), _parse_time(path, line, row["close"]))
+            if not window[0] < window[1]:
+                raise CalendarError(
+                    path, f"session on {day} closes ({window[1]}) before it opens", line
+                )
             if replace and day not in replaced:
                 special.pop(day, None)
                 replaced.add(day)
-            special.setdefault(day, []).append(
-                (_parse_time(row["open"]), _parse_time(row["close"]))
-            )
+            special.setdefault(day, []).append(window)
+        elif row.get("close"):
+            raise CalendarError(path, f"session on {day} has a close but no open", line)
         else:
             holidays.add(day)
 
@@ -228,7 +295,8 @@ def nse(override: Path | None = None) -> TradingCalendar:
     The override has the columns ``date,description`` (each row adds a holiday), and may
     add ``open,close`` (``HH:MM``): a row with ``open`` filled is a special session on that
     date, replacing any shipped session of that date. Use it for closures or sessions
-    announced after the shipped lists (e.g. the 2026 Muhurat hour).
+    announced after the shipped lists (e.g. the 2026 Muhurat hour). An unusable file
+    raises ``CalendarError`` (file, line, reason).
     """
     holidays: set[date] = set()
     special: dict[date, list[Window]] = {}

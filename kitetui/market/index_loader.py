@@ -10,7 +10,8 @@ per reason; rows before 09:15:00 (pre-open indicative values) and from 15:30:00 
 (post-close repeats) are dropped, unless ``session_only`` is false, with one INFO
 ``TickOutsideSession`` event for all pre-open rows and one for all post-close rows;
 rows out of time order are stable-sorted (``RowsReordered``). A ``timestamp,value``
-header line is tolerated. A missing or unrecognised file raises ``DataFormatError``.
+header line is tolerated. A missing or unrecognised file raises ``DataFormatError``;
+one without a single usable row ``NoDataError`` (unless ``require_rows`` is false).
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from pathlib import Path
 from kitetui.domain import NS_PER_SECOND, Event, Tick
 from kitetui.market.bars import DAY_S, IST_OFFSET_S, SESSION_CLOSE_S, SESSION_OPEN_S
 from kitetui.market.loaders import (
+    MAX_PRICE,
     DataFormatError,
     TickLoadResult,
     _chain_first,
     _csv_rows,
     _DateTimeParser,
+    _no_data,
     _price_problem,
     _Problems,
     _sort_rows,
@@ -71,7 +74,7 @@ def _drop_outside_session(rows: list, problems: _Problems) -> list:
 
 
 def load_index_values(
-    path: str | Path, symbol: str, *, session_only: bool = True
+    path: str | Path, symbol: str, *, session_only: bool = True, require_rows: bool = True
 ) -> TickLoadResult:
     """Load a ``timestamp,value`` file (plain or gzip) as ticks with qty 0 and oi 0."""
     path = Path(path)
@@ -79,7 +82,7 @@ def load_index_values(
     parser = _DateTimeParser()
     rows: list[tuple[int, float, int]] = []
     append = rows.append
-    with _csv_rows(path) as (reader, first):
+    with _csv_rows(path, problems) as (reader, first):
         header = _layout_check(path, first, parser)
         datetime_s, ns = parser.datetime_s, NS_PER_SECOND
         lines = reader if header else _chain_first(first, reader)
@@ -99,7 +102,7 @@ def load_index_values(
             except ValueError:
                 problems.add("RowSkipped", "unparseable number", line, ts)
                 continue
-            if not 0.0 < value < float("inf"):
+            if not 0.0 < value <= MAX_PRICE:
                 problems.add("RowSkipped", _price_problem(value, value, value, value), line, ts)
                 continue
             append((ts, value, line))
@@ -109,4 +112,6 @@ def load_index_values(
         rows = _drop_outside_session(rows, problems)
     rows = _sort_rows(rows, problems, extra)
     ticks = tuple(Tick(symbol, ts, value, 0, 0) for ts, value, _line in rows)
+    if not ticks and require_rows:
+        raise _no_data(path, problems)
     return TickLoadResult(ticks, problems.events(ticks[0].ts_ns if ticks else 0, extra))

@@ -8,11 +8,27 @@ walk over a small precomputed, sorted tuple; nothing scans the whole master exce
 ``search``, which a person triggers by typing.
 
 Values are kept as Kite sends them (``instrument_type`` stays ``EQ``/``FUT``/``CE``/
-``PE``/whatever arrives; indices have ``tick_size`` and ``lot_size`` 0). Derivatives are
-grouped by *underlying*: Kite's ``name`` column (``NIFTY``, ``BANKNIFTY``). When ``name``
-is empty, as in Kite's own mock files, the underlying is recovered from the
-tradingsymbol by removing the parts Kite builds it from (``<UND><YY><MON>FUT``,
-``<UND><YY><MON><STRIKE><CE|PE>`` monthly, ``<UND><YY><M><DD><STRIKE><CE|PE>`` weekly).
+``PE``/whatever arrives), with one exception: the strike of a non-option, which older
+Kite dumps give as ``-0.01`` on futures, is read as 0. Indices (segment ``INDICES``,
+``tick_size`` and ``lot_size`` 0) are listed, because their prices drive engines, but
+are not tradable: ``Instrument.is_tradable`` is false for them.
+
+Derivatives are grouped by *underlying*: Kite's ``name`` column (``NIFTY``,
+``BANKNIFTY``), else the underlying parsed from the tradingsymbol. The ``expiry``
+column is the truth; the tradingsymbol is parsed (``parse_contract_symbol``) as a
+cross-check, and as the fallback when ``expiry`` is empty. Every spelling in use is
+understood, so a weekly option is never mistaken for (or hidden behind) the monthly:
+
+* ``<UND><YY><MON>FUT`` and ``<UND><YY><MON><STRIKE><CE|PE>``: monthly (``NIFTY22NOVFUT``);
+* ``<UND><YY><M><DD><STRIKE><CE|PE>``: Kite's weekly, month ``1``-``9``/``O``/``N``/``D``
+  (``NIFTY2331617000CE`` = 16 Mar 2023, ``NIFTY22D0118150CE`` = 1 Dec 2022);
+* ``<UND><DD><MON><YY>…``: the day-month-year weekly spelling (``NIFTY16MAR2317000CE``);
+* ``<UND><YY><MM><DD>…``: the vendor spelling of the bundled tick files' names.
+
+A symbol whose date disagrees with the ``expiry`` column is an ``ExpiryMismatch``
+event (the column wins); one that parses under no spelling is a ``SymbolUnparsed``
+event. An empty ``expiry`` is taken from a weekly symbol (``ExpiryFromSymbol``, INFO);
+a monthly symbol names only the month, so such a row is skipped.
 
 Loading follows the loaders' rule that bad data is skipped and recorded, never a crash:
 ``from_csv`` skips unusable rows with one ``RowSkipped`` event per reason (count and the
@@ -21,15 +37,18 @@ or an instrument_token (one ``DuplicateInstrumentsDropped`` event). A file that 
 be read at all, or whose header is not Kite's, raises ``InstrumentError`` naming it.
 
 Speed: one ``csv.reader`` pass, dates parsed once per distinct string; the ~40k-row
-NFO/BFO dump builds in about 0.3 s on a 2-core VM (a third each: gzip + CSV decoding,
-creating the frozen ``Instrument`` values, indexing); lookups cost well under 1 µs.
+NFO/BFO dump builds in about 0.26 s on a 2-core VM (a third each: gzip + CSV decoding,
+creating the frozen ``Instrument`` values, indexing; the symbol cross-check adds ~15%);
+lookups cost well under 1 µs.
 """
 
 from __future__ import annotations
 
+import calendar
 import csv
 import gzip
 import io
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -38,7 +57,14 @@ from pathlib import Path
 
 from kitetui.domain import Event
 
-__all__ = ["KITE_COLUMNS", "Instrument", "InstrumentError", "InstrumentMaster"]
+__all__ = [
+    "KITE_COLUMNS",
+    "ContractName",
+    "Instrument",
+    "InstrumentError",
+    "InstrumentMaster",
+    "parse_contract_symbol",
+]
 
 KITE_COLUMNS = (
     "instrument_token",
@@ -102,6 +128,23 @@ class Instrument:
         """``"CE"``/``"PE"`` for an option, ``""`` for anything else."""
         return self.instrument_type if self.instrument_type in _OPTION_TYPES else ""
 
+    @property
+    def is_tradable(self) -> bool:
+        """False for an index (segment ``INDICES``) and for any row without a lot or tick
+        size: such a row is a price to watch, never a contract to order."""
+        return not self.untradable_reason
+
+    @property
+    def untradable_reason(self) -> str:
+        """Why this row cannot be ordered (``""`` when it can): for errors and events."""
+        if self.segment.upper() == "INDICES":
+            return "an index (segment INDICES)"
+        if self.lot_size <= 0:
+            return f"listed with lot size {self.lot_size}"
+        if not self.tick_size > 0.0:
+            return f"listed with tick size {self.tick_size:g}"
+        return ""
+
 
 # --------------------------------------------------------------------------- helpers
 
@@ -111,29 +154,120 @@ def _strike_text(strike: float) -> str:
     return str(int(strike)) if strike.is_integer() else repr(strike)
 
 
+@dataclass(frozen=True, slots=True)
+class ContractName:
+    """What a derivative's tradingsymbol says. ``day`` is None for a monthly spelling
+    (it names only the month); ``strike`` is 0 for a future."""
+
+    underlying: str
+    year: int
+    month: int
+    day: int | None
+    strike: float
+    instrument_type: str  # FUT, CE or PE
+
+    def agrees_with(self, expiry: date) -> bool:
+        if (self.year, self.month) != (expiry.year, expiry.month):
+            return False
+        return self.day is None or self.day == expiry.day
+
+    @property
+    def expiry(self) -> date | None:
+        return date(self.year, self.month, self.day) if self.day is not None else None
+
+
+_MONTH_OF = {name: i + 1 for i, name in enumerate(_MONTHS)}
+_MON = "|".join(_MONTHS)
+# Date spellings after the underlying, each with the rest (strike) in the last group.
+_SPELLINGS = (
+    ("monthly", re.compile(rf"(\d\d)({_MON})(.*)")),
+    ("weekly", re.compile(r"(\d\d)([1-9OND])(\d\d)(.*)")),
+    ("dmy", re.compile(rf"(\d\d)({_MON})(\d\d)(.*)")),
+    ("ymd", re.compile(r"(\d\d)(0[1-9]|1[0-2])(\d\d)(.*)")),
+)
+_STRIKE_TEXT = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _spelled_dates(rest: str) -> Iterator[tuple[int, int, int | None, str]]:
+    """(year, month, day or None, what follows) for each spelling ``rest`` starts with."""
+    for kind, pattern in _SPELLINGS:
+        m = pattern.fullmatch(rest)
+        if m is None:
+            continue
+        if kind == "monthly":
+            yield 2000 + int(m[1]), _MONTH_OF[m[2]], None, m[3]
+            continue
+        if kind == "weekly":
+            year, month, day, tail = (
+                2000 + int(m[1]),
+                _WEEKLY_MONTH_CODES.index(m[2]) + 1,
+                m[3],
+                m[4],
+            )
+        elif kind == "dmy":
+            year, month, day, tail = 2000 + int(m[3]), _MONTH_OF[m[2]], m[1], m[4]
+        else:
+            year, month, day, tail = 2000 + int(m[1]), int(m[2]), m[3], m[4]
+        if 1 <= int(day) <= calendar.monthrange(year, month)[1]:
+            yield year, month, int(day), tail
+
+
+def parse_contract_symbol(
+    symbol: str,
+    *,
+    underlying: str = "",
+    strike: float | None = None,
+    expiry: date | None = None,
+) -> ContractName | None:
+    """Read a futures or options tradingsymbol under every spelling (module docstring).
+
+    What is known from other columns narrows the reading: ``underlying`` (the name
+    column) fixes where the date starts, ``strike`` must equal the strike spelled, and
+    a reading that agrees with ``expiry`` is preferred. Without ``underlying`` every
+    split before a digit is tried, shortest underlying first. None when nothing fits.
+    """
+    text = symbol.strip().upper()
+    kind = next((k for k in ("FUT", "CE", "PE") if text.endswith(k)), "")
+    if not kind:
+        return None
+    body = text[: -len(kind)]
+    if underlying:
+        name = underlying.strip().upper()
+        splits = [len(name)] if body.startswith(name) and len(body) > len(name) else []
+    else:
+        splits = [k for k in range(1, len(body)) if body[k].isdigit()]
+    fallback: ContractName | None = None
+    for k in splits:
+        for year, month, day, tail in _spelled_dates(body[k:]):
+            if kind == "FUT":
+                if tail:
+                    continue
+                spelled = 0.0
+            else:
+                if _STRIKE_TEXT.fullmatch(tail) is None:
+                    continue
+                spelled = float(tail)
+                if strike is not None and strike > 0.0 and spelled != strike:
+                    continue
+            found = ContractName(body[:k], year, month, day, spelled, kind)
+            if expiry is None or found.agrees_with(expiry):
+                return found
+            fallback = fallback or found
+    return fallback
+
+
 def _underlying_of(inst: Instrument) -> str:
     """The grouping key of a contract: ``name`` upper-cased, else parsed from the symbol."""
     if inst.name:
         return inst.name.upper()
     if inst.instrument_type not in _DERIVATIVE_TYPES or inst.expiry is None:
         return ""
-    symbol = inst.tradingsymbol.upper()
-    expiry = inst.expiry
-    yy = f"{expiry.year % 100:02d}"
-    monthly = f"{yy}{_MONTHS[expiry.month - 1]}"
-    if inst.instrument_type == "FUT":
-        body = symbol.removesuffix("FUT")
-        return body[: -len(monthly)] if body != symbol and body.endswith(monthly) else ""
-    body = symbol.removesuffix(inst.instrument_type)
-    strike = _strike_text(inst.strike)
-    if body == symbol or not body.endswith(strike):
-        return ""
-    body = body[: -len(strike)]
-    weekly = f"{yy}{_WEEKLY_MONTH_CODES[expiry.month - 1]}{expiry.day:02d}"
-    for code in (monthly, weekly):
-        if body.endswith(code) and len(body) > len(code):
-            return body[: -len(code)]
-    return ""
+    found = parse_contract_symbol(
+        inst.tradingsymbol,
+        strike=inst.strike if inst.is_option else None,
+        expiry=inst.expiry,
+    )
+    return found.underlying if found is not None and found.agrees_with(inst.expiry) else ""
 
 
 def _normalize_right(right: str) -> str:
@@ -159,6 +293,8 @@ class _Problems:
         self._by_key: dict[tuple[str, str], list] = {}  # -> [count, first lines]
 
     def add(self, kind: str, reason: str, line: int) -> None:
+        """One more row with this (kind, reason); ``RowSkipped`` and the duplicates
+        are dropped rows, the cross-check kinds are rows kept with a note."""
         entry = self._by_key.get((kind, reason))
         if entry is None:
             self._by_key[(kind, reason)] = [1, [line]]
@@ -174,18 +310,88 @@ class _Problems:
             noun = "line" if len(lines) == 1 else "lines"
             if kind == "DuplicateInstrumentsDropped":
                 message = f"{count} row(s) repeat {reason}; kept the first ({noun} {shown})"
-            else:
+            elif kind == "RowSkipped":
                 message = f"{count} row(s) skipped: {reason} ({noun} {shown})"
+            else:
+                message = f"{count} row(s): {reason} ({noun} {shown})"
             out.append(
                 Event(
                     ts_ns=self.ts_ns,
                     kind=kind,
                     message=f"{self.name}: {message}",
-                    level="WARNING",
+                    level="INFO" if kind == "ExpiryFromSymbol" else "WARNING",
                     data={"path": self.path, "reason": reason, "count": count, "lines": lines},
                 )
             )
         return tuple(out)
+
+
+class _SymbolCheck:
+    """The tradingsymbol against the ``expiry`` column, for one load.
+
+    The common case costs a dictionary hit and a string comparison: the symbol is one
+    of the spellings built from (name, expiry) once per pair. Only a symbol that is
+    none of them is parsed, to say what is wrong (or to find a missing expiry).
+    """
+
+    __slots__ = ("_mismatch", "_prefixes", "_problems")
+
+    def __init__(self, problems: _Problems) -> None:
+        self._problems = problems
+        self._mismatch = ""
+        self._prefixes: dict[tuple[str, date], frozenset[str]] = {}
+
+    def __call__(
+        self, symbol: str, name: str, kind: str, strike: float, expiry: date | None, line: int
+    ) -> date | None:
+        """The expiry to use (the column's, else a weekly symbol's), or None."""
+        underlying = name.strip().upper()
+        option = kind != "FUT"
+        if expiry is not None:
+            suffix = f"{_strike_text(strike)}{kind}" if option else "FUT"
+            prefixes = self._prefixes.get((underlying, expiry))
+            if prefixes is None:
+                prefixes = self._prefixes[(underlying, expiry)] = _spellings(underlying, expiry)
+            if symbol.endswith(suffix) and symbol[: -len(suffix)] in prefixes:
+                return expiry
+        found = parse_contract_symbol(
+            symbol, underlying=underlying, strike=strike if option else None, expiry=expiry
+        )
+        if expiry is None:
+            if found is None or found.expiry is None:
+                return None
+            self._problems.add(
+                "ExpiryFromSymbol", "no expiry column value; the weekly symbol's date used", line
+            )
+            return found.expiry
+        if found is None:
+            if underlying:  # without a name a symbol is only parsed to group it
+                self._problems.add(
+                    "SymbolUnparsed",
+                    "tradingsymbol matches no known spelling; the expiry column kept",
+                    line,
+                )
+        elif not found.agrees_with(expiry):
+            if not self._mismatch:  # one reason per load: the events aggregate by it
+                said = found.expiry or f"{found.year}-{found.month:02d}"
+                self._mismatch = (
+                    f"tradingsymbol names another expiry (first: {symbol} says {said}, "
+                    f"the expiry column {expiry}); the expiry column kept"
+                )
+            self._problems.add("ExpiryMismatch", self._mismatch, line)
+        return expiry
+
+
+def _spellings(underlying: str, expiry: date) -> frozenset[str]:
+    """Every tradingsymbol prefix (before strike and type) of ``underlying`` expiring
+    on ``expiry``, under each spelling of the module docstring."""
+    yy, mon = f"{expiry.year % 100:02d}", _MONTHS[expiry.month - 1]
+    dd, mm = f"{expiry.day:02d}", f"{expiry.month:02d}"
+    weekly = _WEEKLY_MONTH_CODES[expiry.month - 1]
+    return frozenset(
+        underlying + part
+        for part in (f"{yy}{mon}", f"{yy}{weekly}{dd}", f"{dd}{mon}{yy}", f"{yy}{mm}{dd}")
+    )
 
 
 def _read_source(source: Path | str | bytes) -> tuple[str, str, str]:
@@ -370,6 +576,7 @@ class InstrumentMaster:
             index[column] for column in KITE_COLUMNS
         )
         dates: dict[str, date | None] = {"": None}
+        cross_check = _SymbolCheck(problems)
         out: list[Instrument] = []
         lines: list[int] = []  # file line of each instrument, for duplicate reports
         append, add_line, add, inf = out.append, lines.append, problems.add, _INF
@@ -414,6 +621,8 @@ class InstrumentMaster:
             if token <= 0 or exchange_token < 0:
                 add("RowSkipped", "non-positive instrument token", line)
                 continue
+            if kind not in _OPTION_TYPES and -inf < strike <= 0.0:
+                strike = 0.0  # older Kite dumps list futures (and more) at strike -0.01
             if (
                 not (0.0 <= last_price < inf and 0.0 <= strike < inf and 0.0 <= tick_size < inf)
                 or lot_size < 0
@@ -421,11 +630,12 @@ class InstrumentMaster:
                 add("RowSkipped", "negative or non-finite price, strike, tick or lot", line)
                 continue
             if kind in _DERIVATIVE_TYPES:
-                if expiry is None:
-                    add("RowSkipped", f"{kind} without expiry", line)
-                    continue
                 if kind != "FUT" and strike <= 0.0:
                     add("RowSkipped", "option without strike", line)
+                    continue
+                expiry = cross_check(symbol, row[i_name], kind, strike, expiry, line)
+                if expiry is None:
+                    add("RowSkipped", f"{kind} without expiry", line)
                     continue
             add_line(line)
             append(

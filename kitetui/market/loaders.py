@@ -22,7 +22,22 @@ data is skipped and recorded, never a crash:
   ``session_only=False`` keeps everything (e.g. for a Muhurat evening session);
   the filter never applies to daily candles (``timeframe_s >= 86400``).
 
-A missing, unreadable or unrecognised file raises ``DataFormatError``.
+* with ``check_symbol`` (what ``load_replay_sources`` asks for: the config names the
+  symbol), a file with a symbol column (``Code``, ``Instrument``, ``symbol``,
+  ``tradingsymbol``, ``ticker``) keeps only the rows naming that symbol
+  (``symbol_matches``: exact, an index alias such as ``NIFTY``/``NIFTY 50``, or a vendor
+  continuous future ``NIFTY-I`` loaded as a NIFTY future); the others are skipped as
+  ``RowSkipped``, so a TATASTEEL file configured as WIPRO yields nothing, not
+  TATASTEEL's prices as WIPRO's. Without it ``symbol`` is only the label the bars get;
+* prices above ``MAX_PRICE`` and volumes above ``MAX_VOLUME`` are skipped as implausible
+  (they are typos or corruption, and would overflow integer paise downstream); candle
+  timestamps must fall on a whole minute;
+* a ``.gz`` file that is not gzip is read as plain text with a ``NotGzip`` event.
+
+A missing, unreadable or unrecognised file raises ``DataFormatError``, and so (by
+default, ``require_rows=True``) does a file with no usable row at all (``NoDataError``,
+whose message says why: header only, every row skipped for which reasons, or every
+row outside the session): silently replaying nothing is how a wrong file goes unseen.
 
 Speed: no pandas and no ``strptime``. Timestamps are cut into a date part and a
 time-of-day part by slicing and both are looked up in per-file caches, so a row costs
@@ -34,6 +49,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -50,12 +66,16 @@ if TYPE_CHECKING:
     from _csv import _reader
 
 __all__ = [
+    "MAX_PRICE",
+    "MAX_VOLUME",
     "DataFormatError",
     "LoadResult",
+    "NoDataError",
     "TickLoadResult",
     "data_path",
     "load_candles",
     "load_ticks",
+    "symbol_matches",
 ]
 
 PKG_PREFIX = "pkg:"
@@ -63,6 +83,8 @@ _DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _INF = float("inf")
 _MAX_LINES_REPORTED = 5
+MAX_PRICE = 10_000_000.0  # rupees a unit; NSE's dearest share is ~1.5 lakh, NIFTY ~25k
+MAX_VOLUME = 10**12  # shares in one bar or one print
 
 
 class DataFormatError(Exception):
@@ -72,6 +94,10 @@ class DataFormatError(Exception):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+class NoDataError(DataFormatError):
+    """A file that was read to its end but holds not one usable row."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +117,11 @@ class TickLoadResult:
 
 
 def data_path(spec: str | Path) -> Path:
-    """Resolve ``"pkg:replay/x.csv.gz"`` inside the installed package; else a plain path."""
+    """Resolve ``"pkg:replay/x.csv.gz"`` inside the installed package; else a plain path.
+
+    A ``pkg:`` path that resolves outside the package data directory (``pkg:../..``,
+    or through a symlink) raises ``ValueError``; the config refuses it first.
+    """
     text = str(spec)
     if not text.startswith(PKG_PREFIX):
         return Path(text).expanduser()
@@ -206,13 +236,28 @@ class _DateTimeParser:
 class _Problems:
     """Aggregates row problems into one event per (kind, reason)."""
 
-    __slots__ = ("_by_key", "path", "symbol")
+    __slots__ = ("_by_key", "notes", "path", "symbol")
 
     def __init__(self, path: Path, symbol: str) -> None:
         self.path = path
         self.symbol = symbol
         # (kind, reason, level) -> [count, first line numbers, first ts_ns]
         self._by_key: dict[tuple[str, str, str], list] = {}
+        self.notes: list[tuple[str, str, str]] = []  # file-level (kind, message, level)
+
+    def summary(self) -> str:
+        """Why nothing was kept, for ``NoDataError``: the reasons with their counts."""
+        if not self._by_key:
+            return "no data rows (header only?)"
+        parts = [
+            f"{count} {reason}"
+            for (_kind, reason, _level), (count, _lines, _ts) in sorted(
+                self._by_key.items(), key=lambda item: -item[1][0]
+            )
+        ]
+        total = sum(entry[0] for entry in self._by_key.values())
+        shown = "; ".join(parts[:3]) + ("; …" if len(parts) > 3 else "")
+        return f"no usable rows: all {total} skipped ({shown})"
 
     def add(
         self, kind: str, reason: str, line: int, ts_ns: int = 0, level: str = "WARNING"
@@ -248,6 +293,9 @@ class _Problems:
                 )
             )
         out.extend(extra)
+        out.extend(
+            self.event(default_ts_ns, kind, message, level) for kind, message, level in self.notes
+        )
         return tuple(out)
 
     def event(self, ts_ns: int, kind: str, message: str, level: str, **data: object) -> Event:
@@ -264,7 +312,7 @@ class _Problems:
 # --------------------------------------------------------------------------- file access
 
 
-def _open_text(path: Path) -> io.TextIOWrapper:
+def _open_text(path: Path, problems: _Problems | None = None) -> io.TextIOWrapper:
     """Open plain or gzip text (sniffed from the magic bytes, not the suffix)."""
     try:
         raw = path.open("rb")
@@ -277,7 +325,12 @@ def _open_text(path: Path) -> io.TextIOWrapper:
     except OSError as exc:
         raw.close()
         raise DataFormatError(path, f"cannot read: {exc.strerror or exc}") from None
-    stream = gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw
+    is_gzip = magic == b"\x1f\x8b"
+    if not is_gzip and path.suffix.lower() == ".gz" and problems is not None:
+        problems.notes.append(
+            ("NotGzip", "named .gz but not gzip data; read as plain text", "WARNING")
+        )
+    stream = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip else raw
     # utf-8-sig drops a BOM; undecodable bytes become U+FFFD and fail row validation.
     return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
 
@@ -292,7 +345,7 @@ def _read_error(path: Path, reader: object, exc: Exception) -> DataFormatError:
 
 
 @contextmanager
-def _csv_rows(path: Path) -> Iterator[tuple[_reader, list[str]]]:
+def _csv_rows(path: Path, problems: _Problems | None = None) -> Iterator[tuple[_reader, list[str]]]:
     """``path`` (plain or gzip) as a CSV reader, with its first row already read.
 
     Every loader starts the same way and must fail the same way: an empty file is a
@@ -300,7 +353,9 @@ def _csv_rows(path: Path) -> Iterator[tuple[_reader, list[str]]]:
     reads on in its ``with`` block (naming the line it happened near). Only the file's
     opening is shared; the per-row loops stay in the loaders, where they are tuned.
     """
-    with _open_text(path) as text:
+    if path.is_dir():
+        raise DataFormatError(path, "is a directory, not a data file")
+    with _open_text(path, problems) as text:
         reader = csv.reader(text)
         try:
             first = next(reader, None)
@@ -314,6 +369,39 @@ def _csv_rows(path: Path) -> Iterator[tuple[_reader, list[str]]]:
 # --------------------------------------------------------------------------- candles
 
 _TIME_COLUMNS = ("datetime", "date", "timestamp")
+_SYMBOL_COLUMNS = ("tradingsymbol", "symbol", "instrument", "code", "ticker")
+# Index names vendors use for the same index (normalised: upper case, alphanumerics).
+_INDEX_ALIASES = {
+    "NIFTY": "NIFTY50",
+    "BANKNIFTY": "NIFTYBANK",
+    "FINNIFTY": "NIFTYFINSERVICE",
+    "MIDCPNIFTY": "NIFTYMIDSELECT",
+    "NIFTYNXT50": "NIFTYNEXT50",
+}
+_CONTINUOUS = re.compile(r"([A-Z0-9&]+?)-(I{1,3})(?:\.[A-Z]+)?")
+
+
+def _normalised(name: str) -> str:
+    key = "".join(ch for ch in name.upper() if ch.isalnum() or ch == "&")
+    return _INDEX_ALIASES.get(key, key)
+
+
+def symbol_matches(name: str, symbol: str) -> bool:
+    """Does a file's own symbol column value ``name`` denote ``symbol``?
+
+    Equal ignoring case, spaces and punctuation (``NIFTYAUTO`` = ``NIFTY AUTO``), an
+    index alias (``NIFTY`` = ``NIFTY 50``), or a vendor continuous future
+    (``NIFTY-I``, ``NIFTY-II.NFO``) loaded as a future of that underlying
+    (``NIFTY22NOVFUT``): the name says which series, the config which contract.
+    """
+    if _normalised(name) == _normalised(symbol):
+        return True
+    continuous = _CONTINUOUS.fullmatch(name.strip().upper())
+    if continuous is None:
+        return False
+    return re.fullmatch(rf"{re.escape(continuous[1])}\d\d[A-Z]{{3}}FUT", symbol.upper()) is not None
+
+
 _KNOWN_LAYOUTS = (
     "Kite `date,open,high,low,close,volume[,oi]` (also `Date`/`datetime`, or with a "
     "leading pandas index column), `Code,Date,Open,High,Low,Close,Volume`, "
@@ -332,6 +420,7 @@ class _CandleLayout:
     close: int
     volume: int  # -1: no volume column
     oi: int  # -1: no oi column
+    symbol: int  # -1: no symbol column
 
 
 def _candle_layout(path: Path, header: list[str]) -> _CandleLayout:
@@ -357,6 +446,7 @@ def _candle_layout(path: Path, header: list[str]) -> _CandleLayout:
         close=index["close"],
         volume=index.get("volume", -1),
         oi=index.get("oi", index.get("open_interest", -1)),
+        symbol=next((index[name] for name in _SYMBOL_COLUMNS if name in index), -1),
     )
 
 
@@ -376,19 +466,39 @@ def _price_problem(o: float, h: float, low: float, c: float) -> str:
         return "non-finite price"
     if any(p <= 0.0 for p in prices):
         return "zero or negative price"
+    if any(p > MAX_PRICE for p in prices):
+        return f"price above {MAX_PRICE:,.0f}"
     if h < low:
         return "high below low"
     return "open/close outside the high-low range"
 
 
+def _count_problem(*counts: int) -> str:
+    if any(n < 0 for n in counts):
+        return "negative volume or oi"
+    return f"volume or oi above {MAX_VOLUME:,}"
+
+
+def _no_data(path: Path, problems: _Problems) -> NoDataError:
+    return NoDataError(path, problems.summary())
+
+
 def load_candles(
-    path: str | Path, symbol: str, timeframe_s: int = 60, *, session_only: bool = True
+    path: str | Path,
+    symbol: str,
+    timeframe_s: int = 60,
+    *,
+    session_only: bool = True,
+    require_rows: bool = True,
+    check_symbol: bool = False,
 ) -> LoadResult:
     """Load a candle CSV (plain or gzip); the format is detected from its header.
 
     ``timeframe_s`` is the file's bar length (the files do not say). Rows are returned
     in time order, one bar per timestamp, inside the NSE session unless
     ``session_only`` is false; every fix is described by an event (module docstring).
+    No usable row raises ``NoDataError`` unless ``require_rows`` is false;
+    ``check_symbol`` skips rows whose own symbol column names another instrument.
     """
     path = Path(path)
     if timeframe_s <= 0:
@@ -397,15 +507,19 @@ def load_candles(
     parser = _DateTimeParser()
     rows: list[tuple[int, float, float, float, float, int, int, int]] = []
     append = rows.append
-    with _csv_rows(path) as (reader, header):
+    with _csv_rows(path, problems) as (reader, header):
         layout = _candle_layout(path, header)
         ncols, i_d, i_t = layout.ncols, layout.date, layout.time
         i_o, i_h, i_l, i_c = layout.open, layout.high, layout.low, layout.close
         i_v, i_oi = layout.volume, layout.oi
+        i_s = layout.symbol if symbol and check_symbol else -1
+        names_ok: set[str] = set()  # symbol-column values that name ``symbol``
+        foreign = ""  # the reason for rows naming another symbol, once one is seen
         # Locals, and the datetime cache lookups inlined: this loop runs per row.
         datetime_s, date_time_s = parser.datetime_s, parser.date_time_s
         days_get, rests_get = parser.days.get, parser.rests.get
-        to_int, ns, inf = _to_int, NS_PER_SECOND, _INF
+        to_int, ns, max_price, max_volume = _to_int, NS_PER_SECOND, MAX_PRICE, MAX_VOLUME
+        minute_ns = 60 * ns if timeframe_s < DAY_S else 1
         line = 1
         for row in reader:
             line = reader.line_num
@@ -413,6 +527,14 @@ def load_candles(
                 reason = "blank line" if not row else f"{len(row)} fields, expected {ncols}"
                 problems.add("RowSkipped", reason, line)
                 continue
+            if i_s >= 0 and row[i_s] not in names_ok:
+                if not symbol_matches(row[i_s], symbol):
+                    foreign = foreign or (
+                        f"row names another symbol ({row[i_s].strip()[:40]!r} first), not {symbol}"
+                    )
+                    problems.add("RowSkipped", foreign, line)
+                    continue
+                names_ok.add(row[i_s])
             try:
                 if i_t < 0:
                     stamp = row[i_d]
@@ -427,6 +549,9 @@ def load_candles(
             except (ValueError, IndexError):
                 problems.add("RowSkipped", "unparseable timestamp", line)
                 continue
+            if ts % minute_ns:
+                problems.add("RowSkipped", "timestamp not on a whole minute", line, ts)
+                continue
             try:
                 o = float(row[i_o])
                 h = float(row[i_h])
@@ -437,11 +562,11 @@ def load_candles(
             except (ValueError, OverflowError):
                 problems.add("RowSkipped", "unparseable number", line, ts)
                 continue
-            if not (0.0 < lo <= o <= h and lo <= c <= h and h < inf):
+            if not (0.0 < lo <= o <= h and lo <= c <= h and h <= max_price):
                 problems.add("RowSkipped", _price_problem(o, h, lo, c), line, ts)
                 continue
-            if volume < 0 or oi < 0:
-                problems.add("RowSkipped", "negative volume or oi", line, ts)
+            if not (0 <= volume <= max_volume and 0 <= oi <= max_volume):
+                problems.add("RowSkipped", _count_problem(volume, oi), line, ts)
                 continue
             append((ts, o, h, lo, c, volume, oi, line))
 
@@ -454,6 +579,8 @@ def load_candles(
         Bar(symbol, ts, timeframe_s, o, h, lo, c, volume, oi)
         for ts, o, h, lo, c, volume, oi, _line in rows
     )
+    if not bars and require_rows:
+        raise _no_data(path, problems)
     return LoadResult(bars, problems.events(bars[0].ts_ns if bars else 0, extra))
 
 
@@ -551,23 +678,26 @@ def _tick_layout_check(path: Path, first: list[str]) -> None:
         )
 
 
-def load_ticks(path: str | Path, symbol: str, *, session_only: bool = True) -> TickLoadResult:
+def load_ticks(
+    path: str | Path, symbol: str, *, session_only: bool = True, require_rows: bool = True
+) -> TickLoadResult:
     """Load a headerless ``date,time,last_price,last_traded_qty,open_interest`` tick file.
 
     Rows sharing a second keep their file order and get the same ``ts_ns``. Out of order
     rows are stable-sorted; bad rows and (unless ``session_only`` is false) rows outside
-    09:15:00-15:30:00 IST are skipped, each with an aggregated event.
+    09:15:00-15:30:00 IST are skipped, each with an aggregated event. No usable row
+    raises ``NoDataError`` unless ``require_rows`` is false.
     """
     path = Path(path)
     problems = _Problems(path, symbol)
     parser = _DateTimeParser()
     rows: list[tuple[int, float, int, int, int]] = []
     append = rows.append
-    with _csv_rows(path) as (reader, first):
+    with _csv_rows(path, problems) as (reader, first):
         _tick_layout_check(path, first)
         date_time_s = parser.date_time_s
         days_get, times_get = parser.days.get, parser.times.get
-        to_int, ns, inf = _to_int, NS_PER_SECOND, _INF
+        to_int, ns, max_price, max_volume = _to_int, NS_PER_SECOND, MAX_PRICE, MAX_VOLUME
         for row in _chain_first(first, reader):
             line = reader.line_num
             if len(row) != 5:
@@ -591,11 +721,12 @@ def load_ticks(path: str | Path, symbol: str, *, session_only: bool = True) -> T
             except (ValueError, OverflowError):
                 problems.add("RowSkipped", "unparseable number", line, ts)
                 continue
-            if not 0.0 < price < inf:
+            if not 0.0 < price <= max_price:
                 problems.add("RowSkipped", _price_problem(price, price, price, price), line, ts)
                 continue
-            if qty < 0 or oi < 0:
-                problems.add("RowSkipped", "negative quantity or oi", line, ts)
+            if not (0 <= qty <= max_volume and 0 <= oi <= max_volume):
+                reason = "negative quantity or oi" if qty < 0 or oi < 0 else _count_problem(qty)
+                problems.add("RowSkipped", reason, line, ts)
                 continue
             append((ts, price, qty, oi, line))
 
@@ -604,6 +735,8 @@ def load_ticks(path: str | Path, symbol: str, *, session_only: bool = True) -> T
         rows = _drop_outside_session(rows, problems, "TickOutsideSession", "tick outside session")
     rows = _sort_rows(rows, problems, extra)
     ticks = tuple(Tick(symbol, ts, price, qty, oi) for ts, price, qty, oi, _line in rows)
+    if not ticks and require_rows:
+        raise _no_data(path, problems)
     return TickLoadResult(ticks, problems.events(ticks[0].ts_ns if ticks else 0, extra))
 
 

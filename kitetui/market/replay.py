@@ -5,6 +5,14 @@ a tick at its timestamp), so every consumer sees the market in the order it happ
 and batch boundaries are the same at every speed: a resumed or re-run replay makes
 the same decisions. Pacing maps data time to wall time at N×; ``max`` does not sleep
 but yields to the loop every few batches so commands and the UI stay responsive.
+
+``load_replay_sources`` turns the config's ``replay.sources`` into those per-symbol
+streams: it expands globs, loads each file with the loader of its kind, and decides
+what an empty source means. A source that yields no data at all (its file missing,
+its glob matching nothing, every row unusable) raises ``DataFormatError`` naming the
+file or pattern (exit 4), unless the source says ``optional: true``: then it is a
+``SourceEmpty`` event. Inside a glob, one empty file is a ``SourceFileEmpty`` event as
+long as another file of the glob has data.
 """
 
 from __future__ import annotations
@@ -13,10 +21,25 @@ import asyncio
 import heapq
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Protocol
 
-from kitetui.domain import NS_PER_SECOND, Bar, Tick
+from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
+from kitetui.market.bars import DAY_S, IST_OFFSET_S
+from kitetui.market.index_loader import load_index_values
+from kitetui.market.loaders import (
+    DataFormatError,
+    NoDataError,
+    data_path,
+    load_candles,
+    load_ticks,
+)
 
 Item = Tick | Bar
+
+_EPOCH = date(1970, 1, 1)
 
 
 def event_time(item: Item) -> int:
@@ -87,3 +110,139 @@ async def paced(
     for ts, batch in batches:
         await pacer.wait(ts)
         yield ts, batch
+
+
+# --------------------------------------------------------------------------- sources
+
+
+class SourceSpec(Protocol):
+    """What loading needs of a source (``kitetui.config.SourceConfig`` provides it)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def symbol(self) -> str | None: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def optional(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySources:
+    """Per-file streams (each in time order), the load's events, and the IST days
+    that have data (sorted), which the calendar and universe checks need."""
+
+    streams: tuple[tuple[Item, ...], ...]
+    events: tuple[Event, ...]
+    days: tuple[date, ...]
+
+
+def expand_source(spec: str, symbol: str | None) -> list[tuple[Path, str]]:
+    """A source path, or a glob whose files are named by their tradingsymbol (the file
+    name up to its first dot). A glob's matches must stay in its folder."""
+    if "*" not in spec:
+        return [(data_path(spec), symbol or "")]
+    folder_spec, _, pattern = spec.rpartition("/")
+    if not folder_spec and spec.startswith("pkg:"):  # "pkg:*.csv": the data dir itself
+        folder_spec, pattern = "pkg:", spec.removeprefix("pkg:")
+    folder = data_path(folder_spec) if folder_spec else Path(".")
+    resolved = folder.resolve()
+    out = []
+    for path in sorted(folder.glob(pattern)):
+        if path.resolve().parent != resolved:  # a symlink out of the folder
+            continue
+        out.append((path, path.name.split(".", 1)[0]))
+    return out
+
+
+def _load_file(path: Path, symbol: str, kind: str) -> tuple[Sequence[Item], tuple[Event, ...]]:
+    if kind == "ticks":
+        result = load_ticks(path, symbol)
+        return result.ticks, result.events
+    if kind == "index":
+        result = load_index_values(path, symbol)
+        return result.ticks, result.events
+    candles = load_candles(path, symbol, check_symbol=True)  # the config named the symbol
+    return candles.bars, candles.events
+
+
+def _event(kind: str, message: str, path: str, level: str = "WARNING", symbol: str = "") -> Event:
+    return Event(
+        ts_ns=0, kind=kind, message=message, symbol=symbol, level=level, data={"path": path}
+    )
+
+
+def load_replay_sources(
+    sources: Iterable[SourceSpec], key: str = "replay.sources"
+) -> ReplaySources:
+    """Load every source (module docstring: what an empty source means).
+
+    Raises ``DataFormatError`` (exit 4) for a file that cannot be read or a required
+    source without data; the message names the file (or the glob) and the config key.
+    """
+    streams: list[tuple[Item, ...]] = []
+    events: list[Event] = []
+    for index, source in enumerate(sources):
+        where = f"{key}[{index}]"
+        try:
+            files = expand_source(source.path, source.symbol)
+        except ValueError as exc:  # pkg: escaping the data dir (the config refuses it)
+            raise DataFormatError(source.path, f"{exc} ({where})") from None
+        if not files:
+            message = f"no file matches {source.path!r} ({where})"
+            if not source.optional:
+                raise DataFormatError(source.path, f"no file matches this pattern ({where})")
+            events.append(_event("SourceEmpty", message, source.path))
+            continue
+        loaded = 0
+        first_empty: DataFormatError | None = None
+        for path, symbol in files:
+            try:
+                items, file_events = _load_file(path, symbol, source.kind)
+            except NoDataError as exc:
+                first_empty = first_empty or exc
+                if len(files) > 1:
+                    events.append(_event("SourceFileEmpty", str(exc), str(path), symbol=symbol))
+                continue
+            except DataFormatError as exc:
+                missing = exc.reason == "file not found"
+                if not (missing and (source.optional or len(files) > 1)):
+                    raise DataFormatError(exc.path, f"{exc.reason} ({where})") from None
+                first_empty = first_empty or exc
+                continue
+            events.extend(file_events)
+            streams.append(tuple(items))
+            loaded += 1
+        if loaded:
+            continue
+        assert first_empty is not None
+        if not source.optional:
+            if len(files) == 1:
+                raise DataFormatError(first_empty.path, f"{first_empty.reason} ({where})")
+            raise DataFormatError(
+                source.path,
+                f"none of the {len(files)} matching files has usable data "
+                f"(first: {first_empty}) ({where})",
+            )
+        events.append(
+            _event(
+                "SourceEmpty", f"optional source {where} has no data: {first_empty}", source.path
+            )
+        )
+    return ReplaySources(tuple(streams), tuple(events), _days(streams))
+
+
+def _days(streams: Iterable[Sequence[Item]]) -> tuple[date, ...]:
+    """IST calendar days with at least one item (streams are in time order)."""
+    day_ns = DAY_S * NS_PER_SECOND
+    offset_ns = IST_OFFSET_S * NS_PER_SECOND
+    numbers: set[int] = set()
+    for stream in streams:
+        last = None
+        for item in stream:
+            number = (item.ts_ns + offset_ns) // day_ns
+            if number != last:
+                numbers.add(number)
+                last = number
+    return tuple(_EPOCH + timedelta(days=n) for n in sorted(numbers))

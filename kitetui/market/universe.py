@@ -4,7 +4,11 @@ Membership comes from snapshots shipped in ``kitetui/data/universe/`` (sources a
 in the README there): ``nifty50.csv`` and ``nifty100.csv`` are the current lists, and
 ``nifty50_history.csv`` holds NIFTY 50 membership per rebalance period back to
 2022-03-31, so a replay of 2023 can pick the 2023 members. Nothing here guesses: a date
-before the earliest period raises, naming the first date that is known.
+before the earliest period raises ``UniverseError``, naming the first date that is known.
+Known periods always run up to today, so ``first_known_date`` alone says whether a
+replay can use an index: ``kitetui.preflight`` refuses a config whose replay starts
+before it (``check-config`` and the run's start, exit 2), instead of the equity engine
+failing on the first session.
 
 ``select_universe`` is a pure function of its inputs, so the same day, members, data and
 prices always give the same choice, and every rejected member says why.
@@ -24,7 +28,9 @@ __all__ = [
     "KNOWN_INDICES",
     "SYMBOL_RENAMES",
     "UniverseChoice",
+    "UniverseError",
     "current_symbol",
+    "first_known_date",
     "load_index_members",
     "select_universe",
 ]
@@ -45,6 +51,10 @@ SYMBOL_RENAMES: Mapping[str, str] = {
     "TATAMOTORS": "TMPV",  # INE155A01022; demerger, Oct 2025 (Kite data files keep the old name)
     "LTIM": "LTM",  # INE214T01019; LTIMindtree Ltd renamed LTM Ltd
 }
+
+
+class UniverseError(ValueError):
+    """No sourced membership list for an index on a date (or an unknown index)."""
 
 
 def current_symbol(symbol: str) -> str:
@@ -78,15 +88,23 @@ def _history(filename: str) -> tuple[tuple[date, tuple[str, ...]], ...]:
 def _canonical_index(index: str) -> str:
     key = " ".join(index.upper().replace("NIFTY", "NIFTY ").split())
     if key not in _CURRENT:
-        raise ValueError(f"unknown index {index!r}; known: {', '.join(KNOWN_INDICES)}")
+        raise UniverseError(f"unknown index {index!r}; known: {', '.join(KNOWN_INDICES)}")
     return key
+
+
+def first_known_date(index: str) -> date:
+    """The earliest date with a sourced membership list of ``index``; every later date
+    has one too (the history runs into the current list)."""
+    key = _canonical_index(index)
+    history = _history(_HISTORY[key]) if key in _HISTORY else ()
+    return history[0][0] if history else _CURRENT[key][1]
 
 
 def load_index_members(index: str, as_of: date | None = None) -> tuple[str, ...]:
     """Sorted NSE tradingsymbols of ``index`` ("NIFTY 50" or "NIFTY 100").
 
     ``as_of=None`` gives the current list. With a date, the list in force on that date;
-    a date before the earliest sourced period raises ``ValueError``.
+    a date before the earliest sourced period raises ``UniverseError`` (a ``ValueError``).
     """
     key = _canonical_index(index)
     filename, current_from = _CURRENT[key]
@@ -99,7 +117,7 @@ def load_index_members(index: str, as_of: date | None = None) -> tuple[str, ...]
             chosen = members
     if chosen is None:
         first = history[0][0] if history else current_from
-        raise ValueError(
+        raise UniverseError(
             f"no sourced {key} membership for {as_of.isoformat()}; known from {first.isoformat()}"
         )
     return chosen

@@ -1,64 +1,356 @@
 """Bad-data filter in front of the pipeline (rule 7: bad data never crashes an engine).
 
-A price that is missing, non-finite, zero or negative is skipped. A single print far
-from the last accepted price (a fat-finger tick or a vendor glitch) is skipped too;
-but if the next prints confirm the new level, the market really moved and the level
-is accepted, so a genuine gap never freezes a symbol.
+``PriceValidator.check(item)`` returns None for an item that may go on, else the reason
+it is held back. It tells noise from news:
+
+* **Broken values** are skipped: a missing, non-finite, zero or negative price, a
+  price above ``MAX_PRICE``, a bar whose open or close lies outside its low-high range,
+  a negative volume, quantity or open interest.
+* **Wild wicks** are skipped: a bar's high (low) reaching further above (below) both
+  its close and the previous close than the jump limit allows, or, once ~10 bars of
+  the symbol set its typical range, more than ``wick_ranges`` typical ranges *and* a
+  quarter of the jump limit. Such a bar would inflate ATR and let the paper broker
+  fill a stop at a price that never traded; it is skipped whole (not repaired to its
+  body: the body of a bar with a fantasy wick is not trusted either), with its reason.
+* **Jumps** within a session are *held*, not dropped: a print (a tick's price, a
+  bar's close) further than the limit from the last accepted one is held while the
+  prints that follow decide. A following print nearer the new level than the old one
+  confirms it (it is held too); ``confirmations`` prints in all make the move real:
+  the one that completes the count is accepted and the held ones are *released*
+  (``take_released``), so a real gap reaches bars and indicators, late by a few prints
+  but complete. A print back within the limit of the old level and nearer it than the
+  held level, or one jumping the other way, shows the held ones were spikes: they
+  stay dropped (``SpikeRejected`` note).
+* **A new session is never a spike**: the first item of an IST day is compared with
+  nothing before it (a gap at the open, a circuit day, a split in unadjusted data is
+  real); held items left from the previous session are dropped as unconfirmed.
+
+Limits scale with the bar length: ``max_jump`` is for ticks and 1-minute bars, and a
+bar of ``T`` minutes allows ``sqrt(T)`` times more (a random walk's spread), so a
+daily bar of a crash day is not a spike. ``jump_overrides`` sets the limit per symbol
+(an option's premium can move 60% between two trades and still be real).
+
+What the supervisor does with this (the integrator wires it; see ``take_released``):
+after ``check``, if ``has_news``, journal ``take_notes()`` and feed
+``take_released()`` (earlier items of the same symbol, in time order) through the
+accepted path *before* the item just checked.
 """
 
 from __future__ import annotations
 
 import math
 
-from kitetui.domain import Bar, Tick
+from kitetui.domain import Bar, Event, Tick
+
+MAX_PRICE = 10_000_000.0  # rupees a unit, as the loaders' ceiling
+_DAY_NS = 86_400_000_000_000
+_IST_NS = 19_800_000_000_000
+_RANGE_SPAN = 20  # bars in the typical-range average
+_RANGE_WARM = 10  # bars before the range rule applies
+_RANGE_WEIGHT = 1.0 / _RANGE_SPAN
+
+Item = Tick | Bar
+
+
+class _SymbolState:
+    """What the validator remembers of one symbol."""
+
+    __slots__ = ("day", "held", "last", "limit", "range_avg", "range_n", "side", "timeframe_s")
+
+    def __init__(self) -> None:
+        self.last = 0.0  # the last accepted price (a bar's close)
+        self.day = -1  # its IST day number
+        self.timeframe_s = -1  # of the items seen (0: ticks); the limit depends on it
+        self.limit = 0.0
+        self.held: list[Item] = []
+        self.side = 0  # +1 / -1: where the held prints are from ``last``
+        self.range_avg = 0.0
+        self.range_n = 0
+
+    def learn_range(self, bar: Bar) -> None:
+        self.range_n += 1
+        weight = _RANGE_WEIGHT if self.range_n >= _RANGE_SPAN else 1.0 / self.range_n
+        self.range_avg += (bar.high - bar.low - self.range_avg) * weight
 
 
 class PriceValidator:
     """``max_jump`` is a fraction of the last price; ``jump_overrides`` sets it per
-    symbol (an option's premium can move 30% between two trades and still be real)."""
+    symbol; ``confirmations`` prints in all (the first held one included) make a
+    jump real; ``wick_ranges`` is the wick limit in typical bar ranges."""
 
-    __slots__ = ("_last", "_limits", "_suspect", "confirmations", "max_jump")
+    __slots__ = (
+        "_limits",
+        "_notes",
+        "_released",
+        "_states",
+        "confirmations",
+        "max_jump",
+        "wick_ranges",
+    )
 
     def __init__(
         self,
         max_jump: float = 0.08,
         confirmations: int = 3,
         jump_overrides: dict[str, float] | None = None,
+        *,
+        wick_ranges: float = 25.0,
     ) -> None:
+        if not (math.isfinite(max_jump) and max_jump > 0):
+            raise ValueError(f"max_jump must be a positive fraction, not {max_jump!r}")
         self.max_jump = max_jump
-        self.confirmations = confirmations
+        self.confirmations = max(1, int(confirmations))
+        self.wick_ranges = wick_ranges
         self._limits = dict(jump_overrides or {})
-        self._last: dict[str, float] = {}
-        self._suspect: dict[str, int] = {}
+        self._states: dict[str, _SymbolState] = {}
+        self._released: list[Item] = []
+        self._notes: list[Event] = []
+
+    # ----------------------------------------------------------------------- results
+
+    @property
+    def has_news(self) -> bool:
+        """True when ``take_released`` or ``take_notes`` has something (cheap to ask)."""
+        return bool(self._released or self._notes)
+
+    @property
+    def held_count(self) -> int:
+        """Items held back, waiting for the prints that confirm or reject them."""
+        return sum(len(state.held) for state in self._states.values())
+
+    def take_released(self) -> list[Item]:
+        """Held items that the item just accepted by ``check`` confirmed, oldest first.
+
+        They are earlier prints of that item's symbol: the caller feeds them through
+        its accepted path before that item. Taking them empties the list.
+        """
+        released, self._released = self._released, []
+        return released
+
+    def take_notes(self) -> list[Event]:
+        """``JumpConfirmed`` / ``SpikeRejected`` / ``HeldDropped`` events to journal."""
+        notes, self._notes = self._notes, []
+        return notes
+
+    # ----------------------------------------------------------------------- checking
 
     def check(self, item: Tick | Bar) -> str | None:
-        """None if the item may go on, else the reason it is skipped."""
+        """None if the item may go on, else the reason it is skipped (or held).
+
+        The common case (a sane print near the last one, nothing held) is the inlined
+        fast path: a few comparisons, no call; everything else is ``_decide``.
+        """
+        state = self._states.get(item.symbol)
+        if state is None:
+            state = self._states[item.symbol] = _SymbolState()
+        if type(item) is Bar:
+            low, high, price = item.low, item.high, item.close
+            if not (0.0 < low <= item.open <= high <= MAX_PRICE and low <= price <= high) or (
+                item.volume < 0 or item.oi < 0
+            ):
+                return _broken_bar(item)
+            if item.timeframe_s != state.timeframe_s:
+                state.timeframe_s = item.timeframe_s
+                state.limit = self._limit(item.symbol, item.timeframe_s)
+            day = (item.ts_ns + _IST_NS) // _DAY_NS
+            last = state.last
+            if day == state.day and not state.held:
+                limit = state.limit
+                top = price if price > last else last
+                bottom = price if price < last else last
+                up, down = high - top, bottom - low
+                if (
+                    abs(price - last) <= limit * last
+                    and up <= limit * top
+                    and (down <= limit * bottom)
+                ):
+                    bound = self.wick_ranges * state.range_avg
+                    quarter = limit * 0.25
+                    if state.range_n < _RANGE_WARM or (
+                        (up <= bound or up <= quarter * top)
+                        and (down <= bound or down <= quarter * bottom)
+                    ):
+                        state.last = price
+                        n = state.range_n = state.range_n + 1
+                        state.range_avg += (high - low - state.range_avg) * (
+                            _RANGE_WEIGHT if n >= _RANGE_SPAN else 1.0 / n
+                        )
+                        return None
+            return self._decide(item, state, price, day)
+        price = item.price
+        if not (0.0 < price <= MAX_PRICE) or item.qty < 0 or item.oi < 0:
+            return _broken_tick(item)
+        if state.timeframe_s != 0:
+            state.timeframe_s = 0
+            state.limit = self._limit(item.symbol, 0)
+        day = (item.ts_ns + _IST_NS) // _DAY_NS
+        if day == state.day and not state.held:
+            last = state.last
+            if abs(price - last) <= state.limit * last:
+                state.last = price
+                return None
+        return self._decide(item, state, price, day)
+
+    def _limit(self, symbol: str, timeframe_s: int) -> float:
+        limit = self._limits.get(symbol, self.max_jump)
+        return limit * math.sqrt(timeframe_s / 60) if timeframe_s > 60 else limit
+
+    def _decide(self, item: Item, state: _SymbolState, price: float, day: int) -> str | None:
+        """Everything off the fast path: wicks, a new session, holds and their outcome."""
+        limit = state.limit
+        new_session = day != state.day
+        if type(item) is Bar:
+            wick = self._wild_wick(item, state, limit, new_session)
+            if wick:
+                return wick
+        if new_session:
+            if state.held:
+                self._drop_held(state, "HeldDropped", "the session ended before confirming")
+            state.day = day
+            return self._accept(item, state, price)
+        last = state.last
+        near_old = abs(price - last) <= limit * last
+        if not state.held:
+            if near_old:
+                return self._accept(item, state, price)
+            return self._hold(item, state, price, last)
+        held = state.held[-1]
+        held_price = held.close if isinstance(held, Bar) else held.price
+        if near_old and abs(price - last) <= abs(price - held_price):
+            self._drop_held(
+                state, "SpikeRejected", f"the next print {price:g} came back near {last:g}"
+            )
+            return self._accept(item, state, price)
+        side = 1 if price > last else -1
+        if not near_old and side != state.side:
+            self._drop_held(
+                state, "SpikeRejected", f"the next print {price:g} jumped the other way"
+            )
+            return self._hold(item, state, price, last)
+        state.held.append(item)  # nearer the new level than the old: it confirms
+        if len(state.held) < self.confirmations:
+            return self._waiting(state, price, last)
+        confirmed = state.held[:-1]
+        state.held = []
+        self._released.extend(confirmed)
+        for earlier in confirmed:
+            if isinstance(earlier, Bar):
+                state.learn_range(earlier)
+        self._notes.append(
+            _note(
+                item,
+                "JumpConfirmed",
+                f"a move from {last:g} to {price:g} confirmed by {self.confirmations} "
+                f"prints; {len(confirmed)} held item(s) released",
+                "INFO",
+            )
+        )
+        return self._accept(item, state, price)
+
+    def _hold(self, item: Item, state: _SymbolState, price: float, last: float) -> str | None:
+        state.held.append(item)
+        state.side = 1 if price > last else -1
+        if self.confirmations <= 1:
+            state.held = []
+            return self._accept(item, state, price)
+        return self._waiting(state, price, last)
+
+    def _waiting(self, state: _SymbolState, price: float, last: float) -> str:
+        waiting = self.confirmations - len(state.held)
+        return (
+            f"held: price {price:g} jumps {abs(price / last - 1):.1%} from {last:g}; "
+            f"waiting for {waiting} more print(s) to confirm the move"
+        )
+
+    def _accept(self, item: Item, state: _SymbolState, price: float) -> None:
+        state.last = price
         if isinstance(item, Bar):
-            prices = (item.open, item.high, item.low, item.close)
-            for price in prices:
-                if not (isinstance(price, float | int) and math.isfinite(price)):
-                    return f"non-finite price {price!r}"
-                if price <= 0:
-                    return f"non-positive price {price}"
-            if item.high < item.low or not item.low <= item.close <= item.high:
-                return f"inconsistent bar high={item.high} low={item.low} close={item.close}"
-            price = item.close
-        else:
-            price = item.price
-            if not (isinstance(price, float | int) and math.isfinite(price)):
-                return f"non-finite price {price!r}"
-            if price <= 0:
-                return f"non-positive price {price}"
-        last = self._last.get(item.symbol)
-        limit = self._limits.get(item.symbol, self.max_jump)
-        if last is not None and abs(price - last) > limit * last:
-            seen = self._suspect.get(item.symbol, 0) + 1
-            if seen < self.confirmations:
-                self._suspect[item.symbol] = seen
-                return f"price {price} jumps {abs(price / last - 1):.1%} from {last}"
-        self._suspect.pop(item.symbol, None)
-        self._last[item.symbol] = price
+            state.learn_range(item)
         return None
+
+    def _drop_held(self, state: _SymbolState, kind: str, why: str) -> None:
+        held = state.held
+        state.held = []
+        first = held[0]
+        price = first.close if isinstance(first, Bar) else first.price
+        self._notes.append(
+            _note(
+                first,
+                kind,
+                f"{len(held)} held item(s) from {price:g} dropped: {why}",
+                "WARNING",
+            )
+        )
+
+    def _wild_wick(
+        self, bar: Bar, state: _SymbolState, limit: float, new_session: bool
+    ) -> str | None:
+        """A reason when the bar's high or low reaches implausibly far (module docstring)."""
+        if new_session or state.last <= 0.0:
+            anchor_hi, anchor_lo = max(bar.open, bar.close), min(bar.open, bar.close)
+        else:
+            anchor_hi, anchor_lo = max(bar.close, state.last), min(bar.close, state.last)
+            if state.held:  # a move under confirmation is a level too
+                held = state.held[-1]
+                level = held.close if isinstance(held, Bar) else held.price
+                anchor_hi, anchor_lo = max(anchor_hi, level), min(anchor_lo, level)
+        up = bar.high - anchor_hi
+        down = anchor_lo - bar.low
+        if up > limit * anchor_hi:
+            return f"wild wick: high {bar.high:g} is {up / anchor_hi:.1%} above {anchor_hi:g}"
+        if down > limit * anchor_lo:
+            return f"wild wick: low {bar.low:g} is {down / anchor_lo:.1%} below {anchor_lo:g}"
+        if state.range_n >= _RANGE_WARM and state.range_avg > 0.0:
+            bound = self.wick_ranges * state.range_avg
+            if up > bound and up > limit / 4 * anchor_hi:
+                return (
+                    f"wild wick: high {bar.high:g} is {up / state.range_avg:.0f} typical "
+                    f"ranges above {anchor_hi:g}"
+                )
+            if down > bound and down > limit / 4 * anchor_lo:
+                return (
+                    f"wild wick: low {bar.low:g} is {down / state.range_avg:.0f} typical "
+                    f"ranges below {anchor_lo:g}"
+                )
+        return None
+
+
+def _finite_positive(price: object) -> str:
+    if not (isinstance(price, float | int) and math.isfinite(price)):
+        return f"non-finite price {price!r}"
+    if price <= 0:
+        return f"non-positive price {price}"
+    if price > MAX_PRICE:
+        return f"implausible price {price:g}"
+    return ""
+
+
+def _broken_bar(bar: Bar) -> str:
+    for price in (bar.open, bar.high, bar.low, bar.close):
+        problem = _finite_positive(price)
+        if problem:
+            return problem
+    if not (bar.low <= bar.open <= bar.high and bar.low <= bar.close <= bar.high):
+        return (
+            f"inconsistent bar open={bar.open:g} high={bar.high:g} low={bar.low:g} "
+            f"close={bar.close:g}"
+        )
+    if bar.volume < 0 or bar.oi < 0:
+        return f"negative volume {bar.volume} or oi {bar.oi}"
+    return ""
+
+
+def _broken_tick(tick: Tick) -> str:
+    problem = _finite_positive(tick.price)
+    if problem:
+        return problem
+    if tick.qty < 0 or tick.oi < 0:
+        return f"negative quantity {tick.qty} or oi {tick.oi}"
+    return ""
+
+
+def _note(item: Item, kind: str, message: str, level: str) -> Event:
+    return Event(ts_ns=item.ts_ns, kind=kind, message=message, symbol=item.symbol, level=level)
 
 
 class GapDetector:

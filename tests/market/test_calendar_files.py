@@ -1,0 +1,55 @@
+"""An unusable holidays override is a ``CalendarError`` naming file and line, never a
+``KeyError`` traceback; coverage of the years a replay spans."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from kitetui.market.calendar import CalendarError, nse
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "reason"),
+    [
+        (b"", 0, "empty file"),
+        (b"day,description\n2026-01-26,x\n", 1, "no 'date' column"),
+        (b"date,description\n2026-01-26,ok\n26/01/2026,x\n", 3, "bad date '26/01/2026'"),
+        (b"date,description\n1789-07-14,x\n", 2, "outside 1990-2100"),
+        (b"date,open,close\n2026-11-08,18:00,\n", 2, "open but no close"),
+        (b"date,open,close\n2026-11-08,,19:00\n", 2, "close but no open"),
+        (b"date,open,close\n2026-11-08,19:00,18:00\n", 2, "closes (18:00:00) before it opens"),
+        (b"date,open,close\n2026-11-08,6pm,7pm\n", 2, "bad time '6pm'"),
+        (b"date,description\n2026-01-26,caf\xe9\n", 0, "not UTF-8"),
+        (b'date,description\n"2026-01-26,x\n', 2, "bad date '2026-01-26,x'"),  # open quote
+    ],
+)
+def test_nse_with_bad_override_raises_calendar_error(
+    tmp_path: Path, content: bytes, line: int, reason: str
+) -> None:
+    path = tmp_path / "holidays.csv"
+    path.write_bytes(content)
+    with pytest.raises(CalendarError) as caught:
+        nse(path)
+    error = caught.value
+    assert error.path == path and reason in error.reason
+    if line:
+        assert error.line == line and f"line {line}: " in str(error)
+    assert "\n" not in str(error)
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_nse_with_override_that_is_not_a_file_raises(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "holidays.csv"
+    if kind == "directory":
+        path.mkdir()
+    with pytest.raises(CalendarError, match=r"file not found|is a directory"):
+        nse(path)
+
+
+def test_uncovered_years_with_replay_days_lists_each_year_once() -> None:
+    days = [date(2017, 1, 2), date(2017, 6, 1), date(2022, 11, 18), date(2030, 1, 1)]
+    assert nse().uncovered_years(days) == (2017, 2030)
+    assert nse().uncovered_years([date(2023, 4, 3)]) == ()
