@@ -52,11 +52,11 @@ from kitetui.config import AppConfig, parse_clock
 from kitetui.domain import Bar, Event, Order, OrderPurpose, OrderStatus, Tick, TradingState
 from kitetui.market.calendar import nse as nse_calendar
 from kitetui.market.feeds import LiveFeed, OrderUpdate, ReplayFeed
-from kitetui.market.index_loader import load_index_values
 from kitetui.market.instruments import Instrument, InstrumentMaster
-from kitetui.market.loaders import data_path, load_candles, load_ticks
-from kitetui.market.replay import Item, Pacer, merge_batches
+from kitetui.market.loaders import data_path
+from kitetui.market.replay import Item, Pacer, load_replay_sources, merge_batches
 from kitetui.market.validate import GapDetector, PriceValidator
+from kitetui.preflight import check_replay_days
 from kitetui.store import runs as runs_repo
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
@@ -312,23 +312,14 @@ class Supervisor:
         return InstrumentMaster(instruments)
 
     def _load_sources(self) -> list[list[Item]]:
-        """Every replay file is the market; engines subscribe to what they trade."""
-        streams: list[list[Item]] = []
-        for source in self.config.replay.sources:
-            for path, symbol in _expand(source.path, source.symbol):
-                if source.kind == "ticks":
-                    result = load_ticks(path, symbol)
-                    items: list[Item] = list(result.ticks)
-                elif source.kind == "index":
-                    result = load_index_values(path, symbol)
-                    items = list(result.ticks)
-                else:
-                    result = load_candles(path, symbol)
-                    items = list(result.bars)
-                for event in result.events:
-                    self.trader.record_event(event)
-                streams.append(items)
-        return streams
+        """Every replay file is the market; engines subscribe to what they trade. Days the
+        calendar does not cover, or a universe without a membership list for a replayed
+        day, are found here, before the first batch."""
+        loaded = load_replay_sources(self.config.replay.sources)
+        checks = check_replay_days(self.config, loaded.days, self.calendar, self.config_path)
+        for event in (*loaded.events, *checks):
+            self.trader.record_event(event)
+        return [list(stream) for stream in loaded.streams]
 
     def _reroute(self, _engine: Engine | None = None) -> None:
         routes: dict[str, list[Engine]] = {}
@@ -907,8 +898,14 @@ class Supervisor:
                 trader.replay_fill(fills[self._fills_applied][1])
                 self._fills_applied += 1
         accepted: list[Item] = []
+        validator = self.validator
         for item in batch:
-            reason = self.validator.check(item)
+            reason = validator.check(item)
+            released: list[Item] = []
+            if validator.has_news:  # a held jump confirmed (or dropped) by this print
+                for note in validator.take_notes():
+                    trader.record_event(note)
+                released = validator.take_released()
             if reason is not None:
                 trader.record_event(
                     Event(
@@ -921,49 +918,9 @@ class Supervisor:
                     )
                 )
                 continue
-            if item.symbol not in self._known:
-                if item.symbol not in self._unknown_symbols:
-                    self._unknown_symbols.add(item.symbol)
-                    trader.record_event(
-                        Event(
-                            ts_ns=ts,
-                            kind="UnknownSymbol",
-                            level="WARNING",
-                            symbol=item.symbol,
-                            message="not in the instrument master: its data is skipped",
-                        )
-                    )
-                continue
-            gap = self.gaps.check(item)
-            if gap is not None and item.symbol in self.routes:
-                trader.record_event(
-                    Event(
-                        ts_ns=ts, kind="DataGap", level="WARNING", symbol=item.symbol, message=gap
-                    )
-                )
-            if isinstance(item, Bar):
-                summary.bars += 1
-                price = item.close
-                if item.volume:
-                    self._turnover[item.symbol] = (
-                        self._turnover.get(item.symbol, 0.0) + item.close * item.volume
-                    )
-            else:
-                summary.ticks += 1
-                price = item.price
-            self.last_prices[item.symbol] = price
-            self.portfolio.mark(item.symbol, price)
-            if not warm and self._simulated_fills:
-                filled = (
-                    self.broker.on_bar(item)
-                    if isinstance(item, Bar)
-                    else self.broker.on_price(item.symbol, item.ts_ns, item.price)
-                )
-                if filled:
-                    await trader.on_fills(filled)
-                for triggered in self.broker.take_triggered():  # resting stops: re-priced
-                    await trader.on_order_state(triggered)
-            accepted.append(item)
+            for earlier in released:  # news, not noise: it goes to bars and indicators
+                await self._accept(earlier, ts, warm, accepted)
+            await self._accept(item, ts, warm, accepted)
         if accepted and not warm:
             self._last_item_wall_ns = time.time_ns()
         if new_day:
@@ -993,6 +950,54 @@ class Supervisor:
             self.journal.set_risk_state(self.risk.to_state())
             self.journal.set_cursor(ts)
         self._publish()
+
+    async def _accept(self, item: Item, ts: int, warm: bool, accepted: list[Item]) -> None:
+        """A print that passed the gate: it marks the book, fills paper orders resting at
+        its price, and goes on to the engines (``accepted``)."""
+        summary = self.summary
+        assert summary is not None
+        trader = self.trader
+        if item.symbol not in self._known:
+            if item.symbol not in self._unknown_symbols:
+                self._unknown_symbols.add(item.symbol)
+                trader.record_event(
+                    Event(
+                        ts_ns=ts,
+                        kind="UnknownSymbol",
+                        level="WARNING",
+                        symbol=item.symbol,
+                        message="not in the instrument master: its data is skipped",
+                    )
+                )
+            return
+        gap = self.gaps.check(item)
+        if gap is not None and item.symbol in self.routes:
+            trader.record_event(
+                Event(ts_ns=ts, kind="DataGap", level="WARNING", symbol=item.symbol, message=gap)
+            )
+        if isinstance(item, Bar):
+            summary.bars += 1
+            price = item.close
+            if item.volume:
+                self._turnover[item.symbol] = (
+                    self._turnover.get(item.symbol, 0.0) + item.close * item.volume
+                )
+        else:
+            summary.ticks += 1
+            price = item.price
+        self.last_prices[item.symbol] = price
+        self.portfolio.mark(item.symbol, price)
+        if not warm and self._simulated_fills:
+            filled = (
+                self.broker.on_bar(item)
+                if isinstance(item, Bar)
+                else self.broker.on_price(item.symbol, item.ts_ns, item.price)
+            )
+            if filled:
+                await trader.on_fills(filled)
+            for triggered in self.broker.take_triggered():  # resting stops: re-priced
+                await trader.on_order_state(triggered)
+        accepted.append(item)
 
     async def _start_session(self, ts: int) -> None:
         """A new trading day: check the calendar, cache the master, let engines choose."""
@@ -1396,15 +1401,6 @@ class Supervisor:
         ]
         summary.events_by_kind = await runs_repo.events_by_kind(self.db, self.run_id)
         summary.risk_state = self.risk.state.value
-
-
-def _expand(spec: str, symbol: str | None) -> list[tuple[Path, str]]:
-    """A source path, or a glob whose files are named by their tradingsymbol."""
-    if "*" not in spec:
-        return [(data_path(spec), symbol or "")]
-    folder, _, pattern = spec.rpartition("/")
-    paths = sorted(data_path(folder).glob(pattern))
-    return [(path, path.name.split(".", 1)[0]) for path in paths]
 
 
 def _instrument_row(i: Instrument) -> tuple:

@@ -385,8 +385,16 @@ class Trader:
             reason=f"{signal.kind.value}: {signal.reason}",
         )
         lot = engine.lot_size(symbol)
+        instrument = engine.instrument(symbol)
         if block is not None:
             decision = block
+        elif instrument is not None and not instrument.is_tradable:
+            decision = RiskDecision(
+                RiskVerdict.BLOCK,
+                0,
+                f"{symbol} is {instrument.untradable_reason}: not a tradable instrument",
+                "untradable",
+            )
         elif quantity <= 0:
             decision = RiskDecision(RiskVerdict.BLOCK, 0, why_zero, "sizing")
         else:
