@@ -21,7 +21,7 @@ import contextlib
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -68,13 +68,7 @@ from kitetui.store.recording import (
     recording_path,
 )
 from kitetui.trading.portfolio import Portfolio
-from kitetui.trading.risk import (
-    ENTRY_CUTOFF,
-    FEED_STALE,
-    PLACEMENT_UNKNOWN,
-    RiskEngine,
-    RiskLimits,
-)
+from kitetui.trading.risk import ENTRY_CUTOFF, FEED_STALE, RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
 from kitetui.views import (
     DeskSnapshot,
@@ -343,13 +337,7 @@ class Supervisor:
             self.trader.risk = self.risk
         open_orders = [o for o in self.trader.orders.values() if not o.status.is_terminal]
         self.broker.restore(open_orders)
-        for order in open_orders:
-            # A NEW order was journaled, then the process died before the broker answered.
-            # The paper book lives in this process, so nothing of it survived: place it now.
-            if order.status is OrderStatus.NEW and await self.broker.lookup(order.tag) is None:
-                accepted = await self.broker.place(order)
-                self.trader.track(accepted)
-                self.journal.update_order(accepted, self.clock.now_ns)
+        await self.trader.recover_new_orders()
         await self._ensure_cover()
         if self._kill_on_start:
             self.risk.trigger_kill(self._kill_on_start.get("reason", "kill switch"))
@@ -816,21 +804,7 @@ class Supervisor:
             filled = int(data.get("filled_quantity") or 0)
             if status is not known.status or filled != known.filled_qty:
                 self.feed.push_order_update(data)  # in stream order, like a websocket one
-        for tag, order in working.items():
-            # An unknown placement the order book can now answer for: not there, so it
-            # was never placed. Its block lifts; an exit it carried is tried again.
-            if (
-                order.status is OrderStatus.NEW
-                and tag not in seen
-                and f"{PLACEMENT_UNKNOWN}:{tag}" in self.risk.blocks
-            ):
-                await self.trader.on_order_state(
-                    replace(
-                        order,
-                        status=OrderStatus.REJECTED,
-                        reason="not placed (not in the order book after an unknown outcome)",
-                    )
-                )
+        await self.trader.settle_unknown(seen)
 
     async def reconcile(self) -> list[str]:
         broker_positions = {p.symbol: p.quantity for p in await self.broker.positions()}

@@ -310,3 +310,91 @@ def test_live_run_without_a_token_exits_5_with_how_to_log_in(tmp_path: Path, exc
     )
     assert proc.returncode == 5, proc.stderr
     assert "kitetui login" in proc.stderr
+
+
+def _post_fault(sim: Exchange, spec: str) -> None:
+    request = urllib.request.Request(
+        f"{sim.rest}/_sim/faults",
+        data=json.dumps({"spec": spec}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert json.load(answer)["status"] == "success"
+
+
+def _open_position(db: Path) -> bool:
+    if not db.exists():
+        return False
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        try:
+            rows = conn.execute("SELECT side, quantity FROM fills").fetchall()
+        except sqlite3.OperationalError:
+            return False
+    return sum(q if side == "BUY" else -q for side, q in rows) != 0
+
+
+def test_live_rehearsal_with_rest_and_ticker_faults_ends_flat(tmp_path: Path, exchange) -> None:
+    """Faults on the exit path while a position is open — every modification and
+    placement refused with 429 for a while, order-book reads failing, the ticker dropped —
+    and the desk still ends flat at the exchange, each fault in the journal and the log."""
+    config = _config(tmp_path, exchange, "live")
+    data = yaml.safe_load(config.read_text())
+    data["on_stop"] = "square_off"
+    config.write_text(yaml.safe_dump(data))
+    db = tmp_path / "live.db"
+    log = config.with_suffix(".log")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kitetui", "run", "--config", str(config), "--no-ui",
+             "--log-level", "INFO", "--live"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while not _open_position(db) and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.2)
+        assert _open_position(db), "the rehearsal never opened a position"
+        for spec in ("modify_order:429:6", "place_order:429:3", "orders:503:4", "ticker:drop:1"):
+            _post_fault(exchange, spec)
+        # the stop is turned into the close through the refusals, retried under backoff
+        time.sleep(1.0)
+        flatten = subprocess.run(
+            [sys.executable, "-m", "kitetui", "ctl", "--db", str(db), "kill", "rehearsal"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert flatten.returncode == 0, flatten.stderr
+        deadline = time.monotonic() + 60
+        while _open_position(db) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(2)  # the last updates and a reconcile pass
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    text = log.read_text()
+    assert proc.returncode == 0, text[-3000:]
+    assert not _open_position(db), "the journal is not flat"
+    from kiteconnect import KiteConnect
+
+    token = json.loads(Path(data["kite"]["token_file"]).read_text())
+    client = KiteConnect(
+        "kitetui_demo", access_token=token.get("access_token") or token.get("value"),
+        root=exchange.rest,
+    )  # fmt: skip
+    assert all(p["quantity"] == 0 for p in client.positions()["net"]), client.positions()
+    tags = [o["tag"] for o in client.orders()]
+    assert len(tags) == len(set(tags)), "a tag reached the exchange twice"
+    with sqlite3.connect(db) as conn:
+        kinds = {k for (k,) in conn.execute("SELECT kind FROM events")}
+    # each fault left its mark: the refused modification and placements, the failed
+    # reads, the dropped ticker
+    assert "ExitRetryScheduled" in kinds or "OrderNotAccepted" in kinds, kinds
+    assert "kind=ExitRetryScheduled" in text or "kind=OrderNotAccepted" in text
+    assert kinds & {"FeedDisconnected", "FeedReconnecting", "FeedStale"}, kinds

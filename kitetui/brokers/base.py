@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from kitetui.domain import Order, OrderType
+from kitetui.domain import Fill, Order, OrderType
 
 
 @runtime_checkable
@@ -55,6 +55,11 @@ class Broker(Protocol):
 
     async def lookup(self, tag: str) -> Order | None:
         """The broker's latest view of the order with this client tag, or None."""
+        ...
+
+    async def refresh(self, tag: str) -> tuple[Order | None, list[Fill]]:
+        """``lookup``, plus the fills that view shows and no update has delivered yet
+        (deterministic ids: a fill delivered twice is applied once)."""
         ...
 
     async def open_orders(self) -> list[Order]:

@@ -554,7 +554,8 @@ class KiteBroker:
         log.warning("order %s: %s", order.tag, reason)
         raise NotAccepted(f"order {order.tag} {reason}", order.tag)
 
-    async def lookup(self, tag: str) -> Order | None:
+    async def _latest_row(self, tag: str) -> Mapping[str, Any] | None:
+        """Kite's newest row of the order with this tag (its history, else the book)."""
         known = self._orders.get(tag)
         order_id = known.broker_order_id if known else ""
         if order_id:
@@ -565,12 +566,23 @@ class KiteBroker:
             except BrokerError:
                 history = []
             if history:
-                return self._remember(self._order_from_kite(history[-1]))
+                return history[-1]
         rows = await self._read(OTHER, self._kite.orders)
         match = [d for d in rows if tag in _tags(d)]
-        if not match:
-            return None
-        return self._remember(self._order_from_kite(match[-1]))
+        return match[-1] if match else None
+
+    async def lookup(self, tag: str) -> Order | None:
+        row = await self._latest_row(tag)
+        return None if row is None else self._remember(self._order_from_kite(row))
+
+    async def refresh(self, tag: str) -> tuple[Order | None, list[Fill]]:
+        """The order as Kite has it now, and the fills that brings that no update has
+        yet: read from the order book, they are the same fills (same ids) an update
+        would carry, so applying both is harmless."""
+        row = await self._latest_row(tag)
+        if row is None:
+            return None, []
+        return self.apply_update(row)
 
     async def modify(
         self,

@@ -191,6 +191,10 @@ class PaperBroker:
     async def lookup(self, tag: str) -> Order | None:
         return self._orders.get(tag)
 
+    async def refresh(self, tag: str) -> tuple[Order | None, list[Fill]]:
+        """Paper fills are handed over as they happen: a refresh never brings one."""
+        return self._orders.get(tag), []
+
     async def open_orders(self) -> list[Order]:
         return list(self._working.values())
 

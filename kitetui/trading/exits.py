@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 CLOSING = frozenset({OrderPurpose.EXIT, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN})
 NS = 1_000_000_000
 STOP_RETRIES = 3  # stop placements not accepted in a row before the position is closed
+SETTLE_PASSES = 4  # passes of the rule per settle; more means the book moves on its own
 
 
 @dataclass(slots=True)
@@ -246,10 +247,20 @@ class ExitManager:
     # -- the rule -----------------------------------------------------------------------
 
     async def _settle(self, symbol: str, cause: str, ts_ns: int | None = None) -> None:
+        """Apply the rule until the picture holds still: an action can itself move the
+        position (a stop turned into a close fills at once; a cancel finds the order
+        filled and brings its fill), so each pass starts from the position as it is."""
+        for _ in range(SETTLE_PASSES):
+            if not await self._settle_once(symbol, cause, ts_ns):
+                break
+        self._check_naked(symbol)
+
+    async def _settle_once(self, symbol: str, cause: str, ts_ns: int | None) -> bool:
+        """One pass of the rule; True if the position moved under it (pass again)."""
         qty = self.trader.position_qty(symbol)
         if qty == 0:
             await self._flat(symbol, ts_ns)
-            return
+            return self.trader.position_qty(symbol) != 0
         close = self._closing.get(symbol)
         stops, closing, _ = self._working(symbol)
         if close is None and closing:
@@ -264,12 +275,14 @@ class ExitManager:
             await self._work_close(symbol, qty, close)
         else:
             await self._protect(symbol, qty, stops, cause, ts_ns)
-        self._check_naked(symbol)
+        return self.trader.position_qty(symbol) != qty
 
     async def _flat(self, symbol: str, ts_ns: int | None) -> None:
         stops, closing, _ = self._working(symbol)
         for order in stops + closing:
             await self.trader.cancel(order.tag, "position flat")
+        if self.trader.position_qty(symbol):
+            return  # a cancel found its order filled: not flat after all
         self._closing.pop(symbol, None)
         self._stop_refused.discard(symbol)
         self._stop_retry.pop(symbol, None)
@@ -304,9 +317,11 @@ class ExitManager:
         side = Side.SELL if qty > 0 else Side.BUY
         due = close.retry_due_ns == 0 or self.now_ns() >= close.retry_due_ns
         stops, closing, _ = self._working(symbol)
-        if due:
+        if due and stops:
             for stop in stops:
                 await self._convert(stop, close)
+            if self.trader.position_qty(symbol) != qty:
+                return  # a converted stop filled at once: the next pass starts afresh
             stops, closing, _ = self._working(symbol)
         covered = self._pending(stops) + self._pending(closing)
         if covered > need:

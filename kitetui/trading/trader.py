@@ -18,7 +18,13 @@ from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from kitetui.brokers.base import ModifyRefused, NotAccepted, PlacementUnknown
+from kitetui.brokers.base import (
+    BrokerError,
+    BrokerUnavailable,
+    ModifyRefused,
+    NotAccepted,
+    PlacementUnknown,
+)
 from kitetui.clock import DataClock
 from kitetui.domain import (
     Event,
@@ -39,7 +45,7 @@ from kitetui.domain import (
 )
 from kitetui.kite.session import TokenExpired
 from kitetui.store.journal import Journal
-from kitetui.trading.exits import CLOSING, ExitManager
+from kitetui.trading.exits import ExitManager
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import LOGIN_REQUIRED, PLACEMENT_UNKNOWN, ExposureView, RiskEngine
 from kitetui.trading.sizing import (
@@ -622,6 +628,58 @@ class Trader:
                 )
             )
 
+    async def recover_new_orders(self) -> None:
+        """After a restart: an order journaled NEW may or may not have reached the broker
+        before the process died. Looked up by tag: found, it goes on as the broker has it;
+        not there, it is placed now under the same tag (it never reached the exchange, and
+        the paper book died with the process); unanswerable, it stays NEW behind a
+        ``placement_unknown`` block until an order book read settles it."""
+        for order in [o for o in self._working.values() if o.status is OrderStatus.NEW]:
+            try:
+                found = await self.broker.lookup(order.tag)
+            except BrokerError as exc:
+                self.risk.set_block(
+                    f"{PLACEMENT_UNKNOWN}:{order.tag}",
+                    f"order {order.tag} unknown after a restart: {exc}",
+                    f"when order {order.tag} is found at the broker or known not placed",
+                )
+                continue
+            if found is not None:
+                merged = self._merge(found)
+                self.track(merged)
+                self.journal.update_order(merged, self.clock.now_ns)
+                continue
+            try:
+                accepted = await self.broker.place(order)
+            except (NotAccepted, TokenExpired) as exc:
+                accepted = replace(order, status=OrderStatus.REJECTED, reason=str(exc))
+                self.not_accepted.add(order.tag)
+            except PlacementUnknown as exc:
+                self.risk.set_block(
+                    f"{PLACEMENT_UNKNOWN}:{order.tag}",
+                    f"order {order.tag} placement unknown: {exc}",
+                    f"when order {order.tag} is found at the broker or known not placed",
+                )
+                continue
+            accepted = self._merge(accepted)
+            self.track(accepted)
+            self.journal.update_order(accepted, self.clock.now_ns)
+
+    async def settle_unknown(self, in_book: set[str]) -> None:
+        """An order book just read: an unknown placement not in it was never placed.
+        Its block lifts, and an exit it carried is tried again by the exit manager."""
+        for order in list(self._working.values()):
+            unknown = f"{PLACEMENT_UNKNOWN}:{order.tag}" in self.risk.blocks
+            if order.status is OrderStatus.NEW and unknown and order.tag not in in_book:
+                self.not_accepted.add(order.tag)
+                await self.on_order_state(
+                    replace(
+                        order,
+                        status=OrderStatus.REJECTED,
+                        reason="not placed (not in the order book after an unknown outcome)",
+                    )
+                )
+
     def _merge(self, broker_view: Order, fill: Fill | None = None) -> Order:
         """The broker's state of one of our orders, with our journaled identity kept
         (purpose, engine, signal and stop level are ours; the broker may not know them).
@@ -684,6 +742,11 @@ class Trader:
                 trigger_price=trigger_price,
                 quantity=quantity,
             )
+        except BrokerUnavailable:
+            # The modification may have happened (an answer lost after the exchange
+            # acted): read the order back, so the next decision starts from its terms.
+            await self.refresh(tag)
+            raise
         except ModifyRefused as exc:
             self.record_event(
                 Event(
@@ -697,6 +760,7 @@ class Trader:
             )
             raise
         if changed is None:
+            await self.refresh(tag)  # filled or cancelled first: take its fills and state
             return None
         changed = replace(
             self._merge(changed),
@@ -719,12 +783,47 @@ class Trader:
         )
         return changed
 
+    async def refresh(self, tag: str) -> Order | None:
+        """Read one order back from the broker: the fills it shows that no update has
+        brought yet are journaled and applied first, then its terms and status are
+        taken. None when it cannot be read now. It never calls the exit manager, which
+        may be the caller (it re-reads the book after each action)."""
+        try:
+            latest, fills = await self.broker.refresh(tag)
+        except BrokerError:
+            return None
+        if latest is None or tag not in self.orders:
+            return None
+        await self._apply_fills([(latest, fill) for fill in fills])
+        merged = self._merge(latest)
+        if merged != self.orders[tag]:
+            self.track(merged)
+            await self.journal.write_order_state(merged, self.clock.now_ns)
+        return merged
+
     async def cancel(self, tag: str, reason: str) -> bool:
         order = self.orders.get(tag)
         if order is None or order.status.is_terminal:
             return False
-        cancelled = await self.broker.cancel(tag)
+        try:
+            cancelled = await self.broker.cancel(tag)
+        except BrokerError as exc:
+            # Not cancelled, as far as anyone can tell: it still works, and whoever asked
+            # tries again (the exit manager on its next pass). Never silent.
+            self.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="CancelFailed",
+                    level="WARNING",
+                    symbol=order.symbol,
+                    engine=order.engine,
+                    message=f"cancel {tag} ({reason}) failed: {exc}",
+                )
+            )
+            await self.refresh(tag)
+            return False
         if cancelled is None:
+            await self.refresh(tag)  # filled or gone first: take what the broker says
             return False
         cancelled = replace(self._merge(cancelled), status=OrderStatus.CANCELLED, reason=reason)
         self.track(cancelled)
@@ -736,6 +835,12 @@ class Trader:
     async def on_fills(self, fills: list[tuple[Order, Fill]]) -> None:
         """Journal each fill with its order's new state, then apply it to the position;
         then let the exit manager bring the symbol's cover in line."""
+        for order, fill in await self._apply_fills(fills):
+            await self.exits.settle(order.symbol, cause=fill.fill_id)
+
+    async def _apply_fills(self, fills: list[tuple[Order, Fill]]) -> list[tuple[Order, Fill]]:
+        """Journal and apply fills (each once); the ones that were new."""
+        applied: list[tuple[Order, Fill]] = []
         for order, fill in fills:
             before = self.orders.get(order.tag)
             order = self._merge(order, fill)
@@ -761,7 +866,8 @@ class Trader:
                         message=f"protective stop filled: {fill.quantity} at {fill.price}",
                     )
                 )
-            await self.exits.settle(order.symbol, cause=fill.fill_id)
+            applied.append((order, fill))
+        return applied
 
     async def on_broker_update(self, order: Order, fills: list[Fill]) -> None:
         """One order update from a broker that reports by itself (Kite, the sim): its
@@ -805,22 +911,28 @@ class Trader:
             known.order_type,
             known.price,
         ):
-            await self.on_order_state(order)
+            # An update can be older than what we already know (our own modification was
+            # answered first; the websocket is behind): the order book has the order as
+            # it stands now, so a change of state is read from there when it can be.
+            latest = await self.refresh(order.tag)
+            await self.on_order_state(latest or order, before=known)
 
-    async def on_order_state(self, order: Order) -> None:
+    async def on_order_state(self, order: Order, before: Order | None = None) -> None:
         """A broker update that changed an order without a fill (live and the sim):
         journal it, then let the exit manager react (a stop the exchange rejected or
-        cancelled leaves the position to be covered again)."""
+        cancelled leaves the position to be covered again). ``before``: the order as we
+        knew it before this news (default: as tracked now)."""
         order = self._merge(order)
-        before = self.orders.get(order.tag)
+        before = before or self.orders.get(order.tag)
         self.track(order)
         await self.journal.write_order_state(order, self.clock.now_ns)
         if before is not None and before.status is OrderStatus.NEW:
             self.resolve_placement(order)
         if order.purpose is OrderPurpose.STOP and order.status is OrderStatus.REJECTED:
             await self.exits.stop_rejected_later(order)
-        if order.purpose is OrderPurpose.STOP or order.purpose in CLOSING:
-            await self.exits.settle(order.symbol, cause=f"{order.tag}-{order.status.value}")
+        # Any change may call for cover: a refused stop, a cancelled close, an entry
+        # whose fills came in with this news.
+        await self.exits.settle(order.symbol, cause=f"{order.tag}-{order.status.value}")
 
     def replay_fill(self, fill: Fill) -> None:
         """Apply a journaled fill while rebuilding state (it is already committed)."""

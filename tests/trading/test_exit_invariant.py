@@ -166,6 +166,7 @@ class Rig:
             self.trader.last_prices[symbol] = price
             self.trader.portfolio.mark(symbol, price)
         if self.restarts:
+            await self.trader.recover_new_orders()
             last = {o.symbol: o for o in orders if o.purpose is OrderPurpose.ENTRY and o.filled_qty}
             self.trader.exits.rebuild(last)
             await self.poll()
@@ -192,13 +193,18 @@ class Rig:
             rows = await self.broker.orders()
         except Exception:
             return  # a failed poll is tried again next time
+        seen = set()
         for row in rows:
             order, fills = self.broker.apply_update(row)
+            seen.add(order.tag)
             await self.trader.on_broker_update(order, fills)
+        await self.trader.settle_unknown(seen)
 
     async def tick(self, move: int, qty: int) -> None:
         """A trade at the exchange one second on; the desk sees it as its feed would."""
-        self.price = round(max(100.0, round(self.price * (1 + move / 1000) / 0.05) * 0.05), 2)
+        # the market stays inside the day's circuit (futures: 10 % either side), as NSE's does
+        moved = min(max(self.price * (1 + move / 1000), 19_500 * 0.91), 19_500 * 1.09)
+        self.price = round(round(moved / 0.05) * 0.05, 2)
         ts = self.market.inject_tick(
             KEY, self.price, qty, ts_ns=max(T0, self.market.now_ns + 10**9)
         )
@@ -210,7 +216,8 @@ class Rig:
 
     async def option_tick(self, move: int, qty: int) -> None:
         """A trade in the option: premiums jump (a gap through a stop's limit)."""
-        self.premium = round(max(0.5, round(self.premium * (1 + move / 1000) / 0.05) * 0.05), 2)
+        moved = min(max(self.premium * (1 + move / 1000), 0.5), 350.0)  # inside its circuit
+        self.premium = round(round(moved / 0.05) * 0.05, 2)
         at = max(T0, self.market.now_ns + 10**9)
         ts = self.market.inject_tick(f"NFO:{OPTION}", self.premium, qty, ts_ns=at)
         self.wall.ns += 10**9

@@ -54,6 +54,9 @@ class Refusing:
     async def lookup(self, tag: str):
         return await self.paper.lookup(tag)
 
+    async def refresh(self, tag: str):
+        return await self.paper.refresh(tag)
+
     async def open_orders(self):
         return await self.paper.open_orders()
 
