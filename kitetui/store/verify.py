@@ -1,0 +1,323 @@
+"""The start-up check: read the whole database read-only, and refuse before any write.
+
+Everything kitetui will trust is checked on a ``mode=ro`` connection (``immutable=1``
+when no WAL is beside the file, so not even ``-shm``/``-wal`` files appear) before the
+writer's connection exists: SQLite's own structure check, the schema against what the
+migrations build, every run row, and every checksum chain (chain.py) — or, for a
+database written before chains existed, every money row decoded. The first failure is
+one ``DatabaseRefused`` line naming the table, the row and the reason, and the file was
+never opened for writing, so a refused database is byte-for-byte what it was.
+
+A file that still matches the seal kitetui wrote when it last closed it cleanly
+(seal.py) skips the structure check and the chains: it is byte-for-byte a file that
+passed them. The schema and the run rows are checked either way (they cost nothing).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kitetui.store import rows as decode
+from kitetui.store import schema
+from kitetui.store.chain import (
+    BY_NAME,
+    CHAINED,
+    ChainedTable,
+    ChainHead,
+    ChainMismatch,
+    data_columns,
+    verify_chain,
+)
+from kitetui.store.errors import DatabaseRefused, RowError, row_refusal
+from kitetui.store.seal import is_sealed
+
+CHAINS_SINCE = 3  # the schema version that added the checksum chains
+_UNTOUCHED = "it was left untouched"
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """What the check found: the schema version and the chained rows per table."""
+
+    version: int
+    fresh: bool  # a SQLite file with nothing in it: it becomes a kitetui database
+    rows: dict[str, int]
+    seconds: float
+    sealed: bool = False  # matched its clean-close seal: chains not recomputed
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+def read_only_uri(path: Path) -> str:
+    """``mode=ro``; ``immutable=1`` too when no WAL exists, so nothing is created beside it."""
+    wal = path.with_name(path.name + "-wal")
+    flags = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
+    return f"{path.resolve().as_uri()}?{flags}"
+
+
+def verify_database(
+    path: Path, *, integrity: str = "quick_check", trust_seal: bool = True
+) -> Verified:
+    """Check the database at ``path`` without writing; raise ``DatabaseRefused`` if bad.
+
+    ``integrity`` is the SQLite pragma for the structure check (``quick_check``, or
+    ``integrity_check`` to also compare every index with its table); ``trust_seal=False``
+    recomputes every chain even for a file that matches its clean-close seal.
+    """
+    started = time.perf_counter()
+    where = str(path)
+    sealed = trust_seal and is_sealed(path)
+    try:
+        con = sqlite3.connect(read_only_uri(path), uri=True, timeout=5.0)
+    except sqlite3.Error as exc:
+        raise DatabaseRefused(f"{where} cannot be opened ({exc}); {_UNTOUCHED}.") from None
+    try:
+        version, fresh, rows = _verify(con, where, None if sealed else integrity)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseRefused(
+            f"{where} cannot be read as a database ({exc}); {_UNTOUCHED}. "
+            "Restore it from a backup or move it aside."
+        ) from None
+    finally:
+        con.close()
+    return Verified(version, fresh, rows, time.perf_counter() - started, sealed)
+
+
+def _verify(con: sqlite3.Connection, where: str, integrity: str | None) -> tuple[int, bool, dict]:
+    """``integrity`` None: the file matched its seal, so structure and chains are known."""
+    if integrity is not None:
+        result = con.execute(f"PRAGMA {integrity}").fetchone()
+        if result is None or result[0] != "ok":
+            raise DatabaseRefused(
+                f"{where} failed its integrity check "
+                f"({result[0] if result else 'no answer'}); {_UNTOUCHED}. "
+                "Restore it from a backup or move it aside."
+            )
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    if version > schema.SCHEMA_VERSION:
+        raise DatabaseRefused(
+            f"{where} has schema version {version}, newer than this kitetui understands "
+            f"({schema.SCHEMA_VERSION}); {_UNTOUCHED}. Upgrade kitetui."
+        )
+    objects = con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if version == 0:
+        if objects:
+            raise DatabaseRefused(f"{where} is a SQLite database of another program; {_UNTOUCHED}.")
+        return 0, True, {}
+    if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone() is None:
+        raise DatabaseRefused(
+            f"{where} has user_version {version} but no kitetui tables: it belongs to "
+            f"something else and {_UNTOUCHED}."
+        )
+    _check_schema(con, where, version)
+    _check_rows(con, where, "runs", decode.RUN_COLUMNS, decode.decode_run)
+    if version < CHAINS_SINCE:
+        _check_unchained(con, where)
+        return version, False, {}
+    if integrity is None:
+        return version, False, {}
+    heads = {
+        r[0]: ChainHead(r[1], r[2], r[3])
+        for r in con.execute("SELECT tbl, rows, head, last_rowid FROM chain_heads")
+    }
+    counted: dict[str, int] = {}
+    for table in CHAINED:
+        columns = _columns(con, table.name)
+        try:
+            counted[table.name] = verify_chain(
+                con, table, columns, heads.get(table.name) or ChainHead.empty(table.name)
+            )
+        except ChainMismatch as mismatch:
+            raise _chain_refusal(con, where, table, columns, mismatch) from None
+    return version, False, counted
+
+
+# -- schema ------------------------------------------------------------------------------
+
+
+def expected_schema(version: int) -> dict[str, Any]:
+    """What migrations 1..version build: columns, indexes and their definitions."""
+    mem = sqlite3.connect(":memory:")
+    try:
+        for script in schema.MIGRATIONS[:version]:
+            mem.executescript(script)
+        return _schema(mem)
+    finally:
+        mem.close()
+
+
+def _schema(con: sqlite3.Connection) -> dict[str, Any]:
+    tables = [
+        r[0]
+        for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    found: dict[str, Any] = {}
+    for table in tables:
+        columns = tuple(
+            tuple(r[1:]) for r in con.execute(f"PRAGMA table_info({_quote(table)})")
+        )  # name, type, notnull, default, pk
+        indexes = {}
+        for r in con.execute(f"PRAGMA index_list({_quote(table)})"):
+            name, unique, partial = r[1], r[2], r[4]
+            cols = tuple(c[2] for c in con.execute(f"PRAGMA index_info({_quote(name)})"))
+            indexes[name] = (unique, partial, cols)
+        found[table] = (columns, indexes)
+    return found
+
+
+def _check_schema(con: sqlite3.Connection, where: str, version: int) -> None:
+    want = expected_schema(version)
+    have = _schema(con)
+    for table, (columns, indexes) in want.items():
+        if table not in have:
+            raise DatabaseRefused(f"{where}: table {table} is missing; {_UNTOUCHED}.")
+        got_columns, got_indexes = have[table]
+        if got_columns != columns:
+            raise DatabaseRefused(
+                f"{where}: table {table}: {_column_difference(columns, got_columns)}; {_UNTOUCHED}."
+            )
+        for name, shape in indexes.items():
+            if got_indexes.get(name) != shape:
+                raise DatabaseRefused(
+                    f"{where}: table {table}: index {name} is missing or changed; {_UNTOUCHED}."
+                )
+        for name in got_indexes.keys() - indexes.keys():
+            raise DatabaseRefused(
+                f"{where}: table {table} has an index kitetui did not create ({name}); "
+                f"{_UNTOUCHED}."
+            )
+    trigger = con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchone()
+    if trigger is not None:
+        raise DatabaseRefused(
+            f"{where} has a trigger kitetui did not create ({trigger[0]}): it could change "
+            f"what is written; {_UNTOUCHED}."
+        )
+
+
+def _column_difference(want: Sequence[tuple], got: Sequence[tuple]) -> str:
+    want_names = [c[0] for c in want]
+    got_names = [c[0] for c in got]
+    for name in want_names:
+        if name not in got_names:
+            return f"column {name} is missing"
+    for name in got_names:
+        if name not in want_names:
+            return f"column {name} is not one kitetui created"
+    for w, g in zip(want, got, strict=False):
+        if w != g:
+            return f"column {w[0]} was redefined ({g[1]} {'NOT NULL' if g[2] else 'NULL'})"
+    return "its columns are in another order"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _columns(con: sqlite3.Connection, table: str) -> list[str]:
+    return [r[1] for r in con.execute(f"PRAGMA table_info({_quote(table)})")]
+
+
+# -- rows --------------------------------------------------------------------------------
+
+
+def _check_rows(
+    con: sqlite3.Connection,
+    where: str,
+    table: str,
+    columns: Sequence[str],
+    check: Callable[[Sequence[Any]], object],
+) -> None:
+    label = BY_NAME[table].label
+    at = columns.index(label) if label in columns else 0
+    cursor = con.execute(f"SELECT rowid, {', '.join(columns)} FROM {table} ORDER BY rowid")
+    for row in cursor:
+        try:
+            check(row[1:])
+        except RowError as exc:
+            cursor.close()
+            raise row_refusal(where, table, row[0], label, row[1 + at], str(exc)) from None
+
+
+def _check_unchained(con: sqlite3.Connection, where: str) -> None:
+    """A database from before the chains: decode every money row before it is sealed."""
+    _check_rows(con, where, "orders", decode.ORDER_COLUMNS, decode.decode_order)
+    _check_rows(con, where, "fills", decode.FILL_COLUMNS, decode.decode_fill)
+    _check_rows(con, where, "order_events", decode.ORDER_EVENT_COLUMNS, decode.decode_order_event)
+    _check_rows(
+        con, where, "risk_state", ("run_id", "state"), lambda r: decode.decode_risk_state(r[1])
+    )
+    _check_rows(con, where, "desk_state", ("key", "value"), lambda r: decode.decode_desk_state(*r))
+
+
+_DECODERS: dict[str, tuple[Sequence[str], Callable[[Sequence[Any]], object]]] = {
+    "runs": (decode.RUN_COLUMNS, decode.decode_run),
+    "orders": (decode.ORDER_COLUMNS, decode.decode_order),
+    "fills": (decode.FILL_COLUMNS, decode.decode_fill),
+    "order_events": (decode.ORDER_EVENT_COLUMNS, decode.decode_order_event),
+    "risk_state": (("state",), lambda r: decode.decode_risk_state(r[0])),
+    "desk_state": (("key", "value"), lambda r: decode.decode_desk_state(*r)),
+}
+
+
+def _chain_refusal(
+    con: sqlite3.Connection,
+    where: str,
+    table: ChainedTable,
+    columns: Sequence[str],
+    mismatch: ChainMismatch,
+) -> DatabaseRefused:
+    """The refusal for a broken chain, naming the row and, if it can tell, what changed."""
+    if mismatch.row is None:
+        return DatabaseRefused(
+            f"{where}: table {table.name}: {mismatch.reason}: rows were removed from or "
+            f"added to its end; {_UNTOUCHED}. Restore it from a backup or move it aside."
+        )
+    data = data_columns(columns)
+    values = dict(zip(data, mismatch.row, strict=True))
+    found = con.execute(
+        f"SELECT rowid FROM {table.name} ORDER BY rowid LIMIT 1 OFFSET ?", (mismatch.position,)
+    ).fetchone()
+    rowid = found[0] if found else None
+    reason = mismatch.reason
+    names, check = _DECODERS[table.name]
+    try:
+        check(tuple(values.get(n) for n in names))
+    except RowError as exc:
+        reason = f"{exc}, and {reason}"
+    else:
+        reason = _gap_hint(con, table, mismatch.position, values) or reason
+    return row_refusal(where, table.name, rowid, table.label, values.get(table.label), reason)
+
+
+def _gap_hint(
+    con: sqlite3.Connection, table: ChainedTable, position: int, values: dict[str, Any]
+) -> str | None:
+    """For an append-only row that decodes: a missing predecessor, if its numbering shows."""
+    if position == 0 or table.name not in ("order_events", "fills"):
+        return None
+    column = "id" if table.name == "order_events" else "seq"
+    before = con.execute(
+        f"SELECT {column}{', run_id' if column == 'seq' else ''} FROM {table.name} "
+        "ORDER BY rowid LIMIT 1 OFFSET ?",
+        (position - 1,),
+    ).fetchone()
+    this = values.get(column)
+    if before is None or not isinstance(this, int) or not isinstance(before[0], int):
+        return None
+    if column == "seq" and before[1] != values.get("run_id"):
+        return None
+    if this > before[0] + 1:
+        return (
+            f"the row before it in the chain is missing ({column} {before[0] + 1}"
+            f"{'' if this == before[0] + 2 else f'..{this - 1}'} is gone)"
+        )
+    return None
