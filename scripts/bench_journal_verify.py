@@ -168,7 +168,7 @@ async def _seal(path: Path) -> None:
     log(f"sealed {sealed:,} rows")
 
 
-def time_chains(path: Path) -> dict[str, tuple[int, float]]:
+def time_chains(path: Path) -> dict[str, tuple[int, float, float]]:
     con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
     heads = {
         r[0]: ChainHead(r[1], r[2], r[3])
@@ -193,6 +193,7 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="copy the built database here")
     args = parser.parse_args()
     load = os.getloadavg()
+    started_load = load
     print(
         f"# bench_journal_verify  python {sys.version.split()[0]}  sqlite "
         f"{sqlite3.sqlite_version}  nproc {os.cpu_count()}  "
@@ -219,22 +220,33 @@ def main() -> int:
         )
 
         chains: dict[str, list[float]] = {}
+        cpus: dict[str, list[float]] = {}
         rows: dict[str, int] = {}
         for _ in range(args.repeats):
-            for name, (n, seconds) in time_chains(path).items():
+            for name, (n, seconds, cpu) in time_chains(path).items():
                 chains.setdefault(name, []).append(seconds)
+                cpus.setdefault(name, []).append(cpu)
                 rows[name] = n
-        print("verify_chain alone, per table (median of repeats):")
-        total_s = 0.0
+        print(
+            "verify_chain alone, per table (median of repeats; wall time, and the CPU time "
+            "of this process, which a busy shared machine inflates less):"
+        )
+        total_s = total_cpu = 0.0
         for name, times in chains.items():
             median = statistics.median(times)
+            cpu = statistics.median(cpus[name])
             total_s += median
+            total_cpu += cpu
             rate = rows[name] / median if median else float("inf")
-            print(f"  {name:<13} {rows[name]:>9,} rows  {median:7.3f} s  {rate:>12,.0f} rows/s")
+            print(
+                f"  {name:<13} {rows[name]:>9,} rows  {median:7.3f} s wall  {cpu:7.3f} s cpu  "
+                f"{rate:>12,.0f} rows/s"
+            )
         total_rows = sum(rows.values())
         print(
-            f"  {'all chains':<13} {total_rows:>9,} rows  {total_s:7.3f} s  "
-            f"{total_rows / total_s:>12,.0f} rows/s"
+            f"  {'all chains':<13} {total_rows:>9,} rows  {total_s:7.3f} s wall  "
+            f"{total_cpu:7.3f} s cpu  {total_rows / total_s:>12,.0f} rows/s "
+            f"({total_rows / total_cpu:,.0f} rows per CPU second)"
         )
 
         full = [verify_database(path, trust_seal=False).seconds for _ in range(args.repeats)]
@@ -265,6 +277,11 @@ def main() -> int:
             f"open_database on the sealed file: {statistics.median(c[0] for c in cycles):.3f} s "
             f"median; close (re-seal): {statistics.median(c[1] for c in cycles):.3f} s median"
         )
+    load = os.getloadavg()
+    print(
+        f"# load average at the start {started_load[0]:.2f}, at the end {load[0]:.2f} "
+        f"(on {os.cpu_count()} cores: above that, wall times are inflated)"
+    )
     return 0
 
 
