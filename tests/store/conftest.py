@@ -22,6 +22,7 @@ def journal_db(journal_master: Path, tmp_path: Path) -> Path:
     """A private copy of the journal (and its seal) for one test to change."""
     path = tmp_path / "state.db"
     path.write_bytes(journal_master.read_bytes())
+    path.chmod(0o600)  # as kitetui made it (tests run under a looser umask)
     seal = journal_master.with_name(journal_master.name + "-seal")
     if seal.exists():
         path.with_name(path.name + "-seal").write_bytes(seal.read_bytes())
