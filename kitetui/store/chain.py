@@ -39,13 +39,14 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
-from kitetui.store.errors import DatabaseRefused
+from kitetui.store.errors import DatabaseRefused, one_line
 
 _CHAIN_COLUMNS = ("link", "chk")
 _EMPTY = b""
@@ -217,11 +218,14 @@ async def reseal_all(db: aiosqlite.Connection, tables: Iterable[str] | None = No
 class ChainMismatch(Exception):
     """Where a chain first fails: the row's position in rowid order, its columns, and why."""
 
-    def __init__(self, position: int, row: tuple | None, reason: str) -> None:
+    def __init__(
+        self, position: int, row: tuple | None, reason: str, *, at_end: bool = False
+    ) -> None:
         super().__init__(reason)
-        self.position = position  # 0-based in rowid order; == the row count for "at the end"
-        self.row = row  # the row's hashed columns; None when the chain's end is wrong
+        self.position = position  # 0-based in rowid order; == the row count when at_end
+        self.row = row  # the row's hashed columns; None if it could not be read or at_end
         self.reason = reason
+        self.at_end = at_end  # the rows are fine but the chain's recorded end is not
 
 
 def verify_chain(con: Any, table: ChainedTable, columns: Sequence[str], head: ChainHead) -> int:
@@ -232,28 +236,40 @@ def verify_chain(con: Any, table: ChainedTable, columns: Sequence[str], head: Ch
     per checksum, no per-row objects but the row itself): this is what start-up pays
     for every money row ever journaled.
     """
-    data = data_columns(columns)
+    n, chain = _stream(con, table, data_columns(columns))
+    if n != head.rows or chain != head.head:
+        if n < head.rows:
+            reason = f"the chain ends after {n} rows but {head.rows} were journaled"
+        elif n > head.rows:
+            reason = f"it holds {n} rows but only {head.rows} were journaled"
+        else:
+            reason = "its last checksum does not match the chain's recorded end"
+        raise ChainMismatch(n, None, reason, at_end=True)
+    return n
+
+
+def _stream(con: Any, table: ChainedTable, data: Sequence[str]) -> tuple[int, bytes]:
+    """The pass itself: (rows, last checksum or link), or ``ChainMismatch`` at a row."""
     select = ", ".join(data)
     b2 = hashlib.blake2b
     dumps = marshal.dumps
     chain = seed(table.name)
     n = 0
-    if table.append_only:
-        cursor = con.execute(f"SELECT chk, {select} FROM {table.name} ORDER BY rowid")
-        for row in cursor:
-            chk = b2(chain + dumps(row[1:], 2), digest_size=16).digest()
-            if chk != row[0]:
-                cursor.close()
-                raise ChainMismatch(n, row[1:], _content_reason(row[0]))
-            chain = chk
-            n += 1
-    else:
-        key_at = 2 + data.index(table.key)  # type: ignore[arg-type]
+    try:
+        if table.append_only:
+            cursor = con.execute(f"SELECT chk, {select} FROM {table.name} ORDER BY rowid")
+            for row in cursor:
+                chk = b2(chain + dumps(row[1:], 2), digest_size=16).digest()
+                if chk != row[0]:
+                    raise ChainMismatch(n, row[1:], _content_reason(row[0]))
+                chain = chk
+                n += 1
+            return n, chain
+        key_at = 2 + list(data).index(table.key)  # type: ignore[arg-type]
         cursor = con.execute(f"SELECT link, chk, {select} FROM {table.name} ORDER BY rowid")
         for row in cursor:
             link = b2(chain + dumps(row[key_at], 2), digest_size=16).digest()
             if link != row[0]:
-                cursor.close()
                 reason = (
                     "it has no checksum: it was written outside kitetui"
                     if row[0] == _EMPTY
@@ -262,19 +278,12 @@ def verify_chain(con: Any, table: ChainedTable, columns: Sequence[str], head: Ch
                 )
                 raise ChainMismatch(n, row[2:], reason)
             if b2(link + dumps(row[2:], 2), digest_size=16).digest() != row[1]:
-                cursor.close()
                 raise ChainMismatch(n, row[2:], _content_reason(row[1]))
             chain = link
             n += 1
-    if n != head.rows or chain != head.head:
-        if n < head.rows:
-            reason = f"the chain ends after {n} rows but {head.rows} were journaled"
-        elif n > head.rows:
-            reason = f"it holds {n} rows but only {head.rows} were journaled"
-        else:
-            reason = "its last checksum does not match the chain's recorded end"
-        raise ChainMismatch(n, None, reason)
-    return n
+        return n, chain
+    except sqlite3.Error as exc:  # e.g. text that is no longer UTF-8: this row is damaged
+        raise ChainMismatch(n, None, f"it cannot be read ({one_line(str(exc), 100)})") from None
 
 
 def _content_reason(stored: bytes) -> str:

@@ -35,6 +35,14 @@ class RowError(ValueError):
     """A journaled row does not decode; ``reason`` names the field and the value."""
 
 
+def one_line(text: str, limit: int = 160) -> str:
+    """Text from elsewhere (SQLite's own reports, an OS error) fit for a one-line message:
+    whitespace runs collapsed, anything unprintable escaped, cut short."""
+    flat = " ".join(str(text).split())
+    flat = "".join(c if c.isprintable() else repr(c)[1:-1] for c in flat)
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
 def show(value: object, limit: int = 60) -> str:
     """A row value fit for a one-line message: quoted, escaped and cut short."""
     text = repr(value)

@@ -12,6 +12,7 @@ seal the row (chain.py) in their transaction; a full disk is a ``DiskFull``.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,10 +25,12 @@ from kitetui.store import rows as decode
 from kitetui.store.chain import seal
 from kitetui.store.database import database_path
 from kitetui.store.errors import (
+    DatabaseRefused,
     RowError,
     disk_full,
     disk_full_seen,
     is_disk_full,
+    one_line,
     row_refusal,
 )
 from kitetui.views import FillView, OrderDetail, OrderEventView
@@ -125,15 +128,21 @@ async def _decoded(
 ) -> list[T]:
     """Rows of ``sql`` (``rowid`` first, then the columns ``convert`` takes), decoded;
     a row that does not decode is a refusal naming its table and row."""
-    cursor = await db.execute(sql, args)
+    where = str(database_path(db) or "database")
+    try:
+        cursor = await db.execute(sql, args)
+        rows = await cursor.fetchall()
+    except sqlite3.OperationalError as exc:  # text that is no longer UTF-8, say
+        raise DatabaseRefused(
+            f"{where}: table {table} cannot be read ({one_line(str(exc), 100)}); the database "
+            "was left untouched. Restore it from a backup or move it aside."
+        ) from None
     out = []
-    for row in await cursor.fetchall():
+    for row in rows:
         try:
             out.append(convert(row[1:]))
         except RowError as exc:
-            raise row_refusal(
-                str(database_path(db) or "database"), table, row[0], label, row[1], str(exc)
-            ) from None
+            raise row_refusal(where, table, row[0], label, row[1], str(exc)) from None
     return out
 
 

@@ -33,7 +33,7 @@ from kitetui.store.chain import (
     data_columns,
     verify_chain,
 )
-from kitetui.store.errors import DatabaseRefused, RowError, row_refusal
+from kitetui.store.errors import DatabaseRefused, RowError, one_line, row_refusal
 from kitetui.store.seal import is_sealed
 
 CHAINS_SINCE = 3  # the schema version that added the checksum chains
@@ -77,12 +77,14 @@ def verify_database(
     try:
         con = sqlite3.connect(read_only_uri(path), uri=True, timeout=5.0)
     except sqlite3.Error as exc:
-        raise DatabaseRefused(f"{where} cannot be opened ({exc}); {_UNTOUCHED}.") from None
+        raise DatabaseRefused(
+            f"{where} cannot be opened ({one_line(str(exc))}); {_UNTOUCHED}."
+        ) from None
     try:
         version, fresh, rows = _verify(con, where, None if sealed else integrity)
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
         raise DatabaseRefused(
-            f"{where} cannot be read as a database ({exc}); {_UNTOUCHED}. "
+            f"{where} cannot be read as a database ({one_line(str(exc))}); {_UNTOUCHED}. "
             "Restore it from a backup or move it aside."
         ) from None
     finally:
@@ -93,11 +95,16 @@ def verify_database(
 def _verify(con: sqlite3.Connection, where: str, integrity: str | None) -> tuple[int, bool, dict]:
     """``integrity`` None: the file matched its seal, so structure and chains are known."""
     if integrity is not None:
-        result = con.execute(f"PRAGMA {integrity}").fetchone()
-        if result is None or result[0] != "ok":
+        con.text_factory = bytes  # SQLite's report quotes damaged bytes as they are
+        try:
+            result = con.execute(f"PRAGMA {integrity}").fetchone()
+        finally:
+            con.text_factory = str
+        report = result[0].decode("utf-8", "replace") if result else "no answer"
+        if report != "ok":
+            report = report.removeprefix("*** in database main ***")
             raise DatabaseRefused(
-                f"{where} failed its integrity check "
-                f"({result[0] if result else 'no answer'}); {_UNTOUCHED}. "
+                f"{where} failed its integrity check ({one_line(report, 120)}); {_UNTOUCHED}. "
                 "Restore it from a backup or move it aside."
             )
     version = con.execute("PRAGMA user_version").fetchone()[0]
@@ -239,12 +246,22 @@ def _check_rows(
     label = BY_NAME[table].label
     at = columns.index(label) if label in columns else 0
     cursor = con.execute(f"SELECT rowid, {', '.join(columns)} FROM {table} ORDER BY rowid")
-    for row in cursor:
-        try:
-            check(row[1:])
-        except RowError as exc:
-            cursor.close()
-            raise row_refusal(where, table, row[0], label, row[1 + at], str(exc)) from None
+    last = 0
+    try:
+        for row in cursor:
+            try:
+                check(row[1:])
+            except RowError as exc:
+                raise row_refusal(where, table, row[0], label, row[1 + at], str(exc)) from None
+            last = row[0]
+    except sqlite3.Error as exc:  # text that is no longer UTF-8, say
+        raise DatabaseRefused(
+            f"{where}: table {table}, the row after rowid {last} cannot be read "
+            f"({one_line(str(exc), 100)}); {_UNTOUCHED}. Restore it from a backup or move "
+            "it aside."
+        ) from None
+    finally:
+        cursor.close()
 
 
 def _check_unchained(con: sqlite3.Connection, where: str) -> None:
@@ -276,17 +293,22 @@ def _chain_refusal(
     mismatch: ChainMismatch,
 ) -> DatabaseRefused:
     """The refusal for a broken chain, naming the row and, if it can tell, what changed."""
-    if mismatch.row is None:
+    if mismatch.at_end:
         return DatabaseRefused(
             f"{where}: table {table.name}: {mismatch.reason}: rows were removed from or "
             f"added to its end; {_UNTOUCHED}. Restore it from a backup or move it aside."
         )
-    data = data_columns(columns)
-    values = dict(zip(data, mismatch.row, strict=True))
     found = con.execute(
         f"SELECT rowid FROM {table.name} ORDER BY rowid LIMIT 1 OFFSET ?", (mismatch.position,)
     ).fetchone()
     rowid = found[0] if found else None
+    if mismatch.row is None:  # not even readable: name it by rowid alone
+        return DatabaseRefused(
+            f"{where}: table {table.name}, row {rowid}: {mismatch.reason}; {_UNTOUCHED}. "
+            "Restore it from a backup or move it aside."
+        )
+    data = data_columns(columns)
+    values = dict(zip(data, mismatch.row, strict=True))
     reason = mismatch.reason
     names, check = _DECODERS[table.name]
     try:
