@@ -174,14 +174,14 @@ def time_chains(path: Path) -> dict[str, tuple[int, float, float]]:
         r[0]: ChainHead(r[1], r[2], r[3])
         for r in con.execute("SELECT tbl, rows, head, last_rowid FROM chain_heads")
     }
+    (identity,) = con.execute("SELECT db_id FROM kitetui_identity").fetchone()
     out = {}
     for table in CHAINED:
         columns = [r[1] for r in con.execute(f"PRAGMA table_info({table.name})")]
-        started = time.perf_counter()
-        rows = verify_chain(
-            con, table, columns, heads.get(table.name) or ChainHead.empty(table.name)
-        )
-        out[table.name] = (rows, time.perf_counter() - started)
+        head = heads.get(table.name) or ChainHead.empty(table.name, identity)
+        started, cpu = time.perf_counter(), time.process_time()
+        rows = verify_chain(con, table, columns, head, identity)
+        out[table.name] = (rows, time.perf_counter() - started, time.process_time() - cpu)
     con.close()
     return out
 

@@ -9,8 +9,9 @@ written (``verify_chain``).
 Two shapes, because some rows change and some never do:
 
 * append-only tables (``order_events``, ``fills``): ``chk[n] = H(chk[n-1] + C(row[n]))``
-  with ``chk[-1]`` a per-table seed: the last ``chk`` commits to the whole table, and an
-  edited, removed or reordered row breaks every checksum after it.
+  with ``chk[-1]`` a seed made of the file's random id and the table's name: the last
+  ``chk`` commits to the whole table, and an edited, removed or reordered row breaks
+  every checksum after it.
 * tables whose rows change (``runs``, ``orders``, ``risk_state``, ``desk_state``):
   ``link[n] = H(link[n-1] + C(key[n]))`` chains the rows' keys in insertion order (so a
   removed, added or reordered row breaks it) and ``chk[n] = H(link[n] + C(row[n]))``
@@ -40,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import sqlite3
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,9 +85,11 @@ def canonical(values: Any) -> bytes:
     return marshal.dumps(values, 2)
 
 
-def seed(table: str) -> bytes:
-    """Where a table's chain starts: distinct per table, so rows cannot move between them."""
-    return digest(b"kitetui journal chain v1\x00" + table.encode())
+def seed(table: str, identity: str) -> bytes:
+    """Where a table's chain starts: distinct per file and per table, so rows cannot move
+    between tables, and pages of another kitetui database (its WAL copied beside this
+    file, say) do not verify here even when their rows are intact."""
+    return digest(b"kitetui journal chain v1\x00" + identity.encode() + b"\x00" + table.encode())
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +99,8 @@ class ChainHead:
     last_rowid: int
 
     @classmethod
-    def empty(cls, table: str) -> ChainHead:
-        return cls(0, seed(table), 0)
+    def empty(cls, table: str, identity: str) -> ChainHead:
+        return cls(0, seed(table, identity), 0)
 
 
 def data_columns(columns: Iterable[str]) -> tuple[str, ...]:
@@ -154,6 +158,18 @@ def seal_rows(
 # -- sealing on the writer's connection ----------------------------------------------------
 
 
+_IDENTITIES: weakref.WeakKeyDictionary[aiosqlite.Connection, str] = weakref.WeakKeyDictionary()
+
+
+async def identity_of(db: aiosqlite.Connection) -> str:
+    """The file's random id (``kitetui_identity``), read once per connection."""
+    identity = _IDENTITIES.get(db)
+    if identity is None:
+        row = await (await db.execute("SELECT db_id FROM kitetui_identity")).fetchone()
+        identity = _IDENTITIES[db] = row[0]
+    return identity
+
+
 async def load_heads(db: aiosqlite.Connection) -> dict[str, ChainHead]:
     cursor = await db.execute("SELECT tbl, rows, head, last_rowid FROM chain_heads")
     return {r[0]: ChainHead(r[1], r[2], r[3]) for r in await cursor.fetchall()}
@@ -169,6 +185,7 @@ async def seal(db: aiosqlite.Connection, tables: Iterable[str]) -> int:
     if not names:
         return 0
     heads = await load_heads(db)
+    identity = await identity_of(db)
     moved: list[tuple] = []
     sealed = 0
     for name in names:
@@ -178,7 +195,7 @@ async def seal(db: aiosqlite.Connection, tables: Iterable[str]) -> int:
         if not rows:
             continue
         columns = [d[0] for d in cursor.description][1:]
-        head = heads.get(name) or ChainHead.empty(name)
+        head = heads.get(name) or ChainHead.empty(name, identity)
         updates, new_head = seal_rows(table, head, columns, rows)
         if table.append_only:
             await db.executemany(f"UPDATE {name} SET chk = ? WHERE rowid = ?", updates)
@@ -228,7 +245,9 @@ class ChainMismatch(Exception):
         self.at_end = at_end  # the rows are fine but the chain's recorded end is not
 
 
-def verify_chain(con: Any, table: ChainedTable, columns: Sequence[str], head: ChainHead) -> int:
+def verify_chain(
+    con: Any, table: ChainedTable, columns: Sequence[str], head: ChainHead, identity: str
+) -> int:
     """Recompute one table's chain in one streaming pass; raise ``ChainMismatch`` at the
     first row that fails. Returns the rows verified.
 
@@ -236,7 +255,7 @@ def verify_chain(con: Any, table: ChainedTable, columns: Sequence[str], head: Ch
     per checksum, no per-row objects but the row itself): this is what start-up pays
     for every money row ever journaled.
     """
-    n, chain = _stream(con, table, data_columns(columns))
+    n, chain = _stream(con, table, data_columns(columns), seed(table.name, identity))
     if n != head.rows or chain != head.head:
         if n < head.rows:
             reason = f"the chain ends after {n} rows but {head.rows} were journaled"
@@ -248,12 +267,12 @@ def verify_chain(con: Any, table: ChainedTable, columns: Sequence[str], head: Ch
     return n
 
 
-def _stream(con: Any, table: ChainedTable, data: Sequence[str]) -> tuple[int, bytes]:
-    """The pass itself: (rows, last checksum or link), or ``ChainMismatch`` at a row."""
+def _stream(con: Any, table: ChainedTable, data: Sequence[str], chain: bytes) -> tuple[int, bytes]:
+    """The pass itself from ``chain`` (the seed): (rows, last checksum or link), or
+    ``ChainMismatch`` at a row."""
     select = ", ".join(data)
     b2 = hashlib.blake2b
     dumps = marshal.dumps
-    chain = seed(table.name)
     n = 0
     try:
         if table.append_only:

@@ -81,7 +81,7 @@ def verify_database(
             f"{where} cannot be opened ({one_line(str(exc))}); {_UNTOUCHED}."
         ) from None
     try:
-        version, fresh, rows = _verify(con, where, None if sealed else integrity)
+        version, fresh, rows = _verify(con, path, None if sealed else integrity)
     except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
         raise DatabaseRefused(
             f"{where} cannot be read as a database ({one_line(str(exc))}); {_UNTOUCHED}. "
@@ -92,8 +92,9 @@ def verify_database(
     return Verified(version, fresh, rows, time.perf_counter() - started, sealed)
 
 
-def _verify(con: sqlite3.Connection, where: str, integrity: str | None) -> tuple[int, bool, dict]:
+def _verify(con: sqlite3.Connection, path: Path, integrity: str | None) -> tuple[int, bool, dict]:
     """``integrity`` None: the file matched its seal, so structure and chains are known."""
+    where = str(path)
     if integrity is not None:
         con.text_factory = bytes  # SQLite's report quotes damaged bytes as they are
         try:
@@ -128,6 +129,7 @@ def _verify(con: sqlite3.Connection, where: str, integrity: str | None) -> tuple
     if version < CHAINS_SINCE:
         _check_unchained(con, where)
         return version, False, {}
+    identity = _check_identity(con, path)
     if integrity is None:
         return version, False, {}
     heads = {
@@ -138,12 +140,52 @@ def _verify(con: sqlite3.Connection, where: str, integrity: str | None) -> tuple
     for table in CHAINED:
         columns = _columns(con, table.name)
         try:
-            counted[table.name] = verify_chain(
-                con, table, columns, heads.get(table.name) or ChainHead.empty(table.name)
-            )
+            head = heads.get(table.name) or ChainHead.empty(table.name, identity)
+            counted[table.name] = verify_chain(con, table, columns, head, identity)
         except ChainMismatch as mismatch:
             raise _chain_refusal(con, where, table, columns, mismatch) from None
     return version, False, counted
+
+
+# -- identity ----------------------------------------------------------------------------
+
+
+def _check_identity(con: sqlite3.Connection, path: Path) -> str:
+    """One random id per file, and a WAL beside it must not carry another file's id.
+
+    SQLite cannot tell a WAL copied from another database: its frames are valid on their
+    own, and read through, they can turn this file into that one (a run resumed from the
+    wrong journal, then written into this file). The main file read without its WAL
+    (``immutable=1``) and read through it must name the same id; and since every chain
+    is seeded with the id, a WAL that brings another file's rows but not its id fails
+    the chains instead.
+    """
+    where = str(path)
+    ids = con.execute("SELECT db_id FROM kitetui_identity").fetchall()
+    if len(ids) != 1 or not isinstance(ids[0][0], str) or len(ids[0][0]) != 32:
+        raise DatabaseRefused(
+            f"{where}: table kitetui_identity must hold exactly one id, it holds "
+            f"{len(ids)} row(s); {_UNTOUCHED}. Restore it from a backup or move it aside."
+        )
+    identity = ids[0][0]
+    wal = path.with_name(path.name + "-wal")
+    if not wal.exists() or wal.stat().st_size == 0:
+        return identity
+    main = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    try:
+        found = main.execute("SELECT db_id FROM kitetui_identity").fetchall()
+    except sqlite3.Error:
+        return identity  # the file alone predates its identity (still in the WAL): no claim
+    finally:
+        main.close()
+    if found and found[0][0] != ids[0][0]:
+        raise DatabaseRefused(
+            f"{where}: the WAL file beside it ({wal.name}) belongs to another database "
+            f"(read through it the id is {ids[0][0][:8]}…, the file alone says "
+            f"{found[0][0][:8]}…); "
+            f"{_UNTOUCHED}. Move {wal.name} aside if it was copied here by mistake."
+        )
+    return identity
 
 
 # -- schema ------------------------------------------------------------------------------
@@ -317,6 +359,9 @@ def _chain_refusal(
         reason = f"{exc}, and {reason}"
     else:
         reason = _gap_hint(con, table, mismatch.position, values) or reason
+    wal = Path(where + "-wal")
+    if mismatch.position == 0 and wal.exists() and wal.stat().st_size:
+        reason += f" (or {wal.name} was copied here from another database)"
     return row_refusal(where, table.name, rowid, table.label, values.get(table.label), reason)
 
 

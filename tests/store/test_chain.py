@@ -30,6 +30,7 @@ from kitetui.store.chain import (
 )
 from kitetui.store.schema import MIGRATIONS
 
+ID = "0123456789abcdef0123456789abcdef"
 FILL_SQL = (
     "INSERT INTO fills (fill_id, seq, run_id, tag, engine, symbol, side, quantity, price, "
     "product, ts_ns, clock_ns) VALUES (?, ?, 'r', ?, 'eng', ?, ?, ?, ?, 'MIS', ?, ?)"
@@ -47,6 +48,10 @@ def memory_db() -> Iterator[sqlite3.Connection]:
         con.close()
 
 
+def identity(con: sqlite3.Connection) -> str:
+    return con.execute("SELECT db_id FROM kitetui_identity").fetchone()[0]
+
+
 def heads(con: sqlite3.Connection) -> dict[str, ChainHead]:
     return {
         r[0]: ChainHead(r[1], r[2], r[3])
@@ -62,7 +67,7 @@ def seal_sync(con: sqlite3.Connection, name: str) -> int:
     if not rows:
         return 0
     names = [d[0] for d in cursor.description][1:]
-    head = heads(con).get(name) or ChainHead.empty(name)
+    head = heads(con).get(name) or ChainHead.empty(name, identity(con))
     updates, new = seal_rows(table, head, names, rows)
     if table.append_only:
         con.executemany(f"UPDATE {name} SET chk = ? WHERE rowid = ?", updates)
@@ -77,8 +82,8 @@ def seal_sync(con: sqlite3.Connection, name: str) -> int:
 
 def verify(con: sqlite3.Connection, name: str) -> int:
     columns = [r[1] for r in con.execute(f"PRAGMA table_info({name})")]
-    head = heads(con).get(name) or ChainHead.empty(name)
-    return verify_chain(con, BY_NAME[name], columns, head)
+    head = heads(con).get(name) or ChainHead.empty(name, identity(con))
+    return verify_chain(con, BY_NAME[name], columns, head, identity(con))
 
 
 def add_fills(con: sqlite3.Connection, n: int, start: int = 0) -> None:
@@ -131,8 +136,9 @@ def test_canonical_with_equal_strings_from_different_objects_is_equal() -> None:
     assert canonical((shared, shared)) == canonical(("NIF" + "TY", "".join("NIFTY")))
 
 
-def test_seed_with_each_table_is_distinct() -> None:
-    assert len({seed(t.name) for t in CHAINED}) == len(CHAINED)
+def test_seed_with_each_table_and_each_file_is_distinct() -> None:
+    seeds = {seed(t.name, file) for t in CHAINED for file in ("a" * 32, "b" * 32)}
+    assert len(seeds) == 2 * len(CHAINED)
 
 
 # -- sealing ---------------------------------------------------------------------------------
@@ -142,8 +148,8 @@ def test_seal_rows_with_append_only_rows_chains_each_on_the_one_before() -> None
     table = BY_NAME["order_events"]
     names = ["id", "tag", "ts_ns", "status", "reason", "chk"]
     rows = [(1, 1, "T1", 5, "NEW", "", b""), (2, 2, "T1", 6, "OPEN", "", b"")]
-    updates, head = seal_rows(table, ChainHead.empty("order_events"), names, rows)
-    first = digest(seed("order_events") + canonical((1, "T1", 5, "NEW", "")))
+    updates, head = seal_rows(table, ChainHead.empty("order_events", ID), names, rows)
+    first = digest(seed("order_events", ID) + canonical((1, "T1", 5, "NEW", "")))
     second = digest(first + canonical((2, "T1", 6, "OPEN", "")))
     assert updates == [(first, 1), (second, 2)]
     assert head == ChainHead(2, second, 2)
@@ -153,9 +159,9 @@ def test_seal_rows_with_changed_row_keeps_its_link_and_rechecks_content() -> Non
     table = BY_NAME["desk_state"]
     names = ["key", "value", "link", "chk"]
     updates, head = seal_rows(
-        table, ChainHead.empty("desk_state"), names, [(1, "kill_switch", "{}", b"", b"")]
+        table, ChainHead.empty("desk_state", ID), names, [(1, "kill_switch", "{}", b"", b"")]
     )
-    link = digest(seed("desk_state") + canonical("kill_switch"))
+    link = digest(seed("desk_state", ID) + canonical("kill_switch"))
     assert updates == [(link, digest(link + canonical(("kill_switch", "{}"))), 1)]
     again, head_after = seal_rows(table, head, names, [(1, "kill_switch", "[]", link, b"")])
     assert again == [(link, digest(link + canonical(("kill_switch", "[]"))), 1)]
@@ -323,7 +329,7 @@ def test_property_any_single_cell_change_is_caught(fills: list[tuple], data: st.
             st.sampled_from(
                 [
                     ("symbol", data.draw(st.text(max_size=12))),
-                    ("quantity", data.draw(st.integers())),
+                    ("quantity", data.draw(st.integers(min_value=-(2**63), max_value=2**63 - 1))),
                     ("price", data.draw(st.floats(allow_nan=False))),
                     ("side", data.draw(st.sampled_from(["BUY", "SELL", "BYU"]))),
                     ("ts_ns", data.draw(st.integers(min_value=-(2**63), max_value=2**63 - 1))),
