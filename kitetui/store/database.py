@@ -230,6 +230,14 @@ async def open_database(
     if path.exists():
         _check_header(path)
         verified = await asyncio.to_thread(verify_database, path, integrity=integrity)
+        if verified.changed_since_seal:
+            _say(
+                notices,
+                "DatabaseChangedSinceClose",
+                f"{path} changed after kitetui last closed it; every checksummed row "
+                "verifies, so the change is in history kitetui does not checksum (signals, "
+                "events, risk decisions, the instrument cache) or SQLite maintenance",
+            )
         _tighten(path, notices)
     else:
         await _create(path)

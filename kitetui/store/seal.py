@@ -13,8 +13,12 @@ so the chains and SQLite's structure check are skipped; hashing runs at disk spe
 changed byte — means the full verification (verify.py).
 
 The seal is dropped as soon as a writer opens the file, so a crash never leaves a seal
-describing a file that has since changed. Like the chains it has no secret: whoever
-can rewrite the file and knows this scheme can rewrite the seal too.
+describing a file that has since changed. A sealed file that changed anyway, and whose
+chains all verify, was changed outside the checksummed rows (history such as signals,
+or SQLite maintenance): it is accepted, and said, on stderr and in the journal.
+
+Like the chains, the seal has no secret: whoever can rewrite the file and knows this
+scheme can rewrite the seal too.
 """
 
 from __future__ import annotations
@@ -71,17 +75,24 @@ def write_seal(db: Path) -> bool:
     return True
 
 
-def is_sealed(db: Path) -> bool:
-    """True if ``db`` is exactly the file kitetui last closed cleanly."""
+def seal_state(db: Path) -> str:
+    """``"match"``: ``db`` is exactly the file kitetui last closed cleanly; ``"changed"``:
+    it was sealed and has changed since (with no WAL, so not by a crashed writer);
+    ``"none"``: no usable seal, nothing can be said."""
     try:
         seal = json.loads(seal_path(db).read_bytes())
-        if not isinstance(seal, dict) or seal.get("format") != _FORMAT:
-            return False
-        if _wal_holds_data(db) or db.stat().st_size != seal.get("size"):
-            return False
-        return _digest(db)[1] == seal.get("sha256")
+        if not isinstance(seal, dict) or seal.get("format") != _FORMAT or _wal_holds_data(db):
+            return "none"
+        if db.stat().st_size != seal.get("size"):
+            return "changed"
+        return "match" if _digest(db)[1] == seal.get("sha256") else "changed"
     except (OSError, ValueError):
-        return False
+        return "none"
+
+
+def is_sealed(db: Path) -> bool:
+    """True if ``db`` is exactly the file kitetui last closed cleanly."""
+    return seal_state(db) == "match"
 
 
 def drop_seal(db: Path) -> None:

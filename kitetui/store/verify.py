@@ -34,7 +34,7 @@ from kitetui.store.chain import (
     verify_chain,
 )
 from kitetui.store.errors import DatabaseRefused, RowError, one_line, row_refusal
-from kitetui.store.seal import is_sealed
+from kitetui.store.seal import seal_state
 
 CHAINS_SINCE = 3  # the schema version that added the checksum chains
 _UNTOUCHED = "it was left untouched"
@@ -49,6 +49,7 @@ class Verified:
     rows: dict[str, int]
     seconds: float
     sealed: bool = False  # matched its clean-close seal: chains not recomputed
+    changed_since_seal: bool = False  # sealed at a clean close, changed since, chains fine
 
     @property
     def total_rows(self) -> int:
@@ -73,7 +74,8 @@ def verify_database(
     """
     started = time.perf_counter()
     where = str(path)
-    sealed = trust_seal and is_sealed(path)
+    state = seal_state(path) if trust_seal else "none"
+    sealed = state == "match"
     try:
         con = sqlite3.connect(read_only_uri(path), uri=True, timeout=5.0)
     except sqlite3.Error as exc:
@@ -89,7 +91,7 @@ def verify_database(
         ) from None
     finally:
         con.close()
-    return Verified(version, fresh, rows, time.perf_counter() - started, sealed)
+    return Verified(version, fresh, rows, time.perf_counter() - started, sealed, state == "changed")
 
 
 def _verify(con: sqlite3.Connection, path: Path, integrity: str | None) -> tuple[int, bool, dict]:

@@ -250,3 +250,26 @@ async def test_close_with_another_connection_open_leaves_no_seal(journal_db: Pat
         assert not is_sealed(journal_db)  # the WAL still holds the run: no seal
     finally:
         reader.close()
+
+
+async def test_open_database_with_history_changed_after_the_seal_says_so(
+    journal_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Signals are history, not money: kitetui does not checksum them, so one changed
+    # letter in a signal's reason verifies. But the file no longer matches its seal,
+    # and that is said: on stderr and as a journal event, never silently.
+    data = journal_db.read_bytes()
+    at = data.index(b"fast above slow")
+    journal_db.write_bytes(data[:at] + b"F" + data[at + 1 :])
+    db = await asyncio.wait_for(open_database(journal_db), TIMEOUT_S)
+    try:
+        journal = Journal(db, "r2")
+        await create_run(db, "r2", "replay", "c.yaml", "h")
+        await journal.close()
+        cursor = await db.execute(
+            "SELECT count(*) FROM events WHERE kind = 'DatabaseChangedSinceClose'"
+        )
+        assert (await cursor.fetchone())[0] == 1
+    finally:
+        await db.close()
+    assert "changed after kitetui last closed it" in capsys.readouterr().err
