@@ -255,28 +255,39 @@ def verify_chain(
     per checksum, no per-row objects but the row itself): this is what start-up pays
     for every money row ever journaled.
     """
-    n, chain = _stream(con, table, data_columns(columns), seed(table.name, identity))
-    if n != head.rows or chain != head.head:
-        if n < head.rows:
-            reason = f"the chain ends after {n} rows but {head.rows} were journaled"
-        elif n > head.rows:
-            reason = f"it holds {n} rows but only {head.rows} were journaled"
-        else:
-            reason = "its last checksum does not match the chain's recorded end"
-        raise ChainMismatch(n, None, reason, at_end=True)
+    n, chain = stream(con, table, data_columns(columns), seed(table.name, identity))
+    end_check(n, chain, head)
     return n
 
 
-def _stream(con: Any, table: ChainedTable, data: Sequence[str], chain: bytes) -> tuple[int, bytes]:
-    """The pass itself from ``chain`` (the seed): (rows, last checksum or link), or
-    ``ChainMismatch`` at a row."""
+def stream(
+    con: Any,
+    table: ChainedTable,
+    data: Sequence[str],
+    chain: bytes,
+    rowids: tuple[int, int | None] | None = None,
+) -> tuple[int, bytes]:
+    """The pass itself from ``chain`` (the seed, or the stored value of the row before
+    ``rowids[0]``): (rows, last checksum or link), or ``ChainMismatch`` at a row.
+
+    ``rowids`` (from, to-or-None) streams one slice of the table, so slices can be
+    verified on several cores: each starts from the value stored in the row before it,
+    which the slice before verifies as the one it computes (see verify_chains).
+    """
     select = ", ".join(data)
+    where, args = "", ()
+    if rowids is not None:
+        where, args = "WHERE rowid >= ?", (rowids[0],)
+        if rowids[1] is not None:
+            where, args = "WHERE rowid >= ? AND rowid < ?", rowids
     b2 = hashlib.blake2b
     dumps = marshal.dumps
     n = 0
     try:
         if table.append_only:
-            cursor = con.execute(f"SELECT chk, {select} FROM {table.name} ORDER BY rowid")
+            cursor = con.execute(
+                f"SELECT chk, {select} FROM {table.name} {where} ORDER BY rowid", args
+            )
             for row in cursor:
                 chk = b2(chain + dumps(row[1:], 2), digest_size=16).digest()
                 if chk != row[0]:
@@ -285,7 +296,9 @@ def _stream(con: Any, table: ChainedTable, data: Sequence[str], chain: bytes) ->
                 n += 1
             return n, chain
         key_at = 2 + list(data).index(table.key)  # type: ignore[arg-type]
-        cursor = con.execute(f"SELECT link, chk, {select} FROM {table.name} ORDER BY rowid")
+        cursor = con.execute(
+            f"SELECT link, chk, {select} FROM {table.name} {where} ORDER BY rowid", args
+        )
         for row in cursor:
             link = b2(chain + dumps(row[key_at], 2), digest_size=16).digest()
             if link != row[0]:
@@ -303,6 +316,18 @@ def _stream(con: Any, table: ChainedTable, data: Sequence[str], chain: bytes) ->
         return n, chain
     except sqlite3.Error as exc:  # e.g. text that is no longer UTF-8: this row is damaged
         raise ChainMismatch(n, None, f"it cannot be read ({one_line(str(exc), 100)})") from None
+
+
+def end_check(n: int, chain: bytes, head: ChainHead) -> None:
+    """The chain's recorded end must be where the rows end: nothing cut, nothing added."""
+    if n != head.rows or chain != head.head:
+        if n < head.rows:
+            reason = f"the chain ends after {n} rows but {head.rows} were journaled"
+        elif n > head.rows:
+            reason = f"it holds {n} rows but only {head.rows} were journaled"
+        else:
+            reason = "its last checksum does not match the chain's recorded end"
+        raise ChainMismatch(n, None, reason, at_end=True)
 
 
 def _content_reason(stored: bytes) -> str:

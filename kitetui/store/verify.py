@@ -31,9 +31,9 @@ from kitetui.store.chain import (
     ChainHead,
     ChainMismatch,
     data_columns,
-    verify_chain,
 )
 from kitetui.store.errors import DatabaseRefused, RowError, one_line, row_refusal
+from kitetui.store.parallel import ChainFailure, verify_chains, workers_for
 from kitetui.store.seal import seal_state
 
 CHAINS_SINCE = 3  # the schema version that added the checksum chains
@@ -64,26 +64,33 @@ def read_only_uri(path: Path) -> str:
 
 
 def verify_database(
-    path: Path, *, integrity: str = "quick_check", trust_seal: bool = True
+    path: Path,
+    *,
+    integrity: str = "quick_check",
+    trust_seal: bool = True,
+    workers: int | None = None,
 ) -> Verified:
     """Check the database at ``path`` without writing; raise ``DatabaseRefused`` if bad.
 
     ``integrity`` is the SQLite pragma for the structure check (``quick_check``, or
     ``integrity_check`` to also compare every index with its table); ``trust_seal=False``
-    recomputes every chain even for a file that matches its clean-close seal.
+    recomputes every chain even for a file that matches its clean-close seal;
+    ``workers`` sets the processes that share the chains (default: one below
+    ``parallel.PARALLEL_FROM_ROWS`` chained rows, else every core up to eight).
     """
     started = time.perf_counter()
     where = str(path)
     state = seal_state(path) if trust_seal else "none"
     sealed = state == "match"
     try:
-        con = sqlite3.connect(read_only_uri(path), uri=True, timeout=5.0)
+        uri = read_only_uri(path)
+        con = sqlite3.connect(uri, uri=True, timeout=5.0)
     except sqlite3.Error as exc:
         raise DatabaseRefused(
             f"{where} cannot be opened ({one_line(str(exc))}); {_UNTOUCHED}."
         ) from None
     try:
-        version, fresh, rows = _verify(con, path, None if sealed else integrity)
+        version, fresh, rows = _verify(con, uri, path, None if sealed else integrity, workers)
     except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
         raise DatabaseRefused(
             f"{where} cannot be read as a database ({one_line(str(exc))}); {_UNTOUCHED}. "
@@ -94,7 +101,9 @@ def verify_database(
     return Verified(version, fresh, rows, time.perf_counter() - started, sealed, state == "changed")
 
 
-def _verify(con: sqlite3.Connection, path: Path, integrity: str | None) -> tuple[int, bool, dict]:
+def _verify(
+    con: sqlite3.Connection, uri: str, path: Path, integrity: str | None, workers: int | None
+) -> tuple[int, bool, dict]:
     """``integrity`` None: the file matched its seal, so structure and chains are known."""
     where = str(path)
     if integrity is not None:
@@ -138,14 +147,13 @@ def _verify(con: sqlite3.Connection, path: Path, integrity: str | None) -> tuple
         r[0]: ChainHead(r[1], r[2], r[3])
         for r in con.execute("SELECT tbl, rows, head, last_rowid FROM chain_heads")
     }
-    counted: dict[str, int] = {}
-    for table in CHAINED:
-        columns = _columns(con, table.name)
-        try:
-            head = heads.get(table.name) or ChainHead.empty(table.name, identity)
-            counted[table.name] = verify_chain(con, table, columns, head, identity)
-        except ChainMismatch as mismatch:
-            raise _chain_refusal(con, where, table, columns, mismatch) from None
+    tables = [(table, _columns(con, table.name)) for table in CHAINED]
+    count = workers_for(sum(h.rows for h in heads.values()), workers)
+    try:
+        counted = verify_chains(uri, con, tables, heads, identity, count)
+    except ChainFailure as failure:
+        columns = dict((t.name, c) for t, c in tables)[failure.table.name]
+        raise _chain_refusal(con, where, failure.table, columns, failure.mismatch) from None
     return version, False, counted
 
 
