@@ -97,37 +97,6 @@ def plan(
     return slices
 
 
-def verify_chains(
-    uri: str,
-    con: sqlite3.Connection,
-    tables: Sequence[tuple[ChainedTable, Sequence[str]]],
-    heads: dict[str, ChainHead],
-    identity: str,
-    workers: int,
-) -> dict[str, int]:
-    """Every chain of ``tables``; raises ``(table, ChainMismatch)`` as ``ChainFailure``."""
-    slices = plan(con, tables, heads, identity)
-    results = _run(uri, con, slices, workers)
-    counted: dict[str, int] = {}
-    ends: dict[str, bytes] = {}
-    for part, result in zip(slices, results, strict=True):
-        if result[0] == "bad":
-            _, position, row, reason = result
-            raise ChainFailure(
-                BY_NAME[part.table], ChainMismatch(part.position + position, row, reason)
-            )
-        _, n, last = result
-        counted[part.table] = counted.get(part.table, 0) + n
-        ends[part.table] = last
-    for table, _ in tables:
-        head = heads.get(table.name) or ChainHead.empty(table.name, identity)
-        try:
-            end_check(counted.get(table.name, 0), ends[table.name], head)
-        except ChainMismatch as mismatch:
-            raise ChainFailure(table, mismatch) from None
-    return counted
-
-
 class ChainFailure(Exception):
     def __init__(self, table: ChainedTable, mismatch: ChainMismatch) -> None:
         super().__init__(mismatch.reason)
@@ -135,32 +104,78 @@ class ChainFailure(Exception):
         self.mismatch = mismatch
 
 
-def _run(uri: str, con: sqlite3.Connection, slices: list[Slice], workers: int) -> list[tuple]:
-    """Each slice's answer, in order: from ``workers`` child processes, or in-process."""
-    if workers > 1 and len(slices) > 1:
-        shares = [list(range(w, len(slices), workers)) for w in range(workers)]
-        answers = _in_children(uri, [[slices[i] for i in share] for share in shares if share])
-        if answers is not None:
-            results: list[tuple] = [()] * len(slices)
-            for share, answer in zip([s for s in shares if s], answers, strict=True):
-                for index, result in zip(share, answer, strict=True):
-                    results[index] = result
-            return results
-    return [_check(con, part) for part in slices]
+class ChainCheck:
+    """Every chain of ``tables``, started now and answered by ``result()``.
+
+    With ``workers`` > 1 the child processes start at once, so the caller can run
+    SQLite's structure check meanwhile; ``cancel()`` stops them if that fails first.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        con: sqlite3.Connection,
+        tables: Sequence[tuple[ChainedTable, Sequence[str]]],
+        heads: dict[str, ChainHead],
+        identity: str,
+        workers: int,
+    ) -> None:
+        self._con = con
+        self._tables = [t for t, _ in tables]
+        self._heads = heads
+        self._identity = identity
+        self._slices = plan(con, tables, heads, identity)
+        self._children: list[tuple[list[int], subprocess.Popen[bytes]]] = []
+        if workers > 1 and len(self._slices) > 1:
+            shares = [list(range(w, len(self._slices), workers)) for w in range(workers)]
+            self._children = _start(uri, [s for s in shares if s], self._slices)
+
+    def cancel(self) -> None:
+        for _, child in self._children:
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+        self._children = []
+
+    def result(self) -> dict[str, int]:
+        """Rows verified per table; ``ChainFailure`` at the first row that fails."""
+        answers = _collect(self._children, len(self._slices))
+        self._children = []
+        if answers is None:  # no children, or one failed: never a pass, verify here
+            answers = [_check(self._con, part) for part in self._slices]
+        counted: dict[str, int] = {}
+        ends: dict[str, bytes] = {}
+        for part, answer in zip(self._slices, answers, strict=True):
+            if answer[0] == "bad":
+                _, position, row, reason = answer
+                raise ChainFailure(
+                    BY_NAME[part.table], ChainMismatch(part.position + position, row, reason)
+                )
+            _, n, last = answer
+            counted[part.table] = counted.get(part.table, 0) + n
+            ends[part.table] = last
+        for table in self._tables:
+            head = self._heads.get(table.name) or ChainHead.empty(table.name, self._identity)
+            try:
+                end_check(counted.get(table.name, 0), ends[table.name], head)
+            except ChainMismatch as mismatch:
+                raise ChainFailure(table, mismatch) from None
+        return counted
 
 
-def _in_children(uri: str, shares: list[list[Slice]]) -> list[list[tuple]] | None:
-    """Run ``python -m kitetui.store.parallel`` once per share; None if any child fails
-    (then everything is verified in-process: a missing answer is never a pass).
+def _start(
+    uri: str, shares: list[list[int]], slices: list[Slice]
+) -> list[tuple[list[int], subprocess.Popen[bytes]]]:
+    """One ``python -m kitetui.store.parallel`` per share of the slices.
 
     Plain child processes rather than ``multiprocessing``: its spawn start re-runs the
     caller's main script in each child, and kitetui may be imported by any script.
+    The children import kitetui from where this process did, installed or not.
     """
-    # The children import kitetui from where this process did, installed or not.
     source = str(Path(__file__).resolve().parents[2])
     path = os.environ.get("PYTHONPATH")
     env = {**os.environ, "PYTHONPATH": source + (os.pathsep + path if path else "")}
-    children = []
+    children: list[tuple[list[int], subprocess.Popen[bytes]]] = []
     try:
         for share in shares:
             child = subprocess.Popen(
@@ -170,25 +185,38 @@ def _in_children(uri: str, shares: list[list[Slice]]) -> list[list[tuple]] | Non
                 stderr=subprocess.DEVNULL,
                 env=env,
             )
-            children.append(child)
+            children.append((share, child))
             assert child.stdin is not None
-            child.stdin.write(pickle.dumps((uri, share)))
+            child.stdin.write(pickle.dumps((uri, [slices[i] for i in share])))
             child.stdin.close()
-        answers = []
-        for child in children:
-            assert child.stdout is not None
+    except OSError:  # no process to be had: the parent verifies everything
+        for _, child in children:
+            child.kill()
+            child.wait()
+        return []
+    return children
+
+
+def _collect(
+    children: list[tuple[list[int], subprocess.Popen[bytes]]], count: int
+) -> list[tuple] | None:
+    """The children's answers in slice order; None if there were none or one failed."""
+    if not children:
+        return None
+    answers: list[tuple] = [()] * count
+    failed = False
+    for share, child in children:
+        assert child.stdout is not None
+        try:
             output = child.stdout.read()
             if child.wait() != 0:
-                return None
-            answers.append(pickle.loads(output))
-        return answers
-    except (OSError, pickle.UnpicklingError, EOFError):
-        return None
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+                failed = True
+                continue
+            for index, answer in zip(share, pickle.loads(output), strict=True):
+                answers[index] = answer
+        except (OSError, ValueError, pickle.UnpicklingError, EOFError):
+            failed = True
+    return None if failed else answers
 
 
 def _check(con: sqlite3.Connection, part: Slice) -> tuple:

@@ -33,7 +33,7 @@ from kitetui.store.chain import (
     data_columns,
 )
 from kitetui.store.errors import DatabaseRefused, RowError, one_line, row_refusal
-from kitetui.store.parallel import ChainFailure, verify_chains, workers_for
+from kitetui.store.parallel import ChainCheck, ChainFailure, workers_for
 from kitetui.store.seal import seal_state
 
 CHAINS_SINCE = 3  # the schema version that added the checksum chains
@@ -104,21 +104,12 @@ def verify_database(
 def _verify(
     con: sqlite3.Connection, uri: str, path: Path, integrity: str | None, workers: int | None
 ) -> tuple[int, bool, dict]:
-    """``integrity`` None: the file matched its seal, so structure and chains are known."""
+    """``integrity`` None: the file matched its seal, so structure and chains are known.
+
+    The chains' child processes (parallel.py) start before SQLite's structure check, so
+    the two run side by side; a structure failure still speaks first.
+    """
     where = str(path)
-    if integrity is not None:
-        con.text_factory = bytes  # SQLite's report quotes damaged bytes as they are
-        try:
-            result = con.execute(f"PRAGMA {integrity}").fetchone()
-        finally:
-            con.text_factory = str
-        report = result[0].decode("utf-8", "replace") if result else "no answer"
-        if report != "ok":
-            report = report.removeprefix("*** in database main ***")
-            raise DatabaseRefused(
-                f"{where} failed its integrity check ({one_line(report, 120)}); {_UNTOUCHED}. "
-                "Restore it from a backup or move it aside."
-            )
     version = con.execute("PRAGMA user_version").fetchone()[0]
     if version > schema.SCHEMA_VERSION:
         raise DatabaseRefused(
@@ -129,6 +120,7 @@ def _verify(
     if version == 0:
         if objects:
             raise DatabaseRefused(f"{where} is a SQLite database of another program; {_UNTOUCHED}.")
+        _check_structure(con, where, integrity)
         return 0, True, {}
     if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone() is None:
         raise DatabaseRefused(
@@ -136,25 +128,51 @@ def _verify(
             f"something else and {_UNTOUCHED}."
         )
     _check_schema(con, where, version)
-    _check_rows(con, where, "runs", decode.RUN_COLUMNS, decode.decode_run)
     if version < CHAINS_SINCE:
+        _check_structure(con, where, integrity)
+        _check_rows(con, where, "runs", decode.RUN_COLUMNS, decode.decode_run)
         _check_unchained(con, where)
         return version, False, {}
     identity = _check_identity(con, path)
     if integrity is None:
+        _check_rows(con, where, "runs", decode.RUN_COLUMNS, decode.decode_run)
         return version, False, {}
     heads = {
         r[0]: ChainHead(r[1], r[2], r[3])
         for r in con.execute("SELECT tbl, rows, head, last_rowid FROM chain_heads")
     }
     tables = [(table, _columns(con, table.name)) for table in CHAINED]
-    count = workers_for(sum(h.rows for h in heads.values()), workers)
+    chains = ChainCheck(
+        uri, con, tables, heads, identity, workers_for(sum(h.rows for h in heads.values()), workers)
+    )
     try:
-        counted = verify_chains(uri, con, tables, heads, identity, count)
+        _check_structure(con, where, integrity)
+        _check_rows(con, where, "runs", decode.RUN_COLUMNS, decode.decode_run)
+        counted = chains.result()
     except ChainFailure as failure:
         columns = dict((t.name, c) for t, c in tables)[failure.table.name]
         raise _chain_refusal(con, where, failure.table, columns, failure.mismatch) from None
+    finally:
+        chains.cancel()
     return version, False, counted
+
+
+def _check_structure(con: sqlite3.Connection, where: str, integrity: str | None) -> None:
+    """SQLite's own check of every page (``quick_check``, or ``integrity_check``)."""
+    if integrity is None:
+        return
+    con.text_factory = bytes  # SQLite's report quotes damaged bytes as they are
+    try:
+        result = con.execute(f"PRAGMA {integrity}").fetchone()
+    finally:
+        con.text_factory = str
+    report = result[0].decode("utf-8", "replace") if result else "no answer"
+    if report != "ok":
+        report = report.removeprefix("*** in database main ***")
+        raise DatabaseRefused(
+            f"{where} failed its integrity check ({one_line(report, 120)}); {_UNTOUCHED}. "
+            "Restore it from a backup or move it aside."
+        )
 
 
 # -- identity ----------------------------------------------------------------------------
