@@ -41,7 +41,6 @@ from __future__ import annotations
 import hashlib
 import marshal
 import sqlite3
-import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -158,54 +157,41 @@ def seal_rows(
 # -- sealing on the writer's connection ----------------------------------------------------
 
 
-_IDENTITIES: weakref.WeakKeyDictionary[aiosqlite.Connection, str] = weakref.WeakKeyDictionary()
+def seal_sync(con: sqlite3.Connection, tables: Iterable[str]) -> int:
+    """Chain every unsealed row of ``tables`` on a plain sqlite3 connection, inside the
+    caller's transaction. Returns the rows sealed.
 
-
-async def identity_of(db: aiosqlite.Connection) -> str:
-    """The file's random id (``kitetui_identity``), read once per connection."""
-    identity = _IDENTITIES.get(db)
-    if identity is None:
-        row = await (await db.execute("SELECT db_id FROM kitetui_identity")).fetchone()
-        identity = _IDENTITIES[db] = row[0]
-    return identity
-
-
-async def load_heads(db: aiosqlite.Connection) -> dict[str, ChainHead]:
-    cursor = await db.execute("SELECT tbl, rows, head, last_rowid FROM chain_heads")
-    return {r[0]: ChainHead(r[1], r[2], r[3]) for r in await cursor.fetchall()}
-
-
-async def seal(db: aiosqlite.Connection, tables: Iterable[str]) -> int:
-    """Chain every unsealed row of ``tables``; call inside the writing transaction.
-
-    Returns the number of rows sealed. Costs one indexed query per table when nothing
-    is unsealed, and one read-back plus one ``UPDATE`` batch per table that has rows.
+    Costs one indexed query per table when nothing is unsealed, and a read-back plus
+    one ``UPDATE`` batch per table that has rows.
     """
     names = list(dict.fromkeys(tables))
     if not names:
         return 0
-    heads = await load_heads(db)
-    identity = await identity_of(db)
+    (identity,) = con.execute("SELECT db_id FROM kitetui_identity").fetchone()
+    heads = {
+        r[0]: ChainHead(r[1], r[2], r[3])
+        for r in con.execute("SELECT tbl, rows, head, last_rowid FROM chain_heads")
+    }
     moved: list[tuple] = []
     sealed = 0
     for name in names:
         table = BY_NAME[name]
-        cursor = await db.execute(f"SELECT rowid, * FROM {name} WHERE chk = x'' ORDER BY rowid")
-        rows = await cursor.fetchall()
+        cursor = con.execute(f"SELECT rowid, * FROM {name} WHERE chk = x'' ORDER BY rowid")
+        rows = cursor.fetchall()
         if not rows:
             continue
         columns = [d[0] for d in cursor.description][1:]
         head = heads.get(name) or ChainHead.empty(name, identity)
         updates, new_head = seal_rows(table, head, columns, rows)
         if table.append_only:
-            await db.executemany(f"UPDATE {name} SET chk = ? WHERE rowid = ?", updates)
+            con.executemany(f"UPDATE {name} SET chk = ? WHERE rowid = ?", updates)
         else:
-            await db.executemany(f"UPDATE {name} SET link = ?, chk = ? WHERE rowid = ?", updates)
+            con.executemany(f"UPDATE {name} SET link = ?, chk = ? WHERE rowid = ?", updates)
         if new_head != head:
             moved.append((name, new_head.rows, new_head.head, new_head.last_rowid))
         sealed += len(updates)
     if moved:
-        await db.executemany(
+        con.executemany(
             "INSERT INTO chain_heads (tbl, rows, head, last_rowid) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(tbl) DO UPDATE SET rows = excluded.rows, head = excluded.head, "
             "last_rowid = excluded.last_rowid",
@@ -214,7 +200,7 @@ async def seal(db: aiosqlite.Connection, tables: Iterable[str]) -> int:
     return sealed
 
 
-async def reseal_all(db: aiosqlite.Connection, tables: Iterable[str] | None = None) -> int:
+def reseal_all_sync(con: sqlite3.Connection, tables: Iterable[str] | None = None) -> int:
     """Rebuild the chains of ``tables`` (all by default) from their current rows.
 
     For a migration only, after start-up verified the rows: the first chaining of an
@@ -224,9 +210,32 @@ async def reseal_all(db: aiosqlite.Connection, tables: Iterable[str] | None = No
     names = [t.name for t in CHAINED] if tables is None else list(tables)
     for name in names:
         link = ", link = x''" if not BY_NAME[name].append_only else ""
-        await db.execute(f"UPDATE {name} SET chk = x''{link}")
-        await db.execute("DELETE FROM chain_heads WHERE tbl = ?", (name,))
-    return await seal(db, names)
+        con.execute(f"UPDATE {name} SET chk = x''{link}")
+        con.execute("DELETE FROM chain_heads WHERE tbl = ?", (name,))
+    return seal_sync(con, names)
+
+
+async def seal(db: aiosqlite.Connection, tables: Iterable[str]) -> int:
+    """``seal_sync`` on the writer's connection, in one hop to aiosqlite's thread (not
+    one per statement: this sits on the write-ahead path of every order)."""
+    names = list(dict.fromkeys(tables))
+    if not names:
+        return 0
+    return await _on_connection_thread(db, seal_sync, names)
+
+
+async def reseal_all(db: aiosqlite.Connection, tables: Iterable[str] | None = None) -> int:
+    return await _on_connection_thread(db, reseal_all_sync, tables)
+
+
+async def _on_connection_thread(db: aiosqlite.Connection, fn: Any, *args: Any) -> Any:
+    """Run ``fn(sqlite3_connection, *args)`` on aiosqlite's own thread.
+
+    aiosqlite has no public call for this; ``_execute`` (queue a callable for the
+    connection's thread) and ``_conn`` have been its internals since 0.17, and
+    tests/store/test_journal.py fails at once if they change.
+    """
+    return await db._execute(lambda: fn(db._conn, *args))
 
 
 # -- verifying on a read-only connection ---------------------------------------------------

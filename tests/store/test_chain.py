@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kitetui.store import chain
 from kitetui.store.chain import (
     BY_NAME,
     CHAINED,
@@ -60,24 +61,12 @@ def heads(con: sqlite3.Connection) -> dict[str, ChainHead]:
 
 
 def seal_sync(con: sqlite3.Connection, name: str) -> int:
-    """What ``chain.seal`` does on the writer's connection, on a plain sqlite3 one."""
-    table = BY_NAME[name]
-    cursor = con.execute(f"SELECT rowid, * FROM {name} WHERE chk = x'' ORDER BY rowid")
-    rows = cursor.fetchall()
-    if not rows:
-        return 0
-    names = [d[0] for d in cursor.description][1:]
-    head = heads(con).get(name) or ChainHead.empty(name, identity(con))
-    updates, new = seal_rows(table, head, names, rows)
-    if table.append_only:
-        con.executemany(f"UPDATE {name} SET chk = ? WHERE rowid = ?", updates)
-    else:
-        con.executemany(f"UPDATE {name} SET link = ?, chk = ? WHERE rowid = ?", updates)
-    con.execute(
-        "INSERT OR REPLACE INTO chain_heads VALUES (?, ?, ?, ?)",
-        (name, new.rows, new.head, new.last_rowid),
-    )
-    return len(updates)
+    """The journal's own sealing (``chain.seal_sync``), in a transaction as it runs."""
+    con.execute("BEGIN")
+    try:
+        return chain.seal_sync(con, [name])
+    finally:
+        con.execute("COMMIT")
 
 
 def verify(con: sqlite3.Connection, name: str) -> int:
