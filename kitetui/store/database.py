@@ -303,7 +303,16 @@ def _tighten(path: Path, notices: list[tuple[str, str]]) -> None:
         except FileNotFoundError:
             continue
         if mode & 0o077:
-            os.chmod(file, mode & 0o700 | _PRIVATE)
+            try:
+                os.chmod(file, mode & 0o700 | _PRIVATE)
+            except OSError as exc:  # not ours to change: say so, and go on
+                _say(
+                    notices,
+                    "DatabasePermissionsOpen",
+                    f"{file} is readable by other users ({mode:04o}) and could not be "
+                    f"made private ({exc.strerror})",
+                )
+                continue
             loosened.append(f"{file.name} {mode:04o}")
     if loosened:
         _say(
