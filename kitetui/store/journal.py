@@ -315,16 +315,16 @@ class Journal:
 
     async def write_order(self, order: Order) -> None:
         """Commit a new order (and all that is buffered) before any broker sees it."""
-        self._order_seq += 1
-        row = self._order_row(order, self._order_seq)
-        try:
-            async with self._lock:
+        async with self._lock:  # the number is taken under the lock, so it can be given back
+            self._order_seq += 1
+            row = self._order_row(order, self._order_seq)
+            try:
                 await self._transaction(
                     lambda: self._write_order_statements(row, order), ("orders", "order_events")
                 )
-        except BaseException:
-            self._order_seq -= 1  # not journaled: the next order takes this number
-            raise
+            except BaseException:
+                self._order_seq -= 1  # not journaled: the next order takes this number
+                raise
 
     async def _write_order_statements(self, row: tuple, order: Order) -> None:
         await self.db.execute(
