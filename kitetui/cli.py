@@ -2,21 +2,33 @@
 
 ``kitetui`` alone is ``kitetui run`` on the embedded default config: paper trading on
 a replay of real NSE data shipped inside the package, in the TUI. Exit codes: 0 done,
-2 bad config or usage, 3 database refused, 4 bad data files, 5 Kite login needed,
-1 anything unexpected.
+2 bad config or usage (a database path that cannot hold a database included), 3 database
+refused (damaged, foreign or undecodable: left untouched), 4 bad data files, 5 Kite
+login needed, 6 disk full (what was committed is kept; start again once there is space
+and the run resumes), 1 anything unexpected. Each comes with one line on stderr.
+
+The process runs with umask 077 from its first line: the database, its WAL, the
+recordings, exports and the control socket are the trade history and stay 0600.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 import time
 from pathlib import Path
 
 from kitetui.config import AppConfig, ConfigError, load_config
-from kitetui.store.database import DatabaseRefused
+from kitetui.store.errors import (
+    DatabasePathError,
+    DatabaseRefused,
+    DiskFull,
+    find_cause,
+    is_disk_full,
+)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "data" / "dev.yaml"
 
@@ -24,6 +36,7 @@ EXIT_CONFIG = 2
 EXIT_DATABASE = 3
 EXIT_DATA = 4
 EXIT_LOGIN = 5
+EXIT_DISK_FULL = 6
 
 
 def _speed(value: str) -> float | None:
@@ -134,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.umask(0o077)  # before anything is created: nothing kitetui writes is for others
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["sim-exchange"]:  # the exchange parses its own options
@@ -185,18 +199,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.no_ui:
             return _headless(config, args.config, args.db, speed, args.log_level)
         return _tui(config, args.config, args.db, speed)
-    except _config_errors() as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except DatabaseRefused as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_DATABASE
-    except _session().KiteAuthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_LOGIN
-    except _data_errors() as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_DATA
+    except Exception as exc:
+        code, shown = _classify(exc)
+        if code == 1:
+            raise
+        print(f"error: {shown}", file=sys.stderr)
+        return code
 
 
 def _session():
@@ -226,24 +234,40 @@ def _preflight(config: AppConfig, path: str) -> None:
     check_inputs(config, path, scan_data=False)
 
 
-def _config_errors() -> tuple[type[BaseException], ...]:
-    # A universe with no membership list for a replayed day fails the first session:
-    # a config problem (exit 2), until the supervisor checks the days up front.
+def _universe_error() -> type[BaseException]:
+    # A universe with no membership list for a replayed day: a config problem (exit 2).
     from kitetui.market.universe import UniverseError
 
-    return (ConfigError, UniverseError)
+    return UniverseError
+
+
+def _classify(error: BaseException) -> tuple[int, BaseException]:
+    """The exit code for ``error`` and the exception whose message to print.
+
+    A full disk wins wherever it is in the chain: shutting down after one tries to write
+    again and fails in other ways, and the first failure is the one that explains it.
+    """
+    full = find_cause(error, DiskFull)
+    if full is None:
+        seen: BaseException | None = error
+        while seen is not None and not is_disk_full(seen):
+            seen = seen.__cause__ or seen.__context__
+        full = seen
+    if full is not None:
+        return EXIT_DISK_FULL, full
+    if isinstance(error, ConfigError | DatabasePathError | _universe_error()):
+        return EXIT_CONFIG, error
+    if isinstance(error, DatabaseRefused):
+        return EXIT_DATABASE, error
+    if isinstance(error, _session().KiteAuthError):
+        return EXIT_LOGIN, error
+    if isinstance(error, _data_errors()):
+        return EXIT_DATA, error
+    return 1, error
 
 
 def _exit_code(error: BaseException) -> int:
-    if isinstance(error, _config_errors()):
-        return EXIT_CONFIG
-    if isinstance(error, DatabaseRefused):
-        return EXIT_DATABASE
-    if isinstance(error, _session().KiteAuthError):
-        return EXIT_LOGIN
-    if isinstance(error, _data_errors()):
-        return EXIT_DATA
-    return 1
+    return _classify(error)[0]
 
 
 def _data_errors() -> tuple[type[BaseException], ...]:
@@ -325,7 +349,11 @@ def _headless(
         from kitetui.notify import Notifier, status_line, watchdog_loop
 
         notifier = Notifier.from_env()
-        await supervisor.open()
+        try:
+            await supervisor.open()
+        except BaseException:
+            await _close_database(supervisor)
+            raise
         control = ControlServer(supervisor, socket_path_for(supervisor.db_path))
         await control.start()
         if threshold < len(levels):
@@ -359,12 +387,23 @@ def _headless(
             for task in (dog, status):
                 task.cancel()
             await control.stop()
-            await supervisor.close()
-            notifier.close()
+            try:
+                await supervisor.close()
+            finally:
+                await _close_database(supervisor)
+                notifier.close()
         print(format_summary(supervisor.summary, config, str(supervisor.db_path)))
         return 0 if supervisor.feed_state in ("FINISHED", "STOPPED") else 1
 
     return asyncio.run(main_async())
+
+
+async def _close_database(supervisor) -> None:
+    """Close the database even when the supervisor could not finish closing (a full
+    disk fails its last writes): SQLite's thread must not keep the process alive."""
+    db = getattr(supervisor, "db", None)
+    if db is not None:
+        await db.close()
 
 
 def _attach(args: argparse.Namespace) -> int:

@@ -46,7 +46,13 @@ class SupervisorThread:
 
     async def _lifecycle(self) -> None:
         self._done = asyncio.Event()
-        await self.supervisor.open_store()
+        try:
+            await self.supervisor.open_store()
+        except BaseException:
+            db = getattr(self.supervisor, "db", None)
+            if db is not None:  # opened, then the first write failed (a full disk)
+                await db.close()
+            raise
         self.store_ready.set()
         try:
             await self.supervisor.open_market()
@@ -58,7 +64,10 @@ class SupervisorThread:
             self.summary = await self.supervisor.run()
             await self._done.wait()  # keep serving commands after the data ends
         finally:
-            await self.supervisor.close()
+            try:
+                await self.supervisor.close()
+            finally:  # a close that failed (a full disk) must not leave SQLite's thread
+                await self.supervisor.db.close()
 
     @property
     def failure(self) -> str | None:

@@ -500,10 +500,10 @@ def instrument_journal(stats: dict[str, list[float]]) -> Any:
         kind_var: contextvars.ContextVar[str] = contextvars.ContextVar("kind", default="other")
         transaction = journal._transaction
 
-        async def timed_transaction(extra):
+        async def timed_transaction(extra, *tables):
             t0 = time.perf_counter_ns()
             try:
-                await transaction(extra)
+                await transaction(extra, *tables)
             finally:
                 stats[kind_var.get()].append((time.perf_counter_ns() - t0) / 1000)
 

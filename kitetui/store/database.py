@@ -1,30 +1,192 @@
-"""Opening the one SQLite file safely: WAL, integrity check, forward migrations.
+"""Opening the one SQLite file safely: path checks, a read-only verification, migrations.
 
-A database that is not SQLite, fails its integrity check, or carries a schema newer
-than this program understands is refused with ``DatabaseRefused`` and left exactly as
-it was found: a trader's journal is never overwritten to make a start succeed.
+The order is the point. (1) The path is checked with ``stat`` only — a FIFO given as the
+database is never opened, so it cannot hang the start — and a bad one is a
+``DatabasePathError`` (exit 2). (2) An existing file is verified on a read-only
+connection (verify.py: structure, schema, run rows, every checksum chain) and a bad one
+is a ``DatabaseRefused`` (exit 3), left exactly as it was found. (3) Only then is the
+writer's connection opened, the permissions tightened and the schema migrated.
+
+A new database is built under a temporary name and renamed into place, so the path
+either does not exist or holds a complete, migrated kitetui database: an empty file
+there is damage (truncation), not a database still being made, and is refused.
+
+A missing parent directory is created (mode 0700) and kitetui says so, on stderr and
+in the journal (``DatabaseDirectoryCreated``): a run that starts a fresh journal in a
+new place should never do so without a word.
+
+The writer's connection is a ``JournalConnection``: its ``close`` seals the file when it
+was the last connection (seal.py), so the next clean start need not re-read every row.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import secrets
+import sqlite3
+import stat
+import sys
+import weakref
 from pathlib import Path
 
 import aiosqlite
 
-from kitetui.store.schema import MIGRATIONS, SCHEMA_VERSION
+from kitetui.store import schema
+from kitetui.store.chain import BY_NAME, reseal_all
+from kitetui.store.errors import (
+    DatabasePathError,
+    DatabaseRefused,
+    disk_full,
+    is_disk_full,
+)
+from kitetui.store.seal import drop_seal, write_seal
+from kitetui.store.verify import CHAINS_SINCE, Verified, verify_database
+
+__all__ = [
+    "DatabasePathError",
+    "DatabaseRefused",
+    "database_path",
+    "open_database",
+    "take_notices",
+]
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+_PRIVATE = 0o600
+_SIDECARS = ("-wal", "-shm")
+
+# Notices for the journal of the run that opens the database (kind, message); the
+# Journal takes them, so they land as events without the supervisor's help.
+_NOTICES: weakref.WeakKeyDictionary[aiosqlite.Connection, list[tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+# The migration list as this module applies it (tests patch it here); schema.py is
+# the source.
+MIGRATIONS = schema.MIGRATIONS
+SCHEMA_VERSION = schema.SCHEMA_VERSION
 
 
-class DatabaseRefused(Exception):
-    """The database cannot be used; the message says why and that it was not touched."""
+_PATHS: weakref.WeakKeyDictionary[aiosqlite.Connection, Path] = weakref.WeakKeyDictionary()
+
+
+def database_path(db: aiosqlite.Connection) -> Path | None:
+    """The file ``db`` was opened on by ``open_database`` (for messages)."""
+    return _PATHS.get(db)
+
+
+def take_notices(db: aiosqlite.Connection) -> list[tuple[str, str]]:
+    """What opening ``db`` did that a person should know (kind, message); once only."""
+    return _NOTICES.pop(db, [])
+
+
+def _say(notices: list[tuple[str, str]], kind: str, message: str) -> None:
+    print(f"kitetui: {message}", file=sys.stderr, flush=True)
+    notices.append((kind, message))
+
+
+# -- the path ------------------------------------------------------------------------
+
+
+def check_path(path: Path, notices: list[tuple[str, str]]) -> None:
+    """Refuse a path that cannot hold a database; create a missing parent directory."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        info = None
+    except NotADirectoryError:
+        raise DatabasePathError(_parent_is_a_file(path)) from None
+    except OSError as exc:
+        raise DatabasePathError(f"{path} cannot be used as the database: {exc.strerror}") from None
+    if info is None:
+        if path.is_symlink():
+            raise DatabasePathError(
+                f"{path} is a symlink to {os.readlink(path)}, which does not exist; "
+                "point 'database:' or --db at the real file"
+            )
+        _ensure_directory(path, notices)
+        return
+    if stat.S_ISDIR(info.st_mode):
+        raise DatabasePathError(
+            f"{path} is a directory, not a database file; point 'database:' or --db at a "
+            "file (for example state.db inside it)"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise DatabasePathError(
+            f"{path} is a {_kind(info.st_mode)}, not a regular file; point 'database:' or "
+            "--db at a file"
+        )
+    _check_writable(path.parent, path)
+    if not os.access(path, os.R_OK | os.W_OK) or not info.st_mode & 0o222:
+        raise DatabasePathError(
+            f"{path} is read-only; kitetui must write its journal there (chmod u+rw it, "
+            "or point 'database:' or --db at another file)"
+        )
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "special file"
+
+
+def _parent_is_a_file(path: Path) -> str:
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return (
+                f"{path}: {parent} is a file, not a directory; point 'database:' or --db "
+                "at a path inside a directory"
+            )
+    return f"{path}: a part of this path is not a directory"
+
+
+def _ensure_directory(path: Path, notices: list[tuple[str, str]]) -> None:
+    parent = path.parent
+    if parent.is_dir():
+        _check_writable(parent, path)
+        return
+    try:
+        parent.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        raise DatabasePathError(_parent_is_a_file(path)) from None
+    except NotADirectoryError:
+        raise DatabasePathError(_parent_is_a_file(path)) from None
+    except OSError as exc:
+        raise DatabasePathError(
+            f"{path}: its directory {parent} does not exist and cannot be created ({exc.strerror})"
+        ) from None
+    _say(notices, "DatabaseDirectoryCreated", f"created directory {parent} for the database")
+
+
+def _check_writable(directory: Path, path: Path) -> None:
+    """SQLite writes ``-wal`` and ``-shm`` files beside the database: the directory must
+    take them. A directory with no write bit at all counts as read-only even for root,
+    who could otherwise write into it anyway: it was made read-only on purpose."""
+    try:
+        mode = directory.stat().st_mode
+    except OSError as exc:
+        raise DatabasePathError(f"{path}: its directory {directory}: {exc.strerror}") from None
+    if not os.access(directory, os.W_OK | os.X_OK) or not mode & 0o222:
+        raise DatabasePathError(
+            f"{path}: its directory {directory} is read-only; kitetui writes the database "
+            "and its -wal/-shm files there (make it writable, or point 'database:' or --db "
+            "elsewhere)"
+        )
 
 
 def _check_header(path: Path) -> None:
-    if path.is_dir():
-        raise DatabaseRefused(f"{path} is a directory, not a database file; it was left untouched.")
-    if not path.exists() or path.stat().st_size == 0:
-        return
+    size = path.stat().st_size
+    if size == 0:
+        raise DatabaseRefused(
+            f"{path} is empty (0 bytes): kitetui never leaves an empty database, so it was "
+            "probably truncated; it was left untouched. Restore it from a backup or move "
+            "it aside."
+        )
     with path.open("rb") as handle:
         header = handle.read(len(_SQLITE_MAGIC))
     if header != _SQLITE_MAGIC:
@@ -34,62 +196,162 @@ def _check_header(path: Path) -> None:
         )
 
 
-async def open_database(path: str | Path, *, synchronous: str = "FULL") -> aiosqlite.Connection:
-    """Open (or create) the database, verify it, and bring its schema up to date."""
+# -- opening -------------------------------------------------------------------------------
+
+
+class JournalConnection(aiosqlite.Connection):
+    """The writer's connection: closing it seals the file (seal.py) when SQLite has folded
+    the WAL in, i.e. when it was the last connection open."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(lambda: sqlite3.connect(path, isolation_level=None), 64)
+        self.path = path
+        self._sealable = True
+
+    async def close(self) -> None:
+        sealable, self._sealable = self._sealable, False
+        await super().close()
+        if sealable:
+            await asyncio.to_thread(write_seal, self.path)
+
+
+async def open_database(
+    path: str | Path, *, synchronous: str = "FULL", integrity: str = "quick_check"
+) -> aiosqlite.Connection:
+    """Open (or create) the database, verify it read-only, and bring its schema up to date.
+
+    Raises ``DatabasePathError`` for a path that cannot hold a database,
+    ``DatabaseRefused`` for a file that is damaged or not kitetui's (left untouched) and
+    ``DiskFull`` when creating or migrating runs out of space.
+    """
     path = Path(path)
-    _check_header(path)
-    if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    db = await aiosqlite.connect(path, isolation_level=None)
+    notices: list[tuple[str, str]] = []
+    check_path(path, notices)
+    if path.exists():
+        _check_header(path)
+        verified = await asyncio.to_thread(verify_database, path, integrity=integrity)
+        if verified.changed_since_seal:
+            _say(
+                notices,
+                "DatabaseChangedSinceClose",
+                f"{path} changed after kitetui last closed it; every checksummed row "
+                "verifies, so the change is in history kitetui does not checksum (signals, "
+                "events, risk decisions, the instrument cache) or SQLite maintenance",
+            )
+        _tighten(path, notices)
+    else:
+        await _create(path)
+        verified = Verified(schema.SCHEMA_VERSION, False, {}, 0.0)
+    drop_seal(path)  # from here on the file may change: only a clean close seals it again
     try:
-        try:
-            await db.execute("PRAGMA busy_timeout = 5000")
-            result = await (await db.execute("PRAGMA quick_check")).fetchone()
-        except aiosqlite.DatabaseError as exc:
-            raise DatabaseRefused(
-                f"{path} cannot be read as a database ({exc}); it was left untouched."
-            ) from None
-        if result is None or result[0] != "ok":
-            raise DatabaseRefused(
-                f"{path} failed its integrity check ({result[0] if result else 'no answer'}); "
-                "it was left untouched. Restore it from a backup or move it aside."
-            )
-        version = (await (await db.execute("PRAGMA user_version")).fetchone())[0]
-        if version > SCHEMA_VERSION:
-            raise DatabaseRefused(
-                f"{path} has schema version {version}, newer than this kitetui understands "
-                f"({SCHEMA_VERSION}); it was left untouched. Upgrade kitetui."
-            )
-        if version > 0:
-            tables = await (
-                await db.execute("SELECT name FROM sqlite_master WHERE name = 'runs'")
-            ).fetchone()
-            if tables is None:
-                raise DatabaseRefused(
-                    f"{path} has user_version {version} but no kitetui tables: it belongs to "
-                    "something else and was left untouched."
-                )
-        elif (await (await db.execute("SELECT count(*) FROM sqlite_master")).fetchone())[0]:
-            raise DatabaseRefused(
-                f"{path} is a SQLite database of another program; it was left untouched."
-            )
+        db = await JournalConnection(path)
+    except Exception as exc:
+        raise DatabasePathError(f"{path} cannot be opened for writing: {exc}") from None
+    try:
+        await db.execute("PRAGMA busy_timeout = 5000")
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute(f"PRAGMA synchronous = {synchronous}")
         await db.execute("PRAGMA foreign_keys = ON")
-        for index in range(version, SCHEMA_VERSION):
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in _statements(MIGRATIONS[index]):
-                    await db.execute(statement)
-                await db.execute(f"PRAGMA user_version = {index + 1}")
-                await db.commit()
-            except BaseException:
-                await db.rollback()
-                raise
-    except BaseException:
+        await _migrate(db, verified.version)
+    except BaseException as exc:
         await db.close()
+        if is_disk_full(exc):
+            raise disk_full(f"{path}: migrating the database", exc) from None
         raise
+    _PATHS[db] = path
+    if notices:
+        _NOTICES[db] = notices
     return db
+
+
+async def _create(path: Path) -> None:
+    """Build a new database under a temporary name, then rename it into place."""
+    temp = path.with_name(f".{path.name}.creating-{secrets.token_hex(4)}")
+    try:
+        fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _PRIVATE)
+        os.close(fd)
+        db = await aiosqlite.connect(temp, isolation_level=None)
+        try:
+            await db.execute("PRAGMA journal_mode = WAL")
+            await _migrate(db, 0)
+        finally:
+            await db.close()  # the last connection: the WAL is folded in and removed
+        os.rename(temp, path)
+        with contextlib.suppress(OSError):
+            directory = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+    except BaseException as exc:
+        for leftover in (temp, *(temp.with_name(temp.name + s) for s in _SIDECARS)):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        if is_disk_full(exc):
+            raise disk_full(f"{path}: creating the database", exc) from None
+        if isinstance(exc, OSError):
+            raise DatabasePathError(f"{path} cannot be created: {exc.strerror}") from None
+        raise
+
+
+def _tighten(path: Path, notices: list[tuple[str, str]]) -> None:
+    """The journal is the trade history: owner-only, like everything kitetui writes."""
+    loosened = []
+    for file in (path, *(path.with_name(path.name + s) for s in _SIDECARS)):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            try:
+                os.chmod(file, mode & 0o700 | _PRIVATE)
+            except OSError as exc:  # not ours to change: say so, and go on
+                _say(
+                    notices,
+                    "DatabasePermissionsOpen",
+                    f"{file} is readable by other users ({mode:04o}) and could not be "
+                    f"made private ({exc.strerror})",
+                )
+                continue
+            loosened.append(f"{file.name} {mode:04o}")
+    if loosened:
+        _say(
+            notices,
+            "DatabasePermissionsTightened",
+            f"{path} was readable by other users ({', '.join(loosened)}); now 0600",
+        )
+
+
+async def _migrate(db: aiosqlite.Connection, version: int) -> None:
+    """Apply the migrations after ``version``, each in one transaction with its sealing."""
+    for index in range(version, len(MIGRATIONS)):
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            before = await _chained_columns(db)
+            for statement in _statements(MIGRATIONS[index]):
+                await db.execute(statement)
+            if index + 1 == CHAINS_SINCE:
+                await reseal_all(db)  # the first chaining of rows an older kitetui wrote
+            elif index + 1 > CHAINS_SINCE:
+                after = await _chained_columns(db)
+                changed = [t for t in after if after[t] != before.get(t)]
+                if changed:  # the hashed bytes of every row of these tables changed
+                    await reseal_all(db, changed)
+            await db.execute(f"PRAGMA user_version = {index + 1}")
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+
+
+async def _chained_columns(db: aiosqlite.Connection) -> dict[str, tuple]:
+    columns = {}
+    for name in BY_NAME:
+        cursor = await db.execute(f"PRAGMA table_info({name})")
+        rows = await cursor.fetchall()
+        if rows:
+            columns[name] = tuple(tuple(r) for r in rows)
+    return columns
 
 
 def _statements(script: str) -> list[str]:

@@ -10,6 +10,12 @@ risk state — before the caller may hand the order to a broker; ``write_fill`` 
 the fill and the order's new state before the caller may change a position. Because
 every durable commit also drains the buffers, the database never holds an order
 without the signal and risk decision that caused it.
+
+Every transaction that writes a chained table (runs, orders, order_events, fills,
+risk_state, desk_state) seals those rows before it commits (chain.py), so a committed
+money row always carries its checksum. A full disk is a ``DiskFull``: the transaction
+rolls back, the drained buffers are put back, and from then on every write raises it,
+so the run stops promptly with everything committed before it intact and resumable.
 """
 
 from __future__ import annotations
@@ -24,19 +30,32 @@ from typing import Any
 import aiosqlite
 
 from kitetui.domain import Event, Fill, Order, Position, RiskDecision, Signal
+from kitetui.store.chain import seal
+from kitetui.store.database import database_path, take_notices
+from kitetui.store.errors import DiskFull, disk_full, is_disk_full
 
 _ORDER_COLUMNS = (
     "tag, run_id, engine, symbol, exchange, side, quantity, order_type, product, purpose, "
     "status, ts_ns, price, trigger_price, stop_price, filled_qty, avg_price, "
     "broker_order_id, signal_id, reason, validity, variety, seq"
 )
-_ORDER_UPSERT = (
-    f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 23)}) "
-    "ON CONFLICT(tag) DO UPDATE SET status=excluded.status, filled_qty=excluded.filled_qty, "
-    "avg_price=excluded.avg_price, broker_order_id=excluded.broker_order_id, "
-    "reason=excluded.reason"
+# Every UPDATE of a chained table empties ``chk``: the row is resealed before commit.
+# An order's terms change too: a stop modified into a closing order, a resting limit
+# re-priced, a quantity resized to the position.
+_ORDER_UPDATE = (
+    "UPDATE orders SET status = ?, filled_qty = ?, avg_price = ?, broker_order_id = ?, "
+    "reason = ?, order_type = ?, quantity = ?, price = ?, trigger_price = ?, purpose = ?, "
+    "ts_ns = ?, signal_id = ?, chk = x'' WHERE tag = ?"
 )
-
+_RISK_STATE_UPSERT = (
+    "INSERT INTO risk_state (run_id, state, updated_ns) VALUES (?, ?, ?) "
+    "ON CONFLICT(run_id) DO UPDATE SET state = excluded.state, "
+    "updated_ns = excluded.updated_ns, chk = x''"
+)
+_DESK_STATE_UPSERT = (
+    "INSERT INTO desk_state (key, value) VALUES (?, ?) "
+    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, chk = x''"
+)
 
 _POSITION_UPSERT = (
     "INSERT OR REPLACE INTO positions (run_id, symbol, engine, product, quantity, avg_price, "
@@ -107,6 +126,10 @@ class Journal:
         self.journaled: dict[str, int] = {}
         self.rows_written = 0
         self.flushes = 0
+        # A full disk stops every later write (see the module docstring).
+        self.failure: DiskFull | None = None
+        for kind, message in take_notices(db):  # what opening the database changed
+            self.add_event(Event(ts_ns=0, kind=kind, level="WARNING", message=message))
 
     # -- run bookkeeping ------------------------------------------------------------
 
@@ -141,24 +164,40 @@ class Journal:
         self._task = asyncio.create_task(self._flush_loop(), name="journal-flush")
 
     async def close(self) -> None:
-        """Stop the flush loop between transactions (never mid-write), then drain."""
+        """Stop the flush loop between transactions (never mid-write), then drain.
+
+        After a full disk the drain is tried once more (space may be back), and the
+        ``DiskFull`` is raised either way: the run did not end normally.
+        """
         self._closing = True
         if self._task is not None:
             self._wake.set()
             await self._task
             self._task = None
-        await self.flush()
+        failure, self.failure = self.failure, None
+        try:
+            await self.flush()
+        finally:
+            if failure is not None:
+                self.failure = failure
+        if failure is not None:
+            raise failure
 
     async def _flush_loop(self) -> None:
         while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._flush_interval_s)
             self._wake.clear()
-            await self.flush()
+            try:
+                await self.flush()
+            except DiskFull:
+                return  # kept in self.failure: the next write raises it where it matters
 
     # -- buffered (batched) records -------------------------------------------------
 
     def _added(self, rows: int = 1) -> None:
+        if self.failure is not None:
+            raise self.failure
         self._pending += rows
         if self._pending >= self._flush_rows:
             self._wake.set()
@@ -279,10 +318,16 @@ class Journal:
 
     async def write_order(self, order: Order) -> None:
         """Commit a new order (and all that is buffered) before any broker sees it."""
-        self._order_seq += 1
-        row = self._order_row(order, self._order_seq)
-        async with self._lock:
-            await self._transaction(lambda: self._write_order_statements(row, order))
+        async with self._lock:  # the number is taken under the lock, so it can be given back
+            self._order_seq += 1
+            row = self._order_row(order, self._order_seq)
+            try:
+                await self._transaction(
+                    lambda: self._write_order_statements(row, order), ("orders", "order_events")
+                )
+            except BaseException:
+                self._order_seq -= 1  # not journaled: the next order takes this number
+                raise
 
     async def _write_order_statements(self, row: tuple, order: Order) -> None:
         await self.db.execute(
@@ -339,19 +384,20 @@ class Journal:
             seq = self._fill_seq
             self._order_updates[order.tag] = order
             self._order_events.append((order.tag, fill.ts_ns, order.status.value, order.reason))
-            await self._transaction(statements)
+            try:
+                await self._transaction(statements, ("fills",))
+            except BaseException:
+                self._fill_seq -= 1
+                raise
         return True
 
     async def set_desk_state(self, key: str, value: Any) -> None:
         async with self._lock:
 
             async def statements() -> None:
-                await self.db.execute(
-                    "INSERT OR REPLACE INTO desk_state (key, value) VALUES (?, ?)",
-                    (key, _json(value)),
-                )
+                await self.db.execute(_DESK_STATE_UPSERT, (key, _json(value)))
 
-            await self._transaction(statements)
+            await self._transaction(statements, ("desk_state",))
 
     async def flush(self) -> None:
         async with self._lock:
@@ -392,8 +438,14 @@ class Journal:
             seq,
         )
 
-    async def _transaction(self, extra) -> None:
-        """Drain every buffer and run ``extra`` in one committed transaction."""
+    async def _transaction(self, extra, tables: tuple[str, ...] = ()) -> None:
+        """Drain every buffer and run ``extra`` in one committed transaction.
+
+        ``tables`` names the chained tables ``extra`` writes; the ones the buffers write
+        are known here. All of them are sealed before the commit.
+        """
+        if self.failure is not None:
+            raise self.failure
         signals, self._signals = self._signals, []
         events, self._events = self._events, []
         decisions, self._decisions = self._decisions, []
@@ -404,87 +456,114 @@ class Journal:
         risk_state, self._risk_state = self._risk_state, None
         positions, self._positions = self._positions, None
         universe, self._universe = self._universe, []
-        self._pending = 0
+        pending, self._pending = self._pending, 0
+        chained = list(tables)
         db = self.db
-        await db.execute("BEGIN IMMEDIATE")
         try:
-            if signals:
-                await db.executemany(
-                    "INSERT OR IGNORE INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    signals,
-                )
-            if decisions:
-                await db.executemany(
-                    "INSERT OR IGNORE INTO risk_decisions (run_id, ts_ns, signal_id, engine, "
-                    "symbol, purpose, side, requested_qty, verdict, quantity, rule, reason) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    decisions,
-                )
-            if extra is not None:
-                await extra()
-            if updates:
-                # An order's terms change too: a stop modified into a closing order, a
-                # resting limit re-priced, a quantity resized to the position.
-                await db.executemany(
-                    "UPDATE orders SET status = ?, filled_qty = ?, avg_price = ?, "
-                    "broker_order_id = ?, reason = ?, order_type = ?, quantity = ?, "
-                    "price = ?, trigger_price = ?, purpose = ?, ts_ns = ?, signal_id = ? "
-                    "WHERE tag = ?",
-                    [
-                        (
-                            o.status.value,
-                            o.filled_qty,
-                            o.avg_price,
-                            o.broker_order_id,
-                            o.reason,
-                            o.order_type.value,
-                            o.quantity,
-                            o.price,
-                            o.trigger_price,
-                            o.purpose.value,
-                            o.ts_ns,
-                            o.signal_id,
-                            o.tag,
-                        )
-                        for o in updates.values()
-                    ],
-                )
-            if order_events:
-                await db.executemany(
-                    "INSERT INTO order_events (tag, ts_ns, status, reason) VALUES (?, ?, ?, ?)",
-                    order_events,
-                )
-            if events:
-                await db.executemany(
-                    "INSERT INTO events (run_id, ts_ns, kind, level, symbol, engine, message, "
-                    "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    events,
-                )
-            if equity:
-                await db.executemany("INSERT OR REPLACE INTO equity_curve VALUES (?, ?, ?)", equity)
-            if cursor is not None:
-                await db.execute(
-                    "UPDATE runs SET cursor_ns = ? WHERE run_id = ?", (cursor, self.run_id)
-                )
-            if universe:
-                await db.executemany(
-                    "INSERT OR REPLACE INTO universe VALUES (?, ?, ?, ?, ?, ?)", universe
-                )
-            if positions:
-                await db.executemany(
-                    _POSITION_UPSERT, [_position_row(self.run_id, p) for p in positions]
-                )
-            if risk_state is not None:
-                await db.execute(
-                    "INSERT OR REPLACE INTO risk_state (run_id, state, updated_ns) "
-                    "VALUES (?, ?, ?)",
-                    (self.run_id, _json(risk_state), time.time_ns()),
-                )
-            await db.commit()
-        except BaseException:
-            await db.rollback()
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                if signals:
+                    await db.executemany(
+                        "INSERT OR IGNORE INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        signals,
+                    )
+                if decisions:
+                    await db.executemany(
+                        "INSERT OR IGNORE INTO risk_decisions (run_id, ts_ns, signal_id, engine, "
+                        "symbol, purpose, side, requested_qty, verdict, quantity, rule, reason) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        decisions,
+                    )
+                if extra is not None:
+                    await extra()
+                if updates:
+                    chained.append("orders")
+                    await db.executemany(
+                        _ORDER_UPDATE,
+                        [
+                            (
+                                o.status.value,
+                                o.filled_qty,
+                                o.avg_price,
+                                o.broker_order_id,
+                                o.reason,
+                                o.order_type.value,
+                                o.quantity,
+                                o.price,
+                                o.trigger_price,
+                                o.purpose.value,
+                                o.ts_ns,
+                                o.signal_id,
+                                o.tag,
+                            )
+                            for o in updates.values()
+                        ],
+                    )
+                if order_events:
+                    chained.append("order_events")
+                    await db.executemany(
+                        "INSERT INTO order_events (tag, ts_ns, status, reason) VALUES (?, ?, ?, ?)",
+                        order_events,
+                    )
+                if events:
+                    await db.executemany(
+                        "INSERT INTO events (run_id, ts_ns, kind, level, symbol, engine, message, "
+                        "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        events,
+                    )
+                if equity:
+                    await db.executemany(
+                        "INSERT OR REPLACE INTO equity_curve VALUES (?, ?, ?)", equity
+                    )
+                if cursor is not None:
+                    chained.append("runs")
+                    await db.execute(
+                        "UPDATE runs SET cursor_ns = ?, chk = x'' WHERE run_id = ?",
+                        (cursor, self.run_id),
+                    )
+                if universe:
+                    await db.executemany(
+                        "INSERT OR REPLACE INTO universe VALUES (?, ?, ?, ?, ?, ?)", universe
+                    )
+                if positions:
+                    await db.executemany(
+                        _POSITION_UPSERT, [_position_row(self.run_id, p) for p in positions]
+                    )
+                if risk_state is not None:
+                    chained.append("risk_state")
+                    await db.execute(
+                        _RISK_STATE_UPSERT, (self.run_id, _json(risk_state), time.time_ns())
+                    )
+                await seal(db, chained)
+                await db.commit()
+            except BaseException:
+                await db.rollback()
+                raise
+        except BaseException as exc:
+            # Nothing of it was committed: put the buffered records back, so a later
+            # drain (space freed, or close) writes them and none is lost in between.
+            self._signals[:0] = signals
+            self._events[:0] = events
+            self._decisions[:0] = decisions
+            self._order_events[:0] = order_events
+            self._order_updates = {**updates, **self._order_updates}
+            self._equity[:0] = equity
+            self._universe[:0] = universe
+            if self._cursor_ns is None:
+                self._cursor_ns = cursor
+            if self._risk_state is None:
+                self._risk_state = risk_state
+            if self._positions is None:
+                self._positions = positions
+            self._pending += pending
+            if is_disk_full(exc):
+                self.failure = disk_full(f"{self._where()}: journal", exc)
+                raise self.failure from None
             raise
         self.rows_written += (
             len(signals) + len(events) + len(decisions) + len(order_events) + len(equity)
         )
         self.flushes += 1
+
+    def _where(self) -> str:
+        return str(database_path(self.db) or "database")

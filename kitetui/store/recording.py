@@ -5,17 +5,25 @@ The file is gzip text, one line per record: ``B,<ts_ns>`` opens a batch and
 Keeping the batch boundaries is what makes ``kitetui replay`` of a recording make the
 same decisions as the session did. A writer thread does the compression and the disk
 I/O; the loop only appends to a queue.
+
+A failed write (a full disk above all) is never swallowed by the thread: the next
+``record`` raises it on the loop — ``DiskFull`` for ENOSPC, ``RecordingError`` for any
+other — so the session stops with one line instead of trading on unrecorded. The file
+is owner-only (0600) like the database: it is the session's market view and timing.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
 import queue
+import stat
 import threading
 from pathlib import Path
 
 from kitetui.domain import Bar, Tick
 from kitetui.market.replay import Item
+from kitetui.store.errors import disk_full, is_disk_full
 
 _STOP = object()
 
@@ -27,23 +35,43 @@ class RecordingError(Exception):
 class TickRecorder:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Created owner-only whatever the umask; an older, more open file is tightened.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            os.chmod(path, 0o600)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write, name="tick-recorder", daemon=True)
         self.batches = 0
+        self.error: Exception | None = None  # the writer thread's failure, raised on the loop
+        self._stopped = False
         self._thread.start()
 
     def record(self, ts_ns: int, batch: list[Item]) -> None:
         """Cheap on the loop: the batch goes to the writer thread as it is."""
+        if self.error is not None:
+            raise self.error
         self.batches += 1
         self._queue.put((ts_ns, batch))
 
     def _write(self) -> None:
+        try:
+            self._write_batches()
+        except Exception as exc:  # reported on the loop by the next record()
+            if is_disk_full(exc):
+                self.error = disk_full(f"{self.path}: recording", exc)
+            else:
+                self.error = RecordingError(f"{self.path}: recording failed: {exc}")
+            while not self._stopped:  # drain until close(), so it never waits on us
+                self._stopped = self._queue.get() is _STOP
+
+    def _write_batches(self) -> None:
         # Append mode: a resumed session keeps adding to the same recording.
         with gzip.open(self.path, "at", encoding="ascii", compresslevel=6) as out:
             while True:
                 work = self._queue.get()
                 if work is _STOP:
+                    self._stopped = True
                     break
                 ts_ns, batch = work
                 lines = [f"B,{ts_ns}\n"]
@@ -57,6 +85,7 @@ class TickRecorder:
                     out.flush()
 
     def close(self, timeout: float = 10.0) -> None:
+        """Stop the writer and wait for it; never raises (``error`` says what failed)."""
         self._queue.put(_STOP)
         self._thread.join(timeout)
 

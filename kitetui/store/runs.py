@@ -3,32 +3,40 @@
 Recovery trusts only what was committed: positions and P&L are rebuilt by replaying
 fills in their commit order, open orders come from the order rows, risk state from its
 last committed snapshot, and the kill switch from ``desk_state``.
+
+Start-up has already verified every one of these rows (verify.py); the loaders decode
+strictly anyway (rows.py), and a row that does not decode is the same one-line
+``DatabaseRefused`` naming its table and row, never a traceback. Writes to ``runs``
+seal the row (chain.py) in their transaction; a full disk is a ``DiskFull``.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
-from kitetui.domain import (
-    Exchange,
-    Fill,
-    Order,
-    OrderPurpose,
-    OrderStatus,
-    OrderType,
-    Product,
-    Side,
-    Signal,
-    SignalKind,
-    Validity,
-    Variety,
+from kitetui.domain import Fill, Order, Signal, SignalKind
+from kitetui.store import rows as decode
+from kitetui.store.chain import seal
+from kitetui.store.database import database_path
+from kitetui.store.errors import (
+    DatabaseRefused,
+    RowError,
+    disk_full,
+    disk_full_seen,
+    is_disk_full,
+    one_line,
+    row_refusal,
 )
 from kitetui.views import FillView, OrderDetail, OrderEventView
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,107 +68,131 @@ async def find_resumable_run(
     return run
 
 
+async def _write_run(db: aiosqlite.Connection, what: str, sql: str, args: tuple) -> None:
+    """One statement on ``runs`` in its own transaction, sealed before the commit."""
+    try:
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await db.execute(sql, args)
+            await seal(db, ("runs",))
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise disk_full(f"{database_path(db) or 'database'}: {what}", exc) from None
+        raise
+
+
 async def create_run(
     db: aiosqlite.Connection, run_id: str, mode: str, config_path: str, config_hash: str
 ) -> None:
-    await db.execute("BEGIN IMMEDIATE")
-    await db.execute(
+    await _write_run(
+        db,
+        "starting a run",
         "INSERT INTO runs (run_id, mode, config_path, config_hash, status, started_wall_ns) "
         "VALUES (?, ?, ?, ?, 'RUNNING', ?)",
         (run_id, mode, config_path, config_hash, time.time_ns()),
     )
-    await db.commit()
 
 
 async def mark_restarted(db: aiosqlite.Connection, run_id: str) -> None:
-    await db.execute("BEGIN IMMEDIATE")
-    await db.execute("UPDATE runs SET restarts = restarts + 1 WHERE run_id = ?", (run_id,))
-    await db.commit()
+    await _write_run(
+        db,
+        "resuming a run",
+        "UPDATE runs SET restarts = restarts + 1, chk = x'' WHERE run_id = ?",
+        (run_id,),
+    )
 
 
 async def finish_run(db: aiosqlite.Connection, run_id: str, status: str) -> None:
-    await db.execute("BEGIN IMMEDIATE")
-    await db.execute(
-        "UPDATE runs SET status = ?, ended_wall_ns = ? WHERE run_id = ?",
+    """Record how the run ended. A run that failed because the disk was full is recorded
+    as STOPPED, not FAILED: it did nothing wrong, and it must resume once there is space."""
+    if status == "FAILED" and disk_full_seen():
+        status = "STOPPED"
+    await _write_run(
+        db,
+        "finishing a run",
+        "UPDATE runs SET status = ?, ended_wall_ns = ?, chk = x'' WHERE run_id = ?",
         (status, time.time_ns(), run_id),
     )
-    await db.commit()
+
+
+async def _decoded(
+    db: aiosqlite.Connection,
+    table: str,
+    label: str,
+    sql: str,
+    args: tuple,
+    convert: Callable[[Sequence[Any]], T],
+) -> list[T]:
+    """Rows of ``sql`` (``rowid`` first, then the columns ``convert`` takes), decoded;
+    a row that does not decode is a refusal naming its table and row."""
+    where = str(database_path(db) or "database")
+    try:
+        cursor = await db.execute(sql, args)
+        rows = await cursor.fetchall()
+    except sqlite3.OperationalError as exc:  # text that is no longer UTF-8, say
+        raise DatabaseRefused(
+            f"{where}: table {table} cannot be read ({one_line(str(exc), 100)}); the database "
+            "was left untouched. Restore it from a backup or move it aside."
+        ) from None
+    out = []
+    for row in rows:
+        try:
+            out.append(convert(row[1:]))
+        except RowError as exc:
+            raise row_refusal(where, table, row[0], label, row[1], str(exc)) from None
+    return out
 
 
 async def load_fills(db: aiosqlite.Connection, run_id: str) -> list[tuple[int, Fill]]:
     """Every fill of the run in commit order, with the data clock it was processed at."""
-    cursor = await db.execute(
-        "SELECT fill_id, tag, symbol, side, quantity, price, ts_ns, engine, product, clock_ns "
-        "FROM fills WHERE run_id = ? ORDER BY seq",
+    return await _decoded(
+        db,
+        "fills",
+        "fill_id",
+        f"SELECT rowid, {', '.join(decode.FILL_COLUMNS)} FROM fills WHERE run_id = ? ORDER BY seq",
         (run_id,),
-    )
-    return [
-        (
-            r[9],
-            Fill(
-                fill_id=r[0],
-                tag=r[1],
-                symbol=r[2],
-                side=Side(r[3]),
-                quantity=r[4],
-                price=r[5],
-                ts_ns=r[6],
-                engine=r[7],
-                product=Product(r[8]),
-            ),
-        )
-        for r in await cursor.fetchall()
-    ]
-
-
-_ORDER_SELECT = (
-    "SELECT tag, engine, symbol, exchange, side, quantity, order_type, product, purpose, "
-    "status, ts_ns, price, trigger_price, stop_price, filled_qty, avg_price, broker_order_id, "
-    "signal_id, reason, validity, variety FROM orders"
-)
-
-
-def _order(r: tuple) -> Order:
-    return Order(
-        tag=r[0],
-        engine=r[1],
-        symbol=r[2],
-        exchange=Exchange(r[3]),
-        side=Side(r[4]),
-        quantity=r[5],
-        order_type=OrderType(r[6]),
-        product=Product(r[7]),
-        purpose=OrderPurpose(r[8]),
-        status=OrderStatus(r[9]),
-        ts_ns=r[10],
-        price=r[11],
-        trigger_price=r[12],
-        stop_price=r[13],
-        filled_qty=r[14],
-        avg_price=r[15],
-        broker_order_id=r[16],
-        signal_id=r[17],
-        reason=r[18],
-        validity=Validity(r[19]),
-        variety=Variety(r[20]),
+        decode.decode_fill,
     )
 
 
 async def load_orders(db: aiosqlite.Connection, run_id: str) -> list[Order]:
-    cursor = await db.execute(f"{_ORDER_SELECT} WHERE run_id = ? ORDER BY seq", (run_id,))
-    return [_order(r) for r in await cursor.fetchall()]
+    return await _decoded(
+        db,
+        "orders",
+        "tag",
+        f"SELECT rowid, {', '.join(decode.ORDER_COLUMNS)} FROM orders WHERE run_id = ? "
+        "ORDER BY seq",
+        (run_id,),
+        decode.decode_order,
+    )
 
 
 async def load_risk_state(db: aiosqlite.Connection, run_id: str) -> dict[str, Any] | None:
-    row = await (
-        await db.execute("SELECT state FROM risk_state WHERE run_id = ?", (run_id,))
-    ).fetchone()
-    return None if row is None else json.loads(row[0])
+    found = await _decoded(
+        db,
+        "risk_state",
+        "run_id",
+        "SELECT rowid, run_id, state FROM risk_state WHERE run_id = ?",
+        (run_id,),
+        lambda r: decode.decode_risk_state(r[1]),
+    )
+    return found[0] if found else None
 
 
 async def load_desk_state(db: aiosqlite.Connection, key: str) -> Any:
-    row = await (await db.execute("SELECT value FROM desk_state WHERE key = ?", (key,))).fetchone()
-    return None if row is None else json.loads(row[0])
+    found = await _decoded(
+        db,
+        "desk_state",
+        "key",
+        "SELECT rowid, key, value FROM desk_state WHERE key = ?",
+        (key,),
+        lambda r: (decode.decode_desk_state(r[0], r[1]),),
+    )
+    return found[0][0] if found else None
 
 
 async def count_rows(db: aiosqlite.Connection, table: str, run_id: str) -> int:
@@ -208,7 +240,18 @@ async def load_signal(db: aiosqlite.Connection, signal_id: str) -> Signal | None
     ).fetchone()
     if row is None:
         return None
-    indicators = {k: float(v) for k, v in json.loads(row[10]).items() if v is not None}
+    try:
+        indicators = {k: float(v) for k, v in json.loads(row[10]).items() if v is not None}
+        kind = SignalKind(row[6])
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise row_refusal(
+            str(database_path(db) or "database"),
+            "signals",
+            None,
+            "signal_id",
+            signal_id,
+            one_line(str(exc)),
+        ) from None
     return Signal(
         signal_id=row[0],
         ts_ns=row[1],
@@ -216,7 +259,7 @@ async def load_signal(db: aiosqlite.Connection, signal_id: str) -> Signal | None
         strategy=row[3],
         symbol=row[4],
         timeframe_s=row[5],
-        kind=SignalKind(row[6]),
+        kind=kind,
         price=row[7],
         reason=row[8],
         confidence=row[9],

@@ -172,6 +172,39 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, trading_day, engine, symbol)
     );
     """,
+    # 3: checksum chains over the rows recovery trusts (see kitetui/store/chain.py), and the
+    # file's identity (see kitetui/store/verify.py). Every
+    # chained row starts unsealed (chk = x''); the partial indexes find unsealed rows in
+    # O(their number), and the migration seals the rows an older kitetui wrote in the
+    # same transaction (database.py, after start-up has decoded every one of them).
+    """
+    ALTER TABLE runs ADD COLUMN link BLOB NOT NULL DEFAULT x'';
+    ALTER TABLE runs ADD COLUMN chk BLOB NOT NULL DEFAULT x'';
+    CREATE INDEX runs_unsealed ON runs(chk) WHERE chk = x'';
+    ALTER TABLE orders ADD COLUMN link BLOB NOT NULL DEFAULT x'';
+    ALTER TABLE orders ADD COLUMN chk BLOB NOT NULL DEFAULT x'';
+    CREATE INDEX orders_unsealed ON orders(chk) WHERE chk = x'';
+    ALTER TABLE order_events ADD COLUMN chk BLOB NOT NULL DEFAULT x'';
+    CREATE INDEX order_events_unsealed ON order_events(chk) WHERE chk = x'';
+    ALTER TABLE fills ADD COLUMN chk BLOB NOT NULL DEFAULT x'';
+    CREATE INDEX fills_unsealed ON fills(chk) WHERE chk = x'';
+    ALTER TABLE risk_state ADD COLUMN link BLOB NOT NULL DEFAULT x'';
+    ALTER TABLE risk_state ADD COLUMN chk BLOB NOT NULL DEFAULT x'';
+    CREATE INDEX risk_state_unsealed ON risk_state(chk) WHERE chk = x'';
+    ALTER TABLE desk_state ADD COLUMN link BLOB NOT NULL DEFAULT x'';
+    ALTER TABLE desk_state ADD COLUMN chk BLOB NOT NULL DEFAULT x'';
+    CREATE INDEX desk_state_unsealed ON desk_state(chk) WHERE chk = x'';
+    CREATE TABLE kitetui_identity (
+        db_id TEXT NOT NULL               -- one random id per file: a WAL whose pages carry
+    );                                    -- another file's id belongs to another database
+    INSERT INTO kitetui_identity (db_id) VALUES (lower(hex(randomblob(16))));
+    CREATE TABLE chain_heads (
+        tbl TEXT PRIMARY KEY,             -- a chained table
+        rows INTEGER NOT NULL,            -- rows in its chain
+        head BLOB NOT NULL,               -- the last checksum (link, for tables that change)
+        last_rowid INTEGER NOT NULL       -- the rowid of its last chained row
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,211 @@
+"""Decoding journaled rows into domain values, strictly: a bad row is a ``RowError``.
+
+Recovery rebuilds money from these rows, so nothing is coerced or defaulted: a status
+that is not an ``OrderStatus``, a quantity stored as text, risk state that is not the
+JSON ``RiskEngine.to_state`` wrote, each names its field and value. The store turns a
+``RowError`` into a one-line refusal naming the table and row (exit 3), never a
+traceback after the file was already changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from enum import Enum
+from typing import Any, TypeVar
+
+from kitetui.domain import (
+    Exchange,
+    Fill,
+    Order,
+    OrderPurpose,
+    OrderStatus,
+    OrderType,
+    Product,
+    Side,
+    Validity,
+    Variety,
+)
+from kitetui.store.errors import RowError, show
+
+E = TypeVar("E", bound=Enum)
+
+ORDER_COLUMNS = (
+    "tag",
+    "engine",
+    "symbol",
+    "exchange",
+    "side",
+    "quantity",
+    "order_type",
+    "product",
+    "purpose",
+    "status",
+    "ts_ns",
+    "price",
+    "trigger_price",
+    "stop_price",
+    "filled_qty",
+    "avg_price",
+    "broker_order_id",
+    "signal_id",
+    "reason",
+    "validity",
+    "variety",
+)
+FILL_COLUMNS = (
+    "fill_id",
+    "tag",
+    "symbol",
+    "side",
+    "quantity",
+    "price",
+    "ts_ns",
+    "engine",
+    "product",
+    "clock_ns",
+)
+ORDER_EVENT_COLUMNS = ("id", "tag", "ts_ns", "status", "reason")
+RUN_COLUMNS = (
+    "run_id",
+    "mode",
+    "config_path",
+    "config_hash",
+    "status",
+    "started_wall_ns",
+    "ended_wall_ns",
+    "cursor_ns",
+    "restarts",
+)
+RUN_STATUSES = frozenset({"RUNNING", "FINISHED", "STOPPED", "FAILED"})
+
+
+def text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise RowError(f"{name} {show(value)} is not text")
+    return value
+
+
+def integer(value: Any, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise RowError(f"{name} {show(value)} is not an integer")
+    return value
+
+
+def real(value: Any, name: str) -> float:
+    if not isinstance(value, float | int) or isinstance(value, bool):
+        raise RowError(f"{name} {show(value)} is not a number")
+    return float(value)
+
+
+def member(kind: type[E], value: Any, name: str) -> E:
+    try:
+        return kind(value)
+    except ValueError:
+        known = ", ".join(str(m.value) for m in kind)
+        raise RowError(f"{name} {show(value)} is not one of {known}") from None
+
+
+def decode_order(r: Sequence[Any]) -> Order:
+    """A row of ``ORDER_COLUMNS``."""
+    return Order(
+        tag=text(r[0], "tag"),
+        engine=text(r[1], "engine"),
+        symbol=text(r[2], "symbol"),
+        exchange=member(Exchange, r[3], "exchange"),
+        side=member(Side, r[4], "side"),
+        quantity=integer(r[5], "quantity"),
+        order_type=member(OrderType, r[6], "order_type"),
+        product=member(Product, r[7], "product"),
+        purpose=member(OrderPurpose, r[8], "purpose"),
+        status=member(OrderStatus, r[9], "status"),
+        ts_ns=integer(r[10], "ts_ns"),
+        price=real(r[11], "price"),
+        trigger_price=real(r[12], "trigger_price"),
+        stop_price=real(r[13], "stop_price"),
+        filled_qty=integer(r[14], "filled_qty"),
+        avg_price=real(r[15], "avg_price"),
+        broker_order_id=text(r[16], "broker_order_id"),
+        signal_id=text(r[17], "signal_id"),
+        reason=text(r[18], "reason"),
+        validity=member(Validity, r[19], "validity"),
+        variety=member(Variety, r[20], "variety"),
+    )
+
+
+def decode_fill(r: Sequence[Any]) -> tuple[int, Fill]:
+    """A row of ``FILL_COLUMNS``: the data clock it was processed at, and the fill."""
+    fill = Fill(
+        fill_id=text(r[0], "fill_id"),
+        tag=text(r[1], "tag"),
+        symbol=text(r[2], "symbol"),
+        side=member(Side, r[3], "side"),
+        quantity=integer(r[4], "quantity"),
+        price=real(r[5], "price"),
+        ts_ns=integer(r[6], "ts_ns"),
+        engine=text(r[7], "engine"),
+        product=member(Product, r[8], "product"),
+    )
+    return integer(r[9], "clock_ns"), fill
+
+
+def decode_order_event(r: Sequence[Any]) -> None:
+    """A row of ``ORDER_EVENT_COLUMNS`` (checked only: readers show it as stored)."""
+    integer(r[0], "id")
+    text(r[1], "tag")
+    integer(r[2], "ts_ns")
+    member(OrderStatus, r[3], "status")
+    text(r[4], "reason")
+
+
+def decode_run(r: Sequence[Any]) -> None:
+    """A row of ``RUN_COLUMNS``: what resuming a run reads."""
+    text(r[0], "run_id")
+    text(r[1], "mode")
+    text(r[2], "config_path")
+    text(r[3], "config_hash")
+    status = text(r[4], "status")
+    if status not in RUN_STATUSES:
+        raise RowError(f"status {show(status)} is not one of {', '.join(sorted(RUN_STATUSES))}")
+    integer(r[5], "started_wall_ns")
+    if r[6] is not None:
+        integer(r[6], "ended_wall_ns")
+    integer(r[7], "cursor_ns")
+    integer(r[8], "restarts")
+
+
+def json_value(value: Any, name: str) -> Any:
+    try:
+        return json.loads(text(value, name))
+    except json.JSONDecodeError as exc:
+        raise RowError(f"{name} is not JSON ({exc.msg} at character {exc.pos})") from None
+
+
+def decode_risk_state(value: Any) -> dict[str, Any]:
+    """The ``state`` column: JSON that ``RiskEngine.from_state`` accepts.
+
+    Checked with the risk engine's own strict reader (limits do not matter for the
+    shape), so a state the supervisor would choke on is refused here instead.
+    """
+    from kitetui.trading.risk import RiskEngine, RiskLimits
+
+    state = json_value(value, "state")
+    if not isinstance(state, dict):
+        raise RowError(f"state is {type(state).__name__} JSON, not an object")
+    try:
+        RiskEngine.from_state(state, RiskLimits(1, 1, 1, 1, 1, 1, 1))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise RowError(f"state is not a risk state: {exc}") from None
+    return state
+
+
+def decode_desk_state(key: Any, value: Any) -> Any:
+    """A ``desk_state`` value; the kill switch must be ``{"on": bool, "reason": str}``."""
+    decoded = json_value(value, "value")
+    if text(key, "key") == "kill_switch" and (
+        not isinstance(decoded, dict)
+        or not isinstance(decoded.get("on"), bool)
+        or not isinstance(decoded.get("reason", ""), str)
+    ):
+        raise RowError(f"kill_switch value {show(value)} is not {{on: bool, reason: text}}")
+    return decoded

@@ -1,0 +1,106 @@
+"""Reading the journal back (kitetui/store/runs.py): a bad row is a refusal, not a crash.
+
+Start-up verification normally stops such a row first; these tests reach the loaders
+with a raw connection (as a reader that skipped verification would) to prove the
+loaders themselves never hand recovery a half-decoded row or raise a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from kitetui.store.errors import DatabaseRefused
+from kitetui.store.runs import load_desk_state, load_fills, load_orders, load_risk_state
+
+from .journal_support import RUN, edit
+
+TIMEOUT_S = 20.0
+
+
+@pytest.mark.parametrize(
+    ("damage", "load", "says"),
+    [
+        (
+            "UPDATE orders SET status = 'PARTIAL' WHERE tag = 'T02'",
+            lambda db: load_orders(db, RUN),
+            r"table orders, row 3 \(tag 'T02'\): status 'PARTIAL' is not one of NEW, OPEN",
+        ),
+        (
+            "UPDATE orders SET exchange = X'4e4645' WHERE tag = 'T00'",
+            lambda db: load_orders(db, RUN),
+            r"table orders, row 1 \(tag 'T00'\): exchange b'NFE' is not one of",
+        ),
+        (
+            "UPDATE orders SET price = 'cheap' WHERE tag = 'T01'",
+            lambda db: load_orders(db, RUN),
+            r"table orders, row 2 \(tag 'T01'\): price 'cheap' is not a number",
+        ),
+        (
+            "UPDATE fills SET side = 'B' WHERE fill_id = 'T02-1'",
+            lambda db: load_fills(db, RUN),
+            r"table fills, row 2 \(fill_id 'T02-1'\): side 'B' is not one of BUY, SELL",
+        ),
+        (
+            "UPDATE fills SET quantity = 1.5 WHERE fill_id = 'T00-1'",
+            lambda db: load_fills(db, RUN),
+            r"table fills, row 1 \(fill_id 'T00-1'\): quantity 1.5 is not an integer",
+        ),
+        (
+            "UPDATE risk_state SET state = 'not json'",
+            lambda db: load_risk_state(db, RUN),
+            r"table risk_state, row 1 \(run_id '" + RUN + r"'\): state is not JSON",
+        ),
+        (
+            'UPDATE risk_state SET state = \'{"version": 1, "trading_day": 5}\'',
+            lambda db: load_risk_state(db, RUN),
+            r"risk_state, row 1 .*: state is not a risk state: .*trading_day",
+        ),
+        (
+            'UPDATE desk_state SET value = \'{"on": "yes"}\'',
+            lambda db: load_desk_state(db, "kill_switch"),
+            r"table desk_state, row 1 \(key 'kill_switch'\): kill_switch value .* is not",
+        ),
+        (
+            "UPDATE desk_state SET value = '{on: true}'",
+            lambda db: load_desk_state(db, "kill_switch"),
+            r"desk_state, row 1 \(key 'kill_switch'\): value is not JSON",
+        ),
+    ],
+    ids=[
+        "order-status",
+        "order-exchange-blob",
+        "order-price-text",
+        "fill-side",
+        "fill-quantity-real",
+        "risk-json",
+        "risk-shape",
+        "kill-switch-shape",
+        "kill-switch-json",
+    ],
+)
+async def test_loader_with_undecodable_row_refuses_naming_table_and_row(
+    journal_db: Path, damage: str, load, says: str
+) -> None:
+    edit(journal_db, damage)
+    db = await aiosqlite.connect(journal_db)
+    try:
+        with pytest.raises(DatabaseRefused, match=says) as refused:
+            await asyncio.wait_for(load(db), TIMEOUT_S)
+        assert "\n" not in str(refused.value)
+    finally:
+        await db.close()
+
+
+async def test_loaders_with_no_rows_return_nothing(journal_db: Path) -> None:
+    db = await aiosqlite.connect(journal_db)
+    try:
+        assert await load_orders(db, "nobody") == []
+        assert await load_fills(db, "nobody") == []
+        assert await load_risk_state(db, "nobody") is None
+        assert await load_desk_state(db, "no such key") is None
+    finally:
+        await db.close()
