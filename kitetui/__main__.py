@@ -1,3 +1,3 @@
-from kitetui.cli import main
+from kitetui.entry import main
 
 raise SystemExit(main())

@@ -5,7 +5,8 @@ a replay of real NSE data shipped inside the package, in the TUI. Exit codes: 0 
 2 bad config or usage (a database path that cannot hold a database included), 3 database
 refused (damaged, foreign or undecodable: left untouched), 4 bad data files, 5 Kite
 login needed, 6 disk full (what was committed is kept; start again once there is space
-and the run resumes), 1 anything unexpected. Each comes with one line on stderr.
+and the run resumes), 7 another desk is running on this database (its pid is named;
+nothing is changed), 1 anything unexpected. Each comes with one line on stderr.
 
 The process runs with umask 077 from its first line: the database, its WAL, the
 recordings, exports and the control socket are the trade history and stay 0600.
@@ -21,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from kitetui import startup
 from kitetui.config import AppConfig, ConfigError, load_config
 from kitetui.store.errors import (
     DatabasePathError,
@@ -29,6 +31,7 @@ from kitetui.store.errors import (
     find_cause,
     is_disk_full,
 )
+from kitetui.store.lock import DeskLocked
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "data" / "dev.yaml"
 
@@ -37,6 +40,8 @@ EXIT_DATABASE = 3
 EXIT_DATA = 4
 EXIT_LOGIN = 5
 EXIT_DISK_FULL = 6
+EXIT_LOCKED = 7  # another desk holds this database
+DESK_COMMANDS = frozenset({"run", "backtest", "replay"})  # the ones that run a desk
 
 
 def _speed(value: str) -> float | None:
@@ -150,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # before anything is created: nothing kitetui writes is for others
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv.insert(0, "run")  # `kitetui`, `kitetui --no-ui`: run is the default
+    if argv[0] not in DESK_COMMANDS:
+        startup.release()  # no desk to hand held signals to: they act as they always do
     if argv[:1] == ["sim-exchange"]:  # the exchange parses its own options
         from kitetui.sim.server import main as sim_main
 
@@ -158,8 +167,6 @@ def main(argv: list[str] | None = None) -> int:
         from kitetui.control_client import run_ctl
 
         return run_ctl(argv[1:])
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
-        argv.insert(0, "run")  # `kitetui`, `kitetui --no-ui`: run is the default
     args = parser.parse_args(argv)
     command = args.command
     try:
@@ -259,6 +266,10 @@ def _classify(error: BaseException) -> tuple[int, BaseException]:
         return EXIT_CONFIG, error
     if isinstance(error, DatabaseRefused):
         return EXIT_DATABASE, error
+    if isinstance(error, DeskLocked):
+        return EXIT_LOCKED, error
+    if isinstance(error, _control_socket_error()):
+        return EXIT_CONFIG, error
     if isinstance(error, _session().KiteAuthError):
         return EXIT_LOGIN, error
     if isinstance(error, _data_errors()):
@@ -268,6 +279,12 @@ def _classify(error: BaseException) -> tuple[int, BaseException]:
 
 def _exit_code(error: BaseException) -> int:
     return _classify(error)[0]
+
+
+def _control_socket_error() -> type[BaseException]:
+    from kitetui.control import ControlSocketError
+
+    return ControlSocketError
 
 
 def _data_errors() -> tuple[type[BaseException], ...]:
@@ -336,7 +353,6 @@ def _headless(
     log_level: str,
     recording: str | None = None,
 ) -> int:
-    from kitetui.commands import TriggerKillSwitch
     from kitetui.report import configure_headless_logging, format_event_line, format_summary
 
     levels = ["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -345,65 +361,47 @@ def _headless(
     supervisor = _make_supervisor(config, config_path, db, speed, recording)
 
     async def main_async() -> int:
-        from kitetui.control import ControlServer, socket_path_for
+        from kitetui.desk import Desk
         from kitetui.notify import Notifier, status_line, watchdog_loop
 
-        notifier = Notifier.from_env()
-        try:
-            await supervisor.open()
-        except BaseException:
-            await _close_database(supervisor)
-            raise
-        control = ControlServer(supervisor, socket_path_for(supervisor.db_path))
-        await control.start()
-        if threshold < len(levels):
-            supervisor.trader.listeners.append(
-                lambda event: (
-                    levels.index(event.level) >= threshold
-                    and print(format_event_line(event), flush=True)
-                )
-            )
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, supervisor.request_stop)
-        loop.add_signal_handler(signal.SIGINT, supervisor.request_stop)
-        loop.add_signal_handler(
-            signal.SIGUSR1,
-            lambda: loop.create_task(supervisor.execute(TriggerKillSwitch("SIGUSR1"))),
-        )
-        notifier.ready()
-        healthy = lambda: supervisor.feed_state in ("RUNNING", "FINISHED")  # noqa: E731
-        dog = loop.create_task(watchdog_loop(notifier, healthy))
+        desk = Desk(supervisor)
+        desk.install_signals(loop)  # first: a signal during start-up is never lost
+        notifier = Notifier.from_env()
+        tasks: list[asyncio.Task[None]] = []
 
         async def report_status() -> None:
             while True:
                 notifier.status(status_line(supervisor.published))
                 await asyncio.sleep(5)
 
-        status = loop.create_task(report_status())
+        def trading() -> None:
+            if threshold < len(levels):
+                supervisor.trader.listeners.append(
+                    lambda event: (
+                        levels.index(event.level) >= threshold
+                        and print(format_event_line(event), flush=True)
+                    )
+                )
+            notifier.ready()
+            healthy = lambda: supervisor.feed_state in ("RUNNING", "FINISHED")  # noqa: E731
+            tasks.append(loop.create_task(watchdog_loop(notifier, healthy)))
+            tasks.append(loop.create_task(report_status()))
+
         try:
-            await supervisor.run()
+            summary = await desk.serve(on_market=trading)
         finally:
             notifier.stopping()
-            for task in (dog, status):
+            for task in tasks:
                 task.cancel()
-            await control.stop()
-            try:
-                await supervisor.close()
-            finally:
-                await _close_database(supervisor)
-                notifier.close()
+            notifier.close()
+        if summary is None:
+            print(f"stopped before trading began ({supervisor.db_path})")
+            return 0
         print(format_summary(supervisor.summary, config, str(supervisor.db_path)))
         return 0 if supervisor.feed_state in ("FINISHED", "STOPPED") else 1
 
     return asyncio.run(main_async())
-
-
-async def _close_database(supervisor) -> None:
-    """Close the database even when the supervisor could not finish closing (a full
-    disk fails its last writes): SQLite's thread must not keep the process alive."""
-    db = getattr(supervisor, "db", None)
-    if db is not None:
-        await db.close()
 
 
 def _attach(args: argparse.Namespace) -> int:
@@ -438,6 +436,15 @@ def _tui(config: AppConfig, config_path: str, db: str | None, speed) -> int:
         raise runner.error
     app = make_app(LocalLink(runner), refresh_hz=config.ui.refresh_hz)
     app.started_at = started  # for the first-frame figure
+    # The screen owns the main thread: SIGUSR1 still pulls the kill switch on the desk's
+    # loop, and SIGTERM ends the screen, which stops the desk the graceful way.
+    signal.signal(signal.SIGUSR1, lambda *_: runner.request_kill("SIGUSR1"))
+    signal.signal(signal.SIGTERM, lambda *_: app.exit())
+    for signum in startup.take():  # what arrived while the desk was starting
+        if signum == signal.SIGUSR1:
+            runner.request_kill("SIGUSR1")
+        else:
+            app.exit()
     try:
         app.run()
     finally:

@@ -15,19 +15,24 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from kitetui.commands import Command, CommandResult
+from kitetui.desk import Desk
 from kitetui.supervisor import RunSummary, Supervisor
 
 T = TypeVar("T")
 
 
 class SupervisorThread:
+    """A ``Desk`` (``kitetui/desk.py``) on its own loop in a thread, for the TUI."""
+
     def __init__(self, supervisor: Supervisor) -> None:
         self.supervisor = supervisor
+        self.desk = Desk(supervisor)
         self.loop = asyncio.new_event_loop()
         self.store_ready = threading.Event()  # the database opened (or was refused)
         self.ready = threading.Event()  # the market is loaded; trading starts
         self.error: BaseException | None = None
         self.summary: RunSummary | None = None
+        self._linger: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._main, name="kitetui-supervisor", daemon=True)
 
     def start(self) -> None:
@@ -45,29 +50,14 @@ class SupervisorThread:
             self.loop.close()
 
     async def _lifecycle(self) -> None:
-        self._done = asyncio.Event()
-        try:
-            await self.supervisor.open_store()
-        except BaseException:
-            db = getattr(self.supervisor, "db", None)
-            if db is not None:  # opened, then the first write failed (a full disk)
-                await db.close()
-            raise
-        self.store_ready.set()
-        try:
-            await self.supervisor.open_market()
-        except BaseException:
-            await self.supervisor.db.close()
-            raise
-        self.ready.set()
-        try:
-            self.summary = await self.supervisor.run()
-            await self._done.wait()  # keep serving commands after the data ends
-        finally:
-            try:
-                await self.supervisor.close()
-            finally:  # a close that failed (a full disk) must not leave SQLite's thread
-                await self.supervisor.db.close()
+        self._linger = asyncio.Event()  # keep serving commands after the data ends
+        self.summary = await self.desk.serve(
+            on_store=self.store_ready.set, on_market=self.ready.set, linger=self._linger
+        )
+
+    def request_kill(self, reason: str) -> None:
+        """A kill switch from another thread (SIGUSR1 while the screen is up)."""
+        self.desk.threadsafe(self.desk.request_kill, reason)
 
     @property
     def failure(self) -> str | None:
@@ -89,9 +79,9 @@ class SupervisorThread:
             return
 
         def _signal() -> None:
-            self.supervisor.request_stop()
-            if hasattr(self, "_done"):
-                self._done.set()
+            self.desk.request_stop()
+            if self._linger is not None:
+                self._linger.set()
 
         self.loop.call_soon_threadsafe(_signal)
         self._thread.join(timeout)

@@ -34,7 +34,6 @@ from kitetui.clock import (
     ist_date,
     ist_day_number,
     ist_minute_of_day,
-    minute_of,
 )
 from kitetui.commands import (
     CancelOrder,
@@ -48,8 +47,17 @@ from kitetui.commands import (
     StopEngine,
     TriggerKillSwitch,
 )
-from kitetui.config import AppConfig, parse_clock
-from kitetui.domain import Bar, Event, Order, OrderPurpose, OrderStatus, Tick, TradingState
+from kitetui.config import AppConfig
+from kitetui.domain import (
+    Bar,
+    Event,
+    Order,
+    OrderPurpose,
+    OrderStatus,
+    Tick,
+    TradingState,
+    Validity,
+)
 from kitetui.market.calendar import nse as nse_calendar
 from kitetui.market.feeds import LiveFeed, OrderUpdate, ReplayFeed
 from kitetui.market.instruments import Instrument, InstrumentMaster
@@ -69,6 +77,7 @@ from kitetui.store.recording import (
 )
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import ENTRY_CUTOFF, FEED_STALE, RiskEngine, RiskLimits
+from kitetui.trading.session import plan_session
 from kitetui.trading.trader import Trader
 from kitetui.views import (
     DeskSnapshot,
@@ -159,7 +168,9 @@ class Supervisor:
     async def open_store(self) -> None:
         """Open (or refuse) the database and find the run to resume: fast, done first."""
         cfg = self.config
-        self.db = await open_database(self.db_path, synchronous=cfg.journal.synchronous)
+        self.db = await open_database(
+            self.db_path, synchronous=cfg.journal.synchronous, exclusive=True
+        )
         digest = config_hash(cfg)
         mode = cfg.mode
         if self.recording is not None:  # its own kind of run: never resumes the session
@@ -209,15 +220,13 @@ class Supervisor:
             # any speed and after a restart), on the wall clock in paper and live.
             timer_ns=None if cfg.mode == "replay" or self.recording else time.monotonic_ns,
         )
-        self.entry_cutoff_minute = minute_of(parse_clock(cfg.session.entry_cutoff))
-        self.square_off_minutes = {
-            "equity": minute_of(parse_clock(cfg.session.square_off)),
-            "fno": minute_of(parse_clock(cfg.session.square_off_fno)),
-            "options": minute_of(parse_clock(cfg.session.square_off_fno)),
-        }
         self.calendar = nse_calendar(
             data_path(cfg.calendar.holidays_override) if cfg.calendar.holidays_override else None
         )
+        # The day's cut-off, square-off and close, from the calendar's own windows; set
+        # for each session as it starts (a regular session's until then).
+        self.session = plan_session(self.calendar, ist_date(time.time_ns()), cfg.session)
+        self._session_closed = False
         self.master = await self._load_master()
         self.broker = PaperBroker(
             slippage_bps=cfg.paper.slippage_bps,
@@ -339,8 +348,11 @@ class Supervisor:
         self.broker.restore(open_orders)
         await self.trader.recover_new_orders()
         await self._ensure_cover()
-        if self._kill_on_start:
-            self.risk.trigger_kill(self._kill_on_start.get("reason", "kill switch"))
+        if self._kill_on_start or self.risk.kill_switch:
+            # On before the restart, or pulled while the desk was starting: the positions
+            # the journal rebuilt are closed now.
+            if self._kill_on_start:
+                self.risk.trigger_kill(self._kill_on_start.get("reason", "kill switch"))
             await self._apply_kill("kill switch still on after restart")
         if self.resumed:
             positions = {p.symbol: p.quantity for p in self.portfolio.open_positions()}
@@ -478,9 +490,15 @@ class Supervisor:
         )
 
     def request_stop(self) -> None:
+        """Stop at the next batch (also before the run has begun: it then never starts)."""
         self._stopping = True
-        if self.feed.live:  # wake the live loop, which may be waiting for the market
-            asyncio.get_running_loop().create_task(self.feed.close())
+        feed = getattr(self, "feed", None)
+        if feed is not None and feed.live:  # wake the live loop, waiting for the market
+            asyncio.get_running_loop().create_task(feed.close())
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     # -- live and paper on Kite ----------------------------------------------------------
 
@@ -686,11 +704,16 @@ class Supervisor:
         return self.summary
 
     async def _exit_timer(self) -> None:
-        """Paper and live: retries and re-pricing go on even when no tick arrives."""
+        """Paper and live: retries and re-pricing go on even when no tick arrives, and
+        the session closes at its bell even when the feed has gone quiet."""
         while True:
             await asyncio.sleep(0.25)
             try:
                 await self.trader.exits.service()
+                now = time.time_ns()
+                session = self.session
+                if ist_date(now) == session.day and ist_minute_of_day(now) >= session.close_minute:
+                    await self._close_session(now)
             except Exception as exc:  # the timer must outlive one bad pass; say so
                 self._record_failure("ExitServiceFailed", exc)
 
@@ -913,6 +936,8 @@ class Supervisor:
                 await engine.deliver(items)
         if not warm:
             await trader.exits.service()  # retries due, resting orders re-priced
+            if ist_minute_of_day(ts) >= self.session.close_minute:
+                await self._close_session(ts)
             minute = ts // 60_000_000_000
             if minute != self._last_equity_minute:
                 self._last_equity_minute = minute
@@ -974,8 +999,15 @@ class Supervisor:
         accepted.append(item)
 
     async def _start_session(self, ts: int) -> None:
-        """A new trading day: check the calendar, cache the master, let engines choose."""
+        """A new trading day: plan it from the calendar, cache the master, let engines
+        choose, and re-protect positions carried over (their DAY stops expired)."""
         today = ist_date(ts)
+        self.session = plan_session(self.calendar, today, self.config.session)
+        self._session_closed = False
+        if self.session.special and not self.trader.quiet:
+            self.trader.record_event(
+                Event(ts_ns=ts, kind="SpecialSession", message=self.session.describe())
+            )
         if not self.calendar.is_trading_day(today):
             self.trader.record_event(
                 Event(
@@ -991,6 +1023,7 @@ class Supervisor:
             )
         for engine in self.engines:
             await engine.start_session(today, self.last_prices, self._prev_turnover)
+        await self.trader.exits.market_opened()
 
     async def _risk_checks(self, ts: int) -> None:
         trader = self.trader
@@ -1037,11 +1070,12 @@ class Supervisor:
             )
 
     def _entry_window(self, ts: int) -> None:
-        """Past the entry cut-off no entry goes out; the next session's open lifts it."""
-        if ist_minute_of_day(ts) >= self.entry_cutoff_minute:
+        """Past the day's entry cut-off no entry goes out; the next session lifts it."""
+        cutoff = self.session.entry_cutoff_minute
+        if ist_minute_of_day(ts) >= cutoff:
             self.risk.set_block(
                 ENTRY_CUTOFF,
-                f"after the entry cut-off {self.config.session.entry_cutoff}",
+                f"after the entry cut-off {cutoff // 60:02d}:{cutoff % 60:02d}",
                 "at the next session's open",
             )
         else:
@@ -1049,20 +1083,59 @@ class Supervisor:
 
     def _square_off_minute(self, engine_name: str) -> int:
         engine = self.trader.engines.get(engine_name)
-        kind = engine.kind if engine is not None else "equity"
-        return self.square_off_minutes.get(kind, self.square_off_minutes["equity"])
+        return self.session.square_off_minute(engine.kind if engine is not None else "equity")
 
     async def _end_session(self) -> None:
-        """Close the session's partial bars so the last bar of the day is not lost."""
+        """Close the session's partial bars so the last bar of the day is not lost, then
+        close the session if its data ended before its bell."""
         for engine in self.engines:
             bars = engine.flush_bars()
             for bar in bars:
                 await engine.on_bar(bar)
-        held = [p for p in self.portfolio.open_positions() if p.product.value == "MIS"]
-        if held and not self.trader.quiet:
-            self.trader.record_event(
+        if not self.trader.quiet:
+            await self._close_session(self.clock.now_ns)
+
+    async def _close_session(self, ts: int) -> None:
+        """The bell: no intraday position outlives its session, no DAY order outlives the
+        session it was placed in, and no stop is re-placed until the next open.
+
+        In paper and replay the exchange's own auto square-off is played here: an MIS
+        position still open is closed at the last price. Live, Kite does both itself;
+        kitetui says loudly what it left open."""
+        if self._session_closed:
+            return
+        self._session_closed = True
+        trader = self.trader
+        carried = [p for p in self.portfolio.open_positions() if p.product.value == "MIS"]
+        if carried and self._simulated_fills:
+            for position in carried:
+                await trader.flatten(
+                    position.symbol, OrderPurpose.SQUARE_OFF, "auto square-off at the close"
+                )
+            for position in carried:
+                price = self.last_prices.get(position.symbol)
+                filled = self.broker.on_price(position.symbol, ts + 1, price) if price else []
+                if filled:
+                    await trader.on_fills(filled)
+            trader.record_event(
                 Event(
-                    ts_ns=self.clock.now_ns,
+                    ts_ns=ts,
+                    kind="AutoSquaredOff",
+                    level="WARNING",
+                    message=f"{len(carried)} intraday positions closed at the session's "
+                    "last price: " + ", ".join(f"{p.symbol} {p.quantity:+d}" for p in carried),
+                )
+            )
+        trader.exits.market_closed()
+        if self._simulated_fills:
+            for order in trader.open_orders():
+                if order.validity is Validity.DAY:
+                    await trader.cancel(order.tag, "expired at the session close (DAY order)")
+        held = [p for p in self.portfolio.open_positions() if p.product.value == "MIS"]
+        if held:
+            trader.record_event(
+                Event(
+                    ts_ns=ts,
                     kind="IntradayCarried",
                     level="ERROR",
                     message=f"{len(held)} intraday positions still open at the session end: "

@@ -41,6 +41,7 @@ from kitetui.store.errors import (
     disk_full,
     is_disk_full,
 )
+from kitetui.store.lock import DeskLock
 from kitetui.store.seal import drop_seal, write_seal
 from kitetui.store.verify import CHAINS_SINCE, Verified, verify_database
 
@@ -203,30 +204,59 @@ class JournalConnection(aiosqlite.Connection):
     """The writer's connection: closing it seals the file (seal.py) when SQLite has folded
     the WAL in, i.e. when it was the last connection open."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lock: DeskLock | None = None) -> None:
         super().__init__(lambda: sqlite3.connect(path, isolation_level=None), 64)
         self.path = path
+        self.lock = lock
         self._sealable = True
 
     async def close(self) -> None:
         sealable, self._sealable = self._sealable, False
-        await super().close()
-        if sealable:
-            await asyncio.to_thread(write_seal, self.path)
+        try:
+            await super().close()
+            if sealable:
+                await asyncio.to_thread(write_seal, self.path)
+        finally:
+            if self.lock is not None:
+                self.lock.release()
 
 
 async def open_database(
-    path: str | Path, *, synchronous: str = "FULL", integrity: str = "quick_check"
+    path: str | Path,
+    *,
+    synchronous: str = "FULL",
+    integrity: str = "quick_check",
+    exclusive: bool = False,
 ) -> aiosqlite.Connection:
     """Open (or create) the database, verify it read-only, and bring its schema up to date.
 
-    Raises ``DatabasePathError`` for a path that cannot hold a database,
-    ``DatabaseRefused`` for a file that is damaged or not kitetui's (left untouched) and
-    ``DiskFull`` when creating or migrating runs out of space.
+    ``exclusive``: take the desk lock (``lock.py``) before anything is written; the
+    connection holds it until it closes. Raises ``DeskLocked`` when another desk has it,
+    ``DatabasePathError`` for a path that cannot hold a database, ``DatabaseRefused`` for
+    a file that is damaged or not kitetui's (left untouched) and ``DiskFull`` when
+    creating or migrating runs out of space.
     """
     path = Path(path)
     notices: list[tuple[str, str]] = []
     check_path(path, notices)
+    lock = DeskLock(path) if exclusive else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        return await _open_checked(path, notices, synchronous, integrity, lock)
+    except BaseException:
+        if lock is not None:
+            lock.release(refused=True)
+        raise
+
+
+async def _open_checked(
+    path: Path,
+    notices: list[tuple[str, str]],
+    synchronous: str,
+    integrity: str,
+    lock: DeskLock | None,
+) -> aiosqlite.Connection:
     if path.exists():
         _check_header(path)
         verified = await asyncio.to_thread(verify_database, path, integrity=integrity)
@@ -244,7 +274,7 @@ async def open_database(
         verified = Verified(schema.SCHEMA_VERSION, False, {}, 0.0)
     drop_seal(path)  # from here on the file may change: only a clean close seals it again
     try:
-        db = await JournalConnection(path)
+        db = await JournalConnection(path, lock)
     except Exception as exc:
         raise DatabasePathError(f"{path} cannot be opened for writing: {exc}") from None
     try:
@@ -254,6 +284,7 @@ async def open_database(
         await db.execute("PRAGMA foreign_keys = ON")
         await _migrate(db, verified.version)
     except BaseException as exc:
+        db.lock = None  # the caller releases it
         await db.close()
         if is_disk_full(exc):
             raise disk_full(f"{path}: migrating the database", exc) from None

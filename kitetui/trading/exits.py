@@ -116,6 +116,9 @@ class ExitManager:
         self._naked: dict[str, str] = {}  # symbol -> why, while naked (alarm raised)
         # symbol -> (stop placements not accepted in a row, when the next may go)
         self._stop_retry: dict[str, tuple[int, int]] = {}
+        # Between a session's close and the next open nothing is sent: DAY orders have
+        # expired, and a stop is placed again at the open.
+        self.market_open = True
         self._locks: dict[str, asyncio.Lock] = {}
 
     # -- what the exchange works for a symbol -----------------------------------------
@@ -141,6 +144,8 @@ class ExitManager:
     def protection(self, symbol: str) -> Protection:
         """The position's state for the screen (call only for an open position)."""
         qty = abs(self.trader.position_qty(symbol))
+        if not self.market_open:
+            return Protection("CLOSED", "market closed: cover at the open")
         stops, closing, _ = self._working(symbol)
         close = self._closing.get(symbol)
         if close is not None or closing:
@@ -227,6 +232,20 @@ class ExitManager:
             await self._settle(symbol, cause)
             return True
 
+    def market_closed(self) -> None:
+        """The bell: nothing is sent until the next open (the alarm stays quiet too)."""
+        self.market_open = False
+        self._naked.clear()
+
+    async def market_opened(self) -> None:
+        """A new session: every position carried over is covered again (its DAY stop
+        expired with the last session)."""
+        was_closed, self.market_open = not self.market_open, True
+        if not was_closed or self.trader.quiet:
+            return
+        for position in self.trader.portfolio.open_positions():
+            await self.settle(position.symbol, cause=f"open{self.trader.clock.now_ns}")
+
     def is_closing(self, symbol: str) -> bool:
         return symbol in self._closing or bool(self._working(symbol)[1])
 
@@ -250,6 +269,8 @@ class ExitManager:
         """Apply the rule until the picture holds still: an action can itself move the
         position (a stop turned into a close fills at once; a cancel finds the order
         filled and brings its fill), so each pass starts from the position as it is."""
+        if not self.market_open:
+            return
         for _ in range(SETTLE_PASSES):
             if not await self._settle_once(symbol, cause, ts_ns):
                 break

@@ -696,6 +696,8 @@ class Trader:
             total = filled + fill.quantity
             average = (average * filled + fill.price * fill.quantity) / total if total else 0.0
             filled = total
+        if filled == broker_view.filled_qty and broker_view.avg_price > 0:
+            average = broker_view.avg_price  # caught up: the broker's own average, exact
         status = broker_view.status
         if status is OrderStatus.COMPLETE and filled < broker_view.quantity:
             status = OrderStatus.OPEN  # the rest of its fills are still on their way

@@ -1,0 +1,154 @@
+"""The desk's lifecycle: build → start → run → stop → dispose, the same for every door.
+
+The TUI, the headless daemon, replays and tests all run a desk this way, so what must
+always happen happens in one place:
+
+* **Signals first.** SIGTERM and SIGINT ask for a stop, SIGUSR1 pulls the kill switch,
+  from the first instant: a signal during start-up (the demo loads for seconds) is not
+  lost. A stop asked for before trading begins means trading never begins; a kill
+  switch pulled then is recorded as soon as the journal is open, and the positions the
+  journal rebuilds are closed.
+* **One desk per database.** The store is opened exclusively (``store/lock.py``): a
+  second desk is refused before it writes anything.
+* **The control socket in every mode**, so ``kitetui ctl kill`` reaches a TUI desk too.
+* **One ``finally``.** The control socket closes, the run records how it ended (FINISHED,
+  STOPPED or FAILED) and the store is closed, whatever failed and wherever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+from kitetui import startup
+from kitetui.commands import TriggerKillSwitch
+from kitetui.control import ControlServer, socket_path_for
+from kitetui.store import runs as runs_repo
+from kitetui.supervisor import RunSummary, Supervisor
+
+Hook = Callable[[], object]
+
+
+class Desk:
+    """One supervisor's life on one event loop (see the module docstring)."""
+
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        *,
+        control: bool = True,
+        control_path: Path | None = None,
+    ) -> None:
+        self.supervisor = supervisor
+        self._control_wanted = control
+        self._control_path = control_path
+        self.control: ControlServer | None = None
+        self._kill_reason = ""  # a kill switch pulled before the journal was open
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._market_open = False
+
+    # -- signals and requests (any thread) ----------------------------------------------
+
+    def install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        """SIGTERM/SIGINT stop, SIGUSR1 kills; for a desk on the main thread's loop.
+        Signals the program held since its first instant (``startup``) act now."""
+        self._loop = loop
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGUSR1, self.request_kill, "SIGUSR1")
+        for signum in startup.take():
+            if signum == signal.SIGUSR1:
+                self.request_kill("SIGUSR1")
+            else:
+                self.request_stop()
+
+    def request_stop(self) -> None:
+        """Stop trading at the next batch (on the desk's loop)."""
+        self.supervisor.request_stop()
+
+    def request_kill(self, reason: str) -> None:
+        """Pull the kill switch (on the desk's loop): now if trading, else at the start."""
+        if self._market_open:
+            asyncio.get_running_loop().create_task(
+                self.supervisor.execute(TriggerKillSwitch(reason))
+            )
+        else:
+            self._kill_reason = reason
+
+    def threadsafe(self, action: Callable[..., object], *args: object) -> None:
+        """Run ``action`` on the desk's loop from another thread (a signal in the TUI)."""
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(action, *args)
+
+    # -- the life --------------------------------------------------------------------
+
+    async def serve(
+        self,
+        *,
+        on_store: Hook | None = None,
+        on_market: Hook | None = None,
+        linger: asyncio.Event | None = None,
+    ) -> RunSummary | None:
+        """Start, run to the end of the data (or a stop), then dispose — always.
+
+        ``on_store``: called once the database is open (a refused one raises first);
+        ``on_market``: once the market is loaded and trading is about to start;
+        ``linger``: after the data ends, keep serving commands until it is set (the TUI
+        stays up on a finished replay).
+        """
+        self._loop = self._loop or asyncio.get_running_loop()
+        supervisor = self.supervisor
+        summary: RunSummary | None = None
+        failed = True
+        try:
+            await supervisor.open_store()
+            if on_store is not None:
+                on_store()
+            await supervisor.open_market()
+            self._market_open = True
+            if self._kill_reason:
+                await supervisor.execute(TriggerKillSwitch(f"{self._kill_reason} during start-up"))
+            if self._control_wanted:
+                path = self._control_path or socket_path_for(supervisor.db_path)
+                self.control = ControlServer(supervisor, path)
+                await self.control.start()
+            if on_market is not None:
+                on_market()
+            if not supervisor.stopping:
+                summary = await supervisor.run()
+                if linger is not None and not supervisor.stopping:
+                    await linger.wait()
+            failed = False
+        finally:
+            await self._dispose(failed)
+        return summary
+
+    async def _dispose(self, failed: bool) -> None:
+        """Close the socket, record how the run ended, close the store; each step runs
+        even when the one before it failed."""
+        supervisor = self.supervisor
+        try:
+            if self.control is not None:
+                await self.control.stop()
+        finally:
+            try:
+                if self._market_open:
+                    await supervisor.close()
+                elif getattr(supervisor, "run_id", None) and hasattr(supervisor, "db"):
+                    # The run was created, the market never opened: keep what was
+                    # journaled (why it failed) and say how it ended.
+                    journal = getattr(supervisor, "journal", None)
+                    with contextlib.suppress(Exception):
+                        if journal is not None:
+                            await journal.close()
+                    with contextlib.suppress(Exception):
+                        status = "FAILED" if failed and not supervisor.stopping else "STOPPED"
+                        await runs_repo.finish_run(supervisor.db, supervisor.run_id, status)
+            finally:
+                db = getattr(supervisor, "db", None)
+                if db is not None:
+                    await db.close()

@@ -1,0 +1,16 @@
+"""The ``kitetui`` program's entry: hold signals first, then import and run the CLI.
+
+Kept apart from ``kitetui.cli`` so that importing the CLI (tests do) changes no signal
+handler, while the program itself never loses a signal sent during its start-up.
+"""
+
+from __future__ import annotations
+
+from kitetui import startup
+
+
+def main() -> int:
+    startup.capture()
+    from kitetui.cli import main as cli_main
+
+    return cli_main()

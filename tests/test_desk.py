@@ -1,0 +1,158 @@
+"""The desk's lifecycle, as a user meets it: real processes, real signals, one database.
+
+One desk per database (a second is refused with exit 7, naming the first, changing
+nothing), signals during start-up (a SIGTERM stops it before trading; a SIGUSR1 is
+recorded as the kill switch once the journal is open), the control socket in the TUI's
+desk too, and a stale socket file left by a dead desk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kitetui.cli import DEFAULT_CONFIG
+from kitetui.config import parse_config
+
+SLOW = ("run", "--no-ui", "--speed", "30")  # a paced replay: still trading for minutes
+
+
+def _spawn(db: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "kitetui", *args, "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(predicate, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+def _trading(db: Path) -> bool:
+    socket_file = Path(f"{db}.sock")
+    return socket_file.exists()
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    return out, err
+
+
+def _digest(db: Path) -> str:
+    return hashlib.sha256(db.read_bytes()).hexdigest()
+
+
+def test_second_desk_on_one_database_is_refused_naming_the_first(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    first = _spawn(db, *SLOW)
+    try:
+        _wait_for(lambda: _trading(db))
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            before = conn.execute("SELECT run_id, restarts, status FROM runs").fetchall()
+        second = subprocess.run(
+            [sys.executable, "-m", "kitetui", *SLOW, "--db", str(db)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 7, second.stderr
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"pid {first.pid}" in lines[0], lines
+        assert "Traceback" not in second.stderr
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            after = conn.execute("SELECT run_id, restarts, status FROM runs").fetchall()
+        assert after == before  # the first desk's run was not touched
+        assert first.poll() is None  # and the first desk trades on
+    finally:
+        _stop(first)
+    assert first.returncode == 0
+
+
+def test_sigterm_during_start_up_stops_before_trading(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    proc = _spawn(db, "run", "--no-ui", "--speed", "max")
+    time.sleep(0.3)  # still importing or loading the market
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+        (status,) = conn.execute("SELECT status FROM runs").fetchone()
+    assert status == "STOPPED"
+
+
+def test_sigusr1_during_start_up_is_recorded_as_the_kill_switch(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    proc = _spawn(db, "run", "--no-ui", "--speed", "max")
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGUSR1)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    with sqlite3.connect(db) as conn:
+        (value,) = conn.execute("SELECT value FROM desk_state WHERE key='kill_switch'").fetchone()
+        entries = conn.execute("SELECT count(*) FROM orders WHERE purpose='ENTRY'").fetchone()
+    state = json.loads(value)
+    assert state["on"] is True and "SIGUSR1" in state["reason"]
+    assert entries == (0,)  # halted from the first batch: no entry ever went out
+
+
+def test_stale_socket_from_a_dead_desk_is_cleared(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(f"{db}.sock")  # bound, never listening, never removed: a dead desk's
+    stale.close()
+    proc = _spawn(db, "run", "--no-ui", "--speed", "max")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+
+
+async def test_tui_desk_listens_on_its_control_socket(tmp_path: Path) -> None:
+    """The desk behind the TUI answers `kitetui ctl` like a headless one."""
+    from kitetui.control_client import ControlClient
+    from kitetui.runner import SupervisorThread
+    from kitetui.supervisor import Supervisor
+
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["replay"]["speed"] = 30
+    config = parse_config(data, "test.yaml")
+    db = tmp_path / "state.db"
+    runner = SupervisorThread(Supervisor(config, "test.yaml", database=db))
+    runner.start()
+    try:
+        assert await asyncio.to_thread(runner.ready.wait, 60)
+        assert runner.error is None, runner.error
+        async with ControlClient(Path(f"{db}.sock")) as client:
+            status = await asyncio.wait_for(client.request("status"), 10)
+        assert status["ok"], status
+        assert runner.supervisor.run_id in json.dumps(status)
+    finally:
+        await asyncio.to_thread(runner.stop)
+    assert not Path(f"{db}.sock").exists()
+    assert os.path.exists(db)
