@@ -20,7 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import yaml
 
 from kitetui.cli import DEFAULT_CONFIG
@@ -98,7 +97,7 @@ def test_sigterm_during_start_up_stops_before_trading(tmp_path: Path) -> None:
     proc = _spawn(db, "run", "--no-ui", "--speed", "max")
     time.sleep(0.3)  # still importing or loading the market
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     with sqlite3.connect(db) as conn:
@@ -112,7 +111,7 @@ def test_sigusr1_during_start_up_is_recorded_as_the_kill_switch(tmp_path: Path) 
     proc = _spawn(db, "run", "--no-ui", "--speed", "max")
     time.sleep(0.3)
     proc.send_signal(signal.SIGUSR1)
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     with sqlite3.connect(db) as conn:
         (value,) = conn.execute("SELECT value FROM desk_state WHERE key='kill_switch'").fetchone()
@@ -128,7 +127,7 @@ def test_stale_socket_from_a_dead_desk_is_cleared(tmp_path: Path) -> None:
     stale.bind(f"{db}.sock")  # bound, never listening, never removed: a dead desk's
     stale.close()
     proc = _spawn(db, "run", "--no-ui", "--speed", "max")
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
 
