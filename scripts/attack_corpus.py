@@ -1141,6 +1141,11 @@ def main(argv: list[str] | None = None) -> int:
         help="also run up to N cases per class through the real CLI (those marked cli first)",
     )
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="also the database damages (real CLI) and two seeded chains of SIGKILL points",
+    )
     parser.add_argument("--only", help="run the cases whose name contains this text")
     args = parser.parse_args(argv)
     cases = build_corpus()
@@ -1165,9 +1170,66 @@ def main(argv: list[str] | None = None) -> int:
                 f"{klass:12} {len(mine):4} cases, {len(verdicts):4} runs: "
                 f"{len(verdicts) - len(failed)} passed, {len(failed)} failed"
             )
+        if args.all and not args.only:
+            failures += _database_damages(root)
+            failures += _sigkill_points(root)
     for verdict in failures:
         print(f"FAIL {verdict.case.klass}: {verdict.case.name}: {verdict.detail}")
     return 1 if failures else 0
+
+
+def _attack_module(name: str):
+    """A corpus module of the test suite (tests/attacks/), shared with its tests."""
+    import importlib
+
+    if str(ROOT / "tests") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tests"))
+    return importlib.import_module(f"attacks.{name}")
+
+
+def _database_damages(root: Path) -> list[Verdict]:
+    """Every damage of ``tests/attacks/database_damage_corpus.py`` through the real CLI:
+    its exit code, one stderr line, no traceback, the database and WAL unchanged."""
+    corpus = _attack_module("database_damage_corpus")
+    masters = corpus.build_masters(root / "db-masters")
+    failed = []
+    for damage in corpus.DAMAGES:
+        outcome = corpus.run_case(damage, masters, root / "db-cases" / damage.name)
+        if not outcome.ok:
+            case = AttackCase("databases", damage.name, {}, damage.exit_code, damage.says)
+            failed.append(Verdict(case, False, "; ".join(outcome.problems)))
+    print(
+        f"{'databases':12} {len(corpus.DAMAGES):4} cases, {len(corpus.DAMAGES):4} runs: "
+        f"{len(corpus.DAMAGES) - len(failed)} passed, {len(failed)} failed"
+    )
+    return failed
+
+
+def _sigkill_points(root: Path, seeds: tuple[int, ...] = (11, 29), per_seed: int = 25):
+    """Seeded chains of SIGKILLs on one run each (``tests/attacks/sigkill_corpus.py``):
+    every resumed run must end on the clean run's ledger with no tag placed twice."""
+    corpus = _attack_module("sigkill_corpus")
+    folder = root / "sigkill"
+    folder.mkdir(parents=True, exist_ok=True)
+    config = corpus.light_config(folder)
+    clean = corpus.run_clean(config, folder / "clean.db", folder / "clean.log")
+    failed, kills = [], 0
+    for seed in seeds:
+        db = folder / f"seed-{seed}.db"
+        result = corpus.run_chain(
+            config, db, folder / f"seed-{seed}.log", corpus.kill_points(seed, per_seed)
+        )
+        kills += result.kills
+        same = corpus.ledger(db) == clean
+        if not same or result.exit_code or result.duplicate_tags:
+            case = AttackCase("sigkill", f"seed-{seed}", {}, 0, "clean ledger")
+            detail = f"ledger same: {same}, exit {result.exit_code}, {result.duplicate_tags} dup"
+            failed.append(Verdict(case, False, detail))
+    print(
+        f"{'SIGKILLs':12} {kills:4} kill points on {len(seeds)} runs: "
+        f"{len(seeds) - len(failed)} runs resumed to the clean ledger, {len(failed)} did not"
+    )
+    return failed
 
 
 if __name__ == "__main__":

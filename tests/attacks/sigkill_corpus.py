@@ -1,0 +1,164 @@
+"""Seeded SIGKILL points: a replay killed again and again must end where an uninterrupted
+one ends.
+
+Shared by ``tests/attacks/test_sigkill_points.py`` and ``scripts/attack_corpus.py``. A
+seed draws a chain of kill points; one desk process after another is started on the same
+database and killed with SIGKILL at its point — by a journal count (orders, fills,
+order events, signals, events: kills right after a durable commit and between them) or
+by time after the spawn (kills during start-up, verification, warm-up and recovery) —
+until the chain is spent; a last process runs to the end. The ledger (orders and fills)
+must equal a clean run's, no tag may repeat, and every restart is counted.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLES = ("orders", "fills", "order_events", "signals", "events")
+
+
+@dataclass(frozen=True)
+class KillPoint:
+    """Kill when ``table`` has grown by ``delta`` rows since the spawn, or, for table
+    ``""``, ``delta`` milliseconds after the spawn."""
+
+    table: str
+    delta: int
+
+    def describe(self) -> str:
+        return f"{self.delta} ms after start" if not self.table else f"+{self.delta} {self.table}"
+
+
+def kill_points(seed: int, count: int) -> list[KillPoint]:
+    rng = random.Random(seed)
+    points = []
+    for _ in range(count):
+        if rng.random() < 0.3:  # mostly during start-up: opening, checking, warm-up
+            points.append(KillPoint("", rng.randint(30, 700)))
+        else:
+            table = rng.choice(TABLES)
+            step = {"signals": 30, "events": 10}.get(table, 2)
+            points.append(KillPoint(table, rng.randint(1, step)))
+    return points
+
+
+def light_config(folder: Path) -> Path:
+    """The demo without the option chain: the same engines' ledger in a second."""
+    data = yaml.safe_load((ROOT / "kitetui" / "data" / "dev.yaml").read_text())
+    data["replay"]["sources"] = [
+        s
+        for s in data["replay"]["sources"]
+        if "nfo_20221118/NIFTY22" not in s["path"] and s.get("kind") != "index"
+    ]
+    data["engines"] = [e for e in data["engines"] if e["kind"] != "options"]
+    data["replay"]["speed"] = "max"
+    path = folder / "light.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _spawn(config: Path, db: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "kitetui", "run", "--config", str(config), "--no-ui",
+             "--db", str(db)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def _count(db: Path, table: str) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def _finished(db: Path) -> bool:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            row = conn.execute("SELECT status FROM runs ORDER BY started_wall_ns DESC").fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == "FINISHED"
+
+
+def ledger(db: Path) -> tuple[list, list]:
+    """Orders and fills without tags and fill ids (they derive from the run id)."""
+    with sqlite3.connect(db) as conn:
+        orders = conn.execute(
+            "SELECT symbol, side, quantity, order_type, purpose, status, filled_qty, avg_price, "
+            "ts_ns FROM orders ORDER BY ts_ns, symbol, purpose, quantity, status"
+        ).fetchall()
+        fills = conn.execute(
+            "SELECT symbol, side, quantity, price, ts_ns FROM fills ORDER BY ts_ns, symbol, side"
+        ).fetchall()
+    return orders, fills
+
+
+def run_clean(config: Path, db: Path, log: Path) -> tuple[list, list]:
+    proc = _spawn(config, db, log)
+    if proc.wait(120) != 0:
+        raise AssertionError(f"the clean run failed: {log.read_text()[-2000:]}")
+    return ledger(db)
+
+
+@dataclass
+class ChainResult:
+    kills: int
+    points: list[str]
+    exit_code: int
+    restarts: int
+    status: str
+    duplicate_tags: int
+
+
+def run_chain(config: Path, db: Path, log: Path, points: list[KillPoint]) -> ChainResult:
+    """Kill at each point in turn (the chain ends early if the run finishes first)."""
+    done: list[str] = []
+    for point in points:
+        if _finished(db):
+            break  # killed after it had finished: another start would begin a new run
+        before = _count(db, point.table) if point.table else 0
+        proc = _spawn(config, db, log)
+        started = time.monotonic()
+        deadline = started + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if point.table:
+                reached = _count(db, point.table) >= before + point.delta
+            else:
+                reached = (time.monotonic() - started) * 1000 >= point.delta
+            if reached:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(10)
+                done.append(point.describe())
+                break
+            time.sleep(0.005)
+        else:
+            if proc.poll() is None:
+                proc.kill()
+                raise AssertionError(f"kill point {point.describe()} not reached in 60 s")
+        if proc.returncode == 0:
+            break  # the run finished before this point: the chain is spent
+        if proc.returncode != -signal.SIGKILL:
+            raise AssertionError(f"exit {proc.returncode}: {log.read_text()[-2000:]}")
+    code = 0 if _finished(db) else _spawn(config, db, log).wait(120)
+    with sqlite3.connect(db) as conn:
+        status, restarts = conn.execute(
+            "SELECT status, restarts FROM runs ORDER BY started_wall_ns DESC LIMIT 1"
+        ).fetchone()
+        total, distinct = conn.execute(
+            "SELECT count(*), count(DISTINCT tag) FROM orders"
+        ).fetchone()
+    return ChainResult(len(done), done, code, restarts, status, total - distinct)

@@ -1,0 +1,33 @@
+"""Fifty seeded SIGKILL points, one after another on one run: it resumes to the ledger of
+a run that was never interrupted, places no tag twice and counts every restart."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from .sigkill_corpus import kill_points, ledger, light_config, run_chain, run_clean
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+SEEDS = {"seed-11": 11, "seed-29": 29, "seed-47": 47}
+POINTS = 25  # drawn per seed; a chain ends early when the run finishes first
+
+
+@pytest.mark.parametrize("seed", SEEDS.values(), ids=SEEDS.keys())
+def test_chain_of_sigkills_resumes_to_the_clean_ledger(tmp_path: Path, seed: int) -> None:
+    config = light_config(tmp_path)
+    clean = run_clean(config, tmp_path / "clean.db", tmp_path / "clean.log")
+    assert len(clean[1]) >= 20, "the run must trade for this test to mean anything"
+    result = run_chain(config, tmp_path / "crash.db", tmp_path / "crash.log",
+                       kill_points(seed, POINTS))  # fmt: skip
+    assert result.kills >= 15, result.points  # most points were reached
+    assert result.exit_code == 0
+    # every kill after the run was created is a restart (one before it, none)
+    assert result.status == "FINISHED" and 0 < result.restarts <= result.kills
+    assert result.duplicate_tags == 0
+    orders, fills = ledger(tmp_path / "crash.db")
+    assert fills == clean[1]
+    assert orders == clean[0]
