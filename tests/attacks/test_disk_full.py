@@ -29,8 +29,8 @@ wrap = database.JournalConnection.__init__
 commit = database.JournalConnection.commit
 
 
-def init(self, path):
-    wrap(self, path)
+def init(self, path, lock=None):
+    wrap(self, path, lock)
     connect = self._connector
 
     def connector():
