@@ -36,6 +36,8 @@ def main() -> int:
         "-q",
         "-p",
         "no:cacheprovider",
+        "-n",
+        "0",
         "tests/trading/test_exit_invariant.py",
         "--hypothesis-show-statistics",
     ]
