@@ -19,11 +19,19 @@ import asyncio
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
 from kitetui.config import EngineConfig
-from kitetui.domain import Bar, Event, Exchange, Product, Signal, SignalKind, Tick
+from kitetui.domain import (
+    Bar,
+    EngineState,
+    Event,
+    Exchange,
+    Product,
+    Signal,
+    SignalKind,
+    Tick,
+)
 from kitetui.market.bars import BarResampler, TickBarAggregator
 from kitetui.market.calendar import TradingCalendar
 from kitetui.market.instruments import Instrument, InstrumentMaster
@@ -35,13 +43,6 @@ if TYPE_CHECKING:
     from kitetui.trading.trader import Trader
 
 BASE_TIMEFRAME_S = 60
-
-
-class EngineState(StrEnum):
-    RUNNING = "RUNNING"
-    PAUSED = "PAUSED"  # signals and exits go on; no new entries
-    STOPPED = "STOPPED"
-    ERROR = "ERROR"
 
 
 _ACTIVE = frozenset({EngineState.RUNNING, EngineState.PAUSED})
@@ -78,7 +79,6 @@ class Engine:
         self._ticks: dict[str, TickBarAggregator] = {}
         self._resamplers: dict[str, BarResampler] = {}
         self.state = EngineState.RUNNING if config.enabled else EngineState.STOPPED
-        self.warming_up = False
         self.bars_seen = 0
         self.signals_emitted = 0
         self.orders_placed = 0
@@ -144,7 +144,7 @@ class Engine:
 
     @property
     def trading(self) -> bool:
-        return self.state in _ACTIVE and not self.warming_up
+        return self.state in _ACTIVE and not self.trader.warmup.active
 
     # -- bars -----------------------------------------------------------------------
 

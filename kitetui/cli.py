@@ -297,9 +297,9 @@ def _data_errors() -> tuple[type[BaseException], ...]:
 
 def _list_strategies(as_json: bool) -> int:
     """One line a strategy, name first, then ``param=default bounds``; or JSON."""
-    from strategies.catalog import catalog
+    from kitetui.plugins import strategy_catalog
 
-    specs = catalog()
+    specs = strategy_catalog()
     if as_json:
         import json
 

@@ -37,8 +37,8 @@ from pydantic import (
     model_validator,
 )
 
+from kitetui.plugins import strategy_class
 from kitetui.strict_yaml import YamlProblem, load_yaml
-from strategies.registry import get_strategy
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; a megabyte is not a config
 _MAX_SHOWN = 200  # characters of a key path or reason echoed back from the file
@@ -266,7 +266,7 @@ class _EngineBase(_Strict):
     @classmethod
     def _known_strategy(cls, value: str) -> str:
         try:
-            get_strategy(value)
+            strategy_class(value)
         except KeyError as exc:
             raise ValueError(str(exc.args[0]) if exc.args else str(exc)) from None
         return value
@@ -492,7 +492,7 @@ def parse_config(data: object, file: str | Path = "<config>") -> AppConfig:
     except ValidationError as exc:
         raise _first_error(file, exc) from None
     for index, engine in enumerate(config.engines):
-        params_model = get_strategy(engine.strategy).Params
+        params_model = strategy_class(engine.strategy).Params
         try:
             params_model.model_validate(engine.params)
         except ValidationError as exc:

@@ -26,8 +26,9 @@ from pathlib import Path
 from kitetui import startup
 from kitetui.commands import TriggerKillSwitch
 from kitetui.control import ControlServer, socket_path_for
+from kitetui.run_summary import RunSummary
 from kitetui.store import runs as runs_repo
-from kitetui.supervisor import RunSummary, Supervisor
+from kitetui.supervisor import Supervisor
 
 Hook = Callable[[], object]
 

@@ -109,6 +109,15 @@ class TradingState(StrEnum):
     HALTED = "HALTED"  # kill switch or max daily loss: nothing but flattening
 
 
+class EngineState(StrEnum):
+    """An engine's state, set by a person (start, stop, pause) or by an error."""
+
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"  # signals and exits go on; no new entries
+    STOPPED = "STOPPED"
+    ERROR = "ERROR"
+
+
 class OrderPurpose(StrEnum):
     """Why an order exists, so risk and recovery treat entries and exits differently."""
 

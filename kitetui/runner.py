@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 from kitetui.commands import Command, CommandResult
 from kitetui.desk import Desk
-from kitetui.supervisor import RunSummary, Supervisor
+from kitetui.run_summary import RunSummary
+from kitetui.supervisor import Supervisor
 
 T = TypeVar("T")
 

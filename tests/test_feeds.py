@@ -21,7 +21,7 @@ def tick(second: int, price: float = 100.0, symbol: str = "A") -> Tick:
 
 async def _drain(feed: LiveFeed, count: int) -> list:
     out = []
-    iterator = feed.batches().__aiter__()
+    iterator = feed.items().__aiter__()
     for _ in range(count):
         out.append(await asyncio.wait_for(iterator.__anext__(), 2))
     return out
@@ -56,7 +56,7 @@ async def test_live_feed_close_ends_the_stream_after_the_open_batch() -> None:
     feed = LiveFeed(linger_s=10)
     feed.push([tick(0)])
     await feed.close()
-    got = [item async for item in feed.batches()]
+    got = [item async for item in feed.items()]
     assert len(got) == 1
 
 

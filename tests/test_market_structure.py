@@ -57,7 +57,7 @@ async def test_default_replay_with_three_engines_trades_real_contracts_in_lots(
         if not seen_views and any(
             p.engine == "options" for p in supervisor.portfolio.open_positions()
         ):
-            seen_views.extend(supervisor.build_snapshot(1).positions)
+            seen_views.extend(supervisor.publisher.build(1).positions)
 
     await _run(config, db, capture)
     by_engine = dict(_rows(db, "SELECT engine, count(*) FROM fills GROUP BY engine"))

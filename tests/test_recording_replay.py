@@ -63,19 +63,19 @@ async def test_replay_of_a_recorded_session_reproduces_signals_orders_and_fills(
     recording = tmp_path / "recordings" / "session.ticks.gz"
     supervisor = Supervisor(config, config_path, database=session_db, speed=None)
     await asyncio.wait_for(supervisor.open(), 60)
-    supervisor.recorder = TickRecorder(recording)  # what the live loop does per batch
+    recorder = TickRecorder(recording)  # what a live venue does with each batch
     process = supervisor._process
 
     async def recorded(ts, batch, warm):
         await process(ts, batch, warm)
-        supervisor.recorder.record(ts, batch)
+        recorder.record(ts, batch)
 
     supervisor._process = recorded
     try:
         await asyncio.wait_for(supervisor.run(), 120)
     finally:
         await supervisor.close()
-        supervisor.recorder.close()
+        recorder.close()
     shutil.copy(data_path("pkg:replay/nfo_20221118/instruments.csv"), master_beside(recording))
 
     replay_db = tmp_path / "replay.db"

@@ -155,7 +155,7 @@ async def test_kill_switch_with_open_position_cancels_flattens_and_survives_rest
     await asyncio.wait_for(second.open(), 30)
     try:
         second._fills_applied = 0
-        await asyncio.wait_for(second._finish_recovery(), 30)
+        await asyncio.wait_for(second.recovery.finish(), 30)
         assert second.risk.state is TradingState.HALTED
         result = await second.execute(ResetKillSwitch())
         assert result.ok and second.risk.state is TradingState.ACTIVE
@@ -333,7 +333,7 @@ async def test_unknown_symbol_and_time_gap_with_data_are_recorded_not_fatal(
     supervisor = Supervisor(_config(), "test.yaml", database=db, speed=None)
     await asyncio.wait_for(supervisor.open(), 30)
     try:
-        await supervisor._finish_recovery()
+        await supervisor.recovery.finish()
         start = 1668743100 * 10**9  # 2022-11-18 09:15 IST
         symbol = "NIFTY22NOVFUT"
         await supervisor._process(start, [Tick(symbol, start, 18300.0, 50)], False)
@@ -388,6 +388,8 @@ async def test_stop_with_on_stop_leave_keeps_positions_for_the_next_start(
 async def test_reconcile_with_drift_reports_it_only_when_seen_twice(tmp_path: Path) -> None:
     from kitetui.domain import Position, Product
 
+    from kitetui.venues.reconciler import Reconciler
+
     supervisor = Supervisor(_config(), "test.yaml", database=tmp_path / "s.db", speed=None)
     await asyncio.wait_for(supervisor.open(), 30)
     broker_positions: list[Position] = []
@@ -396,17 +398,20 @@ async def test_reconcile_with_drift_reports_it_only_when_seen_twice(tmp_path: Pa
         return broker_positions
 
     supervisor.broker.positions = positions  # type: ignore[method-assign]
+    reconciler = Reconciler(
+        supervisor.broker, supervisor.trader, supervisor.feed, supervisor.clock, lambda: None
+    )  # type: ignore[arg-type]
     try:
-        assert await supervisor.reconcile() == []
+        assert await reconciler.reconcile() == []
         broker_positions.append(Position("SBIN", "", Product.MIS, 10, 500.0, 500.0, 0, 0))
-        first = await supervisor.reconcile()  # in flight, perhaps: not reported yet
+        first = await reconciler.reconcile()  # in flight, perhaps: not reported yet
         assert first and not any(e.kind == "ReconcileDrift" for e in supervisor.trader.events)
-        await supervisor.reconcile()  # the same difference again: now it is drift
+        await reconciler.reconcile()  # the same difference again: now it is drift
         assert [e.kind for e in supervisor.trader.events].count("ReconcileDrift") == 1
-        await supervisor.reconcile()  # still there: reported once, not every pass
+        await reconciler.reconcile()  # still there: reported once, not every pass
         assert [e.kind for e in supervisor.trader.events].count("ReconcileDrift") == 1
         broker_positions.clear()
-        await supervisor.reconcile()
+        await reconciler.reconcile()
         assert supervisor.trader.events[-1].kind == "ReconcileClean"
     finally:
         await supervisor.close()

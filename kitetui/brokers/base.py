@@ -1,4 +1,4 @@
-"""The one shape every broker has: place, modify, cancel, look up by tag, list open orders.
+"""The one shape every broker has, so nothing above it asks which broker it is.
 
 The order manager talks only to this protocol, so paper, the local simulated exchange
 and live Kite are interchangeable. Orders are identified by our client ``tag``
@@ -19,9 +19,10 @@ Three failures are told apart, because the exit manager answers each differently
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
-from kitetui.domain import Fill, Order, OrderType
+from kitetui.domain import Bar, Fill, Order, OrderType, Tick
 
 
 @runtime_checkable
@@ -64,6 +65,25 @@ class Broker(Protocol):
 
     async def open_orders(self) -> list[Order]:
         """Every order the broker still works (OPEN or TRIGGER_PENDING)."""
+        ...
+
+    def restore(self, orders: Sequence[Order]) -> None:
+        """After a restart: the journaled orders, so tags are never sent twice and a
+        simulated book works its resting orders again."""
+        ...
+
+    def on_market(self, item: Bar | Tick) -> list[tuple[Order, Fill]]:
+        """A print reached the exchange: the fills it brings (a simulated exchange's;
+        a real one's come through ``apply_update``)."""
+        ...
+
+    def take_triggered(self) -> list[Order]:
+        """Stops that triggered and rest unfilled since the last call (simulated)."""
+        ...
+
+    def apply_update(self, data: Mapping[str, Any]) -> tuple[Order | None, list[Fill]]:
+        """One order update from the exchange: the order's new state and its new fills
+        (None for an order that is not ours to track)."""
         ...
 
 

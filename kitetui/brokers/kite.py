@@ -694,6 +694,16 @@ class KiteBroker:
 
     # ------------------------------------------------------------------ updates
 
+    def on_market(self, item: object) -> list[tuple[Order, Fill]]:
+        """Kite matches its own orders: a print we see fills nothing here (fills come
+        through ``apply_update``)."""
+        del item
+        return []
+
+    def take_triggered(self) -> list[Order]:
+        """Kite reports a triggered stop by an update like any other change."""
+        return []
+
     def restore(self, orders: Sequence[Order]) -> None:
         """After a restart: the journaled orders. Their tags count as sent (never placed
         again) and their journaled fill state is where fill deltas start from."""

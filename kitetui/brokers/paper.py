@@ -37,7 +37,7 @@ from fractions import Fraction
 from itertools import pairwise
 
 from kitetui.brokers.base import ModifyRefused
-from kitetui.domain import Bar, Fill, Order, OrderStatus, OrderType, Side
+from kitetui.domain import Bar, Fill, Order, OrderStatus, OrderType, Side, Tick
 
 _WORKING = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING})
 
@@ -197,6 +197,19 @@ class PaperBroker:
 
     async def open_orders(self) -> list[Order]:
         return list(self._working.values())
+
+    def on_market(self, item: Bar | Tick) -> list[OrderFill]:
+        """A print reaching the exchange: what rests at its price fills (``on_bar`` /
+        ``on_price``); the one call the supervisor makes for every broker."""
+        if isinstance(item, Bar):
+            return self.on_bar(item)
+        return self.on_price(item.symbol, item.ts_ns, item.price, item.qty)
+
+    def apply_update(self, data: Mapping[str, object]) -> tuple[Order | None, list[Fill]]:
+        """The paper exchange reports through ``on_market``; an update from Kite's
+        websocket in paper mode is about an order placed elsewhere: nothing of ours."""
+        del data
+        return None, []
 
     def take_triggered(self) -> list[Order]:
         """Stops that triggered but did not fill since the last call (now OPEN limits),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import Protocol
 
 from kitetui.domain import Tick
 from kitetui.market.replay import Item, Pacer
@@ -28,10 +29,32 @@ class OrderUpdate:
         self.data = data
 
 
+class Feed(Protocol):
+    """Where the supervisor's one driver loop takes its items from, in every mode."""
+
+    live: bool  # the market is now (Kite's ticker), not a file
+    dropped_batches: int  # tick batches dropped because the desk fell behind
+
+    def set_subscriptions(self, symbols: frozenset[str]) -> None:
+        """The symbols the engines (and held positions) want prices of."""
+        ...
+
+    def items(self) -> AsyncIterator[Batch | OrderUpdate]:
+        """Batches of equal event time (and, live, order updates in arrival order)."""
+        ...
+
+    async def pace(self, ts_ns: int) -> None:
+        """Wait until the batch at ``ts_ns`` is due (a paced replay); live: at once."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class ReplayFeed:
     """Batches from files or a recording; paced at N× (None = as fast as possible)."""
 
     live = False
+    dropped_batches = 0  # a replay never falls behind its own data
 
     def __init__(self, batches: Iterable[Batch], pacer: Pacer | None = None) -> None:
         self._batches: Iterator[Batch] = iter(batches)
@@ -40,8 +63,13 @@ class ReplayFeed:
     def set_subscriptions(self, symbols: frozenset[str]) -> None:
         """The whole recorded market is present; nothing to ask for."""
 
-    def batches(self) -> Iterator[Batch]:
-        return self._batches
+    async def items(self) -> AsyncIterator[Batch]:
+        for batch in self._batches:
+            yield batch
+
+    async def pace(self, ts_ns: int) -> None:
+        if self.pacer is not None:
+            await self.pacer.wait(ts_ns)
 
     async def close(self) -> None:
         return None
@@ -149,7 +177,10 @@ class LiveFeed:
             return batches.popleft()[1]
         return None
 
-    async def batches(self) -> AsyncIterator[Batch | OrderUpdate]:
+    async def pace(self, ts_ns: int) -> None:
+        """The live market paces itself."""
+
+    async def items(self) -> AsyncIterator[Batch | OrderUpdate]:
         """Batches and updates in arrival order, until ``close`` (then what is queued
         is still delivered, updates and all, before the iterator ends)."""
         while True:

@@ -13,10 +13,12 @@ seal the row (chain.py) in their transaction; a full disk is a ``DiskFull``.
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -289,3 +291,18 @@ async def count_orders_since(db: aiosqlite.Connection, since_ns: int, mode: str)
         )
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+async def begin_run(
+    db: aiosqlite.Connection, mode: str, config_hash: str, config_path: str
+) -> tuple[str, int, bool]:
+    """Resume the unfinished run of this config, or begin a new one: (run id, cursor to
+    resume after, resumed?)."""
+    resumable = await find_resumable_run(db, mode, config_hash)
+    if resumable is not None:
+        await mark_restarted(db, resumable.run_id)
+        return resumable.run_id, resumable.cursor_ns, True
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    run_id = f"{stamp}-{secrets.token_hex(3)}"
+    await create_run(db, run_id, mode, config_path, config_hash)
+    return run_id, 0, False

@@ -57,8 +57,8 @@ from kitetui.domain import (
 )
 
 if TYPE_CHECKING:
-    from engines.base import Engine
     from kitetui.config import ExitConfig
+    from kitetui.trading.ports import EnginePort as Engine
     from kitetui.trading.trader import Trader
 
 CLOSING = frozenset({OrderPurpose.EXIT, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN})
@@ -241,7 +241,7 @@ class ExitManager:
         """A new session: every position carried over is covered again (its DAY stop
         expired with the last session)."""
         was_closed, self.market_open = not self.market_open, True
-        if not was_closed or self.trader.quiet:
+        if not was_closed or self.trader.warmup.active:
             return
         for position in self.trader.portfolio.open_positions():
             await self.settle(position.symbol, cause=f"open{self.trader.clock.now_ns}")
@@ -310,7 +310,7 @@ class ExitManager:
         self.levels.pop(symbol, None)
         self._clear_naked(symbol)
         reversal = self._reversals.pop(symbol, None)
-        if reversal is not None and not self.trader.quiet:
+        if reversal is not None and not self.trader.warmup.active:
             engine_name, signal = reversal
             engine = self.trader.engines.get(engine_name)
             if engine is not None and engine.trading:

@@ -383,6 +383,18 @@ class RiskEngine:
             "entries_today": dict(self.entries_today),
         }
 
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Take the journaled state in place (everyone holding this engine sees it); the
+        live entry blocks stay, they are not journaled. Strict like ``from_state``."""
+        journaled = RiskEngine.from_state(state, self.limits)
+        self.trading_day = journaled.trading_day
+        self.kill_switch = journaled.kill_switch
+        self.kill_reason = journaled.kill_reason
+        self.loss_halt_reason = journaled.loss_halt_reason
+        self.entries_paused = journaled.entries_paused
+        self.blocked_symbols = journaled.blocked_symbols
+        self.entries_today = journaled.entries_today
+
     @classmethod
     def from_state(cls, state: Mapping[str, Any], limits: RiskLimits) -> RiskEngine:
         """Rebuild an engine from ``to_state()`` output with the current limits.

@@ -13,10 +13,10 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kitetui.brokers.base import (
     BrokerError,
@@ -44,6 +44,7 @@ from kitetui.domain import (
     TradingState,
 )
 from kitetui.kite.session import TokenExpired
+from kitetui.recovery import WarmUp
 from kitetui.store.journal import Journal
 from kitetui.trading.exits import ExitManager
 from kitetui.trading.portfolio import Portfolio
@@ -58,11 +59,11 @@ from kitetui.trading.sizing import (
 from kitetui.views import EventView, SignalView
 
 if TYPE_CHECKING:
-    from engines.base import Engine
     from kitetui.brokers.base import Broker
     from kitetui.config import ExitConfig, SizingConfig
     from kitetui.market.instruments import Instrument
     from kitetui.market.resolve import OptionPair
+    from kitetui.trading.ports import EnginePort as Engine
 
 _DECISION_EVENTS = {
     RiskVerdict.REDUCE: "RiskReduced",
@@ -98,6 +99,7 @@ class Trader:
         signal_buffer: int = 300,
         event_buffer: int = 200,
         timer_ns: Callable[[], int] | None = None,
+        warmup: WarmUp | None = None,
     ) -> None:
         """``timer_ns`` is the exit manager's clock for re-price and retry delays: the
         data clock (the default) in replay, the wall clock in paper and live."""
@@ -125,13 +127,14 @@ class Trader:
         # and orders are counted as the journal's ledger is read back).
         for kind in ("signals", "events", "decisions"):
             self.counts[kind] += journal.journaled.get(kind, 0)
-        self.quiet = False  # True while warming up after a restart: nothing is journaled
+        # While a resumed run replays what it had done, nothing is journaled or sent.
+        self.warmup = warmup or WarmUp()
         self.listeners: list[Callable[[Event], object]] = []  # e.g. the headless log
 
     # -- records ----------------------------------------------------------------------
 
     def record_event(self, event: Event) -> None:
-        if self.quiet:
+        if self.warmup.active:
             return
         if not event.ts_ns:
             event = replace(event, ts_ns=self.clock.now_ns)
@@ -159,7 +162,7 @@ class Trader:
         selected: tuple[str, ...],
         rejected: tuple[tuple[str, str], ...],
     ) -> None:
-        if not self.quiet:
+        if not self.warmup.active:
             self.journal.add_universe(day.isoformat(), engine, selected, rejected)
 
     def skip_not_ready(self, engine: Engine, bar) -> None:
@@ -870,6 +873,24 @@ class Trader:
                 )
             applied.append((order, fill))
         return applied
+
+    async def on_update(self, data: Mapping[str, Any]) -> None:
+        """One order update as the exchange sent it (websocket, postback, a poll): its
+        state and fills, journaled; one that cannot be read is skipped, and said."""
+        try:
+            order, fills = self.broker.apply_update(data)
+        except (ValueError, KeyError) as exc:
+            self.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind="OrderUpdateSkipped",
+                    level="ERROR",
+                    message=f"{type(exc).__name__}: {exc}",
+                )
+            )
+            return
+        if order is not None:
+            await self.on_broker_update(order, fills)
 
     async def on_broker_update(self, order: Order, fills: list[Fill]) -> None:
         """One order update from a broker that reports by itself (Kite, the sim): its

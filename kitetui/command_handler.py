@@ -1,0 +1,160 @@
+"""Commands from a person — a key in the TUI, ``kitetui ctl``, a signal — acted on.
+
+Every door sends the same command objects (``kitetui/commands.py``); this is where they
+become actions on the desk, on the desk's own loop between batches. A command that fails
+never takes the desk down: it is refused, with the reason, and journaled either way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kitetui.commands import (
+    CancelOrder,
+    Command,
+    CommandResult,
+    FlattenPosition,
+    PauseEntries,
+    ResetKillSwitch,
+    ResumeEntries,
+    StartEngine,
+    StopEngine,
+    TriggerKillSwitch,
+)
+from kitetui.domain import EngineState, Event, OrderPurpose
+from kitetui.store import runs as runs_repo
+from kitetui.views import OrderDetail
+
+if TYPE_CHECKING:
+    from kitetui.supervisor import Supervisor
+
+_ALL = frozenset(EngineState)
+
+# An engine command: the states it acts from, the state it leaves, and what it says when
+# it acts, when the engine is in no state to, and when there is no such engine.
+_ENGINE_MOVES = {
+    StartEngine: (_ALL - {EngineState.RUNNING}, EngineState.RUNNING,
+                  "engine {} started", "engine {} is already running", "no engine named {!r}"),
+    StopEngine: (_ALL - {EngineState.STOPPED}, EngineState.STOPPED,
+                 "engine {} stopped (positions and stops stay)", "engine {} is already stopped",
+                 "no engine named {!r}"),
+    PauseEntries: ({EngineState.RUNNING}, EngineState.PAUSED,
+                   "engine {}: entries paused, exits go on", "engine {!r} is not running",
+                   "engine {!r} is not running"),
+    ResumeEntries: ({EngineState.PAUSED}, EngineState.RUNNING, "engine {}: entries resumed",
+                    "engine {!r} is not paused", "engine {!r} is not paused"),
+}  # fmt: skip
+
+
+class CommandHandler:
+    def __init__(self, desk: Supervisor) -> None:
+        self.desk = desk
+
+    async def execute(self, command: Command) -> CommandResult:
+        desk = self.desk
+        try:
+            result = await self._execute(command)
+        except Exception as exc:  # a command must never take the desk down
+            result = CommandResult(False, f"{type(command).__name__} failed: {exc}")
+        desk.trader.record_event(
+            Event(
+                ts_ns=desk.clock.now_ns,
+                kind="CommandExecuted" if result.ok else "CommandRefused",
+                level="INFO" if result.ok else "WARNING",
+                message=result.message,
+                data={"command": type(command).__name__},
+            )
+        )
+        desk.publish()
+        return result
+
+    async def _execute(self, command: Command) -> CommandResult:
+        match command:
+            case StartEngine(engine=name) | StopEngine(engine=name):
+                return self._move_engine(command, name)
+            case PauseEntries(engine=name) | ResumeEntries(engine=name) if name:
+                return self._move_engine(command, name)
+            case PauseEntries() | ResumeEntries():
+                return await self._desk_entries(isinstance(command, PauseEntries))
+            case TriggerKillSwitch(reason=reason):
+                return await self._kill(reason)
+            case ResetKillSwitch():
+                return await self._reset_kill()
+            case FlattenPosition(symbol=symbol):
+                return await self._flatten(symbol)
+            case CancelOrder(tag=tag):
+                done = await self.desk.trader.cancel(tag, "cancelled by user")
+                return CommandResult(
+                    done, f"order {tag} " + ("cancelled" if done else "is not open")
+                )
+        return CommandResult(False, f"unknown command {command!r}")
+
+    def _move_engine(self, command: Command, name: str) -> CommandResult:
+        sources, target, done, refused, unknown = _ENGINE_MOVES[type(command)]
+        engine = next((e for e in self.desk.engines if e.name == name), None)
+        if engine is None:
+            return CommandResult(False, unknown.format(name))
+        if engine.state not in sources:
+            return CommandResult(False, refused.format(name))
+        engine.state = target
+        if isinstance(command, StartEngine):
+            engine.last_error = ""
+        return CommandResult(True, done.format(name))
+
+    async def _desk_entries(self, pause: bool) -> CommandResult:
+        risk = self.desk.risk
+        if pause:
+            risk.pause_entries()
+        else:
+            risk.resume_entries()
+        await self.persist_risk()
+        return CommandResult(
+            True, "entries paused; exits and stops keep working" if pause else "entries resumed"
+        )
+
+    async def _kill(self, reason: str) -> CommandResult:
+        desk = self.desk
+        desk.risk.trigger_kill(reason)
+        await desk.journal.set_desk_state("kill_switch", {"on": True, "reason": reason})
+        placed = await self.apply_kill(reason)
+        return CommandResult(
+            True,
+            f"KILL SWITCH ON: orders cancelled, {placed} flatten orders placed; "
+            "trading halted until reset",
+        )
+
+    async def _reset_kill(self) -> CommandResult:
+        desk = self.desk
+        if not desk.risk.kill_switch:
+            return CommandResult(False, "the kill switch is not on")
+        desk.risk.reset_kill()
+        await desk.journal.set_desk_state("kill_switch", {"on": False, "reason": ""})
+        await self.persist_risk()
+        return CommandResult(True, "kill switch reset")
+
+    async def _flatten(self, symbol: str) -> CommandResult:
+        trader = self.desk.trader
+        if trader.position_qty(symbol) == 0:
+            return CommandResult(False, f"no open position in {symbol}")
+        placed = await trader.flatten(symbol, OrderPurpose.FLATTEN, "manual flatten")
+        return CommandResult(
+            placed, f"flatten {symbol}: " + ("order placed" if placed else "already working")
+        )
+
+    async def apply_kill(self, reason: str) -> int:
+        """Entries are cancelled; every position is closed through the exit manager,
+        which turns each stop into the close in place (never a moment uncovered)."""
+        placed = await self.desk.trader.flatten_all(OrderPurpose.FLATTEN, f"kill switch: {reason}")
+        await self.persist_risk()
+        return placed
+
+    async def persist_risk(self) -> None:
+        desk = self.desk
+        desk.journal.set_risk_state(desk.risk.to_state())
+        await desk.journal.flush()
+
+    async def order_detail(self, tag: str) -> OrderDetail | None:
+        """An order's history and fills for the detail pane, read after a journal flush."""
+        desk = self.desk
+        await desk.journal.flush()
+        return await runs_repo.load_order_detail(desk.db, tag)

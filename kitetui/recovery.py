@@ -1,0 +1,135 @@
+"""Recovery: a resumed run picks up exactly where the dead process left it.
+
+An unfinished run of the same config is resumed. The data up to the journaled cursor is
+replayed *silently* — bars and indicators rebuild, the journaled fills are re-applied at
+the data clock they were processed at, nothing is journaled or sent — and then, before
+the first batch the dead process had not finished, the rest is restored from the
+database: the risk state, the open orders (handed back to the broker; one journaled
+but never acknowledged is looked up by tag and placed only if the broker has no trace),
+the cover of every open position, a stop-and-reverse still waiting for its close, and
+the kill switch. ``WarmUp`` is the one flag that says "silent": the trader, the exit
+manager and the engines all read it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kitetui.domain import Event, Fill, Order, OrderPurpose
+from kitetui.store import runs as runs_repo
+
+if TYPE_CHECKING:
+    from kitetui.supervisor import Supervisor
+
+
+class WarmUp:
+    """True while a resumed run replays what it had already done: nothing is journaled,
+    no order is sent, engines emit no signal."""
+
+    __slots__ = ("active",)
+
+    def __init__(self) -> None:
+        self.active = False
+
+
+class Recovery:
+    def __init__(self, desk: Supervisor) -> None:
+        self.desk = desk
+        self.cursor_ns = 0
+        self.fills: list[tuple[int, Fill]] = []  # the run's journaled fills: (clock, fill)
+        self._applied = 0
+        self._kill: dict | None = None  # the kill switch, if it was on at the start
+
+    async def load(self) -> None:
+        """Read back what the journal holds for this run (nothing for a new run)."""
+        desk = self.desk
+        self.cursor_ns = desk.resume_cursor
+        self.fills = await runs_repo.load_fills(desk.db, desk.run_id)
+        for order in await runs_repo.load_orders(desk.db, desk.run_id):
+            desk.trader.track(order)
+        desk.trader.counts["orders"] = len(desk.trader.orders)
+        kill = await runs_repo.load_desk_state(desk.db, "kill_switch")
+        self._kill = kill if kill and kill.get("on") else None
+        desk.warmup.active = self.cursor_ns > 0
+
+    def replay_fills(self, ts_ns: int) -> None:
+        """During the warm-up: the fills the dead process applied up to ``ts_ns``."""
+        fills = self.fills
+        while self._applied < len(fills) and fills[self._applied][0] <= ts_ns:
+            self.desk.trader.replay_fill(fills[self._applied][1])
+            self._applied += 1
+
+    async def finish(self) -> None:
+        """The warm-up is over: restore risk, open orders, cover and the kill switch."""
+        desk = self.desk
+        desk.warmup.active = False
+        for _, fill in self.fills[self._applied :]:
+            desk.trader.replay_fill(fill)
+        self._applied = len(self.fills)
+        state = await runs_repo.load_risk_state(desk.db, desk.run_id)
+        if state is not None:
+            desk.risk.restore(state)
+        open_orders = [o for o in desk.trader.orders.values() if not o.status.is_terminal]
+        desk.broker.restore(open_orders)
+        await desk.trader.recover_new_orders()
+        await self._ensure_cover()
+        if self._kill or desk.risk.kill_switch:
+            # On before the restart, or pulled while the desk was starting: the positions
+            # the journal rebuilt are closed now.
+            if self._kill:
+                desk.risk.trigger_kill(self._kill.get("reason", "kill switch"))
+            await desk.commands.apply_kill("kill switch still on after restart")
+        if desk.resumed:
+            positions = {p.symbol: p.quantity for p in desk.portfolio.open_positions()}
+            desk.trader.record_event(
+                Event(
+                    ts_ns=desk.clock.now_ns,
+                    kind="StateRebuilt",
+                    message=f"rebuilt {len(self.fills)} fills, {len(positions)} open "
+                    f"positions, {len(open_orders)} open orders from the journal",
+                    data={"positions": positions, "open_orders": [o.tag for o in open_orders]},
+                )
+            )
+
+    async def _ensure_cover(self) -> None:
+        """A crash between a fill and the order it called for (a stop after an entry, a
+        closing order, the entry of a reversal) leaves it missing: the exit manager
+        settles each open position as it would have right after its last fill, with the
+        same cause, so the order gets the same tag and time it would have had."""
+        trader = self.desk.trader
+        last_entry: dict[str, Order] = {}
+        for order in trader.orders.values():
+            if order.purpose is OrderPurpose.ENTRY and order.filled_qty and order.stop_price:
+                last_entry[order.symbol] = order
+        exits = trader.exits
+        exits.rebuild(last_entry)
+        await self._restore_reversals()
+        last_fill: dict[str, tuple[int, str]] = {}
+        for clock_ns, fill in self.fills:
+            last_fill[fill.symbol] = (clock_ns, fill.fill_id)
+        symbols = {p.symbol for p in trader.portfolio.open_positions()}
+        symbols |= {o.symbol for o in trader.open_orders()}
+        symbols |= set(exits.reversal_symbols())
+        for symbol in sorted(symbols):
+            clock_ns, fill_id = last_fill.get(symbol, (None, ""))
+            await exits.settle(symbol, cause=fill_id, ts_ns=clock_ns)
+
+    async def _restore_reversals(self) -> None:
+        """Stop-and-reverse survives a restart: a close that a signal against the
+        position started still enters the other side once it has filled, unless the
+        entry was already tried (an order or a risk decision for it is journaled)."""
+        desk = self.desk
+        if desk.config.exits.on_opposite_signal != "reverse":
+            return
+        latest: dict[str, Order] = {}
+        for order in desk.trader.orders.values():  # placement order: the last one wins
+            latest[order.symbol] = order
+        for symbol, order in latest.items():
+            kind = order.reason.split(":", 1)[0]
+            if order.purpose is not OrderPurpose.EXIT or kind not in ("LONG", "SHORT"):
+                continue
+            if await runs_repo.has_decision(desk.db, desk.run_id, order.signal_id, "ENTRY"):
+                continue
+            signal = await runs_repo.load_signal(desk.db, order.signal_id)
+            if signal is not None:
+                desk.trader.exits.restore_reversal(symbol, signal.engine, signal)

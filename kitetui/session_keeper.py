@@ -1,0 +1,192 @@
+"""The trading day's clock on the desk: open, entry cut-off, square-off, the bell.
+
+Each session is planned from the calendar's own windows (``trading/session.py``), so a
+special session (a Saturday drill closing at 12:30) moves its cut-off and square-off
+with its close. At the session's first batch engines choose what they trade today and
+positions carried over are covered again; past the cut-off no entry goes out; at the
+square-off every intraday position is closed; at the bell — in paper and replay, where
+kitetui plays the exchange — an intraday position still open is closed at the last
+price (the broker's auto square-off), DAY orders expire, and no stop is re-placed until
+the next open.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kitetui.clock import ist_date, ist_minute_of_day
+from kitetui.domain import Event, OrderPurpose, Tick, Validity
+from kitetui.trading.risk import ENTRY_CUTOFF
+from kitetui.trading.session import SessionPlan, plan_session
+
+if TYPE_CHECKING:
+    from kitetui.supervisor import Supervisor
+
+
+class SessionKeeper:
+    def __init__(self, desk: Supervisor, ts_ns: int) -> None:
+        self.desk = desk
+        self.plan: SessionPlan = plan_session(desk.calendar, ist_date(ts_ns), desk.config.session)
+        self.closed = False
+
+    async def start(self, ts: int) -> None:
+        """A new trading day: plan it, check the calendar, cache the master, let the
+        engines choose, and re-protect positions carried over (their DAY stops expired)."""
+        desk = self.desk
+        trader = desk.trader
+        today = ist_date(ts)
+        self.plan = plan_session(desk.calendar, today, desk.config.session)
+        self.closed = False
+        if self.plan.special and not desk.warmup.active:
+            trader.record_event(
+                Event(ts_ns=ts, kind="SpecialSession", message=self.plan.describe())
+            )
+        if not desk.calendar.is_trading_day(today):
+            trader.record_event(
+                Event(
+                    ts_ns=ts,
+                    kind="DataOnHoliday",
+                    level="WARNING",
+                    message=f"data on {today}, which the NSE calendar says is not a trading day",
+                )
+            )
+        if not desk.warmup.active:
+            await desk.journal.cache_instruments(
+                today.isoformat(), [_instrument_row(i) for i in desk.master]
+            )
+        for engine in desk.engines:
+            await engine.start_session(today, desk.last_prices, desk.prev_turnover)
+        await trader.exits.market_opened()
+
+    def entry_window(self, ts: int) -> None:
+        """Past the day's entry cut-off no entry goes out; the next session lifts it."""
+        risk = self.desk.risk
+        cutoff = self.plan.entry_cutoff_minute
+        if ist_minute_of_day(ts) >= cutoff:
+            risk.set_block(
+                ENTRY_CUTOFF,
+                f"after the entry cut-off {cutoff // 60:02d}:{cutoff % 60:02d}",
+                "at the next session's open",
+            )
+        else:
+            risk.clear_block(ENTRY_CUTOFF)
+
+    async def square_off(self, ts: int) -> None:
+        """At the day's square-off time every intraday position is closed."""
+        desk = self.desk
+        trader = desk.trader
+        minute = ist_minute_of_day(ts)
+        due = [
+            p
+            for p in desk.portfolio.open_positions()
+            if p.product.value == "MIS"
+            and minute >= self._square_off_minute(p.engine)
+            and not trader.exits.is_closing(p.symbol)
+        ]
+        for position in due:
+            await trader.flatten(
+                position.symbol, OrderPurpose.SQUARE_OFF, "intraday square-off time"
+            )
+        if due:
+            trader.record_event(
+                Event(
+                    ts_ns=ts,
+                    kind="SquaredOff",
+                    level="INFO",
+                    message=f"squared off {len(due)} intraday positions: "
+                    + ", ".join(f"{p.symbol} {p.quantity:+d}" for p in due),
+                )
+            )
+
+    def _square_off_minute(self, engine_name: str) -> int:
+        engine = self.desk.trader.engines.get(engine_name)
+        return self.plan.square_off_minute(engine.kind if engine is not None else "equity")
+
+    def due(self, ts_ns: int) -> bool:
+        """The bell of this session has rung at ``ts_ns``."""
+        return (
+            ist_date(ts_ns) == self.plan.day and ist_minute_of_day(ts_ns) >= self.plan.close_minute
+        )
+
+    async def end(self) -> None:
+        """The session's data ended: close its partial bars, so its last bar is not lost,
+        then close the session if its data ended before its bell."""
+        desk = self.desk
+        for engine in desk.engines:
+            for bar in engine.flush_bars():
+                await engine.on_bar(bar)
+        if not desk.warmup.active:
+            await self.close(desk.clock.now_ns)
+
+    async def close(self, ts: int) -> None:
+        """The bell: no intraday position outlives its session, no DAY order outlives the
+        session it was placed in, and no stop is re-placed until the next open. Where
+        kitetui plays the exchange the broker's auto square-off is played here: an MIS
+        position still open is closed at the last price. Live, Kite does both itself;
+        kitetui says loudly what it left open."""
+        if self.closed:
+            return
+        self.closed = True
+        desk = self.desk
+        trader = desk.trader
+        simulated = desk.venue.simulated
+        carried = [p for p in desk.portfolio.open_positions() if p.product.value == "MIS"]
+        if carried and simulated:
+            await self._auto_square_off(ts, carried)
+        trader.exits.market_closed()
+        if simulated:
+            for order in trader.open_orders():
+                if order.validity is Validity.DAY:
+                    await trader.cancel(order.tag, "expired at the session close (DAY order)")
+        held = [p for p in desk.portfolio.open_positions() if p.product.value == "MIS"]
+        if held:
+            trader.record_event(
+                Event(
+                    ts_ns=ts,
+                    kind="IntradayCarried",
+                    level="ERROR",
+                    message=f"{len(held)} intraday positions still open at the session end: "
+                    + ", ".join(f"{p.symbol} {p.quantity}" for p in held),
+                )
+            )
+
+    async def _auto_square_off(self, ts: int, carried: list) -> None:
+        desk = self.desk
+        trader = desk.trader
+        for position in carried:
+            await trader.flatten(
+                position.symbol, OrderPurpose.SQUARE_OFF, "auto square-off at the close"
+            )
+        for position in carried:
+            price = desk.last_prices.get(position.symbol)
+            # the exchange's auto square-off: at the last price, just after the bell
+            last = Tick(position.symbol, ts + 1, price) if price else None
+            filled = desk.broker.on_market(last) if last is not None else []
+            if filled:
+                await trader.on_fills(filled)
+        trader.record_event(
+            Event(
+                ts_ns=ts,
+                kind="AutoSquaredOff",
+                level="WARNING",
+                message=f"{len(carried)} intraday positions closed at the session's last "
+                "price: " + ", ".join(f"{p.symbol} {p.quantity:+d}" for p in carried),
+            )
+        )
+
+
+def _instrument_row(i) -> tuple:
+    return (
+        i.instrument_token,
+        i.exchange_token,
+        i.tradingsymbol,
+        i.name,
+        i.last_price,
+        i.expiry.isoformat() if i.expiry else "",
+        i.strike,
+        i.tick_size,
+        i.lot_size,
+        i.instrument_type,
+        i.segment,
+        i.exchange,
+    )

@@ -1,0 +1,210 @@
+"""The desk as the screen sees it: one immutable ``DeskSnapshot``, swapped by reference.
+
+Readers (the TUI in-process, attached TUIs over the control socket, ``ctl status``, the
+systemd STATUS line) never touch live objects: the publisher builds a frozen snapshot at
+most every ``interval_s`` (and at once when something a person must see changed), and
+at least once a ``HEARTBEAT_S`` so a quiet market is not mistaken for a stuck desk. A
+snapshot never copies the day's whole book: the newest orders plus every working one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from itertools import islice
+from typing import TYPE_CHECKING
+
+from kitetui.domain import OrderPurpose
+from kitetui.market.instruments import Instrument
+from kitetui.views import (
+    DeskSnapshot,
+    FeedView,
+    LimitView,
+    OrderView,
+    PositionView,
+    RiskView,
+)
+
+if TYPE_CHECKING:
+    from kitetui.supervisor import Supervisor
+
+RECENT_ORDERS = 300
+HEARTBEAT_S = 1.0  # the longest a running desk goes without publishing a snapshot
+
+
+class Publisher:
+    def __init__(self, desk: Supervisor, interval_s: float) -> None:
+        self.desk = desk
+        self.interval_s = interval_s
+        self.published: DeskSnapshot | None = None
+        self.last_publish = 0.0  # monotonic
+        self.last_item_wall_ns = 0  # wall time of the newest processed tick or bar
+        self._seq = 0
+        self._rate_mark = (0.0, 0)  # (monotonic s, items processed) at the last sample
+        self._items_per_s = 0.0
+
+    def publish(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_publish < self.interval_s:
+            return
+        self.last_publish = now
+        self._seq += 1
+        self._sample_rate(now)
+        self.published = self.build(self._seq)
+
+    async def heartbeat(self) -> None:
+        """Publish at least once a second, so a quiet market still shows a live desk (a
+        reader that sees no new snapshot for seconds knows the desk itself is stuck)."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            if time.monotonic() - self.last_publish >= HEARTBEAT_S:
+                self.publish(force=True)
+
+    def _sample_rate(self, now: float) -> None:
+        """Items per wall second, re-measured at most once a second so it reads steadily."""
+        mark_s, mark_items = self._rate_mark
+        summary = self.desk.summary
+        items = summary.bars + summary.ticks if summary is not None else 0
+        if mark_s == 0.0:
+            self._rate_mark = (now, items)
+        elif now - mark_s >= 1.0:
+            self._items_per_s = (items - mark_items) / (now - mark_s)
+            self._rate_mark = (now, items)
+
+    def build(self, seq: int) -> DeskSnapshot:
+        desk = self.desk
+        trader, portfolio = desk.trader, desk.portfolio
+        return DeskSnapshot(
+            seq=seq,
+            mode=desk.config.mode,
+            run_id=desk.run_id,
+            data_ts_ns=desk.clock.now_ns,
+            feed_state=desk.feed_state,
+            speed="max" if desk.speed is None else f"{desk.speed:g}x",
+            engines=tuple(engine.view() for engine in desk.engines),
+            positions=self._positions(),
+            orders=self._orders(),
+            signals=tuple(trader.signals),
+            events=tuple(trader.events),
+            risk=self._risk(),
+            equity_curve=tuple((ts, eq / 100) for ts, eq in portfolio.equity_curve[-500:]),
+            counts=tuple(sorted(trader.counts.items())),
+            feed=self._feed(),
+            published_wall_ns=time.time_ns(),
+        )
+
+    def _positions(self) -> tuple[PositionView, ...]:
+        desk = self.desk
+        trader, portfolio, contracts = desk.trader, desk.portfolio, desk.contracts
+        stops: dict[str, float] = {}
+        for order in trader.open_orders():
+            if order.purpose is OrderPurpose.STOP:
+                stops.setdefault(order.symbol, order.trigger_price)
+        covers = {p.symbol: trader.exits.protection(p.symbol) for p in portfolio.open_positions()}
+        return tuple(
+            PositionView(
+                symbol=p.symbol,
+                engine=p.engine,
+                product=p.product.value,
+                quantity=p.quantity,
+                avg_price=p.avg_price,
+                last_price=p.last_price,
+                realized=p.realized_paise / 100,
+                unrealized=p.unrealized_paise / 100,
+                stop_price=stops.get(p.symbol, 0.0),
+                lot_size=_lot(contracts.get(p.symbol)),
+                expiry=_expiry(contracts.get(p.symbol)),
+                cover_state=covers[p.symbol].state if p.symbol in covers else "",
+                cover=covers[p.symbol].text if p.symbol in covers else "",
+            )
+            for p in portfolio.positions()
+        )
+
+    def _orders(self) -> tuple[OrderView, ...]:
+        """Newest orders plus every working one; never a copy of the whole day's book."""
+        trader = self.desk.trader
+        recent = list(islice(reversed(trader.orders.values()), RECENT_ORDERS))[::-1]
+        recent_tags = {o.tag for o in recent}
+        shown = [o for o in trader.open_orders() if o.tag not in recent_tags] + recent
+        return tuple(
+            OrderView(
+                tag=o.tag,
+                ts_ns=o.ts_ns,
+                engine=o.engine,
+                symbol=o.symbol,
+                side=o.side.value,
+                quantity=o.quantity,
+                order_type=o.order_type.value,
+                purpose=o.purpose.value,
+                status=o.status.value,
+                price=o.price,
+                trigger_price=o.trigger_price,
+                filled_qty=o.filled_qty,
+                avg_price=o.avg_price,
+                reason=o.reason,
+            )
+            for o in shown
+        )
+
+    def _risk(self) -> RiskView:
+        desk = self.desk
+        portfolio, risk, limits = desk.portfolio, desk.risk, desk.config.risk
+        day_pnl = portfolio.day_pnl_paise / 100
+        trades = dict(risk.entries_today)
+        return RiskView(
+            state=risk.state.value,
+            kill_switch=risk.kill_switch,
+            entries_paused=risk.entries_paused,
+            halt_reason=risk.halted_reason or "",
+            day_pnl=day_pnl,
+            realized=portfolio.realized_paise / 100,
+            unrealized=portfolio.unrealized_paise / 100,
+            max_drawdown=portfolio.max_drawdown_paise / 100,
+            limits=(
+                LimitView("daily loss", max(0.0, -day_pnl), limits.max_daily_loss, "₹"),
+                LimitView(
+                    "open positions", len(portfolio.open_positions()), limits.max_open_positions
+                ),
+                LimitView(
+                    "gross exposure",
+                    portfolio.gross_exposure_paise / 100,
+                    limits.max_gross_exposure,
+                    "₹",
+                ),
+                *desk.venue.limits(),
+                LimitView(
+                    "trades/symbol/day",
+                    max(trades.values(), default=0),
+                    limits.max_trades_per_symbol_per_day,
+                ),
+            ),
+            blocked_symbols=tuple(sorted(risk.blocked_symbols)),
+            trades_today=tuple(sorted(trades.items())),
+            blocks=tuple((b.name, b.reason, b.clears) for b in risk.blocks.values()),
+            naked=tuple(sorted(desk.trader.exits.naked().items())),
+            reconcile_failures=desk.venue.reconcile_failures,
+        )
+
+    def _feed(self) -> FeedView:
+        desk = self.desk
+        state = desk.feed_state
+        ticker, reconnects = desk.venue.health()
+        if ticker and state == "RUNNING" and ticker != "CONNECTED":
+            state = ticker
+        ts = desk.clock.now_ns
+        return FeedView(
+            state=state,
+            items_per_s=self._items_per_s,
+            last_item_wall_ns=self.last_item_wall_ns,
+            reconnects=reconnects,
+            session=desk.calendar.phase(ts) if ts > 0 else "",
+            dropped_batches=desk.venue.feed.dropped_batches,
+        )
+
+
+def _lot(instrument: Instrument | None) -> int:
+    return instrument.lot_size if instrument is not None and instrument.lot_size > 0 else 1
+
+
+def _expiry(instrument: Instrument | None) -> str:
+    return instrument.expiry.isoformat() if instrument is not None and instrument.expiry else ""

@@ -1,0 +1,319 @@
+"""Paper and live on Kite: Kite's ticker for the market; our fills, or Kite's orders.
+
+All of kitetui's Kite wiring lives here: the credentials and the day's token (never
+logged, journaled or shown), the day's instrument dump (kept beside the recording for
+``kitetui replay``), the ticker bridged onto the desk's loop, subscriptions following the
+engines, the feed's health as an entry block, the exchange's clock to start the day on,
+and — live only — ``KiteBroker`` with the day's order count carried over a restart, the
+reconciler, and a last read of the order book on stop so the journal ends where the
+exchange does. Both paper and live record every processed batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kitetui.brokers.base import Broker
+from kitetui.brokers.paper import PaperBroker
+from kitetui.clock import IST
+from kitetui.config import AppConfig, KiteConfig
+from kitetui.domain import Event
+from kitetui.market.feeds import Batch, LiveFeed
+from kitetui.market.instruments import InstrumentMaster
+from kitetui.store import runs as runs_repo
+from kitetui.store.recording import TickRecorder, master_beside, recording_path
+from kitetui.trading.risk import FEED_STALE
+from kitetui.venues import Opened, VenueHost
+from kitetui.views import LimitView
+
+TIMER_S = 0.25  # exits retried and re-priced even when no tick comes
+
+
+class KiteVenue:
+    def __init__(self, config: AppConfig) -> None:
+        assert config.kite is not None
+        self.config = config
+        self.kite_cfg: KiteConfig = config.kite
+        self.live = config.mode == "live"
+        self.simulated = not self.live  # paper: Kite's ticks, our fills
+        self.timer_ns = time.monotonic_ns  # exits on the wall clock
+        self.feed = LiveFeed(on_drop=self._on_dropped_batch)
+        self.broker: Broker
+        self.recorder: TickRecorder | None = None
+        self.reconciler: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._auth: tuple[str, str] | None = None
+        self._rest: Any = None
+        self._host: VenueHost | None = None
+        self._last_drop_event = 0.0
+
+    @property
+    def reconcile_failures(self) -> int:
+        return self.reconciler.failures if self.reconciler is not None else 0
+
+    # -- opening ------------------------------------------------------------------------
+
+    async def open(self, host: VenueHost) -> Opened:
+        self._host = host
+        events: list[Event] = []
+        api_key, access_token = self._login(events)
+        raw = await asyncio.to_thread((await self._client())._get, "market.instruments.all")
+        master, found = InstrumentMaster.from_csv(bytes(raw))
+        events.extend(found)
+        folder = Path(self.kite_cfg.record_dir).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        recording = recording_path(folder, host.run_id)
+        master_beside(recording).write_bytes(bytes(raw))
+        self.recorder = TickRecorder(recording)
+        self._connect_ticker(api_key, access_token, master)
+        if self.live:
+            self.broker = await self._kite_broker(host, api_key, access_token)
+        else:
+            self.broker = PaperBroker(
+                slippage_bps=self.config.paper.slippage_bps,
+                tick_size=self.config.paper.tick_size,
+                tick_sizes={i.tradingsymbol: i.tick_size for i in master if i.tick_size > 0},
+            )
+        return Opened(master, frozenset(i.tradingsymbol for i in master), events)
+
+    def _login(self, events: list[Event]) -> tuple[str, str]:
+        """The API key and today's access token (never logged, journaled or shown)."""
+        from kitetui.kite.session import Credentials, describe_expiry, load_token
+
+        if self._auth is None:
+            credentials = Credentials.load(Path(self.kite_cfg.credentials_file).expanduser())
+            token = load_token(Path(self.kite_cfg.token_file).expanduser())
+            self._auth = (credentials.api_key, token.value)
+            # Tokens expire daily: say when, before it fails.
+            events.append(
+                Event(
+                    ts_ns=0, kind="KiteTokenLoaded", message=f"Kite token {describe_expiry(token)}"
+                )
+            )
+        return self._auth
+
+    async def _client(self) -> Any:
+        """One REST client for the venue's own reads (the broker keeps its own)."""
+        from kiteconnect import KiteConnect  # only paper/live pay for Twisted and requests
+
+        if self._rest is None:
+            assert self._auth is not None
+            api_key, access_token = self._auth
+            self._rest = KiteConnect(
+                api_key, access_token=access_token, root=self.kite_cfg.root,
+                timeout=self.kite_cfg.timeout_s,
+            )  # fmt: skip
+        return self._rest
+
+    def _connect_ticker(self, api_key: str, access_token: str, master: InstrumentMaster) -> None:
+        from kitetui.market.kite_feed import KiteFeed
+
+        self.kite_feed = KiteFeed(
+            api_key,
+            access_token,
+            root_ws=self.kite_cfg.ws_root,
+            loop=asyncio.get_running_loop(),
+            on_ticks=self.feed.push,
+            on_order_update=self.feed.push_order_update,
+            on_state=self._on_feed_state,
+            stale_after_s=self.kite_cfg.stale_after_s,
+            symbols_by_token={i.instrument_token: i.tradingsymbol for i in master},
+        )
+        self.feed.on_subscriptions(self._subscribe)
+
+    async def _kite_broker(self, host: VenueHost, api_key: str, access_token: str) -> Broker:
+        from kitetui.brokers.kite import KiteBroker
+
+        broker = KiteBroker.connect(
+            api_key,
+            access_token,
+            root=self.kite_cfg.root,
+            timeout=self.kite_cfg.timeout_s,
+            market_protection=self.kite_cfg.market_protection,
+        )
+        # Kite holds us to 5,000 orders a day: a restart goes on from the journal's count.
+        midnight = datetime.now(IST).replace(hour=0, minute=0, second=0, microsecond=0)
+        sent_today = await runs_repo.count_orders_since(
+            host.db, int(midnight.timestamp()) * 1_000_000_000, "live"
+        )
+        broker.limits.seed_orders_today(sent_today)
+        return broker
+
+    # -- the session ------------------------------------------------------------------
+
+    async def start(self, host: VenueHost) -> None:
+        """Engines choose today's contracts before any tick can arrive: subscriptions
+        follow from their choice, so the day starts on the exchange's own date."""
+        await host.begin_day(await self._exchange_now_ns(host))
+        self.kite_feed.start()
+        if self.live:
+            from kitetui.venues.reconciler import Reconciler
+
+            assert self.kite_cfg is not None
+            self.reconciler = Reconciler(
+                self.broker,  # type: ignore[arg-type]
+                host.trader,
+                self.feed,
+                host.clock,
+                host.publish,
+            )
+            self._tasks.append(
+                asyncio.create_task(
+                    self.reconciler.run(self.kite_cfg.reconcile_interval_s), name="reconcile"
+                )
+            )
+        self._tasks.append(asyncio.create_task(self._timer(host), name="exit-timer"))
+
+    async def _exchange_now_ns(self, host: VenueHost) -> int:
+        """The exchange's clock: the NIFTY 50 quote's timestamp, else this machine's."""
+        client = await self._client()
+        try:
+            quote = await asyncio.to_thread(client.quote, ["NSE:NIFTY 50"])
+            stamp = quote["NSE:NIFTY 50"].get("timestamp") or quote["NSE:NIFTY 50"].get(
+                "last_trade_time"
+            )
+            if isinstance(stamp, datetime):
+                aware = stamp if stamp.tzinfo else stamp.replace(tzinfo=IST)
+                return int(aware.timestamp() * 1_000_000_000)
+        except Exception as exc:  # a clock is not worth failing the start over
+            host.trader.record_event(
+                Event(
+                    ts_ns=0,
+                    kind="ExchangeClockUnknown",
+                    level="WARNING",
+                    message=f"using this machine's clock: {type(exc).__name__}",
+                )
+            )
+        return time.time_ns()
+
+    async def _timer(self, host: VenueHost) -> None:
+        """Retries and re-pricing go on when no tick arrives, and the session closes at
+        its bell when the feed has gone quiet."""
+        while True:
+            await asyncio.sleep(TIMER_S)
+            try:
+                await host.trader.exits.service()
+                await host.close_session_if_due(time.time_ns())
+            except Exception as exc:  # the timer must outlive one bad pass; say so
+                host.trader.record_event(
+                    Event(
+                        ts_ns=host.clock.now_ns,
+                        kind="ExitServiceFailed",
+                        level="ERROR",
+                        message=f"{type(exc).__name__}: {exc}",
+                    )
+                )
+
+    def record(self, ts_ns: int, batch: Batch) -> None:
+        if self.recorder is not None:
+            self.recorder.record(ts_ns, batch)
+
+    async def stop(self, host: VenueHost) -> None:
+        """Stop the ticker and the tasks; then the order updates still queued are
+        journaled and, live, the order book is read once more, so the journal ends where
+        the exchange does (a stop that filled as we stopped is COMPLETE)."""
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self.kite_feed.stop()
+        try:
+            if self.reconciler is not None and host.trader.open_orders():
+                try:
+                    await asyncio.wait_for(self.reconciler.poll_orders(), timeout=5.0)
+                except Exception as exc:
+                    host.trader.record_event(
+                        Event(
+                            ts_ns=host.clock.now_ns,
+                            kind="FinalPollFailed",
+                            level="ERROR",
+                            message=f"{type(exc).__name__}: {exc}",
+                        )
+                    )
+            for update in self.feed.drain_updates():
+                await host.trader.on_update(update.data)
+        finally:
+            if self.recorder is not None:
+                await asyncio.to_thread(self.recorder.close)
+
+    # -- callbacks from the ticker ------------------------------------------------------
+
+    def _subscribe(self, symbols: frozenset[str]) -> None:
+        from kitetui.market.kite_feed import SubscriptionLimitError
+
+        try:
+            self.kite_feed.set_subscriptions(symbols)
+        except SubscriptionLimitError as exc:
+            self._event("SubscriptionRefused", str(exc), level="ERROR")
+
+    def _on_feed_state(self, state: Any, reason: str) -> None:
+        """A stale or reconnecting feed blocks new entries until ticks flow again. It
+        sets and clears its own block only: a reconnect never lifts another's."""
+        host = self._host
+        assert host is not None
+        healthy = state.value == "CONNECTED"
+        if healthy:
+            was_blocked = host.risk.clear_block(FEED_STALE)
+        else:
+            was_blocked = not host.risk.set_block(
+                FEED_STALE, f"market data {state.value.lower()}", "when ticks flow again"
+            )
+        if healthy == was_blocked or not healthy:
+            self._event(
+                f"Feed{state.value.title()}",
+                reason or f"feed {state.value.lower()}",
+                level="INFO" if healthy else "WARNING",
+            )
+        host.publish()
+
+    def _on_dropped_batch(self, ts_ns: int, ticks: int) -> None:
+        """The desk fell so far behind that a tick batch was dropped: journaled (one
+        event a second at most, with the running count) and shown in the header."""
+        now = time.monotonic()
+        if now - self._last_drop_event < 1.0:
+            return
+        self._last_drop_event = now
+        feed = self.feed
+        self._event(
+            "TickBatchDropped",
+            f"the desk fell behind the feed: {feed.dropped_batches} tick batches "
+            f"({feed.dropped_ticks} ticks) dropped so far, the last of {ticks} ticks",
+            level="ERROR",
+            ts_ns=ts_ns,
+            batches=feed.dropped_batches,
+            ticks=feed.dropped_ticks,
+        )
+
+    def _event(
+        self, kind: str, message: str, *, level: str = "INFO", ts_ns: int = 0, **data: object
+    ) -> None:
+        host = self._host
+        if host is not None:
+            host.trader.record_event(
+                Event(
+                    ts_ns=ts_ns or host.clock.now_ns,
+                    kind=kind,
+                    level=level,
+                    message=message,
+                    data=dict(data),
+                )
+            )
+
+    # -- the screen -------------------------------------------------------------------
+
+    def health(self) -> tuple[str, int]:
+        health = self.kite_feed.health()
+        return health.state.value, health.reconnects
+
+    def limits(self) -> tuple[LimitView, ...]:
+        """Kite's own daily order cap, shown beside our limits when orders go to Kite."""
+        limits = getattr(self.broker, "limits", None) if self.live else None
+        if limits is None:
+            return ()
+        return (LimitView("Kite orders today", limits.orders_today, limits.orders_per_day),)
