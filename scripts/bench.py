@@ -15,7 +15,7 @@ Figures
   3  tick-to-order latency: batch entering Supervisor._process -> PaperBroker.place,
      with journal.synchronous FULL (default) and NORMAL
   4  journal cost: durable commits and batched flushes, counted and timed
-  5  time from starting ``kitetui`` to the first painted frame (real TUI in tmux/pty)
+  5  time from starting ``kitetui`` to the first painted frame (real TUI in a pty)
   6  restart after SIGKILL: time to StateRebuilt and to the next new order
   7  `kitetui attach` on a headless desk, the real TUI in a pty (scripts/bench_attach.py):
      7a time from spawning attach to its first byte and to its first frame with data
@@ -26,6 +26,17 @@ Figures
           python -m kitetui run --no-ui --speed 60 --db TMP/state.db     (also max, 2000)
           python -m kitetui ctl --db TMP/state.db status --json          (readiness)
           TERM=xterm-256color python -m kitetui attach --db TMP/state.db (in the pty)
+  8  the live path against the project's own exchange (scripts/bench_feed.py):
+     8a KiteFeed on the real KiteTicker: connect, reconnect after a drop, stale and
+        recovered after a silence, restart, heartbeats, 1,000 instruments' ticks/s;
+     8b TickerServer heartbeat gaps; 8c the sim's REST faults: a late placement answer
+        against the client's timeout, a delayed call
+  9  the systemd watchdog: ping cadence, the gap across a blocked loop, silence while
+     unhealthy
+  10 InstrumentMaster.from_csv on a real ~40k-row Kite dump
+
+Figures 8-10 are the timings the test suite used to assert: the tests now check what
+happens, and the figures say how long it takes.
 """
 
 from __future__ import annotations
@@ -34,177 +45,41 @@ import argparse
 import asyncio
 import contextlib
 import contextvars
-import cProfile
-import io
+import itertools
 import json
-import os
-import platform
-import pstats
 import re
-import select
-import shutil
 import signal
-import sqlite3
-import statistics
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench_attach import (
-    DATA_DATE_RE,
-    GONE_RE,
-    MODE_RE,
-    Daemon,
-    PtyTerminal,
-    cpu_seconds,
-    kitetui_command,
-    spawn_in_pty,
-    status,
-)
+from bench_attach import figure_attach
+from bench_feed import figure_feed
+from benchlib.desk import DbPoller, temp_db
+from benchlib.procs import REPO, kitetui_exe
+from benchlib.profiling import profile_call, timed_async
+from benchlib.report import Figure, log, machine_header, print_table
+from benchlib.stats import median, percentile
+from benchlib.terminal import PtyTerminal
 
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import AppConfig, load_config, parse_config
-from kitetui.market.instruments import KITE_COLUMNS
+from kitetui.market.instruments import KITE_COLUMNS, InstrumentMaster
+from kitetui.notify import Notifier, watchdog_loop
 from kitetui.supervisor import Supervisor
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = REPO.parent / "shared" / "data"
 KULDEEP = Path("intraday_1min/kite_fno_stocks_2016_kuldeeptp")
-FF_COLS, FF_ROWS = 160, 48  # figure 7a's terminal: wide enough for the whole header
 # the mode, then the data clock ("data 2022-11-18 09:15:03"; older headers added " IST")
-HEADER_RE = re.compile(r"REPLAY.*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
-
-
-# ----------------------------------------------------------------------------- output
-
-
-@dataclass
-class Row:
-    figure: str
-    metric: str
-    value: float | int | str
-    unit: str = ""
-    note: str = ""
-
-
-@dataclass
-class Figure:
-    key: str
-    title: str
-    what: str
-    rows: list[Row] = field(default_factory=list)
-    skipped: str = ""
-    table: list[str] = field(default_factory=list)
-    """Preformatted lines printed instead of the rows (the rows still go to --json)."""
-
-    def add(self, metric: str, value: float | int | str, unit: str = "", note: str = "") -> None:
-        self.rows.append(Row(self.key, metric, value, unit, note))
-
-
-def log(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
-
-
-def fmt(value: float | int | str) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return f"{value:,}"
-    if value != value:  # NaN
-        return "n/a"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) >= 10:
-        return f"{value:.1f}"
-    return f"{value:.3g}"
-
-
-def print_table(header: list[str], figures: list[Figure]) -> None:
-    width = 96
-    print("=" * width)
-    for line in header:
-        print(line)
-    for fig in figures:
-        print("-" * width)
-        print(f"[{fig.key}] {fig.title}")
-        for chunk in _wrap(fig.what, width - 6):
-            print(f"      {chunk}")
-        if fig.skipped:
-            print(f"      SKIPPED: {fig.skipped}")
-            continue
-        if fig.table:
-            for line in fig.table:
-                print(line)
-            continue
-        for row in fig.rows:
-            value = fmt(row.value)
-            note = f"  ({row.note})" if row.note else ""
-            print(f"    {row.metric:<44} {value:>14} {row.unit:<8}{note}")
-    print("=" * width)
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    words, lines, line = text.split(), [], ""
-    for word in words:
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    if line:
-        lines.append(line)
-    return lines
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); NaN for no samples."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def git_head() -> str:
-    try:  # read-only
-        out = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
-
-
-def machine_header(args: argparse.Namespace) -> list[str]:
-    cpu = platform.processor() or ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return [
-        "kitetui benchmarks" + ("  (--quick)" if args.quick else ""),
-        f"machine: nproc={os.cpu_count()}  cpu={cpu or 'unknown'}  load(1/5/15m)={load}",
-        f"python {platform.python_version()} ({platform.python_implementation()}) on "
-        f"{platform.system()} {platform.release()}",
-        f"date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  repo: {REPO} @ {git_head()} "
-        "(plus any uncommitted edits)",
-        "all timed figures are medians over the stated repeats; databases in temp dirs",
-    ]
+HEADER_RE = re.compile(rb"REPLAY.*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+APP_NAME_RE = re.compile(rb"kitetui")
+FIRST_COLS, FIRST_ROWS = 120, 40  # figure 5's terminal
 
 
 # ------------------------------------------------------------------ in-process replays
@@ -238,8 +113,8 @@ async def _replay(
 
 
 def replay(config: AppConfig, config_path: str | Path, instrument=None, tmp_dir=None):
-    with tempfile.TemporaryDirectory(prefix="kitetui-bench-", dir=tmp_dir) as tmp:
-        return asyncio.run(_replay(config, config_path, Path(tmp) / "b.db", instrument))
+    with temp_db("b.db", prefix="kitetui-bench-", dir=tmp_dir) as db:
+        return asyncio.run(_replay(config, config_path, db, instrument))
 
 
 def throughput_figure(
@@ -324,7 +199,7 @@ def shared_symbols(folder: Path) -> list[str]:
     return names
 
 
-def shared_config(folder: Path, per_engine: int) -> tuple[AppConfig, int]:
+def shared_config(folder: Path, per_engine: int, scratch: Path) -> tuple[AppConfig, int]:
     symbols = shared_symbols(folder)
     if len(symbols) < 2 * per_engine:
         per_engine = len(symbols) // 2
@@ -372,8 +247,8 @@ def shared_config(folder: Path, per_engine: int) -> tuple[AppConfig, int]:
         ],
     }
     # The 2016 files come with no Kite dump: list them as NSE equities (lot 1, tick 0.05,
-    # tokens made up) in a master of the benchmark's own, in a temp dir.
-    master = Path(tempfile.mkdtemp(prefix="kitetui-bench-master-")) / "instruments.csv"
+    # tokens made up) in a master of the benchmark's own, in the caller's temp folder.
+    master = scratch / "instruments.csv"
     lines = [",".join(KITE_COLUMNS)]
     for index, symbol in enumerate(first + second, start=1):
         lines.append(f"{index * 256 + 1},{index},{symbol},{symbol},0,,0,0.05,1,EQ,NSE,NSE")
@@ -393,12 +268,12 @@ def figure_shared(shared: Path, per_engine: int, repeats: int) -> Figure:
         "open/run/close as [1]; bars/s over run() wall.",
     )
     folder = shared / KULDEEP
-    if not folder.is_dir():
-        fig.skipped = f"{folder} not found (pass --shared-data PATH)"
+    if fig.skip_without(folder, "pass --shared-data PATH"):
         return fig
-    config, n = shared_config(folder, per_engine)
-    fig.add("stocks per engine", n)
-    throughput_figure(fig, config, "<bench shared config>", repeats, "shared")
+    with tempfile.TemporaryDirectory(prefix="kitetui-bench-master-") as scratch:
+        config, n = shared_config(folder, per_engine, Path(scratch))
+        fig.add("stocks per engine", n)
+        throughput_figure(fig, config, "<bench shared config>", repeats, "shared")
     return fig
 
 
@@ -426,16 +301,11 @@ def instrument_latency(samples: dict[str, list]) -> Any:
                 samples[order.purpose.value].append((now - start) / 1000)
             return await place(order)
 
-        async def timed_write_order(order):
-            t0 = time.perf_counter_ns()
-            try:
-                await write_order(order)
-            finally:
-                samples["write_order"].append((time.perf_counter_ns() - t0) / 1000)
-
         sup._process = timed_process  # type: ignore[method-assign]
         sup.broker.place = timed_place  # type: ignore[method-assign]
-        sup.journal.write_order = timed_write_order  # type: ignore[method-assign]
+        sup.journal.write_order = timed_async(  # type: ignore[method-assign]
+            write_order, lambda ns: samples["write_order"].append(ns / 1000)
+        )
 
     return install
 
@@ -500,13 +370,6 @@ def instrument_journal(stats: dict[str, list[float]]) -> Any:
         kind_var: contextvars.ContextVar[str] = contextvars.ContextVar("kind", default="other")
         transaction = journal._transaction
 
-        async def timed_transaction(extra, *tables):
-            t0 = time.perf_counter_ns()
-            try:
-                await transaction(extra, *tables)
-            finally:
-                stats[kind_var.get()].append((time.perf_counter_ns() - t0) / 1000)
-
         def tag(name: str) -> None:
             original = getattr(journal, name)
 
@@ -521,7 +384,9 @@ def instrument_journal(stats: dict[str, list[float]]) -> Any:
 
         for name in (*_DURABLE, "flush"):
             tag(name)
-        journal._transaction = timed_transaction  # type: ignore[method-assign]
+        journal._transaction = timed_async(  # type: ignore[method-assign]
+            transaction, lambda ns: stats[kind_var.get()].append(ns / 1000)
+        )
 
     return install
 
@@ -584,155 +449,41 @@ def figure_journal(repeats: int) -> Figure:
 # --------------------------------------------------------------- first frame (figure 5)
 
 
-def kitetui_exe() -> str:
-    local = Path(sys.executable).parent / "kitetui"
-    if local.exists():
-        return str(local)
-    found = shutil.which("kitetui")
-    if not found:
-        raise SystemExit("cannot find the kitetui console script")
-    return found
-
-
-class TmuxTerm:
-    """A private tmux server (own socket) running one command in a 120x40 window."""
-
-    def __init__(self, command: list[str], cwd: str) -> None:
-        self.socket = f"kitetui-bench-{os.getpid()}-{time.monotonic_ns()}"
-        self.cwd = cwd
-        self.command = command
-
-    def _tmux(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=check
-        )
-
-    def start(self) -> None:
-        cmd = " ".join(shlex_quote(part) for part in self.command)
-        self._tmux(
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "bench",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            "-c",
-            self.cwd,
-            cmd,
-        )
-
-    def screen(self) -> str:
-        result = self._tmux("capture-pane", "-p", "-t", "bench", check=False)
-        return result.stdout if result.returncode == 0 else ""
-
-    def send(self, keys: str) -> None:
-        self._tmux("send-keys", "-t", "bench", keys, check=False)
-
-    def alive(self) -> bool:
-        return self._tmux("has-session", "-t", "bench", check=False).returncode == 0
-
-    def close(self) -> None:
-        self._tmux("kill-server", check=False)
-
-
-class PtyTerm:
-    """Fallback without tmux: a pty of 120x40; the 'screen' is the raw output so far."""
-
-    def __init__(self, command: list[str], cwd: str) -> None:
-        self.command = command
-        self.cwd = cwd
-        self.buffer = b""
-
-    def start(self) -> None:
-        env = dict(os.environ, TERM="xterm-256color", COLUMNS="120", LINES="40")
-        self.proc, self.master = spawn_in_pty(self.command, self.cwd, 40, 120, env)
-
-    def screen(self) -> str:
-        while select.select([self.master], [], [], 0)[0]:
-            try:
-                chunk = os.read(self.master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            self.buffer += chunk
-        text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", " ", self.buffer.decode("utf-8", "replace"))
-        return re.sub(r" +", " ", text)
-
-    def send(self, keys: str) -> None:
-        os.write(self.master, keys.encode())
-
-    def alive(self) -> bool:
-        self.screen()
-        return self.proc.poll() is None
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self.master)
-
-
-def shlex_quote(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
-
-
 def figure_first_frame(repeats: int) -> Figure:
-    use_tmux = shutil.which("tmux") is not None
     fig = Figure(
         "5",
         "Time from starting `kitetui run` to the first painted frame (real TUI)",
-        f"`kitetui run --db TMP` (default config, 300x) in a 120x40 "
-        f"{'tmux pane' if use_tmux else 'pty'}; wall time from just before the process is "
-        "spawned until the screen first shows anything of the app (first paint), and until "
-        "it shows the header with 'REPLAY' and a "
-        "'YYYY-MM-DD HH:MM:SS' data clock (polled every 20 ms, so +-20 ms). Then 'q' "
-        "is sent and the time to exit measured. Includes Python start-up and imports.",
+        f"`kitetui run --db TMP` (default config, 300x) in a {FIRST_COLS}x{FIRST_ROWS} pty "
+        "(TERM=xterm-256color, benchlib's terminal driver) whose output a thread reads as it "
+        "comes; wall time from just before the process is spawned until the first output "
+        "showing the app (first paint: the 'kitetui' header of the 'starting…' screen), and "
+        "until the output shows the header with 'REPLAY' and a 'YYYY-MM-DD HH:MM:SS' data "
+        "clock. Then 'q' is sent and the time to exit measured. Includes Python start-up "
+        "and imports.",
     )
     exe = kitetui_exe()
     frames, exits, paints, failures = [], [], [], 0
     for i in range(repeats):
-        with tempfile.TemporaryDirectory(prefix="kitetui-bench-tui-") as tmp:
-            command = [exe, "run", "--db", str(Path(tmp) / "t.db")]
-            term = TmuxTerm(command, tmp) if use_tmux else PtyTerm(command, tmp)
-            try:
-                t0 = time.perf_counter()
-                term.start()
-                first = painted = None
-                while time.perf_counter() - t0 < 30:
-                    screen = term.screen()
-                    if painted is None and "kitetui" in screen:
-                        painted = time.perf_counter() - t0
-                    if HEADER_RE.search(screen.replace("\n", " ")):
-                        first = time.perf_counter() - t0
-                        break
-                    time.sleep(0.02)
-                if painted is not None:
-                    paints.append(painted)
-                if first is None:
-                    failures += 1
-                    log(f"tui {i + 1}/{repeats}: no header within 30 s; screen:\n{screen}")
-                    continue
-                frames.append(first)
-                time.sleep(0.3)
-                t1 = time.perf_counter()
-                term.send("q")
-                while term.alive() and time.perf_counter() - t1 < 20:
-                    time.sleep(0.02)
-                if term.alive():
-                    failures += 1
-                    log(f"tui {i + 1}/{repeats}: still running 20 s after 'q'")
-                else:
-                    exits.append(time.perf_counter() - t1)
-                log(f"tui {i + 1}/{repeats}: first frame {first:.2f}s")
-            finally:
-                term.close()
+        with (
+            temp_db("t.db", prefix="kitetui-bench-tui-") as db,
+            PtyTerminal([exe, "run", "--db", str(db)], db.parent, FIRST_ROWS, FIRST_COLS) as term,
+        ):
+            first = term.wait_for(HEADER_RE, 30)
+            if (painted := term.search(APP_NAME_RE)) is not None:
+                paints.append(painted - term.t0)
+            if first is None:
+                failures += 1
+                log(f"tui {i + 1}/{repeats}: no header within 30 s: {term.text()[-300:]}")
+                continue
+            frames.append(first - term.t0)
+            time.sleep(0.3)
+            code, took = term.quit(timeout=20)
+            if code is None:
+                failures += 1
+                log(f"tui {i + 1}/{repeats}: still running 20 s after 'q'")
+            else:
+                exits.append(took)
+            log(f"tui {i + 1}/{repeats}: first frame {frames[-1]:.2f}s")
     fig.add(
         "start -> first paint, 'starting…' (median)",
         median(paints),
@@ -746,7 +497,7 @@ def figure_first_frame(repeats: int) -> Figure:
         f"{len(frames)}/{repeats} runs; all: " + ", ".join(f"{x:.2f}" for x in frames),
     )
     fig.add("'q' -> process exited (median)", median(exits), "s", f"{len(exits)} exited")
-    fig.add("terminal", "tmux" if use_tmux else "pty")
+    fig.add("terminal", f"pty {FIRST_COLS}x{FIRST_ROWS}")
     if failures:
         fig.add("failures", failures)
     # the import cost alone, for context: python -X importtime is noisy; time a bare import
@@ -765,25 +516,18 @@ def figure_first_frame(repeats: int) -> Figure:
 # ------------------------------------------------------------------ restart (figure 6)
 
 
-class DbPoller:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.conn: sqlite3.Connection | None = None
-
-    def query(self, sql: str) -> list[tuple] | None:
-        try:
-            if self.conn is None:
-                if not self.path.exists():
-                    return None
-                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=1)
-            return self.conn.execute(sql).fetchall()
-        except sqlite3.Error:
-            return None
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+def spawn_headless(
+    command: list[str], cwd: Path, log_level: str, stdout: int = subprocess.DEVNULL
+) -> subprocess.Popen[str]:
+    """``command --log-level LEVEL``; stderr dropped, stdout as given (text, by line)."""
+    return subprocess.Popen(
+        [*command, "--log-level", log_level],
+        cwd=cwd,
+        stdout=stdout,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        bufsize=1,
+    )
 
 
 def figure_restart(repeats: int, speed: int) -> Figure:
@@ -800,17 +544,12 @@ def figure_restart(repeats: int, speed: int) -> Figure:
     exe = kitetui_exe()
     printed, journaled, next_order, killed_after, purposes = [], [], [], [], []
     for i in range(repeats):
-        with tempfile.TemporaryDirectory(prefix="kitetui-bench-restart-") as tmp:
-            db = Path(tmp) / "r.db"
+        with temp_db("r.db", prefix="kitetui-bench-restart-") as db:
+            tmp = db.parent
             base = [exe, "run", "--no-ui", "--speed", str(speed), "--db", str(db)]
             poller = DbPoller(db)
             t0 = time.perf_counter()
-            first = subprocess.Popen(
-                [*base, "--log-level", "ERROR"],
-                cwd=tmp,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+            first = spawn_headless(base, tmp, "ERROR")
             orders_before = 0
             while time.perf_counter() - t0 < 60 and first.poll() is None:
                 rows = poller.query("SELECT count(*) FROM orders")
@@ -834,14 +573,7 @@ def figure_restart(repeats: int, speed: int) -> Figure:
             poller.close()
 
             t1 = time.perf_counter()
-            second = subprocess.Popen(
-                [*base, "--log-level", "INFO"],
-                cwd=tmp,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-                bufsize=1,
-            )
+            second = spawn_headless(base, tmp, "INFO", stdout=subprocess.PIPE)
             seen: dict[str, float] = {}
 
             def reader(proc=second, t1=t1, seen=seen) -> None:
@@ -902,277 +634,132 @@ def figure_restart(repeats: int, speed: int) -> Figure:
     return fig
 
 
-# ------------------------------------------------- attach: first frame and load (figure 7)
+# ----------------------------------------------------------- systemd watchdog (figure 9)
+
+WATCHDOG_USEC = 200_000  # tests/test_notify.py's: a ping every 0.1 s
 
 
-@dataclass
-class Load:
-    """What one attached TUI cost over one window."""
-
-    label: str
-    window_s: float
-    cpu_s: float  # the attach process
-    desk_cpu_s: float  # the daemon, for context
-    bench_cpu_s: float  # this process (the 'terminal': pty reader, polling)
-    frames: int
-    nbytes: int
-    frame_bytes: list[int]
-    notes: list[str] = field(default_factory=list)
-
-    def pct(self, cpu_s: float) -> float:
-        return 100 * cpu_s / self.window_s if self.window_s > 0 else float("nan")
-
-    @property
-    def fps(self) -> float:
-        return self.frames / self.window_s if self.window_s > 0 else float("nan")
-
-    @property
-    def bps(self) -> float:
-        return self.nbytes / self.window_s if self.window_s > 0 else float("nan")
+async def _watchdog_program(notifier: Notifier, marks: dict[str, float], healthy_s: float) -> None:
+    """Healthy for ``healthy_s``; the loop blocked 0.5 s; healthy; unhealthy 0.35 s;
+    healthy again. ``marks`` gets the monotonic instants of each change."""
+    health = {"ok": True}
+    task = asyncio.create_task(watchdog_loop(notifier, lambda: health["ok"]))
+    await asyncio.sleep(healthy_s)
+    marks["block_start"] = time.monotonic()
+    time.sleep(0.5)  # a hung loop: the watchdog task cannot run
+    marks["block_end"] = time.monotonic()
+    await asyncio.sleep(0.3)
+    health["ok"] = False
+    marks["sick_start"] = time.monotonic()
+    await asyncio.sleep(0.35)
+    marks["sick_end"] = time.monotonic()
+    health["ok"] = True
+    await asyncio.sleep(0.3)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
-def self_cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
-def measure_load(
-    label: str, term: PtyTerminal, daemon: Daemon, until: Any, *, daemon_exits: bool = False
-) -> Load:
-    """From now until ``until()`` is true (polled every 10 ms): CPU of the TUI, of the
-    daemon (last sample before it exits, if ``daemon_exits``), of this process, and the
-    frames and bytes the TUI wrote meanwhile."""
-    t_from = time.perf_counter()
-    cpu0, desk0, bench0 = cpu_seconds(term.pid), cpu_seconds(daemon.pid), self_cpu_seconds()
-    desk1 = desk0
-    while not until() and term.alive():
-        if daemon_exits and (sample := cpu_seconds(daemon.pid)) is not None:
-            desk1 = sample
-        time.sleep(0.01)
-    t_to = time.perf_counter()
-    cpu1, bench1 = cpu_seconds(term.pid), self_cpu_seconds()
-    if not daemon_exits:
-        desk1 = cpu_seconds(daemon.pid)
-    if cpu0 is None or cpu1 is None:
-        raise RuntimeError(f"{label}: the attached TUI exited during the window")
-    frames, nbytes = term.window(t_from, t_to)
-    return Load(
-        label,
-        t_to - t_from,
-        cpu1 - cpu0,
-        (desk1 - desk0) if desk0 is not None and desk1 is not None else float("nan"),
-        bench1 - bench0,
-        frames,
-        nbytes,
-        term.frame_sizes(t_from, t_to),
-    )
-
-
-def attach_command(daemon: Daemon) -> list[str]:
-    return kitetui_command("attach", "--db", str(daemon.db))
-
-
-def speed_label(speed: str) -> str:
-    return speed if speed == "max" else f"{speed}x"
-
-
-def quit_attached(
-    term: PtyTerminal, daemon: Daemon | None, notes: list[str], what: str
-) -> tuple[bool, float]:
-    """Type 'q'; (the TUI exited 0 and the daemon, if given, still answers; seconds
-    from 'q' to the exit)."""
-    code, took = term.quit()
-    ok = code == 0
-    if code != 0:
-        notes.append(f"{what}: attach exit code {code} after 'q'")
-    if daemon is not None:
-        if not daemon.alive():
-            notes.append(f"{what}: the daemon exited (rc {daemon.proc.returncode}) with attach")
-            ok = False
-        elif status(daemon.sock) is None:
-            notes.append(f"{what}: the daemon stopped answering after attach quit")
-            ok = False
-    return ok, took
-
-
-def attach_first_frames(tmp: str, daemon: Daemon, repeats: int, notes: list[str]) -> Figure:
+def figure_watchdog(repeats: int, healthy_s: float) -> Figure:
     fig = Figure(
-        "7a",
-        "`kitetui attach`: time to the first frame with data (real TUI in a pty)",
-        "A headless desk (`python -m kitetui run --no-ui --speed 60 --db TMP/state.db`, "
-        "demo config) is up and `python -m kitetui ctl --db TMP/state.db status --json` "
-        f"answers. Then {repeats}x: `python -m kitetui attach --db TMP/state.db` is spawned "
-        f"in a {FF_COLS}x{FF_ROWS} pty (TERM=xterm-256color) whose output a thread reads as "
-        "it comes; wall time from just before the spawn to the first output byte and to the "
-        "first output holding a data date (YYYY-MM-DD: the header's data clock, which only a "
-        "desk with a snapshot shows; 'starting…' comes before). Then 'q': the exit code must "
-        "be 0 and the daemon must still answer `status`. Includes Python start-up, imports.",
+        "9",
+        "systemd watchdog: WATCHDOG=1 cadence, and silence while the loop is blocked",
+        "kitetui.notify.watchdog_loop on its own asyncio loop with WATCHDOG_USEC "
+        f"{WATCHDOG_USEC:,} (a ping every {WATCHDOG_USEC / 2e6:g} s) sending to a datagram "
+        "socket bound in a temp dir; each Notifier.watchdog call stamped (time.monotonic, "
+        f"the instance's method wrapped). {repeats}x: {healthy_s:g} s healthy, the loop "
+        "blocked 0.5 s by time.sleep, 0.3 s healthy, 0.35 s with healthy() false, 0.3 s "
+        "healthy. tests/test_notify.py checks the order of pings and silences; these are "
+        "the times.",
     )
-    first_bytes, firsts, cpus, exits = [], [], [], []
-    fine = 0
-    for i in range(repeats):
-        with PtyTerminal(attach_command(daemon), tmp, FF_ROWS, FF_COLS) as term:
-            found = term.wait_for(DATA_DATE_RE, 30)
-            cpu = cpu_seconds(term.pid)
-            if found is None:
-                notes.append(f"run {i + 1}: no data date within 30 s: {term.text()[-300:]}")
-                continue
-            firsts.append(found - term.t0)
-            if (first_byte := term.first_byte_s()) is not None:
-                first_bytes.append(first_byte)
-            if cpu is not None:
-                cpus.append(cpu)
-            time.sleep(0.3)
-            ok, took = quit_attached(term, daemon, notes, f"run {i + 1}")
-            if ok:
-                fine += 1
-                exits.append(took)
-            log(f"attach {i + 1}/{repeats}: first frame {firsts[-1]:.2f}s")
-    fig.add("spawn -> first byte on the terminal (median)", median(first_bytes), "s")
+    healthy_gaps, block_gaps, after_block, sick_gaps, after_sick = [], [], [], [], []
+    pinged_while_sick = delivered = sent = 0
+    for _ in range(repeats):
+        with (
+            tempfile.TemporaryDirectory(prefix="kt") as folder,
+            socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd,
+        ):
+            address = str(Path(folder) / "notify.sock")
+            systemd.bind(address)
+            notifier = Notifier(address, watchdog_usec=WATCHDOG_USEC)
+            systemd.setblocking(False)
+            pings: list[float] = []
+            ping = notifier.watchdog
+
+            def stamped(ping=ping, pings=pings, systemd=systemd) -> bool:
+                nonlocal delivered
+                with contextlib.suppress(BlockingIOError):  # read what came, as systemd
+                    while systemd.recv(64):  # would (an unread socket holds ~10 datagrams)
+                        delivered += 1
+                pings.append(time.monotonic())
+                return ping()
+
+            notifier.watchdog = stamped  # type: ignore[method-assign]
+            marks: dict[str, float] = {}
+            try:
+                asyncio.run(_watchdog_program(notifier, marks, healthy_s))
+            finally:
+                notifier.close()
+            with contextlib.suppress(BlockingIOError):
+                while systemd.recv(64):
+                    delivered += 1
+        sent += len(pings)
+        gaps = list(itertools.pairwise(pings))
+        healthy_gaps += [b - a for a, b in gaps if b < marks["block_start"]]
+        block_gaps += [b - a for a, b in gaps if a < marks["block_end"] <= b]
+        after_block += [b - marks["block_end"] for a, b in gaps if a < marks["block_end"] <= b]
+        sick_gaps += [b - a for a, b in gaps if a < marks["sick_end"] <= b]
+        after_sick += [b - marks["sick_end"] for a, b in gaps if a < marks["sick_end"] <= b]
+        pinged_while_sick += sum(marks["sick_start"] < t < marks["sick_end"] for t in pings)
     fig.add(
-        "spawn -> first frame with data (median)",
-        median(firsts),
-        "s",
-        f"{len(firsts)}/{repeats}; all: " + ", ".join(f"{x:.2f}" for x in firsts),
+        "healthy: gap between pings, median", median(healthy_gaps), "s", f"n={len(healthy_gaps)}"
     )
-    fig.add("CPU of attach up to that frame (median)", median(cpus), "s", "user+sys")
-    fig.add("'q' -> exit 0, daemon still answers (median)", median(exits), "s")
-    fig.add("quits with exit 0 and the daemon alive", f"{fine}/{repeats}")
+    fig.add(
+        "healthy: gap, p95 / max",
+        f"{percentile(healthy_gaps, 95):.3f} / {max(healthy_gaps):.3f}",
+        "s",
+    )
+    fig.add("loop blocked 0.5 s: the gap across it (median)", median(block_gaps), "s")
+    fig.add(
+        "block ends -> next ping (median)",
+        1000 * median(after_block),
+        "ms",
+        f"max {1000 * max(after_block, default=float('nan')):.1f} ms",
+    )
+    fig.add("healthy() false 0.35 s: the gap across it (median)", median(sick_gaps), "s")
+    fig.add("healthy() true again -> next ping (median)", 1000 * median(after_sick), "ms")
+    fig.add("pings while healthy() was false", pinged_while_sick)
+    fig.add("pings sent / datagrams read back", f"{sent} / {delivered}")
     return fig
 
 
-def attach_steady(tmp: str, daemon: Daemon, cols: int, rows: int, seconds: float) -> Load:
-    """A window of ``seconds`` from 1 s after the first frame, on the running daemon."""
-    label = f"{speed_label(daemon.speed)} {cols}x{rows}"
-    with PtyTerminal(attach_command(daemon), tmp, rows, cols) as term:
-        if term.wait_for(MODE_RE, 30) is None:
-            raise RuntimeError(f"attach {label}: no desk on screen: {term.text()[-300:]}")
-        time.sleep(1.0)
-        deadline = time.perf_counter() + seconds
-        load = measure_load(label, term, daemon, lambda: time.perf_counter() >= deadline)
-        quit_attached(term, daemon, load.notes, "after 'q'")
-    return load
+# ------------------------------------------------------- instrument master (figure 10)
+
+NFO_DUMP = Path("instruments/kite_instruments_NFO_BFO_2026-08_nilanjan-guha/instruments.csv.gz")
 
 
-def attach_replay(tmp: str, speed: str, cols: int, rows: int, seconds: float | None) -> Load:
-    """A fresh daemon at ``speed``; attach as soon as its socket exists. With ``seconds``,
-    a window that long from 1 s after the first frame (then both are stopped); without,
-    from the first frame until the daemon exits by itself at the end of the replay."""
-    label = f"{speed_label(speed)} {cols}x{rows}"
-    with (
-        tempfile.TemporaryDirectory(prefix="kt", dir=tmp) as sub,
-        Daemon(sub, speed) as daemon,
-    ):
-        socket_s = daemon.wait_socket()
-        with PtyTerminal(attach_command(daemon), sub, rows, cols) as term:
-            first = term.wait_for(MODE_RE, 30)
-            if first is None:
-                raise RuntimeError(f"attach {label}: no desk on screen: {term.text()[-300:]}")
-            if not daemon.alive():
-                raise RuntimeError(f"attach {label}: the replay ended before the first frame")
-            if seconds is not None:
-                time.sleep(1.0)
-                deadline = time.perf_counter() + seconds
-                load = measure_load(label, term, daemon, lambda: time.perf_counter() >= deadline)
-                if not daemon.alive():
-                    load.notes.append("the replay ended inside the window")
-                quit_attached(term, daemon, load.notes, "after 'q'")
-                return load
-            load = measure_load(label, term, daemon, lambda: not daemon.alive(), daemon_exits=True)
-            t_end = time.perf_counter()
-            replay_s = daemon.replay_wall_s()
-            load.notes.append(
-                f"the replay took {replay_s or float('nan'):.2f} s; the first frame came "
-                f"{first - daemon.started - socket_s:.2f} s after the socket appeared"
-            )
-            # The desk has gone: what does the attached TUI do?
-            gone = term.wait_for(GONE_RE, 3.0, since=t_end)
-            finished = term.search(re.compile(rb"FINISHED"), first) is not None
-            load.notes.append(
-                "after the daemon exited the TUI "
-                + ("exited" if not term.alive() else "kept running")
-                + (f", showed 'reconnecting…' after {gone - t_end:.2f} s" if gone else "")
-                + (", showed FINISHED" if finished else ", never showed FINISHED")
-            )
-            quit_attached(term, None, load.notes, "after 'q'")
-    return load
-
-
-def load_table(loads: list[Load]) -> list[str]:
-    lines = [
-        f"    {'desk speed, terminal':<22}{'window':>7}{'attach':>8}{'frames':>8}"
-        f"{'bytes':>9}{'bytes':>8}{'desk':>7}{'bench':>7}",
-        f"    {'':<22}{'s':>7}{'CPU %':>8}{'/s':>8}{'/s':>9}{'/frame':>8}{'CPU %':>7}{'CPU %':>7}",
-    ]
-    for x in loads:
-        lines.append(
-            f"    {x.label:<22}{x.window_s:>7.2f}{x.pct(x.cpu_s):>8.1f}{x.fps:>8.1f}"
-            f"{x.bps:>9,.0f}{median(x.frame_bytes):>8,.0f}{x.pct(x.desk_cpu_s):>7.0f}"
-            f"{x.pct(x.bench_cpu_s):>7.0f}"
-        )
-    for x in loads:
-        for note in x.notes:
-            for i, chunk in enumerate(_wrap(f"{x.label}: {note}", 88)):
-                lines.append(f"      {'  ' if i else ''}{chunk}")
-    return lines
-
-
-def figure_attach(quick: bool) -> list[Figure]:
-    repeats = 2 if quick else 5
-    steady_s = 3.0 if quick else 8.0
-    fixed_s = 3.0 if quick else 6.0
-    sizes = [(160, 48), (80, 24)]
-    notes: list[str] = []
-    loads: list[Load] = []
-    load_before = os.getloadavg()[0]
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on SIGTERM
-    try:
-        with tempfile.TemporaryDirectory(prefix="kt") as tmp:
-            with Daemon(tmp, "60") as daemon:
-                ready_s = daemon.wait_ctl_status()
-                log(f"attach: daemon at 60x answers `ctl status` after {ready_s:.2f}s")
-                first = attach_first_frames(tmp, daemon, repeats, notes)
-                first.add("context: daemon spawn -> `ctl status` answers", ready_s, "s")
-                for cols, rows in sizes[:1] if quick else sizes:
-                    loads.append(attach_steady(tmp, daemon, cols, rows, steady_s))
-                    log(f"attach {loads[-1].label}: {loads[-1].pct(loads[-1].cpu_s):.1f}% CPU")
-                if not daemon.alive():
-                    notes.append(f"the 60x daemon exited early (rc {daemon.proc.returncode})")
-            for speed, seconds, shapes in (
-                ("max", None, sizes),
-                ("2000", fixed_s, sizes[:1] if quick else sizes),
-            ):
-                for cols, rows in shapes:
-                    loads.append(attach_replay(tmp, speed, cols, rows, seconds))
-                    log(f"attach {loads[-1].label}: {loads[-1].pct(loads[-1].cpu_s):.1f}% CPU")
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    for note in notes:
-        first.add("problem", note)
-    load = Figure(
-        "7b",
-        "`kitetui attach` under a replay: CPU, frames/s and bytes/s on the terminal",
-        "The TUI attached in a pty of the given size. attach CPU = user+sys of the attach "
-        "process (/proc/PID/stat, all threads, 10 ms ticks) / wall, in % of one core; desk "
-        "and bench (this process, the terminal) for context. frames = synchronized-output "
-        "begin markers ESC[?2026h: Textual wraps every screen update in ESC[?2026h..l once "
-        "the terminal says it supports mode 2026 (the bench answers the DECRQM query as "
-        "modern terminals do); bytes = all the TUI wrote, what an SSH link carries. "
-        f"Windows: 60x, the 7a daemon, {steady_s:g} s from 1 s after the first frame; "
-        "max, a fresh daemon each, attach spawned when its socket appears, from the first "
-        "frame until the daemon exits at the replay's end (the replay is ~3 s, so the TUI "
-        f"sees part of it); 2000x, a fresh daemon each, {fixed_s:g} s from 1 s after the "
-        "first frame (the tick-heavy first day). ui.refresh_hz is 4.",
+def figure_instrument_master(shared: Path, repeats: int) -> Figure:
+    fig = Figure(
+        "10",
+        "Instrument master from a real Kite dump (NFO + BFO, ~40k rows)",
+        f"InstrumentMaster.from_csv on ../shared/data/{NFO_DUMP} (gzipped CSV as Kite "
+        f"serves it), {repeats}x in this process: parse, validate and index every row, "
+        "what the desk does at start-up with a live dump. tests/test_instruments.py checks "
+        "the rows, segments and look-ups; this is the time.",
     )
-    for x in loads:
-        load.add(f"{x.label} attach CPU", x.pct(x.cpu_s), "% core", f"window {x.window_s:.2f}s")
-        load.add(f"{x.label} frames/s", x.fps, "1/s")
-        load.add(f"{x.label} bytes/s", x.bps, "B/s", "; ".join(x.notes))
-        load.add(f"{x.label} desk CPU", x.pct(x.desk_cpu_s), "% core")
-    loadavg = f"{load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
-    load.add("load average (1 min) at the start / end", loadavg)
-    load.table = [*load_table(loads), f"    load average (1 min) at the start / end: {loadavg}"]
-    return [first, load]
+    path = shared / NFO_DUMP
+    if fig.skip_without(path, "pass --shared-data PATH"):
+        return fig
+    times, rows = [], 0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        master, _ = InstrumentMaster.from_csv(path)
+        times.append(time.perf_counter() - t0)
+        rows = len(master)
+    fig.add("instruments", rows)
+    fig.add("from_csv, best", min(times), "s", f"{repeats} repeats")
+    fig.add("from_csv, median", median(times), "s")
+    fig.add("rows per second (best)", rows / min(times), "rows/s")
+    return fig
 
 
 # ------------------------------------------------------------------------- profile
@@ -1182,15 +769,9 @@ def profile_bundled(top: int = 10) -> str:
     """cProfile one bundled replay: top entries by cumulative time (project code only,
     the asyncio plumbing above it says nothing) and by own time (everything)."""
     config = load_config(DEFAULT_CONFIG)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    replay(config, DEFAULT_CONFIG)
-    profiler.disable()
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("cumulative").print_stats(r"/(kitetui|engines|strategies)/", top)
-    stats.sort_stats("tottime").print_stats(top)
-    return out.getvalue()
+    return profile_call(
+        lambda: replay(config, DEFAULT_CONFIG), top, restrict=r"/(kitetui|engines|strategies)/"
+    )
 
 
 # --------------------------------------------------------------------------- main
@@ -1214,7 +795,8 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick
     only = set(args.only.split(",")) if args.only else None
     want = lambda key: only is None or key in only  # noqa: E731
-    header = machine_header(args)
+    header = machine_header("kitetui benchmarks" + ("  (--quick)" if quick else ""), REPO)
+    header.append("all timed figures are medians over the stated repeats; databases in temp dirs")
     for line in header:
         print(line, file=sys.stderr)
     started = time.perf_counter()
@@ -1227,6 +809,9 @@ def main(argv: list[str] | None = None) -> int:
         ("5", lambda: figure_first_frame(1 if quick else 3)),
         ("6", lambda: figure_restart(1 if quick else 3, 4000)),
         ("7", lambda: figure_attach(quick)),
+        ("8", lambda: figure_feed(quick)),
+        ("9", lambda: figure_watchdog(1 if quick else 3, 1.0 if quick else 3.0)),
+        ("10", lambda: figure_instrument_master(args.shared_data, 2 if quick else 5)),
     ]
     for key, step in steps:
         if not want(key):
@@ -1243,19 +828,7 @@ def main(argv: list[str] | None = None) -> int:
         print("cProfile of one bundled replay (open+run+close): top 10 cumulative, top 10 own time")
         print(profile)
     if args.json:
-        payload = {
-            "header": header,
-            "figures": [
-                {
-                    "key": f.key,
-                    "title": f.title,
-                    "what": f.what,
-                    "skipped": f.skipped,
-                    "rows": [asdict(r) for r in f.rows],
-                }
-                for f in figures
-            ],
-        }
+        payload = {"header": header, "figures": [f.as_json() for f in figures]}
         args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
         print(f"wrote {args.json}")
     return 0

@@ -1,388 +1,300 @@
-"""Helpers for bench.py figure 7: a headless desk and `kitetui attach` in a real pty.
+"""Figure 7 of bench.py: `kitetui attach` on a headless desk, the real TUI in a pty.
 
-``Daemon`` runs ``python -m kitetui run --no-ui`` on the embedded demo config with a
-database in a temporary directory; ``PtyTerminal`` runs ``python -m kitetui attach`` in
-a pseudo-terminal of a given size and records every byte the TUI writes, with the time
-it arrived. The benchmark plays the terminal: it answers Textual's DECRQM query for
-synchronized output (``ESC[?2026$p`` -> ``ESC[?2026;2$y``, "supported, not set"), as
-any terminal with mode 2026 does (kitty, WezTerm, iTerm2, foot, Windows Terminal,
-recent tmux...). Textual then wraps every screen update in ``ESC[?2026h`` ... ``ESC[?2026l``
-(``App._display`` -> ``_begin_update``/``_end_update``), so each begin marker is one frame.
-Without the answer Textual writes no markers and frames cannot be told apart.
+    python scripts/bench.py --only 7 [--quick]
 
-CPU time comes from ``/proc/<pid>/stat`` (utime+stime+cutime+cstime, all threads),
-in clock ticks (10 ms). Every process started here is ended by its own ``Popen`` object
-(never by name) on every way out, including exceptions.
+7a: time from spawning ``python -m kitetui attach`` to its first byte and to its first
+frame with data, and 'q' exits 0 leaving the daemon running. 7b: what one attached TUI
+costs while a replay runs (CPU of the attach process, frames/s and bytes/s on the
+terminal) at two terminal sizes and three replay speeds. The desk is
+``benchlib.desk.Daemon``, the terminal ``benchlib.terminal.PtyTerminal`` (which counts
+frames by their synchronized-update markers).
 """
 
 from __future__ import annotations
 
-import bisect
-import contextlib
-import fcntl
-import itertools
-import json
 import os
 import re
 import signal
-import socket
-import struct
-import subprocess
 import sys
-import termios
-import threading
+import tempfile
 import time
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-SYNC_BEGIN = b"\x1b[?2026h"
-SYNC_QUERY = b"\x1b[?2026$p"
-SYNC_ANSWER = b"\x1b[?2026;2$y"
-#: a data date in the header ("data 2022-11-18 09:15:03"): only a desk with data shows one
-DATA_DATE_RE = re.compile(rb"20\d\d-[01]\d-[0-3]\d")
-#: the mode in the header: shown once any snapshot arrived, at every width
-MODE_RE = re.compile(rb"REPLAY|PAPER|LIVE")
-#: what the attached TUI says when the desk has gone (the RemoteLink keeps reconnecting)
-GONE_RE = re.compile(rb"(?i)reconnecting to the desk|not connected|the desk stopped")
-ESCAPE_RE = re.compile(rb"\x1b(?:\[[0-9;?$>=<]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|.)")
+from benchlib.desk import Daemon, socket_status
+from benchlib.procs import cpu_seconds, kitetui_command, self_cpu_seconds
+from benchlib.report import Figure, log, wrap
+from benchlib.stats import median
+from benchlib.terminal import DATA_DATE_RE, GONE_RE, MODE_RE, PtyTerminal
+
+FF_COLS, FF_ROWS = 160, 48  # figure 7a's terminal: wide enough for the whole header
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """user+sys CPU seconds of ``pid`` and its waited-for children; None once it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw[raw.rindex(")") + 2 :].split()
-    # fields[0] is field 3 (state): utime is field 14 -> index 11, then stime, cutime, cstime
-    return sum(int(x) for x in fields[11:15]) / CLK_TCK
+@dataclass
+class Load:
+    """What one attached TUI cost over one window."""
 
+    label: str
+    window_s: float
+    cpu_s: float  # the attach process
+    desk_cpu_s: float  # the daemon, for context
+    bench_cpu_s: float  # this process (the 'terminal': pty reader, polling)
+    frames: int
+    nbytes: int
+    frame_bytes: list[int]
+    notes: list[str] = field(default_factory=list)
 
-def kitetui_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "kitetui", *args]
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("TEXTUAL") and k not in ("COLUMNS", "LINES", "NO_COLOR")
-    }
-    env.update(extra)
-    return env
-
-
-def status(sock: Path, timeout: float = 2.0) -> dict | None:
-    """One ``status`` request on the control socket (JSON lines); None if no answer."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(timeout)
-            conn.connect(str(sock))
-            conn.sendall(b'{"id": 1, "cmd": "status"}\n')
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = conn.recv(1 << 20)
-                if not chunk:
-                    break
-                data += chunk
-        reply = json.loads(data)
-    except (OSError, ValueError):
-        return None
-    return reply if isinstance(reply, dict) and reply.get("ok") else None
-
-
-class Daemon:
-    """``python -m kitetui run --no-ui --speed SPEED --db TMP/state.db`` (demo config)."""
-
-    def __init__(self, tmp: str, speed: str, name: str = "state.db") -> None:
-        self.tmp = Path(tmp)
-        self.db = self.tmp / name
-        self.sock = Path(f"{self.db}.sock")
-        self.speed = speed
-        self.command = kitetui_command("run", "--no-ui", "--speed", speed, "--db", str(self.db))
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.out_path = self.tmp / f"{name}.out"
-        self.started = 0.0
-        self.exited_at: float | None = None
-
-    def start(self) -> None:
-        self.started = time.perf_counter()
-        with open(self.out_path, "wb") as out:
-            self.proc = subprocess.Popen(
-                self.command,
-                cwd=self.tmp,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=_clean_env(),
-                start_new_session=True,
-            )
+    def pct(self, cpu_s: float) -> float:
+        return 100 * cpu_s / self.window_s if self.window_s > 0 else float("nan")
 
     @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
+    def fps(self) -> float:
+        return self.frames / self.window_s if self.window_s > 0 else float("nan")
 
-    def alive(self) -> bool:
-        if self.proc is None:
-            return False
-        if self.proc.poll() is None:
-            return True
-        if self.exited_at is None:
-            self.exited_at = time.perf_counter()
-        return False
+    @property
+    def bps(self) -> float:
+        return self.nbytes / self.window_s if self.window_s > 0 else float("nan")
 
-    def wait_socket(self, timeout: float = 60.0, poll: float = 0.01) -> float:
-        """Seconds from start until the socket file exists (it is created, then listened)."""
-        while time.perf_counter() - self.started < timeout:
-            if self.sock.exists():
-                return time.perf_counter() - self.started
-            if not self.alive():
-                raise RuntimeError(f"the daemon exited early:\n{self.output()}")
-            time.sleep(poll)
-        raise RuntimeError(f"no control socket after {timeout} s:\n{self.output()}")
 
-    def wait_ctl_status(self, timeout: float = 60.0) -> float:
-        """Seconds from start until ``kitetui ctl --db DB status --json`` answers (rc 0)."""
-        self.wait_socket(timeout)
-        while time.perf_counter() - self.started < timeout:
-            result = subprocess.run(
-                kitetui_command("ctl", "--db", str(self.db), "status", "--json"),
-                capture_output=True,
-                env=_clean_env(),
-                cwd=self.tmp,
-                timeout=30,
+def measure_load(
+    label: str,
+    term: PtyTerminal,
+    daemon: Daemon,
+    until: Callable[[], bool],
+    *,
+    daemon_exits: bool = False,
+) -> Load:
+    """From now until ``until()`` is true (polled every 10 ms): CPU of the TUI, of the
+    daemon (last sample before it exits, if ``daemon_exits``), of this process, and the
+    frames and bytes the TUI wrote meanwhile."""
+    t_from = time.perf_counter()
+    cpu0, desk0, bench0 = cpu_seconds(term.pid), cpu_seconds(daemon.pid), self_cpu_seconds()
+    desk1 = desk0
+    while not until() and term.alive():
+        if daemon_exits and (sample := cpu_seconds(daemon.pid)) is not None:
+            desk1 = sample
+        time.sleep(0.01)
+    t_to = time.perf_counter()
+    cpu1, bench1 = cpu_seconds(term.pid), self_cpu_seconds()
+    if not daemon_exits:
+        desk1 = cpu_seconds(daemon.pid)
+    if cpu0 is None or cpu1 is None:
+        raise RuntimeError(f"{label}: the attached TUI exited during the window")
+    frames, nbytes = term.window(t_from, t_to)
+    return Load(
+        label,
+        t_to - t_from,
+        cpu1 - cpu0,
+        (desk1 - desk0) if desk0 is not None and desk1 is not None else float("nan"),
+        bench1 - bench0,
+        frames,
+        nbytes,
+        term.frame_sizes(t_from, t_to),
+    )
+
+
+def attach_command(daemon: Daemon) -> list[str]:
+    return kitetui_command("attach", "--db", str(daemon.db))
+
+
+def speed_label(speed: str) -> str:
+    return speed if speed == "max" else f"{speed}x"
+
+
+def quit_attached(
+    term: PtyTerminal, daemon: Daemon | None, notes: list[str], what: str
+) -> tuple[bool, float]:
+    """Type 'q'; (the TUI exited 0 and the daemon, if given, still answers; seconds
+    from 'q' to the exit)."""
+    code, took = term.quit()
+    ok = code == 0
+    if code != 0:
+        notes.append(f"{what}: attach exit code {code} after 'q'")
+    if daemon is not None:
+        if not daemon.alive():
+            notes.append(f"{what}: the daemon exited (rc {daemon.proc.returncode}) with attach")
+            ok = False
+        elif socket_status(daemon.sock) is None:
+            notes.append(f"{what}: the daemon stopped answering after attach quit")
+            ok = False
+    return ok, took
+
+
+def attach_first_frames(tmp: str, daemon: Daemon, repeats: int, notes: list[str]) -> Figure:
+    fig = Figure(
+        "7a",
+        "`kitetui attach`: time to the first frame with data (real TUI in a pty)",
+        "A headless desk (`python -m kitetui run --no-ui --speed 60 --db TMP/state.db`, "
+        "demo config) is up and `python -m kitetui ctl --db TMP/state.db status --json` "
+        f"answers. Then {repeats}x: `python -m kitetui attach --db TMP/state.db` is spawned "
+        f"in a {FF_COLS}x{FF_ROWS} pty (TERM=xterm-256color) whose output a thread reads as "
+        "it comes; wall time from just before the spawn to the first output byte and to the "
+        "first output holding a data date (YYYY-MM-DD: the header's data clock, which only a "
+        "desk with a snapshot shows; 'starting…' comes before). Then 'q': the exit code must "
+        "be 0 and the daemon must still answer `status`. Includes Python start-up, imports.",
+    )
+    first_bytes, firsts, cpus, exits = [], [], [], []
+    fine = 0
+    for i in range(repeats):
+        with PtyTerminal(attach_command(daemon), tmp, FF_ROWS, FF_COLS) as term:
+            found = term.wait_for(DATA_DATE_RE, 30)
+            cpu = cpu_seconds(term.pid)
+            if found is None:
+                notes.append(f"run {i + 1}: no data date within 30 s: {term.text()[-300:]}")
+                continue
+            firsts.append(found - term.t0)
+            if (first_byte := term.first_byte_s()) is not None:
+                first_bytes.append(first_byte)
+            if cpu is not None:
+                cpus.append(cpu)
+            time.sleep(0.3)
+            ok, took = quit_attached(term, daemon, notes, f"run {i + 1}")
+            if ok:
+                fine += 1
+                exits.append(took)
+            log(f"attach {i + 1}/{repeats}: first frame {firsts[-1]:.2f}s")
+    fig.add("spawn -> first byte on the terminal (median)", median(first_bytes), "s")
+    fig.add(
+        "spawn -> first frame with data (median)",
+        median(firsts),
+        "s",
+        f"{len(firsts)}/{repeats}; all: " + ", ".join(f"{x:.2f}" for x in firsts),
+    )
+    fig.add("CPU of attach up to that frame (median)", median(cpus), "s", "user+sys")
+    fig.add("'q' -> exit 0, daemon still answers (median)", median(exits), "s")
+    fig.add("quits with exit 0 and the daemon alive", f"{fine}/{repeats}")
+    return fig
+
+
+def attach_steady(tmp: str, daemon: Daemon, cols: int, rows: int, seconds: float) -> Load:
+    """A window of ``seconds`` from 1 s after the first frame, on the running daemon."""
+    label = f"{speed_label(daemon.speed)} {cols}x{rows}"
+    with PtyTerminal(attach_command(daemon), tmp, rows, cols) as term:
+        if term.wait_for(MODE_RE, 30) is None:
+            raise RuntimeError(f"attach {label}: no desk on screen: {term.text()[-300:]}")
+        time.sleep(1.0)
+        deadline = time.perf_counter() + seconds
+        load = measure_load(label, term, daemon, lambda: time.perf_counter() >= deadline)
+        quit_attached(term, daemon, load.notes, "after 'q'")
+    return load
+
+
+def attach_replay(tmp: str, speed: str, cols: int, rows: int, seconds: float | None) -> Load:
+    """A fresh daemon at ``speed``; attach as soon as its socket exists. With ``seconds``,
+    a window that long from 1 s after the first frame (then both are stopped); without,
+    from the first frame until the daemon exits by itself at the end of the replay."""
+    label = f"{speed_label(speed)} {cols}x{rows}"
+    with (
+        tempfile.TemporaryDirectory(prefix="kt", dir=tmp) as sub,
+        Daemon(sub, speed) as daemon,
+    ):
+        socket_s = daemon.wait_socket()
+        with PtyTerminal(attach_command(daemon), sub, rows, cols) as term:
+            first = term.wait_for(MODE_RE, 30)
+            if first is None:
+                raise RuntimeError(f"attach {label}: no desk on screen: {term.text()[-300:]}")
+            if not daemon.alive():
+                raise RuntimeError(f"attach {label}: the replay ended before the first frame")
+            if seconds is not None:
+                time.sleep(1.0)
+                deadline = time.perf_counter() + seconds
+                load = measure_load(label, term, daemon, lambda: time.perf_counter() >= deadline)
+                if not daemon.alive():
+                    load.notes.append("the replay ended inside the window")
+                quit_attached(term, daemon, load.notes, "after 'q'")
+                return load
+            load = measure_load(label, term, daemon, lambda: not daemon.alive(), daemon_exits=True)
+            t_end = time.perf_counter()
+            replay_s = daemon.replay_wall_s()
+            load.notes.append(
+                f"the replay took {replay_s or float('nan'):.2f} s; the first frame came "
+                f"{first - daemon.started - socket_s:.2f} s after the socket appeared"
             )
-            if result.returncode == 0 and json.loads(result.stdout or b"null"):
-                return time.perf_counter() - self.started
-            if not self.alive():
-                raise RuntimeError(f"the daemon exited early:\n{self.output()}")
-            time.sleep(0.05)
-        raise RuntimeError(f"`kitetui ctl status` did not answer in {timeout} s")
-
-    def output(self) -> str:
-        try:
-            return self.out_path.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
-
-    def replay_wall_s(self) -> float | None:
-        """The replay wall time the headless summary prints ('..., 3.19 s wall')."""
-        match = re.search(r"replayed .*?([\d.]+) s wall", self.output())
-        return float(match.group(1)) if match else None
-
-    def stop(self, timeout: float = 20.0) -> int | None:
-        """SIGTERM (a clean stop), then SIGKILL after ``timeout``; the return code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.alive()
-        return self.proc.returncode
-
-    def __enter__(self) -> Daemon:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+            # The desk has gone: what does the attached TUI do?
+            gone = term.wait_for(GONE_RE, 3.0, since=t_end)
+            finished = term.search(re.compile(rb"FINISHED"), first) is not None
+            load.notes.append(
+                "after the daemon exited the TUI "
+                + ("exited" if not term.alive() else "kept running")
+                + (f", showed 'reconnecting…' after {gone - t_end:.2f} s" if gone else "")
+                + (", showed FINISHED" if finished else ", never showed FINISHED")
+            )
+            quit_attached(term, None, load.notes, "after 'q'")
+    return load
 
 
-def spawn_in_pty(
-    command: list[str], cwd: str | Path, rows: int, cols: int, env: dict[str, str]
-) -> tuple[subprocess.Popen[bytes], int]:
-    """Start ``command`` on a new pty of ``cols`` x ``rows``; returns it and the master fd."""
-    master, slave = os.openpty()
-    try:
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        proc = subprocess.Popen(
-            command,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
+def load_table(loads: list[Load]) -> list[str]:
+    lines = [
+        f"    {'desk speed, terminal':<22}{'window':>7}{'attach':>8}{'frames':>8}"
+        f"{'bytes':>9}{'bytes':>8}{'desk':>7}{'bench':>7}",
+        f"    {'':<22}{'s':>7}{'CPU %':>8}{'/s':>8}{'/s':>9}{'/frame':>8}{'CPU %':>7}{'CPU %':>7}",
+    ]
+    for x in loads:
+        lines.append(
+            f"    {x.label:<22}{x.window_s:>7.2f}{x.pct(x.cpu_s):>8.1f}{x.fps:>8.1f}"
+            f"{x.bps:>9,.0f}{median(x.frame_bytes):>8,.0f}{x.pct(x.desk_cpu_s):>7.0f}"
+            f"{x.pct(x.bench_cpu_s):>7.0f}"
         )
-    except BaseException:
-        os.close(master)
-        raise
+    for x in loads:
+        for note in x.notes:
+            for i, chunk in enumerate(wrap(f"{x.label}: {note}", 88)):
+                lines.append(f"      {'  ' if i else ''}{chunk}")
+    return lines
+
+
+def figure_attach(quick: bool) -> list[Figure]:
+    repeats = 2 if quick else 5
+    steady_s = 3.0 if quick else 8.0
+    fixed_s = 3.0 if quick else 6.0
+    sizes = [(160, 48), (80, 24)]
+    notes: list[str] = []
+    loads: list[Load] = []
+    load_before = os.getloadavg()[0]
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on SIGTERM
+    try:
+        with tempfile.TemporaryDirectory(prefix="kt") as tmp:
+            with Daemon(tmp, "60") as daemon:
+                ready_s = daemon.wait_ctl_status()
+                log(f"attach: daemon at 60x answers `ctl status` after {ready_s:.2f}s")
+                first = attach_first_frames(tmp, daemon, repeats, notes)
+                first.add("context: daemon spawn -> `ctl status` answers", ready_s, "s")
+                for cols, rows in sizes[:1] if quick else sizes:
+                    loads.append(attach_steady(tmp, daemon, cols, rows, steady_s))
+                    log(f"attach {loads[-1].label}: {loads[-1].pct(loads[-1].cpu_s):.1f}% CPU")
+                if not daemon.alive():
+                    notes.append(f"the 60x daemon exited early (rc {daemon.proc.returncode})")
+            for speed, seconds, shapes in (
+                ("max", None, sizes),
+                ("2000", fixed_s, sizes[:1] if quick else sizes),
+            ):
+                for cols, rows in shapes:
+                    loads.append(attach_replay(tmp, speed, cols, rows, seconds))
+                    log(f"attach {loads[-1].label}: {loads[-1].pct(loads[-1].cpu_s):.1f}% CPU")
     finally:
-        os.close(slave)
-    return proc, master
-
-
-class PtyTerminal:
-    """A command in a pty of ``cols`` x ``rows``; every output byte kept with its time."""
-
-    def __init__(
-        self, command: list[str], cwd: str | Path, rows: int, cols: int, answer_sync: bool = True
-    ) -> None:
-        self.command = command
-        self.cwd = cwd
-        self.rows = rows
-        self.cols = cols
-        self.answer_sync = answer_sync
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.master = -1
-        self.t0 = 0.0
-        self.buf = bytearray()
-        self.ends: list[int] = []  # end offset of each chunk read
-        self.times: list[float] = []  # perf_counter when it was read
-        self.frame_times: list[float] = []  # one per SYNC_BEGIN, when its chunk was read
-        self.answered_sync = False
-        self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
-
-    # ---- life -------------------------------------------------------------------
-
-    def start(self) -> None:
-        self.t0 = time.perf_counter()
-        self.proc, master = spawn_in_pty(
-            self.command, self.cwd, self.rows, self.cols, _clean_env(TERM="xterm-256color")
-        )
-        self.master = master
-        self.thread = threading.Thread(target=self._read, name="pty-reader", daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        tail = b""
-        while True:
-            try:
-                chunk = os.read(self.master, 1 << 16)
-            except OSError:  # EIO: every slave fd is closed, the child is gone
-                break
-            if not chunk:
-                break
-            now = time.perf_counter()
-            data = tail + chunk
-            if self.answer_sync and not self.answered_sync and SYNC_QUERY in data:
-                self.answered_sync = True
-                with contextlib.suppress(OSError):
-                    os.write(self.master, SYNC_ANSWER)
-            begins = 0
-            start = 0
-            while (found := data.find(SYNC_BEGIN, start)) >= 0:
-                if found + len(SYNC_BEGIN) > len(tail):  # not counted with the last chunk
-                    begins += 1
-                start = found + 1
-            with self.lock:
-                self.buf += chunk
-                self.ends.append(len(self.buf))
-                self.times.append(now)
-                self.frame_times.extend([now] * begins)
-            tail = data[-16:]
-
-    def send(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def wait_exit(self, timeout: float) -> int | None:
-        assert self.proc is not None
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def quit(self, timeout: float = 15.0) -> tuple[int | None, float]:
-        """Type 'q'; (return code or None if still running, seconds it took)."""
-        t = time.perf_counter()
-        if self.alive():
-            with contextlib.suppress(OSError):
-                self.send(b"q")
-        code = self.wait_exit(timeout)
-        return code, time.perf_counter() - t
-
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self.thread is not None:
-            self.thread.join(5)
-        if self.master >= 0:
-            os.close(self.master)
-            self.master = -1
-
-    def __enter__(self) -> PtyTerminal:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # ---- what was written -------------------------------------------------------
-
-    def first_byte_s(self) -> float | None:
-        with self.lock:
-            return self.times[0] - self.t0 if self.times else None
-
-    def time_at(self, offset: int) -> float:
-        """When the byte at ``offset`` was read (perf_counter)."""
-        with self.lock:
-            return self.times[bisect.bisect_right(self.ends, offset)]
-
-    def offset_at(self, when: float) -> int:
-        """Bytes read before ``when``."""
-        with self.lock:
-            index = bisect.bisect_left(self.times, when)
-            return self.ends[index - 1] if index else 0
-
-    def search(self, pattern: re.Pattern[bytes], since: float = 0.0) -> float | None:
-        """perf_counter when ``pattern`` first appeared in output read at or after ``since``."""
-        start = max(0, self.offset_at(since) - 64)
-        with self.lock:
-            data = bytes(self.buf[start:])
-        match = pattern.search(data)
-        return None if match is None else self.time_at(start + match.end() - 1)
-
-    def wait_for(
-        self, pattern: re.Pattern[bytes], timeout: float, since: float = 0.0, poll: float = 0.01
-    ) -> float | None:
-        """Poll until ``pattern`` shows up; its arrival time (perf_counter) or None."""
-        deadline = time.perf_counter() + timeout
-        scanned = since
-        while True:
-            now = time.perf_counter()
-            found = self.search(pattern, scanned)
-            if found is not None:
-                return found
-            if now > deadline or not self.alive():
-                return self.search(pattern, scanned)
-            scanned = max(since, now - 0.5)  # re-scan a little: a chunk may be mid-read
-            time.sleep(poll)
-
-    def window(self, t_from: float, t_to: float) -> tuple[int, int]:
-        """(frames, bytes) written between two perf_counter instants."""
-        with self.lock:
-            frames = bisect.bisect_left(self.frame_times, t_to) - bisect.bisect_left(
-                self.frame_times, t_from
-            )
-        return frames, self.offset_at(t_to) - self.offset_at(t_from)
-
-    def frame_sizes(self, t_from: float, t_to: float) -> list[int]:
-        """Bytes of each frame (from one SYNC_BEGIN to the next) begun inside the window."""
-        start, end = self.offset_at(t_from), self.offset_at(t_to)
-        with self.lock:
-            data = bytes(self.buf[start:end])
-        cuts = [m.start() for m in re.finditer(re.escape(SYNC_BEGIN), data)]
-        return [b - a for a, b in itertools.pairwise(cuts)]
-
-    def text(self, since: float = 0.0, limit: int = 3000) -> str:
-        """The output since ``since`` with escape sequences removed (for diagnostics)."""
-        start = self.offset_at(since)
-        with self.lock:
-            data = bytes(self.buf[start:])
-        plain = ESCAPE_RE.sub(b" ", data).decode("utf-8", "replace")
-        return re.sub(r"\s+", " ", plain)[-limit:]
+        signal.signal(signal.SIGTERM, previous)
+    for note in notes:
+        first.add("problem", note)
+    load = Figure(
+        "7b",
+        "`kitetui attach` under a replay: CPU, frames/s and bytes/s on the terminal",
+        "The TUI attached in a pty of the given size. attach CPU = user+sys of the attach "
+        "process (/proc/PID/stat, all threads, 10 ms ticks) / wall, in % of one core; desk "
+        "and bench (this process, the terminal) for context. frames = synchronized-output "
+        "begin markers ESC[?2026h: Textual wraps every screen update in ESC[?2026h..l once "
+        "the terminal says it supports mode 2026 (the bench answers the DECRQM query as "
+        "modern terminals do); bytes = all the TUI wrote, what an SSH link carries. "
+        f"Windows: 60x, the 7a daemon, {steady_s:g} s from 1 s after the first frame; "
+        "max, a fresh daemon each, attach spawned when its socket appears, from the first "
+        "frame until the daemon exits at the replay's end (the replay is ~3 s, so the TUI "
+        f"sees part of it); 2000x, a fresh daemon each, {fixed_s:g} s from 1 s after the "
+        "first frame (the tick-heavy first day). ui.refresh_hz is 4.",
+    )
+    for x in loads:
+        load.add(f"{x.label} attach CPU", x.pct(x.cpu_s), "% core", f"window {x.window_s:.2f}s")
+        load.add(f"{x.label} frames/s", x.fps, "1/s")
+        load.add(f"{x.label} bytes/s", x.bps, "B/s", "; ".join(x.notes))
+        load.add(f"{x.label} desk CPU", x.pct(x.desk_cpu_s), "% core")
+    loadavg = f"{load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+    load.add("load average (1 min) at the start / end", loadavg)
+    load.table = [*load_table(loads), f"    load average (1 min) at the start / end: {loadavg}"]
+    return [first, load]

@@ -56,27 +56,28 @@ import gc
 import json
 import os
 import pickle
-import platform
 import random
 import shutil
 import sqlite3
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections import deque
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchlib.desk import temp_db
+from benchlib.procs import REPO, ChildFailed, rss_mb, run_json_child
+from benchlib.profiling import timed_async
+from benchlib.report import Figure, log, machine_header, print_table
+from benchlib.stats import describe, median, summary
 
-import yaml  # noqa: E402
+sys.path.insert(0, str(REPO))
 
-from kitetui.cli import DEFAULT_CONFIG  # noqa: E402
-from kitetui.config import AppConfig, parse_config  # noqa: E402
+import yaml
+
+from kitetui.cli import DEFAULT_CONFIG
+from kitetui.config import AppConfig, parse_config
 
 IST = timezone(timedelta(hours=5, minutes=30))
 DAY = date(2022, 11, 18)  # the bundled F&O day: its instrument master names the options
@@ -88,10 +89,6 @@ EQUITIES = ("AXISBANK", "HDFCBANK", "ICICIBANK", "KOTAKBANK", "SBIN")
 CONFIG_NAME = "bench-desk-load.yaml"
 TUI_SIZE = (160, 48)
 FRAME_BUDGET_MS = 250.0
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def bench_config() -> AppConfig:
@@ -110,35 +107,6 @@ def bench_config() -> AppConfig:
 def ist_ns(hh: int, mm: int, ss: float = 0.0) -> int:
     moment = datetime(DAY.year, DAY.month, DAY.day, hh, mm, tzinfo=IST) + timedelta(seconds=ss)
     return int(moment.astimezone(UTC).timestamp() * 1e9)
-
-
-def rss_mb() -> tuple[float, float]:
-    """(current, peak) resident set size of this process in MB."""
-    fields: dict[str, float] = {}
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                name, value = line.split(":", 1)
-                fields[name] = int(value.split()[0]) / 1024
-    return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {
-        "n": len(values),
-        "median": statistics.median(ordered),
-        "p95": p95,
-        "max": ordered[-1],
-    }
-
-
-def fmt(stats: dict[str, float], unit: str = "ms", digits: int = 1) -> str:
-    return (
-        f"median {stats['median']:.{digits}f} {unit}, p95 {stats['p95']:.{digits}f} {unit}, "
-        f"max {stats['max']:.{digits}f} {unit} (n={stats['n']})"
-    )
 
 
 # ---- a: building the database -------------------------------------------------------
@@ -495,14 +463,10 @@ async def child_resume(db_path: Path, out_dir: Path, quick: bool, measure_b: boo
     statements: list[str] = []
 
     def timed(name: str, fn):
-        async def wrapper(*args, **kwargs):
-            started = time.perf_counter()
-            try:
-                return await fn(*args, **kwargs)
-            finally:
-                timings[name] = timings.get(name, 0.0) + (time.perf_counter() - started) * 1e3
+        def add(ns: int) -> None:
+            timings[name] = timings.get(name, 0.0) + ns / 1e6
 
-        return wrapper
+        return timed_async(fn, add)
 
     for name in ("load_fills", "load_orders", "load_risk_state", "load_desk_state"):
         setattr(runs_repo, name, timed(name, getattr(runs_repo, name)))
@@ -597,7 +561,7 @@ async def resume_and_measure(
         read_only.append((time.perf_counter() - mark) * 1e3)
     result["load_order_detail_ms"] = summary(read_only)
     result["order_detail_rows"] = {
-        "history median": statistics.median(h for h, _ in detail_sizes),
+        "history median": median([h for h, _ in detail_sizes]),
         "fills max": max(f for _, f in detail_sizes),
     }
 
@@ -728,8 +692,9 @@ def fills_index_probe(db_path: Path, quick: bool) -> dict[str, Any]:
         with sqlite3.connect(copy) as conn:
             tags = [r[0] for r in conn.execute("SELECT tag FROM fills LIMIT 200")]
             conn.executemany(
-                "INSERT INTO fills VALUES (?, ?, 'old-run', ?, 'options', 'X', 'BUY', 1, 1.0, "
-                "'MIS', 0, 0)",
+                "INSERT INTO fills (fill_id, seq, run_id, tag, engine, symbol, side, quantity, "
+                "price, product, ts_ns, clock_ns) VALUES (?, ?, 'old-run', ?, 'options', 'X', "
+                "'BUY', 1, 1.0, 'MIS', 0, 0)",
                 ((f"old-{i}", i, f"OLDTAG{i // 2}") for i in range(extra)),
             )
             conn.commit()
@@ -955,7 +920,7 @@ async def tui_variant(snapshot, book, ship_all: bool, frames: int, desk_gc: bool
             }
             log(
                 f"    c {'all' if ship_all else 'recent'} {tab:9s} rows={rows} "
-                f"pull {fmt(summary(pulls))}; frame cpu {fmt(summary(frame_cpu))}"
+                f"pull {describe(summary(pulls))}; frame cpu {describe(summary(frame_cpu))}"
             )
         result["tabs"] = tabs
         ops: dict[str, Any] = {}
@@ -1011,19 +976,17 @@ async def child_tui(out_dir: Path, quick: bool, ship_all: bool, desk_gc: bool) -
 
 
 def run_child(args: list[str]) -> dict[str, Any]:
-    command = [sys.executable, str(Path(__file__).resolve()), *args]
-    done = subprocess.run(
-        command, capture_output=True, text=True, cwd=ROOT, check=False, timeout=1200
-    )
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr)
-        raise SystemExit(f"child {' '.join(args)} failed ({done.returncode})")
-    sys.stderr.write(done.stderr)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """This script again in a fresh interpreter (its memory is its own); its JSON answer."""
+    try:
+        return run_json_child(
+            [sys.executable, str(Path(__file__).resolve()), *args], cwd=REPO, timeout=1200
+        )
+    except ChildFailed as exc:
+        raise SystemExit(str(exc)) from exc
 
 
-def report_a(db: dict, empty: dict, loaded: dict, probe: dict) -> list[str]:
-    lines = ["", "a  the database and resuming it"]
+def report_a(db: dict, empty: dict, loaded: dict, probe: dict) -> Figure:
+    lines: list[str] = []
     lines.append(
         "   built: "
         + ", ".join(
@@ -1057,10 +1020,11 @@ def report_a(db: dict, empty: dict, loaded: dict, probe: dict) -> list[str]:
     for sql, n in loaded["selects_during_resume"].items():
         lines.append(f"      {n:5d}  {sql}")
     lines.append(
-        f"   order_detail(tag) (journal flush + 3 reads): {fmt(loaded['order_detail_ms'], 'ms', 2)}"
+        "   order_detail(tag) (journal flush + 3 reads): "
+        + describe(loaded["order_detail_ms"], "ms", 2)
     )
     lines.append(
-        f"   load_order_detail alone: {fmt(loaded['load_order_detail_ms'], 'ms', 3)}; "
+        f"   load_order_detail alone: {describe(loaded['load_order_detail_ms'], 'ms', 3)}; "
         f"rows {loaded['order_detail_rows']}"
     )
     lines.append(f"   plan, fills by tag: {probe['plan fills by tag']}")
@@ -1068,18 +1032,28 @@ def report_a(db: dict, empty: dict, loaded: dict, probe: dict) -> list[str]:
     for row in probe["by size"]:
         lines.append(
             f"   fills by tag with {row['fills in table']:,} fills in the table: no index "
-            f"{fmt(row['no index'], 'ms', 3)}; with an index {fmt(row['with index'], 'ms', 3)}"
+            f"{describe(row['no index'], 'ms', 3)}; "
+            f"with an index {describe(row['with index'], 'ms', 3)}"
         )
-    return lines
+    return section(
+        "a",
+        "The database and resuming it",
+        f"One unfinished replay run built through the journal ({N_SYMBOLS} symbols, 2,000 "
+        f"orders, {N_SIGNALS:,} signals, {N_EVENTS:,} events), then resumed by a Supervisor "
+        "in a fresh interpreter (open_store, open_market, _finish_recovery), beside the same "
+        "on an empty database; order_detail latency; fills by tag as the table grows.",
+        lines,
+    )
 
 
-def report_b(b: dict) -> list[str]:
-    lines = ["", "b  build_snapshot on the resumed desk"]
+def report_b(b: dict) -> Figure:
+    lines: list[str] = []
     lines.append(f"   contents: {b['contents']}")
-    lines.append(f"   build_snapshot: {fmt(b['build_ms'], 'ms', 2)}")
-    lines.append(f"   json.dumps(snapshot_to_json): {fmt(b['json_encode_ms'], 'ms', 2)}")
+    lines.append(f"   build_snapshot: {describe(b['build_ms'], 'ms', 2)}")
+    lines.append(f"   json.dumps(snapshot_to_json): {describe(b['json_encode_ms'], 'ms', 2)}")
     lines.append(
-        f"   attach decode (json.loads + snapshot_from_json): {fmt(b['json_decode_ms'], 'ms', 2)}"
+        "   attach decode (json.loads + snapshot_from_json): "
+        + describe(b["json_decode_ms"], "ms", 2)
     )
     lines.append(
         f"   JSON size {b['json_bytes'] / 1024:.0f} KiB a snapshot "
@@ -1088,14 +1062,21 @@ def report_b(b: dict) -> list[str]:
     )
     lines.append(
         f"   with all {b['all_orders']:,} orders in it: build "
-        f"{fmt(b['build_all_orders_ms'], 'ms', 2)}, "
+        f"{describe(b['build_all_orders_ms'], 'ms', 2)}, "
         f"JSON {b['json_bytes_all_orders'] / 1024:.0f} KiB"
     )
-    return lines
+    return section(
+        "b",
+        "build_snapshot on the resumed desk",
+        "Supervisor.build_snapshot after 300 signals and 200 events went through the trader, "
+        "every position re-marked before each build; the snapshot's JSON as the control "
+        "socket ships it to attach at 4 Hz, and the client's decode.",
+        lines,
+    )
 
 
-def report_c(name: str, c: dict) -> list[str]:
-    lines = ["", f"c  TUI at {TUI_SIZE[0]}x{TUI_SIZE[1]}, headless: {name}; GC: {c['gc_policy']}"]
+def report_c(key: str, name: str, c: dict) -> Figure:
+    lines: list[str] = []
     first = c["first_render"]
     lines.append(
         f"   first render (app start to idle, Positions tab): {first['wall_ms']:.0f} ms wall, "
@@ -1122,8 +1103,22 @@ def report_c(name: str, c: dict) -> list[str]:
                 f" ms CPU, {op['rows shown']} rows"
             )
         else:
-            lines.append(f"   {name_}: frame CPU {fmt(op)}")
-    return lines
+            lines.append(f"   {name_}: frame CPU {describe(op)}")
+    return section(
+        key,
+        f"TUI at {TUI_SIZE[0]}x{TUI_SIZE[1]}, headless: {name}; GC: {c['gc_policy']}",
+        "make_app under run_test on the desk's snapshot: first render, first show of each "
+        "tab, then frames where every position moves and a few records arrive: "
+        "pull_snapshot (the app's own work) and the whole frame in CPU ms of the process, "
+        f"the collector's pauses; sort and filter. A 4 Hz desk has {FRAME_BUDGET_MS:.0f} ms "
+        "a frame; CPU figures are the process's own (other load shows in wall times).",
+        lines,
+    )
+
+
+def section(key: str, title: str, what: str, lines: list[str]) -> Figure:
+    """A part of the report as a figure of preformatted lines."""
+    return Figure(key, title, what, table=[f" {line}" for line in lines])
 
 
 def main() -> int:
@@ -1149,16 +1144,14 @@ def main() -> int:
         return 0
 
     parts = set(args.only.split(","))
-    load = os.getloadavg()
-    print(
-        f"bench_desk_load: {platform.python_version()}, nproc {os.cpu_count()}, load average "
-        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}{', --quick' if args.quick else ''}"
-    )
-    figures: dict[str, Any] = {"load_average": load}
-    lines: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="bench-desk-load-") as tmp:
-        tmp_path = Path(tmp)
-        db = tmp_path / "desk.db"
+    header = machine_header("bench_desk_load" + ("  (--quick)" if args.quick else ""), REPO)
+    for line in header:
+        print(line, file=sys.stderr)
+    figures: dict[str, Any] = {"load_average": os.getloadavg()}
+    report: list[Figure] = []
+    with temp_db("desk.db", prefix="bench-desk-load-") as db:
+        tmp_path = db.parent
+        tmp = str(tmp_path)
         log("a: building the database through the journal …")
         mark = time.perf_counter()
         built = asyncio.run(build_database(db, bench_config()))
@@ -1180,32 +1173,32 @@ def main() -> int:
             probe = fills_index_probe(db, args.quick)
             figures.update(a_empty=empty, a_loaded=loaded, a_fills_probe=probe)
             if "a" in parts:
-                lines += report_a(built, empty, loaded, probe)
+                report.append(report_a(built, empty, loaded, probe))
             if "b" in parts:
                 figures["b"] = loaded["b"]
-                lines += report_b(loaded["b"])
+                report.append(report_b(loaded["b"]))
         if "c" in parts:
             from kitetui.tui import app as app_module
 
             policies = [False, True] if hasattr(app_module, "quiet_collector") else [False]
-            for desk_gc in policies:
+            variants = [
+                (desk_gc, ship_all, name)
+                for desk_gc in policies
                 for ship_all, name in (
                     (False, "the supervisor's snapshot (newest 300 orders + working)"),
                     (True, "the same desk with every order in the snapshot (2,000+)"),
-                ):
-                    log(f"c: TUI, {name}{', desk GC' if desk_gc else ''} …")
-                    extra = ["--ship-all"] if ship_all else []
-                    extra += ["--desk-gc"] if desk_gc else []
-                    quick = ["--quick"] if args.quick else []
-                    c = run_child(["--child", "tui", "--out", tmp, *quick, *extra])
-                    key = f"c_{'all' if ship_all else 'recent'}{'_desk_gc' if desk_gc else ''}"
-                    figures[key] = c
-                    lines += report_c(name, c)
-    print("\n".join(lines))
-    print(
-        f"\nframe budget at 4 Hz: {FRAME_BUDGET_MS:.0f} ms; CPU figures are the process's own "
-        "(the shared 2-core machine's other load shows in wall times, not CPU)."
-    )
+                )
+            ]
+            for number, (desk_gc, ship_all, name) in enumerate(variants, start=1):
+                log(f"c: TUI, {name}{', desk GC' if desk_gc else ''} …")
+                extra = ["--ship-all"] if ship_all else []
+                extra += ["--desk-gc"] if desk_gc else []
+                quick = ["--quick"] if args.quick else []
+                c = run_child(["--child", "tui", "--out", tmp, *quick, *extra])
+                key = f"c_{'all' if ship_all else 'recent'}{'_desk_gc' if desk_gc else ''}"
+                figures[key] = c
+                report.append(report_c(f"c{number}", name, c))
+    print_table(header, report)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str))
     return 0

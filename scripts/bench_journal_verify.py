@@ -40,13 +40,16 @@ import os
 import random
 import shutil
 import sqlite3
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchlib.desk import temp_db
+from benchlib.procs import REPO
+from benchlib.report import log
+from benchlib.stats import median
+
+sys.path.insert(0, str(REPO))
 
 from kitetui.store.chain import CHAINED, ChainHead, seal, verify_chain
 from kitetui.store.database import open_database
@@ -55,10 +58,6 @@ from kitetui.trading.risk import RiskEngine, RiskLimits
 
 RUN = "20221118T034500-a1b2c3"
 MIX = {"orders": 0.21, "order_events": 0.63, "fills": 0.16}
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def build(path: Path, total: int) -> dict[str, int]:
@@ -201,8 +200,7 @@ def main() -> int:
         f"{sqlite3.sqlite_version}  nproc {os.cpu_count()}  "
         f"load {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "state.db"
+    with temp_db("state.db", prefix="bench-journal-verify-") as path:
         log(f"building {args.rows:,} money rows ...")
         started = time.perf_counter()
         counts = build(path, args.rows)
@@ -235,13 +233,13 @@ def main() -> int:
         )
         total_s = total_cpu = 0.0
         for name, times in chains.items():
-            median = statistics.median(times)
-            cpu = statistics.median(cpus[name])
-            total_s += median
+            wall = median(times)
+            cpu = median(cpus[name])
+            total_s += wall
             total_cpu += cpu
-            rate = rows[name] / median if median else float("inf")
+            rate = rows[name] / wall if wall else float("inf")
             print(
-                f"  {name:<13} {rows[name]:>9,} rows  {median:7.3f} s wall  {cpu:7.3f} s cpu  "
+                f"  {name:<13} {rows[name]:>9,} rows  {wall:7.3f} s wall  {cpu:7.3f} s cpu  "
                 f"{rate:>12,.0f} rows/s"
             )
         total_rows = sum(rows.values())
@@ -256,10 +254,10 @@ def main() -> int:
                 verify_database(path, trust_seal=False, workers=workers).seconds
                 for _ in range(args.repeats)
             ]
-            median = statistics.median(full)
+            wall = median(full)
             print(
                 f"verify_database in full, {label} (quick_check + schema + runs + chains): "
-                f"{median:.3f} s median, {min(full):.3f} s best, {total_rows / median:,.0f} rows/s"
+                f"{wall:.3f} s median, {min(full):.3f} s best, {total_rows / wall:,.0f} rows/s"
             )
 
         async def open_close() -> tuple[float, float]:
@@ -273,15 +271,15 @@ def main() -> int:
         asyncio.run(open_close())  # seals the file
         sealed = [verify_database(path) for _ in range(args.repeats)]
         assert all(v.sealed for v in sealed), "the file should match its seal"
-        median = statistics.median(v.seconds for v in sealed)
+        wall = median([v.seconds for v in sealed])
         print(
-            f"verify_database on a sealed file (sha256 + schema + runs): {median:.3f} s median, "
-            f"{total_rows / median:,.0f} rows/s"
+            f"verify_database on a sealed file (sha256 + schema + runs): {wall:.3f} s median, "
+            f"{total_rows / wall:,.0f} rows/s"
         )
         cycles = [asyncio.run(open_close()) for _ in range(args.repeats)]
         print(
-            f"open_database on the sealed file: {statistics.median(c[0] for c in cycles):.3f} s "
-            f"median; close (re-seal): {statistics.median(c[1] for c in cycles):.3f} s median"
+            f"open_database on the sealed file: {median([c[0] for c in cycles]):.3f} s "
+            f"median; close (re-seal): {median([c[1] for c in cycles]):.3f} s median"
         )
     load = os.getloadavg()
     print(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import time
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, timedelta
@@ -187,17 +186,6 @@ def test_from_csv_with_real_dump_keeps_all_rows_by_segment(
     names = {(r["exchange"], r["name"]) for r in dump_rows}
     assert len(names) == 218
     assert set(dump.underlyings("NFO")) | set(dump.underlyings("BFO")) == {n for _, n in names}
-
-
-def test_from_csv_with_real_dump_builds_well_under_a_second(shared_data: Path) -> None:
-    best = min(_timed_build(shared_data / DUMP) for _ in range(2))
-    assert best < 1.0, f"building the 40k-row master took {best:.3f}s"
-
-
-def _timed_build(path: Path) -> float:
-    start = time.perf_counter()
-    InstrumentMaster.from_csv(path)
-    return time.perf_counter() - start
 
 
 @pytest.mark.parametrize("underlying", ["NIFTY", "BANKNIFTY", "FINNIFTY", "MIDCPNIFTY"])

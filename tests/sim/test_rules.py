@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kitetui.sim.rules import (
@@ -52,6 +52,7 @@ def test_protection_price_examples(ltp, percent, buy, expected):
     assert protection_price(ltp, percent, buy, 0.05) == expected
 
 
+@settings(deadline=None)  # no wall-clock limit per example: a loaded machine is not a bug
 @given(
     ticks=st.integers(min_value=1, max_value=2_000_000),
     percent=st.sampled_from([0.5, 1.0, 2.0, 2.5, 3.0, 5.0, 10.0, 100.0]),

@@ -60,10 +60,8 @@ def test_placement_timeout_leaves_the_order_in_the_book(live):
 def test_placement_timeout_with_a_late_answer(live):
     sim, kite = live
     sim.call(sim.exchange.faults.add, "place_order", "timeout", seconds=1.5)
-    started = time.monotonic()
-    with pytest.raises(requests.exceptions.Timeout):
+    with pytest.raises(requests.exceptions.Timeout):  # the client's 1 s, before the answer
         _place(kite, tag="late")
-    assert time.monotonic() - started < 1.4
     assert [o["tag"] for o in kite.orders()] == ["late"]
 
 

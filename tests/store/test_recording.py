@@ -98,7 +98,5 @@ def test_recorder_with_failing_disk_raises_on_the_next_record(
     assert isinstance(wait_for_error(recorder), kind)
     with pytest.raises(kind, match=says):
         recorder.record(2, [Tick("INFY", 2, 1500.0, 1, 0)])
-    started = time.monotonic()
-    recorder.close(timeout=5)
-    assert time.monotonic() - started < 5  # the thread drained and ended
-    assert not recorder._thread.is_alive()
+    recorder.close(timeout=5)  # a bound on a hang, not a measurement
+    assert not recorder._thread.is_alive()  # the thread drained and ended
