@@ -20,13 +20,13 @@ the real ones, wrapped at run time where a phase needs its own stopwatch.
      10,000 risk decisions, 5,000 events, the equity curve. Then, in a fresh interpreter
      each (so memory is the process's own), a ``Supervisor`` with the same config opens
      it and resumes the run: ``open_store``, ``open_market`` (with its journal reads timed
-     on their own) and ``_finish_recovery``; peak and current RSS; every SQL statement
+     on their own) and ``Recovery.finish``; peak and current RSS; every SQL statement
      the resume ran (traced), to show what is read into memory; then
      ``Supervisor.order_detail(tag)`` latency over many tags, and the query plans of its
      reads. Beside it the same run on an empty database. Finally the fills-by-tag read on
      a database holding many more fills (other runs), with and without an index, to say
      when ``fills(tag)`` would need one.
-  b  ``Supervisor.build_snapshot`` on that resumed desk after 300 signals and 200 events
+  b  ``Publisher.build`` on that resumed desk after 300 signals and 200 events
      were recorded through the trader (so the snapshot carries 200 positions, the newest
      300 orders plus every working one, 300 signals, 200 events), every position re-marked
      before each build; then the snapshot as the control socket ships it to ``attach`` at
@@ -511,7 +511,7 @@ async def resume_and_measure(
     await supervisor.open_market()
     timings["open_market"] = (time.perf_counter() - mark) * 1e3
     mark = time.perf_counter()
-    await supervisor._finish_recovery()
+    await supervisor.recovery.finish()
     timings["finish_recovery"] = (time.perf_counter() - mark) * 1e3
     timings["total"] = (time.perf_counter() - started) * 1e3
     await supervisor.journal.flush()
@@ -524,7 +524,7 @@ async def resume_and_measure(
         loaded={
             "orders in Trader.orders": len(trader.orders),
             "working orders": len(trader.open_orders()),
-            "journal fills held for replay": len(supervisor._journal_fills),
+            "journal fills held for replay": len(supervisor.recovery.fills),
             "open positions": len(supervisor.portfolio.open_positions()),
             "signals in memory (Trader.signals)": len(trader.signals),
             "events in memory (Trader.events)": len(trader.events),
@@ -620,7 +620,7 @@ def measure_snapshot(supervisor, out_dir: Path, quick: bool, rng: random.Random)
             portfolio.mark(symbol, prices[symbol])
         seq += 1
         mark = time.perf_counter()
-        snapshot = supervisor.build_snapshot(seq)
+        snapshot = supervisor.publisher.build(seq)
         build.append((time.perf_counter() - mark) * 1e3)
     result["build_ms"] = summary(build)
     result["contents"] = {
@@ -659,7 +659,7 @@ def measure_snapshot(supervisor, out_dir: Path, quick: bool, rng: random.Random)
         for _ in range(max(20, iterations // 4)):
             seq += 1
             mark = time.perf_counter()
-            all_orders = supervisor.build_snapshot(seq)
+            all_orders = supervisor.publisher.build(seq)
             every.append((time.perf_counter() - mark) * 1e3)
     finally:
         supervisor_module._RECENT_ORDERS = saved
@@ -744,7 +744,7 @@ OPEN_STATUSES = ("NEW", "OPEN", "TRIGGER PENDING")
 class Churn:
     """The next snapshot of a busy desk: every position moves, a few records arrive.
 
-    ``all_orders`` is the day's book; like ``build_snapshot``, a frame shows the newest
+    ``all_orders`` is the day's book; like ``Publisher.build``, a frame shows the newest
     300 plus every working order, or (``ship_all``) the whole book.
     """
 
@@ -1000,7 +1000,7 @@ def report_a(db: dict, empty: dict, loaded: dict, probe: dict) -> Figure:
             f"   {name}: resumed={child['resumed']}; open_store {t['open_store']:.0f} ms, "
             f"open_market {t['open_market']:.0f} ms (journal reads: load_sequences "
             f"{t.get('load_sequences', 0):.1f}, load_fills {t.get('load_fills', 0):.1f}, "
-            f"load_orders {t.get('load_orders', 0):.1f} ms), _finish_recovery "
+            f"load_orders {t.get('load_orders', 0):.1f} ms), Recovery.finish "
             f"{t['finish_recovery']:.0f} ms (load_risk_state "
             f"{t.get('load_risk_state', 0):.1f} ms); total {t['total']:.0f} ms"
         )
@@ -1040,7 +1040,7 @@ def report_a(db: dict, empty: dict, loaded: dict, probe: dict) -> Figure:
         "The database and resuming it",
         f"One unfinished replay run built through the journal ({N_SYMBOLS} symbols, 2,000 "
         f"orders, {N_SIGNALS:,} signals, {N_EVENTS:,} events), then resumed by a Supervisor "
-        "in a fresh interpreter (open_store, open_market, _finish_recovery), beside the same "
+        "in a fresh interpreter (open_store, open_market, Recovery.finish), beside the same "
         "on an empty database; order_detail latency; fills by tag as the table grows.",
         lines,
     )
@@ -1068,7 +1068,7 @@ def report_b(b: dict) -> Figure:
     return section(
         "b",
         "build_snapshot on the resumed desk",
-        "Supervisor.build_snapshot after 300 signals and 200 events went through the trader, "
+        "Publisher.build after 300 signals and 200 events went through the trader, "
         "every position re-marked before each build; the snapshot's JSON as the control "
         "socket ships it to attach at 4 Hz, and the client's decode.",
         lines,
