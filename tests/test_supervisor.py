@@ -387,7 +387,6 @@ async def test_stop_with_on_stop_leave_keeps_positions_for_the_next_start(
 
 async def test_reconcile_with_drift_reports_it_only_when_seen_twice(tmp_path: Path) -> None:
     from kitetui.domain import Position, Product
-
     from kitetui.venues.reconciler import Reconciler
 
     supervisor = Supervisor(_config(), "test.yaml", database=tmp_path / "s.db", speed=None)
