@@ -185,6 +185,8 @@ class Supervisor:
                 data={"config": self.config_path, "database": str(self.db_path)},
             )
         )
+        # A desk that answers `status` has something to show from its first reply.
+        self.publish()
 
     def _build_engines(self, available: frozenset[str]) -> None:
         run_tag = self.run_id.rsplit("-", 1)[-1]
