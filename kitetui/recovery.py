@@ -117,7 +117,7 @@ class Recovery:
     async def _restore_reversals(self) -> None:
         """Stop-and-reverse survives a restart: a close that a signal against the
         position started still enters the other side once it has filled, unless the
-        entry was already tried (an order or a risk decision for it is journaled)."""
+        entry was already tried (its order, or a refusing risk decision, is journaled)."""
         desk = self.desk
         if desk.config.exits.on_opposite_signal != "reverse":
             return
@@ -128,7 +128,7 @@ class Recovery:
             kind = order.reason.split(":", 1)[0]
             if order.purpose is not OrderPurpose.EXIT or kind not in ("LONG", "SHORT"):
                 continue
-            if await runs_repo.has_decision(desk.db, desk.run_id, order.signal_id, "ENTRY"):
+            if await runs_repo.entry_tried(desk.db, desk.run_id, order.signal_id):
                 continue
             signal = await runs_repo.load_signal(desk.db, order.signal_id)
             if signal is not None:

@@ -269,12 +269,16 @@ async def load_signal(db: aiosqlite.Connection, signal_id: str) -> Signal | None
     )
 
 
-async def has_decision(db: aiosqlite.Connection, run_id: str, signal_id: str, purpose: str) -> bool:
-    """Whether the risk engine already decided this signal's intent of ``purpose``."""
+async def entry_tried(db: aiosqlite.Connection, run_id: str, signal_id: str) -> bool:
+    """Whether a signal's entry was sent or refused. An allowing decision with no order
+    behind it was cut off by a crash before the order was written (the order row comes
+    before the broker sees it), so that entry was never sent and is still owed."""
     row = await (
         await db.execute(
-            "SELECT 1 FROM risk_decisions WHERE run_id = ? AND signal_id = ? AND purpose = ?",
-            (run_id, signal_id, purpose),
+            "SELECT 1 FROM orders WHERE run_id = ? AND signal_id = ? AND purpose = 'ENTRY' "
+            "UNION ALL SELECT 1 FROM risk_decisions WHERE run_id = ? AND signal_id = ? "
+            "AND purpose = 'ENTRY' AND verdict NOT IN ('ALLOW', 'REDUCE') LIMIT 1",
+            (run_id, signal_id, run_id, signal_id),
         )
     ).fetchone()
     return row is not None

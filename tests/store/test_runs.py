@@ -14,7 +14,13 @@ import aiosqlite
 import pytest
 
 from kitetui.store.errors import DatabaseRefused
-from kitetui.store.runs import load_desk_state, load_fills, load_orders, load_risk_state
+from kitetui.store.runs import (
+    entry_tried,
+    load_desk_state,
+    load_fills,
+    load_orders,
+    load_risk_state,
+)
 
 from .journal_support import RUN, edit
 
@@ -102,5 +108,35 @@ async def test_loaders_with_no_rows_return_nothing(journal_db: Path) -> None:
         assert await load_fills(db, "nobody") == []
         assert await load_risk_state(db, "nobody") is None
         assert await load_desk_state(db, "no such key") is None
+    finally:
+        await db.close()
+
+
+def _decide(signal_id: str, verdict: str) -> str:
+    return (
+        "INSERT INTO risk_decisions (run_id, ts_ns, signal_id, engine, symbol, purpose, side, "
+        f"requested_qty, verdict, quantity, rule, reason) VALUES ('{RUN}', 1, '{signal_id}', "
+        f"'fno', 'NIFTY22NOVFUT', 'ENTRY', 'BUY', 50, '{verdict}', 50, 'entry', 'test')"
+    )
+
+
+async def test_an_allowed_entry_with_no_order_is_still_owed(journal_db: Path) -> None:
+    """A crash between the risk decision and the order row leaves an entry that was
+    never sent: recovery must send it (seen as a lost stop-and-reverse under SIGKILL)."""
+    edit(
+        journal_db,
+        _decide("sig-cut", "ALLOW"),
+        _decide("sig-halved", "REDUCE"),
+        _decide("sig-refused", "BLOCK"),
+        _decide("sig-halted", "HALT"),
+    )
+    db = await aiosqlite.connect(journal_db)
+    try:
+        assert await entry_tried(db, RUN, "sig-T00")  # its order is journaled
+        assert not await entry_tried(db, RUN, "sig-cut")
+        assert not await entry_tried(db, RUN, "sig-halved")
+        assert await entry_tried(db, RUN, "sig-refused")
+        assert await entry_tried(db, RUN, "sig-halted")
+        assert not await entry_tried(db, "another run", "sig-T00")
     finally:
         await db.close()
