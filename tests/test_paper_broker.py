@@ -25,6 +25,7 @@ from kitetui.domain import (
     OrderType,
     Product,
     Side,
+    Tick,
 )
 
 B, S = Side.BUY, Side.SELL
@@ -138,6 +139,16 @@ def test_adapter_with_market_data_and_restore_drives_its_book():
     other = PaperBroker()
     other.restore([done])
     assert now(other.lookup("s")) == done and now(other.open_orders()) == []
+
+
+def test_adapter_with_on_market_matches_ticks_and_bars_and_ignores_updates():
+    broker = PaperBroker(liquidity=Liquidity(0.5))
+    now(broker.place(order(kind=LMT, price=100.0, qty=20)))
+    [(_, part)] = broker.on_market(Tick("INFY", 101, 100.0, 10))  # half of 10
+    [(done, rest)] = broker.on_market(Bar("INFY", 200, 60, 99.5, 100.0, 99.0, 99.8, 1000))
+    assert (part.quantity, rest.quantity, done.status) == (5, 15, OrderStatus.COMPLETE)
+    assert broker.apply_update({"order_id": "1", "tag": "t1", "status": "COMPLETE"}) == (None, [])
+    assert now(broker.lookup("t1")) == done
 
 
 # ---------------------------------------------------------------------- property

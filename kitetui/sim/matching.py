@@ -62,11 +62,7 @@ class Matcher:
 
     def _match(self, book: AccountBook, item: Tick | Bar) -> None:
         self._cancel_outside_lpp(book, item)
-        if isinstance(item, Bar):
-            fills = book.paper.on_bar(item)
-        else:
-            fills = book.paper.on_price(item.symbol, item.ts_ns, item.price, item.qty)
-        self.fills.record(book, fills)
+        self.fills.record(book, book.paper.on_market(item))
         self._trigger_stops(book, item)
 
     def _trigger_stops(self, book: AccountBook, item: Tick | Bar) -> None:

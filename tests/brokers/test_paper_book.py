@@ -24,6 +24,7 @@ from kitetui.domain import (
     OrderType,
     Product,
     Side,
+    Tick,
 )
 
 B, S = Side.BUY, Side.SELL
@@ -231,6 +232,17 @@ def test_on_price_with_bad_price_is_ignored(price):
     book.place(order())
     assert book.on_price("INFY", 101, price) == []
     assert len(book.open_orders()) == 1
+
+
+def test_on_market_with_tick_or_bar_matches_as_on_price_or_on_bar():
+    by_tick, by_price = PaperBook(liquidity=Liquidity(0.5)), PaperBook(liquidity=Liquidity(0.5))
+    by_bar, by_ohlc = PaperBook(), PaperBook()
+    for book in (by_tick, by_price, by_bar, by_ohlc):
+        book.place(order(B, LMT, price=100.0, qty=10))
+    assert by_tick.on_market(Tick("INFY", 101, 99.5, 8)) == by_price.on_price("INFY", 101, 99.5, 8)
+    assert by_tick.lookup("t1").filled_qty == 4  # the tick's quantity limited the fill
+    moved = bar(101.0, 102.0, 99.0, 100.0)
+    assert by_bar.on_market(moved) == by_ohlc.on_bar(moved) != []
 
 
 # ---------------------------------------------------------------------- bars
