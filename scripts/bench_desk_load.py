@@ -607,8 +607,8 @@ async def resume_and_measure(
 
 def measure_snapshot(supervisor, out_dir: Path, quick: bool, rng: random.Random) -> dict:
     import kitetui.supervisor as supervisor_module
-    from kitetui.control_client import snapshot_from_json as from_json
-    from kitetui.control_client import snapshot_to_json as to_json
+    from kitetui.control.protocol import snapshot_from_json as from_json
+    from kitetui.control.protocol import snapshot_to_json as to_json
     from kitetui.domain import Event, RiskDecision, RiskVerdict, Signal, SignalKind
 
     trader, portfolio = supervisor.trader, supervisor.portfolio

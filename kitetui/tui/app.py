@@ -39,7 +39,7 @@ from kitetui.commands import (
     StopEngine,
     TriggerKillSwitch,
 )
-from kitetui.link import DeskLink
+from kitetui.control.link import DeskLink
 from kitetui.tui.cells import (
     ENGINE_COLUMNS,
     EVENT_COLUMNS,

@@ -11,8 +11,8 @@ from textual.widgets import Input
 
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import load_config
+from kitetui.control.link import LocalLink
 from kitetui.domain import OrderPurpose, OrderStatus
-from kitetui.link import LocalLink
 from kitetui.runner import SupervisorThread
 from kitetui.supervisor import Supervisor
 from kitetui.tui.app import TABS, make_app
