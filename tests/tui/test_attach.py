@@ -107,14 +107,14 @@ async def test_tui_keeps_the_screen_through_a_desk_restart() -> None:
                         assert time.monotonic() < deadline, "condition not reached in time"
                         await pilot.pause(0.05)
 
-                await until(lambda: app.snapshot is not None and app.snapshot.seq == 5)
+                await until(lambda: app.desk.snapshot is not None and app.desk.snapshot.seq == 5)
                 await asyncio.wait_for(first.stop(), T)
                 await until(lambda: link.connection_problem() is not None)
                 await pilot.pause(0.3)
                 assert app.is_running and app.return_code is None  # it did not exit
-                assert app.snapshot.run_id == "run-1"
+                assert app.desk.snapshot.run_id == "run-1"
                 async with serving(FakeDesk(small_snapshot(5, run_id="run-2")), path):
-                    await until(lambda: app.snapshot.run_id == "run-2")
+                    await until(lambda: app.desk.snapshot.run_id == "run-2")
                     assert link.connection_problem() is None
                 await pilot.press("q")
         finally:
@@ -141,7 +141,7 @@ async def test_two_tuis_on_one_real_desk_see_each_others_keys() -> None:
                             await pilot_two.pause(0.05)
 
                     def shown(app) -> DeskSnapshot | None:
-                        return app.snapshot
+                        return app.desk.snapshot
 
                     await until(lambda: shown(app_one) is not None and shown(app_two) is not None)
                     first_seq = (shown(app_one).seq, shown(app_two).seq)
