@@ -98,7 +98,7 @@ class DeskScreen(Screen[None]):
             id="header",
         )
         self._starting = Static("starting…", id="starting")
-        self._desk = Vertical(id="desk")
+        self._body = Vertical(id="desk")
         self._tabs = TabbedContent(initial=TAB_SPECS[0].name, id="tabs")
         self._panes = {
             spec.name: TablePane(spec.columns, noun=spec.noun, table_id=f"{spec.name}-table")
@@ -110,14 +110,14 @@ class DeskScreen(Screen[None]):
         }
         yield self._header
         yield self._starting
-        with self._desk, self._tabs:
+        with self._body, self._tabs:
             for number, spec in enumerate(TAB_SPECS, start=1):
                 with TabPane(f"{number} {spec.title}", id=spec.name):
                     yield self._panes.get(spec.name) or self._panels[spec.name]
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self._desk.display = False
+        self._body.display = False
         self.set_interval(1 / self._refresh_hz, self.pull_snapshot, name="pull-snapshot")
         self._apply_detail_visibility()
         self.pull_snapshot()
@@ -163,7 +163,7 @@ class DeskScreen(Screen[None]):
         if self._on_first_frame is not None:
             self._on_first_frame()
         self._starting.display = False
-        self._desk.display = True
+        self._body.display = True
         self.pane(TABLE_TABS[0]).table.focus()
 
     @property
@@ -301,8 +301,7 @@ class DeskScreen(Screen[None]):
         self._order_details[tag] = (version, detail)
         if len(self._order_details) > ORDER_HISTORIES_KEPT:
             del self._order_details[next(iter(self._order_details))]
-        if self.active_tab == "orders":
-            self._show_detail("orders")
+        self._show_detail(self.active_tab)  # unchanged panes are not repainted
 
     @on(DataTable.RowHighlighted)
     def row_changed(self, event: DataTable.RowHighlighted) -> None:

@@ -85,7 +85,9 @@ def test_row_keys_with_tab_specs_are_carried_out_by_exactly_those_tabs() -> None
             assert key.row and spec.name in key.tabs
 
 
-@pytest.mark.parametrize("key", [k for k in DESK_KEYS if k.key and not k.row], ids=repr)
+@pytest.mark.parametrize(
+    "key", [k for k in DESK_KEYS if k.key and not k.row], ids=lambda k: k.action
+)
 def test_key_with_plain_action_names_an_action_of_the_desk_or_app(key) -> None:
     name = key.action.split("(")[0]
     if name.startswith("app."):
