@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return sim_main(argv[1:])
     if argv[:1] == ["ctl"]:  # so does the control client
-        from kitetui.control_client import run_ctl
+        from kitetui.control.ctl import run_ctl
 
         return run_ctl(argv[1:])
     args = parser.parse_args(argv)
@@ -282,7 +282,7 @@ def _exit_code(error: BaseException) -> int:
 
 
 def _control_socket_error() -> type[BaseException]:
-    from kitetui.control import ControlSocketError
+    from kitetui.control.server import ControlSocketError
 
     return ControlSocketError
 
@@ -406,8 +406,8 @@ def _headless(
 
 def _attach(args: argparse.Namespace) -> int:
     """The same TUI, on a daemon's control socket; quitting it leaves the daemon trading."""
-    from kitetui.control import socket_path_for
-    from kitetui.control_client import RemoteLink
+    from kitetui.control.link import RemoteLink
+    from kitetui.control.protocol import socket_path_for
     from kitetui.tui.app import make_app
 
     path = Path(args.socket) if args.socket else socket_path_for(Path(args.db))
@@ -424,7 +424,7 @@ def _attach(args: argparse.Namespace) -> int:
 
 
 def _tui(config: AppConfig, config_path: str, db: str | None, speed) -> int:
-    from kitetui.link import LocalLink
+    from kitetui.control.link import LocalLink
     from kitetui.runner import SupervisorThread
     from kitetui.tui.app import make_app
 

@@ -3,20 +3,36 @@
 One set of imperatives for every door: a TUI key, ``kitetui ctl`` and the attach socket
 all build these and hand them to the same control façade, so there is exactly one
 place where a command is checked and carried out.
+
+This module is the vocabulary's only declaration. ``name`` is a command's word on the
+control socket and in ``kitetui ctl``; its fields (at most one, since ``ctl`` takes one
+argument) are what it carries: a field without a default is required and may not be
+empty, one with a default is optional. The socket's validation, ``kitetui ctl``'s
+arguments and the client's requests are all derived from these classes
+(``kitetui/control/protocol.py``). A new command is one dataclass here, its entry in
+``Command``, and one ``match`` arm in ``Supervisor._execute``.
 """
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass(frozen=True, slots=True)
 class StartEngine:
+    """Let a stopped or paused engine trade again."""
+
+    name: ClassVar[str] = "start"
     engine: str
 
 
 @dataclass(frozen=True, slots=True)
 class StopEngine:
+    """Stop an engine's strategy; its positions and stops stay."""
+
+    name: ClassVar[str] = "stop"
     engine: str
 
 
@@ -27,31 +43,46 @@ class PauseEntries:
     With ``engine`` set, only that engine stops opening positions.
     """
 
+    name: ClassVar[str] = "pause"
     engine: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class ResumeEntries:
+    """Allow new positions again (everywhere, or for one ``engine``)."""
+
+    name: ClassVar[str] = "resume"
     engine: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class TriggerKillSwitch:
+    """Cancel every order, flatten every position and halt until a reset."""
+
+    name: ClassVar[str] = "kill"
     reason: str = "manual"
 
 
 @dataclass(frozen=True, slots=True)
 class ResetKillSwitch:
-    pass
+    """Clear the kill switch so trading may resume."""
+
+    name: ClassVar[str] = "reset-kill"
 
 
 @dataclass(frozen=True, slots=True)
 class FlattenPosition:
+    """Close one position at MARKET (its working orders are cancelled first)."""
+
+    name: ClassVar[str] = "flatten"
     symbol: str
 
 
 @dataclass(frozen=True, slots=True)
 class CancelOrder:
+    """Cancel one open order by its client tag."""
+
+    name: ClassVar[str] = "cancel"
     tag: str
 
 
@@ -65,6 +96,9 @@ Command = (
     | FlattenPosition
     | CancelOrder
 )
+
+#: Every command class, in the order declared in ``Command``.
+COMMANDS: tuple[type[Command], ...] = typing.get_args(Command)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,8 @@ from pathlib import Path
 
 from kitetui import startup
 from kitetui.commands import TriggerKillSwitch
-from kitetui.control import ControlServer, socket_path_for
+from kitetui.control.protocol import socket_path_for
+from kitetui.control.server import ControlServer
 from kitetui.run_summary import RunSummary
 from kitetui.store import runs as runs_repo
 from kitetui.supervisor import Supervisor

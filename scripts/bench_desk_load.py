@@ -35,7 +35,7 @@ the real ones, wrapped at run time where a phase needs its own stopwatch.
      snapshot, and on the same desk with all 2,000 orders in it. The first render, the
      first show of each tab, then a stream of snapshots where every position's LTP and
      P&L moves and a few orders, signals and events arrive (an order changes status
-     every other frame), per tab: ``app.pull_snapshot()`` (the app's own work: rows and
+     every other frame), per tab: ``app.desk.pull_snapshot()`` (the desk's own work: rows and
      diff) and the whole frame (pull, then Textual's idle work and paint until the app is
      idle, in CPU ms of the process), and the collector's pauses in those frames. Then
      sort and filter on the orders and signals tables, and frames while sorted/filtered.
@@ -571,8 +571,8 @@ async def resume_and_measure(
 
 def measure_snapshot(supervisor, out_dir: Path, quick: bool, rng: random.Random) -> dict:
     import kitetui.supervisor as supervisor_module
-    from kitetui.control_client import snapshot_from_json as from_json
-    from kitetui.control_client import snapshot_to_json as to_json
+    from kitetui.control.protocol import snapshot_from_json as from_json
+    from kitetui.control.protocol import snapshot_to_json as to_json
     from kitetui.domain import Event, RiskDecision, RiskVerdict, Signal, SignalKind
 
     trader, portfolio = supervisor.trader, supervisor.portfolio
@@ -737,6 +737,12 @@ class BenchLink:
 
         return OrderDetail(tag)
 
+    def failure(self):
+        return None
+
+    def connection_problem(self):
+        return None
+
 
 OPEN_STATUSES = ("NEW", "OPEN", "TRIGGER PENDING")
 
@@ -882,14 +888,14 @@ async def tui_variant(snapshot, book, ship_all: bool, frames: int, desk_gc: bool
         idle = []
         for _ in range(5):
             cpu = time.process_time()
-            app.pull_snapshot()
+            app.desk.pull_snapshot()
             await pilot.pause()
             idle.append((time.process_time() - cpu) * 1e3)
         result["idle_frame_cpu_ms"] = summary(idle)
         tabs: dict[str, Any] = {}
         for tab in ("positions", "orders", "signals", "engines", "log", "risk"):
             wall, cpu = time.perf_counter(), time.process_time()
-            app.action_show_tab(tab)
+            app.desk.action_show_tab(tab)
             await pilot.pause()
             shown = {
                 "wall_ms": (time.perf_counter() - wall) * 1e3,
@@ -900,13 +906,13 @@ async def tui_variant(snapshot, book, ship_all: bool, frames: int, desk_gc: bool
             for _ in range(frames):
                 link.current = churn.next()
                 wall, cpu = time.perf_counter(), time.process_time()
-                assert app.pull_snapshot()
+                assert app.desk.pull_snapshot()
                 pulled = time.perf_counter()
                 await pilot.pause()
                 pulls.append((pulled - wall) * 1e3)
                 frame_cpu.append((time.process_time() - cpu) * 1e3)
                 frame_wall.append((time.perf_counter() - wall) * 1e3)
-            rows = app.pane(tab).table.row_count if tab not in ("risk",) else None
+            rows = app.desk.pane(tab).table.row_count if tab not in ("risk",) else None
             gc_ms, gc_longest, gc_passes = pauses.take()
             tabs[tab] = {
                 "gc_ms_per_frame": gc_ms / frames,
@@ -925,9 +931,9 @@ async def tui_variant(snapshot, book, ship_all: bool, frames: int, desk_gc: bool
         result["tabs"] = tabs
         ops: dict[str, Any] = {}
         for tab, column, words in (("orders", "qty", "nifty"), ("signals", "price", "nifty")):
-            app.action_show_tab(tab)
+            app.desk.action_show_tab(tab)
             await pilot.pause()
-            table = app.pane(tab).table
+            table = app.desk.pane(tab).table
 
             async def op(name: str, action, table=table, tab=tab) -> None:
                 wall, cpu = time.perf_counter(), time.process_time()
@@ -945,7 +951,7 @@ async def tui_variant(snapshot, book, ship_all: bool, frames: int, desk_gc: bool
                 for _ in range(max(4, frames // 2)):
                     link.current = churn.next()
                     cpu = time.process_time()
-                    app.pull_snapshot()
+                    app.desk.pull_snapshot()
                     await pilot.pause()
                     cpu_times.append((time.process_time() - cpu) * 1e3)
                 ops[f"{tab}: frames {name}"] = summary(cpu_times)

@@ -134,7 +134,7 @@ def test_stale_socket_from_a_dead_desk_is_cleared(tmp_path: Path) -> None:
 
 async def test_tui_desk_listens_on_its_control_socket(tmp_path: Path) -> None:
     """The desk behind the TUI answers `kitetui ctl` like a headless one."""
-    from kitetui.control_client import ControlClient
+    from kitetui.control.client import ControlClient
     from kitetui.runner import SupervisorThread
     from kitetui.supervisor import Supervisor
 
@@ -148,10 +148,21 @@ async def test_tui_desk_listens_on_its_control_socket(tmp_path: Path) -> None:
         assert await asyncio.to_thread(runner.ready.wait, 60)
         assert runner.error is None, runner.error
         async with ControlClient(Path(f"{db}.sock")) as client:
-            status = await asyncio.wait_for(client.request("status"), 10)
+            # Ready means the market is loaded; the first snapshot comes with the first
+            # batch a moment later, and until then the desk says it has none (null).
+            status = await asyncio.wait_for(_first_status(client), 10)
         assert status["ok"], status
         assert runner.supervisor.run_id in json.dumps(status)
     finally:
         await asyncio.to_thread(runner.stop)
     assert not Path(f"{db}.sock").exists()
     assert os.path.exists(db)
+
+
+async def _first_status(client) -> dict:
+    """The first ``status`` reply that carries a snapshot (poll until the desk has one)."""
+    while True:
+        status = await client.request("status")
+        if not status.get("ok") or status.get("snapshot") is not None:
+            return status
+        await asyncio.sleep(0.05)

@@ -18,7 +18,7 @@ import pytest
 
 HEADLESS_ROOTS = ("kitetui", "engines", "strategies")
 UI_PACKAGE = "kitetui.tui"
-ALWAYS_CHECKED = ("kitetui.domain", "kitetui.views", "kitetui.commands", "kitetui.link")
+ALWAYS_CHECKED = ("kitetui.domain", "kitetui.views", "kitetui.commands", "kitetui.control.link")
 
 PROBE = """
 import importlib, sys

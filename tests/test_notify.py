@@ -265,7 +265,7 @@ def test_headless_log_records_are_one_key_value_line_each_without_colour() -> No
         configure_headless_logging("ERROR")
         stream = io.StringIO()
         root.handlers[0].setStream(stream)
-        logging.getLogger("kitetui.control").warning("refused a peer: uid %d", 1001)
+        logging.getLogger("kitetui.control.server").warning("refused a peer: uid %d", 1001)
         logging.getLogger("kiteconnect").info("request headers: secret")  # kept quiet
         try:
             raise ValueError("boom\nsecond line")
@@ -274,7 +274,7 @@ def test_headless_log_records_are_one_key_value_line_each_without_colour() -> No
         lines = stream.getvalue().splitlines()
         assert len(lines) == 2
         assert lines[0].startswith("ts=")
-        assert "level=WARNING kind=Log logger=kitetui.control" in lines[0]
+        assert "level=WARNING kind=Log logger=kitetui.control.server" in lines[0]
         assert 'msg="refused a peer: uid 1001"' in lines[0]
         assert "secret" not in stream.getvalue()
         assert "Traceback" in lines[1] and "\\nsecond line" in lines[1]

@@ -178,6 +178,27 @@ def _normalise(
     error_type: str | None,
     message: str | None,
 ) -> dict[str, Any]:
+    """One fault's fields, checked in a fixed order (the first problem is reported)."""
+    route = _route(route)
+    text, status = _kind(kind, status)
+    _check_pairing(route, text, kind)
+    count = _count(count)
+    seconds = _seconds(seconds, text)
+    if error_type is not None and not str(error_type).isidentifier():
+        raise FaultSpecError(f"error_type must be an exception name, got {error_type!r}")
+    return {
+        "route": route,
+        "kind": text,
+        "count": count,
+        "seconds": seconds,
+        "status": status if text == "http" else None,
+        "error_type": error_type,
+        "message": message,
+    }
+
+
+def _route(route: str) -> str:
+    """A route name, ``ticker``, or a glob of names or paths."""
     route = str(route).strip()
     if not route:
         raise FaultSpecError(f"empty route; {_SYNTAX}")
@@ -187,6 +208,11 @@ def _normalise(
             f"unknown route {route!r}; use one of {', '.join(ROUTE_NAMES)}, 'ticker', "
             "a glob such as '*', or a path glob such as '/orders*'"
         )
+    return route
+
+
+def _kind(kind: str | int, status: int | None) -> tuple[str, int | None]:
+    """(kind, status): a bare status such as ``503`` is an ``http`` fault."""
     text = str(kind).strip().lower()
     if text.isdigit():
         status = int(text)
@@ -199,12 +225,21 @@ def _normalise(
             f"unknown fault kind {kind!r}; use a status (429, 500, 502, 503, 504) or one of "
             f"{', '.join(sorted(KINDS))}"
         )
+    return text, status
+
+
+def _check_pairing(route: str, text: str, kind: str | int) -> None:
+    """Ticker faults go to the ticker only, and ``reject`` to placements only."""
     if route == "ticker" and text not in TICKER_KINDS:
         raise FaultSpecError(f"the ticker takes 'drop' or 'silent', not {kind!r}")
     if text in TICKER_KINDS and route != "ticker":
         raise FaultSpecError(f"{text!r} is a ticker fault; write 'ticker:{text}'")
     if text == "reject" and route != "place_order":
         raise FaultSpecError("'reject' applies to place_order only")
+
+
+def _count(count: int | str | None) -> int | None:
+    """How many calls the fault hits; None for every call (``*``)."""
     if isinstance(count, str):
         word = count.strip().lower()
         if word in ("*", "always", "inf"):
@@ -218,26 +253,20 @@ def _normalise(
             )
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
         raise FaultSpecError(f"count must be a whole number >= 1 or '*', got {count!r}")
-    if seconds is not None:
-        try:
-            seconds = float(seconds)
-        except (TypeError, ValueError):
-            raise FaultSpecError(f"seconds must be a number, got {seconds!r}") from None
-        if not math.isfinite(seconds) or seconds < 0:
-            raise FaultSpecError(f"seconds must be finite and >= 0, got {seconds!r}")
-    elif text in _DEFAULT_SECONDS:
-        seconds = _DEFAULT_SECONDS[text]
-    if error_type is not None and not str(error_type).isidentifier():
-        raise FaultSpecError(f"error_type must be an exception name, got {error_type!r}")
-    return {
-        "route": route,
-        "kind": text,
-        "count": count,
-        "seconds": seconds,
-        "status": status if text == "http" else None,
-        "error_type": error_type,
-        "message": message,
-    }
+    return count
+
+
+def _seconds(seconds: float | None, text: str) -> float | None:
+    """The fault's duration: given, or the kind's default."""
+    if seconds is None:
+        return _DEFAULT_SECONDS.get(text)
+    try:
+        seconds = float(seconds)
+    except (TypeError, ValueError):
+        raise FaultSpecError(f"seconds must be a number, got {seconds!r}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise FaultSpecError(f"seconds must be finite and >= 0, got {seconds!r}")
+    return seconds
 
 
 def parse_fault_spec(text: str) -> dict[str, Any]:

@@ -65,7 +65,8 @@ from aiohttp import web
 
 from kitetui.market.bars import IST_OFFSET_S
 from kitetui.market.instruments import KITE_COLUMNS
-from kitetui.sim.exchange import KiteError, SimAccount, SimExchange, input_error, token_error
+from kitetui.sim.errors import KiteError, input_error, token_error
+from kitetui.sim.exchange import SimAccount, SimExchange
 from kitetui.sim.faults import Fault, FaultSpecError
 from kitetui.sim.market import INTERVALS, NS_PER_SECOND, SimMarket, ist_str, parse_ist
 from kitetui.sim.rules import MSG_DAY_LIMIT, MSG_TOO_MANY_INSTRUMENTS, MSG_TOO_MANY_REQUESTS

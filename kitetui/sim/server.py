@@ -476,6 +476,7 @@ def _fraction(text: str) -> float:
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
+    """The YAML at ``args.config`` with the command line's flags laid over it."""
     config = load_sim_config(args.config)
     updates: dict[str, Any] = {}
     if args.speed == "manual":
@@ -486,20 +487,27 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         updates["faults"] = [*config.faults, *args.fault]
     if args.no_rate_limits:
         updates["rate_limits"] = False
+    rule_updates = _rule_flags(args)
+    if rule_updates:
+        updates["rules"] = config.rules.model_copy(update=rule_updates)
+    updates.update(_address_flags(args))
+    return config.model_copy(update=updates) if updates else config
+
+
+def _rule_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The exchange rules the flags relax, and the liquidity they set."""
     rule_updates: dict[str, Any] = dict.fromkeys(args.relax, False)
     if args.whole_fills:
         rule_updates["liquidity_fraction"] = None
     elif args.liquidity_fraction is not None:
         rule_updates["liquidity_fraction"] = args.liquidity_fraction
-    if rule_updates:
-        updates["rules"] = config.rules.model_copy(update=rule_updates)
-    if args.host is not None:
-        updates["host"] = args.host
-    if args.port is not None:
-        updates["port"] = args.port
-    if args.ws_port is not None:
-        updates["ws_port"] = args.ws_port
-    return config.model_copy(update=updates) if updates else config
+    return rule_updates
+
+
+def _address_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """``--host``, ``--port`` and ``--ws-port`` when given."""
+    names = ("host", "port", "ws_port")
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
 def main(argv: list[str] | None = None) -> int:

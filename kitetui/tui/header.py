@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kitetui.tui.cells import DASH, STATE_TONES, ist_datetime, money, tone_of
-from kitetui.views import DeskSnapshot
+from kitetui.views import DeskSnapshot, RiskView
 
 SEPARATOR = " │ "
 
@@ -77,30 +77,8 @@ STARTING_HEADER = HeaderModel(
 
 def header_model(snapshot: DeskSnapshot) -> HeaderModel:
     risk = snapshot.risk
-    state = risk.state.upper()
-    alarms: list[str] = []
-    if state == "HALTED":
-        alarms.append(f"HALTED: {risk.halt_reason}" if risk.halt_reason else "HALTED")
-    if risk.kill_switch:
-        alarms.append("KILL SWITCH")
-    if risk.entries_paused:
-        alarms.append("ENTRIES PAUSED")
     feed = snapshot.feed
     feed_state = feed.state if feed.state != "STARTING" else snapshot.feed_state
-    if feed_state in ("STALE", "RECONNECTING"):
-        alarms.append(f"FEED {feed_state}: entries blocked")
-    if risk.naked:
-        alarms.append("NAKED: " + ", ".join(symbol for symbol, _ in risk.naked))
-    errors = [e.name for e in snapshot.engines if e.state.upper() == "ERROR"]
-    if errors:
-        alarms.append(f"ENGINE ERROR: {', '.join(errors)}")
-    if risk.reconcile_failures >= 3:
-        alarms.append(f"RECONCILE FAILING ({risk.reconcile_failures} passes)")
-    if feed.dropped_batches:
-        alarms.append(f"TICKS DROPPED: {feed.dropped_batches} batches")
-    for name, reason, _ in risk.blocks:
-        if name.startswith(("placement_unknown", "login_required")):
-            alarms.append(reason)
     return HeaderModel(
         mode=snapshot.mode.upper(),
         live=snapshot.mode.upper() == "LIVE",
@@ -114,10 +92,45 @@ def header_model(snapshot: DeskSnapshot) -> HeaderModel:
         engines_running=sum(e.state.upper() in ("RUNNING", "PAUSED") for e in snapshot.engines),
         engines_total=len(snapshot.engines),
         pnl=risk.day_pnl,
-        risk=state,
-        alarms=tuple(alarms),
+        risk=risk.state.upper(),
+        alarms=_alarms(snapshot, feed_state),
         published_wall_ns=snapshot.published_wall_ns,
     )
+
+
+def _alarms(snapshot: DeskSnapshot, feed_state: str) -> tuple[str, ...]:
+    """The banner's alarms, in the order the trader must read them."""
+    risk, feed = snapshot.risk, snapshot.feed
+    alarms = _trading_state_alarms(risk)
+    if feed_state in ("STALE", "RECONNECTING"):
+        alarms.append(f"FEED {feed_state}: entries blocked")
+    if risk.naked:
+        alarms.append("NAKED: " + ", ".join(symbol for symbol, _ in risk.naked))
+    errors = [e.name for e in snapshot.engines if e.state.upper() == "ERROR"]
+    if errors:
+        alarms.append(f"ENGINE ERROR: {', '.join(errors)}")
+    if risk.reconcile_failures >= 3:
+        alarms.append(f"RECONCILE FAILING ({risk.reconcile_failures} passes)")
+    if feed.dropped_batches:
+        alarms.append(f"TICKS DROPPED: {feed.dropped_batches} batches")
+    alarms.extend(
+        reason
+        for name, reason, _ in risk.blocks
+        if name.startswith(("placement_unknown", "login_required"))
+    )
+    return tuple(alarms)
+
+
+def _trading_state_alarms(risk: RiskView) -> list[str]:
+    """Halted, kill switch, entries paused: what stops new orders, first."""
+    alarms: list[str] = []
+    if risk.state.upper() == "HALTED":
+        alarms.append(f"HALTED: {risk.halt_reason}" if risk.halt_reason else "HALTED")
+    if risk.kill_switch:
+        alarms.append("KILL SWITCH")
+    if risk.entries_paused:
+        alarms.append("ENTRIES PAUSED")
+    return alarms
 
 
 def rate_text(per_second: float) -> str:

@@ -313,29 +313,14 @@ class DeskTable(DataTable):
         self._ensure_columns()
         rows = self._visible()
         selected = self.cursor_key
+        self._drop_gone(rows)
         shown = self._shown
-        gone = [key for key in shown if key not in rows]
-        if gone and _rebuild_is_cheaper(len(gone), len(shown)):
-            # DataTable.remove_row renumbers every row left: a filter that hides 1,990
-            # of 2,000 rows would cost 1,990 x 2,000 steps. Starting afresh costs one add
-            # per row kept.
-            self.clear()
-            shown.clear()
-            self._display_order = []
-        elif gone:
-            for key in gone:
-                self.remove_row(key)
-                del shown[key]
-            vanished = set(gone)
-            self._display_order = [key for key in self._display_order if key not in vanished]
         for key, row in rows.items():
             old = shown.get(key)
             if old is None:
                 self._add(key, row)
             elif old is not row and old != row:
-                for cell, before, spec in zip(row, old, self._specs, strict=True):
-                    if cell != before:
-                        self._set_cell(key, spec, self._cell_text(cell, spec))
+                self._update(key, row, old)
             shown[key] = row
         wanted = list(rows)
         if wanted != self._display_order:
@@ -345,6 +330,32 @@ class DeskTable(DataTable):
             index = self._display_order.index(selected)
             if index != self.cursor_row:
                 self.move_cursor(row=index, animate=False)
+
+    def _drop_gone(self, rows: Mapping[str, Row]) -> None:
+        """Remove the rows on screen whose key is not in ``rows``."""
+        shown = self._shown
+        gone = [key for key in shown if key not in rows]
+        if not gone:
+            return
+        if _rebuild_is_cheaper(len(gone), len(shown)):
+            # DataTable.remove_row renumbers every row left: a filter that hides 1,990
+            # of 2,000 rows would cost 1,990 x 2,000 steps. Starting afresh costs one add
+            # per row kept.
+            self.clear()
+            shown.clear()
+            self._display_order = []
+            return
+        for key in gone:
+            self.remove_row(key)
+            del shown[key]
+        vanished = set(gone)
+        self._display_order = [key for key in self._display_order if key not in vanished]
+
+    def _update(self, key: str, row: Row, old: Row) -> None:
+        """Rewrite the cells of a row on screen that differ from what it showed."""
+        for cell, before, spec in zip(row, old, self._specs, strict=True):
+            if cell != before:
+                self._set_cell(key, spec, self._cell_text(cell, spec))
 
     def _add(self, key: str, row: Row) -> None:
         cells = [self._cell_text(c, s) for c, s in zip(row, self._specs, strict=True)]

@@ -1,15 +1,14 @@
-"""PaperBroker's opt-in partial fills (``liquidity=Liquidity(...)``) and its unchanged
-default (whole fills, fill id ``{tag}-1``)."""
+"""The paper book's opt-in partial fills (``liquidity=Liquidity(...)``) and its unchanged
+default (whole fills, fill id ``{tag}-1``), on ``PaperBook`` directly (PaperBroker
+hands the same arguments to its book: tests/test_paper_broker.py)."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kitetui.brokers.paper import Liquidity, PaperBroker
+from kitetui.brokers.paper_book import Liquidity, PaperBook
 from kitetui.domain import Bar, Exchange, Order, OrderPurpose, OrderStatus, OrderType, Product, Side
 
 B, S = Side.BUY, Side.SELL
@@ -41,12 +40,12 @@ def order(
     )
 
 
-def place(broker: PaperBroker, o: Order) -> Order:
-    return asyncio.run(broker.place(o))
+def place(book: PaperBook, o: Order) -> Order:
+    return book.place(o)
 
 
 def test_default_is_whole_fills_even_when_a_quantity_is_given():
-    broker = PaperBroker()
+    broker = PaperBook()
     place(broker, order(qty=500))
     fills = broker.on_price("INFY", 200, 99.0, quantity=1)
     assert [(f.fill_id, f.quantity, f.price) for _, f in fills] == [("t1-1", 500, 99.0)]
@@ -54,7 +53,7 @@ def test_default_is_whole_fills_even_when_a_quantity_is_given():
 
 
 def test_a_tick_offers_its_fraction_and_the_rest_stays_open():
-    broker = PaperBroker(liquidity=Liquidity(0.5))
+    broker = PaperBook(liquidity=Liquidity(0.5))
     place(broker, order(qty=100))
     ((state, fill),) = broker.on_price("INFY", 200, 99.0, quantity=60)
     assert (fill.fill_id, fill.quantity, fill.price) == ("t1-30", 30, 99.0)
@@ -64,11 +63,11 @@ def test_a_tick_offers_its_fraction_and_the_rest_stays_open():
     assert (fill.fill_id, fill.quantity) == ("t1-100", 70)
     assert state.status is OrderStatus.COMPLETE and state.filled_qty == 100
     assert state.avg_price == pytest.approx((30 * 99 + 70 * 98) / 100)
-    assert asyncio.run(broker.open_orders()) == []
+    assert broker.open_orders() == []
 
 
 def test_without_a_quantity_the_rest_fills_whole():
-    broker = PaperBroker(liquidity=Liquidity(0.5))
+    broker = PaperBook(liquidity=Liquidity(0.5))
     place(broker, order(qty=100))
     broker.on_price("INFY", 200, 99.0, quantity=60)
     ((state, fill),) = broker.on_price("INFY", 300, 99.0)
@@ -76,7 +75,7 @@ def test_without_a_quantity_the_rest_fills_whole():
 
 
 def test_orders_share_a_price_in_placement_order_and_in_whole_lots():
-    broker = PaperBroker(liquidity=Liquidity(0.25, {"NIFTY": 50}))
+    broker = PaperBook(liquidity=Liquidity(0.25, {"NIFTY": 50}))
     place(broker, order(qty=100, tag="a", symbol="NIFTY"))
     place(broker, order(qty=100, tag="b", symbol="NIFTY"))
     assert broker.on_price("NIFTY", 200, 99.0, quantity=199) == []  # 49 units: no lot
@@ -85,7 +84,7 @@ def test_orders_share_a_price_in_placement_order_and_in_whole_lots():
 
 
 def test_a_bar_offers_a_fraction_of_its_volume():
-    broker = PaperBroker(liquidity=Liquidity(0.1))
+    broker = PaperBook(liquidity=Liquidity(0.1))
     place(broker, order(qty=100, price=100.0))
     bar = Bar("INFY", 200, 60, 101.0, 102.0, 99.0, 100.5, volume=400)
     ((state, fill),) = broker.on_bar(bar)
@@ -93,20 +92,20 @@ def test_a_bar_offers_a_fraction_of_its_volume():
 
 
 def test_a_stop_that_fills_in_part_is_triggered_and_rests_open():
-    broker = PaperBroker(liquidity=Liquidity(0.5))
+    broker = PaperBook(liquidity=Liquidity(0.5))
     place(broker, order(side=S, kind=OrderType.SL, price=95.0, trigger=96.0, qty=100))
     ((state, fill),) = broker.on_price("INFY", 200, 95.5, quantity=20)
     assert state.status is OrderStatus.OPEN and fill.quantity == 10
-    (working,) = asyncio.run(broker.open_orders())
+    (working,) = broker.open_orders()
     assert working.status is OrderStatus.OPEN and working.filled_qty == 10
     assert broker.on_price("INFY", 300, 94.0, quantity=1000) == []  # below the limit now
 
 
 def test_restore_keeps_a_part_filled_order_working_with_unique_fill_ids():
-    broker = PaperBroker(liquidity=Liquidity(0.5))
+    broker = PaperBook(liquidity=Liquidity(0.5))
     place(broker, order(qty=100))
     ((state, _fill),) = broker.on_price("INFY", 200, 99.0, quantity=60)
-    again = PaperBroker(liquidity=Liquidity(0.5))
+    again = PaperBook(liquidity=Liquidity(0.5))
     again.restore([state])
     ((done, fill),) = again.on_price("INFY", 300, 99.0, quantity=1000)
     assert (fill.fill_id, fill.quantity, done.status) == ("t1-100", 70, OrderStatus.COMPLETE)
@@ -128,7 +127,7 @@ def test_liquidity_refuses_a_bad_fraction():
     ),
 )
 def test_fills_add_up_and_never_overfill(qty, fraction, trades):
-    broker = PaperBroker(liquidity=Liquidity(fraction))
+    broker = PaperBook(liquidity=Liquidity(fraction))
     place(broker, order(qty=qty, price=100.0))
     total = 0
     value = 0.0
@@ -146,4 +145,4 @@ def test_fills_add_up_and_never_overfill(qty, fraction, trades):
             assert state.avg_price == pytest.approx(value / total)
             assert (state.status is OrderStatus.COMPLETE) == (total == qty)
     if state is None:
-        assert asyncio.run(broker.lookup("t1")).filled_qty == 0
+        assert broker.lookup("t1").filled_qty == 0

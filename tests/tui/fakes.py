@@ -47,6 +47,7 @@ class FakeLink:
         self.details: dict[str, OrderDetail] = dict(ORDER_DETAILS)
         self.detail_requests: list[str] = []
         self.problem: str | None = None
+        self.stopped: str | None = None
         self.snapshot_calls = 0
         self.reply: Callable[[Command], CommandResult] = lambda command: CommandResult(
             True, f"{type(command).__name__} done"
@@ -69,6 +70,10 @@ class FakeLink:
 
     def connection_problem(self) -> str | None:
         return self.problem
+
+    def failure(self) -> str | None:
+        """Why the desk stopped (a test sets ``stopped``); None while it is well."""
+        return self.stopped
 
     def publish(self, snapshot: DeskSnapshot) -> None:
         self.current = snapshot

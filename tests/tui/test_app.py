@@ -23,8 +23,9 @@ from kitetui.commands import (
     TriggerKillSwitch,
 )
 from kitetui.tui import cells
-from kitetui.tui.app import TABS, KiteTuiApp, make_app
+from kitetui.tui.app import KiteTuiApp, make_app
 from kitetui.tui.screens import ConfirmScreen, KillSwitchScreen
+from kitetui.tui.tabs import TABS
 from kitetui.tui.widgets import DeskTable, HeaderBar
 from kitetui.views import PositionView
 
@@ -126,11 +127,11 @@ async def test_app_before_first_snapshot_shows_starting_then_the_desk() -> None:
         assert app.query_one("#starting").display
         assert not app.query_one("#desk").display
         assert "starting" in str(app.query_one("#starting").render())
-        assert app.render_count == 0
+        assert app.desk.render_count == 0
 
         link.publish(busy_snapshot())
         await pilot.pause(0.1)
-        assert app.render_count == 1
+        assert app.desk.render_count == 1
         assert not app.query_one("#starting").display
         assert app.query_one("#desk").display
         assert app.focused is table(app, "positions-table")
@@ -196,7 +197,7 @@ async def test_header_with_link_problem_says_so_and_keeps_the_last_snapshot() ->
         banner = app.query_one("#banner")
         assert banner.display
         assert "reconnecting to the desk" in str(banner.render())
-        assert app.snapshot is not None and app.is_running
+        assert app.desk.snapshot is not None and app.is_running
 
 
 async def test_header_with_silent_desk_warns_after_five_seconds() -> None:
@@ -224,12 +225,12 @@ async def test_start_and_stop_with_cursor_act_on_the_selected_engine() -> None:
     app = make_app(link)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.check_action("stop_engine", ()) is False  # not on the Positions tab
+        assert app.desk.allows("stop_engine") is False  # not on the Positions tab
         await pilot.press("5")
         await pilot.pause()
         # Row 0: fno-trend is RUNNING, so start is greyed out and does nothing.
-        assert app.selected_engine().name == "fno-trend"
-        assert app.check_action("start_engine", ()) is None
+        assert app.desk.selected("engines").name == "fno-trend"
+        assert app.desk.allows("start_engine") is None
         await pilot.press("s", "x")
         await settle(app, pilot)
         assert link.sent == [StopEngine("fno-trend")]
@@ -237,7 +238,7 @@ async def test_start_and_stop_with_cursor_act_on_the_selected_engine() -> None:
         # Row 1: equity-mr is PAUSED: both keys work.
         await pilot.press("down")
         await pilot.pause()
-        assert app.selected_engine().name == "equity-mr"
+        assert app.desk.selected("engines").name == "equity-mr"
         await pilot.press("s", "x")
         await settle(app, pilot)
         assert link.sent[1:] == [StartEngine("equity-mr"), StopEngine("equity-mr")]
@@ -245,7 +246,7 @@ async def test_start_and_stop_with_cursor_act_on_the_selected_engine() -> None:
         # Row 2: options-atm is STOPPED: stop is greyed out.
         await pilot.press("down")
         await pilot.pause()
-        assert app.check_action("stop_engine", ()) is None
+        assert app.desk.allows("stop_engine") is None
         await pilot.press("x", "s")
         await settle(app, pilot)
         assert link.sent[3:] == [StartEngine("options-atm")]
@@ -323,10 +324,10 @@ async def test_pause_key_with_entries_open_pauses_and_with_paused_resumes() -> N
         await settle(app, pilot)
         assert link.sent == [PauseEntries()]
 
-        snapshot = app.snapshot
+        snapshot = app.desk.snapshot
         paused = dataclasses.replace(snapshot.risk, entries_paused=True)
         link.publish(next_snapshot(snapshot, risk=paused))
-        app.pull_snapshot()
+        app.desk.pull_snapshot()
         await pilot.pause()
         assert app.screen.active_bindings["p"].binding.action == "resume_entries"
         await pilot.press("p")
@@ -341,19 +342,19 @@ async def test_engine_pause_key_with_running_engine_pauses_it_and_with_paused_re
         await pilot.pause()
         await pilot.press("5")
         await pilot.pause()
-        selected = app.selected_engine()
+        selected = app.desk.selected("engines")
         assert selected is not None and selected.state == "RUNNING"
         await pilot.press("e")
         await settle(app, pilot)
         assert link.sent == [PauseEntries(selected.name)]
 
-        snapshot = app.snapshot
+        snapshot = app.desk.snapshot
         engines = tuple(
             dataclasses.replace(e, state="PAUSED") if e.name == selected.name else e
             for e in snapshot.engines
         )
         link.publish(next_snapshot(snapshot, engines=engines))
-        app.pull_snapshot()
+        app.desk.pull_snapshot()
         await pilot.pause()
         await pilot.press("e")
         await settle(app, pilot)
@@ -414,7 +415,7 @@ async def test_reset_key_with_kill_switch_off_is_hidden_and_does_nothing() -> No
     app = make_app(link)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.check_action("reset_kill_switch", ()) is False  # hidden from the footer
+        assert app.desk.allows("reset_kill_switch") is False  # hidden from the footer
         assert "r" not in app.screen.active_bindings
         await pilot.press("r")
         await pilot.pause()
@@ -427,7 +428,7 @@ async def test_reset_key_with_kill_switch_on_asks_and_sends_on_yes_only() -> Non
     app = make_app(link)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.check_action("kill_switch", ()) is None  # already on
+        assert app.desk.allows("kill_switch") is None  # already on
         for answer in ("n", "escape"):
             await pilot.press("r")
             await pilot.pause()
@@ -474,9 +475,9 @@ async def test_number_keys_switch_tabs_showing_keyed_rows_newest_first() -> None
         ):
             await pilot.press(key)
             assert tabs.active == tab
-            assert app.active_tab == tab
+            assert app.desk.active_tab == tab
         await pilot.pause()
-        assert app.tab_renders == {tab: 1 for tab in TABS}
+        assert app.desk.tab_renders == {tab: 1 for tab in TABS}
         orders = table(app, "orders-table")
         assert [orders.key_at(i) for i in range(orders.row_count)] == [
             "eq-0003",
@@ -533,7 +534,7 @@ async def test_new_snapshot_with_changed_values_updates_only_changed_cells() -> 
         nifty = snapshot.positions[0]
         moved = dataclasses.replace(nifty, last_price=21760.5, unrealized=2525.0)
         link.publish(next_snapshot(snapshot, positions=(moved, *snapshot.positions[1:])))
-        assert app.pull_snapshot()
+        assert app.desk.pull_snapshot()
         await pilot.pause()
         assert sorted(updated) == [
             ("NIFTY24JANFUT", "ltp"),
@@ -549,9 +550,9 @@ async def test_new_snapshot_with_changed_values_updates_only_changed_cells() -> 
         # A position that closes out goes away; a new one is added; no other cell moves.
         updated.clear()
         sbin = PositionView("SBIN", "equity-mr", "MIS", 100, 612.0, 613.5, 0.0, 150.0)
-        current = app.snapshot
+        current = app.desk.snapshot
         link.publish(next_snapshot(current, positions=(current.positions[0], sbin)))
-        assert app.pull_snapshot()
+        assert app.desk.pull_snapshot()
         await pilot.pause()
         assert updated == []
         assert list(positions.shown_rows) == ["NIFTY24JANFUT", "SBIN"]
@@ -565,22 +566,22 @@ async def test_snapshot_with_unchanged_seq_does_not_render() -> None:
     app = make_app(link, refresh_hz=50)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.render_count == 1
+        assert app.desk.render_count == 1
         calls = link.snapshot_calls
         await pilot.pause(0.2)  # several timer ticks
         assert link.snapshot_calls > calls  # the timer does poll …
-        assert app.render_count == 1  # … but an unchanged seq renders nothing
+        assert app.desk.render_count == 1  # … but an unchanged seq renders nothing
 
         # Same seq, different content: still not rendered.
         changed = dataclasses.replace(snapshot, feed_state="FINISHED", positions=())
         link.publish(changed)
-        assert app.pull_snapshot() is False
-        assert app.render_count == 1
+        assert app.desk.pull_snapshot() is False
+        assert app.desk.render_count == 1
         assert table(app, "positions-table").row_count == 4
 
         link.publish(next_snapshot(changed))
-        assert app.pull_snapshot() is True
-        assert app.render_count == 2
+        assert app.desk.pull_snapshot() is True
+        assert app.desk.render_count == 2
         assert table(app, "positions-table").row_count == 0
 
 
@@ -590,26 +591,26 @@ async def test_hidden_tab_renders_only_when_shown() -> None:
     app = make_app(link)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert app.tab_renders == {"positions": 1}
+        assert app.desk.tab_renders == {"positions": 1}
         assert table(app, "orders-table").row_count == 0  # never shown yet
 
         first = snapshot.orders[0]
         cancelled = dataclasses.replace(snapshot.orders[4], status="CANCELLED")
         link.publish(next_snapshot(snapshot, orders=(*snapshot.orders[:4], cancelled)))
-        app.pull_snapshot()
+        app.desk.pull_snapshot()
         await pilot.pause()
-        assert app.tab_renders == {"positions": 2}
+        assert app.desk.tab_renders == {"positions": 2}
 
         await pilot.press("2")
         await pilot.pause()
-        assert app.tab_renders["orders"] == 1
+        assert app.desk.tab_renders["orders"] == 1
         assert column(app, "orders-table", "eq-0003", "status") == "CANCELLED"
         assert column(app, "orders-table", first.tag, "status") == "COMPLETE"
 
         # Back to a tab that is already current: nothing to redo.
         await pilot.press("1")
         await pilot.pause()
-        assert app.tab_renders["positions"] == 2
+        assert app.desk.tab_renders["positions"] == 2
 
 
 async def test_quit_key_exits_without_sending_commands() -> None:
@@ -642,7 +643,7 @@ def test_make_app_with_bad_refresh_rate_raises() -> None:
 
 async def test_link_failing_before_first_snapshot_exits_with_its_reason() -> None:
     link = FakeLink(None)
-    link.failure = lambda: "DataFormatError: x.csv.gz: unknown header"
+    link.stopped = "DataFormatError: x.csv.gz: unknown header"
     app = make_app(link, refresh_hz=20)
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(40):

@@ -135,7 +135,7 @@ def display_keys(table: DeskTable) -> list[str]:
 
 
 def info_text(app: KiteTuiApp, tab: str) -> str:
-    return str(app.pane(tab).query_one(".pane-info").render())
+    return str(app.desk.pane(tab).query_one(".pane-info").render())
 
 
 def cell(table: DeskTable, row: str, column: str) -> str:
@@ -183,10 +183,11 @@ def churned(snapshot: DeskSnapshot, step: int) -> DeskSnapshot:
 
 async def test_positions_every_row_right_and_pnl_sort_puts_the_biggest_first() -> None:
     snapshot = big_snapshot()
-    app = make_app(FakeLink(snapshot), wall_clock=wall_clock)
+    link = FakeLink(snapshot)
+    app = make_app(link, wall_clock=wall_clock)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        table = app.pane("positions").table
+        table = app.desk.pane("positions").table
         assert table.row_count == 200
         assert display_keys(table) == [p.symbol for p in snapshot.positions]
         assert info_text(app, "positions") == "200 positions"
@@ -213,10 +214,9 @@ async def test_positions_every_row_right_and_pnl_sort_puts_the_biggest_first() -
         assert display_keys(table)[0] == by_pnl[-1].symbol
 
         # Every price moves: every row follows, the sort too.
-        link = app._link
         moved = churned(snapshot, 40)
         link.publish(moved)
-        assert app.pull_snapshot()
+        assert app.desk.pull_snapshot()
         await pilot.pause()
         for p in moved.positions:
             assert cell(table, p.symbol, "ltp") == f"{p.last_price:,.2f}"
@@ -232,7 +232,7 @@ async def test_orders_all_2000_newest_first_filter_narrows_and_clears() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         await pilot.pause()
-        table = app.pane("orders").table
+        table = app.desk.pane("orders").table
         newest_first = [o.tag for o in sorted(snapshot.orders, key=lambda o: -o.ts_ns)]
         assert table.row_count == 2_000
         assert display_keys(table) == newest_first
@@ -256,7 +256,7 @@ async def test_orders_all_2000_newest_first_filter_narrows_and_clears() -> None:
         assert display_keys(table) == sbin
         assert len(sbin) == 10
         assert table.cursor_key == sbin[3] and table.cursor_row == 3
-        app.pane("orders").refresh_info()
+        app.desk.pane("orders").refresh_info()
         assert info_text(app, "orders") == "10 of 2,000 shown · filter “sbin”"
         # … every word must match, any case.
         table.set_filter("NIFTY cancelled")
@@ -268,10 +268,10 @@ async def test_orders_all_2000_newest_first_filter_narrows_and_clears() -> None:
         assert display_keys(table) == expected and len(expected) == 441
         # The filter holds as snapshots arrive.
         for step in range(1, 4):
-            link.publish(churned(app.snapshot, step))
-            assert app.pull_snapshot()
+            link.publish(churned(app.desk.snapshot, step))
+            assert app.desk.pull_snapshot()
             await pilot.pause()
-        current = app.snapshot
+        current = app.desk.snapshot
         expected = [
             o.tag
             for o in sorted(current.orders, key=lambda o: -o.ts_ns)
@@ -300,7 +300,7 @@ async def test_signals_and_log_say_newest_of_the_journaled_totals() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
         await pilot.pause()
-        table = app.pane("signals").table
+        table = app.desk.pane("signals").table
         assert table.row_count == 300
         assert display_keys(table) == [str(s.seq) for s in reversed(snapshot.signals)]
         assert display_keys(table)[0] == "50000"
@@ -313,14 +313,14 @@ async def test_signals_and_log_say_newest_of_the_journaled_totals() -> None:
         table.set_filter("sbin")
         sbin = sorted((s for s in snapshot.signals if s.symbol == "SBIN"), key=lambda s: -s.price)
         assert display_keys(table) == [str(s.seq) for s in sbin]
-        app.pane("signals").refresh_info()
+        app.desk.pane("signals").refresh_info()
         assert info_text(app, "signals") == (
             "1 of 300 shown · newest 300 of 50,000 · filter “sbin” · sorted by price ▼"
         )
 
         await pilot.press("6")
         await pilot.pause()
-        log = app.pane("log").table
+        log = app.desk.pane("log").table
         assert log.row_count == 200
         assert display_keys(log)[0] == str(snapshot.events[-1].seq)
         assert info_text(app, "log") == "200 events · newest 200 of 5,000"

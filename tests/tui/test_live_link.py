@@ -11,12 +11,13 @@ from textual.widgets import Input
 
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import load_config
+from kitetui.control.link import LocalLink
 from kitetui.domain import OrderPurpose, OrderStatus
-from kitetui.link import LocalLink
 from kitetui.runner import SupervisorThread
 from kitetui.supervisor import Supervisor
-from kitetui.tui.app import TABS, make_app
+from kitetui.tui.app import make_app
 from kitetui.tui.screens import ConfirmScreen, HelpScreen, KillSwitchScreen
+from kitetui.tui.tabs import TABS
 
 
 async def _until(predicate, pilot, timeout: float = 30.0) -> None:
@@ -27,7 +28,7 @@ async def _until(predicate, pilot, timeout: float = 30.0) -> None:
 
 
 def _detail(app, tab: str) -> str:
-    pane = app.pane(tab).detail_pane
+    pane = app.desk.pane(tab).detail_pane
     return "\n".join("".join(c.text for c in line) for line in (pane.detail or ()))
 
 
@@ -45,7 +46,9 @@ async def test_every_tab_and_key_against_a_real_supervisor_on_replay(tmp_path: P
     try:
         async with app.run_test(size=(160, 48)) as pilot:
             app.notify = lambda message, *, title="", **_: notes.append((title, str(message)))
-            await _until(lambda: app.snapshot is not None and app.snapshot.data_ts_ns > 0, pilot)
+            await _until(
+                lambda: app.desk.snapshot is not None and app.desk.snapshot.data_ts_ns > 0, pilot
+            )
             header = str(app.query_one("#status-line").render())
             assert "REPLAY" in header and "data 2022-11-18" in header
 
@@ -54,10 +57,10 @@ async def test_every_tab_and_key_against_a_real_supervisor_on_replay(tmp_path: P
             for number, tab in enumerate(TABS, start=1):
                 await pilot.press(str(number))
                 await pilot.pause(0.2)
-                assert app.active_tab == tab
+                assert app.desk.active_tab == tab
             for tab in ("orders", "signals", "engines", "log"):
                 await pilot.press(str(TABS.index(tab) + 1))
-                await _until(lambda tab=tab: app.pane(tab).table.row_count > 0, pilot)
+                await _until(lambda tab=tab: app.desk.pane(tab).table.row_count > 0, pilot)
 
             # The order detail pane reads the journal through the link.
             await pilot.press("2", "end")
@@ -66,12 +69,12 @@ async def test_every_tab_and_key_against_a_real_supervisor_on_replay(tmp_path: P
 
             # Sort, filter and help.
             await pilot.press("o")
-            assert app.pane("orders").table.sort_column == "time"
+            assert app.desk.pane("orders").table.sort_column == "time"
             await pilot.press("slash", *"nifty", "enter")
             await pilot.pause(0.2)
-            shown = app.pane("orders").table.shown_rows
+            shown = app.desk.pane("orders").table.shown_rows
             assert shown and all("NIFTY" in row[1].text for row in shown.values())
-            app.pane("orders").filter_input.focus()
+            app.desk.pane("orders").filter_input.focus()
             await pilot.press("escape", "question_mark")
             await pilot.pause()
             assert isinstance(app.screen, HelpScreen)
@@ -80,31 +83,31 @@ async def test_every_tab_and_key_against_a_real_supervisor_on_replay(tmp_path: P
             # Engine keys act on the Engines tab's selection.
             await pilot.press("5", "home")
             await pilot.pause(0.2)
-            name = app.selected_engine().name
+            name = app.desk.selected("engines").name
             engine = next(e for e in supervisor.engines if e.name == name)
             await pilot.press("e")
             await _until(lambda: engine.state.value == "PAUSED", pilot)
-            await _until(lambda: app.selected_engine().state == "PAUSED", pilot)
+            await _until(lambda: app.desk.selected("engines").state == "PAUSED", pilot)
             await pilot.press("e")
             await _until(lambda: engine.state.value == "RUNNING", pilot)
-            await _until(lambda: app.selected_engine().state == "RUNNING", pilot)
+            await _until(lambda: app.desk.selected("engines").state == "RUNNING", pilot)
             await pilot.press("x")
             await _until(lambda: engine.state.value == "STOPPED", pilot)
-            await _until(lambda: app.selected_engine().state == "STOPPED", pilot)
+            await _until(lambda: app.desk.selected("engines").state == "STOPPED", pilot)
             await pilot.press("s")
             await _until(lambda: engine.state.value == "RUNNING", pilot)
 
             # Pause and resume entries everywhere.
             await pilot.press("p")
             await _until(lambda: supervisor.risk.entries_paused, pilot)
-            await _until(lambda: app.snapshot.risk.entries_paused, pilot)
+            await _until(lambda: app.desk.snapshot.risk.entries_paused, pilot)
             await pilot.press("p")
             await _until(lambda: not supervisor.risk.entries_paused, pilot)
 
             # Flatten the selected position (asks first).
             await pilot.press("1")
-            await _until(lambda: any(p.quantity for p in app.snapshot.positions), pilot, 60)
-            table = app.pane("positions").table
+            await _until(lambda: any(p.quantity for p in app.desk.snapshot.positions), pilot, 60)
+            table = app.desk.pane("positions").table
             row = next(
                 i
                 for i in range(table.row_count)
@@ -112,7 +115,7 @@ async def test_every_tab_and_key_against_a_real_supervisor_on_replay(tmp_path: P
             )
             table.move_cursor(row=row)
             await pilot.pause()
-            symbol = app.selected("positions").symbol
+            symbol = app.desk.selected("positions").symbol
             await pilot.press("f")
             await pilot.pause()
             assert isinstance(app.screen, ConfirmScreen)
@@ -130,17 +133,17 @@ async def test_every_tab_and_key_against_a_real_supervisor_on_replay(tmp_path: P
             await pilot.press("2")
 
             def working_row() -> int | None:
-                table = app.pane("orders").table
+                table = app.desk.pane("orders").table
                 for index in range(table.row_count):
-                    order = app._views["orders"].get(table.key_at(index))
+                    order = app.desk.view_at("orders", table.key_at(index))
                     if order is not None and order.status in ("OPEN", "TRIGGER PENDING"):
                         return index
                 return None
 
             await _until(lambda: working_row() is not None, pilot, 60)
-            app.pane("orders").table.move_cursor(row=working_row())
+            app.desk.pane("orders").table.move_cursor(row=working_row())
             await pilot.pause()
-            tag = app.selected("orders").tag
+            tag = app.desk.selected("orders").tag
             await pilot.press("c", "y")
             await _until(lambda: supervisor.trader.orders[tag].status.is_terminal, pilot)
             # Cancelled by us, unless the market filled it in the same instant.
@@ -156,7 +159,7 @@ async def test_every_tab_and_key_against_a_real_supervisor_on_replay(tmp_path: P
             app.screen.query_one("#kill-word", Input).value = "KILL"
             await pilot.press("enter")
             await _until(lambda: supervisor.risk.kill_switch, pilot)
-            await _until(lambda: app.snapshot.risk.kill_switch, pilot)
+            await _until(lambda: app.desk.snapshot.risk.kill_switch, pilot)
             await _until(lambda: not supervisor.trader.open_orders(), pilot)
             await _until(lambda: not supervisor.portfolio.open_positions(), pilot)
             banner = str(app.query_one("#banner").render())

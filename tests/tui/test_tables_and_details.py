@@ -30,13 +30,13 @@ def keys(table: DeskTable) -> list[str]:
 
 
 def detail_text(app: KiteTuiApp, tab: str) -> str:
-    pane = app.pane(tab).detail_pane
+    pane = app.desk.pane(tab).detail_pane
     assert pane is not None
     return "\n".join("".join(cell.text for cell in line) for line in pane.detail or ())
 
 
 def info_text(app: KiteTuiApp, tab: str) -> str:
-    return str(app.pane(tab).query_one(".pane-info").render())
+    return str(app.desk.pane(tab).query_one(".pane-info").render())
 
 
 # ---- sorting ----------------------------------------------------------------------------
@@ -46,7 +46,7 @@ async def test_sort_key_cycles_columns_and_reverses_with_numbers_sorted_as_numbe
     app = make_app(FakeLink(busy_snapshot()), wall_clock=wall_clock)
     async with app.run_test(size=TALL) as pilot:
         await pilot.pause()
-        table = app.pane("positions").table
+        table = app.desk.pane("positions").table
         await pilot.press("o")  # first column: contract, A→Z
         await pilot.pause()
         assert keys(table) == ["INFY", "NIFTY2411121700CE", "NIFTY24JANFUT", "RELIANCE"]
@@ -64,7 +64,7 @@ async def test_sort_by_pnl_with_indian_grouping_and_blanks_last() -> None:
     app = make_app(FakeLink(busy_snapshot()), wall_clock=wall_clock)
     async with app.run_test(size=TALL) as pilot:
         await pilot.pause()
-        table = app.pane("positions").table
+        table = app.desk.pane("positions").table
         table.set_sort("pnl", descending=True)
         assert keys(table) == ["NIFTY24JANFUT", "RELIANCE", "NIFTY2411121700CE", "INFY"]
         table.set_sort("avg")  # INFY is flat, no average: last in either direction
@@ -79,7 +79,7 @@ async def test_sorted_table_keeps_its_order_and_cursor_row_across_snapshots() ->
     app = make_app(link, wall_clock=wall_clock)
     async with app.run_test(size=TALL) as pilot:
         await pilot.pause()
-        table = app.pane("positions").table
+        table = app.desk.pane("positions").table
         table.set_sort("symbol")
         await pilot.press("home", "down")  # INFY -> NIFTY2411121700CE
         await pilot.pause()
@@ -89,7 +89,7 @@ async def test_sorted_table_keeps_its_order_and_cursor_row_across_snapshots() ->
 
         axis = PositionView("AXISBANK", "equity-mr", "MIS", 10, 1100.0, 1101.0, 0.0, 10.0)
         link.publish(next_snapshot(snapshot, positions=(*snapshot.positions, axis)))
-        app.pull_snapshot()
+        app.desk.pull_snapshot()
         await pilot.pause()
         assert keys(table)[0] == "AXISBANK"
         assert table.cursor_key == "NIFTY2411121700CE"
@@ -99,16 +99,17 @@ async def test_sorted_table_keeps_its_order_and_cursor_row_across_snapshots() ->
 
 
 async def test_slash_filter_narrows_rows_live_enter_keeps_and_escape_clears() -> None:
-    app = make_app(FakeLink(busy_snapshot()), wall_clock=wall_clock)
+    link = FakeLink(busy_snapshot())
+    app = make_app(link, wall_clock=wall_clock)
     async with app.run_test(size=TALL) as pilot:
         await pilot.pause()
         await pilot.press("2", "slash")
         await pilot.pause()
-        box = app.pane("orders").filter_input
+        box = app.desk.pane("orders").filter_input
         assert box.display and app.focused is box
         await pilot.press(*"equity open")  # every word must match; typing k is not kill
         await pilot.pause()
-        table = app.pane("orders").table
+        table = app.desk.pane("orders").table
         assert keys(table) == ["eq-0003"]
         assert "1 of 5 shown" in info_text(app, "orders")
         assert "filter “equity open”" in info_text(app, "orders")
@@ -117,9 +118,8 @@ async def test_slash_filter_narrows_rows_live_enter_keeps_and_escape_clears() ->
         assert app.focused is table and box.display  # kept, and visible as a reminder
         assert keys(table) == ["eq-0003"]
         # The filter holds across new snapshots.
-        link = app._link
-        link.publish(next_snapshot(app.snapshot))
-        app.pull_snapshot()
+        link.publish(next_snapshot(app.desk.snapshot))
+        app.desk.pull_snapshot()
         await pilot.pause()
         assert keys(table) == ["eq-0003"]
 
@@ -137,10 +137,10 @@ async def test_filter_is_per_tab_and_case_insensitive() -> None:
         await pilot.pause()
         await pilot.press("3", "slash", *"Reduce", "enter")
         await pilot.pause()
-        assert keys(app.pane("signals").table) == ["12"]
+        assert keys(app.desk.pane("signals").table) == ["12"]
         await pilot.press("6")
         await pilot.pause()
-        assert app.pane("log").table.row_count == 25
+        assert app.desk.pane("log").table.row_count == 25
 
 
 # ---- detail panes -----------------------------------------------------------------------
@@ -214,7 +214,7 @@ async def test_detail_pane_hidden_on_short_terminal_until_enter_or_d() -> None:
     app = make_app(FakeLink(busy_snapshot()), wall_clock=wall_clock)
     async with app.run_test(size=SHORT) as pilot:
         await pilot.pause()
-        pane = app.pane("positions").query_one(DetailPane)
+        pane = app.desk.pane("positions").query_one(DetailPane)
         assert not pane.display
         await pilot.press("enter")
         await pilot.pause()
@@ -251,13 +251,13 @@ async def test_flatten_key_on_a_flat_row_or_another_tab_does_nothing() -> None:
         await pilot.pause()
         await pilot.press("end")  # INFY is flat
         await pilot.pause()
-        assert app.check_action("flatten", ()) is None
+        assert app.desk.allows("flatten") is None
         await pilot.press("f")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
         await pilot.press("3")
         await pilot.pause()
-        assert app.check_action("flatten", ()) is False
+        assert app.desk.allows("flatten") is False
         assert link.sent == []
 
 
@@ -268,7 +268,7 @@ async def test_cancel_key_works_on_open_orders_only_after_yes() -> None:
         await pilot.pause()
         await pilot.press("2")  # eq-0003 OPEN at the top
         await pilot.pause()
-        assert app.check_action("cancel_order", ()) is True
+        assert app.desk.allows("cancel_order") is True
         await pilot.press("c", "n")
         await settle(app, pilot)
         assert link.sent == []
@@ -277,7 +277,7 @@ async def test_cancel_key_works_on_open_orders_only_after_yes() -> None:
         assert link.sent == [CancelOrder("eq-0003")]
         await pilot.press("down")  # eq-0002 REJECTED: nothing to cancel
         await pilot.pause()
-        assert app.check_action("cancel_order", ()) is None
+        assert app.desk.allows("cancel_order") is None
         await pilot.press("c")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
@@ -289,7 +289,7 @@ async def test_cancel_of_a_stop_warns_that_the_position_stays_unprotected() -> N
         await pilot.pause()
         await pilot.press("2", "down", "down", "down")  # fno-0002, the SL-M stop
         await pilot.pause()
-        assert app.pane("orders").table.cursor_key == "fno-0002"
+        assert app.desk.pane("orders").table.cursor_key == "fno-0002"
         await pilot.press("c")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
@@ -322,13 +322,13 @@ async def test_footer_bindings_follow_the_tab() -> None:
     app = make_app(FakeLink(busy_snapshot()), wall_clock=wall_clock)
     async with app.run_test(size=TALL) as pilot:
         await pilot.pause()
-        assert app.check_action("flatten", ()) is True
-        assert app.check_action("cancel_order", ()) is False
-        assert app.check_action("stop_engine", ()) is False
+        assert app.desk.allows("flatten") is True
+        assert app.desk.allows("cancel_order") is False
+        assert app.desk.allows("stop_engine") is False
         await pilot.press("4")
         await pilot.pause()
-        assert app.check_action("filter", ()) is False  # the Risk tab has no table
-        assert app.check_action("kill_switch", ()) is True
+        assert app.desk.allows("filter") is False  # the Risk tab has no table
+        assert app.desk.allows("kill_switch") is True
 
 
 async def test_no_color_environment_turns_the_desk_monochrome(monkeypatch) -> None:
@@ -337,7 +337,7 @@ async def test_no_color_environment_turns_the_desk_monochrome(monkeypatch) -> No
     async with app.run_test(size=SHORT) as pilot:
         await pilot.pause()
         assert app.no_color
-        assert app.snapshot is not None
+        assert app.desk.snapshot is not None
 
 
 async def test_filter_input_swallows_desk_keys() -> None:
@@ -359,6 +359,6 @@ async def test_restarted_desk_with_the_same_seq_is_still_rendered() -> None:
         await pilot.pause()
         restarted = dataclasses.replace(snapshot, published_wall_ns=2, positions=())
         link.publish(restarted)
-        assert app.pull_snapshot()
+        assert app.desk.pull_snapshot()
         await pilot.pause()
-        assert app.pane("positions").table.row_count == 0
+        assert app.desk.pane("positions").table.row_count == 0

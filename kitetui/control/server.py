@@ -1,24 +1,10 @@
-"""The control socket: how ``kitetui ctl`` and ``kitetui attach`` reach a headless desk.
+"""The desk's side of the control socket: how ``kitetui ctl`` and ``kitetui attach`` reach it.
 
 A Unix stream socket beside the database (``state.db.sock``), mode 0600, that only
-accepts peers of our own uid (SO_PEERCRED). The protocol is JSON lines::
-
-    → {"id": 1, "cmd": "status"}
-    ← {"id": 1, "ok": true, "snapshot": {...}}
-    → {"id": 2, "cmd": "flatten", "symbol": "SBIN"}
-    ← {"id": 2, "ok": true, "message": "..."}
-    → {"id": 3, "cmd": "watch"}
-    ← {"id": 3, "ok": true, "message": "watching"}
-    ← {"snapshot": {...}}            (pushed when the desk publishes, at most N a second)
-    → {"id": 4, "cmd": "order", "tag": "eq-1"}
-    ← {"id": 4, "ok": true, "detail": {"tag": "eq-1", "history": [...], "fills": [...]}}
-
-Commands: status, watch, start/stop (engine), pause/resume (optional engine), kill
-(optional reason), reset-kill, flatten (symbol), cancel (tag); each becomes the command
-object of ``kitetui.commands`` and goes through ``desk.execute`` — the one door. ``order``
-(tag) reads one order's state history and fills from the journal through
-``desk.order_detail`` (``detail`` is null for an unknown tag). A bad request gets
-``{"ok": false, "error": ...}`` and the connection stays usable.
+accepts peers of our own uid (SO_PEERCRED), speaking the JSON lines of
+``kitetui/control/protocol.py``. Each command request becomes its command object and
+goes through ``desk.execute`` — the one door; ``order`` reads one order's history and
+fills through ``desk.order_detail``.
 
 Nothing here can slow the desk: every client has its own sender task, replies wait in a
 small bounded queue (a client that lets it overflow is dropped) and pushed snapshots
@@ -37,21 +23,18 @@ import socket
 import stat
 import struct
 from pathlib import Path
-from typing import Annotated, Any, Literal, Protocol
-
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from typing import Any, Protocol
 
 from kitetui.commands import Command, CommandResult
-from kitetui.control_client import (
-    COMMAND_TYPES,
-    command_from_request,
+from kitetui.control.protocol import (
+    RequestId,
+    encode_line,
     order_detail_to_json,
+    parse_request,
+    request_to_command,
     snapshot_to_json,
-    socket_path_for,
 )
 from kitetui.views import DeskSnapshot, OrderDetail
-
-__all__ = ["ControlServer", "ControlSocketError", "check_peer_uid", "socket_path_for"]
 
 log = logging.getLogger(__name__)
 
@@ -64,124 +47,14 @@ class ControlSocketError(Exception):
     """The control socket cannot be opened (busy, not a socket, path too long)."""
 
 
-class Desk(Protocol):
+class ServedDesk(Protocol):
+    """What the server needs of a desk (the supervisor, or a fake in tests)."""
+
     published: DeskSnapshot | None
 
     async def execute(self, command: Command) -> CommandResult: ...
 
     async def order_detail(self, tag: str) -> OrderDetail | None: ...
-
-
-# -- requests --------------------------------------------------------------------------
-
-RequestId = int | str | None
-
-
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    id: RequestId = None
-
-
-class StatusRequest(_Request):
-    cmd: Literal["status"]
-
-
-class WatchRequest(_Request):
-    cmd: Literal["watch"]
-
-
-class OrderRequest(_Request):
-    cmd: Literal["order"]
-    tag: str = Field(min_length=1)
-
-
-class StartRequest(_Request):
-    cmd: Literal["start"]
-    engine: str = Field(min_length=1)
-
-
-class StopRequest(_Request):
-    cmd: Literal["stop"]
-    engine: str = Field(min_length=1)
-
-
-class PauseRequest(_Request):
-    cmd: Literal["pause"]
-    engine: str = ""
-
-
-class ResumeRequest(_Request):
-    cmd: Literal["resume"]
-    engine: str = ""
-
-
-class KillRequest(_Request):
-    cmd: Literal["kill"]
-    reason: str = "manual"
-
-
-class ResetKillRequest(_Request):
-    cmd: Literal["reset-kill"]
-
-
-class FlattenRequest(_Request):
-    cmd: Literal["flatten"]
-    symbol: str = Field(min_length=1)
-
-
-class CancelRequest(_Request):
-    cmd: Literal["cancel"]
-    tag: str = Field(min_length=1)
-
-
-Request = Annotated[
-    StatusRequest
-    | WatchRequest
-    | OrderRequest
-    | StartRequest
-    | StopRequest
-    | PauseRequest
-    | ResumeRequest
-    | KillRequest
-    | ResetKillRequest
-    | FlattenRequest
-    | CancelRequest,
-    Field(discriminator="cmd"),
-]
-_REQUEST = TypeAdapter(Request)
-KNOWN_COMMANDS = ("status", "watch", "order", *COMMAND_TYPES)
-
-
-def parse_request(line: bytes) -> tuple[RequestId, Request | str]:
-    """The request on one line, or an error message; the id is echoed when it can be read."""
-    try:
-        data = json.loads(line)
-    except ValueError as exc:
-        return None, f"bad JSON: {exc}"
-    if not isinstance(data, dict):
-        return None, 'a request is a JSON object like {"id": 1, "cmd": "status"}'
-    request_id = data.get("id")
-    if not isinstance(request_id, int | str) or isinstance(request_id, bool):
-        request_id = None
-    cmd = data.get("cmd")
-    if cmd not in KNOWN_COMMANDS:
-        return request_id, f"unknown cmd {cmd!r}; known: {', '.join(KNOWN_COMMANDS)}"
-    try:
-        return request_id, _REQUEST.validate_python(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
-            for e in exc.errors()
-        )
-        return request_id, f"bad {cmd} request: {problems}"
-
-
-def request_to_command(request: Request) -> Command:
-    return command_from_request(request.cmd, request.model_dump(exclude={"id", "cmd"}))
-
-
-def _line(message: dict[str, Any]) -> bytes:
-    return (json.dumps(message, separators=(",", ":")) + "\n").encode()
 
 
 # -- peers -----------------------------------------------------------------------------
@@ -226,7 +99,7 @@ class _Client:
         self.sender: asyncio.Task[None] | None = None
 
     def reply(self, message: dict[str, Any]) -> None:
-        self.reply_raw(_line(message))
+        self.reply_raw(encode_line(message))
 
     def reply_raw(self, data: bytes) -> None:
         if len(self.replies) >= MAX_PENDING_REPLIES:
@@ -260,7 +133,7 @@ class _Client:
 class ControlServer:
     """Serve a desk (``.published``, ``execute``, ``order_detail``) on a Unix control socket."""
 
-    def __init__(self, desk: Desk, path: str | Path, *, max_rate: float = 4.0) -> None:
+    def __init__(self, desk: ServedDesk, path: str | Path, *, max_rate: float = 4.0) -> None:
         if max_rate <= 0:
             raise ValueError("max_rate must be positive")
         self.desk = desk
@@ -394,7 +267,7 @@ class ControlServer:
             refusal = f"cannot read peer credentials: {exc}"
         if refusal is not None:
             log.warning("control socket: refused a peer: %s", refusal)
-            writer.write(_line({"ok": False, "error": refusal}))
+            writer.write(encode_line({"ok": False, "error": refusal}))
             with contextlib.suppress(OSError, TimeoutError):
                 await asyncio.wait_for(writer.drain(), 1.0)
             return
@@ -432,24 +305,31 @@ class ControlServer:
         if isinstance(request, str):
             client.reply({"id": request_id, "ok": False, "error": request})
             return
-        if isinstance(request, StatusRequest):
-            snapshot = self.desk.published
-            text = "null" if snapshot is None else self._encode(snapshot)
-            client.reply_raw(
-                f'{{"id":{json.dumps(request_id)},"ok":true,"snapshot":{text}}}\n'.encode()
-            )
-            return
-        if isinstance(request, WatchRequest):
-            client.reply({"id": request_id, "ok": True, "message": "watching"})
-            client.watching = True
-            snapshot = self.desk.published
-            if snapshot is not None:
-                client.push(snapshot.seq, self._push_line(snapshot))
-            return
-        if isinstance(request, OrderRequest):
-            await self._order(client, request_id, request.tag)
-            return
         command = request_to_command(request)
+        if command is not None:
+            await self._execute(client, request_id, command)
+        elif request.cmd == "status":
+            self._status(client, request_id)
+        elif request.cmd == "watch":
+            self._watch(client, request_id)
+        elif request.cmd == "order":
+            await self._order(client, request_id, request.tag)  # its one field
+
+    def _status(self, client: _Client, request_id: RequestId) -> None:
+        snapshot = self.desk.published
+        text = "null" if snapshot is None else self._encode(snapshot)
+        client.reply_raw(
+            f'{{"id":{json.dumps(request_id)},"ok":true,"snapshot":{text}}}\n'.encode()
+        )
+
+    def _watch(self, client: _Client, request_id: RequestId) -> None:
+        client.reply({"id": request_id, "ok": True, "message": "watching"})
+        client.watching = True
+        snapshot = self.desk.published
+        if snapshot is not None:
+            client.push(snapshot.seq, self._push_line(snapshot))
+
+    async def _execute(self, client: _Client, request_id: RequestId, command: Command) -> None:
         try:
             result = await self.desk.execute(command)
         except Exception as exc:  # the desk's own façade should not raise; be safe anyway

@@ -1,0 +1,424 @@
+"""The paper order book: a deterministic, synchronous fill simulator.
+
+``PaperBook`` is the matching core shared by the paper broker (``kitetui.brokers.paper``
+wraps it in the async ``Broker`` protocol) and the local exchange (``kitetui.sim``
+calls it directly, one book per account). Its rules are chosen so a backtest cannot
+flatter itself:
+
+- **Next price only.** An order fills only on a price stamped strictly later than the
+  order's ``ts_ns``; a bar counts only if it *starts* strictly after the order. Stamp
+  an order with the data time of the bar or tick that caused it (``Bar.ts_ns`` for a
+  decision on a closed bar), and the next bar fills it at its open.
+- **Slippage is against you.** MARKET and triggered SL-M fills move ``slippage_bps``
+  the wrong way and round to the tick the wrong way (buy up, sell down).
+- **Bars walk a path.** A bar is its open (a gap: orders fill at the open if it is
+  already through their price), then a continuous walk O→L→H→C for an up bar
+  (close >= open) or O→H→L→C for a down bar. A limit touched mid-bar fills at its
+  limit, a stop crossed mid-bar triggers at its trigger.
+- **Whole fills** (the default). An order fills completely or not at all; the fill id
+  is ``f"{tag}-1"`` so journaling the same fill twice is idempotent.
+- **Partial fills, opt-in** (``PaperBook(liquidity=Liquidity(fraction))``, used by
+  the sim exchange). Each traded price offers ``fraction`` of its recorded quantity (a
+  tick's ``qty``, passed as ``on_price(..., quantity=)``; a bar's ``volume``) to the
+  symbol's working orders in placement order, in whole lots. An order takes what it
+  can at its fill price and stays working (OPEN) for the rest, its ``filled_qty`` and
+  ``avg_price`` rising; each fill's id is ``f"{tag}-{cumulative filled qty}"``,
+  unique per order and stable across ``restore``. Backtests keep the default, so their
+  ledgers do not change.
+
+Everything is synchronous and in memory, so no caller needs an event loop to match.
+A restart loses the book, so the caller hands the journaled open orders to
+``restore``. Prices, ticks and the exchange's checks are ``PaperPricing``'s
+(``kitetui.brokers.paper_pricing``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
+
+from kitetui.brokers.base import ModifyRefused
+from kitetui.brokers.paper_pricing import PaperPricing, exact
+from kitetui.domain import Bar, Fill, Order, OrderStatus, OrderType, Side, Tick
+
+__all__ = ["Liquidity", "OrderFill", "PaperBook"]
+
+_WORKING = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING})
+
+OrderFill = tuple[Order, Fill]
+
+
+@dataclass(frozen=True, slots=True)
+class Liquidity:
+    """How much of the recorded market an order may take (module docstring).
+
+    ``fraction`` of each traded quantity, in (0, 1]; ``lot_sizes`` by symbol (1 when
+    absent), since a derivative trades in whole lots only.
+    """
+
+    fraction: float
+    lot_sizes: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.fraction) and 0 < self.fraction <= 1):
+            raise ValueError(f"liquidity fraction must be in (0, 1], got {self.fraction!r}")
+
+    def offered(self, quantity: int) -> list[int]:
+        """The shared, mutable budget one traded price offers (a one-item list)."""
+        return [max(0, math.floor(quantity * self.fraction))]
+
+    def take(self, symbol: str, wanted: int, budget: list[int]) -> int:
+        """Whole lots of ``wanted`` the budget allows; the budget shrinks by as much."""
+        lot = max(1, self.lot_sizes.get(symbol, 1))
+        taken = min(wanted, budget[0] // lot * lot)
+        budget[0] -= taken
+        return taken
+
+
+class PaperBook:
+    """Simulated order book and matcher; see the module docstring for the fill rules."""
+
+    def __init__(
+        self,
+        slippage_bps: float = 2.0,
+        tick_size: float = 0.05,
+        tick_sizes: Mapping[str, float] | None = None,
+        liquidity: Liquidity | None = None,
+    ) -> None:
+        """``tick_size`` is the default; ``tick_sizes`` the instrument master's per symbol;
+        ``liquidity`` turns partial fills on (None: whole fills, as backtests expect)."""
+        self.pricing = PaperPricing(slippage_bps, tick_size, tick_sizes)
+        self.liquidity = liquidity
+        self._orders: dict[str, Order] = {}  # every order it has seen, latest state, by tag
+        self._working: dict[str, Order] = {}  # OPEN / TRIGGER_PENDING, in placement order
+        self._triggered: list[Order] = []  # stops that triggered and rest unfilled
+
+    @property
+    def slippage_bps(self) -> float:
+        return self.pricing.slippage_bps
+
+    @property
+    def tick_size(self) -> float:
+        return self.pricing.tick_size
+
+    # ------------------------------------------------------------------ the book
+
+    def place(self, order: Order) -> Order:
+        """The order as the book took it: OPEN, TRIGGER_PENDING or REJECTED (``reason``).
+
+        A tag the book has seen is refused without touching the book: the original
+        stays what ``lookup`` returns."""
+        if order.tag in self._orders:
+            return replace(
+                order,
+                status=OrderStatus.REJECTED,
+                reason=f"duplicate tag {order.tag!r}",
+                filled_qty=0,
+                avg_price=0.0,
+            )
+        reason = self.pricing.rejection(order)
+        broker_order_id = f"paper-{order.tag}"
+        if reason:
+            placed = replace(
+                order,
+                status=OrderStatus.REJECTED,
+                reason=reason,
+                broker_order_id=broker_order_id,
+                filled_qty=0,
+                avg_price=0.0,
+            )
+        else:
+            stop = order.order_type in (OrderType.SL, OrderType.SL_M)
+            placed = replace(
+                order,
+                status=OrderStatus.TRIGGER_PENDING if stop else OrderStatus.OPEN,
+                broker_order_id=broker_order_id,
+                filled_qty=0,
+                avg_price=0.0,
+            )
+            self._working[order.tag] = placed
+        if order.tag:
+            self._orders[order.tag] = placed
+        return placed
+
+    def modify(
+        self,
+        tag: str,
+        *,
+        ts_ns: int,
+        order_type: OrderType | None = None,
+        price: float | None = None,
+        trigger_price: float | None = None,
+        quantity: int | None = None,
+    ) -> Order | None:
+        """Change a working order in place, as Kite's modify does: same tag, the change
+        acts on prices after ``ts_ns``. A stop that has triggered and stays a stop of the
+        same type stays triggered; a stop turned into MARKET or LIMIT works at once.
+        None when the order no longer works; raises ``ModifyRefused`` (the order stands)
+        when the change would be refused."""
+        order = self._working.get(tag)
+        if order is None:
+            return None
+        changed = _changed(order, ts_ns, order_type, price, trigger_price, quantity)
+        reason = self.pricing.rejection(changed) or _below_filled(changed)
+        if reason:
+            raise ModifyRefused(reason, tag)
+        self._working[tag] = changed
+        self._orders[tag] = changed
+        return changed
+
+    def cancel(self, tag: str) -> Order | None:
+        """The CANCELLED order, or None if it was not working."""
+        order = self._working.pop(tag, None)
+        if order is None:
+            return None
+        cancelled = replace(order, status=OrderStatus.CANCELLED)
+        self._orders[tag] = cancelled
+        return cancelled
+
+    def lookup(self, tag: str) -> Order | None:
+        return self._orders.get(tag)
+
+    def refresh(self, tag: str) -> tuple[Order | None, list[Fill]]:
+        """Paper fills are handed over as they happen: a refresh never brings one."""
+        return self._orders.get(tag), []
+
+    def open_orders(self) -> list[Order]:
+        """Every working order (OPEN or TRIGGER_PENDING), in placement order."""
+        return list(self._working.values())
+
+    def has_working(self) -> bool:
+        """Whether any order works (cheaper than ``open_orders`` on the hot path)."""
+        return bool(self._working)
+
+    def take_triggered(self) -> list[Order]:
+        """Stops that triggered but did not fill since the last call (now OPEN limits),
+        so the owner learns of them as Kite's order updates would tell it."""
+        triggered, self._triggered = self._triggered, []
+        return [o for o in triggered if self._working.get(o.tag) is o]
+
+    def restore(self, orders: list[Order]) -> None:
+        """Re-register orders after a restart: OPEN / TRIGGER_PENDING ones are worked
+        again (an SL or SL-M that is OPEN has already triggered); terminal ones are
+        only remembered for ``lookup``; NEW ones never reached a broker and are skipped.
+        """
+        for order in orders:
+            if order.status is OrderStatus.NEW:
+                continue
+            if not order.broker_order_id:
+                order = replace(order, broker_order_id=f"paper-{order.tag}")
+            self._orders[order.tag] = order
+            if order.status in _WORKING:
+                self._working[order.tag] = order
+            else:
+                self._working.pop(order.tag, None)
+
+    # ------------------------------------------------------------------ market data
+
+    def on_market(self, item: Bar | Tick) -> list[OrderFill]:
+        """A print reaching the exchange: ``on_bar`` for a bar, ``on_price`` (with its
+        traded quantity) for a tick."""
+        if isinstance(item, Bar):
+            return self.on_bar(item)
+        return self.on_price(item.symbol, item.ts_ns, item.price, item.qty)
+
+    def on_price(
+        self, symbol: str, ts_ns: int, price: float, quantity: int | None = None
+    ) -> list[OrderFill]:
+        """A traded price at ``ts_ns``: match the symbol's working orders against it.
+
+        ``quantity`` (the traded quantity) limits the fills only with ``liquidity``;
+        without it, or without ``liquidity``, fills are whole. A non-finite or
+        non-positive price is ignored (no fills)."""
+        if not math.isfinite(price) or price <= 0:
+            return []
+        budget = None
+        if self.liquidity is not None and quantity is not None:
+            budget = self.liquidity.offered(quantity)
+        fills: list[OrderFill] = []
+        for order in self._eligible(symbol, ts_ns):
+            order, fill_price = self._at_point(order, price)
+            self._settle(order, fill_price, ts_ns, fills, budget)
+        return fills
+
+    def on_bar(self, bar: Bar) -> list[OrderFill]:
+        """Match working orders against a bar's OHLC path; fills are stamped ``bar.ts_ns``.
+
+        A bar with a non-finite or non-positive price is ignored (no fills)."""
+        path = (bar.open, bar.high, bar.low, bar.close)
+        if not all(math.isfinite(p) and p > 0 for p in path):
+            return []
+        if bar.close >= bar.open:
+            path = (bar.open, bar.low, bar.high, bar.close)
+        budget = None if self.liquidity is None else self.liquidity.offered(bar.volume)
+        fills: list[OrderFill] = []
+        # A bar that starts at the order's time is "later": its open is the next price
+        # (orders decided on a closed bar are stamped with that bar's end).
+        for order in self._eligible(bar.symbol, bar.ts_ns + 1):
+            order, fill_price = self._at_point(order, path[0])
+            for start, end in pairwise(path):
+                if fill_price is not None:
+                    break
+                order, fill_price = self._along(order, start, end)
+            self._settle(order, fill_price, bar.ts_ns, fills, budget)
+        return fills
+
+    # ------------------------------------------------------------------ settling
+
+    def _eligible(self, symbol: str, ts_ns: int) -> list[Order]:
+        return [o for o in self._working.values() if o.symbol == symbol and o.ts_ns < ts_ns]
+
+    def _settle(
+        self,
+        order: Order,
+        fill_price: float | None,
+        ts_ns: int,
+        fills: list[OrderFill],
+        budget: list[int] | None = None,
+    ) -> None:
+        if fill_price is None:
+            self._rest(order)
+            return
+        wanted = order.quantity - order.filled_qty
+        if budget is None or self.liquidity is None:
+            if not order.filled_qty:
+                self._fill_whole(order, fill_price, ts_ns, fills)
+                return
+            quantity = wanted  # the rest of a part-filled order, no limit given
+        else:
+            quantity = self.liquidity.take(order.symbol, wanted, budget)
+        if quantity <= 0:  # nothing offered: it stays as it is (a triggered stop rests)
+            self._rest(order)
+            return
+        self._fill_part(order, quantity, fill_price, ts_ns, fills)
+
+    def _rest(self, order: Order) -> None:
+        """An order that did not trade; a stop that triggered now rests as a limit."""
+        if self._working.get(order.tag) is not order:
+            self._working[order.tag] = order
+            self._orders[order.tag] = order
+            self._triggered.append(order)
+
+    def _fill_part(
+        self, order: Order, quantity: int, fill_price: float, ts_ns: int, fills: list[OrderFill]
+    ) -> None:
+        filled = order.filled_qty + quantity
+        average = (exact(order.avg_price) * order.filled_qty + exact(fill_price) * quantity) / (
+            filled
+        )
+        if filled == order.quantity:
+            state = replace(
+                order, status=OrderStatus.COMPLETE, filled_qty=filled, avg_price=float(average)
+            )
+            del self._working[order.tag]
+        else:  # it traded, so a stop has triggered: the rest works as OPEN
+            state = replace(
+                order, status=OrderStatus.OPEN, filled_qty=filled, avg_price=float(average)
+            )
+            self._working[order.tag] = state
+        self._orders[order.tag] = state
+        fills.append((state, _fill(order, f"{order.tag}-{filled}", quantity, fill_price, ts_ns)))
+
+    def _fill_whole(
+        self, order: Order, fill_price: float, ts_ns: int, fills: list[OrderFill]
+    ) -> None:
+        done = replace(
+            order, status=OrderStatus.COMPLETE, filled_qty=order.quantity, avg_price=fill_price
+        )
+        del self._working[order.tag]
+        self._orders[order.tag] = done
+        fills.append((done, _fill(order, f"{order.tag}-1", order.quantity, fill_price, ts_ns)))
+
+    # ------------------------------------------------------------------ matching
+
+    def _at_point(self, order: Order, price: float) -> tuple[Order, float | None]:
+        """A discrete price (a tick, or a bar's open): gaps fill at the price itself."""
+        buy = order.side is Side.BUY
+        kind = order.order_type
+        if kind is OrderType.MARKET:
+            return order, self.pricing.slipped(price, order)
+        if kind is OrderType.LIMIT:
+            return order, self.pricing.limit_fill(order, price)
+        if order.status is not OrderStatus.OPEN:  # not triggered yet
+            trigger = order.trigger_price
+            if (buy and price < trigger) or (not buy and price > trigger):
+                return order, None
+            if kind is OrderType.SL_M:
+                worst = max(price, trigger) if buy else min(price, trigger)
+                return order, self.pricing.slipped(worst, order)
+            order = replace(order, status=OrderStatus.OPEN)
+        if kind is OrderType.SL_M:  # restored after it triggered: a market order now
+            return order, self.pricing.slipped(price, order)
+        return order, self.pricing.limit_fill(order, price)
+
+    def _along(self, order: Order, start: float, end: float) -> tuple[Order, float | None]:
+        """A continuous move from ``start`` (already matched) to ``end``: the first
+        price the order can trade at is its limit or its trigger, touched on the way."""
+        buy = order.side is Side.BUY
+        kind = order.order_type
+        if kind is OrderType.MARKET:
+            return order, None  # filled at the open already
+        if kind is OrderType.LIMIT or (kind is OrderType.SL and order.status is OrderStatus.OPEN):
+            limit = order.price
+            reached = end <= limit if buy else end >= limit
+            return order, (limit if reached else None)
+        if order.status is OrderStatus.OPEN:  # a restored, triggered SL-M
+            return order, self.pricing.slipped(start, order)
+        trigger = order.trigger_price
+        if (buy and end < trigger) or (not buy and end > trigger):
+            return order, None
+        if kind is OrderType.SL_M:
+            return order, self.pricing.slipped(trigger, order)
+        # SL: triggers at the trigger, which is already inside its limit (checked at
+        # placement), so the resting limit fills there at once.
+        return replace(order, status=OrderStatus.OPEN), trigger
+
+
+def _changed(
+    order: Order,
+    ts_ns: int,
+    order_type: OrderType | None,
+    price: float | None,
+    trigger_price: float | None,
+    quantity: int | None,
+) -> Order:
+    """``order`` with a modification's changes: prices a new type does not use are
+    cleared, and the status is the one the changed order works in."""
+    new_type = order.order_type if order_type is None else order_type
+    changed = replace(
+        order,
+        order_type=new_type,
+        price=order.price if price is None else price,
+        trigger_price=order.trigger_price if trigger_price is None else trigger_price,
+        quantity=order.quantity if quantity is None else quantity,
+        ts_ns=ts_ns,
+    )
+    if new_type in (OrderType.MARKET, OrderType.SL_M):
+        changed = replace(changed, price=0.0)
+    if new_type in (OrderType.MARKET, OrderType.LIMIT):
+        return replace(changed, trigger_price=0.0, status=OrderStatus.OPEN)
+    if new_type is not order.order_type or order.status is not OrderStatus.OPEN:
+        return replace(changed, status=OrderStatus.TRIGGER_PENDING)
+    return changed
+
+
+def _below_filled(order: Order) -> str:
+    if order.quantity <= order.filled_qty:
+        return f"quantity {order.quantity} is not above the filled {order.filled_qty}"
+    return ""
+
+
+def _fill(order: Order, fill_id: str, quantity: int, price: float, ts_ns: int) -> Fill:
+    return Fill(
+        fill_id=fill_id,
+        tag=order.tag,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=quantity,
+        price=price,
+        ts_ns=ts_ns,
+        engine=order.engine,
+        product=order.product,
+    )

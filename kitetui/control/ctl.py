@@ -1,0 +1,243 @@
+"""``kitetui ctl``: one request to a running desk from the command line.
+
+Its words and their arguments are the protocol's (``REQUESTS`` in
+``kitetui/control/protocol.py``, itself derived from ``kitetui.commands``), so a new
+command needs nothing here. Exit codes: 0 done, 1 the desk refused (or has no such
+order), 2 usage, 3 cannot connect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kitetui.clock import format_ist
+from kitetui.control.client import ControlClient, ControlError
+from kitetui.control.protocol import (
+    REQUESTS,
+    order_detail_from_json,
+    snapshot_from_json,
+    socket_path_for,
+)
+from kitetui.views import DeskSnapshot, OrderDetail
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+#: The words ``kitetui ctl`` offers: every request but the streaming ``watch``.
+CTL_COMMANDS = tuple(name for name, kind in REQUESTS.items() if kind.ctl)
+
+
+def _argument_help() -> str:
+    """``tag (order, cancel), engine (start, stop, …) or reason (kill)``, from the words."""
+    uses: dict[str, list[str]] = {}
+    for name in CTL_COMMANDS:
+        if REQUESTS[name].argument:
+            uses.setdefault(REQUESTS[name].argument, []).append(name)
+    parts = [f"{argument} ({', '.join(names)})" for argument, names in uses.items()]
+    return ", ".join(parts[:-1]) + (" or " if len(parts) > 1 else "") + parts[-1]
+
+
+def build_ctl_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kitetui ctl", description="Talk to a running desk over its control socket."
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--socket", help="control socket path")
+    where.add_argument(
+        "--db", help="the desk's database; the socket is beside it (default: state.db)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the raw JSON reply")
+    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (5)")
+    parser.add_argument("command", choices=CTL_COMMANDS)
+    parser.add_argument("arg", nargs="?", help=_argument_help())
+    return parser
+
+
+def ctl_request(command: str, arg: str | None) -> dict[str, Any] | str:
+    """The request's arguments for ``kitetui ctl COMMAND [ARG]``, or what is wrong."""
+    kind = REQUESTS[command]
+    if kind.required and not arg:
+        return f"{command} needs a {kind.argument}"
+    if not kind.argument and arg:
+        return f"{command} takes no argument"
+    return {kind.argument: arg} if arg else {}
+
+
+def run_ctl(argv: Sequence[str] | None = None) -> int:
+    """``kitetui ctl``: 0 done, 1 the desk refused (or has no such order), 2 usage, 3 cannot
+    connect."""
+    parser = build_ctl_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    request = ctl_request(args.command, args.arg)
+    if isinstance(request, str):
+        if REQUESTS[args.command].required:
+            parser.print_usage(sys.stderr)
+        print(f"kitetui ctl: {request}", file=sys.stderr)
+        return EXIT_USAGE
+    path = Path(args.socket) if args.socket else socket_path_for(args.db or "state.db")
+    try:
+        reply = asyncio.run(_call(path, args.timeout, args.command, request))
+    except ControlError as exc:
+        print(f"kitetui ctl: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    return _report(args, reply)
+
+
+async def _call(
+    path: Path, timeout: float, command: str, request: dict[str, Any]
+) -> dict[str, Any]:
+    async with ControlClient(path, timeout=timeout) as client:
+        return await client.request(command, **request)
+
+
+def _report(args: argparse.Namespace, reply: dict[str, Any]) -> int:
+    """Print the reply as ``kitetui ctl`` does and return its exit code."""
+    unknown_order = args.command == "order" and reply.get("ok") and reply.get("detail") is None
+    if args.json:
+        print(json.dumps(reply, indent=2))
+    elif not reply.get("ok"):
+        print(f"refused: {reply.get('error') or reply.get('message', '')}", file=sys.stderr)
+    elif unknown_order:
+        print(f"kitetui ctl: the desk has no order {args.arg!r}", file=sys.stderr)
+    else:
+        print(_reply_text(args.command, reply))
+    return EXIT_OK if reply.get("ok") and not unknown_order else EXIT_REFUSED
+
+
+def _reply_text(command: str, reply: dict[str, Any]) -> str:
+    if command == "order":
+        return format_order(order_detail_from_json(reply["detail"]))
+    if command == "status":
+        snapshot = reply.get("snapshot")
+        if snapshot is None:
+            return "the desk is up but has not published a snapshot yet"
+        return format_status(snapshot_from_json(snapshot))
+    return reply.get("message", "ok")
+
+
+_OPEN_ORDER_STATES = {"NEW", "OPEN", "TRIGGER PENDING"}
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def format_order(detail: OrderDetail) -> str:
+    """``kitetui ctl order TAG``: each state the order passed through, then its fills."""
+    lines = [f"order {detail.tag}", "", f"history ({len(detail.history)})"]
+    if detail.history:
+        lines += _table(
+            [("TIME", "STATUS", "REASON")]
+            + [(format_ist(e.ts_ns), e.status, e.reason) for e in detail.history]
+        )
+    lines += ["", f"fills ({len(detail.fills)})"]
+    if detail.fills:
+        lines += _table(
+            [("TIME", "SIDE", "QTY", "PRICE", "FILL")]
+            + [
+                (format_ist(f.ts_ns), f.side, str(f.quantity), f"{f.price:,.2f}", f.fill_id)
+                for f in detail.fills
+            ]
+        )
+        quantity = sum(f.quantity for f in detail.fills)
+        average = sum(f.quantity * f.price for f in detail.fills) / quantity if quantity else 0.0
+        lines.append(f"  filled {quantity} at an average of {average:,.2f}")
+    return "\n".join(lines)
+
+
+def _entries_word(risk) -> str:
+    """Whether a new entry could go out now, in one word."""
+    if risk.kill_switch or risk.state == "HALTED":
+        return "BLOCKED"
+    if risk.entries_paused:
+        return "PAUSED"
+    return "BLOCKED" if risk.blocks else "open"
+
+
+def format_status(s: DeskSnapshot) -> str:
+    """One screen for ``kitetui ctl status``."""
+    risk = s.risk
+    clock = format_ist(s.data_ts_ns) if s.data_ts_ns else "-"
+    lines = [
+        f"desk      {s.mode}  run {s.run_id}  feed {s.feed_state}  speed {s.speed}",
+        f"data      {clock}",
+        f"risk      {risk.state}  kill switch {'ON' if risk.kill_switch else 'off'}"
+        f"  entries {_entries_word(risk)}"
+        + (f"  ({risk.halt_reason})" if risk.halt_reason else ""),
+        *(f"block     {name}: {reason} (clears {clears})" for name, reason, clears in risk.blocks),
+        *(f"NAKED     {symbol}: {why}" for symbol, why in risk.naked),
+        f"day P&L   {risk.day_pnl:+,.2f}  realized {risk.realized:+,.2f}"
+        f"  unrealized {risk.unrealized:+,.2f}  max drawdown {risk.max_drawdown:,.2f}",
+        "",
+        f"engines ({len(s.engines)})",
+    ]
+    if s.engines:
+        lines += _table(
+            [("NAME", "KIND", "STATE", "STRATEGY", "SYMBOLS", "BARS", "ORDERS", "ERROR")]
+            + [
+                (
+                    e.name,
+                    e.kind,
+                    e.state,
+                    e.strategy,
+                    str(len(e.symbols)),
+                    str(e.bars_seen),
+                    str(e.orders_placed),
+                    e.last_error,
+                )
+                for e in s.engines
+            ]
+        )
+    lines += ["", f"positions ({len(s.positions)})"]
+    if s.positions:
+        lines += _table(
+            [("SYMBOL", "ENGINE", "PRODUCT", "QTY", "AVG", "LAST", "P&L", "COVER")]
+            + [
+                (
+                    p.symbol,
+                    p.engine,
+                    p.product,
+                    str(p.quantity),
+                    f"{p.avg_price:,.2f}",
+                    f"{p.last_price:,.2f}",
+                    f"{p.pnl:+,.2f}",
+                    p.cover or "-",
+                )
+                for p in s.positions
+            ]
+        )
+    open_orders = [o for o in s.orders if o.status in _OPEN_ORDER_STATES]
+    lines += ["", f"open orders ({len(open_orders)})"]
+    if open_orders:
+        lines += _table(
+            [("TAG", "ENGINE", "SYMBOL", "SIDE", "QTY", "TYPE", "PRICE", "STATUS")]
+            + [
+                (
+                    o.tag,
+                    o.engine,
+                    o.symbol,
+                    o.side,
+                    f"{o.filled_qty}/{o.quantity}",
+                    o.order_type,
+                    f"{o.price or o.trigger_price:,.2f}",
+                    o.status,
+                )
+                for o in open_orders
+            ]
+        )
+    return "\n".join(lines)

@@ -1,0 +1,258 @@
+"""The control socket's words and its JSON, each declared once.
+
+A Unix stream socket beside the database (``state.db.sock``, ``socket_path_for``)
+carries JSON lines::
+
+    → {"id": 1, "cmd": "status"}
+    ← {"id": 1, "ok": true, "snapshot": {...}}
+    → {"id": 2, "cmd": "flatten", "symbol": "SBIN"}
+    ← {"id": 2, "ok": true, "message": "..."}
+    → {"id": 3, "cmd": "watch"}
+    ← {"id": 3, "ok": true, "message": "watching"}
+    ← {"snapshot": {...}}            (pushed when the desk publishes, at most N a second)
+    → {"id": 4, "cmd": "order", "tag": "eq-1"}
+    ← {"id": 4, "ok": true, "detail": {"tag": "eq-1", "history": [...], "fills": [...]}}
+
+There are two kinds of request. The reads — ``status``, ``watch`` and ``order`` (tag) —
+are declared in ``READS`` here. The desk's commands are declared only in
+``kitetui.commands``: a class's ``name`` is its word and its one field (if any) its
+argument, so ``{"cmd": "flatten", "symbol": "SBIN"}`` is ``FlattenPosition("SBIN")``.
+``REQUESTS`` joins both, and everything else is derived from it: the pydantic models
+that validate a request (one per word, generated, in a discriminated union), the
+``unknown cmd`` list, ``kitetui ctl``'s arguments and the client's requests. A bad
+request gets ``{"ok": false, "error": ...}`` and the connection stays usable.
+
+``snapshot_to_json`` / ``snapshot_from_json`` carry a ``DeskSnapshot`` over JSON with an
+exact round trip (tuples stay tuples, nested views come back as the same dataclasses),
+and ``order_detail_to_json`` / ``order_detail_from_json`` do the same for an
+``OrderDetail``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+
+from kitetui.commands import COMMANDS, Command
+from kitetui.views import DeskSnapshot, OrderDetail
+
+RequestId = int | str | None
+
+
+def socket_path_for(database: str | Path) -> Path:
+    """The control socket that lives beside a database: ``state.db`` → ``state.db.sock``."""
+    database = Path(database)
+    return database.with_name(database.name + ".sock")
+
+
+# -- the words -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RequestKind:
+    """One word of the protocol: what it carries and, for a desk command, its class.
+
+    ``argument`` is the name of the one field it carries ("" for none); a ``required``
+    text argument may not be empty. ``ctl`` says whether ``kitetui ctl`` offers it
+    (``watch`` streams, which a one-shot command line cannot show).
+    """
+
+    name: str
+    argument: str = ""
+    argument_type: Any = str
+    required: bool = False
+    default: Any = None
+    command: type[Command] | None = None
+    ctl: bool = True
+
+
+#: The reads: they ask the desk for something and change nothing.
+READS = (
+    RequestKind("status"),
+    RequestKind("watch", ctl=False),
+    RequestKind("order", "tag", required=True),
+)
+
+
+def command_kind(cls: type[Command]) -> RequestKind:
+    """The word of a command class, from its ``name`` and its dataclass field."""
+    fields = dataclasses.fields(cls)
+    if len(fields) > 1:
+        raise TypeError(
+            f"{cls.__name__}: a control command carries at most one argument "
+            f"(kitetui ctl takes one); it has {', '.join(f.name for f in fields)}"
+        )
+    if not fields:
+        return RequestKind(cls.name, command=cls)
+    field = fields[0]
+    required = field.default is dataclasses.MISSING
+    if required and field.default_factory is not dataclasses.MISSING:
+        raise TypeError(f"{cls.__name__}.{field.name}: give it a plain default, not a factory")
+    return RequestKind(
+        cls.name,
+        field.name,
+        argument_type=typing.get_type_hints(cls)[field.name],
+        required=required,
+        default=None if required else field.default,
+        command=cls,
+    )
+
+
+def _requests() -> dict[str, RequestKind]:
+    requests: dict[str, RequestKind] = {}
+    for kind in (*READS, *(command_kind(cls) for cls in COMMANDS)):
+        if not kind.name or kind.name in requests:
+            raise TypeError(f"request word {kind.name!r} is empty or declared twice")
+        requests[kind.name] = kind
+    return requests
+
+
+#: Every word the socket understands, reads first, then the commands in declared order.
+REQUESTS: dict[str, RequestKind] = _requests()
+KNOWN_COMMANDS = tuple(REQUESTS)
+
+
+def command_to_request(command: Command) -> dict[str, Any]:
+    """``FlattenPosition("SBIN")`` → ``{"cmd": "flatten", "symbol": "SBIN"}``."""
+    if type(command) not in COMMANDS:
+        raise TypeError(f"not a desk command: {command!r}")
+    fields = dataclasses.fields(command)
+    return {"cmd": command.name, **{f.name: getattr(command, f.name) for f in fields}}
+
+
+# -- validating a request --------------------------------------------------------------
+
+
+class Request(BaseModel):
+    """What every request has; the generated model of each word adds its argument."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: RequestId = None
+    cmd: str
+
+
+def _model(kind: RequestKind) -> type[Request]:
+    fields: dict[str, Any] = {"cmd": (Literal[kind.name], ...)}
+    if kind.argument:
+        if kind.required:
+            needed = Field(min_length=1) if kind.argument_type is str else ...
+            fields[kind.argument] = (kind.argument_type, needed)
+        else:
+            fields[kind.argument] = (kind.argument_type, kind.default)
+    title = "".join(part.title() for part in kind.name.split("-"))
+    return create_model(f"{title}Request", __base__=Request, **fields)
+
+
+_MODELS = tuple(_model(kind) for kind in REQUESTS.values())
+_REQUEST: TypeAdapter[Request] = TypeAdapter(
+    Annotated[Union[_MODELS], Field(discriminator="cmd")]  # noqa: UP007 (a runtime tuple)
+)
+
+
+def parse_request(line: bytes) -> tuple[RequestId, Request | str]:
+    """The request on one line, or an error message; the id is echoed when it can be read."""
+    try:
+        data = json.loads(line)
+    except ValueError as exc:
+        return None, f"bad JSON: {exc}"
+    if not isinstance(data, dict):
+        return None, 'a request is a JSON object like {"id": 1, "cmd": "status"}'
+    request_id = data.get("id")
+    if not isinstance(request_id, int | str) or isinstance(request_id, bool):
+        request_id = None
+    cmd = data.get("cmd")
+    if cmd not in REQUESTS:
+        return request_id, f"unknown cmd {cmd!r}; known: {', '.join(KNOWN_COMMANDS)}"
+    try:
+        return request_id, _REQUEST.validate_python(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        return request_id, f"bad {cmd} request: {problems}"
+
+
+def request_to_command(request: Request) -> Command | None:
+    """The command object a request names, or None for a read (status, watch, order)."""
+    kind = REQUESTS[request.cmd]
+    if kind.command is None:
+        return None
+    return kind.command(**request.model_dump(exclude={"id", "cmd"}))
+
+
+def encode_line(message: dict[str, Any]) -> bytes:
+    """One JSON line as the socket carries it (compact, newline-terminated)."""
+    return (json.dumps(message, separators=(",", ":")) + "\n").encode()
+
+
+# -- snapshots over JSON ---------------------------------------------------------------
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_to_json(v) for v in value]
+    return value
+
+
+def _from_json(tp: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_from_json(args[0], v) for v in value)
+        if not args:
+            return tuple(value)
+        return tuple(_from_json(a, v) for a, v in zip(args, value, strict=True))
+    if origin in (typing.Union, types.UnionType):
+        # Optional[X]: the None case was handled above
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _from_json(inner[0], value) if len(inner) == 1 else value
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = _hints(tp)
+        return tp(
+            **{
+                f.name: _from_json(hints[f.name], value[f.name])
+                for f in dataclasses.fields(tp)
+                if f.name in value
+            }
+        )
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def snapshot_to_json(snapshot: DeskSnapshot) -> dict[str, Any]:
+    """A JSON-ready dict of every field of the snapshot and its views."""
+    return _to_json(snapshot)
+
+
+def snapshot_from_json(data: dict[str, Any]) -> DeskSnapshot:
+    """The exact inverse of ``snapshot_to_json``."""
+    return _from_json(DeskSnapshot, data)
+
+
+def order_detail_to_json(detail: OrderDetail) -> dict[str, Any]:
+    """A JSON-ready dict of an order's history and fills."""
+    return _to_json(detail)
+
+
+def order_detail_from_json(data: dict[str, Any]) -> OrderDetail:
+    """The exact inverse of ``order_detail_to_json``."""
+    return _from_json(OrderDetail, data)

@@ -1,0 +1,271 @@
+"""Placing and cancelling orders at the simulated exchange, through Kite's order states.
+
+An order the gate (``kitetui.sim.order_gate``) accepts enters the book and walks
+Kite's states, each a row of its history: ``PUT ORDER REQ RECEIVED`` -> ``VALIDATION
+PENDING`` -> (``REJECTED`` by a ``reject`` fault or the RMS: a stop's trigger on the
+wrong side of the last price, or more margin than is available) -> ``OPEN PENDING``
+-> ``OPEN``/``TRIGGER PENDING`` (or ``REJECTED`` by the matcher) -> ``COMPLETE``/
+``CANCELLED``. AMO orders wait as ``AMO REQ RECEIVED`` until the market clock enters
+the next IST day. Cancels add ``CANCEL PENDING``.
+
+Sending an order to the "exchange" prices a protected MARKET order as Kite does — a
+LIMIT at LTP +/- the protection band, inside the circuit — and places it in the
+account's ``PaperBook`` under the tag ``<order_id>.<modification>``. A protected SL-M
+is watched by the sim instead (``kitetui.sim.matching``). With ``fill_on_placement``
+(or IOC validity) an accepted order is matched at once against the last traded price,
+offering the last trade's liquidity, as a real exchange fills a marketable order; an
+IOC order's unfilled rest is cancelled.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from typing import Any
+
+from kitetui.domain import OrderStatus
+from kitetui.sim.errors import input_error, order_error
+from kitetui.sim.faults import FaultInjector
+from kitetui.sim.fills import FillRecorder
+from kitetui.sim.margins import Margins
+from kitetui.sim.market import SimMarket, ist_str
+from kitetui.sim.order_book import TERMINAL, WORKING, AccountBook, SimOrder
+from kitetui.sim.order_gate import OrderGate
+from kitetui.sim.order_updates import OrderUpdates
+from kitetui.sim.rules import (
+    MSG_NOT_TRADED,
+    SimRules,
+    auto_protection_percent,
+    is_option,
+    protection_price,
+)
+from kitetui.sim.sessions import SimAccount
+from kitetui.sim.tape import TradeTape
+
+__all__ = ["OrderDesk"]
+
+FIRST_EXCHANGE_ORDER_ID = 1_300_000_000_000_000
+
+
+class OrderDesk:
+    """Placement, cancellation and the path to the matcher (module docstring)."""
+
+    def __init__(
+        self,
+        market: SimMarket,
+        rules: SimRules,
+        faults: FaultInjector,
+        gate: OrderGate,
+        margins: Margins,
+        fills: FillRecorder,
+        updates: OrderUpdates,
+        tape: TradeTape,
+        *,
+        fill_on_placement: bool = True,
+        enforce_margins: bool = True,
+    ) -> None:
+        self.market = market
+        self.rules = rules
+        self.faults = faults
+        self.gate = gate
+        self.margins = margins
+        self.fills = fills
+        self.updates = updates
+        self.tape = tape
+        self.fill_on_placement = fill_on_placement
+        self.enforce_margins = enforce_margins
+        self._order_seq = itertools.count(1)  # order ids are exchange-wide
+
+    def now(self) -> int:
+        return self.market.now_ns
+
+    # ------------------------------------------------------------------ placement
+
+    def place(
+        self, account: SimAccount, book: AccountBook, variety: str, params: dict[str, Any]
+    ) -> str:
+        """``POST /orders/{variety}``; returns the order id (the order may end REJECTED)."""
+        fields = self.gate.placement(variety, params)
+        order = SimOrder(
+            order_id=self._new_order_id(),
+            user_id=account.user_id,
+            variety=variety,
+            order_ns=self.now(),
+            guid=secrets.token_hex(8),
+            **fields,
+        )
+        book.orders[order.order_id] = order
+        order.record("PUT ORDER REQ RECEIVED")
+        order.record("VALIDATION PENDING")
+        fault = self.faults.take_reject()
+        if fault is not None:
+            self.reject(order, fault.message or "Order rejected by the simulated RMS.")
+            return order.order_id
+        reason = self._rms_check(book, order)
+        if reason:
+            self.reject(order, reason)
+            return order.order_id
+        if variety == "amo":
+            order.record("AMO REQ RECEIVED")
+            book.amo_queue.append(order.order_id)
+            self.updates.publish(order)
+            return order.order_id
+        self.send(book, order)
+        return order.order_id
+
+    def _new_order_id(self) -> str:
+        seq = next(self._order_seq)
+        day = ist_str(self.now())[2:10].replace("-", "")
+        return f"{day}{seq:09d}"
+
+    def _rms_check(self, book: AccountBook, order: SimOrder) -> str:
+        """Why the RMS would reject the order (Kite's wording where known), or ""."""
+        reason = self._trigger_side(order)
+        if reason or not self.enforce_margins:
+            return reason
+        required = self.margins.order_margin(book, order)
+        if required <= 0:
+            return ""
+        available = self.margins.summary(book, exclude=order.order_id)["net"]
+        if required > available:
+            return (
+                f"Insufficient funds. Required margin is {required:.2f} but available "
+                f"margin is {available:.2f}. Check the orderbook for open orders."
+            )
+        return ""
+
+    def _trigger_side(self, order: SimOrder) -> str:
+        """A stop must trigger beyond the last price (not for AMO: no live price)."""
+        ltp = self.market.last_price(order.key)
+        if ltp is None or order.order_type not in ("SL", "SL-M") or order.variety == "amo":
+            return ""
+        if order.buy and order.trigger_price <= ltp:
+            return (
+                "Trigger price for stoploss buy orders should be higher than the last traded price."
+            )
+        if not order.buy and order.trigger_price >= ltp:
+            return (
+                "Trigger price for stoploss sell orders should be lower than the last traded price."
+            )
+        return ""
+
+    def reject(self, order: SimOrder, message: str) -> None:
+        """An RMS rejection (``status_message_raw`` is ``RMS:`` + the message)."""
+        self.refuse(order, message, f"RMS:{message}")
+
+    def refuse(self, order: SimOrder, message: str, raw: str | None) -> None:
+        """The order ends REJECTED now, with Kite's ``message`` and the ``raw`` one."""
+        order.status_message = message
+        order.status_message_raw = raw
+        order.exchange_update_ns = self.now()
+        order.record("REJECTED")
+        self.updates.publish(order)
+
+    def send(self, book: AccountBook, order: SimOrder) -> None:
+        """To the exchange: priced if protected, placed in the paper book, and matched
+        at once when the desk fills on placement."""
+        order.record("OPEN PENDING")
+        reason = self.protect(order)
+        if reason:
+            self.refuse(order, reason, reason)
+            return
+        order.paper_tag = f"{order.order_id}.{order.modifications}"
+        book.by_paper_tag[order.paper_tag] = order.order_id
+        placed = book.paper.place(order.to_paper(self.now()))
+        now = self.now()
+        if placed.status is OrderStatus.REJECTED:
+            self.refuse(order, order.kite_reason(placed.reason), placed.reason)
+            return
+        if order.watched_by_sim:  # validated by the paper; its trigger is ours to watch
+            book.paper.cancel(order.paper_tag)
+            book.stops[order.order_id] = order
+        order.exchange_order_id = f"{FIRST_EXCHANGE_ORDER_ID + int(order.order_id[-9:])}"
+        order.exchange_ns = order.exchange_update_ns = now
+        order.record(placed.status.value)
+        self.updates.publish(order)
+        self.after_accept(book, order)
+
+    def protect(self, order: SimOrder, ltp: float | None = None) -> str:
+        """Turn a protected MARKET order into Kite's LIMIT at the band price around
+        ``ltp`` (default: the last traded price); "" or why it cannot be priced."""
+        if order.order_type != "MARKET" or order.market_protection == 0:
+            return ""
+        if ltp is None:
+            ltp = self.market.last_price(order.key)
+        if ltp is None:
+            return MSG_NOT_TRADED
+        inst = order.instrument
+        percent = order.market_protection
+        if percent < 0:
+            percent = auto_protection_percent(is_option(inst), ltp)
+        price = protection_price(ltp, percent, order.buy, inst.tick_size or 0.05)
+        state = self.market.state_for_key(order.key)
+        if self.rules.circuit_limits and state is not None:
+            lower, upper = state.circuit_limits()
+            if upper > 0:  # never priced outside the day's range
+                price = min(max(price, lower), upper)
+        order.order_type = "LIMIT"
+        order.price = price
+        return ""
+
+    def after_accept(self, book: AccountBook, order: SimOrder) -> None:
+        """Match a new/modified order against the last price; IOC leftovers cancel."""
+        ltp = self.market.last_price(order.key)
+        working = order.order_id not in book.stops
+        if working and ltp is not None and (self.fill_on_placement or order.validity == "IOC"):
+            quantity = self.tape.last_quantity(order.key)
+            fills = book.paper.on_price(order.key, self.now() + 1, ltp, quantity)
+            self.fills.record(book, fills)
+            self.fills.publish_triggered(book)
+        if order.validity == "IOC" and order.status in WORKING:
+            self.cancel(book, order, "IOC order cancelled: no match at placement.")
+
+    def release_amo(self, book: AccountBook) -> None:
+        """Send the AMO requests still waiting (the new day's first batch has played)."""
+        queue, book.amo_queue = book.amo_queue, []
+        for order_id in queue:
+            order = book.orders[order_id]
+            if order.status == "AMO REQ RECEIVED":
+                order.order_ns = self.now()
+                self.send(book, order)
+
+    # ------------------------------------------------------------------ cancellation
+
+    def cancel_order(self, book: AccountBook, variety: str, order_id: str) -> str:
+        """``DELETE /orders/{variety}/{order_id}``."""
+        order = self.live_order(book, variety, order_id, "cancelled")
+        order.record("CANCEL PENDING")
+        self.cancel(book, order, None)
+        return order.order_id
+
+    @staticmethod
+    def live_order(book: AccountBook, variety: str, order_id: str, verb: str) -> SimOrder:
+        """The order a modify or cancel acts on, or Kite's refusal.
+
+        Both routes check the URL's variety against the order's and refuse an order that
+        has reached a terminal state, in the same words but for ``verb`` ("modified",
+        "cancelled").
+        """
+        order = book.order(order_id)
+        if variety != order.variety:
+            raise input_error("Invalid `variety` for this order.")
+        if order.status in TERMINAL:
+            raise order_error(
+                f"Order cannot be {verb} as it is {order.status.lower()}."
+                if order.status != "COMPLETE"
+                else f"Order cannot be {verb} as it is already completed."
+            )
+        return order
+
+    def cancel(self, book: AccountBook, order: SimOrder, message: str | None) -> None:
+        """End a working (or waiting) order CANCELLED, its unfilled rest cancelled."""
+        if order.paper_tag:
+            book.paper.cancel(order.paper_tag)
+        book.stops.pop(order.order_id, None)
+        if order.order_id in book.amo_queue:
+            book.amo_queue.remove(order.order_id)
+        order.cancelled_quantity = order.pending_quantity
+        order.status_message = message
+        order.exchange_update_ns = self.now()
+        order.record("CANCELLED")
+        self.updates.publish(order)

@@ -1,0 +1,264 @@
+"""The desk's tabs, each declared once as a ``TabSpec``.
+
+A table tab is its columns, the views it lists (in display order), the row key and the
+row of each view, the detail pane of the selected one, and the keys that act on that
+row: when each may run (``ready``), the command it sends and the question it asks
+first. ``DeskScreen`` turns the specs into panes, renders the visible one by diff and
+answers ``check_action`` from them, so a new tab is one more spec here (its keys go in
+``keys.py``). A tab that is not a table (Risk) names the panel that shows the snapshot.
+
+Nothing here builds a widget at import or needs a running app: specs are plain values,
+and their functions take views and return rows, details and command objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from textual.widget import Widget
+
+from kitetui.commands import (
+    CancelOrder,
+    Command,
+    FlattenPosition,
+    PauseEntries,
+    ResumeEntries,
+    StartEngine,
+    StopEngine,
+)
+from kitetui.tui.cells import (
+    ENGINE_COLUMNS,
+    EVENT_COLUMNS,
+    ORDER_COLUMNS,
+    POSITION_COLUMNS,
+    SIGNAL_COLUMNS,
+    ColumnSpec,
+    Row,
+    engine_key,
+    engine_row,
+    event_key,
+    event_row,
+    order_key,
+    order_row,
+    position_key,
+    position_row,
+    signal_key,
+    signal_row,
+)
+from kitetui.tui.details import (
+    OPEN_STATUSES,
+    Detail,
+    engine_detail,
+    event_detail,
+    order_detail,
+    position_detail,
+    signal_detail,
+)
+from kitetui.tui.widgets import RiskPanel
+from kitetui.views import DeskSnapshot, EngineView, OrderDetail, OrderView, PositionView
+
+#: What the journal says of an order so far, and whether it is still being fetched.
+OrderHistory = Callable[[OrderView], tuple[OrderDetail | None, bool]]
+
+
+class SnapshotPanel(Protocol):
+    """The body of a tab that is not a table: it shows a whole snapshot."""
+
+    def show(self, snapshot: DeskSnapshot) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RowAction:
+    """A key that acts on the selected row of a tab.
+
+    ``ready(view)``: True when it can run for that row, None to show it greyed out.
+    ``command(view)``: what it sends. ``confirm(view)``: the (question, detail) of the
+    y/n screen asked first, or None to send at once.
+    """
+
+    ready: Callable[[Any], bool | None]
+    command: Callable[[Any], Command]
+    confirm: Callable[[Any], tuple[str, str]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TabSpec:
+    """One tab of the desk (see the module docstring)."""
+
+    name: str
+    title: str
+    columns: tuple[ColumnSpec, ...] = ()
+    noun: str = ""
+    views: Callable[[DeskSnapshot], Iterable[Any]] = lambda snapshot: ()
+    row_key: Callable[[Any], str] = str
+    row: Callable[[Any, DeskSnapshot], Row] | None = None
+    #: Rows depend on the view alone, so an unchanged view reuses last frame's row.
+    #: False when the row reads the snapshot too (the engines' lag behind the data clock).
+    rows_cached: bool = True
+    #: The ``snapshot.counts`` entry of how many exist when only the newest are listed.
+    total: str = ""
+    detail: Callable[[Any, DeskSnapshot, OrderHistory], Detail] | None = None
+    actions: Mapping[str, RowAction] = field(default_factory=dict)
+    panel: Callable[[], Widget] | None = None
+
+    @property
+    def is_table(self) -> bool:
+        return bool(self.columns)
+
+    def rows(self, views: Mapping[str, Any], snapshot: DeskSnapshot) -> dict[str, Row]:
+        """Each view's row, uncached (``DeskScreen`` caches when ``rows_cached``)."""
+        assert self.row is not None
+        return {key: self.row(view, snapshot) for key, view in views.items()}
+
+
+# ---- positions -------------------------------------------------------------------------
+
+
+def _flatten_question(position: PositionView) -> tuple[str, str]:
+    side = "SELL" if position.quantity > 0 else "BUY"
+    return (
+        f"Flatten {position.symbol}?",
+        f"Cancels its working orders (the stop too), then sends a MARKET {side} for "
+        f"{abs(position.quantity)} to close it ({position.engine}).",
+    )
+
+
+def _position_detail(position: PositionView, snapshot: DeskSnapshot, _: OrderHistory) -> Detail:
+    return position_detail(position, (o for o in snapshot.orders if o.symbol == position.symbol))
+
+
+POSITIONS = TabSpec(
+    name="positions",
+    title="Positions",
+    columns=POSITION_COLUMNS,
+    noun="positions",
+    views=lambda snapshot: snapshot.positions,
+    row_key=position_key,
+    row=lambda position, _: position_row(position),
+    detail=_position_detail,
+    actions={
+        "flatten": RowAction(
+            ready=lambda position: True if position.quantity else None,
+            command=lambda position: FlattenPosition(position.symbol),
+            confirm=_flatten_question,
+        )
+    },
+)
+
+
+# ---- orders ----------------------------------------------------------------------------
+
+
+def _is_open(order: OrderView) -> bool:
+    return order.status.upper() in OPEN_STATUSES
+
+
+def _cancel_question(order: OrderView) -> tuple[str, str]:
+    warning = (
+        " This is a stop-loss: the position stays open without it."
+        if order.purpose.upper() == "STOP"
+        else ""
+    )
+    return (
+        f"Cancel order {order.tag}?",
+        f"{order.side} {order.quantity} {order.symbol} {order.order_type} "
+        f"{order.purpose}, {order.status}.{warning}",
+    )
+
+
+def _order_detail(order: OrderView, _: DeskSnapshot, history: OrderHistory) -> Detail:
+    known, loading = history(order)
+    return order_detail(order, known, loading=loading)
+
+
+ORDERS = TabSpec(
+    name="orders",
+    title="Orders",
+    columns=ORDER_COLUMNS,
+    noun="orders",
+    views=lambda snapshot: sorted(snapshot.orders, key=lambda o: o.ts_ns, reverse=True),
+    row_key=order_key,
+    row=lambda order, _: order_row(order),
+    total="orders",
+    detail=_order_detail,
+    actions={
+        "cancel_order": RowAction(
+            ready=lambda order: True if _is_open(order) else None,
+            command=lambda order: CancelOrder(order.tag),
+            confirm=_cancel_question,
+        )
+    },
+)
+
+
+# ---- signals, risk, engines, log -------------------------------------------------------
+
+SIGNALS = TabSpec(
+    name="signals",
+    title="Signals",
+    columns=SIGNAL_COLUMNS,
+    noun="signals",
+    views=lambda snapshot: reversed(snapshot.signals),
+    row_key=signal_key,
+    row=lambda signal, _: signal_row(signal),
+    total="signals",
+    detail=lambda signal, _snapshot, _history: signal_detail(signal),
+)
+
+RISK = TabSpec(name="risk", title="Risk", panel=lambda: RiskPanel(id="risk-panel"))
+
+_PAUSABLE = frozenset({"RUNNING", "PAUSED"})
+
+
+def _pause_or_resume(engine: EngineView) -> Command:
+    if engine.state.upper() == "PAUSED":
+        return ResumeEntries(engine.name)
+    return PauseEntries(engine.name)
+
+
+ENGINES = TabSpec(
+    name="engines",
+    title="Engines",
+    columns=ENGINE_COLUMNS,
+    noun="engines",
+    views=lambda snapshot: snapshot.engines,
+    row_key=engine_key,
+    row=lambda engine, snapshot: engine_row(engine, snapshot.data_ts_ns),
+    rows_cached=False,
+    detail=lambda engine, snapshot, _history: engine_detail(engine, snapshot.data_ts_ns),
+    actions={
+        "start_engine": RowAction(
+            ready=lambda engine: None if engine.state.upper() == "RUNNING" else True,
+            command=lambda engine: StartEngine(engine.name),
+        ),
+        "stop_engine": RowAction(
+            ready=lambda engine: None if engine.state.upper() == "STOPPED" else True,
+            command=lambda engine: StopEngine(engine.name),
+        ),
+        "toggle_engine_pause": RowAction(
+            ready=lambda engine: True if engine.state.upper() in _PAUSABLE else None,
+            command=_pause_or_resume,
+        ),
+    },
+)
+
+LOG = TabSpec(
+    name="log",
+    title="Log",
+    columns=EVENT_COLUMNS,
+    noun="events",
+    views=lambda snapshot: reversed(snapshot.events),
+    row_key=event_key,
+    row=lambda event, _: event_row(event),
+    total="events",
+    detail=lambda event, _snapshot, _history: event_detail(event),
+)
+
+
+#: The tabs in the order they are shown (and numbered 1, 2, …).
+TAB_SPECS: tuple[TabSpec, ...] = (POSITIONS, ORDERS, SIGNALS, RISK, ENGINES, LOG)
+TAB_BY_NAME: dict[str, TabSpec] = {spec.name: spec for spec in TAB_SPECS}
+TABS = tuple(spec.name for spec in TAB_SPECS)
+TABLE_TABS = tuple(spec.name for spec in TAB_SPECS if spec.is_table)

@@ -1,0 +1,524 @@
+"""PaperBook, the synchronous matching core: next-price fills, slippage against you,
+triggers, bars, rejections, modification and restore.
+
+Moved from tests/test_paper_broker.py (which now tests only the async adapter) and
+driven without an event loop, since the book has none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kitetui.brokers.base import ModifyRefused
+from kitetui.brokers.paper_book import Liquidity, PaperBook
+from kitetui.domain import (
+    Bar,
+    Exchange,
+    Order,
+    OrderPurpose,
+    OrderStatus,
+    OrderType,
+    Product,
+    Side,
+    Tick,
+)
+
+B, S = Side.BUY, Side.SELL
+MKT, LMT, SL, SLM = OrderType.MARKET, OrderType.LIMIT, OrderType.SL, OrderType.SL_M
+
+
+def order(
+    side: Side = B,
+    kind: OrderType = MKT,
+    price: float = 0.0,
+    trigger: float = 0.0,
+    qty: int = 10,
+    tag: str = "t1",
+    ts_ns: int = 100,
+    symbol: str = "INFY",
+) -> Order:
+    return Order(
+        tag=tag,
+        engine="eq",
+        symbol=symbol,
+        exchange=Exchange.NSE,
+        side=side,
+        quantity=qty,
+        order_type=kind,
+        product=Product.MIS,
+        purpose=OrderPurpose.ENTRY,
+        status=OrderStatus.NEW,
+        ts_ns=ts_ns,
+        price=price,
+        trigger_price=trigger,
+    )
+
+
+def bar(o: float, h: float, low: float, c: float, ts_ns: int = 200, symbol: str = "INFY") -> Bar:
+    return Bar(symbol, ts_ns, 60, o, h, low, c)
+
+
+# ---------------------------------------------------------------------- the book
+
+
+def test_place_with_market_order_returns_open_with_broker_id():
+    book = PaperBook()
+    placed = book.place(order())
+    assert placed.status is OrderStatus.OPEN
+    assert placed.broker_order_id == "paper-t1"
+    assert book.lookup("t1") == placed
+    assert book.open_orders() == [placed]
+
+
+@pytest.mark.parametrize("kind", [SL, SLM])
+def test_place_with_stop_order_returns_trigger_pending(kind):
+    placed = PaperBook().place(order(kind=kind, price=101.0, trigger=101.0))
+    assert placed.status is OrderStatus.TRIGGER_PENDING
+
+
+@pytest.mark.parametrize(
+    ("o", "fragment"),
+    [
+        (order(qty=0), "quantity"),
+        (order(qty=-5), "quantity"),
+        (order(kind=LMT, price=0.0), "price"),
+        (order(kind=LMT, price=100.03), "tick"),
+        (order(kind=LMT, price=float("nan")), "finite"),
+        (order(kind=MKT, trigger=float("inf")), "finite"),
+        (order(kind=SLM, trigger=0.0), "trigger"),
+        (order(kind=SLM, trigger=100.01), "tick"),
+        (order(kind=SL, price=0.0, trigger=100.0), "price"),
+        (order(kind=SL, price=100.0, trigger=-1.0), "trigger"),
+        (order(B, SL, price=100.0, trigger=100.5), "above its price"),
+        (order(S, SL, price=100.0, trigger=99.5), "below its price"),
+        (order(tag=""), "tag"),
+    ],
+)
+def test_place_with_invalid_order_rejects_with_reason(o, fragment):
+    book = PaperBook()
+    placed = book.place(o)
+    assert placed.status is OrderStatus.REJECTED
+    assert fragment in placed.reason
+    assert book.open_orders() == []
+
+
+def test_place_with_duplicate_tag_rejects_and_keeps_the_original():
+    book = PaperBook()
+    first = book.place(order())
+    second = book.place(order(side=S))
+    assert second.status is OrderStatus.REJECTED and "duplicate" in second.reason
+    assert book.lookup("t1") == first
+
+
+def test_cancel_with_open_order_cancels_and_then_returns_none():
+    book = PaperBook()
+    book.place(order(kind=LMT, price=90.0))
+    cancelled = book.cancel("t1")
+    assert cancelled.status is OrderStatus.CANCELLED
+    assert book.cancel("t1") is None
+    assert book.cancel("unknown") is None
+    assert book.lookup("t1") == cancelled
+    assert book.on_price("INFY", 500, 80.0) == []
+
+
+def test_cancel_with_filled_order_returns_none():
+    book = PaperBook()
+    book.place(order())
+    book.on_price("INFY", 101, 100.0)
+    assert book.cancel("t1") is None
+    assert book.lookup("t1").status is OrderStatus.COMPLETE
+
+
+# ---------------------------------------------------------------------- ticks
+
+
+def test_on_price_with_same_or_earlier_ts_does_not_fill():
+    book = PaperBook()
+    book.place(order(ts_ns=100))
+    assert book.on_price("INFY", 99, 100.0) == []
+    assert book.on_price("INFY", 100, 100.0) == []
+    assert book.on_price("TCS", 101, 100.0) == []
+    fills = book.on_price("INFY", 101, 100.0)
+    assert len(fills) == 1
+    done, fill = fills[0]
+    assert done.status is OrderStatus.COMPLETE and done.filled_qty == 10
+    assert (fill.fill_id, fill.tag, fill.ts_ns, fill.quantity) == ("t1-1", "t1", 101, 10)
+    assert done.avg_price == fill.price
+    assert book.open_orders() == []
+
+
+@pytest.mark.parametrize(
+    ("side", "price", "bps", "expected"),
+    [
+        (B, 1000.0, 2.0, 1000.20),
+        (S, 1000.0, 2.0, 999.80),
+        (B, 100.0, 2.0, 100.05),  # 100.02 rounds up to the tick against you
+        (S, 100.0, 2.0, 99.95),
+        (B, 100.0, 0.0, 100.0),
+        (S, 100.0, 0.0, 100.0),
+    ],
+)
+def test_on_price_with_market_order_fills_with_slippage_against_you(side, price, bps, expected):
+    book = PaperBook(slippage_bps=bps)
+    book.place(order(side=side))
+    [(_, fill)] = book.on_price("INFY", 101, price)
+    assert fill.price == expected
+
+
+@pytest.mark.parametrize(
+    ("side", "limit", "ticks", "expected"),
+    [
+        (B, 100.0, [100.5, 100.05], None),
+        (B, 100.0, [100.5, 100.0], 100.0),
+        (B, 100.0, [99.5], 99.5),  # a gap below the limit fills at the better price
+        (S, 100.0, [99.5, 99.95], None),
+        (S, 100.0, [100.0], 100.0),
+        (S, 100.0, [101.0], 101.0),
+    ],
+)
+def test_on_price_with_limit_order_fills_at_or_better_than_limit(side, limit, ticks, expected):
+    book = PaperBook()
+    book.place(order(side=side, kind=LMT, price=limit))
+    fills = [f for i, p in enumerate(ticks) for f in book.on_price("INFY", 101 + i, p)]
+    assert [f.price for _, f in fills] == ([] if expected is None else [expected])
+
+
+@pytest.mark.parametrize(
+    ("side", "trigger", "ticks", "expected"),
+    [
+        (B, 105.0, [104.95], None),
+        (B, 105.0, [104.0, 105.0], 105.05),  # 105 + 2bps = 105.021 -> 105.05
+        (B, 105.0, [107.0], 107.05),  # gap through the trigger fills at the price
+        (S, 95.0, [95.05], None),
+        (S, 95.0, [95.0], 94.95),
+        (S, 95.0, [90.0], 89.95),
+    ],
+)
+def test_on_price_with_sl_m_order_fills_only_once_triggered(side, trigger, ticks, expected):
+    book = PaperBook()
+    placed = book.place(order(side=side, kind=SLM, trigger=trigger))
+    fills = [f for i, p in enumerate(ticks) for f in book.on_price("INFY", 101 + i, p)]
+    assert [f.price for _, f in fills] == ([] if expected is None else [expected])
+    if expected is None:
+        assert book.lookup("t1") == placed
+
+
+def test_on_price_with_sl_buy_gap_beyond_limit_rests_as_limit():
+    book = PaperBook()
+    book.place(order(B, SL, price=101.0, trigger=100.0))
+    assert book.on_price("INFY", 101, 102.0) == []  # triggered, but above the limit
+    assert book.lookup("t1").status is OrderStatus.OPEN
+    assert book.on_price("INFY", 102, 101.5) == []
+    [(done, fill)] = book.on_price("INFY", 103, 100.5)
+    assert fill.price == 100.5
+    assert done.status is OrderStatus.COMPLETE
+
+
+def test_on_price_with_sl_sell_triggered_inside_limit_fills_at_price():
+    book = PaperBook()
+    book.place(order(S, SL, price=99.0, trigger=100.0))
+    assert book.on_price("INFY", 101, 100.05) == []
+    [(_, fill)] = book.on_price("INFY", 102, 99.5)
+    assert fill.price == 99.5
+
+
+@pytest.mark.parametrize("price", [float("nan"), float("inf"), 0.0, -1.0])
+def test_on_price_with_bad_price_is_ignored(price):
+    book = PaperBook()
+    book.place(order())
+    assert book.on_price("INFY", 101, price) == []
+    assert len(book.open_orders()) == 1
+
+
+def test_on_market_with_tick_or_bar_matches_as_on_price_or_on_bar():
+    by_tick, by_price = PaperBook(liquidity=Liquidity(0.5)), PaperBook(liquidity=Liquidity(0.5))
+    by_bar, by_ohlc = PaperBook(), PaperBook()
+    for book in (by_tick, by_price, by_bar, by_ohlc):
+        book.place(order(B, LMT, price=100.0, qty=10))
+    assert by_tick.on_market(Tick("INFY", 101, 99.5, 8)) == by_price.on_price("INFY", 101, 99.5, 8)
+    assert by_tick.lookup("t1").filled_qty == 4  # the tick's quantity limited the fill
+    moved = bar(101.0, 102.0, 99.0, 100.0)
+    assert by_bar.on_market(moved) == by_ohlc.on_bar(moved) != []
+
+
+# ---------------------------------------------------------------------- bars
+
+
+@pytest.mark.parametrize(
+    ("o", "ohlc", "expected"),
+    [
+        # MARKET fills at the open plus slippage
+        (order(B), (1000.0, 1010.0, 990.0, 1005.0), 1000.20),
+        (order(S), (1000.0, 1010.0, 990.0, 1005.0), 999.80),
+        # LIMIT buy: open at/below the limit fills at the open, else low reaching it at the limit
+        (order(B, LMT, price=100.0), (99.0, 101.0, 98.0, 100.0), 99.0),
+        (order(B, LMT, price=100.0), (101.0, 102.0, 100.0, 101.0), 100.0),
+        (order(B, LMT, price=100.0), (101.0, 102.0, 100.05, 101.0), None),
+        # LIMIT sell mirrored
+        (order(S, LMT, price=100.0), (101.0, 101.5, 99.0, 100.0), 101.0),
+        (order(S, LMT, price=100.0), (99.0, 100.0, 98.0, 99.0), 100.0),
+        (order(S, LMT, price=100.0), (99.0, 99.95, 98.0, 99.0), None),
+        # SL-M buy: open through the trigger fills at the open, else high reaching it at it
+        (order(B, SLM, trigger=100.0), (101.0, 102.0, 100.5, 101.0), 101.05),
+        (order(B, SLM, trigger=100.0), (99.0, 100.0, 98.0, 99.0), 100.05),
+        (order(B, SLM, trigger=100.0), (99.0, 99.95, 98.0, 99.0), None),
+        # SL-M sell mirrored
+        (order(S, SLM, trigger=100.0), (99.0, 99.5, 98.0, 99.0), 98.95),
+        (order(S, SLM, trigger=100.0), (101.0, 102.0, 100.0, 101.0), 99.95),
+        (order(S, SLM, trigger=100.0), (101.0, 102.0, 100.05, 101.0), None),
+        # SL buy: crossing the trigger mid-bar fills at the trigger (inside its limit)
+        (order(B, SL, price=100.5, trigger=100.0), (99.0, 101.0, 98.0, 100.0), 100.0),
+        # SL buy: gap above the limit rests; a down bar's later low reaches the limit
+        (order(B, SL, price=100.5, trigger=100.0), (102.0, 103.0, 100.0, 101.0), 100.5),
+        # SL buy: gap above the limit and never back to it
+        (order(B, SL, price=100.5, trigger=100.0), (102.0, 103.0, 101.0, 102.5), None),
+        # SL sell: gap below, up bar's path O->L->H->C comes back up through the limit
+        (order(S, SL, price=99.5, trigger=100.0), (98.0, 100.0, 97.0, 99.0), 99.5),
+    ],
+)
+def test_on_bar_with_order_type_fills_along_the_ohlc_path(o, ohlc, expected):
+    book = PaperBook()
+    book.place(o)
+    fills = book.on_bar(bar(*ohlc))
+    assert [f.price for _, f in fills] == ([] if expected is None else [expected])
+    if fills:
+        assert fills[0][1].ts_ns == 200
+
+
+def test_on_bar_with_bar_starting_at_order_ts_fills_at_its_open():
+    # An order decided on a closed bar is stamped with that bar's end, which is the next
+    # bar's start: that next bar's open is the first price after the decision.
+    book = PaperBook()
+    book.place(order(ts_ns=200))
+    assert book.on_bar(bar(100, 101, 99, 100, ts_ns=140)) == []
+    fills = book.on_bar(bar(100, 101, 99, 100, ts_ns=200))
+    assert len(fills) == 1 and fills[0][1].ts_ns == 200
+
+
+def test_on_bar_with_several_orders_fills_each_in_placement_order():
+    book = PaperBook()
+    book.place(order(B, LMT, price=99.0, tag="a"))
+    book.place(order(S, SLM, trigger=98.0, tag="b"))
+    book.place(order(B, LMT, price=90.0, tag="c"))
+    book.place(order(B, tag="d", symbol="TCS"))
+    fills = book.on_bar(bar(100.0, 100.5, 97.0, 98.0))
+    assert [(o.tag, f.price) for o, f in fills] == [("a", 99.0), ("b", 97.95)]
+    assert [o.tag for o in book.open_orders()] == ["c", "d"]
+
+
+def test_on_bar_with_nan_price_is_ignored():
+    book = PaperBook()
+    book.place(order())
+    assert book.on_bar(bar(float("nan"), 101, 99, 100)) == []
+
+
+# ---------------------------------------------------------------------- restore
+
+
+def test_restore_with_open_orders_works_them_again():
+    before = PaperBook()
+    placed = [
+        before.place(order(B, LMT, price=99.0, tag="a")),
+        before.place(order(S, SLM, trigger=95.0, tag="b")),
+    ]
+    done = replace(placed[0], tag="c", status=OrderStatus.COMPLETE, filled_qty=10)
+    never_sent = replace(placed[0], tag="d", status=OrderStatus.NEW, broker_order_id="")
+    after = PaperBook()
+    after.restore([*placed, done, never_sent])
+    assert after.open_orders() == placed
+    assert after.lookup("c") == done
+    assert after.lookup("d") is None
+    fills = after.on_price("INFY", 101, 94.0)
+    assert [o.tag for o, _ in fills] == ["a", "b"]
+
+
+def test_restore_with_triggered_sl_m_fills_as_market():
+    book = PaperBook()
+    book.restore([replace(order(S, SLM, trigger=95.0), status=OrderStatus.OPEN)])
+    [(_, fill)] = book.on_price("INFY", 101, 96.0)
+    assert fill.price == 95.95
+
+
+# ---------------------------------------------------------------------- properties
+
+tick_prices = st.integers(min_value=20, max_value=200_000).map(lambda t: t / 20)
+
+
+@st.composite
+def working_orders(draw):
+    side = draw(st.sampled_from([B, S]))
+    kind = draw(st.sampled_from([MKT, LMT, SL, SLM]))
+    price = draw(tick_prices)
+    trigger = draw(tick_prices)
+    if kind is SL:  # keep it acceptable: trigger inside the limit
+        low, high = sorted((price, trigger))
+        price, trigger = (high, low) if side is B else (low, high)
+    return order(side, kind, price=price, trigger=trigger, ts_ns=draw(st.integers(0, 50)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    o=working_orders(),
+    ticks=st.lists(st.tuples(st.integers(0, 100), tick_prices), min_size=1, max_size=20),
+    bps=st.floats(min_value=0, max_value=50),
+)
+def test_property_with_any_ticks_fills_respect_time_price_and_trigger(o, ticks, bps):
+    book = PaperBook(slippage_bps=bps)
+    book.place(o)
+    ticks = sorted(ticks)
+    fills = [(ts, p, f) for ts, p in ticks for f in book.on_price("INFY", ts, p)]
+    assert len(fills) <= 1
+    for ts, price, (done, fill) in fills:
+        assert fill.ts_ns == ts > o.ts_ns
+        assert done.status is OrderStatus.COMPLETE and fill.quantity == o.quantity
+        assert fill.price > 0
+        if o.order_type is MKT:
+            assert fill.price >= price if o.side is B else fill.price <= price
+        if o.order_type in (LMT, SL):
+            assert fill.price <= o.price if o.side is B else fill.price >= o.price
+        if o.order_type in (SL, SLM):
+            # the trigger was reached by a tick at or before this one, after the order
+            seen = [p for t, p in ticks if o.ts_ns < t <= ts]
+            if o.side is B:
+                assert max(seen) >= o.trigger_price
+            else:
+                assert min(seen) <= o.trigger_price
+        if o.order_type is SLM:
+            assert fill.price >= o.trigger_price if o.side is B else fill.price <= o.trigger_price
+
+
+ohlc = st.lists(tick_prices, min_size=4, max_size=4).map(lambda v: (v[0], max(v), min(v), v[3]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(o=working_orders(), bar_ts=st.integers(0, 100), prices=ohlc)
+def test_property_with_any_bar_fills_stay_inside_the_bar_and_after_the_order(o, bar_ts, prices):
+    book = PaperBook()
+    book.place(o)
+    op, hi, lo, _ = prices
+    fills = book.on_bar(bar(*prices, ts_ns=bar_ts))
+    if bar_ts < o.ts_ns:  # a bar starting at the order time is its next price
+        assert fills == []
+        return
+    for _, fill in fills:
+        assert fill.ts_ns == bar_ts
+        if o.order_type is SLM:
+            if o.side is B:
+                assert hi >= o.trigger_price and fill.price >= o.trigger_price
+            else:
+                assert lo <= o.trigger_price and fill.price <= o.trigger_price
+        if o.order_type is MKT:
+            assert fill.price >= op if o.side is B else fill.price <= op
+        if o.order_type in (LMT, SL):
+            assert lo <= fill.price <= hi
+            assert fill.price <= o.price if o.side is B else fill.price >= o.price
+
+
+def test_fills_with_per_symbol_tick_round_to_that_instruments_tick():
+    book = PaperBook(slippage_bps=2.0, tick_size=0.05, tick_sizes={"NIFTY26AUGFUT": 0.1})
+    book.place(order(tag="f", symbol="NIFTY26AUGFUT"))
+    book.place(order(tag="e", symbol="SBIN"))
+    ((_, fut_fill),) = book.on_price("NIFTY26AUGFUT", 10**12, 24_512.0)
+    ((_, eq_fill),) = book.on_price("SBIN", 10**12, 512.0)
+    assert fut_fill.price == 24_517.0  # 24,516.90 slipped, rounded up to the 0.10 tick
+    assert eq_fill.price == 512.15  # 512.1024 up to the 0.05 tick
+
+
+def test_place_with_price_off_the_symbols_tick_is_rejected_naming_the_tick():
+    book = PaperBook(tick_sizes={"NIFTY26AUGFUT": 0.1})
+    placed = book.place(order(B, LMT, price=24_500.05, symbol="NIFTY26AUGFUT"))
+    assert placed.status is OrderStatus.REJECTED and "tick 0.1" in placed.reason
+
+
+# ---------------------------------------------------------------------- modify
+
+
+def test_modify_with_new_limit_price_acts_on_later_prices_only():
+    book = PaperBook()
+    book.place(order(B, LMT, price=99.0, ts_ns=100))
+    changed = book.modify("t1", ts_ns=150, price=100.0)
+    assert (changed.price, changed.ts_ns, changed.status) == (100.0, 150, OrderStatus.OPEN)
+    assert book.lookup("t1") == changed
+    assert book.on_price("INFY", 150, 99.5) == []  # not after the change
+    [(done, fill)] = book.on_price("INFY", 151, 99.5)
+    assert (done.status, fill.price) == (OrderStatus.COMPLETE, 99.5)
+
+
+def test_modify_with_stop_turned_to_market_works_at_once_without_a_trigger():
+    book = PaperBook()
+    book.place(order(S, SLM, trigger=95.0))
+    changed = book.modify("t1", ts_ns=100, order_type=MKT)
+    assert (changed.status, changed.trigger_price, changed.price) == (OrderStatus.OPEN, 0.0, 0.0)
+    [(_, fill)] = book.on_price("INFY", 101, 100.0)
+    assert fill.price == 99.95
+
+
+@pytest.mark.parametrize(
+    ("new_type", "expected"),
+    [(SL, OrderStatus.OPEN), (SLM, OrderStatus.TRIGGER_PENDING)],
+)
+def test_modify_with_triggered_stop_stays_triggered_only_as_the_same_type(new_type, expected):
+    book = PaperBook()
+    book.place(order(B, SL, price=101.0, trigger=100.0))
+    assert book.on_price("INFY", 101, 102.0) == []  # triggered above its limit: rests OPEN
+    changed = book.modify("t1", ts_ns=102, order_type=new_type, price=101.5, trigger_price=100.0)
+    assert changed.status is expected
+
+
+def test_modify_with_refused_change_raises_and_the_order_stands():
+    book = PaperBook()
+    placed = book.place(order(B, LMT, price=99.0))
+    with pytest.raises(ModifyRefused, match="tick") as refused:
+        book.modify("t1", ts_ns=150, price=99.03)
+    assert refused.value.tag == "t1"
+    assert book.lookup("t1") == placed and book.open_orders() == [placed]
+
+
+def test_modify_with_quantity_not_above_the_filled_is_refused():
+    book = PaperBook(liquidity=Liquidity(0.5))
+    book.place(order(B, LMT, price=100.0, qty=100))
+    book.on_price("INFY", 101, 100.0, quantity=80)  # 40 of 100 filled
+    with pytest.raises(ModifyRefused, match="not above the filled 40"):
+        book.modify("t1", ts_ns=102, quantity=40)
+    assert book.modify("t1", ts_ns=102, quantity=60).quantity == 60
+
+
+def test_modify_with_order_no_longer_working_returns_none():
+    book = PaperBook()
+    book.place(order())
+    book.on_price("INFY", 101, 100.0)
+    assert book.modify("t1", ts_ns=102, price=1.0) is None
+    assert book.modify("unknown", ts_ns=102, price=1.0) is None
+
+
+# ---------------------------------------------------------------------- triggers
+
+
+def test_take_triggered_with_stop_resting_after_trigger_reports_it_once():
+    book = PaperBook()
+    book.place(order(B, SL, price=101.0, trigger=100.0, tag="a"))
+    book.place(order(B, SL, price=101.0, trigger=100.0, tag="b"))
+    book.on_price("INFY", 101, 102.0)
+    book.cancel("b")  # no longer working: not reported
+    assert [(o.tag, o.status) for o in book.take_triggered()] == [("a", OrderStatus.OPEN)]
+    assert book.take_triggered() == []
+
+
+def test_has_working_with_orders_follows_the_book():
+    book = PaperBook()
+    assert not book.has_working()
+    book.place(order(B, LMT, price=90.0))
+    assert book.has_working()
+    book.cancel("t1")
+    assert not book.has_working()
+
+
+def test_refresh_with_any_tag_brings_no_fills():
+    book = PaperBook()
+    placed = book.place(order(B, LMT, price=90.0))
+    assert book.refresh("t1") == (placed, [])
+    assert book.refresh("unknown") == (None, [])

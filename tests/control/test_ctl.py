@@ -1,0 +1,118 @@
+"""``kitetui ctl``: its arguments (derived from the protocol), output and exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from control_helpers import ORDER_DETAIL
+
+from kitetui.commands import CancelOrder, FlattenPosition, TriggerKillSwitch
+from kitetui.control.ctl import CTL_COMMANDS, build_ctl_parser, ctl_request, run_ctl
+from kitetui.control.protocol import order_detail_from_json, snapshot_from_json
+
+T = 5.0
+
+
+async def ctl(*argv: str) -> int:
+    return await asyncio.wait_for(asyncio.to_thread(run_ctl, list(argv)), T)
+
+
+@pytest.mark.parametrize(
+    ("command", "arg", "expected"),
+    [
+        ("status", None, {}),
+        ("status", "x", "status takes no argument"),
+        ("order", "eq-1", {"tag": "eq-1"}),
+        ("order", None, "order needs a tag"),
+        ("start", "fno", {"engine": "fno"}),
+        ("stop", "", "stop needs a engine"),
+        ("pause", None, {}),
+        ("pause", "eq", {"engine": "eq"}),
+        ("kill", "fat finger", {"reason": "fat finger"}),
+        ("reset-kill", None, {}),
+        ("reset-kill", "now", "reset-kill takes no argument"),
+        ("flatten", "SBIN", {"symbol": "SBIN"}),
+        ("cancel", None, "cancel needs a tag"),
+    ],
+)
+def test_ctl_request_with_command_line_gives_arguments_or_the_problem(command, arg, expected):
+    assert ctl_request(command, arg) == expected
+
+
+def test_ctl_commands_with_protocol_offer_every_word_but_watch():
+    assert CTL_COMMANDS == (
+        "status",
+        "order",
+        "start",
+        "stop",
+        "pause",
+        "resume",
+        "kill",
+        "reset-kill",
+        "flatten",
+        "cancel",
+    )
+    help_text = build_ctl_parser().format_help()
+    for argument in ("tag (order, cancel)", "engine (start, stop, pause, resume)", "symbol"):
+        assert argument in " ".join(help_text.split())
+
+
+async def test_run_ctl(served, capsys, sock_dir):
+    desk, server = served
+    path = str(server.path)
+    assert await ctl("--socket", path, "status") == 0
+    out = capsys.readouterr().out
+    for text in ("paper", "2024-01-05", "ACTIVE", "eq", "fno", "NIFTY24JANFUT", "eq-2", "1,127.50"):
+        assert text in out
+    assert "eq-1" not in out  # complete: not an open order
+
+    assert await ctl("--db", str(sock_dir / "state.db"), "--json", "status") == 0
+    assert snapshot_from_json(json.loads(capsys.readouterr().out)["snapshot"]) == desk.published
+
+    assert await ctl("--socket", path, "flatten", "SBIN") == 0
+    assert "done: FlattenPosition" in capsys.readouterr().out
+    assert await ctl("--socket", path, "--json", "cancel", "nope") == 1
+    assert json.loads(capsys.readouterr().out)["ok"] is False
+    assert await ctl("--socket", path, "kill") == 0
+    assert desk.commands == [FlattenPosition("SBIN"), CancelOrder("nope"), TriggerKillSwitch()]
+    assert await ctl("--socket", path, "flatten") == 2
+    capsys.readouterr()
+
+    assert await ctl("--socket", path, "order", "eq-1") == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == "order eq-1"
+    statuses = [line.split()[3] for line in lines if "IST" in line and "BUY" not in line]
+    assert statuses == ["NEW", "OPEN", "COMPLETE"]
+    assert "2024-01-05 13:15:00 IST" in out and "breakout" in out
+    assert "eq-1-1" in out and "eq-1-2" in out and "601.00" in out
+    assert "filled 10 at an average of 600.60" in out
+    assert await ctl("--socket", path, "--json", "order", "eq-1") == 0
+    reply = json.loads(capsys.readouterr().out)
+    assert reply["ok"] is True and order_detail_from_json(reply["detail"]) == ORDER_DETAIL
+    assert await ctl("--socket", path, "order", "zz-9") == 1
+    assert "no order 'zz-9'" in capsys.readouterr().err
+    assert await ctl("--socket", path, "--json", "order", "zz-9") == 1
+    assert json.loads(capsys.readouterr().out)["detail"] is None
+    assert await ctl("--socket", path, "order", "boom") == 1
+    assert "database is locked" in capsys.readouterr().err
+    assert await ctl("--socket", path, "order") == 2
+    capsys.readouterr()
+
+    assert await ctl("--socket", str(sock_dir / "nothing.sock"), "status") == 3
+    assert "kitetui run --no-ui" in capsys.readouterr().err
+
+
+async def test_run_ctl_with_missing_or_extra_argument_exits_2_saying_why(served, capsys):
+    _desk, server = served
+    path = str(server.path)
+    assert await ctl("--socket", path, "start") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: kitetui ctl")
+    assert err.rstrip().endswith("kitetui ctl: start needs a engine")
+    assert await ctl("--socket", path, "status", "now") == 2
+    assert capsys.readouterr().err == "kitetui ctl: status takes no argument\n"
+    assert await ctl("--socket", path, "launch") == 2  # argparse's own refusal
+    assert "invalid choice: 'launch'" in capsys.readouterr().err

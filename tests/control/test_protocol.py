@@ -1,0 +1,172 @@
+"""The protocol's words and JSON, without a socket: codec round trips and validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from control_helpers import ORDER_DETAIL, make_snapshot
+
+from kitetui.commands import (
+    COMMANDS,
+    CancelOrder,
+    FlattenPosition,
+    PauseEntries,
+    ResetKillSwitch,
+    StartEngine,
+    TriggerKillSwitch,
+)
+from kitetui.control.protocol import (
+    KNOWN_COMMANDS,
+    READS,
+    REQUESTS,
+    command_kind,
+    command_to_request,
+    order_detail_from_json,
+    order_detail_to_json,
+    parse_request,
+    request_to_command,
+    snapshot_from_json,
+    snapshot_to_json,
+    socket_path_for,
+)
+from kitetui.views import (
+    DeskSnapshot,
+    FeedView,
+    FillView,
+    LimitView,
+    OrderDetail,
+    OrderEventView,
+)
+
+
+def test_snapshot_json_round_trip_is_exact():
+    snapshot = make_snapshot()
+    data = json.loads(json.dumps(snapshot_to_json(snapshot)))
+    back = snapshot_from_json(data)
+    assert back == snapshot
+    assert isinstance(back.engines, tuple) and isinstance(back.engines[0].symbols, tuple)
+    assert isinstance(back.signals[0].indicators[0], tuple)
+    assert isinstance(back.risk.limits[0], LimitView)
+    assert isinstance(back.equity_curve[0], tuple)
+    assert isinstance(back.feed, FeedView) and back.feed == snapshot.feed
+    assert back.feed.items_per_s == 412.5 and back.feed.session == "OPEN"
+    assert back.published_wall_ns == snapshot.published_wall_ns == 1_704_440_701_250_000_000
+    assert snapshot_from_json(snapshot_to_json(DeskSnapshot(0, "replay", "r", 0, "S", "max"))) == (
+        DeskSnapshot(0, "replay", "r", 0, "S", "max")
+    )
+
+
+def test_order_detail_json_round_trip_is_exact():
+    back = order_detail_from_json(json.loads(json.dumps(order_detail_to_json(ORDER_DETAIL))))
+    assert back == ORDER_DETAIL
+    assert isinstance(back.history, tuple) and isinstance(back.history[0], OrderEventView)
+    assert isinstance(back.fills, tuple) and isinstance(back.fills[1], FillView)
+    assert order_detail_from_json(order_detail_to_json(OrderDetail("x"))) == OrderDetail("x")
+
+
+def test_socket_path_for_a_database_is_beside_it():
+    assert socket_path_for("/var/lib/kitetui/state.db") == Path("/var/lib/kitetui/state.db.sock")
+    assert socket_path_for(Path("runs") / "a.db") == Path("runs/a.db.sock")
+
+
+def test_parse_request_models():
+    assert parse_request(b'{"cmd": "pause"}')[1].engine == ""
+    assert isinstance(parse_request(b'{"cmd": "start", "engine": ""}')[1], str)
+
+
+def test_known_commands_with_reads_first_then_the_declared_commands():
+    assert KNOWN_COMMANDS == (
+        "status",
+        "watch",
+        "order",
+        "start",
+        "stop",
+        "pause",
+        "resume",
+        "kill",
+        "reset-kill",
+        "flatten",
+        "cancel",
+    )
+    assert [REQUESTS[c.name].command for c in COMMANDS] == list(COMMANDS)
+    assert all(kind.command is None for kind in READS)
+
+
+@pytest.mark.parametrize(
+    ("line", "request_id", "error"),
+    [
+        (b"{not json", None, "bad JSON"),
+        (b"[1, 2]", None, "a request is a JSON object"),
+        (b'{"id": 7, "cmd": "launch-missiles"}', 7, "unknown cmd 'launch-missiles'; known: stat"),
+        (b'{"id": 8, "cmd": "flatten"}', 8, "bad flatten request: symbol: Field required"),
+        (b'{"id": "a", "cmd": "cancel", "tag": ""}', "a", "bad cancel request: tag: String sh"),
+        (b'{"id": 9, "cmd": "status", "bogus": 1}', 9, "bad status request: bogus: Extra inp"),
+        (b'{"id": true, "cmd": "kill", "reason": 5}', None, "bad kill request: reason: Input"),
+        (b'{"cmd": "order"}', None, "bad order request: tag: Field required"),
+        (b'{"cmd": "reset-kill", "reason": "x"}', None, "bad reset-kill request: reason: Extra"),
+    ],
+)
+def test_parse_request_with_bad_line_names_what_is_wrong(line, request_id, error):
+    got_id, got = parse_request(line)
+    assert got_id == request_id
+    assert isinstance(got, str) and got.startswith(error)
+
+
+@pytest.mark.parametrize(
+    ("command", "wire"),
+    [
+        (StartEngine("fno"), {"cmd": "start", "engine": "fno"}),
+        (PauseEntries(), {"cmd": "pause", "engine": ""}),
+        (TriggerKillSwitch(), {"cmd": "kill", "reason": "manual"}),
+        (ResetKillSwitch(), {"cmd": "reset-kill"}),
+        (FlattenPosition("SBIN"), {"cmd": "flatten", "symbol": "SBIN"}),
+        (CancelOrder("eq-2"), {"cmd": "cancel", "tag": "eq-2"}),
+    ],
+)
+def test_command_to_request_with_command_names_its_word_and_field(command, wire):
+    assert command_to_request(command) == wire
+
+
+def test_reads_are_no_command():
+    for line in (b'{"cmd": "status"}', b'{"cmd": "watch"}', b'{"cmd": "order", "tag": "t"}'):
+        _id, request = parse_request(line)
+        assert not isinstance(request, str) and request_to_command(request) is None
+
+
+def test_command_to_request_with_foreign_object_raises():
+    @dataclasses.dataclass(frozen=True)
+    class LaunchMissiles:
+        name: ClassVar[str] = "launch"
+
+    with pytest.raises(TypeError, match="not a desk command"):
+        command_to_request(LaunchMissiles())  # type: ignore[arg-type]
+
+
+def test_command_kind_with_two_fields_is_refused_naming_them():
+    @dataclasses.dataclass(frozen=True)
+    class ModifyStop:
+        name: ClassVar[str] = "modify-stop"
+        symbol: str
+        price: float
+
+    with pytest.raises(TypeError, match=r"ModifyStop: .* at most one argument.*symbol, price"):
+        command_kind(ModifyStop)  # type: ignore[arg-type]
+
+
+def test_command_kind_with_typed_argument_validates_that_type():
+    @dataclasses.dataclass(frozen=True)
+    class SetSpeed:
+        name: ClassVar[str] = "speed"
+        factor: float = 1.0
+
+    kind = command_kind(SetSpeed)  # type: ignore[arg-type]
+    assert (kind.argument, kind.argument_type, kind.required, kind.default) == (
+        "factor",
+        float,
+        False,
+        1.0,
+    )
