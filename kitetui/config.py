@@ -37,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from kitetui.alerts import ALERT_KINDS
 from kitetui.plugins import strategy_class
 from kitetui.strict_yaml import YamlProblem, load_yaml
 
@@ -390,6 +391,26 @@ class JournalConfig(_Strict):
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
 
+class AlertsConfig(_Strict):
+    """Which events ring the bell, notify the desktop and run the hook (kitetui/alerts.py)."""
+
+    bell: bool = True
+    desktop: bool = True  # OSC 9 / OSC 777 desktop notifications from the terminal
+    # an argument list, run without a shell, the alert as JSON on stdin
+    command: (
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=4096)]],
+            Field(min_length=1, max_length=64),
+        ]
+        | None
+    ) = None
+    max_per_minute: _count(600) = 6
+    timeout_s: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 10.0
+    kinds: Annotated[list[Literal[ALERT_KINDS]], Field(max_length=len(ALERT_KINDS))] | None = (
+        None  # None: all
+    )
+
+
 class UiConfig(_Strict):
     refresh_hz: Annotated[float, Field(ge=0.5, le=30, allow_inf_nan=False)] = 4.0
 
@@ -419,6 +440,7 @@ class AppConfig(_Strict):
     exits: ExitConfig = ExitConfig()
     journal: JournalConfig = JournalConfig()
     ui: UiConfig = UiConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> AppConfig:

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kitetui.alerts import Alerter
 from kitetui.clock import DataClock, ist_date, ist_day_number
 from kitetui.command_handler import CommandHandler
 from kitetui.commands import Command, CommandResult
@@ -155,6 +156,9 @@ class Supervisor:
         )
         for event in opened.events:
             self.trader.record_event(event)
+        self.alerts = Alerter(cfg.alerts, self.trader.record_event)
+        self.trader.listeners.append(self.alerts.on_event)
+        self.trader.fill_listeners.append(self.alerts.on_fill)
         self.last_prices: dict[str, float] = {}
         self.trader.last_prices = self.last_prices
         self._turnover: dict[str, float] = {}  # today's, per symbol (rupees)
@@ -224,6 +228,7 @@ class Supervisor:
             if not self.warmup.active:
                 await self.recovery.finish()
             await self.venue.start(self)
+            self.alerts.start()
             self.feed_state = "RUNNING"
             self.publish()
             ended = await self._drive()
@@ -498,6 +503,7 @@ class Supervisor:
             )
         for engine in self.engines:
             await engine.shutdown()
+        await self.alerts.stop()
         status = {"FINISHED": "FINISHED", "ERROR": "FAILED"}.get(self.feed_state, "STOPPED")
         self.journal.set_risk_state(self.risk.to_state())
         await self.journal.close()

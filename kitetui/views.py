@@ -96,6 +96,20 @@ class EventView:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertView:
+    """Something a trader must hear about (kitetui/alerts.py): a screen rings and
+    notifies once for each alert whose ``seq`` it has not seen."""
+
+    seq: int
+    ts_ns: int  # the data clock when it happened
+    kind: str  # an event kind, "Filled" or "KillSwitch"
+    title: str
+    message: str
+    level: str
+    symbol: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LimitView:
     """One risk limit against its usage, e.g. open positions 3 / 5."""
 
@@ -182,6 +196,9 @@ class DeskSnapshot:
     orders: tuple[OrderView, ...] = ()  # all open orders plus the most recent ones
     signals: tuple[SignalView, ...] = ()  # the newest signals, oldest first
     events: tuple[EventView, ...] = ()  # the newest events, oldest first
+    alerts: tuple[AlertView, ...] = ()  # the newest alerts, oldest first
+    alert_bell: bool = True  # the desk's `alerts.bell`: screens ring for new alerts
+    alert_desktop: bool = True  # the desk's `alerts.desktop`: and notify the desktop
     risk: RiskView = field(
         default_factory=lambda: RiskView(
             state="ACTIVE",

@@ -130,6 +130,7 @@ class Trader:
         # While a resumed run replays what it had done, nothing is journaled or sent.
         self.warmup = warmup or WarmUp()
         self.listeners: list[Callable[[Event], object]] = []  # e.g. the headless log
+        self.fill_listeners: list[Callable[[Order, Fill], object]] = []  # e.g. alerts
 
     # -- records ----------------------------------------------------------------------
 
@@ -872,6 +873,9 @@ class Trader:
                     )
                 )
             applied.append((order, fill))
+            if self.fill_listeners and not self.warmup.active:
+                for listener in self.fill_listeners:
+                    listener(order, fill)
         return applied
 
     async def on_update(self, data: Mapping[str, Any]) -> None:

@@ -29,6 +29,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
+from kitetui.alerts import terminal_sequences
 from kitetui.commands import (
     Command,
     PauseEntries,
@@ -81,6 +82,7 @@ class DeskScreen(Screen[None]):
         self._detail_requests: set[str] = set()
         self._details_wanted: bool | None = None  # None: by terminal height
         self._binding_state: tuple[object, ...] = ()
+        self._alerts_seen: tuple[str, int] | None = None  # (run, newest alert seq) heard
         self.render_count = 0
         """Snapshots rendered so far (an unchanged ``seq`` renders nothing)."""
         self.tab_renders: Counter[str] = Counter()
@@ -157,7 +159,38 @@ class DeskScreen(Screen[None]):
             self._header.show(header_model(snapshot))
             self._render_tab(self.active_tab)
         self._refresh_bindings_if_changed()
+        self._sound_alerts(snapshot)
         return True
+
+    def _sound_alerts(self, snapshot: DeskSnapshot) -> None:
+        """Ring, notify the desktop and toast once per alert this screen has not heard.
+        The alerts a desk already had when the screen first saw it (an attach, a
+        reconnect to a restarted desk) are history, not news: they stay quiet."""
+        newest = snapshot.alerts[-1].seq if snapshot.alerts else 0
+        seen = self._alerts_seen
+        self._alerts_seen = (snapshot.run_id, max(newest, seen[1] if seen else 0))
+        if seen is None or seen[0] != snapshot.run_id:
+            self._alerts_seen = (snapshot.run_id, newest)
+            return
+        fresh = [a for a in snapshot.alerts if a.seq > seen[1]]
+        if not fresh:
+            return
+        text = "".join(
+            terminal_sequences(a, bell=False, desktop=snapshot.alert_desktop) for a in fresh[-3:]
+        )
+        if snapshot.alert_bell:
+            text = "\a" + text
+        if text:
+            self.write_terminal(text)
+        for alert in fresh[-3:]:
+            severity = {"ERROR": "error", "WARNING": "warning"}.get(alert.level, "information")
+            self.app.notify(alert.message, title=alert.title, severity=severity, timeout=8)
+
+    def write_terminal(self, text: str) -> None:
+        """Raw bytes to the terminal (BEL, OSC): Textual has no public call for OSC."""
+        driver = getattr(self.app, "_driver", None)
+        if text and driver is not None:
+            driver.write(text)
 
     def _show_first_frame(self) -> None:
         if self._on_first_frame is not None:
