@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
         "strategies", help="list the strategies with their params, defaults and bounds"
     )
     listing.add_argument("--json", action="store_true", help="print one JSON document")
+    runs = commands.add_parser("runs", help="list the runs a database holds (read-only)")
+    runs.add_argument("--db", help="the database (default: the config's)")
+    runs.add_argument("--config", "-c", default=str(DEFAULT_CONFIG))
+    runs.add_argument("--json", action="store_true", help="print one JSON document")
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("config")
     login = commands.add_parser(
@@ -176,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             return _list_strategies(args.json)
         if command == "instruments":
             return _instruments_search(args)
+        if command == "runs":
+            return _list_runs(args)
         if command == "attach":
             return _attach(args)
         if command == "login":
@@ -307,6 +313,14 @@ def _list_strategies(as_json: bool) -> int:
     else:
         for spec in specs:
             print(spec.line())
+    return 0
+
+
+def _list_runs(args: argparse.Namespace) -> int:
+    from kitetui.runs_listing import list_runs, render
+
+    database = args.db if args.db else load_config(args.config).database
+    print(render(list_runs(Path(database)), args.json))
     return 0
 
 
