@@ -48,6 +48,10 @@ class Recovery:
         for order in await runs_repo.load_orders(desk.db, desk.run_id):
             desk.trader.track(order)
         desk.trader.counts["orders"] = len(desk.trader.orders)
+        for engine, rule, verdict, n, ts_ns, symbol, reason in await runs_repo.load_blocked(
+            desk.db, desk.run_id
+        ):
+            desk.trader.note_blocked(engine, rule, verdict, ts_ns, symbol, reason, n)
         kill = await runs_repo.load_desk_state(desk.db, "kill_switch")
         self._kill = kill if kill and kill.get("on") else None
         desk.warmup.active = self.cursor_ns > 0

@@ -87,6 +87,7 @@ class Publisher:
             signals=tuple(trader.signals),
             events=tuple(trader.events),
             alerts=tuple(desk.alerts.recent),
+            blocked=tuple(trader.blocked.values()),
             alert_bell=desk.config.alerts.bell,
             alert_desktop=desk.config.alerts.desktop,
             risk=self._risk(),

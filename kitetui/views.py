@@ -96,6 +96,19 @@ class EventView:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockedView:
+    """How often one risk rule stopped one engine's orders this run, and the last time."""
+
+    engine: str
+    rule: str  # the RiskEngine rule (a named block, a limit)
+    verdict: str  # BLOCK / REDUCE / HALT
+    count: int
+    last_ts_ns: int
+    last_symbol: str
+    last_reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class AlertView:
     """Something a trader must hear about (kitetui/alerts.py): a screen rings and
     notifies once for each alert whose ``seq`` it has not seen."""
@@ -197,6 +210,7 @@ class DeskSnapshot:
     signals: tuple[SignalView, ...] = ()  # the newest signals, oldest first
     events: tuple[EventView, ...] = ()  # the newest events, oldest first
     alerts: tuple[AlertView, ...] = ()  # the newest alerts, oldest first
+    blocked: tuple[BlockedView, ...] = ()  # risk refusals this run, per engine and rule
     alert_bell: bool = True  # the desk's `alerts.bell`: screens ring for new alerts
     alert_desktop: bool = True  # the desk's `alerts.desktop`: and notify the desktop
     risk: RiskView = field(

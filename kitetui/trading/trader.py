@@ -56,7 +56,7 @@ from kitetui.trading.sizing import (
     slice_quantity,
     stop_price_for,
 )
-from kitetui.views import EventView, SignalView
+from kitetui.views import BlockedView, EventView, SignalView
 
 if TYPE_CHECKING:
     from kitetui.brokers.base import Broker
@@ -131,6 +131,7 @@ class Trader:
         self.warmup = warmup or WarmUp()
         self.listeners: list[Callable[[Event], object]] = []  # e.g. the headless log
         self.fill_listeners: list[Callable[[Order, Fill], object]] = []  # e.g. alerts
+        self.blocked: dict[tuple[str, str, str], BlockedView] = {}
 
     # -- records ----------------------------------------------------------------------
 
@@ -216,6 +217,14 @@ class Trader:
         )
         self.counts["decisions"] += 1
         if decision.verdict is not RiskVerdict.ALLOW:
+            self.note_blocked(
+                intent.engine,
+                decision.rule,
+                decision.verdict.value,
+                self.clock.now_ns,
+                intent.symbol,
+                decision.reason,
+            )
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
@@ -228,6 +237,15 @@ class Trader:
                     data={"rule": decision.rule, "quantity": decision.quantity},
                 )
             )
+
+    def note_blocked(
+        self, engine: str, rule: str, verdict: str, ts_ns: int, symbol: str, reason: str, n=1
+    ) -> None:
+        """Count a refusal per (engine, rule, verdict): the Blocked tab's rows."""
+        key = (engine, rule, verdict)
+        known = self.blocked.get(key)
+        count = (known.count if known else 0) + n
+        self.blocked[key] = BlockedView(engine, rule, verdict, count, ts_ns, symbol, reason)
 
     # -- positions ----------------------------------------------------------------------
 

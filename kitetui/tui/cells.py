@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple, TypeVar
 
 from kitetui.views import (
+    BlockedView,
     EngineView,
     EventView,
     LimitView,
@@ -432,6 +433,37 @@ def event_row(event: EventView) -> Row:
 
 def event_rows(events: Iterable[EventView]) -> dict[str, Row]:
     return {key: event_row(e) for key, e in keyed(events, event_key).items()}
+
+
+# ---- blocked signals ---------------------------------------------------------------
+
+BLOCKED_COLUMNS = (
+    ColumnSpec("count", "count", numeric=True),
+    ColumnSpec("engine", "engine"),
+    ColumnSpec("rule", "rule"),
+    ColumnSpec("verdict", "verdict"),
+    ColumnSpec("last", "last"),
+    ColumnSpec("symbol", "symbol"),
+    ColumnSpec("reason", "last reason"),
+)
+
+_VERDICT_TONES = {"BLOCK": "warn", "REDUCE": "", "HALT": "down"}
+
+
+def blocked_key(blocked: BlockedView) -> str:
+    return f"{blocked.engine}|{blocked.rule}|{blocked.verdict}"
+
+
+def blocked_row(blocked: BlockedView) -> Row:
+    return (
+        Cell(f"{blocked.count:,}"),
+        Cell(blocked.engine),
+        Cell(blocked.rule),
+        Cell(blocked.verdict, _VERDICT_TONES.get(blocked.verdict, "")),
+        Cell(ist_time(blocked.last_ts_ns)),
+        Cell(blocked.last_symbol),
+        Cell(clip(blocked.last_reason, 100)),
+    )
 
 
 # ---- risk summary ------------------------------------------------------------------

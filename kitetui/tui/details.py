@@ -24,6 +24,7 @@ from kitetui.tui.cells import (
     tone_of,
 )
 from kitetui.views import (
+    BlockedView,
     EngineView,
     EventView,
     OrderDetail,
@@ -189,6 +190,22 @@ def event_detail(event: EventView) -> Detail:
             Cell(f"  {event.kind}  {ist_clock(event.ts_ns)}" + (f"  {where}" if where else "")),
         ),
         (Cell(event.message),),
+    )
+
+
+def blocked_detail(blocked: BlockedView) -> Detail:
+    """Why this rule keeps saying no: its count and the last refusal in full."""
+    return (
+        (
+            _label("rule"),
+            Cell(blocked.rule),
+            Cell(f"  {blocked.verdict}  ×{blocked.count:,}  {blocked.engine}"),
+        ),
+        (
+            _label("last"),
+            Cell(f"{ist_clock(blocked.last_ts_ns)}  {blocked.last_symbol}"),
+        ),
+        (Cell(blocked.last_reason),),
     )
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from kitetui.commands import Command, CommandResult
 from kitetui.views import (
+    BlockedView,
     DeskSnapshot,
     EngineView,
     EventView,
@@ -356,6 +357,16 @@ EQUITY = tuple(
 )
 
 
+BLOCKED = (
+    BlockedView("fno", "order_working", "BLOCK", 14, ts(10, 29), "NIFTY24JANFUT",
+                "NIFTY24JANFUT: an order is already working"),
+    BlockedView("equity", "max_open_positions", "BLOCK", 3, ts(10, 12), "SBIN",
+                "open positions 5 of 5"),
+    BlockedView("equity", "max_order_value", "REDUCE", 2, ts(9, 48), "RELIANCE",
+                "order value 3,12,000 over 3,00,000: reduced to 120"),
+)  # fmt: skip
+
+
 def busy_snapshot() -> DeskSnapshot:
     return DeskSnapshot(
         seq=7,
@@ -369,6 +380,7 @@ def busy_snapshot() -> DeskSnapshot:
         orders=ORDERS,
         signals=SIGNALS,
         events=EVENTS,
+        blocked=BLOCKED,
         risk=RiskView(
             state="ACTIVE",
             kill_switch=False,
