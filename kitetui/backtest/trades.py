@@ -147,15 +147,20 @@ class _Open:
         self.last_ts_ns = ts_ns
 
     def finish(self, engine: str, symbol: str, closed: bool, mark: Decimal | None) -> Trade:
-        with localcontext(EXACT):
-            entry_price = self.entry_value / self.entry_qty
-            gross = self.gross
-            exit_ts = self.last_ts_ns
-            if closed:
-                exit_price = self.exit_value / self.exit_qty
-            else:
-                exit_price = mark if mark is not None else entry_price
-                held = sum(((exit_price - p) * q for q, p in self.lots), ZERO)
+        # Averages are for display (28 digits, then 1/10,000 of a rupee); gross is exact.
+        entry_price = self.entry_value / self.entry_qty
+        gross = self.gross
+        exit_ts = self.last_ts_ns
+        if closed:
+            exit_price = self.exit_value / self.exit_qty
+        else:
+            exit_price = mark if mark is not None else None
+            with localcontext(EXACT):
+                if exit_price is None:  # no mark: no unrealized P&L invented
+                    held = ZERO
+                    exit_price = entry_price
+                else:
+                    held = sum(((exit_price - p) * q for q, p in self.lots), ZERO)
                 gross += held * self.direction.sign
         return Trade(
             engine=engine,
