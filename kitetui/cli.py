@@ -341,7 +341,7 @@ def _classify(error: BaseException) -> tuple[int, BaseException]:
         full = seen
     if full is not None:
         return EXIT_DISK_FULL, full
-    if isinstance(error, ConfigError | DatabasePathError | _universe_error() | _report_errors()):
+    if isinstance(error, (ConfigError, DatabasePathError, _universe_error(), *_report_errors())):
         return EXIT_CONFIG, error
     if isinstance(error, DatabaseRefused):
         return EXIT_DATABASE, error
