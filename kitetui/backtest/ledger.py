@@ -98,8 +98,13 @@ def open_read_only(path: Path) -> sqlite3.Connection:
         raise DatabasePathError(f"{path}: no such database")
     if not path.is_file():
         raise DatabasePathError(f"{path}: not a database file")
+    # A file with no WAL beside it is closed (a writer in WAL mode always has one): read
+    # it as immutable, which creates nothing beside it. With a WAL, a desk may be writing:
+    # a read-only connection then shares its -shm to see a consistent snapshot.
+    wal = path.with_name(path.name + "-wal")
+    flags = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
     try:
-        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?{flags}", uri=True)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
         raise DatabaseRefused(

@@ -138,7 +138,8 @@ def test_report_rebuilds_the_same_report_without_touching_the_database(finished)
     done = run_kitetui("report", "latest", "--db", str(db), "--out", str(again))
     assert done.returncode == 0, done.stderr
     after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in db.parent.glob("bt.db*")}
-    assert after == before
+    assert after == before  # nothing changed, nothing created beside it (no -wal, no -shm)
+    assert not (db.parent / "bt.db-wal").exists()
     for name in REPORT_FILES:
         assert (again / name).read_bytes() == (finished["out"] / name).read_bytes(), name
     listed = run_kitetui("report", "--list", "--db", str(db))
