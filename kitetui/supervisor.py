@@ -37,7 +37,7 @@ from kitetui.domain import Bar, Event, OrderPurpose, Tick, TradingState
 from kitetui.market.calendar import nse as nse_calendar
 from kitetui.market.feeds import OrderUpdate
 from kitetui.market.loaders import data_path
-from kitetui.market.replay import Item
+from kitetui.market.replay import DateWindow, Item
 from kitetui.market.validate import GapDetector, PriceValidator
 from kitetui.plugins import engine_class
 from kitetui.recovery import Recovery, WarmUp
@@ -70,6 +70,7 @@ class Supervisor:
         speed: float | str | None = "config",
         publish_interval_s: float = 0.1,
         recording: str | Path | None = None,
+        window: DateWindow | None = None,
     ) -> None:
         self.config = config
         self.config_path = str(config_path)
@@ -80,7 +81,9 @@ class Supervisor:
         self.speed: float | None = speed  # type: ignore[assignment]
         # A recorded paper/live session to replay through the paper broker, batch by batch.
         self.recording = Path(recording) if recording is not None else None
-        self.venue = build_venue(config, speed=self.speed, recording=self.recording)
+        # A backtest's --from/--to: the replay's days, and part of the run's identity.
+        self.window = window
+        self.venue = build_venue(config, speed=self.speed, recording=self.recording, window=window)
         self.clock = DataClock()
         self.warmup = WarmUp()
         self.publisher = Publisher(self, publish_interval_s)
@@ -114,6 +117,9 @@ class Supervisor:
         if self.recording is not None:  # its own kind of run: never resumes the session
             mode = "replay"
             digest = hashlib.sha256(f"{digest}|{self.recording.resolve()}".encode()).hexdigest()
+            digest = digest[:16]
+        if self.window is not None:  # another window is another run, never a resume
+            digest = hashlib.sha256(f"{digest}|{self.window.describe()}".encode()).hexdigest()
             digest = digest[:16]
         self.run_id, self.resume_cursor, self.resumed = await runs_repo.begin_run(
             self.db, mode, digest, self.config_path

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
+from bisect import bisect_left
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -231,6 +232,63 @@ def load_replay_sources(
             )
         )
     return ReplaySources(tuple(streams), tuple(events), _days(streams))
+
+
+@dataclass(frozen=True, slots=True)
+class DateWindow:
+    """The IST days a backtest replays, both ends included (``None``: unbounded).
+
+    A window is cut from data already loaded, so a backtest of one month of a year's
+    file reads the same file and makes the same decisions inside the month as the
+    whole-year run would from a cold start.
+    """
+
+    first: date | None = None
+    last: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.first is not None and self.last is not None and self.first > self.last:
+            raise ValueError(f"the window ends ({self.last}) before it starts ({self.first})")
+
+    def bounds_ns(self) -> tuple[int | None, int | None]:
+        """[start, end) in epoch ns: IST midnight of ``first`` and of the day after ``last``."""
+        return (
+            None if self.first is None else _ist_midnight_ns(self.first),
+            None if self.last is None else _ist_midnight_ns(self.last + timedelta(days=1)),
+        )
+
+    def describe(self) -> str:
+        return f"{self.first or 'the start'} … {self.last or 'the end'}"
+
+
+def _ist_midnight_ns(day: date) -> int:
+    return ((day - _EPOCH).days * DAY_S - IST_OFFSET_S) * NS_PER_SECOND
+
+
+def clip_sources(sources: ReplaySources, window: DateWindow) -> ReplaySources:
+    """``sources`` with only the items whose time falls on a day of ``window``.
+
+    Streams are in time order, so each is cut with two binary searches; a stream left
+    empty is dropped (its symbol then has no data, as if its file had none).
+    """
+    start, end = window.bounds_ns()
+    streams: list[tuple[Item, ...]] = []
+    for stream in sources.streams:
+        low = 0 if start is None else bisect_left(stream, start, key=_ts)
+        high = len(stream) if end is None else bisect_left(stream, end, key=_ts)
+        if high > low:
+            streams.append(stream[low:high])
+    days = tuple(
+        day
+        for day in sources.days
+        if (window.first is None or day >= window.first)
+        and (window.last is None or day <= window.last)
+    )
+    return ReplaySources(tuple(streams), sources.events, days)
+
+
+def _ts(item: Item) -> int:
+    return item.ts_ns
 
 
 def _days(streams: Iterable[Sequence[Item]]) -> tuple[date, ...]:
