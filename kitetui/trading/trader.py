@@ -430,8 +430,11 @@ class Trader:
         self._record_decision(intent, decision)
         if decision.verdict not in (RiskVerdict.ALLOW, RiskVerdict.REDUCE):
             return decision, 0
-        self.risk.record_entry(symbol)
         tag = make_tag(self.run_id, signal.signal_id, intent.purpose.value, symbol)
+        if tag not in self.orders:
+            # Counted once: an entry placed before a crash is in the restored risk state
+            # (written with its order row), and its signal is decided again on resume.
+            self.risk.record_entry(symbol)
         orders = await self.submit(
             replace(intent, quantity=decision.quantity), tag, engine, ts_ns=ts_ns
         )
