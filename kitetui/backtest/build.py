@@ -21,6 +21,7 @@ from kitetui.backtest.metrics import (
     figures,
     grouped,
     trade_day,
+    with_sessions,
 )
 from kitetui.backtest.trades import ZERO, Trade, round_trips
 from kitetui.clock import ist_date
@@ -80,7 +81,7 @@ def build_report(ledger: Ledger) -> Report:
         by_day=by_day,
         trades=tuple(sorted(trades, key=lambda t: (t.entry_ts_ns, t.engine, t.symbol))),
         equity=equity,
-        mtm_drawdown=drawdown_of((p.ts_ns, p.net) for p in equity),
+        mtm_drawdown=with_sessions(drawdown_of((p.ts_ns, p.net) for p in equity), days),
     )
 
 

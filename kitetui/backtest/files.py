@@ -109,6 +109,7 @@ def _drawdown(d) -> dict[str, Any]:
     return {
         "amount": as_json(d.amount),
         "duration_days": round(d.duration_days, 4),
+        "duration_sessions": d.duration_sessions,
         "peak": iso_ist(d.peak_ts_ns) if d.peak_ts_ns else None,
         "trough": iso_ist(d.trough_ts_ns) if d.trough_ts_ns else None,
         "recovered": iso_ist(d.recovered_ts_ns) if d.recovered_ts_ns else None,

@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 
 from kitetui.backtest.build import EquityPoint, Report
 from kitetui.backtest.files import iso_ist
-from kitetui.backtest.metrics import Figures, daily_net
+from kitetui.backtest.metrics import Drawdown, Figures, daily_net
 from kitetui.clock import ist_datetime
 
 MAX_POINTS = 4000
@@ -167,8 +167,11 @@ def _cards(f: Figures, report: Report) -> str:
         ("win rate", _ratio(f.win_rate, pct=True)),
         ("profit factor", _ratio(f.profit_factor)),
         ("expectancy", _rupees(f.expectancy)),
-        ("max drawdown (closed)", f"{_rupees(dd.amount)} · {dd.duration_days:.1f} d"),
-        ("max drawdown (marked)", _rupees(report.mtm_drawdown.amount)),
+        ("max drawdown (closed)", f"{_rupees(dd.amount)} · {_sessions(dd)}"),
+        (
+            "max drawdown (marked)",
+            f"{_rupees(report.mtm_drawdown.amount)} · {_sessions(report.mtm_drawdown)}",
+        ),
         ("Sharpe (daily)", _ratio(f.sharpe)),
         ("Sortino (daily)", _ratio(f.sortino)),
         ("exposure", _ratio(f.exposure, pct=True)),
@@ -183,9 +186,14 @@ def _cards(f: Figures, report: Report) -> str:
     )
 
 
+def _sessions(dd: Drawdown) -> str:
+    n = dd.duration_sessions
+    return f"{n} session" + ("" if n == 1 else "s")
+
+
 def _charges_table(f: Figures) -> str:
     rows = "".join(
-        f'<tr><td class="l">{escape(name)}</td><td>{escape(_rupees(v, 4))}</td></tr>'
+        f'<tr><td class="l">{escape(name)}</td><td>{escape(_rupees(v))}</td></tr>'
         for name, v in f.charges.as_dict().items()
     )
     return f'<table><tr><th class="l">component</th><th>₹</th></tr>{rows}</table>'

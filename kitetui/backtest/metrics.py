@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, localcontext
 from typing import Any
@@ -81,10 +81,12 @@ class ChargeTotals:
 @dataclass(frozen=True, slots=True)
 class Drawdown:
     amount: Decimal = ZERO  # rupees, >= 0
-    duration_days: float = 0.0
+    duration_days: float = 0.0  # calendar time, gaps in the data included
+    duration_sessions: int = 0  # the run's trading days it spans (what a trader counts)
     peak_ts_ns: int = 0
     trough_ts_ns: int = 0
     recovered_ts_ns: int | None = None  # None: not regained by the end
+    end_ts_ns: int = 0  # the recovery, or the last point when not regained
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,7 @@ def figures(
         avg_loss=_mean(lost),
         profit_factor=float(won_sum / -lost_sum) if lost_sum < 0 else None,
         expectancy=_mean(nets),
-        max_drawdown=closed_drawdown(closed),
+        max_drawdown=with_sessions(closed_drawdown(closed), days),
         sharpe=sharpe(daily_net(closed, days), capital),
         sortino=sortino(daily_net(closed, days), capital),
         exposure=exposure(trades, minutes, end_ns),
@@ -188,7 +190,16 @@ def _episode(
     depth: Decimal, peak_ts: int, trough_ts: int, recovered: int | None, last_ts: int = 0
 ) -> Drawdown:
     until = recovered if recovered is not None else last_ts
-    return Drawdown(depth, (until - peak_ts) / NS_PER_DAY, peak_ts, trough_ts, recovered)
+    return Drawdown(depth, (until - peak_ts) / NS_PER_DAY, 0, peak_ts, trough_ts, recovered, until)
+
+
+def with_sessions(drawdown: Drawdown, days: Sequence[date]) -> Drawdown:
+    """The drawdown with the number of the run's trading days from its peak to its end."""
+    if not drawdown.amount:
+        return drawdown
+    first, last = ist_date(drawdown.peak_ts_ns), ist_date(drawdown.end_ts_ns)
+    spanned = sum(1 for day in days if first <= day <= last)
+    return replace(drawdown, duration_sessions=max(1, spanned))
 
 
 def closed_equity(trades: Iterable[Trade]) -> list[tuple[int, Decimal]]:

@@ -87,9 +87,11 @@ def _headline(f: Figures, report: Report) -> Table:
     table.add_row("profit factor", _num(f.profit_factor), "expectancy", _rupees(f.expectancy))
     table.add_row(
         "max drawdown",
-        f"{_rupees(dd.amount)} closed, {dd.duration_days:.1f} d",
+        f"{_rupees(dd.amount)} closed, {dd.duration_sessions} session"
+        + ("" if dd.duration_sessions == 1 else "s"),
         "marked",
-        _rupees(report.mtm_drawdown.amount),
+        f"{_rupees(report.mtm_drawdown.amount)}, {report.mtm_drawdown.duration_sessions} session"
+        + ("" if report.mtm_drawdown.duration_sessions == 1 else "s"),
     )
     table.add_row("Sharpe", _num(f.sharpe), "Sortino", _num(f.sortino))
     table.add_row("exposure", _pct(f.exposure), "", "")
