@@ -478,6 +478,10 @@ def main(argv: list[str] | None = None) -> int:
                 "figures": figures,
             }
             Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+        idle = [tool for tool, f in figures.items() if not f["trades"]["entries_filled"]]
+        if idle:
+            print(f"error: {', '.join(idle)} filled no entry: the comparison says nothing")
+            return 1
     finally:
         if cleanup is not None:
             cleanup.cleanup()
