@@ -34,11 +34,13 @@ What each figure includes:
 * peers ``run``: ``cerebro.run()`` / ``BacktestEngine.run()`` timed inside the child, on
   data already parsed into memory (backtrader's run includes its own preload of the list
   feeds). Peers ``process``: spawn to exit of the child, CSV parsing and imports included.
+* CPU s: user + system seconds of each child, from ``os.wait4``, process-wide.
 * peak RSS: ``ru_maxrss`` of each child from ``os.wait4`` (that process alone).
 
 Bars/s is the number of bars replayed over the median wall of the repeats. Ratios are
 kitetui's bars/s over the peer's: process vs process, run vs run, and kitetui's process
-against the peer's run (the comparison the issue's table makes). Trade counts are
+against the peer's run (the comparison the issue's table makes), and the same ratio in
+CPU seconds of the whole process (peer CPU / kitetui CPU). Trade counts are
 printed so that a tool that silently did nothing cannot win.
 """
 
@@ -261,6 +263,7 @@ def make_data(root: Path, n_symbols: int, n_days: int, seed: int) -> DataSet:
 class Run:
     tool: str
     process_s: float
+    cpu_s: float  # user + system of the whole process
     peak_rss_mb: float
     run_s: float | None  # what the tool itself timed; None if it cannot say
     bars: int
@@ -268,8 +271,8 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def spawn(command: list[str], cwd: Path, scratch: Path) -> tuple[float, float, str]:
-    """Run ``command`` to its end: (wall s, peak RSS MB of that child, stdout).
+def spawn(command: list[str], cwd: Path, scratch: Path) -> tuple[float, float, float, str]:
+    """Run ``command`` to its end: (wall s, CPU s, peak RSS MB of that child, stdout).
 
     ``os.wait4`` gives the child's own rusage, so the peak is this run's and not the
     largest of every child so far (RUSAGE_CHILDREN). Output goes to files: no pipe to
@@ -291,7 +294,7 @@ def spawn(command: list[str], cwd: Path, scratch: Path) -> tuple[float, float, s
     if child.returncode != 0:
         sys.stderr.write(stderr[-4000:])
         raise SystemExit(f"{' '.join(command)} failed (exit {child.returncode})")
-    return wall, usage.ru_maxrss / 1024, stdout
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout
 
 
 SUMMARY_REPLAYED = re.compile(r"replayed\s+([\d,]+) bars \+ ([\d,]+) ticks .*?, ([\d.]+) s wall")
@@ -316,7 +319,7 @@ def run_kitetui(data: DataSet, scratch: Path, index: int) -> Run:
         "--db",
         str(db),
     ]
-    wall, rss, stdout = spawn(command, scratch, scratch)
+    wall, cpu, rss, stdout = spawn(command, scratch, scratch)
     replayed, counts = SUMMARY_REPLAYED.search(stdout), SUMMARY_COUNTS.search(stdout)
     if replayed is None or counts is None:
         raise SystemExit(f"kitetui printed no summary I can read:\n{stdout}")
@@ -328,6 +331,7 @@ def run_kitetui(data: DataSet, scratch: Path, index: int) -> Run:
     return Run(
         "kitetui",
         wall,
+        cpu,
         rss,
         float(replayed.group(3)),
         bars,
@@ -340,7 +344,7 @@ def run_kitetui(data: DataSet, scratch: Path, index: int) -> Run:
 
 def run_peer(tool: str, python: Path, data: DataSet, scratch: Path) -> Run:
     script = PEERS_DIR / {"backtrader": "backtrader_ema.py", "nautilus": "nautilus_ema.py"}[tool]
-    wall, rss, stdout = spawn([str(python), str(script), str(data.folder)], scratch, scratch)
+    wall, cpu, rss, stdout = spawn([str(python), str(script), str(data.folder)], scratch, scratch)
     lines = stdout.strip().splitlines()
     if not lines:
         raise SystemExit(f"{tool} printed nothing")
@@ -351,7 +355,7 @@ def run_peer(tool: str, python: Path, data: DataSet, scratch: Path) -> Run:
         "round_trips": answer["round_trips"],
     }
     extra = {"load_s": answer["load_s"], "version": answer["version"]}
-    return Run(tool, wall, rss, answer["run_s"], answer["bars"], trades, extra)
+    return Run(tool, wall, cpu, rss, answer["run_s"], answer["bars"], trades, extra)
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -368,6 +372,7 @@ def summarise(runs: list[Run]) -> dict[str, dict[str, Any]]:
             "bars": bars,
             "repeats": len(mine),
             "process_s_median": process_s,
+            "process_cpu_s_median": median([r.cpu_s for r in mine]),
             "run_s_median": run_s,
             "process_bars_per_s": bars / process_s,
             "run_bars_per_s": bars / run_s if run_s == run_s else float("nan"),
@@ -375,7 +380,12 @@ def summarise(runs: list[Run]) -> dict[str, dict[str, Any]]:
             "trades": mine[-1].trades,
             "extra": mine[-1].extra,
             "samples": [
-                {"process_s": r.process_s, "run_s": r.run_s, "peak_rss_mb": r.peak_rss_mb}
+                {
+                    "process_s": r.process_s,
+                    "cpu_s": r.cpu_s,
+                    "run_s": r.run_s,
+                    "peak_rss_mb": r.peak_rss_mb,
+                }
                 for r in mine
             ],
         }
@@ -394,13 +404,14 @@ def print_report(header: list[str], data: DataSet, figures: dict[str, dict[str, 
     print("-" * width)
     print(
         f"{'tool':<24}{'bars':>10}{'run bars/s':>13}{'process bars/s':>16}"
-        f"{'run s':>9}{'process s':>11}{'peak RSS MB':>13}"
+        f"{'run s':>9}{'process s':>11}{'CPU s':>8}{'peak RSS MB':>13}"
     )
     for tool, f in figures.items():
         name = tool if tool == "kitetui" else f"{tool} {f['extra']['version']}"
         print(
             f"{name:<24}{f['bars']:>10,}{f['run_bars_per_s']:>13,.0f}{f['process_bars_per_s']:>16,.0f}"
-            f"{f['run_s_median']:>9.2f}{f['process_s_median']:>11.2f}{f['peak_rss_mb_max']:>13.0f}"
+            f"{f['run_s_median']:>9.2f}{f['process_s_median']:>11.2f}"
+            f"{f['process_cpu_s_median']:>8.2f}{f['peak_rss_mb_max']:>13.0f}"
         )
     print("-" * width)
     k = figures["kitetui"]
@@ -410,6 +421,7 @@ def print_report(header: list[str], data: DataSet, figures: dict[str, dict[str, 
             f"kitetui / {peer:<11} process/run {k['process_bars_per_s'] / p['run_bars_per_s']:.3f}×"
             f"   process/process {k['process_bars_per_s'] / p['process_bars_per_s']:.3f}×"
             f"   run/run {k['run_bars_per_s'] / p['run_bars_per_s']:.3f}×"
+            f"   process CPU {p['process_cpu_s_median'] / k['process_cpu_s_median']:.3f}×"
         )
     print("-" * width)
     print("trades (last repeat):")
@@ -418,11 +430,15 @@ def print_report(header: list[str], data: DataSet, figures: dict[str, dict[str, 
         print(f"  {tool:<12} {trades}")
     db = k["extra"].get("database_mb")
     print(f"kitetui: {k['extra']['signals']:,} signal rows, database {db} MB")
-    print(
-        "run = the tool's own run timer (kitetui: its summary's wall, after loading; peers: "
-        "engine run on parsed data);\nprocess = spawn to exit (start-up, imports, CSV "
-        "parsing included). Medians over the repeats; peak RSS is the largest of them."
-    )
+    for line in (
+        "run = the tool's own run timer (kitetui: its summary's wall, after loading;",
+        "  peers: the engine's run on data already parsed);",
+        "process = spawn to exit (start-up, imports, CSV parsing included);",
+        "CPU s = the whole process's user+system time, less sensitive than wall to a loaded",
+        "  machine (kitetui's wall also waits on its journal's fsyncs);",
+        "medians over the repeats; peak RSS is the largest of them.",
+    ):
+        print(line)
     print("=" * width)
 
 
@@ -462,7 +478,10 @@ def main(argv: list[str] | None = None) -> int:
                     run = run_peer(tool, python, data, scratch)
                 if run.bars != data.bars:
                     raise SystemExit(f"{tool} replayed {run.bars:,} bars, not {data.bars:,}")
-                log(f"  {run.process_s:.1f} s process, run {run.run_s:.1f} s, {run.trades}")
+                log(
+                    f"  {run.process_s:.1f} s process ({run.cpu_s:.1f} s CPU), run "
+                    f"{run.run_s:.1f} s, {run.trades}"
+                )
                 runs.append(run)
         figures = summarise(runs)
         header = machine_header("kitetui vs backtrader vs nautilus_trader (issue 13)", REPO)
