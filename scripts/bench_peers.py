@@ -76,7 +76,6 @@ FIRST_DAY = date(2023, 1, 2)
 ANNUAL_VOL = 0.30
 TICK = 0.05
 TOOLS = ("kitetui", "backtrader", "nautilus")
-RUN_TIMEOUT_S = 3 * 3600
 
 
 # -- the peers' virtual environment ---------------------------------------------------------
