@@ -336,3 +336,42 @@ def test_daily_loss_trips_on_net_when_gross_alone_would_not() -> None:
 def test_calculator_default_is_loaded_once() -> None:
     assert default_calculator() is default_calculator()
     assert isinstance(default_calculator(), ChargeCalculator)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    trades=st.lists(
+        st.tuples(
+            st.sampled_from([Side.BUY, Side.SELL]),
+            st.integers(1, 300),
+            st.integers(2_000, 40_000).map(lambda p: p / 20),
+            st.integers(0, 5_000),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_net_is_gross_minus_the_fills_charges_and_a_rebuild_is_equal(
+    trades: list[tuple[Side, int, float, int]],
+) -> None:
+    """Whatever is traded: net = gross - the paise the fills carry, the day's net is the
+    loss limits' figure, and replaying the same fills into a new book gives the same
+    charges to the paisa and by component."""
+    fills = [
+        _charged(Fill(f"F{n}", f"T{n}", "SBIN", side, qty, price, T0 + n, "eq"), paise, "1.5")
+        for n, (side, qty, price, paise) in enumerate(trades)
+    ]
+    book = Portfolio(1_000_000)
+    book.start_day()
+    for fill in fills:
+        book.apply_fill(fill)
+    paid = sum(paise for *_, paise in trades)
+    assert book.charges_paise == book.day_charges_paise == paid
+    assert book.net_pnl_paise == book.gross_pnl_paise - paid
+    assert book.day_pnl_paise == book.day_gross_pnl_paise - paid
+    assert sum(book.day_pnl_by_symbol().values()) == book.day_pnl_paise
+    assert book.charges.brokerage == D("1.5") * len(trades)
+    again = Portfolio(1_000_000)
+    for fill in [*fills, *fills]:  # a fill applied twice is applied once
+        again.apply_fill(fill)
+    assert (again.charges_paise, again.charges) == (book.charges_paise, book.charges)
