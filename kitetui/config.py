@@ -347,6 +347,9 @@ class KiteConfig(_Strict):
     stale_after_s: _bounded(3600.0) = 5.0
     reconcile_interval_s: _bounded(3600.0) = 5.0
     record_dir: PathText = "recordings"  # ticks received, for `kitetui replay`
+    # Live: at the end of the session, hold the day's journaled charges against Kite's
+    # virtual contract note (POST /charges/orders); each difference is an event.
+    check_contract_note: bool = True
 
     @field_validator("market_protection", mode="before")
     @classmethod

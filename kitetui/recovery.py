@@ -91,7 +91,11 @@ class Recovery:
                     kind="StateRebuilt",
                     message=f"rebuilt {len(self.fills)} fills, {len(positions)} open "
                     f"positions, {len(open_orders)} open orders from the journal",
-                    data={"positions": positions, "open_orders": [o.tag for o in open_orders]},
+                    data={
+                        "positions": positions,
+                        "open_orders": [o.tag for o in open_orders],
+                        "charges_paise": desk.portfolio.charges_paise,
+                    },
                 )
             )
 

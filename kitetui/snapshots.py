@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from kitetui.domain import OrderPurpose
 from kitetui.market.instruments import Instrument
+from kitetui.trading.charges import Charges, to_paise
 from kitetui.views import (
     DeskSnapshot,
     FeedView,
@@ -115,6 +116,7 @@ class Publisher:
                 last_price=p.last_price,
                 realized=p.realized_paise / 100,
                 unrealized=p.unrealized_paise / 100,
+                charges=p.charges_paise / 100,
                 stop_price=stops.get(p.symbol, 0.0),
                 lot_size=_lot(contracts.get(p.symbol)),
                 expiry=_expiry(contracts.get(p.symbol)),
@@ -164,6 +166,10 @@ class Publisher:
             realized=portfolio.realized_paise / 100,
             unrealized=portfolio.unrealized_paise / 100,
             max_drawdown=portfolio.max_drawdown_paise / 100,
+            day_gross_pnl=portfolio.day_gross_pnl_paise / 100,
+            day_charges=portfolio.day_charges_paise / 100,
+            charges=portfolio.charges_paise / 100,
+            charges_by_component=charge_components(portfolio.charges),
             limits=(
                 LimitView("daily loss", max(0.0, -day_pnl), limits.max_daily_loss, "₹"),
                 LimitView(
@@ -204,6 +210,20 @@ class Publisher:
             session=desk.calendar.phase(ts) if ts > 0 else "",
             dropped_batches=desk.venue.feed.dropped_batches,
         )
+
+
+def charge_components(charges: Charges) -> tuple[tuple[str, float], ...]:
+    """Charges as the contract note lists them, each rounded to paise for the screen:
+    brokerage, stt, exchange (the transaction charge with IPFT in it), sebi, stamp, gst."""
+    amounts = (
+        ("brokerage", charges.brokerage),
+        ("stt", charges.stt),
+        ("exchange", charges.exchange_turnover),
+        ("sebi", charges.sebi),
+        ("stamp", charges.stamp),
+        ("gst", charges.gst),
+    )
+    return tuple((name, to_paise(amount) / 100) for name, amount in amounts)
 
 
 def _lot(instrument: Instrument | None) -> int:

@@ -47,6 +47,8 @@ from kitetui.snapshots import Publisher
 from kitetui.store import runs as runs_repo
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
+from kitetui.trading.charges import default_calculator
+from kitetui.trading.fill_charges import FillCharger
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
@@ -159,6 +161,7 @@ class Supervisor:
             run_id=self.run_id,
             timer_ns=self.venue.timer_ns,
             warmup=self.warmup,
+            charger=FillCharger(default_calculator(), self.contracts),
         )
         for event in opened.events:
             self.trader.record_event(event)
@@ -474,8 +477,8 @@ class Supervisor:
         minute = ts // 60_000_000_000
         if minute != self._last_equity_minute:
             self._last_equity_minute = minute
-            self.portfolio.record_equity(ts)
-            self.journal.add_equity_point(ts, self.portfolio.equity_paise)
+            equity = self.portfolio.record_equity(ts)  # net of charges
+            self.journal.add_equity_point(ts, equity)
             self.journal.set_positions(self.portfolio.positions())
         self.journal.set_risk_state(self.risk.to_state())
         self.journal.set_cursor(ts)

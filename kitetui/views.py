@@ -43,10 +43,16 @@ class PositionView:
     # or NAKED (neither: an alarm); ``cover`` says it in words ("STOP @ 18210.5").
     cover_state: str = ""
     cover: str = ""
+    charges: float = 0.0  # what its fills were charged (brokerage and levies)
 
     @property
     def pnl(self) -> float:
+        """Gross: realized + unrealized."""
         return self.realized + self.unrealized
+
+    @property
+    def net(self) -> float:
+        return self.realized + self.unrealized - self.charges
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +148,16 @@ class RiskView:
     kill_switch: bool
     entries_paused: bool
     halt_reason: str
-    day_pnl: float
-    realized: float
+    day_pnl: float  # NET of the day's charges: what the daily-loss limit sees
+    realized: float  # the run's, gross
     unrealized: float
-    max_drawdown: float
+    max_drawdown: float  # of the net equity curve
+    day_gross_pnl: float = 0.0
+    day_charges: float = 0.0
+    charges: float = 0.0  # the run's, every fill's share of its order's rounded total
+    # The run's charges by component as the contract note bills them, rupees:
+    # brokerage, stt, exchange (with IPFT), sebi, stamp, gst.
+    charges_by_component: tuple[tuple[str, float], ...] = ()
     limits: tuple[LimitView, ...] = ()
     blocked_symbols: tuple[str, ...] = ()
     trades_today: tuple[tuple[str, int], ...] = ()  # (symbol, entries) pairs
@@ -153,6 +165,15 @@ class RiskView:
     blocks: tuple[tuple[str, str, str], ...] = ()
     naked: tuple[tuple[str, str], ...] = ()  # (symbol, why) of positions without cover
     reconcile_failures: int = 0  # live: failed reconcile passes in a row
+
+    @property
+    def gross_pnl(self) -> float:
+        """The run's realized + unrealized, before charges."""
+        return self.realized + self.unrealized
+
+    @property
+    def net_pnl(self) -> float:
+        return self.realized + self.unrealized - self.charges
 
 
 @dataclass(frozen=True, slots=True)

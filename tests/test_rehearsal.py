@@ -211,6 +211,15 @@ def test_live_rehearsal_with_local_exchange_books_agree(tmp_path: Path, exchange
     with sqlite3.connect(db) as conn:
         drift = conn.execute("SELECT count(*) FROM events WHERE kind='ReconcileDrift'")
         assert drift.fetchone()[0] == 0
+        # At the stop, the day's journaled charges were held against the exchange's
+        # virtual contract note (POST /charges/orders) and agreed figure by figure.
+        checked = conn.execute(
+            "SELECT message FROM events WHERE kind LIKE 'ContractNote%' OR "
+            "kind = 'ChargesMismatched'"
+        ).fetchall()
+        charged = conn.execute("SELECT count(*) FROM fills WHERE charges_paise > 0").fetchone()
+    assert charged[0] >= 1
+    assert len(checked) == 1 and checked[0][0].endswith(": 0 difference(s)"), checked
     assert (
         SECRET not in log and json.loads(token_file.read_text()).get("access_token", "x") not in log
     )

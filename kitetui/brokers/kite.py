@@ -796,6 +796,15 @@ class KiteBroker:
     async def profile(self) -> dict[str, Any]:
         return await self._read(OTHER, self._kite.profile)
 
+    async def contract_note(self, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Kite's virtual contract note (``POST /charges/orders``) for executed orders,
+        each as ``NoteOrder.kite_request`` shapes it: a read, so it is retried."""
+
+        def get_virtual_contract_note() -> Any:
+            return self._kite.get_virtual_contract_note(orders)
+
+        return await self._read(OTHER, get_virtual_contract_note)
+
     async def quote(self, *instruments: str) -> dict[str, Any]:
         def quote() -> Any:
             return self._kite.quote(*instruments)

@@ -181,8 +181,17 @@ def format_status(s: DeskSnapshot) -> str:
         + (f"  ({risk.halt_reason})" if risk.halt_reason else ""),
         *(f"block     {name}: {reason} (clears {clears})" for name, reason, clears in risk.blocks),
         *(f"NAKED     {symbol}: {why}" for symbol, why in risk.naked),
-        f"day P&L   {risk.day_pnl:+,.2f}  realized {risk.realized:+,.2f}"
-        f"  unrealized {risk.unrealized:+,.2f}  max drawdown {risk.max_drawdown:,.2f}",
+        f"day P&L   net {risk.day_pnl:+,.2f}  gross {risk.day_gross_pnl:+,.2f}"
+        f"  charges {risk.day_charges:,.2f}",
+        f"run P&L   net {risk.net_pnl:+,.2f}  gross {risk.gross_pnl:+,.2f}"
+        f"  (realized {risk.realized:+,.2f}  unrealized {risk.unrealized:+,.2f})"
+        f"  max drawdown {risk.max_drawdown:,.2f}",
+        f"charges   {risk.charges:,.2f}"
+        + (
+            "  = " + "  ".join(f"{name} {value:,.2f}" for name, value in risk.charges_by_component)
+            if risk.charges_by_component
+            else ""
+        ),
         "",
         f"engines ({len(s.engines)})",
     ]
@@ -206,7 +215,20 @@ def format_status(s: DeskSnapshot) -> str:
     lines += ["", f"positions ({len(s.positions)})"]
     if s.positions:
         lines += _table(
-            [("SYMBOL", "ENGINE", "PRODUCT", "QTY", "AVG", "LAST", "P&L", "COVER")]
+            [
+                (
+                    "SYMBOL",
+                    "ENGINE",
+                    "PRODUCT",
+                    "QTY",
+                    "AVG",
+                    "LAST",
+                    "NET",
+                    "GROSS",
+                    "CHARGES",
+                    "COVER",
+                )
+            ]
             + [
                 (
                     p.symbol,
@@ -215,7 +237,9 @@ def format_status(s: DeskSnapshot) -> str:
                     str(p.quantity),
                     f"{p.avg_price:,.2f}",
                     f"{p.last_price:,.2f}",
+                    f"{p.net:+,.2f}",
                     f"{p.pnl:+,.2f}",
+                    f"{p.charges:,.2f}",
                     p.cover or "-",
                 )
                 for p in s.positions

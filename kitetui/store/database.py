@@ -56,6 +56,7 @@ __all__ = [
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PRIVATE = 0o600
 _SIDECARS = ("-wal", "-shm")
+CHARGES_SINCE = 4  # the schema version that journals charges with each fill
 
 # Notices for the journal of the run that opens the database (kind, message); the
 # Journal takes them, so they land as events without the supervisor's help.
@@ -283,6 +284,8 @@ async def _open_checked(
         await db.execute(f"PRAGMA synchronous = {synchronous}")
         await db.execute("PRAGMA foreign_keys = ON")
         await _migrate(db, verified.version)
+        if 0 < verified.version < CHARGES_SINCE:
+            await _say_uncharged(db, path, verified.version, notices)
     except BaseException as exc:
         db.lock = None  # the caller releases it
         await db.close()
@@ -373,6 +376,23 @@ async def _migrate(db: aiosqlite.Connection, version: int) -> None:
         except BaseException:
             await db.rollback()
             raise
+
+
+async def _say_uncharged(
+    db: aiosqlite.Connection, path: Path, version: int, notices: list[tuple[str, str]]
+) -> None:
+    """A database from before schema 4 has fills without charges: say how many, and what
+    kitetui does about them, once, when it migrates."""
+    cursor = await db.execute("SELECT count(*) FROM fills WHERE charges_paise IS NULL")
+    (count,) = await cursor.fetchone()
+    if count:
+        _say(
+            notices,
+            "DatabaseMigrated",
+            f"{path}: schema {version} -> {SCHEMA_VERSION}: its {count} fill(s) were "
+            "journaled before kitetui recorded charges; they are charged from the rate "
+            "table when a run rebuilds from them, and shown without charges elsewhere",
+        )
 
 
 async def _chained_columns(db: aiosqlite.Connection) -> dict[str, tuple]:

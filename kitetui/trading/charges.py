@@ -35,6 +35,7 @@ is a handful of exact ``Decimal`` multiplications.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import date
@@ -60,11 +61,13 @@ __all__ = [
     "ChargeTableError",
     "Charges",
     "FillCharges",
+    "FillCost",
     "OrderCharges",
     "OrderSpec",
     "SegmentKind",
     "SegmentRates",
     "charge_class",
+    "default_calculator",
     "segment_kind",
     "venue",
 ]
@@ -323,6 +326,26 @@ class FillCharges:
     charges: Charges
     paise: int
     order: OrderCharges
+
+
+@dataclass(frozen=True, slots=True)
+class FillCost:
+    """What one fill is charged, as it is journaled with the fill.
+
+    ``charges`` are the exact components (the fill's share of its order's); ``paise``
+    is its share of the order's total rounded to paise (``FillCharges.paise``), the
+    figure the ledger subtracts, so an order's fills add up to its rounded total.
+    """
+
+    charges: Charges
+    paise: int
+
+    @classmethod
+    def of(cls, fill_charges: FillCharges) -> FillCost:
+        return cls(fill_charges.charges, fill_charges.paise)
+
+
+NO_COST = FillCost(NO_CHARGES, 0)
 
 
 # --------------------------------------------------------------------------- the table
@@ -665,6 +688,12 @@ class ChargeCalculator:
             turnover=turnover,
             charges=state.rates.charges(turnover, executed=True),
         )
+
+
+@functools.cache
+def default_calculator() -> ChargeCalculator:
+    """One calculator on the bundled rate table per process (the file is read once)."""
+    return ChargeCalculator(ChargeTable.load())
 
 
 def _price(price: float | Decimal) -> Decimal:

@@ -11,6 +11,16 @@ for a short). Reducing ``q`` of ``Q`` removes ``cost * q // Q``: the floor leave
 odd paisa in the remaining basis, and the last unit to close takes it, so rounding
 never leaks into the realized total over a round trip.
 
+Charges are kept beside the gross figures, never folded into them: each fill carries
+its charges (its share of its order's brokerage and levies, set by the trader before
+the fill is journaled, ``Fill.charges``), and the book adds the fill's paise share to
+its symbol's and the day's charges and its exact components to the run's breakdown.
+Net = gross - charges. The daily-loss and symbol-loss limits see NET P&L (``day_pnl_paise``,
+``day_pnl_by_symbol``): a trader's loss limit is on money lost, and charges are money
+lost. The equity curve and its drawdown are net too. Sizing still reads
+``equity_paise``, which stays gross (capital + realized + unrealized): see
+docs/charges.md for why.
+
 The portfolio is plain synchronous state with no I/O. After a restart the caller
 rebuilds it by replaying the journaled fills (rule 2: a fill is committed before it
 changes a position): replay the fills before today, call ``start_day()``, then replay
@@ -23,6 +33,7 @@ import math
 from dataclasses import dataclass
 
 from kitetui.domain import Fill, Position, Product, to_paise
+from kitetui.trading.charges import NO_CHARGES, Charges
 
 
 @dataclass(slots=True)
@@ -37,6 +48,8 @@ class _Book:
     realized_paise: int = 0
     last_price: float = 0.0
     day_start_realized_paise: int = 0
+    charges_paise: int = 0  # what this symbol's fills were charged
+    day_start_charges_paise: int = 0
 
     @property
     def unrealized_paise(self) -> int:
@@ -63,6 +76,7 @@ class _Book:
             last_price=self.last_price,
             realized_paise=self.realized_paise,
             unrealized_paise=self.unrealized_paise,
+            charges_paise=self.charges_paise,
         )
 
 
@@ -83,6 +97,9 @@ class Portfolio:
         self._marks: dict[str, float] = {}  # the market's last price of every symbol seen
         self._fill_ids: set[str] = set()
         self._day_start_realized_paise = 0
+        self._charges_paise = 0
+        self._day_start_charges_paise = 0
+        self._charges: Charges = NO_CHARGES  # exact components, the run's sum
         self._curve: list[tuple[int, int]] = []
         self._peak_equity_paise = self.capital_paise
         self._max_drawdown_paise = 0
@@ -140,6 +157,10 @@ class Portfolio:
 
         book.realized_paise += realized
         book.last_price = self._marks.get(fill.symbol, fill.price)
+        if fill.charges is not None:
+            book.charges_paise += fill.charges.paise
+            self._charges_paise += fill.charges.paise
+            self._charges = self._charges + fill.charges.charges
         return realized
 
     def mark(self, symbol: str, price: float) -> bool:
@@ -183,8 +204,34 @@ class Portfolio:
         return sum(book.unrealized_paise for book in self._books.values())
 
     @property
+    def gross_pnl_paise(self) -> int:
+        """Realized + unrealized since the portfolio was created, before charges."""
+        return self.realized_paise + self.unrealized_paise
+
+    @property
+    def charges_paise(self) -> int:
+        """Every fill's charges (each its order's rounded share), since it was created."""
+        return self._charges_paise
+
+    @property
+    def charges(self) -> Charges:
+        """The charges by component, exact rupees (their total rounds to about
+        ``charges_paise``: that one rounds each order, this sums exactly)."""
+        return self._charges
+
+    @property
+    def net_pnl_paise(self) -> int:
+        return self.gross_pnl_paise - self._charges_paise
+
+    @property
     def equity_paise(self) -> int:
+        """Gross equity: capital + realized + unrealized (what sizing reads)."""
         return self.capital_paise + self.realized_paise + self.unrealized_paise
+
+    @property
+    def net_equity_paise(self) -> int:
+        """Capital + net P&L: what the account would hold after the contract note."""
+        return self.equity_paise - self._charges_paise
 
     @property
     def gross_exposure_paise(self) -> int:
@@ -205,37 +252,56 @@ class Portfolio:
         intraday (MIS) books are flat at the start of a day anyway.
         """
         self._day_start_realized_paise = self.realized_paise
+        self._day_start_charges_paise = self._charges_paise
         for book in self._books.values():
             book.day_start_realized_paise = book.realized_paise
+            book.day_start_charges_paise = book.charges_paise
 
     @property
     def day_realized_paise(self) -> int:
         return self.realized_paise - self._day_start_realized_paise
 
     @property
-    def day_pnl_paise(self) -> int:
-        """Realized since ``start_day()`` plus all unrealized: what the daily-loss limit sees."""
+    def day_charges_paise(self) -> int:
+        return self._charges_paise - self._day_start_charges_paise
+
+    @property
+    def day_gross_pnl_paise(self) -> int:
+        """Realized since ``start_day()`` plus all unrealized, before charges."""
         return self.day_realized_paise + self.unrealized_paise
 
+    @property
+    def day_pnl_paise(self) -> int:
+        """NET day P&L, what the daily-loss limit sees: realized since ``start_day()``
+        plus all unrealized, minus the day's charges."""
+        return self.day_gross_pnl_paise - self.day_charges_paise
+
     def symbol_day_pnl_paise(self, symbol: str) -> int:
+        """One symbol's net day P&L (the symbol-loss limit's figure)."""
         book = self._books.get(symbol)
         if book is None:
             return 0
-        return book.realized_paise - book.day_start_realized_paise + book.unrealized_paise
+        return (
+            book.realized_paise
+            - book.day_start_realized_paise
+            + book.unrealized_paise
+            - (book.charges_paise - book.day_start_charges_paise)
+        )
 
     def day_pnl_by_symbol(self) -> dict[str, int]:
-        """Day P&L per symbol traded (the mapping ``RiskEngine.on_pnl`` takes)."""
+        """Net day P&L per symbol traded (the mapping ``RiskEngine.on_pnl`` takes)."""
         return {symbol: self.symbol_day_pnl_paise(symbol) for symbol in self._books}
 
     # ------------------------------------------------------------------ equity curve
 
     def record_equity(self, ts_ns: int) -> int:
-        """Append (ts_ns, equity) to the curve, update peak and max drawdown; return equity.
+        """Append (ts_ns, net equity) to the curve, update peak and max drawdown; return
+        it. Net: capital + realized + unrealized - charges, as the account would show.
 
         The peak starts at the starting capital, so a session that only loses still
         shows its drawdown.
         """
-        equity = self.equity_paise
+        equity = self.net_equity_paise
         self._curve.append((ts_ns, equity))
         if equity > self._peak_equity_paise:
             self._peak_equity_paise = equity
@@ -255,7 +321,7 @@ class Portfolio:
     @property
     def drawdown_paise(self) -> int:
         """Current distance below the peak (as of now, not of the last record)."""
-        return max(0, self._peak_equity_paise - self.equity_paise)
+        return max(0, self._peak_equity_paise - self.net_equity_paise)
 
     @property
     def max_drawdown_paise(self) -> int:

@@ -46,7 +46,9 @@ from kitetui.domain import (
 from kitetui.kite.session import TokenExpired
 from kitetui.recovery import WarmUp
 from kitetui.store.journal import Journal
+from kitetui.trading.charges import default_calculator
 from kitetui.trading.exits import ExitManager
+from kitetui.trading.fill_charges import FillCharger
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import LOGIN_REQUIRED, PLACEMENT_UNKNOWN, ExposureView, RiskEngine
 from kitetui.trading.sizing import (
@@ -100,9 +102,12 @@ class Trader:
         event_buffer: int = 200,
         timer_ns: Callable[[], int] | None = None,
         warmup: WarmUp | None = None,
+        charger: FillCharger | None = None,
     ) -> None:
         """``timer_ns`` is the exit manager's clock for re-price and retry delays: the
-        data clock (the default) in replay, the wall clock in paper and live."""
+        data clock (the default) in replay, the wall clock in paper and live.
+        ``charger`` prices each fill before it is journaled (default: the bundled rate
+        table, instruments classed by symbol; the supervisor gives it the master)."""
         self.journal = journal
         self.broker = broker
         self.portfolio = portfolio
@@ -132,6 +137,8 @@ class Trader:
         self.listeners: list[Callable[[Event], object]] = []  # e.g. the headless log
         self.fill_listeners: list[Callable[[Order, Fill], object]] = []  # e.g. alerts
         self.blocked: dict[tuple[str, str, str], BlockedView] = {}
+        self.charger = charger or FillCharger(default_calculator(), {})
+        self.charger.on_event = self.record_event
 
     # -- records ----------------------------------------------------------------------
 
@@ -872,8 +879,11 @@ class Trader:
             before = self.orders.get(order.tag)
             order = self._merge(order, fill)
             fill = replace(fill, engine=order.engine, product=order.product)
+            charged = self.charger.quote(order, fill)  # journaled with the fill (rule 2)
+            fill = charged.fill
             if not await self.journal.write_fill(fill, order, None, self.clock.now_ns):
                 continue  # delivered twice (a websocket update and a poll): applied once
+            self.charger.take(order.tag, charged)
             self.track(order)
             if before is not None and before.status is OrderStatus.NEW:
                 self.resolve_placement(order)
@@ -983,7 +993,9 @@ class Trader:
         await self.exits.settle(order.symbol, cause=f"{order.tag}-{order.status.value}")
 
     def replay_fill(self, fill: Fill) -> None:
-        """Apply a journaled fill while rebuilding state (it is already committed)."""
+        """Apply a journaled fill while rebuilding state (it is already committed): with
+        the charges journaled with it, its order's running charges rebuilt on the way."""
+        fill = self.charger.restore(self.orders.get(fill.tag), fill)
         self.portfolio.apply_fill(fill)
         self._track_holder(fill)
         self.counts["fills"] += 1

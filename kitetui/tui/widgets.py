@@ -689,13 +689,27 @@ class RiskPanel(VerticalScroll):
         lines.append(
             "  ".join(
                 (
-                    f"[b]Day P&L[/b] {_pnl_markup(risk.day_pnl)}",
-                    f"[b]Realized[/b] {_pnl_markup(risk.realized)}",
-                    f"[b]Unrealized[/b] {_pnl_markup(risk.unrealized)}",
+                    f"[b]Day net[/b] {_pnl_markup(risk.day_pnl)}",
+                    f"[b]gross[/b] {_pnl_markup(risk.day_gross_pnl)}",
+                    f"[b]charges[/b] {money(risk.day_charges, signed=False)}",
                     f"[b]Max DD[/b] {_pnl_markup(-abs(risk.max_drawdown))}",
                 )
             )
         )
+        lines.append(
+            "  ".join(
+                (
+                    f"[b]Run net[/b] {_pnl_markup(risk.net_pnl)}",
+                    f"[b]Realized[/b] {_pnl_markup(risk.realized)}",
+                    f"[b]Unrealized[/b] {_pnl_markup(risk.unrealized)}",
+                )
+            )
+        )
+        if risk.charges_by_component:
+            parts = "  ".join(
+                f"{name} {money(value, signed=False)}" for name, value in risk.charges_by_component
+            )
+            lines.append(f"[b]Charges[/b] {money(risk.charges, signed=False)} [dim]= {parts}[/dim]")
         summary = "\n".join(lines)
         if summary != self._summary:
             self._summary = summary

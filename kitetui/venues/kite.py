@@ -20,7 +20,7 @@ from typing import Any
 
 from kitetui.brokers.base import Broker
 from kitetui.brokers.paper import PaperBroker
-from kitetui.clock import IST
+from kitetui.clock import IST, ist_date
 from kitetui.config import AppConfig, KiteConfig
 from kitetui.domain import Event
 from kitetui.market.feeds import Batch, LiveFeed
@@ -238,9 +238,33 @@ class KiteVenue:
                     )
             for update in self.feed.drain_updates():
                 await host.trader.on_update(update.data)
+            if self.live and self.kite_cfg is not None and self.kite_cfg.check_contract_note:
+                await self.check_charges(host)
         finally:
             if self.recorder is not None:
                 await asyncio.to_thread(self.recorder.close)
+
+    async def check_charges(self, host: VenueHost) -> None:
+        """The day's charges against Kite's virtual contract note (contract_check.py):
+        bounded, so a slow Kite never holds up the stop; a failure is an event."""
+        from kitetui.venues.contract_check import check_contract_note
+
+        if host.clock.now_ns <= 0:
+            return
+        try:
+            await asyncio.wait_for(
+                check_contract_note(self.broker, host.trader, ist_date(host.clock.now_ns)),
+                timeout=15.0,
+            )
+        except TimeoutError:
+            host.trader.record_event(
+                Event(
+                    ts_ns=host.clock.now_ns,
+                    kind="ContractNoteCheckFailed",
+                    level="WARNING",
+                    message="Kite's contract note was not answered within 15 s",
+                )
+            )
 
     # -- callbacks from the ticker ------------------------------------------------------
 

@@ -116,3 +116,33 @@ async def test_run_ctl_with_missing_or_extra_argument_exits_2_saying_why(served,
     assert capsys.readouterr().err == "kitetui ctl: status takes no argument\n"
     assert await ctl("--socket", path, "launch") == 2  # argparse's own refusal
     assert "invalid choice: 'launch'" in capsys.readouterr().err
+
+
+def test_status_shows_day_and_run_pnl_net_gross_and_charges_by_component() -> None:
+    from kitetui.control.ctl import format_status
+    from kitetui.views import DeskSnapshot, PositionView, RiskView
+
+    risk = RiskView(
+        state="ACTIVE",
+        kill_switch=False,
+        entries_paused=False,
+        halt_reason="",
+        day_pnl=-1243.5,
+        realized=-1000.0,
+        unrealized=-100.0,
+        max_drawdown=1500.0,
+        day_gross_pnl=-1100.0,
+        day_charges=143.5,
+        charges=143.5,
+        charges_by_component=(("brokerage", 80.0), ("stt", 30.0), ("gst", 33.5)),
+    )
+    position = PositionView("SBIN", "eq", "MIS", 10, 600.0, 590.0, 0.0, -100.0, charges=12.3)
+    text = format_status(
+        DeskSnapshot(1, "paper", "run", 0, "RUNNING", "max", positions=(position,), risk=risk)
+    )
+    assert "day P&L   net -1,243.50  gross -1,100.00  charges 143.50" in text
+    assert "run P&L   net -1,243.50  gross -1,100.00" in text
+    assert "charges   143.50  = brokerage 80.00  stt 30.00  gst 33.50" in text
+    header, row = [line for line in text.splitlines() if "SBIN" in line or "CHARGES" in line]
+    assert header.split()[6:9] == ["NET", "GROSS", "CHARGES"]
+    assert row.split()[6:9] == ["-112.30", "-100.00", "12.30"]

@@ -147,6 +147,7 @@ POSITIONS = (
         expiry="2024-01-25",
         cover_state="PROTECTED",
         cover="STOP @ 21650",
+        charges=71.9,
     ),
     PositionView(
         "NIFTY2411121700CE",
@@ -162,6 +163,7 @@ POSITIONS = (
         expiry="2024-01-11",
         cover_state="EXITING",
         cover="EXITING 50/100",
+        charges=24.17,
     ),
     PositionView(
         "RELIANCE",
@@ -175,8 +177,9 @@ POSITIONS = (
         2770.0,
         cover_state="NAKED",
         cover="NAKED",
+        charges=30.12,
     ),
-    PositionView("INFY", "equity-mr", "MIS", 0, 0.0, 1640.2, -340.5, 0.0),
+    PositionView("INFY", "equity-mr", "MIS", 0, 0.0, 1640.2, -340.5, 0.0, charges=17.61),
 )
 
 ORDERS = (
@@ -390,6 +393,17 @@ def busy_snapshot() -> DeskSnapshot:
             realized=909.5,
             unrealized=2161.0,
             max_drawdown=512.25,
+            day_gross_pnl=3214.3,
+            day_charges=143.8,
+            charges=143.8,
+            charges_by_component=(
+                ("brokerage", 68.52),
+                ("stt", 27.18),
+                ("exchange", 11.45),
+                ("sebi", 0.31),
+                ("stamp", 21.27),
+                ("gst", 15.07),
+            ),
             limits=LIMITS,
             blocked_symbols=("INFY",),
             trades_today=(("NIFTY24JANFUT", 1), ("RELIANCE", 1), ("INFY", 2)),
@@ -422,8 +436,9 @@ def halted_snapshot() -> DeskSnapshot:
             entries_paused=True,
             halt_reason="max daily loss hit (-10,250.00)",
             day_pnl=-10250.0,
-            realized=-10250.0,
+            realized=-10106.2,
             unrealized=0.0,
+            day_gross_pnl=-10106.2,
             max_drawdown=10980.0,
             limits=(LimitView("daily loss", 10250.0, 10000.0, "₹"), *busy.risk.limits[1:]),
         ),
