@@ -682,11 +682,14 @@ async def test_wal_reader_with_writer_committing_batches_sees_growing_counts(
         writer_done.set()
 
     async def read() -> None:
+        # Reads until one that began after the writer finished (bounded() times it out):
+        # a fixed number of reads ran out before a slow writer did on a loaded machine.
         async with aiosqlite.connect(db_path) as other:
-            for _ in range(10_000):
+            while True:
+                done = writer_done.is_set()
                 row = await (await other.execute("SELECT count(*) FROM events")).fetchone()
                 seen.append(row[0])
-                if writer_done.is_set():
+                if done:
                     break
 
     await bounded(asyncio.gather(write(), read()))
