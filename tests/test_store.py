@@ -684,9 +684,10 @@ async def test_wal_reader_with_writer_committing_batches_sees_growing_counts(
     async def read() -> None:
         async with aiosqlite.connect(db_path) as other:
             for _ in range(10_000):
+                finished = writer_done.is_set()  # read once more after the last commit
                 row = await (await other.execute("SELECT count(*) FROM events")).fetchone()
                 seen.append(row[0])
-                if writer_done.is_set():
+                if finished:
                     break
 
     await bounded(asyncio.gather(write(), read()))

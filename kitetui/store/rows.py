@@ -26,6 +26,7 @@ from kitetui.domain import (
     Validity,
     Variety,
 )
+from kitetui.risk_state import RiskState
 from kitetui.store.errors import RowError, show
 
 E = TypeVar("E", bound=Enum)
@@ -184,16 +185,14 @@ def json_value(value: Any, name: str) -> Any:
 def decode_risk_state(value: Any) -> dict[str, Any]:
     """The ``state`` column: JSON that ``RiskEngine.from_state`` accepts.
 
-    Checked with the risk engine's own strict reader (limits do not matter for the
-    shape), so a state the supervisor would choke on is refused here instead.
+    Checked with the risk engine's own strict reader (``RiskState.parse``), so a state
+    the supervisor would choke on is refused here instead.
     """
-    from kitetui.trading.risk import RiskEngine, RiskLimits
-
     state = json_value(value, "state")
     if not isinstance(state, dict):
         raise RowError(f"state is {type(state).__name__} JSON, not an object")
     try:
-        RiskEngine.from_state(state, RiskLimits(1, 1, 1, 1, 1, 1, 1))
+        RiskState.parse(state)
     except (ValueError, TypeError, AttributeError) as exc:
         raise RowError(f"state is not a risk state: {exc}") from None
     return state

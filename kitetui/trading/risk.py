@@ -31,12 +31,11 @@ from kitetui.domain import (
     TradingState,
     to_paise,
 )
+from kitetui.risk_state import STATE_VERSION, RiskState
 
 EXIT_PURPOSES = frozenset(
     {OrderPurpose.EXIT, OrderPurpose.STOP, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN}
 )
-
-STATE_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,36 +398,15 @@ class RiskEngine:
     def from_state(cls, state: Mapping[str, Any], limits: RiskLimits) -> RiskEngine:
         """Rebuild an engine from ``to_state()`` output with the current limits.
 
-        Strict: a missing key or a wrong type raises ``ValueError`` rather than
-        quietly forgetting, say, an engaged kill switch.
+        Strict (``RiskState.parse``): a missing key or a wrong type raises ``ValueError``
+        rather than quietly forgetting, say, an engaged kill switch.
         """
-
-        def get(key: str, kind: type | tuple[type, ...]) -> Any:
-            if key not in state:
-                raise ValueError(f"risk state has no {key!r}")
-            value = state[key]
-            if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-                raise ValueError(f"risk state {key!r} has the wrong type: {value!r}")
-            return value
-
-        version = get("version", int)
-        if version != STATE_VERSION:
-            raise ValueError(f"risk state version {version} is not {STATE_VERSION}")
-        engine = cls(limits, trading_day=get("trading_day", str))
-        engine.kill_switch = get("kill_switch", bool)
-        engine.kill_reason = get("kill_reason", str)
-        engine.loss_halt_reason = get("loss_halt_reason", str)
-        engine.entries_paused = get("entries_paused", bool)
-        blocked = get("blocked_symbols", dict)
-        entries = get("entries_today", dict)
-        for symbol, reason in blocked.items():
-            if not isinstance(symbol, str) or not isinstance(reason, str):
-                raise ValueError(f"risk state blocked_symbols entry is malformed: {symbol!r}")
-            engine.blocked_symbols[symbol] = reason
-        for symbol, count in entries.items():
-            if not isinstance(symbol, str) or not isinstance(count, int) or isinstance(count, bool):
-                raise ValueError(f"risk state entries_today entry is malformed: {symbol!r}")
-            engine.entries_today[symbol] = count
-        if engine.kill_switch and not engine.kill_reason:
-            engine.kill_reason = "kill switch"
+        journaled = RiskState.parse(state)
+        engine = cls(limits, trading_day=journaled.trading_day)
+        engine.kill_switch = journaled.kill_switch
+        engine.kill_reason = journaled.kill_reason
+        engine.loss_halt_reason = journaled.loss_halt_reason
+        engine.entries_paused = journaled.entries_paused
+        engine.blocked_symbols.update(journaled.blocked_symbols)
+        engine.entries_today.update(journaled.entries_today)
         return engine

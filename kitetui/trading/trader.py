@@ -44,7 +44,6 @@ from kitetui.domain import (
     TradingState,
 )
 from kitetui.kite.session import TokenExpired
-from kitetui.recovery import WarmUp
 from kitetui.store.journal import Journal
 from kitetui.trading.exits import ExitManager
 from kitetui.trading.portfolio import Portfolio
@@ -56,6 +55,7 @@ from kitetui.trading.sizing import (
     slice_quantity,
     stop_price_for,
 )
+from kitetui.trading.warmup import WarmUp
 from kitetui.views import EventView, SignalView
 
 if TYPE_CHECKING:

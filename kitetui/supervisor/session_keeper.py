@@ -20,7 +20,7 @@ from kitetui.trading.risk import ENTRY_CUTOFF
 from kitetui.trading.session import SessionPlan, plan_session
 
 if TYPE_CHECKING:
-    from kitetui.supervisor import Supervisor
+    from kitetui.supervisor.gate import Supervisor
 
 
 class SessionKeeper:

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from kitetui.clock import DataClock, ist_date, ist_day_number
-from kitetui.command_handler import CommandHandler
 from kitetui.commands import Command, CommandResult
 from kitetui.config import AppConfig
 from kitetui.domain import Bar, Event, OrderPurpose, Tick, TradingState
@@ -39,16 +38,18 @@ from kitetui.market.loaders import data_path
 from kitetui.market.replay import Item
 from kitetui.market.validate import GapDetector, PriceValidator
 from kitetui.plugins import engine_class
-from kitetui.recovery import Recovery, WarmUp
-from kitetui.run_summary import RunSummary, fill_summary
-from kitetui.session_keeper import SessionKeeper
-from kitetui.snapshots import Publisher
 from kitetui.store import runs as runs_repo
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
+from kitetui.supervisor.command_handler import CommandHandler
+from kitetui.supervisor.recovery import Recovery
+from kitetui.supervisor.run_summary import RunSummary, fill_summary
+from kitetui.supervisor.session_keeper import SessionKeeper
+from kitetui.supervisor.snapshots import Publisher
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
+from kitetui.trading.warmup import WarmUp
 from kitetui.venues import build_venue
 from kitetui.views import DeskSnapshot, OrderDetail
 

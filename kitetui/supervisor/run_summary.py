@@ -9,7 +9,7 @@ from kitetui.domain import OrderPurpose
 from kitetui.store import runs as runs_repo
 
 if TYPE_CHECKING:
-    from kitetui.supervisor import Supervisor
+    from kitetui.supervisor.gate import Supervisor
 
 
 @dataclass

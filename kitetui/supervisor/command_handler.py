@@ -26,7 +26,7 @@ from kitetui.store import runs as runs_repo
 from kitetui.views import OrderDetail
 
 if TYPE_CHECKING:
-    from kitetui.supervisor import Supervisor
+    from kitetui.supervisor.gate import Supervisor
 
 _ALL = frozenset(EngineState)
 
