@@ -124,6 +124,16 @@ def _block(rule: str, reason: str) -> RiskDecision:
     return RiskDecision(RiskVerdict.BLOCK, 0, reason, rule)
 
 
+def _price_block(symbol: str, price: float) -> RiskDecision | None:
+    """An entry cannot be valued (or capped) at a price that is not a positive number
+    of paise."""
+    if not math.isfinite(price) or price <= 0:
+        return _block("invalid_price", f"{symbol}: cannot value an order at price {price!r}")
+    if to_paise(price) <= 0:
+        return _block("invalid_price", f"{symbol}: price {price!r} rounds to zero paise")
+    return None
+
+
 class RiskEngine:
     """Gate for order intents, with the session's halt, kill switch and per-day counters.
 
@@ -256,8 +266,20 @@ class RiskEngine:
     def _check_entry(
         self, intent: OrderIntent, price: float, exposure: ExposureView, lot_size: int
     ) -> RiskDecision:
-        limits = self.limits
-        symbol = intent.symbol
+        """The entry gates in order: the desk's blocks, the symbol's, the price, then the
+        caps that reduce the quantity to whole lots (or block when not one lot fits)."""
+        blocked = (
+            self._desk_block()
+            or self._symbol_block(intent, exposure)
+            or _price_block(intent.symbol, price)
+        )
+        if blocked is not None:
+            return blocked
+        return self._capped(intent, to_paise(price), exposure, lot_size)
+
+    def _desk_block(self) -> RiskDecision | None:
+        """What stops every entry on the desk: the kill switch, a loss halt, paused
+        entries, a live block (feed, login, placements, the clock)."""
         if self.kill_switch:
             return _block("kill_switch", self.kill_reason)
         if self.loss_halt_reason:
@@ -268,6 +290,12 @@ class RiskEngine:
         if block is not None:  # the oldest live block speaks for all of them
             rule = block.name.split(":", 1)[0]
             return _block(rule, f"{block.reason} (clears {block.clears})")
+        return None
+
+    def _symbol_block(self, intent: OrderIntent, exposure: ExposureView) -> RiskDecision | None:
+        """What stops this engine's entry in this symbol today."""
+        limits = self.limits
+        symbol = intent.symbol
         if exposure.engine_paused:
             return _block("engine_paused", f"engine {intent.engine} is paused")
         if exposure.working_orders:
@@ -285,12 +313,14 @@ class RiskEngine:
                 "max_open_positions",
                 f"{exposure.open_positions} positions open, limit {limits.max_open_positions}",
             )
-        if not math.isfinite(price) or price <= 0:
-            return _block("invalid_price", f"{symbol}: cannot value an order at price {price!r}")
-        price_paise = to_paise(price)
-        if price_paise <= 0:
-            return _block("invalid_price", f"{symbol}: price {price!r} rounds to zero paise")
+        return None
 
+    def _capped(
+        self, intent: OrderIntent, price_paise: int, exposure: ExposureView, lot_size: int
+    ) -> RiskDecision:
+        """The quantity under each cap in turn (order quantity, order value, gross
+        exposure), rounded down to whole lots; every cap that bit is named."""
+        limits = self.limits
         quantity = intent.quantity
         rule = ""
         reasons: list[str] = []
