@@ -54,6 +54,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from kitetui.domain import Event
+from kitetui.events import EventKind
 from kitetui.market.contract_symbols import (
     MONTHS,
     ContractName,
@@ -188,7 +189,7 @@ class _Problems:
         self.ts_ns = ts_ns
         self._by_key: dict[tuple[str, str], list] = {}  # -> [count, first lines]
 
-    def add(self, kind: str, reason: str, line: int) -> None:
+    def add(self, kind: EventKind, reason: str, line: int) -> None:
         """One more row with this (kind, reason); ``RowSkipped`` and the duplicates
         are dropped rows, the cross-check kinds are rows kept with a note."""
         entry = self._by_key.get((kind, reason))
@@ -204,9 +205,9 @@ class _Problems:
         for (kind, reason), (count, lines) in self._by_key.items():
             shown = ", ".join(map(str, lines)) + (", …" if count > len(lines) else "")
             noun = "line" if len(lines) == 1 else "lines"
-            if kind == "DuplicateInstrumentsDropped":
+            if kind == EventKind.DUPLICATE_INSTRUMENTS_DROPPED:
                 message = f"{count} row(s) repeat {reason}; kept the first ({noun} {shown})"
-            elif kind == "RowSkipped":
+            elif kind == EventKind.ROW_SKIPPED:
                 message = f"{count} row(s) skipped: {reason} ({noun} {shown})"
             else:
                 message = f"{count} row(s): {reason} ({noun} {shown})"
@@ -215,7 +216,7 @@ class _Problems:
                     ts_ns=self.ts_ns,
                     kind=kind,
                     message=f"{self.name}: {message}",
-                    level="INFO" if kind == "ExpiryFromSymbol" else "WARNING",
+                    level="INFO" if kind == EventKind.EXPIRY_FROM_SYMBOL else "WARNING",
                     data={"path": self.path, "reason": reason, "count": count, "lines": lines},
                 )
             )
@@ -257,13 +258,15 @@ class _SymbolCheck:
             if found is None or found.expiry is None:
                 return None
             self._problems.add(
-                "ExpiryFromSymbol", "no expiry column value; the weekly symbol's date used", line
+                EventKind.EXPIRY_FROM_SYMBOL,
+                "no expiry column value; the weekly symbol's date used",
+                line,
             )
             return found.expiry
         if found is None:
             if underlying:  # without a name a symbol is only parsed to group it
                 self._problems.add(
-                    "SymbolUnparsed",
+                    EventKind.SYMBOL_UNPARSED,
                     "tradingsymbol matches no known spelling; the expiry column kept",
                     line,
                 )
@@ -274,7 +277,7 @@ class _SymbolCheck:
                     f"tradingsymbol names another expiry (first: {symbol} says {said}, "
                     f"the expiry column {expiry}); the expiry column kept"
                 )
-            self._problems.add("ExpiryMismatch", self._mismatch, line)
+            self._problems.add(EventKind.EXPIRY_MISMATCH, self._mismatch, line)
         return expiry
 
 
@@ -518,7 +521,7 @@ class InstrumentMaster:
             raise InstrumentError(f"{name}: cannot read near line {line}: {exc}") from None
         master = cls.__new__(cls)
         for position, what in master._index(instruments):
-            problems.add("DuplicateInstrumentsDropped", what, lines[position])
+            problems.add(EventKind.DUPLICATE_INSTRUMENTS_DROPPED, what, lines[position])
         return master, problems.events()
 
     @staticmethod
@@ -536,14 +539,14 @@ class InstrumentMaster:
             line = reader.line_num  # type: ignore[attr-defined]
             if len(row) != ncols:
                 add(
-                    "RowSkipped",
+                    EventKind.ROW_SKIPPED,
                     f"{len(row)} fields, expected {ncols}" if row else "blank line",
                     line,
                 )
                 continue
             fields = _row_fields(row, cols, dates)
             if isinstance(fields, str):
-                add("RowSkipped", fields, line)
+                add(EventKind.ROW_SKIPPED, fields, line)
                 continue
             token, exchange_token, last_price, strike, tick_size, lot_size, expiry = fields
             symbol = row[i_sym].strip()
@@ -555,15 +558,15 @@ class InstrumentMaster:
                 symbol, exchange, token, exchange_token, last_price, strike, tick_size, lot_size
             )
             if problem:
-                add("RowSkipped", problem, line)
+                add(EventKind.ROW_SKIPPED, problem, line)
                 continue
             if kind in _DERIVATIVE_TYPES:
                 if kind != "FUT" and strike <= 0.0:
-                    add("RowSkipped", "option without strike", line)
+                    add(EventKind.ROW_SKIPPED, "option without strike", line)
                     continue
                 expiry = cross_check(symbol, row[i_name], kind, strike, expiry, line)
                 if expiry is None:
-                    add("RowSkipped", f"{kind} without expiry", line)
+                    add(EventKind.ROW_SKIPPED, f"{kind} without expiry", line)
                     continue
             add_line(line)
             append(

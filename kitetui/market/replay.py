@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
+from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S
 from kitetui.market.index_loader import load_index_values
 from kitetui.market.loaders import (
@@ -167,7 +168,9 @@ def _load_file(path: Path, symbol: str, kind: str) -> tuple[Sequence[Item], tupl
     return candles.bars, candles.events
 
 
-def _event(kind: str, message: str, path: str, level: str = "WARNING", symbol: str = "") -> Event:
+def _event(
+    kind: EventKind, message: str, path: str, level: str = "WARNING", symbol: str = ""
+) -> Event:
     return Event(
         ts_ns=0, kind=kind, message=message, symbol=symbol, level=level, data={"path": path}
     )
@@ -201,7 +204,7 @@ def _load_source(
         message = f"no file matches {source.path!r} ({where})"
         if not source.optional:
             raise DataFormatError(source.path, f"no file matches this pattern ({where})")
-        events.append(_event("SourceEmpty", message, source.path))
+        events.append(_event(EventKind.SOURCE_EMPTY, message, source.path))
         return
     first_empty = _load_files(source, files, where, streams, events)
     if first_empty is None:
@@ -215,7 +218,11 @@ def _load_source(
             f"(first: {first_empty}) ({where})",
         )
     events.append(
-        _event("SourceEmpty", f"optional source {where} has no data: {first_empty}", source.path)
+        _event(
+            EventKind.SOURCE_EMPTY,
+            f"optional source {where} has no data: {first_empty}",
+            source.path,
+        )
     )
 
 
@@ -237,7 +244,9 @@ def _load_files(
         except NoDataError as exc:
             first_empty = first_empty or exc
             if len(files) > 1:
-                events.append(_event("SourceFileEmpty", str(exc), str(path), symbol=symbol))
+                events.append(
+                    _event(EventKind.SOURCE_FILE_EMPTY, str(exc), str(path), symbol=symbol)
+                )
             continue
         except DataFormatError as exc:
             missing = exc.reason == "file not found"

@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 
 from kitetui.domain import Bar, Event, Tick
+from kitetui.events import EventKind
 
 MAX_PRICE = 10_000_000.0  # rupees a unit, as the loaders' ceiling
 _DAY_NS = 86_400_000_000_000
@@ -210,7 +211,9 @@ class PriceValidator:
                 return wick
         if new_session:
             if state.held:
-                self._drop_held(state, "HeldDropped", "the session ended before confirming")
+                self._drop_held(
+                    state, EventKind.HELD_DROPPED, "the session ended before confirming"
+                )
             state.day = day
             return self._accept(item, state, price)
         last = state.last
@@ -230,13 +233,13 @@ class PriceValidator:
         held_price = held.close if isinstance(held, Bar) else held.price
         if near_old and abs(price - last) <= abs(price - held_price):
             self._drop_held(
-                state, "SpikeRejected", f"the next print {price:g} came back near {last:g}"
+                state, EventKind.SPIKE_REJECTED, f"the next print {price:g} came back near {last:g}"
             )
             return self._accept(item, state, price)
         side = 1 if price > last else -1
         if not near_old and side != state.side:
             self._drop_held(
-                state, "SpikeRejected", f"the next print {price:g} jumped the other way"
+                state, EventKind.SPIKE_REJECTED, f"the next print {price:g} jumped the other way"
             )
             return self._hold(item, state, price, last)
         state.held.append(item)  # nearer the new level than the old: it confirms
@@ -255,7 +258,7 @@ class PriceValidator:
         self._notes.append(
             _note(
                 item,
-                "JumpConfirmed",
+                EventKind.JUMP_CONFIRMED,
                 f"a move from {last:g} to {price:g} confirmed by {self.confirmations} "
                 f"prints; {len(confirmed)} held item(s) released",
                 "INFO",
@@ -284,7 +287,7 @@ class PriceValidator:
             state.learn_range(item)
         return None
 
-    def _drop_held(self, state: _SymbolState, kind: str, why: str) -> None:
+    def _drop_held(self, state: _SymbolState, kind: EventKind, why: str) -> None:
         held = state.held
         state.held = []
         first = held[0]
@@ -365,7 +368,7 @@ def _broken_tick(tick: Tick) -> str:
     return ""
 
 
-def _note(item: Item, kind: str, message: str, level: str) -> Event:
+def _note(item: Item, kind: EventKind, message: str, level: str) -> Event:
     return Event(ts_ns=item.ts_ns, kind=kind, message=message, symbol=item.symbol, level=level)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kitetui.domain import Event, Fill, Order, OrderPurpose
+from kitetui.events import EventKind
 from kitetui.store import runs as runs_repo
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class Recovery:
             desk.trader.record_event(
                 Event(
                     ts_ns=desk.clock.now_ns,
-                    kind="StateRebuilt",
+                    kind=EventKind.STATE_REBUILT,
                     message=f"rebuilt {len(self.fills)} fills, {len(positions)} open "
                     f"positions, {len(open_orders)} open orders from the journal",
                     data={"positions": positions, "open_orders": [o.tag for o in open_orders]},

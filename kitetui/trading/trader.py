@@ -43,6 +43,7 @@ from kitetui.domain import (
     SignalKind,
     TradingState,
 )
+from kitetui.events import EventKind
 from kitetui.kite.session import TokenExpired
 from kitetui.store.journal import Journal
 from kitetui.trading.entries import SignalEntries
@@ -61,9 +62,9 @@ if TYPE_CHECKING:
     from kitetui.trading.ports import EnginePort as Engine
 
 _DECISION_EVENTS = {
-    RiskVerdict.REDUCE: "RiskReduced",
-    RiskVerdict.BLOCK: "RiskBlocked",
-    RiskVerdict.HALT: "RiskHalted",
+    RiskVerdict.REDUCE: EventKind.RISK_REDUCED,
+    RiskVerdict.BLOCK: EventKind.RISK_BLOCKED,
+    RiskVerdict.HALT: EventKind.RISK_HALTED,
 }
 
 
@@ -167,7 +168,7 @@ class Trader(SignalEntries):
         self.record_event(
             Event(
                 ts_ns=bar.end_ns,
-                kind="BarSkipped",
+                kind=EventKind.BAR_SKIPPED,
                 level="DEBUG",
                 symbol=bar.symbol,
                 engine=engine.name,
@@ -284,7 +285,7 @@ class Trader(SignalEntries):
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="OrderSliced",
+                    kind=EventKind.ORDER_SLICED,
                     symbol=intent.symbol,
                     engine=intent.engine,
                     message=f"{intent.quantity} split into {len(sizes)} orders of at most "
@@ -337,7 +338,7 @@ class Trader(SignalEntries):
                 self.record_event(
                     Event(
                         ts_ns=self.clock.now_ns,
-                        kind="LoginRequired",
+                        kind=EventKind.LOGIN_REQUIRED,
                         level="ERROR",
                         message=reason,
                     )
@@ -351,7 +352,7 @@ class Trader(SignalEntries):
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="OrderNotAccepted",
+                    kind=EventKind.ORDER_NOT_ACCEPTED,
                     level="WARNING",
                     symbol=order.symbol,
                     engine=order.engine,
@@ -370,7 +371,7 @@ class Trader(SignalEntries):
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="PlacementUnknown",
+                    kind=EventKind.PLACEMENT_UNKNOWN,
                     level="ERROR",
                     symbol=order.symbol,
                     message=reason,
@@ -384,7 +385,7 @@ class Trader(SignalEntries):
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="OrderRejected",
+                    kind=EventKind.ORDER_REJECTED,
                     level="WARNING",
                     symbol=order.symbol,
                     engine=order.engine,
@@ -400,7 +401,7 @@ class Trader(SignalEntries):
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="PlacementResolved",
+                    kind=EventKind.PLACEMENT_RESOLVED,
                     symbol=order.symbol,
                     message=f"order {order.tag} is {order.status.value} at the broker",
                 )
@@ -531,7 +532,7 @@ class Trader(SignalEntries):
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="OrderModifyRefused",
+                    kind=EventKind.ORDER_MODIFY_REFUSED,
                     level="WARNING",
                     symbol=order.symbol,
                     engine=order.engine,
@@ -554,7 +555,7 @@ class Trader(SignalEntries):
         self.record_event(
             Event(
                 ts_ns=self.clock.now_ns,
-                kind="OrderModified",
+                kind=EventKind.ORDER_MODIFIED,
                 level="DEBUG",
                 symbol=order.symbol,
                 engine=order.engine,
@@ -593,7 +594,7 @@ class Trader(SignalEntries):
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="CancelFailed",
+                    kind=EventKind.CANCEL_FAILED,
                     level="WARNING",
                     symbol=order.symbol,
                     engine=order.engine,
@@ -639,7 +640,7 @@ class Trader(SignalEntries):
                 self.record_event(
                     Event(
                         ts_ns=fill.ts_ns,
-                        kind="StopFilled",
+                        kind=EventKind.STOP_FILLED,
                         level="WARNING",
                         symbol=order.symbol,
                         engine=order.engine,
@@ -658,7 +659,7 @@ class Trader(SignalEntries):
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="OrderUpdateSkipped",
+                    kind=EventKind.ORDER_UPDATE_SKIPPED,
                     level="ERROR",
                     message=f"{type(exc).__name__}: {exc}",
                 )
@@ -675,7 +676,7 @@ class Trader(SignalEntries):
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="ForeignOrder",
+                    kind=EventKind.FOREIGN_ORDER,
                     level="WARNING",
                     symbol=order.symbol,
                     message=f"order {order.broker_order_id} ({order.tag or 'no tag'}) was not "
@@ -692,7 +693,7 @@ class Trader(SignalEntries):
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="OrderRevived",
+                    kind=EventKind.ORDER_REVIVED,
                     level="WARNING",
                     symbol=order.symbol,
                     engine=known.engine,
