@@ -8,7 +8,7 @@ primary value, plus a ``ready`` flag. No numpy, no pandas, no allocation per upd
 
 pandas-ta-classic is the oracle: every value after warm-up agrees with
 ``pandas_ta_classic`` (default arguments) to 1e-9 on real NSE bars
-(``tests/test_indicators.py``). Its seeding rules, which decide the warm-up length
+(``tests/market/test_indicators.py``). Its seeding rules, which decide the warm-up length
 and the early values, are reproduced exactly:
 
 ===============  ========================================  ==================
