@@ -656,10 +656,6 @@ class KiteBroker:
                 self._tag_by_id[order.broker_order_id] = order.tag
                 self._fill_state[order.broker_order_id] = (order.filled_qty, order.avg_price)
 
-    def mark_sent(self, tag: str) -> None:
-        """Record a tag as sent (an in-flight NEW order found in the journal)."""
-        self._sent.add(tag)
-
     def push_update(self, d: Mapping[str, Any]) -> None:
         """Queue a websocket order update; safe from KiteTicker's reactor thread."""
         loop = self._loop

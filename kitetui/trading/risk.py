@@ -201,9 +201,6 @@ class RiskEngine:
         """Stop new entries in one symbol for the rest of the day (exits still pass)."""
         self.blocked_symbols[symbol] = reason
 
-    def unblock_symbol(self, symbol: str) -> None:
-        self.blocked_symbols.pop(symbol, None)
-
     def record_entry(self, symbol: str) -> None:
         """Count one entry order for ``symbol`` today (call when an entry is placed)."""
         self.entries_today[symbol] = self.entries_today.get(symbol, 0) + 1
