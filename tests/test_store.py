@@ -685,7 +685,10 @@ async def test_wal_reader_with_writer_committing_batches_sees_growing_counts(
         async with aiosqlite.connect(db_path) as other:
             for _ in range(10_000):
                 finished = writer_done.is_set()  # read once more after the last commit
-                row = await (await other.execute("SELECT count(*) FROM events")).fetchone()
+                # The cursor is closed after each read: a statement left open keeps its
+                # read transaction, and so its snapshot, and later reads would not move.
+                async with other.execute("SELECT count(*) FROM events") as cursor:
+                    row = await cursor.fetchone()
                 seen.append(row[0])
                 if finished:
                     break
