@@ -32,6 +32,7 @@ from kitetui.domain import (
     SignalKind,
     Tick,
 )
+from kitetui.events import EventKind
 from kitetui.market.bars import BarResampler, TickBarAggregator
 from kitetui.market.calendar import TradingCalendar
 from kitetui.market.instruments import Instrument, InstrumentMaster
@@ -131,7 +132,7 @@ class Engine:
         self.trader.record_event(
             Event(
                 ts_ns=self.heartbeat_ns,
-                kind="EngineFailed",
+                kind=EventKind.ENGINE_FAILED,
                 level="ERROR",
                 engine=self.name,
                 message=f"engine {self.name} stopped on an unexpected error: {self.last_error}",
@@ -269,7 +270,13 @@ class Engine:
         return None if instrument is None else self.freeze_limits.get(instrument.name)
 
     def record(
-        self, kind: str, message: str, *, level: str = "INFO", symbol: str = "", **data: object
+        self,
+        kind: EventKind,
+        message: str,
+        *,
+        level: str = "INFO",
+        symbol: str = "",
+        **data: object,
     ) -> None:
         self.trader.record_event(
             Event(

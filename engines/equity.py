@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from engines.base import Engine
 from kitetui.domain import Exchange
+from kitetui.events import EventKind
 from kitetui.market.universe import load_index_members, select_universe
 
 
@@ -48,7 +49,7 @@ class EquityEngine(Engine):
         self.subscribe(set(choice.selected) | held)
         self.trader.record_universe(self.name, day, choice.selected, rejected)
         self.record(
-            "UniverseSelected",
+            EventKind.UNIVERSE_SELECTED,
             f"{len(choice.selected)} symbols: {', '.join(choice.selected) or 'none'}"
             + (f"; {len(rejected)} left out" if rejected else ""),
             selected=list(choice.selected),

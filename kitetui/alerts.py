@@ -30,13 +30,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from kitetui.domain import Event, OrderPurpose
+from kitetui.events import EventKind
 from kitetui.views import AlertView as Alert
 
 if TYPE_CHECKING:
-    from kitetui.config import AlertsConfig
     from kitetui.domain import Fill, Order
 
 KEEP = 50  # alerts kept in the snapshot: enough for a screen that looked away briefly
@@ -44,17 +44,27 @@ QUEUE = 100  # hook runs waiting; beyond it an alert is counted as suppressed
 
 # event kind -> (title, level). Titles are what a notification shows: words, not classes.
 EVENT_ALERTS: Mapping[str, tuple[str, str]] = {
-    "StopFilled": ("Stop filled", "WARNING"),
-    "OrderRejected": ("Order rejected", "ERROR"),
-    "StopRejected": ("Stop rejected", "ERROR"),
-    "RiskHalted": ("Trading halted", "ERROR"),
-    "TradingHalted": ("Trading halted", "ERROR"),
-    "FeedStale": ("Feed stale", "WARNING"),
-    "ReconcileDrift": ("Reconcile drift", "ERROR"),
-    "PositionNaked": ("Position NAKED", "ERROR"),
+    EventKind.STOP_FILLED: ("Stop filled", "WARNING"),
+    EventKind.ORDER_REJECTED: ("Order rejected", "ERROR"),
+    EventKind.STOP_REJECTED: ("Stop rejected", "ERROR"),
+    EventKind.RISK_HALTED: ("Trading halted", "ERROR"),
+    EventKind.TRADING_HALTED: ("Trading halted", "ERROR"),
+    EventKind.FEED_STALE: ("Feed stale", "WARNING"),
+    EventKind.RECONCILE_DRIFT: ("Reconcile drift", "ERROR"),
+    EventKind.POSITION_NAKED: ("Position NAKED", "ERROR"),
     "KillSwitch": ("Kill switch", "ERROR"),
 }
 ALERT_KINDS = (*EVENT_ALERTS, "Filled")
+
+
+class AlertsConfig(Protocol):
+    """What the alerter reads of the ``alerts:`` section (``kitetui.config``, which
+    imports this module for ``ALERT_KINDS``: a protocol keeps the import one way)."""
+
+    command: list[str] | None
+    max_per_minute: int
+    timeout_s: float
+    kinds: list[str] | None
 
 
 def _hook_env(environ: Mapping[str, str]) -> dict[str, str]:
@@ -90,7 +100,7 @@ class Alerter:
     def on_event(self, event: Event) -> None:
         """Listener on the trader's journaled events (never called during warm-up)."""
         kind = event.kind
-        if kind == "CommandExecuted" and event.data.get("command") == "TriggerKillSwitch":
+        if kind == EventKind.COMMAND_EXECUTED and event.data.get("command") == "TriggerKillSwitch":
             kind = "KillSwitch"
         known = EVENT_ALERTS.get(kind)
         if known is None or kind not in self._wanted:
@@ -165,7 +175,7 @@ class Alerter:
                 self._record_event(
                     Event(
                         ts_ns=alert.ts_ns,
-                        kind="AlertsSuppressed",
+                        kind=EventKind.ALERTS_SUPPRESSED,
                         level="WARNING",
                         message=f"{suppressed} alert(s) not sent to the hook: over "
                         f"{self.config.max_per_minute} a minute",
@@ -203,7 +213,7 @@ class Alerter:
             self._record_event(
                 Event(
                     ts_ns=alert.ts_ns,
-                    kind="AlertHookFailed",
+                    kind=EventKind.ALERT_HOOK_FAILED,
                     level="WARNING",
                     message=f"alert hook for {alert.title!r}: {problem}",
                 )

@@ -70,7 +70,6 @@ class _Strict(BaseModel):
 
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-PositiveInt = Annotated[int, Field(gt=0)]
 ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 
@@ -447,6 +446,12 @@ class AppConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> AppConfig:
+        self._check_mode_sections()
+        self._check_engines_apart()
+        return self
+
+    def _check_mode_sections(self) -> None:
+        """Each mode has the sections it needs; live is armed in the file itself."""
         if self.mode == "replay":
             if self.replay is None:
                 raise ValueError("mode replay needs a 'replay:' section with its sources")
@@ -459,6 +464,9 @@ class AppConfig(_Strict):
                 "mode live places real orders: set 'allow_live: true' in this config "
                 "and start with --live"
             )
+
+    def _check_engines_apart(self) -> None:
+        """Engine names are unique and no symbol (or options chain) has two owners."""
         names = [engine.name for engine in self.engines]
         if len(set(names)) != len(names):
             raise ValueError(f"engine names must be unique, got {names}")
@@ -472,7 +480,6 @@ class AppConfig(_Strict):
                 if claim in owners:
                     raise ValueError(f"{claim} is traded by both {owners[claim]} and {engine.name}")
                 owners[claim] = engine.name
-        return self
 
 
 _ENGINE_KINDS = frozenset({"equity", "fno", "options"})

@@ -9,7 +9,7 @@ import sys
 from kitetui.clock import format_ist
 from kitetui.config import AppConfig
 from kitetui.domain import Event
-from kitetui.run_summary import RunSummary
+from kitetui.supervisor.run_summary import RunSummary
 
 
 def _iso_ist(ts_ns: int) -> str:

@@ -682,14 +682,17 @@ async def test_wal_reader_with_writer_committing_batches_sees_growing_counts(
         writer_done.set()
 
     async def read() -> None:
-        # Reads until one that began after the writer finished (bounded() times it out):
-        # a fixed number of reads ran out before a slow writer did on a loaded machine.
         async with aiosqlite.connect(db_path) as other:
+            # Until the writer is done (``bounded`` fails a hang), not a fixed number of
+            # reads: on a loaded machine 10,000 reads ended before the 20 commits did.
             while True:
-                done = writer_done.is_set()
-                row = await (await other.execute("SELECT count(*) FROM events")).fetchone()
+                finished = writer_done.is_set()  # read once more after the last commit
+                # Each cursor is closed: a statement left open would keep its read
+                # transaction, and so its snapshot.
+                async with other.execute("SELECT count(*) FROM events") as cursor:
+                    row = await cursor.fetchone()
                 seen.append(row[0])
-                if done:
+                if finished:
                     break
 
     await bounded(asyncio.gather(write(), read()))

@@ -28,6 +28,7 @@ from kitetui.backtest.errors import RunNotFound
 from kitetui.backtest.trades import FillRecord
 from kitetui.clock import ist_date
 from kitetui.domain import Order
+from kitetui.events import EventKind
 from kitetui.store import rows as decode
 from kitetui.store.errors import (
     DatabasePathError,
@@ -37,7 +38,7 @@ from kitetui.store.errors import (
     row_refusal,
 )
 
-STARTED_KIND = "BacktestStarted"
+STARTED_KIND = EventKind.BACKTEST_STARTED
 _NEEDED = ("runs", "orders", "fills", "equity_curve", "events", "positions", "instruments")
 
 

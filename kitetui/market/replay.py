@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
+from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S
 from kitetui.market.index_loader import load_index_values
 from kitetui.market.loaders import (
@@ -168,7 +169,9 @@ def _load_file(path: Path, symbol: str, kind: str) -> tuple[Sequence[Item], tupl
     return candles.bars, candles.events
 
 
-def _event(kind: str, message: str, path: str, level: str = "WARNING", symbol: str = "") -> Event:
+def _event(
+    kind: EventKind, message: str, path: str, level: str = "WARNING", symbol: str = ""
+) -> Event:
     return Event(
         ts_ns=0, kind=kind, message=message, symbol=symbol, level=level, data={"path": path}
     )
@@ -185,52 +188,7 @@ def load_replay_sources(
     streams: list[tuple[Item, ...]] = []
     events: list[Event] = []
     for index, source in enumerate(sources):
-        where = f"{key}[{index}]"
-        try:
-            files = expand_source(source.path, source.symbol)
-        except ValueError as exc:  # pkg: escaping the data dir (the config refuses it)
-            raise DataFormatError(source.path, f"{exc} ({where})") from None
-        if not files:
-            message = f"no file matches {source.path!r} ({where})"
-            if not source.optional:
-                raise DataFormatError(source.path, f"no file matches this pattern ({where})")
-            events.append(_event("SourceEmpty", message, source.path))
-            continue
-        loaded = 0
-        first_empty: DataFormatError | None = None
-        for path, symbol in files:
-            try:
-                items, file_events = _load_file(path, symbol, source.kind)
-            except NoDataError as exc:
-                first_empty = first_empty or exc
-                if len(files) > 1:
-                    events.append(_event("SourceFileEmpty", str(exc), str(path), symbol=symbol))
-                continue
-            except DataFormatError as exc:
-                missing = exc.reason == "file not found"
-                if not (missing and (source.optional or len(files) > 1)):
-                    raise DataFormatError(exc.path, f"{exc.reason} ({where})") from None
-                first_empty = first_empty or exc
-                continue
-            events.extend(file_events)
-            streams.append(tuple(items))
-            loaded += 1
-        if loaded:
-            continue
-        assert first_empty is not None
-        if not source.optional:
-            if len(files) == 1:
-                raise DataFormatError(first_empty.path, f"{first_empty.reason} ({where})")
-            raise DataFormatError(
-                source.path,
-                f"none of the {len(files)} matching files has usable data "
-                f"(first: {first_empty}) ({where})",
-            )
-        events.append(
-            _event(
-                "SourceEmpty", f"optional source {where} has no data: {first_empty}", source.path
-            )
-        )
+        _load_source(source, f"{key}[{index}]", streams, events)
     return ReplaySources(tuple(streams), tuple(events), _days(streams))
 
 
@@ -289,6 +247,78 @@ def clip_sources(sources: ReplaySources, window: DateWindow) -> ReplaySources:
 
 def _ts(item: Item) -> int:
     return item.ts_ns
+
+
+def _load_source(
+    source: SourceSpec, where: str, streams: list[tuple[Item, ...]], events: list[Event]
+) -> None:
+    """One source: its files' streams and events, or why it has none (raised when the
+    source is required, an event when it is optional)."""
+    try:
+        files = expand_source(source.path, source.symbol)
+    except ValueError as exc:  # pkg: escaping the data dir (the config refuses it)
+        raise DataFormatError(source.path, f"{exc} ({where})") from None
+    if not files:
+        message = f"no file matches {source.path!r} ({where})"
+        if not source.optional:
+            raise DataFormatError(source.path, f"no file matches this pattern ({where})")
+        events.append(_event(EventKind.SOURCE_EMPTY, message, source.path))
+        return
+    first_empty = _load_files(source, files, where, streams, events)
+    if first_empty is None:
+        return
+    if not source.optional:
+        if len(files) == 1:
+            raise DataFormatError(first_empty.path, f"{first_empty.reason} ({where})")
+        raise DataFormatError(
+            source.path,
+            f"none of the {len(files)} matching files has usable data "
+            f"(first: {first_empty}) ({where})",
+        )
+    events.append(
+        _event(
+            EventKind.SOURCE_EMPTY,
+            f"optional source {where} has no data: {first_empty}",
+            source.path,
+        )
+    )
+
+
+def _load_files(
+    source: SourceSpec,
+    files: Sequence[tuple[Path, str]],
+    where: str,
+    streams: list[tuple[Item, ...]],
+    events: list[Event],
+) -> DataFormatError | None:
+    """Load a source's files; None once any had data, else the first file's problem.
+    An empty or missing file among several is skipped (said as an event when empty);
+    any other problem is raised, naming the file and the config key."""
+    loaded = 0
+    first_empty: DataFormatError | None = None
+    for path, symbol in files:
+        try:
+            items, file_events = _load_file(path, symbol, source.kind)
+        except NoDataError as exc:
+            first_empty = first_empty or exc
+            if len(files) > 1:
+                events.append(
+                    _event(EventKind.SOURCE_FILE_EMPTY, str(exc), str(path), symbol=symbol)
+                )
+            continue
+        except DataFormatError as exc:
+            missing = exc.reason == "file not found"
+            if not (missing and (source.optional or len(files) > 1)):
+                raise DataFormatError(exc.path, f"{exc.reason} ({where})") from None
+            first_empty = first_empty or exc
+            continue
+        events.extend(file_events)
+        streams.append(tuple(items))
+        loaded += 1
+    if loaded:
+        return None
+    assert first_empty is not None
+    return first_empty
 
 
 def _days(streams: Iterable[Sequence[Item]]) -> tuple[date, ...]:

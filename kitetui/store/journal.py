@@ -36,7 +36,7 @@ from kitetui.store.errors import DiskFull, disk_full, is_disk_full
 from kitetui.store.rows import FILL_CHARGE_COLUMNS
 
 if TYPE_CHECKING:
-    from kitetui.trading.charges import FillCost
+    from kitetui.money import FillCost
 
 _ORDER_COLUMNS = (
     "tag, run_id, engine, symbol, exchange, side, quantity, order_type, product, purpose, "

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation, localcontext
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from kitetui.domain import (
     Exchange,
@@ -27,10 +27,9 @@ from kitetui.domain import (
     Validity,
     Variety,
 )
+from kitetui.money import EXACT, Charges, FillCost
+from kitetui.risk_state import RiskState
 from kitetui.store.errors import RowError, show
-
-if TYPE_CHECKING:
-    from kitetui.trading.charges import FillCost
 
 E = TypeVar("E", bound=Enum)
 
@@ -168,8 +167,6 @@ def decode_fill_charges(r: Sequence[Any]) -> FillCost | None:
     before schema 4). Some NULL and some not, an amount that is not an exact
     non-negative decimal, or a paise share that does not match the components by less
     than a paisa each way, is damage: a ``RowError``."""
-    from kitetui.trading.charges import EXACT, Charges, FillCost
-
     if len(r) != len(FILL_CHARGE_COLUMNS):
         raise RowError(f"charges: {len(r)} columns, not {len(FILL_CHARGE_COLUMNS)}")
     if all(value is None for value in r):
@@ -252,16 +249,14 @@ def json_value(value: Any, name: str) -> Any:
 def decode_risk_state(value: Any) -> dict[str, Any]:
     """The ``state`` column: JSON that ``RiskEngine.from_state`` accepts.
 
-    Checked with the risk engine's own strict reader (limits do not matter for the
-    shape), so a state the supervisor would choke on is refused here instead.
+    Checked with the risk engine's own strict reader (``RiskState.parse``), so a state
+    the supervisor would choke on is refused here instead.
     """
-    from kitetui.trading.risk import RiskEngine, RiskLimits
-
     state = json_value(value, "state")
     if not isinstance(state, dict):
         raise RowError(f"state is {type(state).__name__} JSON, not an object")
     try:
-        RiskEngine.from_state(state, RiskLimits(1, 1, 1, 1, 1, 1, 1))
+        RiskState.parse(state)
     except (ValueError, TypeError, AttributeError) as exc:
         raise RowError(f"state is not a risk state: {exc}") from None
     return state

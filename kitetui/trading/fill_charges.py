@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from kitetui.clock import ist_date
 from kitetui.domain import Event, Fill, Order
+from kitetui.events import EventKind
 from kitetui.trading.charges import (
     ChargeCalculator,
     ChargeError,
@@ -144,7 +145,7 @@ class FillCharger:
             self.on_event(
                 Event(
                     ts_ns=fill.ts_ns,
-                    kind="ChargesUnpriced",
+                    kind=EventKind.CHARGES_UNPRICED,
                     level="WARNING",
                     symbol=order.symbol,
                     engine=order.engine,

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from kitetui.brokers.base import BrokerError
 from kitetui.domain import Event, Order
+from kitetui.events import EventKind
 from kitetui.trading.contract_note import (
     ContractNote,
     ContractNoteError,
@@ -101,14 +102,16 @@ async def check_contract_note(broker: Any, trader: Trader, day: date) -> NoteChe
     difference from ours; None when the check could not be made (said in an event)."""
     orders, requests, ours = day_note(trader, day)
     if not requests:
-        _say(trader, "ContractNoteChecked", "INFO", f"no executed orders on {day} to check")
+        _say(
+            trader, EventKind.CONTRACT_NOTE_CHECKED, "INFO", f"no executed orders on {day} to check"
+        )
         return NoteCheck((), ())
     try:
         kite = parse_kite_contract_note(await broker.contract_note(requests))
     except (BrokerError, ContractNoteError) as exc:
         _say(
             trader,
-            "ContractNoteCheckFailed",
+            EventKind.CONTRACT_NOTE_CHECK_FAILED,
             "WARNING",
             f"Kite's contract note for {len(requests)} orders of {day} could not be checked: {exc}",
         )
@@ -119,7 +122,7 @@ async def check_contract_note(broker: Any, trader: Trader, day: date) -> NoteChe
         trader.record_event(
             Event(
                 ts_ns=0,
-                kind="ChargesMismatched",
+                kind=EventKind.CHARGES_MISMATCHED,
                 level="WARNING",
                 symbol=order.symbol if order is not None else "",
                 engine=order.engine if order is not None else "",
@@ -135,7 +138,7 @@ async def check_contract_note(broker: Any, trader: Trader, day: date) -> NoteChe
         )
     _say(
         trader,
-        "ContractNoteChecked",
+        EventKind.CONTRACT_NOTE_CHECKED,
         "WARNING" if differences else "INFO",
         f"{len(requests)} orders of {day} held against Kite's contract note: "
         f"{len(differences)} difference(s)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import load_config
 from kitetui.report import format_summary
-from kitetui.run_summary import RunSummary
+from kitetui.supervisor.run_summary import RunSummary
 
 
 def test_summary_prints_net_gross_and_each_charge() -> None:

@@ -27,7 +27,7 @@ from kitetui.views import (
 )
 
 if TYPE_CHECKING:
-    from kitetui.supervisor import Supervisor
+    from kitetui.supervisor.gate import Supervisor
 
 RECENT_ORDERS = 300
 HEARTBEAT_S = 1.0  # the longest a running desk goes without publishing a snapshot

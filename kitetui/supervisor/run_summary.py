@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kitetui.domain import OrderPurpose
-from kitetui.snapshots import charge_components
 from kitetui.store import runs as runs_repo
+from kitetui.supervisor.snapshots import charge_components
 
 if TYPE_CHECKING:
-    from kitetui.supervisor import Supervisor
+    from kitetui.supervisor.gate import Supervisor
 
 
 @dataclass

@@ -30,28 +30,30 @@ from typing import Any
 
 from kitetui.alerts import Alerter
 from kitetui.clock import DataClock, ist_date, ist_day_number
-from kitetui.command_handler import CommandHandler
 from kitetui.commands import Command, CommandResult
 from kitetui.config import AppConfig
 from kitetui.domain import Bar, Event, OrderPurpose, Tick, TradingState
+from kitetui.events import EventKind
 from kitetui.market.calendar import nse as nse_calendar
 from kitetui.market.feeds import OrderUpdate
 from kitetui.market.loaders import data_path
 from kitetui.market.replay import DateWindow, Item
 from kitetui.market.validate import GapDetector, PriceValidator
 from kitetui.plugins import engine_class
-from kitetui.recovery import Recovery, WarmUp
-from kitetui.run_summary import RunSummary, fill_summary
-from kitetui.session_keeper import SessionKeeper
-from kitetui.snapshots import Publisher
 from kitetui.store import runs as runs_repo
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
+from kitetui.supervisor.command_handler import CommandHandler
+from kitetui.supervisor.recovery import Recovery
+from kitetui.supervisor.run_summary import RunSummary, fill_summary
+from kitetui.supervisor.session_keeper import SessionKeeper
+from kitetui.supervisor.snapshots import Publisher
 from kitetui.trading.charges import default_calculator
 from kitetui.trading.fill_charges import FillCharger
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
+from kitetui.trading.warmup import WarmUp
 from kitetui.venues import build_venue
 from kitetui.views import DeskSnapshot, OrderDetail
 
@@ -189,7 +191,7 @@ class Supervisor:
         self.trader.record_event(
             Event(
                 ts_ns=0,
-                kind="RunResumed" if self.resumed else "RunStarted",
+                kind=EventKind.RUN_RESUMED if self.resumed else EventKind.RUN_STARTED,
                 message=(
                     f"resumed run {self.run_id} from cursor {self.resume_cursor}"
                     if self.resumed
@@ -287,7 +289,7 @@ class Supervisor:
         self.trader.record_event(
             Event(
                 ts_ns=self.clock.now_ns,
-                kind="SupervisorFailed",
+                kind=EventKind.SUPERVISOR_FAILED,
                 level="ERROR",
                 message=f"{type(exc).__name__}: {exc}",
             )
@@ -377,7 +379,9 @@ class Supervisor:
                 self.trader.record_event(
                     Event(
                         ts_ns=ts,
-                        kind="TickSkipped" if isinstance(item, Tick) else "BarSkipped",
+                        kind=EventKind.TICK_SKIPPED
+                        if isinstance(item, Tick)
+                        else EventKind.BAR_SKIPPED,
                         level="WARNING",
                         symbol=item.symbol,
                         message=reason,
@@ -399,7 +403,13 @@ class Supervisor:
         gap = self.gaps.check(item)
         if gap is not None and item.symbol in self.routes:
             self.trader.record_event(
-                Event(ts_ns=ts, kind="DataGap", level="WARNING", symbol=item.symbol, message=gap)
+                Event(
+                    ts_ns=ts,
+                    kind=EventKind.DATA_GAP,
+                    level="WARNING",
+                    symbol=item.symbol,
+                    message=gap,
+                )
             )
         assert self.summary is not None
         if isinstance(item, Bar):
@@ -429,7 +439,7 @@ class Supervisor:
         self.trader.record_event(
             Event(
                 ts_ns=ts,
-                kind="UnknownSymbol",
+                kind=EventKind.UNKNOWN_SYMBOL,
                 level="WARNING",
                 symbol=symbol,
                 message="not in the instrument master: its data is skipped",
@@ -446,7 +456,7 @@ class Supervisor:
         if risk.state is TradingState.HALTED and not was_halted:
             reason = risk.halted_reason or "max daily loss"
             trader.record_event(
-                Event(ts_ns=ts, kind="TradingHalted", level="ERROR", message=reason)
+                Event(ts_ns=ts, kind=EventKind.TRADING_HALTED, level="ERROR", message=reason)
             )
             self.journal.set_risk_state(risk.to_state())
             await trader.flatten_all(OrderPurpose.FLATTEN, reason)
@@ -454,7 +464,11 @@ class Supervisor:
             reason = risk.blocked_symbols[symbol]
             trader.record_event(
                 Event(
-                    ts_ns=ts, kind="SymbolBlocked", level="WARNING", symbol=symbol, message=reason
+                    ts_ns=ts,
+                    kind=EventKind.SYMBOL_BLOCKED,
+                    level="WARNING",
+                    symbol=symbol,
+                    message=reason,
                 )
             )
             await trader.flatten(symbol, OrderPurpose.FLATTEN, reason)
@@ -505,7 +519,7 @@ class Supervisor:
             self.trader.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="SquaredOffOnStop",
+                    kind=EventKind.SQUARED_OFF_ON_STOP,
                     level="WARNING",
                     message=f"{placed} square-off orders placed as kitetui stops",
                 )
