@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from kitetui.domain import OrderPurpose
 from kitetui.market.instruments import Instrument
-from kitetui.trading.charges import Charges, to_paise
+from kitetui.money import Charges, to_paise
 from kitetui.views import (
     DeskSnapshot,
     FeedView,
