@@ -86,19 +86,34 @@ def build_report(ledger: Ledger) -> Report:
 
 
 def net_equity(ledger: Ledger) -> tuple[EquityPoint, ...]:
-    """The journaled equity points less the charges of the fills up to each one."""
+    """The equity curve, net and gross. The desk journals NET equity (schema 4 on): the
+    gross is it plus the paise it took off for the fills up to each point. A run from
+    before charges were journaled has a gross curve: its net is that less the charges
+    priced for the report."""
     fills = sorted(ledger.fills, key=lambda f: (f.ts_ns, f.seq))
+    journaled_net = any(f.charges_paise is not None for f in fills)
     points: list[EquityPoint] = []
-    paid = ZERO
+    paid = ZERO  # exact
+    taken = 0  # paise the desk subtracted
     index = 0
     peak: Decimal | None = None
     with localcontext(EXACT):
         for ts, paise in ledger.equity:
             while index < len(fills) and fills[index].ts_ns <= ts:
-                paid += fills[index].charges.total
+                fill = fills[index]
+                paid += fill.charges.total
+                taken += (
+                    fill.charges_paise
+                    if fill.charges_paise is not None
+                    else fill.charges.total_paise
+                )
                 index += 1
-            gross = Decimal(paise) / 100
-            net = gross - paid
+            if journaled_net:
+                net = Decimal(paise) / 100
+                gross = net + Decimal(taken) / 100
+            else:
+                gross = Decimal(paise) / 100
+                net = gross - paid
             peak = net if peak is None or net > peak else peak
             points.append(EquityPoint(ts, gross, paid, net, peak - net))
     return tuple(points)

@@ -1,12 +1,11 @@
 """Each fill's charges by component, for the report.
 
-``fill_charges`` is the ONE place the report learns what a fill cost. Until fills carry
-their charges in the journal, it computes them here with the charges module exactly
-as the desk will: per order (brokerage's ₹20 cap and the flat option brokerage apply
-to an order, however it is split into fills), each fill charged the difference it
-makes to its order's charges, on the rates in force on the fill's IST trade date.
-When the journal holds the charges of each fill, this function reads them instead
-and nothing else in the report changes.
+The report reads each fill's charges as the desk journaled them with the fill (schema
+4, ``kitetui.trading.fill_charges``). ``fill_charges`` prices the fills of a database
+older than that, exactly as the desk does: per order (brokerage's ₹20 cap and the flat
+option brokerage apply to an order, however it is split into fills), each fill charged
+the difference it makes to its order's charges, on the rates in force on the fill's
+IST trade date.
 
 What an order's charges depend on besides its fills — the segment (futures, options,
 cash) and the underlying (BSE options) — comes from the instrument master the run

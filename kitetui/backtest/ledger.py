@@ -194,7 +194,15 @@ def _load(conn: sqlite3.Connection, path: Path, run: RunInfo) -> Ledger:
         )
         for f, seq in journaled
     ]
-    charges, problems = fill_charges(fills, _instrument_lookup(conn))
+    # Each fill's charges as journaled with it (schema 4); a fill from before that is
+    # priced here from the rate table, the same way the desk does.
+    unpriced = [fill for fill, (f, _) in zip(fills, journaled, strict=True) if f.charges is None]
+    computed, problems = fill_charges(unpriced, _instrument_lookup(conn)) if unpriced else ([], [])
+    priced = iter(computed)
+    costs = [
+        (f.charges.charges, f.charges.paise) if f.charges is not None else (next(priced), None)
+        for f, _ in journaled
+    ]
     records = tuple(
         FillRecord(
             seq=f.seq,
@@ -209,8 +217,9 @@ def _load(conn: sqlite3.Connection, path: Path, run: RunInfo) -> Ledger:
             quantity=f.quantity,
             price=f.price,
             charges=c,
+            charges_paise=paise,
         )
-        for f, c in zip(fills, charges, strict=True)
+        for f, (c, paise) in zip(fills, costs, strict=True)
     )
     equity = tuple(
         (int(ts), int(paise))

@@ -43,6 +43,9 @@ class FillRecord:
     quantity: int
     price: Decimal
     charges: Charges = NO_CHARGES
+    # the paise the desk took off its equity for this fill (its share of the order's
+    # rounded total); None: not journaled, the exact total rounded stands in
+    charges_paise: int | None = None
 
     @property
     def turnover(self) -> Decimal:
