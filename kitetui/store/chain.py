@@ -8,7 +8,8 @@ written (``verify_chain``).
 
 Two shapes, because some rows change and some never do:
 
-* append-only tables (``order_events``, ``fills``): ``chk[n] = H(chk[n-1] + C(row[n]))``
+* append-only tables (``order_events``, ``fills``, ``risk_decisions``, ``equity_curve``):
+  ``chk[n] = H(chk[n-1] + C(row[n]))``
   with ``chk[-1]`` a seed made of the file's random id and the table's name: the last
   ``chk`` commits to the whole table, and an edited, removed or reordered row breaks
   every checksum after it.
@@ -58,6 +59,7 @@ class ChainedTable:
     name: str
     key: str | None  # the column whose values are linked (rows that change); None: append-only
     label: str  # the column that names a row in messages
+    since: int = 3  # the schema version that chained it
 
     @property
     def append_only(self) -> bool:
@@ -71,8 +73,15 @@ CHAINED: tuple[ChainedTable, ...] = (
     ChainedTable("fills", None, "fill_id"),
     ChainedTable("risk_state", "run_id", "run_id"),
     ChainedTable("desk_state", "key", "key"),
+    ChainedTable("risk_decisions", None, "id", since=5),
+    ChainedTable("equity_curve", None, "ts_ns", since=5),
 )
 BY_NAME: dict[str, ChainedTable] = {t.name: t for t in CHAINED}
+
+
+def chained_at(version: int) -> tuple[ChainedTable, ...]:
+    """The tables a database of schema ``version`` keeps chains for."""
+    return tuple(t for t in CHAINED if t.since <= version)
 
 
 def digest(data: bytes) -> bytes:
@@ -207,7 +216,10 @@ def reseal_all_sync(con: sqlite3.Connection, tables: Iterable[str] | None = None
     older database, or a migration that changed a chained table's columns (the hashed
     bytes of every row change with them).
     """
-    names = [t.name for t in CHAINED] if tables is None else list(tables)
+    if tables is None:  # every chained table the file's schema has chains for
+        (version,) = con.execute("PRAGMA user_version").fetchone()
+        tables = [t.name for t in chained_at(max(version, 3))]
+    names = list(tables)
     for name in names:
         link = ", link = x''" if not BY_NAME[name].append_only else ""
         con.execute(f"UPDATE {name} SET chk = x''{link}")

@@ -35,7 +35,7 @@ import aiosqlite
 
 from kitetui.events import EventKind
 from kitetui.store import schema
-from kitetui.store.chain import BY_NAME, reseal_all
+from kitetui.store.chain import BY_NAME, chained_at, reseal_all
 from kitetui.store.errors import (
     DatabasePathError,
     DatabaseRefused,
@@ -369,8 +369,8 @@ async def _migrate(db: aiosqlite.Connection, version: int) -> None:
             before = await _chained_columns(db)
             for statement in _statements(MIGRATIONS[index]):
                 await db.execute(statement)
-            if index + 1 == CHAINS_SINCE:
-                await reseal_all(db)  # the first chaining of rows an older kitetui wrote
+            if index + 1 == CHAINS_SINCE:  # the first chaining of rows an older kitetui wrote
+                await reseal_all(db, [t.name for t in chained_at(index + 1)])
             elif index + 1 > CHAINS_SINCE:
                 after = await _chained_columns(db)
                 changed = [t for t in after if after[t] != before.get(t)]

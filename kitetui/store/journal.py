@@ -488,6 +488,7 @@ class Journal:
                         signals,
                     )
                 if decisions:
+                    chained.append("risk_decisions")
                     await db.executemany(
                         "INSERT OR IGNORE INTO risk_decisions (run_id, ts_ns, signal_id, engine, "
                         "symbol, purpose, side, requested_qty, verdict, quantity, rule, reason) "
@@ -532,8 +533,13 @@ class Journal:
                         events,
                     )
                 if equity:
+                    chained.append("equity_curve")
+                    # kept as first written: the chain is append-only, and a replayed
+                    # minute after a restart marks the same book
                     await db.executemany(
-                        "INSERT OR REPLACE INTO equity_curve VALUES (?, ?, ?)", equity
+                        "INSERT OR IGNORE INTO equity_curve (run_id, ts_ns, equity_paise) "
+                        "VALUES (?, ?, ?)",
+                        equity,
                     )
                 if cursor is not None:
                     chained.append("runs")

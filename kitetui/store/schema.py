@@ -223,6 +223,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE fills ADD COLUMN charge_gst TEXT;
     ALTER TABLE fills ADD COLUMN charges_paise INTEGER
     """,
+    # 5: the risk decisions and the equity curve join the chains. Recovery reads the
+    # decisions (an entry still owed after a crash, the Blocked tab's counts) and the
+    # report reads the curve, so random bytes landing in them must refuse the file, not
+    # steer a resumed run. Both are append-only (an equity point already written is kept).
+    """
+    ALTER TABLE risk_decisions ADD COLUMN chk BLOB NOT NULL DEFAULT x'';
+    CREATE INDEX risk_decisions_unsealed ON risk_decisions(chk) WHERE chk = x'';
+    ALTER TABLE equity_curve ADD COLUMN chk BLOB NOT NULL DEFAULT x'';
+    CREATE INDEX equity_curve_unsealed ON equity_curve(chk) WHERE chk = x''
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -26,10 +26,10 @@ from kitetui.store import rows as decode
 from kitetui.store import schema
 from kitetui.store.chain import (
     BY_NAME,
-    CHAINED,
     ChainedTable,
     ChainHead,
     ChainMismatch,
+    chained_at,
     data_columns,
 )
 from kitetui.store.errors import DatabaseRefused, RowError, one_line, row_refusal
@@ -141,7 +141,7 @@ def _verify(
         r[0]: ChainHead(r[1], r[2], r[3])
         for r in con.execute("SELECT tbl, rows, head, last_rowid FROM chain_heads")
     }
-    tables = [(table, _columns(con, table.name)) for table in CHAINED]
+    tables = [(table, _columns(con, table.name)) for table in chained_at(version)]
     chains = ChainCheck(
         uri, con, tables, heads, identity, workers_for(sum(h.rows for h in heads.values()), workers)
     )

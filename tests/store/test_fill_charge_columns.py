@@ -25,7 +25,7 @@ from kitetui.store.rows import (
     fill_charges_from_row,
 )
 from kitetui.store.runs import create_run, load_fills
-from kitetui.store.schema import MIGRATIONS
+from kitetui.store.schema import MIGRATIONS, SCHEMA_VERSION
 from kitetui.store.verify import verify_database
 from kitetui.trading.charges import Charges, FillCost
 
@@ -145,8 +145,8 @@ def _write_version_three(path: Path) -> None:
         "product, ts_ns, clock_ns) VALUES ('A1-1', 1, 'old', 'A1', 'fno', 'NIFTY22NOVFUT', "
         "'BUY', 50, 18300.5, 'MIS', 1668742560000000000, 6)"
     )
-    reseal_all_sync(con)
     con.execute("PRAGMA user_version = 3")
+    reseal_all_sync(con)
     con.commit()
     con.close()
 
@@ -163,8 +163,8 @@ async def test_a_schema_three_database_is_migrated_and_says_its_fills_have_no_ch
         migrated = [message for kind, message in notices if kind == "DatabaseMigrated"]
         assert len(migrated) == 1
         assert (
-            "schema 3 -> 4: its 1 fill(s) were journaled before kitetui recorded charges"
-            in (migrated[0])
+            f"schema 3 -> {SCHEMA_VERSION}: its 1 fill(s) were journaled before kitetui "
+            "recorded charges" in migrated[0]
         )
         [(_, old_fill)] = await load_fills(db, "old")
         assert old_fill.charges is None and old_fill.price == 18300.5

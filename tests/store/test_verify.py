@@ -36,6 +36,8 @@ def test_verify_database_with_journal_as_written_passes_every_chain(journal_db: 
         "fills": 3,
         "risk_state": 1,
         "desk_state": 1,
+        "risk_decisions": 0,
+        "equity_curve": 0,
     }
 
 
@@ -99,7 +101,7 @@ DAMAGES = [
         ["CREATE TRIGGER t AFTER INSERT ON fills BEGIN DELETE FROM fills; END"],
         r"trigger kitetui did not create \(t\)",
     ),
-    (["PRAGMA user_version = 5"], r"schema version 5, newer than this kitetui"),
+    (["PRAGMA user_version = 6"], r"schema version 6, newer than this kitetui"),
     (["PRAGMA user_version = 0"], r"SQLite database of another program"),
 ]
 
