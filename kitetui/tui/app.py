@@ -98,8 +98,10 @@ class KiteTuiApp(App[None]):
         return await super().run_async(headless=headless, **kwargs)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The command palette offers every desk key that can run now."""
-        yield from super().get_system_commands(screen)
+        """The command palette offers every desk key that can run now, and nothing else:
+        Textual's own Theme, Screenshot and Quit are not the desk's (its quit is ``q``,
+        which says that trading goes on), and a trader scanning for an action should
+        find only actions on the desk."""
         yield from self._desk.palette_commands()
 
 

@@ -16,6 +16,7 @@ declarations; it has no per-tab branches of its own.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -30,10 +31,14 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from kitetui.commands import (
+    CancelOrder,
     Command,
+    FlattenPosition,
     PauseEntries,
     ResetKillSwitch,
     ResumeEntries,
+    StartEngine,
+    StopEngine,
     TriggerKillSwitch,
 )
 from kitetui.control.link import DeskLink
@@ -422,13 +427,13 @@ class DeskScreen(Screen[None]):
         """Send a command without waiting; its result arrives as a notification."""
         self.run_worker(
             self._send(command),
-            name=type(command).__name__,
+            name=command_title(command),
             group="commands",
             exit_on_error=False,
         )
 
     async def _send(self, command: Command) -> None:
-        title = type(command).__name__
+        title = command_title(command)
         # The send is its own task and is shielded: a slow reply, or quitting the app,
         # must never cancel a command half-way through on the supervisor.
         pending = asyncio.ensure_future(self._link.send(command))
@@ -455,6 +460,27 @@ class DeskScreen(Screen[None]):
         if key.row:
             return functools.partial(self.action_row, key.action)
         return getattr(self, f"action_{key.action}")
+
+
+_COMMAND_TITLES: dict[type[Command], str] = {
+    StartEngine: "Start engine",
+    StopEngine: "Stop engine",
+    PauseEntries: "Pause entries",
+    ResumeEntries: "Resume entries",
+    TriggerKillSwitch: "Kill switch",
+    ResetKillSwitch: "Reset kill switch",
+    FlattenPosition: "Flatten",
+    CancelOrder: "Cancel order",
+}
+
+
+def command_title(command: Command) -> str:
+    """A notification's title in words, with what it acted on: ``Stop engine fno-trend``,
+    ``Cancel order fno-0002``, ``Pause entries`` (a class name means nothing to a trader)."""
+    title = _COMMAND_TITLES.get(type(command), type(command).__name__)
+    fields = (f.name for f in dataclasses.fields(command) if f.name != "reason")
+    target = next((str(value) for name in fields if (value := getattr(command, name))), "")
+    return f"{title} {target}" if target else title
 
 
 def _identity(snapshot: DeskSnapshot) -> tuple[int, str, int]:

@@ -254,7 +254,16 @@ DESK_KEYS: tuple[DeskKey, ...] = (
     DeskKey(
         "", "", section="App", keys="ctrl+p", help="command palette: every action that can run now"
     ),
-    DeskKey("question_mark", "help", "Help", section="App", keys="?", help="this help"),
+    DeskKey(
+        "question_mark",
+        "help",
+        "Help",
+        section="App",
+        keys="?",
+        help="this help",
+        palette="Keys",
+        palette_help="Every key of the desk",
+    ),
     DeskKey(
         "q",
         "app.quit",

@@ -78,6 +78,12 @@ class ToneStyles:
         return self._styles.get(tone, "")
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 position``, ``2 positions``: the info line reads as English (nouns are plural)."""
+    word = noun[:-1] if count == 1 and noun.endswith("s") else noun
+    return f"{count:,} {word}"
+
+
 def toned_text(cells: Iterable[Cell], styles: ToneStyles) -> Text:
     text = Text(no_wrap=True, end="")
     for cell in cells:
@@ -500,7 +506,7 @@ class TablePane(Vertical):
     def refresh_info(self) -> None:
         table = self.table
         given, shown = table.source_count, len(table.shown_rows)
-        parts = [f"{shown:,} {self._noun}" if shown == given else f"{shown:,} of {given:,} shown"]
+        parts = [counted(shown, self._noun) if shown == given else f"{shown:,} of {given:,} shown"]
         if self._total is not None and self._total > given:
             parts.append(f"newest {given:,} of {self._total:,}")
         if table.filter_text:
