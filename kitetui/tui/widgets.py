@@ -455,6 +455,12 @@ class FilterInput(Input):
 class TablePane(Vertical):
     """A tab's body: an info line, the filter, the table and the detail pane."""
 
+    # Enter hands the keys back to the table with the filter kept: Escape there must
+    # still clear it (the filter box's own Escape only acts while it has the focus).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "clear_filter", "Clear filter", show=False)
+    ]
+
     def __init__(
         self,
         columns: Sequence[ColumnSpec],
@@ -522,6 +528,10 @@ class TablePane(Vertical):
         box = self.filter_input
         box.display = True
         box.focus()
+
+    def action_clear_filter(self) -> None:
+        if self.filter_input.value or self.table.filter_text:
+            self.filter_input.action_clear()
 
     @on(Input.Changed, ".pane-filter")
     def _filter_changed(self, event: Input.Changed) -> None:

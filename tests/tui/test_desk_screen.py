@@ -69,3 +69,22 @@ async def test_palette_with_desk_lists_desk_actions_not_textuals_own() -> None:
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert not titles & {"Quit", "Screenshot", "Theme", "Keys help panel", "Maximize"}
         assert {"Kill switch", "Pause entries", "Flatten position", "Keys"} <= titles
+
+
+async def test_escape_after_enter_clears_the_kept_filter() -> None:
+    app = make_app(FakeLink(busy_snapshot()))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("2", "slash", *"nifty", "enter")
+        await pilot.pause()
+        pane = app.desk.pane("orders")
+        assert pane.table.filter_text == "nifty"
+        assert app.focused is pane.table  # Enter kept the filter and gave the table the keys
+        assert len(pane.table.shown_rows) == 2
+        await pilot.press("escape")
+        await pilot.pause()
+        assert pane.table.filter_text == ""
+        assert pane.filter_input.value == ""
+        assert not pane.filter_input.display
+        assert len(pane.table.shown_rows) == len(busy_snapshot().orders)
+        assert app.focused is pane.table
