@@ -360,13 +360,22 @@ SIGNAL_COLUMNS = (
 )
 
 
+def confidence_text(confidence: float) -> str:
+    """A strategy's confidence in [0, 1] to two places, but never a bare ``0.00`` for a
+    signal that fired: an EMA cross is decided by a gap a fraction of an ATR wide, and
+    "0.00" beside ALLOW reads as "traded on no conviction at all"."""
+    if 0 < confidence < 0.005:
+        return "<0.01"
+    return f"{confidence:.2f}"
+
+
 def signal_row(signal: SignalView) -> Row:
     return (
         Cell(ist_time(signal.ts_ns)),
         Cell(signal.symbol),
         Cell(signal.kind),
         Cell(price(signal.price)),
-        Cell(f"{signal.confidence:.2f}"),
+        Cell(confidence_text(signal.confidence)),
         state_cell(signal.risk_verdict) if signal.risk_verdict else Cell(DASH),
         Cell(clip(signal.reason, 40)),
         Cell(clip(signal.risk_reason, 40)),

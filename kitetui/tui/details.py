@@ -15,6 +15,7 @@ from kitetui.tui.cells import (
     DASH,
     STATE_TONES,
     Cell,
+    confidence_text,
     ist_clock,
     ist_time,
     lag_text,
@@ -127,7 +128,10 @@ def signal_detail(signal: SignalView) -> Detail:
     lines: list[Line] = [
         (
             Cell(signal.kind, kind_tone),
-            Cell(f" {signal.symbol} @ {price(signal.price)}  conf {signal.confidence:.2f}  "),
+            Cell(
+                f" {signal.symbol} @ {price(signal.price)}"
+                f"  conf {confidence_text(signal.confidence)}  "
+            ),
             Cell(f"{signal.strategy} on {signal.engine}  {ist_clock(signal.ts_ns)}"),
         ),
     ]
