@@ -61,6 +61,9 @@ class KiteTuiApp(App[None]):
         if refresh_hz <= 0:
             raise ValueError(f"refresh_hz must be positive, got {refresh_hz}")
         super().__init__()
+        # Monochrome turns the cursor's shade into one grey among the zebra stripes: the
+        # selected row (the one f, c, s and x act on) is drawn reversed and bold instead.
+        self.set_class(self.no_color, "-no-color")
         self.title = title
         self.started_at: float | None = None
         """``time.perf_counter()`` at process start, if the caller wants a first-frame time."""

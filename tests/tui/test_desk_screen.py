@@ -88,3 +88,17 @@ async def test_escape_after_enter_clears_the_kept_filter() -> None:
         assert not pane.filter_input.display
         assert len(pane.table.shown_rows) == len(busy_snapshot().orders)
         assert app.focused is pane.table
+
+
+@pytest.mark.parametrize("no_color", [True, False])
+async def test_cursor_row_with_no_color_is_reversed_and_bold(monkeypatch, no_color: bool) -> None:
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    else:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    app = make_app(FakeLink(busy_snapshot()))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        style = app.desk.pane("positions").table.get_component_rich_style("datatable--cursor")
+        distinct = bool(style.reverse) and bool(style.bold)
+        assert distinct is no_color  # with colour, the theme's cursor colour does it
