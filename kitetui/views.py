@@ -127,6 +127,16 @@ class RiskView:
     naked: tuple[tuple[str, str], ...] = ()  # (symbol, why) of positions without cover
     reconcile_failures: int = 0  # live: failed reconcile passes in a row
 
+    @property
+    def entries(self) -> str:
+        """Whether a new entry could go out now, in one word (TUI and ``ctl`` alike):
+        BLOCKED under the kill switch, a halt or a named block, PAUSED, else open."""
+        if self.kill_switch or self.state.upper() == "HALTED":
+            return "BLOCKED"
+        if self.entries_paused:
+            return "PAUSED"
+        return "BLOCKED" if self.blocks else "open"
+
 
 @dataclass(frozen=True, slots=True)
 class FeedView:

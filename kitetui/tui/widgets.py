@@ -670,6 +670,9 @@ class EquityChart(Static):
         self.update(Text("\n".join(chart.lines), style=style, no_wrap=True, end=""))
 
 
+_ENTRIES_TONES = {"BLOCKED": "down", "PAUSED": "warn"}
+
+
 class RiskPanel(VerticalScroll):
     """The Risk tab: state and flags, P&L, each limit as a gauge, and the equity curve."""
 
@@ -696,7 +699,7 @@ class RiskPanel(VerticalScroll):
                     "[b]Kill switch[/b] "
                     + (_tone_markup("ON", "down") if risk.kill_switch else "off"),
                     "[b]Entries[/b] "
-                    + (_tone_markup("PAUSED", "warn") if risk.entries_paused else "open"),
+                    + _tone_markup(risk.entries, _ENTRIES_TONES.get(risk.entries, "")),
                 )
             ),
         ]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import os
+import sys
 
 import pytest
 from control_helpers import ORDER_DETAIL
@@ -116,3 +119,63 @@ async def test_run_ctl_with_missing_or_extra_argument_exits_2_saying_why(served,
     assert capsys.readouterr().err == "kitetui ctl: status takes no argument\n"
     assert await ctl("--socket", path, "launch") == 2  # argparse's own refusal
     assert "invalid choice: 'launch'" in capsys.readouterr().err
+
+
+async def test_cancel_with_protective_stop_needs_force_and_says_why(served, capsys):
+    desk, server = served
+    path = str(server.path)
+    assert await ctl("--socket", path, "cancel", "eq-2") == 1
+    err = capsys.readouterr().err
+    assert "eq-2 is the protective stop of SBIN (SELL 10 SL-M @ 590.00)" in err
+    assert "without a stop" in err and "--force" in err
+    assert await ctl("--socket", path, "cancel", "eq") == 1  # a prefix of the same stop
+    capsys.readouterr()
+    assert desk.commands == []
+    assert await ctl("--socket", path, "cancel", "--force", "eq") == 0
+    assert desk.commands == [CancelOrder("eq-2")]  # the prefix resolved to the whole tag
+
+
+async def test_cancel_of_an_order_that_is_not_a_stop_needs_no_force(served, capsys):
+    desk, server = served
+    assert await ctl("--socket", str(server.path), "cancel", "eq-1") == 0  # finished: desk says
+    assert desk.commands == [CancelOrder("eq-1")]
+
+
+async def test_status_with_kill_switch_on_says_entries_blocked_and_drawdown_negative(
+    served, capsys
+):
+    desk, server = served
+    snapshot = desk.published
+    desk.published = dataclasses.replace(
+        snapshot,
+        risk=dataclasses.replace(snapshot.risk, kill_switch=True, max_drawdown=250.0),
+    )
+    assert await ctl("--socket", str(server.path), "status") == 0
+    out = capsys.readouterr().out
+    assert "kill switch ON  entries BLOCKED" in out
+    assert "entries open" not in out
+    assert "max drawdown -250.00" in out
+
+
+async def test_status_into_a_closed_pipe_prints_no_traceback(served):
+    """``kitetui ctl status | head -1``: the reader leaves before ctl has written."""
+    _desk, server = served
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before a byte is written
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "kitetui",
+            "ctl",
+            "--socket",
+            str(server.path),
+            "status",
+            stdout=write_end,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    finally:
+        os.close(write_end)
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert "Traceback" not in err.decode() and "BrokenPipe" not in err.decode()
+    assert process.returncode == 0

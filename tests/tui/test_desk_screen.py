@@ -102,3 +102,17 @@ async def test_cursor_row_with_no_color_is_reversed_and_bold(monkeypatch, no_col
         style = app.desk.pane("positions").table.get_component_rich_style("datatable--cursor")
         distinct = bool(style.reverse) and bool(style.bold)
         assert distinct is no_color  # with colour, the theme's cursor colour does it
+
+
+async def test_risk_tab_with_kill_switch_on_says_entries_blocked() -> None:
+    snapshot = busy_snapshot()
+    risk = dataclasses.replace(snapshot.risk, kill_switch=True)
+    killed = dataclasses.replace(snapshot, risk=risk)
+    app = make_app(FakeLink(killed))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("4")
+        await pilot.pause()
+        summary = str(app.query_one("#risk-summary").render())
+        assert "Kill switch ON" in summary
+        assert "Entries BLOCKED" in summary and "Entries open" not in summary
