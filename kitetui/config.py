@@ -429,11 +429,6 @@ class AppConfig(_Strict):
                 raise ValueError("mode replay needs 'instruments:' (the dataset's masters)")
         elif self.kite is None:
             raise ValueError(f"mode {self.mode} needs a 'kite:' section (root, token file)")
-        if self.mode == "live" and not self.allow_live:
-            raise ValueError(
-                "mode live places real orders: set 'allow_live: true' in this config "
-                "and start with --live"
-            )
         names = [engine.name for engine in self.engines]
         if len(set(names)) != len(names):
             raise ValueError(f"engine names must be unique, got {names}")
@@ -448,6 +443,21 @@ class AppConfig(_Strict):
                     raise ValueError(f"{claim} is traded by both {owners[claim]} and {engine.name}")
                 owners[claim] = engine.name
         return self
+
+
+def check_armed(config: AppConfig, file: str | Path) -> None:
+    """Refuse to *run* a live config that is not armed (``allow_live: true``).
+
+    Arming is a run-time matter, not a property of a valid file: ``check-config`` and
+    ``doctor`` check the shipped ``live.example.yaml`` (``allow_live: false``) like any
+    other config, and only starting it is refused (with ``--live`` required besides)."""
+    if config.mode == "live" and not config.allow_live:
+        raise ConfigError(
+            file,
+            "allow_live",
+            "mode live places real orders: set 'allow_live: true' in this config "
+            "and start with --live",
+        )
 
 
 _ENGINE_KINDS = frozenset({"equity", "fno", "options"})

@@ -31,7 +31,7 @@ from typing import Any
 from kitetui.clock import DataClock, ist_date, ist_day_number
 from kitetui.command_handler import CommandHandler
 from kitetui.commands import Command, CommandResult
-from kitetui.config import AppConfig
+from kitetui.config import AppConfig, check_armed
 from kitetui.domain import Bar, Event, OrderPurpose, Tick, TradingState
 from kitetui.market.calendar import nse as nse_calendar
 from kitetui.market.feeds import OrderUpdate
@@ -70,6 +70,7 @@ class Supervisor:
         publish_interval_s: float = 0.1,
         recording: str | Path | None = None,
     ) -> None:
+        check_armed(config, config_path)  # whoever builds a live desk, it must be armed
         self.config = config
         self.config_path = str(config_path)
         self.db_path = Path(database if database is not None else config.database)
