@@ -297,7 +297,7 @@ class Supervisor:
         """Live: start the trading day on the exchange's clock, before any tick."""
         self.clock.now_ns = ts_ns
         self.day = ist_day_number(ts_ns)
-        self.portfolio.start_day()
+        self.portfolio.start_day(ist_date(ts_ns).isoformat())
         self.risk.roll_day(ist_date(ts_ns).isoformat())
         await self.sessions.start(ts_ns)
 
@@ -344,7 +344,7 @@ class Supervisor:
         if self.day is not None:
             await self.sessions.end()
         self.day = ist_day_number(ts)
-        self.portfolio.start_day()
+        self.portfolio.start_day(ist_date(ts).isoformat())
         self.prev_turnover, self._turnover = self._turnover, {}
         if not warm:
             self.risk.roll_day(ist_date(ts).isoformat())

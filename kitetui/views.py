@@ -43,10 +43,26 @@ class PositionView:
     # or NAKED (neither: an alarm); ``cover`` says it in words ("STOP @ 18210.5").
     cover_state: str = ""
     cover: str = ""
+    # Today's share of ``realized`` (since the trading day began), and whether the
+    # symbol is open or traded today: the Positions tab shows today unless asked.
+    day_realized: float = 0.0
+    today: bool = True
 
     @property
     def pnl(self) -> float:
         return self.realized + self.unrealized
+
+    @property
+    def day_pnl(self) -> float:
+        return self.day_realized + self.unrealized
+
+
+@dataclass(frozen=True, slots=True)
+class DayView:
+    """An earlier trading day of the run: what each symbol realized on it."""
+
+    day: str  # ISO date
+    positions: tuple[PositionView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +142,10 @@ class RiskView:
     blocks: tuple[tuple[str, str, str], ...] = ()
     naked: tuple[tuple[str, str], ...] = ()  # (symbol, why) of positions without cover
     reconcile_failures: int = 0  # live: failed reconcile passes in a row
+    # Today's figures beside the run's: ``realized`` and ``max_drawdown`` are run-wide.
+    day_realized: float = 0.0
+    day_max_drawdown: float = 0.0
+    days: int = 1  # trading days the run has seen so far
 
     @property
     def entries(self) -> str:
@@ -208,3 +228,7 @@ class DeskSnapshot:
     counts: tuple[tuple[str, int], ...] = ()  # totals: signals, orders, fills, events…
     feed: FeedView = field(default_factory=FeedView)
     published_wall_ns: int = 0  # wall time the snapshot was built: an idle desk ages
+    # The whole run's equity, sampled to a bounded size (``equity_curve`` is the newest).
+    equity_run: tuple[tuple[int, float], ...] = ()
+    day: str = ""  # the trading day at the data clock (ISO date), "" before the first
+    past_days: tuple[DayView, ...] = ()  # earlier days of the run that traded, oldest first

@@ -224,3 +224,74 @@ def test_fill_and_mark_of_one_instant_value_the_same_in_either_order():
     second.apply_fill(same)  # a rebuild applies the journaled fill before the marks
     second.mark("X", 100.0)
     assert first.equity_paise == second.equity_paise
+
+
+# ------------------------------------------------- drawdown on every mark; the day's figures
+
+
+def test_max_drawdown_with_spike_between_equity_points_counts_the_spike():
+    """Issue 14: Max DD smaller than the loss on screen, because it moved only at the
+    once-a-minute equity points. A mark against the position between them counts."""
+    book = Portfolio(1_000)
+    book.apply_fill(fill(B, 10, 100.0))
+    book.record_equity(0)
+    book.mark("NIFTY", 80.0)  # -200 rupees, never recorded as an equity point
+    book.mark("NIFTY", 99.0)
+    book.record_equity(1)
+    assert book.max_drawdown_paise == 20_000
+    assert book.day_max_drawdown_paise == 20_000
+
+
+def test_start_day_restarts_the_day_drawdown_and_keeps_the_run_one():
+    book = Portfolio(1_000)
+    book.start_day("2024-01-15")
+    book.apply_fill(fill(B, 10, 100.0))
+    book.mark("NIFTY", 90.0)
+    book.apply_fill(fill(S, 10, 90.0))  # -100 realized on day one
+    book.start_day("2024-01-16")
+    assert book.day_max_drawdown_paise == 0
+    assert book.max_drawdown_paise == 10_000
+    book.apply_fill(fill(B, 1, 100.0, symbol="SBIN"))
+    book.mark("SBIN", 97.0)
+    assert book.day_max_drawdown_paise == 300
+    assert book.max_drawdown_paise == 10_300  # from the run's peak, the capital
+    assert book.traded_today("SBIN") and not book.traded_today("NIFTY")
+    assert book.symbol_day_realized_paise("NIFTY") == 0
+    (day,) = book.past_days
+    assert day.label == "2024-01-15"
+    assert [(p.symbol, p.realized_paise) for p in day.positions] == [("NIFTY", -10_000)]
+
+
+marks_and_fills = st.lists(
+    st.one_of(
+        st.tuples(st.just("fill"), st.sampled_from([B, S]), st.integers(1, 50), prices),
+        st.tuples(st.just("mark"), st.just(B), st.just(0), prices),
+        st.tuples(st.just("day"), st.just(B), st.just(0), st.just(0.0)),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=marks_and_fills)
+def test_property_drawdowns_equal_the_deepest_fall_after_every_fill_and_mark(steps):
+    """Equity is kept as a running total; it must equal capital + realized + unrealized
+    after every step, and both drawdowns must be the deepest fall seen step by step."""
+    book = Portfolio(10_000)
+    peak = day_peak = book.capital_paise
+    deepest = day_deepest = 0
+    for kind, side, qty, price in steps:
+        if kind == "fill":
+            book.apply_fill(fill(side, qty, price))
+        elif kind == "mark":
+            book.mark("NIFTY", price)
+        else:
+            book.start_day()
+            day_peak, day_deepest = book.equity_paise, 0
+        equity = book.capital_paise + book.realized_paise + book.unrealized_paise
+        assert book.equity_paise == equity
+        peak, day_peak = max(peak, equity), max(day_peak, equity)
+        deepest, day_deepest = max(deepest, peak - equity), max(day_deepest, day_peak - equity)
+        assert book.max_drawdown_paise == deepest
+        assert book.day_max_drawdown_paise == day_deepest

@@ -25,6 +25,24 @@ from dataclasses import dataclass
 from kitetui.domain import Fill, Position, Product, to_paise
 
 
+@dataclass(frozen=True, slots=True)
+class DayPosition:
+    """What one symbol realized on one past day."""
+
+    symbol: str
+    engine: str
+    product: Product
+    realized_paise: int
+
+
+@dataclass(frozen=True, slots=True)
+class PastDay:
+    """An earlier trading day of the run: its ISO date and each symbol it traded."""
+
+    label: str
+    positions: tuple[DayPosition, ...]
+
+
 @dataclass(slots=True)
 class _Book:
     """The mutable state of one symbol's net position (never handed out)."""
@@ -37,6 +55,15 @@ class _Book:
     realized_paise: int = 0
     last_price: float = 0.0
     day_start_realized_paise: int = 0
+    traded_today: bool = False  # a fill since the last ``start_day``
+
+    @property
+    def pnl_paise(self) -> int:
+        return self.realized_paise + self.unrealized_paise
+
+    @property
+    def day_realized_paise(self) -> int:
+        return self.realized_paise - self.day_start_realized_paise
 
     @property
     def unrealized_paise(self) -> int:
@@ -84,8 +111,16 @@ class Portfolio:
         self._fill_ids: set[str] = set()
         self._day_start_realized_paise = 0
         self._curve: list[tuple[int, int]] = []
+        # Equity kept as a running total (each fill or mark adds its book's change), so
+        # the drawdown can follow every mark at O(1) instead of summing every book.
+        self._equity_paise = self.capital_paise
         self._peak_equity_paise = self.capital_paise
         self._max_drawdown_paise = 0
+        self._day_peak_paise = self.capital_paise
+        self._day_max_drawdown_paise = 0
+        self._day_label = ""
+        self._past_days: tuple[PastDay, ...] = ()
+        self._days = 0  # trading days begun
 
     # ------------------------------------------------------------------ fills and marks
 
@@ -114,6 +149,8 @@ class Portfolio:
         if book is None:
             book = _Book(symbol=fill.symbol, engine=fill.engine, product=fill.product)
             self._books[fill.symbol] = book
+        pnl_before = book.pnl_paise
+        book.traded_today = True
 
         price_paise = to_paise(fill.price)
         signed_qty = fill.side.sign * fill.quantity
@@ -140,6 +177,7 @@ class Portfolio:
 
         book.realized_paise += realized
         book.last_price = self._marks.get(fill.symbol, fill.price)
+        self._moved(book.pnl_paise - pnl_before)
         return realized
 
     def mark(self, symbol: str, price: float) -> bool:
@@ -151,8 +189,29 @@ class Portfolio:
         book = self._books.get(symbol)
         if book is None:
             return False
+        if book.quantity == 0:
+            book.last_price = price
+            return True
+        unrealized_before = book.unrealized_paise
         book.last_price = price
+        self._moved(book.unrealized_paise - unrealized_before)
         return True
+
+    def _moved(self, change_paise: int) -> None:
+        """Equity moved by ``change_paise``: follow the peaks and the drawdowns at once,
+        so a loss between two equity points (a spike against a position) is never
+        smaller in the drawdown than it was on screen."""
+        if not change_paise:
+            return
+        equity = self._equity_paise = self._equity_paise + change_paise
+        if equity > self._peak_equity_paise:
+            self._peak_equity_paise = equity
+        elif self._peak_equity_paise - equity > self._max_drawdown_paise:
+            self._max_drawdown_paise = self._peak_equity_paise - equity
+        if equity > self._day_peak_paise:
+            self._day_peak_paise = equity
+        elif self._day_peak_paise - equity > self._day_max_drawdown_paise:
+            self._day_max_drawdown_paise = self._day_peak_paise - equity
 
     # ------------------------------------------------------------------ positions
 
@@ -184,7 +243,8 @@ class Portfolio:
 
     @property
     def equity_paise(self) -> int:
-        return self.capital_paise + self.realized_paise + self.unrealized_paise
+        """Capital + realized + unrealized (a running total: O(1))."""
+        return self._equity_paise
 
     @property
     def gross_exposure_paise(self) -> int:
@@ -197,16 +257,71 @@ class Portfolio:
 
     # ------------------------------------------------------------------ the trading day
 
-    def start_day(self) -> None:
-        """Begin a trading day: day P&L counts realized P&L from here on.
+    def start_day(self, label: str = "") -> None:
+        """Begin a trading day (``label``: its ISO date): day P&L counts realized P&L
+        from here on, the day's drawdown starts afresh, and what each symbol realized
+        on the day that ends is kept (``past_days``) so a screen can show any day.
 
         Unrealized P&L of positions carried in counts in full (against their cost,
         not against yesterday's close) — conservative for a daily-loss limit, and
         intraday (MIS) books are flat at the start of a day anyway.
         """
+        ended = tuple(
+            DayPosition(b.symbol, b.engine, b.product, b.day_realized_paise)
+            for b in self._books.values()
+            if b.traded_today
+        )
+        if self._day_label and ended:
+            self._past_days = (*self._past_days, PastDay(self._day_label, ended))
+        self._day_label = label
+        self._days += 1
         self._day_start_realized_paise = self.realized_paise
         for book in self._books.values():
             book.day_start_realized_paise = book.realized_paise
+            book.traded_today = False
+        self._day_peak_paise = self._equity_paise
+        self._day_max_drawdown_paise = 0
+
+    @property
+    def day_label(self) -> str:
+        """The ISO date given to the last ``start_day`` ("" before the first)."""
+        return self._day_label
+
+    @property
+    def days(self) -> int:
+        """Trading days begun so far (``start_day`` calls)."""
+        return self._days
+
+    @property
+    def equity_points(self) -> int:
+        return len(self._curve)
+
+    def equity_tail(self, count: int) -> tuple[tuple[int, int], ...]:
+        """The newest ``count`` equity points, without copying the whole curve."""
+        return tuple(self._curve[-count:]) if count > 0 else ()
+
+    def equity_sampled(self, count: int) -> tuple[tuple[int, int], ...]:
+        """At most ``count`` points spread evenly over the whole curve (its first and last
+        always among them): the run's shape for a chart, at a bounded size."""
+        curve = self._curve
+        n = len(curve)
+        if n <= count:
+            return tuple(curve)
+        step = (n - 1) / (count - 1)
+        return tuple(curve[round(i * step)] for i in range(count))
+
+    @property
+    def past_days(self) -> tuple[PastDay, ...]:
+        """Each earlier day of the run that traded: what each symbol realized on it."""
+        return self._past_days
+
+    def traded_today(self, symbol: str) -> bool:
+        book = self._books.get(symbol)
+        return book is not None and book.traded_today
+
+    def symbol_day_realized_paise(self, symbol: str) -> int:
+        book = self._books.get(symbol)
+        return 0 if book is None else book.day_realized_paise
 
     @property
     def day_realized_paise(self) -> int:
@@ -230,18 +345,14 @@ class Portfolio:
     # ------------------------------------------------------------------ equity curve
 
     def record_equity(self, ts_ns: int) -> int:
-        """Append (ts_ns, equity) to the curve, update peak and max drawdown; return equity.
+        """Append (ts_ns, equity) to the curve and return equity.
 
-        The peak starts at the starting capital, so a session that only loses still
-        shows its drawdown.
+        Peak and drawdowns follow every fill and mark already (``_moved``); the peak
+        starts at the starting capital, so a session that only loses still shows its
+        drawdown.
         """
         equity = self.equity_paise
         self._curve.append((ts_ns, equity))
-        if equity > self._peak_equity_paise:
-            self._peak_equity_paise = equity
-        drawdown = self._peak_equity_paise - equity
-        if drawdown > self._max_drawdown_paise:
-            self._max_drawdown_paise = drawdown
         return equity
 
     @property
@@ -259,4 +370,10 @@ class Portfolio:
 
     @property
     def max_drawdown_paise(self) -> int:
+        """The deepest fall below the run's peak equity, at any fill or mark."""
         return self._max_drawdown_paise
+
+    @property
+    def day_max_drawdown_paise(self) -> int:
+        """The deepest fall below today's peak equity (from ``start_day``)."""
+        return self._day_max_drawdown_paise

@@ -45,8 +45,16 @@ from kitetui.control.link import DeskLink
 from kitetui.tui.cells import Row, keyed
 from kitetui.tui.header import header_model
 from kitetui.tui.keys import DESK_KEYS, KEY_BY_ACTION, DeskKey, bindings, help_sections
+from kitetui.tui.scope import RUN, TODAY, next_scope, scope_label, valid_scope
 from kitetui.tui.screens import ConfirmScreen, HelpScreen, KillSwitchScreen
-from kitetui.tui.tabs import TAB_BY_NAME, TAB_SPECS, TABLE_TABS, SnapshotPanel, TabSpec
+from kitetui.tui.tabs import (
+    SCOPED_TABS,
+    TAB_BY_NAME,
+    TAB_SPECS,
+    TABLE_TABS,
+    SnapshotPanel,
+    TabSpec,
+)
 from kitetui.tui.widgets import HeaderBar, TablePane
 from kitetui.views import DeskSnapshot, OrderDetail, OrderView
 
@@ -79,7 +87,8 @@ class DeskScreen(Screen[None]):
         self._wall_clock = wall_clock
         self._on_first_frame = on_first_frame
         self._snapshot: DeskSnapshot | None = None
-        self._tab_seq: dict[str, tuple[int, str, int]] = {}
+        self._tab_seq: dict[str, tuple[tuple[int, str, int], str]] = {}
+        self._scope = TODAY  # what the scoped tabs (Positions, Risk) show: see scope.py
         self._views: dict[str, dict[str, object]] = {tab: {} for tab in TABLE_TABS}
         self._row_cache: dict[str, dict[Any, Row]] = {}  # per tab: view -> its row
         self._order_details: dict[str, tuple[tuple[str, int], OrderDetail | None]] = {}
@@ -177,19 +186,26 @@ class DeskScreen(Screen[None]):
 
     def _render_tab(self, tab: str) -> None:
         snapshot = self._snapshot
-        if snapshot is None or self._tab_seq.get(tab) == _identity(snapshot):
+        if snapshot is None:
             return
-        self._tab_seq[tab] = _identity(snapshot)
-        self.tab_renders[tab] += 1
         spec = TAB_BY_NAME[tab]
+        scope = valid_scope(self._scope, snapshot) if spec.scoped else TODAY
+        if self._tab_seq.get(tab) == (_identity(snapshot), scope):
+            return
+        self._tab_seq[tab] = (_identity(snapshot), scope)
+        self.tab_renders[tab] += 1
         if not spec.is_table:
             panel: SnapshotPanel = self._panels[tab]  # type: ignore[assignment]
-            panel.show(snapshot)
+            panel.show(snapshot, scope)
             return
-        views = keyed(spec.views(snapshot), spec.row_key)
+        found = spec.scoped_views(snapshot, scope) if spec.scoped_views else spec.views(snapshot)
+        views = keyed(found, spec.row_key)
         rows = self._rows(spec, views, snapshot)
         self._views[tab] = views
-        self.pane(tab).show(rows, dict(snapshot.counts).get(spec.total) if spec.total else None)
+        pane = self.pane(tab)
+        if spec.scoped:
+            pane.scope = f"{scope_label(scope, snapshot)} (v: {_next_label(scope, snapshot)})"
+        pane.show(rows, dict(snapshot.counts).get(spec.total) if spec.total else None)
         self._show_detail(tab)
 
     def _rows(self, spec: TabSpec, views: dict[str, Any], snapshot: DeskSnapshot) -> dict[str, Row]:
@@ -401,6 +417,18 @@ class DeskScreen(Screen[None]):
         if tab in TAB_BY_NAME:
             self._tabs.active = tab
 
+    @property
+    def scope(self) -> str:
+        """What the Positions and Risk tabs show: ``today``, ``run`` or a past ISO day."""
+        return valid_scope(self._scope, self._snapshot)
+
+    def action_cycle_scope(self) -> None:
+        """``v``: today → the whole run → each earlier day (newest first) → today."""
+        self._scope = next_scope(self.scope, self._snapshot)
+        if self.active_tab in SCOPED_TABS:
+            with self.app.batch_update():
+                self._render_tab(self.active_tab)
+
     def action_filter(self) -> None:
         if self.active_tab in TABLE_TABS:
             self.pane(self.active_tab).open_filter()
@@ -481,6 +509,11 @@ def command_title(command: Command) -> str:
     fields = (f.name for f in dataclasses.fields(command) if f.name != "reason")
     target = next((str(value) for name in fields if (value := getattr(command, name))), "")
     return f"{title} {target}" if target else title
+
+
+def _next_label(scope: str, snapshot: DeskSnapshot) -> str:
+    following = next_scope(scope, snapshot)
+    return "whole run" if following == RUN else "today" if following == TODAY else following
 
 
 def _identity(snapshot: DeskSnapshot) -> tuple[int, str, int]:

@@ -32,7 +32,7 @@ from kitetui.commands import (
     TriggerKillSwitch,
 )
 from kitetui.tui.screens import HelpSection
-from kitetui.tui.tabs import TAB_SPECS, TABLE_TABS
+from kitetui.tui.tabs import SCOPED_TABS, TAB_SPECS, TABLE_TABS
 from kitetui.views import DeskSnapshot
 
 Readiness = Callable[[DeskSnapshot | None], bool | None]
@@ -221,6 +221,18 @@ DESK_KEYS: tuple[DeskKey, ...] = (
         keys="Enter / d",
         help="show the detail pane / toggle it",
         show=False,
+    ),
+    DeskKey(
+        "v",
+        "cycle_scope",
+        "Today/run",
+        section="Screens",
+        help="Positions and Risk: today → whole run → each earlier day",
+        tabs=SCOPED_TABS,
+        ready=_has_snapshot,
+        show=False,  # the scoped tabs' info line names it: the 80-column footer is full
+        palette="Today / run / day",
+        palette_help="Show today, the whole run or an earlier day on Positions and Risk",
     ),
     DeskKey(
         "slash",

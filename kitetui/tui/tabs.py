@@ -56,6 +56,7 @@ from kitetui.tui.details import (
     position_detail,
     signal_detail,
 )
+from kitetui.tui.scope import TODAY, positions_in
 from kitetui.tui.widgets import RiskPanel
 from kitetui.views import DeskSnapshot, EngineView, OrderDetail, OrderView, PositionView
 
@@ -64,9 +65,10 @@ OrderHistory = Callable[[OrderView], tuple[OrderDetail | None, bool]]
 
 
 class SnapshotPanel(Protocol):
-    """The body of a tab that is not a table: it shows a whole snapshot."""
+    """The body of a tab that is not a table: it shows a whole snapshot (of a scope:
+    today, the run or a past day, ``scope.py``)."""
 
-    def show(self, snapshot: DeskSnapshot) -> None: ...
+    def show(self, snapshot: DeskSnapshot, scope: str = "today") -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,10 @@ class TabSpec:
     detail: Callable[[Any, DeskSnapshot, OrderHistory], Detail] | None = None
     actions: Mapping[str, RowAction] = field(default_factory=dict)
     panel: Callable[[], Widget] | None = None
+    #: ``v`` steps this tab through today, the run and each past day (``scope.py``).
+    scoped: bool = False
+    #: The views of a scope, for a scoped table tab (``views`` is then today's).
+    scoped_views: Callable[[DeskSnapshot, str], Iterable[Any]] | None = None
 
     @property
     def is_table(self) -> bool:
@@ -134,7 +140,9 @@ POSITIONS = TabSpec(
     title="Positions",
     columns=POSITION_COLUMNS,
     noun="positions",
-    views=lambda snapshot: snapshot.positions,
+    views=lambda snapshot: positions_in(snapshot, TODAY),
+    scoped=True,
+    scoped_views=positions_in,
     row_key=position_key,
     row=lambda position, _: position_row(position),
     detail=_position_detail,
@@ -207,7 +215,7 @@ SIGNALS = TabSpec(
     detail=lambda signal, _snapshot, _history: signal_detail(signal),
 )
 
-RISK = TabSpec(name="risk", title="Risk", panel=lambda: RiskPanel(id="risk-panel"))
+RISK = TabSpec(name="risk", title="Risk", panel=lambda: RiskPanel(id="risk-panel"), scoped=True)
 
 _PAUSABLE = frozenset({"RUNNING", "PAUSED"})
 
@@ -262,3 +270,4 @@ TAB_SPECS: tuple[TabSpec, ...] = (POSITIONS, ORDERS, SIGNALS, RISK, ENGINES, LOG
 TAB_BY_NAME: dict[str, TabSpec] = {spec.name: spec for spec in TAB_SPECS}
 TABS = tuple(spec.name for spec in TAB_SPECS)
 TABLE_TABS = tuple(spec.name for spec in TAB_SPECS if spec.is_table)
+SCOPED_TABS = tuple(spec.name for spec in TAB_SPECS if spec.scoped)

@@ -17,6 +17,7 @@ from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -42,6 +43,7 @@ from kitetui.tui.cells import (
 from kitetui.tui.chart import equity_chart
 from kitetui.tui.details import Detail
 from kitetui.tui.header import STARTING_HEADER, HeaderModel, banner_lines, header_segments
+from kitetui.tui.scope import TODAY, Figures, curve_in, pnl_figures, scope_label
 from kitetui.views import DeskSnapshot
 
 _TONE_VARIABLES = {"up": "success", "down": "error", "warn": "warning"}
@@ -472,6 +474,7 @@ class TablePane(Vertical):
         super().__init__(id=f"{table_id}-pane", classes="table-pane")
         self._noun = noun
         self._info = ""
+        self.scope = ""  # a scoped tab's "today 2024-01-15 (v: whole run)", first on the line
         self._total: int | None = None
         # Children are built here and kept: no query can miss them while the app
         # is starting or shutting down.
@@ -513,6 +516,8 @@ class TablePane(Vertical):
         table = self.table
         given, shown = table.source_count, len(table.shown_rows)
         parts = [counted(shown, self._noun) if shown == given else f"{shown:,} of {given:,} shown"]
+        if self.scope:
+            parts.insert(0, self.scope)
         if self._total is not None and self._total > given:
             parts.append(f"newest {given:,} of {self._total:,}")
         if table.filter_text:
@@ -673,22 +678,45 @@ class EquityChart(Static):
 _ENTRIES_TONES = {"BLOCKED": "down", "PAUSED": "warn"}
 
 
+def _figures_table(figures: Figures, styles: ToneStyles) -> Table:
+    """Today's P&L beside the run's (and a past day's), one row each, in columns that
+    fit 80 terminal columns: a label never sits beside a figure of another span."""
+    headings = ("P&L", "realized", "unrealized", "max DD")
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True)
+    for _ in headings:
+        table.add_column(justify="right", no_wrap=True)
+    table.add_row("", *(Text(h, style="bold") for h in headings))
+    for label, values in figures:
+        cells = [
+            Text(DASH)
+            if value is None
+            else Text(money(value), styles(tone_of(value)) if tone_of(value) else "")
+            for value in values
+        ]
+        table.add_row(Text(label, style="bold"), *cells)
+    return table
+
+
 class RiskPanel(VerticalScroll):
     """The Risk tab: state and flags, P&L, each limit as a gauge, and the equity curve."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._summary = ""
+        self._summary: tuple[str, object] = ("", ())
         self._lists = ""
+        self._title = ""
+        self._styles = ToneStyles(self)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="risk-summary")
+        yield Static("", id="risk-figures")
         yield DeskTable(LIMIT_COLUMNS, id="limits")
-        yield Label("Equity", classes="section-title")
+        yield Label("Equity", id="equity-title", classes="section-title")
         yield EquityChart(id="equity-chart")
         yield Static("", id="risk-lists")
 
-    def show(self, snapshot: DeskSnapshot) -> None:
+    def show(self, snapshot: DeskSnapshot, scope: str = TODAY) -> None:
         risk = snapshot.risk
         state = risk.state.upper()
         state_tone = {"ACTIVE": "up", "REDUCING": "warn", "HALTED": "down"}.get(state, "")
@@ -705,23 +733,19 @@ class RiskPanel(VerticalScroll):
         ]
         if risk.halt_reason:
             lines.append(f"[b]Halt reason[/b] {_tone_markup(risk.halt_reason, 'down')}")
-        lines.append(
-            "  ".join(
-                (
-                    f"[b]Day P&L[/b] {_pnl_markup(risk.day_pnl)}",
-                    f"[b]Realized[/b] {_pnl_markup(risk.realized)}",
-                    f"[b]Unrealized[/b] {_pnl_markup(risk.unrealized)}",
-                    f"[b]Max DD[/b] {_pnl_markup(-abs(risk.max_drawdown))}",
-                )
-            )
-        )
         summary = "\n".join(lines)
-        if summary != self._summary:
-            self._summary = summary
+        figures = pnl_figures(snapshot, scope)
+        if (summary, figures) != self._summary:
+            self._summary = (summary, figures)
             self.query_one("#risk-summary", Static).update(summary)
+            self.query_one("#risk-figures", Static).update(_figures_table(figures, self._styles))
 
         self.query_one("#limits", DeskTable).show_rows(limit_rows(risk.limits))
-        self.query_one(EquityChart).show(snapshot.equity_curve)
+        title = f"Equity, {scope_label(scope, snapshot)}"
+        if title != self._title:
+            self._title = title
+            self.query_one("#equity-title", Label).update(title)
+        self.query_one(EquityChart).show(curve_in(snapshot, scope))
 
         blocked = ", ".join(risk.blocked_symbols) or DASH
         blocks = [

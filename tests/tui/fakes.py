@@ -177,6 +177,8 @@ POSITIONS = (
     ),
     PositionView("INFY", "equity-mr", "MIS", 0, 0.0, 1640.2, -340.5, 0.0),
 )
+# One trading day so far: what each symbol realized is all today's.
+POSITIONS = tuple(dataclasses.replace(p, day_realized=p.realized) for p in POSITIONS)
 
 ORDERS = (
     OrderView(
@@ -378,6 +380,8 @@ def busy_snapshot() -> DeskSnapshot:
             realized=909.5,
             unrealized=2161.0,
             max_drawdown=512.25,
+            day_realized=909.5,
+            day_max_drawdown=512.25,
             limits=LIMITS,
             blocked_symbols=("INFY",),
             trades_today=(("NIFTY24JANFUT", 1), ("RELIANCE", 1), ("INFY", 2)),
@@ -385,6 +389,7 @@ def busy_snapshot() -> DeskSnapshot:
         ),
         equity_curve=EQUITY,
         counts=(("events", 1250), ("orders", 5), ("signals", 5)),
+        day="2024-01-15",
         feed=FeedView(
             state="RUNNING",
             items_per_s=1234.0,
@@ -413,6 +418,8 @@ def halted_snapshot() -> DeskSnapshot:
             realized=-10250.0,
             unrealized=0.0,
             max_drawdown=10980.0,
+            day_realized=-10250.0,
+            day_max_drawdown=10980.0,
             limits=(LimitView("daily loss", 10250.0, 10000.0, "₹"), *busy.risk.limits[1:]),
         ),
     )

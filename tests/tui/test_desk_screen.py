@@ -9,13 +9,17 @@ import asyncio
 import dataclasses
 
 import pytest
+from rich.console import Console
+from textual.widgets import Static
 
 from kitetui.commands import CancelOrder, PauseEntries, ResetKillSwitch, StopEngine
 from kitetui.tui.app import KiteTuiApp, make_app
+from kitetui.tui.cells import money
 from kitetui.tui.desk_screen import command_title
 from kitetui.tui.widgets import counted
+from kitetui.views import DayView, PositionView
 
-from .fakes import FakeLink, busy_snapshot
+from .fakes import FakeLink, busy_snapshot, ts
 
 SIZE = (120, 40)
 STEP_S = 5.0
@@ -58,7 +62,7 @@ async def test_positions_info_with_one_position_says_position() -> None:
     app = make_app(FakeLink(snapshot))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert info_text(app, "positions").startswith("1 position")
+        assert info_text(app, "positions").endswith(" · 1 position")
         assert "1 positions" not in info_text(app, "positions")
 
 
@@ -116,3 +120,107 @@ async def test_risk_tab_with_kill_switch_on_says_entries_blocked() -> None:
         summary = str(app.query_one("#risk-summary").render())
         assert "Kill switch ON" in summary
         assert "Entries BLOCKED" in summary and "Entries open" not in summary
+
+
+# ---- today, the whole run, a past day (v) ---------------------------------------------
+
+
+def multi_day_snapshot():
+    """Day two of a run: SBIN traded (and closed) on day one only, NIFTY today."""
+    busy = busy_snapshot()
+    nifty = PositionView(
+        "NIFTY24JANFUT",
+        "fno",
+        "MIS",
+        50,
+        21710.0,
+        21700.0,
+        -1500.0,
+        -500.0,
+        day_realized=200.0,
+        today=True,
+    )
+    sbin_old = PositionView(
+        "SBIN", "equity", "MIS", 0, 0.0, 600.0, -30000.0, 0.0, day_realized=0.0, today=False
+    )
+    day_one = DayView(
+        "2024-01-12",
+        (
+            PositionView(
+                "SBIN", "equity", "MIS", 0, 0.0, 0.0, -30000.0, 0.0, -30000.0, today=False
+            ),
+            PositionView(
+                "NIFTY24JANFUT", "fno", "MIS", 0, 0.0, 0.0, -1700.0, 0.0, -1700.0, today=False
+            ),
+        ),
+    )
+    day_one_ts = ts(10, 0) - 3 * 86_400 * 10**9
+    return dataclasses.replace(
+        busy,
+        positions=(sbin_old, nifty),
+        past_days=(day_one,),
+        day="2024-01-15",
+        risk=dataclasses.replace(
+            busy.risk,
+            day_pnl=-300.0,
+            realized=-31500.0,
+            unrealized=-500.0,
+            day_realized=200.0,
+            max_drawdown=32500.0,
+            day_max_drawdown=800.0,
+            days=2,
+        ),
+        equity_curve=((day_one_ts, 1_000_000.0), (ts(9, 15), 968_300.0), (ts(10, 0), 968_000.0)),
+        equity_run=((day_one_ts, 1_000_000.0), (ts(9, 15), 968_300.0), (ts(10, 0), 968_000.0)),
+    )
+
+
+async def test_positions_with_a_multi_day_run_show_today_then_run_then_each_day() -> None:
+    snapshot = multi_day_snapshot()
+    app = make_app(FakeLink(snapshot))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        table = app.desk.pane("positions").table
+        assert list(table.shown_rows) == ["NIFTY24JANFUT"]  # SBIN closed on day one
+        assert info_text(app, "positions").startswith("today 2024-01-15 (v: whole run)")
+        pnl = table.shown_rows["NIFTY24JANFUT"][6].text
+        assert pnl == "-300.00" == money(snapshot.risk.day_pnl)  # adds up to the header
+
+        await pilot.press("v")
+        await pilot.pause()
+        assert set(table.shown_rows) == {"SBIN", "NIFTY24JANFUT"}
+        assert info_text(app, "positions").startswith("whole run, 2 days (v: 2024-01-12)")
+        assert table.shown_rows["SBIN"][6].text == "-30,000.00"
+
+        await pilot.press("v")
+        await pilot.pause()
+        assert info_text(app, "positions").startswith("day 2024-01-12 (v: today)")
+        assert table.shown_rows["NIFTY24JANFUT"][6].text == "-1,700.00"
+
+        await pilot.press("v")
+        await pilot.pause()
+        assert list(table.shown_rows) == ["NIFTY24JANFUT"]
+        assert app.desk.scope == "today"
+
+
+async def test_risk_tab_labels_todays_figures_and_the_runs_and_charts_today() -> None:
+    app = make_app(FakeLink(multi_day_snapshot()))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("4")
+        await pilot.pause()
+        console = Console(width=120, record=True, color_system=None)
+        console.print(app.query_one("#risk-figures", Static).content)
+        figures = console.export_text()
+        today = next(line for line in figures.splitlines() if line.startswith("today"))
+        run = next(line for line in figures.splitlines() if line.startswith("whole run"))
+        assert today.split()[2:] == ["-300.00", "+200.00", "-500.00", "-800.00"]
+        assert run.split()[4:] == ["-32,000.00", "-31,500.00", "-500.00", "-32,500.00"]
+        assert str(app.query_one("#equity-title").render()) == "Equity, today 2024-01-15"
+        chart = str(app.query_one("#equity-chart").render())
+        assert "01-12" not in chart  # today's points only: the axis stays on one date
+        await pilot.press("v")
+        await pilot.pause()
+        assert str(app.query_one("#equity-title").render()) == "Equity, whole run, 2 days"
+        chart = str(app.query_one("#equity-chart").render())
+        assert "01-12" in chart and "01-15" in chart  # an axis across dates says the dates

@@ -57,6 +57,7 @@ def test_help_sections_with_table_list_everywhere_keys_before_tab_keys() -> None
                 ("1 … 6", "Positions, Orders, Signals, Risk, Engines, Log"),
                 ("↑ ↓ PgUp PgDn", "move in the table"),
                 ("Enter / d", "show the detail pane / toggle it"),
+                ("v", "Positions and Risk: today → whole run → each earlier day"),
                 ("/", "filter the table: rows must contain every word; Esc clears"),
                 ("o / O", "sort by the next column / reverse it (or click a header)"),
             ),
