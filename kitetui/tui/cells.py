@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple, TypeVar
 
 from kitetui.views import (
+    DeskSnapshot,
     EngineView,
     EventView,
     LimitView,
@@ -61,8 +62,25 @@ def ist_clock(ts_ns: int) -> str:
     return ist_datetime(ts_ns).strftime("%Y-%m-%d %H:%M:%S IST")
 
 
-def ist_time(ts_ns: int) -> str:
-    return DASH if ts_ns <= 0 else ist_datetime(ts_ns).strftime("%H:%M:%S")
+def ist_time(ts_ns: int, dated: bool = False) -> str:
+    """``HH:MM:SS``; ``MM-DD HH:MM:SS`` when ``dated`` (the rows span more than a day)."""
+    if ts_ns <= 0:
+        return DASH
+    return ist_datetime(ts_ns).strftime("%m-%d %H:%M:%S" if dated else "%H:%M:%S")
+
+
+def spans_days(snapshot: DeskSnapshot) -> bool:
+    """Whether the rows of the Orders, Signals and Log tabs may come from more than one
+    day, so their time column must say the date: the run has seen more than one trading
+    day, or its oldest row listed is of another day than the data clock's."""
+    if snapshot.risk.days > 1 or snapshot.past_days:
+        return True
+    now = snapshot.data_ts_ns
+    if now <= 0:
+        return False
+    oldest = [v[0].ts_ns for v in (snapshot.signals, snapshot.events) if v and v[0].ts_ns > 0]
+    oldest += [o.ts_ns for o in snapshot.orders if o.ts_ns > 0]
+    return bool(oldest) and ist_datetime(min(oldest)).date() != ist_datetime(now).date()
 
 
 def group_indian(whole: int) -> str:
@@ -322,10 +340,10 @@ ORDER_COLUMNS = (
 )
 
 
-def order_row(order: OrderView) -> Row:
+def order_row(order: OrderView, dated: bool = False) -> Row:
     side_tone = {"BUY": "up", "SELL": "down"}.get(order.side.upper(), "")
     return (
-        Cell(ist_time(order.ts_ns)),
+        Cell(ist_time(order.ts_ns, dated)),
         Cell(order.symbol),
         Cell(order.side, side_tone),
         Cell(str(order.quantity)),
@@ -369,9 +387,9 @@ def confidence_text(confidence: float) -> str:
     return f"{confidence:.2f}"
 
 
-def signal_row(signal: SignalView) -> Row:
+def signal_row(signal: SignalView, dated: bool = False) -> Row:
     return (
-        Cell(ist_time(signal.ts_ns)),
+        Cell(ist_time(signal.ts_ns, dated)),
         Cell(signal.symbol),
         Cell(signal.kind),
         Cell(price(signal.price)),
@@ -428,10 +446,10 @@ EVENT_COLUMNS = (
 _LEVEL_TONES = {"WARNING": "warn", "WARN": "warn", "ERROR": "down", "CRITICAL": "down"}
 
 
-def event_row(event: EventView) -> Row:
+def event_row(event: EventView, dated: bool = False) -> Row:
     where = "/".join(part for part in (event.engine, event.symbol) if part)
     return (
-        Cell(ist_time(event.ts_ns)),
+        Cell(ist_time(event.ts_ns, dated)),
         Cell(event.level, _LEVEL_TONES.get(event.level.upper(), "")),
         Cell(event.kind),
         Cell(where),

@@ -91,6 +91,7 @@ class DeskScreen(Screen[None]):
         self._scope = TODAY  # what the scoped tabs (Positions, Risk) show: see scope.py
         self._views: dict[str, dict[str, object]] = {tab: {} for tab in TABLE_TABS}
         self._row_cache: dict[str, dict[Any, Row]] = {}  # per tab: view -> its row
+        self._row_contexts: dict[str, object] = {}  # per tab: its row_context when cached
         self._order_details: dict[str, tuple[tuple[str, int], OrderDetail | None]] = {}
         self._detail_requests: set[str] = set()
         self._details_wanted: bool | None = None  # None: by terminal height
@@ -220,8 +221,11 @@ class DeskScreen(Screen[None]):
         if not spec.rows_cached:
             return spec.rows(views, snapshot)
         assert spec.row is not None
+        context = spec.row_context(snapshot)
         build = spec.row
-        before = self._row_cache.get(spec.name, {})
+        fresh = self._row_contexts.get(spec.name, context) != context
+        self._row_contexts[spec.name] = context
+        before = {} if fresh else self._row_cache.get(spec.name, {})
         cache: dict[Any, Row] = {}
         rows: dict[str, Row] = {}
         for key, view in views.items():

@@ -46,6 +46,7 @@ from kitetui.tui.cells import (
     position_row,
     signal_key,
     signal_row,
+    spans_days,
 )
 from kitetui.tui.details import (
     OPEN_STATUSES,
@@ -104,6 +105,9 @@ class TabSpec:
     detail: Callable[[Any, DeskSnapshot, OrderHistory], Detail] | None = None
     actions: Mapping[str, RowAction] = field(default_factory=dict)
     panel: Callable[[], Widget] | None = None
+    #: What a row reads of the snapshot besides its view (the time column's dated form):
+    #: cached rows are built again when it changes.
+    row_context: Callable[[DeskSnapshot], object] = lambda snapshot: None
     #: ``v`` steps this tab through today, the run and each past day (``scope.py``).
     scoped: bool = False
     #: The views of a scope, for a scoped table tab (``views`` is then today's).
@@ -117,6 +121,17 @@ class TabSpec:
         """Each view's row, uncached (``DeskScreen`` caches when ``rows_cached``)."""
         assert self.row is not None
         return {key: self.row(view, snapshot) for key, view in views.items()}
+
+
+_DATED: list[Any] = [None, False]  # the last snapshot asked about, and its answer
+
+
+def _dated(snapshot: DeskSnapshot) -> bool:
+    """``spans_days`` once per snapshot: it scans the orders, and a row is built for
+    every view new on the tab (2,000 at a first frame)."""
+    if _DATED[0] is not snapshot:
+        _DATED[:] = [snapshot, spans_days(snapshot)]
+    return bool(_DATED[1])
 
 
 # ---- positions -------------------------------------------------------------------------
@@ -188,7 +203,8 @@ ORDERS = TabSpec(
     noun="orders",
     views=lambda snapshot: sorted(snapshot.orders, key=lambda o: o.ts_ns, reverse=True),
     row_key=order_key,
-    row=lambda order, _: order_row(order),
+    row=lambda order, snapshot: order_row(order, _dated(snapshot)),
+    row_context=_dated,
     total="orders",
     detail=_order_detail,
     actions={
@@ -210,7 +226,8 @@ SIGNALS = TabSpec(
     noun="signals",
     views=lambda snapshot: reversed(snapshot.signals),
     row_key=signal_key,
-    row=lambda signal, _: signal_row(signal),
+    row=lambda signal, snapshot: signal_row(signal, _dated(snapshot)),
+    row_context=_dated,
     total="signals",
     detail=lambda signal, _snapshot, _history: signal_detail(signal),
 )
@@ -259,7 +276,8 @@ LOG = TabSpec(
     noun="events",
     views=lambda snapshot: reversed(snapshot.events),
     row_key=event_key,
-    row=lambda event, _: event_row(event),
+    row=lambda event, snapshot: event_row(event, _dated(snapshot)),
+    row_context=_dated,
     total="events",
     detail=lambda event, _snapshot, _history: event_detail(event),
 )

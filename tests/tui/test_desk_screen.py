@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from kitetui.commands import CancelOrder, PauseEntries, ResetKillSwitch, StopEngine
 from kitetui.tui.app import KiteTuiApp, make_app
-from kitetui.tui.cells import money
+from kitetui.tui.cells import money, spans_days
 from kitetui.tui.desk_screen import command_title
 from kitetui.tui.widgets import counted
 from kitetui.views import DayView, PositionView
@@ -224,3 +224,41 @@ async def test_risk_tab_labels_todays_figures_and_the_runs_and_charts_today() ->
         assert str(app.query_one("#equity-title").render()) == "Equity, whole run, 2 days"
         chart = str(app.query_one("#equity-chart").render())
         assert "01-12" in chart and "01-15" in chart  # an axis across dates says the dates
+
+
+# ---- dates in Orders, Signals and Log when the run spans days ------------------------
+
+
+async def test_time_columns_say_the_date_once_the_run_spans_days() -> None:
+    snapshot = busy_snapshot()
+    app = make_app(FakeLink(snapshot))
+    link = app.desk._link
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for key, tab in (("2", "orders"), ("3", "signals"), ("6", "log")):
+            await pilot.press(key)
+            await pilot.pause()
+            first = next(iter(app.desk.pane(tab).table.shown_rows.values()))
+            assert first[0].text.count(":") == 2 and "-" not in first[0].text  # one day
+        second_day = dataclasses.replace(
+            snapshot,
+            seq=snapshot.seq + 1,
+            data_ts_ns=snapshot.data_ts_ns + 86_400 * 10**9,
+            risk=dataclasses.replace(snapshot.risk, days=2),
+        )
+        link.publish(second_day)
+        await pilot.pause(0.5)
+        for key, tab in (("2", "orders"), ("3", "signals"), ("6", "log")):
+            await pilot.press(key)
+            await pilot.pause()
+            rows = app.desk.pane(tab).table.shown_rows.values()
+            assert all(row[0].text.startswith("01-15 ") for row in rows), tab
+
+
+def test_spans_days_with_an_old_row_and_one_day_seen_is_true() -> None:
+    snapshot = busy_snapshot()
+    assert not spans_days(snapshot)
+    later = dataclasses.replace(snapshot, data_ts_ns=snapshot.data_ts_ns + 86_400 * 10**9)
+    assert spans_days(later)  # a resumed live run: yesterday's orders are still listed
+    three_days = dataclasses.replace(snapshot.risk, days=3)
+    assert spans_days(dataclasses.replace(snapshot, risk=three_days))
