@@ -84,6 +84,10 @@ class Engine:
         self.orders_placed = 0
         self.heartbeat_ns = 0
         self.last_error = ""
+        # Set by start_session when the engine has nothing to trade today (a word for
+        # the screen, "NO CONTRACTS" or "IDLE", and the reason): an amber alarm.
+        self.idle = ""
+        self.idle_reason = ""
         self._inbox: asyncio.Queue[tuple[Sequence[Tick | Bar], asyncio.Future[None]] | None] = (
             asyncio.Queue(maxsize=2)
         )
@@ -237,6 +241,12 @@ class Engine:
     ) -> None:
         """Decide what to trade today; called on the first batch of each trading day."""
         self.day = day
+        self.idle = self.idle_reason = ""
+
+    def nothing_to_trade(self, word: str, reason: str) -> None:
+        """Today this engine has nothing to trade: say so on screen and in the journal."""
+        self.idle, self.idle_reason = word, reason
+        self.record("EngineIdle", f"{word}: {reason}", level="WARNING")
 
     def subscribe(self, symbols: set[str] | frozenset[str]) -> None:
         symbols = frozenset(symbols)
@@ -296,6 +306,8 @@ class Engine:
             orders_placed=self.orders_placed,
             heartbeat_ts_ns=self.heartbeat_ns,
             last_error=self.last_error,
+            idle=self.idle,
+            idle_reason=self.idle_reason,
         )
 
 

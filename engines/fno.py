@@ -27,6 +27,7 @@ class FnoEngine(Engine):
     ) -> None:
         await super().start_session(day, prices, turnover)
         contracts: set[str] = set()
+        missing: list[str] = []
         for underlying in self.config.underlyings:
             try:
                 future = near_future(
@@ -34,6 +35,7 @@ class FnoEngine(Engine):
                 )
             except InstrumentError as exc:
                 self.record("InstrumentMissing", str(exc), level="WARNING", symbol=underlying)
+                missing.append(str(exc))
                 continue
             contracts.add(future.tradingsymbol)
             if future.tradingsymbol not in self.available:
@@ -56,3 +58,5 @@ class FnoEngine(Engine):
             if symbol not in contracts:
                 await self.trader.flatten(symbol, OrderPurpose.EXIT, "rolled to the next contract")
         self.subscribe(contracts | set(self.trader.held_by(self.name)))
+        if not contracts:
+            self.nothing_to_trade("NO CONTRACTS", "; ".join(missing) or "no underlying")

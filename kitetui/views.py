@@ -24,6 +24,16 @@ class EngineView:
     orders_placed: int = 0
     heartbeat_ts_ns: int = 0  # data time of the last bar it processed
     last_error: str = ""
+    # Nothing to trade today although it runs: "NO CONTRACTS" (every future expired,
+    # no option expiry listed) or "IDLE" (no symbol passed the universe), and why.
+    idle: str = ""
+    idle_reason: str = ""
+
+    @property
+    def shown_state(self) -> str:
+        """The state a person reads: an active engine with nothing to trade says so."""
+        active = self.state.upper() in ("RUNNING", "PAUSED")
+        return self.idle if self.idle and active else self.state
 
 
 @dataclass(frozen=True, slots=True)

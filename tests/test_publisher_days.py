@@ -1,4 +1,5 @@
-"""The snapshot of a multi-day run tells today from the run (kitetui/snapshots.py).
+"""The snapshot of a multi-day run tells today from the run (kitetui/snapshots.py), and
+an engine with nothing left to trade says so.
 
 The bundled replay spans six trading days. Sampled through the run, the published
 snapshot must show today's rows adding up to the day P&L, no closed row of an earlier
@@ -17,6 +18,7 @@ from kitetui.cli import DEFAULT_CONFIG
 from kitetui.clock import ist_date
 from kitetui.config import parse_config
 from kitetui.supervisor import Supervisor
+from kitetui.tui.header import header_model
 from kitetui.views import DeskSnapshot
 
 SAMPLE_EVERY = 97  # batches between checked snapshots (and each day's first batch)
@@ -42,6 +44,7 @@ async def test_multi_day_replay_snapshots_separate_today_from_the_run(tmp_path: 
     await asyncio.wait_for(supervisor.open(), 60)
     process = supervisor._process
     seen_days: list[str] = []
+    idle: dict[str, tuple[str, ...]] = {}
     checked = 0
 
     async def sampled(ts: int, batch: list, warm: bool) -> None:
@@ -56,6 +59,16 @@ async def test_multi_day_replay_snapshots_separate_today_from_the_run(tmp_path: 
         assert snapshot.day == day
         assert snapshot.risk.days == len(seen_days)
         check(snapshot)
+        for engine in snapshot.engines:  # no engine lists a contract expired today
+            for symbol in engine.symbols:
+                expiry = supervisor.contracts[symbol].expiry
+                assert expiry is None or expiry.isoformat() >= day, (engine.name, symbol)
+        if day >= "2023-01-01":  # the NIFTY Nov-2022 contracts have all expired
+            idle[day] = header_model(snapshot).alarms
+            assert {e.name: e.shown_state for e in snapshot.engines if e.kind != "equity"} == {
+                "fno": "NO CONTRACTS",
+                "options": "NO CONTRACTS",
+            }
         checked += 1
 
     supervisor._process = sampled  # type: ignore[method-assign]
@@ -65,6 +78,7 @@ async def test_multi_day_replay_snapshots_separate_today_from_the_run(tmp_path: 
     finally:
         await asyncio.wait_for(supervisor.close(), 30)
     assert len(seen_days) >= 5 and checked > 100
+    assert len(idle) >= 4 and all("NO CONTRACTS: fno, options" in a for a in idle.values())
     past = [day.day for day in final.past_days]
     assert past and set(past) <= set(seen_days[:-1])
     assert past == sorted(past) and seen_days[-1] not in past

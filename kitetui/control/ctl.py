@@ -236,7 +236,7 @@ def format_status(s: DeskSnapshot) -> str:
                 (
                     e.name,
                     e.kind,
-                    e.state,
+                    e.state if e.shown_state == e.state else f"{e.state} ({e.shown_state})",
                     e.strategy,
                     str(len(e.symbols)),
                     str(e.bars_seen),

@@ -259,9 +259,10 @@ def engine_row(engine: EngineView, data_ts_ns: int = 0) -> Row:
     # An engine more than two of its own bars behind the market is worth a look.
     late = lag is not None and engine.timeframe_s > 0 and lag > 2 * engine.timeframe_s
     count = len(engine.symbols)
+    idle = engine.shown_state
     return (
         Cell(engine.name),
-        state_cell(engine.state),
+        state_cell(engine.state) if idle == engine.state else Cell(idle, "warn"),
         Cell(engine.kind),
         Cell(engine.strategy),
         Cell(timeframe(engine.timeframe_s)),

@@ -177,6 +177,8 @@ def engine_detail(engine: EngineView, data_ts_ns: int) -> Detail:
             Cell(", ".join(engine.symbols) or DASH),
         ),
     ]
+    if engine.shown_state != engine.state:
+        lines.append((_label(engine.idle.lower()), Cell(engine.idle_reason, "warn")))
     if engine.last_error:
         lines.append((_label("last error"), Cell(engine.last_error, "down")))
     return tuple(lines)

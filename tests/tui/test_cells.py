@@ -6,9 +6,10 @@ import dataclasses
 
 import pytest
 
-from kitetui.tui.cells import confidence_text, signal_row
+from kitetui.tui.cells import confidence_text, engine_row, signal_row
+from kitetui.tui.header import header_model
 
-from .fakes import SIGNALS
+from .fakes import ENGINES, SIGNALS, busy_snapshot
 
 
 @pytest.mark.parametrize(
@@ -23,3 +24,15 @@ def test_signal_row_with_allowed_tiny_confidence_shows_below_one_hundredth() -> 
     signal = dataclasses.replace(SIGNALS[0], confidence=0.0018386990658599905)
     assert signal.risk_verdict == "ALLOW"
     assert signal_row(signal)[4].text == "<0.01"
+
+
+def test_engine_with_nothing_to_trade_reads_no_contracts_and_raises_an_amber_alarm() -> None:
+    fno = dataclasses.replace(
+        ENGINES[0], idle="NO CONTRACTS", idle_reason="every NFO:NIFTY future has expired"
+    )
+    stopped = dataclasses.replace(ENGINES[2], idle="NO CONTRACTS")  # stopped says STOPPED
+    assert engine_row(fno)[1] == ("NO CONTRACTS", "warn")
+    assert engine_row(stopped)[1].text == "STOPPED"
+    snapshot = dataclasses.replace(busy_snapshot(), engines=(fno, ENGINES[1], stopped))
+    alarms = header_model(snapshot).alarms
+    assert "NO CONTRACTS: fno-trend" in alarms
