@@ -303,7 +303,7 @@ class Engine:
             symbols=tuple(sorted(self.subscriptions)),
             bars_seen=self.bars_seen,
             signals_emitted=self.signals_emitted,
-            orders_placed=self.orders_placed,
+            orders_placed=self.trader.orders_by_engine[self.name],
             heartbeat_ts_ns=self.heartbeat_ns,
             last_error=self.last_error,
             idle=self.idle,

@@ -48,6 +48,10 @@ class Recovery:
         for order in await runs_repo.load_orders(desk.db, desk.run_id):
             desk.trader.track(order)
         desk.trader.counts["orders"] = len(desk.trader.orders)
+        # Engines count their signals from here on; the warm-up emits none.
+        emitted = await runs_repo.signals_by_engine(desk.db, desk.run_id)
+        for engine in desk.engines:
+            engine.signals_emitted = emitted.get(engine.name, 0)
         kill = await runs_repo.load_desk_state(desk.db, "kill_switch")
         self._kill = kill if kill and kill.get("on") else None
         desk.warmup.active = self.cursor_ns > 0

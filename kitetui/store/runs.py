@@ -100,12 +100,24 @@ async def create_run(
 
 
 async def mark_restarted(db: aiosqlite.Connection, run_id: str) -> None:
+    """A resumed run is RUNNING again (it said STOPPED, or still RUNNING after a crash)
+    until ``finish_run`` records how this session of it ended."""
     await _write_run(
         db,
         "resuming a run",
-        "UPDATE runs SET restarts = restarts + 1, chk = x'' WHERE run_id = ?",
+        "UPDATE runs SET restarts = restarts + 1, status = 'RUNNING', ended_wall_ns = NULL, "
+        "chk = x'' WHERE run_id = ?",
         (run_id,),
     )
+
+
+async def signals_by_engine(db: aiosqlite.Connection, run_id: str) -> dict[str, int]:
+    """How many signals each engine of the run has journaled (HOLD decisions included,
+    as an engine counts them)."""
+    cursor = await db.execute(
+        "SELECT engine, count(*) FROM signals WHERE run_id = ? GROUP BY engine", (run_id,)
+    )
+    return {engine: count for engine, count in await cursor.fetchall()}
 
 
 async def finish_run(db: aiosqlite.Connection, run_id: str, status: str) -> None:
