@@ -280,17 +280,19 @@ def engine_rows(engines: Iterable[EngineView], data_ts_ns: int = 0) -> dict[str,
     return {key: engine_row(e, data_ts_ns) for key, e in keyed(engines, engine_key).items()}
 
 
+#: What a trader must see at 80 columns comes first: the contract, its size, its P&L
+#: and what protects it (the stop); lots, expiry and the P&L split follow.
 POSITION_COLUMNS = (
     ColumnSpec("symbol", "contract"),
     ColumnSpec("qty", "qty", numeric=True),
+    ColumnSpec("pnl", "P&L", numeric=True),
+    ColumnSpec("cover", "cover"),
+    ColumnSpec("ltp", "LTP", numeric=True),
+    ColumnSpec("avg", "avg", numeric=True),
     ColumnSpec("lots", "lots", numeric=True),
     ColumnSpec("expiry", "expiry"),
-    ColumnSpec("avg", "avg", numeric=True),
-    ColumnSpec("ltp", "LTP", numeric=True),
-    ColumnSpec("pnl", "P&L", numeric=True),
     ColumnSpec("unrealized", "unrealized", numeric=True),
     ColumnSpec("realized", "realized", numeric=True),
-    ColumnSpec("cover", "cover"),
     ColumnSpec("product", "prod"),
     ColumnSpec("engine", "engine"),
 )
@@ -306,14 +308,14 @@ def position_row(position: PositionView) -> Row:
     return (
         Cell(position.symbol),
         Cell(f"{qty:+d}" if qty else "0", tone_of(qty)),
+        pnl_cell(position.pnl),
+        Cell(position.cover, _COVER_TONES.get(position.cover_state, "")),
+        Cell(price(position.last_price)),
+        Cell(price(position.avg_price)),
         Cell(lots if qty and position.lot_size > 1 else "", tone_of(qty)),
         Cell(position.expiry),
-        Cell(price(position.avg_price)),
-        Cell(price(position.last_price)),
-        pnl_cell(position.pnl),
         pnl_cell(position.unrealized),
         pnl_cell(position.realized),
-        Cell(position.cover, _COVER_TONES.get(position.cover_state, "")),
         Cell(position.product),
         Cell(position.engine),
     )

@@ -61,6 +61,8 @@ from kitetui.views import DeskSnapshot, OrderDetail, OrderView
 KILL_REASON = "manual from TUI"
 #: Below this many rows the detail panes start hidden (``d`` or Enter shows them).
 DETAIL_MIN_HEIGHT = 36
+#: From this many columns the footer also shows ``^p palette``.
+FOOTER_PALETTE_MIN_WIDTH = 100
 #: Order histories kept for the detail pane (what a person looks at, not the whole day).
 ORDER_HISTORIES_KEPT = 500
 
@@ -129,16 +131,26 @@ class DeskScreen(Screen[None]):
             for number, spec in enumerate(TAB_SPECS, start=1):
                 with TabPane(f"{number} {spec.title}", id=spec.name):
                     yield self._panes.get(spec.name) or self._panels[spec.name]
-        yield Footer(compact=True)
+        self._footer = Footer(compact=True)
+        yield self._footer
 
     def on_mount(self) -> None:
         self._body.display = False
         self.set_interval(1 / self._refresh_hz, self.pull_snapshot, name="pull-snapshot")
         self._apply_detail_visibility()
+        self._fit_footer()
         self.pull_snapshot()
 
     def on_resize(self) -> None:
         self._apply_detail_visibility()
+        self._fit_footer()
+
+    def _fit_footer(self) -> None:
+        """Below 100 columns the footer drops its ``^p palette`` entry (the palette is on
+        the help screen) so that every key of the tab, ``q Quit`` last, fits in 80."""
+        wide = self.size.width >= FOOTER_PALETTE_MIN_WIDTH
+        if self._footer.show_command_palette != wide:
+            self._footer.show_command_palette = wide
 
     def pane(self, tab: str) -> TablePane:
         return self._panes[tab]

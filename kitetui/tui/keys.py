@@ -253,6 +253,7 @@ DESK_KEYS: tuple[DeskKey, ...] = (
         help="sort by the next column / reverse it (or click a header)",
         tabs=TABLE_TABS,
         ready=_has_snapshot,
+        show=False,  # in the help: the 80-column footer keeps room for every action key
     ),
     DeskKey(
         "O",

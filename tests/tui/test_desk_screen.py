@@ -11,6 +11,7 @@ import dataclasses
 import pytest
 from rich.console import Console
 from textual.widgets import Static
+from textual.widgets._footer import FooterKey
 
 from kitetui.commands import CancelOrder, PauseEntries, ResetKillSwitch, StopEngine
 from kitetui.tui.app import KiteTuiApp, make_app
@@ -183,19 +184,19 @@ async def test_positions_with_a_multi_day_run_show_today_then_run_then_each_day(
         table = app.desk.pane("positions").table
         assert list(table.shown_rows) == ["NIFTY24JANFUT"]  # SBIN closed on day one
         assert info_text(app, "positions").startswith("today 2024-01-15 (v: whole run)")
-        pnl = table.shown_rows["NIFTY24JANFUT"][6].text
+        pnl = table.shown_rows["NIFTY24JANFUT"][2].text
         assert pnl == "-300.00" == money(snapshot.risk.day_pnl)  # adds up to the header
 
         await pilot.press("v")
         await pilot.pause()
         assert set(table.shown_rows) == {"SBIN", "NIFTY24JANFUT"}
         assert info_text(app, "positions").startswith("whole run, 2 days (v: 2024-01-12)")
-        assert table.shown_rows["SBIN"][6].text == "-30,000.00"
+        assert table.shown_rows["SBIN"][2].text == "-30,000.00"
 
         await pilot.press("v")
         await pilot.pause()
         assert info_text(app, "positions").startswith("day 2024-01-12 (v: today)")
-        assert table.shown_rows["NIFTY24JANFUT"][6].text == "-1,700.00"
+        assert table.shown_rows["NIFTY24JANFUT"][2].text == "-1,700.00"
 
         await pilot.press("v")
         await pilot.pause()
@@ -262,3 +263,43 @@ def test_spans_days_with_an_old_row_and_one_day_seen_is_true() -> None:
     assert spans_days(later)  # a resumed live run: yesterday's orders are still listed
     three_days = dataclasses.replace(snapshot.risk, days=3)
     assert spans_days(dataclasses.replace(snapshot, risk=three_days))
+
+
+# ---- 80x24 ------------------------------------------------------------------------------
+
+
+def _killed_and_paused():
+    busy = busy_snapshot()
+    risk = dataclasses.replace(busy.risk, kill_switch=True, entries_paused=True)
+    return dataclasses.replace(busy, risk=risk)
+
+
+@pytest.mark.parametrize("state", ["busy", "killed and paused"])
+async def test_footer_at_80_columns_shows_every_key_of_every_tab_through_quit(state) -> None:
+    snapshot = busy_snapshot() if state == "busy" else _killed_and_paused()
+    app = make_app(FakeLink(snapshot))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        for key in "123456":
+            await pilot.press(key)
+            await pilot.pause()
+            footer_keys = list(app.screen.query(FooterKey))
+            labels = [k.description for k in footer_keys]
+            assert labels[-1] == "Quit", (key, labels)
+            for widget in footer_keys:
+                assert widget.region.right <= 80 and widget.region.width > 0, (key, labels)
+
+
+async def test_positions_at_80_columns_show_the_cover_column_without_scrolling() -> None:
+    app = make_app(FakeLink(busy_snapshot()))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        table = app.desk.pane("positions").table
+        right = 0
+        for column in table.ordered_columns:
+            right += column.get_render_width(table)
+            if column.key.value == "cover":
+                break
+        assert right <= table.scrollable_content_region.width
+        assert table.scroll_x == 0
+        assert "STOP @ 21650" in {row[3].text for row in table.shown_rows.values()}

@@ -28,7 +28,6 @@ def test_bindings_with_table_keep_the_footer_order() -> None:
         ("k", "Kill"),
         ("r", "Reset kill"),
         ("slash", "Filter"),
-        ("o", "Sort"),
         ("question_mark", "Help"),
         ("q", "Quit"),
     ]
