@@ -325,8 +325,11 @@ def position_rows(positions: Iterable[PositionView]) -> dict[str, Row]:
     return {key: position_row(p) for key, p in keyed(positions, position_key).items()}
 
 
+#: The tag second: it is what ``kitetui ctl order``/``cancel`` take (any unique prefix),
+#: and at the end of the row it was cut to four characters at 120 columns.
 ORDER_COLUMNS = (
     ColumnSpec("time", "time"),
+    ColumnSpec("tag", "tag"),
     ColumnSpec("symbol", "symbol"),
     ColumnSpec("side", "side"),
     ColumnSpec("qty", "qty", numeric=True),
@@ -338,7 +341,6 @@ ORDER_COLUMNS = (
     ColumnSpec("filled", "filled", numeric=True),
     ColumnSpec("avg", "avg", numeric=True),
     ColumnSpec("engine", "engine"),
-    ColumnSpec("tag", "tag"),
     ColumnSpec("reason", "reason"),
 )
 
@@ -347,6 +349,7 @@ def order_row(order: OrderView, dated: bool = False) -> Row:
     side_tone = {"BUY": "up", "SELL": "down"}.get(order.side.upper(), "")
     return (
         Cell(ist_time(order.ts_ns, dated)),
+        Cell(order.tag),
         Cell(order.symbol),
         Cell(order.side, side_tone),
         Cell(str(order.quantity)),
@@ -358,7 +361,6 @@ def order_row(order: OrderView, dated: bool = False) -> Row:
         Cell(str(order.filled_qty)),
         Cell(price(order.avg_price)),
         Cell(order.engine),
-        Cell(order.tag),
         Cell(clip(order.reason, 40)),
     )
 

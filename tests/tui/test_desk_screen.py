@@ -303,3 +303,27 @@ async def test_positions_at_80_columns_show_the_cover_column_without_scrolling()
         assert right <= table.scrollable_content_region.width
         assert table.scroll_x == 0
         assert "STOP @ 21650" in {row[3].text for row in table.shown_rows.values()}
+
+
+async def test_orders_at_120_columns_show_whole_tags_even_when_dated() -> None:
+    snapshot = busy_snapshot()
+    tags = ("CBGW3X7UUMY74M5X", "WGJILZ5A327FA25T", "4XGBP4YYXWI2CBYB", "P7RK3ZRGGU2IDXRK")
+    orders = tuple(
+        dataclasses.replace(o, tag=t, symbol="NIFTY22NOV18250CE")
+        for o, t in zip(snapshot.orders, tags, strict=False)
+    )
+    risk = dataclasses.replace(snapshot.risk, days=2)  # dated times: the widest row
+    app = make_app(FakeLink(dataclasses.replace(snapshot, orders=orders, risk=risk)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("2")
+        await pilot.pause()
+        table = app.desk.pane("orders").table
+        right = 0
+        for column in table.ordered_columns:
+            right += column.get_render_width(table)
+            if column.key.value == "status":  # the tag and what the order is, in view
+                break
+        assert right <= table.scrollable_content_region.width
+        shown = {row[1].text for row in table.shown_rows.values()}
+        assert set(tags) <= shown
