@@ -99,6 +99,7 @@ class Publisher:
             published_wall_ns=time.time_ns(),
             day=portfolio.day_label,
             past_days=self._past_days(),
+            headline=desk.headline,
         )
 
     def _equity_run(self) -> tuple[tuple[int, float], ...]:

@@ -33,6 +33,7 @@ from kitetui.command_handler import CommandHandler
 from kitetui.commands import Command, CommandResult
 from kitetui.config import AppConfig, check_armed
 from kitetui.domain import Bar, Event, OrderPurpose, Tick, TradingState
+from kitetui.headline import headline
 from kitetui.market.calendar import nse as nse_calendar
 from kitetui.market.feeds import OrderUpdate
 from kitetui.market.loaders import data_path
@@ -50,7 +51,7 @@ from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
 from kitetui.venues import build_venue
-from kitetui.views import DeskSnapshot, OrderDetail
+from kitetui.views import DeskSnapshot, HeadlineView, OrderDetail
 
 OPTION_MAX_JUMP = 0.6  # premiums of thin strikes jump tens of percent between trades
 
@@ -86,6 +87,7 @@ class Supervisor:
         self.publisher = Publisher(self, publish_interval_s)
         self.feed_state = "STARTING"
         self.summary: RunSummary | None = None
+        self.headline: HeadlineView | None = None  # a finished replay's figures
         self._stopping = False
         self._closed = False
 
@@ -232,6 +234,7 @@ class Supervisor:
                 if self.warmup.active:  # the crash came after the last batch
                     await self.recovery.finish()
                 await self.sessions.end()
+                self.headline = await headline(self)
                 self.feed_state = "FINISHED"
         except Exception as exc:
             self._failed(exc)

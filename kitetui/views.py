@@ -210,6 +210,30 @@ class OrderDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class HeadlineView:
+    """A finished run's headline figures (the summary screen at the end of a replay)."""
+
+    gross: float  # realized + unrealized, rupees
+    charges: float | None  # Kite's charges on every filled order; None: see ``note``
+    trades: int  # round trips: a symbol from flat back to flat (or through zero)
+    won: int  # of those, the ones with a positive gross P&L
+    max_drawdown: float  # the deepest fall below peak equity, rupees (a magnitude)
+    orders: int = 0
+    fills: int = 0
+    days: int = 0
+    open_positions: int = 0
+    note: str = ""
+
+    @property
+    def net(self) -> float | None:
+        return None if self.charges is None else self.gross - self.charges
+
+    @property
+    def win_rate(self) -> float | None:
+        return self.won / self.trades if self.trades else None
+
+
+@dataclass(frozen=True, slots=True)
 class DeskSnapshot:
     seq: int
     mode: str  # replay / paper / live
@@ -242,3 +266,4 @@ class DeskSnapshot:
     equity_run: tuple[tuple[int, float], ...] = ()
     day: str = ""  # the trading day at the data clock (ISO date), "" before the first
     past_days: tuple[DayView, ...] = ()  # earlier days of the run that traded, oldest first
+    headline: HeadlineView | None = None  # set once a replay has finished

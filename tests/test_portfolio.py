@@ -295,3 +295,33 @@ def test_property_drawdowns_equal_the_deepest_fall_after_every_fill_and_mark(ste
         deepest, day_deepest = max(deepest, peak - equity), max(day_deepest, day_peak - equity)
         assert book.max_drawdown_paise == deepest
         assert book.day_max_drawdown_paise == day_deepest
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=fill_steps)
+def test_property_round_trips_are_counted_each_time_a_position_returns_to_or_crosses_zero(
+    steps,
+):
+    book = Portfolio(0)
+    held, closed, won, start = 0, 0, 0, 0
+    for side, qty, price in steps:
+        book.apply_fill(fill(side, qty, price))
+        after = held + side.sign * qty
+        if held != 0 and (after == 0 or (after > 0) != (held > 0)):
+            closed += 1
+            pnl = book.realized_paise - start
+            won += pnl > 0
+        if after != 0 and (held == 0 or (after > 0) != (held > 0)):
+            start = book.realized_paise
+        held = after
+    assert (book.trades_closed, book.trades_won) == (closed, won)
+
+
+def test_round_trips_with_a_win_a_loss_and_a_flip():
+    book = Portfolio(0)
+    book.apply_fill(fill(B, 10, 100.0))
+    book.apply_fill(fill(S, 10, 105.0))  # +50: a win
+    book.apply_fill(fill(S, 5, 105.0))
+    book.apply_fill(fill(B, 10, 110.0))  # the short loses 25 and flips long 5
+    book.apply_fill(fill(S, 5, 110.0))  # flat at cost: not a win
+    assert (book.trades_closed, book.trades_won) == (3, 1)

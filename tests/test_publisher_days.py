@@ -85,3 +85,13 @@ async def test_multi_day_replay_snapshots_separate_today_from_the_run(tmp_path: 
     run_realized = sum(paise(d.realized) for d in final.past_days for d in d.positions)
     run_realized += paise(final.risk.day_realized)
     assert run_realized == paise(final.risk.realized)  # the days add up to the run
+
+    # The end of the replay: its headline figures ride on the snapshot.
+    headline = final.headline
+    assert final.feed_state == "FINISHED" and headline is not None
+    assert paise(headline.gross) == paise(final.risk.realized + final.risk.unrealized)
+    assert headline.charges is not None and headline.charges > 0, headline.note
+    assert paise(headline.net) == paise(headline.gross) - paise(headline.charges)
+    assert 0 < headline.won <= headline.trades
+    assert headline.max_drawdown == final.risk.max_drawdown
+    assert headline.days == len(seen_days) and headline.fills > 0

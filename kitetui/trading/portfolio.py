@@ -56,6 +56,7 @@ class _Book:
     last_price: float = 0.0
     day_start_realized_paise: int = 0
     traded_today: bool = False  # a fill since the last ``start_day``
+    trade_start_paise: int = 0  # realized when the open position was opened from flat
 
     @property
     def pnl_paise(self) -> int:
@@ -121,6 +122,9 @@ class Portfolio:
         self._day_label = ""
         self._past_days: tuple[PastDay, ...] = ()
         self._days = 0  # trading days begun
+        # Round trips (a symbol from flat back to flat, or through zero): count, winners.
+        self.trades_closed = 0
+        self.trades_won = 0
 
     # ------------------------------------------------------------------ fills and marks
 
@@ -151,6 +155,8 @@ class Portfolio:
             self._books[fill.symbol] = book
         pnl_before = book.pnl_paise
         book.traded_today = True
+        was_flat = book.quantity == 0
+        round_trip = False
 
         price_paise = to_paise(fill.price)
         signed_qty = fill.side.sign * fill.quantity
@@ -169,6 +175,7 @@ class Portfolio:
             remaining -= closed
             if book.quantity == 0:
                 book.cost_paise = 0  # already exact: closed == held removes all of it
+                round_trip = True
 
         if remaining > 0:
             # Opening or adding, in the fill's direction.
@@ -176,6 +183,10 @@ class Portfolio:
             book.cost_paise += remaining * price_paise
 
         book.realized_paise += realized
+        if round_trip:  # a round trip ended (flat, or flipped through zero)
+            self._trade_closed(book.realized_paise - book.trade_start_paise)
+        if (was_flat or round_trip) and book.quantity != 0:
+            book.trade_start_paise = book.realized_paise
         book.last_price = self._marks.get(fill.symbol, fill.price)
         self._moved(book.pnl_paise - pnl_before)
         return realized
@@ -196,6 +207,11 @@ class Portfolio:
         book.last_price = price
         self._moved(book.unrealized_paise - unrealized_before)
         return True
+
+    def _trade_closed(self, pnl_paise: int) -> None:
+        self.trades_closed += 1
+        if pnl_paise > 0:
+            self.trades_won += 1
 
     def _moved(self, change_paise: int) -> None:
         """Equity moved by ``change_paise``: follow the peaks and the drawdowns at once,

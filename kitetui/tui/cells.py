@@ -21,6 +21,7 @@ from kitetui.views import (
     DeskSnapshot,
     EngineView,
     EventView,
+    HeadlineView,
     LimitView,
     OrderView,
     PositionView,
@@ -472,3 +473,33 @@ def event_rows(events: Iterable[EventView]) -> dict[str, Row]:
 def trades_today_text(trades: Mapping[str, int] | Iterable[tuple[str, int]]) -> str:
     pairs = trades.items() if isinstance(trades, Mapping) else trades
     return "  ".join(f"{symbol} {count}" for symbol, count in pairs) or DASH
+
+
+# ---- the end of a replay ---------------------------------------------------------------
+
+
+def headline_rows(headline: HeadlineView) -> tuple[tuple[str, Cell], ...]:
+    """The summary screen's figures, label and value, in the order a trader reads them."""
+    net = headline.net
+    rate = headline.win_rate
+    rows = [
+        ("gross P&L", pnl_cell(headline.gross)),
+        (
+            "charges",
+            Cell(DASH) if headline.charges is None else Cell(money(-headline.charges), "down"),
+        ),
+        ("net P&L", Cell(DASH) if net is None else pnl_cell(net)),
+        ("trades", Cell(f"{headline.trades:,} round trips")),
+        (
+            "win rate",
+            Cell(DASH if rate is None else f"{rate * 100:.1f}% ({headline.won:,} won)"),
+        ),
+        ("max drawdown", pnl_cell(-abs(headline.max_drawdown))),
+        ("orders · fills", Cell(f"{headline.orders:,} · {headline.fills:,}")),
+        ("days", Cell(str(headline.days))),
+    ]
+    if headline.open_positions:
+        rows.append(("still open", Cell(f"{headline.open_positions} positions", "warn")))
+    if headline.note:
+        rows.append(("note", Cell(headline.note, "warn")))
+    return tuple(rows)

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import BindingType
@@ -42,11 +43,11 @@ from kitetui.commands import (
     TriggerKillSwitch,
 )
 from kitetui.control.link import DeskLink
-from kitetui.tui.cells import Row, keyed
+from kitetui.tui.cells import Row, headline_rows, keyed
 from kitetui.tui.header import header_model
 from kitetui.tui.keys import DESK_KEYS, KEY_BY_ACTION, DeskKey, bindings, help_sections
 from kitetui.tui.scope import RUN, TODAY, next_scope, scope_label, valid_scope
-from kitetui.tui.screens import ConfirmScreen, HelpScreen, KillSwitchScreen
+from kitetui.tui.screens import ConfirmScreen, HelpScreen, KillSwitchScreen, SummaryScreen
 from kitetui.tui.tabs import (
     SCOPED_TABS,
     TAB_BY_NAME,
@@ -55,7 +56,7 @@ from kitetui.tui.tabs import (
     SnapshotPanel,
     TabSpec,
 )
-from kitetui.tui.widgets import HeaderBar, TablePane
+from kitetui.tui.widgets import HeaderBar, TablePane, ToneStyles
 from kitetui.views import DeskSnapshot, OrderDetail, OrderView
 
 KILL_REASON = "manual from TUI"
@@ -98,6 +99,7 @@ class DeskScreen(Screen[None]):
         self._detail_requests: set[str] = set()
         self._details_wanted: bool | None = None  # None: by terminal height
         self._binding_state: tuple[object, ...] = ()
+        self._summary_shown = False  # the end-of-replay screen, shown once
         self.render_count = 0
         """Snapshots rendered so far (an unchanged ``seq`` renders nothing)."""
         self.tab_renders: Counter[str] = Counter()
@@ -184,7 +186,26 @@ class DeskScreen(Screen[None]):
             self._header.show(header_model(snapshot))
             self._render_tab(self.active_tab)
         self._refresh_bindings_if_changed()
+        if snapshot.headline is not None and not self._summary_shown:
+            self._show_summary(snapshot)
         return True
+
+    def _show_summary(self, snapshot: DeskSnapshot) -> None:
+        """A replay finished: its headline figures, over the desk, once."""
+        assert snapshot.headline is not None
+        self._summary_shown = True
+        styles = ToneStyles(self)
+        rows = [
+            (label, Text(cell.text, styles(cell.tone) if cell.tone else ""))
+            for label, cell in headline_rows(snapshot.headline)
+        ]
+        title = f"Replay finished · run {snapshot.run_id}"
+
+        def closed(quit_app: bool | None) -> None:
+            if quit_app:
+                self.app.exit()
+
+        self.app.push_screen(SummaryScreen(title, rows), callback=closed)
 
     def _show_first_frame(self) -> None:
         if self._on_first_frame is not None:

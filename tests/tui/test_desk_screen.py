@@ -15,10 +15,11 @@ from textual.widgets._footer import FooterKey
 
 from kitetui.commands import CancelOrder, PauseEntries, ResetKillSwitch, StopEngine
 from kitetui.tui.app import KiteTuiApp, make_app
-from kitetui.tui.cells import money, spans_days
+from kitetui.tui.cells import headline_rows, money, spans_days
 from kitetui.tui.desk_screen import command_title
+from kitetui.tui.screens import SummaryScreen
 from kitetui.tui.widgets import counted
-from kitetui.views import DayView, PositionView
+from kitetui.views import DayView, HeadlineView, PositionView
 
 from .fakes import FakeLink, busy_snapshot, ts
 
@@ -327,3 +328,66 @@ async def test_orders_at_120_columns_show_whole_tags_even_when_dated() -> None:
         assert right <= table.scrollable_content_region.width
         shown = {row[1].text for row in table.shown_rows.values()}
         assert set(tags) <= shown
+
+
+# ---- the end of a replay ----------------------------------------------------------------
+
+HEADLINE = HeadlineView(
+    gross=-26111.3,
+    charges=4120.55,
+    trades=40,
+    won=14,
+    max_drawdown=43336.2,
+    orders=86,
+    fills=86,
+    days=6,
+)
+
+
+def test_headline_rows_with_figures_read_net_win_rate_and_drawdown() -> None:
+    rows = dict(headline_rows(HEADLINE))
+    assert rows["gross P&L"] == ("-26,111.30", "down")
+    assert rows["charges"].text == "-4,120.55"
+    assert rows["net P&L"] == ("-30,231.85", "down")
+    assert rows["win rate"].text == "35.0% (14 won)"
+    assert rows["max drawdown"].text == "-43,336.20"
+    unpriced = dict(headline_rows(dataclasses.replace(HEADLINE, charges=None, note="no rates")))
+    assert unpriced["net P&L"].text == "—" and unpriced["note"].text == "no rates"
+
+
+async def test_finished_replay_shows_its_summary_once_then_the_desk() -> None:
+    snapshot = busy_snapshot()
+    link = FakeLink(snapshot)
+    app = make_app(link)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert not isinstance(app.screen, SummaryScreen)
+        finished = dataclasses.replace(
+            snapshot, seq=snapshot.seq + 1, feed_state="FINISHED", headline=HEADLINE
+        )
+        link.publish(finished)
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, SummaryScreen)
+        console = Console(width=100, record=True, color_system=None)
+        console.print(app.screen.query_one("#summary-figures", Static).content)
+        text = console.export_text()
+        for words in ("net P&L", "-30,231.85", "35.0% (14 won)", "40 round trips", "-43,336.20"):
+            assert words in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, SummaryScreen)
+        link.publish(dataclasses.replace(finished, seq=finished.seq + 1))
+        await pilot.pause(0.5)
+        assert not isinstance(app.screen, SummaryScreen)  # once
+        assert app.is_running
+
+
+async def test_summary_q_quits_the_screen() -> None:
+    snapshot = dataclasses.replace(busy_snapshot(), feed_state="FINISHED", headline=HEADLINE)
+    app = make_app(FakeLink(snapshot))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, SummaryScreen)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
