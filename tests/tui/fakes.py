@@ -12,11 +12,13 @@ from datetime import UTC, datetime
 
 from kitetui.commands import Command, CommandResult
 from kitetui.views import (
+    DayView,
     DeskSnapshot,
     EngineView,
     EventView,
     FeedView,
     FillView,
+    HeadlineView,
     LimitView,
     OrderDetail,
     OrderEventView,
@@ -423,3 +425,66 @@ def halted_snapshot() -> DeskSnapshot:
             limits=(LimitView("daily loss", 10250.0, 10000.0, "₹"), *busy.risk.limits[1:]),
         ),
     )
+
+
+def multi_day_snapshot():
+    """Day two of a run: SBIN traded (and closed) on day one only, NIFTY today."""
+    busy = busy_snapshot()
+    nifty = PositionView(
+        "NIFTY24JANFUT",
+        "fno",
+        "MIS",
+        50,
+        21710.0,
+        21700.0,
+        -1500.0,
+        -500.0,
+        day_realized=200.0,
+        today=True,
+    )
+    sbin_old = PositionView(
+        "SBIN", "equity", "MIS", 0, 0.0, 600.0, -30000.0, 0.0, day_realized=0.0, today=False
+    )
+    day_one = DayView(
+        "2024-01-12",
+        (
+            PositionView(
+                "SBIN", "equity", "MIS", 0, 0.0, 0.0, -30000.0, 0.0, -30000.0, today=False
+            ),
+            PositionView(
+                "NIFTY24JANFUT", "fno", "MIS", 0, 0.0, 0.0, -1700.0, 0.0, -1700.0, today=False
+            ),
+        ),
+    )
+    day_one_ts = ts(10, 0) - 3 * 86_400 * 10**9
+    return dataclasses.replace(
+        busy,
+        positions=(sbin_old, nifty),
+        past_days=(day_one,),
+        day="2024-01-15",
+        risk=dataclasses.replace(
+            busy.risk,
+            day_pnl=-300.0,
+            realized=-31500.0,
+            unrealized=-500.0,
+            day_realized=200.0,
+            max_drawdown=32500.0,
+            day_max_drawdown=800.0,
+            days=2,
+        ),
+        equity_curve=((day_one_ts, 1_000_000.0), (ts(9, 15), 968_300.0), (ts(10, 0), 968_000.0)),
+        equity_run=((day_one_ts, 1_000_000.0), (ts(9, 15), 968_300.0), (ts(10, 0), 968_000.0)),
+    )
+
+
+#: A finished replay's headline figures (the summary screen).
+HEADLINE = HeadlineView(
+    gross=-26111.3,
+    charges=4120.55,
+    trades=40,
+    won=14,
+    max_drawdown=43336.2,
+    orders=86,
+    fills=86,
+    days=6,
+)

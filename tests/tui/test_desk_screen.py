@@ -19,9 +19,8 @@ from kitetui.tui.cells import headline_rows, money, spans_days
 from kitetui.tui.desk_screen import command_title
 from kitetui.tui.screens import SummaryScreen
 from kitetui.tui.widgets import counted
-from kitetui.views import DayView, HeadlineView, PositionView
 
-from .fakes import FakeLink, busy_snapshot, ts
+from .fakes import HEADLINE, FakeLink, busy_snapshot, multi_day_snapshot
 
 SIZE = (120, 40)
 STEP_S = 5.0
@@ -125,56 +124,6 @@ async def test_risk_tab_with_kill_switch_on_says_entries_blocked() -> None:
 
 
 # ---- today, the whole run, a past day (v) ---------------------------------------------
-
-
-def multi_day_snapshot():
-    """Day two of a run: SBIN traded (and closed) on day one only, NIFTY today."""
-    busy = busy_snapshot()
-    nifty = PositionView(
-        "NIFTY24JANFUT",
-        "fno",
-        "MIS",
-        50,
-        21710.0,
-        21700.0,
-        -1500.0,
-        -500.0,
-        day_realized=200.0,
-        today=True,
-    )
-    sbin_old = PositionView(
-        "SBIN", "equity", "MIS", 0, 0.0, 600.0, -30000.0, 0.0, day_realized=0.0, today=False
-    )
-    day_one = DayView(
-        "2024-01-12",
-        (
-            PositionView(
-                "SBIN", "equity", "MIS", 0, 0.0, 0.0, -30000.0, 0.0, -30000.0, today=False
-            ),
-            PositionView(
-                "NIFTY24JANFUT", "fno", "MIS", 0, 0.0, 0.0, -1700.0, 0.0, -1700.0, today=False
-            ),
-        ),
-    )
-    day_one_ts = ts(10, 0) - 3 * 86_400 * 10**9
-    return dataclasses.replace(
-        busy,
-        positions=(sbin_old, nifty),
-        past_days=(day_one,),
-        day="2024-01-15",
-        risk=dataclasses.replace(
-            busy.risk,
-            day_pnl=-300.0,
-            realized=-31500.0,
-            unrealized=-500.0,
-            day_realized=200.0,
-            max_drawdown=32500.0,
-            day_max_drawdown=800.0,
-            days=2,
-        ),
-        equity_curve=((day_one_ts, 1_000_000.0), (ts(9, 15), 968_300.0), (ts(10, 0), 968_000.0)),
-        equity_run=((day_one_ts, 1_000_000.0), (ts(9, 15), 968_300.0), (ts(10, 0), 968_000.0)),
-    )
 
 
 async def test_positions_with_a_multi_day_run_show_today_then_run_then_each_day() -> None:
@@ -331,17 +280,6 @@ async def test_orders_at_120_columns_show_whole_tags_even_when_dated() -> None:
 
 
 # ---- the end of a replay ----------------------------------------------------------------
-
-HEADLINE = HeadlineView(
-    gross=-26111.3,
-    charges=4120.55,
-    trades=40,
-    won=14,
-    max_drawdown=43336.2,
-    orders=86,
-    fills=86,
-    days=6,
-)
 
 
 def test_headline_rows_with_figures_read_net_win_rate_and_drawdown() -> None:
