@@ -213,6 +213,11 @@ def format_order(detail: OrderDetail) -> str:
     return "\n".join(lines)
 
 
+def _drawdown(value: float) -> str:
+    """A drawdown as the TUI shows it: negative money (never ``-0.00``)."""
+    return f"{-abs(value):,.2f}" if round(value * 100) else "0.00"
+
+
 def format_status(s: DeskSnapshot) -> str:
     """One screen for ``kitetui ctl status``."""
     risk = s.risk
@@ -224,8 +229,11 @@ def format_status(s: DeskSnapshot) -> str:
         f"  entries {risk.entries}" + (f"  ({risk.halt_reason})" if risk.halt_reason else ""),
         *(f"block     {name}: {reason} (clears {clears})" for name, reason, clears in risk.blocks),
         *(f"NAKED     {symbol}: {why}" for symbol, why in risk.naked),
-        f"day P&L   {risk.day_pnl:+,.2f}  realized {risk.realized:+,.2f}"
-        f"  unrealized {risk.unrealized:+,.2f}  max drawdown {-abs(risk.max_drawdown):,.2f}",
+        f"today     P&L {risk.day_pnl:+,.2f}  realized {risk.day_realized:+,.2f}"
+        f"  unrealized {risk.unrealized:+,.2f}  max drawdown {_drawdown(risk.day_max_drawdown)}"
+        + (f"  ({s.day})" if s.day else ""),
+        f"run       P&L {risk.realized + risk.unrealized:+,.2f}  realized {risk.realized:+,.2f}"
+        f"  max drawdown {_drawdown(risk.max_drawdown)}  over {risk.days} day(s)",
         "",
         f"engines ({len(s.engines)})",
     ]
@@ -246,8 +254,10 @@ def format_status(s: DeskSnapshot) -> str:
                 for e in s.engines
             ]
         )
-    lines += ["", f"positions ({len(s.positions)})"]
-    if s.positions:
+    # Today's, as the TUI shows by default: open, or traded today, with today's P&L.
+    positions = [p for p in s.positions if p.today]
+    lines += ["", f"positions today ({len(positions)})"]
+    if positions:
         lines += _table(
             [("SYMBOL", "ENGINE", "PRODUCT", "QTY", "AVG", "LAST", "P&L", "COVER")]
             + [
@@ -258,10 +268,10 @@ def format_status(s: DeskSnapshot) -> str:
                     str(p.quantity),
                     f"{p.avg_price:,.2f}",
                     f"{p.last_price:,.2f}",
-                    f"{p.pnl:+,.2f}",
+                    f"{p.day_pnl:+,.2f}",
                     p.cover or "-",
                 )
-                for p in s.positions
+                for p in positions
             ]
         )
     open_orders = [o for o in s.orders if o.status in _OPEN_ORDER_STATES]

@@ -179,3 +179,30 @@ async def test_status_into_a_closed_pipe_prints_no_traceback(served):
     _, err = await asyncio.wait_for(process.communicate(), 30)
     assert "Traceback" not in err.decode() and "BrokenPipe" not in err.decode()
     assert process.returncode == 0
+
+
+async def test_status_of_a_multi_day_run_says_today_and_the_run_and_lists_todays_positions(
+    served, capsys
+):
+    desk, server = served
+    snapshot = desk.published
+    old, today = snapshot.positions
+    desk.published = dataclasses.replace(
+        snapshot,
+        day="2024-01-05",
+        positions=(
+            dataclasses.replace(old, quantity=0, realized=-300.0, today=False),
+            dataclasses.replace(today, day_realized=10.0),
+        ),
+        risk=dataclasses.replace(
+            snapshot.risk, day_realized=10.0, day_max_drawdown=0.0, max_drawdown=900.0, days=3
+        ),
+    )
+    assert await ctl("--socket", str(server.path), "status") == 0
+    out = capsys.readouterr().out
+    assert "today     P&L +1,127.50  realized +10.00" in out
+    assert "max drawdown 0.00  (2024-01-05)" in out
+    assert "max drawdown -900.00  over 3 day(s)" in out
+    assert "positions today (1)" in out
+    listed = out.split("positions today")[1].split("open orders")[0]
+    assert "NIFTY24JANFUT" in listed and "SBIN" not in listed
