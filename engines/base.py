@@ -32,6 +32,7 @@ from kitetui.domain import (
     SignalKind,
     Tick,
 )
+from kitetui.events import EventKind
 from kitetui.market.bars import BarResampler, TickBarAggregator
 from kitetui.market.calendar import TradingCalendar
 from kitetui.market.instruments import Instrument, InstrumentMaster
@@ -135,7 +136,7 @@ class Engine:
         self.trader.record_event(
             Event(
                 ts_ns=self.heartbeat_ns,
-                kind="EngineFailed",
+                kind=EventKind.ENGINE_FAILED,
                 level="ERROR",
                 engine=self.name,
                 message=f"engine {self.name} stopped on an unexpected error: {self.last_error}",
@@ -246,7 +247,7 @@ class Engine:
     def nothing_to_trade(self, word: str, reason: str) -> None:
         """Today this engine has nothing to trade: say so on screen and in the journal."""
         self.idle, self.idle_reason = word, reason
-        self.record("EngineIdle", f"{word}: {reason}", level="WARNING")
+        self.record(EventKind.ENGINE_IDLE, f"{word}: {reason}", level="WARNING")
 
     def subscribe(self, symbols: set[str] | frozenset[str]) -> None:
         symbols = frozenset(symbols)
@@ -279,7 +280,13 @@ class Engine:
         return None if instrument is None else self.freeze_limits.get(instrument.name)
 
     def record(
-        self, kind: str, message: str, *, level: str = "INFO", symbol: str = "", **data: object
+        self,
+        kind: EventKind,
+        message: str,
+        *,
+        level: str = "INFO",
+        symbol: str = "",
+        **data: object,
     ) -> None:
         self.trader.record_event(
             Event(

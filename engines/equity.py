@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from engines.base import Engine
 from kitetui.domain import Exchange
+from kitetui.events import EventKind
 from kitetui.market.universe import load_index_members, select_universe
 
 
@@ -50,7 +51,7 @@ class EquityEngine(Engine):
         if not choice.selected:
             self.nothing_to_trade("IDLE", f"no symbol passed today's universe ({day})")
         self.record(
-            "UniverseSelected",
+            EventKind.UNIVERSE_SELECTED,
             f"{len(choice.selected)} symbols: {', '.join(choice.selected) or 'none'}"
             + (f"; {len(rejected)} left out" if rejected else ""),
             selected=list(choice.selected),

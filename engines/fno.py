@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from engines.base import Engine
 from kitetui.domain import Exchange, OrderPurpose
+from kitetui.events import EventKind
 from kitetui.market.instruments import InstrumentError
 from kitetui.market.resolve import near_future
 
@@ -34,19 +35,21 @@ class FnoEngine(Engine):
                     self.master, underlying, day, self.calendar, self.config.roll_sessions
                 )
             except InstrumentError as exc:
-                self.record("InstrumentMissing", str(exc), level="WARNING", symbol=underlying)
+                self.record(
+                    EventKind.INSTRUMENT_MISSING, str(exc), level="WARNING", symbol=underlying
+                )
                 missing.append(str(exc))
                 continue
             contracts.add(future.tradingsymbol)
             if future.tradingsymbol not in self.available:
                 self.record(
-                    "NoDataForContract",
+                    EventKind.NO_DATA_FOR_CONTRACT,
                     f"{future.tradingsymbol} has no data feed",
                     level="WARNING",
                     symbol=future.tradingsymbol,
                 )
             self.record(
-                "ContractResolved",
+                EventKind.CONTRACT_RESOLVED,
                 f"{underlying} -> {future.tradingsymbol} (expiry {future.expiry}, "
                 f"lot {future.lot_size}, tick {future.tick_size})",
                 symbol=future.tradingsymbol,

@@ -17,6 +17,7 @@ from engines.base import Engine
 from kitetui.clock import ist_date, ist_minute_of_day, minute_of
 from kitetui.config import parse_clock
 from kitetui.domain import Bar, Exchange, Tick
+from kitetui.events import EventKind
 from kitetui.market.instruments import InstrumentError
 from kitetui.market.resolve import OptionPair, OptionSelector, nearest_expiry
 
@@ -78,7 +79,9 @@ class OptionsEngine(Engine):
             pair, changed = self.selector.select(bar.close, ist_date(bar.end_ns))
         except InstrumentError as exc:
             if self.trading:
-                self.record("InstrumentMissing", str(exc), level="WARNING", symbol=bar.symbol)
+                self.record(
+                    EventKind.INSTRUMENT_MISSING, str(exc), level="WARNING", symbol=bar.symbol
+                )
             return
         if changed:
             old = self.pair
@@ -86,7 +89,7 @@ class OptionsEngine(Engine):
             self._subscribe_pair()
             if self.trading:
                 self.record(
-                    "OptionsRolled",
+                    EventKind.OPTIONS_ROLLED,
                     f"{self.config.underlying} {bar.close:g}: ATM {pair.atm:g} step {pair.step:g} "
                     f"expiry {pair.expiry} -> {pair.ce.tradingsymbol} / {pair.pe.tradingsymbol}"
                     + (f" (was {old.ce.tradingsymbol} / {old.pe.tradingsymbol})" if old else ""),

@@ -44,6 +44,15 @@ EXIT_LOCKED = 7  # another desk holds this database
 DESK_COMMANDS = frozenset({"run", "backtest", "replay"})  # the ones that run a desk
 
 
+def _day(value: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
 def _speed(value: str) -> float | None:
     if value == "max":
         return None
@@ -99,13 +108,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--db", help="SQLite database file for the replay's journal")
     replay.add_argument("--speed", type=_speed, default=None, help="default: max")
-    backtest = commands.add_parser("backtest", help="replay at full speed and print a report")
+    backtest = commands.add_parser(
+        "backtest",
+        help="replay a config's data at full speed through the desk and write a report",
+    )
     backtest.add_argument("--config", "-c", default=str(DEFAULT_CONFIG))
-    backtest.add_argument("--db", help="SQLite database file")
+    backtest.add_argument("--from", dest="first", type=_day, help="first day (YYYY-MM-DD)")
+    backtest.add_argument("--to", dest="last", type=_day, help="last day (YYYY-MM-DD)")
+    backtest.add_argument("--strategy", help="run every engine on this strategy instead")
+    backtest.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="[ENGINE.]NAME=VALUE",
+        help="set a strategy param (repeatable; ENGINE. limits it to one engine)",
+    )
+    backtest.add_argument(
+        "--db", help="SQLite database for the run (default: backtests.db, never state.db)"
+    )
+    backtest.add_argument("--out", help="report directory (default: reports/<run id>)")
+    report = commands.add_parser("report", help="write the report of a past run again")
+    report.add_argument(
+        "run", nargs="?", default="latest", help="run id, a unique prefix of one, or latest"
+    )
+    report.add_argument("--db", help="the run's database (default: backtests.db)")
+    report.add_argument("--out", help="report directory (default: reports/<run id>)")
+    report.add_argument("--list", action="store_true", help="list the database's runs")
     listing = commands.add_parser(
         "strategies", help="list the strategies with their params, defaults and bounds"
     )
     listing.add_argument("--json", action="store_true", help="print one JSON document")
+    runs = commands.add_parser("runs", help="list the runs a database holds (read-only)")
+    runs.add_argument("--db", help="the database (default: the config's)")
+    runs.add_argument("--config", "-c", default=str(DEFAULT_CONFIG))
+    runs.add_argument("--json", action="store_true", help="print one JSON document")
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("config")
     login = commands.add_parser(
@@ -176,8 +212,12 @@ def main(argv: list[str] | None = None) -> int:
             return _list_strategies(args.json)
         if command == "instruments":
             return _instruments_search(args)
+        if command == "runs":
+            return _list_runs(args)
         if command == "attach":
             return _attach(args)
+        if command == "report":
+            return _report(args)
         if command == "login":
             return _session().run_login(args, sys.stdin, sys.stdout)
         if command == "doctor":
@@ -195,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         _preflight(config, args.config)
         if command == "backtest":
-            return _headless(config, args.config, args.db, None, "ERROR")
+            return _backtest(config, args)
         if command == "replay":
             return _headless(
                 config, args.config, args.db, args.speed, "ERROR", recording=args.recording
@@ -217,6 +257,51 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {shown}", file=sys.stderr)
         return code
+
+
+def _backtest(config: AppConfig, args: argparse.Namespace) -> int:
+    """``kitetui backtest``: the desk at full speed on the config's replay, then the report."""
+    from kitetui.backtest.runner import (
+        DEFAULT_DATABASE,
+        BacktestRequest,
+        apply_overrides,
+        parse_param,
+        run_backtest,
+    )
+    from kitetui.market.replay import DateWindow
+
+    overrides = [parse_param(text) for text in args.param]
+    config = apply_overrides(config, args.strategy, overrides)
+    try:
+        window = DateWindow(args.first, args.last) if args.first or args.last else None
+    except ValueError as exc:
+        raise ConfigError("--from/--to", "", str(exc)) from None
+    request = BacktestRequest(
+        config=config,
+        config_path=args.config,
+        database=Path(args.db) if args.db else DEFAULT_DATABASE,
+        out=Path(args.out) if args.out else None,
+        window=window,
+    )
+    return run_backtest(request)
+
+
+def _report(args: argparse.Namespace) -> int:
+    """``kitetui report [RUN]``: the report of a past run, from its database read-only."""
+    from kitetui.backtest.runner import DEFAULT_DATABASE, list_report_runs, write_report
+
+    database = Path(args.db) if args.db else DEFAULT_DATABASE
+    if args.list:
+        return list_report_runs(database, sys.stdout)
+    write_report(database, args.run, Path(args.out) if args.out else None, sys.stdout)
+    return 0
+
+
+def _report_errors() -> tuple[type[BaseException], ...]:
+    # The run asked for is not in the database, or the report folder is not writable.
+    from kitetui.backtest.errors import OutputError, RunNotFound
+
+    return (RunNotFound, OutputError)
 
 
 def _session():
@@ -274,7 +359,7 @@ def _classify(error: BaseException) -> tuple[int, BaseException]:
         full = seen
     if full is not None:
         return EXIT_DISK_FULL, full
-    if isinstance(error, ConfigError | DatabasePathError | _universe_error()):
+    if isinstance(error, (ConfigError, DatabasePathError, _universe_error(), *_report_errors())):
         return EXIT_CONFIG, error
     if isinstance(error, DatabaseRefused):
         return EXIT_DATABASE, error
@@ -319,6 +404,14 @@ def _list_strategies(as_json: bool) -> int:
     else:
         for spec in specs:
             print(spec.line())
+    return 0
+
+
+def _list_runs(args: argparse.Namespace) -> int:
+    from kitetui.runs_listing import list_runs, render
+
+    database = args.db if args.db else load_config(args.config).database
+    print(render(list_runs(Path(database)), args.json))
     return 0
 
 

@@ -37,6 +37,7 @@ from pydantic import (
     model_validator,
 )
 
+from kitetui.alerts import ALERT_KINDS
 from kitetui.plugins import strategy_class
 from kitetui.strict_yaml import YamlProblem, load_yaml
 
@@ -69,7 +70,6 @@ class _Strict(BaseModel):
 
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-PositiveInt = Annotated[int, Field(gt=0)]
 ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 
@@ -346,6 +346,9 @@ class KiteConfig(_Strict):
     stale_after_s: _bounded(3600.0) = 5.0
     reconcile_interval_s: _bounded(3600.0) = 5.0
     record_dir: PathText = "recordings"  # ticks received, for `kitetui replay`
+    # Live: at the end of the session, hold the day's journaled charges against Kite's
+    # virtual contract note (POST /charges/orders); each difference is an event.
+    check_contract_note: bool = True
 
     @field_validator("market_protection", mode="before")
     @classmethod
@@ -390,6 +393,26 @@ class JournalConfig(_Strict):
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
 
+class AlertsConfig(_Strict):
+    """Which events ring the bell, notify the desktop and run the hook (kitetui/alerts.py)."""
+
+    bell: bool = True
+    desktop: bool = True  # OSC 9 / OSC 777 desktop notifications from the terminal
+    # an argument list, run without a shell, the alert as JSON on stdin
+    command: (
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=4096)]],
+            Field(min_length=1, max_length=64),
+        ]
+        | None
+    ) = None
+    max_per_minute: _count(600) = 6
+    timeout_s: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 10.0
+    kinds: Annotated[list[Literal[ALERT_KINDS]], Field(max_length=len(ALERT_KINDS))] | None = (
+        None  # None: all
+    )
+
+
 class UiConfig(_Strict):
     refresh_hz: Annotated[float, Field(ge=0.5, le=30, allow_inf_nan=False)] = 4.0
 
@@ -419,9 +442,17 @@ class AppConfig(_Strict):
     exits: ExitConfig = ExitConfig()
     journal: JournalConfig = JournalConfig()
     ui: UiConfig = UiConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @model_validator(mode="after")
     def _consistent(self) -> AppConfig:
+        self._check_mode_sections()
+        self._check_engines_apart()
+        return self
+
+    def _check_mode_sections(self) -> None:
+        """Each mode has the sections it needs (arming live is checked when it is run:
+        ``check_armed``)."""
         if self.mode == "replay":
             if self.replay is None:
                 raise ValueError("mode replay needs a 'replay:' section with its sources")
@@ -429,6 +460,9 @@ class AppConfig(_Strict):
                 raise ValueError("mode replay needs 'instruments:' (the dataset's masters)")
         elif self.kite is None:
             raise ValueError(f"mode {self.mode} needs a 'kite:' section (root, token file)")
+
+    def _check_engines_apart(self) -> None:
+        """Engine names are unique and no symbol (or options chain) has two owners."""
         names = [engine.name for engine in self.engines]
         if len(set(names)) != len(names):
             raise ValueError(f"engine names must be unique, got {names}")
@@ -442,7 +476,6 @@ class AppConfig(_Strict):
                 if claim in owners:
                     raise ValueError(f"{claim} is traded by both {owners[claim]} and {engine.name}")
                 owners[claim] = engine.name
-        return self
 
 
 def check_armed(config: AppConfig, file: str | Path) -> None:

@@ -27,9 +27,9 @@ from kitetui import startup
 from kitetui.commands import TriggerKillSwitch
 from kitetui.control.protocol import socket_path_for
 from kitetui.control.server import ControlServer
-from kitetui.run_summary import RunSummary
 from kitetui.store import runs as runs_repo
 from kitetui.supervisor import Supervisor
+from kitetui.supervisor.run_summary import RunSummary
 
 Hook = Callable[[], object]
 

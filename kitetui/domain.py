@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kitetui.money import FillCost
 
 NS_PER_SECOND = 1_000_000_000
 NS_PER_MINUTE = 60 * NS_PER_SECOND
@@ -232,6 +236,10 @@ class Fill:
     ts_ns: int
     engine: str = ""
     product: Product = Product.MIS
+    # What the fill is charged (its share of its order's brokerage and levies), set by
+    # the trader before the fill is journaled; None for a fill straight from a broker,
+    # or one journaled before kitetui recorded charges.
+    charges: FillCost | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,10 +254,17 @@ class Position:
     last_price: float
     realized_paise: int
     unrealized_paise: int
+    charges_paise: int = 0  # what its fills were charged (brokerage and levies)
 
     @property
     def pnl_paise(self) -> int:
+        """Gross: realized + unrealized, before charges."""
         return self.realized_paise + self.unrealized_paise
+
+    @property
+    def net_paise(self) -> int:
+        """Net of the charges paid so far (a close's own charges come with its fill)."""
+        return self.pnl_paise - self.charges_paise
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,7 +158,7 @@ def _money(value: float) -> str:
 def status_line(snapshot: DeskSnapshot | None) -> str:
     """A short ``STATUS=`` line for ``systemctl status``: no secrets, no symbols' orders.
 
-    e.g. ``paper RUNNING | engines 2/3 running | 1 open | day P&L +1,234.50``
+    e.g. ``paper RUNNING | engines 2/3 running | 1 open | day P&L net +1,234.50``
     """
     if snapshot is None:
         return "starting"
@@ -168,7 +168,7 @@ def status_line(snapshot: DeskSnapshot | None) -> str:
         f"{snapshot.mode} {snapshot.feed_state}",
         f"engines {running}/{len(snapshot.engines)} running",
         f"{open_positions} open",
-        f"day P&L {_money(snapshot.risk.day_pnl)}",
+        f"day P&L net {_money(snapshot.risk.day_pnl)}",
     ]
     risk = snapshot.risk
     if risk.kill_switch:

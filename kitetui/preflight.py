@@ -31,6 +31,7 @@ from pathlib import Path
 
 from kitetui.config import AppConfig, ConfigError, EquityEngineConfig, FnoEngineConfig
 from kitetui.domain import Event
+from kitetui.events import EventKind
 from kitetui.market.calendar import CalendarError, TradingCalendar
 from kitetui.market.calendar import nse as nse_calendar
 from kitetui.market.instruments import InstrumentMaster
@@ -135,7 +136,7 @@ def _unlisted_underlyings(config: AppConfig, master: InstrumentMaster) -> list[E
                 events.append(
                     Event(
                         ts_ns=0,
-                        kind="UnderlyingUnlisted",
+                        kind=EventKind.UNDERLYING_UNLISTED,
                         level="WARNING",
                         engine=engine.name,
                         message=f"no {underlying} futures in the instrument masters: "
@@ -179,7 +180,7 @@ def check_replay_days(
         events.append(
             Event(
                 ts_ns=0,
-                kind="CalendarNotCovered",
+                kind=EventKind.CALENDAR_NOT_COVERED,
                 level="WARNING",
                 message=f"the NSE calendar has no holiday list for {year}: its {count} "
                 "replay day(s) are taken as they come, holidays and sessions unchecked "

@@ -9,7 +9,7 @@ import sys
 from kitetui.clock import format_ist
 from kitetui.config import AppConfig
 from kitetui.domain import Event
-from kitetui.run_summary import RunSummary
+from kitetui.supervisor.run_summary import RunSummary
 
 
 def _iso_ist(ts_ns: int) -> str:
@@ -79,8 +79,19 @@ def format_summary(summary: RunSummary | None, config: AppConfig, database: str)
         f"batches, {summary.wall_s:.2f} s wall ({rate:,.0f} bars/s)",
         f"signals   {summary.signals:,}   orders {summary.orders:,}   fills {summary.fills:,}"
         f"   trades (filled entries) {summary.entries:,}",
-        f"P&L       gross ₹{gross:,.2f}   realized ₹{summary.realized:,.2f}   "
-        f"unrealized ₹{summary.unrealized:,.2f}   max drawdown ₹{summary.max_drawdown:,.2f}",
+        f"P&L       net ₹{gross - summary.charges:,.2f}   gross ₹{gross:,.2f}   "
+        f"charges ₹{summary.charges:,.2f}   max drawdown ₹{summary.max_drawdown:,.2f}",
+        f"          realized ₹{summary.realized:,.2f}   unrealized ₹{summary.unrealized:,.2f}",
+        "charges   "
+        + (
+            "   ".join(f"{name} ₹{amount:,.2f}" for name, amount in summary.charges_by_component)
+            or "none"
+        )
+        + (
+            f"   ({summary.unpriced_fills} fill(s) unpriced: see ChargesUnpriced)"
+            if summary.unpriced_fills
+            else ""
+        ),
         f"risk      {summary.risk_state}",
     ]
     if summary.open_positions:

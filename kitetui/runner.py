@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 from kitetui.commands import Command, CommandResult
 from kitetui.desk import Desk
-from kitetui.run_summary import RunSummary
 from kitetui.supervisor import Supervisor
+from kitetui.supervisor.run_summary import RunSummary
 
 T = TypeVar("T")
 

@@ -97,81 +97,88 @@ _StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_y
 
 
 def _check_tree(root: Node) -> None:
-    """Depth, expanded size, cycles and duplicate keys, each node visited once.
+    """Depth, expanded size, cycles and duplicate keys, each node visited once."""
+    _TreeCheck().visit(root, 1, "")
+
+
+class _TreeCheck:
+    """One walk over a composed document.
 
     ``sizes`` memoises (values, height) per node, so an alias costs a lookup and the
     walk is linear in the text while still measuring the expanded document.
     """
-    sizes: dict[int, tuple[int, int]] = {}
-    active: set[int] = set()
-    total = 0
 
-    def visit(node: Node, depth: int, path: str) -> tuple[int, int]:
-        nonlocal total
-        known = sizes.get(id(node))
+    __slots__ = ("active", "sizes", "total")
+
+    def __init__(self) -> None:
+        self.sizes: dict[int, tuple[int, int]] = {}
+        self.active: set[int] = set()
+        self.total = 0
+
+    def visit(self, node: Node, depth: int, path: str) -> tuple[int, int]:
+        known = self.sizes.get(id(node))
         if known is not None:
             count, height = known
         else:
-            if id(node) in active:
+            if id(node) in self.active:
                 raise YamlProblem("an alias refers to its own parent", _line(node), path)
-            active.add(id(node))
-            count, height = _visit_children(node, depth, path)
-            active.discard(id(node))
-            sizes[id(node)] = (count, height)
+            self.active.add(id(node))
+            count, height = self._children(node, depth, path)
+            self.active.discard(id(node))
+            self.sizes[id(node)] = (count, height)
         if depth + height > MAX_DEPTH:
             raise YamlProblem(
                 f"nested deeper than {MAX_DEPTH} levels once aliases expand", _line(node), path
             )
-        total += count if known is not None else 0
-        if total > MAX_VALUES:
+        self.total += count if known is not None else 0
+        if self.total > MAX_VALUES:
             raise YamlProblem(
                 f"expands to more than {MAX_VALUES:,} values (an alias bomb?)", _line(node), path
             )
         return count, height
 
-    def _visit_children(node: Node, depth: int, path: str) -> tuple[int, int]:
-        nonlocal total
-        total += 1
-        if total > MAX_VALUES:
+    def _children(self, node: Node, depth: int, path: str) -> tuple[int, int]:
+        self.total += 1
+        if self.total > MAX_VALUES:
             raise YamlProblem(f"holds more than {MAX_VALUES:,} values", _line(node), path)
         if isinstance(node, ScalarNode):
             return 1, 0
         count, height = 1, 0
         if isinstance(node, SequenceNode):
             for index, child in enumerate(node.value):
-                c, h = visit(child, depth + 1, f"{path}[{index}]")
+                c, h = self.visit(child, depth + 1, f"{path}[{index}]")
                 count, height = count + c, max(height, h + 1)
             return count, height
         assert isinstance(node, MappingNode)
         first_line: dict[str, int] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE:
-                c, h = visit(value_node, depth + 1, path)
-                count, height = count + c, max(height, h + 1)
-                continue
-            if not isinstance(key_node, ScalarNode) or key_node.tag != _STR:
-                shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
-                raise YamlProblem(
-                    f"key {_short(str(shown))!r} is not a string (quote it)",
-                    _line(key_node),
-                    path,
-                )
-            key = key_node.value
-            child_path = f"{path}.{key}" if path else key
-            line = _line(key_node)
-            if key in first_line:
-                raise YamlProblem(
-                    f"duplicate key {_short(key)!r} (first at line {first_line[key]}); "
-                    "a repeated key would silently replace the first",
-                    line,
-                    child_path,
-                )
-            first_line[key] = line
-            c, h = visit(value_node, depth + 1, child_path)
+            child_path = path if key_node.tag == _MERGE else _key_path(key_node, path, first_line)
+            c, h = self.visit(value_node, depth + 1, child_path)
             count, height = count + c, max(height, h + 1)
         return count, height
 
-    visit(root, 1, "")
+
+def _key_path(key_node: Node, path: str, first_line: dict[str, int]) -> str:
+    """The path of a mapping's value: its key must be a string, and a new one."""
+    if not isinstance(key_node, ScalarNode) or key_node.tag != _STR:
+        shown = key_node.value if isinstance(key_node, ScalarNode) else "a collection"
+        raise YamlProblem(
+            f"key {_short(str(shown))!r} is not a string (quote it)",
+            _line(key_node),
+            path,
+        )
+    key = key_node.value
+    child_path = f"{path}.{key}" if path else key
+    line = _line(key_node)
+    if key in first_line:
+        raise YamlProblem(
+            f"duplicate key {_short(key)!r} (first at line {first_line[key]}); "
+            "a repeated key would silently replace the first",
+            line,
+            child_path,
+        )
+    first_line[key] = line
+    return child_path
 
 
 def _line(node: Node) -> int:

@@ -53,23 +53,38 @@ class PositionView:
     # or NAKED (neither: an alarm); ``cover`` says it in words ("STOP @ 18210.5").
     cover_state: str = ""
     cover: str = ""
-    # Today's share of ``realized`` (since the trading day began), and whether the
-    # symbol is open or traded today: the Positions tab shows today unless asked.
+    charges: float = 0.0  # what its fills were charged (brokerage and levies)
+    # Today's share of ``realized`` and of ``charges`` (since the trading day began),
+    # and whether the symbol is open or traded today: the Positions tab shows today
+    # unless asked.
     day_realized: float = 0.0
+    day_charges: float = 0.0
     today: bool = True
 
     @property
     def pnl(self) -> float:
+        """Gross: realized + unrealized."""
         return self.realized + self.unrealized
 
     @property
+    def net(self) -> float:
+        return self.realized + self.unrealized - self.charges
+
+    @property
     def day_pnl(self) -> float:
+        """Gross, today: today's realized + unrealized."""
         return self.day_realized + self.unrealized
+
+    @property
+    def day_net(self) -> float:
+        """Net, today: today's realized + unrealized - today's charges."""
+        return self.day_realized + self.unrealized - self.day_charges
 
 
 @dataclass(frozen=True, slots=True)
 class DayView:
-    """An earlier trading day of the run: what each symbol realized on it."""
+    """An earlier trading day of the run: what each symbol realized (and was charged)
+    on it."""
 
     day: str  # ISO date
     positions: tuple[PositionView, ...] = ()
@@ -122,6 +137,33 @@ class EventView:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockedView:
+    """How often one risk rule stopped one engine's orders this run, and the last time."""
+
+    engine: str
+    rule: str  # the RiskEngine rule (a named block, a limit)
+    verdict: str  # BLOCK / REDUCE / HALT
+    count: int
+    last_ts_ns: int
+    last_symbol: str
+    last_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """Something a trader must hear about (kitetui/alerts.py): a screen rings and
+    notifies once for each alert whose ``seq`` it has not seen."""
+
+    seq: int
+    ts_ns: int  # the data clock when it happened
+    kind: str  # an event kind, "Filled" or "KillSwitch"
+    title: str
+    message: str
+    level: str
+    symbol: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LimitView:
     """One risk limit against its usage, e.g. open positions 3 / 5."""
 
@@ -141,10 +183,16 @@ class RiskView:
     kill_switch: bool
     entries_paused: bool
     halt_reason: str
-    day_pnl: float
-    realized: float
+    day_pnl: float  # NET of the day's charges: what the daily-loss limit sees
+    realized: float  # the run's, gross
     unrealized: float
-    max_drawdown: float
+    max_drawdown: float  # of the net equity curve
+    day_gross_pnl: float = 0.0
+    day_charges: float = 0.0
+    charges: float = 0.0  # the run's, every fill's share of its order's rounded total
+    # The run's charges by component as the contract note bills them, rupees:
+    # brokerage, stt, exchange (with IPFT), sebi, stamp, gst.
+    charges_by_component: tuple[tuple[str, float], ...] = ()
     limits: tuple[LimitView, ...] = ()
     blocked_symbols: tuple[str, ...] = ()
     trades_today: tuple[tuple[str, int], ...] = ()  # (symbol, entries) pairs
@@ -166,6 +214,15 @@ class RiskView:
         if self.entries_paused:
             return "PAUSED"
         return "BLOCKED" if self.blocks else "open"
+
+    @property
+    def gross_pnl(self) -> float:
+        """The run's realized + unrealized, before charges."""
+        return self.realized + self.unrealized
+
+    @property
+    def net_pnl(self) -> float:
+        return self.realized + self.unrealized - self.charges
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,19 +271,19 @@ class HeadlineView:
     """A finished run's headline figures (the summary screen at the end of a replay)."""
 
     gross: float  # realized + unrealized, rupees
-    charges: float | None  # Kite's charges on every filled order; None: see ``note``
+    charges: float  # the journaled charges of every fill, rupees
     trades: int  # round trips: a symbol from flat back to flat (or through zero)
     won: int  # of those, the ones with a positive gross P&L
-    max_drawdown: float  # the deepest fall below peak equity, rupees (a magnitude)
+    max_drawdown: float  # the deepest fall below peak net equity, rupees (a magnitude)
     orders: int = 0
     fills: int = 0
     days: int = 0
     open_positions: int = 0
-    note: str = ""
+    note: str = ""  # e.g. fills the rate table could not price (charged nothing)
 
     @property
-    def net(self) -> float | None:
-        return None if self.charges is None else self.gross - self.charges
+    def net(self) -> float:
+        return self.gross - self.charges
 
     @property
     def win_rate(self) -> float | None:
@@ -246,6 +303,10 @@ class DeskSnapshot:
     orders: tuple[OrderView, ...] = ()  # all open orders plus the most recent ones
     signals: tuple[SignalView, ...] = ()  # the newest signals, oldest first
     events: tuple[EventView, ...] = ()  # the newest events, oldest first
+    alerts: tuple[AlertView, ...] = ()  # the newest alerts, oldest first
+    blocked: tuple[BlockedView, ...] = ()  # risk refusals this run, per engine and rule
+    alert_bell: bool = True  # the desk's `alerts.bell`: screens ring for new alerts
+    alert_desktop: bool = True  # the desk's `alerts.desktop`: and notify the desktop
     risk: RiskView = field(
         default_factory=lambda: RiskView(
             state="ACTIVE",

@@ -743,7 +743,7 @@ def figure_instrument_master(shared: Path, repeats: int) -> Figure:
         "Instrument master from a real Kite dump (NFO + BFO, ~40k rows)",
         f"InstrumentMaster.from_csv on ../shared/data/{NFO_DUMP} (gzipped CSV as Kite "
         f"serves it), {repeats}x in this process: parse, validate and index every row, "
-        "what the desk does at start-up with a live dump. tests/test_instruments.py checks "
+        "what the desk does at start-up with a live dump. tests/market/test_instruments.py checks "
         "the rows, segments and look-ups; this is the time.",
     )
     path = shared / NFO_DUMP

@@ -453,7 +453,7 @@ async def build_database(path: Path, config: AppConfig) -> dict[str, Any]:
 
 
 async def child_resume(db_path: Path, out_dir: Path, quick: bool, measure_b: bool) -> dict:
-    import kitetui.supervisor as supervisor_module
+    import kitetui.supervisor.gate as supervisor_module
     from kitetui.store import runs as runs_repo
     from kitetui.store.journal import Journal
     from kitetui.supervisor import Supervisor
@@ -570,7 +570,7 @@ async def resume_and_measure(
 
 
 def measure_snapshot(supervisor, out_dir: Path, quick: bool, rng: random.Random) -> dict:
-    import kitetui.supervisor as supervisor_module
+    import kitetui.supervisor.gate as supervisor_module
     from kitetui.control.protocol import snapshot_from_json as from_json
     from kitetui.control.protocol import snapshot_to_json as to_json
     from kitetui.domain import Event, RiskDecision, RiskVerdict, Signal, SignalKind

@@ -27,7 +27,8 @@ from typing import ClassVar
 from pydantic import Field, model_validator
 
 from kitetui.domain import Bar, SignalKind
-from kitetui.market.indicators import ADX, ATR, EMA, Donchian
+from kitetui.market.channels import Donchian
+from kitetui.market.indicators import ADX, ATR, EMA
 from strategies.base import (
     ATR_PERIOD,
     BAD_BAR,
@@ -139,16 +140,23 @@ class FnoIntradayTrendStrategy(Strategy):
         if setup and setup * position_qty <= 0:  # not already on that side
             confidence = 0.5 * clamp01(adx / 50.0) + 0.5 * clamp01(push / atr)
             return go(setup, position_qty, self.params.allow_short, reason, confidence, indicators)
+        if position_qty:
+            return self._hold_or_close(position_qty, close, fast, slow, indicators)
+        return Decision(_HOLD, "flat: no breakout in a strong trend", 0.0, indicators)
+
+    def _hold_or_close(
+        self, position_qty: int, close: float, fast: float, slow: float, indicators: dict
+    ) -> Decision:
+        """An open position closes on the exit channel (the bars before this one) or
+        when the trend ends."""
         if position_qty > 0:
-            if close < exit_low:
+            if close < indicators["exit_low"]:
                 return close_position(self._long_stop, indicators)
             if not fast > slow:
                 return close_position(self._long_trend, indicators)
             return Decision(_HOLD, "long: trend holds", 0.0, indicators)
-        if position_qty < 0:
-            if close > exit_high:
-                return close_position(self._short_stop, indicators)
-            if not fast < slow:
-                return close_position(self._short_trend, indicators)
-            return Decision(_HOLD, "short: trend holds", 0.0, indicators)
-        return Decision(_HOLD, "flat: no breakout in a strong trend", 0.0, indicators)
+        if close > indicators["exit_high"]:
+            return close_position(self._short_stop, indicators)
+        if not fast < slow:
+            return close_position(self._short_trend, indicators)
+        return Decision(_HOLD, "short: trend holds", 0.0, indicators)

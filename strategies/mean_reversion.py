@@ -114,20 +114,8 @@ class MeanReversionStrategy(Strategy):
             "atr": atr,
         }
 
-        if position_qty > 0:
-            if close >= mid:
-                return Decision(SignalKind.EXIT, "long: close>=bb_mid", 1.0, indicators)
-            if rsi > p.rsi_exit:
-                return Decision(SignalKind.EXIT, f"long: rsi>{p.rsi_exit:g}", 1.0, indicators)
-            return Decision(SignalKind.HOLD, "long: close<bb_mid, waiting", 0.0, indicators)
-        if position_qty < 0:
-            if close <= mid:
-                return Decision(SignalKind.EXIT, "short: close<=bb_mid", 1.0, indicators)
-            if rsi < self._rsi_short_exit:
-                reason = f"short: rsi<{self._rsi_short_exit:g}"
-                return Decision(SignalKind.EXIT, reason, 1.0, indicators)
-            return Decision(SignalKind.HOLD, "short: close>bb_mid, waiting", 0.0, indicators)
-
+        if position_qty:
+            return self._hold_or_close(position_qty, close, mid, rsi, indicators)
         if close < lower:
             if rsi < p.rsi_low:
                 depth = min(1.0, (lower - close) / atr) if atr > 0.0 else 1.0
@@ -148,3 +136,21 @@ class MeanReversionStrategy(Strategy):
             reason = f"close>bb_upper but rsi {rsi:.1f}<={p.rsi_high:g}"
             return Decision(SignalKind.HOLD, reason, 0.0, indicators)
         return Decision(SignalKind.HOLD, "flat: close inside bands", 0.0, indicators)
+
+    def _hold_or_close(
+        self, position_qty: int, close: float, mid: float, rsi: float, indicators: dict
+    ) -> Decision:
+        """An open position closes back at the middle band or on its RSI target."""
+        p = self.params
+        if position_qty > 0:
+            if close >= mid:
+                return Decision(SignalKind.EXIT, "long: close>=bb_mid", 1.0, indicators)
+            if rsi > p.rsi_exit:
+                return Decision(SignalKind.EXIT, f"long: rsi>{p.rsi_exit:g}", 1.0, indicators)
+            return Decision(SignalKind.HOLD, "long: close<bb_mid, waiting", 0.0, indicators)
+        if close <= mid:
+            return Decision(SignalKind.EXIT, "short: close<=bb_mid", 1.0, indicators)
+        if rsi < self._rsi_short_exit:
+            reason = f"short: rsi<{self._rsi_short_exit:g}"
+            return Decision(SignalKind.EXIT, reason, 1.0, indicators)
+        return Decision(SignalKind.HOLD, "short: close>bb_mid, waiting", 0.0, indicators)

@@ -118,21 +118,8 @@ class RsiPullbackStrategy(Strategy):
             return NOT_READY
         indicators = {"ema_fast": fast, "ema_slow": slow, "rsi": rsi, "atr": atr}
 
-        # where the pullback stands: how deep the dip (or high the spike) went, and
-        # whether this bar is the turn out of it
-        turned_up = turned_down = False
         lowest, highest = self._lowest, self._highest
-        if rsi < self._dip:
-            self._lowest = min(lowest, rsi)
-        elif lowest < self._dip:
-            turned_up = True
-            self._lowest = 100.0
-        if rsi > self._spike:
-            self._highest = max(highest, rsi)
-        elif highest > self._spike:
-            turned_down = True
-            self._highest = 0.0
-
+        turned_up, turned_down = self._track_pullback(rsi)
         if turned_up and fast > slow and position_qty <= 0:
             depth = (self._dip - lowest) / _FULL_DIP
             confidence = 0.5 * clamp01((fast - slow) / atr) + 0.5 * clamp01(depth)
@@ -142,20 +129,42 @@ class RsiPullbackStrategy(Strategy):
             confidence = 0.5 * clamp01((slow - fast) / atr) + 0.5 * clamp01(depth)
             allow_short = self.params.allow_short
             return go(-1, position_qty, allow_short, self._short_reason, confidence, indicators)
+        if position_qty:
+            return self._hold_or_close(position_qty, rsi, fast, slow, indicators)
+        if self._lowest < self._dip:
+            return Decision(_HOLD, "flat: rsi dipping, waiting for the turn", 0.0, indicators)
+        if self._highest > self._spike:
+            return Decision(_HOLD, "flat: rsi spiking, waiting for the turn", 0.0, indicators)
+        return Decision(_HOLD, "flat: no pullback", 0.0, indicators)
+
+    def _track_pullback(self, rsi: float) -> tuple[bool, bool]:
+        """Where the pullback stands: how deep the dip (or high the spike) went, and
+        whether this bar is the turn out of it (up, down)."""
+        turned_up = turned_down = False
+        if rsi < self._dip:
+            self._lowest = min(self._lowest, rsi)
+        elif self._lowest < self._dip:
+            turned_up = True
+            self._lowest = 100.0
+        if rsi > self._spike:
+            self._highest = max(self._highest, rsi)
+        elif self._highest > self._spike:
+            turned_down = True
+            self._highest = 0.0
+        return turned_up, turned_down
+
+    def _hold_or_close(
+        self, position_qty: int, rsi: float, fast: float, slow: float, indicators: dict
+    ) -> Decision:
+        """An open position closes on its RSI target or when the trend ends."""
         if position_qty > 0:
             if rsi > self._exit_long:
                 return close_position(self._long_rsi, indicators)
             if not fast > slow:
                 return close_position(self._long_trend, indicators)
             return Decision(_HOLD, "long: waiting for rsi or trend exit", 0.0, indicators)
-        if position_qty < 0:
-            if rsi < self._exit_short:
-                return close_position(self._short_rsi, indicators)
-            if not fast < slow:
-                return close_position(self._short_trend, indicators)
-            return Decision(_HOLD, "short: waiting for rsi or trend exit", 0.0, indicators)
-        if self._lowest < self._dip:
-            return Decision(_HOLD, "flat: rsi dipping, waiting for the turn", 0.0, indicators)
-        if self._highest > self._spike:
-            return Decision(_HOLD, "flat: rsi spiking, waiting for the turn", 0.0, indicators)
-        return Decision(_HOLD, "flat: no pullback", 0.0, indicators)
+        if rsi < self._exit_short:
+            return close_position(self._short_rsi, indicators)
+        if not fast < slow:
+            return close_position(self._short_trend, indicators)
+        return Decision(_HOLD, "short: waiting for rsi or trend exit", 0.0, indicators)

@@ -23,7 +23,8 @@ from typing import ClassVar
 from pydantic import Field
 
 from kitetui.domain import Bar, SignalKind
-from kitetui.market.indicators import ATR, SuperTrend
+from kitetui.market.channels import SuperTrend
+from kitetui.market.indicators import ATR
 from strategies.base import (
     ATR_PERIOD,
     BAD_BAR,

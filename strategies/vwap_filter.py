@@ -110,14 +110,7 @@ class VwapFilterStrategy(Strategy):
             return NOT_READY
         indicators = {"ema_fast": fast, "ema_slow": slow, "vwap": vwap, "atr": atr}
 
-        if fast > slow and close > vwap:
-            side = 1
-        elif fast < slow and close < vwap:
-            side = -1
-        else:
-            side = 0
-        if self._session_bar <= self.params.session_bars:
-            side = 0  # no entries yet; an agreement at the end of it counts as new
+        side = self._agreement(close, vwap, fast, slow)
         previous, self._side = self._side, side
 
         if side and side != previous and side * position_qty <= 0:
@@ -126,20 +119,43 @@ class VwapFilterStrategy(Strategy):
             )
             reason = self._long_reason if side > 0 else self._short_reason
             return go(side, position_qty, self.params.allow_short, reason, confidence, indicators)
+        if position_qty:
+            return self._hold_or_close(position_qty, close, vwap, fast, slow, indicators)
+        if self._session_bar <= self.params.session_bars:
+            return Decision(_HOLD, "flat: session opening, no entries yet", 0.0, indicators)
+        if side:
+            return Decision(_HOLD, "flat: agreement not new", 0.0, indicators)
+        return Decision(_HOLD, "flat: trend and vwap side disagree", 0.0, indicators)
+
+    def _agreement(self, close: float, vwap: float, fast: float, slow: float) -> int:
+        """+1 when trend and VWAP side agree up, -1 down, 0 otherwise or while the
+        session's opening bars last (an agreement at the end of them counts as new)."""
+        if self._session_bar <= self.params.session_bars:
+            return 0
+        if fast > slow and close > vwap:
+            return 1
+        if fast < slow and close < vwap:
+            return -1
+        return 0
+
+    def _hold_or_close(
+        self,
+        position_qty: int,
+        close: float,
+        vwap: float,
+        fast: float,
+        slow: float,
+        indicators: dict,
+    ) -> Decision:
+        """An open position closes when price crosses VWAP against it or the trend ends."""
         if position_qty > 0:
             if close < vwap:
                 return close_position(self._long_vwap, indicators)
             if not fast > slow:
                 return close_position(self._long_trend, indicators)
             return Decision(_HOLD, "long: above vwap, trend up", 0.0, indicators)
-        if position_qty < 0:
-            if close > vwap:
-                return close_position(self._short_vwap, indicators)
-            if not fast < slow:
-                return close_position(self._short_trend, indicators)
-            return Decision(_HOLD, "short: below vwap, trend down", 0.0, indicators)
-        if self._session_bar <= self.params.session_bars:
-            return Decision(_HOLD, "flat: session opening, no entries yet", 0.0, indicators)
-        if side:
-            return Decision(_HOLD, "flat: agreement not new", 0.0, indicators)
-        return Decision(_HOLD, "flat: trend and vwap side disagree", 0.0, indicators)
+        if close > vwap:
+            return close_position(self._short_vwap, indicators)
+        if not fast < slow:
+            return close_position(self._short_trend, indicators)
+        return Decision(_HOLD, "short: below vwap, trend down", 0.0, indicators)

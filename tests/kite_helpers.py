@@ -1,6 +1,6 @@
 """Helpers for tests that talk HTTP to a fake or simulated Kite on 127.0.0.1.
 
-Imported by ``test_kite_broker.py`` and ``test_kite_session.py`` (``tests/`` is on
+Imported by ``brokers/test_kite.py`` and ``test_kite_session.py`` (``tests/`` is on
 ``sys.path`` as the test modules' own folder, as ``tests/sim/sim_support.py`` is for the
 sim tests). The fixtures stay in the test modules; this module only holds the pieces
 they would otherwise each carry a copy of.

@@ -78,9 +78,11 @@ def _ledger(db: Path) -> tuple[list, list, int]:
             "FROM orders WHERE run_id = ? ORDER BY ts_ns, symbol, purpose",
             (run_id,),
         ).fetchall()
+        # Charges too: a fill after a restart is charged from the order's rebuilt state.
         fills = conn.execute(
-            "SELECT symbol, side, quantity, price, ts_ns FROM fills WHERE run_id = ? "
-            "ORDER BY ts_ns, symbol, side",
+            "SELECT symbol, side, quantity, price, ts_ns, charge_brokerage, charge_stt, "
+            "charge_exchange, charge_ipft, charge_sebi, charge_stamp, charge_gst, "
+            "charges_paise FROM fills WHERE run_id = ? ORDER BY ts_ns, symbol, side",
             (run_id,),
         ).fetchall()
         signals = conn.execute("SELECT count(*) FROM signals WHERE run_id = ?", (run_id,))
@@ -108,11 +110,13 @@ def test_crash_with_sigkill_resumes_to_the_same_ledger(
     _finish(_kitetui(clean_db, "--speed", "max"))
     clean_orders, clean_fills, clean_signals = _ledger(clean_db)
     assert len(clean_fills) >= 20, "the demo must trade for this test to mean anything"
+    assert all(fill[-1] for fill in clean_fills), "every demo fill is charged"
 
     crash_db = tmp_path / "crash.db"
     first = _kitetui(crash_db, "--speed", "4000")
     killed_at = _kill_when(first, crash_db, f"SELECT count(*) FROM {table}", first_kill)
     journal_positions = _positions_from_fills(crash_db)
+    journal_charges = _count(crash_db, "SELECT COALESCE(SUM(charges_paise), 0) FROM fills")
 
     second = _kitetui(crash_db, "--speed", "4000")
     _kill_when(second, crash_db, f"SELECT count(*) FROM {table}", killed_at + second_kill)
@@ -122,6 +126,7 @@ def test_crash_with_sigkill_resumes_to_the_same_ledger(
             "SELECT data FROM events WHERE kind = 'StateRebuilt' ORDER BY id LIMIT 1"
         ).fetchone()
     assert json.loads(data)["positions"] == journal_positions
+    assert json.loads(data)["charges_paise"] == journal_charges
 
     assert "(resumed)" in _finish(_kitetui(crash_db, "--speed", "max"))
 

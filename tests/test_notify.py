@@ -246,11 +246,11 @@ def test_status_line_is_short_and_counts() -> None:
     risk = RiskView("ACTIVE", False, False, "", 1234.5, 50.0, 100.0, 0.0)
     snap = DeskSnapshot(1, "paper", "run-1", 0, "RUNNING", "max", engines, positions, risk=risk)
     line = status_line(snap)
-    assert line == "paper RUNNING | engines 1/2 running | 1 open | day P&L +1,234.50"
+    assert line == "paper RUNNING | engines 1/2 running | 1 open | day P&L net +1,234.50"
     assert "\n" not in line and len(line) < 120
     killed = RiskView("HALTED", True, False, "kill", -10.0, 0.0, -10.0, 10.0)
     snap = DeskSnapshot(2, "live", "run-1", 0, "RUNNING", "1x", engines, (), risk=killed)
-    assert status_line(snap).endswith("day P&L -10.00 | KILL SWITCH")
+    assert status_line(snap).endswith("day P&L net -10.00 | KILL SWITCH")
 
 
 def test_headless_log_records_are_one_key_value_line_each_without_colour() -> None:

@@ -31,7 +31,10 @@ def paise(value: float) -> int:
 def check(snapshot: DeskSnapshot) -> None:
     risk = snapshot.risk
     today = [p for p in snapshot.positions if p.today]
-    assert sum(paise(p.day_realized) + paise(p.unrealized) for p in today) == paise(risk.day_pnl)
+    gross = sum(paise(p.day_realized) + paise(p.unrealized) for p in today)
+    assert gross == paise(risk.day_gross_pnl)
+    assert sum(paise(p.day_charges) for p in today) == paise(risk.day_charges)
+    assert gross - paise(risk.day_charges) == paise(risk.day_pnl)  # net, the header's
     assert all(p.quantity == 0 for p in snapshot.positions if not p.today)
     loss = max(0, -paise(risk.day_pnl))
     assert paise(risk.day_max_drawdown) >= loss  # the day's own peak is at least its start
@@ -85,12 +88,15 @@ async def test_multi_day_replay_snapshots_separate_today_from_the_run(tmp_path: 
     run_realized = sum(paise(d.realized) for d in final.past_days for d in d.positions)
     run_realized += paise(final.risk.day_realized)
     assert run_realized == paise(final.risk.realized)  # the days add up to the run
+    run_charges = sum(paise(d.charges) for d in final.past_days for d in d.positions)
+    assert run_charges + paise(final.risk.day_charges) == paise(final.risk.charges)
 
     # The end of the replay: its headline figures ride on the snapshot.
     headline = final.headline
     assert final.feed_state == "FINISHED" and headline is not None
     assert paise(headline.gross) == paise(final.risk.realized + final.risk.unrealized)
-    assert headline.charges is not None and headline.charges > 0, headline.note
+    assert headline.charges > 0 and not headline.note
+    assert paise(headline.charges) == paise(final.risk.charges)  # the journaled charges
     assert paise(headline.net) == paise(headline.gross) - paise(headline.charges)
     assert 0 < headline.won <= headline.trades
     assert headline.max_drawdown == final.risk.max_drawdown

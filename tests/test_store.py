@@ -683,10 +683,16 @@ async def test_wal_reader_with_writer_committing_batches_sees_growing_counts(
 
     async def read() -> None:
         async with aiosqlite.connect(db_path) as other:
-            for _ in range(10_000):
-                row = await (await other.execute("SELECT count(*) FROM events")).fetchone()
+            # Until the writer is done (``bounded`` fails a hang), not a fixed number of
+            # reads: on a loaded machine 10,000 reads ended before the 20 commits did.
+            while True:
+                finished = writer_done.is_set()  # read once more after the last commit
+                # Each cursor is closed: a statement left open would keep its read
+                # transaction, and so its snapshot.
+                async with other.execute("SELECT count(*) FROM events") as cursor:
+                    row = await cursor.fetchone()
                 seen.append(row[0])
-                if writer_done.is_set():
+                if finished:
                     break
 
     await bounded(asyncio.gather(write(), read()))

@@ -56,7 +56,6 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
@@ -71,6 +70,14 @@ from kitetui.brokers.base import (
     NotAccepted,
     PlacementUnknown,
 )
+from kitetui.brokers.kite_orders import (
+    STOPS,
+    WORKING,
+    map_status,
+    number,
+    order_tags,
+    ts_ns_of,
+)
 from kitetui.brokers.ratelimit import (
     HISTORICAL,
     MODIFY,
@@ -80,7 +87,6 @@ from kitetui.brokers.ratelimit import (
     KiteRateLimits,
     RateLimitExceeded,
 )
-from kitetui.clock import IST
 from kitetui.domain import (
     Exchange,
     Fill,
@@ -113,55 +119,6 @@ log = logging.getLogger(__name__)
 
 NOT_PLACED_REASON = "not placed (timeout, not in the order book)"
 MAX_TAG_LENGTH = 20
-_WORKING = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING})
-_STOPS = frozenset({OrderType.SL, OrderType.SL_M})
-
-# Kite's settled statuses. Everything else Kite reports (PUT ORDER REQ RECEIVED,
-# VALIDATION PENDING, OPEN PENDING, MODIFY VALIDATION PENDING, MODIFY PENDING,
-# MODIFIED, CANCEL PENDING, AMO REQ RECEIVED, TRIGGER PENDING's own transients, the
-# postback's UPDATE) is an order still alive at the exchange: see ``map_status``.
-_KITE_STATUS: dict[str, OrderStatus] = {
-    "OPEN": OrderStatus.OPEN,
-    "TRIGGER PENDING": OrderStatus.TRIGGER_PENDING,
-    "COMPLETE": OrderStatus.COMPLETE,
-    "CANCELLED": OrderStatus.CANCELLED,
-    "CANCELLED AMO": OrderStatus.CANCELLED,
-    "REJECTED": OrderStatus.REJECTED,
-}
-KNOWN_TRANSIENT = frozenset(
-    {
-        "PUT ORDER REQ RECEIVED",
-        "VALIDATION PENDING",
-        "OPEN PENDING",
-        "MODIFY VALIDATION PENDING",
-        "MODIFY PENDING",
-        "MODIFIED",
-        "CANCEL PENDING",
-        "AMO REQ RECEIVED",
-        "TRIGGER PENDING",
-        "UPDATE",
-    }
-)
-
-
-def map_status(
-    kite_status: str | None, order_type: OrderType, previous: OrderStatus | None = None
-) -> OrderStatus:
-    """Kite's status string as our ``OrderStatus``.
-
-    Settled statuses map one to one. A transient one means the order is alive at Kite
-    but between states: it keeps the working status it had (a MODIFY PENDING on a
-    triggered stop stays OPEN), or, new to us, is TRIGGER_PENDING for SL/SL-M and OPEN
-    otherwise."""
-    status = (kite_status or "").strip().upper()
-    mapped = _KITE_STATUS.get(status)
-    if mapped is not None:
-        return mapped
-    if status not in KNOWN_TRANSIENT:
-        log.warning("unknown Kite order status %r: treated as working", kite_status)
-    if previous in _WORKING:
-        return previous
-    return OrderStatus.TRIGGER_PENDING if order_type in _STOPS else OrderStatus.OPEN
 
 
 def valid_market_protection(value: float) -> bool:
@@ -171,35 +128,6 @@ def valid_market_protection(value: float) -> bool:
 
 def _protection_param(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
-
-
-def _ts_ns(value: Any) -> int | None:
-    """Kite's naive-IST timestamp (a datetime from the SDK, or the websocket's string)."""
-    if isinstance(value, str) and len(value) == 19:
-        try:
-            value = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
-        except ValueError:
-            return None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=IST)
-        return int(value.timestamp()) * 1_000_000_000 + value.microsecond * 1000
-    return None
-
-
-def _tags(d: Mapping[str, Any]) -> list[str]:
-    tags = [str(t) for t in (d.get("tags") or []) if t]
-    if d.get("tag"):
-        tags.insert(0, str(d["tag"]))
-    return tags
-
-
-def _number(value: Any) -> float:
-    try:
-        number = float(value or 0)
-    except (TypeError, ValueError):
-        return 0.0
-    return number if math.isfinite(number) else 0.0
 
 
 def _too_many_requests(exc: BaseException) -> bool:
@@ -342,9 +270,9 @@ class KiteBroker:
         order_id = str(d.get("order_id") or "")
         tag = self._tag_by_id.get(order_id)
         if tag is None:
-            tag = next((t for t in _tags(d) if t in self._orders), None)
+            tag = next((t for t in order_tags(d) if t in self._orders), None)
         if tag is None:
-            tags = _tags(d)
+            tags = order_tags(d)
             tag = tags[0] if tags else f"kite-{order_id}"
         previous = self._orders.get(tag)
         order_type = OrderType(d.get("order_type") or (previous and previous.order_type))
@@ -362,7 +290,7 @@ class KiteBroker:
                 product=Product(d["product"]),
                 purpose=OrderPurpose.ENTRY,
                 status=status,
-                ts_ns=_ts_ns(d.get("order_timestamp")) or self._clock_ns(),
+                ts_ns=ts_ns_of(d.get("order_timestamp")) or self._clock_ns(),
                 validity=Validity(d.get("validity") or "DAY"),
                 variety=Variety(d["variety"])
                 if d.get("variety") in ("regular", "amo")
@@ -388,12 +316,12 @@ class KiteBroker:
             status=status,
             quantity=int(d.get("quantity") or base.quantity),
             order_type=order_type,
-            price=_number(d.get("price")) if "price" in d else base.price,
-            trigger_price=_number(d.get("trigger_price"))
+            price=number(d.get("price")) if "price" in d else base.price,
+            trigger_price=number(d.get("trigger_price"))
             if "trigger_price" in d
             else base.trigger_price,
             filled_qty=int(d.get("filled_quantity") or 0),
-            avg_price=_number(d.get("average_price")),
+            avg_price=number(d.get("average_price")),
             broker_order_id=order_id or base.broker_order_id,
             reason=reason,
         )
@@ -415,7 +343,7 @@ class KiteBroker:
         order = self._remember(self._order_from_kite(d))
         order_id = order.broker_order_id
         seen_qty, seen_avg = self._fill_state.get(order_id, (0, 0.0))
-        qty, avg = int(d.get("filled_quantity") or 0), _number(d.get("average_price"))
+        qty, avg = int(d.get("filled_quantity") or 0), number(d.get("average_price"))
         fills: list[Fill] = []
         if qty > seen_qty and avg > 0:
             delta = qty - seen_qty
@@ -425,9 +353,9 @@ class KiteBroker:
             if not price > 0:
                 price = avg
             ts = (
-                _ts_ns(d.get("exchange_update_timestamp"))
-                or _ts_ns(d.get("exchange_timestamp"))
-                or _ts_ns(d.get("order_timestamp"))
+                ts_ns_of(d.get("exchange_update_timestamp"))
+                or ts_ns_of(d.get("exchange_timestamp"))
+                or ts_ns_of(d.get("order_timestamp"))
                 or self._clock_ns()
             )
             fills.append(
@@ -462,7 +390,7 @@ class KiteBroker:
         }
         if order.order_type in (OrderType.LIMIT, OrderType.SL):
             params["price"] = order.price
-        if order.order_type in _STOPS:
+        if order.order_type in STOPS:
             params["trigger_price"] = order.trigger_price
         if order.order_type in (OrderType.MARKET, OrderType.SL_M):
             params["market_protection"] = _protection_param(self.market_protection)
@@ -507,7 +435,7 @@ class KiteBroker:
             return await self._resolve_unknown(order, exc)
         placed = replace(
             order,
-            status=OrderStatus.TRIGGER_PENDING if order.order_type in _STOPS else OrderStatus.OPEN,
+            status=OrderStatus.TRIGGER_PENDING if order.order_type in STOPS else OrderStatus.OPEN,
             broker_order_id=str(order_id),
             filled_qty=0,
             avg_price=0.0,
@@ -541,7 +469,7 @@ class KiteBroker:
                     f"book could not be read ({failure}); pause trading and look it up later",
                     order.tag,
                 ) from None
-            match = [d for d in rows if order.tag in _tags(d)]
+            match = [d for d in rows if order.tag in order_tags(d)]
             if match:
                 found = self._remember(self._order_from_kite(match[-1]))
                 log.warning("order %s is at Kite as %s after %s", order.tag, found.status, cause)
@@ -568,7 +496,7 @@ class KiteBroker:
             if history:
                 return history[-1]
         rows = await self._read(OTHER, self._kite.orders)
-        match = [d for d in rows if tag in _tags(d)]
+        match = [d for d in rows if tag in order_tags(d)]
         return match[-1] if match else None
 
     async def lookup(self, tag: str) -> Order | None:
@@ -603,21 +531,11 @@ class KiteBroker:
         first), which returns None like ``cancel``. ``ts_ns`` is unused: Kite stamps it."""
         del ts_ns
         current = self._orders.get(tag)
-        if current is None or not current.broker_order_id or current.status not in _WORKING:
+        if current is None or not current.broker_order_id or current.status not in WORKING:
             current = await self.lookup(tag)
-        if current is None or current.status not in _WORKING:
+        if current is None or current.status not in WORKING:
             return None
-        params: dict[str, Any] = {}
-        if order_type is not None:
-            params["order_type"] = order_type.value
-            if order_type in (OrderType.MARKET, OrderType.SL_M):
-                params["market_protection"] = _protection_param(self.market_protection)
-        if price is not None:
-            params["price"] = price
-        if trigger_price is not None:
-            params["trigger_price"] = trigger_price
-        if quantity is not None:
-            params["quantity"] = int(quantity)
+        params = self._modify_params(order_type, price, trigger_price, quantity)
         variety, order_id = current.variety.value, current.broker_order_id
 
         def modify_order() -> Any:
@@ -629,13 +547,35 @@ class KiteBroker:
             raise
         except BrokerError as exc:
             latest = await self.lookup(tag)
-            if latest is None or latest.status not in _WORKING:
+            if latest is None or latest.status not in WORKING:
                 return None
             raise ModifyRefused(f"modify {tag}: {exc}", tag) from None
         latest = await self.lookup(tag)
-        if latest is None or latest.status not in _WORKING:
+        if latest is None or latest.status not in WORKING:
             return None
         return latest
+
+    def _modify_params(
+        self,
+        order_type: OrderType | None,
+        price: float | None,
+        trigger_price: float | None,
+        quantity: int | None,
+    ) -> dict[str, Any]:
+        """Kite's modify form: only the fields that change (a market order carries its
+        protection, as Kite requires)."""
+        params: dict[str, Any] = {}
+        if order_type is not None:
+            params["order_type"] = order_type.value
+            if order_type in (OrderType.MARKET, OrderType.SL_M):
+                params["market_protection"] = _protection_param(self.market_protection)
+        if price is not None:
+            params["price"] = price
+        if trigger_price is not None:
+            params["trigger_price"] = trigger_price
+        if quantity is not None:
+            params["quantity"] = int(quantity)
+        return params
 
     async def cancel(self, tag: str) -> Order | None:
         """Cancel at Kite and wait briefly for CANCELLED. None if the order is not open
@@ -643,7 +583,7 @@ class KiteBroker:
         confirmed it within ``cancel_polls``, the order is returned CANCELLED with a
         reason saying so; a fill that still arrives comes through ``apply_update``."""
         current = await self.lookup(tag)
-        if current is None or current.status not in _WORKING:
+        if current is None or current.status not in WORKING:
             return None
         try:
             await self._read(
@@ -688,7 +628,7 @@ class KiteBroker:
             except (ValueError, KeyError) as exc:
                 log.warning("order %s outside kitetui's domain: %s", d.get("order_id"), exc)
                 continue
-            if order.status in _WORKING:
+            if order.status in WORKING:
                 result.append(order)
         return result
 
@@ -716,10 +656,6 @@ class KiteBroker:
                 self._tag_by_id[order.broker_order_id] = order.tag
                 self._fill_state[order.broker_order_id] = (order.filled_qty, order.avg_price)
 
-    def mark_sent(self, tag: str) -> None:
-        """Record a tag as sent (an in-flight NEW order found in the journal)."""
-        self._sent.add(tag)
-
     def push_update(self, d: Mapping[str, Any]) -> None:
         """Queue a websocket order update; safe from KiteTicker's reactor thread."""
         loop = self._loop
@@ -738,7 +674,7 @@ class KiteBroker:
             except TimeoutError:
                 batch = await self._read(OTHER, self._kite.orders)
             for d in batch:
-                tags = _tags(d)
+                tags = order_tags(d)
                 tag = self._tag_by_id.get(str(d.get("order_id") or "")) or (
                     tags[0] if tags else None
                 )
@@ -773,10 +709,10 @@ class KiteBroker:
                     engine="",
                     product=product,
                     quantity=int(row.get("quantity") or 0),
-                    avg_price=_number(row.get("average_price")),
-                    last_price=_number(row.get("last_price")),
-                    realized_paise=to_paise(_number(row.get("realised"))),
-                    unrealized_paise=to_paise(_number(row.get("unrealised"))),
+                    avg_price=number(row.get("average_price")),
+                    last_price=number(row.get("last_price")),
+                    realized_paise=to_paise(number(row.get("realised"))),
+                    unrealized_paise=to_paise(number(row.get("unrealised"))),
                 )
             )
         return result
@@ -795,6 +731,15 @@ class KiteBroker:
 
     async def profile(self) -> dict[str, Any]:
         return await self._read(OTHER, self._kite.profile)
+
+    async def contract_note(self, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Kite's virtual contract note (``POST /charges/orders``) for executed orders,
+        each as ``NoteOrder.kite_request`` shapes it: a read, so it is retried."""
+
+        def get_virtual_contract_note() -> Any:
+            return self._kite.get_virtual_contract_note(orders)
+
+        return await self._read(OTHER, get_virtual_contract_note)
 
     async def quote(self, *instruments: str) -> dict[str, Any]:
         def quote() -> Any:

@@ -229,11 +229,20 @@ def format_status(s: DeskSnapshot) -> str:
         f"  entries {risk.entries}" + (f"  ({risk.halt_reason})" if risk.halt_reason else ""),
         *(f"block     {name}: {reason} (clears {clears})" for name, reason, clears in risk.blocks),
         *(f"NAKED     {symbol}: {why}" for symbol, why in risk.naked),
-        f"today     P&L {risk.day_pnl:+,.2f}  realized {risk.day_realized:+,.2f}"
-        f"  unrealized {risk.unrealized:+,.2f}  max drawdown {_drawdown(risk.day_max_drawdown)}"
-        + (f"  ({s.day})" if s.day else ""),
-        f"run       P&L {risk.realized + risk.unrealized:+,.2f}  realized {risk.realized:+,.2f}"
-        f"  max drawdown {_drawdown(risk.max_drawdown)}  over {risk.days} day(s)",
+        f"today     net P&L {risk.day_pnl:+,.2f}  gross {risk.day_gross_pnl:+,.2f}"
+        f"  charges {risk.day_charges:,.2f}" + (f"  ({s.day})" if s.day else ""),
+        f"          realized {risk.day_realized:+,.2f}  unrealized {risk.unrealized:+,.2f}"
+        f"  max drawdown {_drawdown(risk.day_max_drawdown)}",
+        f"run       net P&L {risk.net_pnl:+,.2f}  gross {risk.gross_pnl:+,.2f}"
+        f"  charges {risk.charges:,.2f}  over {risk.days} day(s)",
+        f"          realized {risk.realized:+,.2f}  unrealized {risk.unrealized:+,.2f}"
+        f"  max drawdown {_drawdown(risk.max_drawdown)}",
+        f"charges   {risk.charges:,.2f}"
+        + (
+            "  = " + "  ".join(f"{name} {value:,.2f}" for name, value in risk.charges_by_component)
+            if risk.charges_by_component
+            else ""
+        ),
         "",
         f"engines ({len(s.engines)})",
     ]
@@ -259,7 +268,20 @@ def format_status(s: DeskSnapshot) -> str:
     lines += ["", f"positions today ({len(positions)})"]
     if positions:
         lines += _table(
-            [("SYMBOL", "ENGINE", "PRODUCT", "QTY", "AVG", "LAST", "P&L", "COVER")]
+            [
+                (
+                    "SYMBOL",
+                    "ENGINE",
+                    "PRODUCT",
+                    "QTY",
+                    "AVG",
+                    "LAST",
+                    "NET",
+                    "GROSS",
+                    "CHARGES",
+                    "COVER",
+                )
+            ]
             + [
                 (
                     p.symbol,
@@ -268,7 +290,9 @@ def format_status(s: DeskSnapshot) -> str:
                     str(p.quantity),
                     f"{p.avg_price:,.2f}",
                     f"{p.last_price:,.2f}",
+                    f"{p.day_net:+,.2f}",
                     f"{p.day_pnl:+,.2f}",
+                    f"{p.day_charges:,.2f}",
                     p.cover or "-",
                 )
                 for p in positions

@@ -13,16 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+from collections.abc import Coroutine
+from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol, TypeVar
 
 from kitetui.commands import Command, CommandResult
 from kitetui.control.client import ControlClient, ControlError
 from kitetui.control.protocol import command_to_request
 from kitetui.views import DeskSnapshot, OrderDetail
 
-if TYPE_CHECKING:
-    from kitetui.runner import SupervisorThread
+T = TypeVar("T")
 
 
 class DeskLink(Protocol):
@@ -49,10 +50,34 @@ class DeskLink(Protocol):
         ...
 
 
+class InProcessDesk(Protocol):
+    """What ``LocalLink`` reads of the supervisor it runs beside."""
+
+    @property
+    def published(self) -> DeskSnapshot | None: ...
+
+    def order_detail(self, tag: str) -> Coroutine[Any, Any, OrderDetail | None]: ...
+
+
+class DeskThread(Protocol):
+    """What ``LocalLink`` needs of ``kitetui.runner.SupervisorThread``, declared here so
+    that the control package (and the TUI above it) never imports the desk's side."""
+
+    @property
+    def supervisor(self) -> InProcessDesk: ...
+
+    @property
+    def failure(self) -> str | None: ...
+
+    def submit(self, command: Command) -> Future[CommandResult]: ...
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> Future[T]: ...
+
+
 class LocalLink:
     """A link to a supervisor running on its own event loop in a background thread."""
 
-    def __init__(self, runner: SupervisorThread) -> None:
+    def __init__(self, runner: DeskThread) -> None:
         self._runner = runner
 
     def snapshot(self) -> DeskSnapshot | None:

@@ -438,21 +438,9 @@ def check_database(path: Path) -> CheckResult:
     from kitetui.store.schema import SCHEMA_VERSION
 
     name = "database"
-    if not path.exists():
-        return CheckResult(name, True, f"{path} does not exist yet; `kitetui run` creates it")
-    if path.is_dir():
-        return CheckResult(name, False, f"{path} is a directory", "point 'database:' at a file")
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(16)
-    except OSError as exc:
-        return CheckResult(name, False, f"cannot read {path}: {exc.strerror}", "check permissions")
-    if not header:
-        return CheckResult(name, True, f"{path} is empty; `kitetui run` initialises it")
-    if header != b"SQLite format 3\x00":
-        return CheckResult(
-            name, False, f"{path} is not a SQLite database", "move it aside or change 'database:'"
-        )
+    problem = _check_database_file(path)
+    if problem is not None:
+        return problem
     # mode=ro: no writes; immutable=1 only when no WAL is present, so no -shm/-wal files
     # get created beside it (with a WAL present the daemon is running and they exist).
     wal = Path(f"{path}-wal")
@@ -485,6 +473,28 @@ def check_database(path: Path) -> CheckResult:
         return CheckResult(name, False, f"{path} belongs to another program", "change 'database:'")
     note = "" if version == SCHEMA_VERSION else f"; will migrate {version} -> {SCHEMA_VERSION}"
     return CheckResult(name, True, f"{path} opens read-only, schema {version}{note}")
+
+
+def _check_database_file(path: Path) -> CheckResult | None:
+    """What the file says before SQLite opens it (absent, a directory, unreadable, empty,
+    not SQLite), or None when it starts with SQLite's header."""
+    name = "database"
+    if not path.exists():
+        return CheckResult(name, True, f"{path} does not exist yet; `kitetui run` creates it")
+    if path.is_dir():
+        return CheckResult(name, False, f"{path} is a directory", "point 'database:' at a file")
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(16)
+    except OSError as exc:
+        return CheckResult(name, False, f"cannot read {path}: {exc.strerror}", "check permissions")
+    if not header:
+        return CheckResult(name, True, f"{path} is empty; `kitetui run` initialises it")
+    if header != b"SQLite format 3\x00":
+        return CheckResult(
+            name, False, f"{path} is not a SQLite database", "move it aside or change 'database:'"
+        )
+    return None
 
 
 def check_connectivity(

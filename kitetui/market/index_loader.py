@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kitetui.domain import NS_PER_SECOND, Event, Tick
+from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S, SESSION_CLOSE_S, SESSION_OPEN_S
 from kitetui.market.loaders import (
     MAX_PRICE,
@@ -36,7 +37,7 @@ from kitetui.market.loaders import (
 __all__ = ["load_index_values"]
 
 _HEADER_NAMES = ("timestamp", "datetime", "date", "time")
-_OUTSIDE = "TickOutsideSession"
+_OUTSIDE = EventKind.TICK_OUTSIDE_SESSION
 
 
 def _layout_check(path: Path, first: list[str], parser: _DateTimeParser) -> bool:
@@ -90,20 +91,22 @@ def load_index_values(
             line = reader.line_num
             if len(row) != 2:
                 reason = "blank line" if not row else f"{len(row)} fields, expected 2"
-                problems.add("RowSkipped", reason, line)
+                problems.add(EventKind.ROW_SKIPPED, reason, line)
                 continue
             try:
                 ts = datetime_s(row[0]) * ns
             except (ValueError, IndexError):
-                problems.add("RowSkipped", "unparseable timestamp", line)
+                problems.add(EventKind.ROW_SKIPPED, "unparseable timestamp", line)
                 continue
             try:
                 value = float(row[1])
             except ValueError:
-                problems.add("RowSkipped", "unparseable number", line, ts)
+                problems.add(EventKind.ROW_SKIPPED, "unparseable number", line, ts)
                 continue
             if not 0.0 < value <= MAX_PRICE:
-                problems.add("RowSkipped", _price_problem(value, value, value, value), line, ts)
+                problems.add(
+                    EventKind.ROW_SKIPPED, _price_problem(value, value, value, value), line, ts
+                )
                 continue
             append((ts, value, line))
 

@@ -44,11 +44,9 @@ lookups cost well under 1 µs.
 
 from __future__ import annotations
 
-import calendar
 import csv
 import gzip
 import io
-import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -56,6 +54,14 @@ from datetime import date, datetime
 from pathlib import Path
 
 from kitetui.domain import Event
+from kitetui.events import EventKind
+from kitetui.market.contract_symbols import (
+    MONTHS,
+    ContractName,
+    parse_contract_symbol,
+    spellings,
+    strike_text,
+)
 
 __all__ = [
     "KITE_COLUMNS",
@@ -83,8 +89,6 @@ KITE_COLUMNS = (
 _OPTION_TYPES = frozenset({"CE", "PE"})
 _DERIVATIVE_TYPES = frozenset({"FUT", "CE", "PE"})
 _RIGHT_WORDS = {"CE": "CE", "PE": "PE", "CALL": "CE", "PUT": "PE"}
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_WEEKLY_MONTH_CODES = "123456789OND"  # Kite's one-character month in weekly symbols
 _MAX_LINES_REPORTED = 5
 _INF = float("inf")
 
@@ -149,113 +153,6 @@ class Instrument:
 # --------------------------------------------------------------------------- helpers
 
 
-def _strike_text(strike: float) -> str:
-    """How Kite writes a strike inside a tradingsymbol: ``24350``, ``22.5``."""
-    return str(int(strike)) if strike.is_integer() else repr(strike)
-
-
-@dataclass(frozen=True, slots=True)
-class ContractName:
-    """What a derivative's tradingsymbol says. ``day`` is None for a monthly spelling
-    (it names only the month); ``strike`` is 0 for a future."""
-
-    underlying: str
-    year: int
-    month: int
-    day: int | None
-    strike: float
-    instrument_type: str  # FUT, CE or PE
-
-    def agrees_with(self, expiry: date) -> bool:
-        if (self.year, self.month) != (expiry.year, expiry.month):
-            return False
-        return self.day is None or self.day == expiry.day
-
-    @property
-    def expiry(self) -> date | None:
-        return date(self.year, self.month, self.day) if self.day is not None else None
-
-
-_MONTH_OF = {name: i + 1 for i, name in enumerate(_MONTHS)}
-_MON = "|".join(_MONTHS)
-# Date spellings after the underlying, each with the rest (strike) in the last group.
-_SPELLINGS = (
-    ("monthly", re.compile(rf"(\d\d)({_MON})(.*)")),
-    ("weekly", re.compile(r"(\d\d)([1-9OND])(\d\d)(.*)")),
-    ("dmy", re.compile(rf"(\d\d)({_MON})(\d\d)(.*)")),
-    ("ymd", re.compile(r"(\d\d)(0[1-9]|1[0-2])(\d\d)(.*)")),
-)
-_STRIKE_TEXT = re.compile(r"\d+(?:\.\d+)?")
-
-
-def _spelled_dates(rest: str) -> Iterator[tuple[int, int, int | None, str]]:
-    """(year, month, day or None, what follows) for each spelling ``rest`` starts with."""
-    for kind, pattern in _SPELLINGS:
-        m = pattern.fullmatch(rest)
-        if m is None:
-            continue
-        if kind == "monthly":
-            yield 2000 + int(m[1]), _MONTH_OF[m[2]], None, m[3]
-            continue
-        if kind == "weekly":
-            year, month, day, tail = (
-                2000 + int(m[1]),
-                _WEEKLY_MONTH_CODES.index(m[2]) + 1,
-                m[3],
-                m[4],
-            )
-        elif kind == "dmy":
-            year, month, day, tail = 2000 + int(m[3]), _MONTH_OF[m[2]], m[1], m[4]
-        else:
-            year, month, day, tail = 2000 + int(m[1]), int(m[2]), m[3], m[4]
-        if 1 <= int(day) <= calendar.monthrange(year, month)[1]:
-            yield year, month, int(day), tail
-
-
-def parse_contract_symbol(
-    symbol: str,
-    *,
-    underlying: str = "",
-    strike: float | None = None,
-    expiry: date | None = None,
-) -> ContractName | None:
-    """Read a futures or options tradingsymbol under every spelling (module docstring).
-
-    What is known from other columns narrows the reading: ``underlying`` (the name
-    column) fixes where the date starts, ``strike`` must equal the strike spelled, and
-    a reading that agrees with ``expiry`` is preferred. Without ``underlying`` every
-    split before a digit is tried, shortest underlying first. None when nothing fits.
-    """
-    text = symbol.strip().upper()
-    kind = next((k for k in ("FUT", "CE", "PE") if text.endswith(k)), "")
-    if not kind:
-        return None
-    body = text[: -len(kind)]
-    if underlying:
-        name = underlying.strip().upper()
-        splits = [len(name)] if body.startswith(name) and len(body) > len(name) else []
-    else:
-        splits = [k for k in range(1, len(body)) if body[k].isdigit()]
-    fallback: ContractName | None = None
-    for k in splits:
-        for year, month, day, tail in _spelled_dates(body[k:]):
-            if kind == "FUT":
-                if tail:
-                    continue
-                spelled = 0.0
-            else:
-                if _STRIKE_TEXT.fullmatch(tail) is None:
-                    continue
-                spelled = float(tail)
-                if strike is not None and strike > 0.0 and spelled != strike:
-                    continue
-            found = ContractName(body[:k], year, month, day, spelled, kind)
-            if expiry is None or found.agrees_with(expiry):
-                return found
-            fallback = fallback or found
-    return fallback
-
-
 def _underlying_of(inst: Instrument) -> str:
     """The grouping key of a contract: ``name`` upper-cased, else parsed from the symbol."""
     if inst.name:
@@ -292,7 +189,7 @@ class _Problems:
         self.ts_ns = ts_ns
         self._by_key: dict[tuple[str, str], list] = {}  # -> [count, first lines]
 
-    def add(self, kind: str, reason: str, line: int) -> None:
+    def add(self, kind: EventKind, reason: str, line: int) -> None:
         """One more row with this (kind, reason); ``RowSkipped`` and the duplicates
         are dropped rows, the cross-check kinds are rows kept with a note."""
         entry = self._by_key.get((kind, reason))
@@ -308,9 +205,9 @@ class _Problems:
         for (kind, reason), (count, lines) in self._by_key.items():
             shown = ", ".join(map(str, lines)) + (", …" if count > len(lines) else "")
             noun = "line" if len(lines) == 1 else "lines"
-            if kind == "DuplicateInstrumentsDropped":
+            if kind == EventKind.DUPLICATE_INSTRUMENTS_DROPPED:
                 message = f"{count} row(s) repeat {reason}; kept the first ({noun} {shown})"
-            elif kind == "RowSkipped":
+            elif kind == EventKind.ROW_SKIPPED:
                 message = f"{count} row(s) skipped: {reason} ({noun} {shown})"
             else:
                 message = f"{count} row(s): {reason} ({noun} {shown})"
@@ -319,7 +216,7 @@ class _Problems:
                     ts_ns=self.ts_ns,
                     kind=kind,
                     message=f"{self.name}: {message}",
-                    level="INFO" if kind == "ExpiryFromSymbol" else "WARNING",
+                    level="INFO" if kind == EventKind.EXPIRY_FROM_SYMBOL else "WARNING",
                     data={"path": self.path, "reason": reason, "count": count, "lines": lines},
                 )
             )
@@ -348,10 +245,10 @@ class _SymbolCheck:
         underlying = name.strip().upper()
         option = kind != "FUT"
         if expiry is not None:
-            suffix = f"{_strike_text(strike)}{kind}" if option else "FUT"
+            suffix = f"{strike_text(strike)}{kind}" if option else "FUT"
             prefixes = self._prefixes.get((underlying, expiry))
             if prefixes is None:
-                prefixes = self._prefixes[(underlying, expiry)] = _spellings(underlying, expiry)
+                prefixes = self._prefixes[(underlying, expiry)] = spellings(underlying, expiry)
             if symbol.endswith(suffix) and symbol[: -len(suffix)] in prefixes:
                 return expiry
         found = parse_contract_symbol(
@@ -361,13 +258,15 @@ class _SymbolCheck:
             if found is None or found.expiry is None:
                 return None
             self._problems.add(
-                "ExpiryFromSymbol", "no expiry column value; the weekly symbol's date used", line
+                EventKind.EXPIRY_FROM_SYMBOL,
+                "no expiry column value; the weekly symbol's date used",
+                line,
             )
             return found.expiry
         if found is None:
             if underlying:  # without a name a symbol is only parsed to group it
                 self._problems.add(
-                    "SymbolUnparsed",
+                    EventKind.SYMBOL_UNPARSED,
                     "tradingsymbol matches no known spelling; the expiry column kept",
                     line,
                 )
@@ -378,20 +277,8 @@ class _SymbolCheck:
                     f"tradingsymbol names another expiry (first: {symbol} says {said}, "
                     f"the expiry column {expiry}); the expiry column kept"
                 )
-            self._problems.add("ExpiryMismatch", self._mismatch, line)
+            self._problems.add(EventKind.EXPIRY_MISMATCH, self._mismatch, line)
         return expiry
-
-
-def _spellings(underlying: str, expiry: date) -> frozenset[str]:
-    """Every tradingsymbol prefix (before strike and type) of ``underlying`` expiring
-    on ``expiry``, under each spelling of the module docstring."""
-    yy, mon = f"{expiry.year % 100:02d}", _MONTHS[expiry.month - 1]
-    dd, mm = f"{expiry.day:02d}", f"{expiry.month:02d}"
-    weekly = _WEEKLY_MONTH_CODES[expiry.month - 1]
-    return frozenset(
-        underlying + part
-        for part in (f"{yy}{mon}", f"{yy}{weekly}{dd}", f"{dd}{mon}{yy}", f"{yy}{mm}{dd}")
-    )
 
 
 def _read_source(source: Path | str | bytes) -> tuple[str, str, str]:
@@ -428,6 +315,74 @@ def _to_int(text: str) -> int:
 
 
 # --------------------------------------------------------------------------- master
+
+
+def _row_fields(
+    row: list[str], cols: tuple[int, ...], dates: dict[str, date | None]
+) -> tuple[int, int, float, float, float, int, date | None] | str:
+    """A row's numbers and expiry -> (token, exchange token, last price, strike, tick,
+    lot, expiry), or why they do not parse. ``dates`` memoises the expiries (a master
+    repeats a few dozen of them); "" is no expiry."""
+    i_tok, i_ext, _, _, i_last, i_exp, i_str, i_tick, i_lot, _, _, _ = cols
+    try:
+        token = int(row[i_tok])
+        exchange_token = int(row[i_ext])
+    except ValueError:
+        return "unparseable instrument or exchange token"
+    try:
+        last_price = float(row[i_last] or 0.0)
+        strike = float(row[i_str] or 0.0)
+        tick_size = float(row[i_tick])
+        lot_size = _to_int(row[i_lot])
+    except (ValueError, OverflowError):
+        return "unparseable number"
+    text = row[i_exp].strip()
+    if text in dates:
+        expiry = dates[text]
+    else:
+        try:
+            expiry = dates[text] = date.fromisoformat(text[:10])
+        except ValueError:
+            return "unparseable expiry"
+    return token, exchange_token, last_price, strike, tick_size, lot_size, expiry
+
+
+def _row_problem(
+    symbol: str,
+    exchange: str,
+    token: int,
+    exchange_token: int,
+    last_price: float,
+    strike: float,
+    tick_size: float,
+    lot_size: int,
+) -> str:
+    """Why a parsed row names no tradable instrument, or "" when it does."""
+    if not symbol or not exchange:
+        return "empty tradingsymbol or exchange"
+    if token <= 0 or exchange_token < 0:
+        return "non-positive instrument token"
+    inf = _INF
+    if (
+        not (0.0 <= last_price < inf and 0.0 <= strike < inf and 0.0 <= tick_size < inf)
+        or lot_size < 0
+    ):
+        return "negative or non-finite price, strike, tick or lot"
+    return ""
+
+
+def _derivative_names(inst: Instrument, upper: dict[str, str]) -> tuple[str, str]:
+    """A derivative's exchange and underlying in upper case, memoised in ``upper`` (a
+    master repeats a few exchanges and names tens of thousands of times)."""
+    exchange = upper.get(inst.exchange)
+    if exchange is None:
+        exchange = upper[inst.exchange] = inst.exchange.upper()
+    underlying = upper.get(inst.name) if inst.name else None
+    if underlying is None:
+        underlying = _underlying_of(inst)
+        if inst.name:
+            upper[inst.name] = underlying
+    return exchange, underlying
 
 
 class InstrumentMaster:
@@ -478,14 +433,7 @@ class InstrumentMaster:
             kind = inst.instrument_type
             if kind not in derivative_types or inst.expiry is None:
                 continue
-            exchange = upper.get(inst.exchange)
-            if exchange is None:
-                exchange = upper[inst.exchange] = inst.exchange.upper()
-            underlying = upper.get(inst.name) if inst.name else None
-            if underlying is None:
-                underlying = _underlying_of(inst)
-                if inst.name:
-                    upper[inst.name] = underlying
+            exchange, underlying = _derivative_names(inst, upper)
             if kind == "FUT":
                 group = futures.get((exchange, underlying))
                 if group is None:
@@ -499,6 +447,21 @@ class InstrumentMaster:
                 chain = chains[(exchange, underlying, inst.expiry)] = (set(), set())
             chain[0 if kind == "CE" else 1].add(inst.strike)
 
+        self._items: tuple[Instrument, ...] = tuple(items)
+        self._by_key = by_key
+        self._by_token = by_token
+        self._options = options
+        self._index_chains(futures, chains)
+        self._haystacks: tuple[str, ...] | None = None  # built by the first search
+        return dropped
+
+    def _index_chains(
+        self,
+        futures: dict[tuple[str, str], list[Instrument]],
+        chains: dict[tuple[str, str, date], tuple[set[float], set[float]]],
+    ) -> None:
+        """The sorted views of the derivatives: futures by expiry, each underlying's
+        expiries, the strikes of each chain (calls, puts, either) and the underlyings."""
         expiries: dict[tuple[str, str], list[date]] = {}
         strikes: dict[tuple[str, str, date, str], tuple[float, ...]] = {}
         for (exchange, underlying, expiry), (calls, puts) in chains.items():
@@ -509,11 +472,6 @@ class InstrumentMaster:
         underlyings: dict[str, set[str]] = {}
         for exchange, underlying in (*futures, *expiries):
             underlyings.setdefault(exchange, set()).add(underlying)
-
-        self._items: tuple[Instrument, ...] = tuple(items)
-        self._by_key = by_key
-        self._by_token = by_token
-        self._options = options
         self._futures = {
             key: tuple(sorted(group, key=lambda i: (i.expiry, i.tradingsymbol)))
             for key, group in futures.items()
@@ -521,8 +479,6 @@ class InstrumentMaster:
         self._expiries = {key: tuple(sorted(group)) for key, group in expiries.items()}
         self._strikes = strikes
         self._underlyings = {key: tuple(sorted(group)) for key, group in underlyings.items()}
-        self._haystacks: tuple[str, ...] | None = None  # built by the first search
-        return dropped
 
     # ----------------------------------------------------------------------- loading
 
@@ -565,16 +521,15 @@ class InstrumentMaster:
             raise InstrumentError(f"{name}: cannot read near line {line}: {exc}") from None
         master = cls.__new__(cls)
         for position, what in master._index(instruments):
-            problems.add("DuplicateInstrumentsDropped", what, lines[position])
+            problems.add(EventKind.DUPLICATE_INSTRUMENTS_DROPPED, what, lines[position])
         return master, problems.events()
 
     @staticmethod
     def _parse_rows(
         reader: Iterator[list[str]], ncols: int, index: dict[str, int], problems: _Problems
     ) -> tuple[list[Instrument], list[int]]:
-        i_tok, i_ext, i_sym, i_name, i_last, i_exp, i_str, i_tick, i_lot, i_type, i_seg, i_ex = (
-            index[column] for column in KITE_COLUMNS
-        )
+        cols = tuple(index[column] for column in KITE_COLUMNS)
+        _, _, i_sym, i_name, _, _, _, _, _, i_type, i_seg, i_ex = cols
         dates: dict[str, date | None] = {"": None}
         cross_check = _SymbolCheck(problems)
         out: list[Instrument] = []
@@ -584,58 +539,34 @@ class InstrumentMaster:
             line = reader.line_num  # type: ignore[attr-defined]
             if len(row) != ncols:
                 add(
-                    "RowSkipped",
+                    EventKind.ROW_SKIPPED,
                     f"{len(row)} fields, expected {ncols}" if row else "blank line",
                     line,
                 )
                 continue
-            try:
-                token = int(row[i_tok])
-                exchange_token = int(row[i_ext])
-            except ValueError:
-                add("RowSkipped", "unparseable instrument or exchange token", line)
+            fields = _row_fields(row, cols, dates)
+            if isinstance(fields, str):
+                add(EventKind.ROW_SKIPPED, fields, line)
                 continue
-            try:
-                last_price = float(row[i_last] or 0.0)
-                strike = float(row[i_str] or 0.0)
-                tick_size = float(row[i_tick])
-                lot_size = _to_int(row[i_lot])
-            except (ValueError, OverflowError):
-                add("RowSkipped", "unparseable number", line)
-                continue
-            text = row[i_exp].strip()
-            if text in dates:
-                expiry = dates[text]
-            else:
-                try:
-                    expiry = dates[text] = date.fromisoformat(text[:10])
-                except ValueError:
-                    add("RowSkipped", "unparseable expiry", line)
-                    continue
+            token, exchange_token, last_price, strike, tick_size, lot_size, expiry = fields
             symbol = row[i_sym].strip()
             exchange = row[i_ex].strip()
             kind = row[i_type].strip()
-            if not symbol or not exchange:
-                add("RowSkipped", "empty tradingsymbol or exchange", line)
-                continue
-            if token <= 0 or exchange_token < 0:
-                add("RowSkipped", "non-positive instrument token", line)
-                continue
             if kind not in _OPTION_TYPES and -inf < strike <= 0.0:
                 strike = 0.0  # older Kite dumps list futures (and more) at strike -0.01
-            if (
-                not (0.0 <= last_price < inf and 0.0 <= strike < inf and 0.0 <= tick_size < inf)
-                or lot_size < 0
-            ):
-                add("RowSkipped", "negative or non-finite price, strike, tick or lot", line)
+            problem = _row_problem(
+                symbol, exchange, token, exchange_token, last_price, strike, tick_size, lot_size
+            )
+            if problem:
+                add(EventKind.ROW_SKIPPED, problem, line)
                 continue
             if kind in _DERIVATIVE_TYPES:
                 if kind != "FUT" and strike <= 0.0:
-                    add("RowSkipped", "option without strike", line)
+                    add(EventKind.ROW_SKIPPED, "option without strike", line)
                     continue
                 expiry = cross_check(symbol, row[i_name], kind, strike, expiry, line)
                 if expiry is None:
-                    add("RowSkipped", f"{kind} without expiry", line)
+                    add(EventKind.ROW_SKIPPED, f"{kind} without expiry", line)
                     continue
             add_line(line)
             append(
@@ -780,10 +711,10 @@ class InstrumentMaster:
 def _haystack(inst: Instrument) -> str:
     parts = [inst.tradingsymbol, inst.name]
     if inst.strike > 0.0:
-        parts.append(_strike_text(inst.strike))
+        parts.append(strike_text(inst.strike))
     if inst.expiry is not None:
         e = inst.expiry
-        month = _MONTHS[e.month - 1]
+        month = MONTHS[e.month - 1]
         parts.append(f"{e.isoformat()} {e.day}{month}{e.year % 100:02d} {e.day:02d}{month}")
     parts.append(inst.instrument_type)
     return " ".join(parts).lower()

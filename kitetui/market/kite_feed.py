@@ -174,6 +174,23 @@ def ensure_reactor(timeout_s: float = 5.0) -> Any:
     return reactor
 
 
+def _subscription_changes(
+    current: dict[int, str], desired: dict[int, str]
+) -> tuple[list[int], dict[str, list[int]], dict[str, list[int]]]:
+    """From the socket's subscriptions to the wanted ones: the tokens to drop, the new
+    tokens by mode and the tokens whose mode changes, by their new mode."""
+    gone = [token for token in current if token not in desired]
+    new: dict[str, list[int]] = {}
+    remode: dict[str, list[int]] = {}
+    for token, mode in desired.items():
+        have = current.get(token)
+        if have is None:
+            new.setdefault(mode, []).append(token)
+        elif have != mode:
+            remode.setdefault(mode, []).append(token)
+    return gone, new, remode
+
+
 def _chunks(items: Sequence[int], size: int = SUBSCRIBE_CHUNK) -> Iterable[list[int]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
@@ -542,17 +559,7 @@ class KiteFeed:
         kws = self._kws
         if kws is None or self._r_closing or not kws.is_connected():
             return  # on_open reconciles when the socket is (re)opened
-        current: dict[int, str] = kws.subscribed_tokens
-        desired = self._r_desired
-        gone = [token for token in current if token not in desired]
-        new: dict[str, list[int]] = {}
-        remode: dict[str, list[int]] = {}
-        for token, mode in desired.items():
-            have = current.get(token)
-            if have is None:
-                new.setdefault(mode, []).append(token)
-            elif have != mode:
-                remode.setdefault(mode, []).append(token)
+        gone, new, remode = _subscription_changes(kws.subscribed_tokens, self._r_desired)
         try:
             for chunk in _chunks(gone):
                 kws.unsubscribe(chunk)

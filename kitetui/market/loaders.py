@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
+from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S, SESSION_CLOSE_S, SESSION_OPEN_S
 
 if TYPE_CHECKING:
@@ -243,7 +244,7 @@ class _Problems:
         self.symbol = symbol
         # (kind, reason, level) -> [count, first line numbers, first ts_ns]
         self._by_key: dict[tuple[str, str, str], list] = {}
-        self.notes: list[tuple[str, str, str]] = []  # file-level (kind, message, level)
+        self.notes: list[tuple[EventKind, str, str]] = []  # file-level (kind, message, level)
 
     def summary(self) -> str:
         """Why nothing was kept, for ``NoDataError``: the reasons with their counts."""
@@ -260,7 +261,7 @@ class _Problems:
         return f"no usable rows: all {total} skipped ({shown})"
 
     def add(
-        self, kind: str, reason: str, line: int, ts_ns: int = 0, level: str = "WARNING"
+        self, kind: EventKind, reason: str, line: int, ts_ns: int = 0, level: str = "WARNING"
     ) -> None:
         entry = self._by_key.get((kind, reason, level))
         if entry is None:
@@ -328,7 +329,7 @@ def _open_text(path: Path, problems: _Problems | None = None) -> io.TextIOWrappe
     is_gzip = magic == b"\x1f\x8b"
     if not is_gzip and path.suffix.lower() == ".gz" and problems is not None:
         problems.notes.append(
-            ("NotGzip", "named .gz but not gzip data; read as plain text", "WARNING")
+            (EventKind.NOT_GZIP, "named .gz but not gzip data; read as plain text", "WARNING")
         )
     stream = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip else raw
     # utf-8-sig drops a BOM; undecodable bytes become U+FFFD and fail row validation.
@@ -525,14 +526,14 @@ def load_candles(
             line = reader.line_num
             if len(row) != ncols:
                 reason = "blank line" if not row else f"{len(row)} fields, expected {ncols}"
-                problems.add("RowSkipped", reason, line)
+                problems.add(EventKind.ROW_SKIPPED, reason, line)
                 continue
             if i_s >= 0 and row[i_s] not in names_ok:
                 if not symbol_matches(row[i_s], symbol):
                     foreign = foreign or (
                         f"row names another symbol ({row[i_s].strip()[:40]!r} first), not {symbol}"
                     )
-                    problems.add("RowSkipped", foreign, line)
+                    problems.add(EventKind.ROW_SKIPPED, foreign, line)
                     continue
                 names_ok.add(row[i_s])
             try:
@@ -547,10 +548,10 @@ def load_candles(
                 else:
                     ts = date_time_s(row[i_d], row[i_t]) * ns
             except (ValueError, IndexError):
-                problems.add("RowSkipped", "unparseable timestamp", line)
+                problems.add(EventKind.ROW_SKIPPED, "unparseable timestamp", line)
                 continue
             if ts % minute_ns:
-                problems.add("RowSkipped", "timestamp not on a whole minute", line, ts)
+                problems.add(EventKind.ROW_SKIPPED, "timestamp not on a whole minute", line, ts)
                 continue
             try:
                 o = float(row[i_o])
@@ -560,19 +561,21 @@ def load_candles(
                 volume = to_int(row[i_v]) if i_v >= 0 else 0
                 oi = to_int(row[i_oi]) if i_oi >= 0 else 0
             except (ValueError, OverflowError):
-                problems.add("RowSkipped", "unparseable number", line, ts)
+                problems.add(EventKind.ROW_SKIPPED, "unparseable number", line, ts)
                 continue
             if not (0.0 < lo <= o <= h and lo <= c <= h and h <= max_price):
-                problems.add("RowSkipped", _price_problem(o, h, lo, c), line, ts)
+                problems.add(EventKind.ROW_SKIPPED, _price_problem(o, h, lo, c), line, ts)
                 continue
             if not (0 <= volume <= max_volume and 0 <= oi <= max_volume):
-                problems.add("RowSkipped", _count_problem(volume, oi), line, ts)
+                problems.add(EventKind.ROW_SKIPPED, _count_problem(volume, oi), line, ts)
                 continue
             append((ts, o, h, lo, c, volume, oi, line))
 
     extra: list[Event] = []
     if session_only and timeframe_s < DAY_S:
-        rows = _drop_outside_session(rows, problems, "BarOutsideSession", "bar outside session")
+        rows = _drop_outside_session(
+            rows, problems, EventKind.BAR_OUTSIDE_SESSION, "bar outside session"
+        )
     rows = _sort_rows(rows, problems, extra)
     rows = _drop_duplicates(rows, problems, extra)
     bars = tuple(
@@ -587,7 +590,7 @@ def load_candles(
 # --------------------------------------------------------------------------- shared steps
 
 
-def _drop_outside_session(rows: list, problems: _Problems, kind: str, what: str) -> list:
+def _drop_outside_session(rows: list, problems: _Problems, kind: EventKind, what: str) -> list:
     """Keep rows with 09:15 <= IST time of day < 15:30; report the others."""
     open_s, close_s = SESSION_OPEN_S, SESSION_CLOSE_S
     kept = []
@@ -619,7 +622,7 @@ def _sort_rows(rows: list, problems: _Problems, extra: list[Event]) -> list:
         extra.append(
             problems.event(
                 rows[0][0],
-                "RowsReordered",
+                EventKind.ROWS_REORDERED,
                 f"{late} row(s) out of time order (first at line {first_line}); sorted",
                 "WARNING",
                 count=late,
@@ -654,7 +657,7 @@ def _drop_duplicates(rows: list, problems: _Problems, extra: list[Event]) -> lis
         extra.append(
             problems.event(
                 first_ts,
-                "DuplicateBarsDropped",
+                EventKind.DUPLICATE_BARS_DROPPED,
                 f"{count} row(s) repeat a timestamp; kept the last (dropped lines {shown})",
                 "WARNING",
                 count=count,
@@ -702,7 +705,7 @@ def load_ticks(
             line = reader.line_num
             if len(row) != 5:
                 reason = "blank line" if not row else f"{len(row)} fields, expected 5"
-                problems.add("RowSkipped", reason, line)
+                problems.add(EventKind.ROW_SKIPPED, reason, line)
                 continue
             try:
                 day = days_get(row[0])
@@ -712,27 +715,31 @@ def load_ticks(
                 else:
                     ts = (day + tod) * ns
             except (ValueError, IndexError):
-                problems.add("RowSkipped", "unparseable timestamp", line)
+                problems.add(EventKind.ROW_SKIPPED, "unparseable timestamp", line)
                 continue
             try:
                 price = float(row[2])
                 qty = to_int(row[3])
                 oi = to_int(row[4])
             except (ValueError, OverflowError):
-                problems.add("RowSkipped", "unparseable number", line, ts)
+                problems.add(EventKind.ROW_SKIPPED, "unparseable number", line, ts)
                 continue
             if not 0.0 < price <= max_price:
-                problems.add("RowSkipped", _price_problem(price, price, price, price), line, ts)
+                problems.add(
+                    EventKind.ROW_SKIPPED, _price_problem(price, price, price, price), line, ts
+                )
                 continue
             if not (0 <= qty <= max_volume and 0 <= oi <= max_volume):
                 reason = "negative quantity or oi" if qty < 0 or oi < 0 else _count_problem(qty)
-                problems.add("RowSkipped", reason, line, ts)
+                problems.add(EventKind.ROW_SKIPPED, reason, line, ts)
                 continue
             append((ts, price, qty, oi, line))
 
     extra: list[Event] = []
     if session_only:
-        rows = _drop_outside_session(rows, problems, "TickOutsideSession", "tick outside session")
+        rows = _drop_outside_session(
+            rows, problems, EventKind.TICK_OUTSIDE_SESSION, "tick outside session"
+        )
     rows = _sort_rows(rows, problems, extra)
     ticks = tuple(Tick(symbol, ts, price, qty, oi) for ts, price, qty, oi, _line in rows)
     if not ticks and require_rows:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import time
+from bisect import bisect_left
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
+from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S
 from kitetui.market.index_loader import load_index_values
 from kitetui.market.loaders import (
@@ -167,7 +169,9 @@ def _load_file(path: Path, symbol: str, kind: str) -> tuple[Sequence[Item], tupl
     return candles.bars, candles.events
 
 
-def _event(kind: str, message: str, path: str, level: str = "WARNING", symbol: str = "") -> Event:
+def _event(
+    kind: EventKind, message: str, path: str, level: str = "WARNING", symbol: str = ""
+) -> Event:
     return Event(
         ts_ns=0, kind=kind, message=message, symbol=symbol, level=level, data={"path": path}
     )
@@ -184,53 +188,137 @@ def load_replay_sources(
     streams: list[tuple[Item, ...]] = []
     events: list[Event] = []
     for index, source in enumerate(sources):
-        where = f"{key}[{index}]"
-        try:
-            files = expand_source(source.path, source.symbol)
-        except ValueError as exc:  # pkg: escaping the data dir (the config refuses it)
-            raise DataFormatError(source.path, f"{exc} ({where})") from None
-        if not files:
-            message = f"no file matches {source.path!r} ({where})"
-            if not source.optional:
-                raise DataFormatError(source.path, f"no file matches this pattern ({where})")
-            events.append(_event("SourceEmpty", message, source.path))
-            continue
-        loaded = 0
-        first_empty: DataFormatError | None = None
-        for path, symbol in files:
-            try:
-                items, file_events = _load_file(path, symbol, source.kind)
-            except NoDataError as exc:
-                first_empty = first_empty or exc
-                if len(files) > 1:
-                    events.append(_event("SourceFileEmpty", str(exc), str(path), symbol=symbol))
-                continue
-            except DataFormatError as exc:
-                missing = exc.reason == "file not found"
-                if not (missing and (source.optional or len(files) > 1)):
-                    raise DataFormatError(exc.path, f"{exc.reason} ({where})") from None
-                first_empty = first_empty or exc
-                continue
-            events.extend(file_events)
-            streams.append(tuple(items))
-            loaded += 1
-        if loaded:
-            continue
-        assert first_empty is not None
-        if not source.optional:
-            if len(files) == 1:
-                raise DataFormatError(first_empty.path, f"{first_empty.reason} ({where})")
-            raise DataFormatError(
-                source.path,
-                f"none of the {len(files)} matching files has usable data "
-                f"(first: {first_empty}) ({where})",
-            )
-        events.append(
-            _event(
-                "SourceEmpty", f"optional source {where} has no data: {first_empty}", source.path
-            )
-        )
+        _load_source(source, f"{key}[{index}]", streams, events)
     return ReplaySources(tuple(streams), tuple(events), _days(streams))
+
+
+@dataclass(frozen=True, slots=True)
+class DateWindow:
+    """The IST days a backtest replays, both ends included (``None``: unbounded).
+
+    A window is cut from data already loaded, so a backtest of one month of a year's
+    file reads the same file and makes the same decisions inside the month as the
+    whole-year run would from a cold start.
+    """
+
+    first: date | None = None
+    last: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.first is not None and self.last is not None and self.first > self.last:
+            raise ValueError(f"the window ends ({self.last}) before it starts ({self.first})")
+
+    def bounds_ns(self) -> tuple[int | None, int | None]:
+        """[start, end) in epoch ns: IST midnight of ``first`` and of the day after ``last``."""
+        return (
+            None if self.first is None else _ist_midnight_ns(self.first),
+            None if self.last is None else _ist_midnight_ns(self.last + timedelta(days=1)),
+        )
+
+    def describe(self) -> str:
+        return f"{self.first or 'the start'} … {self.last or 'the end'}"
+
+
+def _ist_midnight_ns(day: date) -> int:
+    return ((day - _EPOCH).days * DAY_S - IST_OFFSET_S) * NS_PER_SECOND
+
+
+def clip_sources(sources: ReplaySources, window: DateWindow) -> ReplaySources:
+    """``sources`` with only the items whose time falls on a day of ``window``.
+
+    Streams are in time order, so each is cut with two binary searches; a stream left
+    empty is dropped (its symbol then has no data, as if its file had none).
+    """
+    start, end = window.bounds_ns()
+    streams: list[tuple[Item, ...]] = []
+    for stream in sources.streams:
+        low = 0 if start is None else bisect_left(stream, start, key=_ts)
+        high = len(stream) if end is None else bisect_left(stream, end, key=_ts)
+        if high > low:
+            streams.append(stream[low:high])
+    days = tuple(
+        day
+        for day in sources.days
+        if (window.first is None or day >= window.first)
+        and (window.last is None or day <= window.last)
+    )
+    return ReplaySources(tuple(streams), sources.events, days)
+
+
+def _ts(item: Item) -> int:
+    return item.ts_ns
+
+
+def _load_source(
+    source: SourceSpec, where: str, streams: list[tuple[Item, ...]], events: list[Event]
+) -> None:
+    """One source: its files' streams and events, or why it has none (raised when the
+    source is required, an event when it is optional)."""
+    try:
+        files = expand_source(source.path, source.symbol)
+    except ValueError as exc:  # pkg: escaping the data dir (the config refuses it)
+        raise DataFormatError(source.path, f"{exc} ({where})") from None
+    if not files:
+        message = f"no file matches {source.path!r} ({where})"
+        if not source.optional:
+            raise DataFormatError(source.path, f"no file matches this pattern ({where})")
+        events.append(_event(EventKind.SOURCE_EMPTY, message, source.path))
+        return
+    first_empty = _load_files(source, files, where, streams, events)
+    if first_empty is None:
+        return
+    if not source.optional:
+        if len(files) == 1:
+            raise DataFormatError(first_empty.path, f"{first_empty.reason} ({where})")
+        raise DataFormatError(
+            source.path,
+            f"none of the {len(files)} matching files has usable data "
+            f"(first: {first_empty}) ({where})",
+        )
+    events.append(
+        _event(
+            EventKind.SOURCE_EMPTY,
+            f"optional source {where} has no data: {first_empty}",
+            source.path,
+        )
+    )
+
+
+def _load_files(
+    source: SourceSpec,
+    files: Sequence[tuple[Path, str]],
+    where: str,
+    streams: list[tuple[Item, ...]],
+    events: list[Event],
+) -> DataFormatError | None:
+    """Load a source's files; None once any had data, else the first file's problem.
+    An empty or missing file among several is skipped (said as an event when empty);
+    any other problem is raised, naming the file and the config key."""
+    loaded = 0
+    first_empty: DataFormatError | None = None
+    for path, symbol in files:
+        try:
+            items, file_events = _load_file(path, symbol, source.kind)
+        except NoDataError as exc:
+            first_empty = first_empty or exc
+            if len(files) > 1:
+                events.append(
+                    _event(EventKind.SOURCE_FILE_EMPTY, str(exc), str(path), symbol=symbol)
+                )
+            continue
+        except DataFormatError as exc:
+            missing = exc.reason == "file not found"
+            if not (missing and (source.optional or len(files) > 1)):
+                raise DataFormatError(exc.path, f"{exc.reason} ({where})") from None
+            first_empty = first_empty or exc
+            continue
+        events.extend(file_events)
+        streams.append(tuple(items))
+        loaded += 1
+    if loaded:
+        return None
+    assert first_empty is not None
+    return first_empty
 
 
 def _days(streams: Iterable[Sequence[Item]]) -> tuple[date, ...]:

@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 
 from kitetui.domain import Bar, Event, Tick
+from kitetui.events import EventKind
 
 MAX_PRICE = 10_000_000.0  # rupees a unit, as the loaders' ceiling
 _DAY_NS = 86_400_000_000_000
@@ -137,46 +138,51 @@ class PriceValidator:
     def check(self, item: Tick | Bar) -> str | None:
         """None if the item may go on, else the reason it is skipped (or held).
 
-        The common case (a sane print near the last one, nothing held) is the inlined
-        fast path: a few comparisons, no call; everything else is ``_decide``.
+        The common case (a sane print near the last one, nothing held) is the fast
+        path, one per kind: a few comparisons, no further call; everything else is
+        ``_decide``.
         """
         state = self._states.get(item.symbol)
         if state is None:
             state = self._states[item.symbol] = _SymbolState()
         if type(item) is Bar:
-            low, high, price = item.low, item.high, item.close
-            if not (0.0 < low <= item.open <= high <= MAX_PRICE and low <= price <= high) or (
-                item.volume < 0 or item.oi < 0
-            ):
-                return _broken_bar(item)
-            if item.timeframe_s != state.timeframe_s:
-                state.timeframe_s = item.timeframe_s
-                state.limit = self._limit(item.symbol, item.timeframe_s)
-            day = (item.ts_ns + _IST_NS) // _DAY_NS
-            last = state.last
-            if day == state.day and not state.held:
-                limit = state.limit
-                top = price if price > last else last
-                bottom = price if price < last else last
-                up, down = high - top, bottom - low
-                if (
-                    abs(price - last) <= limit * last
-                    and up <= limit * top
-                    and (down <= limit * bottom)
+            return self._check_bar(item, state)
+        return self._check_tick(item, state)
+
+    def _check_bar(self, item: Bar, state: _SymbolState) -> str | None:
+        """A bar: whole and near the last close, with wicks in proportion (fast path)."""
+        low, high, price = item.low, item.high, item.close
+        if not (0.0 < low <= item.open <= high <= MAX_PRICE and low <= price <= high) or (
+            item.volume < 0 or item.oi < 0
+        ):
+            return _broken_bar(item)
+        if item.timeframe_s != state.timeframe_s:
+            state.timeframe_s = item.timeframe_s
+            state.limit = self._limit(item.symbol, item.timeframe_s)
+        day = (item.ts_ns + _IST_NS) // _DAY_NS
+        last = state.last
+        if day == state.day and not state.held:
+            limit = state.limit
+            top = price if price > last else last
+            bottom = price if price < last else last
+            up, down = high - top, bottom - low
+            if abs(price - last) <= limit * last and up <= limit * top and (down <= limit * bottom):
+                bound = self.wick_ranges * state.range_avg
+                quarter = limit * 0.25
+                if state.range_n < _RANGE_WARM or (
+                    (up <= bound or up <= quarter * top)
+                    and (down <= bound or down <= quarter * bottom)
                 ):
-                    bound = self.wick_ranges * state.range_avg
-                    quarter = limit * 0.25
-                    if state.range_n < _RANGE_WARM or (
-                        (up <= bound or up <= quarter * top)
-                        and (down <= bound or down <= quarter * bottom)
-                    ):
-                        state.last = price
-                        n = state.range_n = state.range_n + 1
-                        state.range_avg += (high - low - state.range_avg) * (
-                            _RANGE_WEIGHT if n >= _RANGE_SPAN else 1.0 / n
-                        )
-                        return None
-            return self._decide(item, state, price, day)
+                    state.last = price
+                    n = state.range_n = state.range_n + 1
+                    state.range_avg += (high - low - state.range_avg) * (
+                        _RANGE_WEIGHT if n >= _RANGE_SPAN else 1.0 / n
+                    )
+                    return None
+        return self._decide(item, state, price, day)
+
+    def _check_tick(self, item: Tick, state: _SymbolState) -> str | None:
+        """A tick: a sane price near the last one (fast path)."""
         price = item.price
         if not (0.0 < price <= MAX_PRICE) or item.qty < 0 or item.oi < 0:
             return _broken_tick(item)
@@ -205,7 +211,9 @@ class PriceValidator:
                 return wick
         if new_session:
             if state.held:
-                self._drop_held(state, "HeldDropped", "the session ended before confirming")
+                self._drop_held(
+                    state, EventKind.HELD_DROPPED, "the session ended before confirming"
+                )
             state.day = day
             return self._accept(item, state, price)
         last = state.last
@@ -214,22 +222,33 @@ class PriceValidator:
             if near_old:
                 return self._accept(item, state, price)
             return self._hold(item, state, price, last)
+        return self._weigh_held(item, state, price, last, near_old)
+
+    def _weigh_held(
+        self, item: Item, state: _SymbolState, price: float, last: float, near_old: bool
+    ) -> str | None:
+        """A print while a jump is held: back near the old level, or a jump the other
+        way, rejects the held spike; near the new level it counts as a confirmation."""
         held = state.held[-1]
         held_price = held.close if isinstance(held, Bar) else held.price
         if near_old and abs(price - last) <= abs(price - held_price):
             self._drop_held(
-                state, "SpikeRejected", f"the next print {price:g} came back near {last:g}"
+                state, EventKind.SPIKE_REJECTED, f"the next print {price:g} came back near {last:g}"
             )
             return self._accept(item, state, price)
         side = 1 if price > last else -1
         if not near_old and side != state.side:
             self._drop_held(
-                state, "SpikeRejected", f"the next print {price:g} jumped the other way"
+                state, EventKind.SPIKE_REJECTED, f"the next print {price:g} jumped the other way"
             )
             return self._hold(item, state, price, last)
         state.held.append(item)  # nearer the new level than the old: it confirms
         if len(state.held) < self.confirmations:
             return self._waiting(state, price, last)
+        return self._confirm(item, state, price, last)
+
+    def _confirm(self, item: Item, state: _SymbolState, price: float, last: float) -> None:
+        """Enough prints agree: the move is news, the held items go on before ``item``."""
         confirmed = state.held[:-1]
         state.held = []
         self._released.extend(confirmed)
@@ -239,7 +258,7 @@ class PriceValidator:
         self._notes.append(
             _note(
                 item,
-                "JumpConfirmed",
+                EventKind.JUMP_CONFIRMED,
                 f"a move from {last:g} to {price:g} confirmed by {self.confirmations} "
                 f"prints; {len(confirmed)} held item(s) released",
                 "INFO",
@@ -268,7 +287,7 @@ class PriceValidator:
             state.learn_range(item)
         return None
 
-    def _drop_held(self, state: _SymbolState, kind: str, why: str) -> None:
+    def _drop_held(self, state: _SymbolState, kind: EventKind, why: str) -> None:
         held = state.held
         state.held = []
         first = held[0]
@@ -349,7 +368,7 @@ def _broken_tick(tick: Tick) -> str:
     return ""
 
 
-def _note(item: Item, kind: str, message: str, level: str) -> Event:
+def _note(item: Item, kind: EventKind, message: str, level: str) -> Event:
     return Event(ts_ns=item.ts_ns, kind=kind, message=message, symbol=item.symbol, level=level)
 
 

@@ -12,7 +12,7 @@ Spec syntax (``parse_fault_spec``)::
 ROUTE
     a REST route name (``place_order``, ``modify_order``, ``cancel_order``, ``orders``,
     ``order_history``, ``order_trades``, ``trades``, ``positions``, ``holdings``,
-    ``margins``, ``profile``, ``quote``, ``ohlc``, ``ltp``, ``historical``,
+    ``contract_note``, ``margins``, ``profile``, ``quote``, ``ohlc``, ``ltp``, ``historical``,
     ``instruments``, ``session_token``, ``session_logout``), a glob over those names
     (``*``, ``quote*``), a path glob starting with ``/`` (``/portfolio/*``), or
     ``ticker`` for the WebSocket side.
@@ -84,6 +84,7 @@ ROUTE_NAMES = (
     "trades",
     "positions",
     "holdings",
+    "contract_note",
 )
 HTTP_KINDS = frozenset({"http", "delay", "timeout", "hang", "drop_before", "token"})
 TICKER_KINDS = frozenset({"drop", "silent"})

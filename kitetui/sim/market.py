@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
+from kitetui.events import EventKind
 from kitetui.market.bars import DAY_NS, DAY_S, IST_OFFSET_NS, SessionBuckets
 from kitetui.market.index_loader import load_index_values
 from kitetui.market.instruments import Instrument, InstrumentMaster
@@ -334,7 +335,7 @@ class SimMarket:
             self.load_events.append(
                 Event(
                     ts_ns=0,
-                    kind="SimInstrumentSynthesised",
+                    kind=EventKind.SIM_INSTRUMENT_SYNTHESISED,
                     message=f"{exchange}:{symbol} is not in the instrument masters; "
                     f"using synthetic token {found.instrument_token}",
                     symbol=symbol,

@@ -72,6 +72,7 @@ class OrderModifier:
             raise input_error(reason)
         placed = book.paper.place(trial.to_paper(self.desk.now()))
         if placed.status is OrderStatus.REJECTED:
+            order.refused_trials += 1  # the book keeps the refused tag: never reuse it
             raise input_error(trial.kite_reason(placed.reason))
         status = self._swap(book, order, trial, placed, same_stop)
         now = self.desk.now()
@@ -108,7 +109,8 @@ class OrderModifier:
 
 
 def _trial(order: SimOrder, fields: OrderFields, same_stop: bool) -> SimOrder:
-    """The order as the change would make it, under its next paper tag."""
+    """The order as the change would make it, under a paper tag the book has not seen
+    (a refused trial's tag stays in the paper book, so a retry needs its own)."""
     order_type = fields.order_type
     # kept while the order stays a protected one (a re-priced band LIMIT too)
     keeps_protection = order_type in ("MARKET", "SL-M") or order_type == order.order_type
@@ -120,7 +122,8 @@ def _trial(order: SimOrder, fields: OrderFields, same_stop: bool) -> SimOrder:
         trigger_price=fields.trigger_price,
         market_protection=fields.market_protection if keeps_protection else 0.0,
         triggered=order.triggered and same_stop,
-        paper_tag=f"{order.order_id}.{order.modifications + 1}",
+        paper_tag=f"{order.order_id}.{order.modifications + 1}"
+        + (f"r{order.refused_trials}" if order.refused_trials else ""),
         history=[],
     )
 

@@ -65,6 +65,7 @@ class SimOrder:
     filled_quantity: int = 0
     cancelled_quantity: int = 0
     modifications: int = 0
+    refused_trials: int = 0  # modifications the matcher refused: their paper tags are spent
     paper_tag: str = ""
     triggered: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)

@@ -17,6 +17,7 @@ POST/PUT/DELETE /orders/{variety}[/{order_id}]        place_order, modify_order,
 GET /orders, /orders/{id}, /orders/{id}/trades        orders, order_history,
                                                       order_trades
 GET /trades, /portfolio/positions, /portfolio/holdings  trades, positions, holdings
+POST /charges/orders (JSON array)                     contract_note (contract_note.py)
 ====================================================  =================================
 
 Every JSON answer is ``{"status": "success", "data": ...}`` or
@@ -63,13 +64,16 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from kitetui.clock import ist_date
 from kitetui.market.bars import IST_OFFSET_S
 from kitetui.market.instruments import KITE_COLUMNS
+from kitetui.sim.contract_note import virtual_contract_note
 from kitetui.sim.errors import KiteError, input_error, token_error
 from kitetui.sim.exchange import SimAccount, SimExchange
 from kitetui.sim.faults import Fault, FaultSpecError
 from kitetui.sim.market import INTERVALS, NS_PER_SECOND, SimMarket, ist_str, parse_ist
 from kitetui.sim.rules import MSG_DAY_LIMIT, MSG_TOO_MANY_INSTRUMENTS, MSG_TOO_MANY_REQUESTS
+from kitetui.trading.charges import default_calculator
 
 __all__ = ["EXCHANGE_KEY", "RateLimiter", "create_app"]
 
@@ -498,6 +502,20 @@ positions = _account_read(SimExchange.positions)
 holdings = _account_read(SimExchange.holdings)
 
 
+async def charges_orders(request: web.Request) -> web.Response:
+    """Kite's virtual contract note for the orders in the JSON body (contract_note.py)."""
+    _account(request)
+    market = _market(request)
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise input_error("Body must be a JSON array of orders.") from None
+    data = virtual_contract_note(
+        default_calculator(), market.instrument, ist_date(market.now_ns), body
+    )
+    return ok(data)
+
+
 # ====================================================================== sim admin
 
 
@@ -644,6 +662,7 @@ def create_app(
     r.add_get("/trades", trades, name="trades")
     r.add_get("/portfolio/positions", positions, name="positions")
     r.add_get("/portfolio/holdings", holdings, name="holdings")
+    r.add_post("/charges/orders", charges_orders, name="contract_note")
     if admin:
         r.add_route("*", "/_sim/faults", admin_faults, name="_sim_faults")
         r.add_post("/_sim/request_token", admin_request_token, name="_sim_request_token")

@@ -255,7 +255,6 @@ class TickerServer:
         self._next_id = 0
         self._unhooks: list[Callable[[], object]] = []
         self.handshakes_refused = 0
-        self.connections_accepted = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -465,7 +464,6 @@ class TickerServer:
         self._next_id += 1
         client = _Client(self._next_id, ws, self._users.pop(ws, None))
         self._clients[ws] = client
-        self.connections_accepted += 1
         sender = asyncio.create_task(self._sender(client), name=f"ticker-send-{self._next_id}")
         self._tasks.add(sender)
         sender.add_done_callback(self._tasks.discard)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from kitetui.events import EventKind
 from kitetui.store import schema
 from kitetui.store.chain import BY_NAME, reseal_all
 from kitetui.store.errors import (
@@ -56,10 +57,11 @@ __all__ = [
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PRIVATE = 0o600
 _SIDECARS = ("-wal", "-shm")
+CHARGES_SINCE = 4  # the schema version that journals charges with each fill
 
 # Notices for the journal of the run that opens the database (kind, message); the
 # Journal takes them, so they land as events without the supervisor's help.
-_NOTICES: weakref.WeakKeyDictionary[aiosqlite.Connection, list[tuple[str, str]]] = (
+_NOTICES: weakref.WeakKeyDictionary[aiosqlite.Connection, list[tuple[EventKind, str]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -77,12 +79,12 @@ def database_path(db: aiosqlite.Connection) -> Path | None:
     return _PATHS.get(db)
 
 
-def take_notices(db: aiosqlite.Connection) -> list[tuple[str, str]]:
+def take_notices(db: aiosqlite.Connection) -> list[tuple[EventKind, str]]:
     """What opening ``db`` did that a person should know (kind, message); once only."""
     return _NOTICES.pop(db, [])
 
 
-def _say(notices: list[tuple[str, str]], kind: str, message: str) -> None:
+def _say(notices: list[tuple[EventKind, str]], kind: EventKind, message: str) -> None:
     print(f"kitetui: {message}", file=sys.stderr, flush=True)
     notices.append((kind, message))
 
@@ -90,7 +92,7 @@ def _say(notices: list[tuple[str, str]], kind: str, message: str) -> None:
 # -- the path ------------------------------------------------------------------------
 
 
-def check_path(path: Path, notices: list[tuple[str, str]]) -> None:
+def check_path(path: Path, notices: list[tuple[EventKind, str]]) -> None:
     """Refuse a path that cannot hold a database; create a missing parent directory."""
     try:
         info = path.stat()
@@ -146,7 +148,7 @@ def _parent_is_a_file(path: Path) -> str:
     return f"{path}: a part of this path is not a directory"
 
 
-def _ensure_directory(path: Path, notices: list[tuple[str, str]]) -> None:
+def _ensure_directory(path: Path, notices: list[tuple[EventKind, str]]) -> None:
     parent = path.parent
     if parent.is_dir():
         _check_writable(parent, path)
@@ -161,7 +163,11 @@ def _ensure_directory(path: Path, notices: list[tuple[str, str]]) -> None:
         raise DatabasePathError(
             f"{path}: its directory {parent} does not exist and cannot be created ({exc.strerror})"
         ) from None
-    _say(notices, "DatabaseDirectoryCreated", f"created directory {parent} for the database")
+    _say(
+        notices,
+        EventKind.DATABASE_DIRECTORY_CREATED,
+        f"created directory {parent} for the database",
+    )
 
 
 def _check_writable(directory: Path, path: Path) -> None:
@@ -237,7 +243,7 @@ async def open_database(
     creating or migrating runs out of space.
     """
     path = Path(path)
-    notices: list[tuple[str, str]] = []
+    notices: list[tuple[EventKind, str]] = []
     check_path(path, notices)
     lock = DeskLock(path) if exclusive else None
     if lock is not None:
@@ -252,7 +258,7 @@ async def open_database(
 
 async def _open_checked(
     path: Path,
-    notices: list[tuple[str, str]],
+    notices: list[tuple[EventKind, str]],
     synchronous: str,
     integrity: str,
     lock: DeskLock | None,
@@ -263,7 +269,7 @@ async def _open_checked(
         if verified.changed_since_seal:
             _say(
                 notices,
-                "DatabaseChangedSinceClose",
+                EventKind.DATABASE_CHANGED_SINCE_CLOSE,
                 f"{path} changed after kitetui last closed it; every checksummed row "
                 "verifies, so the change is in history kitetui does not checksum (signals, "
                 "events, risk decisions, the instrument cache) or SQLite maintenance",
@@ -283,6 +289,8 @@ async def _open_checked(
         await db.execute(f"PRAGMA synchronous = {synchronous}")
         await db.execute("PRAGMA foreign_keys = ON")
         await _migrate(db, verified.version)
+        if 0 < verified.version < CHARGES_SINCE:
+            await _say_uncharged(db, path, verified.version, notices)
     except BaseException as exc:
         db.lock = None  # the caller releases it
         await db.close()
@@ -325,7 +333,7 @@ async def _create(path: Path) -> None:
         raise
 
 
-def _tighten(path: Path, notices: list[tuple[str, str]]) -> None:
+def _tighten(path: Path, notices: list[tuple[EventKind, str]]) -> None:
     """The journal is the trade history: owner-only, like everything kitetui writes."""
     loosened = []
     for file in (path, *(path.with_name(path.name + s) for s in _SIDECARS)):
@@ -339,7 +347,7 @@ def _tighten(path: Path, notices: list[tuple[str, str]]) -> None:
             except OSError as exc:  # not ours to change: say so, and go on
                 _say(
                     notices,
-                    "DatabasePermissionsOpen",
+                    EventKind.DATABASE_PERMISSIONS_OPEN,
                     f"{file} is readable by other users ({mode:04o}) and could not be "
                     f"made private ({exc.strerror})",
                 )
@@ -348,7 +356,7 @@ def _tighten(path: Path, notices: list[tuple[str, str]]) -> None:
     if loosened:
         _say(
             notices,
-            "DatabasePermissionsTightened",
+            EventKind.DATABASE_PERMISSIONS_TIGHTENED,
             f"{path} was readable by other users ({', '.join(loosened)}); now 0600",
         )
 
@@ -373,6 +381,23 @@ async def _migrate(db: aiosqlite.Connection, version: int) -> None:
         except BaseException:
             await db.rollback()
             raise
+
+
+async def _say_uncharged(
+    db: aiosqlite.Connection, path: Path, version: int, notices: list[tuple[str, str]]
+) -> None:
+    """A database from before schema 4 has fills without charges: say how many, and what
+    kitetui does about them, once, when it migrates."""
+    cursor = await db.execute("SELECT count(*) FROM fills WHERE charges_paise IS NULL")
+    (count,) = await cursor.fetchone()
+    if count:
+        _say(
+            notices,
+            EventKind.DATABASE_MIGRATED,
+            f"{path}: schema {version} -> {SCHEMA_VERSION}: its {count} fill(s) were "
+            "journaled before kitetui recorded charges; they are charged from the rate "
+            "table when a run rebuilds from them, and shown without charges elsewhere",
+        )
 
 
 async def _chained_columns(db: aiosqlite.Connection) -> dict[str, tuple]:

@@ -25,7 +25,7 @@ import contextlib
 import json
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
@@ -33,6 +33,10 @@ from kitetui.domain import Event, Fill, Order, Position, RiskDecision, Signal
 from kitetui.store.chain import seal
 from kitetui.store.database import database_path, take_notices
 from kitetui.store.errors import DiskFull, disk_full, is_disk_full
+from kitetui.store.rows import FILL_CHARGE_COLUMNS
+
+if TYPE_CHECKING:
+    from kitetui.money import FillCost
 
 _ORDER_COLUMNS = (
     "tag, run_id, engine, symbol, exchange, side, quantity, order_type, product, purpose, "
@@ -56,6 +60,20 @@ _DESK_STATE_UPSERT = (
     "INSERT INTO desk_state (key, value) VALUES (?, ?) "
     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, chk = x''"
 )
+
+_FILL_CHARGE_NAMES = ", ".join(FILL_CHARGE_COLUMNS)
+
+
+def charge_columns(cost: FillCost | None) -> tuple[str | int | None, ...]:
+    """A fill's charges as the fills table stores them (rows.py decodes them back):
+    each component as exact decimal text, Kite's exchange charge with IPFT in it, then
+    the paise share; all NULL when the fill has none recorded."""
+    if cost is None:
+        return (None,) * len(FILL_CHARGE_COLUMNS)
+    c = cost.charges
+    amounts = (c.brokerage, c.stt, c.exchange_turnover, c.ipft, c.sebi, c.stamp, c.gst)
+    return (*(format(amount, "f") for amount in amounts), cost.paise)
+
 
 _POSITION_UPSERT = (
     "INSERT OR REPLACE INTO positions (run_id, symbol, engine, product, quantity, avg_price, "
@@ -353,7 +371,8 @@ class Journal:
         async def statements() -> None:
             await self.db.execute(
                 "INSERT INTO fills (fill_id, seq, run_id, tag, engine, symbol, side, quantity, "
-                "price, product, ts_ns, clock_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"price, product, ts_ns, clock_ns, {_FILL_CHARGE_NAMES}) "
+                f"VALUES ({', '.join('?' * 20)})",
                 (
                     fill.fill_id,
                     seq,
@@ -367,6 +386,7 @@ class Journal:
                     fill.product.value,
                     fill.ts_ns,
                     clock_ns,
+                    *charge_columns(fill.charges),
                 ),
             )
             if position is not None:

@@ -10,7 +10,8 @@ traceback after the file was already changed.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation, localcontext
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -26,6 +27,8 @@ from kitetui.domain import (
     Validity,
     Variety,
 )
+from kitetui.money import EXACT, Charges, FillCost
+from kitetui.risk_state import RiskState
 from kitetui.store.errors import RowError, show
 
 E = TypeVar("E", bound=Enum)
@@ -53,7 +56,7 @@ ORDER_COLUMNS = (
     "validity",
     "variety",
 )
-FILL_COLUMNS = (
+FILL_BASE_COLUMNS = (
     "fill_id",
     "tag",
     "symbol",
@@ -65,6 +68,11 @@ FILL_COLUMNS = (
     "product",
     "clock_ns",
 )
+# Schema 4: the fill's charges (schema.py). Exact rupees as decimal text, in this order,
+# then the fill's share of its order's rounded total in paise.
+CHARGE_COMPONENTS = ("brokerage", "stt", "exchange", "ipft", "sebi", "stamp", "gst")
+FILL_CHARGE_COLUMNS = (*(f"charge_{name}" for name in CHARGE_COMPONENTS), "charges_paise")
+FILL_COLUMNS = FILL_BASE_COLUMNS + FILL_CHARGE_COLUMNS
 ORDER_EVENT_COLUMNS = ("id", "tag", "ts_ns", "status", "reason")
 RUN_COLUMNS = (
     "run_id",
@@ -134,7 +142,10 @@ def decode_order(r: Sequence[Any]) -> Order:
 
 
 def decode_fill(r: Sequence[Any]) -> tuple[int, Fill]:
-    """A row of ``FILL_COLUMNS``: the data clock it was processed at, and the fill."""
+    """A row of ``FILL_COLUMNS`` (or of ``FILL_BASE_COLUMNS``, from a database older than
+    schema 4): the data clock it was processed at, and the fill with its charges."""
+    base = len(FILL_BASE_COLUMNS)
+    charges = decode_fill_charges(r[base:]) if len(r) > base else None
     fill = Fill(
         fill_id=text(r[0], "fill_id"),
         tag=text(r[1], "tag"),
@@ -145,8 +156,62 @@ def decode_fill(r: Sequence[Any]) -> tuple[int, Fill]:
         ts_ns=integer(r[6], "ts_ns"),
         engine=text(r[7], "engine"),
         product=member(Product, r[8], "product"),
+        charges=charges,
     )
     return integer(r[9], "clock_ns"), fill
+
+
+def decode_fill_charges(r: Sequence[Any]) -> FillCost | None:
+    """The charge columns of a fill row (``FILL_CHARGE_COLUMNS``, in order): its
+    ``FillCost``, or None when they were never recorded (all NULL: a fill journaled
+    before schema 4). Some NULL and some not, an amount that is not an exact
+    non-negative decimal, or a paise share that does not match the components by less
+    than a paisa each way, is damage: a ``RowError``."""
+    if len(r) != len(FILL_CHARGE_COLUMNS):
+        raise RowError(f"charges: {len(r)} columns, not {len(FILL_CHARGE_COLUMNS)}")
+    if all(value is None for value in r):
+        return None
+    amounts = [_amount(v, name) for v, name in zip(r[:-1], FILL_CHARGE_COLUMNS, strict=False)]
+    paise = integer(r[-1], "charges_paise")
+    exchange, ipft = amounts[2], amounts[3]
+    if ipft > exchange:
+        raise RowError(f"charge_ipft {show(r[3])} is more than charge_exchange {show(r[2])}")
+    with localcontext(EXACT):
+        charges = Charges(
+            brokerage=amounts[0],
+            stt=amounts[1],
+            exchange=exchange - ipft,
+            ipft=ipft,
+            sebi=amounts[4],
+            stamp=amounts[5],
+            gst=amounts[6],
+        )
+        exact_paise = charges.total * 100
+    if abs(exact_paise - paise) > 1:
+        raise RowError(
+            f"charges_paise {paise} does not match its components (₹{charges.total} in all)"
+        )
+    return FillCost(charges, paise)
+
+
+def fill_charges_from_row(row: Mapping[str, Any]) -> FillCost | None:
+    """A fill's charges by component from a journal row read with column names (a
+    ``sqlite3.Row`` or a dict of ``fills`` columns): for readers outside the desk (the
+    backtest report). None for a fill journaled before charges were recorded."""
+    return decode_fill_charges([row[name] for name in FILL_CHARGE_COLUMNS])
+
+
+def _amount(value: Any, name: str) -> Decimal:
+    """An exact, finite, non-negative rupee amount written as decimal text."""
+    if not isinstance(value, str):
+        raise RowError(f"{name} {show(value)} is not decimal text")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise RowError(f"{name} {show(value)} is not a decimal amount") from None
+    if not amount.is_finite() or amount.is_signed() or value != format(amount, "f"):
+        raise RowError(f"{name} {show(value)} is not a non-negative decimal amount")
+    return amount
 
 
 def decode_order_event(r: Sequence[Any]) -> None:
@@ -184,16 +249,14 @@ def json_value(value: Any, name: str) -> Any:
 def decode_risk_state(value: Any) -> dict[str, Any]:
     """The ``state`` column: JSON that ``RiskEngine.from_state`` accepts.
 
-    Checked with the risk engine's own strict reader (limits do not matter for the
-    shape), so a state the supervisor would choke on is refused here instead.
+    Checked with the risk engine's own strict reader (``RiskState.parse``), so a state
+    the supervisor would choke on is refused here instead.
     """
-    from kitetui.trading.risk import RiskEngine, RiskLimits
-
     state = json_value(value, "state")
     if not isinstance(state, dict):
         raise RowError(f"state is {type(state).__name__} JSON, not an object")
     try:
-        RiskEngine.from_state(state, RiskLimits(1, 1, 1, 1, 1, 1, 1))
+        RiskState.parse(state)
     except (ValueError, TypeError, AttributeError) as exc:
         raise RowError(f"state is not a risk state: {exc}") from None
     return state

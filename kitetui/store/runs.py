@@ -329,6 +329,26 @@ async def entry_tried(db: aiosqlite.Connection, run_id: str, signal_id: str) -> 
     return row is not None
 
 
+async def load_blocked(
+    db: aiosqlite.Connection, run_id: str
+) -> list[tuple[str, str, str, int, int, str, str]]:
+    """Risk refusals of a run per (engine, rule, verdict): the count, and the time,
+    symbol and reason of the last one (the Blocked tab after a restart)."""
+    rows = await (
+        await db.execute(
+            "SELECT g.engine, g.rule, g.verdict, g.n, d.ts_ns, d.symbol, d.reason FROM "
+            "(SELECT engine, rule, verdict, COUNT(*) AS n, MAX(id) AS last FROM risk_decisions "
+            "WHERE run_id = ? AND verdict != 'ALLOW' GROUP BY engine, rule, verdict) AS g "
+            "JOIN risk_decisions AS d ON d.id = g.last ORDER BY g.engine, g.rule",
+            (run_id,),
+        )
+    ).fetchall()
+    return [
+        (str(e), str(r), str(v), int(n), int(ts), str(sym), str(why))
+        for e, r, v, n, ts, sym, why in rows
+    ]
+
+
 async def count_orders_since(db: aiosqlite.Connection, since_ns: int, mode: str) -> int:
     """Orders journaled by runs of ``mode`` from ``since_ns`` on: after a restart, the
     day's count Kite holds us to (5,000 a day) goes on from here, not from zero."""

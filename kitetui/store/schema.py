@@ -205,6 +205,24 @@ MIGRATIONS: tuple[str, ...] = (
         last_rowid INTEGER NOT NULL       -- the rowid of its last chained row
     );
     """,
+    # 4: charges on every fill, as the contract note bills them (kitetui/trading/charges.py):
+    # each component in exact rupees as decimal text (Kite bills fractions of a paisa;
+    # charge_exchange includes NSE's IPFT levy, charge_ipft is that part of it), and
+    # charges_paise, the fill's share of its ORDER's total rounded to paise (the order's
+    # rounded total after this fill minus before it, so an order's fills sum to it).
+    # A fill journaled before this migration has NULL in every charge column: its charges
+    # were never recorded, and readers compute them from the rate table (fill_charges.py).
+    # A row with some charge columns NULL and others not is refused as damaged (rows.py).
+    """
+    ALTER TABLE fills ADD COLUMN charge_brokerage TEXT;
+    ALTER TABLE fills ADD COLUMN charge_stt TEXT;
+    ALTER TABLE fills ADD COLUMN charge_exchange TEXT;
+    ALTER TABLE fills ADD COLUMN charge_ipft TEXT;
+    ALTER TABLE fills ADD COLUMN charge_sebi TEXT;
+    ALTER TABLE fills ADD COLUMN charge_stamp TEXT;
+    ALTER TABLE fills ADD COLUMN charge_gst TEXT;
+    ALTER TABLE fills ADD COLUMN charges_paise INTEGER
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

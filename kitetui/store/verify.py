@@ -337,7 +337,7 @@ def _check_rows(
 def _check_unchained(con: sqlite3.Connection, where: str) -> None:
     """A database from before the chains: decode every money row before it is sealed."""
     _check_rows(con, where, "orders", decode.ORDER_COLUMNS, decode.decode_order)
-    _check_rows(con, where, "fills", decode.FILL_COLUMNS, decode.decode_fill)
+    _check_rows(con, where, "fills", decode.FILL_BASE_COLUMNS, decode.decode_fill)
     _check_rows(con, where, "order_events", decode.ORDER_EVENT_COLUMNS, decode.decode_order_event)
     _check_rows(
         con, where, "risk_state", ("run_id", "state"), lambda r: decode.decode_risk_state(r[1])

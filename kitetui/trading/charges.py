@@ -35,10 +35,11 @@ is a handful of exact ``Decimal`` multiplications.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, localcontext
+from decimal import Decimal, InvalidOperation, localcontext
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from kitetui.domain import Fill, Product, Side
+from kitetui.money import (
+    _HUNDRED,
+    EXACT,
+    NO_CHARGES,
+    ZERO,
+    Charges,
+    FillCost,
+)
 
 if TYPE_CHECKING:
     from kitetui.market.instruments import Instrument
@@ -60,23 +69,18 @@ __all__ = [
     "ChargeTableError",
     "Charges",
     "FillCharges",
+    "FillCost",
     "OrderCharges",
     "OrderSpec",
     "SegmentKind",
     "SegmentRates",
     "charge_class",
+    "default_calculator",
     "segment_kind",
     "venue",
 ]
 
 DEFAULT_RATES = Path(__file__).resolve().parent.parent / "data" / "charges" / "rates.yaml"
-
-ZERO = Decimal(0)
-_HUNDRED = Decimal(100)
-# Exact arithmetic: 60 digits hold any turnover × rate product here, and Inexact is
-# trapped, so a figure that could not be represented exactly raises instead of rounding.
-# Use it (``with localcontext(EXACT)``) for any sum of charges.
-EXACT = Context(prec=60, traps=[Inexact, InvalidOperation])
 
 
 class ChargeTableError(Exception):
@@ -155,70 +159,6 @@ def charge_class(kind: SegmentKind, product: Product) -> ChargeClass:
 
 
 # --------------------------------------------------------------------------- values
-
-
-@dataclass(frozen=True, slots=True)
-class Charges:
-    """One order's (or one fill's share of) charges in exact rupees, split as billed.
-
-    ``exchange`` is the exchange transaction charge without NSE's IPFT levy, which is
-    ``ipft``; Kite's ``exchange_turnover_charge`` is their sum. ``stt`` is CTT for
-    commodities.
-    """
-
-    brokerage: Decimal = ZERO
-    stt: Decimal = ZERO
-    exchange: Decimal = ZERO
-    ipft: Decimal = ZERO
-    sebi: Decimal = ZERO
-    stamp: Decimal = ZERO
-    gst: Decimal = ZERO
-
-    @property
-    def total(self) -> Decimal:
-        with localcontext(EXACT):
-            return (
-                self.brokerage
-                + self.stt
-                + self.exchange
-                + self.ipft
-                + self.sebi
-                + self.stamp
-                + self.gst
-            )
-
-    @property
-    def exchange_turnover(self) -> Decimal:
-        """Kite's ``exchange_turnover_charge``: the transaction charge with IPFT in it."""
-        with localcontext(EXACT):
-            return self.exchange + self.ipft
-
-    @property
-    def total_paise(self) -> int:
-        """The total rounded half-up to whole paise (a display or ledger figure)."""
-        return to_paise(self.total)
-
-    def __add__(self, other: Charges) -> Charges:
-        with localcontext(EXACT):
-            return Charges(*(getattr(self, f) + getattr(other, f) for f in _FIELDS))
-
-    def __sub__(self, other: Charges) -> Charges:
-        with localcontext(EXACT):
-            return Charges(*(getattr(self, f) - getattr(other, f) for f in _FIELDS))
-
-    def items(self) -> Iterator[tuple[str, Decimal]]:
-        """``(component name, amount)`` in billing order."""
-        for name in _FIELDS:
-            yield name, getattr(self, name)
-
-
-_FIELDS = tuple(f.name for f in fields(Charges))
-NO_CHARGES = Charges()
-
-
-def to_paise(rupees: Decimal) -> int:
-    """Exact rupees -> integer paise, half-up (away from zero for negatives)."""
-    return int((rupees * _HUNDRED).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 @dataclass(frozen=True, slots=True)
@@ -665,6 +605,12 @@ class ChargeCalculator:
             turnover=turnover,
             charges=state.rates.charges(turnover, executed=True),
         )
+
+
+@functools.cache
+def default_calculator() -> ChargeCalculator:
+    """One calculator on the bundled rate table per process (the file is read once)."""
+    return ChargeCalculator(ChargeTable.load())
 
 
 def _price(price: float | Decimal) -> Decimal:

@@ -55,6 +55,7 @@ from kitetui.domain import (
     Signal,
     round_to_tick,
 )
+from kitetui.events import EventKind
 
 if TYPE_CHECKING:
     from kitetui.config import ExitConfig
@@ -415,7 +416,7 @@ class ExitManager:
             self.trader.record_event(
                 Event(
                     ts_ns=self.trader.clock.now_ns,
-                    kind="StopRetryScheduled",
+                    kind=EventKind.STOP_RETRY_SCHEDULED,
                     level="WARNING",
                     symbol=symbol,
                     message=f"protective stop not accepted ({refused[0].reason}); "
@@ -450,7 +451,7 @@ class ExitManager:
         self.trader.record_event(
             Event(
                 ts_ns=self.trader.clock.now_ns,
-                kind="StopRejected",
+                kind=EventKind.STOP_REJECTED,
                 level="ERROR",
                 symbol=symbol,
                 engine=order.engine,
@@ -491,7 +492,7 @@ class ExitManager:
             self.trader.record_event(
                 Event(
                     ts_ns=self.trader.clock.now_ns,
-                    kind="ExitModifyRefused",
+                    kind=EventKind.EXIT_MODIFY_REFUSED,
                     level="WARNING",
                     symbol=stop.symbol,
                     message=f"{exc}: cancelling the stop and closing with a new order",
@@ -542,7 +543,7 @@ class ExitManager:
         self.trader.record_event(
             Event(
                 ts_ns=self.trader.clock.now_ns,
-                kind="ExitRetryScheduled",
+                kind=EventKind.EXIT_RETRY_SCHEDULED,
                 level="WARNING" if close.failures < 3 else "ERROR",
                 message=f"{close.purpose.value.lower()} not accepted ({why}); "
                 f"retry {close.failures} in {backoff:g}s with a fresh tag",
@@ -654,7 +655,7 @@ class ExitManager:
         self.trader.record_event(
             Event(
                 ts_ns=self.trader.clock.now_ns,
-                kind="PositionNaked",
+                kind=EventKind.POSITION_NAKED,
                 level="ERROR",
                 symbol=symbol,
                 message=f"{symbol} {qty:+d} has no protective order and no exit working: {why}",
@@ -666,7 +667,7 @@ class ExitManager:
             self.trader.record_event(
                 Event(
                     ts_ns=self.trader.clock.now_ns,
-                    kind="PositionCovered",
+                    kind=EventKind.POSITION_COVERED,
                     symbol=symbol,
                     message=f"{symbol} is protected or closing again",
                 )

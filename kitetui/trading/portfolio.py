@@ -11,6 +11,16 @@ for a short). Reducing ``q`` of ``Q`` removes ``cost * q // Q``: the floor leave
 odd paisa in the remaining basis, and the last unit to close takes it, so rounding
 never leaks into the realized total over a round trip.
 
+Charges are kept beside the gross figures, never folded into them: each fill carries
+its charges (its share of its order's brokerage and levies, set by the trader before
+the fill is journaled, ``Fill.charges``), and the book adds the fill's paise share to
+its symbol's and the day's charges and its exact components to the run's breakdown.
+Net = gross - charges. The daily-loss and symbol-loss limits see NET P&L (``day_pnl_paise``,
+``day_pnl_by_symbol``): a trader's loss limit is on money lost, and charges are money
+lost. The equity curve and its drawdown (followed at every fill and mark) are net too.
+Sizing still reads ``equity_paise``, which stays gross (capital + realized +
+unrealized): see docs/charges.md for why.
+
 The portfolio is plain synchronous state with no I/O. After a restart the caller
 rebuilds it by replaying the journaled fills (rule 2: a fill is committed before it
 changes a position): replay the fills before today, call ``start_day()``, then replay
@@ -23,16 +33,18 @@ import math
 from dataclasses import dataclass
 
 from kitetui.domain import Fill, Position, Product, to_paise
+from kitetui.trading.charges import NO_CHARGES, Charges
 
 
 @dataclass(frozen=True, slots=True)
 class DayPosition:
-    """What one symbol realized on one past day."""
+    """What one symbol realized, and was charged, on one past day."""
 
     symbol: str
     engine: str
     product: Product
     realized_paise: int
+    charges_paise: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +67,8 @@ class _Book:
     realized_paise: int = 0
     last_price: float = 0.0
     day_start_realized_paise: int = 0
+    charges_paise: int = 0  # what this symbol's fills were charged
+    day_start_charges_paise: int = 0
     traded_today: bool = False  # a fill since the last ``start_day``
     trade_start_paise: int = 0  # realized when the open position was opened from flat
 
@@ -65,6 +79,10 @@ class _Book:
     @property
     def day_realized_paise(self) -> int:
         return self.realized_paise - self.day_start_realized_paise
+
+    @property
+    def day_charges_paise(self) -> int:
+        return self.charges_paise - self.day_start_charges_paise
 
     @property
     def unrealized_paise(self) -> int:
@@ -91,6 +109,7 @@ class _Book:
             last_price=self.last_price,
             realized_paise=self.realized_paise,
             unrealized_paise=self.unrealized_paise,
+            charges_paise=self.charges_paise,
         )
 
 
@@ -111,6 +130,9 @@ class Portfolio:
         self._marks: dict[str, float] = {}  # the market's last price of every symbol seen
         self._fill_ids: set[str] = set()
         self._day_start_realized_paise = 0
+        self._charges_paise = 0
+        self._day_start_charges_paise = 0
+        self._charges: Charges = NO_CHARGES  # exact components, the run's sum
         self._curve: list[tuple[int, int]] = []
         # Equity kept as a running total (each fill or mark adds its book's change), so
         # the drawdown can follow every mark at O(1) instead of summing every book.
@@ -188,7 +210,13 @@ class Portfolio:
         if (was_flat or round_trip) and book.quantity != 0:
             book.trade_start_paise = book.realized_paise
         book.last_price = self._marks.get(fill.symbol, fill.price)
-        self._moved(book.pnl_paise - pnl_before)
+        charged = 0
+        if fill.charges is not None:
+            charged = fill.charges.paise
+            book.charges_paise += charged
+            self._charges_paise += charged
+            self._charges = self._charges + fill.charges.charges
+        self._moved(book.pnl_paise - pnl_before, charged)
         return realized
 
     def mark(self, symbol: str, price: float) -> bool:
@@ -213,13 +241,15 @@ class Portfolio:
         if pnl_paise > 0:
             self.trades_won += 1
 
-    def _moved(self, change_paise: int) -> None:
-        """Equity moved by ``change_paise``: follow the peaks and the drawdowns at once,
-        so a loss between two equity points (a spike against a position) is never
-        smaller in the drawdown than it was on screen."""
-        if not change_paise:
+    def _moved(self, change_paise: int, charged_paise: int = 0) -> None:
+        """Gross equity moved by ``change_paise`` and ``charged_paise`` was charged:
+        follow the peaks and the drawdowns (on NET equity, after charges) at once, so a
+        loss between two equity points (a spike against a position) is never smaller in
+        the drawdown than it was on screen."""
+        if not change_paise and not charged_paise:
             return
-        equity = self._equity_paise = self._equity_paise + change_paise
+        self._equity_paise += change_paise
+        equity = self._equity_paise - self._charges_paise
         if equity > self._peak_equity_paise:
             self._peak_equity_paise = equity
         elif self._peak_equity_paise - equity > self._max_drawdown_paise:
@@ -258,9 +288,35 @@ class Portfolio:
         return sum(book.unrealized_paise for book in self._books.values())
 
     @property
+    def gross_pnl_paise(self) -> int:
+        """Realized + unrealized since the portfolio was created, before charges."""
+        return self.realized_paise + self.unrealized_paise
+
+    @property
+    def charges_paise(self) -> int:
+        """Every fill's charges (each its order's rounded share), since it was created."""
+        return self._charges_paise
+
+    @property
+    def charges(self) -> Charges:
+        """The charges by component, exact rupees (their total rounds to about
+        ``charges_paise``: that one rounds each order, this sums exactly)."""
+        return self._charges
+
+    @property
+    def net_pnl_paise(self) -> int:
+        return self.gross_pnl_paise - self._charges_paise
+
+    @property
     def equity_paise(self) -> int:
-        """Capital + realized + unrealized (a running total: O(1))."""
+        """Gross equity: capital + realized + unrealized (what sizing reads; a running
+        total, O(1))."""
         return self._equity_paise
+
+    @property
+    def net_equity_paise(self) -> int:
+        """Capital + net P&L: what the account would hold after the contract note."""
+        return self.equity_paise - self._charges_paise
 
     @property
     def gross_exposure_paise(self) -> int:
@@ -283,7 +339,7 @@ class Portfolio:
         intraday (MIS) books are flat at the start of a day anyway.
         """
         ended = tuple(
-            DayPosition(b.symbol, b.engine, b.product, b.day_realized_paise)
+            DayPosition(b.symbol, b.engine, b.product, b.day_realized_paise, b.day_charges_paise)
             for b in self._books.values()
             if b.traded_today
         )
@@ -292,10 +348,12 @@ class Portfolio:
         self._day_label = label
         self._days += 1
         self._day_start_realized_paise = self.realized_paise
+        self._day_start_charges_paise = self._charges_paise
         for book in self._books.values():
             book.day_start_realized_paise = book.realized_paise
+            book.day_start_charges_paise = book.charges_paise
             book.traded_today = False
-        self._day_peak_paise = self._equity_paise
+        self._day_peak_paise = self.net_equity_paise
         self._day_max_drawdown_paise = 0
 
     @property
@@ -339,35 +397,56 @@ class Portfolio:
         book = self._books.get(symbol)
         return 0 if book is None else book.day_realized_paise
 
+    def symbol_day_charges_paise(self, symbol: str) -> int:
+        book = self._books.get(symbol)
+        return 0 if book is None else book.day_charges_paise
+
     @property
     def day_realized_paise(self) -> int:
         return self.realized_paise - self._day_start_realized_paise
 
     @property
-    def day_pnl_paise(self) -> int:
-        """Realized since ``start_day()`` plus all unrealized: what the daily-loss limit sees."""
+    def day_charges_paise(self) -> int:
+        return self._charges_paise - self._day_start_charges_paise
+
+    @property
+    def day_gross_pnl_paise(self) -> int:
+        """Realized since ``start_day()`` plus all unrealized, before charges."""
         return self.day_realized_paise + self.unrealized_paise
 
+    @property
+    def day_pnl_paise(self) -> int:
+        """NET day P&L, what the daily-loss limit sees: realized since ``start_day()``
+        plus all unrealized, minus the day's charges."""
+        return self.day_gross_pnl_paise - self.day_charges_paise
+
     def symbol_day_pnl_paise(self, symbol: str) -> int:
+        """One symbol's net day P&L (the symbol-loss limit's figure)."""
         book = self._books.get(symbol)
         if book is None:
             return 0
-        return book.realized_paise - book.day_start_realized_paise + book.unrealized_paise
+        return (
+            book.realized_paise
+            - book.day_start_realized_paise
+            + book.unrealized_paise
+            - (book.charges_paise - book.day_start_charges_paise)
+        )
 
     def day_pnl_by_symbol(self) -> dict[str, int]:
-        """Day P&L per symbol traded (the mapping ``RiskEngine.on_pnl`` takes)."""
+        """Net day P&L per symbol traded (the mapping ``RiskEngine.on_pnl`` takes)."""
         return {symbol: self.symbol_day_pnl_paise(symbol) for symbol in self._books}
 
     # ------------------------------------------------------------------ equity curve
 
     def record_equity(self, ts_ns: int) -> int:
-        """Append (ts_ns, equity) to the curve and return equity.
+        """Append (ts_ns, net equity) to the curve and return it. Net: capital +
+        realized + unrealized - charges, as the account would show.
 
         Peak and drawdowns follow every fill and mark already (``_moved``); the peak
         starts at the starting capital, so a session that only loses still shows its
         drawdown.
         """
-        equity = self.equity_paise
+        equity = self.net_equity_paise
         self._curve.append((ts_ns, equity))
         return equity
 
@@ -382,7 +461,7 @@ class Portfolio:
     @property
     def drawdown_paise(self) -> int:
         """Current distance below the peak (as of now, not of the last record)."""
-        return max(0, self._peak_equity_paise - self.equity_paise)
+        return max(0, self._peak_equity_paise - self.net_equity_paise)
 
     @property
     def max_drawdown_paise(self) -> int:

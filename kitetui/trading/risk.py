@@ -31,12 +31,11 @@ from kitetui.domain import (
     TradingState,
     to_paise,
 )
+from kitetui.risk_state import STATE_VERSION, RiskState
 
 EXIT_PURPOSES = frozenset(
     {OrderPurpose.EXIT, OrderPurpose.STOP, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN}
 )
-
-STATE_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +124,16 @@ def _block(rule: str, reason: str) -> RiskDecision:
     return RiskDecision(RiskVerdict.BLOCK, 0, reason, rule)
 
 
+def _price_block(symbol: str, price: float) -> RiskDecision | None:
+    """An entry cannot be valued (or capped) at a price that is not a positive number
+    of paise."""
+    if not math.isfinite(price) or price <= 0:
+        return _block("invalid_price", f"{symbol}: cannot value an order at price {price!r}")
+    if to_paise(price) <= 0:
+        return _block("invalid_price", f"{symbol}: price {price!r} rounds to zero paise")
+    return None
+
+
 class RiskEngine:
     """Gate for order intents, with the session's halt, kill switch and per-day counters.
 
@@ -192,9 +201,6 @@ class RiskEngine:
         """Stop new entries in one symbol for the rest of the day (exits still pass)."""
         self.blocked_symbols[symbol] = reason
 
-    def unblock_symbol(self, symbol: str) -> None:
-        self.blocked_symbols.pop(symbol, None)
-
     def record_entry(self, symbol: str) -> None:
         """Count one entry order for ``symbol`` today (call when an entry is placed)."""
         self.entries_today[symbol] = self.entries_today.get(symbol, 0) + 1
@@ -257,8 +263,20 @@ class RiskEngine:
     def _check_entry(
         self, intent: OrderIntent, price: float, exposure: ExposureView, lot_size: int
     ) -> RiskDecision:
-        limits = self.limits
-        symbol = intent.symbol
+        """The entry gates in order: the desk's blocks, the symbol's, the price, then the
+        caps that reduce the quantity to whole lots (or block when not one lot fits)."""
+        blocked = (
+            self._desk_block()
+            or self._symbol_block(intent, exposure)
+            or _price_block(intent.symbol, price)
+        )
+        if blocked is not None:
+            return blocked
+        return self._capped(intent, to_paise(price), exposure, lot_size)
+
+    def _desk_block(self) -> RiskDecision | None:
+        """What stops every entry on the desk: the kill switch, a loss halt, paused
+        entries, a live block (feed, login, placements, the clock)."""
         if self.kill_switch:
             return _block("kill_switch", self.kill_reason)
         if self.loss_halt_reason:
@@ -269,6 +287,12 @@ class RiskEngine:
         if block is not None:  # the oldest live block speaks for all of them
             rule = block.name.split(":", 1)[0]
             return _block(rule, f"{block.reason} (clears {block.clears})")
+        return None
+
+    def _symbol_block(self, intent: OrderIntent, exposure: ExposureView) -> RiskDecision | None:
+        """What stops this engine's entry in this symbol today."""
+        limits = self.limits
+        symbol = intent.symbol
         if exposure.engine_paused:
             return _block("engine_paused", f"engine {intent.engine} is paused")
         if exposure.working_orders:
@@ -286,12 +310,14 @@ class RiskEngine:
                 "max_open_positions",
                 f"{exposure.open_positions} positions open, limit {limits.max_open_positions}",
             )
-        if not math.isfinite(price) or price <= 0:
-            return _block("invalid_price", f"{symbol}: cannot value an order at price {price!r}")
-        price_paise = to_paise(price)
-        if price_paise <= 0:
-            return _block("invalid_price", f"{symbol}: price {price!r} rounds to zero paise")
+        return None
 
+    def _capped(
+        self, intent: OrderIntent, price_paise: int, exposure: ExposureView, lot_size: int
+    ) -> RiskDecision:
+        """The quantity under each cap in turn (order quantity, order value, gross
+        exposure), rounded down to whole lots; every cap that bit is named."""
+        limits = self.limits
         quantity = intent.quantity
         rule = ""
         reasons: list[str] = []
@@ -399,36 +425,15 @@ class RiskEngine:
     def from_state(cls, state: Mapping[str, Any], limits: RiskLimits) -> RiskEngine:
         """Rebuild an engine from ``to_state()`` output with the current limits.
 
-        Strict: a missing key or a wrong type raises ``ValueError`` rather than
-        quietly forgetting, say, an engaged kill switch.
+        Strict (``RiskState.parse``): a missing key or a wrong type raises ``ValueError``
+        rather than quietly forgetting, say, an engaged kill switch.
         """
-
-        def get(key: str, kind: type | tuple[type, ...]) -> Any:
-            if key not in state:
-                raise ValueError(f"risk state has no {key!r}")
-            value = state[key]
-            if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-                raise ValueError(f"risk state {key!r} has the wrong type: {value!r}")
-            return value
-
-        version = get("version", int)
-        if version != STATE_VERSION:
-            raise ValueError(f"risk state version {version} is not {STATE_VERSION}")
-        engine = cls(limits, trading_day=get("trading_day", str))
-        engine.kill_switch = get("kill_switch", bool)
-        engine.kill_reason = get("kill_reason", str)
-        engine.loss_halt_reason = get("loss_halt_reason", str)
-        engine.entries_paused = get("entries_paused", bool)
-        blocked = get("blocked_symbols", dict)
-        entries = get("entries_today", dict)
-        for symbol, reason in blocked.items():
-            if not isinstance(symbol, str) or not isinstance(reason, str):
-                raise ValueError(f"risk state blocked_symbols entry is malformed: {symbol!r}")
-            engine.blocked_symbols[symbol] = reason
-        for symbol, count in entries.items():
-            if not isinstance(symbol, str) or not isinstance(count, int) or isinstance(count, bool):
-                raise ValueError(f"risk state entries_today entry is malformed: {symbol!r}")
-            engine.entries_today[symbol] = count
-        if engine.kill_switch and not engine.kill_reason:
-            engine.kill_reason = "kill switch"
+        journaled = RiskState.parse(state)
+        engine = cls(limits, trading_day=journaled.trading_day)
+        engine.kill_switch = journaled.kill_switch
+        engine.kill_reason = journaled.kill_reason
+        engine.loss_halt_reason = journaled.loss_halt_reason
+        engine.entries_paused = journaled.entries_paused
+        engine.blocked_symbols.update(journaled.blocked_symbols)
+        engine.entries_today.update(journaled.entries_today)
         return engine

@@ -43,32 +43,30 @@ from kitetui.domain import (
     SignalKind,
     TradingState,
 )
+from kitetui.events import EventKind
 from kitetui.kite.session import TokenExpired
-from kitetui.recovery import WarmUp
 from kitetui.store.journal import Journal
+from kitetui.trading.charges import default_calculator
+from kitetui.trading.entries import SignalEntries
 from kitetui.trading.exits import ExitManager
+from kitetui.trading.fill_charges import FillCharger
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import LOGIN_REQUIRED, PLACEMENT_UNKNOWN, ExposureView, RiskEngine
 from kitetui.trading.sizing import (
-    premium_quantity,
-    premium_stop,
-    size_by_risk,
     slice_quantity,
-    stop_price_for,
 )
-from kitetui.views import EventView, SignalView
+from kitetui.trading.warmup import WarmUp
+from kitetui.views import BlockedView, EventView, SignalView
 
 if TYPE_CHECKING:
     from kitetui.brokers.base import Broker
     from kitetui.config import ExitConfig, SizingConfig
-    from kitetui.market.instruments import Instrument
-    from kitetui.market.resolve import OptionPair
     from kitetui.trading.ports import EnginePort as Engine
 
 _DECISION_EVENTS = {
-    RiskVerdict.REDUCE: "RiskReduced",
-    RiskVerdict.BLOCK: "RiskBlocked",
-    RiskVerdict.HALT: "RiskHalted",
+    RiskVerdict.REDUCE: EventKind.RISK_REDUCED,
+    RiskVerdict.BLOCK: EventKind.RISK_BLOCKED,
+    RiskVerdict.HALT: EventKind.RISK_HALTED,
 }
 
 
@@ -83,7 +81,10 @@ def make_tag(*parts: object) -> str:
     return base64.b32encode(digest).decode().rstrip("=")[:16]
 
 
-class Trader:
+class Trader(SignalEntries):
+    """The one door to the broker, and the records of everything that passes it; the
+    way from a signal to an order is ``SignalEntries`` (``entries.py``)."""
+
     def __init__(
         self,
         *,
@@ -100,9 +101,12 @@ class Trader:
         event_buffer: int = 200,
         timer_ns: Callable[[], int] | None = None,
         warmup: WarmUp | None = None,
+        charger: FillCharger | None = None,
     ) -> None:
         """``timer_ns`` is the exit manager's clock for re-price and retry delays: the
-        data clock (the default) in replay, the wall clock in paper and live."""
+        data clock (the default) in replay, the wall clock in paper and live.
+        ``charger`` prices each fill before it is journaled (default: the bundled rate
+        table, instruments classed by symbol; the supervisor gives it the master)."""
         self.journal = journal
         self.broker = broker
         self.portfolio = portfolio
@@ -133,6 +137,10 @@ class Trader:
         # While a resumed run replays what it had done, nothing is journaled or sent.
         self.warmup = warmup or WarmUp()
         self.listeners: list[Callable[[Event], object]] = []  # e.g. the headless log
+        self.fill_listeners: list[Callable[[Order, Fill], object]] = []  # e.g. alerts
+        self.blocked: dict[tuple[str, str, str], BlockedView] = {}
+        self.charger = charger or FillCharger(default_calculator(), {})
+        self.charger.on_event = self.record_event
 
     # -- records ----------------------------------------------------------------------
 
@@ -172,7 +180,7 @@ class Trader:
         self.record_event(
             Event(
                 ts_ns=bar.end_ns,
-                kind="BarSkipped",
+                kind=EventKind.BAR_SKIPPED,
                 level="DEBUG",
                 symbol=bar.symbol,
                 engine=engine.name,
@@ -218,6 +226,14 @@ class Trader:
         )
         self.counts["decisions"] += 1
         if decision.verdict is not RiskVerdict.ALLOW:
+            self.note_blocked(
+                intent.engine,
+                decision.rule,
+                decision.verdict.value,
+                self.clock.now_ns,
+                intent.symbol,
+                decision.reason,
+            )
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
@@ -230,6 +246,15 @@ class Trader:
                     data={"rule": decision.rule, "quantity": decision.quantity},
                 )
             )
+
+    def note_blocked(
+        self, engine: str, rule: str, verdict: str, ts_ns: int, symbol: str, reason: str, n=1
+    ) -> None:
+        """Count a refusal per (engine, rule, verdict): the Blocked tab's rows."""
+        key = (engine, rule, verdict)
+        known = self.blocked.get(key)
+        count = (known.count if known else 0) + n
+        self.blocked[key] = BlockedView(engine, rule, verdict, count, ts_ns, symbol, reason)
 
     # -- positions ----------------------------------------------------------------------
 
@@ -263,229 +288,6 @@ class Trader:
         """A client tag for an order of this run, derived from what caused it."""
         return make_tag(self.run_id, *cause)
 
-    # -- from a signal to orders ----------------------------------------------------------
-
-    async def on_signal(self, engine: Engine, signal: Signal) -> int:
-        """Act on one strategy signal; returns how many orders were placed.
-
-        A signal against a position closes it through the exit manager; with
-        ``exits.on_opposite_signal: reverse`` the other side is entered once the close
-        has filled (an entry while the exit still works would be refused as "an order is
-        already working", and two orders would race for one position).
-        """
-        symbol = signal.symbol
-        qty = self.position_qty(symbol)
-        kind = signal.kind
-        decision: RiskDecision | None = None
-        placed = 0
-        against = (kind is SignalKind.LONG and qty < 0) or (kind is SignalKind.SHORT and qty > 0)
-        if (kind is SignalKind.EXIT and qty != 0) or against:
-            reverse = against and self.exits.config.on_opposite_signal == "reverse"
-            decision, placed = await self._exit(engine, signal, qty, reverse=reverse)
-        elif qty == 0 and kind in (SignalKind.LONG, SignalKind.SHORT):
-            decision, placed = await self._enter(engine, signal)
-        self._record_signal(signal, decision)
-        return placed
-
-    async def _exit(
-        self,
-        engine: Engine,
-        signal: Signal,
-        qty: int,
-        symbol: str | None = None,
-        reverse: bool = False,
-    ) -> tuple[RiskDecision, int]:
-        """Close ``qty`` of ``symbol`` (the signal's own symbol unless a contract is named)."""
-        symbol = symbol or signal.symbol
-        intent = OrderIntent(
-            engine=engine.name,
-            symbol=symbol,
-            exchange=engine.exchange,
-            side=Side.SELL if qty > 0 else Side.BUY,
-            quantity=abs(qty),
-            purpose=OrderPurpose.EXIT,
-            product=engine.product,
-            signal_id=signal.signal_id,
-            reason=f"{signal.kind.value}: {signal.reason}",
-        )
-        if self.exits.is_closing(symbol):
-            if reverse:  # the latest opposite signal is the side to take once flat
-                self.exits.restore_reversal(symbol, engine.name, signal)
-            decision = RiskDecision(
-                RiskVerdict.BLOCK, 0, "an exit order is already working", "pending_exit"
-            )
-            self._record_decision(intent, decision)
-            return decision, 0
-        price = self.last_prices.get(symbol, signal.price)
-        decision = self.risk.check(intent, price, self._exposure(symbol))
-        self._record_decision(intent, decision)
-        if decision.verdict not in (RiskVerdict.ALLOW, RiskVerdict.REDUCE):
-            return decision, 0
-        started = await self.exits.close(
-            symbol,
-            OrderPurpose.EXIT,
-            intent.reason,
-            cause=signal.signal_id,
-            reverse=(engine, signal) if reverse else None,
-        )
-        return decision, int(started)
-
-    async def _enter(
-        self, engine: Engine, signal: Signal, ts_ns: int | None = None
-    ) -> tuple[RiskDecision, int]:
-        """Enter the signal's own symbol, sized by risk per trade with an ATR stop.
-
-        A strategy may scale the size down with ``indicators["size_scale"]`` in (0, 1]
-        (a volatility regime, say); whole lots still round down."""
-        side = Side.BUY if signal.kind is SignalKind.LONG else Side.SELL
-        atr = signal.indicators.get("atr", float("nan"))
-        stop_distance = atr * self.sizing.atr_stop_multiple
-        equity = self.portfolio.equity_paise / 100
-        lot = engine.lot_size(signal.symbol)
-        quantity = size_by_risk(
-            equity,
-            self.sizing.risk_per_trade_pct * _size_scale(signal),
-            signal.price,
-            stop_distance,
-            lot_size=lot,
-            max_capital_fraction=self.sizing.max_capital_fraction,
-            capital_rupees=self.portfolio.capital_paise / 100 / engine.config.margin_rate,
-        )
-        tick = engine.tick_size(signal.symbol)
-        stop = (
-            stop_price_for(side, signal.price, atr, self.sizing.atr_stop_multiple, tick)
-            if quantity
-            else 0.0
-        )
-        why_zero = f"sizing gave 0 (atr={atr:.4g}, price={signal.price})"
-        return await self._place_entry(
-            engine, signal, signal.symbol, side, quantity, stop, signal.price, why_zero, ts_ns=ts_ns
-        )
-
-    async def enter_reversal(self, engine: Engine, signal: Signal, ts_ns: int | None) -> int:
-        """Stop-and-reverse, second half: the close filled, now take the signal's side
-        (``ts_ns``: the instant the close filled, also after a restart)."""
-        if self.position_qty(signal.symbol) != 0:
-            return 0
-        _, placed = await self._enter(engine, signal, ts_ns)
-        engine.orders_placed += placed
-        return placed
-
-    async def _place_entry(
-        self,
-        engine: Engine,
-        signal: Signal,
-        symbol: str,
-        side: Side,
-        quantity: int,
-        stop: float,
-        price: float,
-        why_zero: str,
-        block: RiskDecision | None = None,
-        ts_ns: int | None = None,
-    ) -> tuple[RiskDecision, int]:
-        """Sizing and the engine's own refusals first; every entry gate is the risk
-        engine's (its named blocks, cut-off, working orders, limits), journaled."""
-        intent = OrderIntent(
-            engine=engine.name,
-            symbol=symbol,
-            exchange=engine.exchange,
-            side=side,
-            quantity=quantity,
-            purpose=OrderPurpose.ENTRY,
-            product=engine.product,
-            stop_price=stop,
-            signal_id=signal.signal_id,
-            reason=f"{signal.kind.value}: {signal.reason}",
-        )
-        lot = engine.lot_size(symbol)
-        instrument = engine.instrument(symbol)
-        if block is not None:
-            decision = block
-        elif instrument is not None and not instrument.is_tradable:
-            decision = RiskDecision(
-                RiskVerdict.BLOCK,
-                0,
-                f"{symbol} is {instrument.untradable_reason}: not a tradable instrument",
-                "untradable",
-            )
-        elif quantity <= 0:
-            decision = RiskDecision(RiskVerdict.BLOCK, 0, why_zero, "sizing")
-        else:
-            decision = self.risk.check(intent, price, self._exposure(symbol, engine), lot_size=lot)
-        self._record_decision(intent, decision)
-        if decision.verdict not in (RiskVerdict.ALLOW, RiskVerdict.REDUCE):
-            return decision, 0
-        self.risk.record_entry(symbol)
-        tag = make_tag(self.run_id, signal.signal_id, intent.purpose.value, symbol)
-        orders = await self.submit(
-            replace(intent, quantity=decision.quantity), tag, engine, ts_ns=ts_ns
-        )
-        return decision, int(bool(orders))
-
-    async def on_option_signal(self, engine: Engine, signal: Signal, pair: OptionPair) -> int:
-        """Options are bought, never written: LONG buys the CE, SHORT the PE, EXIT sells.
-
-        A held contract of the other right is closed first; one already held in the
-        wanted right is kept even if ATM has moved on (no churn on re-centring).
-        """
-        held = self.held_by(engine.name)
-        kind = signal.kind
-        want = {SignalKind.LONG: pair.ce, SignalKind.SHORT: pair.pe}.get(kind)
-        placed = 0
-        decision: RiskDecision | None = None
-        for symbol, qty in sorted(held.items()):
-            instrument = engine.instrument(symbol)
-            right = instrument.right if instrument is not None else ""
-            if kind is SignalKind.EXIT or (want is not None and right != want.right):
-                decision, n = await self._exit(engine, signal, qty, symbol)
-                placed += n
-                if n:
-                    del held[symbol]
-        if want is not None and not any(
-            (inst := engine.instrument(symbol)) is not None and inst.right == want.right
-            for symbol in held
-        ):
-            decision, n = await self._enter_option(engine, signal, pair, want)
-            placed += n
-        self._record_signal(signal, decision)
-        return placed
-
-    async def _enter_option(
-        self, engine: Engine, signal: Signal, pair: OptionPair, contract: Instrument
-    ) -> tuple[RiskDecision, int]:
-        cfg = engine.config
-        symbol = contract.tradingsymbol
-        premium = self.last_prices.get(symbol)
-        lot = contract.lot_size or 1
-        block: RiskDecision | None = None
-        quantity = 0
-        stop = 0.0
-        if engine.past_expiry_cutoff(signal.ts_ns, pair.expiry):
-            block = RiskDecision(
-                RiskVerdict.BLOCK,
-                0,
-                f"expiry day: no new option entries after {cfg.expiry_day_cutoff}",
-                "expiry_day_cutoff",
-            )
-        elif premium is None or not premium > 0:
-            block = RiskDecision(
-                RiskVerdict.BLOCK, 0, f"no premium quote for {symbol} yet", "no_quote"
-            )
-        else:
-            tick = contract.tick_size or self.tick_size
-            stop = premium_stop(premium, cfg.premium_stop_pct, tick)
-            quantity = premium_quantity(
-                premium, stop, lot, cfg.max_premium_at_risk, cfg.max_premium_outlay
-            )
-        why_zero = (
-            f"premium sizing gave 0 lots (premium {premium}, stop {stop}, "
-            f"risk cap {cfg.max_premium_at_risk:g})"
-        )
-        return await self._place_entry(
-            engine, signal, symbol, Side.BUY, quantity, stop, premium or 0.0, why_zero, block
-        )
-
     # -- the one door to the broker ------------------------------------------------------
 
     async def submit(
@@ -514,7 +316,7 @@ class Trader:
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="OrderSliced",
+                    kind=EventKind.ORDER_SLICED,
                     symbol=intent.symbol,
                     engine=intent.engine,
                     message=f"{intent.quantity} split into {len(sizes)} orders of at most "
@@ -567,7 +369,7 @@ class Trader:
                 self.record_event(
                     Event(
                         ts_ns=self.clock.now_ns,
-                        kind="LoginRequired",
+                        kind=EventKind.LOGIN_REQUIRED,
                         level="ERROR",
                         message=reason,
                     )
@@ -581,7 +383,7 @@ class Trader:
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="OrderNotAccepted",
+                    kind=EventKind.ORDER_NOT_ACCEPTED,
                     level="WARNING",
                     symbol=order.symbol,
                     engine=order.engine,
@@ -600,7 +402,7 @@ class Trader:
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="PlacementUnknown",
+                    kind=EventKind.PLACEMENT_UNKNOWN,
                     level="ERROR",
                     symbol=order.symbol,
                     message=reason,
@@ -614,7 +416,7 @@ class Trader:
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="OrderRejected",
+                    kind=EventKind.ORDER_REJECTED,
                     level="WARNING",
                     symbol=order.symbol,
                     engine=order.engine,
@@ -630,7 +432,7 @@ class Trader:
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="PlacementResolved",
+                    kind=EventKind.PLACEMENT_RESOLVED,
                     symbol=order.symbol,
                     message=f"order {order.tag} is {order.status.value} at the broker",
                 )
@@ -761,7 +563,7 @@ class Trader:
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="OrderModifyRefused",
+                    kind=EventKind.ORDER_MODIFY_REFUSED,
                     level="WARNING",
                     symbol=order.symbol,
                     engine=order.engine,
@@ -784,7 +586,7 @@ class Trader:
         self.record_event(
             Event(
                 ts_ns=self.clock.now_ns,
-                kind="OrderModified",
+                kind=EventKind.ORDER_MODIFIED,
                 level="DEBUG",
                 symbol=order.symbol,
                 engine=order.engine,
@@ -823,7 +625,7 @@ class Trader:
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="CancelFailed",
+                    kind=EventKind.CANCEL_FAILED,
                     level="WARNING",
                     symbol=order.symbol,
                     engine=order.engine,
@@ -855,8 +657,11 @@ class Trader:
             before = self.orders.get(order.tag)
             order = self._merge(order, fill)
             fill = replace(fill, engine=order.engine, product=order.product)
+            charged = self.charger.quote(order, fill)  # journaled with the fill (rule 2)
+            fill = charged.fill
             if not await self.journal.write_fill(fill, order, None, self.clock.now_ns):
                 continue  # delivered twice (a websocket update and a poll): applied once
+            self.charger.take(order.tag, charged)
             self.track(order)
             if before is not None and before.status is OrderStatus.NEW:
                 self.resolve_placement(order)
@@ -869,7 +674,7 @@ class Trader:
                 self.record_event(
                     Event(
                         ts_ns=fill.ts_ns,
-                        kind="StopFilled",
+                        kind=EventKind.STOP_FILLED,
                         level="WARNING",
                         symbol=order.symbol,
                         engine=order.engine,
@@ -877,6 +682,9 @@ class Trader:
                     )
                 )
             applied.append((order, fill))
+            if self.fill_listeners and not self.warmup.active:
+                for listener in self.fill_listeners:
+                    listener(order, fill)
         return applied
 
     async def on_update(self, data: Mapping[str, Any]) -> None:
@@ -888,7 +696,7 @@ class Trader:
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="OrderUpdateSkipped",
+                    kind=EventKind.ORDER_UPDATE_SKIPPED,
                     level="ERROR",
                     message=f"{type(exc).__name__}: {exc}",
                 )
@@ -905,7 +713,7 @@ class Trader:
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="ForeignOrder",
+                    kind=EventKind.FOREIGN_ORDER,
                     level="WARNING",
                     symbol=order.symbol,
                     message=f"order {order.broker_order_id} ({order.tag or 'no tag'}) was not "
@@ -922,7 +730,7 @@ class Trader:
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="OrderRevived",
+                    kind=EventKind.ORDER_REVIVED,
                     level="WARNING",
                     symbol=order.symbol,
                     engine=known.engine,
@@ -963,7 +771,9 @@ class Trader:
         await self.exits.settle(order.symbol, cause=f"{order.tag}-{order.status.value}")
 
     def replay_fill(self, fill: Fill) -> None:
-        """Apply a journaled fill while rebuilding state (it is already committed)."""
+        """Apply a journaled fill while rebuilding state (it is already committed): with
+        the charges journaled with it, its order's running charges rebuilt on the way."""
+        fill = self.charger.restore(self.orders.get(fill.tag), fill)
         self.portfolio.apply_fill(fill)
         self._track_holder(fill)
         self.counts["fills"] += 1
@@ -1018,9 +828,3 @@ class Trader:
         for symbol in sorted(symbols):
             count += await self.flatten(symbol, purpose, reason)
         return count
-
-
-def _size_scale(signal: Signal) -> float:
-    """A strategy's size adjustment in (0, 1]; anything else means full size."""
-    scale = signal.indicators.get("size_scale", 1.0)
-    return scale if 0 < scale <= 1 else 1.0

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple, TypeVar
 
 from kitetui.views import (
+    BlockedView,
     DeskSnapshot,
     EngineView,
     EventView,
@@ -281,15 +282,17 @@ def engine_rows(engines: Iterable[EngineView], data_ts_ns: int = 0) -> dict[str,
     return {key: engine_row(e, data_ts_ns) for key, e in keyed(engines, engine_key).items()}
 
 
-#: What a trader must see at 80 columns comes first: the contract, its size, its P&L
-#: and what protects it (the stop); lots, expiry and the P&L split follow.
+#: What a trader must see at 80 columns comes first: the contract, its size, its net P&L
+#: and what protects it (the stop); gross, charges, lots, expiry and the split follow.
 POSITION_COLUMNS = (
     ColumnSpec("symbol", "contract"),
     ColumnSpec("qty", "qty", numeric=True),
-    ColumnSpec("pnl", "P&L", numeric=True),
+    ColumnSpec("net", "net", numeric=True),
     ColumnSpec("cover", "cover"),
     ColumnSpec("ltp", "LTP", numeric=True),
     ColumnSpec("avg", "avg", numeric=True),
+    ColumnSpec("pnl", "gross", numeric=True),
+    ColumnSpec("charges", "charges", numeric=True),
     ColumnSpec("lots", "lots", numeric=True),
     ColumnSpec("expiry", "expiry"),
     ColumnSpec("unrealized", "unrealized", numeric=True),
@@ -309,10 +312,12 @@ def position_row(position: PositionView) -> Row:
     return (
         Cell(position.symbol),
         Cell(f"{qty:+d}" if qty else "0", tone_of(qty)),
-        pnl_cell(position.pnl),
+        pnl_cell(position.net),
         Cell(position.cover, _COVER_TONES.get(position.cover_state, "")),
         Cell(price(position.last_price)),
         Cell(price(position.avg_price)),
+        pnl_cell(position.pnl),
+        Cell(money(position.charges, signed=False)),
         Cell(lots if qty and position.lot_size > 1 else "", tone_of(qty)),
         Cell(position.expiry),
         pnl_cell(position.unrealized),
@@ -467,6 +472,37 @@ def event_rows(events: Iterable[EventView]) -> dict[str, Row]:
     return {key: event_row(e) for key, e in keyed(events, event_key).items()}
 
 
+# ---- blocked signals ---------------------------------------------------------------
+
+BLOCKED_COLUMNS = (
+    ColumnSpec("count", "count", numeric=True),
+    ColumnSpec("engine", "engine"),
+    ColumnSpec("rule", "rule"),
+    ColumnSpec("verdict", "verdict"),
+    ColumnSpec("last", "last"),
+    ColumnSpec("symbol", "symbol"),
+    ColumnSpec("reason", "last reason"),
+)
+
+_VERDICT_TONES = {"BLOCK": "warn", "REDUCE": "", "HALT": "down"}
+
+
+def blocked_key(blocked: BlockedView) -> str:
+    return f"{blocked.engine}|{blocked.rule}|{blocked.verdict}"
+
+
+def blocked_row(blocked: BlockedView) -> Row:
+    return (
+        Cell(f"{blocked.count:,}"),
+        Cell(blocked.engine),
+        Cell(blocked.rule),
+        Cell(blocked.verdict, _VERDICT_TONES.get(blocked.verdict, "")),
+        Cell(ist_time(blocked.last_ts_ns)),
+        Cell(blocked.last_symbol),
+        Cell(clip(blocked.last_reason, 100)),
+    )
+
+
 # ---- risk summary ------------------------------------------------------------------
 
 
@@ -480,15 +516,11 @@ def trades_today_text(trades: Mapping[str, int] | Iterable[tuple[str, int]]) -> 
 
 def headline_rows(headline: HeadlineView) -> tuple[tuple[str, Cell], ...]:
     """The summary screen's figures, label and value, in the order a trader reads them."""
-    net = headline.net
     rate = headline.win_rate
     rows = [
         ("gross P&L", pnl_cell(headline.gross)),
-        (
-            "charges",
-            Cell(DASH) if headline.charges is None else Cell(money(-headline.charges), "down"),
-        ),
-        ("net P&L", Cell(DASH) if net is None else pnl_cell(net)),
+        ("charges", Cell(money(-headline.charges), "down" if headline.charges else "")),
+        ("net P&L", pnl_cell(headline.net)),
         ("trades", Cell(f"{headline.trades:,} round trips")),
         (
             "win rate",

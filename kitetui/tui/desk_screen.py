@@ -31,6 +31,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
+from kitetui.alerts import terminal_sequences
 from kitetui.commands import (
     CancelOrder,
     Command,
@@ -100,6 +101,7 @@ class DeskScreen(Screen[None]):
         self._details_wanted: bool | None = None  # None: by terminal height
         self._binding_state: tuple[object, ...] = ()
         self._summary_shown = False  # the end-of-replay screen, shown once
+        self._alerts_seen: tuple[str, int] | None = None  # (run, newest alert seq) heard
         self.render_count = 0
         """Snapshots rendered so far (an unchanged ``seq`` renders nothing)."""
         self.tab_renders: Counter[str] = Counter()
@@ -186,9 +188,40 @@ class DeskScreen(Screen[None]):
             self._header.show(header_model(snapshot))
             self._render_tab(self.active_tab)
         self._refresh_bindings_if_changed()
+        self._sound_alerts(snapshot)
         if snapshot.headline is not None and not self._summary_shown:
             self._show_summary(snapshot)
         return True
+
+    def _sound_alerts(self, snapshot: DeskSnapshot) -> None:
+        """Ring, notify the desktop and toast once per alert this screen has not heard.
+        The alerts a desk already had when the screen first saw it (an attach, a
+        reconnect to a restarted desk) are history, not news: they stay quiet."""
+        newest = snapshot.alerts[-1].seq if snapshot.alerts else 0
+        seen = self._alerts_seen
+        self._alerts_seen = (snapshot.run_id, max(newest, seen[1] if seen else 0))
+        if seen is None or seen[0] != snapshot.run_id:
+            self._alerts_seen = (snapshot.run_id, newest)
+            return
+        fresh = [a for a in snapshot.alerts if a.seq > seen[1]]
+        if not fresh:
+            return
+        text = "".join(
+            terminal_sequences(a, bell=False, desktop=snapshot.alert_desktop) for a in fresh[-3:]
+        )
+        if snapshot.alert_bell:
+            text = "\a" + text
+        if text:
+            self.write_terminal(text)
+        for alert in fresh[-3:]:
+            severity = {"ERROR": "error", "WARNING": "warning"}.get(alert.level, "information")
+            self.app.notify(alert.message, title=alert.title, severity=severity, timeout=8)
+
+    def write_terminal(self, text: str) -> None:
+        """Raw bytes to the terminal (BEL, OSC): Textual has no public call for OSC."""
+        driver = getattr(self.app, "_driver", None)
+        if text and driver is not None:
+            driver.write(text)
 
     def _show_summary(self, snapshot: DeskSnapshot) -> None:
         """A replay finished: its headline figures, over the desk, once."""

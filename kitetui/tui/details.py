@@ -25,6 +25,7 @@ from kitetui.tui.cells import (
     tone_of,
 )
 from kitetui.views import (
+    BlockedView,
     EngineView,
     EventView,
     OrderDetail,
@@ -198,6 +199,22 @@ def event_detail(event: EventView) -> Detail:
     )
 
 
+def blocked_detail(blocked: BlockedView) -> Detail:
+    """Why this rule keeps saying no: its count and the last refusal in full."""
+    return (
+        (
+            _label("rule"),
+            Cell(blocked.rule),
+            Cell(f"  {blocked.verdict}  ×{blocked.count:,}  {blocked.engine}"),
+        ),
+        (
+            _label("last"),
+            Cell(f"{ist_clock(blocked.last_ts_ns)}  {blocked.last_symbol}"),
+        ),
+        (Cell(blocked.last_reason),),
+    )
+
+
 def position_detail(position: PositionView, working: Iterable[OrderView]) -> Detail:
     lot = max(1, position.lot_size)
     size = f"{position.quantity:+d}"
@@ -217,8 +234,14 @@ def position_detail(position: PositionView, working: Iterable[OrderView]) -> Det
             _label("LTP"),
             Cell(price(position.last_price) or DASH),
             Cell("  "),
-            _label("P&L"),
+            _label("net"),
+            Cell(money(position.net), tone_of(position.net)),
+            Cell("  "),
+            _label("gross"),
             Cell(money(position.pnl), tone_of(position.pnl)),
+            Cell("  "),
+            _label("charges"),
+            Cell(money(position.charges, signed=False)),
             Cell("  "),
             _label("stop"),
             Cell(price(position.stop_price) or "none", "" if position.stop_price else "warn"),

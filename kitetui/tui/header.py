@@ -1,7 +1,8 @@
 """What the header says, laid out to fit the terminal's width, without a screen.
 
 The header is the trader's glance: mode, wall clock, data clock and market session,
-feed health, engines, day P&L and the risk state. ``header_model`` reduces a snapshot
+feed health, engines, the day's P&L (net of charges, with gross beside it) and the risk
+state. ``header_model`` reduces a snapshot
 to plain values once per snapshot; ``header_segments`` lays them out for a width and a
 wall-clock instant (the wall clock and the age of the last tick move even when the
 desk is idle, so they are computed at paint time, never stored in the snapshot).
@@ -51,10 +52,11 @@ class HeaderModel:
     speed: str
     engines_running: int
     engines_total: int
-    pnl: float
+    pnl: float  # the day's, net of charges
     risk: str
     alarms: tuple[str, ...]
     published_wall_ns: int = 0
+    gross: float = 0.0  # the day's, before charges
 
 
 STARTING_HEADER = HeaderModel(
@@ -92,6 +94,7 @@ def header_model(snapshot: DeskSnapshot) -> HeaderModel:
         engines_running=sum(e.state.upper() in ("RUNNING", "PAUSED") for e in snapshot.engines),
         engines_total=len(snapshot.engines),
         pnl=risk.day_pnl,
+        gross=risk.day_gross_pnl,
         risk=risk.state.upper(),
         alarms=_alarms(snapshot, feed_state),
         published_wall_ns=snapshot.published_wall_ns,
@@ -209,9 +212,10 @@ def header_segments(model: HeaderModel, now_ns: int, width: int, title: str) -> 
         "session": Segment(model.session, _SESSION_TONES.get(model.session, "")),
         "feed": Segment(_feed(model, now_ns, False), feed_tone),
         "engines": Segment(f"eng {model.engines_running}/{model.engines_total}", engines_tone),
-        "pnl": Segment(f"P&L {money(model.pnl)}", tone_of(model.pnl)),
+        "pnl": Segment(f"net {money(model.pnl)} gross {money(model.gross)}", tone_of(model.pnl)),
         "risk": Segment(model.risk, STATE_TONES.get(model.risk, "")),
     }
+    medium = {"pnl": Segment(f"net {money(model.pnl)}", tone_of(model.pnl))}
     short = {
         "engines": Segment(f"{model.engines_running}/{model.engines_total}", engines_tone),
         "feed": Segment(_feed(model, now_ns, True), feed_tone),
@@ -226,17 +230,21 @@ def header_segments(model: HeaderModel, now_ns: int, width: int, title: str) -> 
             continue
         if step == "short":
             shown[key] = short[key]
+        elif step == "medium":
+            shown[key] = medium[key]
         else:
             del shown[key]
     return [shown[key] for key in full if key in shown]
 
 
-#: How the header gives way as the terminal narrows: mode, P&L and risk always stay.
+#: How the header gives way as the terminal narrows: mode, net P&L and risk always stay;
+#: the gross beside the net goes once the wall clock has.
 _DEGRADE = (
     ("drop", "title"),
     ("short", "engines"),
     ("short", "feed"),
     ("drop", "wall"),
+    ("medium", "pnl"),
     ("short", "data"),
     ("drop", "engines"),
     ("drop", "session"),

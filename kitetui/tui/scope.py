@@ -47,15 +47,29 @@ def scope_label(scope: str, snapshot: DeskSnapshot | None) -> str:
     return f"day {scope}"
 
 
+def short_label(scope: str, snapshot: DeskSnapshot | None) -> str:
+    """The Risk table's row label, short enough for six figures in 80 columns:
+    ``today 11-18``, ``run, 5 days``, ``day 11-17``."""
+    if scope == TODAY:
+        day = snapshot.day[5:] if snapshot is not None else ""
+        return f"today {day}".rstrip()
+    if scope == RUN:
+        return scope_label(RUN, snapshot).removeprefix("whole ")
+    return f"day {scope[5:]}"
+
+
 def positions_in(snapshot: DeskSnapshot, scope: str) -> tuple[PositionView, ...]:
     """The Positions rows of ``scope``. Today: what is open or traded today, with today's
-    realized P&L (so the P&L column adds up to the header's day P&L). The run: every
-    symbol with its run-wide figures. A past day: what each symbol realized on it."""
+    realized P&L and charges (so the net column adds up to the header's day P&L). The
+    run: every symbol with its run-wide figures. A past day: what each symbol realized,
+    and was charged, on it."""
     if scope == RUN:
         return snapshot.positions
     if scope == TODAY:
         return tuple(
-            dataclasses.replace(p, realized=p.day_realized) if p.realized != p.day_realized else p
+            dataclasses.replace(p, realized=p.day_realized, charges=p.day_charges)
+            if (p.realized, p.charges) != (p.day_realized, p.day_charges)
+            else p
             for p in snapshot.positions
             if p.today
         )
@@ -83,21 +97,34 @@ def curve_in(snapshot: DeskSnapshot, scope: str) -> tuple[tuple[int, float], ...
 
 Figures = tuple[tuple[str, tuple[float | None, ...]], ...]
 
+#: The Risk tab's P&L columns, in the order ``pnl_figures`` gives them.
+FIGURE_HEADINGS = ("net", "gross", "charges", "realized", "unrealized", "max DD")
+
 
 def pnl_figures(snapshot: DeskSnapshot, scope: str) -> Figures:
-    """The Risk tab's P&L rows: (label, (P&L, realized, unrealized, max DD)). Today and
-    the whole run always, each labelled, and the chosen past day too; a drawdown is
-    negative money, a figure not kept for a past day is None."""
+    """The Risk tab's P&L rows: (label, (net, gross, charges, realized, unrealized,
+    max DD)). Today and the whole run always, each labelled, and the chosen past day
+    too; net is gross less charges, a drawdown (of net equity) is negative money, a
+    figure not kept for a past day is None."""
     risk = snapshot.risk
     rows: list[tuple[str, tuple[float | None, ...]]] = [
         (
-            scope_label(TODAY, snapshot),
-            (risk.day_pnl, risk.day_realized, risk.unrealized, -abs(risk.day_max_drawdown)),
+            short_label(TODAY, snapshot),
+            (
+                risk.day_pnl,
+                risk.day_gross_pnl,
+                risk.day_charges,
+                risk.day_realized,
+                risk.unrealized,
+                -abs(risk.day_max_drawdown),
+            ),
         ),
         (
-            scope_label(RUN, snapshot),
+            short_label(RUN, snapshot),
             (
-                risk.realized + risk.unrealized,
+                risk.net_pnl,
+                risk.gross_pnl,
+                risk.charges,
                 risk.realized,
                 risk.unrealized,
                 -abs(risk.max_drawdown),
@@ -105,6 +132,13 @@ def pnl_figures(snapshot: DeskSnapshot, scope: str) -> Figures:
         ),
     ]
     if scope not in (TODAY, RUN):
-        realized = sum(p.realized for p in positions_in(snapshot, scope))
-        rows.append((scope_label(scope, snapshot), (realized, realized, 0.0, None)))
+        shown = positions_in(snapshot, scope)
+        realized = sum(p.realized for p in shown)
+        charges = sum(p.charges for p in shown)
+        rows.append(
+            (
+                short_label(scope, snapshot),
+                (realized - charges, realized, charges, realized, 0.0, None),
+            )
+        )
     return tuple(rows)

@@ -29,6 +29,7 @@ from kitetui.commands import (
     StopEngine,
 )
 from kitetui.tui.cells import (
+    BLOCKED_COLUMNS,
     ENGINE_COLUMNS,
     EVENT_COLUMNS,
     ORDER_COLUMNS,
@@ -36,6 +37,8 @@ from kitetui.tui.cells import (
     SIGNAL_COLUMNS,
     ColumnSpec,
     Row,
+    blocked_key,
+    blocked_row,
     engine_key,
     engine_row,
     event_key,
@@ -51,6 +54,7 @@ from kitetui.tui.cells import (
 from kitetui.tui.details import (
     OPEN_STATUSES,
     Detail,
+    blocked_detail,
     engine_detail,
     event_detail,
     order_detail,
@@ -283,8 +287,20 @@ LOG = TabSpec(
 )
 
 
+BLOCKED = TabSpec(
+    name="blocked",
+    title="Blocked",
+    columns=BLOCKED_COLUMNS,
+    noun="rules",
+    views=lambda snapshot: sorted(snapshot.blocked, key=lambda b: (-b.count, blocked_key(b))),
+    row_key=blocked_key,
+    row=lambda blocked, _: blocked_row(blocked),
+    detail=lambda blocked, _snapshot, _history: blocked_detail(blocked),
+)
+
+
 #: The tabs in the order they are shown (and numbered 1, 2, …).
-TAB_SPECS: tuple[TabSpec, ...] = (POSITIONS, ORDERS, SIGNALS, RISK, ENGINES, LOG)
+TAB_SPECS: tuple[TabSpec, ...] = (POSITIONS, ORDERS, SIGNALS, RISK, ENGINES, LOG, BLOCKED)
 TAB_BY_NAME: dict[str, TabSpec] = {spec.name: spec for spec in TAB_SPECS}
 TABS = tuple(spec.name for spec in TAB_SPECS)
 TABLE_TABS = tuple(spec.name for spec in TAB_SPECS if spec.is_table)

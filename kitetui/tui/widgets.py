@@ -43,7 +43,14 @@ from kitetui.tui.cells import (
 from kitetui.tui.chart import equity_chart
 from kitetui.tui.details import Detail
 from kitetui.tui.header import STARTING_HEADER, HeaderModel, banner_lines, header_segments
-from kitetui.tui.scope import TODAY, Figures, curve_in, pnl_figures, scope_label
+from kitetui.tui.scope import (
+    FIGURE_HEADINGS,
+    TODAY,
+    Figures,
+    curve_in,
+    pnl_figures,
+    scope_label,
+)
 from kitetui.views import DeskSnapshot
 
 _TONE_VARIABLES = {"up": "success", "down": "error", "warn": "warning"}
@@ -680,19 +687,22 @@ _ENTRIES_TONES = {"BLOCKED": "down", "PAUSED": "warn"}
 
 def _figures_table(figures: Figures, styles: ToneStyles) -> Table:
     """Today's P&L beside the run's (and a past day's), one row each, in columns that
-    fit 80 terminal columns: a label never sits beside a figure of another span."""
-    headings = ("P&L", "realized", "unrealized", "max DD")
-    table = Table.grid(padding=(0, 2))
+    fit 80 terminal columns: a label never sits beside a figure of another span.
+    Charges are an amount (no sign, no tone); every other figure is signed money."""
+    table = Table.grid(padding=(0, 1))
     table.add_column(no_wrap=True)
-    for _ in headings:
+    for _ in FIGURE_HEADINGS:
         table.add_column(justify="right", no_wrap=True)
-    table.add_row("", *(Text(h, style="bold") for h in headings))
+    table.add_row("", *(Text(h, style="bold") for h in FIGURE_HEADINGS))
+    charges = FIGURE_HEADINGS.index("charges")
     for label, values in figures:
         cells = [
             Text(DASH)
             if value is None
+            else Text(money(value, signed=False))
+            if column == charges
             else Text(money(value), styles(tone_of(value)) if tone_of(value) else "")
-            for value in values
+            for column, value in enumerate(values)
         ]
         table.add_row(Text(label, style="bold"), *cells)
     return table
@@ -733,6 +743,13 @@ class RiskPanel(VerticalScroll):
         ]
         if risk.halt_reason:
             lines.append(f"[b]Halt reason[/b] {_tone_markup(risk.halt_reason, 'down')}")
+        if risk.charges_by_component:
+            parts = "  ".join(
+                f"{name} {money(value, signed=False)}" for name, value in risk.charges_by_component
+            )
+            lines.append(
+                f"[b]Run charges[/b] {money(risk.charges, signed=False)} [dim]= {parts}[/dim]"
+            )
         summary = "\n".join(lines)
         figures = pnl_figures(snapshot, scope)
         if (summary, figures) != self._summary:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from kitetui.config import AppConfig
     from kitetui.market.calendar import TradingCalendar
     from kitetui.market.feeds import Batch, Feed
+    from kitetui.market.replay import DateWindow
     from kitetui.trading.risk import RiskEngine
     from kitetui.trading.trader import Trader
     from kitetui.views import LimitView
@@ -104,12 +105,21 @@ class Venue(Protocol):
         ...
 
 
-def build_venue(config: AppConfig, *, speed: float | None, recording: Path | None = None) -> Venue:
-    """The venue the config asks for (a recording is always replayed on paper)."""
+def build_venue(
+    config: AppConfig,
+    *,
+    speed: float | None,
+    recording: Path | None = None,
+    window: DateWindow | None = None,
+) -> Venue:
+    """The venue the config asks for (a recording is always replayed on paper); a
+    ``window`` (a backtest's --from/--to) cuts a replay's data to those days."""
     if recording is not None or config.mode == "replay":
         from kitetui.venues.replay import ReplayVenue
 
-        return ReplayVenue(config, speed=speed, recording=recording)
+        return ReplayVenue(config, speed=speed, recording=recording, window=window)
+    if window is not None:
+        raise ValueError("a date window applies to a replay, not to paper or live trading")
     from kitetui.venues.kite import KiteVenue  # only paper/live pay for kiteconnect
 
     return KiteVenue(config)

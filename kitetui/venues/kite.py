@@ -20,9 +20,10 @@ from typing import Any
 
 from kitetui.brokers.base import Broker
 from kitetui.brokers.paper import PaperBroker
-from kitetui.clock import IST
+from kitetui.clock import IST, ist_date
 from kitetui.config import AppConfig, KiteConfig
 from kitetui.domain import Event
+from kitetui.events import FEED_STATE_EVENTS, EventKind
 from kitetui.market.feeds import Batch, LiveFeed
 from kitetui.market.instruments import InstrumentMaster
 from kitetui.store import runs as runs_repo
@@ -92,7 +93,9 @@ class KiteVenue:
             # Tokens expire daily: say when, before it fails.
             events.append(
                 Event(
-                    ts_ns=0, kind="KiteTokenLoaded", message=f"Kite token {describe_expiry(token)}"
+                    ts_ns=0,
+                    kind=EventKind.KITE_TOKEN_LOADED,
+                    message=f"Kite token {describe_expiry(token)}",
                 )
             )
         return self._auth
@@ -184,7 +187,7 @@ class KiteVenue:
             host.trader.record_event(
                 Event(
                     ts_ns=0,
-                    kind="ExchangeClockUnknown",
+                    kind=EventKind.EXCHANGE_CLOCK_UNKNOWN,
                     level="WARNING",
                     message=f"using this machine's clock: {type(exc).__name__}",
                 )
@@ -203,7 +206,7 @@ class KiteVenue:
                 host.trader.record_event(
                     Event(
                         ts_ns=host.clock.now_ns,
-                        kind="ExitServiceFailed",
+                        kind=EventKind.EXIT_SERVICE_FAILED,
                         level="ERROR",
                         message=f"{type(exc).__name__}: {exc}",
                     )
@@ -231,16 +234,40 @@ class KiteVenue:
                     host.trader.record_event(
                         Event(
                             ts_ns=host.clock.now_ns,
-                            kind="FinalPollFailed",
+                            kind=EventKind.FINAL_POLL_FAILED,
                             level="ERROR",
                             message=f"{type(exc).__name__}: {exc}",
                         )
                     )
             for update in self.feed.drain_updates():
                 await host.trader.on_update(update.data)
+            if self.live and self.kite_cfg is not None and self.kite_cfg.check_contract_note:
+                await self.check_charges(host)
         finally:
             if self.recorder is not None:
                 await asyncio.to_thread(self.recorder.close)
+
+    async def check_charges(self, host: VenueHost) -> None:
+        """The day's charges against Kite's virtual contract note (contract_check.py):
+        bounded, so a slow Kite never holds up the stop; a failure is an event."""
+        from kitetui.venues.contract_check import check_contract_note
+
+        if host.clock.now_ns <= 0:
+            return
+        try:
+            await asyncio.wait_for(
+                check_contract_note(self.broker, host.trader, ist_date(host.clock.now_ns)),
+                timeout=15.0,
+            )
+        except TimeoutError:
+            host.trader.record_event(
+                Event(
+                    ts_ns=host.clock.now_ns,
+                    kind=EventKind.CONTRACT_NOTE_CHECK_FAILED,
+                    level="WARNING",
+                    message="Kite's contract note was not answered within 15 s",
+                )
+            )
 
     # -- callbacks from the ticker ------------------------------------------------------
 
@@ -250,7 +277,7 @@ class KiteVenue:
         try:
             self.kite_feed.set_subscriptions(symbols)
         except SubscriptionLimitError as exc:
-            self._event("SubscriptionRefused", str(exc), level="ERROR")
+            self._event(EventKind.SUBSCRIPTION_REFUSED, str(exc), level="ERROR")
 
     def _on_feed_state(self, state: Any, reason: str) -> None:
         """A stale or reconnecting feed blocks new entries until ticks flow again. It
@@ -266,7 +293,7 @@ class KiteVenue:
             )
         if healthy == was_blocked or not healthy:
             self._event(
-                f"Feed{state.value.title()}",
+                FEED_STATE_EVENTS[state.value],
                 reason or f"feed {state.value.lower()}",
                 level="INFO" if healthy else "WARNING",
             )
@@ -281,7 +308,7 @@ class KiteVenue:
         self._last_drop_event = now
         feed = self.feed
         self._event(
-            "TickBatchDropped",
+            EventKind.TICK_BATCH_DROPPED,
             f"the desk fell behind the feed: {feed.dropped_batches} tick batches "
             f"({feed.dropped_ticks} ticks) dropped so far, the last of {ticks} ticks",
             level="ERROR",
@@ -291,7 +318,7 @@ class KiteVenue:
         )
 
     def _event(
-        self, kind: str, message: str, *, level: str = "INFO", ts_ns: int = 0, **data: object
+        self, kind: EventKind, message: str, *, level: str = "INFO", ts_ns: int = 0, **data: object
     ) -> None:
         host = self._host
         if host is not None:

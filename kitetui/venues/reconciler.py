@@ -17,6 +17,7 @@ from collections.abc import Callable
 from kitetui.brokers.kite import KiteBroker, map_status
 from kitetui.clock import DataClock
 from kitetui.domain import Event, OrderStatus
+from kitetui.events import EventKind
 from kitetui.market.feeds import LiveFeed
 from kitetui.trading.trader import Trader
 
@@ -60,7 +61,7 @@ class Reconciler:
         self.trader.record_event(
             Event(
                 ts_ns=self.clock.now_ns,
-                kind="ReconcileFailed",
+                kind=EventKind.RECONCILE_FAILED,
                 level="ERROR" if self.failures >= ALARM_AFTER else "WARNING",
                 message=f"reconcile pass {self.failures} in a row failed: "
                 f"{type(exc).__name__}: {exc}",
@@ -75,7 +76,7 @@ class Reconciler:
         self.trader.record_event(
             Event(
                 ts_ns=self.clock.now_ns,
-                kind="ReconcileRecovered",
+                kind=EventKind.RECONCILE_RECOVERED,
                 message=f"reconcile works again after {self.failures} failed passes",
             )
         )
@@ -122,7 +123,7 @@ class Reconciler:
             self.trader.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="ReconcileDrift",
+                    kind=EventKind.RECONCILE_DRIFT,
                     level="WARNING",
                     message="; ".join(drift),
                     data={"drift": drift},
@@ -132,7 +133,7 @@ class Reconciler:
             self.trader.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="ReconcileClean",
+                    kind=EventKind.RECONCILE_CLEAN,
                     message="positions and open orders agree with the broker again",
                 )
             )

@@ -12,12 +12,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kitetui.brokers.paper import PaperBroker
-from kitetui.config import AppConfig
+from kitetui.config import AppConfig, ConfigError
 from kitetui.domain import Event
 from kitetui.market.feeds import Batch, ReplayFeed
 from kitetui.market.instruments import InstrumentMaster
 from kitetui.market.loaders import data_path
-from kitetui.market.replay import Pacer, load_replay_sources, merge_batches
+from kitetui.market.replay import (
+    DateWindow,
+    Pacer,
+    ReplaySources,
+    clip_sources,
+    load_replay_sources,
+    merge_batches,
+)
 from kitetui.preflight import check_replay_days
 from kitetui.store.recording import load_recording, master_beside, recorded_symbols
 from kitetui.venues import Opened, VenueHost
@@ -29,10 +36,21 @@ class ReplayVenue:
     timer_ns: Callable[[], int] | None = None  # exits time on the data clock: repeatable
     reconcile_failures = 0
 
-    def __init__(self, config: AppConfig, *, speed: float | None, recording: Path | None) -> None:
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        speed: float | None,
+        recording: Path | None,
+        window: DateWindow | None = None,
+    ) -> None:
         self.config = config
         self.speed = speed
         self.recording = recording
+        self.window = window
+        # The data's first and last item times (epoch ns) once open: what a backtest's
+        # progress bar measures the data clock against.
+        self.span_ns: tuple[int, int] = (0, 0)
 
     async def open(self, host: VenueHost) -> Opened:
         cfg = self.config
@@ -56,12 +74,16 @@ class ReplayVenue:
             # Days the calendar does not cover, or a universe without a membership list
             # for a replayed day, are found here, before the first batch.
             loaded_sources = load_replay_sources(cfg.replay.sources)
+            if self.window is not None:
+                loaded_sources = self._clipped(loaded_sources, host.config_path)
             events.extend(loaded_sources.events)
             events.extend(
                 check_replay_days(cfg, loaded_sources.days, host.calendar, host.config_path)
             )
             streams = [list(stream) for stream in loaded_sources.streams]
             available = frozenset(s[0].symbol for s in streams if s)
+            if streams:
+                self.span_ns = (min(s[0].ts_ns for s in streams), max(s[-1].ts_ns for s in streams))
             self.feed = ReplayFeed(
                 merge_batches(streams), Pacer(self.speed, cfg.replay.max_gap_seconds)
             )
@@ -71,6 +93,24 @@ class ReplayVenue:
             tick_sizes={i.tradingsymbol: i.tick_size for i in master if i.tick_size > 0},
         )
         return Opened(master, available, events)
+
+    def _clipped(self, loaded: ReplaySources, config_path: str) -> ReplaySources:
+        """The loaded data cut to the backtest's window; a window with no data at all is
+        a usage error (exit 2) naming what the data do cover."""
+        assert self.window is not None
+        clipped = clip_sources(loaded, self.window)
+        if not clipped.streams:
+            covered = (
+                f"the data cover {loaded.days[0]} … {loaded.days[-1]}"
+                if loaded.days
+                else "the data are empty"
+            )
+            raise ConfigError(
+                config_path,
+                "--from/--to",
+                f"no replay data in {self.window.describe()} ({covered})",
+            )
+        return clipped
 
     async def start(self, host: VenueHost) -> None:
         """The data bring their own days."""

@@ -73,8 +73,9 @@ def test_cli_with_open_umask_keeps_every_file_owner_only() -> None:
 
 def test_cli_with_database_left_open_by_others_tightens_it_and_says_so(tmp_path: Path) -> None:
     db = tmp_path / "state.db"
+    out = tmp_path / "report"
     first = subprocess.run(
-        [sys.executable, "-m", "kitetui", "backtest", "--db", str(db)],
+        [sys.executable, "-m", "kitetui", "backtest", "--db", str(db), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=180,
@@ -82,7 +83,7 @@ def test_cli_with_database_left_open_by_others_tightens_it_and_says_so(tmp_path:
     assert first.returncode == 0, first.stderr
     db.chmod(0o644)
     again = subprocess.run(
-        [sys.executable, "-m", "kitetui", "backtest", "--db", str(db)],
+        [sys.executable, "-m", "kitetui", "backtest", "--db", str(db), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=180,

@@ -1,8 +1,8 @@
 """PaperBook, the synchronous matching core: next-price fills, slippage against you,
 triggers, bars, rejections, modification and restore.
 
-Moved from tests/test_paper_broker.py (which now tests only the async adapter) and
-driven without an event loop, since the book has none.
+Moved from the paper broker's tests (tests/brokers/test_paper.py, which now tests only
+the async adapter) and driven without an event loop, since the book has none.
 """
 
 from __future__ import annotations

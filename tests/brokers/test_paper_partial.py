@@ -1,6 +1,6 @@
 """The paper book's opt-in partial fills (``liquidity=Liquidity(...)``) and its unchanged
 default (whole fills, fill id ``{tag}-1``), on ``PaperBook`` directly (PaperBroker
-hands the same arguments to its book: tests/test_paper_broker.py)."""
+hands the same arguments to its book: tests/brokers/test_paper.py)."""
 
 from __future__ import annotations
 

@@ -200,9 +200,46 @@ async def test_status_of_a_multi_day_run_says_today_and_the_run_and_lists_todays
     )
     assert await ctl("--socket", str(server.path), "status") == 0
     out = capsys.readouterr().out
-    assert "today     P&L +1,127.50  realized +10.00" in out
-    assert "max drawdown 0.00  (2024-01-05)" in out
-    assert "max drawdown -900.00  over 3 day(s)" in out
+    lines = out.splitlines()
+    today = next(i for i, line in enumerate(lines) if line.startswith("today "))
+    assert lines[today].startswith("today     net P&L +1,127.50")
+    assert lines[today].endswith("(2024-01-05)")
+    assert lines[today + 1].strip().startswith("realized +10.00")
+    assert lines[today + 1].endswith("max drawdown 0.00")
+    assert lines[today + 2].startswith("run ") and lines[today + 2].endswith("over 3 day(s)")
+    assert lines[today + 3].endswith("max drawdown -900.00")
     assert "positions today (1)" in out
     listed = out.split("positions today")[1].split("open orders")[0]
     assert "NIFTY24JANFUT" in listed and "SBIN" not in listed
+
+
+def test_status_shows_day_and_run_pnl_net_gross_and_charges_by_component() -> None:
+    from kitetui.control.ctl import format_status
+    from kitetui.views import DeskSnapshot, PositionView, RiskView
+
+    risk = RiskView(
+        state="ACTIVE",
+        kill_switch=False,
+        entries_paused=False,
+        halt_reason="",
+        day_pnl=-1243.5,
+        realized=-1000.0,
+        unrealized=-100.0,
+        max_drawdown=1500.0,
+        day_gross_pnl=-1100.0,
+        day_charges=143.5,
+        charges=143.5,
+        charges_by_component=(("brokerage", 80.0), ("stt", 30.0), ("gst", 33.5)),
+    )
+    position = PositionView(
+        "SBIN", "eq", "MIS", 10, 600.0, 590.0, 0.0, -100.0, charges=12.3, day_charges=12.3
+    )
+    text = format_status(
+        DeskSnapshot(1, "paper", "run", 0, "RUNNING", "max", positions=(position,), risk=risk)
+    )
+    assert "today     net P&L -1,243.50  gross -1,100.00  charges 143.50" in text
+    assert "run       net P&L -1,243.50  gross -1,100.00  charges 143.50" in text
+    assert "charges   143.50  = brokerage 80.00  stt 30.00  gst 33.50" in text
+    header, row = [line for line in text.splitlines() if "SBIN" in line or "CHARGES" in line]
+    assert header.split()[6:9] == ["NET", "GROSS", "CHARGES"]
+    assert row.split()[6:9] == ["-112.30", "-100.00", "12.30"]

@@ -17,6 +17,7 @@ from kitetui.store.errors import DatabaseRefused
 from kitetui.store.runs import (
     AmbiguousTag,
     entry_tried,
+    load_blocked,
     load_desk_state,
     load_fills,
     load_order_detail,
@@ -164,3 +165,25 @@ async def test_resolve_tag_with_unique_prefix_finds_the_order_and_refuses_ambigu
         assert await load_order_detail(db, "nope") is None
     finally:
         await db.close()
+
+
+async def test_blocked_counts_per_engine_rule_and_verdict_with_the_last_reason(
+    journal_db: Path,
+) -> None:
+    """The Blocked tab after a restart: refusals counted from the journal, allows not."""
+    edit(
+        journal_db,
+        _decide("s1", "BLOCK"),
+        _decide("s2", "BLOCK").replace("'test')", "'the last one')"),
+        _decide("s3", "HALT"),
+        _decide("s4", "ALLOW"),
+    )
+    db = await aiosqlite.connect(journal_db)
+    try:
+        rows = await load_blocked(db, RUN)
+    finally:
+        await db.close()
+    assert [(e, r, v, n, why) for e, r, v, n, _ts, _sym, why in rows] == [
+        ("fno", "entry", "BLOCK", 2, "the last one"),
+        ("fno", "entry", "HALT", 1, "test"),
+    ]

@@ -99,7 +99,7 @@ DAMAGES = [
         ["CREATE TRIGGER t AFTER INSERT ON fills BEGIN DELETE FROM fills; END"],
         r"trigger kitetui did not create \(t\)",
     ),
-    (["PRAGMA user_version = 4"], r"schema version 4, newer than this kitetui"),
+    (["PRAGMA user_version = 5"], r"schema version 5, newer than this kitetui"),
     (["PRAGMA user_version = 0"], r"SQLite database of another program"),
 ]
 
@@ -203,7 +203,7 @@ async def test_open_database_with_version_two_rows_chains_them_in_the_migration(
     finally:
         await db.close()
     verified = verify_database(path, trust_seal=False)
-    assert verified.version == 3
+    assert verified.version == len(MIGRATIONS)
     assert verified.rows["orders"] == verified.rows["fills"] == verified.rows["order_events"] == 1
 
 

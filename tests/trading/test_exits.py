@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import deque
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -435,3 +436,23 @@ def test_exit_config_refuses_what_kite_would_not_take() -> None:
         ExitConfig(max_modifications=25)  # Kite caps modifications at 25 per order
     with pytest.raises(ValueError):
         ExitConfig(on_stop_rejected="ignore")
+
+
+async def test_entry_decided_again_after_a_restart_is_counted_once(tmp_path: Path) -> None:
+    """A resumed run re-decides the signal whose entry was placed just before the crash:
+    the restored risk state already counts that entry, so it must not count it again
+    (found by a SIGKILL chain: a later entry was refused at 4 of 4 when 3 were made)."""
+    desk = await _desk(tmp_path)
+    try:
+        await desk.price(FUT, 19_500.0)
+        signal = desk.signal(SignalKind.LONG, FUT, 19_500.0)
+        await desk.trader.on_signal(desk.engine, signal)
+        assert desk.trader.risk.trades_today(FUT) == 1
+        [entry] = desk.trader.orders.values()
+        # after the restart its placement was found never to have happened: not working
+        desk.trader.track(replace(entry, status=OrderStatus.CANCELLED))
+        await desk.trader.on_signal(desk.engine, signal)  # the same signal, decided again
+        assert desk.trader.risk.trades_today(FUT) == 1
+        assert list(desk.trader.orders) == [entry.tag]  # and never placed twice
+    finally:
+        await desk.close()

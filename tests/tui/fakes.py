@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from kitetui.commands import Command, CommandResult
 from kitetui.views import (
+    BlockedView,
     DayView,
     DeskSnapshot,
     EngineView,
@@ -148,6 +149,7 @@ POSITIONS = (
         expiry="2024-01-25",
         cover_state="PROTECTED",
         cover="STOP @ 21650",
+        charges=71.9,
     ),
     PositionView(
         "NIFTY2411121700CE",
@@ -163,6 +165,7 @@ POSITIONS = (
         expiry="2024-01-11",
         cover_state="EXITING",
         cover="EXITING 50/100",
+        charges=24.17,
     ),
     PositionView(
         "RELIANCE",
@@ -176,11 +179,14 @@ POSITIONS = (
         2770.0,
         cover_state="NAKED",
         cover="NAKED",
+        charges=30.12,
     ),
-    PositionView("INFY", "equity-mr", "MIS", 0, 0.0, 1640.2, -340.5, 0.0),
+    PositionView("INFY", "equity-mr", "MIS", 0, 0.0, 1640.2, -340.5, 0.0, charges=17.61),
 )
 # One trading day so far: what each symbol realized is all today's.
-POSITIONS = tuple(dataclasses.replace(p, day_realized=p.realized) for p in POSITIONS)
+POSITIONS = tuple(
+    dataclasses.replace(p, day_realized=p.realized, day_charges=p.charges) for p in POSITIONS
+)
 
 ORDERS = (
     OrderView(
@@ -360,6 +366,16 @@ EQUITY = tuple(
 )
 
 
+BLOCKED = (
+    BlockedView("fno", "order_working", "BLOCK", 14, ts(10, 29), "NIFTY24JANFUT",
+                "NIFTY24JANFUT: an order is already working"),
+    BlockedView("equity", "max_open_positions", "BLOCK", 3, ts(10, 12), "SBIN",
+                "open positions 5 of 5"),
+    BlockedView("equity", "max_order_value", "REDUCE", 2, ts(9, 48), "RELIANCE",
+                "order value 3,12,000 over 3,00,000: reduced to 120"),
+)  # fmt: skip
+
+
 def busy_snapshot() -> DeskSnapshot:
     return DeskSnapshot(
         seq=7,
@@ -373,6 +389,7 @@ def busy_snapshot() -> DeskSnapshot:
         orders=ORDERS,
         signals=SIGNALS,
         events=EVENTS,
+        blocked=BLOCKED,
         risk=RiskView(
             state="ACTIVE",
             kill_switch=False,
@@ -384,6 +401,17 @@ def busy_snapshot() -> DeskSnapshot:
             max_drawdown=512.25,
             day_realized=909.5,
             day_max_drawdown=512.25,
+            day_gross_pnl=3214.3,
+            day_charges=143.8,
+            charges=143.8,
+            charges_by_component=(
+                ("brokerage", 68.52),
+                ("stt", 27.18),
+                ("exchange", 11.45),
+                ("sebi", 0.31),
+                ("stamp", 21.27),
+                ("gst", 15.07),
+            ),
             limits=LIMITS,
             blocked_symbols=("INFY",),
             trades_today=(("NIFTY24JANFUT", 1), ("RELIANCE", 1), ("INFY", 2)),
@@ -417,10 +445,11 @@ def halted_snapshot() -> DeskSnapshot:
             entries_paused=True,
             halt_reason="max daily loss hit (-10,250.00)",
             day_pnl=-10250.0,
-            realized=-10250.0,
+            realized=-10106.2,
             unrealized=0.0,
+            day_gross_pnl=-10106.2,
             max_drawdown=10980.0,
-            day_realized=-10250.0,
+            day_realized=-10106.2,
             day_max_drawdown=10980.0,
             limits=(LimitView("daily loss", 10250.0, 10000.0, "₹"), *busy.risk.limits[1:]),
         ),
@@ -439,21 +468,35 @@ def multi_day_snapshot():
         21700.0,
         -1500.0,
         -500.0,
+        charges=96.4,
         day_realized=200.0,
+        day_charges=40.2,
         today=True,
     )
     sbin_old = PositionView(
-        "SBIN", "equity", "MIS", 0, 0.0, 600.0, -30000.0, 0.0, day_realized=0.0, today=False
+        "SBIN", "equity", "MIS", 0, 0.0, 600.0, -30000.0, 0.0, charges=45.0, today=False
     )
     day_one = DayView(
         "2024-01-12",
-        (
+        tuple(
             PositionView(
-                "SBIN", "equity", "MIS", 0, 0.0, 0.0, -30000.0, 0.0, -30000.0, today=False
-            ),
-            PositionView(
-                "NIFTY24JANFUT", "fno", "MIS", 0, 0.0, 0.0, -1700.0, 0.0, -1700.0, today=False
-            ),
+                symbol,
+                engine,
+                "MIS",
+                0,
+                0.0,
+                0.0,
+                realized,
+                0.0,
+                charges=charges,
+                day_realized=realized,
+                day_charges=charges,
+                today=False,
+            )
+            for symbol, engine, realized, charges in (
+                ("SBIN", "equity", -30000.0, 45.0),
+                ("NIFTY24JANFUT", "fno", -1700.0, 56.2),
+            )
         ),
     )
     day_one_ts = ts(10, 0) - 3 * 86_400 * 10**9
@@ -464,9 +507,12 @@ def multi_day_snapshot():
         day="2024-01-15",
         risk=dataclasses.replace(
             busy.risk,
-            day_pnl=-300.0,
+            day_pnl=-340.2,
+            day_gross_pnl=-300.0,
+            day_charges=40.2,
             realized=-31500.0,
             unrealized=-500.0,
+            charges=141.4,
             day_realized=200.0,
             max_drawdown=32500.0,
             day_max_drawdown=800.0,

@@ -153,7 +153,7 @@ async def test_header_with_busy_snapshot_shows_mode_clocks_session_feed_pnl_and_
             "OPEN",  # the market session at the data clock
             "RUNNING 1.2k/s 1.0s rc 1",  # feed: rate, age of the last tick, reconnects
             "eng 2/3",
-            "P&L +3,070.50",
+            "net +3,070.50 gross +3,214.30",  # the day's P&L net of charges, gross beside
             "ACTIVE",
         ):
             assert part in text, part
@@ -168,7 +168,7 @@ async def test_header_at_80_columns_keeps_mode_data_clock_pnl_and_risk() -> None
         await pilot.pause()
         text = header_text(app)
         assert len(text) <= 78
-        for part in ("PAPER", "10:30:15", "P&L +3,070.50", "ACTIVE"):
+        for part in ("PAPER", "10:30:15", "net +3,070.50", "ACTIVE"):
             assert part in text, part
 
 
@@ -465,12 +465,15 @@ async def test_number_keys_switch_tabs_showing_keyed_rows_newest_first() -> None
         ]
         assert column(app, "positions-table", "RELIANCE", "qty") == "-20"
         assert column(app, "positions-table", "RELIANCE", "pnl") == "+1,136.00"
+        assert column(app, "positions-table", "RELIANCE", "charges") == "30.12"
+        assert column(app, "positions-table", "RELIANCE", "net") == "+1,105.88"
         for key, tab in (
             ("2", "orders"),
             ("3", "signals"),
             ("4", "risk"),
             ("5", "engines"),
             ("6", "log"),
+            ("7", "blocked"),
             ("1", "positions"),
         ):
             await pilot.press(key)
@@ -538,6 +541,7 @@ async def test_new_snapshot_with_changed_values_updates_only_changed_cells() -> 
         await pilot.pause()
         assert sorted(updated) == [
             ("NIFTY24JANFUT", "ltp"),
+            ("NIFTY24JANFUT", "net"),
             ("NIFTY24JANFUT", "pnl"),
             ("NIFTY24JANFUT", "unrealized"),
         ]

@@ -134,19 +134,19 @@ async def test_positions_with_a_multi_day_run_show_today_then_run_then_each_day(
         table = app.desk.pane("positions").table
         assert list(table.shown_rows) == ["NIFTY24JANFUT"]  # SBIN closed on day one
         assert info_text(app, "positions").startswith("today 2024-01-15 (v: whole run)")
-        pnl = table.shown_rows["NIFTY24JANFUT"][2].text
-        assert pnl == "-300.00" == money(snapshot.risk.day_pnl)  # adds up to the header
+        net = table.shown_rows["NIFTY24JANFUT"][2].text
+        assert net == "-340.20" == money(snapshot.risk.day_pnl)  # adds up to the header
 
         await pilot.press("v")
         await pilot.pause()
         assert set(table.shown_rows) == {"SBIN", "NIFTY24JANFUT"}
         assert info_text(app, "positions").startswith("whole run, 2 days (v: 2024-01-12)")
-        assert table.shown_rows["SBIN"][2].text == "-30,000.00"
+        assert table.shown_rows["SBIN"][2].text == "-30,045.00"
 
         await pilot.press("v")
         await pilot.pause()
         assert info_text(app, "positions").startswith("day 2024-01-12 (v: today)")
-        assert table.shown_rows["NIFTY24JANFUT"][2].text == "-1,700.00"
+        assert table.shown_rows["NIFTY24JANFUT"][2].text == "-1,756.20"
 
         await pilot.press("v")
         await pilot.pause()
@@ -163,10 +163,14 @@ async def test_risk_tab_labels_todays_figures_and_the_runs_and_charts_today() ->
         console = Console(width=120, record=True, color_system=None)
         console.print(app.query_one("#risk-figures", Static).content)
         figures = console.export_text()
-        today = next(line for line in figures.splitlines() if line.startswith("today"))
-        run = next(line for line in figures.splitlines() if line.startswith("whole run"))
-        assert today.split()[2:] == ["-300.00", "+200.00", "-500.00", "-800.00"]
-        assert run.split()[4:] == ["-32,000.00", "-31,500.00", "-500.00", "-32,500.00"]
+        today = next(line for line in figures.splitlines() if line.startswith("today 01-15"))
+        run = next(line for line in figures.splitlines() if line.startswith("run, 2 days"))
+        assert today.split()[2:] == [
+            "-340.20", "-300.00", "40.20", "+200.00", "-500.00", "-800.00"
+        ]  # fmt: skip
+        assert run.split()[3:] == [
+            "-32,141.40", "-32,000.00", "141.40", "-31,500.00", "-500.00", "-32,500.00"
+        ]  # fmt: skip
         assert str(app.query_one("#equity-title").render()) == "Equity, today 2024-01-15"
         chart = str(app.query_one("#equity-chart").render())
         assert "01-12" not in chart  # today's points only: the axis stays on one date
@@ -289,8 +293,8 @@ def test_headline_rows_with_figures_read_net_win_rate_and_drawdown() -> None:
     assert rows["net P&L"] == ("-30,231.85", "down")
     assert rows["win rate"].text == "35.0% (14 won)"
     assert rows["max drawdown"].text == "-43,336.20"
-    unpriced = dict(headline_rows(dataclasses.replace(HEADLINE, charges=None, note="no rates")))
-    assert unpriced["net P&L"].text == "—" and unpriced["note"].text == "no rates"
+    noted = dict(headline_rows(dataclasses.replace(HEADLINE, note="2 fill(s) unpriced")))
+    assert noted["note"].text == "2 fill(s) unpriced" and noted["net P&L"] == rows["net P&L"]
 
 
 async def test_finished_replay_shows_its_summary_once_then_the_desk() -> None:

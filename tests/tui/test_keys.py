@@ -53,7 +53,7 @@ def test_help_sections_with_table_list_everywhere_keys_before_tab_keys() -> None
         (
             "Screens",
             (
-                ("1 … 6", "Positions, Orders, Signals, Risk, Engines, Log"),
+                ("1 … 7", "Positions, Orders, Signals, Risk, Engines, Log, Blocked"),
                 ("↑ ↓ PgUp PgDn", "move in the table"),
                 ("Enter / d", "show the detail pane / toggle it"),
                 ("v", "Positions and Risk: today → whole run → each earlier day"),

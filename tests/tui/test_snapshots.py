@@ -33,6 +33,7 @@ TAB_KEYS = {
     "risk": "4",
     "engines": "5",
     "log": "6",
+    "blocked": "7",
 }
 
 

@@ -7,8 +7,8 @@ the first batch the dead process had not finished, the rest is restored from the
 database: the risk state, the open orders (handed back to the broker; one journaled
 but never acknowledged is looked up by tag and placed only if the broker has no trace),
 the cover of every open position, a stop-and-reverse still waiting for its close, and
-the kill switch. ``WarmUp`` is the one flag that says "silent": the trader, the exit
-manager and the engines all read it.
+the kill switch. ``WarmUp`` (``kitetui.trading.warmup``) is the one flag that says
+"silent": the trader, the exit manager and the engines all read it.
 """
 
 from __future__ import annotations
@@ -16,20 +16,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kitetui.domain import Event, Fill, Order, OrderPurpose
+from kitetui.events import EventKind
 from kitetui.store import runs as runs_repo
 
 if TYPE_CHECKING:
-    from kitetui.supervisor import Supervisor
-
-
-class WarmUp:
-    """True while a resumed run replays what it had already done: nothing is journaled,
-    no order is sent, engines emit no signal."""
-
-    __slots__ = ("active",)
-
-    def __init__(self) -> None:
-        self.active = False
+    from kitetui.supervisor.gate import Supervisor
 
 
 class Recovery:
@@ -52,6 +43,10 @@ class Recovery:
         emitted = await runs_repo.signals_by_engine(desk.db, desk.run_id)
         for engine in desk.engines:
             engine.signals_emitted = emitted.get(engine.name, 0)
+        for engine, rule, verdict, n, ts_ns, symbol, reason in await runs_repo.load_blocked(
+            desk.db, desk.run_id
+        ):
+            desk.trader.note_blocked(engine, rule, verdict, ts_ns, symbol, reason, n)
         kill = await runs_repo.load_desk_state(desk.db, "kill_switch")
         self._kill = kill if kill and kill.get("on") else None
         desk.warmup.active = self.cursor_ns > 0
@@ -88,10 +83,14 @@ class Recovery:
             desk.trader.record_event(
                 Event(
                     ts_ns=desk.clock.now_ns,
-                    kind="StateRebuilt",
+                    kind=EventKind.STATE_REBUILT,
                     message=f"rebuilt {len(self.fills)} fills, {len(positions)} open "
                     f"positions, {len(open_orders)} open orders from the journal",
-                    data={"positions": positions, "open_orders": [o.tag for o in open_orders]},
+                    data={
+                        "positions": positions,
+                        "open_orders": [o.tag for o in open_orders],
+                        "charges_paise": desk.portfolio.charges_paise,
+                    },
                 )
             )
 

@@ -28,28 +28,33 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kitetui.alerts import Alerter
 from kitetui.clock import DataClock, ist_date, ist_day_number
-from kitetui.command_handler import CommandHandler
 from kitetui.commands import Command, CommandResult
 from kitetui.config import AppConfig, check_armed
 from kitetui.domain import Bar, Event, OrderPurpose, Tick, TradingState
-from kitetui.headline import headline
+from kitetui.events import EventKind
 from kitetui.market.calendar import nse as nse_calendar
 from kitetui.market.feeds import OrderUpdate
 from kitetui.market.loaders import data_path
-from kitetui.market.replay import Item
+from kitetui.market.replay import DateWindow, Item
 from kitetui.market.validate import GapDetector, PriceValidator
 from kitetui.plugins import engine_class
-from kitetui.recovery import Recovery, WarmUp
-from kitetui.run_summary import RunSummary, fill_summary
-from kitetui.session_keeper import SessionKeeper
-from kitetui.snapshots import Publisher
 from kitetui.store import runs as runs_repo
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
+from kitetui.supervisor.command_handler import CommandHandler
+from kitetui.supervisor.headline import headline
+from kitetui.supervisor.recovery import Recovery
+from kitetui.supervisor.run_summary import RunSummary, fill_summary
+from kitetui.supervisor.session_keeper import SessionKeeper
+from kitetui.supervisor.snapshots import Publisher
+from kitetui.trading.charges import default_calculator
+from kitetui.trading.fill_charges import FillCharger
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
+from kitetui.trading.warmup import WarmUp
 from kitetui.venues import build_venue
 from kitetui.views import DeskSnapshot, HeadlineView, OrderDetail
 
@@ -70,6 +75,7 @@ class Supervisor:
         speed: float | str | None = "config",
         publish_interval_s: float = 0.1,
         recording: str | Path | None = None,
+        window: DateWindow | None = None,
     ) -> None:
         check_armed(config, config_path)  # whoever builds a live desk, it must be armed
         self.config = config
@@ -81,7 +87,9 @@ class Supervisor:
         self.speed: float | None = speed  # type: ignore[assignment]
         # A recorded paper/live session to replay through the paper broker, batch by batch.
         self.recording = Path(recording) if recording is not None else None
-        self.venue = build_venue(config, speed=self.speed, recording=self.recording)
+        # A backtest's --from/--to: the replay's days, and part of the run's identity.
+        self.window = window
+        self.venue = build_venue(config, speed=self.speed, recording=self.recording, window=window)
         self.clock = DataClock()
         self.warmup = WarmUp()
         self.publisher = Publisher(self, publish_interval_s)
@@ -116,6 +124,9 @@ class Supervisor:
         if self.recording is not None:  # its own kind of run: never resumes the session
             mode = "replay"
             digest = hashlib.sha256(f"{digest}|{self.recording.resolve()}".encode()).hexdigest()
+            digest = digest[:16]
+        if self.window is not None:  # another window is another run, never a resume
+            digest = hashlib.sha256(f"{digest}|{self.window.describe()}".encode()).hexdigest()
             digest = digest[:16]
         self.run_id, self.resume_cursor, self.resumed = await runs_repo.begin_run(
             self.db, mode, digest, self.config_path
@@ -155,9 +166,13 @@ class Supervisor:
             run_id=self.run_id,
             timer_ns=self.venue.timer_ns,
             warmup=self.warmup,
+            charger=FillCharger(default_calculator(), self.contracts),
         )
         for event in opened.events:
             self.trader.record_event(event)
+        self.alerts = Alerter(cfg.alerts, self.trader.record_event)
+        self.trader.listeners.append(self.alerts.on_event)
+        self.trader.fill_listeners.append(self.alerts.on_fill)
         self.last_prices: dict[str, float] = {}
         self.trader.last_prices = self.last_prices
         self._turnover: dict[str, float] = {}  # today's, per symbol (rupees)
@@ -179,7 +194,7 @@ class Supervisor:
         self.trader.record_event(
             Event(
                 ts_ns=0,
-                kind="RunResumed" if self.resumed else "RunStarted",
+                kind=EventKind.RUN_RESUMED if self.resumed else EventKind.RUN_STARTED,
                 message=(
                     f"resumed run {self.run_id} from cursor {self.resume_cursor}"
                     if self.resumed
@@ -227,6 +242,7 @@ class Supervisor:
             if not self.warmup.active:
                 await self.recovery.finish()
             await self.venue.start(self)
+            self.alerts.start()
             self.feed_state = "RUNNING"
             self.publish()
             ended = await self._drive()
@@ -277,7 +293,7 @@ class Supervisor:
         self.trader.record_event(
             Event(
                 ts_ns=self.clock.now_ns,
-                kind="SupervisorFailed",
+                kind=EventKind.SUPERVISOR_FAILED,
                 level="ERROR",
                 message=f"{type(exc).__name__}: {exc}",
             )
@@ -367,7 +383,9 @@ class Supervisor:
                 self.trader.record_event(
                     Event(
                         ts_ns=ts,
-                        kind="TickSkipped" if isinstance(item, Tick) else "BarSkipped",
+                        kind=EventKind.TICK_SKIPPED
+                        if isinstance(item, Tick)
+                        else EventKind.BAR_SKIPPED,
                         level="WARNING",
                         symbol=item.symbol,
                         message=reason,
@@ -389,7 +407,13 @@ class Supervisor:
         gap = self.gaps.check(item)
         if gap is not None and item.symbol in self.routes:
             self.trader.record_event(
-                Event(ts_ns=ts, kind="DataGap", level="WARNING", symbol=item.symbol, message=gap)
+                Event(
+                    ts_ns=ts,
+                    kind=EventKind.DATA_GAP,
+                    level="WARNING",
+                    symbol=item.symbol,
+                    message=gap,
+                )
             )
         assert self.summary is not None
         if isinstance(item, Bar):
@@ -419,7 +443,7 @@ class Supervisor:
         self.trader.record_event(
             Event(
                 ts_ns=ts,
-                kind="UnknownSymbol",
+                kind=EventKind.UNKNOWN_SYMBOL,
                 level="WARNING",
                 symbol=symbol,
                 message="not in the instrument master: its data is skipped",
@@ -436,7 +460,7 @@ class Supervisor:
         if risk.state is TradingState.HALTED and not was_halted:
             reason = risk.halted_reason or "max daily loss"
             trader.record_event(
-                Event(ts_ns=ts, kind="TradingHalted", level="ERROR", message=reason)
+                Event(ts_ns=ts, kind=EventKind.TRADING_HALTED, level="ERROR", message=reason)
             )
             self.journal.set_risk_state(risk.to_state())
             await trader.flatten_all(OrderPurpose.FLATTEN, reason)
@@ -444,7 +468,11 @@ class Supervisor:
             reason = risk.blocked_symbols[symbol]
             trader.record_event(
                 Event(
-                    ts_ns=ts, kind="SymbolBlocked", level="WARNING", symbol=symbol, message=reason
+                    ts_ns=ts,
+                    kind=EventKind.SYMBOL_BLOCKED,
+                    level="WARNING",
+                    symbol=symbol,
+                    message=reason,
                 )
             )
             await trader.flatten(symbol, OrderPurpose.FLATTEN, reason)
@@ -467,8 +495,8 @@ class Supervisor:
         minute = ts // 60_000_000_000
         if minute != self._last_equity_minute:
             self._last_equity_minute = minute
-            self.portfolio.record_equity(ts)
-            self.journal.add_equity_point(ts, self.portfolio.equity_paise)
+            equity = self.portfolio.record_equity(ts)  # net of charges
+            self.journal.add_equity_point(ts, equity)
             self.journal.set_positions(self.portfolio.positions())
         self.journal.set_risk_state(self.risk.to_state())
         self.journal.set_cursor(ts)
@@ -495,13 +523,14 @@ class Supervisor:
             self.trader.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind="SquaredOffOnStop",
+                    kind=EventKind.SQUARED_OFF_ON_STOP,
                     level="WARNING",
                     message=f"{placed} square-off orders placed as kitetui stops",
                 )
             )
         for engine in self.engines:
             await engine.shutdown()
+        await self.alerts.stop()
         status = {"FINISHED": "FINISHED", "ERROR": "FAILED"}.get(self.feed_state, "STOPPED")
         self.journal.set_risk_state(self.risk.to_state())
         await self.journal.close()

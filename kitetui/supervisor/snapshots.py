@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from kitetui.domain import OrderPurpose
 from kitetui.market.instruments import Instrument
+from kitetui.money import Charges, to_paise
 from kitetui.views import (
     DayView,
     DeskSnapshot,
@@ -27,7 +28,7 @@ from kitetui.views import (
 )
 
 if TYPE_CHECKING:
-    from kitetui.supervisor import Supervisor
+    from kitetui.supervisor.gate import Supervisor
 
 RECENT_ORDERS = 300
 EQUITY_POINTS = 500  # today's newest points, and the whole run's sampled to as many
@@ -91,6 +92,10 @@ class Publisher:
             orders=self._orders(),
             signals=tuple(trader.signals),
             events=tuple(trader.events),
+            alerts=tuple(desk.alerts.recent),
+            blocked=tuple(trader.blocked.values()),
+            alert_bell=desk.config.alerts.bell,
+            alert_desktop=desk.config.alerts.desktop,
             risk=self._risk(),
             equity_curve=tuple((ts, eq / 100) for ts, eq in portfolio.equity_tail(EQUITY_POINTS)),
             equity_run=self._equity_run(),
@@ -130,7 +135,9 @@ class Publisher:
                             last_price=0.0,
                             realized=p.realized_paise / 100,
                             unrealized=0.0,
+                            charges=p.charges_paise / 100,
                             day_realized=p.realized_paise / 100,
+                            day_charges=p.charges_paise / 100,
                             today=False,
                         )
                         for p in day.positions
@@ -158,12 +165,14 @@ class Publisher:
                 last_price=p.last_price,
                 realized=p.realized_paise / 100,
                 unrealized=p.unrealized_paise / 100,
+                charges=p.charges_paise / 100,
                 stop_price=stops.get(p.symbol, 0.0),
                 lot_size=_lot(contracts.get(p.symbol)),
                 expiry=_expiry(contracts.get(p.symbol)),
                 cover_state=covers[p.symbol].state if p.symbol in covers else "",
                 cover=covers[p.symbol].text if p.symbol in covers else "",
                 day_realized=portfolio.symbol_day_realized_paise(p.symbol) / 100,
+                day_charges=portfolio.symbol_day_charges_paise(p.symbol) / 100,
                 today=bool(p.quantity) or portfolio.traded_today(p.symbol),
             )
             for p in portfolio.positions()
@@ -209,6 +218,10 @@ class Publisher:
             realized=portfolio.realized_paise / 100,
             unrealized=portfolio.unrealized_paise / 100,
             max_drawdown=portfolio.max_drawdown_paise / 100,
+            day_gross_pnl=portfolio.day_gross_pnl_paise / 100,
+            day_charges=portfolio.day_charges_paise / 100,
+            charges=portfolio.charges_paise / 100,
+            charges_by_component=charge_components(portfolio.charges),
             limits=(
                 LimitView("daily loss", max(0.0, -day_pnl), limits.max_daily_loss, "₹"),
                 LimitView(
@@ -252,6 +265,20 @@ class Publisher:
             session=desk.calendar.phase(ts) if ts > 0 else "",
             dropped_batches=desk.venue.feed.dropped_batches,
         )
+
+
+def charge_components(charges: Charges) -> tuple[tuple[str, float], ...]:
+    """Charges as the contract note lists them, each rounded to paise for the screen:
+    brokerage, stt, exchange (the transaction charge with IPFT in it), sebi, stamp, gst."""
+    amounts = (
+        ("brokerage", charges.brokerage),
+        ("stt", charges.stt),
+        ("exchange", charges.exchange_turnover),
+        ("sebi", charges.sebi),
+        ("stamp", charges.stamp),
+        ("gst", charges.gst),
+    )
+    return tuple((name, to_paise(amount) / 100) for name, amount in amounts)
 
 
 def _lot(instrument: Instrument | None) -> int:

@@ -27,6 +27,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
+from kitetui.market.channels import Donchian, SuperTrend
 from kitetui.market.indicators import (
     ADX,
     ATR,
@@ -36,8 +37,6 @@ from kitetui.market.indicators import (
     SMA,
     VWAP,
     BollingerBands,
-    Donchian,
-    SuperTrend,
 )
 
 NS_PER_MINUTE = 60 * 1_000_000_000

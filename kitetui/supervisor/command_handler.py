@@ -22,11 +22,12 @@ from kitetui.commands import (
     TriggerKillSwitch,
 )
 from kitetui.domain import EngineState, Event, OrderPurpose
+from kitetui.events import EventKind
 from kitetui.store import runs as runs_repo
 from kitetui.views import OrderDetail
 
 if TYPE_CHECKING:
-    from kitetui.supervisor import Supervisor
+    from kitetui.supervisor.gate import Supervisor
 
 _ALL = frozenset(EngineState)
 
@@ -59,7 +60,7 @@ class CommandHandler:
         desk.trader.record_event(
             Event(
                 ts_ns=desk.clock.now_ns,
-                kind="CommandExecuted" if result.ok else "CommandRefused",
+                kind=EventKind.COMMAND_EXECUTED if result.ok else EventKind.COMMAND_REFUSED,
                 level="INFO" if result.ok else "WARNING",
                 message=result.message,
                 data={"command": type(command).__name__},

@@ -7,13 +7,16 @@ from typing import TYPE_CHECKING
 
 from kitetui.domain import OrderPurpose
 from kitetui.store import runs as runs_repo
+from kitetui.supervisor.snapshots import charge_components
 
 if TYPE_CHECKING:
-    from kitetui.supervisor import Supervisor
+    from kitetui.supervisor.gate import Supervisor
 
 
 @dataclass
 class RunSummary:
+    """Gross is realized + unrealized; net is gross - charges."""
+
     run_id: str
     resumed: bool
     batches: int = 0
@@ -26,6 +29,10 @@ class RunSummary:
     signals: int = 0
     realized: float = 0.0
     unrealized: float = 0.0
+    charges: float = 0.0  # every fill's charges (rupees from exact paise)
+    # by component as the contract note bills them (exchange with IPFT), rupees
+    charges_by_component: tuple[tuple[str, float], ...] = ()
+    unpriced_fills: int = 0  # fills the rate table could not price (each an event)
     max_drawdown: float = 0.0
     open_positions: list[tuple[str, int, float]] = field(default_factory=list)
     events_by_kind: dict[str, int] = field(default_factory=dict)
@@ -45,6 +52,9 @@ async def fill_summary(summary: RunSummary, desk: Supervisor) -> None:
     )
     summary.realized = portfolio.realized_paise / 100
     summary.unrealized = portfolio.unrealized_paise / 100
+    summary.charges = portfolio.charges_paise / 100
+    summary.charges_by_component = charge_components(portfolio.charges)
+    summary.unpriced_fills = desk.trader.charger.unpriced
     summary.max_drawdown = portfolio.max_drawdown_paise / 100
     summary.open_positions = [
         (p.symbol, p.quantity, p.last_price) for p in portfolio.open_positions()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kitetui.domain import Fill, Product, Side, to_paise
+from kitetui.money import Charges, FillCost
 from kitetui.trading.portfolio import Portfolio
 
 _counter = iter(range(10**9))
@@ -265,6 +269,7 @@ def test_start_day_restarts_the_day_drawdown_and_keeps_the_run_one():
 marks_and_fills = st.lists(
     st.one_of(
         st.tuples(st.just("fill"), st.sampled_from([B, S]), st.integers(1, 50), prices),
+        st.tuples(st.just("charged"), st.sampled_from([B, S]), st.integers(1, 50), prices),
         st.tuples(st.just("mark"), st.just(B), st.just(0), prices),
         st.tuples(st.just("day"), st.just(B), st.just(0), st.just(0.0)),
     ),
@@ -277,20 +282,32 @@ marks_and_fills = st.lists(
 @given(steps=marks_and_fills)
 def test_property_drawdowns_equal_the_deepest_fall_after_every_fill_and_mark(steps):
     """Equity is kept as a running total; it must equal capital + realized + unrealized
-    after every step, and both drawdowns must be the deepest fall seen step by step."""
+    (gross: what sizing reads) after every step, and both drawdowns must be the deepest
+    fall of NET equity (after each fill's charges) seen step by step."""
     book = Portfolio(10_000)
     peak = day_peak = book.capital_paise
     deepest = day_deepest = 0
-    for kind, side, qty, price in steps:
-        if kind == "fill":
-            book.apply_fill(fill(side, qty, price))
+    charged = 0
+    for n, (kind, side, qty, price) in enumerate(steps):
+        if kind in ("fill", "charged"):
+            done = fill(side, qty, price)
+            if kind == "charged":
+                paise = 1 + n * 37 % 2_000
+                done = replace(
+                    done, charges=FillCost(Charges(brokerage=Decimal(paise) / 100), paise)
+                )
+                charged += paise
+            book.apply_fill(done)
         elif kind == "mark":
             book.mark("NIFTY", price)
         else:
             book.start_day()
-            day_peak, day_deepest = book.equity_paise, 0
-        equity = book.capital_paise + book.realized_paise + book.unrealized_paise
-        assert book.equity_paise == equity
+            day_peak, day_deepest = book.net_equity_paise, 0
+        gross = book.capital_paise + book.realized_paise + book.unrealized_paise
+        assert book.equity_paise == gross
+        assert book.charges_paise == charged
+        equity = gross - charged
+        assert book.net_equity_paise == equity
         peak, day_peak = max(peak, equity), max(day_peak, equity)
         deepest, day_deepest = max(deepest, peak - equity), max(day_deepest, day_peak - equity)
         assert book.max_drawdown_paise == deepest
@@ -325,3 +342,18 @@ def test_round_trips_with_a_win_a_loss_and_a_flip():
     book.apply_fill(fill(B, 10, 110.0))  # the short loses 25 and flips long 5
     book.apply_fill(fill(S, 5, 110.0))  # flat at cost: not a win
     assert (book.trades_closed, book.trades_won) == (3, 1)
+
+
+def test_charged_fill_deepens_the_net_drawdown_at_once_and_leaves_gross_equity():
+    """A fill's charges are money lost the moment it fills: the drawdown (of net equity)
+    shows them without waiting for the minute's equity point; sizing's equity is gross."""
+    book = Portfolio(10_000)
+    opened = fill(B, 10, 100.0)
+    book.apply_fill(replace(opened, charges=FillCost(Charges(brokerage=Decimal("20")), 2_000)))
+    assert book.equity_paise == book.capital_paise  # gross: nothing moved yet
+    assert book.net_equity_paise == book.capital_paise - 2_000
+    assert book.max_drawdown_paise == book.day_max_drawdown_paise == 2_000
+    book.mark("NIFTY", 99.0)  # -10 rupees more, on a mark
+    assert book.max_drawdown_paise == 3_000
+    book.start_day("2024-01-16")
+    assert book.day_max_drawdown_paise == 0 and book.max_drawdown_paise == 3_000

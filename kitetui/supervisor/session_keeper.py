@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING
 
 from kitetui.clock import ist_date, ist_minute_of_day
 from kitetui.domain import Event, OrderPurpose, Tick, Validity
+from kitetui.events import EventKind
 from kitetui.trading.risk import ENTRY_CUTOFF
 from kitetui.trading.session import SessionPlan, plan_session
 
 if TYPE_CHECKING:
-    from kitetui.supervisor import Supervisor
+    from kitetui.supervisor.gate import Supervisor
 
 
 class SessionKeeper:
@@ -39,13 +40,13 @@ class SessionKeeper:
         self.closed = False
         if self.plan.special and not desk.warmup.active:
             trader.record_event(
-                Event(ts_ns=ts, kind="SpecialSession", message=self.plan.describe())
+                Event(ts_ns=ts, kind=EventKind.SPECIAL_SESSION, message=self.plan.describe())
             )
         if not desk.calendar.is_trading_day(today):
             trader.record_event(
                 Event(
                     ts_ns=ts,
-                    kind="DataOnHoliday",
+                    kind=EventKind.DATA_ON_HOLIDAY,
                     level="WARNING",
                     message=f"data on {today}, which the NSE calendar says is not a trading day",
                 )
@@ -91,7 +92,7 @@ class SessionKeeper:
             trader.record_event(
                 Event(
                     ts_ns=ts,
-                    kind="SquaredOff",
+                    kind=EventKind.SQUARED_OFF,
                     level="INFO",
                     message=f"squared off {len(due)} intraday positions: "
                     + ", ".join(f"{p.symbol} {p.quantity:+d}" for p in due),
@@ -143,7 +144,7 @@ class SessionKeeper:
             trader.record_event(
                 Event(
                     ts_ns=ts,
-                    kind="IntradayCarried",
+                    kind=EventKind.INTRADAY_CARRIED,
                     level="ERROR",
                     message=f"{len(held)} intraday positions still open at the session end: "
                     + ", ".join(f"{p.symbol} {p.quantity}" for p in held),
@@ -167,7 +168,7 @@ class SessionKeeper:
         trader.record_event(
             Event(
                 ts_ns=ts,
-                kind="AutoSquaredOff",
+                kind=EventKind.AUTO_SQUARED_OFF,
                 level="WARNING",
                 message=f"{len(carried)} intraday positions closed at the session's last "
                 "price: " + ", ".join(f"{p.symbol} {p.quantity:+d}" for p in carried),

@@ -1,0 +1,117 @@
+"""Each fill's charges by component, for the report.
+
+``fill_charges`` is the ONE place the report learns what a fill cost. Until fills carry
+their charges in the journal, it computes them here with the charges module exactly
+as the desk will: per order (brokerage's ₹20 cap and the flat option brokerage apply
+to an order, however it is split into fills), each fill charged the difference it
+makes to its order's charges, on the rates in force on the fill's IST trade date.
+When the journal holds the charges of each fill, this function reads them instead
+and nothing else in the report changes.
+
+What an order's charges depend on besides its fills — the segment (futures, options,
+cash) and the underlying (BSE options) — comes from the instrument master the run
+cached for that day (the ``instruments`` table), or failing that from the symbol's
+shape (``…FUT``, ``…CE``/``…PE`` on NFO/BFO; cash on NSE/BSE).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from kitetui.clock import ist_date
+from kitetui.domain import Product, Side
+from kitetui.trading.charges import (
+    ChargeCalculator,
+    ChargeError,
+    Charges,
+    OrderCharges,
+    OrderSpec,
+    segment_kind,
+)
+
+_OPTION = re.compile(r".+\d(CE|PE)$")
+
+
+@dataclass(frozen=True, slots=True)
+class JournaledFill:
+    """A fill row as the journal holds it, with its order's exchange."""
+
+    seq: int
+    fill_id: str
+    tag: str
+    ts_ns: int
+    engine: str
+    exchange: str
+    symbol: str
+    product: str
+    side: Side
+    quantity: int
+    price: Decimal
+
+
+# (IST trade date ISO, exchange, tradingsymbol) -> (Kite segment, underlying name)
+InstrumentLookup = Callable[[str, str, str], tuple[str, str] | None]
+
+
+def segment_from_symbol(exchange: str, symbol: str) -> str:
+    """Kite's segment for a contract the master does not list, from its shape."""
+    if exchange in ("NFO", "BFO"):
+        if symbol.endswith("FUT"):
+            return f"{exchange}-FUT"
+        if _OPTION.fullmatch(symbol):
+            return f"{exchange}-OPT"
+    return exchange
+
+
+def fill_charges(
+    fills: Sequence[JournaledFill],
+    instruments: InstrumentLookup,
+    calculator: ChargeCalculator | None = None,
+) -> tuple[list[Charges], list[str]]:
+    """The charges of each of ``fills`` (in journal order), and one line per order the
+    rate table cannot price (those fills are charged nothing, and the report says so)."""
+    calculator = calculator or ChargeCalculator()
+    orders: dict[str, OrderCharges | None] = {}
+    problems: list[str] = []
+    out: list[Charges] = []
+    for fill in fills:
+        if fill.tag not in orders:
+            orders[fill.tag] = _open(calculator, fill, instruments, problems)
+        state = orders[fill.tag]
+        if state is None:
+            out.append(Charges())
+            continue
+        priced = calculator.fill(state, fill.quantity, fill.price)
+        orders[fill.tag] = priced.order
+        out.append(priced.charges)
+    return out, problems
+
+
+def _open(
+    calculator: ChargeCalculator,
+    fill: JournaledFill,
+    instruments: InstrumentLookup,
+    problems: list[str],
+) -> OrderCharges | None:
+    day = ist_date(fill.ts_ns)
+    found = instruments(day.isoformat(), fill.exchange, fill.symbol)
+    segment, underlying = found if found else (segment_from_symbol(fill.exchange, fill.symbol), "")
+    try:
+        spec = OrderSpec(
+            segment=segment_kind(segment),
+            exchange=fill.exchange,
+            product=Product(fill.product),
+            side=fill.side,
+            trade_date=day,
+            underlying=underlying.upper(),
+        )
+        return calculator.open_order(spec)
+    except (ChargeError, ValueError) as exc:
+        problems.append(
+            f"order {fill.tag} ({fill.exchange}:{fill.symbol} {fill.product} on {day}): "
+            f"charged nothing: {exc}"
+        )
+        return None

@@ -1,0 +1,281 @@
+"""The report directory: report.json, fills.csv, trades.csv, orders.csv, equity.csv.
+
+Times are ISO 8601 in IST with their offset (``2024-01-02T09:16:00+05:30``); rupees
+are plain decimals (charges to 1/10,000,000 of a rupee, as Kite's contract note carries
+them; P&L as computed, exact). The directory and its files are the user's alone
+(0700/0600): a backtest's ledger is as private as the desk's.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from kitetui.backtest.build import Report
+from kitetui.backtest.metrics import Figures, as_json
+from kitetui.clock import IST
+
+REPORT_FILES = ("report.json", "fills.csv", "trades.csv", "orders.csv", "equity.csv")
+
+
+def iso_ist(ts_ns: int) -> str:
+    """Epoch ns as ISO 8601 in IST, ``+05:30`` included."""
+    moment = datetime.fromtimestamp(ts_ns // 1_000_000_000, tz=UTC).astimezone(IST)
+    return moment.isoformat()
+
+
+def money(value: Decimal | None) -> str:
+    """A rupee amount as CSV text: exact, no exponent, no trailing zeros past paise."""
+    if value is None:
+        return ""
+    text = f"{value:f}"
+    if "." in text:
+        whole, _, frac = text.partition(".")
+        frac = frac.rstrip("0").ljust(2, "0")
+        text = f"{whole}.{frac}"
+    return text
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` with mode 0600 whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)
+
+
+def make_private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+
+
+def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    ledger = report.ledger
+    run = ledger.run
+    first = ledger.equity[0][0] if ledger.equity else None
+    last = ledger.equity[-1][0] if ledger.equity else None
+    strategies = {e.name: e.strategy for e in ledger.engines}
+    return {
+        "run": {
+            "run_id": run.run_id,
+            "status": run.status,
+            "mode": run.mode,
+            "config": run.config_path,
+            "database": str(ledger.database),
+            "engines": [
+                {"name": e.name, "kind": e.kind, "strategy": e.strategy, "params": e.params}
+                for e in ledger.engines
+            ],
+            "window": {"from": ledger.window[0], "to": ledger.window[1]},
+            "data_from": iso_ist(first) if first else None,
+            "data_to": iso_ist(last) if last else None,
+            "trading_days": len(ledger.days),
+        },
+        "capital": as_json(ledger.capital),
+        **_figures(report.total),
+        "mtm_max_drawdown": _drawdown(report.mtm_drawdown),
+        "by_strategy": {
+            name: {"strategy": strategies.get(name, ""), **_figures(f)}
+            for name, f in report.by_strategy.items()
+        },
+        "by_symbol": {name: _figures(f) for name, f in report.by_symbol.items()},
+        "by_day": {day: _figures(f) for day, f in report.by_day.items()},
+        "warnings": list(ledger.warnings),
+    }
+
+
+def _figures(f: Figures) -> dict[str, Any]:
+    out = as_json(f)
+    out["max_drawdown"] = _drawdown(f.max_drawdown)
+    return out
+
+
+def _drawdown(d) -> dict[str, Any]:
+    return {
+        "amount": as_json(d.amount),
+        "duration_days": round(d.duration_days, 4),
+        "duration_sessions": d.duration_sessions,
+        "peak": iso_ist(d.peak_ts_ns) if d.peak_ts_ns else None,
+        "trough": iso_ist(d.trough_ts_ns) if d.trough_ts_ns else None,
+        "recovered": iso_ist(d.recovered_ts_ns) if d.recovered_ts_ns else None,
+    }
+
+
+def fills_csv(report: Report) -> str:
+    header = [
+        "ts",
+        "fill_id",
+        "order_tag",
+        "engine",
+        "exchange",
+        "tradingsymbol",
+        "product",
+        "side",
+        "quantity",
+        "price",
+        "turnover",
+        "brokerage",
+        "stt",
+        "exchange_charge",
+        "sebi",
+        "stamp",
+        "gst",
+        "charges",
+    ]
+    rows = []
+    for f in report.ledger.fills:
+        c = f.charges
+        rows.append(
+            (
+                iso_ist(f.ts_ns),
+                f.fill_id,
+                f.tag,
+                f.engine,
+                f.exchange,
+                f.symbol,
+                f.product,
+                f.side.value,
+                f.quantity,
+                money(f.price),
+                money(f.turnover),
+                money(c.brokerage),
+                money(c.stt),
+                money(c.exchange_turnover),
+                money(c.sebi),
+                money(c.stamp),
+                money(c.gst),
+                money(c.total),
+            )
+        )
+    return _csv(header, rows)
+
+
+def trades_csv(report: Report) -> str:
+    header = [
+        "engine",
+        "strategy",
+        "exchange",
+        "tradingsymbol",
+        "product",
+        "direction",
+        "quantity",
+        "entry_ts",
+        "entry_price",
+        "exit_ts",
+        "exit_price",
+        "status",
+        "fills",
+        "gross",
+        "charges",
+        "net",
+        "turnover",
+    ]
+    ledger = report.ledger
+    rows = [
+        (
+            t.engine,
+            ledger.strategy_of(t.engine),
+            t.exchange,
+            t.symbol,
+            t.product,
+            "LONG" if t.direction.sign > 0 else "SHORT",
+            t.quantity,
+            iso_ist(t.entry_ts_ns),
+            money(t.entry_price),
+            iso_ist(t.exit_ts_ns),
+            money(t.exit_price),
+            "CLOSED" if t.closed else "OPEN",
+            t.fills,
+            money(t.gross),
+            money(t.charges.total),
+            money(t.net),
+            money(t.turnover),
+        )
+        for t in report.trades
+    ]
+    return _csv(header, rows)
+
+
+def orders_csv(report: Report) -> str:
+    header = [
+        "ts",
+        "tag",
+        "engine",
+        "exchange",
+        "tradingsymbol",
+        "side",
+        "quantity",
+        "order_type",
+        "product",
+        "purpose",
+        "status",
+        "price",
+        "trigger_price",
+        "filled_qty",
+        "avg_price",
+        "reason",
+    ]
+    rows = [
+        (
+            iso_ist(o.ts_ns),
+            o.tag,
+            o.engine,
+            o.exchange.value,
+            o.symbol,
+            o.side.value,
+            o.quantity,
+            o.order_type.value,
+            o.product.value,
+            o.purpose.value,
+            o.status.value,
+            repr(o.price),
+            repr(o.trigger_price),
+            o.filled_qty,
+            repr(o.avg_price),
+            o.reason,
+        )
+        for o in report.ledger.orders
+    ]
+    return _csv(header, rows)
+
+
+def equity_csv(report: Report) -> str:
+    header = ["ts", "equity_gross", "charges_paid", "equity_net", "drawdown_net"]
+    rows = [
+        (iso_ist(p.ts_ns), money(p.gross), money(p.charges), money(p.net), money(p.drawdown))
+        for p in report.equity
+    ]
+    return _csv(header, rows)
+
+
+def write_report_files(report: Report, out: Path) -> list[Path]:
+    """Write report.json and the four CSVs into ``out`` (created 0700); their paths."""
+    make_private_dir(out)
+    texts = {
+        "report.json": json.dumps(report_json(report), indent=2, allow_nan=False) + "\n",
+        "fills.csv": fills_csv(report),
+        "trades.csv": trades_csv(report),
+        "orders.csv": orders_csv(report),
+        "equity.csv": equity_csv(report),
+    }
+    written = []
+    for name, text in texts.items():
+        path = out / name
+        write_private(path, text)
+        written.append(path)
+    return written

@@ -1,0 +1,278 @@
+"""``kitetui backtest`` and ``kitetui report``: run the desk headless at full speed on
+a replay config, then write the run's report; or write the report of a past run.
+
+A backtest is the desk (``Desk`` + ``Supervisor`` on the replay venue, speed max), not
+a second pipeline. What it adds is around the run: the config's engines overridden
+from the command line (``--strategy``, ``--param``), the data cut to ``--from``/``--to``,
+its own database (``backtests.db`` unless ``--db`` names one: never the desk's
+``state.db`` by accident), a progress bar, and the report, built from the journal
+alone so ``kitetui report`` rebuilds it the same way later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal, TextIO, get_args, get_origin
+
+from pydantic import ValidationError
+
+from kitetui.backtest.build import Report, build_report
+from kitetui.backtest.errors import OutputError
+from kitetui.backtest.files import make_private_dir, write_private, write_report_files
+from kitetui.backtest.html import render_html
+from kitetui.backtest.ledger import STARTED_KIND, list_runs, load_ledger, open_read_only
+from kitetui.backtest.progress import BacktestProgress
+from kitetui.backtest.terminal import print_summary
+from kitetui.config import AppConfig, ConfigError, one_line
+from kitetui.domain import Event
+from kitetui.market.replay import DateWindow
+from kitetui.plugins import strategy_class
+
+DEFAULT_DATABASE = Path("backtests.db")
+DEFAULT_REPORTS = Path("reports")
+_ENGINE_PREFIX = re.compile(r"([a-z][a-z0-9_]{0,15})\.(.+)")
+
+
+@dataclass(frozen=True, slots=True)
+class ParamOverride:
+    """``--param [ENGINE.]NAME=VALUE``: VALUE as typed, converted per the param's type."""
+
+    text: str
+    engine: str | None
+    name: str
+    raw: str
+
+
+def parse_day(text: str) -> date:
+    """``--from``/``--to``: an ISO date (argparse turns the ValueError into exit 2)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def parse_param(text: str) -> ParamOverride:
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
+        raise ConfigError(f"--param {text}", "", "expected NAME=VALUE or ENGINE.NAME=VALUE")
+    name = name.strip()
+    scoped = _ENGINE_PREFIX.fullmatch(name)
+    if scoped:
+        return ParamOverride(text, scoped[1], scoped[2], raw.strip())
+    return ParamOverride(text, None, name, raw.strip())
+
+
+def _convert(annotation: Any, raw: str) -> Any:
+    """The typed value of ``raw`` for a param declared as ``annotation``."""
+    if annotation is bool:
+        if raw.lower() in ("true", "false"):
+            return raw.lower() == "true"
+        raise ValueError(f"expected true or false, got {raw!r}")
+    if annotation is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {raw!r}") from None
+    if annotation is float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"expected a number, got {raw!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"expected a finite number, got {raw!r}")
+        return value
+    if get_origin(annotation) is Literal:
+        for choice in get_args(annotation):
+            if str(choice) == raw:
+                return choice
+        known = "|".join(str(c) for c in get_args(annotation))
+        raise ValueError(f"expected one of {known}, got {raw!r}")
+    return raw
+
+
+def apply_overrides(
+    config: AppConfig, strategy: str | None, overrides: list[ParamOverride]
+) -> AppConfig:
+    """The config with every engine's strategy replaced (``--strategy``: its params start
+    from the strategy's defaults) and params set; each engine's params validated
+    strictly by its strategy's ``Params`` model. A problem is one ``ConfigError`` line
+    naming the flag."""
+    if strategy is not None:
+        try:
+            strategy_class(strategy)
+        except KeyError as exc:
+            raise ConfigError(f"--strategy {strategy}", "", str(exc.args[0])) from None
+    names = {engine.name for engine in config.engines}
+    for override in overrides:
+        if override.engine is not None and override.engine not in names:
+            raise ConfigError(
+                f"--param {override.text}",
+                "",
+                f"no engine {override.engine!r} (engines: {', '.join(sorted(names))})",
+            )
+    used: set[str] = set()
+    engines = []
+    for engine in config.engines:
+        name = strategy if strategy is not None else engine.strategy
+        params_model = strategy_class(name).Params
+        params = {} if strategy is not None else dict(engine.params)
+        for override in overrides:
+            if override.engine not in (None, engine.name):
+                continue
+            field = params_model.model_fields.get(override.name)
+            if field is None:
+                if override.engine is None:
+                    continue  # a plain NAME applies where the strategy has it
+                known = ", ".join(params_model.model_fields) or "none"
+                raise ConfigError(
+                    f"--param {override.text}",
+                    "",
+                    f"{name} has no param {override.name!r} (its params: {known})",
+                )
+            try:
+                params[override.name] = _convert(field.annotation, override.raw)
+            except ValueError as exc:
+                raise ConfigError(f"--param {override.text}", "", str(exc)) from None
+            used.add(override.text)
+        try:
+            params_model.model_validate(params)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "params"
+            reason = str(first["msg"]).removeprefix("Value error, ")
+            flag = "--param" if overrides else "--strategy"
+            raise ConfigError(flag, f"{engine.name}.{where}", reason) from None
+        engines.append(engine.model_copy(update={"strategy": name, "params": params}))
+    for override in overrides:
+        if override.text not in used:
+            raise ConfigError(
+                f"--param {override.text}",
+                "",
+                f"no engine's strategy has a param {override.name!r}",
+            )
+    return config.model_copy(update={"engines": engines})
+
+
+def _started_event(config: AppConfig, config_path: str, window: DateWindow | None) -> Event:
+    engines = [
+        {"name": e.name, "kind": e.kind, "strategy": e.strategy, "params": dict(e.params)}
+        for e in config.engines
+    ]
+    first = window.first.isoformat() if window and window.first else None
+    last = window.last.isoformat() if window and window.last else None
+    return Event(
+        ts_ns=0,
+        kind=STARTED_KIND,
+        message=f"backtest of {config_path}: "
+        + ", ".join(f"{e['name']}={e['strategy']}" for e in engines),
+        data={
+            "config": config_path,
+            "capital": config.capital,
+            "engines": engines,
+            "from": first,
+            "to": last,
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestRequest:
+    config: AppConfig
+    config_path: str
+    database: Path
+    out: Path | None
+    window: DateWindow | None
+
+
+def run_backtest(request: BacktestRequest, stdout: TextIO | None = None) -> int:
+    """Run the backtest to the end of its data, then write and print its report."""
+    from kitetui.desk import Desk
+    from kitetui.supervisor import Supervisor
+    from kitetui.venues.replay import ReplayVenue
+
+    config = request.config
+    if config.mode != "replay":
+        raise ConfigError(
+            request.config_path,
+            "mode",
+            f"a backtest replays data: mode must be replay, not {config.mode}",
+        )
+    supervisor = Supervisor(
+        config,
+        request.config_path,
+        database=request.database,
+        speed=None,
+        window=request.window,
+    )
+
+    async def main() -> tuple[bool, str]:
+        loop = asyncio.get_running_loop()
+        desk = Desk(supervisor)
+        desk.install_signals(loop)
+        progress = BacktestProgress(lambda: supervisor.clock.now_ns)
+
+        def trading() -> None:
+            supervisor.trader.record_event(
+                _started_event(config, request.config_path, request.window)
+            )
+            if isinstance(supervisor.venue, ReplayVenue):  # always, in mode replay
+                progress.start(*supervisor.venue.span_ns)
+
+        try:
+            summary = await desk.serve(on_market=trading)
+        finally:
+            await progress.stop()
+        return summary is not None, supervisor.run_id
+
+    ran, run_id = asyncio.run(main())
+    out = sys.stdout if stdout is None else stdout
+    if not ran:
+        print(f"stopped before trading began ({request.database})", file=out)
+        return 0
+    write_report(request.database, run_id, request.out, out)
+    return 0 if supervisor.feed_state in ("FINISHED", "STOPPED") else 1
+
+
+def write_report(database: Path, run: str, out: Path | None, stdout: TextIO) -> Report:
+    """Build the report of ``run`` from ``database`` (read-only), write its files into
+    ``out`` (default ``reports/<run id>``), and print the summary."""
+    from rich.console import Console
+
+    report = build_report(load_ledger(database, run))
+    folder = out if out is not None else DEFAULT_REPORTS / report.run_id
+    try:
+        make_private_dir(folder)
+        paths = write_report_files(report, folder)
+        html = folder / "report.html"
+        write_private(html, render_html(report))
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot write the report ({exc.strerror or exc})") from None
+    paths.append(html)
+    console = Console(file=stdout, width=120 if not stdout.isatty() else None)
+    print_summary(report, console, paths=[str(html)])
+    return report
+
+
+def list_report_runs(database: Path, stdout: TextIO) -> int:
+    """``kitetui report --list``: the runs a database holds, newest first."""
+    from kitetui.clock import format_ist
+
+    conn = open_read_only(database)
+    try:
+        runs = list_runs(conn)
+    finally:
+        conn.close()
+    for run in runs:
+        print(
+            f"{run.run_id}  {run.status:<8} {run.mode:<6} {format_ist(run.started_wall_ns)}  "
+            f"{one_line(run.config_path, 80)}",
+            file=stdout,
+        )
+    if not runs:
+        print(f"{database}: no runs", file=stdout)
+    return 0

@@ -1,0 +1,221 @@
+"""Round trips: what a trader calls a trade, rebuilt from the fills alone.
+
+A trade begins when an engine's position in a symbol leaves flat and ends when it is
+flat again. Lots are matched first in, first out, so adding to a position and taking
+part of it off are priced as the contract note prices them; a fill that crosses zero
+(a stop-and-reverse filled as one order) closes one trade and opens the next, and its
+quantity and its charges are split between the two in proportion.
+
+Every amount is an exact ``Decimal`` (prices as they were journaled, charges as the
+charges module computes them), so the figures built on trades add up to the paisa:
+the trades' charges sum exactly to the fills' charges, and a trade's gross is the cash
+it moved (sell value minus buy value) when it is closed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
+
+from kitetui.domain import Side
+from kitetui.trading.charges import EXACT, Charges
+
+ZERO = Decimal(0)
+NO_CHARGES = Charges()
+_SPLIT_QUANTUM = Decimal("1e-12")  # rupees: far below anything a note shows
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    """One journaled fill with what a report needs of its order and its charges."""
+
+    seq: int
+    fill_id: str
+    tag: str
+    ts_ns: int
+    engine: str
+    exchange: str
+    symbol: str
+    product: str
+    side: Side
+    quantity: int
+    price: Decimal
+    charges: Charges = NO_CHARGES
+
+    @property
+    def turnover(self) -> Decimal:
+        with localcontext(EXACT):
+            return self.price * self.quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One round trip. ``closed`` is False for a position still open at the end of the
+    data; then ``exit_*`` is the last mark and ``gross`` its unrealized P&L."""
+
+    engine: str
+    exchange: str
+    symbol: str
+    product: str
+    direction: Side  # BUY: a long trade, SELL: a short one
+    quantity: int  # the largest position held during the trade
+    entry_ts_ns: int
+    entry_price: Decimal  # average of the opening fills
+    exit_ts_ns: int
+    exit_price: Decimal  # average of the closing fills (or the last mark)
+    gross: Decimal
+    charges: Charges
+    turnover: Decimal
+    fills: int
+    closed: bool = True
+
+    @property
+    def net(self) -> Decimal:
+        with localcontext(EXACT):
+            return self.gross - self.charges.total
+
+
+def split_charges(charges: Charges, part: int, whole: int) -> tuple[Charges, Charges]:
+    """``charges`` split ``part : whole - part``, each component rounded far below a
+    paisa, the second taking the remainder: the two always add up exactly."""
+    if part == whole:
+        return charges, NO_CHARGES
+    if part == 0:
+        return NO_CHARGES, charges
+    first: dict[str, Decimal] = {}
+    for name, amount in charges.items():
+        share = (amount * part / whole).quantize(_SPLIT_QUANTUM)
+        first[name] = share
+    head = Charges(**first)
+    return head, charges - head
+
+
+@dataclass(slots=True)
+class _Open:
+    """A trade being built for one (engine, symbol)."""
+
+    direction: Side
+    entry_ts_ns: int
+    exchange: str
+    product: str
+    lots: deque[list] = field(default_factory=deque)  # [quantity, price], FIFO
+    position: int = 0  # unsigned
+    peak: int = 0
+    entry_qty: int = 0
+    entry_value: Decimal = ZERO
+    exit_qty: int = 0
+    exit_value: Decimal = ZERO
+    gross: Decimal = ZERO
+    charges: Charges = NO_CHARGES
+    turnover: Decimal = ZERO
+    fills: int = 0
+    last_ts_ns: int = 0
+
+    def add(self, quantity: int, price: Decimal, charges: Charges, ts_ns: int) -> None:
+        with localcontext(EXACT):
+            self.lots.append([quantity, price])
+            self.position += quantity
+            self.peak = max(self.peak, self.position)
+            self.entry_qty += quantity
+            self.entry_value += price * quantity
+            self.turnover += price * quantity
+            self.charges += charges
+        self.fills += 1
+        self.last_ts_ns = ts_ns
+
+    def take(self, quantity: int, price: Decimal, charges: Charges, ts_ns: int) -> None:
+        """Close ``quantity`` against the oldest lots first."""
+        sign = self.direction.sign
+        with localcontext(EXACT):
+            left = quantity
+            while left:
+                lot = self.lots[0]
+                matched = min(left, lot[0])
+                self.gross += (price - lot[1]) * matched * sign
+                lot[0] -= matched
+                left -= matched
+                if lot[0] == 0:
+                    self.lots.popleft()
+            self.position -= quantity
+            self.exit_qty += quantity
+            self.exit_value += price * quantity
+            self.turnover += price * quantity
+            self.charges += charges
+        self.fills += 1
+        self.last_ts_ns = ts_ns
+
+    def finish(self, engine: str, symbol: str, closed: bool, mark: Decimal | None) -> Trade:
+        # Averages are for display (28 digits, then 1/10,000 of a rupee); gross is exact.
+        entry_price = self.entry_value / self.entry_qty
+        gross = self.gross
+        exit_ts = self.last_ts_ns
+        if closed:
+            exit_price = self.exit_value / self.exit_qty
+        else:
+            exit_price = mark if mark is not None else None
+            with localcontext(EXACT):
+                if exit_price is None:  # no mark: no unrealized P&L invented
+                    held = ZERO
+                    exit_price = entry_price
+                else:
+                    held = sum(((exit_price - p) * q for q, p in self.lots), ZERO)
+                gross += held * self.direction.sign
+        return Trade(
+            engine=engine,
+            exchange=self.exchange,
+            symbol=symbol,
+            product=self.product,
+            direction=self.direction,
+            quantity=self.peak,
+            entry_ts_ns=self.entry_ts_ns,
+            entry_price=_tidy(entry_price),
+            exit_ts_ns=exit_ts,
+            exit_price=_tidy(exit_price),
+            gross=gross,
+            charges=self.charges,
+            turnover=self.turnover,
+            fills=self.fills,
+            closed=closed,
+        )
+
+
+def _tidy(price: Decimal) -> Decimal:
+    """An average price to 1/10,000 of a rupee (display; gross uses the exact lots)."""
+    return price.quantize(Decimal("0.0001")).normalize()
+
+
+def round_trips(
+    fills: Iterable[FillRecord], marks: Mapping[str, Decimal] | None = None
+) -> list[Trade]:
+    """Every round trip in ``fills`` (taken in their journal order), closed trades in
+    the order they closed, then the trades still open, marked at ``marks[symbol]``
+    (their entry price when there is no mark: no unrealized P&L invented)."""
+    marks = marks or {}
+    book: dict[tuple[str, str], _Open] = {}
+    trades: list[Trade] = []
+    for fill in fills:
+        if fill.quantity <= 0:
+            raise ValueError(f"fill {fill.fill_id}: quantity must be positive")
+        key = (fill.engine, fill.symbol)
+        current = book.get(key)
+        if current is None or current.direction is fill.side:
+            if current is None:
+                current = book[key] = _Open(fill.side, fill.ts_ns, fill.exchange, fill.product)
+            current.add(fill.quantity, fill.price, fill.charges, fill.ts_ns)
+            continue
+        closing = min(fill.quantity, current.position)
+        head, rest = split_charges(fill.charges, closing, fill.quantity)
+        current.take(closing, fill.price, head, fill.ts_ns)
+        if current.position == 0:
+            trades.append(current.finish(fill.engine, fill.symbol, True, None))
+            del book[key]
+        opening = fill.quantity - closing
+        if opening:  # the fill crossed zero: the rest opens the other way
+            reverse = book[key] = _Open(fill.side, fill.ts_ns, fill.exchange, fill.product)
+            reverse.add(opening, fill.price, rest, fill.ts_ns)
+            reverse.fills = 1
+    for (engine, symbol), current in book.items():
+        trades.append(current.finish(engine, symbol, False, marks.get(symbol)))
+    return trades

@@ -1,0 +1,109 @@
+"""Money as kitetui books it: exact rupees split as a contract note bills them.
+
+These are values, not rules: the rate table and the arithmetic that fills them live in
+``kitetui.trading.charges``. They sit at the bottom of the package so the journal, the
+domain and the screens can carry a fill's charges without importing the trading core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, localcontext
+from typing import Protocol
+
+ZERO = Decimal(0)
+_HUNDRED = Decimal(100)
+# Exact arithmetic: 60 digits hold any turnover × rate product here, and Inexact is
+# trapped, so a figure that could not be represented exactly raises instead of rounding.
+# Use it (``with localcontext(EXACT)``) for any sum of charges.
+EXACT = Context(prec=60, traps=[Inexact, InvalidOperation])
+
+
+@dataclass(frozen=True, slots=True)
+class Charges:
+    """One order's (or one fill's share of) charges in exact rupees, split as billed.
+
+    ``exchange`` is the exchange transaction charge without NSE's IPFT levy, which is
+    ``ipft``; Kite's ``exchange_turnover_charge`` is their sum. ``stt`` is CTT for
+    commodities.
+    """
+
+    brokerage: Decimal = ZERO
+    stt: Decimal = ZERO
+    exchange: Decimal = ZERO
+    ipft: Decimal = ZERO
+    sebi: Decimal = ZERO
+    stamp: Decimal = ZERO
+    gst: Decimal = ZERO
+
+    @property
+    def total(self) -> Decimal:
+        with localcontext(EXACT):
+            return (
+                self.brokerage
+                + self.stt
+                + self.exchange
+                + self.ipft
+                + self.sebi
+                + self.stamp
+                + self.gst
+            )
+
+    @property
+    def exchange_turnover(self) -> Decimal:
+        """Kite's ``exchange_turnover_charge``: the transaction charge with IPFT in it."""
+        with localcontext(EXACT):
+            return self.exchange + self.ipft
+
+    @property
+    def total_paise(self) -> int:
+        """The total rounded half-up to whole paise (a display or ledger figure)."""
+        return to_paise(self.total)
+
+    def __add__(self, other: Charges) -> Charges:
+        with localcontext(EXACT):
+            return Charges(*(getattr(self, f) + getattr(other, f) for f in _FIELDS))
+
+    def __sub__(self, other: Charges) -> Charges:
+        with localcontext(EXACT):
+            return Charges(*(getattr(self, f) - getattr(other, f) for f in _FIELDS))
+
+    def items(self) -> Iterator[tuple[str, Decimal]]:
+        """``(component name, amount)`` in billing order."""
+        for name in _FIELDS:
+            yield name, getattr(self, name)
+
+
+_FIELDS = tuple(f.name for f in fields(Charges))
+NO_CHARGES = Charges()
+
+
+def to_paise(rupees: Decimal) -> int:
+    """Exact rupees -> integer paise, half-up (away from zero for negatives)."""
+    return int((rupees * _HUNDRED).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+class _Priced(Protocol):
+    charges: Charges
+    paise: int
+
+
+@dataclass(frozen=True, slots=True)
+class FillCost:
+    """What one fill is charged, as it is journaled with the fill.
+
+    ``charges`` are the exact components (the fill's share of its order's); ``paise``
+    is its share of the order's total rounded to paise (``FillCharges.paise``), the
+    figure the ledger subtracts, so an order's fills add up to its rounded total.
+    """
+
+    charges: Charges
+    paise: int
+
+    @classmethod
+    def of(cls, fill_charges: _Priced) -> FillCost:
+        return cls(fill_charges.charges, fill_charges.paise)
+
+
+NO_COST = FillCost(NO_CHARGES, 0)

@@ -1,0 +1,137 @@
+"""`kitetui runs`: every run a database holds, a line each, read without changing it.
+
+A trader comes back to a database (the desk's, or a backtest's) and asks what is in it:
+which runs, of which config and mode, over which market days, how each ended and what it
+made. The P&L is rebuilt from the journaled fills by the same ``Portfolio`` the desk
+uses, so it is the figure the desk showed, not a second computation.
+
+The database is opened read-only (``mode=ro``, ``immutable=1`` when there is no WAL), so
+listing never creates, locks or changes anything, even beside a running desk.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from kitetui.clock import format_ist
+from kitetui.domain import Fill, Product, Side
+from kitetui.store.errors import DatabaseRefused
+from kitetui.store.verify import read_only_uri
+from kitetui.trading.portfolio import Portfolio
+
+
+@dataclass(frozen=True, slots=True)
+class RunLine:
+    run_id: str
+    mode: str
+    config: str
+    status: str
+    restarts: int
+    started: str  # wall clock, IST
+    data_from: str  # the market days it covered (IST dates), "" before any data
+    data_to: str
+    orders: int
+    fills: int
+    open_positions: int
+    realized_pnl: float  # rupees, gross of charges
+
+
+def list_runs(path: Path) -> list[RunLine]:
+    """The runs in ``path``, oldest first. Raises ``DatabaseRefused`` for a file that is
+    missing or is not a kitetui database."""
+    if not path.is_file():
+        raise DatabaseRefused(f"{path}: no such database")
+    try:
+        conn = sqlite3.connect(read_only_uri(path), uri=True)
+    except sqlite3.Error as exc:
+        raise DatabaseRefused(f"{path}: cannot be opened: {exc}") from None
+    try:
+        return [_line(conn, row) for row in _runs(conn, path)]
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseRefused(f"{path}: cannot be read as a kitetui database: {exc}") from None
+    finally:
+        conn.close()
+
+
+def _runs(conn: sqlite3.Connection, path: Path) -> list[tuple]:
+    try:
+        return conn.execute(
+            "SELECT run_id, mode, config_path, status, restarts, started_wall_ns, cursor_ns "
+            "FROM runs ORDER BY started_wall_ns, run_id"
+        ).fetchall()
+    except sqlite3.OperationalError as exc:
+        raise DatabaseRefused(f"{path}: not a kitetui database ({exc})") from None
+
+
+def _line(conn: sqlite3.Connection, row: tuple) -> RunLine:
+    run_id, mode, config, status, restarts, started_ns, cursor_ns = row
+    (orders,) = conn.execute("SELECT COUNT(*) FROM orders WHERE run_id = ?", (run_id,)).fetchone()
+    (first_ns,) = conn.execute(
+        "SELECT MIN(ts_ns) FROM equity_curve WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    portfolio = Portfolio(0.0)
+    fills = 0
+    for fill_id, tag, symbol, side, qty, price, ts_ns in conn.execute(
+        "SELECT fill_id, tag, symbol, side, quantity, price, ts_ns FROM fills "
+        "WHERE run_id = ? ORDER BY seq",
+        (run_id,),
+    ):
+        portfolio.apply_fill(
+            Fill(fill_id, tag, symbol, Side(side), int(qty), float(price), ts_ns, "", Product.MIS)
+        )
+        fills += 1
+    return RunLine(
+        run_id=run_id,
+        mode=mode,
+        config=config,
+        status=status,
+        restarts=restarts,
+        started=format_ist(started_ns)[:16],
+        data_from=format_ist(first_ns)[:10] if first_ns else "",
+        data_to=format_ist(cursor_ns)[:10] if cursor_ns else "",
+        orders=orders,
+        fills=fills,
+        open_positions=len(portfolio.open_positions()),
+        realized_pnl=portfolio.realized_paise / 100,
+    )
+
+
+def render(lines: list[RunLine], as_json: bool) -> str:
+    if as_json:
+        return json.dumps([asdict(line) for line in lines], indent=2)
+    if not lines:
+        return "no runs"
+    head = ("run", "mode", "status", "restarts", "data", "orders", "fills", "open", "realized ₹")
+    rows = [
+        (
+            line.run_id,
+            line.mode,
+            line.status,
+            str(line.restarts),
+            _span(line),
+            str(line.orders),
+            str(line.fills),
+            str(line.open_positions),
+            f"{line.realized_pnl:,.2f}",
+        )
+        for line in lines
+    ]
+    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
+    right = {3, 5, 6, 7, 8}
+
+    def fmt(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join([fmt(head), *(fmt(r) for r in rows)])
+
+
+def _span(line: RunLine) -> str:
+    if not line.data_from:
+        return "-"
+    return line.data_from if line.data_from == line.data_to else f"{line.data_from}..{line.data_to}"

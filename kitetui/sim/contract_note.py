@@ -1,0 +1,94 @@
+"""The sim's virtual contract note: ``POST /charges/orders``, priced by kitetui's own table.
+
+Kite answers a JSON array of executed orders (``get_virtual_contract_note``; body
+``[{order_id, exchange, tradingsymbol, transaction_type, variety, product, order_type,
+quantity, average_price}, ...]``, ``../shared/docs/kite-contract.md`` 3.8) with each
+order echoed and its ``charges`` object, in request order, shaped as Zerodha's mock
+``virtual_contract_note.json``: ``price`` is the average price sent, every amount an
+unrounded float, GST as IGST. The sim prices each order with
+``kitetui.trading.charges`` on ``average_price × quantity`` at the sim market's trade
+date (IST), so a desk that holds its journaled charges against the sim's note tests
+the whole path (request, client, parsing, comparison) with figures it can predict.
+
+Refusals are Kite's ``InputException`` (HTTP 400), one naming the order and field:
+a body that is not an array of objects, a missing or mistyped field, a side or product
+Kite does not have, an instrument the market does not list. Kite's own wording for
+these is not documented; the sim's says which order and which field.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from kitetui.domain import Product, Side
+from kitetui.market.instruments import Instrument
+from kitetui.sim.errors import input_error
+from kitetui.trading.charges import ChargeCalculator, ChargeError, OrderSpec
+from kitetui.trading.contract_note import NoteCharges
+
+__all__ = ["virtual_contract_note"]
+
+_TEXT_FIELDS = ("exchange", "tradingsymbol", "transaction_type", "variety", "product", "order_type")
+
+
+def virtual_contract_note(
+    calculator: ChargeCalculator,
+    instrument: Any,
+    trade_date: date,
+    body: object,
+) -> list[dict[str, Any]]:
+    """Kite's ``data`` for ``body``; ``instrument(exchange, symbol)`` looks contracts up.
+
+    Raises ``KiteError`` (InputException) naming the first bad order and field.
+    """
+    if not isinstance(body, list):
+        raise input_error("Body must be a JSON array of orders.")
+    return [_line(calculator, instrument, trade_date, index, raw) for index, raw in enumerate(body)]
+
+
+def _line(
+    calculator: ChargeCalculator, instrument: Any, trade_date: date, index: int, raw: object
+) -> dict[str, Any]:
+    where = f"order {index}"
+    if not isinstance(raw, dict):
+        raise input_error(f"{where}: must be an object.")
+    for name in _TEXT_FIELDS:
+        if not isinstance(raw.get(name), str) or not raw[name]:
+            raise input_error(f"{where}: missing or invalid `{name}`.")
+    quantity = raw.get("quantity")
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+        raise input_error(f"{where}: `quantity` must be a positive integer.")
+    average = raw.get("average_price")
+    if not isinstance(average, int | float) or isinstance(average, bool) or not average > 0:
+        raise input_error(f"{where}: `average_price` must be a positive number.")
+    try:
+        side = Side(raw["transaction_type"])
+    except ValueError:
+        raise input_error(
+            f"{where}: invalid `transaction_type` {raw['transaction_type']!r}."
+        ) from None
+    try:
+        product = Product(raw["product"])
+    except ValueError:
+        raise input_error(f"{where}: invalid `product` {raw['product']!r}.") from None
+    found: Instrument | None = instrument(raw["exchange"], raw["tradingsymbol"])
+    if found is None:
+        raise input_error(f"{where}: invalid `tradingsymbol` {raw['tradingsymbol']!r}.")
+    try:
+        spec = OrderSpec.for_instrument(found, product, side, trade_date)
+        state = calculator.for_order(spec, [(quantity, Decimal(repr(float(average))))])
+    except ChargeError as exc:
+        raise input_error(f"{where}: {exc}.") from None
+    return {
+        "transaction_type": side.value,
+        "tradingsymbol": found.tradingsymbol,
+        "exchange": found.exchange,
+        "variety": raw["variety"],
+        "product": product.value,
+        "order_type": raw["order_type"],
+        "quantity": quantity,
+        "price": float(average),
+        "charges": NoteCharges.from_charges(state.charges, state.rates.tax_type).to_kite(),
+    }

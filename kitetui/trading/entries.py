@@ -1,0 +1,270 @@
+"""From a strategy's signal to a sized, gated order intent: the trader's first half.
+
+A signal against a position closes it through the exit manager (and, with
+``exits.on_opposite_signal: reverse``, takes the other side once the close filled); a
+signal from flat is sized (risk per trade and an ATR stop; options by premium at risk)
+and then passes every entry gate of the risk engine before ``Trader.submit`` writes and
+sends it. ``SignalEntries`` is mixed into ``Trader`` and works on its state; it is a
+module of its own so that the order book's side of the trader stays readable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from kitetui.domain import (
+    OrderIntent,
+    OrderPurpose,
+    RiskDecision,
+    RiskVerdict,
+    Side,
+    Signal,
+    SignalKind,
+)
+from kitetui.trading.sizing import premium_quantity, premium_stop, size_by_risk, stop_price_for
+
+if TYPE_CHECKING:
+    from kitetui.market.instruments import Instrument
+    from kitetui.market.resolve import OptionPair
+    from kitetui.trading.ports import EnginePort as Engine
+    from kitetui.trading.trader import Trader
+
+
+class SignalEntries:
+    """The signal side of ``Trader``: ``on_signal``, ``on_option_signal`` and the
+    second half of a stop-and-reverse, ``enter_reversal``."""
+
+    async def on_signal(self: Trader, engine: Engine, signal: Signal) -> int:
+        """Act on one strategy signal; returns how many orders were placed.
+
+        A signal against a position closes it through the exit manager; with
+        ``exits.on_opposite_signal: reverse`` the other side is entered once the close
+        has filled (an entry while the exit still works would be refused as "an order is
+        already working", and two orders would race for one position).
+        """
+        symbol = signal.symbol
+        qty = self.position_qty(symbol)
+        kind = signal.kind
+        decision: RiskDecision | None = None
+        placed = 0
+        against = (kind is SignalKind.LONG and qty < 0) or (kind is SignalKind.SHORT and qty > 0)
+        if (kind is SignalKind.EXIT and qty != 0) or against:
+            reverse = against and self.exits.config.on_opposite_signal == "reverse"
+            decision, placed = await self._exit(engine, signal, qty, reverse=reverse)
+        elif qty == 0 and kind in (SignalKind.LONG, SignalKind.SHORT):
+            decision, placed = await self._enter(engine, signal)
+        self._record_signal(signal, decision)
+        return placed
+
+    async def _exit(
+        self: Trader,
+        engine: Engine,
+        signal: Signal,
+        qty: int,
+        symbol: str | None = None,
+        reverse: bool = False,
+    ) -> tuple[RiskDecision, int]:
+        """Close ``qty`` of ``symbol`` (the signal's own symbol unless a contract is named)."""
+        symbol = symbol or signal.symbol
+        intent = OrderIntent(
+            engine=engine.name,
+            symbol=symbol,
+            exchange=engine.exchange,
+            side=Side.SELL if qty > 0 else Side.BUY,
+            quantity=abs(qty),
+            purpose=OrderPurpose.EXIT,
+            product=engine.product,
+            signal_id=signal.signal_id,
+            reason=f"{signal.kind.value}: {signal.reason}",
+        )
+        if self.exits.is_closing(symbol):
+            if reverse:  # the latest opposite signal is the side to take once flat
+                self.exits.restore_reversal(symbol, engine.name, signal)
+            decision = RiskDecision(
+                RiskVerdict.BLOCK, 0, "an exit order is already working", "pending_exit"
+            )
+            self._record_decision(intent, decision)
+            return decision, 0
+        price = self.last_prices.get(symbol, signal.price)
+        decision = self.risk.check(intent, price, self._exposure(symbol))
+        self._record_decision(intent, decision)
+        if decision.verdict not in (RiskVerdict.ALLOW, RiskVerdict.REDUCE):
+            return decision, 0
+        started = await self.exits.close(
+            symbol,
+            OrderPurpose.EXIT,
+            intent.reason,
+            cause=signal.signal_id,
+            reverse=(engine, signal) if reverse else None,
+        )
+        return decision, int(started)
+
+    async def _enter(
+        self: Trader, engine: Engine, signal: Signal, ts_ns: int | None = None
+    ) -> tuple[RiskDecision, int]:
+        """Enter the signal's own symbol, sized by risk per trade with an ATR stop.
+
+        A strategy may scale the size down with ``indicators["size_scale"]`` in (0, 1]
+        (a volatility regime, say); whole lots still round down."""
+        side = Side.BUY if signal.kind is SignalKind.LONG else Side.SELL
+        atr = signal.indicators.get("atr", float("nan"))
+        stop_distance = atr * self.sizing.atr_stop_multiple
+        equity = self.portfolio.equity_paise / 100
+        lot = engine.lot_size(signal.symbol)
+        quantity = size_by_risk(
+            equity,
+            self.sizing.risk_per_trade_pct * _size_scale(signal),
+            signal.price,
+            stop_distance,
+            lot_size=lot,
+            max_capital_fraction=self.sizing.max_capital_fraction,
+            capital_rupees=self.portfolio.capital_paise / 100 / engine.config.margin_rate,
+        )
+        tick = engine.tick_size(signal.symbol)
+        stop = (
+            stop_price_for(side, signal.price, atr, self.sizing.atr_stop_multiple, tick)
+            if quantity
+            else 0.0
+        )
+        why_zero = f"sizing gave 0 (atr={atr:.4g}, price={signal.price})"
+        return await self._place_entry(
+            engine, signal, signal.symbol, side, quantity, stop, signal.price, why_zero, ts_ns=ts_ns
+        )
+
+    async def enter_reversal(
+        self: Trader, engine: Engine, signal: Signal, ts_ns: int | None
+    ) -> int:
+        """Stop-and-reverse, second half: the close filled, now take the signal's side
+        (``ts_ns``: the instant the close filled, also after a restart)."""
+        if self.position_qty(signal.symbol) != 0:
+            return 0
+        _, placed = await self._enter(engine, signal, ts_ns)
+        engine.orders_placed += placed
+        return placed
+
+    async def _place_entry(
+        self: Trader,
+        engine: Engine,
+        signal: Signal,
+        symbol: str,
+        side: Side,
+        quantity: int,
+        stop: float,
+        price: float,
+        why_zero: str,
+        block: RiskDecision | None = None,
+        ts_ns: int | None = None,
+    ) -> tuple[RiskDecision, int]:
+        """Sizing and the engine's own refusals first; every entry gate is the risk
+        engine's (its named blocks, cut-off, working orders, limits), journaled."""
+        intent = OrderIntent(
+            engine=engine.name,
+            symbol=symbol,
+            exchange=engine.exchange,
+            side=side,
+            quantity=quantity,
+            purpose=OrderPurpose.ENTRY,
+            product=engine.product,
+            stop_price=stop,
+            signal_id=signal.signal_id,
+            reason=f"{signal.kind.value}: {signal.reason}",
+        )
+        lot = engine.lot_size(symbol)
+        instrument = engine.instrument(symbol)
+        if block is not None:
+            decision = block
+        elif instrument is not None and not instrument.is_tradable:
+            decision = RiskDecision(
+                RiskVerdict.BLOCK,
+                0,
+                f"{symbol} is {instrument.untradable_reason}: not a tradable instrument",
+                "untradable",
+            )
+        elif quantity <= 0:
+            decision = RiskDecision(RiskVerdict.BLOCK, 0, why_zero, "sizing")
+        else:
+            decision = self.risk.check(intent, price, self._exposure(symbol, engine), lot_size=lot)
+        self._record_decision(intent, decision)
+        if decision.verdict not in (RiskVerdict.ALLOW, RiskVerdict.REDUCE):
+            return decision, 0
+        tag = self.tag_for(signal.signal_id, intent.purpose.value, symbol)
+        if tag not in self.orders:
+            # Counted once: an entry placed before a crash is in the restored risk state
+            # (written with its order row), and its signal is decided again on resume.
+            self.risk.record_entry(symbol)
+        orders = await self.submit(
+            replace(intent, quantity=decision.quantity), tag, engine, ts_ns=ts_ns
+        )
+        return decision, int(bool(orders))
+
+    async def on_option_signal(
+        self: Trader, engine: Engine, signal: Signal, pair: OptionPair
+    ) -> int:
+        """Options are bought, never written: LONG buys the CE, SHORT the PE, EXIT sells.
+
+        A held contract of the other right is closed first; one already held in the
+        wanted right is kept even if ATM has moved on (no churn on re-centring).
+        """
+        held = self.held_by(engine.name)
+        kind = signal.kind
+        want = {SignalKind.LONG: pair.ce, SignalKind.SHORT: pair.pe}.get(kind)
+        placed = 0
+        decision: RiskDecision | None = None
+        for symbol, qty in sorted(held.items()):
+            instrument = engine.instrument(symbol)
+            right = instrument.right if instrument is not None else ""
+            if kind is SignalKind.EXIT or (want is not None and right != want.right):
+                decision, n = await self._exit(engine, signal, qty, symbol)
+                placed += n
+                if n:
+                    del held[symbol]
+        if want is not None and not any(
+            (inst := engine.instrument(symbol)) is not None and inst.right == want.right
+            for symbol in held
+        ):
+            decision, n = await self._enter_option(engine, signal, pair, want)
+            placed += n
+        self._record_signal(signal, decision)
+        return placed
+
+    async def _enter_option(
+        self: Trader, engine: Engine, signal: Signal, pair: OptionPair, contract: Instrument
+    ) -> tuple[RiskDecision, int]:
+        cfg = engine.config
+        symbol = contract.tradingsymbol
+        premium = self.last_prices.get(symbol)
+        lot = contract.lot_size or 1
+        block: RiskDecision | None = None
+        quantity = 0
+        stop = 0.0
+        if engine.past_expiry_cutoff(signal.ts_ns, pair.expiry):
+            block = RiskDecision(
+                RiskVerdict.BLOCK,
+                0,
+                f"expiry day: no new option entries after {cfg.expiry_day_cutoff}",
+                "expiry_day_cutoff",
+            )
+        elif premium is None or not premium > 0:
+            block = RiskDecision(
+                RiskVerdict.BLOCK, 0, f"no premium quote for {symbol} yet", "no_quote"
+            )
+        else:
+            tick = contract.tick_size or self.tick_size
+            stop = premium_stop(premium, cfg.premium_stop_pct, tick)
+            quantity = premium_quantity(
+                premium, stop, lot, cfg.max_premium_at_risk, cfg.max_premium_outlay
+            )
+        why_zero = (
+            f"premium sizing gave 0 lots (premium {premium}, stop {stop}, "
+            f"risk cap {cfg.max_premium_at_risk:g})"
+        )
+        return await self._place_entry(
+            engine, signal, symbol, Side.BUY, quantity, stop, premium or 0.0, why_zero, block
+        )
+
+
+def _size_scale(signal: Signal) -> float:
+    """A strategy's size adjustment in (0, 1]; anything else means full size."""
+    scale = signal.indicators.get("size_scale", 1.0)
+    return scale if 0 < scale <= 1 else 1.0

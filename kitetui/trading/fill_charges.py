@@ -1,0 +1,154 @@
+"""Charging fills as they happen: each fill's share of its ORDER's charges, per order.
+
+Zerodha bills per executed order: the ₹20 brokerage cap (and the flat ₹20 of an
+option order) applies once to an order, however many partial fills it took. So a fill
+is charged as the difference it makes to its order's charges (``ChargeCalculator.fill``)
+and this module keeps each order's running state (what it has filled, what that cost)
+between its fills, keyed by the order's client tag. A freeze slice is its own order at
+the exchange, with its own tag, and pays its own brokerage, as it does at Zerodha.
+
+The trader charges a fill before it journals it, so the charges are written with the
+fill in one transaction (rule 2); recovery feeds the journaled fills back through
+``restore`` in the order they were committed, which rebuilds each order's state
+exactly, so an order that fills again after a restart is charged as if nothing had
+happened. A journaled fill keeps the charges it was journaled with; one from before
+kitetui recorded charges (schema < 4) is charged from the rate table then.
+
+What a fill is charged depends on the instrument (Kite's segment and exchange, the
+underlying for BSE options), the order's product and side and the trade date (IST).
+The instrument comes from the day's master; a symbol missing from it is classed by
+its exchange and name (``...FUT`` futures, ``...CE``/``...PE`` options on NFO/BFO,
+cash equity on NSE/BSE). A fill the rate table cannot price (a date before it starts,
+a segment it does not cover) is journaled without charges and ``ChargesUnpriced`` says
+so: it is never charged a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from kitetui.clock import ist_date
+from kitetui.domain import Event, Fill, Order
+from kitetui.events import EventKind
+from kitetui.trading.charges import (
+    ChargeCalculator,
+    ChargeError,
+    FillCost,
+    OrderCharges,
+    OrderSpec,
+    SegmentKind,
+    segment_kind,
+)
+
+if TYPE_CHECKING:
+    from kitetui.market.instruments import Instrument
+
+__all__ = ["ChargedFill", "FillCharger", "order_spec"]
+
+
+def order_spec(order: Order, instrument: Instrument | None, ts_ns: int) -> OrderSpec:
+    """What an order is charged on: its instrument's segment (from the master, else from
+    its exchange and symbol), exchange, product, side and IST trade date."""
+    exchange = order.exchange.value
+    if instrument is not None and instrument.segment:
+        kind = segment_kind(instrument.segment)
+        exchange = instrument.exchange or exchange
+        underlying = (instrument.name or "").upper()
+    else:
+        kind = _kind_from_symbol(exchange, order.symbol)
+        underlying = ""
+    return OrderSpec(
+        segment=kind,
+        exchange=exchange,
+        product=order.product,
+        side=order.side,
+        trade_date=ist_date(ts_ns),
+        underlying=underlying,
+    )
+
+
+def _kind_from_symbol(exchange: str, symbol: str) -> SegmentKind:
+    if exchange in ("NSE", "BSE"):
+        return SegmentKind.EQUITY
+    if exchange in ("NFO", "BFO"):
+        if symbol.endswith("FUT"):
+            return SegmentKind.FUTURES
+        if symbol.endswith(("CE", "PE")):
+            return SegmentKind.OPTIONS
+    raise ChargeError(f"cannot tell the segment of {exchange}:{symbol} without its instrument")
+
+
+@dataclass(frozen=True, slots=True)
+class ChargedFill:
+    """A fill with its charges, and its order's state once the fill is taken."""
+
+    fill: Fill
+    state: OrderCharges | None  # None: the fill could not be priced
+
+
+class FillCharger:
+    """Each order's running charges; ``quote`` prices a fill, ``take`` commits it.
+
+    Quote and take are separate so a fill that is not journaled (a duplicate delivery,
+    a full disk) never moves its order's state: the next delivery is priced the same.
+    """
+
+    def __init__(
+        self,
+        calculator: ChargeCalculator,
+        instruments: Mapping[str, Instrument],
+        on_event: Callable[[Event], object] | None = None,
+    ) -> None:
+        self.calculator = calculator
+        self.instruments = instruments
+        self.on_event = on_event
+        self._orders: dict[str, OrderCharges] = {}
+        self.unpriced = 0  # fills journaled without charges (each said in an event)
+
+    def quote(self, order: Order, fill: Fill) -> ChargedFill:
+        """``fill`` with its share of ``order``'s charges attached (None if unpriceable)."""
+        try:
+            before = self._orders.get(order.tag)
+            if before is None:
+                spec = order_spec(order, self.instruments.get(order.symbol), fill.ts_ns)
+                before = self.calculator.open_order(spec)
+            priced = self.calculator.fill(before, fill.quantity, fill.price)
+        except ChargeError as exc:
+            self._unpriced(order, fill, exc)
+            return ChargedFill(replace(fill, charges=None), None)
+        return ChargedFill(replace(fill, charges=FillCost.of(priced)), priced.order)
+
+    def take(self, tag: str, charged: ChargedFill) -> None:
+        """The fill was journaled: its order's state moves on."""
+        if charged.state is not None:
+            self._orders[tag] = charged.state
+
+    def restore(self, order: Order | None, fill: Fill) -> Fill:
+        """A journaled fill read back (recovery): its order's state moves on as it did
+        when the fill was taken, and the fill keeps the charges journaled with it; a
+        fill journaled without charges is priced now."""
+        if order is None:
+            return fill
+        charged = self.quote(order, fill)
+        self.take(order.tag, charged)
+        return fill if fill.charges is not None else charged.fill
+
+    def state(self, tag: str) -> OrderCharges | None:
+        """An order's charges so far (None before its first fill)."""
+        return self._orders.get(tag)
+
+    def _unpriced(self, order: Order, fill: Fill, exc: ChargeError) -> None:
+        self.unpriced += 1
+        if self.on_event is not None:
+            self.on_event(
+                Event(
+                    ts_ns=fill.ts_ns,
+                    kind=EventKind.CHARGES_UNPRICED,
+                    level="WARNING",
+                    symbol=order.symbol,
+                    engine=order.engine,
+                    message=f"fill {fill.fill_id} journaled without charges: {exc}",
+                )
+            )

@@ -1,0 +1,245 @@
+"""``kitetui backtest`` and ``kitetui report`` from the command line, on a slice of the
+bundled demo data (an F&O day and an equity week: seconds), and the overrides."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_kitetui
+
+from kitetui.backtest.files import REPORT_FILES
+from kitetui.backtest.runner import apply_overrides, parse_param
+from kitetui.config import ConfigError, load_config
+
+SMALL = """\
+mode: replay
+capital: 1000000
+replay:
+  speed: max
+  sources:
+    - symbol: NIFTY22NOVFUT
+      exchange: NFO
+      kind: ticks
+      path: "pkg:replay/NIFTY-I_20221118.csv.gz"
+    - {symbol: HDFCBANK, path: "pkg:replay/HDFCBANK.csv.gz"}
+    - {symbol: SBIN, path: "pkg:replay/SBIN.csv.gz"}
+instruments:
+  - "pkg:replay/nfo_20221118/instruments.csv"
+  - "pkg:replay/nse_instruments.csv"
+engines:
+  - name: fno
+    kind: fno
+    underlyings: [NIFTY]
+    margin_rate: 0.12
+    timeframe: 1m
+    strategy: ema_cross
+    params: {fast: 9, slow: 21}
+  - name: equity
+    kind: equity
+    symbols: [HDFCBANK, SBIN]
+    margin_rate: 0.2
+    timeframe: 3m
+    strategy: mean_reversion
+"""
+
+
+WINDOW = ("--from", "2023-04-05", "--to", "2023-04-06")
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cfg") / "small.yaml"
+    path.write_text(SMALL)
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory, config_file: Path) -> dict:
+    """One backtest of the slice, run once for the module's tests."""
+    folder = tmp_path_factory.mktemp("bt")
+    db, out = folder / "bt.db", folder / "report"
+    done = run_kitetui(
+        "backtest", "-c", str(config_file), "--db", str(db), "--out", str(out), timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+    return {"db": db, "out": out, "proc": done, "folder": folder}
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_backtest_writes_every_report_file_private(finished) -> None:
+    out: Path = finished["out"]
+    for name in (*REPORT_FILES, "report.html"):
+        assert (out / name).is_file(), name
+        assert (out / name).stat().st_mode & 0o777 == 0o600
+    assert out.stat().st_mode & 0o777 == 0o700
+    assert finished["proc"].stderr == ""
+    assert "report.html" in finished["proc"].stdout
+    assert "net P&L" in finished["proc"].stdout
+
+
+def test_backtest_report_json_adds_up_with_its_csv_files(finished) -> None:
+    out: Path = finished["out"]
+    report = json.loads((out / "report.json").read_text())
+    for key in ("gross_pnl", "net_pnl", "charges", "trades", "win_rate", "avg_win", "avg_loss",
+                "profit_factor", "expectancy", "max_drawdown", "sharpe", "sortino", "exposure",
+                "turnover", "by_strategy", "by_symbol", "by_day"):  # fmt: skip
+        assert key in report, key
+    assert set(report["charges"]) == {"brokerage", "stt", "exchange", "sebi", "stamp", "gst",
+                                      "total"}  # fmt: skip
+    assert set(report["max_drawdown"]) >= {"amount", "duration_days"}
+    assert report["trades"] > 0 and set(report["by_strategy"]) == {"fno", "equity"}
+    assert report["by_strategy"]["fno"]["strategy"] == "ema_cross"
+    assert report["net_pnl"] == pytest.approx(report["gross_pnl"] - report["charges"]["total"])
+    for part in ("by_strategy", "by_symbol", "by_day"):
+        assert sum(p["net_pnl"] for p in report[part].values()) == pytest.approx(report["net_pnl"])
+    fills = _csv(out / "fills.csv")
+    assert list(fills[0])[:9] == ["ts", "fill_id", "order_tag", "engine", "exchange",
+                                  "tradingsymbol", "product", "side", "quantity"]  # fmt: skip
+    assert all(row["ts"].endswith("+05:30") for row in fills)
+    assert {row["exchange"] for row in fills} == {"NFO", "NSE"}
+    charged = sum(Decimal(row["charges"]) for row in fills)
+    assert float(charged) == pytest.approx(report["charges"]["total"], abs=1e-6)
+    # brokerage is per order: no order pays more than ₹20 however it filled
+    per_order: dict[str, Decimal] = {}
+    for row in fills:
+        per_order[row["order_tag"]] = per_order.get(row["order_tag"], 0) + Decimal(row["brokerage"])
+    assert max(per_order.values()) <= 20
+    trades = _csv(out / "trades.csv")
+    assert sum(Decimal(t["net"]) for t in trades) == pytest.approx(
+        Decimal(str(report["net_pnl"])), abs=Decimal("0.00001")
+    )
+    closed = sum(1 for t in trades if t["status"] == "CLOSED")
+    assert closed == report["trades"]
+    equity = _csv(out / "equity.csv")
+    last = equity[-1]
+    assert Decimal(last["equity_gross"]) - 1_000_000 == pytest.approx(
+        Decimal(str(report["gross_pnl"])), abs=Decimal("0.01")
+    )
+    assert Decimal(last["charges_paid"]) == pytest.approx(charged, abs=Decimal("0.000001"))
+    orders = _csv(out / "orders.csv")
+    assert {o["tag"] for o in orders} >= set(per_order)
+
+
+def test_report_rebuilds_the_same_report_without_touching_the_database(finished) -> None:
+    db: Path = finished["db"]
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in db.parent.glob("bt.db*")}
+    again = finished["folder"] / "again"
+    done = run_kitetui("report", "latest", "--db", str(db), "--out", str(again))
+    assert done.returncode == 0, done.stderr
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in db.parent.glob("bt.db*")}
+    assert after == before  # nothing changed, nothing created beside it (no -wal, no -shm)
+    assert not (db.parent / "bt.db-wal").exists()
+    for name in REPORT_FILES:
+        assert (again / name).read_bytes() == (finished["out"] / name).read_bytes(), name
+    listed = run_kitetui("report", "--list", "--db", str(db))
+    run_id = json.loads((again / "report.json").read_text())["run"]["run_id"]
+    assert listed.returncode == 0 and run_id in listed.stdout
+    prefix = run_kitetui("report", run_id[:12], "--db", str(db), "--out", str(again))
+    assert prefix.returncode == 0, prefix.stderr
+
+
+def test_backtest_with_defaults_writes_backtests_db_and_reports_in_the_working_folder(
+    tmp_path: Path, config_file: Path
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "kitetui", "backtest", "-c", str(config_file), *WINDOW],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "backtests.db").is_file()
+    assert not (tmp_path / "state.db").exists()
+    (folder,) = (tmp_path / "reports").iterdir()
+    report = json.loads((folder / "report.json").read_text())
+    assert report["run"]["window"] == {"from": "2023-04-05", "to": "2023-04-06"}
+    assert report["run"]["trading_days"] == 2
+    assert report["run"]["data_from"].startswith("2023-04-05")
+
+
+def test_backtest_strategy_and_params_override_the_config(
+    tmp_path: Path, config_file: Path
+) -> None:
+    out = tmp_path / "r"
+    done = run_kitetui(
+        "backtest", "-c", str(config_file), "--db", str(tmp_path / "b.db"), "--out", str(out),
+        "--from", "2023-04-05", "--to", "2023-04-05",
+        "--strategy", "ema_cross", "--param", "fast=5", "--param", "equity.slow=8",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    engines = json.loads((out / "report.json").read_text())["run"]["engines"]
+    assert {e["name"]: (e["strategy"], e["params"]) for e in engines} == {
+        "fno": ("ema_cross", {"fast": 5}),
+        "equity": ("ema_cross", {"fast": 5, "slow": 8}),
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--param", "fast=abc"], "error: --param fast=abc: expected a whole number, got 'abc'"),
+        (["--param", "fno.nosuch=1"], "error: --param fno.nosuch=1: ema_cross has no param"),
+        (["--param", "fast"], "error: --param fast: expected NAME=VALUE"),
+        (["--param", "fast=30"], "error: --param: fno.params: fast (30) must be less than slow"),
+        (["--strategy", "nope"], "error: --strategy nope: unknown strategy 'nope'"),
+        (["--from", "2023-04-06", "--to", "2023-04-05"], "error: --from/--to: the window ends"),
+        (["--from", "2030-01-01"], "--from/--to: no replay data in 2030-01-01 … the end"),
+    ],
+)
+def test_backtest_refuses_bad_arguments_with_one_line_and_exit_2(
+    tmp_path: Path, config_file: Path, args: list[str], expected: str
+) -> None:
+    db = tmp_path / "b.db"
+    done = run_kitetui(
+        "backtest", "-c", str(config_file), "--db", str(db), "--out", str(tmp_path / "r"), *args
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], lines
+    assert not (tmp_path / "r").exists()
+
+
+def test_backtest_refuses_a_date_that_is_not_one(tmp_path: Path, config_file: Path) -> None:
+    done = run_kitetui("backtest", "-c", str(config_file), "--from", "2023-13-01")
+    assert done.returncode == 2 and "not a date (YYYY-MM-DD)" in done.stderr
+
+
+def test_report_refusals_name_what_is_wrong(tmp_path: Path, finished) -> None:
+    missing = run_kitetui("report", "--db", str(tmp_path / "none.db"))
+    assert missing.returncode == 2 and "no such database" in missing.stderr
+    unknown = run_kitetui("report", "nosuchrun", "--db", str(finished["db"]))
+    assert unknown.returncode == 2 and "no run 'nosuchrun'" in unknown.stderr
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all" * 100)
+    refused = run_kitetui("report", "--db", str(junk))
+    assert refused.returncode == 3, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert junk.read_bytes() == b"not a database at all" * 100
+
+
+def test_overrides_keep_config_params_without_strategy(config_file: Path) -> None:
+    config = load_config(config_file)
+    changed = apply_overrides(config, None, [parse_param("fno.slow=30")])
+    assert changed.engines[0].params == {"fast": 9, "slow": 30}
+    assert changed.engines[1].params == {}
+    assert config.engines[0].params == {"fast": 9, "slow": 21}  # the original is untouched
+
+
+def test_overrides_convert_bools_and_refuse_a_param_no_engine_has(config_file: Path) -> None:
+    config = load_config(config_file)
+    changed = apply_overrides(config, "ema_cross", [parse_param("allow_short=false")])
+    assert all(e.params == {"allow_short": False} for e in changed.engines)
+    with pytest.raises(ConfigError, match="no engine's strategy has a param 'zzz'"):
+        apply_overrides(config, None, [parse_param("zzz=1")])

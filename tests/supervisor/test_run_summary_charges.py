@@ -1,0 +1,26 @@
+"""The headless run summary: net, gross and charges by component, as a trader reads them."""
+
+from __future__ import annotations
+
+from kitetui.cli import DEFAULT_CONFIG
+from kitetui.config import load_config
+from kitetui.report import format_summary
+from kitetui.supervisor.run_summary import RunSummary
+
+
+def test_summary_prints_net_gross_and_each_charge() -> None:
+    summary = RunSummary(
+        run_id="r1",
+        resumed=False,
+        realized=-31000.0,
+        unrealized=-900.0,
+        charges=21700.55,
+        charges_by_component=(("brokerage", 3000.0), ("stt", 9000.55), ("gst", 700.0)),
+        unpriced_fills=2,
+    )
+    config = load_config(DEFAULT_CONFIG)
+    text = format_summary(summary, config, "state.db")
+    assert "P&L       net ₹-53,600.55   gross ₹-31,900.00   charges ₹21,700.55" in text
+    assert "realized ₹-31,000.00   unrealized ₹-900.00" in text
+    assert "charges   brokerage ₹3,000.00   stt ₹9,000.55   gst ₹700.00" in text
+    assert "(2 fill(s) unpriced: see ChargesUnpriced)" in text

@@ -1,0 +1,81 @@
+"""`kitetui runs` (kitetui/runs_listing.py): what a database holds, read without a trace."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kitetui.runs_listing import list_runs, render
+from kitetui.store.errors import DatabaseRefused
+from tests.attacks.sigkill_corpus import light_config
+
+
+def kitetui(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kitetui", *args],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("runs")
+    config = light_config(folder)
+    db = folder / "state.db"
+    for _ in range(2):
+        proc = kitetui("run", "--config", str(config), "--no-ui", "--db", str(db))
+        assert proc.returncode == 0, proc.stderr
+    return db
+
+
+def test_runs_lists_each_run_with_its_ledger_and_pnl(two_runs: Path) -> None:
+    first, second = list_runs(two_runs)
+    assert first.run_id != second.run_id
+    for line in (first, second):
+        assert (line.mode, line.status, line.restarts) == ("replay", "FINISHED", 0)
+        assert line.data_from == "2022-11-18" and line.data_to == "2023-04-11"
+        assert line.fills == line.orders > 20 and line.open_positions == 0
+    assert first.realized_pnl == second.realized_pnl != 0  # the same replay, the same P&L
+
+
+def test_runs_from_the_command_line_changes_nothing(two_runs: Path) -> None:
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in two_runs.parent.iterdir()}
+    proc = kitetui("runs", "--db", str(two_runs))
+    assert proc.returncode == 0, proc.stderr
+    head, *rows = proc.stdout.splitlines()
+    assert head.split()[:3] == ["run", "mode", "status"] and len(rows) == 2
+    assert "2022-11-18..2023-04-11" in rows[0] and "FINISHED" in rows[0]
+    as_json = json.loads(kitetui("runs", "--db", str(two_runs), "--json").stdout)
+    assert [r["run_id"] for r in as_json] == [line.run_id for line in list_runs(two_runs)]
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in two_runs.parent.iterdir()}
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, "no such database"),
+        (b"not a database at all" * 100, "cannot be read as a kitetui database"),
+    ],
+    ids=["missing", "garbage"],
+)
+def test_runs_on_a_bad_file_exits_3_with_one_line(
+    tmp_path: Path, content: bytes | None, says: str
+) -> None:
+    db = tmp_path / "x.db"
+    if content is not None:
+        db.write_bytes(content)
+    with pytest.raises(DatabaseRefused, match=says):
+        list_runs(db)
+    proc = kitetui("runs", "--db", str(db))
+    assert proc.returncode == 3 and proc.stderr.count("\n") == 1 and says in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_render_with_no_runs_says_so() -> None:
+    assert render([], as_json=False) == "no runs"
