@@ -85,6 +85,10 @@ class Engine:
         self.orders_placed = 0
         self.heartbeat_ns = 0
         self.last_error = ""
+        # Set by start_session when the engine has nothing to trade today (a word for
+        # the screen, "NO CONTRACTS" or "IDLE", and the reason): an amber alarm.
+        self.idle = ""
+        self.idle_reason = ""
         self._inbox: asyncio.Queue[tuple[Sequence[Tick | Bar], asyncio.Future[None]] | None] = (
             asyncio.Queue(maxsize=2)
         )
@@ -238,6 +242,12 @@ class Engine:
     ) -> None:
         """Decide what to trade today; called on the first batch of each trading day."""
         self.day = day
+        self.idle = self.idle_reason = ""
+
+    def nothing_to_trade(self, word: str, reason: str) -> None:
+        """Today this engine has nothing to trade: say so on screen and in the journal."""
+        self.idle, self.idle_reason = word, reason
+        self.record(EventKind.ENGINE_IDLE, f"{word}: {reason}", level="WARNING")
 
     def subscribe(self, symbols: set[str] | frozenset[str]) -> None:
         symbols = frozenset(symbols)
@@ -300,9 +310,11 @@ class Engine:
             symbols=tuple(sorted(self.subscriptions)),
             bars_seen=self.bars_seen,
             signals_emitted=self.signals_emitted,
-            orders_placed=self.orders_placed,
+            orders_placed=self.trader.orders_by_engine[self.name],
             heartbeat_ts_ns=self.heartbeat_ns,
             last_error=self.last_error,
+            idle=self.idle,
+            idle_reason=self.idle_reason,
         )
 
 

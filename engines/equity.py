@@ -48,6 +48,8 @@ class EquityEngine(Engine):
         held = set(self.trader.held_by(self.name))
         self.subscribe(set(choice.selected) | held)
         self.trader.record_universe(self.name, day, choice.selected, rejected)
+        if not choice.selected:
+            self.nothing_to_trade("IDLE", f"no symbol passed today's universe ({day})")
         self.record(
             EventKind.UNIVERSE_SELECTED,
             f"{len(choice.selected)} symbols: {', '.join(choice.selected) or 'none'}"

@@ -28,6 +28,7 @@ class FnoEngine(Engine):
     ) -> None:
         await super().start_session(day, prices, turnover)
         contracts: set[str] = set()
+        missing: list[str] = []
         for underlying in self.config.underlyings:
             try:
                 future = near_future(
@@ -37,6 +38,7 @@ class FnoEngine(Engine):
                 self.record(
                     EventKind.INSTRUMENT_MISSING, str(exc), level="WARNING", symbol=underlying
                 )
+                missing.append(str(exc))
                 continue
             contracts.add(future.tradingsymbol)
             if future.tradingsymbol not in self.available:
@@ -59,3 +61,5 @@ class FnoEngine(Engine):
             if symbol not in contracts:
                 await self.trader.flatten(symbol, OrderPurpose.EXIT, "rolled to the next contract")
         self.subscribe(contracts | set(self.trader.held_by(self.name)))
+        if not contracts:
+            self.nothing_to_trade("NO CONTRACTS", "; ".join(missing) or "no underlying")

@@ -19,7 +19,7 @@ from kitetui.config import parse_clock
 from kitetui.domain import Bar, Exchange, Tick
 from kitetui.events import EventKind
 from kitetui.market.instruments import InstrumentError
-from kitetui.market.resolve import OptionPair, OptionSelector
+from kitetui.market.resolve import OptionPair, OptionSelector, nearest_expiry
 
 
 class OptionsEngine(Engine):
@@ -39,6 +39,12 @@ class OptionsEngine(Engine):
         self, day: date, prices: Mapping[str, float], turnover: Mapping[str, float]
     ) -> None:
         await super().start_session(day, prices, turnover)
+        if self.pair is not None and self.pair.expiry < day:
+            self.pair = None  # expired: never listed (or watched) again
+        try:
+            nearest_expiry(self.master, self.config.underlying, day)
+        except InstrumentError as exc:
+            self.nothing_to_trade("NO CONTRACTS", str(exc))
         self._subscribe_pair()
 
     def _subscribe_pair(self) -> None:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from kitetui import startup
-from kitetui.config import AppConfig, ConfigError, load_config
+from kitetui.config import AppConfig, ConfigError, check_armed, load_config
 from kitetui.store.errors import (
     DatabasePathError,
     DatabaseRefused,
@@ -228,6 +228,10 @@ def main(argv: list[str] | None = None) -> int:
                 root=args.root,
                 database=args.db,
             )
+        if command == "replay":  # the file the user named, before any database
+            from kitetui.store.recording import check_recording
+
+            check_recording(Path(args.recording))
         config = load_config(args.config)
         _preflight(config, args.config)
         if command == "backtest":
@@ -236,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             return _headless(
                 config, args.config, args.db, args.speed, "ERROR", recording=args.recording
             )
+        check_armed(config, args.config)
         if config.mode == "live" and not args.live:
             print(
                 f"error: {args.config}: mode: live places real orders; start it with --live",
@@ -314,7 +319,14 @@ def _check_config(path: str) -> int:
     for line in report.warnings:
         print(f"warning: {line}", file=sys.stderr)
     days = f" ({len(report.days)} replay day(s))" if report.days else ""
-    print(f"{path}: ok{days}")
+    armed = ""
+    if config.mode == "live":
+        armed = (
+            " (live, armed: allow_live is true)"
+            if config.allow_live
+            else " (live, not armed: `run` needs allow_live: true and --live)"
+        )
+    print(f"{path}: ok{days}{armed}")
     return 0
 
 

@@ -451,7 +451,8 @@ class AppConfig(_Strict):
         return self
 
     def _check_mode_sections(self) -> None:
-        """Each mode has the sections it needs; live is armed in the file itself."""
+        """Each mode has the sections it needs (arming live is checked when it is run:
+        ``check_armed``)."""
         if self.mode == "replay":
             if self.replay is None:
                 raise ValueError("mode replay needs a 'replay:' section with its sources")
@@ -459,11 +460,6 @@ class AppConfig(_Strict):
                 raise ValueError("mode replay needs 'instruments:' (the dataset's masters)")
         elif self.kite is None:
             raise ValueError(f"mode {self.mode} needs a 'kite:' section (root, token file)")
-        if self.mode == "live" and not self.allow_live:
-            raise ValueError(
-                "mode live places real orders: set 'allow_live: true' in this config "
-                "and start with --live"
-            )
 
     def _check_engines_apart(self) -> None:
         """Engine names are unique and no symbol (or options chain) has two owners."""
@@ -480,6 +476,21 @@ class AppConfig(_Strict):
                 if claim in owners:
                     raise ValueError(f"{claim} is traded by both {owners[claim]} and {engine.name}")
                 owners[claim] = engine.name
+
+
+def check_armed(config: AppConfig, file: str | Path) -> None:
+    """Refuse to *run* a live config that is not armed (``allow_live: true``).
+
+    Arming is a run-time matter, not a property of a valid file: ``check-config`` and
+    ``doctor`` check the shipped ``live.example.yaml`` (``allow_live: false``) like any
+    other config, and only starting it is refused (with ``--live`` required besides)."""
+    if config.mode == "live" and not config.allow_live:
+        raise ConfigError(
+            file,
+            "allow_live",
+            "mode live places real orders: set 'allow_live: true' in this config "
+            "and start with --live",
+        )
 
 
 _ENGINE_KINDS = frozenset({"equity", "fno", "options"})

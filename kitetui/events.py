@@ -96,6 +96,7 @@ class EventKind(StrEnum):
 
     # -- engines ----------------------------------------------------------------------
     ENGINE_FAILED = "EngineFailed"
+    ENGINE_IDLE = "EngineIdle"  # nothing to trade today (NO CONTRACTS, IDLE): a state
     CONTRACT_RESOLVED = "ContractResolved"
     INSTRUMENT_MISSING = "InstrumentMissing"
     NO_DATA_FOR_CONTRACT = "NoDataForContract"

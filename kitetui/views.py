@@ -24,6 +24,16 @@ class EngineView:
     orders_placed: int = 0
     heartbeat_ts_ns: int = 0  # data time of the last bar it processed
     last_error: str = ""
+    # Nothing to trade today although it runs: "NO CONTRACTS" (every future expired,
+    # no option expiry listed) or "IDLE" (no symbol passed the universe), and why.
+    idle: str = ""
+    idle_reason: str = ""
+
+    @property
+    def shown_state(self) -> str:
+        """The state a person reads: an active engine with nothing to trade says so."""
+        active = self.state.upper() in ("RUNNING", "PAUSED")
+        return self.idle if self.idle and active else self.state
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +54,12 @@ class PositionView:
     cover_state: str = ""
     cover: str = ""
     charges: float = 0.0  # what its fills were charged (brokerage and levies)
+    # Today's share of ``realized`` and of ``charges`` (since the trading day began),
+    # and whether the symbol is open or traded today: the Positions tab shows today
+    # unless asked.
+    day_realized: float = 0.0
+    day_charges: float = 0.0
+    today: bool = True
 
     @property
     def pnl(self) -> float:
@@ -53,6 +69,25 @@ class PositionView:
     @property
     def net(self) -> float:
         return self.realized + self.unrealized - self.charges
+
+    @property
+    def day_pnl(self) -> float:
+        """Gross, today: today's realized + unrealized."""
+        return self.day_realized + self.unrealized
+
+    @property
+    def day_net(self) -> float:
+        """Net, today: today's realized + unrealized - today's charges."""
+        return self.day_realized + self.unrealized - self.day_charges
+
+
+@dataclass(frozen=True, slots=True)
+class DayView:
+    """An earlier trading day of the run: what each symbol realized (and was charged)
+    on it."""
+
+    day: str  # ISO date
+    positions: tuple[PositionView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +200,20 @@ class RiskView:
     blocks: tuple[tuple[str, str, str], ...] = ()
     naked: tuple[tuple[str, str], ...] = ()  # (symbol, why) of positions without cover
     reconcile_failures: int = 0  # live: failed reconcile passes in a row
+    # Today's figures beside the run's: ``realized`` and ``max_drawdown`` are run-wide.
+    day_realized: float = 0.0
+    day_max_drawdown: float = 0.0
+    days: int = 1  # trading days the run has seen so far
+
+    @property
+    def entries(self) -> str:
+        """Whether a new entry could go out now, in one word (TUI and ``ctl`` alike):
+        BLOCKED under the kill switch, a halt or a named block, PAUSED, else open."""
+        if self.kill_switch or self.state.upper() == "HALTED":
+            return "BLOCKED"
+        if self.entries_paused:
+            return "PAUSED"
+        return "BLOCKED" if self.blocks else "open"
 
     @property
     def gross_pnl(self) -> float:
@@ -218,6 +267,30 @@ class OrderDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class HeadlineView:
+    """A finished run's headline figures (the summary screen at the end of a replay)."""
+
+    gross: float  # realized + unrealized, rupees
+    charges: float  # the journaled charges of every fill, rupees
+    trades: int  # round trips: a symbol from flat back to flat (or through zero)
+    won: int  # of those, the ones with a positive gross P&L
+    max_drawdown: float  # the deepest fall below peak net equity, rupees (a magnitude)
+    orders: int = 0
+    fills: int = 0
+    days: int = 0
+    open_positions: int = 0
+    note: str = ""  # e.g. fills the rate table could not price (charged nothing)
+
+    @property
+    def net(self) -> float:
+        return self.gross - self.charges
+
+    @property
+    def win_rate(self) -> float | None:
+        return self.won / self.trades if self.trades else None
+
+
+@dataclass(frozen=True, slots=True)
 class DeskSnapshot:
     seq: int
     mode: str  # replay / paper / live
@@ -250,3 +323,8 @@ class DeskSnapshot:
     counts: tuple[tuple[str, int], ...] = ()  # totals: signals, orders, fills, events…
     feed: FeedView = field(default_factory=FeedView)
     published_wall_ns: int = 0  # wall time the snapshot was built: an idle desk ages
+    # The whole run's equity, sampled to a bounded size (``equity_curve`` is the newest).
+    equity_run: tuple[tuple[int, float], ...] = ()
+    day: str = ""  # the trading day at the data clock (ISO date), "" before the first
+    past_days: tuple[DayView, ...] = ()  # earlier days of the run that traded, oldest first
+    headline: HeadlineView | None = None  # set once a replay has finished

@@ -456,7 +456,9 @@ def structure_cases() -> list[AttackCase]:
         ("freeze limit key lower case", _set(("freeze_limits", "nifty"), 5), "freeze_limits"),
         ("freeze limits 1e30", _set(("freeze_limits", "NIFTY"), 10**30), "freeze_limits.NIFTY"),
         ("mode unknown", _set(("mode",), "yolo"), "mode"),
-        ("live without kite", _set(("mode",), "live"), "allow_live"),
+        # Without allow_live a live config is valid (check-config checks it unarmed;
+        # only `run` refuses it): what is refused is live without its kite section.
+        ("live without kite", lambda d: (d.update(mode="live"), d.pop("kite")), "kite"),
         ("paper without kite", lambda d: (d.update(mode="paper"), d.pop("kite")), "kite"),
         ("replay without replay", drop(("replay",)), "replay"),
         ("replay without instruments", _set(("instruments",), []), "instruments"),

@@ -9,7 +9,7 @@ import yaml
 from cli_helpers import run_kitetui
 
 from kitetui.cli import DEFAULT_CONFIG
-from kitetui.config import ConfigError, load_config, parse_config
+from kitetui.config import ConfigError, check_armed, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,6 @@ def test_default_config_with_shipped_files_is_valid() -> None:
         (lambda d: d["session"].update(entry_cutoff="15:25"), "session", "entry_cutoff"),
         (lambda d: d["replay"].update(speed="fast"), "replay.speed", "positive number or"),
         (lambda d: d.update(mode="live"), "(top level)", "needs a 'kite:' section"),
-        (lambda d: d.update(mode="live", kite={}), "(top level)", "allow_live: true"),
         (lambda d: d.update(mode="paper", kite={"colour": 1}), "kite.colour", "unknown key"),
         (lambda d: d.pop("replay"), "(top level)", "needs a 'replay:' section"),
         (
@@ -190,3 +189,15 @@ def test_cli_check_config_with_demo_config_reports_ok_and_days() -> None:
     proc = run_kitetui("check-config", str(DEFAULT_CONFIG))
     assert proc.returncode == 0 and proc.stderr == ""
     assert proc.stdout.strip() == f"{DEFAULT_CONFIG}: ok (6 replay day(s))"
+
+
+def test_live_config_without_allow_live_is_valid_but_not_armed(tmp_path) -> None:
+    """Arming is a run-time matter: the file checks, starting it is refused."""
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data.update(mode="live", kite={})
+    config = parse_config(data, "live.yaml")
+    assert config.mode == "live" and not config.allow_live
+    with pytest.raises(ConfigError, match=r"^live.yaml: allow_live: mode live places real"):
+        check_armed(config, "live.yaml")
+    check_armed(config.model_copy(update={"allow_live": True}), "live.yaml")
+    check_armed(parse_config(yaml.safe_load(DEFAULT_CONFIG.read_text())), "dev.yaml")

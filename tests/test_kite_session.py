@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from aiohttp import web
 from kite_helpers import ThreadedServer, kite_error, kite_ok
 
@@ -47,6 +48,8 @@ API_SECRET = "SECRETapiSECRET456789"
 ACCESS_TOKEN = "SECRETaccessTOKEN987654"
 REQUEST_TOKEN = "reqTok42abc"
 DEV_CONFIG = Path(__file__).resolve().parents[1] / "kitetui" / "data" / "dev.yaml"
+# The Kite checks need a config that trades through Kite (a replay skips them).
+KITE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "rehearsal.yaml"
 
 
 class FakeSession(ThreadedServer):
@@ -378,7 +381,7 @@ def doctor(fake, tmp_path, creds_file, **overrides) -> tuple[int, str]:
         "timeout": 2.0,
     }
     kwargs.update(overrides)
-    code = run_doctor(DEV_CONFIG, **kwargs)
+    code = run_doctor(KITE_CONFIG, **kwargs)
     return code, kwargs["stdout"].getvalue()
 
 
@@ -468,7 +471,32 @@ def test_doctor_never_creates_files_in_cwd(fake, tmp_path, creds_file, monkeypat
     workdir.mkdir()
     monkeypatch.chdir(workdir)
     code, out = doctor(fake, tmp_path, creds_file, database=None)
-    assert "state.db does not exist yet" in out
+    assert "rehearsal.db does not exist yet" in out
     assert list(workdir.iterdir()) == []
     assert os.getcwd() == str(workdir)
     assert code == 0
+
+
+def test_doctor_with_replay_config_skips_the_kite_checks_and_checks_its_data(tmp_path):
+    stdout = io.StringIO()
+    code = run_doctor(DEV_CONFIG, stdout=stdout, env={}, database=tmp_path / "state.db")
+    out = stdout.getvalue()
+    assert code == 0, out
+    lines = out.splitlines()
+    for name in ("credentials", "token", "connectivity"):
+        assert any(line.startswith("SKIP") and f" {name} " in line for line in lines), out
+    assert any(line.startswith("OK") and " data " in line for line in lines), out
+    assert "FAIL" not in out
+    assert lines[-1] == "all checks passed (3 skipped: not used by replay)"
+
+
+def test_doctor_with_replay_config_and_missing_data_fails_the_data_check(tmp_path):
+    data = yaml.safe_load(DEV_CONFIG.read_text())
+    data["instruments"] = [str(tmp_path / "gone.csv")]
+    config = tmp_path / "replay.yaml"
+    config.write_text(yaml.safe_dump(data))
+    stdout = io.StringIO()
+    code = run_doctor(config, stdout=stdout, env={}, database=tmp_path / "state.db")
+    out = stdout.getvalue()
+    assert code == 1
+    assert any(line.startswith("FAIL") and "gone.csv" in line for line in out.splitlines()), out

@@ -8,15 +8,20 @@ starts with empty buffers), and never another run's rows.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
+import yaml
+
 from kitetui.brokers.paper import PaperBroker
+from kitetui.cli import DEFAULT_CONFIG
 from kitetui.clock import DataClock
-from kitetui.config import ExitConfig, RiskConfig, SizingConfig
+from kitetui.config import ExitConfig, RiskConfig, SizingConfig, parse_config
 from kitetui.domain import Event, RiskDecision, RiskVerdict, Signal, SignalKind
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
 from kitetui.store.runs import create_run
+from kitetui.supervisor import Supervisor
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
@@ -85,3 +90,65 @@ async def test_resumed_journal_and_trader_count_what_the_run_journaled(tmp_path:
         assert trader_on(fresh).counts == dict.fromkeys(trader.counts, 0)
     finally:
         await db.close()
+
+
+async def _session(db: Path, hook) -> Supervisor:
+    config = parse_config(yaml.safe_load(DEFAULT_CONFIG.read_text()), "test.yaml")
+    supervisor = Supervisor(config, "test.yaml", database=db, speed=None)
+    await asyncio.wait_for(supervisor.open(), 60)
+    process = supervisor._process
+
+    async def hooked(ts: int, batch: list, warm: bool) -> None:
+        await process(ts, batch, warm)
+        await hook(supervisor, warm)
+
+    supervisor._process = hooked  # type: ignore[method-assign]
+    try:
+        await asyncio.wait_for(supervisor.run(), 180)
+    finally:
+        await asyncio.wait_for(supervisor.close(), 30)
+    return supervisor
+
+
+def _journaled(db: Path, sql: str, *args: object) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+async def test_resumed_run_counts_each_engines_orders_on_and_is_running_while_it_trades(
+    tmp_path: Path,
+) -> None:
+    """Issue 14: after a restart the Engines tab's order counts began at 0 again and
+    runs.status stayed STOPPED while the resumed run traded."""
+    db = tmp_path / "state.db"
+
+    async def stop_after_orders(supervisor: Supervisor, warm: bool) -> None:
+        if len(supervisor.trader.orders) >= 20:
+            supervisor.request_stop()
+
+    first = await _session(db, stop_after_orders)
+    (status,) = _journaled(db, "SELECT status FROM runs WHERE run_id = ?", first.run_id)[0]
+    assert status == "STOPPED"
+    before = dict(_journaled(db, "SELECT engine, count(*) FROM orders GROUP BY engine"))
+    assert sum(before.values()) >= 20
+    seen: dict[str, object] = {}
+
+    async def watch(supervisor: Supervisor, warm: bool) -> None:
+        if warm or "engines" in seen:
+            return
+        seen["engines"] = {e.name: e.orders_placed for e in supervisor.publisher.build(0).engines}
+        seen["signals"] = {e.name: e.signals_emitted for e in supervisor.publisher.build(0).engines}
+        seen["status"] = _journaled(db, "SELECT status FROM runs")[0][0]
+
+    second = await _session(db, watch)
+    assert second.resumed and second.run_id == first.run_id
+    assert seen["status"] == "RUNNING"  # while the resumed run trades
+    engines = seen["engines"]
+    assert all(engines[name] >= count for name, count in before.items()), (engines, before)
+    journaled_signals = dict(_journaled(db, "SELECT engine, count(*) FROM signals GROUP BY engine"))
+    final = {e.name: e for e in second.engines}
+    after = dict(_journaled(db, "SELECT engine, count(*) FROM orders GROUP BY engine"))
+    for name, engine in final.items():
+        assert engine.view().orders_placed == after.get(name, 0)
+        assert engine.signals_emitted == journaled_signals.get(name, 0)
+    assert _journaled(db, "SELECT status FROM runs")[0][0] == "FINISHED"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,6 +57,11 @@ def build_ctl_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print the raw JSON reply")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (5)")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="cancel: cancel even a protective stop (the position is left without one)",
+    )
     parser.add_argument("command", choices=CTL_COMMANDS)
     parser.add_argument("arg", nargs="?", help=_argument_help())
     return parser
@@ -76,7 +82,8 @@ def run_ctl(argv: Sequence[str] | None = None) -> int:
     connect."""
     parser = build_ctl_parser()
     try:
-        args = parser.parse_args(argv)
+        # Intermixed: `ctl cancel --force TAG` and `ctl cancel TAG --force` both read.
+        args = parser.parse_intermixed_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
     request = ctl_request(args.command, args.arg)
@@ -87,32 +94,78 @@ def run_ctl(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     path = Path(args.socket) if args.socket else socket_path_for(args.db or "state.db")
     try:
-        reply = asyncio.run(_call(path, args.timeout, args.command, request))
+        reply = asyncio.run(_call(path, args.timeout, args.command, request, args.force))
     except ControlError as exc:
         print(f"kitetui ctl: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
-    return _report(args, reply)
+    except StopNotForced as exc:
+        print(f"kitetui ctl: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    code = _exit_code(args, reply)
+    try:
+        _report(args, reply)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `kitetui ctl status | head -1`: the reader has what it wanted and left. Point
+        # stdout at /dev/null so the interpreter's last flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return code
+
+
+class StopNotForced(Exception):
+    """``ctl cancel`` named a working protective stop without ``--force``."""
 
 
 async def _call(
-    path: Path, timeout: float, command: str, request: dict[str, Any]
+    path: Path, timeout: float, command: str, request: dict[str, Any], force: bool = False
 ) -> dict[str, Any]:
     async with ControlClient(path, timeout=timeout) as client:
+        if command == "cancel":
+            request = await _checked_cancel(client, request["tag"], force)
         return await client.request(command, **request)
 
 
-def _report(args: argparse.Namespace, reply: dict[str, Any]) -> int:
-    """Print the reply as ``kitetui ctl`` does and return its exit code."""
-    unknown_order = args.command == "order" and reply.get("ok") and reply.get("detail") is None
+async def _checked_cancel(client: ControlClient, tag: str, force: bool) -> dict[str, Any]:
+    """The cancel request for ``tag`` (or the one working order it is a prefix of);
+    refused, saying why, when that order is a protective stop and ``force`` is not set:
+    the TUI's ``c`` asks first, and a script must not drop a stop without saying so."""
+    reply = await client.request("status")
+    data = reply.get("snapshot") if reply.get("ok") else None
+    if data is None:
+        return {"tag": tag}  # nothing to check against: the desk decides
+    working = [o for o in snapshot_from_json(data).orders if o.status in _OPEN_ORDER_STATES]
+    exact = [o for o in working if o.tag == tag]
+    matches = exact or [o for o in working if o.tag.startswith(tag)]
+    if len(matches) != 1:
+        return {"tag": tag}  # unknown, finished or ambiguous: the desk says which
+    order = matches[0]
+    if order.purpose == "STOP" and not force:
+        raise StopNotForced(
+            f"{order.tag} is the protective stop of {order.symbol} ({order.side} "
+            f"{order.quantity} {order.order_type} @ {order.trigger_price:,.2f}): cancelling "
+            "it leaves the position without a stop. Add --force to cancel it anyway."
+        )
+    return {"tag": order.tag}
+
+
+def _unknown_order(args: argparse.Namespace, reply: dict[str, Any]) -> bool:
+    return args.command == "order" and bool(reply.get("ok")) and reply.get("detail") is None
+
+
+def _exit_code(args: argparse.Namespace, reply: dict[str, Any]) -> int:
+    return EXIT_OK if reply.get("ok") and not _unknown_order(args, reply) else EXIT_REFUSED
+
+
+def _report(args: argparse.Namespace, reply: dict[str, Any]) -> None:
+    """Print the reply as ``kitetui ctl`` does."""
     if args.json:
         print(json.dumps(reply, indent=2))
     elif not reply.get("ok"):
         print(f"refused: {reply.get('error') or reply.get('message', '')}", file=sys.stderr)
-    elif unknown_order:
+    elif _unknown_order(args, reply):
         print(f"kitetui ctl: the desk has no order {args.arg!r}", file=sys.stderr)
     else:
         print(_reply_text(args.command, reply))
-    return EXIT_OK if reply.get("ok") and not unknown_order else EXIT_REFUSED
 
 
 def _reply_text(command: str, reply: dict[str, Any]) -> str:
@@ -160,13 +213,9 @@ def format_order(detail: OrderDetail) -> str:
     return "\n".join(lines)
 
 
-def _entries_word(risk) -> str:
-    """Whether a new entry could go out now, in one word."""
-    if risk.kill_switch or risk.state == "HALTED":
-        return "BLOCKED"
-    if risk.entries_paused:
-        return "PAUSED"
-    return "BLOCKED" if risk.blocks else "open"
+def _drawdown(value: float) -> str:
+    """A drawdown as the TUI shows it: negative money (never ``-0.00``)."""
+    return f"{-abs(value):,.2f}" if round(value * 100) else "0.00"
 
 
 def format_status(s: DeskSnapshot) -> str:
@@ -177,15 +226,17 @@ def format_status(s: DeskSnapshot) -> str:
         f"desk      {s.mode}  run {s.run_id}  feed {s.feed_state}  speed {s.speed}",
         f"data      {clock}",
         f"risk      {risk.state}  kill switch {'ON' if risk.kill_switch else 'off'}"
-        f"  entries {_entries_word(risk)}"
-        + (f"  ({risk.halt_reason})" if risk.halt_reason else ""),
+        f"  entries {risk.entries}" + (f"  ({risk.halt_reason})" if risk.halt_reason else ""),
         *(f"block     {name}: {reason} (clears {clears})" for name, reason, clears in risk.blocks),
         *(f"NAKED     {symbol}: {why}" for symbol, why in risk.naked),
-        f"day P&L   net {risk.day_pnl:+,.2f}  gross {risk.day_gross_pnl:+,.2f}"
-        f"  charges {risk.day_charges:,.2f}",
-        f"run P&L   net {risk.net_pnl:+,.2f}  gross {risk.gross_pnl:+,.2f}"
-        f"  (realized {risk.realized:+,.2f}  unrealized {risk.unrealized:+,.2f})"
-        f"  max drawdown {risk.max_drawdown:,.2f}",
+        f"today     net P&L {risk.day_pnl:+,.2f}  gross {risk.day_gross_pnl:+,.2f}"
+        f"  charges {risk.day_charges:,.2f}" + (f"  ({s.day})" if s.day else ""),
+        f"          realized {risk.day_realized:+,.2f}  unrealized {risk.unrealized:+,.2f}"
+        f"  max drawdown {_drawdown(risk.day_max_drawdown)}",
+        f"run       net P&L {risk.net_pnl:+,.2f}  gross {risk.gross_pnl:+,.2f}"
+        f"  charges {risk.charges:,.2f}  over {risk.days} day(s)",
+        f"          realized {risk.realized:+,.2f}  unrealized {risk.unrealized:+,.2f}"
+        f"  max drawdown {_drawdown(risk.max_drawdown)}",
         f"charges   {risk.charges:,.2f}"
         + (
             "  = " + "  ".join(f"{name} {value:,.2f}" for name, value in risk.charges_by_component)
@@ -202,7 +253,7 @@ def format_status(s: DeskSnapshot) -> str:
                 (
                     e.name,
                     e.kind,
-                    e.state,
+                    e.state if e.shown_state == e.state else f"{e.state} ({e.shown_state})",
                     e.strategy,
                     str(len(e.symbols)),
                     str(e.bars_seen),
@@ -212,8 +263,10 @@ def format_status(s: DeskSnapshot) -> str:
                 for e in s.engines
             ]
         )
-    lines += ["", f"positions ({len(s.positions)})"]
-    if s.positions:
+    # Today's, as the TUI shows by default: open, or traded today, with today's P&L.
+    positions = [p for p in s.positions if p.today]
+    lines += ["", f"positions today ({len(positions)})"]
+    if positions:
         lines += _table(
             [
                 (
@@ -237,12 +290,12 @@ def format_status(s: DeskSnapshot) -> str:
                     str(p.quantity),
                     f"{p.avg_price:,.2f}",
                     f"{p.last_price:,.2f}",
-                    f"{p.net:+,.2f}",
-                    f"{p.pnl:+,.2f}",
-                    f"{p.charges:,.2f}",
+                    f"{p.day_net:+,.2f}",
+                    f"{p.day_pnl:+,.2f}",
+                    f"{p.day_charges:,.2f}",
                     p.cover or "-",
                 )
-                for p in s.positions
+                for p in positions
             ]
         )
     open_orders = [o for o in s.orders if o.status in _OPEN_ORDER_STATES]

@@ -430,6 +430,7 @@ class CheckResult:
     ok: bool
     detail: str
     fix: str = ""
+    skipped: bool = False  # does not apply (Kite checks on a replay config): not a failure
 
 
 def check_database(path: Path) -> CheckResult:
@@ -557,6 +558,13 @@ def run_doctor(
         results.append(CheckResult("config", True, f"{config_path}: mode {config.mode}"))
     except ConfigError as exc:
         results.append(CheckResult("config", False, str(exc), "edit the file at that key"))
+    if config is not None and config.mode == "replay":
+        # A replay trades the files it names through the paper broker: no Kite account,
+        # token or network is involved, so those checks are skipped (not failed), and
+        # what a replay does need (its data files and masters) is checked instead.
+        db = Path(database if database is not None else config.database)
+        results += [_check_replay_inputs(config, config_path), check_database(db)]
+        return _print_doctor([*results, *_skipped_kite_checks()], out)
     creds: Credentials | None = None
     try:
         creds = Credentials.load(credentials_path, env)
@@ -594,10 +602,38 @@ def run_doctor(
                 "fix the checks above",
             )
         )
+    return _print_doctor(results, out)
+
+
+def _print_doctor(results: list[CheckResult], out: IO[str]) -> int:
     for result in results:
-        print(f"{'OK  ' if result.ok else 'FAIL'}  {result.name:<13} {result.detail}", file=out)
-        if not result.ok and result.fix:
+        word = "SKIP" if result.skipped else "OK  " if result.ok else "FAIL"
+        print(f"{word}  {result.name:<13} {result.detail}", file=out)
+        if not result.ok and not result.skipped and result.fix:
             print(f"      {'':<13} fix: {result.fix}", file=out)
-    failed = sum(not r.ok for r in results)
-    print("all checks passed" if not failed else f"{failed} check(s) failed", file=out)
+    failed = sum(not r.ok and not r.skipped for r in results)
+    skipped = sum(r.skipped for r in results)
+    passed = "all checks passed" + (f" ({skipped} skipped: not used by replay)" if skipped else "")
+    print(passed if not failed else f"{failed} check(s) failed", file=out)
     return 0 if not failed else 1
+
+
+def _skipped_kite_checks() -> list[CheckResult]:
+    why = "not used by mode replay (no Kite account is involved)"
+    return [
+        CheckResult(name, True, why, skipped=True)
+        for name in ("credentials", "token", "connectivity")
+    ]
+
+
+def _check_replay_inputs(config: Any, config_path: str | Path) -> CheckResult:
+    """The replay's data files and instrument masters are in place (not read in full)."""
+    from kitetui.preflight import check_inputs
+
+    try:
+        check_inputs(config, config_path, scan_data=False)
+    except Exception as exc:  # any unusable input is this check's failure, said in one line
+        return CheckResult("data", False, str(exc), "fix the path, or the file it names")
+    assert config.replay is not None
+    sources, masters = len(config.replay.sources), len(config.instruments)
+    return CheckResult("data", True, f"{sources} replay source(s), {masters} master(s) found")

@@ -129,5 +129,19 @@ def master_beside(recording: Path) -> Path:
     return recording.with_name(f"{name}.instruments.csv")
 
 
+def check_recording(recording: Path) -> None:
+    """Before anything is opened: the recording the user named exists, and so does the
+    master saved beside it. Naming the sidecar alone ("x.instruments.csv: file not
+    found") would point at a file the user never typed."""
+    if not recording.is_file():
+        what = "is not a file" if recording.exists() else "file not found"
+        raise RecordingError(f"{recording}: {what}")
+    master = master_beside(recording)
+    if not master.is_file():
+        raise RecordingError(
+            f"{recording}: the instrument master saved beside it is missing ({master.name})"
+        )
+
+
 def recorded_symbols(batches: list[tuple[int, list[Item]]]) -> set[str]:
     return {item.symbol for _, batch in batches for item in batch if not isinstance(item, Bar)}

@@ -100,12 +100,24 @@ async def create_run(
 
 
 async def mark_restarted(db: aiosqlite.Connection, run_id: str) -> None:
+    """A resumed run is RUNNING again (it said STOPPED, or still RUNNING after a crash)
+    until ``finish_run`` records how this session of it ended."""
     await _write_run(
         db,
         "resuming a run",
-        "UPDATE runs SET restarts = restarts + 1, chk = x'' WHERE run_id = ?",
+        "UPDATE runs SET restarts = restarts + 1, status = 'RUNNING', ended_wall_ns = NULL, "
+        "chk = x'' WHERE run_id = ?",
         (run_id,),
     )
+
+
+async def signals_by_engine(db: aiosqlite.Connection, run_id: str) -> dict[str, int]:
+    """How many signals each engine of the run has journaled (HOLD decisions included,
+    as an engine counts them)."""
+    cursor = await db.execute(
+        "SELECT engine, count(*) FROM signals WHERE run_id = ? GROUP BY engine", (run_id,)
+    )
+    return {engine: count for engine, count in await cursor.fetchall()}
 
 
 async def finish_run(db: aiosqlite.Connection, run_id: str, status: str) -> None:
@@ -214,11 +226,44 @@ async def events_by_kind(db: aiosqlite.Connection, run_id: str) -> dict[str, int
     return {kind: n for kind, n in await cursor.fetchall()}
 
 
-async def load_order_detail(db: aiosqlite.Connection, tag: str) -> OrderDetail | None:
-    """An order's journaled state changes and fills, oldest first; None for an unknown tag."""
+class AmbiguousTag(ValueError):
+    """A tag prefix that more than one order's tag starts with."""
+
+
+#: How many of the orders an ambiguous prefix matches are named in the refusal.
+AMBIGUOUS_SHOWN = 5
+
+
+async def resolve_tag(db: aiosqlite.Connection, tag: str) -> str | None:
+    """The order tag ``tag`` names: itself, or the one tag it is a prefix of (tags are 16
+    random characters; a person types the first few). None when nothing matches;
+    ``AmbiguousTag`` (naming some of the matches) when several do."""
     cursor = await db.execute("SELECT 1 FROM orders WHERE tag = ?", (tag,))
-    if await cursor.fetchone() is None:
+    if await cursor.fetchone() is not None:
+        return tag
+    if not tag:
         return None
+    cursor = await db.execute(
+        "SELECT DISTINCT tag FROM orders WHERE substr(tag, 1, ?) = ? ORDER BY tag LIMIT ?",
+        (len(tag), tag, AMBIGUOUS_SHOWN + 1),
+    )
+    found = [row[0] for row in await cursor.fetchall()]
+    if len(found) > 1:
+        more = ", …" if len(found) > AMBIGUOUS_SHOWN else ""
+        raise AmbiguousTag(
+            f"{tag!r} is the start of several orders' tags "
+            f"({', '.join(found[:AMBIGUOUS_SHOWN])}{more}): give more of it"
+        )
+    return found[0] if found else None
+
+
+async def load_order_detail(db: aiosqlite.Connection, tag: str) -> OrderDetail | None:
+    """An order's journaled state changes and fills, oldest first; None for an unknown tag.
+    ``tag`` may be any unique prefix of the order's tag (``resolve_tag``)."""
+    resolved = await resolve_tag(db, tag)
+    if resolved is None:
+        return None
+    tag = resolved
     cursor = await db.execute(
         "SELECT ts_ns, status, reason FROM order_events WHERE tag = ? ORDER BY id", (tag,)
     )

@@ -31,7 +31,7 @@ from typing import Any
 from kitetui.alerts import Alerter
 from kitetui.clock import DataClock, ist_date, ist_day_number
 from kitetui.commands import Command, CommandResult
-from kitetui.config import AppConfig
+from kitetui.config import AppConfig, check_armed
 from kitetui.domain import Bar, Event, OrderPurpose, Tick, TradingState
 from kitetui.events import EventKind
 from kitetui.market.calendar import nse as nse_calendar
@@ -44,6 +44,7 @@ from kitetui.store import runs as runs_repo
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
 from kitetui.supervisor.command_handler import CommandHandler
+from kitetui.supervisor.headline import headline
 from kitetui.supervisor.recovery import Recovery
 from kitetui.supervisor.run_summary import RunSummary, fill_summary
 from kitetui.supervisor.session_keeper import SessionKeeper
@@ -55,7 +56,7 @@ from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
 from kitetui.trading.warmup import WarmUp
 from kitetui.venues import build_venue
-from kitetui.views import DeskSnapshot, OrderDetail
+from kitetui.views import DeskSnapshot, HeadlineView, OrderDetail
 
 OPTION_MAX_JUMP = 0.6  # premiums of thin strikes jump tens of percent between trades
 
@@ -76,6 +77,7 @@ class Supervisor:
         recording: str | Path | None = None,
         window: DateWindow | None = None,
     ) -> None:
+        check_armed(config, config_path)  # whoever builds a live desk, it must be armed
         self.config = config
         self.config_path = str(config_path)
         self.db_path = Path(database if database is not None else config.database)
@@ -93,6 +95,7 @@ class Supervisor:
         self.publisher = Publisher(self, publish_interval_s)
         self.feed_state = "STARTING"
         self.summary: RunSummary | None = None
+        self.headline: HeadlineView | None = None  # a finished replay's figures
         self._stopping = False
         self._closed = False
 
@@ -247,6 +250,7 @@ class Supervisor:
                 if self.warmup.active:  # the crash came after the last batch
                     await self.recovery.finish()
                 await self.sessions.end()
+                self.headline = await headline(self)
                 self.feed_state = "FINISHED"
         except Exception as exc:
             self._failed(exc)
@@ -312,7 +316,7 @@ class Supervisor:
         """Live: start the trading day on the exchange's clock, before any tick."""
         self.clock.now_ns = ts_ns
         self.day = ist_day_number(ts_ns)
-        self.portfolio.start_day()
+        self.portfolio.start_day(ist_date(ts_ns).isoformat())
         self.risk.roll_day(ist_date(ts_ns).isoformat())
         await self.sessions.start(ts_ns)
 
@@ -359,7 +363,7 @@ class Supervisor:
         if self.day is not None:
             await self.sessions.end()
         self.day = ist_day_number(ts)
-        self.portfolio.start_day()
+        self.portfolio.start_day(ist_date(ts).isoformat())
         self.prev_turnover, self._turnover = self._turnover, {}
         if not warm:
             self.risk.roll_day(ist_date(ts).isoformat())

@@ -39,6 +39,10 @@ class Recovery:
         for order in await runs_repo.load_orders(desk.db, desk.run_id):
             desk.trader.track(order)
         desk.trader.counts["orders"] = len(desk.trader.orders)
+        # Engines count their signals from here on; the warm-up emits none.
+        emitted = await runs_repo.signals_by_engine(desk.db, desk.run_id)
+        for engine in desk.engines:
+            engine.signals_emitted = emitted.get(engine.name, 0)
         for engine, rule, verdict, n, ts_ns, symbol, reason in await runs_repo.load_blocked(
             desk.db, desk.run_id
         ):

@@ -18,6 +18,7 @@ from kitetui.domain import OrderPurpose
 from kitetui.market.instruments import Instrument
 from kitetui.money import Charges, to_paise
 from kitetui.views import (
+    DayView,
     DeskSnapshot,
     FeedView,
     LimitView,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from kitetui.supervisor.gate import Supervisor
 
 RECENT_ORDERS = 300
+EQUITY_POINTS = 500  # today's newest points, and the whole run's sampled to as many
 HEARTBEAT_S = 1.0  # the longest a running desk goes without publishing a snapshot
 
 
@@ -43,6 +45,9 @@ class Publisher:
         self._seq = 0
         self._rate_mark = (0.0, 0)  # (monotonic s, items processed) at the last sample
         self._items_per_s = 0.0
+        self._days: tuple[DayView, ...] = ()
+        self._run_curve: tuple[tuple[int, float], ...] = ()
+        self._run_curve_size = -1
 
     def publish(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -92,11 +97,55 @@ class Publisher:
             alert_bell=desk.config.alerts.bell,
             alert_desktop=desk.config.alerts.desktop,
             risk=self._risk(),
-            equity_curve=tuple((ts, eq / 100) for ts, eq in portfolio.equity_curve[-500:]),
+            equity_curve=tuple((ts, eq / 100) for ts, eq in portfolio.equity_tail(EQUITY_POINTS)),
+            equity_run=self._equity_run(),
             counts=tuple(sorted(trader.counts.items())),
             feed=self._feed(),
             published_wall_ns=time.time_ns(),
+            day=portfolio.day_label,
+            past_days=self._past_days(),
+            headline=desk.headline,
         )
+
+    def _equity_run(self) -> tuple[tuple[int, float], ...]:
+        """The whole run's curve, sampled; rebuilt only when a point was added (a minute)."""
+        portfolio = self.desk.portfolio
+        size = portfolio.equity_points
+        if size != self._run_curve_size:
+            self._run_curve_size = size
+            self._run_curve = tuple(
+                (ts, eq / 100) for ts, eq in portfolio.equity_sampled(EQUITY_POINTS)
+            )
+        return self._run_curve
+
+    def _past_days(self) -> tuple[DayView, ...]:
+        """Earlier days, converted once each: they never change after their day ends."""
+        past = self.desk.portfolio.past_days
+        if len(self._days) != len(past):
+            self._days = tuple(
+                DayView(
+                    day.label,
+                    tuple(
+                        PositionView(
+                            symbol=p.symbol,
+                            engine=p.engine,
+                            product=p.product.value,
+                            quantity=0,
+                            avg_price=0.0,
+                            last_price=0.0,
+                            realized=p.realized_paise / 100,
+                            unrealized=0.0,
+                            charges=p.charges_paise / 100,
+                            day_realized=p.realized_paise / 100,
+                            day_charges=p.charges_paise / 100,
+                            today=False,
+                        )
+                        for p in day.positions
+                    ),
+                )
+                for day in past
+            )
+        return self._days
 
     def _positions(self) -> tuple[PositionView, ...]:
         desk = self.desk
@@ -122,6 +171,9 @@ class Publisher:
                 expiry=_expiry(contracts.get(p.symbol)),
                 cover_state=covers[p.symbol].state if p.symbol in covers else "",
                 cover=covers[p.symbol].text if p.symbol in covers else "",
+                day_realized=portfolio.symbol_day_realized_paise(p.symbol) / 100,
+                day_charges=portfolio.symbol_day_charges_paise(p.symbol) / 100,
+                today=bool(p.quantity) or portfolio.traded_today(p.symbol),
             )
             for p in portfolio.positions()
         )
@@ -193,6 +245,9 @@ class Publisher:
             blocks=tuple((b.name, b.reason, b.clears) for b in risk.blocks.values()),
             naked=tuple(sorted(desk.trader.exits.naked().items())),
             reconcile_failures=desk.venue.reconcile_failures,
+            day_realized=portfolio.day_realized_paise / 100,
+            day_max_drawdown=portfolio.day_max_drawdown_paise / 100,
+            days=max(1, portfolio.days),
         )
 
     def _feed(self) -> FeedView:

@@ -17,9 +17,9 @@ the fill is journaled, ``Fill.charges``), and the book adds the fill's paise sha
 its symbol's and the day's charges and its exact components to the run's breakdown.
 Net = gross - charges. The daily-loss and symbol-loss limits see NET P&L (``day_pnl_paise``,
 ``day_pnl_by_symbol``): a trader's loss limit is on money lost, and charges are money
-lost. The equity curve and its drawdown are net too. Sizing still reads
-``equity_paise``, which stays gross (capital + realized + unrealized): see
-docs/charges.md for why.
+lost. The equity curve and its drawdown (followed at every fill and mark) are net too.
+Sizing still reads ``equity_paise``, which stays gross (capital + realized +
+unrealized): see docs/charges.md for why.
 
 The portfolio is plain synchronous state with no I/O. After a restart the caller
 rebuilds it by replaying the journaled fills (rule 2: a fill is committed before it
@@ -36,6 +36,25 @@ from kitetui.domain import Fill, Position, Product, to_paise
 from kitetui.trading.charges import NO_CHARGES, Charges
 
 
+@dataclass(frozen=True, slots=True)
+class DayPosition:
+    """What one symbol realized, and was charged, on one past day."""
+
+    symbol: str
+    engine: str
+    product: Product
+    realized_paise: int
+    charges_paise: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PastDay:
+    """An earlier trading day of the run: its ISO date and each symbol it traded."""
+
+    label: str
+    positions: tuple[DayPosition, ...]
+
+
 @dataclass(slots=True)
 class _Book:
     """The mutable state of one symbol's net position (never handed out)."""
@@ -50,6 +69,20 @@ class _Book:
     day_start_realized_paise: int = 0
     charges_paise: int = 0  # what this symbol's fills were charged
     day_start_charges_paise: int = 0
+    traded_today: bool = False  # a fill since the last ``start_day``
+    trade_start_paise: int = 0  # realized when the open position was opened from flat
+
+    @property
+    def pnl_paise(self) -> int:
+        return self.realized_paise + self.unrealized_paise
+
+    @property
+    def day_realized_paise(self) -> int:
+        return self.realized_paise - self.day_start_realized_paise
+
+    @property
+    def day_charges_paise(self) -> int:
+        return self.charges_paise - self.day_start_charges_paise
 
     @property
     def unrealized_paise(self) -> int:
@@ -101,8 +134,19 @@ class Portfolio:
         self._day_start_charges_paise = 0
         self._charges: Charges = NO_CHARGES  # exact components, the run's sum
         self._curve: list[tuple[int, int]] = []
+        # Equity kept as a running total (each fill or mark adds its book's change), so
+        # the drawdown can follow every mark at O(1) instead of summing every book.
+        self._equity_paise = self.capital_paise
         self._peak_equity_paise = self.capital_paise
         self._max_drawdown_paise = 0
+        self._day_peak_paise = self.capital_paise
+        self._day_max_drawdown_paise = 0
+        self._day_label = ""
+        self._past_days: tuple[PastDay, ...] = ()
+        self._days = 0  # trading days begun
+        # Round trips (a symbol from flat back to flat, or through zero): count, winners.
+        self.trades_closed = 0
+        self.trades_won = 0
 
     # ------------------------------------------------------------------ fills and marks
 
@@ -131,6 +175,10 @@ class Portfolio:
         if book is None:
             book = _Book(symbol=fill.symbol, engine=fill.engine, product=fill.product)
             self._books[fill.symbol] = book
+        pnl_before = book.pnl_paise
+        book.traded_today = True
+        was_flat = book.quantity == 0
+        round_trip = False
 
         price_paise = to_paise(fill.price)
         signed_qty = fill.side.sign * fill.quantity
@@ -149,6 +197,7 @@ class Portfolio:
             remaining -= closed
             if book.quantity == 0:
                 book.cost_paise = 0  # already exact: closed == held removes all of it
+                round_trip = True
 
         if remaining > 0:
             # Opening or adding, in the fill's direction.
@@ -156,11 +205,18 @@ class Portfolio:
             book.cost_paise += remaining * price_paise
 
         book.realized_paise += realized
+        if round_trip:  # a round trip ended (flat, or flipped through zero)
+            self._trade_closed(book.realized_paise - book.trade_start_paise)
+        if (was_flat or round_trip) and book.quantity != 0:
+            book.trade_start_paise = book.realized_paise
         book.last_price = self._marks.get(fill.symbol, fill.price)
+        charged = 0
         if fill.charges is not None:
-            book.charges_paise += fill.charges.paise
-            self._charges_paise += fill.charges.paise
+            charged = fill.charges.paise
+            book.charges_paise += charged
+            self._charges_paise += charged
             self._charges = self._charges + fill.charges.charges
+        self._moved(book.pnl_paise - pnl_before, charged)
         return realized
 
     def mark(self, symbol: str, price: float) -> bool:
@@ -172,8 +228,36 @@ class Portfolio:
         book = self._books.get(symbol)
         if book is None:
             return False
+        if book.quantity == 0:
+            book.last_price = price
+            return True
+        unrealized_before = book.unrealized_paise
         book.last_price = price
+        self._moved(book.unrealized_paise - unrealized_before)
         return True
+
+    def _trade_closed(self, pnl_paise: int) -> None:
+        self.trades_closed += 1
+        if pnl_paise > 0:
+            self.trades_won += 1
+
+    def _moved(self, change_paise: int, charged_paise: int = 0) -> None:
+        """Gross equity moved by ``change_paise`` and ``charged_paise`` was charged:
+        follow the peaks and the drawdowns (on NET equity, after charges) at once, so a
+        loss between two equity points (a spike against a position) is never smaller in
+        the drawdown than it was on screen."""
+        if not change_paise and not charged_paise:
+            return
+        self._equity_paise += change_paise
+        equity = self._equity_paise - self._charges_paise
+        if equity > self._peak_equity_paise:
+            self._peak_equity_paise = equity
+        elif self._peak_equity_paise - equity > self._max_drawdown_paise:
+            self._max_drawdown_paise = self._peak_equity_paise - equity
+        if equity > self._day_peak_paise:
+            self._day_peak_paise = equity
+        elif self._day_peak_paise - equity > self._day_max_drawdown_paise:
+            self._day_max_drawdown_paise = self._day_peak_paise - equity
 
     # ------------------------------------------------------------------ positions
 
@@ -225,8 +309,9 @@ class Portfolio:
 
     @property
     def equity_paise(self) -> int:
-        """Gross equity: capital + realized + unrealized (what sizing reads)."""
-        return self.capital_paise + self.realized_paise + self.unrealized_paise
+        """Gross equity: capital + realized + unrealized (what sizing reads; a running
+        total, O(1))."""
+        return self._equity_paise
 
     @property
     def net_equity_paise(self) -> int:
@@ -244,18 +329,77 @@ class Portfolio:
 
     # ------------------------------------------------------------------ the trading day
 
-    def start_day(self) -> None:
-        """Begin a trading day: day P&L counts realized P&L from here on.
+    def start_day(self, label: str = "") -> None:
+        """Begin a trading day (``label``: its ISO date): day P&L counts realized P&L
+        from here on, the day's drawdown starts afresh, and what each symbol realized
+        on the day that ends is kept (``past_days``) so a screen can show any day.
 
         Unrealized P&L of positions carried in counts in full (against their cost,
         not against yesterday's close) — conservative for a daily-loss limit, and
         intraday (MIS) books are flat at the start of a day anyway.
         """
+        ended = tuple(
+            DayPosition(b.symbol, b.engine, b.product, b.day_realized_paise, b.day_charges_paise)
+            for b in self._books.values()
+            if b.traded_today
+        )
+        if self._day_label and ended:
+            self._past_days = (*self._past_days, PastDay(self._day_label, ended))
+        self._day_label = label
+        self._days += 1
         self._day_start_realized_paise = self.realized_paise
         self._day_start_charges_paise = self._charges_paise
         for book in self._books.values():
             book.day_start_realized_paise = book.realized_paise
             book.day_start_charges_paise = book.charges_paise
+            book.traded_today = False
+        self._day_peak_paise = self.net_equity_paise
+        self._day_max_drawdown_paise = 0
+
+    @property
+    def day_label(self) -> str:
+        """The ISO date given to the last ``start_day`` ("" before the first)."""
+        return self._day_label
+
+    @property
+    def days(self) -> int:
+        """Trading days begun so far (``start_day`` calls)."""
+        return self._days
+
+    @property
+    def equity_points(self) -> int:
+        return len(self._curve)
+
+    def equity_tail(self, count: int) -> tuple[tuple[int, int], ...]:
+        """The newest ``count`` equity points, without copying the whole curve."""
+        return tuple(self._curve[-count:]) if count > 0 else ()
+
+    def equity_sampled(self, count: int) -> tuple[tuple[int, int], ...]:
+        """At most ``count`` points spread evenly over the whole curve (its first and last
+        always among them): the run's shape for a chart, at a bounded size."""
+        curve = self._curve
+        n = len(curve)
+        if n <= count:
+            return tuple(curve)
+        step = (n - 1) / (count - 1)
+        return tuple(curve[round(i * step)] for i in range(count))
+
+    @property
+    def past_days(self) -> tuple[PastDay, ...]:
+        """Each earlier day of the run that traded: what each symbol realized on it."""
+        return self._past_days
+
+    def traded_today(self, symbol: str) -> bool:
+        book = self._books.get(symbol)
+        return book is not None and book.traded_today
+
+    def symbol_day_realized_paise(self, symbol: str) -> int:
+        book = self._books.get(symbol)
+        return 0 if book is None else book.day_realized_paise
+
+    def symbol_day_charges_paise(self, symbol: str) -> int:
+        book = self._books.get(symbol)
+        return 0 if book is None else book.day_charges_paise
 
     @property
     def day_realized_paise(self) -> int:
@@ -295,19 +439,15 @@ class Portfolio:
     # ------------------------------------------------------------------ equity curve
 
     def record_equity(self, ts_ns: int) -> int:
-        """Append (ts_ns, net equity) to the curve, update peak and max drawdown; return
-        it. Net: capital + realized + unrealized - charges, as the account would show.
+        """Append (ts_ns, net equity) to the curve and return it. Net: capital +
+        realized + unrealized - charges, as the account would show.
 
-        The peak starts at the starting capital, so a session that only loses still
-        shows its drawdown.
+        Peak and drawdowns follow every fill and mark already (``_moved``); the peak
+        starts at the starting capital, so a session that only loses still shows its
+        drawdown.
         """
         equity = self.net_equity_paise
         self._curve.append((ts_ns, equity))
-        if equity > self._peak_equity_paise:
-            self._peak_equity_paise = equity
-        drawdown = self._peak_equity_paise - equity
-        if drawdown > self._max_drawdown_paise:
-            self._max_drawdown_paise = drawdown
         return equity
 
     @property
@@ -325,4 +465,10 @@ class Portfolio:
 
     @property
     def max_drawdown_paise(self) -> int:
+        """The deepest fall below the run's peak equity, at any fill or mark."""
         return self._max_drawdown_paise
+
+    @property
+    def day_max_drawdown_paise(self) -> int:
+        """The deepest fall below today's peak equity (from ``start_day``)."""
+        return self._day_max_drawdown_paise

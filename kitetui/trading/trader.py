@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date
@@ -116,6 +116,9 @@ class Trader(SignalEntries):
         self.tick_size = tick_size
         self.run_id = run_id
         self.orders: dict[str, Order] = {}  # every order of the run, in placement order
+        # Per engine, how many of those orders it has (a resumed run counts on from the
+        # journal's, since the orders it reloads are tracked here too).
+        self.orders_by_engine: Counter[str] = Counter()
         self._working: dict[str, Order] = {}  # the non-terminal ones: scanned per signal
         self.not_accepted: set[str] = set()  # tags the exchange never took (retry-safe)
         self.exits = ExitManager(self, exits, timer_ns or (lambda: clock.now_ns))
@@ -261,6 +264,8 @@ class Trader(SignalEntries):
 
     def track(self, order: Order) -> None:
         """Record an order's latest state; keeps the index of working orders current."""
+        if order.tag not in self.orders:
+            self.orders_by_engine[order.engine] += 1
         self.orders[order.tag] = order
         if order.status.is_terminal:
             self._working.pop(order.tag, None)

@@ -61,6 +61,9 @@ class KiteTuiApp(App[None]):
         if refresh_hz <= 0:
             raise ValueError(f"refresh_hz must be positive, got {refresh_hz}")
         super().__init__()
+        # Monochrome turns the cursor's shade into one grey among the zebra stripes: the
+        # selected row (the one f, c, s and x act on) is drawn reversed and bold instead.
+        self.set_class(self.no_color, "-no-color")
         self.title = title
         self.started_at: float | None = None
         """``time.perf_counter()`` at process start, if the caller wants a first-frame time."""
@@ -98,8 +101,10 @@ class KiteTuiApp(App[None]):
         return await super().run_async(headless=headless, **kwargs)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The command palette offers every desk key that can run now."""
-        yield from super().get_system_commands(screen)
+        """The command palette offers every desk key that can run now, and nothing else:
+        Textual's own Theme, Screenshot and Quit are not the desk's (its quit is ``q``,
+        which says that trading goes on), and a trader scanning for an action should
+        find only actions on the desk."""
         yield from self._desk.palette_commands()
 
 

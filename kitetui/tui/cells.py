@@ -19,8 +19,10 @@ from typing import NamedTuple, TypeVar
 
 from kitetui.views import (
     BlockedView,
+    DeskSnapshot,
     EngineView,
     EventView,
+    HeadlineView,
     LimitView,
     OrderView,
     PositionView,
@@ -62,8 +64,25 @@ def ist_clock(ts_ns: int) -> str:
     return ist_datetime(ts_ns).strftime("%Y-%m-%d %H:%M:%S IST")
 
 
-def ist_time(ts_ns: int) -> str:
-    return DASH if ts_ns <= 0 else ist_datetime(ts_ns).strftime("%H:%M:%S")
+def ist_time(ts_ns: int, dated: bool = False) -> str:
+    """``HH:MM:SS``; ``MM-DD HH:MM:SS`` when ``dated`` (the rows span more than a day)."""
+    if ts_ns <= 0:
+        return DASH
+    return ist_datetime(ts_ns).strftime("%m-%d %H:%M:%S" if dated else "%H:%M:%S")
+
+
+def spans_days(snapshot: DeskSnapshot) -> bool:
+    """Whether the rows of the Orders, Signals and Log tabs may come from more than one
+    day, so their time column must say the date: the run has seen more than one trading
+    day, or its oldest row listed is of another day than the data clock's."""
+    if snapshot.risk.days > 1 or snapshot.past_days:
+        return True
+    now = snapshot.data_ts_ns
+    if now <= 0:
+        return False
+    oldest = [v[0].ts_ns for v in (snapshot.signals, snapshot.events) if v and v[0].ts_ns > 0]
+    oldest += [o.ts_ns for o in snapshot.orders if o.ts_ns > 0]
+    return bool(oldest) and ist_datetime(min(oldest)).date() != ist_datetime(now).date()
 
 
 def group_indian(whole: int) -> str:
@@ -242,9 +261,10 @@ def engine_row(engine: EngineView, data_ts_ns: int = 0) -> Row:
     # An engine more than two of its own bars behind the market is worth a look.
     late = lag is not None and engine.timeframe_s > 0 and lag > 2 * engine.timeframe_s
     count = len(engine.symbols)
+    idle = engine.shown_state
     return (
         Cell(engine.name),
-        state_cell(engine.state),
+        state_cell(engine.state) if idle == engine.state else Cell(idle, "warn"),
         Cell(engine.kind),
         Cell(engine.strategy),
         Cell(timeframe(engine.timeframe_s)),
@@ -262,19 +282,21 @@ def engine_rows(engines: Iterable[EngineView], data_ts_ns: int = 0) -> dict[str,
     return {key: engine_row(e, data_ts_ns) for key, e in keyed(engines, engine_key).items()}
 
 
+#: What a trader must see at 80 columns comes first: the contract, its size, its net P&L
+#: and what protects it (the stop); gross, charges, lots, expiry and the split follow.
 POSITION_COLUMNS = (
     ColumnSpec("symbol", "contract"),
     ColumnSpec("qty", "qty", numeric=True),
-    ColumnSpec("lots", "lots", numeric=True),
-    ColumnSpec("expiry", "expiry"),
-    ColumnSpec("avg", "avg", numeric=True),
-    ColumnSpec("ltp", "LTP", numeric=True),
     ColumnSpec("net", "net", numeric=True),
+    ColumnSpec("cover", "cover"),
+    ColumnSpec("ltp", "LTP", numeric=True),
+    ColumnSpec("avg", "avg", numeric=True),
     ColumnSpec("pnl", "gross", numeric=True),
     ColumnSpec("charges", "charges", numeric=True),
+    ColumnSpec("lots", "lots", numeric=True),
+    ColumnSpec("expiry", "expiry"),
     ColumnSpec("unrealized", "unrealized", numeric=True),
     ColumnSpec("realized", "realized", numeric=True),
-    ColumnSpec("cover", "cover"),
     ColumnSpec("product", "prod"),
     ColumnSpec("engine", "engine"),
 )
@@ -290,16 +312,16 @@ def position_row(position: PositionView) -> Row:
     return (
         Cell(position.symbol),
         Cell(f"{qty:+d}" if qty else "0", tone_of(qty)),
-        Cell(lots if qty and position.lot_size > 1 else "", tone_of(qty)),
-        Cell(position.expiry),
-        Cell(price(position.avg_price)),
-        Cell(price(position.last_price)),
         pnl_cell(position.net),
+        Cell(position.cover, _COVER_TONES.get(position.cover_state, "")),
+        Cell(price(position.last_price)),
+        Cell(price(position.avg_price)),
         pnl_cell(position.pnl),
         Cell(money(position.charges, signed=False)),
+        Cell(lots if qty and position.lot_size > 1 else "", tone_of(qty)),
+        Cell(position.expiry),
         pnl_cell(position.unrealized),
         pnl_cell(position.realized),
-        Cell(position.cover, _COVER_TONES.get(position.cover_state, "")),
         Cell(position.product),
         Cell(position.engine),
     )
@@ -309,8 +331,11 @@ def position_rows(positions: Iterable[PositionView]) -> dict[str, Row]:
     return {key: position_row(p) for key, p in keyed(positions, position_key).items()}
 
 
+#: The tag second: it is what ``kitetui ctl order``/``cancel`` take (any unique prefix),
+#: and at the end of the row it was cut to four characters at 120 columns.
 ORDER_COLUMNS = (
     ColumnSpec("time", "time"),
+    ColumnSpec("tag", "tag"),
     ColumnSpec("symbol", "symbol"),
     ColumnSpec("side", "side"),
     ColumnSpec("qty", "qty", numeric=True),
@@ -322,15 +347,15 @@ ORDER_COLUMNS = (
     ColumnSpec("filled", "filled", numeric=True),
     ColumnSpec("avg", "avg", numeric=True),
     ColumnSpec("engine", "engine"),
-    ColumnSpec("tag", "tag"),
     ColumnSpec("reason", "reason"),
 )
 
 
-def order_row(order: OrderView) -> Row:
+def order_row(order: OrderView, dated: bool = False) -> Row:
     side_tone = {"BUY": "up", "SELL": "down"}.get(order.side.upper(), "")
     return (
-        Cell(ist_time(order.ts_ns)),
+        Cell(ist_time(order.ts_ns, dated)),
+        Cell(order.tag),
         Cell(order.symbol),
         Cell(order.side, side_tone),
         Cell(str(order.quantity)),
@@ -342,7 +367,6 @@ def order_row(order: OrderView) -> Row:
         Cell(str(order.filled_qty)),
         Cell(price(order.avg_price)),
         Cell(order.engine),
-        Cell(order.tag),
         Cell(clip(order.reason, 40)),
     )
 
@@ -365,13 +389,22 @@ SIGNAL_COLUMNS = (
 )
 
 
-def signal_row(signal: SignalView) -> Row:
+def confidence_text(confidence: float) -> str:
+    """A strategy's confidence in [0, 1] to two places, but never a bare ``0.00`` for a
+    signal that fired: an EMA cross is decided by a gap a fraction of an ATR wide, and
+    "0.00" beside ALLOW reads as "traded on no conviction at all"."""
+    if 0 < confidence < 0.005:
+        return "<0.01"
+    return f"{confidence:.2f}"
+
+
+def signal_row(signal: SignalView, dated: bool = False) -> Row:
     return (
-        Cell(ist_time(signal.ts_ns)),
+        Cell(ist_time(signal.ts_ns, dated)),
         Cell(signal.symbol),
         Cell(signal.kind),
         Cell(price(signal.price)),
-        Cell(f"{signal.confidence:.2f}"),
+        Cell(confidence_text(signal.confidence)),
         state_cell(signal.risk_verdict) if signal.risk_verdict else Cell(DASH),
         Cell(clip(signal.reason, 40)),
         Cell(clip(signal.risk_reason, 40)),
@@ -424,10 +457,10 @@ EVENT_COLUMNS = (
 _LEVEL_TONES = {"WARNING": "warn", "WARN": "warn", "ERROR": "down", "CRITICAL": "down"}
 
 
-def event_row(event: EventView) -> Row:
+def event_row(event: EventView, dated: bool = False) -> Row:
     where = "/".join(part for part in (event.engine, event.symbol) if part)
     return (
-        Cell(ist_time(event.ts_ns)),
+        Cell(ist_time(event.ts_ns, dated)),
         Cell(event.level, _LEVEL_TONES.get(event.level.upper(), "")),
         Cell(event.kind),
         Cell(where),
@@ -476,3 +509,29 @@ def blocked_row(blocked: BlockedView) -> Row:
 def trades_today_text(trades: Mapping[str, int] | Iterable[tuple[str, int]]) -> str:
     pairs = trades.items() if isinstance(trades, Mapping) else trades
     return "  ".join(f"{symbol} {count}" for symbol, count in pairs) or DASH
+
+
+# ---- the end of a replay ---------------------------------------------------------------
+
+
+def headline_rows(headline: HeadlineView) -> tuple[tuple[str, Cell], ...]:
+    """The summary screen's figures, label and value, in the order a trader reads them."""
+    rate = headline.win_rate
+    rows = [
+        ("gross P&L", pnl_cell(headline.gross)),
+        ("charges", Cell(money(-headline.charges), "down" if headline.charges else "")),
+        ("net P&L", pnl_cell(headline.net)),
+        ("trades", Cell(f"{headline.trades:,} round trips")),
+        (
+            "win rate",
+            Cell(DASH if rate is None else f"{rate * 100:.1f}% ({headline.won:,} won)"),
+        ),
+        ("max drawdown", pnl_cell(-abs(headline.max_drawdown))),
+        ("orders · fills", Cell(f"{headline.orders:,} · {headline.fills:,}")),
+        ("days", Cell(str(headline.days))),
+    ]
+    if headline.open_positions:
+        rows.append(("still open", Cell(f"{headline.open_positions} positions", "warn")))
+    if headline.note:
+        rows.append(("note", Cell(headline.note, "warn")))
+    return tuple(rows)

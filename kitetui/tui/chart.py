@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kitetui.tui.cells import DASH, ist_time, money
+from kitetui.tui.cells import ist_datetime, ist_time, money
 
 _BRAILLE_BASE = 0x2800
 # Dot bits by (column within the cell, row within the cell), rows top to bottom.
@@ -68,6 +68,17 @@ def plot_rows(values: Sequence[float], width: int, height: int) -> list[str]:
     return ["".join(chr(_BRAILLE_BASE + bits) for bits in row) for row in grid]
 
 
+def _axis_labels(first_ns: int, last_ns: int) -> tuple[str, str]:
+    """The axis's two ends: times on one day; ``MM-DD HH:MM`` both when the curve spans
+    days (two bare times read as one session, which a multi-day curve is not)."""
+    if first_ns <= 0:
+        return "", ist_time(last_ns)
+    start, end = ist_datetime(first_ns), ist_datetime(last_ns)
+    if start.date() == end.date():
+        return ist_time(first_ns), ist_time(last_ns)
+    return start.strftime("%m-%d %H:%M"), end.strftime("%m-%d %H:%M")
+
+
 def equity_chart(curve: Sequence[tuple[int, float]], width: int, height: int) -> Chart:
     """The curve with its high and low on the left and its first and last time below."""
     if height < 3 or width < 20:
@@ -87,9 +98,7 @@ def equity_chart(curve: Sequence[tuple[int, float]], width: int, height: int) ->
         elif index == len(rows) - 1:
             label = money(low, signed=False)
         lines.append(f"{label:>{label_width}} {row}")
-    first, last = ist_time(curve[0][0]), ist_time(curve[-1][0])
-    if first == DASH:
-        first = ""
+    first, last = _axis_labels(curve[0][0], curve[-1][0])
     axis = f"{first}{last:>{max(0, plot_width - len(first))}}"
     lines.append(f"{'':>{label_width}} {axis}")
     change = values[-1] - values[0]

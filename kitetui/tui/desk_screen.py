@@ -16,11 +16,13 @@ declarations; it has no per-tab branches of its own.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import BindingType
@@ -31,24 +33,38 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from kitetui.alerts import terminal_sequences
 from kitetui.commands import (
+    CancelOrder,
     Command,
+    FlattenPosition,
     PauseEntries,
     ResetKillSwitch,
     ResumeEntries,
+    StartEngine,
+    StopEngine,
     TriggerKillSwitch,
 )
 from kitetui.control.link import DeskLink
-from kitetui.tui.cells import Row, keyed
+from kitetui.tui.cells import Row, headline_rows, keyed
 from kitetui.tui.header import header_model
 from kitetui.tui.keys import DESK_KEYS, KEY_BY_ACTION, DeskKey, bindings, help_sections
-from kitetui.tui.screens import ConfirmScreen, HelpScreen, KillSwitchScreen
-from kitetui.tui.tabs import TAB_BY_NAME, TAB_SPECS, TABLE_TABS, SnapshotPanel, TabSpec
-from kitetui.tui.widgets import HeaderBar, TablePane
+from kitetui.tui.scope import RUN, TODAY, next_scope, scope_label, valid_scope
+from kitetui.tui.screens import ConfirmScreen, HelpScreen, KillSwitchScreen, SummaryScreen
+from kitetui.tui.tabs import (
+    SCOPED_TABS,
+    TAB_BY_NAME,
+    TAB_SPECS,
+    TABLE_TABS,
+    SnapshotPanel,
+    TabSpec,
+)
+from kitetui.tui.widgets import HeaderBar, TablePane, ToneStyles
 from kitetui.views import DeskSnapshot, OrderDetail, OrderView
 
 KILL_REASON = "manual from TUI"
 #: Below this many rows the detail panes start hidden (``d`` or Enter shows them).
 DETAIL_MIN_HEIGHT = 36
+#: From this many columns the footer also shows ``^p palette``.
+FOOTER_PALETTE_MIN_WIDTH = 100
 #: Order histories kept for the detail pane (what a person looks at, not the whole day).
 ORDER_HISTORIES_KEPT = 500
 
@@ -75,13 +91,16 @@ class DeskScreen(Screen[None]):
         self._wall_clock = wall_clock
         self._on_first_frame = on_first_frame
         self._snapshot: DeskSnapshot | None = None
-        self._tab_seq: dict[str, tuple[int, str, int]] = {}
+        self._tab_seq: dict[str, tuple[tuple[int, str, int], str]] = {}
+        self._scope = TODAY  # what the scoped tabs (Positions, Risk) show: see scope.py
         self._views: dict[str, dict[str, object]] = {tab: {} for tab in TABLE_TABS}
         self._row_cache: dict[str, dict[Any, Row]] = {}  # per tab: view -> its row
+        self._row_contexts: dict[str, object] = {}  # per tab: its row_context when cached
         self._order_details: dict[str, tuple[tuple[str, int], OrderDetail | None]] = {}
         self._detail_requests: set[str] = set()
         self._details_wanted: bool | None = None  # None: by terminal height
         self._binding_state: tuple[object, ...] = ()
+        self._summary_shown = False  # the end-of-replay screen, shown once
         self._alerts_seen: tuple[str, int] | None = None  # (run, newest alert seq) heard
         self.render_count = 0
         """Snapshots rendered so far (an unchanged ``seq`` renders nothing)."""
@@ -116,16 +135,26 @@ class DeskScreen(Screen[None]):
             for number, spec in enumerate(TAB_SPECS, start=1):
                 with TabPane(f"{number} {spec.title}", id=spec.name):
                     yield self._panes.get(spec.name) or self._panels[spec.name]
-        yield Footer(compact=True)
+        self._footer = Footer(compact=True)
+        yield self._footer
 
     def on_mount(self) -> None:
         self._body.display = False
         self.set_interval(1 / self._refresh_hz, self.pull_snapshot, name="pull-snapshot")
         self._apply_detail_visibility()
+        self._fit_footer()
         self.pull_snapshot()
 
     def on_resize(self) -> None:
         self._apply_detail_visibility()
+        self._fit_footer()
+
+    def _fit_footer(self) -> None:
+        """Below 100 columns the footer drops its ``^p palette`` entry (the palette is on
+        the help screen) so that every key of the tab, ``q Quit`` last, fits in 80."""
+        wide = self.size.width >= FOOTER_PALETTE_MIN_WIDTH
+        if self._footer.show_command_palette != wide:
+            self._footer.show_command_palette = wide
 
     def pane(self, tab: str) -> TablePane:
         return self._panes[tab]
@@ -160,6 +189,8 @@ class DeskScreen(Screen[None]):
             self._render_tab(self.active_tab)
         self._refresh_bindings_if_changed()
         self._sound_alerts(snapshot)
+        if snapshot.headline is not None and not self._summary_shown:
+            self._show_summary(snapshot)
         return True
 
     def _sound_alerts(self, snapshot: DeskSnapshot) -> None:
@@ -192,6 +223,23 @@ class DeskScreen(Screen[None]):
         if text and driver is not None:
             driver.write(text)
 
+    def _show_summary(self, snapshot: DeskSnapshot) -> None:
+        """A replay finished: its headline figures, over the desk, once."""
+        assert snapshot.headline is not None
+        self._summary_shown = True
+        styles = ToneStyles(self)
+        rows = [
+            (label, Text(cell.text, styles(cell.tone) if cell.tone else ""))
+            for label, cell in headline_rows(snapshot.headline)
+        ]
+        title = f"Replay finished · run {snapshot.run_id}"
+
+        def closed(quit_app: bool | None) -> None:
+            if quit_app:
+                self.app.exit()
+
+        self.app.push_screen(SummaryScreen(title, rows), callback=closed)
+
     def _show_first_frame(self) -> None:
         if self._on_first_frame is not None:
             self._on_first_frame()
@@ -205,19 +253,26 @@ class DeskScreen(Screen[None]):
 
     def _render_tab(self, tab: str) -> None:
         snapshot = self._snapshot
-        if snapshot is None or self._tab_seq.get(tab) == _identity(snapshot):
+        if snapshot is None:
             return
-        self._tab_seq[tab] = _identity(snapshot)
-        self.tab_renders[tab] += 1
         spec = TAB_BY_NAME[tab]
+        scope = valid_scope(self._scope, snapshot) if spec.scoped else TODAY
+        if self._tab_seq.get(tab) == (_identity(snapshot), scope):
+            return
+        self._tab_seq[tab] = (_identity(snapshot), scope)
+        self.tab_renders[tab] += 1
         if not spec.is_table:
             panel: SnapshotPanel = self._panels[tab]  # type: ignore[assignment]
-            panel.show(snapshot)
+            panel.show(snapshot, scope)
             return
-        views = keyed(spec.views(snapshot), spec.row_key)
+        found = spec.scoped_views(snapshot, scope) if spec.scoped_views else spec.views(snapshot)
+        views = keyed(found, spec.row_key)
         rows = self._rows(spec, views, snapshot)
         self._views[tab] = views
-        self.pane(tab).show(rows, dict(snapshot.counts).get(spec.total) if spec.total else None)
+        pane = self.pane(tab)
+        if spec.scoped:
+            pane.scope = f"{scope_label(scope, snapshot)} (v: {_next_label(scope, snapshot)})"
+        pane.show(rows, dict(snapshot.counts).get(spec.total) if spec.total else None)
         self._show_detail(tab)
 
     def _rows(self, spec: TabSpec, views: dict[str, Any], snapshot: DeskSnapshot) -> dict[str, Row]:
@@ -232,8 +287,11 @@ class DeskScreen(Screen[None]):
         if not spec.rows_cached:
             return spec.rows(views, snapshot)
         assert spec.row is not None
+        context = spec.row_context(snapshot)
         build = spec.row
-        before = self._row_cache.get(spec.name, {})
+        fresh = self._row_contexts.get(spec.name, context) != context
+        self._row_contexts[spec.name] = context
+        before = {} if fresh else self._row_cache.get(spec.name, {})
         cache: dict[Any, Row] = {}
         rows: dict[str, Row] = {}
         for key, view in views.items():
@@ -429,6 +487,18 @@ class DeskScreen(Screen[None]):
         if tab in TAB_BY_NAME:
             self._tabs.active = tab
 
+    @property
+    def scope(self) -> str:
+        """What the Positions and Risk tabs show: ``today``, ``run`` or a past ISO day."""
+        return valid_scope(self._scope, self._snapshot)
+
+    def action_cycle_scope(self) -> None:
+        """``v``: today → the whole run → each earlier day (newest first) → today."""
+        self._scope = next_scope(self.scope, self._snapshot)
+        if self.active_tab in SCOPED_TABS:
+            with self.app.batch_update():
+                self._render_tab(self.active_tab)
+
     def action_filter(self) -> None:
         if self.active_tab in TABLE_TABS:
             self.pane(self.active_tab).open_filter()
@@ -455,13 +525,13 @@ class DeskScreen(Screen[None]):
         """Send a command without waiting; its result arrives as a notification."""
         self.run_worker(
             self._send(command),
-            name=type(command).__name__,
+            name=command_title(command),
             group="commands",
             exit_on_error=False,
         )
 
     async def _send(self, command: Command) -> None:
-        title = type(command).__name__
+        title = command_title(command)
         # The send is its own task and is shielded: a slow reply, or quitting the app,
         # must never cancel a command half-way through on the supervisor.
         pending = asyncio.ensure_future(self._link.send(command))
@@ -488,6 +558,32 @@ class DeskScreen(Screen[None]):
         if key.row:
             return functools.partial(self.action_row, key.action)
         return getattr(self, f"action_{key.action}")
+
+
+_COMMAND_TITLES: dict[type[Command], str] = {
+    StartEngine: "Start engine",
+    StopEngine: "Stop engine",
+    PauseEntries: "Pause entries",
+    ResumeEntries: "Resume entries",
+    TriggerKillSwitch: "Kill switch",
+    ResetKillSwitch: "Reset kill switch",
+    FlattenPosition: "Flatten",
+    CancelOrder: "Cancel order",
+}
+
+
+def command_title(command: Command) -> str:
+    """A notification's title in words, with what it acted on: ``Stop engine fno-trend``,
+    ``Cancel order fno-0002``, ``Pause entries`` (a class name means nothing to a trader)."""
+    title = _COMMAND_TITLES.get(type(command), type(command).__name__)
+    fields = (f.name for f in dataclasses.fields(command) if f.name != "reason")
+    target = next((str(value) for name in fields if (value := getattr(command, name))), "")
+    return f"{title} {target}" if target else title
+
+
+def _next_label(scope: str, snapshot: DeskSnapshot) -> str:
+    following = next_scope(scope, snapshot)
+    return "whole run" if following == RUN else "today" if following == TODAY else following
 
 
 def _identity(snapshot: DeskSnapshot) -> tuple[int, str, int]:

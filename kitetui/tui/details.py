@@ -15,6 +15,7 @@ from kitetui.tui.cells import (
     DASH,
     STATE_TONES,
     Cell,
+    confidence_text,
     ist_clock,
     ist_time,
     lag_text,
@@ -128,7 +129,10 @@ def signal_detail(signal: SignalView) -> Detail:
     lines: list[Line] = [
         (
             Cell(signal.kind, kind_tone),
-            Cell(f" {signal.symbol} @ {price(signal.price)}  conf {signal.confidence:.2f}  "),
+            Cell(
+                f" {signal.symbol} @ {price(signal.price)}"
+                f"  conf {confidence_text(signal.confidence)}  "
+            ),
             Cell(f"{signal.strategy} on {signal.engine}  {ist_clock(signal.ts_ns)}"),
         ),
     ]
@@ -174,6 +178,8 @@ def engine_detail(engine: EngineView, data_ts_ns: int) -> Detail:
             Cell(", ".join(engine.symbols) or DASH),
         ),
     ]
+    if engine.shown_state != engine.state:
+        lines.append((_label(engine.idle.lower()), Cell(engine.idle_reason, "warn")))
     if engine.last_error:
         lines.append((_label("last error"), Cell(engine.last_error, "down")))
     return tuple(lines)

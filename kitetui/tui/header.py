@@ -112,6 +112,11 @@ def _alarms(snapshot: DeskSnapshot, feed_state: str) -> tuple[str, ...]:
     errors = [e.name for e in snapshot.engines if e.state.upper() == "ERROR"]
     if errors:
         alarms.append(f"ENGINE ERROR: {', '.join(errors)}")
+    idle: dict[str, list[str]] = {}
+    for engine in snapshot.engines:
+        if engine.shown_state != engine.state:
+            idle.setdefault(engine.idle, []).append(engine.name)
+    alarms.extend(f"{word}: {', '.join(names)}" for word, names in idle.items())
     if risk.reconcile_failures >= 3:
         alarms.append(f"RECONCILE FAILING ({risk.reconcile_failures} passes)")
     if feed.dropped_batches:

@@ -32,7 +32,7 @@ from kitetui.commands import (
     TriggerKillSwitch,
 )
 from kitetui.tui.screens import HelpSection
-from kitetui.tui.tabs import TAB_SPECS, TABLE_TABS
+from kitetui.tui.tabs import SCOPED_TABS, TAB_SPECS, TABLE_TABS
 from kitetui.views import DeskSnapshot
 
 Readiness = Callable[[DeskSnapshot | None], bool | None]
@@ -223,6 +223,18 @@ DESK_KEYS: tuple[DeskKey, ...] = (
         show=False,
     ),
     DeskKey(
+        "v",
+        "cycle_scope",
+        "Today/run",
+        section="Screens",
+        help="Positions and Risk: today → whole run → each earlier day",
+        tabs=SCOPED_TABS,
+        ready=_has_snapshot,
+        show=False,  # the scoped tabs' info line names it: the 80-column footer is full
+        palette="Today / run / day",
+        palette_help="Show today, the whole run or an earlier day on Positions and Risk",
+    ),
+    DeskKey(
         "slash",
         "filter",
         "Filter",
@@ -241,6 +253,7 @@ DESK_KEYS: tuple[DeskKey, ...] = (
         help="sort by the next column / reverse it (or click a header)",
         tabs=TABLE_TABS,
         ready=_has_snapshot,
+        show=False,  # in the help: the 80-column footer keeps room for every action key
     ),
     DeskKey(
         "O",
@@ -254,7 +267,16 @@ DESK_KEYS: tuple[DeskKey, ...] = (
     DeskKey(
         "", "", section="App", keys="ctrl+p", help="command palette: every action that can run now"
     ),
-    DeskKey("question_mark", "help", "Help", section="App", keys="?", help="this help"),
+    DeskKey(
+        "question_mark",
+        "help",
+        "Help",
+        section="App",
+        keys="?",
+        help="this help",
+        palette="Keys",
+        palette_help="Every key of the desk",
+    ),
     DeskKey(
         "q",
         "app.quit",

@@ -106,6 +106,40 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
+class SummaryScreen(ModalScreen[bool]):
+    """The end of a replay: its headline figures instead of a bare FINISHED.
+
+    Enter or Escape goes back to the desk (every tab still reads the finished run);
+    ``q`` quits. Dismisses with True when the person asked to quit.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close(False)", "Back to the desk"),
+        Binding("enter", "close(False)", "Back", show=False),
+        Binding("q", "close(True)", "Quit"),
+    ]
+
+    def __init__(self, title: str, rows: Sequence[tuple[str, Text]]) -> None:
+        super().__init__()
+        self._title = title
+        self._rows = rows
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 3))
+        table.add_column(justify="right", style="bold", no_wrap=True)
+        table.add_column(justify="right", no_wrap=True)
+        for label, value in self._rows:
+            table.add_row(label, value)
+        with Vertical(id="summary-dialog", classes="dialog"):
+            yield Label(self._title, classes="dialog-title")
+            yield Static(table, id="summary-figures")
+            yield Label("Enter / Esc: back to the desk · q: quit", id="summary-hint")
+        yield Footer()
+
+    def action_close(self, quit_app: bool) -> None:
+        self.dismiss(quit_app)
+
+
 HelpSection = tuple[str, Sequence[tuple[str, str]]]
 
 

@@ -49,6 +49,7 @@ from kitetui.tui.cells import (
     position_row,
     signal_key,
     signal_row,
+    spans_days,
 )
 from kitetui.tui.details import (
     OPEN_STATUSES,
@@ -60,6 +61,7 @@ from kitetui.tui.details import (
     position_detail,
     signal_detail,
 )
+from kitetui.tui.scope import TODAY, positions_in
 from kitetui.tui.widgets import RiskPanel
 from kitetui.views import DeskSnapshot, EngineView, OrderDetail, OrderView, PositionView
 
@@ -68,9 +70,10 @@ OrderHistory = Callable[[OrderView], tuple[OrderDetail | None, bool]]
 
 
 class SnapshotPanel(Protocol):
-    """The body of a tab that is not a table: it shows a whole snapshot."""
+    """The body of a tab that is not a table: it shows a whole snapshot (of a scope:
+    today, the run or a past day, ``scope.py``)."""
 
-    def show(self, snapshot: DeskSnapshot) -> None: ...
+    def show(self, snapshot: DeskSnapshot, scope: str = "today") -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,13 @@ class TabSpec:
     detail: Callable[[Any, DeskSnapshot, OrderHistory], Detail] | None = None
     actions: Mapping[str, RowAction] = field(default_factory=dict)
     panel: Callable[[], Widget] | None = None
+    #: What a row reads of the snapshot besides its view (the time column's dated form):
+    #: cached rows are built again when it changes.
+    row_context: Callable[[DeskSnapshot], object] = lambda snapshot: None
+    #: ``v`` steps this tab through today, the run and each past day (``scope.py``).
+    scoped: bool = False
+    #: The views of a scope, for a scoped table tab (``views`` is then today's).
+    scoped_views: Callable[[DeskSnapshot, str], Iterable[Any]] | None = None
 
     @property
     def is_table(self) -> bool:
@@ -115,6 +125,17 @@ class TabSpec:
         """Each view's row, uncached (``DeskScreen`` caches when ``rows_cached``)."""
         assert self.row is not None
         return {key: self.row(view, snapshot) for key, view in views.items()}
+
+
+_DATED: list[Any] = [None, False]  # the last snapshot asked about, and its answer
+
+
+def _dated(snapshot: DeskSnapshot) -> bool:
+    """``spans_days`` once per snapshot: it scans the orders, and a row is built for
+    every view new on the tab (2,000 at a first frame)."""
+    if _DATED[0] is not snapshot:
+        _DATED[:] = [snapshot, spans_days(snapshot)]
+    return bool(_DATED[1])
 
 
 # ---- positions -------------------------------------------------------------------------
@@ -138,7 +159,9 @@ POSITIONS = TabSpec(
     title="Positions",
     columns=POSITION_COLUMNS,
     noun="positions",
-    views=lambda snapshot: snapshot.positions,
+    views=lambda snapshot: positions_in(snapshot, TODAY),
+    scoped=True,
+    scoped_views=positions_in,
     row_key=position_key,
     row=lambda position, _: position_row(position),
     detail=_position_detail,
@@ -184,7 +207,8 @@ ORDERS = TabSpec(
     noun="orders",
     views=lambda snapshot: sorted(snapshot.orders, key=lambda o: o.ts_ns, reverse=True),
     row_key=order_key,
-    row=lambda order, _: order_row(order),
+    row=lambda order, snapshot: order_row(order, _dated(snapshot)),
+    row_context=_dated,
     total="orders",
     detail=_order_detail,
     actions={
@@ -206,12 +230,13 @@ SIGNALS = TabSpec(
     noun="signals",
     views=lambda snapshot: reversed(snapshot.signals),
     row_key=signal_key,
-    row=lambda signal, _: signal_row(signal),
+    row=lambda signal, snapshot: signal_row(signal, _dated(snapshot)),
+    row_context=_dated,
     total="signals",
     detail=lambda signal, _snapshot, _history: signal_detail(signal),
 )
 
-RISK = TabSpec(name="risk", title="Risk", panel=lambda: RiskPanel(id="risk-panel"))
+RISK = TabSpec(name="risk", title="Risk", panel=lambda: RiskPanel(id="risk-panel"), scoped=True)
 
 _PAUSABLE = frozenset({"RUNNING", "PAUSED"})
 
@@ -255,7 +280,8 @@ LOG = TabSpec(
     noun="events",
     views=lambda snapshot: reversed(snapshot.events),
     row_key=event_key,
-    row=lambda event, _: event_row(event),
+    row=lambda event, snapshot: event_row(event, _dated(snapshot)),
+    row_context=_dated,
     total="events",
     detail=lambda event, _snapshot, _history: event_detail(event),
 )
@@ -278,3 +304,4 @@ TAB_SPECS: tuple[TabSpec, ...] = (POSITIONS, ORDERS, SIGNALS, RISK, ENGINES, LOG
 TAB_BY_NAME: dict[str, TabSpec] = {spec.name: spec for spec in TAB_SPECS}
 TABS = tuple(spec.name for spec in TAB_SPECS)
 TABLE_TABS = tuple(spec.name for spec in TAB_SPECS if spec.is_table)
+SCOPED_TABS = tuple(spec.name for spec in TAB_SPECS if spec.scoped)

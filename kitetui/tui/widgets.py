@@ -17,6 +17,7 @@ from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -42,6 +43,14 @@ from kitetui.tui.cells import (
 from kitetui.tui.chart import equity_chart
 from kitetui.tui.details import Detail
 from kitetui.tui.header import STARTING_HEADER, HeaderModel, banner_lines, header_segments
+from kitetui.tui.scope import (
+    FIGURE_HEADINGS,
+    TODAY,
+    Figures,
+    curve_in,
+    pnl_figures,
+    scope_label,
+)
 from kitetui.views import DeskSnapshot
 
 _TONE_VARIABLES = {"up": "success", "down": "error", "warn": "warning"}
@@ -76,6 +85,12 @@ class ToneStyles:
             )
             self._theme = app.theme
         return self._styles.get(tone, "")
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 position``, ``2 positions``: the info line reads as English (nouns are plural)."""
+    word = noun[:-1] if count == 1 and noun.endswith("s") else noun
+    return f"{count:,} {word}"
 
 
 def toned_text(cells: Iterable[Cell], styles: ToneStyles) -> Text:
@@ -449,6 +464,12 @@ class FilterInput(Input):
 class TablePane(Vertical):
     """A tab's body: an info line, the filter, the table and the detail pane."""
 
+    # Enter hands the keys back to the table with the filter kept: Escape there must
+    # still clear it (the filter box's own Escape only acts while it has the focus).
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "clear_filter", "Clear filter", show=False)
+    ]
+
     def __init__(
         self,
         columns: Sequence[ColumnSpec],
@@ -460,6 +481,7 @@ class TablePane(Vertical):
         super().__init__(id=f"{table_id}-pane", classes="table-pane")
         self._noun = noun
         self._info = ""
+        self.scope = ""  # a scoped tab's "today 2024-01-15 (v: whole run)", first on the line
         self._total: int | None = None
         # Children are built here and kept: no query can miss them while the app
         # is starting or shutting down.
@@ -500,7 +522,9 @@ class TablePane(Vertical):
     def refresh_info(self) -> None:
         table = self.table
         given, shown = table.source_count, len(table.shown_rows)
-        parts = [f"{shown:,} {self._noun}" if shown == given else f"{shown:,} of {given:,} shown"]
+        parts = [counted(shown, self._noun) if shown == given else f"{shown:,} of {given:,} shown"]
+        if self.scope:
+            parts.insert(0, self.scope)
         if self._total is not None and self._total > given:
             parts.append(f"newest {given:,} of {self._total:,}")
         if table.filter_text:
@@ -516,6 +540,10 @@ class TablePane(Vertical):
         box = self.filter_input
         box.display = True
         box.focus()
+
+    def action_clear_filter(self) -> None:
+        if self.filter_input.value or self.table.filter_text:
+            self.filter_input.action_clear()
 
     @on(Input.Changed, ".pane-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -654,22 +682,51 @@ class EquityChart(Static):
         self.update(Text("\n".join(chart.lines), style=style, no_wrap=True, end=""))
 
 
+_ENTRIES_TONES = {"BLOCKED": "down", "PAUSED": "warn"}
+
+
+def _figures_table(figures: Figures, styles: ToneStyles) -> Table:
+    """Today's P&L beside the run's (and a past day's), one row each, in columns that
+    fit 80 terminal columns: a label never sits beside a figure of another span.
+    Charges are an amount (no sign, no tone); every other figure is signed money."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)
+    for _ in FIGURE_HEADINGS:
+        table.add_column(justify="right", no_wrap=True)
+    table.add_row("", *(Text(h, style="bold") for h in FIGURE_HEADINGS))
+    charges = FIGURE_HEADINGS.index("charges")
+    for label, values in figures:
+        cells = [
+            Text(DASH)
+            if value is None
+            else Text(money(value, signed=False))
+            if column == charges
+            else Text(money(value), styles(tone_of(value)) if tone_of(value) else "")
+            for column, value in enumerate(values)
+        ]
+        table.add_row(Text(label, style="bold"), *cells)
+    return table
+
+
 class RiskPanel(VerticalScroll):
     """The Risk tab: state and flags, P&L, each limit as a gauge, and the equity curve."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._summary = ""
+        self._summary: tuple[str, object] = ("", ())
         self._lists = ""
+        self._title = ""
+        self._styles = ToneStyles(self)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="risk-summary")
+        yield Static("", id="risk-figures")
         yield DeskTable(LIMIT_COLUMNS, id="limits")
-        yield Label("Equity", classes="section-title")
+        yield Label("Equity", id="equity-title", classes="section-title")
         yield EquityChart(id="equity-chart")
         yield Static("", id="risk-lists")
 
-    def show(self, snapshot: DeskSnapshot) -> None:
+    def show(self, snapshot: DeskSnapshot, scope: str = TODAY) -> None:
         risk = snapshot.risk
         state = risk.state.upper()
         state_tone = {"ACTIVE": "up", "REDUCING": "warn", "HALTED": "down"}.get(state, "")
@@ -680,43 +737,32 @@ class RiskPanel(VerticalScroll):
                     "[b]Kill switch[/b] "
                     + (_tone_markup("ON", "down") if risk.kill_switch else "off"),
                     "[b]Entries[/b] "
-                    + (_tone_markup("PAUSED", "warn") if risk.entries_paused else "open"),
+                    + _tone_markup(risk.entries, _ENTRIES_TONES.get(risk.entries, "")),
                 )
             ),
         ]
         if risk.halt_reason:
             lines.append(f"[b]Halt reason[/b] {_tone_markup(risk.halt_reason, 'down')}")
-        lines.append(
-            "  ".join(
-                (
-                    f"[b]Day net[/b] {_pnl_markup(risk.day_pnl)}",
-                    f"[b]gross[/b] {_pnl_markup(risk.day_gross_pnl)}",
-                    f"[b]charges[/b] {money(risk.day_charges, signed=False)}",
-                    f"[b]Max DD[/b] {_pnl_markup(-abs(risk.max_drawdown))}",
-                )
-            )
-        )
-        lines.append(
-            "  ".join(
-                (
-                    f"[b]Run net[/b] {_pnl_markup(risk.net_pnl)}",
-                    f"[b]Realized[/b] {_pnl_markup(risk.realized)}",
-                    f"[b]Unrealized[/b] {_pnl_markup(risk.unrealized)}",
-                )
-            )
-        )
         if risk.charges_by_component:
             parts = "  ".join(
                 f"{name} {money(value, signed=False)}" for name, value in risk.charges_by_component
             )
-            lines.append(f"[b]Charges[/b] {money(risk.charges, signed=False)} [dim]= {parts}[/dim]")
+            lines.append(
+                f"[b]Run charges[/b] {money(risk.charges, signed=False)} [dim]= {parts}[/dim]"
+            )
         summary = "\n".join(lines)
-        if summary != self._summary:
-            self._summary = summary
+        figures = pnl_figures(snapshot, scope)
+        if (summary, figures) != self._summary:
+            self._summary = (summary, figures)
             self.query_one("#risk-summary", Static).update(summary)
+            self.query_one("#risk-figures", Static).update(_figures_table(figures, self._styles))
 
         self.query_one("#limits", DeskTable).show_rows(limit_rows(risk.limits))
-        self.query_one(EquityChart).show(snapshot.equity_curve)
+        title = f"Equity, {scope_label(scope, snapshot)}"
+        if title != self._title:
+            self._title = title
+            self.query_one("#equity-title", Label).update(title)
+        self.query_one(EquityChart).show(curve_in(snapshot, scope))
 
         blocked = ", ".join(risk.blocked_symbols) or DASH
         blocks = [

@@ -901,7 +901,7 @@ def test_sim_doctor_connectivity(sim, tmp_path):
     save_token(tmp_path / "token.json", token)
     out = io.StringIO()
     code = run_doctor(
-        Path(__file__).resolve().parents[2] / "kitetui" / "data" / "dev.yaml",
+        Path(__file__).resolve().parents[2] / "configs" / "rehearsal.yaml",  # a Kite config
         stdout=out,
         env={"KITE_API_KEY": SIM_KEY, "KITE_API_SECRET": SIM_SECRET},
         token_path=tmp_path / "token.json",

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import os
+import sys
 
 import pytest
 from control_helpers import ORDER_DETAIL
@@ -118,6 +121,98 @@ async def test_run_ctl_with_missing_or_extra_argument_exits_2_saying_why(served,
     assert "invalid choice: 'launch'" in capsys.readouterr().err
 
 
+async def test_cancel_with_protective_stop_needs_force_and_says_why(served, capsys):
+    desk, server = served
+    path = str(server.path)
+    assert await ctl("--socket", path, "cancel", "eq-2") == 1
+    err = capsys.readouterr().err
+    assert "eq-2 is the protective stop of SBIN (SELL 10 SL-M @ 590.00)" in err
+    assert "without a stop" in err and "--force" in err
+    assert await ctl("--socket", path, "cancel", "eq") == 1  # a prefix of the same stop
+    capsys.readouterr()
+    assert desk.commands == []
+    assert await ctl("--socket", path, "cancel", "--force", "eq") == 0
+    assert desk.commands == [CancelOrder("eq-2")]  # the prefix resolved to the whole tag
+
+
+async def test_cancel_of_an_order_that_is_not_a_stop_needs_no_force(served, capsys):
+    desk, server = served
+    assert await ctl("--socket", str(server.path), "cancel", "eq-1") == 0  # finished: desk says
+    assert desk.commands == [CancelOrder("eq-1")]
+
+
+async def test_status_with_kill_switch_on_says_entries_blocked_and_drawdown_negative(
+    served, capsys
+):
+    desk, server = served
+    snapshot = desk.published
+    desk.published = dataclasses.replace(
+        snapshot,
+        risk=dataclasses.replace(snapshot.risk, kill_switch=True, max_drawdown=250.0),
+    )
+    assert await ctl("--socket", str(server.path), "status") == 0
+    out = capsys.readouterr().out
+    assert "kill switch ON  entries BLOCKED" in out
+    assert "entries open" not in out
+    assert "max drawdown -250.00" in out
+
+
+async def test_status_into_a_closed_pipe_prints_no_traceback(served):
+    """``kitetui ctl status | head -1``: the reader leaves before ctl has written."""
+    _desk, server = served
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before a byte is written
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "kitetui",
+            "ctl",
+            "--socket",
+            str(server.path),
+            "status",
+            stdout=write_end,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    finally:
+        os.close(write_end)
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert "Traceback" not in err.decode() and "BrokenPipe" not in err.decode()
+    assert process.returncode == 0
+
+
+async def test_status_of_a_multi_day_run_says_today_and_the_run_and_lists_todays_positions(
+    served, capsys
+):
+    desk, server = served
+    snapshot = desk.published
+    old, today = snapshot.positions
+    desk.published = dataclasses.replace(
+        snapshot,
+        day="2024-01-05",
+        positions=(
+            dataclasses.replace(old, quantity=0, realized=-300.0, today=False),
+            dataclasses.replace(today, day_realized=10.0),
+        ),
+        risk=dataclasses.replace(
+            snapshot.risk, day_realized=10.0, day_max_drawdown=0.0, max_drawdown=900.0, days=3
+        ),
+    )
+    assert await ctl("--socket", str(server.path), "status") == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    today = next(i for i, line in enumerate(lines) if line.startswith("today "))
+    assert lines[today].startswith("today     net P&L +1,127.50")
+    assert lines[today].endswith("(2024-01-05)")
+    assert lines[today + 1].strip().startswith("realized +10.00")
+    assert lines[today + 1].endswith("max drawdown 0.00")
+    assert lines[today + 2].startswith("run ") and lines[today + 2].endswith("over 3 day(s)")
+    assert lines[today + 3].endswith("max drawdown -900.00")
+    assert "positions today (1)" in out
+    listed = out.split("positions today")[1].split("open orders")[0]
+    assert "NIFTY24JANFUT" in listed and "SBIN" not in listed
+
+
 def test_status_shows_day_and_run_pnl_net_gross_and_charges_by_component() -> None:
     from kitetui.control.ctl import format_status
     from kitetui.views import DeskSnapshot, PositionView, RiskView
@@ -136,12 +231,14 @@ def test_status_shows_day_and_run_pnl_net_gross_and_charges_by_component() -> No
         charges=143.5,
         charges_by_component=(("brokerage", 80.0), ("stt", 30.0), ("gst", 33.5)),
     )
-    position = PositionView("SBIN", "eq", "MIS", 10, 600.0, 590.0, 0.0, -100.0, charges=12.3)
+    position = PositionView(
+        "SBIN", "eq", "MIS", 10, 600.0, 590.0, 0.0, -100.0, charges=12.3, day_charges=12.3
+    )
     text = format_status(
         DeskSnapshot(1, "paper", "run", 0, "RUNNING", "max", positions=(position,), risk=risk)
     )
-    assert "day P&L   net -1,243.50  gross -1,100.00  charges 143.50" in text
-    assert "run P&L   net -1,243.50  gross -1,100.00" in text
+    assert "today     net P&L -1,243.50  gross -1,100.00  charges 143.50" in text
+    assert "run       net P&L -1,243.50  gross -1,100.00  charges 143.50" in text
     assert "charges   143.50  = brokerage 80.00  stt 30.00  gst 33.50" in text
     header, row = [line for line in text.splitlines() if "SBIN" in line or "CHARGES" in line]
     assert header.split()[6:9] == ["NET", "GROSS", "CHARGES"]

@@ -15,12 +15,15 @@ import pytest
 
 from kitetui.store.errors import DatabaseRefused
 from kitetui.store.runs import (
+    AmbiguousTag,
     entry_tried,
     load_blocked,
     load_desk_state,
     load_fills,
+    load_order_detail,
     load_orders,
     load_risk_state,
+    resolve_tag,
 )
 
 from .journal_support import RUN, edit
@@ -139,6 +142,27 @@ async def test_an_allowed_entry_with_no_order_is_still_owed(journal_db: Path) ->
         assert await entry_tried(db, RUN, "sig-refused")
         assert await entry_tried(db, RUN, "sig-halted")
         assert not await entry_tried(db, "another run", "sig-T00")
+    finally:
+        await db.close()
+
+
+async def test_resolve_tag_with_unique_prefix_finds_the_order_and_refuses_ambiguity(
+    journal_db: Path,
+) -> None:
+    edit(journal_db, "UPDATE orders SET tag = 'CBGW3X7UUMY74M5X' WHERE tag = 'T05'")
+    db = await aiosqlite.connect(journal_db)
+    try:
+        assert await resolve_tag(db, "T02") == "T02"  # a whole tag is itself
+        assert await resolve_tag(db, "CBG") == "CBGW3X7UUMY74M5X"
+        assert await resolve_tag(db, "C") == "CBGW3X7UUMY74M5X"
+        assert await resolve_tag(db, "CBGX") is None
+        assert await resolve_tag(db, "%") is None  # no LIKE wildcards
+        assert await resolve_tag(db, "") is None
+        with pytest.raises(AmbiguousTag, match=r"'T0' is the start of .*T00, T01, .*more of it"):
+            await resolve_tag(db, "T0")
+        detail = await load_order_detail(db, "CBGW")
+        assert detail is not None and detail.tag == "CBGW3X7UUMY74M5X"
+        assert await load_order_detail(db, "nope") is None
     finally:
         await db.close()
 

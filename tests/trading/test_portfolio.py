@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kitetui.domain import Fill, Product, Side, to_paise
+from kitetui.money import Charges, FillCost
 from kitetui.trading.portfolio import Portfolio
 
 _counter = iter(range(10**9))
@@ -224,3 +228,132 @@ def test_fill_and_mark_of_one_instant_value_the_same_in_either_order():
     second.apply_fill(same)  # a rebuild applies the journaled fill before the marks
     second.mark("X", 100.0)
     assert first.equity_paise == second.equity_paise
+
+
+# ------------------------------------------------- drawdown on every mark; the day's figures
+
+
+def test_max_drawdown_with_spike_between_equity_points_counts_the_spike():
+    """Issue 14: Max DD smaller than the loss on screen, because it moved only at the
+    once-a-minute equity points. A mark against the position between them counts."""
+    book = Portfolio(1_000)
+    book.apply_fill(fill(B, 10, 100.0))
+    book.record_equity(0)
+    book.mark("NIFTY", 80.0)  # -200 rupees, never recorded as an equity point
+    book.mark("NIFTY", 99.0)
+    book.record_equity(1)
+    assert book.max_drawdown_paise == 20_000
+    assert book.day_max_drawdown_paise == 20_000
+
+
+def test_start_day_restarts_the_day_drawdown_and_keeps_the_run_one():
+    book = Portfolio(1_000)
+    book.start_day("2024-01-15")
+    book.apply_fill(fill(B, 10, 100.0))
+    book.mark("NIFTY", 90.0)
+    book.apply_fill(fill(S, 10, 90.0))  # -100 realized on day one
+    book.start_day("2024-01-16")
+    assert book.day_max_drawdown_paise == 0
+    assert book.max_drawdown_paise == 10_000
+    book.apply_fill(fill(B, 1, 100.0, symbol="SBIN"))
+    book.mark("SBIN", 97.0)
+    assert book.day_max_drawdown_paise == 300
+    assert book.max_drawdown_paise == 10_300  # from the run's peak, the capital
+    assert book.traded_today("SBIN") and not book.traded_today("NIFTY")
+    assert book.symbol_day_realized_paise("NIFTY") == 0
+    (day,) = book.past_days
+    assert day.label == "2024-01-15"
+    assert [(p.symbol, p.realized_paise) for p in day.positions] == [("NIFTY", -10_000)]
+
+
+marks_and_fills = st.lists(
+    st.one_of(
+        st.tuples(st.just("fill"), st.sampled_from([B, S]), st.integers(1, 50), prices),
+        st.tuples(st.just("charged"), st.sampled_from([B, S]), st.integers(1, 50), prices),
+        st.tuples(st.just("mark"), st.just(B), st.just(0), prices),
+        st.tuples(st.just("day"), st.just(B), st.just(0), st.just(0.0)),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=marks_and_fills)
+def test_property_drawdowns_equal_the_deepest_fall_after_every_fill_and_mark(steps):
+    """Equity is kept as a running total; it must equal capital + realized + unrealized
+    (gross: what sizing reads) after every step, and both drawdowns must be the deepest
+    fall of NET equity (after each fill's charges) seen step by step."""
+    book = Portfolio(10_000)
+    peak = day_peak = book.capital_paise
+    deepest = day_deepest = 0
+    charged = 0
+    for n, (kind, side, qty, price) in enumerate(steps):
+        if kind in ("fill", "charged"):
+            done = fill(side, qty, price)
+            if kind == "charged":
+                paise = 1 + n * 37 % 2_000
+                done = replace(
+                    done, charges=FillCost(Charges(brokerage=Decimal(paise) / 100), paise)
+                )
+                charged += paise
+            book.apply_fill(done)
+        elif kind == "mark":
+            book.mark("NIFTY", price)
+        else:
+            book.start_day()
+            day_peak, day_deepest = book.net_equity_paise, 0
+        gross = book.capital_paise + book.realized_paise + book.unrealized_paise
+        assert book.equity_paise == gross
+        assert book.charges_paise == charged
+        equity = gross - charged
+        assert book.net_equity_paise == equity
+        peak, day_peak = max(peak, equity), max(day_peak, equity)
+        deepest, day_deepest = max(deepest, peak - equity), max(day_deepest, day_peak - equity)
+        assert book.max_drawdown_paise == deepest
+        assert book.day_max_drawdown_paise == day_deepest
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=fill_steps)
+def test_property_round_trips_are_counted_each_time_a_position_returns_to_or_crosses_zero(
+    steps,
+):
+    book = Portfolio(0)
+    held, closed, won, start = 0, 0, 0, 0
+    for side, qty, price in steps:
+        book.apply_fill(fill(side, qty, price))
+        after = held + side.sign * qty
+        if held != 0 and (after == 0 or (after > 0) != (held > 0)):
+            closed += 1
+            pnl = book.realized_paise - start
+            won += pnl > 0
+        if after != 0 and (held == 0 or (after > 0) != (held > 0)):
+            start = book.realized_paise
+        held = after
+    assert (book.trades_closed, book.trades_won) == (closed, won)
+
+
+def test_round_trips_with_a_win_a_loss_and_a_flip():
+    book = Portfolio(0)
+    book.apply_fill(fill(B, 10, 100.0))
+    book.apply_fill(fill(S, 10, 105.0))  # +50: a win
+    book.apply_fill(fill(S, 5, 105.0))
+    book.apply_fill(fill(B, 10, 110.0))  # the short loses 25 and flips long 5
+    book.apply_fill(fill(S, 5, 110.0))  # flat at cost: not a win
+    assert (book.trades_closed, book.trades_won) == (3, 1)
+
+
+def test_charged_fill_deepens_the_net_drawdown_at_once_and_leaves_gross_equity():
+    """A fill's charges are money lost the moment it fills: the drawdown (of net equity)
+    shows them without waiting for the minute's equity point; sizing's equity is gross."""
+    book = Portfolio(10_000)
+    opened = fill(B, 10, 100.0)
+    book.apply_fill(replace(opened, charges=FillCost(Charges(brokerage=Decimal("20")), 2_000)))
+    assert book.equity_paise == book.capital_paise  # gross: nothing moved yet
+    assert book.net_equity_paise == book.capital_paise - 2_000
+    assert book.max_drawdown_paise == book.day_max_drawdown_paise == 2_000
+    book.mark("NIFTY", 99.0)  # -10 rupees more, on a mark
+    assert book.max_drawdown_paise == 3_000
+    book.start_day("2024-01-16")
+    assert book.day_max_drawdown_paise == 0 and book.max_drawdown_paise == 3_000

@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 from kitetui.commands import Command, CommandResult
 from kitetui.views import (
     BlockedView,
+    DayView,
     DeskSnapshot,
     EngineView,
     EventView,
     FeedView,
     FillView,
+    HeadlineView,
     LimitView,
     OrderDetail,
     OrderEventView,
@@ -180,6 +182,10 @@ POSITIONS = (
         charges=30.12,
     ),
     PositionView("INFY", "equity-mr", "MIS", 0, 0.0, 1640.2, -340.5, 0.0, charges=17.61),
+)
+# One trading day so far: what each symbol realized is all today's.
+POSITIONS = tuple(
+    dataclasses.replace(p, day_realized=p.realized, day_charges=p.charges) for p in POSITIONS
 )
 
 ORDERS = (
@@ -393,6 +399,8 @@ def busy_snapshot() -> DeskSnapshot:
             realized=909.5,
             unrealized=2161.0,
             max_drawdown=512.25,
+            day_realized=909.5,
+            day_max_drawdown=512.25,
             day_gross_pnl=3214.3,
             day_charges=143.8,
             charges=143.8,
@@ -411,6 +419,7 @@ def busy_snapshot() -> DeskSnapshot:
         ),
         equity_curve=EQUITY,
         counts=(("events", 1250), ("orders", 5), ("signals", 5)),
+        day="2024-01-15",
         feed=FeedView(
             state="RUNNING",
             items_per_s=1234.0,
@@ -440,6 +449,88 @@ def halted_snapshot() -> DeskSnapshot:
             unrealized=0.0,
             day_gross_pnl=-10106.2,
             max_drawdown=10980.0,
+            day_realized=-10106.2,
+            day_max_drawdown=10980.0,
             limits=(LimitView("daily loss", 10250.0, 10000.0, "₹"), *busy.risk.limits[1:]),
         ),
     )
+
+
+def multi_day_snapshot():
+    """Day two of a run: SBIN traded (and closed) on day one only, NIFTY today."""
+    busy = busy_snapshot()
+    nifty = PositionView(
+        "NIFTY24JANFUT",
+        "fno",
+        "MIS",
+        50,
+        21710.0,
+        21700.0,
+        -1500.0,
+        -500.0,
+        charges=96.4,
+        day_realized=200.0,
+        day_charges=40.2,
+        today=True,
+    )
+    sbin_old = PositionView(
+        "SBIN", "equity", "MIS", 0, 0.0, 600.0, -30000.0, 0.0, charges=45.0, today=False
+    )
+    day_one = DayView(
+        "2024-01-12",
+        tuple(
+            PositionView(
+                symbol,
+                engine,
+                "MIS",
+                0,
+                0.0,
+                0.0,
+                realized,
+                0.0,
+                charges=charges,
+                day_realized=realized,
+                day_charges=charges,
+                today=False,
+            )
+            for symbol, engine, realized, charges in (
+                ("SBIN", "equity", -30000.0, 45.0),
+                ("NIFTY24JANFUT", "fno", -1700.0, 56.2),
+            )
+        ),
+    )
+    day_one_ts = ts(10, 0) - 3 * 86_400 * 10**9
+    return dataclasses.replace(
+        busy,
+        positions=(sbin_old, nifty),
+        past_days=(day_one,),
+        day="2024-01-15",
+        risk=dataclasses.replace(
+            busy.risk,
+            day_pnl=-340.2,
+            day_gross_pnl=-300.0,
+            day_charges=40.2,
+            realized=-31500.0,
+            unrealized=-500.0,
+            charges=141.4,
+            day_realized=200.0,
+            max_drawdown=32500.0,
+            day_max_drawdown=800.0,
+            days=2,
+        ),
+        equity_curve=((day_one_ts, 1_000_000.0), (ts(9, 15), 968_300.0), (ts(10, 0), 968_000.0)),
+        equity_run=((day_one_ts, 1_000_000.0), (ts(9, 15), 968_300.0), (ts(10, 0), 968_000.0)),
+    )
+
+
+#: A finished replay's headline figures (the summary screen).
+HEADLINE = HeadlineView(
+    gross=-26111.3,
+    charges=4120.55,
+    trades=40,
+    won=14,
+    max_drawdown=43336.2,
+    orders=86,
+    fills=86,
+    days=6,
+)

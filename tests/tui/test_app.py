@@ -266,8 +266,8 @@ async def test_command_result_with_ok_and_failure_is_notified() -> None:
         await pilot.press("x")
         await settle(app, pilot)
         assert notes == [
-            ("StopEngine done", "StopEngine", "information"),
-            ("engine fno-trend is busy", "StopEngine", "error"),
+            ("StopEngine done", "Stop engine fno-trend", "information"),
+            ("engine fno-trend is busy", "Stop engine fno-trend", "error"),
         ]
 
 
@@ -289,7 +289,7 @@ async def test_send_with_slow_link_keeps_the_screen_responsive() -> None:
         assert app.query_one("#tabs", TabbedContent).active == "orders"
         link.gate.set()
         await settle(app, pilot)
-        assert notes == [("StopEngine done", "StopEngine", "information")]
+        assert notes == [("StopEngine done", "Stop engine fno-trend", "information")]
 
 
 async def test_send_with_link_error_notifies_and_keeps_running() -> None:
@@ -307,7 +307,7 @@ async def test_send_with_link_error_notifies_and_keeps_running() -> None:
         await pilot.pause()
         await pilot.press("x")
         await settle(app, pilot)
-        assert notes == [("ConnectionError: socket closed", "StopEngine", "error")]
+        assert notes == [("ConnectionError: socket closed", "Stop engine fno-trend", "error")]
         assert app.is_running
 
 
@@ -407,7 +407,7 @@ async def test_kill_key_with_typed_kill_and_enter_triggers_the_kill_switch() -> 
         await settle(app, pilot)
         assert not isinstance(app.screen, KillSwitchScreen)
         assert link.sent == [TriggerKillSwitch("manual from TUI")]
-        assert notes == [("TriggerKillSwitch done", "TriggerKillSwitch", "information")]
+        assert notes == [("TriggerKillSwitch done", "Kill switch", "information")]
 
 
 async def test_reset_key_with_kill_switch_off_is_hidden_and_does_nothing() -> None:

@@ -48,6 +48,7 @@ def position(index: int, symbol: str) -> PositionView:
         avg_price=avg,
         last_price=last,
         realized=float((index * 37) % 500 - 250),
+        day_realized=float((index * 37) % 500 - 250),  # a one-day desk: all of it today
         unrealized=round((last - avg) * quantity, 2),
         stop_price=round(avg * 0.9, 2),
         lot_size=1 if bank else 50,
@@ -190,7 +191,7 @@ async def test_positions_every_row_right_and_pnl_sort_puts_the_biggest_first() -
         table = app.desk.pane("positions").table
         assert table.row_count == 200
         assert display_keys(table) == [p.symbol for p in snapshot.positions]
-        assert info_text(app, "positions") == "200 positions"
+        assert info_text(app, "positions").endswith("(v: whole run) · 200 positions")
         for p in snapshot.positions:
             assert cell(table, p.symbol, "qty") == f"{p.quantity:+d}"
             assert cell(table, p.symbol, "pnl") == money(p.pnl)

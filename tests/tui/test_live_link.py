@@ -73,7 +73,7 @@ async def test_every_tab_and_key_against_a_real_supervisor_on_replay(tmp_path: P
             await pilot.press("slash", *"nifty", "enter")
             await pilot.pause(0.2)
             shown = app.desk.pane("orders").table.shown_rows
-            assert shown and all("NIFTY" in row[1].text for row in shown.values())
+            assert shown and all("NIFTY" in row[2].text for row in shown.values())
             app.desk.pane("orders").filter_input.focus()
             await pilot.press("escape", "question_mark")
             await pilot.pause()
@@ -120,8 +120,8 @@ async def test_every_tab_and_key_against_a_real_supervisor_on_replay(tmp_path: P
             await pilot.pause()
             assert isinstance(app.screen, ConfirmScreen)
             await pilot.press("y")
-            await _until(lambda: any(t == "FlattenPosition" for t, _ in notes), pilot)
-            message = next(m for t, m in notes if t == "FlattenPosition")
+            await _until(lambda: any(t.startswith("Flatten ") for t, _ in notes), pilot)
+            message = next(m for t, m in notes if t == f"Flatten {symbol}")
             flattened = any(
                 o.symbol == symbol and o.purpose is OrderPurpose.FLATTEN
                 for o in supervisor.trader.orders.values()

@@ -7,12 +7,22 @@ look at the report before committing new baselines.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from textual.widgets import Input
 
 from kitetui.tui.app import make_app
 
-from .fakes import FakeLink, busy_snapshot, empty_snapshot, halted_snapshot, wall_clock
+from .fakes import (
+    HEADLINE,
+    FakeLink,
+    busy_snapshot,
+    empty_snapshot,
+    halted_snapshot,
+    multi_day_snapshot,
+    wall_clock,
+)
 
 SMALL = (80, 24)
 LARGE = (160, 48)
@@ -82,3 +92,15 @@ def test_orders_filtered_and_sorted_with_detail_pane_at_80x24(snap_compare) -> N
 
     app = desk(busy_snapshot())
     assert snap_compare(app, run_before=filter_and_sort, terminal_size=SMALL)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
+@pytest.mark.parametrize("tab", ["positions", "risk"])
+def test_multi_day_desk_shows_today(snap_compare, tab: str, size: tuple[int, int]) -> None:
+    assert snap_compare(desk(multi_day_snapshot()), press=[TAB_KEYS[tab]], terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
+def test_finished_replay_summary(snap_compare, size: tuple[int, int]) -> None:
+    finished = dataclasses.replace(busy_snapshot(), feed_state="FINISHED", headline=HEADLINE)
+    assert snap_compare(desk(finished), press=["wait:100"], terminal_size=size)

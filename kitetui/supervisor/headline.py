@@ -1,0 +1,39 @@
+"""A finished run's headline figures, for the screen that greets the end of a replay.
+
+Gross P&L, charges and max drawdown come from the ledger (exact paise): the charges are
+the ones journaled with each fill (``Fill.charges``, priced by the trader as Kite bills
+each order), summed by the portfolio, so the screen says what the journal says and net
+= gross - charges. Round trips and their winners come from the portfolio too (a symbol
+from flat back to flat, or through zero). Computed once, when the replay has finished
+and the journal is flushed: never on the hot path.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kitetui.store import runs as runs_repo
+from kitetui.views import HeadlineView
+
+if TYPE_CHECKING:
+    from kitetui.supervisor.gate import Supervisor
+
+
+async def headline(desk: Supervisor) -> HeadlineView:
+    """The run's headline figures, read after the journal is flushed."""
+    await desk.journal.flush()
+    fills = len(await runs_repo.load_fills(desk.db, desk.run_id))
+    portfolio = desk.portfolio
+    unpriced = desk.trader.charger.unpriced
+    return HeadlineView(
+        gross=portfolio.gross_pnl_paise / 100,
+        charges=portfolio.charges_paise / 100,
+        trades=portfolio.trades_closed,
+        won=portfolio.trades_won,
+        max_drawdown=portfolio.max_drawdown_paise / 100,
+        orders=len(desk.trader.orders),
+        fills=fills,
+        days=portfolio.days,
+        open_positions=len(portfolio.open_positions()),
+        note=f"{unpriced} fill(s) unpriced: see ChargesUnpriced" if unpriced else "",
+    )
