@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from kitetui import startup
@@ -204,59 +205,66 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_ctl(argv[1:])
     args = parser.parse_args(argv)
-    command = args.command
     try:
-        if command == "check-config":
-            return _check_config(args.config)
-        if command == "strategies":
-            return _list_strategies(args.json)
-        if command == "instruments":
-            return _instruments_search(args)
-        if command == "runs":
-            return _list_runs(args)
-        if command == "attach":
-            return _attach(args)
-        if command == "report":
-            return _report(args)
-        if command == "login":
-            return _session().run_login(args, sys.stdin, sys.stdout)
-        if command == "doctor":
-            return _session().run_doctor(
-                args.config,
-                credentials_path=args.credentials,
-                token_path=args.token,
-                root=args.root,
-                database=args.db,
-            )
-        if command == "replay":  # the file the user named, before any database
-            from kitetui.store.recording import check_recording
-
-            check_recording(Path(args.recording))
-        config = load_config(args.config)
-        _preflight(config, args.config)
-        if command == "backtest":
-            return _backtest(config, args)
-        if command == "replay":
-            return _headless(
-                config, args.config, args.db, args.speed, "ERROR", recording=args.recording
-            )
-        check_armed(config, args.config)
-        if config.mode == "live" and not args.live:
-            print(
-                f"error: {args.config}: mode: live places real orders; start it with --live",
-                file=sys.stderr,
-            )
-            return EXIT_CONFIG
-        speed = getattr(args, "speed", "config")
-        if args.no_ui:
-            return _headless(config, args.config, args.db, speed, args.log_level)
-        return _tui(config, args.config, args.db, speed)
+        tool = _TOOLS.get(args.command)
+        return tool(args) if tool is not None else _desk_command(args)
     except Exception as exc:
         code, shown = _classify(exc)
         if code == 1:
             raise
         print(f"error: {shown}", file=sys.stderr)
         return code
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    return _session().run_doctor(
+        args.config,
+        credentials_path=args.credentials,
+        token_path=args.token,
+        root=args.root,
+        database=args.db,
+    )
+
+
+#: The commands that do not run a desk: each reads its own arguments.
+_TOOLS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "check-config": lambda args: _check_config(args.config),
+    "strategies": lambda args: _list_strategies(args.json),
+    "instruments": lambda args: _instruments_search(args),
+    "runs": lambda args: _list_runs(args),
+    "attach": lambda args: _attach(args),
+    "report": lambda args: _report(args),
+    "login": lambda args: _session().run_login(args, sys.stdin, sys.stdout),
+    "doctor": _doctor,
+}
+
+
+def _desk_command(args: argparse.Namespace) -> int:
+    """``run``, ``replay`` and ``backtest``: a config, its inputs checked, then a desk."""
+    command = args.command
+    if command == "replay":  # the file the user named, before any database
+        from kitetui.store.recording import check_recording
+
+        check_recording(Path(args.recording))
+    config = load_config(args.config)
+    _preflight(config, args.config)
+    if command == "backtest":
+        return _backtest(config, args)
+    if command == "replay":
+        return _headless(
+            config, args.config, args.db, args.speed, "ERROR", recording=args.recording
+        )
+    check_armed(config, args.config)
+    if config.mode == "live" and not args.live:
+        print(
+            f"error: {args.config}: mode: live places real orders; start it with --live",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    speed = getattr(args, "speed", "config")
+    if args.no_ui:
+        return _headless(config, args.config, args.db, speed, args.log_level)
+    return _tui(config, args.config, args.db, speed)
 
 
 def _backtest(config: AppConfig, args: argparse.Namespace) -> int:

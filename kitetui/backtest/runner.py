@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -67,25 +68,37 @@ def parse_param(text: str) -> ParamOverride:
     return ParamOverride(text, None, name, raw.strip())
 
 
+def _to_bool(raw: str) -> bool:
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _to_int(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {raw!r}") from None
+
+
+def _to_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"expected a number, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"expected a finite number, got {raw!r}")
+    return value
+
+
+_CONVERTERS: dict[Any, Callable[[str], Any]] = {bool: _to_bool, int: _to_int, float: _to_float}
+
+
 def _convert(annotation: Any, raw: str) -> Any:
     """The typed value of ``raw`` for a param declared as ``annotation``."""
-    if annotation is bool:
-        if raw.lower() in ("true", "false"):
-            return raw.lower() == "true"
-        raise ValueError(f"expected true or false, got {raw!r}")
-    if annotation is int:
-        try:
-            return int(raw)
-        except ValueError:
-            raise ValueError(f"expected a whole number, got {raw!r}") from None
-    if annotation is float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"expected a number, got {raw!r}") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"expected a finite number, got {raw!r}")
-        return value
+    convert = _CONVERTERS.get(annotation)
+    if convert is not None:
+        return convert(raw)
     if get_origin(annotation) is Literal:
         for choice in get_args(annotation):
             if str(choice) == raw:
@@ -102,6 +115,21 @@ def apply_overrides(
     from the strategy's defaults) and params set; each engine's params validated
     strictly by its strategy's ``Params`` model. A problem is one ``ConfigError`` line
     naming the flag."""
+    _check_names(config, strategy, overrides)
+    used: set[str] = set()
+    engines = [_overridden(engine, strategy, overrides, used) for engine in config.engines]
+    for override in overrides:
+        if override.text not in used:
+            raise ConfigError(
+                f"--param {override.text}",
+                "",
+                f"no engine's strategy has a param {override.name!r}",
+            )
+    return config.model_copy(update={"engines": engines})
+
+
+def _check_names(config: AppConfig, strategy: str | None, overrides: list[ParamOverride]) -> None:
+    """The strategy and every engine an override names exist."""
     if strategy is not None:
         try:
             strategy_class(strategy)
@@ -115,47 +143,42 @@ def apply_overrides(
                 "",
                 f"no engine {override.engine!r} (engines: {', '.join(sorted(names))})",
             )
-    used: set[str] = set()
-    engines = []
-    for engine in config.engines:
-        name = strategy if strategy is not None else engine.strategy
-        params_model = strategy_class(name).Params
-        params = {} if strategy is not None else dict(engine.params)
-        for override in overrides:
-            if override.engine not in (None, engine.name):
-                continue
-            field = params_model.model_fields.get(override.name)
-            if field is None:
-                if override.engine is None:
-                    continue  # a plain NAME applies where the strategy has it
-                known = ", ".join(params_model.model_fields) or "none"
-                raise ConfigError(
-                    f"--param {override.text}",
-                    "",
-                    f"{name} has no param {override.name!r} (its params: {known})",
-                )
-            try:
-                params[override.name] = _convert(field.annotation, override.raw)
-            except ValueError as exc:
-                raise ConfigError(f"--param {override.text}", "", str(exc)) from None
-            used.add(override.text)
-        try:
-            params_model.model_validate(params)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "params"
-            reason = str(first["msg"]).removeprefix("Value error, ")
-            flag = "--param" if overrides else "--strategy"
-            raise ConfigError(flag, f"{engine.name}.{where}", reason) from None
-        engines.append(engine.model_copy(update={"strategy": name, "params": params}))
+
+
+def _overridden(
+    engine: Any, strategy: str | None, overrides: list[ParamOverride], used: set[str]
+) -> Any:
+    """One engine with its strategy and params as the flags set them, validated."""
+    name = strategy if strategy is not None else engine.strategy
+    params_model = strategy_class(name).Params
+    params = {} if strategy is not None else dict(engine.params)
     for override in overrides:
-        if override.text not in used:
+        if override.engine not in (None, engine.name):
+            continue
+        field = params_model.model_fields.get(override.name)
+        if field is None:
+            if override.engine is None:
+                continue  # a plain NAME applies where the strategy has it
+            known = ", ".join(params_model.model_fields) or "none"
             raise ConfigError(
                 f"--param {override.text}",
                 "",
-                f"no engine's strategy has a param {override.name!r}",
+                f"{name} has no param {override.name!r} (its params: {known})",
             )
-    return config.model_copy(update={"engines": engines})
+        try:
+            params[override.name] = _convert(field.annotation, override.raw)
+        except ValueError as exc:
+            raise ConfigError(f"--param {override.text}", "", str(exc)) from None
+        used.add(override.text)
+    try:
+        params_model.model_validate(params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "params"
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        flag = "--param" if overrides else "--strategy"
+        raise ConfigError(flag, f"{engine.name}.{where}", reason) from None
+    return engine.model_copy(update={"strategy": name, "params": params})
 
 
 def _started_event(config: AppConfig, config_path: str, window: DateWindow | None) -> Event:

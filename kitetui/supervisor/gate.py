@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kitetui.alerts import Alerter
 from kitetui.clock import DataClock, ist_date, ist_day_number
 from kitetui.commands import Command, CommandResult
 from kitetui.config import AppConfig, check_armed
@@ -39,21 +38,18 @@ from kitetui.market.feeds import OrderUpdate
 from kitetui.market.loaders import data_path
 from kitetui.market.replay import DateWindow, Item
 from kitetui.market.validate import GapDetector, PriceValidator
-from kitetui.plugins import engine_class
 from kitetui.store import runs as runs_repo
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
+from kitetui.supervisor.assembly import build_engines, build_trader, run_started_event
 from kitetui.supervisor.command_handler import CommandHandler
 from kitetui.supervisor.headline import headline
 from kitetui.supervisor.recovery import Recovery
 from kitetui.supervisor.run_summary import RunSummary, fill_summary
 from kitetui.supervisor.session_keeper import SessionKeeper
 from kitetui.supervisor.snapshots import Publisher
-from kitetui.trading.charges import default_calculator
-from kitetui.trading.fill_charges import FillCharger
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
-from kitetui.trading.trader import Trader
 from kitetui.trading.warmup import WarmUp
 from kitetui.venues import build_venue
 from kitetui.views import DeskSnapshot, HeadlineView, OrderDetail
@@ -154,30 +150,14 @@ class Supervisor:
         self.contracts = {i.tradingsymbol: i for i in self.master}
         self.broker = self.venue.broker
         self.feed = self.venue.feed
-        self.trader = Trader(
-            journal=self.journal,
-            broker=self.broker,
-            portfolio=self.portfolio,
-            risk=self.risk,
-            clock=self.clock,
-            sizing=cfg.sizing,
-            exits=cfg.exits,
-            tick_size=cfg.paper.tick_size,
-            run_id=self.run_id,
-            timer_ns=self.venue.timer_ns,
-            warmup=self.warmup,
-            charger=FillCharger(default_calculator(), self.contracts),
-        )
-        for event in opened.events:
-            self.trader.record_event(event)
-        self.alerts = Alerter(cfg.alerts, self.trader.record_event)
-        self.trader.listeners.append(self.alerts.on_event)
-        self.trader.fill_listeners.append(self.alerts.on_fill)
+        self.trader, self.alerts = build_trader(self, opened.events)
         self.last_prices: dict[str, float] = {}
         self.trader.last_prices = self.last_prices
         self._turnover: dict[str, float] = {}  # today's, per symbol (rupees)
         self.prev_turnover: dict[str, float] = {}
-        self._build_engines(opened.available)
+        self.engines: list[Any] = []
+        self.routes: dict[str, list[Any]] = {}
+        build_engines(self, opened.available)
         self.sessions = SessionKeeper(self, time.time_ns())
         self.commands = CommandHandler(self)
         self.recovery = Recovery(self)
@@ -191,34 +171,9 @@ class Supervisor:
         self._unknown_symbols: set[str] = set()
         await self.recovery.load()
         self.journal.start()
-        self.trader.record_event(
-            Event(
-                ts_ns=0,
-                kind=EventKind.RUN_RESUMED if self.resumed else EventKind.RUN_STARTED,
-                message=(
-                    f"resumed run {self.run_id} from cursor {self.resume_cursor}"
-                    if self.resumed
-                    else f"started run {self.run_id}"
-                ),
-                data={"config": self.config_path, "database": str(self.db_path)},
-            )
-        )
+        self.trader.record_event(run_started_event(self))
         # A desk that answers `status` has something to show from its first reply.
         self.publish()
-
-    def _build_engines(self, available: frozenset[str]) -> None:
-        run_tag = self.run_id.rsplit("-", 1)[-1]
-        self.engines: list[Any] = []
-        self.routes: dict[str, list[Any]] = {}
-        for engine_cfg in self.config.engines:
-            engine = engine_class(engine_cfg.kind)(
-                engine_cfg, self.trader, run_tag, self.master, self.calendar
-            )
-            engine.available = available
-            engine.freeze_limits = self.config.freeze_limits
-            engine.on_subscriptions = self._reroute
-            self.engines.append(engine)
-            self.trader.engines[engine.name] = engine
 
     def _reroute(self, _engine: Any = None) -> None:
         routes: dict[str, list[Any]] = {}

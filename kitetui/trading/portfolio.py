@@ -171,10 +171,7 @@ class Portfolio:
             return 0
         self._fill_ids.add(fill.fill_id)
 
-        book = self._books.get(fill.symbol)
-        if book is None:
-            book = _Book(symbol=fill.symbol, engine=fill.engine, product=fill.product)
-            self._books[fill.symbol] = book
+        book = self._book_for(fill)
         pnl_before = book.pnl_paise
         book.traded_today = True
         was_flat = book.quantity == 0
@@ -210,14 +207,25 @@ class Portfolio:
         if (was_flat or round_trip) and book.quantity != 0:
             book.trade_start_paise = book.realized_paise
         book.last_price = self._marks.get(fill.symbol, fill.price)
-        charged = 0
-        if fill.charges is not None:
-            charged = fill.charges.paise
-            book.charges_paise += charged
-            self._charges_paise += charged
-            self._charges = self._charges + fill.charges.charges
-        self._moved(book.pnl_paise - pnl_before, charged)
+        self._moved(book.pnl_paise - pnl_before, self._charge(book, fill))
         return realized
+
+    def _book_for(self, fill: Fill) -> _Book:
+        book = self._books.get(fill.symbol)
+        if book is None:
+            book = _Book(symbol=fill.symbol, engine=fill.engine, product=fill.product)
+            self._books[fill.symbol] = book
+        return book
+
+    def _charge(self, book: _Book, fill: Fill) -> int:
+        """Book the charges journaled with ``fill``; the paise charged (0 without)."""
+        if fill.charges is None:
+            return 0
+        charged = fill.charges.paise
+        book.charges_paise += charged
+        self._charges_paise += charged
+        self._charges = self._charges + fill.charges.charges
+        return charged
 
     def mark(self, symbol: str, price: float) -> bool:
         """Set a symbol's last price; returns False (and changes nothing) for an unknown

@@ -1,0 +1,76 @@
+"""Putting the desk's trading core together: the trader with its charger and alerts, the
+engines by name, and the event that opens (or resumes) a run.
+
+Kept out of ``gate.py`` so the supervisor holds the batch gate and the driver loop, and
+this wiring, which changes whenever a part is added, has a room of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from kitetui.alerts import Alerter
+from kitetui.domain import Event
+from kitetui.events import EventKind
+from kitetui.plugins import engine_class
+from kitetui.trading.charges import default_calculator
+from kitetui.trading.fill_charges import FillCharger
+from kitetui.trading.trader import Trader
+
+if TYPE_CHECKING:
+    from kitetui.supervisor.gate import Supervisor
+
+
+def build_trader(desk: Supervisor, opened_events: Iterable[Event]) -> tuple[Trader, Alerter]:
+    """The trader on the desk's journal, broker, book and risk; the venue's opening events
+    recorded; alerts listening to its events and fills."""
+    cfg = desk.config
+    trader = Trader(
+        journal=desk.journal,
+        broker=desk.broker,
+        portfolio=desk.portfolio,
+        risk=desk.risk,
+        clock=desk.clock,
+        sizing=cfg.sizing,
+        exits=cfg.exits,
+        tick_size=cfg.paper.tick_size,
+        run_id=desk.run_id,
+        timer_ns=desk.venue.timer_ns,
+        warmup=desk.warmup,
+        charger=FillCharger(default_calculator(), desk.contracts),
+    )
+    for event in opened_events:
+        trader.record_event(event)
+    alerts = Alerter(cfg.alerts, trader.record_event)
+    trader.listeners.append(alerts.on_event)
+    trader.fill_listeners.append(alerts.on_fill)
+    return trader, alerts
+
+
+def build_engines(desk: Supervisor, available: frozenset[str]) -> None:
+    """The config's engines, found by name (``kitetui.plugins``), in its order, added to
+    ``desk.engines`` one by one (an engine may subscribe while it is being built)."""
+    run_tag = desk.run_id.rsplit("-", 1)[-1]
+    for engine_cfg in desk.config.engines:
+        engine = engine_class(engine_cfg.kind)(
+            engine_cfg, desk.trader, run_tag, desk.master, desk.calendar
+        )
+        engine.available = available
+        engine.freeze_limits = desk.config.freeze_limits
+        engine.on_subscriptions = desk._reroute
+        desk.engines.append(engine)
+        desk.trader.engines[engine.name] = engine
+
+
+def run_started_event(desk: Supervisor) -> Event:
+    return Event(
+        ts_ns=0,
+        kind=EventKind.RUN_RESUMED if desk.resumed else EventKind.RUN_STARTED,
+        message=(
+            f"resumed run {desk.run_id} from cursor {desk.resume_cursor}"
+            if desk.resumed
+            else f"started run {desk.run_id}"
+        ),
+        data={"config": desk.config_path, "database": str(desk.db_path)},
+    )

@@ -1,0 +1,150 @@
+"""What the trader records: events, signals, risk decisions and refusal counts.
+
+Every record goes to the journal and to the bounded views the desk publishes, and
+nothing is recorded while a resumed run replays its past (the warm-up): that history is
+in the journal already. ``TraderRecords`` is mixed into ``Trader`` and works on its
+state; it is a module of its own so the order book's side of the trader stays short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import TYPE_CHECKING
+
+from kitetui.domain import Event, OrderIntent, RiskDecision, RiskVerdict, Signal, SignalKind
+from kitetui.events import EventKind
+from kitetui.views import BlockedView, EventView, SignalView
+
+if TYPE_CHECKING:
+    from kitetui.trading.ports import EnginePort as Engine
+    from kitetui.trading.trader import Trader
+
+_DECISION_EVENTS = {
+    RiskVerdict.REDUCE: EventKind.RISK_REDUCED,
+    RiskVerdict.BLOCK: EventKind.RISK_BLOCKED,
+    RiskVerdict.HALT: EventKind.RISK_HALTED,
+}
+
+
+class TraderRecords:
+    """The recording side of ``Trader`` (module docstring)."""
+
+    def record_event(self: Trader, event: Event) -> None:
+        if self.warmup.active:
+            return
+        if not event.ts_ns:
+            event = replace(event, ts_ns=self.clock.now_ns)
+        self.journal.add_event(event)
+        self.event_seq += 1
+        self.counts["events"] += 1
+        self.events.append(
+            EventView(
+                seq=self.event_seq,
+                ts_ns=event.ts_ns,
+                kind=event.kind,
+                level=event.level,
+                message=event.message,
+                symbol=event.symbol,
+                engine=event.engine,
+            )
+        )
+        for listener in self.listeners:
+            listener(event)
+
+    def record_universe(
+        self: Trader,
+        engine: str,
+        day: date,
+        selected: tuple[str, ...],
+        rejected: tuple[tuple[str, str], ...],
+    ) -> None:
+        if not self.warmup.active:
+            self.journal.add_universe(day.isoformat(), engine, selected, rejected)
+
+    def skip_not_ready(self: Trader, engine: Engine, bar) -> None:
+        self.record_event(
+            Event(
+                ts_ns=bar.end_ns,
+                kind=EventKind.BAR_SKIPPED,
+                level="DEBUG",
+                symbol=bar.symbol,
+                engine=engine.name,
+                message="indicators not ready",
+                data={"reason": "indicators not ready", "timeframe_s": bar.timeframe_s},
+            )
+        )
+
+    def _record_signal(self: Trader, signal: Signal, decision: RiskDecision | None) -> None:
+        self.journal.add_signal(signal)
+        self.counts["signals"] += 1
+        if signal.kind is SignalKind.HOLD:
+            return
+        self.signal_seq += 1
+        self.signals.append(
+            SignalView(
+                seq=self.signal_seq,
+                signal_id=signal.signal_id,
+                ts_ns=signal.ts_ns,
+                engine=signal.engine,
+                strategy=signal.strategy,
+                symbol=signal.symbol,
+                kind=signal.kind.value,
+                price=signal.price,
+                reason=signal.reason,
+                confidence=signal.confidence,
+                indicators=tuple(sorted(signal.indicators.items())),
+                risk_verdict=decision.verdict.value if decision else "",
+                risk_reason=decision.reason if decision else "",
+            )
+        )
+
+    def _record_decision(self: Trader, intent: OrderIntent, decision: RiskDecision) -> None:
+        self.journal.add_risk_decision(
+            self.clock.now_ns,
+            intent.signal_id,
+            intent.engine,
+            intent.symbol,
+            intent.purpose.value,
+            intent.side.value,
+            intent.quantity,
+            decision,
+        )
+        self.counts["decisions"] += 1
+        if decision.verdict is not RiskVerdict.ALLOW:
+            self.note_blocked(
+                intent.engine,
+                decision.rule,
+                decision.verdict.value,
+                self.clock.now_ns,
+                intent.symbol,
+                decision.reason,
+            )
+            self.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind=_DECISION_EVENTS[decision.verdict],
+                    level="WARNING",
+                    symbol=intent.symbol,
+                    engine=intent.engine,
+                    message=f"{intent.purpose.value} {intent.side.value} {intent.quantity}: "
+                    f"{decision.reason}",
+                    data={"rule": decision.rule, "quantity": decision.quantity},
+                )
+            )
+
+    def note_blocked(
+        self: Trader,
+        engine: str,
+        rule: str,
+        verdict: str,
+        ts_ns: int,
+        symbol: str,
+        reason: str,
+        n=1,
+    ) -> None:
+        """Count a refusal per (engine, rule, verdict): the Blocked tab's rows."""
+        key = (engine, rule, verdict)
+        known = self.blocked.get(key)
+        count = (known.count if known else 0) + n
+        self.blocked[key] = BlockedView(engine, rule, verdict, count, ts_ns, symbol, reason)
