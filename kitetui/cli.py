@@ -42,6 +42,8 @@ EXIT_DATA = 4
 EXIT_LOGIN = 5
 EXIT_DISK_FULL = 6
 EXIT_LOCKED = 7  # another desk holds this database
+# kitetui.export.WHATS, spelt here so the parser needs no import of the report code
+EXPORTS = ("orders", "fills", "trades", "equity", "signals", "events")
 DESK_COMMANDS = frozenset({"run", "backtest", "replay"})  # the ones that run a desk
 
 
@@ -143,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--db", help="the database (default: the config's)")
     runs.add_argument("--config", "-c", default=str(DEFAULT_CONFIG))
     runs.add_argument("--json", action="store_true", help="print one JSON document")
+    export = commands.add_parser("export", help="one table of a run as CSV (read-only)")
+    export.add_argument("--what", required=True, choices=EXPORTS, help="what to export")
+    export.add_argument("--out", required=True, help="the CSV file to write, or - for stdout")
+    export.add_argument("--run", default="latest", help="a run id or its prefix (default: latest)")
+    export.add_argument("--db", help="the database (default: the config's)")
+    export.add_argument("--config", "-c", default=str(DEFAULT_CONFIG))
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("config")
     login = commands.add_parser(
@@ -232,6 +240,7 @@ _TOOLS: dict[str, Callable[[argparse.Namespace], int]] = {
     "strategies": lambda args: _list_strategies(args.json),
     "instruments": lambda args: _instruments_search(args),
     "runs": lambda args: _list_runs(args),
+    "export": lambda args: _export(args),
     "attach": lambda args: _attach(args),
     "report": lambda args: _report(args),
     "login": lambda args: _session().run_login(args, sys.stdin, sys.stdout),
@@ -412,6 +421,16 @@ def _list_strategies(as_json: bool) -> int:
     else:
         for spec in specs:
             print(spec.line())
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from kitetui.export import export
+
+    database = args.db if args.db else load_config(args.config).database
+    run_id = export(Path(database), args.run, args.what, args.out)
+    if args.out != "-":
+        print(f"{args.what} of run {run_id} written to {args.out}", file=sys.stderr)
     return 0
 
 

@@ -56,7 +56,7 @@ def make_private_dir(path: Path) -> None:
     os.chmod(path, 0o700)
 
 
-def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
@@ -162,7 +162,7 @@ def fills_csv(report: Report) -> str:
                 money(c.total),
             )
         )
-    return _csv(header, rows)
+    return csv_text(header, rows)
 
 
 def trades_csv(report: Report) -> str:
@@ -208,7 +208,7 @@ def trades_csv(report: Report) -> str:
         )
         for t in report.trades
     ]
-    return _csv(header, rows)
+    return csv_text(header, rows)
 
 
 def orders_csv(report: Report) -> str:
@@ -251,7 +251,7 @@ def orders_csv(report: Report) -> str:
         )
         for o in report.ledger.orders
     ]
-    return _csv(header, rows)
+    return csv_text(header, rows)
 
 
 def equity_csv(report: Report) -> str:
@@ -260,7 +260,7 @@ def equity_csv(report: Report) -> str:
         (iso_ist(p.ts_ns), money(p.gross), money(p.charges), money(p.net), money(p.drawdown))
         for p in report.equity
     ]
-    return _csv(header, rows)
+    return csv_text(header, rows)
 
 
 def write_report_files(report: Report, out: Path) -> list[Path]:

@@ -1,0 +1,102 @@
+"""`kitetui export`: one table of a run as CSV, from any kitetui database, read-only.
+
+A trader takes the journal elsewhere (a spreadsheet, a tax tool, a notebook). Orders,
+fills, round trips and the equity curve come out exactly as the backtest report writes
+them (``kitetui.backtest.files``: IST times with ``+05:30``, each fill's charges by
+component, net and gross), so the same run gives the same rows whichever command wrote
+them; signals and events come straight from their tables. The database is opened
+read-only (``immutable`` when no WAL is beside it), so exporting beside a running desk
+changes nothing; the file written is private to its user.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from kitetui.backtest.build import Report, build_report
+from kitetui.backtest.errors import OutputError
+from kitetui.backtest.files import (
+    csv_text,
+    equity_csv,
+    fills_csv,
+    iso_ist,
+    orders_csv,
+    trades_csv,
+    write_private,
+)
+from kitetui.backtest.ledger import find_run, load_ledger, open_read_only
+
+_FROM_REPORT: dict[str, Callable[[Report], str]] = {
+    "orders": orders_csv,
+    "fills": fills_csv,
+    "trades": trades_csv,
+    "equity": equity_csv,
+}
+WHATS = (*_FROM_REPORT, "signals", "events")
+
+
+def export(database: Path, run: str, what: str, out: str, stdout: TextIO = sys.stdout) -> str:
+    """Write ``what`` of ``run`` (an id, a unique prefix or ``latest``) as CSV to ``out``
+    (a path, or ``-`` for standard output); returns the run's id."""
+    if what in _FROM_REPORT:
+        report = build_report(load_ledger(database, run))
+        run_id, text = report.run_id, _FROM_REPORT[what](report)
+    else:
+        conn = open_read_only(database)
+        try:
+            run_id = find_run(conn, run).run_id
+            text = _TABLES[what](conn, run_id)
+        finally:
+            conn.close()
+    if out == "-":
+        stdout.write(text)
+        return run_id
+    try:
+        write_private(Path(out), text)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write the export ({exc.strerror or exc})") from None
+    return run_id
+
+
+def _signals(conn: sqlite3.Connection, run_id: str) -> str:
+    rows = conn.execute(
+        "SELECT ts_ns, signal_id, engine, strategy, symbol, timeframe_s, kind, price, reason, "
+        "confidence, indicators FROM signals WHERE run_id = ? ORDER BY ts_ns, rowid",
+        (run_id,),
+    )
+    header = ("ts", "signal_id", "engine", "strategy", "tradingsymbol", "timeframe_s", "kind",
+              "price", "reason", "confidence", "indicators")  # fmt: skip
+    return csv_text(header, ((iso_ist(r[0]), *r[1:]) for r in rows))
+
+
+def _events(conn: sqlite3.Connection, run_id: str) -> str:
+    rows = conn.execute(
+        "SELECT ts_ns, kind, level, engine, symbol, message, data FROM events "
+        "WHERE run_id = ? ORDER BY id",
+        (run_id,),
+    )
+    header = ("ts", "kind", "level", "engine", "tradingsymbol", "message", "data")
+    return csv_text(header, ((_when(r[0]), *r[1:6], _compact(r[6])) for r in rows))
+
+
+def _when(ts_ns: int) -> str:
+    return iso_ist(ts_ns) if ts_ns > 0 else ""
+
+
+def _compact(data: str) -> str:
+    """The event's JSON payload on one line (as stored, if it is not JSON)."""
+    try:
+        return json.dumps(json.loads(data), separators=(",", ":"), sort_keys=True)
+    except ValueError:
+        return data
+
+
+_TABLES: dict[str, Callable[[sqlite3.Connection, str], str]] = {
+    "signals": _signals,
+    "events": _events,
+}

@@ -1,0 +1,105 @@
+"""`kitetui export` (kitetui/export.py): one table of a run as CSV, read-only, private."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kitetui import cli
+from kitetui.export import WHATS
+from tests.attacks.sigkill_corpus import light_config
+
+
+def kitetui(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kitetui", *args],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("export")
+    db = folder / "state.db"
+    proc = kitetui("run", "--config", str(light_config(folder)), "--no-ui", "--db", str(db))
+    assert proc.returncode == 0, proc.stderr
+    return db
+
+
+def rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_parser_offers_every_export() -> None:
+    assert set(cli.EXPORTS) == set(WHATS)
+
+
+def test_export_of_each_table_matches_the_journal_and_changes_nothing(
+    finished: Path, tmp_path: Path
+) -> None:
+    before = hashlib.sha256(finished.read_bytes()).hexdigest()
+    with sqlite3.connect(f"file:{finished}?mode=ro", uri=True) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
+        count = {
+            table: conn.execute(
+                f"SELECT count(*) FROM {table} WHERE run_id = ?", (run_id,)
+            ).fetchone()[0]
+            for table in ("orders", "fills", "signals", "events")
+        }
+    got = {}
+    for what in WHATS:
+        out = tmp_path / f"{what}.csv"
+        proc = kitetui("export", "--db", str(finished), "--what", what, "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+        assert f"{what} of run {run_id} written" in proc.stderr
+        assert out.stat().st_mode & 0o777 == 0o600
+        got[what] = rows(out.read_text())
+    for table in ("orders", "fills", "signals", "events"):
+        assert len(got[table]) == count[table] > 0, table
+    assert all(r["ts"].endswith("+05:30") for r in got["fills"] + got["signals"])
+    fills_charged = sum(float(r["charges"]) for r in got["fills"])
+    trades_charged = sum(float(r["charges"]) for r in got["trades"])
+    assert fills_charged == pytest.approx(trades_charged, abs=0.01) and fills_charged > 0
+    assert got["equity"] and {"equity_gross", "charges_paid"} <= set(got["equity"][0])
+    assert hashlib.sha256(finished.read_bytes()).hexdigest() == before
+
+
+def test_export_to_stdout_and_by_run_prefix(finished: Path) -> None:
+    with sqlite3.connect(f"file:{finished}?mode=ro", uri=True) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM runs").fetchone()
+    proc = kitetui("export", "--db", str(finished), "--run", run_id[:10], "--what", "orders",
+                   "--out", "-")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert rows(proc.stdout) and proc.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("--run", "nosuchrun"), 2, "no run 'nosuchrun'"),
+        (("--out", "/nonexistent-dir/x.csv"), 2, "cannot write the export"),
+    ],
+    ids=["unknown-run", "unwritable"],
+)
+def test_export_refusals_are_one_line(
+    finished: Path, tmp_path: Path, args: tuple[str, ...], code: int, says: str
+) -> None:
+    base = {"--what": "fills", "--out": str(tmp_path / "unused.csv"), "--run": "latest"}
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
+    flat = [x for pair in base.items() for x in pair]
+    proc = kitetui("export", "--db", str(finished), *flat)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr.count("\n") == 1 and says in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_export_of_a_missing_database_says_so(tmp_path: Path) -> None:
+    proc = kitetui("export", "--db", str(tmp_path / "none.db"), "--what", "fills", "--out", "-")
+    assert proc.returncode == 2 and "no such database" in proc.stderr
