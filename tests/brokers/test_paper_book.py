@@ -17,45 +17,11 @@ from kitetui.brokers.base import ModifyRefused
 from kitetui.brokers.paper_book import Liquidity, PaperBook
 from kitetui.domain import (
     Bar,
-    Exchange,
-    Order,
-    OrderPurpose,
     OrderStatus,
-    OrderType,
-    Product,
-    Side,
     Tick,
 )
 
-B, S = Side.BUY, Side.SELL
-MKT, LMT, SL, SLM = OrderType.MARKET, OrderType.LIMIT, OrderType.SL, OrderType.SL_M
-
-
-def order(
-    side: Side = B,
-    kind: OrderType = MKT,
-    price: float = 0.0,
-    trigger: float = 0.0,
-    qty: int = 10,
-    tag: str = "t1",
-    ts_ns: int = 100,
-    symbol: str = "INFY",
-) -> Order:
-    return Order(
-        tag=tag,
-        engine="eq",
-        symbol=symbol,
-        exchange=Exchange.NSE,
-        side=side,
-        quantity=qty,
-        order_type=kind,
-        product=Product.MIS,
-        purpose=OrderPurpose.ENTRY,
-        status=OrderStatus.NEW,
-        ts_ns=ts_ns,
-        price=price,
-        trigger_price=trigger,
-    )
+from .paper_orders import LMT, MKT, SL, SLM, B, S, order
 
 
 def bar(o: float, h: float, low: float, c: float, ts_ns: int = 200, symbol: str = "INFY") -> Bar:

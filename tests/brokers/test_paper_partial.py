@@ -9,35 +9,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kitetui.brokers.paper_book import Liquidity, PaperBook
-from kitetui.domain import Bar, Exchange, Order, OrderPurpose, OrderStatus, OrderType, Product, Side
+from kitetui.domain import Bar, Order, OrderStatus, OrderType, Side
 
-B, S = Side.BUY, Side.SELL
+from .paper_orders import LMT, B, S
+from .paper_orders import order as _order
 
 
 def order(
     side: Side = B,
-    kind: OrderType = OrderType.LIMIT,
+    kind: OrderType = LMT,
     price: float = 100.0,
     trigger: float = 0.0,
     qty: int = 100,
     tag: str = "t1",
     symbol: str = "INFY",
 ) -> Order:
-    return Order(
-        tag=tag,
-        engine="eq",
-        symbol=symbol,
-        exchange=Exchange.NSE,
-        side=side,
-        quantity=qty,
-        order_type=kind,
-        product=Product.MIS,
-        purpose=OrderPurpose.ENTRY,
-        status=OrderStatus.NEW,
-        ts_ns=100,
-        price=price,
-        trigger_price=trigger,
-    )
+    """This file's defaults: a LIMIT buy at 100."""
+    return _order(side, kind, price, trigger, qty, tag, 100, symbol)
 
 
 def place(book: PaperBook, o: Order) -> Order:

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kitetui.brokers.paper_pricing import PaperPricing, exact
-from kitetui.domain import Exchange, Order, OrderPurpose, OrderStatus, OrderType, Product, Side
+from kitetui.domain import Order, OrderType, Side
 
-B, S = Side.BUY, Side.SELL
-MKT, LMT, SL, SLM = OrderType.MARKET, OrderType.LIMIT, OrderType.SL, OrderType.SL_M
+from .paper_orders import LMT, MKT, SL, SLM, B, S
+from .paper_orders import order as _order
 
 
 def order(
@@ -25,21 +25,8 @@ def order(
     tag: str = "t1",
     symbol: str = "INFY",
 ) -> Order:
-    return Order(
-        tag=tag,
-        engine="eq",
-        symbol=symbol,
-        exchange=Exchange.NSE,
-        side=side,
-        quantity=qty,
-        order_type=kind,
-        product=Product.MIS,
-        purpose=OrderPurpose.ENTRY,
-        status=OrderStatus.NEW,
-        ts_ns=0,
-        price=price,
-        trigger_price=trigger,
-    )
+    """This file's defaults: a LIMIT buy at 100."""
+    return _order(side, kind, price, trigger, qty, tag, 0, symbol)
 
 
 def test_exact_with_decimal_float_is_the_decimal_it_was_written_as():
