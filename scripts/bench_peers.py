@@ -18,7 +18,8 @@ What it does, in order:
    kitetui config. The peers parse the very same CSVs.
 3. Runs the same strategy in all three, interleaved (kitetui, backtrader, nautilus;
    again; … ``--repeats`` times): EMA 20/50 crossover on 1-minute closes, long only (a
-   down-cross exits). kitetui: ``python -m kitetui backtest`` on an ``equity`` engine
+   down-cross exits). kitetui: ``python -m kitetui run --no-ui --speed max`` (the
+   pipeline ``kitetui backtest`` runs, without building its report) on an ``equity`` engine
    with ``symbols: [...]``, ``ema_cross`` ``{fast: 20, slow: 50, allow_short: false}``,
    its own ATR sizing, risk, MIS session rules (no entry after 15:00, square-off at
    15:20), paper fills and journal, a fresh database per run. The peers: a fixed 10
@@ -26,7 +27,7 @@ What it does, in order:
 
 What each figure includes:
 
-* kitetui ``process``: spawn to exit of ``python -m kitetui backtest``: interpreter
+* kitetui ``process``: spawn to exit of ``python -m kitetui run --no-ui``: interpreter
   start-up, imports, config and master checks, loading and validating the CSVs, the run,
   the journal's last commit and the summary. kitetui ``run``: its own summary line
   (``replayed N bars … X s wall``, ``Supervisor.run``: feed, engines, risk, paper
@@ -312,9 +313,12 @@ def run_kitetui(data: DataSet, scratch: Path, index: int) -> Run:
         sys.executable,
         "-m",
         "kitetui",
-        "backtest",
+        "run",
         "--config",
         str(data.config),
+        "--no-ui",
+        "--speed",
+        "max",
         "--db",
         str(db),
     ]
