@@ -7,11 +7,12 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from backtest.factories import fill, ts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest.factories import fill, ts
-from kitetui.backtest.metrics import (
+from kitetui.clock import ist_date
+from kitetui.performance.metrics import (
     closed_equity,
     daily_net,
     drawdown_of,
@@ -22,8 +23,7 @@ from kitetui.backtest.metrics import (
     sortino,
     trade_day,
 )
-from kitetui.backtest.trades import Trade, round_trips
-from kitetui.clock import ist_date
+from kitetui.performance.trades import Trade, round_trips
 from kitetui.trading.charges import Charges
 
 D = Decimal
