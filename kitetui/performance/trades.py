@@ -232,6 +232,10 @@ class RoundTrips:
     def open_count(self) -> int:
         return len(self._book)
 
+    def open_symbols(self) -> set[str]:
+        """The symbols with a trade still open (what ``open_trades`` wants marks for)."""
+        return {symbol for _, symbol in self._book}
+
     def open_trades(self, marks: Mapping[str, Decimal] | None = None) -> list[Trade]:
         """The trades still open, marked at ``marks[symbol]`` (at their entry price when
         there is no mark: no unrealized P&L invented)."""
