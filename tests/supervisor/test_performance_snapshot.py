@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from kitetui.backtest.build import build_report
+from kitetui.backtest.build import Report, build_report
 from kitetui.backtest.ledger import load_ledger
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.clock import ist_date
@@ -79,8 +79,8 @@ def assert_same(row: PerformanceRow, figures: Figures, where: str) -> None:
     assert shown == reported, where
 
 
-def assert_matches_report(snapshot: DeskSnapshot, db: Path) -> int:
-    """Every part the report measures has the same figures on the desk; the count."""
+def assert_matches_report(snapshot: DeskSnapshot, db: Path) -> Report:
+    """Every part the report measures has the same figures on the desk."""
     report = build_report(load_ledger(db, snapshot.run_id))
     rows = {(r.scope, r.part, r.name): r for r in snapshot.performance.rows}
     assert_same(rows["run", "all", ""], report.total, "run")
@@ -99,8 +99,7 @@ def assert_matches_report(snapshot: DeskSnapshot, db: Path) -> int:
     engines = {e.name: e.strategy for e in snapshot.engines}
     for name in report.by_strategy:
         assert rows["run", "engine", name].strategy == engines[name]
-    assert report.total.trades > 10 and len(report.by_day) >= 3  # a real test
-    return len(expected)
+    return report
 
 
 def _config():
@@ -131,7 +130,8 @@ async def test_after_a_replay_the_desk_performance_equals_the_report(tmp_path: P
     finally:
         await asyncio.wait_for(supervisor.close(), 30)
     assert live == sorted(live) and live[-1] > 0 and live[0] < live[-1]  # it grew live
-    assert assert_matches_report(final, db) > 5
+    report = assert_matches_report(final, db)
+    assert report.total.trades > 10 and len(report.by_day) >= 3 and len(report.by_symbol) > 3
     # Today's scope is the last day's, and its parts add up to it.
     today = [r for r in final.performance.rows if r.scope == final.day]
     whole = next(r for r in today if r.part == "all")
@@ -141,25 +141,30 @@ async def test_after_a_replay_the_desk_performance_equals_the_report(tmp_path: P
 
 
 async def test_a_resumed_run_rebuilds_the_same_figures_from_the_journal(tmp_path: Path) -> None:
+    """Stopped on its second day with a position open (left open: ``on_stop: leave``),
+    the desk marks that trade as the report does; resumed, it rebuilds every figure
+    from the journaled fills and ends where the report ends."""
     db = tmp_path / "state.db"
     first = Supervisor(_config(), "test.yaml", database=db, speed=None)
     await asyncio.wait_for(first.open(), 60)
     process = first._process
     days: set[str] = set()
 
-    async def stop_on_the_third_day(ts: int, batch: list, warm: bool) -> None:
+    async def stop_with_a_position_open(ts: int, batch: list, warm: bool) -> None:
         await process(ts, batch, warm)
         days.add(ist_date(ts).isoformat())
-        if len(days) == 3:
+        if len(days) >= 2 and first.portfolio.open_positions():
             first.request_stop()
 
-    first._process = stop_on_the_third_day  # type: ignore[method-assign]
+    first._process = stop_with_a_position_open  # type: ignore[method-assign]
     try:
         await asyncio.wait_for(first.run(), 240)
-        before = first.publisher.build(0).performance
     finally:
         await asyncio.wait_for(first.close(), 30)
-    assert before.scoped("run")[0].trades > 0
+    stopped = first.publisher.build(0)
+    whole = stopped.performance.scoped("run")[0]
+    assert whole.trades > 0 and whole.open_trades > 0
+    assert assert_matches_report(stopped, db).total.open_trades == whole.open_trades
 
     second = Supervisor(_config(), "test.yaml", database=db, speed=None)
     await asyncio.wait_for(second.open(), 60)
@@ -169,5 +174,6 @@ async def test_a_resumed_run_rebuilds_the_same_figures_from_the_journal(tmp_path
         final = second.publisher.build(0)
     finally:
         await asyncio.wait_for(second.close(), 30)
-    assert final.performance.scoped("run")[0].trades > before.scoped("run")[0].trades
-    assert_matches_report(final, db)
+    assert final.performance.scoped("run")[0].trades > whole.trades
+    report = assert_matches_report(final, db)
+    assert report.total.trades > 10 and len(report.by_day) >= 3
