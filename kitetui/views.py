@@ -272,8 +272,8 @@ class HeadlineView:
 
     gross: float  # realized + unrealized, rupees
     charges: float  # the journaled charges of every fill, rupees
-    trades: int  # round trips: a symbol from flat back to flat (or through zero)
-    won: int  # of those, the ones with a positive gross P&L
+    trades: int  # round trips, as the report counts them (kitetui.performance)
+    won: int  # of those, the ones with a positive net P&L
     max_drawdown: float  # the deepest fall below peak net equity, rupees (a magnitude)
     orders: int = 0
     fills: int = 0

@@ -84,6 +84,11 @@ class PerformanceBook:
     def fills(self) -> int:
         return self._fills
 
+    def closed_trades(self) -> tuple[int, int]:
+        """The run's closed round trips and how many of them won (net > 0)."""
+        tally = self._tallies.get((RUN, ALL, ""))
+        return (0, 0) if tally is None else (tally.trades, tally.wins)
+
     def open_symbols(self) -> set[str]:
         return self._pairs.open_symbols()
 

@@ -132,6 +132,9 @@ async def test_after_a_replay_the_desk_performance_equals_the_report(tmp_path: P
     assert live == sorted(live) and live[-1] > 0 and live[0] < live[-1]  # it grew live
     report = assert_matches_report(final, db)
     assert report.total.trades > 10 and len(report.by_day) >= 3 and len(report.by_symbol) > 3
+    # the end-of-replay summary screen counts trades and wins as the report does
+    assert final.headline is not None
+    assert (final.headline.trades, final.headline.won) == (report.total.trades, report.total.wins)
     # Today's scope is the last day's, and its parts add up to it.
     today = [r for r in final.performance.rows if r.scope == final.day]
     whole = next(r for r in today if r.part == "all")
