@@ -272,8 +272,8 @@ class HeadlineView:
 
     gross: float  # realized + unrealized, rupees
     charges: float  # the journaled charges of every fill, rupees
-    trades: int  # round trips: a symbol from flat back to flat (or through zero)
-    won: int  # of those, the ones with a positive gross P&L
+    trades: int  # round trips, as the report counts them (kitetui.performance)
+    won: int  # of those, the ones with a positive net P&L
     max_drawdown: float  # the deepest fall below peak net equity, rupees (a magnitude)
     orders: int = 0
     fills: int = 0
@@ -288,6 +288,49 @@ class HeadlineView:
     @property
     def win_rate(self) -> float | None:
         return self.won / self.trades if self.trades else None
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceRow:
+    """One part of the run measured as the report measures it (``kitetui.performance``):
+    round trips paired from the fills, a win is a trade with a positive NET P&L, the
+    drawdown is of the closed-trade net equity. A trade still open is in ``gross``,
+    ``charges`` and ``net`` marked at the last price, and in no trade statistic.
+    Money in rupees, each figure rounded half-up to paise from its exact value."""
+
+    scope: str  # "run", or an ISO date: the figures of that one day
+    part: str  # "all", "engine", "symbol" or "day" (a day of the run)
+    name: str = ""  # the engine, the symbol or the ISO day; "" for all
+    strategy: str = ""  # the engine's strategy, for an engine's row
+    trades: int = 0  # closed round trips
+    open_trades: int = 0
+    wins: int = 0
+    losses: int = 0
+    gross: float = 0.0
+    charges: float = 0.0
+    net: float = 0.0
+    avg_win: float | None = None  # net, None without a win
+    avg_loss: float | None = None  # net (<= 0), None without a loss
+    profit_factor: float | None = None  # wins' net / |losses' net|, None without a loss
+    expectancy: float | None = None  # net per closed trade
+    max_drawdown: float = 0.0  # a magnitude, >= 0
+    turnover: float = 0.0
+
+    @property
+    def win_rate(self) -> float | None:
+        return self.wins / self.trades if self.trades else None
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceView:
+    """The Performance tab: the run's figures (whole, per engine, per symbol, per day)
+    and each day's (whole, per engine, per symbol), kept by the desk as fills arrive."""
+
+    rows: tuple[PerformanceRow, ...] = ()
+
+    def scoped(self, scope: str) -> tuple[PerformanceRow, ...]:
+        """The rows of ``scope``: ``"run"`` or an ISO day."""
+        return tuple(row for row in self.rows if row.scope == scope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,3 +371,4 @@ class DeskSnapshot:
     day: str = ""  # the trading day at the data clock (ISO date), "" before the first
     past_days: tuple[DayView, ...] = ()  # earlier days of the run that traded, oldest first
     headline: HeadlineView | None = None  # set once a replay has finished
+    performance: PerformanceView = field(default_factory=PerformanceView)

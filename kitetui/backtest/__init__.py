@@ -7,9 +7,9 @@ backtest and reads only the journal for it, so any past run can be reported agai
 
 * ``ledger`` — a run's fills, orders and equity points, read from a database opened
   read-only; ``costs.fill_charges`` — each fill's charges by component;
-* ``trades`` — round trips, lots matched FIFO per engine and symbol;
-* ``metrics`` — the figures (P&L, charges, trade statistics, drawdown, Sharpe…), pure
-  functions of the trades;
+* ``build`` — the report: round trips (lots matched FIFO per engine and symbol) and the
+  figures (P&L, charges, trade statistics, drawdown, Sharpe…), computed by
+  ``kitetui.performance``, the code the desk's Perf tab runs on each fill too;
 * ``files``, ``html``, ``terminal`` — report.json and the CSVs, report.html, and the
   one-screen summary;
 * ``progress`` and ``runner`` — the ``kitetui backtest`` and ``kitetui report`` commands.

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
 from kitetui.backtest.ledger import Ledger
-from kitetui.backtest.metrics import (
+from kitetui.clock import ist_date
+from kitetui.performance.metrics import (
     Drawdown,
     Figures,
     drawdown_of,
@@ -23,8 +24,7 @@ from kitetui.backtest.metrics import (
     trade_day,
     with_sessions,
 )
-from kitetui.backtest.trades import ZERO, Trade, round_trips
-from kitetui.clock import ist_date
+from kitetui.performance.trades import ZERO, Trade, round_trips
 from kitetui.trading.charges import EXACT
 
 

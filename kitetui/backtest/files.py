@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from kitetui.backtest.build import Report
-from kitetui.backtest.metrics import Figures, as_json
 from kitetui.clock import IST
+from kitetui.performance.metrics import Figures, as_json
 
 REPORT_FILES = ("report.json", "fills.csv", "trades.csv", "orders.csv", "equity.csv")
 

@@ -19,8 +19,8 @@ from plotly.subplots import make_subplots
 
 from kitetui.backtest.build import EquityPoint, Report
 from kitetui.backtest.files import iso_ist
-from kitetui.backtest.metrics import Drawdown, Figures, daily_net
 from kitetui.clock import ist_datetime
+from kitetui.performance.metrics import Drawdown, Figures, daily_net
 
 MAX_POINTS = 4000
 _PLOT_CONFIG = {"displaylogo": False, "responsive": True}

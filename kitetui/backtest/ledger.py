@@ -25,10 +25,10 @@ from urllib.parse import quote
 
 from kitetui.backtest.costs import JournaledFill, fill_charges, segment_from_symbol
 from kitetui.backtest.errors import RunNotFound
-from kitetui.backtest.trades import FillRecord
 from kitetui.clock import ist_date
 from kitetui.domain import Order
 from kitetui.events import EventKind
+from kitetui.performance.trades import FillRecord
 from kitetui.store import rows as decode
 from kitetui.store.errors import (
     DatabasePathError,

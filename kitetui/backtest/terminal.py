@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kitetui.backtest.build import Report
-from kitetui.backtest.metrics import Figures
+from kitetui.performance.metrics import Figures
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 

@@ -1,5 +1,6 @@
-"""Putting the desk's trading core together: the trader with its charger and alerts, the
-engines by name, and the event that opens (or resumes) a run.
+"""Putting the desk's trading core together: the trader with its charger, its alerts and
+the performance book it feeds, the engines by name, and the event that opens (or
+resumes) a run.
 
 Kept out of ``gate.py`` so the supervisor holds the batch gate and the driver loop, and
 this wiring, which changes whenever a part is added, has a room of its own.
@@ -45,6 +46,7 @@ def build_trader(desk: Supervisor, opened_events: Iterable[Event]) -> tuple[Trad
     alerts = Alerter(cfg.alerts, trader.record_event)
     trader.listeners.append(alerts.on_event)
     trader.fill_listeners.append(alerts.on_fill)
+    trader.fill_books.append(desk.performance.add)
     return trader, alerts
 
 

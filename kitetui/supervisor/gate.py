@@ -38,6 +38,7 @@ from kitetui.market.feeds import OrderUpdate
 from kitetui.market.loaders import data_path
 from kitetui.market.replay import DateWindow, Item
 from kitetui.market.validate import GapDetector, PriceValidator
+from kitetui.performance.book import PerformanceBook
 from kitetui.store import runs as runs_repo
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
@@ -92,6 +93,7 @@ class Supervisor:
         self.feed_state = "STARTING"
         self.summary: RunSummary | None = None
         self.headline: HeadlineView | None = None  # a finished replay's figures
+        self.performance = PerformanceBook()  # the Performance tab, fed every fill
         self._stopping = False
         self._closed = False
 

@@ -3,8 +3,9 @@
 Gross P&L, charges and max drawdown come from the ledger (exact paise): the charges are
 the ones journaled with each fill (``Fill.charges``, priced by the trader as Kite bills
 each order), summed by the portfolio, so the screen says what the journal says and net
-= gross - charges. Round trips and their winners come from the portfolio too (a symbol
-from flat back to flat, or through zero). Computed once, when the replay has finished
+= gross - charges. Round trips and their winners come from the performance book, as the
+report counts them (an engine's symbol from flat back to flat, or through zero; a win
+is a trade with a positive net P&L). Computed once, when the replay has finished
 and the journal is flushed: never on the hot path.
 """
 
@@ -24,12 +25,13 @@ async def headline(desk: Supervisor) -> HeadlineView:
     await desk.journal.flush()
     fills = len(await runs_repo.load_fills(desk.db, desk.run_id))
     portfolio = desk.portfolio
+    trades, won = desk.performance.closed_trades()
     unpriced = desk.trader.charger.unpriced
     return HeadlineView(
         gross=portfolio.gross_pnl_paise / 100,
         charges=portfolio.charges_paise / 100,
-        trades=portfolio.trades_closed,
-        won=portfolio.trades_won,
+        trades=trades,
+        won=won,
         max_drawdown=portfolio.max_drawdown_paise / 100,
         orders=len(desk.trader.orders),
         fills=fills,

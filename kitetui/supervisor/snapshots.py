@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from decimal import Decimal
 from itertools import islice
 from typing import TYPE_CHECKING
 
@@ -20,9 +21,11 @@ from kitetui.money import Charges, to_paise
 from kitetui.views import (
     DayView,
     DeskSnapshot,
+    EngineView,
     FeedView,
     LimitView,
     OrderView,
+    PerformanceView,
     PositionView,
     RiskView,
 )
@@ -80,6 +83,7 @@ class Publisher:
     def build(self, seq: int) -> DeskSnapshot:
         desk = self.desk
         trader, portfolio = desk.trader, desk.portfolio
+        engines = tuple(engine.view() for engine in desk.engines)
         return DeskSnapshot(
             seq=seq,
             mode=desk.config.mode,
@@ -87,7 +91,7 @@ class Publisher:
             data_ts_ns=desk.clock.now_ns,
             feed_state=desk.feed_state,
             speed="max" if desk.speed is None else f"{desk.speed:g}x",
-            engines=tuple(engine.view() for engine in desk.engines),
+            engines=engines,
             positions=self._positions(),
             orders=self._orders(),
             signals=tuple(trader.signals),
@@ -105,7 +109,22 @@ class Publisher:
             day=portfolio.day_label,
             past_days=self._past_days(),
             headline=desk.headline,
+            performance=self._performance(engines),
         )
+
+    def _performance(self, engines: tuple[EngineView, ...]) -> PerformanceView:
+        """The Performance tab: rebuilt by the book only after a fill, or for the parts
+        holding a trade still open (marked at each symbol's last price, as the report
+        marks a trade open at the end of its data)."""
+        desk = self.desk
+        portfolio = desk.portfolio
+        marks = {}
+        for symbol in desk.performance.open_symbols():
+            position = portfolio.position(symbol)
+            if position is not None:
+                marks[symbol] = Decimal(repr(float(position.last_price)))
+        strategies = {engine.name: engine.strategy for engine in engines}
+        return desk.performance.view(marks, portfolio.day_label, strategies)
 
     def _equity_run(self) -> tuple[tuple[int, float], ...]:
         """The whole run's curve, sampled; rebuilt only when a point was added (a minute)."""

@@ -129,6 +129,9 @@ class Trader(TraderRecords, SignalEntries):
         self.warmup = warmup or WarmUp()
         self.listeners: list[Callable[[Event], object]] = []  # e.g. the headless log
         self.fill_listeners: list[Callable[[Order, Fill], object]] = []  # e.g. alerts
+        # Fed every fill applied to the book, replayed ones too (the performance book):
+        # with its order when known and its charges as journaled.
+        self.fill_books: list[Callable[[Order | None, Fill], object]] = []
         self.blocked: dict[tuple[str, str, str], BlockedView] = {}
         self.charger = charger or FillCharger(default_calculator(), {})
         self.charger.on_event = self.record_event
@@ -543,6 +546,8 @@ class Trader(TraderRecords, SignalEntries):
             if before is not None and before.status is OrderStatus.NEW:
                 self.resolve_placement(order)
             self.portfolio.apply_fill(fill)
+            for book in self.fill_books:
+                book(order, fill)
             self._track_holder(fill)
             self.counts["fills"] += 1
             if order.purpose is OrderPurpose.ENTRY:
@@ -650,8 +655,11 @@ class Trader(TraderRecords, SignalEntries):
     def replay_fill(self, fill: Fill) -> None:
         """Apply a journaled fill while rebuilding state (it is already committed): with
         the charges journaled with it, its order's running charges rebuilt on the way."""
-        fill = self.charger.restore(self.orders.get(fill.tag), fill)
+        order = self.orders.get(fill.tag)
+        fill = self.charger.restore(order, fill)
         self.portfolio.apply_fill(fill)
+        for book in self.fill_books:
+            book(order, fill)
         self._track_holder(fill)
         self.counts["fills"] += 1
 

@@ -25,6 +25,7 @@ from kitetui.views import (
     HeadlineView,
     LimitView,
     OrderView,
+    PerformanceRow,
     PositionView,
     SignalView,
 )
@@ -500,6 +501,68 @@ def blocked_row(blocked: BlockedView) -> Row:
         Cell(ist_time(blocked.last_ts_ns)),
         Cell(blocked.last_symbol),
         Cell(clip(blocked.last_reason, 100)),
+    )
+
+
+# ---- performance ---------------------------------------------------------------------
+
+#: What a trader reads first comes first: at 80 columns the table shows the part, its
+#: trades, win rate and net, gross and charges; the rest scroll (and are in the detail).
+PERFORMANCE_COLUMNS = (
+    ColumnSpec("by", "by"),
+    ColumnSpec("name", "name"),
+    ColumnSpec("trades", "trades", numeric=True),
+    ColumnSpec("win", "win%", numeric=True),
+    ColumnSpec("net", "net", numeric=True),
+    ColumnSpec("gross", "gross", numeric=True),
+    ColumnSpec("charges", "charges", numeric=True),
+    ColumnSpec("avg_win", "avg win", numeric=True),
+    ColumnSpec("avg_loss", "avg loss", numeric=True),
+    ColumnSpec("max_dd", "max DD", numeric=True),
+    ColumnSpec("open", "open", numeric=True),
+    ColumnSpec("pf", "PF", numeric=True),
+    ColumnSpec("expectancy", "per trade", numeric=True),
+    ColumnSpec("strategy", "strategy"),
+)
+
+
+def performance_key(row: PerformanceRow) -> str:
+    return f"{row.scope}|{row.part}|{row.name}"
+
+
+def performance_name(row: PerformanceRow) -> str:
+    """``whole run``, ``2023-04-05`` (a day's whole or a day of the run), the engine or
+    the symbol (an engine's strategy has a column of its own, at the end)."""
+    if row.part == "all":
+        return "whole run" if row.scope == "run" else row.scope
+    return row.name
+
+
+def win_rate_text(row: PerformanceRow) -> str:
+    rate = row.win_rate
+    return DASH if rate is None else f"{rate * 100:.0f}%"
+
+
+def optional_pnl(value: float | None) -> Cell:
+    return Cell(DASH) if value is None else pnl_cell(value)
+
+
+def performance_row(row: PerformanceRow) -> Row:
+    return (
+        Cell(row.part, "label" if row.part == "all" else ""),
+        Cell(performance_name(row)),
+        Cell(f"{row.trades:,}"),
+        Cell(win_rate_text(row)),
+        pnl_cell(row.net),
+        pnl_cell(row.gross),
+        Cell(money(row.charges, signed=False)),
+        optional_pnl(row.avg_win),
+        optional_pnl(row.avg_loss),
+        pnl_cell(-abs(row.max_drawdown)),
+        Cell(f"{row.open_trades:,}" if row.open_trades else ""),
+        Cell(DASH if row.profit_factor is None else f"{row.profit_factor:.2f}"),
+        optional_pnl(row.expectancy),
+        Cell(row.strategy),
     )
 
 

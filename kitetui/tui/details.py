@@ -20,9 +20,13 @@ from kitetui.tui.cells import (
     ist_time,
     lag_text,
     money,
+    optional_pnl,
+    performance_name,
+    pnl_cell,
     price,
     timeframe,
     tone_of,
+    win_rate_text,
 )
 from kitetui.views import (
     BlockedView,
@@ -30,6 +34,7 @@ from kitetui.views import (
     EventView,
     OrderDetail,
     OrderView,
+    PerformanceRow,
     PositionView,
     SignalView,
 )
@@ -212,6 +217,57 @@ def blocked_detail(blocked: BlockedView) -> Detail:
             Cell(f"{ist_clock(blocked.last_ts_ns)}  {blocked.last_symbol}"),
         ),
         (Cell(blocked.last_reason),),
+    )
+
+
+def performance_detail(row: PerformanceRow) -> Detail:
+    """Every figure of one part, as the report defines it: net is gross less charges; a
+    win is a trade with positive net; the drawdown is of closed-trade net equity."""
+    scope = "the whole run" if row.scope == "run" else row.scope
+    part = "" if row.part == "all" else f"{row.part} {performance_name(row)}, "
+    if row.strategy:
+        part = f"{row.part} {row.name} ({row.strategy}), "
+    pf = DASH if row.profit_factor is None else f"{row.profit_factor:.2f}"
+    return (
+        (_label("part"), Cell(f"{part}{scope}")),
+        (
+            _label("net"),
+            pnl_cell(row.net),
+            Cell("  "),
+            _label("gross"),
+            pnl_cell(row.gross),
+            Cell("  "),
+            _label("charges"),
+            Cell(money(row.charges, signed=False)),
+        ),
+        (
+            _label("trades"),
+            Cell(f"{row.trades:,} closed ({row.wins:,} won, {row.losses:,} lost)"),
+            Cell("  "),
+            _label("win rate"),
+            Cell(win_rate_text(row)),
+            *((Cell("  "), _label("open"), Cell(f"{row.open_trades:,}")) * bool(row.open_trades)),
+        ),
+        (
+            _label("avg win"),
+            optional_pnl(row.avg_win),
+            Cell("  "),
+            _label("avg loss"),
+            optional_pnl(row.avg_loss),
+            Cell("  "),
+            _label("per trade"),
+            optional_pnl(row.expectancy),
+        ),
+        (
+            _label("max DD"),
+            pnl_cell(-abs(row.max_drawdown)),
+            Cell("  "),
+            _label("profit factor"),
+            Cell(pf),
+            Cell("  "),
+            _label("turnover"),
+            Cell(money(row.turnover, signed=False)),
+        ),
     )
 
 

@@ -227,12 +227,12 @@ DESK_KEYS: tuple[DeskKey, ...] = (
         "cycle_scope",
         "Today/run",
         section="Screens",
-        help="Positions and Risk: today → whole run → each earlier day",
+        help="Positions, Risk and Perf: today → whole run → each earlier day",
         tabs=SCOPED_TABS,
         ready=_has_snapshot,
         show=False,  # the scoped tabs' info line names it: the 80-column footer is full
         palette="Today / run / day",
-        palette_help="Show today, the whole run or an earlier day on Positions and Risk",
+        palette_help="Show today, the whole run or an earlier day (Positions, Risk, Perf)",
     ),
     DeskKey(
         "slash",

@@ -1,4 +1,5 @@
-"""Which days the Positions and Risk tabs show: today, the whole run, or one past day.
+"""Which days the Positions, Risk and Performance tabs show: today, the whole run, or one
+past day.
 
 A multi-day run keeps every symbol it ever traded; shown together, a closed row from
 Monday sits beside Wednesday's open one and the P&L column adds up to the run while the
@@ -13,7 +14,7 @@ import dataclasses
 from datetime import date, datetime, time
 
 from kitetui.tui.cells import IST
-from kitetui.views import DeskSnapshot, PositionView
+from kitetui.views import DeskSnapshot, PerformanceRow, PositionView
 
 TODAY = "today"
 RUN = "run"
@@ -77,6 +78,14 @@ def positions_in(snapshot: DeskSnapshot, scope: str) -> tuple[PositionView, ...]
         if day.day == scope:
             return day.positions
     return ()
+
+
+def performance_in(snapshot: DeskSnapshot, scope: str) -> tuple[PerformanceRow, ...]:
+    """The Performance rows of ``scope``: today's or one past day's figures (the day, its
+    engines, its symbols), or the whole run's (the run, its engines, symbols and days)."""
+    if scope == TODAY:
+        return snapshot.performance.scoped(snapshot.day) if snapshot.day else ()
+    return snapshot.performance.scoped(scope)
 
 
 def curve_in(snapshot: DeskSnapshot, scope: str) -> tuple[tuple[int, float], ...]:

@@ -33,6 +33,7 @@ from kitetui.tui.cells import (
     ENGINE_COLUMNS,
     EVENT_COLUMNS,
     ORDER_COLUMNS,
+    PERFORMANCE_COLUMNS,
     POSITION_COLUMNS,
     SIGNAL_COLUMNS,
     ColumnSpec,
@@ -45,6 +46,8 @@ from kitetui.tui.cells import (
     event_row,
     order_key,
     order_row,
+    performance_key,
+    performance_row,
     position_key,
     position_row,
     signal_key,
@@ -58,10 +61,11 @@ from kitetui.tui.details import (
     engine_detail,
     event_detail,
     order_detail,
+    performance_detail,
     position_detail,
     signal_detail,
 )
-from kitetui.tui.scope import TODAY, positions_in
+from kitetui.tui.scope import TODAY, performance_in, positions_in
 from kitetui.tui.widgets import RiskPanel
 from kitetui.views import DeskSnapshot, EngineView, OrderDetail, OrderView, PositionView
 
@@ -299,8 +303,33 @@ BLOCKED = TabSpec(
 )
 
 
+# ---- performance -----------------------------------------------------------------------
+
+PERFORMANCE = TabSpec(
+    name="performance",
+    title="Perf",
+    columns=PERFORMANCE_COLUMNS,
+    noun="parts",
+    views=lambda snapshot: performance_in(snapshot, TODAY),
+    scoped=True,
+    scoped_views=performance_in,
+    row_key=performance_key,
+    row=lambda row, _: performance_row(row),
+    detail=lambda row, _snapshot, _history: performance_detail(row),
+)
+
+
 #: The tabs in the order they are shown (and numbered 1, 2, …).
-TAB_SPECS: tuple[TabSpec, ...] = (POSITIONS, ORDERS, SIGNALS, RISK, ENGINES, LOG, BLOCKED)
+TAB_SPECS: tuple[TabSpec, ...] = (
+    POSITIONS,
+    ORDERS,
+    SIGNALS,
+    RISK,
+    ENGINES,
+    LOG,
+    BLOCKED,
+    PERFORMANCE,
+)
 TAB_BY_NAME: dict[str, TabSpec] = {spec.name: spec for spec in TAB_SPECS}
 TABS = tuple(spec.name for spec in TAB_SPECS)
 TABLE_TABS = tuple(spec.name for spec in TAB_SPECS if spec.is_table)

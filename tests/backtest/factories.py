@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from kitetui.backtest.trades import FillRecord
 from kitetui.clock import IST
 from kitetui.domain import Side
+from kitetui.performance.trades import FillRecord
 from kitetui.trading.charges import Charges
 
 

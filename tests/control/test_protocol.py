@@ -40,6 +40,8 @@ from kitetui.views import (
     LimitView,
     OrderDetail,
     OrderEventView,
+    PerformanceRow,
+    PerformanceView,
 )
 
 
@@ -170,3 +172,31 @@ def test_command_kind_with_typed_argument_validates_that_type():
         False,
         1.0,
     )
+
+
+def test_snapshot_json_round_trip_carries_the_performance_rows():
+    rows = (
+        PerformanceRow("run", "all", trades=3, wins=2, losses=1, gross=1250.5, net=1190.25),
+        PerformanceRow(
+            "run",
+            "engine",
+            "fno",
+            strategy="ema_cross",
+            trades=3,
+            avg_win=900.0,
+            avg_loss=-610.0,
+            profit_factor=2.95,
+            expectancy=396.75,
+            max_drawdown=610.0,
+        ),
+        PerformanceRow("2024-01-05", "all", open_trades=1, gross=-12.0, charges=60, net=-72.0),
+    )
+    snapshot = dataclasses.replace(make_snapshot(), performance=PerformanceView(rows))
+    back = snapshot_from_json(json.loads(json.dumps(snapshot_to_json(snapshot))))
+    assert back == snapshot
+    assert isinstance(back.performance, PerformanceView)
+    assert isinstance(back.performance.rows, tuple)
+    assert all(isinstance(r, PerformanceRow) for r in back.performance.rows)
+    assert back.performance.rows[1].avg_loss == -610.0 and back.performance.rows[0].avg_win is None
+    assert isinstance(back.performance.rows[2].charges, float)  # an int on the wire
+    assert back.performance.scoped("run") == rows[:2]

@@ -24,6 +24,8 @@ from kitetui.views import (
     OrderDetail,
     OrderEventView,
     OrderView,
+    PerformanceRow,
+    PerformanceView,
     PositionView,
     RiskView,
     SignalView,
@@ -376,6 +378,37 @@ BLOCKED = (
 )  # fmt: skip
 
 
+def _parts(scope: str) -> tuple[PerformanceRow, ...]:
+    """One day's (or a one-day run's) performance: the whole, two engines, four symbols."""
+    P = PerformanceRow
+    return (
+        P(scope, "all", "", "", 5, 2, 3, 2, 3214.3, 143.8, 3070.5, 812.4, -763.35, 1.6, 181.9,
+          512.25, 2_345_678.9),
+        P(scope, "engine", "fno-trend", "fno_intraday_trend", 2, 1, 1, 1, 2890.0, 96.4, 2793.6,
+          1450.0, -420.3, 3.45, 514.85, 420.3, 1_302_000.0),
+        P(scope, "engine", "equity-mr", "mean_reversion", 3, 1, 2, 1, 324.3, 47.4, 276.9, 493.6,
+          -1106.4, 0.89, -39.73, 1106.4, 1_043_678.9),
+        P(scope, "symbol", "INFY", "", 2, 0, 1, 1, -612.4, 18.3, -630.7, 475.7, -1106.4, 0.43,
+          -315.35, 1106.4, 412_300.0),
+        P(scope, "symbol", "NIFTY24JANFUT", "", 2, 1, 1, 1, 2890.0, 96.4, 2793.6, 1450.0, -420.3,
+          3.45, 514.85, 420.3, 1_302_000.0),
+        P(scope, "symbol", "RELIANCE", "", 0, 1, 0, 0, 425.2, 12.6, 412.6, None, None, None, None,
+          0.0, 312_000.0),
+        P(scope, "symbol", "SBIN", "", 1, 0, 1, 0, 511.5, 16.5, 495.0, 495.0, None, None, 495.0,
+          0.0, 319_378.9),
+    )  # fmt: skip
+
+
+#: Today is the run's only day: the run's rows are today's, with the day itself listed.
+PERFORMANCE = PerformanceView(
+    rows=(
+        *_parts("run"),
+        dataclasses.replace(_parts("run")[0], part="day", name="2024-01-15"),
+        *_parts("2024-01-15"),
+    )
+)
+
+
 def busy_snapshot() -> DeskSnapshot:
     return DeskSnapshot(
         seq=7,
@@ -390,6 +423,7 @@ def busy_snapshot() -> DeskSnapshot:
         signals=SIGNALS,
         events=EVENTS,
         blocked=BLOCKED,
+        performance=PERFORMANCE,
         risk=RiskView(
             state="ACTIVE",
             kill_switch=False,
@@ -520,7 +554,52 @@ def multi_day_snapshot():
         ),
         equity_curve=((day_one_ts, 1_000_000.0), (ts(9, 15), 968_300.0), (ts(10, 0), 968_000.0)),
         equity_run=((day_one_ts, 1_000_000.0), (ts(9, 15), 968_300.0), (ts(10, 0), 968_000.0)),
+        performance=MULTI_DAY_PERFORMANCE,
     )
+
+
+def _multi_day_performance() -> PerformanceView:
+    """Day one: SBIN lost 30,000 and NIFTY 1,700 in four trades; today: NIFTY won one
+    trade and holds another."""
+    P = PerformanceRow
+    one, today = "2024-01-12", "2024-01-15"
+    return PerformanceView(
+        rows=(
+            P("run", "all", "", "", 5, 1, 1, 4, -31800.0, 141.4, -31941.4, 159.8, -8025.3, 0.0,
+              -6388.28, 32141.2, 6_120_000.0),
+            P("run", "engine", "fno-trend", "fno_intraday_trend", 3, 1, 1, 2, -1800.0, 96.4,
+              -1896.4, 159.8, -878.1, 0.18, -632.13, 1756.2, 4_300_000.0),
+            P("run", "engine", "equity-mr", "mean_reversion", 2, 0, 0, 2, -30000.0, 45.0,
+              -30045.0, None, -15022.5, 0.0, -15022.5, 30045.0, 1_820_000.0),
+            P("run", "symbol", "NIFTY24JANFUT", "", 3, 1, 1, 2, -1800.0, 96.4, -1896.4, 159.8,
+              -878.1, 0.18, -632.13, 1756.2, 4_300_000.0),
+            P("run", "symbol", "SBIN", "", 2, 0, 0, 2, -30000.0, 45.0, -30045.0, None, -15022.5,
+              0.0, -15022.5, 30045.0, 1_820_000.0),
+            P("run", "day", one, "", 4, 0, 0, 4, -31700.0, 101.2, -31801.2, None, -7950.3, 0.0,
+              -7950.3, 31801.2, 4_900_000.0),
+            P("run", "day", today, "", 1, 1, 1, 0, -100.0, 40.2, -140.2, 159.8, None, None, 159.8,
+              0.0, 1_220_000.0),
+            P(one, "all", "", "", 4, 0, 0, 4, -31700.0, 101.2, -31801.2, None, -7950.3, 0.0,
+              -7950.3, 31801.2, 4_900_000.0),
+            P(one, "engine", "fno-trend", "fno_intraday_trend", 2, 0, 0, 2, -1700.0, 56.2,
+              -1756.2, None, -878.1, 0.0, -878.1, 1756.2, 3_080_000.0),
+            P(one, "engine", "equity-mr", "mean_reversion", 2, 0, 0, 2, -30000.0, 45.0, -30045.0,
+              None, -15022.5, 0.0, -15022.5, 30045.0, 1_820_000.0),
+            P(one, "symbol", "NIFTY24JANFUT", "", 2, 0, 0, 2, -1700.0, 56.2, -1756.2, None,
+              -878.1, 0.0, -878.1, 1756.2, 3_080_000.0),
+            P(one, "symbol", "SBIN", "", 2, 0, 0, 2, -30000.0, 45.0, -30045.0, None, -15022.5,
+              0.0, -15022.5, 30045.0, 1_820_000.0),
+            P(today, "all", "", "", 1, 1, 1, 0, -100.0, 40.2, -140.2, 159.8, None, None, 159.8,
+              0.0, 1_220_000.0),
+            P(today, "engine", "fno-trend", "fno_intraday_trend", 1, 1, 1, 0, -100.0, 40.2,
+              -140.2, 159.8, None, None, 159.8, 0.0, 1_220_000.0),
+            P(today, "symbol", "NIFTY24JANFUT", "", 1, 1, 1, 0, -100.0, 40.2, -140.2, 159.8,
+              None, None, 159.8, 0.0, 1_220_000.0),
+        )
+    )  # fmt: skip
+
+
+MULTI_DAY_PERFORMANCE = _multi_day_performance()
 
 
 #: A finished replay's headline figures (the summary screen).

@@ -474,6 +474,7 @@ async def test_number_keys_switch_tabs_showing_keyed_rows_newest_first() -> None
             ("5", "engines"),
             ("6", "log"),
             ("7", "blocked"),
+            ("8", "performance"),
             ("1", "positions"),
         ):
             await pilot.press(key)

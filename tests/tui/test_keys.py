@@ -53,10 +53,10 @@ def test_help_sections_with_table_list_everywhere_keys_before_tab_keys() -> None
         (
             "Screens",
             (
-                ("1 … 7", "Positions, Orders, Signals, Risk, Engines, Log, Blocked"),
+                ("1 … 8", "Positions, Orders, Signals, Risk, Engines, Log, Blocked, Perf"),
                 ("↑ ↓ PgUp PgDn", "move in the table"),
                 ("Enter / d", "show the detail pane / toggle it"),
-                ("v", "Positions and Risk: today → whole run → each earlier day"),
+                ("v", "Positions, Risk and Perf: today → whole run → each earlier day"),
                 ("/", "filter the table: rows must contain every word; Esc clears"),
                 ("o / O", "sort by the next column / reverse it (or click a header)"),
             ),

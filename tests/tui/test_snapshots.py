@@ -34,6 +34,7 @@ TAB_KEYS = {
     "engines": "5",
     "log": "6",
     "blocked": "7",
+    "performance": "8",
 }
 
 
@@ -95,7 +96,7 @@ def test_orders_filtered_and_sorted_with_detail_pane_at_80x24(snap_compare) -> N
 
 
 @pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
-@pytest.mark.parametrize("tab", ["positions", "risk"])
+@pytest.mark.parametrize("tab", ["positions", "risk", "performance"])
 def test_multi_day_desk_shows_today(snap_compare, tab: str, size: tuple[int, int]) -> None:
     assert snap_compare(desk(multi_day_snapshot()), press=[TAB_KEYS[tab]], terminal_size=size)
 

@@ -28,8 +28,12 @@ from .fakes import busy_snapshot
 
 
 def test_tabs_with_specs_are_numbered_in_order_and_risk_is_a_panel() -> None:
-    assert TABS == ("positions", "orders", "signals", "risk", "engines", "log", "blocked")
-    assert TABLE_TABS == ("positions", "orders", "signals", "engines", "log", "blocked")
+    assert TABS == (
+        "positions", "orders", "signals", "risk", "engines", "log", "blocked", "performance"
+    )  # fmt: skip
+    assert TABLE_TABS == (
+        "positions", "orders", "signals", "engines", "log", "blocked", "performance"
+    )  # fmt: skip
     risk = next(spec for spec in TAB_SPECS if spec.name == "risk")
     assert not risk.is_table and risk.panel is not None
 

@@ -1,8 +1,12 @@
-"""The report's figures: pure functions of round trips, trading days and data minutes.
+"""The figures of round trips: the report's, and the desk's Performance tab's.
 
 One function (``figures``) computes the same set for the whole run and for any part
 of it (an engine, a symbol, a day), so a part is never measured differently from the
-whole. Definitions, chosen so the figures add up and can be checked by hand:
+whole. Its trade figures come from a ``Tally``, which takes trades one at a time: the
+report fills one from a run's trades, the desk keeps one per part and adds each trade
+as it closes, so a figure on the screen is the report's by construction, computed on
+a fill and never per bar. Definitions, chosen so the figures add up and can be checked
+by hand:
 
 * ``gross_pnl`` — the trades' P&L before charges (a trade still open at the end is
   marked at the last price); ``charges`` — every fill's charges by component (the
@@ -26,17 +30,18 @@ whole. Definitions, chosen so the figures add up and can be checked by hand:
 
 from __future__ import annotations
 
+import copy
 import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, localcontext
 from typing import Any
 
-from kitetui.backtest.trades import ZERO, Trade
 from kitetui.clock import ist_date
-from kitetui.trading.charges import EXACT, Charges
+from kitetui.money import EXACT, NO_CHARGES, Charges
+from kitetui.performance.trades import ZERO, Trade
 
 TRADING_DAYS_PER_YEAR = 252
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -121,69 +126,163 @@ def figures(
     """The figures of ``trades`` (module docstring). ``days`` are the run's trading days
     (for the daily ratios), ``minutes`` its data minutes in order (for exposure), and
     ``end_ns`` the data's end (where a trade still open stops counting as exposed)."""
-    with localcontext(EXACT):
-        charges = sum((t.charges for t in trades), Charges())
-        gross = sum((t.gross for t in trades), ZERO)
-        turnover = sum((t.turnover for t in trades), ZERO)
-        closed = [t for t in trades if t.closed]
-        nets = [t.net for t in closed]
-        won = [n for n in nets if n > 0]
-        lost = [n for n in nets if n <= 0]
-        won_sum = sum(won, ZERO)
-        lost_sum = sum(lost, ZERO)
-        net = gross - charges.total
-    return Figures(
-        gross_pnl=gross,
-        net_pnl=net,
-        charges=ChargeTotals.of(charges),
-        trades=len(closed),
-        open_trades=len(trades) - len(closed),
-        wins=len(won),
-        losses=len(lost),
-        win_rate=len(won) / len(closed) if closed else None,
-        avg_win=_mean(won),
-        avg_loss=_mean(lost),
-        profit_factor=float(won_sum / -lost_sum) if lost_sum < 0 else None,
-        expectancy=_mean(nets),
-        max_drawdown=with_sessions(closed_drawdown(closed), days),
+    tally = Tally()
+    for trade in trades:
+        tally.add(trade)
+    closed = tally.closed
+    return tally.figures(
+        drawdown=with_sessions(tally.drawdown, days),
         sharpe=sharpe(daily_net(closed, days), capital),
         sortino=sortino(daily_net(closed, days), capital),
         exposure=exposure(trades, minutes, end_ns),
-        turnover=turnover,
     )
 
 
-def _mean(values: Sequence[Decimal]) -> Decimal | None:
-    if not values:
-        return None
-    return sum(values, ZERO) / len(values)
+@dataclass(slots=True)
+class Tally:
+    """The trade figures of a set of trades, taken one at a time (``add``).
+
+    Sums are exact; the closed-trade equity and its drawdown follow each trade as it is
+    added in exit order (the order trades close in). A trade added out of that order
+    (an earlier exit after a later one) is still counted exactly: the drawdown is then
+    measured again from the closed trades sorted by exit, as ``closed_drawdown`` does.
+    """
+
+    gross: Decimal = ZERO
+    charges: Charges = NO_CHARGES
+    turnover: Decimal = ZERO
+    trades: int = 0  # closed round trips
+    open_trades: int = 0
+    wins: int = 0
+    won: Decimal = ZERO  # the wins' net
+    losses: int = 0
+    lost: Decimal = ZERO  # the losses' net (<= 0)
+    closed: list[Trade] = field(default_factory=list)  # in the order added
+    equity: Decimal = ZERO  # cumulative net of the closed trades
+    last_exit_ns: int | None = None
+    in_exit_order: bool = True
+    curve: DrawdownTracker = field(default_factory=lambda: DrawdownTracker())
+
+    def add(self, trade: Trade) -> None:
+        with localcontext(EXACT):
+            self.gross += trade.gross
+            self.charges += trade.charges
+            self.turnover += trade.turnover
+            if not trade.closed:
+                self.open_trades += 1
+                return
+            net = trade.net
+            if net > 0:
+                self.wins += 1
+                self.won += net
+            else:
+                self.losses += 1
+                self.lost += net
+            self.trades += 1
+            self.closed.append(trade)
+            last = self.last_exit_ns
+            if not self.in_exit_order or (last is not None and trade.exit_ts_ns < last):
+                self.in_exit_order = False
+                return
+            if last is None:  # the curve starts at 0 when the first trade opened
+                self.curve.add(trade.entry_ts_ns, ZERO)
+            self.equity += net
+            self.curve.add(trade.exit_ts_ns, self.equity)
+            self.last_exit_ns = trade.exit_ts_ns
+
+    def with_open(self, trades: Iterable[Trade]) -> Tally:
+        """A copy with ``trades`` (still open, marked now) added: the desk's closed
+        figures stay as they are while the open ones move with every mark."""
+        both = copy.copy(self)  # open trades touch neither the closed list nor the curve
+        for trade in trades:
+            if trade.closed:
+                raise ValueError("with_open takes open trades only")
+            both.add(trade)
+        return both
+
+    @property
+    def drawdown(self) -> Drawdown:
+        """Of the closed-trade equity, net of charges (module docstring)."""
+        if self.in_exit_order:
+            return self.curve.drawdown
+        return closed_drawdown(self.closed)
+
+    def figures(
+        self,
+        *,
+        drawdown: Drawdown | None = None,
+        sharpe: float | None = None,
+        sortino: float | None = None,
+        exposure: float | None = None,
+    ) -> Figures:
+        """The figures; the ratios the tally cannot know (they need the run's days and
+        minutes) are given, or None."""
+        with localcontext(EXACT):
+            net = self.gross - self.charges.total
+            nets = self.won + self.lost
+        closed = self.trades
+        return Figures(
+            gross_pnl=self.gross,
+            net_pnl=net,
+            charges=ChargeTotals.of(self.charges),
+            trades=closed,
+            open_trades=self.open_trades,
+            wins=self.wins,
+            losses=self.losses,
+            win_rate=self.wins / closed if closed else None,
+            avg_win=self.won / self.wins if self.wins else None,
+            avg_loss=self.lost / self.losses if self.losses else None,
+            profit_factor=float(self.won / -self.lost) if self.lost < 0 else None,
+            expectancy=nets / closed if closed else None,
+            max_drawdown=drawdown if drawdown is not None else self.drawdown,
+            sharpe=sharpe,
+            sortino=sortino,
+            exposure=exposure,
+            turnover=self.turnover,
+        )
 
 
 # --------------------------------------------------------------------------- drawdown
 
 
+@dataclass(slots=True)
+class DrawdownTracker:
+    """The largest fall from a running peak, taking ``(ts_ns, equity)`` points one at a
+    time in time order (``drawdown_of`` is this over a whole curve)."""
+
+    best: Drawdown = field(default_factory=lambda: Drawdown())
+    peak_value: Decimal | None = None
+    peak_ts: int = 0
+    trough_ts: int = 0
+    depth: Decimal = ZERO  # the deepest fall since the current peak
+    last_ts: int = 0
+
+    def add(self, ts: int, value: Decimal) -> None:
+        self.last_ts = ts
+        if self.peak_value is None or value >= self.peak_value:
+            if self.peak_value is not None and self.depth > 0 and self.depth >= self.best.amount:
+                self.best = _episode(self.depth, self.peak_ts, self.trough_ts, ts)
+            self.peak_value, self.peak_ts, self.depth = value, ts, ZERO
+            return
+        fall = self.peak_value - value
+        if fall > self.depth:
+            self.depth, self.trough_ts = fall, ts
+
+    @property
+    def drawdown(self) -> Drawdown:
+        """The deepest episode so far; one not regained lasts to the last point."""
+        if self.depth > 0 and self.depth >= self.best.amount:
+            return _episode(self.depth, self.peak_ts, self.trough_ts, None, self.last_ts)
+        return self.best
+
+
 def drawdown_of(points: Iterable[tuple[int, Decimal]]) -> Drawdown:
     """The largest fall from a running peak of ``(ts_ns, equity)`` points in time order,
     with the time from that peak to the point that regained it (or to the last point)."""
-    best = Drawdown()
-    peak_value: Decimal | None = None
-    peak_ts = 0
-    trough_ts = 0
-    depth = ZERO  # the deepest fall since the current peak
-    last_ts = 0
+    tracker = DrawdownTracker()
     for ts, value in points:
-        last_ts = ts
-        if peak_value is None or value >= peak_value:
-            if peak_value is not None and depth > 0 and depth >= best.amount:
-                best = _episode(depth, peak_ts, trough_ts, ts)
-            peak_value, peak_ts, depth = value, ts, ZERO
-            continue
-        fall = peak_value - value
-        if fall > depth:
-            depth, trough_ts = fall, ts
-    if depth > 0 and depth >= best.amount:  # the last episode has not recovered
-        best = _episode(depth, peak_ts, trough_ts, None, last_ts)
-    return best
+        tracker.add(ts, value)
+    return tracker.drawdown
 
 
 def _episode(

@@ -7,11 +7,14 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from backtest.factories import fill, ts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest.factories import fill, ts
-from kitetui.backtest.metrics import (
+from kitetui.clock import ist_date
+from kitetui.performance.metrics import (
+    DrawdownTracker,
+    Tally,
     closed_equity,
     daily_net,
     drawdown_of,
@@ -22,8 +25,7 @@ from kitetui.backtest.metrics import (
     sortino,
     trade_day,
 )
-from kitetui.backtest.trades import Trade, round_trips
-from kitetui.clock import ist_date
+from kitetui.performance.trades import Trade, round_trips
 from kitetui.trading.charges import Charges
 
 D = Decimal
@@ -164,3 +166,47 @@ def test_figures_add_up_and_drawdown_bounds_the_worst_day(events) -> None:
     points = closed_equity(trades)
     assert [p[0] for p in points] == sorted(p[0] for p in points)
     assert all(ist_date(t.exit_ts_ns) >= ist_date(t.entry_ts_ns) for t in trades)
+
+
+# --------------------------------------------------------------------------- one at a time
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=-50_000, max_value=50_000), max_size=40))
+def test_drawdown_tracker_point_by_point_equals_drawdown_of_every_prefix(values) -> None:
+    tracker = DrawdownTracker()
+    points = [(i * MIN, D(v) / 100) for i, v in enumerate(values)]
+    for n, (when, value) in enumerate(points, start=1):
+        tracker.add(when, value)
+        assert tracker.drawdown == drawdown_of(points[:n])
+
+
+def test_tally_with_a_trade_out_of_exit_order_measures_the_drawdown_sorted_by_exit() -> None:
+    trades = _day_trades()  # +1000, -400, -700 net, closed in that order
+    tally = Tally()
+    for trade in reversed(trades):  # the latest exit first
+        tally.add(trade)
+    assert not tally.in_exit_order
+    assert tally.drawdown == drawdown_of(closed_equity(trades))
+    assert tally.drawdown.amount == D(1100)
+    assert tally.figures().net_pnl == D(-100)
+
+
+def test_tally_with_open_leaves_the_closed_figures_alone() -> None:
+    trades = round_trips(
+        [
+            fill("BUY", 10, 100, ts("2024-01-02", "09:30"), brokerage=10),
+            fill("SELL", 10, 110, ts("2024-01-02", "10:00"), brokerage=10),
+            fill("SELL", 5, 200, ts("2024-01-02", "11:00"), brokerage=10),
+        ],
+        marks={"NIFTY24JANFUT": D(190)},
+    )
+    closed, still_open = trades
+    tally = Tally()
+    tally.add(closed)
+    both = tally.with_open([still_open])
+    assert (both.trades, both.open_trades, both.gross) == (1, 1, D(100) + D(50))
+    assert (tally.trades, tally.open_trades, tally.gross) == (1, 0, D(100))
+    assert both.figures().max_drawdown == tally.figures().max_drawdown
+    with pytest.raises(ValueError, match="open trades only"):
+        tally.with_open([closed])

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
 from kitetui.domain import Side
-from kitetui.trading.charges import EXACT, Charges
+from kitetui.money import EXACT, Charges
 
 ZERO = Decimal(0)
 NO_CHARGES = Charges()
@@ -189,36 +189,74 @@ def _tidy(price: Decimal) -> Decimal:
     return price.quantize(Decimal("0.0001")).normalize()
 
 
-def round_trips(
-    fills: Iterable[FillRecord], marks: Mapping[str, Decimal] | None = None
-) -> list[Trade]:
-    """Every round trip in ``fills`` (taken in their journal order), closed trades in
-    the order they closed, then the trades still open, marked at ``marks[symbol]``
-    (their entry price when there is no mark: no unrealized P&L invented)."""
-    marks = marks or {}
-    book: dict[tuple[str, str], _Open] = {}
-    trades: list[Trade] = []
-    for fill in fills:
+class RoundTrips:
+    """Round trips built one fill at a time: the report feeds a run's whole journal,
+    the desk each fill as it is applied, so both pair fills the same way.
+
+    ``add`` returns the trades a fill closed (none, or one; a fill that crosses zero
+    closes one and opens the next); ``open_trades`` prices the ones still open.
+    """
+
+    __slots__ = ("_book",)
+
+    def __init__(self) -> None:
+        self._book: dict[tuple[str, str], _Open] = {}
+
+    def add(self, fill: FillRecord) -> Trade | None:
+        """Take one fill (in journal order); the trade it closed, if it closed one."""
         if fill.quantity <= 0:
             raise ValueError(f"fill {fill.fill_id}: quantity must be positive")
+        book = self._book
         key = (fill.engine, fill.symbol)
         current = book.get(key)
         if current is None or current.direction is fill.side:
             if current is None:
                 current = book[key] = _Open(fill.side, fill.ts_ns, fill.exchange, fill.product)
             current.add(fill.quantity, fill.price, fill.charges, fill.ts_ns)
-            continue
+            return None
         closing = min(fill.quantity, current.position)
         head, rest = split_charges(fill.charges, closing, fill.quantity)
         current.take(closing, fill.price, head, fill.ts_ns)
+        closed = None
         if current.position == 0:
-            trades.append(current.finish(fill.engine, fill.symbol, True, None))
+            closed = current.finish(fill.engine, fill.symbol, True, None)
             del book[key]
         opening = fill.quantity - closing
         if opening:  # the fill crossed zero: the rest opens the other way
             reverse = book[key] = _Open(fill.side, fill.ts_ns, fill.exchange, fill.product)
             reverse.add(opening, fill.price, rest, fill.ts_ns)
             reverse.fills = 1
-    for (engine, symbol), current in book.items():
-        trades.append(current.finish(engine, symbol, False, marks.get(symbol)))
+        return closed
+
+    @property
+    def open_count(self) -> int:
+        return len(self._book)
+
+    def open_symbols(self) -> set[str]:
+        """The symbols with a trade still open (what ``open_trades`` wants marks for)."""
+        return {symbol for _, symbol in self._book}
+
+    def open_trades(self, marks: Mapping[str, Decimal] | None = None) -> list[Trade]:
+        """The trades still open, marked at ``marks[symbol]`` (at their entry price when
+        there is no mark: no unrealized P&L invented)."""
+        marks = marks or {}
+        return [
+            current.finish(engine, symbol, False, marks.get(symbol))
+            for (engine, symbol), current in self._book.items()
+        ]
+
+
+def round_trips(
+    fills: Iterable[FillRecord], marks: Mapping[str, Decimal] | None = None
+) -> list[Trade]:
+    """Every round trip in ``fills`` (taken in their journal order), closed trades in
+    the order they closed, then the trades still open, marked at ``marks[symbol]``
+    (their entry price when there is no mark: no unrealized P&L invented)."""
+    pairs = RoundTrips()
+    trades: list[Trade] = []
+    for fill in fills:
+        closed = pairs.add(fill)
+        if closed is not None:
+            trades.append(closed)
+    trades.extend(pairs.open_trades(marks))
     return trades

@@ -5,12 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from backtest.factories import fill, ts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backtest.factories import fill, ts
-from kitetui.backtest.trades import FillRecord, round_trips, split_charges
 from kitetui.domain import Side
+from kitetui.performance.trades import FillRecord, round_trips, split_charges
 from kitetui.trading.charges import Charges
 
 D = Decimal

@@ -1,0 +1,184 @@
+"""The desk's Performance tab, kept as fills arrive: the report's figures, live.
+
+The report pairs a run's journaled fills into round trips and measures each part of
+the run with ``figures``; this book does the same work one fill at a time, with the same
+code (``RoundTrips`` pairs, a ``Tally`` per part measures), so at any moment its rows are
+what ``kitetui report`` would print for the fills so far. Nothing is read back from the
+database and nothing is done per bar: a fill updates the parts its trade belongs to
+(the run, its engine, its symbol, its day, and that day's engine and symbol), and a
+snapshot re-measures only the parts holding a trade still open, whose marks move.
+
+A trade belongs to the IST day it closed on (a trade still open: the day of its last
+fill), as in the report's per-day figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+from kitetui.domain import Fill, Order
+from kitetui.money import NO_CHARGES, to_paise
+from kitetui.performance.metrics import Figures, Tally, trade_day
+from kitetui.performance.trades import FillRecord, RoundTrips, Trade
+from kitetui.views import PerformanceRow, PerformanceView
+
+RUN = "run"
+ALL, ENGINE, SYMBOL, DAY = "all", "engine", "symbol", "day"
+_PART_ORDER = {ALL: 0, ENGINE: 1, SYMBOL: 2, DAY: 3}
+
+# (scope, part, name): scope "run" or an ISO day; see PerformanceRow
+PartKey = tuple[str, str, str]
+
+
+def parts_of(trade: Trade) -> tuple[PartKey, ...]:
+    """The parts a trade counts in: the run, its engine, symbol and day; its day's whole,
+    engine and symbol."""
+    day = trade_day(trade)
+    return (
+        (RUN, ALL, ""),
+        (RUN, ENGINE, trade.engine),
+        (RUN, SYMBOL, trade.symbol),
+        (RUN, DAY, day),
+        (day, ALL, ""),
+        (day, ENGINE, trade.engine),
+        (day, SYMBOL, trade.symbol),
+    )
+
+
+def fill_record(fill: Fill, order: Order | None, seq: int) -> FillRecord:
+    """A desk fill as the report reads it back from the journal: the price as the float
+    the journal stores (``Decimal(repr(price))``), the charges journaled with it."""
+    cost = fill.charges
+    return FillRecord(
+        seq=seq,
+        fill_id=fill.fill_id,
+        tag=fill.tag,
+        ts_ns=fill.ts_ns,
+        engine=fill.engine,
+        exchange=order.exchange.value if order is not None else "",
+        symbol=fill.symbol,
+        product=fill.product.value,
+        side=fill.side,
+        quantity=fill.quantity,
+        price=Decimal(repr(float(fill.price))),
+        charges=cost.charges if cost is not None else NO_CHARGES,
+        charges_paise=cost.paise if cost is not None else None,
+    )
+
+
+class PerformanceBook:
+    """Round trips and per-part tallies of one run (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._pairs = RoundTrips()
+        self._tallies: dict[PartKey, Tally] = {}
+        self._closed_rows: dict[PartKey, PerformanceRow] = {}  # parts with no open trade
+        self._order: list[PartKey] = []  # every part shown, in display order
+        self._shape: tuple[int, frozenset[PartKey]] | None = None  # of ``_order``
+        self._fills = 0
+        self._view: PerformanceView | None = None
+        self._view_key: tuple[int, str] | None = None  # (fills, today) of ``_view``
+
+    @property
+    def fills(self) -> int:
+        return self._fills
+
+    def closed_trades(self) -> tuple[int, int]:
+        """The run's closed round trips and how many of them won (net > 0)."""
+        tally = self._tallies.get((RUN, ALL, ""))
+        return (0, 0) if tally is None else (tally.trades, tally.wins)
+
+    def open_symbols(self) -> set[str]:
+        return self._pairs.open_symbols()
+
+    def add(self, order: Order | None, fill: Fill) -> None:
+        """One fill, live or replayed from the journal, in journal order."""
+        self._fills += 1
+        closed = self._pairs.add(fill_record(fill, order, self._fills))
+        if closed is None:
+            return
+        for key in parts_of(closed):
+            tally = self._tallies.get(key)
+            if tally is None:
+                tally = self._tallies[key] = Tally()
+            tally.add(closed)
+            self._closed_rows.pop(key, None)
+
+    def view(
+        self, marks: Mapping[str, Decimal], today: str, strategies: Mapping[str, str]
+    ) -> PerformanceView:
+        """The rows now, open trades marked at ``marks[symbol]``; the same object as last
+        time when no fill came and nothing is open (a quiet desk rebuilds nothing). The
+        run's whole and today's whole always have a row, if only of zeros."""
+        key = (self._fills, today)
+        if self._view is not None and key == self._view_key and not self._pairs.open_count:
+            return self._view
+        opens: dict[PartKey, list[Trade]] = {}
+        for trade in self._pairs.open_trades(marks):
+            for part in parts_of(trade):
+                opens.setdefault(part, []).append(trade)
+        always = ((RUN, ALL, ""), (today, ALL, "")) if today else ((RUN, ALL, ""),)
+        extras = frozenset(p for p in (*always, *opens) if p not in self._tallies)
+        shape = (len(self._tallies), extras)  # tallies only ever grow
+        if shape != self._shape:
+            self._order = sorted([*self._tallies, *extras], key=_display_order)
+            self._shape = shape
+        rows = tuple(self._row(part, opens.get(part, ()), strategies) for part in self._order)
+        self._view = PerformanceView(rows=rows)
+        self._view_key = key
+        return self._view
+
+    def _row(
+        self, part: PartKey, opens: Sequence[Trade], strategies: Mapping[str, str]
+    ) -> PerformanceRow:
+        if not opens:
+            cached = self._closed_rows.get(part)
+            if cached is not None:
+                return cached
+        tally = self._tallies.get(part) or Tally()
+        measured = tally.with_open(opens) if opens else tally
+        strategy = strategies.get(part[2], "") if part[1] == ENGINE else ""
+        row = performance_row(part, measured.figures(), strategy)
+        if not opens:
+            self._closed_rows[part] = row
+        return row
+
+
+def performance_row(part: PartKey, figures: Figures, strategy: str = "") -> PerformanceRow:
+    """A part's figures for the screen: rupees rounded half-up to paise from exact."""
+    scope, kind, name = part
+    return PerformanceRow(
+        scope=scope,
+        part=kind,
+        name=name,
+        strategy=strategy,
+        trades=figures.trades,
+        open_trades=figures.open_trades,
+        wins=figures.wins,
+        losses=figures.losses,
+        gross=_rupees(figures.gross_pnl),
+        charges=_rupees(figures.charges.total),
+        net=_rupees(figures.net_pnl),
+        avg_win=_maybe_rupees(figures.avg_win),
+        avg_loss=_maybe_rupees(figures.avg_loss),
+        profit_factor=figures.profit_factor,
+        expectancy=_maybe_rupees(figures.expectancy),
+        max_drawdown=_rupees(figures.max_drawdown.amount),
+        turnover=_rupees(figures.turnover),
+    )
+
+
+def _rupees(value: Decimal) -> float:
+    return to_paise(value) / 100
+
+
+def _maybe_rupees(value: Decimal | None) -> float | None:
+    return None if value is None else _rupees(value)
+
+
+def _display_order(part: PartKey) -> tuple[bool, str, int, str]:
+    """The run's parts, then each day's; in each: the whole, engines, symbols, days
+    (ISO dates sort in time order, as the report lists them)."""
+    scope, kind, name = part
+    return (scope != RUN, scope, _PART_ORDER[kind], name)

@@ -1,0 +1,153 @@
+"""The desk's performance book: fill by fill, the same rows the report's code gives for
+the whole stream at once, and nothing rebuilt when nothing moved."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from backtest.factories import ts
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kitetui.domain import Fill, Product, Side
+from kitetui.money import Charges, FillCost
+from kitetui.performance.book import PerformanceBook, fill_record, parts_of, performance_row
+from kitetui.performance.metrics import figures, grouped, trade_day
+from kitetui.performance.trades import round_trips
+from kitetui.views import PerformanceRow
+
+D = Decimal
+STRATEGIES = {"e1": "ema_cross", "e2": "mean_reversion"}
+
+
+def desk_fill(n: int, side: str, qty: int, price: float, when: int, **kw: object) -> Fill:
+    brokerage = D(str(kw.pop("brokerage", 0)))
+    return Fill(
+        fill_id=f"f{n}",
+        tag=f"t{n}",
+        symbol=str(kw.pop("symbol", "SBIN")),
+        side=Side(side),
+        quantity=qty,
+        price=price,
+        ts_ns=when,
+        engine=str(kw.pop("engine", "e1")),
+        product=Product.MIS,
+        charges=FillCost(Charges(brokerage=brokerage), round(brokerage * 100)),
+    )
+
+
+def rows(book: PerformanceBook, marks=None, today: str = "") -> dict[tuple, PerformanceRow]:
+    view = book.view(marks or {}, today, STRATEGIES)
+    return {(r.scope, r.part, r.name): r for r in view.rows}
+
+
+def test_book_with_a_closed_and_an_open_trade_shows_run_engine_symbol_and_day() -> None:
+    book = PerformanceBook()
+    day = "2024-01-02"
+    book.add(None, desk_fill(1, "BUY", 10, 100.0, ts(day, "09:30"), brokerage=10))
+    book.add(None, desk_fill(2, "SELL", 10, 103.5, ts(day, "10:00"), brokerage=10))  # +15
+    book.add(None, desk_fill(3, "SELL", 4, 250.0, ts(day, "11:00"), symbol="INFY", engine="e2"))
+    shown = rows(book, {"INFY": D("245.25")}, today=day)
+    run = shown["run", "all", ""]
+    assert (run.trades, run.open_trades, run.wins, run.win_rate) == (1, 1, 1, 1.0)
+    assert (run.gross, run.charges, run.net) == (35.0 + 19.0, 20.0, 35.0 + 19.0 - 20.0)
+    assert (run.avg_win, run.avg_loss, run.max_drawdown) == (15.0, None, 0.0)
+    assert shown["run", "engine", "e1"].strategy == "ema_cross"
+    assert shown["run", "engine", "e2"].gross == 19.0  # short 4 from 250 marked at 245.25
+    assert shown["run", "engine", "e2"].trades == 0
+    assert shown["run", "symbol", "SBIN"].net == 15.0
+    assert shown["run", "day", day].net == shown[day, "all", ""].net == 34.0
+    assert set(shown) == {
+        ("run", "all", ""),
+        ("run", "engine", "e1"),
+        ("run", "engine", "e2"),
+        ("run", "symbol", "INFY"),
+        ("run", "symbol", "SBIN"),
+        ("run", "day", day),
+        (day, "all", ""),
+        (day, "engine", "e1"),
+        (day, "engine", "e2"),
+        (day, "symbol", "INFY"),
+        (day, "symbol", "SBIN"),
+    }
+    # the open trade moves with its mark; the closed parts do not
+    moved = rows(book, {"INFY": D("240")}, today=day)
+    assert moved["run", "engine", "e2"].gross == 40.0
+    assert moved["run", "engine", "e1"] is shown["run", "engine", "e1"]
+
+
+def test_book_shows_the_run_and_today_even_before_a_trade() -> None:
+    shown = rows(PerformanceBook(), today="2024-01-03")
+    assert set(shown) == {("run", "all", ""), ("2024-01-03", "all", "")}
+    assert shown["2024-01-03", "all", ""] == PerformanceRow("2024-01-03", "all")
+
+
+def test_book_view_is_the_same_object_until_a_fill_or_a_new_day() -> None:
+    book = PerformanceBook()
+    day = "2024-01-02"
+    book.add(None, desk_fill(1, "BUY", 10, 100.0, ts(day, "09:30")))
+    book.add(None, desk_fill(2, "SELL", 10, 101.0, ts(day, "09:31")))
+    first = book.view({}, day, STRATEGIES)
+    assert book.view({}, day, STRATEGIES) is first  # nothing open, no fill: as it was
+    assert book.view({}, "2024-01-03", STRATEGIES) is not first
+    book.add(None, desk_fill(3, "BUY", 1, 100.0, ts(day, "09:40")))
+    assert book.view({}, day, STRATEGIES) is not first
+
+
+def test_fill_record_reads_a_desk_fill_as_the_journal_gives_it_back() -> None:
+    fill = desk_fill(7, "SELL", 3, 18210.55, ts("2024-01-02"), brokerage="12.5")
+    record = fill_record(fill, None, 7)
+    assert record.price == D("18210.55") and record.charges.brokerage == D("12.5")
+    assert (record.charges_paise, record.side, record.product) == (1250, Side.SELL, "MIS")
+    assert fill_record(Fill("f", "t", "X", Side.BUY, 1, 1.0, 0), None, 1).charges == Charges()
+
+
+# --------------------------------------------------------------------------- invariants
+
+_DAYS = ("2024-01-02", "2024-01-03", "2024-01-04")
+_fill = st.tuples(
+    st.sampled_from(["A", "B"]),
+    st.sampled_from(["e1", "e2"]),
+    st.sampled_from(["BUY", "SELL"]),
+    st.integers(min_value=1, max_value=60),
+    st.integers(min_value=1, max_value=20_000).map(lambda p: p / 20),
+    st.integers(min_value=0, max_value=3_000).map(lambda c: D(c) / 100),
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(_fill, max_size=50), st.integers(min_value=1, max_value=30_000))
+def test_book_fill_by_fill_equals_the_reports_figures_of_the_whole_stream(raw, mark) -> None:
+    book = PerformanceBook()
+    fills = []
+    for i, (symbol, engine, side, qty, price, charge) in enumerate(raw):
+        day = _DAYS[i * len(_DAYS) // max(1, len(raw))]
+        when = ts(day, "09:15") + i * 60_000_000_000
+        fill = desk_fill(i, side, qty, price, when, symbol=symbol, engine=engine, brokerage=charge)
+        book.add(None, fill)
+        fills.append(fill_record(fill, None, i))
+    marks = {"A": D(mark) / 20, "B": D(mark) / 10}
+    today = _DAYS[-1]
+    shown = rows(book, marks, today)
+
+    trades = round_trips(fills, marks)  # the report's way: all at once
+    expected = {("run", "all", ""): trades, (today, "all", ""): []}
+    for part, key in (("engine", lambda t: t.engine), ("symbol", lambda t: t.symbol)):
+        for name, part_trades in grouped(trades, key).items():
+            expected["run", part, name] = part_trades
+    for day, day_trades in grouped(trades, trade_day).items():
+        expected["run", "day", day] = day_trades
+        expected[day, "all", ""] = day_trades
+        for part, key in (("engine", lambda t: t.engine), ("symbol", lambda t: t.symbol)):
+            for name, part_trades in grouped(day_trades, key).items():
+                expected[day, part, name] = part_trades
+    assert set(shown) == set(expected)
+    for part, part_trades in expected.items():
+        measured = figures(part_trades, capital=D(10**6), days=[], minutes=[])
+        strategy = STRATEGIES[part[2]] if part[1] == "engine" else ""
+        assert shown[part] == performance_row(part, measured, strategy), part
+    for trade in trades:
+        assert all(key in shown for key in parts_of(trade))
+    assert shown["run", "all", ""].trades == sum(
+        shown["run", "engine", e].trades for e in ("e1", "e2") if ("run", "engine", e) in shown
+    )
