@@ -52,13 +52,12 @@ class FnoIntradayTrendStrategy(Strategy):
     channel or when the EMAs stop agreeing."""
 
     name: ClassVar[str] = "fno_intraday_trend"
+    # The exit channel is listed with the other values: six lines hide the candles.
     chart_overlays: ClassVar[tuple[str, ...]] = (
         "ema_fast",
         "ema_slow",
         "channel_high",
         "channel_low",
-        "exit_high",
-        "exit_low",
     )
 
     class Params(Strategy.Params):

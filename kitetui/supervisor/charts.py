@@ -111,10 +111,7 @@ async def chart_view(desk: Supervisor, symbol: str) -> ChartView | None:
     marks = await load_chart_marks(desk.db, desk.run_id, symbol, since)
     note = ""
     if bars_symbol != symbol:
-        note = (
-            f"{symbol} trades on {engine.name}'s signals from {bars_symbol}: "
-            f"these are {bars_symbol}'s bars; {symbol}'s fills and stops are in premium"
-        )
+        note = f"{bars_symbol}'s bars: {engine.name} trades {symbol} on them; its fills:"
     present = {name for name, _ in series}
     return ChartView(
         symbol=symbol,
