@@ -147,8 +147,10 @@ class ChartScreen(Screen[None]):
             self._legend.update(problem or "No engine has bars for this symbol yet, nor traded it.")
             self._plot.show(None)
             return
-        plot = price_plot(chart, self._plot.size.width or self.size.width or 80)
-        self._title.update(Text(title_line(chart), no_wrap=True, overflow="ellipsis"))
+        width = self.size.width or 80
+        plot = price_plot(chart, self._plot.size.width or width)
+        title = title_line(chart, width - 2)  # the title's padding
+        self._title.update(Text(title, no_wrap=True, overflow="ellipsis"))
         lines = [legend_line(chart, plot)]
         if chart.note:
             lines.append(chart.note)
@@ -157,6 +159,10 @@ class ChartScreen(Screen[None]):
             lines.append("No bars yet: the engine has not decided on this symbol.")
         self._legend.update("\n".join(lines))
         self._plot.show(chart)
+
+    def on_resize(self) -> None:
+        if self.chart is not None:
+            self.show(self.chart)  # the title and legend fit the new width
 
     def action_close(self) -> None:
         self.app.pop_screen()

@@ -98,14 +98,18 @@ def _segments(values: Sequence[float | None]) -> tuple[Segment, ...]:
 
 def _xticks(starts: Sequence[int], width: int) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """Time labels every ``TICK_SPACING`` columns or so: ``HH:MM``, with the date
-    (``MM-DD HH:MM``, fewer of them) when the bars span days."""
+    (``MM-DD HH:MM``, fewer of them) when the bars span days, and then always one on
+    the first bar of each day."""
     if not starts:
         return (), ()
-    dated = ist_datetime(starts[0]).date() != ist_datetime(starts[-1]).date()
+    days = [ist_datetime(start).date() for start in starts]
+    dated = days[0] != days[-1]
     spacing = TICK_SPACING + (6 if dated else 0)
     slots = max(1, (width - AXIS_COLUMNS) // spacing)
     step = max(1, math.ceil(len(starts) / slots))
-    xs = tuple(range(0, len(starts), step))
+    openings = [x for x in range(1, len(days)) if days[x] != days[x - 1]]
+    regular = [x for x in range(0, len(starts), step) if all(abs(x - o) >= step for o in openings)]
+    xs = tuple(sorted({*regular, *openings}))
     fmt = "%m-%d %H:%M" if dated else "%H:%M"
     return xs, tuple(ist_datetime(starts[x]).strftime(fmt) for x in xs)
 
@@ -173,18 +177,27 @@ def draw(plt: Any, plot: PricePlot) -> None:
     plt.frame(True)
 
 
-def title_line(chart: ChartView) -> str:
+def title_line(chart: ChartView, width: int = 0) -> str:
     """What is charted: the symbol, whose bars, the engine, strategy and timeframe, and
-    the newest bar's prices."""
-    parts = [chart.symbol]
+    the newest bar's prices; within ``width`` (0: any) the strategy, then the open, high
+    and low give way first."""
+    head = [chart.symbol]
     if chart.bars_symbol != chart.symbol:
-        parts.append(f"on {chart.bars_symbol}")
-    parts.append(f"{chart.engine} {chart.strategy} {timeframe(chart.timeframe_s)}")
+        head.append(f"on {chart.bars_symbol}")
+    tf = timeframe(chart.timeframe_s)
+    whos = (f"{chart.engine} {chart.strategy} {tf}", f"{chart.engine} {tf}")
+    prices = ("",)
     if chart.bars:
         ts, o, h, low, c = chart.bars[-1]
         stamp = ist_datetime(ts).strftime("%H:%M")
-        parts.append(f"{stamp} O {_short(o)} H {_short(h)} L {_short(low)} C {_short(c)}")
-    return " · ".join(parts)
+        prices = (
+            f"{stamp} O {_short(o)} H {_short(h)} L {_short(low)} C {_short(c)}",
+            f"{stamp} C {_short(c)}",
+        )
+    candidates = [
+        " · ".join(part for part in (*head, who, last) if part) for last in prices for who in whos
+    ]
+    return next((t for t in candidates if not width or len(t) <= width), candidates[-1])
 
 
 def _short(value: float) -> str:

@@ -75,16 +75,19 @@ def _ema(values: list[float], period: int) -> list[float | None]:
 def nifty_chart() -> ChartView:
     """The chart of the NIFTY future the fno engine holds: an entry at 09:35 and the
     stop working at 21,650 (the Orders tab's fno-0001 and fno-0002), and Friday's round
-    trip: a short entered and stopped out."""
+    trip: a short entered at 12:35's close and stopped out 20 points higher."""
     bars, closes = _chart_bars()
-    friday = ts(9, 15) - 3 * 86_400_000_000_000
-    minute = 60_000_000_000
+    short_at = 40  # Friday 12:35
+    entry = closes[short_at]
+    trigger = entry + 20
+    hit = next(i for i in range(short_at + 1, len(bars)) if bars[i][2] >= trigger)
+    five = 300_000_000_000
     marks = (
-        ChartMark("ENTRY", friday + 200 * minute, 21712.0, "SELL", 50, "fno-f001"),
-        ChartMark("STOP_FILL", friday + 260 * minute, 21733.0, "BUY", 50, "fno-f002"),
+        ChartMark("ENTRY", bars[short_at][0] + five, entry, "SELL", 50, "fno-f001"),
+        ChartMark("STOP_FILL", bars[hit][0] + 1, trigger, "BUY", 50, "fno-f002"),
         ChartMark("ENTRY", ts(9, 35), 21710.0, "BUY", 50, "fno-0001"),
-        ChartMark("STOP", friday + 200 * minute, 21733.0, "BUY", 50, "fno-f002",
-                  friday + 260 * minute),
+        ChartMark("STOP", bars[short_at][0] + five + 1, trigger, "BUY", 50, "fno-f002",
+                  bars[hit][0] + 1),
         ChartMark("STOP", ts(9, 35, 1), 21650.0, "SELL", 50, "fno-0002"),
     )  # fmt: skip
     return ChartView(
