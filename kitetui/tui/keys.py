@@ -146,6 +146,7 @@ DESK_KEYS: tuple[DeskKey, ...] = (
         "g",
         "chart",
         "Chart",
+        section="Screens",
         help="Positions, Orders, Signals: price chart of the selected row's symbol (Esc closes)",
         tabs=CHART_TABS,
         ready=_has_snapshot,
