@@ -33,6 +33,7 @@ from kitetui.domain import (
     Tick,
 )
 from kitetui.events import EventKind
+from kitetui.market.bar_history import BarHistory
 from kitetui.market.bars import BarResampler, TickBarAggregator
 from kitetui.market.calendar import TradingCalendar
 from kitetui.market.instruments import Instrument, InstrumentMaster
@@ -72,6 +73,8 @@ class Engine:
         self._strategy_cls = get_strategy(config.strategy)
         self._params = self._strategy_cls.Params.model_validate(config.params)
         self.strategies: dict[str, Strategy] = {}
+        # The newest bars and indicator values per symbol, for the price chart.
+        self.history = BarHistory(overlays=self._strategy_cls.chart_overlays)
         self.subscriptions: frozenset[str] = frozenset()
         self.on_subscriptions: Callable[[Engine], None] = lambda engine: None
         self.day: date | None = None
@@ -202,6 +205,7 @@ class Engine:
         strategy = self.strategy_for(bar.symbol)
         position_qty = self.trader.position_qty(bar.symbol)
         decision = strategy.on_bar(bar, position_qty)
+        self.history.add(bar, decision.indicators)
         signal = self.make_signal(bar, strategy.name, decision)
         if signal is None:
             return

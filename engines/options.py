@@ -75,6 +75,7 @@ class OptionsEngine(Engine):
         self.heartbeat_ns = bar.end_ns
         strategy = self.strategy_for(bar.symbol)
         decision = strategy.on_bar(bar, self.direction())
+        self.history.add(bar, decision.indicators)
         try:
             pair, changed = self.selector.select(bar.close, ist_date(bar.end_ns))
         except InstrumentError as exc:

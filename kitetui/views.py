@@ -267,6 +267,45 @@ class OrderDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class ChartMark:
+    """Something the desk did at a price on the chart: a fill (an entry, an exit, a
+    stop filled) or a protective stop standing at its trigger from ``ts_ns`` to
+    ``until_ns`` (0: still working)."""
+
+    kind: str  # ENTRY / EXIT / STOP_FILL (a fill), STOP (a stop order's trigger level)
+    ts_ns: int
+    price: float
+    side: str  # BUY / SELL
+    quantity: int
+    tag: str
+    until_ns: int = 0  # STOP: when the stop stopped working (filled, cancelled), 0 if not
+
+
+@dataclass(frozen=True, slots=True)
+class ChartView:
+    """The price chart of one symbol: the newest bars its engine decided on, the values
+    of the strategy's indicators on each bar, and the desk's fills and stops on it.
+
+    ``bars`` are (start ts_ns, open, high, low, close), oldest first. Each indicator
+    series has one value per bar (None where the strategy had none, e.g. warming up);
+    ``overlays`` names those in price units (drawn over the candles). ``bars_symbol`` is
+    whose bars they are: the asked ``symbol`` itself, or, for an option, the underlying
+    whose signals it trades (its marks are then in premium, not on the candles' scale).
+    """
+
+    symbol: str
+    bars_symbol: str
+    engine: str
+    strategy: str
+    timeframe_s: int
+    bars: tuple[tuple[int, float, float, float, float], ...] = ()
+    indicators: tuple[tuple[str, tuple[float | None, ...]], ...] = ()
+    overlays: tuple[str, ...] = ()
+    marks: tuple[ChartMark, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class HeadlineView:
     """A finished run's headline figures (the summary screen at the end of a replay)."""
 

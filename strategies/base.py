@@ -26,6 +26,8 @@ Contract with the engine and sizing:
   regime). Absent means 1.
 * ``confidence`` is in [0, 1]: 0 on a HOLD, and on a signal a score each strategy
   documents (how decisively its rule fired), so the journal can rank signals.
+* ``indicators`` is a new dict on every decision: the engine keeps the newest ones
+  (``kitetui.market.bar_history``) for the price chart, by reference.
 * A bar with a non-finite price is not fed to the indicators (design rule 7): the
   decision is ``HOLD`` with a ``"bad bar: ..."`` reason.
 """
@@ -92,6 +94,9 @@ class Strategy(ABC):
     """
 
     name: ClassVar[str]
+    #: The ``indicators`` in price units (moving averages, bands, channels): the price
+    #: chart draws them over the candles; the others (RSI, ATR…) have scales of their own.
+    chart_overlays: ClassVar[tuple[str, ...]] = ()
 
     class Params(BaseModel):
         """Strategy parameters; subclasses add fields with defaults and constraints."""

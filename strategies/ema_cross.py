@@ -41,6 +41,7 @@ class EmaCrossStrategy(Strategy):
     """
 
     name: ClassVar[str] = "ema_cross"
+    chart_overlays: ClassVar[tuple[str, ...]] = ("ema_fast", "ema_slow")
 
     class Params(Strategy.Params):
         fast: int = Field(20, ge=1, le=MAX_PERIOD - 1, description="fast EMA period (bars)")

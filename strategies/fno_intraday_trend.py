@@ -52,6 +52,13 @@ class FnoIntradayTrendStrategy(Strategy):
     channel or when the EMAs stop agreeing."""
 
     name: ClassVar[str] = "fno_intraday_trend"
+    # The exit channel is listed with the other values: six lines hide the candles.
+    chart_overlays: ClassVar[tuple[str, ...]] = (
+        "ema_fast",
+        "ema_slow",
+        "channel_high",
+        "channel_low",
+    )
 
     class Params(Strategy.Params):
         fast: int = Field(20, ge=1, le=MAX_PERIOD - 1, description="fast EMA period (bars)")

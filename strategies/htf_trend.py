@@ -57,6 +57,12 @@ class HtfTrendStrategy(Strategy):
     timeframe's EMA trend; EXIT while the higher trend is against the position."""
 
     name: ClassVar[str] = "htf_trend"
+    chart_overlays: ClassVar[tuple[str, ...]] = (
+        "ema_fast",
+        "ema_slow",
+        "htf_ema_fast",
+        "htf_ema_slow",
+    )
 
     class Params(Strategy.Params):
         htf_minutes: Literal[15, 30, 60] = Field(15, description="higher timeframe (minutes)")

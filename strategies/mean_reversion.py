@@ -39,6 +39,7 @@ class MeanReversionStrategy(Strategy):
     """
 
     name: ClassVar[str] = "mean_reversion"
+    chart_overlays: ClassVar[tuple[str, ...]] = ("bb_lower", "bb_mid", "bb_upper")
 
     class Params(Strategy.Params):
         rsi_period: int = Field(14, ge=2, le=MAX_PERIOD, description="RSI period (Wilder)")

@@ -50,6 +50,7 @@ class RsiPullbackStrategy(Strategy):
     when the trend ends."""
 
     name: ClassVar[str] = "rsi_pullback"
+    chart_overlays: ClassVar[tuple[str, ...]] = ("ema_fast", "ema_slow")
 
     class Params(Strategy.Params):
         fast: int = Field(20, ge=1, le=MAX_PERIOD - 1, description="fast trend EMA (bars)")

@@ -48,6 +48,7 @@ class SuperTrendStrategy(Strategy):
     left against the direction."""
 
     name: ClassVar[str] = "supertrend"
+    chart_overlays: ClassVar[tuple[str, ...]] = ("supertrend",)
 
     class Params(Strategy.Params):
         period: int = Field(10, ge=1, le=MAX_PERIOD, description="ATR period of the bands")

@@ -56,6 +56,7 @@ class VolRegimeStrategy(Strategy):
     cross or a volatility shock; ``size_scale`` shrinks entries above the baseline."""
 
     name: ClassVar[str] = "vol_regime"
+    chart_overlays: ClassVar[tuple[str, ...]] = ("ema_fast", "ema_slow")
 
     class Params(Strategy.Params):
         fast: int = Field(9, ge=1, le=MAX_PERIOD - 1, description="fast EMA period (bars)")

@@ -54,6 +54,7 @@ class VwapFilterStrategy(Strategy):
     position on the wrong side of the VWAP or against the EMAs."""
 
     name: ClassVar[str] = "vwap_filter"
+    chart_overlays: ClassVar[tuple[str, ...]] = ("ema_fast", "ema_slow", "vwap")
 
     class Params(Strategy.Params):
         fast: int = Field(9, ge=1, le=MAX_PERIOD - 1, description="fast EMA period (bars)")

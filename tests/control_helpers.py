@@ -23,6 +23,8 @@ from kitetui.control.protocol import socket_path_for
 from kitetui.control.server import ControlServer
 from kitetui.supervisor import Supervisor
 from kitetui.views import (
+    ChartMark,
+    ChartView,
     DeskSnapshot,
     EngineView,
     EventView,
@@ -166,11 +168,31 @@ ORDER_DETAIL = OrderDetail(
 )
 
 
+CHART = ChartView(
+    symbol="SBIN",
+    bars_symbol="SBIN",
+    engine="eq",
+    strategy="ema_cross",
+    timeframe_s=300,
+    bars=(
+        (1_704_440_400_000_000_000, 600.0, 602.5, 599.0, 601.0),
+        (1_704_440_700_000_000_000, 601.0, 603.0, 600.5, 602.25),
+    ),
+    indicators=(("ema_fast", (None, 601.5)), ("atr", (1.5, 1.75))),
+    overlays=("ema_fast",),
+    marks=(
+        ChartMark("ENTRY", 1_704_440_701_000_000_000, 600.0, "BUY", 10, "eq-1"),
+        ChartMark("STOP", 1_704_440_701_000_000_000, 590.0, "SELL", 10, "eq-2"),
+    ),
+)
+
+
 class FakeDesk:
     """Just enough desk for a ControlServer: a published snapshot, commands, order reads.
 
     It records every command; ``CancelOrder("nope")`` is refused. ``order_detail`` knows
-    ``ORDER_DETAIL`` and ``"known"`` (an empty history), and fails for ``"boom"``.
+    ``ORDER_DETAIL`` and ``"known"`` (an empty history), and fails for ``"boom"``;
+    ``chart`` knows ``CHART`` (SBIN) and fails for ``"BOOM"``.
     """
 
     def __init__(self, snapshot: DeskSnapshot | None = None) -> None:
@@ -189,6 +211,11 @@ class FakeDesk:
         if tag == "known":
             return OrderDetail(tag)
         return ORDER_DETAIL if tag == ORDER_DETAIL.tag else None
+
+    async def chart(self, symbol: str) -> ChartView | None:
+        if symbol == "BOOM":
+            raise RuntimeError("database is locked")
+        return CHART if symbol == CHART.symbol else None
 
 
 async def eventually(predicate: Callable[[], object], timeout: float) -> None:

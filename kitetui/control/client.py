@@ -15,8 +15,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from kitetui.control.protocol import order_detail_from_json, snapshot_from_json
-from kitetui.views import DeskSnapshot, OrderDetail
+from kitetui.control.protocol import (
+    chart_from_json,
+    order_detail_from_json,
+    snapshot_from_json,
+)
+from kitetui.views import ChartView, DeskSnapshot, OrderDetail
 
 #: Lines from the desk can carry a whole snapshot: allow them to be large.
 CLIENT_LINE_LIMIT = 64 * 1024 * 1024
@@ -155,6 +159,18 @@ class ControlClient:
             raise DeskRequestError(reply.get("error") or f"the desk refused order {tag}")
         detail = reply.get("detail")
         return None if detail is None else order_detail_from_json(detail)
+
+    async def chart(self, symbol: str) -> ChartView | None:
+        """One symbol's price chart; None when the desk has no bars for it.
+
+        Raises ``ControlError`` when the desk cannot be asked and ``DeskRequestError``
+        when it could not build the chart.
+        """
+        reply = await self.request("chart", symbol=symbol)
+        if not reply.get("ok"):
+            raise DeskRequestError(reply.get("error") or f"the desk refused a chart of {symbol}")
+        chart = reply.get("chart")
+        return None if chart is None else chart_from_json(chart)
 
     def close(self) -> None:
         if self._writer is not None:

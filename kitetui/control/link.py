@@ -3,7 +3,7 @@
 ``DeskLink`` is everything the TUI asks of a desk, and it has two implementations:
 ``LocalLink`` (the supervisor runs on its own loop in a thread of this process) and
 ``RemoteLink`` (the control socket, for ``kitetui attach``). ``snapshot()`` is cheap and
-never blocks; ``send()`` and ``order_detail()`` are coroutines that resolve when the
+never blocks; ``send()``, ``order_detail()`` and ``chart()`` are coroutines that resolve when the
 desk has answered; ``failure()`` and ``connection_problem()`` say what the screen must
 tell the trader about the link itself.
 """
@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 from kitetui.commands import Command, CommandResult
 from kitetui.control.client import ControlClient, ControlError
 from kitetui.control.protocol import command_to_request
-from kitetui.views import DeskSnapshot, OrderDetail
+from kitetui.views import ChartView, DeskSnapshot, OrderDetail
 
 T = TypeVar("T")
 
@@ -37,6 +37,11 @@ class DeskLink(Protocol):
 
     async def order_detail(self, tag: str) -> OrderDetail | None:
         """An order's state history and fills from the journal; None if unknown."""
+        ...
+
+    async def chart(self, symbol: str) -> ChartView | None:
+        """One symbol's price chart (bars, indicators, fills and stops); None when the
+        desk has no bars for it."""
         ...
 
     def failure(self) -> str | None:
@@ -57,6 +62,8 @@ class InProcessDesk(Protocol):
     def published(self) -> DeskSnapshot | None: ...
 
     def order_detail(self, tag: str) -> Coroutine[Any, Any, OrderDetail | None]: ...
+
+    def chart(self, symbol: str) -> Coroutine[Any, Any, ChartView | None]: ...
 
 
 class DeskThread(Protocol):
@@ -89,6 +96,10 @@ class LocalLink:
 
     async def order_detail(self, tag: str) -> OrderDetail | None:
         future = self._runner.call(self._runner.supervisor.order_detail(tag))
+        return await asyncio.wrap_future(future)
+
+    async def chart(self, symbol: str) -> ChartView | None:
+        future = self._runner.call(self._runner.supervisor.chart(symbol))
         return await asyncio.wrap_future(future)
 
     def failure(self) -> str | None:
@@ -275,6 +286,17 @@ class RemoteLink:
             return None
         try:
             return await client.order_detail(tag)
+        except ControlError:
+            return None
+
+    async def chart(self, symbol: str) -> ChartView | None:
+        """One symbol's price chart; None if the desk has no bars for it or cannot be
+        reached right now. ``DeskRequestError`` if the desk failed to build it."""
+        client = await self._ready()
+        if isinstance(client, str):
+            return None
+        try:
+            return await client.chart(symbol)
         except ControlError:
             return None
 

@@ -12,20 +12,23 @@ carries JSON lines::
     ← {"snapshot": {...}}            (pushed when the desk publishes, at most N a second)
     → {"id": 4, "cmd": "order", "tag": "eq-1"}
     ← {"id": 4, "ok": true, "detail": {"tag": "eq-1", "history": [...], "fills": [...]}}
+    → {"id": 5, "cmd": "chart", "symbol": "SBIN"}
+    ← {"id": 5, "ok": true, "chart": {"symbol": "SBIN", "bars": [...], ...}}
 
-There are two kinds of request. The reads — ``status``, ``watch`` and ``order`` (tag) —
-are declared in ``READS`` here. The desk's commands are declared only in
-``kitetui.commands``: a class's ``name`` is its word and its one field (if any) its
-argument, so ``{"cmd": "flatten", "symbol": "SBIN"}`` is ``FlattenPosition("SBIN")``.
-``REQUESTS`` joins both, and everything else is derived from it: the pydantic models
-that validate a request (one per word, generated, in a discriminated union), the
-``unknown cmd`` list, ``kitetui ctl``'s arguments and the client's requests. A bad
+There are two kinds of request. The reads — ``status``, ``watch``, ``order`` (tag) and
+``chart`` (symbol, for the screen's price chart) — are declared in ``READS`` here. The
+desk's commands are declared only in ``kitetui.commands``: a class's ``name`` is its
+word and its one field (if any) its argument, so ``{"cmd": "flatten", "symbol":
+"SBIN"}`` is ``FlattenPosition("SBIN")``. ``REQUESTS`` joins both, and everything else
+is derived from it: the pydantic models that validate a request (one per word,
+generated, in a discriminated union), the ``unknown cmd`` list, ``kitetui ctl``'s
+arguments and the client's requests. A bad
 request gets ``{"ok": false, "error": ...}`` and the connection stays usable.
 
 ``snapshot_to_json`` / ``snapshot_from_json`` carry a ``DeskSnapshot`` over JSON with an
 exact round trip (tuples stay tuples, nested views come back as the same dataclasses),
 and ``order_detail_to_json`` / ``order_detail_from_json`` do the same for an
-``OrderDetail``.
+``OrderDetail``, and ``chart_to_json`` / ``chart_from_json`` for a ``ChartView``.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from kitetui.commands import COMMANDS, Command
-from kitetui.views import DeskSnapshot, OrderDetail
+from kitetui.views import ChartView, DeskSnapshot, OrderDetail
 
 RequestId = int | str | None
 
@@ -78,6 +81,7 @@ READS = (
     RequestKind("status"),
     RequestKind("watch", ctl=False),
     RequestKind("order", "tag", required=True),
+    RequestKind("chart", "symbol", required=True, ctl=False),
 )
 
 
@@ -256,3 +260,13 @@ def order_detail_to_json(detail: OrderDetail) -> dict[str, Any]:
 def order_detail_from_json(data: dict[str, Any]) -> OrderDetail:
     """The exact inverse of ``order_detail_to_json``."""
     return _from_json(OrderDetail, data)
+
+
+def chart_to_json(chart: ChartView) -> dict[str, Any]:
+    """A JSON-ready dict of a price chart (None stands for an indicator's missing value)."""
+    return _to_json(chart)
+
+
+def chart_from_json(data: dict[str, Any]) -> ChartView:
+    """The exact inverse of ``chart_to_json``."""
+    return _from_json(ChartView, data)

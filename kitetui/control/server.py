@@ -4,7 +4,8 @@ A Unix stream socket beside the database (``state.db.sock``), mode 0600, that on
 accepts peers of our own uid (SO_PEERCRED), speaking the JSON lines of
 ``kitetui/control/protocol.py``. Each command request becomes its command object and
 goes through ``desk.execute`` — the one door; ``order`` reads one order's history and
-fills through ``desk.order_detail``.
+fills through ``desk.order_detail``, ``chart`` one symbol's price chart through
+``desk.chart``.
 
 Nothing here can slow the desk: every client has its own sender task, replies wait in a
 small bounded queue (a client that lets it overflow is dropped) and pushed snapshots
@@ -28,13 +29,14 @@ from typing import Any, Protocol
 from kitetui.commands import Command, CommandResult
 from kitetui.control.protocol import (
     RequestId,
+    chart_to_json,
     encode_line,
     order_detail_to_json,
     parse_request,
     request_to_command,
     snapshot_to_json,
 )
-from kitetui.views import DeskSnapshot, OrderDetail
+from kitetui.views import ChartView, DeskSnapshot, OrderDetail
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ class ServedDesk(Protocol):
     async def execute(self, command: Command) -> CommandResult: ...
 
     async def order_detail(self, tag: str) -> OrderDetail | None: ...
+
+    async def chart(self, symbol: str) -> ChartView | None: ...
 
 
 # -- peers -----------------------------------------------------------------------------
@@ -314,6 +318,8 @@ class ControlServer:
             self._watch(client, request_id)
         elif request.cmd == "order":
             await self._order(client, request_id, request.tag)  # its one field
+        elif request.cmd == "chart":
+            await self._chart(client, request_id, request.symbol)  # its one field
 
     def _status(self, client: _Client, request_id: RequestId) -> None:
         snapshot = self.desk.published
@@ -347,6 +353,17 @@ class ControlServer:
             client.reply({"id": request_id, "ok": False, "error": error})
             return
         client.reply({"id": request_id, "ok": True, "detail": data})
+
+    async def _chart(self, client: _Client, request_id: RequestId, symbol: str) -> None:
+        try:
+            chart = await self.desk.chart(symbol)
+            data = None if chart is None else chart_to_json(chart)
+        except Exception as exc:  # a failed read must not take the connection down
+            log.exception("control socket: chart %s failed", symbol)
+            error = f"cannot chart {symbol}: {exc}"
+            client.reply({"id": request_id, "ok": False, "error": error})
+            return
+        client.reply({"id": request_id, "ok": True, "chart": data})
 
     # -- snapshots ---------------------------------------------------------------------
 

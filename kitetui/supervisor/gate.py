@@ -43,6 +43,7 @@ from kitetui.store import runs as runs_repo
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
 from kitetui.supervisor.assembly import build_engines, build_trader, run_started_event
+from kitetui.supervisor.charts import chart_view
 from kitetui.supervisor.command_handler import CommandHandler
 from kitetui.supervisor.headline import headline
 from kitetui.supervisor.recovery import Recovery
@@ -53,7 +54,7 @@ from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.warmup import WarmUp
 from kitetui.venues import build_venue
-from kitetui.views import DeskSnapshot, HeadlineView, OrderDetail
+from kitetui.views import ChartView, DeskSnapshot, HeadlineView, OrderDetail
 
 OPTION_MAX_JUMP = 0.6  # premiums of thin strikes jump tens of percent between trades
 
@@ -465,6 +466,10 @@ class Supervisor:
 
     async def order_detail(self, tag: str) -> OrderDetail | None:
         return await self.commands.order_detail(tag)
+
+    async def chart(self, symbol: str) -> ChartView | None:
+        """The price chart of ``symbol`` (``kitetui.supervisor.charts``)."""
+        return await chart_view(self, symbol)
 
     # -- shutdown -----------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ from kitetui.commands import (
 )
 from kitetui.control.link import DeskLink
 from kitetui.tui.cells import Row, headline_rows, keyed
+from kitetui.tui.chart_screen import ChartScreen
 from kitetui.tui.header import header_model
 from kitetui.tui.keys import DESK_KEYS, KEY_BY_ACTION, DeskKey, bindings, help_sections
 from kitetui.tui.scope import RUN, TODAY, next_scope, scope_label, valid_scope
@@ -514,6 +515,14 @@ class DeskScreen(Screen[None]):
             pane = self.pane(self.active_tab)
             pane.table.reverse_sort()
             pane.refresh_info()
+
+    def action_chart(self) -> None:
+        """``g``: the price chart of the selected row's symbol, over the desk."""
+        symbol = getattr(self.selected(self.active_tab), "symbol", "")
+        if not symbol:
+            self.notify("Select a row first.", title="Chart", severity="warning")
+            return
+        self.app.push_screen(ChartScreen(self._link, symbol, refresh_hz=self._refresh_hz))
 
     def action_help(self) -> None:
         if not isinstance(self.app.screen, HelpScreen):

@@ -37,6 +37,9 @@ from kitetui.views import DeskSnapshot
 
 Readiness = Callable[[DeskSnapshot | None], bool | None]
 
+#: The tabs whose rows name a symbol that ``g`` charts.
+CHART_TABS = ("positions", "orders", "signals")
+
 
 def _always(snapshot: DeskSnapshot | None) -> bool | None:
     return True
@@ -138,6 +141,17 @@ DESK_KEYS: tuple[DeskKey, ...] = (
         row=True,
         palette="Cancel order",
         palette_help="Cancel the selected open order",
+    ),
+    DeskKey(
+        "g",
+        "chart",
+        "Chart",
+        section="Screens",
+        help="Positions, Orders, Signals: price chart of the selected row's symbol (Esc closes)",
+        tabs=CHART_TABS,
+        ready=_has_snapshot,
+        palette="Price chart",
+        palette_help="Candles, indicators, fills and stops of the selected row's symbol",
     ),
     DeskKey(
         "s",

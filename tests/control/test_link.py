@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from control_helpers import ORDER_DETAIL, FakeDesk, eventually, make_snapshot, serving
+from control_helpers import CHART, ORDER_DETAIL, FakeDesk, eventually, make_snapshot, serving
 from control_helpers import small_snapshot as snapshot
 
 from kitetui.commands import (
@@ -29,7 +29,7 @@ from kitetui.commands import (
 from kitetui.control.link import DeskLink, LocalLink, RemoteLink
 from kitetui.control.protocol import socket_path_for
 from kitetui.control.server import ControlServer
-from kitetui.views import OrderDetail
+from kitetui.views import ChartView, OrderDetail
 
 T = 10.0  # every single wait in these tests is bounded by this
 
@@ -46,7 +46,14 @@ def _members(cls: type) -> dict[str, bool]:
 @pytest.mark.parametrize("link_class", [LocalLink, RemoteLink])
 def test_link_with_each_implementation_has_every_member_of_desk_link(link_class: type) -> None:
     wanted = _members(DeskLink)
-    assert set(wanted) == {"snapshot", "send", "order_detail", "failure", "connection_problem"}
+    assert set(wanted) == {
+        "snapshot",
+        "send",
+        "order_detail",
+        "chart",
+        "failure",
+        "connection_problem",
+    }
     got = _members(link_class)
     assert {name: got.get(name) for name in wanted} == wanted
 
@@ -69,6 +76,9 @@ class _Runner:
     async def order_detail(self, tag: str) -> OrderDetail | None:
         return ORDER_DETAIL if tag == ORDER_DETAIL.tag else None
 
+    async def chart(self, symbol: str) -> ChartView | None:
+        return CHART if symbol == CHART.symbol else None
+
     def call(self, coro) -> concurrent.futures.Future:
         future: concurrent.futures.Future = concurrent.futures.Future()
         try:
@@ -87,6 +97,8 @@ async def test_local_link_with_runner_reads_sends_and_reports_its_failure() -> N
     assert runner.submitted == [FlattenPosition("SBIN")]
     assert await asyncio.wait_for(link.order_detail("eq-1"), T) == ORDER_DETAIL
     assert await asyncio.wait_for(link.order_detail("zz-9"), T) is None
+    assert await asyncio.wait_for(link.chart("SBIN"), T) == CHART
+    assert await asyncio.wait_for(link.chart("TCS"), T) is None
     assert link.failure() is None and link.connection_problem() is None
     runner.failure = "DataFormatError: x.csv: bad header"
     assert link.failure() == "DataFormatError: x.csv: bad header"
@@ -114,6 +126,8 @@ async def test_remote_link_is_a_desk_link(sock_dir):
         assert desk.commands == [FlattenPosition("SBIN"), CancelOrder("nope")]
         assert await asyncio.wait_for(link.order_detail("eq-1"), T) == ORDER_DETAIL
         assert await asyncio.wait_for(link.order_detail("zz-9"), T) is None
+        assert await asyncio.wait_for(link.chart("SBIN"), T) == CHART
+        assert await asyncio.wait_for(link.chart("TCS"), T) is None
         assert link.connection_problem() is None
         await asyncio.wait_for(server.stop(), T)
         # once connected, a lost desk is a connection problem, not a failure
@@ -123,6 +137,7 @@ async def test_remote_link_is_a_desk_link(sock_dir):
         result = await asyncio.wait_for(link.send(ResetKillSwitch()), T)
         assert result.ok is False and result.message.startswith("not connected to the desk")
         assert await asyncio.wait_for(link.order_detail("eq-1"), T) is None
+        assert await asyncio.wait_for(link.chart("SBIN"), T) is None
     finally:
         await asyncio.wait_for(link.close(), T)
         await asyncio.wait_for(server.stop(), T)

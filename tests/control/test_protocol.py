@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from control_helpers import ORDER_DETAIL, make_snapshot
+from control_helpers import CHART, ORDER_DETAIL, make_snapshot
 
 from kitetui.commands import (
     COMMANDS,
@@ -23,6 +23,8 @@ from kitetui.control.protocol import (
     KNOWN_COMMANDS,
     READS,
     REQUESTS,
+    chart_from_json,
+    chart_to_json,
     command_kind,
     command_to_request,
     order_detail_from_json,
@@ -34,6 +36,8 @@ from kitetui.control.protocol import (
     socket_path_for,
 )
 from kitetui.views import (
+    ChartMark,
+    ChartView,
     DeskSnapshot,
     FeedView,
     FillView,
@@ -75,6 +79,28 @@ def test_socket_path_for_a_database_is_beside_it():
     assert socket_path_for(Path("runs") / "a.db") == Path("runs/a.db.sock")
 
 
+def test_chart_json_round_trip_is_exact_with_missing_values():
+    data = json.loads(json.dumps(chart_to_json(CHART), allow_nan=False))
+    back = chart_from_json(data)
+    assert back == CHART
+    assert isinstance(back.bars, tuple) and isinstance(back.bars[0], tuple)
+    assert back.indicators[0] == ("ema_fast", (None, 601.5))
+    assert isinstance(back.marks[0], ChartMark) and back.marks[1].until_ns == 0
+    empty = ChartView("X", "X", "e", "s", 60)
+    assert chart_from_json(chart_to_json(empty)) == empty
+
+
+def test_chart_read_needs_a_symbol_and_is_not_offered_by_ctl():
+    _, request = parse_request(b'{"id": 3, "cmd": "chart", "symbol": "SBIN"}')
+    assert not isinstance(request, str) and request.symbol == "SBIN"
+    assert request_to_command(request) is None
+    _, error = parse_request(b'{"cmd": "chart"}')
+    assert isinstance(error, str) and "symbol" in error
+    _, error = parse_request(b'{"cmd": "chart", "symbol": ""}')
+    assert isinstance(error, str) and "symbol" in error
+    assert REQUESTS["chart"].ctl is False
+
+
 def test_parse_request_models():
     assert parse_request(b'{"cmd": "pause"}')[1].engine == ""
     assert isinstance(parse_request(b'{"cmd": "start", "engine": ""}')[1], str)
@@ -85,6 +111,7 @@ def test_known_commands_with_reads_first_then_the_declared_commands():
         "status",
         "watch",
         "order",
+        "chart",
         "start",
         "stop",
         "pause",

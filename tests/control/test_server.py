@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from control_helpers import (
+    CHART,
     ORDER_DETAIL,
     FakeDesk,
     ctl_captured,
@@ -39,6 +40,7 @@ from kitetui.commands import (
 from kitetui.control.client import ControlClient, DeskRequestError
 from kitetui.control.link import RemoteLink
 from kitetui.control.protocol import (
+    chart_from_json,
     command_to_request,
     order_detail_from_json,
     snapshot_from_json,
@@ -156,6 +158,28 @@ async def test_order_request_reads_the_detail(served):
             await client.order_detail("boom")
         bad = await client.request("order")
         assert bad["ok"] is False and "tag" in bad["error"]
+        assert (await client.request("status"))["ok"] is True  # still usable
+        assert desk.commands == []  # a read, not a command
+    finally:
+        client.close()
+
+
+async def test_chart_request_reads_the_chart(served):
+    desk, server = served
+    client = await connect(server.path)
+    try:
+        reply = await client.request("chart", symbol="SBIN")
+        assert reply["ok"] is True and chart_from_json(reply["chart"]) == CHART
+        assert await client.chart("SBIN") == CHART
+        unknown = await client.request("chart", symbol="TCS")
+        assert unknown == {"id": unknown["id"], "ok": True, "chart": None}
+        assert await client.chart("TCS") is None
+        failed = await client.request("chart", symbol="BOOM")
+        assert failed["ok"] is False and "cannot chart BOOM: database is locked" in failed["error"]
+        with pytest.raises(DeskRequestError, match="database is locked"):
+            await client.chart("BOOM")
+        bad = await client.request("chart")
+        assert bad["ok"] is False and "symbol" in bad["error"]
         assert (await client.request("status"))["ok"] is True  # still usable
         assert desk.commands == []  # a read, not a command
     finally:

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from kitetui.commands import Command, CommandResult
 from kitetui.views import (
     BlockedView,
+    ChartMark,
+    ChartView,
     DayView,
     DeskSnapshot,
     EngineView,
@@ -43,6 +46,70 @@ def wall_clock() -> int:
     return ts(10, 31, 5)
 
 
+def _chart_bars() -> tuple[list[tuple[int, float, float, float, float]], list[float]]:
+    """5-minute NIFTY future bars: Friday 12 Jan from 09:15 to 15:25, then Monday the
+    15th from 09:15 to 10:25, a deterministic wave that ends at the position's LTP."""
+    starts = [ts(9, 15) - 3 * 86_400_000_000_000 + i * 300_000_000_000 for i in range(75)]
+    starts += [ts(9, 15) + i * 300_000_000_000 for i in range(15)]
+    bars, closes = [], []
+    close = 21640.0
+    for i, start in enumerate(starts):
+        opened = close
+        close = 21700.0 + 45 * math.sin(i / 9) + 12 * math.sin(i / 2.3) + (i - 75) * 1.5
+        if i == len(starts) - 1:
+            close = 21755.5
+        close = round(close * 20) / 20
+        high = max(opened, close) + 4 + (i % 4) * 1.5
+        low = min(opened, close) - 3 - (i % 3) * 2.0
+        bars.append((start, opened, high, low, close))
+        closes.append(close)
+    return bars, closes
+
+
+def _ema(values: list[float], period: int) -> list[float | None]:
+    alpha, out, value = 2 / (period + 1), [], values[0]
+    for i, x in enumerate(values):
+        value += alpha * (x - value)
+        out.append(round(value, 2) if i >= period else None)
+    return out
+
+
+def nifty_chart() -> ChartView:
+    """The chart of the NIFTY future the fno engine holds: an entry at 09:35 and the
+    stop working at 21,650 (the Orders tab's fno-0001 and fno-0002), and Friday's round
+    trip: a short entered at 12:35's close and stopped out 20 points higher."""
+    bars, closes = _chart_bars()
+    short_at = 40  # Friday 12:35
+    entry = closes[short_at]
+    trigger = entry + 20
+    hit = next(i for i in range(short_at + 1, len(bars)) if bars[i][2] >= trigger)
+    five = 300_000_000_000
+    marks = (
+        ChartMark("ENTRY", bars[short_at][0] + five, entry, "SELL", 50, "fno-f001"),
+        ChartMark("STOP_FILL", bars[hit][0] + 1, trigger, "BUY", 50, "fno-f002"),
+        ChartMark("ENTRY", ts(9, 35), 21710.0, "BUY", 50, "fno-0001"),
+        ChartMark("STOP", bars[short_at][0] + five + 1, trigger, "BUY", 50, "fno-f002",
+                  bars[hit][0] + 1),
+        ChartMark("STOP", ts(9, 35, 1), 21650.0, "SELL", 50, "fno-0002"),
+    )  # fmt: skip
+    return ChartView(
+        symbol="NIFTY24JANFUT",
+        bars_symbol="NIFTY24JANFUT",
+        engine="fno-trend",
+        strategy="fno_intraday_trend",
+        timeframe_s=300,
+        bars=tuple(bars),
+        indicators=(
+            ("ema_fast", tuple(_ema(closes, 9))),
+            ("ema_slow", tuple(_ema(closes, 21))),
+            ("adx", tuple(None if i < 28 else 24.0 + (i % 7) for i in range(len(bars)))),
+            ("atr", tuple(None if i < 14 else 18.5 for i in range(len(bars)))),
+        ),
+        overlays=("ema_fast", "ema_slow"),
+        marks=marks,
+    )
+
+
 class FakeLink:
     """Returns whatever snapshot a test publishes and records every command sent."""
 
@@ -58,6 +125,8 @@ class FakeLink:
             True, f"{type(command).__name__} done"
         )
         self.gate: asyncio.Event | None = None  # when set, send() waits for it
+        self.charts: dict[str, ChartView] = {"NIFTY24JANFUT": nifty_chart()}
+        self.chart_requests: list[str] = []
 
     def snapshot(self) -> DeskSnapshot | None:
         self.snapshot_calls += 1
@@ -72,6 +141,10 @@ class FakeLink:
     async def order_detail(self, tag: str) -> OrderDetail | None:
         self.detail_requests.append(tag)
         return self.details.get(tag)
+
+    async def chart(self, symbol: str) -> ChartView | None:
+        self.chart_requests.append(symbol)
+        return self.charts.get(symbol)
 
     def connection_problem(self) -> str | None:
         return self.problem

@@ -20,6 +20,7 @@ def test_bindings_with_table_keep_the_footer_order() -> None:
     assert shown == [
         ("f", "Flatten"),
         ("c", "Cancel"),
+        ("g", "Chart"),
         ("s", "Start"),
         ("x", "Stop"),
         ("e", "Pause eng"),
@@ -56,6 +57,11 @@ def test_help_sections_with_table_list_everywhere_keys_before_tab_keys() -> None
                 ("1 … 8", "Positions, Orders, Signals, Risk, Engines, Log, Blocked, Perf"),
                 ("↑ ↓ PgUp PgDn", "move in the table"),
                 ("Enter / d", "show the detail pane / toggle it"),
+                (
+                    "g",
+                    "Positions, Orders, Signals: price chart of the selected row's symbol "
+                    "(Esc closes)",
+                ),
                 ("v", "Positions, Risk and Perf: today → whole run → each earlier day"),
                 ("/", "filter the table: rows must contain every word; Esc clears"),
                 ("o / O", "sort by the next column / reverse it (or click a header)"),
