@@ -19,9 +19,17 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from kitetui.commands import Command, CommandResult
-from kitetui.control.client import ControlClient, ControlError
+from kitetui.control.client import ControlClient, ControlError, DeskRequestError
 from kitetui.control.protocol import command_to_request
-from kitetui.views import DeskSnapshot, OrderDetail
+from kitetui.control.reads import NOT_SERVED, HistoryError, HistoryReads
+from kitetui.views import (
+    DeskSnapshot,
+    ExportResult,
+    HistoryPage,
+    OrderDetail,
+    RunReportView,
+    RunView,
+)
 
 T = TypeVar("T")
 
@@ -37,6 +45,27 @@ class DeskLink(Protocol):
 
     async def order_detail(self, tag: str) -> OrderDetail | None:
         """An order's state history and fills from the journal; None if unknown."""
+        ...
+
+    # The database's history (control/reads.py): each raises an exception whose
+    # message is one line when the desk refuses or cannot be reached.
+
+    async def runs(self) -> tuple[RunView, ...]:
+        """Every run of the desk's database, oldest first."""
+        ...
+
+    async def history(
+        self, table: str, run: str = "", text: str = "", offset: int = 0, limit: int = 100
+    ) -> HistoryPage:
+        """A page (newest first) of ``table`` of ``run`` ("" the desk's own run)."""
+        ...
+
+    async def run_report(self, run: str = "") -> RunReportView:
+        """A run's report headline."""
+        ...
+
+    async def export(self, what: str, run: str = "", path: str = "") -> ExportResult:
+        """``kitetui export``'s CSV, written by the desk."""
         ...
 
     def failure(self) -> str | None:
@@ -69,6 +98,9 @@ class DeskThread(Protocol):
     @property
     def failure(self) -> str | None: ...
 
+    @property
+    def reads(self) -> HistoryReads | None: ...
+
     def submit(self, command: Command) -> Future[CommandResult]: ...
 
     def call(self, coro: Coroutine[Any, Any, T]) -> Future[T]: ...
@@ -90,6 +122,30 @@ class LocalLink:
     async def order_detail(self, tag: str) -> OrderDetail | None:
         future = self._runner.call(self._runner.supervisor.order_detail(tag))
         return await asyncio.wrap_future(future)
+
+    def _reads(self) -> HistoryReads:
+        reads = self._runner.reads
+        if reads is None:
+            raise HistoryError(NOT_SERVED)
+        return reads
+
+    async def _on_desk(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await a read on the desk's loop (it hands the work to a thread there)."""
+        return await asyncio.wrap_future(self._runner.call(coro))
+
+    async def runs(self) -> tuple[RunView, ...]:
+        return await self._on_desk(self._reads().runs())
+
+    async def history(
+        self, table: str, run: str = "", text: str = "", offset: int = 0, limit: int = 100
+    ) -> HistoryPage:
+        return await self._on_desk(self._reads().history(table, run, text, offset, limit))
+
+    async def run_report(self, run: str = "") -> RunReportView:
+        return await self._on_desk(self._reads().run_report(run))
+
+    async def export(self, what: str, run: str = "", path: str = "") -> ExportResult:
+        return await self._on_desk(self._reads().export(what, run, path))
 
     def failure(self) -> str | None:
         """Why the desk behind this link stopped on an error, or None while it is well."""
@@ -277,6 +333,27 @@ class RemoteLink:
             return await client.order_detail(tag)
         except ControlError:
             return None
+
+    async def _connected_client(self) -> ControlClient:
+        client = await self._ready()
+        if isinstance(client, str):
+            raise DeskRequestError(client)
+        return client
+
+    async def runs(self) -> tuple[RunView, ...]:
+        return await (await self._connected_client()).runs()
+
+    async def history(
+        self, table: str, run: str = "", text: str = "", offset: int = 0, limit: int = 100
+    ) -> HistoryPage:
+        client = await self._connected_client()
+        return await client.history(table, run, text, offset, limit)
+
+    async def run_report(self, run: str = "") -> RunReportView:
+        return await (await self._connected_client()).run_report(run)
+
+    async def export(self, what: str, run: str = "", path: str = "") -> ExportResult:
+        return await (await self._connected_client()).export(what, run, path)
 
     def failure(self) -> str | None:
         """Why the desk could not be reached at all, or None (also while reconnecting)."""

@@ -71,6 +71,8 @@ class RequestKind:
     default: Any = None
     command: type[Command] | None = None
     ctl: bool = True
+    #: A read's further optional fields: (name, type, default) each.
+    more: tuple[tuple[str, Any, Any], ...] = ()
 
 
 #: The reads: they ask the desk for something and change nothing.
@@ -78,6 +80,20 @@ READS = (
     RequestKind("status"),
     RequestKind("watch", ctl=False),
     RequestKind("order", "tag", required=True),
+    # The database's history (kitetui/history_reads.py): ``run`` is an id, a unique
+    # prefix or "latest"; "" is the desk's own run.
+    RequestKind("runs", ctl=False),
+    RequestKind(
+        "history",
+        "table",
+        required=True,
+        ctl=False,
+        more=(("run", str, ""), ("filter", str, ""), ("offset", int, 0), ("limit", int, 100)),
+    ),
+    RequestKind("run-report", "run", default="", ctl=False),
+    RequestKind(
+        "export", "what", required=True, ctl=False, more=(("run", str, ""), ("path", str, ""))
+    ),
 )
 
 
@@ -146,6 +162,8 @@ def _model(kind: RequestKind) -> type[Request]:
             fields[kind.argument] = (kind.argument_type, needed)
         else:
             fields[kind.argument] = (kind.argument_type, kind.default)
+    for name, tp, default in kind.more:
+        fields[name] = (tp, default)
     title = "".join(part.title() for part in kind.name.split("-"))
     return create_model(f"{title}Request", __base__=Request, **fields)
 
@@ -256,3 +274,14 @@ def order_detail_to_json(detail: OrderDetail) -> dict[str, Any]:
 def order_detail_from_json(data: dict[str, Any]) -> OrderDetail:
     """The exact inverse of ``order_detail_to_json``."""
     return _from_json(OrderDetail, data)
+
+
+def view_to_json(view: Any) -> Any:
+    """Any view (a ``HistoryPage``, a ``RunReportView``, a tuple of ``RunView``…) as JSON."""
+    return _to_json(view)
+
+
+def view_from_json(tp: Any, data: Any) -> Any:
+    """The exact inverse of ``view_to_json`` for a view of type ``tp``
+    (``tuple[RunView, ...]`` for a list)."""
+    return _from_json(tp, data)
