@@ -34,10 +34,10 @@ RUN_COLUMNS = (
     ColumnSpec("mode", "mode"),
     ColumnSpec("status", "status"),
     ColumnSpec("data", "data"),
+    ColumnSpec("pnl", "realized ₹", numeric=True),
     ColumnSpec("orders", "orders", numeric=True),
     ColumnSpec("fills", "fills", numeric=True),
     ColumnSpec("open", "open", numeric=True),
-    ColumnSpec("pnl", "realized ₹", numeric=True),
     ColumnSpec("started", "started"),
     ColumnSpec("restarts", "restarts", numeric=True),
     ColumnSpec("config", "config"),
@@ -60,10 +60,10 @@ def run_row(run: RunView, current: str = "") -> Row:
         Cell(run.mode),
         Cell(run.status, _STATUS_TONES.get(run.status.upper(), "")),
         Cell(span(run)),
+        Cell(money(run.realized_pnl), tone_of(run.realized_pnl)),
         Cell(f"{run.orders:,}"),
         Cell(f"{run.fills:,}"),
         Cell(str(run.open_positions), "warn" if run.open_positions else ""),
-        Cell(money(run.realized_pnl), tone_of(run.realized_pnl)),
         Cell(run.started),
         Cell(str(run.restarts)),
         Cell(run.config),
@@ -114,7 +114,7 @@ class RunsScreen(Screen[None]):
         self._table.show_rows({run.run_id: run_row(run, self._current) for run in newest_first})
         count = f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
         self._title.update(
-            Text(f"Runs in the desk's database · {count}, newest first · ● this desk")
+            Text(f"Runs in the desk's database · {count}, newest first · ● this desk · Enter opens")
         )
         self.loaded = True
 
@@ -189,9 +189,8 @@ class RunScreen(Screen[None]):
 
     def _title_text(self) -> str:
         run = self.run
-        return (
-            f"Run {run.run_id} · {run.mode} · {run.status} · {span(run)} · {run.config} · read-only"
-        )
+        where = f"{run.mode} · {run.status} · {span(run)} · {run.config}"
+        return f"Run {run.run_id} (read-only) · {where}"
 
     def compose(self) -> ComposeResult:
         yield self._title

@@ -46,7 +46,10 @@ def _members(cls: type) -> dict[str, bool]:
 @pytest.mark.parametrize("link_class", [LocalLink, RemoteLink])
 def test_link_with_each_implementation_has_every_member_of_desk_link(link_class: type) -> None:
     wanted = _members(DeskLink)
-    assert set(wanted) == {"snapshot", "send", "order_detail", "failure", "connection_problem"}
+    assert set(wanted) == {
+        "snapshot", "send", "order_detail", "failure", "connection_problem",
+        "runs", "history", "run_report", "export",
+    }  # fmt: skip
     got = _members(link_class)
     assert {name: got.get(name) for name in wanted} == wanted
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 
 import pytest
 from control_helpers import FakeDesk, make_snapshot
 
 from kitetui.control.client import ControlClient, DeskRequestError
-from kitetui.control.link import RemoteLink
+from kitetui.control.link import LocalLink, RemoteLink
 from kitetui.control.protocol import (
     REQUESTS,
     parse_request,
@@ -20,7 +21,7 @@ from kitetui.control.protocol import (
     view_from_json,
     view_to_json,
 )
-from kitetui.control.reads import NOT_SERVED
+from kitetui.control.reads import NOT_SERVED, HistoryError
 from kitetui.control.server import ControlServer
 from kitetui.history_reads import DatabaseReads, read_page
 from kitetui.views import (
@@ -245,3 +246,50 @@ async def test_an_export_over_the_socket_is_the_command_lines_file(
     finally:
         await link.close()
         await asyncio.wait_for(server.stop(), T)
+
+
+class _DeskLoop:
+    """A SupervisorThread stand-in: a loop in its own thread that runs what it is given,
+    with the desk's history reads."""
+
+    def __init__(self, reads: object | None) -> None:
+        self.reads = reads
+        self.failure = None
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.threads: list[str] = []
+
+    def call(self, coro):
+        self.threads.append("desk")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(T)
+        self.loop.close()
+
+
+async def test_the_local_link_reads_on_the_desks_loop(db: Path, tmp_path: Path) -> None:
+    desk = _DeskLoop(DatabaseReads(db))
+    link = LocalLink(desk)  # type: ignore[arg-type]
+    try:
+        page = await asyncio.wait_for(link.history("events", limit=7), T)
+        assert page.count == 7 and page == read_page(db, "latest", "events", limit=7)
+        assert [r.run_id for r in await asyncio.wait_for(link.runs(), T)] == [page.run_id]
+        report = await asyncio.wait_for(link.run_report(page.run_id), T)
+        assert report.run.run_id == page.run_id
+        done = await asyncio.wait_for(link.export("equity", "", str(tmp_path / "e.csv")), T)
+        assert done.rows > 0 and Path(done.path).stat().st_mode & 0o777 == 0o600
+        assert desk.threads == ["desk"] * 4
+    finally:
+        desk.close()
+
+
+async def test_a_local_desk_without_reads_says_so() -> None:
+    desk = _DeskLoop(None)
+    try:
+        with pytest.raises(HistoryError, match="does not serve its history"):
+            await LocalLink(desk).runs()  # type: ignore[arg-type]
+    finally:
+        desk.close()
