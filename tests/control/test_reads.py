@@ -293,3 +293,49 @@ async def test_a_local_desk_without_reads_says_so() -> None:
             await LocalLink(desk).runs()  # type: ignore[arg-type]
     finally:
         desk.close()
+
+
+async def test_a_trading_desk_answers_history_from_its_journal_as_it_grows(
+    tmp_path: Path, sock_dir: Path
+) -> None:
+    """The CLI's wiring (``_database_reads``) on a real supervisor: pages read while the
+    replay trades, flushed first, and the last one equal to the finished journal."""
+    from kitetui.cli import _database_reads
+    from kitetui.config import load_config
+    from kitetui.supervisor import Supervisor
+    from tests.attacks.sigkill_corpus import light_config
+
+    config = light_config(tmp_path)
+    supervisor = Supervisor(load_config(config), str(config), database=tmp_path / "s.db")
+    await asyncio.wait_for(supervisor.open(), 60)
+    reads = _database_reads(supervisor)
+    server = ControlServer(supervisor, socket_path_for(sock_dir / "s.db"), reads=reads)
+    await asyncio.wait_for(server.start(), T)
+    client = ControlClient(server.path, timeout=T)
+    run = asyncio.create_task(supervisor.run())
+    try:
+        await asyncio.wait_for(client.connect(), T)
+        totals = []
+        while not run.done():
+            page = await client.history("events", limit=5)
+            assert page.run_id == supervisor.run_id
+            totals.append(page.total)
+            await asyncio.sleep(0.05)
+        await asyncio.wait_for(run, 120)
+        last = await client.history("events", limit=5)
+        assert totals == sorted(totals) and last.total >= totals[-1]
+        (count,) = _count(tmp_path / "s.db", supervisor.run_id)
+        assert last.total == count
+    finally:
+        client.close()
+        await asyncio.wait_for(server.stop(), T)
+        if not run.done():
+            run.cancel()
+        await asyncio.wait_for(supervisor.close(), 30)
+
+
+def _count(db: Path, run_id: str) -> tuple[int]:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return conn.execute("SELECT count(*) FROM events WHERE run_id = ?", (run_id,)).fetchone()
