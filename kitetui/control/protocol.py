@@ -16,9 +16,10 @@ carries JSON lines::
 There are two kinds of request. The reads — ``status``, ``watch``, ``order`` (tag) and
 the database's history: ``runs``, ``history`` (table, run, filter, offset, limit),
 ``run-report`` (run) and ``export`` (what, run, path), answered by
-``kitetui/control/reads.py`` — are declared in ``READS`` here. The desk's commands are declared only in
-``kitetui.commands``: a class's ``name`` is its word and its one field (if any) its
-argument, so ``{"cmd": "flatten", "symbol": "SBIN"}`` is ``FlattenPosition("SBIN")``.
+``kitetui/control/reads.py`` — are declared in ``READS`` here. The desk's commands are
+declared only in ``kitetui.commands``: a class's ``name`` is its word and its one field
+(if any) its argument, so ``{"cmd": "flatten", "symbol": "SBIN"}`` is
+``FlattenPosition("SBIN")``.
 ``REQUESTS`` joins both, and everything else is derived from it: the pydantic models
 that validate a request (one per word, generated, in a discriminated union), the
 ``unknown cmd`` list, ``kitetui ctl``'s arguments and the client's requests. A bad
