@@ -186,6 +186,18 @@ def test_export_refusals_are_one_line(db: Path, what: str, out: str, says: str) 
     assert says in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_an_export_never_replaces_a_database(db: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "state.db"
+    copy.write_bytes(db.read_bytes())
+    other = tmp_path / "other.db"
+    other.write_bytes(db.read_bytes())
+    before = _fingerprint(copy)
+    for out in ("state.db", "state.db-wal", str(other)):
+        with pytest.raises(HistoryError, match="is a database"):
+            write_export(copy, "latest", "fills", out)
+    assert _fingerprint(copy) == before
+
+
 def test_reads_change_nothing(db: Path, tmp_path: Path) -> None:
     before = _fingerprint(db)
     for table in TABLES:
