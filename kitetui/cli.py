@@ -477,6 +477,17 @@ def _make_supervisor(
     return Supervisor(config, config_path, database=db, speed=speed, recording=recording)
 
 
+def _database_reads(supervisor):
+    """What a screen may read of this desk's database besides its snapshot (the Runs
+    screen, history search, exports): read-only, in a thread, after a journal flush."""
+    from kitetui.history_reads import DatabaseReads
+
+    async def flush() -> None:
+        await supervisor.journal.flush()
+
+    return DatabaseReads(supervisor.db_path, current_run=lambda: supervisor.run_id, flush=flush)
+
+
 def _headless(
     config: AppConfig,
     config_path: str,
@@ -497,7 +508,7 @@ def _headless(
         from kitetui.notify import Notifier, status_line, watchdog_loop
 
         loop = asyncio.get_running_loop()
-        desk = Desk(supervisor)
+        desk = Desk(supervisor, reads=_database_reads(supervisor))
         desk.install_signals(loop)  # first: a signal during start-up is never lost
         notifier = Notifier.from_env()
         tasks: list[asyncio.Task[None]] = []
@@ -561,7 +572,8 @@ def _tui(config: AppConfig, config_path: str, db: str | None, speed) -> int:
     from kitetui.tui.app import make_app
 
     started = time.perf_counter()
-    runner = SupervisorThread(_make_supervisor(config, config_path, db, speed))
+    supervisor = _make_supervisor(config, config_path, db, speed)
+    runner = SupervisorThread(supervisor, reads=_database_reads(supervisor))
     runner.start()
     runner.store_ready.wait()  # a refused database exits before the screen takes over
     if runner.error is not None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from kitetui import startup
 from kitetui.commands import TriggerKillSwitch
 from kitetui.control.protocol import socket_path_for
+from kitetui.control.reads import HistoryReads
 from kitetui.control.server import ControlServer
 from kitetui.store import runs as runs_repo
 from kitetui.supervisor import Supervisor
@@ -43,8 +44,10 @@ class Desk:
         *,
         control: bool = True,
         control_path: Path | None = None,
+        reads: HistoryReads | None = None,
     ) -> None:
         self.supervisor = supervisor
+        self.reads = reads  # the database's history, served on the socket (history_reads)
         self._control_wanted = control
         self._control_path = control_path
         self.control: ControlServer | None = None
@@ -116,7 +119,7 @@ class Desk:
                 await supervisor.execute(TriggerKillSwitch(f"{self._kill_reason} during start-up"))
             if self._control_wanted:
                 path = self._control_path or socket_path_for(supervisor.db_path)
-                self.control = ControlServer(supervisor, path)
+                self.control = ControlServer(supervisor, path, reads=self.reads)
                 await self.control.start()
             if on_market is not None:
                 on_market()

@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from kitetui.commands import Command, CommandResult
+from kitetui.control.reads import HistoryReads
 from kitetui.desk import Desk
 from kitetui.supervisor import Supervisor
 from kitetui.supervisor.run_summary import RunSummary
@@ -25,9 +26,10 @@ T = TypeVar("T")
 class SupervisorThread:
     """A ``Desk`` (``kitetui/desk.py``) on its own loop in a thread, for the TUI."""
 
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, supervisor: Supervisor, *, reads: HistoryReads | None = None) -> None:
         self.supervisor = supervisor
-        self.desk = Desk(supervisor)
+        self.reads = reads  # the database's history, for the screen (history_reads)
+        self.desk = Desk(supervisor, reads=reads)
         self.loop = asyncio.new_event_loop()
         self.store_ready = threading.Event()  # the database opened (or was refused)
         self.ready = threading.Event()  # the market is loaded; trading starts

@@ -411,3 +411,80 @@ class DeskSnapshot:
     past_days: tuple[DayView, ...] = ()  # earlier days of the run that traded, oldest first
     headline: HeadlineView | None = None  # set once a replay has finished
     performance: PerformanceView = field(default_factory=PerformanceView)
+
+
+# -- the database's history, read on request (Runs screen, history search, export) --------
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """One run a database holds, as ``kitetui runs`` lists it."""
+
+    run_id: str
+    mode: str
+    config: str
+    status: str
+    restarts: int
+    started: str  # wall clock, IST, to the minute
+    data_from: str  # the market days it covered (IST dates), "" before any data
+    data_to: str
+    orders: int
+    fills: int
+    open_positions: int
+    realized_pnl: float  # rupees, gross of charges (what `kitetui runs` shows)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFillView:
+    """A journaled fill with what a table of fills shows (``FillView`` is an order's)."""
+
+    fill_id: str
+    ts_ns: int
+    tag: str
+    engine: str
+    symbol: str
+    side: str
+    quantity: int
+    price: float
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One page of a journal table, newest first, filtered in the database.
+
+    ``total`` is how many rows match the filter in the whole run, so a screen can say
+    "rows 101-200 of 4,512"; only the list of ``table`` is filled.
+    """
+
+    run_id: str
+    table: str  # orders / fills / signals / events
+    filter: str
+    offset: int
+    total: int
+    orders: tuple[OrderView, ...] = ()
+    fills: tuple[HistoryFillView, ...] = ()
+    signals: tuple[SignalView, ...] = ()
+    events: tuple[EventView, ...] = ()
+    dated: bool = False  # the table's rows span more than one day: show their dates
+
+    @property
+    def count(self) -> int:
+        return len(self.orders) + len(self.fills) + len(self.signals) + len(self.events)
+
+
+@dataclass(frozen=True, slots=True)
+class RunReportView:
+    """A run's report headline (``kitetui report``'s figures) and its listing line."""
+
+    run: RunView
+    headline: HeadlineView
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    """A CSV ``kitetui export`` would write, written by the desk: where, and how many rows."""
+
+    path: str  # absolute, as the desk wrote it
+    run_id: str
+    what: str
+    rows: int

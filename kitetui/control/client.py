@@ -19,11 +19,22 @@ from kitetui.control.protocol import (
     chart_from_json,
     order_detail_from_json,
     snapshot_from_json,
+    view_from_json,
 )
-from kitetui.views import ChartView, DeskSnapshot, OrderDetail
+from kitetui.views import (
+    ChartView,
+    DeskSnapshot,
+    ExportResult,
+    HistoryPage,
+    OrderDetail,
+    RunReportView,
+    RunView,
+)
 
 #: Lines from the desk can carry a whole snapshot: allow them to be large.
 CLIENT_LINE_LIMIT = 64 * 1024 * 1024
+#: How long a history read (a search, a report, an export) may take to answer.
+READ_TIMEOUT_S = 120.0
 
 
 class ControlError(Exception):
@@ -107,6 +118,11 @@ class ControlClient:
 
     async def request(self, cmd: str, **args: Any) -> dict[str, Any]:
         """Send one request and wait (bounded by ``timeout``) for its reply."""
+        return await self.request_within(self.timeout, cmd, **args)
+
+    async def request_within(self, timeout: float, cmd: str, **args: Any) -> dict[str, Any]:
+        """``request`` with its own bound: a search or an export of a long run may take
+        longer than a command."""
         if self._writer is None or self._ended:
             raise ControlError(self.closed_reason or "not connected")
         request_id = next(self._ids)
@@ -115,7 +131,7 @@ class ControlClient:
         try:
             self._writer.write((json.dumps({"id": request_id, "cmd": cmd, **args}) + "\n").encode())
             await asyncio.wait_for(self._writer.drain(), self.timeout)
-            return await asyncio.wait_for(future, self.timeout)
+            return await asyncio.wait_for(future, timeout)
         except (OSError, TimeoutError) as exc:
             raise ControlError(f"no reply from the desk to {cmd!r}: {exc!r}") from exc
         finally:
@@ -171,6 +187,33 @@ class ControlClient:
             raise DeskRequestError(reply.get("error") or f"the desk refused a chart of {symbol}")
         chart = reply.get("chart")
         return None if chart is None else chart_from_json(chart)
+    # -- the database's history (control/reads.py) --------------------------------------
+
+    async def _read(self, cmd: str, key: str, tp: Any, **args: Any) -> Any:
+        reply = await self.request_within(max(self.timeout, READ_TIMEOUT_S), cmd, **args)
+        if not reply.get("ok"):
+            raise DeskRequestError(reply.get("error") or f"the desk refused {cmd}")
+        return view_from_json(tp, reply.get(key))
+
+    async def runs(self) -> tuple[RunView, ...]:
+        """Every run of the desk's database, oldest first (``kitetui runs``)."""
+        return await self._read("runs", "runs", tuple[RunView, ...])
+
+    async def history(
+        self, table: str, run: str = "", text: str = "", offset: int = 0, limit: int = 100
+    ) -> HistoryPage:
+        """One page (newest first) of a journal table of ``run`` ("" the desk's own)."""
+        args = {"table": table, "run": run, "filter": text, "offset": offset, "limit": limit}
+        return await self._read("history", "page", HistoryPage, **args)
+
+    async def run_report(self, run: str = "") -> RunReportView:
+        """A run's report headline."""
+        return await self._read("run-report", "report", RunReportView, run=run)
+
+    async def export(self, what: str, run: str = "", path: str = "") -> ExportResult:
+        """Have the desk write ``kitetui export``'s CSV (a relative path is beside its
+        database)."""
+        return await self._read("export", "export", ExportResult, what=what, run=run, path=path)
 
     def close(self) -> None:
         if self._writer is not None:

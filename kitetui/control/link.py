@@ -19,9 +19,18 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from kitetui.commands import Command, CommandResult
-from kitetui.control.client import ControlClient, ControlError
+from kitetui.control.client import ControlClient, ControlError, DeskRequestError
 from kitetui.control.protocol import command_to_request
-from kitetui.views import ChartView, DeskSnapshot, OrderDetail
+from kitetui.control.reads import NOT_SERVED, HistoryError, HistoryReads
+from kitetui.views import (
+    ChartView,
+    DeskSnapshot,
+    ExportResult,
+    HistoryPage,
+    OrderDetail,
+    RunReportView,
+    RunView,
+)
 
 T = TypeVar("T")
 
@@ -42,6 +51,25 @@ class DeskLink(Protocol):
     async def chart(self, symbol: str) -> ChartView | None:
         """One symbol's price chart (bars, indicators, fills and stops); None when the
         desk has no bars for it."""
+    # The database's history (control/reads.py): each raises an exception whose
+    # message is one line when the desk refuses or cannot be reached.
+
+    async def runs(self) -> tuple[RunView, ...]:
+        """Every run of the desk's database, oldest first."""
+        ...
+
+    async def history(
+        self, table: str, run: str = "", text: str = "", offset: int = 0, limit: int = 100
+    ) -> HistoryPage:
+        """A page (newest first) of ``table`` of ``run`` ("" the desk's own run)."""
+        ...
+
+    async def run_report(self, run: str = "") -> RunReportView:
+        """A run's report headline."""
+        ...
+
+    async def export(self, what: str, run: str = "", path: str = "") -> ExportResult:
+        """``kitetui export``'s CSV, written by the desk."""
         ...
 
     def failure(self) -> str | None:
@@ -76,6 +104,9 @@ class DeskThread(Protocol):
     @property
     def failure(self) -> str | None: ...
 
+    @property
+    def reads(self) -> HistoryReads | None: ...
+
     def submit(self, command: Command) -> Future[CommandResult]: ...
 
     def call(self, coro: Coroutine[Any, Any, T]) -> Future[T]: ...
@@ -101,6 +132,29 @@ class LocalLink:
     async def chart(self, symbol: str) -> ChartView | None:
         future = self._runner.call(self._runner.supervisor.chart(symbol))
         return await asyncio.wrap_future(future)
+    def _reads(self) -> HistoryReads:
+        reads = self._runner.reads
+        if reads is None:
+            raise HistoryError(NOT_SERVED)
+        return reads
+
+    async def _on_desk(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await a read on the desk's loop (it hands the work to a thread there)."""
+        return await asyncio.wrap_future(self._runner.call(coro))
+
+    async def runs(self) -> tuple[RunView, ...]:
+        return await self._on_desk(self._reads().runs())
+
+    async def history(
+        self, table: str, run: str = "", text: str = "", offset: int = 0, limit: int = 100
+    ) -> HistoryPage:
+        return await self._on_desk(self._reads().history(table, run, text, offset, limit))
+
+    async def run_report(self, run: str = "") -> RunReportView:
+        return await self._on_desk(self._reads().run_report(run))
+
+    async def export(self, what: str, run: str = "", path: str = "") -> ExportResult:
+        return await self._on_desk(self._reads().export(what, run, path))
 
     def failure(self) -> str | None:
         """Why the desk behind this link stopped on an error, or None while it is well."""
@@ -299,6 +353,26 @@ class RemoteLink:
             return await client.chart(symbol)
         except ControlError:
             return None
+    async def _connected_client(self) -> ControlClient:
+        client = await self._ready()
+        if isinstance(client, str):
+            raise DeskRequestError(client)
+        return client
+
+    async def runs(self) -> tuple[RunView, ...]:
+        return await (await self._connected_client()).runs()
+
+    async def history(
+        self, table: str, run: str = "", text: str = "", offset: int = 0, limit: int = 100
+    ) -> HistoryPage:
+        client = await self._connected_client()
+        return await client.history(table, run, text, offset, limit)
+
+    async def run_report(self, run: str = "") -> RunReportView:
+        return await (await self._connected_client()).run_report(run)
+
+    async def export(self, what: str, run: str = "", path: str = "") -> ExportResult:
+        return await (await self._connected_client()).export(what, run, path)
 
     def failure(self) -> str | None:
         """Why the desk could not be reached at all, or None (also while reconnecting)."""

@@ -15,14 +15,17 @@ carries JSON lines::
     → {"id": 5, "cmd": "chart", "symbol": "SBIN"}
     ← {"id": 5, "ok": true, "chart": {"symbol": "SBIN", "bars": [...], ...}}
 
-There are two kinds of request. The reads — ``status``, ``watch``, ``order`` (tag) and
-``chart`` (symbol, for the screen's price chart) — are declared in ``READS`` here. The
-desk's commands are declared only in ``kitetui.commands``: a class's ``name`` is its
-word and its one field (if any) its argument, so ``{"cmd": "flatten", "symbol":
-"SBIN"}`` is ``FlattenPosition("SBIN")``. ``REQUESTS`` joins both, and everything else
-is derived from it: the pydantic models that validate a request (one per word,
-generated, in a discriminated union), the ``unknown cmd`` list, ``kitetui ctl``'s
-arguments and the client's requests. A bad
+There are two kinds of request. The reads — ``status``, ``watch``, ``order`` (tag),
+``chart`` (symbol, for the screen's price chart) and
+the database's history: ``runs``, ``history`` (table, run, filter, offset, limit),
+``run-report`` (run) and ``export`` (what, run, path), answered by
+``kitetui/control/reads.py`` — are declared in ``READS`` here. The desk's commands are
+declared only in ``kitetui.commands``: a class's ``name`` is its word and its one field
+(if any) its argument, so ``{"cmd": "flatten", "symbol": "SBIN"}`` is
+``FlattenPosition("SBIN")``.
+``REQUESTS`` joins both, and everything else is derived from it: the pydantic models
+that validate a request (one per word, generated, in a discriminated union), the
+``unknown cmd`` list, ``kitetui ctl``'s arguments and the client's requests. A bad
 request gets ``{"ok": false, "error": ...}`` and the connection stays usable.
 
 ``snapshot_to_json`` / ``snapshot_from_json`` carry a ``DeskSnapshot`` over JSON with an
@@ -74,6 +77,8 @@ class RequestKind:
     default: Any = None
     command: type[Command] | None = None
     ctl: bool = True
+    #: A read's further optional fields: (name, type, default) each.
+    more: tuple[tuple[str, Any, Any], ...] = ()
 
 
 #: The reads: they ask the desk for something and change nothing.
@@ -82,6 +87,20 @@ READS = (
     RequestKind("watch", ctl=False),
     RequestKind("order", "tag", required=True),
     RequestKind("chart", "symbol", required=True, ctl=False),
+    # The database's history (kitetui/history_reads.py): ``run`` is an id, a unique
+    # prefix or "latest"; "" is the desk's own run.
+    RequestKind("runs", ctl=False),
+    RequestKind(
+        "history",
+        "table",
+        required=True,
+        ctl=False,
+        more=(("run", str, ""), ("filter", str, ""), ("offset", int, 0), ("limit", int, 100)),
+    ),
+    RequestKind("run-report", "run", default="", ctl=False),
+    RequestKind(
+        "export", "what", required=True, ctl=False, more=(("run", str, ""), ("path", str, ""))
+    ),
 )
 
 
@@ -150,6 +169,8 @@ def _model(kind: RequestKind) -> type[Request]:
             fields[kind.argument] = (kind.argument_type, needed)
         else:
             fields[kind.argument] = (kind.argument_type, kind.default)
+    for name, tp, default in kind.more:
+        fields[name] = (tp, default)
     title = "".join(part.title() for part in kind.name.split("-"))
     return create_model(f"{title}Request", __base__=Request, **fields)
 
@@ -270,3 +291,12 @@ def chart_to_json(chart: ChartView) -> dict[str, Any]:
 def chart_from_json(data: dict[str, Any]) -> ChartView:
     """The exact inverse of ``chart_to_json``."""
     return _from_json(ChartView, data)
+def view_to_json(view: Any) -> Any:
+    """Any view (a ``HistoryPage``, a ``RunReportView``, a tuple of ``RunView``…) as JSON."""
+    return _to_json(view)
+
+
+def view_from_json(tp: Any, data: Any) -> Any:
+    """The exact inverse of ``view_to_json`` for a view of type ``tp``
+    (``tuple[RunView, ...]`` for a list)."""
+    return _from_json(tp, data)

@@ -5,7 +5,8 @@ accepts peers of our own uid (SO_PEERCRED), speaking the JSON lines of
 ``kitetui/control/protocol.py``. Each command request becomes its command object and
 goes through ``desk.execute`` — the one door; ``order`` reads one order's history and
 fills through ``desk.order_detail``, ``chart`` one symbol's price chart through
-``desk.chart``.
+``desk.chart``; ``runs``, ``history``, ``run-report`` and ``export``
+read the database through ``reads`` (``control/reads.py``), off the trading loop.
 
 Nothing here can slow the desk: every client has its own sender task, replies wait in a
 small bounded queue (a client that lets it overflow is dropped) and pushed snapshots
@@ -36,6 +37,7 @@ from kitetui.control.protocol import (
     request_to_command,
     snapshot_to_json,
 )
+from kitetui.control.reads import HISTORY_WORDS, HistoryReads, answer
 from kitetui.views import ChartView, DeskSnapshot, OrderDetail
 
 log = logging.getLogger(__name__)
@@ -137,10 +139,18 @@ class _Client:
 class ControlServer:
     """Serve a desk (``.published``, ``execute``, ``order_detail``) on a Unix control socket."""
 
-    def __init__(self, desk: ServedDesk, path: str | Path, *, max_rate: float = 4.0) -> None:
+    def __init__(
+        self,
+        desk: ServedDesk,
+        path: str | Path,
+        *,
+        max_rate: float = 4.0,
+        reads: HistoryReads | None = None,
+    ) -> None:
         if max_rate <= 0:
             raise ValueError("max_rate must be positive")
         self.desk = desk
+        self.reads = reads  # runs, history, run-report, export (control/reads.py)
         self.path = Path(path)
         self.max_rate = max_rate
         self._server: asyncio.AbstractServer | None = None
@@ -320,6 +330,9 @@ class ControlServer:
             await self._order(client, request_id, request.tag)  # its one field
         elif request.cmd == "chart":
             await self._chart(client, request_id, request.symbol)  # its one field
+        elif request.cmd in HISTORY_WORDS:
+            # Read in a worker thread on the desk's side: the loop only awaits it.
+            client.reply({"id": request_id, **await answer(self.reads, request)})
 
     def _status(self, client: _Client, request_id: RequestId) -> None:
         snapshot = self.desk.published

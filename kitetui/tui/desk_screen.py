@@ -46,8 +46,12 @@ from kitetui.commands import (
 from kitetui.control.link import DeskLink
 from kitetui.tui.cells import Row, headline_rows, keyed
 from kitetui.tui.chart_screen import ChartScreen
+from kitetui.tui.export_screen import ask_export
 from kitetui.tui.header import header_model
+from kitetui.tui.history import DESK_HISTORY_TABLES, HistoryBrowser
+from kitetui.tui.history_feed import HistoryFeed
 from kitetui.tui.keys import DESK_KEYS, KEY_BY_ACTION, DeskKey, bindings, help_sections
+from kitetui.tui.runs_screen import RunsScreen
 from kitetui.tui.scope import RUN, TODAY, next_scope, scope_label, valid_scope
 from kitetui.tui.screens import ConfirmScreen, HelpScreen, KillSwitchScreen, SummaryScreen
 from kitetui.tui.tabs import (
@@ -103,6 +107,8 @@ class DeskScreen(Screen[None]):
         self._binding_state: tuple[object, ...] = ()
         self._summary_shown = False  # the end-of-replay screen, shown once
         self._alerts_seen: tuple[str, int] | None = None  # (run, newest alert seq) heard
+        # Tabs in history mode (``h``): they list pages of the journal, not the snapshot.
+        self._history: dict[str, HistoryFeed] = {}
         self.render_count = 0
         """Snapshots rendered so far (an unchanged ``seq`` renders nothing)."""
         self.tab_renders: Counter[str] = Counter()
@@ -257,6 +263,8 @@ class DeskScreen(Screen[None]):
         if snapshot is None:
             return
         spec = TAB_BY_NAME[tab]
+        if tab in self._history:
+            return  # it lists the journal's pages (history_feed.py), not the snapshot
         scope = valid_scope(self._scope, snapshot) if spec.scoped else TODAY
         if self._tab_seq.get(tab) == (_identity(snapshot), scope):
             return
@@ -437,6 +445,11 @@ class DeskScreen(Screen[None]):
         tab = self.active_tab
         if key.tabs and tab not in key.tabs:
             return False
+        if action in _PAGE_STEPS:
+            feed = self._history.get(tab)
+            if feed is None:
+                return False  # only in history mode
+            return True if feed.browser.can_page(_PAGE_STEPS[action]) else None
         ready = key.ready(self._snapshot)
         if ready is not True or not key.row:
             return ready
@@ -523,6 +536,64 @@ class DeskScreen(Screen[None]):
             self.notify("Select a row first.", title="Chart", severity="warning")
             return
         self.app.push_screen(ChartScreen(self._link, symbol, refresh_hz=self._refresh_hz))
+    # ---- the journal: history mode, the Runs screen, exports ----------------------
+
+    @property
+    def history_tabs(self) -> dict[str, HistoryFeed]:
+        """The tabs in history mode and what feeds each."""
+        return self._history
+
+    def action_toggle_history(self) -> None:
+        """``h`` on Orders, Signals or Log: list the whole run's journal a page at a time,
+        filtered in the database; ``h`` again goes back to the newest rows, live."""
+        tab = self.active_tab
+        table = DESK_HISTORY_TABLES.get(tab)
+        if table is None:
+            return
+        pane = self.pane(tab)
+        feed = self._history.pop(tab, None)
+        if feed is not None:
+            feed.detach()
+            self._views[tab] = {}
+            self._tab_seq.pop(tab, None)
+            with self.app.batch_update():
+                self._render_tab(tab)
+        else:
+            browser = HistoryBrowser(table, text=" ".join(pane.filter_input.value.split()))
+            feed = HistoryFeed(
+                self, self._link, pane, browser, TAB_BY_NAME[tab].noun, self._history_shown
+            )
+            self._history[tab] = feed
+            feed.attach()
+        self._refresh_bindings_if_changed()
+
+    def _history_shown(self) -> None:
+        """A page arrived: its rows are the tab's views (detail pane, row keys)."""
+        for tab, feed in self._history.items():
+            self._views[tab] = dict(feed.views)
+        self._show_detail(self.active_tab)
+        self._refresh_bindings_if_changed()
+
+    def action_next_page(self) -> None:
+        feed = self._history.get(self.active_tab)
+        if feed is not None:
+            feed.turn(1)
+
+    def action_previous_page(self) -> None:
+        feed = self._history.get(self.active_tab)
+        if feed is not None:
+            feed.turn(-1)
+
+    def action_show_runs(self) -> None:
+        """``R``: the database's runs; any one opens read-only over the desk."""
+        if not isinstance(self.app.screen, RunsScreen):
+            current = self._snapshot.run_id if self._snapshot is not None else ""
+            self.app.push_screen(RunsScreen(self._link, current))
+
+    def action_export_csv(self) -> None:
+        """``w``: this run's table as the CSV ``kitetui export`` writes."""
+        label = self._snapshot.run_id if self._snapshot is not None else ""
+        ask_export(self, self._link, run="", what=self.active_tab, label=label)
 
     def action_help(self) -> None:
         if not isinstance(self.app.screen, HelpScreen):
@@ -568,6 +639,9 @@ class DeskScreen(Screen[None]):
             return functools.partial(self.action_row, key.action)
         return getattr(self, f"action_{key.action}")
 
+
+#: The paging keys of history mode and the way each turns.
+_PAGE_STEPS = {"next_page": 1, "previous_page": -1}
 
 _COMMAND_TITLES: dict[type[Command], str] = {
     StartEngine: "Start engine",

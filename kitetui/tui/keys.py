@@ -31,6 +31,7 @@ from kitetui.commands import (
     StopEngine,
     TriggerKillSwitch,
 )
+from kitetui.tui.history import DESK_HISTORY_TABLES
 from kitetui.tui.screens import HelpSection
 from kitetui.tui.tabs import SCOPED_TABS, TAB_SPECS, TABLE_TABS
 from kitetui.views import DeskSnapshot
@@ -39,6 +40,9 @@ Readiness = Callable[[DeskSnapshot | None], bool | None]
 
 #: The tabs whose rows name a symbol that ``g`` charts.
 CHART_TABS = ("positions", "orders", "signals")
+#: The tabs that can list the whole journal (``h``) and those that export (``w``).
+HISTORY_TABS = tuple(DESK_HISTORY_TABLES)
+EXPORT_TABS = ("positions", *HISTORY_TABS)
 
 
 def _always(snapshot: DeskSnapshot | None) -> bool | None:
@@ -277,6 +281,59 @@ DESK_KEYS: tuple[DeskKey, ...] = (
         tabs=TABLE_TABS,
         ready=_has_snapshot,
         show=False,
+    ),
+    DeskKey(
+        "h",
+        "toggle_history",
+        "History",
+        section="History",
+        help="Orders, Signals, Log: search the whole run in the database, a page at a time "
+        "(/ filters it there); h again: back to the newest, live",
+        tabs=HISTORY_TABS,
+        ready=_has_snapshot,
+        show=False,  # the info line says "history"; the 80-column footer is full
+        palette="History search",
+        palette_help="List the whole run's orders, signals or events from the database",
+    ),
+    DeskKey(
+        "left_square_bracket",
+        "previous_page",
+        "Prev page",
+        section="History",
+        keys="[ / ]",
+        help="history mode: the previous / next page",
+        tabs=HISTORY_TABS,
+    ),
+    DeskKey(
+        "right_square_bracket",
+        "next_page",
+        "Next page",
+        section="History",
+        tabs=HISTORY_TABS,
+    ),
+    DeskKey(
+        "R",
+        "show_runs",
+        "Runs",
+        section="History",
+        help="the database's runs; Enter opens one read-only (report, orders, fills, "
+        "signals, events)",
+        show=False,
+        palette="Runs",
+        palette_help="Every run of this database, each one's report and tables",
+    ),
+    DeskKey(
+        "w",
+        "export_csv",
+        "Export",
+        section="History",
+        help="Orders, Signals, Log, Positions: write the run's table as CSV "
+        "(kitetui export's file)",
+        tabs=EXPORT_TABS,
+        ready=_has_snapshot,
+        show=False,
+        palette="Export CSV",
+        palette_help="Write this run's orders, fills, trades, signals, events or equity as CSV",
     ),
     DeskKey(
         "", "", section="App", keys="ctrl+p", help="command palette: every action that can run now"

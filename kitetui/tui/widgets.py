@@ -482,6 +482,11 @@ class TablePane(Vertical):
         self._noun = noun
         self._info = ""
         self.scope = ""  # a scoped tab's "today 2024-01-15 (v: whole run)", first on the line
+        # History mode (tui/history.py): the filter goes to the database instead of the
+        # rows on screen (the hook returns True when it took it), and the info line is
+        # the page's.
+        self.filter_hook: Callable[[str], bool] | None = None
+        self.history_info = ""
         self._total: int | None = None
         # Children are built here and kept: no query can miss them while the app
         # is starting or shutting down.
@@ -520,6 +525,11 @@ class TablePane(Vertical):
         self.refresh_info()
 
     def refresh_info(self) -> None:
+        if self.history_info:
+            if self.history_info != self._info:
+                self._info = self.history_info
+                self._info_label.update(Text(self.history_info))
+            return
         table = self.table
         given, shown = table.source_count, len(table.shown_rows)
         parts = [counted(shown, self._noun) if shown == given else f"{shown:,} of {given:,} shown"]
@@ -548,7 +558,8 @@ class TablePane(Vertical):
     @on(Input.Changed, ".pane-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.table.set_filter(event.value)
+        if self.filter_hook is None or not self.filter_hook(event.value):
+            self.table.set_filter(event.value)
         self.refresh_info()
 
     @on(Input.Submitted, ".pane-filter")
@@ -562,7 +573,8 @@ class TablePane(Vertical):
     def _filter_cleared(self, event: FilterInput.Cleared) -> None:
         event.stop()
         self.filter_input.display = False
-        self.table.set_filter("")
+        if self.filter_hook is None or not self.filter_hook(""):
+            self.table.set_filter("")
         self.refresh_info()
         self.table.focus()
 

@@ -20,9 +20,11 @@ from kitetui.views import (
     DeskSnapshot,
     EngineView,
     EventView,
+    ExportResult,
     FeedView,
     FillView,
     HeadlineView,
+    HistoryPage,
     LimitView,
     OrderDetail,
     OrderEventView,
@@ -31,6 +33,8 @@ from kitetui.views import (
     PerformanceView,
     PositionView,
     RiskView,
+    RunReportView,
+    RunView,
     SignalView,
 )
 
@@ -155,6 +159,85 @@ class FakeLink:
 
     def publish(self, snapshot: DeskSnapshot) -> None:
         self.current = snapshot
+
+    # The database's history: ``reads`` answers (CannedReads, or a real DatabaseReads).
+    reads: object | None = None
+
+    def _reads(self):
+        if self.reads is None:
+            raise RuntimeError("this desk does not serve its history")
+        return self.reads
+
+    async def runs(self):
+        return await self._reads().runs()
+
+    async def history(self, table, run="", text="", offset=0, limit=100):
+        return await self._reads().history(table, run, text, offset, limit)
+
+    async def run_report(self, run=""):
+        return await self._reads().run_report(run)
+
+    async def export(self, what, run="", path=""):
+        return await self._reads().export(what, run, path)
+
+
+RUNS = (
+    RunView("run-old", "replay", "configs/dev.yaml", "FINISHED", 0, "2024-01-12 09:10",
+            "2024-01-10", "2024-01-12", 240, 236, 0, -1843.25),
+    RunView("run-busy", "paper", "configs/paper.yaml", "RUNNING", 1, "2024-01-15 09:05",
+            "2024-01-15", "2024-01-15", 250, 5, 2, 909.5),
+)  # fmt: skip
+
+REPORT = RunReportView(
+    RUNS[0],
+    HeadlineView(gross=-1843.25, charges=612.4, trades=118, won=51, max_drawdown=3120.75,
+                 orders=240, fills=236, days=3),
+)  # fmt: skip
+
+
+def history_orders(count: int = 250) -> tuple[OrderView, ...]:
+    """``count`` orders of one run, oldest first: ENTRY/STOP pairs on three symbols."""
+    symbols = ("SBIN", "INFY", "RELIANCE")
+    return tuple(
+        OrderView(
+            f"h-{i:04d}", ts(9, 15) + i * 60 * 10**9, "eq", symbols[i % 3],
+            "BUY" if i % 2 == 0 else "SELL", 10, "MARKET" if i % 2 == 0 else "SL-M",
+            "ENTRY" if i % 2 == 0 else "STOP", "COMPLETE", filled_qty=10,
+            avg_price=600.0 + i, reason="orb breakout" if i % 2 == 0 else "stop hit",
+        )
+        for i in range(count)
+    )  # fmt: skip
+
+
+class CannedReads:
+    """History reads over fixed rows (stable screenshots): ``history_orders()`` and the
+    busy desk's signals and events; a filter keeps rows whose text has every word."""
+
+    def __init__(self, orders: tuple[OrderView, ...] | None = None) -> None:
+        self.orders = history_orders() if orders is None else orders
+        self.queries: list[tuple] = []
+        self.exports: list[tuple[str, str, str]] = []
+
+    async def runs(self):
+        return RUNS
+
+    async def run_report(self, run=""):
+        if run not in ("", "run-old", "run-busy"):
+            raise RuntimeError(f"no run {run!r}")
+        return REPORT if run == "run-old" else dataclasses.replace(REPORT, run=RUNS[1])
+
+    async def history(self, table, run="", text="", offset=0, limit=100):
+        self.queries.append((table, run, text, offset, limit))
+        rows = {"orders": self.orders, "signals": SIGNALS, "events": EVENTS, "fills": ()}[table]
+        words = text.lower().split()
+        kept = [r for r in reversed(rows) if all(w in repr(r).lower() for w in words)]
+        page = tuple(kept[offset : offset + limit])
+        return HistoryPage(run or "run-busy", table, " ".join(words), offset, len(kept),
+                           **{table: page})  # fmt: skip
+
+    async def export(self, what, run="", path=""):
+        self.exports.append((what, run, path))
+        return ExportResult(f"/desk/{path}", run or "run-busy", what, 42)
 
 
 def next_snapshot(snapshot: DeskSnapshot, **changes: object) -> DeskSnapshot:

@@ -29,6 +29,8 @@ def test_bindings_with_table_keep_the_footer_order() -> None:
         ("k", "Kill"),
         ("r", "Reset kill"),
         ("slash", "Filter"),
+        ("left_square_bracket", "Prev page"),  # in history mode only
+        ("right_square_bracket", "Next page"),
         ("question_mark", "Help"),
         ("q", "Quit"),
     ]
@@ -65,6 +67,27 @@ def test_help_sections_with_table_list_everywhere_keys_before_tab_keys() -> None
                 ("v", "Positions, Risk and Perf: today → whole run → each earlier day"),
                 ("/", "filter the table: rows must contain every word; Esc clears"),
                 ("o / O", "sort by the next column / reverse it (or click a header)"),
+            ),
+        ),
+        (
+            "History",
+            (
+                (
+                    "R",
+                    "the database's runs; Enter opens one read-only (report, orders, fills, "
+                    "signals, events)",
+                ),
+                (
+                    "h",
+                    "Orders, Signals, Log: search the whole run in the database, a page at a "
+                    "time (/ filters it there); h again: back to the newest, live",
+                ),
+                ("[ / ]", "history mode: the previous / next page"),
+                (
+                    "w",
+                    "Orders, Signals, Log, Positions: write the run's table as CSV "
+                    "(kitetui export's file)",
+                ),
             ),
         ),
         (
