@@ -187,6 +187,7 @@ class ControlClient:
             raise DeskRequestError(reply.get("error") or f"the desk refused a chart of {symbol}")
         chart = reply.get("chart")
         return None if chart is None else chart_from_json(chart)
+
     # -- the database's history (control/reads.py) --------------------------------------
 
     async def _read(self, cmd: str, key: str, tp: Any, **args: Any) -> Any:

@@ -51,6 +51,7 @@ class DeskLink(Protocol):
     async def chart(self, symbol: str) -> ChartView | None:
         """One symbol's price chart (bars, indicators, fills and stops); None when the
         desk has no bars for it."""
+
     # The database's history (control/reads.py): each raises an exception whose
     # message is one line when the desk refuses or cannot be reached.
 
@@ -132,6 +133,7 @@ class LocalLink:
     async def chart(self, symbol: str) -> ChartView | None:
         future = self._runner.call(self._runner.supervisor.chart(symbol))
         return await asyncio.wrap_future(future)
+
     def _reads(self) -> HistoryReads:
         reads = self._runner.reads
         if reads is None:
@@ -353,6 +355,7 @@ class RemoteLink:
             return await client.chart(symbol)
         except ControlError:
             return None
+
     async def _connected_client(self) -> ControlClient:
         client = await self._ready()
         if isinstance(client, str):

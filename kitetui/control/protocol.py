@@ -291,6 +291,8 @@ def chart_to_json(chart: ChartView) -> dict[str, Any]:
 def chart_from_json(data: dict[str, Any]) -> ChartView:
     """The exact inverse of ``chart_to_json``."""
     return _from_json(ChartView, data)
+
+
 def view_to_json(view: Any) -> Any:
     """Any view (a ``HistoryPage``, a ``RunReportView``, a tuple of ``RunView``…) as JSON."""
     return _to_json(view)

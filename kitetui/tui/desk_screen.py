@@ -536,6 +536,7 @@ class DeskScreen(Screen[None]):
             self.notify("Select a row first.", title="Chart", severity="warning")
             return
         self.app.push_screen(ChartScreen(self._link, symbol, refresh_hz=self._refresh_hz))
+
     # ---- the journal: history mode, the Runs screen, exports ----------------------
 
     @property
