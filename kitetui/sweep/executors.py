@@ -20,10 +20,18 @@ import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from kitetui.config import ConfigError, one_line
-from kitetui.sweep.bundle import DataBundle, bundle_folder, localised, make_bundle, materialise
+from kitetui.sweep.bundle import (
+    DataBundle,
+    bundle_folder,
+    is_materialised,
+    localised,
+    make_bundle,
+    materialise,
+)
 from kitetui.sweep.point import PointJob, PointResult, run_point
 
 
@@ -91,15 +99,17 @@ class _Shipped:
     layout: DataBundle
 
 
-def _ray_point(job: PointJob, refs: list[Any], layout: DataBundle) -> PointResult:
+def _ray_point(
+    job: PointJob, refs: list[Any], layout: DataBundle, root: Path | None
+) -> PointResult:
     """One point on a Ray worker: the data from the node's folder, fetched from the
     object store by the first point that runs on this node. ``refs`` is a list so
     Ray hands over the reference, not the bytes: only that first point fetches."""
-    folder = bundle_folder(layout.digest)
-    if not (folder / ".complete").is_file():
+    folder = bundle_folder(layout.digest, root)
+    if not is_materialised(layout.digest, root):
         import ray
 
-        folder = materialise(ray.get(refs[0]))
+        folder = materialise(ray.get(refs[0]), root)
     config = localised(job.config, layout, folder)
     return run_point(_with_config(job, config))
 
@@ -122,7 +132,9 @@ class RayPool:
     ``workers`` CPUs (default: every core); ``ray://host:10001`` joins a cluster,
     whose nodes need kitetui installed (the data come with the sweep)."""
 
-    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+    def __init__(
+        self, address: str | None = None, workers: int | None = None, root: Path | None = None
+    ) -> None:
         try:
             import ray
         except ImportError:
@@ -131,6 +143,7 @@ class RayPool:
             ) from None
         self._ray = ray
         self.address = address
+        self.root = root  # where nodes keep the data (default: each node's temp dir)
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
@@ -165,7 +178,7 @@ class RayPool:
         self._pending = {}
         for job in jobs:
             shipped = self._ship(job)
-            self._pending[self._task.remote(job, [shipped.ref], shipped.layout)] = job
+            self._pending[self._task.remote(job, [shipped.ref], shipped.layout, self.root)] = job
         while self._pending:
             done, _ = ray.wait(list(self._pending), num_returns=1)
             for ref in done:

@@ -84,7 +84,9 @@ def csv_rows(results: Sequence[PointResult], names: Sequence[str]) -> tuple[list
     header = list(COLUMNS[:6]) + list(names) + list(COLUMNS[7:])
     rows = []
     groups: dict[tuple[int, str], int] = {}
-    for result in ranked(results):
+    phases = {"sweep": 0, "in": 0, "out": 1}  # a fold's in-sample rows, then its pick
+    in_order = sorted(results, key=lambda r: (r.fold, phases.get(r.phase, 2), rank_key(r)))
+    for result in in_order:
         group = (result.fold, result.phase)
         groups[group] = groups.get(group, 0) + 1
         params = dict(result.params)

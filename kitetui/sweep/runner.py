@@ -112,6 +112,7 @@ class Sweep:
     def run(self) -> SweepOutcome:
         request = self.request
         points = plan(request)
+        folds_ = self.folds(request.walk_forward) if request.walk_forward else []
         try:
             make_private_dir(request.out)
             if request.keep_runs:
@@ -123,7 +124,7 @@ class Sweep:
             if request.walk_forward is None:
                 self._plain(points)
             else:
-                self._walk_forward(points, request.walk_forward)
+                self._walk_forward(points, folds_)
         except KeyboardInterrupt:
             self.executor.abort()
             self.outcome.interrupted = True
@@ -145,8 +146,7 @@ class Sweep:
         with SweepProgress(len(jobs), stream=self._stderr) as progress:
             self._run_jobs(jobs, progress)
 
-    def _walk_forward(self, points: list[GridPoint], spec: WalkForward) -> None:
-        plan_ = self.folds(spec)
+    def _walk_forward(self, points: list[GridPoint], plan_: list[Fold]) -> None:
         jobs = [self.job(p, f.in_sample, f.number, "in") for f in plan_ for p in points]
         with SweepProgress(len(jobs), stream=self._stderr) as progress:
             in_sample = self._run_jobs(jobs, progress)
