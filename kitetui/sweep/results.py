@@ -167,11 +167,9 @@ def _rupees(value: Decimal | None) -> Text:
     return Text(f"₹{value:,.2f}", style=tone)
 
 
-def results_table(
-    results: Sequence[PointResult], names: Sequence[str], title: str, top: int = 20
-) -> Table:
+def results_table(results: Sequence[PointResult], names: Sequence[str], top: int = 20) -> Table:
     """The best ``top`` points that ran, then every failed one (``failures`` says why)."""
-    table = Table(title=title, title_justify="left")
+    table = Table()
     table.add_column("#", justify="right")
     for name in names:
         table.add_column(name, justify="right")

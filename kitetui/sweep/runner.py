@@ -217,9 +217,11 @@ class Sweep:
             + (" — INTERRUPTED (finished points kept)" if outcome.interrupted else "")
         )
         if self.request.walk_forward is None:
-            console.print(results_table(results, self.names, title, self.request.top))
+            console.print(title, markup=False, highlight=False, soft_wrap=True)
+            console.print(results_table(results, self.names, self.request.top))
         else:
-            console.print(self._walk_forward_table(results, title))
+            console.print(title + " — out-of-sample only", markup=False, soft_wrap=True)
+            console.print(self._walk_forward_table(results))
         for line in failures(results):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         out = self.request.out
@@ -227,9 +229,8 @@ class Sweep:
             console.print(f"best: {outcome.best.label}  →  {out / 'best.yaml'}")
         console.print(f"results: {out / 'results.csv'}")
 
-    def _walk_forward_table(self, results: list[PointResult], title: str) -> Table:
-
-        table = Table(title=title + " — out-of-sample only", title_justify="left")
+    def _walk_forward_table(self, results: list[PointResult]) -> Table:
+        table = Table()
         for column in ("fold", "in sample", "out of sample", "chosen", "net P&L", "Sharpe"):
             table.add_column(column, justify="right")
         table.add_column("max DD", justify="right")
