@@ -29,6 +29,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -50,18 +52,23 @@ GRID = ("--grid", "fast=10,15,20,25", "--grid", "slow=50,80")
 FIGURES = ("point", "fast", "slow", "net_pnl", "sharpe", "max_drawdown", "trades", "win_rate")
 
 
-def sweep(config: Path, out: Path, *extra: str) -> tuple[float, list[dict[str, str]]]:
-    """One ``kitetui sweep`` process to its end: (wall s, results.csv rows)."""
+def sweep(config: Path, out: Path, *extra: str) -> tuple[float, float, list[dict[str, str]]]:
+    """One ``kitetui sweep`` process to its end: (wall s, CPU s, results.csv rows). CPU
+    is user + system of the sweep and of every worker it reaped (RUSAGE_CHILDREN rolls
+    grandchildren up once they are waited for): what the sweep cost whatever the load."""
     command = [sys.executable, "-m", "kitetui", "sweep", "-c", str(config), *GRID]
     command += ["--out", str(out), *extra]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, cwd=out.parent)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"sweep failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     with (out / "results.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    return wall, rows
+    return wall, cpu, rows
 
 
 def figures_of(rows: list[dict[str, str]]) -> list[tuple[str, ...]]:
@@ -86,16 +93,21 @@ def main(argv: list[str] | None = None) -> int:
         log(f"generating {args.symbols} symbols × {args.days} days of 1-minute bars…")
         data = make_data(root, args.symbols, args.days, args.seed)
         walls: dict[int, list[float]] = {1: [], args.workers: []}
+        cpus: dict[int, list[float]] = {1: [], args.workers: []}
         results: dict[int, list[tuple[str, ...]]] = {}
         for repeat in range(args.repeats):
             for workers in (1, args.workers):
                 out = root / f"w{workers}-{repeat}"
-                wall, rows = sweep(data.config, out, "--workers", str(workers))
+                wall, cpu, rows = sweep(data.config, out, "--workers", str(workers))
                 walls[workers].append(wall)
+                cpus[workers].append(cpu)
                 results.setdefault(workers, figures_of(rows))
                 if figures_of(rows) != results[workers] or figures_of(rows) != results[1]:
                     raise SystemExit(f"--workers {workers} gave other figures than --workers 1")
-                log(f"repeat {repeat + 1}: --workers {workers}: {wall:.2f} s, {len(rows)} points")
+                log(
+                    f"repeat {repeat + 1}: --workers {workers}: {wall:.2f} s wall, "
+                    f"{cpu:.2f} s CPU, {len(rows)} points, load {os.getloadavg()[0]:.2f}"
+                )
         one, many = median(walls[1]), median(walls[args.workers])
         figures["local"] = {
             "points": len(results[1]),
@@ -105,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             "median_1_s": one,
             f"median_{args.workers}_s": many,
             "speedup": one / many,
+            "workers_1_cpu_s": cpus[1],
+            f"workers_{args.workers}_cpu_s": cpus[args.workers],
         }
         ray_ok = not args.no_ray
         if ray_ok:
@@ -115,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                 ray_ok = False
         if ray_ok:
             out = root / "ray"
-            wall, rows = sweep(data.config, out, "--ray", "--workers", str(args.workers))
+            wall, _cpu, rows = sweep(data.config, out, "--ray", "--workers", str(args.workers))
             if figures_of(rows) != results[1]:
                 raise SystemExit("--ray gave other figures than --workers 1")
             per_point = [float(row["wall_s"]) for row in rows]
@@ -141,6 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         f"({', '.join(f'{w:.2f}' for w in walls[args.workers])})"
     )
     print(f"  speed-up             {one / many:8.2f}×   (same results.csv figures: yes)")
+    cpu_one, cpu_many = median(cpus[1]), median(cpus[args.workers])
+    print(
+        f"  CPU s (median)       {cpu_one:8.2f} s with 1 worker, {cpu_many:.2f} s with "
+        f"{args.workers}: the work is the same; the wall ratio is the parallelism"
+    )
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"  load(1/5/15m) at the end: {load} (other processes share these cores)")
     if "ray" in figures:
         ray_figures = figures["ray"]
         print(

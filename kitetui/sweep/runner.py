@@ -113,6 +113,10 @@ class Sweep:
         request = self.request
         points = plan(request)
         folds_ = self.folds(request.walk_forward) if request.walk_forward else []
+        if (request.out / "results.csv").exists():  # another sweep's: never overwritten
+            raise OutputError(
+                f"{request.out}: already holds a sweep's results.csv (give another --out)"
+            )
         try:
             make_private_dir(request.out)
             if request.keep_runs:

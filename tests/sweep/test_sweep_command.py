@@ -190,3 +190,14 @@ def test_bad_flags_are_one_line_and_exit_2(small_config, tmp_path, args, message
     assert done.stderr.startswith(message), done.stderr
     assert done.stderr.count("\n") == 1
     assert not out.exists()
+
+
+def test_an_out_dir_holding_a_sweep_is_refused_and_left_alone(swept, small_config) -> None:
+    out = swept["out"]
+    before = (out / "results.csv").read_bytes()
+    done = run_kitetui("sweep", "-c", str(small_config), "--grid", "fast=5,9", "--out", str(out))
+    assert done.returncode == 2
+    assert (
+        done.stderr == f"error: {out}: already holds a sweep's results.csv (give another --out)\n"
+    )
+    assert (out / "results.csv").read_bytes() == before
