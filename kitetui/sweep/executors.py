@@ -145,7 +145,15 @@ class RayPool:
         self.address = address
         self.root = root  # where nodes keep the data (default: each node's temp dir)
         if address:
-            ray.init(address=address, log_to_driver=False)
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except Exception as exc:  # unreachable, refused, or Ray's auth said no
+                raise ConfigError(
+                    f"--ray {address}",
+                    "",
+                    f"cannot join the Ray cluster ({type(exc).__name__}: {exc}); a cluster "
+                    "with token authentication needs RAY_AUTH_MODE=token and its token here",
+                ) from None
         else:
             ray.init(
                 num_cpus=workers or os.cpu_count() or 1,
