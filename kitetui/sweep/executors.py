@@ -14,6 +14,7 @@ partial figures as if the data had ended.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -37,6 +38,7 @@ from kitetui.sweep.point import PointJob, PointResult, run_point
 
 class PointExecutor(Protocol):
     workers: int
+    shares_disk: bool  # the points run on this machine: their scratch can be the sweep's
 
     def describe(self) -> str: ...
     def run(self, jobs: Sequence[PointJob]) -> Iterator[PointResult]: ...
@@ -58,6 +60,7 @@ class LocalPool:
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
+        self.shares_disk = True
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
@@ -115,16 +118,7 @@ def _ray_point(
 
 
 def _with_config(job: PointJob, config: Any) -> PointJob:
-    return PointJob(
-        job.index,
-        job.params,
-        config,
-        job.config_path,
-        job.window,
-        job.database,
-        job.fold,
-        job.phase,
-    )
+    return dataclasses.replace(job, config=config)
 
 
 class RayPool:
@@ -143,6 +137,7 @@ class RayPool:
             ) from None
         self._ray = ray
         self.address = address
+        self.shares_disk = not address  # a local Ray: the same machine
         self.root = root  # where nodes keep the data (default: each node's temp dir)
         if address:
             try:
@@ -155,7 +150,8 @@ class RayPool:
                     "with token authentication needs RAY_AUTH_MODE=token and its token here",
                 ) from None
         else:
-            ray.init(
+            ray.init(  # "local": a new Ray, never one a stale session file points at
+                address="local",
                 num_cpus=workers or os.cpu_count() or 1,
                 include_dashboard=False,
                 log_to_driver=False,

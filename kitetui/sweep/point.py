@@ -42,6 +42,7 @@ class PointJob:
     database: Path | None  # keep the point's journal here; None: a temporary file
     fold: int = 0  # walk-forward fold (0: a plain sweep)
     phase: str = "sweep"  # sweep | in | out (walk-forward: in sample, out of sample)
+    scratch: Path | None = None  # where a temporary journal goes (None: the temp dir)
 
     @property
     def label(self) -> str:
@@ -104,7 +105,7 @@ def run_point(job: PointJob) -> PointResult:
     try:
         if job.database is not None:
             return _measured(job, config, job.database, started, worker, keep=True)
-        with tempfile.TemporaryDirectory(prefix="kitetui-point-") as folder:
+        with tempfile.TemporaryDirectory(prefix="kitetui-point-", dir=job.scratch) as folder:
             return _measured(job, config, Path(folder) / "point.db", started, worker, keep=False)
     except Exception as exc:
         return failed(str(exc) or type(exc).__name__)

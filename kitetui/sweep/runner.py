@@ -15,6 +15,7 @@ flight are dropped, finished ones stay in results.csv, and the exit code is 130.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -91,6 +92,9 @@ class Sweep:
         self.names = [axis.name for axis in request.axes]
         self.outcome = SweepOutcome()
         self._stderr = stderr if stderr is not None else sys.stderr
+        # Points' temporary journals: in OUT/.points when they run on this machine, so
+        # the sweep removes them all at its end, a Ctrl-C's cut-short points' included.
+        self.scratch = (request.out / ".points").resolve() if executor.shares_disk else None
 
     def job(self, point: GridPoint, window: DateWindow | None, fold: int, phase: str) -> PointJob:
         database = None
@@ -107,6 +111,7 @@ class Sweep:
             database,
             fold,
             phase,
+            self.scratch,
         )
 
     def run(self) -> SweepOutcome:
@@ -121,6 +126,8 @@ class Sweep:
             make_private_dir(request.out)
             if request.keep_runs:
                 make_private_dir(request.out / "runs")
+            if self.scratch is not None:
+                make_private_dir(self.scratch)
         except OSError as exc:
             raise OutputError(f"{request.out}: cannot write the sweep ({exc.strerror})") from None
         started = time.perf_counter()
@@ -132,6 +139,9 @@ class Sweep:
         except KeyboardInterrupt:
             self.executor.abort()
             self.outcome.interrupted = True
+        finally:
+            if self.scratch is not None:
+                shutil.rmtree(self.scratch, ignore_errors=True)
         self.outcome.wall_s = time.perf_counter() - started
         return self.outcome
 

@@ -67,6 +67,7 @@ def test_sweep_ranks_every_point_and_reports_the_failed_ones(swept) -> None:
     assert "✗ point 1 (equity.bb_std=1.5 fno.fast=30): invalid params" in done.stdout
     assert "[4/4]" in done.stderr  # redirected: one progress line a point
     assert (out / "results.csv").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in out.iterdir()) == ["best.yaml", "results.csv"]
 
 
 def test_best_yaml_runs_again_as_a_backtest_to_the_same_figures(swept, tmp_path) -> None:
@@ -165,6 +166,7 @@ def test_ctrl_c_stops_the_sweep_and_keeps_finished_points(small_config, tmp_path
     assert all(r["status"] == "ok" for r in rows)  # finished points only, none cut short
     assert "INTERRUPTED" in stdout
     assert (out / "best.yaml").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["best.yaml", "results.csv"]
 
 
 @pytest.mark.parametrize(
