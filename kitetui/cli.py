@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-optimise on IN trading days, judge on the next OUT (e.g. 60d:20d)",
     )
     sweep.add_argument(
-        "--workers", type=_workers, help="local worker processes (default: every core)"
+        "--workers", type=_at_least_one, help="local worker processes (default: every core)"
     )
     sweep.add_argument(
         "--ray",
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--keep-runs", action="store_true", help="keep each point's journal in OUT/runs/"
     )
-    sweep.add_argument("--top", type=_workers, default=20, help="rows in the table (default 20)")
+    sweep.add_argument("--top", type=_at_least_one, default=20, help="rows in the table (default 20)")
     report = commands.add_parser("report", help="write the report of a past run again")
     report.add_argument(
         "run", nargs="?", default="latest", help="run id, a unique prefix of one, or latest"
@@ -337,7 +337,7 @@ def _backtest(config: AppConfig, args: argparse.Namespace) -> int:
     return run_backtest(request)
 
 
-def _workers(value: str) -> int:
+def _at_least_one(value: str) -> int:
     try:
         number = int(value)
     except ValueError:

@@ -106,6 +106,7 @@ def test_walk_forward_reports_out_of_sample_runs(small_config, tmp_path) -> None
         "2",
         "--out",
         str(out),
+        "--keep-runs",
         timeout=180,
     )
     assert done.returncode == 0, done.stderr
@@ -123,6 +124,20 @@ def test_walk_forward_reports_out_of_sample_runs(small_config, tmp_path) -> None
         assert best_in["to"] < fold["from"]
     assert len(ins) == 4
     assert "out-of-sample only" in done.stdout
+    kept = sorted(p.name for p in (out / "runs").glob("*.db"))
+    assert kept == [
+        "f01-in-point-0000.db",
+        "f01-in-point-0001.db",
+        "f01-out-point-0000.db" if outs[0]["point"] == "0" else "f01-out-point-0001.db",
+        "f02-in-point-0000.db",
+        "f02-in-point-0001.db",
+        "f02-out-point-0000.db" if outs[1]["point"] == "0" else "f02-out-point-0001.db",
+    ]
+    assert all(r["database"].endswith(".db") for r in rows)
+    assert not (out / ".points").exists()
+    report = run_kitetui("report", "--db", outs[0]["database"], "--out", str(tmp_path / "r"))
+    assert report.returncode == 0, report.stderr
+    assert outs[0]["run_id"] in report.stdout
 
 
 def test_ctrl_c_stops_the_sweep_and_keeps_finished_points(small_config, tmp_path) -> None:
