@@ -162,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--keep-runs", action="store_true", help="keep each point's journal in OUT/runs/"
     )
-    sweep.add_argument("--top", type=_at_least_one, default=20, help="rows in the table (default 20)")
+    sweep.add_argument(
+        "--top", type=_at_least_one, default=20, help="rows in the table (default 20)"
+    )
     report = commands.add_parser("report", help="write the report of a past run again")
     report.add_argument(
         "run", nargs="?", default="latest", help="run id, a unique prefix of one, or latest"
