@@ -23,6 +23,7 @@ from pathlib import Path
 
 from kitetui.backtest.build import build_report
 from kitetui.backtest.ledger import load_ledger
+from kitetui.backtest.metrics import closed_equity, daily_net
 from kitetui.backtest.runner import BacktestRequest, apply_overrides, parse_param, run_to_end
 from kitetui.config import AppConfig, ConfigError, one_line
 from kitetui.market.replay import DateWindow
@@ -69,6 +70,12 @@ class PointResult:
     run_id: str = ""
     database: str = ""  # the kept journal, if any
     worker: str = ""  # host:pid that ran it
+    # For a walk-forward's totals over its stitched out-of-sample runs, measured by the
+    # report's own functions: the capital, net P&L on each trading day of the run, and
+    # the closed-trade net equity (exit time, cumulative net) the drawdown is taken on.
+    capital: Decimal | None = None
+    daily_net: tuple[Decimal, ...] = ()
+    closed_equity: tuple[tuple[int, Decimal], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -120,7 +127,9 @@ def _measured(
         raise RuntimeError("stopped before trading began")
     if ended.feed_state != "FINISHED":  # stopped early: its figures cover part of the data
         raise RuntimeError(f"the run ended with its feed {ended.feed_state}, not FINISHED")
-    total = build_report(load_ledger(database, ended.run_id)).total
+    report = build_report(load_ledger(database, ended.run_id))
+    total = report.total
+    closed = [trade for trade in report.trades if trade.closed]
     return PointResult(
         job.index,
         job.params,
@@ -140,4 +149,7 @@ def _measured(
         run_id=ended.run_id,
         database=str(database) if keep else "",
         worker=worker,
+        capital=report.ledger.capital,
+        daily_net=tuple(daily_net(closed, report.ledger.days)),
+        closed_equity=tuple(closed_equity(closed)),
     )

@@ -30,6 +30,7 @@ from rich.table import Table
 
 from kitetui.backtest.errors import OutputError
 from kitetui.backtest.files import make_private_dir
+from kitetui.backtest.metrics import drawdown_of, sharpe
 from kitetui.backtest.runner import ParamOverride, apply_overrides, parse_param
 from kitetui.config import AppConfig, ConfigError
 from kitetui.market.replay import DateWindow
@@ -270,16 +271,55 @@ class Sweep:
                 str(result.trades),
                 f"{result.win_rate * 100:.1f}%" if result.win_rate is not None else "–",
             )
-        ok = [r for r in results if r.ok]
+        ok = sorted((r for r in results if r.ok), key=lambda r: r.fold)
         if ok:
-            net = sum((r.net_pnl for r in ok if r.net_pnl is not None), Decimal(0))
-            trades = sum(r.trades for r in ok)
-            wins = sum(r.wins for r in ok)
-            rate = f"{wins / trades * 100:.1f}%" if trades else "–"
+            stitched = stitched_figures(ok)
             table.add_row(
-                "all", "", "", "", rupees(net), "", "", str(trades), rate, end_section=True
+                "all",
+                "",
+                "",
+                "",
+                rupees(stitched.net_pnl),
+                f"{stitched.sharpe:.2f}" if stitched.sharpe is not None else "–",
+                rupees(stitched.max_drawdown),
+                str(stitched.trades),
+                f"{stitched.win_rate * 100:.1f}%" if stitched.win_rate is not None else "–",
+                end_section=True,
             )
         return table
+
+
+@dataclass(frozen=True, slots=True)
+class Stitched:
+    net_pnl: Decimal
+    sharpe: float | None
+    max_drawdown: Decimal
+    trades: int
+    win_rate: float | None
+
+
+def stitched_figures(runs: Sequence[PointResult]) -> Stitched:
+    """A walk-forward's out-of-sample runs (in fold order) as one run: its net P&L and
+    trades add up; its Sharpe is the report's ``sharpe`` of their trading days' net P&L
+    one after the other; its drawdown the report's ``drawdown_of`` on their closed-trade
+    equity, each run's curve starting where the one before ended."""
+    daily: list[Decimal] = []
+    curve: list[tuple[int, Decimal]] = []
+    offset = Decimal(0)
+    for run in runs:
+        daily.extend(run.daily_net)
+        curve.extend((ts, offset + value) for ts, value in run.closed_equity)
+        if run.closed_equity:
+            offset += run.closed_equity[-1][1]
+    trades = sum(r.trades for r in runs)
+    capital = runs[0].capital if runs and runs[0].capital is not None else Decimal(0)
+    return Stitched(
+        net_pnl=sum((r.net_pnl for r in runs if r.net_pnl is not None), Decimal(0)),
+        sharpe=sharpe(daily, capital),
+        max_drawdown=drawdown_of(curve).amount,
+        trades=trades,
+        win_rate=sum(r.wins for r in runs) / trades if trades else None,
+    )
 
 
 def _overrides(result: PointResult) -> list[ParamOverride]:

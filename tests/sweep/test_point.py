@@ -39,6 +39,9 @@ def test_a_point_measures_its_run_as_the_report_does(small, small_config, tmp_pa
     )
     assert result.trades > 0
     assert result.database == str(db)
+    assert len(result.daily_net) == 2  # the window's trading days, for stitched ratios
+    assert sum(result.daily_net) == result.closed_equity[-1][1]  # every closed trade's net
+    assert len(result.closed_equity) == result.trades + 1  # from the 0 start
 
 
 def test_a_point_without_a_database_leaves_nothing_behind(small, small_config) -> None:
