@@ -255,16 +255,17 @@ class Sweep:
             ins = best_of(
                 [r for r in self.outcome.results if r.fold == result.fold and r.phase == "in"]
             )
-            in_window = ins.window.describe() if ins and ins.window else ""
-            out_window = result.window.describe() if result.window else ""
+            chosen = "\n".join(f"{name}={value}" for name, value in result.params)
+            in_window = _days_cell(ins.window if ins else None)
+            out_window = _days_cell(result.window)
             if not result.ok:
-                table.add_row(str(result.fold), in_window, out_window, result.label, result.error)
+                table.add_row(str(result.fold), in_window, out_window, chosen, result.error)
                 continue
             table.add_row(
                 str(result.fold),
                 in_window,
                 out_window,
-                result.label,
+                chosen,
                 rupees(result.net_pnl),
                 f"{result.sharpe:.2f}" if result.sharpe is not None else "–",
                 rupees(result.max_drawdown),
@@ -287,6 +288,13 @@ class Sweep:
                 end_section=True,
             )
         return table
+
+
+def _days_cell(window: DateWindow | None) -> str:
+    """A fold's window in a narrow cell: first day over last."""
+    if window is None:
+        return ""
+    return f"{window.first} …\n{window.last}"
 
 
 @dataclass(frozen=True, slots=True)
