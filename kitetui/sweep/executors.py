@@ -51,6 +51,15 @@ def lost(job: PointJob, reason: str) -> PointResult:
     return PointResult(job.index, job.params, job.fold, job.phase, job.window, one_line(reason))
 
 
+def cores() -> int:
+    """The cores this process may run on (a container's or taskset's share, not the
+    machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -59,7 +68,7 @@ class LocalPool:
     """A ``ProcessPoolExecutor`` of ``workers`` processes (default: every core)."""
 
     def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers or os.cpu_count() or 1
+        self.workers = workers or cores()
         self.shares_disk = True
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
@@ -152,7 +161,7 @@ class RayPool:
         else:
             ray.init(  # "local": a new Ray, never one a stale session file points at
                 address="local",
-                num_cpus=workers or os.cpu_count() or 1,
+                num_cpus=workers or cores(),
                 include_dashboard=False,
                 log_to_driver=False,
             )
