@@ -130,6 +130,41 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", help="SQLite database for the run (default: backtests.db, never state.db)"
     )
     backtest.add_argument("--out", help="report directory (default: reports/<run id>)")
+    sweep = commands.add_parser(
+        "sweep", help="the same backtest for every point of a parameter grid, in parallel"
+    )
+    sweep.add_argument("--config", "-c", default=str(DEFAULT_CONFIG))
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="[ENGINE.]NAME=START:STOP:STEP|a,b,c",
+        help="a param's values (repeatable: the sweep runs every combination)",
+    )
+    sweep.add_argument("--from", dest="first", type=_day, help="first day (YYYY-MM-DD)")
+    sweep.add_argument("--to", dest="last", type=_day, help="last day (YYYY-MM-DD)")
+    sweep.add_argument(
+        "--walk-forward",
+        metavar="IN:OUT",
+        help="re-optimise on IN trading days, judge on the next OUT (e.g. 60d:20d)",
+    )
+    sweep.add_argument(
+        "--workers", type=_at_least_one, help="local worker processes (default: every core)"
+    )
+    sweep.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run the points on Ray: alone a local Ray, or a cluster (ray://host:10001)",
+    )
+    sweep.add_argument("--out", help="results directory (default: sweeps/<UTC time>)")
+    sweep.add_argument(
+        "--keep-runs", action="store_true", help="keep each point's journal in OUT/runs/"
+    )
+    sweep.add_argument(
+        "--top", type=_at_least_one, default=20, help="rows in the table (default 20)"
+    )
     report = commands.add_parser("report", help="write the report of a past run again")
     report.add_argument(
         "run", nargs="?", default="latest", help="run id, a unique prefix of one, or latest"
@@ -243,6 +278,7 @@ _TOOLS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": lambda args: _export(args),
     "attach": lambda args: _attach(args),
     "report": lambda args: _report(args),
+    "sweep": lambda args: _sweep(args),
     "login": lambda args: _session().run_login(args, sys.stdin, sys.stdout),
     "doctor": _doctor,
 }
@@ -301,6 +337,67 @@ def _backtest(config: AppConfig, args: argparse.Namespace) -> int:
         window=window,
     )
     return run_backtest(request)
+
+
+def _at_least_one(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """``kitetui sweep``: every grid point's backtest, ranked; bad flags exit 2 before
+    any point runs."""
+    from kitetui.config import read_config_data
+    from kitetui.market.replay import DateWindow
+    from kitetui.sweep.executors import LocalPool, RayPool, check_ray_address
+    from kitetui.sweep.grid import parse_axis
+    from kitetui.sweep.runner import EXIT_INTERRUPTED, Sweep, SweepRequest, default_out, plan
+    from kitetui.sweep.windows import parse_walk_forward
+
+    config = load_config(args.config)
+    if config.mode != "replay":
+        raise ConfigError(args.config, "mode", f"a sweep replays data: not mode {config.mode}")
+    try:
+        window = DateWindow(args.first, args.last) if args.first or args.last else None
+    except ValueError as exc:
+        raise ConfigError("--from/--to", "", str(exc)) from None
+    request = SweepRequest(
+        config=config,
+        config_path=args.config,
+        raw=read_config_data(args.config),
+        axes=[parse_axis(text) for text in args.grid],
+        window=window,
+        out=Path(args.out) if args.out else default_out(),
+        walk_forward=parse_walk_forward(args.walk_forward) if args.walk_forward else None,
+        keep_runs=args.keep_runs,
+        top=args.top,
+    )
+    plan(request)  # a bad axis is one line and exit 2, before any worker starts
+    if args.ray is not None and args.workers is not None and args.ray:
+        raise ConfigError("--workers", "", "a Ray cluster has its own CPUs: drop --workers")
+    _preflight(config, args.config)
+    try:
+        if args.ray is not None:
+            executor = RayPool(check_ray_address(args.ray) or None, args.workers)
+        else:
+            executor = LocalPool(args.workers)
+        try:
+            sweep = Sweep(request, executor)
+            outcome = sweep.run()
+            sweep.print_summary(sys.stdout)
+        finally:
+            executor.close()
+    except KeyboardInterrupt:  # before the sweep began, or while it was reported
+        print("sweep interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if any(result.ok for result in outcome.results) else 1
 
 
 def _report(args: argparse.Namespace) -> int:

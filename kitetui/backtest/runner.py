@@ -214,6 +214,31 @@ class BacktestRequest:
 
 def run_backtest(request: BacktestRequest, stdout: TextIO | None = None) -> int:
     """Run the backtest to the end of its data, then write and print its report."""
+    ended = run_to_end(request, interactive=True)
+    out = sys.stdout if stdout is None else stdout
+    if ended.run_id is None:
+        print(f"stopped before trading began ({request.database})", file=out)
+        return 0
+    write_report(request.database, ended.run_id, request.out, out)
+    return 0 if ended.feed_state in ("FINISHED", "STOPPED") else 1
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnd:
+    """How a backtest's desk ended: its run (``None`` when it stopped before trading
+    began) and the feed's last state (FINISHED: the data ran out)."""
+
+    run_id: str | None
+    feed_state: str
+
+
+def run_to_end(request: BacktestRequest, *, interactive: bool) -> RunEnd:
+    """The desk on the request's replay at full speed, until its data end.
+
+    ``interactive``: the command's own run, with Ctrl-C/SIGTERM stopping the desk, a
+    progress bar and a control socket. A sweep's point runs in a worker of its own with
+    none of these: the sweep's process owns the terminal and its signals.
+    """
     from kitetui.desk import Desk
     from kitetui.supervisor import Supervisor
     from kitetui.venues.replay import ReplayVenue
@@ -233,11 +258,13 @@ def run_backtest(request: BacktestRequest, stdout: TextIO | None = None) -> int:
         window=request.window,
     )
 
-    async def main() -> tuple[bool, str]:
+    async def main() -> bool:
         loop = asyncio.get_running_loop()
-        desk = Desk(supervisor)
-        desk.install_signals(loop)
+        desk = Desk(supervisor, control=interactive)
+        if interactive:
+            desk.install_signals(loop)
         progress = BacktestProgress(lambda: supervisor.clock.now_ns)
+        progress.enabled = progress.enabled and interactive
 
         def trading() -> None:
             supervisor.trader.record_event(
@@ -250,15 +277,10 @@ def run_backtest(request: BacktestRequest, stdout: TextIO | None = None) -> int:
             summary = await desk.serve(on_market=trading)
         finally:
             await progress.stop()
-        return summary is not None, supervisor.run_id
+        return summary is not None
 
-    ran, run_id = asyncio.run(main())
-    out = sys.stdout if stdout is None else stdout
-    if not ran:
-        print(f"stopped before trading began ({request.database})", file=out)
-        return 0
-    write_report(request.database, run_id, request.out, out)
-    return 0 if supervisor.feed_state in ("FINISHED", "STOPPED") else 1
+    ran = asyncio.run(main())
+    return RunEnd(supervisor.run_id if ran else None, supervisor.feed_state)
 
 
 def write_report(database: Path, run: str, out: Path | None, stdout: TextIO) -> Report:

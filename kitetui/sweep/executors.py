@@ -1,0 +1,226 @@
+"""Where a sweep's points run: a local process pool, or Ray (local or a cluster).
+
+Both take the points as ``PointJob``s and hand back ``PointResult``s as the points
+finish, in whatever order that is; a point that cannot even be run (its worker died,
+Ray lost it) comes back as a failed result, so the sweep reports it and goes on.
+``abort`` is for Ctrl-C: nothing new starts, the points in flight are dropped (their
+workers ended), and what finished before stays finished.
+
+Local workers are spawned, not forked (the sweep's process has a progress thread
+running; a fork would copy its locks mid-use), and ignore SIGINT: Ctrl-C is the
+sweep's to handle, not a signal that stops each point's desk half-way and reports its
+partial figures as if the data had ended.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from kitetui.config import ConfigError, one_line
+from kitetui.sweep.bundle import (
+    DataBundle,
+    bundle_folder,
+    is_materialised,
+    localised,
+    make_bundle,
+    materialise,
+)
+from kitetui.sweep.point import PointJob, PointResult, run_point
+
+
+class PointExecutor(Protocol):
+    workers: int
+    shares_disk: bool  # the points run on this machine: their scratch can be the sweep's
+
+    def describe(self) -> str: ...
+    def run(self, jobs: Sequence[PointJob]) -> Iterator[PointResult]: ...
+    def abort(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def lost(job: PointJob, reason: str) -> PointResult:
+    """The record of a point whose worker never returned one."""
+    return PointResult(job.index, job.params, job.fold, job.phase, job.window, one_line(reason))
+
+
+def cores() -> int:
+    """The cores this process may run on (a container's or taskset's share, not the
+    machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class LocalPool:
+    """A ``ProcessPoolExecutor`` of ``workers`` processes (default: every core)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or cores()
+        self.shares_disk = True
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_ignore_sigint,
+        )
+        self._pending: dict[Future[PointResult], PointJob] = {}
+
+    def describe(self) -> str:
+        return f"{self.workers} local worker{'s' if self.workers != 1 else ''}"
+
+    def run(self, jobs: Sequence[PointJob]) -> Iterator[PointResult]:
+        self._pending = {self._pool.submit(run_point, job): job for job in jobs}
+        for future in as_completed(list(self._pending)):
+            job = self._pending.pop(future)
+            try:
+                yield future.result()
+            except Exception as exc:  # the worker died (killed, out of memory)
+                yield lost(job, f"worker lost: {exc or type(exc).__name__}")
+
+    def abort(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        # Points in flight would run to their end: stop their workers now. The pool
+        # has no public way to (Python 3.14 adds terminate_workers).
+        processes: dict[int, Any] = getattr(self._pool, "_processes", None) or {}
+        for process in list(processes.values()):
+            process.terminate()
+        for process in list(processes.values()):
+            process.join(timeout=5)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Shipped:
+    """A config's data in the object store: the reference and the bundle's layout."""
+
+    ref: Any  # ray.ObjectRef of the DataBundle
+    layout: DataBundle
+
+
+def _ray_point(
+    job: PointJob, refs: list[Any], layout: DataBundle, root: Path | None
+) -> PointResult:
+    """One point on a Ray worker: the data from the node's folder, fetched from the
+    object store by the first point that runs on this node. ``refs`` is a list so
+    Ray hands over the reference, not the bytes: only that first point fetches."""
+    folder = bundle_folder(layout.digest, root)
+    if not is_materialised(layout.digest, root):
+        import ray
+
+        folder = materialise(ray.get(refs[0]), root)
+    config = localised(job.config, layout, folder)
+    return run_point(_with_config(job, config))
+
+
+def _with_config(job: PointJob, config: Any) -> PointJob:
+    return dataclasses.replace(job, config=config)
+
+
+class RayPool:
+    """Points as Ray tasks, one CPU each. ``address`` None starts a local Ray with
+    ``workers`` CPUs (default: every core); ``ray://host:10001`` joins a cluster,
+    whose nodes need kitetui installed (the data come with the sweep)."""
+
+    def __init__(
+        self, address: str | None = None, workers: int | None = None, root: Path | None = None
+    ) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError(
+                "--ray", "", "Ray is not installed: pip install 'kitetui[ray]'"
+            ) from None
+        self._ray = ray
+        self.address = address
+        self.shares_disk = not address  # a local Ray: the same machine
+        self.root = root  # where nodes keep the data (default: each node's temp dir)
+        if address:
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except Exception as exc:  # unreachable, refused, or Ray's auth said no
+                raise ConfigError(
+                    f"--ray {address}",
+                    "",
+                    f"cannot join the Ray cluster ({type(exc).__name__}: {exc}); a cluster "
+                    "with token authentication needs RAY_AUTH_MODE=token and its token here",
+                ) from None
+        else:
+            ray.init(  # "local": a new Ray, never one a stale session file points at
+                address="local",
+                num_cpus=workers or cores(),
+                include_dashboard=False,
+                log_to_driver=False,
+            )
+        self.workers = int(ray.cluster_resources().get("CPU", 1))
+        self._task = ray.remote(num_cpus=1, max_retries=0)(_ray_point)
+        self._shipped: list[tuple[Any, _Shipped]] = []
+        self._pending: dict[Any, PointJob] = {}
+        self.bundle_bytes = 0
+
+    def describe(self) -> str:
+        where = self.address or "a local Ray"
+        return f"Ray ({where}, {self.workers} CPUs)"
+
+    def _ship(self, job: PointJob) -> _Shipped:
+        """The job's data, put in the object store once per config."""
+        for config, shipped in self._shipped:
+            if config is job.config:  # the points of a sweep share their base config
+                return shipped
+        bundle = make_bundle(job.config)
+        self.bundle_bytes += bundle.size
+        shipped = _Shipped(self._ray.put(bundle), bundle.layout())
+        self._shipped.append((job.config, shipped))
+        return shipped
+
+    def run(self, jobs: Sequence[PointJob]) -> Iterator[PointResult]:
+        ray = self._ray
+        self._pending = {}
+        for job in jobs:
+            shipped = self._ship(job)
+            self._pending[self._task.remote(job, [shipped.ref], shipped.layout, self.root)] = job
+        while self._pending:
+            done, _ = ray.wait(list(self._pending), num_returns=1)
+            for ref in done:
+                job = self._pending.pop(ref)
+                try:
+                    yield ray.get(ref)
+                except Exception as exc:  # the task or its worker failed outside run_point
+                    yield lost(job, f"Ray task failed: {type(exc).__name__}: {exc}")
+
+    def abort(self) -> None:
+        for ref in list(self._pending):
+            try:
+                self._ray.cancel(ref, force=True)
+            except Exception:  # already finished or gone: nothing to stop
+                continue
+        self._pending = {}
+
+    def close(self) -> None:
+        self._ray.shutdown()
+
+
+def check_ray_address(address: str) -> str:
+    """``--ray ADDRESS``: ``ray://host:port`` (a cluster's client port), ``host:port``
+    (on a cluster's node) or ``auto``; "" is a local Ray. Else a one-line error."""
+    if address in ("", "auto"):
+        return address
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f"--ray {address}", "", "expected ray://HOST:PORT (e.g. ray://10.0.0.5:10001)"
+        )
+    return address

@@ -1,0 +1,137 @@
+"""``--grid NAME=START:STOP:STEP`` and ``--grid NAME=a,b,c``: the axes of a sweep, and
+the points they span.
+
+A name is spelt as the backtest's ``--param`` spells it (``fast``, or ``fno.fast`` for
+one engine), so a point is exactly a list of ``--param`` overrides and runs through the
+same ``apply_overrides``. A range includes STOP when the steps land on it; it is
+counted in exact decimals, so ``0.1:0.5:0.1`` is five values, not four and a rounding
+error. Values stay text here: each is converted and checked against its strategy's
+``Params`` by ``check_axes`` before anything runs, so a typo is one line and exit 2,
+not a sweep of failed points.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from kitetui.backtest.runner import ParamOverride, _convert, parse_param
+from kitetui.config import AppConfig, ConfigError
+from kitetui.plugins import strategy_class
+
+MAX_POINTS = 10_000  # a grid beyond this is a mistake, not a plan
+
+
+@dataclass(frozen=True, slots=True)
+class GridAxis:
+    """One ``--grid`` flag: a param name (``[ENGINE.]NAME``) and its values, as typed."""
+
+    text: str
+    name: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GridPoint:
+    """One combination: ``(name, value)`` per axis, in the order the axes were given."""
+
+    index: int
+    params: tuple[tuple[str, str], ...]
+
+    @property
+    def label(self) -> str:
+        return " ".join(f"{name}={value}" for name, value in self.params)
+
+    def overrides(self) -> list[ParamOverride]:
+        return [parse_param(f"{name}={value}") for name, value in self.params]
+
+
+def _grid_error(text: str, reason: str) -> ConfigError:
+    return ConfigError(f"--grid {text}", "", reason)
+
+
+def parse_axis(text: str) -> GridAxis:
+    """``NAME=START:STOP:STEP`` (a range, STOP included) or ``NAME=a,b,c`` (a list)."""
+    name, sep, spec = text.partition("=")
+    name, spec = name.strip(), spec.strip()
+    if not sep or not name or not spec:
+        raise _grid_error(text, "expected NAME=START:STOP:STEP or NAME=a,b,c")
+    if ":" in spec:
+        values = _range(text, spec)
+    else:
+        values = tuple(v.strip() for v in spec.split(","))
+        if any(not v for v in values):
+            raise _grid_error(text, "an empty value in the list")
+    if len(set(values)) != len(values):
+        raise _grid_error(text, "a value is repeated")
+    return GridAxis(text, name, values)
+
+
+def _range(text: str, spec: str) -> tuple[str, ...]:
+    parts = spec.split(":")
+    if len(parts) != 3:
+        raise _grid_error(text, "a range is START:STOP:STEP")
+    try:
+        start, stop, step = (Decimal(p.strip()) for p in parts)
+    except InvalidOperation:
+        raise _grid_error(text, f"a range needs numbers, got {spec!r}") from None
+    if not all(v.is_finite() for v in (start, stop, step)):
+        raise _grid_error(text, "a range needs finite numbers")
+    if step <= 0:
+        raise _grid_error(text, f"STEP must be positive, got {parts[2].strip()}")
+    if stop < start:
+        raise _grid_error(text, f"STOP ({parts[1].strip()}) is below START ({parts[0].strip()})")
+    count = int((stop - start) / step) + 1
+    if count > MAX_POINTS:
+        raise _grid_error(text, f"{count:,} values (at most {MAX_POINTS:,} points a sweep)")
+    return tuple(_plain(start + step * i) for i in range(count))
+
+
+def _plain(value: Decimal) -> str:
+    """A decimal as typed: 5, 0.25, never 5.00 or 2.5E+1."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def expand(axes: list[GridAxis]) -> list[GridPoint]:
+    """Every combination of the axes' values (the first axis varies slowest)."""
+    if not axes:
+        raise ConfigError("--grid", "", "give at least one --grid NAME=VALUES")
+    names = [axis.name for axis in axes]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"--grid {repeated[0]}", "", "the same name in two --grid flags")
+    total = 1
+    for axis in axes:
+        total *= len(axis.values)
+    if total > MAX_POINTS:
+        raise ConfigError("--grid", "", f"{total:,} points (at most {MAX_POINTS:,} a sweep)")
+    combos = itertools.product(*(axis.values for axis in axes))
+    return [GridPoint(i, tuple(zip(names, combo, strict=True))) for i, combo in enumerate(combos)]
+
+
+def check_axes(config: AppConfig, axes: list[GridAxis]) -> None:
+    """Each axis names a param some engine's strategy has, and each of its values is
+    of that param's type: a ``ConfigError`` naming the ``--grid`` flag otherwise.
+    (Whether a combination satisfies the strategy's own rules, e.g. fast < slow, is
+    the point's business: such a point is reported, the others run.)"""
+    for axis in axes:
+        scope = parse_param(f"{axis.name}=0")
+        engines = [e for e in config.engines if scope.engine in (None, e.name)]
+        if scope.engine is not None and not engines:
+            known = ", ".join(e.name for e in config.engines)
+            raise _grid_error(axis.text, f"no engine {scope.engine!r} (engines: {known})")
+        fields = [
+            field
+            for engine in engines
+            if (field := strategy_class(engine.strategy).Params.model_fields.get(scope.name))
+        ]
+        if not fields:
+            raise _grid_error(axis.text, f"no engine's strategy has a param {scope.name!r}")
+        for value in axis.values:
+            for field in fields:
+                try:
+                    _convert(field.annotation, value)
+                except ValueError as exc:
+                    raise _grid_error(axis.text, str(exc)) from None

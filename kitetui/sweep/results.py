@@ -1,0 +1,204 @@
+"""A sweep's results: ranked, as a terminal table, as results.csv and as best.yaml.
+
+Ranking: net P&L after charges, highest first; a tie goes to the higher Sharpe (a
+point without one after any with one), then the smaller drawdown, then the grid
+order. Failed points rank after every point that ran, in grid order, each with its
+reason. results.csv has every point (the table shows the best few); best.yaml is the
+sweep's config with the best point's params written into its engines, so
+``kitetui backtest -c best.yaml`` runs that point again. Both are rewritten after
+each point, so an interrupted sweep keeps what finished.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.table import Table
+from rich.text import Text
+
+from kitetui.backtest.files import csv_text, money, write_private
+from kitetui.config import AppConfig
+from kitetui.sweep.point import PointResult
+
+
+def rank_key(result: PointResult) -> tuple[Any, ...]:
+    if not result.ok or result.net_pnl is None:
+        return (1, 0, 0, 0, result.fold, result.index)
+    sharpe = result.sharpe if result.sharpe is not None else -math.inf
+    drawdown = result.max_drawdown if result.max_drawdown is not None else Decimal(0)
+    return (0, -result.net_pnl, -sharpe, drawdown, result.fold, result.index)
+
+
+def ranked(results: Sequence[PointResult]) -> list[PointResult]:
+    return sorted(results, key=rank_key)
+
+
+def best_of(results: Sequence[PointResult]) -> PointResult | None:
+    ok = [r for r in results if r.ok]
+    return ranked(ok)[0] if ok else None
+
+
+COLUMNS = (
+    "rank",
+    "point",
+    "fold",
+    "phase",
+    "from",
+    "to",
+    "params",
+    "net_pnl",
+    "gross_pnl",
+    "charges",
+    "sharpe",
+    "max_drawdown",
+    "trades",
+    "wins",
+    "win_rate",
+    "wall_s",
+    "status",
+    "error",
+    "run_id",
+    "database",
+    "worker",
+)
+
+
+def rupees(value: Decimal | None) -> str:
+    """For people: ₹1,234.56 (the CSV keeps the exact figure)."""
+    return "–" if value is None else f"₹{value:,.2f}"
+
+
+def _float(value: float | None, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def csv_rows(results: Sequence[PointResult], names: Sequence[str]) -> tuple[list[str], list[list]]:
+    """The CSV's header (one column a grid name among the fixed ones) and its rows,
+    ranked within each (fold, phase)."""
+    header = list(COLUMNS[:6]) + list(names) + list(COLUMNS[7:])
+    rows = []
+    groups: dict[tuple[int, str], int] = {}
+    phases = {"sweep": 0, "in": 0, "out": 1}  # a fold's in-sample rows, then its pick
+    in_order = sorted(results, key=lambda r: (r.fold, phases.get(r.phase, 2), rank_key(r)))
+    for result in in_order:
+        group = (result.fold, result.phase)
+        groups[group] = groups.get(group, 0) + 1
+        params = dict(result.params)
+        window = result.window
+        rows.append(
+            [
+                groups[group] if result.ok else "",
+                result.index,
+                result.fold or "",
+                result.phase,
+                window.first.isoformat() if window and window.first else "",
+                window.last.isoformat() if window and window.last else "",
+                *(params.get(name, "") for name in names),
+                money(result.net_pnl),
+                money(result.gross_pnl),
+                money(result.charges),
+                _float(result.sharpe),
+                money(result.max_drawdown),
+                result.trades if result.ok else "",
+                result.wins if result.ok else "",
+                _float(result.win_rate),
+                f"{result.wall_s:.2f}",
+                "ok" if result.ok else "failed",
+                result.error,
+                result.run_id,
+                result.database,
+                result.worker,
+            ]
+        )
+    return header, rows
+
+
+def write_csv(path: Path, results: Sequence[PointResult], names: Sequence[str]) -> None:
+    """results.csv, replaced whole (a reader never sees half a file)."""
+    header, rows = csv_rows(results, names)
+    scratch = path.with_name(path.name + ".part")
+    write_private(scratch, csv_text(header, rows))
+    os.replace(scratch, path)
+
+
+def best_config_data(raw: Any, config: AppConfig) -> Any:
+    """The config file's own data with each engine's strategy and params as in
+    ``config`` (the best point's), everything else as the user wrote it."""
+    data = dict(raw)
+    engines = []
+    for written, engine in zip(raw["engines"], config.engines, strict=True):
+        entry = dict(written)
+        entry["strategy"] = engine.strategy
+        entry["params"] = dict(engine.params)
+        engines.append(entry)
+    data["engines"] = engines
+    return data
+
+
+def write_best(
+    path: Path, raw: Any, config: AppConfig, best: PointResult, source: str, note: str
+) -> None:
+    """best.yaml: the config with the best point's params, and a header saying whence."""
+    window = best.window
+    lines = [
+        f"# kitetui sweep of {source}: {note}",
+        f"# best point: {best.label}; net P&L {rupees(best.net_pnl)}, "
+        f"Sharpe {_float(best.sharpe, 2) or '-'}, {best.trades} trades",
+    ]
+    if window is not None:
+        lines.append(f"# measured on {window.describe()}")
+    lines.append("# run it again: kitetui backtest -c THIS_FILE")
+    body = yaml.safe_dump(best_config_data(raw, config), sort_keys=False, allow_unicode=True)
+    scratch = path.with_name(path.name + ".part")
+    write_private(scratch, "\n".join(lines) + "\n" + body)
+    os.replace(scratch, path)
+
+
+def _rupees(value: Decimal | None) -> Text:
+    if value is None:
+        return Text("–")
+    tone = "green" if value > 0 else "red" if value < 0 else ""
+    return Text(f"₹{value:,.2f}", style=tone)
+
+
+def results_table(results: Sequence[PointResult], names: Sequence[str], top: int = 20) -> Table:
+    """The best ``top`` points that ran, then every failed one (``failures`` says why)."""
+    table = Table()
+    table.add_column("#", justify="right")
+    for name in names:
+        table.add_column(name, justify="right")
+    for column in ("net P&L", "Sharpe", "max DD", "trades", "win rate", "time"):
+        table.add_column(column, justify="right")
+    ordered = ranked(results)
+    ok = [r for r in ordered if r.ok][:top]
+    for rank, result in enumerate(ok, 1):
+        params = dict(result.params)
+        table.add_row(
+            str(rank),
+            *(params.get(name, "") for name in names),
+            _rupees(result.net_pnl),
+            _float(result.sharpe, 2) or "–",
+            f"₹{result.max_drawdown:,.2f}" if result.max_drawdown is not None else "–",
+            str(result.trades),
+            f"{result.win_rate * 100:.1f}%" if result.win_rate is not None else "–",
+            f"{result.wall_s:.1f}s",
+        )
+    for result in (r for r in ordered if not r.ok):
+        params = dict(result.params)
+        table.add_row(
+            Text("✗", style="red"),
+            *(params.get(name, "") for name in names),
+            Text("failed", style="red"),
+        )
+    return table
+
+
+def failures(results: Sequence[PointResult]) -> list[str]:
+    """One line a failed point: which, and why (below the table: reasons are long)."""
+    return [f"✗ point {r.index} ({r.label}): {r.error}" for r in ranked(results) if not r.ok]

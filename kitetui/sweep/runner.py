@@ -1,0 +1,349 @@
+"""``kitetui sweep``: the same backtest for every point of a grid, in parallel, ranked.
+
+A plain sweep runs every point over the whole window (``--from``/``--to``). A
+walk-forward sweep (``--walk-forward IN:OUT``) runs every point on each fold's IN
+days, takes each fold's best (``results.rank_key``) and runs it on the OUT days that
+follow: the table shows only those out-of-sample runs, the figures a trader
+re-optimising every OUT days would have had. results.csv keeps the in-sample rows
+too (phase ``in``), so the choice can be checked.
+
+Output, in ``--out`` (default ``sweeps/<time>``): results.csv and best.yaml, both
+rewritten as points finish; with ``--keep-runs``, each point's journal in ``runs/``
+(``kitetui report --db runs/point-0003.db``). Ctrl-C stops the sweep: points in
+flight are dropped, finished ones stay in results.csv, and the exit code is 130.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from kitetui.backtest.errors import OutputError
+from kitetui.backtest.files import make_private_dir
+from kitetui.performance.metrics import drawdown_of, sharpe
+from kitetui.backtest.runner import ParamOverride, apply_overrides, parse_param
+from kitetui.config import AppConfig, ConfigError
+from kitetui.market.replay import DateWindow
+from kitetui.sweep.executors import PointExecutor
+from kitetui.sweep.grid import GridAxis, GridPoint, check_axes, expand
+from kitetui.sweep.point import PointJob, PointResult
+from kitetui.sweep.progress import SweepProgress
+from kitetui.sweep.results import (
+    best_of,
+    failures,
+    results_table,
+    rupees,
+    write_best,
+    write_csv,
+)
+from kitetui.sweep.windows import Fold, WalkForward, folds
+
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True, slots=True)
+class SweepRequest:
+    config: AppConfig
+    config_path: str
+    raw: Any  # the config file's data, for best.yaml
+    axes: list[GridAxis]
+    window: DateWindow | None
+    out: Path
+    walk_forward: WalkForward | None = None
+    keep_runs: bool = False
+    top: int = 20
+
+
+@dataclass(slots=True)
+class SweepOutcome:
+    results: list[PointResult] = field(default_factory=list)
+    interrupted: bool = False
+    wall_s: float = 0.0
+    best: PointResult | None = None
+
+
+def default_out() -> Path:
+    return Path("sweeps") / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def plan(request: SweepRequest) -> list[GridPoint]:
+    """The grid's points, each checked: a bad axis is a ``ConfigError`` (exit 2)."""
+    check_axes(request.config, request.axes)
+    return expand(request.axes)
+
+
+class Sweep:
+    """One sweep's run: jobs out to the executor, results into the files."""
+
+    def __init__(
+        self, request: SweepRequest, executor: PointExecutor, stderr: TextIO | None = None
+    ) -> None:
+        self.request = request
+        self.executor = executor
+        self.names = [axis.name for axis in request.axes]
+        self.outcome = SweepOutcome()
+        self._stderr = stderr if stderr is not None else sys.stderr
+        # Points' temporary journals: in OUT/.points when they run on this machine, so
+        # the sweep removes them all at its end, a Ctrl-C's cut-short points' included.
+        self.scratch = (request.out / ".points").resolve() if executor.shares_disk else None
+
+    def job(self, point: GridPoint, window: DateWindow | None, fold: int, phase: str) -> PointJob:
+        database = None
+        if self.request.keep_runs:
+            prefix = f"f{fold:02d}-{phase}-" if fold else ""
+            name = f"{prefix}point-{point.index:04d}.db"
+            database = (self.request.out / "runs" / name).resolve()
+        return PointJob(
+            point.index,
+            point.params,
+            self.request.config,
+            self.request.config_path,
+            window,
+            database,
+            fold,
+            phase,
+            self.scratch,
+        )
+
+    def run(self) -> SweepOutcome:
+        request = self.request
+        points = plan(request)
+        folds_ = self.folds(request.walk_forward) if request.walk_forward else []
+        if (request.out / "results.csv").exists():  # another sweep's: never overwritten
+            raise OutputError(
+                f"{request.out}: already holds a sweep's results.csv (give another --out)"
+            )
+        try:
+            make_private_dir(request.out)
+            if request.keep_runs:
+                make_private_dir(request.out / "runs")
+            if self.scratch is not None:
+                make_private_dir(self.scratch)
+        except OSError as exc:
+            raise OutputError(f"{request.out}: cannot write the sweep ({exc.strerror})") from None
+        started = time.perf_counter()
+        try:
+            if request.walk_forward is None:
+                self._plain(points)
+            else:
+                self._walk_forward(points, folds_)
+        except KeyboardInterrupt:
+            self.executor.abort()
+            self.outcome.interrupted = True
+        finally:
+            if self.scratch is not None:
+                shutil.rmtree(self.scratch, ignore_errors=True)
+        self.outcome.wall_s = time.perf_counter() - started
+        return self.outcome
+
+    def _run_jobs(self, jobs: Sequence[PointJob], progress: SweepProgress) -> list[PointResult]:
+        done = []
+        for result in self.executor.run(jobs):
+            done.append(result)
+            self.outcome.results.append(result)
+            progress.update(result)
+            self._write()
+        return done
+
+    def _plain(self, points: list[GridPoint]) -> None:
+        window = self.request.window
+        jobs = [self.job(point, window, 0, "sweep") for point in points]
+        with SweepProgress(len(jobs), stream=self._stderr) as progress:
+            self._run_jobs(jobs, progress)
+
+    def _walk_forward(self, points: list[GridPoint], plan_: list[Fold]) -> None:
+        jobs = [self.job(p, f.in_sample, f.number, "in") for f in plan_ for p in points]
+        with SweepProgress(len(jobs), stream=self._stderr) as progress:
+            in_sample = self._run_jobs(jobs, progress)
+            chosen = []
+            for fold in plan_:
+                best = best_of([r for r in in_sample if r.fold == fold.number])
+                if best is not None:
+                    point = points[best.index]
+                    chosen.append(self.job(point, fold.out_sample, fold.number, "out"))
+            progress.add(len(chosen))
+            self._run_jobs(chosen, progress)
+
+    def folds(self, spec: WalkForward) -> list[Fold]:
+        days = trading_days(self.request.config, self.request.window)
+        found = folds(days, spec)
+        if not found:
+            raise ConfigError(
+                "--walk-forward",
+                "",
+                f"{len(days)} trading day(s) of data: a fold needs more than {spec.in_days}",
+            )
+        return found
+
+    def reported(self) -> list[PointResult]:
+        """The rows the table shows: every point, or a walk-forward's out-of-sample runs."""
+        if self.request.walk_forward is None:
+            return self.outcome.results
+        return [r for r in self.outcome.results if r.phase == "out"]
+
+    def _write(self) -> None:
+        out = self.request.out
+        try:
+            write_csv(out / "results.csv", self.outcome.results, self.names)
+            best = self._best()
+            if best is not None:
+                config = apply_overrides(self.request.config, None, _overrides(best))
+                note = (
+                    "the last fold's choice, optimised on its in-sample days"
+                    if self.request.walk_forward
+                    else "ranked first by net P&L after charges"
+                )
+                source = self.request.config_path
+                write_best(out / "best.yaml", self.request.raw, config, best, source, note)
+        except OSError as exc:
+            raise OutputError(f"{out}: cannot write the results ({exc.strerror})") from None
+        self.outcome.best = best
+
+    def _best(self) -> PointResult | None:
+        """The point best.yaml holds: the best of a plain sweep; in a walk-forward, the
+        params the latest fold chose (what one would trade next)."""
+        if self.request.walk_forward is None:
+            return best_of(self.outcome.results)
+        latest = [r for r in self.outcome.results if r.phase == "in" and r.ok]
+        if not latest:
+            return None
+        last_fold = max(r.fold for r in latest)
+        return best_of([r for r in latest if r.fold == last_fold])
+
+    def print_summary(self, stdout: TextIO) -> None:
+        console = Console(file=stdout, width=None if stdout.isatty() else 120)
+        results = self.reported()
+        outcome = self.outcome
+        failed = sum(1 for r in outcome.results if not r.ok)
+        title = (
+            f"sweep of {self.request.config_path}: {len(outcome.results)} point(s) in "
+            f"{outcome.wall_s:.1f} s on {self.executor.describe()}"
+            + (f", {failed} failed" if failed else "")
+            + (" — INTERRUPTED (finished points kept)" if outcome.interrupted else "")
+        )
+        if self.request.walk_forward is None:
+            console.print(title, markup=False, highlight=False, soft_wrap=True)
+            console.print(results_table(results, self.names, self.request.top))
+        else:
+            console.print(title + " — out-of-sample only", markup=False, soft_wrap=True)
+            console.print(self._walk_forward_table(results))
+        for line in failures(results):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        out = self.request.out
+        if outcome.best is not None:
+            console.print(f"best: {outcome.best.label}  →  {out / 'best.yaml'}")
+        console.print(f"results: {out / 'results.csv'}")
+
+    def _walk_forward_table(self, results: list[PointResult]) -> Table:
+        table = Table()
+        for column in ("fold", "in sample", "out of sample", "chosen", "net P&L", "Sharpe"):
+            table.add_column(column, justify="right")
+        table.add_column("max DD", justify="right")
+        table.add_column("trades", justify="right")
+        table.add_column("win rate", justify="right")
+        for result in sorted(results, key=lambda r: r.fold):
+            ins = best_of(
+                [r for r in self.outcome.results if r.fold == result.fold and r.phase == "in"]
+            )
+            chosen = "\n".join(f"{name}={value}" for name, value in result.params)
+            in_window = _days_cell(ins.window if ins else None)
+            out_window = _days_cell(result.window)
+            if not result.ok:
+                table.add_row(str(result.fold), in_window, out_window, chosen, result.error)
+                continue
+            table.add_row(
+                str(result.fold),
+                in_window,
+                out_window,
+                chosen,
+                rupees(result.net_pnl),
+                f"{result.sharpe:.2f}" if result.sharpe is not None else "–",
+                rupees(result.max_drawdown),
+                str(result.trades),
+                f"{result.win_rate * 100:.1f}%" if result.win_rate is not None else "–",
+            )
+        ok = sorted((r for r in results if r.ok), key=lambda r: r.fold)
+        if ok:
+            stitched = stitched_figures(ok)
+            table.add_row(
+                "all",
+                "",
+                "",
+                "",
+                rupees(stitched.net_pnl),
+                f"{stitched.sharpe:.2f}" if stitched.sharpe is not None else "–",
+                rupees(stitched.max_drawdown),
+                str(stitched.trades),
+                f"{stitched.win_rate * 100:.1f}%" if stitched.win_rate is not None else "–",
+                end_section=True,
+            )
+        return table
+
+
+def _days_cell(window: DateWindow | None) -> str:
+    """A fold's window in a narrow cell: first day over last."""
+    if window is None:
+        return ""
+    return f"{window.first} …\n{window.last}"
+
+
+@dataclass(frozen=True, slots=True)
+class Stitched:
+    net_pnl: Decimal
+    sharpe: float | None
+    max_drawdown: Decimal
+    trades: int
+    win_rate: float | None
+
+
+def stitched_figures(runs: Sequence[PointResult]) -> Stitched:
+    """A walk-forward's out-of-sample runs (in fold order) as one run: its net P&L and
+    trades add up; its Sharpe is the report's ``sharpe`` of their trading days' net P&L
+    one after the other; its drawdown the report's ``drawdown_of`` on their closed-trade
+    equity, each run's curve starting where the one before ended."""
+    daily: list[Decimal] = []
+    curve: list[tuple[int, Decimal]] = []
+    offset = Decimal(0)
+    for run in runs:
+        daily.extend(run.daily_net)
+        curve.extend((ts, offset + value) for ts, value in run.closed_equity)
+        if run.closed_equity:
+            offset += run.closed_equity[-1][1]
+    trades = sum(r.trades for r in runs)
+    capital = runs[0].capital if runs and runs[0].capital is not None else Decimal(0)
+    return Stitched(
+        net_pnl=sum((r.net_pnl for r in runs if r.net_pnl is not None), Decimal(0)),
+        sharpe=sharpe(daily, capital),
+        max_drawdown=drawdown_of(curve).amount,
+        trades=trades,
+        win_rate=sum(r.wins for r in runs) / trades if trades else None,
+    )
+
+
+def _overrides(result: PointResult) -> list[ParamOverride]:
+    return [parse_param(f"{name}={value}") for name, value in result.params]
+
+
+def trading_days(config: AppConfig, window: DateWindow | None) -> list[date]:
+    """The days with data, in the window, that the NSE calendar says traded."""
+    from kitetui.market.calendar import nse
+    from kitetui.market.loaders import data_path
+    from kitetui.market.replay import clip_sources, load_replay_sources
+
+    assert config.replay is not None
+    sources = load_replay_sources(config.replay.sources)
+    if window is not None:
+        sources = clip_sources(sources, window)
+    override = config.calendar.holidays_override
+    calendar = nse(data_path(override) if override else None)
+    return [day for day in sources.days if calendar.is_trading_day(day)]

@@ -1,0 +1,113 @@
+"""Ranking (net P&L after charges, then Sharpe, then drawdown), results.csv and
+best.yaml, on hand-made results."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+
+from kitetui.backtest.runner import apply_overrides, parse_param
+from kitetui.config import parse_config, read_config_data
+from kitetui.market.replay import DateWindow
+from kitetui.sweep.point import PointResult
+from kitetui.sweep.results import best_of, csv_rows, failures, ranked, write_best, write_csv
+
+WINDOW = DateWindow(date(2023, 4, 5), date(2023, 4, 6))
+
+
+def _result(index, net, sharpe=None, drawdown="0", error="", fold=0, phase="sweep"):
+    return PointResult(
+        index,
+        (("fast", str(5 + index)), ("slow", "21")),
+        fold,
+        phase,
+        WINDOW,
+        error,
+        net_pnl=None if error else Decimal(net),
+        sharpe=sharpe,
+        max_drawdown=None if error else Decimal(drawdown),
+        trades=0 if error else 4,
+        wins=0 if error else 2,
+        win_rate=None if error else 0.5,
+    )
+
+
+def test_ranked_by_net_then_sharpe_then_drawdown_failed_last() -> None:
+    results = [
+        _result(0, "100", sharpe=1.0, drawdown="50"),
+        _result(1, "", error="invalid params: fast (30) must be less than slow (21)"),
+        _result(2, "250.5"),
+        _result(3, "100", sharpe=2.0, drawdown="80"),
+        _result(4, "100", sharpe=2.0, drawdown="10"),
+        _result(5, "100", sharpe=None),
+        _result(6, "-3"),
+    ]
+    assert [r.index for r in ranked(results)] == [2, 4, 3, 0, 5, 6, 1]
+    assert best_of(results).index == 2
+    assert best_of([results[1]]) is None
+    assert failures(results) == [
+        "✗ point 1 (fast=6 slow=21): invalid params: fast (30) must be less than slow (21)"
+    ]
+
+
+def test_csv_has_a_column_a_grid_name_and_exact_money(tmp_path: Path) -> None:
+    results = [_result(0, "-10.125", sharpe=-0.5), _result(1, "12.5"), _result(2, "", error="x")]
+    write_csv(tmp_path / "results.csv", results, ["fast", "slow"])
+    path = tmp_path / "results.csv"
+    assert path.stat().st_mode & 0o777 == 0o600
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    assert [(r["rank"], r["point"], r["fast"], r["net_pnl"], r["status"]) for r in rows] == [
+        ("1", "1", "6", "12.50", "ok"),
+        ("2", "0", "5", "-10.125", "ok"),
+        ("", "2", "7", "", "failed"),
+    ]
+    assert rows[1]["sharpe"] == "-0.5000"
+    assert rows[2]["error"] == "x"
+    assert (rows[0]["from"], rows[0]["to"]) == ("2023-04-05", "2023-04-06")
+
+
+def test_csv_ranks_within_each_fold_and_phase() -> None:
+    results = [
+        _result(0, "5", fold=1, phase="in"),
+        _result(1, "9", fold=1, phase="in"),
+        _result(1, "-2", fold=1, phase="out"),
+        _result(0, "3", fold=2, phase="in"),
+    ]
+    header, rows = csv_rows(results, ["fast"])
+    assert header[:7] == ["rank", "point", "fold", "phase", "from", "to", "fast"]
+    assert [(row[0], row[2], row[3]) for row in rows] == [
+        (1, 1, "in"),
+        (2, 1, "in"),
+        (1, 1, "out"),
+        (1, 2, "in"),
+    ]
+
+
+def test_best_yaml_is_the_config_with_the_points_params(small_config, small, tmp_path) -> None:
+    best = PointResult(
+        3,
+        (("fno.fast", "5"), ("bb_std", "1.5")),
+        0,
+        "sweep",
+        None,
+        "",
+        net_pnl=Decimal("12.5"),
+        trades=2,
+    )
+    config = apply_overrides(small, None, [parse_param("fno.fast=5"), parse_param("bb_std=1.5")])
+    path = tmp_path / "best.yaml"
+    raw = read_config_data(small_config)
+    write_best(path, raw, config, best, str(small_config), "ranked first")
+    text = path.read_text()
+    assert text.startswith(f"# kitetui sweep of {small_config}: ranked first\n")
+    assert "# best point: fno.fast=5 bb_std=1.5; net P&L ₹12.50" in text
+    loaded = parse_config(yaml.safe_load(text), path)
+    engines = {e.name: e for e in loaded.engines}
+    assert engines["fno"].params == {"fast": 5, "slow": 21}
+    assert engines["equity"].params == {"bb_std": 1.5}
+    assert loaded.model_dump(exclude={"engines"}) == small.model_dump(exclude={"engines"})

@@ -1,0 +1,220 @@
+"""``kitetui sweep`` from the command line: a few points of the small config in two
+workers, the table, results.csv and a best.yaml that ``kitetui backtest`` runs again
+to the same figures; a walk-forward; Ctrl-C keeping what finished; one-line refusals."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_kitetui
+
+from kitetui.backtest.build import build_report
+from kitetui.backtest.ledger import load_ledger
+from tests.sweep.conftest import WINDOW
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory, small_config: Path) -> dict:
+    out = tmp_path_factory.mktemp("sweep") / "out"
+    done = run_kitetui(
+        "sweep",
+        "-c",
+        str(small_config),
+        "--grid",
+        "equity.bb_std=1.5:2.5:1",
+        "--grid",
+        "fno.fast=9,30",
+        *WINDOW,
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+        timeout=180,
+    )
+    return {"proc": done, "out": out}
+
+
+def test_sweep_ranks_every_point_and_reports_the_failed_ones(swept) -> None:
+    done, out = swept["proc"], swept["out"]
+    assert done.returncode == 0, done.stderr
+    rows = _rows(out / "results.csv")
+    assert len(rows) == 4
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert [r["fno.fast"] for r in ok] == ["9", "9"]
+    nets = [Decimal(r["net_pnl"]) for r in ok]
+    assert nets == sorted(nets, reverse=True)
+    assert [r["rank"] for r in ok] == ["1", "2"]
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert {r["error"] for r in failed} == {
+        "invalid params: fno.params: fast (30) must be less than slow (21)"
+    }
+    assert "4 point(s)" in done.stdout and "2 failed" in done.stdout
+    assert "on 2 local workers" in done.stdout
+    assert "✗ point 1 (equity.bb_std=1.5 fno.fast=30): invalid params" in done.stdout
+    assert "[4/4]" in done.stderr  # redirected: one progress line a point
+    assert (out / "results.csv").stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in out.iterdir()) == ["best.yaml", "results.csv"]
+
+
+def test_best_yaml_runs_again_as_a_backtest_to_the_same_figures(swept, tmp_path) -> None:
+    out = swept["out"]
+    best = _rows(out / "results.csv")[0]
+    report = tmp_path / "report"
+    done = run_kitetui(
+        "backtest",
+        "-c",
+        str(out / "best.yaml"),
+        *WINDOW,
+        "--db",
+        str(tmp_path / "bt.db"),
+        "--out",
+        str(report),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    total = build_report(load_ledger(tmp_path / "bt.db", "latest")).total
+    assert total.net_pnl == Decimal(best["net_pnl"])  # exact: results.csv keeps every digit
+    assert total.trades == int(best["trades"]) > 0
+    assert json.loads((report / "report.json").read_text())["trades"] == total.trades
+
+
+def test_walk_forward_reports_out_of_sample_runs(small_config, tmp_path) -> None:
+    out = tmp_path / "wf"
+    done = run_kitetui(
+        "sweep",
+        "-c",
+        str(small_config),
+        "--grid",
+        "equity.bb_std=1.5,2.5",
+        "--walk-forward",
+        "3d:2d",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+        "--keep-runs",
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = _rows(out / "results.csv")
+    # 6 trading days with data (18 Nov 2022; 3, 5, 6, 10, 11 Apr 2023): 2 folds
+    ins = [r for r in rows if r["phase"] == "in"]
+    outs = [r for r in rows if r["phase"] == "out"]
+    assert [(r["fold"], r["from"], r["to"]) for r in outs] == [
+        ("1", "2023-04-06", "2023-04-10"),
+        ("2", "2023-04-11", "2023-04-11"),
+    ]
+    for fold in outs:
+        best_in = next(r for r in ins if r["fold"] == fold["fold"] and r["rank"] == "1")
+        assert fold["equity.bb_std"] == best_in["equity.bb_std"]  # the in-sample pick
+        assert best_in["to"] < fold["from"]
+    assert len(ins) == 4
+    assert "out-of-sample only" in done.stdout
+    kept = sorted(p.name for p in (out / "runs").glob("*.db"))
+    assert kept == [
+        "f01-in-point-0000.db",
+        "f01-in-point-0001.db",
+        "f01-out-point-0000.db" if outs[0]["point"] == "0" else "f01-out-point-0001.db",
+        "f02-in-point-0000.db",
+        "f02-in-point-0001.db",
+        "f02-out-point-0000.db" if outs[1]["point"] == "0" else "f02-out-point-0001.db",
+    ]
+    assert all(r["database"].endswith(".db") for r in rows)
+    assert not (out / ".points").exists()
+    report = run_kitetui("report", "--db", outs[0]["database"], "--out", str(tmp_path / "r"))
+    assert report.returncode == 0, report.stderr
+    assert outs[0]["run_id"] in report.stdout
+
+
+def test_ctrl_c_stops_the_sweep_and_keeps_finished_points(small_config, tmp_path) -> None:
+    out = tmp_path / "stopped"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kitetui",
+            "sweep",
+            "-c",
+            str(small_config),
+            "--grid",
+            "equity.bb_std=1:3:0.25",
+            "--grid",
+            "equity.rsi_low=20:40:5",
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "results.csv").exists() and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    rows = _rows(out / "results.csv")
+    assert 1 <= len(rows) < 45
+    assert all(r["status"] == "ok" for r in rows)  # finished points only, none cut short
+    assert "INTERRUPTED" in stdout
+    assert (out / "best.yaml").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["best.yaml", "results.csv"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--grid", "fast"], "error: --grid fast: expected NAME=START:STOP:STEP or NAME=a,b,c"),
+        (["--grid", "nope=1,2"], "error: --grid nope=1,2: no engine's strategy has a param"),
+        (["--grid", "fast=1:5:0"], "error: --grid fast=1:5:0: STEP must be positive, got 0"),
+        ([], "error: --grid: give at least one --grid NAME=VALUES"),
+        (["--grid", "fast=5,9", "--ray", "nowhere"], "error: --ray nowhere: expected ray://"),
+        (["--grid", "fast=5,9", "--walk-forward", "9"], "error: --walk-forward 9: expected"),
+        (
+            ["--grid", "fast=5,9", "--walk-forward", "30:5"],
+            "error: --walk-forward: 6 trading day(s) of data: a fold needs more than 30",
+        ),
+        (["--grid", "fast=5,9", "--from", "2023-04-09", "--to", "2023-04-01"], "error: --from"),
+    ],
+)
+def test_bad_flags_are_one_line_and_exit_2(small_config, tmp_path, args, message) -> None:
+    out = tmp_path / "never"
+    done = run_kitetui("sweep", "-c", str(small_config), *args, "--out", str(out))
+    assert done.returncode == 2
+    assert done.stderr.startswith(message), done.stderr
+    assert done.stderr.count("\n") == 1
+    assert not out.exists()
+
+
+def test_an_out_dir_holding_a_sweep_is_refused_and_left_alone(swept, small_config) -> None:
+    out = swept["out"]
+    before = (out / "results.csv").read_bytes()
+    done = run_kitetui("sweep", "-c", str(small_config), "--grid", "fast=5,9", "--out", str(out))
+    assert done.returncode == 2
+    assert (
+        done.stderr == f"error: {out}: already holds a sweep's results.csv (give another --out)\n"
+    )
+    assert (out / "results.csv").read_bytes() == before
