@@ -23,10 +23,10 @@ from pathlib import Path
 
 from kitetui.backtest.build import build_report
 from kitetui.backtest.ledger import load_ledger
-from kitetui.performance.metrics import closed_equity, daily_net
 from kitetui.backtest.runner import BacktestRequest, apply_overrides, parse_param, run_to_end
 from kitetui.config import AppConfig, ConfigError, one_line
 from kitetui.market.replay import DateWindow
+from kitetui.performance.metrics import closed_equity, daily_net
 
 Params = tuple[tuple[str, str], ...]
 

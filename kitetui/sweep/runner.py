@@ -30,10 +30,10 @@ from rich.table import Table
 
 from kitetui.backtest.errors import OutputError
 from kitetui.backtest.files import make_private_dir
-from kitetui.performance.metrics import drawdown_of, sharpe
 from kitetui.backtest.runner import ParamOverride, apply_overrides, parse_param
 from kitetui.config import AppConfig, ConfigError
 from kitetui.market.replay import DateWindow
+from kitetui.performance.metrics import drawdown_of, sharpe
 from kitetui.sweep.executors import PointExecutor
 from kitetui.sweep.grid import GridAxis, GridPoint, check_axes, expand
 from kitetui.sweep.point import PointJob, PointResult
