@@ -3,6 +3,8 @@ in-process: a local process pool, and Ray (skipped when ray is not installed).""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -64,11 +66,17 @@ def test_check_ray_address(address, ok) -> None:
 
 
 def test_ray_pool_ships_the_data_once_and_gives_the_same_figures(
-    small, small_config, in_process, tmp_path: Path
+    small, small_config, in_process, tmp_path: Path, monkeypatch, request
 ):
     pytest.importorskip("ray")
     from kitetui.sweep.executors import RayPool
 
+    # Ray's session files and its auth token go to a short temporary folder, not /tmp/ray
+    # or ~/.ray (its socket paths must stay under 107 characters, so not tmp_path).
+    scratch = Path(tempfile.mkdtemp(prefix="kr", dir="/tmp"))
+    monkeypatch.setenv("RAY_TMPDIR", str(scratch))
+    monkeypatch.setenv("HOME", str(scratch))
+    request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
     pool = RayPool(workers=2, root=tmp_path)
     try:
         got = sorted(_figures(r) for r in pool.run(_jobs(small, small_config)))
