@@ -18,20 +18,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kitetui.domain import NS_PER_SECOND, Event, Tick
+from kitetui.domain import NS_PER_SECOND
 from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S, SESSION_CLOSE_S, SESSION_OPEN_S
+from kitetui.market.load_cache import LoadCache
 from kitetui.market.loaders import (
+    _TICK_COLUMNS,
     MAX_PRICE,
     DataFormatError,
+    Finding,
+    Parsed,
     TickLoadResult,
+    _build_ticks,
     _chain_first,
     _csv_rows,
     _DateTimeParser,
     _no_data,
+    _parse,
+    _parsed_rows,
     _price_problem,
     _Problems,
     _sort_rows,
+    render_findings,
 )
 
 __all__ = ["load_index_values"]
@@ -75,15 +83,41 @@ def _drop_outside_session(rows: list, problems: _Problems) -> list:
 
 
 def load_index_values(
-    path: str | Path, symbol: str, *, session_only: bool = True, require_rows: bool = True
+    path: str | Path,
+    symbol: str,
+    *,
+    session_only: bool = True,
+    require_rows: bool = True,
+    cache: LoadCache | None = None,
 ) -> TickLoadResult:
-    """Load a ``timestamp,value`` file (plain or gzip) as ticks with qty 0 and oi 0."""
+    """Load a ``timestamp,value`` file (plain or gzip) as ticks with qty 0 and oi 0;
+    with ``cache``, the parsed values are kept under the file's content hash."""
     path = Path(path)
+
+    def careful(raw: bytes) -> Parsed:
+        rows, problems, extra = _index_rows(path, symbol, session_only, require_rows, raw)
+        return _parsed_rows(
+            [(ts, value, 0, 0, line) for ts, value, line in rows], _TICK_COLUMNS, problems, extra
+        )
+
+    parsed = _parse(path, ("index", symbol, session_only), cache, lambda raw: None, careful)
+    ticks = _build_ticks(symbol, parsed.columns)
+    return TickLoadResult(ticks, render_findings(parsed.findings, path, symbol))
+
+
+def _index_rows(
+    path: Path,
+    symbol: str,
+    session_only: bool,
+    require_rows: bool,
+    raw: bytes | None = None,
+) -> tuple[list, _Problems, list[Finding]]:
+    """Every row judged on its own (the loaders' careful path, for this layout)."""
     problems = _Problems(path, symbol)
     parser = _DateTimeParser()
     rows: list[tuple[int, float, int]] = []
     append = rows.append
-    with _csv_rows(path, problems) as (reader, first):
+    with _csv_rows(path, problems, raw) as (reader, first):
         header = _layout_check(path, first, parser)
         datetime_s, ns = parser.datetime_s, NS_PER_SECOND
         lines = reader if header else _chain_first(first, reader)
@@ -110,11 +144,10 @@ def load_index_values(
                 continue
             append((ts, value, line))
 
-    extra: list[Event] = []
+    extra: list[Finding] = []
     if session_only:
         rows = _drop_outside_session(rows, problems)
     rows = _sort_rows(rows, problems, extra)
-    ticks = tuple(Tick(symbol, ts, value, 0, 0) for ts, value, _line in rows)
-    if not ticks and require_rows:
+    if not rows and require_rows:
         raise _no_data(path, problems)
-    return TickLoadResult(ticks, problems.events(ticks[0].ts_ns if ticks else 0, extra))
+    return rows, problems, extra
