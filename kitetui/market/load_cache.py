@@ -106,7 +106,7 @@ class LoadCache:
         path = self._file(key)
         try:
             data = path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no entry (or no folder) yet
             return None, None
         except OSError as exc:
             return None, _damaged(path, f"unreadable: {exc.strerror or exc}")
