@@ -12,9 +12,9 @@ differs from the first row's. The careful path then decides, and names the row.
 
 Why the values are exact, not merely close:
 
-* a decimal ``d₁…dₖ.f₁…fⱼ`` with at most 15 digits is the integer ``m = d₁…fⱼ`` (below
-  2**53, so exact in a double) over ``10**j`` (exact up to 10**22); IEEE division rounds
-  the exact quotient correctly, which is what ``float(text)`` returns;
+* a number is accepted only as ``digits[.digits]`` with at most 15 digits and converted
+  by numpy's bytes-to-float cast, correctly rounded like ``float(text)`` (and within
+  15 digits two decimals never share a double, so there is no close call to differ on);
 * a timestamp column must have one shape: every row equal to the first row's bytes
   except at the digits of the date and of the time of day. The first row's text is
   parsed by the careful path's own functions, the dates through those functions once
@@ -32,7 +32,6 @@ import numpy as np
 __all__ = ["Fields", "decimal_column", "integer_column", "split_fields", "stamp_column"]
 
 _MAX_DIGITS = 15  # 10**15 < 2**53: the mantissa is exact in a double
-_POW10 = np.array([10.0**k for k in range(_MAX_DIGITS + 1)])
 _DIGIT_LO, _DIGIT_HI, _DOT, _COMMA, _NEWLINE = 48, 57, 46, 44, 10
 _NOT_ALLOWED = b'"\x00\r'  # quoting, NUL and bare carriage returns: the careful path's
 
@@ -58,7 +57,7 @@ class Fields:
         start = self.starts[:, col]
         length = self.ends[:, col] - start
         matrix = self.buf[start[:, None] + np.arange(width)]
-        matrix[np.arange(width) >= length[:, None]] = 0
+        matrix *= np.arange(width) < length[:, None]
         return matrix, length
 
     def same_bytes(self, col: int) -> bytes | None:
@@ -116,53 +115,46 @@ def _digits(matrix: np.ndarray) -> np.ndarray:
     return (matrix >= _DIGIT_LO) & (matrix <= _DIGIT_HI)
 
 
-def _number_parts(fields: Fields, col: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """``digits[.digits]`` fields -> (mantissa, digits after the point, field length)."""
-    length = fields.ends[:, col] - fields.starts[:, col]
-    width = int(length.max())
-    if width > _MAX_DIGITS + 1 or int(length.min()) < 1:
+def _plain_decimals(fields: Fields, col: int) -> np.ndarray | None:
+    """``digits[.digits]`` fields of at most 15 digits as float64; None for any other.
+
+    The text is checked here and converted by numpy's own bytes-to-float cast, which
+    reads the decimal exactly as ``float(text)`` does (correctly rounded); within 15
+    digits there is no tie between neighbouring decimals to round differently anyway.
+    """
+    start = fields.starts[:, col]
+    length = fields.ends[:, col] - start
+    if int(length.min()) < 1 or int(length.max()) > _MAX_DIGITS + 1:
         return None
+    width = int(length.max())
     matrix, length = fields.chars(col, width)
-    digit = _digits(matrix)
+    digit = (matrix >= _DIGIT_LO) & (matrix <= _DIGIT_HI)
     dot = matrix == _DOT
-    inside = np.arange(width) < length[:, None]
-    if (inside & ~digit & ~dot).any():
+    if ((matrix != 0) & ~digit & ~dot).any():  # padding is 0 and NUL never gets here
         return None
     dots = dot.sum(axis=1)
-    rows = np.arange(len(length))
     # One point at most, with a digit on each side of it ("5." and ".5" go careful).
-    if (dots > 1).any() or not digit[:, 0].all() or not digit[rows, length - 1].all():
+    ends_in_digit = digit[np.arange(len(length)), length - 1]
+    if (dots > 1).any() or not digit[:, 0].all() or not ends_in_digit.all():
         return None
     if (length - dots > _MAX_DIGITS).any():
         return None
-    values = (matrix.astype(np.int64) - _DIGIT_LO) * digit
-    mantissa = np.zeros(len(length), dtype=np.int64)
-    for j in range(width):
-        mantissa = np.where(digit[:, j], mantissa * 10 + values[:, j], mantissa)
-    after = np.where(dots == 1, length - 1 - np.argmax(dot, axis=1), 0)
-    return mantissa, after, length
+    return matrix.view(f"S{width}").ravel().astype(np.float64)
 
 
 def decimal_column(fields: Fields, col: int) -> np.ndarray | None:
     """Plain decimals (``18476.05``, ``524``) as float64, exactly ``float(text)``."""
-    parts = _number_parts(fields, col)
-    if parts is None:
-        return None
-    mantissa, after, _length = parts
-    return mantissa.astype(np.float64) / _POW10[after]
+    return _plain_decimals(fields, col)
 
 
 def integer_column(fields: Fields, col: int) -> np.ndarray | None:
     """Whole numbers (``116485``, also ``116485.0``) as int64, as the careful path's
-    ``_to_int`` reads them; a fraction that is not zero goes careful."""
-    parts = _number_parts(fields, col)
-    if parts is None:
+    ``_to_int`` reads them; a fraction that is not zero goes careful. (Below 10**15 a
+    decimal of at most 15 digits is a whole double only when it is a whole number.)"""
+    values = _plain_decimals(fields, col)
+    if values is None or (values != np.floor(values)).any():
         return None
-    mantissa, after, _length = parts
-    scale = (10 ** after.astype(np.int64)).astype(np.int64)
-    if (mantissa % scale).any():
-        return None
-    return mantissa // scale
+    return values.astype(np.int64)
 
 
 @dataclass(frozen=True, slots=True)
