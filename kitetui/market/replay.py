@@ -334,15 +334,15 @@ def _load_files(
 
 
 def _days(streams: Iterable[Sequence[Item]]) -> tuple[date, ...]:
-    """IST calendar days with at least one item (streams are in time order)."""
+    """IST calendar days with at least one item (streams are in time order, so each
+    day's first item is found by a binary search from the previous one's)."""
     day_ns = DAY_S * NS_PER_SECOND
     offset_ns = IST_OFFSET_S * NS_PER_SECOND
     numbers: set[int] = set()
     for stream in streams:
-        last = None
-        for item in stream:
-            number = (item.ts_ns + offset_ns) // day_ns
-            if number != last:
-                numbers.add(number)
-                last = number
+        index, size = 0, len(stream)
+        while index < size:
+            number = (stream[index].ts_ns + offset_ns) // day_ns
+            numbers.add(number)
+            index = bisect_left(stream, (number + 1) * day_ns - offset_ns, index + 1, key=_ts)
     return tuple(_EPOCH + timedelta(days=n) for n in sorted(numbers))

@@ -13,13 +13,15 @@ from __future__ import annotations
 import gzip
 import random
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kitetui.market.index_loader import load_index_values
+from kitetui.domain import Tick
+from kitetui.market.index_loader import _fast_index, load_index_values, reference_index_values
 from kitetui.market.load_cache import LoadCache
 from kitetui.market.loaders import (
     _fast_candles,
@@ -30,6 +32,7 @@ from kitetui.market.loaders import (
     reference_candles,
     reference_ticks,
 )
+from kitetui.market.replay import _days
 
 REPLAY = data_path("pkg:replay")
 TICK_FILES = sorted(
@@ -80,10 +83,12 @@ def test_bundled_candle_files_load_alike_fresh_cached_and_row_by_row(
         assert load_candles(path, symbol, check_symbol=True, cache=cache) == reference
 
 
-def test_bundled_index_file_loads_alike_cached(tmp_path: Path) -> None:
+def test_bundled_index_file_loads_alike_fresh_cached_and_row_by_row(tmp_path: Path) -> None:
     cache = LoadCache(tmp_path)
     fresh = load_index_values(INDEX_FILE, "NIFTY 50")
     assert len(fresh.ticks) > 20_000
+    assert fresh == reference_index_values(INDEX_FILE, "NIFTY 50")
+    assert _fast_index(INDEX_FILE.read_bytes(), INDEX_FILE, "NIFTY 50", True) is not None
     assert load_index_values(INDEX_FILE, "NIFTY 50", cache=cache) == fresh
     assert load_index_values(INDEX_FILE, "NIFTY 50", cache=cache) == fresh
 
@@ -295,3 +300,67 @@ def test_a_bad_row_is_named_as_the_row_by_row_path_names_it(tmp_path: Path) -> N
     assert event.kind == "RowSkipped"
     assert event.data["lines"] == [322]
     assert event.message == "t.csv: 1 row(s) skipped: unparseable number (line 322)"
+
+
+def index_text(seed: int, rows: int, flaws: int) -> bytes:
+    rng = random.Random(seed)
+    out = ["timestamp,value"] if rng.random() < 0.3 else []
+    second = rng.randrange(9 * 3600, 9 * 3600 + 1800) if rng.random() < 0.5 else 15 * 3600 + 29 * 60
+    second -= rng.randrange(0, 120)
+    for _ in range(rows):
+        second += rng.choice([1, 1, 1, 0, 2])
+        h, rest = divmod(second, 3600)
+        m, s = divmod(rest, 60)
+        out.append(f"2022-11-18 {h:02d}:{m:02d}:{s:02d},{_price(rng, 18_300)}")
+    if rng.random() < 0.2:
+        i, j = rng.randrange(len(out)), rng.randrange(len(out))
+        if out[i][0].isdigit() and out[j][0].isdigit():
+            out[i], out[j] = out[j], out[i]
+    for _ in range(flaws):
+        i = rng.randrange(len(out))
+        stamp = out[i].partition(",")[0]
+        out[i] = rng.choice([f"{stamp},{rng.choice(BAD_NUMBERS)}", f"{stamp}", "2022-11-18,1"])
+    return _dress(rng, "\n".join(out))
+
+
+@_SETTINGS
+@given(
+    seed=st.integers(0, 10**9),
+    rows=st.integers(1, 300),
+    flaws=st.sampled_from([0, 0, 0, 1, 3]),
+    session_only=st.booleans(),
+)
+def test_generated_index_files_load_alike(
+    tmp_path: Path, seed: int, rows: int, flaws: int, session_only: bool
+) -> None:
+    path = tmp_path / f"i{seed}.csv.gz"
+    path.write_bytes(index_text(seed, rows, flaws))
+    cache = LoadCache(tmp_path / "cache")
+    expected = outcome(lambda: reference_index_values(path, "NIFTY 50", session_only=session_only))
+    for use in (None, cache, cache):
+        got = outcome(
+            lambda c=use: load_index_values(path, "NIFTY 50", session_only=session_only, cache=c)
+        )
+        assert got == expected
+
+
+def test_clean_generated_index_files_take_the_columnar_path(tmp_path: Path) -> None:
+    for seed in range(20):
+        raw = index_text(seed, 200, 0)
+        path = tmp_path / "i.csv"
+        path.write_bytes(raw)
+        assert (
+            _fast_index(raw, path, "NIFTY 50", True) is not None
+            or not reference_index_values(path, "NIFTY 50", require_rows=False).ticks
+        )
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 40 * 86_400), max_size=60), st.integers(1, 4))
+def test_replay_days_are_the_ist_days_with_an_item(seconds: list[int], streams: int) -> None:
+    base = 1_668_700_000 * 10**9
+    items = [Tick("X", base + s * 10**9, 1.0) for s in sorted(seconds)]
+    split = [items[i::streams] for i in range(streams)]
+    ist = 19_800 * 10**9
+    naive = sorted({(t.ts_ns + ist) // (86_400 * 10**9) for t in items})
+    assert [(d - date(1970, 1, 1)).days for d in _days(split)] == naive
