@@ -137,12 +137,12 @@ class LoadCache:
             except BaseException:
                 Path(temp).unlink(missing_ok=True)
                 raise
-        except OSError as exc:
+        except (OSError, TypeError, ValueError) as exc:  # no room, no right, or no format
             self._write_failed = True
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             return (
                 EventKind.LOAD_CACHE_WRITE_FAILED,
-                f"load cache {self.directory} not written ({exc.strerror or exc}); "
-                "loading goes on without it",
+                f"load cache {self.directory} not written ({why}); loading goes on without it",
             )
         return None
 

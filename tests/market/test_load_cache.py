@@ -122,3 +122,35 @@ def test_replay_sources_use_the_environment_cache(
     monkeypatch.setenv("KITETUI_CACHE_DIR", str(tmp_path / "other"))
     assert load_replay_sources([Source()]) == cold
     assert not (tmp_path / "other").exists()
+
+
+def test_the_key_hashes_content_options_and_the_loader_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kitetui.market import load_cache
+
+    cache = LoadCache(tmp_path)
+    key = cache.key(b"20221118,09:15:00,1.5,1,0\n", ("ticks", "NIFTY", True))
+    assert key == cache.key(b"20221118,09:15:00,1.5,1,0\n", ("ticks", "NIFTY", True))
+    assert key != cache.key(b"20221118,09:15:00,1.6,1,0\n", ("ticks", "NIFTY", True))
+    assert key != cache.key(b"20221118,09:15:00,1.5,1,0\n", ("ticks", "NIFTY", False))
+    monkeypatch.setattr(load_cache, "_CODE", ["another loader"])
+    assert key != cache.key(b"20221118,09:15:00,1.5,1,0\n", ("ticks", "NIFTY", True))
+
+
+def test_an_entry_of_other_columns_is_not_trusted(tmp_path: Path) -> None:
+    import numpy as np
+
+    cache = LoadCache(tmp_path)
+    assert cache.put("k", {"ts_ns": np.arange(3)}, []) is None
+    entry, trouble = cache.get("k", ("ts_ns", "price"))
+    assert entry is None and trouble is not None and trouble[0] == "LoadCacheDamaged"
+    entry, trouble = cache.get("k", ("ts_ns",))
+    assert trouble is None and entry is not None and entry.columns["ts_ns"].tolist() == [0, 1, 2]
+
+
+def test_a_column_that_cannot_be_stored_is_a_write_failure_not_a_crash(tmp_path: Path) -> None:
+    import numpy as np
+
+    trouble = LoadCache(tmp_path).put("k", {"ts_ns": np.array(["x"])}, [])
+    assert trouble is not None and trouble[0] == "LoadCacheWriteFailed"
