@@ -364,3 +364,21 @@ def test_replay_days_are_the_ist_days_with_an_item(seconds: list[int], streams: 
     ist = 19_800 * 10**9
     naive = sorted({(t.ts_ns + ist) // (86_400 * 10**9) for t in items})
     assert [(d - date(1970, 1, 1)).days for d in _days(split)] == naive
+
+
+@pytest.mark.parametrize("stamp", ["{d}", "{d} 00:00:00+05:30", "{d}T00:00:00Z"])
+def test_daily_candles_load_alike(tmp_path: Path, stamp: str) -> None:
+    days = [f"2023-04-{n:02d}" for n in (3, 5, 6, 10, 11, 12, 13)]
+    rows = [f"{stamp.format(d=d)},{100 + i}.5,{102 + i},{99 + i},{101 + i}.25,{1000 * i}"
+            for i, d in enumerate(days)]  # fmt: skip
+    rows.insert(3, rows[1])  # a repeated day, and then out of order
+    path = tmp_path / "daily.csv"
+    path.write_text("date,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
+    raw = path.read_bytes()
+    assert _fast_candles(raw, path, "SBIN", 86_400, True, False) is not None
+    expected = reference_candles(path, "SBIN", 86_400)
+    assert len(expected.bars) == len(days)
+    assert {e.kind for e in expected.events} == {"RowsReordered", "DuplicateBarsDropped"}
+    cache = LoadCache(tmp_path / "cache")
+    for use in (None, cache, cache):
+        assert load_candles(path, "SBIN", 86_400, cache=use) == expected
