@@ -78,8 +78,12 @@ class LoadCache:
         if env.get(CACHE_ENV):
             return cls(env[CACHE_ENV])
         xdg = env.get("XDG_CACHE_HOME", "")
-        base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-        return cls(base / "kitetui")
+        if xdg and Path(xdg).is_absolute():
+            return cls(Path(xdg) / "kitetui")
+        try:
+            return cls(Path.home() / ".cache" / "kitetui")
+        except RuntimeError:  # no home directory to be found: no cache, not a failure
+            return cls(None)
 
     @property
     def enabled(self) -> bool:
