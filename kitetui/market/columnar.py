@@ -12,7 +12,8 @@ differs from the first row's. The careful path then decides, and names the row.
 
 Why the values are exact, not merely close:
 
-* a number is accepted only as ``digits[.digits]`` with at most 15 digits and converted
+* a number is accepted only as ``digits[.digits]`` (after leading spaces, which
+  ``float`` and ``int`` skip too) with at most 15 digits and converted
   by numpy's bytes-to-float cast, correctly rounded like ``float(text)`` (and within
   15 digits two decimals never share a double, so there is no close call to differ on);
 * a timestamp column must have one shape: every row equal to the first row's bytes
@@ -32,7 +33,7 @@ import numpy as np
 __all__ = ["Fields", "decimal_column", "integer_column", "split_fields", "stamp_column"]
 
 _MAX_DIGITS = 15  # 10**15 < 2**53: the mantissa is exact in a double
-_DIGIT_LO, _DIGIT_HI, _DOT, _COMMA, _NEWLINE = 48, 57, 46, 44, 10
+_DIGIT_LO, _DIGIT_HI, _DOT, _COMMA, _NEWLINE, _SPACE = 48, 57, 46, 44, 10, 32
 _NOT_ALLOWED = b'"\x00\r'  # quoting, NUL and bare carriage returns: the careful path's
 
 
@@ -55,7 +56,12 @@ class Fields:
         """The column's first ``width`` bytes of every row (zero past each field's end),
         and the field lengths."""
         start = self.starts[:, col]
-        length = self.ends[:, col] - start
+        return self.gather(start, self.ends[:, col] - start, width)
+
+    def gather(
+        self, start: np.ndarray, length: np.ndarray, width: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``width`` bytes from each ``start``, zero from each ``length`` on."""
         matrix = self.buf[start[:, None] + np.arange(width)]
         matrix *= np.arange(width) < length[:, None]
         return matrix, length
@@ -124,10 +130,16 @@ def _plain_decimals(fields: Fields, col: int) -> np.ndarray | None:
     """
     start = fields.starts[:, col]
     length = fields.ends[:, col] - start
-    if int(length.min()) < 1 or int(length.max()) > _MAX_DIGITS + 1:
+    if int(length.min()) < 1:
+        return None
+    if (fields.buf[start] == _SPACE).any():  # " 1297": float() and int() skip the spaces
+        start, length = _after_spaces(fields, col)
+        if int(length.min()) < 1:
+            return None
+    if int(length.max()) > _MAX_DIGITS + 1:
         return None
     width = int(length.max())
-    matrix, length = fields.chars(col, width)
+    matrix, length = fields.gather(start, length, width)
     digit = (matrix >= _DIGIT_LO) & (matrix <= _DIGIT_HI)
     dot = matrix == _DOT
     if ((matrix != 0) & ~digit & ~dot).any():  # padding is 0 and NUL never gets here
@@ -140,6 +152,16 @@ def _plain_decimals(fields: Fields, col: int) -> np.ndarray | None:
     if (length - dots > _MAX_DIGITS).any():
         return None
     return matrix.view(f"S{width}").ravel().astype(np.float64)
+
+
+def _after_spaces(fields: Fields, col: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each field's start and length past its leading spaces (a field of spaces only
+    comes out empty)."""
+    start, end = fields.starts[:, col], fields.ends[:, col]
+    width = int((end - start).max())
+    matrix, length = fields.chars(col, width)
+    spaces = np.where((matrix == _SPACE).all(axis=1), length, np.argmax(matrix != _SPACE, axis=1))
+    return start + spaces, length - spaces
 
 
 def decimal_column(fields: Fields, col: int) -> np.ndarray | None:

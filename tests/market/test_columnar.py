@@ -38,9 +38,17 @@ def test_decimal_column_is_float_of_the_text(parts: list[tuple[int, int, int]]) 
 
 
 def test_decimal_column_refuses_what_float_reads_differently_or_not_at_all() -> None:
-    for bad in ["1e3", "-5", "+5", " 5", "5 ", "1_000", "nan", "inf", "5.", ".5", "1.2.3", ""]:
+    for bad in ["1e3", "-5", "+5", "5 ", "1_000", "nan", "inf", "5.", ".5", "1.2.3", ""]:
         fields = split_fields(f"1.5,{bad}\n2.5,3\n".encode(), 2)
         assert fields is None or decimal_column(fields, 1) is None, bad
+
+
+def test_leading_spaces_are_skipped_as_float_and_int_skip_them() -> None:
+    fields = one_column([" 1297", "  1284.75", "3"])
+    assert decimal_column(fields, 0).tolist() == [1297.0, 1284.75, 3.0]
+    assert integer_column(one_column([" 43721", "5"]), 0).tolist() == [43721, 5]
+    assert decimal_column(one_column(["   ", "5"]), 0) is None
+    assert decimal_column(one_column([" 5 ", "5"]), 0) is None  # trailing: careful path
 
 
 def test_integer_column_reads_whole_numbers_and_whole_floats_only() -> None:

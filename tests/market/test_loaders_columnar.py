@@ -161,6 +161,7 @@ def candle_text(seed: int, rows: int, flaws: int, layout: str, stamp: str) -> by
     out = [header]
     minute = rng.randrange(8 * 60, 15 * 60)
     days = ["2023-04-03", "2023-04-05"]
+    pad = " " if rng.random() < 0.2 else ""  # "…,2016-08-16 09:15:00, 1297, 1297, …" files
     for n in range(rows):
         minute += rng.choice([1, 1, 1, 0, 2])
         day = days[0] if n < rows // 2 else days[1]
@@ -169,8 +170,8 @@ def candle_text(seed: int, rows: int, flaws: int, layout: str, stamp: str) -> by
         c = float(_price(rng, 500))
         hi = max(o, c) + rng.choice([0, 0.05, 0.5])
         lo = min(o, c) - rng.choice([0, 0.05, 0.5])
-        prices = [f"{x:.2f}" for x in (o, hi, lo, c)]
-        volume = str(rng.randrange(0, 10**6))
+        prices = [f"{pad}{x:.2f}" for x in (o, hi, lo, c)]
+        volume = f"{pad}{rng.randrange(0, 10**6)}"
         if layout == "instrument":
             out.append(",".join(["SBIN", day.replace("-", ""), f"{h:02d}:{m:02d}", *prices]))
             continue
@@ -382,3 +383,30 @@ def test_daily_candles_load_alike(tmp_path: Path, stamp: str) -> None:
     cache = LoadCache(tmp_path / "cache")
     for use in (None, cache, cache):
         assert load_candles(path, "SBIN", 86_400, cache=use) == expected
+
+
+def test_real_vendor_files_load_alike(shared_data: Path, tmp_path: Path) -> None:
+    """Two files of every folder of the shared NSE set, in each layout that accepts them:
+    fresh and cached loads equal the row-by-row reference (or refuse alike)."""
+    cache = LoadCache(tmp_path)
+    folders = sorted({p.parent for p in shared_data.rglob("*.csv*")} - {shared_data})
+    checked = 0
+    for folder in folders:
+        if "instruments" in folder.parts:
+            continue
+        for path in sorted(folder.glob("*.csv*"))[:2]:
+            symbol = path.name.split(".")[0]
+            pairs = [
+                (lambda c, p=path, s=symbol: load_candles(p, s, check_symbol=True, cache=c),
+                 lambda p=path, s=symbol: reference_candles(p, s, check_symbol=True)),
+                (lambda c, p=path, s=symbol: load_ticks(p, s, cache=c),
+                 lambda p=path, s=symbol: reference_ticks(p, s)),
+                (lambda c, p=path, s=symbol: load_index_values(p, s, cache=c),
+                 lambda p=path, s=symbol: reference_index_values(p, s)),
+            ]  # fmt: skip
+            for load, reference in pairs:
+                expected = outcome(reference)
+                for use in (None, cache, cache):
+                    assert outcome(lambda c=use, f=load: f(c)) == expected, path
+                checked += not isinstance(expected, tuple)
+    assert checked >= len(folders)
