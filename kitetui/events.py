@@ -112,6 +112,8 @@ class EventKind(StrEnum):
     NOT_GZIP = "NotGzip"
     SOURCE_EMPTY = "SourceEmpty"
     SOURCE_FILE_EMPTY = "SourceFileEmpty"
+    LOAD_CACHE_DAMAGED = "LoadCacheDamaged"  # a parsed-data cache entry, rebuilt
+    LOAD_CACHE_WRITE_FAILED = "LoadCacheWriteFailed"  # loading went on without the cache
     DUPLICATE_INSTRUMENTS_DROPPED = "DuplicateInstrumentsDropped"
     EXPIRY_FROM_SYMBOL = "ExpiryFromSymbol"
     EXPIRY_MISMATCH = "ExpiryMismatch"

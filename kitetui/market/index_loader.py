@@ -16,25 +16,43 @@ one without a single usable row ``NoDataError`` (unless ``require_rows`` is fals
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
-from kitetui.domain import NS_PER_SECOND, Event, Tick
+import numpy as np
+
+from kitetui.domain import NS_PER_SECOND, Tick
 from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S, SESSION_CLOSE_S, SESSION_OPEN_S
+from kitetui.market.columnar import decimal_column, split_fields, stamp_column
+from kitetui.market.load_cache import LoadCache
 from kitetui.market.loaders import (
+    _TICK_COLUMNS,
     MAX_PRICE,
     DataFormatError,
+    Finding,
+    Parsed,
     TickLoadResult,
+    _build_ticks,
     _chain_first,
     _csv_rows,
     _DateTimeParser,
+    _day_seconds,
+    _decoded,
+    _finished,
     _no_data,
+    _parse,
+    _parsed_rows,
     _price_problem,
     _Problems,
     _sort_rows,
+    _split_datetime,
+    _take,
+    _time_ordered,
+    render_findings,
 )
 
-__all__ = ["load_index_values"]
+__all__ = ["load_index_values", "reference_index_values"]
 
 _HEADER_NAMES = ("timestamp", "datetime", "date", "time")
 _OUTSIDE = EventKind.TICK_OUTSIDE_SESSION
@@ -75,15 +93,55 @@ def _drop_outside_session(rows: list, problems: _Problems) -> list:
 
 
 def load_index_values(
+    path: str | Path,
+    symbol: str,
+    *,
+    session_only: bool = True,
+    require_rows: bool = True,
+    cache: LoadCache | None = None,
+) -> TickLoadResult:
+    """Load a ``timestamp,value`` file (plain or gzip) as ticks with qty 0 and oi 0;
+    with ``cache``, the parsed values are kept under the file's content hash."""
+    path = Path(path)
+
+    def careful(raw: bytes) -> Parsed:
+        rows, problems, extra = _index_rows(path, symbol, session_only, require_rows, raw)
+        return _parsed_rows(
+            [(ts, value, 0, 0, line) for ts, value, line in rows], _TICK_COLUMNS, problems, extra
+        )
+
+    def fast(raw: bytes) -> Parsed | None:
+        return _fast_index(raw, path, symbol, session_only)
+
+    parsed = _parse(path, ("index", symbol, session_only), cache, fast, careful)
+    ticks = _build_ticks(symbol, parsed.columns)
+    return TickLoadResult(ticks, render_findings(parsed.findings, path, symbol))
+
+
+def reference_index_values(
     path: str | Path, symbol: str, *, session_only: bool = True, require_rows: bool = True
 ) -> TickLoadResult:
-    """Load a ``timestamp,value`` file (plain or gzip) as ticks with qty 0 and oi 0."""
+    """``load_index_values`` the careful way only, row by row, no cache: the reference
+    the columnar path and the cache are tested against."""
     path = Path(path)
+    rows, problems, extra = _index_rows(path, symbol, session_only, require_rows)
+    ticks = tuple(Tick(symbol, ts, value, 0, 0) for ts, value, _line in rows)
+    return TickLoadResult(ticks, problems.events(ticks[0].ts_ns if ticks else 0, extra))
+
+
+def _index_rows(
+    path: Path,
+    symbol: str,
+    session_only: bool,
+    require_rows: bool,
+    raw: bytes | None = None,
+) -> tuple[list, _Problems, list[Finding]]:
+    """Every row judged on its own (the loaders' careful path, for this layout)."""
     problems = _Problems(path, symbol)
     parser = _DateTimeParser()
     rows: list[tuple[int, float, int]] = []
     append = rows.append
-    with _csv_rows(path, problems) as (reader, first):
+    with _csv_rows(path, problems, raw) as (reader, first):
         header = _layout_check(path, first, parser)
         datetime_s, ns = parser.datetime_s, NS_PER_SECOND
         lines = reader if header else _chain_first(first, reader)
@@ -110,11 +168,56 @@ def load_index_values(
                 continue
             append((ts, value, line))
 
-    extra: list[Event] = []
+    extra: list[Finding] = []
     if session_only:
         rows = _drop_outside_session(rows, problems)
     rows = _sort_rows(rows, problems, extra)
-    ticks = tuple(Tick(symbol, ts, value, 0, 0) for ts, value, _line in rows)
-    if not ticks and require_rows:
+    if not rows and require_rows:
         raise _no_data(path, problems)
-    return TickLoadResult(ticks, problems.events(ticks[0].ts_ns if ticks else 0, extra))
+    return rows, problems, extra
+
+
+def _fast_index(raw: bytes, path: Path, symbol: str, session_only: bool) -> Parsed | None:
+    """A clean index file a column at a time (``kitetui.market.columnar``); None when
+    the careful path must judge it."""
+    problems = _Problems(path, symbol)
+    data = _decoded(raw, path, problems)
+    if data is None:
+        return None
+    head, _, rest = data.partition(b"\n")
+    head = head.removesuffix(b"\r")
+    if not head.isascii() or b'"' in head or b"\r" in head:
+        return None
+    try:
+        header = _layout_check(path, next(csv.reader([head.decode("ascii")])), _DateTimeParser())
+    except (DataFormatError, StopIteration):
+        return None
+    fields = split_fields(rest if header else data, 2)
+    if fields is None:
+        return None
+    seconds = stamp_column(fields, 0, -1, _day_seconds, _split_datetime)
+    value = decimal_column(fields, 1)
+    if seconds is None or value is None or not ((value > 0.0) & (value <= MAX_PRICE)).all():
+        return None
+    zeros = np.zeros(fields.rows, dtype=np.int64)
+    columns = dict(zip(_TICK_COLUMNS, (seconds * NS_PER_SECOND, value, zeros, zeros), strict=True))
+    columns["line"] = np.arange(1, fields.rows + 1) + (1 if header else 0)
+    if session_only:
+        tod = (seconds + IST_OFFSET_S) % DAY_S
+        early, late = tod < SESSION_OPEN_S, tod >= SESSION_CLOSE_S
+        # One finding per reason, in the order the careful path meets them.
+        outside = [
+            (int(np.argmax(mask)), mask, reason)
+            for mask, reason in ((early, "pre-open, before 09:15 IST"),
+                                 (late, "post-close, 15:30 IST or later"))
+            if mask.any()
+        ]  # fmt: skip
+        for _first, mask, reason in sorted(outside, key=lambda item: item[0]):
+            problems.add_many(
+                _OUTSIDE, reason, columns["line"][mask], columns["ts_ns"][mask], "INFO"
+            )
+        if outside:
+            columns = _take(columns, ~(early | late))
+    extra: list[Finding] = []
+    columns = _time_ordered(columns, problems, extra)
+    return _finished(columns, problems, extra)

@@ -31,6 +31,7 @@ from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
 from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S
 from kitetui.market.index_loader import load_index_values
+from kitetui.market.load_cache import LoadCache
 from kitetui.market.loaders import (
     DataFormatError,
     NoDataError,
@@ -158,14 +159,17 @@ def expand_source(spec: str, symbol: str | None) -> list[tuple[Path, str]]:
     return out
 
 
-def _load_file(path: Path, symbol: str, kind: str) -> tuple[Sequence[Item], tuple[Event, ...]]:
+def _load_file(
+    path: Path, symbol: str, kind: str, cache: LoadCache
+) -> tuple[Sequence[Item], tuple[Event, ...]]:
     if kind == "ticks":
-        result = load_ticks(path, symbol)
+        result = load_ticks(path, symbol, cache=cache)
         return result.ticks, result.events
     if kind == "index":
-        result = load_index_values(path, symbol)
+        result = load_index_values(path, symbol, cache=cache)
         return result.ticks, result.events
-    candles = load_candles(path, symbol, check_symbol=True)  # the config named the symbol
+    # check_symbol: the config named the symbol
+    candles = load_candles(path, symbol, check_symbol=True, cache=cache)
     return candles.bars, candles.events
 
 
@@ -178,17 +182,20 @@ def _event(
 
 
 def load_replay_sources(
-    sources: Iterable[SourceSpec], key: str = "replay.sources"
+    sources: Iterable[SourceSpec], key: str = "replay.sources", *, cache: LoadCache | None = None
 ) -> ReplaySources:
     """Load every source (module docstring: what an empty source means).
 
     Raises ``DataFormatError`` (exit 4) for a file that cannot be read or a required
     source without data; the message names the file (or the glob) and the config key.
+    ``cache`` keeps the parsed files (``kitetui.market.load_cache``); without one, the
+    environment's (``LoadCache.from_env``: on unless ``KITETUI_LOAD_CACHE=off``).
     """
+    cache = LoadCache.from_env() if cache is None else cache
     streams: list[tuple[Item, ...]] = []
     events: list[Event] = []
     for index, source in enumerate(sources):
-        _load_source(source, f"{key}[{index}]", streams, events)
+        _load_source(source, f"{key}[{index}]", streams, events, cache)
     return ReplaySources(tuple(streams), tuple(events), _days(streams))
 
 
@@ -250,7 +257,11 @@ def _ts(item: Item) -> int:
 
 
 def _load_source(
-    source: SourceSpec, where: str, streams: list[tuple[Item, ...]], events: list[Event]
+    source: SourceSpec,
+    where: str,
+    streams: list[tuple[Item, ...]],
+    events: list[Event],
+    cache: LoadCache,
 ) -> None:
     """One source: its files' streams and events, or why it has none (raised when the
     source is required, an event when it is optional)."""
@@ -264,7 +275,7 @@ def _load_source(
             raise DataFormatError(source.path, f"no file matches this pattern ({where})")
         events.append(_event(EventKind.SOURCE_EMPTY, message, source.path))
         return
-    first_empty = _load_files(source, files, where, streams, events)
+    first_empty = _load_files(source, files, where, streams, events, cache)
     if first_empty is None:
         return
     if not source.optional:
@@ -290,6 +301,7 @@ def _load_files(
     where: str,
     streams: list[tuple[Item, ...]],
     events: list[Event],
+    cache: LoadCache,
 ) -> DataFormatError | None:
     """Load a source's files; None once any had data, else the first file's problem.
     An empty or missing file among several is skipped (said as an event when empty);
@@ -298,7 +310,7 @@ def _load_files(
     first_empty: DataFormatError | None = None
     for path, symbol in files:
         try:
-            items, file_events = _load_file(path, symbol, source.kind)
+            items, file_events = _load_file(path, symbol, source.kind, cache)
         except NoDataError as exc:
             first_empty = first_empty or exc
             if len(files) > 1:
@@ -313,7 +325,7 @@ def _load_files(
             first_empty = first_empty or exc
             continue
         events.extend(file_events)
-        streams.append(tuple(items))
+        streams.append(items if isinstance(items, tuple) else tuple(items))
         loaded += 1
     if loaded:
         return None
@@ -322,15 +334,15 @@ def _load_files(
 
 
 def _days(streams: Iterable[Sequence[Item]]) -> tuple[date, ...]:
-    """IST calendar days with at least one item (streams are in time order)."""
+    """IST calendar days with at least one item (streams are in time order, so each
+    day's first item is found by a binary search from the previous one's)."""
     day_ns = DAY_S * NS_PER_SECOND
     offset_ns = IST_OFFSET_S * NS_PER_SECOND
     numbers: set[int] = set()
     for stream in streams:
-        last = None
-        for item in stream:
-            number = (item.ts_ns + offset_ns) // day_ns
-            if number != last:
-                numbers.add(number)
-                last = number
+        index, size = 0, len(stream)
+        while index < size:
+            number = (stream[index].ts_ns + offset_ns) // day_ns
+            numbers.add(number)
+            index = bisect_left(stream, (number + 1) * day_ns - offset_ns, index + 1, key=_ts)
     return tuple(_EPOCH + timedelta(days=n) for n in sorted(numbers))
