@@ -3,7 +3,10 @@
 A trader comes back to a database (the desk's, or a backtest's) and asks what is in it:
 which runs, of which config and mode, over which market days, how each ended and what it
 made. The P&L is rebuilt from the journaled fills by the same ``Portfolio`` the desk
-uses, so it is the figure the desk showed, not a second computation.
+uses, so it is the figure the desk showed, not a second computation; the charges are
+the ones journaled with each fill (what the contract note bills), and the net is the
+realized P&L less them. A fill journaled without charges (before kitetui recorded them,
+or one the rate table could not price) is counted, and the net is marked, never guessed.
 
 The database is opened read-only (``mode=ro``, ``immutable=1`` when there is no WAL), so
 listing never creates, locks or changes anything, even beside a running desk.
@@ -37,6 +40,9 @@ class RunLine:
     fills: int
     open_positions: int
     realized_pnl: float  # rupees, gross of charges
+    charges: float = 0.0  # rupees, journaled with the fills
+    net_pnl: float = 0.0  # realized less charges
+    unpriced_fills: int = 0  # fills journaled without charges: the net leaves them out
 
 
 def list_runs(path: Path) -> list[RunLine]:
@@ -73,9 +79,9 @@ def _line(conn: sqlite3.Connection, row: tuple) -> RunLine:
         "SELECT MIN(ts_ns) FROM equity_curve WHERE run_id = ?", (run_id,)
     ).fetchone()
     portfolio = Portfolio(0.0)
-    fills = 0
-    for fill_id, tag, symbol, side, qty, price, ts_ns in conn.execute(
-        "SELECT fill_id, tag, symbol, side, quantity, price, ts_ns FROM fills "
+    fills = charges_paise = unpriced = 0
+    for fill_id, tag, symbol, side, qty, price, ts_ns, paise in conn.execute(
+        "SELECT fill_id, tag, symbol, side, quantity, price, ts_ns, charges_paise FROM fills "
         "WHERE run_id = ? ORDER BY seq",
         (run_id,),
     ):
@@ -83,6 +89,10 @@ def _line(conn: sqlite3.Connection, row: tuple) -> RunLine:
             Fill(fill_id, tag, symbol, Side(side), int(qty), float(price), ts_ns, "", Product.MIS)
         )
         fills += 1
+        if paise is None:
+            unpriced += 1
+        else:
+            charges_paise += int(paise)
     return RunLine(
         run_id=run_id,
         mode=mode,
@@ -96,6 +106,9 @@ def _line(conn: sqlite3.Connection, row: tuple) -> RunLine:
         fills=fills,
         open_positions=len(portfolio.open_positions()),
         realized_pnl=portfolio.realized_paise / 100,
+        charges=charges_paise / 100,
+        net_pnl=(portfolio.realized_paise - charges_paise) / 100,
+        unpriced_fills=unpriced,
     )
 
 
@@ -104,7 +117,10 @@ def render(lines: list[RunLine], as_json: bool) -> str:
         return json.dumps([asdict(line) for line in lines], indent=2)
     if not lines:
         return "no runs"
-    head = ("run", "mode", "status", "restarts", "data", "orders", "fills", "open", "realized ₹")
+    head = (
+        "run", "mode", "status", "restarts", "data", "orders", "fills", "open",
+        "gross ₹", "charges ₹", "net ₹",
+    )  # fmt: skip
     rows = [
         (
             line.run_id,
@@ -116,11 +132,13 @@ def render(lines: list[RunLine], as_json: bool) -> str:
             str(line.fills),
             str(line.open_positions),
             f"{line.realized_pnl:,.2f}",
+            f"{line.charges:,.2f}",
+            f"{line.net_pnl:,.2f}" + ("*" if line.unpriced_fills else ""),
         )
         for line in lines
     ]
     widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
-    right = {3, 5, 6, 7, 8}
+    right = {3, 5, 6, 7, 8, 9, 10}
 
     def fmt(cells: tuple[str, ...]) -> str:
         return "  ".join(
@@ -128,7 +146,11 @@ def render(lines: list[RunLine], as_json: bool) -> str:
             for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
-    return "\n".join([fmt(head), *(fmt(r) for r in rows)])
+    table = [fmt(head), *(fmt(r) for r in rows)]
+    unpriced = sum(line.unpriced_fills for line in lines)
+    if unpriced:
+        table.append(f"* {unpriced} fills were journaled without charges: that net leaves them out")
+    return "\n".join(table)
 
 
 def _span(line: RunLine) -> str:

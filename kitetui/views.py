@@ -431,7 +431,10 @@ class RunView:
     orders: int
     fills: int
     open_positions: int
-    realized_pnl: float  # rupees, gross of charges (what `kitetui runs` shows)
+    realized_pnl: float  # rupees, gross of charges
+    charges: float = 0.0  # journaled with the fills
+    net_pnl: float = 0.0  # what `kitetui runs` shows as net: realized less charges
+    unpriced_fills: int = 0  # fills journaled without charges (the net leaves them out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,25 @@ def test_runs_lists_each_run_with_its_ledger_and_pnl(two_runs: Path) -> None:
         assert line.data_from == "2022-11-18" and line.data_to == "2023-04-11"
         assert line.fills == line.orders > 20 and line.open_positions == 0
     assert first.realized_pnl == second.realized_pnl != 0  # the same replay, the same P&L
+    assert first.net_pnl == second.net_pnl and first.unpriced_fills == 0
+
+
+def test_runs_net_is_the_reports_net(two_runs: Path) -> None:
+    """The listing's gross, charges and net are the report's for a finished, flat run."""
+    from decimal import Decimal
+
+    from kitetui.backtest.build import build_report
+    from kitetui.backtest.ledger import load_ledger
+
+    for line in list_runs(two_runs):
+        total = build_report(load_ledger(two_runs, line.run_id)).total
+        assert line.charges > 0 and total.open_trades == 0
+        assert Decimal(str(line.realized_pnl)) == total.gross_pnl
+        # The journal rounds each order's charges to paise; the report sums exact rupees:
+        # they differ by at most half a paisa an order.
+        slack = Decimal("0.005") * line.orders
+        assert abs(Decimal(str(line.charges)) - total.charges.total) <= slack
+        assert abs(Decimal(str(line.net_pnl)) - total.net_pnl) <= slack
 
 
 def test_runs_from_the_command_line_changes_nothing(two_runs: Path) -> None:
