@@ -136,8 +136,7 @@ class Trader(TraderRecords, SignalEntries):
     # -- positions ----------------------------------------------------------------------
 
     def position_qty(self, symbol: str) -> int:
-        position = self.portfolio.position(symbol)
-        return 0 if position is None else position.quantity
+        return self.portfolio.quantity(symbol)
 
     def track(self, order: Order) -> None:
         """Record an order's latest state; keeps the index of working orders current."""
@@ -154,7 +153,7 @@ class Trader(TraderRecords, SignalEntries):
 
     def _exposure(self, symbol: str, engine: Engine | None = None) -> ExposureView:
         return ExposureView(
-            open_positions=len(self.portfolio.open_positions()),
+            open_positions=self.portfolio.open_position_count,
             gross_exposure_paise=self.portfolio.gross_exposure_paise,
             position_qty=self.position_qty(symbol),
             working_orders=len(self.open_orders(symbol)),
