@@ -171,6 +171,16 @@ class ExitManager:
             return Protection("NAKED", f"NAKED stop covers {self._pending(stops)}/{qty}")
         return Protection("NAKED", "NAKED")
 
+    def _is_naked(self, symbol: str, qty: int) -> bool:
+        """``protection(symbol).state == "NAKED"`` without its words (checked after every
+        settle, for every protected symbol on every timer pass)."""
+        if not self.market_open:
+            return False
+        stops, closing, _ = self._working(symbol)
+        if symbol in self._closing or closing:
+            return False
+        return not (stops and self._pending(stops) == qty)
+
     def naked(self) -> dict[str, str]:
         """Symbols without cover, and why: the alarm line shows them."""
         return dict(self._naked)
@@ -638,8 +648,7 @@ class ExitManager:
 
     def _check_naked(self, symbol: str) -> None:
         qty = self.trader.position_qty(symbol)
-        state = self.protection(symbol).state if qty else "FLAT"
-        if state != "NAKED":
+        if not qty or not self._is_naked(symbol, abs(qty)):
             self._clear_naked(symbol)
             return
         if symbol in self._naked:
