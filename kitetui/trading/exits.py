@@ -262,6 +262,8 @@ class ExitManager:
 
     async def service(self) -> None:
         """The timer: retries that are due, resting orders to re-price, naked checks."""
+        if not (self._closing or self._naked or self._stop_retry or self.trader.has_working()):
+            return  # nothing closing, alarmed, waiting or working: nothing to time
         symbols = set(self._closing) | set(self._naked) | set(self._stop_retry)
         for order in list(self.trader.open_orders()):
             if order.purpose in CLOSING or order.purpose is OrderPurpose.STOP:

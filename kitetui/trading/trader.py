@@ -146,6 +146,10 @@ class Trader(TraderRecords, SignalEntries):
         self.orders[order.tag] = order
         self._working.track(order)
 
+    def has_working(self) -> bool:
+        """Whether any order works (the exit manager's timer asks on every batch)."""
+        return bool(self._working)
+
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """The working orders in placement order: all, or one symbol's (indexed)."""
         return self._working.all() if symbol is None else self._working.of(symbol)
