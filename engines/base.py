@@ -96,11 +96,18 @@ class Engine:
             asyncio.Queue(maxsize=2)
         )
         self.task: asyncio.Task[None] | None = None
+        self.inline = False  # see launch
 
     # -- lifecycle ------------------------------------------------------------------
 
-    def launch(self) -> None:
-        self.task = asyncio.create_task(self.run(), name=f"engine-{self.name}")
+    def launch(self, *, inline: bool = False) -> None:
+        """Start the engine's task. ``inline``: no task; each batch is processed in the
+        supervisor's own task (a replay at full speed, where nothing waits on the loop
+        between batches and a queue and a future per batch cost more than the bars).
+        The order is the same both ways: the supervisor waits for each batch's answer."""
+        self.inline = inline
+        if not inline:
+            self.task = asyncio.create_task(self.run(), name=f"engine-{self.name}")
 
     async def shutdown(self) -> None:
         if self.task is None:
@@ -117,15 +124,23 @@ class Engine:
                 return
             items, done = work
             try:
-                await self.process(items)
-            except Exception as exc:  # one place where unexpected errors are decided
-                self.fail(exc)
+                await self._process_caught(items)
             finally:
                 if not done.done():
                     done.set_result(None)
 
+    async def _process_caught(self, items: Sequence[Tick | Bar]) -> None:
+        try:
+            await self.process(items)
+        except Exception as exc:  # one place where unexpected errors are decided
+            self.fail(exc)
+
     async def deliver(self, items: Sequence[Tick | Bar]) -> None:
-        """Hand a batch to the engine's task and wait until it has been processed."""
+        """Hand a batch to the engine's task (or, inline, process it here) and wait
+        until it has been processed."""
+        if self.inline:
+            await self._process_caught(items)
+            return
         if self.task is None or self.task.done():
             await self.process(items)
             return

@@ -247,6 +247,11 @@ class PaperBook:
         """Match working orders against a bar's OHLC path; fills are stamped ``bar.ts_ns``.
 
         A bar with a non-finite or non-positive price is ignored (no fills)."""
+        # A bar that starts at the order's time is "later": its open is the next price
+        # (orders decided on a closed bar are stamped with that bar's end).
+        eligible = self._eligible(bar.symbol, bar.ts_ns + 1)
+        if not eligible:  # most bars: nothing of this symbol works
+            return []
         path = (bar.open, bar.high, bar.low, bar.close)
         if not all(math.isfinite(p) and p > 0 for p in path):
             return []
@@ -254,9 +259,7 @@ class PaperBook:
             path = (bar.open, bar.low, bar.high, bar.close)
         budget = None if self.liquidity is None else self.liquidity.offered(bar.volume)
         fills: list[OrderFill] = []
-        # A bar that starts at the order's time is "later": its open is the next price
-        # (orders decided on a closed bar are stamped with that bar's end).
-        for order in self._eligible(bar.symbol, bar.ts_ns + 1):
+        for order in eligible:
             order, fill_price = self._at_point(order, path[0])
             for start, end in pairwise(path):
                 if fill_price is not None:

@@ -77,6 +77,8 @@ class SessionKeeper:
         desk = self.desk
         trader = desk.trader
         minute = ist_minute_of_day(ts)
+        if minute < min(self.plan.square_off_equity, self.plan.square_off_fno):
+            return  # before either square-off time: nothing can be due (most batches)
         due = [
             p
             for p in desk.portfolio.open_positions()

@@ -15,7 +15,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import TYPE_CHECKING
 
-from kitetui.domain import OrderPurpose
+from kitetui.domain import Order, OrderPurpose
 from kitetui.market.instruments import Instrument
 from kitetui.money import Charges, to_paise
 from kitetui.views import (
@@ -51,6 +51,7 @@ class Publisher:
         self._days: tuple[DayView, ...] = ()
         self._run_curve: tuple[tuple[int, float], ...] = ()
         self._run_curve_size = -1
+        self._order_views: dict[str, tuple[Order, OrderView]] = {}  # tag -> (state, view)
 
     def publish(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -203,25 +204,14 @@ class Publisher:
         recent = list(islice(reversed(trader.orders.values()), RECENT_ORDERS))[::-1]
         recent_tags = {o.tag for o in recent}
         shown = [o for o in trader.open_orders() if o.tag not in recent_tags] + recent
-        return tuple(
-            OrderView(
-                tag=o.tag,
-                ts_ns=o.ts_ns,
-                engine=o.engine,
-                symbol=o.symbol,
-                side=o.side.value,
-                quantity=o.quantity,
-                order_type=o.order_type.value,
-                purpose=o.purpose.value,
-                status=o.status.value,
-                price=o.price,
-                trigger_price=o.trigger_price,
-                filled_qty=o.filled_qty,
-                avg_price=o.avg_price,
-                reason=o.reason,
-            )
-            for o in shown
-        )
+        # An order's view is built once per state: orders are frozen, so the same object
+        # means the same view (a backtest publishes ten times a second, 300 orders each).
+        views, fresh = self._order_views, {}
+        for o in shown:
+            cached = views.get(o.tag)
+            fresh[o.tag] = cached if cached is not None and cached[0] is o else (o, _order_view(o))
+        self._order_views = fresh
+        return tuple(view for _, view in fresh.values())
 
     def _risk(self) -> RiskView:
         desk = self.desk
@@ -298,6 +288,25 @@ def charge_components(charges: Charges) -> tuple[tuple[str, float], ...]:
         ("gst", charges.gst),
     )
     return tuple((name, to_paise(amount) / 100) for name, amount in amounts)
+
+
+def _order_view(o: Order) -> OrderView:
+    return OrderView(
+        tag=o.tag,
+        ts_ns=o.ts_ns,
+        engine=o.engine,
+        symbol=o.symbol,
+        side=o.side.value,
+        quantity=o.quantity,
+        order_type=o.order_type.value,
+        purpose=o.purpose.value,
+        status=o.status.value,
+        price=o.price,
+        trigger_price=o.trigger_price,
+        filled_qty=o.filled_qty,
+        avg_price=o.avg_price,
+        reason=o.reason,
+    )
 
 
 def _lot(instrument: Instrument | None) -> int:

@@ -171,6 +171,16 @@ class ExitManager:
             return Protection("NAKED", f"NAKED stop covers {self._pending(stops)}/{qty}")
         return Protection("NAKED", "NAKED")
 
+    def _is_naked(self, symbol: str, qty: int) -> bool:
+        """``protection(symbol).state == "NAKED"`` without its words (checked after every
+        settle, for every protected symbol on every timer pass)."""
+        if not self.market_open:
+            return False
+        stops, closing, _ = self._working(symbol)
+        if symbol in self._closing or closing:
+            return False
+        return not (stops and self._pending(stops) == qty)
+
     def naked(self) -> dict[str, str]:
         """Symbols without cover, and why: the alarm line shows them."""
         return dict(self._naked)
@@ -252,6 +262,8 @@ class ExitManager:
 
     async def service(self) -> None:
         """The timer: retries that are due, resting orders to re-price, naked checks."""
+        if not (self._closing or self._naked or self._stop_retry or self.trader.has_working()):
+            return  # nothing closing, alarmed, waiting or working: nothing to time
         symbols = set(self._closing) | set(self._naked) | set(self._stop_retry)
         for order in list(self.trader.open_orders()):
             if order.purpose in CLOSING or order.purpose is OrderPurpose.STOP:
@@ -638,8 +650,7 @@ class ExitManager:
 
     def _check_naked(self, symbol: str) -> None:
         qty = self.trader.position_qty(symbol)
-        state = self.protection(symbol).state if qty else "FLAT"
-        if state != "NAKED":
+        if not qty or not self._is_naked(symbol, abs(qty)):
             self._clear_naked(symbol)
             return
         if symbol in self._naked:

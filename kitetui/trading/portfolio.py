@@ -71,6 +71,9 @@ class _Book:
     day_start_charges_paise: int = 0
     traded_today: bool = False  # a fill since the last ``start_day``
     trade_start_paise: int = 0  # realized when the open position was opened from flat
+    # The frozen view last handed out, until a fill or a new mark changes the book: the
+    # engines ask for positions on every bar, and most bars change nothing in most books.
+    view: Position | None = None
 
     @property
     def pnl_paise(self) -> int:
@@ -100,6 +103,12 @@ class _Book:
         return self.cost_paise / abs(self.quantity) / 100
 
     def to_position(self) -> Position:
+        view = self.view
+        if view is None:
+            view = self.view = self._build_position()
+        return view
+
+    def _build_position(self) -> Position:
         return Position(
             symbol=self.symbol,
             engine=self.engine,
@@ -208,6 +217,7 @@ class Portfolio:
             book.trade_start_paise = book.realized_paise
         book.last_price = self._marks.get(fill.symbol, fill.price)
         self._moved(book.pnl_paise - pnl_before, self._charge(book, fill))
+        book.view = None  # quantity, cost, realized, charges or last price moved
         return realized
 
     def _book_for(self, fill: Fill) -> _Book:
@@ -236,6 +246,8 @@ class Portfolio:
         book = self._books.get(symbol)
         if book is None:
             return False
+        if price != book.last_price:
+            book.view = None
         if book.quantity == 0:
             book.last_price = price
             return True
@@ -272,6 +284,12 @@ class Portfolio:
     def position(self, symbol: str) -> Position | None:
         book = self._books.get(symbol)
         return None if book is None else book.to_position()
+
+    def quantity(self, symbol: str) -> int:
+        """The signed net quantity (0 for a symbol never traded): O(1), no view built,
+        for the callers that ask on every bar."""
+        book = self._books.get(symbol)
+        return 0 if book is None else book.quantity
 
     def positions(self) -> list[Position]:
         """Every symbol traded, flat ones included, in first-fill order."""

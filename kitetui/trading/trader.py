@@ -53,6 +53,7 @@ from kitetui.trading.sizing import (
     slice_quantity,
 )
 from kitetui.trading.warmup import WarmUp
+from kitetui.trading.working import WorkingOrders
 from kitetui.views import BlockedView, EventView, SignalView
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ class Trader(TraderRecords, SignalEntries):
         # Per engine, how many of those orders it has (a resumed run counts on from the
         # journal's, since the orders it reloads are tracked here too).
         self.orders_by_engine: Counter[str] = Counter()
-        self._working: dict[str, Order] = {}  # the non-terminal ones: scanned per signal
+        self._working = WorkingOrders()  # the non-terminal ones, indexed by symbol
         self.not_accepted: set[str] = set()  # tags the exchange never took (retry-safe)
         self.exits = ExitManager(self, exits, timer_ns or (lambda: clock.now_ns))
         self.engines: dict[str, Engine] = {}
@@ -139,28 +140,29 @@ class Trader(TraderRecords, SignalEntries):
     # -- positions ----------------------------------------------------------------------
 
     def position_qty(self, symbol: str) -> int:
-        position = self.portfolio.position(symbol)
-        return 0 if position is None else position.quantity
+        return self.portfolio.quantity(symbol)
 
     def track(self, order: Order) -> None:
         """Record an order's latest state; keeps the index of working orders current."""
         if order.tag not in self.orders:
             self.orders_by_engine[order.engine] += 1
         self.orders[order.tag] = order
-        if order.status.is_terminal:
-            self._working.pop(order.tag, None)
-        else:
-            self._working[order.tag] = order
+        self._working.track(order)
+
+    def has_working(self) -> bool:
+        """Whether any order works (the exit manager's timer asks on every batch)."""
+        return bool(self._working)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return [o for o in self._working.values() if symbol is None or o.symbol == symbol]
+        """The working orders in placement order: all, or one symbol's (indexed)."""
+        return self._working.all() if symbol is None else self._working.of(symbol)
 
     def _exposure(self, symbol: str, engine: Engine | None = None) -> ExposureView:
         return ExposureView(
-            open_positions=len(self.portfolio.open_positions()),
+            open_positions=self.portfolio.open_position_count,
             gross_exposure_paise=self.portfolio.gross_exposure_paise,
             position_qty=self.position_qty(symbol),
-            working_orders=len(self.open_orders(symbol)),
+            working_orders=self._working.count(symbol),
             engine_paused=engine is not None and engine.entries_paused,
         )
 
@@ -324,7 +326,7 @@ class Trader(TraderRecords, SignalEntries):
         not there, it is placed now under the same tag (it never reached the exchange, and
         the paper book died with the process); unanswerable, it stays NEW behind a
         ``placement_unknown`` block until an order book read settles it."""
-        for order in [o for o in self._working.values() if o.status is OrderStatus.NEW]:
+        for order in [o for o in self._working.all() if o.status is OrderStatus.NEW]:
             try:
                 found = await self.broker.lookup(order.tag)
             except BrokerError as exc:
@@ -358,7 +360,7 @@ class Trader(TraderRecords, SignalEntries):
     async def settle_unknown(self, in_book: set[str]) -> None:
         """An order book just read: an unknown placement not in it was never placed.
         Its block lifts, and an exit it carried is tried again by the exit manager."""
-        for order in list(self._working.values()):
+        for order in self._working.all():
             unknown = f"{PLACEMENT_UNKNOWN}:{order.tag}" in self.risk.blocks
             if order.status is OrderStatus.NEW and unknown and order.tag not in in_book:
                 self.not_accepted.add(order.tag)

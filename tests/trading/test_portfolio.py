@@ -357,3 +357,31 @@ def test_charged_fill_deepens_the_net_drawdown_at_once_and_leaves_gross_equity()
     assert book.max_drawdown_paise == 3_000
     book.start_day("2024-01-16")
     assert book.day_max_drawdown_paise == 0 and book.max_drawdown_paise == 3_000
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("fill"), st.sampled_from([B, S]), st.integers(1, 50)),
+            st.tuples(st.just("mark"), st.just(B), st.integers(9_000, 11_000)),
+        ),
+        max_size=30,
+    )
+)
+def test_the_position_handed_out_is_always_the_book_as_it_stands(steps) -> None:
+    """Positions are cached between changes: after any fill or mark the cached view is
+    what a fresh one would be, and ``quantity`` agrees with it."""
+    portfolio = Portfolio(1_000_000)
+    for action, side, number in steps:
+        if action == "fill":
+            portfolio.apply_fill(fill(side, number, 100.0, symbol="X"))
+        else:
+            portfolio.mark("X", number / 100)
+        position = portfolio.position("X")
+        if position is None:
+            assert portfolio.quantity("X") == 0
+            continue
+        assert position == portfolio._books["X"]._build_position()
+        assert portfolio.quantity("X") == position.quantity
+        assert portfolio.open_positions() == ([position] if position.quantity else [])

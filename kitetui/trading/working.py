@@ -1,0 +1,51 @@
+"""The trader's working orders, indexed by symbol.
+
+The exit manager reads one symbol's working orders after every fill, on every timer
+pass and on every close; scanning every working order of the run each time made that
+cost grow with the number of symbols held. Both views keep placement order (a tag
+re-tracked while it works keeps its place), which is the order the exit manager acts
+in, so a backtest's decisions do not depend on how the lookup is done.
+"""
+
+from __future__ import annotations
+
+from kitetui.domain import Order
+
+
+class WorkingOrders:
+    """Non-terminal orders by tag, overall and per symbol."""
+
+    __slots__ = ("_all", "_by_symbol")
+
+    def __init__(self) -> None:
+        self._all: dict[str, Order] = {}
+        self._by_symbol: dict[str, dict[str, Order]] = {}
+
+    def track(self, order: Order) -> None:
+        """Take an order's latest state: kept while working, dropped once terminal."""
+        of_symbol = self._by_symbol.get(order.symbol)
+        if order.status.is_terminal:
+            self._all.pop(order.tag, None)
+            if of_symbol is not None:
+                of_symbol.pop(order.tag, None)
+                if not of_symbol:
+                    del self._by_symbol[order.symbol]
+            return
+        self._all[order.tag] = order
+        if of_symbol is None:
+            of_symbol = self._by_symbol[order.symbol] = {}
+        of_symbol[order.tag] = order
+
+    def all(self) -> list[Order]:
+        return list(self._all.values())
+
+    def of(self, symbol: str) -> list[Order]:
+        of_symbol = self._by_symbol.get(symbol)
+        return [] if of_symbol is None else list(of_symbol.values())
+
+    def count(self, symbol: str) -> int:
+        of_symbol = self._by_symbol.get(symbol)
+        return 0 if of_symbol is None else len(of_symbol)
+
+    def __bool__(self) -> bool:
+        return bool(self._all)

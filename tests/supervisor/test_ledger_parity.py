@@ -1,0 +1,190 @@
+"""Ledger parity: a backtest at full speed and the same replay paced decide the same.
+
+At full speed the engines run inline in the supervisor's task and nothing sleeps; a
+paced replay keeps an engine task each and sleeps between batches (``Pacer``). Batch
+boundaries are data time, so both must place the same orders, get the same fills and
+journal the same risk decisions and signals. Compared without the tags and fill ids,
+which derive from the run id (a fresh one per run).
+
+Sizes (so each test stays under ~20 s on an idle 2-core machine): the bundled demo
+(one day of NIFTY futures and options ticks, five days of five bank stocks' 1-minute
+candles) paced at 100,000x; and a generated year, 2 symbols x 250 NSE days of 15-minute
+bars (12,500 bars), paced at 2,000,000x (0.45 ms a bar interval: about as fast as the
+pipeline, so the pacer sleeps between some batches and not others). The same
+check on 1-minute bars of more symbols is ``scripts/ledger_parity.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import math
+import random
+import sqlite3
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import yaml
+
+import kitetui.market.replay as replay_module
+from kitetui.cli import DEFAULT_CONFIG
+from kitetui.config import AppConfig, parse_config
+from kitetui.market.calendar import nse
+from kitetui.supervisor import Supervisor
+
+IST = timezone(timedelta(hours=5, minutes=30))
+BARS_A_DAY = 25  # 15-minute bars, 09:15 .. 15:15
+LEDGER = {
+    "orders": "SELECT symbol, side, quantity, order_type, purpose, status, filled_qty, "
+    "avg_price, price, trigger_price, stop_price, ts_ns, signal_id != '' FROM orders "
+    "ORDER BY ts_ns, symbol, purpose, side, quantity, status",
+    "fills": "SELECT symbol, side, quantity, price, ts_ns, charges_paise FROM fills "
+    "ORDER BY ts_ns, symbol, side, quantity, price",
+    "decisions": "SELECT ts_ns, engine, symbol, purpose, side, requested_qty, verdict, "
+    "quantity, rule, reason FROM risk_decisions ORDER BY ts_ns, engine, symbol, purpose, id",
+    "signals": "SELECT ts_ns, engine, symbol, kind, price, reason, confidence, indicators "
+    "FROM signals ORDER BY ts_ns, engine, symbol",
+    "equity": "SELECT ts_ns, equity_paise FROM equity_curve ORDER BY ts_ns",
+}
+
+
+class _Sleeps:
+    """Counts the pacer's real sleeps (a delay > 0), so a test knows it paced."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    async def sleep(self, delay: float) -> None:
+        if delay > 0:
+            self.count += 1
+        await asyncio.sleep(delay)
+
+
+async def _ledger(config: AppConfig, db: Path, speed: float | None) -> dict[str, list[tuple]]:
+    supervisor = Supervisor(config, "parity.yaml", database=db, speed=speed)
+    await asyncio.wait_for(supervisor.open(), 60)
+    try:
+        await asyncio.wait_for(supervisor.run(), 300)
+        assert supervisor.feed_state == "FINISHED"
+        assert all(engine.inline is (speed is None) for engine in supervisor.engines)
+    finally:
+        await asyncio.wait_for(supervisor.close(), 60)
+    with sqlite3.connect(db) as conn:
+        return {table: conn.execute(sql).fetchall() for table, sql in LEDGER.items()}
+
+
+async def _fast_and_paced(
+    config: AppConfig, folder: Path, speed: float, monkeypatch
+) -> tuple[dict, dict, int]:
+    fast = await _ledger(config, folder / "fast.db", None)
+    sleeps = _Sleeps()
+    monkeypatch.setattr(replay_module, "asyncio", sleeps)  # Pacer's only use of asyncio
+    paced = await _ledger(config, folder / "paced.db", speed)
+    return fast, paced, sleeps.count
+
+
+def _assert_same(fast: dict, paced: dict) -> None:
+    for table in LEDGER:
+        assert len(fast[table]) == len(paced[table]), table
+        for a, b in zip(fast[table], paced[table], strict=True):
+            assert a == b, f"{table}: {a} != {b}"
+
+
+async def test_bundled_demo_at_full_speed_and_paced_has_the_same_ledger(
+    tmp_path: Path, monkeypatch
+) -> None:
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["replay"]["max_gap_seconds"] = 0.05  # nights and the months between the data sets
+    config = parse_config(data, "parity.yaml")
+    fast, paced, sleeps = await _fast_and_paced(config, tmp_path, 100_000.0, monkeypatch)
+    assert sleeps > 0  # it did pace
+    assert len(fast["fills"]) >= 20 and len(fast["decisions"]) >= 20  # it did trade
+    _assert_same(fast, paced)
+
+
+def _write_year(folder: Path, symbols: list[str], days: int, seed: int) -> None:
+    """Seeded GBM 15-minute bars (25 a day) on ``days`` NSE trading days of 2023, and an
+    instrument master with their EQ rows."""
+    calendar = nse()
+    day = date(2023, 1, 2)
+    trading: list[date] = []
+    while len(trading) < days:
+        if calendar.is_trading_day(day):
+            trading.append(day)
+        day += timedelta(days=1)
+    rng = random.Random(seed)
+    sigma = 0.30 / math.sqrt(252 * BARS_A_DAY)
+    for symbol in symbols:
+        price = rng.uniform(200.0, 2000.0)
+        with (folder / f"{symbol}.csv").open("w", newline="") as handle:
+            out = csv.writer(handle)
+            out.writerow(["Date", "open", "high", "low", "close", "volume"])
+            for d in trading:
+                start = datetime(d.year, d.month, d.day, 9, 15, tzinfo=IST)
+                price *= math.exp(3 * sigma * rng.gauss(0.0, 1.0))
+                for n in range(BARS_A_DAY):
+                    o = round(round(price / 0.05) * 0.05, 2)
+                    price *= math.exp(sigma * rng.gauss(0.0, 1.0) - sigma * sigma / 2)
+                    c = round(round(price / 0.05) * 0.05, 2)
+                    h = round(max(o, c) + 0.05 * rng.randint(0, 20), 2)
+                    lo = round(min(o, c) - 0.05 * rng.randint(0, 20), 2)
+                    when = (start + timedelta(minutes=15 * n)).isoformat(sep=" ")
+                    out.writerow([when, o, h, lo, c, rng.randint(1_000, 50_000)])
+    with (folder / "instruments.csv").open("w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(
+            [
+                "instrument_token",
+                "exchange_token",
+                "tradingsymbol",
+                "name",
+                "last_price",
+                "expiry",
+                "strike",
+                "tick_size",
+                "lot_size",
+                "instrument_type",
+                "segment",
+                "exchange",
+            ]
+        )
+        for i, symbol in enumerate(symbols):
+            token = 900_001 + i
+            out.writerow(
+                [token * 256 + 1, token, symbol, symbol, 0, "", 0, 0.05, 1, "EQ", "NSE", "NSE"]
+            )
+
+
+async def test_a_generated_year_at_full_speed_and_paced_has_the_same_ledger(
+    tmp_path: Path, monkeypatch
+) -> None:
+    symbols = ["GENA", "GENB"]
+    bars = tmp_path / "bars"
+    bars.mkdir()
+    _write_year(bars, symbols, days=250, seed=13)
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["replay"] = {
+        "speed": "max",
+        "max_gap_seconds": 0.001,
+        "sources": [{"exchange": "NSE", "path": f"{bars}/GEN*.csv"}],
+    }
+    data["instruments"] = [str(bars / "instruments.csv")]
+    data["risk"]["max_trades_per_symbol_per_day"] = 20
+    data["engines"] = [
+        {
+            "name": "eq",
+            "kind": "equity",
+            "symbols": symbols,
+            "product": "MIS",
+            "timeframe": "15m",
+            "margin_rate": 0.2,
+            "strategy": "ema_cross",
+            "params": {"fast": 5, "slow": 12, "allow_short": True},
+        }
+    ]
+    config = parse_config(data, "parity.yaml")
+    fast, paced, sleeps = await _fast_and_paced(config, tmp_path, 2_000_000.0, monkeypatch)
+    assert sleeps > 0
+    days = {ts // (86_400 * 10**9) for *_, ts, _ in fast["fills"]}
+    assert len(fast["fills"]) > 300 and len(days) > 150  # traded through the year
+    _assert_same(fast, paced)
