@@ -56,6 +56,9 @@ def test_ctl_commands_with_protocol_offer_every_word_but_watch():
         "reset-kill",
         "flatten",
         "cancel",
+        "set-limit",
+        "ticket",
+        "modify-stop",
     )
     help_text = build_ctl_parser().format_help()
     for argument in ("tag (order, cancel)", "engine (start, stop, pause, resume)", "symbol"):
