@@ -25,6 +25,12 @@ _TYPES = ("MARKET", "LIMIT")
 MAX_LOTS = 100_000  # a typo guard: the risk gate's quantity cap is the real limit
 
 
+def price_text(price: float) -> str:
+    """A price as typed back: up to four decimals, no trailing zeros (``22400.05``,
+    ``812.5``, ``800``); never ``:g``, which drops the paise of a five-digit price."""
+    return f"{price:.4f}".rstrip("0").rstrip(".")
+
+
 class TicketRefused(ValueError):
     """A ticket or stop move that cannot be read; the message is one line."""
 
@@ -41,8 +47,8 @@ class Ticket:
     @property
     def text(self) -> str:
         """The ticket as one line (what ``parse_ticket`` reads back)."""
-        limit = f" LIMIT {self.price:g}" if self.order_type == "LIMIT" else ""
-        return f"{self.side} {self.quantity} {self.symbol}{limit} STOP {self.stop:g}"
+        limit = f" LIMIT {price_text(self.price)}" if self.order_type == "LIMIT" else ""
+        return f"{self.side} {self.quantity} {self.symbol}{limit} STOP {price_text(self.stop)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +58,7 @@ class StopMove:
 
     @property
     def text(self) -> str:
-        return f"{self.symbol} {self.trigger:g}"
+        return f"{self.symbol} {price_text(self.trigger)}"
 
 
 def _price(word: str, what: str) -> float:
@@ -104,7 +110,9 @@ def parse_ticket(text: str) -> Ticket:
     side = side.upper()
     if order_type == "LIMIT" and (stop >= price if side == "BUY" else stop <= price):
         where = "below" if side == "BUY" else "above"
-        raise TicketRefused(f"the stop {stop:g} must be {where} the limit price {price:g}")
+        raise TicketRefused(
+            f"the stop {price_text(stop)} must be {where} the limit price {price_text(price)}"
+        )
     return Ticket(side, int(qty), _symbol(symbol), order_type, price, stop)
 
 

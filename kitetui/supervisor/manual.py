@@ -30,7 +30,13 @@ from kitetui.domain import (
     SignalKind,
 )
 from kitetui.events import EventKind
-from kitetui.order_ticket import TicketRefused, on_tick, parse_stop_move, parse_ticket
+from kitetui.order_ticket import (
+    TicketRefused,
+    on_tick,
+    parse_stop_move,
+    parse_ticket,
+    price_text,
+)
 from kitetui.risk_limits import LimitRefused, parse_assignment
 
 if TYPE_CHECKING:
@@ -117,7 +123,8 @@ class ManualControls:
             if price and not on_tick(price, tick):
                 return CommandResult(
                     False,
-                    f"ticket refused: {what} {price:g} is not a multiple of the tick {tick:g}",
+                    f"ticket refused: {what} {price_text(price)} is not a multiple of the "
+                    f"tick {price_text(tick)}",
                 )
         last = desk.last_prices.get(symbol, 0.0)
         reference = ticket.price if ticket.order_type == "LIMIT" else last
@@ -132,8 +139,8 @@ class ManualControls:
             where = "below" if side is Side.BUY else "above"
             return CommandResult(
                 False,
-                f"ticket refused: the stop {ticket.stop:g} must be {where} the market "
-                f"(last {last:g})",
+                f"ticket refused: the stop {price_text(ticket.stop)} must be {where} the market "
+                f"(last {price_text(last)})",
             )
         now = desk.clock.now_ns
         tag = trader.tag_for("MANUAL", symbol, now, len(trader.orders))
@@ -208,8 +215,8 @@ class ManualControls:
         return CommandResult(
             True,
             f"ticket {tag}: {side.value} {decision.quantity} {symbol} "
-            f"{ticket.order_type}{f' @ {ticket.price:g}' if ticket.price else ''}, "
-            f"stop {ticket.stop:g} once filled{reduced}",
+            f"{ticket.order_type}{f' @ {price_text(ticket.price)}' if ticket.price else ''}, "
+            f"stop {price_text(ticket.stop)} once filled{reduced}",
         )
 
     # -- a stop ---------------------------------------------------------------------------

@@ -257,7 +257,10 @@ class ExitManager:
             tick = engine.tick_size(symbol) if engine is not None else self.trader.tick_size
             ticks = trigger / tick
             if abs(ticks - round(ticks)) > 1e-6:
-                return False, f"{trigger:g} is not a multiple of {symbol}'s tick {tick:g}"
+                return (
+                    False,
+                    f"{_price(trigger)} is not a multiple of {symbol}'s tick {_price(tick)}",
+                )
             last = self.trader.last_prices.get(symbol, 0.0)
             long = qty > 0
             if last > 0 and (trigger >= last if long else trigger <= last):
@@ -265,7 +268,7 @@ class ExitManager:
                 side = "long" if long else "short"
                 return False, (
                     f"a {side} position's stop must be {where} the market "
-                    f"(last {last:g}); {trigger:g} would trigger at once"
+                    f"(last {_price(last)}); {_price(trigger)} would trigger at once"
                 )
             if any(o.status is OrderStatus.OPEN for o in stops):
                 return False, f"{symbol}'s stop has triggered: it is being worked, not moved"
@@ -278,7 +281,7 @@ class ExitManager:
                         stop.tag,
                         trigger_price=float(terms["trigger_price"]),  # type: ignore[arg-type]
                         price=terms.get("price"),  # type: ignore[arg-type]
-                        why=f"stop moved by hand from {old:g} to {trigger:g}",
+                        why=f"stop moved by hand from {_price(old)} to {_price(trigger)}",
                     )
                 except (BrokerUnavailable, ModifyRefused) as exc:
                     return False, f"{symbol}: the stop {stop.tag} was not moved ({exc})"
@@ -299,12 +302,12 @@ class ExitManager:
                     kind=EventKind.STOP_MOVED,
                     symbol=symbol,
                     engine=engine_name,
-                    message=f"{symbol} {qty:+d}: protective stop moved from {old:g} to "
-                    f"{trigger:g} by hand",
+                    message=f"{symbol} {qty:+d}: protective stop moved from {_price(old)} to "
+                    f"{_price(trigger)} by hand",
                     data={"old": old, "new": trigger, "stops": [o.tag for o in stops]},
                 )
             )
-            return True, f"{symbol}: stop moved from {old:g} to {trigger:g}"
+            return True, f"{symbol}: stop moved from {_price(old)} to {_price(trigger)}"
 
     def market_closed(self) -> None:
         """The bell: nothing is sent until the next open (the alarm stays quiet too)."""
@@ -778,6 +781,11 @@ class ExitManager:
 
     def reversal_symbols(self) -> list[str]:
         return sorted(self._reversals)
+
+
+def _price(price: float) -> str:
+    """A price in a message: its paise kept (``:g`` would drop them at 22400.05)."""
+    return f"{price:.4f}".rstrip("0").rstrip(".")
 
 
 def _tick_toward(price: float, tick: float, side: Side) -> float:

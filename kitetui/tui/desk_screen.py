@@ -505,7 +505,8 @@ class DeskScreen(Screen[None]):
                 self.app.push_screen(
                     ConfirmScreen(
                         f"Set {name} to {value}?",
-                        f"Now {setting.value:,g}, config {setting.config_value:,g}. For the "
+                        f"Now {setting.value:,.{0 if setting.integer else 2}f}, config "
+                        f"{setting.config_value:,.{0 if setting.integer else 2}f}. For the "
                         "rest of this run (a restart keeps it); journaled.",
                     ),
                     callback=self._then_send(SetRiskLimit(assignment)),

@@ -21,7 +21,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from kitetui.order_ticket import Ticket, TicketRefused, parse_stop_move, parse_ticket
+from kitetui.order_ticket import (
+    Ticket,
+    TicketRefused,
+    parse_stop_move,
+    parse_ticket,
+    price_text,
+)
 from kitetui.risk_limits import LimitRefused, check_value
 from kitetui.views import LimitSetting, PositionView
 
@@ -199,7 +205,7 @@ class StopForm(_Form):
             yield Label(f"Move the stop of {p.symbol}", classes="dialog-title")
             yield Static(table, classes="form-note")
             yield Input(
-                f"{p.stop_price:g}" if p.stop_price else "",
+                f"{price_text(p.stop_price)}" if p.stop_price else "",
                 placeholder=f"new trigger, {where} the market",
                 id="stop-price",
             )
@@ -223,6 +229,6 @@ class StopForm(_Form):
             move.trigger >= p.last_price if long else move.trigger <= p.last_price
         ):
             where = "below" if long else "above"
-            self.refuse(f"the stop must be {where} the market (last {p.last_price:g})")
+            self.refuse(f"the stop must be {where} the market (last {price_text(p.last_price)})")
             return
         self.dismiss(move.text)

@@ -29,6 +29,7 @@ from kitetui.commands import (
     StartEngine,
     StopEngine,
 )
+from kitetui.order_ticket import price_text
 from kitetui.tui.cells import (
     BLOCKED_COLUMNS,
     ENGINE_COLUMNS,
@@ -158,10 +159,10 @@ def _flatten_question(position: PositionView) -> tuple[str, str]:
 
 def _stop_question(position: PositionView, move: str) -> tuple[Command, tuple[str, str]]:
     new = move.split()[-1]
-    was = f"{position.stop_price:g}" if position.stop_price else "none working"
+    was = f"{price_text(position.stop_price)}" if position.stop_price else "none working"
     return ModifyStop(move), (
         f"Move the stop of {position.symbol} to {new}?",
-        f"Now {was}; last {position.last_price:g}. The exit manager modifies the working "
+        f"Now {was}; last {price_text(position.last_price)}. The exit manager modifies the working "
         "stop in place.",
     )
 

@@ -11,7 +11,14 @@ import sys
 import pytest
 from control_helpers import ORDER_DETAIL
 
-from kitetui.commands import CancelOrder, FlattenPosition, TriggerKillSwitch
+from kitetui.commands import (
+    CancelOrder,
+    FlattenPosition,
+    ModifyStop,
+    PlaceTicket,
+    SetRiskLimit,
+    TriggerKillSwitch,
+)
 from kitetui.control.ctl import CTL_COMMANDS, build_ctl_parser, ctl_request, run_ctl
 from kitetui.control.protocol import order_detail_from_json, snapshot_from_json
 
@@ -38,10 +45,36 @@ async def ctl(*argv: str) -> int:
         ("reset-kill", "now", "reset-kill takes no argument"),
         ("flatten", "SBIN", {"symbol": "SBIN"}),
         ("cancel", None, "cancel needs a tag"),
+        # as argparse hands them over: a list of the words after the command
+        ("flatten", ["SBIN"], {"symbol": "SBIN"}),
+        ("flatten", ["SBIN", "NOW"], "flatten takes one symbol, not 2"),
+        ("status", [], {}),
+        ("set-limit", ["max_daily_loss=5000"], {"assignment": "max_daily_loss=5000"}),
+        ("set-limit", [], "set-limit needs a assignment"),
+        ("modify-stop", ["SBIN", "801.5"], {"stop": "SBIN 801.5"}),
+        ("ticket", ["BUY", "1", "SBIN", "STOP", "800"], {"ticket": "BUY 1 SBIN STOP 800"}),
     ],
 )
 def test_ctl_request_with_command_line_gives_arguments_or_the_problem(command, arg, expected):
     assert ctl_request(command, arg) == expected
+
+
+async def test_run_ctl_with_words_sends_them_as_one_text(served, capsys):
+    desk, server = served
+    path = str(server.path)
+    assert await ctl("--socket", path, "set-limit", "max_open_positions=3") == 0
+    assert await ctl("--socket", path, "modify-stop", "SBIN", "801.5") == 0
+    assert (
+        await ctl("--socket", path, "ticket", "SELL", "2", "SBIN", "LIMIT", "812", "STOP", "830")
+        == 0
+    )
+    assert await ctl("--socket", path, "flatten", "SBIN", "NOW") == 2
+    assert desk.commands == [
+        SetRiskLimit("max_open_positions=3"),
+        ModifyStop("SBIN 801.5"),
+        PlaceTicket("SELL 2 SBIN LIMIT 812 STOP 830"),
+    ]
+    assert "flatten takes one symbol, not 2" in capsys.readouterr().err
 
 
 def test_ctl_commands_with_protocol_offer_every_word_but_watch():
