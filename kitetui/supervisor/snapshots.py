@@ -215,6 +215,12 @@ class Publisher:
         desk = self.desk
         portfolio, risk, limits = desk.portfolio, desk.risk, desk.risk.limits
         margins = self._margin_figures()
+        changed = risk.changed_limits
+
+        def mark(name: str) -> str:
+            """A limit a person changed from the config's value is marked on the gauge."""
+            return " *" if name in changed else ""
+
         day_pnl = portfolio.day_pnl_paise / 100
         trades = dict(risk.entries_today)
         return RiskView(
@@ -231,19 +237,26 @@ class Publisher:
             charges=portfolio.charges_paise / 100,
             charges_by_component=charge_components(portfolio.charges),
             limits=(
-                LimitView("daily loss", max(0.0, -day_pnl), limits.max_daily_loss, "₹"),
                 LimitView(
-                    "open positions", len(portfolio.open_positions()), limits.max_open_positions
+                    "daily loss" + mark("max_daily_loss"),
+                    max(0.0, -day_pnl),
+                    limits.max_daily_loss,
+                    "₹",
                 ),
                 LimitView(
-                    "gross exposure",
+                    "open positions" + mark("max_open_positions"),
+                    len(portfolio.open_positions()),
+                    limits.max_open_positions,
+                ),
+                LimitView(
+                    "gross exposure" + mark("max_gross_exposure"),
                     portfolio.gross_exposure_paise / 100,
                     limits.max_gross_exposure,
                     "₹",
                 ),
                 *desk.venue.limits(),
                 LimitView(
-                    "trades/symbol/day",
+                    "trades/symbol/day" + mark("max_trades_per_symbol_per_day"),
                     max(trades.values(), default=0),
                     limits.max_trades_per_symbol_per_day,
                 ),

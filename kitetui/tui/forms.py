@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, OptionList, Static
+from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from kitetui.order_ticket import (
@@ -30,6 +30,8 @@ from kitetui.order_ticket import (
 )
 from kitetui.risk_limits import LimitRefused, check_value
 from kitetui.views import LimitSetting, PositionView
+
+KEYS = "Enter: review, then y/n to send · Esc: cancel"
 
 
 def _number(value: float, integer: bool) -> str:
@@ -48,10 +50,6 @@ class _Form(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-    @on(Button.Pressed, "#cancel")
-    def cancel_pressed(self) -> None:
-        self.dismiss(None)
-
 
 class LimitForm(_Form):
     """Choose a limit (↑ ↓, Enter), type its new value, Enter: ``NAME=VALUE``."""
@@ -67,17 +65,15 @@ class LimitForm(_Form):
         options = []
         for s in self.settings.values():
             now = _number(s.value, s.integer)
-            mark = f" (config {_number(s.config_value, s.integer)})" if s.changed else ""
-            options.append(Option(f"{s.name:<{width}}  {now:>15}{mark}", id=s.name))
+            mark = "  * changed" if s.changed else ""  # the config's value is on the line below
+            options.append(Option(f"{s.name:<{width}}  {now:>16}{mark}", id=s.name))
         with Vertical(id="limit-dialog", classes="dialog form"):
             yield Label("Change a risk limit", classes="dialog-title")
             yield OptionList(*options, id="limit-names")
             yield Label("", id="limit-bounds", classes="form-bounds")
             yield Input(placeholder="new value, then Enter", id="limit-value")
             yield Label("", classes="form-hint")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Review", id="review", variant="warning")
+            yield Label(KEYS, classes="form-keys")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -111,7 +107,6 @@ class LimitForm(_Form):
             value.focus()
 
     @on(Input.Submitted, "#limit-value")
-    @on(Button.Pressed, "#review")
     def review(self) -> None:
         setting = self.chosen
         if setting is None:
@@ -154,9 +149,7 @@ class TicketForm(_Form):
                 classes="form-note",
             )
             yield Label("", classes="form-hint")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Review", id="review", variant="warning")
+            yield Label(KEYS, classes="form-keys")
         yield Footer()
 
     def ticket(self) -> Ticket:
@@ -172,7 +165,6 @@ class TicketForm(_Form):
         return parse_ticket(f"{value['side']} {value['qty']} {value['symbol']}{limit}{stop}")
 
     @on(Input.Submitted)
-    @on(Button.Pressed, "#review")
     def review(self) -> None:
         try:
             ticket = self.ticket()
@@ -210,13 +202,10 @@ class StopForm(_Form):
                 id="stop-price",
             )
             yield Label("", classes="form-hint")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Review", id="review", variant="warning")
+            yield Label(KEYS, classes="form-keys")
         yield Footer()
 
     @on(Input.Submitted, "#stop-price")
-    @on(Button.Pressed, "#review")
     def review(self) -> None:
         p = self.position
         try:

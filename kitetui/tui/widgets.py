@@ -775,7 +775,7 @@ class RiskPanel(VerticalScroll):
             for symbol, why in risk.naked
         ]
         changed = [
-            f"[b]Limit changed[/b] {_tone_markup(x.name, 'warn')} "
+            f"[b]Limit changed (*)[/b] {_tone_markup(x.name, 'warn')} "
             f"{x.value:,.{0 if x.integer else 2}f} "
             f"[dim](config {x.config_value:,.{0 if x.integer else 2}f})[/dim]"
             for x in risk.changed_settings

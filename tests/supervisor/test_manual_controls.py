@@ -90,7 +90,7 @@ async def test_set_limit_with_bounds_is_journaled_shown_and_survives_a_restart(
         ("max_open_positions", 2.0, 5.0)
     ]
     gauge = {limit.name: limit.limit for limit in snapshot.risk.limits}
-    assert gauge["open positions"] == 2
+    assert gauge["open positions *"] == 2  # marked: changed from the config
     # journaled: the event and the risk state
     events = _rows(db, "SELECT data FROM events WHERE kind = 'RiskLimitChanged'")
     assert [json.loads(data) for (data,) in events] == [

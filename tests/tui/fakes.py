@@ -321,10 +321,11 @@ SIGNALS = (
 )
 
 LIMITS = (
-    LimitView("daily loss", 340.5, 10000.0, "₹"),
+    LimitView("daily loss *", 340.5, 10000.0, "₹"),
     LimitView("open positions", 2, 5),
     LimitView("exposure", 1640000.0, 2000000.0, "₹"),
     LimitView("trades INFY", 2, 2),
+    LimitView("margin used", 328000.0, 1003070.5, "₹"),
 )
 
 # The limits a person may change (the Risk tab's ``l`` form): daily loss lowered by hand.
