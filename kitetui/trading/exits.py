@@ -161,7 +161,7 @@ class ExitManager:
             triggered = first.status is OrderStatus.OPEN
             return Protection(
                 "PROTECTED",
-                f"STOP @ {first.trigger_price:g}" + (" triggered" if triggered else ""),
+                f"STOP @ {_price(first.trigger_price)}" + (" triggered" if triggered else ""),
             )
         retry = self._stop_retry.get(symbol)
         if retry is not None:

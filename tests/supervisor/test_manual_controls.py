@@ -192,7 +192,7 @@ async def test_ticket_accepted_gets_a_stop_and_the_stop_moves(tmp_path: Path) ->
     assert not seen["wrong"].ok and "must be below the market" in seen["wrong"].message
     assert seen["moved"].ok, seen["moved"].message
     assert seen["after"] == [(seen["tag"], seen["new"])]  # the same stop, modified in place
-    assert seen["cover"] == f"STOP @ {seen['new']:g}"
+    assert seen["cover"] == f"STOP @ {seen['new']:.2f}".rstrip("0").rstrip(".")
     assert supervisor.trader.exits.levels[symbol].trigger == seen["new"]
     # journaled as manual: the order, its signal and decision, the events
     assert _rows(
