@@ -279,3 +279,46 @@ def test_status_shows_day_and_run_pnl_net_gross_and_charges_by_component() -> No
     header, row = [line for line in text.splitlines() if "SBIN" in line or "CHARGES" in line]
     assert header.split()[6:9] == ["NET", "GROSS", "CHARGES"]
     assert row.split()[6:9] == ["-112.30", "-100.00", "12.30"]
+
+
+def test_status_shows_margins_and_the_limits_changed_by_hand() -> None:
+    from kitetui.control.ctl import format_status
+    from kitetui.views import DeskSnapshot, LimitSetting, RiskView
+
+    risk = RiskView(
+        state="ACTIVE",
+        kill_switch=False,
+        entries_paused=False,
+        halt_reason="",
+        day_pnl=0.0,
+        realized=0.0,
+        unrealized=0.0,
+        max_drawdown=0.0,
+        settings=(
+            LimitSetting("max_daily_loss", 5000.0, 20000.0, "above 0, at most 1"),
+            LimitSetting("max_open_positions", 2.0, 5.0, "1 to 1,000", integer=True),
+            LimitSetting("max_order_quantity", 100.0, 100.0, "1 to 1,000", integer=True),
+        ),
+        margin_used=109_503.0,
+        margin_available=890_497.5,
+        margin_source="rates",
+    )
+    text = format_status(DeskSnapshot(1, "replay", "run", 0, "RUNNING", "max", risk=risk))
+    lines = text.splitlines()
+    assert "margin    used 109,503.00  available 890,497.50  (rates)" in lines
+    assert "limit     max_daily_loss 5,000.00 changed by hand (config 20,000.00)" in lines
+    assert "limit     max_open_positions 2 changed by hand (config 5)" in lines
+    assert "max_order_quantity" not in text
+    # before any figure (an old desk, or none yet) there is no margin line
+    quiet = format_status(
+        DeskSnapshot(
+            1,
+            "replay",
+            "run",
+            0,
+            "RUNNING",
+            "max",
+            risk=RiskView("ACTIVE", False, False, "", 0.0, 0.0, 0.0, 0.0),
+        )
+    )
+    assert "margin" not in quiet and "limit " not in quiet
