@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-from test_rehearsal import _config, exchange  # noqa: F401 (the fixture)
+import pytest
+from test_rehearsal import Exchange, _config
 
 from kitetui.config import load_config
 from kitetui.trading.margins import Margins
@@ -17,6 +18,14 @@ from kitetui.venues import kite as kite_venue
 from kitetui.venues.kite import KiteVenue
 
 T = 20.0
+
+
+@pytest.fixture
+def sim(tmp_path: Path):
+    """``kitetui sim-exchange`` on 127.0.0.1, as the dress rehearsal starts it."""
+    exchange = Exchange(tmp_path, "--speed", "600")
+    yield exchange
+    exchange.stop()
 
 
 async def _until(predicate) -> None:
@@ -44,11 +53,11 @@ def _venue(tmp_path: Path, sim) -> tuple[KiteVenue, list]:
 
 async def test_margins_with_sim_exchange_are_read_then_refreshed_on_a_fill(
     tmp_path: Path,
-    exchange,
-    monkeypatch,  # noqa: F811
+    sim,
+    monkeypatch,
 ) -> None:
     monkeypatch.setattr(kite_venue, "MARGINS_AFTER_FILL_S", 0.0)
-    venue, events = _venue(tmp_path, exchange)
+    venue, events = _venue(tmp_path, sim)
     assert venue.margins() is None  # nothing read yet: the desk computes its own
     task = asyncio.create_task(venue._poll_margins(venue._host))
     try:
@@ -67,11 +76,11 @@ async def test_margins_with_sim_exchange_are_read_then_refreshed_on_a_fill(
 
 async def test_margins_with_failing_read_journal_one_event_and_keep_the_last(
     tmp_path: Path,
-    exchange,
-    monkeypatch,  # noqa: F811
+    sim,
+    monkeypatch,
 ) -> None:
     monkeypatch.setattr(kite_venue, "MARGINS_AFTER_FILL_S", 0.0)
-    venue, events = _venue(tmp_path, exchange)
+    venue, events = _venue(tmp_path, sim)
     venue._margins = Margins(10.0, 20.0, "Kite")
 
     tries: list[str] = []
