@@ -7,8 +7,10 @@ place where a command is checked and carried out.
 This module is the vocabulary's only declaration. ``name`` is a command's word on the
 control socket and in ``kitetui ctl``; its fields (at most one, since ``ctl`` takes one
 argument) are what it carries: a field without a default is required and may not be
-empty, one with a default is optional. The socket's validation, ``kitetui ctl``'s
-arguments and the client's requests are all derived from these classes
+empty, one with a default is optional. A command whose ``words`` is True takes the rest
+of ``ctl``'s line as its text (``ctl modify-stop SBIN 801.5``). The socket's
+validation, ``kitetui ctl``'s arguments and the client's requests are all derived from
+these classes
 (``kitetui/control/protocol.py``). A new command is one dataclass here, its entry in
 ``Command``, and one ``match`` arm in ``Supervisor._execute``.
 """
@@ -86,6 +88,38 @@ class CancelOrder:
     tag: str
 
 
+@dataclass(frozen=True, slots=True)
+class SetRiskLimit:
+    """Change one risk limit for the rest of the run: ``max_daily_loss=5000``.
+
+    Checked against the config's bounds (``kitetui/risk_limits.py``), journaled, and
+    kept by a restart of the run. Its text may span words on ``kitetui ctl``'s line.
+    """
+
+    name: ClassVar[str] = "set-limit"
+    words: ClassVar[bool] = True
+    assignment: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceTicket:
+    """A manual entry: ``BUY 2 NIFTY24MAYFUT LIMIT 22500 STOP 22400``
+    (``kitetui/order_ticket.py``): through the risk gate, protected by the exit manager."""
+
+    name: ClassVar[str] = "ticket"
+    words: ClassVar[bool] = True
+    ticket: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyStop:
+    """Move a position's protective stop: ``NIFTY24MAYFUT 22410``."""
+
+    name: ClassVar[str] = "modify-stop"
+    words: ClassVar[bool] = True
+    stop: str
+
+
 Command = (
     StartEngine
     | StopEngine
@@ -95,6 +129,9 @@ Command = (
     | ResetKillSwitch
     | FlattenPosition
     | CancelOrder
+    | SetRiskLimit
+    | PlaceTicket
+    | ModifyStop
 )
 
 #: Every command class, in the order declared in ``Command``.

@@ -53,9 +53,13 @@ class EventKind(StrEnum):
     RISK_HALTED = "RiskHalted"
     TRADING_HALTED = "TradingHalted"  # the daily loss limit
     SYMBOL_BLOCKED = "SymbolBlocked"  # a symbol's loss limit
+    RISK_LIMIT_CHANGED = "RiskLimitChanged"  # a person changed a limit (set-limit)
+    MARGINS_READ_FAILED = "MarginsReadFailed"  # Kite's margins() did not answer
 
     # -- orders -----------------------------------------------------------------------
     ORDER_SLICED = "OrderSliced"  # above freeze quantity: whole-lot children
+    MANUAL_ORDER_PLACED = "ManualOrderPlaced"  # a person's order ticket, past the gate
+    STOP_MOVED = "StopMoved"  # a person moved a position's protective stop
     ORDER_NOT_ACCEPTED = "OrderNotAccepted"
     ORDER_REJECTED = "OrderRejected"
     ORDER_MODIFIED = "OrderModified"

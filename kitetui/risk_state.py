@@ -7,8 +7,9 @@ the store needs nothing from ``kitetui.trading`` to check it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 STATE_VERSION = 1
@@ -16,7 +17,8 @@ STATE_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class RiskState:
-    """Everything the risk engine journals; its limits come from the config instead."""
+    """Everything the risk engine journals; its limits come from the config, but for
+    those a person changed during the run (``limits``)."""
 
     trading_day: str
     kill_switch: bool
@@ -25,6 +27,9 @@ class RiskState:
     entries_paused: bool
     blocked_symbols: dict[str, str]
     entries_today: dict[str, int]
+    # Limits a person changed during the run (name -> value), over the config's. Absent
+    # in states written before limits could change: read as none changed.
+    limits: dict[str, int | float] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, state: Mapping[str, Any]) -> RiskState:
@@ -55,6 +60,13 @@ class RiskState:
         for symbol, count in entries.items():
             if not isinstance(symbol, str) or not isinstance(count, int) or isinstance(count, bool):
                 raise ValueError(f"risk state entries_today entry is malformed: {symbol!r}")
+        limits = state.get("limits", {})
+        if not isinstance(limits, dict):
+            raise ValueError(f"risk state 'limits' has the wrong type: {limits!r}")
+        for name, value in limits.items():
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not isinstance(name, str) or not number or not math.isfinite(value):
+                raise ValueError(f"risk state limits entry is malformed: {name!r}")
         return cls(
             trading_day,
             kill_switch,
@@ -63,4 +75,5 @@ class RiskState:
             entries_paused,
             dict(blocked),
             dict(entries),
+            dict(limits),
         )

@@ -178,6 +178,22 @@ class LimitView:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitSetting:
+    """One risk limit a person may change: its value now, the config's and the bounds
+    the config allows (``kitetui/risk_limits.py``)."""
+
+    name: str  # the config key, e.g. max_daily_loss
+    value: float
+    config_value: float
+    bounds: str  # in words: "1 to 1,000", "above 0, at most 100,000,000,000"
+    integer: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.value != self.config_value
+
+
+@dataclass(frozen=True, slots=True)
 class RiskView:
     state: str  # ACTIVE / REDUCING / HALTED
     kill_switch: bool
@@ -204,6 +220,17 @@ class RiskView:
     day_realized: float = 0.0
     day_max_drawdown: float = 0.0
     days: int = 1  # trading days the run has seen so far
+    # Every limit a person may change, with the config's value and its bounds.
+    settings: tuple[LimitSetting, ...] = ()
+    # Margin used and available, rupees; source "rates" (computed from the engines'
+    # margin rates) or "Kite" (its margins()); "" before the first figure.
+    margin_used: float = 0.0
+    margin_available: float = 0.0
+    margin_source: str = ""
+
+    @property
+    def changed_settings(self) -> tuple[LimitSetting, ...]:
+        return tuple(s for s in self.settings if s.changed)
 
     @property
     def entries(self) -> str:

@@ -34,6 +34,7 @@ from kitetui.control.protocol import (
     request_to_command,
 )
 from kitetui.tui.app import KiteTuiApp, make_app
+from kitetui.tui.forms import LimitForm, StopForm, TicketForm
 from kitetui.tui.keys import DESK_KEYS, DeskKey
 from kitetui.tui.screens import ConfirmScreen, KillSwitchScreen
 from kitetui.tui.tabs import TABS
@@ -106,7 +107,23 @@ async def test_every_command_is_reachable_from_kitetui_ctl(sock_dir: Path) -> No
 
 
 async def _answer(app: KiteTuiApp, pilot) -> None:
-    """Confirm whatever the key asked (a y/n question, or the typed KILL)."""
+    """Fill in the form a key opened, then confirm whatever the key asked (a y/n
+    question, or the typed KILL)."""
+    if isinstance(app.screen, LimitForm):
+        await pilot.press("enter", "enter")  # the first limit, its value as it is
+        await pilot.pause()
+    elif isinstance(app.screen, TicketForm):
+        app.screen.query_one("#ticket-symbol").value = "SBIN"
+        app.screen.query_one("#ticket-stop").value = "800"
+        await pilot.press("enter")
+        await pilot.pause()
+    elif isinstance(app.screen, StopForm):
+        position = app.screen.position
+        below = position.quantity > 0
+        stop = position.last_price * (0.99 if below else 1.01)
+        app.screen.query_one("#stop-price").value = f"{stop:.2f}"
+        await pilot.press("enter")
+        await pilot.pause()
     if isinstance(app.screen, ConfirmScreen):
         await pilot.press("y")
     elif isinstance(app.screen, KillSwitchScreen):

@@ -63,13 +63,18 @@ def build_ctl_parser() -> argparse.ArgumentParser:
         help="cancel: cancel even a protective stop (the position is left without one)",
     )
     parser.add_argument("command", choices=CTL_COMMANDS)
-    parser.add_argument("arg", nargs="?", help=_argument_help())
+    parser.add_argument("arg", nargs="*", help=_argument_help())
     return parser
 
 
-def ctl_request(command: str, arg: str | None) -> dict[str, Any] | str:
-    """The request's arguments for ``kitetui ctl COMMAND [ARG]``, or what is wrong."""
+def ctl_request(command: str, arg: str | Sequence[str] | None) -> dict[str, Any] | str:
+    """The request's arguments for ``kitetui ctl COMMAND [ARG…]``, or what is wrong (a
+    command that takes words, ``set-limit`` say, joins them; the others take one)."""
     kind = REQUESTS[command]
+    if arg is not None and not isinstance(arg, str):
+        if len(arg) > 1 and not kind.words:
+            return f"{command} takes one {kind.argument or 'argument'}, not {len(arg)}"
+        arg = " ".join(arg) or None
     if kind.required and not arg:
         return f"{command} needs a {kind.argument}"
     if not kind.argument and arg:
@@ -163,7 +168,7 @@ def _report(args: argparse.Namespace, reply: dict[str, Any]) -> None:
     elif not reply.get("ok"):
         print(f"refused: {reply.get('error') or reply.get('message', '')}", file=sys.stderr)
     elif _unknown_order(args, reply):
-        print(f"kitetui ctl: the desk has no order {args.arg!r}", file=sys.stderr)
+        print(f"kitetui ctl: the desk has no order {' '.join(args.arg)!r}", file=sys.stderr)
     else:
         print(_reply_text(args.command, reply))
 
@@ -242,6 +247,19 @@ def format_status(s: DeskSnapshot) -> str:
             "  = " + "  ".join(f"{name} {value:,.2f}" for name, value in risk.charges_by_component)
             if risk.charges_by_component
             else ""
+        ),
+        *(
+            [
+                f"margin    used {risk.margin_used:,.2f}  available "
+                f"{risk.margin_available:,.2f}  ({risk.margin_source})"
+            ]
+            if risk.margin_source
+            else []
+        ),
+        *(
+            f"limit     {x.name} {x.value:,.{0 if x.integer else 2}f} changed by hand "
+            f"(config {x.config_value:,.{0 if x.integer else 2}f})"
+            for x in risk.changed_settings
         ),
         "",
         f"engines ({len(s.engines)})",

@@ -67,7 +67,8 @@ class RequestKind:
 
     ``argument`` is the name of the one field it carries ("" for none); a ``required``
     text argument may not be empty. ``ctl`` says whether ``kitetui ctl`` offers it
-    (``watch`` streams, which a one-shot command line cannot show).
+    (``watch`` streams, which a one-shot command line cannot show). ``words``: ``ctl``
+    takes the rest of its line, several words, as the argument.
     """
 
     name: str
@@ -79,6 +80,7 @@ class RequestKind:
     ctl: bool = True
     #: A read's further optional fields: (name, type, default) each.
     more: tuple[tuple[str, Any, Any], ...] = ()
+    words: bool = False  # ``kitetui ctl`` joins the rest of its line into the argument
 
 
 #: The reads: they ask the desk for something and change nothing.
@@ -125,6 +127,7 @@ def command_kind(cls: type[Command]) -> RequestKind:
         required=required,
         default=None if required else field.default,
         command=cls,
+        words=getattr(cls, "words", False),
     )
 
 

@@ -14,9 +14,12 @@ from kitetui.commands import (
     Command,
     CommandResult,
     FlattenPosition,
+    ModifyStop,
     PauseEntries,
+    PlaceTicket,
     ResetKillSwitch,
     ResumeEntries,
+    SetRiskLimit,
     StartEngine,
     StopEngine,
     TriggerKillSwitch,
@@ -24,6 +27,7 @@ from kitetui.commands import (
 from kitetui.domain import EngineState, Event, OrderPurpose
 from kitetui.events import EventKind
 from kitetui.store import runs as runs_repo
+from kitetui.supervisor.manual import ManualControls
 from kitetui.views import OrderDetail
 
 if TYPE_CHECKING:
@@ -50,6 +54,7 @@ _ENGINE_MOVES = {
 class CommandHandler:
     def __init__(self, desk: Supervisor) -> None:
         self.desk = desk
+        self.manual = ManualControls(desk)
 
     async def execute(self, command: Command) -> CommandResult:
         desk = self.desk
@@ -88,6 +93,12 @@ class CommandHandler:
                 return CommandResult(
                     done, f"order {tag} " + ("cancelled" if done else "is not open")
                 )
+            case SetRiskLimit(assignment=assignment):
+                return await self.manual.set_limit(assignment)
+            case PlaceTicket(ticket=ticket):
+                return await self.manual.place_ticket(ticket)
+            case ModifyStop(stop=stop):
+                return await self.manual.modify_stop(stop)
         return CommandResult(False, f"unknown command {command!r}")
 
     def _move_engine(self, command: Command, name: str) -> CommandResult:

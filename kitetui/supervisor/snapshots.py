@@ -18,11 +18,14 @@ from typing import TYPE_CHECKING
 from kitetui.domain import Order, OrderPurpose
 from kitetui.market.instruments import Instrument
 from kitetui.money import Charges, to_paise
+from kitetui.risk_limits import BOUNDS
+from kitetui.trading.margins import Margins, computed
 from kitetui.views import (
     DayView,
     DeskSnapshot,
     EngineView,
     FeedView,
+    LimitSetting,
     LimitView,
     OrderView,
     PerformanceView,
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
 RECENT_ORDERS = 300
 EQUITY_POINTS = 500  # today's newest points, and the whole run's sampled to as many
 HEARTBEAT_S = 1.0  # the longest a running desk goes without publishing a snapshot
+MARGIN_REFRESH_S = 5.0  # margins are recomputed on a fill, else at most this often
 
 
 class Publisher:
@@ -52,6 +56,9 @@ class Publisher:
         self._run_curve: tuple[tuple[int, float], ...] = ()
         self._run_curve_size = -1
         self._order_views: dict[str, tuple[Order, OrderView]] = {}  # tag -> (state, view)
+        self._margins: Margins | None = None
+        self._margins_at = (-1, 0.0)  # (fills, monotonic s) when they were computed
+        self._settings: tuple[object, tuple[LimitSetting, ...]] = (None, ())
 
     def publish(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -215,7 +222,14 @@ class Publisher:
 
     def _risk(self) -> RiskView:
         desk = self.desk
-        portfolio, risk, limits = desk.portfolio, desk.risk, desk.config.risk
+        portfolio, risk, limits = desk.portfolio, desk.risk, desk.risk.limits
+        margins = self._margin_figures()
+        changed = risk.changed_limits
+
+        def mark(name: str) -> str:
+            """A limit a person changed from the config's value is marked on the gauge."""
+            return " *" if name in changed else ""
+
         day_pnl = portfolio.day_pnl_paise / 100
         trades = dict(risk.entries_today)
         return RiskView(
@@ -232,21 +246,36 @@ class Publisher:
             charges=portfolio.charges_paise / 100,
             charges_by_component=charge_components(portfolio.charges),
             limits=(
-                LimitView("daily loss", max(0.0, -day_pnl), limits.max_daily_loss, "₹"),
                 LimitView(
-                    "open positions", len(portfolio.open_positions()), limits.max_open_positions
+                    "daily loss" + mark("max_daily_loss"),
+                    max(0.0, -day_pnl),
+                    limits.max_daily_loss,
+                    "₹",
                 ),
                 LimitView(
-                    "gross exposure",
+                    "open positions" + mark("max_open_positions"),
+                    len(portfolio.open_positions()),
+                    limits.max_open_positions,
+                ),
+                LimitView(
+                    "gross exposure" + mark("max_gross_exposure"),
                     portfolio.gross_exposure_paise / 100,
                     limits.max_gross_exposure,
                     "₹",
                 ),
                 *desk.venue.limits(),
                 LimitView(
-                    "trades/symbol/day",
+                    "trades/symbol/day" + mark("max_trades_per_symbol_per_day"),
                     max(trades.values(), default=0),
                     limits.max_trades_per_symbol_per_day,
+                ),
+                # Used against all there is (used + available): the gauge fills as the
+                # account's margin is blocked.
+                LimitView(
+                    "margin used",
+                    margins.used,
+                    max(0.0, margins.used + margins.available),
+                    "₹",
                 ),
             ),
             blocked_symbols=tuple(sorted(risk.blocked_symbols)),
@@ -257,7 +286,58 @@ class Publisher:
             day_realized=portfolio.day_realized_paise / 100,
             day_max_drawdown=portfolio.day_max_drawdown_paise / 100,
             days=max(1, portfolio.days),
+            settings=self._limit_settings(),
+            margin_used=margins.used,
+            margin_available=margins.available,
+            margin_source=margins.source,
         )
+
+    def _limit_settings(self) -> tuple[LimitSetting, ...]:
+        """The limits a person may change (rebuilt only when one changed)."""
+        risk = self.desk.risk
+        seen, settings = self._settings
+        if seen is not risk.limits:
+            settings = tuple(
+                LimitSetting(
+                    name,
+                    float(getattr(risk.limits, name)),
+                    float(getattr(risk.config_limits, name)),
+                    bounds.describe(),
+                    bounds.integer,
+                )
+                for name, bounds in BOUNDS.items()
+            )
+            self._settings = (risk.limits, settings)
+        return settings
+
+    def _margin_figures(self) -> Margins:
+        """Kite's margins when the venue has them, else computed from the engines'
+        rates: on a fill, else at most every ``MARGIN_REFRESH_S`` (never per tick)."""
+        desk = self.desk
+        kite = desk.venue.margins()
+        if kite is not None:
+            return kite
+        fills = desk.trader.counts.get("fills", 0)
+        now = time.monotonic()
+        last_fills, last_at = self._margins_at
+        if self._margins is None or fills != last_fills or now - last_at >= MARGIN_REFRESH_S:
+            self._margins = computed(self._exposures(), desk.portfolio.net_equity_paise)
+            self._margins_at = (fills, now)
+        return self._margins
+
+    def _exposures(self) -> list[tuple[int, float, float]]:
+        """(quantity, price, margin rate) of each open position and working entry."""
+        desk = self.desk
+        rates = {e.name: float(getattr(e.config, "margin_rate", 1.0)) for e in desk.engines}
+        exposures = [
+            (p.quantity, p.last_price or p.avg_price, rates.get(p.engine, 1.0))
+            for p in desk.portfolio.open_positions()
+        ]
+        for order in desk.trader.open_orders():
+            if order.purpose is OrderPurpose.ENTRY:
+                price = order.price or desk.last_prices.get(order.symbol, 0.0)
+                exposures.append((order.pending_qty, price, rates.get(order.engine, 1.0)))
+        return exposures
 
     def _feed(self) -> FeedView:
         desk = self.desk

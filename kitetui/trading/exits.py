@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from kitetui.brokers.base import BrokerError, BrokerUnavailable, ModifyRefused
@@ -161,7 +161,7 @@ class ExitManager:
             triggered = first.status is OrderStatus.OPEN
             return Protection(
                 "PROTECTED",
-                f"STOP @ {first.trigger_price:g}" + (" triggered" if triggered else ""),
+                f"STOP @ {_price(first.trigger_price)}" + (" triggered" if triggered else ""),
             )
         retry = self._stop_retry.get(symbol)
         if retry is not None:
@@ -242,6 +242,82 @@ class ExitManager:
                 await self.trader.cancel(order.tag, f"{purpose.value.lower()}: {reason}")
             await self._settle(symbol, cause)
             return True
+
+    async def move_stop(self, symbol: str, trigger: float) -> tuple[bool, str]:
+        """A person moves ``symbol``'s protective stop to ``trigger``: (done, what was
+        done or why not). The level moves with it, so a stop resized or placed again
+        later (and after a restart, from the working stop) sits at the new level.
+
+        Refused: no position, a close under way, a stop that has already triggered, a
+        trigger off the tick or on the wrong side of the market (a long's stop below
+        the last price, a short's above), or a modification the exchange refuses (the
+        stop then stays where it was)."""
+        async with self._lock(symbol):
+            qty = self.trader.position_qty(symbol)
+            if qty == 0:
+                return False, f"no open position in {symbol}"
+            stops, closing, _ = self._working(symbol)
+            if symbol in self._closing or closing:
+                return False, f"{symbol} is being closed: its stop is no longer worked"
+            level = self.levels.get(symbol)
+            if level is None and not stops:
+                return False, f"{symbol} has no protective level to move"
+            engine_name = level.engine if level is not None else stops[0].engine
+            engine = self.trader.engines.get(engine_name)
+            tick = engine.tick_size(symbol) if engine is not None else self.trader.tick_size
+            ticks = trigger / tick
+            if abs(ticks - round(ticks)) > 1e-6:
+                return (
+                    False,
+                    f"{_price(trigger)} is not a multiple of {symbol}'s tick {_price(tick)}",
+                )
+            last = self.trader.last_prices.get(symbol, 0.0)
+            long = qty > 0
+            if last > 0 and (trigger >= last if long else trigger <= last):
+                where = "below" if long else "above"
+                side = "long" if long else "short"
+                return False, (
+                    f"a {side} position's stop must be {where} the market "
+                    f"(last {_price(last)}); {_price(trigger)} would trigger at once"
+                )
+            if any(o.status is OrderStatus.OPEN for o in stops):
+                return False, f"{symbol}'s stop has triggered: it is being worked, not moved"
+            old = level.trigger if level is not None else stops[0].trigger_price
+            side = Side.SELL if long else Side.BUY
+            for stop in stops:
+                terms = self._stop_terms(engine, symbol, side, trigger)
+                try:
+                    await self.trader.modify(
+                        stop.tag,
+                        trigger_price=float(terms["trigger_price"]),  # type: ignore[arg-type]
+                        price=terms.get("price"),  # type: ignore[arg-type]
+                        why=f"stop moved by hand from {_price(old)} to {_price(trigger)}",
+                    )
+                except (BrokerUnavailable, ModifyRefused) as exc:
+                    return False, f"{symbol}: the stop {stop.tag} was not moved ({exc})"
+                self._last_action[stop.tag] = self.now_ns()
+            if level is not None:
+                self.levels[symbol] = replace(level, trigger=trigger)
+            else:
+                first = stops[0]
+                self.levels[symbol] = Level(
+                    trigger, first.engine, first.exchange, first.product, "", first.signal_id
+                )
+            self._stop_refused.discard(symbol)
+            if not stops:  # naked: the stop goes out now, at the new level
+                await self._settle(symbol, f"move{self.trader.clock.now_ns}")
+            self.trader.record_event(
+                Event(
+                    ts_ns=self.trader.clock.now_ns,
+                    kind=EventKind.STOP_MOVED,
+                    symbol=symbol,
+                    engine=engine_name,
+                    message=f"{symbol} {qty:+d}: protective stop moved from {_price(old)} to "
+                    f"{_price(trigger)} by hand",
+                    data={"old": old, "new": trigger, "stops": [o.tag for o in stops]},
+                )
+            )
+            return True, f"{symbol}: stop moved from {_price(old)} to {_price(trigger)}"
 
     def market_closed(self) -> None:
         """The bell: nothing is sent until the next open (the alarm stays quiet too)."""
@@ -693,7 +769,11 @@ class ExitManager:
             if self.trader.position_qty(symbol):
                 self.set_level(symbol, entry)
         for order in self.trader.open_orders():
-            if order.purpose is OrderPurpose.STOP and order.symbol not in self.levels:
+            known = self.levels.get(order.symbol)
+            if order.purpose is OrderPurpose.STOP and known is not None:
+                # The working stop is where the level is now (a person may have moved it).
+                self.levels[order.symbol] = replace(known, trigger=order.trigger_price)
+            elif order.purpose is OrderPurpose.STOP:
                 self.levels[order.symbol] = Level(
                     order.trigger_price,
                     order.engine,
@@ -712,6 +792,11 @@ class ExitManager:
 
     def reversal_symbols(self) -> list[str]:
         return sorted(self._reversals)
+
+
+def _price(price: float) -> str:
+    """A price in a message: its paise kept (``:g`` would drop them at 22400.05)."""
+    return f"{price:.4f}".rstrip("0").rstrip(".")
 
 
 def _tick_toward(price: float, tick: float, side: Side) -> float:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kitetui.domain import (
@@ -143,6 +143,7 @@ class RiskEngine:
 
     def __init__(self, limits: RiskLimits, trading_day: str = "") -> None:
         self.limits = limits
+        self.config_limits = limits  # as configured; ``limits`` may be changed at run time
         self.trading_day = trading_day
         self.kill_switch = False
         self.kill_reason = ""
@@ -153,6 +154,33 @@ class RiskEngine:
         # Entry blocks set by live conditions (feed, login, placements, the clock). They
         # are not persisted: each owner re-establishes its block at start.
         self.blocks: dict[str, EntryBlock] = {}
+
+    # ------------------------------------------------------------------ limits
+
+    def set_limit(self, name: str, value: int | float) -> int | float:
+        """Change one limit for the rest of the run (journaled with the risk state, so a
+        restart keeps it); returns the value it had. The caller checks the config's
+        bounds (``kitetui.risk_limits``); ``RiskLimits`` refuses a non-positive one."""
+        if name not in RiskLimits.__dataclass_fields__:
+            raise ValueError(f"no risk limit {name!r}")
+        old = getattr(self.limits, name)
+        self.limits = replace(self.limits, **{name: value})
+        return old
+
+    @property
+    def changed_limits(self) -> dict[str, int | float]:
+        """The limits that differ from the config's, by name."""
+        return {
+            name: getattr(self.limits, name)
+            for name in RiskLimits.__dataclass_fields__
+            if getattr(self.limits, name) != getattr(self.config_limits, name)
+        }
+
+    def _with_changes(self, changes: Mapping[str, int | float]) -> RiskLimits:
+        unknown = sorted(set(changes) - set(RiskLimits.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"risk state changes unknown limits: {', '.join(unknown)}")
+        return replace(self.config_limits, **changes)
 
     # ------------------------------------------------------------------ state
 
@@ -397,7 +425,8 @@ class RiskEngine:
     # ------------------------------------------------------------------ persistence
 
     def to_state(self) -> dict[str, Any]:
-        """A JSON-safe snapshot of everything but the limits (those come from config)."""
+        """A JSON-safe snapshot: the state, and the limits a person changed (the rest
+        come from the config)."""
         return {
             "version": STATE_VERSION,
             "trading_day": self.trading_day,
@@ -407,12 +436,14 @@ class RiskEngine:
             "entries_paused": self.entries_paused,
             "blocked_symbols": dict(self.blocked_symbols),
             "entries_today": dict(self.entries_today),
+            "limits": self.changed_limits,
         }
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Take the journaled state in place (everyone holding this engine sees it); the
         live entry blocks stay, they are not journaled. Strict like ``from_state``."""
-        journaled = RiskEngine.from_state(state, self.limits)
+        journaled = RiskEngine.from_state(state, self.config_limits)
+        self.limits = journaled.limits
         self.trading_day = journaled.trading_day
         self.kill_switch = journaled.kill_switch
         self.kill_reason = journaled.kill_reason
@@ -423,13 +454,15 @@ class RiskEngine:
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], limits: RiskLimits) -> RiskEngine:
-        """Rebuild an engine from ``to_state()`` output with the current limits.
+        """Rebuild an engine from ``to_state()`` output with the configured limits (and
+        the changes a person made to them during the run).
 
         Strict (``RiskState.parse``): a missing key or a wrong type raises ``ValueError``
         rather than quietly forgetting, say, an engaged kill switch.
         """
         journaled = RiskState.parse(state)
         engine = cls(limits, trading_day=journaled.trading_day)
+        engine.limits = engine._with_changes(journaled.limits)
         engine.kill_switch = journaled.kill_switch
         engine.kill_reason = journaled.kill_reason
         engine.loss_halt_reason = journaled.loss_halt_reason

@@ -36,9 +36,12 @@ from kitetui.commands import (
     CancelOrder,
     Command,
     FlattenPosition,
+    ModifyStop,
     PauseEntries,
+    PlaceTicket,
     ResetKillSwitch,
     ResumeEntries,
+    SetRiskLimit,
     StartEngine,
     StopEngine,
     TriggerKillSwitch,
@@ -47,6 +50,7 @@ from kitetui.control.link import DeskLink
 from kitetui.tui.cells import Row, headline_rows, keyed
 from kitetui.tui.chart_screen import ChartScreen
 from kitetui.tui.export_screen import ask_export
+from kitetui.tui.forms import LimitForm, TicketForm
 from kitetui.tui.header import header_model
 from kitetui.tui.history import DESK_HISTORY_TABLES, HistoryBrowser
 from kitetui.tui.history_feed import HistoryFeed
@@ -63,7 +67,7 @@ from kitetui.tui.tabs import (
     TabSpec,
 )
 from kitetui.tui.widgets import HeaderBar, TablePane, ToneStyles
-from kitetui.views import DeskSnapshot, OrderDetail, OrderView
+from kitetui.views import DeskSnapshot, OrderDetail, OrderView, PositionView
 
 KILL_REASON = "manual from TUI"
 #: Below this many rows the detail panes start hidden (``d`` or Enter shows them).
@@ -465,6 +469,18 @@ class DeskScreen(Screen[None]):
         view = self.selected(tab)
         if row_action is None or view is None or row_action.ready(view) is not True:
             return
+        if row_action.form is not None and row_action.filled is not None:
+            filled = row_action.filled
+
+            def typed(text: str | None) -> None:
+                if text:
+                    command, (question, detail) = filled(view, text)
+                    self.app.push_screen(
+                        ConfirmScreen(question, detail), callback=self._then_send(command)
+                    )
+
+            self.app.push_screen(row_action.form(view), callback=typed)
+            return
         command = row_action.command(view)
         if row_action.confirm is None:
             self.send_command(command)
@@ -489,6 +505,46 @@ class DeskScreen(Screen[None]):
             "Engines may open positions again once the risk state allows it.",
         )
         self.app.push_screen(screen, callback=self._then_send(ResetKillSwitch()))
+
+    def action_change_limit(self) -> None:
+        """``l`` on the Risk tab: the limit form, then y/n, then ``SetRiskLimit``."""
+        snapshot = self._snapshot
+        if snapshot is None or not snapshot.risk.settings:
+            return
+
+        def chosen(assignment: str | None) -> None:
+            if assignment:
+                name, _, value = assignment.partition("=")
+                setting = next(s for s in snapshot.risk.settings if s.name == name)
+                self.app.push_screen(
+                    ConfirmScreen(
+                        f"Set {name} to {value}?",
+                        f"Now {setting.value:,.{0 if setting.integer else 2}f}, config "
+                        f"{setting.config_value:,.{0 if setting.integer else 2}f}. For the "
+                        "rest of this run (a restart keeps it); journaled.",
+                    ),
+                    callback=self._then_send(SetRiskLimit(assignment)),
+                )
+
+        self.app.push_screen(LimitForm(snapshot.risk.settings), callback=chosen)
+
+    def action_order_ticket(self) -> None:
+        """``t``: the ticket form (the selected position's symbol filled in), then y/n."""
+        view = self.selected("positions") if self.active_tab == "positions" else None
+        symbol = view.symbol if isinstance(view, PositionView) else ""
+
+        def chosen(ticket: str | None) -> None:
+            if ticket:
+                self.app.push_screen(
+                    ConfirmScreen(
+                        f"Place {ticket}?",
+                        "It passes the risk gate as a strategy's entry would; its "
+                        "protective stop goes out when it fills.",
+                    ),
+                    callback=self._then_send(PlaceTicket(ticket)),
+                )
+
+        self.app.push_screen(TicketForm(symbol), callback=chosen)
 
     def _then_send(self, command: Command) -> Callable[[bool | None], None]:
         def answered(confirmed: bool | None) -> None:
@@ -653,6 +709,9 @@ _COMMAND_TITLES: dict[type[Command], str] = {
     ResetKillSwitch: "Reset kill switch",
     FlattenPosition: "Flatten",
     CancelOrder: "Cancel order",
+    SetRiskLimit: "Risk limit",
+    PlaceTicket: "Order ticket",
+    ModifyStop: "Move stop",
 }
 
 

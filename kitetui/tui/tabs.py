@@ -23,11 +23,13 @@ from kitetui.commands import (
     CancelOrder,
     Command,
     FlattenPosition,
+    ModifyStop,
     PauseEntries,
     ResumeEntries,
     StartEngine,
     StopEngine,
 )
+from kitetui.order_ticket import price_text
 from kitetui.tui.cells import (
     BLOCKED_COLUMNS,
     ENGINE_COLUMNS,
@@ -65,6 +67,7 @@ from kitetui.tui.details import (
     position_detail,
     signal_detail,
 )
+from kitetui.tui.forms import StopForm
 from kitetui.tui.scope import TODAY, performance_in, positions_in
 from kitetui.tui.widgets import RiskPanel
 from kitetui.views import DeskSnapshot, EngineView, OrderDetail, OrderView, PositionView
@@ -86,12 +89,16 @@ class RowAction:
 
     ``ready(view)``: True when it can run for that row, None to show it greyed out.
     ``command(view)``: what it sends. ``confirm(view)``: the (question, detail) of the
-    y/n screen asked first, or None to send at once.
+    y/n screen asked first, or None to send at once. ``form(view)``: a screen that asks
+    for the command's text first (``forms.py``); ``filled(view, text)`` is then the
+    command and its (question, detail), asked y/n before it is sent.
     """
 
     ready: Callable[[Any], bool | None]
     command: Callable[[Any], Command]
     confirm: Callable[[Any], tuple[str, str]] | None = None
+    form: Callable[[Any], Any] | None = None
+    filled: Callable[[Any, str], tuple[Command, tuple[str, str]]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +161,16 @@ def _flatten_question(position: PositionView) -> tuple[str, str]:
     )
 
 
+def _stop_question(position: PositionView, move: str) -> tuple[Command, tuple[str, str]]:
+    new = move.split()[-1]
+    was = f"{price_text(position.stop_price)}" if position.stop_price else "none working"
+    return ModifyStop(move), (
+        f"Move the stop of {position.symbol} to {new}?",
+        f"Now {was}; last {price_text(position.last_price)}. The exit manager modifies the working "
+        "stop in place.",
+    )
+
+
 def _position_detail(position: PositionView, snapshot: DeskSnapshot, _: OrderHistory) -> Detail:
     return position_detail(position, (o for o in snapshot.orders if o.symbol == position.symbol))
 
@@ -174,7 +191,13 @@ POSITIONS = TabSpec(
             ready=lambda position: True if position.quantity else None,
             command=lambda position: FlattenPosition(position.symbol),
             confirm=_flatten_question,
-        )
+        ),
+        "modify_stop": RowAction(
+            ready=lambda position: True if position.quantity else None,
+            command=lambda position: ModifyStop(position.symbol),
+            form=StopForm,
+            filled=_stop_question,
+        ),
     },
 )
 

@@ -786,8 +786,24 @@ class RiskPanel(VerticalScroll):
             f"[b]NAKED[/b] {_tone_markup(symbol, 'down')}: {escape(why)}"
             for symbol, why in risk.naked
         ]
+        changed = [
+            f"[b]Limit changed (*)[/b] {_tone_markup(x.name, 'warn')} "
+            f"{x.value:,.{0 if x.integer else 2}f} "
+            f"[dim](config {x.config_value:,.{0 if x.integer else 2}f})[/dim]"
+            for x in risk.changed_settings
+        ]
+        margin = (
+            [
+                f"[b]Margin[/b] used {money(risk.margin_used, signed=False)}, available "
+                f"{money(risk.margin_available, signed=False)} [dim]({risk.margin_source})[/dim]"
+            ]
+            if risk.margin_source
+            else []
+        )
         lists = "\n".join(
             (
+                *margin,
+                *changed,
                 f"[b]Blocked symbols[/b] {escape(blocked)}",
                 f"[b]Trades today[/b] {escape(trades_today_text(risk.trades_today))}",
                 *blocks,

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from kitetui.market.calendar import TradingCalendar
     from kitetui.market.feeds import Batch, Feed
     from kitetui.market.replay import DateWindow
+    from kitetui.trading.margins import Margins
     from kitetui.trading.risk import RiskEngine
     from kitetui.trading.trader import Trader
     from kitetui.views import LimitView
@@ -102,6 +103,10 @@ class Venue(Protocol):
 
     def limits(self) -> tuple[LimitView, ...]:
         """The exchange's own limits to show beside ours (Kite's daily order count)."""
+        ...
+
+    def margins(self) -> Margins | None:
+        """Kite's margins, read every few seconds (None: the desk computes them)."""
         ...
 
 

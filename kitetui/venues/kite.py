@@ -28,11 +28,14 @@ from kitetui.market.feeds import Batch, LiveFeed
 from kitetui.market.instruments import InstrumentMaster
 from kitetui.store import runs as runs_repo
 from kitetui.store.recording import TickRecorder, master_beside, recording_path
+from kitetui.trading.margins import Margins
 from kitetui.trading.risk import FEED_STALE
 from kitetui.venues import Opened, VenueHost
 from kitetui.views import LimitView
 
 TIMER_S = 0.25  # exits retried and re-priced even when no tick comes
+MARGINS_S = 30.0  # Kite's margins are read this often, and soon after a fill
+MARGINS_AFTER_FILL_S = 2.0  # (at most this soon: a burst of fills is one read)
 
 
 class KiteVenue:
@@ -52,6 +55,9 @@ class KiteVenue:
         self._rest: Any = None
         self._host: VenueHost | None = None
         self._last_drop_event = 0.0
+        self._margins: Margins | None = None
+        self._margins_due = asyncio.Event()
+        self._margins_failing = False
 
     @property
     def reconcile_failures(self) -> int:
@@ -171,6 +177,8 @@ class KiteVenue:
                 )
             )
         self._tasks.append(asyncio.create_task(self._timer(host), name="exit-timer"))
+        host.trader.fill_listeners.append(lambda _order, _fill: self._margins_due.set())
+        self._tasks.append(asyncio.create_task(self._poll_margins(host), name="margins"))
 
     async def _exchange_now_ns(self, host: VenueHost) -> int:
         """The exchange's clock: the NIFTY 50 quote's timestamp, else this machine's."""
@@ -331,6 +339,34 @@ class KiteVenue:
                     data=dict(data),
                 )
             )
+
+    async def _poll_margins(self, host: VenueHost) -> None:
+        """Kite's equity margins (``GET /user/margins/equity``) every ``MARGINS_S`` and
+        soon after a fill, off the event loop; a failed read is an event (once until a
+        read succeeds again) and the last figures stay on screen."""
+        while True:
+            try:
+                client = await self._client()
+                data = await asyncio.to_thread(client.margins, "equity")
+                used = float(data["utilised"]["debits"])
+                self._margins = Margins(used, float(data["net"]), "Kite")
+                self._margins_failing = False
+            except Exception as exc:
+                if not self._margins_failing:
+                    self._margins_failing = True
+                    self._event(
+                        EventKind.MARGINS_READ_FAILED,
+                        f"Kite's margins could not be read: {type(exc).__name__}: {exc}",
+                        level="WARNING",
+                    )
+            self._margins_due.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._margins_due.wait(), timeout=MARGINS_S)
+                await asyncio.sleep(MARGINS_AFTER_FILL_S)
+
+    def margins(self) -> Margins | None:
+        """Kite's margins as last read (None until the first read answers)."""
+        return self._margins
 
     # -- the screen -------------------------------------------------------------------
 

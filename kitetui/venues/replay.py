@@ -126,3 +126,6 @@ class ReplayVenue:
 
     def limits(self) -> tuple[LimitView, ...]:
         return ()
+
+    def margins(self) -> None:
+        return None  # computed from the engines' margin rates

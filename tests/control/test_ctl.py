@@ -11,7 +11,14 @@ import sys
 import pytest
 from control_helpers import ORDER_DETAIL
 
-from kitetui.commands import CancelOrder, FlattenPosition, TriggerKillSwitch
+from kitetui.commands import (
+    CancelOrder,
+    FlattenPosition,
+    ModifyStop,
+    PlaceTicket,
+    SetRiskLimit,
+    TriggerKillSwitch,
+)
 from kitetui.control.ctl import CTL_COMMANDS, build_ctl_parser, ctl_request, run_ctl
 from kitetui.control.protocol import order_detail_from_json, snapshot_from_json
 
@@ -38,10 +45,36 @@ async def ctl(*argv: str) -> int:
         ("reset-kill", "now", "reset-kill takes no argument"),
         ("flatten", "SBIN", {"symbol": "SBIN"}),
         ("cancel", None, "cancel needs a tag"),
+        # as argparse hands them over: a list of the words after the command
+        ("flatten", ["SBIN"], {"symbol": "SBIN"}),
+        ("flatten", ["SBIN", "NOW"], "flatten takes one symbol, not 2"),
+        ("status", [], {}),
+        ("set-limit", ["max_daily_loss=5000"], {"assignment": "max_daily_loss=5000"}),
+        ("set-limit", [], "set-limit needs a assignment"),
+        ("modify-stop", ["SBIN", "801.5"], {"stop": "SBIN 801.5"}),
+        ("ticket", ["BUY", "1", "SBIN", "STOP", "800"], {"ticket": "BUY 1 SBIN STOP 800"}),
     ],
 )
 def test_ctl_request_with_command_line_gives_arguments_or_the_problem(command, arg, expected):
     assert ctl_request(command, arg) == expected
+
+
+async def test_run_ctl_with_words_sends_them_as_one_text(served, capsys):
+    desk, server = served
+    path = str(server.path)
+    assert await ctl("--socket", path, "set-limit", "max_open_positions=3") == 0
+    assert await ctl("--socket", path, "modify-stop", "SBIN", "801.5") == 0
+    assert (
+        await ctl("--socket", path, "ticket", "SELL", "2", "SBIN", "LIMIT", "812", "STOP", "830")
+        == 0
+    )
+    assert await ctl("--socket", path, "flatten", "SBIN", "NOW") == 2
+    assert desk.commands == [
+        SetRiskLimit("max_open_positions=3"),
+        ModifyStop("SBIN 801.5"),
+        PlaceTicket("SELL 2 SBIN LIMIT 812 STOP 830"),
+    ]
+    assert "flatten takes one symbol, not 2" in capsys.readouterr().err
 
 
 def test_ctl_commands_with_protocol_offer_every_word_but_watch():
@@ -56,6 +89,9 @@ def test_ctl_commands_with_protocol_offer_every_word_but_watch():
         "reset-kill",
         "flatten",
         "cancel",
+        "set-limit",
+        "ticket",
+        "modify-stop",
     )
     help_text = build_ctl_parser().format_help()
     for argument in ("tag (order, cancel)", "engine (start, stop, pause, resume)", "symbol"):
@@ -243,3 +279,46 @@ def test_status_shows_day_and_run_pnl_net_gross_and_charges_by_component() -> No
     header, row = [line for line in text.splitlines() if "SBIN" in line or "CHARGES" in line]
     assert header.split()[6:9] == ["NET", "GROSS", "CHARGES"]
     assert row.split()[6:9] == ["-112.30", "-100.00", "12.30"]
+
+
+def test_status_shows_margins_and_the_limits_changed_by_hand() -> None:
+    from kitetui.control.ctl import format_status
+    from kitetui.views import DeskSnapshot, LimitSetting, RiskView
+
+    risk = RiskView(
+        state="ACTIVE",
+        kill_switch=False,
+        entries_paused=False,
+        halt_reason="",
+        day_pnl=0.0,
+        realized=0.0,
+        unrealized=0.0,
+        max_drawdown=0.0,
+        settings=(
+            LimitSetting("max_daily_loss", 5000.0, 20000.0, "above 0, at most 1"),
+            LimitSetting("max_open_positions", 2.0, 5.0, "1 to 1,000", integer=True),
+            LimitSetting("max_order_quantity", 100.0, 100.0, "1 to 1,000", integer=True),
+        ),
+        margin_used=109_503.0,
+        margin_available=890_497.5,
+        margin_source="rates",
+    )
+    text = format_status(DeskSnapshot(1, "replay", "run", 0, "RUNNING", "max", risk=risk))
+    lines = text.splitlines()
+    assert "margin    used 109,503.00  available 890,497.50  (rates)" in lines
+    assert "limit     max_daily_loss 5,000.00 changed by hand (config 20,000.00)" in lines
+    assert "limit     max_open_positions 2 changed by hand (config 5)" in lines
+    assert "max_order_quantity" not in text
+    # before any figure (an old desk, or none yet) there is no margin line
+    quiet = format_status(
+        DeskSnapshot(
+            1,
+            "replay",
+            "run",
+            0,
+            "RUNNING",
+            "max",
+            risk=RiskView("ACTIVE", False, False, "", 0.0, 0.0, 0.0, 0.0),
+        )
+    )
+    assert "margin" not in quiet and "limit " not in quiet

@@ -124,6 +124,9 @@ def test_known_commands_with_reads_first_then_the_declared_commands():
         "reset-kill",
         "flatten",
         "cancel",
+        "set-limit",
+        "ticket",
+        "modify-stop",
     )
     assert [REQUESTS[c.name].command for c in COMMANDS] == list(COMMANDS)
     assert all(kind.command is None for kind in READS)

@@ -100,7 +100,9 @@ async def test_entry_fill_is_protected_by_a_stop_of_the_position_size(tmp_path: 
         assert stops == qty and closing == 0
         [stop] = working(desk.trader, FUT, OrderPurpose.STOP)
         assert stop.order_type is OrderType.SL_M and stop.trigger_price < 19_500
-        assert desk.exits.protection(FUT).text == f"STOP @ {stop.trigger_price:g}"
+        assert desk.exits.protection(FUT).text == f"STOP @ {stop.trigger_price:.2f}".rstrip(
+            "0"
+        ).rstrip(".")
         assert len(stop.tag) <= 20 and stop.tag.isalnum()
         assert rule_11(desk.trader) == []
     finally:

@@ -25,6 +25,7 @@ from kitetui.views import (
     FillView,
     HeadlineView,
     HistoryPage,
+    LimitSetting,
     LimitView,
     OrderDetail,
     OrderEventView,
@@ -478,10 +479,22 @@ SIGNALS = (
 )
 
 LIMITS = (
-    LimitView("daily loss", 340.5, 10000.0, "₹"),
+    LimitView("daily loss *", 340.5, 10000.0, "₹"),
     LimitView("open positions", 2, 5),
     LimitView("exposure", 1640000.0, 2000000.0, "₹"),
     LimitView("trades INFY", 2, 2),
+    LimitView("margin used", 328000.0, 1003070.5, "₹"),
+)
+
+# The limits a person may change (the Risk tab's ``l`` form): daily loss lowered by hand.
+SETTINGS = (
+    LimitSetting("max_daily_loss", 10000.0, 20000.0, "above 0, at most 100,000,000,000"),
+    LimitSetting("max_symbol_loss", 8000.0, 8000.0, "above 0, at most 100,000,000,000"),
+    LimitSetting("max_open_positions", 5.0, 5.0, "1 to 1,000", integer=True),
+    LimitSetting("max_trades_per_symbol_per_day", 2.0, 2.0, "1 to 1,000", integer=True),
+    LimitSetting("max_gross_exposure", 2000000.0, 2000000.0, "above 0, at most 1,000,000,000,000"),
+    LimitSetting("max_order_value", 1500000.0, 1500000.0, "above 0, at most 100,000,000,000"),
+    LimitSetting("max_order_quantity", 10000.0, 10000.0, "1 to 10,000,000", integer=True),
 )
 
 EVENTS = tuple(
@@ -606,6 +619,10 @@ def busy_snapshot() -> DeskSnapshot:
             blocked_symbols=("INFY",),
             trades_today=(("NIFTY24JANFUT", 1), ("RELIANCE", 1), ("INFY", 2)),
             naked=(("RELIANCE", "the exchange refused its stop"),),
+            settings=SETTINGS,
+            margin_used=328000.0,
+            margin_available=675070.5,
+            margin_source="rates",
         ),
         equity_curve=EQUITY,
         counts=(("events", 1250), ("orders", 5), ("signals", 5)),

@@ -24,6 +24,8 @@ def test_bindings_with_table_keep_the_footer_order() -> None:
         ("s", "Start"),
         ("x", "Stop"),
         ("e", "Pause eng"),
+        ("m", "Move stop"),
+        ("l", "Limit"),
         ("p", "Pause"),
         ("p", "Resume"),
         ("k", "Kill"),
@@ -44,6 +46,10 @@ def test_help_sections_with_table_list_everywhere_keys_before_tab_keys() -> None
         (
             "Desk",
             (
+                (
+                    "t",
+                    "order ticket: a manual entry with its stop, through the risk gate (asks y/n)",
+                ),
                 ("p", "pause new entries everywhere / resume them (exits and stops go on)"),
                 ("k", "KILL SWITCH: cancel every order, flatten every position, halt (type KILL)"),
                 ("r", "reset the kill switch (asks y/n)"),
@@ -51,6 +57,11 @@ def test_help_sections_with_table_list_everywhere_keys_before_tab_keys() -> None
                 ("c", "Orders tab: cancel the selected open order (asks y/n)"),
                 ("s / x", "Engines tab: start / stop the selected engine"),
                 ("e", "Engines tab: pause / resume entries of the selected engine"),
+                (
+                    "m",
+                    "Positions tab: move the selected position's protective stop (form, asks y/n)",
+                ),
+                ("l", "Risk tab: change a risk limit within the config's bounds (form, asks y/n)"),
             ),
         ),
         (

@@ -105,3 +105,43 @@ def test_multi_day_desk_shows_today(snap_compare, tab: str, size: tuple[int, int
 def test_finished_replay_summary(snap_compare, size: tuple[int, int]) -> None:
     finished = dataclasses.replace(busy_snapshot(), feed_state="FINISHED", headline=HEADLINE)
     assert snap_compare(desk(finished), press=["wait:100"], terminal_size=size)
+
+
+async def _still_inputs(pilot) -> None:
+    """No blinking cursor in a form's inputs: the screenshot is byte-for-byte stable."""
+    await pilot.pause()
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
+def test_limit_form(snap_compare, size: tuple[int, int]) -> None:
+    async def open_limit_form(pilot) -> None:
+        await pilot.press("4", "l", "down", "down", "enter")
+        await _still_inputs(pilot)
+
+    assert snap_compare(desk(busy_snapshot()), run_before=open_limit_form, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
+def test_ticket_form(snap_compare, size: tuple[int, int]) -> None:
+    async def open_ticket_form(pilot) -> None:
+        await pilot.press("t")
+        await _still_inputs(pilot)
+        screen = pilot.app.screen
+        screen.query_one("#ticket-type", Input).value = "LIMIT"
+        screen.query_one("#ticket-price", Input).value = "21700"
+        await pilot.press("enter")  # no stop: the form says so
+        await _still_inputs(pilot)
+
+    assert snap_compare(desk(busy_snapshot()), run_before=open_ticket_form, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
+def test_stop_form(snap_compare, size: tuple[int, int]) -> None:
+    async def open_stop_form(pilot) -> None:
+        await pilot.press("m")
+        await _still_inputs(pilot)
+
+    assert snap_compare(desk(busy_snapshot()), run_before=open_stop_form, terminal_size=size)

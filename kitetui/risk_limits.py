@@ -1,0 +1,127 @@
+"""Changing a risk limit at run time: ``NAME=VALUE`` parsed and checked in one place.
+
+A trader raises or lowers a limit from the TUI's Risk tab or ``kitetui ctl set-limit
+max_daily_loss=5000``; both send ``SetRiskLimit("max_daily_loss=5000")`` and the desk
+calls ``parse_assignment`` here. The bounds are the config's own (``RiskConfig``'s
+field constraints), read from the model rather than restated, so a value the config
+file would refuse is refused at run time too, with one line naming the limit and its
+bounds. Money limits are rupees with at most two decimals (paise); counts are whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from annotated_types import Ge, Gt, Le, Lt
+
+from kitetui.config import RiskConfig
+
+#: Every limit a person may change, in the config's order.
+LIMIT_NAMES: tuple[str, ...] = tuple(RiskConfig.model_fields)
+
+
+class LimitRefused(ValueError):
+    """A change that cannot be made; the message is one line for a person."""
+
+
+@dataclass(frozen=True, slots=True)
+class LimitBounds:
+    """What the config allows for one limit: ``low < value <= high`` (or ``>=``)."""
+
+    name: str
+    integer: bool
+    low: Decimal
+    low_inclusive: bool
+    high: Decimal
+
+    def describe(self) -> str:
+        """``1 to 1,000`` for a count, ``above 0, at most 100,000,000,000`` for money."""
+        low, high = _shown(self.low), _shown(self.high)
+        if self.integer or self.low_inclusive:
+            return f"{low} to {high}"
+        return f"above {low}, at most {high}"
+
+    def check(self, value: Decimal) -> None:
+        too_low = value < self.low if self.low_inclusive else value <= self.low
+        if too_low or value > self.high:
+            raise LimitRefused(
+                f"{self.name}: {_shown(value)} is outside its bounds ({self.describe()})"
+            )
+
+
+def _bounds(name: str) -> LimitBounds:
+    field = RiskConfig.model_fields[name]
+    low, inclusive, high = Decimal(0), False, Decimal("Infinity")
+    for rule in field.metadata:
+        if isinstance(rule, Gt):
+            low, inclusive = Decimal(str(rule.gt)), False
+        elif isinstance(rule, Ge):
+            low, inclusive = Decimal(str(rule.ge)), True
+        elif isinstance(rule, Le):
+            high = Decimal(str(rule.le))
+        elif isinstance(rule, Lt):  # pragma: no cover - the config uses le
+            high = Decimal(str(rule.lt))
+    return LimitBounds(name, field.annotation is int, low, inclusive, high)
+
+
+#: The bounds of each limit, from the config model.
+BOUNDS: dict[str, LimitBounds] = {name: _bounds(name) for name in LIMIT_NAMES}
+
+
+@dataclass(frozen=True, slots=True)
+class LimitChange:
+    """A checked change: the limit and its new value (an int for a count)."""
+
+    name: str
+    value: int | float
+
+    @property
+    def assignment(self) -> str:
+        """As it goes over the control socket: ``max_daily_loss=5000``."""
+        if isinstance(self.value, float):
+            return f"{self.name}={self.value:.2f}".rstrip("0").rstrip(".")
+        return f"{self.name}={self.value}"
+
+
+def _shown(value: Decimal) -> str:
+    """``5,000`` or ``12.345``: grouped, with no trailing zeros."""
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value.normalize():,f}"
+
+
+def check_value(name: str, text: str) -> LimitChange:
+    """``text`` as the new value of limit ``name``, or ``LimitRefused`` saying why.
+
+    Accepts ``5000``, ``5,000``, ``5_000`` and ``5000.50``; refuses a fraction for a
+    count, more than two decimals for money, and anything outside the config's bounds.
+    """
+    if name not in BOUNDS:
+        raise LimitRefused(f"no risk limit {name[:40]!r}; limits: {', '.join(LIMIT_NAMES)}")
+    bounds = BOUNDS[name]
+    cleaned = text.strip().replace(",", "").replace("_", "").lstrip("₹")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise LimitRefused(f"{name}: {text.strip()[:40]!r} is not a number") from None
+    if not value.is_finite():
+        raise LimitRefused(f"{name}: {text.strip()[:40]!r} is not a number")
+    if bounds.integer and value != value.to_integral_value():
+        raise LimitRefused(f"{name}: must be a whole number, not {_shown(value)}")
+    if not bounds.integer and value != value.quantize(Decimal("0.01")):
+        raise LimitRefused(f"{name}: at most two decimals (paise), not {_shown(value)}")
+    bounds.check(value)
+    return LimitChange(name, int(value) if bounds.integer else float(value))
+
+
+def parse_assignment(text: str) -> LimitChange:
+    """``"max_daily_loss=5000"`` → ``LimitChange("max_daily_loss", 5000.0)``, or
+    ``LimitRefused`` with one line naming the limit (and its bounds, when out of them)."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name or not value.strip():
+        raise LimitRefused(
+            f"a limit change is NAME=VALUE, e.g. max_daily_loss=5000, not {text.strip()[:40]!r}"
+        )
+    return check_value(name, value)
