@@ -201,6 +201,7 @@ DESK_KEYS: tuple[DeskKey, ...] = (
         tabs=("positions",),
         sends=(ModifyStop,),
         row=True,
+        show=False,  # help and palette: with the kill switch on, the 80-column footer is full
         palette="Move stop",
         palette_help="Move the protective stop of the selected position",
     ),

@@ -234,7 +234,7 @@ async def test_footer_at_80_columns_shows_every_key_of_every_tab_through_quit(st
     app = make_app(FakeLink(snapshot))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        for key in "123456":
+        for key in "12345678":
             await pilot.press(key)
             await pilot.pause()
             footer_keys = list(app.screen.query(FooterKey))

@@ -24,7 +24,6 @@ def test_bindings_with_table_keep_the_footer_order() -> None:
         ("s", "Start"),
         ("x", "Stop"),
         ("e", "Pause eng"),
-        ("m", "Move stop"),
         ("l", "Limit"),
         ("p", "Pause"),
         ("p", "Resume"),
