@@ -12,10 +12,12 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kitetui.domain import Signal, SignalKind
+from kitetui.store import database, schema
 from kitetui.store.database import open_database
 from kitetui.store.holds import MAX_REASONS, OTHER_REASONS, HoldCounter, day_text
 from kitetui.store.journal import Journal
@@ -221,3 +223,38 @@ def test_a_run_killed_anywhere_and_resumed_counts_what_a_clean_run_counts(
     asyncio.run(asyncio.wait_for(scenario(), 60))
     assert _rows(crashed) == _rows(clean)
     assert sum(r[4] for r in _rows(clean)) == sum(len(b) for b in batches)
+
+
+async def test_a_schema_5_database_migrates_and_its_hold_rows_still_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "state.db"
+    for module in (schema, database):  # the kitetui before hold counts
+        monkeypatch.setattr(module, "MIGRATIONS", schema.MIGRATIONS[:5])
+        monkeypatch.setattr(module, "SCHEMA_VERSION", 5)
+    db = await asyncio.wait_for(open_database(path), TIMEOUT_S)
+    try:
+        await create_run(db, RUN, "replay", "c.yaml", "h")
+        journal = Journal(db, RUN)
+        for n in range(3):
+            journal.add_signal(hold(n))  # how it journaled every HOLD
+        await asyncio.wait_for(journal.close(), TIMEOUT_S)
+    finally:
+        await db.close()
+    monkeypatch.undo()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+    db = await asyncio.wait_for(open_database(path), TIMEOUT_S)
+    try:
+        assert await count_signals(db, RUN) == 3
+        journal = Journal(db, RUN)
+        await journal.load_sequences()
+        journal.add_hold(hold(3))
+        journal.set_cursor(MORNING + 3 * 60 * NS)
+        await asyncio.wait_for(journal.close(), TIMEOUT_S)
+        assert await count_signals(db, RUN) == 4
+        assert await signals_by_engine(db, RUN) == {"eq": 4}
+    finally:
+        await db.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 6
