@@ -14,6 +14,9 @@ more and no fewer. ``HoldCounter`` therefore keeps the current batch's counts ap
 (``count``) and hands them over only when the batch is finished (``close_batch``, called
 with the cursor); the journal writes what was handed over in the same transaction as
 the cursor. A crash loses the counts of the unfinished batch, which is processed again.
+What is decided after the last batch (the end of the data flushes partial bars) has no
+cursor to go with: a resumed run decides it again, so the journal writes those few
+HOLDs as signal rows, whose ids make a second write a no-op.
 """
 
 from __future__ import annotations
@@ -90,6 +93,10 @@ class HoldCounter:
             self.ready = current
             return
         merge(self.ready, current)
+
+    def drop_batch(self) -> None:
+        """Forget the current batch's counts (the journal writes those HOLDs as rows)."""
+        self._current = {}
 
     def take(self) -> Counts:
         """The finished batches' counts, for a transaction (``give_back`` if it fails)."""

@@ -163,6 +163,7 @@ class Journal:
         self._fill_positions: list[tuple] = []
         self._fill_ids: set[str] = set()  # the run's journaled fills (BATCH's duplicate check)
         self.holds = HoldCounter()
+        self._batch_holds: list[Signal] = []  # the current batch's, should the run end in it
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -237,7 +238,7 @@ class Journal:
         ``DiskFull`` is raised either way: the run did not end normally.
         """
         self._closing = True
-        self.holds.close_batch()  # the run stops here: nothing of it is processed again
+        self._holds_after_the_last_batch()
         if self._task is not None:
             self._wake.set()
             await self._task
@@ -297,6 +298,7 @@ class Journal:
         if self.failure is not None:
             raise self.failure
         self.holds.count(signal.engine, signal.symbol, signal.reason, signal.ts_ns)
+        self._batch_holds.append(signal)
 
     def add_event(self, event: Event) -> None:
         self._events.append(
@@ -357,6 +359,7 @@ class Journal:
         counts are written in the same transaction as this cursor."""
         self._cursor_ns = ts_ns
         self.holds.close_batch()
+        self._batch_holds = []
 
     def set_risk_state(self, state: dict[str, Any]) -> None:
         self._risk_state = state
@@ -501,6 +504,16 @@ class Journal:
                 await self._transaction(None)
 
     # -- internals --------------------------------------------------------------------
+
+    def _holds_after_the_last_batch(self) -> None:
+        """HOLDs decided after the last cursor (the partial bars the end of the data
+        flushes) are journaled as signal rows, not counted: a run killed after writing
+        them resumes, replays to the end and decides them again, and a row (its id
+        derived from its bar) is written once where a count would grow twice."""
+        self.holds.drop_batch()
+        for signal in self._batch_holds:
+            self.add_signal(signal)
+        self._batch_holds = []
 
     def _check(self) -> None:
         if self.failure is not None:

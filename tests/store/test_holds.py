@@ -129,8 +129,15 @@ async def test_counts_are_written_only_with_the_cursor_of_their_batch(tmp_path: 
         await asyncio.wait_for(journal.flush(), TIMEOUT_S)
         assert [r[2:5] for r in _rows(path)] == [("GBMA", "no cross", 1), ("GBMB", "no cross", 1)]
         assert await count_signals(db, RUN) == 2
-        await asyncio.wait_for(journal.close(), TIMEOUT_S)  # a stop finishes the batch
-        assert [r[4] for r in _rows(path)] == [2, 1]
+        # after the last cursor (the end of the data): a row, which a resumed run
+        # deciding it again cannot count twice
+        await asyncio.wait_for(journal.close(), TIMEOUT_S)
+        assert [r[4] for r in _rows(path)] == [1, 1]
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT signal_id FROM signals").fetchall() == [
+                (hold(2).signal_id,)
+            ]
+        assert await count_signals(db, RUN) == 3
         journal.add_signal(hold(7, "GBMC"))  # a row (an older kitetui's, or hold_rows)
         await asyncio.wait_for(journal.flush(), TIMEOUT_S)
         assert await signals_by_engine(db, RUN) == {"eq": 4}
@@ -170,8 +177,10 @@ RUNS = st.lists(
 async def _play(
     path: Path, batches: list[list[tuple[int, int]]], kill_at: int | None, flushes: set[int]
 ) -> None:
-    """Process the batches after the journaled cursor; with ``kill_at``, stop dead (no
-    close, no drain) after that many items, as SIGKILL would."""
+    """Process the batches after the journaled cursor, then the end of the data (HOLDs
+    after the last batch, decided again by every process that gets there, as a resumed
+    run replays to the end); with ``kill_at``, stop dead (no close, no drain) after that
+    many items, as SIGKILL would."""
     db = await open_database(path)
     try:
         run = await db.execute("SELECT cursor_ns FROM runs WHERE run_id = ?", (RUN,))
@@ -195,6 +204,11 @@ async def _play(
             journal.set_cursor(index + 1)  # cursor_ns: the batch index + 1
             if index in flushes:
                 await journal.flush()
+        for symbol in (0, 1):  # the end of the data flushes partial bars
+            if kill_at is not None and done == kill_at:
+                return
+            done += 1
+            journal.add_hold(hold(len(batches), f"S{symbol}", "end"))
         await journal.close()
     finally:
         await db.close()
@@ -223,6 +237,8 @@ def test_a_run_killed_anywhere_and_resumed_counts_what_a_clean_run_counts(
     asyncio.run(asyncio.wait_for(scenario(), 60))
     assert _rows(crashed) == _rows(clean)
     assert sum(r[4] for r in _rows(clean)) == sum(len(b) for b in batches)
+    with sqlite3.connect(crashed) as conn:  # the end's, once each
+        assert conn.execute("SELECT count(*) FROM signals").fetchone()[0] == 2
 
 
 async def test_a_schema_5_database_migrates_and_its_hold_rows_still_count(
