@@ -43,7 +43,7 @@ EXIT_LOGIN = 5
 EXIT_DISK_FULL = 6
 EXIT_LOCKED = 7  # another desk holds this database
 # kitetui.export.WHATS, spelt here so the parser needs no import of the report code
-EXPORTS = ("orders", "fills", "trades", "equity", "signals", "events")
+EXPORTS = ("orders", "fills", "trades", "equity", "signals", "events", "holds")
 DESK_COMMANDS = frozenset({"run", "backtest", "replay"})  # the ones that run a desk
 
 

@@ -391,6 +391,8 @@ class JournalConfig(_Strict):
     flush_interval_ms: Annotated[int, Field(ge=10, le=10_000)] = 200
     flush_rows: Annotated[int, Field(ge=1, le=100_000)] = 2_000
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    # every HOLD as a signal row (debugging a strategy), not counted per day (holds.py)
+    hold_rows: bool = False
 
 
 class AlertsConfig(_Strict):

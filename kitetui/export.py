@@ -4,7 +4,7 @@ A trader takes the journal elsewhere (a spreadsheet, a tax tool, a notebook). Or
 fills, round trips and the equity curve come out exactly as the backtest report writes
 them (``kitetui.backtest.files``: IST times with ``+05:30``, each fill's charges by
 component, net and gross), so the same run gives the same rows whichever command wrote
-them; signals and events come straight from their tables. The database is opened
+them; signals, HOLD counts and events come straight from their tables. The database is opened
 read-only (``immutable`` when no WAL is beside it), so exporting beside a running desk
 changes nothing; the file written is private to its user.
 """
@@ -37,7 +37,7 @@ _FROM_REPORT: dict[str, Callable[[Report], str]] = {
     "trades": trades_csv,
     "equity": equity_csv,
 }
-WHATS = (*_FROM_REPORT, "signals", "events")
+WHATS = (*_FROM_REPORT, "signals", "events", "holds")
 
 
 def export(database: Path, run: str, what: str, out: str, stdout: TextIO = sys.stdout) -> str:
@@ -74,6 +74,24 @@ def _signals(conn: sqlite3.Connection, run_id: str) -> str:
     return csv_text(header, ((iso_ist(r[0]), *r[1:]) for r in rows))
 
 
+def _holds(conn: sqlite3.Connection, run_id: str) -> str:
+    """The HOLDs that changed nothing, counted per day, engine, symbol and reason
+    (kitetui/store/holds.py); none in a database from before schema 6, whose HOLDs are
+    signal rows."""
+    header = ("trading_day", "engine", "tradingsymbol", "reason", "holds", "first_ts", "last_ts")
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hold_counts'"
+    ).fetchone()
+    if exists is None:
+        return csv_text(header, ())
+    rows = conn.execute(
+        "SELECT trading_day, engine, symbol, reason, holds, first_ts_ns, last_ts_ns "
+        "FROM hold_counts WHERE run_id = ? ORDER BY trading_day, engine, symbol, reason",
+        (run_id,),
+    )
+    return csv_text(header, ((*r[:5], iso_ist(r[5]), iso_ist(r[6])) for r in rows))
+
+
 def _events(conn: sqlite3.Connection, run_id: str) -> str:
     rows = conn.execute(
         "SELECT ts_ns, kind, level, engine, symbol, message, data FROM events "
@@ -99,4 +117,5 @@ def _compact(data: str) -> str:
 _TABLES: dict[str, Callable[[sqlite3.Connection, str], str]] = {
     "signals": _signals,
     "events": _events,
+    "holds": _holds,
 }

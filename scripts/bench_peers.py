@@ -432,7 +432,7 @@ def print_report(header: list[str], data: DataSet, figures: dict[str, dict[str, 
         trades = ", ".join(f"{key} {value:,}" for key, value in f["trades"].items())
         print(f"  {tool:<12} {trades}")
     db = k["extra"].get("database_mb")
-    print(f"kitetui: {k['extra']['signals']:,} signal rows, database {db} MB")
+    print(f"kitetui: {k['extra']['signals']:,} signals (rows and counted HOLDs), database {db} MB")
     for line in (
         "run = the tool's own run timer (kitetui: its summary's wall, after loading;",
         "  peers: the engine's run on data already parsed);",

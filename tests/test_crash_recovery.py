@@ -68,7 +68,7 @@ def _kill_when(proc: subprocess.Popen[bytes], db: Path, sql: str, at_least: int)
     pytest.fail("kill point not reached within 60 s")
 
 
-def _ledger(db: Path) -> tuple[list, list, int]:
+def _ledger(db: Path) -> tuple[list, list, int, list]:
     with sqlite3.connect(db) as conn:
         (run_id,) = conn.execute(
             "SELECT run_id FROM runs ORDER BY started_wall_ns DESC LIMIT 1"
@@ -86,7 +86,13 @@ def _ledger(db: Path) -> tuple[list, list, int]:
             (run_id,),
         ).fetchall()
         signals = conn.execute("SELECT count(*) FROM signals WHERE run_id = ?", (run_id,))
-        return orders, fills, signals.fetchone()[0]
+        # HOLDs are counted per day, engine, symbol and reason, with the cursor
+        holds = conn.execute(
+            "SELECT trading_day, engine, symbol, reason, holds, first_ts_ns, last_ts_ns "
+            "FROM hold_counts WHERE run_id = ? ORDER BY trading_day, engine, symbol, reason",
+            (run_id,),
+        ).fetchall()
+        return orders, fills, signals.fetchone()[0], holds
 
 
 def _positions_from_fills(db: Path) -> dict[str, int]:
@@ -108,7 +114,8 @@ def test_crash_with_sigkill_resumes_to_the_same_ledger(
 ) -> None:
     clean_db = tmp_path / "clean.db"
     _finish(_kitetui(clean_db, "--speed", "max"))
-    clean_orders, clean_fills, clean_signals = _ledger(clean_db)
+    clean_orders, clean_fills, clean_signals, clean_holds = _ledger(clean_db)
+    assert sum(row[4] for row in clean_holds) > 100, "the demo's HOLDs are counted"
     assert len(clean_fills) >= 20, "the demo must trade for this test to mean anything"
     assert all(fill[-1] for fill in clean_fills), "every demo fill is charged"
 
@@ -130,10 +137,11 @@ def test_crash_with_sigkill_resumes_to_the_same_ledger(
 
     assert "(resumed)" in _finish(_kitetui(crash_db, "--speed", "max"))
 
-    orders, fills, signals = _ledger(crash_db)
+    orders, fills, signals, holds = _ledger(crash_db)
     assert orders == clean_orders
     assert fills == clean_fills
     assert signals == clean_signals
+    assert holds == clean_holds  # no batch's HOLDs counted twice, none lost
     with sqlite3.connect(crash_db) as conn:
         status, restarts = conn.execute("SELECT status, restarts FROM runs").fetchone()
         tags = conn.execute("SELECT count(*), count(DISTINCT tag) FROM orders").fetchone()

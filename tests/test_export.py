@@ -51,8 +51,9 @@ def test_export_of_each_table_matches_the_journal_and_changes_nothing(
             table: conn.execute(
                 f"SELECT count(*) FROM {table} WHERE run_id = ?", (run_id,)
             ).fetchone()[0]
-            for table in ("orders", "fills", "signals", "events")
+            for table in ("orders", "fills", "signals", "events", "hold_counts")
         }
+        (holds,) = conn.execute("SELECT sum(holds) FROM hold_counts").fetchone()
     got = {}
     for what in WHATS:
         out = tmp_path / f"{what}.csv"
@@ -63,6 +64,10 @@ def test_export_of_each_table_matches_the_journal_and_changes_nothing(
         got[what] = rows(out.read_text())
     for table in ("orders", "fills", "signals", "events"):
         assert len(got[table]) == count[table] > 0, table
+    # HOLDs that changed nothing: counted per day, engine, symbol and reason
+    assert len(got["holds"]) == count["hold_counts"] > 0
+    assert sum(int(r["holds"]) for r in got["holds"]) == holds
+    assert all(r["first_ts"] <= r["last_ts"] for r in got["holds"])
     assert all(r["ts"].endswith("+05:30") for r in got["fills"] + got["signals"])
     fills_charged = sum(float(r["charges"]) for r in got["fills"])
     trades_charged = sum(float(r["charges"]) for r in got["trades"])

@@ -35,7 +35,7 @@ def _fno_only(tmp_path: Path) -> Path:
     return path
 
 
-def _ledger(db: Path) -> tuple[list, list, list]:
+def _ledger(db: Path) -> tuple[list, list, list, list]:
     with sqlite3.connect(db) as conn:
         (run,) = conn.execute("SELECT run_id FROM runs ORDER BY started_wall_ns DESC").fetchone()
         signals = conn.execute(
@@ -51,7 +51,12 @@ def _ledger(db: Path) -> tuple[list, list, list]:
             "SELECT ts_ns, symbol, side, quantity, price FROM fills WHERE run_id=? ORDER BY 1, 2",
             (run,),
         ).fetchall()
-    return signals, orders, fills
+        holds = conn.execute(  # the HOLDs counted, not journaled as rows
+            "SELECT trading_day, engine, symbol, reason, holds, first_ts_ns, last_ts_ns "
+            "FROM hold_counts WHERE run_id=? ORDER BY 1, 2, 3, 4",
+            (run,),
+        ).fetchall()
+    return signals, orders, fills, holds
 
 
 async def test_replay_of_a_recorded_session_reproduces_signals_orders_and_fills(
@@ -91,4 +96,5 @@ async def test_replay_of_a_recorded_session_reproduces_signals_orders_and_fills(
     assert proc.returncode == 0, proc.stderr
     session, replayed = _ledger(session_db), _ledger(replay_db)
     assert session[2], "the session must trade for this to mean anything"
+    assert session[3], "and hold"
     assert replayed == session

@@ -4,12 +4,19 @@ Signals, events, risk decisions, order-status changes, equity points and the rep
 cursor are appended to in-memory buffers and written in one transaction every few
 hundred milliseconds (or when a buffer fills), so a tick never waits on SQLite.
 
-Orders and fills take the durable path (rule 2, write ahead): ``write_order`` commits
+Orders and fills take the durable path (rule 2, write ahead), as the venue's
+``CommitPolicy`` says (commit_policy.py). ``DURABLE_EACH``: ``write_order`` commits
 the order row — together with everything buffered before it, the run cursor and the
 risk state — before the caller may hand the order to a broker; ``write_fill`` commits
-the fill and the order's new state before the caller may change a position. Because
-every durable commit also drains the buffers, the database never holds an order
-without the signal and risk decision that caused it.
+the fill and the order's new state before the caller may change a position. ``BATCH``
+(the in-process paper broker): the same rows join the buffers in the order they are
+made and commit with the next flush, so what is on disk is always everything up to
+some point of the run. Either way every commit drains all the buffers, so the
+database never holds an order without the signal and risk decision that caused it.
+
+A HOLD that changes nothing is counted (holds.py), not written as a row per bar,
+unless ``hold_rows`` asks for the rows; the counts commit with the cursor of the batch
+they belong to, so a resumed run counts each batch once.
 
 Every transaction that writes a chained table (runs, orders, order_events, fills,
 risk_state, desk_state) seals those rows before it commits (chain.py), so a committed
@@ -31,8 +38,10 @@ import aiosqlite
 
 from kitetui.domain import Event, Fill, Order, Position, RiskDecision, Signal
 from kitetui.store.chain import seal
+from kitetui.store.commit_policy import CommitPolicy
 from kitetui.store.database import database_path, take_notices
 from kitetui.store.errors import DiskFull, disk_full, is_disk_full
+from kitetui.store.holds import HOLD_UPSERT, HoldCounter, hold_rows
 from kitetui.store.rows import FILL_CHARGE_COLUMNS
 
 if TYPE_CHECKING:
@@ -62,6 +71,15 @@ _DESK_STATE_UPSERT = (
 )
 
 _FILL_CHARGE_NAMES = ", ".join(FILL_CHARGE_COLUMNS)
+_ORDER_INSERT = f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 23)})"
+_ORDER_EVENT_INSERT = "INSERT INTO order_events (tag, ts_ns, status, reason) VALUES (?, ?, ?, ?)"
+_FILL_INSERT = (
+    "INSERT INTO fills (fill_id, seq, run_id, tag, engine, symbol, side, quantity, "
+    f"price, product, ts_ns, clock_ns, {_FILL_CHARGE_NAMES}) VALUES ({', '.join('?' * 20)})"
+)
+# BATCH: the buffers are written inline (the caller waits) once they hold this many
+# flushes' worth of rows, should the loop not have let the flush task run meanwhile.
+_BACKPRESSURE_FLUSHES = 4
 
 
 def charge_columns(cost: FillCost | None) -> tuple[str | int | None, ...]:
@@ -117,9 +135,15 @@ class Journal:
         *,
         flush_interval_s: float = 0.2,
         flush_rows: int = 2000,
+        commits: CommitPolicy = CommitPolicy.DURABLE_EACH,
+        hold_rows: bool = False,
     ) -> None:
+        """``commits``: the venue's policy for money rows (commit_policy.py);
+        ``hold_rows``: journal every HOLD as a signal row instead of counting it."""
         self.db = db
         self.run_id = run_id
+        self.commits = commits
+        self.hold_rows = hold_rows
         self._flush_interval_s = flush_interval_s
         self._flush_rows = flush_rows
         self._signals: list[tuple] = []
@@ -133,6 +157,13 @@ class Journal:
         self._risk_state: dict[str, Any] | None = None
         self._positions: list[Position] | None = None
         self._universe: list[tuple] = []
+        # BATCH: the money rows waiting for the next transaction, in the order made.
+        self._new_orders: list[tuple] = []
+        self._fills: list[tuple] = []
+        self._fill_positions: list[tuple] = []
+        self._fill_ids: set[str] = set()  # the run's journaled fills (BATCH's duplicate check)
+        self.holds = HoldCounter()
+        self._batch_holds: list[Signal] = []  # the current batch's, should the run end in it
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -177,6 +208,25 @@ class Journal:
                 )
             ).fetchone()
             self.journaled[kind] = row[0]
+        row = await (
+            await self.db.execute(
+                "SELECT COALESCE(SUM(holds), 0) FROM hold_counts WHERE run_id = ?", (self.run_id,)
+            )
+        ).fetchone()
+        self.journaled["signals"] += row[0]
+        cursor = await self.db.execute(
+            "SELECT DISTINCT engine, reason FROM hold_counts WHERE run_id = ?", (self.run_id,)
+        )
+        reasons: dict[str, list[str]] = {}
+        for engine, reason in await cursor.fetchall():
+            reasons.setdefault(engine, []).append(reason)
+        for engine, known in reasons.items():
+            self.holds.know(engine, known)
+        if self.commits is CommitPolicy.BATCH:
+            cursor = await self.db.execute(
+                "SELECT fill_id FROM fills WHERE run_id = ?", (self.run_id,)
+            )
+            self._fill_ids = {fill_id for (fill_id,) in await cursor.fetchall()}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._flush_loop(), name="journal-flush")
@@ -188,6 +238,7 @@ class Journal:
         ``DiskFull`` is raised either way: the run did not end normally.
         """
         self._closing = True
+        self._holds_after_the_last_batch()
         if self._task is not None:
             self._wake.set()
             await self._task
@@ -238,6 +289,16 @@ class Journal:
             )
         )
         self._added()
+
+    def add_hold(self, signal: Signal) -> None:
+        """A HOLD that changed nothing: counted (or a row, with ``hold_rows``)."""
+        if self.hold_rows:
+            self.add_signal(signal)
+            return
+        if self.failure is not None:
+            raise self.failure
+        self.holds.count(signal.engine, signal.symbol, signal.reason, signal.ts_ns)
+        self._batch_holds.append(signal)
 
     def add_event(self, event: Event) -> None:
         self._events.append(
@@ -294,7 +355,11 @@ class Journal:
         self._added()
 
     def set_cursor(self, ts_ns: int) -> None:
+        """The batch at ``ts_ns`` is finished: a resumed run starts after it. Its HOLD
+        counts are written in the same transaction as this cursor."""
         self._cursor_ns = ts_ns
+        self.holds.close_batch()
+        self._batch_holds = []
 
     def set_risk_state(self, state: dict[str, Any]) -> None:
         self._risk_state = state
@@ -335,7 +400,16 @@ class Journal:
     # -- durable paths ----------------------------------------------------------------
 
     async def write_order(self, order: Order) -> None:
-        """Commit a new order (and all that is buffered) before any broker sees it."""
+        """Journal a new order before any broker sees it: committed now (with all that is
+        buffered) under ``DURABLE_EACH``, queued behind it under ``BATCH``."""
+        if self.commits is CommitPolicy.BATCH:
+            self._check()
+            self._order_seq += 1
+            self._new_orders.append(self._order_row(order, self._order_seq))
+            self._order_events.append((order.tag, order.ts_ns, order.status.value, order.reason))
+            self._added(2)
+            await self._backpressure()
+            return
         async with self._lock:  # the number is taken under the lock, so it can be given back
             self._order_seq += 1
             row = self._order_row(order, self._order_seq)
@@ -348,47 +422,46 @@ class Journal:
                 raise
 
     async def _write_order_statements(self, row: tuple, order: Order) -> None:
+        await self.db.execute(_ORDER_INSERT, row)
         await self.db.execute(
-            f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 23)})", row
-        )
-        await self.db.execute(
-            "INSERT INTO order_events (tag, ts_ns, status, reason) VALUES (?, ?, ?, ?)",
-            (order.tag, order.ts_ns, order.status.value, order.reason),
+            _ORDER_EVENT_INSERT, (order.tag, order.ts_ns, order.status.value, order.reason)
         )
 
     async def write_order_state(self, order: Order, ts_ns: int) -> None:
-        """Commit an order's new state now (cancellations, rejections, broker acks)."""
+        """An order's new state that must not wait for a flush (cancellations,
+        rejections, broker acks): committed now under ``DURABLE_EACH``, queued under
+        ``BATCH``."""
         self._order_updates[order.tag] = order
         self._order_events.append((order.tag, ts_ns, order.status.value, order.reason))
+        if self.commits is CommitPolicy.BATCH:
+            self._added()
+            await self._backpressure()
+            return
         async with self._lock:
             await self._transaction(None)
 
     async def write_fill(
         self, fill: Fill, order: Order, position: Position | None, clock_ns: int
     ) -> bool:
-        """Commit a fill with its order's new state; False if it was already journaled."""
+        """Journal a fill with its order's new state before the caller moves a position
+        (committed now, or queued under ``BATCH``); False if it was already journaled."""
+        if self.commits is CommitPolicy.BATCH:
+            self._check()
+            if fill.fill_id in self._fill_ids:
+                return False
+            self._fill_ids.add(fill.fill_id)
+            self._fill_seq += 1
+            self._fills.append(self._fill_row(fill, self._fill_seq, clock_ns))
+            if position is not None:
+                self._fill_positions.append(_position_row(self.run_id, position))
+            self._order_updates[order.tag] = order
+            self._order_events.append((order.tag, fill.ts_ns, order.status.value, order.reason))
+            self._added(2)
+            await self._backpressure()
+            return True
 
         async def statements() -> None:
-            await self.db.execute(
-                "INSERT INTO fills (fill_id, seq, run_id, tag, engine, symbol, side, quantity, "
-                f"price, product, ts_ns, clock_ns, {_FILL_CHARGE_NAMES}) "
-                f"VALUES ({', '.join('?' * 20)})",
-                (
-                    fill.fill_id,
-                    seq,
-                    self.run_id,
-                    fill.tag,
-                    fill.engine,
-                    fill.symbol,
-                    fill.side.value,
-                    fill.quantity,
-                    fill.price,
-                    fill.product.value,
-                    fill.ts_ns,
-                    clock_ns,
-                    *charge_columns(fill.charges),
-                ),
-            )
+            await self.db.execute(_FILL_INSERT, self._fill_row(fill, seq, clock_ns))
             if position is not None:
                 await self.db.execute(_POSITION_UPSERT, _position_row(self.run_id, position))
 
@@ -426,10 +499,48 @@ class Journal:
                 or self._cursor_ns is not None
                 or self._risk_state is not None
                 or self._positions is not None
+                or self.holds.ready
             ):
                 await self._transaction(None)
 
     # -- internals --------------------------------------------------------------------
+
+    def _holds_after_the_last_batch(self) -> None:
+        """HOLDs decided after the last cursor (the partial bars the end of the data
+        flushes) are journaled as signal rows, not counted: a run killed after writing
+        them resumes, replays to the end and decides them again, and a row (its id
+        derived from its bar) is written once where a count would grow twice."""
+        self.holds.drop_batch()
+        for signal in self._batch_holds:
+            self.add_signal(signal)
+        self._batch_holds = []
+
+    def _check(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    async def _backpressure(self) -> None:
+        """BATCH: write the buffers here, the caller waiting, once they are far past a
+        flush's worth (the flush task gets no turn while the loop never yields)."""
+        if self._pending >= self._flush_rows * _BACKPRESSURE_FLUSHES:
+            await self.flush()
+
+    def _fill_row(self, fill: Fill, seq: int, clock_ns: int) -> tuple:
+        return (
+            fill.fill_id,
+            seq,
+            self.run_id,
+            fill.tag,
+            fill.engine,
+            fill.symbol,
+            fill.side.value,
+            fill.quantity,
+            fill.price,
+            fill.product.value,
+            fill.ts_ns,
+            clock_ns,
+            *charge_columns(fill.charges),
+        )
 
     def _order_row(self, order: Order, seq: int) -> tuple:
         return (
@@ -476,6 +587,10 @@ class Journal:
         risk_state, self._risk_state = self._risk_state, None
         positions, self._positions = self._positions, None
         universe, self._universe = self._universe, []
+        new_orders, self._new_orders = self._new_orders, []
+        fills, self._fills = self._fills, []
+        fill_positions, self._fill_positions = self._fill_positions, []
+        holds = self.holds.take()
         pending, self._pending = self._pending, 0
         chained = list(tables)
         db = self.db
@@ -495,6 +610,14 @@ class Journal:
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         decisions,
                     )
+                if new_orders:  # BATCH: the orders first, then their fills, then changes
+                    chained.append("orders")
+                    await db.executemany(_ORDER_INSERT, new_orders)
+                if fills:
+                    chained.append("fills")
+                    await db.executemany(_FILL_INSERT, fills)
+                if fill_positions:
+                    await db.executemany(_POSITION_UPSERT, fill_positions)
                 if extra is not None:
                     await extra()
                 if updates:
@@ -522,10 +645,7 @@ class Journal:
                     )
                 if order_events:
                     chained.append("order_events")
-                    await db.executemany(
-                        "INSERT INTO order_events (tag, ts_ns, status, reason) VALUES (?, ?, ?, ?)",
-                        order_events,
-                    )
+                    await db.executemany(_ORDER_EVENT_INSERT, order_events)
                 if events:
                     await db.executemany(
                         "INSERT INTO events (run_id, ts_ns, kind, level, symbol, engine, message, "
@@ -560,6 +680,8 @@ class Journal:
                     await db.execute(
                         _RISK_STATE_UPSERT, (self.run_id, _json(risk_state), time.time_ns())
                     )
+                if holds:
+                    await db.executemany(HOLD_UPSERT, hold_rows(self.run_id, holds))
                 await seal(db, chained)
                 await db.commit()
             except BaseException:
@@ -575,6 +697,10 @@ class Journal:
             self._order_updates = {**updates, **self._order_updates}
             self._equity[:0] = equity
             self._universe[:0] = universe
+            self._new_orders[:0] = new_orders
+            self._fills[:0] = fills
+            self._fill_positions[:0] = fill_positions
+            self.holds.give_back(holds)
             if self._cursor_ns is None:
                 self._cursor_ns = cursor
             if self._risk_state is None:
@@ -587,7 +713,14 @@ class Journal:
                 raise self.failure from None
             raise
         self.rows_written += (
-            len(signals) + len(events) + len(decisions) + len(order_events) + len(equity)
+            len(signals)
+            + len(events)
+            + len(decisions)
+            + len(order_events)
+            + len(equity)
+            + len(new_orders)
+            + len(fills)
+            + len(holds)
         )
         self.flushes += 1
 

@@ -113,11 +113,27 @@ async def mark_restarted(db: aiosqlite.Connection, run_id: str) -> None:
 
 async def signals_by_engine(db: aiosqlite.Connection, run_id: str) -> dict[str, int]:
     """How many signals each engine of the run has journaled (HOLD decisions included,
-    as an engine counts them)."""
+    as an engine counts them: the rows, and the HOLDs counted without one)."""
     cursor = await db.execute(
-        "SELECT engine, count(*) FROM signals WHERE run_id = ? GROUP BY engine", (run_id,)
+        "SELECT engine, sum(n) FROM ("
+        "SELECT engine, count(*) AS n FROM signals WHERE run_id = ? GROUP BY engine "
+        "UNION ALL SELECT engine, sum(holds) FROM hold_counts WHERE run_id = ? GROUP BY engine"
+        ") GROUP BY engine",
+        (run_id, run_id),
     )
     return {engine: count for engine, count in await cursor.fetchall()}
+
+
+async def count_signals(db: aiosqlite.Connection, run_id: str) -> int:
+    """Every signal of the run: its signal rows and its counted HOLDs (holds.py)."""
+    row = await (
+        await db.execute(
+            "SELECT (SELECT count(*) FROM signals WHERE run_id = ?) + "
+            "(SELECT COALESCE(sum(holds), 0) FROM hold_counts WHERE run_id = ?)",
+            (run_id, run_id),
+        )
+    ).fetchone()
+    return row[0]
 
 
 async def finish_run(db: aiosqlite.Connection, run_id: str, status: str) -> None:

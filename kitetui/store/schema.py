@@ -233,6 +233,25 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE equity_curve ADD COLUMN chk BLOB NOT NULL DEFAULT x'';
     CREATE INDEX equity_curve_unsealed ON equity_curve(chk) WHERE chk = x''
     """,
+    # 6: HOLD decisions that change nothing are counted, not written as a signal row per
+    # bar (kitetui/store/holds.py): per trading day, engine, symbol and reason, with the
+    # first and last bar counted. A run's signals are its signal rows plus these counts.
+    # Rows an older kitetui wrote stay as they are (its HOLDs are rows, counted as such).
+    # WITHOUT ROWID: the key is most of a row, so the table is its own index (half the
+    # size); it is not chained (a count steers nothing a resumed run does).
+    """
+    CREATE TABLE hold_counts (
+        run_id TEXT NOT NULL,
+        trading_day TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        holds INTEGER NOT NULL,
+        first_ts_ns INTEGER NOT NULL,
+        last_ts_ns INTEGER NOT NULL,
+        PRIMARY KEY (run_id, trading_day, engine, symbol, reason)
+    ) WITHOUT ROWID
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

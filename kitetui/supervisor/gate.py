@@ -141,6 +141,8 @@ class Supervisor:
             self.run_id,
             flush_interval_s=cfg.journal.flush_interval_ms / 1000,
             flush_rows=cfg.journal.flush_rows,
+            commits=self.venue.commits,
+            hold_rows=cfg.journal.hold_rows,
         )
         await self.journal.load_sequences()
         self.portfolio = Portfolio(cfg.capital)

@@ -46,7 +46,7 @@ async def fill_summary(summary: RunSummary, desk: Supervisor) -> None:
     db, run_id, portfolio = desk.db, desk.run_id, desk.portfolio
     summary.fills = await runs_repo.count_rows(db, "fills", run_id)
     summary.orders = await runs_repo.count_rows(db, "orders", run_id)
-    summary.signals = await runs_repo.count_rows(db, "signals", run_id)
+    summary.signals = await runs_repo.count_signals(db, run_id)
     summary.entries = sum(
         1 for o in desk.trader.orders.values() if o.purpose is OrderPurpose.ENTRY and o.filled_qty
     )

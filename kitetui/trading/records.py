@@ -1,6 +1,7 @@
 """What the trader records: events, signals, risk decisions and refusal counts.
 
-Every record goes to the journal and to the bounded views the desk publishes, and
+Every record goes to the journal (a HOLD that changed nothing only as a count) and to
+the bounded views the desk publishes, and
 nothing is recorded while a resumed run replays its past (the warm-up): that history is
 in the journal already. ``TraderRecords`` is mixed into ``Trader`` and works on its
 state; it is a module of its own so the order book's side of the trader stays short.
@@ -76,10 +77,17 @@ class TraderRecords:
         )
 
     def _record_signal(self: Trader, signal: Signal, decision: RiskDecision | None) -> None:
-        self.journal.add_signal(signal)
+        """A signal to the journal and the desk's recent list. A HOLD that changed
+        nothing (no risk decision) is only counted: most bars are one, and nobody reads
+        them row by row (kitetui/store/holds.py); the desk lists the others."""
         self.counts["signals"] += 1
         if signal.kind is SignalKind.HOLD:
+            if decision is None:
+                self.journal.add_hold(signal)
+            else:
+                self.journal.add_signal(signal)
             return
+        self.journal.add_signal(signal)
         self.signal_seq += 1
         self.signals.append(
             SignalView(

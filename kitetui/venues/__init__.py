@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from kitetui.market.calendar import TradingCalendar
     from kitetui.market.feeds import Batch, Feed
     from kitetui.market.replay import DateWindow
+    from kitetui.store.commit_policy import CommitPolicy
     from kitetui.trading.margins import Margins
     from kitetui.trading.risk import RiskEngine
     from kitetui.trading.trader import Trader
@@ -78,6 +79,7 @@ class Venue(Protocol):
     feed: Feed
     broker: Broker
     simulated: bool  # kitetui plays the exchange: fills from the market, the bell's rules
+    commits: CommitPolicy  # when money rows reach the disk (kitetui/store/commit_policy.py)
     timer_ns: Callable[[], int] | None  # the exit manager's clock (None: the data clock)
     reconcile_failures: int
 

@@ -27,6 +27,7 @@ from kitetui.events import FEED_STATE_EVENTS, EventKind
 from kitetui.market.feeds import Batch, LiveFeed
 from kitetui.market.instruments import InstrumentMaster
 from kitetui.store import runs as runs_repo
+from kitetui.store.commit_policy import CommitPolicy
 from kitetui.store.recording import TickRecorder, master_beside, recording_path
 from kitetui.trading.margins import Margins
 from kitetui.trading.risk import FEED_STALE
@@ -46,6 +47,9 @@ class KiteVenue:
         self.live = config.mode == "live"
         self.simulated = not self.live  # paper: Kite's ticks, our fills
         self.timer_ns = time.monotonic_ns  # exits on the wall clock
+        # Kite's ticks come from outside, and live orders go there: each money row is
+        # committed before anything acts on it (paper too: kept as before).
+        self.commits = CommitPolicy.DURABLE_EACH
         self.feed = LiveFeed(on_drop=self._on_dropped_batch)
         self.broker: Broker
         self.recorder: TickRecorder | None = None

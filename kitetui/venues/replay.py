@@ -26,6 +26,7 @@ from kitetui.market.replay import (
     merge_batches,
 )
 from kitetui.preflight import check_replay_days
+from kitetui.store.commit_policy import CommitPolicy
 from kitetui.store.recording import load_recording, master_beside, recorded_symbols
 from kitetui.venues import Opened, VenueHost
 from kitetui.views import LimitView
@@ -33,6 +34,8 @@ from kitetui.views import LimitView
 
 class ReplayVenue:
     simulated = True
+    # The paper book lives in this process: money rows share the journal's flushes.
+    commits = CommitPolicy.BATCH
     timer_ns: Callable[[], int] | None = None  # exits time on the data clock: repeatable
     reconcile_failures = 0
 

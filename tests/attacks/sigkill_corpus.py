@@ -62,6 +62,9 @@ def light_config(folder: Path) -> Path:
     ]
     data["engines"] = [e for e in data["engines"] if e["kind"] != "options"]
     data["replay"]["speed"] = "max"
+    # A replay's orders and fills commit with the journal's flushes (CommitPolicy.BATCH):
+    # flushing often puts many commits, and so many kill points, inside the short run.
+    data["journal"] = {**data.get("journal", {}), "flush_interval_ms": 20}
     path = folder / "light.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -78,9 +81,15 @@ def _spawn(config: Path, db: Path, log: Path) -> subprocess.Popen[bytes]:
 
 
 def _count(db: Path, table: str) -> int:
+    # signals: the rows and the HOLDs counted without one (kitetui/store/holds.py)
+    sql = (
+        "SELECT (SELECT count(*) FROM signals) + (SELECT COALESCE(sum(holds), 0) FROM hold_counts)"
+        if table == "signals"
+        else f"SELECT count(*) FROM {table}"
+    )
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
-            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            return conn.execute(sql).fetchone()[0]
     except sqlite3.Error:
         return 0
 
@@ -105,6 +114,15 @@ def ledger(db: Path) -> tuple[list, list]:
             "SELECT symbol, side, quantity, price, ts_ns FROM fills ORDER BY ts_ns, symbol, side"
         ).fetchall()
     return orders, fills
+
+
+def holds(db: Path) -> list[tuple]:
+    """The HOLDs counted per day, engine, symbol and reason (the run's only run)."""
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT trading_day, engine, symbol, reason, holds, first_ts_ns, last_ts_ns "
+            "FROM hold_counts ORDER BY trading_day, engine, symbol, reason"
+        ).fetchall()
 
 
 def run_clean(config: Path, db: Path, log: Path) -> tuple[list, list]:

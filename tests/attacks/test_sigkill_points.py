@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .sigkill_corpus import kill_points, ledger, light_config, run_chain, run_clean
+from .sigkill_corpus import holds, kill_points, ledger, light_config, run_chain, run_clean
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -31,3 +31,8 @@ def test_chain_of_sigkills_resumes_to_the_clean_ledger(tmp_path: Path, seed: int
     orders, fills = ledger(tmp_path / "crash.db")
     assert fills == clean[1]
     assert orders == clean[0]
+    # each batch's HOLDs counted once: the ones a killed process had not finished are
+    # counted again by the resumed one, the ones it had are not
+    clean_holds = holds(tmp_path / "clean.db")
+    assert clean_holds and sum(row[4] for row in clean_holds) > 100
+    assert holds(tmp_path / "crash.db") == clean_holds

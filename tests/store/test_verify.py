@@ -101,7 +101,10 @@ DAMAGES = [
         ["CREATE TRIGGER t AFTER INSERT ON fills BEGIN DELETE FROM fills; END"],
         r"trigger kitetui did not create \(t\)",
     ),
-    (["PRAGMA user_version = 6"], r"schema version 6, newer than this kitetui"),
+    (
+        [f"PRAGMA user_version = {len(MIGRATIONS) + 1}"],
+        rf"schema version {len(MIGRATIONS) + 1}, newer than this kitetui",
+    ),
     (["PRAGMA user_version = 0"], r"SQLite database of another program"),
 ]
 

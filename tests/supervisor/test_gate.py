@@ -201,6 +201,12 @@ async def test_stopped_engine_with_data_stays_silent_then_starts(tmp_path: Path)
         db, "SELECT count(*) FROM signals WHERE engine = 'equity' AND ts_ns >= ?", restarted_at[0]
     )
     assert before == [(0,)] and after[0][0] > 0
+    held_before = _rows(  # nor any HOLD counted before the restart
+        db,
+        "SELECT count(*) FROM hold_counts WHERE engine = 'equity' AND first_ts_ns < ?",
+        restarted_at[0],
+    )
+    assert held_before == [(0,)]
     # warm indicators: the first equity signal after the restart is not a warm-up skip
     assert _rows(db, "SELECT count(*) FROM signals WHERE engine='fno'")[0][0] > 0
 
@@ -296,7 +302,10 @@ async def test_bad_bars_with_spike_and_unknown_data_are_skipped_with_events(
     assert spike, kinds
     assert kinds.get("RowSkipped", 0) + kinds.get("DuplicateBarsDropped", 0) >= 1
     assert supervisor.feed_state == "FINISHED"
-    assert _rows(db, "SELECT count(*) FROM signals WHERE symbol = 'TEST'")[0][0] > 50
+    # signals: the rows and the HOLDs counted without one
+    rows = _rows(db, "SELECT count(*) FROM signals WHERE symbol = 'TEST'")[0][0]
+    holds = _rows(db, "SELECT COALESCE(sum(holds), 0) FROM hold_counts WHERE symbol = 'TEST'")
+    assert rows + holds[0][0] > 50
 
 
 async def test_corrupt_database_with_cli_exits_3_and_is_untouched(tmp_path: Path) -> None:

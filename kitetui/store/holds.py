@@ -1,0 +1,133 @@
+"""HOLD decisions counted, not journaled one row per bar.
+
+A strategy answers every bar; most answers are HOLD and change nothing. Journaled as a
+signal row each (with its indicator snapshot as JSON) they were 90% of a backtest's
+database and a good part of its journal work, while nobody reads them one by one. So a
+HOLD that changes nothing is counted per trading day, engine, symbol and reason, and
+the counts go to ``hold_counts`` (schema 6); ``journal.hold_rows: true`` keeps the old
+row per bar for debugging a strategy.
+
+The counts must survive a crash exactly like the rest of the journal: a resumed run
+replays, silently, every batch up to the journaled cursor and processes the ones after
+it again, so the counts committed must be those of the batches up to that cursor, no
+more and no fewer. ``HoldCounter`` therefore keeps the current batch's counts apart
+(``count``) and hands them over only when the batch is finished (``close_batch``, called
+with the cursor); the journal writes what was handed over in the same transaction as
+the cursor. A crash loses the counts of the unfinished batch, which is processed again.
+What is decided after the last batch (the end of the data flushes partial bars) has no
+cursor to go with: a resumed run decides it again, so the journal writes those few
+HOLDs as signal rows, whose ids make a second write a no-op.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from kitetui.clock import ist_day_number
+
+OTHER_REASONS = "(other reasons)"
+MAX_REASONS = 64  # per engine: a reason with numbers in it must not make a row per bar
+
+HOLD_UPSERT = (
+    "INSERT INTO hold_counts (run_id, trading_day, engine, symbol, reason, holds, "
+    "first_ts_ns, last_ts_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (run_id, trading_day, engine, symbol, reason) DO UPDATE SET "
+    "holds = holds + excluded.holds, first_ts_ns = min(first_ts_ns, excluded.first_ts_ns), "
+    "last_ts_ns = max(last_ts_ns, excluded.last_ts_ns)"
+)
+
+# (IST day number, engine, symbol, reason) -> [holds, first ts, last ts]
+Counts = dict[tuple[int, str, str, str], list[int]]
+
+
+def day_text(day_number: int) -> str:
+    return date.fromordinal(719_163 + day_number).isoformat()  # 719,163: 1970-01-01
+
+
+class HoldCounter:
+    """HOLD counts of the batch being processed, and of the finished batches not yet
+    written (module docstring)."""
+
+    __slots__ = ("_current", "_reasons", "ready")
+
+    def __init__(self) -> None:
+        self._current: Counts = {}
+        self.ready: Counts = {}  # finished batches' counts, for the next transaction
+        self._reasons: dict[str, set[str]] = {}
+
+    def know(self, engine: str, reasons: list[str]) -> None:
+        """The reasons a resumed run had counted before (``hold_counts``), so that the
+        reasons past ``MAX_REASONS`` fall under ``OTHER_REASONS`` exactly as they would
+        have without the restart: the counts written up to the cursor hold exactly the
+        reasons seen up to it."""
+        self._reasons.setdefault(engine, set()).update(r for r in reasons if r != OTHER_REASONS)
+
+    def count(self, engine: str, symbol: str, reason: str, ts_ns: int) -> None:
+        """One HOLD of the current batch (the hot path: a dict update, most bars)."""
+        key = (ist_day_number(ts_ns), engine, symbol, reason)
+        entry = self._current.get(key)
+        if entry is not None:
+            entry[0] += 1
+            entry[2] = ts_ns
+            return
+        known = self._reasons.setdefault(engine, set())
+        if reason not in known:
+            if len(known) >= MAX_REASONS:  # a reason with numbers in it, say: one bucket
+                key = (key[0], engine, symbol, OTHER_REASONS)
+                entry = self._current.get(key)
+                if entry is not None:
+                    entry[0] += 1
+                    entry[2] = ts_ns
+                    return
+            else:
+                known.add(reason)
+        self._current[key] = [1, ts_ns, ts_ns]
+
+    def close_batch(self) -> None:
+        """The batch is finished: its counts may be written with its cursor."""
+        current = self._current
+        if not current:
+            return
+        self._current = {}
+        if not self.ready:
+            self.ready = current
+            return
+        merge(self.ready, current)
+
+    def drop_batch(self) -> None:
+        """Forget the current batch's counts (the journal writes those HOLDs as rows)."""
+        self._current = {}
+
+    def take(self) -> Counts:
+        """The finished batches' counts, for a transaction (``give_back`` if it fails)."""
+        ready, self.ready = self.ready, {}
+        return ready
+
+    def give_back(self, counts: Counts) -> None:
+        """A transaction that did not commit: its counts wait for the next one."""
+        if counts:
+            merge(self.ready, counts)
+
+    @property
+    def pending(self) -> int:
+        """Counts not yet written, finished batches and the current one (for tests)."""
+        return sum(e[0] for e in self.ready.values()) + sum(e[0] for e in self._current.values())
+
+
+def merge(into: Counts, counts: Counts) -> None:
+    for key, (n, first, last) in counts.items():
+        entry = into.get(key)
+        if entry is None:
+            into[key] = [n, first, last]
+        else:
+            entry[0] += n
+            entry[1] = min(entry[1], first)
+            entry[2] = max(entry[2], last)
+
+
+def hold_rows(run_id: str, counts: Counts) -> list[tuple]:
+    """The upsert parameters (``HOLD_UPSERT``) of ``counts``."""
+    return [
+        (run_id, day_text(day), engine, symbol, reason, n, first, last)
+        for (day, engine, symbol, reason), (n, first, last) in counts.items()
+    ]
