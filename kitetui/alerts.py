@@ -14,7 +14,8 @@ The hook must never hurt the desk, so it is:
 * **rate-limited**: at most ``max_per_minute`` runs; alerts beyond that are counted and
   said in the next run's payload (``suppressed``) and in an ``AlertsSuppressed`` event;
 * **bounded in time**: a hook that outlives ``timeout_s`` is killed (``AlertHookFailed``);
-* **without secrets**: it gets the desk's environment minus ``KITE_*`` variables, and no
+* **without secrets**: it gets the desk's environment minus ``KITE_*`` variables (and
+  kitetui's own ``KITETUI_*`` settings, which are none of its business), and no
   shell (``command`` is an argument list).
 
 Nothing here is on the hot path unless an alert fires: ``on_event`` is a dict lookup.
@@ -68,8 +69,9 @@ class AlertsConfig(Protocol):
 
 
 def _hook_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The desk's environment without Kite's credentials: a hook never needs them."""
-    return {k: v for k, v in environ.items() if not k.upper().startswith("KITE_")}
+    """The desk's environment without Kite's credentials or kitetui's own settings: a
+    hook never needs them."""
+    return {k: v for k, v in environ.items() if not k.upper().startswith(("KITE_", "KITETUI_"))}
 
 
 class Alerter:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from tests.attacks.sigkill_corpus import light_config
 
 
@@ -21,8 +23,12 @@ def kitetui(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def journal_db(folder: Path, runs: int = 1) -> Path:
-    """``folder/state.db`` holding ``runs`` finished replays of the light demo."""
+    """``folder/state.db`` holding ``runs`` finished replays of the light demo, with a
+    signal row for every HOLD (``journal.hold_rows``): thousands of rows to page through."""
     config = light_config(folder)
+    data = yaml.safe_load(config.read_text())
+    data["journal"] = {**data.get("journal", {}), "hold_rows": True}
+    config.write_text(yaml.safe_dump(data))
     db = folder / "state.db"
     for _ in range(runs):
         proc = kitetui("run", "--config", str(config), "--no-ui", "--db", str(db))

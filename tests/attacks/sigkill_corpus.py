@@ -52,8 +52,9 @@ def kill_points(seed: int, count: int) -> list[KillPoint]:
     return points
 
 
-def light_config(folder: Path) -> Path:
-    """The demo without the option chain: the same engines' ledger in a second."""
+def light_config(folder: Path, speed: str | int = "max") -> Path:
+    """The demo without the option chain: the same engines' ledger in a second (at
+    ``speed`` max; a paced speed stretches the run, not its ledger)."""
     data = yaml.safe_load((ROOT / "kitetui" / "data" / "dev.yaml").read_text())
     data["replay"]["sources"] = [
         s
@@ -61,7 +62,7 @@ def light_config(folder: Path) -> Path:
         if "nfo_20221118/NIFTY22" not in s["path"] and s.get("kind") != "index"
     ]
     data["engines"] = [e for e in data["engines"] if e["kind"] != "options"]
-    data["replay"]["speed"] = "max"
+    data["replay"]["speed"] = speed
     # A replay's orders and fills commit with the journal's flushes (CommitPolicy.BATCH):
     # flushing often puts many commits, and so many kill points, inside the short run.
     data["journal"] = {**data.get("journal", {}), "flush_interval_ms": 20}

@@ -14,11 +14,16 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 SEEDS = {"seed-11": 11, "seed-29": 29, "seed-47": 47}
 POINTS = 25  # drawn per seed; a chain ends early when the run finishes first
+# Paced, so that the run outlasts most points: at full speed the light demo trades in
+# well under a second, and a chain would end after a handful of kills. The ledger is the
+# same at any speed (tests/supervisor/test_ledger_parity.py); the commit policy is the
+# replay's either way.
+SPEED = 50_000
 
 
 @pytest.mark.parametrize("seed", SEEDS.values(), ids=SEEDS.keys())
 def test_chain_of_sigkills_resumes_to_the_clean_ledger(tmp_path: Path, seed: int) -> None:
-    config = light_config(tmp_path)
+    config = light_config(tmp_path, speed=SPEED)
     clean = run_clean(config, tmp_path / "clean.db", tmp_path / "clean.log")
     assert len(clean[1]) >= 20, "the run must trade for this test to mean anything"
     result = run_chain(config, tmp_path / "crash.db", tmp_path / "crash.log",

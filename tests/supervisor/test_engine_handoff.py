@@ -52,8 +52,11 @@ async def test_an_engine_error_with_either_hand_off_stops_that_engine_and_the_ru
         failed = conn.execute(
             "SELECT engine, ts_ns FROM events WHERE kind = 'EngineFailed'"
         ).fetchall()
+        # its last decision: a signal row, or the last of its HOLDs counted (holds.py)
         last_signal = conn.execute(
-            "SELECT max(ts_ns) FROM signals WHERE engine = ?", (victim.name,)
+            "SELECT max(ts) FROM (SELECT max(ts_ns) AS ts FROM signals WHERE engine = ?1 "
+            "UNION ALL SELECT max(last_ts_ns) FROM hold_counts WHERE engine = ?1)",
+            (victim.name,),
         ).fetchone()[0]
     assert [engine for engine, _ in failed] == [victim.name]
     assert last_signal is not None and last_signal <= failed[0][1]  # ...and it is silent
