@@ -19,7 +19,7 @@ from cli_helpers import run_kitetui
 
 from kitetui.backtest.build import build_report
 from kitetui.backtest.ledger import load_ledger
-from tests.sweep.conftest import WINDOW
+from tests.backtest_helpers import WINDOW
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
