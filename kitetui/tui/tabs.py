@@ -68,8 +68,8 @@ from kitetui.tui.details import (
     signal_detail,
 )
 from kitetui.tui.forms import StopForm
+from kitetui.tui.risk_panel import RiskPanel
 from kitetui.tui.scope import TODAY, performance_in, positions_in
-from kitetui.tui.widgets import RiskPanel
 from kitetui.views import DeskSnapshot, EngineView, OrderDetail, OrderView, PositionView
 
 #: What the journal says of an order so far, and whether it is still being fetched.
