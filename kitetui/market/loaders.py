@@ -60,11 +60,12 @@ import io
 import re
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import date
+from functools import partial
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
@@ -76,6 +77,7 @@ from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
 from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S, SESSION_CLOSE_S, SESSION_OPEN_S
 from kitetui.market.columnar import decimal_column, integer_column, split_fields, stamp_column
+from kitetui.market.lazy_items import LazyItems
 from kitetui.market.load_cache import LoadCache
 
 if TYPE_CHECKING:
@@ -122,7 +124,7 @@ class NoDataError(DataFormatError):
 class LoadResult:
     """Bars in time order (one per timestamp) and the events describing what was fixed."""
 
-    bars: tuple[Bar, ...]
+    bars: Sequence[Bar]  # a tuple, or with ``lazy`` a LazyItems over the parsed columns
     events: tuple[Event, ...]
 
 
@@ -130,7 +132,7 @@ class LoadResult:
 class TickLoadResult:
     """Ticks in time order (file order within a second) and the events of the load."""
 
-    ticks: tuple[Tick, ...]
+    ticks: Sequence[Tick]  # a tuple, or with ``lazy`` a LazyItems over the parsed columns
     events: tuple[Event, ...]
 
 
@@ -572,6 +574,7 @@ def load_candles(
     require_rows: bool = True,
     check_symbol: bool = False,
     cache: LoadCache | None = None,
+    lazy: bool = False,
 ) -> LoadResult:
     """Load a candle CSV (plain or gzip); the format is detected from its header.
 
@@ -580,7 +583,8 @@ def load_candles(
     ``session_only`` is false; every fix is described by an event (module docstring).
     No usable row raises ``NoDataError`` unless ``require_rows`` is false;
     ``check_symbol`` skips rows whose own symbol column names another instrument.
-    With ``cache``, the parsed columns are kept under the file's content hash.
+    With ``cache``, the parsed columns are kept under the file's content hash. With
+    ``lazy``, the bars stay columns until iterated (``kitetui/market/lazy_items.py``).
     """
     path = Path(path)
     if timeframe_s <= 0:
@@ -597,7 +601,8 @@ def load_candles(
         return _parsed_rows(rows, _BAR_COLUMNS, problems, extra)
 
     parsed = _parse(path, options, cache, fast, careful)
-    bars = _build_bars(symbol, timeframe_s, parsed.columns)
+    build = partial(_build_bars, symbol, timeframe_s)
+    bars = LazyItems(build, parsed.columns) if lazy else build(parsed.columns)
     return LoadResult(bars, render_findings(parsed.findings, path, symbol))
 
 
@@ -815,6 +820,7 @@ def load_ticks(
     session_only: bool = True,
     require_rows: bool = True,
     cache: LoadCache | None = None,
+    lazy: bool = False,
 ) -> TickLoadResult:
     """Load a headerless ``date,time,last_price,last_traded_qty,open_interest`` tick file.
 
@@ -822,7 +828,8 @@ def load_ticks(
     rows are stable-sorted; bad rows and (unless ``session_only`` is false) rows outside
     09:15:00-15:30:00 IST are skipped, each with an aggregated event. No usable row
     raises ``NoDataError`` unless ``require_rows`` is false. With ``cache``, the parsed
-    columns are kept under the file's content hash.
+    columns are kept under the file's content hash; with ``lazy``, the ticks stay columns
+    until iterated (``kitetui/market/lazy_items.py``).
     """
     path = Path(path)
     options = ("ticks", symbol, session_only)
@@ -835,7 +842,8 @@ def load_ticks(
         return _parsed_rows(rows, _TICK_COLUMNS, problems, extra)
 
     parsed = _parse(path, options, cache, fast, careful)
-    ticks = _build_ticks(symbol, parsed.columns)
+    build = partial(_build_ticks, symbol)
+    ticks = LazyItems(build, parsed.columns) if lazy else build(parsed.columns)
     return TickLoadResult(ticks, render_findings(parsed.findings, path, symbol))
 
 

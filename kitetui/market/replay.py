@@ -136,7 +136,7 @@ class ReplaySources:
     """Per-file streams (each in time order), the load's events, and the IST days
     that have data (sorted), which the calendar and universe checks need."""
 
-    streams: tuple[tuple[Item, ...], ...]
+    streams: tuple[Sequence[Item], ...]
     events: tuple[Event, ...]
     days: tuple[date, ...]
 
@@ -163,13 +163,13 @@ def _load_file(
     path: Path, symbol: str, kind: str, cache: LoadCache
 ) -> tuple[Sequence[Item], tuple[Event, ...]]:
     if kind == "ticks":
-        result = load_ticks(path, symbol, cache=cache)
+        result = load_ticks(path, symbol, cache=cache, lazy=True)
         return result.ticks, result.events
     if kind == "index":
         result = load_index_values(path, symbol, cache=cache)
         return result.ticks, result.events
     # check_symbol: the config named the symbol
-    candles = load_candles(path, symbol, check_symbol=True, cache=cache)
+    candles = load_candles(path, symbol, check_symbol=True, cache=cache, lazy=True)
     return candles.bars, candles.events
 
 
@@ -192,7 +192,7 @@ def load_replay_sources(
     environment's (``LoadCache.from_env``: on unless ``KITETUI_LOAD_CACHE=off``).
     """
     cache = LoadCache.from_env() if cache is None else cache
-    streams: list[tuple[Item, ...]] = []
+    streams: list[Sequence[Item]] = []
     events: list[Event] = []
     for index, source in enumerate(sources):
         _load_source(source, f"{key}[{index}]", streams, events, cache)
@@ -237,7 +237,7 @@ def clip_sources(sources: ReplaySources, window: DateWindow) -> ReplaySources:
     empty is dropped (its symbol then has no data, as if its file had none).
     """
     start, end = window.bounds_ns()
-    streams: list[tuple[Item, ...]] = []
+    streams: list[Sequence[Item]] = []
     for stream in sources.streams:
         low = 0 if start is None else bisect_left(stream, start, key=_ts)
         high = len(stream) if end is None else bisect_left(stream, end, key=_ts)
@@ -259,7 +259,7 @@ def _ts(item: Item) -> int:
 def _load_source(
     source: SourceSpec,
     where: str,
-    streams: list[tuple[Item, ...]],
+    streams: list[Sequence[Item]],
     events: list[Event],
     cache: LoadCache,
 ) -> None:
@@ -299,7 +299,7 @@ def _load_files(
     source: SourceSpec,
     files: Sequence[tuple[Path, str]],
     where: str,
-    streams: list[tuple[Item, ...]],
+    streams: list[Sequence[Item]],
     events: list[Event],
     cache: LoadCache,
 ) -> DataFormatError | None:
@@ -325,7 +325,7 @@ def _load_files(
             first_empty = first_empty or exc
             continue
         events.extend(file_events)
-        streams.append(items if isinstance(items, tuple) else tuple(items))
+        streams.append(items)  # lazy: built as the replay reaches them (lazy_items.py)
         loaded += 1
     if loaded:
         return None

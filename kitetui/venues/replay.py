@@ -83,7 +83,7 @@ class ReplayVenue:
             events.extend(
                 check_replay_days(cfg, loaded_sources.days, host.calendar, host.config_path)
             )
-            streams = [list(stream) for stream in loaded_sources.streams]
+            streams = list(loaded_sources.streams)  # lazy: bars built as the merge needs them
             available = frozenset(s[0].symbol for s in streams if s)
             if streams:
                 self.span_ns = (min(s[0].ts_ns for s in streams), max(s[-1].ts_ns for s in streams))

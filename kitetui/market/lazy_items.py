@@ -1,0 +1,89 @@
+"""A loaded stream kept as its columns until the replay reaches it.
+
+A year of 1-minute bars for 20 symbols is 1.875 M ``Bar`` objects: about 450 MB as
+objects (a slotted instance and its boxed floats and ints), but 56 bytes a bar as the
+loader's numpy columns. The replay walks each stream once, in time order, merging the
+streams by event time, so a stream need not exist as objects before the run starts:
+``LazyItems`` is a ``Sequence`` over the columns that builds its items a chunk at a time
+as it is iterated (the loader's own builder, so the items are the ones an eager load
+gives, value for value). At most a chunk per stream lives at once.
+
+Indexing builds one item (the replay's binary searches by time probe a few dozen);
+slicing is a view on the same columns (``clip_sources`` cuts streams to a date window);
+equality compares item by item with any sequence, so a lazy load equals the eager one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar, overload
+
+import numpy as np
+
+T = TypeVar("T")
+
+CHUNK = 4096  # items built at a time: small against the whole, large against the overhead
+
+Columns = Mapping[str, np.ndarray]
+
+
+class LazyItems(Sequence[T]):
+    """Items built from ``columns`` rows ``[start, stop)`` by ``build`` (which turns a
+    slice of every column into a tuple of items), a chunk at a time."""
+
+    __slots__ = ("_build", "_columns", "_start", "_stop")
+
+    def __init__(
+        self,
+        build: Callable[[Columns], tuple[T, ...]],
+        columns: Columns,
+        start: int = 0,
+        stop: int | None = None,
+    ) -> None:
+        size = len(next(iter(columns.values()))) if columns else 0
+        self._build = build
+        self._columns = columns
+        self._start = start
+        self._stop = size if stop is None else stop
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def _rows(self, start: int, stop: int) -> tuple[T, ...]:
+        return self._build({name: column[start:stop] for name, column in self._columns.items()})
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | Sequence[T]:
+        size = len(self)
+        if isinstance(index, slice):
+            start, stop, step = index.indices(size)
+            if step != 1:
+                return tuple(self)[index]
+            return LazyItems(
+                self._build, self._columns, self._start + start, self._start + max(start, stop)
+            )
+        if index < 0:
+            index += size
+        if not 0 <= index < size:
+            raise IndexError("LazyItems index out of range")
+        row = self._start + index
+        return self._rows(row, row + 1)[0]
+
+    def __iter__(self) -> Iterator[T]:
+        for start in range(self._start, self._stop, CHUNK):
+            yield from self._rows(start, min(start + CHUNK, self._stop))
+
+    def __eq__(self, other: Any) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # equal to tuples, so not hashable
+
+    def __repr__(self) -> str:
+        return f"LazyItems({len(self)} items)"
