@@ -731,9 +731,12 @@ def _drop_outside_session(rows: list, problems: _Problems, kind: EventKind, what
         if open_s <= (row[0] // NS_PER_SECOND + IST_OFFSET_S) % DAY_S < close_s:
             keep(row)
         else:
-            reason = f"{what} 09:15-15:30 IST"
-            problems.add(kind, reason, row[-1], row[0], level="INFO")
+            problems.add(kind, _outside(what), row[-1], row[0], level="INFO")
     return kept
+
+
+def _outside(what: str) -> str:
+    return f"{what} 09:15-15:30 IST"
 
 
 def _sort_rows(rows: list, problems: _Problems, extra: list[Finding]) -> list:
@@ -751,17 +754,20 @@ def _sort_rows(rows: list, problems: _Problems, extra: list[Finding]) -> list:
             latest = ts
     if late:
         rows.sort(key=itemgetter(0))  # stable: equal timestamps keep file order
-        extra.append(
-            problems.finding(
-                rows[0][0],
-                EventKind.ROWS_REORDERED,
-                f"{late} row(s) out of time order (first at line {first_line}); sorted",
-                "WARNING",
-                count=late,
-                first_line=first_line,
-            )
-        )
+        extra.append(_reordered(problems, rows[0][0], late, first_line))
     return rows
+
+
+def _reordered(problems: _Problems, ts_ns: int, count: int, first_line: int) -> Finding:
+    """The one finding of a sort, whichever path (rows or columns) did it."""
+    return problems.finding(
+        ts_ns,
+        EventKind.ROWS_REORDERED,
+        f"{count} row(s) out of time order (first at line {first_line}); sorted",
+        "WARNING",
+        count=count,
+        first_line=first_line,
+    )
 
 
 def _drop_duplicates(rows: list, problems: _Problems, extra: list[Finding]) -> list:
@@ -785,18 +791,21 @@ def _drop_duplicates(rows: list, problems: _Problems, extra: list[Finding]) -> l
         previous = row
     kept.append(previous)
     if count:
-        shown = ", ".join(map(str, dropped_lines)) + (", …" if count > len(dropped_lines) else "")
-        extra.append(
-            problems.finding(
-                first_ts,
-                EventKind.DUPLICATE_BARS_DROPPED,
-                f"{count} row(s) repeat a timestamp; kept the last (dropped lines {shown})",
-                "WARNING",
-                count=count,
-                lines=dropped_lines,
-            )
-        )
+        extra.append(_duplicates(problems, first_ts, count, dropped_lines))
     return kept
+
+
+def _duplicates(problems: _Problems, ts_ns: int, count: int, lines: list[int]) -> Finding:
+    """The one finding of dropped repeats, whichever path (rows or columns) dropped them."""
+    shown = ", ".join(map(str, lines)) + (", …" if count > len(lines) else "")
+    return problems.finding(
+        ts_ns,
+        EventKind.DUPLICATE_BARS_DROPPED,
+        f"{count} row(s) repeat a timestamp; kept the last (dropped lines {shown})",
+        "WARNING",
+        count=count,
+        lines=lines,
+    )
 
 
 # --------------------------------------------------------------------------- ticks
@@ -1153,8 +1162,7 @@ def _keep_session(
     if inside.all():
         return columns
     outside = ~inside
-    reason = f"{what} 09:15-15:30 IST"
-    problems.add_many(kind, reason, columns["line"][outside], ts[outside], "INFO")
+    problems.add_many(kind, _outside(what), columns["line"][outside], ts[outside], "INFO")
     return _take(columns, inside)
 
 
@@ -1171,16 +1179,7 @@ def _time_ordered(
     count = int(late.sum())
     first_line = int(columns["line"][1:][late][0])
     columns = _take(columns, np.argsort(ts, kind="stable"))
-    extra.append(
-        problems.finding(
-            int(columns["ts_ns"][0]),
-            EventKind.ROWS_REORDERED,
-            f"{count} row(s) out of time order (first at line {first_line}); sorted",
-            "WARNING",
-            count=count,
-            first_line=first_line,
-        )
-    )
+    extra.append(_reordered(problems, int(columns["ts_ns"][0]), count, first_line))
     return columns
 
 
@@ -1198,17 +1197,7 @@ def _last_of_each_ts(
     stamps = ts[repeated]
     nonzero = stamps[stamps != 0]
     first_ts = int(nonzero[0]) if len(nonzero) else 0
-    shown = ", ".join(map(str, dropped_lines)) + (", …" if count > len(dropped_lines) else "")
-    extra.append(
-        problems.finding(
-            first_ts,
-            EventKind.DUPLICATE_BARS_DROPPED,
-            f"{count} row(s) repeat a timestamp; kept the last (dropped lines {shown})",
-            "WARNING",
-            count=count,
-            lines=dropped_lines,
-        )
-    )
+    extra.append(_duplicates(problems, first_ts, count, dropped_lines))
     return _take(columns, ~repeated)
 
 
