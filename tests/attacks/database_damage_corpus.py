@@ -170,6 +170,26 @@ def random_bytes(seed: int, count: int = 64) -> Callable:
     return apply
 
 
+def _varint(data: bytearray, at: int) -> tuple[int, int]:
+    """SQLite's big-endian varint at ``at``: (value, its length in bytes)."""
+    value = 0
+    for i in range(9):
+        byte = data[at + i]
+        if i == 8:
+            return (value << 8) | byte, 9
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, i + 1
+    raise AssertionError("unreachable")
+
+
+def _cell_size(data: bytearray, at: int) -> int:
+    """A table leaf cell's length: payload size, rowid, payload (no overflow here)."""
+    payload, first = _varint(data, at)
+    _rowid, second = _varint(data, at + first)
+    return first + second + payload
+
+
 def byte_in_a_row(table: str, seed: int) -> Callable:
     """One random byte of one random row of ``table``: a cell of one of its leaf pages,
     found through SQLite's page map (``dbstat``) and the page's own cell pointers.
@@ -203,7 +223,10 @@ def byte_in_a_row(table: str, seed: int) -> Callable:
             for i in range(cells)
         )
         at = rng.randrange(len(pointers))
-        cell, end = pointers[at], [*pointers, page_size][at + 1]
+        cell = pointers[at]
+        # The row's own bytes only: a row rewritten in place (its seal) can leave free
+        # space between cells, where a changed byte damages nothing anybody reads.
+        end = min([*pointers, page_size][at + 1], cell + _cell_size(data, start + cell))
         offset = start + rng.randrange(cell, end)
         data[offset] = (data[offset] + rng.randrange(1, 256)) % 256  # always a new value
         path.write_bytes(bytes(data))
