@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
@@ -163,7 +163,8 @@ class Journal:
         self._fill_positions: list[tuple] = []
         self._fill_ids: set[str] = set()  # the run's journaled fills (BATCH's duplicate check)
         self.holds = HoldCounter()
-        self._batch_holds: list[Signal] = []  # the current batch's, should the run end in it
+        # The current batch's HOLDs (their Signal factories), should the run end in it.
+        self._batch_holds: list[Callable[[], Signal]] = []
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -290,15 +291,19 @@ class Journal:
         )
         self._added()
 
-    def add_hold(self, signal: Signal) -> None:
-        """A HOLD that changed nothing: counted (or a row, with ``hold_rows``)."""
+    def add_hold(
+        self, engine: str, symbol: str, reason: str, ts_ns: int, make: Callable[[], Signal]
+    ) -> None:
+        """A HOLD that changed nothing: counted (or a row, with ``hold_rows``). ``make``
+        builds its ``Signal``, called only when a row must be written: most bars are a
+        HOLD, and most HOLDs are only ever counted."""
         if self.hold_rows:
-            self.add_signal(signal)
+            self.add_signal(make())
             return
         if self.failure is not None:
             raise self.failure
-        self.holds.count(signal.engine, signal.symbol, signal.reason, signal.ts_ns)
-        self._batch_holds.append(signal)
+        self.holds.count(engine, symbol, reason, ts_ns)
+        self._batch_holds.append(make)
 
     def add_event(self, event: Event) -> None:
         self._events.append(
@@ -511,8 +516,8 @@ class Journal:
         them resumes, replays to the end and decides them again, and a row (its id
         derived from its bar) is written once where a count would grow twice."""
         self.holds.drop_batch()
-        for signal in self._batch_holds:
-            self.add_signal(signal)
+        for make in self._batch_holds:
+            self.add_signal(make())
         self._batch_holds = []
 
     def _check(self) -> None:
