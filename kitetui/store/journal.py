@@ -155,7 +155,7 @@ class Journal:
         self._pending = 0
         self._cursor_ns: int | None = None
         self._risk_state: dict[str, Any] | None = None
-        self._positions: list[Position] | None = None
+        self._positions: Callable[[], list[Position]] | None = None
         self._universe: list[tuple] = []
         # BATCH: the money rows waiting for the next transaction, in the order made.
         self._new_orders: list[tuple] = []
@@ -398,8 +398,11 @@ class Journal:
             await self._transaction(statements)
         return len(rows)
 
-    def set_positions(self, positions: list[Position]) -> None:
-        """A checkpoint of every position for readers; recovery rebuilds from fills."""
+    def set_positions(self, positions: Callable[[], list[Position]]) -> None:
+        """A checkpoint of every position for readers; recovery rebuilds from fills.
+        ``positions`` is called when the next transaction is written, not now: a desk
+        checkpoints every data minute, a backtest many times between two transactions,
+        and only the newest list would be written (a fill writes its position itself)."""
         self._positions = positions
 
     # -- durable paths ----------------------------------------------------------------
@@ -676,9 +679,9 @@ class Journal:
                     await db.executemany(
                         "INSERT OR REPLACE INTO universe VALUES (?, ?, ?, ?, ?, ?)", universe
                     )
-                if positions:
+                if positions is not None:
                     await db.executemany(
-                        _POSITION_UPSERT, [_position_row(self.run_id, p) for p in positions]
+                        _POSITION_UPSERT, [_position_row(self.run_id, p) for p in positions()]
                     )
                 if risk_state is not None:
                     chained.append("risk_state")
