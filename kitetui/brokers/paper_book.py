@@ -49,6 +49,8 @@ _WORKING = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING})
 
 OrderFill = tuple[Order, Fill]
 
+_STOPS = frozenset({OrderType.SL, OrderType.SL_M})
+
 
 @dataclass(frozen=True, slots=True)
 class Liquidity:
@@ -265,6 +267,13 @@ class PaperBook:
         budget = None if self.liquidity is None else self.liquidity.offered(bar.volume)
         fills: list[OrderFill] = []
         for order in eligible:
+            if order.status is OrderStatus.TRIGGER_PENDING and order.order_type in _STOPS:
+                # A stop waiting for its trigger: a bar that never reached it leaves it
+                # as it is (what the walk below finds, without walking).
+                if order.side is Side.BUY and bar.high < order.trigger_price:
+                    continue
+                if order.side is Side.SELL and bar.low > order.trigger_price:
+                    continue
             order, fill_price = self._at_point(order, path[0])
             for start, end in pairwise(path):
                 if fill_price is not None:
