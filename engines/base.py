@@ -209,7 +209,11 @@ class Engine:
         return bars
 
     async def process(self, items: Sequence[Tick | Bar]) -> None:
+        timeframe_s = self.timeframe_s
         for item in items:
+            if type(item) is Bar and item.timeframe_s == timeframe_s:
+                await self.on_bar(item)  # most items: a bar of the engine's own timeframe
+                continue
             for bar in self._bars_from(item):
                 await self.on_bar(bar)
 
