@@ -19,6 +19,7 @@ import asyncio
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from kitetui.config import EngineConfig
@@ -208,7 +209,11 @@ class Engine:
         return bars
 
     async def process(self, items: Sequence[Tick | Bar]) -> None:
+        timeframe_s = self.timeframe_s
         for item in items:
+            if type(item) is Bar and item.timeframe_s == timeframe_s:
+                await self.on_bar(item)  # most items: a bar of the engine's own timeframe
+                continue
             for bar in self._bars_from(item):
                 await self.on_bar(bar)
 
@@ -233,13 +238,37 @@ class Engine:
         decision: Decision,
         extra: Mapping[str, float] | None = None,
     ) -> Signal | None:
-        """The signal for a decided bar; None while silent or warming up (recorded)."""
+        """The signal for a decided bar that may act; None while silent or warming up
+        (recorded) and on a HOLD, which changes nothing and is only counted: most bars
+        are one, so its ``Signal`` is built only if the journal must write it as a row
+        (``Trader.count_hold``)."""
         if not self.trading:
             return None
-        if decision.kind is SignalKind.HOLD and decision.reason == "indicators not ready":
-            self.trader.skip_not_ready(self, bar)
+        if decision.kind is SignalKind.HOLD:
+            if decision.reason == "indicators not ready":
+                self.trader.skip_not_ready(self, bar)
+                return None
+            self.signals_emitted += 1
+            self.trader.count_hold(
+                self.name,
+                bar.symbol,
+                decision.reason,
+                bar.end_ns,
+                partial(self.signal, bar, strategy, decision, extra),
+            )
             return None
         self.signals_emitted += 1
+        return self.signal(bar, strategy, decision, extra)
+
+    def signal(
+        self,
+        bar: Bar,
+        strategy: str,
+        decision: Decision,
+        extra: Mapping[str, float] | None = None,
+    ) -> Signal:
+        """The ``Signal`` of a decided bar (its id derives from the bar: written twice,
+        a row is still one)."""
         return Signal(
             signal_id=f"{self.run_tag}-{self.name}-{bar.symbol}-{bar.end_ns}",
             ts_ns=bar.end_ns,

@@ -62,12 +62,29 @@ class Charges:
         return to_paise(self.total)
 
     def __add__(self, other: Charges) -> Charges:
+        # Field by field, spelled out: every fill adds charges to several tallies.
         with localcontext(EXACT):
-            return Charges(*(getattr(self, f) + getattr(other, f) for f in _FIELDS))
+            return Charges(
+                self.brokerage + other.brokerage,
+                self.stt + other.stt,
+                self.exchange + other.exchange,
+                self.ipft + other.ipft,
+                self.sebi + other.sebi,
+                self.stamp + other.stamp,
+                self.gst + other.gst,
+            )
 
     def __sub__(self, other: Charges) -> Charges:
         with localcontext(EXACT):
-            return Charges(*(getattr(self, f) - getattr(other, f) for f in _FIELDS))
+            return Charges(
+                self.brokerage - other.brokerage,
+                self.stt - other.stt,
+                self.exchange - other.exchange,
+                self.ipft - other.ipft,
+                self.sebi - other.sebi,
+                self.stamp - other.stamp,
+                self.gst - other.gst,
+            )
 
     def items(self) -> Iterator[tuple[str, Decimal]]:
         """``(component name, amount)`` in billing order."""

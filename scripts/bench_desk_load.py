@@ -419,7 +419,7 @@ async def build_database(path: Path, config: AppConfig) -> dict[str, Any]:
         elif kind == "open":
             symbol, engine, exchange, qty = args
             await entry_with_stop(symbol, engine, exchange, qty, ts, parts=1)
-    journal.set_positions(portfolio.positions())
+    journal.set_positions(portfolio.positions)
     journal.set_risk_state(risk.to_state())
     journal.set_cursor(0)  # resume from the start of the data: recovery runs first
     await journal.flush()

@@ -49,6 +49,8 @@ _WORKING = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING})
 
 OrderFill = tuple[Order, Fill]
 
+_STOPS = frozenset({OrderType.SL, OrderType.SL_M})
+
 
 @dataclass(frozen=True, slots=True)
 class Liquidity:
@@ -93,6 +95,8 @@ class PaperBook:
         self.liquidity = liquidity
         self._orders: dict[str, Order] = {}  # every order it has seen, latest state, by tag
         self._working: dict[str, Order] = {}  # OPEN / TRIGGER_PENDING, in placement order
+        # The same orders by symbol: a bar looks at its own symbol's only (``_eligible``).
+        self._by_symbol: dict[str, dict[str, Order]] = {}
         self._triggered: list[Order] = []  # stops that triggered and rest unfilled
 
     @property
@@ -138,7 +142,7 @@ class PaperBook:
                 filled_qty=0,
                 avg_price=0.0,
             )
-            self._working[order.tag] = placed
+            self._work(placed)
         if order.tag:
             self._orders[order.tag] = placed
         return placed
@@ -165,13 +169,13 @@ class PaperBook:
         reason = self.pricing.rejection(changed) or _below_filled(changed)
         if reason:
             raise ModifyRefused(reason, tag)
-        self._working[tag] = changed
+        self._work(changed)
         self._orders[tag] = changed
         return changed
 
     def cancel(self, tag: str) -> Order | None:
         """The CANCELLED order, or None if it was not working."""
-        order = self._working.pop(tag, None)
+        order = self._unwork(tag)
         if order is None:
             return None
         cancelled = replace(order, status=OrderStatus.CANCELLED)
@@ -196,7 +200,10 @@ class PaperBook:
     def take_triggered(self) -> list[Order]:
         """Stops that triggered but did not fill since the last call (now OPEN limits),
         so the owner learns of them as Kite's order updates would tell it."""
-        triggered, self._triggered = self._triggered, []
+        triggered = self._triggered
+        if not triggered:  # every print asks: most find nothing
+            return []
+        self._triggered = []
         return [o for o in triggered if self._working.get(o.tag) is o]
 
     def restore(self, orders: list[Order]) -> None:
@@ -211,9 +218,9 @@ class PaperBook:
                 order = replace(order, broker_order_id=f"paper-{order.tag}")
             self._orders[order.tag] = order
             if order.status in _WORKING:
-                self._working[order.tag] = order
+                self._work(order)
             else:
-                self._working.pop(order.tag, None)
+                self._unwork(order.tag)
 
     # ------------------------------------------------------------------ market data
 
@@ -260,6 +267,13 @@ class PaperBook:
         budget = None if self.liquidity is None else self.liquidity.offered(bar.volume)
         fills: list[OrderFill] = []
         for order in eligible:
+            if order.status is OrderStatus.TRIGGER_PENDING and order.order_type in _STOPS:
+                # A stop waiting for its trigger: a bar that never reached it leaves it
+                # as it is (what the walk below finds, without walking).
+                if order.side is Side.BUY and bar.high < order.trigger_price:
+                    continue
+                if order.side is Side.SELL and bar.low > order.trigger_price:
+                    continue
             order, fill_price = self._at_point(order, path[0])
             for start, end in pairwise(path):
                 if fill_price is not None:
@@ -271,7 +285,26 @@ class PaperBook:
     # ------------------------------------------------------------------ settling
 
     def _eligible(self, symbol: str, ts_ns: int) -> list[Order]:
-        return [o for o in self._working.values() if o.symbol == symbol and o.ts_ns < ts_ns]
+        working = self._by_symbol.get(symbol)
+        if not working:
+            return []
+        return [o for o in working.values() if o.ts_ns < ts_ns]
+
+    def _work(self, order: Order) -> None:
+        """An order (or its new state) works: in ``_working`` and its symbol's index,
+        both in placement order (a new state keeps its place)."""
+        self._working[order.tag] = order
+        working = self._by_symbol.get(order.symbol)
+        if working is None:
+            working = self._by_symbol[order.symbol] = {}
+        working[order.tag] = order
+
+    def _unwork(self, tag: str) -> Order | None:
+        """An order that no longer works (filled, cancelled): out of both."""
+        order = self._working.pop(tag, None)
+        if order is not None:
+            del self._by_symbol[order.symbol][tag]
+        return order
 
     def _settle(
         self,
@@ -300,7 +333,7 @@ class PaperBook:
     def _rest(self, order: Order) -> None:
         """An order that did not trade; a stop that triggered now rests as a limit."""
         if self._working.get(order.tag) is not order:
-            self._working[order.tag] = order
+            self._work(order)
             self._orders[order.tag] = order
             self._triggered.append(order)
 
@@ -315,12 +348,12 @@ class PaperBook:
             state = replace(
                 order, status=OrderStatus.COMPLETE, filled_qty=filled, avg_price=float(average)
             )
-            del self._working[order.tag]
+            self._unwork(order.tag)
         else:  # it traded, so a stop has triggered: the rest works as OPEN
             state = replace(
                 order, status=OrderStatus.OPEN, filled_qty=filled, avg_price=float(average)
             )
-            self._working[order.tag] = state
+            self._work(state)
         self._orders[order.tag] = state
         fills.append((state, _fill(order, f"{order.tag}-{filled}", quantity, fill_price, ts_ns)))
 
@@ -330,7 +363,7 @@ class PaperBook:
         done = replace(
             order, status=OrderStatus.COMPLETE, filled_qty=order.quantity, avg_price=fill_price
         )
-        del self._working[order.tag]
+        self._unwork(order.tag)
         self._orders[order.tag] = done
         fills.append((done, _fill(order, f"{order.tag}-1", order.quantity, fill_price, ts_ns)))
 

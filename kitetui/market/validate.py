@@ -390,12 +390,12 @@ class GapDetector:
         end = item.end_ns if isinstance(item, Bar) else item.ts_ns
         last = self._last_end.get(item.symbol)
         self._last_end[item.symbol] = end
-        if last is None or _ist_day(last) != _ist_day(start):
+        if last is None:
             return None
         gap = start - last
-        if gap > self.max_gap_ns:
-            return f"no data for {gap / 60e9:.1f} min before this {type(item).__name__.lower()}"
-        return None
+        if gap <= self.max_gap_ns or _ist_day(last) != _ist_day(start):
+            return None  # most items: no gap (and a new day's first is no gap either)
+        return f"no data for {gap / 60e9:.1f} min before this {type(item).__name__.lower()}"
 
 
 def _ist_day(ts_ns: int) -> int:

@@ -115,14 +115,17 @@ class HoldCounter:
 
 
 def merge(into: Counts, counts: Counts) -> None:
+    """Add ``counts`` to ``into`` (every finished batch: kept to plain comparisons)."""
     for key, (n, first, last) in counts.items():
         entry = into.get(key)
         if entry is None:
             into[key] = [n, first, last]
         else:
             entry[0] += n
-            entry[1] = min(entry[1], first)
-            entry[2] = max(entry[2], last)
+            if first < entry[1]:
+                entry[1] = first
+            if last > entry[2]:
+                entry[2] = last
 
 
 def hold_rows(run_id: str, counts: Counts) -> list[tuple]:

@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
@@ -155,7 +155,7 @@ class Journal:
         self._pending = 0
         self._cursor_ns: int | None = None
         self._risk_state: dict[str, Any] | None = None
-        self._positions: list[Position] | None = None
+        self._positions: Callable[[], list[Position]] | None = None
         self._universe: list[tuple] = []
         # BATCH: the money rows waiting for the next transaction, in the order made.
         self._new_orders: list[tuple] = []
@@ -163,7 +163,8 @@ class Journal:
         self._fill_positions: list[tuple] = []
         self._fill_ids: set[str] = set()  # the run's journaled fills (BATCH's duplicate check)
         self.holds = HoldCounter()
-        self._batch_holds: list[Signal] = []  # the current batch's, should the run end in it
+        # The current batch's HOLDs (their Signal factories), should the run end in it.
+        self._batch_holds: list[Callable[[], Signal]] = []
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -290,15 +291,19 @@ class Journal:
         )
         self._added()
 
-    def add_hold(self, signal: Signal) -> None:
-        """A HOLD that changed nothing: counted (or a row, with ``hold_rows``)."""
+    def add_hold(
+        self, engine: str, symbol: str, reason: str, ts_ns: int, make: Callable[[], Signal]
+    ) -> None:
+        """A HOLD that changed nothing: counted (or a row, with ``hold_rows``). ``make``
+        builds its ``Signal``, called only when a row must be written: most bars are a
+        HOLD, and most HOLDs are only ever counted."""
         if self.hold_rows:
-            self.add_signal(signal)
+            self.add_signal(make())
             return
         if self.failure is not None:
             raise self.failure
-        self.holds.count(signal.engine, signal.symbol, signal.reason, signal.ts_ns)
-        self._batch_holds.append(signal)
+        self.holds.count(engine, symbol, reason, ts_ns)
+        self._batch_holds.append(make)
 
     def add_event(self, event: Event) -> None:
         self._events.append(
@@ -393,8 +398,11 @@ class Journal:
             await self._transaction(statements)
         return len(rows)
 
-    def set_positions(self, positions: list[Position]) -> None:
-        """A checkpoint of every position for readers; recovery rebuilds from fills."""
+    def set_positions(self, positions: Callable[[], list[Position]]) -> None:
+        """A checkpoint of every position for readers; recovery rebuilds from fills.
+        ``positions`` is called when the next transaction is written, not now: a desk
+        checkpoints every data minute, a backtest many times between two transactions,
+        and only the newest list would be written (a fill writes its position itself)."""
         self._positions = positions
 
     # -- durable paths ----------------------------------------------------------------
@@ -511,8 +519,8 @@ class Journal:
         them resumes, replays to the end and decides them again, and a row (its id
         derived from its bar) is written once where a count would grow twice."""
         self.holds.drop_batch()
-        for signal in self._batch_holds:
-            self.add_signal(signal)
+        for make in self._batch_holds:
+            self.add_signal(make())
         self._batch_holds = []
 
     def _check(self) -> None:
@@ -671,9 +679,9 @@ class Journal:
                     await db.executemany(
                         "INSERT OR REPLACE INTO universe VALUES (?, ?, ?, ?, ?, ?)", universe
                     )
-                if positions:
+                if positions is not None:
                     await db.executemany(
-                        _POSITION_UPSERT, [_position_row(self.run_id, p) for p in positions]
+                        _POSITION_UPSERT, [_position_row(self.run_id, p) for p in positions()]
                     )
                 if risk_state is not None:
                     chained.append("risk_state")

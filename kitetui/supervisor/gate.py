@@ -174,6 +174,9 @@ class Supervisor:
         self.gaps = GapDetector()
         self._known = frozenset(self.contracts)
         self._unknown_symbols: set[str] = set()
+        # What the print just accepted filled or triggered (``_accept``, ``_react``).
+        self._filled: list[Any] = []
+        self._triggered: list[Any] = []
         await self.recovery.load()
         self.journal.start()
         self.trader.record_event(run_started_event(self))
@@ -332,11 +335,18 @@ class Supervisor:
             self.risk.roll_day(ist_date(ts).isoformat())
 
     async def _gate(self, ts: int, batch: list[Item], warm: bool) -> list[Item]:
-        """The items of the batch that pass, each after the held prints it confirmed."""
+        """The items of the batch that pass, each after the held prints it confirmed.
+
+        Most prints pass alone and trade nothing: they go through synchronously, and
+        only a print that filled or triggered an order waits on the trader."""
         accepted: list[Item] = []
         validator = self.validator
         for item in batch:
             reason = validator.check(item)
+            if reason is None and not validator.has_news:  # the common case
+                if self._accept(item, ts, warm, accepted):
+                    await self._react()
+                continue
             released: list[Item] = []
             if validator.has_news:  # a held jump confirmed (or dropped) by this print
                 for note in validator.take_notes():
@@ -357,47 +367,65 @@ class Supervisor:
                 )
                 continue
             for earlier in released:  # news, not noise: it goes to bars and indicators
-                await self._accept(earlier, ts, warm, accepted)
-            await self._accept(item, ts, warm, accepted)
+                if self._accept(earlier, ts, warm, accepted):
+                    await self._react()
+            if self._accept(item, ts, warm, accepted):
+                await self._react()
         return accepted
 
-    async def _accept(self, item: Item, ts: int, warm: bool, accepted: list[Item]) -> None:
+    def _accept(self, item: Item, ts: int, warm: bool, accepted: list[Item]) -> bool:
         """A print that passed the gate: it marks the book, lets the exchange fill what
-        rests at its price, and goes on to the engines (``accepted``)."""
-        if item.symbol not in self._known:
-            self._unknown(item.symbol, ts)
-            return
+        rests at its price, and goes on to the engines (``accepted``). True when the
+        exchange filled or triggered something the trader must hear of (``_react``)."""
+        symbol = item.symbol
+        if symbol not in self._known:
+            self._unknown(symbol, ts)
+            return False
         gap = self.gaps.check(item)
-        if gap is not None and item.symbol in self.routes:
+        if gap is not None and symbol in self.routes:
             self.trader.record_event(
                 Event(
                     ts_ns=ts,
                     kind=EventKind.DATA_GAP,
                     level="WARNING",
-                    symbol=item.symbol,
+                    symbol=symbol,
                     message=gap,
                 )
             )
-        assert self.summary is not None
-        if isinstance(item, Bar):
-            self.summary.bars += 1
+        summary = self.summary
+        assert summary is not None
+        if type(item) is Bar:
+            summary.bars += 1
             price = item.close
             if item.volume:
-                self._turnover[item.symbol] = (
-                    self._turnover.get(item.symbol, 0.0) + item.close * item.volume
-                )
+                turnover = self._turnover
+                turnover[symbol] = turnover.get(symbol, 0.0) + price * item.volume
         else:
-            self.summary.ticks += 1
+            summary.ticks += 1
             price = item.price
-        self.last_prices[item.symbol] = price
-        self.portfolio.mark(item.symbol, price)
-        if not warm:
-            filled = self.broker.on_market(item)
-            if filled:
-                await self.trader.on_fills(filled)
-            for triggered in self.broker.take_triggered():  # resting stops: re-priced
-                await self.trader.on_order_state(triggered)
+        self.last_prices[symbol] = price
+        self.portfolio.mark(symbol, price)
         accepted.append(item)
+        if warm:
+            return False
+        filled = self.broker.on_market(item)
+        if filled:
+            self._filled = filled
+            return True
+        self._triggered = self.broker.take_triggered()
+        return bool(self._triggered)
+
+    async def _react(self) -> None:
+        """The trader hears of what the last accepted print filled, then of the stops it
+        triggered that rest unfilled (re-priced like Kite's order updates would ask):
+        those are taken after the fills, which may have cancelled some."""
+        filled, self._filled = self._filled, []
+        triggered, self._triggered = self._triggered, []
+        if filled:
+            await self.trader.on_fills(filled)
+            triggered = self.broker.take_triggered()
+        for order in triggered:
+            await self.trader.on_order_state(order)
 
     def _unknown(self, symbol: str, ts: int) -> None:
         if symbol in self._unknown_symbols:
@@ -460,7 +488,7 @@ class Supervisor:
             self._last_equity_minute = minute
             equity = self.portfolio.record_equity(ts)  # net of charges
             self.journal.add_equity_point(ts, equity)
-            self.journal.set_positions(self.portfolio.positions())
+            self.journal.set_positions(self.portfolio.positions)
         self.journal.set_risk_state(self.risk.to_state())
         self.journal.set_cursor(ts)
 

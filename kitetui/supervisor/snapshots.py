@@ -2,9 +2,10 @@
 
 Readers (the TUI in-process, attached TUIs over the control socket, ``ctl status``, the
 systemd STATUS line) never touch live objects: the publisher builds a frozen snapshot at
-most every ``interval_s`` (and at once when something a person must see changed), and
-at least once a ``HEARTBEAT_S`` so a quiet market is not mistaken for a stuck desk. A
-snapshot never copies the day's whole book: the newest orders plus every working one.
+most every ``interval_s`` (less often when building one is slow: ``SNAPSHOT_SHARE``),
+at once when something a person must see changed, and at least once a ``HEARTBEAT_S``
+so a quiet market is not mistaken for a stuck desk. A snapshot never copies the day's
+whole book: the newest orders plus every working one.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ if TYPE_CHECKING:
 RECENT_ORDERS = 300
 EQUITY_POINTS = 500  # today's newest points, and the whole run's sampled to as many
 HEARTBEAT_S = 1.0  # the longest a running desk goes without publishing a snapshot
+# At most this share of the desk's time goes to unforced snapshots: a build that took
+# longer than ``interval_s * SNAPSHOT_SHARE`` spaces the next ones out (``publish``);
+# forced ones (a change a person must see, the heartbeat, the last one) always build.
+SNAPSHOT_SHARE = 0.02
 MARGIN_REFRESH_S = 5.0  # margins are recomputed on a fill, else at most this often
 
 
@@ -48,6 +53,7 @@ class Publisher:
         self.interval_s = interval_s
         self.published: DeskSnapshot | None = None
         self.last_publish = 0.0  # monotonic
+        self._gap_s = interval_s  # the least time between two unforced builds (publish)
         self.last_item_wall_ns = 0  # wall time of the newest processed tick or bar
         self._seq = 0
         self._rate_mark = (0.0, 0)  # (monotonic s, items processed) at the last sample
@@ -62,12 +68,17 @@ class Publisher:
 
     def publish(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self.last_publish < self.interval_s:
+        if not force and now - self.last_publish < self._gap_s:
             return
         self.last_publish = now
         self._seq += 1
         self._sample_rate(now)
         self.published = self.build(self._seq)
+        # A snapshot of a long backtest (the Performance rows of every open trade) can
+        # take milliseconds; at full speed a build every ``interval_s`` then costs the
+        # run several percent, for a screen that changes faster than anyone reads it.
+        took = time.monotonic() - now
+        self._gap_s = max(self.interval_s, took / SNAPSHOT_SHARE)
 
     async def heartbeat(self) -> None:
         """Publish at least once a second, so a quiet market still shows a live desk (a

@@ -121,6 +121,9 @@ class ExitManager:
         # expired, and a stop is placed again at the open.
         self.market_open = True
         self._locks: dict[str, asyncio.Lock] = {}
+        # symbol -> (order changes, position) at which a timer pass found it quiet
+        # (``_timeless``): the next passes skip it until either moves.
+        self._quiet: dict[str, tuple[int, int]] = {}
 
     # -- what the exchange works for a symbol -----------------------------------------
 
@@ -344,13 +347,41 @@ class ExitManager:
         for order in list(self.trader.open_orders()):
             if order.purpose in CLOSING or order.purpose is OrderPurpose.STOP:
                 symbols.add(order.symbol)
+        trader = self.trader
         for symbol in sorted(symbols):
+            seen = (trader.order_changes(symbol), trader.position_qty(symbol))
+            if self._quiet.get(symbol) == seen and self._may_skip(symbol):
+                continue  # found quiet with these very orders and position
             lock = self._lock(symbol)
             if lock.locked():
                 continue  # something is acting on it right now; next time
             async with lock:
                 await self._reprice(symbol)
                 await self._settle(symbol, f"t{self.now_ns()}")
+            now = (trader.order_changes(symbol), trader.position_qty(symbol))
+            if now == seen and self._timeless(symbol):
+                self._quiet[symbol] = seen
+            else:
+                self._quiet.pop(symbol, None)
+
+    def _may_skip(self, symbol: str) -> bool:
+        """Nothing the timer keeps for ``symbol`` outside its orders and position."""
+        return self.market_open and not (
+            symbol in self._closing or symbol in self._naked or symbol in self._stop_retry
+        )
+
+    def _timeless(self, symbol: str) -> bool:
+        """A timer pass that did nothing for ``symbol`` will do nothing again until its
+        orders or position change: nothing closing, alarmed or waiting to retry, and
+        every working order a stop still waiting for its trigger (a resting, triggered
+        or closing order is re-priced as time passes)."""
+        return (
+            self._may_skip(symbol)
+            and self.trader.position_qty(symbol) != 0
+            and all(
+                o.status is OrderStatus.TRIGGER_PENDING for o in self.trader.open_orders(symbol)
+            )
+        )
 
     # -- the rule -----------------------------------------------------------------------
 

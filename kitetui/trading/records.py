@@ -9,6 +9,7 @@ state; it is a module of its own so the order book's side of the trader stays sh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
@@ -76,6 +77,20 @@ class TraderRecords:
             )
         )
 
+    def count_hold(
+        self: Trader,
+        engine: str,
+        symbol: str,
+        reason: str,
+        ts_ns: int,
+        make: Callable[[], Signal],
+    ) -> None:
+        """A HOLD that changed nothing, the engines' hot path: counted like
+        ``_record_signal`` would count it, its ``Signal`` built by ``make`` only if the
+        journal writes it as a row (``journal.hold_rows``, or the end of the data)."""
+        self.counts["signals"] += 1
+        self.journal.add_hold(engine, symbol, reason, ts_ns, make)
+
     def _record_signal(self: Trader, signal: Signal, decision: RiskDecision | None) -> None:
         """A signal to the journal and the desk's recent list. A HOLD that changed
         nothing (no risk decision) is only counted: most bars are one, and nobody reads
@@ -83,7 +98,9 @@ class TraderRecords:
         self.counts["signals"] += 1
         if signal.kind is SignalKind.HOLD:
             if decision is None:
-                self.journal.add_hold(signal)
+                self.journal.add_hold(
+                    signal.engine, signal.symbol, signal.reason, signal.ts_ns, lambda: signal
+                )
             else:
                 self.journal.add_signal(signal)
             return

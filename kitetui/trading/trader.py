@@ -153,6 +153,10 @@ class Trader(TraderRecords, SignalEntries):
         """Whether any order works (the exit manager's timer asks on every batch)."""
         return bool(self._working)
 
+    def order_changes(self, symbol: str) -> int:
+        """Order states of ``symbol`` tracked so far (``WorkingOrders.changes``)."""
+        return self._working.changes(symbol)
+
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """The working orders in placement order: all, or one symbol's (indexed)."""
         return self._working.all() if symbol is None else self._working.of(symbol)

@@ -15,14 +15,16 @@ from kitetui.domain import Order
 class WorkingOrders:
     """Non-terminal orders by tag, overall and per symbol."""
 
-    __slots__ = ("_all", "_by_symbol")
+    __slots__ = ("_all", "_by_symbol", "_changes")
 
     def __init__(self) -> None:
         self._all: dict[str, Order] = {}
         self._by_symbol: dict[str, dict[str, Order]] = {}
+        self._changes: dict[str, int] = {}  # symbol -> states tracked (see ``changes``)
 
     def track(self, order: Order) -> None:
         """Take an order's latest state: kept while working, dropped once terminal."""
+        self._changes[order.symbol] = self._changes.get(order.symbol, 0) + 1
         of_symbol = self._by_symbol.get(order.symbol)
         if order.status.is_terminal:
             self._all.pop(order.tag, None)
@@ -46,6 +48,12 @@ class WorkingOrders:
     def count(self, symbol: str) -> int:
         of_symbol = self._by_symbol.get(symbol)
         return 0 if of_symbol is None else len(of_symbol)
+
+    def changes(self, symbol: str) -> int:
+        """How many order states of ``symbol`` were tracked so far: equal numbers mean
+        its orders have not changed in between (the exit manager's timer skips a
+        symbol it found quiet at the same number)."""
+        return self._changes.get(symbol, 0)
 
     def __bool__(self) -> bool:
         return bool(self._all)

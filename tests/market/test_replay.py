@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kitetui.domain import NS_PER_MINUTE, NS_PER_SECOND, Bar, Tick, round_to_tick, to_paise
 from kitetui.market import replay
@@ -49,6 +52,43 @@ def test_merge_batches_with_bars_and_ticks_orders_by_event_time_and_groups_equal
 
 def test_merge_batches_with_no_streams_yields_nothing() -> None:
     assert list(merge_batches([[], []])) == []
+
+
+def _merged_by_heap(streams: list[list[Bar | Tick]]) -> list[tuple[int, list[Bar | Tick]]]:
+    """The reference: a k-way merge on (event time, stream, position), then grouped."""
+    keyed = [
+        [(event_time(item), order, index, item) for index, item in enumerate(stream)]
+        for order, stream in enumerate(streams)
+    ]
+    batches: list[tuple[int, list[Bar | Tick]]] = []
+    for ts, _order, _index, item in heapq.merge(*keyed):
+        if not batches or batches[-1][0] != ts:
+            batches.append((ts, []))
+        batches[-1][1].append(item)
+    return batches
+
+
+@st.composite
+def _streams(draw: st.DrawFn) -> list[list[Bar | Tick]]:
+    streams: list[list[Bar | Tick]] = []
+    for number in range(draw(st.integers(0, 6))):
+        symbol = f"S{number}"
+        if draw(st.booleans()):  # bars: minutes, some missing
+            minutes = sorted(draw(st.sets(st.integers(0, 12), max_size=10)))
+            streams.append([_bar(symbol, m) for m in minutes])
+        else:  # ticks: seconds, repeated ones included (several prints at one time)
+            seconds = sorted(draw(st.lists(st.integers(0, 12 * 60), max_size=12)))
+            streams.append([_tick(symbol, sec, 10.0 + n) for n, sec in enumerate(seconds)])
+    return streams
+
+
+@given(_streams())
+def test_merge_batches_equals_a_k_way_merge_on_time_stream_and_position(
+    streams: list[list[Bar | Tick]],
+) -> None:
+    expected = _merged_by_heap(streams)
+    assert list(merge_batches(streams)) == expected
+    assert list(merge_batches(iter(streams))) == expected  # any iterable of streams
 
 
 class _FakeTime:

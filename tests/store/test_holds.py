@@ -46,6 +46,10 @@ def hold(n: int, symbol: str = "GBMA", reason: str = "no cross", engine: str = "
     )
 
 
+def add_hold(journal: Journal, signal: Signal) -> None:
+    journal.add_hold(signal.engine, signal.symbol, signal.reason, signal.ts_ns, lambda: signal)
+
+
 # -- the counter ------------------------------------------------------------------------------
 
 
@@ -120,12 +124,12 @@ async def test_counts_are_written_only_with_the_cursor_of_their_batch(tmp_path: 
     try:
         await create_run(db, RUN, "replay", "c.yaml", "h")
         journal = Journal(db, RUN, flush_interval_s=60.0)
-        journal.add_hold(hold(0))
-        journal.add_hold(hold(1, "GBMB"))
+        add_hold(journal, hold(0))
+        add_hold(journal, hold(1, "GBMB"))
         await asyncio.wait_for(journal.flush(), TIMEOUT_S)
         assert _rows(path) == []  # the batch is not finished: a restart processes it again
         journal.set_cursor(MORNING + 60 * NS)
-        journal.add_hold(hold(2))  # the next batch, unfinished
+        add_hold(journal, hold(2))  # the next batch, unfinished
         await asyncio.wait_for(journal.flush(), TIMEOUT_S)
         assert [r[2:5] for r in _rows(path)] == [("GBMA", "no cross", 1), ("GBMB", "no cross", 1)]
         assert await count_signals(db, RUN) == 2
@@ -148,6 +152,38 @@ async def test_counts_are_written_only_with_the_cursor_of_their_batch(tmp_path: 
         await db.close()
 
 
+@pytest.mark.parametrize("hold_rows", [False, True])
+async def test_a_holds_signal_is_built_only_for_a_row(tmp_path: Path, hold_rows: bool) -> None:
+    """The engines hand a HOLD over with a factory of its ``Signal``: counted, it is
+    never called; with ``hold_rows`` at once; after the last cursor, once at close."""
+    db = await asyncio.wait_for(open_database(tmp_path / "state.db"), TIMEOUT_S)
+    built: list[int] = []
+
+    def lazy(n: int) -> None:
+        signal = hold(n)
+
+        def make() -> Signal:
+            built.append(n)
+            return signal
+
+        journal.add_hold(signal.engine, signal.symbol, signal.reason, signal.ts_ns, make)
+
+    try:
+        await create_run(db, RUN, "replay", "c.yaml", "h")
+        journal = Journal(db, RUN, flush_interval_s=60.0, hold_rows=hold_rows)
+        lazy(0)
+        lazy(1)
+        journal.set_cursor(MORNING + 60 * NS)
+        assert built == ([0, 1] if hold_rows else [])
+        lazy(2)  # after the last cursor
+        assert built == ([0, 1, 2] if hold_rows else [])
+        await asyncio.wait_for(journal.close(), TIMEOUT_S)
+        assert built == [0, 1, 2] if hold_rows else [2]
+        assert await count_signals(db, RUN) == 3
+    finally:
+        await db.close()
+
+
 async def test_hold_rows_keeps_a_signal_row_per_hold(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     db = await asyncio.wait_for(open_database(path), TIMEOUT_S)
@@ -155,7 +191,7 @@ async def test_hold_rows_keeps_a_signal_row_per_hold(tmp_path: Path) -> None:
         await create_run(db, RUN, "replay", "c.yaml", "h")
         journal = Journal(db, RUN, hold_rows=True)
         for n in range(3):
-            journal.add_hold(hold(n))
+            add_hold(journal, hold(n))
         journal.set_cursor(MORNING)
         await asyncio.wait_for(journal.close(), TIMEOUT_S)
         with sqlite3.connect(path) as conn:
@@ -198,7 +234,7 @@ async def _play(
                 if kill_at is not None and done == kill_at:
                     return
                 done += 1
-                journal.add_hold(hold(index, f"S{symbol}", f"r{reason}"))
+                add_hold(journal, hold(index, f"S{symbol}", f"r{reason}"))
                 if done in flushes:
                     await journal.flush()  # a flush mid-batch (an order, a timer)
             journal.set_cursor(index + 1)  # cursor_ns: the batch index + 1
@@ -208,7 +244,7 @@ async def _play(
             if kill_at is not None and done == kill_at:
                 return
             done += 1
-            journal.add_hold(hold(len(batches), f"S{symbol}", "end"))
+            add_hold(journal, hold(len(batches), f"S{symbol}", "end"))
         await journal.close()
     finally:
         await db.close()
@@ -265,7 +301,7 @@ async def test_a_schema_5_database_migrates_and_its_hold_rows_still_count(
         assert await count_signals(db, RUN) == 3
         journal = Journal(db, RUN)
         await journal.load_sequences()
-        journal.add_hold(hold(3))
+        add_hold(journal, hold(3))
         journal.set_cursor(MORNING + 3 * 60 * NS)
         await asyncio.wait_for(journal.close(), TIMEOUT_S)
         assert await count_signals(db, RUN) == 4
