@@ -264,6 +264,7 @@ MIGRATIONS: tuple[str, ...] = (
     # are: NEW, OPEN and COMPLETE of one entry all say why it was placed; 2.9 MB of a
     # year's 81,000 events): readers carry the last reason forward (runs.py). SQLite
     # cannot drop NOT NULL in place, so the table is rebuilt, ids kept, and resealed.
+    # universe becomes WITHOUT ROWID: its key is the row, so it need not be kept twice.
     """
     CREATE TABLE equity_chunks (
         id INTEGER PRIMARY KEY,
@@ -316,7 +317,20 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE order_events;
     ALTER TABLE order_events_7 RENAME TO order_events;
     CREATE INDEX order_events_tag ON order_events(tag);
-    CREATE INDEX order_events_unsealed ON order_events(chk) WHERE chk = x''
+    CREATE INDEX order_events_unsealed ON order_events(chk) WHERE chk = x'';
+    CREATE TABLE universe_7 (
+        run_id TEXT NOT NULL,
+        trading_day TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        selected INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (run_id, trading_day, engine, symbol)
+    ) WITHOUT ROWID;
+    INSERT INTO universe_7 SELECT run_id, trading_day, engine, symbol, selected, reason
+        FROM universe;
+    DROP TABLE universe;
+    ALTER TABLE universe_7 RENAME TO universe
     """,
 )
 

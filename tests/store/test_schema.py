@@ -57,6 +57,10 @@ async def _details(db: aiosqlite.Connection) -> list[tuple]:
     return found
 
 
+def _sql(con: sqlite3.Connection, name: str) -> str:
+    return con.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
+
+
 def _pin_schema(monkeypatch: pytest.MonkeyPatch, version: int) -> None:
     for module in (schema, database):
         monkeypatch.setattr(module, "MIGRATIONS", schema.MIGRATIONS[:version])
@@ -94,6 +98,11 @@ async def test_a_schema_6_database_migrates_to_7_and_reads_the_same(
                 "INSERT INTO order_events (tag, ts_ns, status, reason) VALUES (?, ?, ?, ?)",
                 (tag, MORNING + n, status, reason),
             )
+        for day, symbol, selected in (("2023-01-02", "A", 1), ("2023-01-02", "B", 0)):
+            con.execute(
+                "INSERT INTO universe VALUES (?, ?, 'eq', ?, ?, ?)",
+                (RUN, day, symbol, selected, "" if selected else "thin"),
+            )
         assert seal_sync(con, ["equity_curve", "order_events"]) == 14 + len(EVENTS)
         con.execute("COMMIT")
     monkeypatch.undo()
@@ -101,6 +110,7 @@ async def test_a_schema_6_database_migrates_to_7_and_reads_the_same(
     assert len(before) == 14
     events = _events(path)
     with sqlite3.connect(path) as con:
+        universe = con.execute("SELECT * FROM universe ORDER BY symbol").fetchall()
         assert con.execute("PRAGMA user_version").fetchone()[0] == 6
         assert "orders_open" in {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
 
@@ -119,6 +129,9 @@ async def test_a_schema_6_database_migrates_to_7_and_reads_the_same(
         ).fetchall()
         heads = {r[0] for r in con.execute("SELECT tbl FROM chain_heads")}
         reasons = [r[0] for r in con.execute("SELECT reason FROM order_events ORDER BY id")]
+        assert con.execute("SELECT * FROM universe ORDER BY symbol").fetchall() == universe
+        assert len(universe) == 2
+        assert "WITHOUT ROWID" in _sql(con, "universe")
     assert kinds["equity_curve"] == "view" and "orders_open" not in kinds
     assert chunks == [
         ("20221118T034500-a1b2c3", MINUTE),
