@@ -362,13 +362,14 @@ class Journal:
         self._order_events.append(self._order_event(order, ts_ns))
         self._added()
 
-    def _order_event(self, order: Order, ts_ns: int) -> tuple:
+    def _order_event(self, order: Order, ts_ns: int, *, first: bool = False) -> tuple:
         """An ``order_events`` row; its reason NULL when it repeats the order's previous
         event's (schema 7). The last reason is kept only while the order can still change,
-        so a run holds its open orders' reasons, not every order's; an event with no known
-        predecessor (after a restart, after a terminal state) writes its reason in full."""
+        so a run holds its open orders' reasons, not every order's; an order's ``first``
+        event, and one with no known predecessor (after a restart, after a terminal
+        state), writes its reason in full."""
         tag, reason = order.tag, order.reason
-        same = self._event_reasons.get(tag) == reason
+        same = not first and self._event_reasons.get(tag) == reason
         if order.status.is_terminal:
             self._event_reasons.pop(tag, None)
         else:
@@ -436,7 +437,7 @@ class Journal:
             self._check()
             self._order_seq += 1
             self._new_orders.append(self._order_row(order, self._order_seq))
-            self._order_events.append(self._order_event(order, order.ts_ns))
+            self._order_events.append(self._order_event(order, order.ts_ns, first=True))
             self._added(2)
             await self._backpressure()
             return
@@ -453,7 +454,9 @@ class Journal:
 
     async def _write_order_statements(self, row: tuple, order: Order) -> None:
         await self.db.execute(_ORDER_INSERT, row)
-        await self.db.execute(_ORDER_EVENT_INSERT, self._order_event(order, order.ts_ns))
+        await self.db.execute(
+            _ORDER_EVENT_INSERT, self._order_event(order, order.ts_ns, first=True)
+        )
 
     async def write_order_state(self, order: Order, ts_ns: int) -> None:
         """An order's new state that must not wait for a flush (cancellations,

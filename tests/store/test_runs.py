@@ -231,3 +231,19 @@ async def test_order_detail_with_repeated_reasons_stored_once_carries_them_forwa
         ("NEW", why),
         ("REJECTED", "margin"),
     ]
+
+
+async def test_an_orders_first_event_keeps_its_reason_whatever_came_before(
+    tmp_path: Path,
+) -> None:
+    """A NEW event is the first of its order: written in full even when an earlier try
+    to journal the same order (rolled back) left its reason behind in the journal."""
+    db = await asyncio.wait_for(open_database(tmp_path / "state.db"), TIMEOUT_S)
+    try:
+        journal = Journal(db, RUN)
+        placed = order("A", reason="why")
+        assert journal._order_event(placed, 1, first=True)[3] == "why"
+        assert journal._order_event(placed, 2, first=True)[3] == "why"  # the retry
+        assert journal._order_event(placed, 3)[3] is None
+    finally:
+        await db.close()
