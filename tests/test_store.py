@@ -74,7 +74,7 @@ TABLES = {
     "desk_state",
     "events",
     "positions",
-    "equity_curve",
+    "equity_chunks",
 }
 
 

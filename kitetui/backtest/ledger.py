@@ -106,7 +106,10 @@ def open_read_only(path: Path) -> sqlite3.Connection:
     flags = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
     try:
         conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?{flags}", uri=True)
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {  # equity_curve is a view from schema 7 on
+            r[0]
+            for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+        }
     except sqlite3.DatabaseError as exc:
         raise DatabaseRefused(
             f"{path}: cannot be read as a database ({one_line(str(exc), 100)}); "

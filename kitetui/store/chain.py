@@ -8,7 +8,7 @@ written (``verify_chain``).
 
 Two shapes, because some rows change and some never do:
 
-* append-only tables (``order_events``, ``fills``, ``risk_decisions``, ``equity_curve``):
+* append-only tables (``order_events``, ``fills``, ``risk_decisions``, ``equity_chunks``):
   ``chk[n] = H(chk[n-1] + C(row[n]))``
   with ``chk[-1]`` a seed made of the file's random id and the table's name: the last
   ``chk`` commits to the whole table, and an edited, removed or reordered row breaks
@@ -60,6 +60,7 @@ class ChainedTable:
     key: str | None  # the column whose values are linked (rows that change); None: append-only
     label: str  # the column that names a row in messages
     since: int = 3  # the schema version that chained it
+    until: int | None = None  # the last schema version that has it (None: still current)
 
     @property
     def append_only(self) -> bool:
@@ -74,14 +75,17 @@ CHAINED: tuple[ChainedTable, ...] = (
     ChainedTable("risk_state", "run_id", "run_id"),
     ChainedTable("desk_state", "key", "key"),
     ChainedTable("risk_decisions", None, "id", since=5),
-    ChainedTable("equity_curve", None, "ts_ns", since=5),
+    ChainedTable("equity_curve", None, "ts_ns", since=5, until=6),  # a view from 7 on
+    ChainedTable("equity_chunks", None, "first_ts_ns", since=7),
 )
 BY_NAME: dict[str, ChainedTable] = {t.name: t for t in CHAINED}
 
 
 def chained_at(version: int) -> tuple[ChainedTable, ...]:
     """The tables a database of schema ``version`` keeps chains for."""
-    return tuple(t for t in CHAINED if t.since <= version)
+    return tuple(
+        t for t in CHAINED if t.since <= version and (t.until is None or version <= t.until)
+    )
 
 
 def digest(data: bytes) -> bytes:

@@ -373,7 +373,8 @@ async def _migrate(db: aiosqlite.Connection, version: int) -> None:
                 await reseal_all(db, [t.name for t in chained_at(index + 1)])
             elif index + 1 > CHAINS_SINCE:
                 after = await _chained_columns(db)
-                changed = [t for t in after if after[t] != before.get(t)]
+                current = {t.name for t in chained_at(index + 1)}  # not a table turned view
+                changed = [t for t in after if t in current and after[t] != before.get(t)]
                 if changed:  # the hashed bytes of every row of these tables changed
                     await reseal_all(db, changed)
             await db.execute(f"PRAGMA user_version = {index + 1}")

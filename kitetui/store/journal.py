@@ -19,10 +19,11 @@ unless ``hold_rows`` asks for the rows; the counts commit with the cursor of the
 they belong to, so a resumed run counts each batch once.
 
 Every transaction that writes a chained table (runs, orders, order_events, fills,
-risk_state, desk_state) seals those rows before it commits (chain.py), so a committed
-money row always carries its checksum. A full disk is a ``DiskFull``: the transaction
-rolls back, the drained buffers are put back, and from then on every write raises it,
-so the run stops promptly with everything committed before it intact and resumable.
+risk_state, desk_state, risk_decisions, equity_chunks) seals those rows before it
+commits (chain.py), so a committed money row always carries its checksum. A full disk
+is a ``DiskFull``: the transaction rolls back, the drained buffers are put back, and
+from then on every write raises it, so the run stops promptly with everything committed
+before it intact and resumable.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from kitetui.domain import Event, Fill, Order, Position, RiskDecision, Signal
 from kitetui.store.chain import seal
 from kitetui.store.commit_policy import CommitPolicy
 from kitetui.store.database import database_path, take_notices
+from kitetui.store.equity_chunks import EQUITY_CHUNK_INSERT, chunk_row
 from kitetui.store.errors import DiskFull, disk_full, is_disk_full
 from kitetui.store.holds import HOLD_UPSERT, HoldCounter, hold_rows
 from kitetui.store.rows import FILL_CHARGE_COLUMNS
@@ -151,7 +153,11 @@ class Journal:
         self._decisions: list[tuple] = []
         self._order_events: list[tuple] = []
         self._order_updates: dict[str, Order] = {}
-        self._equity: list[tuple] = []
+        self._event_reasons: dict[str, str] = {}  # an open order's last journaled reason
+        self._equity: list[tuple[int, int]] = []
+        # The newest equity point journaled or buffered: a replayed minute after a
+        # restart marks the same book, and the point first written is kept.
+        self._equity_last_ns: int | None = None
         self._pending = 0
         self._cursor_ns: int | None = None
         self._risk_state: dict[str, Any] | None = None
@@ -215,6 +221,12 @@ class Journal:
             )
         ).fetchone()
         self.journaled["signals"] += row[0]
+        row = await (
+            await self.db.execute(
+                "SELECT MAX(last_ts_ns) FROM equity_chunks WHERE run_id = ?", (self.run_id,)
+            )
+        ).fetchone()
+        self._equity_last_ns = row[0]
         cursor = await self.db.execute(
             "SELECT DISTINCT engine, reason FROM hold_counts WHERE run_id = ?", (self.run_id,)
         )
@@ -352,11 +364,30 @@ class Journal:
     def update_order(self, order: Order, ts_ns: int) -> None:
         """A status change that need not be durable at once (e.g. NEW -> OPEN)."""
         self._order_updates[order.tag] = order
-        self._order_events.append((order.tag, ts_ns, order.status.value, order.reason))
+        self._order_events.append(self._order_event(order, ts_ns))
         self._added()
 
+    def _order_event(self, order: Order, ts_ns: int, *, first: bool = False) -> tuple:
+        """An ``order_events`` row; its reason NULL when it repeats the order's previous
+        event's (schema 7). The last reason is kept only while the order can still change,
+        so a run holds its open orders' reasons, not every order's; an order's ``first``
+        event, and one with no known predecessor (after a restart, after a terminal
+        state), writes its reason in full."""
+        tag, reason = order.tag, order.reason
+        same = not first and self._event_reasons.get(tag) == reason
+        if order.status.is_terminal:
+            self._event_reasons.pop(tag, None)
+        else:
+            self._event_reasons[tag] = reason
+        return (tag, ts_ns, order.status.value, None if same else reason)
+
     def add_equity_point(self, ts_ns: int, equity_paise: int) -> None:
-        self._equity.append((self.run_id, ts_ns, equity_paise))
+        """One point of the curve; one at or before the newest already taken is dropped
+        (kept as first written: the chunks are append-only, equity_chunks.py)."""
+        if self._equity_last_ns is not None and ts_ns <= self._equity_last_ns:
+            return
+        self._equity_last_ns = ts_ns
+        self._equity.append((ts_ns, equity_paise))
         self._added()
 
     def set_cursor(self, ts_ns: int) -> None:
@@ -414,7 +445,7 @@ class Journal:
             self._check()
             self._order_seq += 1
             self._new_orders.append(self._order_row(order, self._order_seq))
-            self._order_events.append((order.tag, order.ts_ns, order.status.value, order.reason))
+            self._order_events.append(self._order_event(order, order.ts_ns, first=True))
             self._added(2)
             await self._backpressure()
             return
@@ -432,7 +463,7 @@ class Journal:
     async def _write_order_statements(self, row: tuple, order: Order) -> None:
         await self.db.execute(_ORDER_INSERT, row)
         await self.db.execute(
-            _ORDER_EVENT_INSERT, (order.tag, order.ts_ns, order.status.value, order.reason)
+            _ORDER_EVENT_INSERT, self._order_event(order, order.ts_ns, first=True)
         )
 
     async def write_order_state(self, order: Order, ts_ns: int) -> None:
@@ -440,7 +471,7 @@ class Journal:
         rejections, broker acks): committed now under ``DURABLE_EACH``, queued under
         ``BATCH``."""
         self._order_updates[order.tag] = order
-        self._order_events.append((order.tag, ts_ns, order.status.value, order.reason))
+        self._order_events.append(self._order_event(order, ts_ns))
         if self.commits is CommitPolicy.BATCH:
             self._added()
             await self._backpressure()
@@ -463,7 +494,7 @@ class Journal:
             if position is not None:
                 self._fill_positions.append(_position_row(self.run_id, position))
             self._order_updates[order.tag] = order
-            self._order_events.append((order.tag, fill.ts_ns, order.status.value, order.reason))
+            self._order_events.append(self._order_event(order, fill.ts_ns))
             self._added(2)
             await self._backpressure()
             return True
@@ -484,7 +515,7 @@ class Journal:
             self._fill_seq += 1
             seq = self._fill_seq
             self._order_updates[order.tag] = order
-            self._order_events.append((order.tag, fill.ts_ns, order.status.value, order.reason))
+            self._order_events.append(self._order_event(order, fill.ts_ns))
             try:
                 await self._transaction(statements, ("fills",))
             except BaseException:
@@ -660,15 +691,9 @@ class Journal:
                         "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         events,
                     )
-                if equity:
-                    chained.append("equity_curve")
-                    # kept as first written: the chain is append-only, and a replayed
-                    # minute after a restart marks the same book
-                    await db.executemany(
-                        "INSERT OR IGNORE INTO equity_curve (run_id, ts_ns, equity_paise) "
-                        "VALUES (?, ?, ?)",
-                        equity,
-                    )
+                if equity:  # the transaction's points as one chunk (equity_chunks.py)
+                    chained.append("equity_chunks")
+                    await db.execute(EQUITY_CHUNK_INSERT, chunk_row(self.run_id, equity))
                 if cursor is not None:
                     chained.append("runs")
                     await db.execute(

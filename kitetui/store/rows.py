@@ -220,7 +220,8 @@ def decode_order_event(r: Sequence[Any]) -> None:
     text(r[1], "tag")
     integer(r[2], "ts_ns")
     member(OrderStatus, r[3], "status")
-    text(r[4], "reason")
+    if r[4] is not None:  # NULL: the order's previous event's reason (schema 7)
+        text(r[4], "reason")
 
 
 def decode_run(r: Sequence[Any]) -> None:

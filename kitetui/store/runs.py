@@ -283,13 +283,17 @@ async def load_order_detail(db: aiosqlite.Connection, tag: str) -> OrderDetail |
     cursor = await db.execute(
         "SELECT ts_ns, status, reason FROM order_events WHERE tag = ? ORDER BY id", (tag,)
     )
-    history = tuple(OrderEventView(r[0], r[1], r[2]) for r in await cursor.fetchall())
+    history = []
+    reason = ""
+    for ts_ns, status, stored in await cursor.fetchall():
+        reason = reason if stored is None else stored  # NULL: the previous event's (schema 7)
+        history.append(OrderEventView(ts_ns, status, reason))
     cursor = await db.execute(
         "SELECT fill_id, ts_ns, side, quantity, price FROM fills WHERE tag = ? ORDER BY seq",
         (tag,),
     )
     fills = tuple(FillView(*r) for r in await cursor.fetchall())
-    return OrderDetail(tag=tag, history=history, fills=fills)
+    return OrderDetail(tag=tag, history=tuple(history), fills=fills)
 
 
 async def load_signal(db: aiosqlite.Connection, signal_id: str) -> Signal | None:

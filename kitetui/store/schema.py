@@ -252,6 +252,86 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (run_id, trading_day, engine, symbol, reason)
     ) WITHOUT ROWID
     """,
+    # 7: the equity curve in chunks (kitetui/store/equity_chunks.py): one row per commit
+    # instead of one row and one index entry per minute, each repeating the run id (a
+    # year of minutes was 10.6 MB, a sixth of the database). ``points`` is JSON
+    # ``[[steps after first_ts_ns, equity paise], ...]`` with one step of ``step_ns``;
+    # the view ``equity_curve`` reads it back as the rows of schema 5, so every reader's
+    # SQL stays as it was. The rows of an older kitetui become one chunk per run and UTC
+    # day, and their chain moves to the new table (database.py reseals it in the same
+    # transaction). orders_open (run_id, status) goes: no query ever filtered on it.
+    # An order event's reason is NULL when it is the order's previous event's reason (most
+    # are: NEW, OPEN and COMPLETE of one entry all say why it was placed; 2.9 MB of a
+    # year's 81,000 events): readers carry the last reason forward (runs.py). SQLite
+    # cannot drop NOT NULL in place, so the table is rebuilt, ids kept, and resealed.
+    # universe becomes WITHOUT ROWID: its key is the row, so it need not be kept twice.
+    """
+    CREATE TABLE equity_chunks (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        first_ts_ns INTEGER NOT NULL,
+        last_ts_ns INTEGER NOT NULL,
+        step_ns INTEGER NOT NULL,
+        points TEXT NOT NULL,
+        chk BLOB NOT NULL DEFAULT x''
+    );
+    CREATE INDEX equity_chunks_run ON equity_chunks(run_id, first_ts_ns);
+    CREATE INDEX equity_chunks_unsealed ON equity_chunks(chk) WHERE chk = x'';
+    INSERT INTO equity_chunks (run_id, first_ts_ns, last_ts_ns, step_ns, points)
+        SELECT run_id, first_ts_ns, last_ts_ns, step_ns,
+               json_group_array(json_array((ts_ns - first_ts_ns) / step_ns, equity_paise))
+        FROM (
+            SELECT e.run_id, e.ts_ns, e.equity_paise, d.first_ts_ns, d.last_ts_ns, d.step_ns
+            FROM equity_curve e JOIN (
+                SELECT run_id, ts_ns / 86400000000000 AS day, MIN(ts_ns) AS first_ts_ns,
+                       MAX(ts_ns) AS last_ts_ns,
+                       CASE WHEN MAX(ts_ns % 60000000000) = 0 THEN 60000000000
+                            WHEN MAX(ts_ns % 1000000000) = 0 THEN 1000000000
+                            ELSE 1 END AS step_ns
+                FROM equity_curve GROUP BY run_id, day
+            ) d ON d.run_id = e.run_id AND d.day = e.ts_ns / 86400000000000
+            ORDER BY e.run_id, e.ts_ns
+        )
+        GROUP BY run_id, first_ts_ns
+        ORDER BY run_id, first_ts_ns;
+    DROP TABLE equity_curve;
+    DELETE FROM chain_heads WHERE tbl = 'equity_curve';
+    CREATE VIEW equity_curve (run_id, ts_ns, equity_paise) AS
+        SELECT c.run_id, c.first_ts_ns + c.step_ns * json_extract(p.value, '$[0]'),
+               json_extract(p.value, '$[1]')
+        FROM equity_chunks c, json_each(c.points) p;
+    DROP INDEX orders_open;
+    CREATE TABLE order_events_7 (
+        id INTEGER PRIMARY KEY,
+        tag TEXT NOT NULL,
+        ts_ns INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT,
+        chk BLOB NOT NULL DEFAULT x''
+    );
+    INSERT INTO order_events_7 (id, tag, ts_ns, status, reason)
+        SELECT id, tag, ts_ns, status,
+               CASE WHEN reason = lag(reason) OVER (PARTITION BY tag ORDER BY id)
+                    THEN NULL ELSE reason END
+        FROM order_events ORDER BY id;
+    DROP TABLE order_events;
+    ALTER TABLE order_events_7 RENAME TO order_events;
+    CREATE INDEX order_events_tag ON order_events(tag);
+    CREATE INDEX order_events_unsealed ON order_events(chk) WHERE chk = x'';
+    CREATE TABLE universe_7 (
+        run_id TEXT NOT NULL,
+        trading_day TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        selected INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (run_id, trading_day, engine, symbol)
+    ) WITHOUT ROWID;
+    INSERT INTO universe_7 SELECT run_id, trading_day, engine, symbol, selected, reason
+        FROM universe;
+    DROP TABLE universe;
+    ALTER TABLE universe_7 RENAME TO universe
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -219,15 +219,19 @@ def _check_identity(con: sqlite3.Connection, path: Path) -> str:
 # -- schema ------------------------------------------------------------------------------
 
 
-def expected_schema(version: int) -> dict[str, Any]:
-    """What migrations 1..version build: columns, indexes and their definitions."""
+def _built(version: int) -> tuple[dict[str, Any], dict[str, str]]:
+    """The tables (``_schema``) and views (name: SQL) migrations 1..version build."""
     mem = sqlite3.connect(":memory:")
     try:
         for script in schema.MIGRATIONS[:version]:
             mem.executescript(script)
-        return _schema(mem)
+        return _schema(mem), _views(mem)
     finally:
         mem.close()
+
+
+def _views(con: sqlite3.Connection) -> dict[str, str]:
+    return dict(con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'"))
 
 
 def _schema(con: sqlite3.Connection) -> dict[str, Any]:
@@ -252,7 +256,7 @@ def _schema(con: sqlite3.Connection) -> dict[str, Any]:
 
 
 def _check_schema(con: sqlite3.Connection, where: str, version: int) -> None:
-    want = expected_schema(version)
+    want, want_views = _built(version)
     have = _schema(con)
     for table, (columns, indexes) in want.items():
         if table not in have:
@@ -272,6 +276,10 @@ def _check_schema(con: sqlite3.Connection, where: str, version: int) -> None:
                 f"{where}: table {table} has an index kitetui did not create ({name}); "
                 f"{_UNTOUCHED}."
             )
+    have_views = _views(con)
+    for name, sql in want_views.items():  # what readers see through it: it must be ours
+        if have_views.get(name) != sql:
+            raise DatabaseRefused(f"{where}: view {name} is missing or changed; {_UNTOUCHED}.")
     trigger = con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchone()
     if trigger is not None:
         raise DatabaseRefused(
@@ -380,9 +388,11 @@ def _chain_refusal(
     data = data_columns(columns)
     values = dict(zip(data, mismatch.row, strict=True))
     reason = mismatch.reason
-    names, check = _DECODERS[table.name]
+    decoder = _DECODERS.get(table.name)  # risk_decisions and equity_chunks have none
     try:
-        check(tuple(values.get(n) for n in names))
+        if decoder is not None:
+            names, check = decoder
+            check(tuple(values.get(n) for n in names))
     except RowError as exc:
         reason = f"{exc}, and {reason}"
     else:

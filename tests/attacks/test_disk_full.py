@@ -106,7 +106,7 @@ def test_cli_with_database_full_exits_six_and_resumes_to_the_same_ledger(
     assert len(clean_fills) >= 20, "the demo must trade for this test to mean anything"
 
     db = tmp_path / "full.db"
-    full = run(db, "pages", "250")  # the demo's journal needs ~600 pages
+    full = run(db, "pages", "190")  # the demo's journal needs ~230 pages (schema 7)
     assert_one_line_exit_six(full, "no space left (database or disk is full)")
     assert "the run resumes where it stopped" in full.stderr
     verified = verify_database(db, trust_seal=False)  # everything committed is intact

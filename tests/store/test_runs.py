@@ -13,9 +13,13 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
+from kitetui.domain import OrderStatus
+from kitetui.store.database import open_database
 from kitetui.store.errors import DatabaseRefused
+from kitetui.store.journal import Journal
 from kitetui.store.runs import (
     AmbiguousTag,
+    create_run,
     entry_tried,
     load_blocked,
     load_desk_state,
@@ -26,7 +30,7 @@ from kitetui.store.runs import (
     resolve_tag,
 )
 
-from .journal_support import RUN, edit
+from .journal_support import RUN, edit, order
 
 TIMEOUT_S = 20.0
 
@@ -187,3 +191,59 @@ async def test_blocked_counts_per_engine_rule_and_verdict_with_the_last_reason(
         ("fno", "entry", "BLOCK", 2, "the last one"),
         ("fno", "entry", "HALT", 1, "test"),
     ]
+
+
+async def test_order_detail_with_repeated_reasons_stored_once_carries_them_forward(
+    tmp_path: Path,
+) -> None:
+    """Schema 7: an event's reason is NULL when it repeats the order's previous event's;
+    the order's detail reads as if every event said it."""
+    path = tmp_path / "state.db"
+    db = await asyncio.wait_for(open_database(path), TIMEOUT_S)
+    try:
+        await create_run(db, RUN, "replay", "c.yaml", "h")
+        journal = Journal(db, RUN)
+        why = "LONG: fast above slow"
+        await journal.write_order(order("A", reason=why))
+        journal.update_order(order("A", OrderStatus.OPEN, reason=why), 2)
+        await journal.write_order_state(order("A", OrderStatus.COMPLETE, reason=why), 3)
+        journal.update_order(order("A", OrderStatus.COMPLETE, reason=why), 4)  # after the end
+        await journal.write_order(order("B", reason=why))
+        await journal.write_order_state(order("B", OrderStatus.REJECTED, reason="margin"), 5)
+        await asyncio.wait_for(journal.close(), TIMEOUT_S)
+        stored = await (
+            await db.execute("SELECT tag, status, reason FROM order_events ORDER BY tag, id")
+        ).fetchall()
+        assert stored == [
+            ("A", "NEW", why),
+            ("A", "OPEN", None),
+            ("A", "COMPLETE", None),
+            ("A", "COMPLETE", why),  # no open order to repeat: written in full
+            ("B", "NEW", why),
+            ("B", "REJECTED", "margin"),
+        ]
+        a = await load_order_detail(db, "A")
+        b = await load_order_detail(db, "B")
+    finally:
+        await db.close()
+    assert a is not None and [e.reason for e in a.history] == [why] * 4
+    assert b is not None and [(e.status, e.reason) for e in b.history] == [
+        ("NEW", why),
+        ("REJECTED", "margin"),
+    ]
+
+
+async def test_an_orders_first_event_keeps_its_reason_whatever_came_before(
+    tmp_path: Path,
+) -> None:
+    """A NEW event is the first of its order: written in full even when an earlier try
+    to journal the same order (rolled back) left its reason behind in the journal."""
+    db = await asyncio.wait_for(open_database(tmp_path / "state.db"), TIMEOUT_S)
+    try:
+        journal = Journal(db, RUN)
+        placed = order("A", reason="why")
+        assert journal._order_event(placed, 1, first=True)[3] == "why"
+        assert journal._order_event(placed, 2, first=True)[3] == "why"  # the retry
+        assert journal._order_event(placed, 3)[3] is None
+    finally:
+        await db.close()

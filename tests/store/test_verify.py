@@ -37,7 +37,7 @@ def test_verify_database_with_journal_as_written_passes_every_chain(journal_db: 
         "risk_state": 1,
         "desk_state": 1,
         "risk_decisions": 0,
-        "equity_curve": 0,
+        "equity_chunks": 0,
     }
 
 
