@@ -43,14 +43,23 @@ __all__ = ["CACHE_ENV", "DISABLE_ENV", "CacheEntry", "LoadCache"]
 
 CACHE_ENV = "KITETUI_CACHE_DIR"
 DISABLE_ENV = "KITETUI_LOAD_CACHE"
-FORMAT = 1  # the entry layout; the loaders' source is hashed into every key as well
+# The entry layout (2: narrow columns, kitetui/market/packed.py); the loaders' source is
+# hashed into every key as well.
+FORMAT = 2
 _MAGIC = b"KTLCACH1"
 _PREAMBLE = struct.Struct("<8sII")  # magic, header length, header CRC-32
-_DTYPES = {"int64": "<i8", "float64": "<f8"}
+_DTYPES = {"int8": "<i1", "int16": "<i2", "int32": "<i4", "int64": "<i8", "float64": "<f8"}
 _OFF = ("0", "off", "no", "false")
 # The modules whose code decides what a load returns: a change to any of them is a
 # change of format, so it is hashed into every key.
-_SHAPING = ("loaders.py", "columnar.py", "index_loader.py", "load_cache.py", "bars.py")
+_SHAPING = (
+    "loaders.py",
+    "columnar.py",
+    "index_loader.py",
+    "load_cache.py",
+    "bars.py",
+    "packed.py",
+)
 
 Trouble = tuple[EventKind, str]
 

@@ -79,6 +79,7 @@ from kitetui.market.bars import DAY_S, IST_OFFSET_S, SESSION_CLOSE_S, SESSION_OP
 from kitetui.market.columnar import decimal_column, integer_column, split_fields, stamp_column
 from kitetui.market.lazy_items import LazyItems
 from kitetui.market.load_cache import LoadCache
+from kitetui.market.packed import narrow_counts, narrow_prices, price_values
 
 if TYPE_CHECKING:
     from _csv import _reader
@@ -971,12 +972,12 @@ def _parse(
     columnar path, else the careful one (which raises for a file it refuses)."""
     raw = _read_raw(path)
     if cache is None or not cache.enabled:
-        return fast(raw) or careful(raw)
+        return _packed(fast(raw) or careful(raw))
     key = cache.key(raw, options)
     entry, trouble = cache.get(key, _CACHE_COLUMNS[str(options[0])])
     if entry is not None:
         return Parsed(entry.columns, tuple(Finding(*f) for f in entry.findings))
-    parsed = fast(raw) or careful(raw)
+    parsed = _packed(fast(raw) or careful(raw))
     if parsed.rows:
         written = cache.put(key, parsed.columns, parsed.findings)
         trouble = trouble or written
@@ -1205,12 +1206,26 @@ def _last_of_each_ts(
 
 
 def _build_ticks(symbol: str, columns: dict[str, np.ndarray]) -> tuple[Tick, ...]:
-    return _build(Tick, [repeat(symbol), *(columns[name].tolist() for name in _TICK_COLUMNS)])
+    return _build(Tick, [repeat(symbol), *(_values(name, columns[name]) for name in _TICK_COLUMNS)])
 
 
 def _build_bars(symbol: str, timeframe_s: int, columns: dict[str, np.ndarray]) -> tuple[Bar, ...]:
-    ts, *rest = (columns[name].tolist() for name in _BAR_COLUMNS)
+    ts, *rest = (_values(name, columns[name]) for name in _BAR_COLUMNS)
     return _build(Bar, [repeat(symbol), ts, repeat(timeframe_s), *rest])
+
+
+def _values(name: str, column: np.ndarray) -> list:
+    """A (packed) column's values as the Python floats and ints a row would hold."""
+    return price_values(column) if _is_price(name) else column.tolist()
+
+
+def _packed(parsed: Parsed) -> Parsed:
+    """``parsed`` with its columns as narrow as they go exactly (``packed.py``)."""
+    columns = {
+        name: narrow_prices(column) if _is_price(name) else narrow_counts(column)
+        for name, column in parsed.columns.items()
+    }
+    return Parsed(columns, parsed.findings)
 
 
 def _build(cls: type, columns: list[Iterable[object]]) -> tuple:
