@@ -36,10 +36,9 @@ def narrow_prices(values: np.ndarray) -> np.ndarray:
     back bit for bit; otherwise ``values`` unchanged."""
     if values.dtype != np.float64 or not len(values) or not np.isfinite(values).all():
         return values
-    scaled = np.rint(values * PAISE)
-    if scaled.min() < 0 or scaled.max() > _INT32_MAX:
+    if values.min() < 0 or values.max() > _INT32_MAX / PAISE:
         return values
-    paise = scaled.astype(np.int32)
+    paise = np.rint(values * PAISE).astype(np.int32)
     # Compare the bits, not the values: -0.0 == 0.0, but only one of them comes back.
     if not np.array_equal((paise / PAISE).view(np.int64), values.view(np.int64)):
         return values
