@@ -151,6 +151,10 @@ class ClosedTrade:
     net: Decimal
     closed: ClassVar[bool] = True  # read as a ``Trade``'s is
 
+    @classmethod
+    def of(cls, trade: Trade) -> ClosedTrade:
+        return cls(trade.entry_ts_ns, trade.exit_ts_ns, trade.net)
+
 
 @dataclass(slots=True)
 class Tally:
@@ -177,7 +181,9 @@ class Tally:
     in_exit_order: bool = True
     curve: DrawdownTracker = field(default_factory=lambda: DrawdownTracker())
 
-    def add(self, trade: Trade) -> None:
+    def add(self, trade: Trade, record: ClosedTrade | None = None) -> None:
+        """Count ``trade``; ``record`` is its ``ClosedTrade`` when the caller adds it to
+        several tallies (one record shared by all of them)."""
         with localcontext(EXACT):
             self.gross += trade.gross
             self.charges += trade.charges
@@ -185,7 +191,8 @@ class Tally:
             if not trade.closed:
                 self.open_trades += 1
                 return
-            net = trade.net
+            record = record or ClosedTrade.of(trade)
+            net = record.net
             if net > 0:
                 self.wins += 1
                 self.won += net
@@ -193,7 +200,7 @@ class Tally:
                 self.losses += 1
                 self.lost += net
             self.trades += 1
-            self.closed.append(ClosedTrade(trade.entry_ts_ns, trade.exit_ts_ns, net))
+            self.closed.append(record)
             last = self.last_exit_ns
             if not self.in_exit_order or (last is not None and trade.exit_ts_ns < last):
                 self.in_exit_order = False
