@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from kitetui.domain import Fill, Order
 from kitetui.money import NO_CHARGES, to_paise
-from kitetui.performance.metrics import Figures, Tally, trade_day
+from kitetui.performance.metrics import ClosedTrade, Figures, Tally, trade_day
 from kitetui.performance.trades import FillRecord, RoundTrips, Trade
 from kitetui.views import PerformanceRow, PerformanceView
 
@@ -98,11 +98,12 @@ class PerformanceBook:
         closed = self._pairs.add(fill_record(fill, order, self._fills))
         if closed is None:
             return
+        record = ClosedTrade.of(closed) if closed.closed else None  # shared by its parts
         for key in parts_of(closed):
             tally = self._tallies.get(key)
             if tally is None:
                 tally = self._tallies[key] = Tally()
-            tally.add(closed)
+            tally.add(closed, record)
             self._closed_rows.pop(key, None)
 
     def view(
