@@ -16,7 +16,12 @@ misses the cache instead of replaying stale data. Nothing but speed depends on i
   none; an entry that is truncated or damaged (checksums over its header and its
   columns) is ignored, said in a ``LoadCacheDamaged`` finding, and rewritten;
 * a folder that cannot be made or written is said once (``LoadCacheWriteFailed``) and
-  the load goes on without the cache.
+  the load goes on without the cache;
+* it stays bounded: a hit refreshes its entry's time, and after a write (the first of a
+  load, then every 64 MB) the entries least recently used go until the folder holds
+  ``MAX_BYTES`` at most (the entry just written always stays). Every upgrade of kitetui
+  changes every key, so without this the old entries would pile up for ever; a
+  temporary file a killed load left behind goes after an hour.
 
 An entry is ``MAGIC | header length | header CRC | header JSON | columns``, the JSON
 naming each column's dtype, length and offset: plain bytes, no pickle, so reading a
@@ -25,11 +30,13 @@ damaged or foreign file can only fail, never run code.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import struct
 import tempfile
+import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +54,10 @@ DISABLE_ENV = "KITETUI_LOAD_CACHE"
 # hashed into every key as well.
 FORMAT = 2
 _MAGIC = b"KTLCACH1"
+# What the folder may hold: a year of 20 symbols' 1-minute bars is ~55 MB of columns.
+MAX_BYTES = 1 << 30
+_STALE_TEMP_S = 3600
+_PRUNE_EVERY_BYTES = 64 << 20
 _PREAMBLE = struct.Struct("<8sII")  # magic, header length, header CRC-32
 _DTYPES = {"int8": "<i1", "int16": "<i2", "int32": "<i4", "int64": "<i8", "float64": "<f8"}
 _OFF = ("0", "off", "no", "false")
@@ -78,6 +89,10 @@ class LoadCache:
     def __init__(self, directory: str | Path | None) -> None:
         self.directory = None if directory is None else Path(directory).expanduser()
         self._write_failed = False
+        # Pruning lists the folder: done at the first write, then every 64 MB written,
+        # not at every write (a load of a thousand files would list it a thousand times).
+        self._pruned_once = False
+        self._unpruned = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LoadCache:
@@ -124,9 +139,12 @@ class LoadCache:
         except OSError as exc:
             return None, _damaged(path, f"unreadable: {exc.strerror or exc}")
         try:
-            return _decode(data, key, names), None
+            entry = _decode(data, key, names)
         except (ValueError, TypeError, KeyError, struct.error) as exc:
             return None, _damaged(path, str(exc) or type(exc).__name__)
+        with contextlib.suppress(OSError):  # its use time, for pruning; only speed at stake
+            os.utime(path)
+        return entry, None
 
     # ------------------------------------------------------------------- writing
 
@@ -157,7 +175,42 @@ class LoadCache:
                 EventKind.LOAD_CACHE_WRITE_FAILED,
                 f"load cache {self.directory} not written ({why}); loading goes on without it",
             )
+        self._unpruned += len(data)
+        if self._unpruned >= _PRUNE_EVERY_BYTES or not self._pruned_once:
+            self._unpruned, self._pruned_once = 0, True
+            with contextlib.suppress(OSError):  # a folder we cannot list keeps its size
+                self.prune(keep=self._file(key))
         return None
+
+    def prune(self, keep: Path | None = None, limit: int | None = None) -> int:
+        """Remove the least recently used entries until the folder holds ``limit``
+        bytes (``MAX_BYTES``) at most, never ``keep``; and temporary files older than an
+        hour. Another process may be pruning too: a file already gone is skipped. The
+        number of files removed."""
+        if self.directory is None:
+            return 0
+        limit = MAX_BYTES if limit is None else limit
+        now = time.time()
+        entries: list[tuple[float, int, Path]] = []
+        removed = 0
+        for path in self.directory.iterdir():
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            if path.name.startswith(".load-") and path.name.endswith(".tmp"):
+                if now - info.st_mtime > _STALE_TEMP_S and _unlink(path):
+                    removed += 1
+            elif path.name.startswith("load-") and path.name.endswith(".cols"):
+                entries.append((info.st_mtime, info.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        for _, size, path in sorted(entries, key=lambda e: e[0]):  # oldest use first
+            if total <= limit:
+                break
+            if path != keep and _unlink(path):
+                total -= size
+                removed += 1
+        return removed
 
     def _ready(self) -> None:
         """The folder exists, is a folder and is private (0700)."""
@@ -166,6 +219,14 @@ class LoadCache:
         mode = self.directory.stat().st_mode & 0o777
         if mode != 0o700:
             os.chmod(self.directory, 0o700)
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+    except OSError:  # gone already (another process pruned it), or not ours to remove
+        return False
+    return True
 
 
 def _damaged(path: Path, why: str) -> Trouble:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
 
+from kitetui.market import load_cache
 from kitetui.market.load_cache import LoadCache
 from kitetui.market.loaders import data_path, load_candles, load_ticks, reference_candles
 from kitetui.market.replay import load_replay_sources
@@ -154,3 +156,66 @@ def test_a_column_that_cannot_be_stored_is_a_write_failure_not_a_crash(tmp_path:
 
     trouble = LoadCache(tmp_path).put("k", {"ts_ns": np.array(["x"])}, [])
     assert trouble is not None and trouble[0] == "LoadCacheWriteFailed"
+
+
+def _entry(folder: Path, name: str, size: int, used: float) -> Path:
+    path = folder / f"load-{name}.cols"
+    path.write_bytes(b"x" * size)
+    os.utime(path, (used, used))
+    return path
+
+
+def test_prune_removes_the_least_recently_used_entries_down_to_the_limit(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    now = time.time()
+    old = _entry(folder, "old", 400, now - 300)
+    middle = _entry(folder, "middle", 400, now - 200)
+    new = _entry(folder, "new", 400, now - 100)
+    other = folder / "notes.txt"  # not the cache's: never touched
+    other.write_bytes(b"y" * 10_000)
+    assert LoadCache(folder).prune(limit=900) == 1
+    assert not old.exists() and middle.exists() and new.exists() and other.exists()
+    assert LoadCache(folder).prune(limit=900) == 0  # already within the limit
+
+
+def test_prune_keeps_the_entry_just_written_and_drops_stale_temporaries(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    now = time.time()
+    kept = _entry(folder, "kept", 1_000, now - 500)  # the oldest, but the one just written
+    other = _entry(folder, "other", 1_000, now - 10)
+    stale = folder / ".load-abc.tmp"
+    stale.write_bytes(b"z")
+    os.utime(stale, (now - 7_200, now - 7_200))
+    fresh = folder / ".load-def.tmp"  # another load may be writing it right now
+    fresh.write_bytes(b"z")
+    assert LoadCache(folder).prune(keep=kept, limit=0) == 2
+    assert kept.exists() and not other.exists()
+    assert not stale.exists() and fresh.exists()
+
+
+def test_a_hit_refreshes_its_entry_so_a_full_cache_drops_the_unused_ones(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    cache = LoadCache(folder)
+    load_candles(SBIN, "SBIN", cache=cache)
+    (entry,) = entries(folder)
+    long_ago = time.time() - 86_400
+    os.utime(entry, (long_ago, long_ago))
+    unused = _entry(folder, "unused", entry.stat().st_size, long_ago + 60)
+    again = load_candles(SBIN, "SBIN", cache=cache)  # a hit: its entry is now the newest
+    assert len(again.bars) > 1000 and entry.stat().st_mtime > unused.stat().st_mtime
+    assert LoadCache(folder).prune(limit=entry.stat().st_size) == 1
+    assert entry.exists() and not unused.exists()
+
+
+def test_a_write_prunes_the_folder_to_max_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    stale_entry = _entry(folder, "from-an-older-kitetui", 5_000, time.time() - 86_400)
+    monkeypatch.setattr(load_cache, "MAX_BYTES", 1)
+    load_candles(SBIN, "SBIN", cache=LoadCache(folder))
+    assert not stale_entry.exists()
+    assert len(entries(folder)) == 1  # the entry just written stays, over the limit alone
