@@ -88,6 +88,17 @@ class _Book:
         return self.charges_paise - self.day_start_charges_paise
 
     @property
+    def day_net_paise(self) -> int:
+        """Net day P&L: realized since the day started, the open quantity's
+        unrealized, less the day's charges (the symbol-loss limit's figure)."""
+        return (
+            self.realized_paise
+            - self.day_start_realized_paise
+            + self.unrealized_paise
+            - (self.charges_paise - self.day_start_charges_paise)
+        )
+
+    @property
     def unrealized_paise(self) -> int:
         if self.quantity == 0:
             return 0
@@ -449,25 +460,12 @@ class Portfolio:
     def symbol_day_pnl_paise(self, symbol: str) -> int:
         """One symbol's net day P&L (the symbol-loss limit's figure)."""
         book = self._books.get(symbol)
-        if book is None:
-            return 0
-        return (
-            book.realized_paise
-            - book.day_start_realized_paise
-            + book.unrealized_paise
-            - (book.charges_paise - book.day_start_charges_paise)
-        )
+        return 0 if book is None else book.day_net_paise
 
     def day_pnl_by_symbol(self) -> dict[str, int]:
         """Net day P&L per symbol traded (the mapping ``RiskEngine.on_pnl`` takes, every
-        batch: ``symbol_day_pnl_paise`` of each, inlined)."""
-        return {
-            symbol: book.realized_paise
-            - book.day_start_realized_paise
-            + (book.unrealized_paise if book.quantity else 0)
-            - (book.charges_paise - book.day_start_charges_paise)
-            for symbol, book in self._books.items()
-        }
+        batch)."""
+        return {symbol: book.day_net_paise for symbol, book in self._books.items()}
 
     # ------------------------------------------------------------------ equity curve
 
