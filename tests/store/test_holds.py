@@ -22,6 +22,7 @@ from kitetui.store.database import open_database
 from kitetui.store.holds import MAX_REASONS, OTHER_REASONS, HoldCounter, day_text
 from kitetui.store.journal import Journal
 from kitetui.store.runs import count_signals, create_run, signals_by_engine
+from tests.attacks.sigkill_corpus import holds as _rows
 
 from .journal_support import RUN, TIMEOUT_S
 
@@ -108,14 +109,6 @@ def test_reasons_past_the_cap_are_counted_under_other_reasons_also_after_a_resta
 
 
 # -- in the journal ---------------------------------------------------------------------------
-
-
-def _rows(path: Path) -> list[tuple]:
-    with sqlite3.connect(path) as conn:
-        return conn.execute(
-            "SELECT trading_day, engine, symbol, reason, holds, first_ts_ns, last_ts_ns "
-            "FROM hold_counts ORDER BY 1, 2, 3, 4"
-        ).fetchall()
 
 
 async def test_counts_are_written_only_with_the_cursor_of_their_batch(tmp_path: Path) -> None:
