@@ -289,8 +289,8 @@ async def _open_checked(
         await db.execute(f"PRAGMA synchronous = {synchronous}")
         await db.execute("PRAGMA foreign_keys = ON")
         await _migrate(db, verified.version)
-        if 0 < verified.version < CHARGES_SINCE:
-            await _say_uncharged(db, path, verified.version, notices)
+        if 0 < verified.version < SCHEMA_VERSION:
+            await _say_migrated(db, path, verified.version, notices)
     except BaseException as exc:
         db.lock = None  # the caller releases it
         await db.close()
@@ -384,21 +384,29 @@ async def _migrate(db: aiosqlite.Connection, version: int) -> None:
             raise
 
 
-async def _say_uncharged(
+async def _say_migrated(
     db: aiosqlite.Connection, path: Path, version: int, notices: list[tuple[str, str]]
 ) -> None:
-    """A database from before schema 4 has fills without charges: say how many, and what
-    kitetui does about them, once, when it migrates."""
-    cursor = await db.execute("SELECT count(*) FROM fills WHERE charges_paise IS NULL")
-    (count,) = await cursor.fetchone()
-    if count:
-        _say(
-            notices,
-            EventKind.DATABASE_MIGRATED,
-            f"{path}: schema {version} -> {SCHEMA_VERSION}: its {count} fill(s) were "
-            "journaled before kitetui recorded charges; they are charged from the rate "
-            "table when a run rebuilds from them, and shown without charges elsewhere",
-        )
+    """A database of an older schema was brought up to date: say so once. One from
+    before schema 4 has fills without charges: say how many, and what kitetui does
+    about them."""
+    uncharged = 0
+    if version < CHARGES_SINCE:
+        cursor = await db.execute("SELECT count(*) FROM fills WHERE charges_paise IS NULL")
+        (uncharged,) = await cursor.fetchone()
+    what = (
+        f"its {uncharged} fill(s) were journaled before kitetui recorded charges; they are "
+        "charged from the rate table when a run rebuilds from them, and shown without "
+        "charges elsewhere"
+        if uncharged
+        else "migrated in place (what it holds reads the same; an older kitetui refuses "
+        "it from now on)"
+    )
+    _say(
+        notices,
+        EventKind.DATABASE_MIGRATED,
+        f"{path}: schema {version} -> {SCHEMA_VERSION}: {what}",
+    )
 
 
 async def _chained_columns(db: aiosqlite.Connection) -> dict[str, tuple]:

@@ -117,6 +117,8 @@ async def test_a_schema_6_database_migrates_to_7_and_reads_the_same(
     db = await asyncio.wait_for(open_database(path), TIMEOUT_S)
     try:
         assert await _details(db) == events
+        (notice,) = database.take_notices(db)  # said once, journaled by the next run
+        assert notice[0] == "DatabaseMigrated" and "schema 6 -> 7" in notice[1]
     finally:
         await db.close()
 
