@@ -210,25 +210,39 @@ class Engine:
 
     async def process(self, items: Sequence[Tick | Bar]) -> None:
         timeframe_s = self.timeframe_s
+        decide = self.decide
         for item in items:
             if type(item) is Bar and item.timeframe_s == timeframe_s:
-                await self.on_bar(item)  # most items: a bar of the engine's own timeframe
+                # Most items: a bar of the engine's own timeframe, decided a HOLD. Deciding
+                # is synchronous; only a signal that may trade awaits the trader.
+                signal = decide(item)
+                if signal is not None:
+                    await self.act(signal)
                 continue
             for bar in self._bars_from(item):
                 await self.on_bar(bar)
 
     async def on_bar(self, bar: Bar) -> None:
+        """A bar closed: decide on it, and act on a signal that may trade."""
+        signal = self.decide(bar)
+        if signal is not None:
+            await self.act(signal)
+
+    def decide(self, bar: Bar) -> Signal | None:
+        """The strategy's decision on ``bar`` (kept for the chart); the signal to act
+        on, or None (a HOLD is counted by ``make_signal``)."""
         self.bars_seen += 1
         self.heartbeat_ns = bar.end_ns
         if bar.symbol not in self.subscriptions:
-            return  # a partial bar flushed after the symbol left the subscriptions
+            return None  # a partial bar flushed after the symbol left the subscriptions
         strategy = self.strategy_for(bar.symbol)
         position_qty = self.trader.position_qty(bar.symbol)
         decision = strategy.on_bar(bar, position_qty)
         self.history.add(bar, decision.indicators)
-        signal = self.make_signal(bar, strategy.name, decision)
-        if signal is None:
-            return
+        return self.make_signal(bar, strategy.name, decision)
+
+    async def act(self, signal: Signal) -> None:
+        """Hand a signal that may trade to the trader (sizing, risk, the order)."""
         self.orders_placed += await self.trader.on_signal(self, signal)
 
     def make_signal(

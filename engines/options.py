@@ -16,7 +16,7 @@ from typing import ClassVar
 from engines.base import Engine
 from kitetui.clock import ist_date, ist_minute_of_day, minute_of
 from kitetui.config import parse_clock
-from kitetui.domain import Bar, Exchange, Tick
+from kitetui.domain import Bar, Exchange, Signal, Tick
 from kitetui.events import EventKind
 from kitetui.market.instruments import InstrumentError
 from kitetui.market.resolve import OptionPair, OptionSelector, nearest_expiry
@@ -33,6 +33,7 @@ class OptionsEngine(Engine):
             self.master, cfg.underlying, offset_steps=cfg.offset_steps, hysteresis=cfg.hysteresis
         )
         self.pair: OptionPair | None = None
+        self._signal_pair: OptionPair | None = None  # the pair of the bar last decided
         self._cutoff_minute = minute_of(parse_clock(cfg.expiry_day_cutoff))
 
     async def start_session(
@@ -70,7 +71,7 @@ class OptionsEngine(Engine):
                 return 1 if instrument.right == "CE" else -1
         return 0
 
-    async def on_bar(self, bar: Bar) -> None:
+    def decide(self, bar: Bar) -> Signal | None:
         self.bars_seen += 1
         self.heartbeat_ns = bar.end_ns
         strategy = self.strategy_for(bar.symbol)
@@ -83,7 +84,7 @@ class OptionsEngine(Engine):
                 self.record(
                     EventKind.INSTRUMENT_MISSING, str(exc), level="WARNING", symbol=bar.symbol
                 )
-            return
+            return None
         if changed:
             old = self.pair
             self.pair = pair
@@ -97,7 +98,11 @@ class OptionsEngine(Engine):
                     symbol=bar.symbol,
                     notes=list(self.selector.last_notes),
                 )
-        signal = self.make_signal(bar, strategy.name, decision, {"atm": pair.atm})
-        if signal is None:
-            return
+        self._signal_pair = pair
+        return self.make_signal(bar, strategy.name, decision, {"atm": pair.atm})
+
+    async def act(self, signal: Signal) -> None:
+        """Buy the CE or PE of the pair the signal was decided with."""
+        pair = self._signal_pair
+        assert pair is not None
         self.orders_placed += await self.trader.on_option_signal(self, signal, pair)
