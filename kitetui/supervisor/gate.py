@@ -44,6 +44,7 @@ from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
 from kitetui.supervisor.assembly import build_engines, build_trader, run_started_event
 from kitetui.supervisor.charts import chart_view
+from kitetui.supervisor.collector import full_speed_collection
 from kitetui.supervisor.command_handler import CommandHandler
 from kitetui.supervisor.headline import headline
 from kitetui.supervisor.recovery import Recovery
@@ -211,7 +212,8 @@ class Supervisor:
             self.alerts.start()
             self.feed_state = "RUNNING"
             self.publish()
-            ended = await self._drive()
+            with full_speed_collection(inline):
+                ended = await self._drive()
             if ended and not self.feed.live:
                 if self.warmup.active:  # the crash came after the last batch
                     await self.recovery.finish()
