@@ -112,6 +112,9 @@ class ExitManager:
         self._closing: dict[str, _Close] = {}
         self._reversals: dict[str, tuple[str, Signal]] = {}  # symbol -> (engine, signal)
         self._stop_refused: set[str] = set()  # symbols whose stop the exchange refused
+        # symbol -> a stop read back REJECTED by a refresh, not yet handled as refused
+        # (``stop_read_rejected``): the symbol's next pass of the rule handles it.
+        self._unheard_refusals: dict[str, Order] = {}
         self._last_action: dict[str, int] = {}  # tag -> when it was placed or re-priced
         self._modifications: dict[str, int] = {}  # tag -> modifications we made
         self._naked: dict[str, str] = {}  # symbol -> why, while naked (alarm raised)
@@ -397,11 +400,19 @@ class ExitManager:
         self._check_naked(symbol)
 
     async def _settle_once(self, symbol: str, cause: str, ts_ns: int | None) -> bool:
-        """One pass of the rule; True if the position moved under it (pass again)."""
+        """One pass of the rule; True if the picture moved under it (pass again): the
+        position, or the symbol's orders in a way that left the position uncovered (a
+        stop found refused or cancelled just as it was to be resized)."""
         qty = self.trader.position_qty(symbol)
         if qty == 0:
             await self._flat(symbol, ts_ns)
             return self.trader.position_qty(symbol) != 0
+        changes = self.trader.order_changes(symbol)
+        refused = self._unheard_refusals.pop(symbol, None)
+        if refused is not None:
+            await self._stop_rejected(symbol, refused)
+            if self.trader.position_qty(symbol) != qty:
+                return True
         close = self._closing.get(symbol)
         stops, closing, _ = self._working(symbol)
         if close is None and closing:
@@ -416,7 +427,9 @@ class ExitManager:
             await self._work_close(symbol, qty, close)
         else:
             await self._protect(symbol, qty, stops, cause, ts_ns)
-        return self.trader.position_qty(symbol) != qty
+        if self.trader.position_qty(symbol) != qty or symbol in self._unheard_refusals:
+            return True
+        return self.trader.order_changes(symbol) != changes and self._is_naked(symbol, abs(qty))
 
     async def _flat(self, symbol: str, ts_ns: int | None) -> None:
         stops, closing, _ = self._working(symbol)
@@ -426,6 +439,7 @@ class ExitManager:
             return  # a cancel found its order filled: not flat after all
         self._closing.pop(symbol, None)
         self._stop_refused.discard(symbol)
+        self._unheard_refusals.pop(symbol, None)  # flat: a refused stop protects nothing
         self._stop_retry.pop(symbol, None)
         self.levels.pop(symbol, None)
         self._clear_naked(symbol)
@@ -504,6 +518,12 @@ class ExitManager:
             except (BrokerUnavailable, ModifyRefused):
                 changed = None
             if changed is not None:
+                return
+            if self.trader.orders.get(stop.tag, stop).status.is_terminal:
+                # Refused, cancelled or filled before it could grow: what it covered is
+                # gone, so adding only the difference would leave the position short of
+                # cover. The next pass starts from the book as it is now (a refused
+                # stop is handled as one: ``stop_read_rejected``).
                 return
         intent = OrderIntent(
             engine=level.engine,
@@ -589,7 +609,15 @@ class ExitManager:
     async def stop_rejected_later(self, order: Order) -> None:
         """A stop the exchange accepted and then rejected (an RMS check after the gate)."""
         async with self._lock(order.symbol):
+            self._unheard_refusals.pop(order.symbol, None)
             await self._stop_rejected(order.symbol, order)
+
+    def stop_read_rejected(self, order: Order) -> None:
+        """A stop read back REJECTED from the order book (``Trader.refresh``), not from
+        an update: the reader may be this manager in the middle of a pass, holding the
+        symbol's lock, so the refusal is handled at the symbol's next pass of the rule —
+        exactly as an update's would be (``on_stop_rejected``), never replaced silently."""
+        self._unheard_refusals[order.symbol] = order
 
     async def _convert(self, stop: Order, close: _Close) -> None:
         """Turn a working stop into a protected MARKET close, in place."""

@@ -344,6 +344,8 @@ class Trader(TraderRecords, SignalEntries):
                 merged = self._merge(found)
                 self.track(merged)
                 self.journal.update_order(merged, self.clock.now_ns)
+                if merged.purpose is OrderPurpose.STOP and merged.status is OrderStatus.REJECTED:
+                    self.exits.stop_read_rejected(merged)  # refused while we were down
                 continue
             try:
                 accepted = await self.broker.place(order)
@@ -494,9 +496,16 @@ class Trader(TraderRecords, SignalEntries):
             return None
         await self._apply_fills([(latest, fill) for fill in fills])
         merged = self._merge(latest)
-        if merged != self.orders[tag]:
+        before = self.orders[tag]
+        if merged != before:
             self.track(merged)
             await self.journal.write_order_state(merged, self.clock.now_ns)
+            if (
+                merged.purpose is OrderPurpose.STOP
+                and merged.status is OrderStatus.REJECTED
+                and before.status is not OrderStatus.REJECTED
+            ):
+                self.exits.stop_read_rejected(merged)
         return merged
 
     async def cancel(self, tag: str, reason: str) -> bool:

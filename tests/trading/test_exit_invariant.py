@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from kitetui.brokers.kite import KiteBroker
@@ -351,11 +351,39 @@ async def _scenario(folder: Path, actions: list[tuple]) -> None:
         await rig.db.close()
 
 
+# Found by --hypothesis-seed=31337: the RMS refused a stop after taking it; the exit
+# manager, resizing that stop for the entry's next fill, read it back REJECTED and, the
+# refusal unheard, placed only the difference: position 100, a stop for 50, no alarm
+# policy applied. A stop read back refused is now a refused stop (StopRejected, exit).
+RESIZED_STOP_FOUND_REFUSED = [
+    (("buy_option",), []),
+    (
+        ("deliver",),
+        [
+            ("order.place", "refuse", 429),
+            ("order.place", "refuse", 429),
+            ("order.place", "lose", 429),
+        ],
+    ),
+    (
+        ("tick", 0, 200),
+        [
+            ("order.place", "pass", 429),
+            ("order.place", "refuse", 429),
+            ("order.place", "reject", 429),
+        ],
+    ),
+    (("buy_option",), [("order.place", "reject", 429)]),
+    (("signal", "LONG"), []),
+]
+
+
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+@example(RESIZED_STOP_FOUND_REFUSED)
 @given(sequence)
 def test_every_position_is_protected_or_closing_under_faults(actions: list[tuple]) -> None:
     with tempfile.TemporaryDirectory() as folder:

@@ -433,6 +433,32 @@ async def test_cover_is_rebuilt_after_a_restart(tmp_path: Path) -> None:
         await desk.close()
 
 
+async def test_stop_found_refused_after_a_restart_is_a_refused_stop(tmp_path: Path) -> None:
+    """A stop journaled NEW that the exchange's RMS refused while the desk was down:
+    the restart reads it back REJECTED, and it is handled as a refused stop (the event,
+    then ``on_stop_rejected: exit``), not silently replaced by a fresh one."""
+    desk = await _desk(tmp_path)
+    try:
+        await _long(desk)
+        [stop] = working(desk.trader, FUT, OrderPurpose.STOP)
+        desk.trader.track(replace(stop, status=OrderStatus.NEW))  # as the journal has it
+        refused = replace(stop, status=OrderStatus.REJECTED, reason="RMS: order refused")
+
+        async def lookup(tag: str) -> Order | None:
+            return refused if tag == stop.tag else None
+
+        desk.trader.broker.lookup = lookup  # type: ignore[method-assign]
+        await desk.trader.recover_new_orders()
+        await desk.exits.settle(FUT, cause="restart")
+        await desk.trader.journal.flush()
+        [message] = _events(desk, "StopRejected")
+        assert stop.tag in message and "closing the position" in message
+        assert desk.exits.protection(FUT).state == "EXITING"
+        assert rule_11(desk.trader) == []
+    finally:
+        await desk.close()
+
+
 def test_exit_config_refuses_what_kite_would_not_take() -> None:
     with pytest.raises(ValueError):
         ExitConfig(max_modifications=25)  # Kite caps modifications at 25 per order
