@@ -293,7 +293,7 @@ class ExitManager:
             for stop in stops:
                 terms = self._stop_terms(engine, symbol, side, trigger)
                 try:
-                    await self.trader.modify(
+                    moved = await self.trader.modify(
                         stop.tag,
                         trigger_price=float(terms["trigger_price"]),  # type: ignore[arg-type]
                         price=terms.get("price"),  # type: ignore[arg-type]
@@ -301,6 +301,12 @@ class ExitManager:
                     )
                 except (BrokerUnavailable, ModifyRefused) as exc:
                     return False, f"{symbol}: the stop {stop.tag} was not moved ({exc})"
+                if moved is None:
+                    # Filled, cancelled or refused before it could move: the rule looks
+                    # at the book as it is now (a refused stop is handled as one).
+                    await self._settle(symbol, f"move{self.trader.clock.now_ns}")
+                    status = self.trader.orders.get(stop.tag, stop).status.value
+                    return False, f"{symbol}: the stop {stop.tag} was not moved (it is {status})"
                 self._last_action[stop.tag] = self.now_ns()
             if level is not None:
                 self.levels[symbol] = replace(level, trigger=trigger)
@@ -344,9 +350,12 @@ class ExitManager:
 
     async def service(self) -> None:
         """The timer: retries that are due, resting orders to re-price, naked checks."""
-        if not (self._closing or self._naked or self._stop_retry or self.trader.has_working()):
+        unheard = self._unheard_refusals
+        if not (
+            self._closing or self._naked or self._stop_retry or unheard or self.trader.has_working()
+        ):
             return  # nothing closing, alarmed, waiting or working: nothing to time
-        symbols = set(self._closing) | set(self._naked) | set(self._stop_retry)
+        symbols = set(self._closing) | set(self._naked) | set(self._stop_retry) | set(unheard)
         for order in list(self.trader.open_orders()):
             if order.purpose in CLOSING or order.purpose is OrderPurpose.STOP:
                 symbols.add(order.symbol)
@@ -370,7 +379,10 @@ class ExitManager:
     def _may_skip(self, symbol: str) -> bool:
         """Nothing the timer keeps for ``symbol`` outside its orders and position."""
         return self.market_open and not (
-            symbol in self._closing or symbol in self._naked or symbol in self._stop_retry
+            symbol in self._closing
+            or symbol in self._naked
+            or symbol in self._stop_retry
+            or symbol in self._unheard_refusals
         )
 
     def _timeless(self, symbol: str) -> bool:

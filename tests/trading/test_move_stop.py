@@ -4,6 +4,7 @@ moves with it, and every refusal leaves the stop where it was."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from kitetui.brokers.base import ModifyRefused
 from kitetui.brokers.paper import PaperBroker
 from kitetui.config import RiskConfig
-from kitetui.domain import OrderPurpose, OrderType, Side, SignalKind
+from kitetui.domain import OrderPurpose, OrderStatus, OrderType, Side, SignalKind
 
 from .desk import CALL, FUTURE, StubEngine, make_desk, rule_11, working
 from .test_exits import Refusing
@@ -105,6 +106,33 @@ async def test_move_stop_refused_by_the_exchange_keeps_the_level(tmp_path: Path)
         assert not done and "was not moved (trigger too far)" in message
         assert desk.exits.levels[FUT].trigger == stop.trigger_price
         assert working(desk.trader, FUT, OrderPurpose.STOP)[0].trigger_price == stop.trigger_price
+    finally:
+        await desk.close()
+
+
+async def test_move_stop_that_finds_its_stop_refused_says_so_and_exits(tmp_path: Path) -> None:
+    """The exchange's RMS refused the stop after taking it, and the news had not come:
+    the move finds it gone, says so, and the refusal is handled as one (exit)."""
+    broker = Refusing(PaperBroker(slippage_bps=0, tick_size=0.05, tick_sizes={FUT: 0.05}))
+    desk = await _desk(tmp_path, broker=broker)
+    try:
+        await _long(desk)
+        [stop] = working(desk.trader, FUT, OrderPurpose.STOP)
+        refused = replace(stop, status=OrderStatus.REJECTED, reason="RMS: order refused")
+        paper_refresh = broker.refresh
+
+        async def gone(tag: str, **changes: object) -> None:
+            return None
+
+        async def read_back(tag: str):
+            return (refused, []) if tag == stop.tag else await paper_refresh(tag)
+
+        broker.modify = gone  # type: ignore[method-assign]
+        broker.refresh = read_back  # type: ignore[method-assign]
+        done, message = await desk.exits.move_stop(FUT, 19_450.0)
+        assert not done and f"the stop {stop.tag} was not moved (it is REJECTED)" in message
+        assert desk.exits.protection(FUT).state == "EXITING"  # on_stop_rejected: exit
+        assert rule_11(desk.trader) == []
     finally:
         await desk.close()
 
