@@ -168,7 +168,7 @@ class Trader(TraderRecords, SignalEntries):
         """Record an order's latest state; keeps the index of working orders current."""
         tag = order.tag
         before = self.orders.get(tag)
-        if tag not in self.placed_tags:
+        if before is None and tag not in self.placed_tags:
             self.placed_tags.add(tag)
             self.orders_by_engine[order.engine] += 1
             self._last_engine[order.symbol] = order.engine
