@@ -123,7 +123,7 @@ async def test_resumed_run_counts_each_engines_orders_on_and_is_running_while_it
     db = tmp_path / "state.db"
 
     async def stop_after_orders(supervisor: Supervisor, warm: bool) -> None:
-        if len(supervisor.trader.orders) >= 20:
+        if supervisor.trader.placed >= 20:
             supervisor.request_stop()
 
     first = await _session(db, stop_after_orders)

@@ -17,7 +17,11 @@ from collections.abc import Mapping
 from kitetui.brokers.paper_book import Liquidity, OrderFill, PaperBook
 from kitetui.domain import Bar, Fill, Order, OrderType, Tick
 
-__all__ = ["Liquidity", "OrderFill", "PaperBook", "PaperBroker"]
+__all__ = ["KEEP_FINISHED", "Liquidity", "OrderFill", "PaperBook", "PaperBroker"]
+
+# Finished orders the desk's paper book keeps readable (``PaperBook(keep_finished=)``):
+# the trader hears of a finish in the batch that made it, so this is ample.
+KEEP_FINISHED = 1024
 
 
 class PaperBroker:
@@ -29,10 +33,12 @@ class PaperBroker:
         tick_size: float = 0.05,
         tick_sizes: Mapping[str, float] | None = None,
         liquidity: Liquidity | None = None,
+        keep_finished: int | None = KEEP_FINISHED,
     ) -> None:
         """``tick_size`` is the default; ``tick_sizes`` the instrument master's per symbol;
-        ``liquidity`` turns partial fills on (None: whole fills, as backtests expect)."""
-        self.book = PaperBook(slippage_bps, tick_size, tick_sizes, liquidity)
+        ``liquidity`` turns partial fills on (None: whole fills, as backtests expect);
+        ``keep_finished`` bounds the finished orders the book keeps (None: all)."""
+        self.book = PaperBook(slippage_bps, tick_size, tick_sizes, liquidity, keep_finished)
 
     @property
     def slippage_bps(self) -> float:

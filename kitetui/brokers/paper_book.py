@@ -35,6 +35,7 @@ A restart loses the book, so the caller hands the journaled open orders to
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
@@ -88,12 +89,22 @@ class PaperBook:
         tick_size: float = 0.05,
         tick_sizes: Mapping[str, float] | None = None,
         liquidity: Liquidity | None = None,
+        keep_finished: int | None = None,
     ) -> None:
         """``tick_size`` is the default; ``tick_sizes`` the instrument master's per symbol;
-        ``liquidity`` turns partial fills on (None: whole fills, as backtests expect)."""
+        ``liquidity`` turns partial fills on (None: whole fills, as backtests expect).
+
+        ``keep_finished``: how many finished orders (filled, cancelled, rejected) stay
+        readable by ``lookup``/``refresh``, newest first to finish; None keeps them all.
+        The owner hears of a finish in the same call that made it, so only the last few
+        are ever read again; a long backtest's book then does not grow with its orders.
+        Every tag seen is still refused when placed again."""
         self.pricing = PaperPricing(slippage_bps, tick_size, tick_sizes)
         self.liquidity = liquidity
-        self._orders: dict[str, Order] = {}  # every order it has seen, latest state, by tag
+        self._orders: dict[str, Order] = {}  # the orders it knows, latest state, by tag
+        self._tags: set[str] = set()  # every tag it has seen (a tag is placed once)
+        self._keep_finished = keep_finished
+        self._finished: deque[str] = deque()  # tags in the order they finished (bounded)
         self._working: dict[str, Order] = {}  # OPEN / TRIGGER_PENDING, in placement order
         # The same orders by symbol: a bar looks at its own symbol's only (``_eligible``).
         self._by_symbol: dict[str, dict[str, Order]] = {}
@@ -113,8 +124,8 @@ class PaperBook:
         """The order as the book took it: OPEN, TRIGGER_PENDING or REJECTED (``reason``).
 
         A tag the book has seen is refused without touching the book: the original
-        stays what ``lookup`` returns."""
-        if order.tag in self._orders:
+        stays what ``lookup`` returns (while the book keeps it)."""
+        if order.tag in self._tags:
             return replace(
                 order,
                 status=OrderStatus.REJECTED,
@@ -144,7 +155,10 @@ class PaperBook:
             )
             self._work(placed)
         if order.tag:
+            self._tags.add(order.tag)
             self._orders[order.tag] = placed
+            if reason:
+                self._finish(order.tag)
         return placed
 
     def modify(
@@ -180,6 +194,7 @@ class PaperBook:
             return None
         cancelled = replace(order, status=OrderStatus.CANCELLED)
         self._orders[tag] = cancelled
+        self._finish(tag)
         return cancelled
 
     def lookup(self, tag: str) -> Order | None:
@@ -216,11 +231,13 @@ class PaperBook:
                 continue
             if not order.broker_order_id:
                 order = replace(order, broker_order_id=f"paper-{order.tag}")
+            self._tags.add(order.tag)
             self._orders[order.tag] = order
             if order.status in _WORKING:
                 self._work(order)
             else:
                 self._unwork(order.tag)
+                self._finish(order.tag)
 
     # ------------------------------------------------------------------ market data
 
@@ -299,6 +316,20 @@ class PaperBook:
             working = self._by_symbol[order.symbol] = {}
         working[order.tag] = order
 
+    def _finish(self, tag: str) -> None:
+        """An order finished: with a bound, the oldest finished beyond it are forgotten
+        (batched, one pass every ``keep_finished`` finishes)."""
+        if self._keep_finished is None:
+            return
+        finished = self._finished
+        finished.append(tag)
+        if len(finished) > 2 * self._keep_finished:
+            while len(finished) > self._keep_finished:
+                old = finished.popleft()
+                order = self._orders.get(old)
+                if order is not None and order.status.is_terminal:
+                    del self._orders[old]
+
     def _unwork(self, tag: str) -> Order | None:
         """An order that no longer works (filled, cancelled): out of both."""
         order = self._working.pop(tag, None)
@@ -355,6 +386,8 @@ class PaperBook:
             )
             self._work(state)
         self._orders[order.tag] = state
+        if state.status is OrderStatus.COMPLETE:
+            self._finish(order.tag)
         fills.append((state, _fill(order, f"{order.tag}-{filled}", quantity, fill_price, ts_ns)))
 
     def _fill_whole(
@@ -365,6 +398,7 @@ class PaperBook:
         )
         self._unwork(order.tag)
         self._orders[order.tag] = done
+        self._finish(order.tag)
         fills.append((done, _fill(order, f"{order.tag}-1", order.quantity, fill_price, ts_ns)))
 
     # ------------------------------------------------------------------ matching

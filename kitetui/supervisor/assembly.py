@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from kitetui.alerts import Alerter
+from kitetui.brokers.paper import PaperBroker
 from kitetui.domain import Event
 from kitetui.events import EventKind
 from kitetui.plugins import engine_class
 from kitetui.trading.charges import default_calculator
 from kitetui.trading.fill_charges import FillCharger
-from kitetui.trading.trader import Trader
+from kitetui.trading.trader import KEEP_FINISHED, Trader
 
 if TYPE_CHECKING:
     from kitetui.supervisor.gate import Supervisor
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
 
 def build_trader(desk: Supervisor, opened_events: Iterable[Event]) -> tuple[Trader, Alerter]:
     """The trader on the desk's journal, broker, book and risk; the venue's opening events
-    recorded; alerts listening to its events and fills."""
+    recorded; alerts listening to its events and fills. Over the in-process paper broker
+    it keeps only the newest finished orders (``Trader(keep_finished=)``), so a long
+    backtest's memory does not grow with its orders; over Kite it keeps them all."""
     cfg = desk.config
     trader = Trader(
         journal=desk.journal,
@@ -40,6 +43,7 @@ def build_trader(desk: Supervisor, opened_events: Iterable[Event]) -> tuple[Trad
         timer_ns=desk.venue.timer_ns,
         warmup=desk.warmup,
         charger=FillCharger(default_calculator(), desk.contracts),
+        keep_finished=KEEP_FINISHED if isinstance(desk.broker, PaperBroker) else None,
     )
     for event in opened_events:
         trader.record_event(event)

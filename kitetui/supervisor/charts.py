@@ -14,7 +14,7 @@ chart is the underlying's candles and indicators with the option's fills listed.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from kitetui.domain import Bar
@@ -87,19 +87,11 @@ def _finite(value: float | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _traded_by(orders: Mapping[str, Any], symbol: str) -> str:
-    """The engine of the newest order in ``symbol`` ("" when it has none)."""
-    for order in reversed(orders.values()):
-        if order.symbol == symbol:
-            return order.engine
-    return ""
-
-
 async def chart_view(desk: Supervisor, symbol: str) -> ChartView | None:
     """The chart of ``symbol``; None when no engine has bars for it or traded it."""
     trader = desk.trader
     holder = trader.holders.get(symbol, "")
-    traded_by = "" if holder else _traded_by(trader.orders, symbol)
+    traded_by = "" if holder else trader.traded_by(symbol)
     source = chart_source(desk.engines, symbol, holder, traded_by)
     if source is None:
         return None

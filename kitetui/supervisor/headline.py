@@ -35,7 +35,7 @@ async def headline(desk: Supervisor) -> HeadlineView:
         trades=trades,
         won=won,
         max_drawdown=portfolio.max_drawdown_paise / 100,
-        orders=len(desk.trader.orders),
+        orders=desk.trader.placed,
         fills=fills,
         days=portfolio.days,
         open_positions=len(portfolio.open_positions()),

@@ -143,7 +143,7 @@ class ManualControls:
                 f"(last {price_text(last)})",
             )
         now = desk.clock.now_ns
-        tag = trader.tag_for("MANUAL", symbol, now, len(trader.orders))
+        tag = trader.tag_for("MANUAL", symbol, now, trader.placed)
         reason = f"manual ticket: {ticket.text}"
         signal = Signal(
             signal_id=f"manual-{tag}",

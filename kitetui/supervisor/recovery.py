@@ -36,9 +36,12 @@ class Recovery:
         desk = self.desk
         self.cursor_ns = desk.resume_cursor
         self.fills = await runs_repo.load_fills(desk.db, desk.run_id)
+        # Every reloaded order stays until ``finish``: the fills replayed, the cover and
+        # the reversals read them all (a bounded trader forgets old ones after that).
+        desk.trader.pin_orders(True)
         for order in await runs_repo.load_orders(desk.db, desk.run_id):
             desk.trader.track(order)
-        desk.trader.counts["orders"] = len(desk.trader.orders)
+        desk.trader.counts["orders"] = desk.trader.placed
         # Engines count their signals from here on; the warm-up emits none.
         emitted = await runs_repo.signals_by_engine(desk.db, desk.run_id)
         for engine in desk.engines:
@@ -93,6 +96,7 @@ class Recovery:
                     },
                 )
             )
+        desk.trader.pin_orders(False)
 
     async def _ensure_cover(self) -> None:
         """A crash between a fill and the order it called for (a stop after an entry, a

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kitetui.domain import OrderPurpose
 from kitetui.store import runs as runs_repo
 from kitetui.supervisor.snapshots import charge_components
 
@@ -47,9 +46,7 @@ async def fill_summary(summary: RunSummary, desk: Supervisor) -> None:
     summary.fills = await runs_repo.count_rows(db, "fills", run_id)
     summary.orders = await runs_repo.count_rows(db, "orders", run_id)
     summary.signals = await runs_repo.count_signals(db, run_id)
-    summary.entries = sum(
-        1 for o in desk.trader.orders.values() if o.purpose is OrderPurpose.ENTRY and o.filled_qty
-    )
+    summary.entries = desk.trader.filled_entries()
     summary.realized = portfolio.realized_paise / 100
     summary.unrealized = portfolio.unrealized_paise / 100
     summary.charges = portfolio.charges_paise / 100

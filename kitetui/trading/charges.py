@@ -322,8 +322,12 @@ class ChargeTable:
     Rows are expanded at load into one history per (charge, class, exchange, side,
     underlying), sorted by date; a look-up takes the last row on or before the trade
     date. Resolved ``SegmentRates`` are cached, so each (day, class, exchange, side,
-    underlying) is resolved once.
+    underlying) is resolved once while it is in use: the cache is emptied when it
+    reaches ``CACHE_SIZE`` (a year's backtest resolves thousands, a few a day; one
+    resolved again is the same rates, only a little later).
     """
+
+    CACHE_SIZE = 1024
 
     def __init__(self, histories: Mapping[_Key, list[tuple[date, _Value]]], origin: str) -> None:
         self._histories = dict(histories)
@@ -381,6 +385,8 @@ class ChargeTable:
             gst=values["gst"].fraction,
             tax_type="ctt" if kind is ChargeClass.COMMODITY_FUTURES else "stt",
         )
+        if len(self._cache) >= self.CACHE_SIZE:
+            self._cache.clear()
         self._cache[cache_key] = resolved
         return resolved
 

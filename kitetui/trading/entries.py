@@ -189,7 +189,7 @@ class SignalEntries:
         if decision.verdict not in (RiskVerdict.ALLOW, RiskVerdict.REDUCE):
             return decision, 0
         tag = self.tag_for(signal.signal_id, intent.purpose.value, symbol)
-        if tag not in self.orders:
+        if tag not in self.placed_tags:
             # Counted once: an entry placed before a crash is in the restored risk state
             # (written with its order row), and its signal is decided again on resume.
             self.risk.record_entry(symbol)

@@ -128,6 +128,12 @@ class ExitManager:
         # (``_timeless``): the next passes skip it until either moves.
         self._quiet: dict[str, tuple[int, int]] = {}
 
+    def forget(self, tag: str) -> None:
+        """A finished order the trader forgets: its re-price bookkeeping goes too (only a
+        working order is re-priced, so nothing reads it again)."""
+        self._last_action.pop(tag, None)
+        self._modifications.pop(tag, None)
+
     # -- what the exchange works for a symbol -----------------------------------------
 
     def _working(self, symbol: str) -> tuple[list[Order], list[Order], list[Order]]:

@@ -136,8 +136,13 @@ class FillCharger:
         return fill if fill.charges is not None else charged.fill
 
     def state(self, tag: str) -> OrderCharges | None:
-        """An order's charges so far (None before its first fill)."""
+        """An order's charges so far (None before its first fill, or once forgotten)."""
         return self._orders.get(tag)
+
+    def forget(self, tag: str) -> None:
+        """A finished order no fill can reach any more: its running state goes (the
+        trader's bound on what a long run keeps, ``Trader(keep_finished=)``)."""
+        self._orders.pop(tag, None)
 
     def _unpriced(self, order: Order, fill: Fill, exc: ChargeError) -> None:
         self.unpriced += 1

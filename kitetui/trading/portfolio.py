@@ -30,6 +30,7 @@ today's fills. A fill id seen before is ignored, so replaying a fill twice is ha
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass
 
 from kitetui.domain import Fill, Position, Product, to_paise
@@ -153,7 +154,10 @@ class Portfolio:
         self._charges_paise = 0
         self._day_start_charges_paise = 0
         self._charges: Charges = NO_CHARGES  # exact components, the run's sum
-        self._curve: list[tuple[int, int]] = []
+        # The equity curve, one point a batch: as two int64 columns (16 B a point) rather
+        # than a list of tuples (~140 B), since a year's backtest records ~94,000 points.
+        self._curve_ts = array("q")
+        self._curve_paise = array("q")
         # Equity kept as a running total (each fill or mark adds its book's change), so
         # the drawdown can follow every mark at O(1) instead of summing every book.
         self._equity_paise = self.capital_paise
@@ -405,21 +409,24 @@ class Portfolio:
 
     @property
     def equity_points(self) -> int:
-        return len(self._curve)
+        return len(self._curve_ts)
 
     def equity_tail(self, count: int) -> tuple[tuple[int, int], ...]:
         """The newest ``count`` equity points, without copying the whole curve."""
-        return tuple(self._curve[-count:]) if count > 0 else ()
+        if count <= 0:
+            return ()
+        return tuple(zip(self._curve_ts[-count:], self._curve_paise[-count:], strict=True))
 
     def equity_sampled(self, count: int) -> tuple[tuple[int, int], ...]:
         """At most ``count`` points spread evenly over the whole curve (its first and last
         always among them): the run's shape for a chart, at a bounded size."""
-        curve = self._curve
-        n = len(curve)
+        times, paise = self._curve_ts, self._curve_paise
+        n = len(times)
         if n <= count:
-            return tuple(curve)
+            return self.equity_curve
         step = (n - 1) / (count - 1)
-        return tuple(curve[round(i * step)] for i in range(count))
+        picked = [round(i * step) for i in range(count)]
+        return tuple((times[i], paise[i]) for i in picked)
 
     @property
     def past_days(self) -> tuple[PastDay, ...]:
@@ -478,12 +485,13 @@ class Portfolio:
         drawdown.
         """
         equity = self.net_equity_paise
-        self._curve.append((ts_ns, equity))
+        self._curve_ts.append(ts_ns)
+        self._curve_paise.append(equity)
         return equity
 
     @property
     def equity_curve(self) -> tuple[tuple[int, int], ...]:
-        return tuple(self._curve)
+        return tuple(zip(self._curve_ts, self._curve_paise, strict=True))
 
     @property
     def peak_equity_paise(self) -> int:

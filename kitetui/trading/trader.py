@@ -62,6 +62,11 @@ if TYPE_CHECKING:
     from kitetui.trading.ports import EnginePort as Engine
 
 
+# Finished orders a trader with a bound keeps (``keep_finished``): at least the orders
+# tab's newest (``snapshots.RECENT_ORDERS``), with room for the batches in between.
+KEEP_FINISHED = 512
+
+
 def make_tag(*parts: object) -> str:
     """A 16-character alphanumeric client tag derived from its cause.
 
@@ -94,11 +99,20 @@ class Trader(TraderRecords, SignalEntries):
         timer_ns: Callable[[], int] | None = None,
         warmup: WarmUp | None = None,
         charger: FillCharger | None = None,
+        keep_finished: int | None = None,
     ) -> None:
         """``timer_ns`` is the exit manager's clock for re-price and retry delays: the
         data clock (the default) in replay, the wall clock in paper and live.
         ``charger`` prices each fill before it is journaled (default: the bundled rate
-        table, instruments classed by symbol; the supervisor gives it the master)."""
+        table, instruments classed by symbol; the supervisor gives it the master).
+
+        ``keep_finished``: how many finished orders (terminal, every fill applied) stay
+        in ``orders`` once nothing reads them by tag; the older ones are forgotten, with
+        their charges and exit bookkeeping, so a year's backtest holds what a day's
+        does. Only for a broker that answers in-process (the paper book): its news of
+        an order comes at once, never after the order finished. None (the default, and
+        live Kite's) keeps every order of the run: a late websocket update, a poll or
+        the day's contract-note check may still ask for any of them."""
         self.journal = journal
         self.broker = broker
         self.portfolio = portfolio
@@ -107,10 +121,18 @@ class Trader(TraderRecords, SignalEntries):
         self.sizing = sizing
         self.tick_size = tick_size
         self.run_id = run_id
-        self.orders: dict[str, Order] = {}  # every order of the run, in placement order
-        # Per engine, how many of those orders it has (a resumed run counts on from the
+        # The run's orders by tag, in placement order: every one, or with ``keep_finished``
+        # the working ones and the newest finished ones.
+        self.orders: dict[str, Order] = {}
+        self.placed_tags: set[str] = set()  # every tag of the run: a tag is placed once
+        # Per engine, how many orders of the run it has (a resumed run counts on from the
         # journal's, since the orders it reloads are tracked here too).
         self.orders_by_engine: Counter[str] = Counter()
+        self._keep_finished = keep_finished
+        self._finished = 0  # terminal orders in ``orders`` (counted with a bound only)
+        self._forgotten_entries = 0  # filled entries among the forgotten orders
+        self._pinned = False  # recovery reads every reloaded order: nothing forgotten
+        self._last_engine: dict[str, str] = {}  # symbol -> engine of its newest order
         self._working = WorkingOrders()  # the non-terminal ones, indexed by symbol
         self.not_accepted: set[str] = set()  # tags the exchange never took (retry-safe)
         self.exits = ExitManager(self, exits, timer_ns or (lambda: clock.now_ns))
@@ -144,10 +166,64 @@ class Trader(TraderRecords, SignalEntries):
 
     def track(self, order: Order) -> None:
         """Record an order's latest state; keeps the index of working orders current."""
-        if order.tag not in self.orders:
+        tag = order.tag
+        before = self.orders.get(tag)
+        if before is None and tag not in self.placed_tags:
+            self.placed_tags.add(tag)
             self.orders_by_engine[order.engine] += 1
-        self.orders[order.tag] = order
+            self._last_engine[order.symbol] = order.engine
+        self.orders[tag] = order
         self._working.track(order)
+        if self._keep_finished is None:
+            return
+        self._finished += order.status.is_terminal - (
+            before is not None and before.status.is_terminal
+        )
+        if self._finished > 2 * self._keep_finished and not self._pinned:
+            self._forget_finished()
+
+    def _forget_finished(self) -> None:
+        """Forget the oldest finished orders down to ``keep_finished`` (batched: a scan
+        every ``keep_finished`` finishes, not one per order). Only terminal orders go,
+        so the newest ``keep_finished`` orders of the run all stay."""
+        assert self._keep_finished is not None
+        excess = self._finished - self._keep_finished
+        old = []
+        for order in self.orders.values():
+            if excess <= 0:
+                break
+            if order.status.is_terminal:
+                old.append(order)
+                excess -= 1
+        for order in old:
+            del self.orders[order.tag]
+            self._finished -= 1
+            if order.purpose is OrderPurpose.ENTRY and order.filled_qty:
+                self._forgotten_entries += 1
+            self.charger.forget(order.tag)
+            self.exits.forget(order.tag)
+
+    def pin_orders(self, pinned: bool) -> None:
+        """While pinned (a restart rebuilding its state), no order is forgotten."""
+        self._pinned = pinned
+        if not pinned and self._keep_finished is not None:
+            self._forget_finished()
+
+    @property
+    def placed(self) -> int:
+        """Orders of the run so far (forgotten ones included)."""
+        return len(self.placed_tags)
+
+    def filled_entries(self) -> int:
+        """Entry orders of the run that filled (forgotten ones included)."""
+        kept = sum(
+            1 for o in self.orders.values() if o.purpose is OrderPurpose.ENTRY and o.filled_qty
+        )
+        return self._forgotten_entries + kept
+
+    def traded_by(self, symbol: str) -> str:
+        """The engine of the newest order in ``symbol`` ("" when it has none)."""
+        return self._last_engine.get(symbol, "")
 
     def has_working(self) -> bool:
         """Whether any order works (the exit manager's timer asks on every batch)."""
@@ -215,7 +291,7 @@ class Trader(TraderRecords, SignalEntries):
         self, intent: OrderIntent, tag: str, ts_ns: int | None = None
     ) -> Order | None:
         """Journal the order durably, then place it. None if the tag already exists."""
-        if tag in self.orders:
+        if tag in self.placed_tags:
             return None  # placed before a restart: never twice
         order = Order(
             tag=tag,

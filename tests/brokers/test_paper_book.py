@@ -488,3 +488,84 @@ def test_refresh_with_any_tag_brings_no_fills():
     placed = book.place(order(B, LMT, price=90.0))
     assert book.refresh("t1") == (placed, [])
     assert book.refresh("unknown") == (None, [])
+
+
+# -- a bounded book: the newest finished orders stay readable, every tag stays refused --
+
+
+def _fill_one(book: PaperBook, tag: str, ts_ns: int) -> None:
+    book.place(order(tag=tag, ts_ns=ts_ns))
+    assert book.on_price("INFY", ts_ns + 1, 100.0)
+
+
+def test_bounded_book_forgets_only_old_finished_orders_and_still_refuses_their_tags():
+    book = PaperBook(slippage_bps=0, keep_finished=2)
+    stop = book.place(order(S, SLM, trigger=50.0, tag="stop", ts_ns=1))  # works throughout
+    book.place(order(B, LMT, price=1.0, tag="gone", ts_ns=1))
+    assert book.cancel("gone") is not None
+    refused = book.place(order(B, LMT, price=-1.0, tag="refused", ts_ns=1))
+    assert refused.status is OrderStatus.REJECTED  # finished at once
+    for i in range(8):
+        _fill_one(book, f"f{i}", 10 + 10 * i)
+    # Between 2 and 4 finished orders are kept (trimmed in batches); the newest two always.
+    assert book.lookup("f7").status is OrderStatus.COMPLETE
+    assert book.refresh("f6") == (book.lookup("f6"), [])
+    assert book.lookup("f0") is None and book.lookup("gone") is None
+    assert book.lookup("refused") is None
+    assert book.lookup("stop") == stop  # a working order is never forgotten
+    assert [o.tag for o in book.open_orders()] == ["stop"]
+    for tag in ("f0", "gone", "refused", "f7"):
+        again = book.place(order(tag=tag, ts_ns=500))
+        assert again.status is OrderStatus.REJECTED
+        assert again.reason == f"duplicate tag {tag!r}"
+    assert book.cancel("f0") is None
+    assert book.modify("f0", ts_ns=600, price=99.0) is None
+    assert not book.on_price("INFY", 700, 100.0)  # nothing refused came back to life
+
+
+def test_unbounded_book_keeps_every_finished_order():
+    book = PaperBook(slippage_bps=0)
+    for i in range(8):
+        _fill_one(book, f"f{i}", 10 + 10 * i)
+    assert all(book.lookup(f"f{i}").status is OrderStatus.COMPLETE for i in range(8))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    keep=st.integers(0, 5),
+    steps=st.lists(st.sampled_from(["fill", "cancel", "reject", "stop"]), max_size=40),
+)
+def test_property_bounded_book_matches_the_unbounded_one(keep, steps):
+    """Same orders, same prices: a bounded book and an unbounded one give the same
+    answers and fills; the bounded one reads back at least the newest ``keep`` finished
+    orders and at most ``2 * keep`` of them (each still what the unbounded one says)."""
+    books = PaperBook(slippage_bps=0), PaperBook(slippage_bps=0, keep_finished=keep)
+    finished: list[str] = []
+    for i, step in enumerate(steps):
+        tag, ts = f"o{i}", 10 * (i + 1)
+        if step == "fill":
+            placed = [b.place(order(tag=tag, ts_ns=ts)) for b in books]
+            fills = [b.on_price("INFY", ts + 1, 100.0) for b in books]
+            assert fills[0] == fills[1]
+            finished += [o.tag for o, _ in fills[0]]
+        elif step == "cancel":
+            placed = [b.place(order(B, LMT, price=1.0, tag=tag, ts_ns=ts)) for b in books]
+            assert books[0].cancel(tag) == books[1].cancel(tag)
+            finished.append(tag)
+        elif step == "reject":
+            placed = [b.place(order(B, LMT, price=-1.0, tag=tag, ts_ns=ts)) for b in books]
+            assert placed[0].status is OrderStatus.REJECTED
+            finished.append(tag)
+        else:
+            placed = [b.place(order(S, SLM, trigger=1.0, tag=tag, ts_ns=ts)) for b in books]
+        assert placed[0] == placed[1]
+        again = [b.place(order(tag=f"o{i // 2}", ts_ns=ts)) for b in books]
+        assert again[0] == again[1]
+    full, bounded = books
+    assert full.open_orders() == bounded.open_orders()
+    kept = [tag for tag in finished if bounded.lookup(tag) is not None]
+    if keep:
+        assert kept[-keep:] == finished[-keep:]
+    assert len(kept) <= 2 * keep
+    for tag in kept:
+        assert bounded.lookup(tag) == full.lookup(tag)

@@ -142,6 +142,7 @@ async def make_desk(
     risk: RiskConfig | None = None,
     run_id: str = "run1",
     database: Path | None = None,
+    keep_finished: int | None = None,
 ) -> TraderDesk:
     db = await asyncio.wait_for(open_database(database or tmp_path / "state.db"), 10)
     await create_run(db, run_id, "replay", "test.yaml", "hash")
@@ -161,6 +162,7 @@ async def make_desk(
         exits=exits or ExitConfig(),
         tick_size=0.05,
         run_id=run_id,
+        keep_finished=keep_finished,
     )
     trader.engines[engine.name] = engine  # type: ignore[assignment]
     return TraderDesk(trader, db, engine, clock)

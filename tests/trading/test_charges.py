@@ -731,3 +731,16 @@ def test_every_row_of_the_bundled_table_cites_a_listed_source() -> None:
     used = {s for rows in data["charges"].values() for row in rows for s in row["sources"]}
     assert used <= set(data["sources"])
     assert all(data["sources"][s]["url"].startswith("https://") for s in used)
+
+
+def test_a_full_rate_cache_is_emptied_and_resolves_the_same_rates() -> None:
+    """A year's backtest resolves thousands of (day, class, side) rates: the cache keeps
+    at most ``CACHE_SIZE`` and one resolved again is equal to the first."""
+    fresh, small = ChargeTable.load(), ChargeTable.load()
+    small.CACHE_SIZE = 3
+    days = [date(2024, 10, 1 + n) for n in range(20)]
+    for day in days * 2:
+        for side in (BUY, SELL):
+            rates = small.rates(day, ChargeClass.EQUITY_INTRADAY, "NSE", side)
+            assert rates == fresh.rates(day, ChargeClass.EQUITY_INTRADAY, "NSE", side)
+            assert len(small._cache) <= 3
