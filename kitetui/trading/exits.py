@@ -113,7 +113,7 @@ class ExitManager:
         self._reversals: dict[str, tuple[str, Signal]] = {}  # symbol -> (engine, signal)
         self._stop_refused: set[str] = set()  # symbols whose stop the exchange refused
         # symbol -> a stop read back REJECTED by a refresh, not yet handled as refused
-        # (``stop_read_rejected``): the symbol's next pass of the rule handles it.
+        # (``read_back``): the symbol's next pass of the rule handles it.
         self._unheard_refusals: dict[str, Order] = {}
         self._last_action: dict[str, int] = {}  # tag -> when it was placed or re-priced
         self._modifications: dict[str, int] = {}  # tag -> modifications we made
@@ -541,7 +541,7 @@ class ExitManager:
                 # Refused, cancelled or filled before it could grow: what it covered is
                 # gone, so adding only the difference would leave the position short of
                 # cover. The next pass starts from the book as it is now (a refused
-                # stop is handled as one: ``stop_read_rejected``).
+                # stop is handled as one: ``read_back``).
                 return
         intent = OrderIntent(
             engine=level.engine,
@@ -630,12 +630,18 @@ class ExitManager:
             self._unheard_refusals.pop(order.symbol, None)
             await self._stop_rejected(order.symbol, order)
 
-    def stop_read_rejected(self, order: Order) -> None:
-        """A stop read back REJECTED from the order book (``Trader.refresh``), not from
-        an update: the reader may be this manager in the middle of a pass, holding the
-        symbol's lock, so the refusal is handled at the symbol's next pass of the rule —
-        exactly as an update's would be (``on_stop_rejected``), never replaced silently."""
-        self._unheard_refusals[order.symbol] = order
+    def read_back(self, before: Order, order: Order) -> None:
+        """An order read back from the order book (``Trader.refresh``, a restart's
+        lookup), not heard in an update. A stop found REJECTED that was not before is a
+        refused stop; the reader may be this manager in the middle of a pass, holding the
+        symbol's lock, so it is handled at the symbol's next pass of the rule — exactly
+        as an update's would be (``on_stop_rejected``), never replaced silently."""
+        if (
+            order.purpose is OrderPurpose.STOP
+            and order.status is OrderStatus.REJECTED
+            and before.status is not OrderStatus.REJECTED
+        ):
+            self._unheard_refusals[order.symbol] = order
 
     async def _convert(self, stop: Order, close: _Close) -> None:
         """Turn a working stop into a protected MARKET close, in place."""

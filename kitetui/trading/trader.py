@@ -420,8 +420,7 @@ class Trader(TraderRecords, SignalEntries):
                 merged = self._merge(found)
                 self.track(merged)
                 self.journal.update_order(merged, self.clock.now_ns)
-                if merged.purpose is OrderPurpose.STOP and merged.status is OrderStatus.REJECTED:
-                    self.exits.stop_read_rejected(merged)  # refused while we were down
+                self.exits.read_back(order, merged)  # a stop refused while we were down
                 continue
             try:
                 accepted = await self.broker.place(order)
@@ -576,12 +575,7 @@ class Trader(TraderRecords, SignalEntries):
         if merged != before:
             self.track(merged)
             await self.journal.write_order_state(merged, self.clock.now_ns)
-            if (
-                merged.purpose is OrderPurpose.STOP
-                and merged.status is OrderStatus.REJECTED
-                and before.status is not OrderStatus.REJECTED
-            ):
-                self.exits.stop_read_rejected(merged)
+            self.exits.read_back(before, merged)
         return merged
 
     async def cancel(self, tag: str, reason: str) -> bool:
