@@ -26,18 +26,8 @@ from pathlib import Path
 
 from bench_peers import make_data
 
-LEDGER = {
-    "orders": "SELECT symbol, side, quantity, order_type, purpose, status, filled_qty, "
-    "avg_price, price, trigger_price, stop_price, ts_ns FROM orders "
-    "ORDER BY ts_ns, symbol, purpose, side, quantity, status",
-    "fills": "SELECT symbol, side, quantity, price, ts_ns, charges_paise FROM fills "
-    "ORDER BY ts_ns, symbol, side, quantity, price",
-    "decisions": "SELECT ts_ns, engine, symbol, purpose, side, requested_qty, verdict, "
-    "quantity, rule, reason FROM risk_decisions ORDER BY ts_ns, engine, symbol, purpose, id",
-    "signals": "SELECT ts_ns, engine, symbol, kind, price, reason, confidence, indicators "
-    "FROM signals ORDER BY ts_ns, engine, symbol",
-    "equity": "SELECT ts_ns, equity_paise FROM equity_curve ORDER BY ts_ns",
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.demo_session import LEDGER  # the parity test's own ledger queries
 
 
 def run(config: Path, db: Path, speed: str) -> tuple[dict[str, list[tuple]], float]:

@@ -11,12 +11,9 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-import yaml
-
 from kitetui.brokers.paper import PaperBroker
-from kitetui.cli import DEFAULT_CONFIG
 from kitetui.clock import DataClock
-from kitetui.config import ExitConfig, RiskConfig, SizingConfig, parse_config
+from kitetui.config import ExitConfig, RiskConfig, SizingConfig
 from kitetui.domain import Event, RiskDecision, RiskVerdict, Signal, SignalKind
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
@@ -25,6 +22,7 @@ from kitetui.supervisor import Supervisor
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
+from tests.demo_session import run_demo
 
 
 def signal(run: str, n: int) -> Signal:
@@ -92,24 +90,6 @@ async def test_resumed_journal_and_trader_count_what_the_run_journaled(tmp_path:
         await db.close()
 
 
-async def _session(db: Path, hook) -> Supervisor:
-    config = parse_config(yaml.safe_load(DEFAULT_CONFIG.read_text()), "test.yaml")
-    supervisor = Supervisor(config, "test.yaml", database=db, speed=None)
-    await asyncio.wait_for(supervisor.open(), 60)
-    process = supervisor._process
-
-    async def hooked(ts: int, batch: list, warm: bool) -> None:
-        await process(ts, batch, warm)
-        await hook(supervisor, warm)
-
-    supervisor._process = hooked  # type: ignore[method-assign]
-    try:
-        await asyncio.wait_for(supervisor.run(), 180)
-    finally:
-        await asyncio.wait_for(supervisor.close(), 30)
-    return supervisor
-
-
 def _journaled(db: Path, sql: str, *args: object) -> list[tuple]:
     with sqlite3.connect(db) as conn:
         return conn.execute(sql, args).fetchall()
@@ -126,7 +106,7 @@ async def test_resumed_run_counts_each_engines_orders_on_and_is_running_while_it
         if supervisor.trader.placed >= 20:
             supervisor.request_stop()
 
-    first = await _session(db, stop_after_orders)
+    first = await run_demo(db, stop_after_orders)
     (status,) = _journaled(db, "SELECT status FROM runs WHERE run_id = ?", first.run_id)[0]
     assert status == "STOPPED"
     before = dict(_journaled(db, "SELECT engine, count(*) FROM orders GROUP BY engine"))
@@ -140,7 +120,7 @@ async def test_resumed_run_counts_each_engines_orders_on_and_is_running_while_it
         seen["signals"] = {e.name: e.signals_emitted for e in supervisor.publisher.build(0).engines}
         seen["status"] = _journaled(db, "SELECT status FROM runs")[0][0]
 
-    second = await _session(db, watch)
+    second = await run_demo(db, watch)
     assert second.resumed and second.run_id == first.run_id
     assert seen["status"] == "RUNNING"  # while the resumed run trades
     engines = seen["engines"]

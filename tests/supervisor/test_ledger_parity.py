@@ -20,7 +20,6 @@ import asyncio
 import csv
 import math
 import random
-import sqlite3
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -31,21 +30,10 @@ from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import AppConfig, parse_config
 from kitetui.market.calendar import nse
 from kitetui.supervisor import Supervisor
+from tests.demo_session import LEDGER, read_ledger
 
 IST = timezone(timedelta(hours=5, minutes=30))
 BARS_A_DAY = 25  # 15-minute bars, 09:15 .. 15:15
-LEDGER = {
-    "orders": "SELECT symbol, side, quantity, order_type, purpose, status, filled_qty, "
-    "avg_price, price, trigger_price, stop_price, ts_ns, signal_id != '' FROM orders "
-    "ORDER BY ts_ns, symbol, purpose, side, quantity, status",
-    "fills": "SELECT symbol, side, quantity, price, ts_ns, charges_paise FROM fills "
-    "ORDER BY ts_ns, symbol, side, quantity, price",
-    "decisions": "SELECT ts_ns, engine, symbol, purpose, side, requested_qty, verdict, "
-    "quantity, rule, reason FROM risk_decisions ORDER BY ts_ns, engine, symbol, purpose, id",
-    "signals": "SELECT ts_ns, engine, symbol, kind, price, reason, confidence, indicators "
-    "FROM signals ORDER BY ts_ns, engine, symbol",
-    "equity": "SELECT ts_ns, equity_paise FROM equity_curve ORDER BY ts_ns",
-}
 
 
 class _Sleeps:
@@ -69,8 +57,7 @@ async def _ledger(config: AppConfig, db: Path, speed: float | None) -> dict[str,
         assert all(engine.inline is (speed is None) for engine in supervisor.engines)
     finally:
         await asyncio.wait_for(supervisor.close(), 60)
-    with sqlite3.connect(db) as conn:
-        return {table: conn.execute(sql).fetchall() for table, sql in LEDGER.items()}
+    return read_ledger(db)
 
 
 async def _fast_and_paced(

@@ -9,24 +9,12 @@ as one that ran through, and both the same as a trader that keeps every order.
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
-import yaml
 
-from kitetui.cli import DEFAULT_CONFIG
-from kitetui.config import parse_config
 from kitetui.supervisor import Supervisor, assembly
-
-LEDGER = {
-    "orders": "SELECT symbol, side, quantity, order_type, purpose, status, filled_qty, "
-    "avg_price, price, trigger_price, stop_price, ts_ns FROM orders "
-    "ORDER BY ts_ns, symbol, purpose, side, quantity, status",
-    "fills": "SELECT symbol, side, quantity, price, ts_ns, charges_paise FROM fills "
-    "ORDER BY ts_ns, symbol, side, quantity, price",
-}
+from tests.demo_session import read_ledger, run_demo
 
 
 async def _session(
@@ -34,29 +22,18 @@ async def _session(
 ) -> Supervisor:
     """One run of the demo config; ``stop_after`` orders it stops; ``warm`` notes, for
     each batch of a resumed run's warm-up, whether every reloaded order is still kept."""
-    config = parse_config(yaml.safe_load(DEFAULT_CONFIG.read_text()), "test.yaml")
-    supervisor = Supervisor(config, "test.yaml", database=db, speed=None)
-    await asyncio.wait_for(supervisor.open(), 60)
-    process = supervisor._process
 
-    async def hooked(ts: int, batch: list, warming: bool) -> None:
-        await process(ts, batch, warming)
+    async def hook(supervisor: Supervisor, warming: bool) -> None:
         if warming and warm is not None:
             warm.append(len(supervisor.trader.orders) == supervisor.trader.placed)
         if stop_after is not None and supervisor.trader.placed >= stop_after:
             supervisor.request_stop()
 
-    supervisor._process = hooked  # type: ignore[method-assign]
-    try:
-        await asyncio.wait_for(supervisor.run(), 180)
-    finally:
-        await asyncio.wait_for(supervisor.close(), 30)
-    return supervisor
+    return await run_demo(db, hook)
 
 
 def _ledger(db: Path) -> dict[str, list[tuple]]:
-    with sqlite3.connect(db) as conn:
-        return {name: conn.execute(sql).fetchall() for name, sql in LEDGER.items()}
+    return read_ledger(db, ("orders", "fills"))
 
 
 async def test_a_bounded_run_stopped_and_resumed_leaves_the_ledger_of_one_that_ran_through(
