@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from kitetui.cli import DEFAULT_CONFIG
-from kitetui.config import parse_config
+from kitetui.config import AppConfig, parse_config
 from kitetui.supervisor import Supervisor
 
 # The money a run leaves, in an order that does not depend on row ids or run ids.
@@ -30,6 +30,7 @@ LEDGER = {
 }
 
 Hook = Callable[[Supervisor, bool], Awaitable[None]]
+BatchHook = Callable[[Supervisor, int, bool], Awaitable[None]]
 
 
 def read_ledger(db: Path, tables: tuple[str, ...] = tuple(LEDGER)) -> dict[str, list[tuple]]:
@@ -38,22 +39,36 @@ def read_ledger(db: Path, tables: tuple[str, ...] = tuple(LEDGER)) -> dict[str, 
         return {table: conn.execute(LEDGER[table]).fetchall() for table in tables}
 
 
-async def run_demo(db: Path, hook: Hook | None = None) -> Supervisor:
-    """One run of the demo config on ``db`` (a resumed one if ``db`` holds an unfinished
-    run); ``hook(supervisor, warm)`` after each batch (it may ``request_stop``)."""
-    config = parse_config(yaml.safe_load(DEFAULT_CONFIG.read_text()), "test.yaml")
+def demo_config() -> AppConfig:
+    return parse_config(yaml.safe_load(DEFAULT_CONFIG.read_text()), "test.yaml")
+
+
+async def run_hooked(config: AppConfig, db: Path, hook: BatchHook | None = None) -> Supervisor:
+    """One run of ``config`` at full speed on ``db`` (a resumed one if ``db`` holds an
+    unfinished run); ``hook(supervisor, ts, warm)`` after each batch (it may
+    ``request_stop``)."""
     supervisor = Supervisor(config, "test.yaml", database=db, speed=None)
     await asyncio.wait_for(supervisor.open(), 60)
-    process = supervisor._process
+    if hook is not None:
+        process = supervisor._process
 
-    async def hooked(ts: int, batch: list, warm: bool) -> None:
-        await process(ts, batch, warm)
-        if hook is not None:
-            await hook(supervisor, warm)
+        async def hooked(ts: int, batch: list, warm: bool) -> None:
+            await process(ts, batch, warm)
+            await hook(supervisor, ts, warm)
 
-    supervisor._process = hooked  # type: ignore[method-assign]
+        supervisor._process = hooked  # type: ignore[method-assign]
     try:
         await asyncio.wait_for(supervisor.run(), 180)
     finally:
         await asyncio.wait_for(supervisor.close(), 30)
     return supervisor
+
+
+async def run_demo(db: Path, hook: Hook | None = None) -> Supervisor:
+    """The demo config through ``run_hooked``; ``hook(supervisor, warm)`` per batch."""
+
+    async def each(supervisor: Supervisor, ts: int, warm: bool) -> None:
+        if hook is not None:
+            await hook(supervisor, warm)
+
+    return await run_hooked(demo_config(), db, each)

@@ -28,6 +28,7 @@ from kitetui.commands import (
 from kitetui.config import AppConfig, parse_config
 from kitetui.domain import OrderPurpose, TradingState
 from kitetui.supervisor import Supervisor
+from tests.demo_session import run_hooked
 
 Hook = Callable[[Supervisor, int], Awaitable[None]]
 
@@ -44,21 +45,11 @@ def _config(**overrides: object) -> AppConfig:
 
 
 async def _run(config: AppConfig, db: Path, hook: Hook | None = None) -> Supervisor:
-    supervisor = Supervisor(config, "test.yaml", database=db, speed=None)
-    await asyncio.wait_for(supervisor.open(), 30)
-    if hook is not None:
-        process = supervisor._process
-
-        async def hooked(ts: int, batch: list, warm: bool) -> None:
-            await process(ts, batch, warm)
+    async def each(supervisor: Supervisor, ts: int, warm: bool) -> None:
+        if hook is not None:
             await hook(supervisor, ts)
 
-        supervisor._process = hooked  # type: ignore[method-assign]
-    try:
-        await asyncio.wait_for(supervisor.run(), 120)
-    finally:
-        await asyncio.wait_for(supervisor.close(), 30)
-    return supervisor
+    return await run_hooked(config, db, each)
 
 
 def _rows(db: Path, sql: str, *args: object) -> list[tuple]:

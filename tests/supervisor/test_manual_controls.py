@@ -26,6 +26,7 @@ from kitetui.commands import (
 from kitetui.config import AppConfig, parse_config
 from kitetui.domain import OrderPurpose, round_to_tick
 from kitetui.supervisor import Supervisor
+from tests.demo_session import run_hooked
 
 Hook = Callable[[Supervisor, int], Awaitable[None]]
 EQUITY_DAY = "2023-04-03"  # the first day of the bundled equity candles
@@ -36,21 +37,11 @@ def _config() -> AppConfig:
 
 
 async def _run(db: Path, hook: Hook) -> Supervisor:
-    supervisor = Supervisor(_config(), "test.yaml", database=db, speed=None)
-    await asyncio.wait_for(supervisor.open(), 30)
-    process = supervisor._process
-
-    async def hooked(ts: int, batch: list, warm: bool) -> None:
-        await process(ts, batch, warm)
+    async def each(supervisor: Supervisor, ts: int, warm: bool) -> None:
         if not warm:
             await hook(supervisor, ts)
 
-    supervisor._process = hooked  # type: ignore[method-assign]
-    try:
-        await asyncio.wait_for(supervisor.run(), 120)
-    finally:
-        await asyncio.wait_for(supervisor.close(), 30)
-    return supervisor
+    return await run_hooked(_config(), db, each)
 
 
 def _rows(db: Path, sql: str, *args: object) -> list[tuple]:
