@@ -78,7 +78,7 @@ def main() -> int:
     settings.load_profile("deep")
     os.chdir(ROOT)  # the project's pytest settings and conftest
     paths = args.paths or property_files()
-    command = ["-q", "-n", "0", "-p", "no:cacheprovider", "--hypothesis-show-statistics"]
+    command = ["-n", "0", "-p", "no:cacheprovider", "--hypothesis-show-statistics"]
     if args.seed is not None:
         command.append(f"--hypothesis-seed={args.seed}")
     scale = Scale(args.times)
