@@ -449,7 +449,7 @@ class Supervisor:
         trader, risk = self.trader, self.risk
         was_halted = risk.state is TradingState.HALTED
         blocked_before = set(risk.blocked_symbols)
-        risk.on_pnl(self.portfolio.day_pnl_paise, self.portfolio.day_pnl_by_symbol())
+        risk.on_pnl(*self.portfolio.day_pnls())
         if risk.state is TradingState.HALTED and not was_halted:
             reason = risk.halted_reason or "max daily loss"
             trader.record_event(

@@ -470,9 +470,32 @@ class Portfolio:
         return 0 if book is None else book.day_net_paise
 
     def day_pnl_by_symbol(self) -> dict[str, int]:
-        """Net day P&L per symbol traded (the mapping ``RiskEngine.on_pnl`` takes, every
-        batch)."""
+        """Net day P&L per symbol traded (the mapping ``RiskEngine.on_pnl`` takes)."""
         return {symbol: book.day_net_paise for symbol, book in self._books.items()}
+
+    def day_pnls(self) -> tuple[int, dict[str, int]]:
+        """``(day_pnl_paise, day_pnl_by_symbol())`` in one pass over the books: the
+        loss limits read both after every batch, and each alone walks every book and
+        marks each open one again."""
+        realized = unrealized = 0
+        by_symbol: dict[str, int] = {}
+        for symbol, book in self._books.items():
+            open_paise = book.unrealized_paise if book.quantity else 0
+            realized += book.realized_paise
+            unrealized += open_paise
+            by_symbol[symbol] = (
+                book.realized_paise
+                - book.day_start_realized_paise
+                + open_paise
+                - (book.charges_paise - book.day_start_charges_paise)
+            )
+        day = (
+            realized
+            - self._day_start_realized_paise
+            + unrealized
+            - (self._charges_paise - self._day_start_charges_paise)
+        )
+        return day, by_symbol
 
     # ------------------------------------------------------------------ equity curve
 

@@ -385,3 +385,37 @@ def test_the_position_handed_out_is_always_the_book_as_it_stands(steps) -> None:
         assert position == portfolio._books["X"]._build_position()
         assert portfolio.quantity("X") == position.quantity
         assert portfolio.open_positions() == ([position] if position.quantity else [])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["fill", "charged", "mark", "day"]),
+            st.sampled_from(["NIFTY", "SBIN", "INFY"]),
+            st.sampled_from([B, S]),
+            st.integers(1, 50),
+            prices,
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_property_day_pnls_in_one_pass_equal_the_two_figures_read_apart(steps) -> None:
+    """The loss limits read ``day_pnls()`` every batch: it must be exactly the day's net
+    P&L and each symbol's, as read one by one, after any fills, charges, marks and days."""
+    book = Portfolio(1_000_000)
+    for n, (kind, symbol, side, qty, price) in enumerate(steps):
+        if kind == "day":
+            book.start_day()
+        elif kind == "mark":
+            book.mark(symbol, price)
+        else:
+            done = fill(side, qty, price, symbol=symbol)
+            if kind == "charged":
+                paise = 1 + n * 37 % 2_000
+                done = replace(
+                    done, charges=FillCost(Charges(brokerage=Decimal(paise) / 100), paise)
+                )
+            book.apply_fill(done)
+        assert book.day_pnls() == (book.day_pnl_paise, book.day_pnl_by_symbol())
