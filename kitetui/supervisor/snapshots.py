@@ -159,8 +159,13 @@ class Publisher:
     def _past_days(self) -> tuple[DayView, ...]:
         """Earlier days, converted once each: they never change after their day ends."""
         past = self.desk.portfolio.past_days
-        if len(self._days) != len(past):
-            self._days = tuple(
+        done = len(self._days)
+        if done > len(past):  # a portfolio that forgot days (none does today): redo all
+            self._days, done = (), 0
+        if done < len(past):
+            # Only the days that ended since: converting them all again at every new day
+            # made a year's run of 20 symbols build ~630,000 views (days² x symbols / 2).
+            self._days += tuple(
                 DayView(
                     day.label,
                     tuple(
@@ -181,7 +186,7 @@ class Publisher:
                         for p in day.positions
                     ),
                 )
-                for day in past
+                for day in past[done:]
             )
         return self._days
 
