@@ -48,9 +48,11 @@ class HoldCounter:
     """HOLD counts of the batch being processed, and of the finished batches not yet
     written (module docstring)."""
 
-    __slots__ = ("_current", "_reasons", "ready")
+    __slots__ = ("_current", "_day", "_day_ts", "_reasons", "ready")
 
     def __init__(self) -> None:
+        # The IST day of the last count's time: a batch's bars share their time.
+        self._day_ts = self._day = -1
         self._current: Counts = {}
         self.ready: Counts = {}  # finished batches' counts, for the next transaction
         self._reasons: dict[str, set[str]] = {}
@@ -64,7 +66,9 @@ class HoldCounter:
 
     def count(self, engine: str, symbol: str, reason: str, ts_ns: int) -> None:
         """One HOLD of the current batch (the hot path: a dict update, most bars)."""
-        key = (ist_day_number(ts_ns), engine, symbol, reason)
+        if ts_ns != self._day_ts:
+            self._day_ts, self._day = ts_ns, ist_day_number(ts_ns)
+        key = (self._day, engine, symbol, reason)
         entry = self._current.get(key)
         if entry is not None:
             entry[0] += 1
