@@ -127,6 +127,9 @@ class ExitManager:
         # symbol -> (order changes, position) at which a timer pass found it quiet
         # (``_timeless``): the next passes skip it until either moves.
         self._quiet: dict[str, tuple[int, int]] = {}
+        # (every symbol's order changes, fills applied) when a whole timer pass found every
+        # symbol it looked at quiet: until either moves, the next pass would do the same.
+        self._all_quiet: tuple[int, int] | None = None
 
     def forget(self, tag: str) -> None:
         """A finished order the trader forgets: its re-price bookkeeping goes too (only a
@@ -341,6 +344,7 @@ class ExitManager:
         """The bell: nothing is sent until the next open (the alarm stays quiet too)."""
         self.market_open = False
         self._naked.clear()
+        self._all_quiet = None
 
     async def market_opened(self) -> None:
         """A new session: every position carried over is covered again (its DAY stop
@@ -361,15 +365,26 @@ class ExitManager:
             self._closing or self._naked or self._stop_retry or unheard or self.trader.has_working()
         ):
             return  # nothing closing, alarmed, waiting or working: nothing to time
+        trader = self.trader
+        # Only working orders to look at, and no order or position has moved since a pass
+        # that found every symbol quiet: this pass would skip each of them again (a
+        # symbol's quiet mark changes only here, and its set of symbols only with orders).
+        timeless = self.market_open and not (
+            self._closing or self._naked or self._stop_retry or unheard
+        )
+        moved = (trader.all_order_changes(), trader.portfolio.fills_applied)
+        if timeless and moved == self._all_quiet:
+            return
         symbols = set(self._closing) | set(self._naked) | set(self._stop_retry) | set(unheard)
         for order in list(self.trader.open_orders()):
             if order.purpose in CLOSING or order.purpose is OrderPurpose.STOP:
                 symbols.add(order.symbol)
-        trader = self.trader
+        all_quiet = timeless
         for symbol in sorted(symbols):
             seen = (trader.order_changes(symbol), trader.position_qty(symbol))
             if self._quiet.get(symbol) == seen and self._may_skip(symbol):
                 continue  # found quiet with these very orders and position
+            all_quiet = False
             lock = self._lock(symbol)
             if lock.locked():
                 continue  # something is acting on it right now; next time
@@ -381,6 +396,7 @@ class ExitManager:
                 self._quiet[symbol] = seen
             else:
                 self._quiet.pop(symbol, None)
+        self._all_quiet = moved if all_quiet else None
 
     def _may_skip(self, symbol: str) -> bool:
         """Nothing the timer keeps for ``symbol`` outside its orders and position."""

@@ -150,6 +150,7 @@ class Portfolio:
         self._books: dict[str, _Book] = {}
         self._marks: dict[str, float] = {}  # the market's last price of every symbol seen
         self._fill_ids: set[str] = set()
+        self.fills_applied = 0  # positions move only by a fill: equal counts, same positions
         self._day_start_realized_paise = 0
         self._charges_paise = 0
         self._day_start_charges_paise = 0
@@ -194,6 +195,7 @@ class Portfolio:
         if fill.fill_id in self._fill_ids:
             return 0
         self._fill_ids.add(fill.fill_id)
+        self.fills_applied += 1
 
         book = self._book_for(fill)
         pnl_before = book.pnl_paise

@@ -233,6 +233,10 @@ class Trader(TraderRecords, SignalEntries):
         """Order states of ``symbol`` tracked so far (``WorkingOrders.changes``)."""
         return self._working.changes(symbol)
 
+    def all_order_changes(self) -> int:
+        """Order states of every symbol tracked so far (``WorkingOrders.total_changes``)."""
+        return self._working.total_changes
+
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """The working orders in placement order: all, or one symbol's (indexed)."""
         return self._working.all() if symbol is None else self._working.of(symbol)

@@ -15,16 +15,18 @@ from kitetui.domain import Order
 class WorkingOrders:
     """Non-terminal orders by tag, overall and per symbol."""
 
-    __slots__ = ("_all", "_by_symbol", "_changes")
+    __slots__ = ("_all", "_by_symbol", "_changes", "total_changes")
 
     def __init__(self) -> None:
         self._all: dict[str, Order] = {}
         self._by_symbol: dict[str, dict[str, Order]] = {}
         self._changes: dict[str, int] = {}  # symbol -> states tracked (see ``changes``)
+        self.total_changes = 0  # states tracked of every symbol (``changes``, summed)
 
     def track(self, order: Order) -> None:
         """Take an order's latest state: kept while working, dropped once terminal."""
         self._changes[order.symbol] = self._changes.get(order.symbol, 0) + 1
+        self.total_changes += 1
         of_symbol = self._by_symbol.get(order.symbol)
         if order.status.is_terminal:
             self._all.pop(order.tag, None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections import deque
 from dataclasses import replace
+from operator import attrgetter
 from pathlib import Path
 
 import pytest
@@ -369,6 +370,46 @@ async def test_triggered_option_stop_that_rests_is_repriced_toward_the_market(
         assert rule_11(desk.trader) == []
     finally:
         await desk.close()
+
+
+async def _option_stop_gapped_through(tmp_path: Path, *, skip: bool) -> list[tuple]:
+    """A bought option's stop waits quietly, then the market gaps through it and it rests
+    to be re-priced; ``skip=False`` forgets the timer's all-quiet mark before each
+    price, so every pass looks at every symbol."""
+    desk = await _desk(tmp_path, exits=ExitConfig(reprice_after_s=2.0, max_modifications=3))
+    try:
+        await desk.price(OPT, 100.0)
+        await desk.trader._place_entry(
+            desk.engine, desk.signal(SignalKind.LONG, OPT, 100.0), OPT, Side.BUY, 50, 70.0,
+            100.0, "",
+        )  # fmt: skip
+        quiet_seen = False
+        for price, seconds in ((100.0, 1), (99.0, 1), (98.0, 1), (60.0, 1), (58.0, 3),
+                               (57.0, 3), (56.0, 3)):  # fmt: skip
+            if not skip:
+                desk.exits._all_quiet = None
+            quiet_seen |= desk.exits._all_quiet is not None  # this pass may be skipped
+            await desk.price(OPT, price, seconds=seconds)
+            assert rule_11(desk.trader) == []
+        assert quiet_seen == skip
+        terms = attrgetter(
+            "purpose", "order_type", "status", "price", "trigger_price", "quantity", "filled_qty"
+        )
+        orders = [terms(o) for o in desk.trader.orders.values()]
+        return [*orders, ("position", desk.trader.position_qty(OPT))]
+    finally:
+        await desk.close()
+
+
+async def test_timer_skipping_a_pass_found_all_quiet_changes_nothing(tmp_path: Path) -> None:
+    """The timer skips its whole pass while no order or position has moved since a pass
+    found every symbol quiet: the same market with and without the skip must end with
+    the same orders (the stop that triggers and rests is an order change, re-priced as
+    before)."""
+    with_skip = await _option_stop_gapped_through(tmp_path / "skip", skip=True)
+    without = await _option_stop_gapped_through(tmp_path / "full", skip=False)
+    assert with_skip == without
+    assert any(row[1] is OrderType.LIMIT for row in with_skip[:-1])  # it was re-priced
 
 
 async def test_resting_close_past_the_modification_cap_is_replaced(tmp_path: Path) -> None:
