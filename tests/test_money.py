@@ -3,13 +3,15 @@ fields out for speed, so a component added later must be added there too)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields
 from decimal import Decimal
+from fractions import Fraction
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kitetui.money import Charges
+from kitetui.money import Charges, exact_fraction, exact_ratio
 
 _AMOUNTS = st.decimals(min_value=-(10**9), max_value=10**9, places=12, allow_nan=False)
 _CHARGES = st.builds(Charges, **{f.name: _AMOUNTS for f in fields(Charges)})
@@ -23,3 +25,18 @@ def test_add_and_sub_act_on_every_component_exactly(a: Charges, b: Charges) -> N
         assert getattr(a + b, name) == x + y  # places=12: exact at Decimal's precision
         assert getattr(a - b, name) == x - y
     assert (a + b) - b == a
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_exact_ratio_is_the_decimal_a_float_prints_as(value: float) -> None:
+    """Sizing and paper prices read a float as the decimal it prints as (0.05 is 1/20):
+    the integer pair is that decimal exactly, in lowest terms, as ``Fraction(repr)``."""
+    numerator, denominator = exact_ratio(value)
+    assert Fraction(numerator, denominator) == Fraction(repr(value)) == exact_fraction(value)
+    assert denominator > 0 and math.gcd(numerator, denominator) == 1
+
+
+def test_exact_ratio_of_a_tick_and_a_price() -> None:
+    assert exact_ratio(0.05) == (1, 20)
+    assert exact_ratio(19_500.7) == (195_007, 10)
+    assert exact_ratio(1e-05) == (1, 100_000)

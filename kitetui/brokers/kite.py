@@ -56,7 +56,6 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
-from fractions import Fraction
 from typing import Any
 
 import requests
@@ -102,6 +101,7 @@ from kitetui.domain import (
     to_paise,
 )
 from kitetui.kite.session import TokenExpired, redact
+from kitetui.money import exact_fraction
 
 __all__ = [
     "NOT_PLACED_REASON",
@@ -348,7 +348,7 @@ class KiteBroker:
         if qty > seen_qty and avg > 0:
             delta = qty - seen_qty
             # the price that makes the running average come out: one fill = the average
-            exact = (Fraction(repr(avg)) * qty - Fraction(repr(seen_avg)) * seen_qty) / delta
+            exact = (exact_fraction(avg) * qty - exact_fraction(seen_avg) * seen_qty) / delta
             price = round(float(exact), 2)
             if not price > 0:
                 price = avg

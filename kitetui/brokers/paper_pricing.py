@@ -14,13 +14,9 @@ from collections.abc import Callable, Mapping
 from fractions import Fraction
 
 from kitetui.domain import Order, OrderType, Side
+from kitetui.money import exact_fraction as exact
 
 __all__ = ["PaperPricing", "exact"]
-
-
-def exact(value: float) -> Fraction:
-    """The float as the decimal it was written as (``0.05`` -> 1/20)."""
-    return Fraction(repr(float(value)))
 
 
 class PaperPricing:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from kitetui.market.instruments import Instrument
+from kitetui.money import exact_fraction
 
 __all__ = [
     "MSG_CIRCUIT",
@@ -160,9 +161,9 @@ def protection_price(ltp: float, percent: float, buy: bool, tick: float) -> floa
     """The limit a protected market order becomes: LTP +/- ``percent`` %, on the tick,
     rounded toward the LTP so the order never pays more (buy) or takes less (sell)
     than the band allows; never below one tick."""
-    step = Fraction(repr(float(tick))) if tick > 0 else Fraction(1, 20)
-    band = Fraction(repr(float(ltp))) * Fraction(repr(float(percent))) / 100
-    last = Fraction(repr(float(ltp)))
+    step = exact_fraction(tick) if tick > 0 else Fraction(1, 20)
+    last = exact_fraction(ltp)
+    band = last * exact_fraction(percent) / 100
     ticks = math.floor((last + band) / step) if buy else max(1, math.ceil((last - band) / step))
     return float(ticks * step)
 

@@ -3,7 +3,7 @@
 Sizing is fixed-fractional: risk a percentage of equity between entry and stop, then
 cap by the capital the position would tie up, then round *down* to whole lots. It is
 computed in exact rational arithmetic on the decimal values the caller meant
-(``Fraction(repr(x))``: 0.7 is seven tenths, not the binary float just below it), so
+(``kitetui.money.exact_ratio``: 0.7 is seven tenths, not the binary float below it), so
 "risk 700 over a 0.70 stop" gives exactly 1000 units and the budget is never exceeded
 by a float rounding. Bad inputs (non-finite, zero, negative) size to 0: no trade is the
 safe answer.
@@ -12,24 +12,10 @@ safe answer.
 from __future__ import annotations
 
 import math
-from decimal import Decimal
-from fractions import Fraction
 
 from kitetui.domain import Side
-
-
-def _ratio(value: float) -> tuple[int, int]:
-    """The decimal number a float prints as, exactly, as (numerator, denominator > 0).
-
-    The entry path sizes every signal: whole-number arithmetic on these pairs gives the
-    ``Fraction`` results at a fifth of the cost (parsing the repr into a ``Fraction``
-    and dividing ``Fraction``s was ~2% of a backtest)."""
-    return Decimal(repr(float(value))).as_integer_ratio()
-
-
-def _exact(value: float) -> Fraction:
-    """The decimal number a float prints as, exactly."""
-    return Fraction(*_ratio(value))
+from kitetui.money import exact_fraction as _exact
+from kitetui.money import exact_ratio as _ratio
 
 
 def _positive_finite(*values: float) -> bool:
