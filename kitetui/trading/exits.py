@@ -384,9 +384,9 @@ class ExitManager:
             seen = (trader.order_changes(symbol), trader.position_qty(symbol))
             if self._quiet.get(symbol) == seen and self._may_skip(symbol):
                 continue  # found quiet with these very orders and position
-            all_quiet = False
             lock = self._lock(symbol)
             if lock.locked():
+                all_quiet = False
                 continue  # something is acting on it right now; next time
             async with lock:
                 await self._reprice(symbol)
@@ -396,7 +396,12 @@ class ExitManager:
                 self._quiet[symbol] = seen
             else:
                 self._quiet.pop(symbol, None)
-        self._all_quiet = moved if all_quiet else None
+                all_quiet = False
+        # Every symbol ends the pass quiet at its current orders and position, and nothing
+        # moved meanwhile (a pass awaits: an order update may come in between): the next
+        # pass would skip each one.
+        still = (trader.all_order_changes(), trader.portfolio.fills_applied) == moved
+        self._all_quiet = moved if all_quiet and still else None
 
     def _may_skip(self, symbol: str) -> bool:
         """Nothing the timer keeps for ``symbol`` outside its orders and position."""
