@@ -73,6 +73,9 @@ _DESK_STATE_UPSERT = (
 )
 
 _FILL_CHARGE_NAMES = ", ".join(FILL_CHARGE_COLUMNS)
+_INSTRUMENT_INSERT = (
+    "INSERT OR IGNORE INTO instruments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _ORDER_INSERT = f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 23)})"
 _ORDER_EVENT_INSERT = "INSERT INTO order_events (tag, ts_ns, status, reason) VALUES (?, ?, ?, ?)"
 _FILL_INSERT = (
@@ -163,6 +166,7 @@ class Journal:
         self._risk_state: dict[str, Any] | None = None
         self._positions: Callable[[], list[Position]] | None = None
         self._universe: list[tuple] = []
+        self._instruments: list[tuple] = []
         # BATCH: the money rows waiting for the next transaction, in the order made.
         self._new_orders: list[tuple] = []
         self._fills: list[tuple] = []
@@ -408,26 +412,14 @@ class Journal:
         self._universe.extend(rows)
         self._added(len(rows))
 
-    async def cache_instruments(self, day: str, rows: list[tuple]) -> int:
-        """Store the day's instrument master (once per day); returns rows written."""
-        async with self._lock:
-            have = await (
-                await self.db.execute(
-                    "SELECT count(*) FROM instruments WHERE trading_day = ?", (day,)
-                )
-            ).fetchone()
-            if have[0]:
-                return 0
-
-            async def statements() -> None:
-                await self.db.executemany(
-                    "INSERT OR IGNORE INTO instruments VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(day, *row) for row in rows],
-                )
-
-            await self._transaction(statements)
-        return len(rows)
+    def add_instruments(self, day: str, rows: list[tuple]) -> None:
+        """The day's instrument master, with the next transaction: the first batch of a
+        day then goes on at once (a replay waited on its own commit every day). A row
+        the day already has is kept (``INSERT OR IGNORE``): a second run of the day adds
+        only what the master listed since. Written before any cursor of that day, so a
+        resumed run that replays the day silently finds them journaled."""
+        self._instruments.extend((day, *row) for row in rows)
+        self._added(len(rows))
 
     def set_positions(self, positions: Callable[[], list[Position]]) -> None:
         """A checkpoint of every position for readers; recovery rebuilds from fills.
@@ -626,6 +618,7 @@ class Journal:
         risk_state, self._risk_state = self._risk_state, None
         positions, self._positions = self._positions, None
         universe, self._universe = self._universe, []
+        instruments, self._instruments = self._instruments, []
         new_orders, self._new_orders = self._new_orders, []
         fills, self._fills = self._fills, []
         fill_positions, self._fill_positions = self._fill_positions, []
@@ -704,6 +697,8 @@ class Journal:
                     await db.executemany(
                         "INSERT OR REPLACE INTO universe VALUES (?, ?, ?, ?, ?, ?)", universe
                     )
+                if instruments:
+                    await db.executemany(_INSTRUMENT_INSERT, instruments)
                 if positions is not None:
                     await db.executemany(
                         _POSITION_UPSERT, [_position_row(self.run_id, p) for p in positions()]
@@ -730,6 +725,7 @@ class Journal:
             self._order_updates = {**updates, **self._order_updates}
             self._equity[:0] = equity
             self._universe[:0] = universe
+            self._instruments[:0] = instruments
             self._new_orders[:0] = new_orders
             self._fills[:0] = fills
             self._fill_positions[:0] = fill_positions

@@ -52,7 +52,7 @@ class SessionKeeper:
                 )
             )
         if not desk.warmup.active:
-            await desk.journal.cache_instruments(
+            desk.journal.add_instruments(
                 today.isoformat(), [_instrument_row(i) for i in desk.master]
             )
         for engine in desk.engines:

@@ -179,3 +179,37 @@ async def test_journal_writes_with_every_path_leave_every_chain_sealed(journal_d
         assert verified.rows["orders"] == 7
     finally:
         await db.close()
+
+
+async def test_instruments_of_a_day_go_with_the_next_transaction_and_keep_what_it_has(
+    tmp_path: Path,
+) -> None:
+    """A day's master waits for the next transaction (the day's first batch does not wait
+    on a commit of its own); a second run of the day keeps the rows the day has and adds
+    the instruments listed since; a failed transaction gives them back for the next."""
+    db = await bounded(open_database(tmp_path / "state.db"))
+    try:
+        await create_run(db, RUN, "replay", "c.yaml", "h")
+        journal = Journal(db, RUN, flush_interval_s=60.0)
+
+        def row(token: int, symbol: str, price: float) -> tuple:
+            return (token, token, symbol, symbol, price, "", 0.0, 0.05, 1, "EQ", "NSE", "NSE")
+
+        journal.add_instruments("2024-01-15", [row(1, "SBIN", 600.0), row(2, "INFY", 1500.0)])
+        assert await scalar(db, "SELECT count(*) FROM instruments") == 0  # not yet
+        await bounded(journal.flush())
+        assert await scalar(db, "SELECT count(*) FROM instruments") == 2
+        journal.add_instruments("2024-01-15", [row(1, "SBIN", 999.0), row(3, "TCS", 3500.0)])
+        await db.execute("CREATE TEMP TRIGGER refuse BEFORE INSERT ON instruments "
+                         "BEGIN SELECT RAISE(ABORT, 'refused'); END")  # fmt: skip
+        with pytest.raises(Exception, match="refused"):
+            await bounded(journal.flush())
+        await db.execute("DROP TRIGGER refuse")
+        await bounded(journal.flush())  # given back, written now
+        rows = await (
+            await db.execute("SELECT tradingsymbol, last_price FROM instruments ORDER BY 1")
+        ).fetchall()
+        assert [tuple(r) for r in rows] == [("INFY", 1500.0), ("SBIN", 600.0), ("TCS", 3500.0)]
+        await bounded(journal.close())
+    finally:
+        await db.close()
