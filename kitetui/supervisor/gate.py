@@ -472,8 +472,13 @@ class Supervisor:
 
     async def _deliver(self, accepted: list[Item]) -> None:
         """Each engine, in the config's order, gets the items it subscribed to."""
-        per_engine: dict[str, list[Item]] = {}
         routes = self.routes
+        if len(self.engines) == 1:  # every route leads to it: no sorting by engine
+            items = [item for item in accepted if item.symbol in routes]
+            if items:
+                await self.engines[0].deliver(items)
+            return
+        per_engine: dict[str, list[Item]] = {}
         for item in accepted:
             for engine in routes.get(item.symbol, ()):
                 per_engine.setdefault(engine.name, []).append(item)
