@@ -27,8 +27,13 @@ def exact_ratio(value: float) -> tuple[int, int]:
 
     Prices, ticks and percentages are decimals a person or an exchange wrote; whole-number
     arithmetic on these pairs is exact and, on the paths that size and price every order,
-    several times cheaper than parsing the repr into a ``Fraction``."""
-    return Decimal(repr(float(value))).as_integer_ratio()
+    several times cheaper than parsing the repr into a ``Fraction``. A non-finite value
+    raises ``ValueError``, as ``Fraction`` does."""
+    text = repr(float(value))
+    try:
+        return Decimal(text).as_integer_ratio()
+    except (OverflowError, ValueError):
+        raise ValueError(f"{text} is not a finite number") from None
 
 
 def exact_fraction(value: float) -> Fraction:

@@ -8,6 +8,7 @@ from dataclasses import fields
 from decimal import Decimal
 from fractions import Fraction
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -40,3 +41,9 @@ def test_exact_ratio_of_a_tick_and_a_price() -> None:
     assert exact_ratio(0.05) == (1, 20)
     assert exact_ratio(19_500.7) == (195_007, 10)
     assert exact_ratio(1e-05) == (1, 100_000)
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_exact_ratio_of_a_non_finite_value_is_a_value_error(value: float) -> None:
+    with pytest.raises(ValueError, match="not a finite number"):
+        exact_ratio(value)
