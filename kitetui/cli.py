@@ -356,7 +356,14 @@ def _sweep(args: argparse.Namespace) -> int:
     from kitetui.market.replay import DateWindow
     from kitetui.sweep.executors import LocalPool, RayPool, check_ray_address
     from kitetui.sweep.grid import parse_axis
-    from kitetui.sweep.runner import EXIT_INTERRUPTED, Sweep, SweepRequest, default_out, plan
+    from kitetui.sweep.runner import (
+        Sweep,
+        SweepRequest,
+        default_out,
+        exit_code,
+        plan,
+        stop_signals,
+    )
     from kitetui.sweep.windows import parse_walk_forward
 
     config = load_config(args.config)
@@ -382,21 +389,22 @@ def _sweep(args: argparse.Namespace) -> int:
         raise ConfigError("--workers", "", "a Ray cluster has its own CPUs: drop --workers")
     _preflight(config, args.config)
     try:
-        if args.ray is not None:
-            executor = RayPool(check_ray_address(args.ray) or None, args.workers)
-        else:
-            executor = LocalPool(args.workers)
-        try:
-            sweep = Sweep(request, executor)
-            outcome = sweep.run()
-            sweep.print_summary(sys.stdout)
-        finally:
-            executor.close()
-    except KeyboardInterrupt:  # before the sweep began, or while it was reported
+        with stop_signals():
+            if args.ray is not None:
+                executor = RayPool(check_ray_address(args.ray) or None, args.workers)
+            else:
+                executor = LocalPool(args.workers)
+            try:
+                sweep = Sweep(request, executor)
+                outcome = sweep.run()
+                sweep.print_summary(sys.stdout)
+            finally:
+                executor.close()
+    except KeyboardInterrupt as stopped:  # before the sweep began, or while it was reported
         print("sweep interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return exit_code(stopped)
     if outcome.interrupted:
-        return EXIT_INTERRUPTED
+        return outcome.exit_code
     return 0 if any(result.ok for result in outcome.results) else 1
 
 

@@ -10,15 +10,18 @@ too (phase ``in``), so the choice can be checked.
 Output, in ``--out`` (default ``sweeps/<time>``): results.csv and best.yaml, both
 rewritten as points finish; with ``--keep-runs``, each point's journal in ``runs/``
 (``kitetui report --db runs/point-0003.db``). Ctrl-C stops the sweep: points in
-flight are dropped, finished ones stay in results.csv, and the exit code is 130.
+flight are dropped, finished ones stay in results.csv, and the exit code is 130;
+SIGTERM and SIGHUP (``stop_signals``) stop it the same way, exit 143 and 129.
 """
 
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -48,7 +51,36 @@ from kitetui.sweep.results import (
 )
 from kitetui.sweep.windows import Fold, WalkForward, folds
 
-EXIT_INTERRUPTED = 130
+
+class StopSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the sweep waits so it stops as on Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def exit_code(stopped: KeyboardInterrupt) -> int:
+    """128 + the signal's number, as a shell reports a process a signal ended."""
+    return 128 + int(getattr(stopped, "signum", signal.SIGINT))
+
+
+@contextmanager
+def stop_signals() -> Iterator[None]:
+    """SIGTERM (a service manager, ``kill``) and SIGHUP (the terminal closed) stop the
+    sweep as Ctrl-C does: finished points kept, workers stopped, files complete. Left
+    to their default they would end the process at once, leaving its workers running
+    and its scratch files behind."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise StopSignal(signum)
+
+    held = [(s, signal.signal(s, stop)) for s in (signal.SIGTERM, signal.SIGHUP)]
+    try:
+        yield
+    finally:
+        for signum, handler in held:
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +100,7 @@ class SweepRequest:
 class SweepOutcome:
     results: list[PointResult] = field(default_factory=list)
     interrupted: bool = False
+    exit_code: int = 0  # when interrupted: 128 + the signal's number
     wall_s: float = 0.0
     best: PointResult | None = None
 
@@ -137,9 +170,10 @@ class Sweep:
                 self._plain(points)
             else:
                 self._walk_forward(points, folds_)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stopped:
             self.executor.abort()
             self.outcome.interrupted = True
+            self.outcome.exit_code = exit_code(stopped)
         finally:
             if self.scratch is not None:
                 shutil.rmtree(self.scratch, ignore_errors=True)

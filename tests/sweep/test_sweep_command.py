@@ -140,8 +140,9 @@ def test_walk_forward_reports_out_of_sample_runs(small_config, tmp_path) -> None
     assert outs[0]["run_id"] in report.stdout
 
 
-def test_ctrl_c_stops_the_sweep_and_keeps_finished_points(small_config, tmp_path) -> None:
-    out = tmp_path / "stopped"
+def _start_long_sweep(small_config: Path, out: Path) -> subprocess.Popen:
+    """A 45-point sweep in its own process group, returned once a point has finished
+    (its workers are then running the next ones)."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -164,17 +165,67 @@ def test_ctrl_c_stops_the_sweep_and_keeps_finished_points(small_config, tmp_path
         text=True,
         start_new_session=True,
     )
+    deadline = time.monotonic() + 120
+    while not (out / "results.csv").exists() and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(str(proc.communicate()))
+        time.sleep(0.2)
+    return proc
+
+
+def _children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields[1] == str(pid) and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pids: list[int]) -> list[int]:
+    """Those of ``pids`` still alive (not gone, not a zombie), after up to 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                alive.append(pid)
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize(
+    ("send", "code"),
+    [
+        (lambda proc: os.killpg(proc.pid, signal.SIGINT), 130),  # a terminal's Ctrl-C
+        (lambda proc: os.kill(proc.pid, signal.SIGTERM), 143),  # kill, a service manager
+        (lambda proc: os.killpg(proc.pid, signal.SIGTERM), 143),  # to the whole group
+    ],
+    ids=["ctrl-c", "sigterm", "sigterm-group"],
+)
+def test_a_stop_signal_ends_the_sweep_cleanly_and_keeps_finished_points(
+    small_config, tmp_path, send, code
+) -> None:
+    out = tmp_path / "stopped"
+    proc = _start_long_sweep(small_config, out)
     try:
-        deadline = time.monotonic() + 120
-        while not (out / "results.csv").exists() and time.monotonic() < deadline:
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.2)
-        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+        workers = _children(proc.pid)
+        assert workers
+        send(proc)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == code, stderr
     assert "Traceback" not in stderr
     rows = _rows(out / "results.csv")
     assert 1 <= len(rows) < 45
@@ -182,6 +233,19 @@ def test_ctrl_c_stops_the_sweep_and_keeps_finished_points(small_config, tmp_path
     assert "INTERRUPTED" in stdout
     assert (out / "best.yaml").exists()
     assert sorted(p.name for p in out.iterdir()) == ["best.yaml", "results.csv"]
+    assert _running(workers) == []  # no worker left behind
+
+
+def test_workers_of_a_killed_sweep_end_themselves(small_config, tmp_path) -> None:
+    proc = _start_long_sweep(small_config, tmp_path / "killed")
+    workers = _children(proc.pid)
+    proc.kill()  # kill -9: the sweep cannot stop them, they must notice
+    proc.communicate(timeout=60)
+    left = _running(workers)
+    for pid in left:  # not left running when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert workers
+    assert left == []
 
 
 @pytest.mark.parametrize(
