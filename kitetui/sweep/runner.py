@@ -38,7 +38,7 @@ from kitetui.config import AppConfig, ConfigError
 from kitetui.market.replay import DateWindow
 from kitetui.performance.metrics import drawdown_of, sharpe
 from kitetui.sweep.executors import PointExecutor
-from kitetui.sweep.grid import GridAxis, GridPoint, check_axes, expand
+from kitetui.sweep.grid import GridAxis, GridPoint, check_axes, check_points, expand
 from kitetui.sweep.point import PointJob, PointResult
 from kitetui.sweep.progress import SweepProgress
 from kitetui.sweep.results import (
@@ -110,9 +110,12 @@ def default_out() -> Path:
 
 
 def plan(request: SweepRequest) -> list[GridPoint]:
-    """The grid's points, each checked: a bad axis is a ``ConfigError`` (exit 2)."""
+    """The grid's points, each checked: a bad axis, or a grid with no valid point, is a
+    ``ConfigError`` (exit 2)."""
     check_axes(request.config, request.axes)
-    return expand(request.axes)
+    points = expand(request.axes)
+    check_points(request.config, points)
+    return points
 
 
 class Sweep:
@@ -151,7 +154,11 @@ class Sweep:
     def run(self) -> SweepOutcome:
         request = self.request
         points = plan(request)
-        folds_ = self.folds(request.walk_forward) if request.walk_forward else []
+        folds_ = []
+        if request.walk_forward is not None:
+            folds_ = self.folds(request.walk_forward)
+        elif request.window is not None:  # a window without data: one line, not N points
+            trading_days(request.config, request.window, request.config_path)
         if (request.out / "results.csv").exists():  # another sweep's: never overwritten
             raise OutputError(
                 f"{request.out}: already holds a sweep's results.csv (give another --out)"
@@ -177,6 +184,8 @@ class Sweep:
         finally:
             if self.scratch is not None:
                 shutil.rmtree(self.scratch, ignore_errors=True)
+        if not (request.out / "results.csv").exists():  # stopped before any point ended:
+            self._write()  # the header, so the file the summary names is there
         self.outcome.wall_s = time.perf_counter() - started
         return self.outcome
 
@@ -209,7 +218,7 @@ class Sweep:
             self._run_jobs(chosen, progress)
 
     def folds(self, spec: WalkForward) -> list[Fold]:
-        days = trading_days(self.request.config, self.request.window)
+        days = trading_days(self.request.config, self.request.window, self.request.config_path)
         found = folds(days, spec)
         if not found:
             raise ConfigError(
@@ -368,16 +377,30 @@ def _overrides(result: PointResult) -> list[ParamOverride]:
     return [parse_param(f"{name}={value}") for name, value in result.params]
 
 
-def trading_days(config: AppConfig, window: DateWindow | None) -> list[date]:
-    """The days with data, in the window, that the NSE calendar says traded."""
+def trading_days(config: AppConfig, window: DateWindow | None, config_path: str) -> list[date]:
+    """The days with data, in the window, that the NSE calendar says traded. A window
+    with no data at all is the backtest's own usage error (exit 2), raised here once,
+    not by every point."""
     from kitetui.market.calendar import nse
     from kitetui.market.loaders import data_path
     from kitetui.market.replay import clip_sources, load_replay_sources
 
     assert config.replay is not None
-    sources = load_replay_sources(config.replay.sources)
+    loaded = load_replay_sources(config.replay.sources)
+    sources = loaded
     if window is not None:
-        sources = clip_sources(sources, window)
+        sources = clip_sources(loaded, window)
+        if not sources.streams:  # as ``kitetui backtest`` says it (venues.replay)
+            covered = (
+                f"the data cover {loaded.days[0]} … {loaded.days[-1]}"
+                if loaded.days
+                else "the data are empty"
+            )
+            raise ConfigError(
+                config_path,
+                "--from/--to",
+                f"no replay data in {window.describe()} ({covered})",
+            )
     override = config.calendar.holidays_override
     calendar = nse(data_path(override) if override else None)
     return [day for day in sources.days if calendar.is_trading_day(day)]

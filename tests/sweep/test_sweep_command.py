@@ -262,13 +262,25 @@ def test_workers_of_a_killed_sweep_end_themselves(small_config, tmp_path) -> Non
             "error: --walk-forward: 6 trading day(s) of data: a fold needs more than 30",
         ),
         (["--grid", "fast=5,9", "--from", "2023-04-09", "--to", "2023-04-01"], "error: --from"),
+        (
+            ["--grid", "fast=5,9", "--from", "2024-01-01"],
+            "error: {config}: --from/--to: no replay data in 2024-01-01 … the end (the data "
+            "cover 2022-11-18 … 2023-04-11)",
+        ),
+        (
+            ["--grid", "fast=5,9", "--walk-forward", "1:1", "--to", "2022-01-31"],
+            "error: {config}: --from/--to: no replay data in the start … 2022-01-31",
+        ),
+        (["--grid", "fast=0,9"], "error: --grid fast=0,9: fast=0: Input should be greater"),
+        (["--grid", "fast=30,40"], "error: --grid: every point is refused, e.g. fast=30: fno."),
+        (["--grid", "fast=1:1e999999999:1"], "error: --grid fast=1:1e999999999:1: a range's"),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2(small_config, tmp_path, args, message) -> None:
     out = tmp_path / "never"
     done = run_kitetui("sweep", "-c", str(small_config), *args, "--out", str(out))
     assert done.returncode == 2
-    assert done.stderr.startswith(message), done.stderr
+    assert done.stderr.startswith(message.format(config=small_config)), done.stderr
     assert done.stderr.count("\n") == 1
     assert not out.exists()
 
