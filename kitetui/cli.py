@@ -389,17 +389,17 @@ def _sweep(args: argparse.Namespace) -> int:
         raise ConfigError("--workers", "", "a Ray cluster has its own CPUs: drop --workers")
     _preflight(config, args.config)
     try:
-        with stop_signals():
-            if args.ray is not None:
-                executor = RayPool(check_ray_address(args.ray) or None, args.workers)
-            else:
-                executor = LocalPool(args.workers)
-            try:
+        if args.ray is not None:
+            executor = RayPool(check_ray_address(args.ray) or None, args.workers)
+        else:
+            executor = LocalPool(args.workers)
+        try:
+            with stop_signals():  # after ray.init, which installs a SIGTERM handler of its own
                 sweep = Sweep(request, executor)
                 outcome = sweep.run()
                 sweep.print_summary(sys.stdout)
-            finally:
-                executor.close()
+        finally:
+            executor.close()
     except KeyboardInterrupt as stopped:  # before the sweep began, or while it was reported
         print("sweep interrupted", file=sys.stderr)
         return exit_code(stopped)

@@ -140,11 +140,10 @@ class RayPool:
                     yield lost(job, f"Ray task failed: {type(exc).__name__}: {exc}")
 
     def abort(self) -> None:
-        for ref in list(self._pending):
-            try:
-                self._ray.cancel(ref, force=True)
-            except Exception:  # already finished or gone: nothing to stop
-                continue
+        """Drop the points in flight; ``close`` (``ray.shutdown``) ends their tasks with
+        the job. Not ``ray.cancel(force=True)`` per task: racing a task that is just
+        finishing, it aborts the sweep's own process (Ray 2.60's "Check failed: Tried to
+        complete task that was not pending"), losing the summary and the exit code."""
         self._pending = {}
 
     def close(self) -> None:

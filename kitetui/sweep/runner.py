@@ -60,9 +60,17 @@ class StopSignal(KeyboardInterrupt):
         self.signum = signum
 
 
+_received: list[int] = []  # the stop signals ``stop_signals`` caught, in order
+
+
 def exit_code(stopped: KeyboardInterrupt) -> int:
-    """128 + the signal's number, as a shell reports a process a signal ended."""
-    return 128 + int(getattr(stopped, "signum", signal.SIGINT))
+    """128 + the signal's number, as a shell reports a process a signal ended. The
+    signal is remembered as well as raised: code between the handler and the sweep
+    (Ray's ``wait``) may re-raise a plain KeyboardInterrupt in its place."""
+    signum = getattr(stopped, "signum", None)
+    if signum is None:
+        signum = _received[-1] if _received else signal.SIGINT
+    return 128 + int(signum)
 
 
 @contextmanager
@@ -73,8 +81,10 @@ def stop_signals() -> Iterator[None]:
     and its scratch files behind."""
 
     def stop(signum: int, _frame: object) -> None:
+        _received.append(signum)
         raise StopSignal(signum)
 
+    _received.clear()
     held = [(s, signal.signal(s, stop)) for s in (signal.SIGTERM, signal.SIGHUP)]
     try:
         yield

@@ -7,9 +7,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -140,7 +142,9 @@ def test_walk_forward_reports_out_of_sample_runs(small_config, tmp_path) -> None
     assert outs[0]["run_id"] in report.stdout
 
 
-def _start_long_sweep(small_config: Path, out: Path) -> subprocess.Popen:
+def _start_long_sweep(
+    small_config: Path, out: Path, *more: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """A 45-point sweep in its own process group, returned once a point has finished
     (its workers are then running the next ones)."""
     proc = subprocess.Popen(
@@ -159,11 +163,13 @@ def _start_long_sweep(small_config: Path, out: Path) -> subprocess.Popen:
             "2",
             "--out",
             str(out),
+            *more,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        env=env,
     )
     deadline = time.monotonic() + 120
     while not (out / "results.csv").exists() and time.monotonic() < deadline:
@@ -234,6 +240,25 @@ def test_a_stop_signal_ends_the_sweep_cleanly_and_keeps_finished_points(
     assert (out / "best.yaml").exists()
     assert sorted(p.name for p in out.iterdir()) == ["best.yaml", "results.csv"]
     assert _running(workers) == []  # no worker left behind
+
+
+def test_sigterm_stops_a_ray_sweep_as_ctrl_c_does(small_config, tmp_path, request) -> None:
+    pytest.importorskip("ray")
+    # Ray's session files and token in a short temporary folder (socket paths < 107 chars)
+    scratch = Path(tempfile.mkdtemp(prefix="kr", dir="/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
+    env = {**os.environ, "RAY_TMPDIR": str(scratch), "HOME": str(scratch)}
+    out = tmp_path / "ray"
+    proc = _start_long_sweep(small_config, out, "--ray", env=env)
+    try:
+        os.kill(proc.pid, signal.SIGTERM)  # ray.init installs a SIGTERM handler of its own
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, stderr
+    assert "INTERRUPTED" in stdout
+    assert all(r["status"] == "ok" for r in _rows(out / "results.csv"))
 
 
 def test_workers_of_a_killed_sweep_end_themselves(small_config, tmp_path) -> None:
