@@ -23,7 +23,7 @@ from decimal import Decimal, DecimalException
 from pydantic import ValidationError
 
 from kitetui.backtest.runner import ParamOverride, _convert, apply_overrides, parse_param
-from kitetui.config import AppConfig, ConfigError
+from kitetui.config import AppConfig, ConfigError, one_line
 from kitetui.plugins import strategy_class
 
 MAX_POINTS = 10_000  # a grid beyond this is a mistake, not a plan
@@ -47,7 +47,7 @@ class GridPoint:
 
     @property
     def label(self) -> str:
-        return " ".join(f"{name}={value}" for name, value in self.params)
+        return one_line(" ".join(f"{name}={value}" for name, value in self.params))
 
     def overrides(self) -> list[ParamOverride]:
         return [parse_param(f"{name}={value}") for name, value in self.params]

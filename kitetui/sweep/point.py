@@ -47,7 +47,7 @@ class PointJob:
 
     @property
     def label(self) -> str:
-        return " ".join(f"{name}={value}" for name, value in self.params)
+        return one_line(" ".join(f"{name}={value}" for name, value in self.params))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ class PointResult:
 
     @property
     def label(self) -> str:
-        return " ".join(f"{name}={value}" for name, value in self.params)
+        return one_line(" ".join(f"{name}={value}" for name, value in self.params))
 
 
 def run_point(job: PointJob) -> PointResult:

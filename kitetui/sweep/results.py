@@ -23,7 +23,8 @@ from rich.table import Table
 from rich.text import Text
 
 from kitetui.backtest.files import csv_text, money, write_private
-from kitetui.config import AppConfig
+from kitetui.config import AppConfig, one_line
+from kitetui.market.replay import DateWindow
 from kitetui.sweep.point import PointResult
 
 
@@ -153,11 +154,28 @@ def write_best(
     ]
     if window is not None:
         lines.append(f"# measured on {window.describe()}")
-    lines.append("# run it again: kitetui backtest -c THIS_FILE")
+    lines.append(f"# run it again: {rerun_command('THIS_FILE', window)}")
     body = yaml.safe_dump(best_config_data(raw, config), sort_keys=False, allow_unicode=True)
     scratch = path.with_name(path.name + ".part")
     write_private(scratch, "\n".join(lines) + "\n" + body)
     os.replace(scratch, path)
+
+
+def rerun_command(path: str, window: DateWindow | None) -> str:
+    """The backtest that gives a point's figures again: best.yaml alone replays all the
+    data, so a point measured on a window needs that window's flags too."""
+    flags = ""
+    if window is not None and window.first is not None:
+        flags += f" --from {window.first.isoformat()}"
+    if window is not None and window.last is not None:
+        flags += f" --to {window.last.isoformat()}"
+    return f"kitetui backtest -c {path}{flags}"
+
+
+def _cell(value: str) -> Text:
+    """A param's value as typed, shown as text: never read as rich markup (``[/x]``
+    would raise) nor passed to the terminal raw (an escape sequence)."""
+    return Text(one_line(value))
 
 
 def _rupees(value: Decimal | None) -> Text:
@@ -181,7 +199,7 @@ def results_table(results: Sequence[PointResult], names: Sequence[str], top: int
         params = dict(result.params)
         table.add_row(
             str(rank),
-            *(params.get(name, "") for name in names),
+            *(_cell(params.get(name, "")) for name in names),
             _rupees(result.net_pnl),
             _float(result.sharpe, 2) or "–",
             f"₹{result.max_drawdown:,.2f}" if result.max_drawdown is not None else "–",
@@ -193,7 +211,7 @@ def results_table(results: Sequence[PointResult], names: Sequence[str], top: int
         params = dict(result.params)
         table.add_row(
             Text("✗", style="red"),
-            *(params.get(name, "") for name in names),
+            *(_cell(params.get(name, "")) for name in names),
             Text("failed", style="red"),
         )
     return table

@@ -16,6 +16,7 @@ SIGTERM and SIGHUP (``stop_signals``) stop it the same way, exit 143 and 129.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import signal
 import sys
@@ -44,6 +45,7 @@ from kitetui.sweep.progress import SweepProgress
 from kitetui.sweep.results import (
     best_of,
     failures,
+    rerun_command,
     results_table,
     rupees,
     write_best,
@@ -294,7 +296,10 @@ class Sweep:
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         out = self.request.out
         if outcome.best is not None:
-            console.print(f"best: {outcome.best.label}  →  {out / 'best.yaml'}")
+            best = outcome.best
+            console.print(f"best: {best.label}  →  {out / 'best.yaml'}", markup=False)
+            again = rerun_command(shlex.quote(str(out / "best.yaml")), best.window)
+            console.print(f"again: {again}", markup=False, highlight=False, soft_wrap=True)
         console.print(f"results: {out / 'results.csv'}")
 
     def _walk_forward_table(self, results: list[PointResult]) -> Table:

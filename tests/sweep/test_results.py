@@ -9,13 +9,24 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import yaml
+from rich.console import Console
 
 from kitetui.backtest.runner import apply_overrides, parse_param
 from kitetui.config import parse_config, read_config_data
 from kitetui.market.replay import DateWindow
 from kitetui.sweep.point import PointResult
-from kitetui.sweep.results import best_of, csv_rows, failures, ranked, write_best, write_csv
+from kitetui.sweep.results import (
+    best_of,
+    csv_rows,
+    failures,
+    ranked,
+    rerun_command,
+    results_table,
+    write_best,
+    write_csv,
+)
 
 WINDOW = DateWindow(date(2023, 4, 5), date(2023, 4, 6))
 
@@ -111,3 +122,33 @@ def test_best_yaml_is_the_config_with_the_points_params(small_config, small, tmp
     assert engines["fno"].params == {"fast": 5, "slow": 21}
     assert engines["equity"].params == {"bb_std": 1.5}
     assert loaded.model_dump(exclude={"engines"}) == small.model_dump(exclude={"engines"})
+
+
+def test_best_yaml_says_how_to_run_the_point_again_on_its_window(small_config, small, tmp_path):
+    best = _result(0, "12.5")
+    path = tmp_path / "best.yaml"
+    write_best(path, read_config_data(small_config), small, best, "s.yaml", "ranked first")
+    text = path.read_text()
+    assert "# measured on 2023-04-05 … 2023-04-06\n" in text
+    again = "kitetui backtest -c THIS_FILE --from 2023-04-05 --to 2023-04-06"
+    assert f"# run it again: {again}\n" in text
+
+
+@pytest.mark.parametrize(
+    ("window", "command"),
+    [
+        (None, "kitetui backtest -c b.yaml"),
+        (DateWindow(date(2023, 4, 5), None), "kitetui backtest -c b.yaml --from 2023-04-05"),
+        (DateWindow(None, date(2023, 4, 6)), "kitetui backtest -c b.yaml --to 2023-04-06"),
+    ],
+)
+def test_rerun_command_carries_the_window(window, command) -> None:
+    assert rerun_command("b.yaml", window) == command
+
+
+def test_table_shows_param_values_as_text_not_markup_or_escapes() -> None:
+    hostile = PointResult(0, (("mode", "[/x]\x1b[31m"),), 0, "sweep", None, "", Decimal(1))
+    out = io.StringIO()
+    Console(file=out, width=200).print(results_table([hostile], ["mode"]))
+    assert "[/x]\\x1b[31m" in out.getvalue()  # shown as typed, the escape escaped
+    assert "\x1b" not in out.getvalue()
