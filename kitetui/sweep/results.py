@@ -5,8 +5,9 @@ point without one after any with one), then the smaller drawdown, then the grid
 order. Failed points rank after every point that ran, in grid order, each with its
 reason. results.csv has every point (the table shows the best few); best.yaml is the
 sweep's config with the best point's params written into its engines, so
-``kitetui backtest -c best.yaml`` runs that point again. Both are rewritten after
-each point, so an interrupted sweep keeps what finished.
+``kitetui backtest -c best.yaml`` runs that point again. Both are rewritten as
+points finish (at most once a second) and when the sweep ends or is stopped, so an
+interrupted sweep keeps what finished.
 """
 
 from __future__ import annotations

@@ -1,0 +1,91 @@
+"""The sweep's files as points finish, on a scripted executor (no worker processes):
+rewritten at most once a second while points pour in, complete at the end, and
+complete when the sweep is stopped."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from kitetui.config import read_config_data
+from kitetui.sweep.grid import parse_axis
+from kitetui.sweep.point import PointJob, PointResult
+from kitetui.sweep.runner import Sweep, SweepRequest
+
+
+class _Scripted:
+    """Each job's result at once; ``stop_after`` raises Ctrl-C after that many."""
+
+    workers = 1
+    shares_disk = True
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.stop_after = stop_after
+        self.aborted = False
+
+    def describe(self) -> str:
+        return "scripted"
+
+    def run(self, jobs: Sequence[PointJob]) -> Iterator[PointResult]:
+        for n, job in enumerate(jobs):
+            if n == self.stop_after:
+                raise KeyboardInterrupt
+            net = Decimal(job.index) - 40
+            yield PointResult(job.index, job.params, 0, "sweep", None, "", net, trades=1)
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def close(self) -> None:
+        pass
+
+
+def _sweep(small, small_config, out: Path, executor: _Scripted) -> Sweep:
+    request = SweepRequest(
+        config=small,
+        config_path=str(small_config),
+        raw=read_config_data(small_config),
+        axes=[parse_axis("equity.rsi_low=1:49:1")],
+        window=None,
+        out=out,
+    )
+    return Sweep(request, executor, stderr=io.StringIO())
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_files_are_rewritten_at_most_once_a_second_and_complete_at_the_end(
+    small, small_config, tmp_path, monkeypatch
+) -> None:
+    sweep = _sweep(small, small_config, tmp_path / "out", _Scripted())
+    writes = []
+    write = sweep._write
+    monkeypatch.setattr(sweep, "_write", lambda: (writes.append(1), write()))
+    outcome = sweep.run()
+    assert len(outcome.results) == 49
+    assert len(writes) <= 3  # the first point, perhaps one a second later, the end
+    rows = _rows(tmp_path / "out" / "results.csv")
+    assert len(rows) == 49
+    assert rows[0]["equity.rsi_low"] == "49"  # ranked: the best net first
+    assert "# best point: equity.rsi_low=49;" in (tmp_path / "out" / "best.yaml").read_text()
+
+
+@pytest.mark.parametrize("stop_after", [0, 30])
+def test_a_stopped_sweep_leaves_every_finished_point_in_its_files(
+    small, small_config, tmp_path, stop_after
+) -> None:
+    executor = _Scripted(stop_after)
+    sweep = _sweep(small, small_config, tmp_path / "out", executor)
+    outcome = sweep.run()
+    assert outcome.interrupted and outcome.exit_code == 130 and executor.aborted
+    rows = _rows(tmp_path / "out" / "results.csv")  # the header at least
+    assert len(rows) == stop_after
+    assert (tmp_path / "out" / "best.yaml").exists() == (stop_after > 0)
