@@ -186,14 +186,19 @@ def _rupees(value: Decimal | None) -> Text:
     return Text(f"₹{value:,.2f}", style=tone)
 
 
+#: How a figure too wide for its column is shown on a narrow terminal: wrapped whole
+#: onto a second line, never cut to ``₹-11,466,…`` (which reads as another amount).
+FIGURE = "fold"
+
+
 def results_table(results: Sequence[PointResult], names: Sequence[str], top: int = 20) -> Table:
     """The best ``top`` points that ran, then every failed one (``failures`` says why)."""
     table = Table()
     table.add_column("#", justify="right")
     for name in names:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", overflow=FIGURE)
     for column in ("net P&L", "Sharpe", "max DD", "trades", "win rate", "time"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", overflow=FIGURE)
     ordered = ranked(results)
     ok = [r for r in ordered if r.ok][:top]
     for rank, result in enumerate(ok, 1):

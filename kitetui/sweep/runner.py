@@ -45,6 +45,7 @@ from kitetui.sweep.grid import GridAxis, GridPoint, check_axes, check_points, ex
 from kitetui.sweep.point import PointJob, PointResult
 from kitetui.sweep.progress import SweepProgress
 from kitetui.sweep.results import (
+    FIGURE,
     best_of,
     failures,
     rerun_command,
@@ -315,10 +316,9 @@ class Sweep:
     def _walk_forward_table(self, results: list[PointResult]) -> Table:
         table = Table()
         for column in ("fold", "in sample", "out of sample", "chosen", "net P&L", "Sharpe"):
-            table.add_column(column, justify="right")
-        table.add_column("max DD", justify="right")
-        table.add_column("trades", justify="right")
-        table.add_column("win rate", justify="right")
+            table.add_column(column, justify="right", overflow=FIGURE)
+        for column in ("max DD", "trades", "win rate"):
+            table.add_column(column, justify="right", overflow=FIGURE)
         for result in sorted(results, key=lambda r: r.fold):
             ins = best_of(
                 [r for r in self.outcome.results if r.fold == result.fold and r.phase == "in"]

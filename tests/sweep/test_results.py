@@ -152,3 +152,28 @@ def test_table_shows_param_values_as_text_not_markup_or_escapes() -> None:
     Console(file=out, width=200).print(results_table([hostile], ["mode"]))
     assert "[/x]\\x1b[31m" in out.getvalue()  # shown as typed, the escape escaped
     assert "\x1b" not in out.getvalue()
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_a_narrow_terminal_wraps_figures_whole_never_cuts_them(width) -> None:
+    big = PointResult(
+        0,
+        (("fast", "5"), ("slow", "50")),
+        0,
+        "sweep",
+        None,
+        "",
+        Decimal("-11466176.1976"),
+        sharpe=-27.95,
+        max_drawdown=Decimal("11555207.68"),
+        trades=2128,
+        wins=475,
+        win_rate=0.2232,
+        wall_s=3.4,
+    )
+    out = io.StringIO()
+    Console(file=out, width=width).print(results_table([big], ["fast", "slow"]))
+    drawn = out.getvalue()
+    assert "…" not in drawn  # ₹-11,466,… would read as another amount
+    cells = [line.split("│")[4].strip() for line in drawn.splitlines() if line.startswith("│")]
+    assert "".join(cells) == "₹-11,466,176.20"
