@@ -9,6 +9,7 @@ them; P&L as computed, exact). The directory and its files are the user's alone
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -52,7 +53,16 @@ def write_private(path: Path, text: str) -> None:
 
 
 def make_private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """``path`` as a directory: one this call creates is 0700 whatever the umask. An
+    existing one keeps its mode (the files written into it are 0600 each): ``--out
+    /tmp`` or ``--out .`` must not lock everyone else out of a shared folder, nor drop
+    /tmp's sticky bit. A file in the way is an ``OSError`` saying so."""
+    try:
+        path.mkdir(parents=True, mode=0o700)
+    except FileExistsError:
+        if path.is_dir():
+            return
+        raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder", str(path)) from None
     os.chmod(path, 0o700)
 
 

@@ -319,3 +319,12 @@ def test_an_out_dir_holding_a_sweep_is_refused_and_left_alone(swept, small_confi
         done.stderr == f"error: {out}: already holds a sweep's results.csv (give another --out)\n"
     )
     assert (out / "results.csv").read_bytes() == before
+
+
+def test_an_out_that_is_a_file_is_refused_before_any_point_runs(small_config, tmp_path) -> None:
+    out = tmp_path / "a-file"
+    out.write_text("mine")
+    done = run_kitetui("sweep", "-c", str(small_config), "--grid", "fast=5,9", "--out", str(out))
+    assert done.returncode == 2
+    assert done.stderr == f"error: {out}: cannot write the sweep (a file, not a folder)\n"
+    assert out.read_text() == "mine"
