@@ -356,6 +356,7 @@ def _sweep(args: argparse.Namespace) -> int:
     from kitetui.market.replay import DateWindow
     from kitetui.sweep.executors import LocalPool, RayPool, check_ray_address
     from kitetui.sweep.grid import parse_axis
+    from kitetui.sweep.local_pool import check_workers
     from kitetui.sweep.runner import (
         Sweep,
         SweepRequest,
@@ -387,6 +388,7 @@ def _sweep(args: argparse.Namespace) -> int:
     plan(request)  # a bad axis is one line and exit 2, before any worker starts
     if args.ray is not None and args.workers is not None and args.ray:
         raise ConfigError("--workers", "", "a Ray cluster has its own CPUs: drop --workers")
+    check_workers(args.workers)
     _preflight(config, args.config)
     try:
         if args.ray is not None:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from kitetui.config import one_line
+from kitetui.config import ConfigError, one_line
 from kitetui.sweep.point import PointJob, PointResult, run_point
 
 #: What a worker ignores (and the sweep handles): a terminal's Ctrl-C and hang-up, and a
@@ -48,6 +48,25 @@ def cores() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+#: Workers a core at most. A point is CPU-bound and each worker holds the data it
+#: replays: beyond the cores, workers add memory and task switching, not speed, and
+#: ``--workers 5000`` on a 10,000-point grid would start 5,000 interpreters.
+WORKERS_PER_CORE = 4
+
+
+def check_workers(workers: int | None) -> int | None:
+    """``--workers`` for this machine (a local pool or a local Ray): a ``ConfigError``
+    above ``WORKERS_PER_CORE`` a core."""
+    most = WORKERS_PER_CORE * cores()
+    if workers is not None and workers > most:
+        raise ConfigError(
+            f"--workers {workers}",
+            "",
+            f"at most {most} on this machine's {cores()} core(s) ({WORKERS_PER_CORE} a core)",
+        )
+    return workers
 
 
 def lost(job: PointJob, reason: str) -> PointResult:

@@ -299,6 +299,7 @@ def test_workers_of_a_killed_sweep_end_themselves(small_config, tmp_path) -> Non
         (["--grid", "fast=0,9"], "error: --grid fast=0,9: fast=0: Input should be greater"),
         (["--grid", "fast=30,40"], "error: --grid: every point is refused, e.g. fast=30: fno."),
         (["--grid", "fast=1:1e999999999:1"], "error: --grid fast=1:1e999999999:1: a range's"),
+        (["--grid", "fast=5,9", "--workers", "100000"], "error: --workers 100000: at most"),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2(small_config, tmp_path, args, message) -> None:
