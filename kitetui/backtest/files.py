@@ -44,9 +44,15 @@ def money(value: Decimal | None) -> str:
     return text
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` with mode 0600 whatever the umask."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_private(path: Path, text: str, *, follow_symlinks: bool = False) -> None:
+    """Write ``text`` to ``path`` with mode 0600 whatever the umask.
+
+    A symlink at ``path`` is refused (``OSError``, ELOOP) unless ``follow_symlinks``:
+    report and sweep files have fixed names in a folder, and one planted there (a
+    shared ``--out``) would otherwise have kitetui truncate whatever it points at. A
+    path the user names whole (``kitetui export --out``) may follow one."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (0 if follow_symlinks else os.O_NOFOLLOW)
+    fd = os.open(path, flags, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
         fh.write(text)
     os.chmod(path, 0o600)

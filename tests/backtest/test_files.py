@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kitetui.backtest.files import make_private_dir
+from kitetui.backtest.files import make_private_dir, write_private
 
 
 def test_a_new_folder_is_private_whatever_the_umask(tmp_path: Path) -> None:
@@ -32,3 +32,20 @@ def test_a_file_in_the_way_is_refused(tmp_path: Path) -> None:
     with pytest.raises(OSError) as caught:
         make_private_dir(tmp_path / "f")
     assert caught.value.strerror == "a file, not a folder"
+
+
+def test_write_private_refuses_a_planted_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "precious"
+    target.write_text("keep me")
+    (tmp_path / "results.csv.part").symlink_to(target)
+    with pytest.raises(OSError):
+        write_private(tmp_path / "results.csv.part", "rank,point\n")
+    assert target.read_text() == "keep me"
+
+
+def test_write_private_follows_a_symlink_when_asked(tmp_path: Path) -> None:
+    target = tmp_path / "latest-real.csv"
+    (tmp_path / "latest.csv").symlink_to(target)
+    write_private(tmp_path / "latest.csv", "a\n", follow_symlinks=True)
+    assert target.read_text() == "a\n"
+    assert target.stat().st_mode & 0o777 == 0o600
