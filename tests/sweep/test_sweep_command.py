@@ -329,3 +329,18 @@ def test_an_out_that_is_a_file_is_refused_before_any_point_runs(small_config, tm
     assert done.returncode == 2
     assert done.stderr == f"error: {out}: cannot write the sweep (a file, not a folder)\n"
     assert out.read_text() == "mine"
+
+
+def test_ray_without_the_extra_says_how_to_install_it(small_config, tmp_path) -> None:
+    out = tmp_path / "never"
+    blocked = (
+        "import sys; sys.modules['ray'] = None; from kitetui.cli import main; "
+        f"sys.exit(main(['sweep', '-c', {str(small_config)!r}, '--grid', 'fast=5,9', "
+        f"'--ray', '--out', {str(out)!r}]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", blocked], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr == "error: --ray: Ray is not installed: pip install 'kitetui[ray]'\n"
+    assert not out.exists()
