@@ -69,6 +69,9 @@ def parse_axis(text: str) -> GridAxis:
         values = tuple(v.strip() for v in spec.split(","))
         if any(not v for v in values):
             raise _grid_error(text, "an empty value in the list")
+        if len(values) > MAX_POINTS:
+            too_many = f"{len(values):,} values (at most {MAX_POINTS:,} points a sweep)"
+            raise _grid_error(text, too_many)
     if len(set(values)) != len(values):
         raise _grid_error(text, "a value is repeated")
     return GridAxis(text, name, values)

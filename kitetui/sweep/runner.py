@@ -41,7 +41,14 @@ from kitetui.config import AppConfig, ConfigError
 from kitetui.market.replay import DateWindow
 from kitetui.performance.metrics import drawdown_of, sharpe
 from kitetui.sweep.executors import PointExecutor
-from kitetui.sweep.grid import GridAxis, GridPoint, check_axes, check_points, expand
+from kitetui.sweep.grid import (
+    MAX_POINTS,
+    GridAxis,
+    GridPoint,
+    check_axes,
+    check_points,
+    expand,
+)
 from kitetui.sweep.point import PointJob, PointResult
 from kitetui.sweep.progress import SweepProgress
 from kitetui.sweep.results import (
@@ -178,6 +185,14 @@ class Sweep:
         folds_ = []
         if request.walk_forward is not None:
             folds_ = self.folds(request.walk_forward)
+            runs = len(points) * len(folds_)
+            if runs > MAX_POINTS:  # every point runs once a fold
+                raise ConfigError(
+                    "--walk-forward",
+                    "",
+                    f"{len(points):,} points × {len(folds_):,} folds = {runs:,} runs "
+                    f"(at most {MAX_POINTS:,} a sweep)",
+                )
         elif request.window is not None:  # a window without data: one line, not N points
             trading_days(request.config, request.window, request.config_path)
         if (request.out / "results.csv").exists():  # another sweep's: never overwritten

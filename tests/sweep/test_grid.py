@@ -135,3 +135,12 @@ def test_check_points_refuses_a_grid_with_no_valid_point(small, axes) -> None:
 
 def test_check_points_passes_a_grid_with_one_valid_point(small) -> None:
     check_points(small, expand([parse_axis("fno.fast=30,9"), parse_axis("fno.slow=20,21")]))
+
+
+def test_a_list_of_too_many_values_is_one_short_line() -> None:
+    text = "fast=" + ",".join(map(str, range(10_001)))
+    with pytest.raises(ConfigError) as caught:
+        parse_axis(text)
+    message = str(caught.value)
+    assert message.endswith(": 10,001 values (at most 10,000 points a sweep)")
+    assert len(message) < 300  # the flag's text is cut, not echoed whole

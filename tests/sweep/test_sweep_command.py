@@ -300,6 +300,10 @@ def test_workers_of_a_killed_sweep_end_themselves(small_config, tmp_path) -> Non
         (["--grid", "fast=30,40"], "error: --grid: every point is refused, e.g. fast=30: fno."),
         (["--grid", "fast=1:1e999999999:1"], "error: --grid fast=1:1e999999999:1: a range's"),
         (["--grid", "fast=5,9", "--workers", "100000"], "error: --workers 100000: at most"),
+        (
+            ["--grid", "equity.bb_std=1:3.5:0.001", "--walk-forward", "1:1"],
+            "error: --walk-forward: 2,501 points × 5 folds = 12,505 runs (at most 10,000 a sweep)",
+        ),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2(small_config, tmp_path, args, message) -> None:
