@@ -224,5 +224,11 @@ def results_table(results: Sequence[PointResult], names: Sequence[str], top: int
 
 
 def failures(results: Sequence[PointResult]) -> list[str]:
-    """One line a failed point: which, and why (below the table: reasons are long)."""
-    return [f"✗ point {r.index} ({r.label}): {r.error}" for r in ranked(results) if not r.ok]
+    """One line a failed point: which (and in a walk-forward, on which fold's days),
+    and why (below the table: reasons are long)."""
+    phases = {"in": "in sample", "out": "out of sample"}
+    lines = []
+    for r in sorted((r for r in results if not r.ok), key=lambda r: (r.fold, r.phase, r.index)):
+        where = f", fold {r.fold} {phases.get(r.phase, r.phase)}" if r.fold else ""
+        lines.append(f"✗ point {r.index} ({r.label}{where}): {r.error}")
+    return lines

@@ -33,11 +33,12 @@ from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from kitetui.backtest.errors import OutputError
 from kitetui.backtest.files import make_private_dir
 from kitetui.backtest.runner import ParamOverride, apply_overrides, parse_param
-from kitetui.config import AppConfig, ConfigError
+from kitetui.config import AppConfig, ConfigError, one_line
 from kitetui.market.replay import DateWindow
 from kitetui.performance.metrics import drawdown_of, sharpe
 from kitetui.sweep.executors import PointExecutor
@@ -157,6 +158,7 @@ class Sweep:
         self.outcome = SweepOutcome()
         self._stderr = stderr if stderr is not None else sys.stderr
         self._written = -math.inf  # when the files were last written (monotonic)
+        self._folds: list[Fold] = []  # a walk-forward's, once planned
         # Points' temporary journals: in OUT/.points when they run on this machine, so
         # the sweep removes them all at its end, a Ctrl-C's cut-short points' included.
         self.scratch = (request.out / ".points").resolve() if executor.shares_disk else None
@@ -185,6 +187,7 @@ class Sweep:
         folds_ = []
         if request.walk_forward is not None:
             folds_ = self.folds(request.walk_forward)
+            self._folds = folds_
             runs = len(points) * len(folds_)
             if runs > MAX_POINTS:  # every point runs once a fold
                 raise ConfigError(
@@ -318,7 +321,7 @@ class Sweep:
         else:
             console.print(title + " — out-of-sample only", markup=False, soft_wrap=True)
             console.print(self._walk_forward_table(results))
-        for line in failures(results):
+        for line in failures(outcome.results):  # a walk-forward's in-sample ones too
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         out = self.request.out
         if outcome.best is not None:
@@ -334,18 +337,21 @@ class Sweep:
             table.add_column(column, justify="right", overflow=FIGURE)
         for column in ("max DD", "trades", "win rate"):
             table.add_column(column, justify="right", overflow=FIGURE)
-        for result in sorted(results, key=lambda r: r.fold):
-            ins = best_of(
-                [r for r in self.outcome.results if r.fold == result.fold and r.phase == "in"]
-            )
-            chosen = "\n".join(f"{name}={value}" for name, value in result.params)
-            in_window = _days_cell(ins.window if ins else None)
-            out_window = _days_cell(result.window)
+        chosen_runs = {r.fold: r for r in results}
+        for fold in self._folds:
+            in_window = _days_cell(fold.in_sample)
+            out_window = _days_cell(fold.out_sample)
+            result = chosen_runs.get(fold.number)
+            if result is None:  # no in-sample point ran (or the sweep was stopped first)
+                why = "stopped" if self.outcome.interrupted else "no in-sample point ran"
+                table.add_row(str(fold.number), in_window, out_window, "", Text(why))
+                continue
+            chosen = Text("\n".join(one_line(f"{name}={value}") for name, value in result.params))
             if not result.ok:
-                table.add_row(str(result.fold), in_window, out_window, chosen, result.error)
+                table.add_row(str(fold.number), in_window, out_window, chosen, Text(result.error))
                 continue
             table.add_row(
-                str(result.fold),
+                str(fold.number),
                 in_window,
                 out_window,
                 chosen,
@@ -359,7 +365,7 @@ class Sweep:
         if ok:
             stitched = stitched_figures(ok)
             table.add_row(
-                "all",
+                "all" if len(ok) == len(self._folds) else f"{len(ok)} of\n{len(self._folds)}",
                 "",
                 "",
                 "",

@@ -16,6 +16,7 @@ from kitetui.config import read_config_data
 from kitetui.sweep.grid import parse_axis
 from kitetui.sweep.point import PointJob, PointResult
 from kitetui.sweep.runner import Sweep, SweepRequest
+from kitetui.sweep.windows import WalkForward
 
 
 class _Scripted:
@@ -24,8 +25,9 @@ class _Scripted:
     workers = 1
     shares_disk = True
 
-    def __init__(self, stop_after: int | None = None) -> None:
+    def __init__(self, stop_after: int | None = None, fail_fold: int = 0) -> None:
         self.stop_after = stop_after
+        self.fail_fold = fail_fold  # every in-sample point of this fold fails
         self.aborted = False
 
     def describe(self) -> str:
@@ -35,8 +37,14 @@ class _Scripted:
         for n, job in enumerate(jobs):
             if n == self.stop_after:
                 raise KeyboardInterrupt
+            if job.phase == "in" and job.fold == self.fail_fold:
+                error = "[Errno 2] no such file: [/tmp/x]"  # rich markup, were it read as such
+                yield PointResult(job.index, job.params, job.fold, job.phase, job.window, error)
+                continue
             net = Decimal(job.index) - 40
-            yield PointResult(job.index, job.params, 0, "sweep", None, "", net, trades=1)
+            yield PointResult(
+                job.index, job.params, job.fold, job.phase, job.window, "", net, trades=1
+            )
 
     def abort(self) -> None:
         self.aborted = True
@@ -45,7 +53,7 @@ class _Scripted:
         pass
 
 
-def _sweep(small, small_config, out: Path, executor: _Scripted) -> Sweep:
+def _sweep(small, small_config, out: Path, executor: _Scripted, **more) -> Sweep:
     request = SweepRequest(
         config=small,
         config_path=str(small_config),
@@ -53,6 +61,7 @@ def _sweep(small, small_config, out: Path, executor: _Scripted) -> Sweep:
         axes=[parse_axis("equity.rsi_low=1:49:1")],
         window=None,
         out=out,
+        **more,
     )
     return Sweep(request, executor, stderr=io.StringIO())
 
@@ -89,3 +98,21 @@ def test_a_stopped_sweep_leaves_every_finished_point_in_its_files(
     rows = _rows(tmp_path / "out" / "results.csv")  # the header at least
     assert len(rows) == stop_after
     assert (tmp_path / "out" / "best.yaml").exists() == (stop_after > 0)
+
+
+def test_a_walk_forward_summary_names_every_failed_point_and_a_fold_without_a_pick(
+    small, small_config, tmp_path
+) -> None:
+    # 6 trading days with data, 3:2: two folds; every in-sample point of fold 1 fails
+    executor = _Scripted(fail_fold=1)
+    sweep = _sweep(small, small_config, tmp_path / "out", executor, walk_forward=WalkForward(3, 2))
+    sweep.run()
+    stdout = io.StringIO()
+    sweep.print_summary(stdout)  # an error read as rich markup would raise here
+    text = stdout.getvalue()
+    assert "no in-sample point" in text
+    assert "1 of" in text  # the totals cover one fold of two
+    assert (
+        "✗ point 0 (equity.rsi_low=1, fold 1 in sample): [Errno 2] no such file: [/tmp/x]" in text
+    )
+    assert text.count("✗ point") == 49
