@@ -326,10 +326,11 @@ class Sweep:
         out = self.request.out
         if outcome.best is not None:
             best = outcome.best
-            console.print(f"best: {best.label}  →  {out / 'best.yaml'}", markup=False)
+            where = f"best: {best.label}  →  {out / 'best.yaml'}"
+            console.print(where, markup=False, soft_wrap=True)
             again = rerun_command(shlex.quote(str(out / "best.yaml")), best.window)
             console.print(f"again: {again}", markup=False, highlight=False, soft_wrap=True)
-        console.print(f"results: {out / 'results.csv'}")
+        console.print(f"results: {out / 'results.csv'}", markup=False, soft_wrap=True)
 
     def _walk_forward_table(self, results: list[PointResult]) -> Table:
         table = Table()

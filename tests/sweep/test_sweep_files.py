@@ -116,3 +116,12 @@ def test_a_walk_forward_summary_names_every_failed_point_and_a_fold_without_a_pi
         "✗ point 0 (equity.rsi_low=1, fold 1 in sample): [Errno 2] no such file: [/tmp/x]" in text
     )
     assert text.count("✗ point") == 49
+
+
+def test_the_summary_prints_an_out_folder_named_like_markup(small, small_config, tmp_path):
+    out = tmp_path / "runs[/x]"
+    sweep = _sweep(small, small_config, out, _Scripted())
+    sweep.run()
+    stdout = io.StringIO()
+    sweep.print_summary(stdout)  # rich would read [/x] as a closing tag and raise
+    assert f"results: {out / 'results.csv'}" in stdout.getvalue()
