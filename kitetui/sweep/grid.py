@@ -141,12 +141,16 @@ def check_axes(config: AppConfig, axes: list[GridAxis]) -> None:
         ]
         if not owners:
             raise _grid_error(axis.text, f"no engine's strategy has a param {scope.name!r}")
+        seen: list[dict[object, str]] = [{} for _ in owners]  # typed value -> as written
         for value in axis.values:
-            for engine, model in owners:
+            for (engine, model), typed_seen in zip(owners, seen, strict=True):
                 try:
                     typed = _convert(model.model_fields[scope.name].annotation, value)
                 except ValueError as exc:
                     raise _grid_error(axis.text, str(exc)) from None
+                earlier = typed_seen.setdefault(typed, value)
+                if earlier != value:  # 1.5 and 1.50: the same backtest twice
+                    raise _grid_error(axis.text, f"{earlier} and {value} are the same value")
                 refused = _refused_alone(model, {**engine.params, scope.name: typed}, scope.name)
                 if refused:
                     raise _grid_error(axis.text, f"{scope.name}={value}: {refused}")

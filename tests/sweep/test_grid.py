@@ -103,6 +103,9 @@ def test_expand_refuses_a_repeated_name_no_axis_or_too_many_points() -> None:
         ("allow_short=yes", "expected true or false, got 'yes'"),
         ("fast=-5:5:5", "fast=-5: Input should be greater than or equal to 1"),  # own bound
         ("fno.fast=9,100000", "fast=100000: Input should be less than or equal to 999"),
+        ("bb_std=1.5,2,1.50", "1.5 and 1.50 are the same value"),  # one backtest, run twice
+        ("fast=5,05", "5 and 05 are the same value"),
+        ("allow_short=true,True", "true and True are the same value"),
     ],
 )
 def test_check_axes_refuses_unknown_names_and_values_of_the_wrong_type(small, text, reason) -> None:
