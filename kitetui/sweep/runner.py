@@ -103,7 +103,11 @@ def stop_signals() -> Iterator[None]:
         raise StopSignal(signum)
 
     _received.clear()
-    held = [(s, signal.signal(s, stop)) for s in (signal.SIGTERM, signal.SIGHUP)]
+    held = [
+        (s, signal.signal(s, stop))
+        for s in (signal.SIGTERM, signal.SIGHUP)
+        if signal.getsignal(s) is not signal.SIG_IGN  # ``nohup kitetui sweep`` stays immune
+    ]
     try:
         yield
     finally:

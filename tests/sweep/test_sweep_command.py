@@ -348,3 +348,27 @@ def test_ray_without_the_extra_says_how_to_install_it(small_config, tmp_path) ->
     assert done.returncode == 2
     assert done.stderr == "error: --ray: Ray is not installed: pip install 'kitetui[ray]'\n"
     assert not out.exists()
+
+
+def test_a_sweep_started_with_sighup_ignored_runs_on_after_a_hangup(small_config, tmp_path):
+    out = tmp_path / "nohup"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kitetui", "sweep", "-c", str(small_config), "--grid",
+         "equity.bb_std=1.5:3:0.5", "--workers", "2", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # as nohup does
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "results.csv").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGHUP)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "INTERRUPTED" not in stdout
+    assert len(_rows(out / "results.csv")) == 4
