@@ -129,6 +129,15 @@ def write_csv(path: Path, results: Sequence[PointResult], names: Sequence[str]) 
     os.replace(scratch, path)
 
 
+def claim_csv(path: Path, names: Sequence[str]) -> None:
+    """results.csv created with its header, only if it does not exist yet
+    (``FileExistsError`` otherwise, a symlink included): the sweep's claim on its folder."""
+    header, _ = csv_rows([], names)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    with os.fdopen(os.open(path, flags, 0o600), "w", encoding="utf-8", newline="") as fh:
+        fh.write(csv_text(header, []))
+
+
 def best_config_data(raw: Any, config: AppConfig) -> Any:
     """The config file's own data with each engine's strategy and params as in
     ``config`` (the best point's), everything else as the user wrote it."""

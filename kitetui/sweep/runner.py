@@ -22,6 +22,7 @@ import shlex
 import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -55,6 +56,7 @@ from kitetui.sweep.progress import SweepProgress
 from kitetui.sweep.results import (
     FIGURE,
     best_of,
+    claim_csv,
     failures,
     rerun_command,
     results_table,
@@ -163,9 +165,10 @@ class Sweep:
         self._stderr = stderr if stderr is not None else sys.stderr
         self._written = -math.inf  # when the files were last written (monotonic)
         self._folds: list[Fold] = []  # a walk-forward's, once planned
-        # Points' temporary journals: in OUT/.points when they run on this machine, so
-        # the sweep removes them all at its end, a Ctrl-C's cut-short points' included.
-        self.scratch = (request.out / ".points").resolve() if executor.shares_disk else None
+        # Points' temporary journals, when they run on this machine: in a folder of this
+        # sweep's own under OUT (``run`` makes it), removed at its end, a Ctrl-C's
+        # cut-short points' included.
+        self.scratch: Path | None = None
 
     def job(self, point: GridPoint, window: DateWindow | None, fold: int, phase: str) -> PointJob:
         database = None
@@ -202,16 +205,23 @@ class Sweep:
                 )
         elif request.window is not None:  # a window without data: one line, not N points
             trading_days(request.config, request.window, request.config_path)
+        taken = OutputError(
+            f"{request.out}: already holds a sweep's results.csv (give another --out)"
+        )
         if (request.out / "results.csv").exists():  # another sweep's: never overwritten
-            raise OutputError(
-                f"{request.out}: already holds a sweep's results.csv (give another --out)"
-            )
+            raise taken
         try:
             make_private_dir(request.out)
+            # Claimed atomically: of two sweeps started on one --out, the second stops here
+            # (it would mix its rows into the first's files and remove its scratch).
+            claim_csv(request.out / "results.csv", self.names)
             if request.keep_runs:
                 make_private_dir(request.out / "runs")
-            if self.scratch is not None:
-                make_private_dir(self.scratch)
+            if self.executor.shares_disk:
+                self.scratch = Path(tempfile.mkdtemp(prefix=".points-", dir=request.out))
+                self.scratch = self.scratch.resolve()
+        except FileExistsError:
+            raise taken from None
         except OSError as exc:
             raise OutputError(f"{request.out}: cannot write the sweep ({exc.strerror})") from None
         started = time.perf_counter()

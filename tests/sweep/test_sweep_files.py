@@ -125,3 +125,37 @@ def test_the_summary_prints_an_out_folder_named_like_markup(small, small_config,
     stdout = io.StringIO()
     sweep.print_summary(stdout)  # rich would read [/x] as a closing tag and raise
     assert f"results: {out / 'results.csv'}" in stdout.getvalue()
+
+
+def test_of_two_sweeps_on_one_out_the_second_stops_before_touching_it(
+    small, small_config, tmp_path, monkeypatch
+) -> None:
+    import kitetui.sweep.runner as runner
+    from kitetui.backtest.errors import OutputError
+
+    out = tmp_path / "out"
+    made = runner.make_private_dir
+
+    def other_sweep_gets_there_first(path: Path) -> None:  # between the check and the claim
+        made(path)
+        if path == out:
+            (out / "results.csv").write_text("the other sweep's\n")
+
+    monkeypatch.setattr(runner, "make_private_dir", other_sweep_gets_there_first)
+    executor = _Scripted()
+    with pytest.raises(OutputError, match=r"already holds a sweep's results\.csv"):
+        _sweep(small, small_config, out, executor).run()
+    assert (out / "results.csv").read_text() == "the other sweep's\n"
+    assert sorted(p.name for p in out.iterdir()) == ["results.csv"]  # no scratch of its own
+
+
+def test_each_sweep_has_a_scratch_folder_of_its_own_removed_at_its_end(
+    small, small_config, tmp_path
+) -> None:
+    out = tmp_path / "out"
+    sweep = _sweep(small, small_config, out, _Scripted())
+    sweep.run()
+    assert sweep.scratch is not None and sweep.scratch.parent == out.resolve()
+    assert sweep.scratch.name.startswith(".points-")
+    assert not sweep.scratch.exists()
+    assert sorted(p.name for p in out.iterdir()) == ["best.yaml", "results.csv"]
