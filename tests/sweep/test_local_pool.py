@@ -90,3 +90,19 @@ def test_abort_leaves_no_worker_running(small, small_config) -> None:
 )
 def test_how_it_ended(exitcode, words) -> None:
     assert how_it_ended(exitcode) == words
+
+
+def test_a_worker_that_died_idle_is_replaced_and_its_next_point_runs(small, small_config):
+    pool = LocalPool(1)
+    jobs = [_job(i, small, str(small_config), v) for i, v in enumerate(["1.5", "2.5"])]
+    try:
+        results = pool.run(jobs)
+        first = next(results)  # the worker is idle now, its next point not yet sent
+        (idle,) = pool._live
+        idle.process.kill()
+        idle.process.join()
+        rest = list(results)
+    finally:
+        pool.close()
+    assert [r.ok for r in (first, *rest)] == [True, True], rest
+    assert pool.started == 2
