@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import math
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.console import Console
 
 from kitetui.backtest.runner import apply_overrides, parse_param
@@ -177,3 +181,40 @@ def test_a_narrow_terminal_wraps_figures_whole_never_cuts_them(width) -> None:
     assert "…" not in drawn  # ₹-11,466,… would read as another amount
     cells = [line.split("│")[4].strip() for line in drawn.splitlines() if line.startswith("│")]
     assert "".join(cells) == "₹-11,466,176.20"
+
+
+_nets = st.one_of(st.none(), st.decimals(-1000, 1000, places=2))
+_sharpes = st.one_of(st.none(), st.sampled_from([-1.5, 0.0, 0.7, 2.0]))
+
+
+@given(st.lists(st.tuples(_nets, _sharpes, st.decimals(0, 50, places=1)), max_size=30))
+def test_ranking_is_total_failed_last_and_ties_go_by_sharpe_then_drawdown(rows) -> None:
+    results = [
+        PointResult(
+            i,
+            (("fast", str(i)),),
+            0,
+            "sweep",
+            None,
+            "" if net is not None else "failed",
+            net,
+            sharpe=sharpe,
+            max_drawdown=None if net is None else drawdown,
+        )
+        for i, (net, sharpe, drawdown) in enumerate(rows)
+    ]
+    order = ranked(results)
+    assert sorted(r.index for r in order) == list(range(len(results)))  # each point once
+    ok = [r for r in order if r.ok]
+    assert order[: len(ok)] == ok  # failed points after every point that ran
+    for a, b in itertools.pairwise(ok):
+        assert a.net_pnl >= b.net_pnl
+        if a.net_pnl == b.net_pnl:
+            sa = -math.inf if a.sharpe is None else a.sharpe
+            sb = -math.inf if b.sharpe is None else b.sharpe
+            assert sa >= sb
+            if sa == sb:
+                assert (a.max_drawdown, a.index) < (b.max_drawdown, b.index)
+    assert ranked(list(reversed(results))) == order  # the input's order plays no part
+    _header, table = csv_rows(results, ["fast"])
+    assert [row[0] for row in table] == [*range(1, len(ok) + 1), *[""] * (len(order) - len(ok))]
