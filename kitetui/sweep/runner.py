@@ -139,8 +139,16 @@ class SweepOutcome:
     best: PointResult | None = None
 
 
-def default_out() -> Path:
-    return Path("sweeps") / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+def default_out(root: Path = Path("sweeps")) -> Path:
+    """``sweeps/<UTC time>``, or ``…-2``, ``…-3`` when a sweep started in the same second
+    has it: a folder the user did not name is never one already taken."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    out = root / stamp
+    n = 1
+    while out.exists():
+        n += 1
+        out = root / f"{stamp}-{n}"
+    return out
 
 
 def plan(request: SweepRequest) -> list[GridPoint]:

@@ -159,3 +159,20 @@ def test_each_sweep_has_a_scratch_folder_of_its_own_removed_at_its_end(
     assert sweep.scratch.name.startswith(".points-")
     assert not sweep.scratch.exists()
     assert sorted(p.name for p in out.iterdir()) == ["best.yaml", "results.csv"]
+
+
+def test_the_default_out_is_never_a_folder_already_there(tmp_path, monkeypatch) -> None:
+    from datetime import UTC, datetime
+
+    from kitetui.sweep import runner
+
+    class _Frozen:  # two sweeps started in the same second
+        @staticmethod
+        def now(tz):
+            return datetime(2026, 12, 5, 12, 0, 0, tzinfo=UTC)
+
+    monkeypatch.setattr(runner, "datetime", _Frozen)
+    first = runner.default_out(tmp_path)
+    assert first == tmp_path / "20261205-120000"
+    first.mkdir()
+    assert runner.default_out(tmp_path) == tmp_path / "20261205-120000-2"
