@@ -173,6 +173,7 @@ class Sweep:
         self._stderr = stderr if stderr is not None else sys.stderr
         self._written = -math.inf  # when the files were last written (monotonic)
         self._folds: list[Fold] = []  # a walk-forward's, once planned
+        self._planned = 0  # the grid's points, once planned
         # Points' temporary journals, when they run on this machine: in a folder of this
         # sweep's own under OUT (``run`` makes it), removed at its end, a Ctrl-C's
         # cut-short points' included.
@@ -199,6 +200,7 @@ class Sweep:
     def run(self) -> SweepOutcome:
         request = self.request
         points = plan(request)
+        self._planned = len(points)
         folds_ = []
         if request.walk_forward is not None:
             folds_ = self.folds(request.walk_forward)
@@ -304,11 +306,15 @@ class Sweep:
             best = self._best()
             if best is not None:
                 config = apply_overrides(self.request.config, None, _overrides(best))
-                note = (
-                    "the last fold's choice, optimised on its in-sample days"
-                    if self.request.walk_forward
-                    else "ranked first by net P&L after charges"
-                )
+                if self.request.walk_forward:
+                    note = "the last fold's choice, optimised on its in-sample days"
+                else:
+                    done = len(self.outcome.results)
+                    note = "ranked first by net P&L after charges" + (
+                        f" among the {done} of {self._planned} points that ran"
+                        if done < self._planned
+                        else ""
+                    )
                 source = self.request.config_path
                 write_best(out / "best.yaml", self.request.raw, config, best, source, note)
         except OSError as exc:
@@ -320,11 +326,16 @@ class Sweep:
         params the latest fold chose (what one would trade next)."""
         if self.request.walk_forward is None:
             return best_of(self.outcome.results)
-        latest = [r for r in self.outcome.results if r.phase == "in" and r.ok]
-        if not latest:
+        ran: dict[int, list[PointResult]] = {}
+        for result in self.outcome.results:
+            if result.phase == "in":
+                ran.setdefault(result.fold, []).append(result)
+        # A fold whose in-sample points have not all ended (the sweep was stopped) has
+        # not chosen yet: its best so far is not what it would have picked.
+        complete = [fold for fold, runs in ran.items() if len(runs) == self._planned]
+        if not complete:
             return None
-        last_fold = max(r.fold for r in latest)
-        return best_of([r for r in latest if r.fold == last_fold])
+        return best_of(ran[max(complete)])
 
     def print_summary(self, stdout: TextIO) -> None:
         console = Console(file=stdout, width=None if stdout.isatty() else 120)

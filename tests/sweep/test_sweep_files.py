@@ -98,6 +98,22 @@ def test_a_stopped_sweep_leaves_every_finished_point_in_its_files(
     rows = _rows(tmp_path / "out" / "results.csv")  # the header at least
     assert len(rows) == stop_after
     assert (tmp_path / "out" / "best.yaml").exists() == (stop_after > 0)
+    if stop_after:  # best.yaml says it is the best of the points that ran, not the grid's
+        header = (tmp_path / "out" / "best.yaml").read_text().splitlines()[0]
+        assert header.endswith(f"ranked first by net P&L after charges among the {stop_after} "
+                               "of 49 points that ran")  # fmt: skip
+
+
+def test_a_walk_forward_stopped_mid_fold_picks_from_the_last_complete_fold(
+    small, small_config, tmp_path
+) -> None:
+    # two folds of 49 in-sample points each; stopped after 60 runs: fold 2 has 11
+    executor = _Scripted(stop_after=60)
+    sweep = _sweep(small, small_config, tmp_path / "out", executor, walk_forward=WalkForward(3, 2))
+    outcome = sweep.run()
+    assert outcome.interrupted
+    assert outcome.best is not None and outcome.best.fold == 1
+    assert outcome.best.params == (("equity.rsi_low", "49"),)  # fold 1's own pick
 
 
 def test_a_walk_forward_summary_names_every_failed_point_and_a_fold_without_a_pick(
