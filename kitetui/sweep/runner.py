@@ -23,6 +23,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -117,6 +118,34 @@ def stop_signals() -> Iterator[None]:
             signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
+@contextmanager
+def held_stops() -> Iterator[None]:
+    """Ctrl-C, SIGTERM or SIGHUP held while a stopped sweep ends its workers and writes
+    its files (results.csv is rewritten at most once a second: the last second's points
+    are only in the final write), then acted on: raised once the files are complete.
+    Main thread only (elsewhere signals do not reach Python)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+
+    def hold(signum: int, _frame: object) -> None:
+        arrived.append(signum)
+
+    held = [
+        (s, signal.signal(s, hold))
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        if signal.getsignal(s) is not signal.SIG_IGN
+    ]
+    try:
+        yield
+    finally:
+        for signum, handler in held:
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+    if arrived:
+        raise KeyboardInterrupt if arrived[0] == signal.SIGINT else StopSignal(arrived[0])
+
+
 @dataclass(frozen=True, slots=True)
 class SweepRequest:
     config: AppConfig
@@ -174,6 +203,7 @@ class Sweep:
         self._written = -math.inf  # when the files were last written (monotonic)
         self._folds: list[Fold] = []  # a walk-forward's, once planned
         self._planned = 0  # the grid's points, once planned
+        self._started = time.perf_counter()
         # Points' temporary journals, when they run on this machine: in a folder of this
         # sweep's own under OUT (``run`` makes it), removed at its end, a Ctrl-C's
         # cut-short points' included.
@@ -234,22 +264,30 @@ class Sweep:
             raise taken from None
         except OSError as exc:
             raise OutputError(f"{request.out}: cannot write the sweep ({exc.strerror})") from None
-        started = time.perf_counter()
+        self._started = time.perf_counter()
         try:
             if request.walk_forward is None:
                 self._plain(points)
             else:
                 self._walk_forward(points, folds_)
         except KeyboardInterrupt as stopped:
-            self.executor.abort()
             self.outcome.interrupted = True
             self.outcome.exit_code = exit_code(stopped)
+            with held_stops():  # a second Ctrl-C waits for the workers' end and the files
+                self.executor.abort()
+                self._finish()
+        else:
+            with held_stops():
+                self._finish()
         finally:
             if self.scratch is not None:
                 shutil.rmtree(self.scratch, ignore_errors=True)
-        self._write()  # every point (also a stopped sweep's: the header at least)
-        self.outcome.wall_s = time.perf_counter() - started
         return self.outcome
+
+    def _finish(self) -> None:
+        """The files with every finished point (a stopped sweep's: the header at least)."""
+        self._write()
+        self.outcome.wall_s = time.perf_counter() - self._started
 
     def _run_jobs(self, jobs: Sequence[PointJob], progress: SweepProgress) -> list[PointResult]:
         done = []

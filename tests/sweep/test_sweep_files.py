@@ -192,3 +192,29 @@ def test_the_default_out_is_never_a_folder_already_there(tmp_path, monkeypatch) 
     assert first == tmp_path / "20261205-120000"
     first.mkdir()
     assert runner.default_out(tmp_path) == tmp_path / "20261205-120000-2"
+
+
+def test_a_second_ctrl_c_waits_for_the_files_to_be_complete(
+    small, small_config, tmp_path, monkeypatch
+) -> None:
+    import os
+    import signal
+
+    from kitetui.sweep import runner
+
+    writes = []
+    write_csv = runner.write_csv
+
+    def ctrl_c_again_on_the_final_write(path, results, names):
+        writes.append(len(results))
+        if len(writes) == 2:  # the first point's write, then the stopped sweep's last
+            os.kill(os.getpid(), signal.SIGINT)
+        write_csv(path, results, names)
+
+    monkeypatch.setattr(runner, "write_csv", ctrl_c_again_on_the_final_write)
+    sweep = _sweep(small, small_config, tmp_path / "out", _Scripted(stop_after=30))
+    with pytest.raises(KeyboardInterrupt):  # acted on, once the files were written
+        sweep.run()
+    assert writes == [1, 30]
+    assert len(_rows(tmp_path / "out" / "results.csv")) == 30
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
