@@ -255,7 +255,8 @@ def test_sigterm_stops_a_ray_sweep_as_ctrl_c_does(small_config, tmp_path, reques
     # Ray's session files and token in a short temporary folder (socket paths < 107 chars)
     scratch = Path(tempfile.mkdtemp(prefix="kr", dir="/tmp"))
     request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
-    env = {**os.environ, "RAY_TMPDIR": str(scratch), "HOME": str(scratch)}
+    # TMPDIR too: the points keep the sweep's data in the temp dir (not /tmp's)
+    env = {**os.environ, "RAY_TMPDIR": str(scratch), "HOME": str(scratch), "TMPDIR": str(scratch)}
     out = tmp_path / "ray"
     proc = _start_long_sweep(small_config, out, "--ray", env=env)
     try:
