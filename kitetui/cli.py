@@ -356,7 +356,15 @@ def _sweep(args: argparse.Namespace) -> int:
     from kitetui.market.replay import DateWindow
     from kitetui.sweep.executors import LocalPool, RayPool, check_ray_address
     from kitetui.sweep.grid import parse_axis
-    from kitetui.sweep.runner import EXIT_INTERRUPTED, Sweep, SweepRequest, default_out, plan
+    from kitetui.sweep.local_pool import check_workers
+    from kitetui.sweep.runner import (
+        Sweep,
+        SweepRequest,
+        default_out,
+        exit_code,
+        plan,
+        stop_signals,
+    )
     from kitetui.sweep.windows import parse_walk_forward
 
     config = load_config(args.config)
@@ -380,6 +388,7 @@ def _sweep(args: argparse.Namespace) -> int:
     plan(request)  # a bad axis is one line and exit 2, before any worker starts
     if args.ray is not None and args.workers is not None and args.ray:
         raise ConfigError("--workers", "", "a Ray cluster has its own CPUs: drop --workers")
+    check_workers(args.workers)
     _preflight(config, args.config)
     try:
         if args.ray is not None:
@@ -387,16 +396,17 @@ def _sweep(args: argparse.Namespace) -> int:
         else:
             executor = LocalPool(args.workers)
         try:
-            sweep = Sweep(request, executor)
-            outcome = sweep.run()
-            sweep.print_summary(sys.stdout)
+            with stop_signals():  # after ray.init, which installs a SIGTERM handler of its own
+                sweep = Sweep(request, executor)
+                outcome = sweep.run()
+                sweep.print_summary(sys.stdout)
         finally:
             executor.close()
-    except KeyboardInterrupt:  # before the sweep began, or while it was reported
+    except KeyboardInterrupt as stopped:  # before the sweep began, or while it was reported
         print("sweep interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return exit_code(stopped)
     if outcome.interrupted:
-        return EXIT_INTERRUPTED
+        return outcome.exit_code
     return 0 if any(result.ok for result in outcome.results) else 1
 
 

@@ -57,7 +57,7 @@ def export(database: Path, run: str, what: str, out: str, stdout: TextIO = sys.s
         stdout.write(text)
         return run_id
     try:
-        write_private(Path(out), text)
+        write_private(Path(out), text, follow_symlinks=True)  # the path the user named
     except OSError as exc:
         raise OutputError(f"{out}: cannot write the export ({exc.strerror or exc})") from None
     return run_id

@@ -9,6 +9,7 @@ them; P&L as computed, exact). The directory and its files are the user's alone
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -43,16 +44,31 @@ def money(value: Decimal | None) -> str:
     return text
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` with mode 0600 whatever the umask."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_private(path: Path, text: str, *, follow_symlinks: bool = False) -> None:
+    """Write ``text`` to ``path`` with mode 0600 whatever the umask.
+
+    A symlink at ``path`` is refused (``OSError``, ELOOP) unless ``follow_symlinks``:
+    report and sweep files have fixed names in a folder, and one planted there (a
+    shared ``--out``) would otherwise have kitetui truncate whatever it points at. A
+    path the user names whole (``kitetui export --out``) may follow one."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (0 if follow_symlinks else os.O_NOFOLLOW)
+    fd = os.open(path, flags, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
         fh.write(text)
     os.chmod(path, 0o600)
 
 
 def make_private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """``path`` as a directory: one this call creates is 0700 whatever the umask. An
+    existing one keeps its mode (the files written into it are 0600 each): ``--out
+    /tmp`` or ``--out .`` must not lock everyone else out of a shared folder, nor drop
+    /tmp's sticky bit. A file in the way is an ``OSError`` saying so."""
+    try:
+        path.mkdir(parents=True, mode=0o700)
+    except FileExistsError:
+        if path.is_dir():
+            return
+        raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder", str(path)) from None
     os.chmod(path, 0o700)
 
 

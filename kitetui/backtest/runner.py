@@ -114,7 +114,8 @@ def apply_overrides(
     """The config with every engine's strategy replaced (``--strategy``: its params start
     from the strategy's defaults) and params set; each engine's params validated
     strictly by its strategy's ``Params`` model. A problem is one ``ConfigError`` line
-    naming the flag."""
+    naming the flag. ``ENGINE.NAME`` wins over ``NAME`` for its engine whatever their
+    order on the command line; the same param twice is refused, not last-one-wins."""
     _check_names(config, strategy, overrides)
     used: set[str] = set()
     engines = [_overridden(engine, strategy, overrides, used) for engine in config.engines]
@@ -136,7 +137,13 @@ def _check_names(config: AppConfig, strategy: str | None, overrides: list[ParamO
         except KeyError as exc:
             raise ConfigError(f"--strategy {strategy}", "", str(exc.args[0])) from None
     names = {engine.name for engine in config.engines}
+    seen: dict[tuple[str | None, str], ParamOverride] = {}
     for override in overrides:
+        earlier = seen.setdefault((override.engine, override.name), override)
+        if earlier is not override:
+            raise ConfigError(
+                f"--param {override.text}", "", f"set twice (also --param {earlier.text})"
+            )
         if override.engine is not None and override.engine not in names:
             raise ConfigError(
                 f"--param {override.text}",
@@ -152,7 +159,7 @@ def _overridden(
     name = strategy if strategy is not None else engine.strategy
     params_model = strategy_class(name).Params
     params = {} if strategy is not None else dict(engine.params)
-    for override in overrides:
+    for override in sorted(overrides, key=lambda o: o.engine is not None):  # scoped last
         if override.engine not in (None, engine.name):
             continue
         field = params_model.model_fields.get(override.name)
@@ -214,6 +221,10 @@ class BacktestRequest:
 
 def run_backtest(request: BacktestRequest, stdout: TextIO | None = None) -> int:
     """Run the backtest to the end of its data, then write and print its report."""
+    if request.out is not None and request.out.exists() and not request.out.is_dir():
+        # said before the run, not after it (the run would be in the database, its report
+        # not written)
+        raise OutputError(f"{request.out}: cannot write the report (a file, not a folder)")
     ended = run_to_end(request, interactive=True)
     out = sys.stdout if stdout is None else stdout
     if ended.run_id is None:

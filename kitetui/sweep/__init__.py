@@ -8,7 +8,7 @@ report, so a sweep never scores a point differently from ``kitetui backtest``:
 * ``windows`` — ``--walk-forward IN:OUT`` folds, in trading days;
 * ``point`` — one point in a worker: run, measure, a small record back (or its error);
 * ``bundle`` — the data files shipped once per Ray node through the object store;
-* ``executors`` — a local process pool, or Ray (local or a cluster);
+* ``executors`` — a local process pool (``local_pool``), or Ray (local or a cluster);
 * ``results``, ``progress`` — the ranking, table, results.csv and best.yaml; the bar;
 * ``runner`` — the sweep itself, plain or walk-forward.
 """

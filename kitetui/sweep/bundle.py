@@ -4,7 +4,8 @@ A distributed sweep ships the config's data (its replay sources, instrument mast
 and holiday override) as one value: the driver reads the files once and puts the
 bundle in Ray's object store once; the first point to run on a node fetches it (the
 object store moves it to that node once, whatever the number of points there) and
-writes the files into a folder in the node's temp dir named by the bundle's hash.
+writes the files into a folder named by the bundle's hash, in a private folder of the
+user's in the node's temp dir (``private_base``).
 Every later point on the node finds that folder complete and reads the files from
 it, as a local run reads the originals; another sweep of the same data reuses it.
 Points get a config whose paths point into the folder (``localised``), so the
@@ -20,6 +21,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,8 +90,26 @@ def make_bundle(config: AppConfig) -> DataBundle:
     )
 
 
+def private_base() -> Path:
+    """This user's folder for bundles in the node's temp dir (``kitetui-sweep-<uid>``,
+    0700). One that is a link, another user's, or open to others is refused: in a
+    shared /tmp, another user could otherwise plant a complete-looking bundle (the
+    digest of public data is easy to compute) whose files the points would read as the
+    sweep's data, or squat the name so no point could run."""
+    base = Path(tempfile.gettempdir()) / f"kitetui-sweep-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        base.mkdir(mode=0o700)
+    info = base.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise OSError(
+            f"{base}: not a private folder of this user (a link, another owner's, or open "
+            "to others): the sweep's data cannot go there; remove it"
+        )
+    return base
+
+
 def bundle_folder(digest: str, root: Path | None = None) -> Path:
-    base = Path(root) if root is not None else Path(tempfile.gettempdir())
+    base = Path(root) if root is not None else private_base()
     return base / f"kitetui-sweep-{digest[:24]}"
 
 

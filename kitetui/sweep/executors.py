@@ -1,30 +1,22 @@
-"""Where a sweep's points run: a local process pool, or Ray (local or a cluster).
+"""Where a sweep's points run: a local process pool (``local_pool``), or Ray (local or
+a cluster).
 
 Both take the points as ``PointJob``s and hand back ``PointResult``s as the points
 finish, in whatever order that is; a point that cannot even be run (its worker died,
 Ray lost it) comes back as a failed result, so the sweep reports it and goes on.
-``abort`` is for Ctrl-C: nothing new starts, the points in flight are dropped (their
-workers ended), and what finished before stays finished.
-
-Local workers are spawned, not forked (the sweep's process has a progress thread
-running; a fork would copy its locks mid-use), and ignore SIGINT: Ctrl-C is the
-sweep's to handle, not a signal that stops each point's desk half-way and reports its
-partial figures as if the data had ended.
+``abort`` is for Ctrl-C and SIGTERM: nothing new starts, the points in flight are
+dropped (their workers ended), and what finished before stays finished.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-import os
-import signal
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from kitetui.config import ConfigError, one_line
+from kitetui.config import ConfigError
 from kitetui.sweep.bundle import (
     DataBundle,
     bundle_folder,
@@ -33,7 +25,10 @@ from kitetui.sweep.bundle import (
     make_bundle,
     materialise,
 )
+from kitetui.sweep.local_pool import LocalPool, cores, lost
 from kitetui.sweep.point import PointJob, PointResult, run_point
+
+__all__ = ["LocalPool", "PointExecutor", "RayPool", "check_ray_address"]
 
 
 class PointExecutor(Protocol):
@@ -44,63 +39,6 @@ class PointExecutor(Protocol):
     def run(self, jobs: Sequence[PointJob]) -> Iterator[PointResult]: ...
     def abort(self) -> None: ...
     def close(self) -> None: ...
-
-
-def lost(job: PointJob, reason: str) -> PointResult:
-    """The record of a point whose worker never returned one."""
-    return PointResult(job.index, job.params, job.fold, job.phase, job.window, one_line(reason))
-
-
-def cores() -> int:
-    """The cores this process may run on (a container's or taskset's share, not the
-    machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-class LocalPool:
-    """A ``ProcessPoolExecutor`` of ``workers`` processes (default: every core)."""
-
-    def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers or cores()
-        self.shares_disk = True
-        self._pool = ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_ignore_sigint,
-        )
-        self._pending: dict[Future[PointResult], PointJob] = {}
-
-    def describe(self) -> str:
-        return f"{self.workers} local worker{'s' if self.workers != 1 else ''}"
-
-    def run(self, jobs: Sequence[PointJob]) -> Iterator[PointResult]:
-        self._pending = {self._pool.submit(run_point, job): job for job in jobs}
-        for future in as_completed(list(self._pending)):
-            job = self._pending.pop(future)
-            try:
-                yield future.result()
-            except Exception as exc:  # the worker died (killed, out of memory)
-                yield lost(job, f"worker lost: {exc or type(exc).__name__}")
-
-    def abort(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        # Points in flight would run to their end: stop their workers now. The pool
-        # has no public way to (Python 3.14 adds terminate_workers).
-        processes: dict[int, Any] = getattr(self._pool, "_processes", None) or {}
-        for process in list(processes.values()):
-            process.terminate()
-        for process in list(processes.values()):
-            process.join(timeout=5)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,11 +140,10 @@ class RayPool:
                     yield lost(job, f"Ray task failed: {type(exc).__name__}: {exc}")
 
     def abort(self) -> None:
-        for ref in list(self._pending):
-            try:
-                self._ray.cancel(ref, force=True)
-            except Exception:  # already finished or gone: nothing to stop
-                continue
+        """Drop the points in flight; ``close`` (``ray.shutdown``) ends their tasks with
+        the job. Not ``ray.cancel(force=True)`` per task: racing a task that is just
+        finishing, it aborts the sweep's own process (Ray 2.60's "Check failed: Tried to
+        complete task that was not pending"), losing the summary and the exit code."""
         self._pending = {}
 
     def close(self) -> None:

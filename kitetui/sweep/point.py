@@ -47,7 +47,7 @@ class PointJob:
 
     @property
     def label(self) -> str:
-        return " ".join(f"{name}={value}" for name, value in self.params)
+        return one_line(" ".join(f"{name}={value}" for name, value in self.params))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,7 @@ class PointResult:
     # For a walk-forward's totals over its stitched out-of-sample runs, measured by the
     # report's own functions: the capital, net P&L on each trading day of the run, and
     # the closed-trade net equity (exit time, cumulative net) the drawdown is taken on.
+    # Empty for every other run (phase sweep or in): nothing reads them there.
     capital: Decimal | None = None
     daily_net: tuple[Decimal, ...] = ()
     closed_equity: tuple[tuple[int, Decimal], ...] = ()
@@ -83,7 +84,7 @@ class PointResult:
 
     @property
     def label(self) -> str:
-        return " ".join(f"{name}={value}" for name, value in self.params)
+        return one_line(" ".join(f"{name}={value}" for name, value in self.params))
 
 
 def run_point(job: PointJob) -> PointResult:
@@ -129,7 +130,11 @@ def _measured(
         raise RuntimeError(f"the run ended with its feed {ended.feed_state}, not FINISHED")
     report = build_report(load_ledger(database, ended.run_id))
     total = report.total
-    closed = [trade for trade in report.trades if trade.closed]
+    # The curves only for a walk-forward's out-of-sample run, the one whose totals are
+    # stitched: a point's closed-trade curve is a pair a trade (~0.4 MB at 2,000 trades
+    # once unpickled), which the sweep's process would hold for every point of the grid.
+    stitched = job.phase == "out"
+    closed = [trade for trade in report.trades if trade.closed] if stitched else []
     return PointResult(
         job.index,
         job.params,
@@ -150,6 +155,6 @@ def _measured(
         database=str(database) if keep else "",
         worker=worker,
         capital=report.ledger.capital,
-        daily_net=tuple(daily_net(closed, report.ledger.days)),
-        closed_equity=tuple(closed_equity(closed)),
+        daily_net=tuple(daily_net(closed, report.ledger.days)) if stitched else (),
+        closed_equity=tuple(closed_equity(closed)) if stitched else (),
     )

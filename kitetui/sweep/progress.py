@@ -52,7 +52,7 @@ class SweepProgress:
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
-                TextColumn("{task.fields[best]}"),
+                TextColumn("{task.fields[best]}", markup=False),  # params as typed
                 console=console,
                 transient=True,
             )

@@ -5,8 +5,9 @@ point without one after any with one), then the smaller drawdown, then the grid
 order. Failed points rank after every point that ran, in grid order, each with its
 reason. results.csv has every point (the table shows the best few); best.yaml is the
 sweep's config with the best point's params written into its engines, so
-``kitetui backtest -c best.yaml`` runs that point again. Both are rewritten after
-each point, so an interrupted sweep keeps what finished.
+``kitetui backtest -c best.yaml`` runs that point again. Both are rewritten as
+points finish (at most once a second) and when the sweep ends or is stopped, so an
+interrupted sweep keeps what finished.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from rich.table import Table
 from rich.text import Text
 
 from kitetui.backtest.files import csv_text, money, write_private
-from kitetui.config import AppConfig
+from kitetui.config import AppConfig, one_line
+from kitetui.market.replay import DateWindow
 from kitetui.sweep.point import PointResult
 
 
@@ -127,6 +129,15 @@ def write_csv(path: Path, results: Sequence[PointResult], names: Sequence[str]) 
     os.replace(scratch, path)
 
 
+def claim_csv(path: Path, names: Sequence[str]) -> None:
+    """results.csv created with its header, only if it does not exist yet
+    (``FileExistsError`` otherwise, a symlink included): the sweep's claim on its folder."""
+    header, _ = csv_rows([], names)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    with os.fdopen(os.open(path, flags, 0o600), "w", encoding="utf-8", newline="") as fh:
+        fh.write(csv_text(header, []))
+
+
 def best_config_data(raw: Any, config: AppConfig) -> Any:
     """The config file's own data with each engine's strategy and params as in
     ``config`` (the best point's), everything else as the user wrote it."""
@@ -153,11 +164,28 @@ def write_best(
     ]
     if window is not None:
         lines.append(f"# measured on {window.describe()}")
-    lines.append("# run it again: kitetui backtest -c THIS_FILE")
+    lines.append(f"# run it again: {rerun_command('THIS_FILE', window)}")
     body = yaml.safe_dump(best_config_data(raw, config), sort_keys=False, allow_unicode=True)
     scratch = path.with_name(path.name + ".part")
     write_private(scratch, "\n".join(lines) + "\n" + body)
     os.replace(scratch, path)
+
+
+def rerun_command(path: str, window: DateWindow | None) -> str:
+    """The backtest that gives a point's figures again: best.yaml alone replays all the
+    data, so a point measured on a window needs that window's flags too."""
+    flags = ""
+    if window is not None and window.first is not None:
+        flags += f" --from {window.first.isoformat()}"
+    if window is not None and window.last is not None:
+        flags += f" --to {window.last.isoformat()}"
+    return f"kitetui backtest -c {path}{flags}"
+
+
+def _cell(value: str) -> Text:
+    """A param's value as typed, shown as text: never read as rich markup (``[/x]``
+    would raise) nor passed to the terminal raw (an escape sequence)."""
+    return Text(one_line(value))
 
 
 def _rupees(value: Decimal | None) -> Text:
@@ -167,21 +195,26 @@ def _rupees(value: Decimal | None) -> Text:
     return Text(f"₹{value:,.2f}", style=tone)
 
 
+#: How a figure too wide for its column is shown on a narrow terminal: wrapped whole
+#: onto a second line, never cut to ``₹-11,466,…`` (which reads as another amount).
+FIGURE = "fold"
+
+
 def results_table(results: Sequence[PointResult], names: Sequence[str], top: int = 20) -> Table:
     """The best ``top`` points that ran, then every failed one (``failures`` says why)."""
     table = Table()
     table.add_column("#", justify="right")
     for name in names:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", overflow=FIGURE)
     for column in ("net P&L", "Sharpe", "max DD", "trades", "win rate", "time"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", overflow=FIGURE)
     ordered = ranked(results)
     ok = [r for r in ordered if r.ok][:top]
     for rank, result in enumerate(ok, 1):
         params = dict(result.params)
         table.add_row(
             str(rank),
-            *(params.get(name, "") for name in names),
+            *(_cell(params.get(name, "")) for name in names),
             _rupees(result.net_pnl),
             _float(result.sharpe, 2) or "–",
             f"₹{result.max_drawdown:,.2f}" if result.max_drawdown is not None else "–",
@@ -193,12 +226,18 @@ def results_table(results: Sequence[PointResult], names: Sequence[str], top: int
         params = dict(result.params)
         table.add_row(
             Text("✗", style="red"),
-            *(params.get(name, "") for name in names),
+            *(_cell(params.get(name, "")) for name in names),
             Text("failed", style="red"),
         )
     return table
 
 
 def failures(results: Sequence[PointResult]) -> list[str]:
-    """One line a failed point: which, and why (below the table: reasons are long)."""
-    return [f"✗ point {r.index} ({r.label}): {r.error}" for r in ranked(results) if not r.ok]
+    """One line a failed point: which (and in a walk-forward, on which fold's days),
+    and why (below the table: reasons are long)."""
+    phases = {"in": "in sample", "out": "out of sample"}
+    lines = []
+    for r in sorted((r for r in results if not r.ok), key=lambda r: (r.fold, r.phase, r.index)):
+        where = f", fold {r.fold} {phases.get(r.phase, r.phase)}" if r.fold else ""
+        lines.append(f"✗ point {r.index} ({r.label}{where}): {r.error}")
+    return lines

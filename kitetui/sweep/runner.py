@@ -8,17 +8,25 @@ re-optimising every OUT days would have had. results.csv keeps the in-sample row
 too (phase ``in``), so the choice can be checked.
 
 Output, in ``--out`` (default ``sweeps/<time>``): results.csv and best.yaml, both
-rewritten as points finish; with ``--keep-runs``, each point's journal in ``runs/``
-(``kitetui report --db runs/point-0003.db``). Ctrl-C stops the sweep: points in
-flight are dropped, finished ones stay in results.csv, and the exit code is 130.
+rewritten as points finish (at most once a second) and at the end; with
+``--keep-runs``, each point's journal in ``runs/`` (``kitetui report --db
+runs/point-0003.db``). Ctrl-C stops the sweep: points in
+flight are dropped, finished ones stay in results.csv, and the exit code is 130;
+SIGTERM and SIGHUP (``stop_signals``) stop it the same way, exit 143 and 129.
 """
 
 from __future__ import annotations
 
+import math
+import shlex
 import shutil
+import signal
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -27,20 +35,31 @@ from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from kitetui.backtest.errors import OutputError
 from kitetui.backtest.files import make_private_dir
 from kitetui.backtest.runner import ParamOverride, apply_overrides, parse_param
-from kitetui.config import AppConfig, ConfigError
+from kitetui.config import AppConfig, ConfigError, one_line
 from kitetui.market.replay import DateWindow
 from kitetui.performance.metrics import drawdown_of, sharpe
 from kitetui.sweep.executors import PointExecutor
-from kitetui.sweep.grid import GridAxis, GridPoint, check_axes, expand
+from kitetui.sweep.grid import (
+    MAX_POINTS,
+    GridAxis,
+    GridPoint,
+    check_axes,
+    check_points,
+    expand,
+)
 from kitetui.sweep.point import PointJob, PointResult
 from kitetui.sweep.progress import SweepProgress
 from kitetui.sweep.results import (
+    FIGURE,
     best_of,
+    claim_csv,
     failures,
+    rerun_command,
     results_table,
     rupees,
     write_best,
@@ -48,7 +67,83 @@ from kitetui.sweep.results import (
 )
 from kitetui.sweep.windows import Fold, WalkForward, folds
 
-EXIT_INTERRUPTED = 130
+#: results.csv and best.yaml are rewritten whole as points finish, at most this often
+#: (and at the end): ranked, every rewrite costs the driver time in the number of rows,
+#: 50 ms at 10,000, which rewriting after each point would make quadratic.
+WRITE_EVERY_S = 1.0
+
+
+class StopSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the sweep waits so it stops as on Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_received: list[int] = []  # the stop signals ``stop_signals`` caught, in order
+
+
+def exit_code(stopped: KeyboardInterrupt) -> int:
+    """128 + the signal's number, as a shell reports a process a signal ended. The
+    signal is remembered as well as raised: code between the handler and the sweep
+    (Ray's ``wait``) may re-raise a plain KeyboardInterrupt in its place."""
+    signum = getattr(stopped, "signum", None)
+    if signum is None:
+        signum = _received[-1] if _received else signal.SIGINT
+    return 128 + int(signum)
+
+
+@contextmanager
+def stop_signals() -> Iterator[None]:
+    """SIGTERM (a service manager, ``kill``) and SIGHUP (the terminal closed) stop the
+    sweep as Ctrl-C does: finished points kept, workers stopped, files complete. Left
+    to their default they would end the process at once, leaving its workers running
+    and its scratch files behind."""
+
+    def stop(signum: int, _frame: object) -> None:
+        _received.append(signum)
+        raise StopSignal(signum)
+
+    _received.clear()
+    held = [
+        (s, signal.signal(s, stop))
+        for s in (signal.SIGTERM, signal.SIGHUP)
+        if signal.getsignal(s) is not signal.SIG_IGN  # ``nohup kitetui sweep`` stays immune
+    ]
+    try:
+        yield
+    finally:
+        for signum, handler in held:
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
+@contextmanager
+def held_stops() -> Iterator[None]:
+    """Ctrl-C, SIGTERM or SIGHUP held while a stopped sweep ends its workers and writes
+    its files (results.csv is rewritten at most once a second: the last second's points
+    are only in the final write), then acted on: raised once the files are complete.
+    Main thread only (elsewhere signals do not reach Python)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+
+    def hold(signum: int, _frame: object) -> None:
+        arrived.append(signum)
+
+    held = [
+        (s, signal.signal(s, hold))
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        if signal.getsignal(s) is not signal.SIG_IGN
+    ]
+    try:
+        yield
+    finally:
+        for signum, handler in held:
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+    if arrived:
+        raise KeyboardInterrupt if arrived[0] == signal.SIGINT else StopSignal(arrived[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +163,30 @@ class SweepRequest:
 class SweepOutcome:
     results: list[PointResult] = field(default_factory=list)
     interrupted: bool = False
+    exit_code: int = 0  # when interrupted: 128 + the signal's number
     wall_s: float = 0.0
     best: PointResult | None = None
 
 
-def default_out() -> Path:
-    return Path("sweeps") / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+def default_out(root: Path = Path("sweeps")) -> Path:
+    """``sweeps/<UTC time>``, or ``…-2``, ``…-3`` when a sweep started in the same second
+    has it: a folder the user did not name is never one already taken."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    out = root / stamp
+    n = 1
+    while out.exists():
+        n += 1
+        out = root / f"{stamp}-{n}"
+    return out
 
 
 def plan(request: SweepRequest) -> list[GridPoint]:
-    """The grid's points, each checked: a bad axis is a ``ConfigError`` (exit 2)."""
+    """The grid's points, each checked: a bad axis, or a grid with no valid point, is a
+    ``ConfigError`` (exit 2)."""
     check_axes(request.config, request.axes)
-    return expand(request.axes)
+    points = expand(request.axes)
+    check_points(request.config, points)
+    return points
 
 
 class Sweep:
@@ -93,9 +200,14 @@ class Sweep:
         self.names = [axis.name for axis in request.axes]
         self.outcome = SweepOutcome()
         self._stderr = stderr if stderr is not None else sys.stderr
-        # Points' temporary journals: in OUT/.points when they run on this machine, so
-        # the sweep removes them all at its end, a Ctrl-C's cut-short points' included.
-        self.scratch = (request.out / ".points").resolve() if executor.shares_disk else None
+        self._written = -math.inf  # when the files were last written (monotonic)
+        self._folds: list[Fold] = []  # a walk-forward's, once planned
+        self._planned = 0  # the grid's points, once planned
+        self._started = time.perf_counter()
+        # Points' temporary journals, when they run on this machine: in a folder of this
+        # sweep's own under OUT (``run`` makes it), removed at its end, a Ctrl-C's
+        # cut-short points' included.
+        self.scratch: Path | None = None
 
     def job(self, point: GridPoint, window: DateWindow | None, fold: int, phase: str) -> PointJob:
         database = None
@@ -118,33 +230,64 @@ class Sweep:
     def run(self) -> SweepOutcome:
         request = self.request
         points = plan(request)
-        folds_ = self.folds(request.walk_forward) if request.walk_forward else []
+        self._planned = len(points)
+        folds_ = []
+        if request.walk_forward is not None:
+            folds_ = self.folds(request.walk_forward)
+            self._folds = folds_
+            runs = len(points) * len(folds_)
+            if runs > MAX_POINTS:  # every point runs once a fold
+                raise ConfigError(
+                    "--walk-forward",
+                    "",
+                    f"{len(points):,} points × {len(folds_):,} folds = {runs:,} runs "
+                    f"(at most {MAX_POINTS:,} a sweep)",
+                )
+        elif request.window is not None:  # a window without data: one line, not N points
+            trading_days(request.config, request.window, request.config_path)
+        taken = OutputError(
+            f"{request.out}: already holds a sweep's results.csv (give another --out)"
+        )
         if (request.out / "results.csv").exists():  # another sweep's: never overwritten
-            raise OutputError(
-                f"{request.out}: already holds a sweep's results.csv (give another --out)"
-            )
+            raise taken
         try:
             make_private_dir(request.out)
+            # Claimed atomically: of two sweeps started on one --out, the second stops here
+            # (it would mix its rows into the first's files and remove its scratch).
+            claim_csv(request.out / "results.csv", self.names)
             if request.keep_runs:
                 make_private_dir(request.out / "runs")
-            if self.scratch is not None:
-                make_private_dir(self.scratch)
+            if self.executor.shares_disk:
+                self.scratch = Path(tempfile.mkdtemp(prefix=".points-", dir=request.out))
+                self.scratch = self.scratch.resolve()
+        except FileExistsError:
+            raise taken from None
         except OSError as exc:
             raise OutputError(f"{request.out}: cannot write the sweep ({exc.strerror})") from None
-        started = time.perf_counter()
+        self._started = time.perf_counter()
         try:
             if request.walk_forward is None:
                 self._plain(points)
             else:
                 self._walk_forward(points, folds_)
-        except KeyboardInterrupt:
-            self.executor.abort()
+        except KeyboardInterrupt as stopped:
             self.outcome.interrupted = True
+            self.outcome.exit_code = exit_code(stopped)
+            with held_stops():  # a second Ctrl-C waits for the workers' end and the files
+                self.executor.abort()
+                self._finish()
+        else:
+            with held_stops():
+                self._finish()
         finally:
             if self.scratch is not None:
                 shutil.rmtree(self.scratch, ignore_errors=True)
-        self.outcome.wall_s = time.perf_counter() - started
         return self.outcome
+
+    def _finish(self) -> None:
+        """The files with every finished point (a stopped sweep's: the header at least)."""
+        self._write()
+        self.outcome.wall_s = time.perf_counter() - self._started
 
     def _run_jobs(self, jobs: Sequence[PointJob], progress: SweepProgress) -> list[PointResult]:
         done = []
@@ -152,7 +295,8 @@ class Sweep:
             done.append(result)
             self.outcome.results.append(result)
             progress.update(result)
-            self._write()
+            if time.monotonic() - self._written >= WRITE_EVERY_S:
+                self._write()
         return done
 
     def _plain(self, points: list[GridPoint]) -> None:
@@ -175,7 +319,7 @@ class Sweep:
             self._run_jobs(chosen, progress)
 
     def folds(self, spec: WalkForward) -> list[Fold]:
-        days = trading_days(self.request.config, self.request.window)
+        days = trading_days(self.request.config, self.request.window, self.request.config_path)
         found = folds(days, spec)
         if not found:
             raise ConfigError(
@@ -192,17 +336,23 @@ class Sweep:
         return [r for r in self.outcome.results if r.phase == "out"]
 
     def _write(self) -> None:
+        """results.csv and best.yaml, whole, as they stand."""
+        self._written = time.monotonic()
         out = self.request.out
         try:
             write_csv(out / "results.csv", self.outcome.results, self.names)
             best = self._best()
             if best is not None:
                 config = apply_overrides(self.request.config, None, _overrides(best))
-                note = (
-                    "the last fold's choice, optimised on its in-sample days"
-                    if self.request.walk_forward
-                    else "ranked first by net P&L after charges"
-                )
+                if self.request.walk_forward:
+                    note = "the last fold's choice, optimised on its in-sample days"
+                else:
+                    done = len(self.outcome.results)
+                    note = "ranked first by net P&L after charges" + (
+                        f" among the {done} of {self._planned} points that ran"
+                        if done < self._planned
+                        else ""
+                    )
                 source = self.request.config_path
                 write_best(out / "best.yaml", self.request.raw, config, best, source, note)
         except OSError as exc:
@@ -214,11 +364,16 @@ class Sweep:
         params the latest fold chose (what one would trade next)."""
         if self.request.walk_forward is None:
             return best_of(self.outcome.results)
-        latest = [r for r in self.outcome.results if r.phase == "in" and r.ok]
-        if not latest:
+        ran: dict[int, list[PointResult]] = {}
+        for result in self.outcome.results:
+            if result.phase == "in":
+                ran.setdefault(result.fold, []).append(result)
+        # A fold whose in-sample points have not all ended (the sweep was stopped) has
+        # not chosen yet: its best so far is not what it would have picked.
+        complete = [fold for fold, runs in ran.items() if len(runs) == self._planned]
+        if not complete:
             return None
-        last_fold = max(r.fold for r in latest)
-        return best_of([r for r in latest if r.fold == last_fold])
+        return best_of(ran[max(complete)])
 
     def print_summary(self, stdout: TextIO) -> None:
         console = Console(file=stdout, width=None if stdout.isatty() else 120)
@@ -237,32 +392,38 @@ class Sweep:
         else:
             console.print(title + " — out-of-sample only", markup=False, soft_wrap=True)
             console.print(self._walk_forward_table(results))
-        for line in failures(results):
+        for line in failures(outcome.results):  # a walk-forward's in-sample ones too
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         out = self.request.out
         if outcome.best is not None:
-            console.print(f"best: {outcome.best.label}  →  {out / 'best.yaml'}")
-        console.print(f"results: {out / 'results.csv'}")
+            best = outcome.best
+            where = f"best: {best.label}  →  {out / 'best.yaml'}"
+            console.print(where, markup=False, soft_wrap=True)
+            again = rerun_command(shlex.quote(str(out / "best.yaml")), best.window)
+            console.print(f"again: {again}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"results: {out / 'results.csv'}", markup=False, soft_wrap=True)
 
     def _walk_forward_table(self, results: list[PointResult]) -> Table:
         table = Table()
         for column in ("fold", "in sample", "out of sample", "chosen", "net P&L", "Sharpe"):
-            table.add_column(column, justify="right")
-        table.add_column("max DD", justify="right")
-        table.add_column("trades", justify="right")
-        table.add_column("win rate", justify="right")
-        for result in sorted(results, key=lambda r: r.fold):
-            ins = best_of(
-                [r for r in self.outcome.results if r.fold == result.fold and r.phase == "in"]
-            )
-            chosen = "\n".join(f"{name}={value}" for name, value in result.params)
-            in_window = _days_cell(ins.window if ins else None)
-            out_window = _days_cell(result.window)
+            table.add_column(column, justify="right", overflow=FIGURE)
+        for column in ("max DD", "trades", "win rate"):
+            table.add_column(column, justify="right", overflow=FIGURE)
+        chosen_runs = {r.fold: r for r in results}
+        for fold in self._folds:
+            in_window = _days_cell(fold.in_sample)
+            out_window = _days_cell(fold.out_sample)
+            result = chosen_runs.get(fold.number)
+            if result is None:  # no in-sample point ran (or the sweep was stopped first)
+                why = "stopped" if self.outcome.interrupted else "no in-sample point ran"
+                table.add_row(str(fold.number), in_window, out_window, "", Text(why))
+                continue
+            chosen = Text("\n".join(one_line(f"{name}={value}") for name, value in result.params))
             if not result.ok:
-                table.add_row(str(result.fold), in_window, out_window, chosen, result.error)
+                table.add_row(str(fold.number), in_window, out_window, chosen, Text(result.error))
                 continue
             table.add_row(
-                str(result.fold),
+                str(fold.number),
                 in_window,
                 out_window,
                 chosen,
@@ -276,7 +437,7 @@ class Sweep:
         if ok:
             stitched = stitched_figures(ok)
             table.add_row(
-                "all",
+                "all" if len(ok) == len(self._folds) else f"{len(ok)} of\n{len(self._folds)}",
                 "",
                 "",
                 "",
@@ -334,16 +495,30 @@ def _overrides(result: PointResult) -> list[ParamOverride]:
     return [parse_param(f"{name}={value}") for name, value in result.params]
 
 
-def trading_days(config: AppConfig, window: DateWindow | None) -> list[date]:
-    """The days with data, in the window, that the NSE calendar says traded."""
+def trading_days(config: AppConfig, window: DateWindow | None, config_path: str) -> list[date]:
+    """The days with data, in the window, that the NSE calendar says traded. A window
+    with no data at all is the backtest's own usage error (exit 2), raised here once,
+    not by every point."""
     from kitetui.market.calendar import nse
     from kitetui.market.loaders import data_path
     from kitetui.market.replay import clip_sources, load_replay_sources
 
     assert config.replay is not None
-    sources = load_replay_sources(config.replay.sources)
+    loaded = load_replay_sources(config.replay.sources)
+    sources = loaded
     if window is not None:
-        sources = clip_sources(sources, window)
+        sources = clip_sources(loaded, window)
+        if not sources.streams:  # as ``kitetui backtest`` says it (venues.replay)
+            covered = (
+                f"the data cover {loaded.days[0]} … {loaded.days[-1]}"
+                if loaded.days
+                else "the data are empty"
+            )
+            raise ConfigError(
+                config_path,
+                "--from/--to",
+                f"no replay data in {window.describe()} ({covered})",
+            )
     override = config.calendar.holidays_override
     calendar = nse(data_path(override) if override else None)
     return [day for day in sources.days if calendar.is_trading_day(day)]

@@ -18,7 +18,7 @@ from datetime import date
 from kitetui.config import ConfigError
 from kitetui.market.replay import DateWindow
 
-_SPEC = re.compile(r"\s*(\d+)d?\s*:\s*(\d+)d?\s*")
+_SPEC = re.compile(r"\s*([0-9]+)d?\s*:\s*([0-9]+)d?\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -163,6 +163,7 @@ def test_backtest_strategy_and_params_override_the_config(
         (["--strategy", "nope"], "error: --strategy nope: unknown strategy 'nope'"),
         (["--from", "2023-04-06", "--to", "2023-04-05"], "error: --from/--to: the window ends"),
         (["--from", "2030-01-01"], "--from/--to: no replay data in 2030-01-01 … the end"),
+        (["--param", "fast=5", "--param", "fast=7"], "error: --param fast=7: set twice"),
     ],
 )
 def test_backtest_refuses_bad_arguments_with_one_line_and_exit_2(
@@ -176,6 +177,19 @@ def test_backtest_refuses_bad_arguments_with_one_line_and_exit_2(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], lines
     assert not (tmp_path / "r").exists()
+
+
+def test_backtest_refuses_an_out_that_is_a_file_before_it_runs(
+    tmp_path: Path, config_file: Path
+) -> None:
+    out = tmp_path / "a-file"
+    out.write_text("mine")
+    db = tmp_path / "b.db"
+    done = run_kitetui("backtest", "-c", str(config_file), "--db", str(db), "--out", str(out))
+    assert done.returncode == 2
+    assert done.stderr == f"error: {out}: cannot write the report (a file, not a folder)\n"
+    assert not db.exists()  # refused before the run, not after it
+    assert out.read_text() == "mine"
 
 
 def test_backtest_refuses_a_date_that_is_not_one(tmp_path: Path, config_file: Path) -> None:
@@ -210,3 +224,23 @@ def test_overrides_convert_bools_and_refuse_a_param_no_engine_has(config_file: P
     assert all(e.params == {"allow_short": False} for e in changed.engines)
     with pytest.raises(ConfigError, match="no engine's strategy has a param 'zzz'"):
         apply_overrides(config, None, [parse_param("zzz=1")])
+
+
+def test_an_engine_scoped_param_wins_whatever_the_order(config_file: Path) -> None:
+    config = load_config(config_file)
+    for order in (["fno.fast=5", "fast=7"], ["fast=7", "fno.fast=5"]):
+        changed = apply_overrides(config, None, [parse_param(text) for text in order])
+        assert changed.engines[0].params == {"fast": 5, "slow": 21}, order
+
+
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [
+        (["fast=30", "fast=10"], "--param fast=10: set twice (also --param fast=30)"),
+        (["fno.slow=30", "fno.slow=40"], "--param fno.slow=40: set twice (also --param fno.slow"),
+    ],
+)
+def test_the_same_param_twice_is_refused(config_file: Path, texts, message) -> None:
+    with pytest.raises(ConfigError) as caught:
+        apply_overrides(load_config(config_file), None, [parse_param(t) for t in texts])
+    assert str(caught.value).startswith(message)

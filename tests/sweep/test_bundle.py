@@ -4,7 +4,10 @@ the same data the config's own files give."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from kitetui.config import parse_config
 from kitetui.market.replay import load_replay_sources
@@ -77,3 +80,25 @@ def test_the_digest_follows_the_bytes(tmp_path: Path) -> None:
     assert make_bundle(parse_config(raw)).digest == first.digest
     data.write_text("date,open,high,low,close,volume\n\n")
     assert make_bundle(parse_config(raw)).digest != first.digest
+
+
+def test_the_default_folder_is_a_private_one_of_this_user(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder = bundle_folder("ab" * 32)
+    base = tmp_path / f"kitetui-sweep-{os.getuid()}"
+    assert folder.parent == base
+    assert base.stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("planted", ["open", "link"])
+def test_a_planted_default_folder_is_refused(tmp_path: Path, monkeypatch, planted) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    base = tmp_path / f"kitetui-sweep-{os.getuid()}"
+    if planted == "open":  # as another user's would be to us: others may write in it
+        base.mkdir()
+        base.chmod(0o777)
+    else:
+        (tmp_path / "elsewhere").mkdir(mode=0o700)
+        base.symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OSError, match="not a private folder of this user"):
+        bundle_folder("ab" * 32)

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kitetui.config import ConfigError
-from kitetui.sweep.grid import MAX_POINTS, check_axes, expand, parse_axis
+from kitetui.sweep.grid import MAX_POINTS, check_axes, check_points, expand, parse_axis
 
 
 @pytest.mark.parametrize(
@@ -47,6 +47,10 @@ def test_parse_axis_with_range_or_list_gives_values_as_typed(text, name, values)
         ("fast=1,,2", "an empty value"),
         ("fast=1,2,1", "a value is repeated"),
         ("fast=1:100000:1", "at most"),
+        ("fast=1:10000000:1", "10,000,000 values (at most 10,000"),  # counted, not built
+        ("fast=1:1e999999999:1", "too large or too small"),  # overflows the context
+        ("fast=1e999999999:1e999999999:1", "too large or too small"),
+        ("fast=1:2:1e-999999999", "too large or too small"),
     ],
 )
 def test_parse_axis_with_bad_text_names_the_flag(text, reason) -> None:
@@ -97,6 +101,11 @@ def test_expand_refuses_a_repeated_name_no_axis_or_too_many_points() -> None:
         ("fast=5,x", "expected a whole number, got 'x'"),
         ("bb_std=1,nan", "expected a finite number, got 'nan'"),
         ("allow_short=yes", "expected true or false, got 'yes'"),
+        ("fast=-5:5:5", "fast=-5: Input should be greater than or equal to 1"),  # own bound
+        ("fno.fast=9,100000", "fast=100000: Input should be less than or equal to 999"),
+        ("bb_std=1.5,2,1.50", "1.5 and 1.50 are the same value"),  # one backtest, run twice
+        ("fast=5,05", "5 and 05 are the same value"),
+        ("allow_short=true,True", "true and True are the same value"),
     ],
 )
 def test_check_axes_refuses_unknown_names_and_values_of_the_wrong_type(small, text, reason) -> None:
@@ -108,3 +117,33 @@ def test_check_axes_refuses_unknown_names_and_values_of_the_wrong_type(small, te
 def test_check_axes_leaves_cross_param_rules_to_each_point(small) -> None:
     # fast=30 with slow=21 breaks ema_cross's rule: that point fails, not the sweep
     check_axes(small, [parse_axis("fno.fast=9,30"), parse_axis("bb_std=1.5:2.5:0.5")])
+
+
+@pytest.mark.parametrize(
+    "axes",
+    [
+        ["fno.fast=30"],  # slow is 21 in the config
+        ["fno.fast=30,40", "fno.slow=20,25"],
+    ],
+)
+def test_check_points_refuses_a_grid_with_no_valid_point(small, axes) -> None:
+    points = expand([parse_axis(text) for text in axes])
+    with pytest.raises(ConfigError) as caught:
+        check_points(small, points)
+    assert str(caught.value).startswith(
+        f"--grid: every point is refused, e.g. {points[0].label}: fno.params: fast (30) "
+        "must be less than slow"
+    )
+
+
+def test_check_points_passes_a_grid_with_one_valid_point(small) -> None:
+    check_points(small, expand([parse_axis("fno.fast=30,9"), parse_axis("fno.slow=20,21")]))
+
+
+def test_a_list_of_too_many_values_is_one_short_line() -> None:
+    text = "fast=" + ",".join(map(str, range(10_001)))
+    with pytest.raises(ConfigError) as caught:
+        parse_axis(text)
+    message = str(caught.value)
+    assert message.endswith(": 10,001 values (at most 10,000 points a sweep)")
+    assert len(message) < 300  # the flag's text is cut, not echoed whole

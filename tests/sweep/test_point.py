@@ -13,8 +13,8 @@ from kitetui.sweep.point import PointJob, run_point
 WINDOW = DateWindow(date(2023, 4, 5), date(2023, 4, 6))
 
 
-def _job(small, small_config, params, database=None) -> PointJob:
-    return PointJob(0, params, small, str(small_config), WINDOW, database)
+def _job(small, small_config, params, database=None, phase="sweep") -> PointJob:
+    return PointJob(0, params, small, str(small_config), WINDOW, database, phase=phase)
 
 
 def test_a_point_measures_its_run_as_the_report_does(small, small_config, tmp_path) -> None:
@@ -39,6 +39,14 @@ def test_a_point_measures_its_run_as_the_report_does(small, small_config, tmp_pa
     )
     assert result.trades > 0
     assert result.database == str(db)
+    assert result.daily_net == () and result.closed_equity == ()  # not stitched: not kept
+
+
+def test_an_out_of_sample_point_keeps_the_curves_its_fold_is_stitched_by(
+    small, small_config
+) -> None:
+    result = run_point(_job(small, small_config, (("bb_std", "1.5"),), phase="out"))
+    assert result.ok, result.error
     assert len(result.daily_net) == 2  # the window's trading days, for stitched ratios
     assert sum(result.daily_net) == result.closed_equity[-1][1]  # every closed trade's net
     assert len(result.closed_equity) == result.trades + 1  # from the 0 start

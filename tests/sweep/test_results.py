@@ -5,17 +5,32 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import math
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+from rich.console import Console
 
 from kitetui.backtest.runner import apply_overrides, parse_param
 from kitetui.config import parse_config, read_config_data
 from kitetui.market.replay import DateWindow
 from kitetui.sweep.point import PointResult
-from kitetui.sweep.results import best_of, csv_rows, failures, ranked, write_best, write_csv
+from kitetui.sweep.results import (
+    best_of,
+    csv_rows,
+    failures,
+    ranked,
+    rerun_command,
+    results_table,
+    write_best,
+    write_csv,
+)
 
 WINDOW = DateWindow(date(2023, 4, 5), date(2023, 4, 6))
 
@@ -111,3 +126,95 @@ def test_best_yaml_is_the_config_with_the_points_params(small_config, small, tmp
     assert engines["fno"].params == {"fast": 5, "slow": 21}
     assert engines["equity"].params == {"bb_std": 1.5}
     assert loaded.model_dump(exclude={"engines"}) == small.model_dump(exclude={"engines"})
+
+
+def test_best_yaml_says_how_to_run_the_point_again_on_its_window(small_config, small, tmp_path):
+    best = _result(0, "12.5")
+    path = tmp_path / "best.yaml"
+    write_best(path, read_config_data(small_config), small, best, "s.yaml", "ranked first")
+    text = path.read_text()
+    assert "# measured on 2023-04-05 … 2023-04-06\n" in text
+    again = "kitetui backtest -c THIS_FILE --from 2023-04-05 --to 2023-04-06"
+    assert f"# run it again: {again}\n" in text
+
+
+@pytest.mark.parametrize(
+    ("window", "command"),
+    [
+        (None, "kitetui backtest -c b.yaml"),
+        (DateWindow(date(2023, 4, 5), None), "kitetui backtest -c b.yaml --from 2023-04-05"),
+        (DateWindow(None, date(2023, 4, 6)), "kitetui backtest -c b.yaml --to 2023-04-06"),
+    ],
+)
+def test_rerun_command_carries_the_window(window, command) -> None:
+    assert rerun_command("b.yaml", window) == command
+
+
+def test_table_shows_param_values_as_text_not_markup_or_escapes() -> None:
+    hostile = PointResult(0, (("mode", "[/x]\x1b[31m"),), 0, "sweep", None, "", Decimal(1))
+    out = io.StringIO()
+    Console(file=out, width=200).print(results_table([hostile], ["mode"]))
+    assert "[/x]\\x1b[31m" in out.getvalue()  # shown as typed, the escape escaped
+    assert "\x1b" not in out.getvalue()
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_a_narrow_terminal_wraps_figures_whole_never_cuts_them(width) -> None:
+    big = PointResult(
+        0,
+        (("fast", "5"), ("slow", "50")),
+        0,
+        "sweep",
+        None,
+        "",
+        Decimal("-11466176.1976"),
+        sharpe=-27.95,
+        max_drawdown=Decimal("11555207.68"),
+        trades=2128,
+        wins=475,
+        win_rate=0.2232,
+        wall_s=3.4,
+    )
+    out = io.StringIO()
+    Console(file=out, width=width).print(results_table([big], ["fast", "slow"]))
+    drawn = out.getvalue()
+    assert "…" not in drawn  # ₹-11,466,… would read as another amount
+    cells = [line.split("│")[4].strip() for line in drawn.splitlines() if line.startswith("│")]
+    assert "".join(cells) == "₹-11,466,176.20"
+
+
+_nets = st.one_of(st.none(), st.decimals(-1000, 1000, places=2))
+_sharpes = st.one_of(st.none(), st.sampled_from([-1.5, 0.0, 0.7, 2.0]))
+
+
+@given(st.lists(st.tuples(_nets, _sharpes, st.decimals(0, 50, places=1)), max_size=30))
+def test_ranking_is_total_failed_last_and_ties_go_by_sharpe_then_drawdown(rows) -> None:
+    results = [
+        PointResult(
+            i,
+            (("fast", str(i)),),
+            0,
+            "sweep",
+            None,
+            "" if net is not None else "failed",
+            net,
+            sharpe=sharpe,
+            max_drawdown=None if net is None else drawdown,
+        )
+        for i, (net, sharpe, drawdown) in enumerate(rows)
+    ]
+    order = ranked(results)
+    assert sorted(r.index for r in order) == list(range(len(results)))  # each point once
+    ok = [r for r in order if r.ok]
+    assert order[: len(ok)] == ok  # failed points after every point that ran
+    for a, b in itertools.pairwise(ok):
+        assert a.net_pnl >= b.net_pnl
+        if a.net_pnl == b.net_pnl:
+            sa = -math.inf if a.sharpe is None else a.sharpe
+            sb = -math.inf if b.sharpe is None else b.sharpe
+            assert sa >= sb
+            if sa == sb:
+                assert (a.max_drawdown, a.index) < (b.max_drawdown, b.index)
+    assert ranked(list(reversed(results))) == order  # the input's order plays no part
+    _header, table = csv_rows(results, ["fast"])
+    assert [row[0] for row in table] == [*range(1, len(ok) + 1), *[""] * (len(order) - len(ok))]

@@ -7,9 +7,11 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -140,8 +142,19 @@ def test_walk_forward_reports_out_of_sample_runs(small_config, tmp_path) -> None
     assert outs[0]["run_id"] in report.stdout
 
 
-def test_ctrl_c_stops_the_sweep_and_keeps_finished_points(small_config, tmp_path) -> None:
-    out = tmp_path / "stopped"
+def _finished(out: Path) -> int:
+    """The points results.csv holds (it is there, with its header, from the start)."""
+    try:
+        return len(_rows(out / "results.csv"))
+    except FileNotFoundError:
+        return 0
+
+
+def _start_long_sweep(
+    small_config: Path, out: Path, *more: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """A 45-point sweep in its own process group, returned once a point has finished
+    (its workers are then running the next ones)."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -158,23 +171,75 @@ def test_ctrl_c_stops_the_sweep_and_keeps_finished_points(small_config, tmp_path
             "2",
             "--out",
             str(out),
+            *more,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        env=env,
     )
+    deadline = time.monotonic() + 120
+    while not _finished(out) and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(str(proc.communicate()))
+        time.sleep(0.2)
+    return proc
+
+
+def _children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields[1] == str(pid) and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pids: list[int]) -> list[int]:
+    """Those of ``pids`` still alive (not gone, not a zombie), after up to 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                alive.append(pid)
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize(
+    ("send", "code"),
+    [
+        (lambda proc: os.killpg(proc.pid, signal.SIGINT), 130),  # a terminal's Ctrl-C
+        (lambda proc: os.kill(proc.pid, signal.SIGTERM), 143),  # kill, a service manager
+        (lambda proc: os.killpg(proc.pid, signal.SIGTERM), 143),  # to the whole group
+    ],
+    ids=["ctrl-c", "sigterm", "sigterm-group"],
+)
+def test_a_stop_signal_ends_the_sweep_cleanly_and_keeps_finished_points(
+    small_config, tmp_path, send, code
+) -> None:
+    out = tmp_path / "stopped"
+    proc = _start_long_sweep(small_config, out)
     try:
-        deadline = time.monotonic() + 120
-        while not (out / "results.csv").exists() and time.monotonic() < deadline:
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.2)
-        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+        workers = _children(proc.pid)
+        assert workers
+        send(proc)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == code, stderr
     assert "Traceback" not in stderr
     rows = _rows(out / "results.csv")
     assert 1 <= len(rows) < 45
@@ -182,6 +247,39 @@ def test_ctrl_c_stops_the_sweep_and_keeps_finished_points(small_config, tmp_path
     assert "INTERRUPTED" in stdout
     assert (out / "best.yaml").exists()
     assert sorted(p.name for p in out.iterdir()) == ["best.yaml", "results.csv"]
+    assert _running(workers) == []  # no worker left behind
+
+
+def test_sigterm_stops_a_ray_sweep_as_ctrl_c_does(small_config, tmp_path, request) -> None:
+    pytest.importorskip("ray")
+    # Ray's session files and token in a short temporary folder (socket paths < 107 chars)
+    scratch = Path(tempfile.mkdtemp(prefix="kr", dir="/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(scratch, ignore_errors=True))
+    # TMPDIR too: the points keep the sweep's data in the temp dir (not /tmp's)
+    env = {**os.environ, "RAY_TMPDIR": str(scratch), "HOME": str(scratch), "TMPDIR": str(scratch)}
+    out = tmp_path / "ray"
+    proc = _start_long_sweep(small_config, out, "--ray", env=env)
+    try:
+        os.kill(proc.pid, signal.SIGTERM)  # ray.init installs a SIGTERM handler of its own
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, stderr
+    assert "INTERRUPTED" in stdout
+    assert all(r["status"] == "ok" for r in _rows(out / "results.csv"))
+
+
+def test_workers_of_a_killed_sweep_end_themselves(small_config, tmp_path) -> None:
+    proc = _start_long_sweep(small_config, tmp_path / "killed")
+    workers = _children(proc.pid)
+    proc.kill()  # kill -9: the sweep cannot stop them, they must notice
+    proc.communicate(timeout=60)
+    left = _running(workers)
+    for pid in left:  # not left running when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert workers
+    assert left == []
 
 
 @pytest.mark.parametrize(
@@ -198,13 +296,30 @@ def test_ctrl_c_stops_the_sweep_and_keeps_finished_points(small_config, tmp_path
             "error: --walk-forward: 6 trading day(s) of data: a fold needs more than 30",
         ),
         (["--grid", "fast=5,9", "--from", "2023-04-09", "--to", "2023-04-01"], "error: --from"),
+        (
+            ["--grid", "fast=5,9", "--from", "2024-01-01"],
+            "error: {config}: --from/--to: no replay data in 2024-01-01 … the end (the data "
+            "cover 2022-11-18 … 2023-04-11)",
+        ),
+        (
+            ["--grid", "fast=5,9", "--walk-forward", "1:1", "--to", "2022-01-31"],
+            "error: {config}: --from/--to: no replay data in the start … 2022-01-31",
+        ),
+        (["--grid", "fast=0,9"], "error: --grid fast=0,9: fast=0: Input should be greater"),
+        (["--grid", "fast=30,40"], "error: --grid: every point is refused, e.g. fast=30: fno."),
+        (["--grid", "fast=1:1e999999999:1"], "error: --grid fast=1:1e999999999:1: a range's"),
+        (["--grid", "fast=5,9", "--workers", "100000"], "error: --workers 100000: at most"),
+        (
+            ["--grid", "equity.bb_std=1:3.5:0.001", "--walk-forward", "1:1"],
+            "error: --walk-forward: 2,501 points × 5 folds = 12,505 runs (at most 10,000 a sweep)",
+        ),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2(small_config, tmp_path, args, message) -> None:
     out = tmp_path / "never"
     done = run_kitetui("sweep", "-c", str(small_config), *args, "--out", str(out))
     assert done.returncode == 2
-    assert done.stderr.startswith(message), done.stderr
+    assert done.stderr.startswith(message.format(config=small_config)), done.stderr
     assert done.stderr.count("\n") == 1
     assert not out.exists()
 
@@ -218,3 +333,51 @@ def test_an_out_dir_holding_a_sweep_is_refused_and_left_alone(swept, small_confi
         done.stderr == f"error: {out}: already holds a sweep's results.csv (give another --out)\n"
     )
     assert (out / "results.csv").read_bytes() == before
+
+
+def test_an_out_that_is_a_file_is_refused_before_any_point_runs(small_config, tmp_path) -> None:
+    out = tmp_path / "a-file"
+    out.write_text("mine")
+    done = run_kitetui("sweep", "-c", str(small_config), "--grid", "fast=5,9", "--out", str(out))
+    assert done.returncode == 2
+    assert done.stderr == f"error: {out}: cannot write the sweep (a file, not a folder)\n"
+    assert out.read_text() == "mine"
+
+
+def test_ray_without_the_extra_says_how_to_install_it(small_config, tmp_path) -> None:
+    out = tmp_path / "never"
+    blocked = (
+        "import sys; sys.modules['ray'] = None; from kitetui.cli import main; "
+        f"sys.exit(main(['sweep', '-c', {str(small_config)!r}, '--grid', 'fast=5,9', "
+        f"'--ray', '--out', {str(out)!r}]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", blocked], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr == "error: --ray: Ray is not installed: pip install 'kitetui[ray]'\n"
+    assert not out.exists()
+
+
+def test_a_sweep_started_with_sighup_ignored_runs_on_after_a_hangup(small_config, tmp_path):
+    out = tmp_path / "nohup"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kitetui", "sweep", "-c", str(small_config), "--grid",
+         "equity.bb_std=1.5:3:0.5", "--workers", "2", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # as nohup does
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not _finished(out) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGHUP)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "INTERRUPTED" not in stdout
+    assert len(_rows(out / "results.csv")) == 4

@@ -49,3 +49,10 @@ def test_terminal_progress_draws_a_bar_and_grows_with_more_points() -> None:
     drawn = stream.getvalue()
     assert "sweep" in drawn and "[" not in drawn.replace("\x1b[", "")  # no per-point lines
     assert progress.best_text() == "best ₹7.00 (fast=1)"
+
+
+def test_terminal_progress_shows_the_best_points_params_as_typed() -> None:
+    stream = io.StringIO()
+    with SweepProgress(1, stream=stream, force=True) as progress:
+        progress.update(PointResult(0, (("mode", "[/b]"),), 0, "sweep", None, "", Decimal(3)))
+    assert progress.best_text() == "best ₹3.00 (mode=[/b])"  # rich would raise on markup

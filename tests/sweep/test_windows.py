@@ -15,13 +15,13 @@ from kitetui.sweep.windows import WalkForward, folds, parse_walk_forward
 
 @pytest.mark.parametrize(
     ("text", "spec"),
-    [("60d:20d", (60, 20)), ("60:20", (60, 20)), (" 5d : 1 ", (5, 1))],
+    [("60d:20d", (60, 20)), ("60:20", (60, 20)), (" 5d : 1 ", (5, 1)), ("60D:20D", (60, 20))],
 )
 def test_parse_walk_forward_with_days(text, spec) -> None:
     assert parse_walk_forward(text) == WalkForward(*spec)
 
 
-@pytest.mark.parametrize("text", ["60", "60d", "60w:20d", "a:b", "0:5", "5:0", "-1:2", ""])
+@pytest.mark.parametrize("text", ["60", "60d", "60w:20d", "a:b", "0:5", "5:0", "-1:2", "", "٤:٢"])
 def test_parse_walk_forward_with_bad_text_is_one_line(text) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_walk_forward(text)

@@ -1,0 +1,51 @@
+"""``make_private_dir``: private when it creates a folder, hands off one that exists."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kitetui.backtest.files import make_private_dir, write_private
+
+
+def test_a_new_folder_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    before = os.umask(0o022)
+    try:
+        make_private_dir(tmp_path / "a" / "b")
+    finally:
+        os.umask(before)
+    assert (tmp_path / "a" / "b").stat().st_mode & 0o7777 == 0o700
+
+
+def test_an_existing_shared_folder_keeps_its_mode(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # as /tmp: `--out /tmp` must not make it 0700 nor drop the sticky bit
+    make_private_dir(shared)
+    assert shared.stat().st_mode & 0o7777 == 0o1777
+
+
+def test_a_file_in_the_way_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(OSError) as caught:
+        make_private_dir(tmp_path / "f")
+    assert caught.value.strerror == "a file, not a folder"
+
+
+def test_write_private_refuses_a_planted_symlink(tmp_path: Path) -> None:
+    target = tmp_path / "precious"
+    target.write_text("keep me")
+    (tmp_path / "results.csv.part").symlink_to(target)
+    with pytest.raises(OSError):
+        write_private(tmp_path / "results.csv.part", "rank,point\n")
+    assert target.read_text() == "keep me"
+
+
+def test_write_private_follows_a_symlink_when_asked(tmp_path: Path) -> None:
+    target = tmp_path / "latest-real.csv"
+    (tmp_path / "latest.csv").symlink_to(target)
+    write_private(tmp_path / "latest.csv", "a\n", follow_symlinks=True)
+    assert target.read_text() == "a\n"
+    assert target.stat().st_mode & 0o777 == 0o600
