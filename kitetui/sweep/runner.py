@@ -501,24 +501,13 @@ def trading_days(config: AppConfig, window: DateWindow | None, config_path: str)
     not by every point."""
     from kitetui.market.calendar import nse
     from kitetui.market.loaders import data_path
-    from kitetui.market.replay import clip_sources, load_replay_sources
+    from kitetui.market.replay import load_replay_sources
+    from kitetui.venues.replay import clipped_to_window
 
     assert config.replay is not None
-    loaded = load_replay_sources(config.replay.sources)
-    sources = loaded
-    if window is not None:
-        sources = clip_sources(loaded, window)
-        if not sources.streams:  # as ``kitetui backtest`` says it (venues.replay)
-            covered = (
-                f"the data cover {loaded.days[0]} … {loaded.days[-1]}"
-                if loaded.days
-                else "the data are empty"
-            )
-            raise ConfigError(
-                config_path,
-                "--from/--to",
-                f"no replay data in {window.describe()} ({covered})",
-            )
+    sources = load_replay_sources(config.replay.sources)
+    if window is not None:  # as ``kitetui backtest`` refuses it
+        sources = clipped_to_window(sources, window, config_path)
     override = config.calendar.holidays_override
     calendar = nse(data_path(override) if override else None)
     return [day for day in sources.days if calendar.is_trading_day(day)]

@@ -98,22 +98,8 @@ class ReplayVenue:
         return Opened(master, available, events)
 
     def _clipped(self, loaded: ReplaySources, config_path: str) -> ReplaySources:
-        """The loaded data cut to the backtest's window; a window with no data at all is
-        a usage error (exit 2) naming what the data do cover."""
         assert self.window is not None
-        clipped = clip_sources(loaded, self.window)
-        if not clipped.streams:
-            covered = (
-                f"the data cover {loaded.days[0]} … {loaded.days[-1]}"
-                if loaded.days
-                else "the data are empty"
-            )
-            raise ConfigError(
-                config_path,
-                "--from/--to",
-                f"no replay data in {self.window.describe()} ({covered})",
-            )
-        return clipped
+        return clipped_to_window(loaded, self.window, config_path)
 
     async def start(self, host: VenueHost) -> None:
         """The data bring their own days."""
@@ -132,3 +118,19 @@ class ReplayVenue:
 
     def margins(self) -> None:
         return None  # computed from the engines' margin rates
+
+
+def clipped_to_window(loaded: ReplaySources, window: DateWindow, config_path: str) -> ReplaySources:
+    """The loaded data cut to a backtest's (or a sweep's) window; a window with no data
+    at all is a usage error (exit 2) naming what the data do cover."""
+    clipped = clip_sources(loaded, window)
+    if not clipped.streams:
+        covered = (
+            f"the data cover {loaded.days[0]} … {loaded.days[-1]}"
+            if loaded.days
+            else "the data are empty"
+        )
+        raise ConfigError(
+            config_path, "--from/--to", f"no replay data in {window.describe()} ({covered})"
+        )
+    return clipped

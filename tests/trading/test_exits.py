@@ -93,6 +93,15 @@ async def _long(desk, price: float = 19_500.0) -> None:
     assert desk.trader.position_qty(FUT) > 0
 
 
+async def _long_option(desk) -> None:
+    """Buy 50 of the call at 100 with its stop at 70 (the fill comes with the next price)."""
+    await desk.price(OPT, 100.0)
+    await desk.trader._place_entry(
+        desk.engine, desk.signal(SignalKind.LONG, OPT, 100.0), OPT, Side.BUY, 50, 70.0,
+        100.0, "",
+    )  # fmt: skip
+
+
 async def test_entry_fill_is_protected_by_a_stop_of_the_position_size(tmp_path: Path) -> None:
     desk = await _desk(tmp_path)
     try:
@@ -346,11 +355,7 @@ async def test_triggered_option_stop_that_rests_is_repriced_toward_the_market(
 ) -> None:
     desk = await _desk(tmp_path, exits=ExitConfig(reprice_after_s=2.0, max_modifications=2))
     try:
-        await desk.price(OPT, 100.0)
-        await desk.trader._place_entry(
-            desk.engine, desk.signal(SignalKind.LONG, OPT, 100.0), OPT, Side.BUY, 50, 70.0,
-            100.0, "",
-        )  # fmt: skip
+        await _long_option(desk)
         await desk.price(OPT, 100.0)
         [stop] = working(desk.trader, OPT, OrderPurpose.STOP)
         await desk.price(OPT, 60.0)  # gaps through trigger 70 and limit 66.5: rests
@@ -378,11 +383,7 @@ async def _option_stop_gapped_through(tmp_path: Path, *, skip: bool) -> list[tup
     price, so every pass looks at every symbol."""
     desk = await _desk(tmp_path, exits=ExitConfig(reprice_after_s=2.0, max_modifications=3))
     try:
-        await desk.price(OPT, 100.0)
-        await desk.trader._place_entry(
-            desk.engine, desk.signal(SignalKind.LONG, OPT, 100.0), OPT, Side.BUY, 50, 70.0,
-            100.0, "",
-        )  # fmt: skip
+        await _long_option(desk)
         quiet_seen = False
         for price, seconds in ((100.0, 1), (99.0, 1), (98.0, 1), (60.0, 1), (58.0, 3),
                                (57.0, 3), (56.0, 3)):  # fmt: skip
