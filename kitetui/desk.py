@@ -54,6 +54,9 @@ class Desk:
         self._kill_reason = ""  # a kill switch pulled before the journal was open
         self._loop: asyncio.AbstractEventLoop | None = None
         self._market_open = False
+        # The first signal that stopped the desk (SIGTERM, SIGINT), if one did: a backtest
+        # cut short exits with 128 + its number, as a shell reports it.
+        self.stop_signal: int | None = None
 
     # -- signals and requests (any thread) ----------------------------------------------
 
@@ -61,14 +64,19 @@ class Desk:
         """SIGTERM/SIGINT stop, SIGUSR1 kills; for a desk on the main thread's loop.
         Signals the program held since its first instant (``startup``) act now."""
         self._loop = loop
-        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
-        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGTERM, self._stop_on, signal.SIGTERM)
+        loop.add_signal_handler(signal.SIGINT, self._stop_on, signal.SIGINT)
         loop.add_signal_handler(signal.SIGUSR1, self.request_kill, "SIGUSR1")
         for signum in startup.take():
             if signum == signal.SIGUSR1:
                 self.request_kill("SIGUSR1")
             else:
-                self.request_stop()
+                self._stop_on(signum)
+
+    def _stop_on(self, signum: int) -> None:
+        if self.stop_signal is None:
+            self.stop_signal = int(signum)
+        self.request_stop()
 
     def request_stop(self) -> None:
         """Stop trading at the next batch (on the desk's loop)."""

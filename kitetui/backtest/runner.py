@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -227,10 +228,19 @@ def run_backtest(request: BacktestRequest, stdout: TextIO | None = None) -> int:
         raise OutputError(f"{request.out}: cannot write the report (a file, not a folder)")
     ended = run_to_end(request, interactive=True)
     out = sys.stdout if stdout is None else stdout
+    # Cut short by a signal: 128 + its number (130 Ctrl-C, 143 SIGTERM), so a script
+    # tells a partial report from a finished one; the report still covers what ran. (A
+    # signal that comes once the data have ended cuts nothing short.)
+    cut = ended.stop_signal if ended.feed_state != "FINISHED" else None
     if ended.run_id is None:
         print(f"stopped before trading began ({request.database})", file=out)
-        return 0
+        return 0 if cut is None else 128 + cut
     write_report(request.database, ended.run_id, request.out, out)
+    if cut is not None:
+        name = signal.Signals(cut).name
+        print(f"stopped by {name} before the end of its data: the report covers what ran",
+              file=out)  # fmt: skip
+        return 128 + cut
     return 0 if ended.feed_state in ("FINISHED", "STOPPED") else 1
 
 
@@ -241,6 +251,7 @@ class RunEnd:
 
     run_id: str | None
     feed_state: str
+    stop_signal: int | None = None  # the signal that stopped it (Ctrl-C, SIGTERM), if any
 
 
 def run_to_end(request: BacktestRequest, *, interactive: bool) -> RunEnd:
@@ -269,6 +280,8 @@ def run_to_end(request: BacktestRequest, *, interactive: bool) -> RunEnd:
         window=request.window,
     )
 
+    stopped_by: list[int | None] = [None]
+
     async def main() -> bool:
         loop = asyncio.get_running_loop()
         desk = Desk(supervisor, control=interactive)
@@ -288,10 +301,11 @@ def run_to_end(request: BacktestRequest, *, interactive: bool) -> RunEnd:
             summary = await desk.serve(on_market=trading)
         finally:
             await progress.stop()
+            stopped_by[0] = desk.stop_signal
         return summary is not None
 
     ran = asyncio.run(main())
-    return RunEnd(supervisor.run_id if ran else None, supervisor.feed_state)
+    return RunEnd(supervisor.run_id if ran else None, supervisor.feed_state, stopped_by[0])
 
 
 def write_report(database: Path, run: str, out: Path | None, stdout: TextIO) -> Report:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
+import signal
 import subprocess
 import sys
 from decimal import Decimal
@@ -15,8 +17,15 @@ import pytest
 from cli_helpers import run_kitetui
 
 from kitetui.backtest.files import REPORT_FILES
-from kitetui.backtest.runner import apply_overrides, parse_param
+from kitetui.backtest.runner import (
+    BacktestRequest,
+    apply_overrides,
+    parse_param,
+    run_backtest,
+)
 from kitetui.config import ConfigError, load_config
+from kitetui.desk import Desk
+from kitetui.supervisor import Supervisor
 from tests.backtest_helpers import SMALL, WINDOW
 
 
@@ -244,3 +253,38 @@ def test_the_same_param_twice_is_refused(config_file: Path, texts, message) -> N
     with pytest.raises(ConfigError) as caught:
         apply_overrides(load_config(config_file), None, [parse_param(t) for t in texts])
     assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_backtest_stopped_by_a_signal_writes_its_report_and_exits_128_plus_it(
+    tmp_path: Path, config_file: Path, monkeypatch: pytest.MonkeyPatch, signum: int
+) -> None:
+    """A backtest cut short by Ctrl-C or SIGTERM still writes the report of what ran,
+    and says so, but exits 130 or 143: a script tells it from a finished one."""
+    serve, process = Desk.serve, Supervisor._process
+    desks: list[Desk] = []
+
+    async def serving(desk: Desk, on_market=None):
+        desks.append(desk)
+        return await serve(desk, on_market=on_market)
+
+    async def processing(supervisor: Supervisor, ts: int, batch, warm: bool) -> None:
+        await process(supervisor, ts, batch, warm)
+        if supervisor.summary is not None and supervisor.summary.batches == 30:
+            desks[0]._stop_on(signum)  # what the loop's handler calls on the signal
+
+    monkeypatch.setattr(Desk, "serve", serving)
+    monkeypatch.setattr(Supervisor, "_process", processing)
+    out = io.StringIO()
+    request = BacktestRequest(
+        config=load_config(config_file),
+        config_path=str(config_file),
+        database=tmp_path / "bt.db",
+        out=tmp_path / "report",
+        window=None,
+    )
+    assert run_backtest(request, stdout=out) == 128 + signum
+    name = signal.Signals(signum).name
+    assert f"stopped by {name} before the end of its data" in out.getvalue()
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["run"]["status"] == "STOPPED"
