@@ -66,11 +66,23 @@ def property_files() -> list[str]:
     return sorted(found.stdout.split())
 
 
+def _test_files(paths: list[str]) -> list[Path]:
+    """The test files ``paths`` name: files as given, folders searched (``pytest`` takes
+    both)."""
+    files: list[Path] = []
+    for path in paths:
+        where = ROOT / path.split("::")[0]
+        files.extend(sorted(where.rglob("test_*.py")) if where.is_dir() else [where])
+    return files
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--times", type=int, default=10, help="examples × this (default 10)")
     parser.add_argument("--seed", type=int, default=None, help="hypothesis seed")
-    parser.add_argument("paths", nargs="*", help="test files (default: all with @given)")
+    parser.add_argument(
+        "paths", nargs="*", help="test files or folders (default: every file with @given)"
+    )
     args = parser.parse_args()
     if args.times < 1:
         parser.error("--times must be at least 1")
@@ -83,7 +95,7 @@ def main() -> int:
         command.append(f"--hypothesis-seed={args.seed}")
     scale = Scale(args.times)
     code = pytest.main([*command, *paths], plugins=[scale])
-    explicit = any("@settings(" in (ROOT / path).read_text() for path in paths)
+    explicit = any("@settings(" in file.read_text() for file in _test_files(paths))
     if explicit and scale.scaled == 0 and code in (0, 1):
         print(f"no test carried {ATTRIBUTE}: hypothesis changed, counts NOT scaled")
         return 2
