@@ -32,11 +32,23 @@ def describe(result: PointResult) -> str:
 
 
 class SweepProgress:
-    def __init__(self, total: int, *, stream: TextIO | None = None, force: bool = False) -> None:
+    """``walk_forward``: the best so far is of the out-of-sample runs only, what the
+    sweep reports; in-sample runs of different folds cover different days, and the best
+    of them all would compare one fold's figures with another's."""
+
+    def __init__(
+        self,
+        total: int,
+        *,
+        stream: TextIO | None = None,
+        force: bool = False,
+        walk_forward: bool = False,
+    ) -> None:
         self.total = total
         self.done = 0
         self.failed = 0
         self.best: PointResult | None = None
+        self._walk_forward = walk_forward
         self._stream = stream if stream is not None else sys.stderr
         self.live = force or self._stream.isatty()
         self._progress: Progress | None = None
@@ -70,6 +82,8 @@ class SweepProgress:
         self.done += 1
         if not result.ok:
             self.failed += 1
+        elif self._walk_forward and result.phase != "out":
+            pass  # in sample: not what the sweep reports
         elif self.best is None or rank_key(result) < rank_key(self.best):
             self.best = result
         if self._progress is not None and self._task is not None:
@@ -81,7 +95,8 @@ class SweepProgress:
         failed = f"  {self.failed} failed" if self.failed else ""
         if self.best is None:
             return failed.strip()
-        return f"best {rupees(self.best.net_pnl)} ({self.best.label}){failed}"
+        kind = "best out of sample" if self._walk_forward else "best"
+        return f"{kind} {rupees(self.best.net_pnl)} ({self.best.label}){failed}"
 
     def __exit__(self, *_exc: object) -> None:
         if self._progress is not None:

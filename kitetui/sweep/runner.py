@@ -307,7 +307,7 @@ class Sweep:
 
     def _walk_forward(self, points: list[GridPoint], plan_: list[Fold]) -> None:
         jobs = [self.job(p, f.in_sample, f.number, "in") for f in plan_ for p in points]
-        with SweepProgress(len(jobs), stream=self._stderr) as progress:
+        with SweepProgress(len(jobs), stream=self._stderr, walk_forward=True) as progress:
             in_sample = self._run_jobs(jobs, progress)
             chosen = []
             for fold in plan_:

@@ -56,3 +56,21 @@ def test_terminal_progress_shows_the_best_points_params_as_typed() -> None:
     with SweepProgress(1, stream=stream, force=True) as progress:
         progress.update(PointResult(0, (("mode", "[/b]"),), 0, "sweep", None, "", Decimal(3)))
     assert progress.best_text() == "best ₹3.00 (mode=[/b])"  # rich would raise on markup
+
+
+def test_walk_forward_progress_ranks_only_the_out_of_sample_runs() -> None:
+    """In-sample runs of different folds cover different days: the best so far is of the
+    out-of-sample runs, which the sweep reports."""
+    stream = io.StringIO()
+
+    def run(index: int, phase: str, net: str) -> PointResult:
+        return PointResult(index, (("fast", str(index)),), 1, phase, None, "", Decimal(net))
+
+    with SweepProgress(3, stream=stream, walk_forward=True) as progress:
+        progress.update(run(0, "in", "900"))
+        assert progress.best is None and progress.best_text() == ""
+        progress.add(2)
+        progress.update(run(1, "in", "50"))
+        progress.update(run(0, "out", "-20"))
+        progress.update(run(1, "out", "10"))
+    assert progress.best_text() == "best out of sample ₹10.00 (fast=1)"
