@@ -12,6 +12,7 @@ alone so ``kitetui report`` rebuilds it the same way later.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import sys
@@ -315,6 +316,10 @@ def write_report(database: Path, run: str, out: Path | None, stdout: TextIO) -> 
 
     report = build_report(load_ledger(database, run))
     folder = out if out is not None else DEFAULT_REPORTS / report.run_id
+    replaced = _report_run_in(folder)
+    if replaced is not None and replaced != report.run_id:
+        # said, not refused: re-running into one folder is a way of working
+        print(f"kitetui: {folder}: replacing the report of run {replaced}", file=sys.stderr)
     try:
         make_private_dir(folder)
         paths = write_report_files(report, folder)
@@ -326,6 +331,15 @@ def write_report(database: Path, run: str, out: Path | None, stdout: TextIO) -> 
     console = Console(file=stdout, width=120 if not stdout.isatty() else None)
     print_summary(report, console, paths=[str(html)])
     return report
+
+
+def _report_run_in(folder: Path) -> str | None:
+    """The run whose report ``folder`` holds already, if it holds a readable one."""
+    try:
+        run = json.loads((folder / "report.json").read_text())["run"]["run_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return run if isinstance(run, str) else None
 
 
 def list_report_runs(database: Path, stdout: TextIO) -> int:

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -288,3 +289,19 @@ def test_backtest_stopped_by_a_signal_writes_its_report_and_exits_128_plus_it(
     assert f"stopped by {name} before the end of its data" in out.getvalue()
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["run"]["status"] == "STOPPED"
+
+
+def test_backtest_into_a_folder_holding_another_runs_report_says_it_replaces_it(
+    tmp_path: Path, config_file: Path, finished
+) -> None:
+    out = tmp_path / "report"
+    shutil.copytree(finished["out"], out)
+    before = json.loads((out / "report.json").read_text())["run"]["run_id"]
+    done = run_kitetui(
+        "backtest", "-c", str(config_file), "--db", str(tmp_path / "bt.db"), "--out", str(out),
+        timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    after = json.loads((out / "report.json").read_text())["run"]["run_id"]
+    assert after != before
+    assert f"{out}: replacing the report of run {before}" in done.stderr
