@@ -82,8 +82,8 @@ def test_cli_with_database_left_open_by_others_tightens_it_and_says_so(tmp_path:
     )
     assert first.returncode == 0, first.stderr
     db.chmod(0o644)
-    again = subprocess.run(
-        [sys.executable, "-m", "kitetui", "backtest", "--db", str(db), "--out", str(out)],
+    again = subprocess.run(  # its own report folder: the one line is about the database
+        [sys.executable, "-m", "kitetui", "backtest", "--db", str(db), "--out", f"{out}-2"],
         capture_output=True,
         text=True,
         timeout=180,
