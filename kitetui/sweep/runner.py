@@ -95,6 +95,20 @@ def exit_code(stopped: KeyboardInterrupt) -> int:
 
 
 @contextmanager
+def _handling(signums: Sequence[int], handler: Any) -> Iterator[None]:
+    """``handler`` for each of ``signums`` but those ignored (``nohup kitetui sweep``
+    stays immune to a hang-up), the handlers before it restored after."""
+    held = [
+        (s, signal.signal(s, handler)) for s in signums if signal.getsignal(s) is not signal.SIG_IGN
+    ]
+    try:
+        yield
+    finally:
+        for signum, before in held:
+            signal.signal(signum, before if before is not None else signal.SIG_DFL)
+
+
+@contextmanager
 def stop_signals() -> Iterator[None]:
     """SIGTERM (a service manager, ``kill``) and SIGHUP (the terminal closed) stop the
     sweep as Ctrl-C does: finished points kept, workers stopped, files complete. Left
@@ -106,16 +120,8 @@ def stop_signals() -> Iterator[None]:
         raise StopSignal(signum)
 
     _received.clear()
-    held = [
-        (s, signal.signal(s, stop))
-        for s in (signal.SIGTERM, signal.SIGHUP)
-        if signal.getsignal(s) is not signal.SIG_IGN  # ``nohup kitetui sweep`` stays immune
-    ]
-    try:
+    with _handling((signal.SIGTERM, signal.SIGHUP), stop):
         yield
-    finally:
-        for signum, handler in held:
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
 @contextmanager
@@ -132,16 +138,8 @@ def held_stops() -> Iterator[None]:
     def hold(signum: int, _frame: object) -> None:
         arrived.append(signum)
 
-    held = [
-        (s, signal.signal(s, hold))
-        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-        if signal.getsignal(s) is not signal.SIG_IGN
-    ]
-    try:
+    with _handling((signal.SIGINT, signal.SIGTERM, signal.SIGHUP), hold):
         yield
-    finally:
-        for signum, handler in held:
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
     if arrived:
         raise KeyboardInterrupt if arrived[0] == signal.SIGINT else StopSignal(arrived[0])
 
