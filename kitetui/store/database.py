@@ -211,7 +211,11 @@ class JournalConnection(aiosqlite.Connection):
     the WAL in, i.e. when it was the last connection open."""
 
     def __init__(self, path: Path, lock: DeskLock | None = None) -> None:
-        super().__init__(lambda: sqlite3.connect(path, isolation_level=None), 64)
+        # Not bound to aiosqlite's thread: a replay at full speed writes on the loop's
+        # thread once that one is idle (journal.Journal._on_writer), never both at once.
+        super().__init__(
+            lambda: sqlite3.connect(path, isolation_level=None, check_same_thread=False), 64
+        )
         self.path = path
         self.lock = lock
         self._sealable = True

@@ -2,7 +2,10 @@
 
 Signals, events, risk decisions, order-status changes, equity points and the replay
 cursor are appended to in-memory buffers and written in one transaction every few
-hundred milliseconds (or when a buffer fills), so a tick never waits on SQLite.
+hundred milliseconds (or when a buffer fills), so a tick never waits on SQLite. A
+transaction's parameters are made on the loop's thread and its SQL runs in one call
+(``_commit``): on aiosqlite's thread, or, in a replay at full speed (``inline``), on the
+loop's own, where the timed flushes then commit on time (``_on_writer`` says why).
 
 Orders and fills take the durable path (rule 2, write ahead), as the venue's
 ``CommitPolicy`` says (commit_policy.py). ``DURABLE_EACH``: ``write_order`` commits
@@ -31,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -38,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from kitetui.domain import Event, Fill, Order, Position, RiskDecision, Signal
-from kitetui.store.chain import seal
+from kitetui.store.chain import seal_sync
 from kitetui.store.commit_policy import CommitPolicy
 from kitetui.store.database import database_path, take_notices
 from kitetui.store.equity_chunks import EQUITY_CHUNK_INSERT, chunk_row
@@ -82,9 +86,23 @@ _FILL_INSERT = (
     "INSERT INTO fills (fill_id, seq, run_id, tag, engine, symbol, side, quantity, "
     f"price, product, ts_ns, clock_ns, {_FILL_CHARGE_NAMES}) VALUES ({', '.join('?' * 20)})"
 )
+_SIGNAL_INSERT = "INSERT OR IGNORE INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_DECISION_INSERT = (
+    "INSERT OR IGNORE INTO risk_decisions (run_id, ts_ns, signal_id, engine, symbol, purpose, "
+    "side, requested_qty, verdict, quantity, rule, reason) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_EVENT_INSERT = (
+    "INSERT INTO events (run_id, ts_ns, kind, level, symbol, engine, message, data) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_CURSOR_UPDATE = "UPDATE runs SET cursor_ns = ?, chk = x'' WHERE run_id = ?"
+_UNIVERSE_INSERT = "INSERT OR REPLACE INTO universe VALUES (?, ?, ?, ?, ?, ?)"
 # BATCH: the buffers are written inline (the caller waits) once they hold this many
 # flushes' worth of rows, should the loop not have let the flush task run meanwhile.
 _BACKPRESSURE_FLUSHES = 4
+# SQLite built serialised: one connection may be used from two threads (``_on_writer``).
+_SHAREABLE = sqlite3.threadsafety == 3
 
 
 def charge_columns(cost: FillCost | None) -> tuple[str | int | None, ...]:
@@ -116,6 +134,38 @@ def _position_row(run_id: str, p: Position) -> tuple:
         p.realized_paise,
         p.unrealized_paise,
     )
+
+
+def _order_update_row(o: Order) -> tuple:
+    return (
+        o.status.value,
+        o.filled_qty,
+        o.avg_price,
+        o.broker_order_id,
+        o.reason,
+        o.order_type.value,
+        o.quantity,
+        o.price,
+        o.trigger_price,
+        o.purpose.value,
+        o.ts_ns,
+        o.signal_id,
+        o.tag,
+    )
+
+
+def _commit(con: sqlite3.Connection, many: list[tuple[str, Any]], chained: list[str]) -> None:
+    """One transaction: every statement, the seal of the chained tables, the commit; a
+    failure anywhere rolls all of it back."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        for sql, rows in many:
+            con.executemany(sql, rows)
+        seal_sync(con, chained)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
 
 
 def _json(value: Any) -> str:
@@ -176,6 +226,8 @@ class Journal:
         # The current batch's HOLDs (their Signal factories), should the run end in it.
         self._batch_holds: list[Callable[[], Signal]] = []
         self._lock = asyncio.Lock()
+        # A replay at full speed writes on the loop's own thread (``_on_writer``).
+        self.inline = False
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._closing = False
@@ -446,17 +498,15 @@ class Journal:
             row = self._order_row(order, self._order_seq)
             try:
                 await self._transaction(
-                    lambda: self._write_order_statements(row, order), ("orders", "order_events")
+                    [
+                        (_ORDER_INSERT, row),
+                        (_ORDER_EVENT_INSERT, self._order_event(order, order.ts_ns, first=True)),
+                    ],
+                    ("orders", "order_events"),
                 )
             except BaseException:
                 self._order_seq -= 1  # not journaled: the next order takes this number
                 raise
-
-    async def _write_order_statements(self, row: tuple, order: Order) -> None:
-        await self.db.execute(_ORDER_INSERT, row)
-        await self.db.execute(
-            _ORDER_EVENT_INSERT, self._order_event(order, order.ts_ns, first=True)
-        )
 
     async def write_order_state(self, order: Order, ts_ns: int) -> None:
         """An order's new state that must not wait for a flush (cancellations,
@@ -491,11 +541,6 @@ class Journal:
             await self._backpressure()
             return True
 
-        async def statements() -> None:
-            await self.db.execute(_FILL_INSERT, self._fill_row(fill, seq, clock_ns))
-            if position is not None:
-                await self.db.execute(_POSITION_UPSERT, _position_row(self.run_id, position))
-
         # The duplicate check runs under the lock: two deliveries of one fill (postback and
         # poll) racing here must not both pass it and fail the second commit.
         async with self._lock:
@@ -508,6 +553,9 @@ class Journal:
             seq = self._fill_seq
             self._order_updates[order.tag] = order
             self._order_events.append(self._order_event(order, fill.ts_ns))
+            statements = [(_FILL_INSERT, self._fill_row(fill, seq, clock_ns))]
+            if position is not None:
+                statements.append((_POSITION_UPSERT, _position_row(self.run_id, position)))
             try:
                 await self._transaction(statements, ("fills",))
             except BaseException:
@@ -517,11 +565,7 @@ class Journal:
 
     async def set_desk_state(self, key: str, value: Any) -> None:
         async with self._lock:
-
-            async def statements() -> None:
-                await self.db.execute(_DESK_STATE_UPSERT, (key, _json(value)))
-
-            await self._transaction(statements, ("desk_state",))
+            await self._transaction([(_DESK_STATE_UPSERT, (key, _json(value)))], ("desk_state",))
 
     async def flush(self) -> None:
         async with self._lock:
@@ -600,11 +644,15 @@ class Journal:
             seq,
         )
 
-    async def _transaction(self, extra, tables: tuple[str, ...] = ()) -> None:
-        """Drain every buffer and run ``extra`` in one committed transaction.
+    async def _transaction(
+        self, extra: list[tuple[str, tuple]] | None, tables: tuple[str, ...] = ()
+    ) -> None:
+        """Drain every buffer and write it, with the ``extra`` statements, in one
+        committed transaction.
 
         ``tables`` names the chained tables ``extra`` writes; the ones the buffers write
-        are known here. All of them are sealed before the commit.
+        are known here. All of them are sealed before the commit. Every parameter is
+        made here, on the loop's thread; the SQL then runs in one call (``_commit``).
         """
         if self.failure is not None:
             raise self.failure
@@ -625,96 +673,49 @@ class Journal:
         holds = self.holds.take()
         pending, self._pending = self._pending, 0
         chained = list(tables)
-        db = self.db
+        many: list[tuple[str, Any]] = []  # (sql, rows) for executemany, in this order
+        if signals:
+            many.append((_SIGNAL_INSERT, signals))
+        if decisions:
+            chained.append("risk_decisions")
+            many.append((_DECISION_INSERT, decisions))
+        if new_orders:  # BATCH: the orders first, then their fills, then changes
+            chained.append("orders")
+            many.append((_ORDER_INSERT, new_orders))
+        if fills:
+            chained.append("fills")
+            many.append((_FILL_INSERT, fills))
+        if fill_positions:
+            many.append((_POSITION_UPSERT, fill_positions))
+        if extra:
+            many.extend((sql, [row]) for sql, row in extra)
+        if updates:
+            chained.append("orders")
+            many.append((_ORDER_UPDATE, [_order_update_row(o) for o in updates.values()]))
+        if order_events:
+            chained.append("order_events")
+            many.append((_ORDER_EVENT_INSERT, order_events))
+        if events:
+            many.append((_EVENT_INSERT, events))
+        if equity:  # the transaction's points as one chunk (equity_chunks.py)
+            chained.append("equity_chunks")
+            many.append((EQUITY_CHUNK_INSERT, [chunk_row(self.run_id, equity)]))
+        if cursor is not None:
+            chained.append("runs")
+            many.append((_CURSOR_UPDATE, [(cursor, self.run_id)]))
+        if universe:
+            many.append((_UNIVERSE_INSERT, universe))
+        if instruments:
+            many.append((_INSTRUMENT_INSERT, instruments))
+        if positions is not None:
+            many.append((_POSITION_UPSERT, [_position_row(self.run_id, p) for p in positions()]))
+        if risk_state is not None:
+            chained.append("risk_state")
+            many.append((_RISK_STATE_UPSERT, [(self.run_id, _json(risk_state), time.time_ns())]))
+        if holds:
+            many.append((HOLD_UPSERT, hold_rows(self.run_id, holds)))
         try:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                if signals:
-                    await db.executemany(
-                        "INSERT OR IGNORE INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        signals,
-                    )
-                if decisions:
-                    chained.append("risk_decisions")
-                    await db.executemany(
-                        "INSERT OR IGNORE INTO risk_decisions (run_id, ts_ns, signal_id, engine, "
-                        "symbol, purpose, side, requested_qty, verdict, quantity, rule, reason) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        decisions,
-                    )
-                if new_orders:  # BATCH: the orders first, then their fills, then changes
-                    chained.append("orders")
-                    await db.executemany(_ORDER_INSERT, new_orders)
-                if fills:
-                    chained.append("fills")
-                    await db.executemany(_FILL_INSERT, fills)
-                if fill_positions:
-                    await db.executemany(_POSITION_UPSERT, fill_positions)
-                if extra is not None:
-                    await extra()
-                if updates:
-                    chained.append("orders")
-                    await db.executemany(
-                        _ORDER_UPDATE,
-                        [
-                            (
-                                o.status.value,
-                                o.filled_qty,
-                                o.avg_price,
-                                o.broker_order_id,
-                                o.reason,
-                                o.order_type.value,
-                                o.quantity,
-                                o.price,
-                                o.trigger_price,
-                                o.purpose.value,
-                                o.ts_ns,
-                                o.signal_id,
-                                o.tag,
-                            )
-                            for o in updates.values()
-                        ],
-                    )
-                if order_events:
-                    chained.append("order_events")
-                    await db.executemany(_ORDER_EVENT_INSERT, order_events)
-                if events:
-                    await db.executemany(
-                        "INSERT INTO events (run_id, ts_ns, kind, level, symbol, engine, message, "
-                        "data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        events,
-                    )
-                if equity:  # the transaction's points as one chunk (equity_chunks.py)
-                    chained.append("equity_chunks")
-                    await db.execute(EQUITY_CHUNK_INSERT, chunk_row(self.run_id, equity))
-                if cursor is not None:
-                    chained.append("runs")
-                    await db.execute(
-                        "UPDATE runs SET cursor_ns = ?, chk = x'' WHERE run_id = ?",
-                        (cursor, self.run_id),
-                    )
-                if universe:
-                    await db.executemany(
-                        "INSERT OR REPLACE INTO universe VALUES (?, ?, ?, ?, ?, ?)", universe
-                    )
-                if instruments:
-                    await db.executemany(_INSTRUMENT_INSERT, instruments)
-                if positions is not None:
-                    await db.executemany(
-                        _POSITION_UPSERT, [_position_row(self.run_id, p) for p in positions()]
-                    )
-                if risk_state is not None:
-                    chained.append("risk_state")
-                    await db.execute(
-                        _RISK_STATE_UPSERT, (self.run_id, _json(risk_state), time.time_ns())
-                    )
-                if holds:
-                    await db.executemany(HOLD_UPSERT, hold_rows(self.run_id, holds))
-                await seal(db, chained)
-                await db.commit()
-            except BaseException:
-                await db.rollback()
-                raise
+            await self._on_writer(_commit, many, chained)
         except BaseException as exc:
             # Nothing of it was committed: put the buffered records back, so a later
             # drain (space freed, or close) writes them and none is lost in between.
@@ -752,6 +753,22 @@ class Journal:
             + len(holds)
         )
         self.flushes += 1
+
+    async def _on_writer(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(sqlite3_connection, *args)`` on the writer's connection.
+
+        Normally on aiosqlite's thread, in one hop. ``inline`` (a replay at full speed):
+        here, on the loop's thread. Under a loop that never idles, aiosqlite's thread
+        hardly ever gets the GIL: the loop gives it up for a moment at every ``select``,
+        which restarts the waiting thread's claim on it, so a hop took seconds and a
+        demo run committed nothing before its end. The only other users of the
+        connection then are readers (the desk's detail and chart queries), which SQLite
+        serialises on a connection ``sqlite3.threadsafety`` 3 says may be shared.
+        """
+        db = self.db
+        if self.inline and _SHAREABLE:
+            return fn(db._conn, *args)
+        return await db._execute(lambda: fn(db._conn, *args))
 
     def _where(self) -> str:
         return str(database_path(self.db) or "database")

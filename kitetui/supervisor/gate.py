@@ -212,8 +212,12 @@ class Supervisor:
             self.alerts.start()
             self.feed_state = "RUNNING"
             self.publish()
-            with full_speed_collection(inline):
-                ended = await self._drive()
+            self.journal.inline = inline
+            try:
+                with full_speed_collection(inline):
+                    ended = await self._drive()
+            finally:
+                self.journal.inline = False
             if ended and not self.feed.live:
                 if self.warmup.active:  # the crash came after the last batch
                     await self.recovery.finish()

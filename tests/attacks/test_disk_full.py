@@ -1,10 +1,11 @@
 """A full disk against the real CLI: exit 6, one line, nothing lost, and a resume.
 
 No root tricks: SQLite's own ``PRAGMA max_page_count`` caps the journal's connection
-(set by a two-line bootstrap that wraps ``JournalConnection`` before ``kitetui.cli.main``
+(set by a short bootstrap that wraps ``JournalConnection`` before ``kitetui.cli.main``
 runs), so a write fails with SQLITE_FULL exactly as on a full filesystem; and an
-``OSError(ENOSPC)`` is raised where the writer commits. Then the same database, with
-space back, resumes and ends with the ledger of a run that never hit the wall.
+``OSError(ENOSPC)`` is raised where the writer's sqlite3 connection commits. Then the
+same database, with space back, resumes and ends with the ledger of a run that never
+hit the wall.
 """
 
 from __future__ import annotations
@@ -21,12 +22,23 @@ from kitetui.store.verify import verify_database
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX")
 
 BOOTSTRAP = """
+import sqlite3
 import sys
 from kitetui.store import database
 
 kind, limit = sys.argv[1], int(sys.argv[2])
 wrap = database.JournalConnection.__init__
-commit = database.JournalConnection.commit
+real_connect = sqlite3.connect
+
+
+class Full(sqlite3.Connection):
+    commits = 0
+
+    def commit(self):
+        Full.commits += 1
+        if kind == "enospc" and Full.commits > limit:
+            raise OSError(28, "No space left on device")
+        super().commit()
 
 
 def init(self, path, lock=None):
@@ -34,24 +46,19 @@ def init(self, path, lock=None):
     connect = self._connector
 
     def connector():
-        con = connect()
+        sqlite3.connect = lambda *args, **kwargs: real_connect(*args, factory=Full, **kwargs)
+        try:
+            con = connect()
+        finally:
+            sqlite3.connect = real_connect
         if kind == "pages":
             con.execute(f"PRAGMA max_page_count = {limit}")
         return con
 
     self._connector = connector
-    self.commits = 0
-
-
-async def full_commit(self):
-    self.commits += 1
-    if kind == "enospc" and self.commits > limit:
-        raise OSError(28, "No space left on device")
-    await commit(self)
 
 
 database.JournalConnection.__init__ = init
-database.JournalConnection.commit = full_commit
 from kitetui.cli import main
 
 raise SystemExit(main(sys.argv[3:]))
@@ -106,7 +113,7 @@ def test_cli_with_database_full_exits_six_and_resumes_to_the_same_ledger(
     assert len(clean_fills) >= 20, "the demo must trade for this test to mean anything"
 
     db = tmp_path / "full.db"
-    full = run(db, "pages", "190")  # the demo's journal needs ~230 pages (schema 7)
+    full = run(db, "pages", "190")  # the demo's journal needs ~240 pages (schema 7)
     assert_one_line_exit_six(full, "no space left (database or disk is full)")
     assert "the run resumes where it stopped" in full.stderr
     verified = verify_database(db, trust_seal=False)  # everything committed is intact

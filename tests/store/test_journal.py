@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import pytest
@@ -19,6 +24,8 @@ import pytest
 from kitetui.cli import EXIT_DISK_FULL, _classify
 from kitetui.domain import Event, OrderStatus
 from kitetui.store import errors
+from kitetui.store import journal as journal_module
+from kitetui.store.commit_policy import CommitPolicy
 from kitetui.store.database import open_database
 from kitetui.store.errors import DiskFull
 from kitetui.store.journal import Journal
@@ -42,6 +49,24 @@ def forget_disk_full(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def scalar(db: aiosqlite.Connection, sql: str) -> int:
     return (await (await db.execute(sql)).fetchone())[0]
+
+
+class _NoSpaceOnCommit:
+    """A sqlite3 connection whose commit fails as a full filesystem makes it fail."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self._con = con
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+    def commit(self) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def no_space_at_commit(commit: Callable[..., None]) -> Callable[..., None]:
+    """The journal's one transaction (``journal._commit``), failing at its commit."""
+    return lambda con, *args: commit(_NoSpaceOnCommit(con), *args)
 
 
 def event(i: int) -> Event:
@@ -91,12 +116,9 @@ async def test_write_fill_with_enospc_at_commit_raises_disk_full_and_rolls_back(
         await journal.load_sequences()
         await bounded(journal.write_order(order("T99")))
 
-        async def no_space() -> None:
-            raise OSError(errno.ENOSPC, "No space left on device")
-
         done = order("T99", OrderStatus.COMPLETE, filled_qty=50, avg_price=18_305.05)
         with monkeypatch.context() as patch:
-            patch.setattr(db, "commit", no_space)
+            patch.setattr(journal_module, "_commit", no_space_at_commit(journal_module._commit))
             with pytest.raises(DiskFull, match="No space left on device"):
                 await bounded(journal.write_fill(fill("T99-1", "T99"), done, None, 5))
         assert await scalar(db, "SELECT count(*) FROM fills WHERE tag = 'T99'") == 0
@@ -211,5 +233,41 @@ async def test_instruments_of_a_day_go_with_the_next_transaction_and_keep_what_i
         ).fetchall()
         assert [tuple(r) for r in rows] == [("INFY", 1500.0), ("SBIN", 600.0), ("TCS", 3500.0)]
         await bounded(journal.close())
+    finally:
+        await db.close()
+
+
+async def test_inline_journal_under_a_loop_that_never_idles_commits_on_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replay at full speed keeps the loop busy, yielding only now and then: the
+    journal then writes on the loop's own thread, so its timer's flushes commit while
+    the run goes on (on aiosqlite's thread they waited for the GIL until the end)."""
+    db = await bounded(open_database(tmp_path / "state.db"))
+    threads: list[int] = []
+    commit = journal_module._commit
+
+    def on_which_thread(con: sqlite3.Connection, *args: Any) -> None:
+        threads.append(threading.get_ident())
+        commit(con, *args)
+
+    monkeypatch.setattr(journal_module, "_commit", on_which_thread)
+    try:
+        await create_run(db, RUN, "replay", "c.yaml", "h")
+        journal = Journal(db, RUN, flush_interval_s=0.05, commits=CommitPolicy.BATCH)
+        journal.inline = True
+        journal.start()
+        ends = time.monotonic() + 1.0
+        i = 0
+        while time.monotonic() < ends:  # busy, as the replay is between its yields
+            journal.add_event(event(i))
+            i += 1
+            if i % 64 == 0:
+                await asyncio.sleep(0)
+        during = journal.flushes
+        await bounded(journal.close())
+        assert during >= 5, f"{during} flushes in a second of 0.05 s intervals"
+        assert set(threads) == {threading.get_ident()}
+        assert await scalar(db, "SELECT count(*) FROM events") == i
     finally:
         await db.close()
