@@ -10,7 +10,11 @@ dropped (their workers ended), and what finished before stays finished.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
+import socket
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +32,7 @@ from kitetui.sweep.bundle import (
 from kitetui.sweep.local_pool import LocalPool, cores, lost
 from kitetui.sweep.point import PointJob, PointResult, run_point
 
-__all__ = ["LocalPool", "PointExecutor", "RayPool", "check_ray_address"]
+__all__ = ["LocalPool", "PointExecutor", "RayPool", "check_ray_address", "check_reachable"]
 
 
 class PointExecutor(Protocol):
@@ -87,8 +91,11 @@ class RayPool:
         self.shares_disk = not address  # a local Ray: the same machine
         self.root = root  # where nodes keep the data (default: each node's temp dir)
         if address:
+            if address != "auto":
+                check_reachable(address)
             try:
-                ray.init(address=address, log_to_driver=False)
+                with _quiet_client():
+                    ray.init(address=address, log_to_driver=False)
             except Exception as exc:  # unreachable, refused, or Ray's auth said no
                 raise ConfigError(
                     f"--ray {address}",
@@ -148,6 +155,41 @@ class RayPool:
 
     def close(self) -> None:
         self._ray.shutdown()
+
+
+REACH_TIMEOUT_S = 5.0
+
+
+@contextlib.contextmanager
+def _quiet_client() -> Iterator[None]:
+    """Ray's client joining a cluster: without its timeout warning and its note of the
+    arguments it passes on (stderr is the sweep's one-line error, should it fail)."""
+    builder = logging.getLogger("ray.client_builder")
+    level = builder.level
+    builder.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        builder.setLevel(level)
+
+
+def check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
+    """A TCP connection to the cluster's port before Ray is asked to join it: Ray's own
+    client retries for ~30 s and then warns in several lines; a trader who mistyped
+    the host hears it here in at most ``timeout_s``, in one line."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+        raise ConfigError(
+            f"--ray {address}",
+            "",
+            f"cannot reach {host}:{port} ({reason} within {timeout_s:g} s): is the "
+            "cluster's head up, and its port open to this machine?",
+        ) from None
 
 
 def check_ray_address(address: str) -> str:

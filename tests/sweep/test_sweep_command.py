@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -381,3 +382,23 @@ def test_a_sweep_started_with_sighup_ignored_runs_on_after_a_hangup(small_config
     assert proc.returncode == 0, stderr
     assert "INTERRUPTED" not in stdout
     assert len(_rows(out / "results.csv")) == 4
+
+
+def test_ray_cluster_that_cannot_be_reached_is_one_line_in_seconds(small_config, tmp_path):
+    pytest.importorskip("ray")
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out = tmp_path / "never"
+    started = time.monotonic()
+    done = run_kitetui(
+        "sweep", "-c", str(small_config), "--grid", "fast=5,9",
+        "--ray", f"ray://127.0.0.1:{port}", "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"error: --ray ray://127.0.0.1:{port}: cannot reach 127.0.0.1:{port} (Connection "
+        "refused within 5 s): is the cluster's head up, and its port open to this machine?\n"
+    )
+    assert time.monotonic() - started < 20  # Ray's own client took ~31 s, in many lines
+    assert not out.exists()
