@@ -40,6 +40,7 @@ from kitetui.market.replay import DateWindow, Item
 from kitetui.market.validate import GapDetector, PriceValidator
 from kitetui.performance.book import PerformanceBook
 from kitetui.store import runs as runs_repo
+from kitetui.store.compact import compact_single_run
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
 from kitetui.supervisor.assembly import build_engines, build_trader, run_started_event
@@ -98,6 +99,7 @@ class Supervisor:
         self.performance = PerformanceBook()  # the Performance tab, fed every fill
         self._stopping = False
         self._closed = False
+        self._full_speed = False  # a replay run at full speed (set by run)
 
     @property
     def published(self) -> DeskSnapshot | None:
@@ -201,7 +203,7 @@ class Supervisor:
         started = time.perf_counter()
         # Full speed over recorded data: engines run in this task, batch by batch (a
         # paced replay and a live market keep a task each, free between batches).
-        inline = self.speed is None and not self.feed.live
+        inline = self._full_speed = self.speed is None and not self.feed.live
         for engine in self.engines:
             engine.launch(inline=inline)
         heartbeat = asyncio.create_task(self.publisher.heartbeat(), name="snapshot-heartbeat")
@@ -542,4 +544,6 @@ class Supervisor:
         await self.journal.close()
         await runs_repo.finish_run(self.db, self.run_id, status)
         await fill_summary(self.summary, self)
+        if status == "FINISHED" and self._full_speed:  # a backtest's own database
+            await compact_single_run(self.db)
         await self.db.close()

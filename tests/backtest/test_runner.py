@@ -9,6 +9,7 @@ import io
 import json
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from decimal import Decimal
@@ -26,6 +27,7 @@ from kitetui.backtest.runner import (
 )
 from kitetui.config import ConfigError, load_config
 from kitetui.desk import Desk
+from kitetui.store.verify import verify_database
 from kitetui.supervisor import Supervisor
 from tests.backtest_helpers import SMALL, WINDOW
 
@@ -63,6 +65,24 @@ def test_backtest_writes_every_report_file_private(finished) -> None:
     assert finished["proc"].stderr == ""
     assert "report.html" in finished["proc"].stdout
     assert "net P&L" in finished["proc"].stdout
+
+
+def test_backtest_leaves_its_own_database_compacted_and_whole(finished, tmp_path) -> None:
+    """A backtest's database holding that one run is compacted as it closes
+    (store/compact.py): a ``VACUUM INTO`` copy is no smaller, and every chain verifies."""
+    db: Path = finished["db"]
+    copy = tmp_path / "packed.db"
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        con.execute("VACUUM INTO ?", (str(copy),))
+        (pages,) = con.execute("PRAGMA page_count").fetchone()
+    finally:
+        con.close()
+    con = sqlite3.connect(copy)
+    (packed,) = con.execute("PRAGMA page_count").fetchone()
+    con.close()
+    assert packed == pages
+    assert verify_database(db, trust_seal=False).rows["orders"] > 0
 
 
 def test_backtest_report_json_adds_up_with_its_csv_files(finished) -> None:

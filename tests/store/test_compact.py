@@ -1,0 +1,97 @@
+"""Compacting a finished backtest's database: done only when the file holds that one
+run and its chains' rowids have no gap, and it leaves every chain verifying."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from kitetui.store.compact import compact_single_run
+from kitetui.store.database import open_database
+from kitetui.store.journal import Journal
+from kitetui.store.runs import create_run
+from kitetui.store.verify import verify_database
+
+from .journal_support import RUN, order
+
+
+def _index_pages(path: Path) -> int:
+    """Pages a ``VACUUM INTO`` copy saves: 0 once the file is compacted."""
+    copy = path.with_name("packed.db")
+    con = sqlite3.connect(path)
+    try:
+        con.execute("VACUUM INTO ?", (str(copy),))
+        (pages,) = con.execute("PRAGMA page_count").fetchone()
+    finally:
+        con.close()
+    con = sqlite3.connect(copy)
+    (packed,) = con.execute("PRAGMA page_count").fetchone()
+    con.close()
+    copy.unlink()
+    return pages - packed
+
+
+async def _write_orders(path: Path, run_id: str, count: int) -> None:
+    db = await open_database(path)
+    try:
+        await create_run(db, run_id, "replay", "c.yaml", "h")
+        journal = Journal(db, run_id)
+        # Tags in random order, as kitetui's are: the tag index fills its pages by halves.
+        for i in range(count):
+            await journal.write_order(order(f"{(i * 7919) % count:06d}{run_id[-3:]}"))
+        await journal.close()
+    finally:
+        await db.close()
+
+
+async def test_a_database_with_one_run_is_compacted_and_its_chains_still_verify(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    await _write_orders(path, RUN, 1500)
+    assert _index_pages(path) > 0
+    before = verify_database(path, trust_seal=False).rows
+    db = await open_database(path)
+    try:
+        assert await compact_single_run(db) is None
+    finally:
+        await db.close()
+    assert _index_pages(path) == 0
+    assert verify_database(path, trust_seal=False).rows == before
+    db = await open_database(path)  # start-up takes the compacted file as kitetui's own
+    await db.close()
+
+
+async def test_a_database_with_two_runs_is_left_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    await _write_orders(path, RUN, 1500)
+    await _write_orders(path, RUN[:-1] + "9", 1500)
+    db = await open_database(path)
+    try:
+        assert await compact_single_run(db) == "it holds 2 runs"
+    finally:
+        await db.close()
+    assert _index_pages(path) > 0
+
+
+@pytest.mark.parametrize("table", ["orders", "order_events"])
+async def test_a_chained_table_with_a_rowid_gap_is_never_compacted(
+    tmp_path: Path, table: str
+) -> None:
+    """``VACUUM`` may renumber such rows, and the chains are keyed on rowids. (The
+    moved row breaks the chain too: the connection here is a plain one, not kitetui's
+    start-up, which would refuse the file.)"""
+    path = tmp_path / "state.db"
+    await _write_orders(path, RUN, 50)
+    con = sqlite3.connect(path)
+    con.execute(f"UPDATE {table} SET rowid = rowid + 100 WHERE rowid = 1")
+    con.commit()
+    con.close()
+    gapped = _index_pages(path)
+    async with aiosqlite.connect(path) as db:
+        why = await compact_single_run(db)
+    assert why == f"table {table} has gaps in its rowids"
+    assert _index_pages(path) == gapped
