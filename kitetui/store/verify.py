@@ -92,6 +92,16 @@ def verify_database(
     try:
         version, fresh, rows = _verify(con, uri, path, None if sealed else integrity, workers)
     except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        con.close()
+        sound_alone = _sound_without_wal(path)
+        if sound_alone is not None:
+            wal = path.with_name(path.name + "-wal").name
+            raise DatabaseRefused(
+                f"{where} cannot be read through the WAL file beside it ({wal}: "
+                f"{one_line(str(exc))}), though the file alone is a sound kitetui database "
+                f"(id {sound_alone[:8]}…): that WAL belongs to another database or was "
+                f"damaged; {_UNTOUCHED}. Move {wal} aside if it was copied here by mistake."
+            ) from None
         raise DatabaseRefused(
             f"{where} cannot be read as a database ({one_line(str(exc))}); {_UNTOUCHED}. "
             "Restore it from a backup or move it aside."
@@ -99,6 +109,29 @@ def verify_database(
     finally:
         con.close()
     return Verified(version, fresh, rows, time.perf_counter() - started, sealed, state == "changed")
+
+
+def _sound_without_wal(path: Path) -> str | None:
+    """The file's kitetui id when a non-empty WAL lies beside it and the file read alone
+    (``immutable=1``: the WAL ignored, nothing written) passes ``quick_check``; else
+    None. A WAL copied from another database can make a sound file unreadable (its frames
+    land on pages laid out otherwise), and then the WAL is what to name."""
+    wal = path.with_name(path.name + "-wal")
+    if not wal.exists() or wal.stat().st_size == 0:
+        return None
+    try:
+        alone = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        if alone.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
+            return None
+        ids = alone.execute("SELECT db_id FROM kitetui_identity").fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        alone.close()
+    return ids[0][0] if len(ids) == 1 and isinstance(ids[0][0], str) else None
 
 
 def _verify(
