@@ -2,7 +2,7 @@
 
 Rows keyed in random order (order tags, fill ids, signal ids) leave their indexes'
 pages about 70% full. ``VACUUM`` rebuilds every table and index packed: 7% off a
-year's backtest (48.8 → 45.5 MB), in about 0.3 s. That is done only for a database
+year's backtest (48.8 → 45.5 MB), in about 0.2 s. That is done only for a database
 holding the one run that just finished: a backtest's, a sweep point's, a first replay's.
 A desk's own database, which grows for months, would otherwise be rewritten whole at
 every stop.
