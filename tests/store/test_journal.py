@@ -254,15 +254,19 @@ async def test_inline_journal_under_a_loop_that_never_idles_commits_on_time(
     monkeypatch.setattr(journal_module, "_commit", on_which_thread)
     try:
         await create_run(db, RUN, "replay", "c.yaml", "h")
-        journal = Journal(db, RUN, flush_interval_s=0.05, commits=CommitPolicy.BATCH)
+        # Only the timer wakes a flush here (no row count reaches flush_rows).
+        journal = Journal(
+            db, RUN, flush_interval_s=0.05, flush_rows=10**9, commits=CommitPolicy.BATCH
+        )
         journal.inline = True
         journal.start()
         ends = time.monotonic() + 1.0
-        i = 0
+        i = spins = 0
         while time.monotonic() < ends:  # busy, as the replay is between its yields
-            journal.add_event(event(i))
-            i += 1
-            if i % 64 == 0:
+            spins += 1
+            if spins % 64 == 0:  # a batch's rows, then the replay's yield to the loop
+                journal.add_event(event(i))
+                i += 1
                 await asyncio.sleep(0)
         during = journal.flushes
         await bounded(journal.close())
