@@ -212,7 +212,8 @@ class JournalConnection(aiosqlite.Connection):
 
     def __init__(self, path: Path, lock: DeskLock | None = None) -> None:
         # Not bound to aiosqlite's thread: a replay at full speed writes on the loop's
-        # thread once that one is idle (journal.Journal._on_writer), never both at once.
+        # own (journal.Journal._on_writer) while the desk's readers may use aiosqlite's;
+        # SQLite serialises the two on a connection that threadsafety 3 lets them share.
         super().__init__(
             lambda: sqlite3.connect(path, isolation_level=None, check_same_thread=False), 64
         )

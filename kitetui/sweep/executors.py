@@ -183,12 +183,15 @@ def check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
     except OSError as exc:
-        reason = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+        if isinstance(exc, TimeoutError):
+            reason = f"no answer within {timeout_s:g} s"
+        else:
+            reason = exc.strerror or str(exc)
         raise ConfigError(
             f"--ray {address}",
             "",
-            f"cannot reach {host}:{port} ({reason} within {timeout_s:g} s): is the "
-            "cluster's head up, and its port open to this machine?",
+            f"cannot reach {host}:{port} ({reason}): is the cluster's head up, and its "
+            "port open to this machine?",
         ) from None
 
 

@@ -398,7 +398,7 @@ def test_ray_cluster_that_cannot_be_reached_is_one_line_in_seconds(small_config,
     assert done.returncode == 2
     assert done.stderr == (
         f"error: --ray ray://127.0.0.1:{port}: cannot reach 127.0.0.1:{port} (Connection "
-        "refused within 5 s): is the cluster's head up, and its port open to this machine?\n"
+        "refused): is the cluster's head up, and its port open to this machine?\n"
     )
     assert time.monotonic() - started < 20  # Ray's own client took ~31 s, in many lines
     assert not out.exists()
