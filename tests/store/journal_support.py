@@ -141,3 +141,21 @@ def edit(path: Path, *statements: str) -> None:
 def sidecars(path: Path) -> list[str]:
     names = (path.name + s for s in ("-wal", "-shm", "-journal"))
     return sorted(name for name in names if path.with_name(name).exists())
+
+
+def pages_a_vacuum_saves(path: Path) -> int:
+    """Pages a ``VACUUM INTO`` copy of ``path`` saves: 0 once the file is compacted."""
+    copy = path.with_name(path.name + ".packed")
+    con = sqlite3.connect(path)
+    try:
+        con.execute("VACUUM INTO ?", (str(copy),))
+        (pages,) = con.execute("PRAGMA page_count").fetchone()
+    finally:
+        con.close()
+    con = sqlite3.connect(copy)
+    try:
+        (packed,) = con.execute("PRAGMA page_count").fetchone()
+    finally:
+        con.close()
+    copy.unlink()
+    return pages - packed

@@ -15,23 +15,7 @@ from kitetui.store.journal import Journal
 from kitetui.store.runs import create_run
 from kitetui.store.verify import verify_database
 
-from .journal_support import RUN, order
-
-
-def _index_pages(path: Path) -> int:
-    """Pages a ``VACUUM INTO`` copy saves: 0 once the file is compacted."""
-    copy = path.with_name("packed.db")
-    con = sqlite3.connect(path)
-    try:
-        con.execute("VACUUM INTO ?", (str(copy),))
-        (pages,) = con.execute("PRAGMA page_count").fetchone()
-    finally:
-        con.close()
-    con = sqlite3.connect(copy)
-    (packed,) = con.execute("PRAGMA page_count").fetchone()
-    con.close()
-    copy.unlink()
-    return pages - packed
+from .journal_support import RUN, order, pages_a_vacuum_saves
 
 
 async def _write_orders(path: Path, run_id: str, count: int) -> None:
@@ -52,14 +36,14 @@ async def test_a_database_with_one_run_is_compacted_and_its_chains_still_verify(
 ) -> None:
     path = tmp_path / "state.db"
     await _write_orders(path, RUN, 1500)
-    assert _index_pages(path) > 0
+    assert pages_a_vacuum_saves(path) > 0
     before = verify_database(path, trust_seal=False).rows
     db = await open_database(path)
     try:
         assert await compact_single_run(db) is None
     finally:
         await db.close()
-    assert _index_pages(path) == 0
+    assert pages_a_vacuum_saves(path) == 0
     assert verify_database(path, trust_seal=False).rows == before
     db = await open_database(path)  # start-up takes the compacted file as kitetui's own
     await db.close()
@@ -74,7 +58,7 @@ async def test_a_database_with_two_runs_is_left_as_it_is(tmp_path: Path) -> None
         assert await compact_single_run(db) == "it holds 2 runs"
     finally:
         await db.close()
-    assert _index_pages(path) > 0
+    assert pages_a_vacuum_saves(path) > 0
 
 
 @pytest.mark.parametrize("table", ["orders", "order_events"])
@@ -90,8 +74,8 @@ async def test_a_chained_table_with_a_rowid_gap_is_never_compacted(
     con.execute(f"UPDATE {table} SET rowid = rowid + 100 WHERE rowid = 1")
     con.commit()
     con.close()
-    gapped = _index_pages(path)
+    gapped = pages_a_vacuum_saves(path)
     async with aiosqlite.connect(path) as db:
         why = await compact_single_run(db)
     assert why == f"table {table} has gaps in its rowids"
-    assert _index_pages(path) == gapped
+    assert pages_a_vacuum_saves(path) == gapped
