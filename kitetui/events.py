@@ -131,6 +131,7 @@ class EventKind(StrEnum):
     DATABASE_PERMISSIONS_OPEN = "DatabasePermissionsOpen"
     DATABASE_PERMISSIONS_TIGHTENED = "DatabasePermissionsTightened"
     DATABASE_MIGRATED = "DatabaseMigrated"  # an older schema brought up to date
+    DATABASE_NOT_COMPACTED = "DatabaseNotCompacted"  # a finished backtest's file left as is
 
     # -- charges ----------------------------------------------------------------------
     CHARGES_UNPRICED = "ChargesUnpriced"  # a fill the rate table cannot price

@@ -545,5 +545,5 @@ class Supervisor:
         await runs_repo.finish_run(self.db, self.run_id, status)
         await fill_summary(self.summary, self)
         if status == "FINISHED" and self._full_speed:  # a backtest's own database
-            await compact_single_run(self.db)
+            await compact_single_run(self.db, self.run_id, self.clock.now_ns)
         await self.db.close()

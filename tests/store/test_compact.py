@@ -40,7 +40,7 @@ async def test_a_database_with_one_run_is_compacted_and_its_chains_still_verify(
     before = verify_database(path, trust_seal=False).rows
     db = await open_database(path)
     try:
-        assert await compact_single_run(db) is None
+        assert await compact_single_run(db, RUN, 1) is None
     finally:
         await db.close()
     assert pages_a_vacuum_saves(path) == 0
@@ -55,7 +55,7 @@ async def test_a_database_with_two_runs_is_left_as_it_is(tmp_path: Path) -> None
     await _write_orders(path, RUN[:-1] + "9", 1500)
     db = await open_database(path)
     try:
-        assert await compact_single_run(db) == "it holds 2 runs"
+        assert await compact_single_run(db, RUN, 1) == "it holds 2 runs"
     finally:
         await db.close()
     assert pages_a_vacuum_saves(path) > 0
@@ -74,8 +74,33 @@ async def test_a_chained_table_with_a_rowid_gap_is_never_compacted(
     con.execute(f"UPDATE {table} SET rowid = rowid + 100 WHERE rowid = 1")
     con.commit()
     con.close()
-    gapped = pages_a_vacuum_saves(path)
+    assert pages_a_vacuum_saves(path) > 0
     async with aiosqlite.connect(path) as db:
-        why = await compact_single_run(db)
+        why = await compact_single_run(db, RUN, 7)
+        await db.commit()
     assert why == f"table {table} has gaps in its rowids"
-    assert pages_a_vacuum_saves(path) == gapped
+    assert _not_compacted_events(path) == [(RUN, 7, f"the database was not compacted: {why}")]
+    assert pages_a_vacuum_saves(path) > 0  # left as it was
+
+
+async def test_a_compaction_that_fails_changes_nothing_and_is_journaled(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    await _write_orders(path, RUN, 1500)
+    async with aiosqlite.connect(path) as db:
+        await db.execute("BEGIN")  # SQLite refuses a VACUUM inside a transaction
+        why = await compact_single_run(db, RUN, 9)
+        await db.commit()
+    assert why == "cannot VACUUM from within a transaction"
+    assert _not_compacted_events(path) == [(RUN, 9, f"the database was not compacted: {why}")]
+    assert pages_a_vacuum_saves(path) > 0
+
+
+def _not_compacted_events(path: Path) -> list[tuple]:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute(
+            "SELECT run_id, ts_ns, message FROM events WHERE kind = 'DatabaseNotCompacted' "
+            "AND level = 'WARNING'"
+        ).fetchall()
+    finally:
+        con.close()
