@@ -237,14 +237,14 @@ async def seal(db: aiosqlite.Connection, tables: Iterable[str]) -> int:
     names = list(dict.fromkeys(tables))
     if not names:
         return 0
-    return await _on_connection_thread(db, seal_sync, names)
+    return await on_connection_thread(db, seal_sync, names)
 
 
 async def reseal_all(db: aiosqlite.Connection, tables: Iterable[str] | None = None) -> int:
-    return await _on_connection_thread(db, reseal_all_sync, tables)
+    return await on_connection_thread(db, reseal_all_sync, tables)
 
 
-async def _on_connection_thread(db: aiosqlite.Connection, fn: Any, *args: Any) -> Any:
+async def on_connection_thread(db: aiosqlite.Connection, fn: Any, *args: Any) -> Any:
     """Run ``fn(sqlite3_connection, *args)`` on aiosqlite's own thread.
 
     aiosqlite has no public call for this; ``_execute`` (queue a callable for the

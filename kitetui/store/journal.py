@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from kitetui.domain import Event, Fill, Order, Position, RiskDecision, Signal
-from kitetui.store.chain import seal_sync
+from kitetui.store.chain import on_connection_thread, seal_sync
 from kitetui.store.commit_policy import CommitPolicy
 from kitetui.store.database import database_path, take_notices
 from kitetui.store.equity_chunks import EQUITY_CHUNK_INSERT, chunk_row
@@ -765,10 +765,9 @@ class Journal:
         connection then are readers (the desk's detail and chart queries), which SQLite
         serialises on a connection ``sqlite3.threadsafety`` 3 says may be shared.
         """
-        db = self.db
         if self.inline and _SHAREABLE:
-            return fn(db._conn, *args)
-        return await db._execute(lambda: fn(db._conn, *args))
+            return fn(self.db._conn, *args)
+        return await on_connection_thread(self.db, fn, *args)
 
     def _where(self) -> str:
         return str(database_path(self.db) or "database")
