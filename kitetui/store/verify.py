@@ -56,11 +56,15 @@ class Verified:
         return sum(self.rows.values())
 
 
+def file_alone_uri(path: Path) -> str:
+    """The main file read by itself: ``immutable=1`` ignores any WAL and writes nothing."""
+    return f"{path.resolve().as_uri()}?mode=ro&immutable=1"
+
+
 def read_only_uri(path: Path) -> str:
     """``mode=ro``; ``immutable=1`` too when no WAL exists, so nothing is created beside it."""
     wal = path.with_name(path.name + "-wal")
-    flags = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
-    return f"{path.resolve().as_uri()}?{flags}"
+    return f"{path.resolve().as_uri()}?mode=ro" if wal.exists() else file_alone_uri(path)
 
 
 def verify_database(
@@ -120,7 +124,7 @@ def _sound_without_wal(path: Path) -> str | None:
     if not wal.exists() or wal.stat().st_size == 0:
         return None
     try:
-        alone = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        alone = sqlite3.connect(file_alone_uri(path), uri=True)
     except sqlite3.Error:
         return None
     try:
@@ -232,7 +236,7 @@ def _check_identity(con: sqlite3.Connection, path: Path) -> str:
     wal = path.with_name(path.name + "-wal")
     if not wal.exists() or wal.stat().st_size == 0:
         return identity
-    main = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    main = sqlite3.connect(file_alone_uri(path), uri=True)
     try:
         found = main.execute("SELECT db_id FROM kitetui_identity").fetchall()
     except sqlite3.Error:
