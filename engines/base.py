@@ -22,6 +22,7 @@ from datetime import date
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
+from engines.column_cursor import ColumnCursor
 from kitetui.config import EngineConfig
 from kitetui.domain import (
     Bar,
@@ -34,12 +35,14 @@ from kitetui.domain import (
     Tick,
 )
 from kitetui.events import EventKind
+from kitetui.market.bar_columns import BarColumns
 from kitetui.market.bar_history import BarHistory
 from kitetui.market.bars import BarResampler, TickBarAggregator
 from kitetui.market.calendar import TradingCalendar
 from kitetui.market.instruments import Instrument, InstrumentMaster
 from kitetui.views import EngineView
 from strategies.base import Decision, Strategy
+from strategies.columns import DECIDE, FIRST_HOLD, NOT_READY, Chunk
 from strategies.registry import get_strategy
 
 if TYPE_CHECKING:
@@ -49,6 +52,7 @@ BASE_TIMEFRAME_S = 60
 
 
 _ACTIVE = frozenset({EngineState.RUNNING, EngineState.PAUSED})
+ColumnSource = Callable[[str], BarColumns | None]
 
 
 class Engine:
@@ -98,15 +102,22 @@ class Engine:
         )
         self.task: asyncio.Task[None] | None = None
         self.inline = False  # see launch
+        # A backtest's symbols decided a column at a time (``decide``); None for a
+        # symbol that is decided bar by bar.
+        self._column_source: ColumnSource | None = None
+        self._columns: dict[str, ColumnCursor | None] = {}
 
     # -- lifecycle ------------------------------------------------------------------
 
-    def launch(self, *, inline: bool = False) -> None:
+    def launch(self, *, inline: bool = False, columns: ColumnSource | None = None) -> None:
         """Start the engine's task. ``inline``: no task; each batch is processed in the
         supervisor's own task (a replay at full speed, where nothing waits on the loop
         between batches and a queue and a future per batch cost more than the bars).
-        The order is the same both ways: the supervisor waits for each batch's answer."""
+        The order is the same both ways: the supervisor waits for each batch's answer.
+        ``columns``: where a backtest's symbols' bars are as columns, for a strategy
+        that decides a column at a time (``decide``)."""
         self.inline = inline
+        self._column_source = columns
         if not inline:
             self.task = asyncio.create_task(self.run(), name=f"engine-{self.name}")
 
@@ -230,16 +241,76 @@ class Engine:
 
     def decide(self, bar: Bar) -> Signal | None:
         """The strategy's decision on ``bar`` (kept for the chart); the signal to act
-        on, or None (a HOLD is counted by ``make_signal``)."""
+        on, or None (a HOLD is counted by ``make_signal``).
+
+        In a backtest whose strategy has a column form, a symbol's decisions come from
+        its columns (``engines.column_cursor``): the same decisions, computed a chunk at
+        a time, with the position asked only where it matters."""
         self.bars_seen += 1
         self.heartbeat_ns = bar.end_ns
-        if bar.symbol not in self.subscriptions:
+        symbol = bar.symbol
+        if symbol not in self.subscriptions:
             return None  # a partial bar flushed after the symbol left the subscriptions
-        strategy = self.strategy_for(bar.symbol)
-        position_qty = self.trader.position_qty(bar.symbol)
+        if self._column_source is not None:
+            columns = self._columns
+            cursor = columns[symbol] if symbol in columns else self._open_columns(symbol)
+            if cursor is not None:
+                code = cursor.step(bar.ts_ns)
+                if code >= 0:
+                    return self._decided(bar, cursor, code)
+                self._leave_columns(symbol, cursor)
+        strategy = self.strategy_for(symbol)
+        position_qty = self.trader.position_qty(symbol)
         decision = strategy.on_bar(bar, position_qty)
         self.history.add(bar, decision.indicators)
         return self.make_signal(bar, strategy.name, decision)
+
+    def _open_columns(self, symbol: str) -> ColumnCursor | None:
+        """The symbol's cursor, if it has columns of this timeframe and the strategy a
+        column form; a symbol already decided bar by bar stays so."""
+        cursor = None
+        source = self._column_source
+        if source is not None and symbol not in self.strategies:
+            columns = source(symbol)
+            if columns is not None and columns.timeframe_s == self.timeframe_s:
+                decider = self._strategy_cls(self._params).column_decider()
+                if decider is not None:
+                    cursor = ColumnCursor(columns, decider)
+                    self.history.follow(symbol, cursor)
+        self._columns[symbol] = cursor
+        return cursor
+
+    def _leave_columns(self, symbol: str, cursor: ColumnCursor) -> None:
+        """The bar is not the column's next: from it on, bar by bar, with the strategy
+        in the state the bars it saw left it in."""
+        self.strategies[symbol] = cursor.strategy_now(self._strategy_cls(self._params))
+        self.history.unfollow(symbol)
+        self._columns[symbol] = None
+
+    def _decided(self, bar: Bar, cursor: ColumnCursor, code: int) -> Signal | None:
+        """``make_signal`` for a bar decided from the columns: a HOLD is counted
+        without building its ``Decision``."""
+        if code == DECIDE:
+            decision = cursor.decision(self.trader.position_qty(bar.symbol))
+            return self.make_signal(bar, self._strategy_cls.name, decision)
+        if not self.trading:
+            return None
+        if code == NOT_READY:
+            self.trader.skip_not_ready(self, bar)
+            return None
+        self.signals_emitted += 1
+        chunk, offset = cursor.where()
+        self.trader.count_hold(
+            self.name,
+            bar.symbol,
+            cursor.reasons[code - FIRST_HOLD],
+            bar.end_ns,
+            partial(self._held_signal, bar, chunk, offset),
+        )
+        return None
+
+    def _held_signal(self, bar: Bar, chunk: Chunk, offset: int) -> Signal:
+        return self.signal(bar, self._strategy_cls.name, chunk.decision(offset, 0))
 
     async def act(self, signal: Signal) -> None:
         """Hand a signal that may trade to the trader (sizing, risk, the order)."""

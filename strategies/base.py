@@ -30,6 +30,9 @@ Contract with the engine and sizing:
   (``kitetui.market.bar_history``) for the price chart, by reference.
 * A bar with a non-finite price is not fed to the indicators (design rule 7): the
   decision is ``HOLD`` with a ``"bad bar: ..."`` reason.
+* ``column_decider()`` may offer the same decisions a chunk of bars at a time
+  (``strategies.columns``), for a backtest's engine; None (the default) keeps the
+  strategy bar by bar everywhere.
 """
 
 from __future__ import annotations
@@ -37,11 +40,14 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
 from kitetui.domain import Bar, SignalKind
+
+if TYPE_CHECKING:
+    from strategies.columns import ColumnDecider
 
 __all__ = [
     "ATR_PERIOD",
@@ -127,3 +133,9 @@ class Strategy(ABC):
     @abstractmethod
     def on_bar(self, bar: Bar, position_qty: int) -> Decision:
         """Update the indicators with ``bar`` and decide; ``position_qty`` is signed."""
+
+    def column_decider(self) -> ColumnDecider | None:
+        """This strategy's decisions a column of bars at a time (``strategies.columns``),
+        starting from this instance's state, which must not have seen a bar; None when
+        the strategy decides bar by bar only."""
+        return None

@@ -12,8 +12,10 @@ bar has nothing to compare with, so a trend already in place at start-up never f
 
 from __future__ import annotations
 
+from copy import copy
 from typing import ClassVar
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from kitetui.domain import Bar, SignalKind
@@ -21,12 +23,15 @@ from kitetui.market.indicators import ATR, EMA
 from strategies.base import (
     ATR_PERIOD,
     BAD_BAR,
+    BAD_BAR_REASON,
     MAX_PERIOD,
     NOT_READY,
     Decision,
     Strategy,
     bar_is_finite,
 )
+from strategies.columns import DECIDE, FIRST_HOLD, Chunk, ChunkPrices, ColumnDecider
+from strategies.columns import NOT_READY as NOT_READY_CODE
 from strategies.registry import register
 
 __all__ = ["EmaCrossStrategy"]
@@ -93,6 +98,12 @@ class EmaCrossStrategy(Strategy):
             reason = self._reason_above if sign > 0 else self._reason_below
             return Decision(SignalKind.HOLD, reason, 0.0, indicators)
 
+        return self._crossed(sign, gap, atr, position_qty, indicators)
+
+    def _crossed(
+        self, sign: int, gap: float, atr: float, position_qty: int, indicators: dict[str, float]
+    ) -> Decision:
+        """The decision on a bar where the averages crossed (``sign``: the new side)."""
         confidence = min(1.0, abs(gap) / atr) if atr > 0.0 else 1.0
         if sign > 0:
             if position_qty > 0:
@@ -107,3 +118,130 @@ class EmaCrossStrategy(Strategy):
         if position_qty > 0:
             return Decision(SignalKind.EXIT, self._reason_down, confidence, indicators)
         return Decision(SignalKind.HOLD, f"{self._reason_down}, shorts disabled", 0.0, indicators)
+
+    def column_decider(self) -> ColumnDecider:
+        return _Columns(self)
+
+
+# The HOLD reasons of the column form, in code order (``strategies.columns``).
+_BAD, _EQUAL, _ABOVE, _BELOW = range(FIRST_HOLD, FIRST_HOLD + 4)
+
+
+class _Columns(ColumnDecider):
+    """``ema_cross`` a chunk at a time: its own indicator objects advance over the
+    chunk's finite bars (so every value is the one ``on_bar`` computes, by the same
+    arithmetic), and numpy finds, from the averages, which bars are crosses."""
+
+    __slots__ = ("_seen", "_strategy")
+
+    def __init__(self, strategy: EmaCrossStrategy) -> None:
+        self._strategy = strategy  # a fresh one: its state is the column's so far
+        self._seen = 0  # finite bars its indicators have taken
+        self.reasons = (
+            BAD_BAR_REASON,
+            strategy._reason_equal,
+            strategy._reason_above,
+            strategy._reason_below,
+        )
+
+    def decide(self, prices: ChunkPrices) -> _Chunk:
+        s = self._strategy
+        start = (copy(s._fast), copy(s._slow), copy(s._atr), s._last_sign)
+        finite = prices.finite
+        if finite.all():
+            where = None
+            closes, highs, lows = prices.close, prices.high, prices.low
+        else:  # on_bar refuses such a bar before its indicators see it
+            where = np.flatnonzero(finite)
+            closes, highs, lows = prices.close[where], prices.high[where], prices.low[where]
+        closes, highs, lows = closes.tolist(), highs.tolist(), lows.tolist()
+        fast = np.array(list(map(s._fast.update, closes)))
+        slow = np.array(list(map(s._slow.update, closes)))
+        atr = np.array(list(map(s._atr.update, highs, lows, closes)))
+        taken = len(closes)
+        ready = self._seen + np.arange(1, taken + 1) >= s.warmup_bars
+        self._seen += taken
+        gap = fast - slow
+        sign = np.where(ready, np.sign(np.where(ready, gap, 0.0)), 0.0).astype(np.int8)
+        # The sign of the last ready bar that had one, before each bar.
+        had = np.flatnonzero(sign)
+        last = np.full(taken, -1, dtype=np.int64)
+        last[had] = had
+        last = np.maximum.accumulate(last)
+        before = np.empty(taken, dtype=np.int64)
+        before[:1] = -1
+        before[1:] = last[:-1]
+        previous = np.where(before >= 0, sign[np.maximum(before, 0)], s._last_sign)
+        if len(had):
+            s._last_sign = int(sign[had[-1]])
+        codes = np.full(taken, NOT_READY_CODE, dtype=np.uint8)
+        codes[ready & (sign == 0)] = _EQUAL
+        no_cross = (previous == 0) | (previous == sign)
+        codes[(sign > 0) & no_cross] = _ABOVE
+        codes[(sign < 0) & no_cross] = _BELOW
+        codes[(sign != 0) & ~no_cross] = DECIDE
+        if where is not None:
+            every = np.full(len(prices), _BAD, dtype=np.uint8)
+            every[where] = codes
+            codes = every
+        return _Chunk(codes.tobytes(), self, prices, where, fast, slow, atr, start)
+
+
+class _Chunk(Chunk):
+    __slots__ = ("_atr", "_columns", "_fast", "_prices", "_slow", "_start", "_where")
+
+    def __init__(
+        self,
+        codes: bytes,
+        columns: _Columns,
+        prices: ChunkPrices,
+        where: np.ndarray | None,
+        fast: np.ndarray,
+        slow: np.ndarray,
+        atr: np.ndarray,
+        start: tuple[EMA, EMA, ATR, int],
+    ) -> None:
+        self.codes = codes
+        self._columns = columns
+        self._prices = prices
+        self._where = where  # the finite bars' offsets, None when all are
+        self._fast, self._slow, self._atr = fast, slow, atr
+        self._start = start  # the indicators and the last sign before the chunk
+
+    def indicators(self, offset: int) -> dict[str, float]:
+        """What ``on_bar`` returns as ``indicators`` on bar ``offset``."""
+        if self.codes[offset] in (NOT_READY_CODE, _BAD):
+            return {}
+        at = offset if self._where is None else int(np.searchsorted(self._where, offset))
+        return {
+            "ema_fast": float(self._fast[at]),
+            "ema_slow": float(self._slow[at]),
+            "atr": float(self._atr[at]),
+        }
+
+    def decision(self, offset: int, position_qty: int) -> Decision:
+        code = self.codes[offset]
+        if code == _BAD:
+            return BAD_BAR
+        if code == NOT_READY_CODE:
+            return NOT_READY
+        indicators = self.indicators(offset)
+        if code == DECIDE:
+            gap = indicators["ema_fast"] - indicators["ema_slow"]
+            sign = 1 if gap > 0.0 else -1
+            strategy = self._columns._strategy
+            return strategy._crossed(sign, gap, indicators["atr"], position_qty, indicators)
+        reason = self._columns.reasons[code - FIRST_HOLD]
+        return Decision(SignalKind.HOLD, reason, 0.0, indicators)
+
+    def strategy_after(self, offset: int) -> EmaCrossStrategy:
+        strategy = EmaCrossStrategy(self._columns._strategy.params)
+        fast, slow, atr, last_sign = self._start
+        strategy._fast, strategy._slow, strategy._atr = copy(fast), copy(slow), copy(atr)
+        strategy._last_sign = last_sign
+        p = self._prices
+        stop = offset + 1
+        rows = zip(*(a[:stop].tolist() for a in (p.open, p.high, p.low, p.close)), strict=True)
+        for o, h, lo, c in rows:
+            strategy.on_bar(Bar("", 0, 60, o, h, lo, c), 0)
+        return strategy

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["PAISE", "narrow_counts", "narrow_prices", "price_values"]
+__all__ = ["PAISE", "narrow_counts", "narrow_prices", "price_array", "price_values"]
 
 PAISE = 100  # a price is stored as price × PAISE, a whole number
 _INT32_MAX = np.iinfo(np.int32).max
@@ -59,6 +59,11 @@ def narrow_counts(values: np.ndarray) -> np.ndarray:
 
 def price_values(column: np.ndarray) -> list[float]:
     """A price column's values as Python floats: paise divided back, or the floats."""
+    return price_array(column).tolist()
+
+
+def price_array(column: np.ndarray) -> np.ndarray:
+    """A price column as float64: paise divided back, or the floats themselves."""
     if column.dtype.kind == "f":
-        return column.tolist()
-    return (column / PAISE).tolist()
+        return column
+    return column / PAISE

@@ -204,8 +204,11 @@ class Supervisor:
         # Full speed over recorded data: engines run in this task, batch by batch (a
         # paced replay and a live market keep a task each, free between batches).
         inline = self._full_speed = self.speed is None and not self.feed.live
+        # ... and decide a column at a time where the strategy can; a debugging run that
+        # journals every HOLD as a row stays bar by bar, on the reference path.
+        columns = self.venue.bar_columns if inline and not self.config.journal.hold_rows else None
         for engine in self.engines:
-            engine.launch(inline=inline)
+            engine.launch(inline=inline, columns=columns)
         heartbeat = asyncio.create_task(self.publisher.heartbeat(), name="snapshot-heartbeat")
         try:
             if not self.warmup.active:

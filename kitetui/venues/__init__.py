@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from kitetui.brokers.base import Broker
     from kitetui.clock import DataClock
     from kitetui.config import AppConfig
+    from kitetui.market.bar_columns import BarColumns
     from kitetui.market.calendar import TradingCalendar
     from kitetui.market.feeds import Batch, Feed
     from kitetui.market.replay import DateWindow
@@ -109,6 +110,11 @@ class Venue(Protocol):
 
     def margins(self) -> Margins | None:
         """Kite's margins, read every few seconds (None: the desk computes them)."""
+        ...
+
+    def bar_columns(self, symbol: str) -> BarColumns | None:
+        """``symbol``'s recorded bars as columns, for an engine that decides a column
+        at a time at full speed (``kitetui.market.bar_columns``); None: bar by bar."""
         ...
 
 

@@ -372,6 +372,10 @@ class KiteVenue:
         """Kite's margins as last read (None until the first read answers)."""
         return self._margins
 
+    def bar_columns(self, symbol: str) -> None:
+        """A live market comes a print at a time: nothing to read ahead."""
+        return None
+
     # -- the screen -------------------------------------------------------------------
 
     def health(self) -> tuple[str, int]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from kitetui.brokers.paper import PaperBroker
 from kitetui.config import AppConfig, ConfigError
 from kitetui.domain import Event
+from kitetui.market.bar_columns import BarColumns, bar_columns
 from kitetui.market.feeds import Batch, ReplayFeed
 from kitetui.market.instruments import InstrumentMaster
 from kitetui.market.loaders import data_path
@@ -54,6 +55,7 @@ class ReplayVenue:
         # The data's first and last item times (epoch ns) once open: what a backtest's
         # progress bar measures the data clock against.
         self.span_ns: tuple[int, int] = (0, 0)
+        self._columns: dict[str, BarColumns] = {}
 
     async def open(self, host: VenueHost) -> Opened:
         cfg = self.config
@@ -84,6 +86,7 @@ class ReplayVenue:
                 check_replay_days(cfg, loaded_sources.days, host.calendar, host.config_path)
             )
             streams = list(loaded_sources.streams)  # lazy: bars built as the merge needs them
+            self._columns = bar_columns(streams)
             available = frozenset(s[0].symbol for s in streams if s)
             if streams:
                 self.span_ns = (min(s[0].ts_ns for s in streams), max(s[-1].ts_ns for s in streams))
@@ -118,6 +121,10 @@ class ReplayVenue:
 
     def margins(self) -> None:
         return None  # computed from the engines' margin rates
+
+    def bar_columns(self, symbol: str) -> BarColumns | None:
+        """The files' bars of ``symbol`` (a recorded session's are not: ticks)."""
+        return self._columns.get(symbol)
 
 
 def clipped_to_window(loaded: ReplaySources, window: DateWindow, config_path: str) -> ReplaySources:

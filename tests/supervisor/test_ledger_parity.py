@@ -20,6 +20,7 @@ import asyncio
 import csv
 import math
 import random
+import sqlite3
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -48,6 +49,18 @@ class _Sleeps:
         await asyncio.sleep(delay)
 
 
+# The HOLDs counted (a backtest decides most bars from its columns, a paced replay bar
+# by bar: both must count the same HOLDs, for the same reasons, on the same days).
+HOLDS = (
+    "SELECT trading_day, engine, symbol, reason, holds, first_ts_ns, last_ts_ns "
+    "FROM hold_counts ORDER BY trading_day, engine, symbol, reason"
+)
+# Symbol -> whether the run's engines still decided it from its columns at the end.
+COLUMNS: dict[Path, dict[str, bool]] = {}
+# Symbol -> the price chart's bars and indicators at the end of the run.
+CHARTS: dict[Path, dict[str, tuple]] = {}
+
+
 async def _ledger(config: AppConfig, db: Path, speed: float | None) -> dict[str, list[tuple]]:
     supervisor = Supervisor(config, "parity.yaml", database=db, speed=speed)
     await asyncio.wait_for(supervisor.open(), 60)
@@ -55,9 +68,22 @@ async def _ledger(config: AppConfig, db: Path, speed: float | None) -> dict[str,
         await asyncio.wait_for(supervisor.run(), 300)
         assert supervisor.feed_state == "FINISHED"
         assert all(engine.inline is (speed is None) for engine in supervisor.engines)
+        COLUMNS[db] = {
+            symbol: cursor is not None
+            for engine in supervisor.engines
+            for symbol, cursor in engine._columns.items()
+        }
+        CHARTS[db] = {
+            symbol: engine.history.recent(symbol)
+            for engine in supervisor.engines
+            for symbol in engine.history.symbols()
+        }
     finally:
         await asyncio.wait_for(supervisor.close(), 60)
-    return read_ledger(db)
+    ledger = read_ledger(db)
+    with sqlite3.connect(db) as conn:
+        ledger["holds"] = conn.execute(HOLDS).fetchall()
+    return ledger
 
 
 async def _fast_and_paced(
@@ -71,7 +97,7 @@ async def _fast_and_paced(
 
 
 def _assert_same(fast: dict, paced: dict) -> None:
-    for table in LEDGER:
+    for table in [*LEDGER, "holds"]:
         assert len(fast[table]) == len(paced[table]), table
         for a, b in zip(fast[table], paced[table], strict=True):
             assert a == b, f"{table}: {a} != {b}"
@@ -89,9 +115,16 @@ async def test_bundled_demo_at_full_speed_and_paced_has_the_same_ledger(
     _assert_same(fast, paced)
 
 
-def _write_year(folder: Path, symbols: list[str], days: int, seed: int) -> None:
+def _write_year(
+    folder: Path,
+    symbols: list[str],
+    days: int,
+    seed: int,
+    spike: tuple[str, int, int] | None = None,
+) -> None:
     """Seeded GBM 15-minute bars (25 a day) on ``days`` NSE trading days of 2023, and an
-    instrument master with their EQ rows."""
+    instrument master with their EQ rows. ``spike`` (symbol, day, bar): that bar closes
+    half as high again and the next one back where it was, a print the validator drops."""
     calendar = nse()
     day = date(2023, 1, 2)
     trading: list[date] = []
@@ -106,13 +139,15 @@ def _write_year(folder: Path, symbols: list[str], days: int, seed: int) -> None:
         with (folder / f"{symbol}.csv").open("w", newline="") as handle:
             out = csv.writer(handle)
             out.writerow(["Date", "open", "high", "low", "close", "volume"])
-            for d in trading:
+            for day_index, d in enumerate(trading):
                 start = datetime(d.year, d.month, d.day, 9, 15, tzinfo=IST)
                 price *= math.exp(3 * sigma * rng.gauss(0.0, 1.0))
                 for n in range(BARS_A_DAY):
                     o = round(round(price / 0.05) * 0.05, 2)
                     price *= math.exp(sigma * rng.gauss(0.0, 1.0) - sigma * sigma / 2)
                     c = round(round(price / 0.05) * 0.05, 2)
+                    if spike == (symbol, day_index, n):
+                        c = round(round(price * 1.5 / 0.05) * 0.05, 2)
                     h = round(max(o, c) + 0.05 * rng.randint(0, 20), 2)
                     lo = round(min(o, c) - 0.05 * rng.randint(0, 20), 2)
                     when = (start + timedelta(minutes=15 * n)).isoformat(sep=" ")
@@ -174,4 +209,48 @@ async def test_a_generated_year_at_full_speed_and_paced_has_the_same_ledger(
     assert sleeps > 0
     days = {ts // (86_400 * 10**9) for *_, ts, _ in fast["fills"]}
     assert len(fast["fills"]) > 300 and len(days) > 150  # traded through the year
+    _assert_same(fast, paced)
+
+
+async def test_a_print_refused_in_the_middle_of_a_column_keeps_the_ledger(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The validator drops a spike of GENA's: the engine, deciding GENA from its columns,
+    sees a bar that is not the column's next, and goes on bar by bar from the state the
+    bars it saw left; GENB stays on its columns. Both ledgers are the paced run's."""
+    symbols = ["GENA", "GENB"]
+    bars = tmp_path / "bars"
+    bars.mkdir()
+    _write_year(bars, symbols, days=40, seed=5, spike=("GENA", 20, 10))
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["replay"] = {
+        "speed": "max",
+        "max_gap_seconds": 0.001,
+        "sources": [{"exchange": "NSE", "path": f"{bars}/GEN*.csv"}],
+    }
+    data["instruments"] = [str(bars / "instruments.csv")]
+    data["engines"] = [
+        {
+            "name": "eq",
+            "kind": "equity",
+            "symbols": symbols,
+            "product": "MIS",
+            "timeframe": "1m",  # the files' rows: decided from the columns
+            "margin_rate": 0.2,
+            "strategy": "ema_cross",
+            "params": {"fast": 3, "slow": 8, "allow_short": True},
+        }
+    ]
+    config = parse_config(data, "parity.yaml")
+    fast, paced, _ = await _fast_and_paced(config, tmp_path, 2_000_000.0, monkeypatch)
+    with sqlite3.connect(tmp_path / "fast.db") as conn:
+        (dropped,) = conn.execute(
+            "SELECT count(*) FROM events WHERE kind = 'SpikeRejected' AND symbol = 'GENA'"
+        ).fetchone()
+    assert dropped == 1
+    assert COLUMNS[tmp_path / "fast.db"] == {"GENA": False, "GENB": True}
+    charts = CHARTS[tmp_path / "fast.db"]
+    assert charts == CHARTS[tmp_path / "paced.db"]  # the chart's 300 bars, built either way
+    assert {len(entries) for entries in charts.values()} == {300}
+    assert len(fast["fills"]) > 50
     _assert_same(fast, paced)

@@ -1,0 +1,138 @@
+"""An engine's place in one symbol's columns: a backtest's decisions a chunk at a time.
+
+At full speed over recorded bars an engine whose strategy has a column form
+(``strategies.columns``) does not call ``on_bar`` on each bar: the ``ColumnCursor`` of
+the symbol hands the strategy's decider the next ``CHUNK`` bars of the symbol's columns
+(``kitetui.market.bar_columns``) and answers each bar the merge delivers with its code
+(a HOLD for a reason, not ready, or "ask with the position"). A bar is the column's
+next one when it starts at the next row's time: anything else (a refused print, a day
+off the universe) ends the cursor, and the engine goes on bar by bar with the strategy
+``strategy_now`` hands back, in the state the bars it saw left it in.
+
+The cursor also answers the price chart (``BarHistory.follow``): the newest bars it
+stepped over and their indicators, built from the columns when the chart asks.
+"""
+
+from __future__ import annotations
+
+from kitetui.market.bar_columns import BarColumns
+from kitetui.market.bar_history import CHART_BARS, Entry
+from kitetui.market.packed import price_array
+from strategies.base import Decision, Strategy
+from strategies.columns import Chunk, ChunkPrices, ColumnDecider
+
+__all__ = ["CHUNK", "ColumnCursor"]
+
+# Bars decided at a time: the chart's bars fit in the chunk before the current one.
+CHUNK = 1024
+assert CHUNK >= CHART_BARS
+
+_PRICES = ("open", "high", "low", "close")
+
+# A chunk and where its rows are: (chunk, segment, first row, rows).
+_Part = tuple[Chunk, int, int, int]
+
+
+class ColumnCursor:
+    """The decisions on one symbol's bars, read ahead from its columns."""
+
+    __slots__ = (
+        "_codes",
+        "_columns",
+        "_current",
+        "_decider",
+        "_i",
+        "_n",
+        "_previous",
+        "_row",
+        "_segment",
+        "_ts",
+        "reasons",
+    )
+
+    def __init__(self, columns: BarColumns, decider: ColumnDecider) -> None:
+        self._columns = columns
+        self._decider = decider
+        self.reasons = decider.reasons
+        self._segment = 0
+        self._row = 0  # the segment's next row to decide
+        self._current: _Part | None = None
+        self._previous: _Part | None = None
+        self._codes = b""
+        self._ts: list[int] = []
+        self._i = self._n = 0
+
+    def step(self, ts_ns: int) -> int:
+        """The code of the bar starting at ``ts_ns`` if it is the column's next bar;
+        -1 if it is not (the cursor is then done with)."""
+        i = self._i
+        if i == self._n:
+            if not self._advance():
+                return -1
+            i = 0
+        if self._ts[i] != ts_ns:
+            return -1
+        self._i = i + 1
+        return self._codes[i]
+
+    def _advance(self) -> bool:
+        segments = self._columns.segments
+        while self._segment < len(segments):
+            size = len(segments[self._segment]["ts_ns"])
+            if self._row < size:
+                break
+            self._segment += 1
+            self._row = 0
+        else:
+            return False
+        part = segments[self._segment]
+        start, stop = self._row, min(self._row + CHUNK, size)
+        chunk = self._decider.decide(
+            ChunkPrices(*(price_array(part[name][start:stop]) for name in _PRICES))
+        )
+        self._previous, self._current = self._current, (chunk, self._segment, start, stop - start)
+        self._codes = chunk.codes
+        self._ts = part["ts_ns"][start:stop].tolist()
+        self._i, self._n = 0, stop - start
+        self._row = stop
+        return True
+
+    def where(self) -> tuple[Chunk, int]:
+        """The chunk and offset of the bar just stepped over."""
+        assert self._current is not None
+        return self._current[0], self._i - 1
+
+    def decision(self, position_qty: int) -> Decision:
+        """The whole decision on the bar just stepped over, holding ``position_qty``."""
+        chunk, offset = self.where()
+        return chunk.decision(offset, position_qty)
+
+    def strategy_now(self, fresh: Strategy) -> Strategy:
+        """The bar-by-bar strategy after every bar stepped over (``fresh`` if none)."""
+        if self._current is None:
+            return fresh
+        chunk, offset = self.where()  # -1: a new chunk not stepped into yet
+        return chunk.strategy_after(offset)
+
+    # -- the price chart (``BarHistory.follow``) ------------------------------------------
+
+    def recent(self, size: int) -> tuple[Entry, ...]:
+        """The newest ``size`` bars stepped over, with their indicators, oldest first."""
+        entries: list[Entry] = []
+        for part, taken in ((self._previous, None), (self._current, self._i)):
+            if part is None:
+                continue
+            chunk, segment, start, rows = part
+            rows = rows if taken is None else taken
+            bars = self._columns.bars(segment, start, start + rows)
+            entries.extend((bar, chunk.indicators(k)) for k, bar in enumerate(bars))
+        return tuple(entries[-size:])
+
+    def last_ts(self) -> int:
+        """The start of the newest bar stepped over, 0 before the first."""
+        if self._i:
+            return self._ts[self._i - 1]
+        if self._previous is not None:
+            _, segment, start, rows = self._previous
+            return int(self._columns.segments[segment]["ts_ns"][start + rows - 1])
+        return 0
