@@ -8,7 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from .sigkill_corpus import holds, kill_points, ledger, light_config, run_chain, run_clean
+from kitetui.config import load_config
+from kitetui.market.bar_columns import bar_columns
+from kitetui.market.replay import load_replay_sources
+
+from .sigkill_corpus import (
+    column_config,
+    holds,
+    kill_points,
+    ledger,
+    light_config,
+    run_chain,
+    run_clean,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -41,3 +53,23 @@ def test_chain_of_sigkills_resumes_to_the_clean_ledger(tmp_path: Path, seed: int
     clean_holds = holds(tmp_path / "clean.db")
     assert clean_holds and sum(row[4] for row in clean_holds) > 100
     assert holds(tmp_path / "crash.db") == clean_holds
+
+
+def test_sigkills_while_the_engine_decides_from_columns_resume_to_the_clean_ledger(
+    tmp_path: Path,
+) -> None:
+    """At full speed an engine decides its symbols' bars from their columns; a resumed
+    run starts its cursors over and replays up to the cursor: the same ledger and HOLDs."""
+    config = column_config(tmp_path)
+    sources = load_replay_sources(load_config(config).replay.sources)
+    banks = {s: c.timeframe_s for s, c in bar_columns(sources.streams).items() if "BANK" in s}
+    assert banks == {"HDFCBANK": 60, "ICICIBANK": 60, "KOTAKBANK": 60, "AXISBANK": 60}
+    clean = run_clean(config, tmp_path / "clean.db", tmp_path / "clean.log")
+    assert len(clean[1]) >= 20
+    result = run_chain(config, tmp_path / "crash.db", tmp_path / "crash.log",
+                       kill_points(5, POINTS))  # fmt: skip
+    assert result.kills >= 5, result.points
+    assert result.exit_code == 0 and result.status == "FINISHED" and result.restarts > 0
+    assert result.duplicate_tags == 0
+    assert ledger(tmp_path / "crash.db") == clean
+    assert holds(tmp_path / "crash.db") == holds(tmp_path / "clean.db")
