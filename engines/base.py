@@ -304,7 +304,7 @@ class Engine:
             self.name,
             bar.symbol,
             cursor.reasons[code - FIRST_HOLD],
-            bar.end_ns,
+            self.heartbeat_ns,  # the bar's end, as ``decide`` just set it
             partial(self._held_signal, bar, chunk, offset),
         )
         return None

@@ -34,7 +34,7 @@ class LazyItems(Sequence[T]):
     """Items built from ``columns`` rows ``[start, stop)`` by ``build`` (which turns a
     slice of every column into a tuple of items), a chunk at a time."""
 
-    __slots__ = ("_build", "_columns", "_start", "_stop")
+    __slots__ = ("_build", "_columns", "_start", "_stop", "lag_ns")
 
     def __init__(
         self,
@@ -42,12 +42,17 @@ class LazyItems(Sequence[T]):
         columns: Columns,
         start: int = 0,
         stop: int | None = None,
+        *,
+        lag_ns: int | None = None,
     ) -> None:
         size = len(next(iter(columns.values()))) if columns else 0
         self._build = build
         self._columns = columns
         self._start = start
         self._stop = size if stop is None else stop
+        # An item's event time is its ``ts_ns`` plus this (a bar is known at its end, a
+        # tick at its time); None when the items do not say (``timed`` is then None).
+        self.lag_ns = lag_ns
 
     def __len__(self) -> int:
         return self._stop - self._start
@@ -73,7 +78,11 @@ class LazyItems(Sequence[T]):
             if step != 1:
                 return tuple(self)[index]
             return LazyItems(
-                self._build, self._columns, self._start + start, self._start + max(start, stop)
+                self._build,
+                self._columns,
+                self._start + start,
+                self._start + max(start, stop),
+                lag_ns=self.lag_ns,
             )
         if index < 0:
             index += size
@@ -85,6 +94,16 @@ class LazyItems(Sequence[T]):
     def __iter__(self) -> Iterator[T]:
         for start in range(self._start, self._stop, CHUNK):
             yield from self._rows(start, min(start + CHUNK, self._stop))
+
+    def timed(self) -> Iterator[tuple[int, T]]:
+        """``(event time, item)`` for every item, the times read from the ``ts_ns``
+        column a chunk at a time (the replay's merge, without a call per item)."""
+        lag = self.lag_ns
+        assert lag is not None, "timed() needs the items' lag_ns"
+        ts = self._columns["ts_ns"]
+        for start in range(self._start, self._stop, CHUNK):
+            stop = min(start + CHUNK, self._stop)
+            yield from zip((ts[start:stop] + lag).tolist(), self._rows(start, stop), strict=True)
 
     def __eq__(self, other: Any) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str | bytes):

@@ -603,7 +603,8 @@ def load_candles(
 
     parsed = _parse(path, options, cache, fast, careful)
     build = partial(_build_bars, symbol, timeframe_s)
-    bars = LazyItems(build, parsed.columns) if lazy else build(parsed.columns)
+    lag_ns = timeframe_s * NS_PER_SECOND  # a bar is known at its end
+    bars = LazyItems(build, parsed.columns, lag_ns=lag_ns) if lazy else build(parsed.columns)
     return LoadResult(bars, render_findings(parsed.findings, path, symbol))
 
 
@@ -853,7 +854,7 @@ def load_ticks(
 
     parsed = _parse(path, options, cache, fast, careful)
     build = partial(_build_ticks, symbol)
-    ticks = LazyItems(build, parsed.columns) if lazy else build(parsed.columns)
+    ticks = LazyItems(build, parsed.columns, lag_ns=0) if lazy else build(parsed.columns)
     return TickLoadResult(ticks, render_findings(parsed.findings, path, symbol))
 
 

@@ -31,6 +31,7 @@ from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
 from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S
 from kitetui.market.index_loader import load_index_values
+from kitetui.market.lazy_items import LazyItems
 from kitetui.market.load_cache import LoadCache
 from kitetui.market.loaders import (
     DataFormatError,
@@ -58,13 +59,13 @@ def merge_batches(streams: Iterable[Sequence[Item]]) -> Iterator[tuple[int, list
     time are kept in a bucket, so a batch costs one heap operation and a sort of its
     streams' numbers, and an item only its ``next`` (recorded streams share their
     minutes: a heap step per item was most of the merge)."""
-    iterators: list[Iterator[Item]] = []
+    iterators: list[Iterator[tuple[int, Item]]] = []
     heads: list[Item | None] = []
     waiting: dict[int, list[int]] = {}  # event time -> streams whose next item is at it
     for order, stream in enumerate(streams):
-        iterator = iter(stream)
-        for item in iterator:
-            waiting.setdefault(event_time(item), []).append(order)
+        iterator = _timed(stream)
+        for at, item in iterator:
+            waiting.setdefault(at, []).append(order)
             iterators.append(iterator)
             heads.append(item)
             break
@@ -83,10 +84,10 @@ def merge_batches(streams: Iterable[Sequence[Item]]) -> Iterator[tuple[int, list
             iterator = iterators[order]
             while item is not None:
                 batch.append(item)
-                item = next(iterator, None)
-                if item is None:
+                pair = next(iterator, None)
+                if pair is None:
                     break
-                at = event_time(item)
+                at, item = pair
                 if at != ts:
                     heads[order] = item
                     queue = waiting.get(at)
@@ -97,6 +98,14 @@ def merge_batches(streams: Iterable[Sequence[Item]]) -> Iterator[tuple[int, list
                         queue.append(order)
                     break
         yield ts, batch
+
+
+def _timed(stream: Sequence[Item]) -> Iterator[tuple[int, Item]]:
+    """``(event time, item)`` pairs: read from the columns of a lazy stream that knows
+    its items' lag, else asked of each item."""
+    if isinstance(stream, LazyItems) and stream.lag_ns is not None:
+        return stream.timed()
+    return ((event_time(item), item) for item in stream)
 
 
 class Pacer:
