@@ -177,13 +177,11 @@ def _write_year(
             )
 
 
-async def test_a_generated_year_at_full_speed_and_paced_has_the_same_ledger(
-    tmp_path: Path, monkeypatch
-) -> None:
-    symbols = ["GENA", "GENB"]
-    bars = tmp_path / "bars"
-    bars.mkdir()
-    _write_year(bars, symbols, days=250, seed=13)
+GENERATED = ["GENA", "GENB"]
+
+
+def _generated_config(bars: Path, timeframe: str, params: dict) -> dict:
+    """The demo's config replaying the generated files with one equity engine on them."""
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     data["replay"] = {
         "speed": "max",
@@ -191,19 +189,29 @@ async def test_a_generated_year_at_full_speed_and_paced_has_the_same_ledger(
         "sources": [{"exchange": "NSE", "path": f"{bars}/GEN*.csv"}],
     }
     data["instruments"] = [str(bars / "instruments.csv")]
-    data["risk"]["max_trades_per_symbol_per_day"] = 20
     data["engines"] = [
         {
             "name": "eq",
             "kind": "equity",
-            "symbols": symbols,
+            "symbols": GENERATED,
             "product": "MIS",
-            "timeframe": "15m",
+            "timeframe": timeframe,
             "margin_rate": 0.2,
             "strategy": "ema_cross",
-            "params": {"fast": 5, "slow": 12, "allow_short": True},
+            "params": params,
         }
     ]
+    return data
+
+
+async def test_a_generated_year_at_full_speed_and_paced_has_the_same_ledger(
+    tmp_path: Path, monkeypatch
+) -> None:
+    bars = tmp_path / "bars"
+    bars.mkdir()
+    _write_year(bars, GENERATED, days=250, seed=13)
+    data = _generated_config(bars, "15m", {"fast": 5, "slow": 12, "allow_short": True})
+    data["risk"]["max_trades_per_symbol_per_day"] = 20
     config = parse_config(data, "parity.yaml")
     fast, paced, sleeps = await _fast_and_paced(config, tmp_path, 2_000_000.0, monkeypatch)
     assert sleeps > 0
@@ -218,29 +226,11 @@ async def test_a_print_refused_in_the_middle_of_a_column_keeps_the_ledger(
     """The validator drops a spike of GENA's: the engine, deciding GENA from its columns,
     sees a bar that is not the column's next, and goes on bar by bar from the state the
     bars it saw left; GENB stays on its columns. Both ledgers are the paced run's."""
-    symbols = ["GENA", "GENB"]
     bars = tmp_path / "bars"
     bars.mkdir()
-    _write_year(bars, symbols, days=40, seed=5, spike=("GENA", 20, 10))
-    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    data["replay"] = {
-        "speed": "max",
-        "max_gap_seconds": 0.001,
-        "sources": [{"exchange": "NSE", "path": f"{bars}/GEN*.csv"}],
-    }
-    data["instruments"] = [str(bars / "instruments.csv")]
-    data["engines"] = [
-        {
-            "name": "eq",
-            "kind": "equity",
-            "symbols": symbols,
-            "product": "MIS",
-            "timeframe": "1m",  # the files' rows: decided from the columns
-            "margin_rate": 0.2,
-            "strategy": "ema_cross",
-            "params": {"fast": 3, "slow": 8, "allow_short": True},
-        }
-    ]
+    _write_year(bars, GENERATED, days=40, seed=5, spike=("GENA", 20, 10))
+    # 1m: the files' rows are the engine's bars, decided from the columns
+    data = _generated_config(bars, "1m", {"fast": 3, "slow": 8, "allow_short": True})
     config = parse_config(data, "parity.yaml")
     fast, paced, _ = await _fast_and_paced(config, tmp_path, 2_000_000.0, monkeypatch)
     with sqlite3.connect(tmp_path / "fast.db") as conn:
