@@ -458,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.symbols <= 1000 or not 1 <= args.days <= 2000 or args.repeats < 1:
         parser.error("--symbols 1..1000, --days 1..2000, --repeats >= 1")
 
-    python = ensure_peer_venv(Path(args.venv))
+    python = ensure_peer_venv(Path(args.venv).resolve())  # the peers run in a scratch folder
     if args.keep:
         root = Path(args.keep)
         root.mkdir(parents=True)
