@@ -13,19 +13,15 @@ it as a bar that is not the column's next one and goes on bar by bar.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-import numpy as np
-
 from kitetui.domain import Bar
-from kitetui.market.lazy_items import LazyItems
+from kitetui.market.lazy_items import Columns, LazyItems
 from kitetui.market.packed import price_values
 
 __all__ = ["BarColumns", "bar_columns"]
-
-Columns = Mapping[str, np.ndarray]
 
 
 @dataclass(frozen=True, slots=True)
