@@ -298,12 +298,18 @@ class Engine:
         if code == NOT_READY:
             self.trader.skip_not_ready(self, bar)
             return None
+        reason = code - FIRST_HOLD
+        if cursor.flat_only[reason]:  # a HOLD while flat: holding, ask
+            position_qty = self.trader.position_qty(bar.symbol)
+            if position_qty:
+                decision = cursor.decision(position_qty)
+                return self.make_signal(bar, self._strategy_cls.name, decision)
         self.signals_emitted += 1
         chunk, offset = cursor.where()
         self.trader.count_hold(
             self.name,
             bar.symbol,
-            cursor.reasons[code - FIRST_HOLD],
+            cursor.reasons[reason],
             self.heartbeat_ns,  # the bar's end, as ``decide`` just set it
             partial(self._held_signal, bar, chunk, offset),
         )

@@ -47,6 +47,7 @@ class ColumnCursor:
         "_row",
         "_segment",
         "_ts",
+        "flat_only",
         "reasons",
     )
 
@@ -54,6 +55,7 @@ class ColumnCursor:
         self._columns = columns
         self._decider = decider
         self.reasons = decider.reasons
+        self.flat_only = decider.flat_only
         self._segment = 0
         self._row = 0  # the segment's next row to decide
         self._current: _Part | None = None

@@ -11,7 +11,9 @@ indicators over them in one pass, and answers each bar with a one-byte code:
 * ``DECIDE``: the decision depends on the position (a cross: enter, or hold because
   already in); the engine asks ``Chunk.decision(offset, position_qty)`` for it;
 * ``NOT_READY``: a warming-up bar (``strategies.base.NOT_READY``);
-* ``FIRST_HOLD + k``: a HOLD for ``reasons[k]`` whatever the position.
+* ``FIRST_HOLD + k``: a HOLD for ``reasons[k]`` whatever the position, or, when
+  ``flat_only[k]``, while flat (holding a position, the engine asks for the decision:
+  a strategy whose exits are states decides on every bar it holds).
 
 Every answer equals, field for field, the ``Decision`` ``on_bar`` gives for the same bar
 after the same bars (a property test per strategy holds them to it), and
@@ -81,9 +83,11 @@ class Chunk(ABC):
 class ColumnDecider(ABC):
     """A strategy's column form; it starts where a fresh strategy starts."""
 
-    __slots__ = ("reasons",)
+    __slots__ = ("flat_only", "reasons")
     #: The HOLD reasons, in code order (``FIRST_HOLD + k`` is ``reasons[k]``).
     reasons: tuple[str, ...]
+    #: Per reason: a HOLD only while flat (module docstring).
+    flat_only: tuple[bool, ...]
 
     @abstractmethod
     def decide(self, prices: ChunkPrices) -> Chunk:

@@ -143,6 +143,7 @@ class _Columns(ColumnDecider):
             strategy._reason_above,
             strategy._reason_below,
         )
+        self.flat_only = (False,) * len(self.reasons)  # the same HOLD holding or not
 
     def decide(self, prices: ChunkPrices) -> _Chunk:
         s = self._strategy

@@ -19,8 +19,10 @@ have confidence 1.
 
 from __future__ import annotations
 
+from copy import copy
 from typing import ClassVar
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from kitetui.domain import Bar, SignalKind
@@ -28,12 +30,15 @@ from kitetui.market.indicators import ATR, EMA, RSI
 from strategies.base import (
     ATR_PERIOD,
     BAD_BAR,
+    BAD_BAR_REASON,
     MAX_PERIOD,
     NOT_READY,
     Decision,
     Strategy,
     bar_is_finite,
 )
+from strategies.columns import DECIDE, FIRST_HOLD, Chunk, ChunkPrices, ColumnDecider
+from strategies.columns import NOT_READY as NOT_READY_CODE
 from strategies.registry import register
 from strategies.rules import clamp01, close_position, go
 
@@ -41,6 +46,9 @@ __all__ = ["RsiPullbackStrategy"]
 
 _HOLD = SignalKind.HOLD
 _FULL_DIP = 20.0  # RSI points below the dip level that count as a full-confidence dip
+_DIPPING = "flat: rsi dipping, waiting for the turn"
+_SPIKING = "flat: rsi spiking, waiting for the turn"
+_NO_PULLBACK = "flat: no pullback"
 
 
 @register
@@ -118,9 +126,32 @@ class RsiPullbackStrategy(Strategy):
         if not (rsi == rsi and self._slow.ready and self._atr.ready):
             return NOT_READY
         indicators = {"ema_fast": fast, "ema_slow": slow, "rsi": rsi, "atr": atr}
-
         lowest, highest = self._lowest, self._highest
         turned_up, turned_down = self._track_pullback(rsi)
+        return self._decide(
+            indicators,
+            lowest,
+            highest,
+            turned_up,
+            turned_down,
+            self._flat_reason(self._lowest, self._highest),
+            position_qty,
+        )
+
+    def _decide(
+        self,
+        indicators: dict[str, float],
+        lowest: float,
+        highest: float,
+        turned_up: bool,
+        turned_down: bool,
+        flat_reason: str,
+        position_qty: int,
+    ) -> Decision:
+        """The decision on a ready bar: ``lowest``/``highest`` as they stood before it,
+        whether it turned up or down out of a pullback, the HOLD reason if flat."""
+        fast, slow = indicators["ema_fast"], indicators["ema_slow"]
+        rsi, atr = indicators["rsi"], indicators["atr"]
         if turned_up and fast > slow and position_qty <= 0:
             depth = (self._dip - lowest) / _FULL_DIP
             confidence = 0.5 * clamp01((fast - slow) / atr) + 0.5 * clamp01(depth)
@@ -132,11 +163,15 @@ class RsiPullbackStrategy(Strategy):
             return go(-1, position_qty, allow_short, self._short_reason, confidence, indicators)
         if position_qty:
             return self._hold_or_close(position_qty, rsi, fast, slow, indicators)
-        if self._lowest < self._dip:
-            return Decision(_HOLD, "flat: rsi dipping, waiting for the turn", 0.0, indicators)
-        if self._highest > self._spike:
-            return Decision(_HOLD, "flat: rsi spiking, waiting for the turn", 0.0, indicators)
-        return Decision(_HOLD, "flat: no pullback", 0.0, indicators)
+        return Decision(_HOLD, flat_reason, 0.0, indicators)
+
+    def _flat_reason(self, lowest: float, highest: float) -> str:
+        """Why a flat strategy holds, with the pullback where it stands after the bar."""
+        if lowest < self._dip:
+            return _DIPPING
+        if highest > self._spike:
+            return _SPIKING
+        return _NO_PULLBACK
 
     def _track_pullback(self, rsi: float) -> tuple[bool, bool]:
         """Where the pullback stands: how deep the dip (or high the spike) went, and
@@ -169,3 +204,131 @@ class RsiPullbackStrategy(Strategy):
         if not fast < slow:
             return close_position(self._short_trend, indicators)
         return Decision(_HOLD, "short: waiting for rsi or trend exit", 0.0, indicators)
+
+    def column_decider(self) -> ColumnDecider:
+        return _Columns(self)
+
+
+# The HOLD reasons of the column form, in code order (``strategies.columns``): the bad
+# bar's whatever the position, the others only while flat.
+_BAD, _DIP, _SPIKE, _NONE = range(FIRST_HOLD, FIRST_HOLD + 4)
+
+
+class _Columns(ColumnDecider):
+    """``rsi_pullback`` a chunk at a time: its own indicator objects advance over the
+    chunk's finite bars; the pullback's lowest and highest RSI are followed bar by bar
+    over the ready ones (``_track_pullback`` itself); numpy sorts the bars into turns in
+    a trend (decided with the position) and flat HOLDs by where the pullback stands."""
+
+    __slots__ = ("_seen", "_strategy")
+
+    def __init__(self, strategy: RsiPullbackStrategy) -> None:
+        self._strategy = strategy  # a fresh one: its state is the column's so far
+        self._seen = 0  # finite bars its indicators have taken
+        self.reasons = (BAD_BAR_REASON, _DIPPING, _SPIKING, _NO_PULLBACK)
+        self.flat_only = (False, True, True, True)
+
+    def decide(self, prices: ChunkPrices) -> _Chunk:
+        s = self._strategy
+        start = (copy(s._fast), copy(s._slow), copy(s._rsi), copy(s._atr), s._lowest, s._highest)
+        finite = prices.finite
+        if finite.all():
+            where = None
+            closes, highs, lows = prices.close, prices.high, prices.low
+        else:  # on_bar refuses such a bar before its indicators see it
+            where = np.flatnonzero(finite)
+            closes, highs, lows = prices.close[where], prices.high[where], prices.low[where]
+        closes, highs, lows = closes.tolist(), highs.tolist(), lows.tolist()
+        fast = np.array(list(map(s._fast.update, closes)))
+        slow = np.array(list(map(s._slow.update, closes)))
+        rsi = np.array(list(map(s._rsi.update, closes)))
+        atr = np.array(list(map(s._atr.update, highs, lows, closes)))
+        taken = len(closes)
+        base = max(s.params.slow, ATR_PERIOD + 1)  # the EMAs' and the ATR's readiness
+        ready = (self._seen + np.arange(1, taken + 1) >= base) & ~np.isnan(rsi)
+        self._seen += taken
+        state = np.zeros((taken, 4))  # lowest and highest before the bar, then after it
+        turned = np.zeros((taken, 2), dtype=bool)  # up, down
+        for k in np.flatnonzero(ready).tolist():
+            state[k, 0], state[k, 1] = s._lowest, s._highest
+            turned[k] = s._track_pullback(float(rsi[k]))
+            state[k, 2], state[k, 3] = s._lowest, s._highest
+        codes = np.full(taken, NOT_READY_CODE, dtype=np.uint8)
+        codes[ready] = _NONE
+        codes[ready & (state[:, 3] > s._spike)] = _SPIKE
+        codes[ready & (state[:, 2] < s._dip)] = _DIP
+        entry = (turned[:, 0] & (fast > slow)) | (turned[:, 1] & (fast < slow))
+        codes[ready & entry] = DECIDE
+        if where is not None:
+            every = np.full(len(prices), _BAD, dtype=np.uint8)
+            every[where] = codes
+            codes = every
+        columns = (fast, slow, rsi, atr)
+        return _Chunk(codes.tobytes(), self, prices, where, columns, state, turned, start)
+
+
+class _Chunk(Chunk):
+    __slots__ = ("_columns", "_decider", "_prices", "_start", "_state", "_turned", "_where")
+
+    def __init__(
+        self,
+        codes: bytes,
+        decider: _Columns,
+        prices: ChunkPrices,
+        where: np.ndarray | None,
+        columns: tuple[np.ndarray, ...],
+        state: np.ndarray,
+        turned: np.ndarray,
+        start: tuple,
+    ) -> None:
+        self.codes = codes
+        self._decider = decider
+        self._prices = prices
+        self._where = where  # the finite bars' offsets, None when all are
+        self._columns = columns  # fast, slow, rsi, atr
+        self._state = state
+        self._turned = turned
+        self._start = start  # the indicators, lowest and highest before the chunk
+
+    def _at(self, offset: int) -> int:
+        return offset if self._where is None else int(np.searchsorted(self._where, offset))
+
+    def indicators(self, offset: int) -> dict[str, float]:
+        if self.codes[offset] in (NOT_READY_CODE, _BAD):
+            return {}
+        at = self._at(offset)
+        fast, slow, rsi, atr = (float(column[at]) for column in self._columns)
+        return {"ema_fast": fast, "ema_slow": slow, "rsi": rsi, "atr": atr}
+
+    def decision(self, offset: int, position_qty: int) -> Decision:
+        code = self.codes[offset]
+        if code == _BAD:
+            return BAD_BAR
+        if code == NOT_READY_CODE:
+            return NOT_READY
+        at = self._at(offset)
+        lowest, highest, lowest_after, highest_after = self._state[at].tolist()
+        up, down = self._turned[at].tolist()
+        strategy = self._decider._strategy
+        return strategy._decide(
+            self.indicators(offset),
+            lowest,
+            highest,
+            up,
+            down,
+            strategy._flat_reason(lowest_after, highest_after),
+            position_qty,
+        )
+
+    def strategy_after(self, offset: int) -> RsiPullbackStrategy:
+        strategy = RsiPullbackStrategy(self._decider._strategy.params)
+        fast, slow, rsi, atr, lowest, highest = self._start
+        strategy._fast, strategy._slow = copy(fast), copy(slow)
+        strategy._rsi, strategy._atr = copy(rsi), copy(atr)
+        strategy._lowest, strategy._highest = lowest, highest
+        p = self._prices
+        stop = offset + 1
+        rows = zip(*(a[:stop].tolist() for a in (p.open, p.high, p.low, p.close)), strict=True)
+        for o, h, lo, c in rows:
+            strategy.on_bar(Bar("", 0, 60, o, h, lo, c), 0)
+        return strategy

@@ -10,17 +10,20 @@ back at any bar must go on deciding as the one that saw every bar.
 from __future__ import annotations
 
 import math
+import random
 from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kitetui.domain import Bar, SignalKind
+from strategies.base import Strategy
 from strategies.columns import DECIDE, FIRST_HOLD, NOT_READY, ChunkPrices
 from strategies.ema_cross import EmaCrossStrategy
+from strategies.rsi_pullback import RsiPullbackStrategy
 
 STEPS = st.one_of(
-    st.integers(-3, 3).map(float),  # ticks of a walk
+    st.integers(-3, 3).map(float),  # the drift of a walk, in ticks a bar
     st.just(0.0),
     st.sampled_from([math.nan, math.inf]),  # a bad print
 )
@@ -28,20 +31,26 @@ STEPS = st.one_of(
 
 @st.composite
 def markets(draw: st.DrawFn) -> tuple[list[tuple[float, float, float, float]], list[int]]:
-    runs = draw(st.lists(st.tuples(STEPS, st.integers(1, 40)), min_size=1, max_size=25))
+    """Runs of bars: a drift with or without noise (a noisy walk makes RSI dip and
+    spike without pinning it at 0 or 100), flat stretches, bad prints."""
+    runs = draw(
+        st.lists(st.tuples(STEPS, st.integers(1, 40), st.integers(0, 3)), min_size=1, max_size=25)
+    )
+    noise = random.Random(draw(st.integers(0, 2**32 - 1)))
     bars: list[tuple[float, float, float, float]] = []
     price = 1000.0
-    for step, length in runs:
+    for step, length, spread in runs:
         for _ in range(length):
             if not math.isfinite(step):
                 bad = [price] * 4
-                bad[draw(st.integers(0, 3))] = step
+                bad[noise.randrange(4)] = step
                 bars.append((bad[0], bad[1], bad[2], bad[3]))
                 continue
             opened = price
-            price = round(price + step * 0.05, 2)
+            ticks = step + noise.randint(-spread, spread)
+            price = round(max(price + ticks * 0.05, 1.0), 2)
             bars.append((opened, max(opened, price) + 0.05, min(opened, price) - 0.05, price))
-    positions = draw(st.lists(st.sampled_from([-5, 0, 5]), min_size=len(bars), max_size=len(bars)))
+    positions = [noise.choice((-5, 0, 0, 5)) for _ in bars]
     return bars, positions
 
 
@@ -54,61 +63,110 @@ def _chunks(size: int, cuts: list[int]) -> list[tuple[int, int]]:
     return list(pairwise(edges))
 
 
-@settings(max_examples=300, deadline=None)
+# The strategies with a column form, with short periods (so warm-up ends early and
+# the drawn markets make crosses, dips and spikes).
+STRATEGIES = {
+    "ema_cross 3/7": EmaCrossStrategy.Params(fast=3, slow=7, allow_short=True),
+    "ema_cross 5/12 long only": EmaCrossStrategy.Params(fast=5, slow=12, allow_short=False),
+    "ema_cross 20/50": EmaCrossStrategy.Params(fast=20, slow=50, allow_short=True),
+    "rsi_pullback 3/8 rsi 5": RsiPullbackStrategy.Params(
+        fast=3, slow=8, rsi_period=5, rsi_dip=45.0, rsi_exit=60.0
+    ),
+    "rsi_pullback 5/12 rsi 3 long only": RsiPullbackStrategy.Params(
+        fast=5, slow=12, rsi_period=3, rsi_dip=30.0, rsi_exit=80.0, allow_short=False
+    ),
+}
+
+
+def _strategy(params: Strategy.Params) -> Strategy:
+    cls = EmaCrossStrategy if isinstance(params, EmaCrossStrategy.Params) else RsiPullbackStrategy
+    return cls(params)
+
+
+def _state(strategy: Strategy) -> dict[str, object]:
+    """A strategy's whole state, comparable: its attributes, an indicator's slots, a
+    nan as a word (nan != nan)."""
+
+    def plain(value: object) -> object:
+        if isinstance(value, float) and math.isnan(value):
+            return "nan"
+        slots = getattr(type(value), "__slots__", None)
+        if slots and not isinstance(value, str | tuple):
+            return tuple(plain(getattr(value, name)) for name in slots)
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return value
+
+    return {name: plain(value) for name, value in vars(strategy).items()}
+
+
+def _prices(bars: list[tuple[float, float, float, float]]) -> ChunkPrices:
+    return ChunkPrices.of(*(list(column) for column in zip(*bars, strict=True)))
+
+
+@settings(max_examples=200, deadline=None)
 @given(
     markets(),
     st.lists(st.integers(0, 10_000), max_size=6),
-    st.sampled_from([(3, 7), (5, 12), (20, 50)]),
-    st.booleans(),
+    st.sampled_from(sorted(STRATEGIES)),
 )
-def test_ema_cross_columns_decide_as_on_bar(market, cuts, periods, shorts) -> None:
+def test_column_forms_decide_as_on_bar(market, cuts, name) -> None:
     bars, positions = market
-    fast, slow = periods
-    params = EmaCrossStrategy.Params(fast=fast, slow=slow, allow_short=shorts)
-    reference = EmaCrossStrategy(params)
-    decider = EmaCrossStrategy(params).column_decider()
+    params = STRATEGIES[name]
+    reference = _strategy(params)
+    decider = _strategy(params).column_decider()
+    assert decider is not None
+    assert len(decider.flat_only) == len(decider.reasons)
     for start, stop in _chunks(len(bars), cuts):
         part = bars[start:stop]
-        chunk = decider.decide(
-            ChunkPrices.of(*(list(column) for column in zip(*part, strict=True)))
-        )
+        chunk = decider.decide(_prices(part))
         assert len(chunk.codes) == len(part)
         for offset, ohlc in enumerate(part):
             held = positions[start + offset]
             expected = reference.on_bar(_bar(*ohlc), held)
             code = chunk.codes[offset]
             assert chunk.decision(offset, held) == expected
+            assert chunk.indicators(offset) == expected.indicators
             if code == NOT_READY:
                 assert expected.reason == "indicators not ready"
-            elif code >= FIRST_HOLD:  # a HOLD whatever the position
-                assert expected.kind is SignalKind.HOLD
-                assert expected.reason == decider.reasons[code - FIRST_HOLD]
-                for other in (-5, 0, 5):
-                    assert chunk.decision(offset, other) == expected
+            elif code >= FIRST_HOLD:  # a HOLD for the code's reason (while flat, if so)
+                reason = code - FIRST_HOLD
+                flat = chunk.decision(offset, 0)
+                assert flat.kind is SignalKind.HOLD
+                assert flat.reason == decider.reasons[reason]
+                if not decider.flat_only[reason]:
+                    assert expected == flat
             else:
                 assert code == DECIDE
 
 
 @settings(max_examples=150, deadline=None)
-@given(markets(), st.integers(0, 10_000), st.integers(0, 10_000))
-def test_ema_cross_handed_back_at_any_bar_decides_on_as_the_one_that_saw_every_bar(
-    market, cut, at
+@given(
+    markets(),
+    st.integers(0, 10_000),
+    st.integers(0, 10_000),
+    st.sampled_from(sorted(STRATEGIES)),
+)
+def test_handed_back_at_any_bar_decides_on_as_the_one_that_saw_every_bar(
+    market, cut, at, name
 ) -> None:
     bars, positions = market
-    params = EmaCrossStrategy.Params(fast=3, slow=7, allow_short=False)
+    params = STRATEGIES[name]
     cut %= len(bars) + 1
-    decider = EmaCrossStrategy(params).column_decider()
+    decider = _strategy(params).column_decider()
+    assert decider is not None
     if cut:
-        decider.decide(ChunkPrices.of(*(list(column) for column in zip(*bars[:cut], strict=True))))
+        decider.decide(_prices(bars[:cut]))
     rest = bars[cut:]
     if not rest:
         return
-    chunk = decider.decide(ChunkPrices.of(*(list(column) for column in zip(*rest, strict=True))))
+    chunk = decider.decide(_prices(rest))
     offset = at % (len(rest) + 1) - 1  # -1: handed back before the chunk's first bar
     handed = chunk.strategy_after(offset)
-    reference = EmaCrossStrategy(params)
+    reference = _strategy(params)
     for ohlc in bars[: cut + offset + 1]:
         reference.on_bar(_bar(*ohlc), 0)
+    assert _state(handed) == _state(reference)  # every indicator and every mark
     for index, ohlc in enumerate(bars[cut + offset + 1 :], start=cut + offset + 1):
         held = positions[index]
         assert handed.on_bar(_bar(*ohlc), held) == reference.on_bar(_bar(*ohlc), held)

@@ -24,6 +24,7 @@ import sqlite3
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 import yaml
 
 import kitetui.market.replay as replay_module
@@ -180,7 +181,9 @@ def _write_year(
 GENERATED = ["GENA", "GENB"]
 
 
-def _generated_config(bars: Path, timeframe: str, params: dict) -> dict:
+def _generated_config(
+    bars: Path, timeframe: str, params: dict, strategy: str = "ema_cross"
+) -> dict:
     """The demo's config replaying the generated files with one equity engine on them."""
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     data["replay"] = {
@@ -197,7 +200,7 @@ def _generated_config(bars: Path, timeframe: str, params: dict) -> dict:
             "product": "MIS",
             "timeframe": timeframe,
             "margin_rate": 0.2,
-            "strategy": "ema_cross",
+            "strategy": strategy,
             "params": params,
         }
     ]
@@ -220,8 +223,15 @@ async def test_a_generated_year_at_full_speed_and_paced_has_the_same_ledger(
     _assert_same(fast, paced)
 
 
+@pytest.mark.parametrize(
+    ("strategy", "params"),
+    [
+        ("ema_cross", {"fast": 3, "slow": 8, "allow_short": True}),
+        ("rsi_pullback", {"fast": 3, "slow": 8, "rsi_period": 5, "rsi_dip": 45.0}),
+    ],
+)
 async def test_a_print_refused_in_the_middle_of_a_column_keeps_the_ledger(
-    tmp_path: Path, monkeypatch
+    tmp_path: Path, monkeypatch, strategy: str, params: dict
 ) -> None:
     """The validator drops a spike of GENA's: the engine, deciding GENA from its columns,
     sees a bar that is not the column's next, and goes on bar by bar from the state the
@@ -230,7 +240,7 @@ async def test_a_print_refused_in_the_middle_of_a_column_keeps_the_ledger(
     bars.mkdir()
     _write_year(bars, GENERATED, days=40, seed=5, spike=("GENA", 20, 10))
     # 1m: the files' rows are the engine's bars, decided from the columns
-    data = _generated_config(bars, "1m", {"fast": 3, "slow": 8, "allow_short": True})
+    data = _generated_config(bars, "1m", params, strategy)
     config = parse_config(data, "parity.yaml")
     fast, paced, _ = await _fast_and_paced(config, tmp_path, 2_000_000.0, monkeypatch)
     with sqlite3.connect(tmp_path / "fast.db") as conn:
