@@ -18,8 +18,10 @@ through the band it flipped on, in ATRs (capped at 1). Exits have confidence 1.
 
 from __future__ import annotations
 
+from copy import copy
 from typing import ClassVar
 
+import numpy as np
 from pydantic import Field
 
 from kitetui.domain import Bar, SignalKind
@@ -28,12 +30,15 @@ from kitetui.market.indicators import ATR
 from strategies.base import (
     ATR_PERIOD,
     BAD_BAR,
+    BAD_BAR_REASON,
     MAX_PERIOD,
     NOT_READY,
     Decision,
     Strategy,
     bar_is_finite,
 )
+from strategies.columns import DECIDE, FIRST_HOLD, Chunk, ChunkPrices, ColumnDecider
+from strategies.columns import NOT_READY as NOT_READY_CODE
 from strategies.registry import register
 from strategies.rules import clamp01, close_position, go
 
@@ -90,7 +95,21 @@ class SuperTrendStrategy(Strategy):
         direction = supertrend.direction
         previous, self._direction = self._direction, direction
         indicators = {"supertrend": line, "direction": float(direction), "atr": atr}
+        return self._decide(indicators, close, upper, lower, previous, position_qty)
 
+    def _decide(
+        self,
+        indicators: dict[str, float],
+        close: float,
+        upper: float,
+        lower: float,
+        previous: int,
+        position_qty: int,
+    ) -> Decision:
+        """The decision on a ready bar: ``upper``/``lower`` the bands before it,
+        ``previous`` the direction on the ready bar before it."""
+        direction = int(indicators["direction"])
+        atr = indicators["atr"]
         if previous and direction != previous:
             if direction > 0:
                 confidence, reason = clamp01((close - upper) / atr), self._up
@@ -103,3 +122,127 @@ class SuperTrendStrategy(Strategy):
             return close_position(reason, indicators)
         reason = self._hold_up if direction > 0 else self._hold_down
         return Decision(_HOLD, reason, 0.0, indicators)
+
+    def column_decider(self) -> ColumnDecider:
+        return _Columns(self)
+
+
+# The HOLD reasons of the column form, in code order (``strategies.columns``): the bad
+# bar's whatever the position, the trend's only while flat.
+_BAD, _UP, _DOWN = range(FIRST_HOLD, FIRST_HOLD + 3)
+
+
+class _Columns(ColumnDecider):
+    """``supertrend`` a chunk at a time: its own SuperTrend and ATR advance over the
+    chunk's finite bars, the bands before each bar and the direction after it read off
+    the SuperTrend as it goes; a flip is decided with the position, any other bar is
+    its trend's HOLD while flat."""
+
+    __slots__ = ("_seen", "_strategy")
+
+    def __init__(self, strategy: SuperTrendStrategy) -> None:
+        self._strategy = strategy  # a fresh one: its state is the column's so far
+        self._seen = 0  # finite bars its indicators have taken
+        self.reasons = (BAD_BAR_REASON, strategy._hold_up, strategy._hold_down)
+        self.flat_only = (False, True, True)
+
+    def decide(self, prices: ChunkPrices) -> _Chunk:
+        s = self._strategy
+        supertrend, atr_indicator = s._supertrend, s._atr
+        start = (copy(supertrend), copy(supertrend._atr), copy(atr_indicator), s._direction)
+        finite = prices.finite
+        if finite.all():
+            where = None
+            closes, highs, lows = prices.close, prices.high, prices.low
+        else:  # on_bar refuses such a bar before its indicators see it
+            where = np.flatnonzero(finite)
+            closes, highs, lows = prices.close[where], prices.high[where], prices.low[where]
+        closes, highs, lows = closes.tolist(), highs.tolist(), lows.tolist()
+        taken = len(closes)
+        values = np.empty((taken, 5))  # line, direction, atr, upper and lower before
+        update, atr_update = supertrend.update, atr_indicator.update
+        for k, (high, low, close) in enumerate(zip(highs, lows, closes, strict=True)):
+            values[k, 3], values[k, 4] = supertrend._upper, supertrend._lower
+            values[k, 0] = update(high, low, close)
+            values[k, 1] = supertrend.direction
+            values[k, 2] = atr_update(high, low, close)
+        ready = self._seen + np.arange(1, taken + 1) >= s.warmup_bars
+        self._seen += taken
+        direction = np.where(ready, values[:, 1], 0.0)
+        # The direction on the ready bar before each bar.
+        previous = np.empty(taken)
+        previous[:1] = s._direction
+        previous[1:] = direction[:-1]
+        first_ready = np.flatnonzero(ready)
+        if len(first_ready) and first_ready[0] > 0:
+            previous[first_ready[0]] = s._direction  # the bars before it were not ready
+        if len(first_ready):
+            s._direction = int(direction[first_ready[-1]])
+        codes = np.full(taken, NOT_READY_CODE, dtype=np.uint8)
+        codes[ready & (direction > 0)] = _UP
+        codes[ready & (direction < 0)] = _DOWN
+        codes[ready & (previous != 0) & (direction != previous)] = DECIDE
+        if where is not None:
+            every = np.full(len(prices), _BAD, dtype=np.uint8)
+            every[where] = codes
+            codes = every
+        return _Chunk(codes.tobytes(), self, prices, where, values, previous, start)
+
+
+class _Chunk(Chunk):
+    __slots__ = ("_decider", "_previous", "_prices", "_start", "_values", "_where")
+
+    def __init__(
+        self,
+        codes: bytes,
+        decider: _Columns,
+        prices: ChunkPrices,
+        where: np.ndarray | None,
+        values: np.ndarray,
+        previous: np.ndarray,
+        start: tuple,
+    ) -> None:
+        self.codes = codes
+        self._decider = decider
+        self._prices = prices
+        self._where = where  # the finite bars' offsets, None when all are
+        self._values = values
+        self._previous = previous
+        self._start = start  # the indicators and the direction before the chunk
+
+    def _at(self, offset: int) -> int:
+        return offset if self._where is None else int(np.searchsorted(self._where, offset))
+
+    def indicators(self, offset: int) -> dict[str, float]:
+        if self.codes[offset] in (NOT_READY_CODE, _BAD):
+            return {}
+        line, direction, atr, _, _ = self._values[self._at(offset)].tolist()
+        return {"supertrend": line, "direction": direction, "atr": atr}
+
+    def decision(self, offset: int, position_qty: int) -> Decision:
+        code = self.codes[offset]
+        if code == _BAD:
+            return BAD_BAR
+        if code == NOT_READY_CODE:
+            return NOT_READY
+        at = self._at(offset)
+        _, _, _, upper, lower = self._values[at].tolist()
+        close = float(self._prices.close[offset])
+        previous = int(self._previous[at])
+        strategy = self._decider._strategy
+        indicators = self.indicators(offset)
+        return strategy._decide(indicators, close, upper, lower, previous, position_qty)
+
+    def strategy_after(self, offset: int) -> SuperTrendStrategy:
+        strategy = SuperTrendStrategy(self._decider._strategy.params)
+        supertrend, inner_atr, atr, direction = self._start
+        strategy._supertrend = copy(supertrend)
+        strategy._supertrend._atr = copy(inner_atr)
+        strategy._atr = copy(atr)
+        strategy._direction = direction
+        p = self._prices
+        stop = offset + 1
+        rows = zip(*(a[:stop].tolist() for a in (p.open, p.high, p.low, p.close)), strict=True)
+        for o, h, lo, c in rows:
+            strategy.on_bar(Bar("", 0, 60, o, h, lo, c), 0)
+        return strategy

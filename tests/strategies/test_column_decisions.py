@@ -21,6 +21,7 @@ from strategies.base import Strategy
 from strategies.columns import DECIDE, FIRST_HOLD, NOT_READY, ChunkPrices
 from strategies.ema_cross import EmaCrossStrategy
 from strategies.rsi_pullback import RsiPullbackStrategy
+from strategies.supertrend import SuperTrendStrategy
 
 STEPS = st.one_of(
     st.integers(-3, 3).map(float),  # the drift of a walk, in ticks a bar
@@ -75,12 +76,18 @@ STRATEGIES = {
     "rsi_pullback 5/12 rsi 3 long only": RsiPullbackStrategy.Params(
         fast=5, slow=12, rsi_period=3, rsi_dip=30.0, rsi_exit=80.0, allow_short=False
     ),
+    "supertrend 3, 1": SuperTrendStrategy.Params(period=3, multiplier=1.0),
+    "supertrend 20, 0.5 long only": SuperTrendStrategy.Params(
+        period=20, multiplier=0.5, allow_short=False
+    ),
 }
 
 
 def _strategy(params: Strategy.Params) -> Strategy:
-    cls = EmaCrossStrategy if isinstance(params, EmaCrossStrategy.Params) else RsiPullbackStrategy
-    return cls(params)
+    for cls in (EmaCrossStrategy, RsiPullbackStrategy, SuperTrendStrategy):
+        if type(params) is cls.Params:
+            return cls(params)
+    raise AssertionError(params)
 
 
 def _state(strategy: Strategy) -> dict[str, object]:
@@ -104,7 +111,7 @@ def _prices(bars: list[tuple[float, float, float, float]]) -> ChunkPrices:
     return ChunkPrices.of(*(list(column) for column in zip(*bars, strict=True)))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
     markets(),
     st.lists(st.integers(0, 10_000), max_size=6),
@@ -140,7 +147,7 @@ def test_column_forms_decide_as_on_bar(market, cuts, name) -> None:
                 assert code == DECIDE
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     markets(),
     st.integers(0, 10_000),
