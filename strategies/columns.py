@@ -25,18 +25,35 @@ the column's (a bar the price validator refused, a day the symbol was not traded
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import numpy as np
+
+from kitetui.domain import Bar
+from strategies.base import BAD_BAR as BAD_BAR_DECISION
+from strategies.base import NOT_READY as NOT_READY_DECISION
 
 if TYPE_CHECKING:
     from strategies.base import Decision, Strategy
 
-__all__ = ["DECIDE", "FIRST_HOLD", "NOT_READY", "Chunk", "ChunkPrices", "ColumnDecider"]
+S = TypeVar("S", bound="Strategy")
+
+__all__ = [
+    "BAD",
+    "DECIDE",
+    "FIRST_HOLD",
+    "NOT_READY",
+    "Chunk",
+    "ChunkPrices",
+    "ColumnDecider",
+    "Finite",
+    "replayed",
+]
 
 DECIDE = 0
 NOT_READY = 1
 FIRST_HOLD = 2
+BAD = FIRST_HOLD  # every column form's first reason is the bad bar's (``BAD_BAR_REASON``)
 
 
 class ChunkPrices:
@@ -59,25 +76,95 @@ class ChunkPrices:
         return len(self.close)
 
 
+class Finite(NamedTuple):
+    """The chunk's bars ``on_bar`` lets its indicators see (``bar_is_finite``): their
+    prices as the floats a ``Bar`` holds, and where they are in the chunk."""
+
+    where: np.ndarray | None  # their offsets; None when every bar is finite
+    closes: list[float]
+    highs: list[float]
+    lows: list[float]
+
+    @classmethod
+    def of(cls, prices: ChunkPrices) -> Finite:
+        if prices.finite.all():
+            return cls(None, prices.close.tolist(), prices.high.tolist(), prices.low.tolist())
+        where = np.flatnonzero(prices.finite)
+        return cls(
+            where,
+            prices.close[where].tolist(),
+            prices.high[where].tolist(),
+            prices.low[where].tolist(),
+        )
+
+    def at(self, offset: int) -> int:
+        """A finite bar's place among the finite ones."""
+        return offset if self.where is None else int(np.searchsorted(self.where, offset))
+
+    def codes(self, codes: np.ndarray, size: int) -> bytes:
+        """The finite bars' codes spread over the chunk's ``size`` bars, ``BAD`` between."""
+        if self.where is not None:
+            every = np.full(size, BAD, dtype=np.uint8)
+            every[self.where] = codes
+            codes = every
+        return codes.tobytes()
+
+
+def replayed(strategy: S, prices: ChunkPrices, offset: int) -> S:
+    """``strategy`` after ``on_bar`` on the chunk's bars up to ``offset`` (included),
+    flat: what ``Chunk.strategy_after`` hands back, for a strategy whose state does not
+    depend on the position."""
+    stop = offset + 1
+    columns = (prices.open, prices.high, prices.low, prices.close)
+    for o, h, lo, c in zip(*(a[:stop].tolist() for a in columns), strict=True):
+        strategy.on_bar(Bar("", 0, 60, o, h, lo, c), 0)
+    return strategy
+
+
 class Chunk(ABC):
     """The decisions on one chunk of bars: ``codes`` (module docstring), and what a code
-    stands for when somebody needs the whole ``Decision``."""
+    stands for when somebody needs the whole ``Decision``. A strategy's chunk says what
+    its values were on a bar its indicators saw (``_indicators``, ``_decision``) and
+    what it was before the chunk (``_at_start``); the rest is the same for all."""
 
-    __slots__ = ("codes",)
-    codes: bytes
+    __slots__ = ("_finite", "_prices", "codes")
 
-    @abstractmethod
+    def __init__(self, codes: bytes, prices: ChunkPrices, finite: Finite) -> None:
+        self.codes = codes
+        self._prices = prices
+        self._finite = finite
+
     def indicators(self, offset: int) -> dict[str, float]:
         """``on_bar``'s ``indicators`` on bar ``offset`` (the price chart's values)."""
+        if self.codes[offset] in (NOT_READY, BAD):
+            return {}
+        return self._indicators(self._finite.at(offset))
 
-    @abstractmethod
     def decision(self, offset: int, position_qty: int) -> Decision:
         """``on_bar``'s decision on bar ``offset`` of the chunk, holding ``position_qty``."""
+        code = self.codes[offset]
+        if code == BAD:
+            return BAD_BAR_DECISION
+        if code == NOT_READY:
+            return NOT_READY_DECISION
+        return self._decision(offset, self._finite.at(offset), code, position_qty)
 
-    @abstractmethod
     def strategy_after(self, offset: int) -> Strategy:
         """A bar-by-bar strategy that has seen every bar up to and including ``offset``
         (``-1``: up to the chunk's first, excluded)."""
+        return replayed(self._at_start(), self._prices, offset)
+
+    @abstractmethod
+    def _indicators(self, at: int) -> dict[str, float]:
+        """The indicators on the ``at``-th bar the indicators saw."""
+
+    @abstractmethod
+    def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
+        """The decision on bar ``offset``, the ``at``-th the indicators saw, ready."""
+
+    @abstractmethod
+    def _at_start(self) -> Strategy:
+        """A new bar-by-bar strategy in the state the chunk started from."""
 
 
 class ColumnDecider(ABC):

@@ -30,7 +30,15 @@ from strategies.base import (
     Strategy,
     bar_is_finite,
 )
-from strategies.columns import DECIDE, FIRST_HOLD, Chunk, ChunkPrices, ColumnDecider
+from strategies.columns import (
+    BAD,
+    DECIDE,
+    FIRST_HOLD,
+    Chunk,
+    ChunkPrices,
+    ColumnDecider,
+    Finite,
+)
 from strategies.columns import NOT_READY as NOT_READY_CODE
 from strategies.registry import register
 
@@ -124,7 +132,7 @@ class EmaCrossStrategy(Strategy):
 
 
 # The HOLD reasons of the column form, in code order (``strategies.columns``).
-_BAD, _EQUAL, _ABOVE, _BELOW = range(FIRST_HOLD, FIRST_HOLD + 4)
+_EQUAL, _ABOVE, _BELOW = range(BAD + 1, BAD + 4)
 
 
 class _Columns(ColumnDecider):
@@ -148,14 +156,8 @@ class _Columns(ColumnDecider):
     def decide(self, prices: ChunkPrices) -> _Chunk:
         s = self._strategy
         start = (copy(s._fast), copy(s._slow), copy(s._atr), s._last_sign)
-        finite = prices.finite
-        if finite.all():
-            where = None
-            closes, highs, lows = prices.close, prices.high, prices.low
-        else:  # on_bar refuses such a bar before its indicators see it
-            where = np.flatnonzero(finite)
-            closes, highs, lows = prices.close[where], prices.high[where], prices.low[where]
-        closes, highs, lows = closes.tolist(), highs.tolist(), lows.tolist()
+        finite = Finite.of(prices)  # on_bar refuses the others before its indicators
+        closes, highs, lows = finite.closes, finite.highs, finite.lows
         fast = np.array(list(map(s._fast.update, closes)))
         slow = np.array(list(map(s._slow.update, closes)))
         atr = np.array(list(map(s._atr.update, highs, lows, closes)))
@@ -181,52 +183,39 @@ class _Columns(ColumnDecider):
         codes[(sign > 0) & no_cross] = _ABOVE
         codes[(sign < 0) & no_cross] = _BELOW
         codes[(sign != 0) & ~no_cross] = DECIDE
-        if where is not None:
-            every = np.full(len(prices), _BAD, dtype=np.uint8)
-            every[where] = codes
-            codes = every
-        return _Chunk(codes.tobytes(), self, prices, where, fast, slow, atr, start)
+        return _Chunk(
+            finite.codes(codes, len(prices)), self, prices, finite, fast, slow, atr, start
+        )
 
 
 class _Chunk(Chunk):
-    __slots__ = ("_atr", "_columns", "_fast", "_prices", "_slow", "_start", "_where")
+    __slots__ = ("_atr", "_columns", "_fast", "_slow", "_start")
 
     def __init__(
         self,
         codes: bytes,
         columns: _Columns,
         prices: ChunkPrices,
-        where: np.ndarray | None,
+        finite: Finite,
         fast: np.ndarray,
         slow: np.ndarray,
         atr: np.ndarray,
         start: tuple[EMA, EMA, ATR, int],
     ) -> None:
-        self.codes = codes
+        super().__init__(codes, prices, finite)
         self._columns = columns
-        self._prices = prices
-        self._where = where  # the finite bars' offsets, None when all are
         self._fast, self._slow, self._atr = fast, slow, atr
         self._start = start  # the indicators and the last sign before the chunk
 
-    def indicators(self, offset: int) -> dict[str, float]:
-        """What ``on_bar`` returns as ``indicators`` on bar ``offset``."""
-        if self.codes[offset] in (NOT_READY_CODE, _BAD):
-            return {}
-        at = offset if self._where is None else int(np.searchsorted(self._where, offset))
+    def _indicators(self, at: int) -> dict[str, float]:
         return {
             "ema_fast": float(self._fast[at]),
             "ema_slow": float(self._slow[at]),
             "atr": float(self._atr[at]),
         }
 
-    def decision(self, offset: int, position_qty: int) -> Decision:
-        code = self.codes[offset]
-        if code == _BAD:
-            return BAD_BAR
-        if code == NOT_READY_CODE:
-            return NOT_READY
-        indicators = self.indicators(offset)
+    def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
+        indicators = self._indicators(at)
         if code == DECIDE:
             gap = indicators["ema_fast"] - indicators["ema_slow"]
             sign = 1 if gap > 0.0 else -1
@@ -235,14 +224,9 @@ class _Chunk(Chunk):
         reason = self._columns.reasons[code - FIRST_HOLD]
         return Decision(SignalKind.HOLD, reason, 0.0, indicators)
 
-    def strategy_after(self, offset: int) -> EmaCrossStrategy:
+    def _at_start(self) -> EmaCrossStrategy:
         strategy = EmaCrossStrategy(self._columns._strategy.params)
         fast, slow, atr, last_sign = self._start
         strategy._fast, strategy._slow, strategy._atr = copy(fast), copy(slow), copy(atr)
         strategy._last_sign = last_sign
-        p = self._prices
-        stop = offset + 1
-        rows = zip(*(a[:stop].tolist() for a in (p.open, p.high, p.low, p.close)), strict=True)
-        for o, h, lo, c in rows:
-            strategy.on_bar(Bar("", 0, 60, o, h, lo, c), 0)
         return strategy

@@ -37,7 +37,14 @@ from strategies.base import (
     Strategy,
     bar_is_finite,
 )
-from strategies.columns import DECIDE, FIRST_HOLD, Chunk, ChunkPrices, ColumnDecider
+from strategies.columns import (
+    BAD,
+    DECIDE,
+    Chunk,
+    ChunkPrices,
+    ColumnDecider,
+    Finite,
+)
 from strategies.columns import NOT_READY as NOT_READY_CODE
 from strategies.registry import register
 from strategies.rules import clamp01, close_position, go
@@ -211,7 +218,7 @@ class RsiPullbackStrategy(Strategy):
 
 # The HOLD reasons of the column form, in code order (``strategies.columns``): the bad
 # bar's whatever the position, the others only while flat.
-_BAD, _DIP, _SPIKE, _NONE = range(FIRST_HOLD, FIRST_HOLD + 4)
+_DIP, _SPIKE, _NONE = range(BAD + 1, BAD + 4)
 
 
 class _Columns(ColumnDecider):
@@ -231,14 +238,8 @@ class _Columns(ColumnDecider):
     def decide(self, prices: ChunkPrices) -> _Chunk:
         s = self._strategy
         start = (copy(s._fast), copy(s._slow), copy(s._rsi), copy(s._atr), s._lowest, s._highest)
-        finite = prices.finite
-        if finite.all():
-            where = None
-            closes, highs, lows = prices.close, prices.high, prices.low
-        else:  # on_bar refuses such a bar before its indicators see it
-            where = np.flatnonzero(finite)
-            closes, highs, lows = prices.close[where], prices.high[where], prices.low[where]
-        closes, highs, lows = closes.tolist(), highs.tolist(), lows.tolist()
+        finite = Finite.of(prices)  # on_bar refuses the others before its indicators
+        closes, highs, lows = finite.closes, finite.highs, finite.lows
         fast = np.array(list(map(s._fast.update, closes)))
         slow = np.array(list(map(s._slow.update, closes)))
         rsi = np.array(list(map(s._rsi.update, closes)))
@@ -259,59 +260,43 @@ class _Columns(ColumnDecider):
         codes[ready & (state[:, 2] < s._dip)] = _DIP
         entry = (turned[:, 0] & (fast > slow)) | (turned[:, 1] & (fast < slow))
         codes[ready & entry] = DECIDE
-        if where is not None:
-            every = np.full(len(prices), _BAD, dtype=np.uint8)
-            every[where] = codes
-            codes = every
         columns = (fast, slow, rsi, atr)
-        return _Chunk(codes.tobytes(), self, prices, where, columns, state, turned, start)
+        return _Chunk(
+            finite.codes(codes, len(prices)), self, prices, finite, columns, state, turned, start
+        )
 
 
 class _Chunk(Chunk):
-    __slots__ = ("_columns", "_decider", "_prices", "_start", "_state", "_turned", "_where")
+    __slots__ = ("_columns", "_decider", "_start", "_state", "_turned")
 
     def __init__(
         self,
         codes: bytes,
         decider: _Columns,
         prices: ChunkPrices,
-        where: np.ndarray | None,
+        finite: Finite,
         columns: tuple[np.ndarray, ...],
         state: np.ndarray,
         turned: np.ndarray,
         start: tuple,
     ) -> None:
-        self.codes = codes
+        super().__init__(codes, prices, finite)
         self._decider = decider
-        self._prices = prices
-        self._where = where  # the finite bars' offsets, None when all are
         self._columns = columns  # fast, slow, rsi, atr
         self._state = state
         self._turned = turned
         self._start = start  # the indicators, lowest and highest before the chunk
 
-    def _at(self, offset: int) -> int:
-        return offset if self._where is None else int(np.searchsorted(self._where, offset))
-
-    def indicators(self, offset: int) -> dict[str, float]:
-        if self.codes[offset] in (NOT_READY_CODE, _BAD):
-            return {}
-        at = self._at(offset)
+    def _indicators(self, at: int) -> dict[str, float]:
         fast, slow, rsi, atr = (float(column[at]) for column in self._columns)
         return {"ema_fast": fast, "ema_slow": slow, "rsi": rsi, "atr": atr}
 
-    def decision(self, offset: int, position_qty: int) -> Decision:
-        code = self.codes[offset]
-        if code == _BAD:
-            return BAD_BAR
-        if code == NOT_READY_CODE:
-            return NOT_READY
-        at = self._at(offset)
+    def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
         lowest, highest, lowest_after, highest_after = self._state[at].tolist()
         up, down = self._turned[at].tolist()
         strategy = self._decider._strategy
         return strategy._decide(
-            self.indicators(offset),
+            self._indicators(at),
             lowest,
             highest,
             up,
@@ -320,15 +305,10 @@ class _Chunk(Chunk):
             position_qty,
         )
 
-    def strategy_after(self, offset: int) -> RsiPullbackStrategy:
+    def _at_start(self) -> RsiPullbackStrategy:
         strategy = RsiPullbackStrategy(self._decider._strategy.params)
         fast, slow, rsi, atr, lowest, highest = self._start
         strategy._fast, strategy._slow = copy(fast), copy(slow)
         strategy._rsi, strategy._atr = copy(rsi), copy(atr)
         strategy._lowest, strategy._highest = lowest, highest
-        p = self._prices
-        stop = offset + 1
-        rows = zip(*(a[:stop].tolist() for a in (p.open, p.high, p.low, p.close)), strict=True)
-        for o, h, lo, c in rows:
-            strategy.on_bar(Bar("", 0, 60, o, h, lo, c), 0)
         return strategy

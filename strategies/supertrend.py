@@ -37,7 +37,14 @@ from strategies.base import (
     Strategy,
     bar_is_finite,
 )
-from strategies.columns import DECIDE, FIRST_HOLD, Chunk, ChunkPrices, ColumnDecider
+from strategies.columns import (
+    BAD,
+    DECIDE,
+    Chunk,
+    ChunkPrices,
+    ColumnDecider,
+    Finite,
+)
 from strategies.columns import NOT_READY as NOT_READY_CODE
 from strategies.registry import register
 from strategies.rules import clamp01, close_position, go
@@ -129,7 +136,7 @@ class SuperTrendStrategy(Strategy):
 
 # The HOLD reasons of the column form, in code order (``strategies.columns``): the bad
 # bar's whatever the position, the trend's only while flat.
-_BAD, _UP, _DOWN = range(FIRST_HOLD, FIRST_HOLD + 3)
+_UP, _DOWN = range(BAD + 1, BAD + 3)
 
 
 class _Columns(ColumnDecider):
@@ -150,14 +157,8 @@ class _Columns(ColumnDecider):
         s = self._strategy
         supertrend, atr_indicator = s._supertrend, s._atr
         start = (copy(supertrend), copy(supertrend._atr), copy(atr_indicator), s._direction)
-        finite = prices.finite
-        if finite.all():
-            where = None
-            closes, highs, lows = prices.close, prices.high, prices.low
-        else:  # on_bar refuses such a bar before its indicators see it
-            where = np.flatnonzero(finite)
-            closes, highs, lows = prices.close[where], prices.high[where], prices.low[where]
-        closes, highs, lows = closes.tolist(), highs.tolist(), lows.tolist()
+        finite = Finite.of(prices)  # on_bar refuses the others before its indicators
+        closes, highs, lows = finite.closes, finite.highs, finite.lows
         taken = len(closes)
         values = np.empty((taken, 5))  # line, direction, atr, upper and lower before
         update, atr_update = supertrend.update, atr_indicator.update
@@ -182,67 +183,47 @@ class _Columns(ColumnDecider):
         codes[ready & (direction > 0)] = _UP
         codes[ready & (direction < 0)] = _DOWN
         codes[ready & (previous != 0) & (direction != previous)] = DECIDE
-        if where is not None:
-            every = np.full(len(prices), _BAD, dtype=np.uint8)
-            every[where] = codes
-            codes = every
-        return _Chunk(codes.tobytes(), self, prices, where, values, previous, start)
+        return _Chunk(
+            finite.codes(codes, len(prices)), self, prices, finite, values, previous, start
+        )
 
 
 class _Chunk(Chunk):
-    __slots__ = ("_decider", "_previous", "_prices", "_start", "_values", "_where")
+    __slots__ = ("_decider", "_previous", "_start", "_values")
 
     def __init__(
         self,
         codes: bytes,
         decider: _Columns,
         prices: ChunkPrices,
-        where: np.ndarray | None,
+        finite: Finite,
         values: np.ndarray,
         previous: np.ndarray,
         start: tuple,
     ) -> None:
-        self.codes = codes
+        super().__init__(codes, prices, finite)
         self._decider = decider
-        self._prices = prices
-        self._where = where  # the finite bars' offsets, None when all are
         self._values = values
         self._previous = previous
         self._start = start  # the indicators and the direction before the chunk
 
-    def _at(self, offset: int) -> int:
-        return offset if self._where is None else int(np.searchsorted(self._where, offset))
-
-    def indicators(self, offset: int) -> dict[str, float]:
-        if self.codes[offset] in (NOT_READY_CODE, _BAD):
-            return {}
-        line, direction, atr, _, _ = self._values[self._at(offset)].tolist()
+    def _indicators(self, at: int) -> dict[str, float]:
+        line, direction, atr, _, _ = self._values[at].tolist()
         return {"supertrend": line, "direction": direction, "atr": atr}
 
-    def decision(self, offset: int, position_qty: int) -> Decision:
-        code = self.codes[offset]
-        if code == _BAD:
-            return BAD_BAR
-        if code == NOT_READY_CODE:
-            return NOT_READY
-        at = self._at(offset)
+    def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
         _, _, _, upper, lower = self._values[at].tolist()
         close = float(self._prices.close[offset])
         previous = int(self._previous[at])
         strategy = self._decider._strategy
-        indicators = self.indicators(offset)
+        indicators = self._indicators(at)
         return strategy._decide(indicators, close, upper, lower, previous, position_qty)
 
-    def strategy_after(self, offset: int) -> SuperTrendStrategy:
+    def _at_start(self) -> SuperTrendStrategy:
         strategy = SuperTrendStrategy(self._decider._strategy.params)
         supertrend, inner_atr, atr, direction = self._start
         strategy._supertrend = copy(supertrend)
         strategy._supertrend._atr = copy(inner_atr)
         strategy._atr = copy(atr)
         strategy._direction = direction
-        p = self._prices
-        stop = offset + 1
-        rows = zip(*(a[:stop].tolist() for a in (p.open, p.high, p.low, p.close)), strict=True)
-        for o, h, lo, c in rows:
-            strategy.on_bar(Bar("", 0, 60, o, h, lo, c), 0)
         return strategy
