@@ -9,8 +9,10 @@ or RSI is below ``100 - rsi_exit``.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import ClassVar
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from kitetui.domain import Bar, SignalKind
@@ -18,15 +20,27 @@ from kitetui.market.indicators import ATR, RSI, BollingerBands
 from strategies.base import (
     ATR_PERIOD,
     BAD_BAR,
+    BAD_BAR_REASON,
     MAX_PERIOD,
     NOT_READY,
     Decision,
     Strategy,
     bar_is_finite,
 )
+from strategies.columns import (
+    BAD,
+    DECIDE,
+    Chunk,
+    ChunkPrices,
+    ColumnDecider,
+    Finite,
+)
+from strategies.columns import NOT_READY as NOT_READY_CODE
 from strategies.registry import register
 
 __all__ = ["MeanReversionStrategy"]
+
+_INSIDE = "flat: close inside bands"
 
 
 @register
@@ -105,16 +119,20 @@ class MeanReversionStrategy(Strategy):
         # RSI is nan on a window without any price change, although "ready"
         if not (rsi == rsi and bands.ready and self._atr.ready):
             return NOT_READY
-        lower, upper = bands.lower, bands.upper
-        p = self.params
         indicators = {
             "rsi": rsi,
-            "bb_lower": lower,
+            "bb_lower": bands.lower,
             "bb_mid": mid,
-            "bb_upper": upper,
+            "bb_upper": bands.upper,
             "atr": atr,
         }
+        return self._decide(close, indicators, position_qty)
 
+    def _decide(self, close: float, indicators: dict[str, float], position_qty: int) -> Decision:
+        """The decision on a ready bar closing at ``close``."""
+        p = self.params
+        rsi, mid, atr = indicators["rsi"], indicators["bb_mid"], indicators["atr"]
+        lower, upper = indicators["bb_lower"], indicators["bb_upper"]
         if position_qty:
             return self._hold_or_close(position_qty, close, mid, rsi, indicators)
         if close < lower:
@@ -136,7 +154,7 @@ class MeanReversionStrategy(Strategy):
                 return Decision(SignalKind.SHORT, reason, confidence, indicators)
             reason = f"close>bb_upper but rsi {rsi:.1f}<={p.rsi_high:g}"
             return Decision(SignalKind.HOLD, reason, 0.0, indicators)
-        return Decision(SignalKind.HOLD, "flat: close inside bands", 0.0, indicators)
+        return Decision(SignalKind.HOLD, _INSIDE, 0.0, indicators)
 
     def _hold_or_close(
         self, position_qty: int, close: float, mid: float, rsi: float, indicators: dict
@@ -155,3 +173,85 @@ class MeanReversionStrategy(Strategy):
             reason = f"short: rsi<{self._rsi_short_exit:g}"
             return Decision(SignalKind.EXIT, reason, 1.0, indicators)
         return Decision(SignalKind.HOLD, "short: close>bb_mid, waiting", 0.0, indicators)
+
+    def column_decider(self) -> ColumnDecider:
+        return _Columns(self)
+
+
+# The HOLD reasons of the column form, in code order (``strategies.columns``). A bar
+# closing outside the bands is decided with the position (its HOLD's reason says the
+# RSI), one inside them is the flat HOLD.
+(_INSIDE_BANDS,) = range(BAD + 1, BAD + 2)
+
+
+class _Columns(ColumnDecider):
+    """``mean_reversion`` a chunk at a time: its own RSI, bands and ATR advance over
+    the chunk's finite bars (the bands read as they go); numpy finds the closes outside
+    the bands."""
+
+    __slots__ = ("_seen", "_strategy")
+
+    def __init__(self, strategy: MeanReversionStrategy) -> None:
+        self._strategy = strategy  # a fresh one: its state is the column's so far
+        self._seen = 0  # finite bars its indicators have taken
+        self.reasons = (BAD_BAR_REASON, _INSIDE)
+        self.flat_only = (False, True)
+
+    def decide(self, prices: ChunkPrices) -> _Chunk:
+        s = self._strategy
+        start = deepcopy((s._rsi, s._bands, s._atr))  # the bands keep a window
+        finite = Finite.of(prices)  # on_bar refuses the others before its indicators
+        closes, highs, lows = finite.closes, finite.highs, finite.lows
+        taken = len(closes)
+        rsi = np.array(list(map(s._rsi.update, closes)))
+        atr = np.array(list(map(s._atr.update, highs, lows, closes)))
+        bands = np.empty((taken, 3))  # lower, mid, upper
+        update = s._bands.update
+        for k, close in enumerate(closes):
+            bands[k, 1] = update(close)
+            bands[k, 0], bands[k, 2] = s._bands.lower, s._bands.upper
+        base = max(s.params.bb_period, ATR_PERIOD + 1)  # the bands' and the ATR's readiness
+        ready = (self._seen + np.arange(1, taken + 1) >= base) & ~np.isnan(rsi)
+        self._seen += taken
+        close = np.array(closes)
+        outside = (close < bands[:, 0]) | (close > bands[:, 2])
+        codes = np.full(taken, NOT_READY_CODE, dtype=np.uint8)
+        codes[ready] = _INSIDE_BANDS
+        codes[ready & outside] = DECIDE
+        return _Chunk(
+            finite.codes(codes, len(prices)), self, prices, finite, rsi, bands, atr, start
+        )
+
+
+class _Chunk(Chunk):
+    __slots__ = ("_atr", "_bands", "_decider", "_rsi", "_start")
+
+    def __init__(
+        self,
+        codes: bytes,
+        decider: _Columns,
+        prices: ChunkPrices,
+        finite: Finite,
+        rsi: np.ndarray,
+        bands: np.ndarray,
+        atr: np.ndarray,
+        start: tuple,
+    ) -> None:
+        super().__init__(codes, prices, finite)
+        self._decider = decider
+        self._rsi, self._bands, self._atr = rsi, bands, atr
+        self._start = start  # the indicators before the chunk
+
+    def _indicators(self, at: int) -> dict[str, float]:
+        lower, mid, upper = self._bands[at].tolist()
+        rsi, atr = float(self._rsi[at]), float(self._atr[at])
+        return {"rsi": rsi, "bb_lower": lower, "bb_mid": mid, "bb_upper": upper, "atr": atr}
+
+    def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
+        close = self._finite.closes[at]
+        return self._decider._strategy._decide(close, self._indicators(at), position_qty)
+
+    def _at_start(self) -> MeanReversionStrategy:
+        strategy = MeanReversionStrategy(self._decider._strategy.params)
+        strategy._rsi, strategy._bands, strategy._atr = deepcopy(self._start)
+        return strategy

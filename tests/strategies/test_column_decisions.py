@@ -20,6 +20,7 @@ from kitetui.domain import Bar, SignalKind
 from strategies.base import Strategy
 from strategies.columns import DECIDE, FIRST_HOLD, NOT_READY, ChunkPrices
 from strategies.ema_cross import EmaCrossStrategy
+from strategies.mean_reversion import MeanReversionStrategy
 from strategies.rsi_pullback import RsiPullbackStrategy
 from strategies.supertrend import SuperTrendStrategy
 
@@ -77,6 +78,10 @@ STRATEGIES = {
         fast=5, slow=12, rsi_period=3, rsi_dip=30.0, rsi_exit=80.0, allow_short=False
     ),
     "supertrend 3, 1": SuperTrendStrategy.Params(period=3, multiplier=1.0),
+    "mean_reversion 5, 1.0": MeanReversionStrategy.Params(
+        rsi_period=3, bb_period=5, bb_std=1.0, rsi_low=40.0, rsi_high=60.0, rsi_exit=55.0
+    ),
+    "mean_reversion 20 long only": MeanReversionStrategy.Params(allow_short=False),
     "supertrend 20, 0.5 long only": SuperTrendStrategy.Params(
         period=20, multiplier=0.5, allow_short=False
     ),
@@ -84,7 +89,7 @@ STRATEGIES = {
 
 
 def _strategy(params: Strategy.Params) -> Strategy:
-    for cls in (EmaCrossStrategy, RsiPullbackStrategy, SuperTrendStrategy):
+    for cls in (EmaCrossStrategy, RsiPullbackStrategy, SuperTrendStrategy, MeanReversionStrategy):
         if type(params) is cls.Params:
             return cls(params)
     raise AssertionError(params)

@@ -229,6 +229,7 @@ async def test_a_generated_year_at_full_speed_and_paced_has_the_same_ledger(
         ("ema_cross", {"fast": 3, "slow": 8, "allow_short": True}),
         ("rsi_pullback", {"fast": 3, "slow": 8, "rsi_period": 5, "rsi_dip": 45.0}),
         ("supertrend", {"period": 5, "multiplier": 1.5}),
+        ("mean_reversion", {"rsi_period": 5, "bb_period": 10, "bb_std": 1.5}),
     ],
 )
 async def test_a_print_refused_in_the_middle_of_a_column_keeps_the_ledger(
