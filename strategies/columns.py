@@ -127,12 +127,23 @@ class Chunk(ABC):
     its values were on a bar its indicators saw (``_indicators``, ``_decision``) and
     what it was before the chunk (``_at_start``); the rest is the same for all."""
 
-    __slots__ = ("_finite", "_prices", "codes")
+    __slots__ = ("_columns", "_decider", "_finite", "_prices", "_start", "codes")
 
-    def __init__(self, codes: bytes, prices: ChunkPrices, finite: Finite) -> None:
-        self.codes = codes
+    def __init__(
+        self,
+        codes: np.ndarray,
+        decider: ColumnDecider,
+        prices: ChunkPrices,
+        finite: Finite,
+        start: tuple,
+        columns: tuple[np.ndarray, ...],
+    ) -> None:
+        self.codes = finite.codes(codes, len(prices))
+        self._decider = decider
         self._prices = prices
         self._finite = finite
+        self._start = start  # the strategy's state before the chunk (``_at_start``)
+        self._columns = columns  # the strategy's values, a row per finite bar
 
     def indicators(self, offset: int) -> dict[str, float]:
         """``on_bar``'s ``indicators`` on bar ``offset`` (the price chart's values)."""
@@ -168,13 +179,25 @@ class Chunk(ABC):
 
 
 class ColumnDecider(ABC):
-    """A strategy's column form; it starts where a fresh strategy starts."""
+    """A strategy's column form; it starts where a fresh strategy starts: ``strategy``,
+    whose own indicators it advances chunk by chunk."""
 
-    __slots__ = ("flat_only", "reasons")
+    __slots__ = ("_seen", "flat_only", "reasons", "strategy")
     #: The HOLD reasons, in code order (``FIRST_HOLD + k`` is ``reasons[k]``).
     reasons: tuple[str, ...]
     #: Per reason: a HOLD only while flat (module docstring).
     flat_only: tuple[bool, ...]
+
+    def __init__(self, strategy: Strategy) -> None:
+        self.strategy = strategy
+        self._seen = 0  # finite bars its indicators have taken
+
+    def warmed(self, taken: int, bars: int) -> np.ndarray:
+        """Of the next ``taken`` finite bars, those after ``bars`` finite bars in all
+        (where indicators that need that many are ready); counts them as taken."""
+        ready = self._seen + np.arange(1, taken + 1) >= bars
+        self._seen += taken
+        return ready
 
     @abstractmethod
     def decide(self, prices: ChunkPrices) -> Chunk:

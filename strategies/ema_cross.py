@@ -140,11 +140,8 @@ class _Columns(ColumnDecider):
     chunk's finite bars (so every value is the one ``on_bar`` computes, by the same
     arithmetic), and numpy finds, from the averages, which bars are crosses."""
 
-    __slots__ = ("_seen", "_strategy")
-
     def __init__(self, strategy: EmaCrossStrategy) -> None:
-        self._strategy = strategy  # a fresh one: its state is the column's so far
-        self._seen = 0  # finite bars its indicators have taken
+        super().__init__(strategy)
         self.reasons = (
             BAD_BAR_REASON,
             strategy._reason_equal,
@@ -154,7 +151,7 @@ class _Columns(ColumnDecider):
         self.flat_only = (False,) * len(self.reasons)  # the same HOLD holding or not
 
     def decide(self, prices: ChunkPrices) -> _Chunk:
-        s = self._strategy
+        s = self.strategy
         start = (copy(s._fast), copy(s._slow), copy(s._atr), s._last_sign)
         finite = Finite.of(prices)  # on_bar refuses the others before its indicators
         closes, highs, lows = finite.closes, finite.highs, finite.lows
@@ -162,8 +159,7 @@ class _Columns(ColumnDecider):
         slow = np.array(list(map(s._slow.update, closes)))
         atr = np.array(list(map(s._atr.update, highs, lows, closes)))
         taken = len(closes)
-        ready = self._seen + np.arange(1, taken + 1) >= s.warmup_bars
-        self._seen += taken
+        ready = self.warmed(taken, s.warmup_bars)
         gap = fast - slow
         sign = np.where(ready, np.sign(np.where(ready, gap, 0.0)), 0.0).astype(np.int8)
         # The sign of the last ready bar that had one, before each bar.
@@ -183,49 +179,28 @@ class _Columns(ColumnDecider):
         codes[(sign > 0) & no_cross] = _ABOVE
         codes[(sign < 0) & no_cross] = _BELOW
         codes[(sign != 0) & ~no_cross] = DECIDE
-        return _Chunk(
-            finite.codes(codes, len(prices)), self, prices, finite, fast, slow, atr, start
-        )
+        return _Chunk(codes, self, prices, finite, start, (fast, slow, atr))
 
 
 class _Chunk(Chunk):
-    __slots__ = ("_atr", "_columns", "_fast", "_slow", "_start")
-
-    def __init__(
-        self,
-        codes: bytes,
-        columns: _Columns,
-        prices: ChunkPrices,
-        finite: Finite,
-        fast: np.ndarray,
-        slow: np.ndarray,
-        atr: np.ndarray,
-        start: tuple[EMA, EMA, ATR, int],
-    ) -> None:
-        super().__init__(codes, prices, finite)
-        self._columns = columns
-        self._fast, self._slow, self._atr = fast, slow, atr
-        self._start = start  # the indicators and the last sign before the chunk
+    __slots__ = ()
 
     def _indicators(self, at: int) -> dict[str, float]:
-        return {
-            "ema_fast": float(self._fast[at]),
-            "ema_slow": float(self._slow[at]),
-            "atr": float(self._atr[at]),
-        }
+        fast, slow, atr = (float(column[at]) for column in self._columns)
+        return {"ema_fast": fast, "ema_slow": slow, "atr": atr}
 
     def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
         indicators = self._indicators(at)
         if code == DECIDE:
             gap = indicators["ema_fast"] - indicators["ema_slow"]
             sign = 1 if gap > 0.0 else -1
-            strategy = self._columns._strategy
+            strategy = self._decider.strategy
             return strategy._crossed(sign, gap, indicators["atr"], position_qty, indicators)
-        reason = self._columns.reasons[code - FIRST_HOLD]
+        reason = self._decider.reasons[code - FIRST_HOLD]
         return Decision(SignalKind.HOLD, reason, 0.0, indicators)
 
     def _at_start(self) -> EmaCrossStrategy:
-        strategy = EmaCrossStrategy(self._columns._strategy.params)
+        strategy = EmaCrossStrategy(self._decider.strategy.params)
         fast, slow, atr, last_sign = self._start
         strategy._fast, strategy._slow, strategy._atr = copy(fast), copy(slow), copy(atr)
         strategy._last_sign = last_sign

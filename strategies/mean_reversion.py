@@ -189,16 +189,13 @@ class _Columns(ColumnDecider):
     the chunk's finite bars (the bands read as they go); numpy finds the closes outside
     the bands."""
 
-    __slots__ = ("_seen", "_strategy")
-
     def __init__(self, strategy: MeanReversionStrategy) -> None:
-        self._strategy = strategy  # a fresh one: its state is the column's so far
-        self._seen = 0  # finite bars its indicators have taken
+        super().__init__(strategy)
         self.reasons = (BAD_BAR_REASON, _INSIDE)
         self.flat_only = (False, True)
 
     def decide(self, prices: ChunkPrices) -> _Chunk:
-        s = self._strategy
+        s = self.strategy
         start = deepcopy((s._rsi, s._bands, s._atr))  # the bands keep a window
         finite = Finite.of(prices)  # on_bar refuses the others before its indicators
         closes, highs, lows = finite.closes, finite.highs, finite.lows
@@ -211,47 +208,29 @@ class _Columns(ColumnDecider):
             bands[k, 1] = update(close)
             bands[k, 0], bands[k, 2] = s._bands.lower, s._bands.upper
         base = max(s.params.bb_period, ATR_PERIOD + 1)  # the bands' and the ATR's readiness
-        ready = (self._seen + np.arange(1, taken + 1) >= base) & ~np.isnan(rsi)
-        self._seen += taken
+        ready = self.warmed(taken, base) & ~np.isnan(rsi)
         close = np.array(closes)
         outside = (close < bands[:, 0]) | (close > bands[:, 2])
         codes = np.full(taken, NOT_READY_CODE, dtype=np.uint8)
         codes[ready] = _INSIDE_BANDS
         codes[ready & outside] = DECIDE
-        return _Chunk(
-            finite.codes(codes, len(prices)), self, prices, finite, rsi, bands, atr, start
-        )
+        return _Chunk(codes, self, prices, finite, start, (rsi, bands, atr))
 
 
 class _Chunk(Chunk):
-    __slots__ = ("_atr", "_bands", "_decider", "_rsi", "_start")
-
-    def __init__(
-        self,
-        codes: bytes,
-        decider: _Columns,
-        prices: ChunkPrices,
-        finite: Finite,
-        rsi: np.ndarray,
-        bands: np.ndarray,
-        atr: np.ndarray,
-        start: tuple,
-    ) -> None:
-        super().__init__(codes, prices, finite)
-        self._decider = decider
-        self._rsi, self._bands, self._atr = rsi, bands, atr
-        self._start = start  # the indicators before the chunk
+    __slots__ = ()
 
     def _indicators(self, at: int) -> dict[str, float]:
-        lower, mid, upper = self._bands[at].tolist()
-        rsi, atr = float(self._rsi[at]), float(self._atr[at])
+        rsi_column, bands, atr_column = self._columns
+        lower, mid, upper = bands[at].tolist()
+        rsi, atr = float(rsi_column[at]), float(atr_column[at])
         return {"rsi": rsi, "bb_lower": lower, "bb_mid": mid, "bb_upper": upper, "atr": atr}
 
     def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
         close = self._finite.closes[at]
-        return self._decider._strategy._decide(close, self._indicators(at), position_qty)
+        return self._decider.strategy._decide(close, self._indicators(at), position_qty)
 
     def _at_start(self) -> MeanReversionStrategy:
-        strategy = MeanReversionStrategy(self._decider._strategy.params)
+        strategy = MeanReversionStrategy(self._decider.strategy.params)
         strategy._rsi, strategy._bands, strategy._atr = deepcopy(self._start)
         return strategy

@@ -227,16 +227,13 @@ class _Columns(ColumnDecider):
     over the ready ones (``_track_pullback`` itself); numpy sorts the bars into turns in
     a trend (decided with the position) and flat HOLDs by where the pullback stands."""
 
-    __slots__ = ("_seen", "_strategy")
-
     def __init__(self, strategy: RsiPullbackStrategy) -> None:
-        self._strategy = strategy  # a fresh one: its state is the column's so far
-        self._seen = 0  # finite bars its indicators have taken
+        super().__init__(strategy)
         self.reasons = (BAD_BAR_REASON, _DIPPING, _SPIKING, _NO_PULLBACK)
         self.flat_only = (False, True, True, True)
 
     def decide(self, prices: ChunkPrices) -> _Chunk:
-        s = self._strategy
+        s = self.strategy
         start = (copy(s._fast), copy(s._slow), copy(s._rsi), copy(s._atr), s._lowest, s._highest)
         finite = Finite.of(prices)  # on_bar refuses the others before its indicators
         closes, highs, lows = finite.closes, finite.highs, finite.lows
@@ -246,8 +243,7 @@ class _Columns(ColumnDecider):
         atr = np.array(list(map(s._atr.update, highs, lows, closes)))
         taken = len(closes)
         base = max(s.params.slow, ATR_PERIOD + 1)  # the EMAs' and the ATR's readiness
-        ready = (self._seen + np.arange(1, taken + 1) >= base) & ~np.isnan(rsi)
-        self._seen += taken
+        ready = self.warmed(taken, base) & ~np.isnan(rsi)
         state = np.zeros((taken, 4))  # lowest and highest before the bar, then after it
         turned = np.zeros((taken, 2), dtype=bool)  # up, down
         for k in np.flatnonzero(ready).tolist():
@@ -260,41 +256,22 @@ class _Columns(ColumnDecider):
         codes[ready & (state[:, 2] < s._dip)] = _DIP
         entry = (turned[:, 0] & (fast > slow)) | (turned[:, 1] & (fast < slow))
         codes[ready & entry] = DECIDE
-        columns = (fast, slow, rsi, atr)
-        return _Chunk(
-            finite.codes(codes, len(prices)), self, prices, finite, columns, state, turned, start
-        )
+        columns = (fast, slow, rsi, atr, state, turned)
+        return _Chunk(codes, self, prices, finite, start, columns)
 
 
 class _Chunk(Chunk):
-    __slots__ = ("_columns", "_decider", "_start", "_state", "_turned")
-
-    def __init__(
-        self,
-        codes: bytes,
-        decider: _Columns,
-        prices: ChunkPrices,
-        finite: Finite,
-        columns: tuple[np.ndarray, ...],
-        state: np.ndarray,
-        turned: np.ndarray,
-        start: tuple,
-    ) -> None:
-        super().__init__(codes, prices, finite)
-        self._decider = decider
-        self._columns = columns  # fast, slow, rsi, atr
-        self._state = state
-        self._turned = turned
-        self._start = start  # the indicators, lowest and highest before the chunk
+    __slots__ = ()
 
     def _indicators(self, at: int) -> dict[str, float]:
-        fast, slow, rsi, atr = (float(column[at]) for column in self._columns)
+        fast, slow, rsi, atr = (float(column[at]) for column in self._columns[:4])
         return {"ema_fast": fast, "ema_slow": slow, "rsi": rsi, "atr": atr}
 
     def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
-        lowest, highest, lowest_after, highest_after = self._state[at].tolist()
-        up, down = self._turned[at].tolist()
-        strategy = self._decider._strategy
+        state, turned = self._columns[4:]
+        lowest, highest, lowest_after, highest_after = state[at].tolist()
+        up, down = turned[at].tolist()
+        strategy = self._decider.strategy
         return strategy._decide(
             self._indicators(at),
             lowest,
@@ -306,7 +283,7 @@ class _Chunk(Chunk):
         )
 
     def _at_start(self) -> RsiPullbackStrategy:
-        strategy = RsiPullbackStrategy(self._decider._strategy.params)
+        strategy = RsiPullbackStrategy(self._decider.strategy.params)
         fast, slow, rsi, atr, lowest, highest = self._start
         strategy._fast, strategy._slow = copy(fast), copy(slow)
         strategy._rsi, strategy._atr = copy(rsi), copy(atr)

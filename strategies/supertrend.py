@@ -145,16 +145,13 @@ class _Columns(ColumnDecider):
     the SuperTrend as it goes; a flip is decided with the position, any other bar is
     its trend's HOLD while flat."""
 
-    __slots__ = ("_seen", "_strategy")
-
     def __init__(self, strategy: SuperTrendStrategy) -> None:
-        self._strategy = strategy  # a fresh one: its state is the column's so far
-        self._seen = 0  # finite bars its indicators have taken
+        super().__init__(strategy)
         self.reasons = (BAD_BAR_REASON, strategy._hold_up, strategy._hold_down)
         self.flat_only = (False, True, True)
 
     def decide(self, prices: ChunkPrices) -> _Chunk:
-        s = self._strategy
+        s = self.strategy
         supertrend, atr_indicator = s._supertrend, s._atr
         start = (copy(supertrend), copy(supertrend._atr), copy(atr_indicator), s._direction)
         finite = Finite.of(prices)  # on_bar refuses the others before its indicators
@@ -167,8 +164,7 @@ class _Columns(ColumnDecider):
             values[k, 0] = update(high, low, close)
             values[k, 1] = supertrend.direction
             values[k, 2] = atr_update(high, low, close)
-        ready = self._seen + np.arange(1, taken + 1) >= s.warmup_bars
-        self._seen += taken
+        ready = self.warmed(taken, s.warmup_bars)
         direction = np.where(ready, values[:, 1], 0.0)
         # The direction on the ready bar before each bar.
         previous = np.empty(taken)
@@ -183,44 +179,26 @@ class _Columns(ColumnDecider):
         codes[ready & (direction > 0)] = _UP
         codes[ready & (direction < 0)] = _DOWN
         codes[ready & (previous != 0) & (direction != previous)] = DECIDE
-        return _Chunk(
-            finite.codes(codes, len(prices)), self, prices, finite, values, previous, start
-        )
+        return _Chunk(codes, self, prices, finite, start, (values, previous))
 
 
 class _Chunk(Chunk):
-    __slots__ = ("_decider", "_previous", "_start", "_values")
-
-    def __init__(
-        self,
-        codes: bytes,
-        decider: _Columns,
-        prices: ChunkPrices,
-        finite: Finite,
-        values: np.ndarray,
-        previous: np.ndarray,
-        start: tuple,
-    ) -> None:
-        super().__init__(codes, prices, finite)
-        self._decider = decider
-        self._values = values
-        self._previous = previous
-        self._start = start  # the indicators and the direction before the chunk
+    __slots__ = ()
 
     def _indicators(self, at: int) -> dict[str, float]:
-        line, direction, atr, _, _ = self._values[at].tolist()
+        line, direction, atr, _, _ = self._columns[0][at].tolist()
         return {"supertrend": line, "direction": direction, "atr": atr}
 
     def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
-        _, _, _, upper, lower = self._values[at].tolist()
+        _, _, _, upper, lower = self._columns[0][at].tolist()
         close = float(self._prices.close[offset])
-        previous = int(self._previous[at])
-        strategy = self._decider._strategy
+        previous = int(self._columns[1][at])
+        strategy = self._decider.strategy
         indicators = self._indicators(at)
         return strategy._decide(indicators, close, upper, lower, previous, position_qty)
 
     def _at_start(self) -> SuperTrendStrategy:
-        strategy = SuperTrendStrategy(self._decider._strategy.params)
+        strategy = SuperTrendStrategy(self._decider.strategy.params)
         supertrend, inner_atr, atr, direction = self._start
         strategy._supertrend = copy(supertrend)
         strategy._supertrend._atr = copy(inner_atr)
