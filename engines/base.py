@@ -251,9 +251,10 @@ class Engine:
         symbol = bar.symbol
         if symbol not in self.subscriptions:
             return None  # a partial bar flushed after the symbol left the subscriptions
-        if self._column_source is not None:
+        source = self._column_source
+        if source is not None:
             columns = self._columns
-            cursor = columns[symbol] if symbol in columns else self._open_columns(symbol)
+            cursor = columns[symbol] if symbol in columns else self._open_columns(symbol, source)
             if cursor is not None:
                 code = cursor.step(bar.ts_ns)
                 if code >= 0:
@@ -265,12 +266,11 @@ class Engine:
         self.history.add(bar, decision.indicators)
         return self.make_signal(bar, strategy.name, decision)
 
-    def _open_columns(self, symbol: str) -> ColumnCursor | None:
+    def _open_columns(self, symbol: str, source: ColumnSource) -> ColumnCursor | None:
         """The symbol's cursor, if it has columns of this timeframe and the strategy a
         column form; a symbol already decided bar by bar stays so."""
         cursor = None
-        source = self._column_source
-        if source is not None and symbol not in self.strategies:
+        if symbol not in self.strategies:
             columns = source(symbol)
             if columns is not None and columns.timeframe_s == self.timeframe_s:
                 decider = self._strategy_cls(self._params).column_decider()

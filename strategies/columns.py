@@ -68,10 +68,6 @@ class ChunkPrices:
         # before any indicator sees it.
         self.finite = np.isfinite(open_) & np.isfinite(high) & np.isfinite(low) & np.isfinite(close)
 
-    @classmethod
-    def of(cls, opens: list[float], highs: list[float], lows: list[float], closes: list[float]):
-        return cls(*(np.array(values, dtype=np.float64) for values in (opens, highs, lows, closes)))
-
     def __len__(self) -> int:
         return len(self.close)
 

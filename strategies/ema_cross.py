@@ -161,7 +161,7 @@ class _Columns(ColumnDecider):
         taken = len(closes)
         ready = self.warmed(taken, s.warmup_bars)
         gap = fast - slow
-        sign = np.where(ready, np.sign(np.where(ready, gap, 0.0)), 0.0).astype(np.int8)
+        sign = np.sign(np.where(ready, gap, 0.0)).astype(np.int8)  # 0 while warming up
         # The sign of the last ready bar that had one, before each bar.
         had = np.flatnonzero(sign)
         last = np.full(taken, -1, dtype=np.int64)

@@ -191,7 +191,7 @@ class _Chunk(Chunk):
 
     def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
         _, _, _, upper, lower = self._columns[0][at].tolist()
-        close = float(self._prices.close[offset])
+        close = self._finite.closes[at]
         previous = int(self._columns[1][at])
         strategy = self._decider.strategy
         indicators = self._indicators(at)

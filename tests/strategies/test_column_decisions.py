@@ -13,6 +13,7 @@ import math
 import random
 from itertools import pairwise
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -113,7 +114,8 @@ def _state(strategy: Strategy) -> dict[str, object]:
 
 
 def _prices(bars: list[tuple[float, float, float, float]]) -> ChunkPrices:
-    return ChunkPrices.of(*(list(column) for column in zip(*bars, strict=True)))
+    columns = zip(*bars, strict=True)
+    return ChunkPrices(*(np.array(column, dtype=np.float64) for column in columns))
 
 
 @settings(max_examples=400, deadline=None)
