@@ -89,12 +89,16 @@ class ColumnCursor:
             return False
         part = segments[self._segment]
         start, stop = self._row, min(self._row + CHUNK, size)
+        ts_ns = part["ts_ns"][start:stop]
+        prices = (price_array(part[name][start:stop]) for name in _PRICES)
+        volume = part["volume"][start:stop]
+        columns = self._columns
         chunk = self._decider.decide(
-            ChunkPrices(*(price_array(part[name][start:stop]) for name in _PRICES))
+            ChunkPrices(columns.symbol, *prices, ts_ns, volume, columns.timeframe_s)
         )
         self._previous, self._current = self._current, (chunk, self._segment, start, stop - start)
         self._codes = chunk.codes
-        self._ts = part["ts_ns"][start:stop].tolist()
+        self._ts = ts_ns.tolist()
         self._i, self._n = 0, stop - start
         self._row = stop
         return True

@@ -48,6 +48,7 @@ __all__ = [
     "ColumnDecider",
     "Finite",
     "replayed",
+    "signs_before",
 ]
 
 DECIDE = 0
@@ -57,13 +58,36 @@ BAD = FIRST_HOLD  # every column form's first reason is the bad bar's (``BAD_BAR
 
 
 class ChunkPrices:
-    """A chunk's prices as float64 arrays: ``.tolist()`` gives the very Python floats a
-    ``Bar`` of the chunk holds (``kitetui.market.packed.price_values``)."""
+    """A chunk's bars as columns: prices as float64 arrays (``.tolist()`` gives the very
+    Python floats a ``Bar`` of the chunk holds, ``kitetui.market.packed.price_values``),
+    start times and volumes as integers, the bars' length and their symbol."""
 
-    __slots__ = ("close", "finite", "high", "low", "open")
+    __slots__ = (
+        "close",
+        "finite",
+        "high",
+        "low",
+        "open",
+        "symbol",
+        "timeframe_s",
+        "ts_ns",
+        "volume",
+    )
 
-    def __init__(self, open_: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray):
+    def __init__(
+        self,
+        symbol: str,
+        open_: np.ndarray,
+        high: np.ndarray,
+        low: np.ndarray,
+        close: np.ndarray,
+        ts_ns: np.ndarray,
+        volume: np.ndarray,
+        timeframe_s: int,
+    ):
         self.open, self.high, self.low, self.close = open_, high, low, close
+        self.ts_ns, self.volume, self.timeframe_s = ts_ns, volume, timeframe_s
+        self.symbol = symbol
         # ``strategies.base.bar_is_finite``: a bar with a non-finite price is refused
         # before any indicator sees it.
         self.finite = np.isfinite(open_) & np.isfinite(high) & np.isfinite(low) & np.isfinite(close)
@@ -93,6 +117,10 @@ class Finite(NamedTuple):
             prices.low[where].tolist(),
         )
 
+    def take(self, column: np.ndarray) -> list:
+        """A column's values on the finite bars, as the Python numbers a ``Bar`` holds."""
+        return column.tolist() if self.where is None else column[self.where].tolist()
+
     def at(self, offset: int) -> int:
         """A finite bar's place among the finite ones."""
         return offset if self.where is None else int(np.searchsorted(self.where, offset))
@@ -111,10 +139,28 @@ def replayed(strategy: S, prices: ChunkPrices, offset: int) -> S:
     flat: what ``Chunk.strategy_after`` hands back, for a strategy whose state does not
     depend on the position."""
     stop = offset + 1
-    columns = (prices.open, prices.high, prices.low, prices.close)
-    for o, h, lo, c in zip(*(a[:stop].tolist() for a in columns), strict=True):
-        strategy.on_bar(Bar("", 0, 60, o, h, lo, c), 0)
+    columns = (prices.ts_ns, prices.open, prices.high, prices.low, prices.close, prices.volume)
+    symbol, timeframe_s = prices.symbol, prices.timeframe_s
+    for ts, o, h, lo, c, v in zip(*(a[:stop].tolist() for a in columns), strict=True):
+        strategy.on_bar(Bar(symbol, ts, timeframe_s, o, h, lo, c, v), 0)
     return strategy
+
+
+def signs_before(sign: np.ndarray, start: int) -> tuple[np.ndarray, int]:
+    """For each bar, the last non-zero ``sign`` before it (``start``: the last one
+    before the chunk), and the chunk's own last non-zero sign (``start`` if none): a
+    cross is a bar whose sign is neither 0 nor the one before it (``rules.SignChange``
+    over the chunk, a bar at a time)."""
+    taken = len(sign)
+    had = np.flatnonzero(sign)
+    last = np.full(taken, -1, dtype=np.int64)
+    last[had] = had
+    last = np.maximum.accumulate(last)
+    before = np.empty(taken, dtype=np.int64)
+    before[:1] = -1
+    before[1:] = last[:-1]
+    previous = np.where(before >= 0, sign[np.maximum(before, 0)], start)
+    return previous, int(sign[had[-1]]) if len(had) else start
 
 
 class Chunk(ABC):

@@ -38,6 +38,7 @@ from strategies.columns import (
     ChunkPrices,
     ColumnDecider,
     Finite,
+    signs_before,
 )
 from strategies.columns import NOT_READY as NOT_READY_CODE
 from strategies.registry import register
@@ -162,17 +163,7 @@ class _Columns(ColumnDecider):
         ready = self.warmed(taken, s.warmup_bars)
         gap = fast - slow
         sign = np.sign(np.where(ready, gap, 0.0)).astype(np.int8)  # 0 while warming up
-        # The sign of the last ready bar that had one, before each bar.
-        had = np.flatnonzero(sign)
-        last = np.full(taken, -1, dtype=np.int64)
-        last[had] = had
-        last = np.maximum.accumulate(last)
-        before = np.empty(taken, dtype=np.int64)
-        before[:1] = -1
-        before[1:] = last[:-1]
-        previous = np.where(before >= 0, sign[np.maximum(before, 0)], s._last_sign)
-        if len(had):
-            s._last_sign = int(sign[had[-1]])
+        previous, s._last_sign = signs_before(sign, s._last_sign)
         codes = np.full(taken, NOT_READY_CODE, dtype=np.uint8)
         codes[ready & (sign == 0)] = _EQUAL
         no_cross = (previous == 0) | (previous == sign)

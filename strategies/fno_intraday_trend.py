@@ -22,8 +22,10 @@ close cleared the channel, in ATRs (capped at 1). Exits have confidence 1.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import ClassVar
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from kitetui.domain import Bar, SignalKind
@@ -32,18 +34,35 @@ from kitetui.market.indicators import ADX, ATR, EMA
 from strategies.base import (
     ATR_PERIOD,
     BAD_BAR,
+    BAD_BAR_REASON,
     MAX_PERIOD,
     NOT_READY,
     Decision,
     Strategy,
     bar_is_finite,
 )
+from strategies.columns import BAD, DECIDE, Chunk, ChunkPrices, ColumnDecider, Finite
+from strategies.columns import NOT_READY as NOT_READY_CODE
 from strategies.registry import register
 from strategies.rules import clamp01, close_position, go
 
 __all__ = ["FnoIntradayTrendStrategy"]
 
 _HOLD = SignalKind.HOLD
+_FLAT = "flat: no breakout in a strong trend"
+# ``on_bar``'s indicators, in its order (a signal row's JSON keeps it).
+_INDICATORS = (
+    "ema_fast",
+    "ema_slow",
+    "adx",
+    "plus_di",
+    "minus_di",
+    "channel_high",
+    "channel_low",
+    "exit_high",
+    "exit_low",
+    "atr",
+)
 
 
 @register
@@ -137,6 +156,14 @@ class FnoIntradayTrendStrategy(Strategy):
             "exit_low": exit_low,
             "atr": atr,
         }
+        return self._decide(indicators, close, position_qty)
+
+    def _decide(self, indicators: dict[str, float], close: float, position_qty: int) -> Decision:
+        """The decision on a ready bar (its indicators as ``on_bar`` reports them)."""
+        adx, atr = indicators["adx"], indicators["atr"]
+        fast, slow = indicators["ema_fast"], indicators["ema_slow"]
+        plus_di, minus_di = indicators["plus_di"], indicators["minus_di"]
+        channel_high, channel_low = indicators["channel_high"], indicators["channel_low"]
         strong = adx >= self._adx_min  # False on a nan ADX (no movement at all)
         if strong and fast > slow and plus_di > minus_di and close > channel_high:
             setup, push, reason = 1, close - channel_high, self._up
@@ -149,7 +176,7 @@ class FnoIntradayTrendStrategy(Strategy):
             return go(setup, position_qty, self.params.allow_short, reason, confidence, indicators)
         if position_qty:
             return self._hold_or_close(position_qty, close, fast, slow, indicators)
-        return Decision(_HOLD, "flat: no breakout in a strong trend", 0.0, indicators)
+        return Decision(_HOLD, _FLAT, 0.0, indicators)
 
     def _hold_or_close(
         self, position_qty: int, close: float, fast: float, slow: float, indicators: dict
@@ -167,3 +194,74 @@ class FnoIntradayTrendStrategy(Strategy):
         if not fast < slow:
             return close_position(self._short_trend, indicators)
         return Decision(_HOLD, "short: trend holds", 0.0, indicators)
+
+    def column_decider(self) -> ColumnDecider:
+        return _Columns(self)
+
+
+_FLAT_CODE = BAD + 1  # the one HOLD reason after the bad bar's: while flat
+
+
+class _Columns(ColumnDecider):
+    """``fno_intraday_trend`` a chunk at a time: its own channels, averages and ADX
+    advance over the chunk's finite bars (the channels read before each bar, as
+    ``on_bar`` does), numpy finds the breakouts in a strong trend, which are decided
+    with the position; any other ready bar is a HOLD while flat (holding, the exits
+    are states: the engine asks)."""
+
+    def __init__(self, strategy: FnoIntradayTrendStrategy) -> None:
+        super().__init__(strategy)
+        self.reasons = (BAD_BAR_REASON, _FLAT)
+        self.flat_only = (False, True)
+
+    def decide(self, prices: ChunkPrices) -> _Chunk:
+        s = self.strategy
+        entry, exit_, adx_indicator = s._entry, s._exit, s._adx
+        start = deepcopy((entry, exit_, s._fast, s._slow, adx_indicator, s._atr))
+        finite = Finite.of(prices)  # on_bar refuses the others before its indicators
+        closes, highs, lows = finite.closes, finite.highs, finite.lows
+        fast = list(map(s._fast.update, closes))
+        slow = list(map(s._slow.update, closes))
+        atr = list(map(s._atr.update, highs, lows, closes))
+        entry_update, exit_update, adx_update = entry.update, exit_.update, adx_indicator.update
+        rows = []
+        for high, low, close in zip(highs, lows, closes, strict=True):
+            channels = (entry._upper, entry._lower, exit_._upper, exit_._lower)
+            entry_update(high, low)
+            exit_update(high, low)
+            adx = adx_update(high, low, close)
+            rows.append((adx, adx_indicator._plus_di, adx_indicator._minus_di, *channels))
+        taken = len(closes)
+        values = np.empty((taken, len(_INDICATORS)))
+        values[:, 0], values[:, 1], values[:, 9] = fast, slow, atr
+        if taken:
+            values[:, 2:9] = rows
+        adx, plus_di, minus_di = values[:, 2], values[:, 3], values[:, 4]
+        ready = self.warmed(taken, s.warmup_bars) & ~np.isnan(adx)  # nan DX delay the ADX
+        close = np.array(closes)
+        fast_, slow_ = values[:, 0], values[:, 1]
+        strong = ready & (adx >= s._adx_min)
+        up = strong & (fast_ > slow_) & (plus_di > minus_di) & (close > values[:, 5])
+        down = strong & (fast_ < slow_) & (minus_di > plus_di) & (close < values[:, 6])
+        codes = np.full(taken, NOT_READY_CODE, dtype=np.uint8)
+        codes[ready] = _FLAT_CODE
+        codes[up | down] = DECIDE
+        return _Chunk(codes, self, prices, finite, start, (values,))
+
+
+class _Chunk(Chunk):
+    __slots__ = ()
+
+    def _indicators(self, at: int) -> dict[str, float]:
+        return dict(zip(_INDICATORS, self._columns[0][at].tolist(), strict=True))
+
+    def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
+        close = self._finite.closes[at]
+        return self._decider.strategy._decide(self._indicators(at), close, position_qty)
+
+    def _at_start(self) -> FnoIntradayTrendStrategy:
+        strategy = FnoIntradayTrendStrategy(self._decider.strategy.params)
+        entry, exit_, fast, slow, adx, atr = deepcopy(self._start)
+        strategy._entry, strategy._exit = entry, exit_
+        strategy._fast, strategy._slow, strategy._adx, strategy._atr = fast, slow, adx, atr
+        return strategy

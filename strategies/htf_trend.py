@@ -27,8 +27,10 @@ ATRs (capped at 1). Exits have confidence 1.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import ClassVar, Literal
 
+import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from kitetui.domain import Bar, SignalKind
@@ -37,18 +39,30 @@ from kitetui.market.indicators import ATR, EMA
 from strategies.base import (
     ATR_PERIOD,
     BAD_BAR,
+    BAD_BAR_REASON,
     MAX_PERIOD,
     NOT_READY,
     Decision,
     Strategy,
     bar_is_finite,
 )
+from strategies.columns import (
+    BAD,
+    DECIDE,
+    Chunk,
+    ChunkPrices,
+    ColumnDecider,
+    Finite,
+    signs_before,
+)
+from strategies.columns import NOT_READY as NOT_READY_CODE
 from strategies.registry import register
 from strategies.rules import SignChange, clamp01, close_position, go
 
 __all__ = ["HtfTrendStrategy"]
 
 _HOLD = SignalKind.HOLD
+_NO_CROSS = "no cross"
 
 
 @register
@@ -130,9 +144,9 @@ class HtfTrendStrategy(Strategy):
             resampler = self._resampler = BarResampler(bar.symbol, bar.timeframe_s, self._htf_s)
         return resampler.on_bar(bar)
 
-    def on_bar(self, bar: Bar, position_qty: int) -> Decision:
-        if not bar_is_finite(bar):
-            return BAD_BAR
+    def _follow_higher(self, bar: Bar) -> None:
+        """The higher timeframe's averages and trend, after the higher bar ``bar``
+        completes, if it completes one."""
         higher = self._higher_bar(bar)
         if higher is not None:
             htf_fast = self._htf_fast.update(higher.close)
@@ -140,6 +154,11 @@ class HtfTrendStrategy(Strategy):
             if self._htf_slow.ready:
                 gap = htf_fast - htf_slow
                 self._htf_trend = 1 if gap > 0.0 else -1 if gap < 0.0 else 0
+
+    def on_bar(self, bar: Bar, position_qty: int) -> Decision:
+        if not bar_is_finite(bar):
+            return BAD_BAR
+        self._follow_higher(bar)
         close = bar.close
         fast = self._fast.update(close)
         slow = self._slow.update(close)
@@ -156,7 +175,14 @@ class HtfTrendStrategy(Strategy):
             "atr": atr,
         }
         cross = self._cross.update(fast - slow)
+        return self._decide(indicators, close, cross, position_qty)
 
+    def _decide(
+        self, indicators: dict[str, float], close: float, cross: int, position_qty: int
+    ) -> Decision:
+        """The decision on a ready bar, ``cross`` the EMAs' (``SignChange``) on it."""
+        trend = int(indicators["htf_trend"])
+        atr, slow = indicators["atr"], indicators["ema_slow"]
         if cross and cross == trend:
             confidence = clamp01(abs(close - slow) / atr)
             reason = self._up if cross > 0 else self._down
@@ -170,4 +196,86 @@ class HtfTrendStrategy(Strategy):
         if cross:
             reason = self._up_against if cross > 0 else self._down_against
             return Decision(_HOLD, reason, 0.0, indicators)
-        return Decision(_HOLD, "no cross", 0.0, indicators)
+        return Decision(_HOLD, _NO_CROSS, 0.0, indicators)
+
+    def column_decider(self) -> ColumnDecider:
+        return _Columns(self)
+
+
+_NO_CROSS_CODE = BAD + 1  # the one HOLD reason after the bad bar's: while flat
+
+
+class _Columns(ColumnDecider):
+    """``htf_trend`` a chunk at a time: the higher timeframe follows the chunk's finite
+    bars one by one (``_follow_higher``, as ``on_bar``), the trigger averages advance
+    with ``map``, numpy finds the crosses (``signs_before``), which are decided with
+    the position; any other ready bar is a HOLD while flat (holding, the higher trend
+    may close it: the engine asks)."""
+
+    def __init__(self, strategy: HtfTrendStrategy) -> None:
+        super().__init__(strategy)
+        self.reasons = (BAD_BAR_REASON, _NO_CROSS)
+        self.flat_only = (False, True)
+
+    def decide(self, prices: ChunkPrices) -> _Chunk:
+        s = self.strategy
+        start = deepcopy(
+            (s._resampler, s._htf_fast, s._htf_slow, s._htf_trend, s._fast, s._slow, s._atr)
+        )
+        start_sign = s._cross.sign
+        finite = Finite.of(prices)  # on_bar refuses the others before its indicators
+        closes, highs, lows = finite.closes, finite.highs, finite.lows
+        symbol, timeframe_s = prices.symbol, prices.timeframe_s
+        columns = (prices.ts_ns, prices.open, prices.high, prices.low, prices.close, prices.volume)
+        htf_fast, htf_slow, follow = s._htf_fast, s._htf_slow, s._follow_higher
+        higher = []
+        for ts, o, h, lo, c, v in zip(*map(finite.take, columns), strict=True):
+            follow(Bar(symbol, ts, timeframe_s, o, h, lo, c, v))
+            higher.append((htf_fast.value, htf_slow.value, s._htf_trend, htf_slow.ready))
+        fast = list(map(s._fast.update, closes))
+        slow = list(map(s._slow.update, closes))
+        atr = list(map(s._atr.update, highs, lows, closes))
+        taken = len(closes)
+        values = np.empty((taken, 7))  # fast, slow, htf fast, htf slow, trend, atr, ready
+        values[:, 0], values[:, 1], values[:, 5] = fast, slow, atr
+        if taken:
+            values[:, 2:5] = [row[:3] for row in higher]
+            values[:, 6] = [row[3] for row in higher]
+        ready = self.warmed(taken, s.warmup_bars) & (values[:, 6] > 0)
+        sign = np.sign(np.where(ready, values[:, 0] - values[:, 1], 0.0)).astype(np.int8)
+        previous, s._cross.sign = signs_before(sign, start_sign)
+        cross = np.where((previous != 0) & (previous != sign), sign, 0)
+        codes = np.full(taken, NOT_READY_CODE, dtype=np.uint8)
+        codes[ready] = _NO_CROSS_CODE
+        codes[ready & (cross != 0)] = DECIDE
+        return _Chunk(codes, self, prices, finite, (*start, start_sign), (values, cross))
+
+
+class _Chunk(Chunk):
+    __slots__ = ()
+
+    def _indicators(self, at: int) -> dict[str, float]:
+        fast, slow, htf_fast, htf_slow, trend, atr, _ = self._columns[0][at].tolist()
+        return {
+            "ema_fast": fast,
+            "ema_slow": slow,
+            "htf_ema_fast": htf_fast,
+            "htf_ema_slow": htf_slow,
+            "htf_trend": trend,
+            "atr": atr,
+        }
+
+    def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
+        cross = int(self._columns[1][at])
+        close = self._finite.closes[at]
+        strategy = self._decider.strategy
+        return strategy._decide(self._indicators(at), close, cross, position_qty)
+
+    def _at_start(self) -> HtfTrendStrategy:
+        strategy = HtfTrendStrategy(self._decider.strategy.params)
+        resampler, htf_fast, htf_slow, trend, fast, slow, atr, sign = deepcopy(self._start)
+        strategy._resampler, strategy._htf_fast, strategy._htf_slow = resampler, htf_fast, htf_slow
+        strategy._htf_trend = trend
+        strategy._fast, strategy._slow, strategy._atr = fast, slow, atr
+        strategy._cross.sign = sign
+        return strategy

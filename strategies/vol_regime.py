@@ -27,8 +27,10 @@ Entry confidence is how far the close has moved past the slow EMA, in ATRs (capp
 
 from __future__ import annotations
 
+from copy import copy
 from typing import ClassVar
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from kitetui.domain import Bar, SignalKind
@@ -36,18 +38,32 @@ from kitetui.market.indicators import ATR, EMA
 from strategies.base import (
     ATR_PERIOD,
     BAD_BAR,
+    BAD_BAR_REASON,
     MAX_PERIOD,
     NOT_READY,
     Decision,
     Strategy,
     bar_is_finite,
 )
+from strategies.columns import (
+    BAD,
+    DECIDE,
+    Chunk,
+    ChunkPrices,
+    ColumnDecider,
+    Finite,
+    signs_before,
+)
+from strategies.columns import NOT_READY as NOT_READY_CODE
 from strategies.registry import register
 from strategies.rules import SignChange, clamp01, close_position, go
 
 __all__ = ["VolRegimeStrategy"]
 
 _HOLD = SignalKind.HOLD
+_NO_CROSS_COMPRESSED = "no cross, regime compressed"
+_NO_CROSS_SHOCK = "no cross, regime shock"
+_NO_CROSS_NORMAL = "no cross, regime normal"
 
 
 @register
@@ -121,7 +137,6 @@ class VolRegimeStrategy(Strategy):
         baseline = self._baseline.update(high, low, close)
         if not (self._slow.ready and self._baseline.ready):
             return NOT_READY
-        p = self.params
         ratio = atr / baseline  # true ranges are at least epsilon: never 0/0
         size_scale = 1.0 if ratio <= 1.0 else 1.0 / ratio
         indicators = {
@@ -133,7 +148,14 @@ class VolRegimeStrategy(Strategy):
             "size_scale": size_scale,
         }
         cross = self._cross.update(fast - slow)
+        return self._decide(indicators, close, cross, position_qty)
 
+    def _decide(
+        self, indicators: dict[str, float], close: float, cross: int, position_qty: int
+    ) -> Decision:
+        """The decision on a ready bar, ``cross`` the EMAs' (``SignChange``) on it."""
+        p = self.params
+        ratio, atr, slow = indicators["vol_ratio"], indicators["atr"], indicators["ema_slow"]
         if position_qty != 0 and ratio > p.exit_ratio:
             return close_position(self._shock, indicators)
         if cross:
@@ -148,7 +170,86 @@ class VolRegimeStrategy(Strategy):
                 return close_position(reason, indicators)
             return Decision(_HOLD, reason, 0.0, indicators)
         if ratio < p.min_ratio:
-            return Decision(_HOLD, "no cross, regime compressed", 0.0, indicators)
+            return Decision(_HOLD, _NO_CROSS_COMPRESSED, 0.0, indicators)
         if ratio > p.max_ratio:
-            return Decision(_HOLD, "no cross, regime shock", 0.0, indicators)
-        return Decision(_HOLD, "no cross, regime normal", 0.0, indicators)
+            return Decision(_HOLD, _NO_CROSS_SHOCK, 0.0, indicators)
+        return Decision(_HOLD, _NO_CROSS_NORMAL, 0.0, indicators)
+
+    def column_decider(self) -> ColumnDecider:
+        return _Columns(self)
+
+
+# The HOLD reasons of the column form, in code order (``strategies.columns``): the bad
+# bar's and a calm regime's whatever the position, a shock's only while flat (holding,
+# it may be past ``exit_ratio``).
+_COMPRESSED, _SHOCK, _NORMAL = range(BAD + 1, BAD + 4)
+
+
+class _Columns(ColumnDecider):
+    """``vol_regime`` a chunk at a time: its own averages advance over the chunk's
+    finite bars (``map``: the same arithmetic as ``on_bar``), numpy finds the crosses
+    (``signs_before``) and the regime; a cross is decided with the position."""
+
+    def __init__(self, strategy: VolRegimeStrategy) -> None:
+        super().__init__(strategy)
+        self.reasons = (
+            BAD_BAR_REASON,
+            _NO_CROSS_COMPRESSED,
+            _NO_CROSS_SHOCK,
+            _NO_CROSS_NORMAL,
+        )
+        self.flat_only = (False, False, True, False)
+
+    def decide(self, prices: ChunkPrices) -> _Chunk:
+        s = self.strategy
+        start = (copy(s._fast), copy(s._slow), copy(s._atr), copy(s._baseline), s._cross.sign)
+        finite = Finite.of(prices)  # on_bar refuses the others before its indicators
+        closes, highs, lows = finite.closes, finite.highs, finite.lows
+        fast = np.array(list(map(s._fast.update, closes)))
+        slow = np.array(list(map(s._slow.update, closes)))
+        atr = np.array(list(map(s._atr.update, highs, lows, closes)))
+        baseline = np.array(list(map(s._baseline.update, highs, lows, closes)))
+        taken = len(closes)
+        ready = self.warmed(taken, s.warmup_bars)
+        with np.errstate(invalid="ignore", divide="ignore"):  # nan while warming up
+            ratio = atr / baseline
+        sign = np.sign(np.where(ready, fast - slow, 0.0)).astype(np.int8)
+        previous, s._cross.sign = signs_before(sign, s._cross.sign)
+        cross = np.where((previous != 0) & (previous != sign), sign, 0)
+        p = s.params
+        codes = np.full(taken, NOT_READY_CODE, dtype=np.uint8)
+        codes[ready] = _NORMAL
+        codes[ready & (ratio < p.min_ratio)] = _COMPRESSED
+        codes[ready & (ratio > p.max_ratio)] = _SHOCK
+        codes[ready & (cross != 0)] = DECIDE
+        return _Chunk(codes, self, prices, finite, start, (fast, slow, atr, baseline, cross))
+
+
+class _Chunk(Chunk):
+    __slots__ = ()
+
+    def _indicators(self, at: int) -> dict[str, float]:
+        fast, slow, atr, baseline = (float(column[at]) for column in self._columns[:4])
+        ratio = atr / baseline
+        return {
+            "ema_fast": fast,
+            "ema_slow": slow,
+            "atr": atr,
+            "atr_baseline": baseline,
+            "vol_ratio": ratio,
+            "size_scale": 1.0 if ratio <= 1.0 else 1.0 / ratio,
+        }
+
+    def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
+        cross = int(self._columns[4][at])
+        close = self._finite.closes[at]
+        strategy = self._decider.strategy
+        return strategy._decide(self._indicators(at), close, cross, position_qty)
+
+    def _at_start(self) -> VolRegimeStrategy:
+        strategy = VolRegimeStrategy(self._decider.strategy.params)
+        fast, slow, atr, baseline, sign = self._start
+        strategy._fast, strategy._slow = copy(fast), copy(slow)
+        strategy._atr, strategy._baseline = copy(atr), copy(baseline)
+        strategy._cross.sign = sign
+        return strategy

@@ -24,8 +24,11 @@ gap, each in ATRs and capped at 1. Exits have confidence 1.
 
 from __future__ import annotations
 
+import math
+from copy import copy
 from typing import ClassVar
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from kitetui.domain import Bar, SignalKind
@@ -34,18 +37,24 @@ from kitetui.market.indicators import ATR, EMA, VWAP
 from strategies.base import (
     ATR_PERIOD,
     BAD_BAR,
+    BAD_BAR_REASON,
     MAX_PERIOD,
     NOT_READY,
     Decision,
     Strategy,
     bar_is_finite,
 )
+from strategies.columns import BAD, DECIDE, Chunk, ChunkPrices, ColumnDecider, Finite
+from strategies.columns import NOT_READY as NOT_READY_CODE
 from strategies.registry import register
 from strategies.rules import clamp01, close_position, go
 
 __all__ = ["VwapFilterStrategy"]
 
 _HOLD = SignalKind.HOLD
+_OPENING = "flat: session opening, no entries yet"
+_NOT_NEW = "flat: agreement not new"
+_DISAGREE = "flat: trend and vwap side disagree"
 
 
 @register
@@ -98,11 +107,7 @@ class VwapFilterStrategy(Strategy):
         if not bar_is_finite(bar):
             return BAD_BAR
         high, low, close, ts = bar.high, bar.low, bar.close, bar.ts_ns
-        day = (ts + IST_OFFSET_NS) // DAY_NS
-        if day != self._day:
-            self._day = day
-            self._session_bar = 0
-        self._session_bar += 1
+        self._count_session_bar(ts)
         vwap = self._vwap.update(high, low, close, bar.volume, ts)
         fast = self._fast.update(close)
         slow = self._slow.update(close)
@@ -113,7 +118,30 @@ class VwapFilterStrategy(Strategy):
 
         side = self._agreement(close, vwap, fast, slow)
         previous, self._side = self._side, side
+        opening = self._session_bar <= self.params.session_bars
+        return self._decide(indicators, close, side, previous, opening, position_qty)
 
+    def _count_session_bar(self, ts_ns: int) -> None:
+        """A finite bar starting at ``ts_ns``: the session's bar count, anew each IST day."""
+        day = (ts_ns + IST_OFFSET_NS) // DAY_NS
+        if day != self._day:
+            self._day = day
+            self._session_bar = 0
+        self._session_bar += 1
+
+    def _decide(
+        self,
+        indicators: dict[str, float],
+        close: float,
+        side: int,
+        previous: int,
+        opening: bool,
+        position_qty: int,
+    ) -> Decision:
+        """The decision on a ready bar: ``side`` the agreement on it, ``previous`` on
+        the ready bar before, ``opening`` while the session's first bars last."""
+        fast, slow = indicators["ema_fast"], indicators["ema_slow"]
+        vwap, atr = indicators["vwap"], indicators["atr"]
         if side and side != previous and side * position_qty <= 0:
             confidence = 0.5 * clamp01(abs(close - vwap) / atr) + 0.5 * clamp01(
                 abs(fast - slow) / atr
@@ -122,11 +150,11 @@ class VwapFilterStrategy(Strategy):
             return go(side, position_qty, self.params.allow_short, reason, confidence, indicators)
         if position_qty:
             return self._hold_or_close(position_qty, close, vwap, fast, slow, indicators)
-        if self._session_bar <= self.params.session_bars:
-            return Decision(_HOLD, "flat: session opening, no entries yet", 0.0, indicators)
+        if opening:
+            return Decision(_HOLD, _OPENING, 0.0, indicators)
         if side:
-            return Decision(_HOLD, "flat: agreement not new", 0.0, indicators)
-        return Decision(_HOLD, "flat: trend and vwap side disagree", 0.0, indicators)
+            return Decision(_HOLD, _NOT_NEW, 0.0, indicators)
+        return Decision(_HOLD, _DISAGREE, 0.0, indicators)
 
     def _agreement(self, close: float, vwap: float, fast: float, slow: float) -> int:
         """+1 when trend and VWAP side agree up, -1 down, 0 otherwise or while the
@@ -160,3 +188,93 @@ class VwapFilterStrategy(Strategy):
         if not fast < slow:
             return close_position(self._short_trend, indicators)
         return Decision(_HOLD, "short: below vwap, trend down", 0.0, indicators)
+
+    def column_decider(self) -> ColumnDecider:
+        return _Columns(self)
+
+
+# The HOLD reasons of the column form, in code order (``strategies.columns``): after
+# the bad bar's, the flat ones (holding, the exits are states: the engine asks).
+_OPENING_CODE, _NOT_NEW_CODE, _DISAGREE_CODE = range(BAD + 1, BAD + 4)
+
+
+class _Columns(ColumnDecider):
+    """``vwap_filter`` a chunk at a time: the session count and the VWAP follow the
+    chunk's finite bars one by one (as ``on_bar``), the averages advance with ``map``,
+    and numpy finds where trend and VWAP side come to agree, which is decided with the
+    position; any other ready bar is a HOLD while flat."""
+
+    def __init__(self, strategy: VwapFilterStrategy) -> None:
+        super().__init__(strategy)
+        self.reasons = (BAD_BAR_REASON, _OPENING, _NOT_NEW, _DISAGREE)
+        self.flat_only = (False, True, True, True)
+
+    def decide(self, prices: ChunkPrices) -> _Chunk:
+        s = self.strategy
+        vwap_indicator = s._vwap
+        start = (copy(s._fast), copy(s._slow), copy(vwap_indicator), copy(s._atr))
+        start_session = (s._day, s._session_bar, s._side)
+        finite = Finite.of(prices)  # on_bar refuses the others before its indicators
+        closes, highs, lows = finite.closes, finite.highs, finite.lows
+        count, vwap_update = s._count_session_bar, vwap_indicator.update
+        sessions = []
+        vwaps = []
+        for ts, high, low, close, volume in zip(
+            finite.take(prices.ts_ns), highs, lows, closes, finite.take(prices.volume), strict=True
+        ):
+            count(ts)
+            vwap = vwap_update(high, low, close, volume, ts)
+            sessions.append(s._session_bar)
+            vwaps.append(vwap if vwap_indicator.ready else math.nan)
+        fast = np.array(list(map(s._fast.update, closes)))
+        slow = np.array(list(map(s._slow.update, closes)))
+        atr = np.array(list(map(s._atr.update, highs, lows, closes)))
+        vwap = np.array(vwaps)
+        taken = len(closes)
+        ready = self.warmed(taken, s.warmup_bars) & ~np.isnan(vwap)
+        opening = np.array(sessions) <= s.params.session_bars
+        close = np.array(closes)
+        up = ~opening & (fast > slow) & (close > vwap)
+        down = ~opening & (fast < slow) & (close < vwap)
+        side = up.astype(np.int8) - down.astype(np.int8)
+        # The side on the ready bar before each ready bar.
+        previous = np.zeros(taken, dtype=np.int8)
+        where = np.flatnonzero(ready)
+        if len(where):
+            previous[where[0]] = s._side
+            previous[where[1:]] = side[where[:-1]]
+            s._side = int(side[where[-1]])
+        codes = np.full(taken, NOT_READY_CODE, dtype=np.uint8)
+        codes[ready] = _DISAGREE_CODE
+        codes[ready & (side != 0)] = _NOT_NEW_CODE
+        codes[ready & opening] = _OPENING_CODE
+        codes[ready & (side != 0) & (side != previous)] = DECIDE
+        start = (*start, *start_session)
+        return _Chunk(
+            codes, self, prices, finite, start, (fast, slow, vwap, atr, side, previous, opening)
+        )
+
+
+class _Chunk(Chunk):
+    __slots__ = ()
+
+    def _indicators(self, at: int) -> dict[str, float]:
+        fast, slow, vwap, atr = (float(column[at]) for column in self._columns[:4])
+        return {"ema_fast": fast, "ema_slow": slow, "vwap": vwap, "atr": atr}
+
+    def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
+        side, previous, opening = (column[at] for column in self._columns[4:])
+        close = self._finite.closes[at]
+        strategy = self._decider.strategy
+        indicators = self._indicators(at)
+        return strategy._decide(
+            indicators, close, int(side), int(previous), bool(opening), position_qty
+        )
+
+    def _at_start(self) -> VwapFilterStrategy:
+        strategy = VwapFilterStrategy(self._decider.strategy.params)
+        fast, slow, vwap, atr, day, session_bar, side = self._start
+        strategy._fast, strategy._slow = copy(fast), copy(slow)
+        strategy._vwap, strategy._atr = copy(vwap), copy(atr)
+        strategy._day, strategy._session_bar, strategy._side = day, session_bar, side
+        return strategy
