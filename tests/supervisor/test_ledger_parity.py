@@ -230,6 +230,10 @@ async def test_a_generated_year_at_full_speed_and_paced_has_the_same_ledger(
         ("rsi_pullback", {"fast": 3, "slow": 8, "rsi_period": 5, "rsi_dip": 45.0}),
         ("supertrend", {"period": 5, "multiplier": 1.5}),
         ("mean_reversion", {"rsi_period": 5, "bb_period": 10, "bb_std": 1.5}),
+        ("vol_regime", {"fast": 3, "slow": 8, "atr_slow": 20, "min_ratio": 0.5}),
+        ("fno_intraday_trend", {"fast": 3, "slow": 8, "adx_period": 5, "breakout": 5}),
+        ("htf_trend", {"htf_minutes": 60, "htf_fast": 2, "htf_slow": 4, "fast": 3, "slow": 8}),
+        ("vwap_filter", {"fast": 3, "slow": 8, "session_bars": 2}),
     ],
 )
 async def test_a_print_refused_in_the_middle_of_a_column_keeps_the_ledger(
