@@ -256,7 +256,7 @@ class Engine:
             columns = self._columns
             cursor = columns[symbol] if symbol in columns else self._open_columns(symbol, source)
             if cursor is not None:
-                code = cursor.step(bar.ts_ns)
+                code = cursor.step(bar)
                 if code >= 0:
                     return self._decided(bar, cursor, code)
                 self._leave_columns(symbol, cursor)
@@ -267,15 +267,20 @@ class Engine:
         return self.make_signal(bar, strategy.name, decision)
 
     def _open_columns(self, symbol: str, source: ColumnSource) -> ColumnCursor | None:
-        """The symbol's cursor, if it has columns of this timeframe and the strategy a
-        column form; a symbol already decided bar by bar stays so."""
+        """The symbol's cursor, if it has columns of this timeframe or a shorter one that
+        divides it (resampled ahead) and the strategy a column form; a symbol already
+        decided bar by bar stays so."""
         cursor = None
         if symbol not in self.strategies:
             columns = source(symbol)
-            if columns is not None and columns.timeframe_s == self.timeframe_s:
+            timeframe_s = self.timeframe_s
+            if columns is not None and timeframe_s % columns.timeframe_s == 0:
                 decider = self._strategy_cls(self._params).column_decider()
                 if decider is not None:
-                    cursor = ColumnCursor(columns, decider)
+                    built = columns.timeframe_s != timeframe_s  # resampled (``_resampled``)
+                    if built:
+                        columns = columns.resampled(timeframe_s)
+                    cursor = ColumnCursor(columns, decider, built=built)
                     self.history.follow(symbol, cursor)
         self._columns[symbol] = cursor
         return cursor

@@ -5,9 +5,11 @@ At full speed over recorded bars an engine whose strategy has a column form
 the symbol hands the strategy's decider the next ``CHUNK`` bars of the symbol's columns
 (``kitetui.market.bar_columns``) and answers each bar the merge delivers with its code
 (a HOLD for a reason, not ready, or "ask with the position"). A bar is the column's
-next one when it starts at the next row's time: anything else (a refused print, a day
-off the universe) ends the cursor, and the engine goes on bar by bar with the strategy
-``strategy_now`` hands back, in the state the bars it saw left it in.
+next one when it starts at the next row's time (and, for an engine on a longer
+timeframe than its files, whose bars are resampled ahead, when it equals that row
+whole): anything else (a refused print, a day off the universe) ends the cursor, and
+the engine goes on bar by bar with the strategy ``strategy_now`` hands back, in the
+state the bars it saw left it in.
 
 The cursor also answers the price chart (``BarHistory.follow``): the newest bars it
 stepped over and their indicators, built from the columns when the chart asks.
@@ -15,9 +17,10 @@ stepped over and their indicators, built from the columns when the chart asks.
 
 from __future__ import annotations
 
+from kitetui.domain import Bar
 from kitetui.market.bar_columns import BarColumns
 from kitetui.market.bar_history import CHART_BARS, Entry
-from kitetui.market.packed import price_array
+from kitetui.market.packed import price_array, price_values
 from strategies.base import Decision, Strategy
 from strategies.columns import Chunk, ChunkPrices, ColumnDecider
 
@@ -37,6 +40,7 @@ class ColumnCursor:
     """The decisions on one symbol's bars, read ahead from its columns."""
 
     __slots__ = (
+        "_built",
         "_codes",
         "_columns",
         "_current",
@@ -45,14 +49,17 @@ class ColumnCursor:
         "_n",
         "_previous",
         "_row",
+        "_rows",
         "_segment",
         "_ts",
         "flat_only",
         "reasons",
     )
 
-    def __init__(self, columns: BarColumns, decider: ColumnDecider) -> None:
+    def __init__(self, columns: BarColumns, decider: ColumnDecider, *, built: bool = False) -> None:
         self._columns = columns
+        self._built = built  # the engine builds its bars (resampled): check them whole
+        self._rows: list[tuple[float, float, float, float, int]] = []
         self._decider = decider
         self.reasons = decider.reasons
         self.flat_only = decider.flat_only
@@ -64,15 +71,19 @@ class ColumnCursor:
         self._ts: list[int] = []
         self._i = self._n = 0
 
-    def step(self, ts_ns: int) -> int:
-        """The code of the bar starting at ``ts_ns`` if it is the column's next bar;
-        -1 if it is not (the cursor is then done with)."""
+    def step(self, bar: Bar) -> int:
+        """The code of ``bar`` if it is the column's next bar; -1 if it is not (the
+        cursor is then done with). A bar of the files' own is the next one when it
+        starts at the next row's time (the merge hands over the rows themselves); a bar
+        the engine built from shorter ones must equal the next row whole."""
         i = self._i
         if i == self._n:
             if not self._advance():
                 return -1
             i = 0
-        if self._ts[i] != ts_ns:
+        if self._ts[i] != bar.ts_ns:
+            return -1
+        if self._built and self._rows[i] != (bar.open, bar.high, bar.low, bar.close, bar.volume):
             return -1
         self._i = i + 1
         return self._codes[i]
@@ -99,6 +110,9 @@ class ColumnCursor:
         self._previous, self._current = self._current, (chunk, self._segment, start, stop - start)
         self._codes = chunk.codes
         self._ts = ts_ns.tolist()
+        if self._built:
+            values = [price_values(part[name][start:stop]) for name in _PRICES]
+            self._rows = list(zip(*values, volume.tolist(), strict=True))
         self._i, self._n = 0, stop - start
         self._row = stop
         return True

@@ -17,7 +17,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+import numpy as np
+
 from kitetui.domain import Bar
+from kitetui.market.bars import bucket_starts
 from kitetui.market.lazy_items import Columns, LazyItems
 from kitetui.market.packed import price_values
 
@@ -46,6 +49,35 @@ class BarColumns:
             Bar(self.symbol, ts, self.timeframe_s, o, h, lo, c, v, oi)
             for ts, o, h, lo, c, v, oi in zip(*values, strict=True)
         ]
+
+    def resampled(self, timeframe_s: int) -> BarColumns:
+        """The bars ``BarResampler`` builds of these for a ``timeframe_s`` engine, ahead:
+        per segment, each session bucket's first open, highest high, lowest low, last
+        close, summed volume and last open interest. An engine checks each bar it
+        builds against them whole (``ColumnCursor``): a print the validator refused
+        inside a bucket makes another bar, and ends the columns there."""
+        return BarColumns(
+            self.symbol,
+            timeframe_s,
+            tuple(_resampled(part, timeframe_s) for part in self.segments),
+        )
+
+
+def _resampled(part: Columns, timeframe_s: int) -> Columns:
+    starts = bucket_starts(part["ts_ns"], timeframe_s)
+    if not len(starts):
+        return part
+    first = np.flatnonzero(np.diff(starts, prepend=starts[0] - 1))  # rows in time order
+    last = np.append(first[1:], len(starts)) - 1
+    return {
+        "ts_ns": starts[first],
+        "open": part["open"][first],
+        "high": np.maximum.reduceat(part["high"], first),
+        "low": np.minimum.reduceat(part["low"], first),
+        "close": part["close"][last],
+        "volume": np.add.reduceat(part["volume"].astype(np.int64), first),
+        "oi": part["oi"][last],
+    }
 
 
 def bar_columns(streams: Iterable[Sequence[object]]) -> dict[str, BarColumns]:

@@ -122,10 +122,12 @@ def _write_year(
     days: int,
     seed: int,
     spike: tuple[str, int, int] | None = None,
+    minutes: int = 15,
 ) -> None:
-    """Seeded GBM 15-minute bars (25 a day) on ``days`` NSE trading days of 2023, and an
-    instrument master with their EQ rows. ``spike`` (symbol, day, bar): that bar closes
-    half as high again and the next one back where it was, a print the validator drops."""
+    """Seeded GBM bars ``minutes`` apart (25 a day at 15) on ``days`` NSE trading days of
+    2023, and an instrument master with their EQ rows. ``spike`` (symbol, day, bar): that
+    bar closes half as high again and the next one back where it was, a print the
+    validator drops."""
     calendar = nse()
     day = date(2023, 1, 2)
     trading: list[date] = []
@@ -143,7 +145,7 @@ def _write_year(
             for day_index, d in enumerate(trading):
                 start = datetime(d.year, d.month, d.day, 9, 15, tzinfo=IST)
                 price *= math.exp(3 * sigma * rng.gauss(0.0, 1.0))
-                for n in range(BARS_A_DAY):
+                for n in range(BARS_A_DAY * 15 // minutes):
                     o = round(round(price / 0.05) * 0.05, 2)
                     price *= math.exp(sigma * rng.gauss(0.0, 1.0) - sigma * sigma / 2)
                     c = round(round(price / 0.05) * 0.05, 2)
@@ -151,7 +153,7 @@ def _write_year(
                         c = round(round(price * 1.5 / 0.05) * 0.05, 2)
                     h = round(max(o, c) + 0.05 * rng.randint(0, 20), 2)
                     lo = round(min(o, c) - 0.05 * rng.randint(0, 20), 2)
-                    when = (start + timedelta(minutes=15 * n)).isoformat(sep=" ")
+                    when = (start + timedelta(minutes=minutes * n)).isoformat(sep=" ")
                     out.writerow([when, o, h, lo, c, rng.randint(1_000, 50_000)])
     with (folder / "instruments.csv").open("w", newline="") as handle:
         out = csv.writer(handle)
@@ -259,4 +261,41 @@ async def test_a_print_refused_in_the_middle_of_a_column_keeps_the_ledger(
     assert charts == CHARTS[tmp_path / "paced.db"]  # the chart's 300 bars, built either way
     assert {len(entries) for entries in charts.values()} == {300}
     assert len(fast["fills"]) > 50
+    _assert_same(fast, paced)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params", "timeframe"),
+    [
+        ("ema_cross", {"fast": 3, "slow": 8, "allow_short": True}, "3m"),
+        ("vwap_filter", {"fast": 3, "slow": 8, "session_bars": 2}, "5m"),
+        (
+            "htf_trend",
+            {"htf_minutes": 15, "htf_fast": 2, "htf_slow": 4, "fast": 3, "slow": 8},
+            "5m",
+        ),
+    ],
+)
+async def test_an_engine_on_resampled_bars_decides_from_columns_with_the_paced_ledger(
+    tmp_path: Path, monkeypatch, strategy: str, params: dict, timeframe: str
+) -> None:
+    """1-minute files, an engine on 3- or 5-minute bars: its bars are resampled from the
+    columns ahead and each one the engine builds is checked against them whole. GENA's
+    spike, in the middle of a bucket, is dropped by the validator: the bar the engine
+    builds without it is not the column's, and GENA goes on bar by bar; GENB stays on
+    its columns to the end. Both ledgers are the paced run's."""
+    bars = tmp_path / "bars"
+    bars.mkdir()
+    _write_year(bars, GENERATED, days=8, seed=7, spike=("GENA", 3, 101), minutes=1)
+    data = _generated_config(bars, timeframe, params, strategy)
+    config = parse_config(data, "parity.yaml")
+    fast, paced, _ = await _fast_and_paced(config, tmp_path, 5_000_000.0, monkeypatch)
+    with sqlite3.connect(tmp_path / "fast.db") as conn:
+        (dropped,) = conn.execute(
+            "SELECT count(*) FROM events WHERE kind = 'SpikeRejected' AND symbol = 'GENA'"
+        ).fetchone()
+    assert dropped == 1
+    assert COLUMNS[tmp_path / "fast.db"] == {"GENA": False, "GENB": True}
+    assert CHARTS[tmp_path / "fast.db"] == CHARTS[tmp_path / "paced.db"]
+    assert len(fast["fills"]) > 20
     _assert_same(fast, paced)
