@@ -46,6 +46,7 @@ __all__ = [
     "Chunk",
     "ChunkPrices",
     "ColumnDecider",
+    "CrossChunk",
     "Finite",
     "replayed",
     "signs_before",
@@ -218,6 +219,20 @@ class Chunk(ABC):
     @abstractmethod
     def _at_start(self) -> Strategy:
         """A new bar-by-bar strategy in the state the chunk started from."""
+
+
+class CrossChunk(Chunk):
+    """The chunk of a strategy whose rules after its indicators are
+    ``_decide(indicators, close, cross, position_qty)`` (``cross``: ``rules.SignChange``
+    on the bar), with the crosses as its last column."""
+
+    __slots__ = ()
+
+    def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
+        cross = int(self._columns[-1][at])
+        close = self._finite.closes[at]
+        strategy = self._decider.strategy
+        return strategy._decide(self._indicators(at), close, cross, position_qty)
 
 
 class ColumnDecider(ABC):

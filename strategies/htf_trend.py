@@ -49,9 +49,9 @@ from strategies.base import (
 from strategies.columns import (
     BAD,
     DECIDE,
-    Chunk,
     ChunkPrices,
     ColumnDecider,
+    CrossChunk,
     Finite,
     signs_before,
 )
@@ -251,7 +251,7 @@ class _Columns(ColumnDecider):
         return _Chunk(codes, self, prices, finite, (*start, start_sign), (values, cross))
 
 
-class _Chunk(Chunk):
+class _Chunk(CrossChunk):
     __slots__ = ()
 
     def _indicators(self, at: int) -> dict[str, float]:
@@ -264,12 +264,6 @@ class _Chunk(Chunk):
             "htf_trend": trend,
             "atr": atr,
         }
-
-    def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
-        cross = int(self._columns[1][at])
-        close = self._finite.closes[at]
-        strategy = self._decider.strategy
-        return strategy._decide(self._indicators(at), close, cross, position_qty)
 
     def _at_start(self) -> HtfTrendStrategy:
         strategy = HtfTrendStrategy(self._decider.strategy.params)

@@ -48,9 +48,9 @@ from strategies.base import (
 from strategies.columns import (
     BAD,
     DECIDE,
-    Chunk,
     ChunkPrices,
     ColumnDecider,
+    CrossChunk,
     Finite,
     signs_before,
 )
@@ -225,7 +225,7 @@ class _Columns(ColumnDecider):
         return _Chunk(codes, self, prices, finite, start, (fast, slow, atr, baseline, cross))
 
 
-class _Chunk(Chunk):
+class _Chunk(CrossChunk):
     __slots__ = ()
 
     def _indicators(self, at: int) -> dict[str, float]:
@@ -239,12 +239,6 @@ class _Chunk(Chunk):
             "vol_ratio": ratio,
             "size_scale": 1.0 if ratio <= 1.0 else 1.0 / ratio,
         }
-
-    def _decision(self, offset: int, at: int, code: int, position_qty: int) -> Decision:
-        cross = int(self._columns[4][at])
-        close = self._finite.closes[at]
-        strategy = self._decider.strategy
-        return strategy._decide(self._indicators(at), close, cross, position_qty)
 
     def _at_start(self) -> VolRegimeStrategy:
         strategy = VolRegimeStrategy(self._decider.strategy.params)

@@ -251,17 +251,23 @@ async def test_a_print_refused_in_the_middle_of_a_column_keeps_the_ledger(
     data = _generated_config(bars, "1m", params, strategy)
     config = parse_config(data, "parity.yaml")
     fast, paced, _ = await _fast_and_paced(config, tmp_path, 2_000_000.0, monkeypatch)
-    with sqlite3.connect(tmp_path / "fast.db") as conn:
+    _assert_spike_left_the_columns(tmp_path)
+    charts = CHARTS[tmp_path / "fast.db"]
+    assert {len(entries) for entries in charts.values()} == {300}
+    assert len(fast["fills"]) > 50
+    _assert_same(fast, paced)
+
+
+def _assert_spike_left_the_columns(folder: Path) -> None:
+    """GENA's spike was dropped once, GENA left its columns and GENB kept them, and the
+    chart's bars are the paced run's, built either way."""
+    with sqlite3.connect(folder / "fast.db") as conn:
         (dropped,) = conn.execute(
             "SELECT count(*) FROM events WHERE kind = 'SpikeRejected' AND symbol = 'GENA'"
         ).fetchone()
     assert dropped == 1
-    assert COLUMNS[tmp_path / "fast.db"] == {"GENA": False, "GENB": True}
-    charts = CHARTS[tmp_path / "fast.db"]
-    assert charts == CHARTS[tmp_path / "paced.db"]  # the chart's 300 bars, built either way
-    assert {len(entries) for entries in charts.values()} == {300}
-    assert len(fast["fills"]) > 50
-    _assert_same(fast, paced)
+    assert COLUMNS[folder / "fast.db"] == {"GENA": False, "GENB": True}
+    assert CHARTS[folder / "fast.db"] == CHARTS[folder / "paced.db"]
 
 
 @pytest.mark.parametrize(
@@ -290,12 +296,6 @@ async def test_an_engine_on_resampled_bars_decides_from_columns_with_the_paced_l
     data = _generated_config(bars, timeframe, params, strategy)
     config = parse_config(data, "parity.yaml")
     fast, paced, _ = await _fast_and_paced(config, tmp_path, 5_000_000.0, monkeypatch)
-    with sqlite3.connect(tmp_path / "fast.db") as conn:
-        (dropped,) = conn.execute(
-            "SELECT count(*) FROM events WHERE kind = 'SpikeRejected' AND symbol = 'GENA'"
-        ).fetchone()
-    assert dropped == 1
-    assert COLUMNS[tmp_path / "fast.db"] == {"GENA": False, "GENB": True}
-    assert CHARTS[tmp_path / "fast.db"] == CHARTS[tmp_path / "paced.db"]
+    _assert_spike_left_the_columns(tmp_path)
     assert len(fast["fills"]) > 20
     _assert_same(fast, paced)
