@@ -51,6 +51,7 @@ _WORKING = frozenset({OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING})
 OrderFill = tuple[Order, Fill]
 
 _STOPS = frozenset({OrderType.SL, OrderType.SL_M})
+_TRIGGER_PENDING, _BUY = OrderStatus.TRIGGER_PENDING, Side.BUY
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,26 +272,36 @@ class PaperBook:
         """Match working orders against a bar's OHLC path; fills are stamped ``bar.ts_ns``.
 
         A bar with a non-finite or non-positive price is ignored (no fills)."""
-        # A bar that starts at the order's time is "later": its open is the next price
-        # (orders decided on a closed bar are stamped with that bar's end).
-        eligible = self._eligible(bar.symbol, bar.ts_ns + 1)
-        if not eligible:  # most bars: nothing of this symbol works
+        working = self._by_symbol.get(bar.symbol)
+        if not working:  # most bars: nothing of this symbol works
             return []
-        path = (bar.open, bar.high, bar.low, bar.close)
+        # A bar that starts at the order's time is "later": its open is the next price
+        # (orders decided on a closed bar are stamped with that bar's end). A stop
+        # waiting for a trigger the bar never reached stays as it is (what the walk
+        # below finds, without walking): most bars of a held symbol pass its stop by.
+        later, high, low = bar.ts_ns + 1, bar.high, bar.low
+        eligible = [
+            order
+            for order in working.values()
+            if order.ts_ns < later
+            and not (
+                order.status is _TRIGGER_PENDING
+                and order.order_type in _STOPS
+                and (
+                    high < order.trigger_price if order.side is _BUY else low > order.trigger_price
+                )
+            )
+        ]
+        if not eligible:
+            return []
+        path = (bar.open, high, low, bar.close)
         if not all(math.isfinite(p) and p > 0 for p in path):
             return []
         if bar.close >= bar.open:
-            path = (bar.open, bar.low, bar.high, bar.close)
+            path = (bar.open, low, high, bar.close)
         budget = None if self.liquidity is None else self.liquidity.offered(bar.volume)
         fills: list[OrderFill] = []
         for order in eligible:
-            if order.status is OrderStatus.TRIGGER_PENDING and order.order_type in _STOPS:
-                # A stop waiting for its trigger: a bar that never reached it leaves it
-                # as it is (what the walk below finds, without walking).
-                if order.side is Side.BUY and bar.high < order.trigger_price:
-                    continue
-                if order.side is Side.SELL and bar.low > order.trigger_price:
-                    continue
             order, fill_price = self._at_point(order, path[0])
             for start, end in pairwise(path):
                 if fill_price is not None:
