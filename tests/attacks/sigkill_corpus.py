@@ -71,10 +71,11 @@ def light_config(folder: Path, speed: str | int = "max") -> Path:
     return path
 
 
-def column_config(folder: Path) -> Path:
+def column_config(folder: Path, timeframe: str = "1m") -> Path:
     """``light_config`` at full speed with the equity engine on the five banks' 1-minute
-    bars with ``ema_cross``: a strategy with a column form on the files' own timeframe,
-    so the engine decides those bars from their columns (``engines/column_cursor.py``)."""
+    bars with ``ema_cross``: a strategy with a column form, on the files' own timeframe
+    or a longer one (resampled ahead), so the engine decides those bars from their
+    columns (``engines/column_cursor.py``)."""
     path = light_config(folder, speed="max")
     data = yaml.safe_load(path.read_text())
     for engine in data["engines"]:
@@ -82,7 +83,7 @@ def column_config(folder: Path) -> Path:
             engine.pop("universe", None)
             engine.pop("max_count", None)
             engine["symbols"] = ["HDFCBANK", "ICICIBANK", "SBIN", "KOTAKBANK", "AXISBANK"]
-            engine.update(timeframe="1m", strategy="ema_cross", params={"fast": 5, "slow": 13})
+            engine.update(timeframe=timeframe, strategy="ema_cross", params={"fast": 5, "slow": 13})
     path.write_text(yaml.safe_dump(data))
     return path
 

@@ -55,12 +55,14 @@ def test_chain_of_sigkills_resumes_to_the_clean_ledger(tmp_path: Path, seed: int
     assert holds(tmp_path / "crash.db") == clean_holds
 
 
+@pytest.mark.parametrize("timeframe", ["1m", "3m"])
 def test_sigkills_while_the_engine_decides_from_columns_resume_to_the_clean_ledger(
-    tmp_path: Path,
+    tmp_path: Path, timeframe: str
 ) -> None:
-    """At full speed an engine decides its symbols' bars from their columns; a resumed
-    run starts its cursors over and replays up to the cursor: the same ledger and HOLDs."""
-    config = column_config(tmp_path)
+    """At full speed an engine decides its symbols' bars from their columns (3m: resampled
+    ahead from the 1-minute files); a resumed run starts its cursors over and replays up
+    to the cursor: the same ledger and HOLDs."""
+    config = column_config(tmp_path, timeframe)
     sources = load_replay_sources(load_config(config).replay.sources)
     banks = {s: c.timeframe_s for s, c in bar_columns(sources.streams).items() if "BANK" in s}
     assert banks == {"HDFCBANK": 60, "ICICIBANK": 60, "KOTAKBANK": 60, "AXISBANK": 60}
