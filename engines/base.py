@@ -42,7 +42,7 @@ from kitetui.market.calendar import TradingCalendar
 from kitetui.market.instruments import Instrument, InstrumentMaster
 from kitetui.views import EngineView
 from strategies.base import Decision, Strategy
-from strategies.columns import DECIDE, FIRST_HOLD, NOT_READY, Chunk
+from strategies.columns import ALWAYS, DECIDE, FIRST_HOLD, HELD_LONG, HELD_SHORT, NOT_READY, Chunk
 from strategies.registry import get_strategy
 
 if TYPE_CHECKING:
@@ -304,9 +304,10 @@ class Engine:
             self.trader.skip_not_ready(self, bar)
             return None
         reason = code - FIRST_HOLD
-        if cursor.flat_only[reason]:  # a HOLD while flat: holding, ask
+        held = cursor.held[reason]
+        if held != ALWAYS:  # a HOLD while flat (and on one side, maybe): else, ask
             position_qty = self.trader.position_qty(bar.symbol)
-            if position_qty:
+            if position_qty and not held & (HELD_LONG if position_qty > 0 else HELD_SHORT):
                 decision = cursor.decision(position_qty)
                 return self.make_signal(bar, self._strategy_cls.name, decision)
         self.signals_emitted += 1

@@ -52,7 +52,7 @@ class ColumnCursor:
         "_rows",
         "_segment",
         "_ts",
-        "flat_only",
+        "held",
         "reasons",
     )
 
@@ -62,7 +62,7 @@ class ColumnCursor:
         self._rows: list[tuple[float, float, float, float, int]] = []
         self._decider = decider
         self.reasons = decider.reasons
-        self.flat_only = decider.flat_only
+        self.held = decider.held
         self._segment = 0
         self._row = 0  # the segment's next row to decide
         self._current: _Part | None = None

@@ -11,9 +11,11 @@ indicators over them in one pass, and answers each bar with a one-byte code:
 * ``DECIDE``: the decision depends on the position (a cross: enter, or hold because
   already in); the engine asks ``Chunk.decision(offset, position_qty)`` for it;
 * ``NOT_READY``: a warming-up bar (``strategies.base.NOT_READY``);
-* ``FIRST_HOLD + k``: a HOLD for ``reasons[k]`` whatever the position, or, when
-  ``flat_only[k]``, while flat (holding a position, the engine asks for the decision:
-  a strategy whose exits are states decides on every bar it holds).
+* ``FIRST_HOLD + k``: a HOLD for ``reasons[k]`` while flat, and while holding a position
+  on the sides ``held[k]`` names (``ALWAYS``, ``HELD_LONG``, ``HELD_SHORT`` or
+  ``FLAT_ONLY``); holding on another side, the engine asks for the decision: a strategy
+  whose exits are states decides on every bar it holds, unless its HOLD on that bar is
+  the same holding or not (``supertrend`` long in an uptrend).
 
 Every answer equals, field for field, the ``Decision`` ``on_bar`` gives for the same bar
 after the same bars (a property test per strategy holds them to it), and
@@ -39,9 +41,13 @@ if TYPE_CHECKING:
 S = TypeVar("S", bound="Strategy")
 
 __all__ = [
+    "ALWAYS",
     "BAD",
     "DECIDE",
     "FIRST_HOLD",
+    "FLAT_ONLY",
+    "HELD_LONG",
+    "HELD_SHORT",
     "NOT_READY",
     "Chunk",
     "ChunkPrices",
@@ -56,6 +62,10 @@ DECIDE = 0
 NOT_READY = 1
 FIRST_HOLD = 2
 BAD = FIRST_HOLD  # every column form's first reason is the bad bar's (``BAD_BAR_REASON``)
+
+# The positions a HOLD code holds for besides flat (``ColumnDecider.held``), as bits.
+HELD_LONG, HELD_SHORT = 1, 2
+FLAT_ONLY, ALWAYS = 0, HELD_LONG | HELD_SHORT
 
 
 class ChunkPrices:
@@ -239,11 +249,12 @@ class ColumnDecider(ABC):
     """A strategy's column form; it starts where a fresh strategy starts: ``strategy``,
     whose own indicators it advances chunk by chunk."""
 
-    __slots__ = ("_seen", "flat_only", "reasons", "strategy")
-    #: The HOLD reasons, in code order (``FIRST_HOLD + k`` is ``reasons[k]``).
+    __slots__ = ("_seen", "held", "reasons", "strategy")
+    #: The HOLD reasons, in code order (``FIRST_HOLD + k`` is ``reasons[k]``; a reason
+    #: may stand for two codes that hold for different positions).
     reasons: tuple[str, ...]
-    #: Per reason: a HOLD only while flat (module docstring).
-    flat_only: tuple[bool, ...]
+    #: Per code: the held positions it is a HOLD for too (module docstring).
+    held: tuple[int, ...]
 
     def __init__(self, strategy: Strategy) -> None:
         self.strategy = strategy

@@ -31,6 +31,7 @@ from strategies.base import (
     bar_is_finite,
 )
 from strategies.columns import (
+    ALWAYS,
     BAD,
     DECIDE,
     FIRST_HOLD,
@@ -149,7 +150,7 @@ class _Columns(ColumnDecider):
             strategy._reason_above,
             strategy._reason_below,
         )
-        self.flat_only = (False,) * len(self.reasons)  # the same HOLD holding or not
+        self.held = (ALWAYS,) * len(self.reasons)  # the same HOLD holding or not
 
     def decide(self, prices: ChunkPrices) -> _Chunk:
         s = self.strategy

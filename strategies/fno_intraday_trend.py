@@ -41,7 +41,16 @@ from strategies.base import (
     Strategy,
     bar_is_finite,
 )
-from strategies.columns import BAD, DECIDE, Chunk, ChunkPrices, ColumnDecider, Finite
+from strategies.columns import (
+    ALWAYS,
+    BAD,
+    DECIDE,
+    FLAT_ONLY,
+    Chunk,
+    ChunkPrices,
+    ColumnDecider,
+    Finite,
+)
 from strategies.columns import NOT_READY as NOT_READY_CODE
 from strategies.registry import register
 from strategies.rules import clamp01, close_position, go
@@ -212,7 +221,7 @@ class _Columns(ColumnDecider):
     def __init__(self, strategy: FnoIntradayTrendStrategy) -> None:
         super().__init__(strategy)
         self.reasons = (BAD_BAR_REASON, _FLAT)
-        self.flat_only = (False, True)
+        self.held = (ALWAYS, FLAT_ONLY)
 
     def decide(self, prices: ChunkPrices) -> _Chunk:
         s = self.strategy

@@ -47,8 +47,11 @@ from strategies.base import (
     bar_is_finite,
 )
 from strategies.columns import (
+    ALWAYS,
     BAD,
     DECIDE,
+    HELD_LONG,
+    HELD_SHORT,
     ChunkPrices,
     ColumnDecider,
     CrossChunk,
@@ -202,20 +205,23 @@ class HtfTrendStrategy(Strategy):
         return _Columns(self)
 
 
-_NO_CROSS_CODE = BAD + 1  # the one HOLD reason after the bad bar's: while flat
+# The HOLD codes of the column form (``strategies.columns``), "no cross" for each
+# higher trend: with none, whatever the position; up (down), also while long (short):
+# a position against the trend is closed.
+_NO_TREND, _TREND_UP, _TREND_DOWN = range(BAD + 1, BAD + 4)
 
 
 class _Columns(ColumnDecider):
     """``htf_trend`` a chunk at a time: the higher timeframe follows the chunk's finite
     bars one by one (``_follow_higher``, as ``on_bar``), the trigger averages advance
     with ``map``, numpy finds the crosses (``signs_before``), which are decided with
-    the position; any other ready bar is a HOLD while flat (holding, the higher trend
-    may close it: the engine asks)."""
+    the position; any other ready bar is a HOLD, but for a position against the
+    higher trend (the engine asks: it is closed)."""
 
     def __init__(self, strategy: HtfTrendStrategy) -> None:
         super().__init__(strategy)
-        self.reasons = (BAD_BAR_REASON, _NO_CROSS)
-        self.flat_only = (False, True)
+        self.reasons = (BAD_BAR_REASON, _NO_CROSS, _NO_CROSS, _NO_CROSS)
+        self.held = (ALWAYS, ALWAYS, HELD_LONG, HELD_SHORT)
 
     def decide(self, prices: ChunkPrices) -> _Chunk:
         s = self.strategy
@@ -246,7 +252,10 @@ class _Columns(ColumnDecider):
         previous, s._cross.sign = signs_before(sign, start_sign)
         cross = np.where((previous != 0) & (previous != sign), sign, 0)
         codes = np.full(taken, NOT_READY_CODE, dtype=np.uint8)
-        codes[ready] = _NO_CROSS_CODE
+        trend = values[:, 4]
+        codes[ready] = _NO_TREND
+        codes[ready & (trend > 0)] = _TREND_UP
+        codes[ready & (trend < 0)] = _TREND_DOWN
         codes[ready & (cross != 0)] = DECIDE
         return _Chunk(codes, self, prices, finite, (*start, start_sign), (values, cross))
 

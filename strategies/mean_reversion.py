@@ -28,8 +28,10 @@ from strategies.base import (
     bar_is_finite,
 )
 from strategies.columns import (
+    ALWAYS,
     BAD,
     DECIDE,
+    FLAT_ONLY,
     Chunk,
     ChunkPrices,
     ColumnDecider,
@@ -192,7 +194,7 @@ class _Columns(ColumnDecider):
     def __init__(self, strategy: MeanReversionStrategy) -> None:
         super().__init__(strategy)
         self.reasons = (BAD_BAR_REASON, _INSIDE)
-        self.flat_only = (False, True)
+        self.held = (ALWAYS, FLAT_ONLY)
 
     def decide(self, prices: ChunkPrices) -> _Chunk:
         s = self.strategy

@@ -38,8 +38,10 @@ from strategies.base import (
     bar_is_finite,
 )
 from strategies.columns import (
+    ALWAYS,
     BAD,
     DECIDE,
+    FLAT_ONLY,
     Chunk,
     ChunkPrices,
     ColumnDecider,
@@ -230,7 +232,7 @@ class _Columns(ColumnDecider):
     def __init__(self, strategy: RsiPullbackStrategy) -> None:
         super().__init__(strategy)
         self.reasons = (BAD_BAR_REASON, _DIPPING, _SPIKING, _NO_PULLBACK)
-        self.flat_only = (False, True, True, True)
+        self.held = (ALWAYS, FLAT_ONLY, FLAT_ONLY, FLAT_ONLY)
 
     def decide(self, prices: ChunkPrices) -> _Chunk:
         s = self.strategy

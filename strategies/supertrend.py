@@ -38,8 +38,11 @@ from strategies.base import (
     bar_is_finite,
 )
 from strategies.columns import (
+    ALWAYS,
     BAD,
     DECIDE,
+    HELD_LONG,
+    HELD_SHORT,
     Chunk,
     ChunkPrices,
     ColumnDecider,
@@ -148,7 +151,7 @@ class _Columns(ColumnDecider):
     def __init__(self, strategy: SuperTrendStrategy) -> None:
         super().__init__(strategy)
         self.reasons = (BAD_BAR_REASON, strategy._hold_up, strategy._hold_down)
-        self.flat_only = (False, True, True)
+        self.held = (ALWAYS, HELD_LONG, HELD_SHORT)  # a position against the trend: EXIT
 
     def decide(self, prices: ChunkPrices) -> _Chunk:
         s = self.strategy

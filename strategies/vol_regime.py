@@ -46,8 +46,10 @@ from strategies.base import (
     bar_is_finite,
 )
 from strategies.columns import (
+    ALWAYS,
     BAD,
     DECIDE,
+    FLAT_ONLY,
     ChunkPrices,
     ColumnDecider,
     CrossChunk,
@@ -179,10 +181,10 @@ class VolRegimeStrategy(Strategy):
         return _Columns(self)
 
 
-# The HOLD reasons of the column form, in code order (``strategies.columns``): the bad
-# bar's and a calm regime's whatever the position, a shock's only while flat (holding,
-# it may be past ``exit_ratio``).
-_COMPRESSED, _SHOCK, _NORMAL = range(BAD + 1, BAD + 4)
+# The HOLD codes of the column form (``strategies.columns``): the bad bar's, a calm
+# regime's and a shock's up to ``exit_ratio`` whatever the position; a shock past
+# ``exit_ratio`` only while flat (holding, it closes the position).
+_COMPRESSED, _SHOCK_PAST_EXIT, _SHOCK, _NORMAL = range(BAD + 1, BAD + 5)
 
 
 class _Columns(ColumnDecider):
@@ -196,9 +198,10 @@ class _Columns(ColumnDecider):
             BAD_BAR_REASON,
             _NO_CROSS_COMPRESSED,
             _NO_CROSS_SHOCK,
+            _NO_CROSS_SHOCK,
             _NO_CROSS_NORMAL,
         )
-        self.flat_only = (False, False, True, False)
+        self.held = (ALWAYS, ALWAYS, FLAT_ONLY, ALWAYS, ALWAYS)
 
     def decide(self, prices: ChunkPrices) -> _Chunk:
         s = self.strategy
@@ -221,6 +224,7 @@ class _Columns(ColumnDecider):
         codes[ready] = _NORMAL
         codes[ready & (ratio < p.min_ratio)] = _COMPRESSED
         codes[ready & (ratio > p.max_ratio)] = _SHOCK
+        codes[ready & (ratio > p.exit_ratio)] = _SHOCK_PAST_EXIT
         codes[ready & (cross != 0)] = DECIDE
         return _Chunk(codes, self, prices, finite, start, (fast, slow, atr, baseline, cross))
 

@@ -44,7 +44,16 @@ from strategies.base import (
     Strategy,
     bar_is_finite,
 )
-from strategies.columns import BAD, DECIDE, Chunk, ChunkPrices, ColumnDecider, Finite
+from strategies.columns import (
+    ALWAYS,
+    BAD,
+    DECIDE,
+    FLAT_ONLY,
+    Chunk,
+    ChunkPrices,
+    ColumnDecider,
+    Finite,
+)
 from strategies.columns import NOT_READY as NOT_READY_CODE
 from strategies.registry import register
 from strategies.rules import clamp01, close_position, go
@@ -207,7 +216,7 @@ class _Columns(ColumnDecider):
     def __init__(self, strategy: VwapFilterStrategy) -> None:
         super().__init__(strategy)
         self.reasons = (BAD_BAR_REASON, _OPENING, _NOT_NEW, _DISAGREE)
-        self.flat_only = (False, True, True, True)
+        self.held = (ALWAYS, FLAT_ONLY, FLAT_ONLY, FLAT_ONLY)
 
     def decide(self, prices: ChunkPrices) -> _Chunk:
         s = self.strategy
