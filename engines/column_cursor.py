@@ -20,7 +20,7 @@ from __future__ import annotations
 from kitetui.domain import Bar
 from kitetui.market.bar_columns import BarColumns
 from kitetui.market.bar_history import CHART_BARS, Entry
-from kitetui.market.packed import price_array, price_values
+from kitetui.market.packed import price_array
 from strategies.base import Decision, Strategy
 from strategies.columns import Chunk, ChunkPrices, ColumnDecider
 
@@ -101,7 +101,7 @@ class ColumnCursor:
         part = segments[self._segment]
         start, stop = self._row, min(self._row + CHUNK, size)
         ts_ns = part["ts_ns"][start:stop]
-        prices = (price_array(part[name][start:stop]) for name in _PRICES)
+        prices = [price_array(part[name][start:stop]) for name in _PRICES]
         volume = part["volume"][start:stop]
         columns = self._columns
         chunk = self._decider.decide(
@@ -111,7 +111,7 @@ class ColumnCursor:
         self._codes = chunk.codes
         self._ts = ts_ns.tolist()
         if self._built:
-            values = [price_values(part[name][start:stop]) for name in _PRICES]
+            values = [column.tolist() for column in prices]  # the floats a Bar holds
             self._rows = list(zip(*values, volume.tolist(), strict=True))
         self._i, self._n = 0, stop - start
         self._row = stop
