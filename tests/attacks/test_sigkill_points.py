@@ -33,11 +33,22 @@ POINTS = 25  # drawn per seed; a chain ends early when the run finishes first
 SPEED = 50_000
 
 
-@pytest.mark.parametrize("seed", SEEDS.values(), ids=SEEDS.keys())
-def test_chain_of_sigkills_resumes_to_the_clean_ledger(tmp_path: Path, seed: int) -> None:
-    config = light_config(tmp_path, speed=SPEED)
-    clean = run_clean(config, tmp_path / "clean.db", tmp_path / "clean.log")
+@pytest.fixture(scope="module")
+def clean_light(tmp_path_factory: pytest.TempPathFactory) -> tuple[tuple[list, list], list]:
+    """The ledger and HOLD counts of the light demo run through once: every seed's chain
+    runs the very same config, so one uninterrupted run is every seed's reference."""
+    folder = tmp_path_factory.mktemp("clean")
+    clean = run_clean(light_config(folder, speed=SPEED), folder / "clean.db", folder / "clean.log")
     assert len(clean[1]) >= 20, "the run must trade for this test to mean anything"
+    return clean, holds(folder / "clean.db")
+
+
+@pytest.mark.parametrize("seed", SEEDS.values(), ids=SEEDS.keys())
+def test_chain_of_sigkills_resumes_to_the_clean_ledger(
+    tmp_path: Path, seed: int, clean_light: tuple[tuple[list, list], list]
+) -> None:
+    config = light_config(tmp_path, speed=SPEED)
+    clean, clean_holds = clean_light
     result = run_chain(config, tmp_path / "crash.db", tmp_path / "crash.log",
                        kill_points(seed, POINTS))  # fmt: skip
     assert result.kills >= 15, result.points  # most points were reached
@@ -50,7 +61,6 @@ def test_chain_of_sigkills_resumes_to_the_clean_ledger(tmp_path: Path, seed: int
     assert orders == clean[0]
     # each batch's HOLDs counted once: the ones a killed process had not finished are
     # counted again by the resumed one, the ones it had are not
-    clean_holds = holds(tmp_path / "clean.db")
     assert clean_holds and sum(row[4] for row in clean_holds) > 100
     assert holds(tmp_path / "crash.db") == clean_holds
 
