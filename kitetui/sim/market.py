@@ -42,7 +42,7 @@ import asyncio
 import contextlib
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,7 +52,8 @@ from kitetui.events import EventKind
 from kitetui.market.bars import DAY_NS, DAY_S, IST_OFFSET_NS, SessionBuckets
 from kitetui.market.index_loader import load_index_values
 from kitetui.market.instruments import Instrument, InstrumentMaster
-from kitetui.market.loaders import data_path, load_candles, load_ticks
+from kitetui.market.load_cache import LoadCache
+from kitetui.market.loaders import data_path, load_candles, load_ticks, with_symbol
 from kitetui.market.replay import Item, Pacer, event_time, merge_batches
 
 __all__ = [
@@ -346,18 +347,19 @@ class SimMarket:
 
     def _load_streams(self, sources: Sequence[SourceLike]) -> list[list[Item]]:
         streams: list[list[Item]] = []
+        cache = LoadCache.from_env()  # the replay's parsed-file cache (load_cache.py)
         for source in sources:
             kind = getattr(source, "kind", "candles")
             exchange = getattr(source, "exchange", "NSE")
             for path, symbol in _expand(source.path, getattr(source, "symbol", None)):
                 if kind == "ticks":
-                    result = load_ticks(path, symbol)
+                    result = load_ticks(path, symbol, cache=cache)
                     items: list[Item] = list(result.ticks)
                 elif kind == "index":
-                    result = load_index_values(path, symbol)
+                    result = load_index_values(path, symbol, cache=cache)
                     items = list(result.ticks)
                 else:
-                    result = load_candles(path, symbol)
+                    result = load_candles(path, symbol, cache=cache)
                     items = list(result.bars)
                 self.load_events.extend(result.events)
                 if not items:
@@ -368,7 +370,7 @@ class SimMarket:
                     state = InstrumentState(instrument=instrument, key=key)
                     self._states[instrument.instrument_token] = state
                     self._by_key[key] = state
-                streams.append([replace(item, symbol=key) for item in items])
+                streams.append(list(with_symbol(items, key)))
         return streams
 
     def _build_candles(self, stream: list[Item]) -> None:

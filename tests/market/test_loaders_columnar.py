@@ -13,17 +13,22 @@ from __future__ import annotations
 import gzip
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kitetui.domain import Tick
+from kitetui.domain import Bar, Tick
 from kitetui.market.index_loader import _fast_index, load_index_values, reference_index_values
+from kitetui.market.lazy_items import LazyItems
 from kitetui.market.load_cache import LoadCache
 from kitetui.market.loaders import (
+    _build_ticks,
     _fast_candles,
     _fast_ticks,
     data_path,
@@ -31,6 +36,7 @@ from kitetui.market.loaders import (
     load_ticks,
     reference_candles,
     reference_ticks,
+    with_symbol,
 )
 from kitetui.market.replay import _days
 
@@ -356,15 +362,60 @@ def test_clean_generated_index_files_take_the_columnar_path(tmp_path: Path) -> N
         )
 
 
+def _lazy_ticks(ticks: list[Tick]) -> LazyItems[Tick]:
+    columns = {
+        "ts_ns": np.array([t.ts_ns for t in ticks], dtype=np.int64),
+        "price": np.array([t.price for t in ticks]),
+        "qty": np.array([t.qty for t in ticks], dtype=np.int64),
+        "oi": np.array([t.oi for t in ticks], dtype=np.int64),
+    }
+    return LazyItems(partial(_build_ticks, "X"), columns, lag_ns=0)
+
+
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(0, 40 * 86_400), max_size=60), st.integers(1, 4))
+@given(st.lists(st.integers(-86_400, 40 * 86_400), max_size=60), st.integers(1, 4))
 def test_replay_days_are_the_ist_days_with_an_item(seconds: list[int], streams: int) -> None:
+    """Times on both sides of IST midnight (18:30 UTC); eager streams are searched, lazy
+    ones read from their ``ts_ns`` column: the same days either way, or mixed."""
     base = 1_668_700_000 * 10**9
     items = [Tick("X", base + s * 10**9, 1.0) for s in sorted(seconds)]
     split = [items[i::streams] for i in range(streams)]
     ist = 19_800 * 10**9
     naive = sorted({(t.ts_ns + ist) // (86_400 * 10**9) for t in items})
     assert [(d - date(1970, 1, 1)).days for d in _days(split)] == naive
+    lazy = [_lazy_ticks(stream) for stream in split]
+    assert _days(lazy) == _days(split)
+    assert _days(lazy[:1] + split[1:]) == _days(split)
+
+
+prints = st.lists(
+    st.builds(
+        Tick,
+        st.just("X"),
+        st.integers(0, 2**62),
+        st.floats(0.05, 1e6, allow_nan=False),
+        st.integers(0, 10**6),
+        st.integers(0, 10**6),
+    ),
+    max_size=30,
+) | st.lists(
+    st.builds(
+        Bar,
+        st.just("X"),
+        st.integers(0, 2**62),
+        st.sampled_from([60, 300]),
+        *[st.floats(0.05, 1e6, allow_nan=False)] * 4,
+        st.integers(0, 10**6),
+    ),
+    max_size=30,
+)
+
+
+@given(prints | st.tuples(prints, prints).map(lambda two: two[0] + two[1]))
+def test_with_symbol_is_replace_for_every_print(items: list[Tick] | list[Bar]) -> None:
+    """The local exchange's re-keying a field at a time (``with_symbol``) gives what
+    ``dataclasses.replace`` gives, ticks, bars, or both mixed."""
+    assert with_symbol(items, "NSE:X") == tuple(replace(i, symbol="NSE:X") for i in items)
 
 
 @pytest.mark.parametrize("stamp", ["{d}", "{d} 00:00:00+05:30", "{d}T00:00:00Z"])

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from datetime import UTC, datetime, timedelta
-from functools import partial
 
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kitetui.domain import NS_PER_MINUTE, NS_PER_SECOND, Bar, Tick, round_to_tick, to_paise
 from kitetui.market import replay
-from kitetui.market.lazy_items import LazyItems
-from kitetui.market.loaders import _build_bars
-from kitetui.market.replay import Pacer, _days, event_time, merge_batches
+from kitetui.market.replay import Pacer, event_time, merge_batches
 
 T0 = 1_680_493_500 * NS_PER_SECOND  # 2023-04-03 09:15 IST
 
@@ -94,37 +89,6 @@ def test_merge_batches_equals_a_k_way_merge_on_time_stream_and_position(
     expected = _merged_by_heap(streams)
     assert list(merge_batches(streams)) == expected
     assert list(merge_batches(iter(streams))) == expected  # any iterable of streams
-
-
-def _lazy_bars(symbol: str, starts: list[int]) -> LazyItems[Bar]:
-    ts = np.array(starts, dtype=np.int64)
-    price = np.full(len(starts), 10.0)
-    columns = {"ts_ns": ts, "open": price, "high": price, "low": price, "close": price,
-               "volume": np.ones(len(starts), dtype=np.int64),
-               "oi": np.zeros(len(starts), dtype=np.int64)}  # fmt: skip
-    return LazyItems(partial(_build_bars, symbol, 60), columns, lag_ns=60 * NS_PER_SECOND)
-
-
-IST = timedelta(hours=5, minutes=30)
-
-
-@given(
-    st.lists(st.lists(st.integers(-3 * 86_400, 40 * 86_400), max_size=30).map(sorted), max_size=4)
-)
-def test_days_of_lazy_streams_are_read_from_their_columns_as_the_items_say(
-    seconds: list[list[int]],
-) -> None:
-    """Any times, IST midnight (18:30 UTC) included: the days a lazy stream has, read
-    from its ``ts_ns`` column, are the ones its items (and an eager copy) have."""
-    starts = [[T0 + s * NS_PER_SECOND for s in stream] for stream in seconds]
-    lazy = [_lazy_bars(f"S{n}", stream) for n, stream in enumerate(starts)]
-    eager = [tuple(stream) for stream in lazy]
-    expected = sorted(
-        {(datetime.fromtimestamp(t // NS_PER_SECOND, UTC) + IST).date() for s in starts for t in s}
-    )
-    assert list(_days(lazy)) == expected
-    assert list(_days(eager)) == expected
-    assert _days(lazy[:1] + eager[1:]) == _days(eager)
 
 
 class _FakeTime:
