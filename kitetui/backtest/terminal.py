@@ -53,6 +53,12 @@ def _rupees(value: Decimal | None) -> str:
     return "–" if value is None else f"₹{value:,.2f}"
 
 
+def _whole_rupees(value: float) -> str:
+    """``₹1,234``: rounded to an int first, so no drawdown reads "₹-0" (a curve's top
+    is minus a zero drawdown, -0.0, and -0.4 rounds to a negative zero too)."""
+    return f"₹{round(value):,}"
+
+
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
 
@@ -151,7 +157,9 @@ def render_summary(report: Report, width: int = 100, paths: Sequence[str] = ()) 
         if not lines:
             continue
         top, bottom = max(series), min(series)
-        pieces.append(Text(f"{label}  ₹{top:,.0f} … ₹{bottom:,.0f}", style="bold"))
+        pieces.append(
+            Text(f"{label}  {_whole_rupees(top)} … {_whole_rupees(bottom)}", style="bold")
+        )
         pieces.extend(Text(line, style=style) for line in lines)
     if report.by_strategy:
         pieces.append(_parts(report))

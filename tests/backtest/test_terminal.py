@@ -33,3 +33,4 @@ def test_summary_fits_one_screen_with_figures_curves_and_charges() -> None:
                  "ema_cross", "warning: order t9"):  # fmt: skip
         assert word in text, word
     assert "█" in text
+    assert "₹-0 " not in text and "drawdown  ₹0 … ₹-" in text  # the top of the curve: none
