@@ -234,6 +234,9 @@ class SimServer:
         warn = warn or (lambda text: print(text, file=sys.stderr))
         self.secrets = _resolve_secrets(config, secrets, warn)
         self.market = SimMarket(config.replay, config.instruments)
+        for event in self.market.load_events:  # skipped rows, synthetic tokens, the cache
+            if event.level in ("WARNING", "ERROR"):
+                warn(f"sim-exchange: {event.kind}: {event.message}")
         self.exchange = SimExchange(
             self.market,
             [

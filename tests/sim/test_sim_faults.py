@@ -238,3 +238,21 @@ async def test_server_applies_ticker_faults():
         assert exchange.faults.active() == []
     finally:
         await asyncio.wait_for(server.stop(), timeout=20)
+
+
+def test_server_says_each_load_warning_at_start():
+    """What the market met loading its data (here a symbol in no instrument master, given
+    a synthetic token) is said on the way up, not only kept in ``load_events``."""
+    from sim_support import API_KEY, API_SECRET, SOURCES, sim_config
+
+    from kitetui.sim.server import SimServer
+
+    said: list[str] = []
+    sources = [*SOURCES, {"symbol": "NOSUCH", "path": "pkg:replay/SBIN.csv.gz"}]
+    server = SimServer(
+        sim_config(replay={"speed": "max", "sources": sources}),
+        secrets={API_KEY: API_SECRET},
+        warn=said.append,
+    )
+    assert any(e.level == "WARNING" for e in server.market.load_events)
+    assert any("NSE:NOSUCH is not in the instrument masters" in line for line in said), said
