@@ -354,13 +354,13 @@ class SimMarket:
             for path, symbol in _expand(source.path, getattr(source, "symbol", None)):
                 if kind == "ticks":
                     result = load_ticks(path, symbol, cache=cache)
-                    items: list[Item] = list(result.ticks)
+                    items: Sequence[Tick] | Sequence[Bar] = result.ticks
                 elif kind == "index":
                     result = load_index_values(path, symbol, cache=cache)
-                    items = list(result.ticks)
+                    items = result.ticks
                 else:
                     result = load_candles(path, symbol, cache=cache)
-                    items = list(result.bars)
+                    items = result.bars
                 self.load_events.extend(result.events)
                 if not items:
                     continue
