@@ -217,8 +217,14 @@ def test_a_second_ctrl_c_waits_for_the_files_to_be_complete(
     # Ctrl-C landed while the points still ran (a first one, not held).
     monkeypatch.setattr(runner, "WRITE_EVERY_S", float("inf"))
     sweep = _sweep(small, small_config, tmp_path / "out", _Scripted(stop_after=30))
-    with pytest.raises(KeyboardInterrupt):  # acted on, once the files were written
-        sweep.run()
+    # A Ctrl-C reaches Python here as in a fresh process, whatever this worker ran before
+    # (the runner leaves an ignored SIGINT ignored, and the test's kill was then lost).
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):  # acted on, once the files were written
+            sweep.run()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+    finally:
+        signal.signal(signal.SIGINT, before)
     assert writes == [1, 30]
     assert len(_rows(tmp_path / "out" / "results.csv")) == 30
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
