@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +26,7 @@ from kitetui.backtest.runner import BacktestRequest, apply_overrides, parse_para
 from kitetui.config import AppConfig, ConfigError, one_line
 from kitetui.market.replay import DateWindow
 from kitetui.performance.metrics import closed_equity, daily_net
+from kitetui.sweep.scratch import JOURNAL, point_folder
 
 Params = tuple[tuple[str, str], ...]
 
@@ -113,8 +113,8 @@ def run_point(job: PointJob) -> PointResult:
     try:
         if job.database is not None:
             return _measured(job, config, job.database, started, worker, keep=True)
-        with tempfile.TemporaryDirectory(prefix="kitetui-point-", dir=job.scratch) as folder:
-            return _measured(job, config, Path(folder) / "point.db", started, worker, keep=False)
+        with point_folder(job.scratch) as folder:
+            return _measured(job, config, Path(folder) / JOURNAL, started, worker, keep=False)
     except Exception as exc:
         return failed(str(exc) or type(exc).__name__)
 
