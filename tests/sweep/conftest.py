@@ -3,6 +3,7 @@ about a second)."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,3 +22,12 @@ def small_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def small(small_config: Path):
     return load_config(small_config)
+
+
+@pytest.fixture(autouse=True)
+def _temporary_files_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A point with no scratch of its own journals in the temporary directory, and a
+    test that kills one (an abort, a SIGKILL) leaves its folder there: let that be the
+    test's own ``tmp_path``, for this process and the workers it starts, not ``/tmp``."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
