@@ -104,20 +104,31 @@ def _positions_from_fills(db: Path) -> dict[str, int]:
     return {symbol: qty for symbol, qty in rows if qty}
 
 
+@pytest.fixture(scope="module")
+def clean_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, list, int, list]:
+    """The demo's ledger run through once: every kill pattern's reference."""
+    clean_db = tmp_path_factory.mktemp("clean") / "clean.db"
+    _finish(_kitetui(clean_db, "--speed", "max"))
+    clean = _ledger(clean_db)
+    assert sum(row[4] for row in clean[3]) > 100, "the demo's HOLDs are counted"
+    assert len(clean[1]) >= 20, "the demo must trade for this test to mean anything"
+    assert all(fill[-1] for fill in clean[1]), "every demo fill is charged"
+    return clean
+
+
 @pytest.mark.parametrize(
     ("table", "first_kill", "second_kill"),
     [("orders", 8, 25), ("fills", 3, 12)],
     ids=["by-orders", "by-fills"],
 )
 def test_crash_with_sigkill_resumes_to_the_same_ledger(
-    tmp_path: Path, table: str, first_kill: int, second_kill: int
+    tmp_path: Path,
+    table: str,
+    first_kill: int,
+    second_kill: int,
+    clean_demo: tuple[list, list, int, list],
 ) -> None:
-    clean_db = tmp_path / "clean.db"
-    _finish(_kitetui(clean_db, "--speed", "max"))
-    clean_orders, clean_fills, clean_signals, clean_holds = _ledger(clean_db)
-    assert sum(row[4] for row in clean_holds) > 100, "the demo's HOLDs are counted"
-    assert len(clean_fills) >= 20, "the demo must trade for this test to mean anything"
-    assert all(fill[-1] for fill in clean_fills), "every demo fill is charged"
+    clean_orders, clean_fills, clean_signals, clean_holds = clean_demo
 
     crash_db = tmp_path / "crash.db"
     first = _kitetui(crash_db, "--speed", "4000")
