@@ -27,6 +27,28 @@ async def _until(predicate, pilot, timeout: float = 30.0) -> None:
         await pilot.pause(0.05)
 
 
+async def _ask_to_flatten(app, pilot) -> str:
+    """Select an open position and press ``f``: it asks first; the position's symbol.
+    The replay runs on, so a position can close by itself between choosing its row and
+    the key (then ``f`` is greyed out and asks nothing): choose again."""
+    table = app.desk.pane("positions").table
+    for _ in range(20):
+        await _until(lambda: any(p.quantity for p in app.desk.snapshot.positions), pilot, 60)
+        rows = [
+            i for i in range(table.row_count) if table.shown_rows[table.key_at(i)][1].text != "0"
+        ]
+        if not rows:
+            continue
+        table.move_cursor(row=rows[0])
+        await pilot.pause()
+        symbol = app.desk.selected("positions").symbol
+        await pilot.press("f")
+        await pilot.pause()
+        if isinstance(app.screen, ConfirmScreen):
+            return symbol
+    raise AssertionError("no position stayed open from choosing its row to pressing f")
+
+
 def _detail(app, tab: str) -> str:
     pane = app.desk.pane(tab).detail_pane
     return "\n".join("".join(c.text for c in line) for line in (pane.detail or ()))
@@ -106,19 +128,7 @@ async def test_every_tab_and_key_against_a_real_supervisor_on_replay(tmp_path: P
 
             # Flatten the selected position (asks first).
             await pilot.press("1")
-            await _until(lambda: any(p.quantity for p in app.desk.snapshot.positions), pilot, 60)
-            table = app.desk.pane("positions").table
-            row = next(
-                i
-                for i in range(table.row_count)
-                if table.shown_rows[table.key_at(i)][1].text != "0"
-            )
-            table.move_cursor(row=row)
-            await pilot.pause()
-            symbol = app.desk.selected("positions").symbol
-            await pilot.press("f")
-            await pilot.pause()
-            assert isinstance(app.screen, ConfirmScreen)
+            symbol = await _ask_to_flatten(app, pilot)
             await pilot.press("y")
             await _until(lambda: any(t.startswith("Flatten ") for t, _ in notes), pilot)
             message = next(m for t, m in notes if t == f"Flatten {symbol}")
