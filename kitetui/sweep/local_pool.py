@@ -30,10 +30,12 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from kitetui.config import ConfigError, one_line
 from kitetui.sweep.point import PointJob, PointResult, run_point
+from kitetui.sweep.scratch import remove_own
 
 #: What a worker ignores (and the sweep handles): a terminal's Ctrl-C and hang-up, and a
 #: SIGTERM sent to the whole process group.
@@ -86,11 +88,15 @@ def how_it_ended(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
-def _watch_parent(parent: int) -> None:
-    """End this worker when the sweep's process is gone (its parent changes)."""
+def _watch_parent(parent: int, scratch: list[Path]) -> None:
+    """End this worker when the sweep's process is gone (its parent changes), removing
+    its point's journal first: a ``kill -9``'d sweep cannot, and the journals of the
+    points in flight (~45 MB each on a year) would stay in ``--out``."""
     while True:
         time.sleep(_ORPHAN_CHECK_S)
         if os.getppid() != parent:
+            for folder in scratch:
+                remove_own(folder)
             os._exit(1)
 
 
@@ -99,7 +105,8 @@ def serve(conn: Connection, parent: int) -> None:
     or goes away."""
     for signum in WORKER_IGNORES:
         signal.signal(signum, signal.SIG_IGN)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    scratch: list[Path] = []  # the sweep's scratch folder, once a point names it
+    threading.Thread(target=_watch_parent, args=(parent, scratch), daemon=True).start()
     while True:
         try:
             job = conn.recv()
@@ -107,6 +114,8 @@ def serve(conn: Connection, parent: int) -> None:
             return
         if job is None:
             return
+        if job.scratch is not None and not scratch:
+            scratch.append(job.scratch)
         result = run_point(job)  # never raises: a failure is the result's error
         try:
             conn.send(result)

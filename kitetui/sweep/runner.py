@@ -65,6 +65,7 @@ from kitetui.sweep.results import (
     write_best,
     write_csv,
 )
+from kitetui.sweep.scratch import SWEEP_PREFIX
 from kitetui.sweep.windows import Fold, WalkForward, folds
 
 #: results.csv and best.yaml are rewritten whole as points finish, at most this often
@@ -256,7 +257,7 @@ class Sweep:
             if request.keep_runs:
                 make_private_dir(request.out / "runs")
             if self.executor.shares_disk:
-                self.scratch = Path(tempfile.mkdtemp(prefix=".points-", dir=request.out))
+                self.scratch = Path(tempfile.mkdtemp(prefix=SWEEP_PREFIX, dir=request.out))
                 self.scratch = self.scratch.resolve()
         except FileExistsError:
             raise taken from None

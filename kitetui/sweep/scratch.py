@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 PREFIX = "kitetui-point-"
+SWEEP_PREFIX = ".points-"  # a local sweep's scratch folder in its --out, one per sweep
 JOURNAL = "point.db"
 STALE_AFTER_S = 60.0  # a live point's lock is taken within milliseconds of its creation
 
@@ -68,3 +69,17 @@ def _dead(lock: Path, now: float) -> bool:
     finally:
         os.close(fd)  # closing releases the lock taken just now
     return True
+
+
+def remove_own(scratch: Path) -> None:
+    """Remove this process's point folder in ``scratch`` (its lock names this pid), and
+    ``scratch`` itself once empty if it is a sweep's: a worker ending because its sweep
+    was killed. The last worker to end finds the folder empty."""
+    mine = f"{os.getpid()}"
+    with contextlib.suppress(OSError):
+        for folder in [p for p in scratch.iterdir() if p.name.startswith(PREFIX)]:
+            with contextlib.suppress(OSError):
+                if (folder / f"{JOURNAL}.lock").read_text().strip() == mine:
+                    shutil.rmtree(folder, ignore_errors=True)
+        if scratch.name.startswith(SWEEP_PREFIX):
+            scratch.rmdir()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import time
 from datetime import date
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from kitetui.market.replay import DateWindow
 from kitetui.store.lock import DeskLock
 from kitetui.sweep.point import PointJob, run_point
-from kitetui.sweep.scratch import PREFIX, STALE_AFTER_S, clear_dead
+from kitetui.sweep.scratch import PREFIX, STALE_AFTER_S, SWEEP_PREFIX, clear_dead, remove_own
 
 WINDOW = DateWindow(date(2023, 4, 5), date(2023, 4, 6))
 
@@ -86,3 +87,21 @@ def test_a_point_killed_mid_run_is_cleared_by_the_next_point(
     os.utime(killed / "point.db.lock", (then, then))
     assert run_point(second).ok
     assert list(scratch.iterdir()) == []
+
+
+def test_an_orphaned_worker_removes_its_own_point_and_the_empty_sweep_folder(tmp_path: Path):
+    sweep = tmp_path / f"{SWEEP_PREFIX}x"
+    sweep.mkdir()
+    mine = _left(sweep, "mine", age_s=0)
+    (mine / "point.db.lock").write_text(f"{os.getpid()}\n")
+    other = _left(sweep, "other", age_s=0)  # another worker's: it removes its own
+    remove_own(sweep)
+    assert not mine.exists() and other.exists()
+    shutil.rmtree(other)
+    remove_own(sweep)  # the last worker to end finds it empty
+    assert not sweep.exists()
+
+
+def test_an_orphaned_worker_never_removes_a_scratch_that_is_not_a_sweeps(tmp_path: Path):
+    remove_own(tmp_path)  # empty, but not a sweep's folder (a node's temp dir, say)
+    assert tmp_path.exists()

@@ -272,8 +272,15 @@ def test_sigterm_stops_a_ray_sweep_as_ctrl_c_does(small_config, tmp_path, reques
 
 
 def test_workers_of_a_killed_sweep_end_themselves(small_config, tmp_path) -> None:
-    proc = _start_long_sweep(small_config, tmp_path / "killed")
+    """...and remove the journals of the points they were running, with the sweep's
+    scratch folder: nothing but the sweep's files is left in --out."""
+    out = tmp_path / "killed"
+    proc = _start_long_sweep(small_config, out)
     workers = _children(proc.pid)
+    deadline = time.monotonic() + 30
+    while not list(out.glob(".points-*/kitetui-point-*")):  # a point in flight
+        assert time.monotonic() < deadline, "no point's journal appeared"
+        time.sleep(0.01)
     proc.kill()  # kill -9: the sweep cannot stop them, they must notice
     proc.communicate(timeout=60)
     left = _running(workers)
@@ -281,6 +288,7 @@ def test_workers_of_a_killed_sweep_end_themselves(small_config, tmp_path) -> Non
         os.kill(pid, signal.SIGKILL)
     assert workers
     assert left == []
+    assert sorted(p.name for p in out.iterdir()) == ["best.yaml", "results.csv"]
 
 
 @pytest.mark.parametrize(
