@@ -107,6 +107,15 @@ def serve(conn: Connection, parent: int) -> None:
         signal.signal(signum, signal.SIG_IGN)
     scratch: list[Path] = []  # the sweep's scratch folder, once a point names it
     threading.Thread(target=_watch_parent, args=(parent, scratch), daemon=True).start()
+    try:
+        _points(conn, scratch)
+    finally:
+        if os.getppid() != parent:  # the pipe broke with the sweep: as _watch_parent does
+            for folder in scratch:
+                remove_own(folder)
+
+
+def _points(conn: Connection, scratch: list[Path]) -> None:
     while True:
         try:
             job = conn.recv()

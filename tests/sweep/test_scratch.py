@@ -1,8 +1,10 @@
 """A killed point's temporary journal is cleared by the next point on that machine; a
-live point's, a fresh one's and anything not a point's are left alone."""
+live point's (running, or reading its report after its desk let the journal go), a
+fresh one's and anything not a point's are left alone."""
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
 import os
 import shutil
@@ -11,45 +13,62 @@ from datetime import date
 from pathlib import Path
 
 from kitetui.market.replay import DateWindow
-from kitetui.store.lock import DeskLock
 from kitetui.sweep.point import PointJob, run_point
-from kitetui.sweep.scratch import PREFIX, STALE_AFTER_S, SWEEP_PREFIX, clear_dead, remove_own
+from kitetui.sweep.scratch import (
+    PREFIX,
+    STALE_AFTER_S,
+    SWEEP_PREFIX,
+    clear_dead,
+    point_folder,
+    remove_own,
+)
 
 WINDOW = DateWindow(date(2023, 4, 5), date(2023, 4, 6))
 
 
+def _age(folder: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(folder, (then, then))
+
+
 def _left(parent: Path, name: str, *, age_s: float) -> Path:
-    """A point folder as a killed point leaves it: its journal and an unheld lock."""
+    """A point folder as a killed point leaves it: its journal, nobody holding it."""
     folder = parent / f"{PREFIX}{name}"
     folder.mkdir()
     (folder / "point.db").write_bytes(b"journal")
-    lock = folder / "point.db.lock"
-    lock.write_text("4242\n")
-    then = time.time() - age_s
-    os.utime(lock, (then, then))
+    _age(folder, age_s)
     return folder
 
 
-def test_only_an_old_folder_whose_lock_nobody_holds_is_cleared(tmp_path: Path) -> None:
+def test_only_an_old_folder_that_nobody_holds_is_cleared(tmp_path: Path) -> None:
     dead = _left(tmp_path, "dead", age_s=STALE_AFTER_S + 5)
     fresh = _left(tmp_path, "fresh", age_s=1)  # its point may not have locked it yet
-    live = _left(tmp_path, "live", age_s=STALE_AFTER_S + 5)
-    held = DeskLock(live / "point.db")
-    held.acquire()
-    os.utime(held.path, (time.time() - 600, time.time() - 600))  # running ten minutes
-    unlocked = tmp_path / f"{PREFIX}nolock"  # not a journal's folder
-    unlocked.mkdir()
+    live = _left(tmp_path, "live", age_s=600)  # a point ten minutes into its run
+    held = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_EX)
     other = tmp_path / "someone-elses"
     other.mkdir()
-    (other / "point.db.lock").write_text("1\n")
+    _age(other, 600)
     try:
         assert clear_dead(tmp_path) == [dead]
     finally:
-        held.release()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [fresh.name, live.name, unlocked.name, other.name]
-    )
+        os.close(held)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, live.name, other.name])
     assert (live / "point.db").read_bytes() == b"journal"
+
+
+def test_a_point_reading_its_report_keeps_its_folder(tmp_path: Path) -> None:
+    """The journal's desk lock goes with the run's end; the report is read after. The
+    folder's own lock lasts until the folder is gone."""
+    with point_folder(tmp_path) as folder:
+        (folder / "point.db").write_bytes(b"journal")
+        desk_lock = folder / "point.db.lock"  # the desk's, let go when its run ended
+        desk_lock.write_text(f"{os.getpid()}\n")
+        _age(desk_lock, STALE_AFTER_S * 10)
+        _age(folder, STALE_AFTER_S * 10)  # a long run: nothing made in it for a while
+        assert clear_dead(tmp_path) == []
+        assert (folder / "point.db").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_clearing_a_missing_folder_is_nothing(tmp_path: Path) -> None:
@@ -69,7 +88,7 @@ def test_a_point_killed_mid_run_is_cleared_by_the_next_point(
     deadline = time.monotonic() + 60
     locks: list[Path] = []
     while not locks and worker.is_alive() and time.monotonic() < deadline:
-        locks = list(scratch.glob(f"{PREFIX}*/point.db.lock"))
+        locks = list(scratch.glob(f"{PREFIX}*/point.db.lock"))  # its desk is running
         time.sleep(0.01)
     worker.kill()
     worker.join()
@@ -83,8 +102,7 @@ def test_a_point_killed_mid_run_is_cleared_by_the_next_point(
     assert run_point(second).ok
     assert killed.exists()  # still within STALE_AFTER_S: it could be a point starting
 
-    then = time.time() - STALE_AFTER_S - 1
-    os.utime(killed / "point.db.lock", (then, then))
+    _age(killed, STALE_AFTER_S + 1)
     assert run_point(second).ok
     assert list(scratch.iterdir()) == []
 
@@ -92,11 +110,10 @@ def test_a_point_killed_mid_run_is_cleared_by_the_next_point(
 def test_an_orphaned_worker_removes_its_own_point_and_the_empty_sweep_folder(tmp_path: Path):
     sweep = tmp_path / f"{SWEEP_PREFIX}x"
     sweep.mkdir()
-    mine = _left(sweep, "mine", age_s=0)
-    (mine / "point.db.lock").write_text(f"{os.getpid()}\n")
     other = _left(sweep, "other", age_s=0)  # another worker's: it removes its own
-    remove_own(sweep)
-    assert not mine.exists() and other.exists()
+    with point_folder(sweep) as mine:
+        remove_own(sweep)
+        assert not mine.exists() and other.exists()
     shutil.rmtree(other)
     remove_own(sweep)  # the last worker to end finds it empty
     assert not sweep.exists()
