@@ -95,8 +95,7 @@ def _watch_parent(parent: int, scratch: list[Path]) -> None:
     while True:
         time.sleep(_ORPHAN_CHECK_S)
         if os.getppid() != parent:
-            for folder in scratch:
-                remove_own(folder)
+            _leave(scratch)
             os._exit(1)
 
 
@@ -111,8 +110,13 @@ def serve(conn: Connection, parent: int) -> None:
         _points(conn, scratch)
     finally:
         if os.getppid() != parent:  # the pipe broke with the sweep: as _watch_parent does
-            for folder in scratch:
-                remove_own(folder)
+            _leave(scratch)
+
+
+def _leave(scratch: list[Path]) -> None:
+    """The sweep is gone: remove this worker's point folder (and the sweep's, if last)."""
+    for folder in scratch:
+        remove_own(folder)
 
 
 def _points(conn: Connection, scratch: list[Path]) -> None:

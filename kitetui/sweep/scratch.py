@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import shutil
 import tempfile
@@ -31,6 +32,7 @@ SWEEP_PREFIX = ".points-"  # a local sweep's scratch folder in its --out, one pe
 JOURNAL = "point.db"
 STALE_AFTER_S = 60.0  # a folder is locked within microseconds of being made
 
+_log = logging.getLogger(__name__)
 _current: list[Path] = []  # this process's point folder while a point runs (remove_own)
 
 
@@ -39,7 +41,8 @@ def point_folder(scratch: Path | None) -> Iterator[Path]:
     """A new point's folder in ``scratch`` (None: the temporary directory), locked while
     it lives and removed at the end, after clearing the folders dead points left there."""
     parent = Path(scratch) if scratch is not None else Path(tempfile.gettempdir())
-    clear_dead(parent)
+    for dead in clear_dead(parent):  # the point's own journal is temporary: a log line
+        _log.info("removed %s, left by a point that was killed", dead)
     folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:

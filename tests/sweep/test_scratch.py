@@ -5,12 +5,15 @@ fresh one's and anything not a point's are left alone."""
 from __future__ import annotations
 
 import fcntl
+import logging
 import multiprocessing
 import os
 import shutil
 import time
 from datetime import date
 from pathlib import Path
+
+import pytest
 
 from kitetui.market.replay import DateWindow
 from kitetui.sweep.point import PointJob, run_point
@@ -76,7 +79,7 @@ def test_clearing_a_missing_folder_is_nothing(tmp_path: Path) -> None:
 
 
 def test_a_point_killed_mid_run_is_cleared_by_the_next_point(
-    small, small_config, tmp_path: Path
+    small, small_config, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """kill -9 a real point mid-backtest (as a Ray job ending does): its journal stays;
     the next point run there removes it once it is old, and leaves nothing itself."""
@@ -103,7 +106,9 @@ def test_a_point_killed_mid_run_is_cleared_by_the_next_point(
     assert killed.exists()  # still within STALE_AFTER_S: it could be a point starting
 
     _age(killed, STALE_AFTER_S + 1)
-    assert run_point(second).ok
+    with caplog.at_level(logging.INFO, logger="kitetui.sweep.scratch"):
+        assert run_point(second).ok
+    assert f"removed {killed}, left by a point that was killed" in caplog.text
     assert list(scratch.iterdir()) == []
 
 
