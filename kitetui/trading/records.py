@@ -14,7 +14,15 @@ from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
-from kitetui.domain import Event, OrderIntent, RiskDecision, RiskVerdict, Signal, SignalKind
+from kitetui.domain import (
+    Event,
+    Order,
+    OrderIntent,
+    RiskDecision,
+    RiskVerdict,
+    Signal,
+    SignalKind,
+)
 from kitetui.events import EventKind
 from kitetui.views import BlockedView, EventView, SignalView
 
@@ -53,6 +61,22 @@ class TraderRecords:
         )
         for listener in self.listeners:
             listener(event)
+
+    def record_order_event(
+        self: Trader, order: Order, kind: str, level: str, message: str, ts_ns: int = 0
+    ) -> None:
+        """An event about one order, under its symbol and engine; at ``ts_ns`` (a fill's
+        own time) or, left 0, the data clock's now (``record_event``)."""
+        self.record_event(
+            Event(
+                ts_ns=ts_ns,
+                kind=kind,
+                level=level,
+                symbol=order.symbol,
+                engine=order.engine,
+                message=message,
+            )
+        )
 
     def record_universe(
         self: Trader,

@@ -346,16 +346,7 @@ class Trader(TraderRecords, SignalEntries):
             # fresh tag (the exit manager does).
             self.not_accepted.add(tag)
             accepted = replace(order, status=OrderStatus.REJECTED, reason=str(exc))
-            self.record_event(
-                Event(
-                    ts_ns=self.clock.now_ns,
-                    kind=EventKind.ORDER_NOT_ACCEPTED,
-                    level="WARNING",
-                    symbol=order.symbol,
-                    engine=order.engine,
-                    message=str(exc),
-                )
-            )
+            self.record_order_event(order, EventKind.ORDER_NOT_ACCEPTED, "WARNING", str(exc))
         except PlacementUnknown as exc:
             # Sent, and the order book cannot be read to say what became of it: the order
             # stays NEW (unknown) for the reconciler and the next start to resolve by tag.
@@ -379,16 +370,11 @@ class Trader(TraderRecords, SignalEntries):
         self.track(accepted)
         self.journal.update_order(accepted, self.clock.now_ns)
         if accepted.status is OrderStatus.REJECTED and tag not in self.not_accepted:
-            self.record_event(
-                Event(
-                    ts_ns=self.clock.now_ns,
-                    kind=EventKind.ORDER_REJECTED,
-                    level="WARNING",
-                    symbol=order.symbol,
-                    engine=order.engine,
-                    message=f"{order.side.value} {order.quantity} {order.symbol}: "
-                    f"{accepted.reason}",
-                )
+            self.record_order_event(
+                order,
+                EventKind.ORDER_REJECTED,
+                "WARNING",
+                f"{order.side.value} {order.quantity} {order.symbol}: {accepted.reason}",
             )
         return accepted
 
@@ -527,15 +513,8 @@ class Trader(TraderRecords, SignalEntries):
             await self.refresh(tag)
             raise
         except ModifyRefused as exc:
-            self.record_event(
-                Event(
-                    ts_ns=self.clock.now_ns,
-                    kind=EventKind.ORDER_MODIFY_REFUSED,
-                    level="WARNING",
-                    symbol=order.symbol,
-                    engine=order.engine,
-                    message=f"{tag}: {exc}",
-                )
+            self.record_order_event(
+                order, EventKind.ORDER_MODIFY_REFUSED, "WARNING", f"{tag}: {exc}"
             )
             raise
         if changed is None:
@@ -550,15 +529,8 @@ class Trader(TraderRecords, SignalEntries):
         )
         self.track(changed)
         await self.journal.write_order_state(changed, self.clock.now_ns)
-        self.record_event(
-            Event(
-                ts_ns=self.clock.now_ns,
-                kind=EventKind.ORDER_MODIFIED,
-                level="DEBUG",
-                symbol=order.symbol,
-                engine=order.engine,
-                message=f"{tag}: {why}" if why else tag,
-            )
+        self.record_order_event(
+            order, EventKind.ORDER_MODIFIED, "DEBUG", f"{tag}: {why}" if why else tag
         )
         return changed
 
@@ -591,15 +563,8 @@ class Trader(TraderRecords, SignalEntries):
         except BrokerError as exc:
             # Not cancelled, as far as anyone can tell: it still works, and whoever asked
             # tries again (the exit manager on its next pass). Never silent.
-            self.record_event(
-                Event(
-                    ts_ns=self.clock.now_ns,
-                    kind=EventKind.CANCEL_FAILED,
-                    level="WARNING",
-                    symbol=order.symbol,
-                    engine=order.engine,
-                    message=f"cancel {tag} ({reason}) failed: {exc}",
-                )
+            self.record_order_event(
+                order, EventKind.CANCEL_FAILED, "WARNING", f"cancel {tag} ({reason}) failed: {exc}"
             )
             await self.refresh(tag)
             return False
@@ -642,15 +607,12 @@ class Trader(TraderRecords, SignalEntries):
             if order.purpose is OrderPurpose.ENTRY:
                 self.exits.set_level(order.symbol, order)
             elif order.purpose is OrderPurpose.STOP:
-                self.record_event(
-                    Event(
-                        ts_ns=fill.ts_ns,
-                        kind=EventKind.STOP_FILLED,
-                        level="WARNING",
-                        symbol=order.symbol,
-                        engine=order.engine,
-                        message=f"protective stop filled: {fill.quantity} at {fill.price}",
-                    )
+                self.record_order_event(
+                    order,
+                    EventKind.STOP_FILLED,
+                    "WARNING",
+                    f"protective stop filled: {fill.quantity} at {fill.price}",
+                    ts_ns=fill.ts_ns,
                 )
             applied.append((order, fill))
             if self.fill_listeners and not self.warmup.active:
