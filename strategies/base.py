@@ -78,6 +78,14 @@ class Decision(NamedTuple):
     indicators: dict[str, float]
 
 
+def must_be_below(params: BaseModel, low: str, high: str) -> None:
+    """A params check shared by the strategies' validators: field ``low`` must be less
+    than field ``high`` (a fast period under its slow one); the message names both."""
+    below, above = getattr(params, low), getattr(params, high)
+    if not below < above:
+        raise ValueError(f"{low} ({below}) must be less than {high} ({above})")
+
+
 def bar_is_finite(bar: Bar) -> bool:
     return (
         _isfinite(bar.open) and _isfinite(bar.high) and _isfinite(bar.low) and _isfinite(bar.close)

@@ -45,6 +45,7 @@ from strategies.base import (
     Decision,
     Strategy,
     bar_is_finite,
+    must_be_below,
 )
 from strategies.columns import (
     ALWAYS,
@@ -98,12 +99,8 @@ class HtfTrendStrategy(Strategy):
 
         @model_validator(mode="after")
         def _fast_below_slow(self) -> HtfTrendStrategy.Params:
-            if self.htf_fast >= self.htf_slow:
-                raise ValueError(
-                    f"htf_fast ({self.htf_fast}) must be less than htf_slow ({self.htf_slow})"
-                )
-            if self.fast >= self.slow:
-                raise ValueError(f"fast ({self.fast}) must be less than slow ({self.slow})")
+            must_be_below(self, "htf_fast", "htf_slow")
+            must_be_below(self, "fast", "slow")
             return self
 
     params: Params

@@ -26,6 +26,7 @@ from strategies.base import (
     Decision,
     Strategy,
     bar_is_finite,
+    must_be_below,
 )
 from strategies.columns import (
     ALWAYS,
@@ -80,10 +81,7 @@ class MeanReversionStrategy(Strategy):
 
         @model_validator(mode="after")
         def _ordered_levels(self) -> MeanReversionStrategy.Params:
-            if not self.rsi_low < self.rsi_high:
-                raise ValueError(
-                    f"rsi_low ({self.rsi_low}) must be less than rsi_high ({self.rsi_high})"
-                )
+            must_be_below(self, "rsi_low", "rsi_high")
             if not self.rsi_low < self.rsi_exit < self.rsi_high:
                 raise ValueError(
                     f"rsi_exit ({self.rsi_exit}) must lie between rsi_low and rsi_high"

@@ -36,6 +36,7 @@ from strategies.base import (
     Decision,
     Strategy,
     bar_is_finite,
+    must_be_below,
 )
 from strategies.columns import (
     ALWAYS,
@@ -91,8 +92,7 @@ class RsiPullbackStrategy(Strategy):
 
         @model_validator(mode="after")
         def _fast_below_slow(self) -> RsiPullbackStrategy.Params:
-            if self.fast >= self.slow:
-                raise ValueError(f"fast ({self.fast}) must be less than slow ({self.slow})")
+            must_be_below(self, "fast", "slow")
             return self
 
     params: Params

@@ -44,6 +44,7 @@ from strategies.base import (
     Decision,
     Strategy,
     bar_is_finite,
+    must_be_below,
 )
 from strategies.columns import (
     ALWAYS,
@@ -98,8 +99,7 @@ class VolRegimeStrategy(Strategy):
 
         @model_validator(mode="after")
         def _ordered(self) -> VolRegimeStrategy.Params:
-            if self.fast >= self.slow:
-                raise ValueError(f"fast ({self.fast}) must be less than slow ({self.slow})")
+            must_be_below(self, "fast", "slow")
             if not self.min_ratio < self.max_ratio <= self.exit_ratio:
                 raise ValueError(
                     f"need min_ratio < max_ratio <= exit_ratio, got {self.min_ratio:g}, "

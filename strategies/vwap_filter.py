@@ -43,6 +43,7 @@ from strategies.base import (
     Decision,
     Strategy,
     bar_is_finite,
+    must_be_below,
 )
 from strategies.columns import (
     ALWAYS,
@@ -84,8 +85,7 @@ class VwapFilterStrategy(Strategy):
 
         @model_validator(mode="after")
         def _fast_below_slow(self) -> VwapFilterStrategy.Params:
-            if self.fast >= self.slow:
-                raise ValueError(f"fast ({self.fast}) must be less than slow ({self.slow})")
+            must_be_below(self, "fast", "slow")
             return self
 
     params: Params
