@@ -12,11 +12,16 @@ alone so ``kitetui report`` rebuilds it the same way later.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import multiprocessing
 import re
+import shutil
 import signal
 import sys
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -236,7 +241,7 @@ def run_backtest(request: BacktestRequest, stdout: TextIO | None = None) -> int:
     if ended.run_id is None:
         print(f"stopped before trading began ({request.database})", file=out)
         return 0 if cut is None else 128 + cut
-    write_report(request.database, ended.run_id, request.out, out)
+    write_report_apart(request.database, ended.run_id, request.out, out)
     if cut is not None:
         name = signal.Signals(cut).name
         print(f"stopped by {name} before the end of its data: the report covers what ran",
@@ -309,9 +314,46 @@ def run_to_end(request: BacktestRequest, *, interactive: bool) -> RunEnd:
     return RunEnd(supervisor.run_id if ran else None, supervisor.feed_state, stopped_by[0])
 
 
-def write_report(database: Path, run: str, out: Path | None, stdout: TextIO) -> Report:
+def write_report_apart(database: Path, run: str, out: Path | None, stdout: TextIO) -> None:
+    """``write_report`` in a fresh process, its summary printed here.
+
+    The report needs only the database, and a run leaves its process holding memory it
+    has freed: on a year of 20 symbols the interpreter kept ~160 MB after the run, and
+    the report's ledger (~150 MB) came on top of it (the command peaked at ~318 MB,
+    against 268 MB for ``kitetui report`` alone). Built apart, the command's peak is
+    the larger of the two. The summary is printed as a terminal here would print it."""
+    tty = stdout.isatty()
+    width = shutil.get_terminal_size().columns if tty else None
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        try:
+            text = pool.submit(_report_text, database, run, out, tty, width).result()
+        except BrokenProcessPool:
+            raise OutputError(
+                f"{out or DEFAULT_REPORTS}: the report's process died before it finished "
+                f"(run {run} is in {database}: `kitetui report {run}` builds it again)"
+            ) from None
+    stdout.write(text)
+    stdout.flush()
+
+
+def _report_text(database: Path, run: str, out: Path | None, tty: bool, width: int | None) -> str:
+    """The report's process: write the report; return the summary's text."""
+    buffer = io.StringIO()
+    write_report(database, run, out, buffer, terminal=(tty, width))
+    return buffer.getvalue()
+
+
+def write_report(
+    database: Path,
+    run: str,
+    out: Path | None,
+    stdout: TextIO,
+    terminal: tuple[bool, int | None] | None = None,
+) -> Report:
     """Build the report of ``run`` from ``database`` (read-only), write its files into
-    ``out`` (default ``reports/<run id>``), and print the summary."""
+    ``out`` (default ``reports/<run id>``), and print the summary. ``terminal``: print as
+    to a terminal (colour, and its width) or not, whatever ``stdout`` is."""
     from rich.console import Console
 
     report = build_report(load_ledger(database, run))
@@ -328,7 +370,8 @@ def write_report(database: Path, run: str, out: Path | None, stdout: TextIO) -> 
     except OSError as exc:
         raise OutputError(f"{folder}: cannot write the report ({exc.strerror or exc})") from None
     paths.append(html)
-    console = Console(file=stdout, width=120 if not stdout.isatty() else None)
+    tty, width = terminal if terminal is not None else (stdout.isatty(), None)
+    console = Console(file=stdout, width=width if tty else 120, force_terminal=tty)
     print_summary(report, console, paths=[str(html)])
     return report
 
