@@ -314,24 +314,31 @@ def run_to_end(request: BacktestRequest, *, interactive: bool) -> RunEnd:
     return RunEnd(supervisor.run_id if ran else None, supervisor.feed_state, stopped_by[0])
 
 
-def write_report_apart(database: Path, run: str, out: Path | None, stdout: TextIO) -> None:
+def write_report_apart(
+    database: Path,
+    run: str,
+    out: Path | None,
+    stdout: TextIO,
+    job: Callable[[Path, str, Path | None, bool, int | None], str] | None = None,
+) -> None:
     """``write_report`` in a fresh process, its summary printed here.
 
     The report needs only the database, and a run leaves its process holding memory it
     has freed: on a year of 20 symbols the interpreter kept ~160 MB after the run, and
     the report's ledger (~150 MB) came on top of it (the command peaked at ~318 MB,
     against 268 MB for ``kitetui report`` alone). Built apart, the command's peak is
-    the larger of the two. The summary is printed as a terminal here would print it."""
+    the larger of the two. The summary is printed as a terminal here would print it.
+    ``job``: what the process runs (``_report_text``; a test gives one that dies)."""
     tty = stdout.isatty()
     width = shutil.get_terminal_size().columns if tty else None
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
         try:
-            text = pool.submit(_report_text, database, run, out, tty, width).result()
+            text = pool.submit(job or _report_text, database, run, out, tty, width).result()
         except BrokenProcessPool:
             raise OutputError(
-                f"{out or DEFAULT_REPORTS}: the report's process died before it finished "
-                f"(run {run} is in {database}: `kitetui report {run}` builds it again)"
+                f"{out or DEFAULT_REPORTS}: the report's process died before it finished; "
+                f"`kitetui report {run} --db {database}` builds it again"
             ) from None
     stdout.write(text)
     stdout.flush()
@@ -371,7 +378,8 @@ def write_report(
         raise OutputError(f"{folder}: cannot write the report ({exc.strerror or exc})") from None
     paths.append(html)
     tty, width = terminal if terminal is not None else (stdout.isatty(), None)
-    console = Console(file=stdout, width=width if tty else 120, force_terminal=tty)
+    # Not a terminal: rich decides (FORCE_COLOR still colours a pipe, as it always did).
+    console = Console(file=stdout, width=width if tty else 120, force_terminal=tty or None)
     print_summary(report, console, paths=[str(html)])
     return report
 

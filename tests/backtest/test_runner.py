@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -17,12 +18,14 @@ from pathlib import Path
 import pytest
 from cli_helpers import run_kitetui
 
+from kitetui.backtest.errors import OutputError
 from kitetui.backtest.files import REPORT_FILES
 from kitetui.backtest.runner import (
     BacktestRequest,
     apply_overrides,
     parse_param,
     run_backtest,
+    write_report_apart,
 )
 from kitetui.config import ConfigError, load_config
 from kitetui.desk import Desk
@@ -135,6 +138,34 @@ def test_report_rebuilds_the_same_report_without_touching_the_database(finished)
     assert listed.returncode == 0 and run_id in listed.stdout
     prefix = run_kitetui("report", run_id[:12], "--db", str(db), "--out", str(again))
     assert prefix.returncode == 0, prefix.stderr
+
+
+def test_the_backtest_prints_the_summary_its_report_process_made(finished) -> None:
+    """The report is built in a process of its own: what the backtest prints is the
+    summary ``kitetui report`` prints for that run, but for the folder it names."""
+    again = finished["folder"] / "rep0rt"  # as long as "report": the box is as wide
+    done = run_kitetui("report", "latest", "--db", str(finished["db"]), "--out", str(again))
+    assert done.returncode == 0, done.stderr
+    printed = finished["proc"].stdout
+    assert "net P&L" in printed and f"report: {finished['out']}" in printed
+    assert printed.replace(str(finished["out"]), str(again)) == done.stdout
+
+
+def _dies(*_args: object) -> str:
+    os._exit(9)
+
+
+def test_a_report_process_that_dies_is_one_line_naming_what_builds_it_again(
+    tmp_path: Path,
+) -> None:
+    out = io.StringIO()
+    with pytest.raises(OutputError) as refused:
+        write_report_apart(tmp_path / "bt.db", "RUN1", tmp_path / "rep", out, job=_dies)
+    assert str(refused.value) == (
+        f"{tmp_path / 'rep'}: the report's process died before it finished; "
+        f"`kitetui report RUN1 --db {tmp_path / 'bt.db'}` builds it again"
+    )
+    assert out.getvalue() == ""
 
 
 def test_backtest_with_defaults_writes_backtests_db_and_reports_in_the_working_folder(
