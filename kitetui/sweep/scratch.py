@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,14 @@ STALE_AFTER_S = 60.0  # a folder is locked within microseconds of being made
 
 _log = logging.getLogger(__name__)
 _current: list[Path] = []  # this process's point folder while a point runs (remove_own)
+# A worker leaving (``remove_own``, from its watcher thread) while its main thread makes
+# the next point's folder: the lock orders the two, and once leaving no folder is made.
+_making = threading.Lock()
+_leaving = False
+
+
+class SweepGone(RuntimeError):
+    """This worker is leaving (its sweep is gone): no new point starts."""
 
 
 @contextlib.contextmanager
@@ -43,11 +52,14 @@ def point_folder(scratch: Path | None) -> Iterator[Path]:
     parent = Path(scratch) if scratch is not None else Path(tempfile.gettempdir())
     for dead in clear_dead(parent):  # the point's own journal is temporary: a log line
         _log.info("removed %s, left by a point that was killed", dead)
-    folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
+    with _making:
+        if _leaving:
+            raise SweepGone("the sweep is gone: this worker is leaving")
+        folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
+        _current.append(folder)
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        _current.append(folder)
         yield folder
     finally:
         with contextlib.suppress(ValueError):
@@ -92,8 +104,13 @@ def _dead(folder: Path, now: float) -> bool:
 def remove_own(scratch: Path) -> None:
     """Remove this process's point folder, and ``scratch`` once empty if it is a
     sweep's: a worker ending because its sweep was killed. The last worker to end finds
-    the folder empty."""
-    for folder in list(_current):
+    the folder empty. From here on this process makes no point folder (``SweepGone``):
+    one made after the removal would be left behind."""
+    global _leaving
+    with _making:
+        _leaving = True
+        folders = list(_current)
+    for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
     if scratch.name.startswith(SWEEP_PREFIX):
         with contextlib.suppress(OSError):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kitetui.config import load_config
+from kitetui.sweep import scratch
 from tests.backtest_helpers import SMALL
 
 
@@ -31,3 +32,10 @@ def _temporary_files_in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     test's own ``tmp_path``, for this process and the workers it starts, not ``/tmp``."""
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+
+
+@pytest.fixture(autouse=True)
+def _not_leaving(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that plays an orphaned worker (``remove_own``) marks this process as
+    leaving; the next test's points start in a process that is not."""
+    monkeypatch.setattr(scratch, "_leaving", False)

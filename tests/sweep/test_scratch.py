@@ -21,6 +21,7 @@ from kitetui.sweep.scratch import (
     PREFIX,
     STALE_AFTER_S,
     SWEEP_PREFIX,
+    SweepGone,
     clear_dead,
     point_folder,
     remove_own,
@@ -121,6 +122,18 @@ def test_an_orphaned_worker_removes_its_own_point_and_the_empty_sweep_folder(tmp
         assert not mine.exists() and other.exists()
     shutil.rmtree(other)
     remove_own(sweep)  # the last worker to end finds it empty
+    assert not sweep.exists()
+
+
+def test_a_worker_leaving_makes_no_new_point_folder(tmp_path: Path) -> None:
+    """The watcher removes the worker's point folders while the main thread may be
+    starting the next point: a folder made after the removal would be left behind
+    (seen once in a killed sweep's --out: an empty kitetui-point-* folder)."""
+    sweep = tmp_path / f"{SWEEP_PREFIX}x"
+    sweep.mkdir()
+    remove_own(sweep)
+    with pytest.raises(SweepGone), point_folder(sweep):
+        pass
     assert not sweep.exists()
 
 
