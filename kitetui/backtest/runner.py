@@ -36,6 +36,7 @@ from kitetui.backtest.html import render_html
 from kitetui.backtest.ledger import STARTED_KIND, list_runs, load_ledger, open_read_only
 from kitetui.backtest.progress import BacktestProgress
 from kitetui.backtest.terminal import print_summary
+from kitetui.child_signals import ignored_by_children
 from kitetui.config import AppConfig, ConfigError, one_line
 from kitetui.domain import Event
 from kitetui.market.replay import DateWindow
@@ -333,8 +334,12 @@ def write_report_apart(
     width = shutil.get_terminal_size().columns if tty else None
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        # A Ctrl-C reaches the terminal's whole process group: it is this process's to
+        # handle; the report process finishes its files (submit starts it).
+        with ignored_by_children((signal.SIGINT,)):
+            future = pool.submit(job or _report_text, database, run, out, tty, width)
         try:
-            text = pool.submit(job or _report_text, database, run, out, tty, width).result()
+            text = future.result()
         except BrokenProcessPool:
             raise OutputError(
                 f"{out or DEFAULT_REPORTS}: the report's process died before it finished; "

@@ -33,6 +33,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from kitetui.child_signals import ignored_by_children
 from kitetui.config import ConfigError, one_line
 from kitetui.sweep.point import PointJob, PointResult, run_point
 from kitetui.sweep.scratch import remove_own
@@ -168,11 +169,8 @@ class LocalPool:
         # Ignored signals stay ignored across the spawn's exec: the worker ignores a
         # Ctrl-C from its very first instant (before ``serve`` runs). A Ctrl-C in these
         # few milliseconds is dropped; the user presses it again.
-        held = _ignoring(WORKER_IGNORES)
-        try:
+        with ignored_by_children(WORKER_IGNORES):
             process.start()
-        finally:
-            _restore(held)
         theirs.close()
         worker = _Worker(process, ours)
         self._live.append(worker)
@@ -248,15 +246,3 @@ class LocalPool:
         for worker in self._live:
             worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
         self.abort()
-
-
-def _ignoring(signums: Sequence[int]) -> list[tuple[int, Any]]:
-    """Ignore ``signums`` (main thread only; elsewhere nothing changes)."""
-    if threading.current_thread() is not threading.main_thread():
-        return []
-    return [(signum, signal.signal(signum, signal.SIG_IGN)) for signum in signums]
-
-
-def _restore(held: list[tuple[int, Any]]) -> None:
-    for signum, handler in held:
-        signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

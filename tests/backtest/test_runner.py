@@ -168,6 +168,21 @@ def test_a_report_process_that_dies_is_one_line_naming_what_builds_it_again(
     assert out.getvalue() == ""
 
 
+def _sigint(*_args: object) -> str:
+    return repr(signal.getsignal(signal.SIGINT))
+
+
+def test_the_report_process_leaves_a_ctrl_c_to_the_backtest(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the whole process group: the report process ignores
+    it from its first instant (no traceback of its own), and this process's own handler
+    is back once the report process has started."""
+    before = signal.getsignal(signal.SIGINT)
+    out = io.StringIO()
+    write_report_apart(tmp_path / "bt.db", "RUN1", tmp_path / "rep", out, job=_sigint)
+    assert out.getvalue() == repr(signal.SIG_IGN)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_backtest_with_defaults_writes_backtests_db_and_reports_in_the_working_folder(
     tmp_path: Path, config_file: Path
 ) -> None:
