@@ -242,7 +242,13 @@ def run_backtest(request: BacktestRequest, stdout: TextIO | None = None) -> int:
     if ended.run_id is None:
         print(f"stopped before trading began ({request.database})", file=out)
         return 0 if cut is None else 128 + cut
-    write_report_apart(request.database, ended.run_id, request.out, out)
+    try:
+        write_report_apart(request.database, ended.run_id, request.out, out)
+    except KeyboardInterrupt:  # a Ctrl-C once the run was over: one line, no traceback
+        print(f"kitetui: stopped by SIGINT while writing the report of run {ended.run_id}; "
+              f"`kitetui report {ended.run_id} --db {request.database}` writes it again",
+              file=sys.stderr)  # fmt: skip
+        return 128 + signal.SIGINT
     if cut is not None:
         name = signal.Signals(cut).name
         print(f"stopped by {name} before the end of its data: the report covers what ran",
