@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from kitetui.sweep.local_pool import cores  # this process's share of the machine
+
 # ``-n auto`` (pyproject's addopts) starts this many workers per core. About a fifth of
 # the suite's wall time is spent waiting, not computing: on the processes end-to-end
 # tests start, on sockets, on paced replays. With one worker per core those waits leave
@@ -21,8 +23,7 @@ _SHARED_DATA = Path(
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """The worker count ``-n auto`` means (pytest-xdist's hook)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, round((cores or 1) * WORKERS_PER_CORE))
+    return max(1, round(cores() * WORKERS_PER_CORE))
 
 
 @pytest.fixture(scope="session")

@@ -349,7 +349,7 @@ def write_report_apart(
         except BrokenProcessPool:
             raise OutputError(
                 f"{out or DEFAULT_REPORTS}: the report's process died before it finished; "
-                f"`kitetui report {run} --db {database}` builds it again"
+                f"`kitetui report {run} --db {database}` writes it again"
             ) from None
     stdout.write(text)
     stdout.flush()

@@ -163,7 +163,7 @@ def test_a_report_process_that_dies_is_one_line_naming_what_builds_it_again(
         write_report_apart(tmp_path / "bt.db", "RUN1", tmp_path / "rep", out, job=_dies)
     assert str(refused.value) == (
         f"{tmp_path / 'rep'}: the report's process died before it finished; "
-        f"`kitetui report RUN1 --db {tmp_path / 'bt.db'}` builds it again"
+        f"`kitetui report RUN1 --db {tmp_path / 'bt.db'}` writes it again"
     )
     assert out.getvalue() == ""
 
