@@ -35,6 +35,9 @@ __all__ = ["Fields", "decimal_column", "integer_column", "split_fields", "stamp_
 _MAX_DIGITS = 15  # 10**15 < 2**53: the mantissa is exact in a double
 _DIGIT_LO, _DIGIT_HI, _DOT, _COMMA, _NEWLINE, _SPACE = 48, 57, 46, 44, 10, 32
 _NOT_ALLOWED = b'"\x00\r'  # quoting, NUL and bare carriage returns: the careful path's
+# The csv module's field limit (``csv.field_size_limit()``): a longer field is an error
+# there, in any column, so the columnar path must not accept it in a column it ignores.
+_FIELD_LIMIT = 131_072
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,8 @@ def split_fields(data: bytes, ncols: int) -> Fields | None:
     """Rows of exactly ``ncols`` unquoted fields, one a line (``\\n`` or ``\\r\\n``).
 
     None for anything the careful path must judge (blank lines, wrong field counts,
-    quotes, NUL or non-ASCII bytes, a lone ``\\r``) and for a file without rows.
+    quotes, NUL or non-ASCII bytes, a lone ``\\r``, a field over the csv module's
+    limit) and for a file without rows.
     """
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
@@ -90,13 +94,15 @@ def split_fields(data: bytes, ncols: int) -> Fields | None:
         return None
     if not data.endswith(b"\n"):
         data += b"\n"
+    # A blank line, found before any array is made: a line costs the arrays below ~24
+    # bytes, so a file of blank lines would cost 24 times its size (``text_limits``).
+    if data.startswith(b"\n") or b"\n\n" in data:
+        return None
     buf = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(buf == _NEWLINE)
     line_starts = np.empty_like(newlines)
     line_starts[0] = 0
     line_starts[1:] = newlines[:-1] + 1
-    if (newlines == line_starts).any():  # a blank line
-        return None
     commas = np.flatnonzero(buf == _COMMA)
     rows = len(newlines)
     per_row = ncols - 1
@@ -112,6 +118,8 @@ def split_fields(data: bytes, ncols: int) -> Fields | None:
         ends = np.concatenate([grid, newlines[:, None]], axis=1)
     else:
         starts, ends = line_starts[:, None], newlines[:, None]
+    if int((ends - starts).max()) > _FIELD_LIMIT:  # the careful path refuses it: exit 4
+        return None
     padded = np.zeros(len(buf) + 64, dtype=np.uint8)
     padded[: len(buf)] = buf
     return Fields(padded, starts, ends)

@@ -45,7 +45,6 @@ lookups cost well under 1 µs.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import zlib
 from collections.abc import Iterable, Iterator
@@ -62,6 +61,7 @@ from kitetui.market.contract_symbols import (
     spellings,
     strike_text,
 )
+from kitetui.market.text_limits import TooLarge, check_lines, gunzip, read_file
 
 __all__ = [
     "KITE_COLUMNS",
@@ -290,16 +290,22 @@ def _read_source(source: Path | str | bytes) -> tuple[str, str, str]:
         file = Path(source).expanduser()
         name, path = str(file), str(file)
         try:
-            raw = file.read_bytes()
+            raw = read_file(file)
+        except TooLarge as exc:
+            raise InstrumentError(f"{name}: {exc}") from None
         except FileNotFoundError:
             raise InstrumentError(f"{name}: file not found") from None
         except OSError as exc:
             raise InstrumentError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InstrumentError(f"{name}: corrupt gzip data: {exc}") from None
+    try:
+        if raw[:2] == b"\x1f\x8b":
+            try:
+                raw = gunzip(raw)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise InstrumentError(f"{name}: corrupt gzip data: {exc}") from None
+        check_lines(raw)
+    except TooLarge as exc:
+        raise InstrumentError(f"{name}: {exc}") from None
     # utf-8-sig drops a BOM; undecodable bytes become U+FFFD instead of aborting the load.
     return name, path, raw.decode("utf-8-sig", errors="replace")
 

@@ -80,6 +80,7 @@ from kitetui.market.columnar import decimal_column, integer_column, split_fields
 from kitetui.market.lazy_items import LazyItems
 from kitetui.market.load_cache import LoadCache
 from kitetui.market.packed import narrow_counts, narrow_prices, price_values
+from kitetui.market.text_limits import CappedReader, TooLarge, check_lines, gunzip, read_file
 
 if TYPE_CHECKING:
     from _csv import _reader
@@ -387,8 +388,10 @@ def _open_text(
     if not is_gzip and path.suffix.lower() == ".gz" and problems is not None:
         problems.notes.append(_NOT_GZIP_NOTE)
     stream = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip else raw
+    # Read as it goes, so bounded as it goes (``text_limits``); ``_READ_ERRORS`` names it.
+    capped = io.BufferedReader(CappedReader(stream), buffer_size=1 << 16)
     # utf-8-sig drops a BOM; undecodable bytes become U+FFFD and fail row validation.
-    return io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+    return io.TextIOWrapper(capped, encoding="utf-8-sig", errors="replace", newline="")
 
 
 _NOT_GZIP_NOTE = (EventKind.NOT_GZIP, "named .gz but not gzip data; read as plain text", "WARNING")
@@ -399,7 +402,9 @@ def _read_raw(path: Path) -> bytes:
     if path.is_dir():
         raise DataFormatError(path, "is a directory, not a data file")
     try:
-        return path.read_bytes()
+        return read_file(path)
+    except TooLarge as exc:
+        raise DataFormatError(path, str(exc)) from None
     except FileNotFoundError:
         raise DataFormatError(path, "file not found") from None
     except OSError as exc:
@@ -408,15 +413,22 @@ def _read_raw(path: Path) -> bytes:
 
 def _decoded(raw: bytes, path: Path, problems: _Problems) -> bytes | None:
     """The text bytes of a plain or gzip file (BOM dropped), or None for the careful path
-    to judge (a damaged gzip stream is refused there, naming the line)."""
-    if raw[:2] != b"\x1f\x8b":
-        if path.suffix.lower() == ".gz":
-            problems.notes.append(_NOT_GZIP_NOTE)
-        return raw.removeprefix(b"\xef\xbb\xbf")
+    to judge (a damaged gzip stream is refused there, naming the line). A file past the
+    bounds of ``text_limits`` is refused here, before anything parses it."""
     try:
-        return gzip.decompress(raw).removeprefix(b"\xef\xbb\xbf")
-    except (OSError, EOFError, zlib.error):
-        return None
+        if raw[:2] != b"\x1f\x8b":
+            if path.suffix.lower() == ".gz":
+                problems.notes.append(_NOT_GZIP_NOTE)
+            text = raw
+        else:
+            try:
+                text = gunzip(raw)
+            except (OSError, EOFError, zlib.error):
+                return None
+        check_lines(text)
+    except TooLarge as exc:
+        raise DataFormatError(path, str(exc)) from None
+    return text.removeprefix(b"\xef\xbb\xbf")
 
 
 _READ_ERRORS = (OSError, EOFError, zlib.error, csv.Error)
@@ -448,6 +460,8 @@ def _csv_rows(
             if first is None:
                 raise DataFormatError(path, "empty file")
             yield reader, first
+        except TooLarge as exc:
+            raise DataFormatError(path, str(exc)) from None
         except _READ_ERRORS as exc:
             raise _read_error(path, reader, exc) from None
 
