@@ -118,6 +118,8 @@ class EventKind(StrEnum):
     SOURCE_FILE_EMPTY = "SourceFileEmpty"
     LOAD_CACHE_DAMAGED = "LoadCacheDamaged"  # a parsed-data cache entry, rebuilt
     LOAD_CACHE_WRITE_FAILED = "LoadCacheWriteFailed"  # loading went on without the cache
+    # A session's recording a killed run left cut short (mended) or damaged (set aside).
+    RECORDING_MENDED = "RecordingMended"
     DUPLICATE_INSTRUMENTS_DROPPED = "DuplicateInstrumentsDropped"
     EXPIRY_FROM_SYMBOL = "ExpiryFromSymbol"
     EXPIRY_MISMATCH = "ExpiryMismatch"

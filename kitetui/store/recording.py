@@ -19,6 +19,7 @@ import os
 import queue
 import stat
 import threading
+import zlib
 from pathlib import Path
 
 from kitetui.domain import Bar, Tick
@@ -36,6 +37,8 @@ class TickRecorder:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # What a killed session left of the file, made whole before anything is appended.
+        self.mended: str | None = mend(path)
         # Created owner-only whatever the umask; an older, more open file is tightened.
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
         if stat.S_IMODE(path.stat().st_mode) & 0o077:
@@ -114,9 +117,53 @@ def load_recording(path: Path) -> list[tuple[int, list[Item]]]:
         # only the batches before it (each of those was followed by another record).
         if batches:
             batches.pop()
-    except (OSError, ValueError) as exc:
-        raise RecordingError(f"{path}: {exc}") from None
+    except (OSError, ValueError, zlib.error) as exc:
+        where = f" after batch {len(batches):,}" if batches else ""
+        raise RecordingError(f"{path}: damaged{where}: {exc}") from None
     return batches
+
+
+def mend(path: Path) -> str | None:
+    """Make a recording safe to append to; what was done, or None for a whole file.
+
+    A session killed mid-write leaves its gzip member without an end. Appending a new
+    member after it (a resumed session) would make the rest unreadable: the reader takes
+    the new member's header for more of the cut one's data. So a cut file is rewritten
+    with its whole batches, the cut last one dropped as ``load_recording`` drops it.
+    A file damaged otherwise is set aside (``.damaged``), never overwritten, and the
+    session records anew."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    kept = 0
+    mending = path.with_name(path.name + ".mending")
+    try:
+        with (
+            gzip.open(path, "rt", encoding="ascii") as old,
+            gzip.open(mending, "wt", encoding="ascii", compresslevel=6) as new,
+        ):
+            os.chmod(mending, 0o600)
+            batch: list[str] = []
+            try:
+                for line in old:
+                    if line.startswith("B,"):
+                        new.writelines(batch)
+                        kept += 1 if batch else 0
+                        batch = []
+                    batch.append(line)
+                new.writelines(batch)
+                whole = True
+            except EOFError:  # cut short: the batch being read may be cut, so it goes
+                whole = False
+    except (OSError, ValueError, zlib.error) as exc:
+        mending.unlink(missing_ok=True)
+        aside = path.with_name(path.name + ".damaged")
+        os.replace(path, aside)
+        return f"{path.name} was damaged ({exc}); kept as {aside.name}, recording anew"
+    if whole:
+        mending.unlink()
+        return None
+    os.replace(mending, path)
+    return f"{path.name} was cut short by a killed session: kept its {kept:,} whole batches"
 
 
 def recording_path(folder: Path, run_id: str) -> Path:

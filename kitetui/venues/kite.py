@@ -81,6 +81,16 @@ class KiteVenue:
         recording = recording_path(folder, host.run_id)
         master_beside(recording).write_bytes(bytes(raw))
         self.recorder = TickRecorder(recording)
+        if self.recorder.mended is not None:
+            events.append(
+                Event(
+                    ts_ns=0,
+                    kind=EventKind.RECORDING_MENDED,
+                    level="WARNING",
+                    message=self.recorder.mended,
+                    data={"path": str(recording)},
+                )
+            )
         self._connect_ticker(api_key, access_token, master)
         if self.live:
             self.broker = await self._kite_broker(host, api_key, access_token)

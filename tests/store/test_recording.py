@@ -100,3 +100,80 @@ def test_recorder_with_failing_disk_raises_on_the_next_record(
         recorder.record(2, [Tick("INFY", 2, 1500.0, 1, 0)])
     recorder.close(timeout=5)  # a bound on a hang, not a measurement
     assert not recorder._thread.is_alive()  # the thread drained and ended
+
+
+# -- a killed session's recording -----------------------------------------------------------
+
+KILL_AFTER_FLUSH = """
+import os, signal, sys, time
+from pathlib import Path
+from kitetui.domain import Tick
+from kitetui.store.recording import TickRecorder
+recorder = TickRecorder(Path(sys.argv[1]))
+for n in range(1, 501):
+    recorder.record(n, [Tick("INFY", n, 1500.0 + n, 1, 0), Tick("TCS", n, 3000.0, 2, 0)])
+deadline = time.monotonic() + 10
+while recorder._queue.qsize() and time.monotonic() < deadline:
+    time.sleep(0.01)
+time.sleep(0.5)  # the writer flushed its last batch
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def batch(n: int) -> list[Tick]:
+    return [Tick("INFY", n, 1500.0 + n, 1, 0), Tick("TCS", n, 3000.0, 2, 0)]
+
+
+def test_a_session_resumed_after_a_kill_keeps_a_readable_recording(tmp_path: Path) -> None:
+    """Killed with its gzip member open, then resumed on the same file: appending after
+    the cut member made the whole recording unreadable (`invalid block type`)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "run.ticks.gz"
+    killed = subprocess.run([sys.executable, "-c", KILL_AFTER_FLUSH, str(path)], timeout=60)
+    assert killed.returncode == -9
+    before = load_recording(path)  # what a replay of the killed session reads
+    assert 0 < len(before) < 500
+
+    resumed = TickRecorder(path)
+    assert resumed.mended is not None and "cut short" in resumed.mended
+    for n in range(1001, 1101):
+        resumed.record(n, batch(n))
+    resumed.close()
+
+    assert load_recording(path) == [*before, *((n, batch(n)) for n in range(1001, 1101))]
+    assert mode(path) == 0o600
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_a_whole_recording_is_appended_to_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "run.ticks.gz"
+    first = TickRecorder(path)
+    first.record(1, batch(1))
+    first.close()
+    written = path.read_bytes()
+    second = TickRecorder(path)
+    assert second.mended is None
+    second.record(2, batch(2))
+    second.close()
+    assert path.read_bytes().startswith(written)
+    assert load_recording(path) == [(1, batch(1)), (2, batch(2))]
+
+
+def test_a_damaged_recording_is_set_aside_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "run.ticks.gz"
+    text = "".join(f"B,{n}\nT,INFY,{n},1500.0,1,0\n" for n in range(2000)).encode()
+    damaged = bytearray(gzip.compress(text, mtime=0))
+    damaged[100] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+
+    with pytest.raises(RecordingError, match=f"^{path}: damaged"):
+        load_recording(path)  # one line for `kitetui replay`, not a zlib traceback
+
+    recorder = TickRecorder(path)
+    assert recorder.mended is not None and "run.ticks.gz.damaged" in recorder.mended
+    recorder.record(7, batch(7))
+    recorder.close()
+    assert (tmp_path / "run.ticks.gz.damaged").read_bytes() == bytes(damaged)
+    assert load_recording(path) == [(7, batch(7))]
