@@ -242,7 +242,7 @@ class Sweep:
                     f"{len(points):,} points × {len(folds_):,} folds = {runs:,} runs "
                     f"(at most {MAX_POINTS:,} a sweep)",
                 )
-        elif request.window is not None:  # a window without data: one line, not N points
+        else:  # unusable data, or a window without data: one line, not N failed points
             trading_days(request.config, request.window, request.config_path)
         taken = OutputError(
             f"{request.out}: already holds a sweep's results.csv (give another --out)"
@@ -496,8 +496,8 @@ def _overrides(result: PointResult) -> list[ParamOverride]:
 
 def trading_days(config: AppConfig, window: DateWindow | None, config_path: str) -> list[date]:
     """The days with data, in the window, that the NSE calendar says traded. A window
-    with no data at all is the backtest's own usage error (exit 2), raised here once,
-    not by every point."""
+    with no data at all is the backtest's own usage error (exit 2), and a data file no
+    point could load its data error (exit 4): raised here once, not by every point."""
     from kitetui.market.calendar import nse
     from kitetui.market.loaders import data_path
     from kitetui.market.replay import load_replay_sources

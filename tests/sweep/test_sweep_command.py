@@ -333,6 +333,24 @@ def test_bad_flags_are_one_line_and_exit_2(small_config, tmp_path, args, message
     assert not out.exists()
 
 
+def test_an_unusable_data_file_is_one_line_and_exit_4_before_any_point(tmp_path) -> None:
+    """Without --from/--to too: every point failed on it, and the sweep said exit 1."""
+    from kitetui.market.loaders import data_path
+    from tests.backtest_helpers import SMALL
+
+    whole = data_path("pkg:replay/SBIN.csv.gz").read_bytes()
+    cut = tmp_path / "SBIN.csv.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    config = tmp_path / "cut.yaml"
+    config.write_text(SMALL.replace("pkg:replay/SBIN.csv.gz", str(cut)))
+    out = tmp_path / "never"
+    done = run_kitetui("sweep", "-c", str(config), "--grid", "fast=5,9", "--out", str(out))
+    assert done.returncode == 4, done.stderr
+    assert done.stderr.startswith(f"error: {cut}: cannot read near line ")
+    assert done.stderr.count("\n") == 1
+    assert not out.exists()
+
+
 def test_an_out_dir_holding_a_sweep_is_refused_and_left_alone(swept, small_config) -> None:
     out = swept["out"]
     before = (out / "results.csv").read_bytes()
