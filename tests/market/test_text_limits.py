@@ -66,7 +66,7 @@ def test_a_gzip_of_blank_lines_past_the_line_bound_is_refused(tmp_path: Path, lo
     which reads the gzip as it goes, refuse it alike."""
     bomb = HEADER + ROW + b"\n" * (LINES + 1)
     path = write(tmp_path / "SBIN.csv.gz", bomb, zipped=True)
-    with pytest.raises(DataFormatError, match="lines, more than the|lines a data file may"):
+    with pytest.raises(DataFormatError, match=r"lines, more than the|lines a data file may"):
         load(path)
 
 
