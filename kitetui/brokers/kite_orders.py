@@ -84,10 +84,17 @@ def ts_ns_of(value: Any) -> int | None:
 
 
 def order_tags(d: Mapping[str, Any]) -> list[str]:
-    tags = [str(t) for t in (d.get("tags") or []) if t]
+    """The order's own tags, the ``tag`` first. Kite's labels are left out: a protected
+    market order it turned into a LIMIT carries ``mktp`` and ``mktp:2.00`` (orders.json),
+    the same on every such order, so they would make two orders of the account one."""
+    tags = [str(t) for t in (d.get("tags") or []) if t and not _kite_label(str(t))]
     if d.get("tag"):
         tags.insert(0, str(d["tag"]))
     return tags
+
+
+def _kite_label(tag: str) -> bool:
+    return tag == "mktp" or tag.startswith("mktp:")
 
 
 def number(value: Any) -> float:

@@ -83,6 +83,7 @@ class OrderModifier:
         order.record("MODIFIED")
         _apply(order, trial.order_type, trial.price, trial.market_protection, fields)
         order.triggered = trial.triggered
+        order.protected_pct = trial.protected_pct  # a MARKET the change made a band LIMIT
         order.paper_tag = trial.paper_tag
         order.record(status)
         self.desk.updates.publish(order)

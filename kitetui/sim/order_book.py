@@ -68,6 +68,9 @@ class SimOrder:
     refused_trials: int = 0  # modifications the matcher refused: their paper tags are spent
     paper_tag: str = ""
     triggered: bool = False
+    # The percent a protected MARKET order was priced at when it became a LIMIT
+    # (``OrderDesk.protect``); 0 for an order never converted.
+    protected_pct: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -154,12 +157,20 @@ class SimOrder:
             "filled_quantity": self.filled_quantity,
             "pending_quantity": self.pending_quantity if self.status != "REJECTED" else 0,
             "cancelled_quantity": self.cancelled_quantity,
-            "market_protection": num(self.market_protection),
+            # Kite shows a protected market order it turned into a LIMIT as that LIMIT:
+            # market_protection 0 and the percent in its tags (orders.json, 2025-08-07).
+            "market_protection": 0 if self.protected_pct else num(self.market_protection),
             "meta": {},
             "tag": self.tag,
-            "tags": [self.tag] if self.tag else [],
+            "tags": self._tags(),
             "guid": self.guid,
         }
+
+    def _tags(self) -> list[str]:
+        tags = [self.tag] if self.tag else []
+        if self.protected_pct:
+            tags += ["mktp", f"mktp:{self.protected_pct:.2f}"]
+        return tags
 
 
 @dataclass(slots=True)

@@ -206,6 +206,7 @@ class OrderDesk:
                 price = min(max(price, lower), upper)
         order.order_type = "LIMIT"
         order.price = price
+        order.protected_pct = percent
         return ""
 
     def after_accept(self, book: AccountBook, order: SimOrder) -> None:

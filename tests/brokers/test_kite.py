@@ -946,7 +946,7 @@ async def test_sim_modify_turns_a_stop_into_a_protected_market_close(sim, sim_br
     [row] = await run(_book(broker, "STOP0001"))
     assert row["order_type"] == "LIMIT" and row["status"] == "COMPLETE"
     assert changed is None  # no longer working: its fill comes as an update
-    assert float(row["market_protection"]) == -1
+    assert float(row["market_protection"]) == 0 and "mktp" in row["tags"]  # as Kite shows it
 
 
 @needs_sim

@@ -107,8 +107,10 @@ def test_market_and_sl_m_need_market_protection(live, sim_factory):
     decimal = kite.place_order(
         "regular", "NSE", "SBIN", "BUY", 1, "MIS", "MARKET", market_protection=2.5
     )
-    assert _order(kite, auto)["market_protection"] == -1
-    assert _order(kite, decimal)["market_protection"] == 2.5
+    # Shown as Kite shows the LIMIT it made (orders.json's TATASTEEL row): protection 0,
+    # the percent in Kite's tags (-1 is SBIN's automatic band at 520: 0.5 %).
+    assert _shown_protection(_order(kite, auto)) == (0, ["mktp", "mktp:0.50"])
+    assert _shown_protection(_order(kite, decimal)) == (0, ["mktp", "mktp:2.50"])
     assert _order(kite, decimal)["price"] == 533  # 520 + 2.5 %, on the tick
     with pytest.raises(kex.InputException, match="failed to decode market_protection"):
         kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "MIS", "MARKET", market_protection="x")
@@ -125,7 +127,7 @@ def test_market_and_sl_m_need_market_protection(live, sim_factory):
     )  # fmt: skip
     kite.modify_order("regular", stop, order_type="MARKET")
     done = _order(kite, stop)
-    assert done["status"] == "COMPLETE" and done["market_protection"] == 3
+    assert done["status"] == "COMPLETE" and _shown_protection(done) == (0, ["mktp", "mktp:3.00"])
     relaxed = sim_factory(rules={"require_market_protection": False})
     relaxed.tick("NSE:SBIN", 520.0)
     other = relaxed.kite()
@@ -539,3 +541,7 @@ def test_shipped_config_is_strict_and_flags_relax_it(tmp_path):
         build_arg_parser().parse_args(["--liquidity-fraction", "2"])
     with pytest.raises(SystemExit):
         build_arg_parser().parse_args(["--relax", "margins"])
+
+
+def _shown_protection(order: dict) -> tuple[float, list[str]]:
+    return order["market_protection"], order["tags"]

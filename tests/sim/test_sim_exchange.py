@@ -112,7 +112,8 @@ def test_equity_order_types(sbin, product):
     first = _order(kite, market)
     # a protected MARKET is a LIMIT at LTP + 2 % (530.40), filled at the traded price
     assert (first["status"], first["order_type"], first["price"]) == ("COMPLETE", "LIMIT", 530.4)
-    assert first["average_price"] == 520 and first["market_protection"] == 2
+    assert first["average_price"] == 520 and first["market_protection"] == 0
+    assert first["tags"][-2:] == ["mktp", "mktp:2.00"]  # Kite's labels (orders.json)
     assert _order(kite, limit)["status"] == "OPEN"
     assert _order(kite, stop)["status"] == "TRIGGER PENDING"
     assert _order(kite, stop_market)["status"] == "TRIGGER PENDING"
