@@ -693,6 +693,18 @@ async def test_open_orders_maps_working_orders_and_skips_foreign_ones(fake, brok
     assert orders[0].broker_order_id == fake.book[0]["order_id"]
 
 
+async def test_protected_market_orders_placed_outside_kitetui_stay_two_orders(fake, broker):
+    """Kite labels every protected market order it made a LIMIT ``mktp``/``mktp:2.00``
+    (orders.json): two such orders from Kite web were one order, 'mktp', to the broker."""
+    labels = ["mktp", "mktp:2.00"]
+    fake.add_order(tag=None, tags=labels, status="OPEN", price=159.82)
+    fake.add_order(tag=None, tags=labels, status="OPEN", price=160.1)
+    fake.add_order(tag="K7", tags=["K7", *labels], status="OPEN")
+    orders = await run(broker.open_orders())
+    first, second = (f"kite-{row['order_id']}" for row in fake.book[:2])
+    assert [(o.tag, o.price) for o in orders] == [(first, 159.82), (second, 160.1), ("K7", 0)]
+
+
 async def test_positions_maps_net_rows(fake, broker):
     fake.net_positions = [
         {
