@@ -56,11 +56,40 @@ def export(database: Path, run: str, what: str, out: str, stdout: TextIO = sys.s
     if out == "-":
         stdout.write(text)
         return run_id
+    if is_database(Path(out), database):
+        raise OutputError(
+            f"{out}: is a database or a file the desk keeps beside one; an export never replaces it"
+        )
     try:
         write_private(Path(out), text, follow_symlinks=True)  # the path the user named
     except OSError as exc:
         raise OutputError(f"{out}: cannot write the export ({exc.strerror or exc})") from None
     return run_id
+
+
+# What SQLite and the desk keep beside a database (``-seal``: its chain's seal).
+_BESIDE = ("-wal", "-shm", "-journal", "-seal", ".lock", ".sock")
+
+
+def is_database(path: Path, database: Path) -> bool:
+    """Whether writing ``path`` would clobber a journal: the database itself or a file
+    beside it that SQLite or the desk keeps, under any name (a symlink, a hard link: the
+    same file), or any SQLite file at all (a typo must never truncate a ledger)."""
+    target = path.resolve()
+    db = database.resolve()
+    if target == db or (target.parent == db.parent and target.name.startswith(db.name)):
+        return True
+    kept = [db, *(db.with_name(db.name + suffix) for suffix in _BESIDE)]
+    try:
+        if any(
+            target.exists() and kept_file.exists() and target.samefile(kept_file)
+            for kept_file in kept
+        ):
+            return True
+        with target.open("rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 def _signals(conn: sqlite3.Connection, run_id: str) -> str:

@@ -259,8 +259,6 @@ def write_export(database: Path, run: str, what: str, out: str) -> ExportResult:
     path = export_path(database, out.strip())
     if path.is_dir():
         raise HistoryError(f"{path}: is a directory; give a file name")
-    if _is_database(path, database):
-        raise HistoryError(f"{path}: is a database; an export never replaces one")
     try:
         run_id = export(database, run, what, str(path))
         with path.open(newline="", encoding="utf-8") as fh:
@@ -268,21 +266,6 @@ def write_export(database: Path, run: str, what: str, out: str) -> ExportResult:
     except _REFUSALS as exc:
         raise HistoryError(str(exc)) from None
     return ExportResult(path=str(path), run_id=run_id, what=what, rows=rows)
-
-
-def _is_database(path: Path, database: Path) -> bool:
-    """Whether writing ``path`` would clobber the journal: the database itself, a file
-    beside it that SQLite or the desk keeps (``-wal``, ``-shm``, ``.sock``, the lock), or
-    any SQLite file (a typo must never truncate a ledger)."""
-    target = path.resolve()
-    db = database.resolve()
-    if target == db or (target.parent == db.parent and target.name.startswith(db.name)):
-        return True
-    try:
-        with target.open("rb") as fh:
-            return fh.read(16) == b"SQLite format 3\x00"
-    except OSError:
-        return False
 
 
 # -- the desk's side ----------------------------------------------------------------------

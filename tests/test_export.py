@@ -108,3 +108,24 @@ def test_export_refusals_are_one_line(
 def test_export_of_a_missing_database_says_so(tmp_path: Path) -> None:
     proc = kitetui("export", "--db", str(tmp_path / "none.db"), "--what", "fills", "--out", "-")
     assert proc.returncode == 2 and "no such database" in proc.stderr
+
+
+def test_export_never_writes_over_a_database_under_any_name(finished: Path, tmp_path: Path) -> None:
+    """The command line had no guard: ``--out`` naming the database (or its seal) while a
+    desk ran turned it into a CSV, and the desk's next start was refused."""
+    folder = tmp_path / "desk"
+    folder.mkdir()
+    db = folder / "state.db"
+    db.write_bytes(finished.read_bytes())
+    seal = folder / "state.db-seal"
+    seal.write_bytes(b"seal")
+    (folder / "link.db").symlink_to(db)
+    (folder / "hard.db").hardlink_to(db)
+    (tmp_path / "seal-link").hardlink_to(seal)
+    before = {p: p.read_bytes() for p in (db, seal)}
+    for out in (db, seal, folder / "link.db", folder / "hard.db", tmp_path / "seal-link"):
+        proc = kitetui("export", "--db", str(db), "--what", "fills", "--out", str(out))
+        assert proc.returncode == 2, (out, proc.stderr)
+        says = "is a database or a file the desk keeps beside one; an export never replaces it"
+        assert proc.stderr == f"error: {out}: {says}\n"
+    assert {p: p.read_bytes() for p in before} == before
