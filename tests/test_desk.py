@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from kitetui.cli import DEFAULT_CONFIG
@@ -66,23 +67,37 @@ def _digest(db: Path) -> str:
     return hashlib.sha256(db.read_bytes()).hexdigest()
 
 
-def test_second_desk_on_one_database_is_refused_naming_the_first(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["state.db", "symlink.db", "hardlink.db"])
+def test_second_desk_on_one_database_is_refused_naming_the_first(tmp_path: Path, name: str) -> None:
+    """Under any name of the file: a symlink or a hard link each got its own lock file,
+    and a second desk took over the first's run (a hard link's even left a WAL of its
+    own that the next start refused as damaged)."""
     db = tmp_path / "state.db"
     first = _spawn(db, *SLOW)
     try:
         _wait_for(lambda: _trading(db))
+        other = tmp_path / name
+        if name == "symlink.db":
+            other.symlink_to(db.name)
+        elif name == "hardlink.db":
+            other.hardlink_to(db)
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
             before = conn.execute("SELECT run_id, restarts, status FROM runs").fetchall()
         second = subprocess.run(
-            [sys.executable, "-m", "kitetui", *SLOW, "--db", str(db)],
+            [sys.executable, "-m", "kitetui", *SLOW, "--db", str(other)],
             capture_output=True,
             text=True,
             timeout=60,
         )
         assert second.returncode == 7, second.stderr
         lines = second.stderr.strip().splitlines()
-        assert len(lines) == 1 and f"pid {first.pid}" in lines[0], lines
+        assert len(lines) == 1 and "in use by another kitetui desk" in lines[0], lines
+        if name != "hardlink.db":  # the lock file beside the real path names the holder
+            assert f"pid {first.pid}" in lines[0], lines
         assert "Traceback" not in second.stderr
+        assert sorted(
+            p.name for p in tmp_path.iterdir() if p.name.startswith(("symlink", "hard"))
+        ) == ([name] if name != "state.db" else [])  # the refused desk left nothing beside its name
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
             after = conn.execute("SELECT run_id, restarts, status FROM runs").fetchall()
         assert after == before  # the first desk's run was not touched

@@ -109,6 +109,7 @@ def check_path(path: Path, notices: list[tuple[EventKind, str]]) -> None:
                 "point 'database:' or --db at the real file"
             )
         _ensure_directory(path, notices)
+        _check_beside(path)
         return
     if stat.S_ISDIR(info.st_mode):
         raise DatabasePathError(
@@ -126,9 +127,38 @@ def check_path(path: Path, notices: list[tuple[EventKind, str]]) -> None:
             f"{path} is read-only; kitetui must write its journal there (chmod u+rw it, "
             "or point 'database:' or --db at another file)"
         )
+    _check_beside(path)
+
+
+# The files SQLite keeps beside a database, under its name.
+_SQLITE_BESIDE = ("-wal", "-shm", "-journal")
+
+
+def _check_beside(path: Path) -> None:
+    """SQLite opens ``-wal``/``-shm``/``-journal`` by name and would write through a
+    symlink planted there (or fail inside the driver with a traceback): refused, and
+    nothing is touched."""
+    for suffix in _SQLITE_BESIDE:
+        beside = path.with_name(path.name + suffix)
+        if beside.is_symlink():
+            raise DatabasePathError(
+                f"{beside} is a symbolic link; SQLite would write through it, so kitetui "
+                "does not open the database (remove the link)"
+            )
+        try:
+            mode = beside.stat().st_mode
+        except OSError:
+            continue
+        if not stat.S_ISREG(mode):
+            raise DatabasePathError(
+                f"{beside} is a {_kind(mode)}, not a regular file; kitetui does not open "
+                "the database beside it (remove it)"
+            )
 
 
 def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "directory"
     if stat.S_ISFIFO(mode):
         return "FIFO (named pipe)"
     if stat.S_ISSOCK(mode):
@@ -282,6 +312,8 @@ async def _open_checked(
         _tighten(path, notices)
     else:
         await _create(path)
+        if lock is not None:
+            lock.hold_file()  # the file exists now: a hard link made from here on shares it
         verified = Verified(schema.SCHEMA_VERSION, False, {}, 0.0)
     drop_seal(path)  # from here on the file may change: only a clean close seals it again
     try:

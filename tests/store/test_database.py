@@ -97,9 +97,31 @@ def _dangling_symlink(tmp: Path) -> Path:
     return tmp / "state.db"
 
 
+def _wal_symlink(tmp: Path) -> Path:
+    (tmp / "state.db-wal").symlink_to(tmp / "elsewhere-wal")
+    return tmp / "state.db"
+
+
+def _shm_symlink_beside_a_database(tmp: Path) -> Path:
+    victim = tmp / "victim"
+    victim.write_text("mine")
+    victim.chmod(0o644)
+    (tmp / "state.db").write_bytes(b"")
+    (tmp / "state.db-shm").symlink_to(victim)
+    return tmp / "state.db"
+
+
+def _journal_directory(tmp: Path) -> Path:
+    (tmp / "state.db-journal").mkdir()
+    return tmp / "state.db"
+
+
 @pytest.mark.parametrize(
     ("make", "says"),
     [
+        (_wal_symlink, r"state.db-wal is a symbolic link; SQLite would write through it"),
+        (_shm_symlink_beside_a_database, r"state.db-shm is a symbolic link"),
+        (_journal_directory, r"state.db-journal is a directory, not a regular file"),
         (_parent_is_a_file, r"notes.txt is a file, not a directory"),
         (_grandparent_is_a_file, r"notes.txt is a file, not a directory"),
         (_directory, r"is a directory, not a database file"),
@@ -121,6 +143,9 @@ async def test_open_database_with_unusable_path_refuses_in_one_line(
             await asyncio.wait_for(open_database(path), TIMEOUT_S)
         assert "\n" not in str(refused.value)
         assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+        victim = tmp_path / "victim"
+        if victim.exists():  # a planted -shm's target: its mode was tightened through it
+            assert (victim.stat().st_mode & 0o777, victim.read_text()) == (0o644, "mine")
     finally:
         for folder in tmp_path.rglob("ro"):
             folder.chmod(0o755)
@@ -273,3 +298,18 @@ async def test_open_database_with_history_changed_after_the_seal_says_so(
     finally:
         await db.close()
     assert "changed after kitetui last closed it" in capsys.readouterr().err
+
+
+async def test_a_symlink_planted_at_the_lock_is_refused_and_its_target_untouched(
+    tmp_path: Path,
+) -> None:
+    """The lock file was opened through a symlink and the desk's pid written over the
+    target (the tester's /tmp/pb/victim)."""
+    victim = tmp_path / "victim"
+    victim.write_text("important data")
+    (tmp_path / "state.db.lock").symlink_to(victim)
+    with pytest.raises(DatabasePathError, match=r"state.db.lock is a symbolic link") as refused:
+        await asyncio.wait_for(open_database(tmp_path / "state.db", exclusive=True), TIMEOUT_S)
+    assert "\n" not in str(refused.value)
+    assert victim.read_text() == "important data"
+    assert not (tmp_path / "state.db").exists()
