@@ -27,7 +27,7 @@ from kitetui import startup
 from kitetui.commands import TriggerKillSwitch
 from kitetui.control.protocol import socket_path_for
 from kitetui.control.reads import HistoryReads
-from kitetui.control.server import ControlServer
+from kitetui.control.server import ControlServer, check_socket_path
 from kitetui.store import runs as runs_repo
 from kitetui.supervisor import Supervisor
 from kitetui.supervisor.run_summary import RunSummary
@@ -118,6 +118,8 @@ class Desk:
         summary: RunSummary | None = None
         failed = True
         try:
+            if self._control_wanted:  # refused before the database gets a new run
+                check_socket_path(self._socket_path())
             await supervisor.open_store()
             if on_store is not None:
                 on_store()
@@ -126,8 +128,7 @@ class Desk:
             if self._kill_reason:
                 await supervisor.execute(TriggerKillSwitch(f"{self._kill_reason} during start-up"))
             if self._control_wanted:
-                path = self._control_path or socket_path_for(supervisor.db_path)
-                self.control = ControlServer(supervisor, path, reads=self.reads)
+                self.control = ControlServer(supervisor, self._socket_path(), reads=self.reads)
                 await self.control.start()
             if on_market is not None:
                 on_market()
@@ -139,6 +140,9 @@ class Desk:
         finally:
             await self._dispose(failed)
         return summary
+
+    def _socket_path(self) -> Path:
+        return self._control_path or socket_path_for(self.supervisor.db_path)
 
     async def _dispose(self, failed: bool) -> None:
         """Close the socket, record how the run ended, close the store; each step runs

@@ -181,3 +181,28 @@ async def _first_status(client) -> dict:
         if not status.get("ok") or status.get("snapshot") is not None:
             return status
         await asyncio.sleep(0.05)
+
+
+def test_a_start_refused_for_its_socket_path_leaves_the_database_as_it_was(tmp_path: Path) -> None:
+    """A regular file where the control socket goes: exit 2 and one line, and the refused
+    start no longer left a new STOPPED run that the next start 'resumed'."""
+    db = tmp_path / "state.db"
+    done = subprocess.run(
+        [sys.executable, "-m", "kitetui", "run", "--no-ui", "--speed", "max", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    sock = tmp_path / "state.db.sock"
+    sock.write_text("mine")
+    before = _digest(db)
+    refused = subprocess.run(
+        [sys.executable, "-m", "kitetui", "run", "--no-ui", "--speed", "max", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr == f"error: {sock} exists and is not a socket; not touching it\n"
+    assert _digest(db) == before and sock.read_text() == "mine"

@@ -136,6 +136,23 @@ class _Client:
             self.writer.close()
 
 
+def check_socket_path(path: Path) -> None:
+    """What refuses a socket path whatever runs: too long for a Unix socket, or taken by
+    something that is not a socket. The desk asks this before it opens the database, so a
+    start refused here leaves no new run behind (``start`` asks it again)."""
+    if len(os.fsencode(path)) > _SUN_PATH_MAX:
+        raise ControlSocketError(
+            f"control socket path is too long for a Unix socket ({path}); "
+            "use a shorter database path"
+        )
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ControlSocketError(f"{path} exists and is not a socket; not touching it")
+
+
 class ControlServer:
     """Serve a desk (``.published``, ``execute``, ``order_detail``) on a Unix control socket."""
 
@@ -165,11 +182,7 @@ class ControlServer:
         return len(self._clients)
 
     async def start(self) -> None:
-        if len(os.fsencode(self.path)) > _SUN_PATH_MAX:
-            raise ControlSocketError(
-                f"control socket path is too long for a Unix socket ({self.path}); "
-                "use a shorter database path"
-            )
+        check_socket_path(self.path)
         await self._clear_stale()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -188,12 +201,9 @@ class ControlServer:
 
     async def _clear_stale(self) -> None:
         """Remove a dead socket file; refuse when something is listening or it is no socket."""
-        try:
-            mode = os.lstat(self.path).st_mode
-        except FileNotFoundError:
+        if not os.path.lexists(self.path):
             return
-        if not stat.S_ISSOCK(mode):
-            raise ControlSocketError(f"{self.path} exists and is not a socket; not touching it")
+        check_socket_path(self.path)
         try:
             _reader, writer = await asyncio.wait_for(
                 asyncio.open_unix_connection(str(self.path)), 2.0
