@@ -24,7 +24,7 @@ from kitetui.sim.errors import KiteError, input_error
 from kitetui.sim.order_book import AccountBook, SimOrder
 from kitetui.sim.order_gate import OrderFields, OrderGate
 from kitetui.sim.orders import OrderDesk
-from kitetui.sim.rules import MSG_MAX_MODIFICATIONS
+from kitetui.sim.rules import MSG_HOLDINGS, MSG_MAX_MODIFICATIONS
 
 __all__ = ["MAX_MODIFICATIONS", "OrderModifier"]
 
@@ -41,9 +41,12 @@ class OrderModifier:
     def modify(self, book: AccountBook, variety: str, order_id: str, params: dict[str, Any]) -> str:
         """``PUT /orders/{variety}/{order_id}``: price/qty/type/trigger/validity."""
         order = self.desk.live_order(book, variety, order_id, "modified")
+        self.desk.check_amo_change(variety, order)
         if order.modifications >= MAX_MODIFICATIONS:
             raise KiteError(400, "NetworkException", MSG_MAX_MODIFICATIONS)
         fields = self.gate.modification(order, params)
+        if self.desk.beyond_holdings(book, order, fields.quantity):
+            raise input_error(MSG_HOLDINGS)
         if order.status == "AMO REQ RECEIVED":
             self._modify_waiting(order, fields)
         else:

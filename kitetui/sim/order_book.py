@@ -25,6 +25,7 @@ from kitetui.sim.sessions import SimAccount
 __all__ = ["TERMINAL", "WORKING", "AccountBook", "PositionRow", "SimOrder", "num"]
 
 TERMINAL = frozenset({"COMPLETE", "CANCELLED", "REJECTED"})
+EQUITY_EXCHANGES = frozenset({"NSE", "BSE"})
 WORKING = frozenset({"OPEN", "TRIGGER PENDING"})
 
 
@@ -224,6 +225,25 @@ class AccountBook:
         order_id = self.by_paper_tag.get(paper_tag)
         return self.orders.get(order_id) if order_id else None
 
+    def sellable(self, symbol: str, exclude: str = "") -> int:
+        """The shares of ``symbol`` a new CNC sell may take: the holdings, plus today's
+        CNC buys, less today's CNC sells and what the account's live CNC sells (other
+        than ``exclude``) still wait to sell. NSE and BSE count together: holdings are
+        one demat balance, sellable on either exchange."""
+        held = sum(
+            int(h.get("quantity", 0))
+            for h in self.account.holdings
+            if h.get("tradingsymbol") == symbol
+        )
+        for row in self.positions.values():
+            if row.product == "CNC" and _equity(row.instrument, symbol):
+                held += row.quantity
+        for order in self.orders.values():
+            live_sell = order.status not in TERMINAL and not order.buy
+            if live_sell and order.order_id != exclude and order.product == "CNC":
+                held -= order.pending_quantity if _equity(order.instrument, symbol) else 0
+        return held
+
     def position_of(self, order: SimOrder) -> PositionRow | None:
         return self.positions.get((order.instrument.exchange, order.key, order.product))
 
@@ -234,3 +254,8 @@ class AccountBook:
         if row is None:
             row = self.positions[key] = PositionRow(order.instrument, order.product)
         return row
+
+
+def _equity(instrument: Instrument, symbol: str) -> bool:
+    """``instrument`` is the stock ``symbol`` on NSE or BSE."""
+    return instrument.exchange in EQUITY_EXCHANGES and instrument.tradingsymbol == symbol

@@ -12,7 +12,8 @@ stands, so an absent field keeps the order's value.
 The rules (``kitetui.sim.rules``, table in docs/exchange-rules.md): lots and the
 freeze quantity, SL-M on options, MARKET/SL-M without ``market_protection``, limit
 prices and triggers outside the circuit, option limit prices outside NSE's limit
-price protection band, tags of 1-20 alphanumerics.
+price protection band, tags of 1-20 alphanumerics, equity orders of more than
+1,00,000 shares, AMOs during market hours and MARKET AMOs on index options.
 """
 
 from __future__ import annotations
@@ -27,13 +28,19 @@ from kitetui.sim.errors import input_error
 from kitetui.sim.market import SimMarket
 from kitetui.sim.order_book import SimOrder
 from kitetui.sim.rules import (
+    MAX_EQUITY_QUANTITY,
+    MSG_AMO_HOURS,
+    MSG_AMO_INDEX_MARKET,
     MSG_CIRCUIT,
+    MSG_MAX_QUANTITY,
     MSG_NO_PROTECTION,
     MSG_SL_M_OPTIONS,
     MSG_TAG_CHARACTERS,
     MSG_TAG_LENGTH,
     SimRules,
+    amo_blocked,
     freeze_message,
+    is_index_option,
     is_option,
     lpp_band,
     trigger_circuit_message,
@@ -213,6 +220,7 @@ class OrderGate:
         if quantity <= 0 or quantity <= fields.filled_quantity:
             raise input_error("Invalid `quantity`.")
         self.check_lots(fields.instrument, quantity)
+        self.check_size(fields.instrument, quantity)
         fields.quantity = quantity
 
     def check_lots(self, instrument: Instrument, quantity: int) -> None:
@@ -225,6 +233,34 @@ class OrderGate:
         freeze = self.freeze_limits.get(underlying)
         if freeze and instrument.exchange in _DERIVATIVE_EXCHANGES and quantity > freeze:
             raise input_error(freeze_message(quantity, freeze, lot))
+
+    @staticmethod
+    def check_size(instrument: Instrument, quantity: int) -> None:
+        """Zerodha blocks equity orders of more than 1,00,000 shares before the order
+        book (its "rejected order not displayed" article), so a gate refusal."""
+        equity = instrument.exchange not in _DERIVATIVE_EXCHANGES
+        if equity and quantity > MAX_EQUITY_QUANTITY:
+            raise input_error(MSG_MAX_QUANTITY)
+
+    def check_amo_hours(self, instrument: Instrument) -> None:
+        """Refuse an AMO placement, modification or cancellation while Zerodha blocks
+        AMOs (9:00/9:10 AM to 3:45 PM IST by the market clock): a gate refusal, as the
+        same article's other checks are."""
+        if self.rules.amo_hours and amo_blocked(instrument.exchange, self.market.now_ns):
+            raise input_error(MSG_AMO_HOURS)
+
+    def _amo(self, fields: OrderFields, params: Params) -> None:
+        """An AMO is placed only outside market hours, and never as a MARKET order on an
+        index option (the article's "Market order using AMO for Index options")."""
+        if fields.variety != "amo":
+            return
+        self.check_amo_hours(fields.instrument)
+        self._amo_market(fields, params)
+
+    def _amo_market(self, fields: OrderFields, _params: Params) -> None:
+        index_option = is_index_option(fields.instrument)
+        if fields.variety == "amo" and fields.order_type == "MARKET" and index_option:
+            raise input_error(MSG_AMO_INDEX_MARKET)
 
     def _prices(self, fields: OrderFields, params: Params) -> None:
         """The price and trigger the order type needs; the ones it does not use are 0."""
@@ -320,6 +356,7 @@ Check = Callable[[OrderGate, OrderFields, Params], None]
 _PLACEMENT: tuple[Check, ...] = (
     OrderGate._side,
     OrderGate._order_type,
+    OrderGate._amo,
     OrderGate._product,
     OrderGate._quantity,
     OrderGate._prices,
@@ -334,6 +371,7 @@ _PLACEMENT: tuple[Check, ...] = (
 )
 _MODIFICATION: tuple[Check, ...] = (
     OrderGate._order_type,
+    OrderGate._amo_market,
     OrderGate._quantity,
     OrderGate._prices,
     OrderGate._validity,

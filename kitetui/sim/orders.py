@@ -2,11 +2,13 @@
 
 An order the gate (``kitetui.sim.order_gate``) accepts enters the book and walks
 Kite's states, each a row of its history: ``PUT ORDER REQ RECEIVED`` -> ``VALIDATION
-PENDING`` -> (``REJECTED`` by a ``reject`` fault or the RMS: a stop's trigger on the
-wrong side of the last price, or more margin than is available) -> ``OPEN PENDING``
+PENDING`` -> (``REJECTED`` by a ``reject`` fault or the RMS: a CNC sell beyond the
+holdings, a stop's trigger on the wrong side of the last price, or more margin than is
+available) -> ``OPEN PENDING``
 -> ``OPEN``/``TRIGGER PENDING`` (or ``REJECTED`` by the matcher) -> ``COMPLETE``/
-``CANCELLED``. AMO orders wait as ``AMO REQ RECEIVED`` until the market clock enters
-the next IST day. Cancels add ``CANCEL PENDING``.
+``CANCELLED``. AMO orders (taken outside market hours only: the gate) wait as ``AMO
+REQ RECEIVED`` until the market clock enters the next IST day. Cancels add ``CANCEL
+PENDING``.
 
 Sending an order to the "exchange" prices a protected MARKET order as Kite does — a
 LIMIT at LTP +/- the protection band, inside the circuit — and places it in the
@@ -33,6 +35,8 @@ from kitetui.sim.order_book import TERMINAL, WORKING, AccountBook, SimOrder
 from kitetui.sim.order_gate import OrderGate
 from kitetui.sim.order_updates import OrderUpdates
 from kitetui.sim.rules import (
+    MSG_HOLDINGS,
+    MSG_HOLDINGS_RAW,
     MSG_NOT_TRADED,
     SimRules,
     auto_protection_percent,
@@ -101,6 +105,9 @@ class OrderDesk:
         if fault is not None:
             self.reject(order, fault.message or "Order rejected by the simulated RMS.")
             return order.order_id
+        if self.beyond_holdings(book, order, order.quantity):
+            self.refuse(order, MSG_HOLDINGS, MSG_HOLDINGS_RAW)
+            return order.order_id
         reason = self._rms_check(book, order)
         if reason:
             self.reject(order, reason)
@@ -117,6 +124,15 @@ class OrderDesk:
         seq = next(self._order_seq)
         day = ist_str(self.now())[2:10].replace("-", "")
         return f"{day}{seq:09d}"
+
+    def beyond_holdings(self, book: AccountBook, order: SimOrder, quantity: int) -> bool:
+        """A CNC sell of more than the account can deliver (``AccountBook.sellable``):
+        Kite's RMS rejects it ("To sell stocks as CNC, stocks need to be available in
+        holdings", kite.trade/docs/kite/orders; raw "RMS:Rule: Check holdings")."""
+        if not self.rules.cnc_holdings or order.product != "CNC" or order.buy:
+            return False
+        wanted = quantity - order.filled_quantity
+        return wanted > book.sellable(order.instrument.tradingsymbol, exclude=order.order_id)
 
     def _rms_check(self, book: AccountBook, order: SimOrder) -> str:
         """Why the RMS would reject the order (Kite's wording where known), or ""."""
@@ -235,6 +251,7 @@ class OrderDesk:
     def cancel_order(self, book: AccountBook, variety: str, order_id: str) -> str:
         """``DELETE /orders/{variety}/{order_id}``."""
         order = self.live_order(book, variety, order_id, "cancelled")
+        self.check_amo_change(variety, order)
         order.record("CANCEL PENDING")
         self.cancel(book, order, None)
         return order.order_id
@@ -248,7 +265,7 @@ class OrderDesk:
         "cancelled").
         """
         order = book.order(order_id)
-        if variety != order.variety:
+        if variety != order.variety and not _released_amo(variety, order):
             raise input_error("Invalid `variety` for this order.")
         if order.status in TERMINAL:
             raise order_error(
@@ -257,6 +274,14 @@ class OrderDesk:
                 else f"Order cannot be {verb} as it is already completed."
             )
         return order
+
+    def check_amo_change(self, variety: str, order: SimOrder) -> None:
+        """Modifying or cancelling through ``/orders/amo/..`` is refused while Zerodha
+        blocks AMOs (the "What is an After Market Order" article: place, modify or cancel
+        AMOs only outside market hours); an AMO the exchange already has is changed
+        through ``/orders/regular/..`` (kite.trade forum comment 40302)."""
+        if variety == "amo":
+            self.gate.check_amo_hours(order.instrument)
 
     def cancel(self, book: AccountBook, order: SimOrder, message: str | None) -> None:
         """End a working (or waiting) order CANCELLED, its unfilled rest cancelled."""
@@ -270,3 +295,9 @@ class OrderDesk:
         order.exchange_update_ns = self.now()
         order.record("CANCELLED")
         self.updates.publish(order)
+
+
+def _released_amo(variety: str, order: SimOrder) -> bool:
+    """An AMO sent to the exchange is modified and cancelled as a regular order, though
+    the order book still says ``amo`` (Kite staff, kite.trade forum comment 40302)."""
+    return variety == "regular" and order.variety == "amo" and order.status != "AMO REQ RECEIVED"

@@ -20,16 +20,24 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 
 from kitetui.market.instruments import Instrument
 from kitetui.money import exact_fraction
+from kitetui.sim.market import IST
 
 __all__ = [
+    "MAX_EQUITY_QUANTITY",
+    "MSG_AMO_HOURS",
+    "MSG_AMO_INDEX_MARKET",
     "MSG_CIRCUIT",
     "MSG_DAY_LIMIT",
+    "MSG_HOLDINGS",
+    "MSG_HOLDINGS_RAW",
     "MSG_LPP_CANCELLED",
     "MSG_MAX_MODIFICATIONS",
+    "MSG_MAX_QUANTITY",
     "MSG_NOT_TRADED",
     "MSG_NO_PROTECTION",
     "MSG_SL_M_OPTIONS",
@@ -39,8 +47,10 @@ __all__ = [
     "MSG_TOO_MANY_REQUESTS",
     "ReferencePrices",
     "SimRules",
+    "amo_blocked",
     "auto_protection_percent",
     "freeze_message",
+    "is_index_option",
     "is_option",
     "lpp_band",
     "protection_price",
@@ -65,6 +75,9 @@ MSG_MAX_MODIFICATIONS = "Maximum allowed order modifications exceeded."  # forum
 MSG_DAY_LIMIT = "Maximum allowed order requests exceeded."  # forum 7679, 8397, 51118
 MSG_TOO_MANY_REQUESTS = "Too many requests"  # forum 48463, 3328
 MSG_NOT_TRADED = "Contract not traded. Market order not allowed"  # NSE code 17181
+# The OMS's raw text of a CNC sell beyond holdings, as Zerodha's tradingqna answer 24010
+# quotes it (the friendly ``status_message`` beside it is not quoted anywhere).
+MSG_HOLDINGS_RAW = "RMS:Rule: Check holdings"
 # Unverified wordings (no source quotes them; the rule itself is sourced).
 MSG_SL_M_OPTIONS = (
     "Stoploss market (SL-M) orders are not allowed for option contracts. "
@@ -73,6 +86,31 @@ MSG_SL_M_OPTIONS = (
 MSG_TAG_LENGTH = "`tag` should be max 20 characters"  # Kite Publisher says "max 8"
 MSG_TAG_CHARACTERS = "`tag` should be alphanumeric"
 MSG_TOO_MANY_INSTRUMENTS = "Too many instruments: at most {limit} per call."
+# CNC sell beyond holdings: the rule's words are kite.trade/docs/kite/orders', the
+# message is ours.
+MSG_HOLDINGS = (
+    "Insufficient holdings: to sell stocks as CNC, stocks need to be available in holdings."
+)
+MSG_MAX_QUANTITY = "Order quantity greater than 1,00,000 shares is not allowed."
+MSG_AMO_HOURS = (
+    "After market orders (AMO) cannot be placed, modified or cancelled during market "
+    "hours (9:00 AM to 3:45 PM for equity, 9:10 AM to 3:45 PM for F&O)."
+)
+MSG_AMO_INDEX_MARKET = (
+    "Market orders are not allowed in index options as AMO. Place a limit order instead."
+)
+
+# Zerodha's pre-order-book checks (support article "Why is the rejected order not
+# displayed in the order book?", cited in docs/exchange-rules.md).
+MAX_EQUITY_QUANTITY = 100_000  # "Order quantity greater than 1,00,000 shares"
+# AMO blocked from 9:00 (equity) / 9:10 (F&O) to 15:45 IST, as (hour, minute).
+_AMO_BLOCK_START = {"equity": (9, 0), "fo": (9, 10)}
+_AMO_BLOCK_END = (15, 45)
+# The underlyings of NSE's and BSE's index derivatives (options on anything else are
+# stock options).
+INDEX_UNDERLYINGS = frozenset(
+    {"NIFTY", "BANKNIFTY", "FINNIFTY", "MIDCPNIFTY", "NIFTYNXT50", "SENSEX", "BANKEX", "SENSEX50"}
+)
 
 OPTION_TYPES = frozenset({"CE", "PE"})
 DERIVATIVE_EXCHANGES = frozenset({"NFO", "BFO"})
@@ -121,6 +159,8 @@ class SimRules:
     circuit_limits: bool = True
     lpp: bool = True
     tag_alphanumeric: bool = True
+    amo_hours: bool = True
+    cnc_holdings: bool = True
     liquidity_fraction: float | None = 0.25
 
     def __post_init__(self) -> None:
@@ -133,6 +173,26 @@ def is_option(instrument: Instrument) -> bool:
     return instrument.exchange in DERIVATIVE_EXCHANGES and instrument.instrument_type in (
         OPTION_TYPES
     )
+
+
+def is_index_option(instrument: Instrument) -> bool:
+    """An option on an index (NIFTY, SENSEX, ...): Zerodha refuses MARKET AMOs on these."""
+    return is_option(instrument) and (instrument.name or "").upper() in INDEX_UNDERLYINGS
+
+
+# ---------------------------------------------------------------------- AMO hours
+
+
+def amo_blocked(exchange: str, ts_ns: int) -> bool:
+    """Whether Zerodha blocks AMOs on ``exchange`` at ``ts_ns``: 9:00 AM to 3:45 PM IST
+    for equity, 9:10 AM to 3:45 PM for F&O, on weekdays (support article "Why is the
+    rejected order not displayed in the order book?"). Exchange holidays are not known
+    to the sim, so a holiday weekday is treated as a trading day."""
+    moment = datetime.fromtimestamp(ts_ns / 1e9, IST)
+    if moment.weekday() >= 5:
+        return False
+    start = _AMO_BLOCK_START["fo" if exchange in DERIVATIVE_EXCHANGES else "equity"]
+    return start <= (moment.hour, moment.minute) < _AMO_BLOCK_END
 
 
 # ---------------------------------------------------------------------- market protection

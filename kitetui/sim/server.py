@@ -109,6 +109,8 @@ class SimRulesConfig(_Strict):
     circuit_limits: bool = True  # refuse prices and triggers outside the day's circuit
     lpp: bool = True  # NSE's limit price protection band for options
     tag_alphanumeric: bool = True  # tags of letters and digits only
+    amo_hours: bool = True  # refuse AMOs 9:00/9:10 AM-3:45 PM IST (place, modify, cancel)
+    cnc_holdings: bool = True  # reject CNC sells beyond the holdings
     # share of each recorded trade an order may take (partial fills); null = whole fills
     liquidity_fraction: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = 0.25
 
@@ -122,6 +124,8 @@ RELAXABLE = (
     "circuit_limits",
     "lpp",
     "tag_alphanumeric",
+    "amo_hours",
+    "cnc_holdings",
 )
 
 

@@ -4,7 +4,10 @@
 so the real ``kiteconnect.KiteTicker`` can connect to it unchanged:
 
 * ``GET /?api_key=..&access_token=..`` — the credentials are checked at the upgrade and
-  a bad pair is refused with HTTP 403 (the client then reports a 1006 and retries).
+  a bad pair is refused with HTTP 403 (the client then reports a 1006 and retries). An
+  api_key may hold 3 connections at once (docs/kite-contract.md §4.1, §5); a 4th is
+  refused at the upgrade with HTTP 429, as users of Kite report it ("WebSocket
+  connection upgrade failed (429 - TooManyRequests)", kite.trade forum 8500, 40313).
 * Text JSON actions ``{"a": "subscribe"|"unsubscribe"|"mode", "v": ...}``. A fresh
   subscription streams in ``quote`` mode; repeated subscribes are no-ops (the client
   re-sends everything after a reconnect); a mode for an unsubscribed token does
@@ -58,6 +61,7 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from kitetui.sim.packets import (
     HEARTBEAT,
@@ -70,6 +74,7 @@ from kitetui.sim.packets import (
 )
 
 __all__ = [
+    "MAX_CONNECTIONS_PER_API_KEY",
     "MAX_INSTRUMENTS_PER_CONNECTION",
     "AccessChecker",
     "ConnectionInfo",
@@ -84,6 +89,7 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 MAX_INSTRUMENTS_PER_CONNECTION = 3000
+MAX_CONNECTIONS_PER_API_KEY = 3
 _ACTION_LOG = 256  # per-connection record of received actions kept for inspection
 
 
@@ -237,6 +243,7 @@ class TickerServer:
         heartbeat_s: float = 1.0,
         *,
         max_instruments: int = MAX_INSTRUMENTS_PER_CONNECTION,
+        max_connections: int = MAX_CONNECTIONS_PER_API_KEY,
     ) -> None:
         self.exchange = exchange
         self.market = market
@@ -245,12 +252,14 @@ class TickerServer:
         self.host = host
         self.heartbeat_s = heartbeat_s
         self.max_instruments = max_instruments
+        self.max_connections = max_connections
         self._requested_port = port
         self._port: int | None = None
         self._server: Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clients: dict[ServerConnection, _Client] = {}
         self._users: dict[ServerConnection, str | None] = {}
+        self._api_keys: dict[ServerConnection, str] = {}  # accepted upgrades, until closed
         self._tasks: set[asyncio.Task[None]] = set()
         self._next_id = 0
         self._unhooks: list[Callable[[], object]] = []
@@ -457,8 +466,19 @@ class TickerServer:
         if not user:
             self.handshakes_refused += 1
             return connection.respond(HTTPStatus.FORBIDDEN, "Forbidden\n")
+        if self._open_for(api_key) >= self.max_connections:
+            self.handshakes_refused += 1
+            return connection.respond(HTTPStatus.TOO_MANY_REQUESTS, "Too Many Requests\n")
+        self._api_keys[connection] = api_key
         self._users[connection] = user if isinstance(user, str) else None
         return None
+
+    def _open_for(self, api_key: str) -> int:
+        """Connections of ``api_key`` accepted and not yet closed (an accepted upgrade
+        whose handshake then failed never reaches ``_handle``: dropped here once closed)."""
+        for connection in [c for c in self._api_keys if c.state is State.CLOSED]:
+            del self._api_keys[connection]
+        return sum(1 for key in self._api_keys.values() if key == api_key)
 
     async def _handle(self, ws: ServerConnection) -> None:
         self._next_id += 1
@@ -476,6 +496,7 @@ class TickerServer:
             pass
         finally:
             self._clients.pop(ws, None)
+            self._api_keys.pop(ws, None)
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender

@@ -18,6 +18,7 @@ from kitetui.sim.market import NS_PER_SECOND, SimMarket
 from kitetui.sim.order_book import AccountBook, SimOrder
 
 T0 = 1_700_020_800 * NS_PER_SECOND  # 2023-11-15 09:30 IST, a Wednesday
+AFTER_CLOSE_S = 6.5 * 3600  # T0 + this = 16:00 IST: Zerodha takes AMOs again
 FUTURE = Instrument(1, 1, "NIFTY23NOVFUT", "NIFTY", 0.0, date(2023, 11, 30), 0.0, 0.05, 50,
                     "FUT", "NFO-FUT", "NFO")  # fmt: skip
 CALL = Instrument(2, 2, "NIFTY23NOV19500CE", "NIFTY", 0.0, date(2023, 11, 30), 19500.0, 0.05,

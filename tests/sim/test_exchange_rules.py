@@ -480,6 +480,118 @@ def test_modifications_cap_and_completed_orders(live):
         kite.modify_order("regular", order_id, price=501.0)
 
 
+# ---------------------------------------------------------------------- rule 12: CNC holdings
+
+
+def test_cnc_sells_beyond_the_holdings_are_rejected(live, sim_factory):
+    """Kite: "To sell stocks as CNC, stocks need to be available in holdings"
+    (kite.trade/docs/kite/orders); the OMS rejects it as "RMS:Rule: Check holdings"
+    (tradingqna 24010), a REJECTED order like the margin rejection. The account holds
+    10 SBIN; today's sells, working sells and today's CNC buys count."""
+    _sim, kite = live
+
+    def sell(quantity: int, **extra) -> dict:
+        kind = {"order_type": "LIMIT", "price": 530.0} | extra
+        return _order(
+            kite, kite.place_order("regular", "NSE", "SBIN", "SELL", quantity, "CNC", **kind)
+        )
+
+    over = sell(11)
+    assert over["status"] == "REJECTED" and over["status_message"] == rules.MSG_HOLDINGS
+    assert over["status_message_raw"] == rules.MSG_HOLDINGS_RAW
+    resting = sell(6)  # rests OPEN above the market, holding 6 of the 10
+    assert resting["status"] == "OPEN"
+    assert sell(5)["status"] == "REJECTED"
+    assert sell(4, order_type="MARKET", market_protection=-1)["status"] == "COMPLETE"
+    assert sell(1)["status"] == "REJECTED"  # 4 sold today + 6 working = the 10
+    with pytest.raises(kex.InputException, match="holdings"):  # nor by modifying up
+        kite.modify_order("regular", resting["order_id"], quantity=7)
+    kite.cancel_order("regular", resting["order_id"])
+    kite.place_order("regular", "NSE", "SBIN", "BUY", 3, "CNC", "LIMIT", price=525.0)
+    assert sell(10)["status"] == "REJECTED"  # 10 - 4 sold + 3 bought = 9
+    assert sell(9)["status"] == "OPEN"
+    intraday = kite.place_order("regular", "NSE", "SBIN", "SELL", 5, "MIS", "LIMIT", price=530.0)
+    assert _order(kite, intraday)["status"] == "OPEN"  # an intraday short needs no holdings
+    relaxed = sim_factory(rules={"cnc_holdings": False})
+    relaxed.tick("NSE:SBIN", 520.0)
+    other = relaxed.kite()
+    short = other.place_order("regular", "NSE", "SBIN", "SELL", 11, "CNC", "LIMIT", price=530.0)
+    assert _order(other, short)["status"] == "OPEN"
+
+
+# ---------------------------------------------------------------------- rule 13: 1,00,000 shares
+
+
+def test_equity_orders_over_100000_shares_are_refused_at_the_gate(live):
+    """Zerodha's support article "Why is the rejected order not displayed in the order
+    book?": "Order quantity greater than 1,00,000 shares - Blocks orders placed with a
+    quantity greater than 1,00,000", before the order book (a gate refusal)."""
+    _sim, kite = live
+    before = len(kite.orders())
+    refused = _refused(
+        kite.place_order, "regular", "NSE", "SBIN", "BUY", 100_001, "MIS", "LIMIT", price=500.0
+    )
+    assert str(refused) == rules.MSG_MAX_QUANTITY and len(kite.orders()) == before
+    at_cap = kite.place_order("regular", "NSE", "SBIN", "BUY", 100_000, "MIS", "LIMIT", price=500.0)
+    assert _order(kite, at_cap)["quantity"] == 100_000  # in the book (margin may reject it)
+    small = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "MIS", "LIMIT", price=500.0)
+    refused = _refused(kite.modify_order, "regular", small, quantity=100_001)
+    assert str(refused) == rules.MSG_MAX_QUANTITY
+
+
+# ---------------------------------------------------------------------- rule 14: AMO hours
+
+
+def test_amos_are_refused_during_market_hours(sim_factory):
+    """Zerodha's support article "Why is the rejected order not displayed in the order
+    book?": AMOs blocked 9:00 AM-3:45 PM (equity), 9:10 AM-3:45 PM (F&O), and MARKET
+    AMOs on index options always; "What is an After Market Order (AMO)?": place, modify
+    or cancel AMOs only outside those hours. An AMO the exchange has is changed as a
+    regular order (kite.trade forum comment 40302)."""
+    sim = sim_factory()
+    sim.tick("NSE:SBIN", 520.0)  # 2022-11-18 (a Friday), inside market hours
+    kite = sim.kite()
+    for exchange, symbol, quantity, product, price in (
+        ("NFO", FUT, 50, "NRML", 18000.0),
+        ("NSE", "SBIN", 1, "CNC", 500.0),
+    ):
+        refused = _refused(
+            kite.place_order, "amo", exchange, symbol, "BUY", quantity, product, "LIMIT",
+            price=price,
+        )  # fmt: skip
+        assert str(refused) == rules.MSG_AMO_HOURS
+    sim.call(sim.market.advance_to, parse_ist("2022-11-18 15:50:00"))
+    refused = _refused(
+        kite.place_order, "amo", "NFO", CALL, "BUY", 50, "NRML", "MARKET", market_protection=-1
+    )
+    assert str(refused) == rules.MSG_AMO_INDEX_MARKET
+    option = kite.place_order("amo", "NFO", CALL, "BUY", 50, "NRML", "LIMIT", price=90.0)
+    future = kite.place_order(
+        "amo", "NFO", FUT, "BUY", 50, "NRML", "MARKET", market_protection=-1
+    )  # a MARKET AMO on a future is allowed
+    stock = kite.place_order("amo", "NSE", "SBIN", "BUY", 1, "CNC", "LIMIT", price=500.0)
+    with pytest.raises(kex.InputException):  # nor by modifying an option AMO into MARKET
+        kite.modify_order("amo", option, order_type="MARKET", market_protection=-1)
+    assert {_order(kite, o)["status"] for o in (option, future, stock)} == {"AMO REQ RECEIVED"}
+    # Monday 9:05 AM, before the first batch: equity AMOs are frozen, F&O ones are not yet.
+    sim.call(sim.market.advance_to, parse_ist("2023-04-03 09:05:00"))
+    refused = _refused(kite.modify_order, "amo", stock, price=499.0)
+    assert str(refused) == rules.MSG_AMO_HOURS
+    assert str(_refused(kite.cancel_order, "amo", stock)) == rules.MSG_AMO_HOURS
+    kite.modify_order("amo", future, quantity=100)
+    sim.call(sim.market.advance_to, parse_ist("2023-04-03 09:11:00"))
+    assert str(_refused(kite.cancel_order, "amo", option)) == rules.MSG_AMO_HOURS
+    sim.call(sim.market.advance_to, parse_ist("2023-04-03 09:20:00"))
+    assert _order(kite, stock)["status"] == "OPEN"  # released to the exchange
+    kite.cancel_order("regular", stock)
+    assert _order(kite, stock)["status"] == "CANCELLED"
+    relaxed = sim_factory(rules={"amo_hours": False})
+    relaxed.tick("NSE:SBIN", 520.0)
+    other = relaxed.kite()
+    waiting = other.place_order("amo", "NSE", "SBIN", "BUY", 1, "CNC", "LIMIT", price=500.0)
+    assert _order(other, waiting)["status"] == "AMO REQ RECEIVED"
+
+
 # ---------------------------------------------------------------------- what the exit manager uses
 
 
@@ -526,6 +638,8 @@ def test_shipped_config_is_strict_and_flags_relax_it(tmp_path):
             "circuit_limits",
             "lpp",
             "tag_alphanumeric",
+            "amo_hours",
+            "cnc_holdings",
         )
     )
     assert shipped.rules.liquidity_fraction == 0.25

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sim_units import STOCK_KEY, limit, refused, rig
+from sim_units import AFTER_CLOSE_S, STOCK_KEY, limit, refused, rig
 
 from kitetui.domain import OrderStatus
 from kitetui.sim.errors import KiteError
@@ -100,6 +100,7 @@ def test_modify_with_protected_sl_m_keeps_it_watched_by_the_sim(made):
 
 
 def test_modify_with_amo_request_rewrites_it_and_it_keeps_waiting(made):
+    made.tick(STOCK_KEY, 500.0, after_s=AFTER_CLOSE_S)
     order = made.place("amo", **limit(price=495.0))
     made.modify(order, price="490", validity="IOC")
     assert made.statuses(order)[-4:] == [*MODIFIED, "AMO REQ RECEIVED"]

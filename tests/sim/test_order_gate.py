@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sim_units import CALL_KEY, FUT_KEY, STOCK_KEY, T0, new_market, refused
+from sim_units import AFTER_CLOSE_S, CALL_KEY, FUT_KEY, STOCK_KEY, T0, new_market, refused
 
 from kitetui.sim.errors import KiteError
 from kitetui.sim.order_book import SimOrder
@@ -240,6 +240,7 @@ def test_placement_with_relaxed_rules_takes_what_strict_rules_refuse():
 
 
 def test_placement_with_amo_skips_the_lpp_band_but_not_the_circuit(gate):
+    gate.market.advance_by(AFTER_CLOSE_S)
     gate.placement("amo", call(price=150))
     with refused(MSG_CIRCUIT):
         gate.placement("amo", call(price=400.05))

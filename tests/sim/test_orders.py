@@ -3,7 +3,7 @@ MARKET orders, IOC, and cancellation."""
 
 from __future__ import annotations
 
-from sim_units import CALL_KEY, STOCK_KEY, T0, limit, new_account, refused, rig
+from sim_units import AFTER_CLOSE_S, CALL_KEY, STOCK_KEY, T0, limit, new_account, refused, rig
 
 from kitetui.sim.market import NS_PER_SECOND
 from kitetui.sim.orders import FIRST_EXCHANGE_ORDER_ID
@@ -72,6 +72,7 @@ def test_place_with_stop_on_the_wrong_side_of_the_last_price_is_rejected():
     assert sell.status_message == (
         "Trigger price for stoploss sell orders should be lower than the last traded price."
     )
+    made.tick(STOCK_KEY, 500.0, after_s=AFTER_CLOSE_S)
     amo = made.place("amo", **limit(order_type="SL", price=501.0, trigger_price=500.0))
     assert amo.status == "AMO REQ RECEIVED"  # no live price to compare with
 
@@ -93,6 +94,7 @@ def test_place_with_more_margin_than_available_is_rejected_unless_not_enforced()
 def test_place_with_amo_waits_for_the_next_days_first_batch():
     made = rig()
     made.tick(STOCK_KEY, 500.0)
+    made.tick(STOCK_KEY, 500.0, after_s=AFTER_CLOSE_S)
     order = made.place("amo", **limit(price=499.0))
     assert made.statuses(order)[-1] == "AMO REQ RECEIVED" and made.book.amo_queue
     made.tick(STOCK_KEY, 500.0, after_s=3600)  # same day: still waiting
@@ -154,6 +156,7 @@ def test_cancel_with_wrong_variety_or_completed_order_is_refused():
     done = made.place(**limit(price=501.0))
     with refused("Order cannot be cancelled as it is already completed.", "OrderException"):
         made.cancel(done)
+    made.tick(STOCK_KEY, 500.0, after_s=AFTER_CLOSE_S)
     waiting = made.place("amo", **limit(price=499.0))
     with refused("Invalid `variety` for this order."):
         made.exchange.cancel_order(made.account, "regular", waiting.order_id)

@@ -8,9 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kitetui.sim.market import parse_ist
 from kitetui.sim.rules import (
     ReferencePrices,
     SimRules,
+    amo_blocked,
     auto_protection_percent,
     freeze_message,
     lpp_band,
@@ -105,3 +107,21 @@ def test_freeze_message_counts_lots():
     text = freeze_message(1000, 900, 25)
     assert text.startswith("The order quantity 1000 (40 lots) is higher than the maximum")
     assert "of 900 (36 lots) allowed by the exchanges." in text
+
+
+@pytest.mark.parametrize(
+    ("exchange", "when", "blocked"),
+    [
+        ("NSE", "2023-11-15 08:59:59", False),
+        ("NSE", "2023-11-15 09:00:00", True),
+        ("NFO", "2023-11-15 09:09:59", False),
+        ("NFO", "2023-11-15 09:10:00", True),
+        ("BSE", "2023-11-15 15:44:59", True),
+        ("BFO", "2023-11-15 15:45:00", False),
+        ("NSE", "2023-11-18 11:00:00", False),  # a Saturday
+    ],
+)
+def test_amo_blocked_follows_zerodhas_windows(exchange: str, when: str, blocked: bool) -> None:
+    """AMOs blocked 9:00 AM-3:45 PM (equity), 9:10 AM-3:45 PM (F&O) on weekdays (Zerodha
+    support: "Why is the rejected order not displayed in the order book?")."""
+    assert amo_blocked(exchange, parse_ist(when)) is blocked

@@ -115,8 +115,8 @@ def busy(sim_rest):
     kite.place_order(
         "regular", "NSE", "SBIN", "BUY", 10, "MIS", "LIMIT", price=500.03, tag="badtick"
     )
-    cancelled = kite.place_order("amo", "NSE", "SBIN", "BUY", 1, "CNC", "LIMIT", price=450.0)
-    kite.cancel_order("amo", cancelled)
+    cancelled = kite.place_order("regular", "NSE", "SBIN", "BUY", 1, "CNC", "LIMIT", price=450.0)
+    kite.cancel_order("regular", cancelled)
     sim.call(sim.market.advance_by, 120)
     return sim, kite, filled
 

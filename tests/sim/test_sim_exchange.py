@@ -175,7 +175,8 @@ def test_futures_fill_as_the_replay_moves(sim_rest, product):
 
 def test_amo_waits_for_the_next_day(sim_factory):
     sim = sim_factory(rules={"liquidity_fraction": None})  # whole fills: timing is the point
-    sim.call(sim.market.advance_by, 60)
+    # After 3:45 PM: Zerodha blocks AMOs from 9:10 AM to 3:45 PM for F&O.
+    sim.call(sim.market.advance_to, parse_ist("2022-11-18 15:50:00"))
     kite = sim.kite()
     amo = kite.place_order(
         "amo", "NFO", FUT, "BUY", 50, "NRML", "MARKET", tag="amo1", market_protection=-1

@@ -21,6 +21,7 @@ Every wait is bounded; everything listens on 127.0.0.1 with OS-chosen ports.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
@@ -123,6 +124,29 @@ async def test_handshake_with_bad_credentials_is_refused_with_403(server, query:
     assert info.value.response.status_code == 403
     assert server.handshakes_refused == 1
     assert server.connection_count == 0
+
+
+async def test_a_fourth_connection_per_api_key_is_refused_with_429(server) -> None:
+    """Kite allows 3 WebSocket connections per api_key (docs/kite-contract.md §4.1, §5;
+    staff, kite.trade forum 7069); users see a 4th refused at the upgrade as "WebSocket
+    connection upgrade failed (429 - TooManyRequests)" (forum 8500, 40313). A closed
+    connection frees its place."""
+    async with contextlib.AsyncExitStack() as stack:
+        first = await stack.enter_async_context(connect(url(server)))
+        for _ in range(2):
+            await stack.enter_async_context(connect(url(server)))
+        with pytest.raises(InvalidStatus) as info:
+            async with connect(url(server), open_timeout=STEP_TIMEOUT):
+                pass
+        assert info.value.response.status_code == 429
+        assert (server.handshakes_refused, server.connection_count) == (1, 3)
+        await first.close()
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while server.connection_count > 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        async with connect(url(server)) as again:
+            await send(again, "subscribe", [sc.INFY])
+            assert await recv_ticks(again)
 
 
 async def test_subscribe_streams_quote_by_default_and_repeats_are_idempotent(server) -> None:
