@@ -25,6 +25,7 @@ from pathlib import Path
 
 from kitetui import startup
 from kitetui.config import AppConfig, ConfigError, check_armed, load_config
+from kitetui.shown import escaped
 from kitetui.store.errors import (
     DatabasePathError,
     DatabaseRefused,
@@ -255,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         code, shown = _classify(exc)
         if code == 1:
             raise
-        print(f"error: {shown}", file=sys.stderr)
+        print(f"error: {escaped(str(shown))}", file=sys.stderr)
         return code
 
 
@@ -302,7 +303,7 @@ def _desk_command(args: argparse.Namespace) -> int:
     check_armed(config, args.config)
     if config.mode == "live" and not args.live:
         print(
-            f"error: {args.config}: mode: live places real orders; start it with --live",
+            f"error: {escaped(args.config)}: mode: live places real orders; start it with --live",
             file=sys.stderr,
         )
         return EXIT_CONFIG
@@ -441,7 +442,7 @@ def _check_config(path: str) -> int:
     config = load_config(path)
     report = check_inputs(config, path, scan_data=True)
     for line in report.warnings:
-        print(f"warning: {line}", file=sys.stderr)
+        print(f"warning: {escaped(line)}", file=sys.stderr)
     days = f" ({len(report.days)} replay day(s))" if report.days else ""
     armed = ""
     if config.mode == "live":
@@ -450,7 +451,7 @@ def _check_config(path: str) -> int:
             if config.allow_live
             else " (live, not armed: `run` needs allow_live: true and --live)"
         )
-    print(f"{path}: ok{days}{armed}")
+    print(f"{escaped(path)}: ok{days}{armed}")
     return 0
 
 
@@ -537,7 +538,7 @@ def _export(args: argparse.Namespace) -> int:
     database = args.db if args.db else load_config(args.config).database
     run_id = export(Path(database), args.run, args.what, args.out)
     if args.out != "-":
-        print(f"{args.what} of run {run_id} written to {args.out}", file=sys.stderr)
+        print(f"{args.what} of run {run_id} written to {escaped(args.out)}", file=sys.stderr)
     return 0
 
 
@@ -646,9 +647,9 @@ def _headless(
                 task.cancel()
             notifier.close()
         if summary is None:
-            print(f"stopped before trading began ({supervisor.db_path})")
+            print(f"stopped before trading began ({escaped(str(supervisor.db_path))})")
             return 0
-        print(format_summary(supervisor.summary, config, str(supervisor.db_path)))
+        print(format_summary(supervisor.summary, config, escaped(str(supervisor.db_path))))
         return 0 if supervisor.feed_state in ("FINISHED", "STOPPED") else 1
 
     return asyncio.run(main_async())
@@ -702,7 +703,8 @@ def _tui(config: AppConfig, config_path: str, db: str | None, speed) -> int:
         runner.stop()
     if runner.error is not None:  # the screen has already said why
         return _exit_code(runner.error)
-    print(f"state saved to {runner.supervisor.db_path} (run {runner.supervisor.run_id})")
+    saved = escaped(str(runner.supervisor.db_path))
+    print(f"state saved to {saved} (run {runner.supervisor.run_id})")
     return 0
 
 
