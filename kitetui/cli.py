@@ -664,14 +664,38 @@ def _attach(args: argparse.Namespace) -> int:
     path = Path(args.socket) if args.socket else socket_path_for(Path(args.db))
     if not path.exists():
         print(
-            f"error: no desk is listening at {path}: is `kitetui run --no-ui` running "
-            "with this database?",
+            f"error: no desk is listening at {escaped(str(path))}: is `kitetui run --no-ui` "
+            "running with this database?",
             file=sys.stderr,
         )
         return EXIT_DATABASE
-    app = make_app(RemoteLink(path))
+    unreachable = _unreachable(path)
+    if unreachable is not None:  # a dead desk's socket, a FIFO: said before the screen opens
+        print(f"error: {escaped(unreachable)}", file=sys.stderr)
+        return EXIT_DATABASE
+    link = RemoteLink(path)
+    app = make_app(link)
     app.run()
-    return 0
+    # A desk that goes away while attached is reconnected to, not a failure; only one
+    # gone between the check above and the screen's first connection ends it here.
+    if link.failure() is not None:
+        return EXIT_DATABASE
+    return app.return_code or 0
+
+
+def _unreachable(path: Path) -> str | None:
+    """Why no desk answers at ``path`` (``ctl``'s one-line reason), or None if one does."""
+    from kitetui.control.client import ControlClient, ControlError
+
+    async def probe() -> None:
+        async with ControlClient(path):
+            pass
+
+    try:
+        asyncio.run(probe())
+    except ControlError as exc:
+        return str(exc)
+    return None
 
 
 def _tui(config: AppConfig, config_path: str, db: str | None, speed) -> int:
