@@ -25,6 +25,7 @@ from pathlib import Path
 
 from kitetui import startup
 from kitetui.config import AppConfig, ConfigError, check_armed, load_config
+from kitetui.shown import escaped
 from kitetui.store.errors import (
     DatabasePathError,
     DatabaseRefused,
@@ -255,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         code, shown = _classify(exc)
         if code == 1:
             raise
-        print(f"error: {shown}", file=sys.stderr)
+        print(f"error: {escaped(str(shown))}", file=sys.stderr)
         return code
 
 
@@ -302,7 +303,7 @@ def _desk_command(args: argparse.Namespace) -> int:
     check_armed(config, args.config)
     if config.mode == "live" and not args.live:
         print(
-            f"error: {args.config}: mode: live places real orders; start it with --live",
+            f"error: {escaped(args.config)}: mode: live places real orders; start it with --live",
             file=sys.stderr,
         )
         return EXIT_CONFIG
@@ -441,7 +442,7 @@ def _check_config(path: str) -> int:
     config = load_config(path)
     report = check_inputs(config, path, scan_data=True)
     for line in report.warnings:
-        print(f"warning: {line}", file=sys.stderr)
+        print(f"warning: {escaped(line)}", file=sys.stderr)
     days = f" ({len(report.days)} replay day(s))" if report.days else ""
     armed = ""
     if config.mode == "live":
@@ -450,7 +451,7 @@ def _check_config(path: str) -> int:
             if config.allow_live
             else " (live, not armed: `run` needs allow_live: true and --live)"
         )
-    print(f"{path}: ok{days}{armed}")
+    print(f"{escaped(path)}: ok{days}{armed}")
     return 0
 
 
@@ -537,7 +538,7 @@ def _export(args: argparse.Namespace) -> int:
     database = args.db if args.db else load_config(args.config).database
     run_id = export(Path(database), args.run, args.what, args.out)
     if args.out != "-":
-        print(f"{args.what} of run {run_id} written to {args.out}", file=sys.stderr)
+        print(f"{args.what} of run {run_id} written to {escaped(args.out)}", file=sys.stderr)
     return 0
 
 
@@ -646,9 +647,9 @@ def _headless(
                 task.cancel()
             notifier.close()
         if summary is None:
-            print(f"stopped before trading began ({supervisor.db_path})")
+            print(f"stopped before trading began ({escaped(str(supervisor.db_path))})")
             return 0
-        print(format_summary(supervisor.summary, config, str(supervisor.db_path)))
+        print(format_summary(supervisor.summary, config, escaped(str(supervisor.db_path))))
         return 0 if supervisor.feed_state in ("FINISHED", "STOPPED") else 1
 
     return asyncio.run(main_async())
@@ -663,14 +664,38 @@ def _attach(args: argparse.Namespace) -> int:
     path = Path(args.socket) if args.socket else socket_path_for(Path(args.db))
     if not path.exists():
         print(
-            f"error: no desk is listening at {path}: is `kitetui run --no-ui` running "
-            "with this database?",
+            f"error: no desk is listening at {escaped(str(path))}: is `kitetui run --no-ui` "
+            "running with this database?",
             file=sys.stderr,
         )
         return EXIT_DATABASE
-    app = make_app(RemoteLink(path))
+    unreachable = _unreachable(path)
+    if unreachable is not None:  # a dead desk's socket, a FIFO: said before the screen opens
+        print(f"error: {escaped(unreachable)}", file=sys.stderr)
+        return EXIT_DATABASE
+    link = RemoteLink(path)
+    app = make_app(link)
     app.run()
-    return 0
+    # A desk that goes away while attached is reconnected to, not a failure; only one
+    # gone between the check above and the screen's first connection ends it here.
+    if link.failure() is not None:
+        return EXIT_DATABASE
+    return app.return_code or 0
+
+
+def _unreachable(path: Path) -> str | None:
+    """Why no desk answers at ``path`` (``ctl``'s one-line reason), or None if one does."""
+    from kitetui.control.client import ControlClient, ControlError
+
+    async def probe() -> None:
+        async with ControlClient(path):
+            pass
+
+    try:
+        asyncio.run(probe())
+    except ControlError as exc:
+        return str(exc)
+    return None
 
 
 def _tui(config: AppConfig, config_path: str, db: str | None, speed) -> int:
@@ -702,7 +727,8 @@ def _tui(config: AppConfig, config_path: str, db: str | None, speed) -> int:
         runner.stop()
     if runner.error is not None:  # the screen has already said why
         return _exit_code(runner.error)
-    print(f"state saved to {runner.supervisor.db_path} (run {runner.supervisor.run_id})")
+    saved = escaped(str(runner.supervisor.db_path))
+    print(f"state saved to {saved} (run {runner.supervisor.run_id})")
     return 0
 
 

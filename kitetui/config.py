@@ -39,6 +39,7 @@ from pydantic import (
 
 from kitetui.alerts import ALERT_KINDS
 from kitetui.plugins import strategy_class
+from kitetui.shown import escaped
 from kitetui.strict_yaml import YamlProblem, load_yaml
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; a megabyte is not a config
@@ -59,9 +60,7 @@ class ConfigError(Exception):
 def one_line(text: str, limit: int = _MAX_SHOWN) -> str:
     """``text`` safe to print as part of one terminal line: control characters (a
     newline, an ANSI escape from a hostile file) escaped, and at most ``limit`` chars."""
-    if text.isprintable() and len(text) <= limit:
-        return text
-    safe = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    safe = escaped(text)
     return safe if len(safe) <= limit else safe[: limit - 1] + "…"
 
 

@@ -11,7 +11,7 @@ bounds. Money limits are rupees with at most two decimals (paise); counts are wh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation, localcontext
 
 from annotated_types import Ge, Gt, Le, Lt
 
@@ -84,11 +84,22 @@ class LimitChange:
         return f"{self.name}={self.value}"
 
 
+#: Beyond this many places either side of the point no limit's bound or paise lies: such
+#: a number is shown as ``1E+28``, not spelt out (``1e999999`` would be a million digits).
+_PLAIN_PLACES = 15
+
+
 def _shown(value: Decimal) -> str:
-    """``5,000`` or ``12.345``: grouped, with no trailing zeros."""
+    """``5,000`` or ``12.345``: grouped, with no trailing zeros; ``1E+28`` or ``1E-18``
+    for a number far outside every limit."""
+    if abs(value.adjusted()) > _PLAIN_PLACES:
+        with localcontext(rounding=ROUND_DOWN):  # 999…9 is not 1E+31
+            mantissa, exponent = f"{value:.6E}".split("E")
+        return f"{mantissa.rstrip('0').rstrip('.')}E{exponent}"
     if value == value.to_integral_value():
         return f"{int(value):,}"
-    return f"{value.normalize():,f}"
+    exact = Context(prec=max(len(value.as_tuple().digits), 1))  # 28 digits would round
+    return f"{value.normalize(exact):,f}"
 
 
 def check_value(name: str, text: str) -> LimitChange:
@@ -100,19 +111,32 @@ def check_value(name: str, text: str) -> LimitChange:
     if name not in BOUNDS:
         raise LimitRefused(f"no risk limit {name[:40]!r}; limits: {', '.join(LIMIT_NAMES)}")
     bounds = BOUNDS[name]
-    cleaned = text.strip().replace(",", "").replace("_", "").lstrip("₹")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise LimitRefused(f"{name}: {text.strip()[:40]!r} is not a number") from None
-    if not value.is_finite():
-        raise LimitRefused(f"{name}: {text.strip()[:40]!r} is not a number")
+    value = _number(name, text)
+    # Bounds first: a number far past them (1e28) is refused for that, and any number
+    # within them has few enough digits for the checks below (quantize needs them).
+    bounds.check(value)
     if bounds.integer and value != value.to_integral_value():
         raise LimitRefused(f"{name}: must be a whole number, not {_shown(value)}")
     if not bounds.integer and value != value.quantize(Decimal("0.01")):
         raise LimitRefused(f"{name}: at most two decimals (paise), not {_shown(value)}")
-    bounds.check(value)
     return LimitChange(name, int(value) if bounds.integer else float(value))
+
+
+def _number(name: str, text: str) -> Decimal:
+    """``text`` as a finite number, or ``LimitRefused``. Digits are ASCII only: Python
+    reads ``５０００`` (full-width) as 5000, and a limit typed in a script's other digits
+    is more likely a mistake than a wish."""
+    shown = repr(text.strip()[:40])
+    cleaned = text.strip().replace(",", "").replace("_", "").lstrip("₹")
+    if not cleaned.isascii():
+        raise LimitRefused(f"{name}: {shown} is not a number (write its digits as 0-9)")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise LimitRefused(f"{name}: {shown} is not a number") from None
+    if not value.is_finite():
+        raise LimitRefused(f"{name}: {shown} is not a number")
+    return value
 
 
 def parse_assignment(text: str) -> LimitChange:

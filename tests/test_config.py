@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 from cli_helpers import run_kitetui
 
+from kitetui import cli
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import ConfigError, check_armed, load_config, parse_config
 
@@ -201,3 +203,20 @@ def test_live_config_without_allow_live_is_valid_but_not_armed(tmp_path) -> None
         check_armed(config, "live.yaml")
     check_armed(config.model_copy(update={"allow_live": True}), "live.yaml")
     check_armed(parse_config(yaml.safe_load(DEFAULT_CONFIG.read_text())), "dev.yaml")
+
+
+def _exit_table() -> dict[int, str]:
+    """docs/config.md's exit table: each code and the rest of its row."""
+    text = (REPO / "docs" / "config.md").read_text()
+    rows = re.findall(r"^\| (\d+) \|(.*)$", text, flags=re.MULTILINE)
+    return {int(code): rest for code, rest in rows}
+
+
+def test_config_docs_exit_table_lists_every_exit_code_the_cli_has() -> None:
+    table = _exit_table()
+    codes = {value for name, value in vars(cli).items() if name.startswith("EXIT_")}
+    assert codes <= table.keys(), f"docs/config.md lacks exit {sorted(codes - table.keys())}"
+    # the code for "another desk holds it" is the one the CLI returns (tests/test_desk.py)
+    holders = [code for code, row in table.items() if "another desk" in row]
+    assert holders == [cli.EXIT_LOCKED], table
+    assert "disk is full" in table[cli.EXIT_DISK_FULL]

@@ -64,6 +64,30 @@ def test_parse_assignment_with_good_text_gives_the_change(text, name, value) -> 
         ("max_open_positions=2.5", "max_open_positions: must be a whole number, not 2.5"),
         ("max_daily_loss=12.345", "max_daily_loss: at most two decimals (paise), not 12.345"),
         ("max_daily_loss=lots", "max_daily_loss: 'lots' is not a number"),
+        # past the Decimal context's 28 digits: the bounds, not decimal.InvalidOperation
+        *[
+            (
+                f"max_daily_loss={big}",
+                f"max_daily_loss: {shown} is outside its bounds (above 0, at most 100,000,000,000)",
+            )
+            for big, shown in [
+                ("1e28", "1E+28"),
+                ("1E29", "1E+29"),
+                ("1e30", "1E+30"),
+                ("9" * 31, "9.999999E+30"),
+                ("-1e28", "-1E+28"),
+                ("1e999999999", "1E+999999999"),
+            ]
+        ],
+        ("max_open_positions=1e30", "max_open_positions: 1E+30 is outside its bounds (1 to 1,000)"),
+        (
+            "max_daily_loss=５０００",
+            "max_daily_loss: '５０００' is not a number (write its digits as 0-9)",
+        ),
+        (
+            "max_open_positions=٣",
+            "max_open_positions: '٣' is not a number (write its digits as 0-9)",
+        ),
         ("max_daily_loss=nan", "max_daily_loss: 'nan' is not a number"),
         ("max_daily_loss=inf", "max_daily_loss: 'inf' is not a number"),
         (
@@ -117,3 +141,19 @@ def test_check_value_with_any_number_agrees_with_the_config_model(name, value: D
     else:
         with pytest.raises(LimitRefused, match=rf"^{name}: .* is outside its bounds \("):
             check_value(name, str(value))
+
+
+@given(
+    name=st.sampled_from(LIMIT_NAMES),
+    value=st.decimals(allow_nan=False, allow_infinity=False),
+)
+def test_check_value_with_any_finite_number_accepts_or_refuses_in_one_line(
+    name, value: Decimal
+) -> None:
+    """However many digits or however large an exponent: a change or one refusal line,
+    never the Decimal context's own error."""
+    try:
+        check_value(name, str(value))
+    except LimitRefused as refused:
+        assert str(refused).startswith(f"{name}: ")
+        assert "\n" not in str(refused) and len(str(refused)) < 200

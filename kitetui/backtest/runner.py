@@ -41,6 +41,7 @@ from kitetui.config import AppConfig, ConfigError, one_line
 from kitetui.domain import Event
 from kitetui.market.replay import DateWindow
 from kitetui.plugins import strategy_class
+from kitetui.shown import escaped
 
 DEFAULT_DATABASE = Path("backtests.db")
 DEFAULT_REPORTS = Path("reports")
@@ -240,13 +241,14 @@ def run_backtest(request: BacktestRequest, stdout: TextIO | None = None) -> int:
     # signal that comes once the data have ended cuts nothing short.)
     cut = ended.stop_signal if ended.feed_state != "FINISHED" else None
     if ended.run_id is None:
-        print(f"stopped before trading began ({request.database})", file=out)
+        print(f"stopped before trading began ({escaped(str(request.database))})", file=out)
         return 0 if cut is None else 128 + cut
     try:
         write_report_apart(request.database, ended.run_id, request.out, out)
     except KeyboardInterrupt:  # a Ctrl-C once the run was over: one line, no traceback
         print(f"kitetui: stopped by SIGINT while writing the report of run {ended.run_id}; "
-              f"`kitetui report {ended.run_id} --db {request.database}` writes it again",
+              f"`kitetui report {ended.run_id} --db {escaped(str(request.database))}` "
+              "writes it again",
               file=sys.stderr)  # fmt: skip
         return 128 + signal.SIGINT
     if cut is not None:
@@ -379,7 +381,10 @@ def write_report(
     replaced = _report_run_in(folder)
     if replaced is not None and replaced != report.run_id:
         # said, not refused: re-running into one folder is a way of working
-        print(f"kitetui: {folder}: replacing the report of run {replaced}", file=sys.stderr)
+        print(
+            f"kitetui: {escaped(str(folder))}: replacing the report of run {replaced}",
+            file=sys.stderr,
+        )
     try:
         make_private_dir(folder)
         paths = write_report_files(report, folder)
@@ -391,7 +396,7 @@ def write_report(
     tty, width = terminal if terminal is not None else (stdout.isatty(), None)
     # Not a terminal: rich decides (FORCE_COLOR still colours a pipe, as it always did).
     console = Console(file=stdout, width=width if tty else 120, force_terminal=tty or None)
-    print_summary(report, console, paths=[str(html)])
+    print_summary(report, console, paths=[escaped(str(html))])
     return report
 
 
@@ -420,5 +425,5 @@ def list_report_runs(database: Path, stdout: TextIO) -> int:
             file=stdout,
         )
     if not runs:
-        print(f"{database}: no runs", file=stdout)
+        print(f"{escaped(str(database))}: no runs", file=stdout)
     return 0

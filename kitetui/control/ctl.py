@@ -25,6 +25,7 @@ from kitetui.control.protocol import (
     snapshot_from_json,
     socket_path_for,
 )
+from kitetui.shown import escaped
 from kitetui.views import DeskSnapshot, OrderDetail
 
 EXIT_OK = 0
@@ -100,8 +101,8 @@ def run_ctl(argv: Sequence[str] | None = None) -> int:
     path = Path(args.socket) if args.socket else socket_path_for(args.db or "state.db")
     try:
         reply = asyncio.run(_call(path, args.timeout, args.command, request, args.force))
-    except ControlError as exc:
-        print(f"kitetui ctl: {exc}", file=sys.stderr)
+    except ControlError as exc:  # it names the socket, a path the user gave
+        print(f"kitetui ctl: {escaped(str(exc))}", file=sys.stderr)
         return EXIT_UNREACHABLE
     except StopNotForced as exc:
         print(f"kitetui ctl: {exc}", file=sys.stderr)

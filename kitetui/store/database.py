@@ -34,6 +34,7 @@ from pathlib import Path
 import aiosqlite
 
 from kitetui.events import EventKind
+from kitetui.shown import escaped
 from kitetui.store import schema
 from kitetui.store.chain import BY_NAME, chained_at, reseal_all
 from kitetui.store.errors import (
@@ -85,7 +86,7 @@ def take_notices(db: aiosqlite.Connection) -> list[tuple[EventKind, str]]:
 
 
 def _say(notices: list[tuple[EventKind, str]], kind: EventKind, message: str) -> None:
-    print(f"kitetui: {message}", file=sys.stderr, flush=True)
+    print(f"kitetui: {escaped(message)}", file=sys.stderr, flush=True)  # it names a path
     notices.append((kind, message))
 
 
