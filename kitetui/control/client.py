@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
+import socket
+import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,26 @@ from kitetui.views import (
 CLIENT_LINE_LIMIT = 64 * 1024 * 1024
 #: How long a history read (a search, a report, an export) may take to answer.
 READ_TIMEOUT_S = 120.0
+
+
+def _served_by_another_user(sock: socket.socket | None) -> int | None:
+    """The uid of the process at the other end, when it is neither this user nor root.
+
+    A socket beside a database in a shared directory could be planted by another user:
+    ``ctl`` would hand it a kill reason and print its made-up answers, ``attach`` would
+    show its made-up desk. The kernel says who serves it (``SO_PEERCRED``); where it
+    cannot, the socket file's owner stands in."""
+    if sock is None:
+        return None
+    try:
+        if hasattr(socket, "SO_PEERCRED"):
+            raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            uid = struct.unpack("3i", raw)[1]
+        else:  # pragma: no cover - not Linux
+            uid = os.stat(sock.getpeername()).st_uid
+    except OSError:
+        return None
+    return None if uid in (os.getuid(), 0) else uid
 
 
 class ControlError(Exception):
@@ -69,6 +92,13 @@ class ControlClient:
             )
         except (OSError, TimeoutError) as exc:
             raise ControlError(unreachable_message(self.path, exc)) from exc
+        stranger = _served_by_another_user(self._writer.get_extra_info("socket"))
+        if stranger is not None:
+            self._writer.close()
+            raise ControlError(
+                f"{self.path} is served by uid {stranger}, not by you (uid {os.getuid()}): "
+                "not a desk of yours, so nothing is sent to it"
+            )
         self._task = asyncio.create_task(self._read_loop(), name=f"control-client {self.path}")
 
     @property

@@ -143,3 +143,56 @@ async def test_client_with_no_socket_says_how_to_start_a_desk(sock_dir):
     assert message.startswith(f"cannot connect to the desk at {sock_dir / 'absent.sock'} (")
     assert "is `kitetui run --no-ui` running with this database?" in message
     assert not client.connected
+
+
+def _planted_desk(path: Path, user: int | None, ready: int) -> None:
+    """A child that serves ``path`` as ``user`` (forked: nothing to exec, so any user
+    can run it) and answers one request with a made-up kill switch."""
+    import json
+    import os
+    import socket
+
+    try:
+        if user is not None:
+            os.setgid(user)
+            os.setuid(user)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(str(path))
+        server.listen()
+        os.write(ready, b"r")
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(json.dumps({"id": 1, "ok": True, "result": {}}).encode() + b"\n")
+        conn.recv(65536)
+    finally:
+        os._exit(0)
+
+
+async def test_client_refuses_a_socket_another_user_serves(sock_dir, monkeypatch) -> None:
+    """A socket planted beside a database in a shared folder by another user: ``ctl``
+    handed it the kill reason and printed its made-up answer. Whoever serves it must be
+    this user (or root)."""
+    import os
+    import signal
+
+    path = sock_dir / "d.sock"
+    if os.getuid() == 0:  # the planting user: nobody
+        os.chmod(sock_dir, 0o777)
+        user: int | None = 65534
+    else:  # this user plays the stranger: the client believes it is someone else
+        monkeypatch.setattr("kitetui.control.client.os.getuid", lambda: 4242)
+        user = None
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        _planted_desk(path, user, write)
+    os.close(write)
+    try:
+        assert os.read(read, 1) == b"r"
+        client = ControlClient(path, timeout=T)
+        with pytest.raises(ControlError, match=r"is served by uid \d+, not by you"):
+            await asyncio.wait_for(client.connect(), T)
+    finally:
+        os.close(read)
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
