@@ -81,3 +81,27 @@ def test_a_symbol_in_two_masters_is_a_warning_in_check_config_and_an_event_in_th
             "SELECT message FROM events WHERE kind = 'DuplicateInstrumentsDropped'"
         ).fetchall()
     assert [message.startswith(said) for (message,) in rows] == [True]
+
+
+def test_two_overlapping_sources_of_one_symbol_are_exit_4_in_check_config_and_run(
+    tmp_path: Path,
+) -> None:
+    """Interleaved into one series they would corrupt bars, indicators and stops."""
+    rows = "".join(f"2023-04-03 09:{15 + i:02d}:00+05:30,500,501,499,500,10\n" for i in range(30))
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / name).write_text("date,open,high,low,close,volume\n" + rows)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "mode: replay\n"
+        f"replay: {{speed: max, sources: [{{symbol: SBIN, path: '{tmp_path}/a.csv'}},\n"
+        f"                                {{symbol: SBIN, path: '{tmp_path}/b.csv'}}]}}\n"
+        "instruments: ['pkg:replay/nse_instruments.csv']\n"
+        "engines: [{name: equity, kind: equity, symbols: [SBIN], timeframe: 3m,\n"
+        "           strategy: mean_reversion, params: {}}]\n"
+    )
+    said = f"error: {tmp_path}/b.csv: SBIN candles overlap those of {tmp_path}/a.csv"
+    checked = run_kitetui("check-config", str(config))
+    ran = run_kitetui("run", "-c", str(config), "--no-ui", "--db", str(tmp_path / "r.db"))
+    for proc in (checked, ran):
+        assert proc.returncode == 4, proc.stderr
+        assert proc.stderr.startswith(said) and proc.stderr.count("\n") == 1
