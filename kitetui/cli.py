@@ -551,15 +551,12 @@ def _list_runs(args: argparse.Namespace) -> int:
 
 
 def _instruments_search(args: argparse.Namespace) -> int:
-    from kitetui.market.instruments import InstrumentMaster
+    from kitetui.market.instruments import load_masters
     from kitetui.market.loaders import data_path
 
     specs = args.master or load_config(args.config).instruments
-    instruments = []
-    for spec in specs:
-        master, _events = InstrumentMaster.from_csv(data_path(spec))
-        instruments.extend(master)
-    found = InstrumentMaster(instruments).search(" ".join(args.text), limit=args.limit)
+    master, _events = load_masters([data_path(spec) for spec in specs])
+    found = master.search(" ".join(args.text), limit=args.limit)
     if not found:
         print(f"no instrument matches {' '.join(args.text)!r}", file=sys.stderr)
         return 1

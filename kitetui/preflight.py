@@ -8,7 +8,8 @@ instead of a traceback (or a crash hours into a replay):
   (``ConfigError``, exit 2, naming the key and the line of the CSV);
 * ``instruments`` and ``replay.sources``: each file must exist and be a regular file,
   each glob must match (unless ``optional: true``) (``DataFormatError``, exit 4);
-* the masters load (``InstrumentError``, exit 4), and no equity engine lists an index
+* the masters load (``InstrumentError``, exit 4), a row repeated within or across them
+  is a ``DuplicateInstrumentsDropped`` warning, and no equity engine lists an index
   (an ``INDICES`` row: tick 0, lot 0) as a symbol to trade (``ConfigError``);
 * with ``scan_data`` (``check-config``): the data loads too (every refusal of
   ``kitetui.market.replay.load_replay_sources``), and then the replay's days are
@@ -34,7 +35,7 @@ from kitetui.domain import Event
 from kitetui.events import EventKind
 from kitetui.market.calendar import CalendarError, TradingCalendar
 from kitetui.market.calendar import nse as nse_calendar
-from kitetui.market.instruments import InstrumentMaster
+from kitetui.market.instruments import InstrumentMaster, load_masters
 from kitetui.market.loaders import DataFormatError, data_path
 from kitetui.market.replay import expand_source, load_replay_sources
 from kitetui.market.universe import UniverseError, first_known_date
@@ -79,12 +80,8 @@ def check_inputs(
                     continue
                 _require_file(path, key, config_file)
     if config.instruments:
-        instruments = []
-        for spec in config.instruments:
-            master, master_events = InstrumentMaster.from_csv(data_path(spec))
-            instruments.extend(master)
-            events.extend(master_events)
-        master = InstrumentMaster(instruments)
+        master, master_events = load_masters([data_path(spec) for spec in config.instruments])
+        events.extend(master_events)
         check_tradables(config, master, config_file)
         events.extend(_unlisted_underlyings(config, master))
     days: tuple[date, ...] = ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from cli_helpers import run_kitetui
@@ -45,3 +46,62 @@ def test_run_of_an_unarmed_live_config_is_refused_naming_allow_live(tmp_path: Pa
     assert proc.returncode == 2
     assert "allow_live: mode live places real orders" in proc.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_symbol_in_two_masters_is_a_warning_in_check_config_and_an_event_in_the_run(
+    tmp_path: Path,
+) -> None:
+    """The first master's SBIN wins, as a repeat within one master; the dropped row of
+    the second is said by check-config and journaled by the run, naming both files."""
+    master = tmp_path / "m3.csv"
+    master.write_text(
+        "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,"
+        "tick_size,lot_size,instrument_type,segment,exchange\n"
+        "1234,3045,SBIN,STATE BANK OF INDIA,0.0,,0.0,0.10,5,EQ,NSE,NSE\n"
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "mode: replay\n"
+        "replay: {speed: max, sources: [{symbol: SBIN, path: 'pkg:replay/SBIN.csv.gz'}]}\n"
+        f"instruments: ['{master}', 'pkg:replay/nse_instruments.csv']\n"
+        "engines: [{name: equity, kind: equity, symbols: [SBIN], timeframe: 3m,\n"
+        "           strategy: mean_reversion, params: {}}]\n"
+    )
+    said = "nse_instruments.csv: 1 row(s) repeat an exchange:tradingsymbol of m3.csv"
+
+    checked = run_kitetui("check-config", str(config))
+    assert checked.returncode == 0, checked.stderr
+    assert f"warning: DuplicateInstrumentsDropped: {said}" in checked.stderr
+
+    db = tmp_path / "r.db"
+    ran = run_kitetui("run", "-c", str(config), "--db", str(db), "--no-ui", timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT message FROM events WHERE kind = 'DuplicateInstrumentsDropped'"
+        ).fetchall()
+    assert [message.startswith(said) for (message,) in rows] == [True]
+
+
+def test_two_overlapping_sources_of_one_symbol_are_exit_4_in_check_config_and_run(
+    tmp_path: Path,
+) -> None:
+    """Interleaved into one series they would corrupt bars, indicators and stops."""
+    rows = "".join(f"2023-04-03 09:{15 + i:02d}:00+05:30,500,501,499,500,10\n" for i in range(30))
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / name).write_text("date,open,high,low,close,volume\n" + rows)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "mode: replay\n"
+        f"replay: {{speed: max, sources: [{{symbol: SBIN, path: '{tmp_path}/a.csv'}},\n"
+        f"                                {{symbol: SBIN, path: '{tmp_path}/b.csv'}}]}}\n"
+        "instruments: ['pkg:replay/nse_instruments.csv']\n"
+        "engines: [{name: equity, kind: equity, symbols: [SBIN], timeframe: 3m,\n"
+        "           strategy: mean_reversion, params: {}}]\n"
+    )
+    said = f"error: {tmp_path}/b.csv: SBIN candles overlap those of {tmp_path}/a.csv"
+    checked = run_kitetui("check-config", str(config))
+    ran = run_kitetui("run", "-c", str(config), "--no-ui", "--db", str(tmp_path / "r.db"))
+    for proc in (checked, ran):
+        assert proc.returncode == 4, proc.stderr
+        assert proc.stderr.startswith(said) and proc.stderr.count("\n") == 1

@@ -3,7 +3,8 @@
 Parsing half a million CSV rows is most of a short replay's start; the files rarely
 change. ``kitetui.market.loaders`` keeps each file's parsed form (its columns and the
 findings of its load, without the file's path) here, under a key that hashes the
-file's bytes, the load's options (kind, symbol, bar length, session filter) and the
+file's bytes, the load's options (kind, symbol, bar length, session filter, whether
+the name ends in ``.gz``: a ``NotGzip`` finding depends on it) and the
 source of the modules that shape the result, so an edited file or a changed loader
 misses the cache instead of replaying stale data. Nothing but speed depends on it:
 

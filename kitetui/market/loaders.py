@@ -991,7 +991,7 @@ def _parse(
     raw = _read_raw(path)
     if cache is None or not cache.enabled:
         return _packed(fast(raw) or careful(raw))
-    key = cache.key(raw, options)
+    key = cache.key(raw, (*options, _named_gz(path)))
     entry, trouble = cache.get(key, _CACHE_COLUMNS[str(options[0])])
     if entry is not None:
         return Parsed(entry.columns, tuple(Finding(*f) for f in entry.findings))
@@ -1005,6 +1005,13 @@ def _parse(
     kind, message = trouble
     note = Finding(first_ts, kind, message, "WARNING", {"cache_dir": str(cache.directory)})
     return Parsed(parsed.columns, (*parsed.findings, note))
+
+
+def _named_gz(path: Path) -> bool:
+    """Whether the name ends in ``.gz``: part of the cache key, because a plain file so
+    named has a ``NotGzip`` finding the same bytes under another name do not, and a hit
+    must give the events a fresh load of this name would (the key has no name in it)."""
+    return path.suffix.lower() == ".gz"
 
 
 _CACHE_COLUMNS = {"ticks": _TICK_COLUMNS, "index": _TICK_COLUMNS, "candles": _BAR_COLUMNS}

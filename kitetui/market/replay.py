@@ -13,6 +13,12 @@ its glob matching nothing, every row unusable) raises ``DataFormatError`` naming
 file or pattern (exit 4), unless the source says ``optional: true``: then it is a
 ``SourceEmpty`` event. Inside a glob, one empty file is a ``SourceFileEmpty`` event as
 long as another file of the glob has data.
+
+One symbol may come from several files (one a day, say), but never from two whose
+times overlap: two series of one symbol and kind would be merged into one stream of
+interleaved prices (two bars a minute, indicators over both), so that is refused
+(``DataFormatError``, exit 4) naming the symbol and both files, wherever the files come
+from (two sources, or a glob matching ``SBIN.csv`` and ``SBIN.old.csv``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Protocol
 
 import numpy as np
 
+from kitetui.clock import format_ist
 from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
 from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S
@@ -233,10 +240,66 @@ def load_replay_sources(
     """
     cache = LoadCache.from_env() if cache is None else cache
     streams: list[Sequence[Item]] = []
+    origins: list[_Origin] = []
     events: list[Event] = []
     for index, source in enumerate(sources):
-        _load_source(source, f"{key}[{index}]", streams, events, cache)
+        _load_source(source, f"{key}[{index}]", streams, origins, events, cache)
+    _refuse_overlaps(streams, origins)
     return ReplaySources(tuple(streams), tuple(events), _days(streams))
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """Where a loaded stream came from: its symbol, the source's kind, file and key."""
+
+    symbol: str
+    kind: str
+    path: Path
+    where: str
+
+
+def _refuse_overlaps(streams: Sequence[Sequence[Item]], origins: Sequence[_Origin]) -> None:
+    """Refuse two files of one symbol and kind whose time spans (first to last item)
+    overlap: merged, they would be one series of interleaved prices. Files that follow
+    one another (one a day) are fine: their streams are concatenated by the merge."""
+    spans: dict[tuple[str, str], list[tuple[int, int, _Origin]]] = {}
+    for stream, origin in zip(streams, origins, strict=True):
+        if len(stream):
+            first, last = _span(stream)
+            spans.setdefault((origin.symbol, origin.kind), []).append((first, last, origin))
+    for (symbol, kind), found in spans.items():
+        if len(found) < 2:
+            continue
+        found.sort(key=lambda span: (span[0], span[1]))
+        reach = found[0]  # the span reaching latest so far
+        for span in found[1:]:
+            if span[0] <= reach[1]:
+                raise _overlap(symbol, kind, reach, span)
+            if span[1] > reach[1]:
+                reach = span
+
+
+def _span(stream: Sequence[Item]) -> tuple[int, int]:
+    """The first and last item time of a stream in time order (a lazy one's from its
+    column: indexing it would build a chunk of items)."""
+    if isinstance(stream, LazyItems):
+        ts = stream.columns()["ts_ns"]
+        return int(ts[0]), int(ts[-1])
+    return stream[0].ts_ns, stream[-1].ts_ns
+
+
+def _overlap(
+    symbol: str, kind: str, one: tuple[int, int, _Origin], other: tuple[int, int, _Origin]
+) -> DataFormatError:
+    """One line: the symbol, both files (with their config keys) and the shared span."""
+    first, last = other[0], min(one[1], other[1])
+    one_origin, other_origin = one[2], other[2]
+    return DataFormatError(
+        other_origin.path,
+        f"{symbol} {kind} overlap those of {one_origin.path} ({one_origin.where}) from "
+        f"{format_ist(first)} to {format_ist(last)}: the two series would be merged into "
+        f"one; give each symbol one file per time span ({other_origin.where})",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,11 +363,12 @@ def _load_source(
     source: SourceSpec,
     where: str,
     streams: list[Sequence[Item]],
+    origins: list[_Origin],
     events: list[Event],
     cache: LoadCache,
 ) -> None:
-    """One source: its files' streams and events, or why it has none (raised when the
-    source is required, an event when it is optional)."""
+    """One source: its files' streams (and where each came from) and events, or why it
+    has none (raised when the source is required, an event when it is optional)."""
     try:
         files = expand_source(source.path, source.symbol)
     except ValueError as exc:  # pkg: escaping the data dir (the config refuses it)
@@ -315,7 +379,7 @@ def _load_source(
             raise DataFormatError(source.path, f"no file matches this pattern ({where})")
         events.append(_event(EventKind.SOURCE_EMPTY, message, source.path))
         return
-    first_empty = _load_files(source, files, where, streams, events, cache)
+    first_empty = _load_files(source, files, where, streams, origins, events, cache)
     if first_empty is None:
         return
     if not source.optional:
@@ -340,6 +404,7 @@ def _load_files(
     files: Sequence[tuple[Path, str]],
     where: str,
     streams: list[Sequence[Item]],
+    origins: list[_Origin],
     events: list[Event],
     cache: LoadCache,
 ) -> DataFormatError | None:
@@ -366,6 +431,7 @@ def _load_files(
             continue
         events.extend(file_events)
         streams.append(items)  # lazy: built as the replay reaches them (lazy_items.py)
+        origins.append(_Origin(symbol, source.kind, path, where))
         loaded += 1
     if loaded:
         return None

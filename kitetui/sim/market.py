@@ -51,7 +51,7 @@ from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
 from kitetui.events import EventKind
 from kitetui.market.bars import DAY_NS, DAY_S, IST_OFFSET_NS, SessionBuckets
 from kitetui.market.index_loader import load_index_values
-from kitetui.market.instruments import Instrument, InstrumentMaster
+from kitetui.market.instruments import Instrument, InstrumentMaster, load_masters
 from kitetui.market.load_cache import LoadCache
 from kitetui.market.loaders import data_path, load_candles, load_ticks, with_symbol
 from kitetui.market.replay import Item, Pacer, event_time, merge_batches
@@ -302,10 +302,9 @@ class SimMarket:
         if isinstance(specs, InstrumentMaster):
             items.extend(specs)
         else:
-            for spec in specs:
-                loaded, events = InstrumentMaster.from_csv(data_path(spec))
-                items.extend(loaded)
-                self.load_events.extend(events)
+            loaded, events = load_masters([data_path(spec) for spec in specs])
+            items.extend(loaded)
+            self.load_events.extend(events)
         if master is not None:
             items.extend(master)
         return InstrumentMaster(items)

@@ -16,7 +16,7 @@ from kitetui.config import AppConfig, ConfigError
 from kitetui.domain import Event
 from kitetui.market.bar_columns import BarColumns, bar_columns
 from kitetui.market.feeds import Batch, ReplayFeed
-from kitetui.market.instruments import InstrumentMaster
+from kitetui.market.instruments import load_masters
 from kitetui.market.loaders import data_path
 from kitetui.market.replay import (
     DateWindow,
@@ -65,12 +65,8 @@ class ReplayVenue:
             if self.recording is not None
             else list(cfg.instruments)
         )
-        instruments = []
-        for spec in specs:
-            loaded, found = InstrumentMaster.from_csv(data_path(spec))
-            instruments.extend(loaded)
-            events.extend(found)
-        master = InstrumentMaster(instruments)
+        master, found = load_masters([data_path(spec) for spec in specs])
+        events.extend(found)
         if self.recording is not None:
             recorded = load_recording(self.recording)
             available = frozenset(recorded_symbols(recorded))

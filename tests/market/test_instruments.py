@@ -21,7 +21,12 @@ from pathlib import Path
 import pytest
 
 from kitetui.domain import Event
-from kitetui.market.instruments import Instrument, InstrumentError, InstrumentMaster
+from kitetui.market.instruments import (
+    Instrument,
+    InstrumentError,
+    InstrumentMaster,
+    load_masters,
+)
 from kitetui.market.resolve import (
     OptionPair,
     OptionSelector,
@@ -402,6 +407,86 @@ def test_from_csv_with_bad_rows_skips_them_with_one_event_per_reason() -> None:
     assert dupes == {"an exchange:tradingsymbol": (2, [11, 12]), "an instrument_token": (1, [13])}
     assert all(e.ts_ns == 123 and e.level == "WARNING" for e in events)
     assert "kept the first" in by_kind["DuplicateInstrumentsDropped"][0].message
+
+
+def test_load_masters_with_a_symbol_in_two_files_keeps_the_first_with_an_event(
+    tmp_path: Path,
+) -> None:
+    """Across files as within one: the first definition wins and the dropped row is an
+    event naming both files, the symbol and what each file said."""
+    first, second = tmp_path / "m3.csv", tmp_path / "nse.csv"
+    first.write_bytes(_csv("1234,3045,SBIN,STATE BANK OF INDIA,0.0,,0.0,0.10,5,EQ,NSE,NSE"))
+    second.write_bytes(
+        _csv("779521,3045,SBIN,STATE BANK OF INDIA,0.0,,0.0,0.05,1,EQ,NSE,NSE", GOOD_FUT)
+    )
+
+    master, events = load_masters([first, second], ts_ns=7)
+
+    sbin = master.get("NSE", "SBIN")
+    assert sbin is not None and (sbin.instrument_token, sbin.lot_size) == (1234, 5)
+    assert master.by_token(779521) is None and len(master) == 2
+    (event,) = events
+    assert event.kind == "DuplicateInstrumentsDropped"
+    assert (event.level, event.ts_ns) == ("WARNING", 7)
+    assert event.message.startswith(
+        "nse.csv: 1 row(s) repeat an exchange:tradingsymbol of m3.csv (listed before it) "
+        "with another definition; kept m3.csv's"
+    )
+    assert "NSE:SBIN token 779521 tick 0.05 lot 1 dropped" in event.message
+    assert "m3.csv has NSE:SBIN token 1234 tick 0.1 lot 5" in event.message
+    assert event.data == {
+        "path": str(second),
+        "kept_path": str(first),
+        "reason": "an exchange:tradingsymbol",
+        "count": 1,
+        "symbols": ["NSE:SBIN"],
+        "tokens": [779521],
+    }
+
+
+def test_load_masters_with_a_token_in_two_files_and_disjoint_files(tmp_path: Path) -> None:
+    futures, options, other = (tmp_path / n for n in ("fut.csv", "opt.csv", "b.csv"))
+    futures.write_bytes(_csv(GOOD_FUT))
+    options.write_bytes(_csv(GOOD_CE))
+    other.write_bytes(
+        _csv("14866434,1,NIFTY26SEPFUT,NIFTY,0.0,2026-09-29,0.0,0.1,65,FUT,NFO-FUT,NFO")
+    )
+
+    master, events = load_masters([futures, options])
+    assert len(master) == 2 and events == ()  # disjoint files: nothing to say
+
+    master, events = load_masters([futures, other])
+    assert [i.tradingsymbol for i in master] == ["NIFTY26AUGFUT"]
+    (event,) = events
+    assert event.data["reason"] == "an instrument_token" and event.data["count"] == 1
+    assert "b.csv: 1 row(s) repeat an instrument_token of fut.csv" in event.message
+
+
+def test_load_masters_with_the_same_row_in_two_files_keeps_one_without_a_word(
+    tmp_path: Path,
+) -> None:
+    """The NFO and NSE dumps both list the indices: the same definition twice is one
+    instrument (its last_price, a snapshot, may differ), not a conflict to warn of."""
+    nfo, nse = tmp_path / "nfo.csv", tmp_path / "nse.csv"
+    nfo.write_bytes(_csv(GOOD_FUT, INDEX_ROW))
+    nse.write_bytes(_csv(INDEX_ROW.replace(",0.0,,", ",18300.5,,", 1)))
+    master, events = load_masters([nfo, nse])
+    assert len(master) == 2 and master.lookup("NSE:NIFTY 50") is not None
+    assert events == ()
+    nse.write_bytes(_csv(INDEX_ROW.replace("256265", "256266", 1)))  # another token
+    _, (event,) = load_masters([nfo, nse])
+    assert event.level == "WARNING" and "NSE:NIFTY 50 token 256266" in event.message
+
+
+def test_load_masters_names_same_named_files_by_path(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = tmp_path / "a" / "m.csv", tmp_path / "b" / "m.csv"
+    first.write_bytes(_csv(GOOD_FUT))
+    second.write_bytes(_csv(GOOD_FUT.replace(",0.1,65,", ",0.05,65,", 1)))
+    _, (event,) = load_masters([first, second])
+    assert event.message.startswith(f"{second}: 1 row(s) repeat")
+    assert f"of {first}" in event.message
 
 
 def test_from_csv_with_gzip_bytes_and_plain_path_gives_same_master(tmp_path: Path) -> None:

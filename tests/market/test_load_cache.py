@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from kitetui.market import load_cache
 from kitetui.market.load_cache import LoadCache
-from kitetui.market.loaders import data_path, load_candles, load_ticks, reference_candles
+from kitetui.market.loaders import (
+    data_path,
+    load_candles,
+    load_ticks,
+    reference_candles,
+    reference_ticks,
+)
 from kitetui.market.replay import load_replay_sources
 
 SBIN = data_path("pkg:replay/SBIN.csv.gz")
@@ -219,3 +227,28 @@ def test_a_write_prunes_the_folder_to_max_bytes(
     load_candles(SBIN, "SBIN", cache=LoadCache(folder))
     assert not stale_entry.exists()
     assert len(entries(folder)) == 1  # the entry just written stays, over the limit alone
+
+
+@pytest.mark.parametrize("gz_first", [True, False], ids=["gz-name-first", "csv-name-first"])
+@pytest.mark.parametrize(
+    ("load", "reference"),
+    [(load_candles, reference_candles), (load_ticks, reference_ticks)],
+    ids=["candles", "ticks"],
+)
+def test_a_hit_never_carries_another_names_not_gzip_event(
+    tmp_path: Path, gz_first: bool, load: Callable, reference: Callable
+) -> None:
+    """The key has no file name in it, but ``NotGzip`` depends on the name: the same
+    plain bytes named ``.csv`` and ``.csv.gz`` each get the events of a fresh load."""
+    source = SBIN if load is load_candles else data_path("pkg:replay/NIFTY-I_20221118.csv.gz")
+    text = gzip.decompress(source.read_bytes())
+    plain, named_gz = tmp_path / "SBIN.csv", tmp_path / "SBIN.csv.gz"
+    plain.write_bytes(text)
+    named_gz.write_bytes(text)
+    cache = LoadCache(tmp_path / "cache")
+    order = [named_gz, plain] if gz_first else [plain, named_gz]
+    for path in order * 2:  # a miss, then a hit, for each name
+        result = load(path, "SBIN", cache=cache)
+        assert result.events == reference(path, "SBIN").events, path.name
+        kinds = [event.kind for event in result.events]
+        assert ("NotGzip" in kinds) == (path is named_gz), path.name
