@@ -416,10 +416,19 @@ def _report(args: argparse.Namespace) -> int:
     from kitetui.backtest.runner import DEFAULT_DATABASE, list_report_runs, write_report
 
     database = Path(args.db) if args.db else DEFAULT_DATABASE
+    _verify_closed(database)
     if args.list:
         return list_report_runs(database, sys.stdout)
     write_report(database, args.run, Path(args.out) if args.out else None, sys.stdout)
     return 0
+
+
+def _verify_closed(database: Path) -> None:
+    """A closed database verifies before a read-only command reports from it
+    (``store.verify.verify_closed``)."""
+    from kitetui.store.verify import verify_closed
+
+    verify_closed(database)
 
 
 def _report_errors() -> tuple[type[BaseException], ...]:
@@ -536,6 +545,7 @@ def _export(args: argparse.Namespace) -> int:
     from kitetui.export import export
 
     database = args.db if args.db else load_config(args.config).database
+    _verify_closed(Path(database))
     run_id = export(Path(database), args.run, args.what, args.out)
     if args.out != "-":
         print(f"{args.what} of run {run_id} written to {escaped(args.out)}", file=sys.stderr)
@@ -546,6 +556,7 @@ def _list_runs(args: argparse.Namespace) -> int:
     from kitetui.runs_listing import list_runs, render
 
     database = args.db if args.db else load_config(args.config).database
+    _verify_closed(Path(database))
     print(render(list_runs(Path(database)), args.json))
     return 0
 

@@ -129,3 +129,31 @@ def test_export_never_writes_over_a_database_under_any_name(finished: Path, tmp_
         says = "is a database or a file the desk keeps beside one; an export never replaces it"
         assert proc.stderr == f"error: {out}: {says}\n"
     assert {p: p.read_bytes() for p in before} == before
+
+
+@pytest.mark.parametrize("change", ["a fill", "a newer schema"])
+def test_read_commands_refuse_a_closed_database_the_desk_would_refuse(
+    finished: Path, tmp_path: Path, change: str
+) -> None:
+    """``report``, ``export`` and ``runs`` read a fill changed outside kitetui (or a
+    schema from a newer kitetui) and exited 0 as if it were the journal."""
+    db = tmp_path / "state.db"
+    db.write_bytes(finished.read_bytes())
+    with sqlite3.connect(db) as conn:
+        if change == "a fill":
+            conn.execute("UPDATE fills SET price = price + 1 WHERE rowid = 1")
+        else:
+            conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    before = db.read_bytes()
+    out = tmp_path / "fills.csv"
+    for args in (
+        ("export", "--what", "fills", "--out", str(out)),
+        ("runs",),
+        ("report", "--out", str(tmp_path / "report")),
+    ):
+        proc = kitetui(*args, "--db", str(db))
+        assert proc.returncode == 3, (args, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and str(db) in proc.stderr, proc.stderr
+    assert db.read_bytes() == before
+    assert not out.exists() and not (tmp_path / "report").exists()

@@ -67,6 +67,19 @@ def read_only_uri(path: Path) -> str:
     return f"{path.resolve().as_uri()}?mode=ro" if wal.exists() else file_alone_uri(path)
 
 
+def verify_closed(path: Path) -> None:
+    """The check ``report``, ``export`` and ``runs`` make before they read: a database no
+    desk has open (no WAL beside it) must verify as a desk's own start would, so a row
+    changed outside kitetui or a newer schema is refused (``DatabaseRefused``, exit 3)
+    rather than reported as if it were the journal. A clean close's seal makes this a
+    few reads (0.06 s on a year's 45 MB backtest; 0.5 s to recompute every chain). With
+    a WAL a desk may be writing: it verified the file when it opened it and holds it, and
+    a check racing its commits could refuse a sound file, so the snapshot is read as is.
+    A missing path is left to the command's own message."""
+    if path.is_file() and not path.with_name(path.name + "-wal").exists():
+        verify_database(path)
+
+
 def verify_database(
     path: Path,
     *,
