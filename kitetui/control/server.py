@@ -147,8 +147,8 @@ def check_socket_path(path: Path) -> None:
         )
     try:
         mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (the database's own
+        return  # checks name a folder that is a file)
     if not stat.S_ISSOCK(mode):
         raise ControlSocketError(f"{path} exists and is not a socket; not touching it")
 
