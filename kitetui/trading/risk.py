@@ -26,8 +26,10 @@ from typing import Any
 from kitetui.domain import (
     OrderIntent,
     OrderPurpose,
+    Product,
     RiskDecision,
     RiskVerdict,
+    Side,
     TradingState,
     to_paise,
 )
@@ -122,6 +124,19 @@ def _rupees(paise: int) -> str:
 
 def _block(rule: str, reason: str) -> RiskDecision:
     return RiskDecision(RiskVerdict.BLOCK, 0, reason, rule)
+
+
+def _delivery_short_block(intent: OrderIntent) -> RiskDecision | None:
+    """An entry that sells in CNC is a short sale of shares the account does not hold:
+    Kite's RMS rejects it ("Check holdings"), and a paper or replay run must not book
+    what live trading never could (an audit found 18 such CNC shorts in a replay)."""
+    if intent.product is Product.CNC and intent.side is Side.SELL:
+        return _block(
+            "cnc_short",
+            f"{intent.symbol}: a CNC sell needs shares held, and kitetui holds none to "
+            "deliver; sell short intraday with product MIS",
+        )
+    return None
 
 
 def _price_block(symbol: str, price: float) -> RiskDecision | None:
@@ -296,6 +311,7 @@ class RiskEngine:
         blocked = (
             self._desk_block()
             or self._symbol_block(intent, exposure)
+            or _delivery_short_block(intent)
             or _price_block(intent.symbol, price)
         )
         if blocked is not None:

@@ -49,6 +49,26 @@ def engine(**changes) -> RiskEngine:
 # ---------------------------------------------------------------------- entries
 
 
+def test_a_cnc_entry_that_sells_is_blocked_as_a_short_without_holdings() -> None:
+    """A replay with ``product: CNC`` booked 18 short entries Kite's RMS would reject."""
+    from dataclasses import replace
+
+    from kitetui.domain import Product
+
+    risk = engine()
+    short = replace(intent(side=Side.SELL), product=Product.CNC)
+    decision = risk.check(short, 100.0, FLAT)
+    assert (decision.verdict, decision.rule) == (RiskVerdict.BLOCK, "cnc_short")
+    assert "sell short intraday with product MIS" in decision.reason
+    long = replace(intent(side=Side.BUY), product=Product.CNC)
+    assert risk.check(long, 100.0, FLAT).verdict is RiskVerdict.ALLOW
+    mis_short = intent(side=Side.SELL)
+    assert risk.check(mis_short, 100.0, FLAT).verdict is RiskVerdict.ALLOW
+    held = ExposureView(open_positions=1, gross_exposure_paise=0, position_qty=10)
+    closing = replace(intent(side=Side.SELL, purpose=OrderPurpose.EXIT), product=Product.CNC)
+    assert risk.check(closing, 100.0, held).verdict is RiskVerdict.ALLOW  # selling what is held
+
+
 @pytest.mark.parametrize(
     ("setup", "rule"),
     [
