@@ -172,8 +172,8 @@ def _cards(f: Figures, report: Report) -> str:
             "max drawdown (marked)",
             f"{_rupees(report.mtm_drawdown.amount)} · {_sessions(report.mtm_drawdown)}",
         ),
-        ("Sharpe (daily)", _ratio(f.sharpe)),
-        ("Sortino (daily)", _ratio(f.sortino)),
+        (f"Sharpe (daily, {_days(report)})", _ratio(f.sharpe)),
+        (f"Sortino (daily, {_days(report)})", _ratio(f.sortino)),
         ("exposure", _ratio(f.exposure, pct=True)),
         ("turnover", _rupees(f.turnover, 0)),
     ]
@@ -318,3 +318,9 @@ def render_html(report: Report) -> str:
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def _days(report: Report) -> str:
+    """The run's trading days, beside the ratios annualised from them."""
+    days = len(report.ledger.days)
+    return f"{days} day{'' if days == 1 else 's'}"

@@ -99,9 +99,16 @@ def _headline(f: Figures, report: Report) -> Table:
         f"{_rupees(report.mtm_drawdown.amount)}, {report.mtm_drawdown.duration_sessions} session"
         + ("" if report.mtm_drawdown.duration_sessions == 1 else "s"),
     )
-    table.add_row("Sharpe", _num(f.sharpe), "Sortino", _num(f.sortino))
+    table.add_row(_daily("Sharpe", report), _num(f.sharpe), "Sortino", _num(f.sortino))
     table.add_row("exposure", _pct(f.exposure), "", "")
     return table
+
+
+def _daily(name: str, report: Report) -> str:
+    """A daily ratio's label with its days: annualised over five days, a Sharpe of -300
+    says little, and the reader should see on how little."""
+    days = len(report.ledger.days)
+    return f"{name} ({days} day{'' if days == 1 else 's'})"
 
 
 def _charges_line(f: Figures) -> Text:
