@@ -187,22 +187,19 @@ def test_a_start_refused_for_its_socket_path_leaves_the_database_as_it_was(tmp_p
     """A regular file where the control socket goes: exit 2 and one line, and the refused
     start no longer left a new STOPPED run that the next start 'resumed'."""
     db = tmp_path / "state.db"
-    done = subprocess.run(
-        [sys.executable, "-m", "kitetui", "run", "--no-ui", "--speed", "max", "--db", str(db)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def run() -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "kitetui", "run", "--no-ui", "--speed", "max"]
+        return subprocess.run(
+            [*command, "--db", str(db)], capture_output=True, text=True, timeout=120
+        )
+
+    done = run()
     assert done.returncode == 0, done.stderr
     sock = tmp_path / "state.db.sock"
     sock.write_text("mine")
     before = _digest(db)
-    refused = subprocess.run(
-        [sys.executable, "-m", "kitetui", "run", "--no-ui", "--speed", "max", "--db", str(db)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    refused = run()
     assert refused.returncode == 2, refused.stderr
     assert refused.stderr == f"error: {sock} exists and is not a socket; not touching it\n"
     assert _digest(db) == before and sock.read_text() == "mine"

@@ -512,9 +512,7 @@ def test_cnc_sells_beyond_the_holdings_are_rejected(live, sim_factory):
     assert sell(9)["status"] == "OPEN"
     intraday = kite.place_order("regular", "NSE", "SBIN", "SELL", 5, "MIS", "LIMIT", price=530.0)
     assert _order(kite, intraday)["status"] == "OPEN"  # an intraday short needs no holdings
-    relaxed = sim_factory(rules={"cnc_holdings": False})
-    relaxed.tick("NSE:SBIN", 520.0)
-    other = relaxed.kite()
+    other = _relaxed(sim_factory, "cnc_holdings")
     short = other.place_order("regular", "NSE", "SBIN", "SELL", 11, "CNC", "LIMIT", price=530.0)
     assert _order(other, short)["status"] == "OPEN"
 
@@ -585,9 +583,7 @@ def test_amos_are_refused_during_market_hours(sim_factory):
     assert _order(kite, stock)["status"] == "OPEN"  # released to the exchange
     kite.cancel_order("regular", stock)
     assert _order(kite, stock)["status"] == "CANCELLED"
-    relaxed = sim_factory(rules={"amo_hours": False})
-    relaxed.tick("NSE:SBIN", 520.0)
-    other = relaxed.kite()
+    other = _relaxed(sim_factory, "amo_hours")
     waiting = other.place_order("amo", "NSE", "SBIN", "BUY", 1, "CNC", "LIMIT", price=500.0)
     assert _order(other, waiting)["status"] == "AMO REQ RECEIVED"
 
@@ -659,3 +655,10 @@ def test_shipped_config_is_strict_and_flags_relax_it(tmp_path):
 
 def _shown_protection(order: dict) -> tuple[float, list[str]]:
     return order["market_protection"], order["tags"]
+
+
+def _relaxed(sim_factory, rule: str):
+    """A client of a sim without ``rule``, SBIN trading at 520."""
+    relaxed = sim_factory(rules={rule: False})
+    relaxed.tick("NSE:SBIN", 520.0)
+    return relaxed.kite()
