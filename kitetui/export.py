@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +57,8 @@ def export(database: Path, run: str, what: str, out: str, stdout: TextIO = sys.s
     if out == "-":
         stdout.write(text)
         return run_id
+    if not is_writable_file(Path(out)):  # before anything opens it: a FIFO would block
+        raise OutputError(f"{out}: is not a regular file; an export writes a file")
     if is_database(Path(out), database):
         raise OutputError(
             f"{out}: is a database or a file the desk keeps beside one; an export never replaces it"
@@ -69,6 +72,19 @@ def export(database: Path, run: str, what: str, out: str, stdout: TextIO = sys.s
 
 # What SQLite and the desk keep beside a database (``-seal``: its chain's seal).
 _BESIDE = ("-wal", "-shm", "-journal", "-seal", ".lock", ".sock")
+
+
+def is_writable_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file or nothing yet. A FIFO, a device or a socket
+    is not an export's place: opening a FIFO blocks until someone reads it (a desk's
+    worker thread held for good), and a device would be written, its mode changed, and
+    an endless one read back to count its rows."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 def is_database(path: Path, database: Path) -> bool:

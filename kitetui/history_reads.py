@@ -245,9 +245,25 @@ def read_report(database: Path, run: str) -> RunReportView:
 
 def export_path(database: Path, out: str) -> Path:
     """Where an export asked for as ``out`` goes: a relative path is beside the database
-    (the desk's directory, wherever the screen that asked runs)."""
+    (the desk's directory, wherever the screen that asked runs).
+
+    A relative path stays inside that folder, and the desk never writes through a
+    symlink: a request on its socket naming ``../notes.yaml``, a link or ``/dev/stderr``
+    had it replace the file (its own log, once). An absolute path is the trader's own
+    choice, as ``kitetui export --out`` is."""
+    folder = database.resolve().parent
     path = Path(out).expanduser()
-    return path if path.is_absolute() else database.resolve().parent / path
+    if not path.is_absolute():
+        path = folder / path
+        parent = path.parent.resolve()
+        if parent != folder and folder not in parent.parents:
+            raise HistoryError(
+                f"{path}: a relative export stays inside the database's folder ({folder}); "
+                "give an absolute path to write elsewhere"
+            )
+    if path.is_symlink():
+        raise HistoryError(f"{path}: is a symbolic link; the desk never writes through one")
+    return path.parent.resolve() / path.name if path.parent.exists() else path
 
 
 def write_export(database: Path, run: str, what: str, out: str) -> ExportResult:

@@ -178,12 +178,46 @@ def test_a_relative_export_lands_beside_the_database(db: Path, tmp_path: Path) -
         ("positions", "x.csv", "cannot export 'positions'"),
         ("fills", "", "give the export a file name"),
         ("fills", "/nonexistent-dir/x.csv", "cannot write the export"),
+        ("fills", "../x.csv", "a relative export stays inside the database's folder"),
+        ("fills", "/dev/stderr", "is a symbolic link"),
     ],
 )
 def test_export_refusals_are_one_line(db: Path, what: str, out: str, says: str) -> None:
     with pytest.raises(HistoryError) as caught:
         write_export(db, "latest", what, out)
     assert says in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_desk_never_exports_through_a_link_nor_into_a_fifo(db: Path, tmp_path: Path) -> None:
+    """A socket request for a FIFO held a desk worker thread for good (six of them and
+    no read answered, and SIGTERM no longer ended the desk); one for a symlink replaced
+    its target."""
+    import os
+    import threading
+
+    copy = tmp_path / "state.db"
+    copy.write_bytes(db.read_bytes())
+    victim = tmp_path / "victim.yaml"
+    victim.write_text("mine")
+    (tmp_path / "link.csv").symlink_to(victim)
+    os.mkfifo(tmp_path / "fifo")
+    outcomes: dict[str, str] = {}
+
+    def attempt(out: str) -> None:
+        try:
+            write_export(copy, "latest", "fills", out)
+            outcomes[out] = "written"
+        except HistoryError as exc:
+            outcomes[out] = str(exc)
+
+    for out in ("link.csv", "fifo"):
+        worker = threading.Thread(target=attempt, args=(out,), daemon=True)
+        worker.start()
+        worker.join(10)
+        assert not worker.is_alive(), f"an export to {out} blocked"
+    assert "is a symbolic link" in outcomes["link.csv"]
+    assert "is not a regular file" in outcomes["fifo"]
+    assert victim.read_text() == "mine"
 
 
 def test_an_export_never_replaces_a_database(db: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import errno
 import io
 import json
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -52,7 +53,13 @@ def write_private(path: Path, text: str, *, follow_symlinks: bool = False) -> No
     shared ``--out``) would otherwise have kitetui truncate whatever it points at. A
     path the user names whole (``kitetui export --out``) may follow one."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (0 if follow_symlinks else os.O_NOFOLLOW)
-    fd = os.open(path, flags, 0o600)
+    # Non-blocking: a FIFO with no reader fails at once rather than holding the caller;
+    # anything but a regular file is refused before a byte is written.
+    fd = os.open(path, flags | os.O_NONBLOCK, 0o600)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    os.set_blocking(fd, True)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
         fh.write(text)
     os.chmod(path, 0o600)
