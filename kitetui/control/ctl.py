@@ -232,9 +232,14 @@ def format_status(s: DeskSnapshot) -> str:
         f"desk      {s.mode}  run {s.run_id}  feed {s.feed_state}  speed {s.speed}",
         f"data      {clock}",
         f"risk      {risk.state}  kill switch {'ON' if risk.kill_switch else 'off'}"
-        f"  entries {risk.entries}" + (f"  ({risk.halt_reason})" if risk.halt_reason else ""),
-        *(f"block     {name}: {reason} (clears {clears})" for name, reason, clears in risk.blocks),
-        *(f"NAKED     {symbol}: {why}" for symbol, why in risk.naked),
+        # A reason is text a client sent (and the database kept): never raw on a terminal.
+        f"  entries {risk.entries}"
+        + (f"  ({escaped(risk.halt_reason)})" if risk.halt_reason else ""),
+        *(
+            f"block     {escaped(name)}: {escaped(reason)} (clears {clears})"
+            for name, reason, clears in risk.blocks
+        ),
+        *(f"NAKED     {escaped(symbol)}: {escaped(why)}" for symbol, why in risk.naked),
         f"today     net P&L {risk.day_pnl:+,.2f}  gross {risk.day_gross_pnl:+,.2f}"
         f"  charges {risk.day_charges:,.2f}" + (f"  ({s.day})" if s.day else ""),
         f"          realized {risk.day_realized:+,.2f}  unrealized {risk.unrealized:+,.2f}"

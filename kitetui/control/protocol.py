@@ -28,6 +28,16 @@ that validate a request (one per word, generated, in a discriminated union), the
 ``unknown cmd`` list, ``kitetui ctl``'s arguments and the client's requests. A bad
 request gets ``{"ok": false, "error": ...}`` and the connection stays usable.
 
+Every text argument is bounded here, at the boundary, because what a command carries
+ends up in the journal and in every snapshot (a refusal quotes it): an identifier (tag,
+symbol, engine, table, run, what) at most ``IDENTIFIER_MAX`` characters, free text
+(``reason``, a ticket, a limit assignment, a stop, a history filter) at most
+``TEXT_MAX``, an export path at most ``PATH_MAX``. Text with an unprintable character
+(a newline, an ESC, a NUL) is refused, not cleaned: a request is one line the sender
+typed, so a control character in it is a mistake or an attack, and a silently altered
+kill reason would be worse than a refusal. ``offset`` and ``limit`` are strict integers
+(no ``true``, no ``"5"``) within SQLite's range.
+
 ``snapshot_to_json`` / ``snapshot_from_json`` carry a ``DeskSnapshot`` over JSON with an
 exact round trip (tuples stay tuples, nested views come back as the same dataclasses),
 and ``order_detail_to_json`` / ``order_detail_from_json`` do the same for an
@@ -44,12 +54,41 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
 
 from kitetui.commands import COMMANDS, Command
 from kitetui.views import ChartView, DeskSnapshot, OrderDetail
 
 RequestId = int | str | None
+
+#: The longest identifier a request may carry (tag, symbol, engine, table, run, what).
+IDENTIFIER_MAX = 100
+#: The longest free text (a kill reason, a ticket, a limit, a stop, a history filter).
+TEXT_MAX = 500
+#: The longest export path.
+PATH_MAX = 4096
+#: The fields that carry free text or a path; every other text field is an identifier.
+TEXT_LIMITS = {
+    "reason": TEXT_MAX,
+    "assignment": TEXT_MAX,
+    "ticket": TEXT_MAX,
+    "stop": TEXT_MAX,
+    "filter": TEXT_MAX,
+    "path": PATH_MAX,
+}
+#: ``history``'s paging: a row offset SQLite can hold, a page the reads allow.
+OFFSET_MAX = 2**62
+PAGE_MAX = 1000
+#: How much of an unknown ``cmd`` a refusal quotes.
+_QUOTED_MAX = 40
 
 
 def socket_path_for(database: str | Path) -> Path:
@@ -97,7 +136,12 @@ READS = (
         "table",
         required=True,
         ctl=False,
-        more=(("run", str, ""), ("filter", str, ""), ("offset", int, 0), ("limit", int, 100)),
+        more=(
+            ("run", str, ""),
+            ("filter", str, ""),
+            ("offset", Annotated[int, Field(strict=True, ge=0, le=OFFSET_MAX)], 0),
+            ("limit", Annotated[int, Field(strict=True, ge=1, le=PAGE_MAX)], 100),
+        ),
     ),
     RequestKind("run-report", "run", default="", ctl=False),
     RequestKind(
@@ -164,16 +208,35 @@ class Request(BaseModel):
     cmd: str
 
 
+def _printable(text: str) -> str:
+    if not text.isprintable():
+        raise ValueError("must be printable text: no newline, tab, ESC or other control character")
+    return text
+
+
+def bounded_text(name: str) -> Any:
+    """The type of text field ``name``: strict text of at most its limit, printable only
+    (``TEXT_LIMITS``, else ``IDENTIFIER_MAX``): nothing unbounded or able to repaint a
+    terminal reaches the journal or a snapshot from the socket."""
+    limit = TEXT_LIMITS.get(name, IDENTIFIER_MAX)
+    return Annotated[str, Field(strict=True, max_length=limit), AfterValidator(_printable)]
+
+
+def _field_type(name: str, tp: Any) -> Any:
+    return bounded_text(name) if tp is str else tp
+
+
 def _model(kind: RequestKind) -> type[Request]:
     fields: dict[str, Any] = {"cmd": (Literal[kind.name], ...)}
     if kind.argument:
+        tp = _field_type(kind.argument, kind.argument_type)
         if kind.required:
             needed = Field(min_length=1) if kind.argument_type is str else ...
-            fields[kind.argument] = (kind.argument_type, needed)
+            fields[kind.argument] = (tp, needed)
         else:
-            fields[kind.argument] = (kind.argument_type, kind.default)
+            fields[kind.argument] = (tp, kind.default)
     for name, tp, default in kind.more:
-        fields[name] = (tp, default)
+        fields[name] = (_field_type(name, tp), default)
     title = "".join(part.title() for part in kind.name.split("-"))
     return create_model(f"{title}Request", __base__=Request, **fields)
 
@@ -190,22 +253,35 @@ def parse_request(line: bytes) -> tuple[RequestId, Request | str]:
         data = json.loads(line)
     except ValueError as exc:
         return None, f"bad JSON: {exc}"
+    except RecursionError:  # ``[[[[…`` a hundred thousand deep
+        return None, "bad JSON: nested too deeply"
     if not isinstance(data, dict):
         return None, 'a request is a JSON object like {"id": 1, "cmd": "status"}'
     request_id = data.get("id")
     if not isinstance(request_id, int | str) or isinstance(request_id, bool):
         request_id = None
     cmd = data.get("cmd")
-    if cmd not in REQUESTS:
-        return request_id, f"unknown cmd {cmd!r}; known: {', '.join(KNOWN_COMMANDS)}"
+    if not isinstance(cmd, str) or cmd not in REQUESTS:  # a list or a dict is unhashable
+        return request_id, f"unknown cmd {_quoted(cmd)}; known: {', '.join(KNOWN_COMMANDS)}"
     try:
         return request_id, _REQUEST.validate_python(data)
+    except RecursionError:
+        return request_id, f"bad {cmd} request: nested too deeply"
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'request'}: {e['msg']}"
             for e in exc.errors()
         )
         return request_id, f"bad {cmd} request: {problems}"
+
+
+def _quoted(value: Any) -> str:
+    """A short repr of what a client sent, for a refusal (never the whole of it)."""
+    if isinstance(value, str | int | float | bool | None):
+        text = repr(value)
+    else:
+        text = f"<a JSON {'array' if isinstance(value, list) else 'object'}>"
+    return text if len(text) <= _QUOTED_MAX else text[: _QUOTED_MAX - 1] + "…"
 
 
 def request_to_command(request: Request) -> Command | None:

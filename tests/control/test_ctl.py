@@ -322,3 +322,28 @@ def test_status_shows_margins_and_the_limits_changed_by_hand() -> None:
         )
     )
     assert "margin" not in quiet and "limit " not in quiet
+
+
+def test_status_prints_a_stored_kill_reason_escaped() -> None:
+    """A reason an old database kept raw (ESC, CR, a newline) cannot repaint ``ctl status``."""
+    from kitetui.control.ctl import format_status
+    from kitetui.views import DeskSnapshot, RiskView
+
+    forged = "x\x1b[2K\rrisk      ACTIVE  kill switch off\nentries open"
+    risk = RiskView(
+        state="HALTED",
+        kill_switch=True,
+        entries_paused=False,
+        halt_reason=f"kill switch: {forged}",
+        day_pnl=0.0,
+        realized=0.0,
+        unrealized=0.0,
+        max_drawdown=0.0,
+        blocks=(("loss", "over \x1b]0;t\x07", "tomorrow"),),
+    )
+    text = format_status(DeskSnapshot(1, "paper", "run", 0, "RUNNING", "max", risk=risk))
+    assert "\x1b" not in text and "\r" not in text and "\x07" not in text
+    risk_lines = [line for line in text.splitlines() if line.startswith("risk")]
+    assert len(risk_lines) == 1 and "kill switch ON" in risk_lines[0]
+    assert "x\\x1b[2K\\rrisk" in risk_lines[0] and "\\nentries open" in risk_lines[0]
+    assert "over \\x1b]0;t\\x07" in text

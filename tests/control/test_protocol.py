@@ -20,9 +20,14 @@ from kitetui.commands import (
     TriggerKillSwitch,
 )
 from kitetui.control.protocol import (
+    IDENTIFIER_MAX,
     KNOWN_COMMANDS,
+    OFFSET_MAX,
+    PAGE_MAX,
+    PATH_MAX,
     READS,
     REQUESTS,
+    TEXT_MAX,
     chart_from_json,
     chart_to_json,
     command_kind,
@@ -144,12 +149,79 @@ def test_known_commands_with_reads_first_then_the_declared_commands():
         (b'{"id": true, "cmd": "kill", "reason": 5}', None, "bad kill request: reason: Input"),
         (b'{"cmd": "order"}', None, "bad order request: tag: Field required"),
         (b'{"cmd": "reset-kill", "reason": "x"}', None, "bad reset-kill request: reason: Extra"),
+        # shapes that used to raise (unhashable cmd, recursion) instead of refusing
+        (b'{"id": 7, "cmd": ["status"]}', 7, "unknown cmd <a JSON array>; known: status"),
+        (b'{"cmd": {"a": 1}}', None, "unknown cmd <a JSON object>; known: status"),
+        (b"[" * 100_000, None, "bad JSON: nested too deeply"),
+        (b'{"cmd": "status", "id": ' + b"[" * 5000 + b"]" * 5000 + b"}", None, "bad JSON: nes"),
+        (b'{"id": 3, "cmd": "' + b"x" * 5000 + b'"}', 3, "unknown cmd 'xxxxxxxxxxxxx"),
     ],
 )
 def test_parse_request_with_bad_line_names_what_is_wrong(line, request_id, error):
     got_id, got = parse_request(line)
     assert got_id == request_id
     assert isinstance(got, str) and got.startswith(error)
+    assert len(got) < 400  # a refusal never quotes a whole hostile line
+
+
+WIDEST = "x" * IDENTIFIER_MAX
+
+
+@pytest.mark.parametrize(
+    ("wire", "error"),
+    [
+        ({"cmd": "cancel", "tag": WIDEST + "x"}, "tag: String should have at most 100"),
+        ({"cmd": "flatten", "symbol": WIDEST + "x"}, "symbol: String should have at most"),
+        ({"cmd": "pause", "engine": WIDEST + "x"}, "engine: String should have at most"),
+        ({"cmd": "order", "tag": WIDEST + "x"}, "tag: String should have at most"),
+        ({"cmd": "history", "table": "events", "run": WIDEST + "x"}, "run: String should"),
+        ({"cmd": "kill", "reason": "r" * (TEXT_MAX + 1)}, "reason: String should have at most"),
+        ({"cmd": "ticket", "ticket": "t" * (TEXT_MAX + 1)}, "ticket: String should have"),
+        ({"cmd": "history", "table": "events", "filter": "f" * (TEXT_MAX + 1)}, "filter: Str"),
+        ({"cmd": "export", "what": "events", "path": "p" * (PATH_MAX + 1)}, "path: String"),
+        ({"cmd": "kill", "reason": "x\x1b[2K\rrisk ACTIVE"}, "reason: Value error, must be prin"),
+        ({"cmd": "kill", "reason": "two\nlines"}, "reason: Value error, must be printable"),
+        ({"cmd": "cancel", "tag": "\x1b]0;title\x07"}, "tag: Value error, must be printable"),
+        ({"cmd": "flatten", "symbol": "SBIN\x00"}, "symbol: Value error, must be printable"),
+        ({"cmd": "export", "what": "events", "path": "a\x00b"}, "path: Value error, must be"),
+    ],
+)
+def test_text_arguments_are_bounded_and_printable(wire, error):
+    """Nothing unbounded or able to repaint a terminal reaches a journaled event or a
+    snapshot from the socket: a refusal quotes what a command carried."""
+    _id, got = parse_request(json.dumps(wire).encode())
+    assert isinstance(got, str) and error in got
+
+
+def test_text_arguments_at_their_limit_and_non_ascii_letters_pass():
+    for request in (
+        {"cmd": "cancel", "tag": WIDEST},
+        {"cmd": "kill", "reason": "é" * TEXT_MAX},
+        {"cmd": "kill", "reason": "fat finger — रुपया"},
+    ):
+        _id, got = parse_request(json.dumps(request).encode())
+        assert not isinstance(got, str), got
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"limit": True}, "limit: Input should be a valid integer"),
+        ({"offset": "5"}, "offset: Input should be a valid integer"),
+        ({"limit": 1.0}, "limit: Input should be a valid integer"),
+        ({"offset": -1}, "offset: Input should be greater than or equal to 0"),
+        ({"limit": 0}, "limit: Input should be greater than or equal to 1"),
+        ({"limit": PAGE_MAX + 1}, "limit: Input should be less than or equal to 1000"),
+        ({"offset": 99999999999999999999999}, "offset: Input should be less than or equal"),
+    ],
+)
+def test_history_paging_is_strict_and_bounded(fields, error):
+    _id, got = parse_request(json.dumps({"cmd": "history", "table": "events", **fields}).encode())
+    assert isinstance(got, str) and error in got
+    _id, ok = parse_request(
+        json.dumps({"cmd": "history", "table": "events", "offset": OFFSET_MAX, "limit": 7}).encode()
+    )
+    assert not isinstance(ok, str) and (ok.offset, ok.limit) == (OFFSET_MAX, 7)
 
 
 @pytest.mark.parametrize(
