@@ -286,6 +286,21 @@ def equity_csv(report: Report) -> str:
     return csv_text(header, rows)
 
 
+#: Every file a report writes into its folder.
+REPORT_FILES = ("report.json", "fills.csv", "trades.csv", "orders.csv", "equity.csv", "report.html")
+
+
+def check_report_folder(out: Path) -> None:
+    """Refuse a folder where a report's file would not be written (a symlink planted at
+    one of its names, a directory or a FIFO there) before any is: refused only at its
+    own turn, the report left report.json written beside the refusal."""
+    for name in REPORT_FILES:
+        path = out / name
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            what = "a symbolic link" if path.is_symlink() else "not a regular file"
+            raise OSError(errno.EEXIST, f"{name} is {what}; a report never writes through it")
+
+
 def write_report_files(report: Report, out: Path) -> list[Path]:
     """Write report.json and the four CSVs into ``out`` (created 0700); their paths."""
     make_private_dir(out)

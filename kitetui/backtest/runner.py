@@ -31,7 +31,12 @@ from pydantic import ValidationError
 
 from kitetui.backtest.build import Report, build_report
 from kitetui.backtest.errors import OutputError
-from kitetui.backtest.files import make_private_dir, write_private, write_report_files
+from kitetui.backtest.files import (
+    check_report_folder,
+    make_private_dir,
+    write_private,
+    write_report_files,
+)
 from kitetui.backtest.html import render_html
 from kitetui.backtest.ledger import STARTED_KIND, list_runs, load_ledger, open_read_only
 from kitetui.backtest.progress import BacktestProgress
@@ -387,6 +392,7 @@ def write_report(
         )
     try:
         make_private_dir(folder)
+        check_report_folder(folder)
         paths = write_report_files(report, folder)
         html = folder / "report.html"
         write_private(html, render_html(report))

@@ -277,6 +277,23 @@ def test_report_refusals_name_what_is_wrong(tmp_path: Path, finished) -> None:
     assert junk.read_bytes() == b"not a database at all" * 100
 
 
+def test_report_into_a_folder_with_a_planted_link_writes_nothing(tmp_path: Path, finished) -> None:
+    """Refused at fills.csv's turn, the report had already written report.json there."""
+    out = tmp_path / "shared"
+    out.mkdir()
+    victim = tmp_path / "victim.csv"
+    victim.write_text("mine")
+    (out / "fills.csv").symlink_to(victim)
+    done = run_kitetui("report", "--db", str(finished["db"]), "--out", str(out))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"error: {out}: cannot write the report (fills.csv is a symbolic link; a report "
+        "never writes through it)\n"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["fills.csv"]
+    assert victim.read_text() == "mine"
+
+
 def test_overrides_keep_config_params_without_strategy(config_file: Path) -> None:
     config = load_config(config_file)
     changed = apply_overrides(config, None, [parse_param("fno.slow=30")])
