@@ -210,7 +210,7 @@ def read_runs(database: Path) -> tuple[RunView, ...]:
     """Every run of the database, oldest first, as ``kitetui runs`` lists them."""
     try:
         lines = list_runs(database)
-    except DatabaseRefused as exc:
+    except (DatabasePathError, DatabaseRefused) as exc:
         raise HistoryError(str(exc)) from None
     return tuple(
         RunView(**{f.name: getattr(line, f.name) for f in dataclasses.fields(RunView)})

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from kitetui.clock import format_ist
 from kitetui.domain import Fill, Product, Side
-from kitetui.store.errors import DatabaseRefused
+from kitetui.store.errors import DatabasePathError, DatabaseRefused
 from kitetui.store.verify import read_only_uri
 from kitetui.trading.portfolio import Portfolio
 
@@ -46,10 +46,11 @@ class RunLine:
 
 
 def list_runs(path: Path) -> list[RunLine]:
-    """The runs in ``path``, oldest first. Raises ``DatabaseRefused`` for a file that is
-    missing or is not a kitetui database."""
+    """The runs in ``path``, oldest first. Raises ``DatabasePathError`` for a path with no
+    database file (exit 2, as ``report`` and ``export`` say it) and ``DatabaseRefused``
+    for a file that is not a kitetui database."""
     if not path.is_file():
-        raise DatabaseRefused(f"{path}: no such database")
+        raise DatabasePathError(f"{path}: no such database")
     try:
         conn = sqlite3.connect(read_only_uri(path), uri=True)
     except sqlite3.Error as exc:

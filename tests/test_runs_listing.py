@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kitetui.runs_listing import list_runs, render
-from kitetui.store.errors import DatabaseRefused
+from kitetui.store.errors import DatabasePathError, DatabaseRefused
 from tests.attacks.sigkill_corpus import light_config
 
 
@@ -76,25 +76,26 @@ def test_runs_from_the_command_line_changes_nothing(two_runs: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "says", "cli_says"),
+    ("content", "refused", "says", "code", "cli_says"),
     [
-        (None, "no such database", "no such database"),
+        # no file: exit 2, as report and export say it
+        (None, DatabasePathError, "no such database", 2, "no such database"),
         # the command verifies a closed file first, with the desk's own line
-        (b"not a database at all" * 100, "cannot be read as a kitetui database",
-         "cannot be read as a database (file is not a database); it was left untouched"),
+        (b"not a database at all" * 100, DatabaseRefused, "cannot be read as a kitetui database",
+         3, "cannot be read as a database (file is not a database); it was left untouched"),
     ],
     ids=["missing", "garbage"],
 )  # fmt: skip
-def test_runs_on_a_bad_file_exits_3_with_one_line(
-    tmp_path: Path, content: bytes | None, says: str, cli_says: str
+def test_runs_on_a_bad_file_is_one_line(
+    tmp_path: Path, content: bytes | None, refused: type, says: str, code: int, cli_says: str
 ) -> None:
     db = tmp_path / "x.db"
     if content is not None:
         db.write_bytes(content)
-    with pytest.raises(DatabaseRefused, match=says):
+    with pytest.raises(refused, match=says):
         list_runs(db)
     proc = kitetui("runs", "--db", str(db))
-    assert proc.returncode == 3 and proc.stderr.count("\n") == 1 and cli_says in proc.stderr
+    assert proc.returncode == code and proc.stderr.count("\n") == 1 and cli_says in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
