@@ -13,7 +13,6 @@ import itertools
 import json
 import os
 import socket
-import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from kitetui.control.protocol import (
     chart_from_json,
     order_detail_from_json,
+    peer_uid,
     snapshot_from_json,
     view_from_json,
 )
@@ -41,23 +41,16 @@ READ_TIMEOUT_S = 120.0
 
 
 def _served_by_another_user(sock: socket.socket | None) -> int | None:
-    """The uid of the process at the other end, when it is neither this user nor root.
+    """The uid serving the socket, when it is neither this user nor root.
 
     A socket beside a database in a shared directory could be planted by another user:
     ``ctl`` would hand it a kill reason and print its made-up answers, ``attach`` would
-    show its made-up desk. The kernel says who serves it (``SO_PEERCRED``); where it
-    cannot, the socket file's owner stands in."""
-    if sock is None:
-        return None
+    show its made-up desk."""
     try:
-        if hasattr(socket, "SO_PEERCRED"):
-            raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-            uid = struct.unpack("3i", raw)[1]
-        else:  # pragma: no cover - not Linux
-            uid = os.stat(sock.getpeername()).st_uid
+        uid = peer_uid(sock)
     except OSError:
         return None
-    return None if uid in (os.getuid(), 0) else uid
+    return None if uid is None or uid in (os.getuid(), 0) else uid
 
 
 class ControlError(Exception):

@@ -49,6 +49,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import socket
+import struct
 import types
 import typing
 from pathlib import Path
@@ -89,6 +91,19 @@ OFFSET_MAX = 2**62
 PAGE_MAX = 1000
 #: How much of an unknown ``cmd`` a refusal quotes.
 _QUOTED_MAX = 40
+
+
+def peer_uid(sock: socket.socket | None) -> int | None:
+    """The uid of the process at the other end of a Unix socket (None where unknown):
+    the server lets only its own user in, a client talks only to its own user's desk."""
+    if sock is None:
+        return None
+    if hasattr(socket, "SO_PEERCRED"):
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _pid, uid, _gid = struct.unpack("3i", creds)
+        return uid
+    getpeereid = getattr(sock, "getpeereid", None)  # not in CPython, but cheap to honour
+    return getpeereid()[0] if getpeereid else None
 
 
 def socket_path_for(database: str | Path) -> Path:

@@ -40,7 +40,6 @@ import logging
 import os
 import socket
 import stat
-import struct
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -54,6 +53,7 @@ from kitetui.control.protocol import (
     encode_line,
     order_detail_to_json,
     parse_request,
+    peer_uid,
     request_to_command,
     snapshot_to_json,
 )
@@ -103,18 +103,6 @@ class ServedDesk(Protocol):
 
 
 # -- peers -----------------------------------------------------------------------------
-
-
-def peer_uid(sock: socket.socket | None) -> int | None:
-    """The uid of the process at the other end of a Unix socket (None where unknown)."""
-    if sock is None:
-        return None
-    if hasattr(socket, "SO_PEERCRED"):
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        _pid, uid, _gid = struct.unpack("3i", creds)
-        return uid
-    getpeereid = getattr(sock, "getpeereid", None)  # not in CPython, but cheap to honour
-    return getpeereid()[0] if getpeereid else None
 
 
 def check_peer_uid(uid: int | None, own_uid: int | None = None) -> str | None:
