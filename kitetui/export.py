@@ -31,6 +31,7 @@ from kitetui.backtest.files import (
     write_private,
 )
 from kitetui.backtest.ledger import find_run, load_ledger, open_read_only
+from kitetui.store.database import SQLITE_BESIDE
 
 _FROM_REPORT: dict[str, Callable[[Report], str]] = {
     "orders": orders_csv,
@@ -71,7 +72,7 @@ def export(database: Path, run: str, what: str, out: str, stdout: TextIO = sys.s
 
 
 # What SQLite and the desk keep beside a database (``-seal``: its chain's seal).
-_BESIDE = ("-wal", "-shm", "-journal", "-seal", ".lock", ".sock")
+_BESIDE = (*SQLITE_BESIDE, "-seal", ".lock", ".sock")
 
 
 def is_writable_file(path: Path) -> bool:

@@ -131,15 +131,15 @@ def check_path(path: Path, notices: list[tuple[EventKind, str]]) -> None:
     _check_beside(path)
 
 
-# The files SQLite keeps beside a database, under its name.
-_SQLITE_BESIDE = ("-wal", "-shm", "-journal")
+#: The files SQLite keeps beside a database, under its name.
+SQLITE_BESIDE = ("-wal", "-shm", "-journal")
 
 
 def _check_beside(path: Path) -> None:
     """SQLite opens ``-wal``/``-shm``/``-journal`` by name and would write through a
     symlink planted there (or fail inside the driver with a traceback): refused, and
     nothing is touched."""
-    for suffix in _SQLITE_BESIDE:
+    for suffix in SQLITE_BESIDE:
         beside = path.with_name(path.name + suffix)
         if beside.is_symlink():
             raise DatabasePathError(
