@@ -22,7 +22,15 @@ import gzip
 import io
 from pathlib import Path
 
-__all__ = ["MAX_LINES", "MAX_TEXT_BYTES", "CappedReader", "TooLarge", "gunzip", "read_file"]
+__all__ = [
+    "MAX_LINES",
+    "MAX_TEXT_BYTES",
+    "CappedReader",
+    "TooLarge",
+    "check_lines",
+    "gunzip",
+    "read_file",
+]
 
 MAX_TEXT_BYTES = 1 << 30
 MAX_LINES = 50_000_000
