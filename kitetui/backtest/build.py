@@ -89,8 +89,13 @@ def net_equity(ledger: Ledger) -> tuple[EquityPoint, ...]:
     """The equity curve, net and gross. The desk journals NET equity (schema 4 on): the
     gross is it plus the paise it took off for the fills up to each point. A run from
     before charges were journaled has a gross curve: its net is that less the charges
-    priced for the report."""
-    fills = sorted(ledger.fills, key=lambda f: (f.ts_ns, f.seq))
+    priced for the report.
+
+    A point has the fills the desk had applied when it was taken: those of its batch
+    and before (``applied_ns``), not those stamped at or before its time. A candle
+    fill is stamped at its bar's open and applied a batch later, after the point of
+    that time: by its stamp the point's gross and charges ran a fill ahead of its net."""
+    fills = sorted(ledger.fills, key=lambda f: (f.applied_ns, f.seq))
     journaled_net = any(f.charges_paise is not None for f in fills)
     points: list[EquityPoint] = []
     paid = ZERO  # exact
@@ -99,7 +104,7 @@ def net_equity(ledger: Ledger) -> tuple[EquityPoint, ...]:
     peak: Decimal | None = None
     with localcontext(EXACT):
         for ts, paise in ledger.equity:
-            while index < len(fills) and fills[index].ts_ns <= ts:
+            while index < len(fills) and fills[index].applied_ns <= ts:
                 fill = fills[index]
                 paid += fill.charges.total
                 taken += (

@@ -179,7 +179,7 @@ def _load(conn: sqlite3.Connection, path: Path, run: RunInfo) -> Ledger:
         f"SELECT rowid, {', '.join(decode.FILL_COLUMNS)}, seq FROM fills WHERE run_id = ? "
         "ORDER BY seq",
         run.run_id,
-        lambda r: (decode.decode_fill(r[:-1])[1], decode.integer(r[-1], "seq")),
+        lambda r: (*decode.decode_fill(r[:-1]), decode.integer(r[-1], "seq")),
     )
     fills = [
         JournaledFill(
@@ -195,16 +195,16 @@ def _load(conn: sqlite3.Connection, path: Path, run: RunInfo) -> Ledger:
             quantity=f.quantity,
             price=Decimal(repr(f.price)),
         )
-        for f, seq in journaled
+        for _, f, seq in journaled
     ]
     # Each fill's charges as journaled with it (schema 4); a fill from before that is
     # priced here from the rate table, the same way the desk does.
-    unpriced = [fill for fill, (f, _) in zip(fills, journaled, strict=True) if f.charges is None]
+    unpriced = [fill for fill, (_, f, _) in zip(fills, journaled, strict=True) if f.charges is None]
     computed, problems = fill_charges(unpriced, _instrument_lookup(conn)) if unpriced else ([], [])
     priced = iter(computed)
     costs = [
         (f.charges.charges, f.charges.paise) if f.charges is not None else (next(priced), None)
-        for f, _ in journaled
+        for _, f, _ in journaled
     ]
     records = tuple(
         FillRecord(
@@ -221,8 +221,9 @@ def _load(conn: sqlite3.Connection, path: Path, run: RunInfo) -> Ledger:
             price=f.price,
             charges=c,
             charges_paise=paise,
+            clock_ns=clock_ns,
         )
-        for f, (c, paise) in zip(fills, costs, strict=True)
+        for f, (c, paise), (clock_ns, _, _) in zip(fills, costs, journaled, strict=True)
     )
     equity = tuple(
         (int(ts), int(paise))

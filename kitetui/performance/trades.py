@@ -46,6 +46,14 @@ class FillRecord:
     # the paise the desk took off its equity for this fill (its share of the order's
     # rounded total); None: not journaled, the exact total rounded stands in
     charges_paise: int | None = None
+    # the data clock when the desk applied it (the batch it came in), which can be a
+    # bar after ``ts_ns``: a candle fill is stamped at its bar's open; None: ``ts_ns``
+    clock_ns: int | None = None
+
+    @property
+    def applied_ns(self) -> int:
+        """When the desk's books had this fill: its equity points from then on do."""
+        return self.ts_ns if self.clock_ns is None else self.clock_ns
 
     @property
     def turnover(self) -> Decimal:

@@ -1,0 +1,35 @@
+"""The report's equity curve: which fills each point of the desk's curve had seen."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from backtest.factories import fill, ledger, ts
+from kitetui.backtest.build import net_equity
+
+MINUTE = 60_000_000_000
+
+
+def test_a_candle_fill_counts_from_the_point_of_the_batch_that_applied_it() -> None:
+    """A market entry decided on the 09:20 bar fills at the 09:21 bar's open, stamped
+    09:21, and is applied in the batch that brings that bar, after the 09:21 point was
+    taken: the 09:21 point is net of nothing, the 09:22 point of its ₹20."""
+    at = ts("2024-01-02", "09:21")
+    entry = replace(fill("BUY", 50, "21700", at, brokerage=20, tag="e1"), charges_paise=2_000)
+    entry = replace(entry, clock_ns=at + MINUTE)
+    capital = 100_000_000  # paise
+    points = net_equity(ledger([entry], [(at, capital), (at + MINUTE, capital - 2_000)]))
+    first, second = points
+    assert (first.gross, first.charges, first.net) == (Decimal(1_000_000), 0, Decimal(1_000_000))
+    assert (second.gross, second.charges) == (Decimal(1_000_000), Decimal(20))
+    assert second.net == Decimal("999980")
+
+
+def test_a_fill_without_its_clock_counts_from_its_own_time() -> None:
+    """Rows read by hand (and the performance book's) carry no clock: their time stands."""
+    at = ts("2024-01-02", "09:21")
+    entry = replace(fill("BUY", 50, "21700", at, brokerage=20), charges_paise=2_000)
+    points = net_equity(ledger([entry], [(at - MINUTE, 100_000_000), (at, 99_998_000)]))
+    assert [p.charges for p in points] == [0, Decimal(20)]
+    assert [p.gross for p in points] == [Decimal(1_000_000)] * 2
