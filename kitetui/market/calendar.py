@@ -269,8 +269,10 @@ def _load_into(
     ones instead of adding windows to them.
     """
     replaced: set[date] = set()
+    listed: dict[date, tuple[int, bool]] = {}  # the file's line of each date, and a session?
     for line, row in _read_rows(path):
         day = _parse_day(path, line, row.get("date", ""))
+        _once_or_sessions(path, line, day, bool(row.get("open")), listed)
         if row.get("open"):
             if not row.get("close"):
                 raise CalendarError(path, f"session on {day} has an open but no close", line)
@@ -282,11 +284,29 @@ def _load_into(
             if replace and day not in replaced:
                 special.pop(day, None)
                 replaced.add(day)
-            special.setdefault(day, []).append(window)
+            windows = special.setdefault(day, [])
+            for other in windows:
+                if window[0] < other[1] and other[0] < window[1]:
+                    raise CalendarError(
+                        path, f"session on {day} overlaps its session {other[0]}-{other[1]}", line
+                    )
+            windows.append(window)
         elif row.get("close"):
             raise CalendarError(path, f"session on {day} has a close but no open", line)
         else:
             holidays.add(day)
+
+
+def _once_or_sessions(
+    path: Path, line: int, day: date, session: bool, listed: dict[date, tuple[int, bool]]
+) -> None:
+    """A date is in a file once as a holiday, or on a row per session window: a date
+    twice is most likely a typo for another, which would go unlisted without a word."""
+    earlier = listed.get(day)
+    listed.setdefault(day, (line, session))
+    if earlier is None or (session and earlier[1]):
+        return
+    raise CalendarError(path, f"date {day} is already listed on line {earlier[0]}", line)
 
 
 def nse(override: Path | None = None) -> TradingCalendar:

@@ -97,6 +97,9 @@ _MAX_LINES_REPORTED = 5
 _REPEATS_KEY = "an exchange:tradingsymbol"
 _REPEATS_TOKEN = "an instrument_token"
 _INF = float("inf")
+#: Rupees. The widest tick in Kite's masters is 5 (a few stock futures); one far wider
+#: is a damaged row, and orders rounded to it would rest or fill far from the market.
+MAX_TICK_SIZE = 100.0
 
 
 class InstrumentError(Exception):
@@ -151,7 +154,7 @@ class Instrument:
             return "an index (segment INDICES)"
         if self.lot_size <= 0:
             return f"listed with lot size {self.lot_size}"
-        if not self.tick_size > 0.0:
+        if not 0.0 < self.tick_size <= MAX_TICK_SIZE:
             return f"listed with tick size {self.tick_size:g}"
         return ""
 

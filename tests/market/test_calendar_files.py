@@ -24,6 +24,11 @@ from kitetui.market.calendar import CalendarError, nse
         (b"date,open,close\n2026-11-08,6pm,7pm\n", 2, "bad time '6pm'"),
         (b"date,description\n2026-01-26,caf\xe9\n", 0, "not UTF-8"),
         (b'date,description\n"2026-01-26,x\n', 2, "bad date '2026-01-26,x'"),  # open quote
+        # a date twice is most likely a typo for another (which would go unlisted)
+        (b"date,description\n2026-01-26,x\n2026-01-26,y\n", 3, "already listed on line 2"),
+        (b"date,open,close\n2026-11-08,,\n2026-11-08,18:00,19:00\n", 3, "already listed"),
+        (b"date,open,close\n2026-11-08,18:00,19:00\n2026-11-08,,\n", 3, "already listed"),
+        (b"date,open,close\n2026-11-08,18:00,19:00\n2026-11-08,18:30,19:30\n", 3, "overlaps"),
     ],
 )
 def test_nse_with_bad_override_raises_calendar_error(
@@ -53,3 +58,9 @@ def test_uncovered_years_with_replay_days_lists_each_year_once() -> None:
     days = [date(2017, 1, 2), date(2017, 6, 1), date(2022, 11, 18), date(2030, 1, 1)]
     assert nse().uncovered_years(days) == (2017, 2030)
     assert nse().uncovered_years([date(2023, 4, 3)]) == ()
+
+
+def test_an_override_may_give_a_date_two_sessions_that_do_not_overlap(tmp_path: Path) -> None:
+    path = tmp_path / "holidays.csv"
+    path.write_text("date,open,close\n2026-11-08,09:15,11:00\n2026-11-08,18:00,19:00\n")
+    assert len(nse(path).session_windows(date(2026, 11, 8))) == 2

@@ -209,3 +209,14 @@ def test_check_tradables_with_index_in_equity_symbols_refuses_naming_the_key() -
         check_tradables(config, master, "x.yaml")
     assert caught.value.key_path == "engines[2].symbols[1]"
     assert "NIFTY BANK is an index (segment INDICES)" in caught.value.reason
+
+
+@pytest.mark.parametrize(("tick", "tradable"), [("5", True), ("100", True), ("1000", False)])
+def test_a_tick_wider_than_any_real_one_makes_the_row_untradable(tick: str, tradable: bool) -> None:
+    """A damaged tick (₹1,000 on SBIN) would round every order far from the market."""
+    rows = rows_of(NSE_MASTER.read_text())
+    sbin = next(r for r in rows if r["tradingsymbol"] == "SBIN")
+    master, _ = InstrumentMaster.from_csv(to_csv([{**sbin, "tick_size": tick}]))
+    row = master.get("NSE", "SBIN")
+    assert row is not None and row.is_tradable is tradable
+    assert tradable or row.untradable_reason == f"listed with tick size {tick}"
