@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar
@@ -81,6 +81,9 @@ class Engine:
         # The newest bars and indicator values per symbol, for the price chart.
         self.history = BarHistory(overlays=self._strategy_cls.chart_overlays)
         self.subscriptions: frozenset[str] = frozenset()
+        # Subscribed only to close what is held from an earlier session (a contract
+        # rolled away from, a stock that left the universe): no entry is placed in them.
+        self.exits_only: frozenset[str] = frozenset()
         self.on_subscriptions: Callable[[Engine], None] = lambda engine: None
         self.day: date | None = None
         self.available: frozenset[str] = frozenset()  # symbols the feed has data for
@@ -394,8 +397,11 @@ class Engine:
         self.idle, self.idle_reason = word, reason
         self.record(EventKind.ENGINE_IDLE, f"{word}: {reason}", level="WARNING")
 
-    def subscribe(self, symbols: set[str] | frozenset[str]) -> None:
-        symbols = frozenset(symbols)
+    def subscribe(self, symbols: set[str] | frozenset[str], *, held: Iterable[str] = ()) -> None:
+        """Today's ``symbols``, and the ``held`` ones beside them, which only close."""
+        today = frozenset(symbols)
+        self.exits_only = frozenset(held) - today
+        symbols = today | self.exits_only
         if symbols != self.subscriptions:
             self.subscriptions = symbols
             self.on_subscriptions(self)

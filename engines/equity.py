@@ -45,8 +45,7 @@ class EquityEngine(Engine):
             ranking=turnover or None,
         )
         rejected = tuple(unlisted) + choice.rejected
-        held = set(self.trader.held_by(self.name))
-        self.subscribe(set(choice.selected) | held)
+        self.subscribe(set(choice.selected), held=self.trader.held_by(self.name))
         self.trader.record_universe(self.name, day, choice.selected, rejected)
         if not choice.selected:
             self.nothing_to_trade("IDLE", f"no symbol passed today's universe ({day})")

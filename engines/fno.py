@@ -60,6 +60,6 @@ class FnoEngine(Engine):
         for symbol in self.trader.held_by(self.name):
             if symbol not in contracts:
                 await self.trader.flatten(symbol, OrderPurpose.EXIT, "rolled to the next contract")
-        self.subscribe(contracts | set(self.trader.held_by(self.name)))
+        self.subscribe(contracts, held=self.trader.held_by(self.name))
         if not contracts:
             self.nothing_to_trade("NO CONTRACTS", "; ".join(missing) or "no underlying")

@@ -49,10 +49,10 @@ class OptionsEngine(Engine):
         self._subscribe_pair()
 
     def _subscribe_pair(self) -> None:
-        symbols = {self.config.underlying_symbol} | set(self.trader.held_by(self.name))
+        symbols = {self.config.underlying_symbol}
         if self.pair is not None:
             symbols |= {self.pair.ce.tradingsymbol, self.pair.pe.tradingsymbol}
-        self.subscribe(symbols)
+        self.subscribe(symbols, held=self.trader.held_by(self.name))
 
     async def process(self, items: Sequence[Tick | Bar]) -> None:
         # Only the underlying makes bars here; option prices reach the portfolio and the

@@ -213,6 +213,75 @@ async def test_replay_across_expiry_with_roll_rolls_future_and_options(tmp_path:
     assert cutoff and all(day_of(ts) == "2022-11-24" for (ts,) in cutoff)
 
 
+def _two_days_of(source: Path, out: Path, cut_first_at: str) -> None:
+    """The 2022-11-18 ticks of ``source`` as 2022-11-23 (cut at ``cut_first_at``) and
+    2022-11-24 (NOV expiry)."""
+    lines = gzip.decompress(source.read_bytes()).decode().splitlines()
+    first = [
+        line.replace("20221118", "20221123", 1)
+        for line in lines
+        if line.startswith("20221118") and line.split(",")[1] < cut_first_at
+    ]
+    second = [line.replace("20221118", "20221124", 1) for line in lines]
+    out.write_bytes(gzip.compress("\n".join([*first, *second]).encode() + b"\n"))
+
+
+async def test_after_a_roll_the_old_contract_is_only_closed_never_entered(
+    tmp_path: Path,
+) -> None:
+    """An NRML long in the NOV future carried into its expiry day: the engine rolls to
+    DEC and closes NOV; NOV's own signals that day must not open it again, or one
+    engine holds twice its sized risk, half of it in a contract expiring that day."""
+    replay = DEFAULT_CONFIG.parent / "replay"
+    _two_days_of(replay / "NIFTY-I_20221118.csv.gz", tmp_path / "NOV.csv.gz", "10:30:00")
+    _two_days_of(
+        replay / "nfo_20221118" / "NIFTY-II_20221118.csv.gz", tmp_path / "DEC.csv.gz", "10:30:00"
+    )
+    data = {
+        "replay": {
+            "speed": "max",
+            "sources": [
+                {
+                    "symbol": f"NIFTY22{m}FUT",
+                    "exchange": "NFO",
+                    "kind": "ticks",
+                    "path": str(tmp_path / f"{m}.csv.gz"),
+                }
+                for m in ("NOV", "DEC")
+            ],
+        },
+        "instruments": [str(replay / "nfo_20221118" / "instruments.csv")],
+        "risk": {"max_order_value": 1e8, "max_gross_exposure": 1e8},
+        "sizing": {"risk_per_trade_pct": 2, "max_capital_fraction": 1},
+        "engines": [
+            {
+                "name": "fno",
+                "kind": "fno",
+                "underlyings": ["NIFTY"],
+                "roll_sessions": 1,
+                "margin_rate": 0.12,
+                "product": "NRML",
+                "strategy": "ema_cross",
+                "timeframe": "1m",
+                "params": {"fast": 9, "slow": 21},
+            }
+        ],
+    }
+    db = tmp_path / "state.db"
+    await _run(parse_config(data, "t.yaml"), db)
+    expiry_day = "2022-11-24"
+    nov = "NIFTY22NOVFUT"
+    by_day = _rows(
+        db,
+        "SELECT date(ts_ns / 1e9, 'unixepoch', '+330 minutes'), symbol, purpose FROM orders",
+    )
+    assert (expiry_day, nov, "EXIT") in by_day, "the carried long was not rolled out"
+    assert (expiry_day, "NIFTY22DECFUT", "ENTRY") in by_day  # the engine trades DEC
+    assert (expiry_day, nov, "ENTRY") not in by_day
+    refused = _rows(db, "SELECT DISTINCT symbol FROM risk_decisions WHERE rule = 'exits_only'")
+    assert refused == [(nov,)]  # its signals were decided, and refused with a reason
+
+
 def test_instruments_search_cli_with_terms_prints_matches_and_with_none_exits_1() -> None:
     found = run_kitetui("instruments", "search", "nifty", "18300", "ce")
     assert found.returncode == 0, found.stderr

@@ -38,6 +38,7 @@ from kitetui.order_ticket import (
     price_text,
 )
 from kitetui.risk_limits import LimitRefused, parse_assignment
+from kitetui.trading.entries import MANUAL_TICKET
 
 if TYPE_CHECKING:
     from kitetui.supervisor.gate import Supervisor
@@ -144,7 +145,7 @@ class ManualControls:
             )
         now = desk.clock.now_ns
         tag = trader.tag_for("MANUAL", symbol, now, trader.placed)
-        reason = f"manual ticket: {ticket.text}"
+        reason = f"{MANUAL_TICKET} {ticket.text}"
         signal = Signal(
             signal_id=f"manual-{tag}",
             ts_ns=now,

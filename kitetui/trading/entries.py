@@ -10,10 +10,12 @@ module of its own so that the order book's side of the trader stays readable.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kitetui.domain import (
+    Order,
     OrderIntent,
     OrderPurpose,
     RiskDecision,
@@ -23,6 +25,9 @@ from kitetui.domain import (
     SignalKind,
 )
 from kitetui.trading.sizing import premium_quantity, premium_stop, size_by_risk, stop_price_for
+
+#: How a person's order ticket's reason starts (``kitetui.supervisor.manual``).
+MANUAL_TICKET = "manual ticket:"
 
 if TYPE_CHECKING:
     from kitetui.market.instruments import Instrument
@@ -44,8 +49,13 @@ class SignalEntries:
         already working", and two orders would race for one position).
         """
         symbol = signal.symbol
-        qty = self.position_qty(symbol)
         kind = signal.kind
+        if kind is not SignalKind.HOLD:
+            keep = {SignalKind.LONG: Side.BUY, SignalKind.SHORT: Side.SELL}.get(kind)
+            await self._cancel_stale_entries(
+                signal, lambda order: order.symbol == symbol and order.side is not keep
+            )
+        qty = self.position_qty(symbol)
         decision: RiskDecision | None = None
         placed = 0
         against = (kind is SignalKind.LONG and qty < 0) or (kind is SignalKind.SHORT and qty > 0)
@@ -56,6 +66,24 @@ class SignalEntries:
             decision, placed = await self._enter(engine, signal)
         self._record_signal(signal, decision)
         return placed
+
+    async def _cancel_stale_entries(
+        self: Trader, signal: Signal, stale: Callable[[Order], bool]
+    ) -> None:
+        """The engine's entry still working on the other side (the second half of a
+        reversal, waiting for its fill) is stale once the strategy signals this side or
+        an exit: cancelled, it no longer takes the side the strategy has just left,
+        and the signal is acted on as if it were not there (an entry from flat, or an
+        exit of whatever part of it filled). A person's ticket is theirs to cancel."""
+        for order in self.open_orders():
+            if (
+                order.engine == signal.engine
+                and order.purpose is OrderPurpose.ENTRY
+                and not order.reason.startswith(MANUAL_TICKET)
+                and stale(order)
+            ):
+                why = f"stale: a {signal.kind.value} signal came after it ({signal.reason})"
+                await self.cancel(order.tag, why)
 
     async def _exit(
         self: Trader,
@@ -174,6 +202,15 @@ class SignalEntries:
         instrument = engine.instrument(symbol)
         if block is not None:
             decision = block
+        elif symbol in engine.exits_only:
+            decision = RiskDecision(
+                RiskVerdict.BLOCK,
+                0,
+                f"{symbol} is not among {engine.name}'s symbols today, only held from an "
+                "earlier session (a rolled contract, a stock out of the universe): it is "
+                "closed, never entered",
+                "exits_only",
+            )
         elif instrument is not None and not instrument.is_tradable:
             decision = RiskDecision(
                 RiskVerdict.BLOCK,
@@ -206,9 +243,17 @@ class SignalEntries:
         A held contract of the other right is closed first; one already held in the
         wanted right is kept even if ATM has moved on (no churn on re-centring).
         """
-        held = self.held_by(engine.name)
         kind = signal.kind
         want = {SignalKind.LONG: pair.ce, SignalKind.SHORT: pair.pe}.get(kind)
+        if kind is not SignalKind.HOLD:
+            await self._cancel_stale_entries(
+                signal,
+                lambda order: (
+                    want is None
+                    or getattr(engine.instrument(order.symbol), "right", "") != want.right
+                ),
+            )
+        held = self.held_by(engine.name)
         placed = 0
         decision: RiskDecision | None = None
         for symbol, qty in sorted(held.items()):

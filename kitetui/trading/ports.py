@@ -16,6 +16,7 @@ class EnginePort(Protocol):
     product: Product
     config: Any  # its EngineConfig (margin rate; the options engine's premium caps)
     orders_placed: int
+    exits_only: frozenset[str]  # held from an earlier session: closed, never entered
 
     @property
     def entries_paused(self) -> bool: ...

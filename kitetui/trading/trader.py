@@ -732,7 +732,12 @@ class Trader(TraderRecords, SignalEntries):
 
     async def flatten(self, symbol: str, purpose: OrderPurpose, reason: str) -> bool:
         """Cancel the symbol's entries and close its position through the exit manager;
-        False when it is flat or already closing."""
+        False when it is flat or already closing.
+
+        The entries go first even when it is flat: a stop-and-reverse places the other
+        side the instant its close fills, which is also when a symbol loss limit is
+        crossed, and the block that flattens must not leave that entry working."""
+        await self.cancel_entries(reason, symbol)
         qty = self.position_qty(symbol)
         if qty == 0:
             return False
@@ -755,11 +760,15 @@ class Trader(TraderRecords, SignalEntries):
             return False
         return await self.exits.close(symbol, purpose, reason, cause=f"{self.clock.now_ns}")
 
+    async def cancel_entries(self, reason: str, symbol: str | None = None) -> None:
+        """Cancel the working entries (of ``symbol``, or every one)."""
+        for order in self.open_orders():
+            if order.purpose is OrderPurpose.ENTRY and symbol in (None, order.symbol):
+                await self.cancel(order.tag, reason)
+
     async def flatten_all(self, purpose: OrderPurpose, reason: str) -> int:
         count = 0
-        for order in self.open_orders():
-            if order.purpose is OrderPurpose.ENTRY:
-                await self.cancel(order.tag, reason)
+        await self.cancel_entries(reason)
         symbols = {p.symbol for p in self.portfolio.open_positions()}
         for symbol in sorted(symbols):
             count += await self.flatten(symbol, purpose, reason)

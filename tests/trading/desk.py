@@ -64,6 +64,7 @@ class StubEngine:
     entries_paused: bool = False
     trading: bool = True
     orders_placed: int = 0
+    exits_only: frozenset[str] = frozenset()
 
     def instrument(self, symbol: str) -> Instrument | None:
         return self.instruments.get(symbol)

@@ -338,6 +338,30 @@ async def test_stop_and_reverse_enters_the_other_side_once_flat(tmp_path: Path) 
         await desk.close()
 
 
+@pytest.mark.parametrize(("again", "held"), [(SignalKind.LONG, 1), (SignalKind.EXIT, 0)])
+async def test_a_signal_while_the_reversal_entry_works_makes_it_stale(
+    tmp_path: Path, again: SignalKind, held: int
+) -> None:
+    """Long, SHORT reverses: the close filled and the SELL entry waits for the next
+    price when the strategy turns again. That entry is cancelled; the new signal
+    stands (LONG enters long, EXIT stays flat) instead of the desk going short
+    against it until the next cross."""
+    desk = await _desk(tmp_path)
+    try:
+        await _long(desk)
+        await desk.trader.on_signal(desk.engine, desk.signal(SignalKind.SHORT, FUT, 19_480.0))
+        await desk.price(FUT, 19_480.0)  # the close fills; the short entry goes out
+        [stale] = working(desk.trader, FUT, OrderPurpose.ENTRY)
+        await desk.trader.on_signal(desk.engine, desk.signal(again, FUT, 19_490.0))
+        assert desk.trader.orders[stale.tag].status.value == "CANCELLED"
+        assert desk.trader.orders[stale.tag].reason.startswith("stale: a ")
+        await desk.price(FUT, 19_490.0)
+        assert (desk.trader.position_qty(FUT) > 0) is bool(held)
+        assert desk.trader.position_qty(FUT) >= 0 and rule_11(desk.trader) == []
+    finally:
+        await desk.close()
+
+
 async def test_exit_only_does_not_reverse(tmp_path: Path) -> None:
     desk = await _desk(tmp_path, exits=ExitConfig(on_opposite_signal="exit_only"))
     try:

@@ -122,6 +122,41 @@ async def test_flatten_is_journaled_before_the_broker_sees_it(tmp_path: Path) ->
         await desk.close()
 
 
+async def test_flatten_while_flat_cancels_the_symbols_working_entry(tmp_path: Path) -> None:
+    """A symbol loss limit crossed by the close of a stop-and-reverse: the other side's
+    entry was placed the same instant, and the block's flatten must cancel it."""
+    desk, _probe = await asyncio.wait_for(_desk(tmp_path), T)
+    try:
+        await desk.price(FUT, 19_500.0)
+        await desk.trader.on_signal(desk.engine, desk.signal(SignalKind.LONG, FUT, 19_500.0))
+        (entry,) = [o for o in desk.trader.open_orders() if o.purpose is OrderPurpose.ENTRY]
+        flattened = await asyncio.wait_for(
+            desk.trader.flatten(FUT, OrderPurpose.FLATTEN, "symbol loss limit"), T
+        )
+        assert not flattened  # nothing to close
+        assert desk.trader.orders[entry.tag].status.is_terminal
+        await desk.price(FUT, 19_500.0)
+        assert desk.trader.position_qty(FUT) == 0
+    finally:
+        await desk.close()
+
+
+async def test_an_engine_never_enters_a_symbol_it_only_holds_from_an_earlier_session(
+    tmp_path: Path,
+) -> None:
+    desk, probe = await asyncio.wait_for(_desk(tmp_path), T)
+    try:
+        desk.engine.exits_only = frozenset({FUT})
+        await desk.price(FUT, 19_500.0)
+        placed = await desk.trader.on_signal(
+            desk.engine, desk.signal(SignalKind.LONG, FUT, 19_500.0)
+        )
+        assert placed == 0 and not probe.seen
+        assert [rule for _engine, rule, _verdict in desk.trader.blocked] == ["exits_only"]
+    finally:
+        await desk.close()
+
+
 def _intent(quantity: int) -> OrderIntent:
     return OrderIntent(
         engine="fno",
