@@ -352,7 +352,11 @@ class Supervisor:
         only a print that filled or triggered an order waits on the trader."""
         accepted: list[Item] = []
         validator = self.validator
+        known = self._known
         for item in batch:
+            if item.symbol not in known:  # before the validator: its notes would follow
+                self._unknown(item.symbol, ts)
+                continue
             reason = validator.check(item)
             if reason is None and not validator.has_news:  # the common case
                 if self._accept(item, ts, warm, accepted):
@@ -389,9 +393,6 @@ class Supervisor:
         rests at its price, and goes on to the engines (``accepted``). True when the
         exchange filled or triggered something the trader must hear of (``_react``)."""
         symbol = item.symbol
-        if symbol not in self._known:
-            self._unknown(symbol, ts)
-            return False
         gap = self.gaps.check(item)
         if gap is not None and symbol in self.routes:
             self.trader.record_event(

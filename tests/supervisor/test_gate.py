@@ -341,11 +341,15 @@ async def test_unknown_symbol_and_time_gap_with_data_are_recorded_not_fatal(
         later = start + 10 * NS_PER_MINUTE
         await supervisor._process(later, [Tick(symbol, later, 18301.0, 50)], False)
         await supervisor._process(later + 1, [Tick("NOSUCH", later + 1, 10.0, 1)], False)
+        await supervisor._process(later + 2, [Tick("NOSUCH", later + 2, 30.0, 1)], False)
         await supervisor.journal.flush()
     finally:
         await supervisor.close()
     kinds = dict(_rows(db, "SELECT kind, count(*) FROM events GROUP BY kind"))
     assert kinds["UnknownSymbol"] == 1  # once per symbol, not per tick
+    # skipped before the price gate: no held-jump or skipped-tick notes about it follow
+    about = _rows(db, "SELECT DISTINCT kind FROM events WHERE symbol = 'NOSUCH'")
+    assert about == [("UnknownSymbol",)]
     gap = _rows(db, "SELECT symbol, message FROM events WHERE kind = 'DataGap'")
     assert gap == [("NIFTY22NOVFUT", "no data for 10.0 min before this tick")]
     assert supervisor.portfolio.position("NOSUCH") is None
