@@ -38,6 +38,7 @@ from kitetui.market.calendar import nse as nse_calendar
 from kitetui.market.instruments import InstrumentMaster, load_masters
 from kitetui.market.loaders import DataFormatError, data_path
 from kitetui.market.replay import expand_source, load_replay_sources
+from kitetui.market.session_hours import SessionHours
 from kitetui.market.universe import UniverseError, first_known_date
 
 __all__ = ["InputCheck", "check_inputs", "check_replay_days", "check_tradables", "load_calendar"]
@@ -86,7 +87,9 @@ def check_inputs(
         events.extend(_unlisted_underlyings(config, master))
     days: tuple[date, ...] = ()
     if scan_data and config.replay is not None and config.mode == "replay":
-        loaded = load_replay_sources(config.replay.sources)
+        loaded = load_replay_sources(
+            config.replay.sources, hours=SessionHours.of(calendar.special_sessions)
+        )
         events.extend(loaded.events)
         days = loaded.days
         events.extend(check_replay_days(config, days, calendar, config_file))

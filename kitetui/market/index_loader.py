@@ -51,6 +51,7 @@ from kitetui.market.loaders import (
     _time_ordered,
     render_findings,
 )
+from kitetui.market.session_hours import REGULAR, SessionHours
 
 __all__ = ["load_index_values", "reference_index_values"]
 
@@ -77,16 +78,27 @@ def _layout_check(path: Path, first: list[str], parser: _DateTimeParser) -> bool
     return False
 
 
-def _drop_outside_session(rows: list, problems: _Problems) -> list:
-    """Keep 09:15:00 <= IST time < 15:30:00; one INFO event for pre-open, one for post-close."""
+_PRE_OPEN = "pre-open, before 09:15 IST"
+_POST_CLOSE = "post-close, 15:30 IST or later"
+_NOT_SPECIAL = "outside its day's special session"
+
+
+def _drop_outside_session(rows: list, problems: _Problems, hours: SessionHours) -> list:
+    """Keep 09:15:00 <= IST time < 15:30:00 (a special day: inside its own windows);
+    one INFO event for pre-open, one for post-close, one for a special day's others."""
     kept = []
     keep = kept.append
     for row in rows:
-        tod = (row[0] // NS_PER_SECOND + IST_OFFSET_S) % DAY_S
-        if tod < SESSION_OPEN_S:
-            problems.add(_OUTSIDE, "pre-open, before 09:15 IST", row[-1], row[0], "INFO")
+        day, tod = divmod(row[0] // NS_PER_SECOND + IST_OFFSET_S, DAY_S)
+        if hours.special and hours.windows_of(day) is not None:
+            if hours.inside(row[0]):
+                keep(row)
+            else:
+                problems.add(_OUTSIDE, _NOT_SPECIAL, row[-1], row[0], "INFO")
+        elif tod < SESSION_OPEN_S:
+            problems.add(_OUTSIDE, _PRE_OPEN, row[-1], row[0], "INFO")
         elif tod >= SESSION_CLOSE_S:
-            problems.add(_OUTSIDE, "post-close, 15:30 IST or later", row[-1], row[0], "INFO")
+            problems.add(_OUTSIDE, _POST_CLOSE, row[-1], row[0], "INFO")
         else:
             keep(row)
     return kept
@@ -97,34 +109,41 @@ def load_index_values(
     symbol: str,
     *,
     session_only: bool = True,
+    hours: SessionHours = REGULAR,
     require_rows: bool = True,
     cache: LoadCache | None = None,
 ) -> TickLoadResult:
     """Load a ``timestamp,value`` file (plain or gzip) as ticks with qty 0 and oi 0;
     with ``cache``, the parsed values are kept under the file's content hash."""
     path = Path(path)
+    session = hours if session_only else None
 
     def careful(raw: bytes) -> Parsed:
-        rows, problems, extra = _index_rows(path, symbol, session_only, require_rows, raw)
+        rows, problems, extra = _index_rows(path, symbol, session, require_rows, raw)
         return _parsed_rows(
             [(ts, value, 0, 0, line) for ts, value, line in rows], _TICK_COLUMNS, problems, extra
         )
 
     def fast(raw: bytes) -> Parsed | None:
-        return _fast_index(raw, path, symbol, session_only)
+        return _fast_index(raw, path, symbol, session)
 
-    parsed = _parse(path, ("index", symbol, session_only), cache, fast, careful)
+    parsed = _parse(path, ("index", symbol, session), cache, fast, careful)
     ticks = _build_ticks(symbol, parsed.columns)
     return TickLoadResult(ticks, render_findings(parsed.findings, path, symbol))
 
 
 def reference_index_values(
-    path: str | Path, symbol: str, *, session_only: bool = True, require_rows: bool = True
+    path: str | Path,
+    symbol: str,
+    *,
+    session_only: bool = True,
+    hours: SessionHours = REGULAR,
+    require_rows: bool = True,
 ) -> TickLoadResult:
     """``load_index_values`` the careful way only, row by row, no cache: the reference
     the columnar path and the cache are tested against."""
     path = Path(path)
-    rows, problems, extra = _index_rows(path, symbol, session_only, require_rows)
+    rows, problems, extra = _index_rows(path, symbol, hours if session_only else None, require_rows)
     ticks = tuple(Tick(symbol, ts, value, 0, 0) for ts, value, _line in rows)
     return TickLoadResult(ticks, problems.events(ticks[0].ts_ns if ticks else 0, extra))
 
@@ -132,7 +151,7 @@ def reference_index_values(
 def _index_rows(
     path: Path,
     symbol: str,
-    session_only: bool,
+    hours: SessionHours | None,
     require_rows: bool,
     raw: bytes | None = None,
 ) -> tuple[list, _Problems, list[Finding]]:
@@ -169,15 +188,15 @@ def _index_rows(
             append((ts, value, line))
 
     extra: list[Finding] = []
-    if session_only:
-        rows = _drop_outside_session(rows, problems)
+    if hours is not None:
+        rows = _drop_outside_session(rows, problems, hours)
     rows = _sort_rows(rows, problems, extra)
     if not rows and require_rows:
         raise _no_data(path, problems)
     return rows, problems, extra
 
 
-def _fast_index(raw: bytes, path: Path, symbol: str, session_only: bool) -> Parsed | None:
+def _fast_index(raw: bytes, path: Path, symbol: str, hours: SessionHours | None) -> Parsed | None:
     """A clean index file a column at a time (``kitetui.market.columnar``); None when
     the careful path must judge it."""
     problems = _Problems(path, symbol)
@@ -202,22 +221,24 @@ def _fast_index(raw: bytes, path: Path, symbol: str, session_only: bool) -> Pars
     zeros = np.zeros(fields.rows, dtype=np.int64)
     columns = dict(zip(_TICK_COLUMNS, (seconds * NS_PER_SECOND, value, zeros, zeros), strict=True))
     columns["line"] = np.arange(1, fields.rows + 1) + (1 if header else 0)
-    if session_only:
-        tod = (seconds + IST_OFFSET_S) % DAY_S
-        early, late = tod < SESSION_OPEN_S, tod >= SESSION_CLOSE_S
+    if hours is not None:
+        day, tod = np.divmod(seconds + IST_OFFSET_S, DAY_S)
+        special = np.isin(day, [number for number, _windows in hours.special])
+        regular = ~special
+        early, late = regular & (tod < SESSION_OPEN_S), regular & (tod >= SESSION_CLOSE_S)
+        missed = special & ~hours.inside_mask(columns["ts_ns"])
         # One finding per reason, in the order the careful path meets them.
         outside = [
             (int(np.argmax(mask)), mask, reason)
-            for mask, reason in ((early, "pre-open, before 09:15 IST"),
-                                 (late, "post-close, 15:30 IST or later"))
+            for mask, reason in ((early, _PRE_OPEN), (late, _POST_CLOSE), (missed, _NOT_SPECIAL))
             if mask.any()
-        ]  # fmt: skip
+        ]
         for _first, mask, reason in sorted(outside, key=lambda item: item[0]):
             problems.add_many(
                 _OUTSIDE, reason, columns["line"][mask], columns["ts_ns"][mask], "INFO"
             )
         if outside:
-            columns = _take(columns, ~(early | late))
+            columns = _take(columns, ~(early | late | missed))
     extra: list[Finding] = []
     columns = _time_ordered(columns, problems, extra)
     return _finished(columns, problems, extra)

@@ -19,8 +19,10 @@ data is skipped and recorded, never a crash:
   has the 375 regular minutes and a 15- or 60-minute resample ends with the
   15:15 bucket like Kite's own. Ticks are kept when 09:15:00 <= time < 15:30:00,
   consistently (ticks stamped 15:30:00 are what Kite puts in that 15:30 candle).
-  ``session_only=False`` keeps everything (e.g. for a Muhurat evening session);
-  the filter never applies to daily candles (``timeframe_s >= 86400``).
+  A special session's day is kept inside its own windows instead (``hours``, from the
+  calendar: a Muhurat evening, a DR drill; ``kitetui/market/session_hours.py``);
+  ``session_only=False`` keeps everything; the filter never applies to daily candles
+  (``timeframe_s >= 86400``).
 
 * with ``check_symbol`` (what ``load_replay_sources`` asks for: the config names the
   symbol), a file with a symbol column (``Code``, ``Instrument``, ``symbol``,
@@ -80,6 +82,7 @@ from kitetui.market.columnar import decimal_column, integer_column, split_fields
 from kitetui.market.lazy_items import LazyItems
 from kitetui.market.load_cache import LoadCache
 from kitetui.market.packed import narrow_counts, narrow_prices, price_values
+from kitetui.market.session_hours import REGULAR, SessionHours
 from kitetui.market.text_limits import CappedReader, TooLarge, check_lines, gunzip, read_file
 
 if TYPE_CHECKING:
@@ -589,6 +592,7 @@ def load_candles(
     timeframe_s: int = 60,
     *,
     session_only: bool = True,
+    hours: SessionHours = REGULAR,
     require_rows: bool = True,
     check_symbol: bool = False,
     cache: LoadCache | None = None,
@@ -598,7 +602,8 @@ def load_candles(
 
     ``timeframe_s`` is the file's bar length (the files do not say). Rows are returned
     in time order, one bar per timestamp, inside the NSE session unless
-    ``session_only`` is false; every fix is described by an event (module docstring).
+    ``session_only`` is false (the regular hours, or a special day's own windows:
+    ``hours``); every fix is described by an event (module docstring).
     No usable row raises ``NoDataError`` unless ``require_rows`` is false;
     ``check_symbol`` skips rows whose own symbol column names another instrument.
     With ``cache``, the parsed columns are kept under the file's content hash. With
@@ -607,14 +612,15 @@ def load_candles(
     path = Path(path)
     if timeframe_s <= 0:
         raise ValueError(f"timeframe_s must be positive, got {timeframe_s}")
-    options = ("candles", symbol, timeframe_s, session_only, check_symbol)
+    hours = hours if session_only else None
+    options = ("candles", symbol, timeframe_s, hours, check_symbol)
 
     def fast(raw: bytes) -> Parsed | None:
-        return _fast_candles(raw, path, symbol, timeframe_s, session_only, check_symbol)
+        return _fast_candles(raw, path, symbol, timeframe_s, hours, check_symbol)
 
     def careful(raw: bytes) -> Parsed:
         rows, problems, extra = _candle_rows(
-            path, symbol, timeframe_s, session_only, require_rows, check_symbol, raw
+            path, symbol, timeframe_s, hours, require_rows, check_symbol, raw
         )
         return _parsed_rows(rows, _BAR_COLUMNS, problems, extra)
 
@@ -631,6 +637,7 @@ def reference_candles(
     timeframe_s: int = 60,
     *,
     session_only: bool = True,
+    hours: SessionHours = REGULAR,
     require_rows: bool = True,
     check_symbol: bool = False,
 ) -> LoadResult:
@@ -640,7 +647,7 @@ def reference_candles(
     if timeframe_s <= 0:
         raise ValueError(f"timeframe_s must be positive, got {timeframe_s}")
     rows, problems, extra = _candle_rows(
-        path, symbol, timeframe_s, session_only, require_rows, check_symbol
+        path, symbol, timeframe_s, hours if session_only else None, require_rows, check_symbol
     )
     bars = tuple(
         Bar(symbol, ts, timeframe_s, o, h, lo, c, volume, oi)
@@ -653,7 +660,7 @@ def _candle_rows(
     path: Path,
     symbol: str,
     timeframe_s: int,
-    session_only: bool,
+    hours: SessionHours | None,
     require_rows: bool,
     check_symbol: bool,
     raw: bytes | None = None,
@@ -727,9 +734,9 @@ def _candle_rows(
             append((ts, o, h, lo, c, volume, oi, line))
 
     extra: list[Finding] = []
-    if session_only and timeframe_s < DAY_S:
+    if hours is not None and timeframe_s < DAY_S:
         rows = _drop_outside_session(
-            rows, problems, EventKind.BAR_OUTSIDE_SESSION, "bar outside session"
+            rows, problems, EventKind.BAR_OUTSIDE_SESSION, "bar outside", hours
         )
     rows = _sort_rows(rows, problems, extra)
     rows = _drop_duplicates(rows, problems, extra)
@@ -741,21 +748,35 @@ def _candle_rows(
 # --------------------------------------------------------------------------- shared steps
 
 
-def _drop_outside_session(rows: list, problems: _Problems, kind: EventKind, what: str) -> list:
-    """Keep rows with 09:15 <= IST time of day < 15:30; report the others."""
+def _drop_outside_session(
+    rows: list, problems: _Problems, kind: EventKind, what: str, hours: SessionHours
+) -> list:
+    """Keep rows with 09:15 <= IST time of day < 15:30, or inside a special day's own
+    windows (``hours``); report the others."""
     open_s, close_s = SESSION_OPEN_S, SESSION_CLOSE_S
     kept = []
     keep = kept.append
+    special = hours.special
     for row in rows:
-        if open_s <= (row[0] // NS_PER_SECOND + IST_OFFSET_S) % DAY_S < close_s:
+        if special:
+            if hours.inside(row[0]):
+                keep(row)
+            else:
+                reason = _outside(what, hours.windows_of(_ist_day(row[0])) is not None)
+                problems.add(kind, reason, row[-1], row[0], level="INFO")
+        elif open_s <= (row[0] // NS_PER_SECOND + IST_OFFSET_S) % DAY_S < close_s:
             keep(row)
         else:
             problems.add(kind, _outside(what), row[-1], row[0], level="INFO")
     return kept
 
 
-def _outside(what: str) -> str:
-    return f"{what} 09:15-15:30 IST"
+def _outside(what: str, special_day: bool = False) -> str:
+    return f"{what} its day's special session" if special_day else f"{what} session 09:15-15:30 IST"
+
+
+def _ist_day(ts_ns: int) -> int:
+    return (ts_ns // NS_PER_SECOND + IST_OFFSET_S) // DAY_S
 
 
 def _sort_rows(rows: list, problems: _Problems, extra: list[Finding]) -> list:
@@ -846,6 +867,7 @@ def load_ticks(
     symbol: str,
     *,
     session_only: bool = True,
+    hours: SessionHours = REGULAR,
     require_rows: bool = True,
     cache: LoadCache | None = None,
     lazy: bool = False,
@@ -860,13 +882,14 @@ def load_ticks(
     until iterated (``kitetui/market/lazy_items.py``).
     """
     path = Path(path)
-    options = ("ticks", symbol, session_only)
+    hours = hours if session_only else None
+    options = ("ticks", symbol, hours)
 
     def fast(raw: bytes) -> Parsed | None:
-        return _fast_ticks(raw, path, symbol, session_only)
+        return _fast_ticks(raw, path, symbol, hours)
 
     def careful(raw: bytes) -> Parsed:
-        rows, problems, extra = _tick_rows(path, symbol, session_only, require_rows, raw)
+        rows, problems, extra = _tick_rows(path, symbol, hours, require_rows, raw)
         return _parsed_rows(rows, _TICK_COLUMNS, problems, extra)
 
     parsed = _parse(path, options, cache, fast, careful)
@@ -876,11 +899,16 @@ def load_ticks(
 
 
 def reference_ticks(
-    path: str | Path, symbol: str, *, session_only: bool = True, require_rows: bool = True
+    path: str | Path,
+    symbol: str,
+    *,
+    session_only: bool = True,
+    hours: SessionHours = REGULAR,
+    require_rows: bool = True,
 ) -> TickLoadResult:
     """``load_ticks`` the careful way only, row by row, no cache (see ``reference_candles``)."""
     path = Path(path)
-    rows, problems, extra = _tick_rows(path, symbol, session_only, require_rows)
+    rows, problems, extra = _tick_rows(path, symbol, hours if session_only else None, require_rows)
     ticks = tuple(Tick(symbol, ts, price, qty, oi) for ts, price, qty, oi, _line in rows)
     return TickLoadResult(ticks, problems.events(ticks[0].ts_ns if ticks else 0, extra))
 
@@ -888,7 +916,7 @@ def reference_ticks(
 def _tick_rows(
     path: Path,
     symbol: str,
-    session_only: bool,
+    hours: SessionHours | None,
     require_rows: bool,
     raw: bytes | None = None,
 ) -> tuple[list, _Problems, list[Finding]]:
@@ -937,9 +965,9 @@ def _tick_rows(
             append((ts, price, qty, oi, line))
 
     extra: list[Finding] = []
-    if session_only:
+    if hours is not None:
         rows = _drop_outside_session(
-            rows, problems, EventKind.TICK_OUTSIDE_SESSION, "tick outside session"
+            rows, problems, EventKind.TICK_OUTSIDE_SESSION, "tick outside", hours
         )
     rows = _sort_rows(rows, problems, extra)
     if not rows and require_rows:
@@ -1064,7 +1092,7 @@ def _fast_candles(
     path: Path,
     symbol: str,
     timeframe_s: int,
-    session_only: bool,
+    hours: SessionHours | None,
     check_symbol: bool,
 ) -> Parsed | None:
     """A clean candle file, a column at a time; None when the careful path must judge it."""
@@ -1117,16 +1145,16 @@ def _fast_candles(
     )
     columns["line"] = np.arange(2, fields.rows + 2)
     extra: list[Finding] = []
-    if session_only and timeframe_s < DAY_S:
+    if hours is not None and timeframe_s < DAY_S:
         columns = _keep_session(
-            columns, problems, EventKind.BAR_OUTSIDE_SESSION, "bar outside session"
+            columns, problems, EventKind.BAR_OUTSIDE_SESSION, "bar outside", hours
         )
     columns = _time_ordered(columns, problems, extra)
     columns = _last_of_each_ts(columns, problems, extra)
     return _finished(columns, problems, extra)
 
 
-def _fast_ticks(raw: bytes, path: Path, symbol: str, session_only: bool) -> Parsed | None:
+def _fast_ticks(raw: bytes, path: Path, symbol: str, hours: SessionHours | None) -> Parsed | None:
     """A clean tick file, a column at a time; None when the careful path must judge it."""
     problems = _Problems(path, symbol)
     data = _decoded(raw, path, problems)
@@ -1156,9 +1184,9 @@ def _fast_ticks(raw: bytes, path: Path, symbol: str, session_only: bool) -> Pars
     columns = dict(zip(_TICK_COLUMNS, (ts, price, qty, oi), strict=True))
     columns["line"] = np.arange(1, fields.rows + 1)
     extra: list[Finding] = []
-    if session_only:
+    if hours is not None:
         columns = _keep_session(
-            columns, problems, EventKind.TICK_OUTSIDE_SESSION, "tick outside session"
+            columns, problems, EventKind.TICK_OUTSIDE_SESSION, "tick outside", hours
         )
     columns = _time_ordered(columns, problems, extra)
     return _finished(columns, problems, extra)
@@ -1179,16 +1207,30 @@ def _take(columns: dict[str, np.ndarray], which: np.ndarray) -> dict[str, np.nda
 
 
 def _keep_session(
-    columns: dict[str, np.ndarray], problems: _Problems, kind: EventKind, what: str
+    columns: dict[str, np.ndarray],
+    problems: _Problems,
+    kind: EventKind,
+    what: str,
+    hours: SessionHours,
 ) -> dict[str, np.ndarray]:
-    """``_drop_outside_session`` on columns."""
+    """``_drop_outside_session`` on columns (its reasons in the order it meets them)."""
     ts = columns["ts_ns"]
-    tod = (ts // NS_PER_SECOND + IST_OFFSET_S) % DAY_S
-    inside = (tod >= SESSION_OPEN_S) & (tod < SESSION_CLOSE_S)
+    inside = hours.inside_mask(ts)
     if inside.all():
         return columns
     outside = ~inside
-    problems.add_many(kind, _outside(what), columns["line"][outside], ts[outside], "INFO")
+    groups = [(outside, _outside(what))]
+    if hours.special:
+        days = (ts // NS_PER_SECOND + IST_OFFSET_S) // DAY_S
+        on_special = np.isin(days, [number for number, _windows in hours.special])
+        groups = [
+            (mask, _outside(what, special))
+            for mask, special in ((outside & ~on_special, False), (outside & on_special, True))
+            if mask.any()
+        ]
+        groups.sort(key=lambda group: int(np.argmax(group[0])))
+    for mask, reason in groups:
+        problems.add_many(kind, reason, columns["line"][mask], ts[mask], "INFO")
     return _take(columns, inside)
 
 

@@ -27,9 +27,10 @@ import asyncio
 import heapq
 import time
 from bisect import bisect_left
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -49,6 +50,7 @@ from kitetui.market.loaders import (
     load_candles,
     load_ticks,
 )
+from kitetui.market.session_hours import REGULAR, SessionHours
 
 Item = Tick | Bar
 
@@ -206,17 +208,21 @@ def expand_source(spec: str, symbol: str | None) -> list[tuple[Path, str]]:
     return out
 
 
+#: Loads one file of a source: (path, symbol, kind) -> its items and events.
+FileLoader = Callable[[Path, str, str], tuple[Sequence[Item], tuple[Event, ...]]]
+
+
 def _load_file(
-    path: Path, symbol: str, kind: str, cache: LoadCache
+    path: Path, symbol: str, kind: str, *, cache: LoadCache, hours: SessionHours
 ) -> tuple[Sequence[Item], tuple[Event, ...]]:
     if kind == "ticks":
-        result = load_ticks(path, symbol, cache=cache, lazy=True)
+        result = load_ticks(path, symbol, hours=hours, cache=cache, lazy=True)
         return result.ticks, result.events
     if kind == "index":
-        result = load_index_values(path, symbol, cache=cache)
+        result = load_index_values(path, symbol, hours=hours, cache=cache)
         return result.ticks, result.events
     # check_symbol: the config named the symbol
-    candles = load_candles(path, symbol, check_symbol=True, cache=cache, lazy=True)
+    candles = load_candles(path, symbol, hours=hours, check_symbol=True, cache=cache, lazy=True)
     return candles.bars, candles.events
 
 
@@ -229,9 +235,14 @@ def _event(
 
 
 def load_replay_sources(
-    sources: Iterable[SourceSpec], key: str = "replay.sources", *, cache: LoadCache | None = None
+    sources: Iterable[SourceSpec],
+    key: str = "replay.sources",
+    *,
+    cache: LoadCache | None = None,
+    hours: SessionHours = REGULAR,
 ) -> ReplaySources:
-    """Load every source (module docstring: what an empty source means).
+    """Load every source (module docstring: what an empty source means), each row kept
+    inside the session of its day (``hours``: the calendar's special sessions).
 
     Raises ``DataFormatError`` (exit 4) for a file that cannot be read or a required
     source without data; the message names the file (or the glob) and the config key.
@@ -239,11 +250,12 @@ def load_replay_sources(
     environment's (``LoadCache.from_env``: on unless ``KITETUI_LOAD_CACHE=off``).
     """
     cache = LoadCache.from_env() if cache is None else cache
+    load = partial(_load_file, cache=cache, hours=hours)
     streams: list[Sequence[Item]] = []
     origins: list[_Origin] = []
     events: list[Event] = []
     for index, source in enumerate(sources):
-        _load_source(source, f"{key}[{index}]", streams, origins, events, cache)
+        _load_source(source, f"{key}[{index}]", streams, origins, events, load)
     _refuse_overlaps(streams, origins)
     return ReplaySources(tuple(streams), tuple(events), _days(streams))
 
@@ -365,7 +377,7 @@ def _load_source(
     streams: list[Sequence[Item]],
     origins: list[_Origin],
     events: list[Event],
-    cache: LoadCache,
+    load: FileLoader,
 ) -> None:
     """One source: its files' streams (and where each came from) and events, or why it
     has none (raised when the source is required, an event when it is optional)."""
@@ -379,7 +391,7 @@ def _load_source(
             raise DataFormatError(source.path, f"no file matches this pattern ({where})")
         events.append(_event(EventKind.SOURCE_EMPTY, message, source.path))
         return
-    first_empty = _load_files(source, files, where, streams, origins, events, cache)
+    first_empty = _load_files(source, files, where, streams, origins, events, load)
     if first_empty is None:
         return
     if not source.optional:
@@ -406,7 +418,7 @@ def _load_files(
     streams: list[Sequence[Item]],
     origins: list[_Origin],
     events: list[Event],
-    cache: LoadCache,
+    load: FileLoader,
 ) -> DataFormatError | None:
     """Load a source's files; None once any had data, else the first file's problem.
     An empty or missing file among several is skipped (said as an event when empty);
@@ -415,7 +427,7 @@ def _load_files(
     first_empty: DataFormatError | None = None
     for path, symbol in files:
         try:
-            items, file_events = _load_file(path, symbol, source.kind, cache)
+            items, file_events = load(path, symbol, source.kind)
         except NoDataError as exc:
             first_empty = first_empty or exc
             if len(files) > 1:

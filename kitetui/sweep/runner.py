@@ -501,12 +501,14 @@ def trading_days(config: AppConfig, window: DateWindow | None, config_path: str)
     from kitetui.market.calendar import nse
     from kitetui.market.loaders import data_path
     from kitetui.market.replay import load_replay_sources
+    from kitetui.market.session_hours import SessionHours
     from kitetui.venues.replay import clipped_to_window
 
     assert config.replay is not None
-    sources = load_replay_sources(config.replay.sources)
-    if window is not None:  # as ``kitetui backtest`` refuses it
-        sources = clipped_to_window(sources, window, config_path)
     override = config.calendar.holidays_override
     calendar = nse(data_path(override) if override else None)
+    hours = SessionHours.of(calendar.special_sessions)
+    sources = load_replay_sources(config.replay.sources, hours=hours)
+    if window is not None:  # as ``kitetui backtest`` refuses it
+        sources = clipped_to_window(sources, window, config_path)
     return [day for day in sources.days if calendar.is_trading_day(day)]

@@ -26,6 +26,7 @@ from kitetui.market.replay import (
     load_replay_sources,
     merge_batches,
 )
+from kitetui.market.session_hours import SessionHours
 from kitetui.preflight import check_replay_days
 from kitetui.store.commit_policy import CommitPolicy
 from kitetui.store.recording import load_recording, master_beside, recorded_symbols
@@ -74,7 +75,9 @@ class ReplayVenue:
         else:
             # Days the calendar does not cover, or a universe without a membership list
             # for a replayed day, are found here, before the first batch.
-            loaded_sources = load_replay_sources(cfg.replay.sources)
+            loaded_sources = load_replay_sources(
+                cfg.replay.sources, hours=SessionHours.of(host.calendar.special_sessions)
+            )
             if self.window is not None:
                 loaded_sources = self._clipped(loaded_sources, host.config_path)
             events.extend(loaded_sources.events)

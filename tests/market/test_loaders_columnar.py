@@ -14,7 +14,7 @@ import gzip
 import random
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
+from datetime import date, time
 from functools import partial
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from kitetui.market.loaders import (
     with_symbol,
 )
 from kitetui.market.replay import _days
+from kitetui.market.session_hours import REGULAR, SessionHours
 
 REPLAY = data_path("pkg:replay")
 TICK_FILES = sorted(
@@ -67,7 +68,7 @@ def test_bundled_tick_files_load_alike_fresh_cached_and_row_by_row(tmp_path: Pat
     for path in TICK_FILES:
         symbol = path.name.split(".")[0]
         reference = reference_ticks(path, symbol)
-        assert _fast_ticks(path.read_bytes(), path, symbol, True) is not None, path.name
+        assert _fast_ticks(path.read_bytes(), path, symbol, REGULAR) is not None, path.name
         assert load_ticks(path, symbol) == reference
         assert load_ticks(path, symbol, cache=cache) == reference  # cold: written
         assert load_ticks(path, symbol, cache=cache) == reference  # warm: read back
@@ -83,7 +84,7 @@ def test_bundled_candle_files_load_alike_fresh_cached_and_row_by_row(
     cache = LoadCache(tmp_path)
     symbol = path.name.split(".")[0]
     reference = reference_candles(path, symbol, check_symbol=True)
-    assert _fast_candles(path.read_bytes(), path, symbol, 60, True, True) is not None
+    assert _fast_candles(path.read_bytes(), path, symbol, 60, REGULAR, True) is not None
     assert load_candles(path, symbol, check_symbol=True) == reference
     for _ in range(2):
         assert load_candles(path, symbol, check_symbol=True, cache=cache) == reference
@@ -94,7 +95,7 @@ def test_bundled_index_file_loads_alike_fresh_cached_and_row_by_row(tmp_path: Pa
     fresh = load_index_values(INDEX_FILE, "NIFTY 50")
     assert len(fresh.ticks) > 20_000
     assert fresh == reference_index_values(INDEX_FILE, "NIFTY 50")
-    assert _fast_index(INDEX_FILE.read_bytes(), INDEX_FILE, "NIFTY 50", True) is not None
+    assert _fast_index(INDEX_FILE.read_bytes(), INDEX_FILE, "NIFTY 50", REGULAR) is not None
     assert load_index_values(INDEX_FILE, "NIFTY 50", cache=cache) == fresh
     assert load_index_values(INDEX_FILE, "NIFTY 50", cache=cache) == fresh
 
@@ -109,6 +110,18 @@ def _price(draw_random: random.Random, base: float) -> str:
     value = round(base * (1 + draw_random.uniform(-0.01, 0.01)), draw_random.choice([0, 1, 2]))
     text = f"{value:.2f}" if draw_random.random() < 0.5 else repr(value)
     return text.removesuffix(".0") if draw_random.random() < 0.3 else text
+
+
+#: The filters a load may apply: the regular session, none, and special days (a
+#: two-window day and an evening one, on days the generated files use) beside it.
+SPECIAL = SessionHours.of(
+    {
+        date(2022, 11, 18): [(time(9, 30), time(11, 0)), (time(13, 0), time(14, 0))],
+        date(2023, 4, 5): [(time(14, 30), time(19, 15))],
+        date(2024, 2, 29): [(time(14, 30), time(19, 15))],
+    }
+)
+SESSIONS = [{"session_only": True}, {"session_only": False}, {"hours": SPECIAL}]
 
 
 def tick_text(seed: int, rows: int, flaws: int) -> bytes:
@@ -228,17 +241,17 @@ _SETTINGS = settings(
     seed=st.integers(0, 10**9),
     rows=st.integers(1, 300),
     flaws=st.sampled_from([0, 0, 0, 1, 3]),
-    session_only=st.booleans(),
+    session=st.sampled_from(SESSIONS),
 )
 def test_generated_tick_files_load_alike(
-    tmp_path: Path, seed: int, rows: int, flaws: int, session_only: bool
+    tmp_path: Path, seed: int, rows: int, flaws: int, session: dict
 ) -> None:
     path = tmp_path / f"t{seed}.csv.gz"
     path.write_bytes(tick_text(seed, rows, flaws))
     cache = LoadCache(tmp_path / "cache")
-    expected = outcome(lambda: reference_ticks(path, "NIFTY", session_only=session_only))
+    expected = outcome(lambda: reference_ticks(path, "NIFTY", **session))
     for use in (None, cache, cache):
-        got = outcome(lambda c=use: load_ticks(path, "NIFTY", session_only=session_only, cache=c))
+        got = outcome(lambda c=use: load_ticks(path, "NIFTY", cache=c, **session))
         assert got == expected
 
 
@@ -249,7 +262,7 @@ def test_generated_tick_files_load_alike(
     flaws=st.sampled_from([0, 0, 0, 1, 2]),
     layout=st.sampled_from(sorted(CANDLE_HEADERS)),
     stamp=st.sampled_from(sorted(STAMPS)),
-    session_only=st.booleans(),
+    session=st.sampled_from(SESSIONS),
     check_symbol=st.booleans(),
 )
 def test_generated_candle_files_load_alike(
@@ -259,13 +272,13 @@ def test_generated_candle_files_load_alike(
     flaws: int,
     layout: str,
     stamp: str,
-    session_only: bool,
+    session: dict,
     check_symbol: bool,
 ) -> None:
     path = tmp_path / f"c{seed}.csv"
     path.write_bytes(candle_text(seed, rows, flaws, layout, stamp))
     cache = LoadCache(tmp_path / "cache")
-    options = {"session_only": session_only, "check_symbol": check_symbol}
+    options = {**session, "check_symbol": check_symbol}
     expected = outcome(lambda: reference_candles(path, "SBIN", **options))
     for use in (None, cache, cache):
         got = outcome(lambda c=use: load_candles(path, "SBIN", cache=c, **options))
@@ -281,7 +294,7 @@ def test_clean_generated_candles_take_the_columnar_path(
     raw = candle_text(7, 120, 0, layout, stamp)
     path = tmp_path / "c.csv.gz"
     path.write_bytes(raw)
-    parsed = _fast_candles(raw, path, "SBIN", 60, False, True)
+    parsed = _fast_candles(raw, path, "SBIN", 60, None, True)
     assert parsed is not None
     assert parsed.rows == len(reference_candles(path, "SBIN", session_only=False).bars)
 
@@ -291,7 +304,7 @@ def test_clean_generated_ticks_take_the_columnar_path(tmp_path: Path) -> None:
         raw = tick_text(seed, 200, 0)
         path = tmp_path / "t.csv.gz"
         path.write_bytes(raw)
-        parsed = _fast_ticks(raw, path, "NIFTY", False)
+        parsed = _fast_ticks(raw, path, "NIFTY", None)
         assert parsed is not None
         assert parsed.rows == len(reference_ticks(path, "NIFTY", session_only=False).ticks)
 
@@ -335,19 +348,17 @@ def index_text(seed: int, rows: int, flaws: int) -> bytes:
     seed=st.integers(0, 10**9),
     rows=st.integers(1, 300),
     flaws=st.sampled_from([0, 0, 0, 1, 3]),
-    session_only=st.booleans(),
+    session=st.sampled_from(SESSIONS),
 )
 def test_generated_index_files_load_alike(
-    tmp_path: Path, seed: int, rows: int, flaws: int, session_only: bool
+    tmp_path: Path, seed: int, rows: int, flaws: int, session: dict
 ) -> None:
     path = tmp_path / f"i{seed}.csv.gz"
     path.write_bytes(index_text(seed, rows, flaws))
     cache = LoadCache(tmp_path / "cache")
-    expected = outcome(lambda: reference_index_values(path, "NIFTY 50", session_only=session_only))
+    expected = outcome(lambda: reference_index_values(path, "NIFTY 50", **session))
     for use in (None, cache, cache):
-        got = outcome(
-            lambda c=use: load_index_values(path, "NIFTY 50", session_only=session_only, cache=c)
-        )
+        got = outcome(lambda c=use: load_index_values(path, "NIFTY 50", cache=c, **session))
         assert got == expected
 
 
@@ -357,7 +368,7 @@ def test_clean_generated_index_files_take_the_columnar_path(tmp_path: Path) -> N
         path = tmp_path / "i.csv"
         path.write_bytes(raw)
         assert (
-            _fast_index(raw, path, "NIFTY 50", True) is not None
+            _fast_index(raw, path, "NIFTY 50", REGULAR) is not None
             or not reference_index_values(path, "NIFTY 50", require_rows=False).ticks
         )
 
@@ -427,7 +438,7 @@ def test_daily_candles_load_alike(tmp_path: Path, stamp: str) -> None:
     path = tmp_path / "daily.csv"
     path.write_text("date,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
     raw = path.read_bytes()
-    assert _fast_candles(raw, path, "SBIN", 86_400, True, False) is not None
+    assert _fast_candles(raw, path, "SBIN", 86_400, REGULAR, False) is not None
     expected = reference_candles(path, "SBIN", 86_400)
     assert len(expected.bars) == len(days)
     assert {e.kind for e in expected.events} == {"RowsReordered", "DuplicateBarsDropped"}
