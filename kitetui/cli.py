@@ -737,7 +737,9 @@ def _tui(config: AppConfig, config_path: str, db: str | None, speed) -> int:
         return _exit_code(runner.error)
     saved = escaped(str(runner.supervisor.db_path))
     print(f"state saved to {saved} (run {runner.supervisor.run_id})")
-    return 0
+    # A screen that died on an error (Textual printed it) stopped the desk with it: not
+    # the 0 of a trader's q, or a wrapper restarting on failure would never hear of it.
+    return app.return_code or 0
 
 
 if __name__ == "__main__":

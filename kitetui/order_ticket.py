@@ -17,8 +17,9 @@ arrives; this module refuses what is wrong in the text itself, with one line.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+
+from kitetui.typed_numbers import typed_count, typed_number
 
 _SIDES = ("BUY", "SELL")
 _TYPES = ("MARKET", "LIMIT")
@@ -47,8 +48,8 @@ class Ticket:
     @property
     def text(self) -> str:
         """The ticket as one line (what ``parse_ticket`` reads back)."""
-        limit = f" LIMIT {price_text(self.price)}" if self.order_type == "LIMIT" else ""
-        return f"{self.side} {self.quantity} {self.symbol}{limit} STOP {price_text(self.stop)}"
+        kind = f"LIMIT {price_text(self.price)}" if self.order_type == "LIMIT" else "MARKET"
+        return f"{self.side} {self.quantity} {self.symbol} {kind} STOP {price_text(self.stop)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,18 +63,23 @@ class StopMove:
 
 
 def _price(word: str, what: str) -> float:
-    try:
-        value = float(word.replace(",", ""))
-    except ValueError:
-        raise TicketRefused(f"{what} {word[:20]!r} is not a price") from None
-    if not math.isfinite(value) or value <= 0:
+    """A typed price (``kitetui.typed_numbers``: ASCII digits, commas only grouping)."""
+    value = typed_number(word)
+    if value is None:
+        raise TicketRefused(f"{what} {word[:20]!r} is not a price (digits 0-9, a point for paise)")
+    if value <= 0:
         raise TicketRefused(f"{what} {word[:20]!r} is not a positive price")
-    return value
+    return float(value)
 
 
 def _symbol(word: str) -> str:
     symbol = word.upper()
-    if not symbol or len(symbol) > 40 or not all(c.isalnum() or c in "&-_." for c in symbol):
+    if (
+        not symbol
+        or len(symbol) > 40
+        or not symbol.isascii()
+        or not all(c.isalnum() or c in "&-_." for c in symbol)
+    ):
         raise TicketRefused(f"{word[:40]!r} is not a trading symbol")
     return symbol
 
@@ -87,7 +93,8 @@ def parse_ticket(text: str) -> Ticket:
     side, qty, symbol, *rest = words
     if side.upper() not in _SIDES:
         raise TicketRefused(f"side {side[:10]!r} is not BUY or SELL")
-    if not qty.isdigit() or not 0 < int(qty) <= MAX_LOTS:
+    count = typed_count(qty)
+    if count is None or not 0 < count <= MAX_LOTS:
         raise TicketRefused(f"quantity {qty[:12]!r} is not a whole number from 1 to {MAX_LOTS:,}")
     order_type, price, stop = "MARKET", 0.0, 0.0
     rest = [w.upper() if w.isalpha() else w for w in rest]
@@ -113,7 +120,7 @@ def parse_ticket(text: str) -> Ticket:
         raise TicketRefused(
             f"the stop {price_text(stop)} must be {where} the limit price {price_text(price)}"
         )
-    return Ticket(side, int(qty), _symbol(symbol), order_type, price, stop)
+    return Ticket(side, count, _symbol(symbol), order_type, price, stop)
 
 
 def parse_stop_move(text: str) -> StopMove:

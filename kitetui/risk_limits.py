@@ -11,11 +11,12 @@ bounds. Money limits are rupees with at most two decimals (paise); counts are wh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_DOWN, Context, Decimal, localcontext
 
 from annotated_types import Ge, Gt, Le, Lt
 
 from kitetui.config import RiskConfig
+from kitetui.typed_numbers import typed_number
 
 #: Every limit a person may change, in the config's order.
 LIMIT_NAMES: tuple[str, ...] = tuple(RiskConfig.model_fields)
@@ -123,20 +124,15 @@ def check_value(name: str, text: str) -> LimitChange:
 
 
 def _number(name: str, text: str) -> Decimal:
-    """``text`` as a finite number, or ``LimitRefused``. Digits are ASCII only: Python
-    reads ``５０００`` (full-width) as 5000, and a limit typed in a script's other digits
-    is more likely a mistake than a wish."""
+    """``text`` as a finite number, or ``LimitRefused`` (``kitetui.typed_numbers``: digits
+    are ASCII, a comma only groups thousands; ``25000,00`` is not 2,500,000)."""
     shown = repr(text.strip()[:40])
-    cleaned = text.strip().replace(",", "").replace("_", "").lstrip("₹")
-    if not cleaned.isascii():
+    value = typed_number(text)
+    if value is not None:
+        return value
+    if not text.strip().removeprefix("₹").isascii():
         raise LimitRefused(f"{name}: {shown} is not a number (write its digits as 0-9)")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise LimitRefused(f"{name}: {shown} is not a number") from None
-    if not value.is_finite():
-        raise LimitRefused(f"{name}: {shown} is not a number")
-    return value
+    raise LimitRefused(f"{name}: {shown} is not a number")
 
 
 def parse_assignment(text: str) -> LimitChange:

@@ -15,6 +15,8 @@ from kitetui.order_ticket import (
     parse_ticket,
 )
 
+NOT_A_PRICE = " is not a price (digits 0-9, a point for paise)"
+
 
 @pytest.mark.parametrize(
     ("text", "ticket"),
@@ -25,6 +27,7 @@ from kitetui.order_ticket import (
         ),
         ("sell 10 sbin limit 812.50 stop 830", Ticket("SELL", 10, "SBIN", "LIMIT", 812.5, 830.0)),
         ("BUY 1 M&M MARKET STOP 1,500", Ticket("BUY", 1, "M&M", "MARKET", 0.0, 1500.0)),
+        ("BUY 1 MRF STOP 1,20,500.5", Ticket("BUY", 1, "MRF", "MARKET", 0.0, 120500.5)),
         ("BUY 1 SBIN STOP 790 LIMIT 800", Ticket("BUY", 1, "SBIN", "LIMIT", 800.0, 790.0)),
     ],
 )
@@ -46,11 +49,24 @@ def test_parse_ticket_with_good_text_gives_the_ticket(text, ticket) -> None:
         ("BUY 1.5 SBIN STOP 800", "quantity '1.5' is not a whole number from 1 to 100,000"),
         ("BUY 100001 SBIN STOP 800", "quantity '100001' is not a whole number from 1 to 100,000"),
         ("BUY 1 SBIN", "a manual entry needs its protective stop: add STOP PRICE"),
-        ("BUY 1 SBIN LIMIT STOP 800", "limit price 'STOP' is not a price"),
+        ("BUY 1 SBIN LIMIT STOP 800", "limit price 'STOP'" + NOT_A_PRICE),
         ("BUY 1 SBIN STOP", "STOP needs its trigger price, e.g. STOP 800"),
         ("BUY 1 SBIN LIMIT", "LIMIT needs its price, e.g. LIMIT 812.50"),
         ("BUY 1 SBIN STOP -5", "stop '-5' is not a positive price"),
-        ("BUY 1 SBIN STOP nan", "stop 'NAN' is not a positive price"),
+        ("BUY 1 SBIN STOP nan", "stop 'NAN'" + NOT_A_PRICE),
+        # what Python reads as numbers and a trader does not mean
+        ("BUY ² SBIN STOP 800", "quantity '²' is not a whole number from 1 to 100,000"),
+        ("BUY ١٠ SBIN STOP 800", "quantity '١٠' is not a whole number from 1 to 100,000"),
+        ("BUY 1 SBIN STOP ８００", "stop '８００'" + NOT_A_PRICE),
+        (
+            "BUY 1 SBIN LIMIT 812,50 STOP 800",
+            "limit price '812,50'" + NOT_A_PRICE,
+        ),
+        (
+            "BUY 1 SBIN STOP 18500,5",
+            "stop '18500,5'" + NOT_A_PRICE,
+        ),
+        ("BUY 1 ＳＢＩＮ STOP 800", "'ＳＢＩＮ' is not a trading symbol"),
         (
             "BUY 1 SBIN STOP 800 NOW",
             "unexpected 'NOW': a ticket is SIDE QTY SYMBOL [MARKET | LIMIT PRICE] STOP PRICE",

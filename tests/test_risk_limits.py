@@ -89,6 +89,8 @@ def test_parse_assignment_with_good_text_gives_the_change(text, name, value) -> 
             "max_open_positions: '٣' is not a number (write its digits as 0-9)",
         ),
         ("max_daily_loss=nan", "max_daily_loss: 'nan' is not a number"),
+        # a decimal comma: dropping commas read it as 2,500,000, applied without a prompt
+        ("max_daily_loss=25000,00", "max_daily_loss: '25000,00' is not a number"),
         ("max_daily_loss=inf", "max_daily_loss: 'inf' is not a number"),
         (
             "max_daily_loss",

@@ -89,10 +89,7 @@ class CommandHandler:
             case FlattenPosition(symbol=symbol):
                 return await self._flatten(symbol)
             case CancelOrder(tag=tag):
-                done = await self.desk.trader.cancel(tag, "cancelled by user")
-                return CommandResult(
-                    done, f"order {tag} " + ("cancelled" if done else "is not open")
-                )
+                return await self._cancel(tag)
             case SetRiskLimit(assignment=assignment):
                 return await self.manual.set_limit(assignment)
             case PlaceTicket(ticket=ticket):
@@ -100,6 +97,28 @@ class CommandHandler:
             case ModifyStop(stop=stop):
                 return await self.manual.modify_stop(stop)
         return CommandResult(False, f"unknown command {command!r}")
+
+    async def _cancel(self, tag: str) -> CommandResult:
+        """A working order, cancelled; not the protective stop of an open position:
+        without it the position would sit unprotected until something else moved
+        (rule 11), so the stop is moved (``m``) or the position closed (``f``)."""
+        trader = self.desk.trader
+        order = trader.orders.get(tag)
+        if (
+            order is not None
+            and order.purpose is OrderPurpose.STOP
+            and not order.status.is_terminal
+            and trader.position_qty(order.symbol) != 0
+        ):
+            return CommandResult(
+                False,
+                f"order {tag} is the protective stop of the open {order.symbol} position: "
+                "move it (m, ctl modify-stop) or close the position (f, ctl flatten)",
+            )
+        done = await trader.cancel(tag, "cancelled by user")
+        if order is not None:
+            await trader.exits.settle(order.symbol, cause=f"cancel-{tag}")
+        return CommandResult(done, f"order {tag} " + ("cancelled" if done else "is not open"))
 
     def _move_engine(self, command: Command, name: str) -> CommandResult:
         sources, target, done, refused, unknown = _ENGINE_MOVES[type(command)]

@@ -157,9 +157,16 @@ class TicketForm(_Form):
         value = {
             name: self.query_one(f"#ticket-{name}", Input).value.strip() for name, *_ in self.FIELDS
         }
+        for name, label, _hint in self.FIELDS:  # one word each: no field speaks for another
+            if len(value[name].split()) > 1:
+                raise TicketRefused(f"{label} {value[name][:30]!r} is more than one word")
+        if not value["side"]:
+            raise TicketRefused("Side is empty: BUY or SELL")
         order_type = value["type"].upper() or "MARKET"
         if order_type not in ("MARKET", "LIMIT"):
             raise TicketRefused(f"type {value['type'][:10]!r} is not MARKET or LIMIT")
+        if order_type == "MARKET" and value["price"]:
+            raise TicketRefused("a limit price needs Type LIMIT (or clear it for a MARKET order)")
         limit = f" LIMIT {value['price']}" if order_type == "LIMIT" else ""
         stop = f" STOP {value['stop']}" if value["stop"] else ""
         return parse_ticket(f"{value['side']} {value['qty']} {value['symbol']}{limit}{stop}")

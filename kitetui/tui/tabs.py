@@ -211,7 +211,8 @@ def _is_open(order: OrderView) -> bool:
 
 def _cancel_question(order: OrderView) -> tuple[str, str]:
     warning = (
-        " This is a stop-loss: the position stays open without it."
+        " This is a protective stop: while its position is open the desk refuses to "
+        "cancel it (move it with m, or flatten with f)."
         if order.purpose.upper() == "STOP"
         else ""
     )

@@ -16,6 +16,7 @@ import yaml
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.clock import ist_date
 from kitetui.commands import (
+    CancelOrder,
     ModifyStop,
     PauseEntries,
     PlaceTicket,
@@ -206,3 +207,30 @@ async def test_ticket_accepted_gets_a_stop_and_the_stop_moves(tmp_path: Path) ->
         assert second.trader.exits.levels[symbol].trigger == seen["new"]
     finally:
         await second.close()
+
+
+async def test_a_protective_stop_is_not_cancelled_by_hand_while_its_position_is_open(
+    tmp_path: Path,
+) -> None:
+    """Cancelled, it left the position NAKED with no alarm, no event and no new stop
+    until something else moved the symbol (24 data minutes in the demo)."""
+    db = tmp_path / "state.db"
+    seen: list = []
+
+    async def cancel_the_first_stop(supervisor: Supervisor, ts: int) -> None:
+        if seen:
+            return
+        for position in supervisor.portfolio.open_positions():
+            stops = _stops(supervisor, position.symbol)
+            if stops:
+                result = await supervisor.execute(CancelOrder(stops[0].tag))
+                seen.append((result, stops[0], _stops(supervisor, position.symbol)))
+                supervisor.request_stop()
+                return
+
+    await _run(db, cancel_the_first_stop)
+    (result, stop, after) = seen[0]
+    assert not result.ok and "protective stop of the open" in result.message
+    assert [o.tag for o in after] == [stop.tag]  # still working
+    refused = _rows(db, "SELECT message FROM events WHERE kind = 'CommandRefused'")
+    assert refused == [(result.message,)]

@@ -100,6 +100,21 @@ async def test_ticket_form_with_selected_position_fills_its_symbol_then_asks_and
         await pilot.pause()
         assert isinstance(app.screen, TicketForm)
         assert hint(app) == "a manual entry needs its protective stop: add STOP PRICE"
+        fill(app, **{"ticket-price": "21700", "ticket-stop": "21640"})  # Type still MARKET
+        await pilot.press("enter")
+        await pilot.pause()
+        assert hint(app) == "a limit price needs Type LIMIT (or clear it for a MARKET order)"
+        fill(
+            app, **{"ticket-qty": "²", "ticket-price": ""}
+        )  # isdigit() says yes, int() raised in the TUI
+        await pilot.press("enter")
+        await pilot.pause()
+        assert hint(app) == "quantity '²' is not a whole number from 1 to 100,000"
+        fill(app, **{"ticket-qty": "1", "ticket-symbol": "SBIN LIMIT 900"})
+        await pilot.press("enter")
+        await pilot.pause()
+        assert hint(app) == "Symbol 'SBIN LIMIT 900' is more than one word"
+        fill(app, **{"ticket-symbol": "NIFTY24JANFUT"})
         fill(app, **{"ticket-type": "limit", "ticket-price": "21700", "ticket-stop": "21750"})
         await pilot.press("enter")
         await pilot.pause()

@@ -294,7 +294,7 @@ async def test_cancel_of_a_stop_warns_that_the_position_stays_unprotected() -> N
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         body = " ".join(str(w.render()) for w in app.screen.query(".dialog-body"))
-        assert "stays open without it" in body
+        assert "refuses to cancel it" in body
 
 
 # ---- help, palette, colour ----------------------------------------------------------------
