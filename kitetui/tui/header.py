@@ -13,7 +13,7 @@ important ones drop: the mode, the P&L and the risk state always stay.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from kitetui.tui.cells import DASH, STATE_TONES, ist_datetime, money, tone_of
@@ -102,13 +102,13 @@ def header_model(snapshot: DeskSnapshot) -> HeaderModel:
 
 
 def _alarms(snapshot: DeskSnapshot, feed_state: str) -> tuple[str, ...]:
-    """The banner's alarms, in the order the trader must read them."""
+    """The banner's alarms, in the order the trader must read them: an open position
+    without its stop first (money at risk now), then what stops new orders."""
     risk, feed = snapshot.risk, snapshot.feed
-    alarms = _trading_state_alarms(risk)
+    alarms = ["NAKED: " + ", ".join(symbol for symbol, _ in risk.naked)] if risk.naked else []
+    alarms.extend(_trading_state_alarms(risk))
     if feed_state in ("STALE", "RECONNECTING"):
         alarms.append(f"FEED {feed_state}: entries blocked")
-    if risk.naked:
-        alarms.append("NAKED: " + ", ".join(symbol for symbol, _ in risk.naked))
     errors = [e.name for e in snapshot.engines if e.state.upper() == "ERROR"]
     if errors:
         alarms.append(f"ENGINE ERROR: {', '.join(errors)}")
@@ -132,8 +132,9 @@ def _alarms(snapshot: DeskSnapshot, feed_state: str) -> tuple[str, ...]:
 def _trading_state_alarms(risk: RiskView) -> list[str]:
     """Halted, kill switch, entries paused: what stops new orders, first."""
     alarms: list[str] = []
-    if risk.state.upper() == "HALTED":
-        alarms.append(f"HALTED: {risk.halt_reason}" if risk.halt_reason else "HALTED")
+    if risk.state.upper() == "HALTED":  # the whole reason is on the Risk tab
+        reason = _clipped(risk.halt_reason, HALT_REASON_SHOWN)
+        alarms.append(f"HALTED: {reason}" if reason else "HALTED")
     if risk.kill_switch:
         alarms.append("KILL SWITCH")
     if risk.entries_paused:
@@ -257,6 +258,29 @@ _DEGRADE = (
 def _width(segments: Iterable[Segment]) -> int:
     segments = list(segments)
     return sum(len(s.text) for s in segments) + len(SEPARATOR) * max(0, len(segments) - 1)
+
+
+HALT_REASON_SHOWN = 48  # characters of a halt's free-text reason on the banner
+BANNER_SEPARATOR = "  │  "
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fit_banner(lines: Sequence[str], width: int) -> str:
+    """The alarms joined on one line of ``width``: those that fit whole, then how many
+    more there are (``+2 more``), so a cut line never hides that an alarm exists."""
+    joined = BANNER_SEPARATOR.join(lines)
+    if len(joined) <= width:
+        return joined
+    for kept in range(len(lines) - 1, 0, -1):
+        more = f"{BANNER_SEPARATOR}+{len(lines) - kept} more"
+        text = BANNER_SEPARATOR.join(lines[:kept])
+        if len(text) + len(more) <= width:
+            return text + more
+    more = f" +{len(lines) - 1} more" if len(lines) > 1 else ""
+    return _clipped(lines[0], max(1, width - len(more))) + more
 
 
 def banner_lines(model: HeaderModel, now_ns: int, link_problem: str | None) -> tuple[str, ...]:

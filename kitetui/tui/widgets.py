@@ -34,7 +34,13 @@ from kitetui.tui.cells import (
     Row,
 )
 from kitetui.tui.details import Detail
-from kitetui.tui.header import STARTING_HEADER, HeaderModel, banner_lines, header_segments
+from kitetui.tui.header import (
+    STARTING_HEADER,
+    HeaderModel,
+    banner_lines,
+    fit_banner,
+    header_segments,
+)
 
 TONE_VARIABLES = {"up": "success", "down": "error", "warn": "warning"}
 _NUMBER = re.compile(r"[-+]?\d[\d,]*\.?\d*")
@@ -587,7 +593,7 @@ class HeaderBar(Vertical):
         self._link_problem = link_problem
         self._model: HeaderModel = STARTING_HEADER
         self._line: Text | None = None
-        self._banner: tuple[str, ...] | None = None
+        self._banner: tuple[tuple[str, ...], int] | None = None  # and the width fitted
         self._styles = ToneStyles(self)
 
     def compose(self) -> ComposeResult:
@@ -624,10 +630,10 @@ class HeaderBar(Vertical):
             self._line = line
             self.query_one("#status-line", Static).update(line)
         banner = banner_lines(self._model, now, self._link_problem())
-        if banner != self._banner:
-            self._banner = banner
+        if (banner, width) != self._banner:
+            self._banner = (banner, width)
             widget = self.query_one("#banner", Static)
-            widget.update(Text("  │  ".join(banner), no_wrap=True, overflow="ellipsis"))
+            widget.update(Text(fit_banner(banner, width), no_wrap=True, overflow="ellipsis"))
             widget.display = bool(banner)
             alarm = self._model.risk == "HALTED" or any(
                 word in b for b in banner for word in ("KILL", "NAKED", "RECONCILE", "DROPPED")

@@ -24,6 +24,7 @@ from kitetui.commands import (
 )
 from kitetui.tui import cells
 from kitetui.tui.app import KiteTuiApp, make_app
+from kitetui.tui.header import fit_banner
 from kitetui.tui.screens import ConfirmScreen, KillSwitchScreen
 from kitetui.tui.tabs import TABS
 from kitetui.tui.widgets import DeskTable, HeaderBar
@@ -184,6 +185,30 @@ async def test_header_with_halted_live_snapshot_shows_alarm_banner() -> None:
         assert "HALTED: max daily loss hit" in banner_text
         assert "KILL SWITCH" in banner_text
         assert "ENTRIES PAUSED" in banner_text
+
+
+def test_a_banner_too_long_keeps_whole_alarms_and_says_how_many_more() -> None:
+    alarms = ("NAKED: SBIN", "HALTED: " + "x" * 40, "KILL SWITCH", "ENTRIES PAUSED")
+    assert fit_banner(alarms, 200) == "  │  ".join(alarms)
+    assert fit_banner(alarms, 76) == "NAKED: SBIN  │  HALTED: " + "x" * 40 + "  │  +2 more"
+    assert fit_banner(alarms, 40) == "NAKED: SBIN  │  +3 more"
+    assert fit_banner(alarms, 12) == "NAK… +3 more"
+    assert fit_banner(("KILL SWITCH",), 8) == "KILL SW…"
+
+
+async def test_a_naked_position_leads_the_banner_before_a_long_halt_reason() -> None:
+    """At 120 columns a long kill reason pushed NAKED off the line, with no sign of it."""
+    snapshot = halted_snapshot()
+    risk = dataclasses.replace(
+        snapshot.risk,
+        halt_reason="kill switch: " + "the trader typed a very long reason " * 4,
+        naked=(("SBIN", "no stop"),),
+    )
+    app = make_app(FakeLink(dataclasses.replace(snapshot, risk=risk)), wall_clock=wall_clock)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        banner_text = str(app.query_one("#banner").render())
+        assert banner_text.startswith("NAKED: SBIN") and banner_text.endswith("more")
 
 
 async def test_header_with_link_problem_says_so_and_keeps_the_last_snapshot() -> None:

@@ -107,7 +107,7 @@ def test_cancel_with_open_and_done_orders_is_ready_for_open_ones_and_warns_on_st
     assert cancel.ready(stop) is True  # TRIGGER_PENDING
     assert cancel.command(stop) == CancelOrder(stop.tag)
     assert cancel.confirm is not None
-    assert "stop-loss: the position stays open" in cancel.confirm(stop)[1]
+    assert "refuses to cancel it" in cancel.confirm(stop)[1]
     entry = dataclasses.replace(stop, purpose="ENTRY")
     assert "stop-loss" not in cancel.confirm(entry)[1]
     assert cancel.confirm(entry)[0] == f"Cancel order {stop.tag}?"
