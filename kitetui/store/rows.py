@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from kitetui.domain import (
+    EngineState,
     Exchange,
     Fill,
     Order,
@@ -263,13 +264,36 @@ def decode_risk_state(value: Any) -> dict[str, Any]:
     return state
 
 
+#: ``desk_state`` key of the engines a person started, stopped or paused, by run.
+ENGINE_STATES_KEY = "engine_states"
+#: What it keeps of an engine (an ERROR is the run's own, and a restart may clear it).
+KEPT_ENGINE_STATES = frozenset({EngineState.RUNNING, EngineState.PAUSED, EngineState.STOPPED})
+
+
 def decode_desk_state(key: Any, value: Any) -> Any:
-    """A ``desk_state`` value; the kill switch must be ``{"on": bool, "reason": str}``."""
+    """A ``desk_state`` value; the kill switch must be ``{"on": bool, "reason": str}``,
+    the engine states ``{"run_id": str, "states": {name: RUNNING|PAUSED|STOPPED}}``."""
     decoded = json_value(value, "value")
-    if text(key, "key") == "kill_switch" and (
+    name = text(key, "key")
+    if name == "kill_switch" and (
         not isinstance(decoded, dict)
         or not isinstance(decoded.get("on"), bool)
         or not isinstance(decoded.get("reason", ""), str)
     ):
         raise RowError(f"kill_switch value {show(value)} is not {{on: bool, reason: text}}")
+    if name == ENGINE_STATES_KEY and not _engine_states(decoded):
+        raise RowError(
+            f"{ENGINE_STATES_KEY} value {show(value)} is not "
+            "{run_id: text, states: {engine: RUNNING|PAUSED|STOPPED}}"
+        )
     return decoded
+
+
+def _engine_states(value: Any) -> bool:
+    kept = {state.value for state in KEPT_ENGINE_STATES}
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("run_id"), str)
+        and isinstance(value.get("states"), dict)
+        and all(isinstance(k, str) and v in kept for k, v in value["states"].items())
+    )

@@ -27,6 +27,7 @@ from kitetui.commands import (
 from kitetui.domain import EngineState, Event, OrderPurpose
 from kitetui.events import EventKind
 from kitetui.store import runs as runs_repo
+from kitetui.store.rows import ENGINE_STATES_KEY, KEPT_ENGINE_STATES
 from kitetui.supervisor.manual import ManualControls
 from kitetui.views import OrderDetail
 
@@ -77,9 +78,9 @@ class CommandHandler:
     async def _execute(self, command: Command) -> CommandResult:
         match command:
             case StartEngine(engine=name) | StopEngine(engine=name):
-                return self._move_engine(command, name)
+                return await self._move_engine(command, name)
             case PauseEntries(engine=name) | ResumeEntries(engine=name) if name:
-                return self._move_engine(command, name)
+                return await self._move_engine(command, name)
             case PauseEntries() | ResumeEntries():
                 return await self._desk_entries(isinstance(command, PauseEntries))
             case TriggerKillSwitch(reason=reason):
@@ -120,9 +121,12 @@ class CommandHandler:
             await trader.exits.settle(order.symbol, cause=f"cancel-{tag}")
         return CommandResult(done, f"order {tag} " + ("cancelled" if done else "is not open"))
 
-    def _move_engine(self, command: Command, name: str) -> CommandResult:
+    async def _move_engine(self, command: Command, name: str) -> CommandResult:
+        """Start, stop, pause or resume one engine; journaled, so a restart of the run
+        keeps an engine the trader stopped stopped (it came back RUNNING)."""
         sources, target, done, refused, unknown = _ENGINE_MOVES[type(command)]
-        engine = next((e for e in self.desk.engines if e.name == name), None)
+        desk = self.desk
+        engine = next((e for e in desk.engines if e.name == name), None)
         if engine is None:
             return CommandResult(False, unknown.format(name))
         if engine.state not in sources:
@@ -130,6 +134,10 @@ class CommandHandler:
         engine.state = target
         if isinstance(command, StartEngine):
             engine.last_error = ""
+        states = {e.name: e.state.value for e in desk.engines if e.state in KEPT_ENGINE_STATES}
+        await desk.journal.set_desk_state(
+            ENGINE_STATES_KEY, {"run_id": desk.run_id, "states": states}
+        )
         return CommandResult(True, done.format(name))
 
     async def _desk_entries(self, pause: bool) -> CommandResult:

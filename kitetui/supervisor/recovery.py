@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kitetui.domain import Event, Fill, Order, OrderPurpose
+from kitetui.domain import EngineState, Event, Fill, Order, OrderPurpose
 from kitetui.events import EventKind
 from kitetui.store import runs as runs_repo
+from kitetui.store.rows import ENGINE_STATES_KEY
 
 if TYPE_CHECKING:
     from kitetui.supervisor.gate import Supervisor
@@ -30,6 +31,7 @@ class Recovery:
         self.fills: list[tuple[int, Fill]] = []  # the run's journaled fills: (clock, fill)
         self._applied = 0
         self._kill: dict | None = None  # the kill switch, if it was on at the start
+        self.restored_engines: dict[str, str] = {}  # engine -> the state a person left
 
     async def load(self) -> None:
         """Read back what the journal holds for this run (nothing for a new run)."""
@@ -52,7 +54,20 @@ class Recovery:
             desk.trader.note_blocked(engine, rule, verdict, ts_ns, symbol, reason, n)
         kill = await runs_repo.load_desk_state(desk.db, "kill_switch")
         self._kill = kill if kill and kill.get("on") else None
+        await self._restore_engine_states()
         desk.warmup.active = self.cursor_ns > 0
+
+    async def _restore_engine_states(self) -> None:
+        """The engines as a person left this run (stopped, paused, started)."""
+        desk = self.desk
+        kept = await runs_repo.load_desk_state(desk.db, ENGINE_STATES_KEY)
+        if not kept or kept["run_id"] != desk.run_id:
+            return
+        for engine in desk.engines:
+            state = kept["states"].get(engine.name)
+            if state is not None and state != engine.state.value:
+                engine.state = EngineState(state)
+                self.restored_engines[engine.name] = state
 
     def replay_fills(self, ts_ns: int) -> None:
         """During the warm-up: the fills the dead process applied up to ``ts_ns``."""
@@ -88,8 +103,10 @@ class Recovery:
                     ts_ns=desk.clock.now_ns,
                     kind=EventKind.STATE_REBUILT,
                     message=f"rebuilt {len(self.fills)} fills, {len(positions)} open "
-                    f"positions, {len(open_orders)} open orders from the journal",
+                    f"positions, {len(open_orders)} open orders from the journal"
+                    + "".join(f"; {n} {s} as left" for n, s in self.restored_engines.items()),
                     data={
+                        "engines": self.restored_engines,
                         "positions": positions,
                         "open_orders": [o.tag for o in open_orders],
                         "charges_paise": desk.portfolio.charges_paise,

@@ -234,3 +234,33 @@ async def test_a_protective_stop_is_not_cancelled_by_hand_while_its_position_is_
     assert [o.tag for o in after] == [stop.tag]  # still working
     refused = _rows(db, "SELECT message FROM events WHERE kind = 'CommandRefused'")
     assert refused == [(result.message,)]
+
+
+async def test_an_engine_stopped_or_paused_by_hand_stays_so_when_the_run_resumes(
+    tmp_path: Path,
+) -> None:
+    """They came back RUNNING after a restart, trading again with no word of it."""
+    db = tmp_path / "state.db"
+    answers: list = []
+
+    async def stop_and_pause(supervisor: Supervisor, ts: int) -> None:
+        if answers:
+            return
+        answers.append(await supervisor.execute(StopEngine("fno")))
+        answers.append(await supervisor.execute(PauseEntries("options")))
+        supervisor.request_stop()
+
+    await _run(db, stop_and_pause)
+    assert all(a.ok for a in answers), answers
+    second = Supervisor(_config(), "test.yaml", database=db, speed=None)
+    await asyncio.wait_for(second.open(), 30)
+    try:
+        assert second.resumed
+        await asyncio.wait_for(second.recovery.finish(), 30)
+        states = {e.name: e.state.value for e in second.engines}
+        assert states == {"fno": "STOPPED", "options": "PAUSED", "equity": "RUNNING"}
+        await second.journal.flush()
+    finally:
+        await second.close()
+    (message,) = _rows(db, "SELECT message FROM events WHERE kind = 'StateRebuilt'")[0]
+    assert message.endswith("; fno STOPPED as left; options PAUSED as left"), message
