@@ -11,6 +11,8 @@ changes nothing; the file written is private to its user.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 import stat
@@ -31,6 +33,7 @@ from kitetui.backtest.files import (
     write_private,
 )
 from kitetui.backtest.ledger import find_run, load_ledger, open_read_only
+from kitetui.shown import escaped
 from kitetui.store.database import SQLITE_BESIDE
 
 _FROM_REPORT: dict[str, Callable[[Report], str]] = {
@@ -55,8 +58,8 @@ def export(database: Path, run: str, what: str, out: str, stdout: TextIO = sys.s
             text = _TABLES[what](conn, run_id)
         finally:
             conn.close()
-    if out == "-":
-        stdout.write(text)
+    if out == "-":  # a terminal, most likely: a broker's reason must not repaint it
+        stdout.write(_escaped_fields(text))
         return run_id
     if not is_writable_file(Path(out)):  # before anything opens it: a FIFO would block
         raise OutputError(f"{out}: is not a regular file; an export writes a file")
@@ -69,6 +72,15 @@ def export(database: Path, run: str, what: str, out: str, stdout: TextIO = sys.s
     except OSError as exc:
         raise OutputError(f"{out}: cannot write the export ({exc.strerror or exc})") from None
     return run_id
+
+
+def _escaped_fields(text: str) -> str:
+    """The CSV with every field ``escaped``: still one row a line and valid CSV, with a
+    newline or an ESC in a reason written as ``\\n`` / ``\\x1b`` (a file keeps them)."""
+    rows = [[escaped(field) for field in row] for row in csv.reader(io.StringIO(text))]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
 
 
 # What SQLite and the desk keep beside a database (``-seal``: its chain's seal).

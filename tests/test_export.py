@@ -157,3 +157,22 @@ def test_read_commands_refuse_a_closed_database_the_desk_would_refuse(
         assert proc.stderr.count("\n") == 1 and str(db) in proc.stderr, proc.stderr
     assert db.read_bytes() == before
     assert not out.exists() and not (tmp_path / "report").exists()
+
+
+def test_standard_output_gets_each_field_escaped_and_one_row_a_line() -> None:
+    """A broker's reason (Kite's text, or anyone's through a sim) reached the terminal
+    raw: an OSC retitled it, a newline forged a log line."""
+    from kitetui.export import _escaped_fields
+
+    reason = "Bad \x1b]0;PWNED\x07\x1b[2J\nfake line level=INFO kind=Filled"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(
+        [["tag", "reason"], ["T1", reason], ["T2", "ok"]]
+    )
+    shown = _escaped_fields(out.getvalue())
+    assert shown.isprintable() or all(line.isprintable() for line in shown.splitlines())
+    assert len(shown.splitlines()) == 3
+    assert (
+        rows(shown)[0]["reason"]
+        == "Bad \\x1b]0;PWNED\\x07\\x1b[2J\\nfake line level=INFO kind=Filled"
+    )

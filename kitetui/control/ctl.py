@@ -167,7 +167,8 @@ def _report(args: argparse.Namespace, reply: dict[str, Any]) -> None:
     if args.json:
         print(json.dumps(reply, indent=2))
     elif not reply.get("ok"):
-        print(f"refused: {reply.get('error') or reply.get('message', '')}", file=sys.stderr)
+        refused = str(reply.get("error") or reply.get("message", ""))
+        print(f"refused: {escaped(refused)}", file=sys.stderr)
     elif _unknown_order(args, reply):
         print(f"kitetui ctl: the desk has no order {' '.join(args.arg)!r}", file=sys.stderr)
     else:
@@ -182,7 +183,7 @@ def _reply_text(command: str, reply: dict[str, Any]) -> str:
         if snapshot is None:
             return "the desk is up but has not published a snapshot yet"
         return format_status(snapshot_from_json(snapshot))
-    return reply.get("message", "ok")
+    return escaped(str(reply.get("message", "ok")))
 
 
 _OPEN_ORDER_STATES = {"NEW", "OPEN", "TRIGGER PENDING"}
@@ -198,18 +199,24 @@ def _table(rows: list[tuple[str, ...]]) -> list[str]:
 
 def format_order(detail: OrderDetail) -> str:
     """``kitetui ctl order TAG``: each state the order passed through, then its fills."""
-    lines = [f"order {detail.tag}", "", f"history ({len(detail.history)})"]
+    lines = [f"order {escaped(detail.tag)}", "", f"history ({len(detail.history)})"]
     if detail.history:
         lines += _table(
             [("TIME", "STATUS", "REASON")]
-            + [(format_ist(e.ts_ns), e.status, e.reason) for e in detail.history]
+            + [(format_ist(e.ts_ns), escaped(e.status), escaped(e.reason)) for e in detail.history]
         )
     lines += ["", f"fills ({len(detail.fills)})"]
     if detail.fills:
         lines += _table(
             [("TIME", "SIDE", "QTY", "PRICE", "FILL")]
             + [
-                (format_ist(f.ts_ns), f.side, str(f.quantity), f"{f.price:,.2f}", f.fill_id)
+                (
+                    format_ist(f.ts_ns),
+                    f.side,
+                    str(f.quantity),
+                    f"{f.price:,.2f}",
+                    escaped(f.fill_id),
+                )
                 for f in detail.fills
             ]
         )

@@ -697,8 +697,18 @@ class Trader(TraderRecords, SignalEntries):
         await self.journal.write_order_state(order, self.clock.now_ns)
         if before is not None and before.status is OrderStatus.NEW:
             self.resolve_placement(order)
-        if order.purpose is OrderPurpose.STOP and order.status is OrderStatus.REJECTED:
-            await self.exits.stop_rejected_later(order)
+        if order.status is OrderStatus.REJECTED and (
+            before is None or before.status is not order.status
+        ):
+            if order.purpose is OrderPurpose.STOP:
+                await self.exits.stop_rejected_later(order)  # its own StopRejected
+            else:  # how Kite's RMS usually refuses: accepted, then REJECTED in an update
+                self.record_order_event(
+                    order,
+                    EventKind.ORDER_REJECTED,
+                    "WARNING",
+                    f"{order.side.value} {order.quantity} {order.symbol}: {order.reason}",
+                )
         # Any change may call for cover: a refused stop, a cancelled close, an entry
         # whose fills came in with this news.
         await self.exits.settle(order.symbol, cause=f"{order.tag}-{order.status.value}")

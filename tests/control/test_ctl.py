@@ -347,3 +347,17 @@ def test_status_prints_a_stored_kill_reason_escaped() -> None:
     assert len(risk_lines) == 1 and "kill switch ON" in risk_lines[0]
     assert "x\\x1b[2K\\rrisk" in risk_lines[0] and "\\nentries open" in risk_lines[0]
     assert "over \\x1b]0;t\\x07" in text
+
+
+def test_an_orders_history_prints_a_brokers_reason_escaped() -> None:
+    from kitetui.control.ctl import format_order
+    from kitetui.views import OrderDetail, OrderEventView
+
+    detail = OrderDetail(
+        tag="T1",
+        history=(OrderEventView(0, "REJECTED", "Bad \x1b]0;PWNED\x07\nfake line kind=Filled"),),
+        fills=(),
+    )
+    text = format_order(detail)
+    assert "\x1b" not in text and "\x07" not in text
+    assert "Bad \\x1b]0;PWNED\\x07\\nfake line kind=Filled" in text

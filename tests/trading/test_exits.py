@@ -550,3 +550,23 @@ async def test_entry_decided_again_after_a_restart_is_counted_once(tmp_path: Pat
         assert list(desk.trader.orders) == [entry.tag]  # and never placed twice
     finally:
         await desk.close()
+
+
+async def test_an_entry_rejected_in_an_update_after_its_placement_is_an_event(
+    tmp_path: Path,
+) -> None:
+    """How Kite's RMS usually refuses: place_order returns an id, REJECTED comes in an
+    order update. It was journaled as the order's state and nothing else: no event, no
+    log line, no alert."""
+    desk = await _desk(tmp_path)
+    try:
+        await desk.price(FUT, 19_500.0)
+        await desk.trader.on_signal(desk.engine, desk.signal(SignalKind.LONG, FUT, 19_500.0))
+        [entry] = working(desk.trader, FUT, OrderPurpose.ENTRY)
+        rejected = replace(entry, status=OrderStatus.REJECTED, reason="RMS:Margin Exceeds")
+        await desk.trader.on_order_state(rejected)
+        await desk.trader.on_order_state(rejected)  # heard twice: said once
+        await desk.trader.journal.flush()
+        assert _events(desk, "OrderRejected") == [f"BUY {entry.quantity} {FUT}: RMS:Margin Exceeds"]
+    finally:
+        await desk.close()
