@@ -335,8 +335,10 @@ class KiteConfig(_Strict):
 
     root: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2048)] | None = None
     ws_root: Annotated[str, Field(pattern=r"^wss?://[^\s]+$", max_length=2048)] | None = None
-    credentials_file: PathText = "~/.config/kitetui/credentials.json"
-    token_file: PathText = "~/.config/kitetui/token.json"
+    # None: where ``kitetui login`` and ``doctor`` look too, $XDG_CONFIG_HOME/kitetui (or
+    # ~/.config/kitetui) credentials.json and access_token.json (``kitetui.kite.session``)
+    credentials_file: PathText | None = None
+    token_file: PathText | None = None
     timeout_s: _bounded(120.0) = 7.0
     # -1 = Kite's automatic protection (Zerodha's recommendation), or a band in percent
     # (0 < p <= 100, decimals allowed). 0 is refused: Kite refuses unprotected market

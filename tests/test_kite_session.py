@@ -500,3 +500,47 @@ def test_doctor_with_replay_config_and_missing_data_fails_the_data_check(tmp_pat
     out = stdout.getvalue()
     assert code == 1
     assert any(line.startswith("FAIL") and "gone.csv" in line for line in out.splitlines()), out
+
+
+def _kite_config(tmp_path: Path, fake, creds_file: Path) -> Path:
+    """A paper config whose kite section names its own root and files."""
+    data = yaml.safe_load(KITE_CONFIG.read_text())
+    data["mode"] = "paper"
+    data["allow_live"] = False
+    data["kite"].update(
+        root=fake.url,
+        credentials_file=str(creds_file),
+        token_file=str(tmp_path / "kite" / "token-of-this-config.json"),
+    )
+    path = tmp_path / "paper.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_login_doctor_and_the_run_agree_on_a_configs_token_and_root(fake, tmp_path, creds_file):
+    """login saved access_token.json while the run read token.json, and doctor -c
+    ignored the config's root and files: 'run kitetui login' forever."""
+    config = _kite_config(tmp_path, fake, creds_file)
+    args = argparse.Namespace(config=str(config), root=None, credentials=None, token=None)
+    stdin = io.StringIO(f"{REQUEST_TOKEN}\n")
+    assert run_login(args, stdin, io.StringIO(), env={}, now=IST_NOW) == 0
+    saved = tmp_path / "kite" / "token-of-this-config.json"
+    assert saved.is_file()
+    out = io.StringIO()
+    code = run_doctor(config, stdout=out, env={}, database=tmp_path / "none.db", now=IST_NOW)
+    assert code == 0, out.getvalue()
+    assert fake.profile_hits == 1  # the config's root, not api.kite.trade
+    from kitetui.config import load_config
+    from kitetui.kite.session import kite_paths
+
+    assert kite_paths(load_config(config).kite, {}) == (creds_file, saved, fake.url)
+
+
+def test_without_files_named_the_run_looks_where_login_saves(tmp_path):
+    from kitetui.config import KiteConfig
+    from kitetui.kite.session import default_token_path, kite_paths
+
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    credentials, token, _root = kite_paths(KiteConfig(), env)
+    assert credentials is None  # Credentials.load's own default: the same folder
+    assert token == default_token_path(env) == tmp_path / "xdg" / "kitetui" / "access_token.json"

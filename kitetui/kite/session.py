@@ -109,6 +109,18 @@ def default_token_path(env: Mapping[str, str] | None = None) -> Path:
     return config_dir(env) / "access_token.json"
 
 
+def kite_paths(
+    kite: Any, env: Mapping[str, str] | None = None
+) -> tuple[Path | None, Path, str | None]:
+    """A config's ``kite`` section as (credentials file or None for the default, token
+    file, API root): what ``run``, ``login -c`` and ``doctor -c`` all use, so a token
+    one of them saves is where the others look (they disagreed: token.json against
+    access_token.json, ~/.config against $XDG_CONFIG_HOME)."""
+    credentials = Path(kite.credentials_file).expanduser() if kite.credentials_file else None
+    token = Path(kite.token_file).expanduser() if kite.token_file else default_token_path(env)
+    return credentials, token, kite.root
+
+
 def check_private(path: Path, what: str) -> None:
     """Refuse a secret file that group or other may read or write, saying why."""
     mode = stat.S_IMODE(path.stat().st_mode)
@@ -370,6 +382,9 @@ def load_token(
 
 def add_login_arguments(parser: argparse.ArgumentParser) -> None:
     """The options ``run_login`` reads (for the lead to wire into ``kitetui login``)."""
+    parser.add_argument(
+        "--config", "-c", help="take root, credentials and token file from its kite section"
+    )
     parser.add_argument("--root", help="API root of a local Kite-compatible exchange")
     parser.add_argument("--credentials", help="credentials JSON (default ~/.config/kitetui/)")
     parser.add_argument("--token", help="where to save the access token")
@@ -386,9 +401,22 @@ def run_login(
     """``kitetui login``: print the login URL, read the redirect URL (or the request
     token) from ``stdin``, exchange it and save the token. 0 on success, 1 otherwise."""
     root = getattr(args, "root", None)
+    credentials = getattr(args, "credentials", None)
     token_path = Path(getattr(args, "token", None) or default_token_path(env))
+    if getattr(args, "config", None):
+        from kitetui.config import ConfigError, load_config
+
+        try:
+            kite = load_config(args.config).kite
+        except ConfigError as exc:
+            print(f"login failed: {exc}", file=stdout)
+            return 1
+        from_config = kite_paths(kite, env)
+        credentials = credentials or from_config[0]
+        token_path = Path(args.token) if getattr(args, "token", None) else from_config[1]
+        root = root or from_config[2]
     try:
-        creds = Credentials.load(getattr(args, "credentials", None), env)
+        creds = Credentials.load(credentials, env)
         print("Open this URL in a browser and log in to Kite:", file=stdout)
         print(f"  {login_url(creds.api_key, root)}", file=stdout)
         print(
@@ -565,6 +593,11 @@ def run_doctor(
         db = Path(database if database is not None else config.database)
         results += [_check_replay_inputs(config, config_path), check_database(db)]
         return _print_doctor([*results, *_skipped_kite_checks()], out)
+    if config is not None:  # what the config's run would use, unless a flag says else
+        from_config = kite_paths(config.kite, env)
+        credentials_path = credentials_path or from_config[0]
+        token_path = token_path or from_config[1]
+        root = root or from_config[2]
     creds: Credentials | None = None
     try:
         creds = Credentials.load(credentials_path, env)

@@ -104,11 +104,12 @@ class KiteVenue:
 
     def _login(self, events: list[Event]) -> tuple[str, str]:
         """The API key and today's access token (never logged, journaled or shown)."""
-        from kitetui.kite.session import Credentials, describe_expiry, load_token
+        from kitetui.kite.session import Credentials, describe_expiry, kite_paths, load_token
 
         if self._auth is None:
-            credentials = Credentials.load(Path(self.kite_cfg.credentials_file).expanduser())
-            token = load_token(Path(self.kite_cfg.token_file).expanduser())
+            credentials_path, token_path, _root = kite_paths(self.kite_cfg)
+            credentials = Credentials.load(credentials_path)
+            token = load_token(token_path)
             self._auth = (credentials.api_key, token.value)
             # Tokens expire daily: say when, before it fails.
             events.append(
