@@ -27,11 +27,13 @@ traceback: ``calendar.holidays_override`` is the user's file.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, time, timedelta
 from pathlib import Path
 
 from kitetui.clock import ist_date, ist_minute_of_day, minute_of
+from kitetui.market.text_limits import TooLarge, read_file
 
 __all__ = [
     "NORMAL_SESSION",
@@ -208,12 +210,18 @@ class TradingCalendar:
 
 # -- loading ---------------------------------------------------------------------------
 _EARLIEST, _LATEST = date(1990, 1, 1), date(2100, 12, 31)
+MAX_CALENDAR_BYTES = 1 << 20  # a century of holidays is ~100 KB
 
 
 def _read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
-    """(line, row) of every non-blank row; ``CalendarError`` for an unusable file."""
+    """(line, row) of every non-blank row; ``CalendarError`` for an unusable file (a
+    FIFO or a device is refused before it is opened: ``/dev/zero`` took all memory, a
+    FIFO hung the start for good)."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
+        if path.exists() and not path.is_dir() and not path.is_file():
+            raise CalendarError(path, "is not a regular file")
+        text = read_file(path, MAX_CALENDAR_BYTES).decode("utf-8-sig")
+        with io.StringIO(text, newline="") as fh:
             reader = csv.DictReader(fh)
             if reader.fieldnames is None:
                 raise CalendarError(path, "empty file (expected a date,description header)")
@@ -231,6 +239,8 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
                 if any(values.values()):
                     rows.append((reader.line_num, values))
             return rows
+    except TooLarge:
+        raise CalendarError(path, f"larger than {MAX_CALENDAR_BYTES // 1024} KiB") from None
     except FileNotFoundError:
         raise CalendarError(path, "file not found") from None
     except IsADirectoryError:

@@ -64,3 +64,23 @@ def test_an_override_may_give_a_date_two_sessions_that_do_not_overlap(tmp_path: 
     path = tmp_path / "holidays.csv"
     path.write_text("date,open,close\n2026-11-08,09:15,11:00\n2026-11-08,18:00,19:00\n")
     assert len(nse(path).session_windows(date(2026, 11, 8))) == 2
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge"])
+def test_an_override_that_is_no_regular_file_or_too_large_is_refused_unread(
+    tmp_path: Path, kind: str
+) -> None:
+    """``/dev/zero`` took all memory (a MemoryError traceback) and a FIFO hung the
+    start: each is one line now, without reading it."""
+    import os
+
+    if kind == "fifo":
+        path = tmp_path / "holidays.csv"
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path("/dev/zero")
+    else:
+        path = tmp_path / "holidays.csv"
+        path.write_text("date,description\n" + "2026-01-26,x\n" * 100_000)
+    with pytest.raises(CalendarError, match="not a regular file|larger than 1024 KiB"):
+        nse(path)
