@@ -198,8 +198,8 @@ class Alerter:
                 env=_hook_env(os.environ),
                 start_new_session=True,  # a Ctrl-C at the desk is not the hook's
             )
-        except OSError as exc:
-            problem = f"could not start {command[0]!r}: {exc.strerror or exc}"
+        except (OSError, ValueError) as exc:  # ValueError: an argument Popen refuses
+            problem = f"could not start {command[0]!r}: {getattr(exc, 'strerror', None) or exc}"
         else:
             try:
                 await asyncio.wait_for(proc.communicate(payload), self.config.timeout_s)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import signal
 import sys
@@ -24,7 +25,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kitetui import startup
-from kitetui.config import AppConfig, ConfigError, check_armed, load_config
+from kitetui.config import (
+    MAX_SPEED,
+    MIN_SPEED,
+    AppConfig,
+    ConfigError,
+    check_armed,
+    load_config,
+)
 from kitetui.shown import escaped
 from kitetui.store.errors import (
     DatabasePathError,
@@ -58,17 +66,30 @@ def _day(value: str):
 
 
 def _speed(value: str) -> float | None:
+    """``--speed``: 'max', or a factor within the config's bounds (one trailing x)."""
     if value == "max":
         return None
     try:
-        speed = float(value.rstrip("x"))
+        speed = float(value.removesuffix("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"speed must be a number or 'max', got {value!r}"
+            f"speed must be a number or 'max', got {escaped(value[:40])!r}"
         ) from None
-    if not speed > 0:
-        raise argparse.ArgumentTypeError("speed must be positive")
+    if not (MIN_SPEED <= speed <= MAX_SPEED and math.isfinite(speed)):
+        raise argparse.ArgumentTypeError(
+            f"speed must be from {MIN_SPEED:g} to {MAX_SPEED:,} or 'max', got {escaped(value[:40])}"
+        )
     return speed
+
+
+def db_arg(value: str) -> str:
+    """``--db``: a path to a database (``~`` expanded), never empty, a NUL or a control
+    character (each was a traceback or a file name that splits every message)."""
+    if not value or not value.isprintable():
+        raise argparse.ArgumentTypeError(
+            f"--db must name a file, without control characters, got {escaped(value)!r}"
+        )
+    return os.path.expanduser(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(DEFAULT_CONFIG),
         help="YAML config (default: the embedded demo, paper on replay)",
     )
-    run.add_argument("--db", help="SQLite database file (default: 'database:' in the config)")
+    run.add_argument(
+        "--db", type=db_arg, help="SQLite database file (default: 'database:' in the config)"
+    )
     run.add_argument("--no-ui", action="store_true", help="run headless and print a summary")
     run.add_argument(
         "--speed",
@@ -110,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(DEFAULT_CONFIG),
         help="the session's config (its engines, risk and sizing)",
     )
-    replay.add_argument("--db", help="SQLite database file for the replay's journal")
+    replay.add_argument("--db", type=db_arg, help="SQLite database file for the replay's journal")
     replay.add_argument("--speed", type=_speed, default=None, help="default: max")
     backtest = commands.add_parser(
         "backtest",
@@ -128,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="set a strategy param (repeatable; ENGINE. limits it to one engine)",
     )
     backtest.add_argument(
-        "--db", help="SQLite database for the run (default: backtests.db, never state.db)"
+        "--db",
+        type=db_arg,
+        help="SQLite database for the run (default: backtests.db, never state.db)",
     )
     backtest.add_argument("--out", help="report directory (default: reports/<run id>)")
     sweep = commands.add_parser(
@@ -170,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "run", nargs="?", default="latest", help="run id, a unique prefix of one, or latest"
     )
-    report.add_argument("--db", help="the run's database (default: backtests.db)")
+    report.add_argument("--db", type=db_arg, help="the run's database (default: backtests.db)")
     report.add_argument("--out", help="report directory (default: reports/<run id>)")
     report.add_argument("--list", action="store_true", help="list the database's runs")
     listing = commands.add_parser(
@@ -178,14 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--json", action="store_true", help="print one JSON document")
     runs = commands.add_parser("runs", help="list the runs a database holds (read-only)")
-    runs.add_argument("--db", help="the database (default: the config's)")
+    runs.add_argument("--db", type=db_arg, help="the database (default: the config's)")
     runs.add_argument("--config", "-c", default=str(DEFAULT_CONFIG))
     runs.add_argument("--json", action="store_true", help="print one JSON document")
     export = commands.add_parser("export", help="one table of a run as CSV (read-only)")
     export.add_argument("--what", required=True, choices=EXPORTS, help="what to export")
     export.add_argument("--out", required=True, help="the CSV file to write, or - for stdout")
     export.add_argument("--run", default="latest", help="a run id or its prefix (default: latest)")
-    export.add_argument("--db", help="the database (default: the config's)")
+    export.add_argument("--db", type=db_arg, help="the database (default: the config's)")
     export.add_argument("--config", "-c", default=str(DEFAULT_CONFIG))
     check = commands.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("config")
@@ -210,7 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     attach = commands.add_parser("attach", help="open the TUI on a running headless desk")
     attach.add_argument(
-        "--db", default="state.db", help="the desk's database (its socket is beside it)"
+        "--db",
+        default="state.db",
+        type=db_arg,
+        help="the desk's database (its socket is beside it)",
     )
     attach.add_argument("--socket", help="the control socket, if not beside the database")
     instruments = commands.add_parser("instruments", help="the instrument master")

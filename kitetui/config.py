@@ -99,13 +99,29 @@ def _nse_symbol(value: str) -> str:
 
 
 Symbol = Annotated[str, AfterValidator(_nse_symbol)]
-PathText = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("an argument cannot contain a NUL character")
+    return value
+
+
+def _printable_path(value: str) -> str:
+    """No NUL (no file has one: it was a traceback at the first open) and no control
+    character (a newline made a database file whose name splits every message)."""
+    if "\x00" in value:
+        raise ValueError("a path cannot contain a NUL character")
+    if not value.isprintable():
+        raise ValueError("a path cannot contain a control character (a newline, a tab, an ESC)")
+    return value
+
+
+PathText = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_printable_path)]
 
 
 def _inside_package(value: str) -> str:
     """``pkg:`` paths must stay inside the package data directory (``pkg:../../x``)."""
-    if "\x00" in value:
-        raise ValueError("a path cannot contain a NUL character")
     if value.startswith("pkg:"):
         from kitetui.market.loaders import data_path  # the one resolver of pkg: paths
 
@@ -154,6 +170,7 @@ class SourceConfig(_Strict):
 
 
 MAX_SPEED = 100_000  # x data time; beyond this "max" is what is meant
+MIN_SPEED = 0.01  # x data time: a minute of data in 100; slower is a typo (1e-320 crawled)
 
 
 class ReplayConfig(_Strict):
@@ -168,10 +185,11 @@ class ReplayConfig(_Strict):
         if value == "max":
             return value
         number = isinstance(value, int | float) and not isinstance(value, bool)
-        if number and math.isfinite(value) and 0 < value <= MAX_SPEED:  # type: ignore[operator]
+        # bounds first: math.isfinite of a 400-digit int raised OverflowError (a traceback)
+        if number and MIN_SPEED <= value <= MAX_SPEED and math.isfinite(value):  # type: ignore[operator]
             return float(value)  # type: ignore[arg-type]
         raise ValueError(
-            f"must be a positive number or 'max' (at most {MAX_SPEED:,}), got {value!r}"
+            f"must be 'max' or a number from {MIN_SPEED:g} to {MAX_SPEED:,}, got {value!r}"
         )
 
 
@@ -355,7 +373,7 @@ class KiteConfig(_Strict):
     @classmethod
     def _protection(cls, value: object) -> object:
         number = isinstance(value, int | float) and not isinstance(value, bool)
-        if number and (value == -1 or (math.isfinite(value) and 0 < value <= 100)):  # type: ignore[operator]
+        if number and (value == -1 or (0 < value <= 100 and math.isfinite(value))):  # type: ignore[operator]
             return float(value)  # type: ignore[arg-type]
         raise ValueError(
             f"must be -1 (automatic protection) or a percentage in (0, 100], got {value!r}; "
@@ -404,7 +422,7 @@ class AlertsConfig(_Strict):
     # an argument list, run without a shell, the alert as JSON on stdin
     command: (
         Annotated[
-            list[Annotated[str, Field(min_length=1, max_length=4096)]],
+            list[Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_no_nul)]],
             Field(min_length=1, max_length=64),
         ]
         | None

@@ -105,3 +105,45 @@ def test_two_overlapping_sources_of_one_symbol_are_exit_4_in_check_config_and_ru
     for proc in (checked, ran):
         assert proc.returncode == 4, proc.stderr
         assert proc.stderr.startswith(said) and proc.stderr.count("\n") == 1
+
+
+def test_arguments_and_paths_that_were_tracebacks_are_one_line_and_exit_2(
+    tmp_path: Path,
+) -> None:
+    """An empty --db, a speed beyond the config's bounds (inf, 1e400, 1e-320 crawled),
+    a NUL or a newline in the config's database path."""
+    from kitetui.cli import DEFAULT_CONFIG
+
+    for args, says in (
+        (("run", "--no-ui", "--db", ""), "--db must name a file"),
+        (("run", "--no-ui", "--speed", "inf"), "speed must be from 0.01 to 100,000"),
+        (("run", "--no-ui", "--speed", "1e400"), "speed must be from 0.01 to 100,000"),
+        (("run", "--no-ui", "--speed", "1e-320"), "speed must be from 0.01 to 100,000"),
+        (("run", "--no-ui", "--speed", "60xxx"), "speed must be a number"),
+    ):
+        proc = run_kitetui(*args, "--config", str(DEFAULT_CONFIG))
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    for bad in ("a\x00b.db", "a\nb.db"):
+        config = tmp_path / "c.yaml"
+        text = DEFAULT_CONFIG.read_text().replace("database: state.db", f"database: {bad!r}")
+        assert text != DEFAULT_CONFIG.read_text()
+        config.write_text(text.replace("'", '"'))
+        proc = run_kitetui("check-config", str(config))
+        assert proc.returncode == 2 and "database" in proc.stderr, proc.stderr
+        assert "control character" in proc.stderr or "NUL" in proc.stderr, proc.stderr
+
+
+def test_a_database_path_with_a_tilde_is_under_home_not_a_folder_named_tilde(
+    tmp_path: Path,
+) -> None:
+    import yaml
+
+    from kitetui.cli import DEFAULT_CONFIG
+    from kitetui.config import parse_config
+    from kitetui.supervisor import Supervisor
+
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config = parse_config({**data, "database": "~/desk.db"}, "t.yaml")
+    supervisor = Supervisor(config, "t.yaml", speed=None)
+    assert supervisor.db_path == Path.home() / "desk.db"

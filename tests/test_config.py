@@ -51,7 +51,7 @@ def test_default_config_with_shipped_files_is_valid() -> None:
         (lambda d: d["engines"][0].update(timeframe="7m"), "engines[0].timeframe", "1m"),
         (lambda d: d["session"].update(square_off="25:00"), "session.square_off", "pattern"),
         (lambda d: d["session"].update(entry_cutoff="15:25"), "session", "entry_cutoff"),
-        (lambda d: d["replay"].update(speed="fast"), "replay.speed", "positive number or"),
+        (lambda d: d["replay"].update(speed="fast"), "replay.speed", "'max' or a number from"),
         (lambda d: d.update(mode="live"), "(top level)", "needs a 'kite:' section"),
         (lambda d: d.update(mode="paper", kite={"colour": 1}), "kite.colour", "unknown key"),
         (lambda d: d.pop("replay"), "(top level)", "needs a 'replay:' section"),
@@ -70,6 +70,16 @@ def test_default_config_with_shipped_files_is_valid() -> None:
         (lambda d: d["engines"][0].update(kind="crypto"), "engines[0]", "crypto"),
         (lambda d: d["engines"][2].update(universe="SENSEX"), "engines[2].universe", "NIFTY"),
         (lambda d: d["engines"][2].pop("universe"), "engines[2]", "'symbols' or a 'universe'"),
+        # check-config passed it; the desk died at its first alert (Popen's ValueError)
+        (lambda d: d.update(alerts={"command": ["a\x00b"]}), "alerts.command.0", "NUL"),
+        (lambda d: d.update(database="a\nb.db"), "database", "control character"),
+        # a 400-digit int: math.isfinite raised OverflowError before the bound was read
+        (lambda d: d["replay"].update(speed=10**400), "replay.speed", "from 0.01 to 100,000"),
+        (
+            lambda d: d.setdefault("kite", {}).update(market_protection=10**400),
+            "kite.market_protection",
+            "a percentage in (0, 100]",
+        ),
         (
             lambda d: d["engines"][0].update(roll_sessions=-1),
             "engines[0].roll_sessions",
@@ -158,7 +168,7 @@ def test_config_docs_with_every_model_key_describe_it() -> None:
          "line 3: duplicate key 'max_daily_loss' (first at line 2)"),
         ("capital: 1e20\n", "capital", "less than or equal to 100000000000"),
         ("allow_live: yes\n", "allow_live", "valid boolean"),
-        ("replay:\n  speed: 1e9\n", "replay.speed", "at most 100,000"),
+        ("replay:\n  speed: 1e9\n", "replay.speed", "from 0.01 to 100,000"),
     ],
 )  # fmt: skip
 def test_load_config_with_hostile_text_names_key_and_reason(

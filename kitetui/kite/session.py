@@ -590,7 +590,7 @@ def run_doctor(
         # A replay trades the files it names through the paper broker: no Kite account,
         # token or network is involved, so those checks are skipped (not failed), and
         # what a replay does need (its data files and masters) is checked instead.
-        db = Path(database if database is not None else config.database)
+        db = Path(database if database is not None else config.database).expanduser()
         results += [_check_replay_inputs(config, config_path), check_database(db)]
         return _print_doctor([*results, *_skipped_kite_checks()], out)
     if config is not None:  # what the config's run would use, unless a flag says else
@@ -623,7 +623,7 @@ def run_doctor(
             CheckResult("database", False, "unknown (the config did not load)", "fix the config")
         )
     else:
-        results.append(check_database(Path(db)))
+        results.append(check_database(Path(db).expanduser()))
     if creds is not None and token is not None:
         results.append(check_connectivity(creds.api_key, token, root, timeout))
     else:

@@ -80,7 +80,7 @@ class Supervisor:
         check_armed(config, config_path)  # whoever builds a live desk, it must be armed
         self.config = config
         self.config_path = str(config_path)
-        self.db_path = Path(database if database is not None else config.database)
+        self.db_path = Path(database if database is not None else config.database).expanduser()
         if speed == "config":
             replay = config.replay
             speed = None if replay is None or replay.speed == "max" else float(replay.speed)

@@ -82,5 +82,5 @@ def test_an_override_that_is_no_regular_file_or_too_large_is_refused_unread(
     else:
         path = tmp_path / "holidays.csv"
         path.write_text("date,description\n" + "2026-01-26,x\n" * 100_000)
-    with pytest.raises(CalendarError, match="not a regular file|larger than 1024 KiB"):
+    with pytest.raises(CalendarError, match=r"not a regular file|larger than 1024 KiB"):
         nse(path)
