@@ -96,6 +96,34 @@ _StrictLoader.add_implicit_resolver(_MERGE, re.compile(r"^(?:<<)$"), ["<"])
 _StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
 
 
+def _check_merge(key_node: Node, value_node: Node, path: str, merges: int) -> None:
+    """One ``<<`` a mapping, and no key from two of the mappings it merges: YAML says
+    the first of them wins and PyYAML lets the last win (for keys longer than one
+    character), so ``<<: [{max_daily_loss: 1000}, {max_daily_loss: 50000}]`` loaded
+    50,000 while a reader of the YAML sees 1,000. Written once, it means one thing."""
+    where = path or "(top level)"
+    if merges > 1:
+        raise YamlProblem(f"'<<' is repeated in {where}", _line(key_node), path)
+    if not isinstance(value_node, SequenceNode):
+        return
+    seen: dict[str, int] = {}
+    for index, merged in enumerate(value_node.value):
+        if not isinstance(merged, MappingNode):
+            continue
+        for inner_key, _value in merged.value:
+            if not isinstance(inner_key, ScalarNode):
+                continue
+            earlier = seen.setdefault(inner_key.value, index)
+            if earlier != index:
+                raise YamlProblem(
+                    f"key {inner_key.value[:60]!r} comes from two mappings merged into {where} "
+                    "('<<' items "
+                    f"{earlier + 1} and {index + 1}): give it once",
+                    _line(inner_key),
+                    path,
+                )
+
+
 def _check_tree(root: Node) -> None:
     """Depth, expanded size, cycles and duplicate keys, each node visited once."""
     _TreeCheck().visit(root, 1, "")
@@ -151,7 +179,11 @@ class _TreeCheck:
             return count, height
         assert isinstance(node, MappingNode)
         first_line: dict[str, int] = {}
+        merges = 0
         for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merges += 1
+                _check_merge(key_node, value_node, path, merges)
             child_path = path if key_node.tag == _MERGE else _key_path(key_node, path, first_line)
             c, h = self.visit(value_node, depth + 1, child_path)
             count, height = count + c, max(height, h + 1)

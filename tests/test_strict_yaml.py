@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -68,6 +70,30 @@ def test_load_yaml_with_problem_names_line_key_and_reason(
 def test_load_yaml_with_merge_key_overrides_without_duplicate_error() -> None:
     data = load_yaml("base: &b {x: 1, y: 2}\nengine:\n  <<: *b\n  x: 3\n")
     assert data["engine"] == {"x": 3, "y": 2}
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        # YAML: the first merged mapping wins; PyYAML let the last win (50,000)
+        (
+            "risk:\n  <<: [{max_daily_loss: 1000}, {max_daily_loss: 50000}]\n",
+            "'max_daily_loss' comes from two mappings merged into risk",
+        ),
+        (
+            "risk:\n  <<: {max_daily_loss: 1000}\n  <<: {max_daily_loss: 50000}\n",
+            "'<<' is repeated in risk",
+        ),
+    ],
+)
+def test_merges_that_mean_two_things_are_refused(text: str, says: str) -> None:
+    with pytest.raises(YamlProblem, match=re.escape(says)):
+        load_yaml(text)
+
+
+def test_merges_of_distinct_keys_and_an_explicit_override_still_load() -> None:
+    data = load_yaml("a: &a {x: 1}\nb: &b {y: 2}\nc:\n  <<: [*a, *b]\n  x: 5\n")
+    assert data["c"] == {"x": 5, "y": 2}
 
 
 def test_load_yaml_with_billion_laughs_refuses_before_expanding() -> None:
