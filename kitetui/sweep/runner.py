@@ -249,6 +249,10 @@ class Sweep:
         )
         if (request.out / "results.csv").exists():  # another sweep's: never overwritten
             raise taken
+        if request.keep_runs and (request.out / "runs").is_symlink():  # planted in a shared --out
+            raise OutputError(
+                f"{request.out}/runs: is a symbolic link; a sweep never writes its runs through it"
+            )
         try:
             make_private_dir(request.out)
             # Claimed atomically: of two sweeps started on one --out, the second stops here

@@ -371,6 +371,20 @@ def test_an_out_that_is_a_file_is_refused_before_any_point_runs(small_config, tm
     assert out.read_text() == "mine"
 
 
+def test_a_runs_link_planted_in_a_shared_out_is_refused(small_config, tmp_path) -> None:
+    """--keep-runs wrote the point databases through it, into a folder another user holds."""
+    out, elsewhere = tmp_path / "shared", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "runs").symlink_to(elsewhere)
+    done = run_kitetui(
+        "sweep", "-c", str(small_config), "--grid", "fast=5", "--keep-runs", "--out", str(out)
+    )
+    assert done.returncode == 2
+    assert "runs: is a symbolic link" in done.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_ray_without_the_extra_says_how_to_install_it(small_config, tmp_path) -> None:
     out = tmp_path / "never"
     blocked = (
