@@ -24,7 +24,13 @@ from kitetui.domain import (
     Signal,
     SignalKind,
 )
-from kitetui.trading.sizing import premium_quantity, premium_stop, size_by_risk, stop_price_for
+from kitetui.trading.sizing import (
+    premium_quantity,
+    premium_stop,
+    size_by_risk,
+    stop_limit_price,
+    stop_price_for,
+)
 
 #: How a person's order ticket's reason starts (``kitetui.supervisor.manual``).
 MANUAL_TICKET = "manual ticket:"
@@ -297,8 +303,9 @@ class SignalEntries:
         else:
             tick = contract.tick_size or self.tick_size
             stop = premium_stop(premium, cfg.premium_stop_pct, tick)
+            worst = stop_limit_price(stop, self.exits.config.option_stop_limit_pct, tick, True)
             quantity = premium_quantity(
-                premium, stop, lot, cfg.max_premium_at_risk, cfg.max_premium_outlay
+                premium, worst, lot, cfg.max_premium_at_risk, cfg.max_premium_outlay
             )
         why_zero = (
             f"premium sizing gave 0 lots (premium {premium}, stop {stop}, "

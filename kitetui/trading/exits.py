@@ -56,6 +56,7 @@ from kitetui.domain import (
     round_to_tick,
 )
 from kitetui.events import EventKind
+from kitetui.trading.sizing import stop_limit_price, tick_toward
 
 if TYPE_CHECKING:
     from kitetui.config import ExitConfig
@@ -617,9 +618,9 @@ class ExitManager:
         tick = engine.tick_size(symbol) if engine is not None else self.trader.tick_size
         trigger = round_to_tick(trigger, tick)
         if instrument is not None and instrument.is_option:
-            offset = trigger * self.config.option_stop_limit_pct / 100
-            limit = trigger - offset if side is Side.SELL else trigger + offset
-            limit = max(tick, _tick_toward(limit, tick, side))
+            limit = stop_limit_price(
+                trigger, self.config.option_stop_limit_pct, tick, sells=side is Side.SELL
+            )
             return {"order_type": OrderType.SL, "trigger_price": trigger, "price": limit}
         return {"order_type": OrderType.SL_M, "trigger_price": trigger}
 
@@ -793,7 +794,7 @@ class ExitManager:
         tick = engine.tick_size(order.symbol) if engine is not None else self.trader.tick_size
         band = price * self.config.reprice_band_pct / 100
         limit = price - band if order.side is Side.SELL else price + band
-        limit = max(tick, _tick_toward(limit, tick, order.side))
+        limit = max(tick, tick_toward(limit, tick, order.side is Side.SELL))
         count = self._modifications.get(order.tag, 0)
         self._last_action[order.tag] = self.now_ns()
         if count >= self.config.max_modifications:
@@ -901,10 +902,3 @@ class ExitManager:
 def _price(price: float) -> str:
     """A price in a message: its paise kept (``:g`` would drop them at 22400.05)."""
     return f"{price:.4f}".rstrip("0").rstrip(".")
-
-
-def _tick_toward(price: float, tick: float, side: Side) -> float:
-    """Round a limit to the tick, in the direction that keeps it marketable."""
-    ticks = round(price / tick, 6)
-    whole = int(ticks) if side is Side.SELL else -int(-ticks)
-    return round(whole * tick, 2)

@@ -120,6 +120,22 @@ def premium_stop(premium: float, stop_pct: float, tick_size: float = 0.05) -> fl
     return float(round(ticks * _exact(tick_size), 10))
 
 
+def stop_limit_price(trigger: float, offset_pct: float, tick: float, sells: bool) -> float:
+    """An option stop's limit: ``offset_pct`` % beyond the trigger (NSE refuses SL-M on
+    options, so the stop is an SL), on the tick in the direction that keeps it
+    marketable, never below one tick. The worst price the stop fills at."""
+    offset = trigger * offset_pct / 100
+    return max(tick, tick_toward(trigger - offset if sells else trigger + offset, tick, sells))
+
+
+def tick_toward(price: float, tick: float, sells: bool) -> float:
+    """A limit on the tick, in the direction that keeps it marketable (down for a sell)."""
+    ticks = round(price / tick, 6)
+    # floor and ceil: int() truncates toward zero, which made a buy's limit round down
+    whole = math.floor(ticks) if sells else math.ceil(ticks)
+    return round(whole * tick, 2)
+
+
 def premium_quantity(
     premium: float,
     stop: float,
@@ -128,7 +144,9 @@ def premium_quantity(
     max_premium_outlay: float,
 ) -> int:
     """Whole lots of an option so that (premium - stop) lost on all of them, and the
-    premium paid, each stay within their caps. 0 for unusable inputs."""
+    premium paid, each stay within their caps. 0 for unusable inputs. ``stop`` is the
+    worst price the stop sells at (its limit, below its trigger: ``stop_limit_price``),
+    so a stop filled at its limit still keeps the loss within the cap."""
     if not _positive_finite(premium, max_premium_at_risk, max_premium_outlay) or lot_size < 1:
         return 0
     if not (math.isfinite(stop) and 0 <= stop < premium):

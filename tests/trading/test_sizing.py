@@ -220,3 +220,33 @@ def test_slice_quantity_property_children_sum_and_respect_freeze(lots, lot, free
     slices = slice_quantity(quantity, freeze, lot)
     assert sum(slices) == quantity
     assert all(0 < s <= freeze and s % lot == 0 for s in slices)
+
+
+def test_an_option_stops_limit_sits_its_offset_beyond_the_trigger_on_the_tick() -> None:
+    from kitetui.trading.sizing import stop_limit_price
+
+    assert stop_limit_price(66.3, 5.0, 0.05, sells=True) == 62.95  # 62.985 down to the tick
+    assert stop_limit_price(66.3, 5.0, 0.05, sells=False) == 69.65  # 69.615 up
+    assert stop_limit_price(0.05, 50.0, 0.05, sells=True) == 0.05  # never below a tick
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    premium=st.integers(2, 200_000).map(lambda n: n * 0.05),
+    stop_pct=st.floats(1, 90),
+    offset_pct=st.floats(0.5, 50),
+    lot=st.sampled_from([1, 15, 25, 50, 75, 1800]),
+    cap=st.floats(100, 1_000_000),
+)
+def test_premium_sizing_keeps_a_stop_filled_at_its_limit_within_the_risk_cap(
+    premium: float, stop_pct: float, offset_pct: float, lot: int, cap: float
+) -> None:
+    """Sized on the trigger, a stop filled at its limit lost more than the cap (350 of
+    NIFTY22NOV18250PE at 94.45, trigger 66.3: ₹11,014 against ₹10,000)."""
+    from kitetui.trading.sizing import stop_limit_price
+
+    trigger = premium_stop(premium, stop_pct, 0.05)
+    worst = stop_limit_price(trigger, offset_pct, 0.05, sells=True)
+    quantity = premium_quantity(premium, worst, lot, cap, 10**12)
+    assert quantity % lot == 0
+    assert quantity * (premium - worst) <= cap + 1e-6
