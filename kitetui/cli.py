@@ -4,8 +4,8 @@
 a replay of real NSE data shipped inside the package, in the TUI. Exit codes: 0 done,
 2 bad config or usage (a database path that cannot hold a database included), 3 database
 refused (damaged, foreign or undecodable: left untouched), 4 bad data files, 5 Kite
-login needed, 6 disk full (what was committed is kept; start again once there is space
-and the run resumes), 7 another desk is running on this database (its pid is named;
+login needed, 6 the database could not be written: a full disk, an I/O error, a file size
+limit (what was committed is kept; start again once fixed and the run resumes), 7 another desk is running on this database (its pid is named;
 nothing is changed), 1 anything unexpected. Each comes with one line on stderr.
 
 The process runs with umask 077 from its first line: the database, its WAL, the
@@ -37,7 +37,7 @@ from kitetui.shown import escaped
 from kitetui.store.errors import (
     DatabasePathError,
     DatabaseRefused,
-    DiskFull,
+    WriteFailed,
     find_cause,
     is_disk_full,
 )
@@ -513,7 +513,7 @@ def _classify(error: BaseException) -> tuple[int, BaseException]:
     A full disk wins wherever it is in the chain: shutting down after one tries to write
     again and fails in other ways, and the first failure is the one that explains it.
     """
-    full = find_cause(error, DiskFull)
+    full = find_cause(error, WriteFailed)
     if full is None:
         seen: BaseException | None = error
         while seen is not None and not is_disk_full(seen):

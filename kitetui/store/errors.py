@@ -27,7 +27,12 @@ class DatabasePathError(Exception):
     """The database path cannot hold a database (a file as its directory, a FIFO, ...)."""
 
 
-class DiskFull(Exception):
+class WriteFailed(Exception):
+    """The database could not be written (a full disk, an I/O error, a file size limit):
+    what was committed is intact, and the run stops (exit 6) and resumes once fixed."""
+
+
+class DiskFull(WriteFailed):
     """The disk (or the database's size limit) is full; committed data is intact."""
 
 
@@ -88,6 +93,22 @@ def disk_full(what: str, exc: BaseException) -> DiskFull:
     return DiskFull(
         f"{what}: no space left ({detail}); everything committed before it is kept. "
         "Free some space and start kitetui again: the run resumes where it stopped."
+    )
+
+
+def write_failed(what: str, exc: BaseException) -> WriteFailed:
+    """The ``WriteFailed`` to raise for a write that failed with ``exc`` (a ``DiskFull``
+    when the disk is full); remembered like a full disk, so the run stays resumable."""
+    global _disk_full_seen
+    if is_disk_full(exc):
+        return disk_full(what, exc)
+    _disk_full_seen = True
+    if isinstance(exc, WriteFailed):
+        return exc
+    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return WriteFailed(
+        f"{what}: cannot write ({one_line(detail)}); everything committed before it is kept. "
+        "Fix the cause and start kitetui again: the run resumes where it stopped."
     )
 
 

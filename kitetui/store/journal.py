@@ -23,10 +23,12 @@ they belong to, so a resumed run counts each batch once.
 
 Every transaction that writes a chained table (runs, orders, order_events, fills,
 risk_state, desk_state, risk_decisions, equity_chunks) seals those rows before it
-commits (chain.py), so a committed money row always carries its checksum. A full disk
-is a ``DiskFull``: the transaction rolls back, the drained buffers are put back, and
-from then on every write raises it, so the run stops promptly with everything committed
-before it intact and resumable.
+commits (chain.py), so a committed money row always carries its checksum. A write that
+fails (a full disk: ``DiskFull``; an I/O error or a file size limit: ``WriteFailed``)
+rolls back, the drained buffers are put back, and from then on every write raises it,
+so the run stops promptly with everything committed before it intact and resumable. An
+error of any kind in the flush task is such a failure too: the task never ends silent
+while the desk trades on unjournaled.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from kitetui.store.chain import on_connection_thread, seal_sync
 from kitetui.store.commit_policy import CommitPolicy
 from kitetui.store.database import database_path, take_notices
 from kitetui.store.equity_chunks import EQUITY_CHUNK_INSERT, chunk_row
-from kitetui.store.errors import DiskFull, disk_full, is_disk_full
+from kitetui.store.errors import WriteFailed, write_failed
 from kitetui.store.holds import HOLD_UPSERT, HoldCounter, hold_rows
 from kitetui.store.rows import FILL_CHARGE_COLUMNS
 
@@ -239,7 +241,7 @@ class Journal:
         self.rows_written = 0
         self.flushes = 0
         # A full disk stops every later write (see the module docstring).
-        self.failure: DiskFull | None = None
+        self.failure: WriteFailed | None = None
         for kind, message in take_notices(db):  # what opening the database changed
             self.add_event(Event(ts_ns=0, kind=kind, level="WARNING", message=message))
 
@@ -303,8 +305,8 @@ class Journal:
     async def close(self) -> None:
         """Stop the flush loop between transactions (never mid-write), then drain.
 
-        After a full disk the drain is tried once more (space may be back), and the
-        ``DiskFull`` is raised either way: the run did not end normally.
+        After a failed write the drain is tried once more (space may be back), and the
+        ``WriteFailed`` is raised either way: the run did not end normally.
         """
         self._closing = True
         self._holds_after_the_last_batch()
@@ -328,8 +330,11 @@ class Journal:
             self._wake.clear()
             try:
                 await self.flush()
-            except DiskFull:
+            except WriteFailed:
                 return  # kept in self.failure: the next write raises it where it matters
+            except Exception as exc:  # never a flush task that ends in silence
+                self.failure = write_failed(f"{self._where()}: journal flush", exc)
+                return
 
     # -- buffered (batched) records -------------------------------------------------
 
@@ -738,8 +743,10 @@ class Journal:
             if self._positions is None:
                 self._positions = positions
             self._pending += pending
-            if is_disk_full(exc):
-                self.failure = disk_full(f"{self._where()}: journal", exc)
+            if isinstance(exc, sqlite3.Error | OSError | WriteFailed):
+                # a full disk, an I/O error, a file size limit: the desk must stop, not
+                # trade on with a journal that no longer keeps anything
+                self.failure = write_failed(f"{self._where()}: journal", exc)
                 raise self.failure from None
             raise
         self.rows_written += (

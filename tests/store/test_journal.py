@@ -204,7 +204,7 @@ async def test_journal_writes_with_every_path_leave_every_chain_sealed(journal_d
 
 
 async def test_instruments_of_a_day_go_with_the_next_transaction_and_keep_what_it_has(
-    tmp_path: Path,
+    tmp_path: Path, forget_disk_full: None
 ) -> None:
     """A day's master waits for the next transaction (the day's first batch does not wait
     on a commit of its own); a second run of the day keeps the rows the day has and adds
@@ -224,15 +224,17 @@ async def test_instruments_of_a_day_go_with_the_next_transaction_and_keep_what_i
         journal.add_instruments("2024-01-15", [row(1, "SBIN", 999.0), row(3, "TCS", 3500.0)])
         await db.execute("CREATE TEMP TRIGGER refuse BEFORE INSERT ON instruments "
                          "BEGIN SELECT RAISE(ABORT, 'refused'); END")  # fmt: skip
-        with pytest.raises(Exception, match="refused"):
+        with pytest.raises(errors.WriteFailed, match="refused"):
             await bounded(journal.flush())
         await db.execute("DROP TRIGGER refuse")
-        await bounded(journal.flush())  # given back, written now
+        # A failed write stops the journal (the desk must not trade on unjournaled);
+        # closing drains what was given back once more, and still says it failed.
+        with pytest.raises(errors.WriteFailed):
+            await bounded(journal.close())
         rows = await (
             await db.execute("SELECT tradingsymbol, last_price FROM instruments ORDER BY 1")
         ).fetchall()
         assert [tuple(r) for r in rows] == [("INFY", 1500.0), ("SBIN", 600.0), ("TCS", 3500.0)]
-        await bounded(journal.close())
     finally:
         await db.close()
 
@@ -273,5 +275,45 @@ async def test_inline_journal_under_a_loop_that_never_idles_commits_on_time(
         assert during >= 5, f"{during} flushes in a second of 0.05 s intervals"
         assert set(threads) == {threading.get_ident()}
         assert await scalar(db, "SELECT count(*) FROM events") == i
+    finally:
+        await db.close()
+
+
+class _IoErrorOnCommit(_NoSpaceOnCommit):
+    """What a file size limit (``ulimit -f``) or a failing disk makes SQLite raise."""
+
+    def commit(self) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+
+async def test_an_io_error_in_the_flush_task_stops_every_later_write_not_just_the_task(
+    journal_db: Path, monkeypatch: pytest.MonkeyPatch, forget_disk_full: None
+) -> None:
+    """The flush task caught only a full disk: an I/O error ended it in silence, and the
+    desk traded on for days with nothing journaled (54 fills of 86 kept, no alarm)."""
+    db = await bounded(open_database(journal_db))
+    try:
+        journal = Journal(db, RUN, flush_interval_s=0.01)
+        await journal.load_sequences()
+        journal.start()
+        commit = journal_module._commit
+        with monkeypatch.context() as patch:
+            failing = lambda con, *args: commit(_IoErrorOnCommit(con), *args)  # noqa: E731
+            patch.setattr(journal_module, "_commit", failing)
+            journal.add_event(event(1))
+            for _ in range(200):
+                await asyncio.sleep(0.01)
+                if journal.failure is not None:
+                    break
+        assert isinstance(journal.failure, errors.WriteFailed)
+        assert "cannot write (disk I/O error)" in str(journal.failure)
+        with pytest.raises(errors.WriteFailed):
+            journal.add_event(event(2))
+        with pytest.raises(errors.WriteFailed):
+            await bounded(journal.write_order(order("T98")))
+        assert _classify(journal.failure)[0] == EXIT_DISK_FULL
+        assert errors.disk_full_seen()  # the run stays resumable
+        with pytest.raises(errors.WriteFailed):
+            await bounded(journal.close())  # drained once more, and says what happened
     finally:
         await db.close()
