@@ -4,9 +4,11 @@
 a replay of real NSE data shipped inside the package, in the TUI. Exit codes: 0 done,
 2 bad config or usage (a database path that cannot hold a database included), 3 database
 refused (damaged, foreign or undecodable: left untouched), 4 bad data files, 5 Kite
-login needed, 6 the database could not be written: a full disk, an I/O error, a file size
-limit (what was committed is kept; start again once fixed and the run resumes), 7 another desk is running on this database (its pid is named;
-nothing is changed), 1 anything unexpected. Each comes with one line on stderr.
+login needed (a token refused mid-session stops the run resumable: log in and start
+again), 6 the database could not be written: a full disk, an I/O error, a file size
+limit (what was committed is kept; start again once fixed and the run resumes), 7 another
+desk is running on this database (its pid is named; nothing is changed), 1 anything
+unexpected. Each comes with one line on stderr.
 
 The process runs with umask 077 from its first line: the database, its WAL, the
 recordings, exports and the control socket are the trade history and stay 0600.

@@ -33,6 +33,7 @@ from kitetui.commands import Command, CommandResult
 from kitetui.config import AppConfig, check_armed
 from kitetui.domain import Bar, Event, OrderPurpose, Tick, TradingState
 from kitetui.events import EventKind
+from kitetui.kite.session import LoginRequired
 from kitetui.market.calendar import nse as nse_calendar
 from kitetui.market.feeds import OrderUpdate
 from kitetui.market.loaders import data_path
@@ -42,6 +43,7 @@ from kitetui.performance.book import PerformanceBook
 from kitetui.store import runs as runs_repo
 from kitetui.store.compact import compact_single_run
 from kitetui.store.database import open_database
+from kitetui.store.errors import find_cause
 from kitetui.store.journal import Journal
 from kitetui.supervisor.assembly import build_engines, build_trader, run_started_event
 from kitetui.supervisor.charts import chart_view
@@ -266,6 +268,24 @@ class Supervisor:
         return not self._stopping
 
     def _failed(self, exc: Exception) -> None:
+        refused = find_cause(exc, LoginRequired)
+        if refused is not None:
+            # Kite refused the token mid-session (a cancel, a modify, a read). Not a
+            # failed run: it ends STOPPED, so after `kitetui login` the next start
+            # resumes it with its positions, stops and working orders (as FAILED a new
+            # run began with none of them, and the live position went unmanaged).
+            self.feed_state = "STOPPED"
+            self.trader.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind=EventKind.LOGIN_REQUIRED,
+                    level="ERROR",
+                    message=f"Kite refused the access token ({refused}); the desk stopped: "
+                    "run `kitetui login`, then start it again and the run resumes with "
+                    "its open positions and orders",
+                )
+            )
+            return
         self.feed_state = "ERROR"
         self.trader.record_event(
             Event(

@@ -418,3 +418,33 @@ async def test_reconcile_with_drift_reports_it_only_when_seen_twice(tmp_path: Pa
         assert supervisor.trader.events[-1].kind == "ReconcileClean"
     finally:
         await supervisor.close()
+
+
+async def test_a_token_refused_mid_session_stops_the_run_resumable_not_failed(
+    tmp_path: Path,
+) -> None:
+    """A cancel or a modify that met Kite's TokenException failed the run; the start
+    after `kitetui login` then began a new one with no positions, and the live position
+    and its stop went unmanaged. Stopped, the run resumes with them."""
+    from kitetui.kite.session import TokenExpired
+
+    db = tmp_path / "state.db"
+    refused = TokenExpired("Kite refused the access token")
+
+    async def token_dies(supervisor: Supervisor, ts: int, warm: bool) -> None:
+        if not warm and supervisor.portfolio.open_positions():
+            raise RuntimeError("cancel failed") from refused
+
+    with pytest.raises(RuntimeError):
+        await run_hooked(_config(), db, token_dies)
+    assert _rows(db, "SELECT status FROM runs") == [("STOPPED",)]
+    (message,) = _rows(db, "SELECT message FROM events WHERE kind = 'LoginRequired'")[0]
+    assert "run `kitetui login`" in message and "resumes" in message
+    again = Supervisor(_config(), "test.yaml", database=db, speed=None)
+    await asyncio.wait_for(again.open(), 30)
+    try:
+        assert again.resumed
+        await asyncio.wait_for(again.recovery.finish(), 30)
+        assert again.portfolio.open_positions()  # rebuilt from the journal, not abandoned
+    finally:
+        await again.close()
