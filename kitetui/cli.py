@@ -44,6 +44,7 @@ from kitetui.store.errors import (
     is_disk_full,
 )
 from kitetui.store.lock import DeskLocked
+from kitetui.store.runs import RunStillHolds
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "data" / "dev.yaml"
 
@@ -124,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--live",
         action="store_true",
         help="confirm live trading (needs mode: live and allow_live: true)",
+    )
+    run.add_argument(
+        "--new-run",
+        action="store_true",
+        help="paper/live: begin a new run although the last one, which this config cannot "
+        "resume, still holds positions or orders (close them at Kite first)",
     )
     replay = commands.add_parser(
         "replay", help="replay a recorded paper/live session through the paper broker"
@@ -339,8 +346,8 @@ def _desk_command(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     speed = getattr(args, "speed", "config")
     if args.no_ui:
-        return _headless(config, args.config, args.db, speed, args.log_level)
-    return _tui(config, args.config, args.db, speed)
+        return _headless(config, args.config, args.db, speed, args.log_level, new_run=args.new_run)
+    return _tui(config, args.config, args.db, speed, new_run=args.new_run)
 
 
 def _backtest(config: AppConfig, args: argparse.Namespace) -> int:
@@ -527,6 +534,8 @@ def _classify(error: BaseException) -> tuple[int, BaseException]:
         return EXIT_CONFIG, error
     if isinstance(error, DatabaseRefused):
         return EXIT_DATABASE, error
+    if isinstance(error, RunStillHolds):
+        return EXIT_CONFIG, error
     if isinstance(error, DeskLocked):
         return EXIT_LOCKED, error
     if isinstance(error, _control_socket_error()):
@@ -616,11 +625,18 @@ def _instruments_search(args: argparse.Namespace) -> int:
 
 
 def _make_supervisor(
-    config: AppConfig, config_path: str, db: str | None, speed, recording: str | None = None
+    config: AppConfig,
+    config_path: str,
+    db: str | None,
+    speed,
+    recording: str | None = None,
+    new_run: bool = False,
 ):
     from kitetui.supervisor import Supervisor
 
-    return Supervisor(config, config_path, database=db, speed=speed, recording=recording)
+    supervisor = Supervisor(config, config_path, database=db, speed=speed, recording=recording)
+    supervisor.new_run = new_run
+    return supervisor
 
 
 def _database_reads(supervisor):
@@ -641,13 +657,14 @@ def _headless(
     speed,
     log_level: str,
     recording: str | None = None,
+    new_run: bool = False,
 ) -> int:
     from kitetui.report import configure_headless_logging, format_event_line, format_summary
 
     levels = ["DEBUG", "INFO", "WARNING", "ERROR"]
     configure_headless_logging(log_level)
     threshold = levels.index(log_level)
-    supervisor = _make_supervisor(config, config_path, db, speed, recording)
+    supervisor = _make_supervisor(config, config_path, db, speed, recording, new_run)
 
     async def main_async() -> int:
         from kitetui.desk import Desk
@@ -736,13 +753,13 @@ def _unreachable(path: Path) -> str | None:
     return None
 
 
-def _tui(config: AppConfig, config_path: str, db: str | None, speed) -> int:
+def _tui(config: AppConfig, config_path: str, db: str | None, speed, new_run: bool = False) -> int:
     from kitetui.control.link import LocalLink
     from kitetui.runner import SupervisorThread
     from kitetui.tui.app import make_app
 
     started = time.perf_counter()
-    supervisor = _make_supervisor(config, config_path, db, speed)
+    supervisor = _make_supervisor(config, config_path, db, speed, new_run=new_run)
     runner = SupervisorThread(supervisor, reads=_database_reads(supervisor))
     runner.start()
     runner.store_ready.wait()  # a refused database exits before the screen takes over

@@ -901,3 +901,39 @@ def test_sidecars_helper_with_wal_file_present_reports_it(tmp_path: Path) -> Non
     path.write_bytes(b"")
     (tmp_path / "x.db-wal").write_bytes(b"")
     assert sidecars(path) == ["x.db-wal"]
+
+
+async def test_a_failed_paper_or_live_run_resumes_its_positions_are_at_kite(
+    db: aiosqlite.Connection,
+) -> None:
+    await bounded(create_run(db, RUN, "live", "cfg.yaml", HASH))
+    await bounded(finish_run(db, RUN, "FAILED"))
+    found = await bounded(find_resumable_run(db, "live", HASH))
+    assert found is not None and found.run_id == RUN
+
+
+async def test_a_new_live_run_is_refused_while_the_last_one_still_holds_a_position(
+    db: aiosqlite.Connection,
+) -> None:
+    """The config edited while a position was open began a new run with none: the live
+    position and its stop went unmanaged, and the old run was never found again."""
+    from kitetui.store.runs import RunStillHolds, begin_run
+
+    await bounded(create_run(db, RUN, "live", "cfg.yaml", HASH))
+    await db.execute(
+        "INSERT INTO positions VALUES (?, 'NIFTY22NOVFUT', 'fno', 'MIS', 50, 18300, 18310, 0, 0)",
+        (RUN,),
+    )
+    await db.commit()
+    await bounded(finish_run(db, RUN, "STOPPED"))
+    with pytest.raises(RunStillHolds, match=r"still holds NIFTY22NOVFUT \+50.*--new-run"):
+        await bounded(begin_run(db, "live", "edited", "cfg.yaml"))
+    assert (await (await db.execute("SELECT count(*) FROM runs")).fetchone())[0] == 1
+    run_id, _cursor, resumed, left = await bounded(
+        begin_run(db, "live", "edited", "cfg.yaml", new_run=True)
+    )
+    assert not resumed and run_id != RUN
+    assert left == [f"run {RUN}: NIFTY22NOVFUT +50"]
+    # a replay's positions are its own: a new replay run never asks
+    await bounded(create_run(db, "r1", "replay", "cfg.yaml", HASH))
+    assert (await bounded(begin_run(db, "replay", "edited", "cfg.yaml")))[2] is False

@@ -51,10 +51,16 @@ class RunRow:
     restarts: int
 
 
-async def find_resumable_run(
-    db: aiosqlite.Connection, mode: str, config_hash: str
-) -> RunRow | None:
-    """The newest run of this mode and config if it did not reach its end (crash or stop)."""
+#: Modes whose positions are an account's (at Kite), not only the run's journal.
+ACCOUNT_MODES = ("paper", "live")
+
+
+class RunStillHolds(Exception):
+    """A paper or live start would begin a new run while the last one, which it cannot
+    resume (its config changed), still holds positions or working orders."""
+
+
+async def _newest_run(db: aiosqlite.Connection, mode: str) -> RunRow | None:
     row = await (
         await db.execute(
             "SELECT run_id, mode, config_hash, status, cursor_ns, restarts FROM runs "
@@ -62,12 +68,42 @@ async def find_resumable_run(
             (mode,),
         )
     ).fetchone()
-    if row is None:
-        return None
-    run = RunRow(*row)
-    if run.status not in ("RUNNING", "STOPPED") or run.config_hash != config_hash:
+    return None if row is None else RunRow(*row)
+
+
+async def find_resumable_run(
+    db: aiosqlite.Connection, mode: str, config_hash: str
+) -> RunRow | None:
+    """The newest run of this mode and config if it did not reach its end (crash or stop;
+    in paper and live a failure too: its positions are at Kite whatever failed)."""
+    run = await _newest_run(db, mode)
+    unfinished = (
+        ("RUNNING", "STOPPED", "FAILED") if mode in ACCOUNT_MODES else ("RUNNING", "STOPPED")
+    )
+    if run is None or run.status not in unfinished or run.config_hash != config_hash:
         return None
     return run
+
+
+async def held_by_run(db: aiosqlite.Connection, run_id: str) -> list[str]:
+    """What the run's journal says it still holds: open positions and working orders."""
+    positions = await (
+        await db.execute(
+            "SELECT symbol, quantity FROM positions WHERE run_id = ? AND quantity != 0 "
+            "ORDER BY symbol",
+            (run_id,),
+        )
+    ).fetchall()
+    orders = await (
+        await db.execute(
+            "SELECT tag, symbol, status FROM orders WHERE run_id = ? "
+            "AND status IN ('NEW', 'OPEN', 'TRIGGER PENDING') ORDER BY seq",
+            (run_id,),
+        )
+    ).fetchall()
+    return [f"{symbol} {quantity:+d}" for symbol, quantity in positions] + [
+        f"order {tag} ({symbol}, {status})" for tag, symbol, status in orders
+    ]
 
 
 async def _write_run(db: aiosqlite.Connection, what: str, sql: str, args: tuple) -> None:
@@ -383,15 +419,37 @@ async def count_orders_since(db: aiosqlite.Connection, since_ns: int, mode: str)
 
 
 async def begin_run(
-    db: aiosqlite.Connection, mode: str, config_hash: str, config_path: str
-) -> tuple[str, int, bool]:
+    db: aiosqlite.Connection,
+    mode: str,
+    config_hash: str,
+    config_path: str,
+    *,
+    new_run: bool = False,
+) -> tuple[str, int, bool, list[str]]:
     """Resume the unfinished run of this config, or begin a new one: (run id, cursor to
-    resume after, resumed?)."""
+    resume after, resumed?, what the last run left held when ``new_run`` begins anyway).
+
+    In paper and live a new run never silently leaves the last one's positions and
+    working orders unmanaged (a config edited while they were open did): it is refused
+    with ``RunStillHolds`` unless ``new_run`` (``kitetui run --new-run``) says so."""
     resumable = await find_resumable_run(db, mode, config_hash)
     if resumable is not None:
         await mark_restarted(db, resumable.run_id)
-        return resumable.run_id, resumable.cursor_ns, True
+        return resumable.run_id, resumable.cursor_ns, True, []
+    left: list[str] = []
+    last = await _newest_run(db, mode) if mode in ACCOUNT_MODES else None
+    if last is not None and last.status != "FINISHED":
+        left = [f"run {last.run_id}: {held}" for held in await held_by_run(db, last.run_id)]
+        if left and not new_run:
+            shown = ", ".join(h.split(": ", 1)[1] for h in left[:4])
+            more = f" and {len(left) - 4} more" if len(left) > 4 else ""
+            raise RunStillHolds(
+                f"run {last.run_id} ({last.status}, started with another config) still holds "
+                f"{shown}{more}: a new run would leave them unmanaged at Kite. Start it with "
+                "the config it ran with to resume it, or once they are closed at Kite, "
+                "start with --new-run"
+            )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     run_id = f"{stamp}-{secrets.token_hex(3)}"
     await create_run(db, run_id, mode, config_path, config_hash)
-    return run_id, 0, False
+    return run_id, 0, False, left

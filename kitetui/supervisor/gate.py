@@ -98,6 +98,10 @@ class Supervisor:
         self.feed_state = "STARTING"
         self.summary: RunSummary | None = None
         self.headline: HeadlineView | None = None  # a finished replay's figures
+        # ``kitetui run --new-run``: begin a new paper/live run although the last one,
+        # not resumable, still holds positions or orders (``left_behind`` says which).
+        self.new_run = False
+        self.left_behind: list[str] = []
         self.performance = PerformanceBook()  # the Performance tab, fed every fill
         self._stopping = False
         self._closed = False
@@ -132,8 +136,8 @@ class Supervisor:
         if self.window is not None:  # another window is another run, never a resume
             digest = hashlib.sha256(f"{digest}|{self.window.describe()}".encode()).hexdigest()
             digest = digest[:16]
-        self.run_id, self.resume_cursor, self.resumed = await runs_repo.begin_run(
-            self.db, mode, digest, self.config_path
+        self.run_id, self.resume_cursor, self.resumed, self.left_behind = await runs_repo.begin_run(
+            self.db, mode, digest, self.config_path, new_run=self.new_run
         )
         self.summary = RunSummary(run_id=self.run_id, resumed=self.resumed)
 
@@ -161,6 +165,17 @@ class Supervisor:
         self.broker = self.venue.broker
         self.feed = self.venue.feed
         self.trader, self.alerts = build_trader(self, opened.events)
+        if self.left_behind:
+            self.trader.record_event(
+                Event(
+                    ts_ns=0,
+                    kind=EventKind.PREVIOUS_RUN_LEFT,
+                    level="WARNING",
+                    message="a new run began (--new-run) though the last one still held "
+                    + "; ".join(self.left_behind[:10]),
+                    data={"held": self.left_behind},
+                )
+            )
         self.last_prices: dict[str, float] = {}
         self.trader.last_prices = self.last_prices
         self._turnover: dict[str, float] = {}  # today's, per symbol (rupees)
