@@ -771,6 +771,7 @@ def _tui(config: AppConfig, config_path: str, db: str | None, speed, new_run: bo
     # loop, and SIGTERM ends the screen, which stops the desk the graceful way.
     signal.signal(signal.SIGUSR1, lambda *_: runner.request_kill("SIGUSR1"))
     signal.signal(signal.SIGTERM, lambda *_: app.exit())
+    signal.signal(signal.SIGHUP, lambda *_: app.exit())  # the terminal went away
     for signum in startup.take():  # what arrived while the desk was starting
         if signum == signal.SIGUSR1:
             runner.request_kill("SIGUSR1")

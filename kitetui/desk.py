@@ -3,7 +3,7 @@
 The TUI, the headless daemon, replays and tests all run a desk this way, so what must
 always happen happens in one place:
 
-* **Signals first.** SIGTERM and SIGINT ask for a stop, SIGUSR1 pulls the kill switch,
+* **Signals first.** SIGTERM, SIGINT and SIGHUP ask for a stop, SIGUSR1 pulls the kill switch,
   from the first instant: a signal during start-up (the demo loads for seconds) is not
   lost. A stop asked for before trading begins means trading never begins; a kill
   switch pulled then is recorded as soon as the journal is open, and the positions the
@@ -61,11 +61,14 @@ class Desk:
     # -- signals and requests (any thread) ----------------------------------------------
 
     def install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        """SIGTERM/SIGINT stop, SIGUSR1 kills; for a desk on the main thread's loop.
-        Signals the program held since its first instant (``startup``) act now."""
+        """SIGTERM/SIGINT/SIGHUP stop, SIGUSR1 kills; for a desk on the main thread's loop.
+        Signals the program held since its first instant (``startup``) act now. SIGHUP
+        (the SSH session that started it dropped) killed the desk outright: no summary,
+        no ``on_stop``, the run left RUNNING; it is a graceful stop like SIGTERM."""
         self._loop = loop
         loop.add_signal_handler(signal.SIGTERM, self._stop_on, signal.SIGTERM)
         loop.add_signal_handler(signal.SIGINT, self._stop_on, signal.SIGINT)
+        loop.add_signal_handler(signal.SIGHUP, self._stop_on, signal.SIGHUP)
         loop.add_signal_handler(signal.SIGUSR1, self.request_kill, "SIGUSR1")
         for signum in startup.take():
             if signum == signal.SIGUSR1:

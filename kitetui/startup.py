@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 import signal
 
-CAPTURED = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
+CAPTURED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
 _pending: list[int] = []
 _captured = False
 
 
 def capture() -> None:
-    """Hold SIGTERM, SIGINT and SIGUSR1 until a desk takes them (or ``release``)."""
+    """Hold SIGTERM, SIGINT, SIGHUP and SIGUSR1 until a desk takes them (or ``release``)."""
     global _captured
     for signum in CAPTURED:
         signal.signal(signum, _remember)
@@ -47,6 +47,7 @@ def release() -> None:
         return
     _captured = False
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     signal.signal(signal.SIGUSR1, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for signum in take():

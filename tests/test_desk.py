@@ -203,3 +203,19 @@ def test_a_start_refused_for_its_socket_path_leaves_the_database_as_it_was(tmp_p
     assert refused.returncode == 2, refused.stderr
     assert refused.stderr == f"error: {sock} exists and is not a socket; not touching it\n"
     assert _digest(db) == before and sock.read_text() == "mine"
+
+
+def test_sighup_while_trading_stops_the_desk_gracefully(tmp_path: Path) -> None:
+    """The SSH session that started a headless desk dropped: SIGHUP killed it outright
+    (no summary, no on_stop, the run left RUNNING with its socket and lock behind)."""
+    db = tmp_path / "state.db"
+    proc = _spawn(db, "run", "--no-ui", "--speed", "60")
+    _wait_for(lambda: _trading(db))
+    proc.send_signal(signal.SIGHUP)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and out  # the summary was printed
+    with sqlite3.connect(db) as conn:
+        (status,) = conn.execute("SELECT status FROM runs").fetchone()
+    assert status == "STOPPED"
+    assert not Path(f"{db}.sock").exists()
