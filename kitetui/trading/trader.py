@@ -606,7 +606,9 @@ class Trader(TraderRecords, SignalEntries):
             self.counts["fills"] += 1
             if order.purpose is OrderPurpose.ENTRY:
                 self.exits.set_level(order.symbol, order)
-            elif order.purpose is OrderPurpose.STOP:
+            elif order.purpose is OrderPurpose.STOP and not self.exits.is_closing(order.symbol):
+                # (a stop being turned into a close fills as the close it now is: a
+                # flatten or the kill switch is no "protective stop filled" alarm)
                 self.record_order_event(
                     order,
                     EventKind.STOP_FILLED,

@@ -570,3 +570,26 @@ async def test_an_entry_rejected_in_an_update_after_its_placement_is_an_event(
         assert _events(desk, "OrderRejected") == [f"BUY {entry.quantity} {FUT}: RMS:Margin Exceeds"]
     finally:
         await desk.close()
+
+
+async def test_a_stop_that_fills_while_its_position_is_being_closed_is_no_stop_alarm(
+    tmp_path: Path,
+) -> None:
+    """A flatten (or the kill switch) turns the stop into the close; on a live exchange
+    its fill can arrive still marked STOP, and 'protective stop filled' rang the bell
+    and the hook for a close the trader asked for."""
+    paper = PaperBroker(slippage_bps=0, tick_sizes=_ticks())
+    broker = Refusing(paper)
+    desk = await _desk(tmp_path, broker=broker)
+    try:
+        await _long(desk)
+        [stop] = working(desk.trader, FUT, OrderPurpose.STOP)
+        broker.fail("modify", BrokerUnavailable("slow exchange"))  # the stop stays a stop
+        await desk.trader.flatten(FUT, OrderPurpose.FLATTEN, "a person pressed f")
+        assert desk.exits.is_closing(FUT)
+        await desk.price(FUT, stop.trigger_price - 50)  # and fills, as a stop
+        await desk.trader.journal.flush()
+        assert desk.trader.position_qty(FUT) == 0
+        assert _events(desk, "StopFilled") == []
+    finally:
+        await desk.close()
