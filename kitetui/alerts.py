@@ -102,7 +102,7 @@ class Alerter:
     def on_event(self, event: Event) -> None:
         """Listener on the trader's journaled events (never called during warm-up)."""
         kind = event.kind
-        if kind == EventKind.COMMAND_EXECUTED and event.data.get("command") == "TriggerKillSwitch":
+        if kind == EventKind.KILL_SWITCH_PULLED:
             kind = "KillSwitch"
         known = EVENT_ALERTS.get(kind)
         if known is None or kind not in self._wanted:

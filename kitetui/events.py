@@ -25,6 +25,7 @@ class EventKind(StrEnum):
     # -- the run ----------------------------------------------------------------------
     RUN_STARTED = "RunStarted"
     RUN_RESUMED = "RunResumed"
+    KILL_SWITCH_PULLED = "KillSwitchPulled"  # journaled before its flatten goes out
     PREVIOUS_RUN_LEFT = "PreviousRunLeft"  # --new-run: what the last run still held
     STATE_REBUILT = "StateRebuilt"  # a resumed run's book, orders, stops and risk
     SUPERVISOR_FAILED = "SupervisorFailed"

@@ -63,6 +63,9 @@ def test_alerts_from_events_fills_and_the_kill_switch() -> None:
     alerter = Alerter(AlertsConfig(), Recorder())
     alerter.on_event(Event(ts_ns=1, kind="PositionNaked", message="NIFTY naked", symbol="N"))
     alerter.on_event(Event(ts_ns=2, kind="BarSkipped", message="not an alert"))
+    # the pull, journaled before its flatten waits on the exchange; the command's own
+    # CommandExecuted after the flatten is no second alert
+    alerter.on_event(Event(ts_ns=3, kind="KillSwitchPulled", message="KILL"))
     alerter.on_event(
         Event(
             ts_ns=3, kind="CommandExecuted", message="KILL", data={"command": "TriggerKillSwitch"}

@@ -154,6 +154,16 @@ class CommandHandler:
     async def _kill(self, reason: str) -> CommandResult:
         desk = self.desk
         desk.risk.trigger_kill(reason)
+        # Said and committed before the flatten waits on the exchange: the bell and the
+        # hook ring now, and a crash mid-flatten still leaves the pull in the journal.
+        desk.trader.record_event(
+            Event(
+                ts_ns=desk.clock.now_ns,
+                kind=EventKind.KILL_SWITCH_PULLED,
+                level="ERROR",
+                message=f"kill switch pulled ({reason}): cancelling entries, closing positions",
+            )
+        )
         await desk.journal.set_desk_state("kill_switch", {"on": True, "reason": reason})
         placed = await self.apply_kill(reason)
         return CommandResult(

@@ -141,6 +141,12 @@ async def test_kill_switch_with_open_position_cancels_flattens_and_survives_rest
         fired[0],
     )
     assert blocked[0][0] > 0
+    # the pull is journaled before the flatten goes out (a crash mid-flatten left no trace)
+    pulled, executed = (
+        _rows(db, f"SELECT min(id) FROM events WHERE kind = '{kind}'")[0][0]
+        for kind in ("KillSwitchPulled", "CommandExecuted")
+    )
+    assert pulled is not None and pulled < executed
     # a new run on the same database starts HALTED until a person resets the switch
     second = Supervisor(_config(), "test.yaml", database=db, speed=None)
     await asyncio.wait_for(second.open(), 30)
