@@ -57,11 +57,17 @@ def build_ctl_parser() -> argparse.ArgumentParser:
         "--db", help="the desk's database; the socket is beside it (default: state.db)"
     )
     parser.add_argument("--json", action="store_true", help="print the raw JSON reply")
-    parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (5)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds to wait (default 5; 30 for commands that reach the exchange)",
+    )
     parser.add_argument(
         "--force",
         action="store_true",
-        help="cancel: cancel even a protective stop (the position is left without one)",
+        help="cancel: a protective stop too (the desk still refuses the stop of an open "
+        "position: move it or flatten)",
     )
     parser.add_argument("command", choices=CTL_COMMANDS)
     parser.add_argument("arg", nargs="*", help=_argument_help())
@@ -99,8 +105,11 @@ def run_ctl(argv: Sequence[str] | None = None) -> int:
         print(f"kitetui ctl: {request}", file=sys.stderr)
         return EXIT_USAGE
     path = Path(args.socket) if args.socket else socket_path_for(args.db or "state.db")
+    timeout = args.timeout
+    if timeout is None:  # an order's answer waits on Kite's 7 s timeout and its lookup
+        timeout = EXCHANGE_TIMEOUT_S if args.command in EXCHANGE_COMMANDS else 5.0
     try:
-        reply = asyncio.run(_call(path, args.timeout, args.command, request, args.force))
+        reply = asyncio.run(_call(path, timeout, args.command, request, args.force))
     except ControlError as exc:  # it names the socket, a path the user gave
         print(f"kitetui ctl: {escaped(str(exc))}", file=sys.stderr)
         return EXIT_UNREACHABLE
@@ -116,6 +125,12 @@ def run_ctl(argv: Sequence[str] | None = None) -> int:
         # stdout at /dev/null so the interpreter's last flush cannot fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return code
+
+
+#: Commands whose answer waits on the exchange (a placement, a cancel, a modification):
+#: 5 s told a trader "no reply" while the order was being placed, and a retry doubled it.
+EXCHANGE_COMMANDS = frozenset({"ticket", "flatten", "cancel", "kill", "modify-stop"})
+EXCHANGE_TIMEOUT_S = 30.0
 
 
 class StopNotForced(Exception):

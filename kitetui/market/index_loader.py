@@ -80,7 +80,7 @@ def _layout_check(path: Path, first: list[str], parser: _DateTimeParser) -> bool
 
 _PRE_OPEN = "pre-open, before 09:15 IST"
 _POST_CLOSE = "post-close, 15:30 IST or later"
-_NOT_SPECIAL = "outside its day's special session"
+_NOT_SPECIAL = "outside 09:15-15:30 IST and its day's special session"
 
 
 def _drop_outside_session(rows: list, problems: _Problems, hours: SessionHours) -> list:
@@ -90,11 +90,10 @@ def _drop_outside_session(rows: list, problems: _Problems, hours: SessionHours) 
     keep = kept.append
     for row in rows:
         day, tod = divmod(row[0] // NS_PER_SECOND + IST_OFFSET_S, DAY_S)
-        if hours.special and hours.windows_of(day) is not None:
-            if hours.inside(row[0]):
-                keep(row)
-            else:
-                problems.add(_OUTSIDE, _NOT_SPECIAL, row[-1], row[0], "INFO")
+        if hours.special and hours.windows_of(day) is not None and not hours.inside(row[0]):
+            problems.add(_OUTSIDE, _NOT_SPECIAL, row[-1], row[0], "INFO")
+        elif hours.special and hours.inside(row[0]):
+            keep(row)
         elif tod < SESSION_OPEN_S:
             problems.add(_OUTSIDE, _PRE_OPEN, row[-1], row[0], "INFO")
         elif tod >= SESSION_CLOSE_S:

@@ -19,8 +19,8 @@ data is skipped and recorded, never a crash:
   has the 375 regular minutes and a 15- or 60-minute resample ends with the
   15:15 bucket like Kite's own. Ticks are kept when 09:15:00 <= time < 15:30:00,
   consistently (ticks stamped 15:30:00 are what Kite puts in that 15:30 candle).
-  A special session's day is kept inside its own windows instead (``hours``, from the
-  calendar: a Muhurat evening, a DR drill; ``kitetui/market/session_hours.py``);
+  A special session's day keeps its own windows too (``hours``, from the calendar: a
+  Muhurat evening, a DR drill; ``kitetui/market/session_hours.py``);
   ``session_only=False`` keeps everything; the filter never applies to daily candles
   (``timeframe_s >= 86400``).
 
@@ -772,7 +772,8 @@ def _drop_outside_session(
 
 
 def _outside(what: str, special_day: bool = False) -> str:
-    return f"{what} its day's special session" if special_day else f"{what} session 09:15-15:30 IST"
+    regular = f"{what} session 09:15-15:30 IST"
+    return f"{regular} and its day's special session" if special_day else regular
 
 
 def _ist_day(ts_ns: int) -> int:

@@ -5,8 +5,10 @@ closing candle, a vendor's after-hours filler) is dropped. A special session is 
 windows instead: a Muhurat evening (18:15-19:15 on a Sunday), a DR drill's two short
 windows. Filtering every day by the regular hours dropped a Muhurat session's data
 whole, so it never reached a replay, with only an INFO note about rows "outside
-session". ``SessionHours.of(calendar.special_sessions)`` keeps each special day's rows
-inside its own windows; the regular hours hold on every other day.
+session". ``SessionHours.of(calendar.special_sessions)`` keeps a special day's rows
+inside its own windows as well as inside the regular hours: a file with regular-hours
+rows on such a day (a synthetic year, a vendor's odd day) loads as it always did, and
+what the day trades is the session plan's to decide, from the same calendar.
 """
 
 from __future__ import annotations
@@ -54,10 +56,10 @@ class SessionHours:
 
     def inside(self, ts_ns: int) -> bool:
         day, tod = divmod(ts_ns // _NS + IST_OFFSET_S, DAY_S)
+        if SESSION_OPEN_S <= tod < SESSION_CLOSE_S:
+            return True
         windows = self._by_day.get(day)
-        if windows is None:
-            return SESSION_OPEN_S <= tod < SESSION_CLOSE_S
-        return any(start <= tod < end for start, end in windows)
+        return windows is not None and any(start <= tod < end for start, end in windows)
 
     def inside_mask(self, ts_ns: np.ndarray) -> np.ndarray:
         """``inside`` for a column of timestamps."""
@@ -66,10 +68,8 @@ class SessionHours:
         for number, windows in self.special:
             on = day == number
             if on.any():
-                special = np.zeros(len(tod), dtype=bool)
                 for start, end in windows:
-                    special |= (tod >= start) & (tod < end)
-                inside = np.where(on, special, inside)
+                    inside |= on & (tod >= start) & (tod < end)
         return inside
 
 

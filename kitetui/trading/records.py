@@ -130,6 +130,7 @@ class TraderRecords:
             return
         self.journal.add_signal(signal)
         self.signal_seq += 1
+        self.counts["signals_listed"] += 1  # the Signals tab's total (HOLDs are only counted)
         self.signals.append(
             SignalView(
                 seq=self.signal_seq,

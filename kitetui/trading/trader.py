@@ -143,7 +143,14 @@ class Trader(TraderRecords, SignalEntries):
         self.events: deque[EventView] = deque(maxlen=event_buffer)
         self.signal_seq = 0
         self.event_seq = 0
-        self.counts = {"signals": 0, "orders": 0, "fills": 0, "events": 0, "decisions": 0}
+        self.counts = {
+            "signals": 0,  # every decision, HOLDs included
+            "signals_listed": 0,  # the ones the Signals tab lists (not the counted HOLDs)
+            "orders": 0,
+            "fills": 0,
+            "events": 0,
+            "decisions": 0,
+        }
         # A resumed run's totals go on from what it journaled before the restart (fills
         # and orders are counted as the journal's ledger is read back).
         for kind in ("signals", "events", "decisions"):

@@ -259,7 +259,7 @@ def performance_detail(row: PerformanceRow) -> Detail:
             optional_pnl(row.expectancy),
         ),
         (
-            _label("max DD"),
+            _label("max DD (closed trades)"),
             pnl_cell(-abs(row.max_drawdown)),
             Cell("  "),
             _label("profit factor"),

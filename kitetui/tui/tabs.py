@@ -260,7 +260,7 @@ SIGNALS = TabSpec(
     row_key=signal_key,
     row=lambda signal, snapshot: signal_row(signal, _dated(snapshot)),
     row_context=_dated,
-    total="signals",
+    total="signals_listed",  # not the HOLDs counted beside them
     detail=lambda signal, _snapshot, _history: signal_detail(signal),
 )
 

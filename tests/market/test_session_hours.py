@@ -1,5 +1,5 @@
-"""The loaders keep a special session's rows inside its own windows (a Muhurat evening
-was dropped whole as "outside session 09:15-15:30"), and the regular hours elsewhere."""
+"""The loaders keep a special session's rows inside its own windows besides the regular
+hours (a Muhurat evening was dropped whole as "outside session 09:15-15:30")."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from kitetui.market.session_hours import REGULAR, SessionHours
 MUHURAT = date(2023, 11, 12)  # 18:15-19:15 in the shipped calendar
 HOURS = SessionHours.of(nse().special_sessions)
 DRILL = SessionHours.of(
-    {date(2024, 3, 2): [(time(9, 15), time(10, 0)), (time(11, 30), time(12, 30))]}
+    {date(2024, 3, 2): [(time(9, 15), time(10, 0)), (time(17, 0), time(18, 0))]}
 )
 IST_MIDNIGHT_2024_03_01 = 1_709_231_400 * 10**9
 
@@ -32,24 +32,15 @@ def test_a_column_is_judged_as_each_of_its_timestamps(seconds: list[int]) -> Non
         assert hours.inside_mask(ts).tolist() == [hours.inside(int(t)) for t in ts]
 
 
-def test_a_drill_day_keeps_its_two_windows_and_other_days_the_regular_hours() -> None:
+def test_a_special_day_keeps_its_windows_besides_the_regular_hours_and_no_other_day() -> None:
     def at(day: int, clock: str) -> int:
         h, m = map(int, clock.split(":"))
         return IST_MIDNIGHT_2024_03_01 + (day * 86_400 + h * 3600 + m * 60) * 10**9
 
-    assert [DRILL.inside(at(1, c)) for c in ("09:15", "10:00", "11:00", "12:29", "14:00")] == [
-        True,
-        False,
-        False,
-        True,
-        False,
-    ]
-    assert [DRILL.inside(at(0, c)) for c in ("09:14", "09:15", "15:29", "15:30")] == [
-        False,
-        True,
-        True,
-        False,
-    ]
+    special = [DRILL.inside(at(1, c)) for c in ("09:15", "11:00", "16:00", "17:30", "18:00")]
+    assert special == [True, True, False, True, False]
+    regular = [DRILL.inside(at(0, c)) for c in ("09:14", "09:15", "15:29", "15:30", "17:30")]
+    assert regular == [False, True, True, False, False]
 
 
 def _muhurat_file(path: Path) -> Path:
@@ -75,8 +66,8 @@ def test_a_muhurat_evening_is_kept_inside_its_hour_and_the_regular_day_as_before
         assert len(loaded.bars) == 63  # and 09:15, 09:16, 15:29 of the regular day
         reasons = sorted(e.data["reason"] for e in loaded.events)
         assert reasons == [
-            "bar outside its day's special session",
-            "bar outside session 09:15-15:30 IST",
+            "bar outside session 09:15-15:30 IST",  # the regular day's 15:30 candle
+            "bar outside session 09:15-15:30 IST and its day's special session",  # 19:15
         ]
         without = load(path, "SBIN")  # no calendar: every day regular
         assert len(without.bars) == 3

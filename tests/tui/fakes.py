@@ -625,7 +625,7 @@ def busy_snapshot() -> DeskSnapshot:
             margin_source="rates",
         ),
         equity_curve=EQUITY,
-        counts=(("events", 1250), ("orders", 5), ("signals", 5)),
+        counts=(("events", 1250), ("orders", 5), ("signals", 120), ("signals_listed", 5)),
         day="2024-01-15",
         feed=FeedView(
             state="RUNNING",

@@ -67,6 +67,24 @@ async def test_positions_info_with_one_position_says_position() -> None:
         assert "1 positions" not in info_text(app, "positions")
 
 
+async def test_signals_info_counts_the_signals_it_can_list_not_the_holds_beside_them() -> None:
+    """'2 signals · newest 2 of 114' promised 112 signals that history then showed as
+    'rows 1-2 of 2': the total counted the HOLDs, which are only counted."""
+    snapshot = busy_snapshot()
+    listed = len(snapshot.signals)
+    snapshot = dataclasses.replace(snapshot, counts=(("signals", 114), ("signals_listed", listed)))
+    app = make_app(FakeLink(snapshot))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "newest" not in info_text(app, "signals")
+        more = dataclasses.replace(snapshot, counts=(("signals_listed", listed + 7),))
+        assert more.counts
+    app = make_app(FakeLink(more))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert f"newest {listed} of {listed + 7}" in info_text(app, "signals")
+
+
 async def test_palette_with_desk_lists_desk_actions_not_textuals_own() -> None:
     app = make_app(FakeLink(busy_snapshot()))
     async with app.run_test(size=SIZE) as pilot:

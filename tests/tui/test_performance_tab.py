@@ -62,7 +62,7 @@ def test_performance_detail_says_every_figure_of_the_part() -> None:
     assert "symbol SBIN, 2024-01-12" in text
     assert "net -30,045.00" in text and "charges 45.00" in text
     assert "2 closed (0 won, 2 lost)" in text and "win rate 0%" in text
-    assert "avg loss -15,022.50" in text and "max DD -30,045.00" in text
+    assert "avg loss -15,022.50" in text and "max DD (closed trades) -30,045.00" in text
     assert "profit factor 0.00" in text and "turnover 18,20,000.00" in text
 
 
