@@ -215,7 +215,7 @@ def test_backtest_strategy_and_params_override_the_config(
     assert done.returncode == 0, done.stderr
     engines = json.loads((out / "report.json").read_text())["run"]["engines"]
     assert {e["name"]: (e["strategy"], e["params"]) for e in engines} == {
-        "fno": ("ema_cross", {"fast": 5}),
+        "fno": ("ema_cross", {"fast": 5, "slow": 21}),  # already ema_cross: its config's slow
         "equity": ("ema_cross", {"fast": 5, "slow": 8}),
     }
 
@@ -305,7 +305,10 @@ def test_overrides_keep_config_params_without_strategy(config_file: Path) -> Non
 def test_overrides_convert_bools_and_refuse_a_param_no_engine_has(config_file: Path) -> None:
     config = load_config(config_file)
     changed = apply_overrides(config, "ema_cross", [parse_param("allow_short=false")])
-    assert all(e.params == {"allow_short": False} for e in changed.engines)
+    assert [e.params for e in changed.engines] == [
+        {"fast": 9, "slow": 21, "allow_short": False},  # it ran ema_cross: its params kept
+        {"allow_short": False},  # it ran mean_reversion: ema_cross's defaults
+    ]
     with pytest.raises(ConfigError, match="no engine's strategy has a param 'zzz'"):
         apply_overrides(config, None, [parse_param("zzz=1")])
 
@@ -379,3 +382,13 @@ def test_backtest_into_a_folder_holding_another_runs_report_says_it_replaces_it(
     after = json.loads((out / "report.json").read_text())["run"]["run_id"]
     assert after != before
     assert f"{out}: replacing the report of run {before}" in done.stderr
+
+
+def test_naming_the_strategy_an_engine_already_runs_keeps_its_config_params(
+    config_file: Path,
+) -> None:
+    """``--strategy ema_cross`` on an ema_cross 9/21 engine ran 20/50, the defaults."""
+    config = load_config(config_file)
+    assert config.engines[0].strategy == "ema_cross"
+    changed = apply_overrides(config, "ema_cross", [parse_param("fno.slow=30")])
+    assert changed.engines[0].params == {"fast": 9, "slow": 30}

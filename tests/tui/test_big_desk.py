@@ -124,6 +124,7 @@ def big_snapshot() -> DeskSnapshot:
             ("events", N_EVENTS_JOURNALED),
             ("orders", 2_000),
             ("signals", N_SIGNALS_JOURNALED),
+            ("signals_listed", N_SIGNALS_JOURNALED),
         ),
     )
 
