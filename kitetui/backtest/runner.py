@@ -126,10 +126,12 @@ def apply_overrides(
     config: AppConfig, strategy: str | None, overrides: list[ParamOverride]
 ) -> AppConfig:
     """The config with every engine's strategy replaced (``--strategy``: its params start
-    from the strategy's defaults) and params set; each engine's params validated
-    strictly by its strategy's ``Params`` model. A problem is one ``ConfigError`` line
-    naming the flag. ``ENGINE.NAME`` wins over ``NAME`` for its engine whatever their
-    order on the command line; the same param twice is refused, not last-one-wins."""
+    from the strategy's defaults, unless the engine already runs that strategy: then
+    from the config's, which naming it again must not silently drop) and params set;
+    each engine's params validated strictly by its strategy's ``Params`` model. A
+    problem is one ``ConfigError`` line naming the flag. ``ENGINE.NAME`` wins over
+    ``NAME`` for its engine whatever their order on the command line; the same param
+    twice is refused, not last-one-wins."""
     _check_names(config, strategy, overrides)
     used: set[str] = set()
     engines = [_overridden(engine, strategy, overrides, used) for engine in config.engines]
@@ -172,7 +174,7 @@ def _overridden(
     """One engine with its strategy and params as the flags set them, validated."""
     name = strategy if strategy is not None else engine.strategy
     params_model = strategy_class(name).Params
-    params = {} if strategy is not None else dict(engine.params)
+    params = {} if strategy not in (None, engine.strategy) else dict(engine.params)
     for override in sorted(overrides, key=lambda o: o.engine is not None):  # scoped last
         if override.engine not in (None, engine.name):
             continue
