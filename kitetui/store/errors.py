@@ -89,11 +89,7 @@ def disk_full(what: str, exc: BaseException) -> DiskFull:
     _disk_full_seen = True
     if isinstance(exc, DiskFull):
         return exc
-    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return DiskFull(
-        f"{what}: no space left ({detail}); everything committed before it is kept. "
-        "Free some space and start kitetui again: the run resumes where it stopped."
-    )
+    return DiskFull(_stopped(f"{what}: no space left ({_detail(exc)})", "Free some space"))
 
 
 def write_failed(what: str, exc: BaseException) -> WriteFailed:
@@ -105,10 +101,19 @@ def write_failed(what: str, exc: BaseException) -> WriteFailed:
     _disk_full_seen = True
     if isinstance(exc, WriteFailed):
         return exc
-    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     return WriteFailed(
-        f"{what}: cannot write ({one_line(detail)}); everything committed before it is kept. "
-        "Fix the cause and start kitetui again: the run resumes where it stopped."
+        _stopped(f"{what}: cannot write ({one_line(_detail(exc))})", "Fix the cause")
+    )
+
+
+def _detail(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def _stopped(what_failed: str, fix: str) -> str:
+    return (
+        f"{what_failed}; everything committed before it is kept. {fix} and start kitetui "
+        "again: the run resumes where it stopped."
     )
 
 

@@ -284,31 +284,26 @@ class Supervisor:
 
     def _failed(self, exc: Exception) -> None:
         refused = find_cause(exc, LoginRequired)
-        if refused is not None:
+        if refused is None:
+            state, kind, message = (
+                "ERROR",
+                EventKind.SUPERVISOR_FAILED,
+                f"{type(exc).__name__}: {exc}",
+            )
+        else:
             # Kite refused the token mid-session (a cancel, a modify, a read). Not a
             # failed run: it ends STOPPED, so after `kitetui login` the next start
             # resumes it with its positions, stops and working orders (as FAILED a new
             # run began with none of them, and the live position went unmanaged).
-            self.feed_state = "STOPPED"
-            self.trader.record_event(
-                Event(
-                    ts_ns=self.clock.now_ns,
-                    kind=EventKind.LOGIN_REQUIRED,
-                    level="ERROR",
-                    message=f"Kite refused the access token ({refused}); the desk stopped: "
-                    "run `kitetui login`, then start it again and the run resumes with "
-                    "its open positions and orders",
-                )
+            state, kind = "STOPPED", EventKind.LOGIN_REQUIRED
+            message = (
+                f"Kite refused the access token ({refused}); the desk stopped: run "
+                "`kitetui login`, then start it again and the run resumes with its open "
+                "positions and orders"
             )
-            return
-        self.feed_state = "ERROR"
+        self.feed_state = state
         self.trader.record_event(
-            Event(
-                ts_ns=self.clock.now_ns,
-                kind=EventKind.SUPERVISOR_FAILED,
-                level="ERROR",
-                message=f"{type(exc).__name__}: {exc}",
-            )
+            Event(ts_ns=self.clock.now_ns, kind=kind, level="ERROR", message=message)
         )
 
     def request_stop(self) -> None:
