@@ -86,11 +86,11 @@ def _speed(value: str) -> float | None:
 
 
 def db_arg(value: str) -> str:
-    """``--db``: a path to a database (``~`` expanded), never empty, a NUL or a control
-    character (each was a traceback or a file name that splits every message)."""
-    if not value or not value.isprintable():
+    """``--db``: a path to a database (``~`` expanded), never empty or with a NUL (each
+    was a traceback); other control characters are legal and escaped wherever shown."""
+    if not value or "\x00" in value:
         raise argparse.ArgumentTypeError(
-            f"--db must name a file, without control characters, got {escaped(value)!r}"
+            f"--db must name a file, without a NUL, got {escaped(value)!r}"
         )
     return os.path.expanduser(value)
 
@@ -771,7 +771,8 @@ def _tui(config: AppConfig, config_path: str, db: str | None, speed, new_run: bo
     # loop, and SIGTERM ends the screen, which stops the desk the graceful way.
     signal.signal(signal.SIGUSR1, lambda *_: runner.request_kill("SIGUSR1"))
     signal.signal(signal.SIGTERM, lambda *_: app.exit())
-    signal.signal(signal.SIGHUP, lambda *_: app.exit())  # the terminal went away
+    if not startup.ignored(signal.SIGHUP):  # the terminal went away (not under nohup)
+        signal.signal(signal.SIGHUP, lambda *_: app.exit())
     for signum in startup.take():  # what arrived while the desk was starting
         if signum == signal.SIGUSR1:
             runner.request_kill("SIGUSR1")

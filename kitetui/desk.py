@@ -68,7 +68,8 @@ class Desk:
         self._loop = loop
         loop.add_signal_handler(signal.SIGTERM, self._stop_on, signal.SIGTERM)
         loop.add_signal_handler(signal.SIGINT, self._stop_on, signal.SIGINT)
-        loop.add_signal_handler(signal.SIGHUP, self._stop_on, signal.SIGHUP)
+        if not startup.ignored(signal.SIGHUP):  # under nohup it stays ignored
+            loop.add_signal_handler(signal.SIGHUP, self._stop_on, signal.SIGHUP)
         loop.add_signal_handler(signal.SIGUSR1, self.request_kill, "SIGUSR1")
         for signum in startup.take():
             if signum == signal.SIGUSR1:

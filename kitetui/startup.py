@@ -19,14 +19,24 @@ import signal
 CAPTURED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
 _pending: list[int] = []
 _captured = False
+_ignored: set[int] = set()  # ignored when the program started (``nohup``): left so
 
 
 def capture() -> None:
-    """Hold SIGTERM, SIGINT, SIGHUP and SIGUSR1 until a desk takes them (or ``release``)."""
+    """Hold SIGTERM, SIGINT, SIGHUP and SIGUSR1 until a desk takes them (or ``release``).
+    A SIGHUP the program was started ignoring (``nohup kitetui …``) stays ignored."""
     global _captured
     for signum in CAPTURED:
+        if signum == signal.SIGHUP and signal.getsignal(signum) is signal.SIG_IGN:
+            _ignored.add(signum)
+            continue
         signal.signal(signum, _remember)
     _captured = True
+
+
+def ignored(signum: int) -> bool:
+    """Whether the program was started ignoring ``signum`` (it must not start hearing it)."""
+    return signum in _ignored
 
 
 def _remember(signum: int, _frame: object) -> None:
@@ -47,7 +57,8 @@ def release() -> None:
         return
     _captured = False
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    if not ignored(signal.SIGHUP):
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
     signal.signal(signal.SIGUSR1, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for signum in take():

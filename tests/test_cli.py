@@ -111,7 +111,7 @@ def test_arguments_and_paths_that_were_tracebacks_are_one_line_and_exit_2(
     tmp_path: Path,
 ) -> None:
     """An empty --db, a speed beyond the config's bounds (inf, 1e400, 1e-320 crawled),
-    a NUL or a newline in the config's database path."""
+    a NUL in the config's database path."""
     from kitetui.cli import DEFAULT_CONFIG
 
     for args, says in (
@@ -124,14 +124,14 @@ def test_arguments_and_paths_that_were_tracebacks_are_one_line_and_exit_2(
         proc = run_kitetui(*args, "--config", str(DEFAULT_CONFIG))
         assert proc.returncode == 2, (args, proc.stderr)
         assert says in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
-    for bad in ("a\x00b.db", "a\nb.db"):
+    for bad in ("a\x00b.db",):
         config = tmp_path / "c.yaml"
         text = DEFAULT_CONFIG.read_text().replace("database: state.db", f"database: {bad!r}")
         assert text != DEFAULT_CONFIG.read_text()
         config.write_text(text.replace("'", '"'))
         proc = run_kitetui("check-config", str(config))
         assert proc.returncode == 2 and "database" in proc.stderr, proc.stderr
-        assert "control character" in proc.stderr or "NUL" in proc.stderr, proc.stderr
+        assert "NUL" in proc.stderr, proc.stderr
 
 
 def test_a_database_path_with_a_tilde_is_under_home_not_a_folder_named_tilde(

@@ -72,7 +72,7 @@ def test_default_config_with_shipped_files_is_valid() -> None:
         (lambda d: d["engines"][2].pop("universe"), "engines[2]", "'symbols' or a 'universe'"),
         # check-config passed it; the desk died at its first alert (Popen's ValueError)
         (lambda d: d.update(alerts={"command": ["a\x00b"]}), "alerts.command[0]", "NUL"),
-        (lambda d: d.update(database="a\nb.db"), "database", "control character"),
+        (lambda d: d.update(database="a\x00b.db"), "database", "NUL"),
         # a 400-digit int: math.isfinite raised OverflowError before the bound was read
         (lambda d: d["replay"].update(speed=10**400), "replay.speed", "from 0.01 to 100,000"),
         (

@@ -78,7 +78,14 @@ async def test_resumed_journal_and_trader_count_what_the_run_journaled(tmp_path:
         await asyncio.wait_for(resumed.load_sequences(), 10)
         assert resumed.journaled == {"signals": 7, "events": 3, "decisions": 1}
         trader = trader_on(resumed)
-        assert trader.counts == {"signals": 7, "orders": 0, "fills": 0, "events": 3, "decisions": 1}
+        assert trader.counts == {
+            "signals": 7,
+            "signals_listed": 0,
+            "orders": 0,
+            "fills": 0,
+            "events": 3,
+            "decisions": 1,
+        }
         trader.record_event(Event(ts_ns=4_000, kind="RunResumed", message="resumed"))
         assert trader.counts["events"] == 4
 
