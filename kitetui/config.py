@@ -221,8 +221,11 @@ class SessionConfig(_Strict):
     """IST clock times within a trading day (which days trade is the calendar's job).
 
     Intraday (MIS) positions are flattened by the engine itself at ``square_off`` for
-    equities and ``square_off_fno`` for futures and options, before the broker's own
-    auto square-off.
+    equities and ``square_off_fno`` for futures and options. The defaults are Zerodha's
+    own auto square-off times (15:20, 15:25), right for a replay; a live config squares
+    off a few minutes before them (``configs/live.example.yaml``: 15:15, 15:20), since
+    the broker's RMS closes MIS positions at or after those times, for ₹50 + GST an
+    order, and two closes of one position reverse it.
     """
 
     open: ClockTime = "09:15"
