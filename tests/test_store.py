@@ -934,6 +934,13 @@ async def test_a_new_live_run_is_refused_while_the_last_one_still_holds_a_positi
     )
     assert not resumed and run_id != RUN
     assert left == [f"run {RUN}: NIFTY22NOVFUT +50"]
+    # --new-run where the run would resume: a new one all the same (a resume that fails)
+    resumed_id, _c, resumed, _l = await bounded(begin_run(db, "live", "edited", "cfg.yaml"))
+    assert resumed and resumed_id == run_id
+    fresh_id, _c, resumed, _l = await bounded(
+        begin_run(db, "live", "edited", "cfg.yaml", new_run=True)
+    )
+    assert not resumed and fresh_id not in (run_id, RUN)
     # a replay's positions are its own: a new replay run never asks
     await bounded(create_run(db, "r1", "replay", "cfg.yaml", HASH))
     assert (await bounded(begin_run(db, "replay", "edited", "cfg.yaml")))[2] is False

@@ -431,8 +431,10 @@ async def begin_run(
 
     In paper and live a new run never silently leaves the last one's positions and
     working orders unmanaged (a config edited while they were open did): it is refused
-    with ``RunStillHolds`` unless ``new_run`` (``kitetui run --new-run``) says so."""
-    resumable = await find_resumable_run(db, mode, config_hash)
+    with ``RunStillHolds`` unless ``new_run`` (``kitetui run --new-run``) says so. That
+    flag also begins a new run where the last one would resume: a person's way out of
+    a run whose every resume fails."""
+    resumable = None if new_run else await find_resumable_run(db, mode, config_hash)
     if resumable is not None:
         await mark_restarted(db, resumable.run_id)
         return resumable.run_id, resumable.cursor_ns, True, []
