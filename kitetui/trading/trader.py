@@ -337,16 +337,7 @@ class Trader(TraderRecords, SignalEntries):
         except TokenExpired as exc:
             # Refused at the door: nothing reached the exchange. No entry goes out until
             # a new login (exits keep trying: they must not wait for a person).
-            reason = f"Kite token expired: run `kitetui login` ({exc})"
-            if self.risk.set_block(LOGIN_REQUIRED, reason, "after `kitetui login` and a restart"):
-                self.record_event(
-                    Event(
-                        ts_ns=self.clock.now_ns,
-                        kind=EventKind.LOGIN_REQUIRED,
-                        level="ERROR",
-                        message=reason,
-                    )
-                )
+            reason = self.require_login(exc)
             accepted = replace(order, status=OrderStatus.REJECTED, reason=reason)
         except NotAccepted as exc:
             # The exchange never took it: journaled as such; the caller may retry under a
@@ -384,6 +375,21 @@ class Trader(TraderRecords, SignalEntries):
                 f"{order.side.value} {order.quantity} {order.symbol}: {accepted.reason}",
             )
         return accepted
+
+    def require_login(self, exc: Exception) -> str:
+        """Kite refused the token: no entry goes out until a login (the ``login_required``
+        block, once, with its ``LoginRequired`` event and alarm); the reason, to show."""
+        reason = f"Kite token expired: run `kitetui login` ({exc})"
+        if self.risk.set_block(LOGIN_REQUIRED, reason, "after `kitetui login` and a restart"):
+            self.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind=EventKind.LOGIN_REQUIRED,
+                    level="ERROR",
+                    message=reason,
+                )
+            )
+        return reason
 
     def resolve_placement(self, order: Order) -> None:
         """A placement that was unknown is settled (found, or known not placed)."""

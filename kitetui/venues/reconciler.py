@@ -18,6 +18,7 @@ from kitetui.brokers.kite import KiteBroker, map_status
 from kitetui.clock import DataClock
 from kitetui.domain import Event, OrderStatus
 from kitetui.events import EventKind
+from kitetui.kite.session import LoginRequired
 from kitetui.market.feeds import LiveFeed
 from kitetui.trading.trader import Trader
 
@@ -58,6 +59,8 @@ class Reconciler:
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
+        if isinstance(exc, LoginRequired):  # it said "trading must halt" and nothing did
+            self.trader.require_login(exc)
         self.trader.record_event(
             Event(
                 ts_ns=self.clock.now_ns,

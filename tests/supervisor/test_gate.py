@@ -426,6 +426,29 @@ async def test_reconcile_with_drift_reports_it_only_when_seen_twice(tmp_path: Pa
         await supervisor.close()
 
 
+async def test_a_reconcile_pass_refused_for_the_token_blocks_entries_and_says_login(
+    tmp_path: Path,
+) -> None:
+    """ReconcileFailed said "trading must halt; run kitetui login" on every pass while
+    the desk stayed ACTIVE, with no login_required block and no LoginRequired event."""
+    from kitetui.kite.session import TokenExpired
+    from kitetui.venues.reconciler import Reconciler
+
+    supervisor = Supervisor(_config(), "test.yaml", database=tmp_path / "s.db", speed=None)
+    await asyncio.wait_for(supervisor.open(), 30)
+    reconciler = Reconciler(
+        supervisor.broker, supervisor.trader, supervisor.feed, supervisor.clock, lambda: None
+    )  # type: ignore[arg-type]
+    try:
+        for _ in range(2):
+            reconciler._failed(TokenExpired("Kite refused the access token"))
+        kinds = [e.kind for e in supervisor.trader.events]
+        assert kinds.count("LoginRequired") == 1 and kinds.count("ReconcileFailed") == 2
+        assert "login_required" in supervisor.risk.blocks
+    finally:
+        await supervisor.close()
+
+
 async def test_a_token_refused_mid_session_stops_the_run_resumable_not_failed(
     tmp_path: Path,
 ) -> None:
