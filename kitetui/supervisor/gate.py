@@ -54,8 +54,10 @@ from kitetui.supervisor.recovery import Recovery
 from kitetui.supervisor.run_summary import RunSummary, fill_summary
 from kitetui.supervisor.session_keeper import SessionKeeper
 from kitetui.supervisor.snapshots import Publisher
+from kitetui.trading.exits import CLOSING
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
+from kitetui.trading.trader import Trader
 from kitetui.trading.warmup import WarmUp
 from kitetui.venues import build_venue
 from kitetui.views import ChartView, DeskSnapshot, HeadlineView, OrderDetail
@@ -65,6 +67,26 @@ OPTION_MAX_JUMP = 0.6  # premiums of thin strikes jump tens of percent between t
 
 def config_hash(config: AppConfig) -> str:
     return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+
+
+#: Seconds a live desk stopping with ``on_stop: square_off`` reads its closes back.
+ON_STOP_READ_BACK_S = 10.0
+
+
+async def read_back_closes(trader: Trader, seconds: float, every_s: float = 0.5) -> None:
+    """Live, stopping: the feed has stopped, so no order update will bring the closes'
+    fills. Each working close is read back from Kite until it is done or ``seconds``
+    pass, so the journal ends where the exchange does (a slow exchange left the
+    square-off journaled OPEN and the summary saying "open -50" of a closed position)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        working = [o.tag for o in trader.open_orders() if o.purpose in CLOSING]
+        if not working or time.monotonic() >= deadline:
+            return
+        for tag in working:
+            await trader.refresh(tag)
+        if any(o.purpose in CLOSING for o in trader.open_orders()):
+            await asyncio.sleep(every_s)
 
 
 class Supervisor:
@@ -570,6 +592,8 @@ class Supervisor:
                     message=f"{placed} square-off orders placed as kitetui stops",
                 )
             )
+            if self.config.mode == "live":
+                await read_back_closes(self.trader, ON_STOP_READ_BACK_S)
         for engine in self.engines:
             await engine.shutdown()
         await self.alerts.stop()

@@ -593,3 +593,39 @@ async def test_a_stop_that_fills_while_its_position_is_being_closed_is_no_stop_a
         assert _events(desk, "StopFilled") == []
     finally:
         await desk.close()
+
+
+class FillsOnlyWhenReadBack(Refusing):
+    """Kite after the desk's feed has stopped: a close fills at the exchange, and only a
+    read of the order book (``refresh``) brings the fill."""
+
+    def __init__(self, paper: PaperBroker, symbol: str, price: float) -> None:
+        super().__init__(paper)
+        self.symbol, self.price, self.reads = symbol, price, 0
+
+    async def refresh(self, tag: str):
+        self.reads += 1
+        filled = self.paper.on_price(self.symbol, 2 * 10**18, self.price)  # after any order
+        order, _ = await self.paper.refresh(tag)
+        return order, [fill for done, fill in filled if done.tag == tag]
+
+
+async def test_a_live_desk_stopping_reads_its_closes_back_until_the_journal_is_flat(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM with on_stop: square_off on a slow exchange ended with the square-off
+    journaled OPEN and the summary 'open -50' of a position Kite had closed."""
+    from kitetui.supervisor.gate import read_back_closes
+
+    paper = PaperBroker(slippage_bps=0, tick_sizes=_ticks())
+    broker = FillsOnlyWhenReadBack(paper, FUT, 19_490.0)
+    desk = await _desk(tmp_path, broker=broker)
+    try:
+        await _long(desk)
+        await desk.trader.flatten_all(OrderPurpose.SQUARE_OFF, "stopping: on_stop is square_off")
+        assert desk.trader.position_qty(FUT) > 0  # the feed has stopped: nothing fills it
+        await read_back_closes(desk.trader, 5.0, every_s=0.01)
+        assert desk.trader.position_qty(FUT) == 0 and broker.reads >= 1
+        assert not [o for o in desk.trader.open_orders() if o.symbol == FUT]
+    finally:
+        await desk.close()
