@@ -129,8 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--new-run",
         action="store_true",
-        help="begin a new run instead of resuming the last one; in paper/live also when the "
-        "last run still holds positions or orders (close them at Kite first)",
+        help="begin a new run instead of resuming the last one; live: also when the last "
+        "run still holds positions or orders (close them at Kite first)",
     )
     replay = commands.add_parser(
         "replay", help="replay a recorded paper/live session through the paper broker"

@@ -941,6 +941,10 @@ async def test_a_new_live_run_is_refused_while_the_last_one_still_holds_a_positi
         begin_run(db, "live", "edited", "cfg.yaml", new_run=True)
     )
     assert not resumed and fresh_id not in (run_id, RUN)
-    # a replay's positions are its own: a new replay run never asks
+    # paper's positions are simulated, a replay's its own: a new run of either never asks
+    await bounded(create_run(db, "p1", "paper", "cfg.yaml", HASH))
+    await db.execute("INSERT INTO positions VALUES ('p1', 'SBIN', 'eq', 'MIS', 10, 500, 501, 0, 0)")
+    await db.commit()
+    assert (await bounded(begin_run(db, "paper", "edited", "cfg.yaml")))[2] is False
     await bounded(create_run(db, "r1", "replay", "cfg.yaml", HASH))
     assert (await bounded(begin_run(db, "replay", "edited", "cfg.yaml")))[2] is False

@@ -56,8 +56,8 @@ ACCOUNT_MODES = ("paper", "live")
 
 
 class RunStillHolds(Exception):
-    """A paper or live start would begin a new run while the last one, which it cannot
-    resume (its config changed), still holds positions or working orders."""
+    """A live start would begin a new run while the last one, which it cannot resume
+    (its config changed), still holds positions or working orders at Kite."""
 
 
 async def _newest_run(db: aiosqlite.Connection, mode: str) -> RunRow | None:
@@ -429,8 +429,8 @@ async def begin_run(
     """Resume the unfinished run of this config, or begin a new one: (run id, cursor to
     resume after, resumed?, what the last run left held when ``new_run`` begins anyway).
 
-    In paper and live a new run never silently leaves the last one's positions and
-    working orders unmanaged (a config edited while they were open did): it is refused
+    In live mode a new run never silently leaves the last one's positions and working
+    orders unmanaged at Kite (a config edited while they were open did): it is refused
     with ``RunStillHolds`` unless ``new_run`` (``kitetui run --new-run``) says so. That
     flag also begins a new run where the last one would resume: a person's way out of
     a run whose every resume fails."""
@@ -439,7 +439,7 @@ async def begin_run(
         await mark_restarted(db, resumable.run_id)
         return resumable.run_id, resumable.cursor_ns, True, []
     left: list[str] = []
-    last = await _newest_run(db, mode) if mode in ACCOUNT_MODES else None
+    last = await _newest_run(db, mode) if mode == "live" else None  # paper's are simulated
     if last is not None and last.status != "FINISHED":
         left = [f"run {last.run_id}: {held}" for held in await held_by_run(db, last.run_id)]
         if left and not new_run:
