@@ -29,12 +29,15 @@ from kitetui.config import parse_config
 SLOW = ("run", "--no-ui", "--speed", "30")  # a paced replay: still trading for minutes
 
 
-def _spawn(db: Path, *args: str) -> subprocess.Popen[str]:
+def _spawn(db: Path, *args: str, hangup: bool = False) -> subprocess.Popen[str]:
+    """``hangup``: the desk hears SIGHUP as one started from a terminal does, whatever
+    this test runs under (``nohup`` passes its ignore on, and the desk keeps it)."""
     return subprocess.Popen(
         [sys.executable, "-m", "kitetui", *args, "--db", str(db)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL)) if hangup else None,
     )
 
 
@@ -209,7 +212,7 @@ def test_sighup_while_trading_stops_the_desk_gracefully(tmp_path: Path) -> None:
     """The SSH session that started a headless desk dropped: SIGHUP killed it outright
     (no summary, no on_stop, the run left RUNNING with its socket and lock behind)."""
     db = tmp_path / "state.db"
-    proc = _spawn(db, "run", "--no-ui", "--speed", "60")
+    proc = _spawn(db, "run", "--no-ui", "--speed", "60", hangup=True)
     _wait_for(lambda: _trading(db))
     proc.send_signal(signal.SIGHUP)
     out, err = proc.communicate(timeout=60)
