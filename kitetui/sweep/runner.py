@@ -339,11 +339,11 @@ class Sweep:
         return [r for r in self.outcome.results if r.phase == "out"]
 
     def _write(self) -> None:
-        """results.csv and best.yaml, whole, as they stand."""
+        """best.yaml, then results.csv, whole, as they stand: a sweep killed between the
+        two (kill -9) never leaves rows in results.csv without a best.yaml for them."""
         self._written = time.monotonic()
         out = self.request.out
         try:
-            write_csv(out / "results.csv", self.outcome.results, self.names)
             best = self._best()
             if best is not None:
                 config = apply_overrides(self.request.config, None, _overrides(best))
@@ -358,6 +358,7 @@ class Sweep:
                     )
                 source = self.request.config_path
                 write_best(out / "best.yaml", self.request.raw, config, best, source, note)
+            write_csv(out / "results.csv", self.outcome.results, self.names)
         except OSError as exc:
             raise OutputError(f"{out}: cannot write the results ({exc.strerror})") from None
         self.outcome.best = best
