@@ -215,7 +215,12 @@ def test_sighup_while_trading_stops_the_desk_gracefully(tmp_path: Path) -> None:
     proc = _spawn(db, "run", "--no-ui", "--speed", "60", hangup=True)
     _wait_for(lambda: _trading(db))
     proc.send_signal(signal.SIGHUP)
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:  # a desk that did not hear it is not left running past the test
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and out  # the summary was printed
     with sqlite3.connect(db) as conn:
