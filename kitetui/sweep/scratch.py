@@ -101,6 +101,17 @@ def _dead(folder: Path, now: float) -> bool:
     return True
 
 
+def _remove(folder: Path, tries: int = 5) -> None:
+    """``rmtree``, again while the folder is still there: the point's own desk may still
+    be writing in it (its journal's WAL made again between the listing and the rmdir)
+    until the worker exits, and a folder left over keeps the sweep's scratch in --out."""
+    for _ in range(tries):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.02)
+
+
 def remove_own(scratch: Path) -> None:
     """Remove this process's point folder, and ``scratch`` once empty if it is a
     sweep's: a worker ending because its sweep was killed. The last worker to end finds
@@ -111,7 +122,7 @@ def remove_own(scratch: Path) -> None:
         _leaving = True
         folders = list(_current)
     for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
+        _remove(folder)
     if scratch.name.startswith(SWEEP_PREFIX):
         with contextlib.suppress(OSError):
             scratch.rmdir()
