@@ -81,7 +81,19 @@ async def read_back_closes(trader: Trader, seconds: float, every_s: float = 0.5)
     deadline = time.monotonic() + seconds
     while True:
         working = [o.tag for o in trader.open_orders() if o.purpose in CLOSING]
-        if not working or time.monotonic() >= deadline:
+        if not working:
+            return
+        if time.monotonic() >= deadline:  # never silent: the summary will say "open"
+            trader.record_event(
+                Event(
+                    ts_ns=trader.clock.now_ns,
+                    kind=EventKind.SQUARED_OFF_ON_STOP,
+                    level="ERROR",
+                    message=f"{len(working)} close(s) still working at Kite after "
+                    f"{seconds:g} s as kitetui stops: {', '.join(working[:10])}; check "
+                    "the positions at Kite",
+                )
+            )
             return
         for tag in working:
             await trader.refresh(tag)

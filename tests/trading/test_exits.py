@@ -629,3 +629,20 @@ async def test_a_live_desk_stopping_reads_its_closes_back_until_the_journal_is_f
         assert not [o for o in desk.trader.open_orders() if o.symbol == FUT]
     finally:
         await desk.close()
+
+
+async def test_a_close_still_working_when_the_read_back_gives_up_is_an_error_event(
+    tmp_path: Path,
+) -> None:
+    from kitetui.supervisor.gate import read_back_closes
+
+    desk = await _desk(tmp_path)  # the paper book: nothing fills without a price
+    try:
+        await _long(desk)
+        await desk.trader.flatten_all(OrderPurpose.SQUARE_OFF, "stopping: on_stop is square_off")
+        await read_back_closes(desk.trader, 0.05, every_s=0.01)
+        await desk.trader.journal.flush()
+        [said] = _events(desk, "SquaredOffOnStop")
+        assert said.startswith("1 close(s) still working at Kite after 0.05 s")
+    finally:
+        await desk.close()
