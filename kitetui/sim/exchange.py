@@ -17,6 +17,8 @@ exactly like Kite's payloads (see ``../shared/docs/kite-contract.md`` and
 * ``fills`` — paper fills booked as trade rows, positions and order states.
 * ``reads`` — order book, history, trades, positions and holdings in Kite's shape.
 * ``margins`` — Kite's margin buckets, approximated and enforced by the RMS.
+* ``day_end`` — the intraday auto square-off at the cut-off, and the close: unmatched
+  orders cancelled, each day's order book and tradebook starting empty.
 * ``order_updates`` — every order state change pushed to listeners (the ticker) as
   the order dict plus the postback-only keys.
 * ``order_book`` (``SimOrder``, an account's ``AccountBook``), ``tape`` (last traded
@@ -34,6 +36,7 @@ from typing import Any
 
 from kitetui.brokers.paper_book import Liquidity, PaperBook
 from kitetui.sim import reads
+from kitetui.sim.day_end import DayEnd
 from kitetui.sim.errors import KiteError, input_error, order_error, token_error
 from kitetui.sim.faults import FaultInjector
 from kitetui.sim.fills import FillRecorder
@@ -109,6 +112,8 @@ class SimExchange:
         self._modifier = OrderModifier(self._desk, gate)
         matcher = Matcher(self._books, self._desk, fills, tape)
         market.add_listener(matcher.on_batch)
+        self._day_end = DayEnd(self._books, self._desk, self.rules)
+        market.add_listener(self._day_end.on_batch)  # after the matcher: the batch traded
         market.on_day_change(self._on_day)
 
     def _paper_book(self, slippage_bps: float) -> PaperBook:
@@ -125,6 +130,7 @@ class SimExchange:
     def _on_day(self, _old: int, _new: int) -> None:
         if self.expire_tokens_on_new_day:
             self.sessions.expire_access_tokens()
+        self._day_end.on_day()
         for book in self._books.values():
             # Released after the new day's first batch is applied, at its prices.
             book.amo_release = bool(book.amo_queue)

@@ -25,7 +25,9 @@ import itertools
 import secrets
 from typing import Any
 
+from kitetui.clock import ist_minute_of_day
 from kitetui.domain import OrderStatus
+from kitetui.market.instruments import Instrument
 from kitetui.sim.errors import input_error, order_error
 from kitetui.sim.faults import FaultInjector
 from kitetui.sim.fills import FillRecorder
@@ -37,9 +39,12 @@ from kitetui.sim.order_updates import OrderUpdates
 from kitetui.sim.rules import (
     MSG_HOLDINGS,
     MSG_HOLDINGS_RAW,
+    MSG_MASS_CANCEL,
+    MSG_MIS_AFTER_SQUARE_OFF,
     MSG_NOT_TRADED,
     SimRules,
     auto_protection_percent,
+    auto_square_off_minute,
     is_option,
     protection_price,
 )
@@ -108,6 +113,9 @@ class OrderDesk:
         if self.beyond_holdings(book, order, order.quantity):
             self.refuse(order, MSG_HOLDINGS, MSG_HOLDINGS_RAW)
             return order.order_id
+        if self.fresh_mis_after_square_off(book, order):
+            self.reject(order, MSG_MIS_AFTER_SQUARE_OFF)
+            return order.order_id
         reason = self._rms_check(book, order)
         if reason:
             self.reject(order, reason)
@@ -119,6 +127,48 @@ class OrderDesk:
             return order.order_id
         self.send(book, order)
         return order.order_id
+
+    def place_for_rms(
+        self, account: SimAccount, book: AccountBook, instrument: Instrument, quantity: int
+    ) -> SimOrder:
+        """The broker's own order closing ``quantity`` (signed: the position) of an MIS
+        position: MARKET with automatic protection, untagged, past the gate and the
+        account's faults, as Zerodha's RMS squares off."""
+        order = SimOrder(
+            order_id=self._new_order_id(),
+            user_id=account.user_id,
+            variety="regular",
+            instrument=instrument,
+            transaction_type="SELL" if quantity > 0 else "BUY",
+            order_type="MARKET",
+            product="MIS",
+            quantity=abs(quantity),
+            price=0.0,
+            trigger_price=0.0,
+            validity="DAY",
+            validity_ttl=0,
+            disclosed_quantity=0,
+            market_protection=-1,
+            tag=None,
+            order_ns=self.now(),
+            guid=secrets.token_hex(8),
+        )
+        book.orders[order.order_id] = order
+        order.record("PUT ORDER REQ RECEIVED")
+        order.record("VALIDATION PENDING")
+        self.send(book, order)
+        return order
+
+    def end_day(self, book: AccountBook) -> None:
+        """The session is over: what is unmatched is cancelled ("exchange mass cancel"),
+        and the order book and tradebook start the next day empty, as Kite's list only
+        the day's orders and trades. AMO requests for the next session stay."""
+        for order in list(book.orders.values()):
+            if order.status not in TERMINAL and order.order_id not in book.amo_queue:
+                self.cancel(book, order, MSG_MASS_CANCEL)
+        book.orders = {i: o for i, o in book.orders.items() if i in book.amo_queue}
+        book.by_paper_tag = {t: i for t, i in book.by_paper_tag.items() if i in book.orders}
+        book.trades = []
 
     def _new_order_id(self) -> str:
         seq = next(self._order_seq)
@@ -133,6 +183,26 @@ class OrderDesk:
             return False
         wanted = quantity - order.filled_quantity
         return wanted > book.sellable(order.instrument.tradingsymbol, exclude=order.order_id)
+
+    def fresh_mis_after_square_off(self, book: AccountBook, order: SimOrder) -> bool:
+        """An MIS order past the intraday auto square-off time that does not close part
+        of the MIS position (with the orders already working to close it): Zerodha
+        allows no fresh MIS order then (support article "What are the auto square-off
+        timings for open intraday positions?"). An AMO is for the next session and is
+        not one."""
+        if not self.rules.auto_square_off or order.product != "MIS" or order.variety == "amo":
+            return False
+        minute = ist_minute_of_day(self.now())
+        if minute < auto_square_off_minute(order.instrument.exchange):
+            return False
+        row = book.position_of(order)
+        held = row.quantity if row is not None else 0
+        closable = -held if order.buy else held
+        for other in book.orders.values():  # what closes it already, the RMS's own too
+            same_side = other.buy == order.buy and other.product == "MIS"
+            if same_side and other.key == order.key and other.order_id != order.order_id:
+                closable -= other.pending_quantity if other.status not in TERMINAL else 0
+        return order.quantity > closable
 
     def _rms_check(self, book: AccountBook, order: SimOrder) -> str:
         """Why the RMS would reject the order (Kite's wording where known), or ""."""

@@ -36,10 +36,13 @@ __all__ = [
     "MSG_HOLDINGS",
     "MSG_HOLDINGS_RAW",
     "MSG_LPP_CANCELLED",
+    "MSG_MASS_CANCEL",
     "MSG_MAX_MODIFICATIONS",
     "MSG_MAX_QUANTITY",
+    "MSG_MIS_AFTER_SQUARE_OFF",
     "MSG_NOT_TRADED",
     "MSG_NO_PROTECTION",
+    "MSG_RMS_SQUARE_OFF_CANCEL",
     "MSG_SL_M_OPTIONS",
     "MSG_TAG_CHARACTERS",
     "MSG_TAG_LENGTH",
@@ -49,6 +52,7 @@ __all__ = [
     "SimRules",
     "amo_blocked",
     "auto_protection_percent",
+    "auto_square_off_minute",
     "freeze_message",
     "is_index_option",
     "is_option",
@@ -92,6 +96,15 @@ MSG_HOLDINGS = (
     "Insufficient holdings: to sell stocks as CNC, stocks need to be available in holdings."
 )
 MSG_MAX_QUANTITY = "Order quantity greater than 1,00,000 shares is not allowed."
+# The session's end: the exchange cancels what is unmatched after the close; Zerodha's
+# support article gives the reason as "exchange mass cancel" (the full message unquoted).
+MSG_MASS_CANCEL = "exchange mass cancel"
+# Zerodha's intraday auto square-off (support article "What are the auto square-off
+# timings for open intraday positions?"): the rule is sourced, these wordings are ours.
+MSG_RMS_SQUARE_OFF_CANCEL = "Pending MIS order cancelled by the RMS before the auto square-off."
+MSG_MIS_AFTER_SQUARE_OFF = (
+    "Fresh MIS orders are not allowed after the intraday auto square-off time."
+)
 MSG_AMO_HOURS = (
     "After market orders (AMO) cannot be placed, modified or cancelled during market "
     "hours (9:00 AM to 3:45 PM for equity, 9:10 AM to 3:45 PM for F&O)."
@@ -106,6 +119,10 @@ MAX_EQUITY_QUANTITY = 100_000  # "Order quantity greater than 1,00,000 shares"
 # AMO blocked from 9:00 (equity) / 9:10 (F&O) to 15:45 IST, as (hour, minute).
 _AMO_BLOCK_START = {"equity": (9, 0), "fo": (9, 10)}
 _AMO_BLOCK_END = (15, 45)
+# Zerodha's intraday auto square-off, minutes after IST midnight: cash equity 3:20 PM,
+# equity and index derivatives 3:25 PM (support article cited above and in
+# docs/exchange-rules.md). Its RMS squares off "at or after" these times.
+_SQUARE_OFF_MINUTE = {"equity": 15 * 60 + 20, "fo": 15 * 60 + 25}
 # The underlyings of NSE's and BSE's index derivatives (options on anything else are
 # stock options).
 INDEX_UNDERLYINGS = frozenset(
@@ -161,6 +178,11 @@ class SimRules:
     tag_alphanumeric: bool = True
     amo_hours: bool = True
     cnc_holdings: bool = True
+    # DAY orders lapse at the close and each day's order book and tradebook start empty
+    day_end: bool = True
+    # MIS positions squared off (pending MIS orders cancelled first) at the cut-off, and
+    # no fresh MIS order after it
+    auto_square_off: bool = True
     liquidity_fraction: float | None = 0.25
 
     def __post_init__(self) -> None:
@@ -178,6 +200,15 @@ def is_option(instrument: Instrument) -> bool:
 def is_index_option(instrument: Instrument) -> bool:
     """An option on an index (NIFTY, SENSEX, ...): Zerodha refuses MARKET AMOs on these."""
     return is_option(instrument) and (instrument.name or "").upper() in INDEX_UNDERLYINGS
+
+
+# ---------------------------------------------------------------------- square-off
+
+
+def auto_square_off_minute(exchange: str) -> int:
+    """The minute of the IST day at which Zerodha's RMS squares off MIS positions on
+    ``exchange`` (module constants)."""
+    return _SQUARE_OFF_MINUTE["fo" if exchange in DERIVATIVE_EXCHANGES else "equity"]
 
 
 # ---------------------------------------------------------------------- AMO hours

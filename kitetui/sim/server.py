@@ -111,6 +111,8 @@ class SimRulesConfig(_Strict):
     tag_alphanumeric: bool = True  # tags of letters and digits only
     amo_hours: bool = True  # refuse AMOs 9:00/9:10 AM-3:45 PM IST (place, modify, cancel)
     cnc_holdings: bool = True  # reject CNC sells beyond the holdings
+    day_end: bool = True  # DAY orders lapse at the close; each day's order book starts empty
+    auto_square_off: bool = True  # the RMS squares off MIS at 15:20/15:25; no fresh MIS after
     # share of each recorded trade an order may take (partial fills); null = whole fills
     liquidity_fraction: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = 0.25
 
@@ -126,6 +128,8 @@ RELAXABLE = (
     "tag_alphanumeric",
     "amo_hours",
     "cnc_holdings",
+    "day_end",
+    "auto_square_off",
 )
 
 

@@ -99,7 +99,8 @@ def test_place_with_amo_waits_for_the_next_days_first_batch():
     assert made.statuses(order)[-1] == "AMO REQ RECEIVED" and made.book.amo_queue
     made.tick(STOCK_KEY, 500.0, after_s=3600)  # same day: still waiting
     assert order.status == "AMO REQ RECEIVED"
-    next_day = made.tick(STOCK_KEY, 500.0, after_s=24 * 3600)
+    # the next session's first batch, at 09:15 (17:00 + 16 h 15 min)
+    next_day = made.tick(STOCK_KEY, 500.0, after_s=16.25 * 3600)
     assert made.statuses(order)[-2:] == ["OPEN PENDING", "OPEN"]
     assert order.order_ns == next_day and made.book.amo_queue == []
 

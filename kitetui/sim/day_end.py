@@ -1,0 +1,75 @@
+"""The broker's end of the trading day at the simulated exchange.
+
+Two things Kite does that a desk must survive, and that a sim without them would hide:
+
+* **The intraday auto square-off.** At or after 3:20 PM (cash equity) and 3:25 PM
+  (equity and index derivatives) Zerodha's RMS cancels the account's pending MIS orders
+  and closes every MIS position with a market order of its own, untagged, charging
+  ₹50 + GST an order; after that time no fresh MIS order is taken (support article
+  "What are the auto square-off timings for open intraday positions?"). A desk whose own
+  square-off comes later, or fails, finds its position closed and its stop cancelled by
+  somebody else. The sim squares off at the first batch at or after the cut-off.
+* **The close.** Unmatched orders are cancelled by the exchange after the close
+  ("exchange mass cancel"), and the next day's order book and tradebook list only that
+  day's (``OrderDesk.end_day``). A stop placed yesterday is gone, whether or not the
+  desk heard of it.
+
+``SimRules.auto_square_off`` and ``SimRules.day_end`` switch each off for a test that
+needs an order to outlive its session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from kitetui.clock import ist_day_number, ist_minute_of_day
+from kitetui.domain import Bar, Tick
+from kitetui.sim.order_book import TERMINAL, AccountBook
+from kitetui.sim.orders import OrderDesk
+from kitetui.sim.rules import MSG_RMS_SQUARE_OFF_CANCEL, SimRules, auto_square_off_minute
+
+__all__ = ["DayEnd"]
+
+
+class DayEnd:
+    """Squares off MIS positions at the cut-off and ends each account's day."""
+
+    def __init__(self, books: Mapping[str, AccountBook], desk: OrderDesk, rules: SimRules) -> None:
+        self.books = books
+        self.desk = desk
+        self.rules = rules
+        self._squared: dict[int, int] = {}  # cut-off minute -> the IST day it was run
+
+    def on_batch(self, ts_ns: int, _items: list[Tick | Bar], _tokens: list[int]) -> None:
+        """``SimMarket``'s batch listener, after the matcher: the batch has traded."""
+        if not self.rules.auto_square_off:
+            return
+        minute, day = ist_minute_of_day(ts_ns), ist_day_number(ts_ns)
+        for cutoff in sorted({auto_square_off_minute(e) for e in ("NSE", "NFO")}):
+            if minute >= cutoff and self._squared.get(cutoff) != day:
+                self._squared[cutoff] = day
+                for book in self.books.values():
+                    self._square_off(book, cutoff)
+
+    def on_day(self) -> None:
+        """The market clock entered a new IST day: the last session's orders end."""
+        if self.rules.day_end:
+            for book in self.books.values():
+                self.desk.end_day(book)
+
+    def _square_off(self, book: AccountBook, cutoff: int) -> None:
+        """The RMS at ``cutoff``: the pending MIS orders of its segments are cancelled,
+        then each MIS position there is closed at the market."""
+
+        def due(exchange: str) -> bool:
+            return auto_square_off_minute(exchange) == cutoff
+
+        for order in list(book.orders.values()):
+            if order.product != "MIS" or order.status in TERMINAL:
+                continue
+            if order.order_id in book.amo_queue or not due(order.instrument.exchange):
+                continue
+            self.desk.cancel(book, order, MSG_RMS_SQUARE_OFF_CANCEL)
+        for row in list(book.positions.values()):
+            if row.product == "MIS" and row.quantity and due(row.instrument.exchange):
+                self.desk.place_for_rms(book.account, book, row.instrument, row.quantity)
