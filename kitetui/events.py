@@ -67,6 +67,7 @@ class EventKind(StrEnum):
     ORDER_MODIFIED = "OrderModified"
     ORDER_MODIFY_REFUSED = "OrderModifyRefused"
     ORDER_REVIVED = "OrderRevived"  # declared not placed, then listed by the broker
+    ORDER_LAPSED = "OrderLapsed"  # a DAY order from an earlier session, never heard closed
     ORDER_UPDATE_SKIPPED = "OrderUpdateSkipped"
     FOREIGN_ORDER = "ForeignOrder"  # an order update for an order we did not place
     PLACEMENT_UNKNOWN = "PlacementUnknown"

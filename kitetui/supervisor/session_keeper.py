@@ -32,7 +32,8 @@ class SessionKeeper:
 
     async def start(self, ts: int) -> None:
         """A new trading day: plan it, check the calendar, cache the master, let the
-        engines choose, and re-protect positions carried over (their DAY stops expired)."""
+        engines choose, and re-protect positions carried over (their DAY stops expired:
+        live, one whose expiry went unheard is written off first)."""
         desk = self.desk
         trader = desk.trader
         today = ist_date(ts)
@@ -57,6 +58,10 @@ class SessionKeeper:
             )
         for engine in desk.engines:
             await engine.start_session(today, desk.last_prices, desk.prev_turnover)
+        if not desk.venue.simulated and not desk.warmup.active:
+            # Where kitetui plays the exchange, ``close`` expired them at the bell; at Kite
+            # they lapsed, perhaps unheard (``Trader.lapse_earlier_orders``).
+            await trader.lapse_earlier_orders(today)
         await trader.exits.market_opened()
 
     def entry_window(self, ts: int) -> None:

@@ -24,7 +24,7 @@ from kitetui.brokers.base import (
     NotAccepted,
     PlacementUnknown,
 )
-from kitetui.clock import DataClock
+from kitetui.clock import DataClock, ist_date
 from kitetui.domain import (
     Event,
     Exchange,
@@ -38,6 +38,7 @@ from kitetui.domain import (
     RiskVerdict,
     Side,
     TradingState,
+    Validity,
 )
 from kitetui.events import EventKind
 from kitetui.kite.session import TokenExpired
@@ -57,6 +58,8 @@ from kitetui.trading.working import WorkingOrders
 from kitetui.views import BlockedView, EventView, SignalView
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from kitetui.brokers.base import Broker
     from kitetui.config import ExitConfig, SizingConfig
     from kitetui.trading.ports import EnginePort as Engine
@@ -135,6 +138,7 @@ class Trader(TraderRecords, SignalEntries):
         self._last_engine: dict[str, str] = {}  # symbol -> engine of its newest order
         self._working = WorkingOrders()  # the non-terminal ones, indexed by symbol
         self.not_accepted: set[str] = set()  # tags the exchange never took (retry-safe)
+        self._foreign_heard: set[str] = set()  # orders not ours, said once each
         self.exits = ExitManager(self, exits, timer_ns or (lambda: clock.now_ns))
         self.engines: dict[str, Engine] = {}
         self.last_prices: dict[str, float] = {}  # every symbol's last price (supervisor's)
@@ -509,8 +513,8 @@ class Trader(TraderRecords, SignalEntries):
         no longer working. ``ModifyRefused``/``BrokerUnavailable`` propagate: the order
         stands as it was, and the caller decides."""
         order = self.orders.get(tag)
-        if order is None or order.status.is_terminal:
-            return None
+        if order is None or order.status.is_terminal or tag in self._foreign_heard:
+            return None  # (an order kitetui did not place is never touched: ``_foreign``)
         try:
             changed = await self.broker.modify(
                 tag,
@@ -569,7 +573,7 @@ class Trader(TraderRecords, SignalEntries):
 
     async def cancel(self, tag: str, reason: str) -> bool:
         order = self.orders.get(tag)
-        if order is None or order.status.is_terminal:
+        if order is None or order.status.is_terminal or tag in self._foreign_heard:
             return False
         try:
             cancelled = await self.broker.cancel(tag)
@@ -588,6 +592,37 @@ class Trader(TraderRecords, SignalEntries):
         self.track(cancelled)
         await self.journal.write_order_state(cancelled, self.clock.now_ns)
         return True
+
+    async def lapse_earlier_orders(self, session_day: date) -> int:
+        """Live, at a session's start: every DAY order of ours placed on an earlier day
+        ends CANCELLED, and its symbol is covered again; how many there were.
+
+        Kite keeps no order past its session: the exchange cancels what is unmatched
+        after the close ("exchange mass cancel"), and the next day's order book lists
+        only that day's orders. The update saying so can be lost (a websocket down for
+        the night, a desk restarted), and the reconciler's poll cannot bring it: the
+        order is no longer in the book. A stop from yesterday would then count as cover
+        here while nothing rests at the exchange, and the position would be shown
+        protected while it is naked."""
+        lapsed = [
+            order
+            for order in self.open_orders()
+            if order.validity is Validity.DAY and ist_date(order.ts_ns) < session_day
+        ]
+        for order in lapsed:
+            self.record_order_event(
+                order,
+                EventKind.ORDER_LAPSED,
+                "WARNING",
+                f"{order.purpose.value} {order.tag} ({order.side.value} {order.pending_qty} "
+                f"{order.symbol}) was placed on {ist_date(order.ts_ns)}: a DAY order does not "
+                "outlive its session at Kite, and its cancellation was never heard",
+            )
+            await self.on_order_state(
+                replace(order, status=OrderStatus.CANCELLED, reason="lapsed at the close"),
+                before=order,
+            )
+        return len(lapsed)
 
     # -- fills ---------------------------------------------------------------------------
 
@@ -658,16 +693,7 @@ class Trader(TraderRecords, SignalEntries):
         fills, or its new state, or nothing when it says nothing new."""
         known = self.orders.get(order.tag)
         if known is None:
-            self.record_event(
-                Event(
-                    ts_ns=self.clock.now_ns,
-                    kind=EventKind.FOREIGN_ORDER,
-                    level="WARNING",
-                    symbol=order.symbol,
-                    message=f"order {order.broker_order_id} ({order.tag or 'no tag'}) was not "
-                    "placed by kitetui: not touched",
-                )
-            )
+            await self._foreign(order, fills)
             return
         if known.status.is_terminal and not order.status.is_terminal:
             if order.tag not in self.not_accepted:
@@ -700,6 +726,62 @@ class Trader(TraderRecords, SignalEntries):
             # it stands now, so a change of state is read from there when it can be.
             latest = await self.refresh(order.tag)
             await self.on_order_state(latest or order, before=known)
+
+    async def _foreign(self, order: Order, fills: list[Fill]) -> None:
+        """An order kitetui did not place: said once, and never touched. But its fills
+        that close a position of ours are the broker's truth about that position: Zerodha's
+        RMS squaring off MIS at its cut-off (it cancels our stop first), or a person
+        closing from Kite's own app. They take the position down, journaled under the
+        order as one of purpose SQUARE_OFF, said as ``AutoSquaredOff``. Unheeded, the
+        desk would go on covering a position that is gone: its new stops refused after
+        the cut-off, round after round, or, where one is taken, waiting to open the
+        other side."""
+        if order.tag not in self._foreign_heard:
+            self._foreign_heard.add(order.tag)
+            self.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind=EventKind.FOREIGN_ORDER,
+                    level="WARNING",
+                    symbol=order.symbol,
+                    message=f"order {order.broker_order_id} ({order.tag or 'no tag'}) was not "
+                    "placed by kitetui: not touched",
+                )
+            )
+        position = self.portfolio.position(order.symbol)
+        if not fills or position is None or position.product is not order.product:
+            return
+        held = position.quantity
+        closing = Side.SELL if held > 0 else Side.BUY
+        if order.side is not closing:
+            return
+        taken: list[tuple[Order, Fill]] = []
+        left = abs(held)
+        for fill in fills:  # beyond flat it is not ours: the reconciler reports the rest
+            quantity = min(fill.quantity, left)
+            if quantity:
+                taken.append((order, replace(fill, quantity=quantity)))
+                left -= quantity
+        if not taken:
+            return
+        adopted = replace(
+            order,
+            engine=position.engine,
+            purpose=OrderPurpose.SQUARE_OFF,
+            quantity=sum(fill.quantity for _, fill in taken),
+            reason=f"closed by the broker (order {order.broker_order_id}, not kitetui's)",
+        )
+        self.record_order_event(
+            adopted,
+            EventKind.AUTO_SQUARED_OFF,
+            "ERROR",
+            f"the broker closed {adopted.quantity} of {order.symbol} {held:+d} with its own "
+            f"order {order.broker_order_id} (Zerodha's intraday auto square-off, or a person "
+            "in Kite): the position is taken down by it",
+        )
+        self.track(adopted)
+        await self.journal.write_order(adopted)
+        await self.on_fills([(adopted, fill) for _, fill in taken])
 
     async def on_order_state(self, order: Order, before: Order | None = None) -> None:
         """A broker update that changed an order without a fill (live and the sim):

@@ -1,0 +1,135 @@
+"""A live desk across the session's end, against the strict exchange (``sim.day_end``).
+
+Kite cancels what is unmatched after the close and lists only the day's orders the next
+morning. A desk that missed that update (its websocket down for the night, a restart)
+must not go on counting yesterday's stop as cover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from kitetui.clock import ist_date
+from kitetui.domain import OrderPurpose, OrderStatus, Product, SignalKind
+
+from .desk import rule_11
+from .kite_rig import KEY, SYMBOL, Rig, drawn_signal
+
+NS = 1_000_000_000
+NEXT_MORNING_S = (24 * 60 - 15) * 60  # 09:30 today -> 09:15 tomorrow
+
+
+def _exchange_stops(rig: Rig) -> list[dict]:
+    return [
+        o
+        for o in rig.exchange.orders(rig.account)
+        if o["tradingsymbol"] == SYMBOL and o["status"] == "TRIGGER PENDING"
+    ]
+
+
+async def _carry_overnight(folder: Path) -> Rig:
+    """An NRML long and its stop at the exchange; the night passes, its updates lost."""
+    rig = Rig(folder)
+    await rig.tick(0, 1000)
+    await rig.start()
+    rig.engine.product = Product.NRML  # carried overnight, as a positional future is
+    await rig.trader.on_signal(rig.engine, drawn_signal(rig, SignalKind.LONG))  # type: ignore[arg-type]
+    await rig.deliver()
+    assert rig.trader.position_qty(SYMBOL) > 0
+    held = rig.trader.position_qty(SYMBOL)
+    assert sum(s["quantity"] for s in _exchange_stops(rig)) == held  # in freeze-sized slices
+    morning = rig.market.now_ns + NEXT_MORNING_S * NS
+    rig.price = round(rig.price + 10, 2)
+    rig.market.inject_tick(KEY, rig.price, 1000, ts_ns=morning)  # the exchange's new day
+    rig.clock.now_ns = morning
+    assert _exchange_stops(rig) == []  # lapsed at the close, as Kite's are
+    await rig.restart()  # ... and the desk never heard of it
+    stale = [o for o in rig.trader.open_orders(SYMBOL) if o.purpose is OrderPurpose.STOP]
+    assert sum(o.quantity for o in stale) == held  # what the desk believes
+    assert not rule_11(rig.trader)
+    return rig
+
+
+def test_a_stop_that_lapsed_unheard_overnight_is_written_off_and_placed_again(tmp_path):
+    async def scenario() -> None:
+        rig = await _carry_overnight(tmp_path)
+        try:
+            held = rig.trader.position_qty(SYMBOL)
+            stale = [o for o in rig.trader.open_orders(SYMBOL) if o.purpose is OrderPurpose.STOP]
+            await rig.poll()  # the reconciler's poll cannot bring it: the book is today's
+            assert all(rig.trader.orders[o.tag].status is o.status for o in stale)
+            today = ist_date(rig.clock.now_ns)
+            assert await rig.trader.lapse_earlier_orders(today) == len(stale)
+            await rig.deliver()
+            assert all(rig.trader.orders[o.tag].status is OrderStatus.CANCELLED for o in stale)
+            stops = _exchange_stops(rig)
+            assert sum(s["quantity"] for s in stops) == held
+            assert {s["transaction_type"] for s in stops} == {"SELL"}
+            assert not rule_11(rig.trader)
+            assert await rig.trader.lapse_earlier_orders(today) == 0  # today's stays
+            await rig.journal.flush()
+            kinds = [
+                row[0]
+                for row in await (
+                    await rig.db.execute("SELECT kind FROM events WHERE kind = 'OrderLapsed'")
+                ).fetchall()
+            ]
+            assert kinds == ["OrderLapsed"] * len(stale)
+            for order in stale:
+                rows = await (
+                    await rig.db.execute("SELECT status FROM orders WHERE tag = ?", (order.tag,))
+                ).fetchall()
+                assert [r[0] for r in rows] == ["CANCELLED"]
+        finally:
+            await rig.journal.close()
+            await rig.db.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_position_the_rms_squares_off_is_taken_down_not_covered_again(tmp_path):
+    """Zerodha's RMS cancels the stop and closes the MIS position with its own order at
+    the cut-off. The desk takes the position down by that order's fills rather than
+    place stop after refused stop for a position that is gone."""
+
+    async def scenario() -> None:
+        rig = Rig(tmp_path)
+        await rig.tick(0, 1000)
+        await rig.start()
+        try:
+            await rig.trader.on_signal(rig.engine, drawn_signal(rig, SignalKind.LONG))  # type: ignore[arg-type]
+            await rig.deliver()
+            held = rig.trader.position_qty(SYMBOL)
+            assert held > 0
+            cut_off = rig.market.now_ns + (5 * 3600 + 55 * 60) * NS  # 15:25 IST, NFO's
+            rig.market.inject_tick(KEY, rig.price, 1000, ts_ns=cut_off)
+            rig.clock.now_ns = cut_off
+            for _ in range(8):
+                await rig.deliver()
+                await rig.trader.exits.service()
+                await rig.poll()
+                rig.wall.ns += 3 * NS
+                await rig.tick(0, 1000)
+            assert rig.exchange_position() == 0
+            assert rig.trader.position_qty(SYMBOL) == 0
+            assert rig.trader.open_orders() == []
+            assert not rule_11(rig.trader)
+            await rig.journal.flush()
+            kinds = [
+                row[0] for row in await (await rig.db.execute("SELECT kind FROM events")).fetchall()
+            ]
+            assert kinds.count("ForeignOrder") == 1  # said once, not on every poll
+            assert kinds.count("AutoSquaredOff") >= 1
+            adopted = await (
+                await rig.db.execute(
+                    "SELECT purpose, SUM(f.quantity) FROM orders o JOIN fills f ON f.tag = o.tag "
+                    "WHERE o.tag LIKE 'kite-%' GROUP BY purpose"
+                )
+            ).fetchall()
+            assert [tuple(r) for r in adopted] == [("SQUARE_OFF", held)]
+        finally:
+            await rig.journal.close()
+            await rig.db.close()
+
+    asyncio.run(scenario())
