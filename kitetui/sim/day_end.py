@@ -8,7 +8,8 @@ Two things Kite does that a desk must survive, and that a sim without them would
   ₹50 + GST an order; after that time no fresh MIS order is taken (support article
   "What are the auto square-off timings for open intraday positions?"). A desk whose own
   square-off comes later, or fails, finds its position closed and its stop cancelled by
-  somebody else. The sim squares off at the first batch at or after the cut-off.
+  somebody else. The sim squares off at the first batch at or after the cut-off, in
+  orders of at most 30,000 units of a stock or the freeze quantity of a derivative.
 * **The close.** Unmatched orders are cancelled by the exchange after the close
   ("exchange mass cancel"), and the next day's order book and tradebook list only that
   day's (``OrderDesk.end_day``). A stop placed yesterday is gone, whether or not the
@@ -24,20 +25,30 @@ from collections.abc import Mapping
 
 from kitetui.clock import ist_day_number, ist_minute_of_day
 from kitetui.domain import Bar, Tick
+from kitetui.market.instruments import Instrument
 from kitetui.sim.order_book import TERMINAL, AccountBook
 from kitetui.sim.orders import OrderDesk
 from kitetui.sim.rules import MSG_RMS_SQUARE_OFF_CANCEL, SimRules, auto_square_off_minute
 
-__all__ = ["DayEnd"]
+__all__ = ["EQUITY_SQUARE_OFF_MAX", "DayEnd"]
+
+EQUITY_SQUARE_OFF_MAX = 30_000  # units of a stock in one RMS square-off order
 
 
 class DayEnd:
     """Squares off MIS positions at the cut-off and ends each account's day."""
 
-    def __init__(self, books: Mapping[str, AccountBook], desk: OrderDesk, rules: SimRules) -> None:
+    def __init__(
+        self,
+        books: Mapping[str, AccountBook],
+        desk: OrderDesk,
+        rules: SimRules,
+        freeze_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.books = books
         self.desk = desk
         self.rules = rules
+        self.freeze_limits = dict(freeze_limits or {})  # underlying -> freeze quantity
         self._squared: dict[int, int] = {}  # cut-off minute -> the IST day it was run
 
     def on_batch(self, ts_ns: int, _items: list[Tick | Bar], _tokens: list[int]) -> None:
@@ -72,4 +83,20 @@ class DayEnd:
             self.desk.cancel(book, order, MSG_RMS_SQUARE_OFF_CANCEL)
         for row in list(book.positions.values()):
             if row.product == "MIS" and row.quantity and due(row.instrument.exchange):
-                self.desk.place_for_rms(book.account, book, row.instrument, row.quantity)
+                left, most = row.quantity, self._most(row.instrument)
+                while left:  # in orders of at most ``_most``, each charged
+                    part = max(-most, min(most, left))
+                    self.desk.place_for_rms(book.account, book, row.instrument, part)
+                    left -= part
+
+    def _most(self, instrument: Instrument) -> int:
+        """The most the RMS squares off in one order: 30,000 units of a stock, the
+        freeze quantity of a derivative (support article "What are call and trade
+        charges?")."""
+        if instrument.exchange in ("NSE", "BSE"):
+            return EQUITY_SQUARE_OFF_MAX
+        freeze = self.freeze_limits.get((instrument.name or instrument.tradingsymbol).upper())
+        if not freeze:
+            return 10**9
+        lot = max(1, instrument.lot_size)
+        return max(lot, freeze // lot * lot)

@@ -112,7 +112,7 @@ class SimExchange:
         self._modifier = OrderModifier(self._desk, gate)
         matcher = Matcher(self._books, self._desk, fills, tape)
         market.add_listener(matcher.on_batch)
-        self._day_end = DayEnd(self._books, self._desk, self.rules)
+        self._day_end = DayEnd(self._books, self._desk, self.rules, gate.freeze_limits)
         market.add_listener(self._day_end.on_batch)  # after the matcher: the batch traded
         market.on_day_change(self._on_day)
 

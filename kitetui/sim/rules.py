@@ -26,6 +26,7 @@ from fractions import Fraction
 from kitetui.market.instruments import Instrument
 from kitetui.money import exact_fraction
 from kitetui.sim.market import IST
+from kitetui.trading.auto_square_off import cutoff_minute
 
 __all__ = [
     "MAX_EQUITY_QUANTITY",
@@ -119,10 +120,6 @@ MAX_EQUITY_QUANTITY = 100_000  # "Order quantity greater than 1,00,000 shares"
 # AMO blocked from 9:00 (equity) / 9:10 (F&O) to 15:45 IST, as (hour, minute).
 _AMO_BLOCK_START = {"equity": (9, 0), "fo": (9, 10)}
 _AMO_BLOCK_END = (15, 45)
-# Zerodha's intraday auto square-off, minutes after IST midnight: cash equity 3:20 PM,
-# equity and index derivatives 3:25 PM (support article cited above and in
-# docs/exchange-rules.md). Its RMS squares off "at or after" these times.
-_SQUARE_OFF_MINUTE = {"equity": 15 * 60 + 20, "fo": 15 * 60 + 25}
 # The underlyings of NSE's and BSE's index derivatives (options on anything else are
 # stock options).
 INDEX_UNDERLYINGS = frozenset(
@@ -207,8 +204,9 @@ def is_index_option(instrument: Instrument) -> bool:
 
 def auto_square_off_minute(exchange: str) -> int:
     """The minute of the IST day at which Zerodha's RMS squares off MIS positions on
-    ``exchange`` (module constants)."""
-    return _SQUARE_OFF_MINUTE["fo" if exchange in DERIVATIVE_EXCHANGES else "equity"]
+    ``exchange``: 3:20 PM cash, 3:25 PM derivatives (``kitetui.trading.auto_square_off``,
+    shared with the desk; sources in docs/exchange-rules.md row 15)."""
+    return cutoff_minute(exchange)
 
 
 # ---------------------------------------------------------------------- AMO hours

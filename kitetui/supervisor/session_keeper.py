@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from kitetui.clock import ist_date, ist_minute_of_day
 from kitetui.domain import Event, OrderPurpose, Tick, Validity
 from kitetui.events import EventKind
+from kitetui.trading import auto_square_off
 from kitetui.trading.risk import ENTRY_CUTOFF
 from kitetui.trading.session import SessionPlan, plan_session
 
@@ -163,7 +164,7 @@ class SessionKeeper:
         trader = desk.trader
         for position in carried:
             await trader.flatten(
-                position.symbol, OrderPurpose.SQUARE_OFF, "auto square-off at the close"
+                position.symbol, OrderPurpose.SQUARE_OFF, f"{auto_square_off.REASON} at the close"
             )
         for position in carried:
             price = desk.last_prices.get(position.symbol)

@@ -175,9 +175,12 @@ class SegmentRates:
     stamp: Decimal
     gst: Decimal
     tax_type: str  # "stt" or "ctt", as Kite labels transaction_tax
+    square_off_fee: Decimal = ZERO  # per executed order the broker squared off
 
-    def charges(self, turnover: Decimal, executed: bool) -> Charges:
-        """An order's charges on its cumulative ``turnover``; ``executed`` = has a fill."""
+    def charges(self, turnover: Decimal, executed: bool, squared_off: bool = False) -> Charges:
+        """An order's charges on its cumulative ``turnover``; ``executed`` = has a fill;
+        ``squared_off`` = the broker placed it to square off (its fee comes on top of
+        the brokerage, and in GST's base with it)."""
         with localcontext(EXACT):
             if self.brokerage_flat is not None:
                 brokerage = self.brokerage_flat if executed else ZERO
@@ -185,6 +188,8 @@ class SegmentRates:
                 brokerage = self.brokerage_fraction * turnover
                 if self.brokerage_cap is not None and brokerage > self.brokerage_cap:
                     brokerage = self.brokerage_cap
+            if squared_off and executed:
+                brokerage += self.square_off_fee
             exchange = self.exchange * turnover
             sebi = self.sebi * turnover
             return Charges(
@@ -215,6 +220,7 @@ class OrderSpec:
     trade_date: date
     underlying: str = ""
     multiplier: int = 1
+    squared_off: bool = False  # the broker's own order squaring off (``square_off_fee``)
 
     @classmethod
     def for_instrument(
@@ -255,7 +261,7 @@ class OrderCharges:
     def charges(self) -> Charges:
         if not self.quantity:
             return NO_CHARGES
-        return self.rates.charges(self.turnover, executed=True)
+        return self.rates.charges(self.turnover, executed=True, squared_off=self.spec.squared_off)
 
     @property
     def total_paise(self) -> int:
@@ -278,7 +284,8 @@ class FillCharges:
 # --------------------------------------------------------------------------- the table
 
 
-_CHARGE_NAMES = ("brokerage", "stt", "exchange", "ipft", "sebi", "stamp", "gst")
+_CHARGE_NAMES = ("brokerage", "stt", "exchange", "ipft", "sebi", "stamp", "gst", "square_off_fee")
+_FLAT_ONLY = frozenset({"square_off_fee"})  # an amount per order, no percent
 _ROW_KEYS = frozenset(
     {"classes", "exchanges", "sides", "underlyings", "from", "sources", "note"}
     | {"percent", "cap", "flat"}
@@ -384,6 +391,7 @@ class ChargeTable:
             stamp=values["stamp"].fraction,
             gst=values["gst"].fraction,
             tax_type="ctt" if kind is ChargeClass.COMMODITY_FUTURES else "stt",
+            square_off_fee=values["square_off_fee"].flat or ZERO,
         )
         if len(self._cache) >= self.CACHE_SIZE:
             self._cache.clear()
@@ -505,6 +513,10 @@ def _parse_value(name: str, row: Mapping[str, Any], where: str) -> _Value:
             fraction=_amount(row["percent"], "percent", where) / _HUNDRED,
             cap=_amount(row["cap"], "cap", where),
         )
+    if name in _FLAT_ONLY:
+        if "flat" not in row or "percent" in row or "cap" in row:
+            raise ChargeTableError(f"{where}: {name} is a 'flat' amount per order")
+        return _Value(fraction=ZERO, flat=_amount(row["flat"], "flat", where))
     if "flat" in row or "cap" in row:
         raise ChargeTableError(f"{where}: only brokerage rows take 'flat' or 'cap'")
     if "percent" not in row:
@@ -580,7 +592,9 @@ class ChargeCalculator:
             raise ChargeError(f"a fill's quantity must be positive, not {quantity}")
         with localcontext(EXACT):
             turnover = before.turnover + _price(price) * quantity * before.spec.multiplier
-        after_charges = before.rates.charges(turnover, executed=True)
+        after_charges = before.rates.charges(
+            turnover, executed=True, squared_off=before.spec.squared_off
+        )
         after = OrderCharges(
             spec=before.spec,
             rates=before.rates,

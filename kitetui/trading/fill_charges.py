@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from kitetui.clock import ist_date
 from kitetui.domain import Event, Fill, Order
 from kitetui.events import EventKind
+from kitetui.trading import auto_square_off
 from kitetui.trading.charges import (
     ChargeCalculator,
     ChargeError,
@@ -50,7 +51,8 @@ __all__ = ["ChargedFill", "FillCharger", "order_spec"]
 
 def order_spec(order: Order, instrument: Instrument | None, ts_ns: int) -> OrderSpec:
     """What an order is charged on: its instrument's segment (from the master, else from
-    its exchange and symbol), exchange, product, side and IST trade date."""
+    its exchange and symbol), exchange, product, side and IST trade date, and whether
+    the broker squared it off (its fee on top)."""
     exchange = order.exchange.value
     if instrument is not None and instrument.segment:
         kind = segment_kind(instrument.segment)
@@ -66,6 +68,7 @@ def order_spec(order: Order, instrument: Instrument | None, ts_ns: int) -> Order
         side=order.side,
         trade_date=ist_date(ts_ns),
         underlying=underlying,
+        squared_off=auto_square_off.by_broker(order),
     )
 
 

@@ -24,7 +24,7 @@ from kitetui.brokers.base import (
     NotAccepted,
     PlacementUnknown,
 )
-from kitetui.clock import DataClock, ist_date
+from kitetui.clock import DataClock, ist_date, ist_minute_of_day
 from kitetui.domain import (
     Event,
     Exchange,
@@ -43,6 +43,7 @@ from kitetui.domain import (
 from kitetui.events import EventKind
 from kitetui.kite.session import TokenExpired
 from kitetui.store.journal import Journal
+from kitetui.trading import auto_square_off
 from kitetui.trading.charges import default_calculator
 from kitetui.trading.entries import SignalEntries
 from kitetui.trading.exits import ExitManager
@@ -764,20 +765,26 @@ class Trader(TraderRecords, SignalEntries):
                 left -= quantity
         if not taken:
             return
+        at_cutoff = ist_minute_of_day(taken[0][1].ts_ns) >= auto_square_off.cutoff_minute(
+            order.exchange.value
+        )
+        by_rms = order.product is Product.MIS and at_cutoff
         adopted = replace(
             order,
             engine=position.engine,
             purpose=OrderPurpose.SQUARE_OFF,
             quantity=sum(fill.quantity for _, fill in taken),
-            reason=f"closed by the broker (order {order.broker_order_id}, not kitetui's)",
+            reason=f"{auto_square_off.REASON if by_rms else 'closed outside kitetui'} "
+            f"(order {order.broker_order_id})",
         )
         self.record_order_event(
             adopted,
             EventKind.AUTO_SQUARED_OFF,
             "ERROR",
-            f"the broker closed {adopted.quantity} of {order.symbol} {held:+d} with its own "
-            f"order {order.broker_order_id} (Zerodha's intraday auto square-off, or a person "
-            "in Kite): the position is taken down by it",
+            f"{order.symbol} {held:+d}: {adopted.quantity} closed by order "
+            f"{order.broker_order_id}, not kitetui's ("
+            + ("Zerodha's intraday auto square-off" if by_rms else "a person in Kite?")
+            + "): the position is taken down by it",
         )
         self.track(adopted)
         await self.journal.write_order(adopted)

@@ -133,3 +133,16 @@ def test_with_the_rules_off_orders_outlive_their_session():
     resting = made.place(**limit(price=450.0, quantity=1))
     _at(made, 24 * 3600 - 15 * MINUTE)
     assert resting.status == "OPEN" and _position(made, STOCK_KEY) == 10
+
+
+def test_the_rms_squares_off_in_orders_no_bigger_than_the_freeze_quantity():
+    made = rig(freeze_limits={"NIFTY": 100}, enforce_margins=False)
+    _at(made, 0, CALL_KEY, 100.0)
+    for _ in range(5):  # 250 in lots of 50, two at a time (the freeze is 100)
+        made.place(**limit(symbol="NIFTY23NOV19500CE", price=101.0, quantity=50))
+    assert _position(made, CALL_KEY) == 250
+    before = set(made.book.orders)
+    _at(made, TO_15_20 + 5 * MINUTE, CALL_KEY, 100.0)
+    rms = [o for i, o in made.book.orders.items() if i not in before]
+    assert sorted(o.quantity for o in rms) == [50, 100, 100]
+    assert _position(made, CALL_KEY) == 0

@@ -477,3 +477,54 @@ async def test_a_token_refused_mid_session_stops_the_run_resumable_not_failed(
         assert again.portfolio.open_positions()  # rebuilt from the journal, not abandoned
     finally:
         await again.close()
+
+
+async def test_a_position_left_open_at_the_bell_is_squared_off_by_the_broker_and_charged_for_it(
+    tmp_path: Path,
+) -> None:
+    """The data ends at 11:14 with an MIS long open: the paper broker plays Zerodha's
+    auto square-off at the last price, and charges its ₹50 + GST as Zerodha does."""
+    rows = []
+    price = 100.0
+    for minute in range(120):
+        hh, mm = divmod(9 * 60 + 15 + minute, 60)
+        price += -0.05 if minute < 40 else 0.2  # down, then a steady rise: a long to hold
+        o, c = price - 0.05, price
+        rows.append((f"2023-04-03 {hh:02d}:{mm:02d}:00", o, c + 0.1, o - 0.1, c, 1000))
+    source = tmp_path / "TEST.csv.gz"
+    _kite_csv(source, rows)
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["replay"]["sources"] = [{"symbol": "TEST", "path": str(source)}]
+    master = tmp_path / "instruments.csv"
+    master.write_text(
+        "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,"
+        "tick_size,lot_size,instrument_type,segment,exchange\n"
+        "2561,10,TEST,TEST LTD,0,,0,0.05,1,EQ,NSE,NSE\n"
+    )
+    data["instruments"] = [str(master)]
+    data["engines"] = [
+        {
+            "name": "equity",
+            "kind": "equity",
+            "symbols": ["TEST"],
+            "timeframe": "1m",
+            "product": "MIS",
+            "strategy": "ema_cross",
+            "params": {"fast": 5, "slow": 10, "allow_short": False},
+        }
+    ]
+    db = tmp_path / "state.db"
+    await _run(parse_config(data, "t.yaml"), db)
+    assert _rows(db, "SELECT count(*) FROM events WHERE kind = 'AutoSquaredOff'") == [(1,)]
+    squared = _rows(
+        db,
+        "SELECT o.reason, SUM(CAST(f.charge_brokerage AS REAL)), SUM(CAST(f.charge_gst AS REAL)) "
+        "FROM orders o JOIN fills f ON f.tag = o.tag WHERE o.purpose = 'SQUARE_OFF' "
+        "GROUP BY o.tag",
+    )
+    assert len(squared) == 1
+    reason, brokerage, gst = squared[0]
+    assert reason.startswith("auto square-off by the broker")
+    assert 50 < brokerage <= 70 and gst > 9  # ₹50 over the ≤ ₹20 brokerage, GST on it
+    net = _rows(db, "SELECT SUM(CASE side WHEN 'BUY' THEN quantity ELSE -quantity END) FROM fills")
+    assert net == [(0,)]

@@ -18,6 +18,7 @@ Expected figures come from three kinds of source, each case says which:
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -465,6 +466,27 @@ def test_option_brokerage_is_charged_on_the_first_fill_only(calc: ChargeCalculat
     assert first.order.quantity == 75 and second.order.quantity == 150
 
 
+def test_an_order_the_broker_squared_off_pays_fifty_rupees_and_gst_once(
+    calc: ChargeCalculator,
+) -> None:
+    """Zerodha's auto square-off charge (derived: ₹50 + 18 % GST an order, on top of the
+    brokerage; zerodha-support-square-off): on the order's first fill, in GST's base."""
+    day = date(2025, 2, 3)
+    plain = _spec(EQ, "NSE", Product.MIS, SELL, day)
+    squared = replace(plain, squared_off=True)
+    fills = [(10, 2000.0), (20, 2001.0)]
+    ours, theirs = calc.for_order(plain, fills).charges, calc.for_order(squared, fills).charges
+    assert theirs.brokerage - ours.brokerage == D("50")
+    assert theirs.gst - ours.gst == D("9.00")
+    assert (theirs.stt, theirs.exchange, theirs.stamp) == (ours.stt, ours.exchange, ours.stamp)
+    first = calc.fill(calc.open_order(squared), 10, 2000.0)
+    second = calc.fill(first.order, 20, 2001.0)
+    assert first.charges.brokerage == D("56")  # 0.03 % of ₹20,000 + ₹50
+    assert second.charges.brokerage == D("12.006")  # the fee is the order's, paid once
+    option = replace(_spec(OPT, "NFO", Product.MIS, SELL, day, "NIFTY"), squared_off=True)
+    assert calc.for_order(option, [(75, 120.5)]).charges.brokerage == D("70")
+
+
 def test_for_fill_takes_a_journaled_fill(calc: ChargeCalculator) -> None:
     spec = _spec(FUT, "NFO", Product.MIS, BUY, date(2025, 2, 3), "NIFTY")
     fill = Fill("f1", "tag1", "NIFTY25FEBFUT", BUY, 75, 23500.05, 0, product=Product.MIS)
@@ -690,6 +712,7 @@ def _table_text(tmp_path: Path, old: str, new: str, count: int = 1) -> Path:
             r"charges\.stt\[13\]: a second stt row for equity_intraday sell on NSE from 2020-07-01",
         ),
         ('      flat: "20"', '      flat: "20"\n      cap: "20"', "either 'flat' or 'percent'"),
+        ('      flat: "50"', '      percent: "50"', "square_off_fee is a 'flat' amount"),
     ],
     ids=[
         "float-percent",
@@ -704,6 +727,7 @@ def _table_text(tmp_path: Path, old: str, new: str, count: int = 1) -> Path:
         "unknown-charge",
         "duplicate-row",
         "flat-and-cap",
+        "square-off-fee-percent",
     ],
 )
 def test_a_bad_rate_file_is_refused_naming_the_file_row_and_reason(

@@ -128,6 +128,17 @@ def test_a_position_the_rms_squares_off_is_taken_down_not_covered_again(tmp_path
                 )
             ).fetchall()
             assert [tuple(r) for r in adopted] == [("SQUARE_OFF", held)]
+            # the broker's order, charged as Zerodha charges it: ₹50 + GST on top (once)
+            (fee,) = await (
+                await rig.db.execute(
+                    "SELECT SUM(CAST(charge_brokerage AS REAL)) FROM fills WHERE tag LIKE 'kite-%'"
+                )
+            ).fetchone()
+            assert 50 < fee <= 70
+            (reason,) = await (
+                await rig.db.execute("SELECT reason FROM orders WHERE tag LIKE 'kite-%'")
+            ).fetchone()
+            assert reason.startswith("auto square-off by the broker")
         finally:
             await rig.journal.close()
             await rig.db.close()

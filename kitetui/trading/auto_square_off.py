@@ -1,0 +1,35 @@
+"""Zerodha's intraday auto square-off: when it comes, and how its orders are known.
+
+At or after 3:20 PM IST (cash equity) and 3:25 PM (equity and index derivatives)
+Zerodha's RMS cancels the pending MIS orders and closes every MIS position still open
+with an order of its own, and charges ₹50 + 18 % GST for each such order on top of its
+brokerage (the "call and trade (auto square off)" charge; the rate table's
+``square_off_fee``). Support articles: "What are the auto square-off timings for open
+intraday positions?" and "What are call and trade charges?" (docs/charges.md).
+
+Three places need this: the local exchange, which plays the RMS; the paper desk, which
+plays it at the bell when its own square-off did not close a position; and the live
+desk, which takes a position down by the RMS's fills. An order squared off by the
+broker carries ``REASON`` at the head of its reason, which is how the charges know it.
+"""
+
+from __future__ import annotations
+
+from kitetui.domain import Order
+
+__all__ = ["REASON", "by_broker", "cutoff_minute"]
+
+REASON = "auto square-off by the broker"
+_CASH_MINUTE = 15 * 60 + 20
+_DERIVATIVES_MINUTE = 15 * 60 + 25
+_DERIVATIVE_EXCHANGES = frozenset({"NFO", "BFO"})
+
+
+def cutoff_minute(exchange: str) -> int:
+    """The minute of the IST day from which the RMS squares off MIS on ``exchange``."""
+    return _DERIVATIVES_MINUTE if exchange in _DERIVATIVE_EXCHANGES else _CASH_MINUTE
+
+
+def by_broker(order: Order) -> bool:
+    """Whether the broker squared this order's position off (and charges for it)."""
+    return order.reason.startswith(REASON)
