@@ -119,8 +119,10 @@ def test_a_position_the_rms_squares_off_is_taken_down_not_covered_again(tmp_path
             kinds = [
                 row[0] for row in await (await rig.db.execute("SELECT kind FROM events")).fetchall()
             ]
-            assert kinds.count("ForeignOrder") == 1  # said once, not on every poll
-            assert kinds.count("AutoSquaredOff") >= 1
+            rms = [o for o in rig.exchange.orders(rig.account) if not o["tag"]]
+            assert len(rms) == held // 100  # in orders of the freeze quantity (100)
+            assert kinds.count("ForeignOrder") == len(rms)  # each once, not on every poll
+            assert kinds.count("AutoSquaredOff") >= len(rms)
             adopted = await (
                 await rig.db.execute(
                     "SELECT purpose, SUM(f.quantity) FROM orders o JOIN fills f ON f.tag = o.tag "
@@ -128,17 +130,17 @@ def test_a_position_the_rms_squares_off_is_taken_down_not_covered_again(tmp_path
                 )
             ).fetchall()
             assert [tuple(r) for r in adopted] == [("SQUARE_OFF", held)]
-            # the broker's order, charged as Zerodha charges it: ₹50 + GST on top (once)
-            (fee,) = await (
+            # each broker's order charged as Zerodha charges it: ₹50 + GST on top, once
+            fees = await (
                 await rig.db.execute(
-                    "SELECT SUM(CAST(charge_brokerage AS REAL)) FROM fills WHERE tag LIKE 'kite-%'"
+                    "SELECT o.reason, SUM(CAST(f.charge_brokerage AS REAL)) FROM fills f "
+                    "JOIN orders o ON o.tag = f.tag WHERE o.tag LIKE 'kite-%' GROUP BY o.tag"
                 )
-            ).fetchone()
-            assert 50 < fee <= 70
-            (reason,) = await (
-                await rig.db.execute("SELECT reason FROM orders WHERE tag LIKE 'kite-%'")
-            ).fetchone()
-            assert reason.startswith("auto square-off by the broker")
+            ).fetchall()
+            assert len(fees) == len(rms)
+            for reason, fee in fees:
+                assert reason.startswith("auto square-off by the broker")
+                assert 50 < fee <= 70
         finally:
             await rig.journal.close()
             await rig.db.close()
