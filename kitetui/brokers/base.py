@@ -81,6 +81,12 @@ class Broker(Protocol):
         """Stops that triggered and rest unfilled since the last call (simulated)."""
         ...
 
+    def take_filled(self) -> list[tuple[Order, Fill]]:
+        """Fills the exchange made outside ``on_market`` since the last call (simulated:
+        a stop placed in reaction to a bar's fill that the rest of that bar went
+        through); the reaction to the last print is over."""
+        ...
+
     def apply_update(self, data: Mapping[str, Any]) -> tuple[Order | None, list[Fill]]:
         """One order update from the exchange: the order's new state and its new fills
         (None for an order that is not ours to track)."""

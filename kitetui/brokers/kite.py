@@ -644,6 +644,10 @@ class KiteBroker:
         """Kite reports a triggered stop by an update like any other change."""
         return []
 
+    def take_filled(self) -> list[tuple[Order, Fill]]:
+        """Kite reports every fill by an update."""
+        return []
+
     def restore(self, orders: Sequence[Order]) -> None:
         """After a restart: the journaled orders. Their tags count as sent (never placed
         again) and their journaled fill state is where fill deltas start from."""

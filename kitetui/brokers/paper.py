@@ -34,11 +34,14 @@ class PaperBroker:
         tick_sizes: Mapping[str, float] | None = None,
         liquidity: Liquidity | None = None,
         keep_finished: int | None = KEEP_FINISHED,
+        rest_of_bar: bool = True,
     ) -> None:
         """``tick_size`` is the default; ``tick_sizes`` the instrument master's per symbol;
         ``liquidity`` turns partial fills on (None: whole fills, as backtests expect);
         ``keep_finished`` bounds the finished orders the book keeps (None: all)."""
-        self.book = PaperBook(slippage_bps, tick_size, tick_sizes, liquidity, keep_finished)
+        self.book = PaperBook(
+            slippage_bps, tick_size, tick_sizes, liquidity, keep_finished, rest_of_bar=rest_of_bar
+        )
 
     @property
     def slippage_bps(self) -> float:
@@ -107,6 +110,10 @@ class PaperBroker:
     def take_triggered(self) -> list[Order]:
         """Stops that triggered but did not fill since the last call (now OPEN limits)."""
         return self.book.take_triggered()
+
+    def take_filled(self) -> list[OrderFill]:
+        """Fills placements made since the last call (``PaperBook.take_filled``)."""
+        return self.book.take_filled()
 
     def restore(self, orders: list[Order]) -> None:
         """Re-register journaled orders after a restart (``PaperBook.restore``)."""

@@ -15,6 +15,12 @@ flatter itself:
   already through their price), then a continuous walk O→L→H→C for an up bar
   (close >= open) or O→H→L→C for a down bar. A limit touched mid-bar fills at its
   limit, a stop crossed mid-bar triggers at its trigger.
+- **The rest of the bar** (``rest_of_bar``, the desk's paper broker). An entry filled
+  at a bar's open has the rest of that bar's walk still to come: the protective stop
+  placed in reaction to the fill is matched against it, so a bar that opened at the
+  entry and went through the stop stops it out on that bar (at the trigger), not a
+  minute later. Its fill comes from ``take_filled``, which also ends the reaction: a
+  stop placed later waits for the next print.
 - **Whole fills** (the default). An order fills completely or not at all; the fill id
   is ``f"{tag}-1"`` so journaling the same fill twice is idempotent.
 - **Partial fills, opt-in** (``PaperBook(liquidity=Liquidity(fraction))``, used by
@@ -91,9 +97,15 @@ class PaperBook:
         tick_sizes: Mapping[str, float] | None = None,
         liquidity: Liquidity | None = None,
         keep_finished: int | None = None,
+        rest_of_bar: bool = False,
     ) -> None:
         """``tick_size`` is the default; ``tick_sizes`` the instrument master's per symbol;
         ``liquidity`` turns partial fills on (None: whole fills, as backtests expect).
+
+        ``rest_of_bar``: a stop placed in reaction to a bar's fill is matched against
+        what is left of that bar's walk after the fill (module docstring). The desk's
+        paper broker turns it on; the local exchange, whose orders come over the wire
+        after the batch, does not.
 
         ``keep_finished``: how many finished orders (filled, cancelled, rejected) stay
         readable by ``lookup``/``refresh``, newest first to finish; None keeps them all.
@@ -110,6 +122,11 @@ class PaperBook:
         # The same orders by symbol: a bar looks at its own symbol's only (``_eligible``).
         self._by_symbol: dict[str, dict[str, Order]] = {}
         self._triggered: list[Order] = []  # stops that triggered and rest unfilled
+        self.rest_of_bar = rest_of_bar
+        # symbol -> (bar start, the walk left after the bar's first fill of the symbol),
+        # until the owner takes the reaction's fills (``take_filled``)
+        self._bar_rest: dict[str, tuple[int, tuple[float, ...]]] = {}
+        self._late: list[OrderFill] = []  # fills made by placements (``take_filled``)
 
     @property
     def slippage_bps(self) -> float:
@@ -155,6 +172,8 @@ class PaperBook:
                 avg_price=0.0,
             )
             self._work(placed)
+            if stop and self._bar_rest and order.symbol in self._bar_rest:
+                self._match_rest(placed)
         if order.tag:
             self._tags.add(order.tag)
             self._orders[order.tag] = placed
@@ -212,6 +231,28 @@ class PaperBook:
     def has_working(self) -> bool:
         """Whether any order works (cheaper than ``open_orders`` on the hot path)."""
         return bool(self._working)
+
+    def take_filled(self) -> list[OrderFill]:
+        """The fills placements made since the last call (a stop the rest of its entry's
+        bar went through); the reaction to the last print is over: a stop placed from
+        now on waits for the next one."""
+        self._bar_rest.clear()
+        late, self._late = self._late, []
+        return late
+
+    def _match_rest(self, order: Order) -> None:
+        """A stop placed while its symbol's bar is still being reacted to: matched
+        against the walk that bar took after its fill (``rest_of_bar``)."""
+        ts_ns, walk = self._bar_rest[order.symbol]
+        fill_price = None
+        for start, end in pairwise(walk):
+            order, fill_price = self._along(order, start, end)
+            if fill_price is not None:
+                break
+        if fill_price is not None:
+            self._settle(order, fill_price, ts_ns, self._late)
+        elif self._working.get(order.tag) is not order:  # an SL triggered, its limit not
+            self._rest(order)
 
     def take_triggered(self) -> list[Order]:
         """Stops that triggered but did not fill since the last call (now OPEN limits),
@@ -303,11 +344,16 @@ class PaperBook:
         fills: list[OrderFill] = []
         for order in eligible:
             order, fill_price = self._at_point(order, path[0])
-            for start, end in pairwise(path):
+            left = path  # the walk after the fill point
+            for k, (start, end) in enumerate(pairwise(path)):
                 if fill_price is not None:
                     break
                 order, fill_price = self._along(order, start, end)
+                left = (fill_price, *path[k + 1 :]) if fill_price is not None else left
+            before = len(fills)
             self._settle(order, fill_price, bar.ts_ns, fills, budget)
+            if self.rest_of_bar and len(fills) > before and bar.symbol not in self._bar_rest:
+                self._bar_rest[bar.symbol] = (bar.ts_ns, left)
         return fills
 
     # ------------------------------------------------------------------ settling

@@ -492,13 +492,16 @@ class Supervisor:
         return bool(self._triggered)
 
     async def _react(self) -> None:
-        """The trader hears of what the last accepted print filled, then of the stops it
+        """The trader hears of what the last accepted print filled (and of what the rest
+        of a bar filled of the stops placed in reaction), then of the stops it
         triggered that rest unfilled (re-priced like Kite's order updates would ask):
         those are taken after the fills, which may have cancelled some."""
         filled, self._filled = self._filled, []
         triggered, self._triggered = self._triggered, []
         if filled:
-            await self.trader.on_fills(filled)
+            while filled:  # a stop the rest of its entry's bar went through fills too
+                await self.trader.on_fills(filled)
+                filled = self.broker.take_filled()
             triggered = self.broker.take_triggered()
         for order in triggered:
             await self.trader.on_order_state(order)

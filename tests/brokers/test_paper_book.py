@@ -569,3 +569,70 @@ def test_property_bounded_book_matches_the_unbounded_one(keep, steps):
     assert len(kept) <= 2 * keep
     for tag in kept:
         assert bounded.lookup(tag) == full.lookup(tag)
+
+
+# ---------------------------------------------------------------------- the rest of the bar
+
+
+def _entered(book: PaperBook, entry_bar: Bar) -> float:
+    """A MARKET buy filled at ``entry_bar``'s open; its fill price."""
+    book.place(order())
+    ((_, fill),) = book.on_bar(entry_bar)
+    return fill.price
+
+
+@pytest.mark.parametrize(
+    "entry_bar",
+    [
+        bar(100.0, 101.0, 97.0, 100.5),  # up bar: O -> L (through the stop) -> H -> C
+        bar(100.0, 102.0, 97.0, 97.5),  # down bar: O -> H -> L (through the stop) -> C
+    ],
+    ids=["up-bar", "down-bar"],
+)
+def test_a_stop_placed_on_its_entrys_fill_meets_the_rest_of_that_bar(entry_bar):
+    book = PaperBook(slippage_bps=0, rest_of_bar=True)
+    _entered(book, entry_bar)
+    stop = order(side=S, kind=SLM, trigger=98.0, tag="s1", ts_ns=200)
+    assert book.place(stop).status is OrderStatus.TRIGGER_PENDING  # as placed
+    ((done, fill),) = book.take_filled()
+    assert (done.tag, done.status, fill.price, fill.ts_ns) == (
+        "s1",
+        OrderStatus.COMPLETE,
+        98.0,
+        200,
+    )
+    assert book.take_filled() == [] and book.open_orders() == []
+
+
+def test_a_stop_the_rest_of_the_bar_never_reached_waits_for_the_next_bar():
+    book = PaperBook(slippage_bps=0, rest_of_bar=True)
+    _entered(book, bar(100.0, 101.0, 99.0, 100.5))
+    book.place(order(side=S, kind=SLM, trigger=98.0, tag="s1", ts_ns=200))
+    assert book.take_filled() == []
+    assert [o.tag for o in book.open_orders()] == ["s1"]
+    ((_, fill),) = book.on_bar(bar(99.5, 99.5, 97.0, 97.5, ts_ns=260))
+    assert fill.price == 98.0
+
+
+def test_a_limit_entry_filled_mid_bar_meets_only_the_walk_after_its_fill():
+    book = PaperBook(slippage_bps=0, rest_of_bar=True)
+    book.place(order(kind=LMT, price=99.0))
+    # up bar O 100 -> L 96 -> H 101 -> C 100: the buy fills at 99 on the way down, and
+    # the walk after it still reaches 96, through a stop at 97
+    ((_, fill),) = book.on_bar(bar(100.0, 101.0, 96.0, 100.0))
+    assert fill.price == 99.0
+    book.place(order(side=S, kind=SL, price=96.5, trigger=97.0, tag="s1", ts_ns=200))
+    ((done, stop_fill),) = book.take_filled()
+    assert (done.tag, stop_fill.price) == ("s1", 97.0)
+
+
+def test_after_the_reaction_a_new_stop_waits_and_without_rest_of_bar_it_always_does():
+    book = PaperBook(slippage_bps=0, rest_of_bar=True)
+    _entered(book, bar(100.0, 101.0, 97.0, 100.5))
+    assert book.take_filled() == []  # the reaction is over: no stop came
+    book.place(order(side=S, kind=SLM, trigger=98.0, tag="s1", ts_ns=200))
+    assert book.take_filled() == [] and [o.tag for o in book.open_orders()] == ["s1"]
+    exchange_book = PaperBook(slippage_bps=0)  # the local exchange's: orders come later
+    _entered(exchange_book, bar(100.0, 101.0, 97.0, 100.5))
+    exchange_book.place(order(side=S, kind=SLM, trigger=98.0, tag="s1", ts_ns=200))
+    assert exchange_book.take_filled() == []

@@ -17,7 +17,7 @@ import yaml
 from cli_helpers import run_kitetui
 
 from kitetui.cli import DEFAULT_CONFIG
-from kitetui.clock import ist_date
+from kitetui.clock import ist_date, ist_minute_of_day
 from kitetui.commands import (
     PauseEntries,
     ResetKillSwitch,
@@ -528,3 +528,71 @@ async def test_a_position_left_open_at_the_bell_is_squared_off_by_the_broker_and
     assert 50 < brokerage <= 70 and gst > 9  # ₹50 over the ≤ ₹20 brokerage, GST on it
     net = _rows(db, "SELECT SUM(CASE side WHEN 'BUY' THEN quantity ELSE -quantity END) FROM fills")
     assert net == [(0,)]
+
+
+def _rising_test_config(tmp_path: Path, rows: list) -> AppConfig:
+    source = tmp_path / "TEST.csv.gz"
+    _kite_csv(source, rows)
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    data["replay"]["sources"] = [{"symbol": "TEST", "path": str(source)}]
+    master = tmp_path / "instruments.csv"
+    master.write_text(
+        "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,"
+        "tick_size,lot_size,instrument_type,segment,exchange\n"
+        "2561,10,TEST,TEST LTD,0,,0,0.05,1,EQ,NSE,NSE\n"
+    )
+    data["instruments"] = [str(master)]
+    data["engines"] = [
+        {
+            "name": "equity",
+            "kind": "equity",
+            "symbols": ["TEST"],
+            "timeframe": "1m",
+            "strategy": "ema_cross",
+            "params": {"fast": 5, "slow": 10, "allow_short": False},
+        }
+    ]
+    return parse_config(data, "t.yaml")
+
+
+async def test_an_entry_bar_that_goes_through_the_stop_stops_out_on_that_bar(
+    tmp_path: Path,
+) -> None:
+    """A candle replay: the entry fills at a bar's open, and the same bar then falls
+    through the protective stop placed on that fill. The stop fills on that bar, at its
+    trigger: a minute later (the next bar's open) flattered the backtest."""
+    rows = []
+    price = 100.0
+    for minute in range(120):
+        hh, mm = divmod(9 * 60 + 15 + minute, 60)
+        price += -0.05 if minute < 40 else 0.2
+        o, c = round(price - 0.05, 2), round(price, 2)
+        rows.append([f"2023-04-03 {hh:02d}:{mm:02d}:00", o, c + 0.1, o - 0.1, c, 1000])
+    first = tmp_path / "first"
+    first.mkdir()
+    db = first / "state.db"
+    await _run(_rising_test_config(first, [tuple(r) for r in rows]), db)
+    ((entry_ts, entry_price, stop_trigger),) = _rows(
+        db,
+        "SELECT f.ts_ns, f.price, e.stop_price FROM fills f JOIN orders e ON e.tag = f.tag "
+        "WHERE e.purpose = 'ENTRY' ORDER BY f.ts_ns LIMIT 1",
+    )
+    # the same data, but the entry's bar dips through that stop before closing up again
+    minute = ist_minute_of_day(entry_ts)
+    index = minute - (9 * 60 + 15)  # a row a minute from 09:15
+    assert rows[index][0].endswith(f"{minute // 60:02d}:{minute % 60:02d}:00")
+    rows[index][3] = round(stop_trigger - 1.0, 2)
+    again = tmp_path / "again"
+    again.mkdir()
+    db = again / "state.db"
+    await _run(_rising_test_config(again, [tuple(r) for r in rows]), db)
+    fills = _rows(
+        db,
+        "SELECT o.purpose, f.ts_ns, f.price FROM fills f JOIN orders o ON o.tag = f.tag "
+        "ORDER BY f.seq LIMIT 2",
+    )
+    assert fills[0][:2] == ("ENTRY", entry_ts)
+    purpose, ts, price = fills[1]
+    assert (purpose, ts) == ("STOP", entry_ts)  # on the entry's own bar
+    assert price <= stop_trigger < entry_price
+    assert _rows(db, "SELECT count(*) FROM events WHERE kind = 'StopFilled'")[0][0] >= 1
