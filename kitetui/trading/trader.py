@@ -39,6 +39,7 @@ from kitetui.domain import (
     Side,
     TradingState,
     Validity,
+    Variety,
 )
 from kitetui.events import EventKind
 from kitetui.kite.session import TokenExpired
@@ -608,7 +609,9 @@ class Trader(TraderRecords, SignalEntries):
         lapsed = [
             order
             for order in self.open_orders()
-            if order.validity is Validity.DAY and ist_date(order.ts_ns) < session_day
+            if order.validity is Validity.DAY
+            and order.variety is not Variety.AMO  # (kitetui places none: one is for today)
+            and ist_date(order.ts_ns) < session_day
         ]
         for order in lapsed:
             self.record_order_event(
@@ -696,6 +699,8 @@ class Trader(TraderRecords, SignalEntries):
         if known is None:
             await self._foreign(order, fills)
             return
+        if fills and order.tag in self._foreign_heard:  # an adopted order's later fills
+            fills = self._closing_part(order, fills)
         if known.status.is_terminal and not order.status.is_terminal:
             if order.tag not in self.not_accepted:
                 return  # updates can arrive out of order: a finished order never reopens
@@ -749,23 +754,12 @@ class Trader(TraderRecords, SignalEntries):
                     "placed by kitetui: not touched",
                 )
             )
+        taken = self._closing_part(order, fills)
         position = self.portfolio.position(order.symbol)
-        if not fills or position is None or position.product is not order.product:
+        if not taken or position is None:
             return
         held = position.quantity
-        closing = Side.SELL if held > 0 else Side.BUY
-        if order.side is not closing:
-            return
-        taken: list[tuple[Order, Fill]] = []
-        left = abs(held)
-        for fill in fills:  # beyond flat it is not ours: the reconciler reports the rest
-            quantity = min(fill.quantity, left)
-            if quantity:
-                taken.append((order, replace(fill, quantity=quantity)))
-                left -= quantity
-        if not taken:
-            return
-        at_cutoff = ist_minute_of_day(taken[0][1].ts_ns) >= auto_square_off.cutoff_minute(
+        at_cutoff = ist_minute_of_day(taken[0].ts_ns) >= auto_square_off.cutoff_minute(
             order.exchange.value
         )
         by_rms = order.product is Product.MIS and at_cutoff
@@ -773,7 +767,7 @@ class Trader(TraderRecords, SignalEntries):
             order,
             engine=position.engine,
             purpose=OrderPurpose.SQUARE_OFF,
-            quantity=sum(fill.quantity for _, fill in taken),
+            quantity=sum(fill.quantity for fill in taken),
             reason=f"{auto_square_off.REASON if by_rms else 'closed outside kitetui'} "
             f"(order {order.broker_order_id})",
         )
@@ -788,7 +782,26 @@ class Trader(TraderRecords, SignalEntries):
         )
         self.track(adopted)
         await self.journal.write_order(adopted)
-        await self.on_fills([(adopted, fill) for _, fill in taken])
+        await self.on_fills([(adopted, fill) for fill in taken])
+
+    def _closing_part(self, order: Order, fills: list[Fill]) -> list[Fill]:
+        """Of a foreign order's ``fills``, what closes our position in its symbol (same
+        product, the closing side), up to flat: beyond flat it is not ours, and the
+        reconciler reports the rest as drift."""
+        position = self.portfolio.position(order.symbol)
+        if not fills or position is None or position.product is not order.product:
+            return []
+        held = position.quantity
+        if order.side is not (Side.SELL if held > 0 else Side.BUY):
+            return []
+        taken: list[Fill] = []
+        left = abs(held)
+        for fill in fills:
+            quantity = min(fill.quantity, left)
+            if quantity:
+                taken.append(replace(fill, quantity=quantity))
+                left -= quantity
+        return taken
 
     async def on_order_state(self, order: Order, before: Order | None = None) -> None:
         """A broker update that changed an order without a fill (live and the sim):

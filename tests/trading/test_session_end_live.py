@@ -146,3 +146,59 @@ def test_a_position_the_rms_squares_off_is_taken_down_not_covered_again(tmp_path
             await rig.db.close()
 
     asyncio.run(scenario())
+
+
+def test_a_person_closing_in_kites_app_takes_the_position_down_never_beyond_flat(tmp_path):
+    """A sell placed in Kite's own app for twice the desk's long: the desk's position
+    goes to flat by it (its stop then cancelled), not short; the rest is not its own.
+    Before the cut-off it is no auto square-off, and pays no square-off fee."""
+
+    async def scenario() -> None:
+        rig = Rig(tmp_path)
+        await rig.tick(0, 1000)
+        await rig.start()
+        try:
+            await rig.trader.on_signal(rig.engine, drawn_signal(rig, SignalKind.LONG))  # type: ignore[arg-type]
+            await rig.deliver()
+            held = rig.trader.position_qty(SYMBOL)
+            for _ in range(2 * held // 100):  # by hand, in freeze-sized orders, no tag
+                rig.exchange.place_order(
+                    rig.account,
+                    "regular",
+                    {
+                        "exchange": "NFO",
+                        "tradingsymbol": SYMBOL,
+                        "transaction_type": "SELL",
+                        "quantity": 100,
+                        "product": "MIS",
+                        "order_type": "MARKET",
+                        "market_protection": -1,
+                    },
+                )
+            for _ in range(6):
+                await rig.deliver()
+                await rig.trader.exits.service()
+                await rig.poll()
+                rig.wall.ns += 3 * NS
+                await rig.tick(0, 5000)
+            assert rig.exchange_position() == -held  # the person's short is theirs
+            assert rig.trader.position_qty(SYMBOL) == 0
+            assert rig.trader.open_orders() == []  # our stops cancelled: flat
+            assert not rule_11(rig.trader)
+            await rig.journal.flush()
+            adopted = await (
+                await rig.db.execute(
+                    "SELECT o.reason, SUM(f.quantity), SUM(CAST(f.charge_brokerage AS REAL)) "
+                    "FROM orders o JOIN fills f ON f.tag = o.tag WHERE o.tag LIKE 'kite-%' "
+                    "GROUP BY o.tag"
+                )
+            ).fetchall()
+            assert sum(qty for _, qty, _ in adopted) == held
+            for reason, _, brokerage in adopted:
+                assert reason.startswith("closed outside kitetui")
+                assert brokerage <= 20  # no square-off fee
+        finally:
+            await rig.journal.close()
+            await rig.db.close()
+
+    asyncio.run(scenario())
