@@ -53,6 +53,8 @@ EVENT_ALERTS: Mapping[str, tuple[str, str]] = {
     EventKind.FEED_STALE: ("Feed stale", "WARNING"),
     EventKind.RECONCILE_DRIFT: ("Reconcile drift", "ERROR"),
     EventKind.POSITION_NAKED: ("Position NAKED", "ERROR"),
+    EventKind.AUTO_SQUARED_OFF: ("Squared off by the broker", "ERROR"),
+    EventKind.ORDER_LAPSED: ("Order lapsed unheard", "WARNING"),
     "KillSwitch": ("Kill switch", "ERROR"),
 }
 ALERT_KINDS = (*EVENT_ALERTS, "Filled")
