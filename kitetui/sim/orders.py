@@ -94,18 +94,7 @@ class OrderDesk:
         self, account: SimAccount, book: AccountBook, variety: str, params: dict[str, Any]
     ) -> str:
         """``POST /orders/{variety}``; returns the order id (the order may end REJECTED)."""
-        fields = self.gate.placement(variety, params)
-        order = SimOrder(
-            order_id=self._new_order_id(),
-            user_id=account.user_id,
-            variety=variety,
-            order_ns=self.now(),
-            guid=secrets.token_hex(8),
-            **fields,
-        )
-        book.orders[order.order_id] = order
-        order.record("PUT ORDER REQ RECEIVED")
-        order.record("VALIDATION PENDING")
+        order = self._received(account, book, variety, self.gate.placement(variety, params))
         fault = self.faults.take_reject()
         if fault is not None:
             self.reject(order, fault.message or "Order rejected by the simulated RMS.")
@@ -134,29 +123,39 @@ class OrderDesk:
         """The broker's own order closing ``quantity`` (signed: the position) of an MIS
         position: MARKET with automatic protection, untagged, past the gate and the
         account's faults, as Zerodha's RMS squares off."""
+        fields = {
+            "instrument": instrument,
+            "transaction_type": "SELL" if quantity > 0 else "BUY",
+            "order_type": "MARKET",
+            "product": "MIS",
+            "quantity": abs(quantity),
+            "price": 0.0,
+            "trigger_price": 0.0,
+            "validity": "DAY",
+            "validity_ttl": 0,
+            "disclosed_quantity": 0,
+            "market_protection": -1,
+            "tag": None,
+        }
+        order = self._received(account, book, "regular", fields)
+        self.send(book, order)
+        return order
+
+    def _received(
+        self, account: SimAccount, book: AccountBook, variety: str, fields: dict[str, Any]
+    ) -> SimOrder:
+        """A new order in the book, through Kite's first two states."""
         order = SimOrder(
             order_id=self._new_order_id(),
             user_id=account.user_id,
-            variety="regular",
-            instrument=instrument,
-            transaction_type="SELL" if quantity > 0 else "BUY",
-            order_type="MARKET",
-            product="MIS",
-            quantity=abs(quantity),
-            price=0.0,
-            trigger_price=0.0,
-            validity="DAY",
-            validity_ttl=0,
-            disclosed_quantity=0,
-            market_protection=-1,
-            tag=None,
+            variety=variety,
             order_ns=self.now(),
             guid=secrets.token_hex(8),
+            **fields,
         )
         book.orders[order.order_id] = order
         order.record("PUT ORDER REQ RECEIVED")
         order.record("VALIDATION PENDING")
-        self.send(book, order)
         return order
 
     def end_day(self, book: AccountBook) -> None:

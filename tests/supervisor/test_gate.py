@@ -254,20 +254,12 @@ def _kite_csv(path: Path, rows: list[tuple[str, float, float, float, float, int]
     path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
 
 
-async def test_bad_bars_with_spike_and_unknown_data_are_skipped_with_events(
-    tmp_path: Path,
-) -> None:
-    rows = []
-    price = 100.0
-    for minute in range(120):
-        hh, mm = divmod(9 * 60 + 15 + minute, 60)
-        o = c = price + (minute % 7) * 0.1
-        if minute == 60:
-            o = c = price * 3  # a fat-finger print: skipped, then the level goes on
-        rows.append(
-            (f"2023-04-03 {hh:02d}:{mm:02d}:00", o, max(o, c) + 0.2, min(o, c) - 0.2, c, 1000)
-        )
-    rows.insert(30, ("2023-04-03 09:45:00", float("nan"), 1, 1, 1, 1))  # duplicate + NaN
+LONG_5_10 = {"fast": 5, "slow": 10, "allow_short": False}
+
+
+def _one_symbol_config(tmp_path: Path, rows: list, **params: object) -> AppConfig:
+    """The demo config trading one stock, TEST, on ``rows`` (a gzipped Kite CSV), with an
+    equity engine on ema_cross ``params``."""
     source = tmp_path / "TEST.csv.gz"
     _kite_csv(source, rows)
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
@@ -286,11 +278,28 @@ async def test_bad_bars_with_spike_and_unknown_data_are_skipped_with_events(
             "symbols": ["TEST"],
             "timeframe": "1m",
             "strategy": "ema_cross",
-            "params": {"fast": 5, "slow": 10},
+            "params": params,
         }
     ]
+    return parse_config(data, "t.yaml")
+
+
+async def test_bad_bars_with_spike_and_unknown_data_are_skipped_with_events(
+    tmp_path: Path,
+) -> None:
+    rows = []
+    price = 100.0
+    for minute in range(120):
+        hh, mm = divmod(9 * 60 + 15 + minute, 60)
+        o = c = price + (minute % 7) * 0.1
+        if minute == 60:
+            o = c = price * 3  # a fat-finger print: skipped, then the level goes on
+        rows.append(
+            (f"2023-04-03 {hh:02d}:{mm:02d}:00", o, max(o, c) + 0.2, min(o, c) - 0.2, c, 1000)
+        )
+    rows.insert(30, ("2023-04-03 09:45:00", float("nan"), 1, 1, 1, 1))  # duplicate + NaN
     db = tmp_path / "state.db"
-    supervisor = await _run(parse_config(data, "t.yaml"), db)
+    supervisor = await _run(_one_symbol_config(tmp_path, rows, fast=5, slow=10), db)
     kinds = dict(_rows(db, "SELECT kind, count(*) FROM events GROUP BY kind"))
     assert kinds.get("BarSkipped", 0) >= 1
     spike = _rows(
@@ -491,30 +500,8 @@ async def test_a_position_left_open_at_the_bell_is_squared_off_by_the_broker_and
         price += -0.05 if minute < 40 else 0.2  # down, then a steady rise: a long to hold
         o, c = price - 0.05, price
         rows.append((f"2023-04-03 {hh:02d}:{mm:02d}:00", o, c + 0.1, o - 0.1, c, 1000))
-    source = tmp_path / "TEST.csv.gz"
-    _kite_csv(source, rows)
-    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    data["replay"]["sources"] = [{"symbol": "TEST", "path": str(source)}]
-    master = tmp_path / "instruments.csv"
-    master.write_text(
-        "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,"
-        "tick_size,lot_size,instrument_type,segment,exchange\n"
-        "2561,10,TEST,TEST LTD,0,,0,0.05,1,EQ,NSE,NSE\n"
-    )
-    data["instruments"] = [str(master)]
-    data["engines"] = [
-        {
-            "name": "equity",
-            "kind": "equity",
-            "symbols": ["TEST"],
-            "timeframe": "1m",
-            "product": "MIS",
-            "strategy": "ema_cross",
-            "params": {"fast": 5, "slow": 10, "allow_short": False},
-        }
-    ]
     db = tmp_path / "state.db"
-    await _run(parse_config(data, "t.yaml"), db)
+    await _run(_one_symbol_config(tmp_path, rows, fast=5, slow=10, allow_short=False), db)
     assert _rows(db, "SELECT count(*) FROM events WHERE kind = 'AutoSquaredOff'") == [(1,)]
     squared = _rows(
         db,
@@ -528,31 +515,6 @@ async def test_a_position_left_open_at_the_bell_is_squared_off_by_the_broker_and
     assert 50 < brokerage <= 70 and gst > 9  # ₹50 over the ≤ ₹20 brokerage, GST on it
     net = _rows(db, "SELECT SUM(CASE side WHEN 'BUY' THEN quantity ELSE -quantity END) FROM fills")
     assert net == [(0,)]
-
-
-def _rising_test_config(tmp_path: Path, rows: list) -> AppConfig:
-    source = tmp_path / "TEST.csv.gz"
-    _kite_csv(source, rows)
-    data = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    data["replay"]["sources"] = [{"symbol": "TEST", "path": str(source)}]
-    master = tmp_path / "instruments.csv"
-    master.write_text(
-        "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,"
-        "tick_size,lot_size,instrument_type,segment,exchange\n"
-        "2561,10,TEST,TEST LTD,0,,0,0.05,1,EQ,NSE,NSE\n"
-    )
-    data["instruments"] = [str(master)]
-    data["engines"] = [
-        {
-            "name": "equity",
-            "kind": "equity",
-            "symbols": ["TEST"],
-            "timeframe": "1m",
-            "strategy": "ema_cross",
-            "params": {"fast": 5, "slow": 10, "allow_short": False},
-        }
-    ]
-    return parse_config(data, "t.yaml")
 
 
 async def test_an_entry_bar_that_goes_through_the_stop_stops_out_on_that_bar(
@@ -571,7 +533,7 @@ async def test_an_entry_bar_that_goes_through_the_stop_stops_out_on_that_bar(
     first = tmp_path / "first"
     first.mkdir()
     db = first / "state.db"
-    await _run(_rising_test_config(first, [tuple(r) for r in rows]), db)
+    await _run(_one_symbol_config(first, [tuple(r) for r in rows], **LONG_5_10), db)
     ((entry_ts, entry_price, stop_trigger),) = _rows(
         db,
         "SELECT f.ts_ns, f.price, e.stop_price FROM fills f JOIN orders e ON e.tag = f.tag "
@@ -585,7 +547,7 @@ async def test_an_entry_bar_that_goes_through_the_stop_stops_out_on_that_bar(
     again = tmp_path / "again"
     again.mkdir()
     db = again / "state.db"
-    await _run(_rising_test_config(again, [tuple(r) for r in rows]), db)
+    await _run(_one_symbol_config(again, [tuple(r) for r in rows], **LONG_5_10), db)
     fills = _rows(
         db,
         "SELECT o.purpose, f.ts_ns, f.price FROM fills f JOIN orders o ON o.tag = f.tag "

@@ -28,6 +28,16 @@ def _exchange_stops(rig: Rig) -> list[dict]:
     ]
 
 
+async def _settle(rig: Rig, rounds: int, quantity: int) -> None:
+    """The desk hears, serves and polls, a trade every 3 s, ``rounds`` times."""
+    for _ in range(rounds):
+        await rig.deliver()
+        await rig.trader.exits.service()
+        await rig.poll()
+        rig.wall.ns += 3 * NS
+        await rig.tick(0, quantity)
+
+
 async def _carry_overnight(folder: Path) -> Rig:
     """An NRML long and its stop at the exchange; the night passes, its updates lost."""
     rig = Rig(folder)
@@ -105,12 +115,7 @@ def test_a_position_the_rms_squares_off_is_taken_down_not_covered_again(tmp_path
             cut_off = rig.market.now_ns + (5 * 3600 + 55 * 60) * NS  # 15:25 IST, NFO's
             rig.market.inject_tick(KEY, rig.price, 1000, ts_ns=cut_off)
             rig.clock.now_ns = cut_off
-            for _ in range(8):
-                await rig.deliver()
-                await rig.trader.exits.service()
-                await rig.poll()
-                rig.wall.ns += 3 * NS
-                await rig.tick(0, 1000)
+            await _settle(rig, rounds=8, quantity=1000)
             assert rig.exchange_position() == 0
             assert rig.trader.position_qty(SYMBOL) == 0
             assert rig.trader.open_orders() == []
@@ -175,12 +180,7 @@ def test_a_person_closing_in_kites_app_takes_the_position_down_never_beyond_flat
                         "market_protection": -1,
                     },
                 )
-            for _ in range(6):
-                await rig.deliver()
-                await rig.trader.exits.service()
-                await rig.poll()
-                rig.wall.ns += 3 * NS
-                await rig.tick(0, 5000)
+            await _settle(rig, rounds=6, quantity=5000)
             assert rig.exchange_position() == -held  # the person's short is theirs
             assert rig.trader.position_qty(SYMBOL) == 0
             assert rig.trader.open_orders() == []  # our stops cancelled: flat
