@@ -28,6 +28,18 @@ def _exchange_stops(rig: Rig) -> list[dict]:
     ]
 
 
+async def _long(folder: Path, product: Product = Product.MIS) -> Rig:
+    """A desk on the exchange that has just gone long the future (its stop working)."""
+    rig = Rig(folder)
+    await rig.tick(0, 1000)
+    await rig.start()
+    rig.engine.product = product
+    await rig.trader.on_signal(rig.engine, drawn_signal(rig, SignalKind.LONG))  # type: ignore[arg-type]
+    await rig.deliver()
+    assert rig.trader.position_qty(SYMBOL) > 0
+    return rig
+
+
 async def _settle(rig: Rig, rounds: int, quantity: int) -> None:
     """The desk hears, serves and polls, a trade every 3 s, ``rounds`` times."""
     for _ in range(rounds):
@@ -40,13 +52,7 @@ async def _settle(rig: Rig, rounds: int, quantity: int) -> None:
 
 async def _carry_overnight(folder: Path) -> Rig:
     """An NRML long and its stop at the exchange; the night passes, its updates lost."""
-    rig = Rig(folder)
-    await rig.tick(0, 1000)
-    await rig.start()
-    rig.engine.product = Product.NRML  # carried overnight, as a positional future is
-    await rig.trader.on_signal(rig.engine, drawn_signal(rig, SignalKind.LONG))  # type: ignore[arg-type]
-    await rig.deliver()
-    assert rig.trader.position_qty(SYMBOL) > 0
+    rig = await _long(folder, Product.NRML)  # carried overnight, as a positional future is
     held = rig.trader.position_qty(SYMBOL)
     assert sum(s["quantity"] for s in _exchange_stops(rig)) == held  # in freeze-sized slices
     morning = rig.market.now_ns + NEXT_MORNING_S * NS
@@ -104,12 +110,8 @@ def test_a_position_the_rms_squares_off_is_taken_down_not_covered_again(tmp_path
     place stop after refused stop for a position that is gone."""
 
     async def scenario() -> None:
-        rig = Rig(tmp_path)
-        await rig.tick(0, 1000)
-        await rig.start()
+        rig = await _long(tmp_path)
         try:
-            await rig.trader.on_signal(rig.engine, drawn_signal(rig, SignalKind.LONG))  # type: ignore[arg-type]
-            await rig.deliver()
             held = rig.trader.position_qty(SYMBOL)
             assert held > 0
             cut_off = rig.market.now_ns + (5 * 3600 + 55 * 60) * NS  # 15:25 IST, NFO's
@@ -159,12 +161,8 @@ def test_a_person_closing_in_kites_app_takes_the_position_down_never_beyond_flat
     Before the cut-off it is no auto square-off, and pays no square-off fee."""
 
     async def scenario() -> None:
-        rig = Rig(tmp_path)
-        await rig.tick(0, 1000)
-        await rig.start()
+        rig = await _long(tmp_path)
         try:
-            await rig.trader.on_signal(rig.engine, drawn_signal(rig, SignalKind.LONG))  # type: ignore[arg-type]
-            await rig.deliver()
             held = rig.trader.position_qty(SYMBOL)
             for _ in range(2 * held // 100):  # by hand, in freeze-sized orders, no tag
                 rig.exchange.place_order(
