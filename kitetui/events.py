@@ -38,6 +38,7 @@ class EventKind(StrEnum):
     SQUARED_OFF = "SquaredOff"  # intraday positions closed at the segment's time
     SQUARED_OFF_ON_STOP = "SquaredOffOnStop"
     AUTO_SQUARED_OFF = "AutoSquaredOff"  # the broker squared off what we had not
+    LEFT_TO_BROKER = "LeftToBroker"  # past the broker's MIS cut-off: its RMS closes it
     INTRADAY_CARRIED = "IntradayCarried"
 
     # -- the batch gate: data that does not pass ----------------------------------------

@@ -45,6 +45,9 @@ def build_trader(desk: Supervisor, opened_events: Iterable[Event]) -> tuple[Trad
         charger=FillCharger(default_calculator(), desk.contracts),
         keep_finished=KEEP_FINISHED if isinstance(desk.broker, PaperBroker) else None,
     )
+    # At Kite, MIS past the intraday cut-off is Zerodha's RMS's to close; where kitetui
+    # plays the exchange its own square-off and the bell do it.
+    trader.exits.broker_squares_off = not desk.venue.simulated
     for event in opened_events:
         trader.record_event(event)
     alerts = Alerter(cfg.alerts, trader.record_event)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kitetui.clock import ist_date
 from kitetui.domain import EngineState, Event, Fill, Order, OrderPurpose
 from kitetui.events import EventKind
 from kitetui.store import runs as runs_repo
@@ -43,6 +44,7 @@ class Recovery:
         desk.trader.pin_orders(True)
         for order in await runs_repo.load_orders(desk.db, desk.run_id):
             desk.trader.track(order)
+            desk.trader.readopt(order)
         desk.trader.counts["orders"] = desk.trader.placed
         # Engines count their signals from here on; the warm-up emits none.
         emitted = await runs_repo.signals_by_engine(desk.db, desk.run_id)
@@ -89,6 +91,8 @@ class Recovery:
         open_orders = [o for o in desk.trader.orders.values() if not o.status.is_terminal]
         desk.broker.restore(open_orders)
         await desk.trader.recover_new_orders()
+        if not desk.venue.simulated:  # yesterday's DAY orders are gone at Kite, unheard
+            await desk.trader.lapse_unlisted(ist_date(desk.clock.now_ns))
         await self._ensure_cover()
         if self._kill or desk.risk.kill_switch:
             # On before the restart, or pulled while the desk was starting: the positions

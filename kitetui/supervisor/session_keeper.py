@@ -62,7 +62,7 @@ class SessionKeeper:
         if not desk.venue.simulated and not desk.warmup.active:
             # Where kitetui plays the exchange, ``close`` expired them at the bell; at Kite
             # they lapsed, perhaps unheard (``Trader.lapse_earlier_orders``).
-            await trader.lapse_earlier_orders(today)
+            await trader.lapse_unlisted(today)
         await trader.exits.market_opened()
 
     def entry_window(self, ts: int) -> None:

@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from kitetui.brokers.base import BrokerError, BrokerUnavailable, ModifyRefused
+from kitetui.clock import ist_day_number, ist_minute_of_day
 from kitetui.domain import (
     Event,
     Exchange,
@@ -56,6 +57,7 @@ from kitetui.domain import (
     round_to_tick,
 )
 from kitetui.events import EventKind
+from kitetui.trading import auto_square_off
 from kitetui.trading.sizing import stop_limit_price, tick_toward
 
 if TYPE_CHECKING:
@@ -124,6 +126,10 @@ class ExitManager:
         # Between a session's close and the next open nothing is sent: DAY orders have
         # expired, and a stop is placed again at the open.
         self.market_open = True
+        # Live at Kite (the venue sets it): past Zerodha's intraday cut-off an MIS position
+        # is its RMS's to close (``_left_to_broker``).
+        self.broker_squares_off = False
+        self._left: set[tuple[str, int]] = set()  # (symbol, IST day) said left to the broker
         self._locks: dict[str, asyncio.Lock] = {}
         # symbol -> (order changes, position) at which a timer pass found it quiet
         # (``_timeless``): the next passes skip it until either moves.
@@ -455,10 +461,11 @@ class ExitManager:
                 return True
         close = self._closing.get(symbol)
         stops, closing, _ = self._working(symbol)
-        if close is None and closing:
+        ours = [o for o in closing if not self.trader.not_ours(o.tag)]
+        if close is None and ours:
             # A closing order we did not start here (a restart, an order the exchange
             # revived): it is a close in progress, and it is worked like one.
-            first = closing[0]
+            first = ours[0]
             close = self._closing[symbol] = _Close(
                 first.purpose, first.reason, cause or first.tag, abs(qty)
             )
@@ -466,7 +473,10 @@ class ExitManager:
             close.total = max(close.total, abs(qty))
             await self._work_close(symbol, qty, close)
         else:
-            await self._protect(symbol, qty, stops, cause, ts_ns)
+            # The broker's own close of part of it (``Trader._foreign``) starts no close
+            # of ours: the stops cover what it leaves.
+            theirs = self._pending([o for o in closing if o not in ours])
+            await self._protect(symbol, qty, stops, cause, ts_ns, theirs)
         if self.trader.position_qty(symbol) != qty or symbol in self._unheard_refusals:
             return True
         return self.trader.order_changes(symbol) != changes and self._is_naked(symbol, abs(qty))
@@ -491,10 +501,17 @@ class ExitManager:
                 await self.trader.enter_reversal(engine, signal, ts_ns)
 
     async def _protect(
-        self, symbol: str, qty: int, stops: list[Order], cause: str, ts_ns: int | None
+        self,
+        symbol: str,
+        qty: int,
+        stops: list[Order],
+        cause: str,
+        ts_ns: int | None,
+        theirs: int = 0,
     ) -> None:
-        """Not closing: protective stops must cover exactly the position."""
-        need = abs(qty)
+        """Not closing: protective stops must cover exactly the position, less what the
+        broker's own orders are closing of it (``theirs``)."""
+        need = max(0, abs(qty) - theirs)
         side = Side.SELL if qty > 0 else Side.BUY
         wrong = [o for o in stops if o.side is not side]
         for order in wrong:  # a stop that would add to the position: never keep it
@@ -512,7 +529,8 @@ class ExitManager:
         side = Side.SELL if qty > 0 else Side.BUY
         due = close.retry_due_ns == 0 or self.now_ns() >= close.retry_due_ns
         stops, closing, _ = self._working(symbol)
-        if due and stops:
+        theirs = self._pending([o for o in closing if self.trader.not_ours(o.tag)])
+        if due and stops and theirs < need:  # (the broker closing it all: stops trimmed)
             for stop in stops:
                 await self._convert(stop, close)
             if self.trader.position_qty(symbol) != qty:
@@ -543,7 +561,7 @@ class ExitManager:
         ts_ns: int | None,
     ) -> None:
         level = self.levels.get(symbol)
-        if level is None or symbol in self._stop_refused:
+        if level is None or symbol in self._stop_refused or self._left_to_broker(symbol):
             return  # nothing to protect at: _check_naked raises the alarm
         retry = self._stop_retry.get(symbol)
         if retry is not None and self.now_ns() < retry[1]:
@@ -696,7 +714,40 @@ class ExitManager:
         if changed is not None:
             self._last_action[stop.tag] = self.now_ns()
 
+    def _left_to_broker(self, symbol: str) -> bool:
+        """Live, past Zerodha's intraday cut-off for an MIS position: its RMS cancels our
+        stop and squares the position off with orders of its own (taken as ours when
+        they come: ``Trader._foreign``), and Kite refuses fresh MIS orders, so none of
+        ours goes out: a stop or close placed now only fills the book with refusals,
+        round after round. The position shows NAKED until the RMS's order arrives."""
+        if not self.broker_squares_off:
+            return False
+        position = self.trader.portfolio.position(symbol)
+        if position is None or position.product is not Product.MIS:
+            return False
+        engine = self.trader.engines.get(position.engine)
+        exchange = engine.exchange.value if engine is not None else Exchange.NSE.value
+        now = self.trader.clock.now_ns
+        if ist_minute_of_day(now) < auto_square_off.cutoff_minute(exchange):
+            return False
+        said = (symbol, ist_day_number(now))
+        if said not in self._left:
+            self._left.add(said)
+            self.trader.record_event(
+                Event(
+                    ts_ns=now,
+                    kind=EventKind.LEFT_TO_BROKER,
+                    level="WARNING",
+                    symbol=symbol,
+                    message=f"{symbol} {position.quantity:+d} MIS is past Zerodha's intraday "
+                    "cut-off: its RMS squares it off, and kitetui sends no MIS order for it",
+                )
+            )
+        return True
+
     async def _place_close(self, symbol: str, side: Side, quantity: int, close: _Close) -> None:
+        if self._left_to_broker(symbol):
+            return
         position = self.trader.portfolio.position(symbol)
         level = self.levels.get(symbol)
         engine_name = position.engine if position else (level.engine if level else "")
@@ -750,8 +801,9 @@ class ExitManager:
         )
 
     async def _trim(self, orders: list[Order], excess: int, why: str) -> None:
-        """Take ``excess`` off the newest orders: cancel whole ones, shrink the last."""
-        for order in reversed(orders):
+        """Take ``excess`` off the newest orders: cancel whole ones, shrink the last
+        (never the broker's own: it is not ours to touch)."""
+        for order in reversed([o for o in orders if not self.trader.not_ours(o.tag)]):
             if excess <= 0:
                 return
             pending = order.quantity - order.filled_qty
@@ -782,7 +834,7 @@ class ExitManager:
                 order.purpose in CLOSING
                 or (order.purpose is OrderPurpose.STOP and order.order_type is OrderType.SL)
             )
-            if not resting or order.status is OrderStatus.NEW:
+            if not resting or order.status is OrderStatus.NEW or self.trader.not_ours(order.tag):
                 continue
             since = self._last_action.get(order.tag, order.ts_ns)
             if now - since < after:

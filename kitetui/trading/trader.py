@@ -59,6 +59,10 @@ from kitetui.trading.warmup import WarmUp
 from kitetui.trading.working import WorkingOrders
 from kitetui.views import BlockedView, EventView, SignalView
 
+# In the reason of an order taken over from the broker (``Trader._foreign``), so a restart
+# knows it again.
+NOT_OURS = "not kitetui's"
+
 if TYPE_CHECKING:
     from datetime import date
 
@@ -141,6 +145,7 @@ class Trader(TraderRecords, SignalEntries):
         self._working = WorkingOrders()  # the non-terminal ones, indexed by symbol
         self.not_accepted: set[str] = set()  # tags the exchange never took (retry-safe)
         self._foreign_heard: set[str] = set()  # orders not ours, said once each
+        self._adopted: dict[str, int] = {}  # of those, closes of ours: tag -> quantity taken
         self.exits = ExitManager(self, exits, timer_ns or (lambda: clock.now_ns))
         self.engines: dict[str, Engine] = {}
         self.last_prices: dict[str, float] = {}  # every symbol's last price (supervisor's)
@@ -481,13 +486,16 @@ class Trader(TraderRecords, SignalEntries):
         if filled == broker_view.filled_qty and broker_view.avg_price > 0:
             average = broker_view.avg_price  # caught up: the broker's own average, exact
         status = broker_view.status
-        if status is OrderStatus.COMPLETE and filled < broker_view.quantity:
+        quantity = self._adopted.get(broker_view.tag, broker_view.quantity)
+        if status is OrderStatus.COMPLETE and filled < quantity:
             status = OrderStatus.OPEN  # the rest of its fills are still on their way
+        elif filled >= quantity and broker_view.tag in self._adopted:
+            status = OrderStatus.COMPLETE  # all of it that was ours (the rest is not)
         return replace(
             ours,
             status=status,
             order_type=broker_view.order_type,
-            quantity=broker_view.quantity,
+            quantity=quantity,
             price=broker_view.price,
             trigger_price=broker_view.trigger_price,
             filled_qty=filled,
@@ -595,9 +603,10 @@ class Trader(TraderRecords, SignalEntries):
         await self.journal.write_order_state(cancelled, self.clock.now_ns)
         return True
 
-    async def lapse_earlier_orders(self, session_day: date) -> int:
-        """Live, at a session's start: every DAY order of ours placed on an earlier day
-        ends CANCELLED, and its symbol is covered again; how many there were.
+    async def lapse_earlier_orders(self, session_day: date, working: set[str]) -> int:
+        """Live: every DAY order of ours placed before ``session_day`` that the broker's
+        book does not list as working (``working``: the tags it does) ends CANCELLED,
+        and its symbol is covered again; how many there were.
 
         Kite keeps no order past its session: the exchange cancels what is unmatched
         after the close ("exchange mass cancel"), and the next day's order book lists
@@ -605,13 +614,16 @@ class Trader(TraderRecords, SignalEntries):
         the night, a desk restarted), and the reconciler's poll cannot bring it: the
         order is no longer in the book. A stop from yesterday would then count as cover
         here while nothing rests at the exchange, and the position would be shown
-        protected while it is naked."""
+        protected while it is naked. The book decides, not the date alone: an order the
+        desk stamped with yesterday's clock may have reached the exchange today."""
         lapsed = [
             order
             for order in self.open_orders()
             if order.validity is Validity.DAY
             and order.variety is not Variety.AMO  # (kitetui places none: one is for today)
             and ist_date(order.ts_ns) < session_day
+            and order.tag not in working
+            and order.tag not in self._foreign_heard
         ]
         for order in lapsed:
             self.record_order_event(
@@ -619,14 +631,33 @@ class Trader(TraderRecords, SignalEntries):
                 EventKind.ORDER_LAPSED,
                 "WARNING",
                 f"{order.purpose.value} {order.tag} ({order.side.value} {order.pending_qty} "
-                f"{order.symbol}) was placed on {ist_date(order.ts_ns)}: a DAY order does not "
-                "outlive its session at Kite, and its cancellation was never heard",
+                f"{order.symbol}) was placed on {ist_date(order.ts_ns)} and is not in Kite's "
+                "book today: a DAY order does not outlive its session, and its end was never "
+                "heard",
             )
             await self.on_order_state(
                 replace(order, status=OrderStatus.CANCELLED, reason="lapsed at the close"),
                 before=order,
             )
         return len(lapsed)
+
+    async def lapse_unlisted(self, session_day: date) -> None:
+        """``lapse_earlier_orders`` against the broker's book read now; a book that
+        cannot be read leaves them to the reconciler's next pass (it says so)."""
+        try:
+            working = {order.tag for order in await self.broker.open_orders()}
+        except BrokerError as exc:
+            self.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind=EventKind.RECONCILE_FAILED,
+                    level="WARNING",
+                    message=f"the order book could not be read to find orders that lapsed "
+                    f"overnight: the reconciler tries again ({exc})",
+                )
+            )
+            return
+        await self.lapse_earlier_orders(session_day, working)
 
     # -- fills ---------------------------------------------------------------------------
 
@@ -734,14 +765,16 @@ class Trader(TraderRecords, SignalEntries):
             await self.on_order_state(latest or order, before=known)
 
     async def _foreign(self, order: Order, fills: list[Fill]) -> None:
-        """An order kitetui did not place: said once, and never touched. But its fills
-        that close a position of ours are the broker's truth about that position: Zerodha's
-        RMS squaring off MIS at its cut-off (it cancels our stop first), or a person
-        closing from Kite's own app. They take the position down, journaled under the
-        order as one of purpose SQUARE_OFF, said as ``AutoSquaredOff``. Unheeded, the
-        desk would go on covering a position that is gone: its new stops refused after
-        the cut-off, round after round, or, where one is taken, waiting to open the
-        other side."""
+        """An order kitetui did not place: said once, and never modified or cancelled.
+        But one on the closing side of a position of ours (same symbol and product) is
+        the broker's truth about that position: Zerodha's RMS squaring off MIS at its
+        cut-off (it cancels our stop first), or a person closing from Kite's own app.
+        From the moment it is seen it is taken as a close of ours, up to the position
+        (``_adopted``: journaled as a SQUARE_OFF, said as ``AutoSquaredOff``), so the
+        exit manager counts it as the close it is and places none beside it; its fills
+        take the position down, never beyond flat. Unheeded, the desk went on covering
+        a position that was going or gone: its new stops and closes refused after the
+        cut-off, round after round, or, where one is taken, opening the other side."""
         if order.tag not in self._foreign_heard:
             self._foreign_heard.add(order.tag)
             self.record_event(
@@ -754,35 +787,58 @@ class Trader(TraderRecords, SignalEntries):
                     "placed by kitetui: not touched",
                 )
             )
-        taken = self._closing_part(order, fills)
         position = self.portfolio.position(order.symbol)
-        if not taken or position is None:
+        if position is None or position.product is not order.product:
             return
         held = position.quantity
-        at_cutoff = ist_minute_of_day(taken[0].ts_ns) >= auto_square_off.cutoff_minute(
-            order.exchange.value
-        )
-        by_rms = order.product is Product.MIS and at_cutoff
+        if order.side is not (Side.SELL if held > 0 else Side.BUY):
+            return
+        working = not order.status.is_terminal
+        if not (working or fills):
+            return  # over before it touched the position (refused, cancelled unfilled)
+        cap = min(order.quantity, abs(held))
+        ts_ns = fills[0].ts_ns if fills else self.clock.now_ns
+        by_rms = order.product is Product.MIS and ist_minute_of_day(
+            ts_ns
+        ) >= auto_square_off.cutoff_minute(order.exchange.value)
         adopted = replace(
             order,
             engine=position.engine,
             purpose=OrderPurpose.SQUARE_OFF,
-            quantity=sum(fill.quantity for fill in taken),
+            quantity=cap,
+            filled_qty=0,
+            avg_price=0.0,
             reason=f"{auto_square_off.REASON if by_rms else 'closed outside kitetui'} "
-            f"(order {order.broker_order_id})",
+            f"(order {order.broker_order_id}, {NOT_OURS})",
         )
+        self._adopted[order.tag] = cap
         self.record_order_event(
             adopted,
             EventKind.AUTO_SQUARED_OFF,
             "ERROR",
-            f"{order.symbol} {held:+d}: {adopted.quantity} closed by order "
-            f"{order.broker_order_id}, not kitetui's ("
+            f"{order.symbol} {held:+d}: order {order.broker_order_id}, not kitetui's, closes "
+            f"{cap} of it ("
             + ("Zerodha's intraday auto square-off" if by_rms else "a person in Kite?")
-            + "): the position is taken down by it",
+            + "): taken as the position's close",
         )
         self.track(adopted)
         await self.journal.write_order(adopted)
-        await self.on_fills([(adopted, fill) for fill in taken])
+        taken = self._closing_part(order, fills)
+        if taken:
+            await self.on_fills([(order, fill) for fill in taken])
+        else:
+            await self.exits.settle(order.symbol, cause=f"{order.tag}-adopted")
+
+    def readopt(self, order: Order) -> None:
+        """After a restart: an order journaled as adopted (``_foreign``) is again not
+        ours to touch, and capped where it was."""
+        if NOT_OURS in order.reason:
+            self._foreign_heard.add(order.tag)
+            self._adopted[order.tag] = order.quantity
+
+    def not_ours(self, tag: str) -> bool:
+        """An order kitetui did not place (the exit manager counts it, never works it)."""
+        return tag in self._foreign_heard
 
     def _closing_part(self, order: Order, fills: list[Fill]) -> list[Fill]:
         """Of a foreign order's ``fills``, what closes our position in its symbol (same
@@ -795,7 +851,10 @@ class Trader(TraderRecords, SignalEntries):
         if order.side is not (Side.SELL if held > 0 else Side.BUY):
             return []
         taken: list[Fill] = []
+        ours = self.orders.get(order.tag)
         left = abs(held)
+        if order.tag in self._adopted:  # and no more than was taken as ours
+            left = min(left, self._adopted[order.tag] - (ours.filled_qty if ours else 0))
         for fill in fills:
             quantity = min(fill.quantity, left)
             if quantity:

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Callable
 
 from kitetui.brokers.kite import KiteBroker, map_status
-from kitetui.clock import DataClock
+from kitetui.clock import DataClock, ist_date
 from kitetui.domain import Event, OrderStatus
 from kitetui.events import EventKind
 from kitetui.kite.session import LoginRequired
@@ -107,8 +107,11 @@ class Reconciler:
     async def reconcile(self) -> list[str]:
         """Compare positions and open orders with the broker; the differences seen."""
         broker_positions = {p.symbol: p.quantity for p in await self.broker.positions()}
-        ours = {p.symbol: p.quantity for p in self.trader.portfolio.open_positions()}
         broker_open = {o.tag for o in await self.broker.open_orders()}
+        # Orders of an earlier day that Kite no longer lists lapsed unheard: written off,
+        # and their positions covered again (``Trader.lapse_earlier_orders``).
+        await self.trader.lapse_earlier_orders(ist_date(self.clock.now_ns), broker_open)
+        ours = {p.symbol: p.quantity for p in self.trader.portfolio.open_positions()}
         our_open = {o.tag for o in self.trader.open_orders() if o.status is not OrderStatus.NEW}
         drift = []
         for symbol in sorted(set(broker_positions) | set(ours)):

@@ -100,6 +100,7 @@ class Rig:
             run_id="run1",
             timer_ns=self.wall,
         )
+        self.trader.exits.broker_squares_off = True  # live at Kite: the RMS's cut-off
         self.engine = StubEngine(instruments={SYMBOL: FUTURE, OPTION: CALL}, freeze=100)
         self.trader.engines[self.engine.name] = self.engine  # type: ignore[assignment]
         # what a restarted desk reads back: its orders, its fills, then the exchange's

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from kitetui.clock import ist_date
 from kitetui.domain import OrderPurpose, OrderStatus, Product, SignalKind
+from kitetui.market.feeds import LiveFeed
+from kitetui.venues.reconciler import Reconciler
 
 from .desk import rule_11
 from .kite_rig import KEY, SYMBOL, Rig, drawn_signal
@@ -76,14 +78,14 @@ def test_a_stop_that_lapsed_unheard_overnight_is_written_off_and_placed_again(tm
             await rig.poll()  # the reconciler's poll cannot bring it: the book is today's
             assert all(rig.trader.orders[o.tag].status is o.status for o in stale)
             today = ist_date(rig.clock.now_ns)
-            assert await rig.trader.lapse_earlier_orders(today) == len(stale)
+            await rig.trader.lapse_unlisted(today)
             await rig.deliver()
             assert all(rig.trader.orders[o.tag].status is OrderStatus.CANCELLED for o in stale)
             stops = _exchange_stops(rig)
             assert sum(s["quantity"] for s in stops) == held
             assert {s["transaction_type"] for s in stops} == {"SELL"}
             assert not rule_11(rig.trader)
-            assert await rig.trader.lapse_earlier_orders(today) == 0  # today's stays
+            assert await rig.trader.lapse_earlier_orders(today, set()) == 0  # today's stay
             await rig.journal.flush()
             kinds = [
                 row[0]
@@ -137,6 +139,17 @@ def test_a_position_the_rms_squares_off_is_taken_down_not_covered_again(tmp_path
                 )
             ).fetchall()
             assert [tuple(r) for r in adopted] == [("SQUARE_OFF", held)]
+            book = {o["order_id"]: o for o in rig.exchange.orders(rig.account)}
+            rows = await (
+                await rig.db.execute(
+                    "SELECT tag, quantity, filled_qty FROM orders WHERE tag LIKE 'kite-%'"
+                )
+            ).fetchall()
+            for tag, quantity, filled in rows:  # as the exchange's book has them
+                theirs = book[tag.removeprefix("kite-")]
+                assert (quantity, filled) == (theirs["quantity"], theirs["filled_quantity"])
+            refused = [o for o in book.values() if o["tag"] and o["status"] == "REJECTED"]
+            assert refused == []  # the desk sent no stop or close past the cut-off
             # each broker's order charged as Zerodha charges it: ₹50 + GST on top, once
             fees = await (
                 await rig.db.execute(
@@ -195,6 +208,77 @@ def test_a_person_closing_in_kites_app_takes_the_position_down_never_beyond_flat
             for reason, _, brokerage in adopted:
                 assert reason.startswith("closed outside kitetui")
                 assert brokerage <= 20  # no square-off fee
+        finally:
+            await rig.journal.close()
+            await rig.db.close()
+
+    asyncio.run(scenario())
+
+
+def test_while_the_rms_orders_rest_unfilled_the_desk_counts_them_and_sends_nothing(tmp_path):
+    """An illiquid contract: the RMS's square-off orders rest. They are the position's
+    close from the moment they are seen; the desk places nothing beside them (Kite would
+    refuse it, round after round), and the position shows as exiting, not naked."""
+
+    async def scenario() -> None:
+        rig = await _long(tmp_path)
+        try:
+            held = rig.trader.position_qty(SYMBOL)
+            cut_off = rig.market.now_ns + (5 * 3600 + 55 * 60) * NS  # 15:25 IST, NFO's
+            rig.market.inject_tick(KEY, rig.price, 150, ts_ns=cut_off)  # too thin to fill a lot
+            rig.clock.now_ns = cut_off
+            await _settle(rig, rounds=8, quantity=150)
+            book = rig.exchange.orders(rig.account)
+            rms = [o for o in book if not o["tag"]]
+            assert sum(o["quantity"] for o in rms) == held
+            assert all(o["status"] == "OPEN" and o["filled_quantity"] == 0 for o in rms)
+            assert [o for o in book if o["tag"] and o["status"] == "REJECTED"] == []
+            assert rig.trader.position_qty(SYMBOL) == held == rig.exchange_position()
+            assert rig.trader.exits.protection(SYMBOL).state == "EXITING"
+            assert not rule_11(rig.trader)
+        finally:
+            await rig.journal.close()
+            await rig.db.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_stop_stamped_yesterday_that_kite_lists_today_is_not_written_off(tmp_path):
+    """A stop the desk placed while its clock still read yesterday (the day's first tick
+    not in yet), which reached the exchange today: it is in today's book, so it is no
+    lapsed order, and it is not covered twice."""
+
+    async def scenario() -> None:
+        rig = await _long(tmp_path, Product.NRML)
+        try:
+            stops = [o for o in rig.trader.open_orders(SYMBOL) if o.purpose is OrderPurpose.STOP]
+            tomorrow = ist_date(rig.clock.now_ns + 24 * 3600 * NS)
+            assert await rig.trader.lapse_earlier_orders(tomorrow, {o.tag for o in stops}) == 0
+            assert all(rig.trader.orders[o.tag].status is o.status for o in stops)
+            assert await rig.trader.lapse_earlier_orders(tomorrow, set()) == len(stops)
+        finally:
+            await rig.journal.close()
+            await rig.db.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_desk_restarted_next_morning_has_its_reconciler_write_off_yesterdays_stop(tmp_path):
+    """The restart path: the run resumes (no new session starts), and the reconciler's
+    first pass finds yesterday's stop gone from Kite's book: written off, covered again."""
+
+    async def scenario() -> None:
+        rig = await _carry_overnight(tmp_path)
+        try:
+            held = rig.trader.position_qty(SYMBOL)
+            reconciler = Reconciler(rig.broker, rig.trader, LiveFeed(), rig.clock, lambda: None)
+            await reconciler.reconcile()
+            await rig.deliver()
+            stops = _exchange_stops(rig)
+            assert sum(s["quantity"] for s in stops) == held
+            assert not rule_11(rig.trader)
+            await reconciler.reconcile()  # and once only
+            assert sum(s["quantity"] for s in _exchange_stops(rig)) == held
         finally:
             await rig.journal.close()
             await rig.db.close()
