@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 
-from kitetui.domain import Bar, Event, Tick
+from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
 from kitetui.events import EventKind
 
 MAX_PRICE = 10_000_000.0  # rupees a unit, as the loaders' ceiling
@@ -387,7 +387,9 @@ class GapDetector:
 
     def check(self, item: Tick | Bar) -> str | None:
         start = item.ts_ns
-        end = item.end_ns if isinstance(item, Bar) else item.ts_ns
+        # A bar's end (``Bar.end_ns`` spelled out: the property is a call per bar on the
+        # replay's hot path), a tick's time.
+        end = start + item.timeframe_s * NS_PER_SECOND if isinstance(item, Bar) else start
         last = self._last_end.get(item.symbol)
         self._last_end[item.symbol] = end
         if last is None:
