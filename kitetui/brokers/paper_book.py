@@ -244,7 +244,10 @@ class PaperBook:
 
     def on_market(self, item: Bar | Tick) -> list[OrderFill]:
         """A print reaching the exchange: ``on_bar`` for a bar, ``on_price`` (with its
-        traded quantity) for a tick."""
+        traded quantity) for a tick. Every print asks; most find nothing of their
+        symbol working, and both would answer no fills."""
+        if not self._by_symbol.get(item.symbol):
+            return []
         if isinstance(item, Bar):
             return self.on_bar(item)
         return self.on_price(item.symbol, item.ts_ns, item.price, item.qty)

@@ -482,7 +482,12 @@ class Portfolio:
         realized = unrealized = 0
         by_symbol: dict[str, int] = {}
         for symbol, book in self._books.items():
-            open_paise = book.unrealized_paise if book.quantity else 0
+            quantity = book.quantity
+            if quantity:  # ``_Book.unrealized_paise`` spelled out: per open book, per batch
+                value = abs(quantity) * to_paise(book.last_price)
+                open_paise = value - book.cost_paise if quantity > 0 else book.cost_paise - value
+            else:
+                open_paise = 0
             realized += book.realized_paise
             unrealized += open_paise
             by_symbol[symbol] = (
