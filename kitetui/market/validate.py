@@ -85,6 +85,7 @@ class PriceValidator:
         "_released",
         "_states",
         "confirmations",
+        "has_news",
         "max_jump",
         "wick_ranges",
     )
@@ -106,13 +107,15 @@ class PriceValidator:
         self._states: dict[str, _SymbolState] = {}
         self._released: list[Item] = []
         self._notes: list[Event] = []
+        # True when ``take_released`` or ``take_notes`` has something: asked after every
+        # print, so kept as a flag beside the two lists (``_news``), not a property.
+        self.has_news = False
 
     # ----------------------------------------------------------------------- results
 
-    @property
-    def has_news(self) -> bool:
-        """True when ``take_released`` or ``take_notes`` has something (cheap to ask)."""
-        return bool(self._released or self._notes)
+    def _news(self) -> None:
+        """``has_news`` again, after either list changed."""
+        self.has_news = bool(self._released or self._notes)
 
     @property
     def held_count(self) -> int:
@@ -126,11 +129,13 @@ class PriceValidator:
         its accepted path before that item. Taking them empties the list.
         """
         released, self._released = self._released, []
+        self._news()
         return released
 
     def take_notes(self) -> list[Event]:
         """``JumpConfirmed`` / ``SpikeRejected`` / ``HeldDropped`` events to journal."""
         notes, self._notes = self._notes, []
+        self._news()
         return notes
 
     # ----------------------------------------------------------------------- checking
@@ -264,6 +269,7 @@ class PriceValidator:
                 "INFO",
             )
         )
+        self.has_news = True
         return self._accept(item, state, price)
 
     def _hold(self, item: Item, state: _SymbolState, price: float, last: float) -> str | None:
@@ -300,6 +306,7 @@ class PriceValidator:
                 "WARNING",
             )
         )
+        self.has_news = True
 
     def _wild_wick(
         self, bar: Bar, state: _SymbolState, limit: float, new_session: bool
