@@ -268,9 +268,11 @@ class Portfolio:
         if book.quantity == 0:
             book.last_price = price
             return True
-        unrealized_before = book.unrealized_paise
+        # ``unrealized_paise`` after less before, in whole paise: the quantity times the
+        # move of the price (for a short too: its quantity is negative).
+        change = book.quantity * (to_paise(price) - to_paise(book.last_price))
         book.last_price = price
-        self._moved(book.unrealized_paise - unrealized_before)
+        self._moved(change)
         return True
 
     def _trade_closed(self, pnl_paise: int) -> None:
