@@ -435,6 +435,8 @@ class RiskEngine:
             decision = RiskDecision(RiskVerdict.HALT, 0, self.loss_halt_reason, "max_daily_loss")
             breaches.append(LimitBreached("", decision))
         max_symbol = to_paise(self.limits.max_symbol_loss)
+        if not symbol_pnl or -min(symbol_pnl.values()) < max_symbol:
+            return breaches  # no symbol lost that much (most batches): none to look at
         for symbol, pnl in symbol_pnl.items():
             if symbol in self.blocked_symbols or -pnl < max_symbol:
                 continue
