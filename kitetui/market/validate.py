@@ -80,6 +80,8 @@ class PriceValidator:
     jump real; ``wick_ranges`` is the wick limit in typical bar ranges."""
 
     __slots__ = (
+        "_day",
+        "_day_ts",
         "_limits",
         "_notes",
         "_released",
@@ -110,6 +112,9 @@ class PriceValidator:
         # True when ``take_released`` or ``take_notes`` has something: asked after every
         # print, so kept as a flag beside the two lists (``_news``), not a property.
         self.has_news = False
+        # The IST day of the last time checked: a batch's prints share their time, and
+        # the division is a good part of a print's check.
+        self._day_ts = self._day = -1
 
     # ----------------------------------------------------------------------- results
 
@@ -164,7 +169,10 @@ class PriceValidator:
         if item.timeframe_s != state.timeframe_s:
             state.timeframe_s = item.timeframe_s
             state.limit = self._limit(item.symbol, item.timeframe_s)
-        day = (item.ts_ns + _IST_NS) // _DAY_NS
+        if item.ts_ns != self._day_ts:  # the IST day, worked out once a batch
+            self._day_ts = item.ts_ns
+            self._day = (item.ts_ns + _IST_NS) // _DAY_NS
+        day = self._day
         last = state.last
         if day == state.day and not state.held:
             limit = state.limit
@@ -194,7 +202,10 @@ class PriceValidator:
         if state.timeframe_s != 0:
             state.timeframe_s = 0
             state.limit = self._limit(item.symbol, 0)
-        day = (item.ts_ns + _IST_NS) // _DAY_NS
+        if item.ts_ns != self._day_ts:  # the IST day, worked out once a batch
+            self._day_ts = item.ts_ns
+            self._day = (item.ts_ns + _IST_NS) // _DAY_NS
+        day = self._day
         if day == state.day and not state.held:
             last = state.last
             if abs(price - last) <= state.limit * last:
