@@ -20,11 +20,12 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from engines.column_cursor import ColumnCursor
 from kitetui.config import EngineConfig
 from kitetui.domain import (
+    NS_PER_SECOND,
     Bar,
     EngineState,
     Event,
@@ -52,6 +53,9 @@ BASE_TIMEFRAME_S = 60
 
 
 _ACTIVE = frozenset({EngineState.RUNNING, EngineState.PAUSED})
+# A symbol whose cursor was not looked for yet (``Engine._columns`` holds None for one
+# decided bar by bar): one dict lookup a bar instead of two.
+_UNOPENED: Any = object()
 ColumnSource = Callable[[str], BarColumns | None]
 
 
@@ -250,14 +254,16 @@ class Engine:
         its columns (``engines.column_cursor``): the same decisions, computed a chunk at
         a time, with the position asked only where it matters."""
         self.bars_seen += 1
-        self.heartbeat_ns = bar.end_ns
+        # ``bar.end_ns`` spelled out: the property is a call on every bar of a replay.
+        self.heartbeat_ns = bar.ts_ns + bar.timeframe_s * NS_PER_SECOND
         symbol = bar.symbol
         if symbol not in self.subscriptions:
             return None  # a partial bar flushed after the symbol left the subscriptions
         source = self._column_source
         if source is not None:
-            columns = self._columns
-            cursor = columns[symbol] if symbol in columns else self._open_columns(symbol, source)
+            cursor = self._columns.get(symbol, _UNOPENED)
+            if cursor is _UNOPENED:
+                cursor = self._open_columns(symbol, source)
             if cursor is not None:
                 code = cursor.step(bar)
                 if code >= 0:
@@ -298,24 +304,26 @@ class Engine:
     def _decided(self, bar: Bar, cursor: ColumnCursor, code: int) -> Signal | None:
         """``make_signal`` for a bar decided from the columns: a HOLD is counted
         without building its ``Decision``."""
+        trader = self.trader
         if code == DECIDE:
-            decision = cursor.decision(self.trader.position_qty(bar.symbol))
+            decision = cursor.decision(trader.position_qty(bar.symbol))
             return self.make_signal(bar, self._strategy_cls.name, decision)
-        if not self.trading:
+        # ``self.trading`` spelled out: a property call on nearly every bar of a replay.
+        if self.state not in _ACTIVE or trader.warmup.active:
             return None
         if code == NOT_READY:
-            self.trader.skip_not_ready(self, bar)
+            trader.skip_not_ready(self, bar)
             return None
         reason = code - FIRST_HOLD
         held = cursor.held[reason]
         if held != ALWAYS:  # a HOLD while flat (and on one side, maybe): else, ask
-            position_qty = self.trader.position_qty(bar.symbol)
+            position_qty = trader.position_qty(bar.symbol)
             if position_qty and not held & (HELD_LONG if position_qty > 0 else HELD_SHORT):
                 decision = cursor.decision(position_qty)
                 return self.make_signal(bar, self._strategy_cls.name, decision)
         self.signals_emitted += 1
         chunk, offset = cursor.where()
-        self.trader.count_hold(
+        trader.count_hold(
             self.name,
             bar.symbol,
             cursor.reasons[reason],

@@ -229,9 +229,9 @@ class _Columns(ColumnDecider):
         start = deepcopy((entry, exit_, s._fast, s._slow, adx_indicator, s._atr))
         finite = Finite.of(prices)  # on_bar refuses the others before its indicators
         closes, highs, lows = finite.closes, finite.highs, finite.lows
-        fast = list(map(s._fast.update, closes))
-        slow = list(map(s._slow.update, closes))
-        atr = list(map(s._atr.update, highs, lows, closes))
+        fast = s._fast.update_many(closes)
+        slow = s._slow.update_many(closes)
+        atr = s._atr.update_many(highs, lows, closes)
         entry_update, exit_update, adx_update = entry.update, exit_.update, adx_indicator.update
         rows = []
         for high, low, close in zip(highs, lows, closes, strict=True):

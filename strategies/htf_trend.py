@@ -235,9 +235,9 @@ class _Columns(ColumnDecider):
         for ts, o, h, lo, c, v in zip(*map(finite.take, columns), strict=True):
             follow(Bar(symbol, ts, timeframe_s, o, h, lo, c, v))
             higher.append((htf_fast.value, htf_slow.value, s._htf_trend, htf_slow.ready))
-        fast = list(map(s._fast.update, closes))
-        slow = list(map(s._slow.update, closes))
-        atr = list(map(s._atr.update, highs, lows, closes))
+        fast = s._fast.update_many(closes)
+        slow = s._slow.update_many(closes)
+        atr = s._atr.update_many(highs, lows, closes)
         taken = len(closes)
         values = np.empty((taken, 7))  # fast, slow, htf fast, htf slow, trend, atr, ready
         values[:, 0], values[:, 1], values[:, 5] = fast, slow, atr

@@ -201,7 +201,7 @@ class _Columns(ColumnDecider):
         closes, highs, lows = finite.closes, finite.highs, finite.lows
         taken = len(closes)
         rsi = np.array(list(map(s._rsi.update, closes)))
-        atr = np.array(list(map(s._atr.update, highs, lows, closes)))
+        atr = np.array(s._atr.update_many(highs, lows, closes))
         bands = np.empty((taken, 3))  # lower, mid, upper
         update = s._bands.update
         for k, close in enumerate(closes):

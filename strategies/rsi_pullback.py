@@ -239,10 +239,10 @@ class _Columns(ColumnDecider):
         start = (copy(s._fast), copy(s._slow), copy(s._rsi), copy(s._atr), s._lowest, s._highest)
         finite = Finite.of(prices)  # on_bar refuses the others before its indicators
         closes, highs, lows = finite.closes, finite.highs, finite.lows
-        fast = np.array(list(map(s._fast.update, closes)))
-        slow = np.array(list(map(s._slow.update, closes)))
+        fast = np.array(s._fast.update_many(closes))
+        slow = np.array(s._slow.update_many(closes))
         rsi = np.array(list(map(s._rsi.update, closes)))
-        atr = np.array(list(map(s._atr.update, highs, lows, closes)))
+        atr = np.array(s._atr.update_many(highs, lows, closes))
         taken = len(closes)
         base = max(s.params.slow, ATR_PERIOD + 1)  # the EMAs' and the ATR's readiness
         ready = self.warmed(taken, base) & ~np.isnan(rsi)

@@ -208,10 +208,10 @@ class _Columns(ColumnDecider):
         start = (copy(s._fast), copy(s._slow), copy(s._atr), copy(s._baseline), s._cross.sign)
         finite = Finite.of(prices)  # on_bar refuses the others before its indicators
         closes, highs, lows = finite.closes, finite.highs, finite.lows
-        fast = np.array(list(map(s._fast.update, closes)))
-        slow = np.array(list(map(s._slow.update, closes)))
-        atr = np.array(list(map(s._atr.update, highs, lows, closes)))
-        baseline = np.array(list(map(s._baseline.update, highs, lows, closes)))
+        fast = np.array(s._fast.update_many(closes))
+        slow = np.array(s._slow.update_many(closes))
+        atr = np.array(s._atr.update_many(highs, lows, closes))
+        baseline = np.array(s._baseline.update_many(highs, lows, closes))
         taken = len(closes)
         ready = self.warmed(taken, s.warmup_bars)
         with np.errstate(invalid="ignore", divide="ignore"):  # nan while warming up

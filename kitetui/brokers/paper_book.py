@@ -43,12 +43,12 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 from kitetui.brokers.base import ModifyRefused
 from kitetui.brokers.paper_pricing import PaperPricing, exact
-from kitetui.domain import Bar, Fill, Order, OrderStatus, OrderType, Side, Tick
+from kitetui.domain import Bar, Fill, Order, OrderStatus, OrderType, Side, Tick, evolve
 
 __all__ = ["Liquidity", "OrderFill", "PaperBook"]
 
@@ -144,7 +144,7 @@ class PaperBook:
         A tag the book has seen is refused without touching the book: the original
         stays what ``lookup`` returns (while the book keeps it)."""
         if order.tag in self._tags:
-            return replace(
+            return evolve(
                 order,
                 status=OrderStatus.REJECTED,
                 reason=f"duplicate tag {order.tag!r}",
@@ -154,7 +154,7 @@ class PaperBook:
         reason = self.pricing.rejection(order)
         broker_order_id = f"paper-{order.tag}"
         if reason:
-            placed = replace(
+            placed = evolve(
                 order,
                 status=OrderStatus.REJECTED,
                 reason=reason,
@@ -164,7 +164,7 @@ class PaperBook:
             )
         else:
             stop = order.order_type in (OrderType.SL, OrderType.SL_M)
-            placed = replace(
+            placed = evolve(
                 order,
                 status=OrderStatus.TRIGGER_PENDING if stop else OrderStatus.OPEN,
                 broker_order_id=broker_order_id,
@@ -212,7 +212,7 @@ class PaperBook:
         order = self._unwork(tag)
         if order is None:
             return None
-        cancelled = replace(order, status=OrderStatus.CANCELLED)
+        cancelled = evolve(order, status=OrderStatus.CANCELLED)
         self._orders[tag] = cancelled
         self._finish(tag)
         return cancelled
@@ -272,7 +272,7 @@ class PaperBook:
             if order.status is OrderStatus.NEW:
                 continue
             if not order.broker_order_id:
-                order = replace(order, broker_order_id=f"paper-{order.tag}")
+                order = evolve(order, broker_order_id=f"paper-{order.tag}")
             self._tags.add(order.tag)
             self._orders[order.tag] = order
             if order.status in _WORKING:
@@ -285,7 +285,10 @@ class PaperBook:
 
     def on_market(self, item: Bar | Tick) -> list[OrderFill]:
         """A print reaching the exchange: ``on_bar`` for a bar, ``on_price`` (with its
-        traded quantity) for a tick."""
+        traded quantity) for a tick. Every print asks; most find nothing of their
+        symbol working, and both would answer no fills."""
+        if not self._by_symbol.get(item.symbol):
+            return []
         if isinstance(item, Bar):
             return self.on_bar(item)
         return self.on_price(item.symbol, item.ts_ns, item.price, item.qty)
@@ -433,12 +436,12 @@ class PaperBook:
             filled
         )
         if filled == order.quantity:
-            state = replace(
+            state = evolve(
                 order, status=OrderStatus.COMPLETE, filled_qty=filled, avg_price=float(average)
             )
             self._unwork(order.tag)
         else:  # it traded, so a stop has triggered: the rest works as OPEN
-            state = replace(
+            state = evolve(
                 order, status=OrderStatus.OPEN, filled_qty=filled, avg_price=float(average)
             )
             self._work(state)
@@ -450,7 +453,7 @@ class PaperBook:
     def _fill_whole(
         self, order: Order, fill_price: float, ts_ns: int, fills: list[OrderFill]
     ) -> None:
-        done = replace(
+        done = evolve(
             order, status=OrderStatus.COMPLETE, filled_qty=order.quantity, avg_price=fill_price
         )
         self._unwork(order.tag)
@@ -475,7 +478,7 @@ class PaperBook:
             if kind is OrderType.SL_M:
                 worst = max(price, trigger) if buy else min(price, trigger)
                 return order, self.pricing.slipped(worst, order)
-            order = replace(order, status=OrderStatus.OPEN)
+            order = evolve(order, status=OrderStatus.OPEN)
         if kind is OrderType.SL_M:  # restored after it triggered: a market order now
             return order, self.pricing.slipped(price, order)
         return order, self.pricing.limit_fill(order, price)
@@ -500,7 +503,7 @@ class PaperBook:
             return order, self.pricing.slipped(trigger, order)
         # SL: triggers at the trigger, which is already inside its limit (checked at
         # placement), so the resting limit fills there at once.
-        return replace(order, status=OrderStatus.OPEN), trigger
+        return evolve(order, status=OrderStatus.OPEN), trigger
 
 
 def _changed(
@@ -514,7 +517,7 @@ def _changed(
     """``order`` with a modification's changes: prices a new type does not use are
     cleared, and the status is the one the changed order works in."""
     new_type = order.order_type if order_type is None else order_type
-    changed = replace(
+    changed = evolve(
         order,
         order_type=new_type,
         price=order.price if price is None else price,
@@ -523,11 +526,11 @@ def _changed(
         ts_ns=ts_ns,
     )
     if new_type in (OrderType.MARKET, OrderType.SL_M):
-        changed = replace(changed, price=0.0)
+        changed = evolve(changed, price=0.0)
     if new_type in (OrderType.MARKET, OrderType.LIMIT):
-        return replace(changed, trigger_price=0.0, status=OrderStatus.OPEN)
+        return evolve(changed, trigger_price=0.0, status=OrderStatus.OPEN)
     if new_type is not order.order_type or order.status is not OrderStatus.OPEN:
-        return replace(changed, status=OrderStatus.TRIGGER_PENDING)
+        return evolve(changed, status=OrderStatus.TRIGGER_PENDING)
     return changed
 
 

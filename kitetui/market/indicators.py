@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Iterable
 
 __all__ = [
     "ADX",
@@ -162,6 +163,27 @@ class EMA(_SeededAverage):
         if not _isfinite(close):
             return self._value
         return self._smooth(close)
+
+    def update_many(self, closes: Iterable[float]) -> list[float]:
+        """``[self.update(close) for close in closes]``, with the state in locals: a
+        backtest's column form advances its averages a chunk at a time, and two calls a
+        bar were most of that. Same arithmetic in the same order, so the same floats."""
+        alpha, beta, period = self._alpha, self._beta, self.period
+        value, count = self._value, self._count
+        out: list[float] = []
+        append = out.append
+        for close in closes:
+            if _isfinite(close):
+                if count >= period:
+                    value = beta * value + alpha * close
+                else:
+                    count += 1
+                    self._seed_sum += close
+                    if count == period:
+                        value = self._seed_sum / period
+            append(value)
+        self._value, self._count = value, count
+        return out
 
 
 class SMA(_Indicator):
@@ -294,6 +316,31 @@ class ATR(_SeededAverage):
             return self._value
         tr = _true_range(high, low, prev_close)
         return self._smooth(tr)
+
+    def update_many(
+        self, highs: Iterable[float], lows: Iterable[float], closes: Iterable[float]
+    ) -> list[float]:
+        """``list(map(self.update, highs, lows, closes))`` with the state in locals
+        (``EMA.update_many``): the same floats, without three calls a bar."""
+        alpha, beta, period = self._alpha, self._beta, self.period
+        value, count, prev_close = self._value, self._count, self._prev_close
+        out: list[float] = []
+        append = out.append
+        for high, low, close in zip(highs, lows, closes, strict=True):
+            if _isfinite(high) and _isfinite(low) and _isfinite(close):
+                if prev_close == prev_close:  # not the first bar: a true range
+                    tr = _true_range(high, low, prev_close)
+                    if count >= period:
+                        value = beta * value + alpha * tr
+                    else:
+                        count += 1
+                        self._seed_sum += tr
+                        if count == period:
+                            value = self._seed_sum / period
+                prev_close = close
+            append(value)
+        self._value, self._count, self._prev_close = value, count, prev_close
+        return out
 
 
 class ADX(_Indicator):

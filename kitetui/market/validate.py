@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 
-from kitetui.domain import Bar, Event, Tick
+from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
 from kitetui.events import EventKind
 
 MAX_PRICE = 10_000_000.0  # rupees a unit, as the loaders' ceiling
@@ -80,11 +80,14 @@ class PriceValidator:
     jump real; ``wick_ranges`` is the wick limit in typical bar ranges."""
 
     __slots__ = (
+        "_day",
+        "_day_ts",
         "_limits",
         "_notes",
         "_released",
         "_states",
         "confirmations",
+        "has_news",
         "max_jump",
         "wick_ranges",
     )
@@ -106,13 +109,18 @@ class PriceValidator:
         self._states: dict[str, _SymbolState] = {}
         self._released: list[Item] = []
         self._notes: list[Event] = []
+        # True when ``take_released`` or ``take_notes`` has something: asked after every
+        # print, so kept as a flag beside the two lists (``_news``), not a property.
+        self.has_news = False
+        # The IST day of the last time checked: a batch's prints share their time, and
+        # the division is a good part of a print's check.
+        self._day_ts = self._day = -1
 
     # ----------------------------------------------------------------------- results
 
-    @property
-    def has_news(self) -> bool:
-        """True when ``take_released`` or ``take_notes`` has something (cheap to ask)."""
-        return bool(self._released or self._notes)
+    def _news(self) -> None:
+        """``has_news`` again, after either list changed."""
+        self.has_news = bool(self._released or self._notes)
 
     @property
     def held_count(self) -> int:
@@ -126,11 +134,13 @@ class PriceValidator:
         its accepted path before that item. Taking them empties the list.
         """
         released, self._released = self._released, []
+        self._news()
         return released
 
     def take_notes(self) -> list[Event]:
         """``JumpConfirmed`` / ``SpikeRejected`` / ``HeldDropped`` events to journal."""
         notes, self._notes = self._notes, []
+        self._news()
         return notes
 
     # ----------------------------------------------------------------------- checking
@@ -159,7 +169,10 @@ class PriceValidator:
         if item.timeframe_s != state.timeframe_s:
             state.timeframe_s = item.timeframe_s
             state.limit = self._limit(item.symbol, item.timeframe_s)
-        day = (item.ts_ns + _IST_NS) // _DAY_NS
+        if item.ts_ns != self._day_ts:  # the IST day, worked out once a batch
+            self._day_ts = item.ts_ns
+            self._day = (item.ts_ns + _IST_NS) // _DAY_NS
+        day = self._day
         last = state.last
         if day == state.day and not state.held:
             limit = state.limit
@@ -189,7 +202,10 @@ class PriceValidator:
         if state.timeframe_s != 0:
             state.timeframe_s = 0
             state.limit = self._limit(item.symbol, 0)
-        day = (item.ts_ns + _IST_NS) // _DAY_NS
+        if item.ts_ns != self._day_ts:  # the IST day, worked out once a batch
+            self._day_ts = item.ts_ns
+            self._day = (item.ts_ns + _IST_NS) // _DAY_NS
+        day = self._day
         if day == state.day and not state.held:
             last = state.last
             if abs(price - last) <= state.limit * last:
@@ -264,6 +280,7 @@ class PriceValidator:
                 "INFO",
             )
         )
+        self.has_news = True
         return self._accept(item, state, price)
 
     def _hold(self, item: Item, state: _SymbolState, price: float, last: float) -> str | None:
@@ -300,6 +317,7 @@ class PriceValidator:
                 "WARNING",
             )
         )
+        self.has_news = True
 
     def _wild_wick(
         self, bar: Bar, state: _SymbolState, limit: float, new_session: bool
@@ -387,7 +405,9 @@ class GapDetector:
 
     def check(self, item: Tick | Bar) -> str | None:
         start = item.ts_ns
-        end = item.end_ns if isinstance(item, Bar) else item.ts_ns
+        # A bar's end (``Bar.end_ns`` spelled out: the property is a call per bar on the
+        # replay's hot path), a tick's time.
+        end = start + item.timeframe_s * NS_PER_SECOND if isinstance(item, Bar) else start
         last = self._last_end.get(item.symbol)
         self._last_end[item.symbol] = end
         if last is None:

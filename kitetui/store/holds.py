@@ -46,14 +46,25 @@ def day_text(day_number: int) -> str:
 
 class HoldCounter:
     """HOLD counts of the batch being processed, and of the finished batches not yet
-    written (module docstring)."""
+    written (module docstring).
 
-    __slots__ = ("_current", "_day", "_day_ts", "_reasons", "ready")
+    ``count`` is the engines' hot path (most bars): it only notes the HOLD, and the
+    batch's notes are counted when the batch is finished (``close_batch``), straight
+    into ``ready``. That gives the counts a batch-by-batch tally would (``_tally``:
+    the batch's own counts, then merged), because a key's first and last times are its
+    earliest and latest when the batch's times never go back, which ``count`` checks;
+    a batch whose times do go back is tallied the reference way. A reason is known
+    (``MAX_REASONS``) from the close of the batch that first counted it; a dropped
+    batch (the end of the data: nothing is counted after it) teaches none."""
+
+    __slots__ = ("_batch", "_day", "_day_ts", "_in_order", "_last_ts", "_reasons", "ready")
 
     def __init__(self) -> None:
-        # The IST day of the last count's time: a batch's bars share their time.
+        # The IST day of the last time counted: a batch's bars share their time.
         self._day_ts = self._day = -1
-        self._current: Counts = {}
+        self._batch: list[tuple[str, str, str, int]] = []  # the current batch's HOLDs
+        self._last_ts = -1
+        self._in_order = True  # the current batch's times never went back
         self.ready: Counts = {}  # finished batches' counts, for the next transaction
         self._reasons: dict[str, set[str]] = {}
 
@@ -65,42 +76,82 @@ class HoldCounter:
         self._reasons.setdefault(engine, set()).update(r for r in reasons if r != OTHER_REASONS)
 
     def count(self, engine: str, symbol: str, reason: str, ts_ns: int) -> None:
-        """One HOLD of the current batch (the hot path: a dict update, most bars)."""
-        if ts_ns != self._day_ts:
-            self._day_ts, self._day = ts_ns, ist_day_number(ts_ns)
-        key = (self._day, engine, symbol, reason)
-        entry = self._current.get(key)
-        if entry is not None:
-            entry[0] += 1
-            entry[2] = ts_ns
-            return
-        known = self._reasons.setdefault(engine, set())
-        if reason not in known:
-            if len(known) >= MAX_REASONS:  # a reason with numbers in it, say: one bucket
-                key = (key[0], engine, symbol, OTHER_REASONS)
-                entry = self._current.get(key)
-                if entry is not None:
-                    entry[0] += 1
-                    entry[2] = ts_ns
-                    return
-            else:
-                known.add(reason)
-        self._current[key] = [1, ts_ns, ts_ns]
+        """One HOLD of the current batch (the hot path: noted, counted at its close)."""
+        if ts_ns < self._last_ts:
+            self._in_order = False
+        self._last_ts = ts_ns
+        self._batch.append((engine, symbol, reason, ts_ns))
 
     def close_batch(self) -> None:
         """The batch is finished: its counts may be written with its cursor."""
-        current = self._current
-        if not current:
+        batch = self._batch
+        in_order = self._in_order
+        self._batch, self._in_order = [], True
+        if not batch:
             return
-        self._current = {}
-        if not self.ready:
-            self.ready = current
+        if not in_order:
+            current = self._tally(batch)
+            if not self.ready:
+                self.ready = current
+            else:
+                merge(self.ready, current)
             return
-        merge(self.ready, current)
+        ready = self.ready
+        day_ts = day = -1
+        for engine, symbol, reason, ts_ns in batch:
+            if ts_ns != day_ts:  # a batch's HOLDs share their time: a day number each
+                day_ts, day = ts_ns, self._day_of(ts_ns)
+            key = (day, engine, symbol, reason)
+            entry = ready.get(key)
+            if entry is None:
+                key = self._key(key)
+                entry = ready.get(key)
+                if entry is None:
+                    ready[key] = [1, ts_ns, ts_ns]
+                    continue
+            entry[0] += 1
+            if ts_ns < entry[1]:
+                entry[1] = ts_ns
+            if ts_ns > entry[2]:
+                entry[2] = ts_ns
+
+    def _day_of(self, ts_ns: int) -> int:
+        if ts_ns != self._day_ts:
+            self._day_ts, self._day = ts_ns, ist_day_number(ts_ns)
+        return self._day
+
+    def _key(self, key: tuple[int, str, str, str]) -> tuple[int, str, str, str]:
+        """The key a HOLD is counted under the first time it is (in a batch's counts, or
+        in ``ready``): its own, or its engine's ``OTHER_REASONS`` once the engine has
+        ``MAX_REASONS`` others (a reason with numbers in it, say: one bucket)."""
+        day, engine, symbol, reason = key
+        known = self._reasons.setdefault(engine, set())
+        if reason not in known:
+            if len(known) >= MAX_REASONS:
+                return (day, engine, symbol, OTHER_REASONS)
+            known.add(reason)
+        return key
+
+    def _tally(self, batch: list[tuple[str, str, str, int]]) -> Counts:
+        """The batch's own counts, its HOLDs in the order counted: a key's first and
+        last times are those of its first and last HOLD (the reference tally)."""
+        current: Counts = {}
+        for engine, symbol, reason, ts_ns in batch:
+            key = (self._day_of(ts_ns), engine, symbol, reason)
+            entry = current.get(key)
+            if entry is None:
+                key = self._key(key)
+                entry = current.get(key)
+                if entry is None:
+                    current[key] = [1, ts_ns, ts_ns]
+                    continue
+            entry[0] += 1
+            entry[2] = ts_ns
+        return current
 
     def drop_batch(self) -> None:
         """Forget the current batch's counts (the journal writes those HOLDs as rows)."""
-        self._current = {}
+        self._batch, self._in_order = [], True
 
     def take(self) -> Counts:
         """The finished batches' counts, for a transaction (``give_back`` if it fails)."""
@@ -115,7 +166,7 @@ class HoldCounter:
     @property
     def pending(self) -> int:
         """Counts not yet written, finished batches and the current one (for tests)."""
-        return sum(e[0] for e in self.ready.values()) + sum(e[0] for e in self._current.values())
+        return sum(e[0] for e in self.ready.values()) + len(self._batch)
 
 
 def merge(into: Counts, counts: Counts) -> None:

@@ -11,7 +11,6 @@ module of its own so that the order book's side of the trader stays readable.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kitetui.domain import (
@@ -23,6 +22,7 @@ from kitetui.domain import (
     Side,
     Signal,
     SignalKind,
+    evolve,
 )
 from kitetui.trading.sizing import (
     premium_quantity,
@@ -237,7 +237,7 @@ class SignalEntries:
             # (written with its order row), and its signal is decided again on resume.
             self.risk.record_entry(symbol)
         orders = await self.submit(
-            replace(intent, quantity=decision.quantity), tag, engine, ts_ns=ts_ns
+            evolve(intent, quantity=decision.quantity), tag, engine, ts_ns=ts_ns
         )
         return decision, int(bool(orders))
 

@@ -26,11 +26,11 @@ so: it is never charged a guess.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kitetui.clock import ist_date
-from kitetui.domain import Event, Fill, Order
+from kitetui.domain import Event, Fill, Order, evolve
 from kitetui.events import EventKind
 from kitetui.trading import auto_square_off
 from kitetui.trading.charges import (
@@ -120,8 +120,8 @@ class FillCharger:
             priced = self.calculator.fill(before, fill.quantity, fill.price)
         except ChargeError as exc:
             self._unpriced(order, fill, exc)
-            return ChargedFill(replace(fill, charges=None), None)
-        return ChargedFill(replace(fill, charges=FillCost.of(priced)), priced.order)
+            return ChargedFill(evolve(fill, charges=None), None)
+        return ChargedFill(evolve(fill, charges=FillCost.of(priced)), priced.order)
 
     def take(self, tag: str, charged: ChargedFill) -> None:
         """The fill was journaled: its order's state moves on."""

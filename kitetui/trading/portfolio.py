@@ -268,9 +268,11 @@ class Portfolio:
         if book.quantity == 0:
             book.last_price = price
             return True
-        unrealized_before = book.unrealized_paise
+        # ``unrealized_paise`` after less before, in whole paise: the quantity times the
+        # move of the price (for a short too: its quantity is negative).
+        change = book.quantity * (to_paise(price) - to_paise(book.last_price))
         book.last_price = price
-        self._moved(book.unrealized_paise - unrealized_before)
+        self._moved(change)
         return True
 
     def _trade_closed(self, pnl_paise: int) -> None:
@@ -482,7 +484,12 @@ class Portfolio:
         realized = unrealized = 0
         by_symbol: dict[str, int] = {}
         for symbol, book in self._books.items():
-            open_paise = book.unrealized_paise if book.quantity else 0
+            quantity = book.quantity
+            if quantity:  # ``_Book.unrealized_paise`` spelled out: per open book, per batch
+                value = abs(quantity) * to_paise(book.last_price)
+                open_paise = value - book.cost_paise if quantity > 0 else book.cost_paise - value
+            else:
+                open_paise = 0
             realized += book.realized_paise
             unrealized += open_paise
             by_symbol[symbol] = (

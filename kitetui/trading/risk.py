@@ -169,6 +169,8 @@ class RiskEngine:
         # Entry blocks set by live conditions (feed, login, placements, the clock). They
         # are not persisted: each owner re-establishes its block at start.
         self.blocks: dict[str, EntryBlock] = {}
+        # ``changed_limits`` and the two limit objects it was worked out from.
+        self._changed: tuple[RiskLimits, RiskLimits, dict[str, int | float]] | None = None
 
     # ------------------------------------------------------------------ limits
 
@@ -184,12 +186,19 @@ class RiskEngine:
 
     @property
     def changed_limits(self) -> dict[str, int | float]:
-        """The limits that differ from the config's, by name."""
-        return {
-            name: getattr(self.limits, name)
-            for name in RiskLimits.__dataclass_fields__
-            if getattr(self.limits, name) != getattr(self.config_limits, name)
-        }
+        """The limits that differ from the config's, by name (a new dict each time).
+
+        Asked with the risk state after every batch: worked out again only when
+        ``limits`` or ``config_limits`` is another object (both are frozen)."""
+        known = self._changed
+        if known is None or known[0] is not self.limits or known[1] is not self.config_limits:
+            changed = {
+                name: getattr(self.limits, name)
+                for name in RiskLimits.__dataclass_fields__
+                if getattr(self.limits, name) != getattr(self.config_limits, name)
+            }
+            known = self._changed = (self.limits, self.config_limits, changed)
+        return dict(known[2])
 
     def _with_changes(self, changes: Mapping[str, int | float]) -> RiskLimits:
         unknown = sorted(set(changes) - set(RiskLimits.__dataclass_fields__))
@@ -426,6 +435,8 @@ class RiskEngine:
             decision = RiskDecision(RiskVerdict.HALT, 0, self.loss_halt_reason, "max_daily_loss")
             breaches.append(LimitBreached("", decision))
         max_symbol = to_paise(self.limits.max_symbol_loss)
+        if not symbol_pnl or -min(symbol_pnl.values()) < max_symbol:
+            return breaches  # no symbol lost that much (most batches): none to look at
         for symbol, pnl in symbol_pnl.items():
             if symbol in self.blocked_symbols or -pnl < max_symbol:
                 continue

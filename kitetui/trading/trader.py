@@ -14,7 +14,6 @@ import base64
 import hashlib
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kitetui.brokers.base import (
@@ -40,6 +39,7 @@ from kitetui.domain import (
     TradingState,
     Validity,
     Variety,
+    evolve,
 )
 from kitetui.events import EventKind
 from kitetui.kite.session import TokenExpired
@@ -293,7 +293,7 @@ class Trader(TraderRecords, SignalEntries):
         placed: list[Order] = []
         for index, size in enumerate(sizes):
             child_tag = tag if index == 0 else f"{tag}{index + 1}"
-            order = await self._submit_one(replace(intent, quantity=size), child_tag, ts_ns)
+            order = await self._submit_one(evolve(intent, quantity=size), child_tag, ts_ns)
             if order is not None:
                 placed.append(order)
         if len(sizes) > 1:
@@ -339,7 +339,7 @@ class Trader(TraderRecords, SignalEntries):
         self.counts["orders"] += 1
         if intent.purpose is OrderPurpose.ENTRY and self.risk.state is TradingState.HALTED:
             # Halted while the order row was being written: it never reaches the broker.
-            rejected = replace(order, status=OrderStatus.REJECTED, reason="trading halted")
+            rejected = evolve(order, status=OrderStatus.REJECTED, reason="trading halted")
             self.track(rejected)
             await self.journal.write_order_state(rejected, self.clock.now_ns)
             return rejected
@@ -349,12 +349,12 @@ class Trader(TraderRecords, SignalEntries):
             # Refused at the door: nothing reached the exchange. No entry goes out until
             # a new login (exits keep trying: they must not wait for a person).
             reason = self.require_login(exc)
-            accepted = replace(order, status=OrderStatus.REJECTED, reason=reason)
+            accepted = evolve(order, status=OrderStatus.REJECTED, reason=reason)
         except NotAccepted as exc:
             # The exchange never took it: journaled as such; the caller may retry under a
             # fresh tag (the exit manager does).
             self.not_accepted.add(tag)
-            accepted = replace(order, status=OrderStatus.REJECTED, reason=str(exc))
+            accepted = evolve(order, status=OrderStatus.REJECTED, reason=str(exc))
             self.record_order_event(order, EventKind.ORDER_NOT_ACCEPTED, "WARNING", str(exc))
         except PlacementUnknown as exc:
             # Sent, and the order book cannot be read to say what became of it: the order
@@ -439,7 +439,7 @@ class Trader(TraderRecords, SignalEntries):
             try:
                 accepted = await self.broker.place(order)
             except (NotAccepted, TokenExpired) as exc:
-                accepted = replace(order, status=OrderStatus.REJECTED, reason=str(exc))
+                accepted = evolve(order, status=OrderStatus.REJECTED, reason=str(exc))
                 self.not_accepted.add(order.tag)
             except PlacementUnknown as exc:
                 self.risk.set_block(
@@ -460,7 +460,7 @@ class Trader(TraderRecords, SignalEntries):
             if order.status is OrderStatus.NEW and unknown and order.tag not in in_book:
                 self.not_accepted.add(order.tag)
                 await self.on_order_state(
-                    replace(
+                    evolve(
                         order,
                         status=OrderStatus.REJECTED,
                         reason="not placed (not in the order book after an unknown outcome)",
@@ -491,7 +491,7 @@ class Trader(TraderRecords, SignalEntries):
             status = OrderStatus.OPEN  # the rest of its fills are still on their way
         elif filled >= quantity and broker_view.tag in self._adopted:
             status = OrderStatus.COMPLETE  # all of it that was ours (the rest is not)
-        return replace(
+        return evolve(
             ours,
             status=status,
             order_type=broker_view.order_type,
@@ -547,7 +547,7 @@ class Trader(TraderRecords, SignalEntries):
         if changed is None:
             await self.refresh(tag)  # filled or cancelled first: take its fills and state
             return None
-        changed = replace(
+        changed = evolve(
             self._merge(changed),
             purpose=purpose or order.purpose,
             signal_id=order.signal_id if signal_id is None else signal_id,
@@ -598,7 +598,7 @@ class Trader(TraderRecords, SignalEntries):
         if cancelled is None:
             await self.refresh(tag)  # filled or gone first: take what the broker says
             return False
-        cancelled = replace(self._merge(cancelled), status=OrderStatus.CANCELLED, reason=reason)
+        cancelled = evolve(self._merge(cancelled), status=OrderStatus.CANCELLED, reason=reason)
         self.track(cancelled)
         await self.journal.write_order_state(cancelled, self.clock.now_ns)
         return True
@@ -636,7 +636,7 @@ class Trader(TraderRecords, SignalEntries):
                 "heard",
             )
             await self.on_order_state(
-                replace(order, status=OrderStatus.CANCELLED, reason="lapsed at the close"),
+                evolve(order, status=OrderStatus.CANCELLED, reason="lapsed at the close"),
                 before=order,
             )
         return len(lapsed)
@@ -673,7 +673,7 @@ class Trader(TraderRecords, SignalEntries):
         for order, fill in fills:
             before = self.orders.get(order.tag)
             order = self._merge(order, fill)
-            fill = replace(fill, engine=order.engine, product=order.product)
+            fill = evolve(fill, engine=order.engine, product=order.product)
             charged = self.charger.quote(order, fill)  # journaled with the fill (rule 2)
             fill = charged.fill
             if not await self.journal.write_fill(fill, order, None, self.clock.now_ns):
@@ -749,7 +749,7 @@ class Trader(TraderRecords, SignalEntries):
                     "at the exchange after all",
                 )
             )
-            self.track(replace(known, status=order.status))
+            self.track(evolve(known, status=order.status))
         if fills:
             await self.on_fills([(order, fill) for fill in fills])
         elif (order.status, order.quantity, order.order_type, order.price) != (
@@ -801,7 +801,7 @@ class Trader(TraderRecords, SignalEntries):
         by_rms = order.product is Product.MIS and ist_minute_of_day(
             ts_ns
         ) >= auto_square_off.cutoff_minute(order.exchange.value)
-        adopted = replace(
+        adopted = evolve(
             order,
             engine=position.engine,
             purpose=OrderPurpose.SQUARE_OFF,
@@ -858,7 +858,7 @@ class Trader(TraderRecords, SignalEntries):
         for fill in fills:
             quantity = min(fill.quantity, left)
             if quantity:
-                taken.append(replace(fill, quantity=quantity))
+                taken.append(evolve(fill, quantity=quantity))
                 left -= quantity
         return taken
 
