@@ -400,6 +400,12 @@ class Engine:
         self.day = day
         self.idle = self.idle_reason = ""
 
+    def wants_prices(self, day: date) -> list[str]:
+        """Symbols whose price ``start_session`` needs before the day's first tick
+        (a live start reads them from Kite); none here."""
+        del day
+        return []
+
     def nothing_to_trade(self, word: str, reason: str) -> None:
         """Today this engine has nothing to trade: say so on screen and in the journal."""
         self.idle, self.idle_reason = word, reason

@@ -22,17 +22,29 @@ class EquityEngine(Engine):
     kind: ClassVar[str] = "equity"
     exchange: ClassVar[Exchange] = Exchange.NSE
 
+    def _members(self, day: date) -> list[str]:
+        """The day's candidates: the index's members (narrowed by ``symbols``), or the
+        ``symbols`` list."""
+        cfg = self.config
+        if cfg.universe is None:
+            return list(cfg.symbols)
+        members = list(load_index_members(cfg.universe, as_of=day))
+        if cfg.symbols:  # an explicit list narrows the index
+            members = [m for m in members if m in set(cfg.symbols)]
+        return members
+
+    def wants_prices(self, day: date) -> list[str]:
+        """The candidates the day's universe needs a price for (it filters on price):
+        a live or paper desk reads them from Kite before the first tick, since ticks
+        come only for what is subscribed, and it subscribes only what it chose."""
+        return [m for m in self._members(day) if self.instrument(m) is not None]
+
     async def start_session(
         self, day: date, prices: Mapping[str, float], turnover: Mapping[str, float]
     ) -> None:
         await super().start_session(day, prices, turnover)
         cfg = self.config
-        if cfg.universe is not None:
-            members = list(load_index_members(cfg.universe, as_of=day))
-            if cfg.symbols:  # an explicit list narrows the index
-                members = [m for m in members if m in set(cfg.symbols)]
-        else:
-            members = list(cfg.symbols)
+        members = self._members(day)
         listed = [m for m in members if self.instrument(m) is not None]
         unlisted = [(m, "not in the instrument master") for m in members if m not in listed]
         choice = select_universe(

@@ -88,6 +88,7 @@ class EventKind(StrEnum):
     # -- venues: Kite, the feed, the reconciler -----------------------------------------
     KITE_TOKEN_LOADED = "KiteTokenLoaded"
     EXCHANGE_CLOCK_UNKNOWN = "ExchangeClockUnknown"
+    OPENING_PRICES_UNREAD = "OpeningPricesUnread"  # the universe chosen without them
     EXIT_SERVICE_FAILED = "ExitServiceFailed"
     FINAL_POLL_FAILED = "FinalPollFailed"
     SUBSCRIPTION_REFUSED = "SubscriptionRefused"

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import hashlib
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -353,8 +354,10 @@ class Supervisor:
 
     # -- the venue's hooks ----------------------------------------------------------------
 
-    async def begin_day(self, ts_ns: int) -> None:
-        """Live: start the trading day on the exchange's clock, before any tick."""
+    async def begin_day(self, ts_ns: int, prices: Mapping[str, float] | None = None) -> None:
+        """Live: start the trading day on the exchange's clock, before any tick, with
+        the prices the venue read for the engines' choice (``Engine.wants_prices``)."""
+        self.last_prices.update(prices or {})
         self.clock.now_ns = ts_ns
         self.day = ist_day_number(ts_ns)
         self.portfolio.start_day(ist_date(ts_ns).isoformat())

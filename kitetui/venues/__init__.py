@@ -16,7 +16,7 @@ broker's auto square-off at the bell) — never which class it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -53,8 +53,9 @@ class VenueHost(Protocol):
     trader: Trader
     risk: RiskEngine
 
-    async def begin_day(self, ts_ns: int) -> None:
-        """Start the trading day at ``ts_ns`` before any tick (live)."""
+    async def begin_day(self, ts_ns: int, prices: Mapping[str, float] | None = None) -> None:
+        """Start the trading day at ``ts_ns`` before any tick (live), with ``prices`` read
+        for the engines' choice of the day."""
         ...
 
     async def close_session_if_due(self, wall_ns: int) -> None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from kitetui.views import LimitView
 TIMER_S = 0.25  # exits retried and re-priced even when no tick comes
 MARGINS_S = 30.0  # Kite's margins are read this often, and soon after a fill
 MARGINS_AFTER_FILL_S = 2.0  # (at most this soon: a burst of fills is one read)
+LTP_BATCH = 1000  # instruments one /quote/ltp call may name (Kite's limit)
 
 
 class KiteVenue:
@@ -173,7 +175,8 @@ class KiteVenue:
     async def start(self, host: VenueHost) -> None:
         """Engines choose today's contracts before any tick can arrive: subscriptions
         follow from their choice, so the day starts on the exchange's own date."""
-        await host.begin_day(await self._exchange_now_ns(host))
+        now_ns = await self._exchange_now_ns(host)
+        await host.begin_day(now_ns, await self._opening_prices(host, ist_date(now_ns)))
         self.kite_feed.start()
         if self.live:
             from kitetui.venues.reconciler import Reconciler
@@ -194,6 +197,39 @@ class KiteVenue:
         self._tasks.append(asyncio.create_task(self._timer(host), name="exit-timer"))
         host.trader.fill_listeners.append(lambda _order, _fill: self._margins_due.set())
         self._tasks.append(asyncio.create_task(self._poll_margins(host), name="margins"))
+
+    async def _opening_prices(self, host: VenueHost, day: date) -> dict[str, float]:
+        """Kite's last prices of what the engines' choice of the day needs
+        (``Engine.wants_prices``): before the first tick nothing is subscribed, so an
+        equity universe filtered on price would otherwise choose nothing, subscribe
+        nothing, and never see a tick. A failed read is said, and the choice made
+        without."""
+        wanted = sorted(
+            {s for engine in host.trader.engines.values() for s in engine.wants_prices(day)}
+        )
+        if not wanted:
+            return {}
+        client = await self._client()
+        prices: dict[str, float] = {}
+        try:
+            for start in range(0, len(wanted), LTP_BATCH):
+                keys = [f"NSE:{symbol}" for symbol in wanted[start : start + LTP_BATCH]]
+                answer = await asyncio.to_thread(client.ltp, keys)
+                for key, row in answer.items():
+                    price = row.get("last_price") if isinstance(row, dict) else None
+                    if isinstance(price, int | float) and math.isfinite(price) and price > 0:
+                        prices[key.split(":", 1)[1]] = float(price)
+        except Exception as exc:  # the day starts anyway; the universe says what it lacked
+            host.trader.record_event(
+                Event(
+                    ts_ns=0,
+                    kind=EventKind.OPENING_PRICES_UNREAD,
+                    level="WARNING",
+                    message=f"Kite's last prices for the day's universe could not be read "
+                    f"({type(exc).__name__}): symbols without one are left out today",
+                )
+            )
+        return prices
 
     async def _exchange_now_ns(self, host: VenueHost) -> int:
         """The exchange's clock: the NIFTY 50 quote's timestamp, else this machine's."""
