@@ -6,9 +6,10 @@ quantity, average_price}, ...]``, ``../shared/docs/kite-contract.md`` 3.8) with 
 order echoed and its ``charges`` object, in request order, shaped as Zerodha's mock
 ``virtual_contract_note.json``: ``price`` is the average price sent, every amount an
 unrounded float, GST as IGST. The sim prices each order with
-``kitetui.trading.charges`` on ``average_price × quantity`` at the sim market's trade
-date (IST), so a desk that holds its journaled charges against the sim's note tests
-the whole path (request, client, parsing, comparison) with figures it can predict.
+``kitetui.trading.charges`` on ``average_price × quantity`` at the order's trade date
+(IST: the day its id names, else the sim market's), so a desk that holds its journaled
+charges against the sim's note tests the whole path (request, client, parsing,
+comparison) with figures it can predict.
 
 Refusals are Kite's ``InputException`` (HTTP 400), one naming the order and field:
 a body that is not an array of objects, a missing or mistyped field, a side or product
@@ -48,6 +49,19 @@ def virtual_contract_note(
     return [_line(calculator, instrument, trade_date, index, raw) for index, raw in enumerate(body)]
 
 
+def _traded_on(raw: dict[str, Any], market_day: date) -> date:
+    """The order's trade date: Kite prices an order on the day it traded, which it knows
+    by its id; the sim's ids begin with that day (YYMMDD, ``OrderDesk._new_order_id``).
+    An id not of that form is priced at the market's day."""
+    order_id = str(raw.get("order_id") or "")
+    if len(order_id) == 15 and order_id.isdigit():
+        try:
+            return date(2000 + int(order_id[:2]), int(order_id[2:4]), int(order_id[4:6]))
+        except ValueError:
+            pass
+    return market_day
+
+
 def _line(
     calculator: ChargeCalculator, instrument: Any, trade_date: date, index: int, raw: object
 ) -> dict[str, Any]:
@@ -77,7 +91,7 @@ def _line(
     if found is None:
         raise input_error(f"{where}: invalid `tradingsymbol` {raw['tradingsymbol']!r}.")
     try:
-        spec = OrderSpec.for_instrument(found, product, side, trade_date)
+        spec = OrderSpec.for_instrument(found, product, side, _traded_on(raw, trade_date))
         state = calculator.for_order(spec, [(quantity, Decimal(repr(float(average))))])
     except ChargeError as exc:
         raise input_error(f"{where}: {exc}.") from None

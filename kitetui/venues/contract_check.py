@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 from kitetui.brokers.base import BrokerError
 from kitetui.domain import Event, Order
 from kitetui.events import EventKind
+from kitetui.money import Charges
+from kitetui.trading.charges import OrderCharges
 from kitetui.trading.contract_note import (
     ContractNote,
     ContractNoteError,
@@ -90,7 +92,7 @@ def day_note(trader: Trader, day: date) -> tuple[list[Order], list[dict[str, Any
                 order_type=order.order_type.value,
                 quantity=state.quantity,
                 price=Decimal(repr(order.avg_price)),
-                charges=NoteCharges.from_charges(state.charges, state.rates.tax_type),
+                charges=NoteCharges.from_charges(_as_kite_prices(state), state.rates.tax_type),
                 order_id=order.broker_order_id,
             )
         )
@@ -144,6 +146,16 @@ async def check_contract_note(broker: Any, trader: Trader, day: date) -> NoteChe
         f"{len(differences)} difference(s)",
     )
     return NoteCheck(tuple(orders), differences)
+
+
+def _as_kite_prices(state: OrderCharges) -> Charges:
+    """An order's charges as Kite's virtual contract note prices it: from the order's
+    fields alone, so without the fee of an order the broker squared off (the RMS's
+    ₹50 + GST is on the day's real contract note, not on a note Kite computes from what
+    it is sent)."""
+    if not state.spec.squared_off:
+        return state.charges
+    return state.rates.charges(state.turnover, executed=True)
 
 
 def _say(trader: Trader, kind: str, level: str, message: str) -> None:

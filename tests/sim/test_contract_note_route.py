@@ -118,7 +118,14 @@ class _Desk:
         return [e.kind for e in self.events]
 
 
-def _filled(desk: _Desk, raw: dict, tag: str, ts_ns: int, parts: list[tuple[int, float]]) -> None:
+def _filled(
+    desk: _Desk,
+    raw: dict,
+    tag: str,
+    ts_ns: int,
+    parts: list[tuple[int, float]],
+    reason: str = "",
+) -> None:
     order = Order(
         tag=tag,
         engine="fno",
@@ -134,6 +141,7 @@ def _filled(desk: _Desk, raw: dict, tag: str, ts_ns: int, parts: list[tuple[int,
         filled_qty=sum(q for q, _ in parts),
         avg_price=sum(q * p for q, p in parts) / sum(q for q, _ in parts),
         broker_order_id=raw["order_id"],
+        reason=reason,
     )
     desk.orders[tag] = order
     for n, (qty, price) in enumerate(parts):
@@ -213,3 +221,32 @@ def test_a_day_without_executed_orders_asks_nothing(sim_rest) -> None:
     check = _check(sim_rest, desk)
     assert check is not None and check.orders == ()
     assert desk.kinds() == ["ContractNoteChecked"]
+
+
+def test_an_order_the_broker_squared_off_is_checked_without_its_fee(sim_rest) -> None:
+    """Kite's virtual note is priced from the order's fields: it cannot know the RMS
+    placed it, so the ₹50 + GST we charged is left out of the comparison (it is on the
+    day's real contract note), not reported as a difference on every such order."""
+    desk = _desk(sim_rest)
+    now = sim_rest.market.now_ns
+    squared = {**SBIN, "order_id": "221118000000003", "transaction_type": "SELL"}
+    _filled(desk, squared, "RMS1", now, [(10, 601.0)], "auto square-off by the broker (order 3)")
+    assert desk.charger.state("RMS1").charges.brokerage > 50  # charged the fee
+    check = _check(sim_rest, desk)
+    assert check is not None and check.differences == ()
+
+
+def test_an_order_of_an_earlier_day_is_priced_at_that_days_rates(sim_rest) -> None:
+    """A desk that checks after the market moved on (or a night later): the note prices
+    each order on the day its id names, as Kite does, not at today's rates (futures
+    STT went from 0.01 % to 0.0125 % on 2023-04-01)."""
+    desk = _Desk({"NIFTY22NOVFUT": sim_rest.market.instrument("NFO", "NIFTY22NOVFUT")})
+    then = 1_680_493_500 * 1_000_000_000  # 2023-04-03 09:15 IST
+    sold = {**FUT, "order_id": "230403000000009", "transaction_type": "SELL"}
+    _filled(desk, sold, "OLD1", then, [(50, 18300.0)])
+    kite = sim_rest.kite()
+    broker = KiteBroker.connect(API_KEY, kite.access_token, root=sim_rest.url, timeout=3.0)
+    broker.read_attempts = 1
+    check = asyncio.run(asyncio.wait_for(check_contract_note(broker, desk, ist_date(then)), 20))
+    assert check is not None and [o.tag for o in check.orders] == ["OLD1"]
+    assert check.differences == ()
