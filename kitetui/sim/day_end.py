@@ -29,10 +29,9 @@ from kitetui.market.instruments import Instrument
 from kitetui.sim.order_book import TERMINAL, AccountBook
 from kitetui.sim.orders import OrderDesk
 from kitetui.sim.rules import MSG_RMS_SQUARE_OFF_CANCEL, SimRules, auto_square_off_minute
+from kitetui.trading.auto_square_off import EQUITY_ORDER_MAX
 
-__all__ = ["EQUITY_SQUARE_OFF_MAX", "DayEnd"]
-
-EQUITY_SQUARE_OFF_MAX = 30_000  # units of a stock in one RMS square-off order
+__all__ = ["DayEnd"]
 
 
 class DayEnd:
@@ -94,7 +93,7 @@ class DayEnd:
         freeze quantity of a derivative (support article "What are call and trade
         charges?")."""
         if instrument.exchange in ("NSE", "BSE"):
-            return EQUITY_SQUARE_OFF_MAX
+            return EQUITY_ORDER_MAX
         freeze = self.freeze_limits.get((instrument.name or instrument.tradingsymbol).upper())
         if not freeze:
             return 10**9

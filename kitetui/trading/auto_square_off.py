@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from kitetui.domain import Order
 
-__all__ = ["REASON", "by_broker", "cutoff_minute"]
+__all__ = ["EQUITY_ORDER_MAX", "REASON", "broker_orders", "by_broker", "cutoff_minute"]
 
 REASON = "auto square-off by the broker"
+# The most units of a stock the RMS squares off in one order; a derivative goes in
+# orders of its freeze quantity, which kitetui's own orders are sliced to already.
+EQUITY_ORDER_MAX = 30_000
 _CASH_MINUTE = 15 * 60 + 20
 _DERIVATIVES_MINUTE = 15 * 60 + 25
 _DERIVATIVE_EXCHANGES = frozenset({"NFO", "BFO"})
@@ -33,3 +36,14 @@ def cutoff_minute(exchange: str) -> int:
 def by_broker(order: Order) -> bool:
     """Whether the broker squared this order's position off (and charges for it)."""
     return order.reason.startswith(REASON)
+
+
+def broker_orders(order: Order, equity: bool) -> int:
+    """How many of the broker's square-off orders ``order`` stands for (each charged the
+    fee): none for an order of ours; for a stock, one per 30,000 units, as the RMS
+    splits it (where kitetui plays the RMS, its square-off is one order)."""
+    if not by_broker(order):
+        return 0
+    if not equity:
+        return 1
+    return max(1, -(-order.quantity // EQUITY_ORDER_MAX))

@@ -177,10 +177,10 @@ class SegmentRates:
     tax_type: str  # "stt" or "ctt", as Kite labels transaction_tax
     square_off_fee: Decimal = ZERO  # per executed order the broker squared off
 
-    def charges(self, turnover: Decimal, executed: bool, squared_off: bool = False) -> Charges:
+    def charges(self, turnover: Decimal, executed: bool, squared_off: int = 0) -> Charges:
         """An order's charges on its cumulative ``turnover``; ``executed`` = has a fill;
-        ``squared_off`` = the broker placed it to square off (its fee comes on top of
-        the brokerage, and in GST's base with it)."""
+        ``squared_off`` = how many of the broker's square-off orders it stands for (the
+        fee of each comes on top of the brokerage, and in GST's base with it)."""
         with localcontext(EXACT):
             if self.brokerage_flat is not None:
                 brokerage = self.brokerage_flat if executed else ZERO
@@ -189,7 +189,7 @@ class SegmentRates:
                 if self.brokerage_cap is not None and brokerage > self.brokerage_cap:
                     brokerage = self.brokerage_cap
             if squared_off and executed:
-                brokerage += self.square_off_fee
+                brokerage += self.square_off_fee * squared_off
             exchange = self.exchange * turnover
             sebi = self.sebi * turnover
             return Charges(
@@ -220,7 +220,9 @@ class OrderSpec:
     trade_date: date
     underlying: str = ""
     multiplier: int = 1
-    squared_off: bool = False  # the broker's own order squaring off (``square_off_fee``)
+    # The broker's own square-off orders this order stands for (``square_off_fee`` each;
+    # 0: an order of ours): one, or as many as the RMS would split it into.
+    squared_off: int = 0
 
     @classmethod
     def for_instrument(

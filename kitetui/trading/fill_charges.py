@@ -68,7 +68,7 @@ def order_spec(order: Order, instrument: Instrument | None, ts_ns: int) -> Order
         side=order.side,
         trade_date=ist_date(ts_ns),
         underlying=underlying,
-        squared_off=auto_square_off.by_broker(order),
+        squared_off=auto_square_off.broker_orders(order, kind is SegmentKind.EQUITY),
     )
 
 

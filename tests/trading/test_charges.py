@@ -473,7 +473,7 @@ def test_an_order_the_broker_squared_off_pays_fifty_rupees_and_gst_once(
     brokerage; zerodha-support-square-off): on the order's first fill, in GST's base."""
     day = date(2025, 2, 3)
     plain = _spec(EQ, "NSE", Product.MIS, SELL, day)
-    squared = replace(plain, squared_off=True)
+    squared = replace(plain, squared_off=1)
     fills = [(10, 2000.0), (20, 2001.0)]
     ours, theirs = calc.for_order(plain, fills).charges, calc.for_order(squared, fills).charges
     assert theirs.brokerage - ours.brokerage == D("50")
@@ -483,8 +483,10 @@ def test_an_order_the_broker_squared_off_pays_fifty_rupees_and_gst_once(
     second = calc.fill(first.order, 20, 2001.0)
     assert first.charges.brokerage == D("56")  # 0.03 % of ₹20,000 + ₹50
     assert second.charges.brokerage == D("12.006")  # the fee is the order's, paid once
-    option = replace(_spec(OPT, "NFO", Product.MIS, SELL, day, "NIFTY"), squared_off=True)
+    option = replace(_spec(OPT, "NFO", Product.MIS, SELL, day, "NIFTY"), squared_off=1)
     assert calc.for_order(option, [(75, 120.5)]).charges.brokerage == D("70")
+    three = replace(plain, squared_off=3)  # an order the RMS would split in three
+    assert calc.for_order(three, fills).charges.brokerage - ours.brokerage == D("150")
 
 
 def test_for_fill_takes_a_journaled_fill(calc: ChargeCalculator) -> None:

@@ -375,3 +375,28 @@ def test_net_is_gross_minus_the_fills_charges_and_a_rebuild_is_equal(
     for fill in [*fills, *fills]:  # a fill applied twice is applied once
         again.apply_fill(fill)
     assert (again.charges_paise, again.charges) == (book.charges_paise, book.charges)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "exchange", "quantity", "orders"),
+    [
+        (STOCK.tradingsymbol, Exchange.NSE, 30_000, 1),
+        (STOCK.tradingsymbol, Exchange.NSE, 30_001, 2),
+        (STOCK.tradingsymbol, Exchange.NSE, 380_445, 13),  # the RMS's 30,000-unit orders
+        (FUTURE.tradingsymbol, Exchange.NFO, 1_800, 1),  # sliced to the freeze already
+    ],
+)
+def test_a_square_off_by_the_broker_is_charged_once_per_order_the_rms_would_place(
+    symbol, exchange, quantity, orders
+):
+    instrument = {i.tradingsymbol: i for i in (FUTURE, STOCK)}[symbol]
+    squared = _order(
+        symbol=symbol,
+        exchange=exchange,
+        quantity=quantity,
+        purpose=OrderPurpose.SQUARE_OFF,
+        reason="auto square-off by the broker at the close",
+    )
+    assert order_spec(squared, instrument, T0).squared_off == orders
+    ours = _order(symbol=symbol, exchange=exchange, quantity=quantity, reason="square-off")
+    assert order_spec(ours, instrument, T0).squared_off == 0
