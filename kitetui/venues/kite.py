@@ -39,6 +39,7 @@ TIMER_S = 0.25  # exits retried and re-priced even when no tick comes
 MARGINS_S = 30.0  # Kite's margins are read this often, and soon after a fill
 MARGINS_AFTER_FILL_S = 2.0  # (at most this soon: a burst of fills is one read)
 LTP_BATCH = 1000  # instruments one /quote/ltp call may name (Kite's limit)
+STOP_DRAIN_S = 20.0  # at most this long journaling queued updates while stopping
 
 
 class KiteVenue:
@@ -298,13 +299,36 @@ class KiteVenue:
                             message=f"{type(exc).__name__}: {exc}",
                         )
                     )
-            for update in self.feed.drain_updates():
-                await host.trader.on_update(update.data)
+            await self._drain_updates(host)
             if self.live and self.kite_cfg is not None and self.kite_cfg.check_contract_note:
                 await self.check_charges(host)
         finally:
             if self.recorder is not None:
                 await asyncio.to_thread(self.recorder.close)
+
+    async def _drain_updates(self, host: VenueHost) -> None:
+        """Journal the order updates still queued, within ``STOP_DRAIN_S``: each may set
+        the exit manager working (a re-placed stop, a read with its retries), and an
+        exchange that no longer knows the orders (a night later) would hold the stop for
+        minutes. What is left is said; the next start reads the book again."""
+        updates = list(self.feed.drain_updates())
+
+        async def journal() -> None:
+            while updates:
+                await host.trader.on_update(updates.pop(0).data)
+
+        try:
+            await asyncio.wait_for(journal(), timeout=STOP_DRAIN_S)
+        except TimeoutError:
+            host.trader.record_event(
+                Event(
+                    ts_ns=host.clock.now_ns,
+                    kind=EventKind.FINAL_POLL_FAILED,
+                    level="ERROR",
+                    message=f"{len(updates) + 1} order updates not journaled within "
+                    f"{STOP_DRAIN_S:g} s of the stop: the next start reads Kite's book again",
+                )
+            )
 
     async def check_charges(self, host: VenueHost) -> None:
         """The day's charges against Kite's virtual contract note (contract_check.py):
