@@ -161,13 +161,17 @@ class OrderDesk:
     def end_day(self, book: AccountBook) -> None:
         """The session is over: what is unmatched is cancelled ("exchange mass cancel"),
         and the order book and tradebook start the next day empty, as Kite's list only
-        the day's orders and trades. AMO requests for the next session stay."""
+        the day's orders and trades, and the positions list without those closed.
+        AMO requests for the next session stay."""
         for order in list(book.orders.values()):
             if order.status not in TERMINAL and order.order_id not in book.amo_queue:
                 self.cancel(book, order, MSG_MASS_CANCEL)
         book.orders = {i: o for i, o in book.orders.items() if i in book.amo_queue}
         book.by_paper_tag = {t: i for t, i in book.by_paper_tag.items() if i in book.orders}
         book.trades = []
+        # a position closed during the day is gone from the next day's list; one still
+        # open is carried (its day figures carried with it: a simplification)
+        book.positions = {key: row for key, row in book.positions.items() if row.quantity}
 
     def _new_order_id(self) -> str:
         seq = next(self._order_seq)

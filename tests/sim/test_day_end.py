@@ -105,6 +105,8 @@ def test_the_close_cancels_what_is_unmatched_and_the_next_day_starts_with_empty_
     made = rig()
     _at(made, 0)
     made.place(**limit(price=501.0, quantity=10, product="CNC"))
+    made.place(**limit(price=501.0, quantity=5))  # an intraday round trip, closed
+    made.place(**limit(side="SELL", price=499.0, quantity=5))
     stop = made.place(
         **limit(
             side="SELL",
@@ -124,6 +126,10 @@ def test_the_close_cancels_what_is_unmatched_and_the_next_day_starts_with_empty_
     assert made.exchange.orders(made.account) == []
     assert made.exchange.trades(made.account) == []
     assert _position(made, STOCK_KEY, "CNC") == 10  # a position is no order: it stays
+    symbols = [
+        (r["tradingsymbol"], r["product"]) for r in made.exchange.positions(made.account)["net"]
+    ]
+    assert symbols == [("SBIN", "CNC")]  # the intraday round trip of yesterday is gone
 
 
 def test_with_the_rules_off_orders_outlive_their_session():
