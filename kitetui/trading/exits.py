@@ -727,7 +727,7 @@ class ExitManager:
             return False
         engine = self.trader.engines.get(position.engine)
         exchange = engine.exchange.value if engine is not None else Exchange.NSE.value
-        now = self.trader.clock.now_ns
+        now = self.trader.now_at_exchange()
         if ist_minute_of_day(now) < auto_square_off.cutoff_minute(exchange):
             return False
         said = (symbol, ist_day_number(now))

@@ -23,6 +23,7 @@ from kitetui.brokers.base import (
     NotAccepted,
     PlacementUnknown,
 )
+from kitetui.brokers.kite_orders import ts_ns_of
 from kitetui.clock import DataClock, ist_date, ist_minute_of_day
 from kitetui.domain import (
     Event,
@@ -146,6 +147,9 @@ class Trader(TraderRecords, SignalEntries):
         self.not_accepted: set[str] = set()  # tags the exchange never took (retry-safe)
         self._foreign_heard: set[str] = set()  # orders not ours, said once each
         self._adopted: dict[str, int] = {}  # of those, closes of ours: tag -> quantity taken
+        # The latest exchange time an order update carried: live, the RMS's square-off and
+        # its cancels can reach us before the tick that shows its cut-off has passed.
+        self.exchange_ns = 0
         self.exits = ExitManager(self, exits, timer_ns or (lambda: clock.now_ns))
         self.engines: dict[str, Engine] = {}
         self.last_prices: dict[str, float] = {}  # every symbol's last price (supervisor's)
@@ -708,6 +712,11 @@ class Trader(TraderRecords, SignalEntries):
     async def on_update(self, data: Mapping[str, Any]) -> None:
         """One order update as the exchange sent it (websocket, postback, a poll): its
         state and fills, journaled; one that cannot be read is skipped, and said."""
+        stamp = ts_ns_of(data.get("exchange_update_timestamp")) or ts_ns_of(
+            data.get("order_timestamp")
+        )
+        if stamp is not None and stamp > self.exchange_ns:
+            self.exchange_ns = stamp  # the exchange's clock, ahead of our ticks' at times
         try:
             order, fills = self.broker.apply_update(data)
         except (ValueError, KeyError) as exc:
@@ -797,7 +806,7 @@ class Trader(TraderRecords, SignalEntries):
         if not (working or fills):
             return  # over before it touched the position (refused, cancelled unfilled)
         cap = min(order.quantity, abs(held))
-        ts_ns = fills[0].ts_ns if fills else self.clock.now_ns
+        ts_ns = max(order.ts_ns, self.now_at_exchange(), *(f.ts_ns for f in fills))
         by_rms = order.product is Product.MIS and ist_minute_of_day(
             ts_ns
         ) >= auto_square_off.cutoff_minute(order.exchange.value)
@@ -835,6 +844,10 @@ class Trader(TraderRecords, SignalEntries):
         if NOT_OURS in order.reason:
             self._foreign_heard.add(order.tag)
             self._adopted[order.tag] = order.quantity
+
+    def now_at_exchange(self) -> int:
+        """The later of our data clock and the exchange's time in its latest order update."""
+        return max(self.clock.now_ns, self.exchange_ns)
 
     def not_ours(self, tag: str) -> bool:
         """An order kitetui did not place (the exit manager counts it, never works it)."""

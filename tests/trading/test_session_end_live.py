@@ -284,3 +284,35 @@ def test_a_desk_restarted_next_morning_has_its_reconciler_write_off_yesterdays_s
             await rig.db.close()
 
     asyncio.run(scenario())
+
+
+def test_the_rms_is_known_by_the_exchanges_clock_when_our_ticks_lag_it(tmp_path):
+    """Our data clock is the last tick's; the RMS's cancels and orders can reach us
+    first. The exchange's time in the updates says the cut-off has passed: no stop of
+    ours goes out after the RMS cancelled it, and its orders pay the square-off fee."""
+
+    async def scenario() -> None:
+        rig = await _long(tmp_path)
+        try:
+            cut_off = rig.market.now_ns + (5 * 3600 + 55 * 60) * NS  # 15:25 IST, NFO's
+            rig.market.inject_tick(KEY, rig.price, 1000, ts_ns=cut_off)
+            rig.clock.now_ns = cut_off - 10 * NS  # our last tick: 15:24:50
+            updates, rig.updates[:] = list(rig.updates), []
+            for data in updates:  # as the websocket brings them: the raw dicts
+                await rig.trader.on_update(data)
+            assert rig.trader.now_at_exchange() >= cut_off
+            await _settle(rig, rounds=3, quantity=1000)
+            book = rig.exchange.orders(rig.account)
+            assert [o for o in book if o["tag"] and o["status"] == "REJECTED"] == []
+            assert rig.trader.position_qty(SYMBOL) == 0 == rig.exchange_position()
+            reasons = {
+                o.reason.split(" (")[0]
+                for o in rig.trader.orders.values()
+                if o.tag.startswith("kite-")
+            }
+            assert reasons == {"auto square-off by the broker"}
+        finally:
+            await rig.journal.close()
+            await rig.db.close()
+
+    asyncio.run(scenario())
