@@ -805,6 +805,8 @@ class Trader(TraderRecords, SignalEntries):
         working = not order.status.is_terminal
         if not (working or fills):
             return  # over before it touched the position (refused, cancelled unfilled)
+        if order.order_type in (OrderType.SL, OrderType.SL_M) and not fills:
+            return  # a person's stop in Kite: a close only once it trades, if it does
         cap = min(order.quantity, abs(held))
         ts_ns = max(order.ts_ns, self.now_at_exchange(), *(f.ts_ns for f in fills))
         by_rms = order.product is Product.MIS and ist_minute_of_day(

@@ -316,3 +316,38 @@ def test_the_rms_is_known_by_the_exchanges_clock_when_our_ticks_lag_it(tmp_path)
             await rig.db.close()
 
     asyncio.run(scenario())
+
+
+def test_a_persons_stop_in_kite_is_no_close_until_it_trades(tmp_path):
+    """A stop-loss placed by hand in Kite's app for the desk's long rests untriggered:
+    it closes nothing yet, so it is not taken as the position's close (the desk's own
+    stop stays whole); it is said once, as any order not ours."""
+
+    async def scenario() -> None:
+        rig = await _long(tmp_path)
+        try:
+            held = rig.trader.position_qty(SYMBOL)
+            rig.exchange.place_order(
+                rig.account,
+                "regular",
+                {
+                    "exchange": "NFO",
+                    "tradingsymbol": SYMBOL,
+                    "transaction_type": "SELL",
+                    "quantity": 100,
+                    "product": "MIS",
+                    "order_type": "SL-M",
+                    "trigger_price": round(rig.price * 0.9, 1),
+                    "market_protection": -1,
+                },
+            )
+            await _settle(rig, rounds=2, quantity=1000)
+            ours = [o for o in rig.trader.open_orders(SYMBOL) if o.purpose is OrderPurpose.STOP]
+            assert sum(o.pending_qty for o in ours) == held
+            assert rig.trader.exits.protection(SYMBOL).state == "PROTECTED"
+            assert not [o for o in rig.trader.orders.values() if o.tag.startswith("kite-")]
+        finally:
+            await rig.journal.close()
+            await rig.db.close()
+
+    asyncio.run(scenario())
