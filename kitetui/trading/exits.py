@@ -475,7 +475,7 @@ class ExitManager:
         else:
             # The broker's own close of part of it (``Trader._foreign``) starts no close
             # of ours: the stops cover what it leaves.
-            theirs = self._pending([o for o in closing if o not in ours])
+            theirs = self._pending([o for o in closing if self.trader.not_ours(o.tag)])
             await self._protect(symbol, qty, stops, cause, ts_ns, theirs)
         if self.trader.position_qty(symbol) != qty or symbol in self._unheard_refusals:
             return True

@@ -42,6 +42,30 @@ async def _long(folder: Path, product: Product = Product.MIS) -> Rig:
     return rig
 
 
+def _trade_at_cut_off(rig: Rig, quantity: int) -> int:
+    """A trade at the exchange at 15:25 IST, NFO's cut-off (the day is T0's); its time."""
+    cut_off = rig.market.now_ns + (5 * 3600 + 55 * 60) * NS
+    rig.market.inject_tick(KEY, rig.price, quantity, ts_ns=cut_off)
+    return cut_off
+
+
+def _by_hand(rig: Rig, **fields: object) -> None:
+    """A sell of 100 of the future placed in Kite's own app: MIS, untagged."""
+    rig.exchange.place_order(
+        rig.account,
+        "regular",
+        {
+            "exchange": "NFO",
+            "tradingsymbol": SYMBOL,
+            "transaction_type": "SELL",
+            "quantity": 100,
+            "product": "MIS",
+            "market_protection": -1,
+            **fields,
+        },
+    )
+
+
 async def _settle(rig: Rig, rounds: int, quantity: int) -> None:
     """The desk hears, serves and polls, a trade every 3 s, ``rounds`` times."""
     for _ in range(rounds):
@@ -116,9 +140,7 @@ def test_a_position_the_rms_squares_off_is_taken_down_not_covered_again(tmp_path
         try:
             held = rig.trader.position_qty(SYMBOL)
             assert held > 0
-            cut_off = rig.market.now_ns + (5 * 3600 + 55 * 60) * NS  # 15:25 IST, NFO's
-            rig.market.inject_tick(KEY, rig.price, 1000, ts_ns=cut_off)
-            rig.clock.now_ns = cut_off
+            rig.clock.now_ns = _trade_at_cut_off(rig, 1000)
             await _settle(rig, rounds=8, quantity=1000)
             assert rig.exchange_position() == 0
             assert rig.trader.position_qty(SYMBOL) == 0
@@ -177,20 +199,8 @@ def test_a_person_closing_in_kites_app_takes_the_position_down_never_beyond_flat
         rig = await _long(tmp_path)
         try:
             held = rig.trader.position_qty(SYMBOL)
-            for _ in range(2 * held // 100):  # by hand, in freeze-sized orders, no tag
-                rig.exchange.place_order(
-                    rig.account,
-                    "regular",
-                    {
-                        "exchange": "NFO",
-                        "tradingsymbol": SYMBOL,
-                        "transaction_type": "SELL",
-                        "quantity": 100,
-                        "product": "MIS",
-                        "order_type": "MARKET",
-                        "market_protection": -1,
-                    },
-                )
+            for _ in range(2 * held // 100):  # in freeze-sized orders
+                _by_hand(rig, order_type="MARKET")
             await _settle(rig, rounds=6, quantity=5000)
             assert rig.exchange_position() == -held  # the person's short is theirs
             assert rig.trader.position_qty(SYMBOL) == 0
@@ -224,9 +234,7 @@ def test_while_the_rms_orders_rest_unfilled_the_desk_counts_them_and_sends_nothi
         rig = await _long(tmp_path)
         try:
             held = rig.trader.position_qty(SYMBOL)
-            cut_off = rig.market.now_ns + (5 * 3600 + 55 * 60) * NS  # 15:25 IST, NFO's
-            rig.market.inject_tick(KEY, rig.price, 150, ts_ns=cut_off)  # too thin to fill a lot
-            rig.clock.now_ns = cut_off
+            rig.clock.now_ns = _trade_at_cut_off(rig, 150)  # too thin to fill a lot
             await _settle(rig, rounds=8, quantity=150)
             book = rig.exchange.orders(rig.account)
             rms = [o for o in book if not o["tag"]]
@@ -294,8 +302,7 @@ def test_the_rms_is_known_by_the_exchanges_clock_when_our_ticks_lag_it(tmp_path)
     async def scenario() -> None:
         rig = await _long(tmp_path)
         try:
-            cut_off = rig.market.now_ns + (5 * 3600 + 55 * 60) * NS  # 15:25 IST, NFO's
-            rig.market.inject_tick(KEY, rig.price, 1000, ts_ns=cut_off)
+            cut_off = _trade_at_cut_off(rig, 1000)
             rig.clock.now_ns = cut_off - 10 * NS  # our last tick: 15:24:50
             updates, rig.updates[:] = list(rig.updates), []
             for data in updates:  # as the websocket brings them: the raw dicts
@@ -327,20 +334,7 @@ def test_a_persons_stop_in_kite_is_no_close_until_it_trades(tmp_path):
         rig = await _long(tmp_path)
         try:
             held = rig.trader.position_qty(SYMBOL)
-            rig.exchange.place_order(
-                rig.account,
-                "regular",
-                {
-                    "exchange": "NFO",
-                    "tradingsymbol": SYMBOL,
-                    "transaction_type": "SELL",
-                    "quantity": 100,
-                    "product": "MIS",
-                    "order_type": "SL-M",
-                    "trigger_price": round(rig.price * 0.9, 1),
-                    "market_protection": -1,
-                },
-            )
+            _by_hand(rig, order_type="SL-M", trigger_price=round(rig.price * 0.9, 1))
             await _settle(rig, rounds=2, quantity=1000)
             ours = [o for o in rig.trader.open_orders(SYMBOL) if o.purpose is OrderPurpose.STOP]
             assert sum(o.pending_qty for o in ours) == held
