@@ -105,6 +105,10 @@ class CommandHandler:
         (rule 11), so the stop is moved (``m``) or the position closed (``f``)."""
         trader = self.desk.trader
         order = trader.orders.get(tag)
+        if trader.not_ours(tag):
+            return CommandResult(
+                False, f"order {tag} was not placed by kitetui: cancel or change it in Kite"
+            )
         if (
             order is not None
             and order.purpose is OrderPurpose.STOP

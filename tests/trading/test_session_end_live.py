@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 
 from kitetui.clock import ist_date
 from kitetui.domain import OrderPurpose, OrderStatus, Product, SignalKind
 from kitetui.market.feeds import LiveFeed
+from kitetui.supervisor.command_handler import CommandHandler
 from kitetui.venues.reconciler import Reconciler
 
 from .desk import rule_11
@@ -340,6 +342,27 @@ def test_a_persons_stop_in_kite_is_no_close_until_it_trades(tmp_path):
             assert sum(o.pending_qty for o in ours) == held
             assert rig.trader.exits.protection(SYMBOL).state == "PROTECTED"
             assert not [o for o in rig.trader.orders.values() if o.tag.startswith("kite-")]
+        finally:
+            await rig.journal.close()
+            await rig.db.close()
+
+    asyncio.run(scenario())
+
+
+def test_cancelling_the_brokers_order_by_hand_is_refused_in_words(tmp_path):
+    """The desk never touches an order it did not place; a person asking it to is told
+    where to do it, not that the order "is not open"."""
+
+    async def scenario() -> None:
+        rig = await _long(tmp_path)
+        try:
+            rig.clock.now_ns = _trade_at_cut_off(rig, 150)  # the RMS's orders rest
+            await _settle(rig, rounds=1, quantity=150)
+            tag = next(o.tag for o in rig.trader.open_orders(SYMBOL) if rig.trader.not_ours(o.tag))
+            handler = CommandHandler(SimpleNamespace(trader=rig.trader))  # type: ignore[arg-type]
+            result = await handler._cancel(tag)
+            assert not result.ok and "not placed by kitetui" in result.message
+            assert rig.trader.orders[tag].status is OrderStatus.OPEN
         finally:
             await rig.journal.close()
             await rig.db.close()
