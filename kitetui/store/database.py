@@ -44,7 +44,7 @@ from kitetui.store.errors import (
     is_disk_full,
 )
 from kitetui.store.lock import DeskLock
-from kitetui.store.seal import drop_seal, write_seal
+from kitetui.store.seal import drop_seal, seal_path, write_seal
 from kitetui.store.verify import CHAINS_SINCE, Verified, verify_database
 
 __all__ = [
@@ -256,6 +256,8 @@ class JournalConnection(aiosqlite.Connection):
         sealable, self._sealable = self._sealable, False
         try:
             await super().close()
+            if self.lock is not None and sealable:
+                self.lock.mark_closed()
             if sealable:
                 await asyncio.to_thread(write_seal, self.path)
         finally:
@@ -285,11 +287,33 @@ async def open_database(
     if lock is not None:
         lock.acquire()
     try:
+        if lock is not None:
+            _refuse_lost_wal(path, lock)
         return await _open_checked(path, notices, synchronous, integrity, lock)
     except BaseException:
         if lock is not None:
             lock.release(refused=True)
         raise
+
+
+def _refuse_lost_wal(path: Path, lock: DeskLock) -> None:
+    """The last desk on this file died with its writer open (lock.py), so its last
+    transactions can only be in the ``-wal`` it left: if that is gone (and no seal says
+    the close finished after all), the file is an older journal that has forgotten
+    orders the broker may hold. Refused, untouched; removing the lock file accepts it."""
+    if not lock.left_open or not path.exists():
+        return
+    wal = path.with_name(path.name + "-wal")
+    beside_target = lock.database.with_name(lock.database.name + "-wal")  # SQLite's place
+    if os.path.lexists(wal) or os.path.lexists(beside_target) or seal_path(path).exists():
+        return
+    who = f"pid {lock.previous_pid}" if lock.previous_pid else "its last desk"
+    raise DatabaseRefused(
+        f"{path}: {who} stopped without closing it and {wal.name}, which held its last "
+        "transactions, is gone, so the file may have forgotten its last orders and fills; "
+        f"it was left untouched. Put the -wal back, or accept the loss by removing "
+        f"{lock.path} and reconcile with the broker"
+    )
 
 
 async def _open_checked(
@@ -326,6 +350,8 @@ async def _open_checked(
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute(f"PRAGMA synchronous = {synchronous}")
         await db.execute("PRAGMA foreign_keys = ON")
+        if lock is not None:
+            lock.mark_open()  # the WAL exists now: a death from here on leaves it behind
         await _migrate(db, verified.version)
         if 0 < verified.version < SCHEMA_VERSION:
             await _say_migrated(db, path, verified.version, notices)

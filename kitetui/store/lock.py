@@ -13,6 +13,16 @@ file sits beside the database's real path (symlinks resolved), and the desk also
 second desk under any name is refused. (SQLite's own locks are ``fcntl`` locks, which on
 Linux never meet ``flock``.) The lock file is opened without following a symlink: one
 planted there would have had the desk's pid written over its target.
+
+The file's second line says whether its desk's writer connection is ``open`` or was
+``closed`` cleanly. A desk killed outright leaves ``open``, and its last transactions in
+the ``-wal`` beside the database, where SQLite finds them at the next open. A ``-wal``
+deleted after such a death takes those transactions with it and leaves a database that
+is consistent but older: every checksum chain still verifies. The next desk finds
+``open`` and no ``-wal`` (``left_open``) and refuses the file rather than trade on a
+journal that forgot its last orders (``database.open_database``). Like the seal, the
+marker holds no secret: it catches an accident (a cleanup script, a copy of the file
+alone), not someone who also edits it.
 """
 
 from __future__ import annotations
@@ -38,6 +48,9 @@ class DeskLock:
         self._fd: int | None = None
         self._file_fd: int | None = None
         self._created = False
+        self.left_open = False  # the last desk's writer never closed (set by acquire)
+        self.previous_pid = 0  # the last holder's pid, as its file says (0: not known)
+        self._state = _CLOSED
 
     def acquire(self) -> None:
         """Take the lock or raise ``DeskLocked`` naming the holder; nothing is changed
@@ -66,8 +79,30 @@ class DeskLock:
         except BaseException:
             self.release(refused=True)
             raise
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        self.left_open = _read_state(fd) == _OPEN
+        self.previous_pid = _read_pid(fd)
+        self._state = _OPEN if self.left_open else _CLOSED
+        self._write()
+
+    def mark_open(self) -> None:
+        """The writer connection is open: a death from here on leaves ``open``."""
+        self._state = _OPEN
+        self._write()
+
+    def mark_closed(self) -> None:
+        """The writer connection closed cleanly (SQLite folded the WAL in)."""
+        self._state = _CLOSED
+        self._write()
+
+    def _write(self) -> None:
+        """The holder's pid and the writer's state; the previous state is kept until the
+        writer opens, so a refused or failed start leaves the marker as it found it."""
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"{os.getpid()}\n{self._state}\n".encode(), 0)
+            os.fsync(self._fd)
 
     def hold_file(self) -> None:
         """Hold the database file's own lock, shared by all its hard links (a database
@@ -115,8 +150,23 @@ class DeskLock:
         return self._fd is not None
 
 
+_OPEN = "open"
+_CLOSED = "closed"
+
+
+def _lines(fd: int) -> list[str]:
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        return os.pread(fd, 64, 0).decode().splitlines()
+    return []
+
+
 def _read_pid(fd: int) -> int:
-    with contextlib.suppress(OSError, ValueError):
-        os.lseek(fd, 0, os.SEEK_SET)
-        return int(os.read(fd, 32).decode().strip() or 0)
+    with contextlib.suppress(ValueError, IndexError):
+        return int(_lines(fd)[0].strip() or 0)
     return 0
+
+
+def _read_state(fd: int) -> str:
+    """The previous holder's writer state; a file of an older kitetui has none."""
+    lines = _lines(fd)
+    return lines[1].strip() if len(lines) > 1 else _CLOSED

@@ -307,6 +307,16 @@ def foreign_wal(masters: Masters, folder: Path) -> Path:
     return path
 
 
+def lost_wal(masters: Masters, folder: Path) -> Path:
+    """The interrupted database with its lock file (which says its desk never closed)
+    and without the WAL that holds its unfinished run: a cleanup that took the -wal."""
+    path = interrupted(masters, folder)
+    (folder / "state.db-wal").unlink()
+    lock = masters.interrupted.with_name(masters.interrupted.name + ".lock")
+    shutil.copyfile(lock, folder / "state.db.lock")
+    return path
+
+
 def swap_fills(masters: Masters, folder: Path) -> Path:
     """Two fills swapped whole (their checksums with them): same rows, another order."""
     path = finished(masters, folder)
@@ -507,6 +517,7 @@ DAMAGES: tuple[Damage, ...] = (
     Damage("empty-file", replace_file(b""), r"is empty \(0 bytes\)"),
     Damage("other-programs-database", other_program, r"SQLite database of another program"),
     Damage("wal-from-another-database", foreign_wal, r"another database"),
+    Damage("wal-deleted-after-a-kill", lost_wal, r"stopped without closing it .*-wal"),
     Damage(
         "resume-fill-edited-in-wal",
         sql(interrupted, "UPDATE fills SET price = price + 0.05 WHERE rowid = 2"),
