@@ -72,6 +72,7 @@ from kitetui.brokers.base import (
 from kitetui.brokers.kite_orders import (
     STOPS,
     WORKING,
+    exchange_time,
     map_status,
     number,
     order_tags,
@@ -187,6 +188,7 @@ class KiteBroker:
         self._not_placed: set[str] = set()  # tags we declared REJECTED after an unknown
         self._updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.exchange_ns = 0  # the latest exchange time an order book read showed
 
     @classmethod
     def connect(
@@ -620,7 +622,7 @@ class KiteBroker:
 
     async def open_orders(self) -> list[Order]:
         """Every order Kite still works today, ours or not (for the reconciler)."""
-        rows = await self._read(OTHER, self._kite.orders)
+        rows = await self._book()
         result: list[Order] = []
         for d in rows:
             try:
@@ -722,7 +724,15 @@ class KiteBroker:
         return result
 
     async def orders(self) -> list[dict[str, Any]]:
-        return await self._read(OTHER, self._kite.orders)
+        return await self._book()
+
+    async def _book(self) -> list[dict[str, Any]]:
+        """Today's order book; its latest exchange time is kept (``exchange_ns``): a
+        desk restarted near the cut-off knows the exchange's clock from its first read."""
+        rows = await self._read(OTHER, self._kite.orders)
+        for d in rows:
+            self.exchange_ns = max(self.exchange_ns, exchange_time(d))
+        return rows
 
     async def order_history(self, order_id: str) -> list[dict[str, Any]]:
         return await self._read(OTHER, self._kite.order_history, order_id)

@@ -83,6 +83,12 @@ def ts_ns_of(value: Any) -> int | None:
     return None
 
 
+def exchange_time(d: Mapping[str, Any]) -> int:
+    """The exchange's clock as an order row shows it (its last update, else when it was
+    placed); 0 when the row says nothing readable."""
+    return ts_ns_of(d.get("exchange_update_timestamp")) or ts_ns_of(d.get("order_timestamp")) or 0
+
+
 def order_tags(d: Mapping[str, Any]) -> list[str]:
     """The order's own tags, the ``tag`` first. Kite's labels are left out: a protected
     market order it turned into a LIMIT carries ``mktp`` and ``mktp:2.00`` (orders.json),

@@ -23,7 +23,7 @@ from kitetui.brokers.base import (
     NotAccepted,
     PlacementUnknown,
 )
-from kitetui.brokers.kite_orders import ts_ns_of
+from kitetui.brokers.kite_orders import exchange_time
 from kitetui.clock import DataClock, ist_date, ist_minute_of_day
 from kitetui.domain import (
     Event,
@@ -712,11 +712,7 @@ class Trader(TraderRecords, SignalEntries):
     async def on_update(self, data: Mapping[str, Any]) -> None:
         """One order update as the exchange sent it (websocket, postback, a poll): its
         state and fills, journaled; one that cannot be read is skipped, and said."""
-        stamp = ts_ns_of(data.get("exchange_update_timestamp")) or ts_ns_of(
-            data.get("order_timestamp")
-        )
-        if stamp is not None and stamp > self.exchange_ns:
-            self.exchange_ns = stamp  # the exchange's clock, ahead of our ticks' at times
+        self.note_exchange_ns(exchange_time(data))
         try:
             order, fills = self.broker.apply_update(data)
         except (ValueError, KeyError) as exc:
@@ -846,6 +842,12 @@ class Trader(TraderRecords, SignalEntries):
         if NOT_OURS in order.reason:
             self._foreign_heard.add(order.tag)
             self._adopted[order.tag] = order.quantity
+
+    def note_exchange_ns(self, stamp: int) -> None:
+        """The exchange's clock as an order update or a read of the book showed it: ahead
+        of our ticks' at times, so ``now_at_exchange`` takes the later of the two."""
+        if stamp > self.exchange_ns:
+            self.exchange_ns = stamp
 
     def now_at_exchange(self) -> int:
         """The later of our data clock and the exchange's time in its latest order update."""

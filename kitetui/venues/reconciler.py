@@ -108,6 +108,7 @@ class Reconciler:
         """Compare positions and open orders with the broker; the differences seen."""
         broker_positions = {p.symbol: p.quantity for p in await self.broker.positions()}
         broker_open = {o.tag for o in await self.broker.open_orders()}
+        self.trader.note_exchange_ns(self.broker.exchange_ns)
         # Orders of an earlier day that Kite no longer lists lapsed unheard: written off,
         # and their positions covered again (``Trader.lapse_earlier_orders``).
         await self.trader.lapse_earlier_orders(ist_date(self.clock.now_ns), broker_open)

@@ -327,6 +327,27 @@ def test_the_rms_is_known_by_the_exchanges_clock_when_our_ticks_lag_it(tmp_path)
     asyncio.run(scenario())
 
 
+def test_a_restarted_desk_knows_the_exchanges_clock_from_its_first_read_of_the_book(tmp_path):
+    """The exchange's time came from order updates only, so a desk restarted after the
+    RMS's square-off judged the cut-off by its lagging ticks until the next update."""
+
+    async def scenario() -> None:
+        rig = await _long(tmp_path)
+        try:
+            cut_off = _trade_at_cut_off(rig, 1000)
+            await rig.restart()  # the RMS's updates die with the process
+            rig.clock.now_ns = cut_off - 10 * NS  # our last tick: 15:24:50
+            assert rig.trader.now_at_exchange() < cut_off
+            reconciler = Reconciler(rig.broker, rig.trader, LiveFeed(), rig.clock, lambda: None)
+            await reconciler.reconcile()
+            assert rig.trader.now_at_exchange() >= cut_off
+        finally:
+            await rig.journal.close()
+            await rig.db.close()
+
+    asyncio.run(scenario())
+
+
 def test_a_persons_stop_in_kite_is_no_close_until_it_trades(tmp_path):
     """A stop-loss placed by hand in Kite's app for the desk's long rests untriggered:
     it closes nothing yet, so it is not taken as the position's close (the desk's own
