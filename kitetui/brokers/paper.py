@@ -27,6 +27,8 @@ KEEP_FINISHED = 1024
 class PaperBroker:
     """A ``Broker`` backed by one ``PaperBook`` (``self.book``)."""
 
+    exchange_ns = 0  # the paper book's clock is the desk's own: never ahead of it
+
     def __init__(
         self,
         slippage_bps: float = 2.0,
