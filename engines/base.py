@@ -41,6 +41,7 @@ from kitetui.market.bar_history import BarHistory
 from kitetui.market.bars import BarResampler, TickBarAggregator
 from kitetui.market.calendar import TradingCalendar
 from kitetui.market.instruments import Instrument, InstrumentMaster
+from kitetui.trading.sizing import MAX_EQUITY_ORDER_QUANTITY
 from kitetui.views import EngineView
 from strategies.base import Decision, Strategy
 from strategies.columns import ALWAYS, DECIDE, FIRST_HOLD, HELD_LONG, HELD_SHORT, NOT_READY, Chunk
@@ -53,6 +54,7 @@ BASE_TIMEFRAME_S = 60
 
 
 _ACTIVE = frozenset({EngineState.RUNNING, EngineState.PAUSED})
+_CASH_SEGMENTS = frozenset({"NSE", "BSE"})  # Kite's instrument segment of cash equity
 # A symbol whose cursor was not looked for yet (``Engine._columns`` holds None for one
 # decided bar by bar): one dict lookup a bar instead of two.
 _UNOPENED: Any = object()
@@ -440,9 +442,16 @@ class Engine:
         return self.trader.tick_size
 
     def freeze_quantity(self, symbol: str) -> int | None:
-        """Exchange freeze limit for one order in units (by underlying), or None."""
+        """The most one order may carry, in units: the exchange's freeze quantity (by
+        underlying) for F&O, Zerodha's 1,00,000-share cap for cash equity; None when
+        the instrument is unknown."""
         instrument = self.instrument(symbol)
-        return None if instrument is None else self.freeze_limits.get(instrument.name)
+        if instrument is None:
+            return None
+        freeze = self.freeze_limits.get(instrument.name)
+        if freeze is None and instrument.segment in _CASH_SEGMENTS:
+            return MAX_EQUITY_ORDER_QUANTITY
+        return freeze
 
     def record(
         self,

@@ -160,6 +160,14 @@ def premium_quantity(
     return max(0, lots) * lot_size
 
 
+# Zerodha's RMS blocks an equity (NSE/BSE cash) order above 1,00,000 shares before it
+# reaches the order book ("Order quantity greater than 1,00,000 shares", Zerodha support:
+# Kite order rejections; docs/exchange-rules.md row 13). Cash equity has no exchange freeze
+# quantity, so this cap slices an equity order as the freeze slices an F&O one: a position
+# built from several entries still closes, and is still covered by its stops.
+MAX_EQUITY_ORDER_QUANTITY = 100_000
+
+
 def slice_quantity(quantity: int, freeze: int | None, lot_size: int = 1) -> list[int]:
     """Split an order so that no child exceeds the exchange freeze quantity.
 

@@ -308,7 +308,7 @@ class Trader(TraderRecords, SignalEntries):
                     symbol=intent.symbol,
                     engine=intent.engine,
                     message=f"{intent.quantity} split into {len(sizes)} orders of at most "
-                    f"{freeze} (freeze quantity)",
+                    f"{freeze} (the most one order may carry)",
                 )
             )
         return placed
