@@ -17,7 +17,9 @@ by hand:
   ``avg_win``/``avg_loss`` are net; ``profit_factor`` = wins' net ÷ |losses' net|
   (``None`` without a loss); ``expectancy`` = net per closed trade.
 * ``max_drawdown`` — on the CLOSED-trade equity, net of charges: the largest fall from
-  a running peak, measured at each trade's exit. Its ``duration_days`` runs from that
+  a running peak, measured at each exit time (trades that close at the same moment, a
+  halt flattening three symbols, are one step: the account never stood between
+  them, and their order must not change the figure). Its ``duration_days`` runs from that
   peak to the exit that regained it (or to the last trade if none did). Being measured
   on the same points, it is never below the worst single day's closed loss. The
   marked-to-market curve (a point a data minute) has its own figure in the report.
@@ -161,9 +163,11 @@ class Tally:
     """The trade figures of a set of trades, taken one at a time (``add``).
 
     Sums are exact; the closed-trade equity and its drawdown follow each trade as it is
-    added in exit order (the order trades close in). A trade added out of that order
-    (an earlier exit after a later one) is still counted exactly: the drawdown is then
-    measured again from the closed trades sorted by exit, as ``closed_drawdown`` does.
+    added in exit order (the order trades close in), one point per exit time: the point
+    of an exit time is taken once the next time comes (``_step``). A trade added out of
+    that order (an earlier exit after a later one) is still counted exactly: the drawdown
+    is then measured again from the closed trades sorted by exit, as ``closed_drawdown``
+    does.
     """
 
     gross: Decimal = ZERO
@@ -180,6 +184,7 @@ class Tally:
     last_exit_ns: int | None = None
     in_exit_order: bool = True
     curve: DrawdownTracker = field(default_factory=lambda: DrawdownTracker())
+    _step: tuple[int, Decimal] | None = None  # the latest exit time's equity, not in curve yet
 
     def add(self, trade: Trade, record: ClosedTrade | None = None) -> None:
         """Count ``trade``; ``record`` is its ``ClosedTrade`` when the caller adds it to
@@ -208,7 +213,9 @@ class Tally:
             if last is None:  # the curve starts at 0 when the first trade opened
                 self.curve.add(trade.entry_ts_ns, ZERO)
             self.equity += net
-            self.curve.add(trade.exit_ts_ns, self.equity)
+            if self._step is not None and trade.exit_ts_ns != last:
+                self.curve.add(*self._step)
+            self._step = (trade.exit_ts_ns, self.equity)
             self.last_exit_ns = trade.exit_ts_ns
 
     def with_open(self, trades: Iterable[Trade]) -> Tally:
@@ -224,9 +231,13 @@ class Tally:
     @property
     def drawdown(self) -> Drawdown:
         """Of the closed-trade equity, net of charges (module docstring)."""
-        if self.in_exit_order:
+        if not self.in_exit_order:
+            return closed_drawdown(self.closed)
+        if self._step is None:
             return self.curve.drawdown
-        return closed_drawdown(self.closed)
+        curve = copy.copy(self.curve)  # the last exit time's point, without keeping it
+        curve.add(*self._step)
+        return curve.drawdown
 
     def figures(
         self,
@@ -323,7 +334,8 @@ def with_sessions(drawdown: Drawdown, days: Sequence[date]) -> Drawdown:
 
 
 def closed_equity(trades: Iterable[Trade | ClosedTrade]) -> list[tuple[int, Decimal]]:
-    """Cumulative net P&L after each closed trade, in exit order, from a 0 start."""
+    """Cumulative net P&L after each exit time, in exit order, from a 0 start: trades
+    that close at the same moment are one point, whatever order they are listed in."""
     points: list[tuple[int, Decimal]] = []
     total = ZERO
     ordered = sorted((t for t in trades if t.closed), key=lambda t: t.exit_ts_ns)
@@ -332,7 +344,10 @@ def closed_equity(trades: Iterable[Trade | ClosedTrade]) -> list[tuple[int, Deci
     with localcontext(EXACT):
         for trade in ordered:
             total += trade.net
-            points.append((trade.exit_ts_ns, total))
+            if len(points) > 1 and points[-1][0] == trade.exit_ts_ns:
+                points[-1] = (trade.exit_ts_ns, total)
+            else:
+                points.append((trade.exit_ts_ns, total))
     return points
 
 

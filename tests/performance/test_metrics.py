@@ -192,6 +192,38 @@ def test_tally_with_a_trade_out_of_exit_order_measures_the_drawdown_sorted_by_ex
     assert tally.figures().net_pnl == D(-100)
 
 
+def _halted_together() -> list[Trade]:
+    """Three symbols closed in the same minute (a loss halt flattening them): -2,000,
+    -1,500 and +3,000 net; the account went from its peak 0 to -500 in one step."""
+    at, out = ts("2024-01-02", "09:30"), ts("2024-01-02", "10:27")
+    return round_trips(
+        [
+            fill("BUY", 10, 300, at, symbol="A"),
+            fill("BUY", 10, 300, at, symbol="B"),
+            fill("BUY", 10, 300, at, symbol="C"),
+            fill("SELL", 10, 100, out, symbol="A"),
+            fill("SELL", 10, 150, out, symbol="B"),
+            fill("SELL", 10, 600, out, symbol="C"),
+        ]
+    )
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 0, 1), (1, 2, 0)])
+def test_trades_closed_at_the_same_moment_are_one_step_of_the_drawdown(order) -> None:
+    """The probe's F1: the halt's losers added before its winner passed through a level
+    the account never had (its ₹158,219.82 against ₹154,270.76), and the figure
+    depended on the order the trades were listed in."""
+    trades = [_halted_together()[i] for i in order]
+    assert sorted(t.net for t in trades) == [D(-2000), D(-1500), D(3000)]
+    tally = Tally()
+    for trade in trades:
+        tally.add(trade)
+    assert tally.in_exit_order
+    assert tally.drawdown.amount == D(500)
+    assert drawdown_of(closed_equity(trades)).amount == D(500)
+    assert closed_equity(trades)[1:] == [(ts("2024-01-02", "10:27"), D(-500))]
+
+
 def test_tally_with_open_leaves_the_closed_figures_alone() -> None:
     trades = round_trips(
         [
