@@ -2,8 +2,11 @@
 
 Ranking: net P&L after charges, highest first; a tie goes to the higher Sharpe (a
 point without one after any with one), then the smaller drawdown, then the grid
-order. Failed points rank after every point that ran, in grid order, each with its
-reason. results.csv has every point (the table shows the best few); best.yaml is the
+order. A point that never traded (no fill: its slow average never warmed up, its
+threshold was never met) measured nothing, and its ₹0 would beat every losing point:
+it ranks after every point that traded, and is never best (``best_of``: no best.yaml,
+and a walk-forward fold without a point that traded chooses nothing). Failed points
+rank last, in grid order, each with its reason. results.csv has every point (the table shows the best few); best.yaml is the
 sweep's config with the best point's params written into its engines, so
 ``kitetui backtest -c best.yaml`` runs that point again. Both are rewritten as
 points finish (at most once a second) and when the sweep ends or is stopped, so an
@@ -29,12 +32,19 @@ from kitetui.market.replay import DateWindow
 from kitetui.sweep.point import PointResult
 
 
+def traded(result: PointResult) -> bool:
+    """Whether the point's run filled anything: a closed trade, or charges paid on a
+    position still open at its end."""
+    return result.ok and (result.trades > 0 or bool(result.charges))
+
+
 def rank_key(result: PointResult) -> tuple[Any, ...]:
     if not result.ok or result.net_pnl is None:
-        return (1, 0, 0, 0, result.fold, result.index)
+        return (2, 0, 0, 0, result.fold, result.index)
     sharpe = result.sharpe if result.sharpe is not None else -math.inf
     drawdown = result.max_drawdown if result.max_drawdown is not None else Decimal(0)
-    return (0, -result.net_pnl, -sharpe, drawdown, result.fold, result.index)
+    tier = 0 if traded(result) else 1
+    return (tier, -result.net_pnl, -sharpe, drawdown, result.fold, result.index)
 
 
 def ranked(results: Sequence[PointResult]) -> list[PointResult]:
@@ -42,8 +52,9 @@ def ranked(results: Sequence[PointResult]) -> list[PointResult]:
 
 
 def best_of(results: Sequence[PointResult]) -> PointResult | None:
-    ok = [r for r in results if r.ok]
-    return ranked(ok)[0] if ok else None
+    """The first-ranked point that traded; None when none did (or none ran)."""
+    candidates = [r for r in results if traded(r)]
+    return ranked(candidates)[0] if candidates else None
 
 
 COLUMNS = (

@@ -405,7 +405,23 @@ class Sweep:
             console.print(where, markup=False, soft_wrap=True)
             again = rerun_command(shlex.quote(str(out / "best.yaml")), best.window)
             console.print(f"again: {again}", markup=False, highlight=False, soft_wrap=True)
+        elif any(r.ok for r in outcome.results):
+            console.print(
+                "best: none — no point traded, so none is better than another (no best.yaml)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         console.print(f"results: {out / 'results.csv'}", markup=False, soft_wrap=True)
+
+    def _why(self, fold: Fold) -> str:
+        """Why a fold has no out-of-sample run."""
+        if self.outcome.interrupted:
+            return "stopped"
+        ran = [r for r in self.outcome.results if r.phase == "in" and r.fold == fold.number]
+        if any(r.ok for r in ran):
+            return "no in-sample point traded"
+        return "no in-sample point ran"
 
     def _walk_forward_table(self, results: list[PointResult]) -> Table:
         table = Table()
@@ -418,9 +434,8 @@ class Sweep:
             in_window = _days_cell(fold.in_sample)
             out_window = _days_cell(fold.out_sample)
             result = chosen_runs.get(fold.number)
-            if result is None:  # no in-sample point ran (or the sweep was stopped first)
-                why = "stopped" if self.outcome.interrupted else "no in-sample point ran"
-                table.add_row(str(fold.number), in_window, out_window, "", Text(why))
+            if result is None:  # nothing chosen: none ran, none traded, or stopped first
+                table.add_row(str(fold.number), in_window, out_window, "", Text(self._why(fold)))
                 continue
             chosen = Text("\n".join(one_line(f"{name}={value}") for name, value in result.params))
             if not result.ok:

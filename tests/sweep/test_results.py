@@ -35,7 +35,7 @@ from kitetui.sweep.results import (
 WINDOW = DateWindow(date(2023, 4, 5), date(2023, 4, 6))
 
 
-def _result(index, net, sharpe=None, drawdown="0", error="", fold=0, phase="sweep"):
+def _result(index, net, sharpe=None, drawdown="0", error="", fold=0, phase="sweep", trades=4):
     return PointResult(
         index,
         (("fast", str(5 + index)), ("slow", "21")),
@@ -46,9 +46,10 @@ def _result(index, net, sharpe=None, drawdown="0", error="", fold=0, phase="swee
         net_pnl=None if error else Decimal(net),
         sharpe=sharpe,
         max_drawdown=None if error else Decimal(drawdown),
-        trades=0 if error else 4,
-        wins=0 if error else 2,
-        win_rate=None if error else 0.5,
+        trades=0 if error else trades,
+        wins=0 if error or not trades else 2,
+        win_rate=None if error or not trades else 0.5,
+        charges=None if error or not trades else Decimal("40"),
     )
 
 
@@ -68,6 +69,21 @@ def test_ranked_by_net_then_sharpe_then_drawdown_failed_last() -> None:
     assert failures(results) == [
         "✗ point 1 (fast=6 slow=21): invalid params: fast (30) must be less than slow (21)"
     ]
+
+
+def test_a_point_that_never_traded_ranks_after_every_point_that_did_and_is_never_best() -> None:
+    """The probe's F3: ₹0 from a slow average that never warmed up beat every losing
+    point and became best.yaml, and a walk-forward chose it in every fold."""
+    results = [
+        _result(0, "0", trades=0),
+        _result(1, "-500", sharpe=-1.0),
+        _result(2, "", error="invalid params"),
+        _result(3, "-20", sharpe=-0.1),
+        _result(4, "0", trades=0),
+    ]
+    assert [r.index for r in ranked(results)] == [3, 1, 0, 4, 2]
+    assert best_of(results).index == 3
+    assert best_of([results[0], results[2], results[4]]) is None  # nothing traded
 
 
 def test_csv_has_a_column_a_grid_name_and_exact_money(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from cli_helpers import run_kitetui
 
 from kitetui.backtest.build import build_report
 from kitetui.backtest.ledger import load_ledger
-from tests.backtest_helpers import WINDOW
+from tests.backtest_helpers import SMALL, WINDOW
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -141,6 +141,39 @@ def test_walk_forward_reports_out_of_sample_runs(small_config, tmp_path) -> None
     report = run_kitetui("report", "--db", outs[0]["database"], "--out", str(tmp_path / "r"))
     assert report.returncode == 0, report.stderr
     assert outs[0]["run_id"] in report.stdout
+
+
+def _equity_only(folder: Path) -> Path:
+    """The small config's equity engine alone (mean_reversion on two stocks): its
+    ``bb_std`` of 9 or 10 never meets a band in these days, so it never trades."""
+    path = folder / "equity.yaml"
+    equity = SMALL.index("  - name: equity")
+    path.write_text(SMALL[: SMALL.index("  - name: fno")] + SMALL[equity:])
+    return path
+
+
+def test_points_that_never_traded_are_never_best(tmp_path) -> None:
+    """The probe's F3: a point that never traded scored ₹0, beat every losing point and
+    became best.yaml, and a walk-forward chose it in every fold, saying nothing."""
+    config = _equity_only(tmp_path)
+    plain = run_kitetui(
+        "sweep", "-c", str(config), "--grid", "bb_std=10,2", "--workers", "2",
+        "--out", str(tmp_path / "plain"), timeout=180,
+    )  # fmt: skip
+    assert plain.returncode == 0, plain.stderr
+    rows = _rows(tmp_path / "plain" / "results.csv")
+    assert [(r["bb_std"], r["rank"]) for r in rows] == [("2", "1"), ("10", "2")]
+    assert Decimal(rows[0]["net_pnl"]) < 0 and int(rows[0]["trades"]) > 0  # a loss, yet first
+    assert "best: bb_std=2" in plain.stdout
+    walk = run_kitetui(
+        "sweep", "-c", str(config), "--grid", "bb_std=9,10", "--walk-forward", "3d:2d",
+        "--workers", "2", "--out", str(tmp_path / "walk"), timeout=180,
+    )  # fmt: skip
+    assert walk.returncode == 0, walk.stderr
+    assert {r["phase"] for r in _rows(tmp_path / "walk" / "results.csv")} == {"in"}
+    assert walk.stdout.count("no in-sample point traded") == 2  # both folds
+    assert "best: none" in walk.stdout
+    assert not (tmp_path / "walk" / "best.yaml").exists()
 
 
 def _finished(out: Path) -> int:
