@@ -6,8 +6,9 @@ order. A point that never traded (no fill: its slow average never warmed up, its
 threshold was never met) measured nothing, and its ₹0 would beat every losing point:
 it ranks after every point that traded, and is never best (``best_of``: no best.yaml,
 and a walk-forward fold without a point that traded chooses nothing). Failed points
-rank last, in grid order, each with its reason. results.csv has every point (the table shows the best few); best.yaml is the
-sweep's config with the best point's params written into its engines, so
+rank last, in grid order, each with its reason. results.csv has every point (the
+table shows the best few); best.yaml is the sweep's config with the best point's
+params written into its engines, so
 ``kitetui backtest -c best.yaml`` runs that point again. Both are rewritten as
 points finish (at most once a second) and when the sweep ends or is stopped, so an
 interrupted sweep keeps what finished.
