@@ -137,12 +137,17 @@ def apply_overrides(
     engines = [_overridden(engine, strategy, overrides, used) for engine in config.engines]
     for override in overrides:
         if override.text not in used:
-            raise ConfigError(
-                f"--param {override.text}",
-                "",
-                f"no engine's strategy has a param {override.name!r}",
-            )
+            raise ConfigError(f"--param {override.text}", "", _unused(override, overrides))
     return config.model_copy(update={"engines": engines})
+
+
+def _unused(override: ParamOverride, overrides: list[ParamOverride]) -> str:
+    """Why an override set nothing: no strategy has the param, or (a plain NAME) every
+    engine that has it is set by its own ``ENGINE.NAME``, which wins."""
+    shadows = [o.text.split("=")[0] for o in overrides if o.engine and o.name == override.name]
+    if override.engine is None and shadows:
+        return f"sets nothing: {', '.join(shadows)} wins over it on every engine with it"
+    return f"no engine's strategy has a param {override.name!r}"
 
 
 def _check_names(config: AppConfig, strategy: str | None, overrides: list[ParamOverride]) -> None:
@@ -175,8 +180,11 @@ def _overridden(
     name = strategy if strategy is not None else engine.strategy
     params_model = strategy_class(name).Params
     params = {} if strategy not in (None, engine.strategy) else dict(engine.params)
+    own = {o.name for o in overrides if o.engine == engine.name}  # they win over NAME
     for override in sorted(overrides, key=lambda o: o.engine is not None):  # scoped last
         if override.engine not in (None, engine.name):
+            continue
+        if override.engine is None and override.name in own:
             continue
         field = params_model.model_fields.get(override.name)
         if field is None:

@@ -128,8 +128,8 @@ def check_axes(config: AppConfig, axes: list[GridAxis]) -> None:
     one that param takes on its own (its type and bounds): a ``ConfigError`` naming
     the ``--grid`` flag and the value otherwise. (Whether a combination satisfies the
     strategy's rules between params, e.g. fast < slow, is the point's business.)"""
-    for axis in axes:
-        scope = parse_param(f"{axis.name}=0")
+    scopes = [parse_param(f"{axis.name}=0") for axis in axes]
+    for axis, scope in zip(axes, scopes, strict=True):
         engines = [e for e in config.engines if scope.engine in (None, e.name)]
         if scope.engine is not None and not engines:
             known = ", ".join(e.name for e in config.engines)
@@ -141,6 +141,14 @@ def check_axes(config: AppConfig, axes: list[GridAxis]) -> None:
         ]
         if not owners:
             raise _grid_error(axis.text, f"no engine's strategy has a param {scope.name!r}")
+        if scope.engine is None:  # ENGINE.NAME wins over NAME on its engine
+            own = {s.engine for s in scopes if s.engine is not None and s.name == scope.name}
+            owners = [(engine, model) for engine, model in owners if engine.name not in own]
+            if not owners:
+                shadows = ", ".join(f"{e}.{scope.name}" for e in sorted(own))
+                raise _grid_error(
+                    axis.text, f"sweeps nothing: {shadows} wins over it on every engine with it"
+                )
         seen: list[dict[object, str]] = [{} for _ in owners]  # typed value -> as written
         for value in axis.values:
             for (engine, model), typed_seen in zip(owners, seen, strict=True):

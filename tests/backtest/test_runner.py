@@ -314,10 +314,24 @@ def test_overrides_convert_bools_and_refuse_a_param_no_engine_has(config_file: P
 
 
 def test_an_engine_scoped_param_wins_whatever_the_order(config_file: Path) -> None:
+    config = load_config(config_file)  # with --strategy ema_cross both engines have fast
+    for order in (["fno.fast=5", "fast=7"], ["fast=7", "fno.fast=5"]):
+        changed = apply_overrides(config, "ema_cross", [parse_param(text) for text in order])
+        assert changed.engines[0].params == {"fast": 5, "slow": 21}, order
+        assert changed.engines[1].params["fast"] == 7, order
+
+
+def test_a_plain_param_every_engine_sets_for_itself_is_refused(config_file: Path) -> None:
+    """The probe's F4: ``fno.fast=5 fast=7`` with only fno having ``fast``: the plain one
+    set nothing, silently (in a sweep, three identical points of an axis that did not
+    matter)."""
     config = load_config(config_file)
     for order in (["fno.fast=5", "fast=7"], ["fast=7", "fno.fast=5"]):
-        changed = apply_overrides(config, None, [parse_param(text) for text in order])
-        assert changed.engines[0].params == {"fast": 5, "slow": 21}, order
+        with pytest.raises(ConfigError) as caught:
+            apply_overrides(config, None, [parse_param(text) for text in order])
+        assert str(caught.value) == (
+            "--param fast=7: sets nothing: fno.fast wins over it on every engine with it"
+        )
 
 
 @pytest.mark.parametrize(

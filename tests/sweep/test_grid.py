@@ -114,6 +114,18 @@ def test_check_axes_refuses_unknown_names_and_values_of_the_wrong_type(small, te
     assert str(caught.value) == f"--grid {text}: {reason}"
 
 
+def test_check_axes_refuses_a_plain_axis_every_engine_sweeps_for_itself(small) -> None:
+    """The probe's F4: ``--grid equity.fast=5 --grid fast=50,60,70`` ran three identical
+    points (no engine was left for ``fast``), which read as "fast does not matter"."""
+    axes = [parse_axis("fno.fast=5"), parse_axis("fast=6,7")]
+    with pytest.raises(ConfigError) as caught:
+        check_axes(small, axes)
+    assert str(caught.value) == (
+        "--grid fast=6,7: sweeps nothing: fno.fast wins over it on every engine with it"
+    )
+    check_axes(small, [parse_axis("fno.fast=5"), parse_axis("bb_std=1.5,2.5")])  # another name
+
+
 def test_check_axes_leaves_cross_param_rules_to_each_point(small) -> None:
     # fast=30 with slow=21 breaks ema_cross's rule: that point fails, not the sweep
     check_axes(small, [parse_axis("fno.fast=9,30"), parse_axis("bb_std=1.5:2.5:0.5")])
