@@ -85,8 +85,10 @@ class Alerter:
         record_event: Callable[[Event], None],
         *,
         wall: Callable[[], float] = time.monotonic,
+        context: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
+        self.context = dict(context or {})  # the run's mode and id: a hook tells paper from live
         self._record_event = record_event
         self._wall = wall
         self.recent: deque[Alert] = deque(maxlen=KEEP)
@@ -189,7 +191,7 @@ class Alerter:
 
     async def _run(self, alert: Alert, suppressed: int) -> None:
         command = self.config.command or []
-        payload = json.dumps({**asdict(alert), "suppressed": suppressed}).encode()
+        payload = json.dumps({**asdict(alert), "suppressed": suppressed, **self.context}).encode()
         problem = ""
         try:
             proc = await asyncio.create_subprocess_exec(

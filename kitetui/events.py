@@ -149,6 +149,7 @@ class EventKind(StrEnum):
     # -- alerts and backtests ---------------------------------------------------------
     ALERTS_SUPPRESSED = "AlertsSuppressed"  # over the hook's rate: counted, not sent
     ALERT_HOOK_FAILED = "AlertHookFailed"
+    ALERT_HOOK_OFF = "AlertHookOff"  # a backtest or sweep point: its fills are not real
     BACKTEST_STARTED = "BacktestStarted"  # what the report needs: capital, strategies
 
     # -- the local exchange -----------------------------------------------------------

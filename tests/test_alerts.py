@@ -229,3 +229,37 @@ def test_replay_with_a_hook_sends_every_fill_and_alert_from_kitetui_run(tmp_path
     kinds = [s["kind"] for s in sent]
     assert kinds.count("Filled") == fills and kinds.count("StopFilled") == stops
     assert all(s["suppressed"] == 0 for s in sent)
+    assert {(s["mode"], len(s["run_id"])) for s in sent} == {("replay", 22)}  # whose alert
+
+
+def test_a_backtest_never_runs_the_hook_and_says_so(tmp_path: Path) -> None:
+    """The probe's F6: a backtest and every sweep point ran the live hook, so a trader
+    sweeping a copy of the live config got simulated fills on the phone for real ones."""
+    import sqlite3
+    import subprocess
+
+    import yaml
+
+    from tests.attacks.sigkill_corpus import light_config
+
+    out = tmp_path / "alerts.jsonl"
+    config = light_config(tmp_path)
+    data = yaml.safe_load(config.read_text())
+    data["alerts"] = {
+        "command": hook(tmp_path, f"open({str(out)!r}, 'a').write('ran\\n')\n"),
+        "max_per_minute": 600,
+    }
+    config.write_text(yaml.safe_dump(data))
+    db = tmp_path / "bt.db"
+    proc = subprocess.run(
+        [sys.executable, "-m", "kitetui", "backtest", "--config", str(config),
+         "--db", str(db), "--out", str(tmp_path / "report")],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert not out.exists()
+    with sqlite3.connect(db) as conn:
+        (fills,) = conn.execute("SELECT COUNT(*) FROM fills").fetchone()
+        said = conn.execute("SELECT message FROM events WHERE kind = 'AlertHookOff'").fetchall()
+    assert fills > 0
+    assert len(said) == 1 and "not run by a backtest or a sweep" in said[0][0]

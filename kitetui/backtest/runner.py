@@ -44,6 +44,7 @@ from kitetui.backtest.terminal import print_summary
 from kitetui.child_signals import ignored_by_children
 from kitetui.config import AppConfig, ConfigError, one_line
 from kitetui.domain import Event
+from kitetui.events import EventKind
 from kitetui.market.replay import DateWindow
 from kitetui.plugins import strategy_class
 from kitetui.shown import escaped
@@ -212,6 +213,15 @@ def _overridden(
     return engine.model_copy(update={"strategy": name, "params": params})
 
 
+def _hook_off(hook: list[str]) -> Event:
+    return Event(
+        ts_ns=0,
+        kind=EventKind.ALERT_HOOK_OFF,
+        message=f"alerts.command ({one_line(hook[0])}) is not run by a backtest or a sweep: "
+        "their fills are simulated (a paced `kitetui run` and paper/live run it)",
+    )
+
+
 def _started_event(config: AppConfig, config_path: str, window: DateWindow | None) -> Event:
     engines = [
         {"name": e.name, "kind": e.kind, "strategy": e.strategy, "params": dict(e.params)}
@@ -302,6 +312,11 @@ def run_to_end(request: BacktestRequest, *, interactive: bool) -> RunEnd:
             "mode",
             f"a backtest replays data: mode must be replay, not {config.mode}",
         )
+    hook = config.alerts.command
+    if hook:  # a trader's phone hears of real fills only: not of a backtest's thousands
+        config = config.model_copy(
+            update={"alerts": config.alerts.model_copy(update={"command": None})}
+        )
     supervisor = Supervisor(
         config,
         request.config_path,
@@ -324,6 +339,8 @@ def run_to_end(request: BacktestRequest, *, interactive: bool) -> RunEnd:
             supervisor.trader.record_event(
                 _started_event(config, request.config_path, request.window)
             )
+            if hook:
+                supervisor.trader.record_event(_hook_off(hook))
             if isinstance(supervisor.venue, ReplayVenue):  # always, in mode replay
                 progress.start(*supervisor.venue.span_ns)
 

@@ -50,7 +50,9 @@ def build_trader(desk: Supervisor, opened_events: Iterable[Event]) -> tuple[Trad
     trader.exits.broker_squares_off = not desk.venue.simulated
     for event in opened_events:
         trader.record_event(event)
-    alerts = Alerter(cfg.alerts, trader.record_event)
+    alerts = Alerter(
+        cfg.alerts, trader.record_event, context={"mode": cfg.mode, "run_id": desk.run_id}
+    )
     trader.listeners.append(alerts.on_event)
     trader.fill_listeners.append(alerts.on_fill)
     trader.fill_books.append(desk.performance.add)
