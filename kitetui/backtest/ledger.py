@@ -262,8 +262,53 @@ def _load(conn: sqlite3.Connection, path: Path, run: RunInfo) -> Ledger:
         orders=tuple(orders),
         equity=equity,
         marks=marks,
-        warnings=tuple(problems),
+        warnings=(*problems, *_data_warnings(conn, run.run_id)),
     )
+
+
+# What the data itself did to the run, as its journal recorded it: said per file, or
+# (the price validator's refusals and the gaps, one per print) counted.
+_SAID = (
+    EventKind.ROW_SKIPPED,
+    EventKind.ROWS_REORDERED,
+    EventKind.DUPLICATE_BARS_DROPPED,
+    EventKind.BAR_OUTSIDE_SESSION,
+    EventKind.TICK_OUTSIDE_SESSION,
+    EventKind.NOT_GZIP,
+    EventKind.SOURCE_EMPTY,
+    EventKind.SOURCE_FILE_EMPTY,
+    EventKind.DATA_ON_HOLIDAY,
+)
+_COUNTED = {
+    EventKind.BAR_SKIPPED: "bar(s) refused by the price validator (BarSkipped)",
+    EventKind.TICK_SKIPPED: "tick(s) refused by the price validator (TickSkipped)",
+    EventKind.DATA_GAP: "gap(s) in the data (DataGap)",
+}
+_SAID_AT_MOST = 50
+
+
+def _data_warnings(conn: sqlite3.Connection, run_id: str) -> list[str]:
+    """The data's warnings for the report: a backtest's numbers are only as good as
+    its data, and its terminal lines are gone once the run ends."""
+    said = [
+        one_line(f"{kind}: {message}", 300)
+        for kind, message in conn.execute(
+            f"SELECT kind, message FROM events WHERE run_id = ? AND kind IN "
+            f"({', '.join('?' * len(_SAID))}) ORDER BY id LIMIT ?",
+            (run_id, *_SAID, _SAID_AT_MOST + 1),
+        )
+    ]
+    if len(said) > _SAID_AT_MOST:
+        said[_SAID_AT_MOST:] = ["… more data warnings in the journal's events"]
+    counted = [
+        f"{count:,} {_COUNTED[kind]}"
+        for kind, count in conn.execute(
+            f"SELECT kind, count(*) FROM events WHERE run_id = ? AND kind IN "
+            f"({', '.join('?' * len(_COUNTED))}) GROUP BY kind ORDER BY kind",
+            (run_id, *_COUNTED),
+        )
+    ]
+    return said + counted
 
 
 def _guess_exchange(symbol: str) -> str:

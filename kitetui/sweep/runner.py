@@ -41,6 +41,7 @@ from kitetui.backtest.errors import OutputError
 from kitetui.backtest.files import make_private_dir
 from kitetui.backtest.runner import ParamOverride, apply_overrides, parse_param
 from kitetui.config import AppConfig, ConfigError, one_line
+from kitetui.domain import Event
 from kitetui.market.replay import DateWindow
 from kitetui.performance.metrics import drawdown_of, sharpe
 from kitetui.sweep.executors import PointExecutor
@@ -243,7 +244,7 @@ class Sweep:
                     f"(at most {MAX_POINTS:,} a sweep)",
                 )
         else:  # unusable data, or a window without data: one line, not N failed points
-            trading_days(request.config, request.window, request.config_path)
+            self._days()
         taken = OutputError(
             f"{request.out}: already holds a sweep's results.csv (give another --out)"
         )
@@ -321,8 +322,18 @@ class Sweep:
             progress.add(len(chosen))
             self._run_jobs(chosen, progress)
 
+    def _days(self) -> list[date]:
+        """The trading days with data; what loading the data said (a row skipped, rows
+        reordered) is said once here, on stderr, as a backtest's journal says it: every
+        point then loads the same data without a word."""
+        request = self.request
+        days, said = trading_days(request.config, request.window, request.config_path)
+        for event in said:
+            print(f"warning: {one_line(event.message)}", file=self._stderr, flush=True)
+        return days
+
     def folds(self, spec: WalkForward) -> list[Fold]:
-        days = trading_days(self.request.config, self.request.window, self.request.config_path)
+        days = self._days()
         found = folds(days, spec)
         if not found:
             raise ConfigError(
@@ -514,10 +525,13 @@ def _overrides(result: PointResult) -> list[ParamOverride]:
     return [parse_param(f"{name}={value}") for name, value in result.params]
 
 
-def trading_days(config: AppConfig, window: DateWindow | None, config_path: str) -> list[date]:
-    """The days with data, in the window, that the NSE calendar says traded. A window
-    with no data at all is the backtest's own usage error (exit 2), and a data file no
-    point could load its data error (exit 4): raised here once, not by every point."""
+def trading_days(
+    config: AppConfig, window: DateWindow | None, config_path: str
+) -> tuple[list[date], list[Event]]:
+    """The days with data, in the window, that the NSE calendar says traded, and the
+    loader's warnings. A window with no data at all is the backtest's own usage error
+    (exit 2), and a data file no point could load its data error (exit 4): raised here
+    once, not by every point."""
     from kitetui.market.calendar import nse
     from kitetui.market.loaders import data_path
     from kitetui.market.replay import load_replay_sources
@@ -531,4 +545,5 @@ def trading_days(config: AppConfig, window: DateWindow | None, config_path: str)
     sources = load_replay_sources(config.replay.sources, hours=hours)
     if window is not None:  # as ``kitetui backtest`` refuses it
         sources = clipped_to_window(sources, window, config_path)
-    return [day for day in sources.days if calendar.is_trading_day(day)]
+    said = [e for e in sources.events if e.level in ("WARNING", "ERROR")]
+    return [day for day in sources.days if calendar.is_trading_day(day)], said

@@ -347,6 +347,46 @@ def test_the_same_param_twice_is_refused(config_file: Path, texts, message) -> N
     assert str(caught.value).startswith(message)
 
 
+def _damaged_sbin(folder: Path) -> Path:
+    """The small config with SBIN's file damaged: one unparseable row, one repeated."""
+    import gzip
+
+    from kitetui.market.loaders import data_path
+
+    lines = gzip.decompress(data_path("pkg:replay/SBIN.csv.gz").read_bytes()).decode()
+    rows = lines.splitlines()
+    rows[500] = rows[500].replace(",", ",x", 1)  # its open: not a number
+    rows.insert(522, rows[521])  # a minute twice
+    (folder / "sbin.csv").write_text("\n".join(rows) + "\n")
+    config = folder / "damaged.yaml"
+    config.write_text(SMALL.replace('"pkg:replay/SBIN.csv.gz"', f'"{folder / "sbin.csv"}"'))
+    return config
+
+
+def test_the_datas_warnings_are_in_the_report(tmp_path: Path) -> None:
+    """The probe's F5: the loader's warnings reached the journal only; report.json's
+    ``warnings`` was empty and the HTML said nothing of a skipped row."""
+    config = _damaged_sbin(tmp_path)
+    out = tmp_path / "report"
+    done = run_kitetui(
+        "backtest", "-c", str(config), *WINDOW, "--db", str(tmp_path / "bt.db"),
+        "--out", str(out), timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    warnings = json.loads((out / "report.json").read_text())["warnings"]
+    assert any(w.startswith("RowSkipped: sbin.csv: 1 row(s) skipped") for w in warnings)
+    assert any(w.startswith("DuplicateBarsDropped: sbin.csv") for w in warnings)
+    assert "RowSkipped: sbin.csv" in (out / "report.html").read_text()
+    assert "warning: RowSkipped: sbin.csv" in done.stdout
+    sweep = run_kitetui(
+        "sweep", "-c", str(config), *WINDOW, "--grid", "fno.fast=8,9", "--workers", "2",
+        "--out", str(tmp_path / "sweep"), timeout=180,
+    )  # fmt: skip
+    assert sweep.returncode == 0, sweep.stderr
+    said = [line for line in sweep.stderr.splitlines() if line.startswith("warning: sbin.csv")]
+    assert len(said) == 2  # once each, not once a point
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_backtest_stopped_by_a_signal_writes_its_report_and_exits_128_plus_it(
     tmp_path: Path, config_file: Path, monkeypatch: pytest.MonkeyPatch, signum: int
