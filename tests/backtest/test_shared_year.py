@@ -39,7 +39,14 @@ def test_a_month_of_nifty_2024_backtests_with_the_full_report(dataset: Path, tmp
     assert done.returncode == 0, done.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["run"]["trading_days"] == 22  # NSE sessions in January 2024
-    assert report["trades"] > 0 and report["warnings"] == []
+    assert report["trades"] > 0
+    # what the data did is said (bars outside the session's hours, the validator's
+    # refusals), and nothing else: no fill the charges could not price
+    assert all(
+        w.startswith(("BarOutsideSession: ", "RowsReordered: "))
+        or w.endswith(("(BarSkipped)", "(DataGap)"))
+        for w in report["warnings"]
+    ), report["warnings"]
     assert report["charges"]["stt"] > 0 and report["charges"]["brokerage"] > 0
     expiries = {"NIFTY24JANFUT": date(2024, 1, 25), "NIFTY24FEBFUT": date(2024, 2, 29)}
     with (out / "fills.csv").open(newline="") as fh:
