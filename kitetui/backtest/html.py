@@ -275,7 +275,8 @@ def render_html(report: Report) -> str:
     ledger = report.ledger
     f = report.total
     days = ledger.days
-    span = f"{days[0]} … {days[-1]} ({len(days)} trading days)" if days else "no data"
+    plural = "" if len(days) == 1 else "s"
+    span = f"{days[0]} … {days[-1]} ({len(days)} trading day{plural})" if days else "no data"
     engines = ", ".join(f"{e.name}: {e.strategy} {e.params or ''}".strip() for e in ledger.engines)
     figures = [
         equity_figure(report.equity).to_html(

@@ -150,7 +150,7 @@ def render_summary(report: Report, width: int = 100, paths: Sequence[str] = ()) 
     """The summary as a rich renderable (``print_summary`` prints it)."""
     f = report.total
     days = report.ledger.days
-    span = f"{days[0]} … {days[-1]}, {len(days)} trading days" if days else "no data"
+    span = f"{days[0]} … {days[-1]}, {_trading_days(len(days))}" if days else "no data"
     chart_width = max(10, width - 16)
     net = [float(p.net) for p in report.equity]
     drawdown = [-float(p.drawdown) for p in report.equity]
@@ -185,3 +185,7 @@ def print_summary(
     console = console or Console()
     width = min(console.width, 120)
     console.print(Panel(render_summary(report, width - 4, paths), width=width, expand=False))
+
+
+def _trading_days(count: int) -> str:
+    return f"{count} trading day" + ("" if count == 1 else "s")

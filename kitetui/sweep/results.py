@@ -213,12 +213,13 @@ FIGURE = "fold"
 
 
 def results_table(results: Sequence[PointResult], names: Sequence[str], top: int = 20) -> Table:
-    """The best ``top`` points that ran, then every failed one (``failures`` says why)."""
+    """The best ``top`` points that ran, then the first ``top`` failed ones (``failures``
+    says why; results.csv has them all). The drawdown is the closed-trade one."""
     table = Table()
     table.add_column("#", justify="right")
     for name in names:
         table.add_column(name, justify="right", overflow=FIGURE)
-    for column in ("net P&L", "Sharpe", "max DD", "trades", "win rate", "time"):
+    for column in ("net P&L", "Sharpe", "closed DD", "trades", "win rate", "time"):
         table.add_column(column, justify="right", overflow=FIGURE)
     ordered = ranked(results)
     ok = [r for r in ordered if r.ok][:top]
@@ -234,7 +235,7 @@ def results_table(results: Sequence[PointResult], names: Sequence[str], top: int
             f"{result.win_rate * 100:.1f}%" if result.win_rate is not None else "–",
             f"{result.wall_s:.1f}s",
         )
-    for result in (r for r in ordered if not r.ok):
+    for result in [r for r in ordered if not r.ok][:top]:
         params = dict(result.params)
         table.add_row(
             Text("✗", style="red"),
@@ -244,12 +245,16 @@ def results_table(results: Sequence[PointResult], names: Sequence[str], top: int
     return table
 
 
-def failures(results: Sequence[PointResult]) -> list[str]:
+def failures(results: Sequence[PointResult], top: int | None = None) -> list[str]:
     """One line a failed point: which (and in a walk-forward, on which fold's days),
-    and why (below the table: reasons are long)."""
+    and why (below the table: reasons are long); past ``top`` of them, one line that
+    says how many more results.csv holds (a grid of 9,999 refused combinations)."""
     phases = {"in": "in sample", "out": "out of sample"}
+    failed = sorted((r for r in results if not r.ok), key=lambda r: (r.fold, r.phase, r.index))
     lines = []
-    for r in sorted((r for r in results if not r.ok), key=lambda r: (r.fold, r.phase, r.index)):
+    for r in failed[:top]:
         where = f", fold {r.fold} {phases.get(r.phase, r.phase)}" if r.fold else ""
         lines.append(f"✗ point {r.index} ({r.label}{where}): {r.error}")
+    if top is not None and len(failed) > top:
+        lines.append(f"✗ … and {len(failed) - top:,} more failed points (results.csv: each reason)")
     return lines

@@ -17,7 +17,9 @@ SIGTERM and SIGHUP (``stop_signals``) stop it the same way, exit 143 and 129.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import shlex
 import shutil
 import signal
@@ -250,6 +252,8 @@ class Sweep:
         )
         if (request.out / "results.csv").exists():  # another sweep's: never overwritten
             raise taken
+        if os.path.lexists(request.out / "best.yaml"):  # someone's config: never replaced
+            raise OutputError(f"{request.out}: already holds a best.yaml (give another --out)")
         if request.keep_runs and (request.out / "runs").is_symlink():  # planted in a shared --out
             raise OutputError(
                 f"{request.out}/runs: is a symbolic link; a sweep never writes its runs through it"
@@ -279,6 +283,7 @@ class Sweep:
             self.outcome.exit_code = exit_code(stopped)
             with held_stops():  # a second Ctrl-C waits for the workers' end and the files
                 self.executor.abort()
+                self._drop_unfinished_runs()
                 self._finish()
         else:
             with held_stops():
@@ -321,6 +326,18 @@ class Sweep:
                     chosen.append(self.job(point, fold.out_sample, fold.number, "out"))
             progress.add(len(chosen))
             self._run_jobs(chosen, progress)
+
+    def _drop_unfinished_runs(self) -> None:
+        """``--keep-runs``: the journals of points stopped in flight go with them (their
+        workers have ended); results.csv has no row for them, so a half-run journal left
+        in runs/ would read as a finished point's."""
+        if not self.request.keep_runs:
+            return
+        kept = {Path(r.database).name for r in self.outcome.results if r.database}
+        for file in (self.request.out / "runs").glob("*.db*"):
+            if file.name.split(".db")[0] + ".db" not in kept:
+                with contextlib.suppress(OSError):
+                    file.unlink()
 
     def _days(self) -> list[date]:
         """The trading days with data; what loading the data said (a row skipped, rows
@@ -395,8 +412,9 @@ class Sweep:
         results = self.reported()
         outcome = self.outcome
         failed = sum(1 for r in outcome.results if not r.ok)
+        unit = "point(s)" if self.request.walk_forward is None else "run(s)"  # × folds
         title = (
-            f"sweep of {self.request.config_path}: {len(outcome.results)} point(s) in "
+            f"sweep of {self.request.config_path}: {len(outcome.results)} {unit} in "
             f"{outcome.wall_s:.1f} s on {self.executor.describe()}"
             + (f", {failed} failed" if failed else "")
             + (" — INTERRUPTED (finished points kept)" if outcome.interrupted else "")
@@ -407,7 +425,12 @@ class Sweep:
         else:
             console.print(title + " — out-of-sample only", markup=False, soft_wrap=True)
             console.print(self._walk_forward_table(results))
-        for line in failures(outcome.results):  # a walk-forward's in-sample ones too
+            chosen = {r.fold for r in results}
+            for fold in self._folds:  # a fold without a pick: why, on a line of its own
+                if fold.number not in chosen:
+                    why = f"fold {fold.number}: {self._why(fold)}"
+                    console.print(why, markup=False, highlight=False, soft_wrap=True)
+        for line in failures(outcome.results, self.request.top):  # in-sample ones too
             console.print(line, markup=False, highlight=False, soft_wrap=True)
         out = self.request.out
         if outcome.best is not None:
@@ -438,7 +461,7 @@ class Sweep:
         table = Table()
         for column in ("fold", "in sample", "out of sample", "chosen", "net P&L", "Sharpe"):
             table.add_column(column, justify="right", overflow=FIGURE)
-        for column in ("max DD", "trades", "win rate"):
+        for column in ("closed DD", "trades", "win rate"):
             table.add_column(column, justify="right", overflow=FIGURE)
         chosen_runs = {r.fold: r for r in results}
         for fold in self._folds:
@@ -446,7 +469,7 @@ class Sweep:
             out_window = _days_cell(fold.out_sample)
             result = chosen_runs.get(fold.number)
             if result is None:  # nothing chosen: none ran, none traded, or stopped first
-                table.add_row(str(fold.number), in_window, out_window, "", Text(self._why(fold)))
+                table.add_row(str(fold.number), in_window, out_window, "–", "–")
                 continue
             chosen = Text("\n".join(one_line(f"{name}={value}") for name, value in result.params))
             if not result.ok:

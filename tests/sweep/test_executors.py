@@ -55,6 +55,8 @@ def test_local_pool_gives_what_a_point_gives_in_process(small, small_config, in_
         ("ray://:10001", False),
         ("ray://host:99999", False),
         ("foo", False),
+        ("http://127.0.0.1:8265", False),  # the dashboard's, not the client's
+        ("ray://127.0.0.1:8265/x", False),
     ],
 )
 def test_check_ray_address(address, ok) -> None:

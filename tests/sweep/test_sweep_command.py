@@ -171,7 +171,8 @@ def test_points_that_never_traded_are_never_best(tmp_path) -> None:
     )  # fmt: skip
     assert walk.returncode == 0, walk.stderr
     assert {r["phase"] for r in _rows(tmp_path / "walk" / "results.csv")} == {"in"}
-    assert walk.stdout.count("no in-sample point traded") == 2  # both folds
+    assert "fold 1: no in-sample point traded" in walk.stdout  # each fold says so
+    assert "fold 2: no in-sample point traded" in walk.stdout
     assert "best: none" in walk.stdout
     assert not (tmp_path / "walk" / "best.yaml").exists()
 
@@ -264,7 +265,7 @@ def test_a_stop_signal_ends_the_sweep_cleanly_and_keeps_finished_points(
     small_config, tmp_path, send, code
 ) -> None:
     out = tmp_path / "stopped"
-    proc = _start_long_sweep(small_config, out)
+    proc = _start_long_sweep(small_config, out, "--keep-runs")
     try:
         workers = _children(proc.pid)
         assert workers
@@ -280,7 +281,10 @@ def test_a_stop_signal_ends_the_sweep_cleanly_and_keeps_finished_points(
     assert all(r["status"] == "ok" for r in rows)  # finished points only, none cut short
     assert "INTERRUPTED" in stdout
     assert (out / "best.yaml").exists()
-    assert sorted(p.name for p in out.iterdir()) == ["best.yaml", "results.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["best.yaml", "results.csv", "runs"]
+    # the points in flight went with their journals (probe F7.1): each kept one has a row
+    kept = {p.name.split(".db")[0] + ".db" for p in (out / "runs").iterdir()}
+    assert kept == {Path(r["database"]).name for r in rows}
     assert _running(workers) == []  # no worker left behind
 
 
@@ -393,6 +397,18 @@ def test_an_out_dir_holding_a_sweep_is_refused_and_left_alone(swept, small_confi
         done.stderr == f"error: {out}: already holds a sweep's results.csv (give another --out)\n"
     )
     assert (out / "results.csv").read_bytes() == before
+
+
+def test_an_out_holding_someones_best_yaml_is_refused_and_left_alone(small_config, tmp_path):
+    """The probe's F7.2: results.csv was guarded, a best.yaml already there was replaced."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "best.yaml").write_text("precious: true\n")
+    done = run_kitetui("sweep", "-c", str(small_config), "--grid", "fast=5,9", "--out", str(out))
+    assert done.returncode == 2
+    assert done.stderr == f"error: {out}: already holds a best.yaml (give another --out)\n"
+    assert (out / "best.yaml").read_text() == "precious: true\n"
+    assert sorted(p.name for p in out.iterdir()) == ["best.yaml"]
 
 
 def test_an_out_that_is_a_file_is_refused_before_any_point_runs(small_config, tmp_path) -> None:

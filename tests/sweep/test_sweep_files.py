@@ -126,12 +126,13 @@ def test_a_walk_forward_summary_names_every_failed_point_and_a_fold_without_a_pi
     stdout = io.StringIO()
     sweep.print_summary(stdout)  # an error read as rich markup would raise here
     text = stdout.getvalue()
-    assert "no in-sample point" in text
+    assert "\nfold 1: no in-sample point ran\n" in text
     assert "1 of" in text  # the totals cover one fold of two
     assert (
         "✗ point 0 (equity.rsi_low=1, fold 1 in sample): [Errno 2] no such file: [/tmp/x]" in text
     )
-    assert text.count("✗ point") == 49
+    assert text.count("✗ point") == 20  # --top's 20 of the 49, then how many more
+    assert "✗ … and 29 more failed points (results.csv: each reason)" in text
 
 
 def test_the_summary_prints_an_out_folder_named_like_markup(small, small_config, tmp_path):
