@@ -279,9 +279,11 @@ _SAID = (
     EventKind.SOURCE_FILE_EMPTY,
     EventKind.DATA_ON_HOLIDAY,
 )
-_COUNTED = {
+_COUNTED = {  # at WARNING: a BarSkipped at DEBUG is an engine's warm-up, not the data
     EventKind.BAR_SKIPPED: "bar(s) refused by the price validator (BarSkipped)",
     EventKind.TICK_SKIPPED: "tick(s) refused by the price validator (TickSkipped)",
+    EventKind.SPIKE_REJECTED: "price spike(s) refused (SpikeRejected)",
+    EventKind.HELD_DROPPED: "held jump(s) never confirmed (HeldDropped)",
     EventKind.DATA_GAP: "gap(s) in the data (DataGap)",
 }
 _SAID_AT_MOST = 50
@@ -304,7 +306,8 @@ def _data_warnings(conn: sqlite3.Connection, run_id: str) -> list[str]:
         f"{count:,} {_COUNTED[kind]}"
         for kind, count in conn.execute(
             f"SELECT kind, count(*) FROM events WHERE run_id = ? AND kind IN "
-            f"({', '.join('?' * len(_COUNTED))}) GROUP BY kind ORDER BY kind",
+            f"({', '.join('?' * len(_COUNTED))}) AND level IN ('WARNING', 'ERROR') "
+            "GROUP BY kind ORDER BY kind",
             (run_id, *_COUNTED),
         )
     ]

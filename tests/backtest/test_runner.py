@@ -348,7 +348,8 @@ def test_the_same_param_twice_is_refused(config_file: Path, texts, message) -> N
 
 
 def _damaged_sbin(folder: Path) -> Path:
-    """The small config with SBIN's file damaged: one unparseable row, one repeated."""
+    """The small config with SBIN's file damaged: one unparseable row, one repeated, one
+    bar with a wick from 1 to 9999."""
     import gzip
 
     from kitetui.market.loaders import data_path
@@ -357,6 +358,8 @@ def _damaged_sbin(folder: Path) -> Path:
     rows = lines.splitlines()
     rows[500] = rows[500].replace(",", ",x", 1)  # its open: not a number
     rows.insert(522, rows[521])  # a minute twice
+    day, opened, _, _, close, volume = rows[600].split(",")
+    rows[600] = ",".join((day, opened, "9999", "1", close, volume))  # a wick no stock has
     (folder / "sbin.csv").write_text("\n".join(rows) + "\n")
     config = folder / "damaged.yaml"
     config.write_text(SMALL.replace('"pkg:replay/SBIN.csv.gz"', f'"{folder / "sbin.csv"}"'))
@@ -376,6 +379,8 @@ def test_the_datas_warnings_are_in_the_report(tmp_path: Path) -> None:
     warnings = json.loads((out / "report.json").read_text())["warnings"]
     assert any(w.startswith("RowSkipped: sbin.csv: 1 row(s) skipped") for w in warnings)
     assert any(w.startswith("DuplicateBarsDropped: sbin.csv") for w in warnings)
+    # the wick is counted; the warm-up's own BarSkipped (DEBUG: not ready) are not
+    assert "1 bar(s) refused by the price validator (BarSkipped)" in warnings
     assert "RowSkipped: sbin.csv" in (out / "report.html").read_text()
     assert "warning: RowSkipped: sbin.csv" in done.stdout
     sweep = run_kitetui(

@@ -44,7 +44,7 @@ def test_a_month_of_nifty_2024_backtests_with_the_full_report(dataset: Path, tmp
     # refusals), and nothing else: no fill the charges could not price
     assert all(
         w.startswith(("BarOutsideSession: ", "RowsReordered: "))
-        or w.endswith(("(BarSkipped)", "(DataGap)"))
+        or w.endswith(("(BarSkipped)", "(DataGap)", "(SpikeRejected)", "(HeldDropped)"))
         for w in report["warnings"]
     ), report["warnings"]
     assert report["charges"]["stt"] > 0 and report["charges"]["brokerage"] > 0
