@@ -260,10 +260,14 @@ def test_paper_session_on_kite_ticks_records_and_replays_the_same(tmp_path: Path
     assert proc.returncode == 0, proc.stderr
 
     def ledger(path: Path) -> tuple[list, list]:
+        # Each order as placed (its first event): an order row holds its latest state,
+        # and the session stopped at some moment while the replay ran on (a stop it left
+        # working became the square-off's close in place, with that time and purpose).
         with sqlite3.connect(path) as conn:
             orders = conn.execute(
-                "SELECT ts_ns, symbol, side, quantity, purpose, status, avg_price FROM orders "
-                "ORDER BY 1, 2, 5"
+                "SELECT e.ts_ns, o.symbol, o.side, e.status FROM order_events e "
+                "JOIN orders o USING (tag) "
+                "WHERE e.id IN (SELECT min(id) FROM order_events GROUP BY tag) ORDER BY 1, 2, 3"
             ).fetchall()
             fills = conn.execute(
                 "SELECT ts_ns, symbol, side, quantity, price FROM fills ORDER BY 1, 2"
