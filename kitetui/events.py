@@ -135,6 +135,7 @@ class EventKind(StrEnum):
     # -- the database -----------------------------------------------------------------
     DATABASE_DIRECTORY_CREATED = "DatabaseDirectoryCreated"
     DATABASE_CHANGED_SINCE_CLOSE = "DatabaseChangedSinceClose"
+    DATABASE_LINKED = "DatabaseLinked"  # the file has other names (hard links)
     DATABASE_PERMISSIONS_OPEN = "DatabasePermissionsOpen"
     DATABASE_PERMISSIONS_TIGHTENED = "DatabasePermissionsTightened"
     DATABASE_MIGRATED = "DatabaseMigrated"  # an older schema brought up to date

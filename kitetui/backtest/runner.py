@@ -218,7 +218,7 @@ def _hook_off(hook: list[str]) -> Event:
         ts_ns=0,
         kind=EventKind.ALERT_HOOK_OFF,
         message=f"alerts.command ({one_line(hook[0])}) is not run by a backtest or a sweep: "
-        "their fills are simulated (a paced `kitetui run` and paper/live run it)",
+        "their fills are simulated (`kitetui run` runs it, in every mode)",
     )
 
 

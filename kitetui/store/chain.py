@@ -213,6 +213,16 @@ def seal_sync(con: sqlite3.Connection, tables: Iterable[str]) -> int:
     return sealed
 
 
+def chained_rows(con: sqlite3.Connection) -> int:
+    """The money rows the file's chains hold, all tables together: what the desk lock's
+    marker compares after a death (lock.py). 0 for a file without chains yet."""
+    try:
+        (rows,) = con.execute("SELECT coalesce(sum(rows), 0) FROM chain_heads").fetchone()
+    except sqlite3.OperationalError:  # no chain_heads: a schema before the chains
+        return 0
+    return int(rows)
+
+
 def reseal_all_sync(con: sqlite3.Connection, tables: Iterable[str] | None = None) -> int:
     """Rebuild the chains of ``tables`` (all by default) from their current rows.
 
@@ -238,6 +248,14 @@ async def seal(db: aiosqlite.Connection, tables: Iterable[str]) -> int:
     if not names:
         return 0
     return await on_connection_thread(db, seal_sync, names)
+
+
+async def note_committed(db: aiosqlite.Connection) -> None:
+    """After a commit outside the journal (a run's row): the writer's desk lock notes the
+    money rows the file now holds (lock.py)."""
+    lock = getattr(db, "lock", None)
+    if lock is not None:
+        lock.note_rows(await on_connection_thread(db, chained_rows))
 
 
 async def reseal_all(db: aiosqlite.Connection, tables: Iterable[str] | None = None) -> int:

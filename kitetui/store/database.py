@@ -36,7 +36,7 @@ import aiosqlite
 from kitetui.events import EventKind
 from kitetui.shown import escaped
 from kitetui.store import schema
-from kitetui.store.chain import BY_NAME, chained_at, reseal_all
+from kitetui.store.chain import BY_NAME, chained_at, chained_rows, on_connection_thread, reseal_all
 from kitetui.store.errors import (
     DatabasePathError,
     DatabaseRefused,
@@ -44,8 +44,8 @@ from kitetui.store.errors import (
     is_disk_full,
 )
 from kitetui.store.lock import DeskLock
-from kitetui.store.seal import drop_seal, seal_path, write_seal
-from kitetui.store.verify import CHAINS_SINCE, Verified, verify_database
+from kitetui.store.seal import drop_seal, write_seal
+from kitetui.store.verify import CHAINS_SINCE, Verified, read_only_uri, verify_database
 
 __all__ = [
     "DatabasePathError",
@@ -297,20 +297,29 @@ async def open_database(
 
 
 def _refuse_lost_wal(path: Path, lock: DeskLock) -> None:
-    """The last desk on this file died with its writer open (lock.py), so its last
-    transactions can only be in the ``-wal`` it left: if that is gone (and no seal says
-    the close finished after all), the file is an older journal that has forgotten
-    orders the broker may hold. Refused, untouched; removing the lock file accepts it."""
-    if not lock.left_open or not path.exists():
+    """The last desk on this file died with its writer open (lock.py), having committed
+    ``lock.committed_rows`` money rows: a file holding fewer lost the ``-wal`` that held
+    the rest (deleted, emptied, truncated), and has forgotten orders the broker may hold.
+    Refused, untouched; removing the lock file accepts it. One a reader cannot open is
+    left to the verification, which says what is wrong with it."""
+    if not lock.left_open or not lock.committed_rows or not path.exists():
         return
-    wal = path.with_name(path.name + "-wal")
-    beside_target = lock.database.with_name(lock.database.name + "-wal")  # SQLite's place
-    if os.path.lexists(wal) or os.path.lexists(beside_target) or seal_path(path).exists():
+    try:
+        con = sqlite3.connect(read_only_uri(lock.database), uri=True)
+        try:
+            held = chained_rows(con)
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return
+    if held >= lock.committed_rows:
         return
     who = f"pid {lock.previous_pid}" if lock.previous_pid else "its last desk"
+    wal = lock.database.with_name(lock.database.name + "-wal")
     raise DatabaseRefused(
-        f"{path}: {who} stopped without closing it and {wal.name}, which held its last "
-        "transactions, is gone, so the file may have forgotten its last orders and fills; "
+        f"{path}: holds {held:,} journaled money rows where {who}, which stopped without "
+        f"closing it, had committed {lock.committed_rows:,}: {wal.name}, which held the "
+        "rest, is gone or damaged, so the file has forgotten its last orders and fills; "
         f"it was left untouched. Put the -wal back, or accept the loss by removing "
         f"{lock.path} and reconcile with the broker"
     )
@@ -335,6 +344,7 @@ async def _open_checked(
                 "events, risk decisions, the instrument cache) or SQLite maintenance",
             )
         _tighten(path, notices)
+        _say_linked(path, notices)
     else:
         await _create(path)
         if lock is not None:
@@ -350,11 +360,11 @@ async def _open_checked(
         await db.execute("PRAGMA journal_mode = WAL")
         await db.execute(f"PRAGMA synchronous = {synchronous}")
         await db.execute("PRAGMA foreign_keys = ON")
-        if lock is not None:
-            lock.mark_open()  # the WAL exists now: a death from here on leaves it behind
         await _migrate(db, verified.version)
         if 0 < verified.version < SCHEMA_VERSION:
             await _say_migrated(db, path, verified.version, notices)
+        if lock is not None:  # a death from here on leaves "open" and the WAL
+            lock.mark_open(await on_connection_thread(db, chained_rows))
     except BaseException as exc:
         db.lock = None  # the caller releases it
         await db.close()
@@ -395,6 +405,21 @@ async def _create(path: Path) -> None:
         if isinstance(exc, OSError):
             raise DatabasePathError(f"{path} cannot be created: {exc.strerror}") from None
         raise
+
+
+def _say_linked(path: Path, notices: list[tuple[EventKind, str]]) -> None:
+    """A file with other names (hard links; a backup tool's, say): the lock and its
+    marker sit beside one name, and a desk killed under another leaves its last
+    transactions in that name's -wal, which this name never sees. Said, not refused."""
+    links = path.stat().st_nlink
+    if links > 1:
+        _say(
+            notices,
+            EventKind.DATABASE_LINKED,
+            f"{path} has {links} names (hard links): a desk killed under another name "
+            "leaves its last transactions in that name's -wal, unseen from this one; "
+            "run the desk under one name",
+        )
 
 
 def _tighten(path: Path, notices: list[tuple[EventKind, str]]) -> None:

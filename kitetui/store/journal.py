@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from kitetui.domain import Event, Fill, Order, Position, RiskDecision, Signal
-from kitetui.store.chain import on_connection_thread, seal_sync
+from kitetui.store.chain import chained_rows, on_connection_thread, seal_sync
 from kitetui.store.commit_policy import CommitPolicy
 from kitetui.store.database import database_path, take_notices
 from kitetui.store.equity_chunks import EQUITY_CHUNK_INSERT, chunk_row
@@ -156,18 +156,21 @@ def _order_update_row(o: Order) -> tuple:
     )
 
 
-def _commit(con: sqlite3.Connection, many: list[tuple[str, Any]], chained: list[str]) -> None:
+def _commit(con: sqlite3.Connection, many: list[tuple[str, Any]], chained: list[str]) -> int | None:
     """One transaction: every statement, the seal of the chained tables, the commit; a
-    failure anywhere rolls all of it back."""
+    failure anywhere rolls all of it back. The money rows the file then holds, when the
+    transaction sealed any (the desk lock's marker notes them: lock.py), else None."""
     con.execute("BEGIN IMMEDIATE")
     try:
         for sql, rows in many:
             con.executemany(sql, rows)
-        seal_sync(con, chained)
+        sealed = seal_sync(con, chained)
+        total = chained_rows(con) if sealed else None
         con.commit()
     except BaseException:
         con.rollback()
         raise
+    return total
 
 
 def _json(value: Any) -> str:
@@ -720,7 +723,7 @@ class Journal:
         if holds:
             many.append((HOLD_UPSERT, hold_rows(self.run_id, holds)))
         try:
-            await self._on_writer(_commit, many, chained)
+            total = await self._on_writer(_commit, many, chained)
         except BaseException as exc:
             # Nothing of it was committed: put the buffered records back, so a later
             # drain (space freed, or close) writes them and none is lost in between.
@@ -749,6 +752,9 @@ class Journal:
                 self.failure = write_failed(f"{self._where()}: journal", exc)
                 raise self.failure from None
             raise
+        lock = getattr(self.db, "lock", None)  # the writer's desk lock (database.py)
+        if total is not None and lock is not None:
+            lock.note_rows(total)
         self.rows_written += (
             len(signals)
             + len(events)

@@ -15,14 +15,20 @@ Linux never meet ``flock``.) The lock file is opened without following a symlink
 planted there would have had the desk's pid written over its target.
 
 The file's second line says whether its desk's writer connection is ``open`` or was
-``closed`` cleanly. A desk killed outright leaves ``open``, and its last transactions in
-the ``-wal`` beside the database, where SQLite finds them at the next open. A ``-wal``
-deleted after such a death takes those transactions with it and leaves a database that
-is consistent but older: every checksum chain still verifies. The next desk finds
-``open`` and no ``-wal`` (``left_open``) and refuses the file rather than trade on a
-journal that forgot its last orders (``database.open_database``). Like the seal, the
-marker holds no secret: it catches an accident (a cleanup script, a copy of the file
-alone), not someone who also edits it.
+``closed`` cleanly, and its third how many money rows (the checksum chains' rows,
+``chain.chained_rows``) the desk had committed, noted after every journal commit. A
+desk killed outright leaves ``open``, and its last transactions in the ``-wal`` beside
+the database, where SQLite finds them at the next open. A ``-wal`` deleted, emptied or
+truncated after such a death takes those transactions with it and leaves a database
+that is consistent but older: every chain still verifies. The next desk finds ``open``
+and a file holding fewer money rows than its desk had committed (``left_open``,
+``committed_rows``), and refuses it rather than trade on a journal that forgot orders
+the broker holds (``database.open_database``). A file that holds them all is accepted
+whatever became of its WAL (folded in by another SQLite client, or by the close a kill
+interrupted). The pid and marker stay as they were until the new writer opens, so a
+refused start names the desk that died, not itself. Like the seal, the marker holds no
+secret: it catches an accident (a cleanup script, a copy of the file alone), not
+someone who also edits it.
 """
 
 from __future__ import annotations
@@ -50,7 +56,9 @@ class DeskLock:
         self._created = False
         self.left_open = False  # the last desk's writer never closed (set by acquire)
         self.previous_pid = 0  # the last holder's pid, as its file says (0: not known)
+        self.committed_rows = 0  # the money rows it had committed, as its file says
         self._state = _CLOSED
+        self._rows = 0
 
     def acquire(self) -> None:
         """Take the lock or raise ``DeskLocked`` naming the holder; nothing is changed
@@ -79,30 +87,38 @@ class DeskLock:
         except BaseException:
             self.release(refused=True)
             raise
-        self.left_open = _read_state(fd) == _OPEN
-        self.previous_pid = _read_pid(fd)
-        self._state = _OPEN if self.left_open else _CLOSED
-        self._write()
+        lines = _lines(fd)
+        self.left_open = _field(lines, 1) == _OPEN
+        self.previous_pid = _number(_field(lines, 0))
+        self.committed_rows = _number(_field(lines, 2))
 
-    def mark_open(self) -> None:
-        """The writer connection is open: a death from here on leaves ``open``."""
-        self._state = _OPEN
-        self._write()
+    def mark_open(self, rows: int) -> None:
+        """The writer connection is open on a file holding ``rows`` money rows: a death
+        from here on leaves ``open``."""
+        self._state, self._rows = _OPEN, rows
+        self._write(durable=True)
+
+    def note_rows(self, rows: int) -> None:
+        """A journal commit made the file hold ``rows`` money rows. Not fsynced: a marker
+        that lags the file after a power cut only makes the check more lenient."""
+        if rows != self._rows:
+            self._rows = rows
+            self._write(durable=False)
 
     def mark_closed(self) -> None:
         """The writer connection closed cleanly (SQLite folded the WAL in)."""
         self._state = _CLOSED
-        self._write()
+        self._write(durable=True)
 
-    def _write(self) -> None:
-        """The holder's pid and the writer's state; the previous state is kept until the
-        writer opens, so a refused or failed start leaves the marker as it found it."""
+    def _write(self, *, durable: bool) -> None:
         if self._fd is None:
             return
         with contextlib.suppress(OSError):
-            os.ftruncate(self._fd, 0)
-            os.pwrite(self._fd, f"{os.getpid()}\n{self._state}\n".encode(), 0)
-            os.fsync(self._fd)
+            text = f"{os.getpid()}\n{self._state}\n{self._rows}\n".encode()
+            os.pwrite(self._fd, text, 0)
+            os.ftruncate(self._fd, len(text))
+            if durable:
+                os.fsync(self._fd)
 
     def hold_file(self) -> None:
         """Hold the database file's own lock, shared by all its hard links (a database
@@ -156,17 +172,18 @@ _CLOSED = "closed"
 
 def _lines(fd: int) -> list[str]:
     with contextlib.suppress(OSError, UnicodeDecodeError):
-        return os.pread(fd, 64, 0).decode().splitlines()
+        return os.pread(fd, 128, 0).decode().splitlines()
     return []
 
 
+def _field(lines: list[str], index: int) -> str:
+    """A line of the lock file; "" for one an older kitetui did not write."""
+    return lines[index].strip() if len(lines) > index else ""
+
+
+def _number(text: str) -> int:
+    return int(text) if text.isdigit() else 0
+
+
 def _read_pid(fd: int) -> int:
-    with contextlib.suppress(ValueError, IndexError):
-        return int(_lines(fd)[0].strip() or 0)
-    return 0
-
-
-def _read_state(fd: int) -> str:
-    """The previous holder's writer state; a file of an older kitetui has none."""
-    lines = _lines(fd)
-    return lines[1].strip() if len(lines) > 1 else _CLOSED
+    return _number(_field(_lines(fd), 0))

@@ -25,7 +25,7 @@ import aiosqlite
 
 from kitetui.domain import Fill, Order, Signal, SignalKind
 from kitetui.store import rows as decode
-from kitetui.store.chain import seal
+from kitetui.store.chain import note_committed, seal
 from kitetui.store.database import database_path
 from kitetui.store.errors import (
     DatabaseRefused,
@@ -117,6 +117,7 @@ async def _write_run(db: aiosqlite.Connection, what: str, sql: str, args: tuple)
         except BaseException:
             await db.rollback()
             raise
+        await note_committed(db)
     except Exception as exc:
         if is_disk_full(exc):
             raise disk_full(f"{database_path(db) or 'database'}: {what}", exc) from None

@@ -517,7 +517,7 @@ DAMAGES: tuple[Damage, ...] = (
     Damage("empty-file", replace_file(b""), r"is empty \(0 bytes\)"),
     Damage("other-programs-database", other_program, r"SQLite database of another program"),
     Damage("wal-from-another-database", foreign_wal, r"another database"),
-    Damage("wal-deleted-after-a-kill", lost_wal, r"stopped without closing it .*-wal"),
+    Damage("wal-deleted-after-a-kill", lost_wal, r"stopped without closing it.*-wal"),
     Damage(
         "resume-fill-edited-in-wal",
         sql(interrupted, "UPDATE fills SET price = price + 0.05 WHERE rowid = 2"),
