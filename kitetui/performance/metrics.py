@@ -185,6 +185,8 @@ class Tally:
     in_exit_order: bool = True
     curve: DrawdownTracker = field(default_factory=lambda: DrawdownTracker())
     _step: tuple[int, Decimal] | None = None  # the latest exit time's equity, not in curve yet
+    _start: int = 0  # the curve's 0 point: the first entry of the first exit time's trades
+    _started: bool = False  # the 0 point is in the curve
 
     def add(self, trade: Trade, record: ClosedTrade | None = None) -> None:
         """Count ``trade``; ``record`` is its ``ClosedTrade`` when the caller adds it to
@@ -211,12 +213,24 @@ class Tally:
                 self.in_exit_order = False
                 return
             if last is None:  # the curve starts at 0 when the first trade opened
-                self.curve.add(trade.entry_ts_ns, ZERO)
+                self._start = trade.entry_ts_ns
+            elif not self._started and trade.exit_ts_ns == last:  # of those that closed first
+                self._start = min(self._start, trade.entry_ts_ns)
             self.equity += net
             if self._step is not None and trade.exit_ts_ns != last:
-                self.curve.add(*self._step)
+                self._take_step(self.curve)
             self._step = (trade.exit_ts_ns, self.equity)
             self.last_exit_ns = trade.exit_ts_ns
+
+    def _take_step(self, curve: DrawdownTracker) -> None:
+        """The latest exit time's point into ``curve`` (the tally's own, or a copy the
+        drawdown is read from), after the 0 start if it is the first point: the start's
+        time is known only once every trade of the first exit time came."""
+        if not self._started:
+            curve.add(self._start, ZERO)
+            self._started = curve is self.curve
+        assert self._step is not None
+        curve.add(*self._step)
 
     def with_open(self, trades: Iterable[Trade]) -> Tally:
         """A copy with ``trades`` (still open, marked now) added: the desk's closed
@@ -236,7 +250,7 @@ class Tally:
         if self._step is None:
             return self.curve.drawdown
         curve = copy.copy(self.curve)  # the last exit time's point, without keeping it
-        curve.add(*self._step)
+        self._take_step(curve)
         return curve.drawdown
 
     def figures(
@@ -339,8 +353,9 @@ def closed_equity(trades: Iterable[Trade | ClosedTrade]) -> list[tuple[int, Deci
     points: list[tuple[int, Decimal]] = []
     total = ZERO
     ordered = sorted((t for t in trades if t.closed), key=lambda t: t.exit_ts_ns)
-    if ordered:
-        points.append((ordered[0].entry_ts_ns, ZERO))
+    if ordered:  # from the first entry among the trades that closed first
+        first = ordered[0].exit_ts_ns
+        points.append((min(t.entry_ts_ns for t in ordered if t.exit_ts_ns == first), ZERO))
     with localcontext(EXACT):
         for trade in ordered:
             total += trade.net

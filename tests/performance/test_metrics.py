@@ -224,6 +224,28 @@ def test_trades_closed_at_the_same_moment_are_one_step_of_the_drawdown(order) ->
     assert closed_equity(trades)[1:] == [(ts("2024-01-02", "10:27"), D(-500))]
 
 
+def test_the_drawdown_of_trades_closed_together_starts_at_their_first_entry() -> None:
+    """The probe's F8: the amount no longer depended on how tied trades were listed, but
+    the peak's time and the duration did (the curve began at whichever entry came first
+    in the list)."""
+    trades = round_trips(
+        [
+            fill("BUY", 10, 100, ts("2024-01-02", "09:31"), symbol="A"),
+            fill("BUY", 10, 100, ts("2024-01-02", "09:30"), symbol="B"),
+            fill("SELL", 10, 99.5, ts("2024-01-02", "09:40"), symbol="A"),
+            fill("SELL", 10, 99.7, ts("2024-01-02", "09:40"), symbol="B"),
+        ]
+    )
+    seen = set()
+    for listed in (trades, trades[::-1]):
+        tally = Tally()
+        for trade in listed:
+            tally.add(trade)
+        for drawdown in (tally.drawdown, drawdown_of(closed_equity(listed))):
+            seen.add((drawdown.amount, drawdown.peak_ts_ns, drawdown.duration_days))
+    assert seen == {(D(8), ts("2024-01-02", "09:30"), 10 / (24 * 60))}
+
+
 def test_tally_with_open_leaves_the_closed_figures_alone() -> None:
     trades = round_trips(
         [
