@@ -226,7 +226,7 @@ class Journal:
         self._fill_ids: set[str] = set()  # the run's journaled fills (BATCH's duplicate check)
         self.holds = HoldCounter()
         # The current batch's HOLDs (their Signal factories), should the run end in it.
-        self._batch_holds: list[Callable[[], Signal]] = []
+        self._batch_holds: list[tuple[Callable[..., Signal], tuple[Any, ...]]] = []
         self._lock = asyncio.Lock()
         # A replay at full speed writes on the loop's own thread (``_on_writer``).
         self.inline = False
@@ -365,18 +365,25 @@ class Journal:
         self._added()
 
     def add_hold(
-        self, engine: str, symbol: str, reason: str, ts_ns: int, make: Callable[[], Signal]
+        self,
+        engine: str,
+        symbol: str,
+        reason: str,
+        ts_ns: int,
+        make: Callable[..., Signal],
+        args: tuple[Any, ...] = (),
     ) -> None:
-        """A HOLD that changed nothing: counted (or a row, with ``hold_rows``). ``make``
-        builds its ``Signal``, called only when a row must be written: most bars are a
-        HOLD, and most HOLDs are only ever counted."""
+        """A HOLD that changed nothing: counted (or a row, with ``hold_rows``).
+        ``make(*args)`` builds its ``Signal``, called only when a row must be written:
+        most bars are a HOLD, and most HOLDs are only ever counted (the arguments are
+        kept in a tuple, half the cost of binding them in a ``partial`` on every bar)."""
         if self.hold_rows:
-            self.add_signal(make())
+            self.add_signal(make(*args))
             return
         if self.failure is not None:
             raise self.failure
         self.holds.count(engine, symbol, reason, ts_ns)
-        self._batch_holds.append(make)
+        self._batch_holds.append((make, args))
 
     def add_event(self, event: Event) -> None:
         self._events.append(
@@ -591,8 +598,8 @@ class Journal:
         them resumes, replays to the end and decides them again, and a row (its id
         derived from its bar) is written once where a count would grow twice."""
         self.holds.drop_batch()
-        for make in self._batch_holds:
-            self.add_signal(make())
+        for make, args in self._batch_holds:
+            self.add_signal(make(*args))
         self._batch_holds = []
 
     def _check(self) -> None:
