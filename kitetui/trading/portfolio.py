@@ -372,8 +372,9 @@ class Portfolio:
 
     @property
     def gross_exposure_paise(self) -> int:
-        """Sum over open positions of |quantity| * last price."""
-        return sum(abs(b.quantity) * to_paise(b.last_price) for b in self._books.values())
+        """Sum over open positions of |quantity| * last price (``last_paise``: the risk
+        check of every entry and exit asks)."""
+        return sum(abs(b.quantity) * b.last_paise for b in self._books.values() if b.quantity)
 
     @property
     def open_position_count(self) -> int:
