@@ -170,8 +170,13 @@ def _commit(con: sqlite3.Connection, many: list[tuple[str, Any]], chained: list[
         raise
 
 
+# ``json.dumps`` with these options builds this very encoder on every call: a row's JSON
+# (a signal's indicators, an event's data) comes out the same from one made once.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str, allow_nan=False)
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def _finite_snapshot(indicators: dict[str, float]) -> dict[str, float | None]:
