@@ -19,7 +19,6 @@ import asyncio
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
-from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from engines.column_cursor import ColumnCursor
@@ -330,7 +329,8 @@ class Engine:
             bar.symbol,
             cursor.reasons[reason],
             self.heartbeat_ns,  # the bar's end, as ``decide`` just set it
-            partial(self._held_signal, bar, chunk, offset),
+            self._held_signal,
+            (bar, chunk, offset),
         )
         return None
 
@@ -364,7 +364,8 @@ class Engine:
                 bar.symbol,
                 decision.reason,
                 bar.end_ns,
-                partial(self.signal, bar, strategy, decision, extra),
+                self.signal,
+                (bar, strategy, decision, extra),
             )
             return None
         self.signals_emitted += 1

@@ -173,8 +173,13 @@ def _commit(con: sqlite3.Connection, many: list[tuple[str, Any]], chained: list[
     return total
 
 
+# ``json.dumps`` with these options builds this very encoder on every call: a row's JSON
+# (a signal's indicators, an event's data) comes out the same from one made once.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str, allow_nan=False)
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def _finite_snapshot(indicators: dict[str, float]) -> dict[str, float | None]:
@@ -229,7 +234,7 @@ class Journal:
         self._fill_ids: set[str] = set()  # the run's journaled fills (BATCH's duplicate check)
         self.holds = HoldCounter()
         # The current batch's HOLDs (their Signal factories), should the run end in it.
-        self._batch_holds: list[Callable[[], Signal]] = []
+        self._batch_holds: list[tuple[Callable[..., Signal], tuple[Any, ...]]] = []
         self._lock = asyncio.Lock()
         # A replay at full speed writes on the loop's own thread (``_on_writer``).
         self.inline = False
@@ -368,18 +373,25 @@ class Journal:
         self._added()
 
     def add_hold(
-        self, engine: str, symbol: str, reason: str, ts_ns: int, make: Callable[[], Signal]
+        self,
+        engine: str,
+        symbol: str,
+        reason: str,
+        ts_ns: int,
+        make: Callable[..., Signal],
+        args: tuple[Any, ...] = (),
     ) -> None:
-        """A HOLD that changed nothing: counted (or a row, with ``hold_rows``). ``make``
-        builds its ``Signal``, called only when a row must be written: most bars are a
-        HOLD, and most HOLDs are only ever counted."""
+        """A HOLD that changed nothing: counted (or a row, with ``hold_rows``).
+        ``make(*args)`` builds its ``Signal``, called only when a row must be written:
+        most bars are a HOLD, and most HOLDs are only ever counted (the arguments are
+        kept in a tuple, half the cost of binding them in a ``partial`` on every bar)."""
         if self.hold_rows:
-            self.add_signal(make())
+            self.add_signal(make(*args))
             return
         if self.failure is not None:
             raise self.failure
         self.holds.count(engine, symbol, reason, ts_ns)
-        self._batch_holds.append(make)
+        self._batch_holds.append((make, args))
 
     def add_event(self, event: Event) -> None:
         self._events.append(
@@ -594,8 +606,8 @@ class Journal:
         them resumes, replays to the end and decides them again, and a row (its id
         derived from its bar) is written once where a count would grow twice."""
         self.holds.drop_batch()
-        for make in self._batch_holds:
-            self.add_signal(make())
+        for make, args in self._batch_holds:
+            self.add_signal(make(*args))
         self._batch_holds = []
 
     def _check(self) -> None:

@@ -419,12 +419,13 @@ class Supervisor:
         only a print that filled or triggered an order waits on the trader."""
         accepted: list[Item] = []
         validator = self.validator
+        check, check_bar = validator.check, validator.check_bar
         known = self._known
         for item in batch:
             if item.symbol not in known:  # before the validator: its notes would follow
                 self._unknown(item.symbol, ts)
                 continue
-            reason = validator.check(item)
+            reason = check_bar(item) if type(item) is Bar else check(item)
             if reason is None and not validator.has_news:  # the common case
                 if self._accept(item, ts, warm, accepted):
                     await self._react()

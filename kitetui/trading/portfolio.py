@@ -67,6 +67,11 @@ class _Book:
     cost_paise: int = 0  # positive total basis of the open quantity
     realized_paise: int = 0
     last_price: float = 0.0
+    # ``to_paise(last_price)`` while the position is open, worked out once a mark: the
+    # held symbols' marks on every bar and the loss limits after every batch read it.
+    # Only a fill and a mark move either, and a fill sets both; while flat a mark moves
+    # the price alone (this is then stale, and nothing reads it: no quantity to value).
+    last_paise: int = 0
     day_start_realized_paise: int = 0
     charges_paise: int = 0  # what this symbol's fills were charged
     day_start_charges_paise: int = 0
@@ -103,7 +108,7 @@ class _Book:
     def unrealized_paise(self) -> int:
         if self.quantity == 0:
             return 0
-        market_value = abs(self.quantity) * to_paise(self.last_price)
+        market_value = abs(self.quantity) * self.last_paise
         if self.quantity > 0:
             return market_value - self.cost_paise
         return self.cost_paise - market_value
@@ -233,6 +238,7 @@ class Portfolio:
         if (was_flat or round_trip) and book.quantity != 0:
             book.trade_start_paise = book.realized_paise
         book.last_price = self._marks.get(fill.symbol, fill.price)
+        book.last_paise = to_paise(book.last_price)
         self._moved(book.pnl_paise - pnl_before, self._charge(book, fill))
         book.view = None  # quantity, cost, realized, charges or last price moved
         return realized
@@ -270,8 +276,9 @@ class Portfolio:
             return True
         # ``unrealized_paise`` after less before, in whole paise: the quantity times the
         # move of the price (for a short too: its quantity is negative).
-        change = book.quantity * (to_paise(price) - to_paise(book.last_price))
-        book.last_price = price
+        paise = to_paise(price)
+        change = book.quantity * (paise - book.last_paise)
+        book.last_price, book.last_paise = price, paise
         self._moved(change)
         return True
 
@@ -365,8 +372,9 @@ class Portfolio:
 
     @property
     def gross_exposure_paise(self) -> int:
-        """Sum over open positions of |quantity| * last price."""
-        return sum(abs(b.quantity) * to_paise(b.last_price) for b in self._books.values())
+        """Sum over open positions of |quantity| * last price (``last_paise``: the risk
+        check of every entry and exit asks)."""
+        return sum(abs(b.quantity) * b.last_paise for b in self._books.values() if b.quantity)
 
     @property
     def open_position_count(self) -> int:
@@ -486,7 +494,7 @@ class Portfolio:
         for symbol, book in self._books.items():
             quantity = book.quantity
             if quantity:  # ``_Book.unrealized_paise`` spelled out: per open book, per batch
-                value = abs(quantity) * to_paise(book.last_price)
+                value = abs(quantity) * book.last_paise
                 open_paise = value - book.cost_paise if quantity > 0 else book.cost_paise - value
             else:
                 open_paise = 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kitetui.domain import (
     Event,
@@ -107,13 +107,14 @@ class TraderRecords:
         symbol: str,
         reason: str,
         ts_ns: int,
-        make: Callable[[], Signal],
+        make: Callable[..., Signal],
+        args: tuple[Any, ...] = (),
     ) -> None:
         """A HOLD that changed nothing, the engines' hot path: counted like
-        ``_record_signal`` would count it, its ``Signal`` built by ``make`` only if the
-        journal writes it as a row (``journal.hold_rows``, or the end of the data)."""
+        ``_record_signal`` would count it, its ``Signal`` built by ``make(*args)`` only
+        if the journal writes it as a row (``journal.hold_rows``, or the end of the data)."""
         self.counts["signals"] += 1
-        self.journal.add_hold(engine, symbol, reason, ts_ns, make)
+        self.journal.add_hold(engine, symbol, reason, ts_ns, make, args)
 
     def _record_signal(self: Trader, signal: Signal, decision: RiskDecision | None) -> None:
         """A signal to the journal and the desk's recent list. A HOLD that changed
