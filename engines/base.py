@@ -40,7 +40,7 @@ from kitetui.market.bar_history import BarHistory
 from kitetui.market.bars import BarResampler, TickBarAggregator
 from kitetui.market.calendar import TradingCalendar
 from kitetui.market.instruments import Instrument, InstrumentMaster
-from kitetui.trading.sizing import EQUITY_SLICE
+from kitetui.trading.sizing import MAX_EQUITY_ORDER_QUANTITY
 from kitetui.views import EngineView
 from strategies.base import Decision, Strategy
 from strategies.columns import ALWAYS, DECIDE, FIRST_HOLD, HELD_LONG, HELD_SHORT, NOT_READY, Chunk
@@ -444,14 +444,14 @@ class Engine:
 
     def freeze_quantity(self, symbol: str) -> int | None:
         """The most one order may carry, in units: the exchange's freeze quantity (by
-        underlying) for F&O, 90,000 shares for cash equity (sizing.EQUITY_SLICE); None when
+        underlying) for F&O, Zerodha's 1,00,000-share cap for cash equity; None when
         the instrument is unknown."""
         instrument = self.instrument(symbol)
         if instrument is None:
             return None
         freeze = self.freeze_limits.get(instrument.name)
         if freeze is None and instrument.segment in _CASH_SEGMENTS:
-            return EQUITY_SLICE
+            return MAX_EQUITY_ORDER_QUANTITY
         return freeze
 
     def record(

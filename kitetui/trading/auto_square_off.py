@@ -38,12 +38,19 @@ def by_broker(order: Order) -> bool:
     return order.reason.startswith(REASON)
 
 
-def broker_orders(order: Order, equity: bool) -> int:
+def broker_orders(order: Order, equity: bool, before: int = 0) -> int:
     """How many of the broker's square-off orders ``order`` stands for (each charged the
-    fee): none for an order of ours; for a stock, one per 30,000 units, as the RMS
-    splits it (where kitetui plays the RMS, its square-off is one order)."""
+    fee): none for an order of ours; one for a derivative (sliced to its freeze, as the
+    RMS's are); for a stock, the RMS's 30,000-unit orders that its units, after the
+    ``before`` units the broker squared off earlier that day, add. Where kitetui plays
+    the RMS its square-off goes in slices of its own (1,00,000 shares), so counting
+    across them keeps the total the RMS's: 2,50,001 shares are 9 fees however sliced."""
     if not by_broker(order):
         return 0
     if not equity:
         return 1
-    return max(1, -(-order.quantity // EQUITY_ORDER_MAX))
+    return _ceil(before + order.quantity, EQUITY_ORDER_MAX) - _ceil(before, EQUITY_ORDER_MAX)
+
+
+def _ceil(units: int, per: int) -> int:
+    return -(-units // per)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 from kitetui.clock import ist_date
@@ -49,10 +50,13 @@ if TYPE_CHECKING:
 __all__ = ["ChargedFill", "FillCharger", "order_spec"]
 
 
-def order_spec(order: Order, instrument: Instrument | None, ts_ns: int) -> OrderSpec:
+def order_spec(
+    order: Order, instrument: Instrument | None, ts_ns: int, squared_before: int = 0
+) -> OrderSpec:
     """What an order is charged on: its instrument's segment (from the master, else from
     its exchange and symbol), exchange, product, side and IST trade date, and whether
-    the broker squared it off (its fee on top)."""
+    the broker squared it off (its fee on top; ``squared_before``: the units of the
+    symbol the broker squared off earlier that day, ``auto_square_off.broker_orders``)."""
     exchange = order.exchange.value
     if instrument is not None and instrument.segment:
         kind = segment_kind(instrument.segment)
@@ -68,7 +72,9 @@ def order_spec(order: Order, instrument: Instrument | None, ts_ns: int) -> Order
         side=order.side,
         trade_date=ist_date(ts_ns),
         underlying=underlying,
-        squared_off=auto_square_off.broker_orders(order, kind is SegmentKind.EQUITY),
+        squared_off=auto_square_off.broker_orders(
+            order, kind is SegmentKind.EQUITY, squared_before
+        ),
     )
 
 
@@ -89,6 +95,7 @@ class ChargedFill:
 
     fill: Fill
     state: OrderCharges | None  # None: the fill could not be priced
+    squared: tuple[tuple[str, date], int] | None = None  # a broker's square-off, first seen
 
 
 class FillCharger:
@@ -108,25 +115,39 @@ class FillCharger:
         self.instruments = instruments
         self.on_event = on_event
         self._orders: dict[str, OrderCharges] = {}
+        # The units the broker squared off so far, by symbol and IST day, and the orders
+        # counted in them: its fees are counted across its orders (broker_orders).
+        self._squared: dict[tuple[str, date], int] = {}
+        self._squared_tags: set[str] = set()
         self.unpriced = 0  # fills journaled without charges (each said in an event)
 
     def quote(self, order: Order, fill: Fill) -> ChargedFill:
         """``fill`` with its share of ``order``'s charges attached (None if unpriceable)."""
+        squared = None
         try:
             before = self._orders.get(order.tag)
             if before is None:
-                spec = order_spec(order, self.instruments.get(order.symbol), fill.ts_ns)
+                if auto_square_off.by_broker(order) and order.tag not in self._squared_tags:
+                    squared = ((order.symbol, ist_date(fill.ts_ns)), order.quantity)
+                earlier = self._squared.get(squared[0], 0) if squared else 0
+                instrument = self.instruments.get(order.symbol)
+                spec = order_spec(order, instrument, fill.ts_ns, earlier)
                 before = self.calculator.open_order(spec)
             priced = self.calculator.fill(before, fill.quantity, fill.price)
         except ChargeError as exc:
             self._unpriced(order, fill, exc)
             return ChargedFill(evolve(fill, charges=None), None)
-        return ChargedFill(evolve(fill, charges=FillCost.of(priced)), priced.order)
+        return ChargedFill(evolve(fill, charges=FillCost.of(priced)), priced.order, squared)
 
     def take(self, tag: str, charged: ChargedFill) -> None:
-        """The fill was journaled: its order's state moves on."""
+        """The fill was journaled: its order's state moves on (and a broker's square-off
+        order counts in the units the broker squared off that day)."""
         if charged.state is not None:
             self._orders[tag] = charged.state
+        if charged.squared is not None and tag not in self._squared_tags:
+            self._squared_tags.add(tag)
+            key, units = charged.squared
+            self._squared[key] = self._squared.get(key, 0) + units
 
     def restore(self, order: Order | None, fill: Fill) -> Fill:
         """A journaled fill read back (recovery): its order's state moves on as it did

@@ -16,7 +16,6 @@ import math
 from kitetui.domain import Side
 from kitetui.money import exact_fraction as _exact
 from kitetui.money import exact_ratio as _ratio
-from kitetui.trading.auto_square_off import EQUITY_ORDER_MAX
 
 
 def _positive_finite(*values: float) -> bool:
@@ -164,13 +163,11 @@ def premium_quantity(
 # Zerodha's RMS blocks an equity (NSE/BSE cash) order above 1,00,000 shares before it
 # reaches the order book ("Order quantity greater than 1,00,000 shares", Zerodha support:
 # Kite order rejections; docs/exchange-rules.md row 13). Cash equity has no exchange freeze
-# quantity, so kitetui slices an equity order as the freeze slices an F&O one: a position
-# built from several entries still closes, and is still covered by its stops. The slice is
-# 90,000, the most within the cap that is a whole number of the 30,000 shares the RMS
-# squares off in (auto_square_off.EQUITY_ORDER_MAX): a square-off the paper desk plays at
-# the bell is then charged the RMS's own number of ₹50 fees, slice by slice.
+# quantity, so this cap slices an equity order as the freeze slices an F&O one: a position
+# built from several entries still closes, and is still covered by its stops. (A
+# square-off the paper desk plays at the bell is charged the RMS's fees across its
+# slices: auto_square_off.broker_orders.)
 MAX_EQUITY_ORDER_QUANTITY = 100_000
-EQUITY_SLICE = MAX_EQUITY_ORDER_QUANTITY // EQUITY_ORDER_MAX * EQUITY_ORDER_MAX
 
 
 def slice_quantity(quantity: int, freeze: int | None, lot_size: int = 1) -> list[int]:
