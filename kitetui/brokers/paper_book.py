@@ -153,6 +153,7 @@ class PaperBook:
             )
         reason = self.pricing.rejection(order)
         broker_order_id = f"paper-{order.tag}"
+        stop = order.order_type in (OrderType.SL, OrderType.SL_M)
         if reason:
             placed = evolve(
                 order,
@@ -163,7 +164,6 @@ class PaperBook:
                 avg_price=0.0,
             )
         else:
-            stop = order.order_type in (OrderType.SL, OrderType.SL_M)
             placed = evolve(
                 order,
                 status=OrderStatus.TRIGGER_PENDING if stop else OrderStatus.OPEN,
@@ -172,13 +172,13 @@ class PaperBook:
                 avg_price=0.0,
             )
             self._work(placed)
-            if stop and self._bar_rest and order.symbol in self._bar_rest:
-                self._match_rest(placed)
         if order.tag:
             self._tags.add(order.tag)
             self._orders[order.tag] = placed
             if reason:
                 self._finish(order.tag)
+        if not reason and stop and self._bar_rest and order.symbol in self._bar_rest:
+            self._match_rest(placed)  # after it is known: a fill here is what lookup says
         return placed
 
     def modify(
@@ -242,13 +242,16 @@ class PaperBook:
 
     def _match_rest(self, order: Order) -> None:
         """A stop placed while its symbol's bar is still being reacted to: matched
-        against the walk that bar took after its fill (``rest_of_bar``)."""
+        against the walk that bar took after its fill (``rest_of_bar``). First against
+        the price the walk starts at, as a bar's open is: a stop already through the
+        market when placed (a tight stop, an open that gapped past it) triggers there,
+        at that price, not at its trigger as if the walk had come to it."""
         ts_ns, walk = self._bar_rest[order.symbol]
-        fill_price = None
+        order, fill_price = self._at_point(order, walk[0])
         for start, end in pairwise(walk):
-            order, fill_price = self._along(order, start, end)
             if fill_price is not None:
                 break
+            order, fill_price = self._along(order, start, end)
         if fill_price is not None:
             self._settle(order, fill_price, ts_ns, self._late)
         elif self._working.get(order.tag) is not order:  # an SL triggered, its limit not

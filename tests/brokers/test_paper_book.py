@@ -636,3 +636,26 @@ def test_after_the_reaction_a_new_stop_waits_and_without_rest_of_bar_it_always_d
     _entered(exchange_book, bar(100.0, 101.0, 97.0, 100.5))
     exchange_book.place(order(side=S, kind=SLM, trigger=98.0, tag="s1", ts_ns=200))
     assert exchange_book.take_filled() == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "price", "expected"),
+    [
+        (SLM, 0.0, 99.5),  # an SL-M: a market order from the price it met
+        (SL, 99.0, 99.5),  # an SL whose limit the price is still within
+    ],
+    ids=["sl-m", "sl"],
+)
+def test_a_stop_already_through_the_market_when_placed_fills_where_the_market_is(
+    kind, price, expected
+):
+    """The probe's F2: a tight stop above the entry bar's open (a long's sell stop at
+    100.5 while the market stood at 99.5) filled at its trigger, 100.5 — above every
+    price the rest of the bar traded, a stop-out at a profit out of nothing."""
+    book = PaperBook(slippage_bps=0, rest_of_bar=True)
+    _entered(book, bar(99.5, 100.2, 99.4, 100.0))  # up bar: O 99.5 -> L 99.4 -> H 100.2
+    stop = order(side=S, kind=kind, price=price, trigger=100.5, tag="s1", ts_ns=200)
+    book.place(stop)
+    ((done, fill),) = book.take_filled()
+    assert (done.status, fill.price) == (OrderStatus.COMPLETE, expected)
+    assert book.lookup("s1").status is OrderStatus.COMPLETE  # F4: not TRIGGER PENDING
