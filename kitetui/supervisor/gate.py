@@ -574,11 +574,15 @@ class Supervisor:
         minute = ts // 60_000_000_000
         if minute != self._last_equity_minute:
             self._last_equity_minute = minute
-            equity = self.portfolio.record_equity(ts)  # net of charges
-            self.journal.add_equity_point(ts, equity)
-            self.journal.set_positions(self.portfolio.positions)
+            self.equity_point(ts)
         self.journal.set_risk_state(self.risk.to_state())
         self.journal.set_cursor(ts)
+
+    def equity_point(self, ts: int) -> None:
+        """A point of the equity curve (net of charges), and the positions it stands on."""
+        equity = self.portfolio.record_equity(ts)
+        self.journal.add_equity_point(ts, equity)
+        self.journal.set_positions(self.portfolio.positions)
 
     # -- commands -------------------------------------------------------------------------
 

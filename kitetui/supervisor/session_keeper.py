@@ -173,6 +173,9 @@ class SessionKeeper:
             filled = desk.broker.on_market(last) if last is not None else []
             if filled:
                 await trader.on_fills(filled)
+        # the curve's last point had the positions open: the square-off's slippage and
+        # charges belong on it, or the report's curve ends above the run's net
+        desk.equity_point(ts + 1)
         trader.record_event(
             Event(
                 ts_ns=ts,

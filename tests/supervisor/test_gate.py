@@ -16,6 +16,8 @@ import pytest
 import yaml
 from cli_helpers import run_kitetui
 
+from kitetui.backtest.build import build_report
+from kitetui.backtest.ledger import load_ledger
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.clock import ist_date, ist_minute_of_day
 from kitetui.commands import (
@@ -515,6 +517,12 @@ async def test_a_position_left_open_at_the_bell_is_squared_off_by_the_broker_and
     assert 50 < brokerage <= 70 and gst > 9  # ₹50 over the ≤ ₹20 brokerage, GST on it
     net = _rows(db, "SELECT SUM(CASE side WHEN 'BUY' THEN quantity ELSE -quantity END) FROM fills")
     assert net == [(0,)]
+    # the equity curve ends on the square-off, slippage and charges in (the probe's F1:
+    # its last point had the position still open, ₹416.63 above the run's net)
+    ledger = load_ledger(db, "latest")
+    report = build_report(ledger)
+    last_paise = ledger.equity[-1][1]
+    assert abs(last_paise - round((ledger.capital + report.total.net_pnl) * 100)) <= 1
 
 
 async def test_an_entry_bar_that_goes_through_the_stop_stops_out_on_that_bar(
