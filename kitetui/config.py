@@ -387,8 +387,10 @@ class ExitConfig(_Strict):
 
     Options are protected by SL (limit) orders, since NSE refuses SL-M in options: the
     limit sits ``option_stop_limit_pct`` beyond the trigger. A closing order (or a
-    triggered stop) that rests unfilled for ``reprice_after_s`` is re-priced to the last
-    price ± ``reprice_band_pct``, at most ``max_modifications`` times (Kite allows 25),
+    triggered stop) that rests unfilled is re-priced to the last price ±
+    ``reprice_band_pct`` once ``reprice_after_s`` have passed since it was placed or last
+    re-priced (a stop placed earlier: as soon as it is seen triggered and resting, its
+    price having run past its limit), at most ``max_modifications`` times (Kite allows 25),
     then cancelled and replaced under a new tag. An exit the broker did not accept
     (429, 5xx, a timeout not in the order book) is retried under a fresh tag after a
     backoff from ``retry_backoff_s`` doubling to ``retry_backoff_max_s``.
