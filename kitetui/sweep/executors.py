@@ -201,11 +201,8 @@ def check_ray_address(address: str) -> str:
     if address in ("", "auto"):
         return address
     host, sep, port = address.removeprefix("ray://").rpartition(":")
-    if "://" in host or "/" in port:  # http://… is the dashboard's address, not the client's
-        raise ConfigError(
-            f"--ray {address}", "", "expected ray://HOST:PORT (e.g. ray://10.0.0.5:10001)"
-        )
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    # http://… is the dashboard's address, not the client's
+    if not sep or not host or "://" in host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(
             f"--ray {address}", "", "expected ray://HOST:PORT (e.g. ray://10.0.0.5:10001)"
         )
