@@ -20,7 +20,8 @@ flatter itself:
   placed in reaction to the fill is matched against it, so a bar that opened at the
   entry and went through the stop stops it out on that bar (at the trigger), not a
   minute later. Its fill comes from ``take_filled``, which also ends the reaction: a
-  stop placed later waits for the next print.
+  stop placed later waits for the next print. It is stamped at the stop's own time
+  (the desk places it after seeing the bar), never before it.
 - **Whole fills** (the default). An order fills completely or not at all; the fill id
   is ``f"{tag}-1"`` so journaling the same fill twice is idempotent.
 - **Partial fills, opt-in** (``PaperBook(liquidity=Liquidity(fraction))``, used by
@@ -245,8 +246,13 @@ class PaperBook:
         against the walk that bar took after its fill (``rest_of_bar``). First against
         the price the walk starts at, as a bar's open is: a stop already through the
         market when placed (a tight stop, an open that gapped past it) triggers there,
-        at that price, not at its trigger as if the walk had come to it."""
-        ts_ns, walk = self._bar_rest[order.symbol]
+        at that price, not at its trigger as if the walk had come to it.
+
+        The fill is stamped no earlier than the order: the desk places the stop when it
+        has seen the bar (its batch time), after the bar's start, and a journal whose
+        fill or COMPLETE precedes its order's NEW runs its clock backwards."""
+        bar_ts, walk = self._bar_rest[order.symbol]
+        ts_ns = max(bar_ts, order.ts_ns)
         order, fill_price = self._at_point(order, walk[0])
         for start, end in pairwise(walk):
             if fill_price is not None:

@@ -604,6 +604,16 @@ def test_a_stop_placed_on_its_entrys_fill_meets_the_rest_of_that_bar(entry_bar):
     assert book.take_filled() == [] and book.open_orders() == []
 
 
+def test_a_stop_the_rest_of_its_entrys_bar_fills_is_stamped_no_earlier_than_itself():
+    """The probe's F3: the desk places the stop when it has seen the bar, after the
+    bar's start; a fill stamped at the bar's start came before its own order's NEW."""
+    book = PaperBook(slippage_bps=0, rest_of_bar=True)
+    _entered(book, bar(100.0, 101.0, 97.0, 100.5, ts_ns=200))
+    book.place(order(side=S, kind=SLM, trigger=98.0, tag="s1", ts_ns=260))
+    ((done, fill),) = book.take_filled()
+    assert (done.status, fill.price, fill.ts_ns) == (OrderStatus.COMPLETE, 98.0, 260)
+
+
 def test_a_stop_the_rest_of_the_bar_never_reached_waits_for_the_next_bar():
     book = PaperBook(slippage_bps=0, rest_of_bar=True)
     _entered(book, bar(100.0, 101.0, 99.0, 100.5))

@@ -558,11 +558,12 @@ async def test_an_entry_bar_that_goes_through_the_stop_stops_out_on_that_bar(
     await _run(_one_symbol_config(again, [tuple(r) for r in rows], **LONG_5_10), db)
     fills = _rows(
         db,
-        "SELECT o.purpose, f.ts_ns, f.price FROM fills f JOIN orders o ON o.tag = f.tag "
+        "SELECT o.purpose, f.ts_ns, f.price, o.ts_ns FROM fills f JOIN orders o ON o.tag = f.tag "
         "ORDER BY f.seq LIMIT 2",
     )
     assert fills[0][:2] == ("ENTRY", entry_ts)
-    purpose, ts, price = fills[1]
-    assert (purpose, ts) == ("STOP", entry_ts)  # on the entry's own bar
+    purpose, ts, price, placed = fills[1]
+    # on the entry's own bar, stamped when the desk placed the stop (never before it)
+    assert purpose == "STOP" and entry_ts < placed == ts <= entry_ts + 60 * 10**9
     assert price <= stop_trigger < entry_price
     assert _rows(db, "SELECT count(*) FROM events WHERE kind = 'StopFilled'")[0][0] >= 1
