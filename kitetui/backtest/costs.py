@@ -69,19 +69,20 @@ def fill_charges(
     fills: Sequence[JournaledFill],
     instruments: InstrumentLookup,
     calculator: ChargeCalculator | None = None,
-) -> tuple[list[Charges], list[str]]:
+) -> tuple[list[Charges | None], list[str]]:
     """The charges of each of ``fills`` (in journal order), and one line per order the
-    rate table cannot price (those fills are charged nothing, and the report says so)."""
+    rate table cannot price (those fills are None: charged nothing, shown unpriced, and
+    the report says so)."""
     calculator = calculator or ChargeCalculator()
     orders: dict[str, OrderCharges | None] = {}
     problems: list[str] = []
-    out: list[Charges] = []
+    out: list[Charges | None] = []
     for fill in fills:
         if fill.tag not in orders:
             orders[fill.tag] = _open(calculator, fill, instruments, problems)
         state = orders[fill.tag]
         if state is None:
-            out.append(Charges())
+            out.append(None)
             continue
         priced = calculator.fill(state, fill.quantity, fill.price)
         orders[fill.tag] = priced.order

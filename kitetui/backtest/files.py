@@ -163,6 +163,12 @@ def fills_csv(report: Report) -> str:
     rows = []
     for f in report.ledger.fills:
         c = f.charges
+        # a fill the rate table could not price shows blank charges, not a priced zero
+        charges = (
+            (c.brokerage, c.stt, c.exchange_turnover, c.sebi, c.stamp, c.gst, c.total)
+            if f.priced
+            else (None,) * 7
+        )
         rows.append(
             (
                 iso_ist(f.ts_ns),
@@ -176,13 +182,7 @@ def fills_csv(report: Report) -> str:
                 f.quantity,
                 money(f.price),
                 money(f.turnover),
-                money(c.brokerage),
-                money(c.stt),
-                money(c.exchange_turnover),
-                money(c.sebi),
-                money(c.stamp),
-                money(c.gst),
-                money(c.total),
+                *map(money, charges),
             )
         )
     return csv_text(header, rows)

@@ -28,6 +28,7 @@ from kitetui.backtest.errors import RunNotFound
 from kitetui.clock import ist_date
 from kitetui.domain import Order
 from kitetui.events import EventKind
+from kitetui.money import NO_CHARGES
 from kitetui.performance.trades import FillRecord
 from kitetui.store import rows as decode
 from kitetui.store.errors import (
@@ -205,7 +206,7 @@ def _load(conn: sqlite3.Connection, path: Path, run: RunInfo) -> Ledger:
     costs = [
         (f.charges.charges, f.charges.paise) if f.charges is not None else (next(priced), None)
         for _, f, _ in journaled
-    ]
+    ]  # a None charge: the table could not price it either
     records = tuple(
         FillRecord(
             seq=f.seq,
@@ -219,9 +220,10 @@ def _load(conn: sqlite3.Connection, path: Path, run: RunInfo) -> Ledger:
             side=f.side,
             quantity=f.quantity,
             price=f.price,
-            charges=c,
+            charges=NO_CHARGES if c is None else c,
             charges_paise=paise,
             clock_ns=clock_ns,
+            priced=c is not None,
         )
         for f, (c, paise), (clock_ns, _, _) in zip(fills, costs, journaled, strict=True)
     )

@@ -64,6 +64,7 @@ def fill_record(fill: Fill, order: Order | None, seq: int) -> FillRecord:
         price=Decimal(repr(float(fill.price))),
         charges=cost.charges if cost is not None else NO_CHARGES,
         charges_paise=cost.paise if cost is not None else None,
+        priced=cost is not None,
     )
 
 

@@ -49,6 +49,9 @@ class FillRecord:
     # the data clock when the desk applied it (the batch it came in), which can be a
     # bar after ``ts_ns``: a candle fill is stamped at its bar's open; None: ``ts_ns``
     clock_ns: int | None = None
+    # False: the rate table could not price it (``ChargesUnpriced``): its charges are
+    # none taken, and the files show them blank rather than as a priced zero
+    priced: bool = True
 
     @property
     def applied_ns(self) -> int:

@@ -33,3 +33,21 @@ def test_a_fill_without_its_clock_counts_from_its_own_time() -> None:
     points = net_equity(ledger([entry], [(at - MINUTE, 100_000_000), (at, 99_998_000)]))
     assert [p.charges for p in points] == [0, Decimal(20)]
     assert [p.gross for p in points] == [Decimal(1_000_000)] * 2
+
+
+def test_a_fill_the_rate_table_could_not_price_shows_blank_charges_in_fills_csv() -> None:
+    """Not 0.00, which reads as priced and free: the report's warnings say why."""
+    import csv
+    import io
+
+    from kitetui.backtest.build import build_report
+    from kitetui.backtest.files import fills_csv
+
+    day = "2024-01-02"
+    priced = fill("BUY", 50, "21700", ts(day, "09:20"), brokerage=20)
+    unpriced = replace(fill("SELL", 50, "21760", ts(day, "10:00")), priced=False)
+    report = build_report(ledger([priced, unpriced], [(ts(day, "09:15"), 100_000_000)]))
+    rows = list(csv.DictReader(io.StringIO(fills_csv(report))))
+    assert rows[0]["brokerage"] == "20" and rows[0]["charges"] == "20"
+    assert [rows[1][k] for k in ("brokerage", "stt", "gst", "charges")] == ["", "", "", ""]
+    assert rows[1]["price"] == "21760"

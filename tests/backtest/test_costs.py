@@ -59,7 +59,7 @@ def test_fill_charges_without_a_master_row_go_by_the_symbols_shape() -> None:
 def test_fill_charges_report_an_order_they_cannot_price_and_charge_it_nothing() -> None:
     index = _fill("x", 1, "21700", symbol="NIFTY 50", exchange="NSE", product="NRML")
     charged, problems = fill_charges([index], lambda *_: ("INDICES", "NIFTY 50"))
-    assert charged == [Charges()]
+    assert charged == [None]  # unpriced, not a priced zero
     (line,) = problems
     assert line.startswith("order x (NSE:NIFTY 50 NRML on 2024-01-02): charged nothing:")
 
