@@ -36,8 +36,17 @@ def ist_minute_of_day(ts_ns: int) -> int:
     return ((ts_ns + _IST_OFFSET_NS) % _NS_PER_DAY) // 60_000_000_000
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
 def ist_date(ts_ns: int) -> date:
-    return date.fromordinal(date(1970, 1, 1).toordinal() + ist_day_number(ts_ns))
+    return date.fromordinal(_EPOCH_ORDINAL + ist_day_number(ts_ns))
+
+
+def date_of_day_number(day: int) -> date:
+    """The date of an ``ist_day_number``: many stamps grouped by the integer first
+    (cheap) become dates once per day."""
+    return date.fromordinal(_EPOCH_ORDINAL + day)
 
 
 def minute_of(clock_time: time) -> int:

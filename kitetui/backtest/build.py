@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
 from kitetui.backtest.ledger import Ledger
-from kitetui.clock import ist_date
+from kitetui.clock import date_of_day_number, ist_day_number
 from kitetui.performance.metrics import (
     Drawdown,
     Figures,
@@ -63,9 +63,10 @@ def build_report(ledger: Ledger) -> Report:
     def measure(part: list[Trade], part_days=days) -> Figures:
         return figures(part, capital=capital, days=part_days, minutes=minutes, end_ns=end_ns)
 
-    minutes_by_day: dict[str, list[int]] = {}
+    minutes_by_number: dict[int, list[int]] = {}
     for minute in minutes:
-        minutes_by_day.setdefault(ist_date(minute).isoformat(), []).append(minute)
+        minutes_by_number.setdefault(ist_day_number(minute), []).append(minute)
+    minutes_by_day = {date_of_day_number(n).isoformat(): m for n, m in minutes_by_number.items()}
     by_day = {  # one day: no daily ratios; exposure within that day's minutes
         day: figures(
             part, capital=capital, days=[], minutes=minutes_by_day.get(day, []), end_ns=end_ns

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from kitetui.backtest.costs import JournaledFill, fill_charges, segment_from_symbol
 from kitetui.backtest.errors import RunNotFound
-from kitetui.clock import ist_date
+from kitetui.clock import date_of_day_number, ist_day_number
 from kitetui.domain import Order
 from kitetui.events import EventKind
 from kitetui.money import NO_CHARGES
@@ -80,7 +80,9 @@ class Ledger:
     @property
     def days(self) -> list[date]:
         """The run's trading days: every IST day with an equity point."""
-        return sorted({ist_date(ts) for ts, _ in self.equity})
+        return [
+            date_of_day_number(n) for n in sorted({ist_day_number(ts) for ts, _ in self.equity})
+        ]
 
     @property
     def minutes(self) -> list[int]:
