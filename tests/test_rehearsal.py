@@ -429,3 +429,102 @@ def test_live_rehearsal_with_rest_and_ticker_faults_ends_flat(tmp_path: Path, ex
     assert "ExitRetryScheduled" in kinds or "OrderNotAccepted" in kinds, kinds
     assert "kind=ExitRetryScheduled" in text or "kind=OrderNotAccepted" in text
     assert kinds & {"FeedDisconnected", "FeedReconnecting", "FeedStale"}, kinds
+
+
+def _desk(config: Path, log: Path) -> subprocess.Popen:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "kitetui", "run", "--config", str(config), "--no-ui",
+             "--log-level", "INFO", "--live"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def _rows(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        try:
+            return conn.execute(sql).fetchall()
+        except sqlite3.OperationalError:
+            return []
+
+
+def _advance(sim: Exchange, seconds: int) -> None:
+    request = urllib.request.Request(
+        f"{sim.rest}/_sim/market/advance",
+        data=json.dumps({"seconds": seconds}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert json.load(answer)["status"] == "success"
+
+
+@pytest.mark.parametrize("exchange", [("--speed", "manual")], indirect=True)
+def test_a_live_desk_killed_and_restarted_rebuilds_before_any_tick(tmp_path, exchange) -> None:
+    """A live desk killed outright, restarted while no tick comes (a night, a quiet
+    feed): it rebuilds its fills, orders and cover at once, says so in the journal, and
+    journals a person's command, not only from the first tick (the probe's restart sat
+    "warming up" until then, its P&L zero, its kill switch unjournaled, and an order
+    update in that window cancelled a working stop as "position flat")."""
+    config = _config(tmp_path, exchange, "live")
+    db = tmp_path / "live.db"
+    log = config.with_suffix(".log")
+    stop_working = (
+        "SELECT count(*) FROM orders WHERE purpose = 'STOP' AND status = 'TRIGGER PENDING'"
+    )
+    proc = _desk(config, log)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+            _open_position(db) and _rows(db, stop_working)[0][0]
+        ):
+            assert proc.poll() is None, log.read_text()[-3000:]
+            _advance(exchange, 30)
+            time.sleep(0.3)
+        assert _open_position(db), "the rehearsal never opened a position"
+        assert _rows(db, stop_working)[0][0], "its stop never worked"
+    finally:
+        proc.kill()
+        proc.wait(30)
+    fills = _rows(db, "SELECT count(*), coalesce(sum(charges_paise), 0) FROM fills")[0]
+    last_event = _rows(db, "SELECT coalesce(max(id), 0) FROM order_events")[0][0]
+    proc = _desk(config, log)  # the market stands still: not one tick comes
+    try:
+        deadline = time.monotonic() + 60
+        rebuilt: list[tuple] = []
+        while not rebuilt and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            rebuilt = _rows(db, "SELECT data FROM events WHERE kind = 'StateRebuilt'")
+            time.sleep(0.2)
+        assert rebuilt, "no StateRebuilt while no tick came: " + log.read_text()[-2000:]
+        (data,) = rebuilt[-1]
+        assert json.loads(data)["charges_paise"] == fills[1]
+        assert json.loads(data)["positions"], "the open position was not rebuilt"
+        assert _rows(db, "SELECT count(*) FROM events WHERE kind = 'RunResumed'")[0][0] == 1
+        pause = subprocess.run(
+            [sys.executable, "-m", "kitetui", "ctl", "--db", str(db), "pause"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert pause.returncode == 0, pause.stderr
+        journaled = "SELECT count(*) FROM events WHERE kind = 'CommandExecuted'"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _rows(db, journaled)[0][0]:
+            time.sleep(0.2)
+        assert _rows(db, journaled)[0][0], "the command was not journaled"
+        time.sleep(2.5)  # reconcile passes over the rebuilt book
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    assert _rows(db, "SELECT count(*) FROM fills")[0][0] == fills[0]  # no tick, no fill
+    cancelled = _rows(
+        db,
+        f"SELECT tag, reason FROM order_events WHERE id > {last_event} AND status = 'CANCELLED'",
+    )
+    assert cancelled == [], f"the restart cancelled {cancelled}"

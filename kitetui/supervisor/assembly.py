@@ -76,7 +76,7 @@ def build_engines(desk: Supervisor, available: frozenset[str]) -> None:
 
 def run_started_event(desk: Supervisor) -> Event:
     return Event(
-        ts_ns=0,
+        ts_ns=desk.resume_cursor if desk.resumed else 0,  # a resume: where it goes on from
         kind=EventKind.RUN_RESUMED if desk.resumed else EventKind.RUN_STARTED,
         message=(
             f"resumed run {desk.run_id} from cursor {desk.resume_cursor}"

@@ -232,9 +232,11 @@ class Supervisor:
         # What the print just accepted filled or triggered (``_accept``, ``_react``).
         self._filled: list[Any] = []
         self._triggered: list[Any] = []
+        # Before the recovery's load turns the warm-up on (it silences the journal): a
+        # restart is said in the journal, not only counted in the run's row.
+        self.trader.record_event(run_started_event(self))
         await self.recovery.load()
         self.journal.start()
-        self.trader.record_event(run_started_event(self))
         # A desk that answers `status` has something to show from its first reply.
         self.publish()
 
@@ -360,8 +362,19 @@ class Supervisor:
         self.last_prices.update(prices or {})
         self.clock.now_ns = ts_ns
         self.day = ist_day_number(ts_ns)
-        self.portfolio.start_day(ist_date(ts_ns).isoformat())
-        self.risk.roll_day(ist_date(ts_ns).isoformat())
+        today = ist_date(ts_ns).isoformat()
+        rebuilt = ""
+        if self.warmup.active:
+            # A resumed live desk has no market data to replay up to its cursor: its
+            # state comes back now, before the feed, the reconciler or an order update
+            # can act on an empty book (a stop cancelled as "position flat"), and its
+            # events, commands and alerts are journaled from the start, not from the
+            # first tick (which at night is hours away).
+            rebuilt = self.recovery.replay_days()
+            await self.recovery.finish()
+        if rebuilt != today:
+            self.portfolio.start_day(today)
+        self.risk.roll_day(today)
         await self.sessions.start(ts_ns)
 
     async def close_session_if_due(self, wall_ns: int) -> None:

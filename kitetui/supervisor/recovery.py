@@ -78,6 +78,21 @@ class Recovery:
             self.desk.trader.replay_fill(fills[self._applied][1])
             self._applied += 1
 
+    def replay_days(self) -> str:
+        """A live resume: the journaled fills applied day by day, each IST day of their
+        clock started in turn, so that today's P&L (and its loss limits) counts today's
+        fills only; the last day started, or "" when there were none."""
+        portfolio = self.desk.portfolio
+        started = ""
+        for clock_ns, fill in self.fills[self._applied :]:
+            day = ist_date(clock_ns).isoformat()
+            if day != started:
+                portfolio.start_day(day)
+                started = day
+            self.desk.trader.replay_fill(fill)
+            self._applied += 1
+        return started
+
     async def finish(self) -> None:
         """The warm-up is over: restore risk, open orders, cover and the kill switch."""
         desk = self.desk
