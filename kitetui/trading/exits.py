@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from kitetui.trading.trader import Trader
 
 CLOSING = frozenset({OrderPurpose.EXIT, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN})
+_RESTING_STOP = frozenset({OrderType.SL, OrderType.LIMIT})  # a triggered SL, then re-priced
 NS = 1_000_000_000
 STOP_RETRIES = 3  # stop placements not accepted in a row before the position is closed
 SETTLE_PASSES = 4  # passes of the rule per settle; more means the book moves on its own
@@ -107,10 +108,20 @@ class Protection:
 class ExitManager:
     """Keeps rule 11 for every open position; see the module docstring."""
 
-    def __init__(self, trader: Trader, config: ExitConfig, now_ns: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        trader: Trader,
+        config: ExitConfig,
+        now_ns: Callable[[], int],
+        on_data_clock: bool = True,
+    ) -> None:
+        """``now_ns``: the clock of re-price and retry delays; ``on_data_clock``: it is
+        the data clock orders are stamped with (a replay), not a timer of its own (live:
+        the wall's monotonic clock, which an order's ``ts_ns`` cannot be compared with)."""
         self.trader = trader
         self.config = config
         self.now_ns = now_ns
+        self.on_data_clock = on_data_clock
         self.levels: dict[str, Level] = {}
         self._closing: dict[str, _Close] = {}
         self._reversals: dict[str, tuple[str, Signal]] = {}  # symbol -> (engine, signal)
@@ -180,6 +191,8 @@ class ExitManager:
             return Protection("EXITING", text)
         if stops and self._pending(stops) == qty:
             first = stops[0]
+            if first.order_type is OrderType.LIMIT:  # triggered, then re-priced
+                return Protection("PROTECTED", f"STOP triggered, limit {_price(first.price)}")
             triggered = first.status is OrderStatus.OPEN
             return Protection(
                 "PROTECTED",
@@ -830,13 +843,22 @@ class ExitManager:
         now = self.now_ns()
         after = int(self.config.reprice_after_s * NS)
         for order in self.trader.open_orders(symbol):
+            # a stop that triggered rests OPEN as its SL, and as the LIMIT its first
+            # re-price made it (it was re-priced once and then never again)
             resting = order.status is OrderStatus.OPEN and (
                 order.purpose in CLOSING
-                or (order.purpose is OrderPurpose.STOP and order.order_type is OrderType.SL)
+                or (order.purpose is OrderPurpose.STOP and order.order_type in _RESTING_STOP)
             )
             if not resting or order.status is OrderStatus.NEW or self.trader.not_ours(order.tag):
                 continue
-            since = self._last_action.get(order.tag, order.ts_ns)
+            since = self._last_action.get(order.tag)
+            if since is None:
+                # Not placed or re-priced by this process (a restart, a placement found
+                # after an unknown outcome): a replay times it from its stamp, which is
+                # on its own clock; live, its age cannot be told on the timer's clock,
+                # and an order resting from before a restart is due now (it compared an
+                # epoch stamp with a monotonic clock and was never re-priced).
+                since = order.ts_ns if self.on_data_clock else now - after
             if now - since < after:
                 continue
             await self._reprice_one(order, price)
@@ -845,8 +867,17 @@ class ExitManager:
         engine = self.trader.engines.get(order.engine)
         tick = engine.tick_size(order.symbol) if engine is not None else self.trader.tick_size
         band = price * self.config.reprice_band_pct / 100
-        limit = price - band if order.side is Side.SELL else price + band
-        limit = max(tick, tick_toward(limit, tick, order.side is Side.SELL))
+        sell = order.side is Side.SELL
+        limit = price - band if sell else price + band
+        limit = max(tick, tick_toward(limit, tick, sell))
+        if order.price:
+            # Never less marketable than it is: a last price heard before the print that
+            # triggered the stop (or a market come back) must not lift a sell's limit
+            # above where it stood, away from the market (a stop at 104.50 was re-priced
+            # to 118.80 with the market at 100).
+            limit = min(limit, order.price) if sell else max(limit, order.price)
+            if limit == order.price:
+                return  # as marketable as it gets from here: it waits for the market
         count = self._modifications.get(order.tag, 0)
         self._last_action[order.tag] = self.now_ns()
         if count >= self.config.max_modifications:

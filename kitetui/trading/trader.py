@@ -161,7 +161,9 @@ class Trader(TraderRecords, SignalEntries):
         # The latest exchange time an order update carried: live, the RMS's square-off and
         # its cancels can reach us before the tick that shows its cut-off has passed.
         self.exchange_ns = 0
-        self.exits = ExitManager(self, exits, timer_ns or (lambda: clock.now_ns))
+        self.exits = ExitManager(
+            self, exits, timer_ns or (lambda: clock.now_ns), on_data_clock=timer_ns is None
+        )
         self.engines: dict[str, Engine] = {}
         self.last_prices: dict[str, float] = {}  # every symbol's last price (supervisor's)
         self.holders: dict[str, str] = {}  # symbol -> engine holding a position in it

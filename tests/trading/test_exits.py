@@ -401,6 +401,71 @@ async def test_triggered_option_stop_that_rests_is_repriced_toward_the_market(
         await desk.close()
 
 
+async def test_a_triggered_stop_goes_on_being_repriced_after_its_first(tmp_path: Path) -> None:
+    """Probe A F1: the first re-price turns the SL into a LIMIT, and a LIMIT stop was
+    never looked at again: the market fell 40% below it with nothing more done."""
+    desk = await _desk(tmp_path, exits=ExitConfig(reprice_after_s=2.0, max_modifications=5))
+    try:
+        await _long_option(desk)
+        await desk.price(OPT, 100.0)
+        [stop] = working(desk.trader, OPT, OrderPurpose.STOP)
+        await desk.price(OPT, 60.0)  # gaps through trigger 70 and limit 66.5: rests
+        prices = []
+        for market in (58.0, 50.0, 45.0):  # each resting 3 s, the market falling away
+            desk.trader.last_prices[OPT] = market
+            desk.advance(3.0)
+            await desk.exits.service()
+            prices.append(desk.trader.orders[stop.tag].price)
+        assert prices == [57.4, 49.5, 44.55]
+        assert desk.trader.position_qty(OPT) == 50 and rule_11(desk.trader) == []
+    finally:
+        await desk.close()
+
+
+async def test_a_reprice_never_moves_a_triggered_stop_away_from_the_market(
+    tmp_path: Path,
+) -> None:
+    """Probe A F1: the trigger's update came before the print that triggered it, so the
+    last price was still the one above: the SL sell at 104.50 was re-priced to 118.80
+    with the market at 100. A re-price only ever makes the order more marketable."""
+    desk = await _desk(tmp_path, exits=ExitConfig(reprice_after_s=2.0, max_modifications=5))
+    try:
+        await _long_option(desk)
+        await desk.price(OPT, 100.0)
+        [stop] = working(desk.trader, OPT, OrderPurpose.STOP)
+        await desk.price(OPT, 60.0)  # triggered, resting at its limit 66.5
+        desk.trader.last_prices[OPT] = 120.0  # a stale last price above the limit
+        desk.advance(3.0)
+        await desk.exits.service()
+        resting = desk.trader.orders[stop.tag]
+        assert (resting.order_type, resting.price) == (OrderType.SL, 66.5)
+        assert not [e for e in desk.trader.events if e.kind == "OrderModified"]
+        await desk.price(OPT, 58.0, seconds=3.0)  # now toward the market
+        assert desk.trader.orders[stop.tag].price == 57.4
+    finally:
+        await desk.close()
+
+
+async def test_a_close_resting_from_before_a_live_restart_is_repriced(tmp_path: Path) -> None:
+    """Probe A F2: live, the exit manager's timer is the monotonic clock; an order it
+    had not placed in this process (a restart) was timed from its epoch stamp, so
+    ``now - since`` was hugely negative and the close rested at a dead limit for good."""
+    desk = await _desk(tmp_path, exits=ExitConfig(reprice_after_s=1.0, max_modifications=3))
+    try:
+        await _long(desk)
+        [stop] = working(desk.trader, FUT, OrderPurpose.STOP)
+        await desk.trader.modify(stop.tag, order_type=OrderType.LIMIT, price=19_900.0,
+                                 purpose=OrderPurpose.EXIT, why="resting")  # fmt: skip
+        exits = desk.exits  # as a restarted live desk has it: its own timer, no history
+        exits.on_data_clock = False
+        exits.now_ns = lambda: 5_000_000_000  # seconds since boot, far below any stamp
+        exits._last_action.clear()
+        await desk.price(FUT, 19_500.0, seconds=0.1)
+        assert desk.trader.orders[stop.tag].price == 19_305.0
+    finally:
+        await desk.close()
+
+
 async def _option_stop_gapped_through(tmp_path: Path, *, skip: bool) -> list[tuple]:
     """A bought option's stop waits quietly, then the market gaps through it and it rests
     to be re-priced; ``skip=False`` forgets the timer's all-quiet mark before each
