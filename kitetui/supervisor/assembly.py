@@ -69,7 +69,7 @@ def build_engines(desk: Supervisor, available: frozenset[str]) -> None:
         )
         engine.available = available
         engine.freeze_limits = desk.config.freeze_limits
-        engine.on_subscriptions = desk._reroute
+        engine.on_subscriptions = desk.reroute
         desk.engines.append(engine)
         desk.trader.engines[engine.name] = engine
 

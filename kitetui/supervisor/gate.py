@@ -240,7 +240,10 @@ class Supervisor:
         # A desk that answers `status` has something to show from its first reply.
         self.publish()
 
-    def _reroute(self, _engine: Any = None) -> None:
+    def reroute(self, _engine: Any = None) -> None:
+        """Route each symbol to the engines that watch it, and subscribe those symbols
+        and every held one: after an engine's choice changes, and after a restart
+        rebuilt the positions."""
         routes: dict[str, list[Any]] = {}
         for engine in self.engines:
             for symbol in engine.subscriptions:

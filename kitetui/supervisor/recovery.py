@@ -133,6 +133,9 @@ class Recovery:
                 )
             )
         desk.trader.pin_orders(False)
+        # A position rebuilt in a symbol no engine chose today (an option the engine
+        # rolled away from) keeps its prices flowing: it was blind until the next roll.
+        desk.reroute()
 
     async def _ensure_cover(self) -> None:
         """A crash between a fill and the order it called for (a stop after an entry, a
