@@ -169,11 +169,18 @@ class CommandHandler:
             )
         )
         await desk.journal.set_desk_state("kill_switch", {"on": True, "reason": reason})
-        placed = await self.apply_kill(reason)
+        closing = await self.apply_kill(reason)
+        unsent = desk.trader.exits.unsent_closes()
+        waiting = (
+            f", {len(unsent)} not accepted yet and retrying ({', '.join(unsent)}: "
+            "see ExitRetryScheduled)"
+            if unsent
+            else ""
+        )
         return CommandResult(
             True,
-            f"KILL SWITCH ON: orders cancelled, {placed} flatten orders placed; "
-            "trading halted until reset",
+            f"KILL SWITCH ON: entries cancelled; {closing - len(unsent)} positions closing at "
+            f"the exchange{waiting}; trading halted until reset",
         )
 
     async def _reset_kill(self) -> CommandResult:
@@ -190,9 +197,15 @@ class CommandHandler:
         if trader.position_qty(symbol) == 0:
             return CommandResult(False, f"no open position in {symbol}")
         placed = await trader.flatten(symbol, OrderPurpose.FLATTEN, "manual flatten")
-        return CommandResult(
-            placed, f"flatten {symbol}: " + ("order placed" if placed else "already working")
-        )
+        if not placed:
+            return CommandResult(False, f"flatten {symbol}: already working")
+        if symbol in trader.exits.unsent_closes():
+            return CommandResult(
+                True,
+                f"flatten {symbol}: the close was not accepted yet and is retrying "
+                "(see ExitRetryScheduled)",
+            )
+        return CommandResult(True, f"flatten {symbol}: closing order at the exchange")
 
     async def apply_kill(self, reason: str) -> int:
         """Entries are cancelled; every position is closed through the exit manager,

@@ -171,6 +171,16 @@ class ExitManager:
                 entries.append(order)
         return stops, closing, entries
 
+    def unsent_closes(self) -> list[str]:
+        """Symbols whose close is under way but not at the exchange: no closing order of
+        theirs works (a placement or a stop's turning into the close was not accepted,
+        and waits on its retry). A person told "order placed" believed it was there."""
+        return [
+            symbol
+            for symbol in self._closing
+            if self.trader.position_qty(symbol) and not self._working(symbol)[1]
+        ]
+
     @staticmethod
     def _pending(orders: list[Order]) -> int:
         return sum(max(0, o.quantity - o.filled_qty) for o in orders)

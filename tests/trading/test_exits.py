@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import replace
 from operator import attrgetter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -18,6 +19,7 @@ from kitetui.brokers.base import BrokerUnavailable, ModifyRefused, NotAccepted
 from kitetui.brokers.paper import PaperBroker
 from kitetui.config import ExitConfig, RiskConfig
 from kitetui.domain import Order, OrderPurpose, OrderStatus, OrderType, Side, SignalKind
+from kitetui.supervisor.command_handler import CommandHandler
 
 from .desk import CALL, FUTURE, StubEngine, cover_of, make_desk, rule_11, working
 
@@ -259,6 +261,14 @@ async def test_close_not_accepted_keeps_the_stop_and_retries(tmp_path: Path) -> 
         assert [o.tag for o in working(desk.trader, FUT)] == [stop.tag]
         assert desk.exits.protection(FUT).state == "EXITING"
         assert rule_11(desk.trader) == []
+        # and a person asking is not told the close is at the exchange (probe A M1)
+        assert desk.exits.unsent_closes() == [FUT]
+        handler = CommandHandler(SimpleNamespace(trader=desk.trader))  # type: ignore[arg-type]
+        assert (await handler._flatten(FUT)).message == f"flatten {FUT}: already working"
+        desk.exits._closing.clear()  # as if asked before the close began
+        broker.fail("modify", BrokerUnavailable("429 Too many requests"))
+        reply = await handler._flatten(FUT)
+        assert "not accepted yet and is retrying" in reply.message, reply.message
         desk.advance(0.2)
         await desk.exits.service()
         assert working(desk.trader, FUT)[0].purpose is OrderPurpose.STOP  # not due yet
@@ -266,6 +276,7 @@ async def test_close_not_accepted_keeps_the_stop_and_retries(tmp_path: Path) -> 
         await desk.exits.service()
         [close] = working(desk.trader, FUT)
         assert (close.tag, close.purpose) == (stop.tag, OrderPurpose.FLATTEN)
+        assert desk.exits.unsent_closes() == []
         await desk.trader.journal.flush()
         assert _events(desk, "ExitRetryScheduled")
         await desk.price(FUT, 19_450.0)
