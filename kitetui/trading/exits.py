@@ -645,7 +645,9 @@ class ExitManager:
             )
             return
         self._stop_retry.pop(symbol, None)
-        await self._stop_rejected(symbol, refused[0])
+        await self._stop_rejected(
+            symbol, refused[0], f"not accepted {failures} times in a row" if transient else ""
+        )
 
     def _fits_one(self, engine: Engine | None, symbol: str, quantity: int) -> bool:
         freeze = engine.freeze_quantity(symbol) if engine is not None else None
@@ -665,8 +667,10 @@ class ExitManager:
             return {"order_type": OrderType.SL, "trigger_price": trigger, "price": limit}
         return {"order_type": OrderType.SL_M, "trigger_price": trigger}
 
-    async def _stop_rejected(self, symbol: str, order: Order) -> None:
-        """A refused stop is never just a warning: exit now (or alarm, as configured)."""
+    async def _stop_rejected(self, symbol: str, order: Order, how: str = "") -> None:
+        """A refused stop is never just a warning: exit now (or alarm, as configured).
+        ``how``: what happened when it was not the exchange's refusal (429s and timeouts
+        that never reached it, retried until ``STOP_RETRIES``): said as such."""
         self._stop_refused.add(symbol)
         self.trader.record_event(
             Event(
@@ -675,7 +679,7 @@ class ExitManager:
                 level="ERROR",
                 symbol=symbol,
                 engine=order.engine,
-                message=f"protective stop {order.tag} refused ({order.reason}): "
+                message=f"protective stop {order.tag} {how or 'refused'} ({order.reason}): "
                 + ("closing the position" if self.config.on_stop_rejected == "exit" else "NAKED"),
             )
         )

@@ -332,6 +332,27 @@ async def test_stop_not_accepted_is_retried_with_the_naked_alarm(tmp_path: Path)
         await desk.close()
 
 
+async def test_a_stop_never_accepted_is_said_so_not_called_refused(tmp_path: Path) -> None:
+    """Probe A M4: three 429s in a row close the position as documented, but the event
+    called them the exchange's refusal."""
+    paper = PaperBroker(slippage_bps=0, tick_sizes=_ticks())
+    broker = Refusing(paper)
+    desk = await _desk(tmp_path, broker=broker, exits=ExitConfig(retry_backoff_s=0.5))
+    try:
+        await desk.price(FUT, 19_500.0)
+        await desk.trader.on_signal(desk.engine, desk.signal(SignalKind.LONG, FUT, 19_500.0))
+        broker.fail("place", *(NotAccepted("429 Too many requests", "") for _ in range(3)))
+        await desk.price(FUT, 19_500.0)
+        for _ in range(2):
+            desk.advance(5.0)
+            await desk.exits.service()
+        await desk.trader.journal.flush()
+        (said,) = _events(desk, "StopRejected")
+        assert "not accepted 3 times in a row" in said and " refused " not in said, said
+    finally:
+        await desk.close()
+
+
 async def test_stop_and_reverse_enters_the_other_side_once_flat(tmp_path: Path) -> None:
     desk = await _desk(tmp_path)
     try:
