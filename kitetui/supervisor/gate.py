@@ -55,6 +55,7 @@ from kitetui.supervisor.recovery import Recovery
 from kitetui.supervisor.run_summary import RunSummary, fill_summary
 from kitetui.supervisor.session_keeper import SessionKeeper
 from kitetui.supervisor.snapshots import Publisher
+from kitetui.supervisor.update_lanes import UpdateLanes
 from kitetui.trading.exits import CLOSING
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
@@ -307,20 +308,34 @@ class Supervisor:
         The warm-up (a resumed run replaying what it had done) ends at the first batch
         the dead process had not finished."""
         cursor = self.recovery.cursor_ns
-        async for item in self.feed.items():
-            if isinstance(item, OrderUpdate):
-                await self.trader.on_update(item.data)
-                continue
-            ts, batch = item
-            if self.warmup.active and ts > cursor:
-                await self.recovery.finish()
-            if not self.warmup.active:
-                await self.feed.pace(ts)
-                if self._stopping:
-                    return False
-            await self._process(ts, batch, self.warmup.active)
-            self.venue.record(ts, batch)
-        return not self._stopping
+        # Live, each symbol's order updates go in a lane of their own: one waiting on
+        # the exchange (a hung placement) holds no other symbol's fill and stop.
+        lanes = UpdateLanes(self.trader.on_update, self._lane_failed) if self.feed.live else None
+        try:
+            async for item in self.feed.items():
+                if isinstance(item, OrderUpdate):
+                    if lanes is not None:
+                        lanes.dispatch(item.data)
+                    else:
+                        await self.trader.on_update(item.data)
+                    continue
+                ts, batch = item
+                if self.warmup.active and ts > cursor:
+                    await self.recovery.finish()
+                if not self.warmup.active:
+                    await self.feed.pace(ts)
+                    if self._stopping:
+                        return False
+                await self._process(ts, batch, self.warmup.active)
+                self.venue.record(ts, batch)
+            return not self._stopping
+        finally:
+            if lanes is not None:
+                await lanes.drain()  # raises an update's failure: the run fails on it
+
+    def _lane_failed(self, _exc: BaseException) -> None:
+        """An order update failed in its lane: the loop stops, and ``drain`` raises it."""
+        self.request_stop()
 
     def _failed(self, exc: Exception) -> None:
         refused = find_cause(exc, LoginRequired)
