@@ -114,6 +114,7 @@ class EventKind(StrEnum):
 
     # -- loading data and masters -------------------------------------------------------
     ROW_SKIPPED = "RowSkipped"
+    VOLUME_ROUNDED = "VolumeRounded"
     ROWS_REORDERED = "RowsReordered"
     DUPLICATE_BARS_DROPPED = "DuplicateBarsDropped"
     BAR_OUTSIDE_SESSION = "BarOutsideSession"

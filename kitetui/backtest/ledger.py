@@ -274,6 +274,7 @@ def _load(conn: sqlite3.Connection, path: Path, run: RunInfo) -> Ledger:
 # (the price validator's refusals and the gaps, one per print) counted.
 _SAID = (
     EventKind.ROW_SKIPPED,
+    EventKind.VOLUME_ROUNDED,
     EventKind.ROWS_REORDERED,
     EventKind.DUPLICATE_BARS_DROPPED,
     EventKind.BAR_OUTSIDE_SESSION,

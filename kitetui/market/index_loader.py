@@ -45,6 +45,7 @@ from kitetui.market.loaders import (
     _parsed_rows,
     _price_problem,
     _Problems,
+    _refuse_misread,
     _sort_rows,
     _split_datetime,
     _take,
@@ -127,6 +128,7 @@ def load_index_values(
         return _fast_index(raw, path, symbol, session)
 
     parsed = _parse(path, ("index", symbol, session), cache, fast, careful)
+    _refuse_misread(path, parsed.columns["ts_ns"], parsed.findings, None)  # naive UTC
     ticks = _build_ticks(symbol, parsed.columns)
     return TickLoadResult(ticks, render_findings(parsed.findings, path, symbol))
 
@@ -144,7 +146,10 @@ def reference_index_values(
     path = Path(path)
     rows, problems, extra = _index_rows(path, symbol, hours if session_only else None, require_rows)
     ticks = tuple(Tick(symbol, ts, value, 0, 0) for ts, value, _line in rows)
-    return TickLoadResult(ticks, problems.events(ticks[0].ts_ns if ticks else 0, extra))
+    first_ts = ticks[0].ts_ns if ticks else 0
+    stamps = np.array([tick.ts_ns for tick in ticks], dtype=np.int64)
+    _refuse_misread(path, stamps, problems.findings(first_ts, extra), None)
+    return TickLoadResult(ticks, problems.events(first_ts, extra))
 
 
 def _index_rows(

@@ -59,6 +59,7 @@ import csv
 import gc
 import gzip
 import io
+import math
 import re
 import zlib
 from collections import deque
@@ -71,7 +72,7 @@ from functools import partial
 from itertools import repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar, cast
 
 import numpy as np
 
@@ -201,21 +202,42 @@ def _rest_seconds(rest: str) -> int:
     """What follows the date in a datetime field -> seconds of day minus the UTC offset.
 
     Accepts ``""`` (a date alone: 00:00 IST), ``" HH:MM[:SS]"`` (IST assumed),
-    ``"THH:MM:SS"``, with an optional ``+HH:MM``/``-HH:MM``/``Z`` suffix.
+    ``"THH:MM:SS"``, with an optional ``.000`` and ``+HH:MM``/``+HHMM``/``-HH:MM``/``Z``
+    suffix (``_clock_and_offset``).
     """
     if not rest.strip():
         return -IST_OFFSET_S
     if rest[0] not in " T":
         raise ValueError(f"bad time {rest!r}")
-    body = rest[1:].strip()
+    clock, offset = _clock_and_offset(rest[1:].strip())
+    return _time_of_day_seconds(clock) - offset
+
+
+def _clock_and_offset(body: str) -> tuple[str, int]:
+    """``HH:MM[:SS][.000][Z|+HH:MM|+HHMM]`` -> (``HH:MM[:SS]``, UTC offset in seconds).
+
+    No suffix is IST. ``+0530`` (no colon) is what Kite's historical API sends
+    (``2023-04-03T09:15:00+0530``) and ``.000`` what millisecond exports add: both are
+    unambiguous, so both are read; a fraction that is not zero is refused (a bar or a
+    tick is stamped to the second).
+    """
     offset = IST_OFFSET_S
     if body.endswith("Z"):
         offset, body = 0, body[:-1]
     elif len(body) > 6 and body[-6] in "+-" and body[-3] == ":":
-        sign = 1 if body[-6] == "+" else -1
-        offset = sign * _time_of_day_seconds(body[-5:])
+        offset = _signed_offset(body[-6], body[-5:])
         body = body[:-6]
-    return _time_of_day_seconds(body) - offset
+    elif len(body) > 5 and body[-5] in "+-" and body[-4:].isdigit():
+        offset = _signed_offset(body[-5], f"{body[-4:-2]}:{body[-2:]}")
+        body = body[:-5]
+    clock, dot, fraction = body.partition(".")
+    if dot and not (fraction.isdigit() and not fraction.strip("0")):
+        raise ValueError(f"bad time {body!r}: not a whole second")
+    return clock, offset
+
+
+def _signed_offset(sign: str, hh_mm: str) -> int:
+    return (1 if sign == "+" else -1) * _time_of_day_seconds(hh_mm)
 
 
 class _DateTimeParser:
@@ -269,7 +291,7 @@ class _Problems:
     def __init__(self, path: Path, symbol: str) -> None:
         self.path = path
         self.symbol = symbol
-        # (kind, reason, level) -> [count, first line numbers, first ts_ns]
+        # (kind, reason, level) -> [count, first line numbers, first ts_ns, first row text]
         self._by_key: dict[tuple[str, str, str], list] = {}
         self.notes: list[tuple[EventKind, str, str]] = []  # file-level (kind, message, level)
 
@@ -279,20 +301,35 @@ class _Problems:
             return "no data rows (header only?)"
         parts = [
             f"{count} {reason}"
-            for (_kind, reason, _level), (count, _lines, _ts) in sorted(
+            for (_kind, reason, _level), (count, *_rest) in sorted(
                 self._by_key.items(), key=lambda item: -item[1][0]
             )
         ]
         total = sum(entry[0] for entry in self._by_key.values())
         shown = "; ".join(parts[:3]) + ("; …" if len(parts) > 3 else "")
-        return f"no usable rows: all {total} skipped ({shown})"
+        return f"no usable rows: all {total} skipped ({shown}){self.first_sample()}"
+
+    def first_sample(self) -> str:
+        """``; first bad row …``: the text of the first row skipped for the commonest
+        reason that kept one, so a refusal shows the value it could not read."""
+        for _count, lines, _ts, sample in sorted(self._by_key.values(), key=lambda e: -e[0]):
+            if sample:
+                return f"; first bad row, line {lines[0]}: {sample!r}"
+        return ""
 
     def add(
-        self, kind: EventKind, reason: str, line: int, ts_ns: int = 0, level: str = "WARNING"
+        self,
+        kind: EventKind,
+        reason: str,
+        line: int,
+        ts_ns: int = 0,
+        level: str = "WARNING",
+        row: Sequence[str] = (),
     ) -> None:
+        """Count one row; ``row`` (its fields) is kept as text for the first of a reason."""
         entry = self._by_key.get((kind, reason, level))
         if entry is None:
-            self._by_key[(kind, reason, level)] = [1, [line], ts_ns]
+            self._by_key[(kind, reason, level)] = [1, [line], ts_ns, ",".join(row)[:80]]
             return
         entry[0] += 1
         if len(entry[1]) < _MAX_LINES_REPORTED:
@@ -308,7 +345,7 @@ class _Problems:
             return
         entry = self._by_key.get((kind, reason, level))
         if entry is None:
-            entry = self._by_key[(kind, reason, level)] = [0, [], 0]
+            entry = self._by_key[(kind, reason, level)] = [0, [], 0, ""]
         entry[0] += len(lines)
         entry[1].extend(int(n) for n in lines[: _MAX_LINES_REPORTED - len(entry[1])])
         if not entry[2]:
@@ -318,16 +355,21 @@ class _Problems:
     def findings(self, default_ts_ns: int, extra: Iterable[Finding] = ()) -> tuple[Finding, ...]:
         """What was wrong with the file, without its path: what the load cache keeps."""
         out: list[Finding] = []
-        for (kind, reason, level), (count, lines, ts_ns) in self._by_key.items():
+        for (kind, reason, level), (count, lines, ts_ns, sample) in self._by_key.items():
             shown = ", ".join(map(str, lines)) + (", …" if count > len(lines) else "")
             noun = "line" if len(lines) == 1 else "lines"
+            what = "" if kind == EventKind.VOLUME_ROUNDED else "skipped: "
+            first = f"; first {sample!r}" if sample else ""
+            data: dict[str, object] = {"reason": reason, "count": count, "lines": list(lines)}
+            if sample:
+                data["sample"] = sample
             out.append(
                 Finding(
                     ts_ns or default_ts_ns,
                     kind,
-                    f"{count} row(s) skipped: {reason} ({noun} {shown})",
+                    f"{count} row(s) {what}{reason} ({noun} {shown}{first})",
                     level,
-                    {"reason": reason, "count": count, "lines": list(lines)},
+                    data,
                 )
             )
         out.extend(extra)
@@ -563,6 +605,25 @@ def _to_int(text: str) -> int:
         return int(value)
 
 
+_ROUNDED = "with a fractional volume or oi, rounded down (kitetui reads them as units)"
+
+
+def _with_fractional_counts(
+    row: list[str], layout: _CandleLayout
+) -> tuple[float, float, float, float, int, int] | None:
+    """A row whose prices parse and whose volume/oi are finite fractions (``116.485``:
+    some vendors give volume in thousands or averaged) -> its values, the counts rounded
+    down; None when something else in it does not parse. Throwing the row away lost its
+    prices too: a vendor file of fractional volumes kept 5 bars of 3,750 (probe B 9)."""
+    try:
+        o, h, lo, c = (float(row[i]) for i in (layout.open, layout.high, layout.low, layout.close))
+        counts = [float(row[i]) if i >= 0 else 0.0 for i in (layout.volume, layout.oi)]
+        volume, oi = (math.floor(n) for n in counts)  # ValueError/OverflowError: nan, inf
+    except (ValueError, OverflowError):
+        return None
+    return o, h, lo, c, volume, oi
+
+
 def _price_problem(o: float, h: float, low: float, c: float) -> str:
     prices = (o, h, low, c)
     if any(p != p or p in (_INF, -_INF) for p in prices):
@@ -625,6 +686,7 @@ def load_candles(
         return _parsed_rows(rows, _BAR_COLUMNS, problems, extra)
 
     parsed = _parse(path, options, cache, fast, careful)
+    _refuse_misread(path, parsed.columns["ts_ns"], parsed.findings, timeframe_s)
     build = partial(_build_bars, symbol, timeframe_s)
     lag_ns = timeframe_s * NS_PER_SECOND  # a bar is known at its end
     bars = LazyItems(build, parsed.columns, lag_ns=lag_ns) if lazy else build(parsed.columns)
@@ -653,7 +715,10 @@ def reference_candles(
         Bar(symbol, ts, timeframe_s, o, h, lo, c, volume, oi)
         for ts, o, h, lo, c, volume, oi, _line in rows
     )
-    return LoadResult(bars, problems.events(bars[0].ts_ns if bars else 0, extra))
+    first_ts = bars[0].ts_ns if bars else 0
+    stamps = np.array([bar.ts_ns for bar in bars], dtype=np.int64)
+    _refuse_misread(path, stamps, problems.findings(first_ts, extra), timeframe_s)
+    return LoadResult(bars, problems.events(first_ts, extra))
 
 
 def _candle_rows(
@@ -710,7 +775,7 @@ def _candle_rows(
                 else:
                     ts = date_time_s(row[i_d], row[i_t]) * ns
             except (ValueError, IndexError):
-                problems.add(EventKind.ROW_SKIPPED, "unparseable timestamp", line)
+                problems.add(EventKind.ROW_SKIPPED, "unparseable timestamp", line, row=row)
                 continue
             if ts % minute_ns:
                 problems.add(EventKind.ROW_SKIPPED, "timestamp not on a whole minute", line, ts)
@@ -723,8 +788,12 @@ def _candle_rows(
                 volume = to_int(row[i_v]) if i_v >= 0 else 0
                 oi = to_int(row[i_oi]) if i_oi >= 0 else 0
             except (ValueError, OverflowError):
-                problems.add(EventKind.ROW_SKIPPED, "unparseable number", line, ts)
-                continue
+                numbers = _with_fractional_counts(row, layout)
+                if numbers is None:
+                    problems.add(EventKind.ROW_SKIPPED, "unparseable number", line, ts, row=row)
+                    continue
+                o, h, lo, c, volume, oi = numbers
+                problems.add(EventKind.VOLUME_ROUNDED, _ROUNDED, line, ts, row=row)
             if not (0.0 < lo <= o <= h and lo <= c <= h and h <= max_price):
                 problems.add(EventKind.ROW_SKIPPED, _price_problem(o, h, lo, c), line, ts)
                 continue
@@ -743,6 +812,115 @@ def _candle_rows(
     if not rows and require_rows:
         raise _no_data(path, problems)
     return rows, problems, extra
+
+
+# --------------------------------------------------------------------------- misread files
+#
+# Skipping a bad row and saying so is right for a few rows. When most rows of a file are
+# skipped, or the bars are not the length the replay assumes, what is left is not the
+# file's data but a misreading of it (probe B 2, 4, 9: naive UTC stamps kept 450 bars of
+# 3,750 shifted by 5:30; hourly bars replayed as minutes; fractional volumes kept 5 bars),
+# so the file is refused, in one line that says what was found and the likely cause.
+
+_MOSTLY = 0.5  # more than this share of a file's rows dropped: refused, not replayed
+_FEW = 20  # at most this many rows dropped: reported, never a refusal (a hand-made file)
+_OUTSIDE_KINDS = (EventKind.BAR_OUTSIDE_SESSION, EventKind.TICK_OUTSIDE_SESSION)
+_FOREIGN = "row names another symbol"  # a multi-symbol file's other rows: not bad data
+
+
+def _refuse_misread(
+    path: Path, ts_ns: np.ndarray, findings: Sequence[Finding], timeframe_s: int | None
+) -> None:
+    """Raise ``DataFormatError`` when the kept rows misread the file (section comment):
+    most rows unusable, most outside the session, or (candles, ``timeframe_s``) bars
+    spaced other than ``timeframe_s`` apart. Nothing kept is ``NoDataError``'s to say."""
+    kept = len(ts_ns)
+    if not kept:
+        return
+    skipped = [f for f in findings if f.kind == EventKind.ROW_SKIPPED]
+    skipped = [f for f in skipped if not str(f.data["reason"]).startswith(_FOREIGN)]
+    skipped = [f for f in skipped if f.data["reason"] != "blank line"]
+    outside = sum(_rows_of(f) for f in findings if f.kind in _OUTSIDE_KINDS)
+    bad = sum(map(_rows_of, skipped))
+    total = kept + outside + bad
+    if bad > max(_MOSTLY * total, _FEW):
+        most = max(skipped, key=_rows_of)
+        sample = f": {most.data['sample']!r}" if "sample" in most.data else ""
+        lines = cast(list[int], most.data["lines"])
+        raise DataFormatError(
+            path,
+            f"{bad} of {total} rows ({bad / total:.0%}) unusable, refusing the file; most: "
+            f"{most.data['reason']} (first at line {lines[0]}{sample})",
+        )
+    if outside > max(_MOSTLY * total, _FEW):
+        raise DataFormatError(
+            path,
+            f"{outside} of {total} rows ({outside / total:.0%}) fall outside the session "
+            f"09:15-15:30 IST, refusing the file; {_outside_cause(ts_ns)}",
+        )
+    if timeframe_s is not None:
+        spacing = _spacing_problem(ts_ns, timeframe_s)
+        if spacing:
+            raise DataFormatError(path, spacing)
+
+
+def _rows_of(finding: Finding) -> int:
+    """How many rows a row finding counts (``_Problems.findings``)."""
+    return cast(int, finding.data["count"])
+
+
+def _outside_cause(ts_ns: np.ndarray) -> str:
+    """The likely cause of a file mostly outside the session. Naive UTC stamps read as
+    IST keep only the rows UTC 09:15-10:00 (really 14:45-15:30 IST, and a vendor's few
+    minutes after the close), so kept rows nearly all before 10:15 IST point there."""
+    seconds_of_day = (ts_ns // NS_PER_SECOND + IST_OFFSET_S) % DAY_S
+    if (seconds_of_day < 10 * 3600 + 15 * 60).mean() >= 0.9:
+        return "timestamps look like UTC without an offset: give them +00:00 or convert to IST"
+    return (
+        "check the timestamps' time zone (no offset is read as IST), or the calendar "
+        "for a special session"
+    )
+
+
+_MIN_GAPS = 5  # fewer same-day gaps than this: too few to tell the bar length
+
+
+def _spacing_problem(ts_ns: np.ndarray, timeframe_s: int) -> str:
+    """Why bars loaded as ``timeframe_s``-second candles are not, or "".
+
+    A file does not say its bar length and the replay assumes ``timeframe_s`` (60):
+    hourly bars were replayed as seven 1-minute bars a day, filling an order an hour
+    late and missing the 15:20 square-off (probe B 4). Two shapes give it away: the
+    same-day gaps share a step larger than ``timeframe_s`` (their gcd: a thin 1-minute
+    file has irregular gaps, whose gcd is 60), or one bar a day at one time of day
+    (daily candles stamped 09:15).
+    """
+    if timeframe_s >= DAY_S or len(ts_ns) < 2:
+        return ""
+    seconds = ts_ns // NS_PER_SECOND
+    days = (seconds + IST_OFFSET_S) // DAY_S
+    gaps = np.diff(seconds)[days[1:] == days[:-1]]
+    gaps = gaps[gaps > 0]
+    resample = f"kitetui replays {timeframe_s // 60}-minute candles; resample to that"
+    if not len(gaps):
+        times = (seconds + IST_OFFSET_S) % DAY_S
+        if (times == times[0]).all():
+            hh_mm = f"{int(times[0]) // 3600:02d}:{int(times[0]) % 3600 // 60:02d}"
+            return f"one bar a day, each at {hh_mm} IST (daily candles?): {resample}"
+        return ""
+    step = int(np.gcd.reduce(gaps))
+    if len(gaps) < _MIN_GAPS or step <= timeframe_s:
+        return ""
+    values, counts = np.unique(gaps, return_counts=True)
+    common = int(values[np.argmax(counts)])
+    every = "" if common == step else f" (every gap a multiple of {_duration(step)})"
+    return f"bars {_duration(common)} apart{every}: {resample}"
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} hour(s)" if seconds > 3600 else "60 minutes"
+    return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} s"
 
 
 # --------------------------------------------------------------------------- shared steps
@@ -894,6 +1072,7 @@ def load_ticks(
         return _parsed_rows(rows, _TICK_COLUMNS, problems, extra)
 
     parsed = _parse(path, options, cache, fast, careful)
+    _refuse_misread(path, parsed.columns["ts_ns"], parsed.findings, None)
     build = partial(_build_ticks, symbol)
     ticks = LazyItems(build, parsed.columns, lag_ns=0) if lazy else build(parsed.columns)
     return TickLoadResult(ticks, render_findings(parsed.findings, path, symbol))
@@ -911,7 +1090,10 @@ def reference_ticks(
     path = Path(path)
     rows, problems, extra = _tick_rows(path, symbol, hours if session_only else None, require_rows)
     ticks = tuple(Tick(symbol, ts, price, qty, oi) for ts, price, qty, oi, _line in rows)
-    return TickLoadResult(ticks, problems.events(ticks[0].ts_ns if ticks else 0, extra))
+    first_ts = ticks[0].ts_ns if ticks else 0
+    stamps = np.array([tick.ts_ns for tick in ticks], dtype=np.int64)
+    _refuse_misread(path, stamps, problems.findings(first_ts, extra), None)
+    return TickLoadResult(ticks, problems.events(first_ts, extra))
 
 
 def _tick_rows(
@@ -945,14 +1127,14 @@ def _tick_rows(
                 else:
                     ts = (day + tod) * ns
             except (ValueError, IndexError):
-                problems.add(EventKind.ROW_SKIPPED, "unparseable timestamp", line)
+                problems.add(EventKind.ROW_SKIPPED, "unparseable timestamp", line, row=row)
                 continue
             try:
                 price = float(row[2])
                 qty = to_int(row[3])
                 oi = to_int(row[4])
             except (ValueError, OverflowError):
-                problems.add(EventKind.ROW_SKIPPED, "unparseable number", line, ts)
+                problems.add(EventKind.ROW_SKIPPED, "unparseable number", line, ts, row=row)
                 continue
             if not 0.0 < price <= max_price:
                 problems.add(
@@ -1079,12 +1261,7 @@ def _split_datetime(text: str) -> tuple[str, str, int, int]:
     body = rest[1:]
     if body != body.strip():
         raise ValueError("space around the time")
-    if body.endswith("Z"):
-        clock = body[:-1]
-    elif len(body) > 6 and body[-6] in "+-" and body[-3] == ":":
-        clock = body[:-6]
-    else:
-        clock = body
+    clock, _offset = _clock_and_offset(body)
     return day, clock, 11, total - _time_of_day_seconds(clock)
 
 

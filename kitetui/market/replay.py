@@ -192,7 +192,14 @@ class ReplaySources:
 
 def expand_source(spec: str, symbol: str | None) -> list[tuple[Path, str]]:
     """A source path, or a glob whose files are named by their tradingsymbol (the file
-    name up to its first dot). A glob's matches must stay in its folder."""
+    name up to its first dot).
+
+    A ``pkg:`` glob's matches must stay in the package data folder, as a ``pkg:`` path
+    must (``data_path``): a symlink there pointing out of it is refused, naming it
+    (``DataFormatError``, exit 4). A glob in your own folder reads a symlink to a file
+    like the file, as a plain path to the link would: it used to skip it silently,
+    replaying a folder of links to shared data as if it were empty (probe B 7).
+    """
     if "*" not in spec:
         return [(data_path(spec), symbol or "")]
     folder_spec, _, pattern = spec.rpartition("/")
@@ -202,8 +209,10 @@ def expand_source(spec: str, symbol: str | None) -> list[tuple[Path, str]]:
     resolved = folder.resolve()
     out = []
     for path in sorted(folder.glob(pattern)):
-        if path.resolve().parent != resolved:  # a symlink out of the folder
-            continue
+        if spec.startswith("pkg:") and path.resolve().parent != resolved:
+            raise DataFormatError(
+                path, f"a symlink out of the package data folder ({spec!r} must stay in it)"
+            )
         out.append((path, path.name.split(".", 1)[0]))
     return out
 

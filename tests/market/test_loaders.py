@@ -19,6 +19,7 @@ from kitetui.market.loaders import (
     data_path,
     load_candles,
     load_ticks,
+    reference_candles,
     symbol_matches,
 )
 
@@ -341,14 +342,16 @@ def test_load_candles_with_garbage_lines_skips_each_with_its_reason(tmp_path: Pa
 
 
 def test_load_candles_with_many_bad_rows_aggregates_events(tmp_path: Path) -> None:
-    text = KITE_HEADER + kite_line(0) + "2023-04-03 09:16:00+05:30,0,0,0,0,0\n" * 10_000
+    bad = "2023-04-03 09:16:00+05:30,0,0,0,0,0\n" * 300
+    good = "".join(kite_line(minute) for minute in range(1, 375))
+    text = KITE_HEADER + kite_line(0) + bad + good
     result = load_candles(write(tmp_path, "x.csv.gz", text, compress=True), "X")
 
-    assert len(result.bars) == 1
+    assert len(result.bars) == 375
     (event,) = result.events
-    assert event.data["count"] == 10_000
+    assert event.data["count"] == 300
     assert event.data["lines"] == [3, 4, 5, 6, 7]
-    assert "10000 row(s)" in event.message and "…" in event.message
+    assert "300 row(s)" in event.message and "…" in event.message
 
 
 def test_load_candles_with_after_close_bars_drops_them(tmp_path: Path) -> None:
@@ -564,3 +567,111 @@ def test_load_candles_with_implausible_row_skips_it(tmp_path: Path, row: str, re
     result = load_candles(write(tmp_path, "x.csv", KITE_HEADER + kite_line(0) + row + "\n"), "X")
     assert len(result.bars) == 1
     assert reason in result.events[0].data["reason"]
+
+
+# --------------------------------------------------------------------------- misread files
+# Probe B 2, 4, 9 and the wire-format "maybe": a file most of whose rows would be dropped,
+# or whose bars are not one minute apart, is refused in one line, not replayed in part.
+
+DAYS = ("2023-04-03", "2023-04-05", "2023-04-06")
+
+
+def _utc_naive_line(minute: int, day: str) -> str:
+    """A full-session IST minute written as naive UTC (09:15 IST -> 03:45)."""
+    hh, mm = divmod(3 * 60 + 45 + minute, 60)
+    return f"{day} {hh:02d}:{mm:02d}:00,100.0,101.0,99.0,100.5,10\n"
+
+
+@pytest.mark.parametrize("load", [load_candles, reference_candles])
+def test_load_candles_with_naive_utc_stamps_refuses_the_file(tmp_path: Path, load) -> None:
+    rows = "".join(_utc_naive_line(m, day) for day in DAYS for m in range(375))
+    path = write(tmp_path, "utc_naive.csv", KITE_HEADER + rows)
+    with pytest.raises(DataFormatError) as refused:
+        load(path, "SBIN")
+    message = str(refused.value)
+    assert message.startswith(f"{path}: 990 of 1125 rows (88%) fall outside the session")
+    assert "timestamps look like UTC without an offset: give them +00:00" in message
+
+
+def test_load_candles_with_a_few_rows_outside_still_loads_them(tmp_path: Path) -> None:
+    pre_open = "".join(f"2023-04-03 09:{m:02d}:00+05:30,100,101,99,100,1\n" for m in range(0, 15))
+    rows = "".join(kite_line(m) for m in range(375))
+    result = load_candles(write(tmp_path, "x.csv", KITE_HEADER + pre_open + rows), "X")
+    assert len(result.bars) == 375
+    assert kinds(result.events)["BarOutsideSession"].data["count"] == 15
+
+
+def _hourly(day: str) -> str:
+    return "".join(f"{day} {h:02d}:15:00+05:30,100,101,99,100,1000\n" for h in range(9, 16))
+
+
+@pytest.mark.parametrize("load", [load_candles, reference_candles])
+def test_load_candles_with_hourly_bars_refuses_them(tmp_path: Path, load) -> None:
+    path = write(tmp_path, "h.csv", KITE_HEADER + "".join(_hourly(day) for day in DAYS))
+    with pytest.raises(DataFormatError, match=r"h\.csv: bars 60 minutes apart: kitetui replays"):
+        load(path, "SBIN")
+
+
+def test_load_candles_with_daily_bars_stamped_0915_refuses_them(tmp_path: Path) -> None:
+    rows = "".join(f"{day} 09:15:00+05:30,100,101,99,100,1000\n" for day in DAYS)
+    with pytest.raises(DataFormatError, match="one bar a day, each at 09:15 IST"):
+        load_candles(write(tmp_path, "d.csv", KITE_HEADER + rows), "SBIN")
+
+
+def test_load_candles_with_a_thin_minute_file_keeps_it(tmp_path: Path) -> None:
+    """An illiquid option trades some minutes only: its gaps vary, their gcd is 60 s."""
+    minutes = [0, 3, 5, 6, 12, 20, 21, 40, 41, 43]
+    rows = "".join(kite_line(m, day=day) for day in DAYS for m in minutes)
+    assert len(load_candles(write(tmp_path, "o.csv", KITE_HEADER + rows), "X").bars) == 30
+
+
+@pytest.mark.parametrize("load", [load_candles, reference_candles])
+def test_load_candles_with_fractional_volume_keeps_the_row_rounded_down(
+    tmp_path: Path, load
+) -> None:
+    rows = "".join(kite_line(m, v=116.485) for m in range(50))
+    result = load(write(tmp_path, "v.csv", KITE_HEADER + rows), "X")
+    assert len(result.bars) == 50
+    assert {bar.volume for bar in result.bars} == {116}
+    (event,) = result.events
+    assert event.kind == "VolumeRounded" and event.data["count"] == 50
+
+
+@pytest.mark.parametrize("load", [load_candles, reference_candles])
+def test_load_candles_with_most_rows_unparseable_refuses_naming_the_first(
+    tmp_path: Path, load
+) -> None:
+    rows = "".join(kite_line(m, v="n/a") for m in range(100)) + kite_line(100)
+    path = write(tmp_path, "bad.csv", KITE_HEADER + rows)
+    with pytest.raises(DataFormatError) as refused:
+        load(path, "X")
+    assert str(refused.value) == (
+        f"{path}: 100 of 101 rows (99%) unusable, refusing the file; most: unparseable "
+        "number (first at line 2: '2023-04-03 09:15:00+05:30,100.0,101.0,99.0,100.5,n/a')"
+    )
+
+
+@pytest.mark.parametrize("load", [load_candles, reference_candles])
+@pytest.mark.parametrize("stamp", ["T09:15:00+0530", " 09:15:00.000+05:30", "T03:45:00.000Z"])
+def test_load_candles_with_kite_wire_and_millisecond_stamps_reads_them(
+    tmp_path: Path, load, stamp: str
+) -> None:
+    rows = f"2023-04-03{stamp},100,101,99,100.5,10\n" * 1
+    result = load(write(tmp_path, "k.csv", KITE_HEADER + rows), "X")
+    assert [bar.ts_ns for bar in result.bars] == [ist_ns(2023, 4, 3, 9, 15)]
+
+
+def test_load_candles_with_unparseable_stamps_shows_one(tmp_path: Path) -> None:
+    rows = "03-04-2023 09:15:00,100,101,99,100.5,10\n"
+    with pytest.raises(NoDataError, match=r"first bad row, line 2: '03-04-2023 09:15:00,"):
+        load_candles(write(tmp_path, "k.csv", KITE_HEADER + rows), "X")
+
+
+def test_load_index_values_with_naive_utc_stamps_refuses_the_file(tmp_path: Path) -> None:
+    """Probe B 2's index variant: one value a second, 09:00-15:40 IST written as UTC."""
+    start = datetime(2022, 11, 18, 3, 30)
+    rows = "".join(
+        f"{start + timedelta(seconds=s):%Y-%m-%d %H:%M:%S},18000.5\n" for s in range(0, 24000, 4)
+    )
+    with pytest.raises(DataFormatError, match="timestamps look like UTC without an offset"):
+        load_index_values(write(tmp_path, "NIFTY50.csv", rows), "NIFTY 50")

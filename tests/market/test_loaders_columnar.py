@@ -319,7 +319,10 @@ def test_a_bad_row_is_named_as_the_row_by_row_path_names_it(tmp_path: Path) -> N
     (event,) = result.events
     assert event.kind == "RowSkipped"
     assert event.data["lines"] == [322]
-    assert event.message == "t.csv: 1 row(s) skipped: unparseable number (line 322)"
+    assert event.message == (
+        "t.csv: 1 row(s) skipped: unparseable number "
+        "(line 322; first '20221118,09:20:21,18O00.05,50,0')"
+    )
 
 
 def index_text(seed: int, rows: int, flaws: int) -> bytes:

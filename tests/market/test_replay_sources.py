@@ -87,11 +87,26 @@ def test_load_replay_sources_with_every_glob_file_empty_raises(tmp_path: Path) -
         load_replay_sources([source(path=f"{tmp_path}/g/*.csv")])
 
 
-def test_expand_source_with_symlink_out_of_the_folder_skips_it(tmp_path: Path) -> None:
-    write(tmp_path / "outside" / "SECRET.csv", 1)
+def test_expand_source_with_symlink_in_your_folder_reads_it_as_the_file(tmp_path: Path) -> None:
+    """Probe B 7: links to shared data were skipped without a word (a folder of them
+    was "no file matches"); a link in your own folder is read like a plain path to it."""
+    write(tmp_path / "outside" / "HDFCBANK.csv", 1)
     write(tmp_path / "g" / "AAA.csv", 1)
-    (tmp_path / "g" / "LINK.csv").symlink_to(tmp_path / "outside" / "SECRET.csv")
-    assert [s for _p, s in expand_source(f"{tmp_path}/g/*.csv", None)] == ["AAA"]
+    (tmp_path / "g" / "LINK.csv").symlink_to(tmp_path / "outside" / "HDFCBANK.csv")
+    assert [s for _p, s in expand_source(f"{tmp_path}/g/*.csv", None)] == ["AAA", "LINK"]
+
+
+def test_expand_source_with_pkg_symlink_out_of_the_data_folder_refuses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``pkg:`` glob must stay in the package data, as a ``pkg:`` path must: the link
+    is refused by name, not skipped."""
+    monkeypatch.setattr("kitetui.market.loaders._DATA_DIR", tmp_path / "data")
+    write(tmp_path / "outside" / "SECRET.csv", 1)
+    write(tmp_path / "data" / "replay" / "AAA.csv", 1)
+    (tmp_path / "data" / "replay" / "LINK.csv").symlink_to(tmp_path / "outside" / "SECRET.csv")
+    with pytest.raises(DataFormatError, match=r"LINK\.csv: a symlink out of the package data"):
+        expand_source("pkg:replay/*.csv", None)
 
 
 def test_expand_source_with_pkg_glob_at_the_data_root_looks_there() -> None:

@@ -8,13 +8,14 @@ from datetime import date, time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 from cli_helpers import run_kitetui
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kitetui.market.calendar import nse
-from kitetui.market.loaders import load_candles, reference_candles
+from kitetui.market.loaders import DataFormatError, load_candles, reference_candles
 from kitetui.market.session_hours import REGULAR, SessionHours
 
 MUHURAT = date(2023, 11, 12)  # 18:15-19:15 in the shipped calendar
@@ -69,8 +70,10 @@ def test_a_muhurat_evening_is_kept_inside_its_hour_and_the_regular_day_as_before
             "bar outside session 09:15-15:30 IST",  # the regular day's 15:30 candle
             "bar outside session 09:15-15:30 IST and its day's special session",  # 19:15
         ]
-        without = load(path, "SBIN")  # no calendar: every day regular
-        assert len(without.bars) == 3
+        # No calendar: every day regular, so 60 of 63 rows fall outside the session,
+        # a misread file, not three bars of data.
+        with pytest.raises(DataFormatError, match="calendar for a special session"):
+            load(path, "SBIN")
 
 
 def test_check_config_counts_a_muhurat_day_with_data(tmp_path: Path) -> None:
