@@ -8,8 +8,10 @@ position if it asks for more; it is blocked only when there is nothing to reduce
 
 Entries go through the limits in a fixed order: state and symbol blocks first (BLOCK),
 then quantity, order value and gross exposure caps (REDUCE to what fits, in whole
-lots; BLOCK if not even one lot fits). Every decision carries the rule's name and a
-sentence a trader can read, and the caller journals it.
+lots; BLOCK if not even one lot fits). The open positions and the gross exposure include
+the entries still working (``ExposureView``): an entry counts from its placement. Every
+decision carries the rule's name and a sentence a trader can read, and the caller
+journals it.
 
 Money is compared in integer paise; limits are configured in rupees. The engine is
 plain synchronous state; ``to_state``/``from_state`` give a JSON-safe dict so the
@@ -65,13 +67,33 @@ class RiskLimits:
 
 @dataclass(frozen=True, slots=True)
 class ExposureView:
-    """What the portfolio looks like to one check: the book and the intent's symbol."""
+    """What the portfolio looks like to one check: the book and the intent's symbol.
+
+    The entries still working count as the positions they are about to open: a batch
+    (a bar of many symbols) can place several entries before any fills, and counting
+    only the filled positions let a limit of 1 open 2, and 17 open against 5 (probe B).
+    """
 
     open_positions: int
     gross_exposure_paise: int
     position_qty: int  # signed net quantity of the intent's symbol
     working_orders: int = 0  # the intent's symbol's orders still working at the broker
     engine_paused: bool = False  # the intent's engine has its own entries paused
+    # Symbols with an entry working and no position yet: each will be one more open.
+    entries_working: int = 0
+    # The working entries' unfilled quantity times the price that values each: exposure
+    # the book takes on as they fill.
+    entries_working_paise: int = 0
+
+    @property
+    def positions_counted(self) -> int:
+        """Open positions and the symbols an entry is about to open."""
+        return self.open_positions + self.entries_working
+
+    @property
+    def gross_counted_paise(self) -> int:
+        """Gross exposure of the open positions and the working entries."""
+        return self.gross_exposure_paise + self.entries_working_paise
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,10 +380,13 @@ class RiskEngine:
                 "max_trades_per_symbol",
                 f"{symbol}: {trades} entries today, limit {limits.max_trades_per_symbol_per_day}",
             )
-        if exposure.position_qty == 0 and exposure.open_positions >= limits.max_open_positions:
+        if exposure.position_qty == 0 and exposure.positions_counted >= limits.max_open_positions:
+            working = exposure.entries_working
             return _block(
                 "max_open_positions",
-                f"{exposure.open_positions} positions open, limit {limits.max_open_positions}",
+                f"{exposure.open_positions} positions open"
+                + (f" and {working} more with an entry working" if working else "")
+                + f", limit {limits.max_open_positions}",
             )
         return None
 
@@ -396,13 +421,16 @@ class RiskEngine:
                 f"{_rupees(max_value)}",
             )
         max_gross = to_paise(limits.max_gross_exposure)
-        if quantity > 0 and exposure.gross_exposure_paise + quantity * price_paise > max_gross:
-            room = max(0, max_gross - exposure.gross_exposure_paise)
+        gross = exposure.gross_counted_paise  # working entries included
+        if quantity > 0 and gross + quantity * price_paise > max_gross:
+            room = max(0, max_gross - gross)
+            in_entries = exposure.entries_working_paise
             reduce_to(
                 room // price_paise,
                 "max_gross_exposure",
-                f"gross exposure {_rupees(exposure.gross_exposure_paise)} + "
-                f"{_rupees(quantity * price_paise)} over the limit {_rupees(max_gross)}",
+                f"gross exposure {_rupees(gross)}"
+                + (f" ({_rupees(in_entries)} of it in working entries)" if in_entries else "")
+                + f" + {_rupees(quantity * price_paise)} over the limit {_rupees(max_gross)}",
             )
         if quantity <= 0:
             return _block(rule, "; ".join(reasons) + f"; not one lot of {lot_size} fits")

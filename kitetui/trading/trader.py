@@ -11,6 +11,7 @@ so after a crash the same bar yields the same tag and an order is never placed t
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ from kitetui.domain import (
     Validity,
     Variety,
     evolve,
+    to_paise,
 )
 from kitetui.events import EventKind
 from kitetui.kite.session import TokenExpired
@@ -277,13 +279,35 @@ class Trader(TraderRecords, SignalEntries):
         return self._working.all() if symbol is None else self._working.of(symbol)
 
     def _exposure(self, symbol: str, engine: Engine | None = None) -> ExposureView:
+        """The book as the risk gate sees it for one intent in ``symbol``: the open
+        positions and, with them, the entries still working (``_working_entries``)."""
+        entries, entries_paise = self._working_entries()
         return ExposureView(
             open_positions=self.portfolio.open_position_count,
             gross_exposure_paise=self.portfolio.gross_exposure_paise,
             position_qty=self.position_qty(symbol),
             working_orders=self._working.count(symbol),
             engine_paused=engine is not None and engine.entries_paused,
+            entries_working=entries,
+            entries_working_paise=entries_paise,
         )
+
+    def _working_entries(self) -> tuple[int, int]:
+        """(symbols with an entry working and no position, the working entries' unfilled
+        value in paise). An entry placed earlier in the same batch has not filled yet,
+        nor has one still open at Kite: counting only positions let every symbol that
+        signalled on one bar past ``max_open_positions`` and ``max_gross_exposure``.
+        Each is valued at its limit price, else its trigger, else the symbol's last
+        price (what valued a market entry when it was checked)."""
+        symbols: set[str] = set()
+        value = 0
+        for order in self._working.entries():
+            price = order.price or order.trigger_price or self.last_prices.get(order.symbol, 0.0)
+            if math.isfinite(price) and price > 0:
+                value += max(0, order.pending_qty) * to_paise(price)
+            if not self.portfolio.quantity(order.symbol):
+                symbols.add(order.symbol)
+        return len(symbols), value
 
     def tag_for(self, *cause: object) -> str:
         """A client tag for an order of this run, derived from what caused it."""

@@ -5,21 +5,26 @@ pass and on every close; scanning every working order of the run each time made 
 cost grow with the number of symbols held. Both views keep placement order (a tag
 re-tracked while it works keeps its place), which is the order the exit manager acts
 in, so a backtest's decisions do not depend on how the lookup is done.
+
+The working entries have an index of their own: the risk gate counts them with the
+open positions and the gross exposure on every entry intent (an entry placed earlier
+in the same batch, or still working at Kite, is a position about to open).
 """
 
 from __future__ import annotations
 
-from kitetui.domain import Order
+from kitetui.domain import Order, OrderPurpose
 
 
 class WorkingOrders:
     """Non-terminal orders by tag, overall and per symbol."""
 
-    __slots__ = ("_all", "_by_symbol", "_changes", "total_changes")
+    __slots__ = ("_all", "_by_symbol", "_changes", "_entries", "total_changes")
 
     def __init__(self) -> None:
         self._all: dict[str, Order] = {}
         self._by_symbol: dict[str, dict[str, Order]] = {}
+        self._entries: dict[str, Order] = {}  # the working ENTRY orders, by tag
         self._changes: dict[str, int] = {}  # symbol -> states tracked (see ``changes``)
         self.total_changes = 0  # states tracked of every symbol (``changes``, summed)
 
@@ -28,6 +33,10 @@ class WorkingOrders:
         self._changes[order.symbol] = self._changes.get(order.symbol, 0) + 1
         self.total_changes += 1
         of_symbol = self._by_symbol.get(order.symbol)
+        if order.purpose is OrderPurpose.ENTRY and not order.status.is_terminal:
+            self._entries[order.tag] = order
+        elif order.tag in self._entries:
+            del self._entries[order.tag]
         if order.status.is_terminal:
             self._all.pop(order.tag, None)
             if of_symbol is not None:
@@ -46,6 +55,10 @@ class WorkingOrders:
     def of(self, symbol: str) -> list[Order]:
         of_symbol = self._by_symbol.get(symbol)
         return [] if of_symbol is None else list(of_symbol.values())
+
+    def entries(self) -> list[Order]:
+        """The working entry orders, in placement order."""
+        return list(self._entries.values())
 
     def count(self, symbol: str) -> int:
         of_symbol = self._by_symbol.get(symbol)

@@ -114,6 +114,47 @@ def test_check_entry_with_open_positions_applies_limit_to_new_symbols(exposure, 
 
 
 @pytest.mark.parametrize(
+    ("exposure", "verdict", "reason"),
+    [
+        # entries placed earlier in the batch, not yet filled, are positions to come
+        (
+            ExposureView(2, 0, 0, entries_working=1),
+            RiskVerdict.BLOCK,
+            "2 positions open and 1 more with an entry working, limit 3",
+        ),
+        (
+            ExposureView(0, 0, 0, entries_working=3),
+            RiskVerdict.BLOCK,
+            "0 positions open and 3 more with an entry working, limit 3",
+        ),
+        (ExposureView(1, 0, 0, entries_working=1), RiskVerdict.ALLOW, "within limits"),
+        # adding to a symbol held is still not a new position
+        (ExposureView(2, 0, 50, entries_working=1), RiskVerdict.ALLOW, "within limits"),
+    ],
+)
+def test_check_entry_counts_working_entries_as_open_positions(exposure, verdict, reason):
+    decision = engine().check(intent(), 100.0, exposure)
+    assert (decision.verdict, decision.reason) == (verdict, reason)
+
+
+def test_check_entry_counts_working_entries_in_the_gross_exposure():
+    # 4,00,000 held + 90,000 in working entries: 10,000 room at 100 is 100
+    exposure = ExposureView(1, 40_000_000, 0, entries_working=1, entries_working_paise=9_000_000)
+    decision = engine().check(intent(500), 100.0, exposure)
+    assert (decision.verdict, decision.quantity, decision.rule) == (
+        RiskVerdict.REDUCE,
+        100,
+        "max_gross_exposure",
+    )
+    assert decision.reason == (
+        "gross exposure ₹490,000.00 (₹90,000.00 of it in working entries) + ₹50,000.00 "
+        "over the limit ₹500,000.00: reduced 500 to 100"
+    )
+    full = ExposureView(0, 0, 0, entries_working=2, entries_working_paise=50_000_000)
+    assert engine().check(intent(), 100.0, full).rule == "max_gross_exposure"
+
+
+@pytest.mark.parametrize(
     ("qty", "price", "gross_paise", "lot", "verdict", "expected_qty", "rule"),
     [
         (10, 100.0, 0, 1, RiskVerdict.ALLOW, 10, "entry"),
@@ -341,6 +382,8 @@ exposures = st.builds(
     open_positions=st.integers(min_value=0, max_value=6),
     gross_exposure_paise=st.integers(min_value=0, max_value=60_000_000),
     position_qty=st.integers(min_value=-3_000, max_value=3_000),
+    entries_working=st.integers(min_value=0, max_value=3),
+    entries_working_paise=st.integers(min_value=0, max_value=20_000_000),
 )
 prices = st.one_of(
     st.floats(min_value=0.05, max_value=50_000), st.sampled_from([0.0, float("nan")])
@@ -393,5 +436,7 @@ def test_property_with_any_intent_risk_gates_entries_and_passes_exits(
     elif decision.verdict is not RiskVerdict.BLOCK:
         value = decision.quantity * round(price * 100)
         assert value <= LIMITS.max_order_value * 100
-        assert exposure.gross_exposure_paise + value <= LIMITS.max_gross_exposure * 100
+        assert exposure.gross_counted_paise + value <= LIMITS.max_gross_exposure * 100
+        if exposure.position_qty == 0:
+            assert exposure.positions_counted < LIMITS.max_open_positions
         assert decision.quantity <= LIMITS.max_order_quantity

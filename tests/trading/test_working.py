@@ -22,7 +22,8 @@ def _order(tag: str, status: OrderStatus) -> Order:
         quantity=1,
         order_type=OrderType.MARKET,
         product=Product.MIS,
-        purpose=OrderPurpose.STOP,
+        # a tag keeps its purpose too: every other one an entry (``entries``' index)
+        purpose=OrderPurpose.ENTRY if int(tag[1:]) % 2 else OrderPurpose.STOP,
         status=status,
         ts_ns=0,
     )
@@ -41,6 +42,7 @@ def test_the_index_matches_a_scan_in_placement_order(steps) -> None:
             reference[tag] = order
     assert working.all() == list(reference.values())
     assert bool(working) == bool(reference)
+    assert working.entries() == [o for o in reference.values() if o.purpose is OrderPurpose.ENTRY]
     for symbol in SYMBOLS:
         expected = [o for o in reference.values() if o.symbol == symbol]
         assert working.of(symbol) == expected
