@@ -211,6 +211,7 @@ async def test_order_detail_with_repeated_reasons_stored_once_carries_them_forwa
         journal.update_order(order("A", OrderStatus.OPEN, reason=why), 5)  # after the end
         await journal.write_order(order("B", reason=why))
         await journal.write_order_state(order("B", OrderStatus.REJECTED, reason="margin"), 5)
+        journal.update_order(order("B", OrderStatus.REJECTED, reason="margin"), 6)  # a repeat
         await asyncio.wait_for(journal.close(), TIMEOUT_S)
         stored = await (
             await db.execute("SELECT tag, status, reason FROM order_events ORDER BY tag, id")
