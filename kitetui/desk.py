@@ -132,7 +132,12 @@ class Desk:
             if self._kill_reason:
                 await supervisor.execute(TriggerKillSwitch(f"{self._kill_reason} during start-up"))
             if self._control_wanted:
-                self.control = ControlServer(supervisor, self._socket_path(), reads=self.reads)
+                self.control = ControlServer(
+                    supervisor,
+                    self._socket_path(),
+                    reads=self.reads,
+                    on_event=supervisor.trader.record_event,  # a re-bound socket, journaled
+                )
                 await self.control.start()
             if on_market is not None:
                 on_market()

@@ -133,6 +133,10 @@ class EventKind(StrEnum):
     UNDERLYING_UNLISTED = "UnderlyingUnlisted"
     CALENDAR_NOT_COVERED = "CalendarNotCovered"
 
+    # -- the control socket -----------------------------------------------------------
+    CONTROL_SOCKET_RESTORED = "ControlSocketRestored"  # removed while running: re-bound
+    CONTROL_SOCKET_TAKEN = "ControlSocketTaken"  # another file at its path: left alone
+
     # -- the database -----------------------------------------------------------------
     DATABASE_DIRECTORY_CREATED = "DatabaseDirectoryCreated"
     DATABASE_CHANGED_SINCE_CLOSE = "DatabaseChangedSinceClose"

@@ -257,10 +257,44 @@ def unreachable_message(path: Path, exc: BaseException | None = None) -> str:
     why = f" ({exc.strerror or exc})" if isinstance(exc, OSError) else ""
     if isinstance(exc, TimeoutError):
         why = " (timed out)"
+    holder = running_desk_pid(path)
+    if holder:  # the desk is there, its socket is not: "is it running?" would mislead
+        return (
+            f"cannot connect to the desk at {path}{why}: the database's lock names a running "
+            f"desk (pid {holder}), so its control socket is missing or replaced; the desk "
+            "binds a removed socket again within seconds (retry), or stop it with "
+            f"`kill -TERM {holder}`"
+        )
     return (
         f"cannot connect to the desk at {path}{why}: "
         "is `kitetui run --no-ui` running with this database?"
     )
+
+
+def running_desk_pid(path: Path) -> int:
+    """The pid of a live desk holding the database beside socket ``path``, else 0.
+
+    Read from ``<database>.lock`` (``kitetui/store/lock.py`` writes it: pid, then
+    ``open``/``closed``; repeated here because the screen, which reaches the desk only
+    through this package, may not import the store). A ``closed`` file or a dead pid
+    names no desk."""
+    if not path.name.endswith(".sock"):
+        return 0
+    database = os.path.realpath(path.with_name(path.name.removesuffix(".sock")))
+    try:
+        with open(f"{database}.lock", encoding="ascii") as lock:
+            pid_line, state = (lock.readline().strip(), lock.readline().strip())
+    except (OSError, ValueError):
+        return 0
+    if state != "open" or not pid_line.isdigit():
+        return 0
+    try:
+        os.kill(int(pid_line), 0)
+    except PermissionError:
+        return int(pid_line)  # alive, another user's
+    except OSError:
+        return 0
+    return int(pid_line)
 
 
 def _decode(line: bytes) -> dict[str, Any] | None:

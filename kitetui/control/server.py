@@ -28,6 +28,14 @@ Nothing here can slow the desk, and no client can starve the others:
 - a request that cannot be read or fails gets a one-line ``ok: false`` and the
   connection stays usable; at the end of the stream (a client that half-closes after its
   request) the replies already due are written before the connection is closed.
+
+The socket file can vanish under a running desk (a tmp cleaner, an ``rm`` by mistake):
+the listening socket then serves nobody and ``ctl``/``attach``/``ctl kill`` cannot reach
+the desk until a restart. So every ``SOCKET_CHECK_S`` the server checks that its path is
+still its own socket (device and inode). Gone: it binds a new socket there and says so
+(a WARNING event, ``ControlSocketRestored``). Something else there: it leaves it alone
+and says so once (an ERROR event, ``ControlSocketTaken``); it re-binds when the path is
+free again.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ import os
 import socket
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -58,6 +67,8 @@ from kitetui.control.protocol import (
     snapshot_to_json,
 )
 from kitetui.control.reads import HISTORY_WORDS, HistoryReads, answer
+from kitetui.domain import Event
+from kitetui.events import EventKind
 from kitetui.views import ChartView, DeskSnapshot, OrderDetail
 
 log = logging.getLogger(__name__)
@@ -82,6 +93,8 @@ DESK_COMMAND_RATE = (20.0, 50)
 #: A repeating problem (failed accepts, refused clients, rate refusals) is logged at
 #: most once in this many seconds.
 LOG_EVERY_S = 60.0
+#: How often the server checks that its socket file is still its own (module docstring).
+SOCKET_CHECK_S = 5.0
 _READ_CHUNK = 64 * 1024
 _SUN_PATH_MAX = 107
 
@@ -321,6 +334,11 @@ def check_socket_path(path: Path) -> None:
         raise ControlSocketError(f"{path} exists and is not a socket; not touching it")
 
 
+def _identity(found: os.stat_result) -> tuple[int, int]:
+    """What tells our socket file from a successor at the same path."""
+    return found.st_dev, found.st_ino
+
+
 class ControlServer:
     """Serve a desk (``.published``, ``execute``, ``order_detail``) on a Unix control socket."""
 
@@ -331,6 +349,8 @@ class ControlServer:
         *,
         max_rate: float = 4.0,
         reads: HistoryReads | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        socket_check_s: float = SOCKET_CHECK_S,
     ) -> None:
         if max_rate <= 0:
             raise ValueError("max_rate must be positive")
@@ -340,7 +360,11 @@ class ControlServer:
         self.max_rate = max_rate
         self._listener: socket.socket | None = None
         self._acceptor: asyncio.Task[None] | None = None
-        self._inode: int | None = None
+        self._inode: tuple[int, int] | None = None  # (device, inode) of our socket file
+        self.on_event = on_event  # the desk's journal, for what the watchdog finds
+        self.socket_check_s = socket_check_s
+        self._watchdog: asyncio.Task[None] | None = None
+        self._taken_said: str | None = None  # the trouble already reported
         self._clients: set[_Client] = set()
         self._handlers: set[asyncio.Task[None]] = set()
         self._broadcaster: asyncio.Task[None] | None = None
@@ -361,12 +385,19 @@ class ControlServer:
     async def start(self) -> None:
         check_socket_path(self.path)
         await self._clear_stale()
+        self._listen()
+        self._broadcaster = asyncio.create_task(self._broadcast(), name="control-broadcast")
+        self._watchdog = asyncio.create_task(self._watch_socket_file(), name="control-watchdog")
+        log.info("control socket listening on %s", self.path)
+
+    def _listen(self) -> None:
+        """Bind a new listening socket at ``path`` and accept on it."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.bind(str(self.path))
             # Nobody can connect before listen(): tighten the mode first.
             os.chmod(self.path, 0o600)
-            self._inode = os.stat(self.path).st_ino
+            self._inode = _identity(os.stat(self.path))
             sock.listen(128)
             sock.setblocking(False)
         except OSError as exc:
@@ -374,8 +405,56 @@ class ControlServer:
             raise ControlSocketError(f"cannot open control socket {self.path}: {exc}") from exc
         self._listener = sock
         self._acceptor = asyncio.create_task(self._accept_loop(sock), name="control-accept")
-        self._broadcaster = asyncio.create_task(self._broadcast(), name="control-broadcast")
-        log.info("control socket listening on %s", self.path)
+
+    async def _watch_socket_file(self) -> None:
+        """Every ``socket_check_s``: is the path still our socket? (module docstring)"""
+        while True:
+            await asyncio.sleep(self.socket_check_s)
+            await self.check_socket_file()
+
+    async def check_socket_file(self) -> None:
+        """Re-bind a removed socket file (WARNING event); report a foreign file once
+        (ERROR event) and leave it there."""
+        try:
+            found = os.lstat(self.path)
+        except FileNotFoundError:
+            await self._rebind()
+            return
+        except OSError as exc:  # the folder went away or became unreadable
+            self._report_taken(f"cannot check control socket {self.path}: {exc.strerror}")
+            return
+        if _identity(found) == self._inode:
+            return
+        self._report_taken(
+            f"control socket {self.path} was replaced by another file; leaving it there: "
+            "`ctl` and `attach` cannot reach this desk until it is removed",
+        )
+
+    async def _rebind(self) -> None:
+        await self._stop_accepting()
+        self._inode = None
+        try:
+            self._listen()
+        except ControlSocketError as exc:
+            self._report_taken(f"{exc}; `ctl` and `attach` cannot reach this desk")
+            return
+        self._taken_said = None
+        self._say(
+            EventKind.CONTROL_SOCKET_RESTORED,
+            "WARNING",
+            f"control socket {self.path} was removed while the desk ran; listening again",
+        )
+
+    def _report_taken(self, message: str) -> None:
+        if message == self._taken_said:
+            return  # said once, not every few seconds until someone acts
+        self._taken_said = message
+        self._say(EventKind.CONTROL_SOCKET_TAKEN, "ERROR", message)
+
+    def _say(self, kind: EventKind, level: str, message: str) -> None:
+        log.log(logging.getLevelName(level), "%s", message)
+        if self.on_event is not None:
+            self.on_event(Event(0, kind, message, level=level, data={"path": str(self.path)}))
 
     async def _clear_stale(self) -> None:
         """Remove a dead socket file; refuse when something is listening or it is no socket."""
@@ -403,6 +482,11 @@ class ControlServer:
         """Close the socket; watchers first get the desk's last snapshot (bounded wait),
         so an attached screen shows how the run ended, not a frame from before it."""
         await self._push_final(final_push_s)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._watchdog, 1.0)
+            self._watchdog = None
         if self._broadcaster is not None:
             self._broadcaster.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -447,7 +531,7 @@ class ControlServer:
 
     def _remove_socket_file(self) -> None:
         try:
-            if self._inode is not None and os.stat(self.path).st_ino == self._inode:
+            if self._inode is not None and _identity(os.stat(self.path)) == self._inode:
                 os.unlink(self.path)  # only our own file, never a successor's
         except FileNotFoundError:
             pass

@@ -34,6 +34,7 @@ while the desk trades on unjournaled.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import sqlite3
@@ -83,6 +84,8 @@ _INSTRUMENT_INSERT = (
     "INSERT OR IGNORE INTO instruments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _ORDER_INSERT = f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 23)})"
+#: Finished orders whose last journaled state is kept to drop a repeat of it.
+_ENDED_KEPT = 1024
 _ORDER_EVENT_INSERT = "INSERT INTO order_events (tag, ts_ns, status, reason) VALUES (?, ?, ?, ?)"
 _FILL_INSERT = (
     "INSERT INTO fills (fill_id, seq, run_id, tag, engine, symbol, side, quantity, "
@@ -217,6 +220,11 @@ class Journal:
         self._order_events: list[tuple] = []
         self._order_updates: dict[str, Order] = {}
         self._event_reasons: dict[str, str] = {}  # an open order's last journaled reason
+        # Each order's last journaled state (``_state_of``): a repeat writes no row. A
+        # finished order's is kept for its ``_ENDED_KEPT`` most recent ones only: repeats
+        # of a terminal state come within seconds (the update, the read-back, the poll).
+        self._last_states: dict[str, tuple] = {}
+        self._ended_states: collections.OrderedDict[str, tuple] = collections.OrderedDict()
         self._equity: list[tuple[int, int]] = []
         # The newest equity point journaled or buffered: a replayed minute after a
         # restart marks the same book, and the point first written is kept.
@@ -440,8 +448,35 @@ class Journal:
     def update_order(self, order: Order, ts_ns: int) -> None:
         """A status change that need not be durable at once (e.g. NEW -> OPEN)."""
         self._order_updates[order.tag] = order
-        self._order_events.append(self._order_event(order, ts_ns))
+        self._add_order_event(order, ts_ns)
         self._added()
+
+    def _add_order_event(self, order: Order, ts_ns: int, *, first: bool = False) -> None:
+        """Queue an order's ``order_events`` row unless it repeats the state last
+        journaled for it. One change of state reaches the desk by
+        several paths (the placement's answer, the websocket's update, the order book read
+        back after it, the reconciler's poll, the fill itself), and each journaled it:
+        histories read REJECTED → REJECTED and COMPLETE twice, the second row older than
+        the first (probe C 4). A row is one change of status, reason or terms; a partial
+        fill at an unchanged status is in ``fills``, not here."""
+        state = _state_of(order)
+        if not first and self._last_state(order.tag) == state:
+            return
+        self._remember_state(order, state)
+        self._order_events.append(self._order_event(order, ts_ns, first=first))
+
+    def _last_state(self, tag: str) -> tuple | None:
+        return self._last_states.get(tag) or self._ended_states.get(tag)
+
+    def _remember_state(self, order: Order, state: tuple) -> None:
+        if not order.status.is_terminal:
+            self._last_states[order.tag] = state
+            return
+        self._last_states.pop(order.tag, None)
+        self._ended_states[order.tag] = state
+        self._ended_states.move_to_end(order.tag)
+        if len(self._ended_states) > _ENDED_KEPT:
+            self._ended_states.popitem(last=False)
 
     def _order_event(self, order: Order, ts_ns: int, *, first: bool = False) -> tuple:
         """An ``order_events`` row; its reason NULL when it repeats the order's previous
@@ -509,13 +544,14 @@ class Journal:
             self._check()
             self._order_seq += 1
             self._new_orders.append(self._order_row(order, self._order_seq))
-            self._order_events.append(self._order_event(order, order.ts_ns, first=True))
+            self._add_order_event(order, order.ts_ns, first=True)
             self._added(2)
             await self._backpressure()
             return
         async with self._lock:  # the number is taken under the lock, so it can be given back
             self._order_seq += 1
             row = self._order_row(order, self._order_seq)
+            self._remember_state(order, _state_of(order))
             try:
                 await self._transaction(
                     [
@@ -533,7 +569,7 @@ class Journal:
         rejections, broker acks): committed now under ``DURABLE_EACH``, queued under
         ``BATCH``."""
         self._order_updates[order.tag] = order
-        self._order_events.append(self._order_event(order, ts_ns))
+        self._add_order_event(order, ts_ns)
         if self.commits is CommitPolicy.BATCH:
             self._added()
             await self._backpressure()
@@ -556,7 +592,7 @@ class Journal:
             if position is not None:
                 self._fill_positions.append(_position_row(self.run_id, position))
             self._order_updates[order.tag] = order
-            self._order_events.append(self._order_event(order, fill.ts_ns))
+            self._add_order_event(order, fill.ts_ns)
             self._added(2)
             await self._backpressure()
             return True
@@ -572,7 +608,7 @@ class Journal:
             self._fill_seq += 1
             seq = self._fill_seq
             self._order_updates[order.tag] = order
-            self._order_events.append(self._order_event(order, fill.ts_ns))
+            self._add_order_event(order, fill.ts_ns)
             statements = [(_FILL_INSERT, self._fill_row(fill, seq, clock_ns))]
             if position is not None:
                 statements.append((_POSITION_UPSERT, _position_row(self.run_id, position)))
@@ -796,3 +832,8 @@ class Journal:
 
     def _where(self) -> str:
         return str(database_path(self.db) or "database")
+
+
+def _state_of(order: Order) -> tuple:
+    """What one ``order_events`` row records of an order: its status, reason and terms."""
+    return (order.status, order.reason, order.quantity, order.price, order.trigger_price)

@@ -653,6 +653,10 @@ class Supervisor:
         await self.alerts.stop()
         status = {"FINISHED": "FINISHED", "ERROR": "FAILED"}.get(self.feed_state, "STOPPED")
         self.journal.set_risk_state(self.risk.to_state())
+        # The positions as they stand now, with the last batch's marks: the minute's
+        # checkpoint was written at its first commit, and a run stopped later in the
+        # minute journaled older marks than its summary printed (probe C 7).
+        self.journal.set_positions(self.portfolio.positions)
         await self.journal.close()
         await runs_repo.finish_run(self.db, self.run_id, status)
         await fill_summary(self.summary, self)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from control_helpers import ORDER_DETAIL, make_snapshot
+from control_helpers import ORDER_DETAIL, ctl_captured, make_snapshot
 
 from kitetui.control.client import ControlClient, ControlError, DeskRequestError
 from kitetui.control.protocol import encode_line, order_detail_to_json, snapshot_to_json
@@ -196,3 +197,17 @@ async def test_client_refuses_a_socket_another_user_serves(sock_dir, monkeypatch
         os.close(read)
         os.kill(child, signal.SIGKILL)
         os.waitpid(child, 0)
+
+
+def test_ctl_says_a_running_desk_holds_the_database_when_its_socket_is_missing(sock_dir):
+    """probe C 5: with the socket removed, ctl asked "is the desk running?" while it ran."""
+    database = sock_dir / "state.db"
+    lock = sock_dir / "state.db.lock"
+    lock.write_text(f"{os.getpid()}\nopen\n0\n")
+    code, _out, err = ctl_captured(["--db", str(database), "status"])
+    assert code == 3
+    assert f"the database's lock names a running desk (pid {os.getpid()})" in err
+    assert "is `kitetui run --no-ui` running" not in err
+    lock.write_text(f"{os.getpid()}\nclosed\n0\n")  # a desk that stopped cleanly: no hint
+    code, _out, err = ctl_captured(["--db", str(database), "status"])
+    assert code == 3 and "is `kitetui run --no-ui` running with this database?" in err

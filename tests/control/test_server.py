@@ -397,3 +397,48 @@ async def test_two_clients_on_one_real_desk_see_each_others_commands() -> None:
             finally:
                 await asyncio.wait_for(one.close(), REAL_T)
                 await asyncio.wait_for(two.close(), REAL_T)
+
+
+async def test_a_removed_socket_file_is_bound_again_and_said(sock_dir):
+    """probe C 5: an `rm` of the socket cut the desk off for good, silently."""
+    events = []
+    path = socket_path_for(sock_dir / "state.db")
+    server = ControlServer(
+        FakeDesk(make_snapshot()), path, on_event=events.append, socket_check_s=0.05
+    )
+    await asyncio.wait_for(server.start(), T)
+    try:
+        os.unlink(path)
+        await eventually(lambda: path.exists() and events, T)
+        assert stat.S_ISSOCK(os.stat(path).st_mode)
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        assert [(e.kind, e.level) for e in events] == [("ControlSocketRestored", "WARNING")]
+        client = await connect(path)
+        try:
+            assert (await client.request("status"))["ok"] is True
+        finally:
+            client.close()
+    finally:
+        await asyncio.wait_for(server.stop(), T)
+    assert not path.exists()
+
+
+async def test_a_foreign_file_at_the_socket_path_is_left_and_said_once(sock_dir):
+    events = []
+    path = socket_path_for(sock_dir / "state.db")
+    server = ControlServer(
+        FakeDesk(make_snapshot()), path, on_event=events.append, socket_check_s=0.05
+    )
+    await asyncio.wait_for(server.start(), T)
+    try:
+        os.unlink(path)
+        path.write_text("not yours")
+        await eventually(lambda: events, T)
+        await asyncio.sleep(0.2)  # several more checks: still said once
+        assert [(e.kind, e.level) for e in events] == [("ControlSocketTaken", "ERROR")]
+        assert path.read_text() == "not yours"
+        path.unlink()
+        await eventually(lambda: path.exists(), T)
+        assert [e.kind for e in events] == ["ControlSocketTaken", "ControlSocketRestored"]
+    finally:
+        await asyncio.wait_for(server.stop(), T)

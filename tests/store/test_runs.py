@@ -207,9 +207,11 @@ async def test_order_detail_with_repeated_reasons_stored_once_carries_them_forwa
         await journal.write_order(order("A", reason=why))
         journal.update_order(order("A", OrderStatus.OPEN, reason=why), 2)
         await journal.write_order_state(order("A", OrderStatus.COMPLETE, reason=why), 3)
-        journal.update_order(order("A", OrderStatus.COMPLETE, reason=why), 4)  # after the end
+        journal.update_order(order("A", OrderStatus.COMPLETE, reason=why), 4)  # a repeat
+        journal.update_order(order("A", OrderStatus.OPEN, reason=why), 5)  # after the end
         await journal.write_order(order("B", reason=why))
         await journal.write_order_state(order("B", OrderStatus.REJECTED, reason="margin"), 5)
+        journal.update_order(order("B", OrderStatus.REJECTED, reason="margin"), 6)  # a repeat
         await asyncio.wait_for(journal.close(), TIMEOUT_S)
         stored = await (
             await db.execute("SELECT tag, status, reason FROM order_events ORDER BY tag, id")
@@ -217,8 +219,8 @@ async def test_order_detail_with_repeated_reasons_stored_once_carries_them_forwa
         assert stored == [
             ("A", "NEW", why),
             ("A", "OPEN", None),
-            ("A", "COMPLETE", None),
-            ("A", "COMPLETE", why),  # no open order to repeat: written in full
+            ("A", "COMPLETE", None),  # its repeat at 4 is no change: no row (probe C 4)
+            ("A", "OPEN", why),  # no open order to repeat: written in full
             ("B", "NEW", why),
             ("B", "REJECTED", "margin"),
         ]

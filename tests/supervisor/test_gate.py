@@ -567,3 +567,28 @@ async def test_an_entry_bar_that_goes_through_the_stop_stops_out_on_that_bar(
     assert purpose == "STOP" and entry_ts < placed == ts <= entry_ts + 60 * 10**9
     assert price <= stop_trigger < entry_price
     assert _rows(db, "SELECT count(*) FROM events WHERE kind = 'StopFilled'")[0][0] >= 1
+
+
+async def test_a_stopped_runs_summary_shows_the_marks_its_journal_holds(tmp_path: Path) -> None:
+    """probe C 7: the positions checkpoint was taken at a data minute's first transaction,
+    so a run stopped later in the minute printed one mark and journaled an older one
+    (`kitetui report` disagreed with the stop summary)."""
+    db = tmp_path / "state.db"
+    seen: list[int] = []
+
+    async def stop_late_in_a_minute(supervisor: Supervisor, ts: int) -> None:
+        await supervisor.journal.flush()  # a paced desk's journal commits on its timer
+        if supervisor.portfolio.open_positions():
+            seen.append(ts)
+            if len(seen) > 40 and ts % 60_000_000_000 >= 40_000_000_000:
+                supervisor.request_stop()
+
+    supervisor = await _run(_config(), db, stop_late_in_a_minute)
+    assert supervisor.feed_state == "STOPPED"
+    printed = sorted(supervisor.summary.open_positions)
+    assert printed
+    journaled = _rows(
+        db,
+        "SELECT symbol, quantity, last_price FROM positions WHERE quantity != 0 ORDER BY symbol",
+    )
+    assert printed == journaled
