@@ -1,9 +1,9 @@
 """Why a run traded little or nothing, for the report's ``warnings`` (and so the
-terminal summary and the HTML): an engine that failed, data for symbols no master
-lists, configured symbols that never had data, entries blocked for want of a premium
-quote. Each is one line, counted, from the run's journal; none of them is the data's
-own warning (``ledger._data_warnings``), and without them a run of 0 trades said
-nothing of why (probe B 6).
+terminal summary and the HTML): the run's own failure, an engine that failed, data for
+symbols no master lists, configured symbols that never had data, entries blocked for
+want of a premium quote. Each is one line, counted, from the run's journal; none of
+them is the data's own warning (``ledger._data_warnings``), and without them a run of
+0 trades said nothing of why (probe B 6, 11).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ _NAMED_AT_MOST = 5  # symbols named on a line; the rest are counted
 def run_warnings(conn: sqlite3.Connection, run_id: str) -> list[str]:
     """The run's own warnings, one line per kind, in the order a reader asks them."""
     lines = [
+        _run_failure(conn, run_id),
         _engine_failures(conn, run_id),
         _unknown_symbols(conn, run_id),
         _never_had_data(conn, run_id),
@@ -33,6 +34,15 @@ def _named(symbols: list[str]) -> str:
     shown = ", ".join(symbols[:_NAMED_AT_MOST])
     more = len(symbols) - _NAMED_AT_MOST
     return shown + (f" (+{more:,} more)" if more > 0 else "")
+
+
+def _run_failure(conn: sqlite3.Connection, run_id: str) -> str:
+    """Why the run itself failed (its data refused, say): the first ``SupervisorFailed``."""
+    row = conn.execute(
+        "SELECT message FROM events WHERE run_id = ? AND kind = ? ORDER BY id LIMIT 1",
+        (run_id, EventKind.SUPERVISOR_FAILED),
+    ).fetchone()
+    return f"the run failed (SupervisorFailed): {row[0]}" if row else ""
 
 
 def _engine_failures(conn: sqlite3.Connection, run_id: str) -> str:
