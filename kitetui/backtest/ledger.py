@@ -77,6 +77,13 @@ class Ledger:
     equity: tuple[tuple[int, int], ...]  # (ts_ns, equity paise, gross of charges)
     marks: dict[str, Decimal]  # last price of each position still open
     warnings: tuple[str, ...] = ()
+    backtest: bool = True  # a ``kitetui backtest`` run (its BacktestStarted journaled)
+
+    @property
+    def title(self) -> str:
+        """What the run was, for the report's heading: a live desk's report was titled
+        "Backtest" (probe C)."""
+        return "Backtest" if self.backtest else f"{self.run.mode.capitalize()} run"
 
     @property
     def days(self) -> list[date]:
@@ -268,6 +275,7 @@ def _load(conn: sqlite3.Connection, path: Path, run: RunInfo) -> Ledger:
         equity=equity,
         marks=marks,
         warnings=(*problems, *run_warnings(conn, run.run_id), *_data_warnings(conn, run.run_id)),
+        backtest=bool(meta),
     )
 
 
