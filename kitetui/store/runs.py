@@ -187,6 +187,22 @@ async def note_refusal(db: aiosqlite.Connection, run_id: str, reason: str) -> No
     )
 
 
+async def journaled_events(
+    db: aiosqlite.Connection, run_id: str, kinds: set[str]
+) -> set[tuple[str, str]]:
+    """The (kind, message) of the run's journaled events of ``kinds``: a resumed run
+    loads its data again, and the loader's warnings were journaled on its first start
+    (they repeated in the report once per restart, probe C 6)."""
+    if not kinds:
+        return set()
+    cursor = await db.execute(
+        f"SELECT DISTINCT kind, message FROM events WHERE run_id = ? AND kind IN "
+        f"({', '.join('?' * len(kinds))})",
+        (run_id, *sorted(kinds)),
+    )
+    return {(kind, message) for kind, message in await cursor.fetchall()}
+
+
 async def finish_run(db: aiosqlite.Connection, run_id: str, status: str) -> None:
     """Record how the run ended. A run that failed because the disk was full is recorded
     as STOPPED, not FAILED: it did nothing wrong, and it must resume once there is space."""
