@@ -227,6 +227,16 @@ class Engine:
                 bars.append(bar)
         return bars
 
+    async def close_partial_bars(self) -> None:
+        """Decide on the partial bars ``flush_bars`` closes at the end of a session. A
+        strategy's error here is the engine's failure (EngineFailed), as on the bar
+        path (``_process_caught``), never an exception out of the session's end."""
+        try:
+            for bar in self.flush_bars():
+                await self.on_bar(bar)
+        except Exception as exc:  # the flush's counterpart of ``_process_caught``
+            self.fail(exc)
+
     async def process(self, items: Sequence[Tick | Bar]) -> None:
         timeframe_s = self.timeframe_s
         decide = self.decide

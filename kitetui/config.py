@@ -559,12 +559,22 @@ def parse_config(data: object, file: str | Path = "<config>") -> AppConfig:
     except ValidationError as exc:
         raise _first_error(file, exc) from None
     for index, engine in enumerate(config.engines):
-        params_model = strategy_class(engine.strategy).Params
-        try:
-            params_model.model_validate(engine.params)
-        except ValidationError as exc:
-            raise _first_error(file, exc, prefix=f"engines[{index}].params") from None
+        _check_strategy(file, index, engine)
     return config
+
+
+def _check_strategy(file: str | Path, index: int, engine: _EngineBase) -> None:
+    """The engine's ``params:`` against its strategy's Params, then its timeframe
+    against the strategy's own rule (``Strategy.timeframe_problem``), so neither
+    becomes an error on the run's first bar."""
+    strategy = strategy_class(engine.strategy)
+    try:
+        params = strategy.Params.model_validate(engine.params)
+    except ValidationError as exc:
+        raise _first_error(file, exc, prefix=f"engines[{index}].params") from None
+    problem = strategy.timeframe_problem(params, engine.timeframe_s)
+    if problem is not None:
+        raise ConfigError(file, f"engines[{index}].timeframe", problem)
 
 
 def read_config_text(path: str | Path) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from kitetui import startup
 from kitetui.commands import TriggerKillSwitch
+from kitetui.config import one_line
 from kitetui.control.protocol import socket_path_for
 from kitetui.control.reads import HistoryReads
 from kitetui.control.server import ControlServer, check_socket_path
@@ -54,6 +55,9 @@ class Desk:
         self._kill_reason = ""  # a kill switch pulled before the journal was open
         self._loop: asyncio.AbstractEventLoop | None = None
         self._market_open = False
+        # Why ``serve`` failed: a run refused before its market opened (its data, say)
+        # is journaled with the reason, not left FAILED with no word (probe B 11).
+        self._failure: Exception | None = None
         # The first signal that stopped the desk (SIGTERM, SIGINT), if one did: a backtest
         # cut short exits with 128 + its number, as a shell reports it.
         self.stop_signal: int | None = None
@@ -146,6 +150,9 @@ class Desk:
                 if linger is not None and not supervisor.stopping:
                     await linger.wait()
             failed = False
+        except Exception as exc:
+            self._failure = exc  # journaled by _dispose when the run never got going
+            raise
         finally:
             await self._dispose(failed)
         return summary
@@ -171,10 +178,20 @@ class Desk:
                     with contextlib.suppress(Exception):
                         if journal is not None:
                             await journal.close()
+                    status = "FAILED" if failed and not supervisor.stopping else "STOPPED"
+                    if status == "FAILED" and self._failure is not None:
+                        with contextlib.suppress(Exception):  # a full disk: no reason kept
+                            await runs_repo.note_refusal(
+                                supervisor.db, supervisor.run_id, _refusal(self._failure)
+                            )
                     with contextlib.suppress(Exception):
-                        status = "FAILED" if failed and not supervisor.stopping else "STOPPED"
                         await runs_repo.finish_run(supervisor.db, supervisor.run_id, status)
             finally:
                 db = getattr(supervisor, "db", None)
                 if db is not None:
                     await db.close()
+
+
+def _refusal(error: Exception) -> str:
+    """The line a refused run keeps: what the terminal said, on one line."""
+    return one_line(f"the run did not start: {error or type(error).__name__}", 500)

@@ -43,6 +43,7 @@ class RunLine:
     charges: float = 0.0  # rupees, journaled with the fills
     net_pnl: float = 0.0  # realized less charges
     unpriced_fills: int = 0  # fills journaled without charges: the net leaves them out
+    failure: str = ""  # a FAILED run: why, as journaled (SupervisorFailed)
 
 
 def list_runs(path: Path) -> list[RunLine]:
@@ -110,7 +111,18 @@ def _line(conn: sqlite3.Connection, row: tuple) -> RunLine:
         charges=charges_paise / 100,
         net_pnl=(portfolio.realized_paise - charges_paise) / 100,
         unpriced_fills=unpriced,
+        failure=_failure(conn, run_id) if status == "FAILED" else "",
     )
+
+
+def _failure(conn: sqlite3.Connection, run_id: str) -> str:
+    """The first ``SupervisorFailed`` of a run: why it failed (or was refused)."""
+    row = conn.execute(
+        "SELECT message FROM events WHERE run_id = ? AND kind = 'SupervisorFailed' "
+        "ORDER BY id LIMIT 1",
+        (run_id,),
+    ).fetchone()
+    return row[0] if row else ""
 
 
 def render(lines: list[RunLine], as_json: bool) -> str:
@@ -148,6 +160,7 @@ def render(lines: list[RunLine], as_json: bool) -> str:
         ).rstrip()
 
     table = [fmt(head), *(fmt(r) for r in rows)]
+    table += [f"{line.run_id} failed: {line.failure}" for line in lines if line.failure]
     unpriced = sum(line.unpriced_fills for line in lines)
     if unpriced:
         table.append(f"* {unpriced} fills were journaled without charges: that net leaves them out")

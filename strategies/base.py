@@ -129,6 +129,13 @@ class Strategy(ABC):
         self.params = params
 
     @classmethod
+    def timeframe_problem(cls, params: Params, timeframe_s: int) -> str | None:
+        """Why this strategy cannot run on bars of ``timeframe_s`` seconds with
+        ``params``, or None when it can. The config check asks it, so a mismatch is one
+        line at load (``engines[N].timeframe: …``), not an error on the first bar."""
+        return None
+
+    @classmethod
     def from_mapping(cls, params: Mapping[str, Any] | None = None) -> Strategy:
         """Build from a raw ``params:`` mapping (raises ``pydantic.ValidationError``)."""
         return cls(cls.Params.model_validate(dict(params or {})))

@@ -18,8 +18,9 @@ both end at 09:30), so there is no look-ahead.
   is up.
 
 The higher timeframe must be a multiple of the bars' timeframe (15-minute trend over
-1-, 3- or 5-minute bars; 60-minute over those or 10/15/30); otherwise the first bar
-raises ``ValueError`` naming both, since the config cannot know the engine's bars.
+1-, 3- or 5-minute bars; 60-minute over those or 10/15/30). The config check refuses
+a mismatch (``timeframe_problem``: ``engines[N].timeframe: …``); a strategy built by
+hand and fed such bars raises ``ValueError`` naming both on the first bar.
 
 Entry confidence is how far the close has moved past the slow lower-timeframe EMA, in
 ATRs (capped at 1). Exits have confidence 1.
@@ -67,6 +68,13 @@ __all__ = ["HtfTrendStrategy"]
 
 _HOLD = SignalKind.HOLD
 _NO_CROSS = "no cross"
+
+
+def _timeframe_message(htf_minutes: int, timeframe_s: int) -> str:
+    return (
+        f"htf_trend: the {htf_minutes}-minute trend needs bars whose "
+        f"timeframe divides it, got {timeframe_s} s bars"
+    )
 
 
 @register
@@ -126,6 +134,15 @@ class HtfTrendStrategy(Strategy):
         self._long_exit = f"long: {htf} trend down"
         self._short_exit = f"short: {htf} trend up"
 
+    @classmethod
+    def timeframe_problem(cls, params: Strategy.Params, timeframe_s: int) -> str | None:
+        """The higher timeframe must be a whole number of the engine's bars."""
+        if not isinstance(params, cls.Params):
+            raise TypeError(f"htf_trend needs its own Params, got {type(params).__qualname__}")
+        if (params.htf_minutes * 60) % timeframe_s == 0:
+            return None
+        return _timeframe_message(params.htf_minutes, timeframe_s)
+
     @property
     def warmup_bars(self) -> int:
         """A lower bound: the higher timeframe needs ``htf_slow`` complete higher bars,
@@ -137,10 +154,7 @@ class HtfTrendStrategy(Strategy):
         resampler = self._resampler
         if resampler is None:
             if self._htf_s % bar.timeframe_s:
-                raise ValueError(
-                    f"htf_trend: the {self.params.htf_minutes}-minute trend needs bars whose "
-                    f"timeframe divides it, got {bar.timeframe_s} s bars"
-                )
+                raise ValueError(_timeframe_message(self.params.htf_minutes, bar.timeframe_s))
             resampler = self._resampler = BarResampler(bar.symbol, bar.timeframe_s, self._htf_s)
         return resampler.on_bar(bar)
 

@@ -49,6 +49,12 @@ def test_default_config_with_shipped_files_is_valid() -> None:
             "unknown key",
         ),
         (lambda d: d["engines"][0].update(timeframe="7m"), "engines[0].timeframe", "1m"),
+        # probeB F5: check-config said ok; the run died on its first bar (a traceback)
+        (
+            lambda d: d["engines"][2].update(strategy="htf_trend", params={}, timeframe="60m"),
+            "engines[2].timeframe",
+            "the 15-minute trend needs bars whose timeframe divides it, got 3600 s bars",
+        ),
         (lambda d: d["session"].update(square_off="25:00"), "session.square_off", "pattern"),
         (lambda d: d["session"].update(entry_cutoff="15:25"), "session", "entry_cutoff"),
         (lambda d: d["replay"].update(speed="fast"), "replay.speed", "'max' or a number from"),

@@ -142,3 +142,23 @@ async def test_resumed_run_counts_each_engines_orders_on_and_is_running_while_it
         assert engine.view().orders_placed == after.get(name, 0)
         assert engine.signals_emitted == journaled_signals.get(name, 0)
     assert _journaled(db, "SELECT status FROM runs")[0][0] == "FINISHED"
+
+
+async def test_a_resume_does_not_journal_the_datas_warnings_again(tmp_path: Path) -> None:
+    """probe C 6: every resume journaled the loader's warnings again (46 in the report,
+    23 distinct, after one restart)."""
+    db = tmp_path / "state.db"
+
+    async def stop(supervisor: Supervisor, warm: bool) -> None:
+        if not warm:
+            supervisor.request_stop()
+
+    sql = (
+        "SELECT kind, message, count(*) FROM events WHERE kind = 'TickOutsideSession' GROUP BY 1, 2"
+    )
+    first = await run_demo(db, stop)
+    said = _journaled(db, sql)
+    assert said and all(count == 1 for *_, count in said)
+    second = await run_demo(db, stop)
+    assert second.resumed and second.run_id == first.run_id
+    assert _journaled(db, sql) == said

@@ -13,6 +13,7 @@ import errno
 import io
 import json
 import os
+import re
 import stat
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -79,11 +80,32 @@ def make_private_dir(path: Path) -> None:
     os.chmod(path, 0o700)
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (``=2+5*cmd|calc``
+# from a broker's reject message would run); a tab or CR starts one in some too.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def inert_cell(value: Any) -> Any:
+    """``value`` as a spreadsheet shows it and never evaluates: a text cell that would
+    start a formula is prefixed with ``'`` (the OWASP "CSV injection" rule); numbers,
+    and text that is a plain number (a negative P&L ``-123.45``), are left as they are."""
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_STARTS)
+        and _PLAIN_NUMBER.fullmatch(value) is None
+    ):
+        return "'" + value
+    return value
+
+
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Every CSV the project writes (report files, ``kitetui export``, the TUI's ``w``):
+    its text cells made inert (``inert_cell``): a reason is the broker's text."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([inert_cell(cell) for cell in row] for row in rows)
     return out.getvalue()
 
 

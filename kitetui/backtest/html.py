@@ -290,9 +290,9 @@ def render_html(report: Report) -> str:
     strategies = {e.name: e.strategy for e in ledger.engines}
     parts = [
         f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-        f"<title>kitetui backtest {escape(report.run_id)}</title><style>{_CSS}</style></head>"
-        "<body>",
-        f"<h1>Backtest {escape(report.run_id)}</h1>",
+        f"<title>kitetui {escape(ledger.title.lower())} {escape(report.run_id)}</title>"
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{escape(ledger.title)} {escape(report.run_id)}</h1>",
         f'<div class="muted">{escape(span)} · {escape(ledger.run.status)} · capital '
         f"{escape(_rupees(ledger.capital, 0))} · {escape(engines or 'engines not recorded')}"
         f" · {escape(str(ledger.database))}</div>",

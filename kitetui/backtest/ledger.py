@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from kitetui.backtest.costs import JournaledFill, fill_charges, segment_from_symbol
 from kitetui.backtest.errors import RunNotFound
+from kitetui.backtest.run_warnings import run_warnings
 from kitetui.clock import date_of_day_number, ist_day_number
 from kitetui.domain import Order
 from kitetui.events import EventKind
@@ -76,6 +77,13 @@ class Ledger:
     equity: tuple[tuple[int, int], ...]  # (ts_ns, equity paise, gross of charges)
     marks: dict[str, Decimal]  # last price of each position still open
     warnings: tuple[str, ...] = ()
+    backtest: bool = True  # a ``kitetui backtest`` run (its BacktestStarted journaled)
+
+    @property
+    def title(self) -> str:
+        """What the run was, for the report's heading: a live desk's report was titled
+        "Backtest" (probe C)."""
+        return "Backtest" if self.backtest else f"{self.run.mode.capitalize()} run"
 
     @property
     def days(self) -> list[date]:
@@ -266,7 +274,8 @@ def _load(conn: sqlite3.Connection, path: Path, run: RunInfo) -> Ledger:
         orders=tuple(orders),
         equity=equity,
         marks=marks,
-        warnings=(*problems, *_data_warnings(conn, run.run_id)),
+        warnings=(*problems, *run_warnings(conn, run.run_id), *_data_warnings(conn, run.run_id)),
+        backtest=bool(meta),
     )
 
 
@@ -296,12 +305,13 @@ _SAID_AT_MOST = 50
 
 def _data_warnings(conn: sqlite3.Connection, run_id: str) -> list[str]:
     """The data's warnings for the report: a backtest's numbers are only as good as
-    its data, and its terminal lines are gone once the run ends."""
+    its data, and its terminal lines are gone once the run ends. Each said once: a
+    resumed run loads its files again, and their warnings were journaled again."""
     said = [
         one_line(f"{kind}: {message}", 300)
         for kind, message in conn.execute(
             f"SELECT kind, message FROM events WHERE run_id = ? AND kind IN "
-            f"({', '.join('?' * len(_SAID))}) ORDER BY id LIMIT ?",
+            f"({', '.join('?' * len(_SAID))}) GROUP BY kind, message ORDER BY min(id) LIMIT ?",
             (run_id, *_SAID, _SAID_AT_MOST + 1),
         )
     ]

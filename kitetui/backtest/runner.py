@@ -202,14 +202,17 @@ def _overridden(
         except ValueError as exc:
             raise ConfigError(f"--param {override.text}", "", str(exc)) from None
         used.add(override.text)
+    flag = "--param" if overrides else "--strategy"
     try:
-        params_model.model_validate(params)
+        typed = params_model.model_validate(params)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "params"
         reason = str(first["msg"]).removeprefix("Value error, ")
-        flag = "--param" if overrides else "--strategy"
         raise ConfigError(flag, f"{engine.name}.{where}", reason) from None
+    problem = strategy_class(name).timeframe_problem(typed, engine.timeframe_s)
+    if problem is not None:  # as the config check does: one line, not a failed engine
+        raise ConfigError(flag, f"{engine.name}.timeframe", problem)
     return engine.model_copy(update={"strategy": name, "params": params})
 
 

@@ -155,7 +155,10 @@ def render_summary(report: Report, width: int = 100, paths: Sequence[str] = ()) 
     net = [float(p.net) for p in report.equity]
     drawdown = [-float(p.drawdown) for p in report.equity]
     pieces: list = [
-        Text(f"backtest {report.run_id} — {span} — {report.ledger.run.status}", style="bold"),
+        Text(
+            f"{report.ledger.title.lower()} {report.run_id} — {span} — {report.ledger.run.status}",
+            style="bold",
+        ),
         _headline(f, report),
         _charges_line(f),
     ]

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from kitetui.domain import Fill, Order, Signal, SignalKind
+from kitetui.events import EventKind
 from kitetui.store import rows as decode
 from kitetui.store.chain import note_committed, seal
 from kitetui.store.database import database_path
@@ -171,6 +172,35 @@ async def count_signals(db: aiosqlite.Connection, run_id: str) -> int:
         )
     ).fetchone()
     return row[0]
+
+
+async def note_refusal(db: aiosqlite.Connection, run_id: str, reason: str) -> None:
+    """Journal why a run failed before its market opened (``SupervisorFailed``, ERROR,
+    at ts 0): ``kitetui runs`` and the run's report say it, where a FAILED run with no
+    event said nothing."""
+    await _write_run(
+        db,
+        "noting why a run failed",
+        "INSERT INTO events (run_id, ts_ns, kind, level, symbol, engine, message, data) "
+        "VALUES (?, 0, ?, 'ERROR', '', '', ?, '{}')",
+        (run_id, EventKind.SUPERVISOR_FAILED, reason),
+    )
+
+
+async def journaled_events(
+    db: aiosqlite.Connection, run_id: str, kinds: set[str]
+) -> set[tuple[str, str]]:
+    """The (kind, message) of the run's journaled events of ``kinds``: a resumed run
+    loads its data again, and the loader's warnings were journaled on its first start
+    (they repeated in the report once per restart, probe C 6)."""
+    if not kinds:
+        return set()
+    cursor = await db.execute(
+        f"SELECT DISTINCT kind, message FROM events WHERE run_id = ? AND kind IN "
+        f"({', '.join('?' * len(kinds))})",
+        (run_id, *sorted(kinds)),
+    )
+    return {(kind, message) for kind, message in await cursor.fetchall()}
 
 
 async def finish_run(db: aiosqlite.Connection, run_id: str, status: str) -> None:

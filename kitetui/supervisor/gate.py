@@ -200,7 +200,11 @@ class Supervisor:
         self.contracts = {i.tradingsymbol: i for i in self.master}
         self.broker = self.venue.broker
         self.feed = self.venue.feed
-        self.trader, self.alerts = build_trader(self, opened.events)
+        opening = opened.events
+        if self.resumed:  # the data's warnings are the run's already: say them once
+            said = await runs_repo.journaled_events(self.db, self.run_id, {e.kind for e in opening})
+            opening = [e for e in opening if (e.kind, e.message) not in said]
+        self.trader, self.alerts = build_trader(self, opening)
         if self.left_behind:
             self.trader.record_event(
                 Event(

@@ -122,8 +122,7 @@ class SessionKeeper:
         then close the session if its data ended before its bell."""
         desk = self.desk
         for engine in desk.engines:
-            for bar in engine.flush_bars():
-                await engine.on_bar(bar)
+            await engine.close_partial_bars()
         if not desk.warmup.active:
             await self.close(desk.clock.now_ns)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from pathlib import Path
 
 import pytest
 
-from kitetui.backtest.files import make_private_dir, write_private
+from kitetui.backtest.files import csv_text, inert_cell, make_private_dir, write_private
 
 
 def test_a_new_folder_is_private_whatever_the_umask(tmp_path: Path) -> None:
@@ -49,3 +51,19 @@ def test_write_private_follows_a_symlink_when_asked(tmp_path: Path) -> None:
     write_private(tmp_path / "latest.csv", "a\n", follow_symlinks=True)
     assert target.read_text() == "a\n"
     assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_csv_text_neutralises_formula_text_but_keeps_numbers_numbers() -> None:
+    """probeC F3: a broker's reject message ``=2+5*cmd|calc`` reached orders.csv (and
+    ``kitetui export``) verbatim, a formula to a spreadsheet."""
+    rows = [
+        ["=2+5*cmd|calc", -123.45, "-123.45", "+91", "@SUM(A1)", "\tx", "-1e-3"],
+        ["-", "ok = fine", 7, "", None, "2023-04-03T09:15:00+05:30", "-inf"],
+    ]
+    text = csv_text(["a", "b", "c", "d", "e", "f", "g"], rows)
+    got = list(csv.reader(io.StringIO(text, newline="")))[1:]
+    assert got == [
+        ["'=2+5*cmd|calc", "-123.45", "-123.45", "+91", "'@SUM(A1)", "'\tx", "-1e-3"],
+        ["'-", "ok = fine", "7", "", "", "2023-04-03T09:15:00+05:30", "'-inf"],
+    ]
+    assert inert_cell("\rx") == "'\rx" and inert_cell("+") == "'+"

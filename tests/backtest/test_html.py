@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from html.parser import HTMLParser
 
 from backtest.factories import sample_ledger
@@ -65,6 +66,20 @@ def test_report_html_escapes_what_came_from_the_journal() -> None:
     )
     text = render_html(build_report(hostile))
     assert "<script>x</script>" not in text and "&lt;script&gt;x&lt;/script&gt;" in text
+
+
+def test_a_desk_runs_report_is_titled_by_its_mode_not_backtest() -> None:
+    """probe C: a live run's HTML report said "Backtest <run>"."""
+    ledger = sample_ledger()
+    fields = {f: getattr(ledger, f) for f in ledger.__slots__}
+    live = ledger.__class__(
+        **{**fields, "run": dataclasses.replace(ledger.run, mode="live"), "backtest": False}
+    )
+    text = render_html(build_report(live))
+    assert f"<h1>Live run {ledger.run.run_id}</h1>" in text
+    assert f"<title>kitetui live run {ledger.run.run_id}</title>" in text
+    assert "Backtest" not in text
+    assert f"<h1>Backtest {ledger.run.run_id}</h1>" in render_html(build_report(ledger))
 
 
 def test_thin_keeps_each_stretch_extremes_and_both_ends() -> None:

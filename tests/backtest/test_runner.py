@@ -451,3 +451,23 @@ def test_naming_the_strategy_an_engine_already_runs_keeps_its_config_params(
     assert config.engines[0].strategy == "ema_cross"
     changed = apply_overrides(config, "ema_cross", [parse_param("fno.slow=30")])
     assert changed.engines[0].params == {"fast": 9, "slow": 30}
+
+
+def test_a_run_refused_for_its_data_keeps_the_reason(tmp_path: Path) -> None:
+    """probe B 11: a backtest refused for bad data (exit 4) stayed FAILED with no event;
+    ``kitetui runs`` and ``kitetui report`` could not say why."""
+    (tmp_path / "sbin.csv").write_text("date,open,high,low,close,volume\n")
+    config = tmp_path / "empty.yaml"
+    config.write_text(SMALL.replace('"pkg:replay/SBIN.csv.gz"', f'"{tmp_path / "sbin.csv"}"'))
+    db = tmp_path / "bt.db"
+    done = run_kitetui(
+        "backtest", "-c", str(config), *WINDOW, "--db", str(db), "--out", str(tmp_path / "r")
+    )
+    assert done.returncode == 4, done.stderr
+    reason = done.stderr.strip().removeprefix("error: ")
+    listed = run_kitetui("runs", "--db", str(db))
+    assert f"failed: the run did not start: {reason}" in listed.stdout, listed.stdout
+    report = run_kitetui("report", "--db", str(db), "latest", "--out", str(tmp_path / "rep"))
+    assert report.returncode == 0, report.stderr
+    warnings = json.loads((tmp_path / "rep" / "report.json").read_text())["warnings"]
+    assert warnings[0] == f"the run failed (SupervisorFailed): the run did not start: {reason}"

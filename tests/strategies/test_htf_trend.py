@@ -163,3 +163,15 @@ def test_htf_trend_with_real_bars_sees_pandas_htf_emas_and_trades(
 
     counts = trade_on_real_bars(HtfTrendStrategy(params), bars)
     assert counts["long"] >= 10 and counts["short"] >= 10 and counts["exit"] >= 20, counts
+
+
+@pytest.mark.parametrize(
+    ("htf_minutes", "timeframe_s", "refused"),
+    [(15, 600, True), (15, 3600, True), (60, 2400, True), (15, 300, False), (60, 600, False)],
+)
+def test_htf_trend_names_a_timeframe_that_does_not_divide_the_higher_one(
+    htf_minutes, timeframe_s, refused
+):
+    params = HtfTrendStrategy.Params(htf_minutes=htf_minutes)
+    problem = HtfTrendStrategy.timeframe_problem(params, timeframe_s)
+    assert (problem is not None) is refused

@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 
 from engines.base import Engine
 from kitetui.cli import DEFAULT_CONFIG
-from kitetui.config import parse_config
-from kitetui.domain import EngineState
+from kitetui.config import EquityEngineConfig, parse_config
+from kitetui.domain import Bar, EngineState, Event
+from kitetui.events import EventKind
 from kitetui.supervisor import Supervisor
+from kitetui.supervisor.session_keeper import SessionKeeper
 
 
 @pytest.mark.parametrize("speed", [None, 100_000.0], ids=["inline", "task"])
@@ -60,3 +63,39 @@ async def test_an_engine_error_with_either_hand_off_stops_that_engine_and_the_ru
         ).fetchone()[0]
     assert [engine for engine, _ in failed] == [victim.name]
     assert last_signal is not None and last_signal <= failed[0][1]  # ...and it is silent
+
+
+class _Trader:
+    """What an engine asks of its trader on a bar: a position, and where to journal."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def position_qty(self, symbol: str) -> int:
+        return 0
+
+    def record_event(self, event: Event) -> None:
+        self.events.append(event)
+
+
+async def test_a_strategy_error_on_a_flushed_partial_bar_is_the_engines_failure_not_a_traceback(
+    monkeypatch,
+) -> None:
+    """probeB F5: the session's end decides on the partial bars it closes outside the
+    bar path's catch; an htf_trend fed 60-minute bars raised out of ``SessionKeeper.end``
+    and the backtest died with a traceback (exit 1)."""
+    config = EquityEngineConfig.model_validate(
+        {"kind": "equity", "name": "htf", "strategy": "htf_trend", "symbols": ["SBIN"]}
+    )
+    journal = _Trader()
+    engine = Engine(config, journal, "run", None, None)  # type: ignore[arg-type]
+    engine.subscriptions = frozenset({"SBIN"})
+    bar = Bar("SBIN", 1_680_493_500_000_000_000, 3600, 100.0, 101.0, 99.0, 100.5, 10)
+    monkeypatch.setattr(engine, "flush_bars", lambda: [bar])
+    desk = SimpleNamespace(engines=[engine], warmup=SimpleNamespace(active=True))
+    keeper = SessionKeeper.__new__(SessionKeeper)
+    keeper.desk = desk  # type: ignore[assignment]
+    await keeper.end()
+    assert engine.state is EngineState.ERROR
+    assert "timeframe divides it" in engine.last_error
+    assert [event.kind for event in journal.events] == [EventKind.ENGINE_FAILED]
