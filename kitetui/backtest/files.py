@@ -82,14 +82,18 @@ def make_private_dir(path: Path) -> None:
 
 # A spreadsheet reads a cell starting with one of these as a formula (``=2+5*cmd|calc``
 # from a broker's reject message would run); a tab or CR starts one in some too.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def inert_cell(value: Any) -> Any:
     """``value`` as a spreadsheet shows it and never evaluates: a text cell that would
     start a formula is prefixed with ``'`` (the OWASP "CSV injection" rule); numbers,
-    and text that is a plain number (a negative P&L ``-123.45``), are left as they are."""
+    and text that is a plain number (a negative P&L ``-123.45``), are left as they are.
+    A carriage return becomes a line feed: the csv writer quotes a cell holding a line
+    feed but not one holding a bare CR, which split the row for every reader."""
+    if isinstance(value, str) and "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
     if (
         isinstance(value, str)
         and value.startswith(_FORMULA_STARTS)

@@ -66,4 +66,14 @@ def test_csv_text_neutralises_formula_text_but_keeps_numbers_numbers() -> None:
         ["'=2+5*cmd|calc", "-123.45", "-123.45", "+91", "'@SUM(A1)", "'\tx", "-1e-3"],
         ["'-", "ok = fine", "7", "", "", "2023-04-03T09:15:00+05:30", "'-inf"],
     ]
-    assert inert_cell("\rx") == "'\rx" and inert_cell("+") == "'+"
+    assert inert_cell("\rx") == "'\nx" and inert_cell("+") == "'+"
+
+
+def test_csv_text_keeps_a_row_whole_when_a_cell_holds_a_carriage_return() -> None:
+    """The csv writer quotes a line feed but not a bare CR: a broker's reason holding
+    one split the row (a reader refuses the file, a spreadsheet shifts its columns)."""
+    text = csv_text(["reason", "qty"], [["rejected\rby RMS\r\nretry", 5]])
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [
+        ["reason", "qty"],
+        ["rejected\nby RMS\nretry", "5"],
+    ]
