@@ -49,6 +49,7 @@ class EventKind(StrEnum):
     JUMP_CONFIRMED = "JumpConfirmed"  # a price jump confirmed by the prints after it
     SPIKE_REJECTED = "SpikeRejected"
     HELD_DROPPED = "HeldDropped"
+    OPENING_GAP = "OpeningGap"  # an equity/future opens beyond the bands: a split?
 
     # -- risk -------------------------------------------------------------------------
     RISK_REDUCED = "RiskReduced"
