@@ -132,6 +132,8 @@ class EventKind(StrEnum):
     SYMBOL_UNPARSED = "SymbolUnparsed"
     UNDERLYING_UNLISTED = "UnderlyingUnlisted"
     CALENDAR_NOT_COVERED = "CalendarNotCovered"
+    SESSION_MISSING = "SessionMissing"  # a calendar session the data has no row of
+    SESSION_SHORT = "SessionShort"  # the data end long before the session's close
 
     # -- the database -----------------------------------------------------------------
     DATABASE_DIRECTORY_CREATED = "DatabaseDirectoryCreated"

@@ -282,6 +282,8 @@ _SAID = (
     EventKind.SOURCE_EMPTY,
     EventKind.SOURCE_FILE_EMPTY,
     EventKind.DATA_ON_HOLIDAY,
+    EventKind.SESSION_MISSING,
+    EventKind.SESSION_SHORT,
     EventKind.OPENING_GAP,
 )
 _COUNTED = {  # at WARNING: a BarSkipped at DEBUG is an engine's warm-up, not the data
