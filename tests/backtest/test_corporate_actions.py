@@ -82,3 +82,13 @@ def test_an_unadjusted_split_and_missing_sessions_are_in_the_report(tmp_path: Pa
     assert "JumpConfirmed" not in kinds  # the split at 12:00 on 04-11 is never a move
     assert refused == 210  # 12:00-15:29 of 04-11, each refused
     assert entries_on_gap_day == 0
+
+
+def test_check_config_says_the_missing_and_short_sessions(tmp_path: Path) -> None:
+    config = tmp_path / "split.yaml"
+    config.write_text(CONFIG.format(path=_vendor_sbin(tmp_path)))
+    checked = run_kitetui("check-config", str(config))
+    assert checked.returncode == 0, checked.stderr
+    assert "SBIN has no data on 1 session(s): 2023-04-06" in checked.stderr
+    assert "SBIN has data ending over 60 min before the session's close on 1 session(s): " \
+        "2023-04-05" in checked.stderr  # fmt: skip
