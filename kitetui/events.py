@@ -49,6 +49,7 @@ class EventKind(StrEnum):
     JUMP_CONFIRMED = "JumpConfirmed"  # a price jump confirmed by the prints after it
     SPIKE_REJECTED = "SpikeRejected"
     HELD_DROPPED = "HeldDropped"
+    OPENING_GAP = "OpeningGap"  # an equity/future opens beyond the bands: a split?
 
     # -- risk -------------------------------------------------------------------------
     RISK_REDUCED = "RiskReduced"
@@ -132,6 +133,8 @@ class EventKind(StrEnum):
     SYMBOL_UNPARSED = "SymbolUnparsed"
     UNDERLYING_UNLISTED = "UnderlyingUnlisted"
     CALENDAR_NOT_COVERED = "CalendarNotCovered"
+    SESSION_MISSING = "SessionMissing"  # a calendar session the data has no row of
+    SESSION_SHORT = "SessionShort"  # the data end long before the session's close
 
     # -- the control socket -----------------------------------------------------------
     CONTROL_SOCKET_RESTORED = "ControlSocketRestored"  # removed while running: re-bound

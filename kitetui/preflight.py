@@ -35,6 +35,7 @@ from kitetui.domain import Event
 from kitetui.events import EventKind
 from kitetui.market.calendar import CalendarError, TradingCalendar
 from kitetui.market.calendar import nse as nse_calendar
+from kitetui.market.coverage import session_coverage
 from kitetui.market.instruments import InstrumentMaster, load_masters
 from kitetui.market.loaders import DataFormatError, data_path
 from kitetui.market.replay import expand_source, load_replay_sources
@@ -93,6 +94,7 @@ def check_inputs(
         events.extend(loaded.events)
         days = loaded.days
         events.extend(check_replay_days(config, days, calendar, config_file))
+        events.extend(session_coverage(loaded.streams, calendar))  # SessionMissing/Short
     return InputCheck(tuple(events), days)
 
 

@@ -292,6 +292,9 @@ _SAID = (
     EventKind.SOURCE_EMPTY,
     EventKind.SOURCE_FILE_EMPTY,
     EventKind.DATA_ON_HOLIDAY,
+    EventKind.SESSION_MISSING,
+    EventKind.SESSION_SHORT,
+    EventKind.OPENING_GAP,
 )
 _COUNTED = {  # at WARNING: a BarSkipped at DEBUG is an engine's warm-up, not the data
     EventKind.BAR_SKIPPED: "bar(s) refused by the price validator (BarSkipped)",

@@ -23,7 +23,17 @@ it is held back. It tells noise from news:
   stay dropped (``SpikeRejected`` note).
 * **A new session is never a spike**: the first item of an IST day is compared with
   nothing before it (a gap at the open, a circuit day, a split in unadjusted data is
-  real); held items left from the previous session are dropped as unconfirmed.
+  real); held items left from the previous session are dropped as unconfirmed. But
+  for a cash equity or a future (``gap_watched``) an open more than ``BAND_LIMIT``
+  from the last price is news a person must hear of (``OpeningGap``, WARNING): NSE's
+  bands make it rare, and in vendor data it is most often a split, bonus or demerger
+  the data was not adjusted for (the desk refuses that symbol's entries for the day).
+* **Beyond the bands within a session is impossible** for a cash equity
+  (``banded``): NSE's price bands are 2/5/10/20% of the previous close, and an F&O
+  stock's dynamic band widens 10% at a time, so a print more than ``BAND_LIMIT`` from
+  the last accepted one is refused outright (never held, never confirmed): in data it
+  is an unadjusted corporate action or a bad print, and three such prints confirming
+  it would trade a split as a 90% crash.
 
 Limits scale with the bar length: ``max_jump`` is for ticks and 1-minute bars, and a
 bar of ``T`` minutes allows ``sqrt(T)`` times more (a random walk's spread), so a
@@ -39,11 +49,15 @@ accepted path *before* the item just checked.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, time
+from itertools import pairwise
 
 from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
 from kitetui.events import EventKind
 
 MAX_PRICE = 10_000_000.0  # rupees a unit, as the loaders' ceiling
+BAND_LIMIT = 0.20  # NSE's widest fixed price band (cash equity 2/5/10/20%)
 _DAY_NS = 86_400_000_000_000
 _IST_NS = 19_800_000_000_000
 _RANGE_SPAN = 20  # bars in the typical-range average
@@ -77,11 +91,15 @@ class _SymbolState:
 class PriceValidator:
     """``max_jump`` is a fraction of the last price; ``jump_overrides`` sets it per
     symbol; ``confirmations`` prints in all (the first held one included) make a
-    jump real; ``wick_ranges`` is the wick limit in typical bar ranges."""
+    jump real; ``wick_ranges`` is the wick limit in typical bar ranges; ``banded``
+    (cash equities) are refused a move beyond ``BAND_LIMIT`` within a session, and
+    ``gap_watched`` (cash equities and futures) are noted when they open beyond it."""
 
     __slots__ = (
+        "_banded",
         "_day",
         "_day_ts",
+        "_gap_watched",
         "_limits",
         "_notes",
         "_released",
@@ -99,6 +117,8 @@ class PriceValidator:
         jump_overrides: dict[str, float] | None = None,
         *,
         wick_ranges: float = 25.0,
+        banded: Iterable[str] = (),
+        gap_watched: Iterable[str] = (),
     ) -> None:
         if not (math.isfinite(max_jump) and max_jump > 0):
             raise ValueError(f"max_jump must be a positive fraction, not {max_jump!r}")
@@ -106,6 +126,8 @@ class PriceValidator:
         self.confirmations = max(1, int(confirmations))
         self.wick_ranges = wick_ranges
         self._limits = dict(jump_overrides or {})
+        self._banded = frozenset(banded)
+        self._gap_watched = frozenset(gap_watched)
         self._states: dict[str, _SymbolState] = {}
         self._released: list[Item] = []
         self._notes: list[Event] = []
@@ -138,7 +160,8 @@ class PriceValidator:
         return released
 
     def take_notes(self) -> list[Event]:
-        """``JumpConfirmed`` / ``SpikeRejected`` / ``HeldDropped`` events to journal."""
+        """``JumpConfirmed`` / ``SpikeRejected`` / ``HeldDropped`` / ``OpeningGap``
+        events to journal."""
         notes, self._notes = self._notes, []
         self._news()
         return notes
@@ -234,15 +257,43 @@ class PriceValidator:
                 self._drop_held(
                     state, EventKind.HELD_DROPPED, "the session ended before confirming"
                 )
+            if state.day >= 0 and item.symbol in self._gap_watched:
+                self._opening_gap(item, state.last)
             state.day = day
             return self._accept(item, state, price)
         last = state.last
         near_old = abs(price - last) <= limit * last
+        if not near_old and abs(price - last) > BAND_LIMIT * last and item.symbol in self._banded:
+            return (
+                f"impossible move: price {price:g} is {abs(price / last - 1):.1%} from {last:g} "
+                f"within a session, beyond NSE's {BAND_LIMIT:.0%} price band (a corporate "
+                "action the data was not adjusted for, or a bad print)"
+            )
         if not state.held:
             if near_old:
                 return self._accept(item, state, price)
             return self._hold(item, state, price, last)
         return self._weigh_held(item, state, price, last, near_old)
+
+    def _opening_gap(self, item: Item, last: float) -> None:
+        """A session's first print far from the last one: noted, still accepted."""
+        opening = item.open if type(item) is Bar else item.price
+        if last <= 0.0 or abs(opening - last) <= BAND_LIMIT * last:
+            return
+        day = date.fromordinal(_EPOCH.toordinal() + (item.ts_ns + _IST_NS) // _DAY_NS)
+        self._notes.append(
+            Event(
+                ts_ns=item.ts_ns,
+                kind=EventKind.OPENING_GAP,
+                message=f"{item.symbol} opens {day} at {opening:g}, {opening / last - 1:+.1%} "
+                f"from the last price {last:g}: possible corporate action (split, bonus, "
+                "demerger): adjust the data; no new entries in it today",
+                symbol=item.symbol,
+                level="WARNING",
+                data={"day": day.isoformat(), "open": opening, "last": last},
+            )
+        )
+        self.has_news = True
 
     def _weigh_held(
         self, item: Item, state: _SymbolState, price: float, last: float, near_old: bool
@@ -399,13 +450,18 @@ class GapDetector:
 
     A gap is recorded, not repaired: indicators carry on from the last bar, and the
     journal says where the hole was so a person can judge the signals around it.
+    ``breaks`` (``session_breaks``) are the closed hours between a split day's windows
+    (the 2024 DR drills closed 10:00-11:30): no data there is the exchange, not a gap.
     """
 
-    __slots__ = ("_last_end", "max_gap_ns")
+    __slots__ = ("_breaks", "_last_end", "max_gap_ns")
 
-    def __init__(self, max_gap_s: float = 180.0) -> None:
+    def __init__(
+        self, max_gap_s: float = 180.0, breaks: Mapping[int, tuple[Break, ...]] | None = None
+    ) -> None:
         self.max_gap_ns = int(max_gap_s * 1e9)
         self._last_end: dict[str, int] = {}
+        self._breaks = dict(breaks or {})
 
     def check(self, item: Tick | Bar) -> str | None:
         start = item.ts_ns
@@ -419,7 +475,46 @@ class GapDetector:
         gap = start - last
         if gap <= self.max_gap_ns or _ist_day(last) != _ist_day(start):
             return None  # most items: no gap (and a new day's first is no gap either)
+        gap -= self._closed_within(last, start)
+        if gap <= self.max_gap_ns:
+            return None  # the hole was the exchange's break between two windows
         return f"no data for {gap / 60e9:.1f} min before this {type(item).__name__.lower()}"
+
+    def _closed_within(self, a_ns: int, b_ns: int) -> int:
+        """Nanoseconds of ``a_ns``..``b_ns`` (one IST day) the exchange was closed."""
+        day = _ist_day(a_ns)
+        closed = 0
+        for lo, hi in self._breaks.get(day, ()):
+            closed += max(0, min(b_ns, hi) - max(a_ns, lo))
+        return closed
+
+
+Break = tuple[int, int]  # epoch ns: the exchange closed from the first to the second
+
+
+def session_breaks(
+    windows: Mapping[date, Sequence[tuple[time, time]]],
+) -> dict[int, tuple[Break, ...]]:
+    """The closed hours between each split day's windows, by IST day number
+    (``TradingCalendar.special_sessions``): one day of one window has none."""
+    breaks: dict[int, tuple[Break, ...]] = {}
+    for day, spans in windows.items():
+        if len(spans) < 2:
+            continue
+        number = (day - _EPOCH).days
+        base = number * _DAY_NS - _IST_NS  # the IST midnight, in epoch ns
+        breaks[number] = tuple(
+            (base + _of_day(close), base + _of_day(opening))
+            for (_, close), (opening, _) in pairwise(spans)
+        )
+    return breaks
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+def _of_day(clock: time) -> int:
+    return (clock.hour * 3600 + clock.minute * 60 + clock.second) * NS_PER_SECOND
 
 
 def _ist_day(ts_ns: int) -> int:

@@ -37,9 +37,10 @@ from kitetui.events import EventKind
 from kitetui.kite.session import LoginRequired
 from kitetui.market.calendar import nse as nse_calendar
 from kitetui.market.feeds import OrderUpdate
+from kitetui.market.instruments import Instrument
 from kitetui.market.loaders import data_path
 from kitetui.market.replay import DateWindow, Item
-from kitetui.market.validate import GapDetector, PriceValidator
+from kitetui.market.validate import GapDetector, PriceValidator, session_breaks
 from kitetui.performance.book import PerformanceBook
 from kitetui.store import runs as runs_repo
 from kitetui.store.compact import compact_single_run
@@ -65,6 +66,11 @@ from kitetui.venues import build_venue
 from kitetui.views import ChartView, DeskSnapshot, HeadlineView, OrderDetail
 
 OPTION_MAX_JUMP = 0.6  # premiums of thin strikes jump tens of percent between trades
+
+
+def _cash_equity(instrument: Instrument) -> bool:
+    """An NSE/BSE stock: bound by the price bands (an index is not traded, not banded)."""
+    return instrument.instrument_type == "EQ" and instrument.segment.upper() != "INDICES"
 
 
 def config_hash(config: AppConfig) -> str:
@@ -229,9 +235,11 @@ class Supervisor:
         self.day: int | None = None
         self._last_equity_minute = -1
         self.validator = PriceValidator(
-            jump_overrides={i.tradingsymbol: OPTION_MAX_JUMP for i in self.master if i.is_option}
+            jump_overrides={i.tradingsymbol: OPTION_MAX_JUMP for i in self.master if i.is_option},
+            banded=[i.tradingsymbol for i in self.master if _cash_equity(i)],
+            gap_watched=[i.tradingsymbol for i in self.master if _cash_equity(i) or i.is_future],
         )
-        self.gaps = GapDetector()
+        self.gaps = GapDetector(breaks=session_breaks(self.calendar.special_sessions))
         self._known = frozenset(self.contracts)
         self._unknown_symbols: set[str] = set()
         # What the print just accepted filled or triggered (``_accept``, ``_react``).
@@ -469,6 +477,8 @@ class Supervisor:
             if validator.has_news:  # a held jump confirmed (or dropped) by this print
                 for note in validator.take_notes():
                     self.trader.record_event(note)
+                    if note.kind == EventKind.OPENING_GAP and not warm:
+                        self._refuse_entries_after_gap(note)
                 released = validator.take_released()
             if reason is not None:
                 self.trader.record_event(
@@ -490,6 +500,17 @@ class Supervisor:
             if self._accept(item, ts, warm, accepted):
                 await self._react()
         return accepted
+
+    def _refuse_entries_after_gap(self, note: Event) -> None:
+        """A session opening beyond the price bands is most likely a corporate action
+        the data was not adjusted for: no new entry in the symbol for the rest of the
+        day (its signals come from nonsense), but nothing is flattened either — a
+        position carried into the gap is the person's to judge (``OpeningGap``)."""
+        self.risk.block_symbol(
+            note.symbol,
+            f"it opened beyond NSE's price bands ({note.data['open']:g} after "
+            f"{note.data['last']:g}): possible unadjusted corporate action",
+        )
 
     def _accept(self, item: Item, ts: int, warm: bool, accepted: list[Item]) -> bool:
         """A print that passed the gate: it marks the book, lets the exchange fill what

@@ -30,14 +30,19 @@ class SessionPlan:
     square_off_equity: int
     square_off_fno: int
     special: bool  # hours other than the regular session's
+    # (open, close) minutes of each window: a split day (the 2024 DR drills) has two,
+    # and its describe names both, not one span over the closed hours between them.
+    windows: tuple[tuple[int, int], ...] = ()
 
     def square_off_minute(self, engine_kind: str) -> int:
         """Equities square off earlier than futures and options, as Zerodha does."""
         return self.square_off_equity if engine_kind == "equity" else self.square_off_fno
 
     def describe(self) -> str:
+        spans = self.windows or ((self.open_minute, self.close_minute),)
+        hours = " and ".join(f"{_hhmm(a)}-{_hhmm(b)}" for a, b in spans)
         return (
-            f"{self.day}: {_hhmm(self.open_minute)}-{_hhmm(self.close_minute)}, entries until "
+            f"{self.day}: {hours}, entries until "
             f"{_hhmm(self.entry_cutoff_minute)}, square-off {_hhmm(self.square_off_equity)} "
             f"(equity) / {_hhmm(self.square_off_fno)} (F&O)"
         )
@@ -46,7 +51,8 @@ class SessionPlan:
 def plan_session(calendar: TradingCalendar, day: date, config: SessionConfig) -> SessionPlan:
     """The day's plan; a day the calendar says is closed (data on a holiday) is planned
     as a regular session, and the caller already says that it is unusual."""
-    times = calendar.session_times(day) or NORMAL_SESSION
+    windows = calendar.session_windows(day) or (NORMAL_SESSION,)
+    times = windows[0][0], windows[-1][1]
     open_minute, close_minute = minute_of(times[0]), minute_of(times[1])
     regular_close = minute_of(parse_clock(config.close))
 
@@ -61,6 +67,7 @@ def plan_session(calendar: TradingCalendar, day: date, config: SessionConfig) ->
         square_off_equity=before_close(config.square_off),
         square_off_fno=before_close(config.square_off_fno),
         special=times != NORMAL_SESSION,
+        windows=tuple((minute_of(a), minute_of(b)) for a, b in windows),
     )
 
 

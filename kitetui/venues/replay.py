@@ -15,6 +15,7 @@ from kitetui.brokers.paper import PaperBroker
 from kitetui.config import AppConfig, ConfigError
 from kitetui.domain import Event
 from kitetui.market.bar_columns import BarColumns, bar_columns
+from kitetui.market.coverage import session_coverage
 from kitetui.market.feeds import Batch, ReplayFeed
 from kitetui.market.instruments import load_masters
 from kitetui.market.loaders import data_path
@@ -84,6 +85,8 @@ class ReplayVenue:
             events.extend(
                 check_replay_days(cfg, loaded_sources.days, host.calendar, host.config_path)
             )
+            # Sessions the files lack or cut short, said once here (not looked for per bar).
+            events.extend(session_coverage(loaded_sources.streams, host.calendar))
             streams = list(loaded_sources.streams)  # lazy: bars built as the merge needs them
             self._columns = bar_columns(streams)
             available = frozenset(s[0].symbol for s in streams if s)

@@ -5,16 +5,19 @@ spike. Real bars from the shared data where the behaviour was found."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kitetui.config import SessionConfig
 from kitetui.domain import NS_PER_SECOND, Bar, Tick
+from kitetui.market.calendar import nse
 from kitetui.market.loaders import load_candles
-from kitetui.market.validate import PriceValidator
+from kitetui.market.validate import GapDetector, PriceValidator, session_breaks
+from kitetui.trading.session import plan_session
 
 IST = timezone(timedelta(hours=5, minutes=30))
 
@@ -33,9 +36,11 @@ def tick(second: int, price: float, *, day: int = 3, symbol: str = "X") -> Tick:
     return Tick(symbol, ts(day) + second * NS_PER_SECOND, price, 1)
 
 
-def quiet_bars(n: int, price: float = 100.0, *, day: int = 3, start: int = 0) -> list[Bar]:
+def quiet_bars(n: int, price: float = 100.0, *, day: int = 3, start: int = 0,
+               symbol: str = "X") -> list[Bar]:  # fmt: skip
     """``n`` ordinary one-minute bars of range 0.4 around ``price``."""
-    return [bar(start + i, price, price + 0.2, price - 0.2, price, day=day) for i in range(n)]
+    return [bar(start + i, price, price + 0.2, price - 0.2, price, day=day, symbol=symbol)
+            for i in range(n)]  # fmt: skip
 
 
 def feed(validator: PriceValidator, items) -> tuple[list, list[str], list]:
@@ -286,3 +291,88 @@ def test_property_with_any_bar_walk_fast_path_answers_as_the_slow_path(steps) ->
         assert fast.check(item) == slow.check(item)
         assert fast.take_released() == slow.take_released()
         assert [n.message for n in fast.take_notes()] == [n.message for n in slow.take_notes()]
+
+
+# ------------------------------------------------------- price bands and corporate actions
+
+
+def test_check_with_equity_opening_beyond_the_bands_notes_a_possible_corporate_action() -> None:
+    """An unadjusted 1:10 split: the next session opens -90%. Accepted (a session's
+    first print is never a spike) but said, with the symbol, the day and both prices."""
+    validator = PriceValidator(banded={"SBIN"}, gap_watched={"SBIN"})
+    feed(validator, quiet_bars(20, 541.35, day=3, symbol="SBIN"))
+    split = bar(0, 54.1, 54.5, 54.0, 54.45, day=5, symbol="SBIN")
+    passed, reasons, notes = feed(validator, [split])
+    assert passed == [split] and reasons == []
+    assert [(n.kind, n.level, n.symbol) for n in notes] == [("OpeningGap", "WARNING", "SBIN")]
+    assert "SBIN opens 2023-04-05 at 54.1, -90.0% from the last price 541.35" in notes[0].message
+    assert "possible corporate action (split, bonus, demerger): adjust the data" in (
+        notes[0].message
+    )
+
+
+def test_check_with_option_or_small_gap_notes_nothing() -> None:
+    validator = PriceValidator(banded={"SBIN"}, gap_watched={"SBIN"})
+    feed(validator, quiet_bars(5, 100.0, day=3, symbol="SBIN"))
+    feed(validator, quiet_bars(5, 100.0, day=3, symbol="OPT"))
+    near = bar(0, 80.0, 80.5, 79.5, 80.0, day=5, symbol="SBIN")  # -20%: within the band
+    option = bar(0, 30.0, 30.5, 29.5, 30.0, day=5, symbol="OPT")  # premiums may
+    assert feed(validator, [near, option])[2] == []
+
+
+def test_check_with_equity_jumping_beyond_the_bands_within_a_session_never_confirms_it() -> None:
+    """A split in the middle of the day: 530 -> 53 for every print after. Three prints
+    confirmed it as a 90% crash (and a stop filled at 53); under NSE's bands it is
+    impossible, so each such print is refused and the level stays."""
+    validator = PriceValidator(banded={"SBIN"}, gap_watched={"SBIN"})
+    feed(validator, quiet_bars(20, 530.45, symbol="SBIN"))
+    after = [bar(20 + i, 53.0, 53.1, 52.9, 53.02, symbol="SBIN") for i in range(5)]
+    passed, reasons, notes = feed(validator, after)
+    assert passed == [] and notes == [] and len(reasons) == 5
+    assert all(r.startswith("impossible move: price 53.02 is 90.0% from 530.45") for r in reasons)
+    back = bar(25, 530.45, 530.6, 530.3, 530.5, symbol="SBIN")
+    assert feed(validator, [back])[0] == [back]  # the level was never moved
+
+
+def test_check_with_unbanded_symbol_still_confirms_a_big_jump() -> None:
+    validator = PriceValidator()  # a future or an index: no fixed band
+    feed(validator, quiet_bars(20, 530.45, symbol="FUT"))
+    after = [bar(20 + i, 53.0, 53.1, 52.9, 53.02, symbol="FUT") for i in range(3)]
+    assert [n.kind for n in feed(validator, after)[2]] == ["JumpConfirmed"]
+
+
+def test_check_with_real_tatamotors_demerger_day_notes_the_opening_gap(
+    shared_data: Path,
+) -> None:
+    """TATAMOTORS 2025-10-14 (the demerger), hourly: opens 561.65 after 457.15 in the
+    vendor's file. Every other day of the file, real moves included, passes unnoted and
+    unrefused."""
+    path = shared_data / "daily/kite_nifty50_60minute_addyfu/TATAMOTORS_60minute_400d.csv.gz"
+    bars = load_candles(path, "TATAMOTORS").bars
+    validator = PriceValidator(banded={"TATAMOTORS"}, gap_watched={"TATAMOTORS"})
+    _, reasons, notes = feed(validator, bars)
+    gaps = [n for n in notes if n.kind == "OpeningGap"]
+    assert [n.data["day"] for n in gaps] == ["2025-10-14"]
+    assert not [r for r in reasons if r.startswith("impossible move")]
+
+
+# --------------------------------------------------------------------------- gaps
+
+
+def _drill_minute(hhmm: str) -> Bar:
+    at = datetime.fromisoformat(f"2024-03-02T{hhmm}:00+05:30")
+    return Bar("SBIN", int(at.timestamp()) * NS_PER_SECOND, 60, 760, 760.2, 759.8, 760, 10)
+
+
+def test_gap_detector_with_split_special_session_says_nothing_of_its_closed_break() -> None:
+    """2024-03-02: 09:15-10:00 and 11:30-12:30 (the DR drill). The 90 minutes between
+    are the exchange's, not a hole in the data; a real hole in the second window is."""
+    gaps = GapDetector(breaks=session_breaks(nse().special_sessions))
+    said = [gaps.check(_drill_minute(t)) for t in ("09:58", "09:59", "11:30", "11:31", "11:50")]
+    assert said[:4] == [None] * 4
+    assert said[4] == "no data for 18.0 min before this bar"
+
+
+def test_session_plan_with_split_special_session_describes_both_windows() -> None:
+    plan = plan_session(nse(), date(2024, 5, 18), SessionConfig())
+    assert plan.describe().startswith("2024-05-18: 09:15-10:00 and 11:30-12:30, entries until")

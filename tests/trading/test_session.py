@@ -110,9 +110,13 @@ async def test_drill_replay_ends_flat_at_its_own_close(tmp_path: Path) -> None:
             "UNION SELECT ts_ns FROM events WHERE kind = 'SquaredOff'"
         ).fetchall()
         kinds = {k for (k,) in conn.execute("SELECT kind FROM events")}
+        (special,) = conn.execute("SELECT message FROM events WHERE kind = 'SpecialSession'")
     assert entries, "the drill traded"
     assert all(ist_minute_of_day(ts) < 12 * 60 for (ts,) in entries)  # cut-off 12:00
     assert sum(q if side == "BUY" else -q for side, q, _ in fills) == 0  # flat
     assert all(ist_minute_of_day(ts) < 12 * 60 + 30 for *_, ts in fills)  # by its close
     assert squares and min(ist_minute_of_day(ts) for (ts,) in squares) == 12 * 60 + 20
     assert "SpecialSession" in kinds and "IntradayCarried" not in kinds
+    # probe B 10: the closed 10:00-11:30 is the exchange's, not a DataGap; both windows said
+    assert "DataGap" not in kinds
+    assert special[0].startswith("2024-03-02: 09:15-10:00 and 11:30-12:30, entries until")
