@@ -330,8 +330,21 @@ def test_check_with_equity_jumping_beyond_the_bands_within_a_session_never_confi
     passed, reasons, notes = feed(validator, after)
     assert passed == [] and notes == [] and len(reasons) == 5
     assert all(r.startswith("impossible move: price 53.02 is 90.0% from 530.45") for r in reasons)
+    assert all("beyond any price band NSE allows" in r for r in reasons)
     back = bar(25, 530.45, 530.6, 530.3, 530.5, symbol="SBIN")
     assert feed(validator, [back])[0] == [back]  # the level was never moved
+
+
+def test_check_with_equity_moving_past_its_fixed_band_still_confirms_it() -> None:
+    """An F&O stock's dynamic band relaxes step by step: Adani Enterprises fell 28% in
+    the session of 2023-02-01. Between the fixed bands and a split's size, a move is
+    held and confirmed like any jump, not refused as impossible."""
+    validator = PriceValidator(banded={"ADANIENT"}, gap_watched={"ADANIENT"})
+    feed(validator, quiet_bars(20, 3000.0, symbol="ADANIENT"))
+    after = [bar(20 + i, 2160.0, 2165.0, 2155.0, 2160.0, symbol="ADANIENT") for i in range(3)]
+    passed, reasons, notes = feed(validator, after)
+    assert not [r for r in reasons if r.startswith("impossible move")]
+    assert [n.kind for n in notes] == ["JumpConfirmed"] and len(passed) == 3
 
 
 def test_check_with_unbanded_symbol_still_confirms_a_big_jump() -> None:
@@ -348,7 +361,7 @@ def test_check_with_real_tatamotors_demerger_day_notes_the_opening_gap(
     vendor's file. Every other day of the file, real moves included, passes unnoted and
     unrefused."""
     path = shared_data / "daily/kite_nifty50_60minute_addyfu/TATAMOTORS_60minute_400d.csv.gz"
-    bars = load_candles(path, "TATAMOTORS").bars
+    bars = load_candles(path, "TATAMOTORS", timeframe_s=3600).bars  # hourly: read as such
     validator = PriceValidator(banded={"TATAMOTORS"}, gap_watched={"TATAMOTORS"})
     _, reasons, notes = feed(validator, bars)
     gaps = [n for n in notes if n.kind == "OpeningGap"]

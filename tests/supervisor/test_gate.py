@@ -307,7 +307,7 @@ async def test_bad_bars_with_spike_and_unknown_data_are_skipped_with_events(
     spike = _rows(
         db,
         "SELECT message FROM events WHERE kind='BarSkipped' AND message LIKE "
-        "'impossible move: price 300%'",  # a cash equity: beyond NSE's bands, refused
+        "'impossible move: price 300%'",  # a cash equity: past any band NSE allows, refused
     )
     assert spike, kinds
     assert kinds.get("RowSkipped", 0) + kinds.get("DuplicateBarsDropped", 0) >= 1
