@@ -897,11 +897,11 @@ def data_cases() -> list[AttackCase]:
             "outside session",
         ),
         _data_case("stray short line", _candles([*good[:10], "5", *good[10:]]), 0, "RowSkipped"),
-        _data_case(
+        _data_case(  # a file that is nearly all bad rows is misread, not replayed in part
             "100k bad rows",
             _candles([*good, *[bad_row.format("x", 1, 1, 1, 1)] * 100_000]),
-            0,
-            "RowSkipped",
+            4,
+            "unusable, refusing the file",
         ),
         _data_case(
             "file names another symbol",
@@ -911,8 +911,8 @@ def data_cases() -> list[AttackCase]:
         ),
         _data_case(
             "file mixes symbols",
-            _candles(
-                [f"{'SBIN' if i % 2 else 'WIPRO'},{r}" for i, r in enumerate(good)],
+            _candles(  # each minute's bar of both: a symbol's own rows a minute apart
+                [f"{symbol},{r}" for r in good for symbol in ("WIPRO", "SBIN")],
                 "symbol," + KITE_HEADER,
             ),
             0,

@@ -8,9 +8,10 @@ which derive from the run id (a fresh one per run).
 
 Sizes (so each test stays under ~20 s on an idle 2-core machine): the bundled demo
 (one day of NIFTY futures and options ticks, five days of five bank stocks' 1-minute
-candles) paced at 100,000x; and a generated year, 2 symbols x 250 NSE days of 15-minute
-bars (12,500 bars), paced at 2,000,000x (0.45 ms a bar interval: about as fast as the
-pipeline, so the pacer sleeps between some batches and not others). The same
+candles) paced at 100,000x; and a generated year, 2 symbols x 250 NSE days of 25
+1-minute bars each, 09:15 to 09:39 (12,500 bars; bars 15 minutes apart would be
+refused as not 1-minute candles), paced at 130,000x (0.45 ms a bar interval: about as
+fast as the pipeline, so the pacer sleeps between some batches and not others). The same
 check on 1-minute bars of more symbols is ``scripts/ledger_parity.py``.
 """
 
@@ -124,7 +125,8 @@ def _write_year(
     spike: tuple[str, int, int] | None = None,
     minutes: int = 15,
 ) -> None:
-    """Seeded GBM bars ``minutes`` apart (25 a day at 15) on ``days`` NSE trading days of
+    """Seeded GBM 1-minute bars from 09:15, ``375 / minutes`` of them a day (25 at 15: a
+    day's data ends at 09:39, the session with it), on ``days`` NSE trading days of
     2023, and an instrument master with their EQ rows. ``spike`` (symbol, day, bar): that
     bar closes half as high again and the next one back where it was, a print the
     validator drops."""
@@ -153,7 +155,7 @@ def _write_year(
                         c = round(round(price * 1.5 / 0.05) * 0.05, 2)
                     h = round(max(o, c) + 0.05 * rng.randint(0, 20), 2)
                     lo = round(min(o, c) - 0.05 * rng.randint(0, 20), 2)
-                    when = (start + timedelta(minutes=minutes * n)).isoformat(sep=" ")
+                    when = (start + timedelta(minutes=n)).isoformat(sep=" ")
                     out.writerow([when, o, h, lo, c, rng.randint(1_000, 50_000)])
     with (folder / "instruments.csv").open("w", newline="") as handle:
         out = csv.writer(handle)
@@ -215,10 +217,10 @@ async def test_a_generated_year_at_full_speed_and_paced_has_the_same_ledger(
     bars = tmp_path / "bars"
     bars.mkdir()
     _write_year(bars, GENERATED, days=250, seed=13)
-    data = _generated_config(bars, "15m", {"fast": 5, "slow": 12, "allow_short": True})
+    data = _generated_config(bars, "1m", {"fast": 5, "slow": 12, "allow_short": True})
     data["risk"]["max_trades_per_symbol_per_day"] = 20
     config = parse_config(data, "parity.yaml")
-    fast, paced, sleeps = await _fast_and_paced(config, tmp_path, 2_000_000.0, monkeypatch)
+    fast, paced, sleeps = await _fast_and_paced(config, tmp_path, 130_000.0, monkeypatch)
     assert sleeps > 0
     days = {ts // (86_400 * 10**9) for *_, ts, _ in fast["fills"]}
     assert len(fast["fills"]) > 300 and len(days) > 150  # traded through the year
