@@ -334,15 +334,20 @@ def test_live_run_without_a_token_exits_5_with_how_to_log_in(tmp_path: Path, exc
     assert "kitetui login" in proc.stderr
 
 
-def _post_fault(sim: Exchange, spec: str) -> None:
+def _sim_post(sim: Exchange, route: str, payload: dict, timeout: float = 10) -> None:
+    """POST to one of the exchange's own ``/_sim`` routes; it must succeed."""
     request = urllib.request.Request(
-        f"{sim.rest}/_sim/faults",
-        data=json.dumps({"spec": spec}).encode(),
+        f"{sim.rest}/_sim/{route}",
+        data=json.dumps(payload).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=10) as answer:
+    with urllib.request.urlopen(request, timeout=timeout) as answer:
         assert json.load(answer)["status"] == "success"
+
+
+def _post_fault(sim: Exchange, spec: str) -> None:
+    _sim_post(sim, "faults", {"spec": spec})
 
 
 def _clear_faults(sim: Exchange) -> None:
@@ -450,14 +455,7 @@ def _rows(db: Path, sql: str) -> list[tuple]:
 
 
 def _advance(sim: Exchange, seconds: int) -> None:
-    request = urllib.request.Request(
-        f"{sim.rest}/_sim/market/advance",
-        data=json.dumps({"seconds": seconds}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        assert json.load(answer)["status"] == "success"
+    _sim_post(sim, "market/advance", {"seconds": seconds}, timeout=30)
 
 
 @pytest.mark.parametrize("exchange", [("--speed", "manual")], indirect=True)
