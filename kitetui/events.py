@@ -50,6 +50,7 @@ class EventKind(StrEnum):
     SPIKE_REJECTED = "SpikeRejected"
     HELD_DROPPED = "HeldDropped"
     OPENING_GAP = "OpeningGap"  # an equity/future opens beyond the bands: a split?
+    BAND_JUMP = "BandJump"  # an equity's confirmed move past the bands in a session
 
     # -- risk -------------------------------------------------------------------------
     RISK_REDUCED = "RiskReduced"

@@ -295,6 +295,7 @@ _SAID = (
     EventKind.SESSION_MISSING,
     EventKind.SESSION_SHORT,
     EventKind.OPENING_GAP,
+    EventKind.BAND_JUMP,
 )
 _COUNTED = {  # at WARNING: a BarSkipped at DEBUG is an engine's warm-up, not the data
     EventKind.BAR_SKIPPED: "bar(s) refused by the price validator (BarSkipped)",

@@ -28,14 +28,14 @@ it is held back. It tells noise from news:
   from the last price is news a person must hear of (``OpeningGap``, WARNING): NSE's
   bands make it rare, and in vendor data it is most often a split, bonus or demerger
   the data was not adjusted for (the desk refuses that symbol's entries for the day).
-* **A split within a session is impossible** for a cash equity (``banded``): NSE's
-  price bands are 2/5/10/20% of the previous close; only an F&O stock has none fixed,
-  and its dynamic band widens 5-10% at a time after a cooling-off (Adani Enterprises
-  fell 28% in the session of 2023-02-01). So a print more than ``IMPOSSIBLE_MOVE``
-  (40%) from the last accepted one is refused outright (never held, never confirmed):
-  in data it is an unadjusted split or bonus (1:2 is -50%) or a bad print, and three
-  such prints confirming it traded a split as a 90% crash. Moves between the band and
-  that are held and confirmed as any jump is.
+* **A cash equity's confirmed move past the bands within a session** (``banded``) is
+  news a person must hear of too (``BandJump``, WARNING; the desk takes no new entry
+  in it that day): NSE's fixed bands stop at 20%, so in data it is most often a split
+  or bonus the data was not adjusted for. It is not refused: an F&O stock's dynamic
+  band relaxes step by step, and real sessions went far past it (Adani Enterprises
+  -28% on 2023-02-01, YES BANK -85% on 2020-03-06). Refusing it froze the symbol at
+  its old price for the day, its stops never triggering: a backtest flattered by a
+  crash it never saw, where a split taken as a crash costs a loss that is said.
 
 Limits scale with the bar length: ``max_jump`` is for ticks and 1-minute bars, and a
 bar of ``T`` minutes allows ``sqrt(T)`` times more (a random walk's spread), so a
@@ -60,7 +60,6 @@ from kitetui.events import EventKind
 
 MAX_PRICE = 10_000_000.0  # rupees a unit, as the loaders' ceiling
 BAND_LIMIT = 0.20  # NSE's widest fixed price band (cash equity 2/5/10/20%)
-IMPOSSIBLE_MOVE = 0.40  # within a session, past every band NSE relaxes: a split, a bad print
 _DAY_NS = 86_400_000_000_000
 _IST_NS = 19_800_000_000_000
 _RANGE_SPAN = 20  # bars in the typical-range average
@@ -95,7 +94,7 @@ class PriceValidator:
     """``max_jump`` is a fraction of the last price; ``jump_overrides`` sets it per
     symbol; ``confirmations`` prints in all (the first held one included) make a
     jump real; ``wick_ranges`` is the wick limit in typical bar ranges; ``banded``
-    (cash equities) are refused a move beyond ``IMPOSSIBLE_MOVE`` within a session, and
+    (cash equities) are noted when a move beyond ``BAND_LIMIT`` is confirmed, and
     ``gap_watched`` (cash equities and futures) are noted when they open beyond it."""
 
     __slots__ = (
@@ -266,16 +265,6 @@ class PriceValidator:
             return self._accept(item, state, price)
         last = state.last
         near_old = abs(price - last) <= limit * last
-        if (
-            not near_old
-            and abs(price - last) > IMPOSSIBLE_MOVE * last
-            and item.symbol in self._banded
-        ):
-            return (
-                f"impossible move: price {price:g} is {abs(price / last - 1):.1%} from {last:g} "
-                f"within a session, beyond any price band NSE allows (a split or bonus the "
-                "data was not adjusted for, or a bad print)"
-            )
         if not state.held:
             if near_old:
                 return self._accept(item, state, price)
@@ -342,6 +331,20 @@ class PriceValidator:
                 "INFO",
             )
         )
+        if item.symbol in self._banded and abs(price - last) > BAND_LIMIT * last:
+            self._notes.append(
+                Event(
+                    ts_ns=item.ts_ns,
+                    kind=EventKind.BAND_JUMP,
+                    message=f"{item.symbol} moved from {last:g} to {price:g} "
+                    f"({price / last - 1:+.1%}) within a session, past NSE's {BAND_LIMIT:.0%} "
+                    "price band: possible corporate action (split, bonus), or a crash; no new "
+                    "entries in it today",
+                    symbol=item.symbol,
+                    level="WARNING",
+                    data={"open": price, "last": last},
+                )
+            )
         self.has_news = True
         return self._accept(item, state, price)
 

@@ -66,6 +66,7 @@ from kitetui.venues import build_venue
 from kitetui.views import ChartView, DeskSnapshot, HeadlineView, OrderDetail
 
 OPTION_MAX_JUMP = 0.6  # premiums of thin strikes jump tens of percent between trades
+_BEYOND_THE_BANDS = frozenset({EventKind.OPENING_GAP, EventKind.BAND_JUMP})
 
 
 def _cash_equity(instrument: Instrument) -> bool:
@@ -477,7 +478,7 @@ class Supervisor:
             if validator.has_news:  # a held jump confirmed (or dropped) by this print
                 for note in validator.take_notes():
                     self.trader.record_event(note)
-                    if note.kind == EventKind.OPENING_GAP and not warm:
+                    if note.kind in _BEYOND_THE_BANDS and not warm:
                         self._refuse_entries_after_gap(note)
                 released = validator.take_released()
             if reason is not None:
@@ -506,9 +507,10 @@ class Supervisor:
         the data was not adjusted for: no new entry in the symbol for the rest of the
         day (its signals come from nonsense), but nothing is flattened either — a
         position carried into the gap is the person's to judge (``OpeningGap``)."""
+        moved = "opened" if note.kind == EventKind.OPENING_GAP else "moved"
         self.risk.block_symbol(
             note.symbol,
-            f"it opened beyond NSE's price bands ({note.data['open']:g} after "
+            f"it {moved} beyond NSE's price bands ({note.data['open']:g} after "
             f"{note.data['last']:g}): possible unadjusted corporate action",
         )
 

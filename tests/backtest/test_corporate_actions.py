@@ -75,13 +75,18 @@ def test_an_unadjusted_split_and_missing_sessions_are_in_the_report(tmp_path: Pa
             "SELECT count(*) FROM orders WHERE purpose = 'ENTRY' AND date(ts_ns / 1e9 + "
             "19800, 'unixepoch') = '2023-04-10'"
         ).fetchone()[0]
-        refused = conn.execute(
-            "SELECT count(*) FROM events WHERE kind = 'BarSkipped' AND message LIKE "
-            "'impossible move:%'"
+        (jumped,) = conn.execute(
+            "SELECT ts_ns FROM events WHERE kind = 'BandJump' AND symbol = 'SBIN'"
+        ).fetchone()
+        entries_after_the_jump = conn.execute(
+            "SELECT count(*) FROM orders WHERE purpose = 'ENTRY' AND ts_ns >= ? AND "
+            "date(ts_ns / 1e9 + 19800, 'unixepoch') = '2023-04-11'",
+            (jumped,),
         ).fetchone()[0]
-    assert "JumpConfirmed" not in kinds  # the split at 12:00 on 04-11 is never a move
-    assert refused == 210  # 12:00-15:29 of 04-11, each refused
-    assert entries_on_gap_day == 0
+    # the split at 12:00 on 04-11 is confirmed as a move, said, and trades nothing new
+    assert "JumpConfirmed" in kinds
+    assert any(w.startswith("BandJump: SBIN moved from") for w in warnings)
+    assert entries_on_gap_day == 0 and entries_after_the_jump == 0
 
 
 def test_check_config_says_the_missing_and_short_sessions(tmp_path: Path) -> None:

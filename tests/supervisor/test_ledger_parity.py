@@ -264,11 +264,9 @@ def _assert_spike_left_the_columns(folder: Path) -> None:
     """GENA's spike was dropped once, GENA left its columns and GENB kept them, and the
     chart's bars are the paced run's, built either way."""
     with sqlite3.connect(folder / "fast.db") as conn:
-        # a cash equity's spike past any band (40%) is refused at once (BarSkipped,
-        # "impossible move"), a smaller one held, then rejected (SpikeRejected)
+        # held, then rejected when the next print came back (SpikeRejected)
         (dropped,) = conn.execute(
-            "SELECT count(*) FROM events WHERE symbol = 'GENA' AND (kind = 'SpikeRejected' "
-            "OR (kind = 'BarSkipped' AND message LIKE 'impossible move:%'))"
+            "SELECT count(*) FROM events WHERE symbol = 'GENA' AND kind = 'SpikeRejected'"
         ).fetchone()
     assert dropped == 1
     assert COLUMNS[folder / "fast.db"] == {"GENA": False, "GENB": True}
