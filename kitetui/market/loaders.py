@@ -882,6 +882,7 @@ def _outside_cause(ts_ns: np.ndarray) -> str:
     )
 
 
+_REGULAR = 0.8  # this share of same-day gaps equal to their step: bars of that length
 _MIN_GAPS = 5  # fewer same-day gaps than this: too few to tell the bar length
 
 
@@ -891,9 +892,12 @@ def _spacing_problem(ts_ns: np.ndarray, timeframe_s: int) -> str:
     A file does not say its bar length and the replay assumes ``timeframe_s`` (60):
     hourly bars were replayed as seven 1-minute bars a day, filling an order an hour
     late and missing the 15:20 square-off (probe B 4). Two shapes give it away: the
-    same-day gaps share a step larger than ``timeframe_s`` (their gcd: a thin 1-minute
-    file has irregular gaps, whose gcd is 60), or one bar a day at one time of day
-    (daily candles stamped 09:15).
+    same-day gaps share a step larger than ``timeframe_s`` (their gcd) and nearly all
+    of them are that step (``_REGULAR``: bars of a length are evenly spaced), or one
+    bar a day at one time of day (daily candles stamped 09:15). A thin 1-minute file
+    has irregular gaps: Kite leaves out a minute without a trade, and a deep option's
+    7 bars of a day, 10, 4, 12, 2, 2 and 2 minutes apart, share a step of 2 minutes
+    by chance (it was refused, and the whole run with it).
     """
     if timeframe_s >= DAY_S or len(ts_ns) < 2:
         return ""
@@ -913,8 +917,9 @@ def _spacing_problem(ts_ns: np.ndarray, timeframe_s: int) -> str:
         return ""
     values, counts = np.unique(gaps, return_counts=True)
     common = int(values[np.argmax(counts)])
-    every = "" if common == step else f" (every gap a multiple of {_duration(step)})"
-    return f"bars {_duration(common)} apart{every}: {resample}"
+    if common != step or counts.max() < _REGULAR * len(gaps):
+        return ""  # a thin file's gaps: a shared step by chance, not a bar length
+    return f"bars {_duration(common)} apart: {resample}"
 
 
 def _duration(seconds: int) -> str:

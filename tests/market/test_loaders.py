@@ -625,6 +625,17 @@ def test_load_candles_with_a_thin_minute_file_keeps_it(tmp_path: Path) -> None:
     assert len(load_candles(write(tmp_path, "o.csv", KITE_HEADER + rows), "X").bars) == 30
 
 
+def test_load_candles_with_a_thin_file_whose_gaps_share_a_step_by_chance_keeps_it(
+    tmp_path: Path,
+) -> None:
+    """Probe E: a deep option's real day, Kite's minutes with a trade only: 12:01,
+    12:11, 12:15, 12:27, 12:29, 12:31, 12:33. Its gaps share a step of 2 minutes by
+    chance; it was refused as "bars 2 minutes apart", and the whole run with it."""
+    minutes = [166, 176, 180, 192, 194, 196, 198]  # minutes after 09:15
+    rows = "".join(kite_line(m) for m in minutes)
+    assert len(load_candles(write(tmp_path, "o.csv", KITE_HEADER + rows), "X").bars) == 7
+
+
 @pytest.mark.parametrize("load", [load_candles, reference_candles])
 def test_load_candles_with_fractional_volume_keeps_the_row_rounded_down(
     tmp_path: Path, load
