@@ -81,8 +81,10 @@ def check_inputs(
                 if source.optional and not path.exists():
                     continue
                 _require_file(path, key, config_file)
+    options: set[str] = set()  # not judged for missing or short sessions
     if config.instruments:
         master, master_events = load_masters([data_path(spec) for spec in config.instruments])
+        options = {i.tradingsymbol for i in master if i.is_option}
         events.extend(master_events)
         check_tradables(config, master, config_file)
         events.extend(_unlisted_underlyings(config, master))
@@ -94,7 +96,7 @@ def check_inputs(
         events.extend(loaded.events)
         days = loaded.days
         events.extend(check_replay_days(config, days, calendar, config_file))
-        events.extend(session_coverage(loaded.streams, calendar))  # SessionMissing/Short
+        events.extend(session_coverage(loaded.streams, calendar, options))  # SessionMissing/Short
     return InputCheck(tuple(events), days)
 
 

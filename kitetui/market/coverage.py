@@ -9,13 +9,15 @@ WARNING: the report lists them).
 Per stream the work is per day: a lazy stream's ``ts_ns`` column is read at once, any
 other stream is walked a day at a time by binary search (streams are in time order).
 Days of a year the calendar does not cover are not judged (``CalendarNotCovered``
-already says so: every weekday would be taken for a session).
+already says so: every weekday would be taken for a session), nor are options: a strike
+trades when someone trades it, and a complete file of a deep one ends at its last trade
+(a day's chain gave 31 false ``SessionShort`` lines).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, timedelta
 
 import numpy as np
@@ -37,15 +39,20 @@ Item = Tick | Bar
 
 
 def session_coverage(
-    streams: Sequence[Sequence[Item]], calendar: TradingCalendar
+    streams: Sequence[Sequence[Item]],
+    calendar: TradingCalendar,
+    unjudged: Collection[str] = (),
 ) -> tuple[Event, ...]:
     """``SessionMissing`` and ``SessionShort`` events for the streams (one symbol each),
-    one event per symbol and kind, naming the days."""
+    one event per symbol and kind, naming the days; ``unjudged`` symbols (options) are
+    left out."""
     events: list[Event] = []
     for stream in streams:
         if not stream:
             continue
         symbol = stream[0].symbol
+        if symbol in unjudged:
+            continue
         ends = _day_ends(stream)
         days = {number: _EPOCH + timedelta(days=number) for number in ends}
         missing = _missing(sorted(days.values()), calendar)

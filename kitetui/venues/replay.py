@@ -86,7 +86,8 @@ class ReplayVenue:
                 check_replay_days(cfg, loaded_sources.days, host.calendar, host.config_path)
             )
             # Sessions the files lack or cut short, said once here (not looked for per bar).
-            events.extend(session_coverage(loaded_sources.streams, host.calendar))
+            options = {i.tradingsymbol for i in master if i.is_option}
+            events.extend(session_coverage(loaded_sources.streams, host.calendar, options))
             streams = list(loaded_sources.streams)  # lazy: bars built as the merge needs them
             self._columns = bar_columns(streams)
             available = frozenset(s[0].symbol for s in streams if s)

@@ -41,6 +41,14 @@ def test_coverage_with_a_day_cut_short_says_it() -> None:
     assert events[0].data == {"days": ["2023-04-06"]}
 
 
+def test_coverage_leaves_options_unjudged() -> None:
+    """Probe E: a deep strike's complete file ends at its last trade (13:33): a day's
+    chain gave 31 false SessionShort lines. The caller names its options."""
+    bars = minutes(date(2023, 4, 5)) + minutes(date(2023, 4, 6), last="13:33")
+    assert [e.kind for e in session_coverage([bars], nse())] == ["SessionShort"]
+    assert session_coverage([bars], nse(), unjudged={"SBIN"}) == ()
+
+
 def test_coverage_with_full_days_and_a_split_special_session_says_nothing() -> None:
     drill = minutes(date(2024, 3, 2), last="09:59") + minutes(date(2024, 3, 2), "11:30", "12:29")
     bars = minutes(date(2024, 3, 1)) + drill + minutes(date(2024, 3, 4))
