@@ -135,6 +135,12 @@ def _too_many_requests(exc: BaseException) -> bool:
     return isinstance(exc, kex.KiteException) and getattr(exc, "code", 0) == 429
 
 
+# Refusals Kite sends as a NetworkException (retried like a network error) that no
+# retry changes: an order modified 25 times is never modified again (docs/exchange-rules
+# row 7a). Retried, the exit manager waited on it for good, its close at a dead limit.
+_FINAL = ("maximum allowed order modifications exceeded",)
+
+
 class KiteBroker:
     """The ``Broker`` protocol over a ``KiteConnect`` client; see the module doc."""
 
@@ -225,6 +231,8 @@ class KiteBroker:
     def _retryable(exc: BaseException) -> bool:
         if isinstance(exc, requests.RequestException):
             return True
+        if any(text in str(exc).lower() for text in _FINAL):
+            return False  # a NetworkException no retry can change
         if isinstance(exc, kex.NetworkException | kex.DataException):
             return True
         if isinstance(exc, kex.KiteException):

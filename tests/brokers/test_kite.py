@@ -989,3 +989,20 @@ async def test_sim_modify_answered_429_is_retried(sim, sim_broker):
     lower = round(stop.trigger_price - 1.0, 1)
     changed = await run(broker.modify("STOP0001", ts_ns=0, trigger_price=lower))
     assert changed is not None and changed.trigger_price == lower
+
+
+@needs_sim
+async def test_sim_modify_past_kites_25_is_refused_not_retried(sim, sim_broker):
+    """Probe D: Kite answers a 26th modification with a NetworkException, which was
+    retried as a network error and then said "unavailable", for good: the exit manager
+    tried again at every service and never replaced its close (a dead limit, the market
+    running away). It is a refusal: the caller cancels and replaces."""
+    from kitetui.brokers.base import ModifyRefused
+
+    broker, _ = sim_broker
+    stop = await _resting_stop(broker, sim)
+    for step in range(25):
+        trigger = round(stop.trigger_price - 0.05 * (1 + step % 2), 2)
+        assert await run(broker.modify("STOP0001", ts_ns=0, trigger_price=trigger)) is not None
+    with pytest.raises(ModifyRefused, match="Maximum allowed order modifications"):
+        await run(broker.modify("STOP0001", ts_ns=0, trigger_price=stop.trigger_price))
