@@ -441,7 +441,8 @@ class Supervisor:
             await self.sessions.square_off(ts)
         await self._deliver(accepted)
         if not warm:
-            await self.trader.exits.service()  # retries due, resting orders re-priced
+            if not self.feed.live:  # live, the venue's timer does it beside the ticks
+                await self.trader.exits.service()  # retries due, resting orders re-priced
             if self.sessions.due(ts):
                 await self.sessions.close(ts)
             self._checkpoint(ts)

@@ -131,6 +131,7 @@ class ExitManager:
         self._unheard_refusals: dict[str, Order] = {}
         self._last_action: dict[str, int] = {}  # tag -> when it was placed or re-priced
         self._modifications: dict[str, int] = {}  # tag -> modifications we made
+        self._reprice_failing: set[str] = set()  # tags whose re-price is not accepted
         self._naked: dict[str, str] = {}  # symbol -> why, while naked (alarm raised)
         # symbol -> (stop placements not accepted in a row, when the next may go)
         self._stop_retry: dict[str, tuple[int, int]] = {}
@@ -154,6 +155,7 @@ class ExitManager:
         working order is re-priced, so nothing reads it again)."""
         self._last_action.pop(tag, None)
         self._modifications.pop(tag, None)
+        self._reprice_failing.discard(tag)
 
     # -- what the exchange works for a symbol -----------------------------------------
 
@@ -904,11 +906,27 @@ class ExitManager:
                 price=limit,
                 why=f"resting {order.pending_qty} re-priced to {limit:g} (last {price:g})",
             )
-        except BrokerUnavailable:
-            return  # tried again at the next service
+        except BrokerUnavailable as exc:
+            # Tried again at the next service; said once a streak: a 429 storm left a
+            # close resting far from the market for a minute without a word.
+            if order.tag not in self._reprice_failing:
+                self._reprice_failing.add(order.tag)
+                self.trader.record_event(
+                    Event(
+                        ts_ns=self.trader.clock.now_ns,
+                        kind=EventKind.EXIT_RETRY_SCHEDULED,
+                        level="WARNING",
+                        symbol=order.symbol,
+                        message=f"resting {order.tag} could not be re-priced to {limit:g} "
+                        f"({exc}): tried again at each service",
+                    )
+                )
+            return
         except ModifyRefused as exc:
+            self._reprice_failing.discard(order.tag)
             await self._replace(order, str(exc))
             return
+        self._reprice_failing.discard(order.tag)
         if changed is not None:
             self._modifications[order.tag] = count + 1
 

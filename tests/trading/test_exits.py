@@ -478,6 +478,30 @@ async def test_a_reprice_never_moves_a_triggered_stop_away_from_the_market(
         await desk.close()
 
 
+async def test_a_reprice_not_accepted_is_said_once_a_streak(tmp_path: Path) -> None:
+    """Probe D D3: a 429 storm left a close resting far from the market for a minute
+    with 31 failed modifications in the log and not one event in the journal."""
+    paper = PaperBroker(slippage_bps=0, tick_sizes=_ticks())
+    broker = Refusing(paper)
+    desk = await _desk(
+        tmp_path, broker=broker, exits=ExitConfig(reprice_after_s=1.0, max_modifications=5)
+    )
+    try:
+        await _long(desk)
+        [stop] = working(desk.trader, FUT, OrderPurpose.STOP)
+        await desk.trader.modify(stop.tag, order_type=OrderType.LIMIT, price=19_900.0,
+                                 purpose=OrderPurpose.EXIT, why="resting")  # fmt: skip
+        broker.fail("modify", *(BrokerUnavailable("429 Too many requests") for _ in range(3)))
+        for _ in range(3):
+            await desk.price(FUT, 19_500.0, seconds=1.5)
+        said = [e.message for e in desk.trader.events if e.kind == "ExitRetryScheduled"]
+        assert len(said) == 1 and f"resting {stop.tag} could not be re-priced" in said[0]
+        await desk.price(FUT, 19_500.0, seconds=1.5)  # accepted again: re-priced
+        assert desk.trader.orders[stop.tag].price == 19_305.0
+    finally:
+        await desk.close()
+
+
 async def test_a_close_resting_from_before_a_live_restart_is_repriced(tmp_path: Path) -> None:
     """Probe A F2: live, the exit manager's timer is the monotonic clock; an order it
     had not placed in this process (a restart) was timed from its epoch stamp, so
