@@ -122,6 +122,15 @@ def _config(tmp: Path, sim: Exchange, mode: str) -> Path:
     return path
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, as a person stops a desk; killed if it has not stopped in 30 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def _run_until(config: Path, db: Path, orders: int, *extra: str, timeout: float = 90) -> str:
     log = config.with_suffix(".log")
     with log.open("wb") as out:
@@ -158,11 +167,7 @@ def _run_until(config: Path, db: Path, orders: int, *extra: str, timeout: float 
             time.sleep(0.25)
         time.sleep(2)  # let the last order updates and a reconcile pass land
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
     text = log.read_text()
     assert proc.returncode == 0, text[-3000:]
     return text
@@ -406,11 +411,7 @@ def test_live_rehearsal_with_rest_and_ticker_faults_ends_flat(tmp_path: Path, ex
             time.sleep(0.5)
         time.sleep(2)  # the last updates and a reconcile pass
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
     text = log.read_text()
     assert proc.returncode == 0, text[-3000:]
     assert not _open_position(db), "the journal is not flat"
@@ -514,11 +515,7 @@ def test_a_live_desk_killed_and_restarted_rebuilds_before_any_tick(tmp_path, exc
         assert _rows(db, journaled)[0][0], "the command was not journaled"
         time.sleep(2.5)  # reconcile passes over the rebuilt book
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
     assert proc.returncode == 0, log.read_text()[-3000:]
     assert _rows(db, "SELECT count(*) FROM fills")[0][0] == fills[0]  # no tick, no fill
     cancelled = _rows(
