@@ -161,9 +161,11 @@ async def _checked_cancel(client: ControlClient, tag: str, force: bool) -> dict[
         return {"tag": tag}  # unknown, finished or ambiguous: the desk says which
     order = matches[0]
     if order.purpose == "STOP" and not force:
+        # a stop that triggered and was re-priced is a LIMIT: its trigger is 0
+        level = order.trigger_price or order.price
         raise StopNotForced(
             f"{order.tag} is the protective stop of {order.symbol} ({order.side} "
-            f"{order.quantity} {order.order_type} @ {order.trigger_price:,.2f}): cancelling "
+            f"{order.quantity} {order.order_type} @ {level:,.2f}): cancelling "
             "it leaves the position without a stop. Add --force to cancel it anyway."
         )
     return {"tag": order.tag}

@@ -171,6 +171,22 @@ async def test_cancel_with_protective_stop_needs_force_and_says_why(served, caps
     assert desk.commands == [CancelOrder("eq-2")]  # the prefix resolved to the whole tag
 
 
+async def test_cancel_with_a_repriced_stop_says_its_limit_not_zero(served, capsys):
+    """Probe D: a stop that triggered and was re-priced is a LIMIT whose trigger is 0,
+    and the refusal said "@ 0.00" of an order resting at 75.20."""
+    desk, server = served
+    stop = next(o for o in desk.published.orders if o.tag == "eq-2")
+    repriced = dataclasses.replace(
+        stop, order_type="LIMIT", status="OPEN", price=575.2, trigger_price=0.0
+    )
+    desk.published = dataclasses.replace(
+        desk.published,
+        orders=tuple(repriced if o.tag == "eq-2" else o for o in desk.published.orders),
+    )
+    assert await ctl("--socket", str(server.path), "cancel", "eq-2") == 1
+    assert "(SELL 10 LIMIT @ 575.20)" in capsys.readouterr().err
+
+
 async def test_cancel_of_an_order_that_is_not_a_stop_needs_no_force(served, capsys):
     desk, server = served
     assert await ctl("--socket", str(server.path), "cancel", "eq-1") == 0  # finished: desk says
