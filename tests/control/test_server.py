@@ -399,14 +399,21 @@ async def test_two_clients_on_one_real_desk_see_each_others_commands() -> None:
                 await asyncio.wait_for(two.close(), REAL_T)
 
 
-async def test_a_removed_socket_file_is_bound_again_and_said(sock_dir):
-    """probe C 5: an `rm` of the socket cut the desk off for good, silently."""
-    events = []
+async def _watched(sock_dir: Path) -> tuple[ControlServer, Path, list]:
+    """A started server whose socket watchdog checks every 0.05 s: (server, its socket
+    path, the events it journals)."""
+    events: list = []
     path = socket_path_for(sock_dir / "state.db")
     server = ControlServer(
         FakeDesk(make_snapshot()), path, on_event=events.append, socket_check_s=0.05
     )
     await asyncio.wait_for(server.start(), T)
+    return server, path, events
+
+
+async def test_a_removed_socket_file_is_bound_again_and_said(sock_dir):
+    """probe C 5: an `rm` of the socket cut the desk off for good, silently."""
+    server, path, events = await _watched(sock_dir)
     try:
         os.unlink(path)
         await eventually(lambda: path.exists() and events, T)
@@ -424,12 +431,7 @@ async def test_a_removed_socket_file_is_bound_again_and_said(sock_dir):
 
 
 async def test_a_foreign_file_at_the_socket_path_is_left_and_said_once(sock_dir):
-    events = []
-    path = socket_path_for(sock_dir / "state.db")
-    server = ControlServer(
-        FakeDesk(make_snapshot()), path, on_event=events.append, socket_check_s=0.05
-    )
-    await asyncio.wait_for(server.start(), T)
+    server, path, events = await _watched(sock_dir)
     try:
         os.unlink(path)
         path.write_text("not yours")

@@ -87,6 +87,12 @@ async def _desk(tmp_path: Path, **kwargs):
     return desk
 
 
+async def _refusing_desk(tmp_path: Path, **kwargs):
+    """A desk whose broker refuses the calls a test names (``Refusing``): (desk, broker)."""
+    broker = Refusing(PaperBroker(slippage_bps=0, tick_sizes=_ticks()))
+    return await _desk(tmp_path, broker=broker, **kwargs), broker
+
+
 async def _long(desk, price: float = 19_500.0) -> None:
     """Go long the future at ``price`` and let the entry fill at the next price."""
     await desk.price(FUT, price)
@@ -220,9 +226,7 @@ async def test_sliced_position_has_sliced_stops_and_every_slice_turns(tmp_path: 
 
 
 async def test_stop_refused_by_the_exchange_closes_the_position(tmp_path: Path) -> None:
-    paper = PaperBroker(slippage_bps=0, tick_sizes=_ticks())
-    broker = Refusing(paper)
-    desk = await _desk(tmp_path, broker=broker)
+    desk, broker = await _refusing_desk(tmp_path)
     try:
         await desk.price(FUT, 19_500.0)
         await desk.trader.on_signal(desk.engine, desk.signal(SignalKind.LONG, FUT, 19_500.0))
@@ -232,7 +236,7 @@ async def test_stop_refused_by_the_exchange_closes_the_position(tmp_path: Path) 
 
             if order.purpose is OrderPurpose.STOP:
                 return replace(order, status=OrderStatus.REJECTED, reason="RMS: stop refused")
-            return await paper.place(order)
+            return await broker.paper.place(order)
 
         broker.place = reject  # type: ignore[method-assign]
         await desk.price(FUT, 19_500.0)
@@ -249,9 +253,7 @@ async def test_stop_refused_by_the_exchange_closes_the_position(tmp_path: Path) 
 
 
 async def test_close_not_accepted_keeps_the_stop_and_retries(tmp_path: Path) -> None:
-    paper = PaperBroker(slippage_bps=0, tick_sizes=_ticks())
-    broker = Refusing(paper)
-    desk = await _desk(tmp_path, broker=broker, exits=ExitConfig(retry_backoff_s=0.5))
+    desk, broker = await _refusing_desk(tmp_path, exits=ExitConfig(retry_backoff_s=0.5))
     try:
         await _long(desk)
         [stop] = working(desk.trader, FUT, OrderPurpose.STOP)
@@ -286,9 +288,7 @@ async def test_close_not_accepted_keeps_the_stop_and_retries(tmp_path: Path) -> 
 
 
 async def test_fresh_close_not_accepted_is_retried_under_a_fresh_tag(tmp_path: Path) -> None:
-    paper = PaperBroker(slippage_bps=0, tick_sizes=_ticks())
-    broker = Refusing(paper)
-    desk = await _desk(tmp_path, broker=broker, exits=ExitConfig(retry_backoff_s=1.0))
+    desk, broker = await _refusing_desk(tmp_path, exits=ExitConfig(retry_backoff_s=1.0))
     try:
         await _long(desk)
         # the exchange will not turn the stop (modify refused): it is cancelled and a
@@ -314,9 +314,7 @@ async def test_fresh_close_not_accepted_is_retried_under_a_fresh_tag(tmp_path: P
 
 
 async def test_stop_not_accepted_is_retried_with_the_naked_alarm(tmp_path: Path) -> None:
-    paper = PaperBroker(slippage_bps=0, tick_sizes=_ticks())
-    broker = Refusing(paper)
-    desk = await _desk(tmp_path, broker=broker, exits=ExitConfig(retry_backoff_s=0.5))
+    desk, broker = await _refusing_desk(tmp_path, exits=ExitConfig(retry_backoff_s=0.5))
     try:
         await desk.price(FUT, 19_500.0)
         await desk.trader.on_signal(desk.engine, desk.signal(SignalKind.LONG, FUT, 19_500.0))
@@ -335,9 +333,7 @@ async def test_stop_not_accepted_is_retried_with_the_naked_alarm(tmp_path: Path)
 async def test_a_stop_never_accepted_is_said_so_not_called_refused(tmp_path: Path) -> None:
     """Probe A M4: three 429s in a row close the position as documented, but the event
     called them the exchange's refusal."""
-    paper = PaperBroker(slippage_bps=0, tick_sizes=_ticks())
-    broker = Refusing(paper)
-    desk = await _desk(tmp_path, broker=broker, exits=ExitConfig(retry_backoff_s=0.5))
+    desk, broker = await _refusing_desk(tmp_path, exits=ExitConfig(retry_backoff_s=0.5))
     try:
         await desk.price(FUT, 19_500.0)
         await desk.trader.on_signal(desk.engine, desk.signal(SignalKind.LONG, FUT, 19_500.0))
@@ -481,10 +477,8 @@ async def test_a_reprice_never_moves_a_triggered_stop_away_from_the_market(
 async def test_a_reprice_not_accepted_is_said_once_a_streak(tmp_path: Path) -> None:
     """Probe D D3: a 429 storm left a close resting far from the market for a minute
     with 31 failed modifications in the log and not one event in the journal."""
-    paper = PaperBroker(slippage_bps=0, tick_sizes=_ticks())
-    broker = Refusing(paper)
-    desk = await _desk(
-        tmp_path, broker=broker, exits=ExitConfig(reprice_after_s=1.0, max_modifications=5)
+    desk, broker = await _refusing_desk(
+        tmp_path, exits=ExitConfig(reprice_after_s=1.0, max_modifications=5)
     )
     try:
         await _long(desk)
@@ -699,9 +693,7 @@ async def test_a_stop_that_fills_while_its_position_is_being_closed_is_no_stop_a
     """A flatten (or the kill switch) turns the stop into the close; on a live exchange
     its fill can arrive still marked STOP, and 'protective stop filled' rang the bell
     and the hook for a close the trader asked for."""
-    paper = PaperBroker(slippage_bps=0, tick_sizes=_ticks())
-    broker = Refusing(paper)
-    desk = await _desk(tmp_path, broker=broker)
+    desk, broker = await _refusing_desk(tmp_path)
     try:
         await _long(desk)
         [stop] = working(desk.trader, FUT, OrderPurpose.STOP)
