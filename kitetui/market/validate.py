@@ -278,15 +278,14 @@ class PriceValidator:
             return
         day = date.fromordinal(_EPOCH.toordinal() + (item.ts_ns + _IST_NS) // _DAY_NS)
         self._notes.append(
-            Event(
-                ts_ns=item.ts_ns,
-                kind=EventKind.OPENING_GAP,
-                message=f"{item.symbol} opens {day} at {opening:g}, {opening / last - 1:+.1%} "
-                f"from the last price {last:g}: possible corporate action (split, bonus, "
-                "demerger): adjust the data; no new entries in it today",
-                symbol=item.symbol,
-                level="WARNING",
-                data={"day": day.isoformat(), "open": opening, "last": last},
+            _note(
+                item,
+                EventKind.OPENING_GAP,
+                f"{item.symbol} opens {day} at {opening:g}, {opening / last - 1:+.1%} from the "
+                f"last price {last:g}: possible corporate action (split, bonus, demerger): "
+                "adjust the data; no new entries in it today",
+                "WARNING",
+                {"day": day.isoformat(), "open": opening, "last": last},
             )
         )
         self.has_news = True
@@ -333,16 +332,14 @@ class PriceValidator:
         )
         if item.symbol in self._banded and abs(price - last) > BAND_LIMIT * last:
             self._notes.append(
-                Event(
-                    ts_ns=item.ts_ns,
-                    kind=EventKind.BAND_JUMP,
-                    message=f"{item.symbol} moved from {last:g} to {price:g} "
-                    f"({price / last - 1:+.1%}) within a session, past NSE's {BAND_LIMIT:.0%} "
-                    "price band: possible corporate action (split, bonus), or a crash; no new "
-                    "entries in it today",
-                    symbol=item.symbol,
-                    level="WARNING",
-                    data={"open": price, "last": last},
+                _note(
+                    item,
+                    EventKind.BAND_JUMP,
+                    f"{item.symbol} moved from {last:g} to {price:g} ({price / last - 1:+.1%}) "
+                    f"within a session, past NSE's {BAND_LIMIT:.0%} price band: possible "
+                    "corporate action (split, bonus), or a crash; no new entries in it today",
+                    "WARNING",
+                    {"open": price, "last": last},
                 )
             )
         self.has_news = True
@@ -451,8 +448,15 @@ def _broken_tick(tick: Tick) -> str:
     return ""
 
 
-def _note(item: Item, kind: EventKind, message: str, level: str) -> Event:
-    return Event(ts_ns=item.ts_ns, kind=kind, message=message, symbol=item.symbol, level=level)
+def _note(item: Item, kind: EventKind, message: str, level: str, data: dict | None = None) -> Event:
+    return Event(
+        ts_ns=item.ts_ns,
+        kind=kind,
+        message=message,
+        symbol=item.symbol,
+        level=level,
+        data=data or {},
+    )
 
 
 class GapDetector:
