@@ -86,8 +86,9 @@ async def test_every_tab_and_key_against_a_real_supervisor_on_replay(tmp_path: P
 
             # The order detail pane reads the journal through the link.
             await pilot.press("2", "end")
-            await _until(lambda: "history" in _detail(app, "orders"), pilot)
-            assert "NEW" in _detail(app, "orders")
+            # "loading history…" says "history" too: wait for the journal's rows
+            await _until(lambda: "NEW" in _detail(app, "orders"), pilot)
+            assert "loading history" not in _detail(app, "orders")
 
             # Sort, filter and help.
             await pilot.press("o")
