@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import math
+import operator
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -158,6 +159,9 @@ class ClosedTrade:
         return cls(trade.entry_ts_ns, trade.exit_ts_ns, trade.net)
 
 
+_exit_time = operator.attrgetter("exit_ts_ns")
+
+
 @dataclass(slots=True)
 class Tally:
     """The trade figures of a set of trades, taken one at a time (``add``).
@@ -165,9 +169,9 @@ class Tally:
     Sums are exact; the closed-trade equity and its drawdown follow each trade as it is
     added in exit order (the order trades close in), one point per exit time: the point
     of an exit time is taken once the next time comes (``_step``). A trade added out of
-    that order (an earlier exit after a later one) is still counted exactly: the drawdown
-    is then measured again from the closed trades sorted by exit, as ``closed_drawdown``
-    does.
+    that order (an earlier exit after a later one) is still counted exactly: the curve is
+    then followed again from the closed trades sorted by exit (``_rebuild_curve``), so the
+    drawdown is always ``closed_drawdown``'s.
     """
 
     gross: Decimal = ZERO
@@ -182,7 +186,6 @@ class Tally:
     closed: list[ClosedTrade] = field(default_factory=list)  # in the order added
     equity: Decimal = ZERO  # cumulative net of the closed trades
     last_exit_ns: int | None = None
-    in_exit_order: bool = True
     curve: DrawdownTracker = field(default_factory=lambda: DrawdownTracker())
     _step: tuple[int, Decimal] | None = None  # the latest exit time's equity, not in curve yet
     _start: int = 0  # the curve's 0 point: the first entry of the first exit time's trades
@@ -209,18 +212,35 @@ class Tally:
             self.trades += 1
             self.closed.append(record)
             last = self.last_exit_ns
-            if not self.in_exit_order or (last is not None and trade.exit_ts_ns < last):
-                self.in_exit_order = False
-                return
-            if last is None:  # the curve starts at 0 when the first trade opened
-                self._start = trade.entry_ts_ns
-            elif not self._started and trade.exit_ts_ns == last:  # of those that closed first
-                self._start = min(self._start, trade.entry_ts_ns)
-            self.equity += net
-            if self._step is not None and trade.exit_ts_ns != last:
-                self._take_step(self.curve)
-            self._step = (trade.exit_ts_ns, self.equity)
-            self.last_exit_ns = trade.exit_ts_ns
+            if last is not None and record.exit_ts_ns < last:
+                self._rebuild_curve()
+            else:
+                self._follow(record)
+
+    def _follow(self, record: ClosedTrade) -> None:
+        """``record`` (closing at or after every trade followed so far) into the curve."""
+        last = self.last_exit_ns
+        if last is None:  # the curve starts at 0 when the first trade opened
+            self._start = record.entry_ts_ns
+        elif not self._started and record.exit_ts_ns == last:  # of those that closed first
+            self._start = min(self._start, record.entry_ts_ns)
+        self.equity += record.net  # in ``add``'s exact context
+        if self._step is not None and record.exit_ts_ns != last:
+            self._take_step(self.curve)
+        self._step = (record.exit_ts_ns, self.equity)
+        self.last_exit_ns = record.exit_ts_ns
+
+    def _rebuild_curve(self) -> None:
+        """The curve again from the closed trades in exit order, after one closed before
+        the latest exit followed (a fill stamped at its bar's start, say, after another
+        symbol's exit at the next minute). Once a rebuild, not once a look: the desk's
+        Performance tab measures the run's drawdown at every snapshot, and measuring it
+        afresh from every closed trade each time made the view quadratic in trades (7 %
+        of a year's backtest, after a single such trade)."""
+        self.equity, self.last_exit_ns, self.curve = ZERO, None, DrawdownTracker()
+        self._step, self._start, self._started = None, 0, False
+        for record in sorted(self.closed, key=_exit_time):
+            self._follow(record)
 
     def _take_step(self, curve: DrawdownTracker) -> None:
         """The latest exit time's point into ``curve`` (the tally's own, or a copy the
@@ -245,8 +265,6 @@ class Tally:
     @property
     def drawdown(self) -> Drawdown:
         """Of the closed-trade equity, net of charges (module docstring)."""
-        if not self.in_exit_order:
-            return closed_drawdown(self.closed)
         if self._step is None:
             return self.curve.drawdown
         curve = copy.copy(self.curve)  # the last exit time's point, without keeping it

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kitetui.clock import ist_date
+from kitetui.performance import metrics
 from kitetui.performance.metrics import (
     DrawdownTracker,
     Tally,
@@ -186,10 +187,58 @@ def test_tally_with_a_trade_out_of_exit_order_measures_the_drawdown_sorted_by_ex
     tally = Tally()
     for trade in reversed(trades):  # the latest exit first
         tally.add(trade)
-    assert not tally.in_exit_order
     assert tally.drawdown == drawdown_of(closed_equity(trades))
     assert tally.drawdown.amount == D(1100)
     assert tally.figures().net_pnl == D(-100)
+
+
+def test_a_tally_read_after_an_out_of_order_trade_does_not_measure_every_trade_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The desk's Performance tab reads the run's tally at every snapshot: one trade
+    closed out of exit order (a stop filled at its bar's start after another symbol's
+    exit a minute later, once in the benchmark's year) made every later read measure the
+    whole run's trades again, quadratic in trades (7 % of the year's backtest)."""
+    trades = _day_trades()
+    tally = Tally()
+    tally.add(trades[1])
+    tally.add(trades[0])  # closed before the first one added
+    expected = drawdown_of(closed_equity(trades[:2]))
+
+    def measured_again(*_: object) -> None:
+        raise AssertionError("the drawdown was measured again from every closed trade")
+
+    monkeypatch.setattr(metrics, "closed_drawdown", measured_again)
+    monkeypatch.setattr(metrics, "closed_equity", measured_again)
+    assert tally.drawdown == expected
+    tally.add(trades[2])
+    assert tally.figures().max_drawdown == drawdown_of(closed_equity(trades))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.permutations(range(6)), st.lists(st.integers(-3, 3), min_size=6, max_size=6))
+def test_a_tally_fed_in_any_order_measures_the_drawdown_of_the_trades_sorted_by_exit(
+    order: list[int], minutes: list[int]
+) -> None:
+    """Whatever order trades are added in (ties in exit time included), every read of
+    the tally equals ``closed_drawdown`` of the trades added so far."""
+    base = ts("2024-01-02", "10:00")
+    made = []
+    for i, shift in enumerate(minutes):
+        entry = ts("2024-01-02", "09:20") + i * MIN
+        out = base + shift * MIN
+        price = 100 + (7 * i) % 11 - 5
+        made.extend(
+            [
+                fill("BUY", 10, 100, entry, symbol=f"S{i}"),
+                fill("SELL", 10, price, out, symbol=f"S{i}"),
+            ]
+        )
+    trades = round_trips(made)
+    tally = Tally()
+    for n, k in enumerate(order, start=1):
+        tally.add(trades[k])
+        assert tally.drawdown == drawdown_of(closed_equity([trades[j] for j in order[:n]]))
 
 
 def _halted_together() -> list[Trade]:
@@ -218,7 +267,6 @@ def test_trades_closed_at_the_same_moment_are_one_step_of_the_drawdown(order) ->
     tally = Tally()
     for trade in trades:
         tally.add(trade)
-    assert tally.in_exit_order
     assert tally.drawdown.amount == D(500)
     assert drawdown_of(closed_equity(trades)).amount == D(500)
     assert closed_equity(trades)[1:] == [(ts("2024-01-02", "10:27"), D(-500))]
