@@ -50,6 +50,16 @@ def _wait_for(predicate, timeout: float = 60.0) -> None:
     raise AssertionError("timed out waiting")
 
 
+def _catches(proc: subprocess.Popen[str], signum: int) -> bool:
+    """Whether the process has its own handler for ``signum`` yet (Linux: ``SigCgt`` in
+    ``/proc/PID/status``). Before that, the signal's default action kills it: a test
+    that signalled after a fixed 0.3 s was flaky on a loaded machine, where the
+    interpreter had not yet reached ``startup.capture``."""
+    status = Path(f"/proc/{proc.pid}/status").read_text()
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) >> (signum - 1) & 1)
+
+
 def _trading(db: Path) -> bool:
     socket_file = Path(f"{db}.sock")
     return socket_file.exists()
@@ -113,7 +123,7 @@ def test_second_desk_on_one_database_is_refused_naming_the_first(tmp_path: Path,
 def test_sigterm_during_start_up_stops_before_trading(tmp_path: Path) -> None:
     db = tmp_path / "state.db"
     proc = _spawn(db, "run", "--no-ui", "--speed", "max")
-    time.sleep(0.3)  # still importing or loading the market
+    _wait_for(lambda: _catches(proc, signal.SIGTERM), timeout=30)  # still importing
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -127,7 +137,7 @@ def test_sigterm_during_start_up_stops_before_trading(tmp_path: Path) -> None:
 def test_sigusr1_during_start_up_is_recorded_as_the_kill_switch(tmp_path: Path) -> None:
     db = tmp_path / "state.db"
     proc = _spawn(db, "run", "--no-ui", "--speed", "max")
-    time.sleep(0.3)
+    _wait_for(lambda: _catches(proc, signal.SIGUSR1), timeout=30)  # still importing
     proc.send_signal(signal.SIGUSR1)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
