@@ -30,7 +30,10 @@ data is skipped and recorded, never a crash:
   (``symbol_matches``: exact, an index alias such as ``NIFTY``/``NIFTY 50``, or a vendor
   continuous future ``NIFTY-I`` loaded as a NIFTY future); the others are skipped as
   ``RowSkipped``, so a TATASTEEL file configured as WIPRO yields nothing, not
-  TATASTEEL's prices as WIPRO's. Without it ``symbol`` is only the label the bars get;
+  TATASTEEL's prices as WIPRO's. A file holding several series that each denote the
+  symbol (``NIFTY-I``, ``-II``, ``-III`` side by side) keeps one: the contract's own
+  name, else the nearest series (``_one_series``). Without it ``symbol`` is only the
+  label the bars get;
 * prices above ``MAX_PRICE`` and volumes above ``MAX_VOLUME`` are skipped as implausible
   (they are typos or corruption, and would overflow integer paise downstream); candle
   timestamps must fall on a whole minute;
@@ -63,7 +66,7 @@ import math
 import re
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from dataclasses import fields as dataclass_fields
@@ -547,6 +550,51 @@ def symbol_matches(name: str, symbol: str) -> bool:
     return re.fullmatch(rf"{re.escape(continuous[1])}\d\d[A-Z]{{3}}FUT", symbol.upper()) is not None
 
 
+_CandleRow = tuple[int, float, float, float, float, int, int, int]  # ts .. oi, line
+
+
+def _series(name: str) -> int:
+    """Which series a name that denotes the configured symbol is: 0 for the symbol's own
+    name (or alias), 1, 2, 3 for a vendor's near, next and far continuous future."""
+    continuous = _CONTINUOUS.fullmatch(name.strip().upper())
+    return 0 if continuous is None else len(continuous[2])
+
+
+def _one_series(
+    rows: list[_CandleRow],
+    series: list[int],
+    names: Mapping[str, int],
+    symbol: str,
+    problems: _Problems,
+) -> list[_CandleRow]:
+    """The rows of one series, when a file holds several that each denote ``symbol``.
+
+    A vendor's F&O file lists a future's continuous series side by side (``NIFTY-I``,
+    ``NIFTY-II``, ``NIFTY-III``: the near, next and far month, each a row per minute).
+    Each names a NIFTY future, so each matched a NIFTY future's config, and the
+    duplicate-timestamp rule then kept the last row of each minute: the far month's
+    prices replayed as the near month's (a warning said only that rows repeat a
+    timestamp). The contract's own name wins; else the nearest series, the one
+    kitetui's futures engines trade (it resolves an underlying to its near month). The
+    others are skipped, each named, as rows of another symbol are.
+    """
+    keep = min(series)
+    kept = next(name for name, rank in names.items() if rank == keep)
+    reasons = {
+        rank: f"row names another symbol ({name.strip()[:40]!r}, another series of "
+        f"{symbol}: the file also holds {kept.strip()[:40]!r}, which {symbol} is read from)"
+        for name, rank in names.items()
+        if rank != keep
+    }
+    chosen: list[_CandleRow] = []
+    for row, rank in zip(rows, series, strict=True):
+        if rank == keep:
+            chosen.append(row)
+        else:
+            problems.add(EventKind.ROW_SKIPPED, reasons[rank], row[-1], row[0])
+    return chosen
+
+
 _KNOWN_LAYOUTS = (
     "Kite `date,open,high,low,close,volume[,oi]` (also `Date`/`datetime`, or with a "
     "leading pandas index column), `Code,Date,Open,High,Low,Close,Volume`, "
@@ -733,7 +781,7 @@ def _candle_rows(
     """The careful path: every row judged on its own, each problem counted with its line."""
     problems = _Problems(path, symbol)
     parser = _DateTimeParser()
-    rows: list[tuple[int, float, float, float, float, int, int, int]] = []
+    rows: list[_CandleRow] = []
     append = rows.append
     with _csv_rows(path, problems, raw) as (reader, header):
         layout = _candle_layout(path, header)
@@ -741,7 +789,8 @@ def _candle_rows(
         i_o, i_h, i_l, i_c = layout.open, layout.high, layout.low, layout.close
         i_v, i_oi = layout.volume, layout.oi
         i_s = layout.symbol if symbol and check_symbol else -1
-        names_ok: set[str] = set()  # symbol-column values that name ``symbol``
+        names_ok: dict[str, int] = {}  # symbol-column values that name ``symbol``: series
+        series: list[int] = []  # each kept row's series, while the file names ``symbol``
         foreign = ""  # the reason for rows naming another symbol, once one is seen
         # Locals, and the datetime cache lookups inlined: this loop runs per row.
         datetime_s, date_time_s = parser.datetime_s, parser.date_time_s
@@ -762,7 +811,7 @@ def _candle_rows(
                     )
                     problems.add(EventKind.ROW_SKIPPED, foreign, line)
                     continue
-                names_ok.add(row[i_s])
+                names_ok[row[i_s]] = _series(row[i_s])
             try:
                 if i_t < 0:
                     stamp = row[i_d]
@@ -801,7 +850,11 @@ def _candle_rows(
                 problems.add(EventKind.ROW_SKIPPED, _count_problem(volume, oi), line, ts)
                 continue
             append((ts, o, h, lo, c, volume, oi, line))
+            if i_s >= 0:
+                series.append(names_ok[row[i_s]])
 
+    if len(set(names_ok.values())) > 1:
+        rows = _one_series(rows, series, names_ok, symbol, problems)
     extra: list[Finding] = []
     if hours is not None and timeframe_s < DAY_S:
         rows = _drop_outside_session(

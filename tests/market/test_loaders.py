@@ -514,6 +514,35 @@ def test_symbol_matches_with_another_instrument_refuses(name: str, symbol: str) 
     assert not symbol_matches(name, symbol)
 
 
+@pytest.mark.parametrize("order", [("I", "II", "III"), ("III", "I", "II"), ("II", "III", "I")])
+def test_a_file_of_several_continuous_series_loads_the_near_month_only(
+    tmp_path: Path, order: tuple[str, ...]
+) -> None:
+    """A vendor's F&O file lists NIFTY-I, -II and -III side by side, a row each per
+    minute. Each names a NIFTY future, so all three matched, and the duplicate-timestamp
+    rule kept each minute's last row: a farther month's prices replayed as the near
+    month's, said only as repeated timestamps."""
+    base = {"I": 18000.0, "II": 18080.0, "III": 18160.0}
+    lines = ["Code,Date,Open,High,Low,Close,Volume"]
+    for minute in range(30):
+        for series in order:
+            price = base[series] + minute
+            lines.append(
+                f"NIFTY-{series},2022-11-18 09:{15 + minute}:00,"
+                f"{price},{price + 2},{price - 2},{price + 1},100"
+            )
+    path = write(tmp_path, "nfo.csv", "\n".join(lines) + "\n")
+    loaded = load_candles(path, "NIFTY22NOVFUT", check_symbol=True)
+    assert [bar.close for bar in loaded.bars] == [18001.0 + m for m in range(30)]
+    messages = [event.message for event in loaded.events]
+    assert not any("repeat a timestamp" in m for m in messages), messages
+    skipped = [m for m in messages if "another series of NIFTY22NOVFUT" in m]
+    assert len(skipped) == 2 and all(
+        "'NIFTY-I', which NIFTY22NOVFUT is read from" in m for m in skipped
+    )
+    assert sum(int(m.split(": ")[1].split(" ")[0]) for m in skipped) == 60
+
+
 def test_load_candles_with_real_vendor_index_name_loads_as_kite_name(shared_data: Path) -> None:
     path = shared_data / "intraday_1min/nifty50_index_2024_sainipankaj15/NIFTY_2024.csv.gz"
     assert len(load_candles(path, "NIFTY 50", check_symbol=True).bars) == 58_127 - 167
