@@ -26,7 +26,9 @@ Partial fills: a fill's charges are the order's charges after the fill minus the
 charges before it (``ChargeCalculator.fill``). That keeps the per-order ₹20 cap and the
 flat option brokerage right however an order is split, and the per-fill figures sum
 exactly to the order's. They never go negative: every component is non-decreasing in
-turnover.
+turnover. (A CNC order has a second, intraday line for the part of it squared off the
+same day: ``OrderCharges.intraday_rates`` and ``kitetui.trading.same_day``, where the
+correction of an earlier order, made by a later fill, can be negative.)
 
 The hot path (a fill) does no file I/O and no table look-up: ``open_order`` resolves the
 order's rates once (cached per trade date, class, exchange and underlying) and each fill
