@@ -17,6 +17,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kitetui.backtest.costs import JournaledFill, fill_charges
 from kitetui.domain import (
@@ -201,3 +203,38 @@ def test_only_a_cnc_fill_row_may_carry_a_negative_charge(product: Product) -> No
     else:
         with pytest.raises(RowError, match=r"charge_stt '-74\.750000' is not a non-negative"):
             decode_fill(row)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    trades=st.lists(
+        st.tuples(
+            st.sampled_from([Side.BUY, Side.SELL]),
+            st.integers(1, 500),
+            st.integers(19_000, 21_000).map(lambda p: p / 20),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_cnc_day_sums_to_its_orders_and_squares_off_the_matched_quantity(
+    trades: list[tuple[Side, int, float]],
+) -> None:
+    """Whatever the day's CNC orders: the fills' journaled charges sum exactly to the
+    orders' final charges (in paise, to their rounded totals); the intraday units are
+    min(bought, sold) on each side; and no order is charged less than nothing."""
+    charger = _charger()
+    fills = [
+        _take(charger, _order(f"O{n}", side, qty), 1, qty, price, T0 + n)
+        for n, (side, qty, price) in enumerate(trades)
+    ]
+    states = [charger.state(f"O{n}") for n in range(len(trades))]
+    assert sum(f.charges.paise for f in fills) == sum(s.total_paise for s in states)
+    total = sum((f.charges.charges for f in fills), Charges())
+    assert _same(total, sum((s.charges for s in states), Charges()))
+    bought = sum(q for side, q, _ in trades if side is Side.BUY)
+    sold = sum(q for side, q, _ in trades if side is Side.SELL)
+    for side in (Side.BUY, Side.SELL):
+        squared = sum(s.intraday_quantity for s in states if s.spec.side is side)
+        assert squared == min(bought, sold)
+    assert all(s.total_paise >= 0 for s in states)
