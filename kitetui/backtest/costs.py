@@ -5,7 +5,8 @@ The report reads each fill's charges as the desk journaled them with the fill (s
 older than that, exactly as the desk does: per order (brokerage's ₹20 cap and the flat
 option brokerage apply to an order, however it is split into fills), each fill charged
 the difference it makes to its order's charges, on the rates in force on the fill's
-IST trade date.
+IST trade date, and each CNC fill netted against its symbol's other CNC fills that day
+(``kitetui.trading.same_day``: what squares off the day is intraday).
 
 What an order's charges depend on besides its fills — the segment (futures, options,
 cash) and the underlying (BSE options) — comes from the instrument master the run
@@ -22,12 +23,14 @@ from decimal import Decimal
 
 from kitetui.clock import ist_date
 from kitetui.domain import Product, Side
+from kitetui.trading import same_day
 from kitetui.trading.charges import (
     ChargeCalculator,
     ChargeError,
     Charges,
     OrderCharges,
     OrderSpec,
+    exact_price,
     segment_kind,
 )
 
@@ -75,6 +78,7 @@ def fill_charges(
     the report says so)."""
     calculator = calculator or ChargeCalculator()
     orders: dict[str, OrderCharges | None] = {}
+    days: dict[str, same_day.DayLots] = {}  # CNC: each symbol's day (same_day)
     problems: list[str] = []
     out: list[Charges | None] = []
     for fill in fills:
@@ -84,9 +88,26 @@ def fill_charges(
         if state is None:
             out.append(None)
             continue
-        priced = calculator.fill(state, fill.quantity, fill.price)
+        if state.intraday_rates is None:
+            priced = calculator.fill(state, fill.quantity, fill.price)
+            orders[fill.tag] = priced.order
+            out.append(priced.charges)
+            continue
+        price = exact_price(fill.price)
+        settlement = same_day.settle(
+            days.get(fill.symbol),
+            ist_date(fill.ts_ns),
+            fill.side,
+            fill.tag,
+            fill.quantity,
+            price,
+            orders.get,
+        )
+        priced = calculator.fill(state, fill.quantity, price, same_day=settlement.matched)
         orders[fill.tag] = priced.order
-        out.append(priced.charges)
+        orders.update(settlement.repriced)
+        days[fill.symbol] = settlement.lots
+        out.append(priced.charges + settlement.adjustment)
     return out, problems
 
 

@@ -11,6 +11,14 @@ unrounded float, GST as IGST. The sim prices each order with
 charges against the sim's note tests the whole path (request, client, parsing,
 comparison) with figures it can predict.
 
+CNC orders of one symbol and trade date are netted as Zerodha's note nets a day: what
+the day's buys and sells square off is billed as intraday, the rest as delivery
+(``kitetui.trading.same_day``; Zerodha's support on the virtual contract note: "intraday
+charges will be displayed after positions are squared off on the same day, whether
+through CNC or MIS"). The sim matches them in request order, each order at its average
+price (all Kite is sent); which of several orders Kite counts as squared off is not
+documented.
+
 Refusals are Kite's ``InputException`` (HTTP 400), one naming the order and field:
 a body that is not an array of objects, a missing or mistyped field, a side or product
 Kite does not have, an instrument the market does not list. Kite's own wording for
@@ -20,13 +28,14 @@ these is not documented; the sim's says which order and which field.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from kitetui.domain import Product, Side
 from kitetui.market.instruments import Instrument
 from kitetui.sim.errors import input_error
-from kitetui.trading.charges import ChargeCalculator, ChargeError, OrderSpec
+from kitetui.trading import same_day
+from kitetui.trading.charges import EXACT, ChargeCalculator, ChargeError, OrderCharges, OrderSpec
 from kitetui.trading.contract_note import NoteCharges
 
 __all__ = ["virtual_contract_note"]
@@ -46,7 +55,43 @@ def virtual_contract_note(
     """
     if not isinstance(body, list):
         raise input_error("Body must be a JSON array of orders.")
-    return [_line(calculator, instrument, trade_date, index, raw) for index, raw in enumerate(body)]
+    priced = [
+        _line(calculator, instrument, trade_date, index, raw) for index, raw in enumerate(body)
+    ]
+    states = _net_same_day(priced)
+    return [
+        {**line, "charges": NoteCharges.from_charges(state.charges, state.rates.tax_type).to_kite()}
+        for (line, _, _), state in zip(priced, states, strict=True)
+    ]
+
+
+def _net_same_day(
+    priced: list[tuple[dict[str, Any], Decimal, OrderCharges]],
+) -> list[OrderCharges]:
+    """Each order's state once the CNC orders of its symbol and day are netted."""
+    out = {index: state for index, (_, _, state) in enumerate(priced)}
+    days: dict[tuple[str, str], same_day.DayLots] = {}
+    for index, (line, average, state) in enumerate(priced):
+        if state.intraday_rates is None:
+            continue
+        key = (line["exchange"], line["tradingsymbol"])
+        settlement = same_day.settle(
+            days.get(key),
+            state.spec.trade_date,
+            state.spec.side,
+            str(index),
+            state.quantity,
+            average,
+            lambda other: out[int(other)],
+        )
+        days[key] = settlement.lots
+        for other, repriced in settlement.repriced:
+            out[int(other)] = repriced
+        if settlement.matched:
+            with localcontext(EXACT):
+                turnover = average * settlement.matched
+            out[index] = state.squared_same_day(settlement.matched, turnover)
+    return [out[index] for index in range(len(priced))]
 
 
 def _traded_on(raw: dict[str, Any], market_day: date) -> date:
@@ -64,7 +109,8 @@ def _traded_on(raw: dict[str, Any], market_day: date) -> date:
 
 def _line(
     calculator: ChargeCalculator, instrument: Any, trade_date: date, index: int, raw: object
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Decimal, OrderCharges]:
+    """One order echoed (its ``charges`` come once the day is netted) and its state."""
     where = f"order {index}"
     if not isinstance(raw, dict):
         raise input_error(f"{where}: must be an object.")
@@ -90,12 +136,13 @@ def _line(
     found: Instrument | None = instrument(raw["exchange"], raw["tradingsymbol"])
     if found is None:
         raise input_error(f"{where}: invalid `tradingsymbol` {raw['tradingsymbol']!r}.")
+    price = Decimal(repr(float(average)))
     try:
         spec = OrderSpec.for_instrument(found, product, side, _traded_on(raw, trade_date))
-        state = calculator.for_order(spec, [(quantity, Decimal(repr(float(average))))])
+        state = calculator.for_order(spec, [(quantity, price)])
     except ChargeError as exc:
         raise input_error(f"{where}: {exc}.") from None
-    return {
+    line = {
         "transaction_type": side.value,
         "tradingsymbol": found.tradingsymbol,
         "exchange": found.exchange,
@@ -104,5 +151,5 @@ def _line(
         "order_type": raw["order_type"],
         "quantity": quantity,
         "price": float(average),
-        "charges": NoteCharges.from_charges(state.charges, state.rates.tax_type).to_kite(),
     }
+    return line, price, state

@@ -146,7 +146,9 @@ def decode_fill(r: Sequence[Any]) -> tuple[int, Fill]:
     """A row of ``FILL_COLUMNS`` (or of ``FILL_BASE_COLUMNS``, from a database older than
     schema 4): the data clock it was processed at, and the fill with its charges."""
     base = len(FILL_BASE_COLUMNS)
-    charges = decode_fill_charges(r[base:]) if len(r) > base else None
+    product = member(Product, r[8], "product")
+    signed = product is Product.CNC
+    charges = decode_fill_charges(r[base:], signed) if len(r) > base else None
     fill = Fill(
         fill_id=text(r[0], "fill_id"),
         tag=text(r[1], "tag"),
@@ -156,23 +158,30 @@ def decode_fill(r: Sequence[Any]) -> tuple[int, Fill]:
         price=real(r[5], "price"),
         ts_ns=integer(r[6], "ts_ns"),
         engine=text(r[7], "engine"),
-        product=member(Product, r[8], "product"),
+        product=product,
         charges=charges,
     )
     return integer(r[9], "clock_ns"), fill
 
 
-def decode_fill_charges(r: Sequence[Any]) -> FillCost | None:
+def decode_fill_charges(r: Sequence[Any], signed: bool = False) -> FillCost | None:
     """The charge columns of a fill row (``FILL_CHARGE_COLUMNS``, in order): its
     ``FillCost``, or None when they were never recorded (all NULL: a fill journaled
     before schema 4). Some NULL and some not, an amount that is not an exact
     non-negative decimal, or a paise share that does not match the components by less
-    than a paisa each way, is damage: a ``RowError``."""
+    than a paisa each way, is damage: a ``RowError``.
+
+    ``signed``: a CNC fill's amounts may be negative: a fill that squares off the day's
+    earlier CNC fills carries their move from delivery to intraday rates, which hands
+    back their delivery STT and stamp duty (``kitetui.trading.same_day``). Every other
+    fill's must not be."""
     if len(r) != len(FILL_CHARGE_COLUMNS):
         raise RowError(f"charges: {len(r)} columns, not {len(FILL_CHARGE_COLUMNS)}")
     if all(value is None for value in r):
         return None
-    amounts = [_amount(v, name) for v, name in zip(r[:-1], FILL_CHARGE_COLUMNS, strict=False)]
+    amounts = [
+        _amount(v, name, signed) for v, name in zip(r[:-1], FILL_CHARGE_COLUMNS, strict=False)
+    ]
     paise = integer(r[-1], "charges_paise")
     exchange, ipft = amounts[2], amounts[3]
     if ipft > exchange:
@@ -198,21 +207,30 @@ def decode_fill_charges(r: Sequence[Any]) -> FillCost | None:
 def fill_charges_from_row(row: Mapping[str, Any]) -> FillCost | None:
     """A fill's charges by component from a journal row read with column names (a
     ``sqlite3.Row`` or a dict of ``fills`` columns): for readers outside the desk (the
-    backtest report). None for a fill journaled before charges were recorded."""
-    return decode_fill_charges([row[name] for name in FILL_CHARGE_COLUMNS])
+    backtest report). None for a fill journaled before charges were recorded. A CNC
+    fill's amounts may be signed (``decode_fill_charges``) when the row has its product."""
+    # (keys(): ``in`` on a sqlite3.Row looks at its values)
+    signed = "product" in row.keys() and row["product"] == Product.CNC.value  # noqa: SIM118
+    return decode_fill_charges([row[name] for name in FILL_CHARGE_COLUMNS], signed)
 
 
-def _amount(value: Any, name: str) -> Decimal:
-    """An exact, finite, non-negative rupee amount written as decimal text."""
+def _amount(value: Any, name: str, signed: bool = False) -> Decimal:
+    """An exact, finite rupee amount written as decimal text: non-negative unless
+    ``signed``."""
     if not isinstance(value, str):
         raise RowError(f"{name} {show(value)} is not decimal text")
     try:
         amount = Decimal(value)
     except InvalidOperation:
         raise RowError(f"{name} {show(value)} is not a decimal amount") from None
-    if not amount.is_finite() or amount.is_signed() or value != format(amount, "f"):
-        raise RowError(f"{name} {show(value)} is not a non-negative decimal amount")
+    if not amount.is_finite() or value != format(amount, "f"):
+        raise RowError(f"{name} {show(value)} is not a {_KIND[signed]} decimal amount")
+    if amount.is_signed() and not (signed and amount):
+        raise RowError(f"{name} {show(value)} is not a {_KIND[signed]} decimal amount")
     return amount
+
+
+_KIND = {False: "non-negative", True: "signed"}
 
 
 def decode_order_event(r: Sequence[Any]) -> None:

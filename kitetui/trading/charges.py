@@ -26,7 +26,9 @@ Partial fills: a fill's charges are the order's charges after the fill minus the
 charges before it (``ChargeCalculator.fill``). That keeps the per-order ₹20 cap and the
 flat option brokerage right however an order is split, and the per-fill figures sum
 exactly to the order's. They never go negative: every component is non-decreasing in
-turnover.
+turnover. (A CNC order has a second, intraday line for the part of it squared off the
+same day: ``OrderCharges.intraday_rates`` and ``kitetui.trading.same_day``, where the
+correction of an earlier order, made by a later fill, can be negative.)
 
 The hot path (a fill) does no file I/O and no table look-up: ``open_order`` resolves the
 order's rates once (cached per trade date, class, exchange and underlying) and each fill
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation, localcontext
 from enum import StrEnum
@@ -76,6 +78,7 @@ __all__ = [
     "SegmentRates",
     "charge_class",
     "default_calculator",
+    "exact_price",
     "segment_kind",
     "venue",
 ]
@@ -252,18 +255,61 @@ class OrderCharges:
     The charges are not stored: they are a function of the rates and the turnover, and
     the trader keeps this state for every order of a run (24,406 in a year of 20
     symbols: ~20 MB of ``Decimal`` held for nothing). A fill computes them again.
+
+    A CNC order carries a second tariff line, ``intraday_rates``: the part of it squared
+    off the same day (``intraday_quantity`` units, ``intraday_turnover`` of its
+    turnover; ``kitetui.trading.same_day``) is billed as intraday equity, the rest as
+    delivery, as Zerodha's contract note bills a partial square-off. Every other order
+    has ``intraday_rates`` None and one line.
     """
 
     spec: OrderSpec
     rates: SegmentRates
     quantity: int = 0
     turnover: Decimal = ZERO
+    intraday_rates: SegmentRates | None = None
+    intraday_quantity: int = 0
+    intraday_turnover: Decimal = ZERO
 
     @property
     def charges(self) -> Charges:
         if not self.quantity:
             return NO_CHARGES
+        if self.intraday_quantity:
+            return self._split(self.quantity, self.turnover)
         return self.rates.charges(self.turnover, executed=True, squared_off=self.spec.squared_off)
+
+    def _split(self, quantity: int, turnover: Decimal) -> Charges:
+        """The charges with ``intraday_quantity`` of ``quantity`` (``intraday_turnover``
+        of ``turnover``) on the intraday line: brokerage's cap applies to that part
+        alone, once for the order; exchange, IPFT and SEBI rates are the same on both
+        lines, so the split leaves them as they were."""
+        assert self.intraday_rates is not None
+        with localcontext(EXACT):
+            delivery = self.rates.charges(
+                turnover - self.intraday_turnover,
+                executed=quantity > self.intraday_quantity,
+                squared_off=self.spec.squared_off,
+            )
+        return delivery + self.intraday_rates.charges(self.intraday_turnover, executed=True)
+
+    def squared_same_day(self, quantity: int, turnover: Decimal) -> OrderCharges:
+        """This order with ``quantity`` more of its filled units (``turnover`` of its
+        turnover) squared off the same day: moved from the delivery line to intraday."""
+        if self.intraday_rates is None:
+            raise ChargeError(f"only a CNC order has a same-day line, not {self.spec.product}")
+        with localcontext(EXACT):
+            intraday_turnover = self.intraday_turnover + turnover
+        if self.intraday_quantity + quantity > self.quantity or intraday_turnover > self.turnover:
+            raise ChargeError(
+                f"cannot square off {quantity} more of an order that filled {self.quantity} "
+                f"({self.intraday_quantity} already squared off)"
+            )
+        return replace(
+            self,
+            intraday_quantity=self.intraday_quantity + quantity,
+            intraday_turnover=intraday_turnover,
+        )
 
     @property
     def total_paise(self) -> int:
@@ -586,14 +632,26 @@ class ChargeCalculator:
             raise ChargeError(f"turnover multiplier must be >= 1, not {spec.multiplier}")
         kind = charge_class(spec.segment, spec.product)
         rates = self.table.rates(spec.trade_date, kind, spec.exchange, spec.side, spec.underlying)
-        return OrderCharges(spec=spec, rates=rates)
+        if kind is not ChargeClass.EQUITY_DELIVERY:
+            return OrderCharges(spec=spec, rates=rates)
+        intraday = self.table.rates(
+            spec.trade_date, ChargeClass.EQUITY_INTRADAY, spec.exchange, spec.side, spec.underlying
+        )
+        return OrderCharges(spec=spec, rates=rates, intraday_rates=intraday)
 
-    def fill(self, before: OrderCharges, quantity: int, price: float | Decimal) -> FillCharges:
-        """One fill of ``quantity`` at ``price``: its share of the order's charges."""
+    def fill(
+        self, before: OrderCharges, quantity: int, price: float | Decimal, same_day: int = 0
+    ) -> FillCharges:
+        """One fill of ``quantity`` at ``price``: its share of the order's charges.
+        ``same_day``: how many of its units square off the day's opposite fills of a CNC
+        order (``kitetui.trading.same_day``): billed on the order's intraday line."""
         if quantity <= 0:
             raise ChargeError(f"a fill's quantity must be positive, not {quantity}")
+        exact = exact_price(price)
         with localcontext(EXACT):
-            turnover = before.turnover + _price(price) * quantity * before.spec.multiplier
+            turnover = before.turnover + exact * quantity * before.spec.multiplier
+        if same_day or before.intraday_quantity:
+            return self._fill_split(before, quantity, exact, turnover, same_day)
         after_charges = before.rates.charges(
             turnover, executed=True, squared_off=before.spec.squared_off
         )
@@ -602,7 +660,39 @@ class ChargeCalculator:
             rates=before.rates,
             quantity=before.quantity + quantity,
             turnover=turnover,
+            intraday_rates=before.intraday_rates,
         )
+        before_charges = before.charges
+        return FillCharges(
+            charges=after_charges - before_charges,
+            paise=after_charges.total_paise - before_charges.total_paise,
+            order=after,
+        )
+
+    def _fill_split(
+        self,
+        before: OrderCharges,
+        quantity: int,
+        price: Decimal,
+        turnover: Decimal,
+        same_day: int,
+    ) -> FillCharges:
+        """``fill`` for a CNC order with a same-day part (the rarer path, kept apart so
+        the common one stays a handful of multiplications)."""
+        if not 0 <= same_day <= quantity:
+            raise ChargeError(f"{same_day} of a fill of {quantity} cannot square off the day")
+        if before.intraday_rates is None:
+            raise ChargeError(f"only a CNC order has a same-day line, not {before.spec.product}")
+        with localcontext(EXACT):
+            intraday_turnover = before.intraday_turnover + price * same_day * before.spec.multiplier
+        after = replace(
+            before,
+            quantity=before.quantity + quantity,
+            turnover=turnover,
+            intraday_quantity=before.intraday_quantity + same_day,
+            intraday_turnover=intraday_turnover,
+        )
+        after_charges = after.charges
         before_charges = before.charges
         return FillCharges(
             charges=after_charges - before_charges,
@@ -627,15 +717,10 @@ class ChargeCalculator:
                 raise ChargeError(f"a fill's quantity must be positive, not {qty}")
             quantity += qty
             with localcontext(EXACT):
-                turnover += _price(price) * qty * spec.multiplier
+                turnover += exact_price(price) * qty * spec.multiplier
         if quantity == 0:
             return state
-        return OrderCharges(
-            spec=spec,
-            rates=state.rates,
-            quantity=quantity,
-            turnover=turnover,
-        )
+        return replace(state, quantity=quantity, turnover=turnover)
 
 
 @functools.cache
@@ -644,7 +729,7 @@ def default_calculator() -> ChargeCalculator:
     return ChargeCalculator(ChargeTable.load())
 
 
-def _price(price: float | Decimal) -> Decimal:
+def exact_price(price: float | Decimal) -> Decimal:
     """A fill price as the exact decimal it was written as (floats are tick-rounded)."""
     value = price if isinstance(price, Decimal) else Decimal(repr(float(price)))
     if not value.is_finite() or value < 0:

@@ -21,6 +21,13 @@ its exchange and name (``...FUT`` futures, ``...CE``/``...PE`` options on NFO/BF
 cash equity on NSE/BSE). A fill the rate table cannot price (a date before it starts,
 a segment it does not cover) is journaled without charges and ``ChargesUnpriced`` says
 so: it is never charged a guess.
+
+A CNC fill is also netted against the symbol's other CNC fills of its IST day
+(``kitetui.trading.same_day``): the units it squares off are billed as intraday, and it
+carries the correction of the earlier orders it squared off, so its charge is final
+when it is journaled. The charger keeps each symbol's day (``_days``) and the running
+state of the day's CNC orders (``_cnc``: an order the trader forgot may still be squared
+off that day); both are dropped once a later day's CNC fill comes.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from typing import TYPE_CHECKING
 from kitetui.clock import ist_date
 from kitetui.domain import Event, Fill, Order, evolve
 from kitetui.events import EventKind
-from kitetui.trading import auto_square_off
+from kitetui.trading import auto_square_off, same_day
 from kitetui.trading.charges import (
     ChargeCalculator,
     ChargeError,
@@ -41,6 +48,7 @@ from kitetui.trading.charges import (
     OrderCharges,
     OrderSpec,
     SegmentKind,
+    exact_price,
     segment_kind,
 )
 
@@ -96,6 +104,7 @@ class ChargedFill:
     fill: Fill
     state: OrderCharges | None  # None: the fill could not be priced
     squared: tuple[tuple[str, date], int] | None = None  # a broker's square-off, first seen
+    settlement: same_day.Settlement | None = None  # a CNC fill: its day netted (same_day)
 
 
 class FillCharger:
@@ -119,6 +128,12 @@ class FillCharger:
         # counted in them: its fees are counted across its orders (broker_orders).
         self._squared: dict[tuple[str, date], int] = {}
         self._squared_tags: set[str] = set()
+        # CNC: each symbol's day of fills not yet squared off, and the day's CNC orders'
+        # running charges (kept here too: the trader may forget a finished order that a
+        # later fill of the day squares off).
+        self._days: dict[str, same_day.DayLots] = {}
+        self._cnc: dict[str, OrderCharges] = {}
+        self._cnc_day: date | None = None
         self.unpriced = 0  # fills journaled without charges (each said in an event)
 
     def quote(self, order: Order, fill: Fill) -> ChargedFill:
@@ -133,21 +148,71 @@ class FillCharger:
                 instrument = self.instruments.get(order.symbol)
                 spec = order_spec(order, instrument, fill.ts_ns, earlier)
                 before = self.calculator.open_order(spec)
+            if before.intraday_rates is not None:  # CNC: netted against its day
+                return self._quote_same_day(order, fill, before, squared)
             priced = self.calculator.fill(before, fill.quantity, fill.price)
         except ChargeError as exc:
             self._unpriced(order, fill, exc)
             return ChargedFill(evolve(fill, charges=None), None)
         return ChargedFill(evolve(fill, charges=FillCost.of(priced)), priced.order, squared)
 
+    def _quote_same_day(
+        self,
+        order: Order,
+        fill: Fill,
+        before: OrderCharges,
+        squared: tuple[tuple[str, date], int] | None,
+    ) -> ChargedFill:
+        """A CNC fill: the units that square off the symbol's day are intraday, and the
+        fill carries what that changes on the earlier orders it squares off."""
+        price = exact_price(fill.price)
+        settlement = same_day.settle(
+            self._days.get(order.symbol),
+            ist_date(fill.ts_ns),
+            order.side,
+            order.tag,
+            fill.quantity,
+            price,
+            self._cnc_state,
+        )
+        priced = self.calculator.fill(before, fill.quantity, price, same_day=settlement.matched)
+        cost = FillCost(
+            priced.charges + settlement.adjustment, priced.paise + settlement.adjustment_paise
+        )
+        return ChargedFill(evolve(fill, charges=cost), priced.order, squared, settlement)
+
+    def _cnc_state(self, tag: str) -> OrderCharges | None:
+        return self._cnc.get(tag) or self._orders.get(tag)
+
     def take(self, tag: str, charged: ChargedFill) -> None:
         """The fill was journaled: its order's state moves on (and a broker's square-off
         order counts in the units the broker squared off that day)."""
         if charged.state is not None:
             self._orders[tag] = charged.state
+        if charged.settlement is not None:
+            self._take_same_day(tag, charged)
         if charged.squared is not None and tag not in self._squared_tags:
             self._squared_tags.add(tag)
             key, units = charged.squared
             self._squared[key] = self._squared.get(key, 0) + units
+
+    def _take_same_day(self, tag: str, charged: ChargedFill) -> None:
+        """A CNC fill was journaled: its symbol's day moves on, and the orders it squared
+        off keep their re-priced state. A later day's first CNC fill drops the earlier
+        days (nothing squares off across days)."""
+        settlement = charged.settlement
+        assert settlement is not None and charged.state is not None
+        day = settlement.lots.day
+        if self._cnc_day is None or day > self._cnc_day:
+            self._cnc_day = day
+            self._days = {s: lots for s, lots in self._days.items() if lots.day >= day}
+            self._cnc = {}
+        self._days[charged.fill.symbol] = settlement.lots
+        self._cnc[tag] = charged.state
+        for other, state in settlement.repriced:
+            self._cnc[other] = state
+            if other in self._orders:
+                self._orders[other] = state
 
     def restore(self, order: Order | None, fill: Fill) -> Fill:
         """A journaled fill read back (recovery): its order's state moves on as it did

@@ -5,7 +5,9 @@ note). At the end of a live session the desk sends it the day's executed orders 
 with Kite's order id, its filled quantity and Kite's average price) and compares
 Kite's figures with ours, order by order and figure by figure
 (``kitetui.trading.contract_note.compare_notes``). Ours are each order's running
-charges (``FillCharger.state``): exactly the sum of what its fills were journaled with.
+charges (``FillCharger.state``): exactly the sum of what its fills were journaled with,
+except a CNC order squared off the same day, re-priced by the fill that squared it off
+(which journaled the correction: ``kitetui.trading.same_day``), as Kite's note shows it.
 
 Every difference is a ``ChargesMismatched`` event (WARNING) naming the order, the
 figure, our amount and Kite's; the check itself ends with ``ContractNoteChecked``, or

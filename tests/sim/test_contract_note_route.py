@@ -250,3 +250,21 @@ def test_an_order_of_an_earlier_day_is_priced_at_that_days_rates(sim_rest) -> No
     check = asyncio.run(asyncio.wait_for(check_contract_note(broker, desk, ist_date(then)), 20))
     assert check is not None and [o.tag for o in check.orders] == ["OLD1"]
     assert check.differences == ()
+
+
+def test_a_cnc_position_squared_off_the_same_day_agrees_with_the_sims_netted_note(
+    sim_rest,
+) -> None:
+    """CNC bought 100 and sold 60 the same day: both the desk and the sim's note bill 60 of
+    the buy and the whole sell as intraday, 40 of the buy as delivery (kitetui.trading.
+    same_day); before, the sim priced both orders as delivery, and so did the desk."""
+    desk = _Desk({"SBIN": sim_rest.market.instrument("NSE", "SBIN")})
+    now = sim_rest.market.now_ns
+    bought = {**SBIN, "order_id": "221118000000011", "product": "CNC"}
+    sold = {**bought, "order_id": "221118000000012", "transaction_type": "SELL"}
+    _filled(desk, bought, "CB1", now, [(100, 600.0)])
+    _filled(desk, sold, "CS1", now + 1, [(60, 605.0)])
+    assert desk.charger.state("CB1").intraday_quantity == 60
+    check = _check(sim_rest, desk)
+    assert check is not None and check.differences == ()
+    assert desk.charger.state("CS1").charges.stt == Decimal("9.075")  # 0.025 % of ₹36,300
