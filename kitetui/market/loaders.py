@@ -857,9 +857,12 @@ def _candle_rows(
         rows = _one_series(rows, series, names_ok, symbol, problems)
     extra: list[Finding] = []
     if hours is not None and timeframe_s < DAY_S:
+        read = rows
         rows = _drop_outside_session(
             rows, problems, EventKind.BAR_OUTSIDE_SESSION, "bar outside", hours
         )
+        if read and not rows and require_rows and _all_at_midnight(read):
+            raise NoDataError(path, f"{problems.summary()}; {_DAILY}")
     rows = _sort_rows(rows, problems, extra)
     rows = _drop_duplicates(rows, problems, extra)
     if not rows and require_rows:
@@ -1005,6 +1008,18 @@ def _drop_outside_session(
         else:
             problems.add(kind, _outside(what), row[-1], row[0], level="INFO")
     return kept
+
+
+_DAILY = (
+    "every row is stamped 00:00 IST, as daily candles are (Kite's day candles): a replay "
+    "source is 1-minute candles or ticks"
+)
+
+
+def _all_at_midnight(rows: Sequence[_CandleRow]) -> bool:
+    """Whether every row is stamped at IST midnight: a file of daily candles, whose rows
+    the session filter drops one by one as "outside the session" (true, and no help)."""
+    return all((row[0] // NS_PER_SECOND + IST_OFFSET_S) % DAY_S == 0 for row in rows)
 
 
 def _outside(what: str, special_day: bool = False) -> str:

@@ -543,6 +543,19 @@ def test_a_file_of_several_continuous_series_loads_the_near_month_only(
     assert sum(int(m.split(": ")[1].split(" ")[0]) for m in skipped) == 60
 
 
+@pytest.mark.parametrize("stamp", ["T00:00:00+0530", " 00:00:00"])
+def test_a_file_of_daily_candles_is_refused_saying_so(tmp_path: Path, stamp: str) -> None:
+    """Kite's day candles are stamped at midnight: the refusal said only that every row
+    fell outside the session, which sent a trader looking at time zones."""
+    days = [f"2023-01-{day:02d}" for day in (2, 3, 4, 5, 6, 9, 10)]
+    text = "date,open,high,low,close,volume\n" + "".join(
+        f"{day}{stamp},100,101,99,100.5,1000\n" for day in days
+    )
+    with pytest.raises(NoDataError) as caught:
+        load_candles(write(tmp_path, "day.csv", text), "SBIN")
+    assert "every row is stamped 00:00 IST, as daily candles are" in str(caught.value)
+
+
 def test_load_candles_with_real_vendor_index_name_loads_as_kite_name(shared_data: Path) -> None:
     path = shared_data / "intraday_1min/nifty50_index_2024_sainipankaj15/NIFTY_2024.csv.gz"
     assert len(load_candles(path, "NIFTY 50", check_symbol=True).bars) == 58_127 - 167
