@@ -260,12 +260,16 @@ class _DateTimeParser:
         return value
 
     def datetime_s(self, text: str) -> int:
-        """One datetime field (``YYYY-MM-DD HH:MM:SS+05:30`` and kin) -> epoch seconds."""
+        """One datetime field (``YYYY-MM-DD HH:MM:SS+05:30`` and kin, or a Unix time in
+        seconds or milliseconds, as TradingView's and many APIs' exports give it: UTC
+        by definition) -> epoch seconds."""
         day = self.days.get(text[:10])
         rest = self.rests.get(text[10:])
         if day is not None and rest is not None:
             return day + rest
         text = text.strip()
+        if text.isdigit() and len(text) in _EPOCH_DIGITS:
+            return int(text) // _EPOCH_DIGITS[len(text)]
         day = self.day(text[:10])
         rest = self.rests.get(text[10:])
         if rest is None:
@@ -516,7 +520,10 @@ def _csv_rows(
 
 # --------------------------------------------------------------------------- candles
 
-_TIME_COLUMNS = ("datetime", "date", "timestamp")
+_TIME_COLUMNS = ("datetime", "date", "timestamp", "time")  # "time" alone: TradingView's
+# A Unix time's digits -> its units per second: seconds (10 digits: 2001-09-09 to 2286)
+# and milliseconds (13). A date is 8 digits at most (``YYYYMMDD``), so neither is one.
+_EPOCH_DIGITS = {10: 1, 13: 1000}
 _SYMBOL_COLUMNS = ("tradingsymbol", "symbol", "instrument", "code", "ticker")
 # Index names vendors use for the same index (normalised: upper case, alphanumerics).
 _INDEX_ALIASES = {
@@ -598,7 +605,7 @@ def _one_series(
 _KNOWN_LAYOUTS = (
     "Kite `date,open,high,low,close,volume[,oi]` (also `Date`/`datetime`, or with a "
     "leading pandas index column), `Code,Date,Open,High,Low,Close,Volume`, "
-    "`Instrument,Date,Time,Open,High,Low,Close`"
+    "`Instrument,Date,Time,Open,High,Low,Close`, TradingView `time,open,high,low,close`"
 )
 
 

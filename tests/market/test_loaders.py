@@ -556,6 +556,30 @@ def test_a_file_of_daily_candles_is_refused_saying_so(tmp_path: Path, stamp: str
     assert "every row is stamped 00:00 IST, as daily candles are" in str(caught.value)
 
 
+@pytest.mark.parametrize("scale", [1, 1000])
+def test_unix_times_load_as_utc_from_a_tradingview_export(tmp_path: Path, scale: int) -> None:
+    """TradingView exports ``time,open,high,low,close,Volume`` (and its indicators'
+    columns) with Unix seconds; APIs often give milliseconds. The header was
+    unrecognised and the stamps unparseable."""
+    open_utc = 1672631100  # 2023-01-02 03:45 UTC: 09:15 IST
+    text = "time,open,high,low,close,Volume,EMA 20\n" + "".join(
+        f"{(open_utc + 60 * i) * scale},100,101,99,100.5,1000,100.1\n" for i in range(3)
+    )
+    bars = list(load_candles(write(tmp_path, "tv.csv", text), "SBIN").bars)
+    assert [bar.ts_ns for bar in bars] == [(open_utc + 60 * i) * 10**9 for i in range(3)]
+    assert bars[0].ts_ns == ist_ns(2023, 1, 2, 9, 15)
+
+
+def test_index_values_with_unix_milliseconds_load_as_utc(tmp_path: Path) -> None:
+    """An index recorded by an API as ``epoch_ms,value`` was "not an index value file"."""
+    open_ms = 1668743100_000  # 2022-11-18 03:45 UTC: 09:15 IST
+    text = "".join(f"{open_ms + 1000 * i},{18300 + i}\n" for i in range(3))
+    ticks = list(load_index_values(write(tmp_path, "idx.csv", text), "NIFTY 50").ticks)
+    assert [(t.ts_ns, t.price) for t in ticks] == [
+        (ist_ns(2022, 11, 18, 9, 15, i), 18300.0 + i) for i in range(3)
+    ]
+
+
 def test_load_candles_with_real_vendor_index_name_loads_as_kite_name(shared_data: Path) -> None:
     path = shared_data / "intraday_1min/nifty50_index_2024_sainipankaj15/NIFTY_2024.csv.gz"
     assert len(load_candles(path, "NIFTY 50", check_symbol=True).bars) == 58_127 - 167
