@@ -5,8 +5,12 @@ point without one after any with one), then the smaller drawdown, then the grid
 order. A point that never traded (no fill: its slow average never warmed up, its
 threshold was never met) measured nothing, and its ₹0 would beat every losing point:
 it ranks after every point that traded, and is never best (``best_of``: no best.yaml,
-and a walk-forward fold without a point that traded chooses nothing). Failed points
-rank last, in grid order, each with its reason. results.csv has every point (the
+and a walk-forward fold without a point that traded chooses nothing). Nor is a point
+with fills the rate table could not price (data from before its first row, a segment
+it lacks): they were charged nothing, so its "net" is net of only some charges and
+would beat a point that paid them all; it ranks after every point whose fills were
+all priced, and ``unpriced`` says so in one line. Failed points rank last, in grid
+order, each with its reason. results.csv has every point (the
 table shows the best few); best.yaml is the sweep's config with the best point's
 params written into its engines, so
 ``kitetui backtest -c best.yaml`` runs that point again. Both are rewritten as
@@ -39,12 +43,18 @@ def traded(result: PointResult) -> bool:
     return result.ok and (result.trades > 0 or bool(result.charges))
 
 
+def measured(result: PointResult) -> bool:
+    """Whether the point traded and every fill of it was charged: its net P&L is net of
+    all its charges, comparable with another such point's."""
+    return traded(result) and not result.unpriced_fills
+
+
 def rank_key(result: PointResult) -> tuple[Any, ...]:
     if not result.ok or result.net_pnl is None:
-        return (2, 0, 0, 0, result.fold, result.index)
+        return (3, 0, 0, 0, result.fold, result.index)
     sharpe = result.sharpe if result.sharpe is not None else -math.inf
     drawdown = result.max_drawdown if result.max_drawdown is not None else Decimal(0)
-    tier = 0 if traded(result) else 1
+    tier = 0 if measured(result) else 1 if traded(result) else 2
     return (tier, -result.net_pnl, -sharpe, drawdown, result.fold, result.index)
 
 
@@ -53,9 +63,27 @@ def ranked(results: Sequence[PointResult]) -> list[PointResult]:
 
 
 def best_of(results: Sequence[PointResult]) -> PointResult | None:
-    """The first-ranked point that traded; None when none did (or none ran)."""
-    candidates = [r for r in results if traded(r)]
+    """The first-ranked point that traded with every fill charged; None when none did
+    (or none ran)."""
+    candidates = [r for r in results if measured(r)]
     return ranked(candidates)[0] if candidates else None
+
+
+def unpriced(results: Sequence[PointResult]) -> str:
+    """One line when points traded with fills the rate table could not price, or "":
+    their net leaves those charges out, which is why they rank after the others and
+    none of them is best."""
+    short = [r for r in results if r.ok and r.unpriced_fills]
+    if not short:
+        return ""
+    fills = sum(r.unpriced_fills for r in short)
+    first = min(r.unpriced_from for r in short)
+    return (
+        f"* {len(short):,} point(s) traded with {fills:,} fill(s) the rate table could not "
+        f"price (the first on {first}; a point's backtest names each order and why): "
+        "their net P&L leaves those charges out, so they rank after every point whose "
+        "fills were all priced and none of them is best"
+    )
 
 
 COLUMNS = (
@@ -69,6 +97,7 @@ COLUMNS = (
     "net_pnl",
     "gross_pnl",
     "charges",
+    "unpriced_fills",
     "sharpe",
     "max_drawdown",
     "trades",
@@ -117,6 +146,7 @@ def csv_rows(results: Sequence[PointResult], names: Sequence[str]) -> tuple[list
                 money(result.net_pnl),
                 money(result.gross_pnl),
                 money(result.charges),
+                result.unpriced_fills if result.ok else "",
                 _float(result.sharpe),
                 money(result.max_drawdown),
                 result.trades if result.ok else "",
@@ -200,11 +230,13 @@ def _cell(value: str) -> Text:
     return Text(one_line(value))
 
 
-def _rupees(value: Decimal | None) -> Text:
+def _rupees(value: Decimal | None, *, short: bool = False) -> Text:
+    """``short``: the figure leaves out charges the rate table could not price, marked
+    ``*`` as ``unpriced``'s line below the table explains."""
     if value is None:
         return Text("–")
     tone = "green" if value > 0 else "red" if value < 0 else ""
-    return Text(f"₹{value:,.2f}", style=tone)
+    return Text(f"₹{value:,.2f}" + (" *" if short else ""), style=tone)
 
 
 #: How a figure too wide for its column is shown on a narrow terminal: wrapped whole
@@ -228,7 +260,7 @@ def results_table(results: Sequence[PointResult], names: Sequence[str], top: int
         table.add_row(
             str(rank),
             *(_cell(params.get(name, "")) for name in names),
-            _rupees(result.net_pnl),
+            _rupees(result.net_pnl, short=bool(result.unpriced_fills)),
             _float(result.sharpe, 2) or "–",
             f"₹{result.max_drawdown:,.2f}" if result.max_drawdown is not None else "–",
             str(result.trades),

@@ -65,6 +65,8 @@ from kitetui.sweep.results import (
     rerun_command,
     results_table,
     rupees,
+    traded,
+    unpriced,
     write_best,
     write_csv,
 )
@@ -432,6 +434,9 @@ class Sweep:
                     console.print(why, markup=False, highlight=False, soft_wrap=True)
         for line in failures(outcome.results, self.request.top):  # in-sample ones too
             console.print(line, markup=False, highlight=False, soft_wrap=True)
+        short = unpriced(outcome.results)  # in-sample ones too: they chose the picks
+        if short:
+            console.print(short, markup=False, highlight=False, soft_wrap=True)
         out = self.request.out
         if outcome.best is not None:
             best = outcome.best
@@ -439,6 +444,14 @@ class Sweep:
             console.print(where, markup=False, soft_wrap=True)
             again = rerun_command(shlex.quote(str(out / "best.yaml")), best.window)
             console.print(f"again: {again}", markup=False, highlight=False, soft_wrap=True)
+        elif any(traded(r) for r in outcome.results):
+            console.print(
+                "best: none — no point that traded had every fill priced, so none has a "
+                "net P&L after all its charges (no best.yaml)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         elif any(r.ok for r in outcome.results):
             console.print(
                 "best: none — no point traded, so none is better than another (no best.yaml)",
@@ -453,6 +466,8 @@ class Sweep:
         if self.outcome.interrupted:
             return "stopped"
         ran = [r for r in self.outcome.results if r.phase == "in" and r.fold == fold.number]
+        if any(traded(r) for r in ran):
+            return "no in-sample point that traded had every fill priced"
         if any(r.ok for r in ran):
             return "no in-sample point traded"
         return "no in-sample point ran"
@@ -480,7 +495,7 @@ class Sweep:
                 in_window,
                 out_window,
                 chosen,
-                rupees(result.net_pnl),
+                rupees(result.net_pnl) + (" *" if result.unpriced_fills else ""),
                 f"{result.sharpe:.2f}" if result.sharpe is not None else "–",
                 rupees(result.max_drawdown),
                 str(result.trades),
@@ -494,7 +509,7 @@ class Sweep:
                 "",
                 "",
                 "",
-                rupees(stitched.net_pnl),
+                rupees(stitched.net_pnl) + (" *" if any(r.unpriced_fills for r in ok) else ""),
                 f"{stitched.sharpe:.2f}" if stitched.sharpe is not None else "–",
                 rupees(stitched.max_drawdown),
                 str(stitched.trades),

@@ -28,6 +28,7 @@ from kitetui.sweep.results import (
     ranked,
     rerun_command,
     results_table,
+    unpriced,
     write_best,
     write_csv,
 )
@@ -35,7 +36,9 @@ from kitetui.sweep.results import (
 WINDOW = DateWindow(date(2023, 4, 5), date(2023, 4, 6))
 
 
-def _result(index, net, sharpe=None, drawdown="0", error="", fold=0, phase="sweep", trades=4):
+def _result(
+    index, net, sharpe=None, drawdown="0", error="", fold=0, phase="sweep", trades=4, unpriced=0
+):
     return PointResult(
         index,
         (("fast", str(5 + index)), ("slow", "21")),
@@ -50,6 +53,8 @@ def _result(index, net, sharpe=None, drawdown="0", error="", fold=0, phase="swee
         wins=0 if error or not trades else 2,
         win_rate=None if error or not trades else 0.5,
         charges=None if error or not trades else Decimal("40"),
+        unpriced_fills=unpriced,
+        unpriced_from="2016-08-16" if unpriced else "",
     )
 
 
@@ -84,6 +89,32 @@ def test_a_point_that_never_traded_ranks_after_every_point_that_did_and_is_never
     assert [r.index for r in ranked(results)] == [3, 1, 0, 4, 2]
     assert best_of(results).index == 3
     assert best_of([results[0], results[2], results[4]]) is None  # nothing traded
+
+
+def test_a_point_with_unpriced_fills_ranks_after_every_fully_priced_one_and_is_never_best():
+    """Probe: a sweep of 2016 data (before the rate table's first row) charged nothing
+    and ranked "net P&L after charges" that was gross, saying nothing; a point charged
+    for only part of its fills would beat one that paid them all."""
+    results = [
+        _result(0, "900", unpriced=12),  # charged nothing for 12 fills: not net
+        _result(1, "-500", sharpe=-1.0),
+        _result(2, "0", trades=0),
+        _result(3, "-20", sharpe=-0.1),
+    ]
+    assert [r.index for r in ranked(results)] == [3, 1, 0, 2]
+    assert best_of(results).index == 3
+    assert best_of([results[0], results[2]]) is None  # what traded was not all priced
+    line = unpriced(results)
+    assert line.startswith("* 1 point(s) traded with 12 fill(s) the rate table could not price")
+    assert "the first on 2016-08-16" in line
+    assert unpriced([results[1], results[3]]) == ""
+    header, rows = csv_rows(results, ["fast"])
+    column = header.index("unpriced_fills")
+    assert header[column - 1] == "charges"
+    assert [(row[1], row[column]) for row in rows] == [(3, 0), (1, 0), (0, 12), (2, 0)]
+    out = io.StringIO()
+    Console(file=out, width=200).print(results_table(results, ["fast"]))
+    assert "₹900.00 *" in out.getvalue() and "₹-20.00 *" not in out.getvalue()
 
 
 def test_csv_has_a_column_a_grid_name_and_exact_money(tmp_path: Path) -> None:
