@@ -86,6 +86,69 @@ def unpriced(results: Sequence[PointResult]) -> str:
     )
 
 
+def _figures(result: PointResult) -> tuple[Any, ...]:
+    """What a point measured: two points with these equal are one result twice."""
+    return (
+        result.net_pnl,
+        result.gross_pnl,
+        result.charges,
+        result.unpriced_fills,
+        result.sharpe,
+        result.max_drawdown,
+        result.trades,
+        result.wins,
+    )
+
+
+def tied(best: PointResult, results: Sequence[PointResult]) -> str:
+    """When other points of ``best``'s pool measured exactly what it did, one line that
+    says so (or ""): the grid cannot tell them apart, and only the grid's order put
+    ``best`` first, which best.yaml and the summary would otherwise present as a
+    finding."""
+    same = [
+        r
+        for r in results
+        if r is not best and r.ok and (r.fold, r.phase) == (best.fold, best.phase)
+        if _figures(r) == _figures(best)
+    ]
+    if not same:
+        return ""
+    shown = "; ".join(r.label for r in same[:3]) + ("; …" if len(same) > 3 else "")
+    return (
+        f"tied on every figure with {len(same):,} other point(s) ({shown}): the grid "
+        "cannot tell them apart, only its order put this one first"
+    )
+
+
+def inert(results: Sequence[PointResult], names: Sequence[str]) -> list[str]:
+    """The grid names whose values changed nothing: wherever the other names' values
+    were the same (and the fold and phase), each of its values measured the same
+    figures. Its engine had no data in the window, say, or its strategy never reads
+    it: a trader would otherwise take the best point's value of it for a choice."""
+    found = []
+    ran = [r for r in results if r.ok]
+    for name in names:
+        groups: dict[tuple[Any, ...], set[tuple[Any, ...]]] = {}
+        sizes: dict[tuple[Any, ...], int] = {}
+        for r in ran:
+            key = (r.fold, r.phase, tuple(p for p in r.params if p[0] != name))
+            groups.setdefault(key, set()).add(_figures(r))
+            sizes[key] = sizes.get(key, 0) + 1
+        compared = [key for key, size in sizes.items() if size > 1]
+        if compared and all(len(groups[key]) == 1 for key in compared):
+            found.append(name)
+    return found
+
+
+def inert_lines(results: Sequence[PointResult], names: Sequence[str]) -> list[str]:
+    """``inert``'s names, one line each, for below the table."""
+    return [
+        f"note: {name} changed nothing: each of its values measured the same figures "
+        "(its engine had no data in the window, or its strategy does not read it)"
+        for name in inert(results, names)
+    ]
+
+
 COLUMNS = (
     "rank",
     "point",
@@ -195,15 +258,24 @@ def best_config_data(raw: Any, config: AppConfig) -> Any:
 
 
 def write_best(
-    path: Path, raw: Any, config: AppConfig, best: PointResult, source: str, note: str
+    path: Path,
+    raw: Any,
+    config: AppConfig,
+    best: PointResult,
+    source: str,
+    note: str,
+    tie: str = "",
 ) -> None:
-    """best.yaml: the config with the best point's params, and a header saying whence."""
+    """best.yaml: the config with the best point's params, and a header saying whence
+    (and, ``tie``, that other points measured the same)."""
     window = best.window
     lines = [
         f"# kitetui sweep of {source}: {note}",
         f"# best point: {best.label}; net P&L {rupees(best.net_pnl)}, "
         f"Sharpe {_float(best.sharpe, 2) or '-'}, {best.trades} trades",
     ]
+    if tie:
+        lines.append(f"# {one_line(tie)}")
     if window is not None:
         lines.append(f"# measured on {window.describe()}")
     lines.append(f"# run it again: {rerun_command('THIS_FILE', window)}")

@@ -62,9 +62,11 @@ from kitetui.sweep.results import (
     best_of,
     claim_csv,
     failures,
+    inert_lines,
     rerun_command,
     results_table,
     rupees,
+    tied,
     traded,
     unpriced,
     write_best,
@@ -374,7 +376,7 @@ class Sweep:
         self._written = time.monotonic()
         out = self.request.out
         try:
-            best = self._best()
+            best, pool = self._best()
             if best is not None:
                 config = apply_overrides(self.request.config, None, _overrides(best))
                 if self.request.walk_forward:
@@ -387,17 +389,19 @@ class Sweep:
                         else ""
                     )
                 source = self.request.config_path
-                write_best(out / "best.yaml", self.request.raw, config, best, source, note)
+                tie = tied(best, pool)
+                write_best(out / "best.yaml", self.request.raw, config, best, source, note, tie)
             write_csv(out / "results.csv", self.outcome.results, self.names)
         except OSError as exc:
             raise OutputError(f"{out}: cannot write the results ({exc.strerror})") from None
         self.outcome.best = best
 
-    def _best(self) -> PointResult | None:
-        """The point best.yaml holds: the best of a plain sweep; in a walk-forward, the
-        params the latest fold chose (what one would trade next)."""
+    def _best(self) -> tuple[PointResult | None, list[PointResult]]:
+        """The point best.yaml holds, and the points it was chosen among: the best of a
+        plain sweep; in a walk-forward, the params the latest fold chose (what one would
+        trade next)."""
         if self.request.walk_forward is None:
-            return best_of(self.outcome.results)
+            return best_of(self.outcome.results), self.outcome.results
         ran: dict[int, list[PointResult]] = {}
         for result in self.outcome.results:
             if result.phase == "in":
@@ -406,8 +410,9 @@ class Sweep:
         # not chosen yet: its best so far is not what it would have picked.
         complete = [fold for fold, runs in ran.items() if len(runs) == self._planned]
         if not complete:
-            return None
-        return best_of(ran[max(complete)])
+            return None, []
+        pool = ran[max(complete)]
+        return best_of(pool), pool
 
     def print_summary(self, stdout: TextIO) -> None:
         console = Console(file=stdout, width=None if stdout.isatty() else 120)
@@ -437,11 +442,25 @@ class Sweep:
         short = unpriced(outcome.results)  # in-sample ones too: they chose the picks
         if short:
             console.print(short, markup=False, highlight=False, soft_wrap=True)
+        for line in inert_lines(outcome.results, self.names):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        for fold in self._folds:  # a walk-forward pick that only the grid's order made
+            pick = next((r for r in results if r.fold == fold.number), None)
+            ran = [r for r in outcome.results if r.phase == "in" and r.fold == fold.number]
+            chosen = next((r for r in ran if pick and r.index == pick.index), None)
+            tie = tied(chosen, ran) if chosen is not None else ""
+            if tie:
+                line = f"fold {fold.number}: its pick {tie}"
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
         out = self.request.out
         if outcome.best is not None:
             best = outcome.best
             where = f"best: {best.label}  →  {out / 'best.yaml'}"
             console.print(where, markup=False, soft_wrap=True)
+            if self.request.walk_forward is None:
+                tie = tied(best, outcome.results)
+                if tie:
+                    console.print(f"  {tie}", markup=False, highlight=False, soft_wrap=True)
             again = rerun_command(shlex.quote(str(out / "best.yaml")), best.window)
             console.print(f"again: {again}", markup=False, highlight=False, soft_wrap=True)
         elif any(traded(r) for r in outcome.results):

@@ -25,9 +25,11 @@ from kitetui.sweep.results import (
     best_of,
     csv_rows,
     failures,
+    inert,
     ranked,
     rerun_command,
     results_table,
+    tied,
     unpriced,
     write_best,
     write_csv,
@@ -115,6 +117,29 @@ def test_a_point_with_unpriced_fills_ranks_after_every_fully_priced_one_and_is_n
     out = io.StringIO()
     Console(file=out, width=200).print(results_table(results, ["fast"]))
     assert "₹900.00 *" in out.getvalue() and "₹-20.00 *" not in out.getvalue()
+
+
+def test_a_tie_is_only_with_points_of_the_same_pool_that_measured_every_figure_alike() -> None:
+    best = _result(0, "100", sharpe=1.0)
+    same = _result(1, "100", sharpe=1.0)
+    other_fold = _result(2, "100", sharpe=1.0, fold=1, phase="in")
+    sharper = _result(3, "100", sharpe=1.5)  # the same net is not the same result
+    assert tied(best, [best, same, other_fold, sharper]).startswith(
+        "tied on every figure with 1 other point(s) (fast=6 slow=21)"
+    )
+    assert tied(best, [best, other_fold, sharper]) == ""
+
+
+def test_a_name_is_inert_only_when_every_comparison_of_its_values_measured_the_same() -> None:
+    def point(index, fast, slow, net):
+        return PointResult(
+            index, (("fast", fast), ("slow", slow)), 0, "sweep", None, "", Decimal(net), trades=1
+        )
+
+    results = [point(0, "5", "20", "1"), point(1, "5", "30", "2"), point(2, "7", "20", "1")]
+    assert inert(results, ["fast", "slow"]) == ["fast"]  # slow=30 has one fast: no comparison
+    assert inert([*results, point(3, "7", "30", "3")], ["fast", "slow"]) == []
+    assert inert(results[:1], ["fast", "slow"]) == []
 
 
 def test_csv_has_a_column_a_grid_name_and_exact_money(tmp_path: Path) -> None:

@@ -229,3 +229,44 @@ def test_a_second_ctrl_c_waits_for_the_files_to_be_complete(
         signal.signal(signal.SIGINT, before)
     assert writes == [1, 30]
     assert len(_rows(tmp_path / "out" / "results.csv")) == 30
+
+
+class _OnlyFirstAxis(_Scripted):
+    """Figures that depend on the first axis's value alone: the second changes nothing."""
+
+    def run(self, jobs: Sequence[PointJob]) -> Iterator[PointResult]:
+        for job in jobs:
+            net = Decimal(job.params[0][1]) - 40
+            yield PointResult(
+                job.index, job.params, job.fold, job.phase, job.window, "", net, trades=1
+            )
+
+
+def test_a_name_that_changed_nothing_and_a_tied_best_are_said_not_passed_off_as_a_choice(
+    small, small_config, tmp_path
+) -> None:
+    """Probe: ``--grid fast=5,7`` on a window where fast's engine had no data measured
+    the same figures twice, and the summary and best.yaml named fast=5 best, grid order
+    alone having chosen it."""
+    request = SweepRequest(
+        config=small,
+        config_path=str(small_config),
+        raw=read_config_data(small_config),
+        axes=[parse_axis("equity.rsi_low=20,25"), parse_axis("fno.fast=5,7")],
+        window=None,
+        out=tmp_path / "out",
+    )
+    sweep = Sweep(request, _OnlyFirstAxis(), stderr=io.StringIO())
+    sweep.run()
+    stdout = io.StringIO()
+    sweep.print_summary(stdout)
+    text = stdout.getvalue()
+    assert "note: fno.fast changed nothing: each of its values measured the same figures" in text
+    assert "note: equity.rsi_low" not in text
+    tie = (
+        "tied on every figure with 1 other point(s) (equity.rsi_low=25 fno.fast=7): "
+        "the grid cannot tell them apart, only its order put this one first"
+    )
+    assert "best: equity.rsi_low=25 fno.fast=5  →" in text
+    assert f"  {tie}\n" in text
+    assert f"\n# {tie}\n" in (tmp_path / "out" / "best.yaml").read_text()
