@@ -208,6 +208,7 @@ class Sweep:
         self._stderr = stderr if stderr is not None else sys.stderr
         self._written = -math.inf  # when the files were last written (monotonic)
         self._folds: list[Fold] = []  # a walk-forward's, once planned
+        self._trading_days: list[date] = []  # a walk-forward's, once planned
         self._planned = 0  # the grid's points, once planned
         self._started = time.perf_counter()
         # Points' temporary journals, when they run on this machine: in a folder of this
@@ -355,6 +356,7 @@ class Sweep:
 
     def folds(self, spec: WalkForward) -> list[Fold]:
         days = self._days()
+        self._trading_days = days
         found = folds(days, spec)
         if not found:
             raise ConfigError(
@@ -380,7 +382,13 @@ class Sweep:
             if best is not None:
                 config = apply_overrides(self.request.config, None, _overrides(best))
                 if self.request.walk_forward:
-                    note = "the last fold's choice, optimised on its in-sample days"
+                    unseen = self._days_after(best)
+                    note = "the last fold's choice, optimised on its in-sample days" + (
+                        f", which end {unseen} trading day(s) before the data's last, "
+                        f"{self._trading_days[-1]}"
+                        if unseen
+                        else ""
+                    )
                 else:
                     done = len(self.outcome.results)
                     note = "ranked first by net P&L after charges" + (
@@ -395,6 +403,24 @@ class Sweep:
         except OSError as exc:
             raise OutputError(f"{out}: cannot write the results ({exc.strerror})") from None
         self.outcome.best = best
+
+    def _days_after(self, chosen: PointResult) -> int:
+        """A walk-forward's trading days after the window ``chosen`` was picked on: what
+        its pick never saw (the last fold's out-of-sample days)."""
+        last = chosen.window.last if chosen.window is not None else None
+        return sum(1 for day in self._trading_days if last is not None and day > last)
+
+    def latest_sweep(self) -> str:
+        """The plain sweep that chooses on the latest IN trading days: what to trade
+        next, where best.yaml's pick ends up to OUT days before the data does."""
+        spec = self.request.walk_forward
+        assert spec is not None and self._trading_days
+        days = self._trading_days[-spec.in_days :]
+        grids = " ".join(f"--grid {shlex.quote(axis.text)}" for axis in self.request.axes)
+        return (
+            f"kitetui sweep -c {shlex.quote(self.request.config_path)} {grids} "
+            f"--from {days[0]} --to {days[-1]}"
+        )
 
     def _best(self) -> tuple[PointResult | None, list[PointResult]]:
         """The point best.yaml holds, and the points it was chosen among: the best of a
@@ -463,6 +489,15 @@ class Sweep:
                     console.print(f"  {tie}", markup=False, highlight=False, soft_wrap=True)
             again = rerun_command(shlex.quote(str(out / "best.yaml")), best.window)
             console.print(f"again: {again}", markup=False, highlight=False, soft_wrap=True)
+            spec = self.request.walk_forward
+            unseen = self._days_after(best) if spec is not None else 0
+            if spec is not None and unseen:
+                latest = (
+                    f"next: best.yaml was chosen on days that end {unseen} trading day(s) "
+                    f"before the data's last ({self._trading_days[-1]}); to choose on the "
+                    f"latest {spec.in_days}: {self.latest_sweep()}"
+                )
+                console.print(latest, markup=False, highlight=False, soft_wrap=True)
         elif any(traded(r) for r in outcome.results):
             console.print(
                 "best: none — no point that traded had every fill priced, so none has a "
