@@ -38,9 +38,9 @@ from kitetui.sweep.point import PointResult
 
 
 def traded(result: PointResult) -> bool:
-    """Whether the point's run filled anything: a closed trade, or charges paid on a
-    position still open at its end."""
-    return result.ok and (result.trades > 0 or bool(result.charges))
+    """Whether the point's run filled anything: a closed trade, or a fill of a position
+    still open at its end (charged, or one the rate table could not price)."""
+    return result.ok and (result.trades > 0 or bool(result.charges) or result.unpriced_fills > 0)
 
 
 def measured(result: PointResult) -> bool:

@@ -470,14 +470,8 @@ class Sweep:
             console.print(short, markup=False, highlight=False, soft_wrap=True)
         for line in inert_lines(outcome.results, self.names):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
-        for fold in self._folds:  # a walk-forward pick that only the grid's order made
-            pick = next((r for r in results if r.fold == fold.number), None)
-            ran = [r for r in outcome.results if r.phase == "in" and r.fold == fold.number]
-            chosen = next((r for r in ran if pick and r.index == pick.index), None)
-            tie = tied(chosen, ran) if chosen is not None else ""
-            if tie:
-                line = f"fold {fold.number}: its pick {tie}"
-                console.print(line, markup=False, highlight=False, soft_wrap=True)
+        for line in self._tied_picks(results):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         out = self.request.out
         if outcome.best is not None:
             best = outcome.best
@@ -514,6 +508,19 @@ class Sweep:
                 soft_wrap=True,
             )
         console.print(f"results: {out / 'results.csv'}", markup=False, soft_wrap=True)
+
+    def _tied_picks(self, picks: list[PointResult]) -> list[str]:
+        """A line for each walk-forward fold whose pick (``picks``: the out-of-sample
+        runs) only the grid's order made: it tied in sample on every figure."""
+        lines = []
+        for fold in self._folds:
+            pick = next((r for r in picks if r.fold == fold.number), None)
+            ran = [r for r in self.outcome.results if r.phase == "in" and r.fold == fold.number]
+            chosen = next((r for r in ran if pick is not None and r.index == pick.index), None)
+            tie = tied(chosen, ran) if chosen is not None else ""
+            if tie:
+                lines.append(f"fold {fold.number}: its pick {tie}")
+        return lines
 
     def _why(self, fold: Fold) -> str:
         """Why a fold has no out-of-sample run."""

@@ -106,6 +106,8 @@ def test_a_point_with_unpriced_fills_ranks_after_every_fully_priced_one_and_is_n
     assert [r.index for r in ranked(results)] == [3, 1, 0, 2]
     assert best_of(results).index == 3
     assert best_of([results[0], results[2]]) is None  # what traded was not all priced
+    held = _result(4, "300", trades=0, unpriced=1)  # one unpriced entry, still open
+    assert [r.index for r in ranked([results[2], held])] == [4, 2]  # it did trade
     line = unpriced(results)
     assert line.startswith("* 1 point(s) traded with 12 fill(s) the rate table could not price")
     assert "the first on 2016-08-16" in line
