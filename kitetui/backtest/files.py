@@ -137,6 +137,7 @@ def report_json(report: Report) -> dict[str, Any]:
         },
         "capital": as_json(ledger.capital),
         **_figures(report.total),
+        "unpriced_fills": ledger.unpriced_fills,  # charged nothing: not in charges or net
         "mtm_max_drawdown": _drawdown(report.mtm_drawdown),
         "by_strategy": {
             name: {"strategy": strategies.get(name, ""), **_figures(f)}

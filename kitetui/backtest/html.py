@@ -157,12 +157,18 @@ def calendar_figure(report: Report) -> go.Figure:
     return fig
 
 
+def _unpriced(report: Report) -> str:
+    """Beside the charges: the fills they leave out, which net P&L leaves out too."""
+    unpriced = report.ledger.unpriced_fills
+    return f" + {unpriced:,} fill(s) unpriced, not in net" if unpriced else ""
+
+
 def _cards(f: Figures, report: Report) -> str:
     dd = f.max_drawdown
     items = [
         ("net P&L", _rupees(f.net_pnl)),
         ("gross P&L", _rupees(f.gross_pnl)),
-        ("charges", _rupees(f.charges.total)),
+        ("charges", _rupees(f.charges.total) + _unpriced(report)),
         ("trades", f"{f.trades:,}"),
         ("win rate", _ratio(f.win_rate, pct=True)),
         ("profit factor", _ratio(f.profit_factor)),

@@ -93,6 +93,12 @@ class Ledger:
         ]
 
     @property
+    def unpriced_fills(self) -> int:
+        """Fills the rate table could not price: charged nothing, so the run's net P&L
+        leaves their charges out (every figure that shows charges says so)."""
+        return sum(1 for fill in self.fills if not fill.priced)
+
+    @property
     def minutes(self) -> list[int]:
         return [ts for ts, _ in self.equity]
 
@@ -274,9 +280,23 @@ def _load(conn: sqlite3.Connection, path: Path, run: RunInfo) -> Ledger:
         orders=tuple(orders),
         equity=equity,
         marks=marks,
-        warnings=(*problems, *run_warnings(conn, run.run_id), *_data_warnings(conn, run.run_id)),
+        warnings=(
+            *_counted(problems),
+            *run_warnings(conn, run.run_id),
+            *_data_warnings(conn, run.run_id),
+        ),
         backtest=bool(meta),
     )
+
+
+def _counted(problems: list[str]) -> list[str]:
+    """The orders the rate table could not price as one line: a year of data before the
+    table's first row is one such order a trade, and a line each pushed what the data
+    did to the run (rows skipped, reordered) past the few lines a summary shows.
+    fills.csv still names each (its charges blank)."""
+    if len(problems) <= 1:
+        return problems
+    return [f"{problems[0]} (and {len(problems) - 1:,} more orders charged nothing: fills.csv)"]
 
 
 # What the data itself did to the run, as its journal recorded it: said per file, or

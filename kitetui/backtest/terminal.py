@@ -82,7 +82,11 @@ def _headline(f: Figures, report: Report) -> Table:
         "gross P&L",
         Text(_rupees(f.gross_pnl), style=_tone(f.gross_pnl)),
     )
-    table.add_row("charges", _rupees(f.charges.total), "turnover", f"₹{f.turnover:,.0f}")
+    unpriced = report.ledger.unpriced_fills
+    charges = _rupees(f.charges.total) + (
+        f" + {unpriced:,} fill(s) unpriced, not in net" if unpriced else ""
+    )
+    table.add_row("charges", charges, "turnover", f"₹{f.turnover:,.0f}")
     table.add_row(
         "trades",
         f"{f.trades:,}" + (f" (+{f.open_trades} open)" if f.open_trades else ""),

@@ -23,6 +23,7 @@ from pathlib import Path
 from kitetui.backtest.build import build_report
 from kitetui.backtest.ledger import load_ledger
 from kitetui.backtest.runner import BacktestRequest, apply_overrides, parse_param, run_to_end
+from kitetui.clock import ist_date
 from kitetui.config import AppConfig, ConfigError, one_line
 from kitetui.market.replay import DateWindow
 from kitetui.performance.metrics import closed_equity, daily_net
@@ -61,6 +62,11 @@ class PointResult:
     net_pnl: Decimal | None = None  # after charges
     gross_pnl: Decimal | None = None
     charges: Decimal | None = None
+    # Fills the rate table could not price (a day before its first row, a segment it
+    # lacks): charged nothing, so ``net_pnl`` leaves their charges out and is not net
+    # of charges; and the first such fill's day, to say where the gap is.
+    unpriced_fills: int = 0
+    unpriced_from: str = ""
     sharpe: float | None = None
     max_drawdown: Decimal | None = None  # closed-trade equity, net of charges
     trades: int = 0
@@ -134,6 +140,7 @@ def _measured(
     # stitched: a point's closed-trade curve is a pair a trade (~0.4 MB at 2,000 trades
     # once unpickled), which the sweep's process would hold for every point of the grid.
     stitched = job.phase == "out"
+    unpriced = sorted(fill.ts_ns for fill in report.ledger.fills if not fill.priced)
     closed = [trade for trade in report.trades if trade.closed] if stitched else []
     return PointResult(
         job.index,
@@ -145,6 +152,8 @@ def _measured(
         net_pnl=total.net_pnl,
         gross_pnl=total.gross_pnl,
         charges=total.charges.total,
+        unpriced_fills=len(unpriced),
+        unpriced_from=ist_date(unpriced[0]).isoformat() if unpriced else "",
         sharpe=total.sharpe,
         max_drawdown=total.max_drawdown.amount,
         trades=total.trades,

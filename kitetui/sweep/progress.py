@@ -28,7 +28,8 @@ from kitetui.sweep.results import rank_key, rupees
 def describe(result: PointResult) -> str:
     if not result.ok:
         return f"{result.label}: failed: {result.error}"
-    return f"{result.label}: net {rupees(result.net_pnl)} in {result.wall_s:.1f} s"
+    short = f" ({result.unpriced_fills:,} fill(s) unpriced)" if result.unpriced_fills else ""
+    return f"{result.label}: net {rupees(result.net_pnl)}{short} in {result.wall_s:.1f} s"
 
 
 class SweepProgress:

@@ -5,8 +5,12 @@ point without one after any with one), then the smaller drawdown, then the grid
 order. A point that never traded (no fill: its slow average never warmed up, its
 threshold was never met) measured nothing, and its ₹0 would beat every losing point:
 it ranks after every point that traded, and is never best (``best_of``: no best.yaml,
-and a walk-forward fold without a point that traded chooses nothing). Failed points
-rank last, in grid order, each with its reason. results.csv has every point (the
+and a walk-forward fold without a point that traded chooses nothing). Nor is a point
+with fills the rate table could not price (data from before its first row, a segment
+it lacks): they were charged nothing, so its "net" is net of only some charges and
+would beat a point that paid them all; it ranks after every point whose fills were
+all priced, and ``unpriced`` says so in one line. Failed points rank last, in grid
+order, each with its reason. results.csv has every point (the
 table shows the best few); best.yaml is the sweep's config with the best point's
 params written into its engines, so
 ``kitetui backtest -c best.yaml`` runs that point again. Both are rewritten as
@@ -34,17 +38,23 @@ from kitetui.sweep.point import PointResult
 
 
 def traded(result: PointResult) -> bool:
-    """Whether the point's run filled anything: a closed trade, or charges paid on a
-    position still open at its end."""
-    return result.ok and (result.trades > 0 or bool(result.charges))
+    """Whether the point's run filled anything: a closed trade, or a fill of a position
+    still open at its end (charged, or one the rate table could not price)."""
+    return result.ok and (result.trades > 0 or bool(result.charges) or result.unpriced_fills > 0)
+
+
+def measured(result: PointResult) -> bool:
+    """Whether the point traded and every fill of it was charged: its net P&L is net of
+    all its charges, comparable with another such point's."""
+    return traded(result) and not result.unpriced_fills
 
 
 def rank_key(result: PointResult) -> tuple[Any, ...]:
     if not result.ok or result.net_pnl is None:
-        return (2, 0, 0, 0, result.fold, result.index)
+        return (3, 0, 0, 0, result.fold, result.index)
     sharpe = result.sharpe if result.sharpe is not None else -math.inf
     drawdown = result.max_drawdown if result.max_drawdown is not None else Decimal(0)
-    tier = 0 if traded(result) else 1
+    tier = 0 if measured(result) else 1 if traded(result) else 2
     return (tier, -result.net_pnl, -sharpe, drawdown, result.fold, result.index)
 
 
@@ -53,9 +63,90 @@ def ranked(results: Sequence[PointResult]) -> list[PointResult]:
 
 
 def best_of(results: Sequence[PointResult]) -> PointResult | None:
-    """The first-ranked point that traded; None when none did (or none ran)."""
-    candidates = [r for r in results if traded(r)]
+    """The first-ranked point that traded with every fill charged; None when none did
+    (or none ran)."""
+    candidates = [r for r in results if measured(r)]
     return ranked(candidates)[0] if candidates else None
+
+
+def unpriced(results: Sequence[PointResult]) -> str:
+    """One line when points traded with fills the rate table could not price, or "":
+    their net leaves those charges out, which is why they rank after the others and
+    none of them is best."""
+    short = [r for r in results if r.ok and r.unpriced_fills]
+    if not short:
+        return ""
+    fills = sum(r.unpriced_fills for r in short)
+    first = min(r.unpriced_from for r in short)
+    return (
+        f"* {len(short):,} point(s) traded with {fills:,} fill(s) the rate table could not "
+        f"price (the first on {first}; a point's backtest names each order and why): "
+        "their net P&L leaves those charges out, so they rank after every point whose "
+        "fills were all priced and none of them is best"
+    )
+
+
+def _figures(result: PointResult) -> tuple[Any, ...]:
+    """What a point measured: two points with these equal are one result twice."""
+    return (
+        result.net_pnl,
+        result.gross_pnl,
+        result.charges,
+        result.unpriced_fills,
+        result.sharpe,
+        result.max_drawdown,
+        result.trades,
+        result.wins,
+    )
+
+
+def tied(best: PointResult, results: Sequence[PointResult]) -> str:
+    """When other points of ``best``'s pool measured exactly what it did, one line that
+    says so (or ""): the grid cannot tell them apart, and only the grid's order put
+    ``best`` first, which best.yaml and the summary would otherwise present as a
+    finding."""
+    same = [
+        r
+        for r in results
+        if r is not best and r.ok and (r.fold, r.phase) == (best.fold, best.phase)
+        if _figures(r) == _figures(best)
+    ]
+    if not same:
+        return ""
+    shown = "; ".join(r.label for r in same[:3]) + ("; …" if len(same) > 3 else "")
+    return (
+        f"tied on every figure with {len(same):,} other point(s) ({shown}): the grid "
+        "cannot tell them apart, only its order put this one first"
+    )
+
+
+def inert(results: Sequence[PointResult], names: Sequence[str]) -> list[str]:
+    """The grid names whose values changed nothing: wherever the other names' values
+    were the same (and the fold and phase), each of its values measured the same
+    figures. Its engine had no data in the window, say, or its strategy never reads
+    it: a trader would otherwise take the best point's value of it for a choice."""
+    found = []
+    ran = [r for r in results if r.ok]
+    for name in names:
+        groups: dict[tuple[Any, ...], set[tuple[Any, ...]]] = {}
+        sizes: dict[tuple[Any, ...], int] = {}
+        for r in ran:
+            key = (r.fold, r.phase, tuple(p for p in r.params if p[0] != name))
+            groups.setdefault(key, set()).add(_figures(r))
+            sizes[key] = sizes.get(key, 0) + 1
+        compared = [key for key, size in sizes.items() if size > 1]
+        if compared and all(len(groups[key]) == 1 for key in compared):
+            found.append(name)
+    return found
+
+
+def inert_lines(results: Sequence[PointResult], names: Sequence[str]) -> list[str]:
+    """``inert``'s names, one line each, for below the table."""
+    return [
+        f"note: {name} changed nothing: each of its values measured the same figures "
+        "(its engine had no data in the window, or its strategy does not read it)"
+        for name in inert(results, names)
+    ]
 
 
 COLUMNS = (
@@ -69,6 +160,7 @@ COLUMNS = (
     "net_pnl",
     "gross_pnl",
     "charges",
+    "unpriced_fills",
     "sharpe",
     "max_drawdown",
     "trades",
@@ -117,6 +209,7 @@ def csv_rows(results: Sequence[PointResult], names: Sequence[str]) -> tuple[list
                 money(result.net_pnl),
                 money(result.gross_pnl),
                 money(result.charges),
+                result.unpriced_fills if result.ok else "",
                 _float(result.sharpe),
                 money(result.max_drawdown),
                 result.trades if result.ok else "",
@@ -165,15 +258,24 @@ def best_config_data(raw: Any, config: AppConfig) -> Any:
 
 
 def write_best(
-    path: Path, raw: Any, config: AppConfig, best: PointResult, source: str, note: str
+    path: Path,
+    raw: Any,
+    config: AppConfig,
+    best: PointResult,
+    source: str,
+    note: str,
+    tie: str = "",
 ) -> None:
-    """best.yaml: the config with the best point's params, and a header saying whence."""
+    """best.yaml: the config with the best point's params, and a header saying whence
+    (and, ``tie``, that other points measured the same)."""
     window = best.window
     lines = [
         f"# kitetui sweep of {source}: {note}",
         f"# best point: {best.label}; net P&L {rupees(best.net_pnl)}, "
         f"Sharpe {_float(best.sharpe, 2) or '-'}, {best.trades} trades",
     ]
+    if tie:
+        lines.append(f"# {one_line(tie)}")
     if window is not None:
         lines.append(f"# measured on {window.describe()}")
     lines.append(f"# run it again: {rerun_command('THIS_FILE', window)}")
@@ -200,11 +302,13 @@ def _cell(value: str) -> Text:
     return Text(one_line(value))
 
 
-def _rupees(value: Decimal | None) -> Text:
+def _rupees(value: Decimal | None, *, short: bool = False) -> Text:
+    """``short``: the figure leaves out charges the rate table could not price, marked
+    ``*`` as ``unpriced``'s line below the table explains."""
     if value is None:
         return Text("–")
     tone = "green" if value > 0 else "red" if value < 0 else ""
-    return Text(f"₹{value:,.2f}", style=tone)
+    return Text(f"₹{value:,.2f}" + (" *" if short else ""), style=tone)
 
 
 #: How a figure too wide for its column is shown on a narrow terminal: wrapped whole
@@ -228,7 +332,7 @@ def results_table(results: Sequence[PointResult], names: Sequence[str], top: int
         table.add_row(
             str(rank),
             *(_cell(params.get(name, "")) for name in names),
-            _rupees(result.net_pnl),
+            _rupees(result.net_pnl, short=bool(result.unpriced_fills)),
             _float(result.sharpe, 2) or "–",
             f"₹{result.max_drawdown:,.2f}" if result.max_drawdown is not None else "–",
             str(result.trades),

@@ -62,9 +62,13 @@ from kitetui.sweep.results import (
     best_of,
     claim_csv,
     failures,
+    inert_lines,
     rerun_command,
     results_table,
     rupees,
+    tied,
+    traded,
+    unpriced,
     write_best,
     write_csv,
 )
@@ -204,6 +208,7 @@ class Sweep:
         self._stderr = stderr if stderr is not None else sys.stderr
         self._written = -math.inf  # when the files were last written (monotonic)
         self._folds: list[Fold] = []  # a walk-forward's, once planned
+        self._trading_days: list[date] = []  # a walk-forward's, once planned
         self._planned = 0  # the grid's points, once planned
         self._started = time.perf_counter()
         # Points' temporary journals, when they run on this machine: in a folder of this
@@ -351,6 +356,7 @@ class Sweep:
 
     def folds(self, spec: WalkForward) -> list[Fold]:
         days = self._days()
+        self._trading_days = days
         found = folds(days, spec)
         if not found:
             raise ConfigError(
@@ -372,11 +378,17 @@ class Sweep:
         self._written = time.monotonic()
         out = self.request.out
         try:
-            best = self._best()
+            best, pool = self._best()
             if best is not None:
                 config = apply_overrides(self.request.config, None, _overrides(best))
                 if self.request.walk_forward:
-                    note = "the last fold's choice, optimised on its in-sample days"
+                    unseen = self._days_after(best)
+                    note = "the last fold's choice, optimised on its in-sample days" + (
+                        f", which end {unseen} trading day(s) before the data's last, "
+                        f"{self._trading_days[-1]}"
+                        if unseen
+                        else ""
+                    )
                 else:
                     done = len(self.outcome.results)
                     note = "ranked first by net P&L after charges" + (
@@ -385,17 +397,37 @@ class Sweep:
                         else ""
                     )
                 source = self.request.config_path
-                write_best(out / "best.yaml", self.request.raw, config, best, source, note)
+                tie = tied(best, pool)
+                write_best(out / "best.yaml", self.request.raw, config, best, source, note, tie)
             write_csv(out / "results.csv", self.outcome.results, self.names)
         except OSError as exc:
             raise OutputError(f"{out}: cannot write the results ({exc.strerror})") from None
         self.outcome.best = best
 
-    def _best(self) -> PointResult | None:
-        """The point best.yaml holds: the best of a plain sweep; in a walk-forward, the
-        params the latest fold chose (what one would trade next)."""
+    def _days_after(self, chosen: PointResult) -> int:
+        """A walk-forward's trading days after the window ``chosen`` was picked on: what
+        its pick never saw (the last fold's out-of-sample days)."""
+        last = chosen.window.last if chosen.window is not None else None
+        return sum(1 for day in self._trading_days if last is not None and day > last)
+
+    def latest_sweep(self) -> str:
+        """The plain sweep that chooses on the latest IN trading days: what to trade
+        next, where best.yaml's pick ends up to OUT days before the data does."""
+        spec = self.request.walk_forward
+        assert spec is not None and self._trading_days
+        days = self._trading_days[-spec.in_days :]
+        grids = " ".join(f"--grid {shlex.quote(axis.text)}" for axis in self.request.axes)
+        return (
+            f"kitetui sweep -c {shlex.quote(self.request.config_path)} {grids} "
+            f"--from {days[0]} --to {days[-1]}"
+        )
+
+    def _best(self) -> tuple[PointResult | None, list[PointResult]]:
+        """The point best.yaml holds, and the points it was chosen among: the best of a
+        plain sweep; in a walk-forward, the params the latest fold chose (what one would
+        trade next)."""
         if self.request.walk_forward is None:
-            return best_of(self.outcome.results)
+            return best_of(self.outcome.results), self.outcome.results
         ran: dict[int, list[PointResult]] = {}
         for result in self.outcome.results:
             if result.phase == "in":
@@ -404,8 +436,9 @@ class Sweep:
         # not chosen yet: its best so far is not what it would have picked.
         complete = [fold for fold, runs in ran.items() if len(runs) == self._planned]
         if not complete:
-            return None
-        return best_of(ran[max(complete)])
+            return None, []
+        pool = ran[max(complete)]
+        return best_of(pool), pool
 
     def print_summary(self, stdout: TextIO) -> None:
         console = Console(file=stdout, width=None if stdout.isatty() else 120)
@@ -432,13 +465,41 @@ class Sweep:
                     console.print(why, markup=False, highlight=False, soft_wrap=True)
         for line in failures(outcome.results, self.request.top):  # in-sample ones too
             console.print(line, markup=False, highlight=False, soft_wrap=True)
+        short = unpriced(outcome.results)  # in-sample ones too: they chose the picks
+        if short:
+            console.print(short, markup=False, highlight=False, soft_wrap=True)
+        for line in inert_lines(outcome.results, self.names):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        for line in self._tied_picks(results):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         out = self.request.out
         if outcome.best is not None:
             best = outcome.best
             where = f"best: {best.label}  →  {out / 'best.yaml'}"
             console.print(where, markup=False, soft_wrap=True)
+            if self.request.walk_forward is None:
+                tie = tied(best, outcome.results)
+                if tie:
+                    console.print(f"  {tie}", markup=False, highlight=False, soft_wrap=True)
             again = rerun_command(shlex.quote(str(out / "best.yaml")), best.window)
             console.print(f"again: {again}", markup=False, highlight=False, soft_wrap=True)
+            spec = self.request.walk_forward
+            unseen = self._days_after(best) if spec is not None else 0
+            if spec is not None and unseen:
+                latest = (
+                    f"next: best.yaml was chosen on days that end {unseen} trading day(s) "
+                    f"before the data's last ({self._trading_days[-1]}); to choose on the "
+                    f"latest {spec.in_days}: {self.latest_sweep()}"
+                )
+                console.print(latest, markup=False, highlight=False, soft_wrap=True)
+        elif any(traded(r) for r in outcome.results):
+            console.print(
+                "best: none — no point that traded had every fill priced, so none has a "
+                "net P&L after all its charges (no best.yaml)",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         elif any(r.ok for r in outcome.results):
             console.print(
                 "best: none — no point traded, so none is better than another (no best.yaml)",
@@ -448,11 +509,26 @@ class Sweep:
             )
         console.print(f"results: {out / 'results.csv'}", markup=False, soft_wrap=True)
 
+    def _tied_picks(self, picks: list[PointResult]) -> list[str]:
+        """A line for each walk-forward fold whose pick (``picks``: the out-of-sample
+        runs) only the grid's order made: it tied in sample on every figure."""
+        lines = []
+        for fold in self._folds:
+            pick = next((r for r in picks if r.fold == fold.number), None)
+            ran = [r for r in self.outcome.results if r.phase == "in" and r.fold == fold.number]
+            chosen = next((r for r in ran if pick is not None and r.index == pick.index), None)
+            tie = tied(chosen, ran) if chosen is not None else ""
+            if tie:
+                lines.append(f"fold {fold.number}: its pick {tie}")
+        return lines
+
     def _why(self, fold: Fold) -> str:
         """Why a fold has no out-of-sample run."""
         if self.outcome.interrupted:
             return "stopped"
         ran = [r for r in self.outcome.results if r.phase == "in" and r.fold == fold.number]
+        if any(traded(r) for r in ran):
+            return "no in-sample point that traded had every fill priced"
         if any(r.ok for r in ran):
             return "no in-sample point traded"
         return "no in-sample point ran"
@@ -480,7 +556,7 @@ class Sweep:
                 in_window,
                 out_window,
                 chosen,
-                rupees(result.net_pnl),
+                rupees(result.net_pnl) + (" *" if result.unpriced_fills else ""),
                 f"{result.sharpe:.2f}" if result.sharpe is not None else "–",
                 rupees(result.max_drawdown),
                 str(result.trades),
@@ -494,7 +570,7 @@ class Sweep:
                 "",
                 "",
                 "",
-                rupees(stitched.net_pnl),
+                rupees(stitched.net_pnl) + (" *" if any(r.unpriced_fills for r in ok) else ""),
                 f"{stitched.sharpe:.2f}" if stitched.sharpe is not None else "–",
                 rupees(stitched.max_drawdown),
                 str(stitched.trades),

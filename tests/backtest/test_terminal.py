@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.console import Console
 
 from backtest.factories import sample_ledger
 from kitetui.backtest.build import build_report
+from kitetui.backtest.files import report_json
+from kitetui.backtest.html import render_html
+from kitetui.backtest.ledger import _counted
 from kitetui.backtest.terminal import column_chart, print_summary
+from kitetui.money import NO_CHARGES
 
 
 def test_column_chart_draws_lowest_to_highest_in_eighths() -> None:
@@ -44,3 +50,24 @@ def test_the_daily_ratios_say_how_many_days_they_are_annualised_from() -> None:
     print_summary(report, console, paths=[])
     days = len(report.ledger.days)
     assert f"Sharpe ({days} day" in console.export_text()
+
+
+def test_charges_say_how_many_fills_they_leave_out_and_one_line_counts_the_orders() -> None:
+    """Probe: a backtest of 2016 data (before the rate table's first row) headlined
+    "charges ₹0.00" as if priced, and its 192 one-line-an-order warnings pushed the
+    data's own warnings (rows out of order) off the summary."""
+    base = sample_ledger()
+    fills = tuple(
+        replace(f, charges=NO_CHARGES, priced=False) if i < 2 else f
+        for i, f in enumerate(base.fills)
+    )
+    report = build_report(replace(base, fills=fills))
+    console = Console(width=120, record=True, color_system=None)
+    print_summary(report, console, paths=[])
+    assert "+ 2 fill(s) unpriced, not in net" in console.export_text()
+    assert report_json(report)["unpriced_fills"] == 2
+    assert "+ 2 fill(s) unpriced, not in net" in render_html(report)
+    assert report_json(build_report(base))["unpriced_fills"] == 0
+    problems = [f"order t{n} (NSE:X MIS on 2016-08-16): charged nothing: no rate" for n in (1, 2)]
+    assert _counted(problems) == [f"{problems[0]} (and 1 more orders charged nothing: fills.csv)"]
+    assert _counted(problems[:1]) == problems[:1]

@@ -9,6 +9,8 @@ from kitetui.backtest.build import build_report
 from kitetui.backtest.ledger import load_ledger
 from kitetui.market.replay import DateWindow
 from kitetui.sweep.point import PointJob, run_point
+from kitetui.trading import charges
+from kitetui.trading.charges import DEFAULT_RATES
 
 WINDOW = DateWindow(date(2023, 4, 5), date(2023, 4, 6))
 
@@ -38,6 +40,7 @@ def test_a_point_measures_its_run_as_the_report_does(small, small_config, tmp_pa
         total.win_rate,
     )
     assert result.trades > 0
+    assert (result.unpriced_fills, result.unpriced_from) == (0, "")  # every fill charged
     assert result.database == str(db)
     assert result.daily_net == () and result.closed_equity == ()  # not stitched: not kept
 
@@ -73,3 +76,26 @@ def test_a_point_whose_run_fails_reports_why(small, small_config) -> None:
     assert not result.ok
     assert "no replay data in 2030-01-01 … 2030-01-02" in result.error
     assert "\n" not in result.error
+
+
+def test_a_point_counts_the_fills_the_rate_table_could_not_price(
+    small, small_config, tmp_path, monkeypatch
+) -> None:
+    """A rate table whose equity brokerage starts on the window's second day: the first
+    day's fills are charged nothing, and the point says how many and from when (the
+    sweep ranks it after fully charged points and never makes it best)."""
+    rates = DEFAULT_RATES.read_text(encoding="utf-8")
+    first = "      from: 2020-07-01\n"  # the equity intraday brokerage row's
+    assert rates.count(first) >= 1
+    patched = tmp_path / "rates.yaml"
+    patched.write_text(rates.replace(first, "      from: 2023-04-06\n", 1), encoding="utf-8")
+    monkeypatch.setattr(charges, "DEFAULT_RATES", patched)
+    charges.default_calculator.cache_clear()  # one per process: read the patched file
+    try:
+        result = run_point(_job(small, small_config, (("bb_std", "1.5"),)))
+    finally:
+        monkeypatch.undo()
+        charges.default_calculator.cache_clear()
+    assert result.ok, result.error
+    assert result.unpriced_fills > 0
+    assert result.unpriced_from == "2023-04-05"

@@ -25,9 +25,12 @@ from kitetui.sweep.results import (
     best_of,
     csv_rows,
     failures,
+    inert,
     ranked,
     rerun_command,
     results_table,
+    tied,
+    unpriced,
     write_best,
     write_csv,
 )
@@ -35,7 +38,9 @@ from kitetui.sweep.results import (
 WINDOW = DateWindow(date(2023, 4, 5), date(2023, 4, 6))
 
 
-def _result(index, net, sharpe=None, drawdown="0", error="", fold=0, phase="sweep", trades=4):
+def _result(
+    index, net, sharpe=None, drawdown="0", error="", fold=0, phase="sweep", trades=4, unpriced=0
+):
     return PointResult(
         index,
         (("fast", str(5 + index)), ("slow", "21")),
@@ -50,6 +55,8 @@ def _result(index, net, sharpe=None, drawdown="0", error="", fold=0, phase="swee
         wins=0 if error or not trades else 2,
         win_rate=None if error or not trades else 0.5,
         charges=None if error or not trades else Decimal("40"),
+        unpriced_fills=unpriced,
+        unpriced_from="2016-08-16" if unpriced else "",
     )
 
 
@@ -84,6 +91,57 @@ def test_a_point_that_never_traded_ranks_after_every_point_that_did_and_is_never
     assert [r.index for r in ranked(results)] == [3, 1, 0, 4, 2]
     assert best_of(results).index == 3
     assert best_of([results[0], results[2], results[4]]) is None  # nothing traded
+
+
+def test_a_point_with_unpriced_fills_ranks_after_every_fully_priced_one_and_is_never_best():
+    """Probe: a sweep of 2016 data (before the rate table's first row) charged nothing
+    and ranked "net P&L after charges" that was gross, saying nothing; a point charged
+    for only part of its fills would beat one that paid them all."""
+    results = [
+        _result(0, "900", unpriced=12),  # charged nothing for 12 fills: not net
+        _result(1, "-500", sharpe=-1.0),
+        _result(2, "0", trades=0),
+        _result(3, "-20", sharpe=-0.1),
+    ]
+    assert [r.index for r in ranked(results)] == [3, 1, 0, 2]
+    assert best_of(results).index == 3
+    assert best_of([results[0], results[2]]) is None  # what traded was not all priced
+    held = _result(4, "300", trades=0, unpriced=1)  # one unpriced entry, still open
+    assert [r.index for r in ranked([results[2], held])] == [4, 2]  # it did trade
+    line = unpriced(results)
+    assert line.startswith("* 1 point(s) traded with 12 fill(s) the rate table could not price")
+    assert "the first on 2016-08-16" in line
+    assert unpriced([results[1], results[3]]) == ""
+    header, rows = csv_rows(results, ["fast"])
+    column = header.index("unpriced_fills")
+    assert header[column - 1] == "charges"
+    assert [(row[1], row[column]) for row in rows] == [(3, 0), (1, 0), (0, 12), (2, 0)]
+    out = io.StringIO()
+    Console(file=out, width=200).print(results_table(results, ["fast"]))
+    assert "₹900.00 *" in out.getvalue() and "₹-20.00 *" not in out.getvalue()
+
+
+def test_a_tie_is_only_with_points_of_the_same_pool_that_measured_every_figure_alike() -> None:
+    best = _result(0, "100", sharpe=1.0)
+    same = _result(1, "100", sharpe=1.0)
+    other_fold = _result(2, "100", sharpe=1.0, fold=1, phase="in")
+    sharper = _result(3, "100", sharpe=1.5)  # the same net is not the same result
+    assert tied(best, [best, same, other_fold, sharper]).startswith(
+        "tied on every figure with 1 other point(s) (fast=6 slow=21)"
+    )
+    assert tied(best, [best, other_fold, sharper]) == ""
+
+
+def test_a_name_is_inert_only_when_every_comparison_of_its_values_measured_the_same() -> None:
+    def point(index, fast, slow, net):
+        return PointResult(
+            index, (("fast", fast), ("slow", slow)), 0, "sweep", None, "", Decimal(net), trades=1
+        )
+
+    results = [point(0, "5", "20", "1"), point(1, "5", "30", "2"), point(2, "7", "20", "1")]
+    assert inert(results, ["fast", "slow"]) == ["fast"]  # slow=30 has one fast: no comparison
+    assert inert([*results, point(3, "7", "30", "3")], ["fast", "slow"]) == []
+    assert inert(results[:1], ["fast", "slow"]) == []
 
 
 def test_csv_has_a_column_a_grid_name_and_exact_money(tmp_path: Path) -> None:

@@ -229,3 +229,70 @@ def test_a_second_ctrl_c_waits_for_the_files_to_be_complete(
         signal.signal(signal.SIGINT, before)
     assert writes == [1, 30]
     assert len(_rows(tmp_path / "out" / "results.csv")) == 30
+
+
+class _OnlyFirstAxis(_Scripted):
+    """Figures that depend on the first axis's value alone: the second changes nothing."""
+
+    def run(self, jobs: Sequence[PointJob]) -> Iterator[PointResult]:
+        for job in jobs:
+            net = Decimal(job.params[0][1]) - 40
+            yield PointResult(
+                job.index, job.params, job.fold, job.phase, job.window, "", net, trades=1
+            )
+
+
+def test_a_name_that_changed_nothing_and_a_tied_best_are_said_not_passed_off_as_a_choice(
+    small, small_config, tmp_path
+) -> None:
+    """Probe: ``--grid fast=5,7`` on a window where fast's engine had no data measured
+    the same figures twice, and the summary and best.yaml named fast=5 best, grid order
+    alone having chosen it."""
+    request = SweepRequest(
+        config=small,
+        config_path=str(small_config),
+        raw=read_config_data(small_config),
+        axes=[parse_axis("equity.rsi_low=20,25"), parse_axis("fno.fast=5,7")],
+        window=None,
+        out=tmp_path / "out",
+    )
+    sweep = Sweep(request, _OnlyFirstAxis(), stderr=io.StringIO())
+    sweep.run()
+    stdout = io.StringIO()
+    sweep.print_summary(stdout)
+    text = stdout.getvalue()
+    assert "note: fno.fast changed nothing: each of its values measured the same figures" in text
+    assert "note: equity.rsi_low" not in text
+    tie = (
+        "tied on every figure with 1 other point(s) (equity.rsi_low=25 fno.fast=7): "
+        "the grid cannot tell them apart, only its order put this one first"
+    )
+    assert "best: equity.rsi_low=25 fno.fast=5  →" in text
+    assert f"  {tie}\n" in text
+    assert f"\n# {tie}\n" in (tmp_path / "out" / "best.yaml").read_text()
+
+
+def test_a_walk_forward_says_its_pick_never_saw_the_last_days_and_how_to_choose_on_them(
+    small, small_config, tmp_path
+) -> None:
+    """Probe: best.yaml, "what one would trade next", was chosen on the last fold's
+    in-sample days, which end up to OUT trading days before the data does, and nothing
+    said so (30:15 on Jan-Apr 2024: chosen on days to 24 Apr, the data to 30 Apr)."""
+    # 6 trading days with data (18 Nov 2022; 3, 5, 6, 10, 11 Apr 2023), 3:2: the last
+    # fold chooses on 5, 6 and 10 Apr and is judged on 11 Apr
+    sweep = _sweep(
+        small, small_config, tmp_path / "out", _Scripted(), walk_forward=WalkForward(3, 2)
+    )
+    sweep.run()
+    stdout = io.StringIO()
+    sweep.print_summary(stdout)
+    assert (
+        "next: best.yaml was chosen on days that end 1 trading day(s) before the data's last "
+        f"(2023-04-11); to choose on the latest 3: kitetui sweep -c {small_config} "
+        "--grid equity.rsi_low=1:49:1 --from 2023-04-06 --to 2023-04-11\n"
+    ) in stdout.getvalue()
+    header = (tmp_path / "out" / "best.yaml").read_text().splitlines()[0]
+    assert header.endswith(
+        "optimised on its in-sample days, which end 1 trading day(s) before the data's last, "
+        "2023-04-11"
+    )
