@@ -40,6 +40,7 @@ class EventKind(StrEnum):
     AUTO_SQUARED_OFF = "AutoSquaredOff"  # the broker squared off what we had not
     LEFT_TO_BROKER = "LeftToBroker"  # past the broker's MIS cut-off: its RMS closes it
     INTRADAY_CARRIED = "IntradayCarried"
+    EXPIRY_SETTLED = "ExpirySettled"  # a contract held into its expiry, settled or left
 
     # -- the batch gate: data that does not pass ----------------------------------------
     TICK_SKIPPED = "TickSkipped"

@@ -324,3 +324,87 @@ async def test_data_on_a_calendar_holiday_is_flagged(tmp_path: Path) -> None:
     await _run(parse_config(data, "t.yaml"), db)
     flagged = _rows(db, "SELECT message FROM events WHERE kind = 'DataOnHoliday'")
     assert len(flagged) == 1 and "2023-04-05" in flagged[0][0]
+
+
+def _expiry_day_replay(folder: Path) -> None:
+    """NIFTY 50 minutes for 2022-11-24 (the NOV expiry) and 11-25: a zig-zag until
+    12:00 (the EMAs cross), then a steady rise to the close (no cross: a call bought
+    on the last rise is held into the bell). NOV option ticks each minute, priced at
+    intrinsic value plus a time value that dies at 15:30."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["date", "open", "high", "low", "close", "volume"])
+    levels: dict[int, float] = {}
+    for minute in range(375):
+        if minute < 165:
+            levels[minute] = 18150 + 60 * ((minute // 40) % 2 * 2 - 1) * (minute % 40) / 40
+        else:
+            levels[minute] = levels[164] + 1.5 * (minute - 164)
+    for day in ("2022-11-24", "2022-11-25"):
+        for minute, close in levels.items():
+            ts = f"{day} {9 + (15 + minute) // 60:02d}:{(15 + minute) % 60:02d}:00+05:30"
+            writer.writerow([ts, close, close + 5, close - 5, close, 0])
+    (folder / "index.csv.gz").write_bytes(gzip.compress(out.getvalue().encode()))
+    for strike in range(18000, 18401, 50):
+        for right in ("CE", "PE"):
+            lines = []
+            for minute, spot in levels.items():
+                intrinsic = max(0.0, spot - strike if right == "CE" else strike - spot)
+                price = round((intrinsic + 0.2 * (375 - minute)) * 20) / 20 or 0.05
+                stamp = f"{9 + (15 + minute) // 60:02d}:{(15 + minute) % 60:02d}:00"
+                lines.append(f"20221124,{stamp},{price:.2f},500,100000")
+            path = folder / f"NIFTY22NOV{strike}{right}.csv.gz"
+            path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+
+
+async def test_an_option_held_into_its_expiry_is_settled_at_intrinsic_never_carried(
+    tmp_path: Path,
+) -> None:
+    """An NRML call held through the close of its expiry day: the exchange settles it
+    at its intrinsic value against the index's close. Before, the desk carried the dead
+    contract into the next day as open, marked at its last premium, and sent exit
+    orders for it all day."""
+    _master(tmp_path / "instruments.csv")
+    _expiry_day_replay(tmp_path)
+    data = {
+        "replay": {
+            "speed": "max",
+            "sources": [
+                {"symbol": "NIFTY 50", "path": str(tmp_path / "index.csv.gz")},
+                {"exchange": "NFO", "kind": "ticks", "path": str(tmp_path / "NIFTY22*.gz")},
+            ],
+        },
+        "instruments": [str(tmp_path / "instruments.csv")],
+        "paper": {"slippage_bps": 0},  # the settlement price exactly
+        "engines": [
+            {
+                "name": "options",
+                "kind": "options",
+                "underlying": "NIFTY",
+                "underlying_symbol": "NIFTY 50",
+                "product": "NRML",
+                "premium_stop_pct": 60,
+                "strategy": "ema_cross",
+                "timeframe": "1m",
+                "params": {"fast": 3, "slow": 8},
+            }
+        ],
+    }
+    db = tmp_path / "state.db"
+    supervisor = await _run(parse_config(data, "t.yaml"), db)
+    assert supervisor.portfolio.open_positions() == []
+    day = "date(o.ts_ns / 1e9, 'unixepoch', '+330 minutes')"
+    settled = _rows(
+        db,
+        f"SELECT o.symbol, o.side, f.price, {day} FROM orders o JOIN fills f ON f.tag = o.tag "
+        "WHERE o.purpose = 'SQUARE_OFF'",
+    )
+    assert len(settled) == 1, settled
+    symbol, side, price, when = settled[0]
+    index_close = 18150 - 60 * 4 / 40 + 1.5 * (374 - 164)  # the last bar's close
+    strike = int(symbol[len("NIFTY22NOV") : -2])
+    assert (side, when, symbol[-2:]) == ("SELL", "2022-11-24", "CE")
+    assert price == index_close - strike, (price, index_close, strike)
+    assert not _rows(db, f"SELECT 1 FROM orders o WHERE {day} = '2022-11-25'")
+    (message,) = _rows(db, "SELECT message FROM events WHERE kind = 'ExpirySettled'")[0]
+    assert f"intrinsic value {index_close - strike:.2f}" in message, message

@@ -6,8 +6,8 @@ with its close. At the session's first batch engines choose what they trade toda
 positions carried over are covered again; past the cut-off no entry goes out; at the
 square-off every intraday position is closed; at the bell — in paper and replay, where
 kitetui plays the exchange — an intraday position still open is closed at the last
-price (the broker's auto square-off), DAY orders expire, and no stop is re-placed until
-the next open.
+price (the broker's auto square-off), a contract expiring that day is settled
+(``expiry.py``), DAY orders expire, and no stop is re-placed until the next open.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from kitetui.clock import ist_date, ist_minute_of_day
 from kitetui.domain import Event, OrderPurpose, Tick, Validity
 from kitetui.events import EventKind
+from kitetui.supervisor.expiry import expired_positions, settle_expired
 from kitetui.trading import auto_square_off
 from kitetui.trading.risk import ENTRY_CUTOFF
 from kitetui.trading.session import SessionPlan, plan_session
@@ -57,6 +58,10 @@ class SessionKeeper:
             desk.journal.add_instruments(
                 today.isoformat(), [_instrument_row(i) for i in desk.master]
             )
+        if not desk.warmup.active:
+            # before any engine can order a contract that no longer exists
+            stale = expired_positions(desk, today, before=True)
+            await settle_expired(desk, ts, stale, "before this session")
         for engine in desk.engines:
             await engine.start_session(today, desk.last_prices, desk.prev_turnover)
         if not desk.venue.simulated and not desk.warmup.active:
@@ -141,6 +146,8 @@ class SessionKeeper:
         carried = [p for p in desk.portfolio.open_positions() if p.product.value == "MIS"]
         if carried and simulated:
             await self._auto_square_off(ts, carried)
+        expiring = expired_positions(desk, self.plan.day, before=False)
+        await settle_expired(desk, ts, expiring, "at today's close")
         trader.exits.market_closed()
         if simulated:
             for order in trader.open_orders():

@@ -1,0 +1,171 @@
+"""Contracts that expire while held: settled at the exchange's price, never carried.
+
+A future or option held into the close of its expiry day (an NRML position, or an
+MIS one the square-off could not close) stops existing at 15:30: the exchange settles
+it at the final settlement price, which for NSE index derivatives is the underlying
+index's close that day (an option at its intrinsic value, ``max(0, close - strike)``
+for a call, ``max(0, strike - close)`` for a put; a future at the close itself).
+Without this the desk carried the dead contract into the next session as an open
+position, marked at its last traded premium (time value and all), and sent exit
+orders for it all day that no exchange would take.
+
+Where kitetui plays the exchange (replay, paper) it settles the position at the bell
+of its expiry day, through the one exit path, like the broker's auto square-off: the
+closing order fills at the settlement price. A position found already past its expiry
+at a session's start (a run that stopped before the bell) is settled the same way at
+the last prices the desk has, before any engine can order it. Live, the exchange
+settles it; kitetui says what it held into the expiry.
+
+What is not modelled, and said in the event: the settlement is charged as a sale at
+the settlement price (brokerage, STT on the premium sold), not as an exercise (STT
+0.125 % of the intrinsic value of an exercised option); stock derivatives are
+physically settled at NSE, and are settled here in cash at the stock's last price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from kitetui.domain import Event, OrderPurpose, Tick
+from kitetui.events import EventKind
+
+if TYPE_CHECKING:
+    from kitetui.domain import Position
+    from kitetui.market.instruments import Instrument
+    from kitetui.supervisor.gate import Supervisor
+
+__all__ = ["Settlement", "expired_positions", "settle_expired", "settlement_price"]
+
+EXERCISE_NOT_MODELLED = (
+    "charged as a sale at that price, not as an exercise (STT on exercise is not modelled)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """The price a held contract is settled at, and what it was worked out from."""
+
+    price: float
+    basis: str
+
+
+def settlement_price(
+    instrument: Instrument, underlying: str, underlying_price: float | None, last: float | None
+) -> Settlement | None:
+    """The final settlement price of ``instrument`` from its underlying's close.
+
+    An option: its intrinsic value at the underlying's price. A future: that price. No
+    underlying price: the contract's own last price (a future converges on its
+    underlying by the close; an option's last premium still holds some time value),
+    and the basis says so. None when there is no price at all."""
+    if underlying_price is not None and underlying_price > 0:
+        if instrument.is_option:
+            strike = instrument.strike
+            gap = (
+                underlying_price - strike if instrument.right == "CE" else strike - underlying_price
+            )
+            value = max(0.0, round(gap, 6))
+            return Settlement(
+                value,
+                f"intrinsic value {value:.2f} ({underlying} closed at {underlying_price:.2f}, "
+                f"strike {strike:g})",
+            )
+        return Settlement(underlying_price, f"{underlying}'s close {underlying_price:.2f}")
+    if last is not None and last > 0:
+        return Settlement(last, f"its own last price {last:.2f} (no price of {underlying})")
+    return None
+
+
+def expired_positions(desk: Supervisor, today: date, *, before: bool) -> list[Position]:
+    """Open positions whose contract expires ``today`` (``before=False``) or expired
+    before it (``before=True``)."""
+    found = []
+    for position in desk.portfolio.open_positions():
+        instrument = desk.contracts.get(position.symbol)
+        expiry = instrument.expiry if instrument is not None else None
+        if expiry is None:
+            continue
+        if (expiry < today) if before else (expiry == today):
+            found.append(position)
+    return found
+
+
+def _underlying_feeds(desk: Supervisor) -> Mapping[str, str]:
+    """The price feed of each derivative underlying the desk knows of: an options
+    engine names its index's (``NIFTY`` -> ``NIFTY 50``); a stock's is its own name."""
+    feeds: dict[str, str] = {}
+    for engine in desk.engines:
+        cfg = engine.config
+        underlying = getattr(cfg, "underlying", None)
+        symbol = getattr(cfg, "underlying_symbol", None)
+        if underlying and symbol:
+            feeds[underlying] = symbol
+    return feeds
+
+
+async def settle_expired(desk: Supervisor, ts: int, positions: list[Position], when: str) -> None:
+    """Settle ``positions`` (simulated venues) or say they are left to the exchange
+    (live), one event each."""
+    trader = desk.trader
+    if not positions:
+        return
+    if not desk.venue.simulated:
+        for position in positions:
+            trader.record_event(
+                Event(
+                    ts_ns=ts,
+                    kind=EventKind.EXPIRY_SETTLED,
+                    level="WARNING",
+                    symbol=position.symbol,
+                    message=f"{position.symbol} {position.quantity:+d} held into its expiry "
+                    f"{when}: the exchange settles it; kitetui sends nothing for it",
+                )
+            )
+        return
+    feeds = _underlying_feeds(desk)
+    for position in positions:
+        symbol = position.symbol
+        instrument = desk.contracts[symbol]
+        underlying = feeds.get(instrument.name, instrument.name)
+        settled = settlement_price(
+            instrument, underlying, desk.last_prices.get(underlying), desk.last_prices.get(symbol)
+        )
+        if settled is None:
+            trader.record_event(
+                Event(
+                    ts_ns=ts,
+                    kind=EventKind.EXPIRY_SETTLED,
+                    level="ERROR",
+                    symbol=symbol,
+                    message=f"{symbol} {position.quantity:+d} expired {when} and cannot be "
+                    "settled: no price of it or of its underlying",
+                )
+            )
+            continue
+        # The settlement is the contract's last print: the close goes out at it.
+        desk.last_prices[symbol] = settled.price
+        desk.portfolio.mark(symbol, settled.price)
+        reason = f"expiry settlement at {settled.basis}"
+        await trader.flatten(symbol, OrderPurpose.SQUARE_OFF, reason)
+        filled = desk.broker.on_market(Tick(symbol, ts + 1, settled.price))
+        if filled:
+            await trader.on_fills(filled)
+        left = trader.position_qty(symbol)
+        trader.record_event(
+            Event(
+                ts_ns=ts,
+                kind=EventKind.EXPIRY_SETTLED,
+                level="ERROR" if left else "WARNING",
+                symbol=symbol,
+                message=f"{symbol} {position.quantity:+d} expired {when}: "
+                + (
+                    f"settled at {settled.basis}; {EXERCISE_NOT_MODELLED}"
+                    if not left
+                    else f"settling at {settled.basis} did not fill; {left:+d} still open"
+                ),
+            )
+        )
+    desk.equity_point(ts + 1)
