@@ -13,7 +13,9 @@ The rules (``kitetui.sim.rules``, table in docs/exchange-rules.md): lots and the
 freeze quantity, SL-M on options, MARKET/SL-M without ``market_protection``, limit
 prices and triggers outside the circuit, option limit prices outside NSE's limit
 price protection band, tags of 1-20 alphanumerics, equity orders of more than
-1,00,000 shares, AMOs during market hours and MARKET AMOs on index options.
+1,00,000 shares, AMOs during market hours and MARKET AMOs on index options, and
+contracts past their expiry day (unknown, as Kite's master of the day no longer lists
+them).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kitetui.clock import ist_date
 from kitetui.market.instruments import Instrument
 from kitetui.sim.errors import input_error
 from kitetui.sim.market import SimMarket
@@ -186,11 +189,19 @@ class OrderGate:
         if exchange not in EXCHANGES:
             raise input_error("Invalid `exchange`.")
         instrument = self.market.instrument(exchange, str(params["tradingsymbol"]))
-        if instrument is None:
+        if instrument is None or self._expired(instrument):
             raise input_error("Invalid `tradingsymbol`: instrument not found.")
         if instrument.segment == "INDICES":
             raise input_error("Index instruments cannot be traded.")
         return instrument
+
+    def _expired(self, instrument: Instrument) -> bool:
+        """A contract past its expiry day by the market clock: Kite's master of the day
+        no longer lists it, so it is as unknown as a name never listed."""
+        expiry = instrument.expiry
+        return (
+            expiry is not None and self.market.now_ns > 0 and expiry < ist_date(self.market.now_ns)
+        )
 
     # ------------------------------------------------------------------ field checks
 

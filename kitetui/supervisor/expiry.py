@@ -130,9 +130,8 @@ async def settle_expired(desk: Supervisor, ts: int, positions: list[Position], w
         symbol = position.symbol
         instrument = desk.contracts[symbol]
         underlying = feeds.get(instrument.name, instrument.name)
-        settled = settlement_price(
-            instrument, underlying, desk.last_prices.get(underlying), desk.last_prices.get(symbol)
-        )
+        last = desk.last_prices.get(symbol) or position.last_price  # a restart's: its mark
+        settled = settlement_price(instrument, underlying, desk.last_prices.get(underlying), last)
         if settled is None:
             trader.record_event(
                 Event(

@@ -239,6 +239,19 @@ def test_placement_with_relaxed_rules_takes_what_strict_rules_refuse():
     gate.placement("regular", call(price=300))
 
 
+def test_placement_with_a_contract_past_its_expiry_day_is_unknown(gate):
+    """On its expiry day a contract trades; the day after it is gone from Kite's master,
+    and an order for it (a stop re-placed for a position carried over) is refused."""
+    gate.market.advance_by(15 * 86_400)  # 2023-11-30 09:30 IST, the NOV expiry
+    gate.placement("regular", future())
+    gate.placement("regular", call())
+    gate.market.advance_by(86_400)  # 2023-12-01
+    for params in (future(), call()):
+        with refused("Invalid `tradingsymbol`: instrument not found."):
+            gate.placement("regular", params)
+    gate.placement("regular", stock())  # no expiry: unaffected
+
+
 def test_placement_with_amo_skips_the_lpp_band_but_not_the_circuit(gate):
     gate.market.advance_by(AFTER_CLOSE_S)
     gate.placement("amo", call(price=150))
