@@ -326,11 +326,11 @@ async def test_data_on_a_calendar_holiday_is_flagged(tmp_path: Path) -> None:
     assert len(flagged) == 1 and "2023-04-05" in flagged[0][0]
 
 
-def _expiry_day_replay(folder: Path) -> None:
-    """NIFTY 50 minutes for 2022-11-24 (the NOV expiry) and 11-25: a zig-zag until
-    12:00 (the EMAs cross), then a steady rise to the close (no cross: a call bought
-    on the last rise is held into the bell). NOV option ticks each minute, priced at
-    intrinsic value plus a time value that dies at 15:30."""
+def _expiry_day_replay(folder: Path, days: tuple[str, str] = ("2022-11-24", "2022-11-25")) -> None:
+    """NIFTY 50 minutes for two days (by default 2022-11-24, the NOV expiry, and 11-25):
+    a zig-zag until 12:00 (the EMAs cross), then a steady rise to the close (no cross: a
+    call bought on the last rise is held into the bell). NOV option ticks each minute of
+    the first day, priced at intrinsic value plus a time value that dies at 15:30."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["date", "open", "high", "low", "close", "volume"])
@@ -340,7 +340,7 @@ def _expiry_day_replay(folder: Path) -> None:
             levels[minute] = 18150 + 60 * ((minute // 40) % 2 * 2 - 1) * (minute % 40) / 40
         else:
             levels[minute] = levels[164] + 1.5 * (minute - 164)
-    for day in ("2022-11-24", "2022-11-25"):
+    for day in days:
         for minute, close in levels.items():
             ts = f"{day} {9 + (15 + minute) // 60:02d}:{(15 + minute) % 60:02d}:00+05:30"
             writer.writerow([ts, close, close + 5, close - 5, close, 0])
@@ -352,29 +352,22 @@ def _expiry_day_replay(folder: Path) -> None:
                 intrinsic = max(0.0, spot - strike if right == "CE" else strike - spot)
                 price = round((intrinsic + 0.2 * (375 - minute)) * 20) / 20 or 0.05
                 stamp = f"{9 + (15 + minute) // 60:02d}:{(15 + minute) % 60:02d}:00"
-                lines.append(f"20221124,{stamp},{price:.2f},500,100000")
+                lines.append(f"{days[0].replace('-', '')},{stamp},{price:.2f},500,100000")
             path = folder / f"NIFTY22NOV{strike}{right}.csv.gz"
             path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
 
 
-async def test_an_option_held_into_its_expiry_is_settled_at_intrinsic_never_carried(
-    tmp_path: Path,
-) -> None:
-    """An NRML call held through the close of its expiry day: the exchange settles it
-    at its intrinsic value against the index's close. Before, the desk carried the dead
-    contract into the next day as open, marked at its last premium, and sent exit
-    orders for it all day."""
-    _master(tmp_path / "instruments.csv")
-    _expiry_day_replay(tmp_path)
-    data = {
+def _nrml_options(folder: Path) -> dict:
+    """An options engine holding NRML (so nothing squares it off) on ``folder``'s data."""
+    return {
         "replay": {
             "speed": "max",
             "sources": [
-                {"symbol": "NIFTY 50", "path": str(tmp_path / "index.csv.gz")},
-                {"exchange": "NFO", "kind": "ticks", "path": str(tmp_path / "NIFTY22*.gz")},
+                {"symbol": "NIFTY 50", "path": str(folder / "index.csv.gz")},
+                {"exchange": "NFO", "kind": "ticks", "path": str(folder / "NIFTY22*.gz")},
             ],
         },
-        "instruments": [str(tmp_path / "instruments.csv")],
+        "instruments": [str(folder / "instruments.csv")],
         "paper": {"slippage_bps": 0},  # the settlement price exactly
         "engines": [
             {
@@ -390,8 +383,19 @@ async def test_an_option_held_into_its_expiry_is_settled_at_intrinsic_never_carr
             }
         ],
     }
+
+
+async def test_an_option_held_into_its_expiry_is_settled_at_intrinsic_never_carried(
+    tmp_path: Path,
+) -> None:
+    """An NRML call held through the close of its expiry day: the exchange settles it
+    at its intrinsic value against the index's close. Before, the desk carried the dead
+    contract into the next day as open, marked at its last premium, and sent exit
+    orders for it all day."""
+    _master(tmp_path / "instruments.csv")
+    _expiry_day_replay(tmp_path)
     db = tmp_path / "state.db"
-    supervisor = await _run(parse_config(data, "t.yaml"), db)
+    supervisor = await _run(parse_config(_nrml_options(tmp_path), "t.yaml"), db)
     assert supervisor.portfolio.open_positions() == []
     day = "date(o.ts_ns / 1e9, 'unixepoch', '+330 minutes')"
     settled = _rows(
@@ -408,3 +412,27 @@ async def test_an_option_held_into_its_expiry_is_settled_at_intrinsic_never_carr
     assert not _rows(db, f"SELECT 1 FROM orders o WHERE {day} = '2022-11-25'")
     (message,) = _rows(db, "SELECT message FROM events WHERE kind = 'ExpirySettled'")[0]
     assert f"intrinsic value {index_close - strike:.2f}" in message, message
+
+
+async def test_an_option_whose_expiry_day_the_desk_missed_is_settled_before_it_trades(
+    tmp_path: Path,
+) -> None:
+    """A desk not run on the expiry day (a paper desk switched off that day; data with
+    no session for it): the call it held is found expired at the next session's start
+    and settled against the index price it has then (here the call's strike: worthless,
+    closed at one tick), not carried on at its last premium."""
+    _master(tmp_path / "instruments.csv")
+    _expiry_day_replay(tmp_path, days=("2022-11-23", "2022-11-25"))  # 11-24 missed
+    db = tmp_path / "state.db"
+    supervisor = await _run(parse_config(_nrml_options(tmp_path), "t.yaml"), db)
+    assert not [p for p in supervisor.portfolio.open_positions() if "NOV" in p.symbol]
+    day = "date(o.ts_ns / 1e9, 'unixepoch', '+330 minutes')"
+    nov = _rows(
+        db,
+        f"SELECT o.purpose, f.price FROM orders o LEFT JOIN fills f ON f.tag = o.tag "
+        f"WHERE o.symbol LIKE 'NIFTY22NOV%' AND {day} = '2022-11-25'",
+    )
+    assert nov == [("SQUARE_OFF", 0.05)], nov
+    (message,) = _rows(db, "SELECT message FROM events WHERE kind = 'ExpirySettled'")[0]
+    assert "expired before this session" in message, message
+    assert "NIFTY 50 last at 18150.00" in message and "worthless" in message, message

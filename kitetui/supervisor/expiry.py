@@ -11,10 +11,13 @@ orders for it all day that no exchange would take.
 
 Where kitetui plays the exchange (replay, paper) it settles the position at the bell
 of its expiry day, through the one exit path, like the broker's auto square-off: the
-closing order fills at the settlement price. A position found already past its expiry
-at a session's start (a run that stopped before the bell) is settled the same way at
-the last prices the desk has, before any engine can order it. Live, the exchange
-settles it; kitetui says what it held into the expiry.
+closing order fills at the settlement price (a worthless option at one tick: no fill is
+at zero). A position found already past its expiry at a session's start (a desk not run
+on its expiry day) is settled the same way once that session opens, against the
+underlying's price then (the desk never saw the expiry day's close; the event says
+which price it used). Live, the exchange
+settles it and kitetui does not yet book that settlement: it says so, as an ERROR, at
+the bell and at every later session's start while the position is still in its book.
 
 What is not modelled, and said in the event: the settlement is charged as a sale at
 the settlement price (brokerage, STT on the premium sold), not as an exercise (STT
@@ -70,10 +73,10 @@ def settlement_price(
             value = max(0.0, round(gap, 6))
             return Settlement(
                 value,
-                f"intrinsic value {value:.2f} ({underlying} closed at {underlying_price:.2f}, "
+                f"intrinsic value {value:.2f} ({underlying} last at {underlying_price:.2f}, "
                 f"strike {strike:g})",
             )
-        return Settlement(underlying_price, f"{underlying}'s close {underlying_price:.2f}")
+        return Settlement(underlying_price, f"{underlying}'s last price {underlying_price:.2f}")
     if last is not None and last > 0:
         return Settlement(last, f"its own last price {last:.2f} (no price of {underlying})")
     return None
@@ -118,10 +121,12 @@ async def settle_expired(desk: Supervisor, ts: int, positions: list[Position], w
                 Event(
                     ts_ns=ts,
                     kind=EventKind.EXPIRY_SETTLED,
-                    level="WARNING",
+                    level="ERROR",
                     symbol=position.symbol,
                     message=f"{position.symbol} {position.quantity:+d} held into its expiry "
-                    f"{when}: the exchange settles it; kitetui sends nothing for it",
+                    f"{when}: the exchange settles it at its final settlement price; live, "
+                    "kitetui does not book that settlement, so the position stays in its "
+                    "book, and Kite refuses any order for the expired contract",
                 )
             )
         return
@@ -144,12 +149,17 @@ async def settle_expired(desk: Supervisor, ts: int, positions: list[Position], w
                 )
             )
             continue
-        # The settlement is the contract's last print: the close goes out at it.
-        desk.last_prices[symbol] = settled.price
-        desk.portfolio.mark(symbol, settled.price)
-        reason = f"expiry settlement at {settled.basis}"
-        await trader.flatten(symbol, OrderPurpose.SQUARE_OFF, reason)
-        filled = desk.broker.on_market(Tick(symbol, ts + 1, settled.price))
+        # The settlement is the contract's last print: the close goes out at it. A fill
+        # is at least one tick: a worthless option is closed at one tick, and said so.
+        tick = instrument.tick_size
+        price = max(settled.price, tick)
+        basis = settled.basis + (
+            f"; worthless, closed at one tick {tick:g}" if price > settled.price else ""
+        )
+        desk.last_prices[symbol] = price
+        desk.portfolio.mark(symbol, price)
+        await trader.flatten(symbol, OrderPurpose.SQUARE_OFF, f"expiry settlement at {basis}")
+        filled = desk.broker.on_market(Tick(symbol, ts + 1, price))
         if filled:
             await trader.on_fills(filled)
         left = trader.position_qty(symbol)
@@ -161,9 +171,9 @@ async def settle_expired(desk: Supervisor, ts: int, positions: list[Position], w
                 symbol=symbol,
                 message=f"{symbol} {position.quantity:+d} expired {when}: "
                 + (
-                    f"settled at {settled.basis}; {EXERCISE_NOT_MODELLED}"
+                    f"settled at {basis}; {EXERCISE_NOT_MODELLED}"
                     if not left
-                    else f"settling at {settled.basis} did not fill; {left:+d} still open"
+                    else f"settling at {basis} did not fill; {left:+d} still open"
                 ),
             )
         )

@@ -58,10 +58,9 @@ class SessionKeeper:
             desk.journal.add_instruments(
                 today.isoformat(), [_instrument_row(i) for i in desk.master]
             )
-        if not desk.warmup.active:
-            # before any engine can order a contract that no longer exists
-            stale = expired_positions(desk, today, before=True)
-            await settle_expired(desk, ts, stale, "before this session")
+        # found before the engines choose (one may close it as rolled away from), settled
+        # once the session is open (the exit manager sends nothing before)
+        stale = [] if desk.warmup.active else expired_positions(desk, today, before=True)
         for engine in desk.engines:
             await engine.start_session(today, desk.last_prices, desk.prev_turnover)
         if not desk.venue.simulated and not desk.warmup.active:
@@ -69,6 +68,7 @@ class SessionKeeper:
             # they lapsed, perhaps unheard (``Trader.lapse_earlier_orders``).
             await trader.lapse_unlisted(today)
         await trader.exits.market_opened()
+        await settle_expired(desk, ts, stale, "before this session")
 
     def entry_window(self, ts: int) -> None:
         """Past the day's entry cut-off no entry goes out; the next session lifts it."""
