@@ -55,6 +55,7 @@ EVENT_ALERTS: Mapping[str, tuple[str, str]] = {
     EventKind.POSITION_NAKED: ("Position NAKED", "ERROR"),
     EventKind.AUTO_SQUARED_OFF: ("Squared off by the broker", "ERROR"),
     EventKind.ORDER_LAPSED: ("Order lapsed unheard", "WARNING"),
+    EventKind.EXPIRY_SETTLED: ("Held into expiry", "WARNING"),
     "KillSwitch": ("Kill switch", "ERROR"),
 }
 ALERT_KINDS = (*EVENT_ALERTS, "Filled")
