@@ -89,6 +89,9 @@ class Engine:
         # Subscribed only to close what is held from an earlier session (a contract
         # rolled away from, a stock that left the universe): no entry is placed in them.
         self.exits_only: frozenset[str] = frozenset()
+        # Watched only to warm a strategy before the engine trades them (the future an
+        # fno engine rolls to next): their bars move indicators, never make a signal.
+        self.warming: frozenset[str] = frozenset()
         self.on_subscriptions: Callable[[Engine], None] = lambda engine: None
         self.day: date | None = None
         self.available: frozenset[str] = frozenset()  # symbols the feed has data for
@@ -269,7 +272,9 @@ class Engine:
         self.heartbeat_ns = bar.ts_ns + bar.timeframe_s * NS_PER_SECOND
         symbol = bar.symbol
         if symbol not in self.subscriptions:
-            return None  # a partial bar flushed after the symbol left the subscriptions
+            if symbol in self.warming:  # indicators only: the strategy sees it flat
+                self.strategy_for(symbol).on_bar(bar, 0)
+            return None  # or a partial bar flushed after the symbol left the subscriptions
         source = self._column_source
         if source is not None:
             cursor = self._columns.get(symbol, _UNOPENED)
@@ -424,13 +429,22 @@ class Engine:
         self.idle, self.idle_reason = word, reason
         self.record(EventKind.ENGINE_IDLE, f"{word}: {reason}", level="WARNING")
 
-    def subscribe(self, symbols: set[str] | frozenset[str], *, held: Iterable[str] = ()) -> None:
-        """Today's ``symbols``, and the ``held`` ones beside them, which only close."""
+    def subscribe(
+        self,
+        symbols: set[str] | frozenset[str],
+        *,
+        held: Iterable[str] = (),
+        warming: Iterable[str] = (),
+    ) -> None:
+        """Today's ``symbols``, the ``held`` ones beside them, which only close, and
+        the ``warming`` ones, whose bars only warm their strategies."""
         today = frozenset(symbols)
         self.exits_only = frozenset(held) - today
         symbols = today | self.exits_only
-        if symbols != self.subscriptions:
+        warm = frozenset(warming) - symbols
+        if symbols != self.subscriptions or warm != self.warming:
             self.subscriptions = symbols
+            self.warming = warm
             self.on_subscriptions(self)
 
     def strategy_for(self, symbol: str) -> Strategy:

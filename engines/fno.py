@@ -3,7 +3,11 @@
 The contract is resolved from the instrument master every session and rolls to the
 next month ``roll_sessions`` sessions before expiry. A position still open in the old
 contract at a roll is closed (the strategy re-enters the new one on its own signals);
-intraday positions are normally already flat by then.
+intraday positions are normally already flat by then. The next month's contract is
+watched before the roll, its bars warming its strategy without a signal: on the roll
+day the strategy decides from the first bar, where a cold one waited out its slowest
+indicator (20 minutes of an EMA 21 on 1-minute bars, a whole session on 15-minute
+ones).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class FnoEngine(Engine):
     ) -> None:
         await super().start_session(day, prices, turnover)
         contracts: set[str] = set()
+        warming: set[str] = set()
         missing: list[str] = []
         for underlying in self.config.underlyings:
             try:
@@ -41,6 +46,13 @@ class FnoEngine(Engine):
                 missing.append(str(exc))
                 continue
             contracts.add(future.tradingsymbol)
+            later = [
+                f
+                for f in self.master.futures(underlying)
+                if f.expiry is not None and future.expiry is not None and f.expiry > future.expiry
+            ]
+            if later:
+                warming.add(later[0].tradingsymbol)  # the next roll's: warm, never traded
             if future.tradingsymbol not in self.available:
                 self.record(
                     EventKind.NO_DATA_FOR_CONTRACT,
@@ -60,6 +72,6 @@ class FnoEngine(Engine):
         for symbol in self.trader.held_by(self.name):
             if symbol not in contracts:
                 await self.trader.flatten(symbol, OrderPurpose.EXIT, "rolled to the next contract")
-        self.subscribe(contracts, held=self.trader.held_by(self.name))
+        self.subscribe(contracts, held=self.trader.held_by(self.name), warming=warming)
         if not contracts:
             self.nothing_to_trade("NO CONTRACTS", "; ".join(missing) or "no underlying")

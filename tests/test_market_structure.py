@@ -270,16 +270,21 @@ async def test_after_a_roll_the_old_contract_is_only_closed_never_entered(
     db = tmp_path / "state.db"
     await _run(parse_config(data, "t.yaml"), db)
     expiry_day = "2022-11-24"
-    nov = "NIFTY22NOVFUT"
-    by_day = _rows(
-        db,
-        "SELECT date(ts_ns / 1e9, 'unixepoch', '+330 minutes'), symbol, purpose FROM orders",
-    )
+    nov, dec = "NIFTY22NOVFUT", "NIFTY22DECFUT"
+    day = "date(ts_ns / 1e9, 'unixepoch', '+330 minutes')"
+    by_day = _rows(db, f"SELECT {day}, symbol, purpose FROM orders")
     assert (expiry_day, nov, "EXIT") in by_day, "the carried long was not rolled out"
     assert (expiry_day, "NIFTY22DECFUT", "ENTRY") in by_day  # the engine trades DEC
     assert (expiry_day, nov, "ENTRY") not in by_day
     refused = _rows(db, "SELECT DISTINCT symbol FROM risk_decisions WHERE rule = 'exits_only'")
     assert refused == [(nov,)]  # its signals were decided, and refused with a reason
+    # DEC's bars of 11-23 warmed its strategy, silently: on the roll day it decides from
+    # the first bar (cold, it sat out 20 minutes "indicators not ready")
+    cold = _rows(db, "SELECT COUNT(*) FROM events WHERE kind = 'BarSkipped' AND symbol = ?", dec)
+    assert cold == [(0,)], cold
+    assert not _rows(
+        db, f"SELECT 1 FROM orders WHERE symbol = ? AND {day} = '2022-11-23'", dec
+    )  # watched, never traded before the roll
 
 
 def test_instruments_search_cli_with_terms_prints_matches_and_with_none_exits_1() -> None:

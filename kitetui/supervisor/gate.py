@@ -260,7 +260,7 @@ class Supervisor:
         rebuilt the positions."""
         routes: dict[str, list[Any]] = {}
         for engine in self.engines:
-            for symbol in engine.subscriptions:
+            for symbol in engine.subscriptions | engine.warming:
                 routes.setdefault(symbol, []).append(engine)
         self.routes = routes
         # Held positions keep their prices flowing even when no engine watches them.
