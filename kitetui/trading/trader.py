@@ -717,7 +717,7 @@ class Trader(TraderRecords, SignalEntries):
                 EventKind.CANCEL_DEFERRED,
                 "WARNING",
                 f"cancel {tag} ({reason}) asked while its placement is in flight: "
-                "carried out once Kite answers",
+                "tried now, and again once Kite answers",
             )
         try:
             cancelled = await self.broker.cancel(tag)
