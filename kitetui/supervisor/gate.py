@@ -324,6 +324,8 @@ class Supervisor:
         # Live, each symbol's order updates go in a lane of their own: one waiting on
         # the exchange (a hung placement) holds no other symbol's fill and stop.
         lanes = UpdateLanes(self.trader.on_update, self._lane_failed) if self.feed.live else None
+        # ... and so does each strategy entry's placement: a hung one holds no batch.
+        self.trader.place_later = lanes.queue if lanes is not None else None
         try:
             async for item in self.feed.items():
                 if isinstance(item, OrderUpdate):
@@ -344,7 +346,10 @@ class Supervisor:
             return not self._stopping
         finally:
             if lanes is not None:
-                await lanes.drain()  # raises an update's failure: the run fails on it
+                try:
+                    await lanes.drain()  # raises an update's failure: the run fails on it
+                finally:
+                    self.trader.place_later = None  # from here on, entries place inline
 
     def _lane_failed(self, _exc: BaseException) -> None:
         """An order update failed in its lane: the loop stops, and ``drain`` raises it."""

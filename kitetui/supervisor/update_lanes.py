@@ -12,6 +12,12 @@ side by side, as the exit timer and the reconciler already run beside the ticks 
 exit manager holds a lock per symbol). An update that fails fails the run, as it did
 when it was handled inline: ``on_failure`` hears of it at once (the desk stops its
 loop), and ``drain`` raises it.
+
+The same lanes carry a symbol's entry placements (``queue``): the batch path only
+writes the order ahead and queues its placement, so an entry that hangs at Kite holds
+neither the other symbols' prices and signals nor this symbol's order updates out of
+turn (the placement's answer is taken before any update that came after it, as when
+the batch awaited it).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 Handler = Callable[[Mapping[str, Any]], Awaitable[None]]
+Job = Callable[[], Awaitable[None]]
 
 
 class UpdateLanes:
@@ -30,16 +37,28 @@ class UpdateLanes:
     ) -> None:
         self._handle = handle
         self._on_failure = on_failure
-        self._queues: dict[str, deque[Mapping[str, Any]]] = {}
+        self._queues: dict[str, deque[Job]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._failure: BaseException | None = None
 
     def dispatch(self, data: Mapping[str, Any]) -> None:
         """Queue ``data`` in its symbol's lane; a lane's task runs while it has work."""
         self._raise_failure()
-        symbol = str(data.get("tradingsymbol") or "")
+        handle = self._handle
+        self._append(str(data.get("tradingsymbol") or ""), lambda: handle(data))
+
+    def queue(self, symbol: str, job: Job) -> bool:
+        """Queue ``job`` (an entry's placement) in ``symbol``'s lane, after what it holds.
+        False once a lane has failed: the run is stopping, and the caller does the job
+        itself, as it did before lanes (a failure raised here would land in an engine)."""
+        if self._failure is not None:
+            return False
+        self._append(symbol, job)
+        return True
+
+    def _append(self, symbol: str, job: Job) -> None:
         queue = self._queues.setdefault(symbol, deque())
-        queue.append(data)
+        queue.append(job)
         if symbol not in self._tasks:
             self._tasks[symbol] = asyncio.get_running_loop().create_task(
                 self._run(symbol, queue), name=f"order-updates {symbol}"
@@ -56,10 +75,10 @@ class UpdateLanes:
     def busy(self) -> bool:
         return bool(self._tasks)
 
-    async def _run(self, symbol: str, queue: deque[Mapping[str, Any]]) -> None:
+    async def _run(self, symbol: str, queue: deque[Job]) -> None:
         try:
             while queue:
-                await self._handle(queue.popleft())
+                await queue.popleft()()
         except asyncio.CancelledError:
             queue.clear()
             raise

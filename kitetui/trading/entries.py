@@ -236,8 +236,10 @@ class SignalEntries:
             # Counted once: an entry placed before a crash is in the restored risk state
             # (written with its order row), and its signal is decided again on resume.
             self.risk.record_entry(symbol)
+        # Live, its placement goes on in the symbol's lane (``Trader.place_later``): the
+        # batch does not wait on Kite, and the order, written ahead, counts as working.
         orders = await self.submit(
-            evolve(intent, quantity=decision.quantity), tag, engine, ts_ns=ts_ns
+            evolve(intent, quantity=decision.quantity), tag, engine, ts_ns=ts_ns, defer=True
         )
         return decision, int(bool(orders))
 

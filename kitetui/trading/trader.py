@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from kitetui.brokers.base import (
@@ -72,6 +73,13 @@ if TYPE_CHECKING:
     from kitetui.config import ExitConfig, SizingConfig
     from kitetui.trading.ports import EnginePort as Engine
 
+
+#: Seconds after which a deferred entry's placement is said when Kite answers it
+#: (``PlacementAnsweredLate``): Kite answers in tens of milliseconds; its timeout is 7 s.
+SLOW_PLACEMENT_S = 1.0
+
+#: Queues a job in a symbol's lane (``UpdateLanes.queue``); False when it cannot.
+PlaceLater = Callable[[str, Callable[[], Awaitable[None]]], bool]
 
 # Finished orders a trader with a bound keeps (``keep_finished``): at least the orders
 # tab's newest (``snapshots.RECENT_ORDERS``), with room for the batches in between.
@@ -158,6 +166,11 @@ class Trader(TraderRecords, SignalEntries):
         self._last_engine: dict[str, str] = {}  # symbol -> engine of its newest order
         self._working = WorkingOrders()  # the non-terminal ones, indexed by symbol
         self.not_accepted: set[str] = set()  # tags the exchange never took (retry-safe)
+        # Live, the supervisor's lanes: a strategy's entry is placed in its symbol's lane
+        # while the batch goes on (``submit(defer=True)``); None places inline.
+        self.place_later: PlaceLater | None = None
+        # Entries whose placement is queued or at Kite: tag -> a cancel asked meanwhile.
+        self._in_flight: dict[str, str] = {}
         self._foreign_heard: set[str] = set()  # orders not ours, said once each
         self._adopted: dict[str, int] = {}  # of those, closes of ours: tag -> quantity taken
         # The latest exchange time an order update carried: live, the RMS's square-off and
@@ -321,11 +334,16 @@ class Trader(TraderRecords, SignalEntries):
         tag: str,
         engine: Engine | None = None,
         ts_ns: int | None = None,
+        defer: bool = False,
     ) -> list[Order]:
         """Place an intent, sliced to the exchange freeze quantity; the orders as the
         broker took them (REJECTED ones included), none for a tag already placed.
 
         Slices are whole lots; the first keeps ``tag``, the others add 2, 3, …
+
+        ``defer`` (a strategy's entry): with ``place_later`` set (live), each slice is
+        written ahead and tracked here, and its placement queued in the symbol's lane;
+        the orders come back NEW (``_place_deferred``).
         """
         freeze = engine.freeze_quantity(intent.symbol) if engine is not None else None
         sizes = slice_quantity(
@@ -334,7 +352,9 @@ class Trader(TraderRecords, SignalEntries):
         placed: list[Order] = []
         for index, size in enumerate(sizes):
             child_tag = tag if index == 0 else f"{tag}{index + 1}"
-            order = await self._submit_one(evolve(intent, quantity=size), child_tag, ts_ns)
+            order = await self._submit_one(
+                evolve(intent, quantity=size), child_tag, ts_ns, defer=defer
+            )
             if order is not None:
                 placed.append(order)
         if len(sizes) > 1:
@@ -351,9 +371,24 @@ class Trader(TraderRecords, SignalEntries):
         return placed
 
     async def _submit_one(
-        self, intent: OrderIntent, tag: str, ts_ns: int | None = None
+        self, intent: OrderIntent, tag: str, ts_ns: int | None = None, defer: bool = False
     ) -> Order | None:
-        """Journal the order durably, then place it. None if the tag already exists."""
+        """Journal the order durably, then place it (or, ``defer``, queue its placement:
+        ``_place_deferred``). None if the tag already exists."""
+        order = await self._write_ahead(intent, tag, ts_ns)
+        if order is None:
+            return None
+        place_later = self.place_later
+        if defer and place_later is not None:
+            self._in_flight[tag] = ""
+            if place_later(order.symbol, lambda: self._place_deferred(order)):
+                return order
+            del self._in_flight[tag]  # the lanes have failed: the run is stopping
+        return await self._place(order)
+
+    async def _write_ahead(self, intent: OrderIntent, tag: str, ts_ns: int | None) -> Order | None:
+        """The order row, committed and tracked before the broker sees it (so every
+        later decision counts it as working). None if the tag already exists."""
         if tag in self.placed_tags:
             return None  # placed before a restart: never twice
         order = Order(
@@ -378,7 +413,52 @@ class Trader(TraderRecords, SignalEntries):
         self.journal.set_risk_state(self.risk.to_state())
         await self.journal.write_order(order)
         self.counts["orders"] += 1
-        if intent.purpose is OrderPurpose.ENTRY and self.risk.state is TradingState.HALTED:
+        return order
+
+    async def _place_deferred(self, order: Order) -> None:
+        """Live, in the symbol's lane: a strategy's entry goes to the broker while the
+        batch path goes on. Tracked NEW meanwhile, it counts as working (no second entry
+        in the symbol, the risk limits count it). A cancel asked meanwhile (the kill
+        switch, a stale entry, a close) could not reach an order Kite had not yet
+        answered for: it is carried out now, as is one for an entry that Kite took after
+        trading halted. A placement slower than ``SLOW_PLACEMENT_S`` is said."""
+        tag = order.tag
+        started = time.monotonic()
+        try:
+            placed = await self._place(order)
+        finally:
+            asked = self._in_flight.pop(tag, "")
+        took = time.monotonic() - started
+        if took >= SLOW_PLACEMENT_S:
+            self.record_order_event(
+                order,
+                EventKind.PLACEMENT_ANSWERED_LATE,
+                "WARNING",
+                f"{order.side.value} {order.quantity} {order.symbol}: Kite answered the "
+                f"placement of {tag} after {took:.1f} s ({placed.status.value}); the other "
+                "symbols traded on meanwhile",
+            )
+        current = self.orders.get(tag, placed)
+        if current.status.is_terminal or current.status is OrderStatus.NEW:
+            return  # finished meanwhile (or its outcome unknown: the reconciler's)
+        halted = self.risk.state is TradingState.HALTED
+        if not asked and halted:
+            asked = f"{self.risk.halted_reason}: halted while its placement was in flight"
+        if not asked:
+            return
+        await self.cancel(tag, asked)
+        # Filled before the cancel reached it: the fills the cancel read back moved the
+        # position, and the exit manager has not heard (a halt closes it, else it is
+        # covered): rule 11 from the first moment, not from the next order update.
+        if halted and self.position_qty(order.symbol):
+            await self.flatten(order.symbol, OrderPurpose.FLATTEN, asked)
+        await self.exits.settle(order.symbol, cause=tag)
+
+    async def _place(self, order: Order) -> Order:
+        """Send an order written ahead; the order as the broker took it (REJECTED ones
+        included, NEW when the outcome is unknown)."""
+        tag = order.tag
+        if order.purpose is OrderPurpose.ENTRY and self.risk.state is TradingState.HALTED:
             # Halted while the order row was being written: it never reaches the broker.
             rejected = evolve(order, status=OrderStatus.REJECTED, reason="trading halted")
             self.track(rejected)
@@ -416,6 +496,9 @@ class Trader(TraderRecords, SignalEntries):
                 )
             )
             return order
+        known = self.orders.get(tag)
+        if known is not None and known.status.is_terminal and not accepted.status.is_terminal:
+            return known  # finished while Kite's answer was on its way: it never reopens
         accepted = self._merge(accepted)
         self.track(accepted)
         self.journal.update_order(accepted, self.clock.now_ns)
@@ -626,6 +709,16 @@ class Trader(TraderRecords, SignalEntries):
         order = self.orders.get(tag)
         if order is None or order.status.is_terminal or tag in self._foreign_heard:
             return False
+        if tag in self._in_flight and not self._in_flight[tag]:
+            # Kite may not have it yet: tried now (it may), and again once it answers.
+            self._in_flight[tag] = reason
+            self.record_order_event(
+                order,
+                EventKind.CANCEL_DEFERRED,
+                "WARNING",
+                f"cancel {tag} ({reason}) asked while its placement is in flight: "
+                "tried now, and again once Kite answers",
+            )
         try:
             cancelled = await self.broker.cancel(tag)
         except BrokerError as exc:

@@ -2,7 +2,8 @@
 ``KiteBroker`` over kiteconnect's own client, answered by the local exchange
 (``kitetui.sim.inproc``), and a desk that can be killed and started again.
 
-Shared by the exit invariant's property test and the tests of the session's end.
+Shared by the exit invariant's property test, the tests of the session's end and of entries
+placed in their lanes (the rig places entries in lanes, as the live desk does).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from kitetui.sim.market import SimMarket
 from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
 from kitetui.store.runs import create_run, load_fills, load_orders
+from kitetui.supervisor.update_lanes import UpdateLanes
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
@@ -101,6 +103,9 @@ class Rig:
             timer_ns=self.wall,
         )
         self.trader.exits.broker_squares_off = True  # live at Kite: the RMS's cut-off
+        # live, a strategy's entry is placed in its symbol's lane (the supervisor's)
+        self.lanes = UpdateLanes(self.trader.on_update)
+        self.trader.place_later = self.lanes.queue
         self.engine = StubEngine(instruments={SYMBOL: FUTURE, OPTION: CALL}, freeze=100)
         self.trader.engines[self.engine.name] = self.engine  # type: ignore[assignment]
         # what a restarted desk reads back: its orders, its fills, then the exchange's
@@ -124,13 +129,18 @@ class Rig:
 
     async def restart(self) -> None:
         """The process dies: what was not journaled is gone, the exchange goes on."""
+        await self.lanes.drain()  # (a placement under way is not cut in half here)
         self.updates.clear()  # the websocket's undelivered updates die with it
         await self.journal.close()
         await self.db.close()
         self.restarts += 1
         await self.start()
 
-    async def deliver(self) -> None:
+    async def deliver(self, settled: bool = True) -> None:
+        """The exchange's updates so far; ``settled``: after the entries still being
+        placed in their lanes (else those go on beside the next step, as live)."""
+        if settled:
+            await self.lanes.drain()
         updates, self.updates[:] = list(self.updates), []
         for data in updates:
             order, fills = self.broker.apply_update(data)
@@ -212,7 +222,7 @@ class Rig:
         elif kind == "restart":
             await self.restart()
         if kind != "restart":
-            await self.deliver()
+            await self.deliver(settled=kind in ("deliver", "poll", "wait"))
             await trader.exits.service()
 
     def exchange_position(self, symbol: str = SYMBOL) -> int:
