@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
+    index = args.source / INDEX_FILE
+    if not index.is_file():  # a worktree or a clone elsewhere has no ../shared/data
+        parser.error(f"{index}: not found; give the shared data folder with --source DIR")
     counts = build(args.source, args.out)
     for symbol, n in counts.items():
         print(f"{symbol}: {n:,} bars")
