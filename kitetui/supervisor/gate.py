@@ -590,7 +590,8 @@ class Supervisor:
 
     async def _risk_checks(self, ts: int) -> None:
         """The day's P&L against the loss limits: a halt flattens everything, a blocked
-        symbol is flattened."""
+        symbol is flattened. Live, each flatten goes on in its symbol's lane
+        (``Trader.flatten_soon``): one hung at Kite holds no other symbol's batch."""
         trader, risk = self.trader, self.risk
         was_halted = risk.state is TradingState.HALTED
         blocked_before = set(risk.blocked_symbols)
@@ -601,7 +602,7 @@ class Supervisor:
                 Event(ts_ns=ts, kind=EventKind.TRADING_HALTED, level="ERROR", message=reason)
             )
             self.journal.set_risk_state(risk.to_state())
-            await trader.flatten_all(OrderPurpose.FLATTEN, reason)
+            await trader.flatten_all_soon(OrderPurpose.FLATTEN, reason)
         for symbol in set(risk.blocked_symbols) - blocked_before:
             reason = risk.blocked_symbols[symbol]
             trader.record_event(
@@ -613,7 +614,7 @@ class Supervisor:
                     message=reason,
                 )
             )
-            await trader.flatten(symbol, OrderPurpose.FLATTEN, reason)
+            await trader.flatten_soon(symbol, OrderPurpose.FLATTEN, reason)
 
     async def _deliver(self, accepted: list[Item]) -> None:
         """Each engine, in the config's order, gets the items it subscribed to."""

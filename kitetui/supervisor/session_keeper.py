@@ -84,7 +84,8 @@ class SessionKeeper:
             risk.clear_block(ENTRY_CUTOFF)
 
     async def square_off(self, ts: int) -> None:
-        """At the day's square-off time every intraday position is closed."""
+        """At the day's square-off time every intraday position is closed (live, each in
+        its symbol's lane: ``Trader.flatten_soon``)."""
         desk = self.desk
         trader = desk.trader
         minute = ist_minute_of_day(ts)
@@ -96,9 +97,10 @@ class SessionKeeper:
             if p.product.value == "MIS"
             and minute >= self._square_off_minute(p.engine)
             and not trader.exits.is_closing(p.symbol)
+            and not trader.is_flattening(p.symbol)  # live: queued in its lane, said once
         ]
         for position in due:
-            await trader.flatten(
+            await trader.flatten_soon(
                 position.symbol, OrderPurpose.SQUARE_OFF, "intraday square-off time"
             )
         if due:

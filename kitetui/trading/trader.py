@@ -169,6 +169,10 @@ class Trader(TraderRecords, SignalEntries):
         # Live, the supervisor's lanes: a strategy's entry is placed in its symbol's lane
         # while the batch goes on (``submit(defer=True)``); None places inline.
         self.place_later: PlaceLater | None = None
+        # Live, the symbols whose flatten (a halt's, a block's, the square-off's) is queued
+        # in their lane or under way there (``flatten_soon``): asked again meanwhile, it is
+        # not queued twice, since ``exits.is_closing`` holds only once its close has begun.
+        self._flattening: set[str] = set()
         # Entries whose placement is queued or at Kite: tag -> a cancel asked meanwhile.
         self._in_flight: dict[str, str] = {}
         self._foreign_heard: set[str] = set()  # orders not ours, said once each
@@ -1092,6 +1096,45 @@ class Trader(TraderRecords, SignalEntries):
         if decision.verdict not in (RiskVerdict.ALLOW, RiskVerdict.REDUCE):
             return False
         return await self.exits.close(symbol, purpose, reason, cause=f"{self.clock.now_ns}")
+
+    async def flatten_soon(self, symbol: str, purpose: OrderPurpose, reason: str) -> None:
+        """``flatten`` from the batch path. Live (``place_later`` set), it is queued in the
+        symbol's lane, as an entry's placement is: a close that hangs at Kite holds no
+        other symbol's prices, signals or closes. Meanwhile the position keeps its stop
+        (rule 11), and no entry goes out where one would (a halt or a block refuses it).
+        Elsewhere, or once the lanes have failed, it is awaited here as before."""
+        place_later = self.place_later
+        if place_later is None:
+            await self.flatten(symbol, purpose, reason)
+            return
+        if symbol in self._flattening:
+            return  # queued already: one close a symbol
+        self._flattening.add(symbol)
+
+        async def job() -> None:
+            try:
+                await self.flatten(symbol, purpose, reason)
+            finally:
+                self._flattening.discard(symbol)
+
+        if not place_later(symbol, job):  # the lanes have failed: the run is stopping
+            self._flattening.discard(symbol)
+            await self.flatten(symbol, purpose, reason)
+
+    async def flatten_all_soon(self, purpose: OrderPurpose, reason: str) -> None:
+        """``flatten_all`` from the batch path: live, each symbol with a position or a
+        working entry is flattened in its own lane (``flatten_soon``)."""
+        if self.place_later is None:
+            await self.flatten_all(purpose, reason)
+            return
+        symbols = {p.symbol for p in self.portfolio.open_positions()}
+        symbols.update(o.symbol for o in self.open_orders() if o.purpose is OrderPurpose.ENTRY)
+        for symbol in sorted(symbols):
+            await self.flatten_soon(symbol, purpose, reason)
+
+    def is_flattening(self, symbol: str) -> bool:
+        """Live, a flatten of ``symbol`` is queued or under way in its lane."""
+        return symbol in self._flattening
 
     async def cancel_entries(self, reason: str, symbol: str | None = None) -> None:
         """Cancel the working entries (of ``symbol``, or every one)."""
