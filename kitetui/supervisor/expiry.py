@@ -117,17 +117,15 @@ async def settle_expired(desk: Supervisor, ts: int, positions: list[Position], w
         return
     if not desk.venue.simulated:
         for position in positions:
-            trader.record_event(
-                Event(
-                    ts_ns=ts,
-                    kind=EventKind.EXPIRY_SETTLED,
-                    level="ERROR",
-                    symbol=position.symbol,
-                    message=f"{position.symbol} {position.quantity:+d} held into its expiry "
-                    f"{when}: the exchange settles it at its final settlement price; live, "
-                    "kitetui does not book that settlement, so the position stays in its "
-                    "book, and Kite refuses any order for the expired contract",
-                )
+            _said(
+                desk,
+                ts,
+                position.symbol,
+                "ERROR",
+                f"{position.symbol} {position.quantity:+d} held into its expiry {when}: the "
+                "exchange settles it at its final settlement price; live, kitetui does not "
+                "book that settlement, so the position stays in its book, and Kite refuses "
+                "any order for the expired contract",
             )
         return
     feeds = _underlying_feeds(desk)
@@ -138,15 +136,13 @@ async def settle_expired(desk: Supervisor, ts: int, positions: list[Position], w
         last = desk.last_prices.get(symbol) or position.last_price  # a restart's: its mark
         settled = settlement_price(instrument, underlying, desk.last_prices.get(underlying), last)
         if settled is None:
-            trader.record_event(
-                Event(
-                    ts_ns=ts,
-                    kind=EventKind.EXPIRY_SETTLED,
-                    level="ERROR",
-                    symbol=symbol,
-                    message=f"{symbol} {position.quantity:+d} expired {when} and cannot be "
-                    "settled: no price of it or of its underlying",
-                )
+            _said(
+                desk,
+                ts,
+                symbol,
+                "ERROR",
+                f"{symbol} {position.quantity:+d} expired {when} and cannot be settled: no "
+                "price of it or of its underlying",
             )
             continue
         # The settlement is the contract's last print: the close goes out at it. A fill
@@ -163,18 +159,23 @@ async def settle_expired(desk: Supervisor, ts: int, positions: list[Position], w
         if filled:
             await trader.on_fills(filled)
         left = trader.position_qty(symbol)
-        trader.record_event(
-            Event(
-                ts_ns=ts,
-                kind=EventKind.EXPIRY_SETTLED,
-                level="ERROR" if left else "WARNING",
-                symbol=symbol,
-                message=f"{symbol} {position.quantity:+d} expired {when}: "
-                + (
-                    f"settled at {basis}; {EXERCISE_NOT_MODELLED}"
-                    if not left
-                    else f"settling at {basis} did not fill; {left:+d} still open"
-                ),
-            )
+        outcome = (
+            f"settling at {basis} did not fill; {left:+d} still open"
+            if left
+            else f"settled at {basis}; {EXERCISE_NOT_MODELLED}"
+        )
+        _said(
+            desk,
+            ts,
+            symbol,
+            "ERROR" if left else "WARNING",
+            f"{symbol} {position.quantity:+d} expired {when}: {outcome}",
         )
     desk.equity_point(ts + 1)
+
+
+def _said(desk: Supervisor, ts: int, symbol: str, level: str, message: str) -> None:
+    """One ``ExpirySettled`` event (an alert too): what became of an expired position."""
+    desk.trader.record_event(
+        Event(ts_ns=ts, kind=EventKind.EXPIRY_SETTLED, level=level, symbol=symbol, message=message)
+    )
