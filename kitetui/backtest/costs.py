@@ -30,7 +30,6 @@ from kitetui.trading.charges import (
     Charges,
     OrderCharges,
     OrderSpec,
-    exact_price,
     segment_kind,
 )
 
@@ -93,17 +92,9 @@ def fill_charges(
             orders[fill.tag] = priced.order
             out.append(priced.charges)
             continue
-        price = exact_price(fill.price)
-        settlement = same_day.settle(
-            days.get(fill.symbol),
-            ist_date(fill.ts_ns),
-            fill.side,
-            fill.tag,
-            fill.quantity,
-            price,
-            orders.get,
+        priced, settlement = same_day.charge_fill(
+            calculator, state, days.get(fill.symbol), fill, orders.get
         )
-        priced = calculator.fill(state, fill.quantity, price, same_day=settlement.matched)
         orders[fill.tag] = priced.order
         orders.update(settlement.repriced)
         days[fill.symbol] = settlement.lots

@@ -48,7 +48,6 @@ from kitetui.trading.charges import (
     OrderCharges,
     OrderSpec,
     SegmentKind,
-    exact_price,
     segment_kind,
 )
 
@@ -165,17 +164,9 @@ class FillCharger:
     ) -> ChargedFill:
         """A CNC fill: the units that square off the symbol's day are intraday, and the
         fill carries what that changes on the earlier orders it squares off."""
-        price = exact_price(fill.price)
-        settlement = same_day.settle(
-            self._days.get(order.symbol),
-            ist_date(fill.ts_ns),
-            order.side,
-            order.tag,
-            fill.quantity,
-            price,
-            self._cnc_state,
+        priced, settlement = same_day.charge_fill(
+            self.calculator, before, self._days.get(order.symbol), fill, self._cnc_state
         )
-        priced = self.calculator.fill(before, fill.quantity, price, same_day=settlement.matched)
         cost = FillCost(
             priced.charges + settlement.adjustment, priced.paise + settlement.adjustment_paise
         )

@@ -46,12 +46,35 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, localcontext
+from typing import Protocol
 
+from kitetui.clock import ist_date
 from kitetui.domain import Side
 from kitetui.money import EXACT, NO_CHARGES, Charges
-from kitetui.trading.charges import ChargeError, OrderCharges
+from kitetui.trading.charges import (
+    ChargeCalculator,
+    ChargeError,
+    FillCharges,
+    OrderCharges,
+    exact_price,
+)
 
-__all__ = ["DayLots", "Lot", "Settlement", "settle"]
+__all__ = ["DayLots", "Lot", "Settlement", "charge_fill", "settle"]
+
+
+class CncFill(Protocol):
+    """What netting reads of a fill (a desk ``Fill``, a journaled one)."""
+
+    @property
+    def tag(self) -> str: ...
+    @property
+    def side(self) -> Side: ...
+    @property
+    def quantity(self) -> int: ...
+    @property
+    def price(self) -> float | Decimal: ...
+    @property
+    def ts_ns(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +163,22 @@ def settle(
         adjustment = adjustment + (new - old)
         paise += new.total_paise - old.total_paise
     return Settlement(quantity - left, tuple(repriced.items()), adjustment, paise, after)
+
+
+def charge_fill(
+    calculator: ChargeCalculator,
+    before: OrderCharges,
+    lots: DayLots | None,
+    fill: CncFill,
+    state_of: Callable[[str], OrderCharges | None],
+) -> tuple[FillCharges, Settlement]:
+    """A CNC fill priced against its day (``settle``) on its order's lines: what the
+    desk's charger and the report's pricing of an old journal both do. The fill's own
+    charges are the first; ``Settlement.adjustment`` is what it adds for the orders it
+    squared off."""
+    price = exact_price(fill.price)
+    settlement = settle(
+        lots, ist_date(fill.ts_ns), fill.side, fill.tag, fill.quantity, price, state_of
+    )
+    priced = calculator.fill(before, fill.quantity, price, same_day=settlement.matched)
+    return priced, settlement
