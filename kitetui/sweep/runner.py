@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -442,6 +443,7 @@ class Sweep:
 
     def print_summary(self, stdout: TextIO) -> None:
         console = Console(file=stdout, width=None if stdout.isatty() else 120)
+        say = partial(console.print, markup=False, highlight=False, soft_wrap=True)  # plain text
         results = self.reported()
         outcome = self.outcome
         failed = sum(1 for r in outcome.results if not r.ok)
@@ -453,7 +455,7 @@ class Sweep:
             + (" — INTERRUPTED (finished points kept)" if outcome.interrupted else "")
         )
         if self.request.walk_forward is None:
-            console.print(title, markup=False, highlight=False, soft_wrap=True)
+            say(title)
             console.print(results_table(results, self.names, self.request.top))
         else:
             console.print(title + " — out-of-sample only", markup=False, soft_wrap=True)
@@ -462,16 +464,16 @@ class Sweep:
             for fold in self._folds:  # a fold without a pick: why, on a line of its own
                 if fold.number not in chosen:
                     why = f"fold {fold.number}: {self._why(fold)}"
-                    console.print(why, markup=False, highlight=False, soft_wrap=True)
+                    say(why)
         for line in failures(outcome.results, self.request.top):  # in-sample ones too
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
+            say(line)
         short = unpriced(outcome.results)  # in-sample ones too: they chose the picks
         if short:
-            console.print(short, markup=False, highlight=False, soft_wrap=True)
+            say(short)
         for line in inert_lines(outcome.results, self.names):
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
+            say(line)
         for line in self._tied_picks(results):
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
+            say(line)
         out = self.request.out
         if outcome.best is not None:
             best = outcome.best
@@ -480,9 +482,9 @@ class Sweep:
             if self.request.walk_forward is None:
                 tie = tied(best, outcome.results)
                 if tie:
-                    console.print(f"  {tie}", markup=False, highlight=False, soft_wrap=True)
+                    say(f"  {tie}")
             again = rerun_command(shlex.quote(str(out / "best.yaml")), best.window)
-            console.print(f"again: {again}", markup=False, highlight=False, soft_wrap=True)
+            say(f"again: {again}")
             spec = self.request.walk_forward
             unseen = self._days_after(best) if spec is not None else 0
             if spec is not None and unseen:
@@ -491,22 +493,14 @@ class Sweep:
                     f"before the data's last ({self._trading_days[-1]}); to choose on the "
                     f"latest {spec.in_days}: {self.latest_sweep()}"
                 )
-                console.print(latest, markup=False, highlight=False, soft_wrap=True)
+                say(latest)
         elif any(traded(r) for r in outcome.results):
-            console.print(
+            say(
                 "best: none — no point that traded had every fill priced, so none has a "
-                "net P&L after all its charges (no best.yaml)",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
+                "net P&L after all its charges (no best.yaml)"
             )
         elif any(r.ok for r in outcome.results):
-            console.print(
-                "best: none — no point traded, so none is better than another (no best.yaml)",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+            say("best: none — no point traded, so none is better than another (no best.yaml)")
         console.print(f"results: {out / 'results.csv'}", markup=False, soft_wrap=True)
 
     def _tied_picks(self, picks: list[PointResult]) -> list[str]:
