@@ -28,10 +28,10 @@ intrinsic value; one out of the money lapses and is charged nothing (its one-tic
 exists only because no fill is at zero); a future is charged as a trade at the
 settlement price. Where the sources are silent or disagree (the levies on an exercise,
 a future's STT and brokerage) the cost is charged, and the event says so. Not
-modelled: stock derivatives are physically settled at NSE
-(delivery STT and brokerage on the whole value), and are settled here in cash at the
-stock's last price; a future settled on its own last price (no price of its
-underlying) is charged on that price.
+modelled: stock derivatives are physically settled at NSE (delivery STT and brokerage on
+the whole value), and are settled here in cash at the stock's last price; a contract
+settled on its own last price (no price of its underlying) is charged on that price, an
+option then as exercised or assigned (its moneyness unknown: the dearer reading).
 """
 
 from __future__ import annotations
@@ -164,16 +164,22 @@ async def settle_expired(desk: Supervisor, ts: int, positions: list[Position], w
         )
         desk.last_prices[symbol] = price
         desk.portfolio.mark(symbol, price)
-        await trader.flatten(symbol, OrderPurpose.SQUARE_OFF, expiry_settlement.reason(kind, basis))
+        placed = await trader.flatten(
+            symbol, OrderPurpose.SQUARE_OFF, expiry_settlement.reason(kind, basis)
+        )
         filled = desk.broker.on_market(Tick(symbol, ts + 1, price))
         if filled:
             await trader.on_fills(filled)
         left = trader.position_qty(symbol)
-        outcome = (
-            f"settling at {basis} did not fill; {left:+d} still open"
-            if left
-            else f"settled at {basis}; {expiry_settlement.charged_as(kind)}"
-        )
+        if left:
+            outcome = f"settling at {basis} did not fill; {left:+d} still open"
+        elif placed:
+            outcome = f"settled at {basis}; {expiry_settlement.charged_as(kind)}"
+        else:  # a close under way before the bell filled: its own order, its own charges
+            outcome = (
+                f"settled at {basis} by the close already under way, charged as that "
+                f"close (a trade), not as the {kind.value}"
+            )
         _said(
             desk,
             ts,
