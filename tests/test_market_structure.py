@@ -8,13 +8,19 @@ import gzip
 import io
 import sqlite3
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
 from cli_helpers import run_kitetui
 
+from kitetui.backtest.build import build_report
+from kitetui.backtest.files import trades_csv
+from kitetui.backtest.ledger import load_ledger
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import parse_config
+from kitetui.money import Charges
+from kitetui.store.rows import fill_charges_from_row
 from kitetui.supervisor import Supervisor
 
 KITE_HEADER = (
@@ -419,6 +425,53 @@ async def test_an_option_held_into_its_expiry_is_settled_at_intrinsic_never_carr
     assert f"intrinsic value {index_close - strike:.2f}" in message, message
 
 
+async def test_an_option_exercised_at_expiry_is_charged_stt_on_exercise_everywhere(
+    tmp_path: Path,
+) -> None:
+    """The call held into the bell is exercised, not sold: its settlement fill pays STT on
+    exercise (0.125 % of the intrinsic value, the rate of 2022-11-24 in rates.yaml), not
+    0.05 % on a sale, with ₹20 brokerage and the options levies on that value (exchange
+    0.053 %, no IPFT then, SEBI 0.0001 %, GST 18 %, no stamp on a sale). The journal, the
+    report's trade (trades.csv) and the desk's P&L read that one figure."""
+    _master(tmp_path / "instruments.csv")
+    _expiry_day_replay(tmp_path)
+    db = tmp_path / "state.db"
+    supervisor = await _run(parse_config(_nrml_options(tmp_path), "t.yaml"), db)
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        fills = conn.execute(
+            "SELECT f.*, o.purpose, o.reason FROM fills f JOIN orders o ON o.tag = f.tag "
+            "ORDER BY f.seq"
+        ).fetchall()
+    (settled,) = [f for f in fills if f["purpose"] == "SQUARE_OFF"]
+    assert settled["reason"].startswith("expiry settlement (exercise) at intrinsic value")
+    D = Decimal
+    value = D(repr(settled["price"])) * settled["quantity"]  # the intrinsic value
+    exchange, sebi = value * D("0.00053"), value * D("0.000001")
+    expected = Charges(D(20), value * D("0.00125"), exchange, D(0), sebi, D(0),
+                       D("0.18") * (D(20) + exchange + sebi))  # fmt: skip
+    cost = fill_charges_from_row(settled)
+    assert cost is not None
+    assert [v for _, v in cost.charges.items()] == [v for _, v in expected.items()]
+    assert cost.paise == expected.total_paise
+    # the call's trade: bought in the afternoon, exercised at the bell
+    trade_fills = [f for f in fills if f["symbol"] == settled["symbol"]]
+    (bought,) = [f for f in trade_fills if f["side"] == "BUY"]
+    charges = sum((fill_charges_from_row(f).charges.total for f in trade_fills), D(0))
+    gross = (D(repr(settled["price"])) - D(repr(bought["price"]))) * settled["quantity"]
+    report = build_report(load_ledger(db, supervisor.run_id))
+    rows = list(csv.DictReader(io.StringIO(trades_csv(report))))
+    (trade,) = [r for r in rows if r["tradingsymbol"] == settled["symbol"]]
+    assert D(trade["charges"]) == charges
+    assert D(trade["gross"]) == gross and D(trade["net"]) == gross - charges
+    # the desk's P&L: the run's charges are the journaled fills' paise, net = gross - them
+    assert supervisor.portfolio.charges_paise == sum(f["charges_paise"] for f in fills)
+    net = supervisor.portfolio.net_pnl_paise
+    assert net == supervisor.portfolio.gross_pnl_paise - supervisor.portfolio.charges_paise
+    (message,) = _rows(db, "SELECT message FROM events WHERE kind = 'ExpirySettled'")[0]
+    assert "exercised: charged brokerage, STT on exercise of the intrinsic value" in message
+
+
 async def test_an_option_whose_expiry_day_the_desk_missed_is_settled_before_it_trades(
     tmp_path: Path,
 ) -> None:
@@ -441,3 +494,14 @@ async def test_an_option_whose_expiry_day_the_desk_missed_is_settled_before_it_t
     (message,) = _rows(db, "SELECT message FROM events WHERE kind = 'ExpirySettled'")[0]
     assert "expired before this session" in message, message
     assert "NIFTY 50 last at 18150.00" in message and "worthless" in message, message
+    # it lapsed: no order at the exchange, so its one-tick close is charged nothing
+    assert "lapsed worthless: no order at the exchange, so no charges" in message
+    charged = _rows(
+        db,
+        "SELECT f.charges_paise, f.charge_brokerage, f.charge_stt, o.reason FROM fills f "
+        f"JOIN orders o ON o.tag = f.tag WHERE o.symbol LIKE 'NIFTY22NOV%' AND {day} = "
+        "'2022-11-25'",
+    )
+    ((paise, brokerage, stt, reason),) = charged
+    assert (paise, Decimal(brokerage), Decimal(stt)) == (0, 0, 0), charged
+    assert reason.startswith("expiry settlement (lapse) at ")

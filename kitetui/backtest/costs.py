@@ -5,8 +5,10 @@ The report reads each fill's charges as the desk journaled them with the fill (s
 older than that, exactly as the desk does: per order (brokerage's ₹20 cap and the flat
 option brokerage apply to an order, however it is split into fills), each fill charged
 the difference it makes to its order's charges, on the rates in force on the fill's
-IST trade date, and each CNC fill netted against its symbol's other CNC fills that day
-(``kitetui.trading.same_day``: what squares off the day is intraday).
+IST trade date, an expiry settlement priced as the settlement its order's reason names
+(``kitetui.trading.expiry_settlement``), and each CNC fill netted against its symbol's
+other CNC fills that day (``kitetui.trading.same_day``: what squares off the day is
+intraday).
 
 What an order's charges depend on besides its fills — the segment (futures, options,
 cash) and the underlying (BSE options) — comes from the instrument master the run
@@ -23,7 +25,7 @@ from decimal import Decimal
 
 from kitetui.clock import ist_date
 from kitetui.domain import Product, Side
-from kitetui.trading import same_day
+from kitetui.trading import expiry_settlement, same_day
 from kitetui.trading.charges import (
     ChargeCalculator,
     ChargeError,
@@ -51,6 +53,7 @@ class JournaledFill:
     side: Side
     quantity: int
     price: Decimal
+    reason: str = ""  # its order's: names an expiry settlement (expiry_settlement)
 
 
 # (IST trade date ISO, exchange, tradingsymbol) -> (Kite segment, underlying name)
@@ -119,6 +122,7 @@ def _open(
             side=fill.side,
             trade_date=day,
             underlying=underlying.upper(),
+            settlement=expiry_settlement.kind_of(fill.reason),
         )
         return calculator.open_order(spec)
     except (ChargeError, ValueError) as exc:

@@ -188,6 +188,7 @@ def _load(conn: sqlite3.Connection, path: Path, run: RunInfo) -> Ledger:
         decode.decode_order,
     )
     exchanges = {o.tag: o.exchange.value for o in orders}
+    reasons = {o.tag: o.reason for o in orders}
     journaled = _decoded(
         conn,
         path,
@@ -211,6 +212,7 @@ def _load(conn: sqlite3.Connection, path: Path, run: RunInfo) -> Ledger:
             side=f.side,
             quantity=f.quantity,
             price=Decimal(repr(f.price)),
+            reason=reasons.get(f.tag, ""),
         )
         for _, f, seq in journaled
     ]

@@ -19,10 +19,19 @@ which price it used). Live, the exchange
 settles it and kitetui does not yet book that settlement: it says so, as an ERROR, at
 the bell and at every later session's start while the position is still in its book.
 
-What is not modelled, and said in the event: the settlement is charged as a sale at
-the settlement price (brokerage, STT on the premium sold), not as an exercise (STT
-0.125 % of the intrinsic value of an exercised option); stock derivatives are
-physically settled at NSE, and are settled here in cash at the stock's last price.
+The settlement is charged as what it is, not as a sale (``kitetui.trading.
+expiry_settlement``; docs/charges.md "Held into expiry"): the closing order names its
+kind in its reason, and the charger prices its fill from it. An option in the money is
+exercised (long: STT on exercise, 0.125 % of the intrinsic value, 0.15 % from 1 April
+2026) or assigned (short: no STT), with brokerage and the exchange's levies on the
+intrinsic value; one out of the money lapses and is charged nothing (its one-tick close
+exists only because no fill is at zero); a future is charged as a trade at the
+settlement price. Where the sources are silent or disagree (the levies on an exercise,
+a future's STT and brokerage) the cost is charged, and the event says so. Not
+modelled: stock derivatives are physically settled at NSE (delivery STT and brokerage on
+the whole value), and are settled here in cash at the stock's last price; a contract
+settled on its own last price (no price of its underlying) is charged on that price, an
+option then as exercised or assigned (its moneyness unknown: the dearer reading).
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from typing import TYPE_CHECKING
 
 from kitetui.domain import Event, OrderPurpose, Tick
 from kitetui.events import EventKind
+from kitetui.trading import expiry_settlement
 
 if TYPE_CHECKING:
     from kitetui.domain import Position
@@ -41,10 +51,6 @@ if TYPE_CHECKING:
     from kitetui.supervisor.gate import Supervisor
 
 __all__ = ["Settlement", "expired_positions", "settle_expired", "settlement_price"]
-
-EXERCISE_NOT_MODELLED = (
-    "charged as a sale at that price, not as an exercise (STT on exercise is not modelled)"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +151,12 @@ async def settle_expired(desk: Supervisor, ts: int, positions: list[Position], w
                 "price of it or of its underlying",
             )
             continue
-        # The settlement is the contract's last print: the close goes out at it. A fill
-        # is at least one tick: a worthless option is closed at one tick, and said so.
+        # The settlement is the contract's last print: the close goes out at it, its
+        # kind at the head of its reason so its fill is charged as that settlement. A
+        # fill is at least one tick: a worthless option is closed at one tick, and said so.
+        kind = expiry_settlement.kind_for(
+            instrument.is_option, position.quantity > 0, settled.price
+        )
         tick = instrument.tick_size
         price = max(settled.price, tick)
         basis = settled.basis + (
@@ -154,16 +164,22 @@ async def settle_expired(desk: Supervisor, ts: int, positions: list[Position], w
         )
         desk.last_prices[symbol] = price
         desk.portfolio.mark(symbol, price)
-        await trader.flatten(symbol, OrderPurpose.SQUARE_OFF, f"expiry settlement at {basis}")
+        placed = await trader.flatten(
+            symbol, OrderPurpose.SQUARE_OFF, expiry_settlement.reason(kind, basis)
+        )
         filled = desk.broker.on_market(Tick(symbol, ts + 1, price))
         if filled:
             await trader.on_fills(filled)
         left = trader.position_qty(symbol)
-        outcome = (
-            f"settling at {basis} did not fill; {left:+d} still open"
-            if left
-            else f"settled at {basis}; {EXERCISE_NOT_MODELLED}"
-        )
+        if left:
+            outcome = f"settling at {basis} did not fill; {left:+d} still open"
+        elif placed:
+            outcome = f"settled at {basis}; {expiry_settlement.charged_as(kind)}"
+        else:  # a close under way before the bell filled: its own order, its own charges
+            outcome = (
+                f"settled at {basis} by the close already under way, charged as that "
+                f"close (a trade), not as the {kind.value}"
+            )
         _said(
             desk,
             ts,

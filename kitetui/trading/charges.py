@@ -30,6 +30,14 @@ turnover. (A CNC order has a second, intraday line for the part of it squared of
 same day: ``OrderCharges.intraday_rates`` and ``kitetui.trading.same_day``, where the
 correction of an earlier order, made by a later fill, can be negative.)
 
+A contract held into its expiry is settled by the exchange, not traded: its closing
+fill (``kitetui.supervisor.expiry``) is priced as what the settlement is
+(``OrderSpec.settlement``, ``SettlementKind``): a long option exercised pays STT on
+exercise on its intrinsic value (the table's ``stt_on_exercise``) instead of the sale's
+STT on premium; a short one assigned pays none; an option that lapses worthless pays
+nothing at all; a future cash-settled is charged as a trade at the settlement price
+(docs/charges.md, "Held into expiry", says from which sources and where they are silent).
+
 The hot path (a fill) does no file I/O and no table look-up: ``open_order`` resolves the
 order's rates once (cached per trade date, class, exchange and underlying) and each fill
 is a handful of exact ``Decimal`` multiplications.
@@ -76,6 +84,7 @@ __all__ = [
     "OrderSpec",
     "SegmentKind",
     "SegmentRates",
+    "SettlementKind",
     "charge_class",
     "default_calculator",
     "exact_price",
@@ -111,6 +120,16 @@ class ChargeClass(StrEnum):
     FUTURES = "futures"
     OPTIONS = "options"
     COMMODITY_FUTURES = "commodity_futures"
+
+
+class SettlementKind(StrEnum):
+    """How the exchange ended a contract held into its expiry, which decides what its
+    closing fill is charged (``ChargeCalculator.open_order``)."""
+
+    EXERCISE = "exercise"  # a long option in the money: STT on exercise, intrinsic value
+    ASSIGNMENT = "assignment"  # a short option in the money: no STT (the buyer pays it)
+    LAPSE = "lapse"  # an option out of the money: no trade, no charges
+    FUTURE = "future"  # a future cash-settled at the final settlement price: a trade
 
 
 _SEGMENTS: Mapping[str, SegmentKind] = {
@@ -226,6 +245,8 @@ class OrderSpec:
     # The broker's own square-off orders this order stands for (``square_off_fee`` each;
     # 0: an order of ours): one, or as many as the RMS would split it into.
     squared_off: int = 0
+    # The exchange's settlement of a contract held into its expiry (None: a trade).
+    settlement: SettlementKind | None = None
 
     @classmethod
     def for_instrument(
@@ -329,10 +350,29 @@ class FillCharges:
     order: OrderCharges
 
 
+# An option that lapses worthless: no order at the exchange, so nothing is charged.
+_NOTHING = SegmentRates(
+    brokerage_fraction=ZERO,
+    brokerage_cap=None,
+    brokerage_flat=ZERO,
+    stt=ZERO,
+    exchange=ZERO,
+    ipft=ZERO,
+    sebi=ZERO,
+    stamp=ZERO,
+    gst=ZERO,
+    tax_type="stt",
+)
+
+
 # --------------------------------------------------------------------------- the table
 
 
 _CHARGE_NAMES = ("brokerage", "stt", "exchange", "ipft", "sebi", "stamp", "gst", "square_off_fee")
+# Rates only a settlement reads (``ChargeTable.exercise_stt``): options rows only, so
+# they are not resolved with every order's rates.
+_SETTLEMENT_NAMES = ("stt_on_exercise",)
+_TABLE_NAMES = _CHARGE_NAMES + _SETTLEMENT_NAMES
 _FLAT_ONLY = frozenset({"square_off_fee"})  # an amount per order, no percent
 _ROW_KEYS = frozenset(
     {"classes", "exchanges", "sides", "underlyings", "from", "sources", "note"}
@@ -446,6 +486,17 @@ class ChargeTable:
         self._cache[cache_key] = resolved
         return resolved
 
+    def exercise_stt(
+        self, trade_date: date, exchange: str, side: Side, underlying: str = ""
+    ) -> Decimal:
+        """STT on an option's exercise, as a fraction of its intrinsic value, for the
+        settlement's closing ``side``: SELL a long exercised (the buyer pays it), BUY a
+        short assigned; raises ``ChargeError`` naming a gap in the table."""
+        value = self._value(
+            "stt_on_exercise", trade_date, ChargeClass.OPTIONS, venue(exchange), side, underlying
+        )
+        return value.fraction
+
     def _value(
         self, name: str, day: date, kind: ChargeClass, place: str, side: Side, underlying: str
     ) -> _Value:
@@ -491,11 +542,11 @@ def _parse(data: object, origin: str) -> dict[_Key, list[tuple[date, _Value]]]:
     charges = data.get("charges")
     if not isinstance(charges, dict):
         raise ChargeTableError(f"{origin}: 'charges' must map charge names to lists of rows")
-    unknown = set(charges) - set(_CHARGE_NAMES)
+    unknown = set(charges) - set(_TABLE_NAMES)
     if unknown:
         raise ChargeTableError(f"{origin}: charges: unknown charge(s) {sorted(unknown)}")
     histories: dict[_Key, list[tuple[date, _Value]]] = {}
-    for name in _CHARGE_NAMES:
+    for name in _TABLE_NAMES:
         rows = charges.get(name)
         if not isinstance(rows, list) or not rows:
             raise ChargeTableError(f"{origin}: charges.{name}: missing (a list of rows)")
@@ -632,12 +683,35 @@ class ChargeCalculator:
             raise ChargeError(f"turnover multiplier must be >= 1, not {spec.multiplier}")
         kind = charge_class(spec.segment, spec.product)
         rates = self.table.rates(spec.trade_date, kind, spec.exchange, spec.side, spec.underlying)
+        if spec.settlement is not None:
+            return OrderCharges(spec=spec, rates=self._settlement_rates(spec, kind, rates))
         if kind is not ChargeClass.EQUITY_DELIVERY:
             return OrderCharges(spec=spec, rates=rates)
         intraday = self.table.rates(
             spec.trade_date, ChargeClass.EQUITY_INTRADAY, spec.exchange, spec.side, spec.underlying
         )
         return OrderCharges(spec=spec, rates=rates, intraday_rates=intraday)
+
+    def _settlement_rates(
+        self, spec: OrderSpec, kind: ChargeClass, trade: SegmentRates
+    ) -> SegmentRates:
+        """The rates of an expiry settlement's closing order: the trade's rates with the
+        settlement's STT (exercise, assignment), none at all (a lapse: nothing is traded),
+        or the trade's own (a future). The rates apply to the settlement value, which
+        is the closing fill's price × quantity (an option's intrinsic value)."""
+        settlement = spec.settlement
+        if settlement is SettlementKind.LAPSE:
+            if kind is not ChargeClass.OPTIONS:
+                raise ChargeError(f"only an option lapses, not {kind}")
+            return _NOTHING
+        if settlement is SettlementKind.FUTURE:
+            if kind not in (ChargeClass.FUTURES, ChargeClass.COMMODITY_FUTURES):
+                raise ChargeError(f"a future's settlement cannot price {kind}")
+            return trade
+        if kind is not ChargeClass.OPTIONS:
+            raise ChargeError(f"only an option is exercised or assigned, not {kind}")
+        stt = self.table.exercise_stt(spec.trade_date, spec.exchange, spec.side, spec.underlying)
+        return replace(trade, stt=stt)
 
     def fill(
         self, before: OrderCharges, quantity: int, price: float | Decimal, same_day: int = 0

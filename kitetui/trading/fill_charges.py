@@ -22,6 +22,11 @@ cash equity on NSE/BSE). A fill the rate table cannot price (a date before it st
 a segment it does not cover) is journaled without charges and ``ChargesUnpriced`` says
 so: it is never charged a guess.
 
+A contract's settlement at expiry is charged as what it is, not as a trade: its
+closing order names the settlement in its reason (``kitetui.trading.expiry_settlement``)
+and ``order_spec`` carries it to the calculator, so the one journaled figure of the
+fill is the settlement's (a lapse: nothing).
+
 A CNC fill is also netted against the symbol's other CNC fills of its IST day
 (``kitetui.trading.same_day``): the units it squares off are billed as intraday, and it
 carries the correction of the earlier orders it squared off, so its charge is final
@@ -40,7 +45,7 @@ from typing import TYPE_CHECKING
 from kitetui.clock import ist_date
 from kitetui.domain import Event, Fill, Order, evolve
 from kitetui.events import EventKind
-from kitetui.trading import auto_square_off, same_day
+from kitetui.trading import auto_square_off, expiry_settlement, same_day
 from kitetui.trading.charges import (
     ChargeCalculator,
     ChargeError,
@@ -63,7 +68,9 @@ def order_spec(
     """What an order is charged on: its instrument's segment (from the master, else from
     its exchange and symbol), exchange, product, side and IST trade date, and whether
     the broker squared it off (its fee on top; ``squared_before``: the units of the
-    symbol the broker squared off earlier that day, ``auto_square_off.broker_orders``)."""
+    symbol the broker squared off earlier that day, ``auto_square_off.broker_orders``),
+    and whether it is a contract's settlement at expiry (``expiry_settlement``: priced
+    as the exercise, assignment, lapse or future settlement its reason names)."""
     exchange = order.exchange.value
     if instrument is not None and instrument.segment:
         kind = segment_kind(instrument.segment)
@@ -82,6 +89,7 @@ def order_spec(
         squared_off=auto_square_off.broker_orders(
             order, kind is SegmentKind.EQUITY, squared_before
         ),
+        settlement=expiry_settlement.kind_of(order.reason),
     )
 
 

@@ -1,13 +1,18 @@
-"""The final settlement price of a contract held into its expiry (pure)."""
+"""The final settlement price of a contract held into its expiry (pure), and the kind
+of settlement its closing order names for its charges."""
 
 from __future__ import annotations
 
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 
+from kitetui.domain import Event, OrderPurpose
 from kitetui.market.instruments import Instrument
-from kitetui.supervisor.expiry import settlement_price
+from kitetui.supervisor.expiry import settle_expired, settlement_price
+from kitetui.trading import expiry_settlement
+from kitetui.trading.charges import SettlementKind
 
 
 def _contract(kind: str, strike: float = 0.0) -> Instrument:
@@ -48,3 +53,78 @@ def test_settlement_price_with_underlying_close_is_intrinsic_value(
 
 def test_settlement_price_with_no_price_at_all_is_none() -> None:
     assert settlement_price(_contract("CE", 18150), "NIFTY 50", None, None) is None
+
+
+class _Trader:
+    """What ``settle_expired`` asks of the trader: the close goes out, its fill closes."""
+
+    def __init__(self, quantity: int, placed: bool = True) -> None:
+        self.quantity = quantity
+        self.placed = placed
+        self.reasons: list[str] = []
+        self.events: list[Event] = []
+
+    async def flatten(self, symbol: str, purpose: OrderPurpose, reason: str) -> bool:
+        self.reasons.append(reason)
+        return self.placed
+
+    async def on_fills(self, fills: list) -> None:
+        self.quantity = 0
+
+    def position_qty(self, symbol: str) -> int:
+        return self.quantity
+
+    def record_event(self, event: Event) -> None:
+        self.events.append(event)
+
+
+def _desk(contract: Instrument, trader: _Trader) -> SimpleNamespace:
+    return SimpleNamespace(
+        trader=trader,
+        venue=SimpleNamespace(simulated=True),
+        engines=[],
+        contracts={contract.tradingsymbol: contract},
+        last_prices={"NIFTY": 18411.0},
+        portfolio=SimpleNamespace(mark=lambda symbol, price: True),
+        broker=SimpleNamespace(on_market=lambda tick: ["a fill"]),
+        equity_point=lambda ts: None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "strike", "quantity", "settlement", "said"),
+    [
+        ("CE", 18150, 50, SettlementKind.EXERCISE, "exercised: charged brokerage, STT on"),
+        ("CE", 18150, -50, SettlementKind.ASSIGNMENT, "assigned: no STT"),
+        ("PE", 18150, 50, SettlementKind.LAPSE, "lapsed worthless: no order"),
+        ("PE", 18150, -50, SettlementKind.LAPSE, "lapsed worthless: no order"),
+        ("FUT", 0, 50, SettlementKind.FUTURE, "cash-settled: charged as a trade"),
+    ],
+)
+async def test_settle_expired_with_moneyness_and_side_names_the_settlement_it_is_charged_as(
+    kind: str, strike: float, quantity: int, settlement: SettlementKind, said: str
+) -> None:
+    """The closing order's reason carries the kind the charger prices it as, and the
+    event says what that kind is charged."""
+    contract = _contract(kind, strike)
+    trader = _Trader(quantity)
+    position = SimpleNamespace(symbol=contract.tradingsymbol, quantity=quantity, last_price=1.0)
+    await settle_expired(_desk(contract, trader), 1, [position], "at the bell")  # type: ignore[arg-type]
+    (reason,) = trader.reasons
+    assert expiry_settlement.kind_of(reason) is settlement, reason
+    (event,) = trader.events
+    assert event.level == "WARNING" and said in event.message, event.message
+
+
+async def test_settle_expired_with_a_close_under_way_says_it_was_charged_as_a_trade() -> None:
+    """A close placed before the bell (its own reason) fills at the settlement: the
+    event must not claim the settlement's charges for it."""
+    contract = _contract("CE", 18150)
+    trader = _Trader(50, placed=False)
+    position = SimpleNamespace(symbol=contract.tradingsymbol, quantity=50, last_price=1.0)
+    await settle_expired(_desk(contract, trader), 1, [position], "at the bell")  # type: ignore[arg-type]
+    (event,) = trader.events
+    assert (
+        "by the close already under way, charged as that close (a trade), not as the "
+        "exercise" in event.message
+    ), event.message
