@@ -10,6 +10,7 @@ so after a crash the same bar yields the same tag and an order is never placed t
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import time
@@ -175,6 +176,8 @@ class Trader(TraderRecords, SignalEntries):
         self._flattening: set[str] = set()
         # Entries whose placement is queued or at Kite: tag -> a cancel asked meanwhile.
         self._in_flight: dict[str, str] = {}
+        # A symbol's order states taken one at a time (``_order_lock``).
+        self._order_locks: dict[str, asyncio.Lock] = {}
         self._foreign_heard: set[str] = set()  # orders not ours, said once each
         self._adopted: dict[str, int] = {}  # of those, closes of ours: tag -> quantity taken
         # The latest exchange time an order update carried: live, the RMS's square-off and
@@ -500,12 +503,13 @@ class Trader(TraderRecords, SignalEntries):
                 )
             )
             return order
-        known = self.orders.get(tag)
-        if known is not None and known.status.is_terminal and not accepted.status.is_terminal:
-            return known  # finished while Kite's answer was on its way: it never reopens
-        accepted = self._merge(accepted)
-        self.track(accepted)
-        self.journal.update_order(accepted, self.clock.now_ns)
+        async with self._order_lock(order.symbol):  # after a fill being journaled now
+            known = self.orders.get(tag)
+            if known is not None and known.status.is_terminal and not accepted.status.is_terminal:
+                return known  # finished while Kite's answer was on its way: it never reopens
+            accepted = self._merge(accepted)
+            self.track(accepted)
+            self.journal.update_order(accepted, self.clock.now_ns)
         if accepted.status is OrderStatus.REJECTED and tag not in self.not_accepted:
             self.record_order_event(
                 order,
@@ -675,15 +679,16 @@ class Trader(TraderRecords, SignalEntries):
         if changed is None:
             await self.refresh(tag)  # filled or cancelled first: take its fills and state
             return None
-        changed = evolve(
-            self._merge(changed),
-            purpose=purpose or order.purpose,
-            signal_id=order.signal_id if signal_id is None else signal_id,
-            reason=why or order.reason,
-            ts_ns=self.clock.now_ns,
-        )
-        self.track(changed)
-        await self.journal.write_order_state(changed, self.clock.now_ns)
+        async with self._order_lock(order.symbol):
+            changed = evolve(
+                self._merge(changed),
+                purpose=purpose or order.purpose,
+                signal_id=order.signal_id if signal_id is None else signal_id,
+                reason=why or order.reason,
+                ts_ns=self.clock.now_ns,
+            )
+            self.track(changed)
+            await self.journal.write_order_state(changed, self.clock.now_ns)
         self.record_order_event(
             order, EventKind.ORDER_MODIFIED, "DEBUG", f"{tag}: {why}" if why else tag
         )
@@ -701,12 +706,16 @@ class Trader(TraderRecords, SignalEntries):
         if latest is None or tag not in self.orders:
             return None
         await self._apply_fills([(latest, fill) for fill in fills])
-        merged = self._merge(latest)
-        before = self.orders[tag]
-        if merged != before:
+        async with self._order_lock(latest.symbol):
+            before = self.orders[tag]
+            if before.status.is_terminal and not latest.status.is_terminal:
+                return before  # read before it finished by another path: it never reopens
+            merged = self._merge(latest)
+            if merged == before:
+                return merged
             self.track(merged)
             await self.journal.write_order_state(merged, self.clock.now_ns)
-            self.exits.read_back(before, merged)
+        self.exits.read_back(before, merged)
         return merged
 
     async def cancel(self, tag: str, reason: str) -> bool:
@@ -736,9 +745,10 @@ class Trader(TraderRecords, SignalEntries):
         if cancelled is None:
             await self.refresh(tag)  # filled or gone first: take what the broker says
             return False
-        cancelled = evolve(self._merge(cancelled), status=OrderStatus.CANCELLED, reason=reason)
-        self.track(cancelled)
-        await self.journal.write_order_state(cancelled, self.clock.now_ns)
+        async with self._order_lock(order.symbol):
+            cancelled = evolve(self._merge(cancelled), status=OrderStatus.CANCELLED, reason=reason)
+            self.track(cancelled)
+            await self.journal.write_order_state(cancelled, self.clock.now_ns)
         return True
 
     async def lapse_earlier_orders(self, session_day: date, working: set[str]) -> int:
@@ -809,39 +819,64 @@ class Trader(TraderRecords, SignalEntries):
         """Journal and apply fills (each once); the ones that were new."""
         applied: list[tuple[Order, Fill]] = []
         for order, fill in fills:
-            before = self.orders.get(order.tag)
-            order = self._merge(order, fill)
-            fill = evolve(fill, engine=order.engine, product=order.product)
-            charged = self.charger.quote(order, fill)  # journaled with the fill (rule 2)
-            fill = charged.fill
-            if not await self.journal.write_fill(fill, order, None, self.clock.now_ns):
+            async with self._order_lock(order.symbol):
+                done = await self._apply_fill(order, fill)
+            if done is None:
                 continue  # delivered twice (a websocket update and a poll): applied once
-            self.charger.take(order.tag, charged)
-            self.track(order)
-            if before is not None and before.status is OrderStatus.NEW:
-                self.resolve_placement(order)
-            self.portfolio.apply_fill(fill)
-            for book in self.fill_books:
-                book(order, fill)
-            self._track_holder(fill)
-            self.counts["fills"] += 1
-            if order.purpose is OrderPurpose.ENTRY:
-                self.exits.set_level(order.symbol, order)
-            elif order.purpose is OrderPurpose.STOP and not self.exits.is_closing(order.symbol):
-                # (a stop being turned into a close fills as the close it now is: a
-                # flatten or the kill switch is no "protective stop filled" alarm)
-                self.record_order_event(
-                    order,
-                    EventKind.STOP_FILLED,
-                    "WARNING",
-                    f"protective stop filled: {fill.quantity} at {fill.price}",
-                    ts_ns=fill.ts_ns,
-                )
-            applied.append((order, fill))
+            applied.append(done)
             if self.fill_listeners and not self.warmup.active:
                 for listener in self.fill_listeners:
-                    listener(order, fill)
+                    listener(*done)
         return applied
+
+    def _order_lock(self, symbol: str) -> asyncio.Lock:
+        """Held wherever an order of ``symbol`` gets a new state: read what is known,
+        merge the broker's view into it, track it and journal it, as one step. A fill
+        awaits its commit before it is tracked; a placement's answer, an order read back
+        or a cancel taken meanwhile merged into the state from before that fill, and
+        journaled it after: a refresh racing the kill switch's own (a cancel asked while
+        the entry's placement was in flight, the entry filled first) left the journal's
+        last row OPEN and unfilled after its COMPLETE. The desk was right in memory; a
+        restart brought back a working entry the exchange had filled, which no cancel
+        could end and which counted toward every limit (the exit invariant's property
+        test, under load). Not re-entrant: nothing called under it takes it again."""
+        lock = self._order_locks.get(symbol)
+        if lock is None:
+            lock = self._order_locks[symbol] = asyncio.Lock()
+        return lock
+
+    async def _apply_fill(self, order: Order, fill: Fill) -> tuple[Order, Fill] | None:
+        """Journal one fill with its order's new state, then apply it (under its
+        symbol's ``_order_lock``); None when it was journaled before."""
+        before = self.orders.get(order.tag)
+        order = self._merge(order, fill)
+        fill = evolve(fill, engine=order.engine, product=order.product)
+        charged = self.charger.quote(order, fill)  # journaled with the fill (rule 2)
+        fill = charged.fill
+        if not await self.journal.write_fill(fill, order, None, self.clock.now_ns):
+            return None
+        self.charger.take(order.tag, charged)
+        self.track(order)
+        if before is not None and before.status is OrderStatus.NEW:
+            self.resolve_placement(order)
+        self.portfolio.apply_fill(fill)
+        for book in self.fill_books:
+            book(order, fill)
+        self._track_holder(fill)
+        self.counts["fills"] += 1
+        if order.purpose is OrderPurpose.ENTRY:
+            self.exits.set_level(order.symbol, order)
+        elif order.purpose is OrderPurpose.STOP and not self.exits.is_closing(order.symbol):
+            # (a stop being turned into a close fills as the close it now is: a
+            # flatten or the kill switch is no "protective stop filled" alarm)
+            self.record_order_event(
+                order,
+                EventKind.STOP_FILLED,
+                "WARNING",
+                f"protective stop filled: {fill.quantity} at {fill.price}",
+                ts_ns=fill.ts_ns,
+            )
+        return order, fill
 
     async def on_update(self, data: Mapping[str, Any]) -> None:
         """One order update as the exchange sent it (websocket, postback, a poll): its
@@ -1018,10 +1053,11 @@ class Trader(TraderRecords, SignalEntries):
         journal it, then let the exit manager react (a stop the exchange rejected or
         cancelled leaves the position to be covered again). ``before``: the order as we
         knew it before this news (default: as tracked now)."""
-        order = self._merge(order)
-        before = before or self.orders.get(order.tag)
-        self.track(order)
-        await self.journal.write_order_state(order, self.clock.now_ns)
+        async with self._order_lock(order.symbol):
+            order = self._merge(order)
+            before = before or self.orders.get(order.tag)
+            self.track(order)
+            await self.journal.write_order_state(order, self.clock.now_ns)
         if before is not None and before.status is OrderStatus.NEW:
             self.resolve_placement(order)
         if order.status is OrderStatus.REJECTED and (
