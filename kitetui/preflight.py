@@ -10,7 +10,8 @@ instead of a traceback (or a crash hours into a replay):
   each glob must match (unless ``optional: true``) (``DataFormatError``, exit 4);
 * the masters load (``InstrumentError``, exit 4), a row repeated within or across them
   is a ``DuplicateInstrumentsDropped`` warning, and no equity engine lists an index
-  (an ``INDICES`` row: tick 0, lot 0) as a symbol to trade (``ConfigError``);
+  (an ``INDICES`` row: tick 0, lot 0) as a symbol to trade (``ConfigError``); an equity
+  symbol no master lists, or an fno underlying with no futures, is a warning;
 * with ``scan_data`` (``check-config``): the data loads too (every refusal of
   ``kitetui.market.replay.load_replay_sources``), and then the replay's days are
   checked: an equity ``universe:`` with no membership list for the first day is a
@@ -88,6 +89,7 @@ def check_inputs(
         events.extend(master_events)
         check_tradables(config, master, config_file)
         events.extend(_unlisted_underlyings(config, master))
+        events.extend(_unlisted_symbols(config, master))
     days: tuple[date, ...] = ()
     if scan_data and config.replay is not None and config.mode == "replay":
         loaded = load_replay_sources(
@@ -145,6 +147,30 @@ def _unlisted_underlyings(config: AppConfig, master: InstrumentMaster) -> list[E
                         engine=engine.name,
                         message=f"no {underlying} futures in the instrument masters: "
                         f"engine {engine.name} will have nothing to trade",
+                    )
+                )
+    return events
+
+
+def _unlisted_symbols(config: AppConfig, master: InstrumentMaster) -> list[Event]:
+    """An equity symbol the config names that no master lists (a typo: ``ICICIBNK``):
+    the engine can never trade it, and the run would otherwise trade the others
+    without a word."""
+    events = []
+    for e_index, engine in enumerate(config.engines):
+        if not isinstance(engine, EquityEngineConfig):
+            continue
+        for s_index, symbol in enumerate(engine.symbols):
+            if master.get("NSE", symbol) is None:
+                events.append(
+                    Event(
+                        ts_ns=0,
+                        kind=EventKind.INSTRUMENT_MISSING,
+                        level="WARNING",
+                        engine=engine.name,
+                        symbol=symbol,
+                        message=f"{symbol} (engines[{e_index}].symbols[{s_index}]) is not in "
+                        f"the instrument masters: engine {engine.name} will never trade it",
                     )
                 )
     return events
