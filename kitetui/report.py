@@ -98,7 +98,8 @@ def format_summary(summary: RunSummary | None, config: AppConfig, database: str)
         lines.append(
             "open      "
             + ", ".join(
-                f"{symbol} {qty:+d} @ {price:g}" for symbol, qty, price in summary.open_positions
+                f"{symbol} {qty:+d} (avg {avg:,.2f}, last {last:,.2f})"
+                for symbol, qty, avg, last in summary.open_positions
             )
         )
     else:
