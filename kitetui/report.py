@@ -74,6 +74,7 @@ def format_summary(summary: RunSummary | None, config: AppConfig, database: str)
     lines = [
         f"kitetui run {summary.run_id}{' (resumed)' if summary.resumed else ''} "
         f"— mode {config.mode}, database {database}",
+        *([f"note      {summary.not_resumed}"] if summary.not_resumed else []),
         f"data      {format_ist(summary.first_ts_ns)} → {format_ist(summary.last_ts_ns)}",
         f"replayed  {summary.bars:,} bars + {summary.ticks:,} ticks in {summary.batches:,} "
         f"batches, {summary.wall_s:.2f} s wall ({rate:,.0f} bars/s)",

@@ -18,6 +18,7 @@ class RunSummary:
 
     run_id: str
     resumed: bool
+    not_resumed: str = ""  # the unfinished run this one left behind (PreviousRunLeft)
     batches: int = 0
     bars: int = 0
     ticks: int = 0
