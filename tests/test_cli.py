@@ -198,3 +198,28 @@ def test_a_run_of_another_config_says_the_unfinished_run_it_did_not_resume(
             "SELECT level, message FROM events WHERE kind = 'PreviousRunLeft'"
         ).fetchall()
     assert rows == [("WARNING", said)]
+
+
+def test_the_report_of_a_desk_run_names_each_engines_strategy(tmp_path: Path) -> None:
+    """probe k33: ``kitetui report`` of a ``kitetui run`` (not a backtest) left the
+    strategy column blank in its summary, report.json and HTML: it read the strategies
+    from the ``BacktestStarted`` event alone, which only a backtest journals."""
+    import json
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "mode: replay\n"
+        "replay: {speed: max, sources: [{symbol: SBIN, path: 'pkg:replay/SBIN.csv.gz'}]}\n"
+        "instruments: ['pkg:replay/nse_instruments.csv']\n"
+        "engines: [{name: equity, kind: equity, symbols: [SBIN], timeframe: 3m,\n"
+        "           strategy: mean_reversion, params: {}}]\n"
+    )
+    db = tmp_path / "r.db"
+    ran = run_kitetui("run", "-c", str(config), "--db", str(db), "--no-ui", timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    out = tmp_path / "rep"
+    done = run_kitetui("report", "--db", str(db), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["by_strategy"]["equity"]["strategy"] == "mean_reversion"
+    assert report["run"]["engines"][0]["strategy"] == "mean_reversion"
