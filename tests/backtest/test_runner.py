@@ -120,8 +120,11 @@ def test_backtest_report_json_adds_up_with_its_csv_files(finished) -> None:
     )
     # the curve is net of what the desk took off: each order's total rounded to paise
     # (the journal's charges_paise), a few paise from the exact sum (docs/charges.md)
-    with sqlite3.connect(finished["db"]) as conn:
+    conn = sqlite3.connect(f"file:{finished['db']}?mode=ro&immutable=1", uri=True)
+    try:  # read-only, closed: the module's other tests hold the database unchanged
         (taken,) = conn.execute("SELECT sum(charges_paise) FROM fills").fetchone()
+    finally:
+        conn.close()
     assert Decimal(last["charges_paid"]) == Decimal(taken) / 100
     assert abs(Decimal(last["charges_paid"]) - charged) < Decimal("0.05")
     for row in equity:
