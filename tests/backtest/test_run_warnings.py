@@ -149,3 +149,20 @@ def test_a_misspelt_equity_symbol_is_said_by_check_config_and_the_backtest(
         "ICICIBNK; the first: ICICIBNK is not in the instrument master"
     ), warnings
     assert "ICICIBNK" in done.stdout
+
+
+def test_a_contract_resolved_without_data_is_one_counted_line() -> None:
+    """probe k33: an fno engine whose near future (NIFTY22NOVFUT) had no data source
+    traded nothing all day; the summary said nothing of why (``NoDataForContract``
+    was a journal-only WARNING)."""
+    conn = _journal(
+        *[
+            ("NoDataForContract", "WARNING", "NIFTY22NOVFUT", "NIFTY22NOVFUT has no data feed", {})
+            for _ in range(2)
+        ],
+        ("NoDataForContract", "WARNING", "NIFTY22DECFUT", "NIFTY22DECFUT has no data feed", {}),
+    )
+    assert run_warnings(conn, "R") == [
+        "2 contract(s) an engine chose to trade have no data (NoDataForContract): "
+        "NIFTY22NOVFUT, NIFTY22DECFUT"
+    ]
