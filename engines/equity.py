@@ -46,6 +46,15 @@ class EquityEngine(Engine):
         cfg = self.config
         members = self._members(day)
         listed = [m for m in members if self.instrument(m) is not None]
+        for symbol in cfg.symbols:  # a symbol the config names, misspelt or delisted
+            if self.instrument(symbol) is None:
+                self.record(
+                    EventKind.INSTRUMENT_MISSING,
+                    f"{symbol} is not in the instrument master: "
+                    f"engine {self.name} will not trade it",
+                    level="WARNING",
+                    symbol=symbol,
+                )
         unlisted = [(m, "not in the instrument master") for m in members if m not in listed]
         choice = select_universe(
             day,

@@ -26,7 +26,7 @@ class EventKind(StrEnum):
     RUN_STARTED = "RunStarted"
     RUN_RESUMED = "RunResumed"
     KILL_SWITCH_PULLED = "KillSwitchPulled"  # journaled before its flatten goes out
-    PREVIOUS_RUN_LEFT = "PreviousRunLeft"  # --new-run: what the last run still held
+    PREVIOUS_RUN_LEFT = "PreviousRunLeft"  # the last run, unfinished, left unresumed; what it held
     STATE_REBUILT = "StateRebuilt"  # a resumed run's book, orders, stops and risk
     SUPERVISOR_FAILED = "SupervisorFailed"
     COMMAND_EXECUTED = "CommandExecuted"  # a person's command, carried out

@@ -10,7 +10,9 @@ instead of a traceback (or a crash hours into a replay):
   each glob must match (unless ``optional: true``) (``DataFormatError``, exit 4);
 * the masters load (``InstrumentError``, exit 4), a row repeated within or across them
   is a ``DuplicateInstrumentsDropped`` warning, and no equity engine lists an index
-  (an ``INDICES`` row: tick 0, lot 0) as a symbol to trade (``ConfigError``);
+  (an ``INDICES`` row: tick 0, lot 0) as a symbol to trade (``ConfigError``); an equity
+  symbol no master lists (or, with ``scan_data``, no replay data), or an fno underlying
+  with no futures, is a warning;
 * with ``scan_data`` (``check-config``): the data loads too (every refusal of
   ``kitetui.market.replay.load_replay_sources``), and then the replay's days are
   checked: an equity ``universe:`` with no membership list for the first day is a
@@ -82,12 +84,14 @@ def check_inputs(
                     continue
                 _require_file(path, key, config_file)
     options: set[str] = set()  # not judged for missing or short sessions
+    master: InstrumentMaster | None = None
     if config.instruments:
         master, master_events = load_masters([data_path(spec) for spec in config.instruments])
         options = {i.tradingsymbol for i in master if i.is_option}
         events.extend(master_events)
         check_tradables(config, master, config_file)
         events.extend(_unlisted_underlyings(config, master))
+        events.extend(_unlisted_symbols(config, master))
     days: tuple[date, ...] = ()
     if scan_data and config.replay is not None and config.mode == "replay":
         loaded = load_replay_sources(
@@ -97,6 +101,10 @@ def check_inputs(
         days = loaded.days
         events.extend(check_replay_days(config, days, calendar, config_file))
         events.extend(session_coverage(loaded.streams, calendar, options))  # SessionMissing/Short
+        with_data = {stream[0].symbol for stream in loaded.streams if stream}
+        events.extend(
+            _symbols_without_data(config, with_data, master if config.instruments else None)
+        )
     return InputCheck(tuple(events), days)
 
 
@@ -147,6 +155,57 @@ def _unlisted_underlyings(config: AppConfig, master: InstrumentMaster) -> list[E
                         f"engine {engine.name} will have nothing to trade",
                     )
                 )
+    return events
+
+
+def _unlisted_symbols(config: AppConfig, master: InstrumentMaster) -> list[Event]:
+    """An equity symbol the config names that no master lists (a typo: ``ICICIBNK``):
+    the engine can never trade it, and the run would otherwise trade the others
+    without a word."""
+    events = []
+    for e_index, engine in enumerate(config.engines):
+        if not isinstance(engine, EquityEngineConfig):
+            continue
+        for s_index, symbol in enumerate(engine.symbols):
+            if master.get("NSE", symbol) is None:
+                events.append(
+                    Event(
+                        ts_ns=0,
+                        kind=EventKind.INSTRUMENT_MISSING,
+                        level="WARNING",
+                        engine=engine.name,
+                        symbol=symbol,
+                        message=f"{symbol} (engines[{e_index}].symbols[{s_index}]) is not in "
+                        f"the instrument masters: engine {engine.name} will never trade it",
+                    )
+                )
+    return events
+
+
+def _symbols_without_data(
+    config: AppConfig, with_data: set[str], master: InstrumentMaster | None
+) -> list[Event]:
+    """An equity symbol the config names that the replay has no data for: the engine
+    can never trade it (one the masters do not list is said once, as unlisted)."""
+    events = []
+    for e_index, engine in enumerate(config.engines):
+        if not isinstance(engine, EquityEngineConfig):
+            continue
+        for s_index, symbol in enumerate(engine.symbols):
+            unlisted = master is not None and master.get("NSE", symbol) is None
+            if symbol in with_data or unlisted:
+                continue
+            events.append(
+                Event(
+                    ts_ns=0,
+                    kind=EventKind.NO_DATA_FOR_CONTRACT,
+                    level="WARNING",
+                    engine=engine.name,
+                    symbol=symbol,
+                    message=f"{symbol} (engines[{e_index}].symbols[{s_index}]) has no replay "
+                    f"data: engine {engine.name} will never trade it",
+                )
+            )
     return events
 
 

@@ -74,6 +74,7 @@ def format_summary(summary: RunSummary | None, config: AppConfig, database: str)
     lines = [
         f"kitetui run {summary.run_id}{' (resumed)' if summary.resumed else ''} "
         f"— mode {config.mode}, database {database}",
+        *([f"note      {summary.not_resumed}"] if summary.not_resumed else []),
         f"data      {format_ist(summary.first_ts_ns)} → {format_ist(summary.last_ts_ns)}",
         f"replayed  {summary.bars:,} bars + {summary.ticks:,} ticks in {summary.batches:,} "
         f"batches, {summary.wall_s:.2f} s wall ({rate:,.0f} bars/s)",
@@ -98,7 +99,8 @@ def format_summary(summary: RunSummary | None, config: AppConfig, database: str)
         lines.append(
             "open      "
             + ", ".join(
-                f"{symbol} {qty:+d} @ {price:g}" for symbol, qty, price in summary.open_positions
+                f"{symbol} {qty:+d} (avg {avg:,.2f}, last {last:,.2f})"
+                for symbol, qty, avg, last in summary.open_positions
             )
         )
     else:

@@ -147,3 +147,79 @@ def test_a_database_path_with_a_tilde_is_under_home_not_a_folder_named_tilde(
     config = parse_config({**data, "database": "~/desk.db"}, "t.yaml")
     supervisor = Supervisor(config, "t.yaml", speed=None)
     assert supervisor.db_path == Path.home() / "desk.db"
+
+
+def test_a_run_of_another_config_says_the_unfinished_run_it_did_not_resume(
+    tmp_path: Path,
+) -> None:
+    """probe k33: a desk stopped (Ctrl-C) with a position, then started on an edited
+    config, began a new run without a word: the stopped run, and its position, could
+    never be resumed again (only the newest run of a mode is), and nothing said so."""
+    import asyncio
+
+    from kitetui.store.database import open_database
+    from kitetui.store.runs import create_run, finish_run
+
+    db = tmp_path / "r.db"
+    old = "20240101T000000-aaaaaa"
+
+    async def stopped_run_holding_sbin() -> None:
+        conn = await open_database(db)
+        try:
+            await create_run(conn, old, "replay", "old.yaml", "0" * 16)
+            await conn.execute(
+                "INSERT INTO positions VALUES (?, 'SBIN', 'equity', 'MIS', 10, 500, 501, 0, 0)",
+                (old,),
+            )
+            await conn.commit()
+            await finish_run(conn, old, "STOPPED")
+        finally:
+            await conn.close()
+
+    asyncio.run(stopped_run_holding_sbin())
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "mode: replay\n"
+        "replay: {speed: max, sources: [{symbol: SBIN, path: 'pkg:replay/SBIN.csv.gz'}]}\n"
+        "instruments: ['pkg:replay/nse_instruments.csv']\n"
+        "engines: [{name: equity, kind: equity, symbols: [SBIN], timeframe: 3m,\n"
+        "           strategy: mean_reversion, params: {}}]\n"
+    )
+    ran = run_kitetui("run", "-c", str(config), "--db", str(db), "--no-ui", timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    said = (
+        f"run {old} (STOPPED) was not resumed: it was started with another config (or "
+        "--from/--to); "
+        "a new run began, and the old one can no longer be resumed. It still held SBIN +10"
+    )
+    assert f"note      {said}" in ran.stdout, ran.stdout
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT level, message FROM events WHERE kind = 'PreviousRunLeft'"
+        ).fetchall()
+    assert rows == [("WARNING", said)]
+
+
+def test_the_report_of_a_desk_run_names_each_engines_strategy(tmp_path: Path) -> None:
+    """probe k33: ``kitetui report`` of a ``kitetui run`` (not a backtest) left the
+    strategy column blank in its summary, report.json and HTML: it read the strategies
+    from the ``BacktestStarted`` event alone, which only a backtest journals."""
+    import json
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "mode: replay\n"
+        "replay: {speed: max, sources: [{symbol: SBIN, path: 'pkg:replay/SBIN.csv.gz'}]}\n"
+        "instruments: ['pkg:replay/nse_instruments.csv']\n"
+        "engines: [{name: equity, kind: equity, symbols: [SBIN], timeframe: 3m,\n"
+        "           strategy: mean_reversion, params: {}}]\n"
+    )
+    db = tmp_path / "r.db"
+    ran = run_kitetui("run", "-c", str(config), "--db", str(db), "--no-ui", timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    out = tmp_path / "rep"
+    done = run_kitetui("report", "--db", str(db), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["by_strategy"]["equity"]["strategy"] == "mean_reversion"
+    assert report["run"]["engines"][0]["strategy"] == "mean_reversion"

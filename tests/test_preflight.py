@@ -129,3 +129,19 @@ def test_check_inputs_with_replay_of_uncovered_year_warns(tmp_path: Path) -> Non
     report = check_inputs(config, "c.yaml", scan_data=True)
     assert any(w.startswith("CalendarNotCovered: the NSE calendar has no holiday list for 2018")
                for w in report.warnings)  # fmt: skip
+
+
+def test_check_inputs_warns_of_an_equity_symbol_the_replay_has_no_data_for() -> None:
+    """probe k33: ``symbols: [SBIN, HDFCBANK]`` with data for HDFCBANK alone passed
+    check-config as "ok"; only the backtest's report said SBIN never had data."""
+    config = config_with(
+        replay__sources=[{"symbol": "HDFCBANK", "path": "pkg:replay/HDFCBANK.csv.gz"}],
+        engines=[read_config_data(DEFAULT_CONFIG)["engines"][2] | {
+            "universe": None, "symbols": ["SBIN", "HDFCBANK"],
+        }],
+    )  # fmt: skip
+    report = check_inputs(config, "c.yaml", scan_data=True)
+    assert report.warnings == (
+        "NoDataForContract: SBIN (engines[0].symbols[0]) has no replay data: engine equity "
+        "will never trade it",
+    )

@@ -32,7 +32,7 @@ from kitetui.trading.charges import EXACT
 class EquityPoint:
     ts_ns: int
     gross: Decimal  # capital + P&L, marked to market, before charges
-    charges: Decimal  # paid up to this point
+    charges: Decimal  # paid up to this point, as ``net`` subtracted them: gross - charges = net
     net: Decimal
     drawdown: Decimal  # below the running peak of ``net``, >= 0
 
@@ -95,7 +95,12 @@ def net_equity(ledger: Ledger) -> tuple[EquityPoint, ...]:
     A point has the fills the desk had applied when it was taken: those of its batch
     and before (``applied_ns``), not those stamped at or before its time. A candle
     fill is stamped at its bar's open and applied a batch later, after the point of
-    that time: by its stamp the point's gross and charges ran a fill ahead of its net."""
+    that time: by its stamp the point's gross and charges ran a fill ahead of its net.
+
+    A point's charges are the ones its net is net of: the paise the desk took off (each
+    order's total rounded to paise), not the exact sum the report's totals use, so that
+    equity.csv's gross − charges_paid = net on every row (they differ by a few paise
+    over many orders: docs/charges.md)."""
     fills = sorted(ledger.fills, key=lambda f: (f.applied_ns, f.seq))
     journaled_net = any(f.charges_paise is not None for f in fills)
     points: list[EquityPoint] = []
@@ -114,12 +119,14 @@ def net_equity(ledger: Ledger) -> tuple[EquityPoint, ...]:
                     else fill.charges.total_paise
                 )
                 index += 1
-            if journaled_net:
+            if journaled_net:  # the charges the desk took off: the row adds up
+                charged = Decimal(taken) / 100
                 net = Decimal(paise) / 100
-                gross = net + Decimal(taken) / 100
+                gross = net + charged
             else:
+                charged = paid
                 gross = Decimal(paise) / 100
                 net = gross - paid
             peak = net if peak is None or net > peak else peak
-            points.append(EquityPoint(ts, gross, paid, net, peak - net))
+            points.append(EquityPoint(ts, gross, charged, net, peak - net))
     return tuple(points)

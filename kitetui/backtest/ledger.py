@@ -270,7 +270,7 @@ def _load(conn: sqlite3.Connection, path: Path, run: RunInfo) -> Ledger:
         )
         for e in meta.get("engines", [])
         if isinstance(e, dict)
-    )
+    ) or _engines_from_signals(conn, run.run_id)
     window = (meta.get("from"), meta.get("to"))
     return Ledger(
         database=path,
@@ -414,6 +414,20 @@ def _started(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _engines_from_signals(conn: sqlite3.Connection, run_id: str) -> tuple[EngineInfo, ...]:
+    """A desk's run (``kitetui run``, not a backtest) journals no ``BacktestStarted``:
+    each engine's strategy is the one its signals name (its params are not journaled),
+    or the report's strategy column, trades.csv's and the HTML's were blank."""
+    return tuple(
+        EngineInfo(name=str(engine), kind="", strategy=str(strategy))
+        for engine, strategy in conn.execute(
+            "SELECT engine, strategy FROM signals WHERE run_id = ? GROUP BY engine "
+            "ORDER BY min(ts_ns), engine",
+            (run_id,),
+        )
+    )
 
 
 def _capital(meta: dict[str, Any], equity: Sequence[tuple[int, int]]) -> Decimal:

@@ -72,18 +72,28 @@ async def _newest_run(db: aiosqlite.Connection, mode: str) -> RunRow | None:
     return None if row is None else RunRow(*row)
 
 
+def _unfinished(mode: str) -> tuple[str, ...]:
+    """A run in one of these states did not reach its end (crash or stop; in paper and
+    live a failure too: its positions are at Kite whatever failed)."""
+    return ("RUNNING", "STOPPED", "FAILED") if mode in ACCOUNT_MODES else ("RUNNING", "STOPPED")
+
+
 async def find_resumable_run(
     db: aiosqlite.Connection, mode: str, config_hash: str
 ) -> RunRow | None:
-    """The newest run of this mode and config if it did not reach its end (crash or stop;
-    in paper and live a failure too: its positions are at Kite whatever failed)."""
+    """The newest run of this mode and config if it did not reach its end."""
     run = await _newest_run(db, mode)
-    unfinished = (
-        ("RUNNING", "STOPPED", "FAILED") if mode in ACCOUNT_MODES else ("RUNNING", "STOPPED")
-    )
-    if run is None or run.status not in unfinished or run.config_hash != config_hash:
+    if run is None or run.status not in _unfinished(mode) or run.config_hash != config_hash:
         return None
     return run
+
+
+async def unfinished_run(db: aiosqlite.Connection, mode: str) -> RunRow | None:
+    """The newest run of this mode if it did not reach its end, whatever its config: read
+    before a run begins, it is the one a new run leaves unresumable for good (only the
+    newest run of a mode is ever resumed)."""
+    run = await _newest_run(db, mode)
+    return run if run is not None and run.status in _unfinished(mode) else None
 
 
 async def held_by_run(db: aiosqlite.Connection, run_id: str) -> list[str]:

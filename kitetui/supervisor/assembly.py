@@ -21,6 +21,7 @@ from kitetui.trading.fill_charges import FillCharger
 from kitetui.trading.trader import KEEP_FINISHED, Trader
 
 if TYPE_CHECKING:
+    from kitetui.store.runs import RunRow
     from kitetui.supervisor.gate import Supervisor
 
 
@@ -85,3 +86,18 @@ def run_started_event(desk: Supervisor) -> Event:
         ),
         data={"config": desk.config_path, "database": str(desk.db_path)},
     )
+
+
+def not_resumed_note(previous: RunRow, held: list[str]) -> str:
+    """What a new run says of the unfinished run it did not resume: a config edited
+    while a paper or replay desk was stopped began a new run, and the old one (and
+    what it held) could never be resumed again, without a word."""
+    note = (
+        f"run {previous.run_id} ({previous.status}) was not resumed: it was started with "
+        "another config (or --from/--to); a new run began, and the old one can no longer "
+        "be resumed"
+    )
+    if held:
+        more = f" and {len(held) - 10} more" if len(held) > 10 else ""
+        note += ". It still held " + ", ".join(held[:10]) + more
+    return note

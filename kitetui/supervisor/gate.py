@@ -47,7 +47,12 @@ from kitetui.store.compact import compact_single_run
 from kitetui.store.database import open_database
 from kitetui.store.errors import find_cause
 from kitetui.store.journal import Journal
-from kitetui.supervisor.assembly import build_engines, build_trader, run_started_event
+from kitetui.supervisor.assembly import (
+    build_engines,
+    build_trader,
+    not_resumed_note,
+    run_started_event,
+)
 from kitetui.supervisor.charts import chart_view
 from kitetui.supervisor.collector import full_speed_collection
 from kitetui.supervisor.command_handler import CommandHandler
@@ -145,6 +150,9 @@ class Supervisor:
         # not resumable, still holds positions or orders (``left_behind`` says which).
         self.new_run = False
         self.left_behind: list[str] = []
+        # Not --new-run: the last run of the mode, unfinished, that this one did not
+        # resume (another config or window), said once in the journal and the summary.
+        self.not_resumed = ""
         self.performance = PerformanceBook()  # the Performance tab, fed every fill
         self._stopping = False
         self._closed = False
@@ -179,10 +187,17 @@ class Supervisor:
         if self.window is not None:  # another window is another run, never a resume
             digest = hashlib.sha256(f"{digest}|{self.window.describe()}".encode()).hexdigest()
             digest = digest[:16]
+        previous = await runs_repo.unfinished_run(self.db, mode)
         self.run_id, self.resume_cursor, self.resumed, self.left_behind = await runs_repo.begin_run(
             self.db, mode, digest, self.config_path, new_run=self.new_run
         )
-        self.summary = RunSummary(run_id=self.run_id, resumed=self.resumed)
+        if previous is not None and not self.resumed and not self.new_run:
+            self.not_resumed = not_resumed_note(
+                previous, await runs_repo.held_by_run(self.db, previous.run_id)
+            )
+        self.summary = RunSummary(
+            run_id=self.run_id, resumed=self.resumed, not_resumed=self.not_resumed
+        )
 
     async def open_market(self) -> None:
         """Open the venue (masters, data, broker, feed), build the trading core and the
@@ -221,6 +236,15 @@ class Supervisor:
                     message="a new run began (--new-run) though the last one still held "
                     + "; ".join(self.left_behind[:10]),
                     data={"held": self.left_behind},
+                )
+            )
+        if self.not_resumed:
+            self.trader.record_event(
+                Event(
+                    ts_ns=0,
+                    kind=EventKind.PREVIOUS_RUN_LEFT,
+                    level="WARNING",
+                    message=self.not_resumed,
                 )
             )
         self.last_prices: dict[str, float] = {}

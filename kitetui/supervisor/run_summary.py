@@ -18,6 +18,7 @@ class RunSummary:
 
     run_id: str
     resumed: bool
+    not_resumed: str = ""  # the unfinished run this one left behind (PreviousRunLeft)
     batches: int = 0
     bars: int = 0
     ticks: int = 0
@@ -33,7 +34,8 @@ class RunSummary:
     charges_by_component: tuple[tuple[str, float], ...] = ()
     unpriced_fills: int = 0  # fills the rate table could not price (each an event)
     max_drawdown: float = 0.0
-    open_positions: list[tuple[str, int, float]] = field(default_factory=list)
+    # (symbol, quantity, average price, last price) of each position still open
+    open_positions: list[tuple[str, int, float, float]] = field(default_factory=list)
     events_by_kind: dict[str, int] = field(default_factory=dict)
     risk_state: str = "ACTIVE"
     first_ts_ns: int = 0
@@ -54,7 +56,7 @@ async def fill_summary(summary: RunSummary, desk: Supervisor) -> None:
     summary.unpriced_fills = desk.trader.charger.unpriced
     summary.max_drawdown = portfolio.max_drawdown_paise / 100
     summary.open_positions = [
-        (p.symbol, p.quantity, p.last_price) for p in portfolio.open_positions()
+        (p.symbol, p.quantity, p.avg_price, p.last_price) for p in portfolio.open_positions()
     ]
     summary.events_by_kind = await runs_repo.events_by_kind(db, run_id)
     summary.risk_state = desk.risk.state.value

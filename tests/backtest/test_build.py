@@ -51,3 +51,34 @@ def test_a_fill_the_rate_table_could_not_price_shows_blank_charges_in_fills_csv(
     assert rows[0]["brokerage"] == "20" and rows[0]["charges"] == "20"
     assert [rows[1][k] for k in ("brokerage", "stt", "gst", "charges")] == ["", "", "", ""]
     assert rows[1]["price"] == "21760"
+
+
+def test_every_row_of_equity_csv_adds_up_gross_less_charges_paid_is_net() -> None:
+    """probe k33: equity.csv's ``charges_paid`` was the exact sum of the fills' charges
+    while ``equity_net`` is the desk's curve, net of each order's charges rounded to
+    paise: on the NIFTY 2024 backtest (422 orders) the last row read gross 920,375.00,
+    charges 64,890.04 and net 855,484.91, five paise short of its own subtraction."""
+    import csv
+    import io
+
+    from kitetui.backtest.build import build_report
+    from kitetui.backtest.files import equity_csv
+
+    day = "2024-01-02"
+    entry = replace(
+        fill("BUY", 50, "21700", ts(day, "09:20"), brokerage="20.004"), charges_paise=2_000
+    )
+    exit_ = replace(
+        fill("SELL", 50, "21700", ts(day, "09:30"), brokerage="20.004"), charges_paise=2_000
+    )
+    capital = 100_000_000
+    points = [(ts(day, "09:15"), capital), (ts(day, "09:25"), capital - 2_000)]
+    points.append((ts(day, "09:35"), capital - 4_000))
+    rows = list(
+        csv.DictReader(io.StringIO(equity_csv(build_report(ledger([entry, exit_], points)))))
+    )
+    for row in rows:
+        gross, paid, net = (Decimal(row[k]) for k in ("equity_gross", "charges_paid", "equity_net"))
+        assert gross - paid == net, row
+    last = rows[-1]
+    assert Decimal(last["charges_paid"]) == 40 and Decimal(last["equity_net"]) == 999_960

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
+
+from cli_helpers import run_kitetui
 
 from kitetui.backtest.ledger import _data_warnings
 from kitetui.backtest.run_warnings import run_warnings
@@ -81,4 +84,85 @@ def test_a_data_warning_journaled_again_by_a_resume_is_said_once() -> None:
         "TickOutsideSession: a.csv: 3 tick(s) outside the session",
         "TickOutsideSession: b.csv: 1 tick(s) outside the session",
         "2 gap(s) in the data (DataGap)",
+    ]
+
+
+def test_engines_with_nothing_to_trade_are_one_counted_line() -> None:
+    """probe k33: a backtest whose fno engine found no BANKNIFTY future in the master
+    traded nothing, and its summary and report.json said nothing of why (the engine's
+    ``EngineIdle`` and ``InstrumentMissing`` warnings stayed in the journal)."""
+    missing = "no futures listed for NFO:BANKNIFTY in the master"
+    conn = _journal(
+        *[("InstrumentMissing", "WARNING", "BANKNIFTY", missing, {}) for _ in range(3)],
+        *[("EngineIdle", "WARNING", "", f"NO CONTRACTS: {missing}", {}) for _ in range(3)],
+    )
+    assert run_warnings(conn, "R") == [
+        f"1 symbol(s) an engine was given have no contract to trade (InstrumentMissing): "
+        f"BANKNIFTY; the first: {missing}",
+        f"nothing to trade on 3 engine session(s) (EngineIdle): eq 3; the first: "
+        f"NO CONTRACTS: {missing}",
+    ]
+
+
+MISSPELT = """\
+mode: replay
+capital: 1000000
+replay:
+  speed: max
+  sources:
+    - {symbol: SBIN, path: "pkg:replay/SBIN.csv.gz"}
+instruments:
+  - "pkg:replay/nse_instruments.csv"
+engines:
+  - name: equity
+    kind: equity
+    symbols: [SBIN, ICICIBNK]
+    timeframe: 3m
+    strategy: mean_reversion
+"""
+
+
+def test_a_misspelt_equity_symbol_is_said_by_check_config_and_the_backtest(
+    tmp_path: Path,
+) -> None:
+    """probe k33: ``symbols: [SBIN, ICICIBNK]`` (ICICIBANK misspelt: no master lists it)
+    passed check-config as "ok" and the backtest traded SBIN alone without a word: the
+    left-out symbol was an INFO line in one ``UniverseSelected`` event."""
+    config = tmp_path / "c.yaml"
+    config.write_text(MISSPELT)
+    checked = run_kitetui("check-config", str(config))
+    assert checked.returncode == 0, checked.stderr
+    assert (
+        "warning: InstrumentMissing: ICICIBNK (engines[0].symbols[1]) is not in the "
+        "instrument masters: engine equity will never trade it"
+    ) in checked.stderr.splitlines()
+    out = tmp_path / "rep"
+    done = run_kitetui(
+        "backtest", "-c", str(config), "--from", "2023-04-05", "--to", "2023-04-05",
+        "--db", str(tmp_path / "bt.db"), "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    warnings = json.loads((out / "report.json").read_text())["warnings"]
+    said = [w for w in warnings if "(InstrumentMissing)" in w]
+    assert said and said[0].startswith(
+        "1 symbol(s) an engine was given have no contract to trade (InstrumentMissing): "
+        "ICICIBNK; the first: ICICIBNK is not in the instrument master"
+    ), warnings
+    assert "ICICIBNK" in done.stdout
+
+
+def test_a_contract_resolved_without_data_is_one_counted_line() -> None:
+    """probe k33: an fno engine whose near future (NIFTY22NOVFUT) had no data source
+    traded nothing all day; the summary said nothing of why (``NoDataForContract``
+    was a journal-only WARNING)."""
+    conn = _journal(
+        *[
+            ("NoDataForContract", "WARNING", "NIFTY22NOVFUT", "NIFTY22NOVFUT has no data feed", {})
+            for _ in range(2)
+        ],
+        ("NoDataForContract", "WARNING", "NIFTY22DECFUT", "NIFTY22DECFUT has no data feed", {}),
+    )
+    assert run_warnings(conn, "R") == [
+        "2 contract(s) an engine chose to trade have no data (NoDataForContract): "
+        "NIFTY22NOVFUT, NIFTY22DECFUT"
     ]

@@ -585,7 +585,7 @@ async def test_a_stopped_runs_summary_shows_the_marks_its_journal_holds(tmp_path
 
     supervisor = await _run(_config(), db, stop_late_in_a_minute)
     assert supervisor.feed_state == "STOPPED"
-    printed = sorted(supervisor.summary.open_positions)
+    printed = sorted((s, q, last) for s, q, _avg, last in supervisor.summary.open_positions)
     assert printed
     journaled = _rows(
         db,

@@ -24,3 +24,13 @@ def test_summary_prints_net_gross_and_each_charge() -> None:
     assert "realized ₹-31,000.00   unrealized ₹-900.00" in text
     assert "charges   brokerage ₹3,000.00   stt ₹9,000.55   gst ₹700.00" in text
     assert "(2 fill(s) unpriced: see ChargesUnpriced)" in text
+
+
+def test_an_open_position_says_its_average_and_its_last_price_by_name() -> None:
+    """probe k33: a desk stopped with a long open printed ``NIFTY22NOVFUT +50 @ 18333.7``:
+    the last price, in the place a trader reads the entry's (it was bought at 18,341.50)."""
+    summary = RunSummary(
+        run_id="r1", resumed=False, open_positions=[("NIFTY22NOVFUT", 50, 18341.5, 18333.7)]
+    )
+    text = format_summary(summary, load_config(DEFAULT_CONFIG), "state.db")
+    assert "open      NIFTY22NOVFUT +50 (avg 18,341.50, last 18,333.70)" in text
