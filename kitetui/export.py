@@ -30,9 +30,9 @@ from kitetui.backtest.files import (
     iso_ist,
     orders_csv,
     trades_csv,
-    write_private,
 )
 from kitetui.backtest.ledger import find_run, load_ledger, open_read_only
+from kitetui.private_files import write_private
 from kitetui.shown import escaped
 from kitetui.store.database import SQLITE_BESIDE
 

@@ -31,12 +31,7 @@ from pydantic import ValidationError
 
 from kitetui.backtest.build import Report, build_report
 from kitetui.backtest.errors import OutputError
-from kitetui.backtest.files import (
-    check_report_folder,
-    make_private_dir,
-    write_private,
-    write_report_files,
-)
+from kitetui.backtest.files import check_report_folder, write_report_files
 from kitetui.backtest.html import render_html
 from kitetui.backtest.ledger import STARTED_KIND, list_runs, load_ledger, open_read_only
 from kitetui.backtest.progress import BacktestProgress
@@ -47,6 +42,7 @@ from kitetui.domain import Event
 from kitetui.events import EventKind
 from kitetui.market.replay import DateWindow
 from kitetui.plugins import strategy_class
+from kitetui.private_files import make_private_dir, write_private
 from kitetui.shown import escaped
 
 DEFAULT_DATABASE = Path("backtests.db")
@@ -427,7 +423,11 @@ def write_report(
         html = folder / "report.html"
         write_private(html, render_html(report))
     except OSError as exc:
-        raise OutputError(f"{folder}: cannot write the report ({exc.strerror or exc})") from None
+        inside = exc.filename and Path(exc.filename) != folder  # which of its files
+        which = f"{Path(exc.filename).name}: " if inside else ""
+        raise OutputError(
+            f"{folder}: cannot write the report ({which}{exc.strerror or exc})"
+        ) from None
     paths.append(html)
     tty, width = terminal if terminal is not None else (stdout.isatty(), None)
     # Not a terminal: rich decides (FORCE_COLOR still colours a pipe, as it always did).

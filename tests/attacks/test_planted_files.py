@@ -8,6 +8,7 @@ making ``os.geteuid`` answer a different uid, so the tests run as any user.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import stat
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from kitetui.private_files import write_private
 from kitetui.store.seal import is_sealed, seal_path, write_seal
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX files")
@@ -47,3 +49,38 @@ def test_write_seal_with_symlink_planted_at_its_temp_name_leaves_the_target_alon
     assert not seal_path(db).is_symlink()
     assert mode(seal_path(db)) == 0o600
     assert is_sealed(db)
+
+
+def test_write_private_with_another_users_file_in_the_way_refuses_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planted = tmp_path / "fills.csv"  # created, open to all, by someone else
+    planted.write_text("")
+    planted.chmod(0o666)
+    monkeypatch.setattr(os, "geteuid", lambda: planted.stat().st_uid + 1)
+
+    with pytest.raises(OSError) as caught:
+        write_private(planted, "ts,price\nSECRET-TRADE,520\n", follow_symlinks=True)
+
+    assert "not by you" in str(caught.value.strerror)
+    assert planted.read_text() == ""
+
+
+def test_write_private_with_an_open_file_of_ours_tightens_it_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = tmp_path / "report.json"
+    old.write_text("an older, longer report")
+    old.chmod(0o644)
+    seen: list[int] = []
+    real_fdopen = os.fdopen
+
+    def fdopen(fd: int, *args: object, **kwargs: object):  # the mode when writing begins
+        seen.append(stat.S_IMODE(os.fstat(fd).st_mode))
+        return real_fdopen(fd, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    write_private(old, "{}")
+
+    assert seen == [0o600]
+    assert old.read_text() == "{}"

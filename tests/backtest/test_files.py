@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kitetui.backtest.files import csv_text, inert_cell, make_private_dir, write_private
+from kitetui.backtest.files import csv_text, inert_cell
+from kitetui.private_files import make_private_dir, write_private
 
 
 def test_a_new_folder_is_private_whatever_the_umask(tmp_path: Path) -> None:
