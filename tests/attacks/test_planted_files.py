@@ -8,6 +8,7 @@ making ``os.geteuid`` answer a different uid, so the tests run as any user.
 
 from __future__ import annotations
 
+import gzip
 import os
 import sqlite3
 import stat
@@ -17,6 +18,13 @@ from pathlib import Path
 import pytest
 
 from kitetui.private_files import write_private
+from kitetui.store.recording import (
+    RecordingError,
+    TickRecorder,
+    load_recording,
+    master_beside,
+    save_master,
+)
 from kitetui.store.seal import is_sealed, seal_path, write_seal
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX files")
@@ -84,3 +92,67 @@ def test_write_private_with_an_open_file_of_ours_tightens_it_before_writing(
 
     assert seen == [0o600]
     assert old.read_text() == "{}"
+
+
+# -- a paper/live session's recording and the master saved beside it --------------------
+
+
+def test_recorder_with_symlink_at_its_recording_refuses_and_leaves_the_target(
+    tmp_path: Path,
+) -> None:
+    precious = tmp_path / "notes.txt"
+    precious.write_text("my notes\n")
+    precious.chmod(0o644)
+    path = tmp_path / "rec" / "run1.ticks.gz"
+    path.parent.mkdir()
+    path.symlink_to(precious)
+
+    with pytest.raises(RecordingError, match="symbolic link"):
+        TickRecorder(path)
+
+    assert precious.read_text() == "my notes\n"
+    assert mode(precious) == 0o644
+
+
+def test_save_master_with_symlink_planted_refuses_and_leaves_the_target(
+    tmp_path: Path,
+) -> None:
+    precious = tmp_path / "notes.txt"
+    precious.write_text("my notes\n")
+    recording = tmp_path / "run1.ticks.gz"
+    master_beside(recording).symlink_to(precious)
+
+    with pytest.raises(RecordingError, match="symbolic link"):
+        save_master(recording, b"instrument_token,tradingsymbol\n")
+
+    assert precious.read_text() == "my notes\n"
+
+
+def test_save_master_with_an_open_old_file_leaves_it_0600(tmp_path: Path) -> None:
+    recording = tmp_path / "run1.ticks.gz"
+    master_beside(recording).write_text("older")
+    master_beside(recording).chmod(0o644)
+
+    save_master(recording, b"instrument_token,tradingsymbol\n")
+
+    assert master_beside(recording).read_bytes() == b"instrument_token,tradingsymbol\n"
+    assert mode(master_beside(recording)) == 0o600
+
+
+def test_recorder_mending_a_cut_file_with_symlink_at_its_scratch_leaves_the_target(
+    tmp_path: Path,
+) -> None:
+    precious = tmp_path / "notes.txt"
+    precious.write_text("my notes\n")
+    path = tmp_path / "run1.ticks.gz"
+    whole = gzip.compress(b"B,1\nT,INFY,1,1500.0,1,0\nB,2\nT,INFY,2,1501.0,1,0\n")
+    path.write_bytes(whole[:-8])  # a killed session: the member has no end
+    path.with_name(path.name + ".mending").symlink_to(precious)
+
+    recorder = TickRecorder(path)
+    recorder.close(timeout=5)
+
+    assert precious.read_text() == "my notes\n"
+    assert recorder.mended is not None and "cut short" in recorder.mended
+    assert [ts for ts, _ in load_recording(path)] == [1]
+    assert mode(path) == 0o600
