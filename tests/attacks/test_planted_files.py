@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from kitetui.private_files import write_private
+from kitetui.store.database import check_path
+from kitetui.store.errors import DatabasePathError
 from kitetui.store.recording import (
     RecordingError,
     TickRecorder,
@@ -156,3 +158,36 @@ def test_recorder_mending_a_cut_file_with_symlink_at_its_scratch_leaves_the_targ
     assert recorder.mended is not None and "cut short" in recorder.mended
     assert [ts for ts, _ in load_recording(path)] == [1]
     assert mode(path) == 0o600
+
+
+# -- the database and the files SQLite keeps beside it -----------------------------------
+
+
+@pytest.mark.parametrize("planted", ["", "-wal", "-shm"], ids=["database", "wal", "shm"])
+def test_check_path_with_another_users_file_refuses_and_touches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: str
+) -> None:
+    db = small_db(tmp_path / "state.db")
+    theirs = db.with_name(db.name + planted)
+    theirs.touch()
+    theirs.chmod(0o666)
+    before = {p.name: (p.stat().st_mode, p.read_bytes()) for p in tmp_path.iterdir()}
+    uid = theirs.stat().st_uid  # shown as the other user's; every other file as ours
+    monkeypatch.setattr(os, "geteuid", lambda: uid + 1)
+    monkeypatch.setattr(Path, "stat", _owned_by(theirs, uid, uid + 1, Path.stat))
+
+    with pytest.raises(DatabasePathError, match=f"owned by uid {uid}, not by you"):
+        check_path(db, [])
+
+    assert {p.name: (p.stat().st_mode, p.read_bytes()) for p in tmp_path.iterdir()} == before
+
+
+def _owned_by(theirs: Path, their_uid: int, our_uid: int, real_stat):
+    """``Path.stat`` with ``theirs`` owned by ``their_uid`` and every other file by ours."""
+
+    def stat_(self: Path, *args: object, **kwargs: object) -> os.stat_result:
+        found = list(real_stat(self, *args, **kwargs))
+        found[4] = their_uid if self == theirs else our_uid  # st_uid
+        return os.stat_result(found)
+
+    return stat_
