@@ -20,6 +20,7 @@ import pytest
 from kitetui.private_files import write_private
 from kitetui.store.database import check_path
 from kitetui.store.errors import DatabasePathError
+from kitetui.store.lock import DeskLock
 from kitetui.store.recording import (
     RecordingError,
     TickRecorder,
@@ -191,3 +192,18 @@ def _owned_by(theirs: Path, their_uid: int, our_uid: int, real_stat):
         return os.stat_result(found)
 
     return stat_
+
+
+def test_desk_lock_with_another_users_lock_file_refuses_and_leaves_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = small_db(tmp_path / "state.db")
+    planted = DeskLock(db).path
+    planted.write_text("4242\nopen\n900\n")  # a holder's pid, a lost WAL's marks
+    planted.chmod(0o666)
+    monkeypatch.setattr(os, "geteuid", lambda: planted.stat().st_uid + 1)
+
+    with pytest.raises(DatabasePathError, match="owned by uid"):
+        DeskLock(db).acquire()
+
+    assert planted.read_text() == "4242\nopen\n900\n"
