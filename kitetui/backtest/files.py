@@ -12,6 +12,7 @@ import csv
 import errno
 import io
 import json
+import os
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -285,12 +286,31 @@ REPORT_FILES = ("report.json", "fills.csv", "trades.csv", "orders.csv", "equity.
 def check_report_folder(out: Path) -> None:
     """Refuse a folder where a report's file would not be written (a symlink planted at
     one of its names, a directory or a FIFO there) before any is: refused only at its
-    own turn, the report left report.json written beside the refusal."""
+    own turn, the report left report.json written beside the refusal. A folder that
+    holds a file of a report's name but no report (``--out .`` beside the user's own
+    orders.csv) is refused too: it was replaced without a word."""
     for name in REPORT_FILES:
         path = out / name
         if path.is_symlink() or (path.exists() and not path.is_file()):
             what = "a symbolic link" if path.is_symlink() else "not a regular file"
             raise OSError(errno.EEXIST, f"{name} is {what}; a report never writes through it")
+    if report_run_in(out) is None:
+        for name in (*REPORT_FILES, "report.html"):
+            if os.path.lexists(out / name):
+                raise OSError(
+                    errno.EEXIST,
+                    f"{name} is there and no kitetui report is; a report never replaces "
+                    "another file: choose another --out, or move it",
+                )
+
+
+def report_run_in(folder: Path) -> str | None:
+    """The run whose report ``folder`` holds already, if it holds a readable one."""
+    try:
+        run = json.loads((folder / "report.json").read_text())["run"]["run_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return run if isinstance(run, str) else None
 
 
 def write_report_files(report: Report, out: Path) -> list[Path]:

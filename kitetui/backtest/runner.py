@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import multiprocessing
 import re
 import shutil
@@ -31,7 +30,7 @@ from pydantic import ValidationError
 
 from kitetui.backtest.build import Report, build_report
 from kitetui.backtest.errors import OutputError
-from kitetui.backtest.files import check_report_folder, write_report_files
+from kitetui.backtest.files import check_report_folder, report_run_in, write_report_files
 from kitetui.backtest.html import render_html
 from kitetui.backtest.ledger import STARTED_KIND, list_runs, load_ledger, open_read_only
 from kitetui.backtest.progress import BacktestProgress
@@ -258,6 +257,11 @@ def run_backtest(request: BacktestRequest, stdout: TextIO | None = None) -> int:
         # said before the run, not after it (the run would be in the database, its report
         # not written)
         raise OutputError(f"{request.out}: cannot write the report (a file, not a folder)")
+    if request.out is not None and request.out.is_dir():
+        try:
+            check_report_folder(request.out)  # said before the run too
+        except OSError as exc:
+            raise OutputError(f"{request.out}: cannot write the report ({exc.strerror})") from None
     ended = run_to_end(request, interactive=True)
     out = sys.stdout if stdout is None else stdout
     # Cut short by a signal: 128 + its number (130 Ctrl-C, 143 SIGTERM), so a script
@@ -409,7 +413,7 @@ def write_report(
 
     report = build_report(load_ledger(database, run))
     folder = out if out is not None else DEFAULT_REPORTS / report.run_id
-    replaced = _report_run_in(folder)
+    replaced = report_run_in(folder)
     if replaced is not None and replaced != report.run_id:
         # said, not refused: re-running into one folder is a way of working
         print(
@@ -434,15 +438,6 @@ def write_report(
     console = Console(file=stdout, width=width if tty else 120, force_terminal=tty or None)
     print_summary(report, console, paths=[escaped(str(html))])
     return report
-
-
-def _report_run_in(folder: Path) -> str | None:
-    """The run whose report ``folder`` holds already, if it holds a readable one."""
-    try:
-        run = json.loads((folder / "report.json").read_text())["run"]["run_id"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return run if isinstance(run, str) else None
 
 
 def list_report_runs(database: Path, stdout: TextIO) -> int:
