@@ -26,6 +26,7 @@ import stat
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -104,6 +105,58 @@ Symbol = Annotated[str, AfterValidator(_nse_symbol)]
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("an argument cannot contain a NUL character")
+    return value
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+_SECRET_NAMES = frozenset(
+    {"token", "secret", "password", "passwd", "pass", "pwd", "key", "apikey", "sig", "auth"}
+)
+_OPTION = re.compile(r"-{1,2}([A-Za-z][\w-]*)=.")
+# A path segment that reads as a generated token: long, letters and digits (a Telegram
+# bot's "bot123:AAH…", a Slack or Discord webhook's last segment).
+_TOKEN_SEGMENT = re.compile(r"(?=[\w:-]*\d)(?=[\w:-]*[A-Za-z])[\w:-]{24,}")
+
+
+def _names_a_secret(name: str) -> bool:
+    words = re.split(r"[_\-.]", name.lower())
+    return any(word in _SECRET_NAMES for word in [*words, name.lower().replace("_", "")])
+
+
+def credential_in(text: str) -> str | None:
+    """What in ``text`` looks like a credential (never the credential itself), or None:
+    a URL with a password, a token-named query parameter or a token in its path, an
+    option ``--token=…``, an Authorization header."""
+    for match in _URL.finditer(text):
+        try:
+            parts = urlsplit(match.group())
+            password = parts.password
+        except ValueError:
+            continue
+        if password:
+            return "a URL with a password"
+        for name, _ in parse_qsl(parts.query, keep_blank_values=True):
+            if _names_a_secret(name):
+                return f"a URL whose {name!r} parameter carries a credential"
+        if any(_TOKEN_SEGMENT.fullmatch(segment) for segment in parts.path.split("/")):
+            return "a URL with a token in its path"
+    option = _OPTION.match(text)
+    naming = option and re.search(r"file|path|dir|env", option.group(1), re.IGNORECASE)
+    if option and _names_a_secret(option.group(1)) and not naming:  # not --key-file=…
+        return f"an option --{option.group(1)} carrying a credential"
+    if re.match(r"\s*(proxy-)?authorization\s*:", text, re.IGNORECASE):
+        return "an Authorization header"
+    return None
+
+
+def _no_credential(value: str) -> str:
+    found = credential_in(value)
+    if found:
+        raise ValueError(
+            f"{found}: secrets never go in the config (it is copied and shared, and a "
+            "hook's arguments show in `ps` to every user); let the hook read it from its "
+            "environment or a 0600 file"
+        )
     return value
 
 
@@ -352,8 +405,22 @@ class KiteConfig(_Strict):
     the API key and secret come from the environment or the 0600 credentials file, the
     access token from the 0600 token file written by ``kitetui login``."""
 
-    root: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2048)] | None = None
-    ws_root: Annotated[str, Field(pattern=r"^wss?://[^\s]+$", max_length=2048)] | None = None
+    root: (
+        Annotated[
+            str,
+            Field(pattern=r"^https?://[^\s]+$", max_length=2048),
+            AfterValidator(_no_credential),
+        ]
+        | None
+    ) = None
+    ws_root: (
+        Annotated[
+            str,
+            Field(pattern=r"^wss?://[^\s]+$", max_length=2048),
+            AfterValidator(_no_credential),
+        ]
+        | None
+    ) = None
     # None: where ``kitetui login`` and ``doctor`` look too, $XDG_CONFIG_HOME/kitetui (or
     # ~/.config/kitetui) credentials.json and access_token.json (``kitetui.kite.session``)
     credentials_file: PathText | None = None
@@ -425,7 +492,14 @@ class AlertsConfig(_Strict):
     # an argument list, run without a shell, the alert as JSON on stdin
     command: (
         Annotated[
-            list[Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_no_nul)]],
+            list[
+                Annotated[
+                    str,
+                    Field(min_length=1, max_length=4096),
+                    AfterValidator(_no_nul),
+                    AfterValidator(_no_credential),
+                ]
+            ],
             Field(min_length=1, max_length=64),
         ]
         | None

@@ -12,6 +12,7 @@ changes nothing; the file written is private to its user.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import sqlite3
@@ -30,9 +31,9 @@ from kitetui.backtest.files import (
     iso_ist,
     orders_csv,
     trades_csv,
-    write_private,
 )
 from kitetui.backtest.ledger import find_run, load_ledger, open_read_only
+from kitetui.private_files import write_private
 from kitetui.shown import escaped
 from kitetui.store.database import SQLITE_BESIDE
 
@@ -45,9 +46,19 @@ _FROM_REPORT: dict[str, Callable[[Report], str]] = {
 WHATS = (*_FROM_REPORT, "signals", "events", "holds")
 
 
-def export(database: Path, run: str, what: str, out: str, stdout: TextIO = sys.stdout) -> str:
+def export(
+    database: Path,
+    run: str,
+    what: str,
+    out: str,
+    stdout: TextIO = sys.stdout,
+    *,
+    follow_symlinks: bool = True,
+) -> str:
     """Write ``what`` of ``run`` (an id, a unique prefix or ``latest``) as CSV to ``out``
-    (a path, or ``-`` for standard output); returns the run's id."""
+    (a path, or ``-`` for standard output); returns the run's id. ``follow_symlinks``:
+    the command line writes through a link the user named; the desk never does, also
+    not one planted after its own check while the export was being built."""
     if what in _FROM_REPORT:
         report = build_report(load_ledger(database, run))
         run_id, text = report.run_id, _FROM_REPORT[what](report)
@@ -68,8 +79,12 @@ def export(database: Path, run: str, what: str, out: str, stdout: TextIO = sys.s
             f"{out}: is a database or a file the desk keeps beside one; an export never replaces it"
         )
     try:
-        write_private(Path(out), text, follow_symlinks=True)  # the path the user named
+        write_private(Path(out), text, follow_symlinks=follow_symlinks)
     except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise OutputError(
+                f"{out}: is a symbolic link; the desk never writes through one"
+            ) from None
         raise OutputError(f"{out}: cannot write the export ({exc.strerror or exc})") from None
     return run_id
 

@@ -14,6 +14,7 @@ from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import ConfigError, check_armed, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[1]
+TG = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"  # the shape of a Telegram bot token
 
 
 def _base() -> dict:
@@ -78,6 +79,29 @@ def test_default_config_with_shipped_files_is_valid() -> None:
         (lambda d: d["engines"][2].pop("universe"), "engines[2]", "'symbols' or a 'universe'"),
         # check-config passed it; the desk died at its first alert (Popen's ValueError)
         (lambda d: d.update(alerts={"command": ["a\x00b"]}), "alerts.command[0]", "NUL"),
+        # a careless hook: its token sat in the config and in `ps` while it ran
+        (
+            lambda d: d.update(
+                alerts={"command": ["curl", "-d", "@-", f"https://api.telegram.org/bot{TG}/send"]}
+            ),
+            "alerts.command[3]",
+            "a URL with a token in its path: secrets never go in the config",
+        ),
+        (
+            lambda d: d.update(alerts={"command": ["/bin/hook", "https://x.test/a?token=1"]}),
+            "alerts.command[1]",
+            "'token' parameter carries a credential",
+        ),
+        (
+            lambda d: d.update(alerts={"command": ["/bin/hook", "--api-key=abc"]}),
+            "alerts.command[1]",
+            "an option --api-key carrying a credential",
+        ),
+        (
+            lambda d: d.update(mode="paper", kite={"root": "https://me:pw@127.0.0.1:8790"}),
+            "kite.root",
+            "a URL with a password",
+        ),
         (lambda d: d.update(database="a\x00b.db"), "database", "NUL"),
         # a 400-digit int: math.isfinite raised OverflowError before the bound was read
         (lambda d: d["replay"].update(speed=10**400), "replay.speed", "from 0.01 to 100,000"),
@@ -236,3 +260,25 @@ def test_config_docs_exit_table_lists_every_exit_code_the_cli_has() -> None:
     holders = [code for code, row in table.items() if "another desk" in row]
     assert holders == [cli.EXIT_LOCKED], table
     assert "disk is full" in table[cli.EXIT_DISK_FULL]
+
+
+def test_config_with_a_hooks_plain_arguments_and_a_loopback_root_passes() -> None:
+    data = _base()
+    data["alerts"] = {
+        "command": [
+            "/home/me/bin/telegram-alert",
+            "--key-file=/home/me/.tg",
+            "https://ntfy.sh/desk",
+        ]
+    }
+    assert parse_config(data, "my.yaml").alerts.command is not None
+    data.update(mode="paper", kite={"root": "http://127.0.0.1:8790", "ws_root": "ws://[::1]:8791"})
+    assert parse_config(data, "my.yaml").kite.root == "http://127.0.0.1:8790"
+
+
+def test_config_refusing_a_credential_never_shows_it() -> None:
+    data = _base()
+    data["alerts"] = {"command": ["curl", f"https://api.telegram.org/bot{TG}/send"]}
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, "my.yaml")
+    assert TG not in str(caught.value) and TG.split(":")[1] not in str(caught.value)

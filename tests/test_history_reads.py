@@ -255,3 +255,27 @@ async def test_the_desks_reads_flush_first_and_default_to_its_run(db: Path) -> N
     assert (await asyncio.wait_for(reads.run_report(), 30)).run.run_id == first
     assert len(await asyncio.wait_for(reads.runs(), 30)) == 2
     assert len(flushed) == 3
+
+
+def test_the_desk_never_exports_through_a_link_planted_after_its_check(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export is built between the path's check and the write (a report of the whole
+    run): a link planted in that time had the write follow it and replace its target."""
+    from kitetui import history_reads
+
+    copy = tmp_path / "state.db"
+    copy.write_bytes(db.read_bytes())
+    victim = tmp_path / "victim.yaml"
+    victim.write_text("mine")
+    checked = history_reads.export_path
+
+    def check_then_plant(database: Path, out: str) -> Path:
+        path = checked(database, out)
+        path.symlink_to(victim)  # the race, won by whoever plants the link
+        return path
+
+    monkeypatch.setattr(history_reads, "export_path", check_then_plant)
+    with pytest.raises(HistoryError, match="is a symbolic link"):
+        write_export(copy, "latest", "fills", "fills.csv")
+    assert victim.read_text() == "mine"

@@ -544,3 +544,22 @@ def test_without_files_named_the_run_looks_where_login_saves(tmp_path):
     credentials, token, _root = kite_paths(KiteConfig(), env)
     assert credentials is None  # Credentials.load's own default: the same folder
     assert token == default_token_path(env) == tmp_path / "xdg" / "kitetui" / "access_token.json"
+
+
+@pytest.mark.parametrize("edited", [ACCESS_TOKEN + "\n", " " + ACCESS_TOKEN, "SECRETx\tTOKENy"])
+def test_load_token_edited_by_hand_refuses_without_showing_it(tmp_path, edited):
+    """A line break left in the token went into the Authorization header; requests
+    refused it quoting the header, key and token, on stderr and in the journal."""
+    path = tmp_path / "access_token.json"
+    save_token(path, AccessToken(edited, "XX0000", date(2026, 11, 20)))
+    with pytest.raises(TokenMissing, match="not letters and digits") as info:
+        load_token(path, now=IST_NOW)
+    assert_no_secrets(str(info.value))
+    assert "SECRET" not in str(info.value) and "TOKENy" not in str(info.value)
+
+
+def test_credentials_with_a_line_break_in_the_key_refuse_without_showing_it(tmp_path):
+    path = write_private(tmp_path / "c.json", {"api_key": "fake\napikey123", "api_secret": "s"})
+    with pytest.raises(CredentialsError, match="not letters and digits") as info:
+        Credentials.load(path, env={})
+    assert "fake" not in str(info.value) and "apikey123" not in str(info.value)

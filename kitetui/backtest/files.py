@@ -14,7 +14,6 @@ import io
 import json
 import os
 import re
-import stat
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,6 +23,7 @@ from typing import Any
 from kitetui.backtest.build import Report
 from kitetui.clock import IST
 from kitetui.performance.metrics import Figures, as_json
+from kitetui.private_files import make_private_dir, write_private
 
 REPORT_FILES = ("report.json", "fills.csv", "trades.csv", "orders.csv", "equity.csv")
 
@@ -44,40 +44,6 @@ def money(value: Decimal | None) -> str:
         frac = frac.rstrip("0").ljust(2, "0")
         text = f"{whole}.{frac}"
     return text
-
-
-def write_private(path: Path, text: str, *, follow_symlinks: bool = False) -> None:
-    """Write ``text`` to ``path`` with mode 0600 whatever the umask.
-
-    A symlink at ``path`` is refused (``OSError``, ELOOP) unless ``follow_symlinks``:
-    report and sweep files have fixed names in a folder, and one planted there (a
-    shared ``--out``) would otherwise have kitetui truncate whatever it points at. A
-    path the user names whole (``kitetui export --out``) may follow one."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (0 if follow_symlinks else os.O_NOFOLLOW)
-    # Non-blocking: a FIFO with no reader fails at once rather than holding the caller;
-    # anything but a regular file is refused before a byte is written.
-    fd = os.open(path, flags | os.O_NONBLOCK, 0o600)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file", str(path))
-    os.set_blocking(fd, True)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-    os.chmod(path, 0o600)
-
-
-def make_private_dir(path: Path) -> None:
-    """``path`` as a directory: one this call creates is 0700 whatever the umask. An
-    existing one keeps its mode (the files written into it are 0600 each): ``--out
-    /tmp`` or ``--out .`` must not lock everyone else out of a shared folder, nor drop
-    /tmp's sticky bit. A file in the way is an ``OSError`` saying so."""
-    try:
-        path.mkdir(parents=True, mode=0o700)
-    except FileExistsError:
-        if path.is_dir():
-            return
-        raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder", str(path)) from None
-    os.chmod(path, 0o700)
 
 
 # A spreadsheet reads a cell starting with one of these as a formula (``=2+5*cmd|calc``
@@ -320,12 +286,31 @@ REPORT_FILES = ("report.json", "fills.csv", "trades.csv", "orders.csv", "equity.
 def check_report_folder(out: Path) -> None:
     """Refuse a folder where a report's file would not be written (a symlink planted at
     one of its names, a directory or a FIFO there) before any is: refused only at its
-    own turn, the report left report.json written beside the refusal."""
+    own turn, the report left report.json written beside the refusal. A folder that
+    holds a file of a report's name but no report (``--out .`` beside the user's own
+    orders.csv) is refused too: it was replaced without a word."""
     for name in REPORT_FILES:
         path = out / name
         if path.is_symlink() or (path.exists() and not path.is_file()):
             what = "a symbolic link" if path.is_symlink() else "not a regular file"
             raise OSError(errno.EEXIST, f"{name} is {what}; a report never writes through it")
+    if report_run_in(out) is None:
+        for name in (*REPORT_FILES, "report.html"):
+            if os.path.lexists(out / name):
+                raise OSError(
+                    errno.EEXIST,
+                    f"{name} is there and no kitetui report is; a report never replaces "
+                    "another file: choose another --out, or move it",
+                )
+
+
+def report_run_in(folder: Path) -> str | None:
+    """The run whose report ``folder`` holds already, if it holds a readable one."""
+    try:
+        run = json.loads((folder / "report.json").read_text())["run"]["run_id"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return run if isinstance(run, str) else None
 
 
 def write_report_files(report: Report, out: Path) -> list[Path]:

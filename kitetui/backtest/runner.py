@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import multiprocessing
 import re
 import shutil
@@ -31,12 +30,7 @@ from pydantic import ValidationError
 
 from kitetui.backtest.build import Report, build_report
 from kitetui.backtest.errors import OutputError
-from kitetui.backtest.files import (
-    check_report_folder,
-    make_private_dir,
-    write_private,
-    write_report_files,
-)
+from kitetui.backtest.files import check_report_folder, report_run_in, write_report_files
 from kitetui.backtest.html import render_html
 from kitetui.backtest.ledger import STARTED_KIND, list_runs, load_ledger, open_read_only
 from kitetui.backtest.progress import BacktestProgress
@@ -47,6 +41,7 @@ from kitetui.domain import Event
 from kitetui.events import EventKind
 from kitetui.market.replay import DateWindow
 from kitetui.plugins import strategy_class
+from kitetui.private_files import make_private_dir, write_private
 from kitetui.shown import escaped
 
 DEFAULT_DATABASE = Path("backtests.db")
@@ -262,6 +257,11 @@ def run_backtest(request: BacktestRequest, stdout: TextIO | None = None) -> int:
         # said before the run, not after it (the run would be in the database, its report
         # not written)
         raise OutputError(f"{request.out}: cannot write the report (a file, not a folder)")
+    if request.out is not None and request.out.is_dir():
+        try:
+            check_report_folder(request.out)  # said before the run too
+        except OSError as exc:
+            raise OutputError(f"{request.out}: cannot write the report ({exc.strerror})") from None
     ended = run_to_end(request, interactive=True)
     out = sys.stdout if stdout is None else stdout
     # Cut short by a signal: 128 + its number (130 Ctrl-C, 143 SIGTERM), so a script
@@ -413,7 +413,7 @@ def write_report(
 
     report = build_report(load_ledger(database, run))
     folder = out if out is not None else DEFAULT_REPORTS / report.run_id
-    replaced = _report_run_in(folder)
+    replaced = report_run_in(folder)
     if replaced is not None and replaced != report.run_id:
         # said, not refused: re-running into one folder is a way of working
         print(
@@ -427,22 +427,17 @@ def write_report(
         html = folder / "report.html"
         write_private(html, render_html(report))
     except OSError as exc:
-        raise OutputError(f"{folder}: cannot write the report ({exc.strerror or exc})") from None
+        inside = exc.filename and Path(exc.filename) != folder  # which of its files
+        which = f"{Path(exc.filename).name}: " if inside else ""
+        raise OutputError(
+            f"{folder}: cannot write the report ({which}{exc.strerror or exc})"
+        ) from None
     paths.append(html)
     tty, width = terminal if terminal is not None else (stdout.isatty(), None)
     # Not a terminal: rich decides (FORCE_COLOR still colours a pipe, as it always did).
     console = Console(file=stdout, width=width if tty else 120, force_terminal=tty or None)
     print_summary(report, console, paths=[escaped(str(html))])
     return report
-
-
-def _report_run_in(folder: Path) -> str | None:
-    """The run whose report ``folder`` holds already, if it holds a readable one."""
-    try:
-        run = json.loads((folder / "report.json").read_text())["run"]["run_id"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return run if isinstance(run, str) else None
 
 
 def list_report_runs(database: Path, stdout: TextIO) -> int:

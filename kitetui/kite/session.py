@@ -28,6 +28,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import stat
 import tempfile
@@ -86,6 +87,17 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     return text
+
+
+# Kite's API keys and tokens are letters and digits (a key may hold an underscore).
+# Anything else (a line break or a space from a hand-edited file) went into the
+# Authorization header, where requests refused it quoting the header: key and token on
+# stderr in a traceback, and in the journal as the run's failure.
+_PLAIN = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _plain(value: str) -> bool:
+    return _PLAIN.fullmatch(value) is not None
 
 
 def _mask(value: str) -> str:
@@ -160,7 +172,8 @@ class Credentials:
         env = os.environ if env is None else env
         key, secret = env.get(API_KEY_ENV, "").strip(), env.get(API_SECRET_ENV, "").strip()
         if key and secret:
-            return cls(key, secret, source=f"environment ({API_KEY_ENV}, {API_SECRET_ENV})")
+            source = f"environment ({API_KEY_ENV}, {API_SECRET_ENV})"
+            return cls(_checked_key(key, API_KEY_ENV), secret, source=source)
         file = Path(path) if path is not None else default_credentials_path(env)
         if not file.is_file():
             half = f" ({API_KEY_ENV} is set but {API_SECRET_ENV} is not)" if key else ""
@@ -184,7 +197,21 @@ class Credentials:
         missing = [name for name, value in (("api_key", key), ("api_secret", secret)) if not value]
         if missing:
             raise CredentialsError(f"{file} lacks {' and '.join(missing)}")
-        return cls(key, secret, source=str(file))
+        return cls(
+            _checked_key(key, API_KEY_ENV if env.get(API_KEY_ENV) else str(file)),
+            secret,
+            source=str(file),
+        )
+
+
+def _checked_key(key: str, where: str) -> str:
+    """The API key if it is one (never shown: the message names where it came from)."""
+    if not _plain(key):
+        raise CredentialsError(
+            f"the Kite API key in {where} is not letters and digits (a space or a line "
+            "break in it?); write it again"
+        )
+    return key
 
 
 # ---------------------------------------------------------------------------- login
@@ -293,6 +320,11 @@ def exchange_token(
     value = str(data.get("access_token") or "")
     if not value:
         raise LoginFailed("Kite answered the token exchange without an access_token")
+    if not _plain(value):
+        raise LoginFailed(
+            "Kite answered the token exchange with an access_token that is not letters "
+            "and digits; log in again"
+        )
     login_time = data.get("login_time")
     if isinstance(login_time, datetime):
         login_time = login_time if login_time.tzinfo else login_time.replace(tzinfo=IST)
@@ -369,6 +401,11 @@ def load_token(
         ) from None
     if not token.value:
         raise TokenMissing(f"the token file {path} holds no token: {LOGIN_HINT}")
+    if not _plain(token.value):
+        raise TokenMissing(
+            f"the token file {path} holds a token that is not letters and digits "
+            f"(edited by hand?): {LOGIN_HINT}"
+        )
     if token.date != today or time_until_expiry(token, now) <= timedelta(0):
         raise TokenExpired(
             f"the Kite access token in {path} is for {token.date.isoformat()} and "

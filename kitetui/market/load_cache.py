@@ -13,6 +13,7 @@ misses the cache instead of replaying stale data. Nothing but speed depends on i
   ``0700`` and each file ``0600``, as the journal's files;
 * ``KITETUI_LOAD_CACHE=off`` (or ``0``/``no``/``false``), or ``LoadCache(None)``,
   turns it off;
+* only entries written by this user are read (a shared folder's others are rebuilt);
 * a file is written to a temporary name and renamed, so a reader sees a whole entry or
   none; an entry that is truncated or damaged (checksums over its header and its
   columns) is ignored, said in a ``LoadCacheDamaged`` finding, and rewritten;
@@ -134,7 +135,13 @@ class LoadCache:
             return None, None
         path = self._file(key)
         try:
-            data = path.read_bytes()
+            with path.open("rb") as handle:
+                owner = os.fstat(handle.fileno()).st_uid
+                # A checksum is no signature: an entry another user wrote (into a shared
+                # $KITETUI_CACHE_DIR) could carry any prices, so only our own are read.
+                if owner != os.geteuid():
+                    return None, _damaged(path, f"written by uid {owner}, not by you")
+                data = handle.read()
         except (FileNotFoundError, NotADirectoryError):  # no entry (or no folder) yet
             return None, None
         except OSError as exc:

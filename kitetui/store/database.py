@@ -122,6 +122,7 @@ def check_path(path: Path, notices: list[tuple[EventKind, str]]) -> None:
             f"{path} is a {_kind(info.st_mode)}, not a regular file; point 'database:' or "
             "--db at a file"
         )
+    _check_owner(path, info)
     _check_writable(path.parent, path)
     if not os.access(path, os.R_OK | os.W_OK) or not info.st_mode & 0o222:
         raise DatabasePathError(
@@ -147,14 +148,27 @@ def _check_beside(path: Path) -> None:
                 "does not open the database (remove the link)"
             )
         try:
-            mode = beside.stat().st_mode
+            info = beside.stat()
         except OSError:
             continue
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(info.st_mode):
             raise DatabasePathError(
-                f"{beside} is a {_kind(mode)}, not a regular file; kitetui does not open "
-                "the database beside it (remove it)"
+                f"{beside} is a {_kind(info.st_mode)}, not a regular file; kitetui does not "
+                "open the database beside it (remove it)"
             )
+        _check_owner(beside, info)
+
+
+def _check_owner(path: Path, info: os.stat_result) -> None:
+    """The journal and SQLite's files beside it are the trade history: one another user
+    owns (planted, open to all, in a shared folder) would stay theirs to read whatever
+    its mode, so it is refused before anything is opened or tightened."""
+    if info.st_uid != os.geteuid():
+        raise DatabasePathError(
+            f"{path} is owned by uid {info.st_uid}, not by you (uid {os.geteuid()}); kitetui "
+            "keeps its journal only in its own files, so it does not open the database "
+            "(chown it, or point 'database:' or --db at another file)"
+        )
 
 
 def _kind(mode: int) -> str:

@@ -72,6 +72,13 @@ class DeskLock:
                     f"{self.path} is a symbolic link; kitetui never writes through one (remove it)"
                 ) from None
             raise DatabasePathError(f"{self.path} cannot be opened: {exc.strerror}") from None
+        owner = os.fstat(fd).st_uid
+        if owner != os.geteuid():  # its holder could lock us out, or fake a lost WAL's marks
+            os.close(fd)
+            raise DatabasePathError(
+                f"{self.path} is owned by uid {owner}, not by you; kitetui does not use "
+                "another user's lock file (remove it)"
+            )
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -14,16 +14,17 @@ is owner-only (0600) like the database: it is the session's market view and timi
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import queue
-import stat
 import threading
 import zlib
 from pathlib import Path
 
 from kitetui.domain import Bar, Tick
 from kitetui.market.replay import Item
+from kitetui.private_files import check_own_file, write_private
 from kitetui.store.errors import disk_full, is_disk_full
 
 _STOP = object()
@@ -37,12 +38,12 @@ class TickRecorder:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        refuse_link(path)
         # What a killed session left of the file, made whole before anything is appended.
         self.mended: str | None = mend(path)
-        # Created owner-only whatever the umask; an older, more open file is tightened.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
-        if stat.S_IMODE(path.stat().st_mode) & 0o077:
-            os.chmod(path, 0o600)
+        # Created owner-only whatever the umask; an older, more open file is tightened. The
+        # writer appends through this descriptor, so the file checked is the file written.
+        self._fd = _open_own(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write, name="tick-recorder", daemon=True)
         self.batches = 0
@@ -70,7 +71,10 @@ class TickRecorder:
 
     def _write_batches(self) -> None:
         # Append mode: a resumed session keeps adding to the same recording.
-        with gzip.open(self.path, "at", encoding="ascii", compresslevel=6) as out:
+        with (
+            os.fdopen(self._fd, "ab") as raw,
+            gzip.open(raw, "at", encoding="ascii", compresslevel=6) as out,
+        ):
             while True:
                 work = self._queue.get()
                 if work is _STOP:
@@ -136,12 +140,13 @@ def mend(path: Path) -> str | None:
         return None
     kept = 0
     mending = path.with_name(path.name + ".mending")
+    mending.unlink(missing_ok=True)  # a killed mend's, or a link planted there
     try:
         with (
             gzip.open(path, "rt", encoding="ascii") as old,
-            gzip.open(mending, "wt", encoding="ascii", compresslevel=6) as new,
+            os.fdopen(_open_own(mending, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb") as raw,
+            gzip.open(raw, "wt", encoding="ascii", compresslevel=6) as new,
         ):
-            os.chmod(mending, 0o600)
             batch: list[str] = []
             try:
                 for line in old:
@@ -164,6 +169,51 @@ def mend(path: Path) -> str | None:
         return None
     os.replace(mending, path)
     return f"{path.name} was cut short by a killed session: kept its {kept:,} whole batches"
+
+
+def refuse_link(path: Path) -> None:
+    """A recording or its master is named by the run: a symlink there was planted, and
+    writing through it would overwrite the file it points at."""
+    if path.is_symlink():
+        raise RecordingError(
+            f"{path}: is a symbolic link; kitetui never writes a recording through one "
+            "(move it aside)"
+        )
+
+
+def _open_own(path: Path, flags: int) -> int:
+    """``path`` opened with ``flags``, never through a symlink: a regular file of ours,
+    0600 (``RecordingError`` otherwise, before anything is written)."""
+    try:
+        # Non-blocking: a FIFO with no reader fails at once rather than holding the desk.
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            refuse_link(path)
+        raise
+    try:
+        check_own_file(fd, path)
+        os.fchmod(fd, 0o600)
+        os.set_blocking(fd, True)
+    except OSError as exc:
+        os.close(fd)
+        raise RecordingError(f"{path}: cannot record into it ({exc.strerror})") from None
+    return fd
+
+
+def save_master(recording: Path, raw: bytes) -> None:
+    """The instrument master the session trades with, beside its recording (0600): what
+    ``kitetui replay`` of the recording resolves its symbols with."""
+    master = master_beside(recording)
+    refuse_link(master)
+    try:
+        write_private(master, raw)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise
+        raise RecordingError(
+            f"{master}: cannot save the instrument master ({exc.strerror})"
+        ) from None
 
 
 def recording_path(folder: Path, run_id: str) -> Path:

@@ -5,12 +5,12 @@ the row's columns is most of it), which a desk that restarts every morning would
 for every row it ever journaled. But a database that kitetui closed cleanly, and that
 nobody touched since, need not be re-read row by row: when the last writer connection
 closes (and SQLite has folded the WAL into the file), kitetui writes ``<db>-seal``
-(0600) holding the file's size and SHA-256. At the next start, if the WAL is gone and
-the file still hashes to the seal, the file is byte-for-byte one whose chains were
-verified at its previous start and then extended only by kitetui's own sealed writes,
-so the chains and SQLite's structure check are skipped; hashing runs at disk speed
-(about 0.25 s for 180 MB here). Anything else — no seal, a WAL left by a crash, one
-changed byte — means the full verification (verify.py).
+(0600, through a fresh temp file and a rename) holding the file's size and SHA-256. At
+the next start, if the WAL is gone and the file still hashes to the seal, the file is
+byte-for-byte one whose chains were verified at its previous start and then extended
+only by kitetui's own sealed writes, so the chains and SQLite's structure check are
+skipped; hashing runs at disk speed (about 0.25 s for 180 MB here). Anything else — no
+seal, a WAL left by a crash, one changed byte — means the full verification (verify.py).
 
 The seal is dropped as soon as a writer opens the file, so a crash never leaves a seal
 describing a file that has since changed. A sealed file that changed anyway, and whose
@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 _FORMAT = 1
@@ -58,10 +59,12 @@ def write_seal(db: Path) -> bool:
         return False
     size, digest = _digest(db)
     target = seal_path(db)
-    temp = target.with_name(target.name + ".tmp")
     body = json.dumps({"format": _FORMAT, "size": size, "sha256": digest}).encode()
+    temp: str | None = None
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # A fresh name (O_EXCL, 0600): a fixed ``-seal.tmp`` opened with O_TRUNC followed
+        # a symlink planted there and overwrote the file it pointed at with the seal.
+        fd, temp = tempfile.mkstemp(dir=db.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
             os.write(fd, body)
             os.fsync(fd)
@@ -69,8 +72,9 @@ def write_seal(db: Path) -> bool:
             os.close(fd)
         os.replace(temp, target)
     except OSError:  # a seal is an optimisation: without one the next start verifies all
-        with contextlib.suppress(OSError):
-            temp.unlink()
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
         return False
     return True
 

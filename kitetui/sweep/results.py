@@ -31,9 +31,10 @@ import yaml
 from rich.table import Table
 from rich.text import Text
 
-from kitetui.backtest.files import csv_text, money, write_private
+from kitetui.backtest.files import csv_text, money
 from kitetui.config import AppConfig, one_line
 from kitetui.market.replay import DateWindow
+from kitetui.private_files import write_private
 from kitetui.sweep.point import PointResult
 
 

@@ -41,12 +41,12 @@ from rich.table import Table
 from rich.text import Text
 
 from kitetui.backtest.errors import OutputError
-from kitetui.backtest.files import make_private_dir
 from kitetui.backtest.runner import ParamOverride, apply_overrides, parse_param
 from kitetui.config import AppConfig, ConfigError, one_line
 from kitetui.domain import Event
 from kitetui.market.replay import DateWindow
 from kitetui.performance.metrics import drawdown_of, sharpe
+from kitetui.private_files import make_private_dir
 from kitetui.sweep.executors import PointExecutor
 from kitetui.sweep.grid import (
     MAX_POINTS,

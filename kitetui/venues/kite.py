@@ -29,7 +29,7 @@ from kitetui.market.feeds import Batch, LiveFeed
 from kitetui.market.instruments import InstrumentMaster
 from kitetui.store import runs as runs_repo
 from kitetui.store.commit_policy import CommitPolicy
-from kitetui.store.recording import TickRecorder, master_beside, recording_path
+from kitetui.store.recording import TickRecorder, recording_path, save_master
 from kitetui.trading.margins import Margins
 from kitetui.trading.risk import FEED_STALE
 from kitetui.venues import Opened, VenueHost
@@ -82,7 +82,7 @@ class KiteVenue:
         folder = Path(self.kite_cfg.record_dir).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
         recording = recording_path(folder, host.run_id)
-        master_beside(recording).write_bytes(bytes(raw))
+        save_master(recording, bytes(raw))
         self.recorder = TickRecorder(recording)
         if self.recorder.mended is not None:
             events.append(

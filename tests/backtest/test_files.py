@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kitetui.backtest.files import csv_text, inert_cell, make_private_dir, write_private
+from kitetui.backtest.files import check_report_folder, csv_text, inert_cell, report_run_in
+from kitetui.private_files import make_private_dir, write_private
 
 
 def test_a_new_folder_is_private_whatever_the_umask(tmp_path: Path) -> None:
@@ -77,3 +78,22 @@ def test_csv_text_keeps_a_row_whole_when_a_cell_holds_a_carriage_return() -> Non
         ["reason", "qty"],
         ["rejected\nby RMS\nretry", "5"],
     ]
+
+
+@pytest.mark.parametrize("name", ["orders.csv", "report.html"])
+def test_a_folder_with_the_users_own_file_of_a_reports_name_is_refused(
+    tmp_path: Path, name: str
+) -> None:
+    """`--out .` beside the user's own orders.csv replaced it without a word."""
+    (tmp_path / name).write_text("my own list")
+    with pytest.raises(OSError) as caught:
+        check_report_folder(tmp_path)
+    assert f"{name} is there and no kitetui report is" in caught.value.strerror
+    assert (tmp_path / name).read_text() == "my own list"
+
+
+def test_a_folder_holding_an_earlier_report_may_be_written_again(tmp_path: Path) -> None:
+    (tmp_path / "report.json").write_text('{"run": {"run_id": "20240102T0915-abc"}}')
+    (tmp_path / "orders.csv").write_text("ts,tag\n")
+    check_report_folder(tmp_path)  # no refusal: the same kind of files, replaced
+    assert report_run_in(tmp_path) == "20240102T0915-abc"

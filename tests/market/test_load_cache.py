@@ -14,6 +14,7 @@ import pytest
 from kitetui.market import load_cache
 from kitetui.market.load_cache import LoadCache
 from kitetui.market.loaders import (
+    _BAR_COLUMNS,
     data_path,
     load_candles,
     load_ticks,
@@ -252,3 +253,29 @@ def test_a_hit_never_carries_another_names_not_gzip_event(
         assert result.events == reference(path, "SBIN").events, path.name
         kinds = [event.kind for event in result.events]
         assert ("NotGzip" in kinds) == (path is named_gz), path.name
+
+
+def test_an_entry_another_user_wrote_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checksum is no signature: in a shared $KITETUI_CACHE_DIR another user's entry,
+    whole and valid, replayed whatever prices it held."""
+    folder = tmp_path / "cache"
+    cache = LoadCache(folder)
+    expected = reference_candles(SBIN, "SBIN")
+    load_candles(SBIN, "SBIN", cache=cache)
+    (entry,) = entries(folder)
+    key = entry.name.removeprefix("load-").removesuffix(".cols")
+    stored, _ = cache.get(key, _BAR_COLUMNS)
+    assert stored is not None
+    forged = {name: column.copy() for name, column in stored.columns.items()}
+    for name in ("open", "high", "low", "close"):
+        forged[name] = forged[name] * 2  # the same bars at twice the price
+    cache.put(key, forged, stored.findings)
+    monkeypatch.setattr(os, "geteuid", lambda: entry.stat().st_uid + 1)
+
+    result = load_candles(SBIN, "SBIN", cache=cache)
+
+    assert result.bars == expected.bars
+    assert result.events[-1].kind == "LoadCacheDamaged"
+    assert "not by you" in result.events[-1].message

@@ -1,0 +1,209 @@
+"""Files planted where kitetui writes: a symlink to another file of the user's, or a file
+another local user created in a shared folder, must never be overwritten, followed or
+handed the trade history.
+
+Each test plants the file itself in a temp dir; "another user's file" is simulated by
+making ``os.geteuid`` answer a different uid, so the tests run as any user.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sqlite3
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from kitetui.private_files import write_private
+from kitetui.store.database import check_path
+from kitetui.store.errors import DatabasePathError
+from kitetui.store.lock import DeskLock
+from kitetui.store.recording import (
+    RecordingError,
+    TickRecorder,
+    load_recording,
+    master_beside,
+    save_master,
+)
+from kitetui.store.seal import is_sealed, seal_path, write_seal
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX files")
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+def small_db(path: Path) -> Path:
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    return path
+
+
+def test_write_seal_with_symlink_planted_at_its_temp_name_leaves_the_target_alone(
+    tmp_path: Path,
+) -> None:
+    db = small_db(tmp_path / "state.db")
+    precious = tmp_path / "notes.txt"
+    precious.write_text("my notes\n")
+    planted = seal_path(db).with_name(seal_path(db).name + ".tmp")
+    planted.symlink_to(precious)
+
+    assert write_seal(db)
+
+    assert precious.read_text() == "my notes\n"
+    assert not seal_path(db).is_symlink()
+    assert mode(seal_path(db)) == 0o600
+    assert is_sealed(db)
+
+
+def test_write_private_with_another_users_file_in_the_way_refuses_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planted = tmp_path / "fills.csv"  # created, open to all, by someone else
+    planted.write_text("")
+    planted.chmod(0o666)
+    monkeypatch.setattr(os, "geteuid", lambda: planted.stat().st_uid + 1)
+
+    with pytest.raises(OSError) as caught:
+        write_private(planted, "ts,price\nSECRET-TRADE,520\n", follow_symlinks=True)
+
+    assert "not by you" in str(caught.value.strerror)
+    assert planted.read_text() == ""
+
+
+def test_write_private_with_an_open_file_of_ours_tightens_it_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = tmp_path / "report.json"
+    old.write_text("an older, longer report")
+    old.chmod(0o644)
+    seen: list[int] = []
+    real_fdopen = os.fdopen
+
+    def fdopen(fd: int, *args: object, **kwargs: object):  # the mode when writing begins
+        seen.append(stat.S_IMODE(os.fstat(fd).st_mode))
+        return real_fdopen(fd, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    write_private(old, "{}")
+
+    assert seen == [0o600]
+    assert old.read_text() == "{}"
+
+
+# -- a paper/live session's recording and the master saved beside it --------------------
+
+
+def test_recorder_with_symlink_at_its_recording_refuses_and_leaves_the_target(
+    tmp_path: Path,
+) -> None:
+    precious = tmp_path / "notes.txt"
+    precious.write_text("my notes\n")
+    precious.chmod(0o644)
+    path = tmp_path / "rec" / "run1.ticks.gz"
+    path.parent.mkdir()
+    path.symlink_to(precious)
+
+    with pytest.raises(RecordingError, match="symbolic link"):
+        TickRecorder(path)
+
+    assert precious.read_text() == "my notes\n"
+    assert mode(precious) == 0o644
+
+
+def test_save_master_with_symlink_planted_refuses_and_leaves_the_target(
+    tmp_path: Path,
+) -> None:
+    precious = tmp_path / "notes.txt"
+    precious.write_text("my notes\n")
+    recording = tmp_path / "run1.ticks.gz"
+    master_beside(recording).symlink_to(precious)
+
+    with pytest.raises(RecordingError, match="symbolic link"):
+        save_master(recording, b"instrument_token,tradingsymbol\n")
+
+    assert precious.read_text() == "my notes\n"
+
+
+def test_save_master_with_an_open_old_file_leaves_it_0600(tmp_path: Path) -> None:
+    recording = tmp_path / "run1.ticks.gz"
+    master_beside(recording).write_text("older")
+    master_beside(recording).chmod(0o644)
+
+    save_master(recording, b"instrument_token,tradingsymbol\n")
+
+    assert master_beside(recording).read_bytes() == b"instrument_token,tradingsymbol\n"
+    assert mode(master_beside(recording)) == 0o600
+
+
+def test_recorder_mending_a_cut_file_with_symlink_at_its_scratch_leaves_the_target(
+    tmp_path: Path,
+) -> None:
+    precious = tmp_path / "notes.txt"
+    precious.write_text("my notes\n")
+    path = tmp_path / "run1.ticks.gz"
+    whole = gzip.compress(b"B,1\nT,INFY,1,1500.0,1,0\nB,2\nT,INFY,2,1501.0,1,0\n")
+    path.write_bytes(whole[:-8])  # a killed session: the member has no end
+    path.with_name(path.name + ".mending").symlink_to(precious)
+
+    recorder = TickRecorder(path)
+    recorder.close(timeout=5)
+
+    assert precious.read_text() == "my notes\n"
+    assert recorder.mended is not None and "cut short" in recorder.mended
+    assert [ts for ts, _ in load_recording(path)] == [1]
+    assert mode(path) == 0o600
+
+
+# -- the database and the files SQLite keeps beside it -----------------------------------
+
+
+@pytest.mark.parametrize("planted", ["", "-wal", "-shm"], ids=["database", "wal", "shm"])
+def test_check_path_with_another_users_file_refuses_and_touches_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: str
+) -> None:
+    db = small_db(tmp_path / "state.db")
+    theirs = db.with_name(db.name + planted)
+    theirs.touch()
+    theirs.chmod(0o666)
+    before = {p.name: (p.stat().st_mode, p.read_bytes()) for p in tmp_path.iterdir()}
+    uid = theirs.stat().st_uid  # shown as the other user's; every other file as ours
+    monkeypatch.setattr(os, "geteuid", lambda: uid + 1)
+    monkeypatch.setattr(Path, "stat", _owned_by(theirs, uid, uid + 1, Path.stat))
+
+    with pytest.raises(DatabasePathError, match=f"owned by uid {uid}, not by you"):
+        check_path(db, [])
+
+    assert {p.name: (p.stat().st_mode, p.read_bytes()) for p in tmp_path.iterdir()} == before
+
+
+def _owned_by(theirs: Path, their_uid: int, our_uid: int, real_stat):
+    """``Path.stat`` with ``theirs`` owned by ``their_uid`` and every other file by ours."""
+
+    def stat_(self: Path, *args: object, **kwargs: object) -> os.stat_result:
+        found = list(real_stat(self, *args, **kwargs))
+        found[4] = their_uid if self == theirs else our_uid  # st_uid
+        return os.stat_result(found)
+
+    return stat_
+
+
+def test_desk_lock_with_another_users_lock_file_refuses_and_leaves_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = small_db(tmp_path / "state.db")
+    planted = DeskLock(db).path
+    planted.write_text("4242\nopen\n900\n")  # a holder's pid, a lost WAL's marks
+    planted.chmod(0o666)
+    monkeypatch.setattr(os, "geteuid", lambda: planted.stat().st_uid + 1)
+
+    with pytest.raises(DatabasePathError, match="owned by uid"):
+        DeskLock(db).acquire()
+
+    assert planted.read_text() == "4242\nopen\n900\n"
