@@ -71,7 +71,10 @@ FILL_BASE_COLUMNS = (
 )
 # Schema 4: the fill's charges (schema.py). Exact rupees as decimal text, in this order,
 # then the fill's share of its order's rounded total in paise.
-CHARGE_COMPONENTS = ("brokerage", "stt", "exchange", "ipft", "sebi", "stamp", "gst")
+# Schema 8: charge_dp, the DP charge (GST in it) a CNC fill books or hands back
+# (kitetui.trading.same_day), last of the components: NULL on a fill journaled before
+# (read as none: kitetui did not charge it then).
+CHARGE_COMPONENTS = ("brokerage", "stt", "exchange", "ipft", "sebi", "stamp", "gst", "dp")
 FILL_CHARGE_COLUMNS = (*(f"charge_{name}" for name in CHARGE_COMPONENTS), "charges_paise")
 FILL_COLUMNS = FILL_BASE_COLUMNS + FILL_CHARGE_COLUMNS
 ORDER_EVENT_COLUMNS = ("id", "tag", "ts_ns", "status", "reason")
@@ -174,11 +177,17 @@ def decode_fill_charges(r: Sequence[Any], signed: bool = False) -> FillCost | No
     ``signed``: a CNC fill's amounts may be negative: a fill that squares off the day's
     earlier CNC fills carries their move from delivery to intraday rates, which hands
     back their delivery STT and stamp duty (``kitetui.trading.same_day``). Every other
-    fill's must not be."""
+    fill's must not be (a DP charge is booked on CNC fills only).
+
+    ``charge_dp`` NULL with the rest recorded is a fill journaled before schema 8, when
+    kitetui did not book the DP charge: none."""
     if len(r) != len(FILL_CHARGE_COLUMNS):
         raise RowError(f"charges: {len(r)} columns, not {len(FILL_CHARGE_COLUMNS)}")
     if all(value is None for value in r):
         return None
+    dp_at = CHARGE_COMPONENTS.index("dp")
+    if r[dp_at] is None:  # journaled before schema 8: no DP charge was booked
+        r = [*r[:dp_at], "0", *r[dp_at + 1 :]]
     amounts = [
         _amount(v, name, signed) for v, name in zip(r[:-1], FILL_CHARGE_COLUMNS, strict=False)
     ]
@@ -195,6 +204,7 @@ def decode_fill_charges(r: Sequence[Any], signed: bool = False) -> FillCost | No
             sebi=amounts[4],
             stamp=amounts[5],
             gst=amounts[6],
+            dp=amounts[7],
         )
         exact_paise = charges.total * 100
     if abs(exact_paise - paise) > 1:
