@@ -248,3 +248,24 @@ async def test_a_schema_7_database_migrates_to_8_and_its_fills_read_with_no_dp_c
         assert con.execute("SELECT charge_dp FROM fills").fetchall() == [(None,)]
     verified = verify_database(path, trust_seal=False)
     assert (verified.version, verified.rows["fills"]) == (SCHEMA_VERSION, 1)
+
+
+# A CNC backtest's same-day close (HDFCBANK, 150 sold at 2023-04-11 12:45, kitetui before
+# this fix): its own order's share and the bought order's re-pricing, each rounded to
+# paise, came to -16033 paise where the components add up to -₹160.3416720500, 1.17 paise
+# apart; the decoder allowed 1 and kitetui refused the database it had just written.
+SAME_DAY_CLOSE = ("40", "-187.646250", "8.34200250", "0.2490150", "0.2490150", "-29.988000",
+                  "8.7015604500", "0", -16033)  # fmt: skip
+
+
+def test_a_cnc_close_carrying_another_orders_repricing_decodes_within_its_roundings() -> None:
+    cost = decode_fill_charges(SAME_DAY_CLOSE, signed=True, carried=150)
+    assert cost is not None and cost.paise == -16033
+    assert cost.charges.total == D("-160.3416720500")
+    off = list(SAME_DAY_CLOSE)
+    off[-1] = -16033 + 200  # two rupees off: more than 1 + 150 paise of rounding
+    with pytest.raises(RowError, match="charges_paise -15833 does not match"):
+        decode_fill_charges(off, signed=True, carried=150)
+    row = {**dict(zip(FILL_CHARGE_COLUMNS, SAME_DAY_CLOSE, strict=True)),
+           "product": "CNC", "quantity": 150}  # fmt: skip
+    assert fill_charges_from_row(row) == cost
