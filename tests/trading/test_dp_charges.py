@@ -22,7 +22,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kitetui.backtest.costs import JournaledFill, fill_charges
-from kitetui.domain import Exchange, Fill, Order, OrderPurpose, OrderStatus, OrderType, Product, Side
+from kitetui.domain import (
+    Exchange,
+    Fill,
+    Order,
+    OrderPurpose,
+    OrderStatus,
+    OrderType,
+    Product,
+    Side,
+)
 from kitetui.money import Charges
 from kitetui.store.journal import charge_columns
 from kitetui.store.rows import decode_fill
@@ -218,8 +227,19 @@ def test_any_order_of_a_days_fills_pays_one_charge_per_scrip_sold_from_the_demat
         sum(s.total_paise for s in states if s) + 1593 * sold
     )
     journaled = [
-        JournaledFill(n, f"O{n}-1", f"O{n}", T0 + n, "eq", "NSE", symbol, product.value, side,
-                      qty, D(repr(price)))  # fmt: skip
+        JournaledFill(
+            n,
+            f"O{n}-1",
+            f"O{n}",
+            T0 + n,
+            "eq",
+            "NSE",
+            symbol,
+            product.value,
+            side,
+            qty,
+            D(repr(price)),
+        )
         for n, (symbol, side, product, qty, price) in enumerate(fills)
     ]
     report, problems = fill_charges(journaled, lambda *_: None)
