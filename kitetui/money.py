@@ -54,7 +54,10 @@ class Charges:
 
     ``exchange`` is the exchange transaction charge without NSE's IPFT levy, which is
     ``ipft``; Kite's ``exchange_turnover_charge`` is their sum. ``stt`` is CTT for
-    commodities.
+    commodities. ``dp`` is the depository (DP) charge, GST included, on a scrip's day of
+    delivery sales (``kitetui.trading.same_day``): it is not on the contract note (Zerodha
+    posts it to the funds statement), so an ORDER's charges never hold it, only the
+    charges journaled with a fill.
     """
 
     brokerage: Decimal = ZERO
@@ -64,6 +67,7 @@ class Charges:
     sebi: Decimal = ZERO
     stamp: Decimal = ZERO
     gst: Decimal = ZERO
+    dp: Decimal = ZERO
 
     @property
     def total(self) -> Decimal:
@@ -73,7 +77,8 @@ class Charges:
         total = add(total, self.ipft)
         total = add(total, self.sebi)
         total = add(total, self.stamp)
-        return add(total, self.gst)
+        total = add(total, self.gst)
+        return add(total, self.dp) if self.dp else total
 
     @property
     def exchange_turnover(self) -> Decimal:
@@ -96,6 +101,7 @@ class Charges:
             add(self.sebi, other.sebi),
             add(self.stamp, other.stamp),
             add(self.gst, other.gst),
+            add(self.dp, other.dp),
         )
 
     def __sub__(self, other: Charges) -> Charges:
@@ -108,6 +114,7 @@ class Charges:
             sub(self.sebi, other.sebi),
             sub(self.stamp, other.stamp),
             sub(self.gst, other.gst),
+            sub(self.dp, other.dp),
         )
 
     def items(self) -> Iterator[tuple[str, Decimal]]:

@@ -207,7 +207,8 @@ class RiskView:
     day_charges: float = 0.0
     charges: float = 0.0  # the run's, every fill's share of its order's rounded total
     # The run's charges by component as the contract note bills them, rupees:
-    # brokerage, stt, exchange (with IPFT), sebi, stamp, gst.
+    # brokerage, stt, exchange (with IPFT), sebi, stamp, gst; then dp (the depository
+    # charge, off the contract note) when the run sold delivery shares.
     charges_by_component: tuple[tuple[str, float], ...] = ()
     limits: tuple[LimitView, ...] = ()
     blocked_symbols: tuple[str, ...] = ()

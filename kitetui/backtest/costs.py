@@ -8,7 +8,7 @@ the difference it makes to its order's charges, on the rates in force on the fil
 IST trade date, an expiry settlement priced as the settlement its order's reason names
 (``kitetui.trading.expiry_settlement``), and each CNC fill netted against its symbol's
 other CNC fills that day (``kitetui.trading.same_day``: what squares off the day is
-intraday).
+intraday, and a scrip's day with a net delivery sale pays one DP charge).
 
 What an order's charges depend on besides its fills — the segment (futures, options,
 cash) and the underlying (BSE options) — comes from the instrument master the run

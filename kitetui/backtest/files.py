@@ -151,6 +151,7 @@ def fills_csv(report: Report) -> str:
         "sebi",
         "stamp",
         "gst",
+        "dp",
         "charges",
     ]
     rows = []
@@ -158,9 +159,9 @@ def fills_csv(report: Report) -> str:
         c = f.charges
         # a fill the rate table could not price shows blank charges, not a priced zero
         charges = (
-            (c.brokerage, c.stt, c.exchange_turnover, c.sebi, c.stamp, c.gst, c.total)
+            (c.brokerage, c.stt, c.exchange_turnover, c.sebi, c.stamp, c.gst, c.dp, c.total)
             if f.priced
-            else (None,) * 7
+            else (None,) * 8
         )
         rows.append(
             (

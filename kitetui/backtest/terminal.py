@@ -117,10 +117,13 @@ def _daily(name: str, report: Report) -> str:
 
 def _charges_line(f: Figures) -> Text:
     c = f.charges
+    # DP: the depository's charge on delivery sales, off the contract note; only a run
+    # that sold delivery shares has one, so the others' line stays as the note bills.
+    dp = f" · DP {_rupees(c.dp)}" if c.dp else ""
     return Text(
         f"charges: brokerage {_rupees(c.brokerage)} · STT {_rupees(c.stt)} · exchange "
         f"{_rupees(c.exchange)} · SEBI {_rupees(c.sebi)} · stamp {_rupees(c.stamp)} · "
-        f"GST {_rupees(c.gst)}",
+        f"GST {_rupees(c.gst)}{dp}",
         style="dim",
     )
 

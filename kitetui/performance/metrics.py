@@ -52,7 +52,8 @@ NS_PER_DAY = 86_400 * 1_000_000_000
 
 @dataclass(frozen=True, slots=True)
 class ChargeTotals:
-    """Charges by component as the report shows them (exchange includes IPFT)."""
+    """Charges by component as the report shows them (exchange includes IPFT; ``dp`` is
+    the depository charge, GST in it, which is not on the contract note)."""
 
     brokerage: Decimal = ZERO
     stt: Decimal = ZERO
@@ -60,6 +61,7 @@ class ChargeTotals:
     sebi: Decimal = ZERO
     stamp: Decimal = ZERO
     gst: Decimal = ZERO
+    dp: Decimal = ZERO
     total: Decimal = ZERO
 
     @classmethod
@@ -71,6 +73,7 @@ class ChargeTotals:
             sebi=charges.sebi,
             stamp=charges.stamp,
             gst=charges.gst,
+            dp=charges.dp,
             total=charges.total,
         )
 
@@ -82,6 +85,7 @@ class ChargeTotals:
             "sebi": self.sebi,
             "stamp": self.stamp,
             "gst": self.gst,
+            "dp": self.dp,
             "total": self.total,
         }
 

@@ -89,7 +89,7 @@ _ENDED_KEPT = 1024
 _ORDER_EVENT_INSERT = "INSERT INTO order_events (tag, ts_ns, status, reason) VALUES (?, ?, ?, ?)"
 _FILL_INSERT = (
     "INSERT INTO fills (fill_id, seq, run_id, tag, engine, symbol, side, quantity, "
-    f"price, product, ts_ns, clock_ns, {_FILL_CHARGE_NAMES}) VALUES ({', '.join('?' * 20)})"
+    f"price, product, ts_ns, clock_ns, {_FILL_CHARGE_NAMES}) VALUES ({', '.join('?' * 21)})"
 )
 _SIGNAL_INSERT = "INSERT OR IGNORE INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _DECISION_INSERT = (
@@ -117,7 +117,7 @@ def charge_columns(cost: FillCost | None) -> tuple[str | int | None, ...]:
     if cost is None:
         return (None,) * len(FILL_CHARGE_COLUMNS)
     c = cost.charges
-    amounts = (c.brokerage, c.stt, c.exchange_turnover, c.ipft, c.sebi, c.stamp, c.gst)
+    amounts = (c.brokerage, c.stt, c.exchange_turnover, c.ipft, c.sebi, c.stamp, c.gst, c.dp)
     return (*(format(amount, "f") for amount in amounts), cost.paise)
 
 

@@ -71,7 +71,10 @@ FILL_BASE_COLUMNS = (
 )
 # Schema 4: the fill's charges (schema.py). Exact rupees as decimal text, in this order,
 # then the fill's share of its order's rounded total in paise.
-CHARGE_COMPONENTS = ("brokerage", "stt", "exchange", "ipft", "sebi", "stamp", "gst")
+# Schema 8: charge_dp, the DP charge (GST in it) a CNC fill books or hands back
+# (kitetui.trading.same_day), last of the components: NULL on a fill journaled before
+# (read as none: kitetui did not charge it then).
+CHARGE_COMPONENTS = ("brokerage", "stt", "exchange", "ipft", "sebi", "stamp", "gst", "dp")
 FILL_CHARGE_COLUMNS = (*(f"charge_{name}" for name in CHARGE_COMPONENTS), "charges_paise")
 FILL_COLUMNS = FILL_BASE_COLUMNS + FILL_CHARGE_COLUMNS
 ORDER_EVENT_COLUMNS = ("id", "tag", "ts_ns", "status", "reason")
@@ -148,7 +151,9 @@ def decode_fill(r: Sequence[Any]) -> tuple[int, Fill]:
     base = len(FILL_BASE_COLUMNS)
     product = member(Product, r[8], "product")
     signed = product is Product.CNC
-    charges = decode_fill_charges(r[base:], signed) if len(r) > base else None
+    # A CNC fill may carry the re-pricing of as many orders as it has units (same_day).
+    carried = integer(r[4], "quantity") if signed else 0
+    charges = decode_fill_charges(r[base:], signed, carried) if len(r) > base else None
     fill = Fill(
         fill_id=text(r[0], "fill_id"),
         tag=text(r[1], "tag"),
@@ -164,7 +169,9 @@ def decode_fill(r: Sequence[Any]) -> tuple[int, Fill]:
     return integer(r[9], "clock_ns"), fill
 
 
-def decode_fill_charges(r: Sequence[Any], signed: bool = False) -> FillCost | None:
+def decode_fill_charges(
+    r: Sequence[Any], signed: bool = False, carried: int = 0
+) -> FillCost | None:
     """The charge columns of a fill row (``FILL_CHARGE_COLUMNS``, in order): its
     ``FillCost``, or None when they were never recorded (all NULL: a fill journaled
     before schema 4). Some NULL and some not, an amount that is not an exact
@@ -174,11 +181,25 @@ def decode_fill_charges(r: Sequence[Any], signed: bool = False) -> FillCost | No
     ``signed``: a CNC fill's amounts may be negative: a fill that squares off the day's
     earlier CNC fills carries their move from delivery to intraday rates, which hands
     back their delivery STT and stamp duty (``kitetui.trading.same_day``). Every other
-    fill's must not be."""
+    fill's must not be (a DP charge is booked on CNC fills only).
+
+    ``carried``: how many other orders' re-pricing the fill may carry (a CNC fill: its
+    quantity, since each order it squares off gives at least one of its units). Its
+    paise share is its own order's rounded total after minus before (within a paisa of
+    the exact share) plus each such order's rounded total after minus before (within a
+    paisa each), so it may be off the exact components by up to ``1 + carried`` paise:
+    a same-day CNC close of one order may be off by up to 2 (a CNC backtest's close off
+    by 1.17 paise made kitetui refuse its own database when the bound was 1 for all).
+
+    ``charge_dp`` NULL with the rest recorded is a fill journaled before schema 8, when
+    kitetui did not book the DP charge: none."""
     if len(r) != len(FILL_CHARGE_COLUMNS):
         raise RowError(f"charges: {len(r)} columns, not {len(FILL_CHARGE_COLUMNS)}")
     if all(value is None for value in r):
         return None
+    dp_at = CHARGE_COMPONENTS.index("dp")
+    if r[dp_at] is None:  # journaled before schema 8: no DP charge was booked
+        r = [*r[:dp_at], "0", *r[dp_at + 1 :]]
     amounts = [
         _amount(v, name, signed) for v, name in zip(r[:-1], FILL_CHARGE_COLUMNS, strict=False)
     ]
@@ -195,9 +216,10 @@ def decode_fill_charges(r: Sequence[Any], signed: bool = False) -> FillCost | No
             sebi=amounts[4],
             stamp=amounts[5],
             gst=amounts[6],
+            dp=amounts[7],
         )
         exact_paise = charges.total * 100
-    if abs(exact_paise - paise) > 1:
+    if abs(exact_paise - paise) > 1 + carried:
         raise RowError(
             f"charges_paise {paise} does not match its components (₹{charges.total} in all)"
         )
@@ -211,7 +233,9 @@ def fill_charges_from_row(row: Mapping[str, Any]) -> FillCost | None:
     fill's amounts may be signed (``decode_fill_charges``) when the row has its product."""
     # (keys(): ``in`` on a sqlite3.Row looks at its values)
     signed = "product" in row.keys() and row["product"] == Product.CNC.value  # noqa: SIM118
-    return decode_fill_charges([row[name] for name in FILL_CHARGE_COLUMNS], signed)
+    quantity = row["quantity"] if "quantity" in row.keys() else 0  # noqa: SIM118
+    carried = quantity if signed and isinstance(quantity, int) else 0
+    return decode_fill_charges([row[name] for name in FILL_CHARGE_COLUMNS], signed, carried)
 
 
 def _amount(value: Any, name: str, signed: bool = False) -> Decimal:

@@ -332,6 +332,15 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE universe;
     ALTER TABLE universe_7 RENAME TO universe
     """,
+    # 8: the depository (DP) charge of a CNC fill (kitetui/trading/same_day.py): ₹13.50 +
+    # GST per scrip and IST day with a delivery sale, booked on the fill that gives the
+    # scrip its day's delivery sale and handed back by one that nets it away; exact rupees
+    # as decimal text, inside charges_paise. It is not on the contract note. A fill
+    # journaled before has NULL here, read as no DP charge (rows.py); adding the column
+    # changes every fill row's hashed bytes, so the fills chain is resealed (database.py).
+    """
+    ALTER TABLE fills ADD COLUMN charge_dp TEXT
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -374,7 +374,9 @@ class Publisher:
 
 def charge_components(charges: Charges) -> tuple[tuple[str, float], ...]:
     """Charges as the contract note lists them, each rounded to paise for the screen:
-    brokerage, stt, exchange (the transaction charge with IPFT in it), sebi, stamp, gst."""
+    brokerage, stt, exchange (the transaction charge with IPFT in it), sebi, stamp, gst;
+    then dp, the depository charge off the contract note (GST in it), when there is one
+    (a run that sold delivery shares)."""
     amounts = (
         ("brokerage", charges.brokerage),
         ("stt", charges.stt),
@@ -383,6 +385,8 @@ def charge_components(charges: Charges) -> tuple[tuple[str, float], ...]:
         ("stamp", charges.stamp),
         ("gst", charges.gst),
     )
+    if charges.dp:
+        amounts = (*amounts, ("dp", charges.dp))
     return tuple((name, to_paise(amount) / 100) for name, amount in amounts)
 
 

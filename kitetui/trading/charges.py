@@ -281,7 +281,10 @@ class OrderCharges:
     off the same day (``intraday_quantity`` units, ``intraday_turnover`` of its
     turnover; ``kitetui.trading.same_day``) is billed as intraday equity, the rest as
     delivery, as Zerodha's contract note bills a partial square-off. Every other order
-    has ``intraday_rates`` None and one line.
+    has ``intraday_rates`` None and one line. A CNC order also carries ``dp``, the DP
+    charge (GST in it) of its trade date: not one of the order's charges (it is not on
+    the contract note) but the amount its fills book or hand back when they change
+    whether its scrip has a delivery sale that day (``same_day``).
     """
 
     spec: OrderSpec
@@ -291,6 +294,7 @@ class OrderCharges:
     intraday_rates: SegmentRates | None = None
     intraday_quantity: int = 0
     intraday_turnover: Decimal = ZERO
+    dp: Decimal = ZERO
 
     @property
     def charges(self) -> Charges:
@@ -372,8 +376,12 @@ _CHARGE_NAMES = ("brokerage", "stt", "exchange", "ipft", "sebi", "stamp", "gst",
 # Rates only a settlement reads (``ChargeTable.exercise_stt``): options rows only, so
 # they are not resolved with every order's rates.
 _SETTLEMENT_NAMES = ("stt_on_exercise",)
-_TABLE_NAMES = _CHARGE_NAMES + _SETTLEMENT_NAMES
-_FLAT_ONLY = frozenset({"square_off_fee"})  # an amount per order, no percent
+# The depository's charge on a scrip's day of delivery sales (``ChargeTable.dp``): not
+# an order's rate, resolved once with a CNC order for the same-day netting to book.
+_DEPOSITORY_NAMES = ("dp",)
+_TABLE_NAMES = _CHARGE_NAMES + _SETTLEMENT_NAMES + _DEPOSITORY_NAMES
+# An amount, no percent: per order (square_off_fee), per scrip and day (dp).
+_FLAT_ONLY = frozenset({"square_off_fee", "dp"})
 _ROW_KEYS = frozenset(
     {"classes", "exchanges", "sides", "underlyings", "from", "sources", "note"}
     | {"percent", "cap", "flat"}
@@ -496,6 +504,18 @@ class ChargeTable:
             "stt_on_exercise", trade_date, ChargeClass.OPTIONS, venue(exchange), side, underlying
         )
         return value.fraction
+
+    def dp(self, trade_date: date, exchange: str) -> Decimal:
+        """The DP charge with its GST, rupees, for one scrip's day of delivery sales from
+        the demat account (the ``dp`` row's flat amount, on the equity-delivery sell's GST
+        rate): what ``kitetui.trading.same_day`` books once per scrip and IST day. Raises
+        ``ChargeError`` naming a gap in the table."""
+        place = venue(exchange)
+        kind = ChargeClass.EQUITY_DELIVERY
+        flat = self._value("dp", trade_date, kind, place, Side.SELL, "").flat or ZERO
+        gst = self._value("gst", trade_date, kind, place, Side.SELL, "").fraction
+        with localcontext(EXACT):
+            return flat + flat * gst
 
     def _value(
         self, name: str, day: date, kind: ChargeClass, place: str, side: Side, underlying: str
@@ -690,7 +710,8 @@ class ChargeCalculator:
         intraday = self.table.rates(
             spec.trade_date, ChargeClass.EQUITY_INTRADAY, spec.exchange, spec.side, spec.underlying
         )
-        return OrderCharges(spec=spec, rates=rates, intraday_rates=intraday)
+        dp = self.table.dp(spec.trade_date, spec.exchange)
+        return OrderCharges(spec=spec, rates=rates, intraday_rates=intraday, dp=dp)
 
     def _settlement_rates(
         self, spec: OrderSpec, kind: ChargeClass, trade: SegmentRates
@@ -735,6 +756,7 @@ class ChargeCalculator:
             quantity=before.quantity + quantity,
             turnover=turnover,
             intraday_rates=before.intraday_rates,
+            dp=before.dp,
         )
         before_charges = before.charges
         return FillCharges(

@@ -32,7 +32,8 @@ A CNC fill is also netted against the symbol's other CNC fills of its IST day
 carries the correction of the earlier orders it squared off, so its charge is final
 when it is journaled. The charger keeps each symbol's day (``_days``) and the running
 state of the day's CNC orders (``_cnc``: an order the trader forgot may still be squared
-off that day); both are dropped once a later day's CNC fill comes.
+off that day); both are dropped once a later day's CNC fill comes. The same netting
+books the DP charge of a scrip's day with a delivery sale (``same_day``).
 """
 
 from __future__ import annotations

@@ -36,6 +36,22 @@ buy's own row keeps the delivery charges it was journaled with (its order's runn
 state, ``FillCharger.state``, is the re-priced one: the figure Kite's virtual contract
 note shows once the position is squared off).
 
+The depository's charge rides on the same netting. Zerodha (with CDSL) charges ₹13.50 +
+18 % GST per scrip and day that shares of it are sold FROM the demat account, whatever
+the quantity, and posts it to the funds statement, not the contract note
+(support.zerodha.com "What do DP charges mean?"; a BTST sell pays it too, "DP charges for
+BTST trades"). What leaves the demat is the day's net delivery sale: the units of the
+day's CNC sells that no buy of the day matched. After any CNC fill at most one side of
+the day has lots, so the scrip has a delivery sale exactly when the day's sell lots are
+not empty. A fill that makes them non-empty books one DP charge (``Settlement.dp`` +1);
+one that empties them (a buy that nets the day's sales back to nothing) hands it back
+(-1), on the fill, like the same-day correction, so the journal stays append-only. The
+changes telescope: whatever the order of the day's fills, they sum to one charge for a
+scrip whose day ends with a delivery sale and none for one whose day does not (sell
+then buy back, buy then sell). MIS and derivative fills never come here: they take
+nothing out of the demat. The amount is the order's ``OrderCharges.dp`` (the rate
+table's ``dp`` row of the trade date, GST in it), journaled as the ``dp`` component.
+
 Nothing here reads a file or a table: the intraday rates are resolved with the order
 (``ChargeCalculator.open_order``), and a CNC fill does a few tuple operations more.
 """
@@ -43,14 +59,14 @@ Nothing here reads a file or a table: the intraday rates are resolved with the o
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, localcontext
 from typing import Protocol
 
 from kitetui.clock import ist_date
 from kitetui.domain import Side
-from kitetui.money import EXACT, NO_CHARGES, Charges
+from kitetui.money import EXACT, NO_CHARGES, Charges, to_paise
 from kitetui.trading.charges import (
     ChargeCalculator,
     ChargeError,
@@ -101,13 +117,17 @@ class Settlement:
     """What one CNC fill does to its day: ``matched`` of its units square off earlier
     fills, whose orders become ``repriced``; ``adjustment`` (exact) and
     ``adjustment_paise`` (each order's rounded total after minus before) are what that
-    changed their charges by; ``lots`` is the day after the fill."""
+    changed their charges by; ``lots`` is the day after the fill. ``dp``: +1 when the
+    fill gives the scrip a delivery sale that day (its sell lots were empty and are not
+    any more: one DP charge booked), -1 when it takes it away (handed back), else 0.
+    ``charge_fill`` adds that DP amount to ``adjustment``."""
 
     matched: int
     repriced: tuple[tuple[str, OrderCharges], ...]
     adjustment: Charges
     adjustment_paise: int
     lots: DayLots
+    dp: int = 0
 
 
 def settle(
@@ -142,8 +162,9 @@ def settle(
     if left:
         own = (*own, Lot(tag, left, price))
     after = DayLots(day, own, tuple(opposite)) if buying else DayLots(day, tuple(opposite), own)
+    dp = bool(after.sells) - bool(lots.sells)
     if not taken:
-        return Settlement(0, (), NO_CHARGES, 0, after)
+        return Settlement(0, (), NO_CHARGES, 0, after, dp)
     before: dict[str, OrderCharges] = {}
     repriced: dict[str, OrderCharges] = {}
     for lot in taken:
@@ -162,7 +183,7 @@ def settle(
         old, new = before[order_tag].charges, state.charges
         adjustment = adjustment + (new - old)
         paise += new.total_paise - old.total_paise
-    return Settlement(quantity - left, tuple(repriced.items()), adjustment, paise, after)
+    return Settlement(quantity - left, tuple(repriced.items()), adjustment, paise, after, dp)
 
 
 def charge_fill(
@@ -175,10 +196,19 @@ def charge_fill(
     """A CNC fill priced against its day (``settle``) on its order's lines: what the
     desk's charger and the report's pricing of an old journal both do. The fill's own
     charges are the first; ``Settlement.adjustment`` is what it adds for the orders it
-    squared off."""
+    squared off and the DP charge it books or hands back (``Settlement.dp`` times its
+    order's ``OrderCharges.dp``)."""
     price = exact_price(fill.price)
     settlement = settle(
         lots, ist_date(fill.ts_ns), fill.side, fill.tag, fill.quantity, price, state_of
     )
     priced = calculator.fill(before, fill.quantity, price, same_day=settlement.matched)
+    if settlement.dp and before.dp:
+        with localcontext(EXACT):
+            dp = Charges(dp=before.dp * settlement.dp)
+        settlement = replace(
+            settlement,
+            adjustment=settlement.adjustment + dp,
+            adjustment_paise=settlement.adjustment_paise + to_paise(dp.dp),
+        )
     return priced, settlement

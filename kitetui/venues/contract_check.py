@@ -8,6 +8,7 @@ Kite's figures with ours, order by order and figure by figure
 charges (``FillCharger.state``): exactly the sum of what its fills were journaled with,
 except a CNC order squared off the same day, re-priced by the fill that squared it off
 (which journaled the correction: ``kitetui.trading.same_day``), as Kite's note shows it.
+The DP charge a CNC sale's fill carries is in neither: it is not on a contract note.
 
 Every difference is a ``ChargesMismatched`` event (WARNING) naming the order, the
 figure, our amount and Kite's; the check itself ends with ``ContractNoteChecked``, or

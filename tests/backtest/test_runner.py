@@ -88,7 +88,7 @@ def test_backtest_report_json_adds_up_with_its_csv_files(finished) -> None:
                 "turnover", "by_strategy", "by_symbol", "by_day"):  # fmt: skip
         assert key in report, key
     assert set(report["charges"]) == {"brokerage", "stt", "exchange", "sebi", "stamp", "gst",
-                                      "total"}  # fmt: skip
+                                      "dp", "total"}  # fmt: skip
     assert set(report["max_drawdown"]) >= {"amount", "duration_days"}
     assert report["trades"] > 0 and set(report["by_strategy"]) == {"fno", "equity"}
     assert report["by_strategy"]["fno"]["strategy"] == "ema_cross"

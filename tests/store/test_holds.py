@@ -302,4 +302,4 @@ async def test_a_schema_5_database_migrates_and_its_hold_rows_still_count(
     finally:
         await db.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 7
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 8

@@ -118,13 +118,13 @@ async def test_a_schema_6_database_migrates_to_7_and_reads_the_same(
     try:
         assert await _details(db) == events
         (notice,) = database.take_notices(db)  # said once, journaled by the next run
-        assert notice[0] == "DatabaseMigrated" and "schema 6 -> 7" in notice[1]
+        assert notice[0] == "DatabaseMigrated" and "schema 6 -> 8" in notice[1]
     finally:
         await db.close()
 
     assert _curve(path) == before
     with sqlite3.connect(path) as con:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 7
+        assert con.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
         kinds = dict(con.execute("SELECT name, type FROM sqlite_master"))
         chunks = con.execute(
             "SELECT run_id, step_ns FROM equity_chunks ORDER BY run_id, first_ts_ns"

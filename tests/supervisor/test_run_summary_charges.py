@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import load_config
+from kitetui.money import Charges
 from kitetui.report import format_summary
 from kitetui.supervisor.run_summary import RunSummary
+from kitetui.supervisor.snapshots import charge_components
 
 
 def test_summary_prints_net_gross_and_each_charge() -> None:
@@ -34,3 +38,13 @@ def test_an_open_position_says_its_average_and_its_last_price_by_name() -> None:
     )
     text = format_summary(summary, load_config(DEFAULT_CONFIG), "state.db")
     assert "open      NIFTY22NOVFUT +50 (avg 18,341.50, last 18,333.70)" in text
+
+
+def test_the_breakdown_names_a_dp_charge_only_when_the_run_paid_one() -> None:
+    """The Risk panel, ``kitetui ctl`` and the run summary list ``charge_components``:
+    the contract note's six, then the DP charge (off the note) when a delivery was sold."""
+    names = ["brokerage", "stt", "exchange", "sebi", "stamp", "gst"]
+    paid = Charges(stt=Decimal("101"), dp=Decimal("15.93"))
+    assert [n for n, _ in charge_components(paid)] == [*names, "dp"]
+    assert dict(charge_components(paid))["dp"] == 15.93
+    assert [n for n, _ in charge_components(Charges(stt=Decimal("101")))] == names

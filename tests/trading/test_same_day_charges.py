@@ -55,6 +55,9 @@ SELL_100_INTRADAY = Charges(D(20), D("25.25"), D("3.2825"), D("0.101"), D("0.101
 # ... and as delivery (the next day): STT 0.1 % = 101, GST 0.18 × 3.3835 = 0.60903.
 SELL_100_DELIVERY = Charges(D(0), D(101), D("3.2825"), D("0.101"), D("0.101"), D(0),
                             D("0.60903"))  # fmt: skip
+# The DP charge of a scrip's day with a delivery sale (off the contract note, booked on
+# the fill that makes the day's sales a delivery): ₹13.50 + 18 % GST = ₹15.93.
+DP = Charges(dp=D("15.93"))
 
 
 def _order(tag: str, side: Side, quantity: int, product: Product = Product.CNC) -> Order:
@@ -127,7 +130,9 @@ def test_a_sell_on_a_later_day_is_delivery() -> None:
     buy = _take(charger, _order("B", Side.BUY, 100), 1, 100, 1000.0, T0)
     sell = _take(charger, _order("S", Side.SELL, 100), 1, 100, 1010.0, T0 + DAY_NS)
     assert _same(buy.charges.charges, BUY_100_DELIVERY)
-    assert _same(sell.charges.charges, SELL_100_DELIVERY)
+    # The contract note's delivery charges, and the DP charge of shares leaving the demat.
+    assert _same(sell.charges.charges, SELL_100_DELIVERY + DP)
+    assert _same(charger.state("S").charges, SELL_100_DELIVERY)  # the order: no DP
     assert _same(charger.state("B").charges, BUY_100_DELIVERY)
 
 
@@ -221,7 +226,8 @@ def test_any_cnc_day_sums_to_its_orders_and_squares_off_the_matched_quantity(
     trades: list[tuple[Side, int, float]],
 ) -> None:
     """Whatever the day's CNC orders: the fills' journaled charges sum exactly to the
-    orders' final charges (in paise, to their rounded totals); the intraday units are
+    orders' final charges (in paise, to their rounded totals) plus one DP charge if the
+    day ends with a delivery sale (more sold than bought); the intraday units are
     min(bought, sold) on each side; and no order is charged less than nothing."""
     charger = _charger()
     fills = [
@@ -229,11 +235,14 @@ def test_any_cnc_day_sums_to_its_orders_and_squares_off_the_matched_quantity(
         for n, (side, qty, price) in enumerate(trades)
     ]
     states = [charger.state(f"O{n}") for n in range(len(trades))]
-    assert sum(f.charges.paise for f in fills) == sum(s.total_paise for s in states)
-    total = sum((f.charges.charges for f in fills), Charges())
-    assert _same(total, sum((s.charges for s in states), Charges()))
     bought = sum(q for side, q, _ in trades if side is Side.BUY)
     sold = sum(q for side, q, _ in trades if side is Side.SELL)
+    dp = DP if sold > bought else Charges()
+    assert sum(f.charges.paise for f in fills) == sum(s.total_paise for s in states) + (
+        dp.total_paise
+    )
+    total = sum((f.charges.charges for f in fills), Charges())
+    assert _same(total, sum((s.charges for s in states), dp))
     for side in (Side.BUY, Side.SELL):
         squared = sum(s.intraday_quantity for s in states if s.spec.side is side)
         assert squared == min(bought, sold)
