@@ -493,7 +493,9 @@ class Trader(TraderRecords, SignalEntries):
                 EventKind.CANCEL_DEFERRED,
                 "WARNING",
                 f"entry {tag}, its placement unknown, is {order.status.value} at Kite "
-                f"(filled {order.filled_qty}): cancelled now ({asked}); what it filled is "
+                f"(filled {order.filled_qty}): "
+                + ("nothing left to cancel" if order.status.is_terminal else "cancelled now")
+                + f" ({asked}); what it filled is "
                 + ("closed" if why else "covered"),
             )
         if not order.status.is_terminal:
