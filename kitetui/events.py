@@ -78,7 +78,7 @@ class EventKind(StrEnum):
     PLACEMENT_RESOLVED = "PlacementResolved"
     CANCEL_FAILED = "CancelFailed"
     PLACEMENT_ANSWERED_LATE = "PlacementAnsweredLate"  # live: an entry's answer took > 1 s
-    CANCEL_DEFERRED = "CancelDeferred"  # asked while its order's placement was in flight
+    CANCEL_DEFERRED = "CancelDeferred"  # asked while its placement was in flight or unknown
     LOGIN_REQUIRED = "LoginRequired"  # the token expired: nothing is sent until login
 
     # -- exits and protection (rule 11) -------------------------------------------------

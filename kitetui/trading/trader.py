@@ -178,6 +178,9 @@ class Trader(TraderRecords, SignalEntries):
         self._in_flight: dict[str, str] = {}
         # A symbol's order states taken one at a time (``_order_lock``).
         self._order_locks: dict[str, asyncio.Lock] = {}
+        # Entries whose placement is unknown (``PlacementUnknown``): tag -> a cancel asked
+        # meanwhile, carried out when the order is found (``_placement_settled``).
+        self._asked_unknown: dict[str, str] = {}
         self._foreign_heard: set[str] = set()  # orders not ours, said once each
         self._adopted: dict[str, int] = {}  # of those, closes of ours: tag -> quantity taken
         # The latest exchange time an order update carried: live, the RMS's square-off and
@@ -231,6 +234,17 @@ class Trader(TraderRecords, SignalEntries):
             self._last_engine[order.symbol] = order.engine
         self.orders[tag] = order
         self._working.track(order)
+        if (
+            before is not None
+            and before.status is OrderStatus.NEW
+            and order.status is not OrderStatus.NEW
+            and self.risk.blocks
+        ):
+            # Whatever door brought its state (an update, the reconciler, a cancel's or a
+            # modify's read of the book), an unknown placement is settled once it is
+            # known: its block lifted. Only an update and the reconciler cleared it, so
+            # one the kill switch's cancel found by tag kept entries blocked all day.
+            self.resolve_placement(order)
         if self._keep_finished is None:
             return
         self._finished += order.status.is_terminal - (
@@ -446,20 +460,52 @@ class Trader(TraderRecords, SignalEntries):
                 "symbols traded on meanwhile",
             )
         current = self.orders.get(tag, placed)
-        if current.status.is_terminal or current.status is OrderStatus.NEW:
-            return  # finished meanwhile (or its outcome unknown: the reconciler's)
+        if current.status is OrderStatus.NEW:
+            if asked:  # its outcome unknown: carried out when the reconciler finds it
+                self._asked_unknown[tag] = asked
+            return
+        if current.status.is_terminal:
+            return  # finished meanwhile
+        await self._placement_settled(current, asked, "in flight")
+
+    async def _placement_settled(self, order: Order, asked: str, while_: str) -> None:
+        """An entry's placement was in flight or unknown (``while_``) and is now known:
+        a cancel asked meanwhile (``asked``), or one that trading halted or its symbol
+        blocked since calls for, is carried out now. The kill switch, a loss halt or a
+        block could not reach an order Kite had not answered for, and nothing else
+        would: found OPEN later, it rested at Kite under the kill switch, and its fills
+        opened a position that was only covered by a stop, never closed.
+
+        Filled before the cancel reached it (or found filled): the fills moved the
+        position, and a halt or a block closes it now, else it is covered: rule 11
+        from the first moment, not from the next order update."""
+        tag, symbol = order.tag, order.symbol
         halted = self.risk.state is TradingState.HALTED
-        if not asked and halted:
-            asked = f"{self.risk.halted_reason}: halted while its placement was in flight"
+        blocked = self.risk.blocked_symbols.get(symbol, "")
+        why = ""
+        if halted:
+            why = f"{self.risk.halted_reason}: halted while its placement was {while_}"
+        elif blocked:
+            why = f"{blocked}: {symbol} blocked while its placement was {while_}"
+        asked = asked or why
         if not asked:
             return
-        await self.cancel(tag, asked)
-        # Filled before the cancel reached it: the fills the cancel read back moved the
-        # position, and the exit manager has not heard (a halt closes it, else it is
-        # covered): rule 11 from the first moment, not from the next order update.
-        if halted and self.position_qty(order.symbol):
-            await self.flatten(order.symbol, OrderPurpose.FLATTEN, asked)
-        await self.exits.settle(order.symbol, cause=tag)
+        if while_ == "unknown":
+            self.record_order_event(
+                order,
+                EventKind.CANCEL_DEFERRED,
+                "WARNING",
+                f"entry {tag}, its placement unknown, is {order.status.value} at Kite "
+                f"(filled {order.filled_qty}): "
+                + ("nothing left to cancel" if order.status.is_terminal else "cancelled now")
+                + f" ({asked}); what it filled is "
+                + ("closed" if why else "covered"),
+            )
+        if not order.status.is_terminal:
+            await self.cancel(tag, asked)
+        if why and self.position_qty(symbol):
+            await self.flatten(symbol, OrderPurpose.FLATTEN, asked)
+        await self.exits.settle(symbol, cause=tag)
 
     async def _place(self, order: Order) -> Order:
         """Send an order written ahead; the order as the broker took it (REJECTED ones
@@ -591,6 +637,7 @@ class Trader(TraderRecords, SignalEntries):
             unknown = f"{PLACEMENT_UNKNOWN}:{order.tag}" in self.risk.blocks
             if order.status is OrderStatus.NEW and unknown and order.tag not in in_book:
                 self.not_accepted.add(order.tag)
+                self._asked_unknown.pop(order.tag, None)  # nothing to cancel
                 await self.on_order_state(
                     evolve(
                         order,
@@ -732,6 +779,24 @@ class Trader(TraderRecords, SignalEntries):
                 f"cancel {tag} ({reason}) asked while its placement is in flight: "
                 "tried now, and again once Kite answers",
             )
+        elif (
+            order.purpose is OrderPurpose.ENTRY
+            and order.status is OrderStatus.NEW
+            and tag not in self._in_flight
+            and tag not in self._asked_unknown
+            and f"{PLACEMENT_UNKNOWN}:{tag}" in self.risk.blocks
+        ):
+            # Its placement is unknown: the broker can cancel it only once the order book
+            # finds it by tag, and nobody asks again for an entry (the exit manager does
+            # for its stops and closes): remembered, and carried out when it is found.
+            self._asked_unknown[tag] = reason
+            self.record_order_event(
+                order,
+                EventKind.CANCEL_DEFERRED,
+                "WARNING",
+                f"cancel {tag} ({reason}) asked while its placement is unknown: "
+                "tried now, and again once the order book finds it",
+            )
         try:
             cancelled = await self.broker.cancel(tag)
         except BrokerError as exc:
@@ -747,6 +812,7 @@ class Trader(TraderRecords, SignalEntries):
             return False
         async with self._order_lock(order.symbol):
             cancelled = evolve(self._merge(cancelled), status=OrderStatus.CANCELLED, reason=reason)
+            self._asked_unknown.pop(tag, None)
             self.track(cancelled)
             await self.journal.write_order_state(cancelled, self.clock.now_ns)
         return True
@@ -848,7 +914,6 @@ class Trader(TraderRecords, SignalEntries):
     async def _apply_fill(self, order: Order, fill: Fill) -> tuple[Order, Fill] | None:
         """Journal one fill with its order's new state, then apply it (under its
         symbol's ``_order_lock``); None when it was journaled before."""
-        before = self.orders.get(order.tag)
         order = self._merge(order, fill)
         fill = evolve(fill, engine=order.engine, product=order.product)
         charged = self.charger.quote(order, fill)  # journaled with the fill (rule 2)
@@ -856,9 +921,7 @@ class Trader(TraderRecords, SignalEntries):
         if not await self.journal.write_fill(fill, order, None, self.clock.now_ns):
             return None
         self.charger.take(order.tag, charged)
-        self.track(order)
-        if before is not None and before.status is OrderStatus.NEW:
-            self.resolve_placement(order)
+        self.track(order)  # (an unknown placement settled: ``resolve_placement``)
         self.portfolio.apply_fill(fill)
         for book in self.fill_books:
             book(order, fill)
@@ -937,6 +1000,17 @@ class Trader(TraderRecords, SignalEntries):
             # it stands now, so a change of state is read from there when it can be.
             latest = await self.refresh(order.tag)
             await self.on_order_state(latest or order, before=known)
+        if known.status is OrderStatus.NEW and known.purpose is OrderPurpose.ENTRY:
+            await self._found(order.tag)
+
+    async def _found(self, tag: str) -> None:
+        """An entry whose placement was unknown may just have been found (by an update
+        or the reconciler's read of the book): ``_placement_settled`` once it is known.
+        One still in flight is its lane's to settle (``_place_deferred``)."""
+        current = self.orders.get(tag)
+        if current is None or current.status is OrderStatus.NEW or tag in self._in_flight:
+            return
+        await self._placement_settled(current, self._asked_unknown.pop(tag, ""), "unknown")
 
     async def _foreign(self, order: Order, fills: list[Fill]) -> None:
         """An order kitetui did not place: said once, and never modified or cancelled.
@@ -1056,10 +1130,8 @@ class Trader(TraderRecords, SignalEntries):
         async with self._order_lock(order.symbol):
             order = self._merge(order)
             before = before or self.orders.get(order.tag)
-            self.track(order)
+            self.track(order)  # (an unknown placement settled: ``resolve_placement``)
             await self.journal.write_order_state(order, self.clock.now_ns)
-        if before is not None and before.status is OrderStatus.NEW:
-            self.resolve_placement(order)
         if order.status is OrderStatus.REJECTED and (
             before is None or before.status is not order.status
         ):
