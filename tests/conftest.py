@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from suite_order import LONGEST_FILES_FIRST
 
 from kitetui.sweep.local_pool import cores  # this process's share of the machine
 
@@ -24,6 +25,20 @@ _SHARED_DATA = Path(
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """The worker count ``-n auto`` means (pytest-xdist's hook)."""
     return max(1, round(cores() * WORKERS_PER_CORE))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the collection's order for ``--dist loadfile`` (the longest files first,
+    ``suite_order.py``) instead of pytest-xdist's most-tests-first."""
+    if getattr(config.option, "dist", "no") == "loadfile":
+        config.option.loadscopereorder = False
+
+
+@pytest.hookimpl(trylast=True)  # after any other plugin has reordered them
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files to the front of the queue, each file's tests in their order."""
+    rank = {path: place for place, path in enumerate(LONGEST_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 @pytest.fixture(scope="session")
