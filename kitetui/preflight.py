@@ -27,7 +27,7 @@ run's start does not scan the data twice): it raises for a universe gap and retu
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -158,28 +158,39 @@ def _unlisted_underlyings(config: AppConfig, master: InstrumentMaster) -> list[E
     return events
 
 
+def _equity_symbols(config: AppConfig) -> Iterator[tuple[str, str, str]]:
+    """Each equity engine's symbols: (engine name, symbol, where the config says it)."""
+    for e_index, engine in enumerate(config.engines):
+        if isinstance(engine, EquityEngineConfig):
+            for s_index, symbol in enumerate(engine.symbols):
+                yield engine.name, symbol, f"engines[{e_index}].symbols[{s_index}]"
+
+
+def _never_traded(kind: EventKind, engine: str, symbol: str, why: str) -> Event:
+    return Event(
+        ts_ns=0,
+        kind=kind,
+        level="WARNING",
+        engine=engine,
+        symbol=symbol,
+        message=f"{why}: engine {engine} will never trade it",
+    )
+
+
 def _unlisted_symbols(config: AppConfig, master: InstrumentMaster) -> list[Event]:
     """An equity symbol the config names that no master lists (a typo: ``ICICIBNK``):
     the engine can never trade it, and the run would otherwise trade the others
     without a word."""
-    events = []
-    for e_index, engine in enumerate(config.engines):
-        if not isinstance(engine, EquityEngineConfig):
-            continue
-        for s_index, symbol in enumerate(engine.symbols):
-            if master.get("NSE", symbol) is None:
-                events.append(
-                    Event(
-                        ts_ns=0,
-                        kind=EventKind.INSTRUMENT_MISSING,
-                        level="WARNING",
-                        engine=engine.name,
-                        symbol=symbol,
-                        message=f"{symbol} (engines[{e_index}].symbols[{s_index}]) is not in "
-                        f"the instrument masters: engine {engine.name} will never trade it",
-                    )
-                )
-    return events
+    return [
+        _never_traded(
+            EventKind.INSTRUMENT_MISSING,
+            engine,
+            symbol,
+            f"{symbol} ({where}) is not in the instrument masters",
+        )
+        for engine, symbol, where in _equity_symbols(config)
+        if master.get("NSE", symbol) is None
+    ]
 
 
 def _symbols_without_data(
@@ -187,26 +198,13 @@ def _symbols_without_data(
 ) -> list[Event]:
     """An equity symbol the config names that the replay has no data for: the engine
     can never trade it (one the masters do not list is said once, as unlisted)."""
-    events = []
-    for e_index, engine in enumerate(config.engines):
-        if not isinstance(engine, EquityEngineConfig):
-            continue
-        for s_index, symbol in enumerate(engine.symbols):
-            unlisted = master is not None and master.get("NSE", symbol) is None
-            if symbol in with_data or unlisted:
-                continue
-            events.append(
-                Event(
-                    ts_ns=0,
-                    kind=EventKind.NO_DATA_FOR_CONTRACT,
-                    level="WARNING",
-                    engine=engine.name,
-                    symbol=symbol,
-                    message=f"{symbol} (engines[{e_index}].symbols[{s_index}]) has no replay "
-                    f"data: engine {engine.name} will never trade it",
-                )
-            )
-    return events
+    return [
+        _never_traded(
+            EventKind.NO_DATA_FOR_CONTRACT, engine, symbol, f"{symbol} ({where}) has no replay data"
+        )
+        for engine, symbol, where in _equity_symbols(config)
+        if symbol not in with_data and (master is None or master.get("NSE", symbol) is not None)
+    ]
 
 
 def check_replay_days(
