@@ -597,7 +597,14 @@ class Trader(TraderRecords, SignalEntries):
         before the process died. Looked up by tag: found, it goes on as the broker has it;
         not there, it is placed now under the same tag (it never reached the exchange, and
         the paper book died with the process); unanswerable, it stays NEW behind a
-        ``placement_unknown`` block until an order book read settles it."""
+        ``placement_unknown`` block until an order book read settles it.
+
+        The risk state is restored first: an entry that never reached the broker is not
+        placed while trading is halted (the kill switch, the loss limit) or its symbol
+        blocked (a crash before its placement, the kill switch pressed before that: placed
+        at once on the restart, a marketable entry could fill before the kill switch's
+        cancel came after it), and one found working is cancelled then (what it filled
+        closed: ``_placement_settled``)."""
         for order in [o for o in self._working.all() if o.status is OrderStatus.NEW]:
             try:
                 found = await self.broker.lookup(order.tag)
@@ -613,6 +620,23 @@ class Trader(TraderRecords, SignalEntries):
                 self.track(merged)
                 self.journal.update_order(merged, self.clock.now_ns)
                 self.exits.read_back(order, merged)  # a stop refused while we were down
+                if merged.purpose is OrderPurpose.ENTRY:
+                    await self._placement_settled(merged, "", "unknown")
+                continue
+            barred = self._entry_barred(order)
+            if barred:
+                why = f"not placed after a restart: {barred}"
+                refused = evolve(order, status=OrderStatus.REJECTED, reason=why)
+                self.not_accepted.add(order.tag)
+                self.track(refused)
+                self.journal.update_order(refused, self.clock.now_ns)
+                self.record_order_event(
+                    order,
+                    EventKind.ORDER_REJECTED,
+                    "WARNING",
+                    f"entry {order.tag} ({order.side.value} {order.quantity} {order.symbol}) "
+                    f"never reached the broker before the restart and is not sent: {barred}",
+                )
                 continue
             try:
                 accepted = await self.broker.place(order)
@@ -629,6 +653,16 @@ class Trader(TraderRecords, SignalEntries):
             accepted = self._merge(accepted)
             self.track(accepted)
             self.journal.update_order(accepted, self.clock.now_ns)
+
+    def _entry_barred(self, order: Order) -> str:
+        """Why ``order``, an entry, must not go out now ("" when it may, or is no entry):
+        trading halted, or its symbol blocked."""
+        if order.purpose is not OrderPurpose.ENTRY:
+            return ""
+        if self.risk.state is TradingState.HALTED:
+            return f"trading halted ({self.risk.halted_reason})"
+        blocked = self.risk.blocked_symbols.get(order.symbol, "")
+        return f"{order.symbol} blocked ({blocked})" if blocked else ""
 
     async def settle_unknown(self, in_book: set[str]) -> None:
         """An order book just read: an unknown placement not in it was never placed.

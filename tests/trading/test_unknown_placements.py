@@ -21,6 +21,7 @@ import pytest
 from kitetui.domain import OrderPurpose, OrderStatus
 from kitetui.sim.inproc import ClientFault
 from kitetui.trading.risk import PLACEMENT_UNKNOWN
+from kitetui.trading.trader import Trader
 from kitetui.venues.reconciler import Reconciler
 
 from .desk import rule_11
@@ -279,6 +280,59 @@ def test_kill_switch_while_the_stop_is_unknown_closes_through_it_once_found(
         sells = [o for o in _kite_orders(rig) if o["transaction_type"] == "SELL"]
         assert [o["tag"] for o in sells] == [stop.tag]  # the stop became the close: one
         assert f"{PLACEMENT_UNKNOWN}:{stop.tag}" not in trader.risk.blocks
+        await _close(rig)
+
+    asyncio.run(scenario())
+
+
+def _halted_when_restored(monkeypatch: pytest.MonkeyPatch, reason: str) -> None:
+    """The restart restores the kill switch before it looks for its NEW orders (the
+    supervisor's recovery restores risk first; the rig starts a fresh risk engine)."""
+    recover = Trader.recover_new_orders
+
+    async def restored_first(self: Trader) -> None:
+        self.risk.trigger_kill(reason)
+        await recover(self)
+
+    monkeypatch.setattr(Trader, "recover_new_orders", restored_first)
+
+
+def test_a_restart_under_the_kill_switch_never_sends_an_entry_written_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process died between an entry's write-ahead and its placement, the kill
+    switch on: the restart placed it at once (a marketable limit could fill before the
+    kill switch's cancel came after it)."""
+
+    async def scenario() -> None:
+        rig = await _desk(tmp_path)
+        rig.trader.place_later = lambda symbol, job: True  # queued; the process dies
+        await rig.buy_option()
+        (entry,) = [o for o in rig.trader.orders.values() if o.purpose is OrderPurpose.ENTRY]
+        assert entry.status is OrderStatus.NEW and _kite_orders(rig) == []
+        _halted_when_restored(monkeypatch, "test")
+        await rig.restart()
+        assert _kite_orders(rig) == []  # never sent
+        assert rig.trader.orders[entry.tag].status is OrderStatus.REJECTED
+        assert "not placed after a restart: trading halted" in rig.trader.orders[entry.tag].reason
+        assert "OrderRejected" in _kinds(rig)
+        await _close(rig)
+
+    asyncio.run(scenario())
+
+
+def test_a_restart_under_the_kill_switch_cancels_an_entry_it_finds_working(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario() -> None:
+        rig = await _desk(tmp_path)
+        with _book_unreadable(rig):
+            entry = await _unknown_entry(rig, resting=True)
+        _halted_when_restored(monkeypatch, "test")
+        await rig.restart()  # the restart's look-up finds it resting at Kite
+        assert _resting_at_kite(rig) == []
+        assert rig.trader.orders[entry.tag].status is OrderStatus.CANCELLED
+        assert rig.trader.position_qty(OPTION) == rig.exchange_position(OPTION) == 0
         await _close(rig)
 
     asyncio.run(scenario())
