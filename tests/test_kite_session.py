@@ -15,6 +15,8 @@ import json
 import logging
 import os
 import stat
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -341,21 +343,26 @@ def test_run_login_end_to_end(fake, tmp_path, creds_file, caplog):
         ("badToken\n", "refused the request token"),
     ],
 )
-def test_run_login_failures_exit_1_without_saving(fake, tmp_path, creds_file, stdin, match):
+def test_run_login_failures_exit_5_in_one_line_without_saving(
+    fake, tmp_path, creds_file, stdin, match
+):
+    """A login that failed leaves a login needed: exit 5 (docs/config.md), one line on
+    stderr (it went to stdout with exit 1, the code the docs keep for a bug)."""
     args = login_args(fake, tmp_path, creds_file)
-    stdout = io.StringIO()
-    assert run_login(args, io.StringIO(stdin), stdout, env={}) == 1
-    assert match in stdout.getvalue()
+    stdout, stderr = io.StringIO(), io.StringIO()
+    assert run_login(args, io.StringIO(stdin), stdout, env={}, stderr=stderr) == 5
+    lines = stderr.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: login failed: ") and match in lines[0]
     assert not Path(args.token).exists()
-    assert_no_secrets(stdout.getvalue())
+    assert_no_secrets(stdout.getvalue() + stderr.getvalue())
 
 
 def test_run_login_with_open_credentials_file_refuses(fake, tmp_path, creds_file):
     creds_file.chmod(0o644)
-    stdout = io.StringIO()
+    stderr = io.StringIO()
     args = login_args(fake, tmp_path, creds_file)
-    assert run_login(args, io.StringIO(REQUEST_TOKEN), stdout, env={}) == 1
-    assert "chmod 600" in stdout.getvalue()
+    assert run_login(args, io.StringIO(REQUEST_TOKEN), io.StringIO(), env={}, stderr=stderr) == 5
+    assert "chmod 600" in stderr.getvalue()
     assert fake.used == set()
 
 
@@ -563,3 +570,21 @@ def test_credentials_with_a_line_break_in_the_key_refuse_without_showing_it(tmp_
     with pytest.raises(CredentialsError, match="not letters and digits") as info:
         Credentials.load(path, env={})
     assert "fake" not in str(info.value) and "apikey123" not in str(info.value)
+
+
+def test_login_with_a_wrong_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """`kitetui login -c CONFIG` with a config that does not load: the config's code
+    (2, docs/config.md) and its one line on stderr, as every other command gives it."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mode: paper\nmode: live\n")  # a duplicate key
+    done = subprocess.run(
+        [sys.executable, "-m", "kitetui", "login", "-c", str(bad)],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: login failed: "), done.stderr
+    assert "bad.yaml" in lines[0] and "Traceback" not in done.stderr

@@ -31,6 +31,7 @@ import os
 import re
 import sqlite3
 import stat
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -434,9 +435,19 @@ def run_login(
     *,
     env: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    stderr: IO[str] | None = None,
 ) -> int:
     """``kitetui login``: print the login URL, read the redirect URL (or the request
-    token) from ``stdin``, exchange it and save the token. 0 on success, 1 otherwise."""
+    token) from ``stdin``, exchange it and save the token. 0 on success; a failure is one
+    line on ``stderr`` (default ``sys.stderr``) and the documented code (docs/config.md):
+    2 for a config or token path that is wrong, 5 while a login is still needed (no or a
+    refused request token, credentials missing or readable by others)."""
+    stderr = sys.stderr if stderr is None else stderr
+
+    def failed(code: int, why: object) -> int:
+        print(f"error: login failed: {why}", file=stderr)
+        return code
+
     root = getattr(args, "root", None)
     credentials = getattr(args, "credentials", None)
     token_path = Path(getattr(args, "token", None) or default_token_path(env))
@@ -446,8 +457,7 @@ def run_login(
         try:
             kite = load_config(args.config).kite
         except ConfigError as exc:
-            print(f"login failed: {exc}", file=stdout)
-            return 1
+            return failed(2, exc)
         from_config = kite_paths(kite, env)
         credentials = credentials or from_config[0]
         token_path = Path(args.token) if getattr(args, "token", None) else from_config[1]
@@ -466,11 +476,9 @@ def run_login(
         token = exchange_token(creds.api_key, creds.api_secret, request_token, root=root, now=now)
         save_token(token_path, token)
     except KiteAuthError as exc:
-        print(f"login failed: {exc}", file=stdout)
-        return 1
+        return failed(5, exc)
     except OSError as exc:
-        print(f"login failed: cannot save the token to {token_path}: {exc.strerror}", file=stdout)
-        return 1
+        return failed(2, f"cannot save the token to {token_path}: {exc.strerror}")
     print(
         f"Logged in as {token.user_id or '?'}; access token saved to {token_path} (mode 0600), "
         f"{describe_expiry(token, now)}.",
