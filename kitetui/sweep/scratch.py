@@ -101,10 +101,12 @@ def _dead(folder: Path, now: float) -> bool:
     return True
 
 
-def _remove(folder: Path, tries: int = 5) -> None:
+def _remove(folder: Path, tries: int = 50) -> None:
     """``rmtree``, again while the folder is still there: the point's own desk may still
     be writing in it (its journal's WAL made again between the listing and the rmdir)
-    until the worker exits, and a folder left over keeps the sweep's scratch in --out."""
+    until the worker exits, and a folder left over keeps the sweep's scratch in --out.
+    Up to a second: five tries (0.1 s) once left a killed sweep's scratch folder behind
+    in a whole-suite run on a busy machine."""
     for _ in range(tries):
         shutil.rmtree(folder, ignore_errors=True)
         if not folder.exists():

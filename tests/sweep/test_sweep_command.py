@@ -325,7 +325,9 @@ def test_workers_of_a_killed_sweep_end_themselves(small_config, tmp_path) -> Non
         os.kill(pid, signal.SIGKILL)
     assert workers
     assert left == []
-    assert sorted(p.name for p in out.iterdir()) == ["best.yaml", "results.csv"]
+    # (best.yaml only once a finished point traded: which finish first varies)
+    left_in_out = {p.name for p in out.iterdir()}
+    assert "results.csv" in left_in_out and left_in_out <= {"best.yaml", "results.csv"}
 
 
 @pytest.mark.parametrize(
