@@ -13,9 +13,11 @@ from kitetui.sweep.local_pool import cores  # this process's share of the machin
 # ``-n auto`` (pyproject's addopts) starts this many workers per core. About a fifth of
 # the suite's wall time is spent waiting, not computing: on the processes end-to-end
 # tests start, on sockets, on paced replays. With one worker per core those waits leave
-# a core idle; half a worker more per core fills them. Measured on 2 cores, whole suite,
-# back to back: 2 workers 551.9 s, 3 workers 456.1 s.
-WORKERS_PER_CORE = 1.5
+# a core idle; more workers than cores fill them. Measured on 2 cores, whole suite,
+# back to back: 2 workers 551.9 s, 3 workers 456.1 s. Later, with ~100 more end-to-end
+# tests (2026-12-07, fresh clone, idle 2-core host, 4,615 passed each time): 3 workers
+# 547.9 s, 4 workers 497.3 s.
+WORKERS_PER_CORE = 2.0
 
 _SHARED_DATA = Path(
     os.environ.get("KITETUI_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
