@@ -480,13 +480,8 @@ class Trader(TraderRecords, SignalEntries):
         position, and a halt or a block closes it now, else it is covered: rule 11
         from the first moment, not from the next order update."""
         tag, symbol = order.tag, order.symbol
-        halted = self.risk.state is TradingState.HALTED
-        blocked = self.risk.blocked_symbols.get(symbol, "")
-        why = ""
-        if halted:
-            why = f"{self.risk.halted_reason}: halted while its placement was {while_}"
-        elif blocked:
-            why = f"{blocked}: {symbol} blocked while its placement was {while_}"
+        barred = self._entry_barred(order)
+        why = f"{barred} while its placement was {while_}" if barred else ""
         asked = asked or why
         if not asked:
             return
@@ -655,8 +650,9 @@ class Trader(TraderRecords, SignalEntries):
             self.journal.update_order(accepted, self.clock.now_ns)
 
     def _entry_barred(self, order: Order) -> str:
-        """Why ``order``, an entry, must not go out now ("" when it may, or is no entry):
-        trading halted, or its symbol blocked."""
+        """Why ``order``, an entry, must not go out or stay working now ("" when it may,
+        or is no entry): trading halted, or its symbol blocked. One reading for a
+        restart's NEW entries and for an entry whose placement has just become known."""
         if order.purpose is not OrderPurpose.ENTRY:
             return ""
         if self.risk.state is TradingState.HALTED:
