@@ -36,7 +36,7 @@ from typing import Any
 from kitetui.child_signals import ignored_by_children
 from kitetui.config import ConfigError, one_line
 from kitetui.sweep.point import PointJob, PointResult, run_point
-from kitetui.sweep.scratch import remove_own
+from kitetui.sweep.scratch import exit_and_remove_own, remove_own
 
 #: What a worker ignores (and the sweep handles): a terminal's Ctrl-C and hang-up, and a
 #: SIGTERM sent to the whole process group.
@@ -90,13 +90,14 @@ def how_it_ended(exitcode: int | None) -> str:
 
 
 def _watch_parent(parent: int, scratch: list[Path]) -> None:
-    """End this worker when the sweep's process is gone (its parent changes), removing
-    its point's journal first: a ``kill -9``'d sweep cannot, and the journals of the
-    points in flight (~45 MB each on a year) would stay in ``--out``."""
+    """End this worker when the sweep's process is gone (its parent changes), and remove
+    its point's journal once it has ended: a ``kill -9``'d sweep cannot, and the
+    journals of the points in flight (~45 MB each on a year) would stay in ``--out``."""
     while True:
         time.sleep(_ORPHAN_CHECK_S)
         if os.getppid() != parent:
-            _leave(scratch)
+            for folder in scratch[:1]:
+                exit_and_remove_own(folder)
             os._exit(1)
 
 

@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 PREFIX = "kitetui-point-"
 SWEEP_PREFIX = ".points-"  # a local sweep's scratch folder in its --out, one per sweep
@@ -102,11 +103,9 @@ def _dead(folder: Path, now: float) -> bool:
 
 
 def _remove(folder: Path, tries: int = 50) -> None:
-    """``rmtree``, again while the folder is still there: the point's own desk may still
-    be writing in it (its journal's WAL made again between the listing and the rmdir)
-    until the worker exits, and a folder left over keeps the sweep's scratch in --out.
-    Up to a second: five tries (0.1 s) once left a killed sweep's scratch folder behind
-    in a whole-suite run on a busy machine."""
+    """``rmtree``, again while the folder is still there (up to a second): a file made
+    in it between the listing and the ``rmdir`` would otherwise keep it, and with it
+    the sweep's scratch in --out."""
     for _ in range(tries):
         shutil.rmtree(folder, ignore_errors=True)
         if not folder.exists():
@@ -114,17 +113,49 @@ def _remove(folder: Path, tries: int = 50) -> None:
         time.sleep(0.02)
 
 
-def remove_own(scratch: Path) -> None:
-    """Remove this process's point folder, and ``scratch`` once empty if it is a
-    sweep's: a worker ending because its sweep was killed. The last worker to end finds
-    the folder empty. From here on this process makes no point folder (``SweepGone``):
-    one made after the removal would be left behind."""
+def _stop_making() -> list[Path]:
+    """From here on this process makes no point folder (``SweepGone``): one made after
+    the removal would be left behind. This process's point folders, to remove."""
     global _leaving
     with _making:
         _leaving = True
-        folders = list(_current)
+        return list(_current)
+
+
+def _remove_all(folders: list[Path], scratch: Path) -> None:
+    """``folders``, then ``scratch`` once empty if it is a sweep's: the last worker to
+    end finds it empty."""
     for folder in folders:
         _remove(folder)
     if scratch.name.startswith(SWEEP_PREFIX):
         with contextlib.suppress(OSError):
             scratch.rmdir()
+
+
+def remove_own(scratch: Path) -> None:
+    """Remove this process's point folder, and ``scratch`` once empty if it is a
+    sweep's: a worker ending because its sweep was killed, while no point runs in it
+    (its main thread found the sweep's pipe broken between points)."""
+    _remove_all(_stop_making(), scratch)
+
+
+def exit_and_remove_own(scratch: Path) -> NoReturn:
+    """End this process at once, and remove its point folder (and ``scratch``, as
+    ``remove_own``) after it has ended: from a worker's watcher thread while its main
+    thread may be running a point.
+
+    Not removed from here: the point's desk goes on until the process ends, and a desk
+    that opens its journal just after the removal makes the folder again (a database's
+    missing folder is created), which a whole-suite run once left in --out. A forked
+    cleaner waits for this process to be gone, so no writer is left, and removes them.
+    The child uses no lock of this process's (a fork copies them in whatever state)."""
+    folders = _stop_making()
+    worker = os.getpid()
+    if os.fork() == 0:  # the cleaner
+        try:
+            while os.getppid() == worker:  # reparented once the worker has ended
+                time.sleep(0.005)
+            _remove_all(folders, scratch)
+        finally:
+            os._exit(0)
+    os._exit(1)

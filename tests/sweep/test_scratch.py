@@ -4,11 +4,13 @@ fresh one's and anything not a point's are left alone."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import multiprocessing
 import os
 import shutil
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -23,6 +25,7 @@ from kitetui.sweep.scratch import (
     SWEEP_PREFIX,
     SweepGone,
     clear_dead,
+    exit_and_remove_own,
     point_folder,
     remove_own,
 )
@@ -122,6 +125,38 @@ def test_an_orphaned_worker_removes_its_own_point_and_the_empty_sweep_folder(tmp
         assert not mine.exists() and other.exists()
     shutil.rmtree(other)
     remove_own(sweep)  # the last worker to end finds it empty
+    assert not sweep.exists()
+
+
+def test_a_worker_whose_point_still_writes_is_cleared_after_it_has_ended(tmp_path: Path):
+    """The watcher's removal races the point's desk, which makes its journal's missing
+    folder again: the folder is removed by a cleaner once the worker process is gone."""
+    sweep = tmp_path / f"{SWEEP_PREFIX}x"
+    sweep.mkdir()
+    ready = tmp_path / "ready"
+    pid = os.fork()
+    if pid == 0:  # the worker: a point whose desk keeps making its folder and journal
+        try:
+            with point_folder(sweep) as mine:
+
+                def desk() -> None:
+                    while True:
+                        with contextlib.suppress(OSError):  # removed meanwhile: again
+                            mine.mkdir(exist_ok=True)
+                            (mine / "point.db").write_bytes(b"x")
+
+                threading.Thread(target=desk, daemon=True).start()
+                ready.touch()
+                exit_and_remove_own(sweep)
+        finally:
+            os._exit(3)
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    assert os.waitpid(pid, 0)[1] >> 8 == 1  # the worker ended itself at once
+    while sweep.exists() and time.monotonic() < deadline:  # its cleaner, after it
+        time.sleep(0.01)
     assert not sweep.exists()
 
 
