@@ -128,6 +128,9 @@ async def test_live_an_entry_open_at_kite_counts_also_after_a_restart(tmp_path: 
             if not restart:
                 await asyncio.wait_for(rig.run(("tick", 0, 10)), T)  # the contract has traded
                 await asyncio.wait_for(rig.run(("signal", "LONG")), T)
+                # the slices' placements answered (they go on in their lanes beside the
+                # next step, as live; a loaded machine once asked before all were)
+                await asyncio.wait_for(rig.run(("deliver",)), T)
             entries = [o for o in rig.trader.open_orders() if o.purpose is OrderPurpose.ENTRY]
             assert len(entries) > 1 and {o.symbol for o in entries} == {FUT.tradingsymbol}
             assert all(o.status is OrderStatus.OPEN for o in entries)
