@@ -501,7 +501,11 @@ def test_a_live_desk_killed_and_restarted_rebuilds_before_any_tick(tmp_path, exc
             _open_position(db) and _rows(db, stop_working)[0][0]
         ):
             assert proc.poll() is None, log.read_text()[-3000:]
-            _advance(exchange, 30)
+            # five minutes of market a step until the first order (the strategy's warm-up
+            # took 100 of the 144 half-minute steps), then half a minute a step, so that a
+            # position is caught with its stop working
+            ordered = db.exists() and (_rows(db, "SELECT count(*) FROM orders") or [(0,)])[0][0]
+            _advance(exchange, 30 if ordered else 300)
             time.sleep(0.3)
         assert _open_position(db), "the rehearsal never opened a position"
         assert _rows(db, stop_working)[0][0], "its stop never worked"
