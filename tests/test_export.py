@@ -243,7 +243,12 @@ def test_report_over_a_hard_linked_report_file_leaves_the_other_name_alone(
     assert precious.stat().st_nlink == 1 and precious.stat().st_mode & 0o777 == 0o644
     assert (out / "report.html").read_text().startswith("<!")
     assert {p.name for p in out.iterdir()} == {
-        "report.json", "report.html", "orders.csv", "fills.csv", "trades.csv", "equity.csv"
+        "report.json",
+        "report.html",
+        "orders.csv",
+        "fills.csv",
+        "trades.csv",
+        "equity.csv",
     }  # fmt: skip  (no scratch file left behind)
 
 

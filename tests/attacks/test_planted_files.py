@@ -161,8 +161,13 @@ def test_write_private_into_another_users_folder_refuses_before_writing(
 
 @pytest.mark.parametrize(
     ("owner", "folder_mode", "refused"),
-    [(4242, 0o755, True), (4242, 0o1777, True), (0, 0o777, True), (0, 0o1777, False),
-     (0, 0o755, False)],  # fmt: skip
+    [
+        (4242, 0o755, True),
+        (4242, 0o1777, True),
+        (0, 0o777, True),
+        (0, 0o1777, False),
+        (0, 0o755, False),
+    ],
     ids=["other-user", "other-user-sticky", "root-open", "root-sticky", "root-closed"],
 )
 def test_make_private_dir_trusts_only_your_own_or_roots_guarded_folders(
