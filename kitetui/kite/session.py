@@ -45,7 +45,7 @@ from typing import IO, Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlparse
 
 from kitetui.clock import IST
-from kitetui.secret_values import register
+from kitetui.secret_values import register, scrub
 
 API_KEY_ENV = "KITE_API_KEY"
 API_SECRET_ENV = "KITE_API_SECRET"
@@ -458,7 +458,7 @@ def run_login(
     stderr = sys.stderr if stderr is None else stderr
 
     def failed(code: int, why: object) -> int:
-        print(f"error: login failed: {why}", file=stderr)
+        print(f"error: login failed: {scrub(str(why))}", file=stderr)
         return code
 
     root = getattr(args, "root", None)
