@@ -8,7 +8,8 @@ login needed (a token refused mid-session stops the run resumable: log in and st
 again), 6 the database could not be written: a full disk, an I/O error, a file size
 limit (what was committed is kept; start again once fixed and the run resumes), 7 another
 desk is running on this database (its pid is named; nothing is changed), 1 anything
-unexpected. Each comes with one line on stderr.
+unexpected (its traceback). Each comes with one line on stderr, any secret kitetui has
+read (the Kite API key and secret, the access token) shown as ``***``.
 
 The process runs with umask 077 from its first line: the database, its WAL, the
 recordings, exports and the control socket are the trade history and stay 0600.
@@ -35,6 +36,7 @@ from kitetui.config import (
     check_armed,
     load_config,
 )
+from kitetui.secret_values import format_unexpected, scrub
 from kitetui.shown import escaped
 from kitetui.store.errors import (
     DatabasePathError,
@@ -291,9 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         return tool(args) if tool is not None else _desk_command(args)
     except Exception as exc:
         code, shown = _classify(exc)
-        if code == 1:
-            raise
-        print(f"error: {escaped(str(shown))}", file=sys.stderr)
+        if code == 1:  # unexpected: its traceback, any secret in it as *** (secret_values)
+            sys.stderr.write(format_unexpected(exc))
+            return code
+        print(f"error: {escaped(scrub(str(shown)))}", file=sys.stderr)
         return code
 
 

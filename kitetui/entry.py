@@ -11,6 +11,9 @@ from kitetui import startup
 
 def main() -> int:
     startup.capture()
+    from kitetui.secret_values import install_hooks
+
+    install_hooks()  # an uncaught error's text is printed with its secrets as ***
     from kitetui.cli import main as cli_main
 
     return cli_main()

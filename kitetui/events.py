@@ -120,6 +120,7 @@ class EventKind(StrEnum):
     # -- loading data and masters -------------------------------------------------------
     ROW_SKIPPED = "RowSkipped"
     VOLUME_ROUNDED = "VolumeRounded"
+    VOLUME_MISSING = "VolumeMissing"  # a candle file without a volume column: volume 0
     ROWS_REORDERED = "RowsReordered"
     DUPLICATE_BARS_DROPPED = "DuplicateBarsDropped"
     BAR_OUTSIDE_SESSION = "BarOutsideSession"

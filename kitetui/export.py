@@ -52,13 +52,11 @@ def export(
     what: str,
     out: str,
     stdout: TextIO = sys.stdout,
-    *,
-    follow_symlinks: bool = True,
 ) -> str:
     """Write ``what`` of ``run`` (an id, a unique prefix or ``latest``) as CSV to ``out``
-    (a path, or ``-`` for standard output); returns the run's id. ``follow_symlinks``:
-    the command line writes through a link the user named; the desk never does, also
-    not one planted after its own check while the export was being built."""
+    (a path, or ``-`` for standard output); returns the run's id. A symlink at ``out``
+    is refused, also one the user named: writing through it made its target 0600 and
+    overwrote it (``kitetui.private_files``: report and sweep files refuse one too)."""
     if what in _FROM_REPORT:
         report = build_report(load_ledger(database, run))
         run_id, text = report.run_id, _FROM_REPORT[what](report)
@@ -78,15 +76,18 @@ def export(
         raise OutputError(
             f"{out}: is a database or a file the desk keeps beside one; an export never replaces it"
         )
+    if Path(out).is_symlink():
+        raise OutputError(f"{out}: {_LINK}")
     try:
-        write_private(Path(out), text, follow_symlinks=follow_symlinks)
+        write_private(Path(out), text)
     except OSError as exc:
-        if exc.errno == errno.ELOOP and not follow_symlinks:
-            raise OutputError(
-                f"{out}: is a symbolic link; the desk never writes through one"
-            ) from None
+        if exc.errno == errno.ELOOP:  # planted after the check above
+            raise OutputError(f"{out}: {_LINK}") from None
         raise OutputError(f"{out}: cannot write the export ({exc.strerror or exc})") from None
     return run_id
+
+
+_LINK = "is a symbolic link; an export never writes through one (name the file it points at)"
 
 
 def _escaped_fields(text: str) -> str:

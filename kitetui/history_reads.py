@@ -276,7 +276,7 @@ def write_export(database: Path, run: str, what: str, out: str) -> ExportResult:
     if path.is_dir():
         raise HistoryError(f"{path}: is a directory; give a file name")
     try:
-        run_id = export(database, run, what, str(path), follow_symlinks=False)
+        run_id = export(database, run, what, str(path))
         with path.open(newline="", encoding="utf-8") as fh:
             rows = max(0, sum(1 for _ in csv.reader(fh)) - 1)
     except _REFUSALS as exc:

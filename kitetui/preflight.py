@@ -40,7 +40,12 @@ from kitetui.market.calendar import nse as nse_calendar
 from kitetui.market.coverage import session_coverage
 from kitetui.market.instruments import InstrumentMaster, load_masters
 from kitetui.market.loaders import DataFormatError, data_path
-from kitetui.market.replay import expand_source, load_replay_sources
+from kitetui.market.replay import (
+    expand_source,
+    index_symbols,
+    load_replay_sources,
+    quiet_index_volume,
+)
 from kitetui.market.session_hours import SessionHours
 from kitetui.market.universe import UniverseError, first_known_date
 
@@ -97,7 +102,7 @@ def check_inputs(
         loaded = load_replay_sources(
             config.replay.sources, hours=SessionHours.of(calendar.special_sessions)
         )
-        events.extend(loaded.events)
+        events.extend(quiet_index_volume(loaded.events, index_symbols(master or ())))
         days = loaded.days
         events.extend(check_replay_days(config, days, calendar, config_file))
         events.extend(session_coverage(loaded.streams, calendar, options))  # SessionMissing/Short

@@ -40,8 +40,8 @@ class KeyValueFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
-        if record.exc_info:
-            message += "\n" + self.formatException(record.exc_info)
+        if record.exc_info:  # exc_text: scrubbed of secrets when made (secret_values)
+            message += "\n" + (record.exc_text or self.formatException(record.exc_info))
         return (
             f"ts={_iso_ist(int(record.created * 1e9))} level={record.levelname} kind=Log "
             f"logger={record.name} msg={json.dumps(message)}"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from suite_order import LONGEST_FILES_FIRST
 
+from kitetui import secret_values
 from kitetui.sweep.local_pool import cores  # this process's share of the machine
 
 # ``-n auto`` (pyproject's addopts) starts this many workers per core. About a fifth of
@@ -79,3 +80,12 @@ def _private_load_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Parsed-data caching (``kitetui.market.load_cache``) writes to a temporary folder,
     never ~/.cache: every load in the tests (and the CLIs they start) goes through it."""
     os.environ["KITETUI_CACHE_DIR"] = str(tmp_path_factory.mktemp("load-cache"))
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_outlives_its_test():
+    """The secrets a test reads (made-up keys and tokens) are scrubbed from every text
+    (``kitetui.secret_values``) for the rest of the process: forgotten after each test,
+    so one test's ``"secret"`` is not another test's ``***``."""
+    yield
+    secret_values.forget_all()

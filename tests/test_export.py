@@ -176,3 +176,131 @@ def test_standard_output_gets_each_field_escaped_and_one_row_a_line() -> None:
         rows(shown)[0]["reason"]
         == "Bad \\x1b]0;PWNED\\x07\\x1b[2J\\nfake line level=INFO kind=Filled"
     )
+
+
+# -- the files the command line writes for the user: planted links, other users' folders ---
+
+
+def plant(tmp_path: Path, text: str = "my own notes\n") -> Path:
+    """A file of the user's that a report or an export must never change."""
+    precious = tmp_path / "precious.txt"
+    precious.write_text(text)
+    precious.chmod(0o644)
+    return precious
+
+
+def test_export_to_a_hard_linked_file_leaves_the_other_name_alone(
+    finished: Path, tmp_path: Path
+) -> None:
+    """probe: ``--out`` a hard link (st_nlink 2) was truncated in place, and so the
+    other name's content went with it; the export now replaces its own name whole."""
+    precious = plant(tmp_path)
+    out = tmp_path / "fills.csv"
+    out.hardlink_to(precious)
+
+    proc = kitetui("export", "--db", str(finished), "--what", "fills", "--out", str(out))
+
+    assert proc.returncode == 0, proc.stderr
+    assert precious.read_text() == "my own notes\n"
+    assert precious.stat().st_mode & 0o777 == 0o644 and precious.stat().st_nlink == 1
+    assert rows(out.read_text()) and out.stat().st_mode & 0o777 == 0o600
+
+
+def test_export_to_a_symlink_the_user_names_refuses_and_leaves_its_target(
+    finished: Path, tmp_path: Path
+) -> None:
+    """probe: the export wrote through the link and made its target 0600."""
+    precious = plant(tmp_path)
+    out = tmp_path / "latest.csv"
+    out.symlink_to(precious)
+
+    proc = kitetui("export", "--db", str(finished), "--what", "fills", "--out", str(out))
+
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == (
+        f"error: {out}: is a symbolic link; an export never writes through one "
+        "(name the file it points at)\n"
+    )
+    assert precious.read_text() == "my own notes\n"
+    assert precious.stat().st_mode & 0o777 == 0o644
+    assert out.is_symlink()
+
+
+def test_report_over_a_hard_linked_report_file_leaves_the_other_name_alone(
+    finished: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report"
+    first = kitetui("report", "--db", str(finished), "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    precious = plant(tmp_path, (out / "equity.csv").read_text())
+    for name in ("equity.csv", "report.html"):
+        (out / name).unlink()
+        (out / name).hardlink_to(precious)
+
+    again = kitetui("report", "--db", str(finished), "--out", str(out))
+
+    assert again.returncode == 0, again.stderr
+    assert precious.stat().st_nlink == 1 and precious.stat().st_mode & 0o777 == 0o644
+    assert (out / "report.html").read_text().startswith("<!")
+    assert {p.name for p in out.iterdir()} == {
+        "report.json",
+        "report.html",
+        "orders.csv",
+        "fills.csv",
+        "trades.csv",
+        "equity.csv",
+    }  # fmt: skip  (no scratch file left behind)
+
+
+def test_report_into_a_folder_another_user_owns_refuses_and_writes_nothing(
+    finished: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """probe: ``--out`` a folder another user owns (open to all) got the trade history,
+    each file ours and 0600, but the folder's owner can swap or delete them: refused."""
+    theirs = tmp_path / "shared-reports"
+    theirs.mkdir()
+    theirs.chmod(0o777)
+    monkeypatch.setattr(Path, "stat", owned_by(theirs, 4242))
+
+    code = cli.main(["report", "--db", str(finished), "--out", str(theirs)])
+
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err == (
+        f"error: {theirs}: cannot write the report (the folder is owned by uid 4242, not by "
+        "you; kitetui writes only into folders of yours (or root's, like /tmp))\n"
+    )
+    assert list(theirs.iterdir()) == []
+
+
+def test_export_into_a_folder_another_user_owns_refuses(
+    finished: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    theirs = tmp_path / "shared"
+    theirs.mkdir()
+    theirs.chmod(0o777)
+    monkeypatch.setattr(Path, "stat", owned_by(theirs, 4242))
+
+    code = cli.main(["export", "--db", str(finished), "--what", "fills",
+                     "--out", str(theirs / "fills.csv")])  # fmt: skip
+
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "the folder is owned by uid 4242, not by you" in err and err.count("\n") == 1
+    assert list(theirs.iterdir()) == []
+
+
+def owned_by(theirs: Path, uid: int):
+    """``Path.stat`` answering ``uid`` as the owner of ``theirs`` (another user: the
+    tests run as root too, where chown would be the only other way)."""
+    real_stat = Path.stat
+
+    def stat_(self: Path, *args: object, **kwargs: object):
+        found = real_stat(self, *args, **kwargs)
+        if self == theirs:
+            values = list(found)
+            values[4] = uid  # st_uid
+            return type(found)(values)
+        return found
+
+    return stat_

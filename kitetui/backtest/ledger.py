@@ -306,6 +306,7 @@ def _counted(problems: list[str]) -> list[str]:
 _SAID = (
     EventKind.ROW_SKIPPED,
     EventKind.VOLUME_ROUNDED,
+    EventKind.VOLUME_MISSING,  # a stock's or a future's only: an index's is INFO
     EventKind.ROWS_REORDERED,
     EventKind.DUPLICATE_BARS_DROPPED,
     EventKind.BAR_OUTSIDE_SESSION,
@@ -337,8 +338,9 @@ def _data_warnings(conn: sqlite3.Connection, run_id: str) -> list[str]:
         one_line(f"{kind}: {message}", 300)
         for kind, message in conn.execute(
             f"SELECT kind, message FROM events WHERE run_id = ? AND kind IN "
-            f"({', '.join('?' * len(_SAID))}) GROUP BY kind, message ORDER BY min(id) LIMIT ?",
-            (run_id, *_SAID, _SAID_AT_MOST + 1),
+            f"({', '.join('?' * len(_SAID))}) AND (kind != ? OR level != 'INFO') "
+            "GROUP BY kind, message ORDER BY min(id) LIMIT ?",
+            (run_id, *_SAID, EventKind.VOLUME_MISSING, _SAID_AT_MOST + 1),
         )
     ]
     if len(said) > _SAID_AT_MOST:

@@ -103,6 +103,7 @@ from kitetui.domain import (
 )
 from kitetui.kite.session import TokenExpired, redact
 from kitetui.money import exact_fraction
+from kitetui.secret_values import scrub
 
 __all__ = [
     "NOT_PLACED_REASON",
@@ -216,7 +217,7 @@ class KiteBroker:
     # ------------------------------------------------------------------ plumbing
 
     def _describe(self, exc: BaseException) -> str:
-        text = redact(str(exc), [self._kite.access_token])
+        text = scrub(redact(str(exc), [self._kite.access_token]))  # the key, the secret too
         if len(text) > 300:
             text = text[:300] + "…"
         return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -438,7 +439,7 @@ class KiteBroker:
                     f"order {tag} not placed: Kite answered 429 Too many requests", tag
                 ) from None
             if isinstance(exc, kex.KiteException) and not self._retryable(exc):
-                message = redact(str(exc), [self._kite.access_token]) or type(exc).__name__
+                message = scrub(redact(str(exc), [self._kite.access_token])) or type(exc).__name__
                 rejected = self._rejected(order, message)
                 self._orders[tag] = rejected
                 return rejected

@@ -6,6 +6,9 @@ environment (``KITE_API_KEY``, ``KITE_API_SECRET``) or from 0600 files under
 an exception's message or the screen. Every object holding one masks it in
 ``repr``/``str``; every error raised here is built from text with the secrets
 replaced by ``***`` and raised ``from None`` so no chained exception carries them.
+And each is registered with ``kitetui.secret_values`` as it is read, so an error no
+one planned for (a library quoting a header) is scrubbed wherever it is printed,
+logged or journaled.
 
 The login is Kite's: open ``login_url(api_key)`` in a browser, sign in, and Kite
 redirects to the app's URL with ``?request_token=...``; ``exchange_token`` trades it
@@ -42,6 +45,7 @@ from typing import IO, Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlparse
 
 from kitetui.clock import IST
+from kitetui.secret_values import register, scrub
 
 API_KEY_ENV = "KITE_API_KEY"
 API_SECRET_ENV = "KITE_API_SECRET"
@@ -155,6 +159,9 @@ class Credentials:
     api_secret: str
     source: str = ""
 
+    def __post_init__(self) -> None:
+        register(self.api_key, self.api_secret)  # scrubbed from every text from now on
+
     def __repr__(self) -> str:
         return (
             f"Credentials(api_key={_mask(self.api_key)!r}, api_secret='***', "
@@ -241,6 +248,7 @@ def parse_request_token(text: str) -> str:
         text = tokens[0].strip()
     if not text.isalnum():
         raise LoginFailed("a request_token is letters and digits only; paste the redirect URL")
+    register(text)
     return text
 
 
@@ -253,6 +261,9 @@ class AccessToken:
     user_id: str
     date: date
     login_time: datetime | None = None
+
+    def __post_init__(self) -> None:
+        register(self.value)  # scrubbed from every text from now on
 
     def __repr__(self) -> str:
         return f"AccessToken(value='***', user_id={self.user_id!r}, date={self.date.isoformat()})"
@@ -307,6 +318,7 @@ def exchange_token(
 
     kite = KiteConnect(api_key, root=root, timeout=timeout)
     secrets = (api_secret, request_token)
+    register(api_key, *secrets)
     try:
         data = kite.generate_session(request_token, api_secret=api_secret)
     except TokenException as exc:
@@ -319,6 +331,7 @@ def exchange_token(
             f"token exchange failed: {type(exc).__name__}: {redact(str(exc), secrets)}"
         ) from None
     value = str(data.get("access_token") or "")
+    register(value)  # before any check below can quote it
     if not value:
         raise LoginFailed("Kite answered the token exchange without an access_token")
     if not _plain(value):
@@ -445,7 +458,7 @@ def run_login(
     stderr = sys.stderr if stderr is None else stderr
 
     def failed(code: int, why: object) -> int:
-        print(f"error: login failed: {why}", file=stderr)
+        print(f"error: login failed: {scrub(str(why))}", file=stderr)
         return code
 
     root = getattr(args, "root", None)

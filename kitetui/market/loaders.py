@@ -650,6 +650,23 @@ def _candle_layout(path: Path, header: list[str]) -> _CandleLayout:
     )
 
 
+_NO_VOLUME_NOTE = (
+    EventKind.VOLUME_MISSING,
+    "no volume column: its bars load with volume 0, so a strategy that weighs volume "
+    "(vwap_filter) never trades on them; give the file its volume column",
+    "WARNING",
+)
+
+
+def _note_missing_volume(layout: _CandleLayout, problems: _Problems) -> None:
+    """A candle file without a volume column is loaded (an index's has none, and the
+    prices are good), but never silently: its bars' volume 0 is not the market's, and a
+    strategy weighing volume would sit idle with no word of why. A replay of an index
+    (its master's INDICES segment) lowers the note to INFO (``quiet_index_volume``)."""
+    if layout.volume < 0:
+        problems.notes.append(_NO_VOLUME_NOTE)
+
+
 def _to_int(text: str) -> int:
     try:
         return int(text)
@@ -792,6 +809,7 @@ def _candle_rows(
     append = rows.append
     with _csv_rows(path, problems, raw) as (reader, header):
         layout = _candle_layout(path, header)
+        _note_missing_volume(layout, problems)
         ncols, i_d, i_t = layout.ncols, layout.date, layout.time
         i_o, i_h, i_l, i_c = layout.open, layout.high, layout.low, layout.close
         i_v, i_oi = layout.volume, layout.oi
@@ -1366,6 +1384,7 @@ def _fast_candles(
         layout = _candle_layout(path, next(csv.reader([head.decode("ascii")])))
     except DataFormatError:
         return None
+    _note_missing_volume(layout, problems)
     fields = split_fields(data[newline + 1 :], layout.ncols)
     if fields is None:
         return None

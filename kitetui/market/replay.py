@@ -27,12 +27,12 @@ import asyncio
 import heapq
 import time
 from bisect import bisect_left
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -51,6 +51,9 @@ from kitetui.market.loaders import (
     load_ticks,
 )
 from kitetui.market.session_hours import REGULAR, SessionHours
+
+if TYPE_CHECKING:
+    from kitetui.market.instruments import Instrument
 
 Item = Tick | Bar
 
@@ -241,6 +244,22 @@ def _event(
     return Event(
         ts_ns=0, kind=kind, message=message, symbol=symbol, level=level, data={"path": path}
     )
+
+
+def index_symbols(master: Iterable[Instrument]) -> frozenset[str]:
+    """The tradingsymbols a master lists as indices (Kite's ``INDICES`` segment)."""
+    return frozenset(i.tradingsymbol for i in master if i.segment.upper() == "INDICES")
+
+
+def quiet_index_volume(events: Iterable[Event], indices: Collection[str]) -> list[Event]:
+    """``events`` with an index's ``VolumeMissing`` at INFO: an index trades no volume,
+    so its file's lack of one is no warning (a stock's or a future's stays one)."""
+    return [
+        replace(event, level="INFO")
+        if event.kind == EventKind.VOLUME_MISSING and event.symbol in indices
+        else event
+        for event in events
+    ]
 
 
 def load_replay_sources(

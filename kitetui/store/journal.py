@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from kitetui.domain import Event, Fill, Order, Position, RiskDecision, Signal
+from kitetui.secret_values import scrub
 from kitetui.store.chain import chained_rows, on_connection_thread, seal_sync
 from kitetui.store.commit_policy import CommitPolicy
 from kitetui.store.database import database_path, take_notices
@@ -147,7 +148,7 @@ def _order_update_row(o: Order) -> tuple:
         o.filled_qty,
         o.avg_price,
         o.broker_order_id,
-        o.reason,
+        scrub(o.reason),  # a broker's error text may quote a secret (secret_values)
         o.order_type.value,
         o.quantity,
         o.price,
@@ -410,8 +411,8 @@ class Journal:
                 event.level,
                 event.symbol,
                 event.engine,
-                event.message,
-                _json(event.data),
+                scrub(event.message),  # an error's text may quote a secret (secret_values)
+                scrub(_json(event.data)),
             )
         )
         self._added()
@@ -484,7 +485,7 @@ class Journal:
         so a run holds its open orders' reasons, not every order's; an order's ``first``
         event, and one with no known predecessor (after a restart, after a terminal
         state), writes its reason in full."""
-        tag, reason = order.tag, order.reason
+        tag, reason = order.tag, scrub(order.reason)
         same = not first and self._event_reasons.get(tag) == reason
         if order.status.is_terminal:
             self._event_reasons.pop(tag, None)
@@ -694,7 +695,7 @@ class Journal:
             order.avg_price,
             order.broker_order_id,
             order.signal_id,
-            order.reason,
+            scrub(order.reason),
             order.validity.value,
             order.variety.value,
             seq,

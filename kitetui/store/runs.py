@@ -25,6 +25,7 @@ import aiosqlite
 
 from kitetui.domain import Fill, Order, Signal, SignalKind
 from kitetui.events import EventKind
+from kitetui.secret_values import scrub
 from kitetui.store import rows as decode
 from kitetui.store.chain import note_committed, seal
 from kitetui.store.database import database_path
@@ -193,7 +194,7 @@ async def note_refusal(db: aiosqlite.Connection, run_id: str, reason: str) -> No
         "noting why a run failed",
         "INSERT INTO events (run_id, ts_ns, kind, level, symbol, engine, message, data) "
         "VALUES (?, 0, ?, 'ERROR', '', '', ?, '{}')",
-        (run_id, EventKind.SUPERVISOR_FAILED, reason),
+        (run_id, EventKind.SUPERVISOR_FAILED, scrub(reason)),
     )
 
 

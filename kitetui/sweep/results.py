@@ -228,11 +228,9 @@ def csv_rows(results: Sequence[PointResult], names: Sequence[str]) -> tuple[list
 
 
 def write_csv(path: Path, results: Sequence[PointResult], names: Sequence[str]) -> None:
-    """results.csv, replaced whole (a reader never sees half a file)."""
+    """results.csv, replaced whole (a reader never sees half a file: ``write_private``)."""
     header, rows = csv_rows(results, names)
-    scratch = path.with_name(path.name + ".part")
-    write_private(scratch, csv_text(header, rows))
-    os.replace(scratch, path)
+    write_private(path, csv_text(header, rows))
 
 
 def claim_csv(path: Path, names: Sequence[str]) -> None:
@@ -281,9 +279,7 @@ def write_best(
         lines.append(f"# measured on {window.describe()}")
     lines.append(f"# run it again: {rerun_command('THIS_FILE', window)}")
     body = yaml.safe_dump(best_config_data(raw, config), sort_keys=False, allow_unicode=True)
-    scratch = path.with_name(path.name + ".part")
-    write_private(scratch, "\n".join(lines) + "\n" + body)
-    os.replace(scratch, path)
+    write_private(path, "\n".join(lines) + "\n" + body)
 
 
 def rerun_command(path: str, window: DateWindow | None) -> str:

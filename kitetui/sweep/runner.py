@@ -626,8 +626,9 @@ def trading_days(
     (exit 2), and a data file no point could load its data error (exit 4): raised here
     once, not by every point."""
     from kitetui.market.calendar import nse
+    from kitetui.market.instruments import load_masters
     from kitetui.market.loaders import data_path
-    from kitetui.market.replay import load_replay_sources
+    from kitetui.market.replay import index_symbols, load_replay_sources, quiet_index_volume
     from kitetui.market.session_hours import SessionHours
     from kitetui.venues.replay import clipped_to_window
 
@@ -638,5 +639,9 @@ def trading_days(
     sources = load_replay_sources(config.replay.sources, hours=hours)
     if window is not None:  # as ``kitetui backtest`` refuses it
         sources = clipped_to_window(sources, window, config_path)
-    said = [e for e in sources.events if e.level in ("WARNING", "ERROR")]
+    indices: frozenset[str] = frozenset()
+    if config.instruments:  # an index's file without volume is no warning
+        indices = index_symbols(load_masters([data_path(s) for s in config.instruments])[0])
+    events = quiet_index_volume(sources.events, indices)
+    said = [e for e in events if e.level in ("WARNING", "ERROR")]
     return [day for day in sources.days if calendar.is_trading_day(day)], said

@@ -24,6 +24,7 @@ from kitetui.domain import (
     SignalKind,
 )
 from kitetui.events import EventKind
+from kitetui.secret_values import scrub
 from kitetui.views import BlockedView, EventView, SignalView
 
 if TYPE_CHECKING:
@@ -45,6 +46,9 @@ class TraderRecords:
             return
         if not event.ts_ns:
             event = replace(event, ts_ns=self.clock.now_ns)
+        message = scrub(event.message)  # the screen and the log get it as the journal does
+        if message != event.message:
+            event = replace(event, message=message)
         self.journal.add_event(event)
         self.event_seq += 1
         self.counts["events"] += 1

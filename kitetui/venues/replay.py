@@ -24,8 +24,10 @@ from kitetui.market.replay import (
     Pacer,
     ReplaySources,
     clip_sources,
+    index_symbols,
     load_replay_sources,
     merge_batches,
+    quiet_index_volume,
 )
 from kitetui.market.session_hours import SessionHours
 from kitetui.preflight import check_replay_days
@@ -81,7 +83,7 @@ class ReplayVenue:
             )
             if self.window is not None:
                 loaded_sources = self._clipped(loaded_sources, host.config_path)
-            events.extend(loaded_sources.events)
+            events.extend(quiet_index_volume(loaded_sources.events, index_symbols(master)))
             events.extend(
                 check_replay_days(cfg, loaded_sources.days, host.calendar, host.config_path)
             )

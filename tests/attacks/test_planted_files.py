@@ -8,6 +8,7 @@ making ``os.geteuid`` answer a different uid, so the tests run as any user.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import sqlite3
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kitetui.private_files import write_private
+from kitetui.private_files import make_private_dir, write_private
 from kitetui.store.database import check_path
 from kitetui.store.errors import DatabasePathError
 from kitetui.store.lock import DeskLock
@@ -29,6 +30,7 @@ from kitetui.store.recording import (
     save_master,
 )
 from kitetui.store.seal import is_sealed, seal_path, write_seal
+from kitetui.sweep.results import write_csv
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX files")
 
@@ -71,7 +73,7 @@ def test_write_private_with_another_users_file_in_the_way_refuses_before_writing
     monkeypatch.setattr(os, "geteuid", lambda: planted.stat().st_uid + 1)
 
     with pytest.raises(OSError) as caught:
-        write_private(planted, "ts,price\nSECRET-TRADE,520\n", follow_symlinks=True)
+        write_private(planted, "ts,price\nSECRET-TRADE,520\n")
 
     assert "not by you" in str(caught.value.strerror)
     assert planted.read_text() == ""
@@ -95,6 +97,96 @@ def test_write_private_with_an_open_file_of_ours_tightens_it_before_writing(
 
     assert seen == [0o600]
     assert old.read_text() == "{}"
+
+
+def test_write_private_over_a_hard_link_replaces_its_own_name_and_leaves_the_other(
+    tmp_path: Path,
+) -> None:
+    """A report, export or sweep file that is a hard link (st_nlink 2) to another file
+    of the user's was truncated in place, the other name's content with it. The new
+    content goes to a scratch file in the same folder, renamed over the old name."""
+    precious = tmp_path / "notes.txt"
+    precious.write_text("my notes\n")
+    precious.chmod(0o644)
+    linked = tmp_path / "equity.csv"
+    linked.hardlink_to(precious)
+
+    write_private(linked, "ts,equity\n")
+
+    assert precious.read_text() == "my notes\n" and mode(precious) == 0o644
+    assert precious.stat().st_nlink == 1
+    assert linked.read_text() == "ts,equity\n" and mode(linked) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["equity.csv", "notes.txt"]
+
+
+def test_sweep_results_over_a_hard_link_leave_the_other_name_alone(tmp_path: Path) -> None:
+    precious = tmp_path / "notes.txt"
+    precious.write_text("my notes\n")
+    results = tmp_path / "results.csv"
+    results.hardlink_to(precious)
+
+    write_csv(results, [], ["fast"])
+
+    assert precious.read_text() == "my notes\n"
+    assert results.read_text().startswith("rank,")
+
+
+def test_write_private_with_a_symlink_refuses_it_and_leaves_the_target(tmp_path: Path) -> None:
+    precious = tmp_path / "notes.txt"
+    precious.write_text("my notes\n")
+    precious.chmod(0o644)
+    (tmp_path / "latest.csv").symlink_to(precious)
+
+    with pytest.raises(OSError) as caught:
+        write_private(tmp_path / "latest.csv", "a\n")
+
+    assert caught.value.errno == errno.ELOOP
+    assert precious.read_text() == "my notes\n" and mode(precious) == 0o644
+
+
+def test_write_private_into_another_users_folder_refuses_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    theirs = tmp_path / "shared"
+    theirs.mkdir()
+    theirs.chmod(0o777)
+    monkeypatch.setattr(Path, "stat", _owned_by(theirs, 4242, os.geteuid(), Path.stat))
+
+    with pytest.raises(OSError) as caught:
+        write_private(theirs / "fills.csv", "ts,price\nSECRET-TRADE,520\n")
+
+    assert caught.value.strerror.startswith("the folder is owned by uid 4242, not by you")
+    assert list(theirs.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("owner", "folder_mode", "refused"),
+    [
+        (4242, 0o755, True),
+        (4242, 0o1777, True),
+        (0, 0o777, True),
+        (0, 0o1777, False),
+        (0, 0o755, False),
+    ],
+    ids=["other-user", "other-user-sticky", "root-open", "root-sticky", "root-closed"],
+)
+def test_make_private_dir_trusts_only_your_own_or_roots_guarded_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, owner: int, folder_mode: int, refused: bool
+) -> None:
+    """``--out`` a folder another user owns: the owner may delete, rename or swap the
+    files kitetui writes there. Root's ``/tmp`` (sticky) stays usable."""
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(folder_mode)
+    monkeypatch.setattr(os, "geteuid", lambda: 4343)
+    monkeypatch.setattr(Path, "stat", _owned_by(out, owner, 4343, Path.stat))
+
+    if refused:
+        with pytest.raises(OSError, match=f"owned by uid {owner}, not by you"):
+            make_private_dir(out)
+    else:
+        make_private_dir(out)
+    assert stat.S_IMODE(out.stat().st_mode) == folder_mode
 
 
 # -- a paper/live session's recording and the master saved beside it --------------------

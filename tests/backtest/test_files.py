@@ -46,12 +46,15 @@ def test_write_private_refuses_a_planted_symlink(tmp_path: Path) -> None:
     assert target.read_text() == "keep me"
 
 
-def test_write_private_follows_a_symlink_when_asked(tmp_path: Path) -> None:
+def test_write_private_never_follows_a_symlink_even_one_the_user_named(tmp_path: Path) -> None:
+    """``kitetui export --out latest.csv`` (a link) made its target 0600 and overwrote
+    it; every file the CLI writes now refuses a link, as report and sweep files did."""
     target = tmp_path / "latest-real.csv"
+    target.write_text("keep me")
     (tmp_path / "latest.csv").symlink_to(target)
-    write_private(tmp_path / "latest.csv", "a\n", follow_symlinks=True)
-    assert target.read_text() == "a\n"
-    assert target.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(OSError):
+        write_private(tmp_path / "latest.csv", "a\n")
+    assert target.read_text() == "keep me"
 
 
 def test_csv_text_neutralises_formula_text_but_keeps_numbers_numbers() -> None:

@@ -385,7 +385,10 @@ def test_load_candles_with_gzip_and_plain_give_the_same_bars(tmp_path: Path) -> 
     plain = load_candles(write(tmp_path, "a.csv", text), "NIFTY")
     packed = load_candles(write(tmp_path, "a.csv.gz", text, compress=True), "NIFTY")
 
-    assert plain == packed
+    assert plain.bars == packed.bars
+    # the same events, each naming its own file (this layout has no volume: said)
+    assert [(e.kind, e.level) for e in plain.events] == [("VolumeMissing", "WARNING")]
+    assert [(e.kind, e.level) for e in packed.events] == [("VolumeMissing", "WARNING")]
     assert plain.bars == (Bar("NIFTY", ist_ns(2024, 1, 1, 9, 15), 60, 1.5, 2.0, 1.0, 1.75),)
 
 
@@ -752,3 +755,24 @@ def test_load_index_values_with_naive_utc_stamps_refuses_the_file(tmp_path: Path
     )
     with pytest.raises(DataFormatError, match="timestamps look like UTC without an offset"):
         load_index_values(write(tmp_path, "NIFTY50.csv", rows), "NIFTY 50")
+
+
+@pytest.mark.parametrize("loader", [load_candles, reference_candles], ids=["fast", "careful"])
+def test_load_candles_without_a_volume_column_says_so_once(tmp_path: Path, loader) -> None:
+    """probe: a stock's candles with no volume column loaded as volume 0, silently; a
+    volume-weighted strategy (vwap_filter) then never traded and no one said why."""
+    text = "date,open,high,low,close\n" + "".join(
+        f"2023-04-03 09:{15 + i}:00+05:30,100,101,99,100.5\n" for i in range(5)
+    )
+    result = loader(write(tmp_path, "SBIN.csv", text), "SBIN")
+
+    assert [bar.volume for bar in result.bars] == [0] * 5
+    (event,) = [e for e in result.events if e.kind == "VolumeMissing"]
+    assert event.level == "WARNING" and event.symbol == "SBIN"
+    assert event.message.startswith("SBIN.csv: no volume column: its bars load with volume 0")
+    assert event.data["path"] == str(tmp_path / "SBIN.csv")
+
+
+def test_load_candles_with_a_volume_column_says_nothing_of_volume(tmp_path: Path) -> None:
+    result = load_candles(write(tmp_path, "k.csv", KITE_HEADER + kite_line(0)), "SBIN")
+    assert not [e for e in result.events if e.kind == "VolumeMissing"]
