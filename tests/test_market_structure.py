@@ -20,6 +20,7 @@ from kitetui.backtest.ledger import load_ledger
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import parse_config
 from kitetui.money import Charges
+from kitetui.runs_listing import list_runs
 from kitetui.store.rows import fill_charges_from_row
 from kitetui.supervisor import Supervisor
 
@@ -337,11 +338,19 @@ async def test_data_on_a_calendar_holiday_is_flagged(tmp_path: Path) -> None:
     assert len(flagged) == 1 and "2023-04-05" in flagged[0][0]
 
 
-def _expiry_day_replay(folder: Path, days: tuple[str, str] = ("2022-11-24", "2022-11-25")) -> None:
+def _expiry_day_replay(
+    folder: Path,
+    days: tuple[str, str] = ("2022-11-24", "2022-11-25"),
+    *,
+    rise: float = 1.5,
+    time_value: float | None = None,
+) -> None:
     """NIFTY 50 minutes for two days (by default 2022-11-24, the NOV expiry, and 11-25):
-    a zig-zag until 12:00 (the EMAs cross), then a steady rise to the close (no cross: a
-    call bought on the last rise is held into the bell). NOV option ticks each minute of
-    the first day, priced at intrinsic value plus a time value that dies at 15:30."""
+    a zig-zag until 12:00 (the EMAs cross), then a steady rise of ``rise`` a minute to
+    the close (no cross: a call bought on the last rise is held into the bell). NOV
+    option ticks each minute of the first day, priced at intrinsic value plus a time
+    value that dies at 15:30 (or, with ``time_value``, stays that until the last tick:
+    a premium stop never fires, so an out-of-the-money call is held into the bell)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["date", "open", "high", "low", "close", "volume"])
@@ -350,7 +359,7 @@ def _expiry_day_replay(folder: Path, days: tuple[str, str] = ("2022-11-24", "202
         if minute < 165:
             levels[minute] = 18150 + 60 * ((minute // 40) % 2 * 2 - 1) * (minute % 40) / 40
         else:
-            levels[minute] = levels[164] + 1.5 * (minute - 164)
+            levels[minute] = levels[164] + rise * (minute - 164)
     for day in days:
         for minute, close in levels.items():
             ts = f"{day} {9 + (15 + minute) // 60:02d}:{(15 + minute) % 60:02d}:00+05:30"
@@ -361,7 +370,8 @@ def _expiry_day_replay(folder: Path, days: tuple[str, str] = ("2022-11-24", "202
             lines = []
             for minute, spot in levels.items():
                 intrinsic = max(0.0, spot - strike if right == "CE" else strike - spot)
-                price = round((intrinsic + 0.2 * (375 - minute)) * 20) / 20 or 0.05
+                extra = 0.2 * (375 - minute) if time_value is None else time_value
+                price = round((intrinsic + extra) * 20) / 20 or 0.05
                 stamp = f"{9 + (15 + minute) // 60:02d}:{(15 + minute) % 60:02d}:00"
                 lines.append(f"{days[0].replace('-', '')},{stamp},{price:.2f},500,100000")
             path = folder / f"NIFTY22NOV{strike}{right}.csv.gz"
@@ -472,13 +482,73 @@ async def test_an_option_exercised_at_expiry_is_charged_stt_on_exercise_everywhe
     assert "exercised: charged brokerage, STT on exercise of the intrinsic value" in message
 
 
+async def test_an_option_out_of_the_money_at_expiry_lapses_at_zero_everywhere(
+    tmp_path: Path,
+) -> None:
+    """An NRML call one strike out of the money held through its expiry day's close:
+    NSE settles it at zero and it lapses (no order, no charges). It was closed at one
+    tick (0.05), because the paper book fills nothing at zero, so the trade's gross was
+    0.05 × quantity better than the exchange's. The journal's fill, the desk's P&L and
+    performance figures, and the report's trade and totals now read zero."""
+    _master(tmp_path / "instruments.csv")
+    _expiry_day_replay(tmp_path, rise=0.1, time_value=30.0)  # ends below the call bought
+    data = _nrml_options(tmp_path)
+    data["engines"][0]["offset_steps"] = 1  # the call one strike above the money
+    db = tmp_path / "state.db"
+    supervisor = await _run(parse_config(data, "t.yaml"), db)
+    assert supervisor.portfolio.open_positions() == []
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        fills = conn.execute(
+            "SELECT f.*, o.purpose, o.reason, o.avg_price, o.status FROM fills f "
+            "JOIN orders o ON o.tag = f.tag ORDER BY f.seq"
+        ).fetchall()
+    (settled,) = [f for f in fills if f["purpose"] == "SQUARE_OFF"]
+    symbol, quantity = settled["symbol"], settled["quantity"]
+    index_close = 18150 - 60 * 4 / 40 + 0.1 * (374 - 164)
+    strike = int(symbol[len("NIFTY22NOV") : -2])
+    assert symbol.endswith("CE") and strike > index_close, (symbol, index_close)
+    assert settled["reason"].startswith("expiry settlement (lapse) at intrinsic value 0.00")
+    assert (settled["side"], settled["price"], settled["avg_price"]) == ("SELL", 0.0, 0.0)
+    assert settled["status"] == "COMPLETE"
+    cost = fill_charges_from_row(settled)
+    assert cost is not None and cost.paise == 0  # a lapse is charged nothing
+    (bought,) = [f for f in fills if f["symbol"] == symbol and f["side"] == "BUY"]
+    assert bought["quantity"] == quantity
+    D = Decimal
+    gross = (D(0) - D(repr(bought["price"]))) * quantity  # the whole premium, lost
+    # the report: the trade's exit at zero, its gross the premium paid, and the totals
+    report = build_report(load_ledger(db, supervisor.run_id))
+    rows = list(csv.DictReader(io.StringIO(trades_csv(report))))
+    (trade,) = [r for r in rows if r["tradingsymbol"] == symbol]
+    assert D(trade["exit_price"]) == 0 and D(trade["gross"]) == gross, trade
+    bought_charges = fill_charges_from_row(bought)
+    assert bought_charges is not None
+    assert D(trade["charges"]) == bought_charges.charges.total
+    # the desk: the position realized the same gross, and its run totals are the report's
+    position = supervisor.portfolio.position(symbol)
+    assert position is not None and D(position.realized_paise) / 100 == gross
+    assert D(supervisor.portfolio.gross_pnl_paise) / 100 == report.total.gross_pnl
+    assert supervisor.portfolio.charges_paise == sum(f["charges_paise"] for f in fills)
+    # `kitetui runs` rebuilds the run's P&L from the journal, the fill at zero with it
+    (line,) = list_runs(db)
+    assert D(repr(line.realized_pnl)) == D(supervisor.portfolio.realized_paise) / 100
+    # the performance figures (the Performance tab) read the same fills
+    view = supervisor.performance.view({}, "", {})
+    (run,) = [r for r in view.rows if r.scope == "run" and r.part == "all"]
+    assert D(repr(run.gross)) == report.total.gross_pnl.quantize(D("0.01"))
+    (message,) = _rows(db, "SELECT message FROM events WHERE kind = 'ExpirySettled'")[0]
+    assert "intrinsic value 0.00" in message and "one tick" not in message, message
+    assert "lapsed worthless: no order at the exchange, so no charges" in message
+
+
 async def test_an_option_whose_expiry_day_the_desk_missed_is_settled_before_it_trades(
     tmp_path: Path,
 ) -> None:
     """A desk not run on the expiry day (a paper desk switched off that day; data with
     no session for it): the call it held is found expired at the next session's start
     and settled against the index price it has then (here the call's strike: worthless,
-    closed at one tick), not carried on at its last premium."""
+    settled at zero), not carried on at its last premium."""
     _master(tmp_path / "instruments.csv")
     _expiry_day_replay(tmp_path, days=("2022-11-23", "2022-11-25"))  # 11-24 missed
     db = tmp_path / "state.db"
@@ -490,11 +560,11 @@ async def test_an_option_whose_expiry_day_the_desk_missed_is_settled_before_it_t
         f"SELECT o.purpose, f.price FROM orders o LEFT JOIN fills f ON f.tag = o.tag "
         f"WHERE o.symbol LIKE 'NIFTY22NOV%' AND {day} = '2022-11-25'",
     )
-    assert nov == [("SQUARE_OFF", 0.05)], nov
+    assert nov == [("SQUARE_OFF", 0.0)], nov
     (message,) = _rows(db, "SELECT message FROM events WHERE kind = 'ExpirySettled'")[0]
     assert "expired before this session" in message, message
     assert "NIFTY 50 last at 18150.00" in message and "worthless" in message, message
-    # it lapsed: no order at the exchange, so its one-tick close is charged nothing
+    # it lapsed: no order at the exchange, so its close at zero is charged nothing
     assert "lapsed worthless: no order at the exchange, so no charges" in message
     charged = _rows(
         db,
