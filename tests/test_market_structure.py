@@ -119,7 +119,12 @@ async def test_default_replay_with_three_engines_trades_real_contracts_in_lots(
 IST = timedelta(hours=5, minutes=30)
 
 
-def _master(path: Path) -> None:
+OPTION_EXPIRIES = (("NIFTY22NOV", "2022-11-24"), ("NIFTY22D01", "2022-12-01"))
+
+
+def _master(path: Path, options: tuple[tuple[str, str], ...] = OPTION_EXPIRIES) -> None:
+    """NIFTY 50, the NOV and DEC futures, and 17800-18800 options of ``options``' expiries
+    (by default the NOV monthly and the next weekly, 1-Dec)."""
     rows = [KITE_HEADER, "256265,1001,NIFTY 50,NIFTY 50,0,,0,0,0,EQ,INDICES,NSE"]
     token = 100
     futures = [("NIFTY22NOVFUT", "2022-11-24"), ("NIFTY22DECFUT", "2022-12-29")]
@@ -128,7 +133,7 @@ def _master(path: Path) -> None:
         rows.append(
             f"{token * 256 + 2},{token},{symbol},NIFTY,0,{expiry},0,0.05,50,FUT,NFO-FUT,NFO"
         )
-    for prefix, expiry in (("NIFTY22NOV", "2022-11-24"), ("NIFTY22D01", "2022-12-01")):
+    for prefix, expiry in options:
         for strike in range(17800, 18801, 50):
             for right in ("CE", "PE"):
                 token += 1
@@ -201,11 +206,14 @@ async def test_replay_across_expiry_with_roll_rolls_future_and_options(tmp_path:
         ("2022-11-25", "NIFTY22DECFUT"),
     ]
     rolls = _rows(db, "SELECT ts_ns, message FROM events WHERE kind='OptionsRolled' ORDER BY ts_ns")
-    expiries = [(day_of(ts), "2022-12-01" in m) for ts, m in rolls]
-    assert any(day == "2022-11-25" and nxt for day, nxt in expiries), rolls
-    assert not any(day in ("2022-11-23", "2022-11-24") and nxt for day, nxt in expiries)
+    expiries = [(_ist(ts), "2022-12-01" in m) for ts, m in rolls]
+    assert any(when.startswith("2022-11-25") and nxt for when, nxt in expiries), rolls
+    # the 1-Dec weekly from the NOV expiry day's cut-off (13:30) on, never before it
+    first_next = min(when for when, nxt in expiries if nxt)
+    assert first_next == "2022-11-24 13:30", rolls
     assert len({m.split("->")[1] for _, m in rolls}) >= 3  # ATM moved with the index
-    # no quotes exist for these contracts: every option entry was refused, and said why
+    # no quotes exist for these contracts: every option entry was refused, and said why;
+    # none for the expiry-day cut-off, since past it the entries went to the next expiry
     why = {
         r
         for (r,) in _rows(
@@ -213,11 +221,115 @@ async def test_replay_across_expiry_with_roll_rolls_future_and_options(tmp_path:
             "SELECT DISTINCT rule FROM risk_decisions WHERE engine='options' AND purpose='ENTRY'",
         )
     }
-    assert why and why <= {"no_quote", "expiry_day_cutoff", "entry_cutoff"}, why
-    cutoff = _rows(
-        db, "SELECT ts_ns FROM risk_decisions WHERE engine='options' AND rule='expiry_day_cutoff'"
-    )
-    assert cutoff and all(day_of(ts) == "2022-11-24" for (ts,) in cutoff)
+    assert why and why <= {"no_quote", "entry_cutoff"}, why
+
+
+def _option_ticks(folder: Path, prefix: str, day: str, premium: float) -> None:
+    """A tick each minute of ``day`` at ``premium`` for every listed strike of
+    ``prefix`` (17800-18800, CE and PE): a quote for whatever the engine picks."""
+    for strike in range(17800, 18801, 50):
+        for right in ("CE", "PE"):
+            lines = [
+                f"{day.replace('-', '')},{9 + (15 + m) // 60:02d}:{(15 + m) % 60:02d}:00,"
+                f"{premium:.2f},500,100000"
+                for m in range(375)
+            ]
+            path = folder / f"{prefix}{strike}{right}.csv.gz"
+            path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+
+
+def _options_across_expiry(folder: Path) -> dict:
+    """The zig-zag NIFTY 50 of 23-25 Nov (a cross every 40 minutes) and an MIS options
+    engine on it, quotes for the 1-Dec weekly on the NOV expiry day."""
+    _index_candles(folder / "index.csv.gz")
+    _option_ticks(folder, "NIFTY22D01", "2022-11-24", 40.0)
+    return {
+        "replay": {
+            "speed": "max",
+            "sources": [
+                {"symbol": "NIFTY 50", "path": str(folder / "index.csv.gz")},
+                {"exchange": "NFO", "kind": "ticks", "path": str(folder / "NIFTY22*.gz")},
+            ],
+        },
+        "instruments": [str(folder / "instruments.csv")],
+        "engines": [
+            {
+                "name": "options",
+                "kind": "options",
+                "underlying": "NIFTY",
+                "underlying_symbol": "NIFTY 50",
+                "strategy": "ema_cross",
+                "timeframe": "1m",
+                "params": {"fast": 3, "slow": 8},
+            }
+        ],
+    }
+
+
+def _ist(ts_ns: int) -> str:
+    """``YYYY-MM-DD HH:MM`` in IST."""
+    from kitetui.clock import format_ist
+
+    return format_ist(ts_ns)[:16]
+
+
+async def test_after_the_expiry_day_cutoff_the_options_engine_trades_the_next_expiry(
+    tmp_path: Path,
+) -> None:
+    """On the NOV expiry day, past ``expiry_day_cutoff`` (13:30), the engine's signals go
+    to the next listed expiry (the 1-Dec weekly), as a trader rolls weeklies; it used to
+    refuse every entry for the rest of the day. The roll is journaled once."""
+    _master(tmp_path / "instruments.csv")
+    db = tmp_path / "state.db"
+    await _run(parse_config(_options_across_expiry(tmp_path), "t.yaml"), db)
+    rolled = [
+        (_ist(ts), m)
+        for ts, m in _rows(
+            db, "SELECT ts_ns, message FROM events WHERE kind='OptionsRolled' ORDER BY ts_ns"
+        )
+        if "expiry day" in m
+    ]
+    assert len(rolled) == 1, rolled
+    ((when, message),) = rolled
+    assert when == "2022-11-24 13:30", rolled
+    assert "after 13:30 on its expiry day 2022-11-24" in message, message
+    assert "to the next expiry 2022-12-01" in message and "NIFTY22D01" in message, message
+    entries = [
+        (_ist(ts), symbol, status)
+        for ts, symbol, status in _rows(
+            db, "SELECT ts_ns, symbol, status FROM orders WHERE purpose='ENTRY' ORDER BY ts_ns"
+        )
+        if _ist(ts).startswith("2022-11-24")
+    ]
+    late = [e for e in entries if e[0] >= "2022-11-24 13:30"]
+    assert late and all(s.startswith("NIFTY22D01") and st == "COMPLETE" for _, s, st in late)
+    assert not _rows(db, "SELECT 1 FROM risk_decisions WHERE rule='expiry_day_cutoff'")
+
+
+async def test_past_the_cutoff_with_no_next_expiry_listed_the_engine_says_so_once(
+    tmp_path: Path,
+) -> None:
+    """A master that lists no expiry after the NOV one: past the cutoff the engine keeps
+    the expiring contracts (their entries refused, as before) and says once that it has
+    nothing to roll to, rather than idling in silence."""
+    _master(tmp_path / "instruments.csv", options=OPTION_EXPIRIES[:1])
+    db = tmp_path / "state.db"
+    await _run(parse_config(_options_across_expiry(tmp_path), "t.yaml"), db)
+    missing = [
+        (_ist(ts), level, m)
+        for ts, level, m in _rows(
+            db,
+            "SELECT ts_ns, level, message FROM events WHERE kind='InstrumentMissing' "
+            "ORDER BY ts_ns",
+        )
+        if _ist(ts).startswith("2022-11-24")
+    ]
+    assert len(missing) == 1, missing
+    ((when, level, message),) = missing
+    assert (when, level) == ("2022-11-24 13:30", "WARNING"), missing
+    assert "no NFO:NIFTY option expiry is listed after 2022-11-24" in message, message
+    refused = _rows(db, "SELECT ts_ns FROM risk_decisions WHERE rule='expiry_day_cutoff'")
+    assert refused and all(_ist(ts) >= "2022-11-24 13:30" for (ts,) in refused)
 
 
 def _two_days_of(source: Path, out: Path, cut_first_at: str) -> None:
