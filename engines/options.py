@@ -4,7 +4,11 @@ Signals come from the underlying's own bars (the index); the contracts are the
 nearest listed expiry's ATM strike (± ``offset_steps``), re-centred with hysteresis
 when the underlying moves a full strike away, and on expiry. Buying only: the most a
 trade can lose is the premium paid, and the premium stop caps it at
-``max_premium_at_risk``. No new entries after ``expiry_day_cutoff`` on expiry day.
+``max_premium_at_risk``. On an expiry day, from ``expiry_day_cutoff`` on, the contracts
+come from the next listed expiry (the weekly rolls to the next weekly, journaled once as
+``OptionsRolled``): no new entry goes into the expiring contracts, whose positions keep
+their stops, exits and square-off. With no later expiry listed the engine keeps the
+expiring pair, its entries refused by the cut-off rule, and says so (``InstrumentMissing``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ class OptionsEngine(Engine):
         self.pair: OptionPair | None = None
         self._signal_pair: OptionPair | None = None  # the pair of the bar last decided
         self._cutoff_minute = minute_of(parse_clock(cfg.expiry_day_cutoff))
+        self._expiring: date | None = None  # today, when the nearest listed expiry is today
+        self._said_roll: date | None = None  # the expiry day whose roll was journaled
 
     async def start_session(
         self, day: date, prices: Mapping[str, float], turnover: Mapping[str, float]
@@ -42,8 +48,10 @@ class OptionsEngine(Engine):
         await super().start_session(day, prices, turnover)
         if self.pair is not None and self.pair.expiry < day:
             self.pair = None  # expired: never listed (or watched) again
+        self._expiring = None
         try:
-            nearest_expiry(self.master, self.config.underlying, day)
+            if nearest_expiry(self.master, self.config.underlying, day) == day:
+                self._expiring = day
         except InstrumentError as exc:
             self.nothing_to_trade("NO CONTRACTS", str(exc))
         self._subscribe_pair()
@@ -77,8 +85,10 @@ class OptionsEngine(Engine):
         strategy = self.strategy_for(bar.symbol)
         decision = strategy.on_bar(bar, self.direction())
         self.history.add(bar, decision.indicators)
+        day = ist_date(bar.end_ns)
+        rolling = self._expiring == day and ist_minute_of_day(bar.end_ns) >= self._cutoff_minute
         try:
-            pair, changed = self.selector.select(bar.close, ist_date(bar.end_ns))
+            pair, changed = self._select(bar, day, rolling)
         except InstrumentError as exc:
             if self.trading:
                 self.record(
@@ -90,16 +100,48 @@ class OptionsEngine(Engine):
             self.pair = pair
             self._subscribe_pair()
             if self.trading:
+                why = ""
+                if rolling and pair.expiry > day and self._said_roll != day:
+                    self._said_roll = day  # said once: later moves are re-centrings
+                    why = (
+                        f"after {self.config.expiry_day_cutoff} on its expiry day {day}, "
+                        f"rolled to the next expiry {pair.expiry} (the expiring contracts "
+                        "are only closed): "
+                    )
                 self.record(
                     EventKind.OPTIONS_ROLLED,
-                    f"{self.config.underlying} {bar.close:g}: ATM {pair.atm:g} step {pair.step:g} "
-                    f"expiry {pair.expiry} -> {pair.ce.tradingsymbol} / {pair.pe.tradingsymbol}"
+                    f"{why}{self.config.underlying} {bar.close:g}: ATM {pair.atm:g} step "
+                    f"{pair.step:g} expiry {pair.expiry} -> {pair.ce.tradingsymbol} / "
+                    f"{pair.pe.tradingsymbol}"
                     + (f" (was {old.ce.tradingsymbol} / {old.pe.tradingsymbol})" if old else ""),
                     symbol=bar.symbol,
                     notes=list(self.selector.last_notes),
                 )
         self._signal_pair = pair
         return self.make_signal(bar, strategy.name, decision, {"atm": pair.atm})
+
+    def _select(self, bar: Bar, day: date, rolling: bool) -> tuple[OptionPair, bool]:
+        """The pair for ``bar``: past the cut-off on an expiry day (``rolling``), the next
+        expiry's, as a trader rolls weeklies, so signals keep trading after the cut-off.
+        No later expiry listed: the expiring pair stays (its entries refused by the
+        cut-off rule, its held contracts closed as ever), and the engine says so once."""
+        if rolling:
+            try:
+                return self.selector.select(bar.close, day, past_today=True)
+            except InstrumentError as exc:
+                if self.trading and self._said_roll != day:
+                    self._said_roll = day
+                    cfg = self.config
+                    self.record(
+                        EventKind.INSTRUMENT_MISSING,
+                        f"after {cfg.expiry_day_cutoff} on the expiry day {day}: no "
+                        f"{self.exchange.value}:{cfg.underlying} option expiry is listed "
+                        f"after {day}, so there is nothing to roll to; new entries stay "
+                        f"refused for the rest of the day ({exc})",
+                        level="WARNING",
+                        symbol=bar.symbol,
+                    )
+        return self.selector.select(bar.close, day)
 
     async def act(self, signal: Signal) -> None:
         """Buy the CE or PE of the pair the signal was decided with."""

@@ -384,7 +384,7 @@ class OptionsEngineConfig(_EngineBase):
     premium_stop_pct: Annotated[float, Field(gt=0, lt=100, allow_inf_nan=False)] = 30.0
     max_premium_at_risk: _bounded(MAX_RUPEES) = 10_000.0  # lost if the premium stop is hit
     max_premium_outlay: _bounded(MAX_RUPEES) = 200_000.0  # rupees paid for one entry at most
-    expiry_day_cutoff: ClockTime = "13:30"  # no new entries after this on expiry day
+    expiry_day_cutoff: ClockTime = "13:30"  # expiry day: from this on, trade the next expiry
 
 
 def _no_repeats(key: str, values: list[str]) -> None:

@@ -23,6 +23,8 @@ from kitetui.clock import format_ist
 from kitetui.domain import Fill, Product, Side
 from kitetui.store.errors import DatabasePathError, DatabaseRefused
 from kitetui.store.verify import read_only_uri
+from kitetui.trading import expiry_settlement
+from kitetui.trading.expiry_settlement import SettlementKind
 from kitetui.trading.portfolio import Portfolio
 
 
@@ -82,13 +84,17 @@ def _line(conn: sqlite3.Connection, row: tuple) -> RunLine:
     ).fetchone()
     portfolio = Portfolio(0.0)
     fills = charges_paise = unpriced = 0
-    for fill_id, tag, symbol, side, qty, price, ts_ns, paise in conn.execute(
-        "SELECT fill_id, tag, symbol, side, quantity, price, ts_ns, charges_paise FROM fills "
-        "WHERE run_id = ? ORDER BY seq",
+    for fill_id, tag, symbol, side, qty, price, ts_ns, paise, reason in conn.execute(
+        "SELECT f.fill_id, f.tag, f.symbol, f.side, f.quantity, f.price, f.ts_ns, "
+        "f.charges_paise, COALESCE(o.reason, '') FROM fills f LEFT JOIN orders o "
+        "ON o.tag = f.tag WHERE f.run_id = ? ORDER BY f.seq",
         (run_id,),
     ):
+        # an option that lapsed at expiry closed at zero: its order's reason says so
+        lapse = expiry_settlement.kind_of(reason) is SettlementKind.LAPSE
         portfolio.apply_fill(
-            Fill(fill_id, tag, symbol, Side(side), int(qty), float(price), ts_ns, "", Product.MIS)
+            Fill(fill_id, tag, symbol, Side(side), int(qty), float(price), ts_ns, "", Product.MIS),
+            lapse=lapse,
         )
         fills += 1
         if paise is None:

@@ -20,6 +20,7 @@ from kitetui.backtest.ledger import load_ledger
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import parse_config
 from kitetui.money import Charges
+from kitetui.runs_listing import list_runs
 from kitetui.store.rows import fill_charges_from_row
 from kitetui.supervisor import Supervisor
 
@@ -118,7 +119,12 @@ async def test_default_replay_with_three_engines_trades_real_contracts_in_lots(
 IST = timedelta(hours=5, minutes=30)
 
 
-def _master(path: Path) -> None:
+OPTION_EXPIRIES = (("NIFTY22NOV", "2022-11-24"), ("NIFTY22D01", "2022-12-01"))
+
+
+def _master(path: Path, options: tuple[tuple[str, str], ...] = OPTION_EXPIRIES) -> None:
+    """NIFTY 50, the NOV and DEC futures, and 17800-18800 options of ``options``' expiries
+    (by default the NOV monthly and the next weekly, 1-Dec)."""
     rows = [KITE_HEADER, "256265,1001,NIFTY 50,NIFTY 50,0,,0,0,0,EQ,INDICES,NSE"]
     token = 100
     futures = [("NIFTY22NOVFUT", "2022-11-24"), ("NIFTY22DECFUT", "2022-12-29")]
@@ -127,7 +133,7 @@ def _master(path: Path) -> None:
         rows.append(
             f"{token * 256 + 2},{token},{symbol},NIFTY,0,{expiry},0,0.05,50,FUT,NFO-FUT,NFO"
         )
-    for prefix, expiry in (("NIFTY22NOV", "2022-11-24"), ("NIFTY22D01", "2022-12-01")):
+    for prefix, expiry in options:
         for strike in range(17800, 18801, 50):
             for right in ("CE", "PE"):
                 token += 1
@@ -200,11 +206,14 @@ async def test_replay_across_expiry_with_roll_rolls_future_and_options(tmp_path:
         ("2022-11-25", "NIFTY22DECFUT"),
     ]
     rolls = _rows(db, "SELECT ts_ns, message FROM events WHERE kind='OptionsRolled' ORDER BY ts_ns")
-    expiries = [(day_of(ts), "2022-12-01" in m) for ts, m in rolls]
-    assert any(day == "2022-11-25" and nxt for day, nxt in expiries), rolls
-    assert not any(day in ("2022-11-23", "2022-11-24") and nxt for day, nxt in expiries)
+    expiries = [(_ist(ts), "2022-12-01" in m) for ts, m in rolls]
+    assert any(when.startswith("2022-11-25") and nxt for when, nxt in expiries), rolls
+    # the 1-Dec weekly from the NOV expiry day's cut-off (13:30) on, never before it
+    first_next = min(when for when, nxt in expiries if nxt)
+    assert first_next == "2022-11-24 13:30", rolls
     assert len({m.split("->")[1] for _, m in rolls}) >= 3  # ATM moved with the index
-    # no quotes exist for these contracts: every option entry was refused, and said why
+    # no quotes exist for these contracts: every option entry was refused, and said why;
+    # none for the expiry-day cut-off, since past it the entries went to the next expiry
     why = {
         r
         for (r,) in _rows(
@@ -212,11 +221,115 @@ async def test_replay_across_expiry_with_roll_rolls_future_and_options(tmp_path:
             "SELECT DISTINCT rule FROM risk_decisions WHERE engine='options' AND purpose='ENTRY'",
         )
     }
-    assert why and why <= {"no_quote", "expiry_day_cutoff", "entry_cutoff"}, why
-    cutoff = _rows(
-        db, "SELECT ts_ns FROM risk_decisions WHERE engine='options' AND rule='expiry_day_cutoff'"
-    )
-    assert cutoff and all(day_of(ts) == "2022-11-24" for (ts,) in cutoff)
+    assert why and why <= {"no_quote", "entry_cutoff"}, why
+
+
+def _option_ticks(folder: Path, prefix: str, day: str, premium: float) -> None:
+    """A tick each minute of ``day`` at ``premium`` for every listed strike of
+    ``prefix`` (17800-18800, CE and PE): a quote for whatever the engine picks."""
+    for strike in range(17800, 18801, 50):
+        for right in ("CE", "PE"):
+            lines = [
+                f"{day.replace('-', '')},{9 + (15 + m) // 60:02d}:{(15 + m) % 60:02d}:00,"
+                f"{premium:.2f},500,100000"
+                for m in range(375)
+            ]
+            path = folder / f"{prefix}{strike}{right}.csv.gz"
+            path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+
+
+def _options_across_expiry(folder: Path) -> dict:
+    """The zig-zag NIFTY 50 of 23-25 Nov (a cross every 40 minutes) and an MIS options
+    engine on it, quotes for the 1-Dec weekly on the NOV expiry day."""
+    _index_candles(folder / "index.csv.gz")
+    _option_ticks(folder, "NIFTY22D01", "2022-11-24", 40.0)
+    return {
+        "replay": {
+            "speed": "max",
+            "sources": [
+                {"symbol": "NIFTY 50", "path": str(folder / "index.csv.gz")},
+                {"exchange": "NFO", "kind": "ticks", "path": str(folder / "NIFTY22*.gz")},
+            ],
+        },
+        "instruments": [str(folder / "instruments.csv")],
+        "engines": [
+            {
+                "name": "options",
+                "kind": "options",
+                "underlying": "NIFTY",
+                "underlying_symbol": "NIFTY 50",
+                "strategy": "ema_cross",
+                "timeframe": "1m",
+                "params": {"fast": 3, "slow": 8},
+            }
+        ],
+    }
+
+
+def _ist(ts_ns: int) -> str:
+    """``YYYY-MM-DD HH:MM`` in IST."""
+    from kitetui.clock import format_ist
+
+    return format_ist(ts_ns)[:16]
+
+
+async def test_after_the_expiry_day_cutoff_the_options_engine_trades_the_next_expiry(
+    tmp_path: Path,
+) -> None:
+    """On the NOV expiry day, past ``expiry_day_cutoff`` (13:30), the engine's signals go
+    to the next listed expiry (the 1-Dec weekly), as a trader rolls weeklies; it used to
+    refuse every entry for the rest of the day. The roll is journaled once."""
+    _master(tmp_path / "instruments.csv")
+    db = tmp_path / "state.db"
+    await _run(parse_config(_options_across_expiry(tmp_path), "t.yaml"), db)
+    rolled = [
+        (_ist(ts), m)
+        for ts, m in _rows(
+            db, "SELECT ts_ns, message FROM events WHERE kind='OptionsRolled' ORDER BY ts_ns"
+        )
+        if "expiry day" in m
+    ]
+    assert len(rolled) == 1, rolled
+    ((when, message),) = rolled
+    assert when == "2022-11-24 13:30", rolled
+    assert "after 13:30 on its expiry day 2022-11-24" in message, message
+    assert "to the next expiry 2022-12-01" in message and "NIFTY22D01" in message, message
+    entries = [
+        (_ist(ts), symbol, status)
+        for ts, symbol, status in _rows(
+            db, "SELECT ts_ns, symbol, status FROM orders WHERE purpose='ENTRY' ORDER BY ts_ns"
+        )
+        if _ist(ts).startswith("2022-11-24")
+    ]
+    late = [e for e in entries if e[0] >= "2022-11-24 13:30"]
+    assert late and all(s.startswith("NIFTY22D01") and st == "COMPLETE" for _, s, st in late)
+    assert not _rows(db, "SELECT 1 FROM risk_decisions WHERE rule='expiry_day_cutoff'")
+
+
+async def test_past_the_cutoff_with_no_next_expiry_listed_the_engine_says_so_once(
+    tmp_path: Path,
+) -> None:
+    """A master that lists no expiry after the NOV one: past the cutoff the engine keeps
+    the expiring contracts (their entries refused, as before) and says once that it has
+    nothing to roll to, rather than idling in silence."""
+    _master(tmp_path / "instruments.csv", options=OPTION_EXPIRIES[:1])
+    db = tmp_path / "state.db"
+    await _run(parse_config(_options_across_expiry(tmp_path), "t.yaml"), db)
+    missing = [
+        (_ist(ts), level, m)
+        for ts, level, m in _rows(
+            db,
+            "SELECT ts_ns, level, message FROM events WHERE kind='InstrumentMissing' "
+            "ORDER BY ts_ns",
+        )
+        if _ist(ts).startswith("2022-11-24")
+    ]
+    assert len(missing) == 1, missing
+    ((when, level, message),) = missing
+    assert (when, level) == ("2022-11-24 13:30", "WARNING"), missing
+    assert "no NFO:NIFTY option expiry is listed after 2022-11-24" in message, message
+    refused = _rows(db, "SELECT ts_ns FROM risk_decisions WHERE rule='expiry_day_cutoff'")
+    assert refused and all(_ist(ts) >= "2022-11-24 13:30" for (ts,) in refused)
 
 
 def _two_days_of(source: Path, out: Path, cut_first_at: str) -> None:
@@ -337,11 +450,19 @@ async def test_data_on_a_calendar_holiday_is_flagged(tmp_path: Path) -> None:
     assert len(flagged) == 1 and "2023-04-05" in flagged[0][0]
 
 
-def _expiry_day_replay(folder: Path, days: tuple[str, str] = ("2022-11-24", "2022-11-25")) -> None:
+def _expiry_day_replay(
+    folder: Path,
+    days: tuple[str, str] = ("2022-11-24", "2022-11-25"),
+    *,
+    rise: float = 1.5,
+    time_value: float | None = None,
+) -> None:
     """NIFTY 50 minutes for two days (by default 2022-11-24, the NOV expiry, and 11-25):
-    a zig-zag until 12:00 (the EMAs cross), then a steady rise to the close (no cross: a
-    call bought on the last rise is held into the bell). NOV option ticks each minute of
-    the first day, priced at intrinsic value plus a time value that dies at 15:30."""
+    a zig-zag until 12:00 (the EMAs cross), then a steady rise of ``rise`` a minute to
+    the close (no cross: a call bought on the last rise is held into the bell). NOV
+    option ticks each minute of the first day, priced at intrinsic value plus a time
+    value that dies at 15:30 (or, with ``time_value``, stays that until the last tick:
+    a premium stop never fires, so an out-of-the-money call is held into the bell)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["date", "open", "high", "low", "close", "volume"])
@@ -350,7 +471,7 @@ def _expiry_day_replay(folder: Path, days: tuple[str, str] = ("2022-11-24", "202
         if minute < 165:
             levels[minute] = 18150 + 60 * ((minute // 40) % 2 * 2 - 1) * (minute % 40) / 40
         else:
-            levels[minute] = levels[164] + 1.5 * (minute - 164)
+            levels[minute] = levels[164] + rise * (minute - 164)
     for day in days:
         for minute, close in levels.items():
             ts = f"{day} {9 + (15 + minute) // 60:02d}:{(15 + minute) % 60:02d}:00+05:30"
@@ -361,7 +482,8 @@ def _expiry_day_replay(folder: Path, days: tuple[str, str] = ("2022-11-24", "202
             lines = []
             for minute, spot in levels.items():
                 intrinsic = max(0.0, spot - strike if right == "CE" else strike - spot)
-                price = round((intrinsic + 0.2 * (375 - minute)) * 20) / 20 or 0.05
+                extra = 0.2 * (375 - minute) if time_value is None else time_value
+                price = round((intrinsic + extra) * 20) / 20 or 0.05
                 stamp = f"{9 + (15 + minute) // 60:02d}:{(15 + minute) % 60:02d}:00"
                 lines.append(f"{days[0].replace('-', '')},{stamp},{price:.2f},500,100000")
             path = folder / f"NIFTY22NOV{strike}{right}.csv.gz"
@@ -472,13 +594,73 @@ async def test_an_option_exercised_at_expiry_is_charged_stt_on_exercise_everywhe
     assert "exercised: charged brokerage, STT on exercise of the intrinsic value" in message
 
 
+async def test_an_option_out_of_the_money_at_expiry_lapses_at_zero_everywhere(
+    tmp_path: Path,
+) -> None:
+    """An NRML call one strike out of the money held through its expiry day's close:
+    NSE settles it at zero and it lapses (no order, no charges). It was closed at one
+    tick (0.05), because the paper book fills nothing at zero, so the trade's gross was
+    0.05 × quantity better than the exchange's. The journal's fill, the desk's P&L and
+    performance figures, and the report's trade and totals now read zero."""
+    _master(tmp_path / "instruments.csv")
+    _expiry_day_replay(tmp_path, rise=0.1, time_value=30.0)  # ends below the call bought
+    data = _nrml_options(tmp_path)
+    data["engines"][0]["offset_steps"] = 1  # the call one strike above the money
+    db = tmp_path / "state.db"
+    supervisor = await _run(parse_config(data, "t.yaml"), db)
+    assert supervisor.portfolio.open_positions() == []
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        fills = conn.execute(
+            "SELECT f.*, o.purpose, o.reason, o.avg_price, o.status FROM fills f "
+            "JOIN orders o ON o.tag = f.tag ORDER BY f.seq"
+        ).fetchall()
+    (settled,) = [f for f in fills if f["purpose"] == "SQUARE_OFF"]
+    symbol, quantity = settled["symbol"], settled["quantity"]
+    index_close = 18150 - 60 * 4 / 40 + 0.1 * (374 - 164)
+    strike = int(symbol[len("NIFTY22NOV") : -2])
+    assert symbol.endswith("CE") and strike > index_close, (symbol, index_close)
+    assert settled["reason"].startswith("expiry settlement (lapse) at intrinsic value 0.00")
+    assert (settled["side"], settled["price"], settled["avg_price"]) == ("SELL", 0.0, 0.0)
+    assert settled["status"] == "COMPLETE"
+    cost = fill_charges_from_row(settled)
+    assert cost is not None and cost.paise == 0  # a lapse is charged nothing
+    (bought,) = [f for f in fills if f["symbol"] == symbol and f["side"] == "BUY"]
+    assert bought["quantity"] == quantity
+    D = Decimal
+    gross = (D(0) - D(repr(bought["price"]))) * quantity  # the whole premium, lost
+    # the report: the trade's exit at zero, its gross the premium paid, and the totals
+    report = build_report(load_ledger(db, supervisor.run_id))
+    rows = list(csv.DictReader(io.StringIO(trades_csv(report))))
+    (trade,) = [r for r in rows if r["tradingsymbol"] == symbol]
+    assert D(trade["exit_price"]) == 0 and D(trade["gross"]) == gross, trade
+    bought_charges = fill_charges_from_row(bought)
+    assert bought_charges is not None
+    assert D(trade["charges"]) == bought_charges.charges.total
+    # the desk: the position realized the same gross, and its run totals are the report's
+    position = supervisor.portfolio.position(symbol)
+    assert position is not None and D(position.realized_paise) / 100 == gross
+    assert D(supervisor.portfolio.gross_pnl_paise) / 100 == report.total.gross_pnl
+    assert supervisor.portfolio.charges_paise == sum(f["charges_paise"] for f in fills)
+    # `kitetui runs` rebuilds the run's P&L from the journal, the fill at zero with it
+    (line,) = list_runs(db)
+    assert D(repr(line.realized_pnl)) == D(supervisor.portfolio.realized_paise) / 100
+    # the performance figures (the Performance tab) read the same fills
+    view = supervisor.performance.view({}, "", {})
+    (run,) = [r for r in view.rows if r.scope == "run" and r.part == "all"]
+    assert D(repr(run.gross)) == report.total.gross_pnl.quantize(D("0.01"))
+    (message,) = _rows(db, "SELECT message FROM events WHERE kind = 'ExpirySettled'")[0]
+    assert "intrinsic value 0.00" in message and "one tick" not in message, message
+    assert "lapsed worthless: no order at the exchange, so no charges" in message
+
+
 async def test_an_option_whose_expiry_day_the_desk_missed_is_settled_before_it_trades(
     tmp_path: Path,
 ) -> None:
     """A desk not run on the expiry day (a paper desk switched off that day; data with
     no session for it): the call it held is found expired at the next session's start
     and settled against the index price it has then (here the call's strike: worthless,
-    closed at one tick), not carried on at its last premium."""
+    settled at zero), not carried on at its last premium."""
     _master(tmp_path / "instruments.csv")
     _expiry_day_replay(tmp_path, days=("2022-11-23", "2022-11-25"))  # 11-24 missed
     db = tmp_path / "state.db"
@@ -490,11 +672,11 @@ async def test_an_option_whose_expiry_day_the_desk_missed_is_settled_before_it_t
         f"SELECT o.purpose, f.price FROM orders o LEFT JOIN fills f ON f.tag = o.tag "
         f"WHERE o.symbol LIKE 'NIFTY22NOV%' AND {day} = '2022-11-25'",
     )
-    assert nov == [("SQUARE_OFF", 0.05)], nov
+    assert nov == [("SQUARE_OFF", 0.0)], nov
     (message,) = _rows(db, "SELECT message FROM events WHERE kind = 'ExpirySettled'")[0]
     assert "expired before this session" in message, message
     assert "NIFTY 50 last at 18150.00" in message and "worthless" in message, message
-    # it lapsed: no order at the exchange, so its one-tick close is charged nothing
+    # it lapsed: no order at the exchange, so its close at zero is charged nothing
     assert "lapsed worthless: no order at the exchange, so no charges" in message
     charged = _rows(
         db,

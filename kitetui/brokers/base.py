@@ -81,6 +81,14 @@ class Broker(Protocol):
         """Stops that triggered and rest unfilled since the last call (simulated)."""
         ...
 
+    def settle_at_expiry(
+        self, tags: Sequence[str], ts_ns: int, price: float
+    ) -> list[tuple[Order, Fill]]:
+        """A simulated exchange settling an expired contract: the named closing orders
+        filled at exactly the settlement ``price`` (zero for an option that lapses), not
+        traded. A real exchange settles on its own and reports nothing here: []."""
+        ...
+
     def take_filled(self) -> list[tuple[Order, Fill]]:
         """Fills the exchange made outside ``on_market`` since the last call (simulated:
         a stop placed in reaction to a bar's fill that the rest of that bar went

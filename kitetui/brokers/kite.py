@@ -655,6 +655,14 @@ class KiteBroker:
         """Kite reports a triggered stop by an update like any other change."""
         return []
 
+    def settle_at_expiry(
+        self, tags: Sequence[str], ts_ns: int, price: float
+    ) -> list[tuple[Order, Fill]]:
+        """The exchange settles an expired contract itself; kitetui books nothing of it
+        live (``kitetui.supervisor.expiry`` says so): no fills here."""
+        del tags, ts_ns, price
+        return []
+
     def take_filled(self) -> list[tuple[Order, Fill]]:
         """Kite reports every fill by an update."""
         return []

@@ -12,7 +12,7 @@ no protocol (the local exchange) uses ``PaperBook`` directly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from kitetui.brokers.paper_book import Liquidity, OrderFill, PaperBook
 from kitetui.domain import Bar, Fill, Order, OrderType, Tick
@@ -116,6 +116,11 @@ class PaperBroker:
     def take_triggered(self) -> list[Order]:
         """Stops that triggered but did not fill since the last call (now OPEN limits)."""
         return self.book.take_triggered()
+
+    def settle_at_expiry(self, tags: Sequence[str], ts_ns: int, price: float) -> list[OrderFill]:
+        """The exchange's settlement of an expired contract: the named closes filled at
+        exactly ``price``, zero included (``PaperBook.settle_at_expiry``)."""
+        return self.book.settle_at_expiry(tags, ts_ns, price)
 
     def take_filled(self) -> list[OrderFill]:
         """Fills placements made since the last call (``PaperBook.take_filled``)."""

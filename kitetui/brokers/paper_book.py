@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -366,6 +366,28 @@ class PaperBook:
             self._settle(order, fill_price, bar.ts_ns, fills, budget)
             if self.rest_of_bar and len(fills) > before and bar.symbol not in self._bar_rest:
                 self._bar_rest[bar.symbol] = (bar.ts_ns, left)
+        return fills
+
+    def settle_at_expiry(self, tags: Sequence[str], ts_ns: int, price: float) -> list[OrderFill]:
+        """The exchange settling an expired contract: each of ``tags`` still working is
+        filled whole at exactly ``price``, stamped ``ts_ns``.
+
+        Not a trade, so none of the trade's rules apply: no slippage, no rounding to the
+        tick, no "next price" wait, no liquidity limit, and ``price`` may be zero (an
+        option out of the money lapses: NSE's settlement price for it is zero, and a
+        trade's floor of one tick would book it 0.05 × quantity better than it ends).
+        The caller names the orders (the settlement's own closes); a tag not working
+        here is skipped. Raises ``ValueError`` for a negative or non-finite price."""
+        if not math.isfinite(price) or price < 0:
+            raise ValueError(f"a settlement price must be finite and >= 0, not {price!r}")
+        fills: list[OrderFill] = []
+        for tag in tags:
+            order = self._working.get(tag)
+            if order is None:
+                continue
+            if order.status is _TRIGGER_PENDING:  # a stop: it trades as the settlement
+                order = evolve(order, status=OrderStatus.OPEN)
+            self._settle(order, price, ts_ns, fills)
         return fills
 
     # ------------------------------------------------------------------ settling

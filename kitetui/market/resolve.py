@@ -17,7 +17,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from itertools import pairwise
 from typing import Protocol
 
@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 STEP_WINDOW = 20  # strikes nearest the price that ``strike_step`` measures
+_ONE_DAY = timedelta(days=1)
 
 
 class SessionCalendar(Protocol):
@@ -166,9 +167,11 @@ class OptionSelector:
       ``ATM + offset_steps * step``, PE at ``ATM - offset_steps * step`` (so a positive
       offset is out of the money on both legs, a negative one in the money).
     * Later calls keep the pair while ``|price - ATM| <= (0.5 + hysteresis) * step``
-      and ``today <= expiry``. With the default hysteresis 0.5 the price has to go a
-      full strike past the current ATM before the pair moves, so a price hovering
-      around a midpoint does not flap. A jump across several strikes re-resolves once,
+      and ``today <= expiry`` (``today < expiry`` once the caller says today's expiry
+      is done with, ``past_today``: then the first expiry after today is resolved).
+      With the default hysteresis 0.5 the price has to go a full strike past the
+      current ATM before the pair moves, so a price hovering around a midpoint does
+      not flap. A jump across several strikes re-resolves once,
       straight to the strike nearest the new price.
     * A wanted strike that is not listed for one right uses that right's nearest
       listed strike (halfway -> lower); ``last_notes`` says so. It describes the
@@ -203,16 +206,23 @@ class OptionSelector:
         """The current pair (None before the first ``select``)."""
         return self._pair
 
-    def select(self, price: float, today: date) -> tuple[OptionPair, bool]:
+    def select(
+        self, price: float, today: date, *, past_today: bool = False
+    ) -> tuple[OptionPair, bool]:
+        """The pair to trade at ``price`` on ``today`` (class docstring), and whether it
+        changed. ``past_today``: today's expiry is done with (the engine's expiry-day
+        cut-off has passed), so a pair expiring today is rolled to the next listed
+        expiry; ``InstrumentError`` when none is listed (the current pair stays)."""
         _check_price(price)
         current = self._pair
         if (
             current is not None
             and today <= current.expiry
+            and not (past_today and current.expiry == today)
             and abs(price - current.atm) <= (0.5 + self.hysteresis) * current.step + 1e-9
         ):
             return current, False
-        pair, notes = self._resolve(price, today)
+        pair, notes = self._resolve(price, today + _ONE_DAY if past_today else today)
         changed = current is None or (pair.expiry, pair.ce, pair.pe) != (
             current.expiry,
             current.ce,

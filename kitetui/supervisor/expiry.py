@@ -9,13 +9,14 @@ Without this the desk carried the dead contract into the next session as an open
 position, marked at its last traded premium (time value and all), and sent exit
 orders for it all day that no exchange would take.
 
-Where kitetui plays the exchange (replay, paper) it settles the position at the bell
-of its expiry day, through the one exit path, like the broker's auto square-off: the
-closing order fills at the settlement price (a worthless option at one tick: no fill is
-at zero). A position found already past its expiry at a session's start (a desk not run
-on its expiry day) is settled the same way once that session opens, against the
-underlying's price then (the desk never saw the expiry day's close; the event says
-which price it used). Live, the exchange
+Where kitetui plays the exchange (replay, paper, backtest) it settles the position at
+the bell of its expiry day, through the one exit path, like the broker's auto
+square-off: the closing order is filled by the paper exchange at exactly the settlement
+price (``Broker.settle_at_expiry``: not a trade, so no slippage and no tick), a
+worthless option at zero (NSE settles it at zero; it lapses). A position found already
+past its expiry at a session's start (a desk not run on its expiry day) is settled the
+same way once that session opens, against the underlying's price then (the desk never
+saw the expiry day's close; the event says which price it used). Live, the exchange
 settles it and kitetui does not yet book that settlement: it says so, as an ERROR, at
 the bell and at every later session's start while the position is still in its book.
 
@@ -24,14 +25,16 @@ expiry_settlement``; docs/charges.md "Held into expiry"): the closing order name
 kind in its reason, and the charger prices its fill from it. An option in the money is
 exercised (long: STT on exercise, 0.125 % of the intrinsic value, 0.15 % from 1 April
 2026) or assigned (short: no STT), with brokerage and the exchange's levies on the
-intrinsic value; one out of the money lapses and is charged nothing (its one-tick close
-exists only because no fill is at zero); a future is charged as a trade at the
-settlement price. Where the sources are silent or disagree (the levies on an exercise,
-a future's STT and brokerage) the cost is charged, and the event says so. Not
-modelled: stock derivatives are physically settled at NSE (delivery STT and brokerage on
-the whole value), and are settled here in cash at the stock's last price; a contract
-settled on its own last price (no price of its underlying) is charged on that price, an
-option then as exercised or assigned (its moneyness unknown: the dearer reading).
+intrinsic value; one out of the money lapses at zero and is charged nothing; a future
+is charged as a trade at the settlement price. Where the sources are silent or disagree
+(the levies on an exercise, a future's STT and brokerage) the cost is charged, and the
+event says so. A close already under way at the bell (placed before it, with its own
+reason) is a trade: it fills at the settlement price as the market's last (at least one
+tick), is charged as that trade, and the event says so. Not modelled: stock
+derivatives are physically settled at NSE (delivery STT and brokerage on the whole
+value), and are settled here in cash at the stock's last price; a contract settled on
+its own last price (no price of its underlying) is charged on that price, an option
+then as exercised or assigned (its moneyness unknown: the dearer reading).
 """
 
 from __future__ import annotations
@@ -151,35 +154,48 @@ async def settle_expired(desk: Supervisor, ts: int, positions: list[Position], w
                 "price of it or of its underlying",
             )
             continue
-        # The settlement is the contract's last print: the close goes out at it, its
-        # kind at the head of its reason so its fill is charged as that settlement. A
-        # fill is at least one tick: a worthless option is closed at one tick, and said so.
         kind = expiry_settlement.kind_for(
             instrument.is_option, position.quantity > 0, settled.price
         )
-        tick = instrument.tick_size
-        price = max(settled.price, tick)
-        basis = settled.basis + (
-            f"; worthless, closed at one tick {tick:g}" if price > settled.price else ""
-        )
-        desk.last_prices[symbol] = price
-        desk.portfolio.mark(symbol, price)
+        basis = settled.basis
+        if settled.price > 0:  # the contract's last print (a lapse has none: no trade)
+            desk.last_prices[symbol] = settled.price
+            desk.portfolio.mark(symbol, settled.price)
         placed = await trader.flatten(
             symbol, OrderPurpose.SQUARE_OFF, expiry_settlement.reason(kind, basis)
         )
-        filled = desk.broker.on_market(Tick(symbol, ts + 1, price))
+        # The exchange settles: the closes naming the settlement fill at exactly its
+        # price, zero for a lapse, with no slippage or tick (not a trade).
+        settling = [
+            order.tag
+            for order in trader.open_orders()
+            if order.symbol == symbol and expiry_settlement.kind_of(order.reason) is not None
+        ]
+        filled = desk.broker.settle_at_expiry(settling, ts + 1, settled.price)
         if filled:
             await trader.on_fills(filled)
+        traded = None
+        if trader.position_qty(symbol):
+            # A close already under way at the bell (placed before it, with its own
+            # reason) is a trade: it fills at the settlement price as the market's last,
+            # at least one tick (no trade is at zero), and is charged as that trade.
+            price = max(settled.price, instrument.tick_size)
+            late = desk.broker.on_market(Tick(symbol, ts + 1, price))
+            if late:
+                await trader.on_fills(late)
+                traded = price
         left = trader.position_qty(symbol)
         if left:
             outcome = f"settling at {basis} did not fill; {left:+d} still open"
-        elif placed:
+        elif placed and traded is None:
             outcome = f"settled at {basis}; {expiry_settlement.charged_as(kind)}"
         else:  # a close under way before the bell filled: its own order, its own charges
             outcome = (
                 f"settled at {basis} by the close already under way, charged as that "
                 f"close (a trade), not as the {kind.value}"
             )
+            if traded is not None and traded > settled.price:
+                outcome += f"; a trade is never at zero: it filled at one tick {traded:g}"
         _said(
             desk,
             ts,

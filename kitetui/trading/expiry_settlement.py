@@ -2,8 +2,9 @@
 and what that kind is charged.
 
 Where kitetui plays the exchange (replay, paper, backtest) a contract held into its
-expiry is closed through the one exit path by an order that fills at the final
-settlement price (``kitetui.supervisor.expiry``). That fill is not a trade, and Zerodha
+expiry is closed through the one exit path by an order that fills at exactly the final
+settlement price (``kitetui.supervisor.expiry``), zero for an option that lapses (the
+one fill at zero a ledger takes: ``is_lapse``). That fill is not a trade, and Zerodha
 does not bill it as one: the exchange exercises a long option in the money (STT on
 exercise, on the intrinsic value, payable by the buyer), assigns a short one (no STT),
 lets one out of the money lapse (no order, no charges) and cash-settles a future at the
@@ -30,10 +31,22 @@ a cost is never left out on a guess), and ``charged_as`` says so in the event.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from kitetui.trading.charges import SettlementKind
 
-__all__ = ["REASON", "SettlementKind", "charged_as", "kind_for", "kind_of", "reason"]
+if TYPE_CHECKING:
+    from kitetui.domain import Order
+
+__all__ = [
+    "REASON",
+    "SettlementKind",
+    "charged_as",
+    "is_lapse",
+    "kind_for",
+    "kind_of",
+    "reason",
+]
 
 REASON = "expiry settlement"
 
@@ -48,10 +61,7 @@ _CHARGED_AS: Mapping[SettlementKind, str] = {
         "exchange's levies and stamp duty on the settlement value (sources silent on the "
         "levies: charged, the conservative reading)"
     ),
-    SettlementKind.LAPSE: (
-        "lapsed worthless: no order at the exchange, so no charges (closed here at one tick "
-        "only because no fill is at zero)"
-    ),
+    SettlementKind.LAPSE: "lapsed worthless: no order at the exchange, so no charges",
     SettlementKind.FUTURE: (
         "cash-settled: charged as a trade at the settlement price, brokerage, STT on a "
         "long's sale and the exchange's levies (some sources say no STT or brokerage: "
@@ -89,6 +99,13 @@ def kind_of(order_reason: str) -> SettlementKind | None:
         return SettlementKind(word)
     except ValueError:
         return None
+
+
+def is_lapse(order: Order | None) -> bool:
+    """Whether ``order`` closes an option that lapsed: its fill is at zero (NSE's
+    settlement price of an option out of the money), the one fill at zero a ledger
+    takes (``Portfolio.apply_fill``)."""
+    return order is not None and kind_of(order.reason) is SettlementKind.LAPSE
 
 
 def charged_as(kind: SettlementKind) -> str:

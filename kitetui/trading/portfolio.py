@@ -180,7 +180,7 @@ class Portfolio:
 
     # ------------------------------------------------------------------ fills and marks
 
-    def apply_fill(self, fill: Fill) -> int:
+    def apply_fill(self, fill: Fill, *, lapse: bool = False) -> int:
         """Apply one fill and return the paise it realized (0 for an opening fill).
 
         Handles open, add, partial reduce, full close and a flip through zero in one
@@ -191,14 +191,23 @@ class Portfolio:
         before or after the mark of the same instant). A fill id already applied is
         ignored (returns 0).
         Raises ``ValueError`` for a non-positive quantity or a non-finite/non-positive
-        price: a bad fill must never silently change the ledger.
+        price: a bad fill must never silently change the ledger. The one fill at zero is
+        an option's ``lapse`` at expiry (its order names it: ``kitetui.trading.
+        expiry_settlement``): NSE settles an option out of the money at zero. Even then
+        it may only close what is held, never open or add.
         """
         if fill.quantity <= 0:
             raise ValueError(f"fill {fill.fill_id}: quantity must be positive, got {fill.quantity}")
-        if not math.isfinite(fill.price) or fill.price <= 0:
+        if not math.isfinite(fill.price) or fill.price < 0 or (fill.price == 0 and not lapse):
             raise ValueError(f"fill {fill.fill_id}: price must be finite and positive")
         if fill.fill_id in self._fill_ids:
             return 0
+        held = self.quantity(fill.symbol)
+        if fill.price == 0 and held * fill.side.sign > -fill.quantity:
+            raise ValueError(
+                f"fill {fill.fill_id}: a lapse at zero closes a position, and "
+                f"{fill.side.value} {fill.quantity} {fill.symbol} would open or add to {held:+d}"
+            )
         self._fill_ids.add(fill.fill_id)
         self.fills_applied += 1
 

@@ -48,7 +48,7 @@ from kitetui.domain import (
 from kitetui.events import EventKind
 from kitetui.kite.session import TokenExpired
 from kitetui.store.journal import Journal
-from kitetui.trading import auto_square_off
+from kitetui.trading import auto_square_off, expiry_settlement
 from kitetui.trading.charges import default_calculator
 from kitetui.trading.entries import SignalEntries
 from kitetui.trading.exits import ExitManager
@@ -952,7 +952,7 @@ class Trader(TraderRecords, SignalEntries):
             return None
         self.charger.take(order.tag, charged)
         self.track(order)  # (an unknown placement settled: ``resolve_placement``)
-        self.portfolio.apply_fill(fill)
+        self.portfolio.apply_fill(fill, lapse=expiry_settlement.is_lapse(order))
         for book in self.fill_books:
             book(order, fill)
         self._track_holder(fill)
@@ -1183,7 +1183,7 @@ class Trader(TraderRecords, SignalEntries):
         the charges journaled with it, its order's running charges rebuilt on the way."""
         order = self.orders.get(fill.tag)
         fill = self.charger.restore(order, fill)
-        self.portfolio.apply_fill(fill)
+        self.portfolio.apply_fill(fill, lapse=expiry_settlement.is_lapse(order))
         for book in self.fill_books:
             book(order, fill)
         self._track_holder(fill)

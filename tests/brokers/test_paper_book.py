@@ -669,3 +669,33 @@ def test_a_stop_already_through_the_market_when_placed_fills_where_the_market_is
     ((done, fill),) = book.take_filled()
     assert (done.status, fill.price) == (OrderStatus.COMPLETE, expected)
     assert book.lookup("s1").status is OrderStatus.COMPLETE  # F4: not TRIGGER PENDING
+
+
+# ---------------------------------------------------------------------- expiry
+
+
+def test_settle_at_expiry_fills_the_named_orders_at_exactly_the_price_even_zero():
+    """The exchange's settlement is no trade: no slippage, no tick floor, no next-price
+    wait; an option that lapses settles at zero. Orders not named are not touched."""
+    book = PaperBook(slippage_bps=50)
+    book.place(order(S, MKT, qty=75, tag="settle", ts_ns=100, symbol="CE"))
+    book.place(order(S, SLM, trigger=12.0, qty=25, tag="stop", ts_ns=100, symbol="CE"))
+    book.place(order(S, MKT, qty=10, tag="other", ts_ns=100, symbol="PE"))
+    fills = book.settle_at_expiry(["settle", "stop", "gone"], 100, 0.0)
+    assert [(o.tag, o.status, o.avg_price, f.price, f.quantity) for o, f in fills] == [
+        ("settle", OrderStatus.COMPLETE, 0.0, 0.0, 75),
+        ("stop", OrderStatus.COMPLETE, 0.0, 0.0, 25),
+    ]
+    assert [o.tag for o in book.open_orders()] == ["other"]
+    book.place(order(S, MKT, qty=50, tag="itm", ts_ns=200, symbol="CE"))
+    ((_, itm),) = book.settle_at_expiry(["itm"], 200, 261.37)
+    assert itm.price == 261.37  # off the 0.05 grid and unslipped: the exact value
+
+
+@pytest.mark.parametrize("price", [-0.05, float("nan"), float("inf")])
+def test_settle_at_expiry_with_a_bad_price_raises_and_fills_nothing(price):
+    book = PaperBook()
+    book.place(order(S, MKT, qty=75, tag="settle", symbol="CE"))
+    with pytest.raises(ValueError):
+        book.settle_at_expiry(["settle"], 200, price)
+    assert [o.tag for o in book.open_orders()] == ["settle"]

@@ -908,6 +908,42 @@ def test_select_with_expiry_passed_moves_to_next_expiry(synthetic: InstrumentMas
     assert pair.ce.tradingsymbol != first.ce.tradingsymbol
 
 
+def test_select_past_today_on_the_expiry_day_rolls_to_the_next_expiry_once(
+    synthetic: InstrumentMaster,
+) -> None:
+    """Past the engine's expiry-day cut-off the expiring pair gives way to the next
+    expiry's, at the strike nearest the price; that pair is then kept (no flapping back
+    to today's expiry)."""
+    selector = OptionSelector(synthetic, "NIFTY")
+    first, _ = selector.select(24_350.0, W1)
+    pair, changed = selector.select(24_362.0, W1, past_today=True)
+    assert changed and pair.expiry == W2 and strikes_of(pair) == (24_350.0,) * 3
+    again, changed = selector.select(24_370.0, W1, past_today=True)
+    assert not changed and again is pair
+    # first resolved past the cut-off (a desk started late on the expiry day): W2 at once
+    late, _ = OptionSelector(synthetic, "NIFTY").select(24_350.0, W1, past_today=True)
+    assert late.expiry == W2 and first.expiry == W1
+
+
+def test_select_past_today_on_a_day_before_an_expiry_keeps_the_nearest(
+    synthetic: InstrumentMaster,
+) -> None:
+    selector = OptionSelector(synthetic, "NIFTY")
+    pair, _ = selector.select(24_350.0, W1 - timedelta(days=1), past_today=True)
+    assert pair.expiry == W1
+
+
+def test_select_past_today_with_no_later_expiry_raises_and_keeps_the_pair(
+    synthetic: InstrumentMaster,
+) -> None:
+    selector = OptionSelector(synthetic, "NIFTY")
+    last, _ = selector.select(24_350.0, W2)
+    with pytest.raises(InstrumentError, match="before 2026-08-26"):
+        selector.select(24_350.0, W2, past_today=True)
+    assert selector.pair is last
+    assert selector.select(24_350.0, W2) == (last, False)
+
+
 def test_select_with_price_beyond_chain_keeps_edge_pair_unchanged(
     synthetic: InstrumentMaster,
 ) -> None:

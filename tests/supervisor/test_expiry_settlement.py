@@ -63,10 +63,19 @@ class _Trader:
         self.placed = placed
         self.reasons: list[str] = []
         self.events: list[Event] = []
+        self.symbol = ""
 
     async def flatten(self, symbol: str, purpose: OrderPurpose, reason: str) -> bool:
         self.reasons.append(reason)
         return self.placed
+
+    def open_orders(self) -> list[SimpleNamespace]:
+        """The close the flatten placed (none when a close was already under way)."""
+        reasons = self.reasons if self.placed else ["exit: opposite signal"]
+        return [
+            SimpleNamespace(tag=f"T{i}", symbol=self.symbol, reason=reason)
+            for i, reason in enumerate(reasons)
+        ]
 
     async def on_fills(self, fills: list) -> None:
         self.quantity = 0
@@ -78,7 +87,25 @@ class _Trader:
         self.events.append(event)
 
 
+class _Broker:
+    """The paper exchange: the settlement's closes fill at its price, exactly; a trade
+    (a close under way) at a print."""
+
+    def __init__(self) -> None:
+        self.settled: list[tuple[list[str], float]] = []
+        self.printed: list[float] = []
+
+    def settle_at_expiry(self, tags: list[str], ts_ns: int, price: float) -> list[str]:
+        self.settled.append((list(tags), price))
+        return ["a fill"] if tags else []
+
+    def on_market(self, tick) -> list[str]:
+        self.printed.append(tick.price)
+        return ["a fill"]
+
+
 def _desk(contract: Instrument, trader: _Trader) -> SimpleNamespace:
+    trader.symbol = contract.tradingsymbol
     return SimpleNamespace(
         trader=trader,
         venue=SimpleNamespace(simulated=True),
@@ -86,34 +113,38 @@ def _desk(contract: Instrument, trader: _Trader) -> SimpleNamespace:
         contracts={contract.tradingsymbol: contract},
         last_prices={"NIFTY": 18411.0},
         portfolio=SimpleNamespace(mark=lambda symbol, price: True),
-        broker=SimpleNamespace(on_market=lambda tick: ["a fill"]),
+        broker=_Broker(),
         equity_point=lambda ts: None,
     )
 
 
 @pytest.mark.parametrize(
-    ("kind", "strike", "quantity", "settlement", "said"),
+    ("kind", "strike", "quantity", "settlement", "price", "said"),
     [
-        ("CE", 18150, 50, SettlementKind.EXERCISE, "exercised: charged brokerage, STT on"),
-        ("CE", 18150, -50, SettlementKind.ASSIGNMENT, "assigned: no STT"),
-        ("PE", 18150, 50, SettlementKind.LAPSE, "lapsed worthless: no order"),
-        ("PE", 18150, -50, SettlementKind.LAPSE, "lapsed worthless: no order"),
-        ("FUT", 0, 50, SettlementKind.FUTURE, "cash-settled: charged as a trade"),
+        ("CE", 18150, 50, SettlementKind.EXERCISE, 261.0, "exercised: charged brokerage, STT"),
+        ("CE", 18150, -50, SettlementKind.ASSIGNMENT, 261.0, "assigned: no STT"),
+        ("PE", 18150, 50, SettlementKind.LAPSE, 0.0, "lapsed worthless: no order"),
+        ("PE", 18150, -50, SettlementKind.LAPSE, 0.0, "lapsed worthless: no order"),
+        ("FUT", 0, 50, SettlementKind.FUTURE, 18411.0, "cash-settled: charged as a trade"),
     ],
 )
 async def test_settle_expired_with_moneyness_and_side_names_the_settlement_it_is_charged_as(
-    kind: str, strike: float, quantity: int, settlement: SettlementKind, said: str
+    kind: str, strike: float, quantity: int, settlement: SettlementKind, price: float, said: str
 ) -> None:
-    """The closing order's reason carries the kind the charger prices it as, and the
-    event says what that kind is charged."""
+    """The closing order's reason carries the kind the charger prices it as, the paper
+    exchange fills it at exactly the settlement price (zero for a lapse, never one
+    tick: it is no trade), and the event says what that kind is charged."""
     contract = _contract(kind, strike)
     trader = _Trader(quantity)
     position = SimpleNamespace(symbol=contract.tradingsymbol, quantity=quantity, last_price=1.0)
-    await settle_expired(_desk(contract, trader), 1, [position], "at the bell")  # type: ignore[arg-type]
+    desk = _desk(contract, trader)
+    await settle_expired(desk, 1, [position], "at the bell")  # type: ignore[arg-type]
     (reason,) = trader.reasons
     assert expiry_settlement.kind_of(reason) is settlement, reason
+    assert desk.broker.settled == [(["T0"], price)] and desk.broker.printed == []
     (event,) = trader.events
     assert event.level == "WARNING" and said in event.message, event.message
+    assert "one tick" not in event.message, event.message
 
 
 async def test_settle_expired_with_a_close_under_way_says_it_was_charged_as_a_trade() -> None:
@@ -127,4 +158,19 @@ async def test_settle_expired_with_a_close_under_way_says_it_was_charged_as_a_tr
     assert (
         "by the close already under way, charged as that close (a trade), not as the "
         "exercise" in event.message
+    ), event.message
+
+
+async def test_settle_expired_with_a_close_under_way_of_a_lapse_trades_it_at_one_tick() -> None:
+    """A close under way (its own reason) of an option that lapses is a trade, and no
+    trade is at zero: it fills at one tick, and the event says so."""
+    contract = _contract("PE", 18150)
+    trader = _Trader(50, placed=False)
+    position = SimpleNamespace(symbol=contract.tradingsymbol, quantity=50, last_price=1.0)
+    desk = _desk(contract, trader)
+    await settle_expired(desk, 1, [position], "at the bell")  # type: ignore[arg-type]
+    assert desk.broker.settled == [([], 0.0)] and desk.broker.printed == [0.05]
+    (event,) = trader.events
+    assert "not as the lapse; a trade is never at zero: it filled at one tick 0.05" in (
+        event.message
     ), event.message

@@ -281,6 +281,43 @@ async def test_trader_journals_each_fill_with_its_share_and_a_rebuild_equals_it(
     await again.close()
 
 
+async def test_a_lapse_at_zero_is_journaled_and_a_rebuild_takes_it(tmp_path: Path) -> None:
+    """An option that lapsed at expiry closes at zero, charged nothing; a new process
+    rebuilding the portfolio from the journal takes that fill at zero (its order's
+    reason names the lapse) and ends with the same P&L, not refusing it as bad."""
+    from kitetui.trading import expiry_settlement
+    from kitetui.trading.charges import SettlementKind
+
+    desk = await make_desk(tmp_path)
+    symbol = CALL.tradingsymbol
+    bought = _order("B1", symbol, quantity=50)
+    reason = expiry_settlement.reason(SettlementKind.LAPSE, "intrinsic value 0.00")
+    lapsed = _order(
+        "S1", symbol, quantity=50, side=Side.SELL, purpose=OrderPurpose.SQUARE_OFF, reason=reason
+    )
+    for order, fill in (
+        (bought, Fill("B1-1", "B1", symbol, Side.BUY, 50, 30.0, T0 + 1, "fno", Product.MIS)),
+        (lapsed, Fill("S1-1", "S1", symbol, Side.SELL, 50, 0.0, T0 + 2, "fno", Product.MIS)),
+    ):
+        desk.trader.track(order)
+        await desk.trader.journal.write_order(order)
+        await desk.trader.on_fills([(order, fill)])
+    portfolio = desk.trader.portfolio
+    assert portfolio.quantity(symbol) == 0 and portfolio.realized_paise == -50 * 3000
+    journaled = [f for _, f in await load_fills(desk.db, "run1")]
+    assert [(f.price, f.charges.paise) for f in journaled][1] == (0.0, 0)
+    await desk.close()
+
+    again = await make_desk(tmp_path, database=tmp_path / "state.db", run_id="run2")
+    for order in await _orders(again):
+        again.trader.track(order)
+    for _, fill in await load_fills(again.db, "run1"):
+        again.trader.replay_fill(fill)
+    assert again.trader.portfolio.realized_paise == portfolio.realized_paise
+    assert again.trader.portfolio.charges_paise == portfolio.charges_paise
+    await again.close()
+
+
 async def _orders(desk) -> list[Order]:
     from kitetui.store.runs import load_orders
 

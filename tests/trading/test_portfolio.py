@@ -89,6 +89,35 @@ def test_apply_fill_with_bad_fill_raises(qty, price):
     assert book.position("NIFTY") is None
 
 
+def test_apply_fill_with_a_lapse_at_zero_closes_and_realizes_the_whole_premium():
+    """An option out of the money at expiry settles at zero: the long loses what it
+    paid, exactly (not a tick less), and a short keeps what it was paid."""
+    book = Portfolio(0)
+    book.apply_fill(fill(B, 75, 30.0, symbol="CE"))
+    book.apply_fill(fill(S, 50, 12.5, symbol="PE"))
+    assert book.apply_fill(fill(S, 75, 0.0, symbol="CE"), lapse=True) == -75 * 3000
+    assert book.apply_fill(fill(B, 50, 0.0, symbol="PE"), lapse=True) == 50 * 1250
+    assert book.open_positions() == [] and book.realized_paise == -75 * 3000 + 50 * 1250
+
+
+@pytest.mark.parametrize(
+    ("held", "side", "qty", "price"),
+    [
+        (0, S, 75, 0.0),  # nothing held: it would open a short at zero
+        (75, B, 75, 0.0),  # a buy adds to the long
+        (75, S, 150, 0.0),  # through zero: would open a short at zero
+        (75, S, 75, -0.05),  # never below zero
+    ],
+)
+def test_apply_fill_with_a_lapse_that_opens_or_adds_raises(held, side, qty, price):
+    book = Portfolio(0)
+    if held:
+        book.apply_fill(fill(B, held, 30.0, symbol="CE"))
+    with pytest.raises(ValueError):
+        book.apply_fill(fill(side, qty, price, symbol="CE"), lapse=True)
+    assert book.quantity("CE") == held and book.realized_paise == 0
+
+
 def test_mark_with_long_and_short_computes_unrealized_and_exposure():
     book = Portfolio(1_000)
     book.apply_fill(fill(B, 10, 100.0, symbol="A"))
