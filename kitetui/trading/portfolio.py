@@ -202,8 +202,10 @@ class Portfolio:
             raise ValueError(f"fill {fill.fill_id}: price must be finite and positive")
         if fill.fill_id in self._fill_ids:
             return 0
-        held = self.quantity(fill.symbol)
-        if fill.price == 0 and held * fill.side.sign > -fill.quantity:
+        if (
+            fill.price == 0
+            and (held := self.quantity(fill.symbol)) * fill.side.sign > -fill.quantity
+        ):
             raise ValueError(
                 f"fill {fill.fill_id}: a lapse at zero closes a position, and "
                 f"{fill.side.value} {fill.quantity} {fill.symbol} would open or add to {held:+d}"
