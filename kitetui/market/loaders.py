@@ -30,10 +30,14 @@ data is skipped and recorded, never a crash:
   (``symbol_matches``: exact, an index alias such as ``NIFTY``/``NIFTY 50``, or a vendor
   continuous future ``NIFTY-I`` loaded as a NIFTY future); the others are skipped as
   ``RowSkipped``, so a TATASTEEL file configured as WIPRO yields nothing, not
-  TATASTEEL's prices as WIPRO's. A file holding several series that each denote the
-  symbol (``NIFTY-I``, ``-II``, ``-III`` side by side) keeps one: the contract's own
-  name, else the nearest series (``_one_series``). Without it ``symbol`` is only the
-  label the bars get;
+  TATASTEEL's prices as WIPRO's. A continuous series is the configured contract only
+  on some days (``NIFTY-II`` is the December future in November): a row of series k is
+  kept only on the days the contract is series k (``kitetui.market.futures_series``),
+  else skipped naming the contract it is; with several series side by side, each day
+  keeps the one that is the contract that day; the contract's own name, when the file
+  holds it, wins over every series; a contract whose expiry its name does not tell
+  keeps the nearest series with a ``SeriesAssumed`` warning (``_one_series``). Without
+  ``check_symbol`` ``symbol`` is only the label the bars get;
 * prices above ``MAX_PRICE`` and volumes above ``MAX_VOLUME`` are skipped as implausible
   (they are typos or corruption, and would overflow integer paise downstream); candle
   timestamps must fall on a whole minute;
@@ -548,7 +552,8 @@ def symbol_matches(name: str, symbol: str) -> bool:
     Equal ignoring case, spaces and punctuation (``NIFTYAUTO`` = ``NIFTY AUTO``), an
     index alias (``NIFTY`` = ``NIFTY 50``), or a vendor continuous future
     (``NIFTY-I``, ``NIFTY-II.NFO``) loaded as a future of that underlying
-    (``NIFTY22NOVFUT``): the name says which series, the config which contract.
+    (``NIFTY22NOVFUT``): the name says which series, the config which contract, and
+    ``_one_series`` keeps a series' row only on the days it is that contract.
     """
     if _normalised(name) == _normalised(symbol):
         return True

@@ -182,7 +182,9 @@ def test_monthly_expiries_are_the_last_thursday_or_the_trading_day_before() -> N
 
 
 def test_the_rule_gives_every_expiry_the_bundled_master_lists() -> None:
-    master, _events = InstrumentMaster.from_csv(data_path("pkg:replay/nfo_20221118/instruments.csv"))
+    master, _events = InstrumentMaster.from_csv(
+        data_path("pkg:replay/nfo_20221118/instruments.csv")
+    )
     futures = [i for i in master if i.instrument_type == "FUT"]
     assert len(futures) == 3
     calendar = nse()
