@@ -14,16 +14,20 @@ from pathlib import Path
 
 import pytest
 
+from kitetui.config import SourceConfig
 from kitetui.domain import Event
 from kitetui.market.calendar import nse
 from kitetui.market.futures_series import contract_series, monthly_expiry
 from kitetui.market.instruments import InstrumentMaster
+from kitetui.market.load_cache import LoadCache
 from kitetui.market.loaders import (
+    DataFormatError,
     NoDataError,
     data_path,
     load_candles,
     reference_candles,
 )
+from kitetui.market.replay import load_replay_sources
 
 HEADER = "Code,Date,Open,High,Low,Close,Volume"
 BASE = {"I": 18000.0, "II": 18100.0, "III": 18200.0}
@@ -233,3 +237,28 @@ def test_series_on_counts_monthly_expiries_from_the_day() -> None:
         assert nov.series_on(day) >= 1
         day += timedelta(days=1)
     assert contract_series("NIFTY22XYZFUT", "NIFTY") is None
+
+
+# --------------------------------------------------------------------------- the replay
+
+
+def test_a_replay_configured_with_the_wrong_contract_refuses_the_series_file(
+    tmp_path: Path,
+) -> None:
+    """What the config path does (symbol check on, load cache on): refused, exit 4."""
+    lines = [row for day in NOV_DAYS for row in _rows("II", day)]
+    path = _file(tmp_path, lines, "NIFTY-II.csv")
+    cache = LoadCache(tmp_path / "cache")
+
+    def sources(symbol: str) -> list[SourceConfig]:
+        spec = {"symbol": symbol, "exchange": "NFO", "kind": "candles", "path": str(path)}
+        return [SourceConfig.model_validate(spec)]
+
+    with pytest.raises(DataFormatError, match="NIFTY-II', which on its date is NIFTY22DECFUT"):
+        load_replay_sources(sources("NIFTY22NOVFUT"), cache=cache)
+    for _ in range(2):  # cold, then from the cache
+        loaded = load_replay_sources(sources("NIFTY22DECFUT"), cache=cache)
+        (stream,) = loaded.streams
+        assert len(stream) == 25 and {bar.symbol for bar in stream} == {"NIFTY22DECFUT"}
+    with pytest.raises(DataFormatError, match="not NIFTY22NOVFUT"):
+        load_replay_sources(sources("NIFTY22NOVFUT"), cache=cache)  # same bytes, cached
