@@ -121,6 +121,7 @@ class EventKind(StrEnum):
     ROW_SKIPPED = "RowSkipped"
     VOLUME_ROUNDED = "VolumeRounded"
     VOLUME_MISSING = "VolumeMissing"  # a candle file without a volume column: volume 0
+    SERIES_ASSUMED = "SeriesAssumed"  # a vendor's NIFTY-I etc. taken as an undatable future
     ROWS_REORDERED = "RowsReordered"
     DUPLICATE_BARS_DROPPED = "DuplicateBarsDropped"
     BAR_OUTSIDE_SESSION = "BarOutsideSession"

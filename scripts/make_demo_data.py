@@ -396,7 +396,11 @@ shared-set file, renamed to the contract's Kite tradingsymbol. {len(nfo_rows)} f
 * Futures and option files: headerless vendor ticks
   `YYYYMMDD,HH:MM:SS,last_price,last_traded_qty,open_interest` (GDFL-style; 1-second
   stamps, several rows per second, file order kept), read by `load_ticks`.
-  Futures (continuous-contract source names):
+  Futures (continuous-contract source names; which contract a series is depends on
+  the day, so a candle file naming `NIFTY-II` in its symbol column loads as
+  `NIFTY22DECFUT` on these dates and is refused as `NIFTY22NOVFUT`: `docs/config.md`,
+  `kitetui/market/futures_series.py`. These tick files have no symbol column: the
+  mapping below is the config's):
 {futures}
 * Options: the source folder `{OPT_SOURCE_DIR}/NIFTY_exp<YYYYMMDD>/`
   holds one file `NIFTY<YYMMDD><STRIKE><CE|PE>.csv.gz` per contract that traded that

@@ -30,10 +30,14 @@ data is skipped and recorded, never a crash:
   (``symbol_matches``: exact, an index alias such as ``NIFTY``/``NIFTY 50``, or a vendor
   continuous future ``NIFTY-I`` loaded as a NIFTY future); the others are skipped as
   ``RowSkipped``, so a TATASTEEL file configured as WIPRO yields nothing, not
-  TATASTEEL's prices as WIPRO's. A file holding several series that each denote the
-  symbol (``NIFTY-I``, ``-II``, ``-III`` side by side) keeps one: the contract's own
-  name, else the nearest series (``_one_series``). Without it ``symbol`` is only the
-  label the bars get;
+  TATASTEEL's prices as WIPRO's. A continuous series is the configured contract only
+  on some days (``NIFTY-II`` is the December future in November): a row of series k is
+  kept only on the days the contract is series k (``kitetui.market.futures_series``),
+  else skipped naming the contract it is; with several series side by side, each day
+  keeps the one that is the contract that day; the contract's own name, when the file
+  holds it, wins over every series; a contract whose expiry its name does not tell
+  keeps the nearest series with a ``SeriesAssumed`` warning (``_one_series``). Without
+  ``check_symbol`` ``symbol`` is only the label the bars get;
 * prices above ``MAX_PRICE`` and volumes above ``MAX_VOLUME`` are skipped as implausible
   (they are typos or corruption, and would overflow integer paise downstream); candle
   timestamps must fall on a whole minute;
@@ -83,6 +87,7 @@ from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
 from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S, SESSION_CLOSE_S, SESSION_OPEN_S
 from kitetui.market.columnar import decimal_column, integer_column, split_fields, stamp_column
+from kitetui.market.futures_series import ContractSeries, contract_series
 from kitetui.market.lazy_items import LazyItems
 from kitetui.market.load_cache import LoadCache
 from kitetui.market.packed import narrow_counts, narrow_prices, price_values
@@ -547,7 +552,8 @@ def symbol_matches(name: str, symbol: str) -> bool:
     Equal ignoring case, spaces and punctuation (``NIFTYAUTO`` = ``NIFTY AUTO``), an
     index alias (``NIFTY`` = ``NIFTY 50``), or a vendor continuous future
     (``NIFTY-I``, ``NIFTY-II.NFO``) loaded as a future of that underlying
-    (``NIFTY22NOVFUT``): the name says which series, the config which contract.
+    (``NIFTY22NOVFUT``): the name says which series, the config which contract, and
+    ``_one_series`` keeps a series' row only on the days it is that contract.
     """
     if _normalised(name) == _normalised(symbol):
         return True
@@ -567,39 +573,130 @@ def _series(name: str) -> int:
     return 0 if continuous is None else len(continuous[2])
 
 
+class _SeriesDays:
+    """Which series the configured future is on each day: ``futures_series`` asked once
+    per day of the file. ``contract`` is None when its expiry is not known."""
+
+    __slots__ = ("_ranks", "contract", "symbol")
+
+    def __init__(self, symbol: str, continuous_name: str) -> None:
+        self.symbol = symbol
+        match = _CONTINUOUS.fullmatch(continuous_name.strip().upper())
+        underlying = match[1] if match is not None else ""
+        self.contract: ContractSeries | None = contract_series(symbol, underlying)
+        self._ranks: dict[int, int] = {}
+
+    def rank_on(self, epoch_day: int) -> int:
+        """The series the contract is on the IST day ``epoch_day`` (days since 1970)."""
+        rank = self._ranks.get(epoch_day)
+        if rank is None:
+            assert self.contract is not None
+            day = date.fromordinal(epoch_day + _EPOCH_ORDINAL)
+            rank = self._ranks[epoch_day] = self.contract.series_on(day)
+        return rank
+
+    def reason(self, name: str, epoch_day: int) -> str:
+        """Why a row of series ``name`` is not the contract on its day: the contract it is."""
+        assert self.contract is not None
+        day = date.fromordinal(epoch_day + _EPOCH_ORDINAL)
+        denoted = self.contract.contract_of(_series(name), day)
+        which = f"{denoted}, not" if denoted else "not"
+        return f"{_FOREIGN} ({name.strip()[:40]!r}, which on its date is {which} {self.symbol})"
+
+    def assumed(self, kept: str) -> tuple[EventKind, str, str]:
+        """The note for a contract whose expiry is not known: the series taken as it."""
+        return (
+            EventKind.SERIES_ASSUMED,
+            f"the expiry of {self.symbol} is not known from its name: {kept.strip()[:40]} "
+            f"assumed to be {self.symbol} on every day, unchecked (name a monthly future "
+            "such as NIFTY22NOVFUT to have each day's series checked)",
+            "WARNING",
+        )
+
+
 def _one_series(
     rows: list[_CandleRow],
-    series: list[int],
-    names: Mapping[str, int],
+    names: list[str],
+    ranks: Mapping[str, int],
     symbol: str,
     problems: _Problems,
 ) -> list[_CandleRow]:
-    """The rows of one series, when a file holds several that each denote ``symbol``.
+    """The rows that are ``symbol``'s own, when the file names it by continuous series.
 
-    A vendor's F&O file lists a future's continuous series side by side (``NIFTY-I``,
-    ``NIFTY-II``, ``NIFTY-III``: the near, next and far month, each a row per minute).
-    Each names a NIFTY future, so each matched a NIFTY future's config, and the
-    duplicate-timestamp rule then kept the last row of each minute: the far month's
-    prices replayed as the near month's (a warning said only that rows repeat a
-    timestamp). The contract's own name wins; else the nearest series, the one
-    kitetui's futures engines trade (it resolves an underlying to its near month). The
-    others are skipped, each named, as rows of another symbol are.
+    A vendor's F&O file names a future by its series (``NIFTY-I``, ``NIFTY-II``,
+    ``NIFTY-III``: the near, next and far month, rolling after each monthly expiry), one
+    file holding one or several of them. Each names a NIFTY future, so each matched a
+    NIFTY future's config: a lone ``NIFTY-II`` file configured as ``NIFTY22NOVFUT``
+    replayed December's prices as November's, and a file of all three kept each
+    minute's last row, the far month's. Now a row of series k is kept only on the days
+    the configured contract is series k (``kitetui.market.futures_series``); the others
+    are skipped, each naming the contract it is, as rows of another symbol are. The
+    contract's own name, when the file holds it, wins over every series. A contract
+    whose expiry its name does not tell keeps the nearest series, with a
+    ``SeriesAssumed`` warning.
     """
-    keep = min(series)
-    kept = next(name for name, rank in names.items() if rank == keep)
+    if 0 in ranks.values():
+        own = next(name for name, rank in ranks.items() if rank == 0)
+        return _keep_rank(rows, names, ranks, 0, own, symbol, problems)
+    days = _SeriesDays(symbol, names[0] if names else next(iter(ranks)))
+    if days.contract is None:
+        keep = min(ranks.values())
+        kept = next(name for name, rank in ranks.items() if rank == keep)
+        problems.notes.append(days.assumed(kept))
+        return _keep_rank(rows, names, ranks, keep, kept, symbol, problems)
+    chosen: list[_CandleRow] = []
+    reasons: dict[tuple[str, int], str] = {}
+    for row, name in zip(rows, names, strict=True):
+        day = _ist_day(row[0])
+        if ranks[name] == days.rank_on(day):
+            chosen.append(row)
+            continue
+        reason = reasons.get((name, day))
+        if reason is None:
+            reason = reasons[(name, day)] = days.reason(name, day)
+        problems.add(EventKind.ROW_SKIPPED, reason, row[-1], row[0])
+    return chosen
+
+
+def _keep_rank(
+    rows: list[_CandleRow],
+    names: list[str],
+    ranks: Mapping[str, int],
+    keep: int,
+    kept: str,
+    symbol: str,
+    problems: _Problems,
+) -> list[_CandleRow]:
+    """The rows of series ``keep`` (named ``kept``); the other series' rows skipped."""
     reasons = {
-        rank: f"row names another symbol ({name.strip()[:40]!r}, another series of "
+        name: f"{_FOREIGN} ({name.strip()[:40]!r}, another series of "
         f"{symbol}: the file also holds {kept.strip()[:40]!r}, which {symbol} is read from)"
-        for name, rank in names.items()
+        for name, rank in ranks.items()
         if rank != keep
     }
     chosen: list[_CandleRow] = []
-    for row, rank in zip(rows, series, strict=True):
-        if rank == keep:
+    for row, name in zip(rows, names, strict=True):
+        if ranks[name] == keep:
             chosen.append(row)
         else:
-            problems.add(EventKind.ROW_SKIPPED, reasons[rank], row[-1], row[0])
+            problems.add(EventKind.ROW_SKIPPED, reasons[name], row[-1], row[0])
     return chosen
+
+
+def _fast_series(name: str, symbol: str, seconds: np.ndarray, problems: _Problems) -> bool:
+    """The columnar path's ``_one_series`` for a file naming one series only: True when
+    every row's day is one on which that series is ``symbol`` (or, its expiry unknown,
+    after the same ``SeriesAssumed`` note), False to let the careful path skip and name
+    the other rows."""
+    rank = _series(name)
+    if not rank:
+        return True
+    days = _SeriesDays(symbol, name)
+    if days.contract is None:
+        problems.notes.append(days.assumed(name))
+        return True
+    epoch_days = np.unique((seconds + IST_OFFSET_S) // DAY_S)
+    return all(days.rank_on(int(day)) == rank for day in epoch_days)
 
 
 _KNOWN_LAYOUTS = (
@@ -815,7 +912,7 @@ def _candle_rows(
         i_v, i_oi = layout.volume, layout.oi
         i_s = layout.symbol if symbol and check_symbol else -1
         names_ok: dict[str, int] = {}  # symbol-column values that name ``symbol``: series
-        series: list[int] = []  # each kept row's series, while the file names ``symbol``
+        series: list[str] = []  # each kept row's symbol-column value
         foreign = ""  # the reason for rows naming another symbol, once one is seen
         # Locals, and the datetime cache lookups inlined: this loop runs per row.
         datetime_s, date_time_s = parser.datetime_s, parser.date_time_s
@@ -876,9 +973,9 @@ def _candle_rows(
                 continue
             append((ts, o, h, lo, c, volume, oi, line))
             if i_s >= 0:
-                series.append(names_ok[row[i_s]])
+                series.append(row[i_s])
 
-    if len(set(names_ok.values())) > 1:
+    if any(names_ok.values()):  # a vendor's continuous series: which days are ``symbol``'s
         rows = _one_series(rows, series, names_ok, symbol, problems)
     extra: list[Finding] = []
     if hours is not None and timeframe_s < DAY_S:
@@ -1388,6 +1485,7 @@ def _fast_candles(
     fields = split_fields(data[newline + 1 :], layout.ncols)
     if fields is None:
         return None
+    name = None
     if symbol and check_symbol and layout.symbol >= 0:
         name = fields.same_bytes(layout.symbol)
         if name is None or not symbol_matches(name.decode("ascii"), symbol):
@@ -1416,6 +1514,8 @@ def _fast_candles(
     if not ((lo > 0.0) & (lo <= o) & (o <= h) & (lo <= c) & (c <= h) & (h <= MAX_PRICE)).all():
         return None
     if not ((volume >= 0) & (volume <= MAX_VOLUME) & (oi >= 0) & (oi <= MAX_VOLUME)).all():
+        return None
+    if name is not None and not _fast_series(name.decode("ascii"), symbol, seconds, problems):
         return None
     columns = dict(
         zip(_BAR_COLUMNS, (seconds * NS_PER_SECOND, o, h, lo, c, volume, oi), strict=True)

@@ -1,0 +1,264 @@
+"""A vendor's continuous future (``NIFTY-I``, ``-II``, ``-III``) loads as the configured
+contract only on the days it is that contract.
+
+``NIFTY-II`` on November 2022 days is the December future: a file holding only it,
+configured as ``NIFTY22NOVFUT``, replayed December's prices as November's with no word
+(a wrong basis, a wrong P&L). Both load paths (columnar and row by row) must agree.
+"""
+
+from __future__ import annotations
+
+import gzip
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from kitetui.config import SourceConfig
+from kitetui.domain import Event
+from kitetui.market.calendar import nse
+from kitetui.market.futures_series import contract_series, monthly_expiry
+from kitetui.market.instruments import InstrumentMaster
+from kitetui.market.load_cache import LoadCache
+from kitetui.market.loaders import (
+    DataFormatError,
+    NoDataError,
+    data_path,
+    load_candles,
+    reference_candles,
+)
+from kitetui.market.replay import load_replay_sources
+
+HEADER = "Code,Date,Open,High,Low,Close,Volume"
+BASE = {"I": 18000.0, "II": 18100.0, "III": 18200.0}
+SHARED_MASTER = "instruments/kite_instruments_NFO_BFO_2026-08_nilanjan-guha/instruments.csv.gz"
+
+
+def _rows(series: str, day: date, minutes: int = 5, suffix: str = "") -> list[str]:
+    out = []
+    for m in range(minutes):
+        price = BASE[series] + day.day + m / 100
+        out.append(
+            f"NIFTY-{series}{suffix},{day.isoformat()} 09:{15 + m}:00,"
+            f"{price},{price + 2},{price - 2},{price + 1},100"
+        )
+    return out
+
+
+def _file(tmp_path: Path, lines: list[str], name: str = "nfo.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join([HEADER, *lines]) + "\n")
+    return path
+
+
+def _both(path: Path, symbol: str) -> tuple[object, object]:
+    """The columnar load and the careful one, each as its result or its refusal."""
+    out = []
+    for load in (load_candles, reference_candles):
+        try:
+            out.append(load(path, symbol, check_symbol=True))
+        except NoDataError as exc:
+            out.append(("NoDataError", str(exc)))
+    return out[0], out[1]
+
+
+NOV_DAYS = [date(2022, 11, d) for d in (17, 18, 21, 22, 23)]
+
+
+# --------------------------------------------------------------------------- lone series
+
+
+@pytest.mark.parametrize("suffix", ["", ".NFO"])
+def test_a_lone_next_month_series_is_not_loaded_as_the_near_month(
+    tmp_path: Path, suffix: str
+) -> None:
+    lines = [row for day in NOV_DAYS for row in _rows("II", day, suffix=suffix)]
+    path = _file(tmp_path, lines)
+    fast, careful = _both(path, "NIFTY22NOVFUT")
+    assert fast == careful
+    assert isinstance(fast, tuple) and fast[0] == "NoDataError", fast
+    message = fast[1]
+    assert "all 25 skipped" in message
+    assert f"'NIFTY-II{suffix}', which on its date is NIFTY22DECFUT, not NIFTY22NOVFUT" in message
+
+
+@pytest.mark.parametrize("suffix", ["", ".NFO"])
+def test_a_lone_next_month_series_loads_as_the_next_month(tmp_path: Path, suffix: str) -> None:
+    lines = [row for day in NOV_DAYS for row in _rows("II", day, suffix=suffix)]
+    path = _file(tmp_path, lines)
+    fast, careful = _both(path, "NIFTY22DECFUT")
+    assert fast == careful
+    assert not isinstance(fast, tuple)
+    assert len(fast.bars) == 25
+    assert fast.events == ()
+
+
+def test_a_lone_far_month_series_is_the_january_future_in_november(tmp_path: Path) -> None:
+    path = _file(tmp_path, _rows("III", date(2022, 11, 18)))
+    assert len(load_candles(path, "NIFTY23JANFUT", check_symbol=True).bars) == 5
+    for wrong in ("NIFTY22NOVFUT", "NIFTY22DECFUT"):
+        with pytest.raises(NoDataError, match="'NIFTY-III', which on its date is NIFTY23JANFUT"):
+            load_candles(path, wrong, check_symbol=True)
+
+
+def test_a_lone_near_month_series_keeps_only_the_days_up_to_its_expiry(tmp_path: Path) -> None:
+    """NIFTY-I is November's up to the 24th (expiry) and December's from the 25th."""
+    days = [date(2022, 11, 23), date(2022, 11, 24), date(2022, 11, 25), date(2022, 11, 28)]
+    path = _file(tmp_path, [row for day in days for row in _rows("I", day)])
+    fast, careful = _both(path, "NIFTY22NOVFUT")
+    assert fast == careful
+    assert not isinstance(fast, tuple)
+    assert len(fast.bars) == 10
+    assert max(bar.close for bar in fast.bars) < BASE["I"] + 25 + 1
+    (skipped,) = [e for e in fast.events if e.kind == "RowSkipped"]
+    assert skipped.data["count"] == 10
+    assert "'NIFTY-I', which on its date is NIFTY22DECFUT, not NIFTY22NOVFUT" in skipped.message
+    dec = load_candles(path, "NIFTY22DECFUT", check_symbol=True)
+    assert len(dec.bars) == 10 and min(bar.close for bar in dec.bars) > BASE["I"] + 25
+
+
+# --------------------------------------------------------------------------- several series
+
+
+def test_two_series_across_the_november_expiry_map_each_day_to_its_contract(
+    tmp_path: Path,
+) -> None:
+    """I and II side by side from 21 to 30 Nov 2022: DEC is II up to the 24th, then I."""
+    days = [date(2022, 11, d) for d in (21, 22, 23, 24, 25, 28, 29, 30)]
+    lines = [row for day in days for series in ("II", "I") for row in _rows(series, day)]
+    path = _file(tmp_path, lines)
+    fast, careful = _both(path, "NIFTY22DECFUT")
+    assert fast == careful
+    assert not isinstance(fast, tuple)
+    closes = {}
+    for bar in fast.bars:
+        day = date(1970, 1, 1) + timedelta(days=(bar.ts_ns // 10**9 + 19800) // 86400)
+        closes.setdefault(day, []).append(bar.close)
+    assert sorted(closes) == days
+    for day, values in closes.items():
+        series = "II" if day <= date(2022, 11, 24) else "I"
+        assert values == [BASE[series] + day.day + m / 100 + 1 for m in range(5)], day
+    messages = [e.message for e in fast.events]
+    assert not any("repeat a timestamp" in m for m in messages), messages
+    nov = load_candles(path, "NIFTY22NOVFUT", check_symbol=True)
+    assert len(nov.bars) == 20  # NIFTY-I of the 21st to the 24th
+    jan = load_candles(path, "NIFTY23JANFUT", check_symbol=True)
+    assert len(jan.bars) == 20  # NIFTY-II of the 25th to the 30th
+
+
+def test_the_contracts_own_name_wins_over_every_series(tmp_path: Path) -> None:
+    day = date(2022, 11, 18)
+    own = [row.replace("NIFTY-III", "NIFTY22NOVFUT") for row in _rows("III", day)]
+    path = _file(tmp_path, _rows("I", day) + own)
+    fast, careful = _both(path, "NIFTY22NOVFUT")
+    assert fast == careful
+    assert [bar.close for bar in fast.bars] == [BASE["III"] + 18 + m / 100 + 1 for m in range(5)]
+
+
+# --------------------------------------------------------------------------- unknown expiry
+
+
+def test_a_contract_whose_expiry_cannot_be_read_keeps_the_series_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    """``NIFTY22XYZFUT`` names no month: the series is assumed to be it, and said so."""
+    path = _file(tmp_path, _rows("II", date(2022, 11, 18)))
+    fast, careful = _both(path, "NIFTY22XYZFUT")
+    assert fast == careful
+    assert not isinstance(fast, tuple)
+    assert len(fast.bars) == 5
+    (event,) = fast.events
+    assert isinstance(event, Event)
+    assert event.kind == "SeriesAssumed" and event.level == "WARNING"
+    assert "NIFTY-II assumed to be NIFTY22XYZFUT" in event.message
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+def test_monthly_expiries_are_the_last_thursday_or_the_trading_day_before() -> None:
+    calendar = nse()
+    assert monthly_expiry("NIFTY", 2022, 11, calendar) == date(2022, 11, 24)
+    assert monthly_expiry("NIFTY", 2022, 12, calendar) == date(2022, 12, 29)
+    assert monthly_expiry("NIFTY", 2023, 1, calendar) == date(2023, 1, 25)  # 26th a holiday
+    assert monthly_expiry("NIFTY", 2025, 8, calendar) == date(2025, 8, 28)
+    assert monthly_expiry("NIFTY", 2025, 9, calendar) == date(2025, 9, 30)  # Tuesday now
+
+
+def test_the_rule_gives_every_expiry_the_bundled_master_lists() -> None:
+    master, _events = InstrumentMaster.from_csv(
+        data_path("pkg:replay/nfo_20221118/instruments.csv")
+    )
+    futures = [i for i in master if i.instrument_type == "FUT"]
+    assert len(futures) == 3
+    calendar = nse()
+    for future in futures:
+        assert future.expiry is not None
+        got = monthly_expiry(future.name, future.expiry.year, future.expiry.month, calendar)
+        assert got == future.expiry, future.tradingsymbol
+
+
+def test_the_rule_gives_every_future_expiry_the_shared_2026_master_lists(
+    shared_data: Path,
+) -> None:
+    """Tuesday expiries (from September 2025): each of ~200 underlyings, three months."""
+    path = shared_data / SHARED_MASTER
+    header, *rows = gzip.decompress(path.read_bytes()).decode().splitlines()
+    names = header.split(",")
+    i_name, i_expiry = names.index("name"), names.index("expiry")
+    i_type, i_exchange = names.index("instrument_type"), names.index("exchange")
+    calendar = nse()
+    seen = 0
+    for row in rows:
+        fields = row.split(",")
+        if fields[i_type] != "FUT" or fields[i_exchange] != "NFO":
+            continue
+        expiry = date.fromisoformat(fields[i_expiry])
+        name = fields[i_name].strip('"')
+        assert monthly_expiry(name, expiry.year, expiry.month, calendar) == expiry, row
+        seen += 1
+    assert seen > 600
+
+
+def test_series_on_counts_monthly_expiries_from_the_day() -> None:
+    nov = contract_series("NIFTY22NOVFUT", "NIFTY")
+    assert nov is not None
+    assert nov.series_on(date(2022, 9, 29)) == 3  # the September expiry day
+    assert nov.series_on(date(2022, 9, 30)) == 2
+    assert nov.series_on(date(2022, 10, 27)) == 2  # the October expiry day: still I is OCT
+    assert nov.series_on(date(2022, 10, 28)) == 1
+    assert nov.series_on(date(2022, 11, 24)) == 1
+    assert nov.series_on(date(2022, 11, 25)) == 0  # expired
+    assert nov.contract_of(2, date(2022, 11, 18)) == "NIFTY22DECFUT"
+    assert nov.contract_of(1, date(2022, 11, 25)) == "NIFTY22DECFUT"
+    assert nov.contract_of(3, date(2022, 11, 25)) == "NIFTY23FEBFUT"
+    day = date(2022, 8, 1)
+    while day < date(2022, 11, 25):
+        assert nov.series_on(day) >= 1
+        day += timedelta(days=1)
+    assert contract_series("NIFTY22XYZFUT", "NIFTY") is None
+
+
+# --------------------------------------------------------------------------- the replay
+
+
+def test_a_replay_configured_with_the_wrong_contract_refuses_the_series_file(
+    tmp_path: Path,
+) -> None:
+    """What the config path does (symbol check on, load cache on): refused, exit 4."""
+    lines = [row for day in NOV_DAYS for row in _rows("II", day)]
+    path = _file(tmp_path, lines, "NIFTY-II.csv")
+    cache = LoadCache(tmp_path / "cache")
+
+    def sources(symbol: str) -> list[SourceConfig]:
+        spec = {"symbol": symbol, "exchange": "NFO", "kind": "candles", "path": str(path)}
+        return [SourceConfig.model_validate(spec)]
+
+    with pytest.raises(DataFormatError, match="NIFTY-II', which on its date is NIFTY22DECFUT"):
+        load_replay_sources(sources("NIFTY22NOVFUT"), cache=cache)
+    for _ in range(2):  # cold, then from the cache
+        loaded = load_replay_sources(sources("NIFTY22DECFUT"), cache=cache)
+        (stream,) = loaded.streams
+        assert len(stream) == 25 and {bar.symbol for bar in stream} == {"NIFTY22DECFUT"}
+    with pytest.raises(DataFormatError, match="not NIFTY22NOVFUT"):
+        load_replay_sources(sources("NIFTY22NOVFUT"), cache=cache)  # same bytes, cached
