@@ -48,6 +48,7 @@ from kitetui.domain import (
 from kitetui.events import EventKind
 from kitetui.kite.session import TokenExpired
 from kitetui.store.journal import Journal
+from kitetui.store.runs import ASKED_CANCEL, load_asked_cancels
 from kitetui.trading import auto_square_off
 from kitetui.trading.charges import default_calculator
 from kitetui.trading.entries import SignalEntries
@@ -629,7 +630,10 @@ class Trader(TraderRecords, SignalEntries):
         blocked (a crash before its placement, the kill switch pressed before that: placed
         at once on the restart, a marketable entry could fill before the kill switch's
         cancel came after it), and one found working is cancelled then (what it filled
-        closed: ``_placement_settled``)."""
+        closed: ``_placement_settled``). So is one whose cancel was asked before the
+        restart while Kite had not answered for it (``_restore_asked_cancels``); one of
+        those not found is not placed."""
+        await self._restore_asked_cancels()
         for order in [o for o in self._working.all() if o.status is OrderStatus.NEW]:
             try:
                 found = await self.broker.lookup(order.tag)
@@ -646,9 +650,13 @@ class Trader(TraderRecords, SignalEntries):
                 self.journal.update_order(merged, self.clock.now_ns)
                 self.exits.read_back(order, merged)  # a stop refused while we were down
                 if merged.purpose is OrderPurpose.ENTRY:
-                    await self._placement_settled(merged, "", "unknown")
+                    asked = self._asked_unknown.pop(order.tag, "")
+                    await self._placement_settled(merged, asked, "unknown")
                 continue
-            barred = self._entry_barred(order)
+            asked = self._asked_unknown.pop(order.tag, "")
+            self._close_fills.discard(order.tag)
+            barred = f"its cancel was asked before the restart ({asked})" if asked else ""
+            barred = barred or self._entry_barred(order)
             if barred:
                 why = f"not placed after a restart: {barred}"
                 refused = evolve(order, status=OrderStatus.REJECTED, reason=why)
@@ -838,21 +846,17 @@ class Trader(TraderRecords, SignalEntries):
         if tag in self._queued:
             await self._cancel_unsent(order, reason)
             return True
-        if close_fills and order.purpose is OrderPurpose.ENTRY and order.status is OrderStatus.NEW:
+        unanswered = order.purpose is OrderPurpose.ENTRY and order.status is OrderStatus.NEW
+        closes = close_fills and unanswered and tag not in self._close_fills
+        if closes:
             self._close_fills.add(tag)
+        remembered = ""
         if tag in self._in_flight and not self._in_flight[tag]:
             # Kite may not have it yet: tried now (it may), and again once it answers.
             self._in_flight[tag] = reason
-            self.record_order_event(
-                order,
-                EventKind.CANCEL_DEFERRED,
-                "WARNING",
-                f"cancel {tag} ({reason}) asked while its placement is in flight: "
-                "tried now, and again once Kite answers",
-            )
+            remembered = "is in flight: tried now, and again once Kite answers"
         elif (
-            order.purpose is OrderPurpose.ENTRY
-            and order.status is OrderStatus.NEW
+            unanswered
             and tag not in self._in_flight
             and tag not in self._asked_unknown
             and f"{PLACEMENT_UNKNOWN}:{tag}" in self.risk.blocks
@@ -861,13 +865,9 @@ class Trader(TraderRecords, SignalEntries):
             # finds it by tag, and nobody asks again for an entry (the exit manager does
             # for its stops and closes): remembered, and carried out when it is found.
             self._asked_unknown[tag] = reason
-            self.record_order_event(
-                order,
-                EventKind.CANCEL_DEFERRED,
-                "WARNING",
-                f"cancel {tag} ({reason}) asked while its placement is unknown: "
-                "tried now, and again once the order book finds it",
-            )
+            remembered = "is unknown: tried now, and again once the order book finds it"
+        if remembered or (closes and (tag in self._in_flight or tag in self._asked_unknown)):
+            await self._remember_cancel(order, reason, remembered)
         try:
             cancelled = await self.broker.cancel(tag)
         except BrokerError as exc:
@@ -887,6 +887,55 @@ class Trader(TraderRecords, SignalEntries):
             self.track(cancelled)
             await self.journal.write_order_state(cancelled, self.clock.now_ns)
         return True
+
+    async def _remember_cancel(self, order: Order, reason: str, remembered: str) -> None:
+        """A cancel asked of an entry Kite has not answered for (in flight, or its
+        placement unknown), said and committed before it is tried: the journal is
+        write-ahead, and a restart honours it (``recover_new_orders``), as it does the
+        kill switch and a halt. Kept only in the process, it died with it: an entry found
+        at Kite after the restart went on working, and what it filled was only covered.
+        The event's ``data`` says which entry, why, and whether its fills are closed."""
+        tag = order.tag
+        close = tag in self._close_fills
+        message = (
+            f"cancel {tag} ({reason}) asked while its placement {remembered}"
+            if remembered
+            else f"cancel {tag} ({reason}) asked by a flatten while its placement is "
+            "unanswered: what it fills is closed"
+        )
+        self.record_event(
+            Event(
+                ts_ns=self.clock.now_ns,
+                kind=EventKind.CANCEL_DEFERRED,
+                level="WARNING",
+                symbol=order.symbol,
+                engine=order.engine,
+                message=message,
+                data={ASKED_CANCEL: tag, "reason": reason, "close": close},
+            )
+        )
+        await self.journal.flush()
+
+    async def _restore_asked_cancels(self) -> None:
+        """After a restart: the cancels asked of entries Kite had not answered for, as
+        the journal has them (``_remember_cancel``), for the entries still NEW: carried
+        out when the order is found (``_placement_settled``), and never placed if not."""
+        asked = await load_asked_cancels(self.journal.db, self.journal.run_id)
+        for order in self._working.all():
+            if order.status is not OrderStatus.NEW or order.tag not in asked:
+                continue
+            reason, close = asked[order.tag]
+            self._asked_unknown.setdefault(order.tag, reason)
+            if close:
+                self._close_fills.add(order.tag)
+            self.record_order_event(
+                order,
+                EventKind.CANCEL_DEFERRED,
+                "WARNING",
+                f"cancel {order.tag} ({reason}), asked before the restart while its "
+                "placement was unanswered, is kept: carried out once Kite's book shows it"
+                + (", and what it filled closed" if close else ""),
+            )
 
     async def _cancel_unsent(self, order: Order, reason: str) -> None:
         """An entry written ahead and queued in its lane, not yet sent: cancelled here,
