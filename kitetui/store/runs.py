@@ -447,6 +447,34 @@ async def load_blocked(
     ]
 
 
+#: In a ``CancelDeferred`` event's data: the entry whose cancel was asked while Kite had
+#: not answered for it (``Trader._remember_cancel``); a restart carries it out.
+ASKED_CANCEL = "asked_cancel"
+
+
+async def load_asked_cancels(db: aiosqlite.Connection, run_id: str) -> dict[str, tuple[str, bool]]:
+    """The run's cancels asked of entries Kite had not answered for: tag -> (the reason
+    first asked, whether a flatten asked it, so that what the entry filled is closed)."""
+    rows = await (
+        await db.execute(
+            "SELECT data FROM events WHERE run_id = ? AND kind = ? ORDER BY id",
+            (run_id, EventKind.CANCEL_DEFERRED),
+        )
+    ).fetchall()
+    asked: dict[str, tuple[str, bool]] = {}
+    for (text,) in rows:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue  # (every row kitetui writes is JSON; one that is not names no entry)
+        tag = data.get(ASKED_CANCEL) if isinstance(data, dict) else None
+        if not isinstance(tag, str) or not tag:
+            continue
+        reason, close = asked.get(tag, (str(data.get("reason") or "cancel asked"), False))
+        asked[tag] = (reason, close or bool(data.get("close")))
+    return asked
+
+
 async def count_orders_since(db: aiosqlite.Connection, since_ns: int, mode: str) -> int:
     """Orders journaled by runs of ``mode`` from ``since_ns`` on: after a restart, the
     day's count Kite holds us to (5,000 a day) goes on from here, not from zero."""

@@ -348,8 +348,10 @@ class Supervisor:
         # Live, each symbol's order updates go in a lane of their own: one waiting on
         # the exchange (a hung placement) holds no other symbol's fill and stop.
         lanes = UpdateLanes(self.trader.on_update, self._lane_failed) if self.feed.live else None
-        # ... and so does each strategy entry's placement: a hung one holds no batch.
+        # ... and so does each strategy entry's placement: a hung one holds no batch;
+        # a flatten runs beside its lane, never behind its symbol's hung placement.
         self.trader.place_later = lanes.queue if lanes is not None else None
+        self.trader.act_now = lanes.beside if lanes is not None else None
         try:
             async for item in self.feed.items():
                 if isinstance(item, OrderUpdate):
@@ -373,7 +375,8 @@ class Supervisor:
                 try:
                     await lanes.drain()  # raises an update's failure: the run fails on it
                 finally:
-                    self.trader.place_later = None  # from here on, entries place inline
+                    # from here on, entries place and flattens run inline
+                    self.trader.place_later = self.trader.act_now = None
 
     def _lane_failed(self, _exc: BaseException) -> None:
         """An order update failed in its lane: the loop stops, and ``drain`` raises it."""
@@ -614,8 +617,9 @@ class Supervisor:
 
     async def _risk_checks(self, ts: int) -> None:
         """The day's P&L against the loss limits: a halt flattens everything, a blocked
-        symbol is flattened. Live, each flatten goes on in its symbol's lane
-        (``Trader.flatten_soon``): one hung at Kite holds no other symbol's batch."""
+        symbol is flattened. Live, each flatten runs beside its symbol's lane
+        (``Trader.flatten_soon``): one hung at Kite holds no other symbol's batch, and
+        none waits behind its symbol's hung entry placement."""
         trader, risk = self.trader, self.risk
         was_halted = risk.state is TradingState.HALTED
         blocked_before = set(risk.blocked_symbols)

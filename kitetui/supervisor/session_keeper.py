@@ -85,7 +85,7 @@ class SessionKeeper:
 
     async def square_off(self, ts: int) -> None:
         """At the day's square-off time every intraday position is closed (live, each in
-        its symbol's lane: ``Trader.flatten_soon``)."""
+        beside its symbol's lane: ``Trader.flatten_soon``)."""
         desk = self.desk
         trader = desk.trader
         minute = ist_minute_of_day(ts)
@@ -97,7 +97,7 @@ class SessionKeeper:
             if p.product.value == "MIS"
             and minute >= self._square_off_minute(p.engine)
             and not trader.exits.is_closing(p.symbol)
-            and not trader.is_flattening(p.symbol)  # live: queued in its lane, said once
+            and not trader.is_flattening(p.symbol)  # live: under way beside its lane, said once
         ]
         for position in due:
             await trader.flatten_soon(

@@ -18,6 +18,14 @@ writes the order ahead and queues its placement, so an entry that hangs at Kite 
 neither the other symbols' prices and signals nor this symbol's order updates out of
 turn (the placement's answer is taken before any update that came after it, as when
 the batch awaited it).
+
+A flatten does not wait in a lane (``beside``): it runs at once in a task of its own,
+beside its symbol's lane. Queued there (a loss halt's, a block's, the square-off's),
+it waited behind the symbol's hung entry placement: neither the entry's cancel nor the
+close of what the symbol held went out until Kite answered. It needs no turn: the
+trader takes each order state under its symbol's lock, and the exit manager works a
+symbol's cover under its own, as the kill switch (a command, never in a lane) always
+did beside the lanes.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ class UpdateLanes:
         self._on_failure = on_failure
         self._queues: dict[str, deque[Job]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._beside: set[asyncio.Task[None]] = set()  # jobs run beside the lanes
         self._failure: BaseException | None = None
 
     def dispatch(self, data: Mapping[str, Any]) -> None:
@@ -56,6 +65,26 @@ class UpdateLanes:
         self._append(symbol, job)
         return True
 
+    def beside(self, symbol: str, job: Job) -> bool:
+        """Run ``job`` (a flatten) now, in a task of its own beside ``symbol``'s lane:
+        never behind what the lane holds (a hung placement). ``drain`` waits for it and a
+        failure fails the run as a lane's does; False once a lane has failed, as
+        ``queue``."""
+        if self._failure is not None:
+            return False
+        task = asyncio.get_running_loop().create_task(
+            self._run_beside(job), name=f"beside the lane {symbol}"
+        )
+        self._beside.add(task)
+        task.add_done_callback(self._beside.discard)
+        return True
+
+    async def _run_beside(self, job: Job) -> None:
+        try:
+            await job()
+        except Exception as exc:  # the run fails as one in a lane makes it
+            self._fail(exc)
+
     def _append(self, symbol: str, job: Job) -> None:
         queue = self._queues.setdefault(symbol, deque())
         queue.append(job)
@@ -67,13 +96,13 @@ class UpdateLanes:
     async def drain(self) -> None:
         """Wait until every lane has handled what it was given (the desk stops, or a
         caller needs the book as the updates leave it); raise a lane's failure."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        while self._tasks or self._beside:
+            await asyncio.gather(*self._tasks.values(), *self._beside, return_exceptions=True)
         self._raise_failure()
 
     @property
     def busy(self) -> bool:
-        return bool(self._tasks)
+        return bool(self._tasks or self._beside)
 
     async def _run(self, symbol: str, queue: deque[Job]) -> None:
         try:
@@ -84,12 +113,15 @@ class UpdateLanes:
             raise
         except Exception as exc:  # the run fails as an inline update would make it
             queue.clear()
-            if self._failure is None:
-                self._failure = exc
-                if self._on_failure is not None:
-                    self._on_failure(exc)
+            self._fail(exc)
         finally:
             del self._tasks[symbol]
+
+    def _fail(self, exc: BaseException) -> None:
+        if self._failure is None:
+            self._failure = exc
+            if self._on_failure is not None:
+                self._on_failure(exc)
 
     def _raise_failure(self) -> None:
         if self._failure is not None:

@@ -48,6 +48,7 @@ from kitetui.domain import (
 from kitetui.events import EventKind
 from kitetui.kite.session import TokenExpired
 from kitetui.store.journal import Journal
+from kitetui.store.runs import ASKED_CANCEL, load_asked_cancels
 from kitetui.trading import auto_square_off, expiry_settlement
 from kitetui.trading.charges import default_calculator
 from kitetui.trading.entries import SignalEntries
@@ -170,12 +171,22 @@ class Trader(TraderRecords, SignalEntries):
         # Live, the supervisor's lanes: a strategy's entry is placed in its symbol's lane
         # while the batch goes on (``submit(defer=True)``); None places inline.
         self.place_later: PlaceLater | None = None
-        # Live, the symbols whose flatten (a halt's, a block's, the square-off's) is queued
-        # in their lane or under way there (``flatten_soon``): asked again meanwhile, it is
-        # not queued twice, since ``exits.is_closing`` holds only once its close has begun.
+        # Live, the same lanes' ``beside``: a flatten the batch path starts runs at once in
+        # a task of its own, never queued behind its symbol's entry placement (one that
+        # hangs at Kite held the halt's cancel and close for as long); None: inline.
+        self.act_now: PlaceLater | None = None
+        # Live, the symbols whose flatten (a halt's, a block's, the square-off's) is under
+        # way beside their lane (``flatten_soon``): asked again meanwhile, it is not started
+        # twice, since ``exits.is_closing`` holds only once its close has begun.
         self._flattening: set[str] = set()
         # Entries whose placement is queued or at Kite: tag -> a cancel asked meanwhile.
         self._in_flight: dict[str, str] = {}
+        # Of those, the ones still waiting for their turn in the lane (nothing sent yet):
+        # a cancel asked now cancels them here, and they are never sent (``cancel``).
+        self._queued: set[str] = set()
+        # Of the entries whose cancel was asked while in flight or unknown, those a flatten
+        # asked for: what they fill once found is closed, not only covered.
+        self._close_fills: set[str] = set()
         # A symbol's order states taken one at a time (``_order_lock``).
         self._order_locks: dict[str, asyncio.Lock] = {}
         # Entries whose placement is unknown (``PlacementUnknown``): tag -> a cancel asked
@@ -402,9 +413,11 @@ class Trader(TraderRecords, SignalEntries):
         place_later = self.place_later
         if defer and place_later is not None:
             self._in_flight[tag] = ""
+            self._queued.add(tag)
             if place_later(order.symbol, lambda: self._place_deferred(order)):
                 return order
             del self._in_flight[tag]  # the lanes have failed: the run is stopping
+            self._queued.discard(tag)
         return await self._place(order)
 
     async def _write_ahead(self, intent: OrderIntent, tag: str, ts_ns: int | None) -> Order | None:
@@ -442,8 +455,16 @@ class Trader(TraderRecords, SignalEntries):
         in the symbol, the risk limits count it). A cancel asked meanwhile (the kill
         switch, a stale entry, a close) could not reach an order Kite had not yet
         answered for: it is carried out now, as is one for an entry that Kite took after
-        trading halted. A placement slower than ``SLOW_PLACEMENT_S`` is said."""
+        trading halted. A placement slower than ``SLOW_PLACEMENT_S`` is said.
+
+        One whose cancel was asked before its turn came (a flatten while the symbol's
+        earlier slice hung at Kite) was cancelled then and is never sent (``cancel``);
+        one that trading halted or its symbol blocked meanwhile is not sent (``_place``):
+        sent, each filled and then had to be closed."""
         tag = order.tag
+        if tag not in self._queued:
+            return  # cancelled before its turn: never sent
+        self._queued.discard(tag)
         started = time.monotonic()
         try:
             placed = await self._place(order)
@@ -483,6 +504,10 @@ class Trader(TraderRecords, SignalEntries):
         barred = self._entry_barred(order)
         why = f"{barred} while its placement was {while_}" if barred else ""
         asked = asked or why
+        # A flatten asked for this cancel (``cancel_entries``): what filled is closed too,
+        # halted or not (a person's flatten, a square-off, one asked before a restart).
+        close = bool(why) or tag in self._close_fills
+        self._close_fills.discard(tag)
         if not asked:
             return
         if while_ == "unknown":
@@ -494,11 +519,11 @@ class Trader(TraderRecords, SignalEntries):
                 f"(filled {order.filled_qty}): "
                 + ("nothing left to cancel" if order.status.is_terminal else "cancelled now")
                 + f" ({asked}); what it filled is "
-                + ("closed" if why else "covered"),
+                + ("closed" if close else "covered"),
             )
         if not order.status.is_terminal:
             await self.cancel(tag, asked)
-        if why and self.position_qty(symbol):
+        if close and self.position_qty(symbol):
             await self.flatten(symbol, OrderPurpose.FLATTEN, asked)
         await self.exits.settle(symbol, cause=tag)
 
@@ -506,11 +531,17 @@ class Trader(TraderRecords, SignalEntries):
         """Send an order written ahead; the order as the broker took it (REJECTED ones
         included, NEW when the outcome is unknown)."""
         tag = order.tag
-        if order.purpose is OrderPurpose.ENTRY and self.risk.state is TradingState.HALTED:
-            # Halted while the order row was being written: it never reaches the broker.
-            rejected = evolve(order, status=OrderStatus.REJECTED, reason="trading halted")
-            self.track(rejected)
-            await self.journal.write_order_state(rejected, self.clock.now_ns)
+        barred = self._entry_barred(order)
+        if barred:
+            # Halted (or its symbol blocked) while the order row was being written, or
+            # while it waited for its turn in its lane: it never reaches the broker.
+            halted = self.risk.state is TradingState.HALTED
+            reason = "trading halted" if halted else f"not sent: {barred}"
+            rejected = evolve(order, status=OrderStatus.REJECTED, reason=reason)
+            self.not_accepted.add(tag)
+            async with self._order_lock(order.symbol):
+                self.track(rejected)
+                await self.journal.write_order_state(rejected, self.clock.now_ns)
             return rejected
         try:
             accepted = await self.broker.place(order)
@@ -599,7 +630,10 @@ class Trader(TraderRecords, SignalEntries):
         blocked (a crash before its placement, the kill switch pressed before that: placed
         at once on the restart, a marketable entry could fill before the kill switch's
         cancel came after it), and one found working is cancelled then (what it filled
-        closed: ``_placement_settled``)."""
+        closed: ``_placement_settled``). So is one whose cancel was asked before the
+        restart while Kite had not answered for it (``_restore_asked_cancels``); one of
+        those not found is not placed."""
+        await self._restore_asked_cancels()
         for order in [o for o in self._working.all() if o.status is OrderStatus.NEW]:
             try:
                 found = await self.broker.lookup(order.tag)
@@ -616,9 +650,13 @@ class Trader(TraderRecords, SignalEntries):
                 self.journal.update_order(merged, self.clock.now_ns)
                 self.exits.read_back(order, merged)  # a stop refused while we were down
                 if merged.purpose is OrderPurpose.ENTRY:
-                    await self._placement_settled(merged, "", "unknown")
+                    asked = self._asked_unknown.pop(order.tag, "")
+                    await self._placement_settled(merged, asked, "unknown")
                 continue
-            barred = self._entry_barred(order)
+            asked = self._asked_unknown.pop(order.tag, "")
+            self._close_fills.discard(order.tag)
+            barred = f"its cancel was asked before the restart ({asked})" if asked else ""
+            barred = barred or self._entry_barred(order)
             if barred:
                 why = f"not placed after a restart: {barred}"
                 refused = evolve(order, status=OrderStatus.REJECTED, reason=why)
@@ -668,6 +706,7 @@ class Trader(TraderRecords, SignalEntries):
             if order.status is OrderStatus.NEW and unknown and order.tag not in in_book:
                 self.not_accepted.add(order.tag)
                 self._asked_unknown.pop(order.tag, None)  # nothing to cancel
+                self._close_fills.discard(order.tag)
                 await self.on_order_state(
                     evolve(
                         order,
@@ -795,23 +834,29 @@ class Trader(TraderRecords, SignalEntries):
         self.exits.read_back(before, merged)
         return merged
 
-    async def cancel(self, tag: str, reason: str) -> bool:
+    async def cancel(self, tag: str, reason: str, *, close_fills: bool = False) -> bool:
+        """Cancel one working order; True when it ended cancelled. An entry Kite has not
+        answered for yet (in flight, or its placement unknown) is remembered and
+        cancelled once it is known (``_placement_settled``; ``close_fills``: a flatten's,
+        whose fills are then closed too); one still waiting for its turn in the lane is
+        cancelled here and never sent."""
         order = self.orders.get(tag)
         if order is None or order.status.is_terminal or tag in self._foreign_heard:
             return False
+        if tag in self._queued:
+            await self._cancel_unsent(order, reason)
+            return True
+        unanswered = order.purpose is OrderPurpose.ENTRY and order.status is OrderStatus.NEW
+        closes = close_fills and unanswered and tag not in self._close_fills
+        if closes:
+            self._close_fills.add(tag)
+        remembered = ""
         if tag in self._in_flight and not self._in_flight[tag]:
             # Kite may not have it yet: tried now (it may), and again once it answers.
             self._in_flight[tag] = reason
-            self.record_order_event(
-                order,
-                EventKind.CANCEL_DEFERRED,
-                "WARNING",
-                f"cancel {tag} ({reason}) asked while its placement is in flight: "
-                "tried now, and again once Kite answers",
-            )
+            remembered = "is in flight: tried now, and again once Kite answers"
         elif (
-            order.purpose is OrderPurpose.ENTRY
-            and order.status is OrderStatus.NEW
+            unanswered
             and tag not in self._in_flight
             and tag not in self._asked_unknown
             and f"{PLACEMENT_UNKNOWN}:{tag}" in self.risk.blocks
@@ -820,13 +865,9 @@ class Trader(TraderRecords, SignalEntries):
             # finds it by tag, and nobody asks again for an entry (the exit manager does
             # for its stops and closes): remembered, and carried out when it is found.
             self._asked_unknown[tag] = reason
-            self.record_order_event(
-                order,
-                EventKind.CANCEL_DEFERRED,
-                "WARNING",
-                f"cancel {tag} ({reason}) asked while its placement is unknown: "
-                "tried now, and again once the order book finds it",
-            )
+            remembered = "is unknown: tried now, and again once the order book finds it"
+        if remembered or (closes and (tag in self._in_flight or tag in self._asked_unknown)):
+            await self._remember_cancel(order, reason, remembered)
         try:
             cancelled = await self.broker.cancel(tag)
         except BrokerError as exc:
@@ -846,6 +887,82 @@ class Trader(TraderRecords, SignalEntries):
             self.track(cancelled)
             await self.journal.write_order_state(cancelled, self.clock.now_ns)
         return True
+
+    async def _remember_cancel(self, order: Order, reason: str, remembered: str) -> None:
+        """A cancel asked of an entry Kite has not answered for (in flight, or its
+        placement unknown), said and committed before it is tried: the journal is
+        write-ahead, and a restart honours it (``recover_new_orders``), as it does the
+        kill switch and a halt. Kept only in the process, it died with it: an entry found
+        at Kite after the restart went on working, and what it filled was only covered.
+        The event's ``data`` says which entry, why, and whether its fills are closed."""
+        tag = order.tag
+        close = tag in self._close_fills
+        message = (
+            f"cancel {tag} ({reason}) asked while its placement {remembered}"
+            if remembered
+            else f"cancel {tag} ({reason}) asked by a flatten while its placement is "
+            "unanswered: what it fills is closed"
+        )
+        self.record_event(
+            Event(
+                ts_ns=self.clock.now_ns,
+                kind=EventKind.CANCEL_DEFERRED,
+                level="WARNING",
+                symbol=order.symbol,
+                engine=order.engine,
+                message=message,
+                data={ASKED_CANCEL: tag, "reason": reason, "close": close},
+            )
+        )
+        await self.journal.flush()
+
+    async def _restore_asked_cancels(self) -> None:
+        """After a restart: the cancels asked of entries Kite had not answered for, as
+        the journal has them (``_remember_cancel``), for the entries still NEW: carried
+        out when the order is found (``_placement_settled``), and never placed if not."""
+        asked = await load_asked_cancels(self.journal.db, self.journal.run_id)
+        for order in self._working.all():
+            if order.status is not OrderStatus.NEW or order.tag not in asked:
+                continue
+            reason, close = asked[order.tag]
+            self._asked_unknown.setdefault(order.tag, reason)
+            if close:
+                self._close_fills.add(order.tag)
+            self.record_order_event(
+                order,
+                EventKind.CANCEL_DEFERRED,
+                "WARNING",
+                f"cancel {order.tag} ({reason}), asked before the restart while its "
+                "placement was unanswered, is kept: carried out once Kite's book shows it"
+                + (", and what it filled closed" if close else ""),
+            )
+
+    async def _cancel_unsent(self, order: Order, reason: str) -> None:
+        """An entry written ahead and queued in its lane, not yet sent: cancelled here,
+        and its turn sends nothing (``_place_deferred``). Kite never had it, so nothing
+        is asked of Kite; a flatten behind a hung earlier slice no longer lets the later
+        slices go out, fill and be closed one by one."""
+        tag = order.tag
+        self._queued.discard(tag)  # before any await: its turn must find it gone
+        self._in_flight.pop(tag, None)
+        self._close_fills.discard(tag)
+        self.not_accepted.add(tag)  # (never sent: Kite listing it would be news)
+        async with self._order_lock(order.symbol):
+            current = self.orders.get(tag, order)
+            if current.status.is_terminal:
+                return
+            cancelled = evolve(
+                current, status=OrderStatus.CANCELLED, reason=f"never sent: {reason}"
+            )
+            self.track(cancelled)
+            await self.journal.write_order_state(cancelled, self.clock.now_ns)
+        self.record_order_event(
+            order,
+            EventKind.CANCEL_DEFERRED,
+            "WARNING",
+            f"cancel {tag} ({reason}) asked while its placement waited for its turn in the "
+            f"{order.symbol} lane: cancelled, never sent",
+        )
 
     async def lapse_earlier_orders(self, session_day: date, working: set[str]) -> int:
         """Live: every DAY order of ours placed before ``session_day`` that the broker's
@@ -1212,7 +1329,7 @@ class Trader(TraderRecords, SignalEntries):
         The entries go first even when it is flat: a stop-and-reverse places the other
         side the instant its close fills, which is also when a symbol loss limit is
         crossed, and the block that flattens must not leave that entry working."""
-        await self.cancel_entries(reason, symbol)
+        await self.cancel_entries(reason, symbol, close_fills=True)
         qty = self.position_qty(symbol)
         if qty == 0:
             return False
@@ -1236,17 +1353,22 @@ class Trader(TraderRecords, SignalEntries):
         return await self.exits.close(symbol, purpose, reason, cause=f"{self.clock.now_ns}")
 
     async def flatten_soon(self, symbol: str, purpose: OrderPurpose, reason: str) -> None:
-        """``flatten`` from the batch path. Live (``place_later`` set), it is queued in the
-        symbol's lane, as an entry's placement is: a close that hangs at Kite holds no
-        other symbol's prices, signals or closes. Meanwhile the position keeps its stop
-        (rule 11), and no entry goes out where one would (a halt or a block refuses it).
-        Elsewhere, or once the lanes have failed, it is awaited here as before."""
-        place_later = self.place_later
-        if place_later is None:
+        """``flatten`` from the batch path. Live (``act_now`` set), it runs at once in a
+        task of its own beside the symbol's lane (``UpdateLanes.beside``): a close that
+        hangs at Kite holds no other symbol's prices, signals or closes, and it never
+        waits behind the symbol's own entry placement. Queued in that lane, it did: an
+        entry hung at Kite (its timeout, then the unknown placement's look-ups) held the
+        halt's cancel of it and the close of what the symbol held for as long. Meanwhile
+        the position keeps its stop (rule 11), and no entry goes out where one would (a
+        halt or a block refuses it, and an entry not yet sent is never sent: its cancel
+        was asked, ``_place_deferred``). Elsewhere, or once the lanes have failed, it is
+        awaited here as before."""
+        act_now = self.act_now
+        if act_now is None:
             await self.flatten(symbol, purpose, reason)
             return
         if symbol in self._flattening:
-            return  # queued already: one close a symbol
+            return  # under way already: one close a symbol
         self._flattening.add(symbol)
 
         async def job() -> None:
@@ -1255,14 +1377,14 @@ class Trader(TraderRecords, SignalEntries):
             finally:
                 self._flattening.discard(symbol)
 
-        if not place_later(symbol, job):  # the lanes have failed: the run is stopping
+        if not act_now(symbol, job):  # the lanes have failed: the run is stopping
             self._flattening.discard(symbol)
             await self.flatten(symbol, purpose, reason)
 
     async def flatten_all_soon(self, purpose: OrderPurpose, reason: str) -> None:
         """``flatten_all`` from the batch path: live, each symbol with a position or a
-        working entry is flattened in its own lane (``flatten_soon``)."""
-        if self.place_later is None:
+        working entry is flattened beside its lane (``flatten_soon``)."""
+        if self.act_now is None:
             await self.flatten_all(purpose, reason)
             return
         symbols = {p.symbol for p in self.portfolio.open_positions()}
@@ -1271,18 +1393,22 @@ class Trader(TraderRecords, SignalEntries):
             await self.flatten_soon(symbol, purpose, reason)
 
     def is_flattening(self, symbol: str) -> bool:
-        """Live, a flatten of ``symbol`` is queued or under way in its lane."""
+        """Live, a flatten of ``symbol`` is under way beside its lane."""
         return symbol in self._flattening
 
-    async def cancel_entries(self, reason: str, symbol: str | None = None) -> None:
-        """Cancel the working entries (of ``symbol``, or every one)."""
+    async def cancel_entries(
+        self, reason: str, symbol: str | None = None, *, close_fills: bool = False
+    ) -> None:
+        """Cancel the working entries (of ``symbol``, or every one). ``close_fills`` (a
+        flatten's): an entry Kite has not answered for yet, cancelled once it is known,
+        has what it filled meanwhile closed, not only covered (``_placement_settled``)."""
         for order in self.open_orders():
             if order.purpose is OrderPurpose.ENTRY and symbol in (None, order.symbol):
-                await self.cancel(order.tag, reason)
+                await self.cancel(order.tag, reason, close_fills=close_fills)
 
     async def flatten_all(self, purpose: OrderPurpose, reason: str) -> int:
         count = 0
-        await self.cancel_entries(reason)
+        await self.cancel_entries(reason, close_fills=True)
         symbols = {p.symbol for p in self.portfolio.open_positions()}
         for symbol in sorted(symbols):
             count += await self.flatten(symbol, purpose, reason)

@@ -67,3 +67,48 @@ async def test_a_failed_update_is_said_at_once_and_raised_by_drain() -> None:
     with pytest.raises(RuntimeError, match="journal write failed"):
         await lanes.drain()
     await lanes.drain()  # raised once
+
+
+async def test_a_job_beside_a_lane_runs_at_once_and_drain_waits_for_it() -> None:
+    """A flatten does not wait behind its symbol's hung placement (``beside``)."""
+    hung, go_on = asyncio.Event(), asyncio.Event()
+    done: list[str] = []
+
+    async def placement() -> None:
+        await hung.wait()  # Kite does not answer
+        done.append("placement")
+
+    async def flatten() -> None:
+        done.append("flatten started")
+        await go_on.wait()
+        done.append("flatten")
+
+    lanes = UpdateLanes(lambda data: asyncio.sleep(0))
+    assert lanes.queue("A", placement)
+    assert lanes.beside("A", flatten)
+    await asyncio.sleep(0.01)
+    assert done == ["flatten started"] and lanes.busy
+    hung.set()
+    await asyncio.sleep(0.01)
+    assert done == ["flatten started", "placement"] and lanes.busy  # still working
+    drained = asyncio.ensure_future(lanes.drain())
+    await asyncio.sleep(0.01)
+    assert not drained.done()  # drain waits for the job beside the lane too
+    go_on.set()
+    await asyncio.wait_for(drained, 1)
+    assert done[-1] == "flatten" and not lanes.busy
+
+
+async def test_a_job_beside_a_lane_that_fails_fails_the_run() -> None:
+    heard: list[BaseException] = []
+
+    async def flatten() -> None:
+        raise RuntimeError("journal write failed")
+
+    lanes = UpdateLanes(lambda data: asyncio.sleep(0), heard.append)
+    assert lanes.beside("A", flatten)
+    await asyncio.sleep(0.01)
+    assert [str(e) for e in heard] == ["journal write failed"]
+    assert not lanes.beside("A", flatten)  # the run is stopping: the caller does it inline
+    with pytest.raises(RuntimeError, match="journal write failed"):
+        await lanes.drain()

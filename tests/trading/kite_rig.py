@@ -106,6 +106,7 @@ class Rig:
         # live, a strategy's entry is placed in its symbol's lane (the supervisor's)
         self.lanes = UpdateLanes(self.trader.on_update)
         self.trader.place_later = self.lanes.queue
+        self.trader.act_now = self.lanes.beside  # and a flatten runs beside its lane
         self.engine = StubEngine(instruments={SYMBOL: FUTURE, OPTION: CALL}, freeze=100)
         self.trader.engines[self.engine.name] = self.engine  # type: ignore[assignment]
         # what a restarted desk reads back: its orders, its fills, then the exchange's

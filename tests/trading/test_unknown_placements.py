@@ -336,3 +336,79 @@ def test_a_restart_under_the_kill_switch_cancels_an_entry_it_finds_working(
         await _close(rig)
 
     asyncio.run(scenario())
+
+
+async def _asked_events(rig: Rig, tag: str) -> list[str]:
+    await rig.journal.flush()
+    rows = await (
+        await rig.db.execute(
+            "SELECT message FROM events WHERE run_id = 'run1' AND kind = 'CancelDeferred' "
+            "ORDER BY id"
+        )
+    ).fetchall()
+    return [m for (m,) in rows if tag in m]
+
+
+@pytest.mark.parametrize("resting", [True, False], ids=["resting", "filled"])
+def test_a_cancel_asked_of_an_unknown_entry_is_kept_across_a_restart(
+    tmp_path: Path, resting: bool
+) -> None:
+    """A flatten asked to cancel an entry whose placement was unknown; the desk died
+    before the order book could say where it stood. After the restart (no kill switch,
+    no halt: nothing else would cancel it) the entry Kite has is cancelled, and what it
+    filled is closed, not only covered; the journal says so."""
+
+    async def scenario() -> None:
+        rig = await _desk(tmp_path)
+        trader = rig.trader
+        with _book_unreadable(rig):
+            entry = await _unknown_entry(rig, resting=resting)
+            await trader.flatten(OPTION, OrderPurpose.FLATTEN, "manual flatten")
+            assert trader.orders[entry.tag].status is OrderStatus.NEW  # could not reach it
+        assert len(_kite_orders(rig)) == 1  # at Kite: resting, or filled
+        await rig.restart()  # the process dies; Kite's book answers again
+        trader = rig.trader
+        for _ in range(3):
+            await rig.option_tick(0, 1000)
+            await _reconcile(rig)
+            assert not rule_11(trader)
+        assert trader.orders[entry.tag].status.is_terminal
+        assert [o for o in _resting_at_kite(rig) if o["transaction_type"] == "BUY"] == []
+        assert trader.position_qty(OPTION) == rig.exchange_position(OPTION) == 0
+        assert _resting_at_kite(rig) == []
+        sold = sum(
+            o["filled_quantity"] for o in _kite_orders(rig) if o["transaction_type"] == "SELL"
+        )
+        assert sold == (0 if resting else 100)  # what filled closed, once
+        said = await _asked_events(rig, entry.tag)
+        assert any("before the restart" in m for m in said), said
+        done = "cancelled now" if resting else "closed"
+        assert any(done in m for m in said), said
+        await _close(rig)
+
+    asyncio.run(scenario())
+
+
+def test_an_entry_whose_cancel_was_asked_is_not_placed_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """The cancel was asked while the placement was in flight and the process died
+    before it went out: the restart finds no such order at Kite and does not send it."""
+
+    async def scenario() -> None:
+        rig = await _desk(tmp_path)
+        trader = rig.trader
+        started: list = []
+        trader.place_later = lambda symbol, job: started.append(job) or True  # never runs
+        await rig.buy_option()
+        (entry,) = [o for o in trader.orders.values() if o.purpose is OrderPurpose.ENTRY]
+        trader._queued.discard(entry.tag)  # its placement was under way as the cancel came
+        await trader.flatten(OPTION, OrderPurpose.FLATTEN, "manual flatten")
+        assert trader.orders[entry.tag].status is OrderStatus.NEW
+        await rig.restart()
+        assert _kite_orders(rig) == []  # never sent
+        order = rig.trader.orders[entry.tag]
+        assert order.status is OrderStatus.REJECTED and "manual flatten" in order.reason
+        await _close(rig)
+
+    asyncio.run(scenario())
