@@ -355,8 +355,8 @@ def _desk_command(args: argparse.Namespace) -> int:
 
 def _backtest(config: AppConfig, args: argparse.Namespace) -> int:
     """``kitetui backtest``: the desk at full speed on the config's replay, then the report."""
+    from kitetui.backtest.report_run import DEFAULT_DATABASE
     from kitetui.backtest.runner import (
-        DEFAULT_DATABASE,
         BacktestRequest,
         apply_overrides,
         parse_param,
@@ -453,7 +453,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     """``kitetui report [RUN]``: the report of a past run, from its database read-only."""
-    from kitetui.backtest.runner import DEFAULT_DATABASE, list_report_runs, write_report
+    from kitetui.backtest.report_run import DEFAULT_DATABASE, list_report_runs, write_report
 
     database = Path(args.db) if args.db else DEFAULT_DATABASE
     _verify_closed(database)
