@@ -26,16 +26,9 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kitetui import startup
-from kitetui.config import (
-    MAX_SPEED,
-    MIN_SPEED,
-    AppConfig,
-    ConfigError,
-    check_armed,
-    load_config,
-)
 from kitetui.secret_values import format_unexpected, scrub
 from kitetui.shown import escaped
 from kitetui.store.errors import (
@@ -47,6 +40,13 @@ from kitetui.store.errors import (
 )
 from kitetui.store.lock import DeskLocked
 from kitetui.store.runs import RunStillHolds
+
+if TYPE_CHECKING:
+    from kitetui.config import AppConfig
+
+# kitetui.config (pydantic, its models, the strategies it checks params against: ~0.2 s
+# of CPU) is imported by the commands that read a config, not by every command: `runs`,
+# `export`, `report` and `ctl` with --db, `--help`, need none of it.
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "data" / "dev.yaml"
 
@@ -72,6 +72,8 @@ def _day(value: str):
 
 def _speed(value: str) -> float | None:
     """``--speed``: 'max', or a factor within the config's bounds (one trailing x)."""
+    from kitetui.config import MAX_SPEED, MIN_SPEED
+
     if value == "max":
         return None
     try:
@@ -332,6 +334,8 @@ def _desk_command(args: argparse.Namespace) -> int:
         from kitetui.store.recording import check_recording
 
         check_recording(Path(args.recording))
+    from kitetui.config import check_armed, load_config
+
     config = load_config(args.config)
     _preflight(config, args.config)
     if command == "backtest":
@@ -355,13 +359,14 @@ def _desk_command(args: argparse.Namespace) -> int:
 
 def _backtest(config: AppConfig, args: argparse.Namespace) -> int:
     """``kitetui backtest``: the desk at full speed on the config's replay, then the report."""
+    from kitetui.backtest.report_run import DEFAULT_DATABASE
     from kitetui.backtest.runner import (
-        DEFAULT_DATABASE,
         BacktestRequest,
         apply_overrides,
         parse_param,
         run_backtest,
     )
+    from kitetui.config import ConfigError
     from kitetui.market.replay import DateWindow
 
     overrides = [parse_param(text) for text in args.param]
@@ -393,7 +398,7 @@ def _at_least_one(value: str) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     """``kitetui sweep``: every grid point's backtest, ranked; bad flags exit 2 before
     any point runs."""
-    from kitetui.config import read_config_data
+    from kitetui.config import ConfigError, load_config, read_config_data
     from kitetui.market.replay import DateWindow
     from kitetui.sweep.executors import LocalPool, RayPool, check_ray_address
     from kitetui.sweep.grid import parse_axis
@@ -453,7 +458,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     """``kitetui report [RUN]``: the report of a past run, from its database read-only."""
-    from kitetui.backtest.runner import DEFAULT_DATABASE, list_report_runs, write_report
+    from kitetui.backtest.report_run import DEFAULT_DATABASE, list_report_runs, write_report
 
     database = Path(args.db) if args.db else DEFAULT_DATABASE
     _verify_closed(database)
@@ -486,6 +491,7 @@ def _session():
 
 def _check_config(path: str) -> int:
     """The config, what it points at and (for a replay) its data: ``check-config``."""
+    from kitetui.config import load_config
     from kitetui.preflight import check_inputs
 
     config = load_config(path)
@@ -533,7 +539,9 @@ def _classify(error: BaseException) -> tuple[int, BaseException]:
         full = seen
     if full is not None:
         return EXIT_DISK_FULL, full
-    if isinstance(error, (ConfigError, DatabasePathError, _universe_error(), *_report_errors())):
+    if isinstance(
+        error, (*_config_error(), DatabasePathError, _universe_error(), *_report_errors())
+    ):
         return EXIT_CONFIG, error
     if isinstance(error, DatabaseRefused):
         return EXIT_DATABASE, error
@@ -552,6 +560,13 @@ def _classify(error: BaseException) -> tuple[int, BaseException]:
 
 def _exit_code(error: BaseException) -> int:
     return _classify(error)[0]
+
+
+def _config_error() -> tuple[type[BaseException], ...]:
+    """``ConfigError`` once kitetui.config is loaded; before, nothing can have raised one
+    (and a refusal is no reason to load it)."""
+    config = sys.modules.get("kitetui.config")
+    return (config.ConfigError,) if config is not None else ()
 
 
 def _control_socket_error() -> type[BaseException]:
@@ -586,7 +601,7 @@ def _list_strategies(as_json: bool) -> int:
 def _export(args: argparse.Namespace) -> int:
     from kitetui.export import export
 
-    database = args.db if args.db else load_config(args.config).database
+    database = args.db if args.db else _config_database(args.config)
     _verify_closed(Path(database))
     run_id = export(Path(database), args.run, args.what, args.out)
     if args.out != "-":
@@ -594,16 +609,24 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_database(path: str) -> str:
+    """The database a config names (``--db`` not given)."""
+    from kitetui.config import load_config
+
+    return load_config(path).database
+
+
 def _list_runs(args: argparse.Namespace) -> int:
     from kitetui.runs_listing import list_runs, render
 
-    database = args.db if args.db else load_config(args.config).database
+    database = args.db if args.db else _config_database(args.config)
     _verify_closed(Path(database))
     print(render(list_runs(Path(database)), args.json))
     return 0
 
 
 def _instruments_search(args: argparse.Namespace) -> int:
+    from kitetui.config import load_config
     from kitetui.market.instruments import load_masters
     from kitetui.market.loaders import data_path
 

@@ -40,11 +40,10 @@ from pydantic import (
 
 from kitetui.alerts import ALERT_KINDS
 from kitetui.plugins import strategy_class
-from kitetui.shown import escaped
+from kitetui.shown import one_line
 from kitetui.strict_yaml import YamlProblem, load_yaml
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few KiB; a megabyte is not a config
-_MAX_SHOWN = 200  # characters of a key path or reason echoed back from the file
 
 
 class ConfigError(Exception):
@@ -56,13 +55,6 @@ class ConfigError(Exception):
         self.reason = one_line(reason)
         where = f"{self.file}: {self.key_path}: " if self.key_path else f"{self.file}: "
         super().__init__(f"{where}{self.reason}")
-
-
-def one_line(text: str, limit: int = _MAX_SHOWN) -> str:
-    """``text`` safe to print as part of one terminal line: control characters (a
-    newline, an ANSI escape from a hostile file) escaped, and at most ``limit`` chars."""
-    safe = escaped(text)
-    return safe if len(safe) <= limit else safe[: limit - 1] + "…"
 
 
 class _Strict(BaseModel):

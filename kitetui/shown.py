@@ -16,3 +16,14 @@ def escaped(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+#: characters of a key path or reason echoed back from a file
+MAX_SHOWN = 200
+
+
+def one_line(text: str, limit: int = MAX_SHOWN) -> str:
+    """``text`` safe to print as part of one terminal line: control characters (a
+    newline, an ANSI escape from a hostile file) escaped, and at most ``limit`` chars."""
+    safe = escaped(text)
+    return safe if len(safe) <= limit else safe[: limit - 1] + "…"

@@ -6,13 +6,13 @@ a second pipeline. What it adds is around the run: the config's engines overridd
 from the command line (``--strategy``, ``--param``), the data cut to ``--from``/``--to``,
 its own database (``backtests.db`` unless ``--db`` names one: never the desk's
 ``state.db`` by accident), a progress bar, and the report, built from the journal
-alone so ``kitetui report`` rebuilds it the same way later.
+alone so ``kitetui report`` rebuilds it the same way later (``report_run``: the report
+and that command, which need none of what runs a desk).
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import multiprocessing
 import re
 import shutil
@@ -28,24 +28,19 @@ from typing import Any, Literal, TextIO, get_args, get_origin
 
 from pydantic import ValidationError
 
-from kitetui.backtest.build import Report, build_report
 from kitetui.backtest.errors import OutputError
-from kitetui.backtest.files import check_report_folder, report_run_in, write_report_files
-from kitetui.backtest.html import render_html
-from kitetui.backtest.ledger import STARTED_KIND, list_runs, load_ledger, open_read_only
+from kitetui.backtest.files import check_report_folder
+from kitetui.backtest.ledger import STARTED_KIND
 from kitetui.backtest.progress import BacktestProgress
-from kitetui.backtest.terminal import print_summary
+from kitetui.backtest.report_run import DEFAULT_REPORTS, _report_text
 from kitetui.child_signals import ignored_by_children
 from kitetui.config import AppConfig, ConfigError, one_line
 from kitetui.domain import Event
 from kitetui.events import EventKind
 from kitetui.market.replay import DateWindow
 from kitetui.plugins import strategy_class
-from kitetui.private_files import make_private_dir, write_private
 from kitetui.shown import escaped
 
-DEFAULT_DATABASE = Path("backtests.db")
-DEFAULT_REPORTS = Path("reports")
 _ENGINE_PREFIX = re.compile(r"([a-z][a-z0-9_]{0,15})\.(.+)")
 
 
@@ -365,7 +360,7 @@ def write_report_apart(
     stdout: TextIO,
     job: Callable[[Path, str, Path | None, bool, int | None], str] | None = None,
 ) -> None:
-    """``write_report`` in a fresh process, its summary printed here.
+    """``report_run.write_report`` in a fresh process, its summary printed here.
 
     The report needs only the database, and a run leaves its process holding memory it
     has freed: on a year of 20 symbols the interpreter kept ~160 MB after the run, and
@@ -390,71 +385,3 @@ def write_report_apart(
             ) from None
     stdout.write(text)
     stdout.flush()
-
-
-def _report_text(database: Path, run: str, out: Path | None, tty: bool, width: int | None) -> str:
-    """The report's process: write the report; return the summary's text."""
-    buffer = io.StringIO()
-    write_report(database, run, out, buffer, terminal=(tty, width))
-    return buffer.getvalue()
-
-
-def write_report(
-    database: Path,
-    run: str,
-    out: Path | None,
-    stdout: TextIO,
-    terminal: tuple[bool, int | None] | None = None,
-) -> Report:
-    """Build the report of ``run`` from ``database`` (read-only), write its files into
-    ``out`` (default ``reports/<run id>``), and print the summary. ``terminal``: print as
-    to a terminal (colour, and its width) or not, whatever ``stdout`` is."""
-    from rich.console import Console
-
-    report = build_report(load_ledger(database, run))
-    folder = out if out is not None else DEFAULT_REPORTS / report.run_id
-    replaced = report_run_in(folder)
-    if replaced is not None and replaced != report.run_id:
-        # said, not refused: re-running into one folder is a way of working
-        print(
-            f"kitetui: {escaped(str(folder))}: replacing the report of run {replaced}",
-            file=sys.stderr,
-        )
-    try:
-        make_private_dir(folder)
-        check_report_folder(folder)
-        paths = write_report_files(report, folder)
-        html = folder / "report.html"
-        write_private(html, render_html(report))
-    except OSError as exc:
-        inside = exc.filename and Path(exc.filename) != folder  # which of its files
-        which = f"{Path(exc.filename).name}: " if inside else ""
-        raise OutputError(
-            f"{folder}: cannot write the report ({which}{exc.strerror or exc})"
-        ) from None
-    paths.append(html)
-    tty, width = terminal if terminal is not None else (stdout.isatty(), None)
-    # Not a terminal: rich decides (FORCE_COLOR still colours a pipe, as it always did).
-    console = Console(file=stdout, width=width if tty else 120, force_terminal=tty or None)
-    print_summary(report, console, paths=[escaped(str(html))])
-    return report
-
-
-def list_report_runs(database: Path, stdout: TextIO) -> int:
-    """``kitetui report --list``: the runs a database holds, newest first."""
-    from kitetui.clock import format_ist
-
-    conn = open_read_only(database)
-    try:
-        runs = list_runs(conn)
-    finally:
-        conn.close()
-    for run in runs:
-        print(
-            f"{run.run_id}  {run.status:<8} {run.mode:<6} {format_ist(run.started_wall_ns)}  "
-            f"{one_line(run.config_path, 80)}",
-            file=stdout,
-        )
-    if not runs:
-        print(f"{escaped(str(database))}: no runs", file=stdout)
-    return 0

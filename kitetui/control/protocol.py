@@ -218,7 +218,8 @@ def command_to_request(command: Command) -> dict[str, Any]:
 class Request(BaseModel):
     """What every request has; the generated model of each word adds its argument."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a model's validator is built by ``_request_adapter``, when needed
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     id: RequestId = None
     cmd: str
 
@@ -256,10 +257,15 @@ def _model(kind: RequestKind) -> type[Request]:
     return create_model(f"{title}Request", __base__=Request, **fields)
 
 
-_MODELS = tuple(_model(kind) for kind in REQUESTS.values())
-_REQUEST: TypeAdapter[Request] = TypeAdapter(
-    Annotated[Union[_MODELS], Field(discriminator="cmd")]  # noqa: UP007 (a runtime tuple)
-)
+@functools.cache
+def _request_adapter() -> TypeAdapter[Request]:
+    """The validator of every word, built on the first request a desk is sent, not at
+    import: every process that starts a desk or runs ``kitetui ctl`` imports this module,
+    and most never parse a request (the build was ~20 ms of each start-up)."""
+    models = tuple(_model(kind) for kind in REQUESTS.values())
+    return TypeAdapter(
+        Annotated[Union[models], Field(discriminator="cmd")]  # noqa: UP007 (a runtime tuple)
+    )
 
 
 def parse_request(line: bytes) -> tuple[RequestId, Request | str]:
@@ -279,7 +285,7 @@ def parse_request(line: bytes) -> tuple[RequestId, Request | str]:
     if not isinstance(cmd, str) or cmd not in REQUESTS:  # a list or a dict is unhashable
         return request_id, f"unknown cmd {_quoted(cmd)}; known: {', '.join(KNOWN_COMMANDS)}"
     try:
-        return request_id, _REQUEST.validate_python(data)
+        return request_id, _request_adapter().validate_python(data)
     except RecursionError:
         return request_id, f"bad {cmd} request: nested too deeply"
     except ValidationError as exc:

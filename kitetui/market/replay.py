@@ -489,8 +489,11 @@ def _days(streams: Iterable[Sequence[Item]]) -> tuple[date, ...]:
     numbers: set[int] = set()
     for stream in streams:
         if isinstance(stream, LazyItems):
-            ts = stream.columns()["ts_ns"]
-            numbers.update(np.unique((ts + offset_ns) // day_ns).tolist())
+            days = (stream.columns()["ts_ns"] + offset_ns) // day_ns
+            # A day where it changes (the set drops any repeat): not np.unique, whose
+            # masked-array check imports numpy.ma, ~30 ms of every desk's start-up.
+            changes = np.flatnonzero(days[1:] != days[:-1]) + 1
+            numbers.update(days[:1].tolist(), days[changes].tolist())
             continue
         index, size = 0, len(stream)
         while index < size:

@@ -39,6 +39,16 @@ def _query(db: Path, sql: str) -> list[tuple]:
         return conn.execute(sql).fetchall()
 
 
+_OPEN_ORDERS = (
+    "SELECT count(*) FROM orders WHERE status IN ('NEW','OPEN','TRIGGER PENDING') "
+    "AND purpose != 'FLATTEN'"
+)
+_NET = (
+    "SELECT symbol, SUM(CASE side WHEN 'BUY' THEN quantity ELSE -quantity END) q "
+    "FROM fills GROUP BY symbol HAVING q != 0"
+)
+
+
 async def test_attach_with_kill_keys_halts_the_daemon_and_leaves_it_flat() -> None:
     # A short folder: Unix socket paths are limited to ~107 bytes.
     with tempfile.TemporaryDirectory(prefix="kt") as folder:
@@ -68,7 +78,12 @@ async def test_attach_with_kill_keys_halts_the_daemon_and_leaves_it_flat() -> No
                 await pilot.press("q")
             await link.close()
             assert daemon.poll() is None, "quitting the TUI must leave the daemon trading"
-            await asyncio.sleep(3)  # flatten orders fill on the next prices
+            # The flatten orders fill on the next prices: wait for the journal to say so
+            # (asserted again below, once the daemon has stopped), not a fixed 3 s.
+            deadline = time.monotonic() + 30
+            while _query(db, _OPEN_ORDERS) != [(0,)] or _query(db, _NET) != []:
+                assert daemon.poll() is None and time.monotonic() < deadline, "not flat"
+                await asyncio.sleep(0.1)
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(30)
@@ -77,18 +92,8 @@ async def test_attach_with_kill_keys_halts_the_daemon_and_leaves_it_flat() -> No
         assert _query(db, "SELECT value FROM desk_state WHERE key='kill_switch'")[0][0].startswith(
             '{"on":true'
         )
-        open_orders = _query(
-            db,
-            "SELECT count(*) FROM orders WHERE status IN ('NEW','OPEN','TRIGGER PENDING') "
-            "AND purpose != 'FLATTEN'",
-        )
-        assert open_orders == [(0,)]
-        net = _query(
-            db,
-            "SELECT symbol, SUM(CASE side WHEN 'BUY' THEN quantity ELSE -quantity END) q "
-            "FROM fills GROUP BY symbol HAVING q != 0",
-        )
-        assert net == []
+        assert _query(db, _OPEN_ORDERS) == [(0,)]
+        assert _query(db, _NET) == []
 
 
 async def test_tui_keeps_the_screen_through_a_desk_restart() -> None:
