@@ -67,10 +67,17 @@ class TraderRecords:
             listener(event)
 
     def record_order_event(
-        self: Trader, order: Order, kind: str, level: str, message: str, ts_ns: int = 0
+        self: Trader,
+        order: Order,
+        kind: str,
+        level: str,
+        message: str,
+        ts_ns: int = 0,
+        data: dict[str, object] | None = None,
     ) -> None:
         """An event about one order, under its symbol and engine; at ``ts_ns`` (a fill's
-        own time) or, left 0, the data clock's now (``record_event``)."""
+        own time) or, left 0, the data clock's now (``record_event``); ``data`` what a
+        restart reads back from it."""
         self.record_event(
             Event(
                 ts_ns=ts_ns,
@@ -79,6 +86,7 @@ class TraderRecords:
                 symbol=order.symbol,
                 engine=order.engine,
                 message=message,
+                data=data or {},
             )
         )
 

@@ -903,16 +903,12 @@ class Trader(TraderRecords, SignalEntries):
             else f"cancel {tag} ({reason}) asked by a flatten while its placement is "
             "unanswered: what it fills is closed"
         )
-        self.record_event(
-            Event(
-                ts_ns=self.clock.now_ns,
-                kind=EventKind.CANCEL_DEFERRED,
-                level="WARNING",
-                symbol=order.symbol,
-                engine=order.engine,
-                message=message,
-                data={ASKED_CANCEL: tag, "reason": reason, "close": close},
-            )
+        self.record_order_event(
+            order,
+            EventKind.CANCEL_DEFERRED,
+            "WARNING",
+            message,
+            data={ASKED_CANCEL: tag, "reason": reason, "close": close},
         )
         await self.journal.flush()
 
@@ -1122,16 +1118,12 @@ class Trader(TraderRecords, SignalEntries):
             # Declared not placed after a timeout, yet the exchange has it: it is real, and
             # the exit manager trims whatever now closes more than the position.
             self.not_accepted.discard(order.tag)
-            self.record_event(
-                Event(
-                    ts_ns=self.clock.now_ns,
-                    kind=EventKind.ORDER_REVIVED,
-                    level="WARNING",
-                    symbol=order.symbol,
-                    engine=known.engine,
-                    message=f"order {order.tag}, declared not placed, is {order.status.value} "
-                    "at the exchange after all",
-                )
+            self.record_order_event(
+                known,
+                EventKind.ORDER_REVIVED,
+                "WARNING",
+                f"order {order.tag}, declared not placed, is {order.status.value} "
+                "at the exchange after all",
             )
             self.track(evolve(known, status=order.status))
         if fills:
