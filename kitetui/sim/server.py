@@ -10,7 +10,9 @@ file), rate limits on/off, matching options and faults armed at start.
 (0 = a free port) and, when ``kitetui/sim/ticker.py`` is importable, its
 ``TickerServer`` on ``ws_port``; ``start()`` prints nothing, ``run_sim_exchange``
 prints one line with both URLs and the api_key(s), plays the market clock at the
-configured speed (or leaves it to ``/_sim/market/*`` with ``--speed manual``) and
+configured speed (or leaves it to ``/_sim/market/*`` with ``--speed manual``; with
+``--start-on-connect`` the first minute at once and the rest from the first ticker
+connection) and
 stops cleanly on cancellation or ``stop``. ``main(argv)`` is the CLI (flags below);
 the app's ``kitetui sim-exchange`` command wraps it.
 
@@ -133,12 +135,19 @@ RELAXABLE = (
 )
 
 
+#: What ``start_on_connect`` plays before a ticker client connects: the first minute.
+OPENING_NS = 60 * 1_000_000_000
+
+
 class SimConfig(_Strict):
     host: str = "127.0.0.1"
     port: Port = 0  # REST; 0 = a free port
     ws_port: Port = 0  # ticker; 0 = a free port
     replay: ReplayConfig
     manual_clock: bool = False  # true: the clock moves only via /_sim/market/*
+    # true: after the data's first minute the clock waits for the first ticker client,
+    # so a desk slow to start (a loaded machine) still finds the session near its open
+    start_on_connect: bool = False
     instruments: Annotated[list[str], Field(min_length=1)]
     accounts: Annotated[list[SimAccountConfig], Field(min_length=1)]
     rate_limits: bool = True
@@ -346,12 +355,29 @@ class SimServer:
         if self.config.manual_clock:
             await self._stop.wait()
             return
+        if self.config.start_on_connect:
+            # The opening minute plays at once, so a desk reading quotes before it
+            # connects its ticker (the exchange's clock, the day's last prices) finds them.
+            self.market.advance_to(self.market.start_ns + OPENING_NS)
+            await self._first_connection()
+            if self._stop.is_set():
+                return
         speed = self.config.replay.speed
         await self.market.run(
             None if speed == "max" else float(speed),
             max_gap_s=self.config.replay.max_gap_seconds,
             stop=self._stop,
         )
+
+    async def _first_connection(self) -> None:
+        """Wait until a ticker client is connected (or ``stop``); without a ticker there
+        is nothing to wait for, and the clock starts at once."""
+        while not self._stop.is_set():
+            ticker = self.ticker
+            if ticker is None or getattr(ticker, "connection_count", 0):
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=0.05)
 
     async def stop(self) -> None:
         self._stop.set()
@@ -453,6 +479,11 @@ def build_arg_parser(prog: str = "kitetui sim-exchange") -> argparse.ArgumentPar
     parser.add_argument("--ws-port", type=int, default=None, help="ticker port (0 = free)")
     parser.add_argument("--speed", type=_speed, default=None, help="N (x), 'max' or 'manual'")
     parser.add_argument(
+        "--start-on-connect",
+        action="store_true",
+        help="start the market clock when the first ticker client connects",
+    )
+    parser.add_argument(
         "--fault", type=_fault, action="append", default=[], metavar="SPEC", help="arm a fault"
     )
     parser.add_argument("--no-rate-limits", action="store_true", help="disable Kite's limits")
@@ -494,6 +525,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         updates["manual_clock"] = True
     elif args.speed is not None:
         updates["replay"] = config.replay.model_copy(update={"speed": args.speed})
+    if args.start_on_connect:
+        updates["start_on_connect"] = True
     if args.fault:
         updates["faults"] = [*config.faults, *args.fault]
     if args.no_rate_limits:

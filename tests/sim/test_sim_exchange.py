@@ -14,7 +14,7 @@ from kiteconnect import exceptions as kex
 from sim_support import API_KEY, API_SECRET, sim_config
 
 from kitetui.sim.market import parse_ist
-from kitetui.sim.server import run_sim_exchange
+from kitetui.sim.server import SimServer, run_sim_exchange
 
 FUT = "NIFTY22NOVFUT"
 
@@ -399,3 +399,38 @@ async def test_run_sim_exchange_prints_and_stops():
     (line,) = lines
     assert line.startswith("sim-exchange: REST http://127.0.0.1:") and API_KEY in line
     assert "WS " in line
+
+
+async def test_start_on_connect_holds_the_clock_until_a_ticker_client_connects():
+    """``--start-on-connect``: a desk slow to start finds the session at its open, not
+    minutes into it (a loaded machine at 600x lost the market before the desk was up)."""
+    import websockets
+
+    config = sim_config(manual_clock=False, start_on_connect=True)
+    server = SimServer(config, host="127.0.0.1", port=0, secrets={API_KEY: API_SECRET})
+    await server.start()
+    clock = asyncio.create_task(server.run_clock())
+    try:
+        await asyncio.sleep(0.3)  # at "max" an unheld clock plays the whole data by now
+        before = server.market.now_ns  # the first minute, played at once
+        assert before == server.market.start_ns + 60_000_000_000 and not clock.done()
+        assert server.market.quote(server.market.state_for_key(f"NFO:{FUT}"))["last_price"]
+        kite = KiteConnect(API_KEY, root=server.rest_url, timeout=5)
+        request_token = server.exchange.issue_request_token(API_KEY)
+        session = await asyncio.to_thread(kite.generate_session, request_token, API_SECRET)
+        url = f"{server.ws_url}?api_key={API_KEY}&access_token={session['access_token']}"
+        async with websockets.connect(url):
+            await asyncio.wait_for(clock, 20)  # the data plays out once a client is there
+        assert server.market.now_ns > before
+    finally:
+        clock.cancel()
+        await asyncio.gather(clock, return_exceptions=True)
+        await server.stop()
+
+
+def test_start_on_connect_flag():
+    from kitetui.sim.server import build_arg_parser, config_from_args
+
+    parser = build_arg_parser()
+    assert not config_from_args(parser.parse_args([])).start_on_connect
+    assert config_from_args(parser.parse_args(["--start-on-connect"])).start_on_connect
