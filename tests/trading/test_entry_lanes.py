@@ -24,23 +24,49 @@ from .kite_rig import OPTION, SYMBOL, Rig, drawn_signal
 SOON_S = 1.0  # what "at once" may take on a loaded CI machine
 
 
+class _Held:
+    """A held placement: ``arrived`` once one reached the exchange's door, ``release``
+    lets its answer (or its order) through."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    def is_set(self) -> bool:
+        return self.release.is_set()
+
+    def set(self) -> None:
+        self.release.set()
+
+
 @contextmanager
-def _held(rig: Rig, symbol: str) -> Iterator[threading.Event]:
-    """Placements in ``symbol`` wait at the exchange's door until the event is set (a
-    Kite that takes its time); the others go through. Released on the way out."""
-    release = threading.Event()
+def _held(rig: Rig, symbol: str) -> Iterator[_Held]:
+    """Placements in ``symbol`` wait at the exchange's door until released (a Kite that
+    takes its time); the others go through. Released on the way out."""
+    held = _Held()
     place = rig.kite._routes_in["order.place"]
 
     def slow_place(url_args: dict, params: dict) -> dict:
         if params.get("tradingsymbol") == symbol:
-            release.wait(30)
+            held.arrived.set()
+            held.release.wait(30)
         return place(url_args, params)
 
     rig.kite._routes_in["order.place"] = slow_place
     try:
-        yield release
+        yield held
     finally:
-        release.set()
+        held.release.set()
+
+
+async def _arrived(held: _Held) -> None:
+    """Until a held placement is at the exchange's door (bounded by ``SOON_S``)."""
+
+    async def until() -> None:
+        while not held.arrived.is_set():
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(until(), SOON_S)
 
 
 async def _live(folder: Path) -> tuple[Rig, UpdateLanes]:
@@ -100,7 +126,7 @@ def test_a_kill_switch_during_a_hung_entry_ends_flat(tmp_path: Path) -> None:
         with _held(rig, SYMBOL) as release:
             entered = trader.on_signal(rig.engine, drawn_signal(rig, SignalKind.LONG))  # type: ignore[arg-type]
             assert await asyncio.wait_for(entered, SOON_S) == 1
-            await asyncio.sleep(0.05)  # its placement is at the exchange's door
+            await _arrived(release)  # its placement is at the exchange's door
             trader.risk.trigger_kill("test")
             await trader.flatten_all(OrderPurpose.FLATTEN, "kill switch: test")
             entries = [o for o in trader.orders.values() if o.purpose is OrderPurpose.ENTRY]

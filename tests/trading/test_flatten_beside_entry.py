@@ -15,7 +15,6 @@ updates go through the lanes, as live, so the news of a fill waits behind the ha
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,24 +26,9 @@ from kitetui.store.runs import load_orders
 
 from .desk import rule_11
 from .kite_rig import OPTION, SYMBOL, Rig, drawn_signal
-from .test_entry_lanes import SOON_S, _at_exchange
+from .test_entry_lanes import SOON_S, _at_exchange, _Held
 
 HANG_S = 30  # how long the held answer would wait: far beyond every assertion below
-
-
-class _Held:
-    """A held placement: ``arrived`` once one reached the exchange's door, ``release``
-    lets its answer (or its order) through."""
-
-    def __init__(self) -> None:
-        self.arrived = threading.Event()
-        self.release = threading.Event()
-
-    def is_set(self) -> bool:
-        return self.release.is_set()
-
-    def set(self) -> None:
-        self.release.set()
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from kitetui.venues.reconciler import Reconciler
 
 from .desk import rule_11
 from .kite_rig import OPTION, Rig
-from .test_entry_lanes import _held
+from .test_entry_lanes import _arrived, _held
 
 WORKING = ("OPEN", "TRIGGER PENDING", "OPEN PENDING", "VALIDATION PENDING")
 
@@ -184,7 +184,7 @@ def test_a_cancel_asked_in_flight_is_kept_when_the_placement_ends_unknown(
         rig.kite.fail("order.place", ClientFault("lose"))
         with _book_unreadable(rig), _held(rig, OPTION) as release:
             await rig.buy_option()
-            await asyncio.sleep(0.05)  # its placement is at the exchange's door
+            await _arrived(release)  # its placement is at the exchange's door
             (entry,) = trader.open_orders(OPTION)
             await trader.cancel_entries("stale entry", OPTION)  # no halt: a plain cancel
             release.set()
