@@ -87,7 +87,7 @@ from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
 from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S, SESSION_CLOSE_S, SESSION_OPEN_S
 from kitetui.market.columnar import decimal_column, integer_column, split_fields, stamp_column
-from kitetui.market.futures_series import ContractSeries, contract_series
+from kitetui.market.futures_series import ContractSeries, contract_series, shipped_calendar
 from kitetui.market.lazy_items import LazyItems
 from kitetui.market.load_cache import LoadCache
 from kitetui.market.packed import narrow_counts, narrow_prices, price_values
@@ -96,6 +96,8 @@ from kitetui.market.text_limits import CappedReader, TooLarge, check_lines, gunz
 
 if TYPE_CHECKING:
     from _csv import _reader
+
+    from kitetui.market.calendar import TradingCalendar
 
 __all__ = [
     "MAX_PRICE",
@@ -575,15 +577,16 @@ def _series(name: str) -> int:
 
 class _SeriesDays:
     """Which series the configured future is on each day: ``futures_series`` asked once
-    per day of the file. ``contract`` is None when its expiry is not known."""
+    per day of the file, on the desk's calendar (None: the shipped one). ``contract`` is
+    None when its expiry is not known."""
 
     __slots__ = ("_ranks", "contract", "symbol")
 
-    def __init__(self, symbol: str, continuous_name: str) -> None:
+    def __init__(self, symbol: str, continuous_name: str, calendar: TradingCalendar | None) -> None:
         self.symbol = symbol
         match = _CONTINUOUS.fullmatch(continuous_name.strip().upper())
         underlying = match[1] if match is not None else ""
-        self.contract: ContractSeries | None = contract_series(symbol, underlying)
+        self.contract: ContractSeries | None = contract_series(symbol, underlying, calendar)
         self._ranks: dict[int, int] = {}
 
     def rank_on(self, epoch_day: int) -> int:
@@ -620,6 +623,7 @@ def _one_series(
     ranks: Mapping[str, int],
     symbol: str,
     problems: _Problems,
+    calendar: TradingCalendar | None,
 ) -> list[_CandleRow]:
     """The rows that are ``symbol``'s own, when the file names it by continuous series.
 
@@ -638,7 +642,7 @@ def _one_series(
     if 0 in ranks.values():
         own = next(name for name, rank in ranks.items() if rank == 0)
         return _keep_rank(rows, names, ranks, 0, own, symbol, problems)
-    days = _SeriesDays(symbol, names[0] if names else next(iter(ranks)))
+    days = _SeriesDays(symbol, names[0] if names else next(iter(ranks)), calendar)
     if days.contract is None:
         keep = min(ranks.values())
         kept = next(name for name, rank in ranks.items() if rank == keep)
@@ -683,7 +687,13 @@ def _keep_rank(
     return chosen
 
 
-def _fast_series(name: str, symbol: str, seconds: np.ndarray, problems: _Problems) -> bool:
+def _fast_series(
+    name: str,
+    symbol: str,
+    seconds: np.ndarray,
+    problems: _Problems,
+    calendar: TradingCalendar | None,
+) -> bool:
     """The columnar path's ``_one_series`` for a file naming one series only: True when
     every row's day is one on which that series is ``symbol`` (or, its expiry unknown,
     after the same ``SeriesAssumed`` note), False to let the careful path skip and name
@@ -691,12 +701,24 @@ def _fast_series(name: str, symbol: str, seconds: np.ndarray, problems: _Problem
     rank = _series(name)
     if not rank:
         return True
-    days = _SeriesDays(symbol, name)
+    days = _SeriesDays(symbol, name, calendar)
     if days.contract is None:
         problems.notes.append(days.assumed(name))
         return True
     epoch_days = np.unique((seconds + IST_OFFSET_S) // DAY_S)
     return all(days.rank_on(int(day)) == rank for day in epoch_days)
+
+
+_MONTHLY_FUTURE = re.compile(r"[A-Z0-9&]+\d\d[A-Z]{3}FUT")
+
+
+def _series_key(symbol: str, calendar: TradingCalendar | None) -> str:
+    """What a load cache key holds of the calendar: the digest of its trading days when
+    ``symbol`` is a monthly future (a continuous series is checked against its
+    expiries, which the calendar moves), else nothing (no other load depends on it)."""
+    if _MONTHLY_FUTURE.fullmatch(symbol.strip().upper()) is None:
+        return ""
+    return (calendar or shipped_calendar()).days_digest()
 
 
 _KNOWN_LAYOUTS = (
@@ -827,6 +849,7 @@ def load_candles(
     check_symbol: bool = False,
     cache: LoadCache | None = None,
     lazy: bool = False,
+    calendar: TradingCalendar | None = None,
 ) -> LoadResult:
     """Load a candle CSV (plain or gzip); the format is detected from its header.
 
@@ -835,7 +858,9 @@ def load_candles(
     ``session_only`` is false (the regular hours, or a special day's own windows:
     ``hours``); every fix is described by an event (module docstring).
     No usable row raises ``NoDataError`` unless ``require_rows`` is false;
-    ``check_symbol`` skips rows whose own symbol column names another instrument.
+    ``check_symbol`` skips rows whose own symbol column names another instrument, a
+    continuous future's on the days it is another contract by ``calendar``'s expiries
+    (the desk's, with its override; None: the shipped NSE calendar).
     With ``cache``, the parsed columns are kept under the file's content hash. With
     ``lazy``, the bars stay columns until iterated (``kitetui/market/lazy_items.py``).
     """
@@ -843,14 +868,14 @@ def load_candles(
     if timeframe_s <= 0:
         raise ValueError(f"timeframe_s must be positive, got {timeframe_s}")
     hours = hours if session_only else None
-    options = ("candles", symbol, timeframe_s, hours, check_symbol)
+    options = ("candles", symbol, timeframe_s, hours, check_symbol, _series_key(symbol, calendar))
 
     def fast(raw: bytes) -> Parsed | None:
-        return _fast_candles(raw, path, symbol, timeframe_s, hours, check_symbol)
+        return _fast_candles(raw, path, symbol, timeframe_s, hours, check_symbol, calendar)
 
     def careful(raw: bytes) -> Parsed:
         rows, problems, extra = _candle_rows(
-            path, symbol, timeframe_s, hours, require_rows, check_symbol, raw
+            path, symbol, timeframe_s, hours, require_rows, check_symbol, raw, calendar
         )
         return _parsed_rows(rows, _BAR_COLUMNS, problems, extra)
 
@@ -871,14 +896,16 @@ def reference_candles(
     hours: SessionHours = REGULAR,
     require_rows: bool = True,
     check_symbol: bool = False,
+    calendar: TradingCalendar | None = None,
 ) -> LoadResult:
     """``load_candles`` the careful way only, row by row, no cache: the reference the
     columnar path and the cache are tested against (and the path bad files take)."""
     path = Path(path)
     if timeframe_s <= 0:
         raise ValueError(f"timeframe_s must be positive, got {timeframe_s}")
+    hours = hours if session_only else None
     rows, problems, extra = _candle_rows(
-        path, symbol, timeframe_s, hours if session_only else None, require_rows, check_symbol
+        path, symbol, timeframe_s, hours, require_rows, check_symbol, calendar=calendar
     )
     bars = tuple(
         Bar(symbol, ts, timeframe_s, o, h, lo, c, volume, oi)
@@ -898,6 +925,7 @@ def _candle_rows(
     require_rows: bool,
     check_symbol: bool,
     raw: bytes | None = None,
+    calendar: TradingCalendar | None = None,
 ) -> tuple[list, _Problems, list[Finding]]:
     """The careful path: every row judged on its own, each problem counted with its line."""
     problems = _Problems(path, symbol)
@@ -976,7 +1004,7 @@ def _candle_rows(
                 series.append(row[i_s])
 
     if any(names_ok.values()):  # a vendor's continuous series: which days are ``symbol``'s
-        rows = _one_series(rows, series, names_ok, symbol, problems)
+        rows = _one_series(rows, series, names_ok, symbol, problems, calendar)
     extra: list[Finding] = []
     if hours is not None and timeframe_s < DAY_S:
         read = rows
@@ -1467,6 +1495,7 @@ def _fast_candles(
     timeframe_s: int,
     hours: SessionHours | None,
     check_symbol: bool,
+    calendar: TradingCalendar | None = None,
 ) -> Parsed | None:
     """A clean candle file, a column at a time; None when the careful path must judge it."""
     problems = _Problems(path, symbol)
@@ -1515,7 +1544,9 @@ def _fast_candles(
         return None
     if not ((volume >= 0) & (volume <= MAX_VOLUME) & (oi >= 0) & (oi <= MAX_VOLUME)).all():
         return None
-    if name is not None and not _fast_series(name.decode("ascii"), symbol, seconds, problems):
+    if name is not None and not _fast_series(
+        name.decode("ascii"), symbol, seconds, problems, calendar
+    ):
         return None
     columns = dict(
         zip(_BAR_COLUMNS, (seconds * NS_PER_SECOND, o, h, lo, c, volume, oi), strict=True)

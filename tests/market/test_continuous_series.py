@@ -8,15 +8,17 @@ configured as ``NIFTY22NOVFUT``, replayed December's prices as November's with n
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from kitetui.config import SourceConfig
+from kitetui.config import AppConfig, SourceConfig
 from kitetui.domain import Event
-from kitetui.market.calendar import nse
+from kitetui.market.calendar import TradingCalendar, nse
 from kitetui.market.futures_series import contract_series, monthly_expiry
 from kitetui.market.instruments import InstrumentMaster
 from kitetui.market.load_cache import LoadCache
@@ -28,6 +30,9 @@ from kitetui.market.loaders import (
     reference_candles,
 )
 from kitetui.market.replay import load_replay_sources
+from kitetui.preflight import check_inputs
+from kitetui.sweep.runner import trading_days
+from kitetui.venues.replay import ReplayVenue
 
 HEADER = "Code,Date,Open,High,Low,Close,Volume"
 BASE = {"I": 18000.0, "II": 18100.0, "III": 18200.0}
@@ -262,3 +267,140 @@ def test_a_replay_configured_with_the_wrong_contract_refuses_the_series_file(
         assert len(stream) == 25 and {bar.symbol for bar in stream} == {"NIFTY22DECFUT"}
     with pytest.raises(DataFormatError, match="not NIFTY22NOVFUT"):
         load_replay_sources(sources("NIFTY22NOVFUT"), cache=cache)  # same bytes, cached
+
+
+# --------------------------------------------------------------------------- the override
+
+HOLIDAY_ON_EXPIRY = "date,description\n2022-11-24,a closure announced late\n"
+SESSION_ON_HOLIDAY = "date,open,close,description\n2023-01-26,09:15,15:30,a session on a holiday\n"
+
+
+def _override(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "holidays.csv"
+    path.write_text(text)
+    return path
+
+
+def _closes_on(result: object, day: date) -> list[float]:
+    return [
+        bar.close
+        for bar in result.bars  # type: ignore[attr-defined]
+        if date(1970, 1, 1) + timedelta(days=(bar.ts_ns // 10**9 + 19800) // 86400) == day
+    ]
+
+
+@pytest.mark.parametrize(
+    ("override", "symbol", "days", "shipped", "overridden"),
+    [
+        # A holiday on Thursday 24-Nov-2022 moves November's expiry to the 23rd: on the
+        # 24th NIFTY-I is already December's, NIFTY-II January's.
+        (HOLIDAY_ON_EXPIRY, "NIFTY22DECFUT", (23, 24, 25), "II", "I"),
+        # A session on Republic Day (Thursday 26-Jan-2023) keeps January's expiry on the
+        # 26th, not the 25th: on the 26th February is still NIFTY-II.
+        (SESSION_ON_HOLIDAY, "NIFTY23FEBFUT", (25, 26, 27), "I", "II"),
+    ],
+    ids=["holiday-on-expiry", "session-on-holiday"],
+)
+def test_an_override_that_moves_an_expiry_moves_each_days_series_on_both_paths(
+    tmp_path: Path,
+    override: str,
+    symbol: str,
+    days: tuple[int, int, int],
+    shipped: str,
+    overridden: str,
+) -> None:
+    """The desk's calendar (shipped list + ``calendar.holidays_override``) decides the
+    expiries: the series check read the shipped list alone, so on the moved day it kept
+    the other series' prices as the contract's."""
+    month = 11 if symbol == "NIFTY22DECFUT" else 1
+    year = 2022 if month == 11 else 2023
+    first, moved, after = (date(year, month, d) for d in days)
+    lines = [row for day in (first, moved, after) for s in ("I", "II") for row in _rows(s, day)]
+    path = _file(tmp_path, lines)
+    calendar = nse(_override(tmp_path, override))
+
+    fast = load_candles(path, symbol, check_symbol=True, calendar=calendar)
+    careful = reference_candles(path, symbol, check_symbol=True, calendar=calendar)
+    before = load_candles(path, symbol, check_symbol=True)
+
+    assert fast == careful
+    expected = [BASE[overridden] + moved.day + m / 100 + 1 for m in range(5)]
+    assert _closes_on(fast, moved) == expected
+    assert _closes_on(before, moved) == [BASE[shipped] + moved.day + m / 100 + 1 for m in range(5)]
+    for day in (first, after):  # the days either side keep their series
+        assert _closes_on(fast, day) == _closes_on(before, day) != []
+
+
+def test_the_replay_checks_series_on_the_override_and_never_reads_a_load_made_without_it(
+    tmp_path: Path,
+) -> None:
+    """``load_replay_sources`` hands its calendar to both paths, and the load cache keys
+    a future's file by the calendar's days: the same bytes loaded without the override
+    first must not answer the load with it."""
+    days = [date(2022, 11, d) for d in (22, 23, 24)]
+    path = _file(tmp_path, [row for day in days for row in _rows("I", day)], "NIFTY-I.csv")
+    spec = {"symbol": "NIFTY22NOVFUT", "exchange": "NFO", "kind": "candles", "path": str(path)}
+    sources = [SourceConfig.model_validate(spec)]
+    cache = LoadCache(tmp_path / "cache")
+    calendar = nse(_override(tmp_path, HOLIDAY_ON_EXPIRY))
+
+    shipped = load_replay_sources(sources, cache=cache)
+    for _ in range(2):  # cold, then from the cache
+        loaded = load_replay_sources(sources, cache=cache, calendar=calendar)
+        (stream,) = loaded.streams
+        assert len(stream) == 10 and loaded.days == (days[0], days[1])
+        (skipped,) = [e for e in loaded.events if e.kind == "RowSkipped"]
+        assert skipped.data["count"] == 5
+        assert "which on its date is NIFTY22DECFUT, not NIFTY22NOVFUT" in skipped.message
+    assert len(shipped.streams[0]) == 15 and shipped.events == ()
+
+
+def _through_preflight(config: AppConfig, calendar: TradingCalendar) -> list[Event]:
+    return list(check_inputs(config, "c.yaml", scan_data=True).events)
+
+
+def _through_the_sweep(config: AppConfig, calendar: TradingCalendar) -> list[Event]:
+    return trading_days(config, None, "c.yaml")[1]
+
+
+def _through_the_replay_venue(config: AppConfig, calendar: TradingCalendar) -> list[Event]:
+    host = SimpleNamespace(config=config, config_path="c.yaml", calendar=calendar)
+    venue = ReplayVenue(config, speed=None, recording=None)
+    return asyncio.run(venue.open(host)).events  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "load",
+    [_through_preflight, _through_the_sweep, _through_the_replay_venue],
+    ids=["check-config", "sweep", "run-and-backtest"],
+)
+def test_every_caller_checks_the_series_on_the_configs_holidays_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, load
+) -> None:
+    """``check-config``, a sweep's days and a run's (or a backtest's) venue each load the
+    sources on the calendar with ``calendar.holidays_override``: NIFTY-I of 24-Nov-2022,
+    a holiday by the override, is December's (November expired on the 23rd)."""
+    monkeypatch.setenv("KITETUI_LOAD_CACHE", "off")
+    days = [date(2022, 11, d) for d in (22, 23, 24)]
+    path = _file(tmp_path, [row for day in days for row in _rows("I", day)], "NIFTY-I.csv")
+    override = _override(tmp_path, HOLIDAY_ON_EXPIRY)
+    config = AppConfig.model_validate(
+        {
+            "replay": {
+                "sources": [
+                    {"symbol": "NIFTY22NOVFUT", "exchange": "NFO", "path": str(path)},
+                ]
+            },
+            "instruments": ["pkg:replay/nfo_20221118/instruments.csv"],
+            "calendar": {"holidays_override": str(override)},
+            "engines": [
+                {"name": "f", "kind": "fno", "underlyings": ["NIFTY"], "strategy": "ema_cross"}
+            ],
+        }
+    )
+
+    events = load(config, nse(override))
+
+    (skipped,) = [e for e in events if e.kind == "RowSkipped"]
+    assert skipped.data["count"] == 5
+    assert "'NIFTY-I', which on its date is NIFTY22DECFUT, not NIFTY22NOVFUT" in skipped.message
