@@ -36,8 +36,12 @@ data is skipped and recorded, never a crash:
   else skipped naming the contract it is; with several series side by side, each day
   keeps the one that is the contract that day; the contract's own name, when the file
   holds it, wins over every series; a contract whose expiry its name does not tell
-  keeps the nearest series with a ``SeriesAssumed`` warning (``_one_series``). Without
-  ``check_symbol`` ``symbol`` is only the label the bars get;
+  keeps the nearest series with a ``SeriesAssumed`` warning (``_one_series``). A
+  headerless tick file has no symbol column: loaded as a monthly future, the series its
+  file name starts with (``NIFTY-II_20221118.csv.gz``) is checked by date the same way,
+  and a name that says neither a series nor the contract is a ``SeriesAssumed`` warning
+  (``_tick_series``). The expiries are those of the calendar given (the desk's, with
+  its override). Without ``check_symbol`` ``symbol`` is only the label the bars get;
 * prices above ``MAX_PRICE`` and volumes above ``MAX_VOLUME`` are skipped as implausible
   (they are typos or corruption, and would overflow integer paise downstream); candle
   timestamps must fall on a whole minute;
@@ -598,13 +602,15 @@ class _SeriesDays:
             rank = self._ranks[epoch_day] = self.contract.series_on(day)
         return rank
 
-    def reason(self, name: str, epoch_day: int) -> str:
-        """Why a row of series ``name`` is not the contract on its day: the contract it is."""
+    def reason(self, name: str, epoch_day: int, where: str = "") -> str:
+        """Why a row of series ``name`` is not the contract on its day: the contract it is
+        (``where``: how the row names it, when not in its own column)."""
         assert self.contract is not None
         day = date.fromordinal(epoch_day + _EPOCH_ORDINAL)
         denoted = self.contract.contract_of(_series(name), day)
         which = f"{denoted}, not" if denoted else "not"
-        return f"{_FOREIGN} ({name.strip()[:40]!r}, which on its date is {which} {self.symbol})"
+        shown = f"{name.strip()[:40]!r}{where}"
+        return f"{_FOREIGN} ({shown}, which on its date is {which} {self.symbol})"
 
     def assumed(self, kept: str) -> tuple[EventKind, str, str]:
         """The note for a contract whose expiry is not known: the series taken as it."""
@@ -709,7 +715,7 @@ def _fast_series(
     return all(days.rank_on(int(day)) == rank for day in epoch_days)
 
 
-_MONTHLY_FUTURE = re.compile(r"[A-Z0-9&]+\d\d[A-Z]{3}FUT")
+_MONTHLY_FUTURE = re.compile(r"([A-Z0-9&]+?)\d\d[A-Z]{3}FUT")
 
 
 def _series_key(symbol: str, calendar: TradingCalendar | None) -> str:
@@ -1264,6 +1270,91 @@ def _tick_layout_check(path: Path, first: list[str]) -> None:
         )
 
 
+# A vendor's continuous series at the start of a file's name: ``NIFTY-II.csv.gz``,
+# ``NIFTY-II_20221118.csv.gz``, ``NIFTY-II.NFO.csv`` (the name up to its first dot).
+_SERIES_IN_NAME = re.compile(r"([A-Z0-9&]+?)-(I{1,3})(?![A-Z0-9&])")
+_BY_FILE_NAME = " by the file's name"
+
+
+@dataclass(frozen=True, slots=True)
+class _TickSeries:
+    """A headerless tick file loaded as a monthly future whose name says its series:
+    each row is kept on the days that series is the contract (``_SeriesDays``)."""
+
+    name: str  # ``NIFTY-II``
+    days: _SeriesDays
+
+
+def _tick_series(
+    path: Path, symbol: str, calendar: TradingCalendar | None, problems: _Problems
+) -> _TickSeries | None:
+    """What a headerless tick file's name says of the series it holds, when it is loaded
+    as a monthly future (``symbol``, ``NIFTY22NOVFUT``): such a file has no symbol
+    column, so a vendor's ``NIFTY-II.csv.gz`` configured as November's future replayed
+    December's prices as November's, unchecked.
+
+    The series its name starts with (``NIFTY-II_20221118.csv.gz``), of the symbol's
+    underlying, is checked day by day as a candle file's column is (``_TickSeries``);
+    a contract whose expiries are not known keeps the series with ``SeriesAssumed``, as a
+    candle file's does. A name that says the contract itself (``NIFTY22NOVFUT.csv``, as
+    a glob names a file's symbol) needs nothing. A name that says neither cannot be
+    checked: its ticks are the contract's as given, with a ``SeriesAssumed`` warning,
+    never in silence. A symbol that is no monthly future has no series: None, no note."""
+    future = _MONTHLY_FUTURE.fullmatch(symbol.strip().upper())
+    if future is None:
+        return None
+    stem = path.name.split(".", 1)[0].strip().upper()
+    named = _SERIES_IN_NAME.match(stem)
+    if named is not None and symbol_matches(f"{named[1]}-{named[2]}", symbol):
+        series = f"{named[1]}-{named[2]}"
+        days = _SeriesDays(symbol, series, calendar)
+        if days.contract is None:
+            problems.notes.append(days.assumed(series))
+            return None
+        return _TickSeries(series, days)
+    if _normalised(stem).startswith(_normalised(symbol)):
+        return None
+    problems.notes.append(
+        (
+            EventKind.SERIES_ASSUMED,
+            f"a headerless tick file has no symbol column, and its name ({stem[:40]!r}) says "
+            f"neither a continuous series of {future[1]} ({future[1]}-I, -II, -III) nor "
+            f"{symbol}: its ticks are assumed to be {symbol} on every day, unchecked (name "
+            f"the file after its series, {future[1]}-I_….csv.gz, to have each day checked)",
+            "WARNING",
+        )
+    )
+    return None
+
+
+def _keep_series_days(
+    rows: list[tuple[int, float, int, int, int]], series: _TickSeries, problems: _Problems
+) -> list[tuple[int, float, int, int, int]]:
+    """The rows on the days ``series`` is the contract; the others skipped, each day's
+    reason naming the contract the series is then (``_one_series`` for ticks)."""
+    rank = _series(series.name)
+    chosen = []
+    reasons: dict[int, str] = {}
+    for row in rows:
+        day = _ist_day(row[0])
+        if series.days.rank_on(day) == rank:
+            chosen.append(row)
+            continue
+        reason = reasons.get(day)
+        if reason is None:
+            reason = reasons[day] = series.days.reason(series.name, day, _BY_FILE_NAME)
+        problems.add(EventKind.ROW_SKIPPED, reason, row[-1], row[0])
+    return chosen
+
+
+def _tick_name_key(path: Path, symbol: str, check_symbol: bool) -> str:
+    """What a tick load's cache key holds of the file's name: its stem when the name is
+    read for a series (``_tick_series``), as the key otherwise has no name in it."""
+    if not check_symbol or _MONTHLY_FUTURE.fullmatch(symbol.strip().upper()) is None:
+        return ""
+    return path.name.split(".", 1)[0].strip().upper()
+
+
 def load_ticks(
     path: str | Path,
     symbol: str,
@@ -1273,25 +1364,37 @@ def load_ticks(
     require_rows: bool = True,
     cache: LoadCache | None = None,
     lazy: bool = False,
+    check_symbol: bool = False,
+    calendar: TradingCalendar | None = None,
 ) -> TickLoadResult:
     """Load a headerless ``date,time,last_price,last_traded_qty,open_interest`` tick file.
 
     Rows sharing a second keep their file order and get the same ``ts_ns``. Out of order
     rows are stable-sorted; bad rows and (unless ``session_only`` is false) rows outside
     09:15:00-15:30:00 IST are skipped, each with an aggregated event. No usable row
-    raises ``NoDataError`` unless ``require_rows`` is false. With ``cache``, the parsed
-    columns are kept under the file's content hash; with ``lazy``, the ticks stay columns
-    until iterated (``kitetui/market/lazy_items.py``).
+    raises ``NoDataError`` unless ``require_rows`` is false. ``check_symbol`` (the config
+    named the symbol) reads a future's file name for its continuous series, checked on
+    ``calendar``'s expiries (``_tick_series``). With ``cache``, the parsed columns are
+    kept under the file's content hash; with ``lazy``, the ticks stay columns until
+    iterated (``kitetui/market/lazy_items.py``).
     """
     path = Path(path)
     hours = hours if session_only else None
-    options = ("ticks", symbol, hours)
+    options = (
+        "ticks",
+        symbol,
+        hours,
+        _tick_name_key(path, symbol, check_symbol),
+        _series_key(symbol, calendar) if check_symbol else "",
+    )
 
     def fast(raw: bytes) -> Parsed | None:
-        return _fast_ticks(raw, path, symbol, hours)
+        return _fast_ticks(raw, path, symbol, hours, check_symbol, calendar)
 
     def careful(raw: bytes) -> Parsed:
-        rows, problems, extra = _tick_rows(path, symbol, hours, require_rows, raw)
+        rows, problems, extra = _tick_rows(
+            path, symbol, hours, require_rows, raw, check_symbol, calendar
+        )
         return _parsed_rows(rows, _TICK_COLUMNS, problems, extra)
 
     parsed = _parse(path, options, cache, fast, careful)
@@ -1308,10 +1411,15 @@ def reference_ticks(
     session_only: bool = True,
     hours: SessionHours = REGULAR,
     require_rows: bool = True,
+    check_symbol: bool = False,
+    calendar: TradingCalendar | None = None,
 ) -> TickLoadResult:
     """``load_ticks`` the careful way only, row by row, no cache (see ``reference_candles``)."""
     path = Path(path)
-    rows, problems, extra = _tick_rows(path, symbol, hours if session_only else None, require_rows)
+    hours = hours if session_only else None
+    rows, problems, extra = _tick_rows(
+        path, symbol, hours, require_rows, check_symbol=check_symbol, calendar=calendar
+    )
     ticks = tuple(Tick(symbol, ts, price, qty, oi) for ts, price, qty, oi, _line in rows)
     first_ts = ticks[0].ts_ns if ticks else 0
     stamps = np.array([tick.ts_ns for tick in ticks], dtype=np.int64)
@@ -1325,6 +1433,8 @@ def _tick_rows(
     hours: SessionHours | None,
     require_rows: bool,
     raw: bytes | None = None,
+    check_symbol: bool = False,
+    calendar: TradingCalendar | None = None,
 ) -> tuple[list, _Problems, list[Finding]]:
     """The careful path for ticks (``_candle_rows``)."""
     problems = _Problems(path, symbol)
@@ -1370,6 +1480,9 @@ def _tick_rows(
                 continue
             append((ts, price, qty, oi, line))
 
+    series = _tick_series(path, symbol, calendar, problems) if check_symbol else None
+    if series is not None:
+        rows = _keep_series_days(rows, series, problems)
     extra: list[Finding] = []
     if hours is not None:
         rows = _drop_outside_session(
@@ -1562,8 +1675,16 @@ def _fast_candles(
     return _finished(columns, problems, extra)
 
 
-def _fast_ticks(raw: bytes, path: Path, symbol: str, hours: SessionHours | None) -> Parsed | None:
-    """A clean tick file, a column at a time; None when the careful path must judge it."""
+def _fast_ticks(
+    raw: bytes,
+    path: Path,
+    symbol: str,
+    hours: SessionHours | None,
+    check_symbol: bool = False,
+    calendar: TradingCalendar | None = None,
+) -> Parsed | None:
+    """A clean tick file, a column at a time; None when the careful path must judge it
+    (a row to skip: also one on a day its file's series is another contract)."""
     problems = _Problems(path, symbol)
     data = _decoded(raw, path, problems)
     if data is None:
@@ -1588,6 +1709,11 @@ def _fast_ticks(raw: bytes, path: Path, symbol: str, hours: SessionHours | None)
         return None
     if not ((qty >= 0) & (qty <= MAX_VOLUME) & (oi >= 0) & (oi <= MAX_VOLUME)).all():
         return None
+    series = _tick_series(path, symbol, calendar, problems) if check_symbol else None
+    if series is not None:
+        rank = _series(series.name)
+        if any(series.days.rank_on(int(day)) != rank for day in np.unique(seconds // DAY_S)):
+            return None
     ts = (seconds - IST_OFFSET_S) * NS_PER_SECOND
     columns = dict(zip(_TICK_COLUMNS, (ts, price, qty, oi), strict=True))
     columns["line"] = np.arange(1, fields.rows + 1)

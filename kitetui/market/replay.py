@@ -234,13 +234,15 @@ def _load_file(
     hours: SessionHours,
     calendar: TradingCalendar | None,
 ) -> tuple[Sequence[Item], tuple[Event, ...]]:
+    # check_symbol: the config named the symbol (a future's series is checked by date)
     if kind == "ticks":
-        result = load_ticks(path, symbol, hours=hours, cache=cache, lazy=True)
+        result = load_ticks(
+            path, symbol, hours=hours, cache=cache, lazy=True, check_symbol=True, calendar=calendar
+        )
         return result.ticks, result.events
     if kind == "index":
         result = load_index_values(path, symbol, hours=hours, cache=cache)
         return result.ticks, result.events
-    # check_symbol: the config named the symbol
     candles = load_candles(
         path, symbol, hours=hours, check_symbol=True, cache=cache, lazy=True, calendar=calendar
     )

@@ -27,7 +27,9 @@ from kitetui.market.loaders import (
     NoDataError,
     data_path,
     load_candles,
+    load_ticks,
     reference_candles,
+    reference_ticks,
 )
 from kitetui.market.replay import load_replay_sources
 from kitetui.preflight import check_inputs
@@ -404,3 +406,129 @@ def test_every_caller_checks_the_series_on_the_configs_holidays_override(
     (skipped,) = [e for e in events if e.kind == "RowSkipped"]
     assert skipped.data["count"] == 5
     assert "'NIFTY-I', which on its date is NIFTY22DECFUT, not NIFTY22NOVFUT" in skipped.message
+
+
+# --------------------------------------------------------------------------- tick files
+
+
+def _tick_lines(days: list[date], price: float = 18300.0) -> list[str]:
+    return [
+        f"{day:%Y%m%d},09:{15 + m}:0{s},{price + day.day + m / 10},50,1000"
+        for day in days
+        for m in range(3)
+        for s in range(2)
+    ]
+
+
+def _tick_file(tmp_path: Path, name: str, days: list[date]) -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(_tick_lines(days)) + "\n")
+    return path
+
+
+def _tick_sources(path: Path, symbol: str) -> list[SourceConfig]:
+    spec = {"symbol": symbol, "exchange": "NFO", "kind": "ticks", "path": str(path)}
+    return [SourceConfig.model_validate(spec)]
+
+
+def _both_ticks(path: Path, symbol: str, calendar: TradingCalendar | None = None):
+    """The columnar tick load and the careful one, each as its result or its refusal."""
+    out = []
+    for load in (load_ticks, reference_ticks):
+        try:
+            out.append(load(path, symbol, check_symbol=True, calendar=calendar))
+        except NoDataError as exc:
+            out.append(("NoDataError", str(exc)))
+    return out[0], out[1]
+
+
+def test_a_tick_file_named_for_the_next_month_series_is_not_loaded_as_the_near_month(
+    tmp_path: Path,
+) -> None:
+    """A headerless tick file has no symbol column, but its name says the series: a
+    vendor's NIFTY-II (December's in November) configured as NIFTY22NOVFUT replayed
+    December's prices as November's, unchecked."""
+    path = _tick_file(tmp_path, "NIFTY-II_20221118.csv", [date(2022, 11, 17), date(2022, 11, 18)])
+    fast, careful = _both_ticks(path, "NIFTY22NOVFUT")
+    assert fast == careful
+    assert isinstance(fast, tuple) and "all 12 skipped" in fast[1]
+    assert "'NIFTY-II' by the file's name, which on its date is NIFTY22DECFUT" in fast[1]
+    with pytest.raises(DataFormatError, match="which on its date is NIFTY22DECFUT, not NIFTY22NOV"):
+        load_replay_sources(_tick_sources(path, "NIFTY22NOVFUT"), cache=LoadCache(None))
+    fast, careful = _both_ticks(path, "NIFTY22DECFUT")
+    assert fast == careful and not isinstance(fast, tuple)
+    assert len(fast.ticks) == 12 and fast.events == ()
+
+
+@pytest.mark.parametrize(
+    ("override", "kept"),
+    [(None, (23, 24)), (HOLIDAY_ON_EXPIRY, (23,))],
+    ids=["shipped", "override"],
+)
+def test_a_near_month_tick_file_keeps_the_days_up_to_the_expiry_of_the_desks_calendar(
+    tmp_path: Path, override: str | None, kept: tuple[int, ...]
+) -> None:
+    """NIFTY-I is November's up to its expiry: the 24th, or the 23rd when the override
+    closes the 24th. Both paths agree, and so do a cold and a cached replay load."""
+    days = [date(2022, 11, d) for d in (23, 24, 25, 28)]
+    path = _tick_file(tmp_path, "NIFTY-I.csv.gz", days)
+    calendar = nse(_override(tmp_path, override)) if override else None
+    fast, careful = _both_ticks(path, "NIFTY22NOVFUT", calendar)
+    assert fast == careful and not isinstance(fast, tuple)
+    days_kept = {
+        date(1970, 1, 1) + timedelta(days=(t.ts_ns // 10**9 + 19800) // 86400) for t in fast.ticks
+    }
+    assert sorted(d.day for d in days_kept) == list(kept)
+    (skipped,) = [e for e in fast.events if e.kind == "RowSkipped"]
+    assert skipped.data["count"] == 6 * (4 - len(kept))
+    assert "'NIFTY-I' by the file's name, which on its date is NIFTY22DECFUT" in skipped.message
+    cache = LoadCache(tmp_path / "cache")
+    for _ in range(2):
+        loaded = load_replay_sources(
+            _tick_sources(path, "NIFTY22NOVFUT"), cache=cache, calendar=calendar
+        )
+        assert len(loaded.streams[0]) == 6 * len(kept)
+
+
+def test_the_same_tick_bytes_under_another_series_name_are_not_read_from_the_cache(
+    tmp_path: Path,
+) -> None:
+    """The load cache's key holds no file name; a tick file's name now says its series,
+    so the name read for it is in the key."""
+    days = [date(2022, 11, 18)]
+    near = _tick_file(tmp_path, "NIFTY-I.csv", days)
+    far = _tick_file(tmp_path, "NIFTY-III.csv", days)
+    cache = LoadCache(tmp_path / "cache")
+    assert len(load_replay_sources(_tick_sources(near, "NIFTY22NOVFUT"), cache=cache).streams) == 1
+    with pytest.raises(DataFormatError, match="'NIFTY-III' by the file's name"):
+        load_replay_sources(_tick_sources(far, "NIFTY22NOVFUT"), cache=cache)
+
+
+@pytest.mark.parametrize(
+    ("name", "symbol", "said"),
+    [
+        ("NOV.csv", "NIFTY22NOVFUT", "its name ('NOV') says neither a continuous series of NIFTY"),
+        ("BANKNIFTY-I.csv", "NIFTY22NOVFUT", "says neither a continuous series of NIFTY"),
+        ("NIFTY-II.csv", "NIFTY22XYZFUT", "NIFTY-II assumed to be NIFTY22XYZFUT"),
+        ("NIFTY22NOVFUT_20221118.csv", "NIFTY22NOVFUT", ""),
+        ("NIFTY-I.csv", "NIFTY22NOV18300CE", ""),
+        ("SBIN.csv", "SBIN", ""),
+    ],
+    ids=["no-series", "another-underlying", "unknown-expiry", "contract", "option", "equity"],
+)
+def test_a_future_tick_file_whose_series_cannot_be_checked_says_so(
+    tmp_path: Path, name: str, symbol: str, said: str
+) -> None:
+    """Nothing silent: a future's ticks whose name says no series of it (or whose
+    contract's expiries are not known) are taken as given with a ``SeriesAssumed``
+    warning; a file named for the contract, an option's or a stock's say nothing."""
+    path = _tick_file(tmp_path, name, [date(2022, 11, 18)])
+    fast, careful = _both_ticks(path, symbol)
+    assert fast == careful and not isinstance(fast, tuple)
+    assert len(fast.ticks) == 6
+    if not said:
+        assert fast.events == ()
+        return
+    (event,) = fast.events
+    assert event.kind == "SeriesAssumed" and event.level == "WARNING"
+    assert said in event.message and f"assumed to be {symbol}" in event.message
