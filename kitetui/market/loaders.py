@@ -36,12 +36,13 @@ data is skipped and recorded, never a crash:
   else skipped naming the contract it is; with several series side by side, each day
   keeps the one that is the contract that day; the contract's own name, when the file
   holds it, wins over every series; a contract whose expiry its name does not tell
-  keeps the nearest series with a ``SeriesAssumed`` warning (``_one_series``). A
-  headerless tick file has no symbol column: loaded as a monthly future, the series its
-  file name starts with (``NIFTY-II_20221118.csv.gz``) is checked by date the same way,
-  and a name that says neither a series nor the contract is a ``SeriesAssumed`` warning
-  (``_tick_series``). The expiries are those of the calendar given (the desk's, with
-  its override). Without ``check_symbol`` ``symbol`` is only the label the bars get;
+  keeps the nearest series with a ``SeriesAssumed`` warning (``_one_series``). A file
+  with no symbol column (every headerless tick file, some candle files) loaded as a
+  monthly future has the series its name starts with (``NIFTY-II_20221118.csv.gz``)
+  checked by date the same way, and a name that says neither a series nor the contract
+  is a ``SeriesAssumed`` warning (``_named_series``). The expiries are those of the
+  calendar given (the desk's, with its override). Without ``check_symbol`` ``symbol``
+  is only the label the bars get;
 * prices above ``MAX_PRICE`` and volumes above ``MAX_VOLUME`` are skipped as implausible
   (they are typos or corruption, and would overflow integer paise downstream); candle
   timestamps must fall on a whole minute;
@@ -570,6 +571,7 @@ def symbol_matches(name: str, symbol: str) -> bool:
 
 
 _CandleRow = tuple[int, float, float, float, float, int, int, int]  # ts .. oi, line
+_Row = TypeVar("_Row", bound=tuple)  # a candle's or a tick's row: its time first, line last
 
 
 def _series(name: str) -> int:
@@ -727,6 +729,107 @@ def _series_key(symbol: str, calendar: TradingCalendar | None) -> str:
     return (calendar or shipped_calendar()).days_digest()
 
 
+# A vendor's continuous series at the start of a file's name: ``NIFTY-II.csv.gz``,
+# ``NIFTY-II_20221118.csv.gz``, ``NIFTY-II.NFO.csv`` (the name up to its first dot).
+_SERIES_IN_NAME = re.compile(r"([A-Z0-9&]+?)-(I{1,3})(?![A-Z0-9&])")
+_BY_FILE_NAME = " by the file's name"
+
+
+@dataclass(frozen=True, slots=True)
+class _NamedSeries:
+    """A file without a symbol column, loaded as a monthly future, whose name says its
+    series: each row is kept on the days that series is the contract (``_SeriesDays``)."""
+
+    name: str  # ``NIFTY-II``
+    days: _SeriesDays
+
+
+def _named_series(
+    path: Path, symbol: str, calendar: TradingCalendar | None, problems: _Problems
+) -> _NamedSeries | None:
+    """What the name of a file with no symbol column (every headerless tick file, a
+    candle file without one) says of the series it holds, when it is loaded as a
+    monthly future (``symbol``, ``NIFTY22NOVFUT``): nothing in its rows says which
+    contract they are, so a vendor's ``NIFTY-II.csv.gz`` configured as November's future
+    replayed December's prices as November's, unchecked.
+
+    The series its name starts with (``NIFTY-II_20221118.csv.gz``), of the symbol's
+    underlying, is checked day by day as a symbol column is (``_NamedSeries``); a
+    contract whose expiries are not known keeps the series with ``SeriesAssumed``, as
+    ``_one_series`` does. A name that says the contract itself (``NIFTY22NOVFUT.csv``,
+    as a glob names a file's symbol) needs nothing. A name that says neither cannot be
+    checked: the rows are the contract's as given, with a ``SeriesAssumed`` warning,
+    never in silence. A symbol that is no monthly future has no series: None, no note."""
+    future = _MONTHLY_FUTURE.fullmatch(symbol.strip().upper())
+    if future is None:
+        return None
+    stem = path.name.split(".", 1)[0].strip().upper()
+    named = _SERIES_IN_NAME.match(stem)
+    if named is not None and symbol_matches(f"{named[1]}-{named[2]}", symbol):
+        series = f"{named[1]}-{named[2]}"
+        days = _SeriesDays(symbol, series, calendar)
+        if days.contract is None:
+            problems.notes.append(days.assumed(series))
+            return None
+        return _NamedSeries(series, days)
+    if _normalised(stem).startswith(_normalised(symbol)):
+        return None
+    problems.notes.append(
+        (
+            EventKind.SERIES_ASSUMED,
+            f"the file has no symbol column, and its name ({stem[:40]!r}) says neither a "
+            f"continuous series of {future[1]} ({future[1]}-I, -II, -III) nor {symbol}: "
+            f"its rows are assumed to be {symbol} on every day, unchecked (name the file "
+            f"after its series, {future[1]}-I_….csv.gz, to have each day checked)",
+            "WARNING",
+        )
+    )
+    return None
+
+
+def _keep_series_days(rows: list[_Row], series: _NamedSeries, problems: _Problems) -> list[_Row]:
+    """The rows (time first, line last) on the days ``series`` is the contract; the
+    others skipped, each day's reason naming the contract the series is then."""
+    rank = _series(series.name)
+    chosen = []
+    reasons: dict[int, str] = {}
+    for row in rows:
+        day = _ist_day(row[0])
+        if series.days.rank_on(day) == rank:
+            chosen.append(row)
+            continue
+        reason = reasons.get(day)
+        if reason is None:
+            reason = reasons[day] = series.days.reason(series.name, day, _BY_FILE_NAME)
+        problems.add(EventKind.ROW_SKIPPED, reason, row[-1], row[0])
+    return chosen
+
+
+def _fast_named_series(
+    path: Path,
+    symbol: str,
+    ist_days: np.ndarray,
+    problems: _Problems,
+    calendar: TradingCalendar | None,
+) -> bool:
+    """The columnar path's ``_named_series``: True when every IST day (days since 1970)
+    is one on which the file's named series is ``symbol`` (or nothing is to check),
+    False to let the careful path skip and name the other rows."""
+    series = _named_series(path, symbol, calendar, problems)
+    if series is None:
+        return True
+    rank = _series(series.name)
+    return all(series.days.rank_on(int(day)) == rank for day in np.unique(ist_days))
+
+
+def _name_key(path: Path, symbol: str, check_symbol: bool) -> str:
+    """What a load's cache key holds of the file's name: its stem when the name may be
+    read for a series (``_named_series``), as the key otherwise has no name in it."""
+    if not check_symbol or _MONTHLY_FUTURE.fullmatch(symbol.strip().upper()) is None:
+        return ""
+    return path.name.split(".", 1)[0].strip().upper()
+
+
 _KNOWN_LAYOUTS = (
     "Kite `date,open,high,low,close,volume[,oi]` (also `Date`/`datetime`, or with a "
     "leading pandas index column), `Code,Date,Open,High,Low,Close,Volume`, "
@@ -874,7 +977,15 @@ def load_candles(
     if timeframe_s <= 0:
         raise ValueError(f"timeframe_s must be positive, got {timeframe_s}")
     hours = hours if session_only else None
-    options = ("candles", symbol, timeframe_s, hours, check_symbol, _series_key(symbol, calendar))
+    options = (
+        "candles",
+        symbol,
+        timeframe_s,
+        hours,
+        check_symbol,
+        _series_key(symbol, calendar),
+        _name_key(path, symbol, check_symbol),
+    )
 
     def fast(raw: bytes) -> Parsed | None:
         return _fast_candles(raw, path, symbol, timeframe_s, hours, check_symbol, calendar)
@@ -1011,6 +1122,10 @@ def _candle_rows(
 
     if any(names_ok.values()):  # a vendor's continuous series: which days are ``symbol``'s
         rows = _one_series(rows, series, names_ok, symbol, problems, calendar)
+    elif symbol and check_symbol and layout.symbol < 0:  # no column: the name may say it
+        named = _named_series(path, symbol, calendar, problems)
+        if named is not None:
+            rows = _keep_series_days(rows, named, problems)
     extra: list[Finding] = []
     if hours is not None and timeframe_s < DAY_S:
         read = rows
@@ -1270,91 +1385,6 @@ def _tick_layout_check(path: Path, first: list[str]) -> None:
         )
 
 
-# A vendor's continuous series at the start of a file's name: ``NIFTY-II.csv.gz``,
-# ``NIFTY-II_20221118.csv.gz``, ``NIFTY-II.NFO.csv`` (the name up to its first dot).
-_SERIES_IN_NAME = re.compile(r"([A-Z0-9&]+?)-(I{1,3})(?![A-Z0-9&])")
-_BY_FILE_NAME = " by the file's name"
-
-
-@dataclass(frozen=True, slots=True)
-class _TickSeries:
-    """A headerless tick file loaded as a monthly future whose name says its series:
-    each row is kept on the days that series is the contract (``_SeriesDays``)."""
-
-    name: str  # ``NIFTY-II``
-    days: _SeriesDays
-
-
-def _tick_series(
-    path: Path, symbol: str, calendar: TradingCalendar | None, problems: _Problems
-) -> _TickSeries | None:
-    """What a headerless tick file's name says of the series it holds, when it is loaded
-    as a monthly future (``symbol``, ``NIFTY22NOVFUT``): such a file has no symbol
-    column, so a vendor's ``NIFTY-II.csv.gz`` configured as November's future replayed
-    December's prices as November's, unchecked.
-
-    The series its name starts with (``NIFTY-II_20221118.csv.gz``), of the symbol's
-    underlying, is checked day by day as a candle file's column is (``_TickSeries``);
-    a contract whose expiries are not known keeps the series with ``SeriesAssumed``, as a
-    candle file's does. A name that says the contract itself (``NIFTY22NOVFUT.csv``, as
-    a glob names a file's symbol) needs nothing. A name that says neither cannot be
-    checked: its ticks are the contract's as given, with a ``SeriesAssumed`` warning,
-    never in silence. A symbol that is no monthly future has no series: None, no note."""
-    future = _MONTHLY_FUTURE.fullmatch(symbol.strip().upper())
-    if future is None:
-        return None
-    stem = path.name.split(".", 1)[0].strip().upper()
-    named = _SERIES_IN_NAME.match(stem)
-    if named is not None and symbol_matches(f"{named[1]}-{named[2]}", symbol):
-        series = f"{named[1]}-{named[2]}"
-        days = _SeriesDays(symbol, series, calendar)
-        if days.contract is None:
-            problems.notes.append(days.assumed(series))
-            return None
-        return _TickSeries(series, days)
-    if _normalised(stem).startswith(_normalised(symbol)):
-        return None
-    problems.notes.append(
-        (
-            EventKind.SERIES_ASSUMED,
-            f"a headerless tick file has no symbol column, and its name ({stem[:40]!r}) says "
-            f"neither a continuous series of {future[1]} ({future[1]}-I, -II, -III) nor "
-            f"{symbol}: its ticks are assumed to be {symbol} on every day, unchecked (name "
-            f"the file after its series, {future[1]}-I_….csv.gz, to have each day checked)",
-            "WARNING",
-        )
-    )
-    return None
-
-
-def _keep_series_days(
-    rows: list[tuple[int, float, int, int, int]], series: _TickSeries, problems: _Problems
-) -> list[tuple[int, float, int, int, int]]:
-    """The rows on the days ``series`` is the contract; the others skipped, each day's
-    reason naming the contract the series is then (``_one_series`` for ticks)."""
-    rank = _series(series.name)
-    chosen = []
-    reasons: dict[int, str] = {}
-    for row in rows:
-        day = _ist_day(row[0])
-        if series.days.rank_on(day) == rank:
-            chosen.append(row)
-            continue
-        reason = reasons.get(day)
-        if reason is None:
-            reason = reasons[day] = series.days.reason(series.name, day, _BY_FILE_NAME)
-        problems.add(EventKind.ROW_SKIPPED, reason, row[-1], row[0])
-    return chosen
-
-
-def _tick_name_key(path: Path, symbol: str, check_symbol: bool) -> str:
-    """What a tick load's cache key holds of the file's name: its stem when the name is
-    read for a series (``_tick_series``), as the key otherwise has no name in it."""
-    if not check_symbol or _MONTHLY_FUTURE.fullmatch(symbol.strip().upper()) is None:
-        return ""
-    return path.name.split(".", 1)[0].strip().upper()
-
-
 def load_ticks(
     path: str | Path,
     symbol: str,
@@ -1374,7 +1404,7 @@ def load_ticks(
     09:15:00-15:30:00 IST are skipped, each with an aggregated event. No usable row
     raises ``NoDataError`` unless ``require_rows`` is false. ``check_symbol`` (the config
     named the symbol) reads a future's file name for its continuous series, checked on
-    ``calendar``'s expiries (``_tick_series``). With ``cache``, the parsed columns are
+    ``calendar``'s expiries (``_named_series``). With ``cache``, the parsed columns are
     kept under the file's content hash; with ``lazy``, the ticks stay columns until
     iterated (``kitetui/market/lazy_items.py``).
     """
@@ -1384,7 +1414,7 @@ def load_ticks(
         "ticks",
         symbol,
         hours,
-        _tick_name_key(path, symbol, check_symbol),
+        _name_key(path, symbol, check_symbol),
         _series_key(symbol, calendar) if check_symbol else "",
     )
 
@@ -1480,7 +1510,7 @@ def _tick_rows(
                 continue
             append((ts, price, qty, oi, line))
 
-    series = _tick_series(path, symbol, calendar, problems) if check_symbol else None
+    series = _named_series(path, symbol, calendar, problems) if check_symbol else None
     if series is not None:
         rows = _keep_series_days(rows, series, problems)
     extra: list[Finding] = []
@@ -1661,6 +1691,10 @@ def _fast_candles(
         name.decode("ascii"), symbol, seconds, problems, calendar
     ):
         return None
+    if symbol and check_symbol and layout.symbol < 0:
+        ist_days = (seconds + IST_OFFSET_S) // DAY_S
+        if not _fast_named_series(path, symbol, ist_days, problems, calendar):
+            return None
     columns = dict(
         zip(_BAR_COLUMNS, (seconds * NS_PER_SECOND, o, h, lo, c, volume, oi), strict=True)
     )
@@ -1709,11 +1743,8 @@ def _fast_ticks(
         return None
     if not ((qty >= 0) & (qty <= MAX_VOLUME) & (oi >= 0) & (oi <= MAX_VOLUME)).all():
         return None
-    series = _tick_series(path, symbol, calendar, problems) if check_symbol else None
-    if series is not None:
-        rank = _series(series.name)
-        if any(series.days.rank_on(int(day)) != rank for day in np.unique(seconds // DAY_S)):
-            return None
+    if check_symbol and not _fast_named_series(path, symbol, seconds // DAY_S, problems, calendar):
+        return None
     ts = (seconds - IST_OFFSET_S) * NS_PER_SECOND
     columns = dict(zip(_TICK_COLUMNS, (ts, price, qty, oi), strict=True))
     columns["line"] = np.arange(1, fields.rows + 1)

@@ -532,3 +532,36 @@ def test_a_future_tick_file_whose_series_cannot_be_checked_says_so(
     (event,) = fast.events
     assert event.kind == "SeriesAssumed" and event.level == "WARNING"
     assert said in event.message and f"assumed to be {symbol}" in event.message
+
+
+@pytest.mark.parametrize(
+    ("name", "symbol", "kept", "said"),
+    [
+        ("NIFTY-II.csv", "NIFTY22NOVFUT", 0, "'NIFTY-II' by the file's name, which on its date"),
+        ("NIFTY-II.csv", "NIFTY22DECFUT", 10, ""),
+        ("nov.csv", "NIFTY22NOVFUT", 10, "its name ('NOV') says neither a continuous series"),
+        ("NIFTY22NOVFUT.csv", "NIFTY22NOVFUT", 10, ""),
+    ],
+    ids=["series-refused", "series-kept", "no-series", "contract"],
+)
+def test_a_candle_file_without_a_symbol_column_is_read_for_its_series_by_its_name(
+    tmp_path: Path, name: str, symbol: str, kept: int, said: str
+) -> None:
+    """A Kite-layout candle file (no symbol column) configured as a future is in a tick
+    file's place: its name says the series, or a ``SeriesAssumed`` warning says that
+    nothing does."""
+    rows = [
+        f"{day.isoformat()} 09:{15 + m}:00+05:30,18100,18102,18098,18101,100"
+        for day in (date(2022, 11, 17), date(2022, 11, 18))
+        for m in range(5)
+    ]
+    path = tmp_path / name
+    path.write_text("\n".join(["date,open,high,low,close,volume", *rows]) + "\n")
+    fast, careful = _both(path, symbol)
+    assert fast == careful
+    if not kept:
+        assert isinstance(fast, tuple) and said in fast[1]
+        return
+    assert not isinstance(fast, tuple) and len(fast.bars) == kept
+    assert [e.kind for e in fast.events] == (["SeriesAssumed"] if said else [])
+    assert all(said in e.message and e.level == "WARNING" for e in fast.events)
