@@ -100,7 +100,9 @@ def check_inputs(
     days: tuple[date, ...] = ()
     if scan_data and config.replay is not None and config.mode == "replay":
         loaded = load_replay_sources(
-            config.replay.sources, hours=SessionHours.of(calendar.special_sessions)
+            config.replay.sources,
+            hours=SessionHours.of(calendar.special_sessions),
+            calendar=calendar,
         )
         events.extend(quiet_index_volume(loaded.events, index_symbols(master or ())))
         days = loaded.days

@@ -10,6 +10,11 @@ the same checks:
   (st_nlink > 1: the report's equity.csv also named ~/notes.txt) used to be truncated
   in place, the other name's content with it; renamed over, the other name keeps its
   content and mode, and a reader never sees half a file;
+* the scratch file's name carries its writer's pid (``.NAME.<pid>.<random>.part``): a
+  process killed between creating it and the rename left it behind for good, so the
+  next write of NAME removes the scratch files of NAME whose writer is gone
+  (``_remove_stale_scratch``), never one a live process (another kitetui, a thread of
+  this one) may still be writing, never through a symlink, never another user's;
 * an old file kitetui did not make is refused when it is a symlink (every one, also a
   path the user named: ``kitetui export --out latest.csv`` made the link's target 0600
   and overwrote it), not a regular file, or another user's (one planted in a shared
@@ -24,9 +29,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
+
+_SCRATCH_SUFFIX = ".part"
+#: What follows ``.NAME.`` in a scratch file's name: its writer's pid and 8 random hex.
+_SCRATCH_TAIL = re.compile(r"([1-9][0-9]*)\.[0-9a-f]{8}")
 
 
 def write_private(path: Path, data: str | bytes) -> None:
@@ -38,7 +48,8 @@ def write_private(path: Path, data: str | bytes) -> None:
     folder = path.parent
     check_own_folder(folder)
     _check_replaceable(path)
-    scratch = folder / f".{path.name}.{secrets.token_hex(4)}.part"
+    _remove_stale_scratch(folder, path.name)
+    scratch = folder / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{_SCRATCH_SUFFIX}"
     fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         try:
@@ -62,6 +73,57 @@ def write_private(path: Path, data: str | bytes) -> None:
             os.unlink(scratch)
         raise
     _sync_folder(folder)
+
+
+def _remove_stale_scratch(folder: Path, name: str) -> None:
+    """Remove the scratch files of ``name`` in ``folder`` left by writers that are gone.
+
+    A scratch file is told by its name (``.NAME.<pid>.<8 hex>.part``, exactly: another
+    file's scratch, ``.NAME.x.<pid>.<hex>.part``, does not match), and is removed only
+    when its pid names no process (``_process_gone``) and ``lstat`` finds a regular file
+    of ours: a live writer (another kitetui, another thread of this one: our own pid
+    is alive) keeps its file, a symlink or another user's file is left alone, and the
+    name is unlinked relative to the folder opened once, so nothing is followed. Best
+    effort: a file that cannot be removed stays as it was, and the write goes on.
+
+    The pid is this host's and this pid namespace's: a scratch in a folder shared with
+    another host or container is taken for a dead writer's when its pid is not one
+    here. A pid reused by an unrelated process keeps its dead writer's scratch until a
+    write finds the pid free. A scratch of an older kitetui (no pid in its name) is
+    never removed: nothing says its writer is gone."""
+    prefix = f".{name}."
+    try:
+        folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return  # the write that follows says what is wrong with the folder
+    try:
+        with os.scandir(folder_fd) as entries:
+            found = [e.name for e in entries if e.name.startswith(prefix)]
+        for entry in found:
+            tail = _SCRATCH_TAIL.fullmatch(entry[len(prefix) :].removesuffix(_SCRATCH_SUFFIX))
+            if not entry.endswith(_SCRATCH_SUFFIX) or tail is None:
+                continue
+            if not _process_gone(int(tail[1])):
+                continue
+            try:
+                seen = os.stat(entry, dir_fd=folder_fd, follow_symlinks=False)
+                if stat.S_ISREG(seen.st_mode) and seen.st_uid == os.geteuid():
+                    os.unlink(entry, dir_fd=folder_fd)
+            except OSError:
+                continue  # gone already (another writer's cleaning), or not ours to remove
+    finally:
+        os.close(folder_fd)
+
+
+def _process_gone(pid: int) -> bool:
+    """No process ``pid`` exists here (one of another user's answers EPERM: alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):  # EPERM: alive; a pid past the C int: none we wrote
+        return False
+    return False
 
 
 def _check_replaceable(path: Path) -> None:

@@ -399,8 +399,9 @@ shared-set file, renamed to the contract's Kite tradingsymbol. {len(nfo_rows)} f
   Futures (continuous-contract source names; which contract a series is depends on
   the day, so a candle file naming `NIFTY-II` in its symbol column loads as
   `NIFTY22DECFUT` on these dates and is refused as `NIFTY22NOVFUT`: `docs/config.md`,
-  `kitetui/market/futures_series.py`. These tick files have no symbol column: the
-  mapping below is the config's):
+  `kitetui/market/futures_series.py`. These tick files have no symbol column: their
+  file name says the series, and a replay checks it by date the same way, so the
+  mapping below is the one a config must give on 2022-11-18):
 {futures}
 * Options: the source folder `{OPT_SOURCE_DIR}/NIFTY_exp<YYYYMMDD>/`
   holds one file `NIFTY<YYMMDD><STRIKE><CE|PE>.csv.gz` per contract that traded that

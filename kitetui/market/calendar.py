@@ -27,6 +27,7 @@ traceback: ``calendar.holidays_override`` is the user's file.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, time, timedelta
@@ -100,7 +101,7 @@ def _normalise_windows(spec: SessionSpec) -> tuple[Window, ...]:
 class TradingCalendar:
     """Trading days and session windows; immutable once built."""
 
-    __slots__ = ("_covered", "_holidays", "_notes", "_special")
+    __slots__ = ("_covered", "_digest", "_holidays", "_notes", "_special")
 
     def __init__(
         self,
@@ -115,6 +116,17 @@ class TradingCalendar:
         }
         self._covered = frozenset(covered_years)
         self._notes = dict(coverage_notes or {})
+        self._digest = ""
+
+    def days_digest(self) -> str:
+        """A digest of which days trade (the holidays, the special sessions' days): what
+        a parsed file's cache key holds of the calendar when the load depends on it (a
+        continuous future's series by date, ``kitetui.market.futures_series``), so an
+        override that moves an expiry is not answered from a load made without it."""
+        if not self._digest:
+            days = f"{sorted(self._holidays)}|{sorted(self._special)}"
+            self._digest = hashlib.sha256(days.encode()).hexdigest()[:16]
+        return self._digest
 
     # -- days -------------------------------------------------------------------------
     @property

@@ -13,17 +13,22 @@ month for contracts expiring up to August 2025, the last Tuesday from September 
 (NSE moved every equity derivative's expiry to Tuesday then, the move
 ``kitetui.market.resolve`` notes for NIFTY's weeklies), moved to the trading day before
 when that day is a holiday (``kitetui.market.calendar``: 25-Jan-2023, as Thursday the
-26th was Republic Day). The rest of kitetui never uses a rule like this: it takes
-expiries from the instrument master (``resolve``), which a replay file has no copy of for
-its dates. So the rule is checked against every future the bundled 2022 master and the
-shared 2026 master list (``tests/market/test_continuous_series.py``).
+26th was Republic Day). The calendar is the desk's: the shipped NSE list with the
+config's ``calendar.holidays_override`` (``kitetui.market.replay.load_replay_sources``
+hands it to both load paths), so a holiday the override adds on an expiry day moves the
+expiry, and the roll, a trading day earlier, as NSE moves it. The rest of kitetui
+never uses a rule like this: it takes expiries from the instrument master (``resolve``),
+which a replay file has no copy of for its dates. So the rule is checked against every
+future the bundled 2022 master and the shared 2026 master list
+(``tests/market/test_continuous_series.py``).
 
 Some index futures had their own weekday before 2025 (BANKNIFTY's monthly expired on
 Wednesdays in 2024; FINNIFTY, MIDCPNIFTY and NIFTYNXT50 had theirs): for those the
 expiries before January 2025 are not known here (None), and the loader says which series
 it assumed instead of guessing a day. A year the shipped calendar does not cover is
 read as "every weekday trades" (the replay's ``CalendarNotCovered`` says so), so a
-holiday on an expiry Thursday of such a year would put the roll a day late.
+holiday on an expiry Thursday of such a year puts the roll a day late unless the
+override lists it.
 """
 
 from __future__ import annotations
@@ -35,7 +40,13 @@ from functools import cache
 from kitetui.market.calendar import TradingCalendar, nse
 from kitetui.market.contract_symbols import MONTHS, parse_contract_symbol
 
-__all__ = ["TUESDAY_FROM", "ContractSeries", "contract_series", "monthly_expiry"]
+__all__ = [
+    "TUESDAY_FROM",
+    "ContractSeries",
+    "contract_series",
+    "monthly_expiry",
+    "shipped_calendar",
+]
 
 #: The first expiry month of NSE's Tuesday rule (before it: the last Thursday).
 TUESDAY_FROM = (2025, 9)
@@ -63,7 +74,8 @@ def monthly_expiry(
 
 
 @cache
-def _shipped_calendar() -> TradingCalendar:
+def shipped_calendar() -> TradingCalendar:
+    """The NSE calendar as shipped, read once: the one a caller that names none gets."""
     return nse()
 
 
@@ -115,14 +127,16 @@ class ContractSeries:
 def contract_series(
     symbol: str, underlying: str, calendar: TradingCalendar | None = None
 ) -> ContractSeries | None:
-    """``symbol`` (a monthly future, ``NIFTY22NOVFUT``) read for its series, or None
-    when its name says no expiry month or the rule does not know its expiries (the
-    contract's month and the three before it, the days a vendor series can be it)."""
+    """``symbol`` (a monthly future, ``NIFTY22NOVFUT``) read for its series on
+    ``calendar`` (the desk's: the shipped one with ``calendar.holidays_override``; the
+    shipped one when None), or None when its name says no expiry month or the rule does
+    not know its expiries (the contract's month and the three before it, the days a
+    vendor series can be it)."""
     name = parse_contract_symbol(symbol, underlying=underlying)
     if name is None or name.instrument_type != "FUT" or name.day is not None:
         return None
     found = ContractSeries(
-        name.underlying, _month_index(name.year, name.month), calendar or _shipped_calendar()
+        name.underlying, _month_index(name.year, name.month), calendar or shipped_calendar()
     )
     known = range(found.month - _SERIES_KNOWN, found.month + 1)
     return found if all(found._expiry(i) is not None for i in known) else None

@@ -72,6 +72,8 @@ _SHAPING = (
     "load_cache.py",
     "bars.py",
     "packed.py",
+    "futures_series.py",  # which days a continuous future's rows are kept
+    "contract_symbols.py",
 )
 
 Trouble = tuple[EventKind, str]

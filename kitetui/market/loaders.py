@@ -36,8 +36,13 @@ data is skipped and recorded, never a crash:
   else skipped naming the contract it is; with several series side by side, each day
   keeps the one that is the contract that day; the contract's own name, when the file
   holds it, wins over every series; a contract whose expiry its name does not tell
-  keeps the nearest series with a ``SeriesAssumed`` warning (``_one_series``). Without
-  ``check_symbol`` ``symbol`` is only the label the bars get;
+  keeps the nearest series with a ``SeriesAssumed`` warning (``_one_series``). A file
+  with no symbol column (every headerless tick file, some candle files) loaded as a
+  monthly future has the series its name starts with (``NIFTY-II_20221118.csv.gz``)
+  checked by date the same way, and a name that says neither a series nor the contract
+  is a ``SeriesAssumed`` warning (``_named_series``). The expiries are those of the
+  calendar given (the desk's, with its override). Without ``check_symbol`` ``symbol``
+  is only the label the bars get;
 * prices above ``MAX_PRICE`` and volumes above ``MAX_VOLUME`` are skipped as implausible
   (they are typos or corruption, and would overflow integer paise downstream); candle
   timestamps must fall on a whole minute;
@@ -87,7 +92,7 @@ from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
 from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S, SESSION_CLOSE_S, SESSION_OPEN_S
 from kitetui.market.columnar import decimal_column, integer_column, split_fields, stamp_column
-from kitetui.market.futures_series import ContractSeries, contract_series
+from kitetui.market.futures_series import ContractSeries, contract_series, shipped_calendar
 from kitetui.market.lazy_items import LazyItems
 from kitetui.market.load_cache import LoadCache
 from kitetui.market.packed import narrow_counts, narrow_prices, price_values
@@ -96,6 +101,8 @@ from kitetui.market.text_limits import CappedReader, TooLarge, check_lines, gunz
 
 if TYPE_CHECKING:
     from _csv import _reader
+
+    from kitetui.market.calendar import TradingCalendar
 
 __all__ = [
     "MAX_PRICE",
@@ -564,6 +571,7 @@ def symbol_matches(name: str, symbol: str) -> bool:
 
 
 _CandleRow = tuple[int, float, float, float, float, int, int, int]  # ts .. oi, line
+_Row = TypeVar("_Row", bound=tuple)  # a candle's or a tick's row: its time first, line last
 
 
 def _series(name: str) -> int:
@@ -575,15 +583,16 @@ def _series(name: str) -> int:
 
 class _SeriesDays:
     """Which series the configured future is on each day: ``futures_series`` asked once
-    per day of the file. ``contract`` is None when its expiry is not known."""
+    per day of the file, on the desk's calendar (None: the shipped one). ``contract`` is
+    None when its expiry is not known."""
 
     __slots__ = ("_ranks", "contract", "symbol")
 
-    def __init__(self, symbol: str, continuous_name: str) -> None:
+    def __init__(self, symbol: str, continuous_name: str, calendar: TradingCalendar | None) -> None:
         self.symbol = symbol
         match = _CONTINUOUS.fullmatch(continuous_name.strip().upper())
         underlying = match[1] if match is not None else ""
-        self.contract: ContractSeries | None = contract_series(symbol, underlying)
+        self.contract: ContractSeries | None = contract_series(symbol, underlying, calendar)
         self._ranks: dict[int, int] = {}
 
     def rank_on(self, epoch_day: int) -> int:
@@ -595,13 +604,15 @@ class _SeriesDays:
             rank = self._ranks[epoch_day] = self.contract.series_on(day)
         return rank
 
-    def reason(self, name: str, epoch_day: int) -> str:
-        """Why a row of series ``name`` is not the contract on its day: the contract it is."""
+    def reason(self, name: str, epoch_day: int, where: str = "") -> str:
+        """Why a row of series ``name`` is not the contract on its day: the contract it is
+        (``where``: how the row names it, when not in its own column)."""
         assert self.contract is not None
         day = date.fromordinal(epoch_day + _EPOCH_ORDINAL)
         denoted = self.contract.contract_of(_series(name), day)
         which = f"{denoted}, not" if denoted else "not"
-        return f"{_FOREIGN} ({name.strip()[:40]!r}, which on its date is {which} {self.symbol})"
+        shown = f"{name.strip()[:40]!r}{where}"
+        return f"{_FOREIGN} ({shown}, which on its date is {which} {self.symbol})"
 
     def assumed(self, kept: str) -> tuple[EventKind, str, str]:
         """The note for a contract whose expiry is not known: the series taken as it."""
@@ -620,6 +631,7 @@ def _one_series(
     ranks: Mapping[str, int],
     symbol: str,
     problems: _Problems,
+    calendar: TradingCalendar | None,
 ) -> list[_CandleRow]:
     """The rows that are ``symbol``'s own, when the file names it by continuous series.
 
@@ -638,7 +650,7 @@ def _one_series(
     if 0 in ranks.values():
         own = next(name for name, rank in ranks.items() if rank == 0)
         return _keep_rank(rows, names, ranks, 0, own, symbol, problems)
-    days = _SeriesDays(symbol, names[0] if names else next(iter(ranks)))
+    days = _SeriesDays(symbol, names[0] if names else next(iter(ranks)), calendar)
     if days.contract is None:
         keep = min(ranks.values())
         kept = next(name for name, rank in ranks.items() if rank == keep)
@@ -683,7 +695,13 @@ def _keep_rank(
     return chosen
 
 
-def _fast_series(name: str, symbol: str, seconds: np.ndarray, problems: _Problems) -> bool:
+def _fast_series(
+    name: str,
+    symbol: str,
+    seconds: np.ndarray,
+    problems: _Problems,
+    calendar: TradingCalendar | None,
+) -> bool:
     """The columnar path's ``_one_series`` for a file naming one series only: True when
     every row's day is one on which that series is ``symbol`` (or, its expiry unknown,
     after the same ``SeriesAssumed`` note), False to let the careful path skip and name
@@ -691,12 +709,125 @@ def _fast_series(name: str, symbol: str, seconds: np.ndarray, problems: _Problem
     rank = _series(name)
     if not rank:
         return True
-    days = _SeriesDays(symbol, name)
+    days = _SeriesDays(symbol, name, calendar)
     if days.contract is None:
         problems.notes.append(days.assumed(name))
         return True
     epoch_days = np.unique((seconds + IST_OFFSET_S) // DAY_S)
     return all(days.rank_on(int(day)) == rank for day in epoch_days)
+
+
+_MONTHLY_FUTURE = re.compile(r"([A-Z0-9&]+?)\d\d[A-Z]{3}FUT")
+
+
+def _series_key(symbol: str, calendar: TradingCalendar | None) -> str:
+    """What a load cache key holds of the calendar: the digest of its trading days when
+    ``symbol`` is a monthly future (a continuous series is checked against its
+    expiries, which the calendar moves), else nothing (no other load depends on it)."""
+    if _MONTHLY_FUTURE.fullmatch(symbol.strip().upper()) is None:
+        return ""
+    return (calendar or shipped_calendar()).days_digest()
+
+
+# A vendor's continuous series at the start of a file's name: ``NIFTY-II.csv.gz``,
+# ``NIFTY-II_20221118.csv.gz``, ``NIFTY-II.NFO.csv`` (the name up to its first dot).
+_SERIES_IN_NAME = re.compile(r"([A-Z0-9&]+?)-(I{1,3})(?![A-Z0-9&])")
+_BY_FILE_NAME = " by the file's name"
+
+
+@dataclass(frozen=True, slots=True)
+class _NamedSeries:
+    """A file without a symbol column, loaded as a monthly future, whose name says its
+    series: each row is kept on the days that series is the contract (``_SeriesDays``)."""
+
+    name: str  # ``NIFTY-II``
+    days: _SeriesDays
+
+
+def _named_series(
+    path: Path, symbol: str, calendar: TradingCalendar | None, problems: _Problems
+) -> _NamedSeries | None:
+    """What the name of a file with no symbol column (every headerless tick file, a
+    candle file without one) says of the series it holds, when it is loaded as a
+    monthly future (``symbol``, ``NIFTY22NOVFUT``): nothing in its rows says which
+    contract they are, so a vendor's ``NIFTY-II.csv.gz`` configured as November's future
+    replayed December's prices as November's, unchecked.
+
+    The series its name starts with (``NIFTY-II_20221118.csv.gz``), of the symbol's
+    underlying, is checked day by day as a symbol column is (``_NamedSeries``); a
+    contract whose expiries are not known keeps the series with ``SeriesAssumed``, as
+    ``_one_series`` does. A name that says the contract itself (``NIFTY22NOVFUT.csv``,
+    as a glob names a file's symbol) needs nothing. A name that says neither cannot be
+    checked: the rows are the contract's as given, with a ``SeriesAssumed`` warning,
+    never in silence. A symbol that is no monthly future has no series: None, no note."""
+    future = _MONTHLY_FUTURE.fullmatch(symbol.strip().upper())
+    if future is None:
+        return None
+    stem = path.name.split(".", 1)[0].strip().upper()
+    named = _SERIES_IN_NAME.match(stem)
+    if named is not None and symbol_matches(f"{named[1]}-{named[2]}", symbol):
+        series = f"{named[1]}-{named[2]}"
+        days = _SeriesDays(symbol, series, calendar)
+        if days.contract is None:
+            problems.notes.append(days.assumed(series))
+            return None
+        return _NamedSeries(series, days)
+    if _normalised(stem).startswith(_normalised(symbol)):
+        return None
+    problems.notes.append(
+        (
+            EventKind.SERIES_ASSUMED,
+            f"the file has no symbol column, and its name ({stem[:40]!r}) says neither a "
+            f"continuous series of {future[1]} ({future[1]}-I, -II, -III) nor {symbol}: "
+            f"its rows are assumed to be {symbol} on every day, unchecked (name the file "
+            f"after its series, {future[1]}-I_….csv.gz, to have each day checked)",
+            "WARNING",
+        )
+    )
+    return None
+
+
+def _keep_series_days(rows: list[_Row], series: _NamedSeries, problems: _Problems) -> list[_Row]:
+    """The rows (time first, line last) on the days ``series`` is the contract; the
+    others skipped, each day's reason naming the contract the series is then."""
+    rank = _series(series.name)
+    chosen = []
+    reasons: dict[int, str] = {}
+    for row in rows:
+        day = _ist_day(row[0])
+        if series.days.rank_on(day) == rank:
+            chosen.append(row)
+            continue
+        reason = reasons.get(day)
+        if reason is None:
+            reason = reasons[day] = series.days.reason(series.name, day, _BY_FILE_NAME)
+        problems.add(EventKind.ROW_SKIPPED, reason, row[-1], row[0])
+    return chosen
+
+
+def _fast_named_series(
+    path: Path,
+    symbol: str,
+    ist_days: np.ndarray,
+    problems: _Problems,
+    calendar: TradingCalendar | None,
+) -> bool:
+    """The columnar path's ``_named_series``: True when every IST day (days since 1970)
+    is one on which the file's named series is ``symbol`` (or nothing is to check),
+    False to let the careful path skip and name the other rows."""
+    series = _named_series(path, symbol, calendar, problems)
+    if series is None:
+        return True
+    rank = _series(series.name)
+    return all(series.days.rank_on(int(day)) == rank for day in np.unique(ist_days))
+
+
+def _name_key(path: Path, symbol: str, check_symbol: bool) -> str:
+    """What a load's cache key holds of the file's name: its stem when the name may be
+    read for a series (``_named_series``), as the key otherwise has no name in it."""
+    if not check_symbol or _MONTHLY_FUTURE.fullmatch(symbol.strip().upper()) is None:
+        return ""
+    return path.name.split(".", 1)[0].strip().upper()
 
 
 _KNOWN_LAYOUTS = (
@@ -827,6 +958,7 @@ def load_candles(
     check_symbol: bool = False,
     cache: LoadCache | None = None,
     lazy: bool = False,
+    calendar: TradingCalendar | None = None,
 ) -> LoadResult:
     """Load a candle CSV (plain or gzip); the format is detected from its header.
 
@@ -835,7 +967,9 @@ def load_candles(
     ``session_only`` is false (the regular hours, or a special day's own windows:
     ``hours``); every fix is described by an event (module docstring).
     No usable row raises ``NoDataError`` unless ``require_rows`` is false;
-    ``check_symbol`` skips rows whose own symbol column names another instrument.
+    ``check_symbol`` skips rows whose own symbol column names another instrument, a
+    continuous future's on the days it is another contract by ``calendar``'s expiries
+    (the desk's, with its override; None: the shipped NSE calendar).
     With ``cache``, the parsed columns are kept under the file's content hash. With
     ``lazy``, the bars stay columns until iterated (``kitetui/market/lazy_items.py``).
     """
@@ -843,14 +977,22 @@ def load_candles(
     if timeframe_s <= 0:
         raise ValueError(f"timeframe_s must be positive, got {timeframe_s}")
     hours = hours if session_only else None
-    options = ("candles", symbol, timeframe_s, hours, check_symbol)
+    options = (
+        "candles",
+        symbol,
+        timeframe_s,
+        hours,
+        check_symbol,
+        _series_key(symbol, calendar),
+        _name_key(path, symbol, check_symbol),
+    )
 
     def fast(raw: bytes) -> Parsed | None:
-        return _fast_candles(raw, path, symbol, timeframe_s, hours, check_symbol)
+        return _fast_candles(raw, path, symbol, timeframe_s, hours, check_symbol, calendar)
 
     def careful(raw: bytes) -> Parsed:
         rows, problems, extra = _candle_rows(
-            path, symbol, timeframe_s, hours, require_rows, check_symbol, raw
+            path, symbol, timeframe_s, hours, require_rows, check_symbol, raw, calendar
         )
         return _parsed_rows(rows, _BAR_COLUMNS, problems, extra)
 
@@ -871,14 +1013,16 @@ def reference_candles(
     hours: SessionHours = REGULAR,
     require_rows: bool = True,
     check_symbol: bool = False,
+    calendar: TradingCalendar | None = None,
 ) -> LoadResult:
     """``load_candles`` the careful way only, row by row, no cache: the reference the
     columnar path and the cache are tested against (and the path bad files take)."""
     path = Path(path)
     if timeframe_s <= 0:
         raise ValueError(f"timeframe_s must be positive, got {timeframe_s}")
+    hours = hours if session_only else None
     rows, problems, extra = _candle_rows(
-        path, symbol, timeframe_s, hours if session_only else None, require_rows, check_symbol
+        path, symbol, timeframe_s, hours, require_rows, check_symbol, calendar=calendar
     )
     bars = tuple(
         Bar(symbol, ts, timeframe_s, o, h, lo, c, volume, oi)
@@ -898,6 +1042,7 @@ def _candle_rows(
     require_rows: bool,
     check_symbol: bool,
     raw: bytes | None = None,
+    calendar: TradingCalendar | None = None,
 ) -> tuple[list, _Problems, list[Finding]]:
     """The careful path: every row judged on its own, each problem counted with its line."""
     problems = _Problems(path, symbol)
@@ -976,7 +1121,11 @@ def _candle_rows(
                 series.append(row[i_s])
 
     if any(names_ok.values()):  # a vendor's continuous series: which days are ``symbol``'s
-        rows = _one_series(rows, series, names_ok, symbol, problems)
+        rows = _one_series(rows, series, names_ok, symbol, problems, calendar)
+    elif symbol and check_symbol and layout.symbol < 0:  # no column: the name may say it
+        named = _named_series(path, symbol, calendar, problems)
+        if named is not None:
+            rows = _keep_series_days(rows, named, problems)
     extra: list[Finding] = []
     if hours is not None and timeframe_s < DAY_S:
         read = rows
@@ -1245,25 +1394,37 @@ def load_ticks(
     require_rows: bool = True,
     cache: LoadCache | None = None,
     lazy: bool = False,
+    check_symbol: bool = False,
+    calendar: TradingCalendar | None = None,
 ) -> TickLoadResult:
     """Load a headerless ``date,time,last_price,last_traded_qty,open_interest`` tick file.
 
     Rows sharing a second keep their file order and get the same ``ts_ns``. Out of order
     rows are stable-sorted; bad rows and (unless ``session_only`` is false) rows outside
     09:15:00-15:30:00 IST are skipped, each with an aggregated event. No usable row
-    raises ``NoDataError`` unless ``require_rows`` is false. With ``cache``, the parsed
-    columns are kept under the file's content hash; with ``lazy``, the ticks stay columns
-    until iterated (``kitetui/market/lazy_items.py``).
+    raises ``NoDataError`` unless ``require_rows`` is false. ``check_symbol`` (the config
+    named the symbol) reads a future's file name for its continuous series, checked on
+    ``calendar``'s expiries (``_named_series``). With ``cache``, the parsed columns are
+    kept under the file's content hash; with ``lazy``, the ticks stay columns until
+    iterated (``kitetui/market/lazy_items.py``).
     """
     path = Path(path)
     hours = hours if session_only else None
-    options = ("ticks", symbol, hours)
+    options = (
+        "ticks",
+        symbol,
+        hours,
+        _name_key(path, symbol, check_symbol),
+        _series_key(symbol, calendar) if check_symbol else "",
+    )
 
     def fast(raw: bytes) -> Parsed | None:
-        return _fast_ticks(raw, path, symbol, hours)
+        return _fast_ticks(raw, path, symbol, hours, check_symbol, calendar)
 
     def careful(raw: bytes) -> Parsed:
-        rows, problems, extra = _tick_rows(path, symbol, hours, require_rows, raw)
+        rows, problems, extra = _tick_rows(
+            path, symbol, hours, require_rows, raw, check_symbol, calendar
+        )
         return _parsed_rows(rows, _TICK_COLUMNS, problems, extra)
 
     parsed = _parse(path, options, cache, fast, careful)
@@ -1280,10 +1441,15 @@ def reference_ticks(
     session_only: bool = True,
     hours: SessionHours = REGULAR,
     require_rows: bool = True,
+    check_symbol: bool = False,
+    calendar: TradingCalendar | None = None,
 ) -> TickLoadResult:
     """``load_ticks`` the careful way only, row by row, no cache (see ``reference_candles``)."""
     path = Path(path)
-    rows, problems, extra = _tick_rows(path, symbol, hours if session_only else None, require_rows)
+    hours = hours if session_only else None
+    rows, problems, extra = _tick_rows(
+        path, symbol, hours, require_rows, check_symbol=check_symbol, calendar=calendar
+    )
     ticks = tuple(Tick(symbol, ts, price, qty, oi) for ts, price, qty, oi, _line in rows)
     first_ts = ticks[0].ts_ns if ticks else 0
     stamps = np.array([tick.ts_ns for tick in ticks], dtype=np.int64)
@@ -1297,6 +1463,8 @@ def _tick_rows(
     hours: SessionHours | None,
     require_rows: bool,
     raw: bytes | None = None,
+    check_symbol: bool = False,
+    calendar: TradingCalendar | None = None,
 ) -> tuple[list, _Problems, list[Finding]]:
     """The careful path for ticks (``_candle_rows``)."""
     problems = _Problems(path, symbol)
@@ -1342,6 +1510,9 @@ def _tick_rows(
                 continue
             append((ts, price, qty, oi, line))
 
+    series = _named_series(path, symbol, calendar, problems) if check_symbol else None
+    if series is not None:
+        rows = _keep_series_days(rows, series, problems)
     extra: list[Finding] = []
     if hours is not None:
         rows = _drop_outside_session(
@@ -1467,6 +1638,7 @@ def _fast_candles(
     timeframe_s: int,
     hours: SessionHours | None,
     check_symbol: bool,
+    calendar: TradingCalendar | None = None,
 ) -> Parsed | None:
     """A clean candle file, a column at a time; None when the careful path must judge it."""
     problems = _Problems(path, symbol)
@@ -1515,8 +1687,14 @@ def _fast_candles(
         return None
     if not ((volume >= 0) & (volume <= MAX_VOLUME) & (oi >= 0) & (oi <= MAX_VOLUME)).all():
         return None
-    if name is not None and not _fast_series(name.decode("ascii"), symbol, seconds, problems):
+    if name is not None and not _fast_series(
+        name.decode("ascii"), symbol, seconds, problems, calendar
+    ):
         return None
+    if symbol and check_symbol and layout.symbol < 0:
+        ist_days = (seconds + IST_OFFSET_S) // DAY_S
+        if not _fast_named_series(path, symbol, ist_days, problems, calendar):
+            return None
     columns = dict(
         zip(_BAR_COLUMNS, (seconds * NS_PER_SECOND, o, h, lo, c, volume, oi), strict=True)
     )
@@ -1531,8 +1709,16 @@ def _fast_candles(
     return _finished(columns, problems, extra)
 
 
-def _fast_ticks(raw: bytes, path: Path, symbol: str, hours: SessionHours | None) -> Parsed | None:
-    """A clean tick file, a column at a time; None when the careful path must judge it."""
+def _fast_ticks(
+    raw: bytes,
+    path: Path,
+    symbol: str,
+    hours: SessionHours | None,
+    check_symbol: bool = False,
+    calendar: TradingCalendar | None = None,
+) -> Parsed | None:
+    """A clean tick file, a column at a time; None when the careful path must judge it
+    (a row to skip: also one on a day its file's series is another contract)."""
     problems = _Problems(path, symbol)
     data = _decoded(raw, path, problems)
     if data is None:
@@ -1556,6 +1742,8 @@ def _fast_ticks(raw: bytes, path: Path, symbol: str, hours: SessionHours | None)
     if not ((price > 0.0) & (price <= MAX_PRICE)).all():
         return None
     if not ((qty >= 0) & (qty <= MAX_VOLUME) & (oi >= 0) & (oi <= MAX_VOLUME)).all():
+        return None
+    if check_symbol and not _fast_named_series(path, symbol, seconds // DAY_S, problems, calendar):
         return None
     ts = (seconds - IST_OFFSET_S) * NS_PER_SECOND
     columns = dict(zip(_TICK_COLUMNS, (ts, price, qty, oi), strict=True))

@@ -53,6 +53,7 @@ from kitetui.market.loaders import (
 from kitetui.market.session_hours import REGULAR, SessionHours
 
 if TYPE_CHECKING:
+    from kitetui.market.calendar import TradingCalendar
     from kitetui.market.instruments import Instrument
 
 Item = Tick | Bar
@@ -225,16 +226,26 @@ FileLoader = Callable[[Path, str, str], tuple[Sequence[Item], tuple[Event, ...]]
 
 
 def _load_file(
-    path: Path, symbol: str, kind: str, *, cache: LoadCache, hours: SessionHours
+    path: Path,
+    symbol: str,
+    kind: str,
+    *,
+    cache: LoadCache,
+    hours: SessionHours,
+    calendar: TradingCalendar | None,
 ) -> tuple[Sequence[Item], tuple[Event, ...]]:
+    # check_symbol: the config named the symbol (a future's series is checked by date)
     if kind == "ticks":
-        result = load_ticks(path, symbol, hours=hours, cache=cache, lazy=True)
+        result = load_ticks(
+            path, symbol, hours=hours, cache=cache, lazy=True, check_symbol=True, calendar=calendar
+        )
         return result.ticks, result.events
     if kind == "index":
         result = load_index_values(path, symbol, hours=hours, cache=cache)
         return result.ticks, result.events
-    # check_symbol: the config named the symbol
-    candles = load_candles(path, symbol, hours=hours, check_symbol=True, cache=cache, lazy=True)
+    candles = load_candles(
+        path, symbol, hours=hours, check_symbol=True, cache=cache, lazy=True, calendar=calendar
+    )
     return candles.bars, candles.events
 
 
@@ -268,9 +279,13 @@ def load_replay_sources(
     *,
     cache: LoadCache | None = None,
     hours: SessionHours = REGULAR,
+    calendar: TradingCalendar | None = None,
 ) -> ReplaySources:
     """Load every source (module docstring: what an empty source means), each row kept
-    inside the session of its day (``hours``: the calendar's special sessions).
+    inside the session of its day (``hours``: the calendar's special sessions), a
+    vendor's continuous future (``NIFTY-II``) on the days ``calendar``'s expiries make it
+    the configured contract (the desk's calendar, with ``calendar.holidays_override``:
+    every caller passes the one it checks the days against; None: the shipped one).
 
     Raises ``DataFormatError`` (exit 4) for a file that cannot be read or a required
     source without data; the message names the file (or the glob) and the config key.
@@ -278,7 +293,7 @@ def load_replay_sources(
     environment's (``LoadCache.from_env``: on unless ``KITETUI_LOAD_CACHE=off``).
     """
     cache = LoadCache.from_env() if cache is None else cache
-    load = partial(_load_file, cache=cache, hours=hours)
+    load = partial(_load_file, cache=cache, hours=hours, calendar=calendar)
     streams: list[Sequence[Item]] = []
     origins: list[_Origin] = []
     events: list[Event] = []

@@ -636,7 +636,7 @@ def trading_days(
     override = config.calendar.holidays_override
     calendar = nse(data_path(override) if override else None)
     hours = SessionHours.of(calendar.special_sessions)
-    sources = load_replay_sources(config.replay.sources, hours=hours)
+    sources = load_replay_sources(config.replay.sources, hours=hours, calendar=calendar)
     if window is not None:  # as ``kitetui backtest`` refuses it
         sources = clipped_to_window(sources, window, config_path)
     indices: frozenset[str] = frozenset()

@@ -79,7 +79,9 @@ class ReplayVenue:
             # Days the calendar does not cover, or a universe without a membership list
             # for a replayed day, are found here, before the first batch.
             loaded_sources = load_replay_sources(
-                cfg.replay.sources, hours=SessionHours.of(host.calendar.special_sessions)
+                cfg.replay.sources,
+                hours=SessionHours.of(host.calendar.special_sessions),
+                calendar=host.calendar,
             )
             if self.window is not None:
                 loaded_sources = self._clipped(loaded_sources, host.config_path)

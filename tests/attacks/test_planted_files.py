@@ -11,8 +11,10 @@ from __future__ import annotations
 import errno
 import gzip
 import os
+import signal
 import sqlite3
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -299,3 +301,99 @@ def test_desk_lock_with_another_users_lock_file_refuses_and_leaves_it(
         DeskLock(db).acquire()
 
     assert planted.read_text() == "4242\nopen\n900\n"
+
+
+# -- scratch files a killed write left behind -------------------------------------------
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has come and gone (reaped: no zombie answers for it)."""
+    probe = subprocess.Popen([sys.executable, "-c", "pass"])
+    probe.wait()
+    return probe.pid
+
+
+_KILLED_WRITER = """
+import os, sys, time
+from pathlib import Path
+import kitetui.private_files as private_files
+
+def stuck(src, dst):  # between the scratch file's fsync and its rename
+    print("written", flush=True)
+    time.sleep(60)
+
+os.replace = stuck
+private_files.write_private(Path(sys.argv[1]), "ts,equity\\n" * 1000)
+"""
+
+
+def test_write_private_after_a_writer_was_sigkilled_removes_its_scratch_file(
+    tmp_path: Path,
+) -> None:
+    """A process killed between creating its scratch file and renaming it left
+    ``.equity.csv.<pid>.<hex>.part`` in the report folder for good; the next write of
+    equity.csv removes it, as its writer is gone."""
+    target = tmp_path / "equity.csv"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(target)], stdout=subprocess.PIPE
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"written\n"
+        (left,) = [p.name for p in tmp_path.iterdir()]
+        assert left.startswith(".equity.csv.") and left.endswith(".part")
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)  # reaped: a zombie still answers for its pid
+
+    write_private(target, "ts,equity\n")
+
+    assert [p.name for p in tmp_path.iterdir()] == ["equity.csv"]
+    assert target.read_text() == "ts,equity\n"
+
+
+def test_write_private_removes_only_its_own_names_scratch_of_dead_writers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removed: a regular file of ours named as ``report.json``'s scratch by a pid that
+    is gone. Kept: a live writer's (its rename is still to come), another file's, a
+    symlink (never followed: its target keeps its content), another user's, and one
+    whose name only looks like a scratch file."""
+    dead = _dead_pid()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        precious = tmp_path / "notes.txt"
+        precious.write_text("my notes\n")
+        stale = f".report.json.{dead}.0123abcd.part"
+        kept = {
+            f".report.json.{live.pid}.0123abcd.part": "a live writer's",
+            f".report.json.{os.getpid()}.4567cdef.part": "this process's other thread's",
+            f".fills.csv.{dead}.0123abcd.part": "another file's",
+            f".report.json.x.{dead}.0123abcd.part": "report.json.x's",
+            f".report.json.{dead}.part": "not a scratch name",
+            f".report.json.{dead}.89abcdef.part": "another user's",
+        }
+        for name, text in {stale: "half a report", **kept}.items():
+            (tmp_path / name).write_text(text)
+        planted = f".report.json.{dead}.feedf00d.part"
+        (tmp_path / planted).symlink_to(precious)
+        theirs = f".report.json.{dead}.89abcdef.part"
+        real_stat = os.stat
+
+        def stat_(path, *args, **kwargs):  # ``theirs`` as another user's file
+            found = real_stat(path, *args, **kwargs)
+            if str(path) == theirs:
+                return os.stat_result((*found[:4], found.st_uid + 1, *found[5:]))
+            return found
+
+        monkeypatch.setattr(os, "stat", stat_)
+
+        write_private(tmp_path / "report.json", "{}")
+    finally:
+        live.kill()
+        live.wait(10)
+
+    names = {p.name for p in tmp_path.iterdir()}
+    assert stale not in names
+    assert names == {"report.json", "notes.txt", planted, *kept}
+    assert {name: (tmp_path / name).read_text() for name in kept} == kept
+    assert (tmp_path / planted).is_symlink() and precious.read_text() == "my notes\n"
