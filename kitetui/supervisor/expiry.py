@@ -44,9 +44,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from kitetui.domain import Event, OrderPurpose, Tick
+from kitetui.domain import Event, Exchange, OrderPurpose
 from kitetui.events import EventKind
-from kitetui.trading import expiry_settlement
+from kitetui.trading import expiry_booking, expiry_settlement
+from kitetui.trading.exits import CLOSING
 
 if TYPE_CHECKING:
     from kitetui.domain import Position
@@ -119,95 +120,202 @@ def _underlying_feeds(desk: Supervisor) -> Mapping[str, str]:
 
 
 async def settle_expired(desk: Supervisor, ts: int, positions: list[Position], when: str) -> None:
-    """Settle ``positions`` (simulated venues) or say they are left to the exchange
-    (live), one event each."""
-    trader = desk.trader
+    """Settle ``positions``: closed by the simulated exchange at the settlement price,
+    or, live, booked in the desk's books (Kite settles them itself); one event each."""
     if not positions:
         return
-    if not desk.venue.simulated:
-        for position in positions:
-            _said(
-                desk,
-                ts,
-                position.symbol,
-                "ERROR",
-                f"{position.symbol} {position.quantity:+d} held into its expiry {when}: the "
-                "exchange settles it at its final settlement price; live, kitetui does not "
-                "book that settlement, so the position stays in its book, and Kite refuses "
-                "any order for the expired contract",
-            )
-        return
-    feeds = _underlying_feeds(desk)
     for position in positions:
-        symbol = position.symbol
-        instrument = desk.contracts[symbol]
-        underlying = feeds.get(instrument.name, instrument.name)
-        last = desk.last_prices.get(symbol) or position.last_price  # a restart's: its mark
-        settled = settlement_price(instrument, underlying, desk.last_prices.get(underlying), last)
-        if settled is None:
-            _said(
-                desk,
-                ts,
-                symbol,
-                "ERROR",
-                f"{symbol} {position.quantity:+d} expired {when} and cannot be settled: no "
-                "price of it or of its underlying",
-            )
-            continue
-        kind = expiry_settlement.kind_for(
-            instrument.is_option, position.quantity > 0, settled.price
-        )
-        basis = settled.basis
-        if settled.price > 0:  # the contract's last print (a lapse has none: no trade)
-            desk.last_prices[symbol] = settled.price
-            desk.portfolio.mark(symbol, settled.price)
-        placed = await trader.flatten(
-            symbol, OrderPurpose.SQUARE_OFF, expiry_settlement.reason(kind, basis)
-        )
-        # The exchange settles: the closes naming the settlement fill at exactly its
-        # price, zero for a lapse, with no slippage or tick (not a trade).
-        settling = [
-            order.tag
-            for order in trader.open_orders()
-            if order.symbol == symbol and expiry_settlement.kind_of(order.reason) is not None
-        ]
-        filled = desk.broker.settle_at_expiry(settling, ts + 1, settled.price)
-        if filled:
-            await trader.on_fills(filled)
-        traded = None
-        if trader.position_qty(symbol):
-            # A close already under way at the bell (placed before it, with its own
-            # reason) is a trade: it fills at the settlement price as the market's last,
-            # at least one tick (no trade is at zero), and is charged as that trade.
-            price = max(settled.price, instrument.tick_size)
-            late = desk.broker.on_market(Tick(symbol, ts + 1, price))
-            if late:
-                await trader.on_fills(late)
-                traded = price
-        left = trader.position_qty(symbol)
-        if left:
-            outcome = f"settling at {basis} did not fill; {left:+d} still open"
-        elif placed and traded is None:
-            outcome = f"settled at {basis}; {expiry_settlement.charged_as(kind)}"
-        else:  # a close under way before the bell filled: its own order, its own charges
-            outcome = (
-                f"settled at {basis} by the close already under way, charged as that "
-                f"close (a trade), not as the {kind.value}"
-            )
-            if traded is not None and traded > settled.price:
-                outcome += f"; a trade is never at zero: it filled at one tick {traded:g}"
-        _said(
-            desk,
-            ts,
-            symbol,
-            "ERROR" if left else "WARNING",
-            f"{symbol} {position.quantity:+d} expired {when}: {outcome}",
-        )
+        settle = _settle_booked if not desk.venue.simulated else _settle_simulated
+        await settle(desk, ts, position, when)
     desk.equity_point(ts + 1)
 
 
-def _said(desk: Supervisor, ts: int, symbol: str, level: str, message: str) -> None:
+def _settlement_of(desk: Supervisor, position: Position) -> tuple[Instrument, Settlement | None]:
+    """The contract of ``position`` and its settlement price as the desk knows it: the
+    underlying's last price (an options engine names its index's feed), else the
+    contract's own last price (a restart's: its mark)."""
+    symbol = position.symbol
+    instrument = desk.contracts[symbol]
+    underlying = _underlying_feeds(desk).get(instrument.name, instrument.name)
+    last = desk.last_prices.get(symbol) or position.last_price
+    return instrument, settlement_price(
+        instrument, underlying, desk.last_prices.get(underlying), last
+    )
+
+
+def _unpriced(desk: Supervisor, ts: int, position: Position, when: str) -> None:
+    _said(
+        desk,
+        ts,
+        position.symbol,
+        "ERROR",
+        f"{position.symbol} {position.quantity:+d} expired {when} and cannot be settled: no "
+        "price of it or of its underlying",
+    )
+
+
+def _mark(desk: Supervisor, symbol: str, price: float) -> None:
+    """The settlement price is the contract's last print (a lapse has none: no trade)."""
+    if price > 0:
+        desk.last_prices[symbol] = price
+        desk.portfolio.mark(symbol, price)
+
+
+async def _cancel_closes(desk: Supervisor, symbol: str, basis: str) -> list[str]:
+    """A close of the contract still working when the settlement runs (a square-off, an
+    exit or a person's flatten whose MARKET order found no print before the bell) is
+    cancelled first: the settlement closes what is still held, at its price. Left
+    working, it filled as a trade at the market's last (at least one tick: an option
+    that lapses at zero was booked 0.05 × quantity better than NSE settles it)."""
+    trader = desk.trader
+    cancelled = []
+    for order in trader.open_orders(symbol):
+        if order.purpose not in CLOSING or expiry_settlement.kind_of(order.reason) is not None:
+            continue
+        why = f"cancelled by the settlement at expiry ({basis})"
+        if await trader.cancel(order.tag, why):
+            cancelled.append(order.tag)
+    trader.exits.forget_contract(symbol)  # its close: the settlement's from here
+    return cancelled
+
+
+async def _settle_simulated(desk: Supervisor, ts: int, position: Position, when: str) -> None:
+    """Where kitetui plays the exchange: the settlement's close, filled by the paper
+    exchange at exactly the settlement price (``Broker.settle_at_expiry``)."""
+    trader = desk.trader
+    symbol = position.symbol
+    instrument, settled = _settlement_of(desk, position)
+    if settled is None:
+        _unpriced(desk, ts, position, when)
+        return
+    basis = settled.basis
+    cancelled = await _cancel_closes(desk, symbol, basis)
+    held = trader.position_qty(symbol)
+    kind = expiry_settlement.kind_for(instrument.is_option, held > 0, settled.price)
+    _mark(desk, symbol, settled.price)
+    before = trader.portfolio.position(symbol)
+    realized_before = before.realized_paise if before is not None else 0
+    placed = await trader.flatten(
+        symbol, OrderPurpose.SQUARE_OFF, expiry_settlement.reason(kind, basis)
+    )
+    # The exchange settles: the closes naming the settlement fill at exactly its
+    # price, zero for a lapse, with no slippage or tick (not a trade).
+    settling = [
+        order.tag
+        for order in trader.open_orders()
+        if order.symbol == symbol and expiry_settlement.kind_of(order.reason) is not None
+    ]
+    filled = desk.broker.settle_at_expiry(settling, ts + 1, settled.price)
+    if filled:
+        await trader.on_fills(filled)
+    left = trader.position_qty(symbol)
+    after = trader.portfolio.position(symbol)
+    realized = (after.realized_paise if after is not None else 0) - realized_before
+    first = f"the close under way ({', '.join(cancelled)}) cancelled first; " if cancelled else ""
+    if left:
+        outcome = f"{first}settling at {basis} did not fill; {left:+d} still open"
+    elif placed:
+        outcome = (
+            f"{first}settled {held:+d} at {settled.price:.2f} ({basis}), P&L "
+            f"{realized / 100:+.2f}; {expiry_settlement.charged_as(kind)}"
+        )
+    else:  # a close filled before the settlement ran (cancelled too late): its own trade
+        outcome = f"{first}closed by its own order before the settlement at {basis}"
+    _said(
+        desk,
+        ts,
+        symbol,
+        "ERROR" if left else "WARNING",
+        f"{symbol} {position.quantity:+d} expired {when}: {outcome}",
+        data={
+            "symbol": symbol,
+            "quantity": held,
+            "price": settled.price,
+            "basis": basis,
+            "kind": kind.value,
+            "pnl_paise": realized,
+            "cancelled": cancelled,
+        },
+    )
+
+
+async def _settle_booked(desk: Supervisor, ts: int, position: Position, when: str) -> None:
+    """Live: Kite settles the contract itself and reports nothing; the desk books it
+    (``kitetui.trading.expiry_booking``) at the price it knows, said as provisional."""
+    trader = desk.trader
+    symbol = position.symbol
+    # first: from here nothing is sent for it (``Trader.contract_expired``)
+    trader.settled_at_expiry[symbol] = position.quantity
+    trader.exits.forget_contract(symbol)
+    ended = await expiry_booking.end_orders(
+        trader, symbol, f"its contract expired {when}: the exchange settles it"
+    )
+    instrument, settled = _settlement_of(desk, position)
+    if settled is None:
+        _unpriced(desk, ts, position, when)
+        return
+    held = trader.position_qty(symbol)
+    kind = expiry_settlement.kind_for(instrument.is_option, held > 0, settled.price)
+    basis = (
+        f"{settled.basis}, provisional: NSE settles at the official close of the "
+        "underlying, which kitetui does not read; this is the last price the desk had"
+    )
+    _mark(desk, symbol, settled.price)
+    booked = await expiry_booking.book(
+        trader,
+        symbol,
+        Exchange(instrument.exchange),
+        settled.price,
+        expiry_settlement.reason(kind, basis),
+        ts + 1,
+    )
+    stops = f"; its orders: {', '.join(ended)}" if ended else ""
+    if booked is None:
+        message = f"nothing left to settle{stops}"
+    else:
+        message = (
+            f"the exchange settles it; booked here {booked.quantity:+d} at "
+            f"{settled.price:.2f} ({basis}), P&L {booked.realized_paise / 100:+.2f}, "
+            f"charges {booked.charges_paise / 100:.2f}; "
+            f"{expiry_settlement.charged_as(kind)}{stops}; no order was sent"
+        )
+    _said(
+        desk,
+        ts,
+        symbol,
+        "WARNING",
+        f"{symbol} {position.quantity:+d} expired {when}: {message}",
+        data={
+            "symbol": symbol,
+            "quantity": booked.quantity if booked else 0,
+            "price": settled.price,
+            "basis": basis,
+            "kind": kind.value,
+            "provisional": True,
+            "pnl_paise": booked.realized_paise if booked else 0,
+            "charges_paise": booked.charges_paise if booked else 0,
+            "order": booked.order.tag if booked else "",
+            "ended": ended,
+        },
+    )
+
+
+def _said(
+    desk: Supervisor,
+    ts: int,
+    symbol: str,
+    level: str,
+    message: str,
+    data: dict[str, object] | None = None,
+) -> None:
     """One ``ExpirySettled`` event (an alert too): what became of an expired position."""
     desk.trader.record_event(
-        Event(ts_ns=ts, kind=EventKind.EXPIRY_SETTLED, level=level, symbol=symbol, message=message)
+        Event(
+            ts_ns=ts,
+            kind=EventKind.EXPIRY_SETTLED,
+            level=level,
+            symbol=symbol,
+            message=message,
+            data=data or {},
+        )
     )

@@ -20,6 +20,7 @@ from kitetui.domain import EngineState, Event, Fill, Order, OrderPurpose
 from kitetui.events import EventKind
 from kitetui.store import runs as runs_repo
 from kitetui.store.rows import ENGINE_STATES_KEY
+from kitetui.trading import expiry_booking
 
 if TYPE_CHECKING:
     from kitetui.supervisor.gate import Supervisor
@@ -45,6 +46,7 @@ class Recovery:
         for order in await runs_repo.load_orders(desk.db, desk.run_id):
             desk.trader.track(order)
             desk.trader.readopt(order)
+            expiry_booking.remember(desk.trader, order)  # live: a settlement it booked
         desk.trader.counts["orders"] = desk.trader.placed
         # Engines count their signals from here on; the warm-up emits none.
         emitted = await runs_repo.signals_by_engine(desk.db, desk.run_id)

@@ -25,6 +25,8 @@ from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
 from kitetui.store.runs import create_run, load_fills, load_orders
 from kitetui.supervisor.update_lanes import UpdateLanes
+from kitetui.trading.charges import default_calculator
+from kitetui.trading.fill_charges import FillCharger
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
@@ -101,6 +103,8 @@ class Rig:
             tick_size=0.05,
             run_id="run1",
             timer_ns=self.wall,
+            # the day's master, as the live desk gives it (the charges, and the expiries)
+            charger=FillCharger(default_calculator(), {i.tradingsymbol: i for i in (FUTURE, CALL)}),
         )
         self.trader.exits.broker_squares_off = True  # live at Kite: the RMS's cut-off
         # live, a strategy's entry is placed in its symbol's lane (the supervisor's)
