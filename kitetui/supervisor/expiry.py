@@ -39,6 +39,8 @@ then as exercised or assigned (its moneyness unknown: the dearer reading).
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -55,6 +57,8 @@ if TYPE_CHECKING:
     from kitetui.supervisor.gate import Supervisor
 
 __all__ = ["Settlement", "expired_positions", "settle_expired", "settlement_price"]
+
+QUOTE_WAIT_S = 10.0  # live: the most a read of the underlying's price may hold the start
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,17 +134,50 @@ async def settle_expired(desk: Supervisor, ts: int, positions: list[Position], w
     desk.equity_point(ts + 1)
 
 
-def _settlement_of(desk: Supervisor, position: Position) -> tuple[Instrument, Settlement | None]:
+def _settlement_of(
+    desk: Supervisor, position: Position, underlying_price: float | None = None
+) -> tuple[Instrument, Settlement | None]:
     """The contract of ``position`` and its settlement price as the desk knows it: the
-    underlying's last price (an options engine names its index's feed), else the
-    contract's own last price (a restart's: its mark)."""
+    underlying's last price (an options engine names its index's feed; or
+    ``underlying_price``, read from Kite), else the contract's own last price (a
+    restart's: its mark)."""
     symbol = position.symbol
     instrument = desk.contracts[symbol]
-    underlying = _underlying_feeds(desk).get(instrument.name, instrument.name)
+    underlying = _underlying_of(desk, instrument)
     last = desk.last_prices.get(symbol) or position.last_price
-    return instrument, settlement_price(
-        instrument, underlying, desk.last_prices.get(underlying), last
-    )
+    price = desk.last_prices.get(underlying) or underlying_price
+    return instrument, settlement_price(instrument, underlying, price, last)
+
+
+def _underlying_of(desk: Supervisor, instrument: Instrument) -> str:
+    return _underlying_feeds(desk).get(instrument.name, instrument.name)
+
+
+async def _read_underlying(desk: Supervisor, ts: int, instrument: Instrument) -> float | None:
+    """Live, when the desk has no print of the underlying yet (a start-up: settled
+    before the first tick), its last price read from Kite now (``/quote``; before the
+    open, the last session's close), bounded; a failed read is said, and the settlement
+    falls back to the contract's own last price. Only Kite's broker reads prices."""
+    underlying = _underlying_of(desk, instrument)
+    quote = getattr(desk.broker, "quote", None)
+    if desk.last_prices.get(underlying) or quote is None:
+        return None
+    index = desk.contracts.get(underlying)
+    key = f"{index.exchange if index is not None else 'NSE'}:{underlying}"
+    try:
+        answer = await asyncio.wait_for(quote(key), QUOTE_WAIT_S)
+        price = float(answer[key]["last_price"])
+    except Exception as exc:  # the settlement goes on without it, and says on what
+        _said(
+            desk,
+            ts,
+            instrument.tradingsymbol,
+            "WARNING",
+            f"Kite's last price of {underlying} could not be read to settle "
+            f"{instrument.tradingsymbol} ({type(exc).__name__}: {exc})",
+        )
+        return None
+    return price if math.isfinite(price) and price > 0 else None
 
 
 def _unpriced(desk: Supervisor, ts: int, position: Position, when: str) -> None:
@@ -250,15 +287,17 @@ async def _settle_booked(desk: Supervisor, ts: int, position: Position, when: st
     ended = await expiry_booking.end_orders(
         trader, symbol, f"its contract expired {when}: the exchange settles it"
     )
-    instrument, settled = _settlement_of(desk, position)
+    read = await _read_underlying(desk, ts, desk.contracts[symbol])
+    instrument, settled = _settlement_of(desk, position, read)
     if settled is None:
         _unpriced(desk, ts, position, when)
         return
     held = trader.position_qty(symbol)
     kind = expiry_settlement.kind_for(instrument.is_option, held > 0, settled.price)
+    had = "Kite's last price of it read now" if read else "the last price the desk had"
     basis = (
         f"{settled.basis}, provisional: NSE settles at the official close of the "
-        "underlying, which kitetui does not read; this is the last price the desk had"
+        f"underlying, which kitetui does not read; this is {had}"
     )
     _mark(desk, symbol, settled.price)
     booked = await expiry_booking.book(

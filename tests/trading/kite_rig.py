@@ -25,6 +25,7 @@ from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
 from kitetui.store.runs import create_run, load_fills, load_orders
 from kitetui.supervisor.update_lanes import UpdateLanes
+from kitetui.trading import expiry_booking
 from kitetui.trading.charges import default_calculator
 from kitetui.trading.fill_charges import FillCharger
 from kitetui.trading.portfolio import Portfolio
@@ -117,6 +118,7 @@ class Rig:
         orders = await load_orders(self.db, "run1")
         for order in orders:
             self.trader.track(order)
+            expiry_booking.remember(self.trader, order)  # as ``Recovery.load`` does
         self.broker.restore(orders)
         for _, fill in await load_fills(self.db, "run1"):
             self.trader.replay_fill(fill)

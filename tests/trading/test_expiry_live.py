@@ -12,7 +12,6 @@ Kite before and after Kite drops the position.
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -191,8 +190,11 @@ def test_a_call_held_into_its_expiry_is_booked_settled_at_the_bell_and_agrees_wi
             assert f"booked here +{held} at 0.00" in message and "provisional" in message
             assert f"P&L {-100.0 * held:+.2f}" in message and "no order was sent" in message
             # that evening Kite still lists the position: the settlement, not drift
-            reconciler = _reconciler(rig)
             assert rig.exchange_position(OPTION) == held
+            assert await _drift(_reconciler(rig)) == []
+            await rig.restart()  # a desk started again that evening knows it too
+            assert rig.trader.position_qty(OPTION) == 0
+            reconciler = _reconciler(rig)
             assert await _drift(reconciler) == []
             # the next morning Kite has settled it too: gone, its P&L in the cash
             cash = rig.account.cash
@@ -230,13 +232,13 @@ def test_a_desk_that_missed_the_expiry_books_the_settlement_at_the_next_start(
         try:
             _at(rig, BELL - 60 * NS, "NSE:NIFTY 50", 19_620.0)  # in the money: 120
             rig.market.inject_tick(f"NFO:{OPTION}", 121.0, 1000, ts_ns=BELL - 30 * NS)
-            _at(rig, NEXT_MORNING, "NSE:NIFTY 50", 19_640.0)  # the exchange's new day
+            _at(rig, NEXT_MORNING - 600 * NS, "NSE:NIFTY 50", 19_620.0)  # 09:05: its close
             assert rig.exchange_position(OPTION) == 0  # Kite settled it overnight
             await rig.restart()  # the rig re-covers every position, as recovery does
             placed = _placements(rig)
             assert rig.trader.position_qty(OPTION) == held  # what the journal says
             desk = _desk(rig)
-            desk.last_prices["NIFTY 50"] = 19_620.0  # the price the desk has (provisional)
+            desk.last_prices.pop("NIFTY 50", None)  # no print of it yet: read from Kite
             keeper = SessionKeeper(desk, NEXT_MORNING)  # type: ignore[arg-type]
             await asyncio.wait_for(keeper.start(NEXT_MORNING), 10)
             await rig.deliver()
@@ -258,14 +260,19 @@ def test_a_desk_that_missed_the_expiry_books_the_settlement_at_the_next_start(
                 rig, "SELECT message FROM events WHERE kind = 'ExpirySettled'"
             )
             assert "expired before this session" in message and "provisional" in message
+            assert "NIFTY 50 last at 19620.00" in message, message
+            assert "Kite's last price of it read now" in message, message
             refused = await _rows(
                 rig, "SELECT message FROM events WHERE kind IN ('OrderRejected', 'StopRejected')"
             )
             assert refused == []
             assert await _drift(_reconciler(rig)) == []
+            (settled,) = rig.exchange.book(rig.account).settlements  # Kite's, at 19,620
+            position = rig.trader.portfolio.position(OPTION)
+            assert position is not None and settled["price"] == 120.0
+            assert round(settled["pnl"] * 100) == position.realized_paise  # the same P&L
             stops = [o for o in rig.trader.orders.values() if o.purpose is OrderPurpose.STOP]
             assert stops and all(o.status is OrderStatus.CANCELLED for o in stops)
-            assert date(2023, 11, 30) == CALL.expiry
         finally:
             await rig.journal.close()
             await rig.db.close()
