@@ -16,9 +16,28 @@ price (``Broker.settle_at_expiry``: not a trade, so no slippage and no tick), a
 worthless option at zero (NSE settles it at zero; it lapses). A position found already
 past its expiry at a session's start (a desk not run on its expiry day) is settled the
 same way once that session opens, against the underlying's price then (the desk never
-saw the expiry day's close; the event says which price it used). Live, the exchange
-settles it and kitetui does not yet book that settlement: it says so, as an ERROR, at
-the bell and at every later session's start while the position is still in its book.
+saw the expiry day's close; the event says which price it used).
+
+Live, Kite (NSE) settles it by itself: no order, no trade, no order update; Kite lists
+the position until that day ends and not the next morning, its P&L in the account. The
+desk books the same settlement in its books at the same moments, by the same price
+rules (``kitetui.trading.expiry_booking``): the contract is marked settled first, so
+nothing is sent for it again (``Trader.contract_expired``: the exit manager places no
+stop or close for it, the trader refuses any order); each of its working orders is
+cancelled at Kite, or marked ended when Kite no longer works it; what is held is
+closed by an order journaled COMPLETE and never sent, and its fill at the settlement
+price, charged as the settlement's kind. The price is provisional and said so: NSE's
+final settlement price is the underlying's official close (for an index, a weighted
+average of its last half hour), which kitetui does not read; the desk books the
+underlying's last price it saw (at a start-up with no print of it yet, Kite's last
+price read then: before the open, the last close). The reconciler takes Kite's
+listing of the settled position until its day ends as the settlement, not drift.
+
+A close still working when the settlement runs (a square-off, an exit or a person's
+flatten whose MARKET order found no print before the bell) is cancelled first, and
+journaled: the settlement closes what is still held, at its price. Left working, it
+filled as a trade at the market's last, at least one tick: an option that lapses at
+zero was booked 0.05 × quantity better than NSE settles it, and charged as a sale.
 
 The settlement is charged as what it is, not as a sale (``kitetui.trading.
 expiry_settlement``; docs/charges.md "Held into expiry"): the closing order names its
@@ -28,9 +47,7 @@ exercised (long: STT on exercise, 0.125 % of the intrinsic value, 0.15 % from 1 
 intrinsic value; one out of the money lapses at zero and is charged nothing; a future
 is charged as a trade at the settlement price. Where the sources are silent or disagree
 (the levies on an exercise, a future's STT and brokerage) the cost is charged, and the
-event says so. A close already under way at the bell (placed before it, with its own
-reason) is a trade: it fills at the settlement price as the market's last (at least one
-tick), is charged as that trade, and the event says so. Not modelled: stock
+event says so. Not modelled: stock
 derivatives are physically settled at NSE (delivery STT and brokerage on the whole
 value), and are settled here in cash at the stock's last price; a contract settled on
 its own last price (no price of its underlying) is charged on that price, an option
