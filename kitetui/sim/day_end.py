@@ -32,9 +32,9 @@ needs an order to outlive its session.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
 
-from kitetui.clock import ist_day_number, ist_minute_of_day
+from kitetui.clock import date_of_day_number, ist_day_number, ist_minute_of_day
 from kitetui.domain import Bar, Tick
 from kitetui.market.instruments import Instrument
 from kitetui.sim.market import SimMarket
@@ -81,7 +81,7 @@ class DayEnd:
             for book in self.books.values():
                 self.desk.end_day(book)
         if day is not None:
-            today = date(1970, 1, 1) + timedelta(days=day)
+            today = date_of_day_number(day)
             for book in self.books.values():
                 self.settle_expired(book, today)
 
