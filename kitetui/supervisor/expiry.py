@@ -177,10 +177,10 @@ async def _read_underlying(desk: Supervisor, ts: int, instrument: Instrument) ->
     falls back to the contract's own last price. Only Kite's broker reads prices."""
     underlying = _underlying_of(desk, instrument)
     quote = getattr(desk.broker, "quote", None)
-    if desk.last_prices.get(underlying) or quote is None:
+    listed = desk.contracts.get(underlying)  # (a future's "NIFTY" is no instrument)
+    if desk.last_prices.get(underlying) or quote is None or listed is None:
         return None
-    index = desk.contracts.get(underlying)
-    key = f"{index.exchange if index is not None else 'NSE'}:{underlying}"
+    key = f"{listed.exchange}:{underlying}"
     try:
         answer = await asyncio.wait_for(quote(key), QUOTE_WAIT_S)
         price = float(answer[key]["last_price"])
@@ -327,6 +327,7 @@ async def _settle_booked(desk: Supervisor, ts: int, position: Position, when: st
     )
     stops = f"; its orders: {', '.join(ended)}" if ended else ""
     if booked is None:
+        trader.settled_at_expiry[symbol] = 0  # flat before it: Kite lists nothing held
         message = f"nothing left to settle{stops}"
     else:
         message = (
