@@ -19,6 +19,7 @@ from kitetui.backtest.files import trades_csv
 from kitetui.backtest.ledger import load_ledger
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import parse_config
+from kitetui.domain import OrderPurpose
 from kitetui.money import Charges
 from kitetui.runs_listing import list_runs
 from kitetui.store.rows import fill_charges_from_row
@@ -456,13 +457,16 @@ def _expiry_day_replay(
     *,
     rise: float = 1.5,
     time_value: float | None = None,
+    option_minutes: int = 375,
 ) -> None:
     """NIFTY 50 minutes for two days (by default 2022-11-24, the NOV expiry, and 11-25):
     a zig-zag until 12:00 (the EMAs cross), then a steady rise of ``rise`` a minute to
     the close (no cross: a call bought on the last rise is held into the bell). NOV
     option ticks each minute of the first day, priced at intrinsic value plus a time
     value that dies at 15:30 (or, with ``time_value``, stays that until the last tick:
-    a premium stop never fires, so an out-of-the-money call is held into the bell)."""
+    a premium stop never fires, so an out-of-the-money call is held into the bell). The
+    options trade only in the first ``option_minutes`` of the day (an illiquid contract's
+    last trade before the close)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["date", "open", "high", "low", "close", "volume"])
@@ -481,6 +485,8 @@ def _expiry_day_replay(
         for right in ("CE", "PE"):
             lines = []
             for minute, spot in levels.items():
+                if minute >= option_minutes:
+                    break
                 intrinsic = max(0.0, spot - strike if right == "CE" else strike - spot)
                 extra = 0.2 * (375 - minute) if time_value is None else time_value
                 price = round((intrinsic + extra) * 20) / 20 or 0.05
@@ -652,6 +658,76 @@ async def test_an_option_out_of_the_money_at_expiry_lapses_at_zero_everywhere(
     (message,) = _rows(db, "SELECT message FROM events WHERE kind = 'ExpirySettled'")[0]
     assert "intrinsic value 0.00" in message and "one tick" not in message, message
     assert "lapsed worthless: no order at the exchange, so no charges" in message
+
+
+async def test_a_close_still_working_at_the_bell_of_a_lapsing_option_is_cancelled_then_lapses(
+    tmp_path: Path,
+) -> None:
+    """A person's flatten at 15:25 of an NRML call out of the money whose last trade was
+    at 15:14: its MARKET close finds no print and still works at the bell. The settlement
+    closes what is still held: the close is cancelled first (journaled), and the call
+    lapses at zero, charged nothing. Before, the close filled at one tick (0.05), a trade
+    the exchange never made, 0.05 × quantity better than NSE books the lapse."""
+    _master(tmp_path / "instruments.csv")
+    _expiry_day_replay(tmp_path, rise=0.1, time_value=30.0, option_minutes=360)
+    data = _nrml_options(tmp_path)
+    data["engines"][0]["offset_steps"] = 1  # the call one strike above the money
+    db = tmp_path / "state.db"
+    supervisor = Supervisor(parse_config(data, "t.yaml"), "test.yaml", database=db, speed=None)
+    await asyncio.wait_for(supervisor.open(), 30)
+    process = supervisor._process
+    asked: list[str] = []
+
+    async def flatten_at_15_25(ts, batch, warm):
+        await process(ts, batch, warm)
+        minute = (ts // 60_000_000_000 + 330) % 1440
+        held = [p.symbol for p in supervisor.portfolio.open_positions() if "NOV" in p.symbol]
+        if minute >= 15 * 60 + 25 and held and not asked:
+            asked.append(held[0])
+            await supervisor.trader.flatten(held[0], OrderPurpose.FLATTEN, "a person's flatten")
+
+    supervisor._process = flatten_at_15_25
+    try:
+        await asyncio.wait_for(supervisor.run(), 180)
+    finally:
+        await asyncio.wait_for(supervisor.close(), 30)
+    assert asked, "no NOV call was held at 15:25"
+    (symbol,) = asked
+    assert supervisor.portfolio.open_positions() == []
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        orders = conn.execute(
+            "SELECT * FROM orders WHERE symbol = ? ORDER BY seq", (symbol,)
+        ).fetchall()
+        fills = conn.execute(
+            "SELECT f.*, o.reason FROM fills f JOIN orders o ON o.tag = f.tag "
+            "WHERE f.symbol = ? ORDER BY f.seq",
+            (symbol,),
+        ).fetchall()
+    (bought,) = [f for f in fills if f["side"] == "BUY"]
+    sold = [f for f in fills if f["side"] == "SELL"]
+    # one close of the position: the lapse at zero, no trade at one tick
+    assert [(f["price"], f["quantity"]) for f in sold] == [(0.0, bought["quantity"])], [
+        dict(f) for f in sold
+    ]
+    assert sold[0]["reason"].startswith("expiry settlement (lapse) at intrinsic value 0.00")
+    cost = fill_charges_from_row(sold[0])
+    assert cost is not None and cost.paise == 0
+    # the person's close was cancelled by the settlement, and the journal says so
+    ended = [
+        (o["purpose"], o["status"], o["filled_qty"])
+        for o in orders
+        if o["reason"].startswith("cancelled by the settlement at expiry")
+    ]
+    assert ended == [("FLATTEN", "CANCELLED", 0)], [
+        (o["purpose"], o["status"], o["reason"]) for o in orders
+    ]
+    (message,) = _rows(db, "SELECT message FROM events WHERE kind = 'ExpirySettled'")[0]
+    assert "one tick" not in message, message
+    assert "cancelled" in message and "lapsed worthless" in message, message
+    position = supervisor.portfolio.position(symbol)
+    assert position is not None
+    assert position.realized_paise == -round(bought["price"] * 100) * bought["quantity"]
 
 
 async def test_an_option_whose_expiry_day_the_desk_missed_is_settled_before_it_trades(

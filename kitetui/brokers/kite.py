@@ -658,8 +658,9 @@ class KiteBroker:
     def settle_at_expiry(
         self, tags: Sequence[str], ts_ns: int, price: float
     ) -> list[tuple[Order, Fill]]:
-        """The exchange settles an expired contract itself; kitetui books nothing of it
-        live (``kitetui.supervisor.expiry`` says so): no fills here."""
+        """The exchange settles an expired contract itself and reports nothing: no fills
+        here; the desk books the settlement in its own books (``kitetui.trading.
+        expiry_booking``), and sends Kite nothing for it."""
         del tags, ts_ns, price
         return []
 

@@ -14,6 +14,16 @@ Two things Kite does that a desk must survive, and that a sim without them would
   ("exchange mass cancel"), and the next day's order book and tradebook list only that
   day's (``OrderDesk.end_day``). A stop placed yesterday is gone, whether or not the
   desk heard of it.
+* **The settlement at expiry.** A future or option held through its expiry day is
+  settled by the exchange, with no order, trade or order update: the position is
+  listed until that day ends and not the next morning, and its P&L at the final
+  settlement price lands in the account's cash (``settle_expired``). The price is NSE's
+  rule: the underlying's close (an index derivative's index, ``rules.INDEX_OF``; a
+  stock's own), an option at its intrinsic value, zero when out of the money; the sim
+  takes the underlying's last price in its market (NSE's official index close is a
+  weighted average of the last half hour, which the sim does not compute), else the
+  contract's own last price. Stock derivatives settle physically at NSE; the sim
+  settles every contract in cash.
 
 ``SimRules.auto_square_off`` and ``SimRules.day_end`` switch each off for a test that
 needs an order to outlive its session.
@@ -22,13 +32,15 @@ needs an order to outlive its session.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 
-from kitetui.clock import ist_day_number, ist_minute_of_day
+from kitetui.clock import date_of_day_number, ist_day_number, ist_minute_of_day
 from kitetui.domain import Bar, Tick
 from kitetui.market.instruments import Instrument
+from kitetui.sim.market import SimMarket
 from kitetui.sim.order_book import TERMINAL, AccountBook
 from kitetui.sim.orders import OrderDesk
-from kitetui.sim.rules import MSG_RMS_SQUARE_OFF_CANCEL, SimRules, auto_square_off_minute
+from kitetui.sim.rules import INDEX_OF, MSG_RMS_SQUARE_OFF_CANCEL, SimRules, auto_square_off_minute
 from kitetui.trading.auto_square_off import EQUITY_ORDER_MAX
 
 __all__ = ["DayEnd"]
@@ -46,6 +58,7 @@ class DayEnd:
     ) -> None:
         self.books = books
         self.desk = desk
+        self.market: SimMarket = desk.market
         self.rules = rules
         self.freeze_limits = dict(freeze_limits or {})  # underlying -> freeze quantity
         self._squared: dict[int, int] = {}  # cut-off minute -> the IST day it was run
@@ -61,11 +74,54 @@ class DayEnd:
                 for book in self.books.values():
                     self._square_off(book, cutoff)
 
-    def on_day(self) -> None:
-        """The market clock entered a new IST day: the last session's orders end."""
+    def on_day(self, day: int | None = None) -> None:
+        """The market clock entered a new IST day (``day``, days since the epoch): the
+        last session's orders end, and the contracts that expired before it settle."""
         if self.rules.day_end:
             for book in self.books.values():
                 self.desk.end_day(book)
+        if day is not None:
+            today = date_of_day_number(day)
+            for book in self.books.values():
+                self.settle_expired(book, today)
+
+    def settle_expired(self, book: AccountBook, today: date) -> None:
+        """Every position in a contract that expired before ``today`` is settled at its
+        final settlement price (module doc): gone from the positions, its P&L (the
+        row's value plus its quantity at that price) added to the account's cash, and
+        recorded in ``book.settlements``. Nothing is sent to the desk: Kite says nothing."""
+        for key, row in list(book.positions.items()):
+            expiry = row.instrument.expiry
+            if expiry is None or expiry >= today or not row.quantity:
+                continue
+            price = self._settlement_price(row.instrument)
+            pnl = row.sell_value - row.buy_value + row.quantity * price
+            book.account.cash += pnl
+            del book.positions[key]
+            book.settlements.append(
+                {
+                    "tradingsymbol": row.instrument.tradingsymbol,
+                    "product": row.product,
+                    "quantity": row.quantity,
+                    "price": price,
+                    "pnl": pnl,
+                    "expiry": expiry.isoformat(),
+                }
+            )
+
+    def _settlement_price(self, instrument: Instrument) -> float:
+        """NSE's final settlement price as the sim knows it: the underlying's last price
+        (an option's intrinsic value against it), else the contract's own last price."""
+        name = (instrument.name or "").upper()
+        underlying = self.market.last_price(INDEX_OF.get(name, f"NSE:{name}"))
+        own = self.market.last_price(f"{instrument.exchange}:{instrument.tradingsymbol}")
+        if underlying is None:
+            return own or 0.0
+        if instrument.instrument_type == "CE":
+            return max(0.0, round(underlying - instrument.strike, 6))
+        if instrument.instrument_type == "PE":
+            return max(0.0, round(instrument.strike - underlying, 6))
+        return underlying
 
     def _square_off(self, book: AccountBook, cutoff: int) -> None:
         """The RMS at ``cutoff``: the pending MIS orders of its segments are cancelled,

@@ -18,7 +18,8 @@ exactly like Kite's payloads (see ``../shared/docs/kite-contract.md`` and
 * ``reads`` — order book, history, trades, positions and holdings in Kite's shape.
 * ``margins`` — Kite's margin buckets, approximated and enforced by the RMS.
 * ``day_end`` — the intraday auto square-off at the cut-off, and the close: unmatched
-  orders cancelled, each day's order book and tradebook starting empty.
+  orders cancelled, each day's order book and tradebook starting empty, and the
+  contracts that expired settled in cash (gone from the positions, P&L to the cash).
 * ``order_updates`` — every order state change pushed to listeners (the ticker) as
   the order dict plus the postback-only keys.
 * ``order_book`` (``SimOrder``, an account's ``AccountBook``), ``tape`` (last traded
@@ -127,10 +128,10 @@ class SimExchange:
             liquidity = Liquidity(fraction, {i.key: i.lot_size for i in master if i.lot_size > 1})
         return PaperBook(slippage_bps=slippage_bps, tick_sizes=ticks, liquidity=liquidity)
 
-    def _on_day(self, _old: int, _new: int) -> None:
+    def _on_day(self, _old: int, new: int) -> None:
         if self.expire_tokens_on_new_day:
             self.sessions.expire_access_tokens()
-        self._day_end.on_day()
+        self._day_end.on_day(new)
         for book in self._books.values():
             # Released after the new day's first batch is applied, at its prices.
             book.amo_release = bool(book.amo_queue)

@@ -68,6 +68,7 @@ class InProcessKite(KiteConnect):
             "portfolio.positions": lambda _a, _p: exchange.positions(account),
             "user.margins": lambda _a, _p: exchange.margins(account),
             "user.profile": lambda _a, _p: exchange.profile(account),
+            "market.quote": lambda _a, p: self._quote(p.get("i") or []),
         }
 
     def fail(self, route: str, *faults: ClientFault) -> None:
@@ -102,6 +103,16 @@ class InProcessKite(KiteConnect):
             ) from None
         if fault is not None and fault.kind == "lose":
             raise requests.Timeout("read timed out (the exchange acted)")
+        return data
+
+    def _quote(self, wanted: list[str]) -> dict[str, Any]:
+        """``GET /quote``: the instruments with data (Kite leaves the others out)."""
+        market = self.exchange.market
+        data: dict[str, Any] = {}
+        for spec in wanted:
+            state = market.resolve(spec)
+            if state is not None and state.has_data:
+                data[spec] = market.quote(state)
         return data
 
     def _place(self, url_args: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:

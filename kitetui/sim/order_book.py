@@ -212,6 +212,8 @@ class AccountBook:
     amo_release: bool = False
     # protected SL-M orders waiting for their trigger, watched by the sim (not the paper)
     stops: dict[str, SimOrder] = field(default_factory=dict)
+    # expired contracts the exchange settled (``DayEnd``): symbol, quantity, price, P&L
+    settlements: list[dict[str, Any]] = field(default_factory=list)
 
     def order(self, order_id: str) -> SimOrder:
         """The order with this id, or Kite's refusal of an unknown one."""

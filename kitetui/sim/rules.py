@@ -126,6 +126,19 @@ INDEX_UNDERLYINGS = frozenset(
     {"NIFTY", "BANKNIFTY", "FINNIFTY", "MIDCPNIFTY", "NIFTYNXT50", "SENSEX", "BANKEX", "SENSEX50"}
 )
 
+# The index each index derivative settles on (NSE's final settlement price of an index
+# future or option is the index's close on its expiry day), as the sim's market keys it.
+INDEX_OF = {
+    "NIFTY": "NSE:NIFTY 50",
+    "BANKNIFTY": "NSE:NIFTY BANK",
+    "FINNIFTY": "NSE:NIFTY FIN SERVICE",
+    "MIDCPNIFTY": "NSE:NIFTY MID SELECT",
+    "NIFTYNXT50": "NSE:NIFTY NEXT 50",
+    "SENSEX": "BSE:SENSEX",
+    "BANKEX": "BSE:BANKEX",
+    "SENSEX50": "BSE:SENSEX50",
+}
+
 OPTION_TYPES = frozenset({"CE", "PE"})
 DERIVATIVE_EXCHANGES = frozenset({"NFO", "BFO"})
 

@@ -279,6 +279,28 @@ async def load_orders(db: aiosqlite.Connection, run_id: str) -> list[Order]:
     )
 
 
+async def journaled_instruments(db: aiosqlite.Connection, symbols: Sequence[str]) -> list[tuple]:
+    """The newest journaled master row of each of ``symbols`` (any exchange): Kite's
+    columns, from ``instrument_token`` to ``exchange``, ``expiry`` ISO or "". A contract
+    past its expiry is in no later day's master: a restart finds it here. One read."""
+    wanted = sorted(set(symbols))
+    if not wanted:
+        return []
+    newest: dict[str, tuple[str, tuple]] = {}
+    marks = ", ".join("?" * len(wanted))
+    async with db.execute(
+        "SELECT trading_day, instrument_token, exchange_token, tradingsymbol, name, "
+        "last_price, expiry, strike, tick_size, lot_size, instrument_type, segment, exchange "
+        f"FROM instruments WHERE tradingsymbol IN ({marks})",
+        wanted,
+    ) as cursor:
+        async for row in cursor:
+            day, symbol = row[0], row[3]
+            if symbol not in newest or day > newest[symbol][0]:
+                newest[symbol] = (day, tuple(row[1:]))
+    return [newest[symbol][1] for symbol in sorted(newest)]
+
+
 async def load_risk_state(db: aiosqlite.Connection, run_id: str) -> dict[str, Any] | None:
     found = await _decoded(
         db,

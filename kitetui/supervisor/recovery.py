@@ -13,13 +13,16 @@ the kill switch. ``WarmUp`` (``kitetui.trading.warmup``) is the one flag that sa
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 from kitetui.clock import ist_date
 from kitetui.domain import EngineState, Event, Fill, Order, OrderPurpose
 from kitetui.events import EventKind
+from kitetui.market.instruments import Instrument
 from kitetui.store import runs as runs_repo
 from kitetui.store.rows import ENGINE_STATES_KEY
+from kitetui.trading import expiry_booking
 
 if TYPE_CHECKING:
     from kitetui.supervisor.gate import Supervisor
@@ -45,7 +48,9 @@ class Recovery:
         for order in await runs_repo.load_orders(desk.db, desk.run_id):
             desk.trader.track(order)
             desk.trader.readopt(order)
+            expiry_booking.remember(desk.trader, order)  # live: a settlement it booked
         desk.trader.counts["orders"] = desk.trader.placed
+        await self._known_contracts()
         # Engines count their signals from here on; the warm-up emits none.
         emitted = await runs_repo.signals_by_engine(desk.db, desk.run_id)
         for engine in desk.engines:
@@ -58,6 +63,36 @@ class Recovery:
         self._kill = kill if kill and kill.get("on") else None
         await self._restore_engine_states()
         desk.warmup.active = self.cursor_ns > 0
+
+    async def _known_contracts(self) -> None:
+        """A contract this run holds that today's master no longer lists (live, Kite's
+        dump of the day after its expiry) comes back from the journal's masters, so the
+        desk knows it expired: settled, never sent an order (``Trader.contract_expired``).
+        ``desk.contracts`` is the charger's map too."""
+        desk = self.desk
+        held: dict[str, int] = {}
+        for _, fill in self.fills:
+            held[fill.symbol] = held.get(fill.symbol, 0) + fill.side.sign * fill.quantity
+        missing = [s for s, qty in held.items() if qty and s not in desk.contracts]
+        if not missing:
+            return
+        for row in await runs_repo.journaled_instruments(desk.db, sorted(missing)):
+            token, exchange_token, symbol, name, last, expiry, *rest = row
+            strike, tick, lot, kind, segment, exchange = rest
+            desk.contracts[symbol] = Instrument(
+                int(token),
+                int(exchange_token),
+                str(symbol),
+                str(name),
+                float(last),
+                date.fromisoformat(expiry) if expiry else None,
+                float(strike),
+                float(tick),
+                int(lot),
+                str(kind),
+                str(segment),
+                str(exchange),
+            )
 
     async def _restore_engine_states(self) -> None:
         """The engines as a person left this run (stopped, paused, started)."""

@@ -6,8 +6,9 @@ with its close. At the session's first batch engines choose what they trade toda
 positions carried over are covered again; past the cut-off no entry goes out; at the
 square-off every intraday position is closed; at the bell — in paper and replay, where
 kitetui plays the exchange — an intraday position still open is closed at the last
-price (the broker's auto square-off), a contract expiring that day is settled
-(``expiry.py``), DAY orders expire, and no stop is re-placed until the next open.
+price (the broker's auto square-off) and DAY orders expire; a contract expiring that
+day is settled (``expiry.py``: by the paper exchange, or live booked in the desk's
+books, as Kite settles it by itself), and no stop is re-placed until the next open.
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ from kitetui.domain import (
     round_to_tick,
 )
 from kitetui.events import EventKind
-from kitetui.trading import auto_square_off
+from kitetui.trading import auto_square_off, expiry_settlement
 from kitetui.trading.sizing import stop_limit_price, tick_toward
 
 if TYPE_CHECKING:
@@ -387,6 +387,26 @@ class ExitManager:
         for position in self.trader.portfolio.open_positions():
             await self.settle(position.symbol, cause=f"open{self.trader.clock.now_ns}")
 
+    def _settling(self, symbol: str) -> bool:
+        """The close under way for ``symbol`` is its settlement at expiry (a simulated
+        exchange's: ``kitetui.supervisor.expiry``), the one close of an expired contract."""
+        close = self._closing.get(symbol)
+        return close is not None and expiry_settlement.kind_of(close.reason) is not None
+
+    def forget_contract(self, symbol: str) -> None:
+        """A contract the settlement at expiry takes over: its close under way (the
+        settlement cancels its order first), its stop level, retries and alarm are
+        forgotten, so nothing here works its orders again."""
+        self._closing.pop(symbol, None)
+        self._reversals.pop(symbol, None)
+        self._stop_refused.discard(symbol)
+        self._unheard_refusals.pop(symbol, None)
+        self._stop_retry.pop(symbol, None)
+        self._quiet.pop(symbol, None)
+        self._all_quiet = None
+        self.levels.pop(symbol, None)
+        self._naked.pop(symbol, None)  # (the settlement's event says what became of it)
+
     def is_closing(self, symbol: str) -> bool:
         return symbol in self._closing or bool(self._working(symbol)[1])
 
@@ -465,6 +485,8 @@ class ExitManager:
         filled and brings its fill), so each pass starts from the position as it is."""
         if not self.market_open:
             return
+        if self.trader.contract_expired(symbol) and not self._settling(symbol):
+            return  # no exchange takes an order for it: its settlement closes it
         for _ in range(SETTLE_PASSES):
             if not await self._settle_once(symbol, cause, ts_ns):
                 break

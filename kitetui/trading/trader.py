@@ -229,11 +229,26 @@ class Trader(TraderRecords, SignalEntries):
         self.blocked: dict[tuple[str, str, str], BlockedView] = {}
         self.charger = charger or FillCharger(default_calculator(), {})
         self.charger.on_event = self.record_event
+        # Live, the contracts whose settlement at expiry the desk booked itself (Kite
+        # settles them and lists the position until its day ends): symbol -> the signed
+        # quantity settled (``kitetui.trading.expiry_booking``).
+        self.settled_at_expiry: dict[str, int] = {}
 
     # -- positions ----------------------------------------------------------------------
 
     def position_qty(self, symbol: str) -> int:
         return self.portfolio.quantity(symbol)
+
+    def contract_expired(self, symbol: str) -> bool:
+        """Whether ``symbol`` is a contract past its expiry (the data clock's IST date is
+        after it, or the desk booked its settlement): no order goes out for it but the
+        settlement's own close where kitetui plays the exchange. No exchange takes one,
+        and live Kite has already settled it."""
+        if symbol in self.settled_at_expiry:
+            return True
+        instrument = self.charger.instruments.get(symbol)
+        expiry = instrument.expiry if instrument is not None else None
+        return expiry is not None and self.clock.now_ns > 0 and expiry < ist_date(self.clock.now_ns)
 
     def track(self, order: Order) -> None:
         """Record an order's latest state; keeps the index of working orders current."""
@@ -406,7 +421,23 @@ class Trader(TraderRecords, SignalEntries):
         self, intent: OrderIntent, tag: str, ts_ns: int | None = None, defer: bool = False
     ) -> Order | None:
         """Journal the order durably, then place it (or, ``defer``, queue its placement:
-        ``_place_deferred``). None if the tag already exists."""
+        ``_place_deferred``). None if the tag already exists, or the contract has
+        expired (said: only the settlement's own close goes to a simulated exchange)."""
+        settling = expiry_settlement.kind_of(intent.reason) is not None
+        if self.contract_expired(intent.symbol) and not settling:
+            self.record_event(
+                Event(
+                    ts_ns=self.clock.now_ns,
+                    kind=EventKind.ORDER_REJECTED,
+                    level="ERROR",
+                    symbol=intent.symbol,
+                    engine=intent.engine,
+                    message=f"{intent.purpose.value} {intent.side.value} {intent.quantity} "
+                    f"{intent.symbol} not sent: the contract has expired, and the exchange "
+                    f"settles it ({intent.reason})",
+                )
+            )
+            return None
         order = await self._write_ahead(intent, tag, ts_ns)
         if order is None:
             return None

@@ -4,7 +4,9 @@ Every few seconds the reconciler reads Kite's order book — an order update the
 lost still lands, in stream order, as if the websocket had sent it; an order whose
 placement was unknown is settled — then compares positions and open orders with the
 desk's. A difference seen once may be an update still in flight; seen twice in a row it
-is drift, journaled once and shown until it clears. A pass that fails is an event, and
+is drift, journaled once and shown until it clears. A contract the desk booked settled
+at its expiry (``kitetui.trading.expiry_booking``) is flat here while Kite lists it
+until its day ends: that is the settlement, not drift. A pass that fails is an event, and
 ``ALARM_AFTER`` failures in a row raise the alarm: the desk can no longer see the
 exchange.
 """
@@ -115,8 +117,11 @@ class Reconciler:
         ours = {p.symbol: p.quantity for p in self.trader.portfolio.open_positions()}
         our_open = {o.tag for o in self.trader.open_orders() if o.status is not OrderStatus.NEW}
         drift = []
+        settled = self.trader.settled_at_expiry
         for symbol in sorted(set(broker_positions) | set(ours)):
             theirs, mine = broker_positions.get(symbol, 0), ours.get(symbol, 0)
+            if mine == 0 and theirs and theirs == settled.get(symbol):
+                continue  # settled at expiry: Kite lists it until its day ends
             if theirs != mine:
                 drift.append(f"{symbol}: broker {theirs:+d}, kitetui {mine:+d}")
         for tag in sorted(broker_open ^ our_open):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim_units import CALL_KEY, STOCK_KEY, T0, limit, rig
+from sim_units import CALL_KEY, FUT_KEY, STOCK_KEY, T0, limit, rig
 
 from kitetui.sim.market import NS_PER_SECOND
 from kitetui.sim.rules import (
@@ -152,3 +152,38 @@ def test_the_rms_squares_off_in_orders_no_bigger_than_the_freeze_quantity():
     rms = [o for i, o in made.book.orders.items() if i not in before]
     assert sorted(o.quantity for o in rms) == [50, 100, 100]
     assert _position(made, CALL_KEY) == 0
+
+
+def test_contracts_held_through_their_expiry_are_settled_the_next_morning_in_cash():
+    """A long future and a short call (NRML) held through their expiry day, 30-Nov-2023:
+    Kite lists them until that day ends; the next morning they are gone, settled at the
+    index's close (the future at it, the call at its intrinsic value), with their P&L
+    in the account's cash. A stock position is untouched."""
+    made = rig()
+    expiry_day = T0 + 15 * 24 * 3600 * NS_PER_SECOND  # 2023-11-30 09:30 IST
+    for key, price in ((FUT_KEY, 19_600.0), (CALL_KEY, 150.0), (STOCK_KEY, 500.0)):
+        made.market.inject_tick(key, price, 1000, ts_ns=expiry_day)
+    made.market.inject_tick("NSE:NIFTY 50", 19_590.0, 1, ts_ns=expiry_day + 1)
+    future = made.place(**limit(symbol="NIFTY23NOVFUT", price=19_600.0, product="NRML"))
+    call = made.place(**limit(symbol="NIFTY23NOV19500CE", side="SELL", price=150.0,
+                              product="NRML"))  # fmt: skip
+    stock = made.place(**limit(price=500.0, product="CNC"))
+    assert {o.status for o in (future, call, stock)} == {"COMPLETE"}
+    cash = made.account.cash
+    close = expiry_day + 6 * 3600 * NS_PER_SECOND - 60 * NS_PER_SECOND  # 15:29
+    made.market.inject_tick("NSE:NIFTY 50", 19_620.0, 1, ts_ns=close)
+    made.market.inject_tick(STOCK_KEY, 501.0, 1, ts_ns=close + 30 * 60 * NS_PER_SECOND)  # 16:00
+    assert _position(made, FUT_KEY, "NRML") == 50 and _position(made, CALL_KEY, "NRML") == -50
+    assert made.book.settlements == [] and made.account.cash == cash
+    made.market.inject_tick(STOCK_KEY, 502.0, 1, ts_ns=expiry_day + 24 * 3600 * NS_PER_SECOND)
+    assert _position(made, FUT_KEY, "NRML") == 0 and _position(made, CALL_KEY, "NRML") == 0
+    rows = {r["tradingsymbol"] for r in made.exchange.positions(made.account)["net"]}
+    assert rows == {"SBIN"}
+    settled = {
+        s["tradingsymbol"]: (s["quantity"], s["price"], s["pnl"]) for s in made.book.settlements
+    }
+    assert settled == {
+        "NIFTY23NOVFUT": (50, 19_620.0, 50 * 20.0),
+        "NIFTY23NOV19500CE": (-50, 120.0, 50 * 30.0),
+    }
+    assert made.account.cash == cash + 50 * 20.0 + 50 * 30.0

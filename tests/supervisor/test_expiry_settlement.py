@@ -56,26 +56,44 @@ def test_settlement_price_with_no_price_at_all_is_none() -> None:
 
 
 class _Trader:
-    """What ``settle_expired`` asks of the trader: the close goes out, its fill closes."""
+    """What ``settle_expired`` asks of the trader: a close still working is cancelled,
+    the settlement's close goes out, its fill closes the position."""
 
-    def __init__(self, quantity: int, placed: bool = True) -> None:
+    def __init__(self, quantity: int, under_way: bool = False) -> None:
         self.quantity = quantity
-        self.placed = placed
+        self.under_way = under_way  # a close of its own reason works at the bell
         self.reasons: list[str] = []
         self.events: list[Event] = []
+        self.cancelled: list[tuple[str, str]] = []
+        self.forgot: list[str] = []
+        self.working: list[SimpleNamespace] = []
         self.symbol = ""
+        self.exits = SimpleNamespace(forget_contract=self.forgot.append)
+        self.portfolio = SimpleNamespace(position=lambda symbol: None)
+
+    def hold(self, symbol: str) -> None:
+        self.symbol = symbol
+        if self.under_way:
+            self.working.append(
+                SimpleNamespace(
+                    tag="C0", symbol=symbol, purpose=OrderPurpose.EXIT, reason="exit: signal"
+                )
+            )
 
     async def flatten(self, symbol: str, purpose: OrderPurpose, reason: str) -> bool:
+        assert not self.working, "the settlement's close went out beside a close under way"
         self.reasons.append(reason)
-        return self.placed
+        tag = f"T{len(self.reasons) - 1}"
+        self.working.append(SimpleNamespace(tag=tag, symbol=symbol, purpose=purpose, reason=reason))
+        return True
 
-    def open_orders(self) -> list[SimpleNamespace]:
-        """The close the flatten placed (none when a close was already under way)."""
-        reasons = self.reasons if self.placed else ["exit: opposite signal"]
-        return [
-            SimpleNamespace(tag=f"T{i}", symbol=self.symbol, reason=reason)
-            for i, reason in enumerate(reasons)
-        ]
+    def open_orders(self, symbol: str | None = None) -> list[SimpleNamespace]:
+        return [o for o in self.working if symbol in (None, o.symbol)]
+
+    async def cancel(self, tag: str, reason: str) -> bool:
+        self.cancelled.append((tag, reason))
+        self.working = [o for o in self.working if o.tag != tag]
+        return True
 
     async def on_fills(self, fills: list) -> None:
         self.quantity = 0
@@ -105,7 +123,7 @@ class _Broker:
 
 
 def _desk(contract: Instrument, trader: _Trader) -> SimpleNamespace:
-    trader.symbol = contract.tradingsymbol
+    trader.hold(contract.tradingsymbol)
     return SimpleNamespace(
         trader=trader,
         venue=SimpleNamespace(simulated=True),
@@ -147,30 +165,31 @@ async def test_settle_expired_with_moneyness_and_side_names_the_settlement_it_is
     assert "one tick" not in event.message, event.message
 
 
-async def test_settle_expired_with_a_close_under_way_says_it_was_charged_as_a_trade() -> None:
-    """A close placed before the bell (its own reason) fills at the settlement: the
-    event must not claim the settlement's charges for it."""
-    contract = _contract("CE", 18150)
-    trader = _Trader(50, placed=False)
-    position = SimpleNamespace(symbol=contract.tradingsymbol, quantity=50, last_price=1.0)
-    await settle_expired(_desk(contract, trader), 1, [position], "at the bell")  # type: ignore[arg-type]
-    (event,) = trader.events
-    assert (
-        "by the close already under way, charged as that close (a trade), not as the "
-        "exercise" in event.message
-    ), event.message
-
-
-async def test_settle_expired_with_a_close_under_way_of_a_lapse_trades_it_at_one_tick() -> None:
-    """A close under way (its own reason) of an option that lapses is a trade, and no
-    trade is at zero: it fills at one tick, and the event says so."""
-    contract = _contract("PE", 18150)
-    trader = _Trader(50, placed=False)
+@pytest.mark.parametrize(
+    ("kind", "price", "said"),
+    [
+        ("PE", 0.0, "lapsed worthless: no order at the exchange"),
+        ("CE", 261.0, "exercised: charged brokerage, STT on exercise"),
+    ],
+)
+async def test_settle_expired_with_a_close_under_way_cancels_it_then_settles_what_is_held(
+    kind: str, price: float, said: str
+) -> None:
+    """A close still working when the settlement runs (placed before it, with its own
+    reason) is cancelled first, and the settlement closes what is held at exactly its
+    price: a lapse at zero, never a trade at one tick (0.05), which no exchange made."""
+    contract = _contract(kind, 18150)
+    trader = _Trader(50, under_way=True)
     position = SimpleNamespace(symbol=contract.tradingsymbol, quantity=50, last_price=1.0)
     desk = _desk(contract, trader)
     await settle_expired(desk, 1, [position], "at the bell")  # type: ignore[arg-type]
-    assert desk.broker.settled == [([], 0.0)] and desk.broker.printed == [0.05]
+    assert [tag for tag, _ in trader.cancelled] == ["C0"]
+    assert trader.cancelled[0][1].startswith("cancelled by the settlement at expiry")
+    assert trader.forgot == [contract.tradingsymbol]
+    (reason,) = trader.reasons
+    assert expiry_settlement.kind_of(reason) is expiry_settlement.kind_for(True, True, price)
+    assert desk.broker.settled == [(["T0"], price)] and desk.broker.printed == []
     (event,) = trader.events
-    assert "not as the lapse; a trade is never at zero: it filled at one tick 0.05" in (
-        event.message
-    ), event.message
+    assert "the close under way (C0) cancelled first" in event.message, event.message
+    assert said in event.message and "one tick" not in event.message, event.message
+    assert event.data["cancelled"] == ["C0"] and event.data["price"] == price

@@ -25,6 +25,9 @@ from kitetui.store.database import open_database
 from kitetui.store.journal import Journal
 from kitetui.store.runs import create_run, load_fills, load_orders
 from kitetui.supervisor.update_lanes import UpdateLanes
+from kitetui.trading import expiry_booking
+from kitetui.trading.charges import default_calculator
+from kitetui.trading.fill_charges import FillCharger
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
@@ -101,6 +104,8 @@ class Rig:
             tick_size=0.05,
             run_id="run1",
             timer_ns=self.wall,
+            # the day's master, as the live desk gives it (the charges, and the expiries)
+            charger=FillCharger(default_calculator(), {i.tradingsymbol: i for i in (FUTURE, CALL)}),
         )
         self.trader.exits.broker_squares_off = True  # live at Kite: the RMS's cut-off
         # live, a strategy's entry is placed in its symbol's lane (the supervisor's)
@@ -113,6 +118,7 @@ class Rig:
         orders = await load_orders(self.db, "run1")
         for order in orders:
             self.trader.track(order)
+            expiry_booking.remember(self.trader, order)  # as ``Recovery.load`` does
         self.broker.restore(orders)
         for _, fill in await load_fills(self.db, "run1"):
             self.trader.replay_fill(fill)
