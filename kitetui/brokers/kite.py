@@ -91,6 +91,7 @@ from kitetui.brokers.ratelimit import (
     ORDER,
     OTHER,
     QUOTE,
+    URGENT_RESERVE,
     KiteRateLimits,
     RateLimitExceeded,
 )
@@ -124,6 +125,7 @@ __all__ = [
     "PlacementUnknown",
     "TokenExpired",
     "map_status",
+    "protective_reserve",
 ]
 
 log = logging.getLogger(__name__)
@@ -163,6 +165,20 @@ class _Urgent:
     action: str
     order: Order | None
     waited_s: float = 0.0
+
+
+def protective_reserve(max_open_positions: int, orders_per_day: int = 5000) -> int:
+    """The orders of the day kept back from entries for protective ones.
+
+    Each position the risk limits allow open needs a stop and a close, and each may go
+    twice (a stop placed again after NSE's band cancelled it, a close retried under a
+    fresh tag after a 429): 4 orders a position. At least ``URGENT_RESERVE`` (100), so
+    a desk of few positions still has room for positions sliced at the freeze quantity
+    (the default 5 positions: 20 orders each); at most half the day's cap, so entries
+    keep room too. Read from the config at the start: a ``set-limit`` that raises
+    ``max_open_positions`` later does not grow it."""
+    wanted = max(URGENT_RESERVE, 4 * max_open_positions)
+    return min(wanted, orders_per_day // 2)
 
 
 def _protective(order: Order) -> bool:
