@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import date
 
 import pytest
@@ -330,3 +331,36 @@ async def test_daily_reserve_refuses_an_entry_that_waited_into_it():
 def test_limits_with_bad_reserve_refuse(reserve):
     with pytest.raises(ValueError, match="urgent_reserve"):
         KiteRateLimits(urgent_reserve=reserve)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_acquire_with_random_arrivals_keeps_windows_and_serves_urgent_first(seed):
+    """Entries, modifications and stops arrive at random moments over a burst: every
+    one is served, no second holds more than the window allows, and no ordinary request
+    is served while an urgent one that arrived before it still waits."""
+    rng = random.Random(seed)
+    clock = SteppedClock(start=0.0)
+    rl = stepped(clock, orders_per_second=3)
+    arrivals = sorted((round(rng.uniform(0, 8), 3) + 0.0005, rng.random() < 0.3) for _ in range(60))
+    served: list[tuple[float, float, bool]] = []  # (served at, arrived at, urgent)
+
+    async def one(at: float, urgent: bool) -> None:
+        await rl.acquire(rng.choice(("order", "modify")), urgent=urgent)
+        served.append((clock.now, at, urgent))
+
+    tasks = []
+    for at, urgent in arrivals:
+        await clock.advance_to(at)
+        tasks.append(asyncio.ensure_future(one(at, urgent)))
+    await clock.advance_to(60.0)
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    assert len(served) == len(arrivals)
+    stamps = sorted(t for t, _, _ in served)
+    assert all(
+        later - earlier >= 1.0 - 1e-9 for earlier, later in zip(stamps, stamps[3:], strict=False)
+    )
+    for when, _, urgent in served:
+        if urgent:
+            continue
+        waiting = [a for t, a, u in served if u and a < when and t > when]
+        assert not waiting, f"an entry went at {when} while a stop waited since {waiting}"
