@@ -80,6 +80,7 @@ class EventKind(StrEnum):
     PLACEMENT_ANSWERED_LATE = "PlacementAnsweredLate"  # live: an entry's answer took > 1 s
     CANCEL_DEFERRED = "CancelDeferred"  # asked while its placement was in flight or unknown
     LOGIN_REQUIRED = "LoginRequired"  # the token expired: nothing is sent until login
+    RATE_LIMIT_WAITED = "RateLimitWaited"  # live: a stop, close or cancel stood at Kite's limits
 
     # -- exits and protection (rule 11) -------------------------------------------------
     STOP_FILLED = "StopFilled"

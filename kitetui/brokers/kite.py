@@ -32,6 +32,13 @@ Placement policy (design rule 3 — never blind-retry a placement):
    If the lookups themselves cannot get an answer, ``PlacementUnknown`` is raised:
    the order's state is unknown and trading should pause until ``lookup`` answers.
 
+Kite's rate limits (``KiteRateLimits``): a protective order's requests — a stop, an
+exit, a flatten or square-off close, a modification of one of those, and every cancel
+(a cancel only ever takes risk off), with the lookups that serve them — are *urgent*:
+they go ahead of every entry and entry modification waiting at the limit, and may spend
+the orders of the day kept back from entries. One that waited ``LIMIT_WAIT_SAID_S`` or
+more for the limits is said (``on_limit_wait``: the desk journals ``RateLimitWaited``).
+
 Reads (order book, history, trades, positions, margins, profile, quotes) are retried
 with exponential backoff (bounded) on timeouts, connection errors,
 ``NetworkException``/``DataException``, 5xx and 429; then ``BrokerUnavailable``.
@@ -55,7 +62,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import requests
@@ -84,6 +91,7 @@ from kitetui.brokers.ratelimit import (
     ORDER,
     OTHER,
     QUOTE,
+    URGENT_RESERVE,
     KiteRateLimits,
     RateLimitExceeded,
 )
@@ -106,21 +114,76 @@ from kitetui.money import exact_fraction
 from kitetui.secret_values import scrub
 
 __all__ = [
+    "LIMIT_WAIT_SAID_S",
     "NOT_PLACED_REASON",
     "BrokerError",
     "BrokerUnavailable",
     "KiteBroker",
+    "LimitWait",
     "ModifyRefused",
     "NotAccepted",
     "PlacementUnknown",
     "TokenExpired",
     "map_status",
+    "protective_reserve",
 ]
 
 log = logging.getLogger(__name__)
 
 NOT_PLACED_REASON = "not placed (timeout, not in the order book)"
 MAX_TAG_LENGTH = 20
+# A protective request that waited this long at Kite's limits is said. Shorter waits
+# are the per-second window's ordinary pacing of a burst (the eleventh request of a
+# second waits for the next one); a quarter second and more means it stood behind a
+# full window or other protective requests: a stop or a close that late is worth a line.
+LIMIT_WAIT_SAID_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class LimitWait:
+    """A protective order's request (``action``: placement, modification, cancel) that
+    waited ``waited_s`` seconds in all at Kite's rate limits."""
+
+    order: Order
+    action: str
+    waited_s: float
+
+    def describe(self) -> str:
+        order = self.order
+        return (
+            f"the {self.action} of {order.purpose.value} {order.tag} ({order.side.value} "
+            f"{order.quantity} {order.symbol}) waited {self.waited_s:.2f} s at Kite's rate "
+            "limits, behind requests already sent and other protective ones only"
+        )
+
+
+@dataclass(slots=True)
+class _Urgent:
+    """The requests of one protective call go ahead of entries at the limits; how long
+    they waited there in all (said once, when the call ends)."""
+
+    action: str
+    order: Order | None
+    waited_s: float = 0.0
+
+
+def protective_reserve(max_open_positions: int, orders_per_day: int = 5000) -> int:
+    """The orders of the day kept back from entries for protective ones.
+
+    Each position the risk limits allow open needs a stop and a close, and each may go
+    twice (a stop placed again after NSE's band cancelled it, a close retried under a
+    fresh tag after a 429): 4 orders a position. At least ``URGENT_RESERVE`` (100), so
+    a desk of few positions still has room for positions sliced at the freeze quantity
+    (the default 5 positions: 20 orders each); at most half the day's cap, so entries
+    keep room too. Read from the config at the start: a ``set-limit`` that raises
+    ``max_open_positions`` later does not grow it."""
+    wanted = max(URGENT_RESERVE, 4 * max_open_positions)
+    return min(wanted, orders_per_day // 2)
+
+
+def _protective(order: Order) -> bool:
+    """Everything but an entry protects or closes a position (rule 11)."""
+    return order.purpose is not OrderPurpose.ENTRY
 
 
 def valid_market_protection(value: float) -> bool:
@@ -161,12 +224,14 @@ class KiteBroker:
         poll_interval_s: float = 2.0,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         clock_ns: Callable[[], int] = time.time_ns,
+        on_limit_wait: Callable[[LimitWait], None] | None = None,
     ) -> None:
         """``market_protection`` goes with MARKET and SL-M orders, in Kite's terms:
         ``-1`` automatic, or a percentage band (``0 < p <= 100``, decimals allowed)
         around the LTP beyond which the exchange will not fill. ``0`` (none) is refused:
         Kite has not accepted unprotected market orders through the API since April 2026
-        (docs/exchange-rules.md)."""
+        (docs/exchange-rules.md). ``on_limit_wait`` hears of every protective request
+        that waited ``LIMIT_WAIT_SAID_S`` or more at the rate limits (it is logged too)."""
         if not valid_market_protection(market_protection):
             raise ValueError(
                 f"market_protection must be -1 (automatic) or a percentage in (0, 100], "
@@ -188,6 +253,7 @@ class KiteBroker:
         self.poll_interval_s = poll_interval_s
         self._sleep = sleep
         self._clock_ns = clock_ns
+        self._on_limit_wait = on_limit_wait
         self._sent: set[str] = set()  # tags ever sent to place_order: never again
         self._orders: dict[str, Order] = {}  # latest view by tag
         self._tag_by_id: dict[str, str] = {}
@@ -241,16 +307,30 @@ class KiteBroker:
             return code >= 500 or code == 429
         return False
 
-    async def _call(self, kind: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        await self.limits.acquire(kind)
-        return await asyncio.to_thread(fn, *args, **kwargs)
+    async def _acquire(self, kind: str, urgent: _Urgent | None) -> None:
+        """Wait for Kite's limits: ahead of the ordinary waiters when ``urgent``."""
+        waited = await self.limits.acquire(kind, urgent=urgent is not None)
+        if urgent is not None:
+            urgent.waited_s += waited
 
-    async def _read(self, kind: str, fn: Callable[..., Any], *args: Any) -> Any:
+    def _say_wait(self, urgent: _Urgent | None) -> None:
+        """A protective call that waited long at the limits is said, once."""
+        if urgent is None or urgent.order is None or urgent.waited_s < LIMIT_WAIT_SAID_S:
+            return
+        wait = LimitWait(urgent.order, urgent.action, urgent.waited_s)
+        log.warning("%s", wait.describe())
+        if self._on_limit_wait is not None:
+            self._on_limit_wait(wait)
+
+    async def _read(
+        self, kind: str, fn: Callable[..., Any], *args: Any, urgent: _Urgent | None = None
+    ) -> Any:
         """A call that is safe to repeat: retried with exponential backoff."""
         name = getattr(fn, "__name__", "call")
         for attempt in range(1, self.read_attempts + 1):
             try:
-                return await self._call(kind, fn, *args)
+                await self._acquire(kind, urgent)
+                return await asyncio.to_thread(fn, *args)
             except kex.TokenException as exc:
                 raise self._token_expired(exc) from None
             except Exception as exc:
@@ -412,16 +492,24 @@ class KiteBroker:
         return replace(order, status=OrderStatus.REJECTED, reason=reason, filled_qty=0)
 
     async def place(self, order: Order) -> Order:
-        """Send ``order`` once; see the module doc for every outcome."""
+        """Send ``order`` once; see the module doc for every outcome. A protective
+        order goes ahead of entries at the rate limits."""
+        urgent = _Urgent("placement", order) if _protective(order) else None
+        try:
+            return await self._place(order, urgent)
+        finally:
+            self._say_wait(urgent)
+
+    async def _place(self, order: Order, urgent: _Urgent | None) -> Order:
         tag = order.tag
         if not tag or len(tag) > MAX_TAG_LENGTH or not tag.isalnum():
             return self._rejected(order, f"client tag must be 1-{MAX_TAG_LENGTH} letters/digits")
         if tag in self._sent:
-            found = await self.lookup(tag)
+            found = await self._lookup(tag, urgent)
             return found or self._rejected(order, f"duplicate tag {tag!r}: not sent again")
         self._sent.add(tag)  # before any await: a concurrent place of this tag sends nothing
         try:
-            await self.limits.acquire(ORDER)
+            await self._acquire(ORDER, urgent)
         except RateLimitExceeded as exc:
             raise NotAccepted(f"order {tag} not sent: {exc}", tag) from None
         self._orders[tag] = order
@@ -443,7 +531,7 @@ class KiteBroker:
                 rejected = self._rejected(order, message)
                 self._orders[tag] = rejected
                 return rejected
-            return await self._resolve_unknown(order, exc)
+            return await self._resolve_unknown(order, exc, urgent)
         placed = replace(
             order,
             status=OrderStatus.TRIGGER_PENDING if order.order_type in STOPS else OrderStatus.OPEN,
@@ -464,7 +552,9 @@ class KiteBroker:
             return f"HTTP {code} {type(exc).__name__}"
         return type(exc).__name__
 
-    async def _resolve_unknown(self, order: Order, exc: BaseException) -> Order:
+    async def _resolve_unknown(
+        self, order: Order, exc: BaseException, urgent: _Urgent | None
+    ) -> Order:
         cause = self._cause(exc)
         log.warning(
             "placing %s: outcome unknown (%s); looking the tag up in the order book",
@@ -473,7 +563,7 @@ class KiteBroker:
         )
         for attempt in range(1, self.unknown_lookups + 1):
             try:
-                rows = await self._read(OTHER, self._kite.orders)
+                rows = await self._read(OTHER, self._kite.orders, urgent=urgent)
             except BrokerError as failure:
                 raise PlacementUnknown(
                     f"order {order.tag}: placement outcome unknown ({cause}) and the order "
@@ -493,25 +583,30 @@ class KiteBroker:
         log.warning("order %s: %s", order.tag, reason)
         raise NotAccepted(f"order {order.tag} {reason}", order.tag)
 
-    async def _latest_row(self, tag: str) -> Mapping[str, Any] | None:
+    async def _latest_row(
+        self, tag: str, urgent: _Urgent | None = None
+    ) -> Mapping[str, Any] | None:
         """Kite's newest row of the order with this tag (its history, else the book)."""
         known = self._orders.get(tag)
         order_id = known.broker_order_id if known else ""
         if order_id:
             try:
-                history = await self._read(OTHER, self._kite.order_history, order_id)
+                history = await self._read(OTHER, self._kite.order_history, order_id, urgent=urgent)
             except BrokerUnavailable:
                 raise
             except BrokerError:
                 history = []
             if history:
                 return history[-1]
-        rows = await self._read(OTHER, self._kite.orders)
+        rows = await self._read(OTHER, self._kite.orders, urgent=urgent)
         match = [d for d in rows if tag in order_tags(d)]
         return match[-1] if match else None
 
     async def lookup(self, tag: str) -> Order | None:
-        row = await self._latest_row(tag)
+        return await self._lookup(tag, None)
+
+    async def _lookup(self, tag: str, urgent: _Urgent | None) -> Order | None:
+        row = await self._latest_row(tag, urgent)
         return None if row is None else self._remember(self._order_from_kite(row))
 
     async def refresh(self, tag: str) -> tuple[Order | None, list[Fill]]:
@@ -539,29 +634,41 @@ class KiteBroker:
         retried like a read on 429, 5xx and network errors (``BrokerUnavailable`` when
         every try failed: the order stands as it was). A definite refusal raises
         ``ModifyRefused``, unless the order is no longer working (filled or cancelled
-        first), which returns None like ``cancel``. ``ts_ns`` is unused: Kite stamps it."""
+        first), which returns None like ``cancel``. ``ts_ns`` is unused: Kite stamps it.
+        A protective order's modification goes ahead of entries at the rate limits."""
         del ts_ns
+        known = self._orders.get(tag)
+        urgent = _Urgent("modification", known) if known and _protective(known) else None
+        try:
+            return await self._modify(
+                tag, urgent, self._modify_params(order_type, price, trigger_price, quantity)
+            )
+        finally:
+            self._say_wait(urgent)
+
+    async def _modify(
+        self, tag: str, urgent: _Urgent | None, params: dict[str, Any]
+    ) -> Order | None:
         current = self._orders.get(tag)
         if current is None or not current.broker_order_id or current.status not in WORKING:
-            current = await self.lookup(tag)
+            current = await self._lookup(tag, urgent)
         if current is None or current.status not in WORKING:
             return None
-        params = self._modify_params(order_type, price, trigger_price, quantity)
         variety, order_id = current.variety.value, current.broker_order_id
 
         def modify_order() -> Any:
             return self._kite.modify_order(variety, order_id, **params)
 
         try:
-            await self._read(MODIFY, modify_order)
+            await self._read(MODIFY, modify_order, urgent=urgent)
         except BrokerUnavailable:
             raise
         except BrokerError as exc:
-            latest = await self.lookup(tag)
+            latest = await self._lookup(tag, urgent)
             if latest is None or latest.status not in WORKING:
                 return None
             raise ModifyRefused(f"modify {tag}: {exc}", tag) from None
-        latest = await self.lookup(tag)
+        latest = await self._lookup(tag, urgent)
         if latest is None or latest.status not in WORKING:
             return None
         return latest
@@ -592,13 +699,25 @@ class KiteBroker:
         """Cancel at Kite and wait briefly for CANCELLED. None if the order is not open
         (unknown, filled or rejected first). If Kite accepted the cancel but has not
         confirmed it within ``cancel_polls``, the order is returned CANCELLED with a
-        reason saying so; a fill that still arrives comes through ``apply_update``."""
-        current = await self.lookup(tag)
+        reason saying so; a fill that still arrives comes through ``apply_update``.
+        Every cancel goes ahead of ordinary requests at the rate limits: it only ever
+        takes risk off (an entry's, or a stop's on the way to its position's close)."""
+        urgent = _Urgent("cancel", self._orders.get(tag))
+        try:
+            return await self._cancel(tag, urgent)
+        finally:
+            self._say_wait(urgent)
+
+    async def _cancel(self, tag: str, urgent: _Urgent) -> Order | None:
+        current = await self._lookup(tag, urgent)
         if current is None or current.status not in WORKING:
             return None
+        urgent.order = urgent.order or current
         try:
             await self._read(
-                OTHER, self._cancel_call(current.variety.value, current.broker_order_id)
+                OTHER,
+                self._cancel_call(current.variety.value, current.broker_order_id),
+                urgent=urgent,
             )
         except BrokerUnavailable:
             raise
@@ -606,7 +725,7 @@ class KiteBroker:
             log.info("cancel %s: %s", tag, exc)
         latest: Order | None = current
         for _ in range(self.cancel_polls):
-            latest = await self.lookup(tag)
+            latest = await self._lookup(tag, urgent)
             if latest is None:
                 return None
             if latest.status is OrderStatus.CANCELLED:

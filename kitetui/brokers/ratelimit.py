@@ -16,11 +16,21 @@ wait (``delay``), and I went (``take``).
 ``acquire`` waits by sleeping for exactly the computed delay (never a busy loop);
 the clock, the sleep and "today" are injectable so tests run on a fake clock. The
 daily order cap does not wait until tomorrow: it raises ``RateLimitExceeded``.
+
+Some requests cannot wait behind others: a stop for a fill, a position's close, a
+cancel. The caller says so (``acquire(kind, urgent=True)``; the limiter knows nothing
+of orders): urgent waiters go ahead of every ordinary waiter of their queue, in arrival
+order among themselves, and an ordinary waiter already sleeping for a window gives its
+turn up to one that arrives after it. The last ``urgent_reserve`` orders of the day
+are kept for urgent ones: an ordinary order is refused once ``orders_per_day -
+urgent_reserve`` are spent, so entries can never spend the orders a close needs.
+``acquire`` answers how long it waited, for the caller to say when that mattered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import time
 from collections import deque
@@ -36,6 +46,7 @@ HISTORICAL = "historical"
 OTHER = "other"
 MODIFY = "modify"  # order modifications: the order windows, not the daily order count
 KINDS = (ORDER, MODIFY, QUOTE, HISTORICAL, OTHER)
+URGENT_RESERVE = 100  # orders of the day kept for urgent ones (docs/architecture.md)
 
 
 class RateLimitExceeded(Exception):
@@ -115,6 +126,53 @@ class SlidingWindow:
         self._times.append(now)
 
 
+class _Turn:
+    """One request waiting in a queue: its rank (urgent first, then arrival) and the
+    event that tells it to look again (the head left, or it lost the head)."""
+
+    __slots__ = ("rank", "woken")
+
+    def __init__(self, rank: tuple[int, int]) -> None:
+        self.rank = rank
+        self.woken = asyncio.Event()
+
+
+class _Queue:
+    """The waiters for one set of windows, urgent ones first, then in arrival order.
+
+    Only the head may take a slot; it alone sleeps on the clock. A waiter that takes
+    the head from a sleeping one wakes it, so the sleeper steps back instead of taking
+    the slot it was waiting for."""
+
+    def __init__(self) -> None:
+        self._turns: list[_Turn] = []  # sorted by rank; short (the requests waiting now)
+        self._arrivals = itertools.count()
+
+    def __bool__(self) -> bool:
+        return bool(self._turns)
+
+    def join(self, urgent: bool) -> _Turn:
+        turn = _Turn((0 if urgent else 1, next(self._arrivals)))
+        head = self.head
+        index = len(self._turns)
+        while index and self._turns[index - 1].rank > turn.rank:
+            index -= 1
+        self._turns.insert(index, turn)
+        if head is not None and index == 0:
+            head.woken.set()  # it was sleeping for the windows: the slot is not its own
+        return turn
+
+    @property
+    def head(self) -> _Turn | None:
+        return self._turns[0] if self._turns else None
+
+    def leave(self, turn: _Turn) -> None:
+        was_head = self.head is turn
+        self._turns.remove(turn)
+        if was_head and self._turns:
+            self._turns[0].woken.set()
+
+
 def _ist_today() -> date:
     return datetime.now(IST).date()
 
@@ -123,9 +181,11 @@ class KiteRateLimits:
     """Every Kite limit in one place; ``await acquire(kind)`` before each request.
 
     ``kind`` is ``"order"`` (placements: 10/s, 400/min, 5000/IST calendar day),
-    ``"quote"`` (1/s), ``"historical"`` (3/s) or ``"other"`` (10/s: order book,
-    positions, cancels, profile...). ``orders_today`` seeds the daily count after a
-    restart (the journal knows how many orders went out today).
+    ``"modify"`` (the placements' windows, not the day's count), ``"quote"`` (1/s),
+    ``"historical"`` (3/s) or ``"other"`` (10/s: order book, positions, cancels,
+    profile...). ``orders_today`` seeds the daily count after a restart (the journal
+    knows how many orders went out today). ``urgent_reserve``: the last orders of the
+    day, which only ``acquire(..., urgent=True)`` may spend.
     """
 
     def __init__(
@@ -141,11 +201,18 @@ class KiteRateLimits:
         quotes_per_second: int = 1,
         historical_per_second: int = 3,
         others_per_second: int = 10,
+        urgent_reserve: int = URGENT_RESERVE,
     ) -> None:
+        if not 0 <= urgent_reserve < orders_per_day:
+            raise ValueError(
+                f"urgent_reserve must be at least 0 and below orders_per_day "
+                f"({orders_per_day}), got {urgent_reserve!r}"
+            )
         self._clock = clock
         self._sleep = sleep
         self._today = today
         self.orders_per_day = int(orders_per_day)
+        self.urgent_reserve = int(urgent_reserve)
         self._day = today()
         self._orders_today = int(orders_today)
         order_windows = (
@@ -159,7 +226,7 @@ class KiteRateLimits:
             HISTORICAL: (SlidingWindow(historical_per_second, 1.0),),
             OTHER: (SlidingWindow(others_per_second, 1.0),),
         }
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._queues: dict[str, _Queue] = {}
 
     @property
     def orders_today(self) -> int:
@@ -178,12 +245,20 @@ class KiteRateLimits:
             self._day = today
             self._orders_today = 0
 
-    def _check_daily(self) -> None:
+    def _check_daily(self, urgent: bool) -> None:
         self._roll_day()
-        if self._orders_today >= self.orders_per_day:
+        spent, cap = self._orders_today, self.orders_per_day
+        if spent >= cap:
             raise RateLimitExceeded(
-                f"daily order limit reached: {self._orders_today} of {self.orders_per_day} "
-                f"orders sent today ({self._day.isoformat()} IST); no more orders until tomorrow"
+                f"daily order limit reached: {spent:,} of {cap:,} orders sent today "
+                f"({self._day.isoformat()} IST); no more orders until tomorrow"
+            )
+        if not urgent and spent >= cap - self.urgent_reserve:
+            raise RateLimitExceeded(
+                f"daily order limit reached for new positions: {spent:,} of {cap:,} orders "
+                f"sent today ({self._day.isoformat()} IST) and the last "
+                f"{self.urgent_reserve:,} are kept for stops, exits and square-offs; "
+                "no more entries until tomorrow"
             )
 
     def delay(self, kind: str) -> float:
@@ -197,29 +272,64 @@ class KiteRateLimits:
         except KeyError:
             raise ValueError(f"unknown rate-limit kind {kind!r}; one of {KINDS}") from None
 
-    async def acquire(self, kind: str) -> None:
-        """Wait until one more ``kind`` request is within every limit, and count it.
+    def _queue(self, kind: str) -> _Queue:
+        key = ORDER if kind == MODIFY else kind  # one queue for the shared windows
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = _Queue()
+        return queue
 
-        Waiters of one kind go in arrival order (a lock per kind); each sleeps exactly
-        as long as the tightest limit needs. Raises ``RateLimitExceeded`` at once when
-        the daily order cap is spent.
-        """
+    async def acquire(self, kind: str, *, urgent: bool = False) -> float:
+        """Wait until one more ``kind`` request is within every limit, count it, and
+        answer how many seconds that took.
+
+        Waiters of one queue (placements and modifications share one) go urgent first,
+        then in arrival order; only the head sleeps, exactly as long as the tightest
+        limit needs, and steps back when an urgent request arrives meanwhile. Raises
+        ``RateLimitExceeded`` at once when the day's orders are spent (for an ordinary
+        order: all but the urgent reserve)."""
         limiters = self._get(kind)
-        lock_key = ORDER if kind == MODIFY else kind  # one queue for the shared windows
-        lock = self._locks.get(lock_key)
-        if lock is None:
-            lock = self._locks[lock_key] = asyncio.Lock()
-        async with lock:
-            if kind == ORDER:
-                self._check_daily()
+        counted = kind == ORDER
+        if counted:
+            self._check_daily(urgent)
+        queue = self._queue(kind)
+        started = now = self._clock()
+        if not queue and max(limiter.delay(now) for limiter in limiters) <= 0:
+            self._take(limiters, counted, now)  # nobody waiting, room now: go
+            return 0.0
+        turn = queue.join(urgent)
+        try:
             while True:
+                if queue.head is not turn:
+                    turn.woken.clear()
+                    await turn.woken.wait()
+                    continue
                 now = self._clock()
                 wait = max(limiter.delay(now) for limiter in limiters)
                 if wait <= 0:
                     break
-                await self._sleep(wait)
-            if kind == ORDER:
-                self._check_daily()
-                self._orders_today += 1
-            for limiter in limiters:
-                limiter.take(now)
+                turn.woken.clear()
+                await self._sleep_unless(turn.woken, wait)
+            if counted:
+                self._check_daily(urgent)  # spent by others while this one waited?
+            self._take(limiters, counted, now)
+        finally:
+            queue.leave(turn)
+        return max(0.0, now - started)
+
+    def _take(self, limiters: tuple[Limiter, ...], counted: bool, now: float) -> None:
+        if counted:
+            self._orders_today += 1
+        for limiter in limiters:
+            limiter.take(now)
+
+    async def _sleep_unless(self, woken: asyncio.Event, seconds: float) -> None:
+        """Sleep ``seconds`` on the injected clock, or less if ``woken`` is set first
+        (an urgent request took the head: this one must not take the slot it frees)."""
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        waker = asyncio.ensure_future(woken.wait())
+        try:
+            await asyncio.wait((sleeper, waker), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()

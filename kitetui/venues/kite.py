@@ -154,14 +154,30 @@ class KiteVenue:
         self.feed.on_subscriptions(self._subscribe)
 
     async def _kite_broker(self, host: VenueHost, api_key: str, access_token: str) -> Broker:
-        from kitetui.brokers.kite import KiteBroker
+        from kitetui.brokers.kite import KiteBroker, LimitWait, protective_reserve
+        from kitetui.brokers.ratelimit import KiteRateLimits
 
+        def limit_waited(wait: LimitWait) -> None:
+            """A stop, a close or a cancel that stood at Kite's rate limits is said."""
+            host.trader.record_order_event(
+                wait.order,
+                EventKind.RATE_LIMIT_WAITED,
+                "WARNING",
+                wait.describe(),
+                data={"action": wait.action, "waited_s": round(wait.waited_s, 3)},
+            )
+
+        # Stops and closes go ahead of entries at Kite's limits and may spend the day's
+        # last orders, which entries may not (kitetui/brokers/kite.py).
+        reserve = protective_reserve(self.config.risk.max_open_positions)
         broker = KiteBroker.connect(
             api_key,
             access_token,
             root=self.kite_cfg.root,
             timeout=self.kite_cfg.timeout_s,
             market_protection=self.kite_cfg.market_protection,
+            limits=KiteRateLimits(urgent_reserve=reserve),
+            on_limit_wait=limit_waited,
         )
         # Kite holds us to 5,000 orders a day: a restart goes on from the journal's count.
         midnight = datetime.now(IST).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -458,4 +474,9 @@ class KiteVenue:
         limits = getattr(self.broker, "limits", None) if self.live else None
         if limits is None:
             return ()
-        return (LimitView("Kite orders today", limits.orders_today, limits.orders_per_day),)
+        spent, cap = limits.orders_today, limits.orders_per_day
+        return (
+            LimitView("Kite orders today", spent, cap),
+            # entries stop here: the rest of the day's orders are kept for stops and closes
+            LimitView("Kite orders for entries", spent, cap - limits.urgent_reserve),
+        )
