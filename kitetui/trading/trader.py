@@ -582,7 +582,19 @@ class Trader(TraderRecords, SignalEntries):
             known = self.orders.get(tag)
             if known is not None and known.status.is_terminal and not accepted.status.is_terminal:
                 return known  # finished while Kite's answer was on its way: it never reopens
-            accepted = self._merge(accepted)
+            if (
+                known is not None
+                and known.status is not OrderStatus.NEW
+                and not accepted.status.is_terminal
+            ):
+                # Kite's news of it came first (an update in its own lane, a read-back):
+                # newer than "accepted", which must not set it back (a stop seen triggered
+                # shown waiting again, never re-priced). The answer adds only its id.
+                if known.broker_order_id or not accepted.broker_order_id:
+                    return known
+                accepted = evolve(known, broker_order_id=accepted.broker_order_id)
+            else:
+                accepted = self._merge(accepted)
             self.track(accepted)
             self.journal.update_order(accepted, self.clock.now_ns)
         if accepted.status is OrderStatus.REJECTED and tag not in self.not_accepted:

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from kitetui.domain import OrderPurpose, OrderStatus, Side, SignalKind
+from kitetui.domain import OrderPurpose, OrderStatus, OrderType, Side, SignalKind
 from kitetui.events import EventKind
 
 from .desk import rule_11
-from .kite_rig import SYMBOL, Rig, drawn_signal
+from .kite_rig import OPTION, SYMBOL, Rig, drawn_signal
 from .test_entry_lanes import SOON_S, _at_exchange
 from .test_flatten_beside_entry import (
     _answer_held,
@@ -244,5 +244,52 @@ def test_a_close_that_finds_its_stop_filled_at_kite_sends_nothing_and_says_so(
             await asyncio.wait_for(rig.lanes.drain(), 10)
             await _settle(rig, (SYMBOL,))
             assert _sold(rig, SYMBOL) == 100
+
+    asyncio.run(scenario())
+
+
+def test_a_stops_news_that_comes_before_its_answer_is_not_undone_by_it(tmp_path: Path) -> None:
+    """The option's stop goes out from its entry's fill (in that fill's lane) and Kite
+    is slow to answer it; meanwhile it triggers and rests (the premium gapped below its
+    limit). Its news runs in its own lane now, not behind its placement: the desk sees
+    it triggered, and the late answer ("placed, waiting for its trigger") must not put
+    it back, or the exit timer would never re-price it toward the market (before, its
+    news waited in the symbol's lane until the answer had been taken)."""
+
+    async def scenario() -> None:
+        async with _desk_on(tmp_path) as rig:
+            trader = rig.trader
+            await rig.buy_option()
+            await asyncio.wait_for(rig.lanes.drain(), 10)  # the entry, answered
+            stop = lambda p: p.get("tradingsymbol") == OPTION and p["transaction_type"] == "SELL"  # noqa: E731
+            with _answer_held(rig, stop, acted=True) as release:
+                _through_lanes(rig)  # the entry's fill: its stop goes out
+                await _soon(release.arrived.is_set)  # at Kite, its answer held
+                (tag,) = [
+                    o["tag"]
+                    for o in _at_exchange(rig, OPTION)
+                    if o["tag"] in trader.orders
+                    and trader.orders[o["tag"]].purpose is OrderPurpose.STOP
+                ]
+                await rig.option_tick(-350, 1000)  # 100 -> 65: through the stop (70) and its limit
+                assert [o["status"] for o in _at_exchange(rig, OPTION) if o["tag"] == tag] == [
+                    "OPEN"
+                ]
+                # Kite's websocket tells of it once, as it stands (its earlier news lost:
+                # the reconciler is there for that): triggered, resting.
+                news = [u for u in rig.updates if u["tag"] == tag]
+                assert [u["status"] for u in news][-1] == "OPEN"
+                rig.updates[:] = news[-1:]
+                _through_lanes(rig)
+                await _soon(lambda: trader.orders[tag].status is OrderStatus.OPEN)
+                release.set()
+                await asyncio.wait_for(rig.lanes.drain(), 10)
+            assert trader.orders[tag].status is OrderStatus.OPEN  # the answer undid nothing
+            assert trader.orders[tag].broker_order_id  # (and gave its id)
+            rig.wall.ns += 2 * 10**9  # past reprice_after_s
+            await asyncio.wait_for(trader.exits.service(), 10)
+            assert trader.orders[tag].order_type is OrderType.LIMIT  # re-priced at the market
+            await _settle(rig, (OPTION,))
+            assert rig.exchange_position(OPTION) == 0
 
     asyncio.run(scenario())
