@@ -293,3 +293,37 @@ def test_a_stops_news_that_comes_before_its_answer_is_not_undone_by_it(tmp_path:
             assert rig.exchange_position(OPTION) == 0
 
     asyncio.run(scenario())
+
+
+def test_an_exit_that_finds_the_position_gone_flat_while_it_waited_says_so(
+    tmp_path: Path,
+) -> None:
+    """A strategy's exit saw the position and waited for the symbol (the exit timer was
+    working it); meanwhile the stop's fill was heard and the position went flat. The
+    exit sends nothing (flat, not short at Kite), and says why (``CloseNotSent``)."""
+
+    async def scenario() -> None:
+        async with _desk_on(tmp_path) as rig:
+            trader = rig.trader
+            stop_tag = await _protected_hundred(rig)
+            await rig.tick(-5, 1000)  # through the stop: filled at Kite
+            assert rig.exchange_position() == 0
+            busy = trader.exits._lock(SYMBOL)
+            await asyncio.wait_for(busy.acquire(), SOON_S)  # something works the symbol
+            signal = drawn_signal(rig, SignalKind.EXIT)
+            exiting = asyncio.ensure_future(trader.on_signal(rig.engine, signal))  # type: ignore[arg-type]
+            await asyncio.sleep(0.01)
+            assert not exiting.done()  # waiting for the symbol, the position +100 seen
+            _through_lanes(rig)  # the stop's fill
+            await _soon(lambda: trader.position_qty(SYMBOL) == 0)
+            busy.release()
+            assert await asyncio.wait_for(exiting, SOON_S) == 0
+            await asyncio.wait_for(rig.lanes.drain(), 10)
+            assert _sold(rig, SYMBOL) == 100 and rig.exchange_position() == 0
+            sells = [o["tag"] for o in _at_exchange(rig, SYMBOL) if o["transaction_type"] == "SELL"]
+            assert sells == [stop_tag]
+            said = [e.message for e in trader.events if e.kind == EventKind.CLOSE_NOT_SENT]
+            assert len(said) == 1 and "flat" in said[0], said
+            await _settle(rig, (SYMBOL,))
+
+    asyncio.run(scenario())
