@@ -88,6 +88,7 @@ class EventKind(StrEnum):
     STOP_RETRY_SCHEDULED = "StopRetryScheduled"
     EXIT_MODIFY_REFUSED = "ExitModifyRefused"
     EXIT_RETRY_SCHEDULED = "ExitRetryScheduled"
+    CLOSE_NOT_SENT = "CloseNotSent"  # Kite was flat already: its stop had filled first
     POSITION_NAKED = "PositionNaked"
     POSITION_COVERED = "PositionCovered"
 

@@ -346,8 +346,14 @@ class Supervisor:
         the dead process had not finished."""
         cursor = self.recovery.cursor_ns
         # Live, each symbol's order updates go in a lane of their own: one waiting on
-        # the exchange (a hung placement) holds no other symbol's fill and stop.
-        lanes = UpdateLanes(self.trader.on_update, self._lane_failed) if self.feed.live else None
+        # the exchange (a hung placement) holds no other symbol's fill and stop; and
+        # an update of an order the desk knows, in its order's lane, none of its own
+        # symbol's other orders.
+        lanes = (
+            UpdateLanes(self.trader.on_update, self._lane_failed, self.trader.order_tag_of)
+            if self.feed.live
+            else None
+        )
         # ... and so does each strategy entry's placement: a hung one holds no batch;
         # a flatten runs beside its lane, never behind its symbol's hung placement.
         self.trader.place_later = lanes.queue if lanes is not None else None

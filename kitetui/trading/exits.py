@@ -281,6 +281,15 @@ class ExitManager:
             elif purpose is not OrderPurpose.EXIT:
                 self._reversals.pop(symbol, None)  # a flatten is not a reversal
             if qty == 0:
+                # Its caller saw a position; it went flat while the close waited for the
+                # symbol (a stop's fill taken meanwhile): nothing to send, and said.
+                self._not_sent(
+                    symbol,
+                    f"{purpose.value.lower()} of {symbol} ({reason}) not sent: the position "
+                    "was flat by the time it began (a fill heard meanwhile)",
+                    {"purpose": purpose.value},
+                )
+                await self._settle(symbol, cause)  # (a reversal waiting for flat goes on)
                 return False
             if symbol in self._closing:
                 return False
@@ -764,6 +773,36 @@ class ExitManager:
             return
         if changed is not None:
             self._last_action[stop.tag] = self.now_ns()
+            return
+        # No longer working at Kite; the modify read it back (``Trader.modify``). Filled
+        # as a stop before it could become the close (its news still on its way: behind
+        # the websocket, or in its lane): Kite is flat in what it covered, and that part
+        # is never closed a second time (which would leave Kite the other way round).
+        now = self.trader.orders.get(stop.tag, stop)
+        if now.status is OrderStatus.COMPLETE and now.filled_qty:
+            qty = self.trader.position_qty(stop.symbol)
+            self._not_sent(
+                stop.symbol,
+                f"{close.purpose.value.lower()} of {stop.symbol} ({close.reason}): its stop "
+                f"{stop.tag} had already filled at Kite ({now.filled_qty} at "
+                f"{_price(now.avg_price)}), so no close went out for it; "
+                + ("the position is flat" if qty == 0 else f"{qty:+d} left to close"),
+                {"purpose": close.purpose.value, "stop": stop.tag, "filled": now.filled_qty},
+            )
+
+    def _not_sent(self, symbol: str, message: str, data: dict[str, object]) -> None:
+        """A close the position no longer needed (Kite flat already) is not sent: said,
+        never silent (``CloseNotSent``)."""
+        self.trader.record_event(
+            Event(
+                ts_ns=self.trader.clock.now_ns,
+                kind=EventKind.CLOSE_NOT_SENT,
+                level="WARNING",
+                symbol=symbol,
+                message=message,
+                data=data,
+            )
+        )
 
     def _left_to_broker(self, symbol: str) -> bool:
         """Live, past Zerodha's intraday cut-off for an MIS position: its RMS cancels our

@@ -25,7 +25,7 @@ from kitetui.brokers.base import (
     NotAccepted,
     PlacementUnknown,
 )
-from kitetui.brokers.kite_orders import exchange_time
+from kitetui.brokers.kite_orders import exchange_time, order_tags
 from kitetui.clock import DataClock, ist_date, ist_minute_of_day
 from kitetui.domain import (
     Event,
@@ -80,8 +80,11 @@ if TYPE_CHECKING:
 #: (``PlacementAnsweredLate``): Kite answers in tens of milliseconds; its timeout is 7 s.
 SLOW_PLACEMENT_S = 1.0
 
-#: Queues a job in a symbol's lane (``UpdateLanes.queue``); False when it cannot.
-PlaceLater = Callable[[str, Callable[[], Awaitable[None]]], bool]
+#: Queues an entry's placement in its symbol's lane (``UpdateLanes.queue``: the symbol,
+#: the job, the order's tag, whose updates wait for it); False when it cannot.
+PlaceLater = Callable[[str, Callable[[], Awaitable[None]], str], bool]
+#: Runs a job at once beside a symbol's lane (``UpdateLanes.beside``); False when it cannot.
+ActNow = Callable[[str, Callable[[], Awaitable[None]]], bool]
 
 # Finished orders a trader with a bound keeps (``keep_finished``): at least the orders
 # tab's newest (``snapshots.RECENT_ORDERS``), with room for the batches in between.
@@ -174,7 +177,7 @@ class Trader(TraderRecords, SignalEntries):
         # Live, the same lanes' ``beside``: a flatten the batch path starts runs at once in
         # a task of its own, never queued behind its symbol's entry placement (one that
         # hangs at Kite held the halt's cancel and close for as long); None: inline.
-        self.act_now: PlaceLater | None = None
+        self.act_now: ActNow | None = None
         # Live, the symbols whose flatten (a halt's, a block's, the square-off's) is under
         # way beside their lane (``flatten_soon``): asked again meanwhile, it is not started
         # twice, since ``exits.is_closing`` holds only once its close has begun.
@@ -445,7 +448,7 @@ class Trader(TraderRecords, SignalEntries):
         if defer and place_later is not None:
             self._in_flight[tag] = ""
             self._queued.add(tag)
-            if place_later(order.symbol, lambda: self._place_deferred(order)):
+            if place_later(order.symbol, lambda: self._place_deferred(order), tag):
                 return order
             del self._in_flight[tag]  # the lanes have failed: the run is stopping
             self._queued.discard(tag)
@@ -610,7 +613,19 @@ class Trader(TraderRecords, SignalEntries):
             known = self.orders.get(tag)
             if known is not None and known.status.is_terminal and not accepted.status.is_terminal:
                 return known  # finished while Kite's answer was on its way: it never reopens
-            accepted = self._merge(accepted)
+            if (
+                known is not None
+                and known.status is not OrderStatus.NEW
+                and not accepted.status.is_terminal
+            ):
+                # Kite's news of it came first (an update in its own lane, a read-back):
+                # newer than "accepted", which must not set it back (a stop seen triggered
+                # shown waiting again, never re-priced). The answer adds only its id.
+                if known.broker_order_id or not accepted.broker_order_id:
+                    return known
+                accepted = evolve(known, broker_order_id=accepted.broker_order_id)
+            else:
+                accepted = self._merge(accepted)
             self.track(accepted)
             self.journal.update_order(accepted, self.clock.now_ns)
         if accepted.status is OrderStatus.REJECTED and tag not in self.not_accepted:
@@ -1133,6 +1148,14 @@ class Trader(TraderRecords, SignalEntries):
             return
         if order is not None:
             await self.on_broker_update(order, fills)
+
+    def order_tag_of(self, data: Mapping[str, Any]) -> str:
+        """The tag of the order of ours an exchange update is about ("" when it names none
+        this desk tracks: another's, or one without our tag). Live, such an update runs
+        in its order's lane, not behind its symbol's entry placements
+        (``UpdateLanes``)."""
+        orders = self.orders
+        return next((tag for tag in order_tags(data) if tag in orders), "")
 
     async def on_broker_update(self, order: Order, fills: list[Fill]) -> None:
         """One order update from a broker that reports by itself (Kite, the sim): its

@@ -109,7 +109,7 @@ class Rig:
         )
         self.trader.exits.broker_squares_off = True  # live at Kite: the RMS's cut-off
         # live, a strategy's entry is placed in its symbol's lane (the supervisor's)
-        self.lanes = UpdateLanes(self.trader.on_update)
+        self.lanes = UpdateLanes(self.trader.on_update, owner=self.trader.order_tag_of)
         self.trader.place_later = self.lanes.queue
         self.trader.act_now = self.lanes.beside  # and a flatten runs beside its lane
         self.engine = StubEngine(instruments={SYMBOL: FUTURE, OPTION: CALL}, freeze=100)

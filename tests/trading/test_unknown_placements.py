@@ -306,7 +306,7 @@ def test_a_restart_under_the_kill_switch_never_sends_an_entry_written_ahead(
 
     async def scenario() -> None:
         rig = await _desk(tmp_path)
-        rig.trader.place_later = lambda symbol, job: True  # queued; the process dies
+        rig.trader.place_later = lambda symbol, job, tag: True  # queued; the process dies
         await rig.buy_option()
         (entry,) = [o for o in rig.trader.orders.values() if o.purpose is OrderPurpose.ENTRY]
         assert entry.status is OrderStatus.NEW and _kite_orders(rig) == []
@@ -399,7 +399,7 @@ def test_an_entry_whose_cancel_was_asked_is_not_placed_after_a_restart(
         rig = await _desk(tmp_path)
         trader = rig.trader
         started: list = []
-        trader.place_later = lambda symbol, job: started.append(job) or True  # never runs
+        trader.place_later = lambda symbol, job, tag: started.append(job) or True  # never runs
         await rig.buy_option()
         (entry,) = [o for o in trader.orders.values() if o.purpose is OrderPurpose.ENTRY]
         trader._queued.discard(entry.tag)  # its placement was under way as the cancel came
