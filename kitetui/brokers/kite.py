@@ -175,8 +175,8 @@ def protective_reserve(max_open_positions: int, orders_per_day: int = 5000) -> i
     fresh tag after a 429): 4 orders a position. At least ``URGENT_RESERVE`` (100), so
     a desk of few positions still has room for positions sliced at the freeze quantity
     (the default 5 positions: 20 orders each); at most half the day's cap, so entries
-    keep room too. Read from the config at the start: a ``set-limit`` that raises
-    ``max_open_positions`` later does not grow it."""
+    keep room too. It follows the limit as it is: the config's at the start, the
+    journal's after a restart, a person's ``set-limit`` (``KiteBroker.keep_reserve_for``)."""
     wanted = max(URGENT_RESERVE, 4 * max_open_positions)
     return min(wanted, orders_per_day // 2)
 
@@ -786,6 +786,13 @@ class KiteBroker:
     def take_filled(self) -> list[tuple[Order, Fill]]:
         """Kite reports every fill by an update."""
         return []
+
+    def keep_reserve_for(self, max_open_positions: int) -> int:
+        """Keep back from entries the day's orders that ``max_open_positions`` positions
+        need to be stopped and closed (``protective_reserve``); the reserve now."""
+        reserve = protective_reserve(max_open_positions, self.limits.orders_per_day)
+        self.limits.set_urgent_reserve(reserve)
+        return reserve
 
     def restore(self, orders: Sequence[Order]) -> None:
         """After a restart: the journaled orders. Their tags count as sent (never placed

@@ -203,16 +203,12 @@ class KiteRateLimits:
         others_per_second: int = 10,
         urgent_reserve: int = URGENT_RESERVE,
     ) -> None:
-        if not 0 <= urgent_reserve < orders_per_day:
-            raise ValueError(
-                f"urgent_reserve must be at least 0 and below orders_per_day "
-                f"({orders_per_day}), got {urgent_reserve!r}"
-            )
         self._clock = clock
         self._sleep = sleep
         self._today = today
         self.orders_per_day = int(orders_per_day)
-        self.urgent_reserve = int(urgent_reserve)
+        self.urgent_reserve = 0
+        self.set_urgent_reserve(urgent_reserve)
         self._day = today()
         self._orders_today = int(orders_today)
         order_windows = (
@@ -227,6 +223,16 @@ class KiteRateLimits:
             OTHER: (SlidingWindow(others_per_second, 1.0),),
         }
         self._queues: dict[str, _Queue] = {}
+
+    def set_urgent_reserve(self, reserve: int) -> None:
+        """Keep the day's last ``reserve`` orders for urgent requests from now on (the
+        desk's positions allowed open can change during a run: ``set-limit``)."""
+        if not 0 <= reserve < self.orders_per_day:
+            raise ValueError(
+                f"urgent_reserve must be at least 0 and below orders_per_day "
+                f"({self.orders_per_day}), got {reserve!r}"
+            )
+        self.urgent_reserve = int(reserve)
 
     @property
     def orders_today(self) -> int:

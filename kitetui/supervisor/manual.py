@@ -38,6 +38,7 @@ from kitetui.order_ticket import (
     price_text,
 )
 from kitetui.risk_limits import LimitRefused, parse_assignment
+from kitetui.supervisor.order_reserve import follow_position_limit
 from kitetui.trading.entries import MANUAL_TICKET
 
 if TYPE_CHECKING:
@@ -70,18 +71,24 @@ class ManualControls:
             + (" (the config's value)" if change.value == configured else "")
             + ("" if change.value == configured else f" (config {_amount(configured)})")
         )
+        data: dict[str, object] = {
+            "limit": change.name,
+            "old": old,
+            "new": change.value,
+            "config": configured,
+        }
+        if change.name == "max_open_positions":
+            reserve = follow_position_limit(desk.broker, int(change.value))
+            if reserve is not None:
+                shown += f"; Kite's last {reserve:,} orders of the day kept for stops and closes"
+                data["kite_reserve"] = reserve
         desk.trader.record_event(
             Event(
                 ts_ns=desk.clock.now_ns,
                 kind=EventKind.RISK_LIMIT_CHANGED,
                 level="WARNING",
                 message=f"risk limit changed by hand: {shown}",
-                data={
-                    "limit": change.name,
-                    "old": old,
-                    "new": change.value,
-                    "config": configured,
-                },
+                data=data,
             )
         )
         await desk.commands.persist_risk()

@@ -22,6 +22,7 @@ from kitetui.events import EventKind
 from kitetui.market.instruments import Instrument
 from kitetui.store import runs as runs_repo
 from kitetui.store.rows import ENGINE_STATES_KEY
+from kitetui.supervisor.order_reserve import follow_position_limit
 from kitetui.trading import expiry_booking
 
 if TYPE_CHECKING:
@@ -138,6 +139,8 @@ class Recovery:
         state = await runs_repo.load_risk_state(desk.db, desk.run_id)
         if state is not None:
             desk.risk.restore(state)
+        # a limit set by hand before the restart sizes Kite's reserve for closes again
+        follow_position_limit(desk.broker, desk.risk.limits.max_open_positions)
         open_orders = [o for o in desk.trader.orders.values() if not o.status.is_terminal]
         desk.broker.restore(open_orders)
         await desk.trader.recover_new_orders()

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from kitetui.brokers.kite import protective_reserve
+from kitetui.brokers.ratelimit import KiteRateLimits
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.clock import ist_date
 from kitetui.commands import (
@@ -59,23 +61,38 @@ async def test_set_limit_with_bounds_is_journaled_shown_and_survives_a_restart(
 ) -> None:
     db = tmp_path / "state.db"
     answers: list = []
+    kite = KiteRateLimits()
+    sized: list[int] = []
+
+    def keep_reserve_for(max_open_positions: int) -> int:
+        """Kite's broker's (``KiteBroker.keep_reserve_for``), on this paper desk."""
+        sized.append(max_open_positions)
+        reserve = protective_reserve(max_open_positions)
+        kite.set_urgent_reserve(reserve)
+        return reserve
 
     async def change_then_stop(supervisor: Supervisor, ts: int) -> None:
         if answers:
             return
+        supervisor.broker.keep_reserve_for = keep_reserve_for  # type: ignore[attr-defined]
         answers.append(await supervisor.execute(SetRiskLimit("max_daily_loss=0")))
+        answers.append(await supervisor.execute(SetRiskLimit("max_open_positions=40")))
+        answers.append(kite.urgent_reserve)
         answers.append(await supervisor.execute(SetRiskLimit("max_open_positions=2")))
         supervisor.publish()
         answers.append(supervisor.published)
         supervisor.request_stop()
 
     first = await _run(db, change_then_stop)
-    refused, done, snapshot = answers
+    refused, raised, reserve_40, done, snapshot = answers
     assert not refused.ok
     assert refused.message == (
         "max_daily_loss: 0 is outside its bounds (above 0, at most 100,000,000,000)"
     )
-    assert done.ok and "max_open_positions 5 → 2" in done.message
+    # Kite's orders kept for stops and closes follow the positions allowed open
+    assert raised.ok and reserve_40 == 160 and "kept for stops and closes" in raised.message
+    assert done.ok and "max_open_positions 40 → 2" in done.message
+    assert sized == [40, 2] and kite.urgent_reserve == 100
     assert first.risk.limits.max_open_positions == 2
     # shown: the snapshot's limits and the setting that differs from the config
     assert [(s.name, s.value, s.config_value) for s in snapshot.risk.changed_settings] == [
@@ -86,7 +103,8 @@ async def test_set_limit_with_bounds_is_journaled_shown_and_survives_a_restart(
     # journaled: the event and the risk state
     events = _rows(db, "SELECT data FROM events WHERE kind = 'RiskLimitChanged'")
     assert [json.loads(data) for (data,) in events] == [
-        {"limit": "max_open_positions", "old": 5, "new": 2, "config": 5}
+        {"limit": "max_open_positions", "old": 5, "new": 40, "config": 5, "kite_reserve": 160},
+        {"limit": "max_open_positions", "old": 40, "new": 2, "config": 5, "kite_reserve": 100},
     ]
     (state,) = _rows(db, "SELECT state FROM risk_state")[0]
     assert json.loads(state)["limits"] == {"max_open_positions": 2}
@@ -97,8 +115,11 @@ async def test_set_limit_with_bounds_is_journaled_shown_and_survives_a_restart(
     await asyncio.wait_for(second.open(), 30)
     try:
         assert second.resumed
+        sized.clear()
+        second.broker.keep_reserve_for = keep_reserve_for  # type: ignore[attr-defined]
         await asyncio.wait_for(second.recovery.finish(), 30)
         assert second.risk.limits.max_open_positions == 2
+        assert sized == [2]  # the reserve is sized for the limit restored, not the config's
         assert second.risk.config_limits.max_open_positions == 5
         assert second.risk.changed_limits == {"max_open_positions": 2}
     finally:

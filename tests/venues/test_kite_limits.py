@@ -47,6 +47,12 @@ def test_live_broker_keeps_the_configs_reserve_and_journals_a_protective_wait(mo
         ("Kite orders today", 0, 5000),
         ("Kite orders for entries", 0, 4840),
     ]
+    # a person allows more positions open (set-limit): more of the day is kept back
+    assert broker.keep_reserve_for(200) == 800
+    assert venue.limits()[1].limit == 4200
+    with pytest.raises(ValueError, match="urgent_reserve must be at least 0 and below"):
+        broker.limits.set_urgent_reserve(5000)
+    assert broker.limits.urgent_reserve == 800  # a refused size changes nothing
     stop = Order(
         tag="S1",
         engine="fno",
