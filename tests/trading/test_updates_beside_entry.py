@@ -123,6 +123,23 @@ def test_a_filled_slice_is_covered_while_a_later_slice_hangs(tmp_path: Path) -> 
     asyncio.run(scenario())
 
 
+async def _close_by(rig: Rig, closer: str) -> None:
+    """What would close ``SYMBOL`` next: the strategy's exit signal, the square-off, a
+    person's flatten, the kill switch or the exit manager's timer (bounded)."""
+    trader = rig.trader
+    if closer == "exit signal":
+        closing = trader.on_signal(rig.engine, drawn_signal(rig, SignalKind.EXIT))  # type: ignore[arg-type]
+    elif closer == "square-off":
+        closing = trader.flatten_soon(SYMBOL, OrderPurpose.SQUARE_OFF, "square-off")
+    elif closer == "flatten":
+        closing = trader.flatten(SYMBOL, OrderPurpose.FLATTEN, "manual")
+    elif closer == "kill switch":
+        closing = trader.flatten_all(OrderPurpose.FLATTEN, "kill switch")
+    else:
+        closing = trader.exits.service()
+    await asyncio.wait_for(closing, SOON_S)
+
+
 @pytest.mark.parametrize("closer", ["exit signal", "square-off", "exit timer"])
 def test_a_stop_filled_beside_a_hung_slice_is_heard_at_once(tmp_path: Path, closer: str) -> None:
     """The first slice's stop fills at Kite while the second slice still hangs: the desk
@@ -141,15 +158,7 @@ def test_a_stop_filled_beside_a_hung_slice_is_heard_at_once(tmp_path: Path, clos
                 _through_lanes(rig)
                 await _soon(lambda: trader.position_qty(SYMBOL) == 0)  # heard while it hangs
                 assert "StopFilled" in [e.kind for e in trader.events]
-                if closer == "exit signal":
-                    signal = drawn_signal(rig, SignalKind.EXIT)
-                    await asyncio.wait_for(trader.on_signal(rig.engine, signal), SOON_S)  # type: ignore[arg-type]
-                elif closer == "square-off":
-                    await asyncio.wait_for(
-                        trader.flatten_soon(SYMBOL, OrderPurpose.SQUARE_OFF, "square-off"), SOON_S
-                    )
-                else:
-                    await asyncio.wait_for(trader.exits.service(), SOON_S)
+                await _close_by(rig, closer)
                 await asyncio.sleep(0.05)  # (what a close beside the lane would have sent)
                 assert _sold(rig, SYMBOL) == 100  # the stop's, and nothing else
                 assert [
@@ -213,17 +222,7 @@ def test_a_close_that_finds_its_stop_filled_at_kite_sends_nothing_and_says_so(
             late = list(rig.updates)  # the stop's news, not yet heard
             rig.updates.clear()
             assert trader.position_qty(SYMBOL) == 100  # the desk still holds it
-            if closer == "exit signal":
-                signal = drawn_signal(rig, SignalKind.EXIT)
-                await asyncio.wait_for(trader.on_signal(rig.engine, signal), SOON_S)  # type: ignore[arg-type]
-            elif closer == "flatten":
-                await asyncio.wait_for(
-                    trader.flatten(SYMBOL, OrderPurpose.FLATTEN, "manual"), SOON_S
-                )
-            else:
-                await asyncio.wait_for(
-                    trader.flatten_all(OrderPurpose.FLATTEN, "kill switch"), SOON_S
-                )
+            await _close_by(rig, closer)
             await asyncio.wait_for(rig.lanes.drain(), 10)
             assert trader.position_qty(SYMBOL) == rig.exchange_position() == 0
             assert _sold(rig, SYMBOL) == 100
