@@ -239,11 +239,9 @@ def _option_ticks(folder: Path, prefix: str, day: str, premium: float) -> None:
             path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
 
 
-def _options_across_expiry(folder: Path) -> dict:
-    """The zig-zag NIFTY 50 of 23-25 Nov (a cross every 40 minutes) and an MIS options
-    engine on it, quotes for the 1-Dec weekly on the NOV expiry day."""
-    _index_candles(folder / "index.csv.gz")
-    _option_ticks(folder, "NIFTY22D01", "2022-11-24", 40.0)
+def _index_and_options(folder: Path) -> dict:
+    """The replay of ``folder``'s NIFTY 50 candles and NIFTY option ticks, at full
+    speed, and its instrument master."""
     return {
         "replay": {
             "speed": "max",
@@ -253,6 +251,16 @@ def _options_across_expiry(folder: Path) -> dict:
             ],
         },
         "instruments": [str(folder / "instruments.csv")],
+    }
+
+
+def _options_across_expiry(folder: Path) -> dict:
+    """The zig-zag NIFTY 50 of 23-25 Nov (a cross every 40 minutes) and an MIS options
+    engine on it, quotes for the 1-Dec weekly on the NOV expiry day."""
+    _index_candles(folder / "index.csv.gz")
+    _option_ticks(folder, "NIFTY22D01", "2022-11-24", 40.0)
+    return {
+        **_index_and_options(folder),
         "engines": [
             {
                 "name": "options",
@@ -499,14 +507,7 @@ def _expiry_day_replay(
 def _nrml_options(folder: Path) -> dict:
     """An options engine holding NRML (so nothing squares it off) on ``folder``'s data."""
     return {
-        "replay": {
-            "speed": "max",
-            "sources": [
-                {"symbol": "NIFTY 50", "path": str(folder / "index.csv.gz")},
-                {"exchange": "NFO", "kind": "ticks", "path": str(folder / "NIFTY22*.gz")},
-            ],
-        },
-        "instruments": [str(folder / "instruments.csv")],
+        **_index_and_options(folder),
         "paper": {"slippage_bps": 0},  # the settlement price exactly
         "engines": [
             {

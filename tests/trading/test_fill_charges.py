@@ -41,7 +41,7 @@ from kitetui.trading.charges import (
 from kitetui.trading.fill_charges import FillCharger, order_spec
 from kitetui.trading.portfolio import Portfolio
 
-from .desk import CALL, FUTURE, STOCK, T0, make_desk
+from .desk import CALL, FUTURE, STOCK, T0, TraderDesk, make_desk
 
 D = Decimal
 DAY = ist_date(T0)
@@ -243,6 +243,17 @@ def test_trade_date_is_the_ist_day_of_the_first_fill() -> None:
 # --------------------------------------------------------------------------- the desk
 
 
+async def _rebuilt(tmp_path: Path) -> TraderDesk:
+    """A new process on the same file (a run of its own, ``run2``): run1's orders
+    tracked and its fills replayed, as a restart rebuilds the portfolio."""
+    again = await make_desk(tmp_path, database=tmp_path / "state.db", run_id="run2")
+    for order in await _orders(again):
+        again.trader.track(order)
+    for _, fill in await load_fills(again.db, "run1"):
+        again.trader.replay_fill(fill)
+    return again
+
+
 async def test_trader_journals_each_fill_with_its_share_and_a_rebuild_equals_it(
     tmp_path: Path,
 ) -> None:
@@ -267,11 +278,7 @@ async def test_trader_journals_each_fill_with_its_share_and_a_rebuild_equals_it(
     await desk.close()
 
     # A new process on the same file (a run of its own, so its writes are apart).
-    again = await make_desk(tmp_path, database=tmp_path / "state.db", run_id="run2")
-    for order in await _orders(again):
-        again.trader.track(order)
-    for _, fill in await load_fills(again.db, "run1"):
-        again.trader.replay_fill(fill)
+    again = await _rebuilt(tmp_path)
     assert again.trader.portfolio.charges_paise == portfolio.charges_paise
     assert again.trader.portfolio.charges == portfolio.charges
     # the order's running charges were rebuilt: a fourth fill pays no second ₹20
@@ -308,11 +315,7 @@ async def test_a_lapse_at_zero_is_journaled_and_a_rebuild_takes_it(tmp_path: Pat
     assert [(f.price, f.charges.paise) for f in journaled][1] == (0.0, 0)
     await desk.close()
 
-    again = await make_desk(tmp_path, database=tmp_path / "state.db", run_id="run2")
-    for order in await _orders(again):
-        again.trader.track(order)
-    for _, fill in await load_fills(again.db, "run1"):
-        again.trader.replay_fill(fill)
+    again = await _rebuilt(tmp_path)
     assert again.trader.portfolio.realized_paise == portfolio.realized_paise
     assert again.trader.portfolio.charges_paise == portfolio.charges_paise
     await again.close()
