@@ -53,6 +53,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from kitetui.domain import Event
 from kitetui.events import EventKind
@@ -122,6 +123,44 @@ class Instrument:
     instrument_type: str
     segment: str
     exchange: str
+
+    def journal_row(self) -> tuple:
+        """The row the journal's ``instruments`` table keeps of it (the day's master,
+        Kite's columns in order; the expiry ISO or "")."""
+        return (
+            self.instrument_token,
+            self.exchange_token,
+            self.tradingsymbol,
+            self.name,
+            self.last_price,
+            self.expiry.isoformat() if self.expiry else "",
+            self.strike,
+            self.tick_size,
+            self.lot_size,
+            self.instrument_type,
+            self.segment,
+            self.exchange,
+        )
+
+    @classmethod
+    def from_journal_row(cls, row: Sequence[Any]) -> Instrument:
+        """The instrument a ``journal_row`` was made of (read back at a restart)."""
+        (token, exchange_token, symbol, name, last, expiry) = row[:6]
+        (strike, tick, lot, kind, segment, exchange) = row[6:]
+        return cls(
+            int(token),
+            int(exchange_token),
+            str(symbol),
+            str(name),
+            float(last),
+            date.fromisoformat(str(expiry)) if expiry else None,
+            float(strike),
+            float(tick),
+            int(lot),
+            str(kind),
+            str(segment),
+            str(exchange),
+        )
 
     @property
     def key(self) -> str:

@@ -13,7 +13,6 @@ the kill switch. ``WarmUp`` (``kitetui.trading.warmup``) is the one flag that sa
 
 from __future__ import annotations
 
-from datetime import date
 from typing import TYPE_CHECKING
 
 from kitetui.clock import ist_date
@@ -78,22 +77,8 @@ class Recovery:
         if not missing:
             return
         for row in await runs_repo.journaled_instruments(desk.db, sorted(missing)):
-            token, exchange_token, symbol, name, last, expiry, *rest = row
-            strike, tick, lot, kind, segment, exchange = rest
-            desk.contracts[symbol] = Instrument(
-                int(token),
-                int(exchange_token),
-                str(symbol),
-                str(name),
-                float(last),
-                date.fromisoformat(expiry) if expiry else None,
-                float(strike),
-                float(tick),
-                int(lot),
-                str(kind),
-                str(segment),
-                str(exchange),
-            )
+            instrument = Instrument.from_journal_row(row)
+            desk.contracts[instrument.tradingsymbol] = instrument
 
     async def _restore_engine_states(self) -> None:
         """The engines as a person left this run (stopped, paused, started)."""

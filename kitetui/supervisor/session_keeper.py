@@ -56,9 +56,7 @@ class SessionKeeper:
                 )
             )
         if not desk.warmup.active:
-            desk.journal.add_instruments(
-                today.isoformat(), [_instrument_row(i) for i in desk.master]
-            )
+            desk.journal.add_instruments(today.isoformat(), [i.journal_row() for i in desk.master])
         # found before the engines choose (one may close it as rolled away from), settled
         # once the session is open (the exit manager sends nothing before)
         stale = [] if desk.warmup.active else expired_positions(desk, today, before=True)
@@ -194,20 +192,3 @@ class SessionKeeper:
                 "price: " + ", ".join(f"{p.symbol} {p.quantity:+d}" for p in carried),
             )
         )
-
-
-def _instrument_row(i) -> tuple:
-    return (
-        i.instrument_token,
-        i.exchange_token,
-        i.tradingsymbol,
-        i.name,
-        i.last_price,
-        i.expiry.isoformat() if i.expiry else "",
-        i.strike,
-        i.tick_size,
-        i.lot_size,
-        i.instrument_type,
-        i.segment,
-        i.exchange,
-    )

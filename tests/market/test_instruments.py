@@ -978,3 +978,17 @@ def test_select_with_real_dump_picks_listed_nifty_pair(dump: InstrumentMaster) -
         "NIFTY2681824400CE", "NIFTY2681824300PE",
     )  # fmt: skip
     assert selector.last_notes == ()
+
+
+def test_journal_row_reads_back_as_the_same_instrument() -> None:
+    """The day's master the journal keeps (``journal_row``) is what a restart reads back
+    (``from_journal_row``), every column: futures and options with expiry, the index
+    without."""
+    import kitetui
+
+    bundled = Path(kitetui.__file__).parent / "data/replay/nfo_20221118/instruments.csv"
+    master, _ = InstrumentMaster.from_csv(bundled)
+    assert len(master) > 100
+    assert {i.instrument_type for i in master} >= {"FUT", "CE", "PE"}
+    for instrument in master:
+        assert Instrument.from_journal_row(instrument.journal_row()) == instrument

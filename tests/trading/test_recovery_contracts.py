@@ -16,7 +16,6 @@ from kitetui.clock import ist_date
 from kitetui.domain import Exchange, OrderIntent, OrderPurpose, Product, Side
 from kitetui.store.runs import load_fills
 from kitetui.supervisor.recovery import Recovery
-from kitetui.supervisor.session_keeper import _instrument_row
 
 from .desk import CALL, NS, StubEngine, make_desk
 
@@ -30,8 +29,8 @@ async def test_a_held_contract_missing_from_todays_master_comes_back_from_the_jo
     try:
         trader = desk.trader
         older = dataclasses.replace(CALL, lot_size=25)  # an earlier day's row: not this one
-        trader.journal.add_instruments("2023-11-01", [_instrument_row(older)])
-        trader.journal.add_instruments("2023-11-30", [_instrument_row(CALL)])
+        trader.journal.add_instruments("2023-11-01", [older.journal_row()])
+        trader.journal.add_instruments("2023-11-30", [CALL.journal_row()])
         intent = OrderIntent(
             engine="fno",
             symbol=CALL.tradingsymbol,
