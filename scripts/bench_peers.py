@@ -23,7 +23,10 @@ What it does, in order:
    with ``symbols: [...]``, ``ema_cross`` ``{fast: 20, slow: 50, allow_short: false}``,
    its own ATR sizing, risk, MIS session rules (no entry after 15:00, square-off at
    15:20), paper fills and journal, a fresh database per run. The peers: a fixed 10
-   shares per entry, no session rules (see ``scripts/peers/``).
+   shares per entry, no session rules (see ``scripts/peers/``). Every tool reads
+   compiled bytecode, as an installed package does: pip compiled the peers'; kitetui
+   uses its venv's bytecode cache, filled by one warm-up run that is not counted
+   (``kitetui_environment``).
 
 What each figure includes:
 
@@ -271,7 +274,9 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def spawn(command: list[str], cwd: Path, scratch: Path) -> tuple[float, float, float, str]:
+def spawn(
+    command: list[str], cwd: Path, scratch: Path, env: dict[str, str] | None = None
+) -> tuple[float, float, float, str]:
     """Run ``command`` to its end: (wall s, CPU s, peak RSS MB of that child, stdout).
 
     ``os.wait4`` gives the child's own rusage, so the peak is this run's and not the
@@ -281,7 +286,7 @@ def spawn(command: list[str], cwd: Path, scratch: Path) -> tuple[float, float, f
     out_path, err_path = scratch / "stdout.txt", scratch / "stderr.txt"
     with out_path.open("wb") as out, err_path.open("wb") as err:
         started = time.perf_counter()
-        child = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err)
+        child = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err, env=env)
         try:
             _, status, usage = os.wait4(child.pid, 0)
         except BaseException:
@@ -307,6 +312,20 @@ def _int(text: str) -> int:
     return int(text.replace(",", ""))
 
 
+def kitetui_environment() -> dict[str, str]:
+    """The environment kitetui runs in: with compiled bytecode, as the peers have theirs.
+
+    pip compiled the peers' packages into their venv; kitetui's editable install is not
+    compiled, and a sandbox that sets PYTHONDONTWRITEBYTECODE (this one does) made every
+    kitetui run compile its own sources and its dependencies' again, part of it inside
+    the run's timer (modules imported on first use). kitetui reads and writes bytecode in
+    its venv's cache (``scripts/dev`` uses the same one), filled by a warm-up run.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(Path(sys.prefix) / "pycache")
+    return env
+
+
 def run_kitetui(data: DataSet, scratch: Path, index: int) -> Run:
     db = scratch / f"kitetui-{index}.db"
     command = [
@@ -322,7 +341,7 @@ def run_kitetui(data: DataSet, scratch: Path, index: int) -> Run:
         "--db",
         str(db),
     ]
-    wall, cpu, rss, stdout = spawn(command, scratch, scratch)
+    wall, cpu, rss, stdout = spawn(command, scratch, scratch, kitetui_environment())
     replayed, counts = SUMMARY_REPLAYED.search(stdout), SUMMARY_COUNTS.search(stdout)
     if replayed is None or counts is None:
         raise SystemExit(f"kitetui printed no summary I can read:\n{stdout}")
@@ -471,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
         data = make_data(root, args.symbols, args.days, args.seed)
         scratch = root / "runs"
         scratch.mkdir()
+        log("warm-up: one kitetui run, not counted, fills its bytecode cache")
+        run_kitetui(data, scratch, -1)
         runs: list[Run] = []
         for repeat in range(args.repeats):
             for tool in TOOLS:
