@@ -282,6 +282,23 @@ class Engine:
                 cursor = self._open_columns(symbol, source)
             if cursor is not None:
                 code = cursor.step(bar)
+                if code >= FIRST_HOLD and cursor.held[code - FIRST_HOLD] == ALWAYS:
+                    # ``_decided`` for a HOLD whatever the position (most bars of a
+                    # backtest), spelled out here: a call fewer on each of them.
+                    trader = self.trader
+                    if self.state not in _ACTIVE or trader.warmup.active:
+                        return None
+                    self.signals_emitted += 1
+                    chunk, offset = cursor.where()
+                    trader.count_hold(
+                        self.name,
+                        symbol,
+                        cursor.reasons[code - FIRST_HOLD],
+                        self.heartbeat_ns,  # the bar's end, as set above
+                        self._held_signal,
+                        (bar, chunk, offset),
+                    )
+                    return None
                 if code >= 0:
                     return self._decided(bar, cursor, code)
                 self._leave_columns(symbol, cursor)
