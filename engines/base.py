@@ -241,13 +241,43 @@ class Engine:
             self.fail(exc)
 
     async def process(self, items: Sequence[Tick | Bar]) -> None:
+        """Decide on a batch's items, and act on the signals that may trade.
+
+        Most items of a backtest are a bar of the engine's own timeframe, of a symbol
+        decided from its columns, that its column codes a HOLD whatever the position:
+        that case is ``decide`` spelled out here, over locals bound once a batch (the
+        call and its attribute reads were a good part of a quiet bar's cost). Anything
+        else goes through ``decide``. Deciding is synchronous; only a signal that may
+        trade awaits the trader."""
         timeframe_s = self.timeframe_s
         decide = self.decide
+        cursors = self._columns  # only ``decide`` opens a cursor (``_open_columns``)
+        trader, name, held_signal = self.trader, self.name, self._held_signal
         for item in items:
             if type(item) is Bar and item.timeframe_s == timeframe_s:
-                # Most items: a bar of the engine's own timeframe, decided a HOLD. Deciding
-                # is synchronous; only a signal that may trade awaits the trader.
-                signal = decide(item)
+                symbol = item.symbol
+                cursor = cursors.get(symbol)
+                if cursor is None or symbol not in self.subscriptions:
+                    signal = decide(item)
+                else:  # ``decide`` with an open cursor
+                    self.bars_seen += 1
+                    end_ns = self.heartbeat_ns = item.ts_ns + timeframe_s * NS_PER_SECOND
+                    code = cursor.step(item)
+                    if code >= FIRST_HOLD and cursor.held[code - FIRST_HOLD] == ALWAYS:
+                        # ``_decided`` for a HOLD whatever the position
+                        if self.state in _ACTIVE and not trader.warmup.active:
+                            self.signals_emitted += 1
+                            chunk, offset = cursor.where()
+                            trader.count_hold(
+                                name,
+                                symbol,
+                                cursor.reasons[code - FIRST_HOLD],
+                                end_ns,
+                                held_signal,
+                                (item, chunk, offset),
+                            )
+                        continue
+                    signal = self._stepped(item, cursor, code)
                 if signal is not None:
                     await self.act(signal)
                 continue
@@ -281,27 +311,20 @@ class Engine:
             if cursor is _UNOPENED:
                 cursor = self._open_columns(symbol, source)
             if cursor is not None:
-                code = cursor.step(bar)
-                if code >= FIRST_HOLD and cursor.held[code - FIRST_HOLD] == ALWAYS:
-                    # ``_decided`` for a HOLD whatever the position (most bars of a
-                    # backtest), spelled out here: a call fewer on each of them.
-                    trader = self.trader
-                    if self.state not in _ACTIVE or trader.warmup.active:
-                        return None
-                    self.signals_emitted += 1
-                    chunk, offset = cursor.where()
-                    trader.count_hold(
-                        self.name,
-                        symbol,
-                        cursor.reasons[code - FIRST_HOLD],
-                        self.heartbeat_ns,  # the bar's end, as set above
-                        self._held_signal,
-                        (bar, chunk, offset),
-                    )
-                    return None
-                if code >= 0:
-                    return self._decided(bar, cursor, code)
-                self._leave_columns(symbol, cursor)
+                return self._stepped(bar, cursor, cursor.step(bar))
+        return self._by_bar(bar)
+
+    def _stepped(self, bar: Bar, cursor: ColumnCursor, code: int) -> Signal | None:
+        """``decide`` after its symbol's cursor answered ``code`` for ``bar``: from the
+        columns, or (not the column's next bar) bar by bar from here on."""
+        if code >= 0:
+            return self._decided(bar, cursor, code)
+        self._leave_columns(bar.symbol, cursor)
+        return self._by_bar(bar)
+
+    def _by_bar(self, bar: Bar) -> Signal | None:
+        """``decide`` through the strategy's ``on_bar`` (the reference path)."""
+        symbol = bar.symbol
         strategy = self.strategy_for(symbol)
         position_qty = self.trader.position_qty(symbol)
         decision = strategy.on_bar(bar, position_qty)
