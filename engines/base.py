@@ -257,6 +257,7 @@ class Engine:
         decide = self.decide
         cursors = self._columns  # only ``decide`` opens a cursor (``_open_columns``)
         trader, name, held_signal = self.trader, self.name, self._held_signal
+        span_ns = timeframe_s * NS_PER_SECOND  # a bar's length: its end is ts_ns + span_ns
         holds: list[Hold] = []  # the run of HOLDs not yet handed over
         try:
             for item in items:
@@ -266,13 +267,12 @@ class Engine:
                     if cursor is not None and symbol in self.subscriptions:
                         # ``decide`` with an open cursor
                         self.bars_seen += 1
-                        end_ns = self.heartbeat_ns = item.ts_ns + timeframe_s * NS_PER_SECOND
+                        end_ns = self.heartbeat_ns = item.ts_ns + span_ns
                         code = cursor.step(item)
                         if code >= FIRST_HOLD and cursor.held[code - FIRST_HOLD] == ALWAYS:
                             # ``_decided`` for a HOLD whatever the position
                             if self.state in _ACTIVE and not trader.warmup.active:
                                 self.signals_emitted += 1
-                                chunk, offset = cursor.where()
                                 holds.append(
                                     (
                                         name,
@@ -280,7 +280,7 @@ class Engine:
                                         cursor.reasons[code - FIRST_HOLD],
                                         end_ns,
                                         held_signal,
-                                        (item, chunk, offset),
+                                        (item, cursor.chunk, cursor.offset),  # ``where()``
                                     )
                                 )
                             continue
