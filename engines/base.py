@@ -47,6 +47,7 @@ from strategies.columns import ALWAYS, DECIDE, FIRST_HOLD, HELD_LONG, HELD_SHORT
 from strategies.registry import get_strategy
 
 if TYPE_CHECKING:
+    from kitetui.store.holds import Hold
     from kitetui.trading.trader import Trader
 
 BASE_TIMEFRAME_S = 60
@@ -241,18 +242,68 @@ class Engine:
             self.fail(exc)
 
     async def process(self, items: Sequence[Tick | Bar]) -> None:
+        """Decide on a batch's items, and act on the signals that may trade.
+
+        Most items of a backtest are a bar of the engine's own timeframe, of a symbol
+        decided from its columns, that its column codes a HOLD whatever the position:
+        that case is ``decide`` spelled out here, over locals bound once a batch (the
+        call and its attribute reads were a good part of a quiet bar's cost), and a run
+        of such HOLDs goes to the trader at once (``Trader.count_holds``), before
+        anything else the engine does (a decision, a signal) and at the batch's end: the
+        journal sees every HOLD in the order ``count_hold`` would have shown it. Anything
+        else goes through ``decide``. Deciding is synchronous; only a signal that may
+        trade awaits the trader."""
         timeframe_s = self.timeframe_s
         decide = self.decide
-        for item in items:
-            if type(item) is Bar and item.timeframe_s == timeframe_s:
-                # Most items: a bar of the engine's own timeframe, decided a HOLD. Deciding
-                # is synchronous; only a signal that may trade awaits the trader.
-                signal = decide(item)
-                if signal is not None:
-                    await self.act(signal)
-                continue
-            for bar in self._bars_from(item):
-                await self.on_bar(bar)
+        cursors = self._columns  # only ``decide`` opens a cursor (``_open_columns``)
+        trader, name, held_signal = self.trader, self.name, self._held_signal
+        span_ns = timeframe_s * NS_PER_SECOND  # a bar's length: its end is ts_ns + span_ns
+        holds: list[Hold] = []  # the run of HOLDs not yet handed over
+        try:
+            for item in items:
+                if type(item) is Bar and item.timeframe_s == timeframe_s:
+                    symbol = item.symbol
+                    cursor = cursors.get(symbol)
+                    if cursor is not None and symbol in self.subscriptions:
+                        # ``decide`` with an open cursor
+                        self.bars_seen += 1
+                        end_ns = self.heartbeat_ns = item.ts_ns + span_ns
+                        code = cursor.step(item)
+                        if code >= FIRST_HOLD and cursor.held[code - FIRST_HOLD] == ALWAYS:
+                            # ``_decided`` for a HOLD whatever the position
+                            if self.state in _ACTIVE and not trader.warmup.active:
+                                self.signals_emitted += 1
+                                holds.append(
+                                    (
+                                        name,
+                                        symbol,
+                                        cursor.reasons[code - FIRST_HOLD],
+                                        end_ns,
+                                        held_signal,
+                                        (item, cursor.chunk, cursor.offset),  # ``where()``
+                                    )
+                                )
+                            continue
+                        if holds:
+                            handed, holds = holds, []
+                            trader.count_holds(handed)
+                        signal = self._stepped(item, cursor, code)
+                    else:
+                        if holds:
+                            handed, holds = holds, []
+                            trader.count_holds(handed)
+                        signal = decide(item)
+                    if signal is not None:
+                        await self.act(signal)
+                    continue
+                if holds:
+                    handed, holds = holds, []
+                    trader.count_holds(handed)
+                for bar in self._bars_from(item):
+                    await self.on_bar(bar)
+        finally:
+            if holds:
+                trader.count_holds(holds)
 
     async def on_bar(self, bar: Bar) -> None:
         """A bar closed: decide on it, and act on a signal that may trade."""
@@ -281,10 +332,20 @@ class Engine:
             if cursor is _UNOPENED:
                 cursor = self._open_columns(symbol, source)
             if cursor is not None:
-                code = cursor.step(bar)
-                if code >= 0:
-                    return self._decided(bar, cursor, code)
-                self._leave_columns(symbol, cursor)
+                return self._stepped(bar, cursor, cursor.step(bar))
+        return self._by_bar(bar)
+
+    def _stepped(self, bar: Bar, cursor: ColumnCursor, code: int) -> Signal | None:
+        """``decide`` after its symbol's cursor answered ``code`` for ``bar``: from the
+        columns, or (not the column's next bar) bar by bar from here on."""
+        if code >= 0:
+            return self._decided(bar, cursor, code)
+        self._leave_columns(bar.symbol, cursor)
+        return self._by_bar(bar)
+
+    def _by_bar(self, bar: Bar) -> Signal | None:
+        """``decide`` through the strategy's ``on_bar`` (the reference path)."""
+        symbol = bar.symbol
         strategy = self.strategy_for(symbol)
         position_qty = self.trader.position_qty(symbol)
         decision = strategy.on_bar(bar, position_qty)

@@ -45,14 +45,15 @@ class ColumnCursor:
         "_columns",
         "_current",
         "_decider",
-        "_i",
         "_n",
         "_previous",
         "_row",
         "_rows",
         "_segment",
         "_ts",
+        "chunk",
         "held",
+        "offset",
         "reasons",
     )
 
@@ -69,14 +70,18 @@ class ColumnCursor:
         self._previous: _Part | None = None
         self._codes = b""
         self._ts: list[int] = []
-        self._i = self._n = 0
+        self._n = 0  # rows in the current chunk
+        # The bar just stepped over: its chunk and its row there (-1: none stepped into
+        # yet). Attributes, not a method: the engine reads them for every HOLD it counts.
+        self.chunk: Chunk | None = None
+        self.offset = -1
 
     def step(self, bar: Bar) -> int:
         """The code of ``bar`` if it is the column's next bar; -1 if it is not (the
         cursor is then done with). A bar of the files' own is the next one when it
         starts at the next row's time (the merge hands over the rows themselves); a bar
         the engine built from shorter ones must equal the next row whole."""
-        i = self._i
+        i = self.offset + 1
         if i == self._n:
             if not self._advance():
                 return -1
@@ -85,7 +90,7 @@ class ColumnCursor:
             return -1
         if self._built and self._rows[i] != (bar.open, bar.high, bar.low, bar.close, bar.volume):
             return -1
-        self._i = i + 1
+        self.offset = i
         return self._codes[i]
 
     def _advance(self) -> bool:
@@ -108,19 +113,20 @@ class ColumnCursor:
             ChunkPrices(columns.symbol, *prices, ts_ns, volume, columns.timeframe_s)
         )
         self._previous, self._current = self._current, (chunk, self._segment, start, stop - start)
+        self.chunk = chunk
         self._codes = chunk.codes
         self._ts = ts_ns.tolist()
         if self._built:
             values = [column.tolist() for column in prices]  # the floats a Bar holds
             self._rows = list(zip(*values, volume.tolist(), strict=True))
-        self._i, self._n = 0, stop - start
+        self.offset, self._n = -1, stop - start
         self._row = stop
         return True
 
     def where(self) -> tuple[Chunk, int]:
         """The chunk and offset of the bar just stepped over."""
-        assert self._current is not None
-        return self._current[0], self._i - 1
+        assert self.chunk is not None
+        return self.chunk, self.offset
 
     def decision(self, position_qty: int) -> Decision:
         """The whole decision on the bar just stepped over, holding ``position_qty``."""
@@ -139,7 +145,7 @@ class ColumnCursor:
     def recent(self, size: int) -> tuple[Entry, ...]:
         """The newest ``size`` bars stepped over, with their indicators, oldest first."""
         entries: list[Entry] = []
-        for part, taken in ((self._previous, None), (self._current, self._i)):
+        for part, taken in ((self._previous, None), (self._current, self.offset + 1)):
             if part is None:
                 continue
             chunk, segment, start, rows = part
@@ -150,8 +156,8 @@ class ColumnCursor:
 
     def last_ts(self) -> int:
         """The start of the newest bar stepped over, 0 before the first."""
-        if self._i:
-            return self._ts[self._i - 1]
+        if self.offset >= 0:
+            return self._ts[self.offset]
         if self._previous is not None:
             _, segment, start, rows = self._previous
             return int(self._columns.segments[segment]["ts_ns"][start + rows - 1])

@@ -21,7 +21,9 @@ HOLDs as signal rows, whose ids make a second write a no-op.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from kitetui.clock import ist_day_number
 
@@ -38,6 +40,10 @@ HOLD_UPSERT = (
 
 # (IST day number, engine, symbol, reason) -> [holds, first ts, last ts]
 Counts = dict[tuple[int, str, str, str], list[int]]
+
+# One HOLD of the current batch: engine, symbol, reason, time, and what builds its
+# ``Signal`` (``make(*args)``) should the batch be dropped and its HOLDs become rows.
+Hold = tuple[str, str, str, int, Callable[..., Any] | None, tuple[Any, ...]]
 
 
 def day_text(day_number: int) -> str:
@@ -62,7 +68,7 @@ class HoldCounter:
     def __init__(self) -> None:
         # The IST day of the last time counted: a batch's bars share their time.
         self._day_ts = self._day = -1
-        self._batch: list[tuple[str, str, str, int]] = []  # the current batch's HOLDs
+        self._batch: list[Hold] = []  # the current batch's HOLDs
         self._last_ts = -1
         self._in_order = True  # the current batch's times never went back
         self.ready: Counts = {}  # finished batches' counts, for the next transaction
@@ -75,12 +81,33 @@ class HoldCounter:
         reasons seen up to it."""
         self._reasons.setdefault(engine, set()).update(r for r in reasons if r != OTHER_REASONS)
 
-    def count(self, engine: str, symbol: str, reason: str, ts_ns: int) -> None:
-        """One HOLD of the current batch (the hot path: noted, counted at its close)."""
+    def count(
+        self,
+        engine: str,
+        symbol: str,
+        reason: str,
+        ts_ns: int,
+        make: Callable[..., Any] | None = None,
+        args: tuple[Any, ...] = (),
+    ) -> None:
+        """One HOLD of the current batch (noted, counted at its close); ``make(*args)``
+        builds its ``Signal`` if the batch is dropped (``drop_batch``)."""
         if ts_ns < self._last_ts:
             self._in_order = False
         self._last_ts = ts_ns
-        self._batch.append((engine, symbol, reason, ts_ns))
+        self._batch.append((engine, symbol, reason, ts_ns, make, args))
+
+    def count_many(self, holds: list[Hold]) -> None:
+        """``count`` for each of ``holds``, in their order (an engine's run of HOLDs in
+        a batch, handed over at once: the hot path of a backtest)."""
+        last = self._last_ts
+        for hold in holds:
+            ts_ns = hold[3]
+            if ts_ns < last:
+                self._in_order = False
+            last = ts_ns
+        self._last_ts = last
+        self._batch.extend(holds)
 
     def close_batch(self) -> None:
         """The batch is finished: its counts may be written with its cursor."""
@@ -98,7 +125,7 @@ class HoldCounter:
             return
         ready = self.ready
         day_ts = day = -1
-        for engine, symbol, reason, ts_ns in batch:
+        for engine, symbol, reason, ts_ns, _, _ in batch:
             if ts_ns != day_ts:  # a batch's HOLDs share their time: a day number each
                 day_ts, day = ts_ns, self._day_of(ts_ns)
             key = (day, engine, symbol, reason)
@@ -132,11 +159,11 @@ class HoldCounter:
             known.add(reason)
         return key
 
-    def _tally(self, batch: list[tuple[str, str, str, int]]) -> Counts:
+    def _tally(self, batch: list[Hold]) -> Counts:
         """The batch's own counts, its HOLDs in the order counted: a key's first and
         last times are those of its first and last HOLD (the reference tally)."""
         current: Counts = {}
-        for engine, symbol, reason, ts_ns in batch:
+        for engine, symbol, reason, ts_ns, _, _ in batch:
             key = (self._day_of(ts_ns), engine, symbol, reason)
             entry = current.get(key)
             if entry is None:
@@ -149,9 +176,12 @@ class HoldCounter:
             entry[2] = ts_ns
         return current
 
-    def drop_batch(self) -> None:
-        """Forget the current batch's counts (the journal writes those HOLDs as rows)."""
+    def drop_batch(self) -> list[Hold]:
+        """Forget the current batch's counts and hand back its HOLDs, in the order
+        counted (the journal writes them as rows)."""
+        batch = self._batch
         self._batch, self._in_order = [], True
+        return batch
 
     def take(self) -> Counts:
         """The finished batches' counts, for a transaction (``give_back`` if it fails)."""

@@ -51,7 +51,7 @@ from kitetui.store.commit_policy import CommitPolicy
 from kitetui.store.database import database_path, take_notices
 from kitetui.store.equity_chunks import EQUITY_CHUNK_INSERT, chunk_row
 from kitetui.store.errors import WriteFailed, write_failed
-from kitetui.store.holds import HOLD_UPSERT, HoldCounter, hold_rows
+from kitetui.store.holds import HOLD_UPSERT, Hold, HoldCounter, hold_rows
 from kitetui.store.rows import FILL_CHARGE_COLUMNS
 
 if TYPE_CHECKING:
@@ -243,7 +243,6 @@ class Journal:
         self._fill_ids: set[str] = set()  # the run's journaled fills (BATCH's duplicate check)
         self.holds = HoldCounter()
         # The current batch's HOLDs (their Signal factories), should the run end in it.
-        self._batch_holds: list[tuple[Callable[..., Signal], tuple[Any, ...]]] = []
         self._lock = asyncio.Lock()
         # A replay at full speed writes on the loop's own thread (``_on_writer``).
         self.inline = False
@@ -399,8 +398,17 @@ class Journal:
             return
         if self.failure is not None:
             raise self.failure
-        self.holds.count(engine, symbol, reason, ts_ns)
-        self._batch_holds.append((make, args))
+        self.holds.count(engine, symbol, reason, ts_ns, make, args)
+
+    def add_holds(self, holds: list[Hold]) -> None:
+        """``add_hold`` for each of ``holds`` (``HoldCounter.count_many``), in order."""
+        if self.hold_rows:
+            for _, _, _, _, make, args in holds:
+                self.add_signal(make(*args))  # type: ignore[misc]
+            return
+        if self.failure is not None:
+            raise self.failure
+        self.holds.count_many(holds)
 
     def add_event(self, event: Event) -> None:
         self._events.append(
@@ -507,7 +515,6 @@ class Journal:
         counts are written in the same transaction as this cursor."""
         self._cursor_ns = ts_ns
         self.holds.close_batch()
-        self._batch_holds = []
 
     def set_risk_state(self, state: dict[str, Any]) -> None:
         self._risk_state = state
@@ -642,10 +649,8 @@ class Journal:
         flushes) are journaled as signal rows, not counted: a run killed after writing
         them resumes, replays to the end and decides them again, and a row (its id
         derived from its bar) is written once where a count would grow twice."""
-        self.holds.drop_batch()
-        for make, args in self._batch_holds:
-            self.add_signal(make(*args))
-        self._batch_holds = []
+        for _, _, _, _, make, args in self.holds.drop_batch():
+            self.add_signal(make(*args))  # type: ignore[misc]
 
     def _check(self) -> None:
         if self.failure is not None:

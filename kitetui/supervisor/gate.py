@@ -504,11 +504,46 @@ class Supervisor:
         validator = self.validator
         check, check_bar = validator.check, validator.check_bar
         known = self._known
+        # The common case, a sound bar that fills and triggers nothing, is ``_accept``
+        # spelled out over these locals: most prints of a backtest are one, and the call
+        # and its attribute reads were a good part of a quiet bar's cost in the gate.
+        summary = self.summary
+        assert summary is not None
+        gap_check, mark = self.gaps.check, self.portfolio.mark
+        turnover, last_prices = self._turnover, self.last_prices
+        on_market, take_triggered = self.broker.on_market, self.broker.take_triggered
         for item in batch:
-            if item.symbol not in known:  # before the validator: its notes would follow
-                self._unknown(item.symbol, ts)
+            symbol = item.symbol
+            if symbol not in known:  # before the validator: its notes would follow
+                self._unknown(symbol, ts)
                 continue
-            reason = check_bar(item) if type(item) is Bar else check(item)
+            if type(item) is Bar:
+                reason = check_bar(item)
+                if reason is None and not validator.has_news:  # ``_accept``, a bar
+                    gap = gap_check(item)
+                    if gap is not None:
+                        self._gap(symbol, ts, gap)
+                    summary.bars += 1
+                    price = item.close
+                    if item.volume:
+                        turnover[symbol] = turnover.get(symbol, 0.0) + price * item.volume
+                    last_prices[symbol] = price
+                    mark(symbol, price)
+                    accepted.append(item)
+                    if warm:
+                        continue
+                    filled = on_market(item)
+                    if filled:
+                        self._filled = filled
+                        await self._react()
+                        continue
+                    triggered = take_triggered()
+                    if triggered:
+                        self._triggered = triggered
+                        await self._react()
+                    continue
+            else:
+                reason = check(item)
             if reason is None and not validator.has_news:  # the common case
                 if self._accept(item, ts, warm, accepted):
                     await self._react()
@@ -559,16 +594,8 @@ class Supervisor:
         exchange filled or triggered something the trader must hear of (``_react``)."""
         symbol = item.symbol
         gap = self.gaps.check(item)
-        if gap is not None and symbol in self.routes:
-            self.trader.record_event(
-                Event(
-                    ts_ns=ts,
-                    kind=EventKind.DATA_GAP,
-                    level="WARNING",
-                    symbol=symbol,
-                    message=gap,
-                )
-            )
+        if gap is not None:
+            self._gap(symbol, ts, gap)
         summary = self.summary
         assert summary is not None
         if type(item) is Bar:
@@ -591,6 +618,19 @@ class Supervisor:
             return True
         self._triggered = self.broker.take_triggered()
         return bool(self._triggered)
+
+    def _gap(self, symbol: str, ts: int, gap: str) -> None:
+        """A hole in a routed symbol's data (``GapDetector``), said in the journal."""
+        if symbol in self.routes:
+            self.trader.record_event(
+                Event(
+                    ts_ns=ts,
+                    kind=EventKind.DATA_GAP,
+                    level="WARNING",
+                    symbol=symbol,
+                    message=gap,
+                )
+            )
 
     async def _react(self) -> None:
         """The trader hears of what the last accepted print filled (and of what the rest

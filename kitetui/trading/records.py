@@ -28,6 +28,7 @@ from kitetui.secret_values import scrub
 from kitetui.views import BlockedView, EventView, SignalView
 
 if TYPE_CHECKING:
+    from kitetui.store.holds import Hold
     from kitetui.trading.ports import EnginePort as Engine
     from kitetui.trading.trader import Trader
 
@@ -127,6 +128,12 @@ class TraderRecords:
         if the journal writes it as a row (``journal.hold_rows``, or the end of the data)."""
         self.counts["signals"] += 1
         self.journal.add_hold(engine, symbol, reason, ts_ns, make, args)
+
+    def count_holds(self: Trader, holds: list[Hold]) -> None:
+        """``count_hold`` for each of ``holds`` (engine, symbol, reason, time, ``make``,
+        ``args``), in order: an engine's run of HOLDs in a batch, handed over at once."""
+        self.journal.add_holds(holds)
+        self.counts["signals"] += len(holds)
 
     def _record_signal(self: Trader, signal: Signal, decision: RiskDecision | None) -> None:
         """A signal to the journal and the desk's recent list. A HOLD that changed

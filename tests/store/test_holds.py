@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,50 @@ def test_reasons_past_the_cap_are_counted_under_other_reasons_also_after_a_resta
     assert {k[3] for k in resumed.take()} == {"rsi 3", OTHER_REASONS}
 
 
+# An engine's HOLDs of a batch, in the order it decided them: runs handed over at once
+# (``count_many``) or one by one (``count``) must count the same, a time going back too.
+_HOLD_RUNS = st.lists(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["eq", "fno"]),
+            st.sampled_from(["A", "B"]),
+            st.sampled_from(["r1", "r2"]),
+            st.sampled_from([MORNING, MORNING + 60 * NS, IST_MIDNIGHT - 1, IST_MIDNIGHT]),
+        ),
+        max_size=6,
+    ),
+    max_size=5,
+)
+
+
+@given(batches=st.lists(_HOLD_RUNS, min_size=1, max_size=4))
+def test_count_many_counts_a_run_of_holds_as_count_does_one_by_one(batches) -> None:
+    one_by_one, in_runs = HoldCounter(), HoldCounter()
+    for runs in batches:
+        for run in runs:
+            for engine, symbol, reason, ts_ns in run:
+                one_by_one.count(engine, symbol, reason, ts_ns)
+            in_runs.count_many([(*hold, None, ()) for hold in run])
+        one_by_one.close_batch()
+        in_runs.close_batch()
+        assert in_runs.ready == one_by_one.ready  # (first and last times kept apart)
+    assert in_runs.take() == one_by_one.take()
+
+
+def test_a_dropped_batch_hands_back_its_holds_in_the_order_counted() -> None:
+    counter = HoldCounter()
+    counter.count("eq", "A", "r", MORNING, hold, (1,))
+    counter.count_many([("eq", "B", "r", MORNING, hold, (2,)), ("eq", "C", "r", MORNING, None, ())])
+    dropped = counter.drop_batch()
+    assert [(h[1], h[4], h[5]) for h in dropped] == [
+        ("A", hold, (1,)),
+        ("B", hold, (2,)),
+        ("C", None, ()),
+    ]
+    counter.close_batch()
+    assert counter.take() == {} and counter.drop_batch() == []
+
+
 # -- in the journal ---------------------------------------------------------------------------
 
 
@@ -147,32 +192,42 @@ async def test_counts_are_written_only_with_the_cursor_of_their_batch(tmp_path: 
 
 @pytest.mark.parametrize("hold_rows", [False, True])
 async def test_a_holds_signal_is_built_only_for_a_row(tmp_path: Path, hold_rows: bool) -> None:
-    """The engines hand a HOLD over with a factory of its ``Signal``: counted, it is
-    never called; with ``hold_rows`` at once; after the last cursor, once at close."""
+    """The engines hand a HOLD over with a factory of its ``Signal`` (one, or a run of
+    them with ``add_holds``): counted, it is never called; with ``hold_rows`` at once;
+    after the last cursor, once at close, in the order handed over."""
     db = await asyncio.wait_for(open_database(tmp_path / "state.db"), TIMEOUT_S)
     built: list[int] = []
 
-    def lazy(n: int) -> None:
+    def factory(n: int) -> tuple[Signal, Callable[[], Signal]]:
         signal = hold(n)
 
         def make() -> Signal:
             built.append(n)
             return signal
 
+        return signal, make
+
+    def lazy(n: int) -> None:
+        signal, make = factory(n)
         journal.add_hold(signal.engine, signal.symbol, signal.reason, signal.ts_ns, make)
+
+    def lazy_run(*numbers: int) -> None:
+        run = [factory(n) for n in numbers]
+        journal.add_holds([(s.engine, s.symbol, s.reason, s.ts_ns, make, ()) for s, make in run])
 
     try:
         await create_run(db, RUN, "replay", "c.yaml", "h")
         journal = Journal(db, RUN, flush_interval_s=60.0, hold_rows=hold_rows)
         lazy(0)
-        lazy(1)
+        lazy_run(1, 2)
         journal.set_cursor(MORNING + 60 * NS)
-        assert built == ([0, 1] if hold_rows else [])
-        lazy(2)  # after the last cursor
         assert built == ([0, 1, 2] if hold_rows else [])
+        lazy_run(3, 4)  # after the last cursor
+        lazy(5)
+        assert built == ([0, 1, 2, 3, 4, 5] if hold_rows else [])
         await asyncio.wait_for(journal.close(), TIMEOUT_S)
-        assert built == [0, 1, 2] if hold_rows else [2]
-        assert await count_signals(db, RUN) == 3
+        assert built == [0, 1, 2, 3, 4, 5] if hold_rows else [3, 4, 5]
+        assert await count_signals(db, RUN) == 6
     finally:
         await db.close()
 
