@@ -761,7 +761,9 @@ class ChargeCalculator:
         before_charges = before.charges
         return FillCharges(
             charges=after_charges - before_charges,
-            paise=after_charges.total_paise - before_charges.total_paise,
+            # (an order's first fill: nothing charged before it, 0 paise)
+            paise=after_charges.total_paise
+            - (before_charges.total_paise if before.quantity else 0),
             order=after,
         )
 
