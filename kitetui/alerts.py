@@ -124,11 +124,11 @@ class Alerter:
         if "Filled" not in self._wanted or order.purpose is OrderPurpose.STOP:
             return  # a stop's fill is its own alert (StopFilled)
         what = order.purpose.value.lower()
+        side = fill.side.value
         self._raise(
             "Filled",
-            f"Filled {fill.side.value} {fill.symbol}",
-            f"{what} {fill.side.value} {fill.quantity} {fill.symbol} @ {fill.price:,.2f} "
-            f"({order.tag})",
+            f"Filled {side} {fill.symbol}",
+            f"{what} {side} {fill.quantity} {fill.symbol} @ {fill.price:,.2f} ({order.tag})",
             "INFO",
             fill.ts_ns,
             fill.symbol,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
-from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, localcontext
 from fractions import Fraction
 from typing import Protocol
 
@@ -125,6 +125,23 @@ class Charges:
 
 _FIELDS = tuple(f.name for f in fields(Charges))
 NO_CHARGES = Charges()
+
+
+def sum_charges(start: Charges, more: list[Charges]) -> Charges:
+    """``start`` plus each of ``more`` in order: ``sum(more, start)``'s figures (exact
+    sums are the same digits however they are grouped), built once instead of a new
+    ``Charges`` for every addend."""
+    with localcontext(EXACT):
+        return Charges(
+            sum([c.brokerage for c in more], start.brokerage),
+            sum([c.stt for c in more], start.stt),
+            sum([c.exchange for c in more], start.exchange),
+            sum([c.ipft for c in more], start.ipft),
+            sum([c.sebi for c in more], start.sebi),
+            sum([c.stamp for c in more], start.stamp),
+            sum([c.gst for c in more], start.gst),
+            sum([c.dp for c in more], start.dp),
+        )
 
 
 def to_paise(rupees: Decimal) -> int:

@@ -43,11 +43,14 @@ from decimal import Decimal, localcontext
 from typing import Any, ClassVar
 
 from kitetui.clock import ist_date
-from kitetui.money import EXACT, NO_CHARGES, Charges
+from kitetui.money import EXACT, NO_CHARGES, Charges, sum_charges
 from kitetui.performance.trades import ZERO, Trade
 
 TRADING_DAYS_PER_YEAR = 252
 NS_PER_DAY = 86_400 * 1_000_000_000
+# A tally sums the charges it was given when read, or once it holds this many.
+_UNSUMMED_KEPT = 256
+_ADD = EXACT.add  # ``+`` under ``localcontext(EXACT)``, without entering it (money._ADD)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +182,11 @@ class Tally:
     """
 
     gross: Decimal = ZERO
-    charges: Charges = NO_CHARGES
+    _charges: Charges = NO_CHARGES  # the sum of the trades' charges up to ``_unsummed``
+    # The charges of the trades added since, summed when read (``charges``): a trade's
+    # ``Charges`` added to each of its seven parts' tallies as it closed was a new
+    # record of eight sums per part, a third of what a tally's ``add`` cost.
+    _unsummed: list[Charges] = field(default_factory=list)
     turnover: Decimal = ZERO
     trades: int = 0  # closed round trips
     open_trades: int = 0
@@ -197,29 +204,44 @@ class Tally:
 
     def add(self, trade: Trade, record: ClosedTrade | None = None) -> None:
         """Count ``trade``; ``record`` is its ``ClosedTrade`` when the caller adds it to
-        several tallies (one record shared by all of them)."""
-        with localcontext(EXACT):
-            self.gross += trade.gross
-            self.charges += trade.charges
-            self.turnover += trade.turnover
-            if not trade.closed:
-                self.open_trades += 1
-                return
-            record = record or ClosedTrade.of(trade)
-            net = record.net
-            if net > 0:
-                self.wins += 1
-                self.won += net
-            else:
-                self.losses += 1
-                self.lost += net
-            self.trades += 1
-            self.closed.append(record)
-            last = self.last_exit_ns
-            if last is not None and record.exit_ts_ns < last:
-                self._rebuild_curve()
-            else:
-                self._follow(record)
+        several tallies (one record shared by all of them). The sums are ``EXACT``'s own
+        additions (``_ADD``: ``+`` under ``localcontext(EXACT)``, without entering it)."""
+        add = _ADD
+        self.gross = add(self.gross, trade.gross)
+        self._unsummed.append(trade.charges)
+        if len(self._unsummed) >= _UNSUMMED_KEPT:
+            self._sum_charges()
+        self.turnover = add(self.turnover, trade.turnover)
+        if not trade.closed:
+            self.open_trades += 1
+            return
+        record = record or ClosedTrade.of(trade)
+        net = record.net
+        if net > 0:
+            self.wins += 1
+            self.won = add(self.won, net)
+        else:
+            self.losses += 1
+            self.lost = add(self.lost, net)
+        self.trades += 1
+        self.closed.append(record)
+        last = self.last_exit_ns
+        if last is not None and record.exit_ts_ns < last:
+            self._rebuild_curve()
+        else:
+            self._follow(record)
+
+    @property
+    def charges(self) -> Charges:
+        """Every added trade's charges, summed component by component in the order the
+        trades were added (the same exact sums as adding each as it came)."""
+        if self._unsummed:
+            self._sum_charges()
+        return self._charges
+
+    def _sum_charges(self) -> None:
+        self._charges = sum_charges(self._charges, self._unsummed)
+        self._unsummed = []
 
     def _follow(self, record: ClosedTrade) -> None:
         """``record`` (closing at or after every trade followed so far) into the curve."""
@@ -228,7 +250,7 @@ class Tally:
             self._start = record.entry_ts_ns
         elif not self._started and record.exit_ts_ns == last:  # of those that closed first
             self._start = min(self._start, record.entry_ts_ns)
-        self.equity += record.net  # in ``add``'s exact context
+        self.equity = _ADD(self.equity, record.net)
         if self._step is not None and record.exit_ts_ns != last:
             self._take_step(self.curve)
         self._step = (record.exit_ts_ns, self.equity)
@@ -260,6 +282,7 @@ class Tally:
         """A copy with ``trades`` (still open, marked now) added: the desk's closed
         figures stay as they are while the open ones move with every mark."""
         both = copy.copy(self)  # open trades touch neither the closed list nor the curve
+        both._unsummed = list(self._unsummed)  # (but they add charges)
         for trade in trades:
             if trade.closed:
                 raise ValueError("with_open takes open trades only")

@@ -87,8 +87,7 @@ class Trade:
 
     @property
     def net(self) -> Decimal:
-        with localcontext(EXACT):
-            return self.gross - self.charges.total
+        return EXACT.subtract(self.gross, self.charges.total)  # ``-`` in EXACT
 
 
 def split_charges(charges: Charges, part: int, whole: int) -> tuple[Charges, Charges]:
@@ -133,8 +132,9 @@ class _Open:
             self.position += quantity
             self.peak = max(self.peak, self.position)
             self.entry_qty += quantity
-            self.entry_value += price * quantity
-            self.turnover += price * quantity
+            value = price * quantity
+            self.entry_value += value
+            self.turnover += value
             self.charges += charges
         self.fills += 1
         self.last_ts_ns = ts_ns
@@ -154,8 +154,9 @@ class _Open:
                     self.lots.popleft()
             self.position -= quantity
             self.exit_qty += quantity
-            self.exit_value += price * quantity
-            self.turnover += price * quantity
+            value = price * quantity
+            self.exit_value += value
+            self.turnover += value
             self.charges += charges
         self.fills += 1
         self.last_ts_ns = ts_ns
@@ -195,9 +196,12 @@ class _Open:
         )
 
 
+_TIDY_QUANTUM = Decimal("0.0001")
+
+
 def _tidy(price: Decimal) -> Decimal:
     """An average price to 1/10,000 of a rupee (display; gross uses the exact lots)."""
-    return price.quantize(Decimal("0.0001")).normalize()
+    return price.quantize(_TIDY_QUANTUM).normalize()
 
 
 class RoundTrips:

@@ -39,8 +39,10 @@ nothing at all; a future cash-settled is charged as a trade at the settlement pr
 (docs/charges.md, "Held into expiry", says from which sources and where they are silent).
 
 The hot path (a fill) does no file I/O and no table look-up: ``open_order`` resolves the
-order's rates once (cached per trade date, class, exchange and underlying) and each fill
-is a handful of exact ``Decimal`` multiplications.
+order's rates once (cached per trade date, class, exchange and underlying; the fill
+charger keeps the opened state of an order of ours per symbol, side and IST day,
+``FillCharger._open_trade``) and each fill is a handful of exact ``Decimal``
+multiplications.
 """
 
 from __future__ import annotations
@@ -761,7 +763,9 @@ class ChargeCalculator:
         before_charges = before.charges
         return FillCharges(
             charges=after_charges - before_charges,
-            paise=after_charges.total_paise - before_charges.total_paise,
+            # (an order's first fill: nothing charged before it, 0 paise)
+            paise=after_charges.total_paise
+            - (before_charges.total_paise if before.quantity else 0),
             order=after,
         )
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from kitetui.clock import ist_date
+from kitetui.clock import ist_date, ist_day_number
 from kitetui.domain import Event, Fill, Order, evolve
 from kitetui.events import EventKind
 from kitetui.trading import auto_square_off, expiry_settlement, same_day
@@ -122,6 +122,8 @@ class FillCharger:
     a full disk) never moves its order's state: the next delivery is priced the same.
     """
 
+    CACHE_SIZE = 1024
+
     def __init__(
         self,
         calculator: ChargeCalculator,
@@ -143,6 +145,10 @@ class FillCharger:
         self._cnc: dict[str, OrderCharges] = {}
         self._cnc_day: date | None = None
         self.unpriced = 0  # fills journaled without charges (each said in an event)
+        # An order of ours that is a trade opens with nothing filled on rates that
+        # depend only on its instrument, exchange, product, side and IST day: the
+        # opened state (immutable) is kept for the next order of the same kind.
+        self._opened: dict[tuple, tuple[Instrument | None, OrderCharges]] = {}
 
     def quote(self, order: Order, fill: Fill) -> ChargedFill:
         """``fill`` with its share of ``order``'s charges attached (None if unpriceable)."""
@@ -150,12 +156,15 @@ class FillCharger:
         try:
             before = self._orders.get(order.tag)
             if before is None:
-                if auto_square_off.by_broker(order) and order.tag not in self._squared_tags:
-                    squared = ((order.symbol, ist_date(fill.ts_ns)), order.quantity)
-                earlier = self._squared.get(squared[0], 0) if squared else 0
-                instrument = self.instruments.get(order.symbol)
-                spec = order_spec(order, instrument, fill.ts_ns, earlier)
-                before = self.calculator.open_order(spec)
+                if auto_square_off.by_broker(order):
+                    if order.tag not in self._squared_tags:
+                        squared = ((order.symbol, ist_date(fill.ts_ns)), order.quantity)
+                    earlier = self._squared.get(squared[0], 0) if squared else 0
+                    instrument = self.instruments.get(order.symbol)
+                    spec = order_spec(order, instrument, fill.ts_ns, earlier)
+                    before = self.calculator.open_order(spec)
+                else:
+                    before = self._open_trade(order, fill.ts_ns)
             if before.intraday_rates is not None:  # CNC: netted against its day
                 return self._quote_same_day(order, fill, before, squared)
             priced = self.calculator.fill(before, fill.quantity, fill.price)
@@ -163,6 +172,32 @@ class FillCharger:
             self._unpriced(order, fill, exc)
             return ChargedFill(evolve(fill, charges=None), None)
         return ChargedFill(evolve(fill, charges=FillCost.of(priced)), priced.order, squared)
+
+    def _open_trade(self, order: Order, ts_ns: int) -> OrderCharges:
+        """``open_order`` of an order the broker did not square off, kept per
+        (symbol, exchange, product, side, IST day, settlement) while the instrument the
+        master has for the symbol is the one it was opened on: that is all ``order_spec``
+        reads of such an order (its reason only names a settlement or not), so the
+        kept state is the one ``open_order`` would make. (An order's fixed cost: the
+        spec, its segment and venue look-ups and the rate cache's key were a sixth of
+        a quote's instructions.) Emptied at ``CACHE_SIZE``, as the rate table's cache is."""
+        instrument = self.instruments.get(order.symbol)
+        key = (
+            order.symbol,
+            order.exchange,
+            order.product,
+            order.side,
+            ist_day_number(ts_ns),
+            expiry_settlement.kind_of(order.reason),
+        )
+        kept = self._opened.get(key)
+        if kept is not None and kept[0] is instrument:
+            return kept[1]
+        opened = self.calculator.open_order(order_spec(order, instrument, ts_ns))
+        if len(self._opened) >= self.CACHE_SIZE:
+            self._opened.clear()
+        self._opened[key] = (instrument, opened)
+        return opened
 
     def _quote_same_day(
         self,

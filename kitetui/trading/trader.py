@@ -1104,7 +1104,9 @@ class Trader(TraderRecords, SignalEntries):
         """Journal one fill with its order's new state, then apply it (under its
         symbol's ``_order_lock``); None when it was journaled before."""
         order = self._merge(order, fill)
-        fill = evolve(fill, engine=order.engine, product=order.product)
+        if fill.engine != order.engine or fill.product is not order.product:
+            # (a broker's fill may not know them; the paper book's carries both: no copy)
+            fill = evolve(fill, engine=order.engine, product=order.product)
         charged = self.charger.quote(order, fill)  # journaled with the fill (rule 2)
         fill = charged.fill
         if not await self.journal.write_fill(fill, order, None, self.clock.now_ns):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -312,3 +313,36 @@ def test_tally_with_open_leaves_the_closed_figures_alone() -> None:
     assert both.figures().max_drawdown == tally.figures().max_drawdown
     with pytest.raises(ValueError, match="open trades only"):
         tally.with_open([closed])
+
+
+def _charged(trade: Trade, n: int) -> Trade:
+    """``trade`` with charges of ``n``'s own digits (sub-paisa, of several exponents)."""
+    charges = Charges(
+        brokerage=D(n) * D("0.03"),
+        stt=D(n % 7) * D("0.025"),
+        exchange=D(n) * D("0.0000297") * 100,
+        sebi=D(n) * D("0.00000001"),
+        stamp=D(3),
+        gst=D(n) * D("0.18") * D("0.0000297"),
+    )
+    return replace(trade, charges=charges)
+
+
+def test_a_tally_sums_its_trades_charges_exactly_however_many_and_whenever_read() -> None:
+    """A tally sums the charges it was given when they are read (or every 256 trades):
+    each read, and the figures, are the very digits of adding each trade's charges as it
+    came, and an open trade measured with ``with_open`` leaves the tally's own alone."""
+    first, *_ = _day_trades()
+    tally = Tally()
+    added = Charges()
+    for n in range(1, 600):
+        trade = _charged(first, n)
+        tally.add(trade)
+        added = added + trade.charges
+        if n % 97 == 0 or n == 300:
+            assert repr(tally.charges) == repr(added)
+    still_open = replace(_charged(first, 7), closed=False)
+    both = tally.with_open([still_open])
+    assert repr(both.charges) == repr(added + still_open.charges)
+    assert repr(tally.charges) == repr(added)
+    assert repr(tally.figures().charges.total) == repr(added.total)

@@ -9,6 +9,7 @@ nothing had happened. Figures are ``derived`` from rates.yaml (see test_charges.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -30,12 +31,14 @@ from kitetui.domain import (
     Side,
 )
 from kitetui.store.runs import load_fills
+from kitetui.trading import expiry_settlement
 from kitetui.trading.charges import (
     ChargeCalculator,
     ChargeError,
     Charges,
     OrderSpec,
     SegmentKind,
+    SettlementKind,
     default_calculator,
 )
 from kitetui.trading.fill_charges import FillCharger, order_spec
@@ -196,6 +199,79 @@ def test_a_fill_journaled_without_charges_is_priced_when_restored() -> None:
     restored = charger.restore(_order(), old)
     assert restored.charges == _take_all(_charger(), _order(), [old])[0].charges
     assert charger.restore(None, old) == old  # an order the journal lost: nothing to rebuild
+
+
+# --------------------------------------------------------------------------- orders opened alike
+
+
+def _fresh_cost(order: Order, fill: Fill, instruments: dict) -> object:
+    """What a charger that never saw another order charges ``fill``."""
+    return FillCharger(default_calculator(), instruments).quote(order, fill).fill.charges
+
+
+def test_orders_opened_alike_are_charged_as_a_fresh_charger_charges_each() -> None:
+    """The charger keeps an order's opened state for the next order of its symbol,
+    exchange, product, side, IST day and settlement: every other order is charged as
+    if it were the first. The day matters (STT on futures rose on 1 April 2023, IST)."""
+    march_31 = 1_680_264_000_000_000_000  # 2023-03-31 12:00 UTC, 17:30 IST
+    april_1 = 1_680_289_200_000_000_000  # 2023-03-31 19:00 UTC, 00:30 IST on 1 April
+    instruments = {i.tradingsymbol: i for i in (FUTURE, CALL, STOCK)}
+    charger = FillCharger(default_calculator(), instruments)
+    cases = [
+        (FUTURE.tradingsymbol, Side.SELL, march_31),
+        (FUTURE.tradingsymbol, Side.SELL, april_1),
+        (FUTURE.tradingsymbol, Side.BUY, april_1),
+        (CALL.tradingsymbol, Side.SELL, april_1),
+        (CALL.tradingsymbol, Side.SELL, april_1 + 60 * 10**9),
+        ("SBIN", Side.SELL, april_1),
+    ]
+    costs = []
+    for n, (symbol, side, ts) in enumerate(cases):
+        exchange = Exchange.NSE if symbol == "SBIN" else Exchange.NFO
+        order = _order(f"O{n}", symbol=symbol, side=side, exchange=exchange, ts_ns=ts)
+        fill = Fill(f"O{n}-1", f"O{n}", symbol, side, 50, 120.0, ts, "fno", Product.MIS)
+        charged = charger.quote(order, fill)
+        charger.take(order.tag, charged)
+        assert charged.fill.charges == _fresh_cost(order, fill, instruments)
+        costs.append(charged.fill.charges)
+    assert costs[0].charges.stt < costs[1].charges.stt  # the April rate, not March's
+
+
+def test_a_settlement_is_not_charged_as_the_trade_opened_before_it() -> None:
+    """A lapse on the day and side of a trade in the same option: nothing is charged."""
+    instruments = {CALL.tradingsymbol: CALL}
+    charger = FillCharger(default_calculator(), instruments)
+    trade = _order("T", symbol=CALL.tradingsymbol, side=Side.SELL)
+    fill = Fill("T-1", "T", CALL.tradingsymbol, Side.SELL, 50, 3.0, T0, "fno", Product.MIS)
+    charger.take("T", charger.quote(trade, fill))
+    lapse = _order(
+        "L",
+        symbol=CALL.tradingsymbol,
+        side=Side.SELL,
+        reason=expiry_settlement.reason(SettlementKind.LAPSE, "the close"),
+    )
+    closing = Fill("L-1", "L", CALL.tradingsymbol, Side.SELL, 50, 0.5, T0 + 1, "fno", Product.MIS)
+    charged = charger.quote(lapse, closing)
+    assert charged.fill.charges.charges == Charges()
+    assert charged.fill.charges == _fresh_cost(lapse, closing, instruments)
+
+
+def test_an_order_after_the_master_changed_is_charged_on_the_new_instrument() -> None:
+    """The master's instrument for a symbol is what the kept state was opened on: a
+    symbol the day's master now lists differently (an option re-listed as a future,
+    say) is charged as the new instrument, not as the state kept from before."""
+    instruments = {CALL.tradingsymbol: CALL}
+    charger = FillCharger(default_calculator(), instruments)
+    symbol = CALL.tradingsymbol
+    first = charger.quote(_order("A", symbol=symbol), _fill(1, 50, 120.0, "A", symbol))
+    charger.take("A", first)
+    instruments[symbol] = replace(FUTURE, tradingsymbol=symbol)
+    second = charger.quote(_order("B", symbol=symbol), _fill(1, 50, 120.0, "B", symbol))
+    assert first.fill.charges.charges.brokerage == 20  # an option order's flat ₹20
+    assert second.fill.charges.charges.brokerage == D("1.8")  # 0.03 % of ₹6,000
+    assert second.fill.charges == _fresh_cost(
+        _order("B", symbol=symbol), _fill(1, 50, 120.0, "B", symbol), instruments
+    )
 
 
 # --------------------------------------------------------------------------- what is charged

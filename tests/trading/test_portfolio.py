@@ -448,3 +448,24 @@ def test_property_day_pnls_in_one_pass_equal_the_two_figures_read_apart(steps) -
                 )
             book.apply_fill(done)
         assert book.day_pnls() == (book.day_pnl_paise, book.day_pnl_by_symbol())
+
+
+def test_the_runs_charges_by_component_are_each_fills_added_in_order_whenever_read() -> None:
+    """The components are summed when read (or every 256 fills), the ledger's paise as
+    each fill comes: every read is the very digits of adding each fill's charges."""
+    p = Portfolio(10_000_000)
+    added = Charges()
+    for n in range(1, 700):
+        charges = Charges(
+            brokerage=Decimal(n) * Decimal("0.0003"),
+            stt=Decimal(n % 5) * Decimal("0.025"),
+            sebi=Decimal(n) * Decimal("0.00000001"),
+            gst=Decimal(n) * Decimal("0.000054"),
+        )
+        side = B if n % 2 else S
+        cost = FillCost(charges, to_paise(float(charges.total)))
+        p.apply_fill(Fill(f"F{n}", f"T{n}", "SBIN", side, 1, 100.0, n, "e", Product.MIS, cost))
+        added = added + charges
+        if n % 113 == 0 or n == 256:
+            assert repr(p.charges) == repr(added)
+    assert repr(p.charges) == repr(added)
