@@ -299,11 +299,15 @@ class PaperBook:
         """A print reaching the exchange: ``on_bar`` for a bar, ``on_price`` (with its
         traded quantity) for a tick. Every print asks; most find nothing of their
         symbol working, and both would answer no fills."""
-        if not self._by_symbol.get(item.symbol):
+        symbol = item.symbol
+        if not self._by_symbol.get(symbol):
             return []
         if isinstance(item, Bar):
+            band = self._bands.get(symbol)
+            if band is not None and item.low > band[0] and item.high < band[1]:
+                return []  # ``on_bar``'s first answer, without the call: most held bars
             return self.on_bar(item)
-        return self.on_price(item.symbol, item.ts_ns, item.price, item.qty)
+        return self.on_price(symbol, item.ts_ns, item.price, item.qty)
 
     def on_price(
         self, symbol: str, ts_ns: int, price: float, quantity: int | None = None

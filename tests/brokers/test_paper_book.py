@@ -421,21 +421,23 @@ def test_property_with_stops_band_bars_fill_as_when_each_order_is_looked_at(orde
         if step == cancel:
             for book in books:
                 book.cancel("t0")
-        banded, looked = (book.on_bar(bar(*prices, ts_ns=ts)) for book in books)
+        banded, looked = (book.on_market(bar(*prices, ts_ns=ts)) for book in books)
         assert banded == looked
         assert books[0].take_triggered() == books[1].take_triggered()
         assert books[0].open_orders() == books[1].open_orders()
 
 
-def test_on_bar_with_a_stop_the_bar_does_not_reach_fills_nothing_and_keeps_it():
+@pytest.mark.parametrize("call", ["on_bar", "on_market"])
+def test_on_bar_with_a_stop_the_bar_does_not_reach_fills_nothing_and_keeps_it(call):
     book = PaperBook()
+    match = getattr(book, call)
     book.place(order(S, SLM, trigger=95.0, tag="s", ts_ns=0))
     book.place(order(B, SLM, trigger=105.0, tag="b", ts_ns=0))
-    assert book.on_bar(bar(100.0, 104.95, 95.05, 101.0)) == []
+    assert match(bar(100.0, 104.95, 95.05, 101.0)) == []
     assert [o.tag for o in book.open_orders()] == ["s", "b"]
-    ((done, fill),) = book.on_bar(bar(100.0, 105.0, 96.0, 101.0, ts_ns=300))
+    ((done, fill),) = match(bar(100.0, 105.0, 96.0, 101.0, ts_ns=300))
     assert done.tag == "b" and fill.price >= 105.0  # the high reached the buy stop
-    ((done, fill),) = book.on_bar(bar(100.0, 101.0, 95.0, 99.0, ts_ns=400))
+    ((done, fill),) = match(bar(100.0, 101.0, 95.0, 99.0, ts_ns=400))
     assert done.tag == "s" and fill.price <= 95.0  # the low touched the sell stop
 
 
@@ -447,7 +449,7 @@ def test_on_bar_with_a_triggered_stop_resting_fills_it_above_its_trigger():
     assert book.on_bar(bar(94.0, 94.2, 93.0, 94.1)) == []  # gapped past its limit
     (rests,) = book.take_triggered()
     assert rests.status is OrderStatus.OPEN
-    ((done, fill),) = book.on_bar(bar(96.0, 97.0, 96.0, 96.5, ts_ns=300))
+    ((done, fill),) = book.on_market(bar(96.0, 97.0, 96.0, 96.5, ts_ns=300))
     assert done.status is OrderStatus.COMPLETE and fill.price == 96.0
 
 
