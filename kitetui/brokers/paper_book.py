@@ -122,6 +122,9 @@ class PaperBook:
         self._working: dict[str, Order] = {}  # OPEN / TRIGGER_PENDING, in placement order
         # The same orders by symbol: a bar looks at its own symbol's only (``_eligible``).
         self._by_symbol: dict[str, dict[str, Order]] = {}
+        # symbol -> (highest sell trigger, lowest buy trigger), while every order of the
+        # symbol that works is a stop waiting for its trigger (``_band``).
+        self._bands: dict[str, tuple[float, float]] = {}
         self._triggered: list[Order] = []  # stops that triggered and rest unfilled
         self.rest_of_bar = rest_of_bar
         # symbol -> (bar start, the walk left after the bar's first fill of the symbol),
@@ -296,11 +299,15 @@ class PaperBook:
         """A print reaching the exchange: ``on_bar`` for a bar, ``on_price`` (with its
         traded quantity) for a tick. Every print asks; most find nothing of their
         symbol working, and both would answer no fills."""
-        if not self._by_symbol.get(item.symbol):
+        symbol = item.symbol
+        if not self._by_symbol.get(symbol):
             return []
         if isinstance(item, Bar):
+            band = self._bands.get(symbol)
+            if band is not None and item.low > band[0] and item.high < band[1]:
+                return []  # ``on_bar``'s first answer, without the call: most held bars
             return self.on_bar(item)
-        return self.on_price(item.symbol, item.ts_ns, item.price, item.qty)
+        return self.on_price(symbol, item.ts_ns, item.price, item.qty)
 
     def on_price(
         self, symbol: str, ts_ns: int, price: float, quantity: int | None = None
@@ -328,6 +335,9 @@ class PaperBook:
         working = self._by_symbol.get(bar.symbol)
         if not working:  # most bars: nothing of this symbol works
             return []
+        band = self._bands.get(bar.symbol)
+        if band is not None and bar.low > band[0] and bar.high < band[1]:
+            return []  # only stops work, and the bar reached none of their triggers
         # A bar that starts at the order's time is "later": its open is the next price
         # (orders decided on a closed bar are stamped with that bar's end). A stop
         # waiting for a trigger the bar never reached stays as it is (what the walk
@@ -406,6 +416,7 @@ class PaperBook:
         if working is None:
             working = self._by_symbol[order.symbol] = {}
         working[order.tag] = order
+        self._band(order.symbol, working)
 
     def _finish(self, tag: str) -> None:
         """An order finished: with a bound, the oldest finished beyond it are forgotten
@@ -425,8 +436,34 @@ class PaperBook:
         """An order that no longer works (filled, cancelled): out of both."""
         order = self._working.pop(tag, None)
         if order is not None:
-            del self._by_symbol[order.symbol][tag]
+            working = self._by_symbol[order.symbol]
+            del working[tag]
+            self._band(order.symbol, working)
         return order
+
+    def _band(self, symbol: str, working: dict[str, Order]) -> None:
+        """Keep ``symbol``'s band current: while all its working orders are stops waiting
+        for their triggers (a held position's protective stop, most of its bars), a bar
+        whose low is above every sell trigger and whose high is below every buy trigger
+        fills and triggers nothing, which is what ``on_bar``'s look at each order would
+        find; with the band it finds it in two comparisons."""
+        sell, buy = -math.inf, math.inf
+        for order in working.values():
+            if (
+                order.status is not _TRIGGER_PENDING
+                or order.order_type not in _STOPS
+                or not math.isfinite(order.trigger_price)
+            ):
+                self._bands.pop(symbol, None)
+                return
+            if order.side is _BUY:
+                buy = min(buy, order.trigger_price)
+            else:
+                sell = max(sell, order.trigger_price)
+        if working:
+            self._bands[symbol] = (sell, buy)
+        else:
+            self._bands.pop(symbol, None)
 
     def _settle(
         self,
@@ -548,21 +585,24 @@ def _changed(
     """``order`` with a modification's changes: prices a new type does not use are
     cleared, and the status is the one the changed order works in."""
     new_type = order.order_type if order_type is None else order_type
-    changed = evolve(
+    new_price = order.price if price is None else price
+    new_trigger = order.trigger_price if trigger_price is None else trigger_price
+    status = order.status
+    if new_type in (OrderType.MARKET, OrderType.SL_M):
+        new_price = 0.0
+    if new_type in (OrderType.MARKET, OrderType.LIMIT):
+        new_trigger, status = 0.0, OrderStatus.OPEN
+    elif new_type is not order.order_type or order.status is not OrderStatus.OPEN:
+        status = OrderStatus.TRIGGER_PENDING
+    return evolve(  # one copy with every change (a modify of each stop that closes)
         order,
         order_type=new_type,
-        price=order.price if price is None else price,
-        trigger_price=order.trigger_price if trigger_price is None else trigger_price,
+        price=new_price,
+        trigger_price=new_trigger,
         quantity=order.quantity if quantity is None else quantity,
         ts_ns=ts_ns,
+        status=status,
     )
-    if new_type in (OrderType.MARKET, OrderType.SL_M):
-        changed = evolve(changed, price=0.0)
-    if new_type in (OrderType.MARKET, OrderType.LIMIT):
-        return evolve(changed, trigger_price=0.0, status=OrderStatus.OPEN)
-    if new_type is not order.order_type or order.status is not OrderStatus.OPEN:
-        return evolve(changed, status=OrderStatus.TRIGGER_PENDING)
-    return changed
 
 
 def _below_filled(order: Order) -> str:

@@ -238,9 +238,9 @@ class SignalEntries:
             self.risk.record_entry(symbol)
         # Live, its placement goes on in the symbol's lane (``Trader.place_later``): the
         # batch does not wait on Kite, and the order, written ahead, counts as working.
-        orders = await self.submit(
-            evolve(intent, quantity=decision.quantity), tag, engine, ts_ns=ts_ns, defer=True
-        )
+        if decision.quantity != intent.quantity:  # reduced by a cap
+            intent = evolve(intent, quantity=decision.quantity)
+        orders = await self.submit(intent, tag, engine, ts_ns=ts_ns, defer=True)
         return decision, int(bool(orders))
 
     async def on_option_signal(

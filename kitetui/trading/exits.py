@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from kitetui.trading.trader import Trader
 
 CLOSING = frozenset({OrderPurpose.EXIT, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN})
+_COVER = CLOSING | {OrderPurpose.STOP}  # what the timer works: closes and stops
 _RESTING_STOP = frozenset({OrderType.SL, OrderType.LIMIT})  # a triggered SL, then re-priced
 NS = 1_000_000_000
 STOP_RETRIES = 3  # stop placements not accepted in a row before the position is closed
@@ -149,6 +150,8 @@ class ExitManager:
         # (every symbol's order changes, fills applied) when a whole timer pass found every
         # symbol it looked at quiet: until either moves, the next pass would do the same.
         self._all_quiet: tuple[int, int] | None = None
+        # symbol -> (its order changes, ``_working``'s split of its orders at that count)
+        self._split: dict[str, tuple[int, tuple[list[Order], list[Order], list[Order]]]] = {}
 
     def forget(self, tag: str) -> None:
         """A finished order the trader forgets: its re-price bookkeeping goes too (only a
@@ -160,7 +163,16 @@ class ExitManager:
     # -- what the exchange works for a symbol -----------------------------------------
 
     def _working(self, symbol: str) -> tuple[list[Order], list[Order], list[Order]]:
-        """(protective stops, closing orders, entries) still working for ``symbol``."""
+        """(protective stops, closing orders, entries) still working for ``symbol``.
+
+        A pass of the rule asks three or four times, and the timer on every pass; the
+        split is kept with the symbol's count of order states tracked (``Trader.
+        order_changes``), which moves with every change of its working orders, so an
+        equal count is the same split. The lists are shared: callers never change them."""
+        changes = self.trader.order_changes(symbol)
+        kept = self._split.get(symbol)
+        if kept is not None and kept[0] == changes:
+            return kept[1]
         stops: list[Order] = []
         closing: list[Order] = []
         entries: list[Order] = []
@@ -171,7 +183,9 @@ class ExitManager:
                 closing.append(order)
             else:
                 entries.append(order)
-        return stops, closing, entries
+        split = stops, closing, entries
+        self._split[symbol] = (changes, split)
+        return split
 
     def unsent_closes(self) -> list[str]:
         """Symbols whose close is under way but not at the exchange: no closing order of
@@ -221,10 +235,10 @@ class ExitManager:
     def _is_naked(self, symbol: str, qty: int) -> bool:
         """``protection(symbol).state == "NAKED"`` without its words (checked after every
         settle, for every protected symbol on every timer pass)."""
-        if not self.market_open:
+        if not self.market_open or symbol in self._closing:
             return False
         stops, closing, _ = self._working(symbol)
-        if symbol in self._closing or closing:
+        if closing:
             return False
         return not (stops and self._pending(stops) == qty)
 
@@ -437,18 +451,22 @@ class ExitManager:
         if timeless and moved == self._all_quiet:
             return
         symbols = set(self._closing) | set(self._naked) | set(self._stop_retry) | set(unheard)
-        for order in list(self.trader.open_orders()):
-            if order.purpose in CLOSING or order.purpose is OrderPurpose.STOP:
+        for order in trader.open_orders():  # (a list of its own: the loop does not await)
+            if order.purpose in _COVER:
                 symbols.add(order.symbol)
         all_quiet = timeless
+        order_changes, position_qty, quiet = trader.order_changes, trader.position_qty, self._quiet
         for symbol in sorted(symbols):
-            seen = (trader.order_changes(symbol), trader.position_qty(symbol))
-            if self._quiet.get(symbol) == seen and self._may_skip(symbol):
+            seen = (order_changes(symbol), position_qty(symbol))
+            if quiet.get(symbol) == seen and self._may_skip(symbol):
                 continue  # found quiet with these very orders and position
             lock = self._lock(symbol)
             if lock.locked():
                 all_quiet = False
                 continue  # something is acting on it right now; next time
+            if self._holds(symbol):
+                self._quiet[symbol] = seen  # what the pass below would find, doing nothing
+                continue
             async with lock:
                 await self._reprice(symbol)
                 await self._settle(symbol, f"t{self.now_ns()}")
@@ -484,6 +502,22 @@ class ExitManager:
             and all(
                 o.status is OrderStatus.TRIGGER_PENDING for o in self.trader.open_orders(symbol)
             )
+        )
+
+    def _holds(self, symbol: str) -> bool:
+        """A timer pass over ``symbol`` would do nothing and find it quiet: it is
+        ``_timeless`` (nothing rests to re-price, nothing closes, retries or alarms), no
+        closing order works, and its stops are all on the closing side and cover exactly
+        the position, so ``_protect`` has nothing to cancel, trim or add. Each order
+        change (the stop placed after an entry's fill, above all) had the next pass take
+        the lock and settle the symbol once more only to find that."""
+        if not self._timeless(symbol):
+            return False
+        qty = self.trader.position_qty(symbol)
+        stops, closing, _ = self._working(symbol)
+        side = Side.SELL if qty > 0 else Side.BUY
+        return (
+            not closing and all(o.side is side for o in stops) and self._pending(stops) == abs(qty)
         )
 
     # -- the rule -----------------------------------------------------------------------

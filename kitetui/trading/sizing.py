@@ -15,14 +15,34 @@ import math
 
 from kitetui.domain import Side
 from kitetui.money import exact_fraction as _exact
-from kitetui.money import exact_ratio as _ratio
+from kitetui.money import exact_ratio
+
+# Ratios read so far, by value: half of an entry's (the risk per trade, the capital and
+# its fraction, the ATR multiple, the tick) are the config's, the same on every entry,
+# and each costs a repr and a Decimal to read. Bounded: a price or an equity seen once
+# fills it up to ``_RATIOS_KEPT`` and is then read afresh every time.
+_RATIOS: dict[float, tuple[int, int]] = {}
+_RATIOS_KEPT = 512
+
+
+def _ratio(value: float) -> tuple[int, int]:
+    """``exact_ratio``, remembered for the first ``_RATIOS_KEPT`` values (the
+    config's among them; equal floats read as one decimal, -0.0 as 0.0 is 0/1)."""
+    known = _RATIOS.get(value)
+    if known is None:
+        known = exact_ratio(value)
+        if len(_RATIOS) < _RATIOS_KEPT:
+            _RATIOS[value] = known
+    return known
 
 
 def _positive_finite(*values: float) -> bool:
-    return all(
-        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-        for v in values
-    )
+    for v in values:
+        if not (
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+        ):
+            return False
+    return True
 
 
 def size_by_risk(

@@ -402,9 +402,9 @@ class Trader(TraderRecords, SignalEntries):
         placed: list[Order] = []
         for index, size in enumerate(sizes):
             child_tag = tag if index == 0 else f"{tag}{index + 1}"
-            order = await self._submit_one(
-                evolve(intent, quantity=size), child_tag, ts_ns, defer=defer
-            )
+            # (one slice, most orders: the intent itself, not a copy of it)
+            child = intent if size == intent.quantity else evolve(intent, quantity=size)
+            order = await self._submit_one(child, child_tag, ts_ns, defer=defer)
             if order is not None:
                 placed.append(order)
         if len(sizes) > 1:

@@ -17,6 +17,7 @@ from kitetui.brokers.base import ModifyRefused
 from kitetui.brokers.paper_book import Liquidity, PaperBook
 from kitetui.domain import (
     Bar,
+    Order,
     OrderStatus,
     Tick,
 )
@@ -315,11 +316,11 @@ tick_prices = st.integers(min_value=20, max_value=200_000).map(lambda t: t / 20)
 
 
 @st.composite
-def working_orders(draw):
+def working_orders(draw, prices=tick_prices):
     side = draw(st.sampled_from([B, S]))
     kind = draw(st.sampled_from([MKT, LMT, SL, SLM]))
-    price = draw(tick_prices)
-    trigger = draw(tick_prices)
+    price = draw(prices)
+    trigger = draw(prices)
     if kind is SL:  # keep it acceptable: trigger inside the limit
         low, high = sorted((price, trigger))
         price, trigger = (high, low) if side is B else (low, high)
@@ -382,6 +383,74 @@ def test_property_with_any_bar_fills_stay_inside_the_bar_and_after_the_order(o, 
         if o.order_type in (LMT, SL):
             assert lo <= fill.price <= hi
             assert fill.price <= o.price if o.side is B else fill.price >= o.price
+
+
+# Prices a few ticks apart, so bars touch triggers exactly as often as they pass them.
+near = st.integers(min_value=1990, max_value=2010).map(lambda t: t / 20)
+
+
+class _NoBandBook(PaperBook):
+    """The book without its stops' band: every bar looks at each working order."""
+
+    def _band(self, symbol: str, working: dict[str, Order]) -> None:
+        self._bands.pop(symbol, None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    orders=st.lists(working_orders(near), min_size=1, max_size=4),
+    bars=st.lists(
+        st.tuples(
+            st.integers(0, 100),
+            st.lists(near, min_size=4, max_size=4).map(lambda v: (v[0], max(v), min(v), v[3])),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    cancel=st.integers(0, 5),
+)
+def test_property_with_stops_band_bars_fill_as_when_each_order_is_looked_at(orders, bars, cancel):
+    """The band that passes a bar over a symbol whose working orders are all stops
+    waiting for their triggers answers every bar as a look at each order does: the
+    same fills, the same triggered stops, the same book, as orders come and go."""
+    books = PaperBook(), _NoBandBook()
+    for k, o in enumerate(orders):
+        for book in books:
+            book.place(replace(o, tag=f"t{k}"))
+    for step, (ts, prices) in enumerate(sorted(bars)):
+        if step == cancel:
+            for book in books:
+                book.cancel("t0")
+        banded, looked = (book.on_market(bar(*prices, ts_ns=ts)) for book in books)
+        assert banded == looked
+        assert books[0].take_triggered() == books[1].take_triggered()
+        assert books[0].open_orders() == books[1].open_orders()
+
+
+@pytest.mark.parametrize("call", ["on_bar", "on_market"])
+def test_on_bar_with_a_stop_the_bar_does_not_reach_fills_nothing_and_keeps_it(call):
+    book = PaperBook()
+    match = getattr(book, call)
+    book.place(order(S, SLM, trigger=95.0, tag="s", ts_ns=0))
+    book.place(order(B, SLM, trigger=105.0, tag="b", ts_ns=0))
+    assert match(bar(100.0, 104.95, 95.05, 101.0)) == []
+    assert [o.tag for o in book.open_orders()] == ["s", "b"]
+    ((done, fill),) = match(bar(100.0, 105.0, 96.0, 101.0, ts_ns=300))
+    assert done.tag == "b" and fill.price >= 105.0  # the high reached the buy stop
+    ((done, fill),) = match(bar(100.0, 101.0, 95.0, 99.0, ts_ns=400))
+    assert done.tag == "s" and fill.price <= 95.0  # the low touched the sell stop
+
+
+def test_on_bar_with_a_triggered_stop_resting_fills_it_above_its_trigger():
+    """A stop that triggered and rests as its limit is no stop waiting any more: a bar
+    above its trigger that reaches its limit fills it."""
+    book = PaperBook()
+    book.place(order(S, SL, price=94.5, trigger=95.0, tag="s", ts_ns=0))
+    assert book.on_bar(bar(94.0, 94.2, 93.0, 94.1)) == []  # gapped past its limit
+    (rests,) = book.take_triggered()
+    assert rests.status is OrderStatus.OPEN
+    ((done, fill),) = book.on_market(bar(96.0, 97.0, 96.0, 96.5, ts_ns=300))
+    assert done.status is OrderStatus.COMPLETE and fill.price == 96.0
 
 
 def test_fills_with_per_symbol_tick_round_to_that_instruments_tick():

@@ -759,3 +759,60 @@ async def test_a_close_still_working_when_the_read_back_gives_up_is_an_error_eve
         assert said.startswith("1 close(s) still working at Kite after 0.05 s")
     finally:
         await desk.close()
+
+
+def _split_now(trader, symbol: str) -> tuple[list[Order], list[Order], list[Order]]:
+    """The working orders of ``symbol`` split as the exit manager reads them, afresh."""
+    orders = trader.open_orders(symbol)
+    closing = {OrderPurpose.EXIT, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN}
+    return (
+        [o for o in orders if o.purpose is OrderPurpose.STOP],
+        [o for o in orders if o.purpose in closing],
+        [o for o in orders if o.purpose is not OrderPurpose.STOP and o.purpose not in closing],
+    )
+
+
+async def test_working_split_kept_by_the_manager_follows_every_order_change(
+    tmp_path: Path,
+) -> None:
+    """The exit manager keeps a symbol's split of working orders until the symbol's
+    orders change: after each change (entry, stop, the stop turned into the close, its
+    fill) it is what a fresh read of the book gives."""
+    desk = await _desk(tmp_path)
+    try:
+        exits, trader = desk.exits, desk.trader
+        assert exits._working(FUT) == _split_now(trader, FUT) == ([], [], [])
+        await _long(desk)
+        stops, closing, entries = exits._working(FUT)
+        assert (stops, closing, entries) == _split_now(trader, FUT)
+        assert len(stops) == 1 and not closing and not entries
+        assert await trader.on_signal(desk.engine, desk.signal(SignalKind.EXIT, FUT, 19_520.0))
+        stops, closing, _ = exits._working(FUT)
+        assert (stops, closing, _) == _split_now(trader, FUT)
+        assert not stops and [o.purpose for o in closing] == [OrderPurpose.EXIT]
+        await desk.price(FUT, 19_520.0)
+        assert exits._working(FUT) == _split_now(trader, FUT) == ([], [], [])
+    finally:
+        await desk.close()
+
+
+async def test_timer_skips_a_protected_symbol_without_settling_it_again(tmp_path: Path) -> None:
+    """A protected position (its stop covering exactly it, waiting for its trigger) is
+    one a timer pass would find quiet: the pass marks it so without settling it, and a
+    close under way or a stop that no longer covers the position is settled."""
+    desk = await _desk(tmp_path)
+    try:
+        exits, trader = desk.exits, desk.trader
+        await _long(desk)
+        assert exits._holds(FUT)
+        [stop] = working(trader, FUT, OrderPurpose.STOP)
+        await trader.modify(stop.tag, quantity=stop.quantity + 1, why="test: too large")
+        assert not exits._holds(FUT)  # a pass trims it back to the position
+        await exits.service()
+        assert cover_of(trader, FUT)[0] == cover_of(trader, FUT)[1]
+        assert exits._holds(FUT)
+        assert await trader.on_signal(desk.engine, desk.signal(SignalKind.EXIT, FUT, 19_520.0))
+        assert not exits._holds(FUT)  # closing: the timer works it
+        assert rule_11(trader) == []
+    finally:
+        await desk.close()

@@ -250,3 +250,22 @@ def test_premium_sizing_keeps_a_stop_filled_at_its_limit_within_the_risk_cap(
     quantity = premium_quantity(premium, worst, lot, cap, 10**12)
     assert quantity % lot == 0
     assert quantity * (premium - worst) <= cap + 1e-6
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.floats(min_value=1e-6, max_value=1e9, allow_nan=False) | st.integers(1, 10**6),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_remembered_ratio_with_any_values_is_the_decimal_read_afresh(values):
+    """Sizing remembers the ratios it read (the config's repeat on every entry): a value
+    read again, or read after the memo is full, is the same decimal as a fresh read."""
+    from kitetui.money import exact_ratio
+    from kitetui.trading import sizing
+
+    for value in values + values:
+        assert sizing._ratio(value) == exact_ratio(value)
+    assert len(sizing._RATIOS) <= sizing._RATIOS_KEPT
