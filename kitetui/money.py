@@ -144,6 +144,40 @@ def sum_charges(start: Charges, more: list[Charges]) -> Charges:
         )
 
 
+class ChargesSum:
+    """Charges added one at a time, summed by component only when read (``total``).
+
+    A tally or a portfolio that added each fill's or trade's ``Charges`` into a new
+    record as it came built eight exact sums an addend; most of them were never read
+    before the next. Addends wait in a list (summed at ``KEEP``, so it stays bounded),
+    and ``total`` is the same digits as adding each as it came (``sum_charges``)."""
+
+    __slots__ = ("_sum", "_waiting")
+    KEEP = 256
+
+    def __init__(self, start: Charges = NO_CHARGES) -> None:
+        self._sum = start
+        self._waiting: list[Charges] = []
+
+    def add(self, charges: Charges) -> None:
+        waiting = self._waiting
+        waiting.append(charges)
+        if len(waiting) >= self.KEEP:
+            self._sum, self._waiting = sum_charges(self._sum, waiting), []
+
+    @property
+    def total(self) -> Charges:
+        if self._waiting:
+            self._sum, self._waiting = sum_charges(self._sum, self._waiting), []
+        return self._sum
+
+    def copy(self) -> ChargesSum:
+        """A sum of its own, from what this one holds (adding to either leaves the other)."""
+        both = ChargesSum(self._sum)
+        both._waiting = list(self._waiting)
+        return both
+
+
 def to_paise(rupees: Decimal) -> int:
     """Exact rupees -> integer paise, half-up (away from zero for negatives)."""
     return int((rupees * _HUNDRED).to_integral_value(rounding=ROUND_HALF_UP))

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kitetui.money import Charges, exact_fraction, exact_ratio
+from kitetui.money import EXACT, NO_CHARGES, Charges, ChargesSum, exact_fraction, exact_ratio
 
 _AMOUNTS = st.decimals(min_value=-(10**9), max_value=10**9, places=12, allow_nan=False)
 _CHARGES = st.builds(Charges, **{f.name: _AMOUNTS for f in fields(Charges)})
@@ -47,3 +47,24 @@ def test_exact_ratio_of_a_tick_and_a_price() -> None:
 def test_exact_ratio_of_a_non_finite_value_is_a_value_error(value: float) -> None:
     with pytest.raises(ValueError, match="not a finite number"):
         exact_ratio(value)
+
+
+def test_charges_sum_reads_as_adding_each_as_it_came_and_a_copy_is_its_own() -> None:
+    """Past ``KEEP`` addends (summed on the way) and at any read between, ``total`` is the
+    component sums added one at a time; a copy and its original add apart."""
+    parts = [
+        Charges(brokerage=Decimal(i % 7) / 3, stt=Decimal(i) / 1000, gst=Decimal("0.18") * i)
+        for i in range(ChargesSum.KEEP * 2 + 5)
+    ]
+    summed, expected = ChargesSum(), NO_CHARGES
+    for i, part in enumerate(parts):
+        summed.add(part)
+        with localcontext(EXACT):
+            expected = expected + part
+        if i % 97 == 0 or i == len(parts) - 1:
+            assert summed.total == expected
+    other = summed.copy()
+    other.add(parts[1])
+    assert summed.total == expected
+    with localcontext(EXACT):
+        assert other.total == expected + parts[1]

@@ -43,13 +43,11 @@ from decimal import Decimal, localcontext
 from typing import Any, ClassVar
 
 from kitetui.clock import ist_date
-from kitetui.money import EXACT, NO_CHARGES, Charges, sum_charges
+from kitetui.money import EXACT, Charges, ChargesSum
 from kitetui.performance.trades import ZERO, Trade
 
 TRADING_DAYS_PER_YEAR = 252
 NS_PER_DAY = 86_400 * 1_000_000_000
-# A tally sums the charges it was given when read, or once it holds this many.
-_UNSUMMED_KEPT = 256
 _ADD = EXACT.add  # ``+`` under ``localcontext(EXACT)``, without entering it (money._ADD)
 
 
@@ -182,11 +180,10 @@ class Tally:
     """
 
     gross: Decimal = ZERO
-    _charges: Charges = NO_CHARGES  # the sum of the trades' charges up to ``_unsummed``
-    # The charges of the trades added since, summed when read (``charges``): a trade's
-    # ``Charges`` added to each of its seven parts' tallies as it closed was a new
-    # record of eight sums per part, a third of what a tally's ``add`` cost.
-    _unsummed: list[Charges] = field(default_factory=list)
+    # The trades' charges, summed when read (``charges``): a trade's ``Charges`` added
+    # to each of its seven parts' tallies as it closed was a new record of eight sums
+    # per part, a third of what a tally's ``add`` cost.
+    _charges: ChargesSum = field(default_factory=ChargesSum)
     turnover: Decimal = ZERO
     trades: int = 0  # closed round trips
     open_trades: int = 0
@@ -208,9 +205,7 @@ class Tally:
         additions (``_ADD``: ``+`` under ``localcontext(EXACT)``, without entering it)."""
         add = _ADD
         self.gross = add(self.gross, trade.gross)
-        self._unsummed.append(trade.charges)
-        if len(self._unsummed) >= _UNSUMMED_KEPT:
-            self._sum_charges()
+        self._charges.add(trade.charges)
         self.turnover = add(self.turnover, trade.turnover)
         if not trade.closed:
             self.open_trades += 1
@@ -235,13 +230,7 @@ class Tally:
     def charges(self) -> Charges:
         """Every added trade's charges, summed component by component in the order the
         trades were added (the same exact sums as adding each as it came)."""
-        if self._unsummed:
-            self._sum_charges()
-        return self._charges
-
-    def _sum_charges(self) -> None:
-        self._charges = sum_charges(self._charges, self._unsummed)
-        self._unsummed = []
+        return self._charges.total
 
     def _follow(self, record: ClosedTrade) -> None:
         """``record`` (closing at or after every trade followed so far) into the curve."""
@@ -282,7 +271,7 @@ class Tally:
         """A copy with ``trades`` (still open, marked now) added: the desk's closed
         figures stay as they are while the open ones move with every mark."""
         both = copy.copy(self)  # open trades touch neither the closed list nor the curve
-        both._unsummed = list(self._unsummed)  # (but they add charges)
+        both._charges = self._charges.copy()  # (but they add charges)
         for trade in trades:
             if trade.closed:
                 raise ValueError("with_open takes open trades only")

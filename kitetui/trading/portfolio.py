@@ -34,11 +34,8 @@ from array import array
 from dataclasses import dataclass
 
 from kitetui.domain import Fill, Position, Product, to_paise
-from kitetui.money import sum_charges
-from kitetui.trading.charges import NO_CHARGES, Charges
-
-# The run's charges by component are summed when read, or once this many fills wait.
-_UNSUMMED_KEPT = 256
+from kitetui.money import ChargesSum
+from kitetui.trading.charges import Charges
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +160,9 @@ class Portfolio:
         self._day_start_realized_paise = 0
         self._charges_paise = 0
         self._day_start_charges_paise = 0
-        self._charges: Charges = NO_CHARGES  # exact components, the run's sum up to:
-        # the charges of the fills applied since, summed when read (``charges``): the
-        # ledger moves by ``charges_paise``; the components are for the run's summary
-        self._unsummed: list[Charges] = []
+        # The exact components, summed when read (``charges``): the ledger moves by
+        # ``charges_paise``; the components are for the run's summary.
+        self._charges = ChargesSum()
         # The equity curve, one point a batch: as two int64 columns (16 B a point) rather
         # than a list of tuples (~140 B), since a year's backtest records ~94,000 points.
         self._curve_ts = array("q")
@@ -275,9 +271,7 @@ class Portfolio:
         charged = fill.charges.paise
         book.charges_paise += charged
         self._charges_paise += charged
-        self._unsummed.append(fill.charges.charges)
-        if len(self._unsummed) >= _UNSUMMED_KEPT:
-            self._sum_charges()
+        self._charges.add(fill.charges.charges)
         return charged
 
     def mark(self, symbol: str, price: float) -> bool:
@@ -373,13 +367,7 @@ class Portfolio:
     def charges(self) -> Charges:
         """The charges by component, exact rupees (their total rounds to about
         ``charges_paise``: that one rounds each order, this sums exactly)."""
-        if self._unsummed:
-            self._sum_charges()
-        return self._charges
-
-    def _sum_charges(self) -> None:
-        self._charges = sum_charges(self._charges, self._unsummed)
-        self._unsummed = []
+        return self._charges.total
 
     @property
     def net_pnl_paise(self) -> int:
