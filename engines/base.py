@@ -515,7 +515,7 @@ class Engine:
         return strategy
 
     def instrument(self, symbol: str) -> Instrument | None:
-        return self.master.get(self.exchange.value, symbol)
+        return self.master.get(self.exchange._value_, symbol)
 
     def lot_size(self, symbol: str) -> int:
         instrument = self.instrument(symbol)

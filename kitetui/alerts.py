@@ -123,8 +123,8 @@ class Alerter:
     def on_fill(self, order: Order, fill: Fill) -> None:
         if "Filled" not in self._wanted or order.purpose is OrderPurpose.STOP:
             return  # a stop's fill is its own alert (StopFilled)
-        what = order.purpose.value.lower()
-        side = fill.side.value
+        what = order.purpose._value_.lower()
+        side = fill.side._value_
         self._raise(
             "Filled",
             f"Filled {side} {fill.symbol}",

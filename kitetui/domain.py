@@ -21,6 +21,10 @@ NS_PER_SECOND = 1_000_000_000
 NS_PER_MINUTE = 60 * NS_PER_SECOND
 
 
+# Readers on a per-row path (the journal's rows, the snapshots' order views, the
+# records, the alerts) read a member's value as ``member._value_``: enum's documented
+# sunder attribute, the same ``str``, read as a plain attribute. ``.value`` is a
+# property that costs two Python frames a read (~130k reads in a 25-day backtest).
 class Exchange(StrEnum):
     NSE = "NSE"
     BSE = "BSE"

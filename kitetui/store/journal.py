@@ -128,12 +128,13 @@ _POSITION_UPSERT = (
 )
 
 
+# ``._value_``, not ``.value``, on these per-row paths: see the note in ``kitetui.domain``.
 def _position_row(run_id: str, p: Position) -> tuple:
     return (
         run_id,
         p.symbol,
         p.engine,
-        p.product.value,
+        p.product._value_,
         p.quantity,
         p.avg_price,
         p.last_price,
@@ -144,16 +145,16 @@ def _position_row(run_id: str, p: Position) -> tuple:
 
 def _order_update_row(o: Order) -> tuple:
     return (
-        o.status.value,
+        o.status._value_,
         o.filled_qty,
         o.avg_price,
         o.broker_order_id,
         scrub(o.reason),  # a broker's error text may quote a secret (secret_values)
-        o.order_type.value,
+        o.order_type._value_,
         o.quantity,
         o.price,
         o.trigger_price,
-        o.purpose.value,
+        o.purpose._value_,
         o.ts_ns,
         o.signal_id,
         o.tag,
@@ -371,7 +372,7 @@ class Journal:
                 signal.strategy,
                 signal.symbol,
                 signal.timeframe_s,
-                signal.kind.value,
+                signal.kind._value_,
                 signal.price,
                 signal.reason,
                 signal.confidence,
@@ -446,7 +447,7 @@ class Journal:
                 purpose,
                 side,
                 requested_qty,
-                decision.verdict.value,
+                decision.verdict._value_,
                 decision.quantity,
                 decision.rule,
                 decision.reason,
@@ -499,7 +500,7 @@ class Journal:
             self._event_reasons.pop(tag, None)
         else:
             self._event_reasons[tag] = reason
-        return (tag, ts_ns, order.status.value, None if same else reason)
+        return (tag, ts_ns, order.status._value_, None if same else reason)
 
     def add_equity_point(self, ts_ns: int, equity_paise: int) -> None:
         """One point of the curve; one at or before the newest already taken is dropped
@@ -670,10 +671,10 @@ class Journal:
             fill.tag,
             fill.engine,
             fill.symbol,
-            fill.side.value,
+            fill.side._value_,
             fill.quantity,
             fill.price,
-            fill.product.value,
+            fill.product._value_,
             fill.ts_ns,
             clock_ns,
             *charge_columns(fill.charges),
@@ -685,13 +686,13 @@ class Journal:
             self.run_id,
             order.engine,
             order.symbol,
-            order.exchange.value,
-            order.side.value,
+            order.exchange._value_,
+            order.side._value_,
             order.quantity,
-            order.order_type.value,
-            order.product.value,
-            order.purpose.value,
-            order.status.value,
+            order.order_type._value_,
+            order.product._value_,
+            order.purpose._value_,
+            order.status._value_,
             order.ts_ns,
             order.price,
             order.trigger_price,
@@ -701,8 +702,8 @@ class Journal:
             order.broker_order_id,
             order.signal_id,
             scrub(order.reason),
-            order.validity.value,
-            order.variety.value,
+            order.validity._value_,
+            order.variety._value_,
             seq,
         )
 

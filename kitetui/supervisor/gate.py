@@ -32,7 +32,7 @@ from typing import Any
 from kitetui.clock import DataClock, ist_date, ist_day_number
 from kitetui.commands import Command, CommandResult
 from kitetui.config import AppConfig, check_armed
-from kitetui.domain import Bar, Event, OrderPurpose, Tick, TradingState
+from kitetui.domain import Bar, Event, OrderPurpose, Tick
 from kitetui.events import EventKind
 from kitetui.kite.session import LoginRequired
 from kitetui.market.calendar import nse as nse_calendar
@@ -64,7 +64,7 @@ from kitetui.supervisor.snapshots import Publisher
 from kitetui.supervisor.update_lanes import UpdateLanes
 from kitetui.trading.exits import CLOSING
 from kitetui.trading.portfolio import Portfolio
-from kitetui.trading.risk import RiskEngine, RiskLimits
+from kitetui.trading.risk import LimitBreached, RiskEngine, RiskLimits
 from kitetui.trading.trader import Trader
 from kitetui.trading.warmup import WarmUp
 from kitetui.venues import build_venue
@@ -266,6 +266,9 @@ class Supervisor:
         )
         self.gaps = GapDetector(breaks=session_breaks(self.calendar.special_sessions))
         self._known = frozenset(self.contracts)
+        # ``_deliver``: whether every known symbol is routed, for the routes checked.
+        self._routes_checked: dict[str, list[Any]] | None = None
+        self._routes_all = False
         self._unknown_symbols: set[str] = set()
         # What the print just accepted filled or triggered (``_accept``, ``_react``).
         self._filled: list[Any] = []
@@ -473,10 +476,16 @@ class Supervisor:
             self.publisher.last_item_wall_ns = time.time_ns()
         if new_day:
             await self.sessions.start(ts)
-        self.sessions.entry_window(ts)
+        sessions = self.sessions
+        sessions.entry_window(ts)
         if not warm:
-            await self._risk_checks(ts)
-            await self.sessions.square_off(ts)
+            # The loss limits and the square-off are asked synchronously: on most batches
+            # no limit newly trips and no square-off is due, and they await nothing.
+            breaches = self.risk.on_pnl(*self.portfolio.day_pnls())
+            if breaches:
+                await self._risk_checks(ts, breaches)
+            if sessions.square_off_may_be_due(ts):
+                await sessions.square_off(ts)
         await self._deliver(accepted)
         if not warm:
             if not self.feed.live:  # live, the venue's timer does it beside the ticks
@@ -661,16 +670,25 @@ class Supervisor:
             )
         )
 
-    async def _risk_checks(self, ts: int) -> None:
+    async def _risk_checks(self, ts: int, breaches: list[LimitBreached] | None = None) -> None:
         """The day's P&L against the loss limits: a halt flattens everything, a blocked
         symbol is flattened. Live, each flatten runs beside its symbol's lane
         (``Trader.flatten_soon``): one hung at Kite holds no other symbol's batch, and
-        none waits behind its symbol's hung entry placement."""
+        none waits behind its symbol's hung entry placement.
+
+        ``breaches``: what ``RiskEngine.on_pnl`` just tripped, when the caller asked it
+        (the batch path does, synchronously, and calls this only when something
+        tripped: on most batches nothing does). ``on_pnl`` reports the loss halt only
+        while no loss halt was set, so before it the desk was halted by the kill switch
+        alone; and it blocks only symbols not blocked before, so the others were."""
+        if breaches is None:
+            breaches = self.risk.on_pnl(*self.portfolio.day_pnls())
+            if not breaches:
+                return
         trader, risk = self.trader, self.risk
-        was_halted = risk.state is TradingState.HALTED
-        blocked_before = set(risk.blocked_symbols)
-        risk.on_pnl(*self.portfolio.day_pnls())
-        if risk.state is TradingState.HALTED and not was_halted:
+        newly_blocked = {b.symbol for b in breaches if b.symbol}
+        blocked_before = set(risk.blocked_symbols) - newly_blocked
+        if any(not b.symbol for b in breaches) and not risk.kill_switch:
             reason = risk.halted_reason or "max daily loss"
             trader.record_event(
                 Event(ts_ns=ts, kind=EventKind.TRADING_HALTED, level="ERROR", message=reason)
@@ -694,7 +712,15 @@ class Supervisor:
         """Each engine, in the config's order, gets the items it subscribed to."""
         routes = self.routes
         if len(self.engines) == 1:  # every route leads to it: no sorting by engine
-            items = [item for item in accepted if item.symbol in routes]
+            if routes is not self._routes_checked:  # a reroute: its routes anew
+                self._routes_checked = routes
+                self._routes_all = self._known <= routes.keys()
+            # Every print accepted is of a known symbol: when all are routed, all go.
+            items = (
+                accepted
+                if self._routes_all
+                else [item for item in accepted if item.symbol in routes]
+            )
             if items:
                 await self.engines[0].deliver(items)
             return

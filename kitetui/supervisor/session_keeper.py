@@ -82,6 +82,12 @@ class SessionKeeper:
         else:
             risk.clear_block(ENTRY_CUTOFF)
 
+    def square_off_may_be_due(self, ts: int) -> bool:
+        """From the earlier of the day's square-off times on: asked synchronously after
+        every batch, so the many before it await nothing (``square_off`` checks again)."""
+        plan = self.plan
+        return ist_minute_of_day(ts) >= min(plan.square_off_equity, plan.square_off_fno)
+
     async def square_off(self, ts: int) -> None:
         """At the day's square-off time every intraday position is closed (live, each in
         beside its symbol's lane: ``Trader.flatten_soon``)."""

@@ -180,6 +180,12 @@ class Portfolio:
         # Round trips (a symbol from flat back to flat, or through zero): count, winners.
         self.trades_closed = 0
         self.trades_won = 0
+        # ``day_pnls``' figures that only a fill or a new day moves, and the books open
+        # then, as of ``(fills_applied, days)`` (``_settle_day``).
+        self._day_settled_at: tuple[int, int] | None = None
+        self._day_closed: dict[str, int] = {}  # per book: its day P&L less the open part
+        self._day_realized = 0  # every book's realized P&L
+        self._day_open: list[tuple[str, _Book]] = []
 
     # ------------------------------------------------------------------ fills and marks
 
@@ -500,33 +506,45 @@ class Portfolio:
         return {symbol: book.day_net_paise for symbol, book in self._books.items()}
 
     def day_pnls(self) -> tuple[int, dict[str, int]]:
-        """``(day_pnl_paise, day_pnl_by_symbol())`` in one pass over the books: the
-        loss limits read both after every batch, and each alone walks every book and
-        marks each open one again."""
-        realized = unrealized = 0
-        by_symbol: dict[str, int] = {}
-        for symbol, book in self._books.items():
-            quantity = book.quantity
-            if quantity:  # ``_Book.unrealized_paise`` spelled out: per open book, per batch
-                value = abs(quantity) * book.last_paise
-                open_paise = value - book.cost_paise if quantity > 0 else book.cost_paise - value
-            else:
-                open_paise = 0
-            realized += book.realized_paise
+        """``(day_pnl_paise, day_pnl_by_symbol())``: the loss limits read both after every
+        batch. A book's realized P&L and charges, and which books are open, move only by
+        a fill or a new day, so those parts are worked out once per fill or day
+        (``_settle_day``); each batch adds the open books' unrealized P&L at their marks,
+        in whole paise (the same integers, summed in another order)."""
+        if self._day_settled_at != (self.fills_applied, self._days):
+            self._settle_day()
+        by_symbol = self._day_closed.copy()
+        unrealized = 0
+        for symbol, book in self._day_open:
+            quantity = book.quantity  # ``_Book.unrealized_paise`` spelled out
+            value = abs(quantity) * book.last_paise
+            open_paise = value - book.cost_paise if quantity > 0 else book.cost_paise - value
             unrealized += open_paise
-            by_symbol[symbol] = (
-                book.realized_paise
-                - book.day_start_realized_paise
-                + open_paise
-                - (book.charges_paise - book.day_start_charges_paise)
-            )
+            by_symbol[symbol] += open_paise
         day = (
-            realized
+            self._day_realized
             - self._day_start_realized_paise
             + unrealized
             - (self._charges_paise - self._day_start_charges_paise)
         )
         return day, by_symbol
+
+    def _settle_day(self) -> None:
+        """``day_pnls``' parts a mark does not move, in the books' order."""
+        self._day_settled_at = (self.fills_applied, self._days)
+        closed: dict[str, int] = {}
+        realized = 0
+        open_books: list[tuple[str, _Book]] = []
+        for symbol, book in self._books.items():
+            realized += book.realized_paise
+            closed[symbol] = (
+                book.realized_paise
+                - book.day_start_realized_paise
+                - (book.charges_paise - book.day_start_charges_paise)
+            )
+            if book.quantity:
+                open_books.append((symbol, book))
+        self._day_closed, self._day_realized, self._day_open = closed, realized, open_books
 
     # ------------------------------------------------------------------ equity curve
 

@@ -159,12 +159,12 @@ class TraderRecords:
                 engine=signal.engine,
                 strategy=signal.strategy,
                 symbol=signal.symbol,
-                kind=signal.kind.value,
+                kind=signal.kind._value_,
                 price=signal.price,
                 reason=signal.reason,
                 confidence=signal.confidence,
                 indicators=tuple(sorted(signal.indicators.items())),
-                risk_verdict=decision.verdict.value if decision else "",
+                risk_verdict=decision.verdict._value_ if decision else "",
                 risk_reason=decision.reason if decision else "",
             )
         )
@@ -175,8 +175,8 @@ class TraderRecords:
             intent.signal_id,
             intent.engine,
             intent.symbol,
-            intent.purpose.value,
-            intent.side.value,
+            intent.purpose._value_,
+            intent.side._value_,
             intent.quantity,
             decision,
         )
@@ -185,7 +185,7 @@ class TraderRecords:
             self.note_blocked(
                 intent.engine,
                 decision.rule,
-                decision.verdict.value,
+                decision.verdict._value_,
                 self.clock.now_ns,
                 intent.symbol,
                 decision.reason,
@@ -197,7 +197,7 @@ class TraderRecords:
                     level="WARNING",
                     symbol=intent.symbol,
                     engine=intent.engine,
-                    message=f"{intent.purpose.value} {intent.side.value} {intent.quantity}: "
+                    message=f"{intent.purpose._value_} {intent.side._value_} {intent.quantity}: "
                     f"{decision.reason}",
                     data={"rule": decision.rule, "quantity": decision.quantity},
                 )
