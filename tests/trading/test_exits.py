@@ -816,3 +816,24 @@ async def test_timer_skips_a_protected_symbol_without_settling_it_again(tmp_path
         assert rule_11(trader) == []
     finally:
         await desk.close()
+
+
+async def test_a_quiet_symbol_is_not_skipped_once_a_refusal_is_read_back(tmp_path: Path) -> None:
+    """The timer's pass skips a symbol found quiet at the same orders and position only
+    while nothing else is kept for it: a stop read back REJECTED (``read_back``, its
+    order count not moved) is handled at the next pass, not skipped as quiet."""
+    desk = await _desk(tmp_path)
+    try:
+        exits, trader = desk.exits, desk.trader
+        await _long(desk)
+        await exits.service()
+        assert FUT in exits._quiet  # found quiet: the next passes would skip it
+        [stop] = working(trader, FUT, OrderPurpose.STOP)
+        exits.read_back(stop, replace(stop, status=OrderStatus.REJECTED, reason="RMS: refused"))
+        await exits.service()
+        assert FUT not in exits._unheard_refusals
+        assert working(trader, FUT, OrderPurpose.FLATTEN), "a refused stop means exit now"
+        await trader.journal.flush()
+        assert _events(desk, "StopRejected")
+    finally:
+        await desk.close()
