@@ -565,18 +565,8 @@ class Supervisor:
                         self._refuse_entries_after_gap(note)
                 released = validator.take_released()
             if reason is not None:
-                self.trader.record_event(
-                    Event(
-                        ts_ns=ts,
-                        kind=EventKind.TICK_SKIPPED
-                        if isinstance(item, Tick)
-                        else EventKind.BAR_SKIPPED,
-                        level="WARNING",
-                        symbol=item.symbol,
-                        message=reason,
-                        data={"reason": reason},
-                    )
-                )
+                kind = EventKind.TICK_SKIPPED if isinstance(item, Tick) else EventKind.BAR_SKIPPED
+                _warn(self.trader, ts, kind, item.symbol, reason, {"reason": reason})
                 continue
             for earlier in released:  # news, not noise: it goes to bars and indicators
                 if self._accept(earlier, ts, warm, accepted):
@@ -631,15 +621,7 @@ class Supervisor:
     def _gap(self, symbol: str, ts: int, gap: str) -> None:
         """A hole in a routed symbol's data (``GapDetector``), said in the journal."""
         if symbol in self.routes:
-            self.trader.record_event(
-                Event(
-                    ts_ns=ts,
-                    kind=EventKind.DATA_GAP,
-                    level="WARNING",
-                    symbol=symbol,
-                    message=gap,
-                )
-            )
+            _warn(self.trader, ts, EventKind.DATA_GAP, symbol, gap)
 
     async def _react(self) -> None:
         """The trader hears of what the last accepted print filled (and of what the rest
@@ -660,14 +642,12 @@ class Supervisor:
         if symbol in self._unknown_symbols:
             return
         self._unknown_symbols.add(symbol)
-        self.trader.record_event(
-            Event(
-                ts_ns=ts,
-                kind=EventKind.UNKNOWN_SYMBOL,
-                level="WARNING",
-                symbol=symbol,
-                message="not in the instrument master: its data is skipped",
-            )
+        _warn(
+            self.trader,
+            ts,
+            EventKind.UNKNOWN_SYMBOL,
+            symbol,
+            "not in the instrument master: its data is skipped",
         )
 
     async def _risk_checks(self, ts: int, breaches: list[LimitBreached] | None = None) -> None:
@@ -697,15 +677,7 @@ class Supervisor:
             await trader.flatten_all_soon(OrderPurpose.FLATTEN, reason)
         for symbol in set(risk.blocked_symbols) - blocked_before:
             reason = risk.blocked_symbols[symbol]
-            trader.record_event(
-                Event(
-                    ts_ns=ts,
-                    kind=EventKind.SYMBOL_BLOCKED,
-                    level="WARNING",
-                    symbol=symbol,
-                    message=reason,
-                )
-            )
+            _warn(trader, ts, EventKind.SYMBOL_BLOCKED, symbol, reason)
             await trader.flatten_soon(symbol, OrderPurpose.FLATTEN, reason)
 
     async def _deliver(self, accepted: list[Item]) -> None:
@@ -797,3 +769,17 @@ class Supervisor:
         if status == "FINISHED" and self._full_speed:  # a backtest's own database
             await compact_single_run(self.db, self.run_id, self.clock.now_ns)
         await self.db.close()
+
+
+def _warn(
+    trader: Any,
+    ts: int,
+    kind: EventKind,
+    symbol: str,
+    message: str,
+    data: dict[str, object] | None = None,
+) -> None:
+    """A WARNING about ``symbol``'s data or limits, journaled (never silent)."""
+    trader.record_event(
+        Event(ts_ns=ts, kind=kind, level="WARNING", symbol=symbol, message=message, data=data or {})
+    )
