@@ -519,6 +519,9 @@ class Supervisor:
         summary = self.summary
         assert summary is not None
         gap_check, mark = self.gaps.check, self.portfolio.mark
+        # ``mark`` moves only a held symbol's book; a bar's close is sound (the
+        # validator's ``0 < low <= close``), so any other symbol's is only stored.
+        held, marks = self.portfolio.held, self.portfolio.marks
         turnover, last_prices = self._turnover, self.last_prices
         on_market, take_triggered = self.broker.on_market, self.broker.take_triggered
         for item in batch:
@@ -537,7 +540,10 @@ class Supervisor:
                     if item.volume:
                         turnover[symbol] = turnover.get(symbol, 0.0) + price * item.volume
                     last_prices[symbol] = price
-                    mark(symbol, price)
+                    if symbol in held:
+                        mark(symbol, price)
+                    else:
+                        marks[symbol] = price
                     accepted.append(item)
                     if warm:
                         continue
