@@ -524,6 +524,9 @@ class Supervisor:
         held, marks = self.portfolio.held, self.portfolio.marks
         turnover, last_prices = self._turnover, self.last_prices
         on_market, take_triggered = self.broker.on_market, self.broker.take_triggered
+        # Both answer [] and change nothing for a print of a symbol with nothing working
+        # while no triggered stop waits to be taken (``Broker.watched``): most bars.
+        resting, untaken = self.broker.watched()
         for item in batch:
             symbol = item.symbol
             if symbol not in known:  # before the validator: its notes would follow
@@ -545,7 +548,7 @@ class Supervisor:
                     else:
                         marks[symbol] = price
                     accepted.append(item)
-                    if warm:
+                    if warm or (symbol not in resting and not untaken):
                         continue
                     filled = on_market(item)
                     if filled:
