@@ -252,58 +252,80 @@ class Engine:
         anything else the engine does (a decision, a signal) and at the batch's end: the
         journal sees every HOLD in the order ``count_hold`` would have shown it. Anything
         else goes through ``decide``. Deciding is synchronous; only a signal that may
-        trade awaits the trader."""
+        trade awaits the trader.
+
+        Over such a run nothing but the loop runs, so what each bar would set on the
+        engine (``bars_seen``, ``heartbeat_ns``, ``signals_emitted``) is tallied in
+        locals and set with the hand-over (``_caught_up``), and whether the engine
+        counts HOLDs (``_decided``'s ``trading``), its subscriptions and each code's
+        reason (``ColumnCursor.always``) are read once, again after anything else."""
         timeframe_s = self.timeframe_s
         decide = self.decide
         cursors = self._columns  # only ``decide`` opens a cursor (``_open_columns``)
         trader, name, held_signal = self.trader, self.name, self._held_signal
         span_ns = timeframe_s * NS_PER_SECOND  # a bar's length: its end is ts_ns + span_ns
         holds: list[Hold] = []  # the run of HOLDs not yet handed over
+        seen = end_ns = 0  # the run's bars stepped over, and the newest one's end
+        subscriptions = self.subscriptions
+        counting = self.state in _ACTIVE and not trader.warmup.active
         try:
             for item in items:
                 if type(item) is Bar and item.timeframe_s == timeframe_s:
                     symbol = item.symbol
                     cursor = cursors.get(symbol)
-                    if cursor is not None and symbol in self.subscriptions:
+                    if cursor is not None and symbol in subscriptions:
                         # ``decide`` with an open cursor
-                        self.bars_seen += 1
-                        end_ns = self.heartbeat_ns = item.ts_ns + span_ns
+                        seen += 1
+                        end_ns = item.ts_ns + span_ns
                         code = cursor.step(item)
-                        if code >= FIRST_HOLD and cursor.held[code - FIRST_HOLD] == ALWAYS:
-                            # ``_decided`` for a HOLD whatever the position
-                            if self.state in _ACTIVE and not trader.warmup.active:
-                                self.signals_emitted += 1
+                        reason = cursor.always[code]
+                        if reason is not None:  # ``_decided`` for a HOLD whatever the position
+                            if counting:
                                 holds.append(
                                     (
                                         name,
                                         symbol,
-                                        cursor.reasons[code - FIRST_HOLD],
+                                        reason,
                                         end_ns,
                                         held_signal,
                                         (item, cursor.chunk, cursor.offset),  # ``where()``
                                     )
                                 )
                             continue
-                        if holds:
-                            handed, holds = holds, []
-                            trader.count_holds(handed)
+                        self._caught_up(seen, end_ns, holds)  # ``_decided`` reads the end
+                        seen, holds = 0, []
                         signal = self._stepped(item, cursor, code)
                     else:
-                        if holds:
-                            handed, holds = holds, []
-                            trader.count_holds(handed)
+                        if seen or holds:
+                            self._caught_up(seen, end_ns, holds)
+                            seen, holds = 0, []
                         signal = decide(item)
                     if signal is not None:
                         await self.act(signal)
+                    subscriptions = self.subscriptions
+                    counting = self.state in _ACTIVE and not trader.warmup.active
                     continue
-                if holds:
-                    handed, holds = holds, []
-                    trader.count_holds(handed)
+                if seen or holds:
+                    self._caught_up(seen, end_ns, holds)
+                    seen, holds = 0, []
                 for bar in self._bars_from(item):
                     await self.on_bar(bar)
+                subscriptions = self.subscriptions
+                counting = self.state in _ACTIVE and not trader.warmup.active
         finally:
-            if holds:
-                trader.count_holds(holds)
+            if seen or holds:
+                self._caught_up(seen, end_ns, holds)
+
+    def _caught_up(self, seen: int, end_ns: int, holds: list[Hold]) -> None:
+        """``process``'s run of HOLDs as ``decide`` leaves the engine after each: ``seen``
+        bars stepped over, the newest ending at ``end_ns``, and ``holds`` counted (each a
+        signal emitted) and handed to the trader."""
+        if seen:
+            self.bars_seen += seen
+            self.heartbeat_ns = end_ns
+        if holds:
+            self.signals_emitted += len(holds)
+            self.trader.count_holds(holds)
 
     async def on_bar(self, bar: Bar) -> None:
         """A bar closed: decide on it, and act on a signal that may trade."""

@@ -22,7 +22,7 @@ from kitetui.market.bar_columns import BarColumns
 from kitetui.market.bar_history import CHART_BARS, Entry
 from kitetui.market.packed import price_array
 from strategies.base import Decision, Strategy
-from strategies.columns import Chunk, ChunkPrices, ColumnDecider
+from strategies.columns import ALWAYS, FIRST_HOLD, Chunk, ChunkPrices, ColumnDecider
 
 __all__ = ["CHUNK", "ColumnCursor"]
 
@@ -51,6 +51,7 @@ class ColumnCursor:
         "_rows",
         "_segment",
         "_ts",
+        "always",
         "chunk",
         "held",
         "offset",
@@ -64,6 +65,19 @@ class ColumnCursor:
         self._decider = decider
         self.reasons = decider.reasons
         self.held = decider.held
+        # Per code (a byte), its reason if it is a HOLD whatever the position, else None;
+        # one entry more, read for -1 (a bar not the column's next): the engine counts
+        # such a HOLD with one look (``Engine.process``), not a sum and two.
+        self.always: tuple[str | None, ...] = (
+            *(
+                self.reasons[code - FIRST_HOLD]
+                if FIRST_HOLD <= code < FIRST_HOLD + len(self.held)
+                and self.held[code - FIRST_HOLD] == ALWAYS
+                else None
+                for code in range(256)
+            ),
+            None,
+        )
         self._segment = 0
         self._row = 0  # the segment's next row to decide
         self._current: _Part | None = None

@@ -19,7 +19,7 @@ Three failures are told apart, because the exit manager answers each differently
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence, Sized
 from typing import Any, Protocol, runtime_checkable
 
 from kitetui.domain import Bar, Fill, Order, OrderType, Tick
@@ -79,6 +79,15 @@ class Broker(Protocol):
 
     def take_triggered(self) -> list[Order]:
         """Stops that triggered and rest unfilled since the last call (simulated)."""
+        ...
+
+    def watched(self) -> tuple[Container[str], Sized]:
+        """Live views of what a print must reach the broker for: the symbols with an
+        order working here, and the stops triggered and not yet taken. For a print of a
+        symbol not in the first while the second is empty, ``on_market`` and
+        ``take_triggered`` would both answer [] and change nothing, so the desk's gate,
+        which binds the two views once a batch, does not make the calls (most bars of a
+        backtest are of a symbol with nothing working). A real exchange: both empty."""
         ...
 
     def settle_at_expiry(

@@ -61,7 +61,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Mapping, Sequence, Sized
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -129,6 +129,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_NOTHING: frozenset[str] = frozenset()  # ``watched``: no print ever reaches Kite's book
 
 NOT_PLACED_REASON = "not placed (timeout, not in the order book)"
 MAX_TAG_LENGTH = 20
@@ -773,6 +775,10 @@ class KiteBroker:
     def take_triggered(self) -> list[Order]:
         """Kite reports a triggered stop by an update like any other change."""
         return []
+
+    def watched(self) -> tuple[Container[str], Sized]:
+        """Nothing: Kite's fills and triggers come as updates, never from a print."""
+        return _NOTHING, _NOTHING
 
     def settle_at_expiry(
         self, tags: Sequence[str], ts_ns: int, price: float

@@ -12,7 +12,7 @@ no protocol (the local exchange) uses ``PaperBook`` directly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence, Sized
 
 from kitetui.brokers.paper_book import Liquidity, OrderFill, PaperBook
 from kitetui.domain import Bar, Fill, Order, OrderType, Tick
@@ -116,6 +116,11 @@ class PaperBroker:
     def take_triggered(self) -> list[Order]:
         """Stops that triggered but did not fill since the last call (now OPEN limits)."""
         return self.book.take_triggered()
+
+    def watched(self) -> tuple[Container[str], Sized]:
+        """The symbols with an order working, and the stops triggered and not yet taken
+        (``PaperBook.watched``)."""
+        return self.book.watched()
 
     def settle_at_expiry(self, tags: Sequence[str], ts_ns: int, price: float) -> list[OrderFill]:
         """The exchange's settlement of an expired contract: the named closes filled at

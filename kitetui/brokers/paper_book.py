@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -121,6 +121,7 @@ class PaperBook:
         self._finished: deque[str] = deque()  # tags in the order they finished (bounded)
         self._working: dict[str, Order] = {}  # OPEN / TRIGGER_PENDING, in placement order
         # The same orders by symbol: a bar looks at its own symbol's only (``_eligible``).
+        # A symbol whose last order stopped working leaves it (``watched``).
         self._by_symbol: dict[str, dict[str, Order]] = {}
         # symbol -> (highest sell trigger, lowest buy trigger), while every order of the
         # symbol that works is a stop waiting for its trigger (``_band``).
@@ -272,8 +273,16 @@ class PaperBook:
         triggered = self._triggered
         if not triggered:  # every print asks: most find nothing
             return []
-        self._triggered = []
-        return [o for o in triggered if self._working.get(o.tag) is o]
+        taken = [o for o in triggered if self._working.get(o.tag) is o]
+        triggered.clear()  # the same list: ``watched`` hands it out
+        return taken
+
+    def watched(self) -> tuple[Container[str], Sized]:
+        """Live views: the symbols with an order working here, and the stops triggered
+        and not yet taken. A print of a symbol not in the first, while the second is
+        empty, would have ``on_market`` and ``take_triggered`` answer [] and change
+        nothing (``Broker.watched``)."""
+        return self._by_symbol, self._triggered
 
     def restore(self, orders: list[Order]) -> None:
         """Re-register orders after a restart: OPEN / TRIGGER_PENDING ones are worked
@@ -439,6 +448,8 @@ class PaperBook:
             working = self._by_symbol[order.symbol]
             del working[tag]
             self._band(order.symbol, working)
+            if not working:
+                del self._by_symbol[order.symbol]
         return order
 
     def _band(self, symbol: str, working: dict[str, Order]) -> None:

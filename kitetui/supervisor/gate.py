@@ -519,8 +519,14 @@ class Supervisor:
         summary = self.summary
         assert summary is not None
         gap_check, mark = self.gaps.check, self.portfolio.mark
+        # ``mark`` moves only a held symbol's book; a bar's close is sound (the
+        # validator's ``0 < low <= close``), so any other symbol's is only stored.
+        held, marks = self.portfolio.held, self.portfolio.marks
         turnover, last_prices = self._turnover, self.last_prices
         on_market, take_triggered = self.broker.on_market, self.broker.take_triggered
+        # Both answer [] and change nothing for a print of a symbol with nothing working
+        # while no triggered stop waits to be taken (``Broker.watched``): most bars.
+        resting, untaken = self.broker.watched()
         for item in batch:
             symbol = item.symbol
             if symbol not in known:  # before the validator: its notes would follow
@@ -537,9 +543,12 @@ class Supervisor:
                     if item.volume:
                         turnover[symbol] = turnover.get(symbol, 0.0) + price * item.volume
                     last_prices[symbol] = price
-                    mark(symbol, price)
+                    if symbol in held:
+                        mark(symbol, price)
+                    else:
+                        marks[symbol] = price
                     accepted.append(item)
-                    if warm:
+                    if warm or (symbol not in resting and not untaken):
                         continue
                     filled = on_market(item)
                     if filled:

@@ -70,8 +70,9 @@ class _Book:
     last_price: float = 0.0
     # ``to_paise(last_price)`` while the position is open, worked out once a mark: the
     # held symbols' marks on every bar and the loss limits after every batch read it.
-    # Only a fill and a mark move either, and a fill sets both; while flat a mark moves
-    # the price alone (this is then stale, and nothing reads it: no quantity to value).
+    # Only a fill and a mark move either, and a fill sets both. While flat, a mark moves
+    # neither: the book's price is the portfolio's ``marks`` entry, caught up when its
+    # view is asked for (``Portfolio._view``); this is then stale, and nothing reads it.
     last_paise: int = 0
     day_start_realized_paise: int = 0
     charges_paise: int = 0  # what this symbol's fills were charged
@@ -154,7 +155,12 @@ class Portfolio:
             raise ValueError(f"capital must be a finite, non-negative amount: {capital_rupees!r}")
         self.capital_paise: int = to_paise(capital_rupees)
         self._books: dict[str, _Book] = {}
-        self._marks: dict[str, float] = {}  # the market's last price of every symbol seen
+        # The books with an open position, by symbol (in no particular order): only these
+        # does a mark move. A caller that marks every print may skip ``mark`` for a
+        # symbol not in here and store a sound price in ``marks`` itself (the gate's bars).
+        self.held: dict[str, _Book] = {}
+        # The market's last price of every symbol seen, and a flat book's price.
+        self.marks: dict[str, float] = {}
         self._fill_ids: set[str] = set()
         self.fills_applied = 0  # positions move only by a fill: equal counts, same positions
         self._day_start_realized_paise = 0
@@ -257,8 +263,12 @@ class Portfolio:
             self._trade_closed(book.realized_paise - book.trade_start_paise)
         if (was_flat or round_trip) and book.quantity != 0:
             book.trade_start_paise = book.realized_paise
-        book.last_price = self._marks.get(fill.symbol, fill.price)
+        book.last_price = self.marks.get(fill.symbol, fill.price)
         book.last_paise = to_paise(book.last_price)
+        if book.quantity:
+            self.held[fill.symbol] = book
+        else:
+            self.held.pop(fill.symbol, None)
         self._moved(book.pnl_paise - pnl_before, self._charge(book, fill))
         book.view = None  # quantity, cost, realized, charges or last price moved
         return realized
@@ -282,24 +292,27 @@ class Portfolio:
 
     def mark(self, symbol: str, price: float) -> bool:
         """Set a symbol's last price; returns False (and changes nothing) for an unknown
-        symbol or a non-finite/non-positive price, so bad data cannot corrupt equity."""
+        symbol or a non-finite/non-positive price, so bad data cannot corrupt equity.
+
+        Only an open position is valued at it: a symbol without one (never traded, or
+        flat) needs its price in ``marks`` and nothing else (a flat book's view reads it
+        there, ``_view``), which is all a caller that marks every print does for a
+        symbol not ``held``."""
         if not math.isfinite(price) or price <= 0:
             return False
-        self._marks[symbol] = price
-        book = self._books.get(symbol)
+        self.marks[symbol] = price
+        book = self.held.get(symbol)
         if book is None:
-            return False
+            return symbol in self._books
         if price != book.last_price:
             book.view = None
-        if book.quantity == 0:
-            book.last_price = price
-            return True
         # ``unrealized_paise`` after less before, in whole paise: the quantity times the
         # move of the price (for a short too: its quantity is negative).
         paise = to_paise(price)
         change = book.quantity * (paise - book.last_paise)
         book.last_price, book.last_paise = price, paise
-        self._moved(change)
+        if change:
+            self._moved(change)
         return True
 
     def _trade_closed(self, pnl_paise: int) -> None:
@@ -329,7 +342,18 @@ class Portfolio:
 
     def position(self, symbol: str) -> Position | None:
         book = self._books.get(symbol)
-        return None if book is None else book.to_position()
+        return None if book is None else self._view(book)
+
+    def _view(self, book: _Book) -> Position:
+        """``book``'s view, a flat book's at the market's last price: marks do not move a
+        flat book (``mark``), so its price is caught up here, to what a mark of each
+        print would have left it at (the last sound price, or the fill's while none)."""
+        if not book.quantity:
+            price = self.marks.get(book.symbol, book.last_price)
+            if price != book.last_price:
+                book.last_price = price
+                book.view = None
+        return book.to_position()
 
     def quantity(self, symbol: str) -> int:
         """The signed net quantity (0 for a symbol never traded): O(1), no view built,
@@ -339,7 +363,7 @@ class Portfolio:
 
     def positions(self) -> list[Position]:
         """Every symbol traded, flat ones included, in first-fill order."""
-        return [book.to_position() for book in self._books.values()]
+        return [self._view(book) for book in self._books.values()]
 
     def open_positions(self) -> list[Position]:
         return [book.to_position() for book in self._books.values() if book.quantity != 0]

@@ -768,3 +768,112 @@ def test_settle_at_expiry_with_a_bad_price_raises_and_fills_nothing(price):
     with pytest.raises(ValueError):
         book.settle_at_expiry(["settle"], 200, price)
     assert [o.tag for o in book.open_orders()] == ["settle"]
+
+
+# ---------------------------------------------------------------------- watched
+
+_SYMBOLS = ("INFY", "TCS")
+_near = st.integers(1960, 2040).map(lambda t: t / 20)  # 98.00 .. 102.00, on the tick
+watched_steps = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("place"),
+            st.sampled_from(_SYMBOLS),
+            st.sampled_from([B, S]),
+            st.sampled_from([MKT, LMT, SL, SLM]),
+            _near,
+        ),
+        st.tuples(st.just("cancel"), st.integers(0, 12)),
+        st.tuples(st.just("modify"), st.integers(0, 12), _near),
+        st.tuples(
+            st.just("bar"),
+            st.sampled_from(_SYMBOLS),
+            st.lists(_near, min_size=4, max_size=4).map(lambda v: (v[0], max(v), min(v), v[3])),
+        ),
+        # a print whose triggered stops nobody takes at once (the session's square-off
+        # tick): the next print of any symbol reports them
+        st.tuples(st.just("tick"), st.sampled_from(_SYMBOLS), _near),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=watched_steps)
+def test_property_prints_the_watched_views_pass_over_change_nothing(steps):
+    """The desk's gate binds ``watched()`` once a batch and asks the book about a bar
+    only while its symbol has an order working or a triggered stop waits to be taken.
+    Against a book asked about every bar: the same fills, the same triggered stops
+    reported at the same prints, the same book, as orders come and go mid-run (fails if
+    a view is not live, or leaves out a symbol with an order working)."""
+    gated, asked = PaperBook(), PaperBook()
+    resting, untaken = gated.watched()  # bound once: live for the whole run
+    for ts, step in enumerate(steps, start=100):
+        if step[0] == "place":
+            _, symbol, side, kind, price = step
+            o = order(side, kind, price=price, trigger=price, tag=f"t{ts}", ts_ns=ts)
+            o = replace(o, symbol=symbol)
+            assert gated.place(o) == asked.place(o)
+        elif step[0] in ("cancel", "modify"):
+            tag = f"t{100 + step[1]}"
+            if step[0] == "cancel":
+                assert gated.cancel(tag) == asked.cancel(tag)
+            else:
+                changes = {"ts_ns": ts, "price": step[2], "trigger_price": step[2]}
+                try:
+                    expected = asked.modify(tag, **changes)
+                except ModifyRefused:
+                    with pytest.raises(ModifyRefused):
+                        gated.modify(tag, **changes)
+                else:
+                    assert gated.modify(tag, **changes) == expected
+        elif step[0] == "tick":
+            _, symbol, price = step
+            tick = Tick(symbol, ts, price)
+            assert gated.on_market(tick) == asked.on_market(tick)
+        else:
+            _, symbol, prices = step
+            printed = bar(*prices, ts_ns=ts, symbol=symbol)
+            expected = (asked.on_market(printed), asked.take_triggered())
+            if symbol in resting or untaken:
+                assert (gated.on_market(printed), gated.take_triggered()) == expected
+            else:
+                assert expected == ([], [])
+        assert gated.open_orders() == asked.open_orders()
+        for symbol in _SYMBOLS:
+            working = any(o.symbol == symbol for o in gated.open_orders())
+            assert (symbol in resting) == working
+    assert gated.take_triggered() == asked.take_triggered()
+
+
+def test_watched_views_follow_the_book_and_stay_the_same_objects():
+    book = PaperBook()
+    resting, untaken = book.watched()
+    assert "INFY" not in resting and not untaken
+    book.place(order(B, SL, price=101.0, trigger=100.0, tag="a"))
+    book.place(order(B, SL, price=101.0, trigger=100.0, tag="b"))
+    assert "INFY" in resting and not untaken
+    book.on_price("INFY", 101, 102.0)  # both trigger, their limit below the price
+    assert len(untaken) == 2
+    book.cancel("b")
+    assert "INFY" in resting  # "a" still works
+    assert [o.tag for o in book.take_triggered()] == ["a"]
+    assert not untaken and book.watched() == (resting, untaken)
+    assert book.watched()[0] is resting and book.watched()[1] is untaken
+    book.cancel("a")
+    assert "INFY" not in resting  # its last order stopped working
+
+
+def test_a_stop_triggered_and_not_taken_keeps_every_print_asking_until_taken():
+    """A print nobody took the triggered stops of (the session's square-off tick) leaves
+    ``untaken`` non-empty: the next bar of any symbol, one with nothing working here
+    included, must still be asked, so the stop is reported at that bar as before."""
+    book = PaperBook()
+    resting, untaken = book.watched()
+    book.place(order(B, SL, price=100.0, trigger=100.0, tag="a", ts_ns=100))
+    assert book.on_market(Tick("INFY", 101, 101.0)) == []  # triggered, its limit below
+    other = bar(50.0, 50.5, 49.5, 50.0, ts_ns=200, symbol="TCS")
+    assert "TCS" not in resting and untaken  # the gate's rule: ask
+    assert book.on_market(other) == []
+    assert [(o.tag, o.status) for o in book.take_triggered()] == [("a", OrderStatus.OPEN)]
+    assert "TCS" not in resting and not untaken  # from here on, TCS's bars are passed over

@@ -85,6 +85,10 @@ async def _ledger(config: AppConfig, db: Path, speed: float | None) -> dict[str,
     ledger = read_ledger(db)
     with sqlite3.connect(db) as conn:
         ledger["holds"] = conn.execute(HOLDS).fetchall()
+    # What the Engines tab shows: a backtest tallies a run of HOLDs and sets them at once.
+    ledger["engines"] = [
+        (e.name, e.bars_seen, e.signals_emitted, e.heartbeat_ns) for e in supervisor.engines
+    ]
     return ledger
 
 
@@ -99,7 +103,7 @@ async def _fast_and_paced(
 
 
 def _assert_same(fast: dict, paced: dict) -> None:
-    for table in [*LEDGER, "holds"]:
+    for table in [*LEDGER, "holds", "engines"]:
         assert len(fast[table]) == len(paced[table]), table
         for a, b in zip(fast[table], paced[table], strict=True):
             assert a == b, f"{table}: {a} != {b}"

@@ -474,3 +474,99 @@ def test_the_runs_charges_by_component_are_each_fills_added_in_order_whenever_re
         if n % 113 == 0 or n == 256:
             assert repr(p.charges) == repr(added)
     assert repr(p.charges) == repr(added)
+
+
+def _state(p: Portfolio) -> tuple:
+    """Everything a reader of the portfolio sees: its views, equity, drawdowns, P&L."""
+    return (
+        p.positions(),
+        p.open_positions(),
+        p.equity_paise,
+        p.net_equity_paise,
+        p.peak_equity_paise,
+        p.max_drawdown_paise,
+        p.day_max_drawdown_paise,
+        p.day_pnls(),
+        p.gross_exposure_paise,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["fill", "mark", "bad mark", "look", "day"]),
+            st.sampled_from(["NIFTY", "SBIN", "INFY"]),
+            st.sampled_from([B, S]),
+            st.integers(1, 3),  # small: books often go flat and open again
+            prices,
+        ),
+        max_size=60,
+    )
+)
+def test_property_a_mark_moves_held_books_only_and_flat_ones_read_the_last_price(steps) -> None:
+    """A mark moves only an open position (``Portfolio.held``); a symbol without one
+    needs only its price in ``marks``, which the gate's bars store straight, and a flat
+    book's view reads its price there. Read at any point, whether marked with ``mark``
+    or the gate's way, every view is at the last sound price (or the last fill's, while
+    the symbol has none), and equity and the drawdowns are the same: a book opened after
+    a mark is marked by the next (fails if ``held`` misses an open book, or a flat book's
+    view keeps the price of its last fill or mark through ``mark``)."""
+    marked, gated = Portfolio(1_000_000), Portfolio(1_000_000)
+    last: dict[str, float] = {}  # the last sound mark, else the last fill's price
+    sound: set[str] = set()
+    for kind, symbol, side, qty, price in steps:
+        if kind == "fill":
+            done = fill(side, qty, price, symbol=symbol)
+            marked.apply_fill(done)
+            gated.apply_fill(done)
+            if symbol not in sound:
+                last[symbol] = price
+        elif kind == "day":
+            marked.start_day()
+            gated.start_day()
+        elif kind == "look":  # a reader between two marks (a snapshot, a checkpoint)
+            assert _state(marked) == _state(gated)
+            assert [p.last_price for p in gated.positions()] == [
+                last[p.symbol] for p in gated.positions()
+            ]
+        else:
+            bad = kind == "bad mark"
+            price = -price if bad else price
+            marked.mark(symbol, price)
+            if bad:
+                assert not gated.mark(symbol, price)
+            elif symbol in gated.held:  # the gate's bar loop
+                gated.mark(symbol, price)
+            else:
+                gated.marks[symbol] = price
+            if not bad:
+                last[symbol] = price
+                sound.add(symbol)
+        assert set(gated.held) == {p.symbol for p in gated.open_positions()}
+    assert _state(marked) == _state(gated)
+    for position in gated.positions():
+        assert position.last_price == last[position.symbol]
+        held = position.quantity
+        value = abs(held) * to_paise(last[position.symbol])
+        cost = round(position.avg_price * abs(held) * 100) if held else 0
+        assert abs(position.unrealized_paise - (value - cost if held > 0 else cost - value)) <= 1
+
+
+def test_a_flat_book_shows_the_last_mark_and_a_reopened_one_is_valued_at_it() -> None:
+    """Flat, a book is not marked: its view catches up with ``marks`` when read, and a
+    fill that opens it again is valued at the market's last price, not its own."""
+    p = Portfolio(1_000_000)
+    p.apply_fill(fill(B, 10, 100.0, symbol="X"))
+    p.apply_fill(fill(S, 10, 101.0, symbol="X"))  # flat, at its fill price
+    first = p.position("X")
+    assert first is not None and first.last_price == 101.0 and "X" not in p.held
+    assert p.mark("X", 103.0)  # a flat book's symbol is known: True, as before
+    p.marks["X"] = 104.0  # the gate's bar of a symbol not held
+    assert p.position("X").last_price == 104.0
+    assert p.positions()[0].last_price == 104.0
+    p.apply_fill(fill(B, 5, 104.5, symbol="X"))  # opened again: valued at the market's 104
+    assert "X" in p.held and p.position("X").unrealized_paise == 5 * (10_400 - 10_450)
+    equity = p.equity_paise
+    p.mark("X", 105.0)  # held now: the mark moves it
+    assert p.equity_paise - equity == 5 * 100 and p.position("X").last_price == 105.0
