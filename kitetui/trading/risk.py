@@ -193,6 +193,9 @@ class RiskEngine:
         self.blocks: dict[str, EntryBlock] = {}
         # ``changed_limits`` and the two limit objects it was worked out from.
         self._changed: tuple[RiskLimits, RiskLimits, dict[str, int | float]] | None = None
+        # ``may_breach``'s loss limits in paise, and the limits they were read from.
+        self._loss_limits_of: RiskLimits | None = None
+        self._loss_paise = (0, 0)
 
     # ------------------------------------------------------------------ limits
 
@@ -444,6 +447,20 @@ class RiskEngine:
         return RiskDecision(RiskVerdict.ALLOW, quantity, "within limits", "entry")
 
     # ------------------------------------------------------------------ P&L limits
+
+    def may_breach(self, day_pnl_paise: int, worst_symbol_pnl: int | float) -> bool:
+        """Whether ``on_pnl`` could trip anything with these figures: the day's P&L and
+        the lowest symbol's (``math.inf`` with none). When False, ``on_pnl`` would
+        return nothing and change nothing, so the batch path, which asks after every
+        batch, builds the per-symbol mapping only when this is True (rarely)."""
+        limits = self.limits
+        if limits is not self._loss_limits_of:  # (frozen: a change is a new object)
+            self._loss_limits_of = limits
+            self._loss_paise = (to_paise(limits.max_daily_loss), to_paise(limits.max_symbol_loss))
+        max_day, max_symbol = self._loss_paise
+        if -day_pnl_paise >= max_day and not self.loss_halt_reason:
+            return True
+        return -worst_symbol_pnl >= max_symbol
 
     def on_pnl(self, day_pnl_paise: int, symbol_pnl: Mapping[str, int]) -> list[LimitBreached]:
         """Check the day's P&L against the loss limits; return what newly tripped.
