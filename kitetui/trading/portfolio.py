@@ -593,7 +593,7 @@ class Portfolio:
         starts at the starting capital, so a session that only loses still shows its
         drawdown.
         """
-        equity = self.net_equity_paise
+        equity = self._equity_paise - self._charges_paise  # ``net_equity_paise``
         self._curve_ts.append(ts_ns)
         self._curve_paise.append(equity)
         return equity

@@ -1,20 +1,25 @@
 """What the desk asks after every batch, asked the short way, answers as the long way does.
 
 Each batch ends with the same bookkeeping (``Supervisor._process``): the session clock
-(entry cut-off, square-off, the bell) and the loss limits. On most batches nothing
-there moved, so each is answered by a comparison or a kept figure: the session's minutes as epoch ns of its day (``SessionKeeper.plan``), the
+(entry cut-off, square-off, the bell), the loss limits, and the checkpoint's risk
+state. On most batches nothing there moved, so each is answered by a comparison or a
+kept figure: the session's minutes as epoch ns of its day (``SessionKeeper.plan``), the
 loss limits from the day's P&L and the worst symbol's (``Portfolio.day_loss``,
-``RiskEngine.may_breach``). These tests hold each short way to the long one, and fail
-when a skip is wrong (a limit near and not asked).
+``RiskEngine.may_breach``), and the risk state's last snapshot given again while what
+it is made of is unchanged (``RiskEngine.to_state``). These tests hold each short way
+to the long one, and fail when a skip is wrong (a limit near and not asked, a counter
+moved and the old state given).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 from datetime import date
 from itertools import count
 from types import SimpleNamespace
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,6 +27,7 @@ from hypothesis import strategies as st
 from kitetui.clock import ist_date, ist_day_start_ns, ist_minute_of_day
 from kitetui.domain import Fill, Side
 from kitetui.money import Charges, FillCost
+from kitetui.supervisor.gate import Supervisor
 from kitetui.supervisor.session_keeper import SessionKeeper
 from kitetui.trading.portfolio import Portfolio
 from kitetui.trading.risk import ENTRY_CUTOFF, RiskEngine, RiskLimits
@@ -201,3 +207,77 @@ def test_a_changed_loss_limit_is_asked_at_once() -> None:
     risk.set_limit("max_symbol_loss", 400.0)
     risk.set_limit("max_daily_loss", 400.0)
     assert risk.may_breach(-50_000, -30_000)
+
+
+# -- the risk state the checkpoint journals ---------------------------------------------
+
+
+def _fresh(risk: RiskEngine) -> dict[str, Any]:
+    """The snapshot built anew (what ``to_state`` built every batch before)."""
+    return {
+        "version": risk.to_state()["version"],
+        "trading_day": risk.trading_day,
+        "kill_switch": risk.kill_switch,
+        "kill_reason": risk.kill_reason,
+        "loss_halt_reason": risk.loss_halt_reason,
+        "entries_paused": risk.entries_paused,
+        "blocked_symbols": dict(risk.blocked_symbols),
+        "entries_today": dict(risk.entries_today),
+        "limits": risk.changed_limits,
+    }
+
+
+CHANGES = [
+    ("an entry counted", lambda r: r.record_entry("A")),
+    ("another entry of the same symbol", lambda r: (r.record_entry("A"), r.record_entry("A"))),
+    ("a symbol blocked", lambda r: r.block_symbol("B", "gap")),
+    ("a blocked symbol's reason changed", lambda r: r.block_symbol("A", "another reason")),
+    ("the counters changed in place", lambda r: r.entries_today.update(A=7)),
+    ("the kill switch", lambda r: r.trigger_kill("by hand")),
+    ("entries paused", lambda r: r.pause_entries()),
+    ("a limit changed", lambda r: r.set_limit("max_open_positions", 3)),
+    ("the loss halt", lambda r: r.on_pnl(-100_000, {})),
+    ("a new day", lambda r: r.roll_day("2024-05-20")),
+    ("restored", lambda r: r.restore({**r.to_state(), "entries_today": {"Z": 2}})),
+]
+
+
+def test_the_risk_state_after_each_kind_of_change_is_the_changed_state() -> None:
+    """Each change, after a snapshot was taken and kept: the next snapshot is the new
+    state (a counter moved and the old state given would resume a run with it), the
+    earlier one handed out is unchanged, and with nothing changed the same one comes."""
+    for name, change in CHANGES:
+        risk = RiskEngine(LIMITS, trading_day="2024-05-17")
+        risk.record_entry("A")
+        risk.block_symbol("A", "opening gap")
+        earlier = risk.to_state()
+        kept = {k: dict(v) if isinstance(v, dict) else v for k, v in earlier.items()}
+        assert risk.to_state() is earlier  # nothing moved: the same snapshot
+        change(risk)
+        after = risk.to_state()
+        assert after == _fresh(risk) and after != kept, name
+        assert earlier == kept, name  # the journal may still hold it: never changed
+        assert risk.to_state() is after, name
+
+
+def test_each_checkpoint_journals_the_risk_state_as_it_stands_after_its_batch() -> None:
+    """The checkpoint hands the journal the risk state with every cursor: a batch that
+    counted an entry hands the counted state (a resumed run starts from it), a quiet
+    batch the same state again."""
+    journaled: list[tuple[str, Any]] = []
+    desk = SimpleNamespace(
+        _last_equity_minute=None,
+        equity_point=lambda ts: None,
+        risk=RiskEngine(LIMITS, trading_day="2024-05-17"),
+        journal=SimpleNamespace(
+            set_risk_state=lambda state: journaled.append(("risk", state)),
+            set_cursor=lambda ts: journaled.append(("cursor", ts)),
+        ),
+    )
+    for batch, entry in enumerate([None, "A", None, "A", "B"]):
+        if entry:
+            desk.risk.record_entry(entry)
+        Supervisor._checkpoint(desk, START + batch * MINUTE_NS)  # type: ignore[arg-type]
+    states = [json.dumps(s["entries_today"]) for kind, s in journaled if kind == "risk"]
+    assert states == ["{}", '{"A": 1}', '{"A": 1}', '{"A": 2}', '{"A": 2, "B": 1}']
+    assert [kind for kind, _ in journaled] == ["risk", "cursor"] * 5
