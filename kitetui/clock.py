@@ -43,6 +43,12 @@ def ist_date(ts_ns: int) -> date:
     return date.fromordinal(_EPOCH_ORDINAL + ist_day_number(ts_ns))
 
 
+def ist_day_start_ns(day: date) -> int:
+    """Epoch ns of ``day``'s IST midnight: ``ist_day_number(ts)`` is ``day``'s number
+    exactly for ``ts`` in ``[ist_day_start_ns(day), ist_day_start_ns(day) + one day)``."""
+    return (day.toordinal() - _EPOCH_ORDINAL) * _NS_PER_DAY - _IST_OFFSET_NS
+
+
 def date_of_day_number(day: int) -> date:
     """The date of an ``ist_day_number``: many stamps grouped by the integer first
     (cheap) become dates once per day."""

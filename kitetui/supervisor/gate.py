@@ -480,10 +480,12 @@ class Supervisor:
         sessions.entry_window(ts)
         if not warm:
             # The loss limits and the square-off are asked synchronously: on most batches
-            # no limit newly trips and no square-off is due, and they await nothing.
-            breaches = self.risk.on_pnl(*self.portfolio.day_pnls())
-            if breaches:
-                await self._risk_checks(ts, breaches)
+            # no limit newly trips and no square-off is due, and they await nothing; no
+            # limit is near on most, and the per-symbol P&L is not even built.
+            if self.risk.may_breach(*self.portfolio.day_loss()):
+                breaches = self.risk.on_pnl(*self.portfolio.day_pnls())
+                if breaches:
+                    await self._risk_checks(ts, breaches)
             if sessions.square_off_may_be_due(ts):
                 await sessions.square_off(ts)
         await self._deliver(accepted)

@@ -15,23 +15,50 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kitetui.clock import ist_date, ist_minute_of_day
+from kitetui.clock import ist_date, ist_day_start_ns, ist_minute_of_day
 from kitetui.domain import Event, OrderPurpose, Tick, Validity
 from kitetui.events import EventKind
 from kitetui.supervisor.expiry import expired_positions, settle_expired
 from kitetui.trading import auto_square_off
-from kitetui.trading.risk import ENTRY_CUTOFF
+from kitetui.trading.risk import ENTRY_CUTOFF, EntryBlock
 from kitetui.trading.session import SessionPlan, plan_session
 
 if TYPE_CHECKING:
     from kitetui.supervisor.gate import Supervisor
 
+_MINUTE_NS = 60_000_000_000
+_DAY_NS = 1_440 * _MINUTE_NS
+
 
 class SessionKeeper:
     def __init__(self, desk: Supervisor, ts_ns: int) -> None:
         self.desk = desk
-        self.plan: SessionPlan = plan_session(desk.calendar, ist_date(ts_ns), desk.config.session)
+        self.plan = plan_session(desk.calendar, ist_date(ts_ns), desk.config.session)
         self.closed = False
+
+    @property
+    def plan(self) -> SessionPlan:
+        return self._plan
+
+    @plan.setter
+    def plan(self, plan: SessionPlan) -> None:
+        """The day's plan, with its minutes as epoch ns on its IST day. The batch path
+        asks the clock after every batch (``entry_window``, ``square_off_may_be_due``,
+        ``due``): for a ``ts`` on the plan's day, ``ts`` at or past a minute's first
+        nanosecond is exactly its minute of the day at or past that minute, so one
+        comparison answers; a ``ts`` of another day is asked the long way."""
+        self._plan = plan
+        start = ist_day_start_ns(plan.day)
+        self._day_ns = (start, start + _DAY_NS)
+        self._cutoff_ns = start + plan.entry_cutoff_minute * _MINUTE_NS
+        self._square_off_ns = start + min(plan.square_off_equity, plan.square_off_fno) * _MINUTE_NS
+        self._bell_ns = start + plan.close_minute * _MINUTE_NS
+        cutoff = plan.entry_cutoff_minute
+        self._cutoff_block = EntryBlock(
+            ENTRY_CUTOFF,
+            f"after the entry cut-off {cutoff // 60:02d}:{cutoff % 60:02d}",
+            "at the next session's open",
+        )
 
     async def start(self, ts: int) -> None:
         """A new trading day: plan it, check the calendar, cache the master, let the
@@ -70,22 +97,29 @@ class SessionKeeper:
         await settle_expired(desk, ts, stale, "before this session")
 
     def entry_window(self, ts: int) -> None:
-        """Past the day's entry cut-off no entry goes out; the next session lifts it."""
-        risk = self.desk.risk
-        cutoff = self.plan.entry_cutoff_minute
-        if ist_minute_of_day(ts) >= cutoff:
-            risk.set_block(
-                ENTRY_CUTOFF,
-                f"after the entry cut-off {cutoff // 60:02d}:{cutoff % 60:02d}",
-                "at the next session's open",
-            )
+        """Past the day's entry cut-off no entry goes out; the next session lifts it.
+        Asked after every batch: the block is set (or lifted) only when it is not
+        already as it must be (an equal block set again is the same block)."""
+        start, end = self._day_ns
+        if start <= ts < end:
+            after = ts >= self._cutoff_ns
         else:
+            after = ist_minute_of_day(ts) >= self._plan.entry_cutoff_minute
+        risk = self.desk.risk
+        if after:
+            block = self._cutoff_block
+            if risk.blocks.get(ENTRY_CUTOFF) != block:
+                risk.set_block(ENTRY_CUTOFF, block.reason, block.clears)
+        elif ENTRY_CUTOFF in risk.blocks:
             risk.clear_block(ENTRY_CUTOFF)
 
     def square_off_may_be_due(self, ts: int) -> bool:
         """From the earlier of the day's square-off times on: asked synchronously after
         every batch, so the many before it await nothing (``square_off`` checks again)."""
-        plan = self.plan
+        start, end = self._day_ns
+        if start <= ts < end:
+            return ts >= self._square_off_ns
+        plan = self._plan
         return ist_minute_of_day(ts) >= min(plan.square_off_equity, plan.square_off_fno)
 
     async def square_off(self, ts: int) -> None:
@@ -124,10 +158,9 @@ class SessionKeeper:
         return self.plan.square_off_minute(engine.kind if engine is not None else "equity")
 
     def due(self, ts_ns: int) -> bool:
-        """The bell of this session has rung at ``ts_ns``. Asked after every batch: the
-        minute, cheap and before the bell on most batches, is compared first."""
-        plan = self.plan
-        return ist_minute_of_day(ts_ns) >= plan.close_minute and ist_date(ts_ns) == plan.day
+        """The bell of this session has rung at ``ts_ns``: at or past its close minute,
+        on its day (asked after every batch: two comparisons, ``plan``'s setter)."""
+        return self._bell_ns <= ts_ns < self._day_ns[1]
 
     async def end(self) -> None:
         """The session's data ended: close its partial bars, so its last bar is not lost,

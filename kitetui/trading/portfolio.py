@@ -192,6 +192,10 @@ class Portfolio:
         self._day_closed: dict[str, int] = {}  # per book: its day P&L less the open part
         self._day_realized = 0  # every book's realized P&L
         self._day_open: list[tuple[str, _Book]] = []
+        # For ``day_loss``: the open books with their closed parts, and the lowest
+        # closed part of the books not open (``math.inf`` when every book is open).
+        self._day_open_closed: list[tuple[int, _Book]] = []
+        self._day_worst_flat: int | float = math.inf
 
     # ------------------------------------------------------------------ fills and marks
 
@@ -553,22 +557,55 @@ class Portfolio:
         )
         return day, by_symbol
 
+    def day_loss(self) -> tuple[int, int | float]:
+        """``(day_pnl_paise, worst)``: ``day_pnls()``'s day figure, and the lowest of its
+        per-symbol figures (``math.inf`` with no symbol traded), without building that
+        mapping. The loss limits ask after every batch and need the mapping only when
+        one may trip (``RiskEngine.may_breach``): the same integers, read as
+        ``day_pnls`` reads them (the parts a fill or a day moves kept, the open books'
+        unrealized P&L at their marks)."""
+        if self._day_settled_at != (self.fills_applied, self._days):
+            self._settle_day()
+        worst = self._day_worst_flat
+        unrealized = 0
+        for closed, book in self._day_open_closed:
+            quantity = book.quantity  # ``_Book.unrealized_paise`` spelled out
+            value = abs(quantity) * book.last_paise
+            open_paise = value - book.cost_paise if quantity > 0 else book.cost_paise - value
+            unrealized += open_paise
+            pnl = closed + open_paise
+            if pnl < worst:
+                worst = pnl
+        day = (
+            self._day_realized
+            - self._day_start_realized_paise
+            + unrealized
+            - (self._charges_paise - self._day_start_charges_paise)
+        )
+        return day, worst
+
     def _settle_day(self) -> None:
         """``day_pnls``' parts a mark does not move, in the books' order."""
         self._day_settled_at = (self.fills_applied, self._days)
         closed: dict[str, int] = {}
         realized = 0
         open_books: list[tuple[str, _Book]] = []
+        open_closed: list[tuple[int, _Book]] = []
+        worst_flat: int | float = math.inf
         for symbol, book in self._books.items():
             realized += book.realized_paise
-            closed[symbol] = (
+            part = closed[symbol] = (
                 book.realized_paise
                 - book.day_start_realized_paise
                 - (book.charges_paise - book.day_start_charges_paise)
             )
             if book.quantity:
                 open_books.append((symbol, book))
+                open_closed.append((part, book))
+            elif part < worst_flat:
+                worst_flat = part
         self._day_closed, self._day_realized, self._day_open = closed, realized, open_books
+        self._day_open_closed, self._day_worst_flat = open_closed, worst_flat
 
     # ------------------------------------------------------------------ equity curve
 
@@ -580,7 +617,7 @@ class Portfolio:
         starts at the starting capital, so a session that only loses still shows its
         drawdown.
         """
-        equity = self.net_equity_paise
+        equity = self._equity_paise - self._charges_paise  # ``net_equity_paise``
         self._curve_ts.append(ts_ns)
         self._curve_paise.append(equity)
         return equity

@@ -193,6 +193,12 @@ class RiskEngine:
         self.blocks: dict[str, EntryBlock] = {}
         # ``changed_limits`` and the two limit objects it was worked out from.
         self._changed: tuple[RiskLimits, RiskLimits, dict[str, int | float]] | None = None
+        # The last ``to_state`` snapshot, with copies of what it was made of.
+        self._state: tuple[tuple[Any, ...], dict[str, str], dict[str, int], dict[str, Any]] | None
+        self._state = None
+        # ``may_breach``'s loss limits in paise, and the limits they were read from.
+        self._loss_limits_of: RiskLimits | None = None
+        self._loss_paise = (0, 0)
 
     # ------------------------------------------------------------------ limits
 
@@ -445,6 +451,20 @@ class RiskEngine:
 
     # ------------------------------------------------------------------ P&L limits
 
+    def may_breach(self, day_pnl_paise: int, worst_symbol_pnl: int | float) -> bool:
+        """Whether ``on_pnl`` could trip anything with these figures: the day's P&L and
+        the lowest symbol's (``math.inf`` with none). When False, ``on_pnl`` would
+        return nothing and change nothing, so the batch path, which asks after every
+        batch, builds the per-symbol mapping only when this is True (rarely)."""
+        limits = self.limits
+        if limits is not self._loss_limits_of:  # (frozen: a change is a new object)
+            self._loss_limits_of = limits
+            self._loss_paise = (to_paise(limits.max_daily_loss), to_paise(limits.max_symbol_loss))
+        max_day, max_symbol = self._loss_paise
+        if -day_pnl_paise >= max_day and not self.loss_halt_reason:
+            return True
+        return -worst_symbol_pnl >= max_symbol
+
     def on_pnl(self, day_pnl_paise: int, symbol_pnl: Mapping[str, int]) -> list[LimitBreached]:
         """Check the day's P&L against the loss limits; return what newly tripped.
 
@@ -481,18 +501,44 @@ class RiskEngine:
 
     def to_state(self) -> dict[str, Any]:
         """A JSON-safe snapshot: the state, and the limits a person changed (the rest
-        come from the config)."""
-        return {
+        come from the config).
+
+        The desk journals it after every batch, and on most batches nothing in it
+        moved: while everything it is made of equals what the last snapshot was made
+        of (compared as values, however it was changed), that very snapshot is given
+        again. A snapshot is read, never changed (the journal writes it as JSON)."""
+        scalars = (
+            self.trading_day,
+            self.kill_switch,
+            self.kill_reason,
+            self.loss_halt_reason,
+            self.entries_paused,
+            self.limits,
+            self.config_limits,
+        )
+        known = self._state
+        if (
+            known is not None
+            and known[0] == scalars
+            and known[1] == self.blocked_symbols
+            and known[2] == self.entries_today
+        ):
+            return known[3]
+        blocked, entries = dict(self.blocked_symbols), dict(self.entries_today)
+        state = {
             "version": STATE_VERSION,
             "trading_day": self.trading_day,
             "kill_switch": self.kill_switch,
             "kill_reason": self.kill_reason,
             "loss_halt_reason": self.loss_halt_reason,
             "entries_paused": self.entries_paused,
-            "blocked_symbols": dict(self.blocked_symbols),
-            "entries_today": dict(self.entries_today),
+            "blocked_symbols": blocked,
+            "entries_today": entries,
             "limits": self.changed_limits,
         }
+        # (its own copies of the two maps: the snapshot's are handed out with it)
+        self._state = (scalars, dict(blocked), dict(entries), state)
+        return state
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Take the journaled state in place (everyone holding this engine sees it); the

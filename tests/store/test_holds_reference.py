@@ -117,3 +117,67 @@ def test_the_counter_counts_what_the_reference_tally_counts(steps, sort_batches)
         ]
     assert written_ours == written_reference
     assert ours._reasons == reference._reasons
+
+
+_one_time_batch = st.tuples(
+    st.sampled_from([MORNING, MORNING + 60 * NS, MIDNIGHT - 1, MIDNIGHT, MIDNIGHT + NS]),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["eq", "fno"]),
+            st.sampled_from(["A", "B", "C"]),
+            st.integers(0, MAX_REASONS + 8),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+)
+_one_time_step = st.one_of(
+    _one_time_batch.map(lambda batch: ("batch", batch)),
+    st.just(("take", None)),
+    st.just(("fail", None)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_one_time_step, max_size=30))
+def test_batches_of_one_time_each_count_what_the_reference_counts_whatever_their_order(
+    steps,
+) -> None:
+    """A batch whose HOLDs share one time (a data minute's: every batch of a backtest)
+    takes ``close_batch``'s short path when that time is at or after every time counted
+    so far: a key's last time becomes it and its first stays. Batches here go back in
+    time too (the short path must not be taken then: a key's first time would stay
+    after the batch's), over taken and given-back transactions."""
+    ours, reference = HoldCounter(), ReferenceCounter()
+    for kind, batch in steps:
+        if kind == "batch":
+            ts_ns, holds = batch
+            for engine, symbol, n in holds:
+                reason = OTHER_REASONS if n == MAX_REASONS + 8 else f"reason {n % 70}"
+                ours.count(engine, symbol, reason, ts_ns)
+                reference.count(engine, symbol, reason, ts_ns)
+            ours.close_batch()
+            reference.close_batch()
+        elif kind == "take":
+            assert [(k, tuple(v)) for k, v in ours.take().items()] == [
+                (k, tuple(v)) for k, v in reference.take().items()
+            ]
+        else:
+            ours.give_back(ours.take())
+            reference.give_back(reference.take())
+        assert [(k, tuple(v)) for k, v in ours.ready.items()] == [
+            (k, tuple(v)) for k, v in reference.ready.items()
+        ]
+    assert ours._reasons == reference._reasons
+
+
+def test_batches_after_a_time_gone_back_keep_the_latest_time_as_the_last() -> None:
+    """The short path's guard, by hand: a key counted at 09:16, then in two batches at
+    09:15 (time gone back, as a live feed's may). The second of those is in order after
+    the first, yet before 09:16: the key's last time stays 09:16."""
+    counter = HoldCounter()
+    for ts_ns in (MORNING + 60 * NS, MORNING, MORNING):
+        counter.count("eq", "A", "flat", ts_ns)
+        counter.close_batch()
+    (entry,) = counter.ready.values()
+    assert entry == [3, MORNING, MORNING + 60 * NS]

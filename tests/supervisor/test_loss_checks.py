@@ -10,6 +10,7 @@ never one blocked before (an opening gap's block).
 from __future__ import annotations
 
 import asyncio
+import math
 from types import SimpleNamespace
 from typing import Any
 
@@ -49,16 +50,20 @@ def _desk(day_pnl: int, by_symbol: dict[str, int]) -> SimpleNamespace:
     return SimpleNamespace(
         trader=_Trader(),
         risk=risk,
-        portfolio=SimpleNamespace(day_pnls=lambda: (day_pnl, dict(by_symbol))),
+        portfolio=SimpleNamespace(
+            day_pnls=lambda: (day_pnl, dict(by_symbol)),
+            day_loss=lambda: (day_pnl, min(by_symbol.values(), default=math.inf)),
+        ),
         journal=SimpleNamespace(set_risk_state=lambda state: None),
     )
 
 
 async def _batch(desk: SimpleNamespace, ts: int) -> None:
     """What ``Supervisor._process`` does with the loss limits after a batch."""
-    breaches = desk.risk.on_pnl(*desk.portfolio.day_pnls())
-    if breaches:
-        await Supervisor._risk_checks(desk, ts, breaches)  # type: ignore[arg-type]
+    if desk.risk.may_breach(*desk.portfolio.day_loss()):
+        breaches = desk.risk.on_pnl(*desk.portfolio.day_pnls())
+        if breaches:
+            await Supervisor._risk_checks(desk, ts, breaches)  # type: ignore[arg-type]
 
 
 def _said(desk: SimpleNamespace) -> list[tuple[str, str]]:
