@@ -9,10 +9,12 @@ IST. Prices are floats rounded to the instrument's tick size; money in the ledge
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
-from operator import attrgetter
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
+
+from kitetui.drafts import built_in_draft
+from kitetui.drafts import evolve as evolve  # (kitetui's records are copied with it)
 
 if TYPE_CHECKING:
     from kitetui.money import FillCost
@@ -165,6 +167,7 @@ class Bar:
         return self.ts_ns + self.timeframe_s * NS_PER_SECOND
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class Signal:
     signal_id: str
@@ -180,6 +183,7 @@ class Signal:
     indicators: dict[str, float] = field(default_factory=dict)
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class OrderIntent:
     """What an engine wants; risk may reduce or refuse it before it becomes an Order."""
@@ -199,6 +203,7 @@ class OrderIntent:
     reason: str = ""
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class Order:
     """An order as journaled. ``tag`` is the client id written before any broker call."""
@@ -230,6 +235,7 @@ class Order:
         return self.quantity - self.filled_qty
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class Fill:
     fill_id: str
@@ -247,6 +253,7 @@ class Fill:
     charges: FillCost | None = None
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class Position:
     """A net position. Money fields are integer paise (exact); prices are floats."""
@@ -272,6 +279,7 @@ class Position:
         return self.pnl_paise - self.charges_paise
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class RiskDecision:
     verdict: RiskVerdict
@@ -280,6 +288,7 @@ class RiskDecision:
     rule: str = ""
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class Event:
     """A structured journal/log record. ``kind`` is a past-tense name (``TickSkipped``)."""
@@ -302,68 +311,3 @@ def round_to_tick(price: float, tick_size: float = 0.05) -> float:
     """Round a price to the instrument's tick, returning a float with no binary fuzz."""
     ticks = round(price / tick_size)
     return round(ticks * tick_size, 2)
-
-
-R = TypeVar("R")
-
-
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    """How ``evolve`` copies one record class: all its fields read at once (``read``),
-    each field's place among them, and each slot's setter, in field order."""
-
-    read: Any  # operator.attrgetter of every field: a tuple of their values
-    place: dict[str, int]
-    setters: tuple[Any, ...]
-
-
-# Per record class: its ``_Layout``, or None when it must go through ``replace``.
-_LAYOUTS: dict[type, _Layout | None] = {}
-
-
-def evolve(record: R, **changes: Any) -> R:
-    """``dataclasses.replace(record, **changes)``: the same new record, its fields set
-    straight through their slots. ``replace`` checks every field and goes through
-    ``__init__``, which for a frozen class is an ``object.__setattr__`` call per field:
-    several µs an order or a fill, on paths a backtest runs a hundred thousand times.
-    A class with a ``__post_init__``, a field ``__init__`` does not set, or no slots
-    goes through ``replace`` itself; an unknown field raises ``TypeError`` as there."""
-    cls = type(record)
-    layout = _LAYOUTS.get(cls, _MISSING)
-    if layout is _MISSING:
-        layout = _LAYOUTS[cls] = _layout(cls)
-    if layout is None:
-        return replace(record, **changes)  # type: ignore[type-var]
-    values = list(layout.read(record))
-    place = layout.place
-    for name, value in changes.items():
-        at = place.get(name)
-        if at is None:
-            raise TypeError(f"{cls.__name__} has no field {name!r}")
-        values[at] = value
-    new = object.__new__(cls)
-    for set_slot, value in zip(layout.setters, values, strict=True):
-        set_slot(new, value)
-    return new
-
-
-_MISSING: Any = object()
-
-
-def _layout(cls: type) -> _Layout | None:
-    """``evolve``'s way to copy ``cls``, or None to use ``replace``."""
-    record_fields = fields(cls)  # type: ignore[arg-type]
-    names = tuple(f.name for f in record_fields)
-    if (
-        len(names) < 2  # attrgetter of one field gives its value, not a tuple
-        or hasattr(cls, "__post_init__")
-        or any(not f.init for f in record_fields)
-        or getattr(cls, "__slots__", None) != names
-        or len(cls.__dataclass_fields__) != len(names)  # type: ignore[attr-defined]
-    ):
-        return None
-    return _Layout(
-        read=attrgetter(*names),
-        place={name: at for at, name in enumerate(names)},
-        setters=tuple(cls.__dict__[name].__set__ for name in names),
-    )

@@ -13,6 +13,8 @@ from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, 
 from fractions import Fraction
 from typing import Protocol
 
+from kitetui.drafts import built_in_draft
+
 ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
 # Exact arithmetic: 60 digits hold any turnover × rate product here, and Inexact is
@@ -48,6 +50,7 @@ def exact_fraction(value: float) -> Fraction:
     return Fraction(*exact_ratio(value))
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class Charges:
     """One order's (or one fill's share of) charges in exact rupees, split as billed.
@@ -188,6 +191,7 @@ class _Priced(Protocol):
     paise: int
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class FillCost:
     """What one fill is charged, as it is journaled with the fill.

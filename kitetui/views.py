@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kitetui.drafts import built_in_draft
+
 
 @dataclass(frozen=True, slots=True)
 class EngineView:
@@ -108,6 +110,7 @@ class OrderView:
     reason: str = ""
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class SignalView:
     seq: int
@@ -125,6 +128,7 @@ class SignalView:
     risk_reason: str = ""
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class EventView:
     seq: int
@@ -149,6 +153,7 @@ class BlockedView:
     last_reason: str
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class AlertView:
     """Something a trader must hear about (kitetui/alerts.py): a screen rings and

@@ -112,3 +112,33 @@ def test_classes_it_cannot_copy_through_slots_go_through_replace() -> None:
     with pytest.raises(ValueError):  # an init=False field: replace's own error
         evolve(_Derived(1), b=2)
     assert evolve(_Derived(1), a=2) == _Derived(2)
+
+
+@pytest.mark.parametrize("record", [ORDER, FILL, INTENT])
+def test_the_copy_is_the_records_own_frozen_class(record: object) -> None:
+    from dataclasses import FrozenInstanceError
+
+    evolved = evolve(record)
+    assert type(evolved) is type(record)
+    assert isinstance(evolved, type(record))
+    first = fields(record)[0].name  # type: ignore[arg-type]
+    with pytest.raises(FrozenInstanceError):
+        setattr(evolved, first, "changed")
+    assert not hasattr(evolved, "__dict__")  # no other layout than the class's own slots
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    a: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Child(_Base):
+    b: int = 0
+
+
+def test_a_class_with_a_base_goes_through_replace() -> None:
+    child = _Child(1, 2)
+    evolved = evolve(child, b=3)
+    assert type(evolved) is _Child and evolved == _Child(1, 3)
+    assert evolve(child, a=5) == _Child(5, 2)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 
 from kitetui.domain import Side
+from kitetui.drafts import built_in_draft
 from kitetui.money import EXACT, Charges
 
 ZERO = Decimal(0)
@@ -27,6 +28,7 @@ NO_CHARGES = Charges()
 _SPLIT_QUANTUM = Decimal("1e-12")  # rupees: far below anything a note shows
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class FillRecord:
     """One journaled fill with what a report needs of its order and its charges."""
@@ -64,6 +66,7 @@ class FillRecord:
             return self.price * self.quantity
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class Trade:
     """One round trip. ``closed`` is False for a position still open at the end of the

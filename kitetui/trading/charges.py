@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from kitetui.domain import Fill, Product, Side
+from kitetui.drafts import built_in_draft
 from kitetui.money import (
     _HUNDRED,
     EXACT,
@@ -185,6 +186,7 @@ def charge_class(kind: SegmentKind, product: Product) -> ChargeClass:
 # --------------------------------------------------------------------------- values
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class SegmentRates:
     """The rates one order pays, as fractions of turnover (0.0003 = 0.03 %), resolved once."""
@@ -227,6 +229,7 @@ class SegmentRates:
             )
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class OrderSpec:
     """What an order's charges depend on besides its fills.
@@ -271,6 +274,7 @@ class OrderSpec:
         )
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class OrderCharges:
     """An order's cumulative state for charging: what has filled, and what that cost.
@@ -343,6 +347,7 @@ class OrderCharges:
         return self.charges.total_paise
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class FillCharges:
     """One fill's share of its order's charges, and the order's state after the fill.

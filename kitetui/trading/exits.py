@@ -56,6 +56,7 @@ from kitetui.domain import (
     Signal,
     round_to_tick,
 )
+from kitetui.drafts import built_in_draft
 from kitetui.events import EventKind
 from kitetui.trading import auto_square_off, expiry_settlement
 from kitetui.trading.sizing import stop_limit_price, tick_toward
@@ -86,6 +87,7 @@ class _Close:
     failures: int = 0
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class Level:
     """Where a position's protective stop sits, and what it protects."""

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 
 from kitetui.clock import ist_date, ist_day_number
 from kitetui.domain import Event, Fill, Order, evolve
+from kitetui.drafts import built_in_draft
 from kitetui.events import EventKind
 from kitetui.trading import auto_square_off, expiry_settlement, same_day
 from kitetui.trading.charges import (
@@ -105,6 +106,7 @@ def _kind_from_symbol(exchange: str, symbol: str) -> SegmentKind:
     raise ChargeError(f"cannot tell the segment of {exchange}:{symbol} without its instrument")
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class ChargedFill:
     """A fill with its charges, and its order's state once the fill is taken."""

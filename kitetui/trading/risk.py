@@ -35,6 +35,7 @@ from kitetui.domain import (
     TradingState,
     to_paise,
 )
+from kitetui.drafts import built_in_draft
 from kitetui.risk_state import STATE_VERSION, RiskState
 
 EXIT_PURPOSES = frozenset(
@@ -65,6 +66,7 @@ class RiskLimits:
                 raise ValueError(f"RiskLimits.{name} must be a positive integer, got {value!r}")
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class ExposureView:
     """What the portfolio looks like to one check: the book and the intent's symbol.

@@ -1,0 +1,214 @@
+"""``@built_in_draft``: a record class's ``__init__`` made in its draft is the one
+``dataclass`` wrote, argument for argument: the same record, the same defaults, a fresh
+object from each default factory, the same errors, the same signature; and what it makes
+is an ordinary frozen instance of the class."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import FrozenInstanceError, dataclass, field, fields
+from decimal import Decimal
+
+import pytest
+
+from kitetui.domain import (
+    Event,
+    Exchange,
+    Fill,
+    Order,
+    OrderIntent,
+    OrderPurpose,
+    OrderStatus,
+    OrderType,
+    Position,
+    Product,
+    RiskDecision,
+    RiskVerdict,
+    Side,
+    Signal,
+    SignalKind,
+)
+from kitetui.drafts import built_in_draft
+from kitetui.money import Charges, FillCost
+from kitetui.performance.trades import FillRecord, Trade
+from kitetui.trading.charges import FillCharges, OrderCharges, OrderSpec, SegmentRates
+from kitetui.trading.exits import Level
+from kitetui.trading.fill_charges import ChargedFill
+from kitetui.trading.risk import ExposureView
+from kitetui.views import AlertView, EventView, SignalView
+
+DRAFTED = (
+    Signal,
+    OrderIntent,
+    Order,
+    Fill,
+    Position,
+    RiskDecision,
+    Event,
+    Charges,
+    FillCost,
+    SegmentRates,
+    OrderSpec,
+    OrderCharges,
+    FillCharges,
+    ChargedFill,
+    FillRecord,
+    Trade,
+    Level,
+    ExposureView,
+    SignalView,
+    EventView,
+    AlertView,
+)
+
+
+def _dataclass_made(cls: type, *args: object, **kwargs: object) -> object:
+    """What ``dataclass``'s own ``__init__`` (kept as ``__wrapped__``) makes of them."""
+    made = object.__new__(cls)
+    cls.__init__.__wrapped__(made, *args, **kwargs)  # type: ignore[misc]
+    return made
+
+
+def _same(a: object, b: object) -> bool:
+    return type(a) is type(b) and all(
+        getattr(a, f.name) is getattr(b, f.name) or getattr(a, f.name) == getattr(b, f.name)
+        for f in fields(a)  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize("cls", DRAFTED, ids=lambda c: c.__name__)
+def test_every_drafted_record_keeps_dataclass_s_signature(cls: type) -> None:
+    assert hasattr(cls.__init__, "__wrapped__"), f"{cls.__name__} has no draft"
+    drafted = inspect.signature(cls.__init__, follow_wrapped=False)
+    written = inspect.signature(cls.__init__.__wrapped__)
+    assert list(drafted.parameters) == list(written.parameters)
+    for name, parameter in drafted.parameters.items():
+        other = written.parameters[name]
+        assert parameter.kind is other.kind
+        has_default = other.default is not inspect.Parameter.empty
+        assert (parameter.default is not inspect.Parameter.empty) is has_default
+        if has_default and not repr(other.default).startswith("<factory>"):
+            assert parameter.default is other.default
+
+
+ORDER_ARGS = dict(
+    tag="t1",
+    engine="eq",
+    symbol="INFY",
+    exchange=Exchange.NSE,
+    side=Side.BUY,
+    quantity=5,
+    order_type=OrderType.SL,
+    product=Product.MIS,
+    purpose=OrderPurpose.STOP,
+    status=OrderStatus.TRIGGER_PENDING,
+    ts_ns=7,
+    trigger_price=100.0,
+    reason="why",
+)
+
+
+@pytest.mark.parametrize(
+    ("cls", "args", "kwargs"),
+    [
+        (Order, (), ORDER_ARGS),
+        (Order, tuple(ORDER_ARGS.values())[:11], {"price": 99.5}),
+        (Fill, ("f1", "t1", "INFY", Side.SELL, 5, 99.5, 8), {}),
+        (Fill, ("f1", "t1", "INFY", Side.SELL, 5, 99.5, 8, "eq", Product.CNC, None), {}),
+        (Event, (), {"ts_ns": 1, "kind": "K", "message": "m"}),
+        (Event, (1, "K", "m", "S", "E", "WARNING", {"a": 1}), {}),
+        (RiskDecision, (RiskVerdict.ALLOW, 3, "fits"), {}),
+        (Charges, (Decimal("1.5"),), {"gst": Decimal("0.27")}),
+        (Charges, (), {}),
+        (FillCost, (Charges(stt=Decimal(2)), 200), {}),
+        (
+            Signal,
+            ("s1", 5, "eq", "ema", "INFY", 60, SignalKind.LONG, 10.0, "cross"),
+            {"indicators": {"fast": 1.0}},
+        ),
+    ],
+)
+def test_a_drafted_init_makes_what_dataclass_s_makes(cls: type, args: tuple, kwargs: dict) -> None:
+    drafted, written = cls(*args, **kwargs), _dataclass_made(cls, *args, **kwargs)
+    assert _same(drafted, written)
+    assert drafted == written
+    if cls not in (Event, Signal):  # (a dict field: neither hashes)
+        assert hash(drafted) == hash(written)
+    assert repr(drafted) == repr(written)
+    assert type(drafted) is cls and not hasattr(drafted, "__dict__")
+    first = fields(cls)[0].name
+    with pytest.raises(FrozenInstanceError):
+        setattr(drafted, first, 0)
+
+
+def test_a_default_factory_gives_each_record_a_fresh_object() -> None:
+    one, two = Event(ts_ns=1, kind="K", message="m"), Event(ts_ns=1, kind="K", message="m")
+    assert one.data == {} and one.data is not two.data
+    given = {"x": 1}
+    assert Event(ts_ns=1, kind="K", message="m", data=given).data is given
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        ((), {"ts_ns": 1, "kind": "K"}),  # a required argument missing
+        ((), {"ts_ns": 1, "kind": "K", "message": "m", "colour": "red"}),  # unknown
+        ((1, "K", "m"), {"ts_ns": 2}),  # given twice
+        ((1, "K", "m", "S", "E", "INFO", {}, "extra"), {}),  # too many
+    ],
+)
+def test_wrong_arguments_raise_type_error_like_dataclass_s(args: tuple, kwargs: dict) -> None:
+    with pytest.raises(TypeError):
+        _dataclass_made(Event, *args, **kwargs)
+    with pytest.raises(TypeError):
+        Event(*args, **kwargs)
+
+
+def test_a_subclass_is_still_built_by_dataclass_s_init() -> None:
+    """A subclass without slots has another layout: no draft for it, the same record."""
+
+    class Noted(Event):
+        pass
+
+    noted = Noted(ts_ns=1, kind="K", message="m")
+    assert type(noted) is Noted and noted.message == "m" and noted.data == {}
+    with pytest.raises(FrozenInstanceError):
+        noted.message = "changed"  # type: ignore[misc]
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    low: int
+    high: int
+
+    def __post_init__(self) -> None:
+        if self.low > self.high:
+            raise ValueError("low above high")
+
+
+@dataclass(frozen=True, slots=True)
+class _KeywordOnly:
+    a: int
+    b: int = field(default=0, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    a: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Child(_Base):
+    b: int = 0
+
+
+@pytest.mark.parametrize("cls", [_Checked, _KeywordOnly, _Child])
+def test_a_class_that_does_not_fit_keeps_dataclass_s_init(cls: type) -> None:
+    written = cls.__init__
+    assert built_in_draft(cls) is cls and cls.__init__ is written
+
+
+def test_a_class_that_does_not_fit_still_checks_itself() -> None:
+    with pytest.raises(ValueError, match="low above high"):
+        built_in_draft(_Checked)(3, 1)
+    assert built_in_draft(_KeywordOnly)(1, b=2) == _KeywordOnly(1, b=2)
