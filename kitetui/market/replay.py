@@ -122,6 +122,9 @@ def _merge_columns(streams: list[LazyItems[Item]]) -> Iterator[tuple[int, list[I
             at_times[starts].tolist(), starts, [*cuts, len(ordered)], strict=True
         ):
             yield at_time, ordered[start:stop]
+        # Let this window's items go before the next is built: two windows of a
+        # chunk per stream would be alive at once otherwise.
+        del parts, items, ordered
 
 
 def _merge_items(streams: list[Sequence[Item]]) -> Iterator[tuple[int, list[Item]]]:
