@@ -45,7 +45,10 @@ daily bar of a crash day is not a spike. ``jump_overrides`` sets the limit per s
 What the supervisor does with this (the integrator wires it; see ``take_released``):
 after ``check``, if ``has_news``, journal ``take_notes()`` and feed
 ``take_released()`` (earlier items of the same symbol, in time order) through the
-accepted path *before* the item just checked.
+accepted path *before* the item just checked. At full speed the gate takes a bar that
+``sound_successors`` certified from the loaded columns without asking ``check_bar``
+(``kitetui.market.certified``: the same outcome, the state folded in before the next
+per-bar check).
 """
 
 from __future__ import annotations
