@@ -62,6 +62,10 @@ class LazyItems(Sequence[T]):
         time reads instead of the items (``bar_columns.py``)."""
         return {name: column[self._start : self._stop] for name, column in self._columns.items()}
 
+    def build(self, start: int, stop: int) -> tuple[T, ...]:
+        """The items of rows ``[start, stop)`` of this sequence, built at once."""
+        return self._rows(self._start + start, self._start + stop)
+
     def _rows(self, start: int, stop: int) -> tuple[T, ...]:
         return self._build({name: column[start:stop] for name, column in self._columns.items()})
 

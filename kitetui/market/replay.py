@@ -31,6 +31,8 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterable, Itera
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import partial
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -41,7 +43,7 @@ from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
 from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S
 from kitetui.market.index_loader import load_index_values
-from kitetui.market.lazy_items import LazyItems
+from kitetui.market.lazy_items import CHUNK, LazyItems
 from kitetui.market.load_cache import LoadCache
 from kitetui.market.loaders import (
     DataFormatError,
@@ -69,10 +71,67 @@ def merge_batches(streams: Iterable[Sequence[Item]]) -> Iterator[tuple[int, list
     """Merge per-symbol streams (each in time order) into batches of equal event time.
 
     A batch holds its items stream by stream in the streams' order, each stream's in
-    its own order: what a k-way merge on (event time, stream, position) yields. Done a
-    batch at a time rather than an item at a time: the streams waiting at each event
-    time are kept in a bucket, so a batch costs one heap operation and a sort of its
-    streams' numbers, and an item only its ``next`` (recorded streams share their
+    its own order: what a k-way merge on (event time, stream, position) yields. Loaded
+    files (lazy streams that know their lag) are merged from their columns a window at
+    a time (``_merge_columns``); any other stream, item by item (``_merge_items``)."""
+    streams = list(streams)
+    if all(isinstance(stream, LazyItems) and stream.lag_ns is not None for stream in streams):
+        return _merge_columns(streams)  # type: ignore[arg-type]
+    return _merge_items(streams)
+
+
+def _merge_columns(streams: list[LazyItems[Item]]) -> Iterator[tuple[int, list[Item]]]:
+    """``merge_batches`` of lazy streams, with numpy over their ``ts_ns`` columns.
+
+    A window ends at the earliest event time some stream reaches ``CHUNK`` rows ahead,
+    and holds every stream's rows up to that time (so no batch is cut in two, and each
+    stream builds about a chunk of items at once, as iterating it would). A stable sort
+    of the window's event times, concatenated stream after stream, is the order on
+    (event time, stream, position); the items are picked in that order by a C loop
+    (``itemgetter``) and each batch is a slice: per item the merge costs no Python step
+    (with 20 symbols on one minute grid, a generator resumed and a comparison per item
+    were a fifth of a quiet bar's merge and gate)."""
+    live = [(stream, stream.columns()["ts_ns"], stream.lag_ns or 0) for stream in streams]
+    positions = [0] * len(live)
+    while True:
+        end: int | None = None  # the window's last event time (None: all that is left)
+        for (_, ts, lag), at in zip(live, positions, strict=True):
+            if at + CHUNK < len(ts):
+                reach = int(ts[at + CHUNK - 1]) + lag
+                end = reach if end is None or reach < end else end
+        parts: list[tuple[Item, ...]] = []
+        times: list[np.ndarray] = []
+        for index, (stream, ts, lag) in enumerate(live):
+            at = positions[index]
+            stop = len(ts) if end is None else int(np.searchsorted(ts, end - lag, side="right"))
+            if stop > at:
+                parts.append(stream.build(at, stop))
+                times.append(ts[at:stop] + lag)
+                positions[index] = stop
+        if not parts:
+            return
+        window = np.concatenate(times)
+        order = np.argsort(window, kind="stable")
+        picked = order.tolist()
+        items = list(chain.from_iterable(parts))
+        ordered = list(itemgetter(*picked)(items)) if len(picked) > 1 else items
+        at_times = window[order]
+        cuts = (np.flatnonzero(at_times[1:] != at_times[:-1]) + 1).tolist()
+        starts = [0, *cuts]
+        for at_time, start, stop in zip(
+            at_times[starts].tolist(), starts, [*cuts, len(ordered)], strict=True
+        ):
+            yield at_time, ordered[start:stop]
+        # Let this window's items go before the next is built: two windows of a
+        # chunk per stream would be alive at once otherwise.
+        del parts, items, ordered
+
+
+def _merge_items(streams: list[Sequence[Item]]) -> Iterator[tuple[int, list[Item]]]:
+    """``merge_batches`` item by item, for streams that are not all loaded columns.
+    Done a batch at a time rather than an item at a time: the streams waiting at each
+    event time are kept in a bucket, so a batch costs one heap operation and a sort of
+    its streams' numbers, and an item only its ``next`` (recorded streams share their
     minutes: a heap step per item was most of the merge)."""
     iterators: list[Iterator[tuple[int, Item]]] = []
     heads: list[Item | None] = []

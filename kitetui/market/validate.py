@@ -45,7 +45,10 @@ daily bar of a crash day is not a spike. ``jump_overrides`` sets the limit per s
 What the supervisor does with this (the integrator wires it; see ``take_released``):
 after ``check``, if ``has_news``, journal ``take_notes()`` and feed
 ``take_released()`` (earlier items of the same symbol, in time order) through the
-accepted path *before* the item just checked.
+accepted path *before* the item just checked. At full speed the gate takes a bar that
+``sound_successors`` certified from the loaded columns without asking ``check_bar``
+(``kitetui.market.certified``: the same outcome, the state folded in before the next
+per-bar check).
 """
 
 from __future__ import annotations
@@ -55,8 +58,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, time
 from itertools import pairwise
 
+import numpy as np
+
 from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
 from kitetui.events import EventKind
+from kitetui.market.packed import price_array
 
 MAX_PRICE = 10_000_000.0  # rupees a unit, as the loaders' ceiling
 BAND_LIMIT = 0.20  # NSE's widest fixed price band (cash equity 2/5/10/20%)
@@ -222,6 +228,70 @@ class PriceValidator:
                     )
                     return None
         return self._decide(item, state, price, day)
+
+    def sound_successors(
+        self, symbol: str, timeframe_s: int, columns: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        """``check_bar``'s fast path over a symbol's loaded columns at once: for each row
+        from the second on, True when the bar certainly passes it (and the gap
+        detector with it) *provided that* the row before was the last bar of the symbol
+        accepted, so that the validator holds its close, its day and nothing held.
+
+        True means: the bar is whole; it starts where the row before ends (no gap) on the
+        same IST day; its close and wicks lie within the jump limit of that close as the
+        fast path computes them; and each wick is within a quarter of the limit, so the
+        typical-range rule passes whatever the range average is (the average is not known
+        ahead: it depends on what the run accepted). Conservative by design: it may leave
+        a sound bar uncertified (a wick judged by the range rule, a day's first bar),
+        never certify one the per-bar check would skip or hold; the same float64
+        arithmetic, in the same order, as the per-bar check (``kitetui.market.certified``
+        uses it; ``tests/market/test_certified.py`` holds it to the per-bar path)."""
+        ts = columns["ts_ns"]
+        if len(ts) < 2:
+            return np.zeros(max(len(ts) - 1, 0), dtype=bool)
+        limit = self._limit(symbol, timeframe_s)
+        quarter = limit * 0.25
+        open_, high, low, close = (
+            price_array(columns[name]) for name in ("open", "high", "low", "close")
+        )
+        with np.errstate(invalid="ignore", over="ignore"):
+            whole = (
+                (low > 0.0)
+                & (low <= open_)
+                & (open_ <= high)
+                & (high <= MAX_PRICE)
+                & (low <= close)
+                & (close <= high)
+                & (columns["volume"] >= 0)
+                & (columns["oi"] >= 0)
+            )[1:]
+            day = (ts + _IST_NS) // _DAY_NS
+            last, price = close[:-1], close[1:]
+            top, bottom = np.maximum(price, last), np.minimum(price, last)
+            up, down = high[1:] - top, bottom - low[1:]
+            return (
+                whole
+                & (ts[1:] == ts[:-1] + timeframe_s * NS_PER_SECOND)
+                & (day[1:] == day[:-1])
+                & (np.abs(price - last) <= limit * last)
+                & (up <= limit * top)
+                & (down <= limit * bottom)
+                & (up <= quarter * top)
+                & (down <= quarter * bottom)
+            )
+
+    def fold_accepted(self, symbol: str, close: float, ranges: Iterable[float]) -> None:
+        """The symbol's state as if ``check_bar``'s fast path had accepted, in order, bars
+        whose high-low ranges are ``ranges``, the last closing at ``close``: what the
+        certified bars (``sound_successors``) leave, folded in when the validator next
+        looks at the symbol. The range average is the same recurrence, term by term."""
+        state = self._states[symbol]
+        state.last = close
+        n, average = state.range_n, state.range_avg
+        for spread in ranges:
+            n += 1
+            average += (spread - average) * (_RANGE_WEIGHT if n >= _RANGE_SPAN else 1.0 / n)
+        state.range_n, state.range_avg = n, average
 
     def _check_tick(self, item: Tick, state: _SymbolState) -> str | None:
         """A tick: a sane price near the last one (fast path)."""
@@ -476,6 +546,13 @@ class GapDetector:
         self.max_gap_ns = int(max_gap_s * 1e9)
         self._last_end: dict[str, int] = {}
         self._breaks = dict(breaks or {})
+
+    @property
+    def ends(self) -> dict[str, int]:
+        """Each symbol's last item end (the dict itself): a bar certified sound
+        (``kitetui.market.certified``) sets its end here, which is all ``check`` would
+        have done with it."""
+        return self._last_end
 
     def check(self, item: Tick | Bar) -> str | None:
         start = item.ts_ns

@@ -32,10 +32,11 @@ from typing import Any
 from kitetui.clock import DataClock, ist_date, ist_day_number
 from kitetui.commands import Command, CommandResult
 from kitetui.config import AppConfig, check_armed
-from kitetui.domain import Bar, Event, OrderPurpose, Tick
+from kitetui.domain import NS_PER_SECOND, Bar, Event, OrderPurpose, Tick
 from kitetui.events import EventKind
 from kitetui.kite.session import LoginRequired
 from kitetui.market.calendar import nse as nse_calendar
+from kitetui.market.certified import CertifiedBars
 from kitetui.market.feeds import OrderUpdate
 from kitetui.market.instruments import Instrument
 from kitetui.market.loaders import data_path
@@ -265,6 +266,7 @@ class Supervisor:
             gap_watched=[i.tradingsymbol for i in self.master if _cash_equity(i) or i.is_future],
         )
         self.gaps = GapDetector(breaks=session_breaks(self.calendar.special_sessions))
+        self._certified: CertifiedBars | None = None  # at full speed (``run``)
         self._known = frozenset(self.contracts)
         # ``_deliver``: whether every known symbol is routed, for the routes checked.
         self._routes_checked: dict[str, list[Any]] | None = None
@@ -305,6 +307,9 @@ class Supervisor:
         # ... and decide a column at a time where the strategy can; a debugging run that
         # journals every HOLD as a row stays bar by bar, on the reference path.
         columns = self.venue.bar_columns if inline and not self.config.journal.hold_rows else None
+        if inline:  # bars certified sound from their columns skip the per-bar checks
+            found = {s: c for s in self._known if (c := self.venue.bar_columns(s))}
+            self._certified = CertifiedBars(self.validator, self.gaps, found)
         for engine in self.engines:
             engine.launch(inline=inline, columns=columns)
         heartbeat = asyncio.create_task(self.publisher.heartbeat(), name="snapshot-heartbeat")
@@ -321,6 +326,8 @@ class Supervisor:
                     ended = await self._drive()
             finally:
                 self.journal.inline = False
+                if self._certified is not None:  # the validator as the per-bar path leaves it
+                    self._certified.settle_all()
             if ended and not self.feed.live:
                 if self.warmup.active:  # the crash came after the last batch
                     await self.recovery.finish()
@@ -515,6 +522,13 @@ class Supervisor:
         validator = self.validator
         check, check_bar = validator.check, validator.check_bar
         known = self._known
+        # Bars certified sound from their columns (``market/certified.py``, full speed):
+        # the one that follows the symbol's last accepted bar takes a step, not the checks.
+        certified = self._certified
+        until_get = certified.until.get if certified is not None else {}.get
+        settle = certified.settle if certified is not None else None
+        ends = self.gaps.ends
+        ends_get = ends.get
         # The common case, a sound bar that fills and triggers nothing, is ``_accept``
         # spelled out over these locals: most prints of a backtest are one, and the call
         # and its attribute reads were a good part of a quiet bar's cost in the gate.
@@ -535,11 +549,20 @@ class Supervisor:
                 self._unknown(symbol, ts)
                 continue
             if type(item) is Bar:
-                reason = check_bar(item)
+                start = item.ts_ns
+                if start <= until_get(symbol, -1) and start == ends_get(symbol):
+                    # certified: the validator's fast path and the gap check pass it
+                    ends[symbol] = start + item.timeframe_s * NS_PER_SECOND
+                    reason = None
+                else:
+                    if settle is not None:
+                        settle(symbol, start)
+                    reason = check_bar(item)
+                    if reason is None and not validator.has_news:
+                        gap = gap_check(item)
+                        if gap is not None:
+                            self._gap(symbol, ts, gap)
                 if reason is None and not validator.has_news:  # ``_accept``, a bar
-                    gap = gap_check(item)
-                    if gap is not None:
-                        self._gap(symbol, ts, gap)
                     summary.bars += 1
                     price = item.close
                     if item.volume:

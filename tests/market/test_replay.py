@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+from unittest.mock import patch
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kitetui.domain import NS_PER_MINUTE, NS_PER_SECOND, Bar, Tick, round_to_tick, to_paise
 from kitetui.market import replay
+from kitetui.market.lazy_items import LazyItems
 from kitetui.market.replay import Pacer, event_time, merge_batches
 
 T0 = 1_680_493_500 * NS_PER_SECOND  # 2023-04-03 09:15 IST
@@ -89,6 +92,30 @@ def test_merge_batches_equals_a_k_way_merge_on_time_stream_and_position(
     expected = _merged_by_heap(streams)
     assert list(merge_batches(streams)) == expected
     assert list(merge_batches(iter(streams))) == expected  # any iterable of streams
+
+
+def _lazy(stream: list[Bar | Tick]) -> LazyItems[Bar | Tick]:
+    """``stream`` as a loaded file's lazy items: a ``ts_ns`` column, and the lag."""
+    columns = {
+        "ts_ns": np.array([item.ts_ns for item in stream], dtype=np.int64),
+        "row": np.arange(len(stream)),
+    }
+    lag = 60 * NS_PER_SECOND if stream and isinstance(stream[0], Bar) else 0
+    return LazyItems(
+        lambda part: tuple(stream[row] for row in part["row"].tolist()), columns, lag_ns=lag
+    )
+
+
+@given(_streams(), st.integers(1, 6))
+def test_merge_batches_of_loaded_columns_equals_the_k_way_merge(
+    streams: list[list[Bar | Tick]], chunk: int
+) -> None:
+    """The window-at-a-time merge of lazy streams, with windows of a few rows so that
+    they end inside runs of equal times and streams run out inside them."""
+    with patch.object(replay, "CHUNK", chunk):
+        assert list(merge_batches([_lazy(stream) for stream in streams])) == (
+            _merged_by_heap(streams)
+        )
 
 
 class _FakeTime:
