@@ -549,13 +549,7 @@ class Portfolio:
             open_paise = value - book.cost_paise if quantity > 0 else book.cost_paise - value
             unrealized += open_paise
             by_symbol[symbol] += open_paise
-        day = (
-            self._day_realized
-            - self._day_start_realized_paise
-            + unrealized
-            - (self._charges_paise - self._day_start_charges_paise)
-        )
-        return day, by_symbol
+        return self._day_pnl(unrealized), by_symbol
 
     def day_loss(self) -> tuple[int, int | float]:
         """``(day_pnl_paise, worst)``: ``day_pnls()``'s day figure, and the lowest of its
@@ -576,13 +570,17 @@ class Portfolio:
             pnl = closed + open_paise
             if pnl < worst:
                 worst = pnl
-        day = (
+        return self._day_pnl(unrealized), worst
+
+    def _day_pnl(self, unrealized: int) -> int:
+        """The day's P&L in paise, net of its charges, given the open books' unrealized
+        P&L at their marks (``day_pnls`` and ``day_loss`` each sum that their own way)."""
+        return (
             self._day_realized
             - self._day_start_realized_paise
             + unrealized
             - (self._charges_paise - self._day_start_charges_paise)
         )
-        return day, worst
 
     def _settle_day(self) -> None:
         """``day_pnls``' parts a mark does not move, in the books' order."""
