@@ -458,13 +458,34 @@ class ExitManager:
                 symbols.add(order.symbol)
         all_quiet = timeless
         order_changes, position_qty, quiet = trader.order_changes, trader.position_qty, self._quiet
+        # The symbols whose orders or position moved since the timer last looked at them
+        # (live sets: a change while this pass awaits adds to them). A symbol found quiet
+        # and in neither still has the very orders and position it was found quiet with,
+        # so its look is skipped without asking for them (the rest is ``_may_skip``
+        # spelled out, read live: a pass awaits, and a close may begin meanwhile).
+        touched, filled = trader.orders_touched, trader.portfolio.filled
+        closing, naked, retrying = self._closing, self._naked, self._stop_retry
         for symbol in sorted(symbols):
+            if (
+                symbol in quiet
+                and symbol not in touched
+                and symbol not in filled
+                and self.market_open
+                and symbol not in closing
+                and symbol not in naked
+                and symbol not in retrying
+                and symbol not in unheard
+            ):
+                continue  # found quiet with these very orders and position
+            touched.discard(symbol)
+            filled.discard(symbol)
             seen = (order_changes(symbol), position_qty(symbol))
             if quiet.get(symbol) == seen and self._may_skip(symbol):
                 continue  # found quiet with these very orders and position
             lock = self._lock(symbol)
             if lock.locked():
                 all_quiet = False
+                touched.add(symbol)  # not looked at after all: the next pass asks again
                 continue  # something is acting on it right now; next time
             if self._holds(symbol):
                 self._quiet[symbol] = seen  # what the pass below would find, doing nothing

@@ -163,6 +163,9 @@ class Portfolio:
         self.marks: dict[str, float] = {}
         self._fill_ids: set[str] = set()
         self.fills_applied = 0  # positions move only by a fill: equal counts, same positions
+        # Symbols filled since the exit manager's timer last looked at them (it takes each
+        # one out as it looks; ``WorkingOrders.touched`` says why).
+        self.filled: set[str] = set()
         self._day_start_realized_paise = 0
         self._charges_paise = 0
         self._day_start_charges_paise = 0
@@ -231,6 +234,7 @@ class Portfolio:
             )
         self._fill_ids.add(fill.fill_id)
         self.fills_applied += 1
+        self.filled.add(fill.symbol)
 
         book = self._book_for(fill)
         pnl_before = book.pnl_paise

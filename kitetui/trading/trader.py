@@ -333,6 +333,12 @@ class Trader(TraderRecords, SignalEntries):
         """Order states of ``symbol`` tracked so far (``WorkingOrders.changes``)."""
         return self._working.changes(symbol)
 
+    @property
+    def orders_touched(self) -> set[str]:
+        """Symbols whose order states moved since the exit manager's timer last took
+        them out (``WorkingOrders.touched``: a live set, the timer's to take from)."""
+        return self._working.touched
+
     def all_order_changes(self) -> int:
         """Order states of every symbol tracked so far (``WorkingOrders.total_changes``)."""
         return self._working.total_changes

@@ -19,7 +19,7 @@ from kitetui.domain import Order, OrderPurpose
 class WorkingOrders:
     """Non-terminal orders by tag, overall and per symbol."""
 
-    __slots__ = ("_all", "_by_symbol", "_changes", "_entries", "total_changes")
+    __slots__ = ("_all", "_by_symbol", "_changes", "_entries", "total_changes", "touched")
 
     def __init__(self) -> None:
         self._all: dict[str, Order] = {}
@@ -27,11 +27,16 @@ class WorkingOrders:
         self._entries: dict[str, Order] = {}  # the working ENTRY orders, by tag
         self._changes: dict[str, int] = {}  # symbol -> states tracked (see ``changes``)
         self.total_changes = 0  # states tracked of every symbol (``changes``, summed)
+        # Symbols with a state tracked since the exit manager's timer last looked at them
+        # (it takes each one out as it looks): one it found quiet and that is not in here
+        # still has the count it was found quiet at, so the timer need not ask.
+        self.touched: set[str] = set()
 
     def track(self, order: Order) -> None:
         """Take an order's latest state: kept while working, dropped once terminal."""
         self._changes[order.symbol] = self._changes.get(order.symbol, 0) + 1
         self.total_changes += 1
+        self.touched.add(order.symbol)
         of_symbol = self._by_symbol.get(order.symbol)
         if order.purpose is OrderPurpose.ENTRY and not order.status.is_terminal:
             self._entries[order.tag] = order

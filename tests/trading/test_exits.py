@@ -837,3 +837,59 @@ async def test_a_quiet_symbol_is_not_skipped_once_a_refusal_is_read_back(tmp_pat
         assert _events(desk, "StopRejected")
     finally:
         await desk.close()
+
+
+async def test_timer_does_not_ask_after_a_quiet_symbol_nothing_touched(tmp_path: Path) -> None:
+    """A pass that must look (a stop rests to be re-priced) skips a symbol it found quiet
+    without asking for its orders or position while neither moved (``WorkingOrders.
+    touched``, ``Portfolio.filled``), and looks at it again once either does."""
+    desk = await _desk(tmp_path, exits=ExitConfig(reprice_after_s=2.0, max_modifications=3))
+    try:
+        exits, trader = desk.exits, desk.trader
+        await _long(desk)
+        await _long_option(desk)
+        await desk.price(OPT, 100.0)  # the option's entry fills; its stop waits at 70
+        await desk.price(OPT, 60.0)  # gapped through: the stop rests, to be re-priced
+        assert FUT in exits._quiet and OPT not in exits._quiet
+        asked: list[str] = []
+        order_changes = trader.order_changes
+
+        def counting(symbol: str) -> int:
+            asked.append(symbol)
+            return order_changes(symbol)
+
+        trader.order_changes = counting  # type: ignore[method-assign]
+        await desk.price(OPT, 58.0, seconds=3)  # a pass: the option is re-priced
+        assert OPT in asked and FUT not in asked
+        [stop] = working(trader, FUT, OrderPurpose.STOP)
+        await trader.modify(stop.tag, quantity=stop.quantity + 1, why="test: too large")
+        asked.clear()
+        await desk.price(OPT, 57.0, seconds=3)
+        assert FUT in asked  # touched: looked at, and trimmed back to the position
+        assert cover_of(trader, FUT)[0] == cover_of(trader, FUT)[1]
+        assert rule_11(trader) == []
+    finally:
+        await desk.close()
+
+
+async def test_a_touched_symbol_passed_over_while_locked_is_looked_at_next_pass(
+    tmp_path: Path,
+) -> None:
+    """A pass that finds a symbol's lock held (something acts on it) leaves it for the
+    next pass: it stays among the symbols to look at, though its quiet mark is old."""
+    desk = await _desk(tmp_path)
+    try:
+        exits, trader = desk.exits, desk.trader
+        await _long(desk)
+        await exits.service()
+        assert FUT in exits._quiet
+        [stop] = working(trader, FUT, OrderPurpose.STOP)
+        await trader.modify(stop.tag, quantity=stop.quantity + 1, why="test: too large")
+        async with exits._lock(FUT):
+            await exits.service()  # passed over: locked
+        assert cover_of(trader, FUT)[1] > cover_of(trader, FUT)[0]
+        await exits.service()
+        assert cover_of(trader, FUT)[0] == cover_of(trader, FUT)[1]
+        assert rule_11(trader) == []
+    finally:
+        await desk.close()
