@@ -43,6 +43,7 @@ from decimal import Decimal, localcontext
 from typing import Any, ClassVar
 
 from kitetui.clock import ist_date
+from kitetui.drafts import built_in_draft
 from kitetui.money import EXACT, Charges, ChargesSum
 from kitetui.performance.trades import ZERO, Trade
 
@@ -51,6 +52,7 @@ NS_PER_DAY = 86_400 * 1_000_000_000
 _ADD = EXACT.add  # ``+`` under ``localcontext(EXACT)``, without entering it (money._ADD)
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class ChargeTotals:
     """Charges by component as the report shows them (exchange includes IPFT; ``dp`` is
@@ -91,6 +93,7 @@ class ChargeTotals:
         }
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class Drawdown:
     amount: Decimal = ZERO  # rupees, >= 0
@@ -102,6 +105,7 @@ class Drawdown:
     end_ts_ns: int = 0  # the recovery, or the last point when not regained
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class Figures:
     gross_pnl: Decimal
