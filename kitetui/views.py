@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from kitetui.drafts import built_in_draft
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class EngineView:
     name: str
@@ -38,6 +39,7 @@ class EngineView:
         return self.idle if self.idle and active else self.state
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class PositionView:
     symbol: str
@@ -83,6 +85,7 @@ class PositionView:
         return self.day_realized + self.unrealized - self.day_charges
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class DayView:
     """An earlier trading day of the run: what each symbol realized (and was charged)
@@ -92,6 +95,7 @@ class DayView:
     positions: tuple[PositionView, ...] = ()
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class OrderView:
     tag: str
@@ -140,6 +144,7 @@ class EventView:
     engine: str = ""
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class BlockedView:
     """How often one risk rule stopped one engine's orders this run, and the last time."""
@@ -168,6 +173,7 @@ class AlertView:
     symbol: str = ""
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class LimitView:
     """One risk limit against its usage, e.g. open positions 3 / 5."""
@@ -182,6 +188,7 @@ class LimitView:
         return 0.0 if self.limit <= 0 else min(1.0, abs(self.used) / self.limit)
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class LimitSetting:
     """One risk limit a person may change: its value now, the config's and the bounds
@@ -198,6 +205,7 @@ class LimitSetting:
         return self.value != self.config_value
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class RiskView:
     state: str  # ACTIVE / REDUCING / HALTED
@@ -258,6 +266,7 @@ class RiskView:
         return self.realized + self.unrealized - self.charges
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class FeedView:
     """How the market data is flowing, for the header's feed-health readout.
@@ -362,6 +371,7 @@ class HeadlineView:
         return self.won / self.trades if self.trades else None
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class PerformanceRow:
     """One part of the run measured as the report measures it (``kitetui.performance``):
@@ -393,6 +403,7 @@ class PerformanceRow:
         return self.wins / self.trades if self.trades else None
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class PerformanceView:
     """The Performance tab: the run's figures (whole, per engine, per symbol, per day)
@@ -405,6 +416,7 @@ class PerformanceView:
         return tuple(row for row in self.rows if row.scope == scope)
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class DeskSnapshot:
     seq: int

@@ -30,12 +30,29 @@ from kitetui.domain import (
 )
 from kitetui.drafts import built_in_draft
 from kitetui.money import Charges, FillCost
+from kitetui.performance.metrics import ChargeTotals, Drawdown, Figures
 from kitetui.performance.trades import FillRecord, Trade
 from kitetui.trading.charges import FillCharges, OrderCharges, OrderSpec, SegmentRates
 from kitetui.trading.exits import Level
 from kitetui.trading.fill_charges import ChargedFill
 from kitetui.trading.risk import ExposureView
-from kitetui.views import AlertView, EventView, SignalView
+from kitetui.views import (
+    AlertView,
+    BlockedView,
+    DayView,
+    DeskSnapshot,
+    EngineView,
+    EventView,
+    FeedView,
+    LimitSetting,
+    LimitView,
+    OrderView,
+    PerformanceRow,
+    PerformanceView,
+    PositionView,
+    RiskView,
+    SignalView,
+)
 
 DRAFTED = (
     Signal,
@@ -59,6 +76,22 @@ DRAFTED = (
     SignalView,
     EventView,
     AlertView,
+    # what the snapshot publisher builds (supervisor/snapshots.py, performance/book.py)
+    OrderView,
+    PositionView,
+    DayView,
+    EngineView,
+    BlockedView,
+    LimitView,
+    LimitSetting,
+    RiskView,
+    FeedView,
+    PerformanceRow,
+    PerformanceView,
+    DeskSnapshot,
+    ChargeTotals,
+    Drawdown,
+    Figures,
 )
 
 
@@ -126,6 +159,13 @@ ORDER_ARGS = dict(
             ("s1", 5, "eq", "ema", "INFY", 60, SignalKind.LONG, 10.0, "cross"),
             {"indicators": {"fast": 1.0}},
         ),
+        (OrderView, ("t1", 7, "eq", "INFY", "BUY", 5, "SL", "STOP", "OPEN"), {"price": 99.5}),
+        (PositionView, ("INFY", "eq", "MIS", 5, 100.0, 101.0, 2.5, 5.0), {"today": False}),
+        (PerformanceRow, ("run", "all"), {"avg_win": 1.5, "profit_factor": None}),
+        (ChargeTotals, (), {"stt": Decimal("0.25"), "total": Decimal("0.25")}),
+        (Drawdown, (Decimal(3), 0.5, 1, 2, 3), {"recovered_ts_ns": None}),
+        (DeskSnapshot, (1, "replay", "r1", 5, "RUNNING", "max"), {}),
+        (DeskSnapshot, (1, "replay", "r1", 5, "RUNNING", "max"), {"feed": FeedView("STALE")}),
     ],
 )
 def test_a_drafted_init_makes_what_dataclass_s_makes(cls: type, args: tuple, kwargs: dict) -> None:

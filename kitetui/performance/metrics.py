@@ -32,7 +32,6 @@ by hand:
 
 from __future__ import annotations
 
-import copy
 import math
 import operator
 from bisect import bisect_left
@@ -43,6 +42,7 @@ from decimal import Decimal, localcontext
 from typing import Any, ClassVar
 
 from kitetui.clock import ist_date
+from kitetui.drafts import built_in_draft, evolve
 from kitetui.money import EXACT, Charges, ChargesSum
 from kitetui.performance.trades import ZERO, Trade
 
@@ -51,6 +51,7 @@ NS_PER_DAY = 86_400 * 1_000_000_000
 _ADD = EXACT.add  # ``+`` under ``localcontext(EXACT)``, without entering it (money._ADD)
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class ChargeTotals:
     """Charges by component as the report shows them (exchange includes IPFT; ``dp`` is
@@ -91,6 +92,7 @@ class ChargeTotals:
         }
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class Drawdown:
     amount: Decimal = ZERO  # rupees, >= 0
@@ -102,6 +104,7 @@ class Drawdown:
     end_ts_ns: int = 0  # the recovery, or the last point when not regained
 
 
+@built_in_draft
 @dataclass(frozen=True, slots=True)
 class Figures:
     gross_pnl: Decimal
@@ -270,8 +273,13 @@ class Tally:
     def with_open(self, trades: Iterable[Trade]) -> Tally:
         """A copy with ``trades`` (still open, marked now) added: the desk's closed
         figures stay as they are while the open ones move with every mark."""
-        both = copy.copy(self)  # open trades touch neither the closed list nor the curve
-        both._charges = self._charges.copy()  # (but they add charges)
+        # A copy made in the class's draft (``evolve``: ``copy.copy``'s shallow copy, at
+        # a fraction of its cost): open trades touch neither the closed list nor the
+        # curve, but they add charges. The closed trades' charges are summed here, in
+        # this tally (``charges``: the same digits however grouped), so the copy starts
+        # from the sum: a copy of the waiting addends was summed again at every snapshot.
+        both = evolve(self)
+        both._charges = ChargesSum(self.charges)
         for trade in trades:
             if trade.closed:
                 raise ValueError("with_open takes open trades only")
@@ -283,7 +291,7 @@ class Tally:
         """Of the closed-trade equity, net of charges (module docstring)."""
         if self._step is None:
             return self.curve.drawdown
-        curve = copy.copy(self.curve)  # the last exit time's point, without keeping it
+        curve = evolve(self.curve)  # the last exit time's point, without keeping it
         self._take_step(curve)
         return curve.drawdown
 

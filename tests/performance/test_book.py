@@ -94,6 +94,30 @@ def test_book_view_is_the_same_object_until_a_fill_or_a_new_day() -> None:
     assert book.view({}, day, STRATEGIES) is not first
 
 
+def test_a_part_s_kept_row_gives_way_to_one_with_its_new_open_trade() -> None:
+    """A part's row is kept while it holds no open trade; a fill that opens a trade in
+    it closes none (nothing drops the kept row), and the next view must measure the
+    open trade all the same, then keep the closed row again once it closed."""
+    book = PerformanceBook()
+    day = "2024-01-02"
+    book.add(None, desk_fill(1, "BUY", 10, 100.0, ts(day, "09:30")))
+    book.add(None, desk_fill(2, "SELL", 10, 101.0, ts(day, "09:31")))  # +10
+    kept = rows(book, today=day)
+    book.add(None, desk_fill(3, "BUY", 5, 100.0, ts(day, "09:40")))  # opens, closes none
+    shown = rows(book, {"SBIN": D(102)}, today=day)
+    for part in (("run", "all", ""), ("run", "symbol", "SBIN"), (day, "engine", "e1")):
+        assert (shown[part].trades, shown[part].open_trades) == (1, 1), part
+        assert shown[part].gross == 10.0 + 10.0, part  # 5 marked 2 up
+        assert kept[part].open_trades == 0
+    book.add(None, desk_fill(4, "SELL", 5, 99.0, ts(day, "09:50")))  # -5
+    closed = rows(book, {}, today=day)
+    assert (closed["run", "symbol", "SBIN"].trades, closed["run", "symbol", "SBIN"].gross) == (
+        2,
+        5.0,
+    )
+    assert rows(book, {}, today=day)["run", "symbol", "SBIN"] is closed["run", "symbol", "SBIN"]
+
+
 def test_fill_record_reads_a_desk_fill_as_the_journal_gives_it_back() -> None:
     fill = desk_fill(7, "SELL", 3, 18210.55, ts("2024-01-02"), brokerage="12.5")
     record = fill_record(fill, None, 7)
