@@ -23,6 +23,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from loss_limit_helpers import LIMITS
 
 from kitetui.clock import ist_date, ist_day_start_ns, ist_minute_of_day
 from kitetui.domain import Fill, Side
@@ -30,18 +31,9 @@ from kitetui.money import Charges, FillCost
 from kitetui.supervisor.gate import Supervisor
 from kitetui.supervisor.session_keeper import SessionKeeper
 from kitetui.trading.portfolio import Portfolio
-from kitetui.trading.risk import ENTRY_CUTOFF, RiskEngine, RiskLimits
+from kitetui.trading.risk import ENTRY_CUTOFF, RiskEngine
 from kitetui.trading.session import SessionPlan
 
-LIMITS = RiskLimits(
-    max_daily_loss=1_000.0,
-    max_symbol_loss=400.0,
-    max_open_positions=5,
-    max_trades_per_symbol_per_day=10,
-    max_gross_exposure=1e7,
-    max_order_value=1e6,
-    max_order_quantity=1_000,
-)
 MINUTE_NS = 60_000_000_000
 DAY = date(2024, 5, 17)
 START = ist_day_start_ns(DAY)

@@ -15,19 +15,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from loss_limit_helpers import LIMITS
 
 from kitetui.supervisor.gate import Supervisor
-from kitetui.trading.risk import RiskEngine, RiskLimits
-
-LIMITS = RiskLimits(
-    max_daily_loss=1_000.0,
-    max_symbol_loss=400.0,
-    max_open_positions=5,
-    max_trades_per_symbol_per_day=10,
-    max_gross_exposure=1e7,
-    max_order_value=1e6,
-    max_order_quantity=1_000,
-)
+from kitetui.trading.risk import RiskEngine
 
 
 class _Trader:
