@@ -132,6 +132,11 @@ class Finite(NamedTuple):
         """A column's values on the finite bars, as the Python numbers a ``Bar`` holds."""
         return column.tolist() if self.where is None else column[self.where].tolist()
 
+    def array(self, column: np.ndarray) -> np.ndarray:
+        """A column's values on the finite bars, as the array itself (no copy when all
+        are finite): what an indicator that works on arrays takes (``ATR.update_many``)."""
+        return column if self.where is None else column[self.where]
+
     def at(self, offset: int) -> int:
         """A finite bar's place among the finite ones."""
         return offset if self.where is None else int(np.searchsorted(self.where, offset))
