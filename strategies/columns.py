@@ -115,7 +115,7 @@ class Finite:
 
     __slots__ = ("_highs", "_lows", "_prices", "closes", "where")
 
-    def __init__(self, where: np.ndarray | None, closes: list[float], prices: ChunkPrices):
+    def __init__(self, where: np.ndarray | None, closes: list[float], prices: ChunkPrices) -> None:
         self.where = where  # their offsets; None when every bar is finite
         self.closes = closes
         self._prices = prices
