@@ -369,7 +369,7 @@ class ATR(_SeededAverage):
         true ranges from numpy: differences, absolute values, the epsilon for a zero
         range and the largest of three are exact operations, so each is the float
         ``_true_range`` returns; then the seed and ``_smoothed``, as ``EMA``."""
-        h, lo, c = (np.asarray(column, dtype=np.float64) for column in (highs, lows, closes))
+        h, lo, c = (_float_array(column) for column in (highs, lows, closes))
         if not (len(h) == len(lo) == len(c)):
             raise ValueError("highs, lows and closes differ in length")
         if not (np.isfinite(h).all() and np.isfinite(lo).all() and np.isfinite(c).all()):
@@ -430,6 +430,13 @@ class ATR(_SeededAverage):
             append(value)
         self._value, self._count, self._prev_close = value, count, prev_close
         return out
+
+
+def _float_array(column: Iterable[float] | np.ndarray) -> np.ndarray:
+    """A column as float64: an array as it is, a list (or any iterable, listed) copied."""
+    if isinstance(column, np.ndarray):
+        return column.astype(np.float64, copy=False)
+    return np.array(column if isinstance(column, list) else list(column), dtype=np.float64)
 
 
 class ADX(_Indicator):

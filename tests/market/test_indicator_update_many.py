@@ -129,3 +129,14 @@ def test_atr_true_ranges_from_numpy_are_update_s_bit_for_bit(
 def test_atr_update_many_refuses_columns_of_different_lengths() -> None:
     with pytest.raises(ValueError, match="differ in length"):
         ATR(3).update_many([1.0, 2.0], [0.5], [1.0, 1.5])
+
+
+def test_update_many_takes_any_iterable_of_prices() -> None:
+    """Generators, as well as lists and arrays: the same values as ``update``."""
+    closes, highs, lows = _finite_series(3, 60)
+    one, many = ATR(5), ATR(5)
+    expected = list(map(one.update, highs, lows, closes))
+    got = many.update_many(iter(highs), (low for low in lows), iter(closes))
+    assert _same(got, expected)
+    ema_one, ema_many = EMA(4), EMA(4)
+    assert ema_many.update_many(iter(closes)) == [ema_one.update(c) for c in closes]
