@@ -254,6 +254,9 @@ class Engine:
         else goes through ``decide``. Deciding is synchronous; only a signal that may
         trade awaits the trader.
 
+        The cursor's step to the next row of its chunk is taken here too (``step`` is
+        called for the rest: a chunk's end, a built bar, a bar off the column).
+
         Over such a run nothing but the loop runs, so what each bar would set on the
         engine (``bars_seen``, ``heartbeat_ns``, ``signals_emitted``) is tallied in
         locals and set with the hand-over (``_caught_up``), and whether the engine
@@ -277,7 +280,13 @@ class Engine:
                         # ``decide`` with an open cursor
                         seen += 1
                         end_ns = item.ts_ns + span_ns
-                        code = cursor.step(item)
+                        # ``cursor.step(item)``, its common case spelled out
+                        i = cursor.offset + 1
+                        if i < cursor.steppable and cursor.starts[i] == item.ts_ns:
+                            cursor.offset = i
+                            code = cursor.codes[i]
+                        else:
+                            code = cursor.step(item)
                         reason = cursor.always[code]
                         if reason is not None:  # ``_decided`` for a HOLD whatever the position
                             if counting:

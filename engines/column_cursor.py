@@ -41,7 +41,6 @@ class ColumnCursor:
 
     __slots__ = (
         "_built",
-        "_codes",
         "_columns",
         "_current",
         "_decider",
@@ -50,12 +49,14 @@ class ColumnCursor:
         "_row",
         "_rows",
         "_segment",
-        "_ts",
         "always",
         "chunk",
+        "codes",
         "held",
         "offset",
         "reasons",
+        "starts",
+        "steppable",
     )
 
     def __init__(self, columns: BarColumns, decider: ColumnDecider, *, built: bool = False) -> None:
@@ -82,8 +83,14 @@ class ColumnCursor:
         self._row = 0  # the segment's next row to decide
         self._current: _Part | None = None
         self._previous: _Part | None = None
-        self._codes = b""
-        self._ts: list[int] = []
+        # The current chunk's codes and its rows' start times; ``steppable``: its rows
+        # for a cursor over the files' own bars, 0 for one whose bars the engine builds.
+        # Public for ``Engine.process``, which takes the common step itself (the next
+        # row of the chunk, starting at the bar's time) without a call: ``step``'s
+        # first case, for the bulk of a backtest's bars.
+        self.codes = b""
+        self.starts: list[int] = []
+        self.steppable = 0
         self._n = 0  # rows in the current chunk
         # The bar just stepped over: its chunk and its row there (-1: none stepped into
         # yet). Attributes, not a method: the engine reads them for every HOLD it counts.
@@ -100,12 +107,12 @@ class ColumnCursor:
             if not self._advance():
                 return -1
             i = 0
-        if self._ts[i] != bar.ts_ns:
+        if self.starts[i] != bar.ts_ns:
             return -1
         if self._built and self._rows[i] != (bar.open, bar.high, bar.low, bar.close, bar.volume):
             return -1
         self.offset = i
-        return self._codes[i]
+        return self.codes[i]
 
     def _advance(self) -> bool:
         segments = self._columns.segments
@@ -128,12 +135,13 @@ class ColumnCursor:
         )
         self._previous, self._current = self._current, (chunk, self._segment, start, stop - start)
         self.chunk = chunk
-        self._codes = chunk.codes
-        self._ts = ts_ns.tolist()
+        self.codes = chunk.codes
+        self.starts = ts_ns.tolist()
         if self._built:
             values = [column.tolist() for column in prices]  # the floats a Bar holds
             self._rows = list(zip(*values, volume.tolist(), strict=True))
         self.offset, self._n = -1, stop - start
+        self.steppable = 0 if self._built else self._n
         self._row = stop
         return True
 
@@ -171,7 +179,7 @@ class ColumnCursor:
     def last_ts(self) -> int:
         """The start of the newest bar stepped over, 0 before the first."""
         if self.offset >= 0:
-            return self._ts[self.offset]
+            return self.starts[self.offset]
         if self._previous is not None:
             _, segment, start, rows = self._previous
             return int(self._columns.segments[segment]["ts_ns"][start + rows - 1])

@@ -27,7 +27,7 @@ the column's (a bar the price validator refused, a day the symbol was not traded
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -107,30 +107,48 @@ class ChunkPrices:
         return len(self.close)
 
 
-class Finite(NamedTuple):
+class Finite:
     """The chunk's bars ``on_bar`` lets its indicators see (``bar_is_finite``): their
-    prices as the floats a ``Bar`` holds, and where they are in the chunk."""
+    prices as the floats a ``Bar`` holds, and where they are in the chunk. The highs
+    and lows are made into lists when first read: a column form whose indicators take
+    arrays (``array``) never pays for them."""
 
-    where: np.ndarray | None  # their offsets; None when every bar is finite
-    closes: list[float]
-    highs: list[float]
-    lows: list[float]
+    __slots__ = ("_highs", "_lows", "_prices", "closes", "where")
+
+    def __init__(self, where: np.ndarray | None, closes: list[float], prices: ChunkPrices) -> None:
+        self.where = where  # their offsets; None when every bar is finite
+        self.closes = closes
+        self._prices = prices
+        self._highs: list[float] | None = None
+        self._lows: list[float] | None = None
 
     @classmethod
     def of(cls, prices: ChunkPrices) -> Finite:
         if prices.finite.all():
-            return cls(None, prices.close.tolist(), prices.high.tolist(), prices.low.tolist())
+            return cls(None, prices.close.tolist(), prices)
         where = np.flatnonzero(prices.finite)
-        return cls(
-            where,
-            prices.close[where].tolist(),
-            prices.high[where].tolist(),
-            prices.low[where].tolist(),
-        )
+        return cls(where, prices.close[where].tolist(), prices)
+
+    @property
+    def highs(self) -> list[float]:
+        if self._highs is None:
+            self._highs = self.take(self._prices.high)
+        return self._highs
+
+    @property
+    def lows(self) -> list[float]:
+        if self._lows is None:
+            self._lows = self.take(self._prices.low)
+        return self._lows
 
     def take(self, column: np.ndarray) -> list:
         """A column's values on the finite bars, as the Python numbers a ``Bar`` holds."""
         return column.tolist() if self.where is None else column[self.where].tolist()
+
+    def array(self, column: np.ndarray) -> np.ndarray:
+        """A column's values on the finite bars, as the array itself (no copy when all
+        are finite): what an indicator that works on arrays takes (``ATR.update_many``)."""
+        return column if self.where is None else column[self.where]
 
     def at(self, offset: int) -> int:
         """A finite bar's place among the finite ones."""

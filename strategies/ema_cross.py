@@ -156,11 +156,15 @@ class _Columns(ColumnDecider):
         s = self.strategy
         start = (copy(s._fast), copy(s._slow), copy(s._atr), s._last_sign)
         finite = Finite.of(prices)  # on_bar refuses the others before its indicators
-        closes, highs, lows = finite.closes, finite.highs, finite.lows
-        fast = np.array(s._fast.update_many(closes))
-        slow = np.array(s._slow.update_many(closes))
-        atr = np.array(s._atr.update_many(highs, lows, closes))
+        closes = finite.closes
         taken = len(closes)
+        # The ATR takes the price arrays (its true ranges in numpy); each list of
+        # values becomes an array by ``fromiter``, which need not discover its type.
+        fast = np.fromiter(s._fast.update_many(closes), np.float64, taken)
+        slow = np.fromiter(s._slow.update_many(closes), np.float64, taken)
+        highs, lows = finite.array(prices.high), finite.array(prices.low)
+        atr_values = s._atr.update_many(highs, lows, finite.array(prices.close))
+        atr = np.fromiter(atr_values, np.float64, taken)
         ready = self.warmed(taken, s.warmup_bars)
         gap = fast - slow
         sign = np.sign(np.where(ready, gap, 0.0)).astype(np.int8)  # 0 while warming up

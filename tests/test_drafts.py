@@ -8,10 +8,12 @@ from __future__ import annotations
 import inspect
 from dataclasses import FrozenInstanceError, dataclass, field, fields
 from decimal import Decimal
+from itertools import repeat
 
 import pytest
 
 from kitetui.domain import (
+    Bar,
     Event,
     Exchange,
     Fill,
@@ -28,7 +30,7 @@ from kitetui.domain import (
     Signal,
     SignalKind,
 )
-from kitetui.drafts import built_in_draft
+from kitetui.drafts import build_rows, built_in_draft
 from kitetui.money import Charges, FillCost
 from kitetui.performance.metrics import ChargeTotals, Drawdown, Figures
 from kitetui.performance.trades import FillRecord, Trade
@@ -252,3 +254,25 @@ def test_a_class_that_does_not_fit_still_checks_itself() -> None:
     with pytest.raises(ValueError, match="low above high"):
         built_in_draft(_Checked)(3, 1)
     assert built_in_draft(_KeywordOnly)(1, b=2) == _KeywordOnly(1, b=2)
+
+
+def test_build_rows_makes_each_row_s_record_as_its_init_does() -> None:
+    """A loader's bars built in the draft (``build_rows``) are ``Bar(*row)``: equal,
+    frozen, of the class itself; an endless ``repeat`` column ends with the others."""
+    ts = [1_672_631_100_000_000_000 + k * 60_000_000_000 for k in range(5)]
+    prices = [[100.0 + k + d for k in range(5)] for d in (0.0, 1.5, -1.25, 0.5)]
+    columns = [repeat("SBIN"), ts, repeat(60), *prices, [7, 0, 3, 2, 1], repeat(0)]
+    built = build_rows(Bar, columns)
+    rows = zip(repeat("SBIN"), ts, repeat(60), *prices, [7, 0, 3, 2, 1], repeat(0), strict=False)
+    assert built == [Bar(*row) for row in rows]
+    assert built is not None and all(type(bar) is Bar for bar in built)
+    assert [bar.close for bar in built] == prices[3] and built[2].volume == 3
+    with pytest.raises(FrozenInstanceError):
+        built[0].close = 1.0  # type: ignore[misc]
+    assert build_rows(Bar, [repeat("SBIN"), [], repeat(60)]) == []
+
+
+def test_build_rows_leaves_a_class_without_a_draft_to_its_init() -> None:
+    """A class with checks to run (``__post_init__``) has no draft: None, the caller
+    builds it through its ``__init__``."""
+    assert build_rows(_Checked, [[1], [2]]) is None

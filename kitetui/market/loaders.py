@@ -74,7 +74,6 @@ import io
 import math
 import re
 import zlib
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -89,6 +88,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar, cast
 import numpy as np
 
 from kitetui.domain import NS_PER_SECOND, Bar, Event, Tick
+from kitetui.drafts import build_rows
 from kitetui.events import EventKind
 from kitetui.market.bars import DAY_S, IST_OFFSET_S, SESSION_CLOSE_S, SESSION_OPEN_S
 from kitetui.market.columnar import decimal_column, integer_column, split_fields, stamp_column
@@ -1881,22 +1881,17 @@ def _build(cls: type, columns: list[Iterable[object]]) -> tuple:
 
     Half a million frozen dataclasses cost ~1 µs each through ``__init__`` (five
     ``object.__setattr__`` calls in Python) and as much again in garbage-collector
-    passes over objects that cannot be garbage yet. Setting each slot through its
-    descriptor over a whole column runs in C, and the collector waits until the values
-    exist. A class with a ``__post_init__`` (checks to run) is built through its
-    ``__init__``, whose result this equals field for field.
+    passes over objects that cannot be garbage yet. Each record is filled in its class's
+    draft by one loop (``drafts.build_rows``: a backtest builds every bar it replays
+    here, a chunk at a time), and the collector waits until the values exist. A class
+    with a ``__post_init__`` (checks to run) is built through its ``__init__``, whose
+    result this equals field for field.
     """
-    names = [f.name for f in dataclass_fields(cls)]
-    if hasattr(cls, "__post_init__") or tuple(names) != cls.__slots__:
-        return tuple(map(cls, *columns))
-    size = len(columns[1])  # type: ignore[arg-type]
     collecting = gc.isenabled()
     gc.disable()
     try:
-        objects = list(map(object.__new__, repeat(cls, size)))
-        for name, column in zip(names, columns, strict=True):
-            deque(map(cls.__dict__[name].__set__, objects, column), maxlen=0)
-        return tuple(objects)
+        records = build_rows(cls, columns)
+        return tuple(map(cls, *columns)) if records is None else tuple(records)
     finally:
         if collecting:
             gc.enable()

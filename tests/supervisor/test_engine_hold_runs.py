@@ -8,10 +8,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import numpy as np
+
 from engines.base import Engine
 from engines.column_cursor import ColumnCursor
 from kitetui.config import parse_config
-from kitetui.domain import EngineState
+from kitetui.domain import NS_PER_MINUTE, Bar, EngineState
+from kitetui.market.bar_columns import BarColumns
 from kitetui.supervisor import Supervisor
 from strategies.columns import ALWAYS, FIRST_HOLD
 from strategies.registry import get_strategy, strategy_names
@@ -29,6 +32,32 @@ def test_a_cursors_always_table_is_each_codes_hold_whatever_the_position() -> No
             k = code - FIRST_HOLD
             always = 0 <= k < len(decider.held) and decider.held[k] == ALWAYS
             assert cursor.always[code] == (decider.reasons[k] if always else None), (name, code)
+
+
+def test_the_engine_steps_itself_only_over_a_chunk_of_the_files_own_bars() -> None:
+    """``Engine.process`` takes a cursor's step to the next row itself while the row is
+    ``steppable``: every row of a chunk of the files' own bars, none of a chunk whose
+    bars the engine builds (those are compared whole in ``step``)."""
+    t0 = 1_680_493_500 * 10**9
+    rows = 5
+    part = {
+        "ts_ns": np.arange(rows, dtype=np.int64) * NS_PER_MINUTE + t0,
+        **{name: np.full(rows, 100.0) for name in ("open", "high", "low", "close")},
+        "volume": np.full(rows, 10, dtype=np.int64),
+        "oi": np.zeros(rows, dtype=np.int64),
+    }
+    columns = BarColumns("A", 60, (part,))
+    decider = get_strategy("ema_cross")().column_decider()
+    bars = [
+        Bar("A", t0 + k * NS_PER_MINUTE, 60, 100.0, 100.0, 100.0, 100.0, 10) for k in range(rows)
+    ]
+    own, built = ColumnCursor(columns, decider), ColumnCursor(columns, decider, built=True)
+    assert own.steppable == built.steppable == 0  # no chunk yet: ``step`` reads it
+    assert own.step(bars[0]) == built.step(bars[0]) >= 0
+    assert (own.steppable, built.steppable) == (rows, 0)
+    assert own.starts == part["ts_ns"].tolist() and own.codes == own.chunk.codes
+    changed = Bar("A", bars[1].ts_ns, 60, 100.0, 101.0, 100.0, 100.0, 10)  # not the row
+    assert built.step(changed) == -1 and own.step(changed) >= 0
 
 
 async def test_an_engine_stopped_mid_batch_counts_none_of_the_batchs_later_holds(
