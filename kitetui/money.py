@@ -28,6 +28,7 @@ EXACT = Context(prec=60, traps=[Inexact, InvalidOperation])
 # nothing reads them; a trap raises either way.)
 _ADD = EXACT.add
 _SUBTRACT = EXACT.subtract
+_MULTIPLY = EXACT.multiply
 
 
 def exact_ratio(value: float) -> tuple[int, int]:

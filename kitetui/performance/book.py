@@ -73,7 +73,11 @@ class PerformanceBook:
 
     def __init__(self) -> None:
         self._pairs = RoundTrips()
+        # One tally per part; parts that hold the same trades share one (``_scope_tallies``).
         self._tallies: dict[PartKey, Tally] = {}
+        # Per scope (the run, a day): the one engine whose trades its whole holds, while
+        # there is one (its part is then the whole's tally); None once there are two.
+        self._sole: dict[str, str | None] = {}
         self._closed_rows: dict[PartKey, PerformanceRow] = {}  # parts with no open trade
         self._order: list[PartKey] = []  # every part shown, in display order
         self._shape: tuple[int, frozenset[PartKey]] | None = None  # of ``_order``
@@ -94,18 +98,70 @@ class PerformanceBook:
         return self._pairs.open_symbols()
 
     def add(self, order: Order | None, fill: Fill) -> None:
-        """One fill, live or replayed from the journal, in journal order."""
+        """One fill, live or replayed from the journal, in journal order: paired as
+        ``fill_record`` reads it (the fields pairing reads, given as they are)."""
         self._fills += 1
-        closed = self._pairs.add(fill_record(fill, order, self._fills))
+        cost = fill.charges
+        closed = self._pairs.add_fill(
+            fill.fill_id,
+            fill.engine,
+            fill.symbol,
+            order.exchange._value_ if order is not None else "",
+            fill.product._value_,
+            fill.side,
+            fill.quantity,
+            Decimal(repr(float(fill.price))),
+            cost.charges if cost is not None else NO_CHARGES,
+            fill.ts_ns,
+        )
         if closed is None:
             return
         record = ClosedTrade.of(closed) if closed.closed else None  # shared by its parts
+        closed_rows = self._closed_rows
         for key in parts_of(closed):
-            tally = self._tallies.get(key)
-            if tally is None:
-                tally = self._tallies[key] = Tally()
+            closed_rows.pop(key, None)
+        day = trade_day(closed)
+        for tally in (
+            *self._scope_tallies(RUN, closed.engine),
+            self._symbol_tally(RUN, closed.symbol),
+            *self._scope_tallies(day, closed.engine),
+            self._symbol_tally(day, closed.symbol),
+        ):
             tally.add(closed, record)
-            self._closed_rows.pop(key, None)
+
+    def _scope_tallies(self, scope: str, engine: str) -> tuple[Tally, ...]:
+        """The tallies of a trade of ``engine`` in ``scope`` (the run or a day) besides
+        its symbol's: the scope's whole and the engine's, each once. Parts that hold the
+        same trades share one tally, added to once: a day's whole is the run's part for
+        that day, always; and an engine's part is its scope's whole while every trade
+        of the scope was that engine's (a desk of one engine: four adds of a trade's
+        seven). The second engine to close a trade in the scope gives the first its own
+        copy of the whole, which has had exactly the trades the first engine's part
+        would have had."""
+        tallies = self._tallies
+        whole = tallies.get((scope, ALL, ""))
+        if whole is None:
+            whole = tallies[scope, ALL, ""] = tallies[scope, ENGINE, engine] = Tally()
+            if scope != RUN:
+                tallies[RUN, DAY, scope] = whole
+            self._sole[scope] = engine
+            return (whole,)
+        sole = self._sole[scope]
+        if sole == engine:
+            return (whole,)
+        if sole is not None:  # the scope's second engine: the first's part is its own now
+            tallies[scope, ENGINE, sole] = whole.copy()
+            self._sole[scope] = None
+        part = tallies.get((scope, ENGINE, engine))
+        if part is None:
+            part = tallies[scope, ENGINE, engine] = Tally()
+        return (whole, part)
+
+    def _symbol_tally(self, scope: str, symbol: str) -> Tally:
+        tally = self._tallies.get((scope, SYMBOL, symbol))
+        if tally is None:
+            tally = self._tallies[scope, SYMBOL, symbol] = Tally()
+        return tally
 
     def view(
         self, marks: Mapping[str, Decimal], today: str, strategies: Mapping[str, str]

@@ -270,6 +270,16 @@ class Tally:
         assert self._step is not None
         curve.add(*self._step)
 
+    def copy(self) -> Tally:
+        """A tally of its own in the same state: adding to either leaves the other (the
+        closed trades, their charges and the curve copied; the records in them are
+        frozen, shared)."""
+        both = evolve(self)
+        both._charges = self._charges.copy()
+        both.closed = list(self.closed)
+        both.curve = evolve(self.curve)
+        return both
+
     def with_open(self, trades: Iterable[Trade]) -> Tally:
         """A copy with ``trades`` (still open, marked now) added: the desk's closed
         figures stay as they are while the open ones move with every mark."""

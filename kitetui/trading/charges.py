@@ -61,7 +61,9 @@ import yaml
 from kitetui.domain import Fill, Product, Side
 from kitetui.drafts import built_in_draft
 from kitetui.money import (
+    _ADD,
     _HUNDRED,
+    _MULTIPLY,
     EXACT,
     NO_CHARGES,
     ZERO,
@@ -207,26 +209,29 @@ class SegmentRates:
         """An order's charges on its cumulative ``turnover``; ``executed`` = has a fill;
         ``squared_off`` = how many of the broker's square-off orders it stands for (the
         fee of each comes on top of the brokerage, and in GST's base with it)."""
-        with localcontext(EXACT):
-            if self.brokerage_flat is not None:
-                brokerage = self.brokerage_flat if executed else ZERO
-            else:
-                brokerage = self.brokerage_fraction * turnover
-                if self.brokerage_cap is not None and brokerage > self.brokerage_cap:
-                    brokerage = self.brokerage_cap
-            if squared_off and executed:
-                brokerage += self.square_off_fee * squared_off
-            exchange = self.exchange * turnover
-            sebi = self.sebi * turnover
-            return Charges(
-                brokerage=brokerage,
-                stt=self.stt * turnover,
-                exchange=exchange,
-                ipft=self.ipft * turnover,
-                sebi=sebi,
-                stamp=self.stamp * turnover,
-                gst=self.gst * (brokerage + exchange + sebi),
-            )
+        # ``EXACT``'s own operations (``_MULTIPLY``, ``_ADD``): the arithmetic of
+        # ``localcontext(EXACT)``, the same digits and traps, without entering and
+        # leaving a context on every fill.
+        mul, add = _MULTIPLY, _ADD
+        if self.brokerage_flat is not None:
+            brokerage = self.brokerage_flat if executed else ZERO
+        else:
+            brokerage = mul(self.brokerage_fraction, turnover)
+            if self.brokerage_cap is not None and brokerage > self.brokerage_cap:
+                brokerage = self.brokerage_cap
+        if squared_off and executed:
+            brokerage = add(brokerage, mul(self.square_off_fee, squared_off))
+        exchange = mul(self.exchange, turnover)
+        sebi = mul(self.sebi, turnover)
+        return Charges(
+            brokerage,
+            mul(self.stt, turnover),
+            exchange,
+            mul(self.ipft, turnover),
+            sebi,
+            mul(self.stamp, turnover),
+            mul(self.gst, add(add(brokerage, exchange), sebi)),
+        )
 
 
 @built_in_draft
@@ -442,6 +447,10 @@ class ChargeTable:
     def __init__(self, histories: Mapping[_Key, list[tuple[date, _Value]]], origin: str) -> None:
         self._histories = dict(histories)
         self.origin = origin
+        # The underlyings some row names (BSE's index options): any other is priced by
+        # the general rows (``_value`` falls back to them), so its rates are those of
+        # no underlying at all, resolved and cached once for every such instrument.
+        self._underlyings = frozenset(key[4] for key in self._histories if key[4])
         self._cache: dict[tuple[date, ChargeClass, str, Side, str], SegmentRates] = {}
 
     @classmethod
@@ -472,6 +481,10 @@ class ChargeTable:
     ) -> SegmentRates:
         """The rates for one order; raises ``ChargeError`` naming a gap in the table."""
         place = venue(exchange)
+        if underlying and underlying.upper() not in self._underlyings:
+            # no row names it: the general rows' rates, under their own key (a stock's
+            # orders were resolved and cached per stock, a day's every stock and side)
+            underlying = ""
         cache_key = (trade_date, kind, place, side, underlying)
         cached = self._cache.get(cache_key)
         if cached is not None:
@@ -661,6 +674,11 @@ def _amount(raw: object, key: str, where: str) -> Decimal:
         raise ChargeTableError(f"{where}: '{key}' {raw!r} is not a decimal number") from None
     if not value.is_finite() or value < 0:
         raise ChargeTableError(f"{where}: '{key}' {raw!r} must be a finite amount >= 0")
+    if value.as_tuple().exponent > 0:  # type: ignore[operator]  (finite: an int)
+        # (an order's first fill is charged on this: ``ChargeCalculator.fill``)
+        raise ChargeTableError(
+            f"{where}: '{key}' {raw!r}: write the amount out, without an exponent"
+        )
     return value
 
 
@@ -750,8 +768,9 @@ class ChargeCalculator:
         if quantity <= 0:
             raise ChargeError(f"a fill's quantity must be positive, not {quantity}")
         exact = exact_price(price)
-        with localcontext(EXACT):
-            turnover = before.turnover + exact * quantity * before.spec.multiplier
+        turnover = _ADD(
+            before.turnover, _MULTIPLY(_MULTIPLY(exact, quantity), before.spec.multiplier)
+        )
         if same_day or before.intraday_quantity:
             return self._fill_split(before, quantity, exact, turnover, same_day)
         after_charges = before.rates.charges(
@@ -765,12 +784,18 @@ class ChargeCalculator:
             intraday_rates=before.intraday_rates,
             dp=before.dp,
         )
+        if not before.quantity and before.turnover is ZERO:
+            # An order's first fill: ``after_charges - NO_CHARGES`` is ``after_charges``
+            # digit for digit, since ``x - 0`` keeps ``x`` when its exponent is not
+            # positive, and here none is: the turnover is ``0 + price × quantity`` and
+            # every rate is a table amount written without a positive exponent
+            # (``_amount``), so no product of them has one. (A subtraction and a record
+            # saved on most fills: a backtest's orders fill at once.)
+            return FillCharges(charges=after_charges, paise=after_charges.total_paise, order=after)
         before_charges = before.charges
         return FillCharges(
             charges=after_charges - before_charges,
-            # (an order's first fill: nothing charged before it, 0 paise)
-            paise=after_charges.total_paise
-            - (before_charges.total_paise if before.quantity else 0),
+            paise=after_charges.total_paise - before_charges.total_paise,
             order=after,
         )
 

@@ -151,9 +151,14 @@ def test_book_fill_by_fill_equals_the_reports_figures_of_the_whole_stream(raw, m
         book.add(None, fill)
         fills.append(fill_record(fill, None, i))
     marks = {"A": D(mark) / 20, "B": D(mark) / 10}
-    today = _DAYS[-1]
-    shown = rows(book, marks, today)
+    _assert_rows_are_the_reports(book, fills, marks, _DAYS[-1])
 
+
+def _assert_rows_are_the_reports(
+    book: PerformanceBook, fills: list, marks: dict[str, Decimal], today: str
+) -> None:
+    """Every row the book shows is the one the report's code gives for ``fills``."""
+    shown = rows(book, marks, today)
     trades = round_trips(fills, marks)  # the report's way: all at once
     expected = {("run", "all", ""): trades, (today, "all", ""): []}
     for part, key in (("engine", lambda t: t.engine), ("symbol", lambda t: t.symbol)):
@@ -175,3 +180,53 @@ def test_book_fill_by_fill_equals_the_reports_figures_of_the_whole_stream(raw, m
     assert shown["run", "all", ""].trades == sum(
         shown["run", "engine", e].trades for e in ("e1", "e2") if ("run", "engine", e) in shown
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_fill, min_size=1, max_size=24), st.integers(min_value=1, max_value=30_000))
+def test_every_view_along_the_way_is_the_reports_as_a_second_engine_comes(raw, mark) -> None:
+    """Parts that hold the same trades share a tally (a day's whole and the run's part
+    for that day; an engine's part and its scope's whole while it is the scope's only
+    engine): the rows read between fills, before and after a second engine's first
+    closed trade splits a shared part, are the report's for the fills so far."""
+    book = PerformanceBook()
+    fills = []
+    marks = {"A": D(mark) / 20, "B": D(mark) / 10}
+    for i, (symbol, engine, side, qty, price, charge) in enumerate(raw):
+        day = _DAYS[i * len(_DAYS) // len(raw)]
+        when = ts(day, "09:15") + i * 60_000_000_000
+        fill = desk_fill(i, side, qty, price, when, symbol=symbol, engine=engine, brokerage=charge)
+        book.add(None, fill)
+        fills.append(fill_record(fill, None, i))
+        _assert_rows_are_the_reports(book, fills, marks, day)
+
+
+def test_a_second_engine_leaves_the_first_engines_part_as_it_was() -> None:
+    """The first engine's part, shared with its scope's whole until the second engine's
+    first trade, goes on as its own: its trades, and its curve followed again when its
+    next trade closes before its latest exit (from its own closed trades alone)."""
+    book = PerformanceBook()
+    day = "2024-01-02"
+    fills = [
+        desk_fill(1, "BUY", 10, 100.0, ts(day, "09:30")),
+        desk_fill(2, "SELL", 10, 103.0, ts(day, "09:45")),  # e1 +30
+        desk_fill(3, "BUY", 10, 100.0, ts(day, "09:40"), engine="e2"),
+        desk_fill(4, "SELL", 10, 99.0, ts(day, "09:41"), engine="e2"),  # e2 -10
+        desk_fill(5, "BUY", 10, 100.0, ts(day, "09:40")),
+        desk_fill(6, "SELL", 10, 101.0, ts(day, "09:42")),  # e1 +10, before e1's last exit
+    ]
+    records = []
+    for i, fill in enumerate(fills):
+        book.add(None, fill)
+        records.append(fill_record(fill, None, i))
+        _assert_rows_are_the_reports(book, records, {}, day)
+    shown = rows(book, today=day)
+    for scope in ("run", day):
+        e1, e2, whole = (
+            shown[scope, "engine", "e1"],
+            shown[scope, "engine", "e2"],
+            shown[scope, "all", ""],
+        )
+        assert (e1.trades, e1.net, e1.max_drawdown) == (2, 40.0, 0.0)
+        assert (e2.trades, e2.net) == (1, -10.0)
+        assert (whole.trades, whole.net) == (3, 30.0)

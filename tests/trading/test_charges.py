@@ -20,7 +20,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 
 import pytest
@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from kitetui.domain import Fill, Product, Side
 from kitetui.market.instruments import Instrument
+from kitetui.money import EXACT
 from kitetui.trading.charges import (
     DEFAULT_RATES,
     ChargeCalculator,
@@ -439,6 +440,22 @@ def test_a_more_specific_underlying_row_wins_and_others_fall_back(calc: ChargeCa
     assert nifty.exchange == D("0.0003503")
 
 
+def test_an_underlying_no_row_names_has_the_general_rates_resolved_once() -> None:
+    """Rates are cached by the underlying only where a row names it: every other
+    instrument's are the general rows', one resolved record for all of them (a day's
+    stocks were resolved and kept one by one), the same as no underlying at all."""
+    table = ChargeTable.load()
+    day = date(2025, 3, 3)
+    sbin = table.rates(day, ChargeClass.EQUITY_INTRADAY, "NSE", SELL, "STATE BANK OF INDIA")
+    infy = table.rates(day, ChargeClass.EQUITY_INTRADAY, "NSE", SELL, "INFOSYS")
+    assert infy is sbin
+    assert sbin == ChargeTable.load().rates(day, ChargeClass.EQUITY_INTRADAY, "NSE", SELL)
+    named = table.rates(day, ChargeClass.OPTIONS, "BFO", SELL, "sensex")
+    stock = table.rates(day, ChargeClass.OPTIONS, "BFO", SELL, "RELIANCE")
+    assert named is not stock and named.exchange != stock.exchange
+    assert stock is table.rates(day, ChargeClass.OPTIONS, "BFO", SELL, "SENSEX50")
+
+
 # --------------------------------------------------------------------------- per fill
 
 
@@ -591,6 +608,42 @@ def test_fills_of_a_split_order_sum_exactly_to_the_order_and_never_go_negative(
         assert whole.charges.brokerage == 20
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    order=st.sampled_from(_ORDERS),
+    side=st.sampled_from(list(Side)),
+    day=st.sampled_from(_DAYS),
+    quantity=st.integers(1, 10_000_000),
+    price=st.one_of(
+        st.integers(1, 400_000).map(lambda t: round(t * 0.05, 2)),
+        st.floats(min_value=0.01, max_value=1e18),  # 1e16 and up print with an exponent
+    ),
+)
+def test_an_orders_first_fill_is_charged_its_charges_less_nothing_digit_for_digit(
+    order: tuple[SegmentKind, str, Product, str],
+    side: Side,
+    day: date,
+    quantity: int,
+    price: float,
+) -> None:
+    """``fill`` hands an order's first fill its charges as they are, not less the
+    nothing charged before: the same digits (exponents too, as the journal writes
+    them) only while no figure has a positive exponent, which the table's amounts and
+    a turnover from zero make so, whatever the price."""
+    segment, exchange, product, underlying = order
+    assume(exchange != "BFO" or day >= date(2024, 10, 1))
+    calc = _SHARED
+    state = calc.open_order(_spec(segment, exchange, product, side, day, underlying))
+    step = calc.fill(state, quantity, price)
+    with localcontext(EXACT):
+        turnover = D(0) + D(repr(price)) * quantity * state.spec.multiplier
+        less_nothing = state.rates.charges(turnover, executed=True) - Charges()
+    assert [(name, str(amount)) for name, amount in step.charges.items()] == [
+        (name, str(amount)) for name, amount in less_nothing.items()
+    ]
+    assert step.paise == less_nothing.total_paise
+
+
 @settings(max_examples=100, deadline=None)
 @given(quantity=st.integers(1, 10_000_000), price=st.integers(1, 2_000_000).map(lambda t: t / 20))
 def test_brokerage_is_never_above_twenty_rupees_an_order(quantity: int, price: float) -> None:
@@ -715,6 +768,7 @@ def _table_text(tmp_path: Path, old: str, new: str, count: int = 1) -> Path:
         ),
         ('      flat: "20"', '      flat: "20"\n      cap: "20"', "either 'flat' or 'percent'"),
         ('      flat: "50"', '      percent: "50"', "square_off_fee is a 'flat' amount"),
+        ('cap: "20"', 'cap: "2E+1"', r"brokerage\[0\]: 'cap' '2E\+1': write the amount out"),
     ],
     ids=[
         "float-percent",
@@ -730,6 +784,7 @@ def _table_text(tmp_path: Path, old: str, new: str, count: int = 1) -> Path:
         "duplicate-row",
         "flat-and-cap",
         "square-off-fee-percent",
+        "exponent",
     ],
 )
 def test_a_bad_rate_file_is_refused_naming_the_file_row_and_reason(

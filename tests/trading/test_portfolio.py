@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kitetui.domain import Fill, Product, Side, to_paise
@@ -453,6 +454,56 @@ def test_property_day_pnls_in_one_pass_equal_the_two_figures_read_apart(steps) -
         assert day == book.day_pnl_paise
         # in the books' order too: the symbol-loss limit blocks them in this order
         assert list(by_symbol.items()) == list(book.day_pnl_by_symbol().items())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["fill", "charged", "mark", "day", "read"]),
+            st.sampled_from(["NIFTY", "SBIN", "INFY", "TCS"]),
+            st.sampled_from([B, S]),
+            st.integers(1, 50),
+            prices,
+        ),
+        min_size=1,
+        max_size=50,
+    )
+)
+@example(  # a loss closed and read, the book opened again and marked well up
+    [
+        ("fill", "SBIN", B, 10, 100.0),
+        ("fill", "SBIN", S, 10, 90.0),
+        ("read", "", B, 0, 0.0),
+        ("fill", "SBIN", B, 10, 90.0),
+        ("mark", "SBIN", B, 0, 200.0),
+    ]
+)
+def test_property_the_day_figures_read_now_and_then_are_those_read_apart(steps) -> None:
+    """The kept parts of the day's P&L are worked out again only for the books filled
+    since the last read, or for every book after a new day: read after any run of
+    fills, charges, marks and days (several fills of a book between two reads, a book
+    going flat and opening again, a day with none), ``day_pnls`` and ``day_loss`` are
+    the figures read one by one, the symbols in the books' order."""
+    book = Portfolio(1_000_000)
+    for n, (kind, symbol, side, qty, price) in enumerate([*steps, ("read", "", B, 0, 0.0)]):
+        if kind == "day":
+            book.start_day()
+        elif kind == "mark":
+            book.mark(symbol, price)
+        elif kind == "read":
+            day, by_symbol = book.day_pnls()
+            assert day == book.day_pnl_paise
+            assert list(by_symbol.items()) == list(book.day_pnl_by_symbol().items())
+            assert book.day_loss() == (day, min(by_symbol.values(), default=math.inf))
+        else:
+            done = fill(side, qty, price, symbol=symbol)
+            if kind == "charged":
+                paise = 1 + n * 37 % 2_000
+                done = replace(
+                    done, charges=FillCost(Charges(brokerage=Decimal(paise) / 100), paise)
+                )
+            book.apply_fill(done)
 
 
 def test_the_runs_charges_by_component_are_each_fills_added_in_order_whenever_read() -> None:
