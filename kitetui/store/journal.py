@@ -37,9 +37,11 @@ import asyncio
 import collections
 import contextlib
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
@@ -181,18 +183,36 @@ def _commit(con: sqlite3.Connection, many: list[tuple[str, Any]], chained: list[
 # ``json.dumps`` with these options builds this very encoder on every call: a row's JSON
 # (a signal's indicators, an event's data) comes out the same from one made once.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str, allow_nan=False)
+# ... and ``_ENCODER.encode`` itself builds, on every call, the C encoder that does the
+# work (``JSONEncoder.iterencode``: a circular-check dict, a float closure, then
+# ``c_make_encoder`` with these very arguments): about half the cost of a small row's
+# JSON. ``_json`` calls one made once, the same text (tests/store/test_row_encoding.py).
+# Its circular check records each container while inside it and drops it on the way
+# out, so the dict is empty between calls; an error leaves it partway, so it is cleared.
+_MARKERS: dict[int, Any] = {}
+_C_ENCODE = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(_MARKERS, str, encode_basestring_ascii, None, ":", ",", False, False, False)
+)
 
 
 def _json(value: Any) -> str:
-    return _ENCODER.encode(value)
+    if _C_ENCODE is None or isinstance(value, str):  # ``encode``'s own path for a str
+        return _ENCODER.encode(value)
+    try:
+        return "".join(_C_ENCODE(value, 0))
+    except BaseException:
+        _MARKERS.clear()
+        raise
+
+
+_INFINITIES = (math.inf, -math.inf)
 
 
 def _finite_snapshot(indicators: dict[str, float]) -> dict[str, float | None]:
     # JSON has no NaN; an indicator that is not ready is recorded as null.
-    return {
-        k: (v if v == v and v not in (float("inf"), float("-inf")) else None)
-        for k, v in indicators.items()
-    }
+    return {k: (v if v == v and v not in _INFINITIES else None) for k, v in indicators.items()}
 
 
 class Journal:
@@ -416,7 +436,9 @@ class Journal:
             (
                 self.run_id,
                 event.ts_ns,
-                event.kind,
+                # the text SQLite stores for a ``str`` or an ``EventKind`` member, as an
+                # exact ``str``: sqlite3 binds a subclass only after its adapter look-up
+                str(event.kind),
                 event.level,
                 event.symbol,
                 event.engine,
