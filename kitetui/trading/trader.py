@@ -641,8 +641,11 @@ class Trader(TraderRecords, SignalEntries):
                 if known.broker_order_id or not accepted.broker_order_id:
                     return known
                 accepted = evolve(known, broker_order_id=accepted.broker_order_id)
-            else:
+            elif known is not order or not getattr(self.broker, "answers_as_placed", False):
                 accepted = self._merge(accepted)
+            # (else the answer is to the order as we sent it, which nothing has changed
+            # since, from a broker that only sets its own state: ``_merge`` would copy
+            # it into its equal; an order and its stop save a copy each)
             self.track(accepted)
             self.journal.update_order(accepted, self.clock.now_ns)
         if accepted.status is _REJECTED and tag not in self.not_accepted:
