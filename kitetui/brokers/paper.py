@@ -28,6 +28,11 @@ class PaperBroker:
     """A ``Broker`` backed by one ``PaperBook`` (``self.book``)."""
 
     exchange_ns = 0  # the paper book's clock is the desk's own: never ahead of it
+    # ``place`` answers with the very order it was given, only its broker state set
+    # (status, ``broker_order_id``, nothing filled; a refusal's reason): the trader's
+    # merge of that answer into the order it sent is an equal of the answer, so the
+    # trader keeps the answer itself (``Trader._place``; a test holds the two equal).
+    answers_as_placed = True
 
     def __init__(
         self,

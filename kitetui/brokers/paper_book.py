@@ -59,6 +59,9 @@ OrderFill = tuple[Order, Fill]
 
 _STOPS = frozenset({OrderType.SL, OrderType.SL_M})
 _TRIGGER_PENDING, _BUY = OrderStatus.TRIGGER_PENDING, Side.BUY
+# (members read on every placement, bound once: in Python 3.11 a member read through its
+# class passes ``EnumType.__getattr__``'s attribute hook)
+_OPEN, _REJECTED = OrderStatus.OPEN, OrderStatus.REJECTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,18 +154,18 @@ class PaperBook:
         if order.tag in self._tags:
             return evolve(
                 order,
-                status=OrderStatus.REJECTED,
+                status=_REJECTED,
                 reason=f"duplicate tag {order.tag!r}",
                 filled_qty=0,
                 avg_price=0.0,
             )
         reason = self.pricing.rejection(order)
         broker_order_id = f"paper-{order.tag}"
-        stop = order.order_type in (OrderType.SL, OrderType.SL_M)
+        stop = order.order_type in _STOPS
         if reason:
             placed = evolve(
                 order,
-                status=OrderStatus.REJECTED,
+                status=_REJECTED,
                 reason=reason,
                 broker_order_id=broker_order_id,
                 filled_qty=0,
@@ -171,7 +174,7 @@ class PaperBook:
         else:
             placed = evolve(
                 order,
-                status=OrderStatus.TRIGGER_PENDING if stop else OrderStatus.OPEN,
+                status=_TRIGGER_PENDING if stop else _OPEN,
                 broker_order_id=broker_order_id,
                 filled_qty=0,
                 avg_price=0.0,

@@ -24,6 +24,12 @@ from kitetui.money import exact_ratio
 
 __all__ = ["PaperPricing", "exact"]
 
+# Read on every order placed or modified, bound once: in Python 3.11 a member read
+# through its class (``OrderType.SL``) passes ``EnumType.__getattr__``'s attribute hook.
+_SL, _BUY, _SELL = OrderType.SL, Side.BUY, Side.SELL
+_PRICED = frozenset({OrderType.LIMIT, OrderType.SL})  # a limit price to check
+_TRIGGERED = frozenset({OrderType.SL, OrderType.SL_M})  # a trigger price to check
+
 
 class PaperPricing:
     """Tick grid (a default and one per symbol) and slippage of one paper book."""
@@ -143,24 +149,24 @@ def _finite_problem(_pricing: PaperPricing, order: Order) -> str:
 
 
 def _limit_price_problem(pricing: PaperPricing, order: Order) -> str:
-    if order.order_type in (OrderType.LIMIT, OrderType.SL):
+    if order.order_type in _PRICED:
         return pricing.price_problem(order, "price", order.price)
     return ""
 
 
 def _trigger_problem(pricing: PaperPricing, order: Order) -> str:
-    if order.order_type in (OrderType.SL, OrderType.SL_M):
+    if order.order_type in _TRIGGERED:
         return pricing.price_problem(order, "trigger price", order.trigger_price)
     return ""
 
 
 def _stop_limit_problem(_pricing: PaperPricing, order: Order) -> str:
     """An SL's trigger must be inside its limit, so it can fill where it triggers."""
-    if order.order_type is not OrderType.SL:
+    if order.order_type is not _SL:
         return ""
-    if order.side is Side.BUY and order.trigger_price > order.price:
+    if order.side is _BUY and order.trigger_price > order.price:
         return f"SL buy trigger {order.trigger_price} is above its price {order.price}"
-    if order.side is Side.SELL and order.trigger_price < order.price:
+    if order.side is _SELL and order.trigger_price < order.price:
         return f"SL sell trigger {order.trigger_price} is below its price {order.price}"
     return ""
 

@@ -35,6 +35,16 @@ from kitetui.trading.sizing import (
 #: How a person's order ticket's reason starts (``kitetui.supervisor.manual``).
 MANUAL_TICKET = "manual ticket:"
 
+# The enum members every signal reads, bound once. In Python 3.11 a member read through
+# its class (``SignalKind.LONG``) passes ``EnumType.__getattr__``'s attribute hook, about
+# ten times a global's cost, and an entry with its stop read some sixty of them.
+_LONG, _SHORT, _EXIT, _HOLD = SignalKind.LONG, SignalKind.SHORT, SignalKind.EXIT, SignalKind.HOLD
+_BUY, _SELL = Side.BUY, Side.SELL
+_ENTRY = OrderPurpose.ENTRY
+_BLOCK = RiskVerdict.BLOCK
+_GOES_ON = frozenset({RiskVerdict.ALLOW, RiskVerdict.REDUCE})  # a decision that places
+_KEEP = {_LONG: _BUY, _SHORT: _SELL}  # the side a signal keeps working (``on_signal``)
+
 if TYPE_CHECKING:
     from kitetui.market.instruments import Instrument
     from kitetui.market.resolve import OptionPair
@@ -56,19 +66,19 @@ class SignalEntries:
         """
         symbol = signal.symbol
         kind = signal.kind
-        if kind is not SignalKind.HOLD:
-            keep = {SignalKind.LONG: Side.BUY, SignalKind.SHORT: Side.SELL}.get(kind)
+        if kind is not _HOLD:
+            keep = _KEEP.get(kind)
             await self._cancel_stale_entries(
                 signal, lambda order: order.symbol == symbol and order.side is not keep
             )
         qty = self.position_qty(symbol)
         decision: RiskDecision | None = None
         placed = 0
-        against = (kind is SignalKind.LONG and qty < 0) or (kind is SignalKind.SHORT and qty > 0)
-        if (kind is SignalKind.EXIT and qty != 0) or against:
+        against = (kind is _LONG and qty < 0) or (kind is _SHORT and qty > 0)
+        if (kind is _EXIT and qty != 0) or against:
             reverse = against and self.exits.config.on_opposite_signal == "reverse"
             decision, placed = await self._exit(engine, signal, qty, reverse=reverse)
-        elif qty == 0 and kind in (SignalKind.LONG, SignalKind.SHORT):
+        elif qty == 0 and (kind is _LONG or kind is _SHORT):
             decision, placed = await self._enter(engine, signal)
         self._record_signal(signal, decision)
         return placed
@@ -120,10 +130,9 @@ class SignalEntries:
             )
             self._record_decision(intent, decision)
             return decision, 0
-        price = self.last_prices.get(symbol, signal.price)
-        decision = self.risk.check(intent, price, self._exposure(symbol))
+        decision = self.risk.check_exit(intent, self.position_qty(symbol))
         self._record_decision(intent, decision)
-        if decision.verdict not in (RiskVerdict.ALLOW, RiskVerdict.REDUCE):
+        if decision.verdict not in _GOES_ON:
             return decision, 0
         started = await self.exits.close(
             symbol,
@@ -141,7 +150,7 @@ class SignalEntries:
 
         A strategy may scale the size down with ``indicators["size_scale"]`` in (0, 1]
         (a volatility regime, say); whole lots still round down."""
-        side = Side.BUY if signal.kind is SignalKind.LONG else Side.SELL
+        side = _BUY if signal.kind is _LONG else _SELL
         atr = signal.indicators.get("atr", float("nan"))
         stop_distance = atr * self.sizing.atr_stop_multiple
         equity = self.portfolio.equity_paise / 100
@@ -198,11 +207,11 @@ class SignalEntries:
             exchange=engine.exchange,
             side=side,
             quantity=quantity,
-            purpose=OrderPurpose.ENTRY,
+            purpose=_ENTRY,
             product=engine.product,
             stop_price=stop,
             signal_id=signal.signal_id,
-            reason=f"{signal.kind.value}: {signal.reason}",
+            reason=f"{signal.kind._value_}: {signal.reason}",
         )
         lot = engine.lot_size(symbol)
         instrument = engine.instrument(symbol)
@@ -225,13 +234,13 @@ class SignalEntries:
                 "untradable",
             )
         elif quantity <= 0:
-            decision = RiskDecision(RiskVerdict.BLOCK, 0, why_zero, "sizing")
+            decision = RiskDecision(_BLOCK, 0, why_zero, "sizing")
         else:
             decision = self.risk.check(intent, price, self._exposure(symbol, engine), lot_size=lot)
         self._record_decision(intent, decision)
-        if decision.verdict not in (RiskVerdict.ALLOW, RiskVerdict.REDUCE):
+        if decision.verdict not in _GOES_ON:
             return decision, 0
-        tag = self.tag_for(signal.signal_id, intent.purpose.value, symbol)
+        tag = self.tag_for(signal.signal_id, _ENTRY._value_, symbol)
         if tag not in self.placed_tags:
             # Counted once: an entry placed before a crash is in the restored risk state
             # (written with its order row), and its signal is decided again on resume.

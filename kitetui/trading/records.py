@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from kitetui.trading.ports import EnginePort as Engine
     from kitetui.trading.trader import Trader
 
+# Read on every signal and decision, bound once (a member read through its class passes
+# ``EnumType.__getattr__``'s hook in Python 3.11).
+_HOLD, _ALLOW = SignalKind.HOLD, RiskVerdict.ALLOW
+
 _DECISION_EVENTS = {
     RiskVerdict.REDUCE: EventKind.RISK_REDUCED,
     RiskVerdict.BLOCK: EventKind.RISK_BLOCKED,
@@ -140,7 +144,7 @@ class TraderRecords:
         nothing (no risk decision) is only counted: most bars are one, and nobody reads
         them row by row (kitetui/store/holds.py); the desk lists the others."""
         self.counts["signals"] += 1
-        if signal.kind is SignalKind.HOLD:
+        if signal.kind is _HOLD:
             if decision is None:
                 self.journal.add_hold(
                     signal.engine, signal.symbol, signal.reason, signal.ts_ns, lambda: signal
@@ -181,7 +185,7 @@ class TraderRecords:
             decision,
         )
         self.counts["decisions"] += 1
-        if decision.verdict is not RiskVerdict.ALLOW:
+        if decision.verdict is not _ALLOW:
             self.note_blocked(
                 intent.engine,
                 decision.rule,

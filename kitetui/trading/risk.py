@@ -42,6 +42,12 @@ EXIT_PURPOSES = frozenset(
     {OrderPurpose.EXIT, OrderPurpose.STOP, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN}
 )
 
+# The members every check reads, bound once: in Python 3.11 a member read through its
+# class (``RiskVerdict.ALLOW``) passes ``EnumType.__getattr__``'s attribute hook.
+_ALLOW, _REDUCE, _BLOCK = RiskVerdict.ALLOW, RiskVerdict.REDUCE, RiskVerdict.BLOCK
+_CNC, _SELL = Product.CNC, Side.SELL
+_ACTIVE, _REDUCING, _HALTED = TradingState.ACTIVE, TradingState.REDUCING, TradingState.HALTED
+
 
 @dataclass(frozen=True, slots=True)
 class RiskLimits:
@@ -147,14 +153,14 @@ def _rupees(paise: int) -> str:
 
 
 def _block(rule: str, reason: str) -> RiskDecision:
-    return RiskDecision(RiskVerdict.BLOCK, 0, reason, rule)
+    return RiskDecision(_BLOCK, 0, reason, rule)
 
 
 def _delivery_short_block(intent: OrderIntent) -> RiskDecision | None:
     """An entry that sells in CNC is a short sale of shares the account does not hold:
     Kite's RMS rejects it ("Check holdings"), and a paper or replay run must not book
     what live trading never could (an audit found 18 such CNC shorts in a replay)."""
-    if intent.product is Product.CNC and intent.side is Side.SELL:
+    if intent.product is _CNC and intent.side is _SELL:
         return _block(
             "cnc_short",
             f"{intent.symbol}: a CNC sell needs shares held, and kitetui holds none to "
@@ -241,10 +247,10 @@ class RiskEngine:
     @property
     def state(self) -> TradingState:
         if self.kill_switch or self.loss_halt_reason:
-            return TradingState.HALTED
+            return _HALTED
         if self.entries_paused:
-            return TradingState.REDUCING
-        return TradingState.ACTIVE
+            return _REDUCING
+        return _ACTIVE
 
     @property
     def halted_reason(self) -> str:
@@ -318,11 +324,21 @@ class RiskEngine:
         if intent.quantity <= 0:
             return _block("invalid_quantity", f"quantity {intent.quantity} is not positive")
         if intent.purpose in EXIT_PURPOSES:
-            return self._check_exit(intent, exposure)
+            return self._check_exit(intent, exposure.position_qty)
         return self._check_entry(intent, price, exposure, max(1, lot_size))
 
-    def _check_exit(self, intent: OrderIntent, exposure: ExposureView) -> RiskDecision:
-        held = exposure.position_qty
+    def check_exit(self, intent: OrderIntent, held: int) -> RiskDecision:
+        """``check`` of an exit (``EXIT_PURPOSES``), ``held`` the symbol's signed position:
+        the position alone decides an exit, so its caller need not work out the book's
+        exposure (the open positions, the gross, the working entries: a walk over every
+        book). An entry is refused with ``ValueError``: it needs ``check``."""
+        if intent.purpose not in EXIT_PURPOSES:
+            raise ValueError(f"check_exit of a {intent.purpose} intent: entries need check")
+        if intent.quantity <= 0:
+            return _block("invalid_quantity", f"quantity {intent.quantity} is not positive")
+        return self._check_exit(intent, held)
+
+    def _check_exit(self, intent: OrderIntent, held: int) -> RiskDecision:
         if held == 0:
             return _block("no_position", f"{intent.purpose} {intent.symbol}: no open position")
         if intent.side.sign * held > 0:
@@ -333,14 +349,12 @@ class RiskEngine:
             )
         if intent.quantity > abs(held):
             return RiskDecision(
-                RiskVerdict.REDUCE,
+                _REDUCE,
                 abs(held),
                 f"{intent.purpose} of {intent.quantity} reduced to the position of {abs(held)}",
                 "exit_position_size",
             )
-        return RiskDecision(
-            RiskVerdict.ALLOW, intent.quantity, f"{intent.purpose} reduces a position", "exit"
-        )
+        return RiskDecision(_ALLOW, intent.quantity, f"{intent.purpose} reduces a position", "exit")
 
     def _check_entry(
         self, intent: OrderIntent, price: float, exposure: ExposureView, lot_size: int
@@ -444,12 +458,12 @@ class RiskEngine:
             return _block(rule, "; ".join(reasons) + f"; not one lot of {lot_size} fits")
         if quantity < intent.quantity:
             return RiskDecision(
-                RiskVerdict.REDUCE,
+                _REDUCE,
                 quantity,
                 "; ".join(reasons) + f": reduced {intent.quantity} to {quantity}",
                 rule,
             )
-        return RiskDecision(RiskVerdict.ALLOW, quantity, "within limits", "entry")
+        return RiskDecision(_ALLOW, quantity, "within limits", "entry")
 
     # ------------------------------------------------------------------ P&L limits
 

@@ -22,6 +22,7 @@ from kitetui.money import exact_ratio
 # and each costs a repr and a Decimal to read. Bounded: a price or an equity seen once
 # fills it up to ``_RATIOS_KEPT`` and is then read afresh every time.
 _RATIOS: dict[float, tuple[int, int]] = {}
+_BUY = Side.BUY  # (a member read through its class passes ``EnumType.__getattr__``'s hook)
 _RATIOS_KEPT = 512
 
 
@@ -118,11 +119,13 @@ def stop_price_for(
         )
     (t, td), (p, pd) = _ratio(tick_size), _ratio(entry_price)
     (a, ad), (m, md) = _ratio(atr), _ratio(atr_multiple)
+    buy = side is _BUY
+    sign = 1 if buy else -1  # ``side.sign``, without its property's call
     # raw = entry - sign * atr * multiple = raw_n / raw_d; the stop is raw in whole ticks
-    raw_n = p * ad * md - side.sign * a * m * pd
+    raw_n = p * ad * md - sign * a * m * pd
     raw_d = pd * ad * md
     ticks_n, ticks_d = raw_n * td, raw_d * t
-    n = ticks_n // ticks_d if side is Side.BUY else -(-ticks_n // ticks_d)
+    n = ticks_n // ticks_d if buy else -(-ticks_n // ticks_d)
     if n <= 0:
         raise ValueError(f"a {side} stop {raw_n / raw_d:.4f} would be at or below zero")
     return n * t / td  # int / int: correctly rounded, as float(Fraction) is

@@ -86,6 +86,18 @@ PlaceLater = Callable[[str, Callable[[], Awaitable[None]], str], bool]
 #: Runs a job at once beside a symbol's lane (``UpdateLanes.beside``); False when it cannot.
 ActNow = Callable[[str, Callable[[], Awaitable[None]]], bool]
 
+# The members the order path reads on every placement and fill, bound once: in Python
+# 3.11 a member read through its class (``OrderStatus.NEW``) passes
+# ``EnumType.__getattr__``'s attribute hook, about ten times a global's cost.
+_NEW, _OPEN, _COMPLETE = OrderStatus.NEW, OrderStatus.OPEN, OrderStatus.COMPLETE
+_REJECTED, _CANCELLED = OrderStatus.REJECTED, OrderStatus.CANCELLED
+_ENTRY = OrderPurpose.ENTRY
+_HALTED = TradingState.HALTED
+# ``OrderStatus.is_terminal`` as a set (the property is a Python call a read).
+_TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
+# A broker's answer whose reason is the broker's own (``_merge``).
+_REFUSED = frozenset({_REJECTED, _CANCELLED})
+
 # Finished orders a trader with a bound keeps (``keep_finished``): at least the orders
 # tab's newest (``snapshots.RECENT_ORDERS``), with room for the batches in between.
 KEEP_FINISHED = 512
@@ -265,8 +277,8 @@ class Trader(TraderRecords, SignalEntries):
         self._working.track(order)
         if (
             before is not None
-            and before.status is OrderStatus.NEW
-            and order.status is not OrderStatus.NEW
+            and before.status is _NEW
+            and order.status is not _NEW
             and self.risk.blocks
         ):
             # Whatever door brought its state (an update, the reconciler, a cancel's or a
@@ -276,8 +288,8 @@ class Trader(TraderRecords, SignalEntries):
             self.resolve_placement(order)
         if self._keep_finished is None:
             return
-        self._finished += order.status.is_terminal - (
-            before is not None and before.status.is_terminal
+        self._finished += (order.status in _TERMINAL) - (
+            before is not None and before.status in _TERMINAL
         )
         if self._finished > 2 * self._keep_finished and not self._pinned:
             self._forget_finished()
@@ -432,8 +444,10 @@ class Trader(TraderRecords, SignalEntries):
         """Journal the order durably, then place it (or, ``defer``, queue its placement:
         ``_place_deferred``). None if the tag already exists, or the contract has
         expired (said: only the settlement's own close goes to a simulated exchange)."""
-        settling = expiry_settlement.kind_of(intent.reason) is not None
-        if self.contract_expired(intent.symbol) and not settling:
+        if (
+            self.contract_expired(intent.symbol)
+            and expiry_settlement.kind_of(intent.reason) is None  # not the settlement's close
+        ):
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
@@ -475,7 +489,7 @@ class Trader(TraderRecords, SignalEntries):
             order_type=intent.order_type,
             product=intent.product,
             purpose=intent.purpose,
-            status=OrderStatus.NEW,
+            status=_NEW,
             ts_ns=self.clock.now_ns if ts_ns is None else ts_ns,
             price=intent.price,
             trigger_price=intent.trigger_price,
@@ -575,7 +589,7 @@ class Trader(TraderRecords, SignalEntries):
         if barred:
             # Halted (or its symbol blocked) while the order row was being written, or
             # while it waited for its turn in its lane: it never reaches the broker.
-            halted = self.risk.state is TradingState.HALTED
+            halted = self.risk.state is _HALTED
             reason = "trading halted" if halted else f"not sent: {barred}"
             rejected = evolve(order, status=OrderStatus.REJECTED, reason=reason)
             self.not_accepted.add(tag)
@@ -617,24 +631,24 @@ class Trader(TraderRecords, SignalEntries):
             return order
         async with self._order_lock(order.symbol):  # after a fill being journaled now
             known = self.orders.get(tag)
-            if known is not None and known.status.is_terminal and not accepted.status.is_terminal:
+            answered_terminal = accepted.status in _TERMINAL
+            if known is not None and known.status in _TERMINAL and not answered_terminal:
                 return known  # finished while Kite's answer was on its way: it never reopens
-            if (
-                known is not None
-                and known.status is not OrderStatus.NEW
-                and not accepted.status.is_terminal
-            ):
+            if known is not None and known.status is not _NEW and not answered_terminal:
                 # Kite's news of it came first (an update in its own lane, a read-back):
                 # newer than "accepted", which must not set it back (a stop seen triggered
                 # shown waiting again, never re-priced). The answer adds only its id.
                 if known.broker_order_id or not accepted.broker_order_id:
                     return known
                 accepted = evolve(known, broker_order_id=accepted.broker_order_id)
-            else:
+            elif known is not order or not getattr(self.broker, "answers_as_placed", False):
                 accepted = self._merge(accepted)
+            # (else the answer is to the order as we sent it, which nothing has changed
+            # since, from a broker that only sets its own state: ``_merge`` would copy
+            # it into its equal; an order and its stop save a copy each)
             self.track(accepted)
             self.journal.update_order(accepted, self.clock.now_ns)
-        if accepted.status is OrderStatus.REJECTED and tag not in self.not_accepted:
+        if accepted.status is _REJECTED and tag not in self.not_accepted:
             self.record_order_event(
                 order,
                 EventKind.ORDER_REJECTED,
@@ -743,9 +757,9 @@ class Trader(TraderRecords, SignalEntries):
         """Why ``order``, an entry, must not go out or stay working now ("" when it may,
         or is no entry): trading halted, or its symbol blocked. One reading for a
         restart's NEW entries and for an entry whose placement has just become known."""
-        if order.purpose is not OrderPurpose.ENTRY:
+        if order.purpose is not _ENTRY:
             return ""
-        if self.risk.state is TradingState.HALTED:
+        if self.risk.state is _HALTED:
             return f"trading halted ({self.risk.halted_reason})"
         blocked = self.risk.blocked_symbols.get(order.symbol, "")
         return f"{order.symbol} blocked ({blocked})" if blocked else ""
@@ -787,10 +801,10 @@ class Trader(TraderRecords, SignalEntries):
             average = broker_view.avg_price  # caught up: the broker's own average, exact
         status = broker_view.status
         quantity = self._adopted.get(broker_view.tag, broker_view.quantity)
-        if status is OrderStatus.COMPLETE and filled < quantity:
-            status = OrderStatus.OPEN  # the rest of its fills are still on their way
+        if status is _COMPLETE and filled < quantity:
+            status = _OPEN  # the rest of its fills are still on their way
         elif filled >= quantity and broker_view.tag in self._adopted:
-            status = OrderStatus.COMPLETE  # all of it that was ours (the rest is not)
+            status = _COMPLETE  # all of it that was ours (the rest is not)
         return evolve(
             ours,
             status=status,
@@ -802,8 +816,7 @@ class Trader(TraderRecords, SignalEntries):
             avg_price=round(average, 4),
             broker_order_id=broker_view.broker_order_id or ours.broker_order_id,
             reason=broker_view.reason
-            if broker_view.status in (OrderStatus.REJECTED, OrderStatus.CANCELLED)
-            and broker_view.reason
+            if broker_view.status in _REFUSED and broker_view.reason
             else ours.reason,
         )
 

@@ -13,7 +13,12 @@ in the same batch, or still working at Kite, is a position about to open).
 
 from __future__ import annotations
 
-from kitetui.domain import Order, OrderPurpose
+from kitetui.domain import Order, OrderPurpose, OrderStatus
+
+# Read on every order state tracked: bound once (a member read through its class passes
+# ``EnumType.__getattr__``'s hook in 3.11), and ``OrderStatus.is_terminal`` as a set.
+_ENTRY = OrderPurpose.ENTRY
+_TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 
 
 class WorkingOrders:
@@ -38,11 +43,12 @@ class WorkingOrders:
         self.total_changes += 1
         self.touched.add(order.symbol)
         of_symbol = self._by_symbol.get(order.symbol)
-        if order.purpose is OrderPurpose.ENTRY and not order.status.is_terminal:
+        terminal = order.status in _TERMINAL
+        if order.purpose is _ENTRY and not terminal:
             self._entries[order.tag] = order
         elif order.tag in self._entries:
             del self._entries[order.tag]
-        if order.status.is_terminal:
+        if terminal:
             self._all.pop(order.tag, None)
             if of_symbol is not None:
                 of_symbol.pop(order.tag, None)

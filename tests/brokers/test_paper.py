@@ -22,7 +22,7 @@ from kitetui.domain import (
     Tick,
 )
 
-from .paper_orders import LMT, MKT, SL, SLM, B, order
+from .paper_orders import LMT, MKT, SL, SLM, B, S, order
 
 
 def now(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -161,3 +161,47 @@ def test_property_with_any_calls_the_adapter_and_a_bare_book_agree(script):
         assert broker.take_triggered() == book.take_triggered()
         for tag in ("a", "b", "c"):
             assert now(broker.refresh(tag)) == book.refresh(tag)
+
+
+# ---------------------------------------------------------------------- the answer
+
+
+placements = st.lists(
+    st.tuples(
+        st.sampled_from([B, S]),
+        st.sampled_from([MKT, LMT, SL, SLM]),
+        st.sampled_from([0.0, 99.0, 99.03, 101.0, -1.0]),  # 99.03: off the tick (refused)
+        st.sampled_from([0.0, 95.0, 100.5, 104.97]),
+        st.sampled_from([0, 10, 25]),  # 0: refused
+        st.sampled_from(["a", "b", "c"]),  # repeated: a duplicate tag, refused
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(placements=placements, bar_first=st.booleans())
+def test_answers_as_placed_with_any_order_is_the_trader_merge_of_its_answer(placements, bar_first):
+    """``PaperBroker.answers_as_placed``: the trader keeps the placement's answer itself
+    instead of ``Trader._merge`` of it into the order it sent (the order and its stop
+    each save a copy). That holds only while ``place`` sets nothing but the broker's own
+    state: any other field it set (a fill at placement, a new time, other terms) makes
+    the merge differ and fails here. A bar first leaves its walk for a stop to meet
+    (``rest_of_bar``)."""
+    from types import SimpleNamespace
+
+    from kitetui.trading.trader import Trader
+
+    assert PaperBroker.answers_as_placed
+    broker = PaperBroker()
+    if bar_first:
+        now(broker.place(order(tag="entry", ts_ns=50)))
+        broker.on_market(Bar("INFY", 60, 60, 100.0, 106.0, 94.0, 97.0))
+    for side, kind, price, trigger, qty, tag in placements:
+        sent = order(side=side, kind=kind, price=price, trigger=trigger, qty=qty, tag=tag)
+        answer = now(broker.place(sent))
+        trader = SimpleNamespace(orders={tag: sent}, _adopted={})
+        merged = Trader._merge(trader, answer)  # type: ignore[arg-type]
+        assert merged == answer
+        assert type(merged.avg_price) is type(answer.avg_price)

@@ -440,3 +440,35 @@ def test_property_with_any_intent_risk_gates_entries_and_passes_exits(
         if exposure.position_qty == 0:
             assert exposure.positions_counted < LIMITS.max_open_positions
         assert decision.quantity <= LIMITS.max_order_quantity
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    qty=st.integers(-5, 30),
+    held=st.integers(-40, 40),
+    side=st.sampled_from([Side.BUY, Side.SELL]),
+    purpose=st.sampled_from(sorted(EXIT_PURPOSES)),
+    halted=st.booleans(),
+)
+def test_check_exit_with_any_exit_decides_as_check_with_the_whole_book(
+    qty, held, side, purpose, halted
+) -> None:
+    """``check_exit`` (the signal's exit asks it with the position alone) gives the very
+    decision ``check`` gives with the whole book's exposure, whatever the book holds."""
+    risk = engine(kill_switch=halted, entries_paused=halted)
+    book = ExposureView(
+        open_positions=7,
+        gross_exposure_paise=10**12,
+        position_qty=held,
+        working_orders=3,
+        engine_paused=True,
+        entries_working=4,
+        entries_working_paise=10**11,
+    )
+    exit_intent = intent(qty=qty, side=side, purpose=purpose)
+    assert risk.check_exit(exit_intent, held) == risk.check(exit_intent, 100.0, book)
+
+
+def test_check_exit_with_an_entry_raises() -> None:
+    with pytest.raises(ValueError, match="entries need check"):
+        engine().check_exit(intent(purpose=OrderPurpose.ENTRY), 10)
