@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kitetui.domain import NS_PER_SECOND, Bar
+from kitetui.market import validate
 from kitetui.market.bar_columns import BarColumns
 from kitetui.market.certified import CertifiedBars
 from kitetui.market.validate import GapDetector, PriceValidator
@@ -226,3 +227,30 @@ def test_a_bar_the_checks_may_refuse_is_not_certified(kind: str, why: str) -> No
     sound = PriceValidator().sound_successors("A", 60, found.segments[0])
     assert not sound[29], why  # row 30 follows row 29
     assert sound[:29].all()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 45),
+    st.floats(0.0, 50.0),
+    st.lists(st.floats(0.0, 50.0), max_size=60),
+)
+def test_a_fold_leaves_the_range_average_check_bar_leaves_bit_for_bit(
+    before: int, average: float, ranges: list[float]
+) -> None:
+    """``fold_accepted`` splits the range average's terms into those weighing ``1 / n``
+    (the first ``_RANGE_SPAN``) and the rest: across that boundary too, each term is the
+    recurrence ``check_bar``'s fast path computes (``learn_range``), the very float."""
+    validator = PriceValidator()
+    state = validator._states["A"] = validate._SymbolState()
+    state.range_n, state.range_avg = before, average
+    reference = validate._SymbolState()
+    reference.range_n, reference.range_avg = before, average
+    for spread in ranges:
+        reference.learn_range(Bar("A", 0, 60, 0.0, spread, 0.0, 0.0))  # high - low: spread
+    validator.fold_accepted("A", 2.5, ranges)
+    assert (state.range_n, state.range_avg, state.last) == (
+        reference.range_n,
+        reference.range_avg,
+        2.5,
+    )
