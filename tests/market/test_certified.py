@@ -30,12 +30,36 @@ def drive(
     certified: CertifiedBars | None,
 ) -> list[tuple]:
     """What the gate's bar branch (``Supervisor._gate``) does with each bar, as a list
-    of outcomes: accepted bars (released ones first), skip reasons, notes and gaps."""
+    of outcomes: accepted bars (released ones first), skip reasons, notes and gaps, and
+    each day's turnover as its next day begins (``Supervisor._roll_day``) and at the end."""
     out: list[tuple] = []
     ends = gaps.ends
     until = certified.until if certified is not None else {}
+    turnover: dict[str, float] = {}
+    if certified is not None:
+        certified.turnover = turnover
+    day = None
+
+    def add(bar: Bar) -> None:  # the gate's sum of a checked bar's turnover
+        if bar.volume:
+            turnover[bar.symbol] = turnover.get(bar.symbol, 0.0) + bar.close * bar.volume
+
+    def roll() -> None:
+        nonlocal turnover
+        if certified is not None:
+            certified.settle_all()
+        out.append(("turnover", turnover))
+        turnover = {}
+        if certified is not None:
+            certified.turnover = turnover
+
     for item in bars:
         symbol, start = item.symbol, item.ts_ns
+        today = (start + 19_800 * NS_PER_SECOND) // (86_400 * NS_PER_SECOND)
+        if today != day:
+            if day is not None:
+                roll()
+            day = today
         if start <= until.get(symbol, -1) and start == ends.get(symbol):
             ends[symbol] = start + item.timeframe_s * NS_PER_SECOND
             out.append(("accepted", item))
@@ -54,9 +78,9 @@ def drive(
             gap = gaps.check(accepted)
             if gap is not None:
                 out.append(("gap", accepted, gap))
+            add(accepted)
             out.append(("accepted", accepted))
-    if certified is not None:
-        certified.settle_all()
+    roll()
     return out
 
 
@@ -98,7 +122,7 @@ def columns_of(
     rows: list[tuple[int, float, float, float, float, int]] = []
     delivered: list[bool] = []
     for kind, move, wick_up, wick_down in steps:
-        volume = 10
+        volume = int(wick_down * 4) * 1_237  # none, some or a lot: 0 adds no turnover
         if kind == "gap":
             minute += 2 + int(wick_up * 10)  # a hole of 2..12 minutes
         if kind == "day":  # the next day's 09:15
@@ -197,6 +221,10 @@ def test_certified_bars_are_judged_as_the_per_bar_path_judges_them(
 ) -> None:
     (reference, reference_state), (fast, fast_state), _ = run_both(symbols, confirmations, banded)
     assert fast == reference
+    # Each day's turnover bit for bit (its order is not the gate's: a symbol is ranked
+    # by a look-up, ``select_universe``).
+    days = [repr(sorted(o[1].items())) for o in fast if o[0] == "turnover"]
+    assert days == [repr(sorted(o[1].items())) for o in reference if o[0] == "turnover"]
     assert repr(fast_state) == repr(reference_state)  # repr: NaN-safe, bit for bit floats
 
 
