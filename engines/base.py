@@ -47,7 +47,7 @@ from strategies.columns import ALWAYS, DECIDE, FIRST_HOLD, HELD_LONG, HELD_SHORT
 from strategies.registry import get_strategy
 
 if TYPE_CHECKING:
-    from kitetui.store.holds import Hold
+    from kitetui.store.holds import Run
     from kitetui.trading.trader import Trader
 
 BASE_TIMEFRAME_S = 60
@@ -250,8 +250,10 @@ class Engine:
         call and its attribute reads were a good part of a quiet bar's cost), and a run
         of such HOLDs goes to the trader at once (``Trader.count_holds``), before
         anything else the engine does (a decision, a signal) and at the batch's end: the
-        journal sees every HOLD in the order ``count_hold`` would have shown it. Anything
-        else goes through ``decide``. Deciding is synchronous; only a signal that may
+        journal sees every HOLD in the order ``count_hold`` would have shown it. They go
+        as runs of one time (a batch's bars share theirs), each HOLD its key (the
+        cursor's ``hold_keys``) and what builds its ``Signal``. Anything else goes
+        through ``decide``. Deciding is synchronous; only a signal that may
         trade awaits the trader.
 
         The cursor's step to the next row of its chunk is taken here too (``step`` is
@@ -261,13 +263,15 @@ class Engine:
         engine (``bars_seen``, ``heartbeat_ns``, ``signals_emitted``) is tallied in
         locals and set with the hand-over (``_caught_up``), and whether the engine
         counts HOLDs (``_decided``'s ``trading``), its subscriptions and each code's
-        reason (``ColumnCursor.always``) are read once, again after anything else."""
+        key (``ColumnCursor.hold_keys``) are read once, again after anything else."""
         timeframe_s = self.timeframe_s
         decide = self.decide
         cursors = self._columns  # only ``decide`` opens a cursor (``_open_columns``)
-        trader, name, held_signal = self.trader, self.name, self._held_signal
+        trader, held_signal = self.trader, self._held_signal
         span_ns = timeframe_s * NS_PER_SECOND  # a bar's length: its end is ts_ns + span_ns
-        holds: list[Hold] = []  # the run of HOLDs not yet handed over
+        runs: list[Run] = []  # the HOLDs not yet handed over
+        run: list[tuple[Any, ...]] = []  # the last of them, ending at ``run_ns``
+        run_ns = -1
         seen = end_ns = 0  # the run's bars stepped over, and the newest one's end
         subscriptions = self.subscriptions
         counting = self.state in _ACTIVE and not trader.warmup.active
@@ -287,54 +291,50 @@ class Engine:
                             code = cursor.codes[i]
                         else:
                             code = cursor.step(item)
-                        reason = cursor.always[code]
-                        if reason is not None:  # ``_decided`` for a HOLD whatever the position
+                        key = cursor.hold_keys[code]
+                        if key is not None:  # ``_decided`` for a HOLD whatever the position
                             if counting:
-                                holds.append(
-                                    (
-                                        name,
-                                        symbol,
-                                        reason,
-                                        end_ns,
-                                        held_signal,
-                                        (item, cursor.chunk, cursor.offset),  # ``where()``
-                                    )
-                                )
+                                if end_ns != run_ns:
+                                    run_ns, run = end_ns, []
+                                    runs.append((end_ns, held_signal, run))
+                                # the arguments of ``held_signal``: the bar, ``where()``
+                                run.append((key, item, cursor.chunk, cursor.offset))
                             continue
-                        self._caught_up(seen, end_ns, holds)  # ``_decided`` reads the end
-                        seen, holds = 0, []
+                        self._caught_up(seen, end_ns, runs)  # ``_decided`` reads the end
+                        seen, runs, run_ns = 0, [], -1
                         signal = self._stepped(item, cursor, code)
                     else:
-                        if seen or holds:
-                            self._caught_up(seen, end_ns, holds)
-                            seen, holds = 0, []
+                        if seen or runs:
+                            self._caught_up(seen, end_ns, runs)
+                            seen, runs, run_ns = 0, [], -1
                         signal = decide(item)
                     if signal is not None:
                         await self.act(signal)
                     subscriptions = self.subscriptions
                     counting = self.state in _ACTIVE and not trader.warmup.active
                     continue
-                if seen or holds:
-                    self._caught_up(seen, end_ns, holds)
-                    seen, holds = 0, []
+                if seen or runs:
+                    self._caught_up(seen, end_ns, runs)
+                    seen, runs, run_ns = 0, [], -1
                 for bar in self._bars_from(item):
                     await self.on_bar(bar)
                 subscriptions = self.subscriptions
                 counting = self.state in _ACTIVE and not trader.warmup.active
         finally:
-            if seen or holds:
-                self._caught_up(seen, end_ns, holds)
+            if seen or runs:
+                self._caught_up(seen, end_ns, runs)
 
-    def _caught_up(self, seen: int, end_ns: int, holds: list[Hold]) -> None:
+    def _caught_up(self, seen: int, end_ns: int, runs: list[Run]) -> None:
         """``process``'s run of HOLDs as ``decide`` leaves the engine after each: ``seen``
-        bars stepped over, the newest ending at ``end_ns``, and ``holds`` counted (each a
-        signal emitted) and handed to the trader."""
+        bars stepped over, the newest ending at ``end_ns``, and the HOLDs of ``runs``
+        counted (each a signal emitted) and handed to the trader."""
         if seen:
             self.bars_seen += seen
             self.heartbeat_ns = end_ns
-        if holds:
-            self.signals_emitted += len(holds)
-            self.trader.count_holds(holds)
+        if runs:
+            count = sum(len(run[2]) for run in runs)
+            self.signals_emitted += count
+            self.trader.count_holds(runs, count)
 
     async def on_bar(self, bar: Bar) -> None:
         """A bar closed: decide on it, and act on a signal that may trade."""
@@ -397,7 +397,7 @@ class Engine:
                     built = columns.timeframe_s != timeframe_s  # resampled (``_resampled``)
                     if built:
                         columns = columns.resampled(timeframe_s)
-                    cursor = ColumnCursor(columns, decider, built=built)
+                    cursor = ColumnCursor(columns, decider, built=built, engine=self.name)
                     self.history.follow(symbol, cursor)
         self._columns[symbol] = cursor
         return cursor

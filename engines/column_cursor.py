@@ -53,13 +53,16 @@ class ColumnCursor:
         "chunk",
         "codes",
         "held",
+        "hold_keys",
         "offset",
         "reasons",
         "starts",
         "steppable",
     )
 
-    def __init__(self, columns: BarColumns, decider: ColumnDecider, *, built: bool = False) -> None:
+    def __init__(
+        self, columns: BarColumns, decider: ColumnDecider, *, built: bool = False, engine: str = ""
+    ) -> None:
         self._columns = columns
         self._built = built  # the engine builds its bars (resampled): check them whole
         self._rows: list[tuple[float, float, float, float, int]] = []
@@ -78,6 +81,11 @@ class ColumnCursor:
                 for code in range(256)
             ),
             None,
+        )
+        # The same per code, as the key the HOLD counter counts it under (``engine``,
+        # symbol, reason): one tuple per reason, not one per HOLD (``Engine.process``).
+        self.hold_keys: tuple[tuple[str, str, str] | None, ...] = tuple(
+            None if reason is None else (engine, columns.symbol, reason) for reason in self.always
         )
         self._segment = 0
         self._row = 0  # the segment's next row to decide

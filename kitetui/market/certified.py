@@ -19,6 +19,9 @@ next looks at the symbol (``settle``, before every per-bar check of it, and
 ``settle_all`` at the end), term by term as ``check_bar`` would have left it, so the
 next uncertified bar is judged exactly as on the per-bar path: no decision changes, and
 every skipped print is still a ``BarSkipped`` (``tests/market/test_certified.py``).
+The day's turnover (the gate's, which ranks tomorrow's universe) is folded in the same
+way: the taken bars' close times volume, summed after the symbol's earlier bars in the
+order the gate would have added them.
 
 Only the symbols whose bars the merge hands over exactly as their columns hold them
 are certified (``bar_columns``: lazy bar streams of one timeframe, no overlap).
@@ -59,9 +62,12 @@ class CertifiedBars:
     The gate takes a bar of ``symbol`` starting at ``start`` as certified when
     ``start <= until[symbol]`` and ``start == gaps.ends[symbol]``; it then sets
     ``gaps.ends[symbol]`` to the bar's end. Any other bar of the symbol: ``settle``
-    first, then the per-bar checks."""
+    first, then the per-bar checks. ``turnover`` is the gate's dict of the day's
+    turnover per symbol (rupees), which the certified bars add to when folded: the gate
+    adds only the bars it checked, and hands over each day's new dict after a
+    ``settle_all``."""
 
-    __slots__ = ("_armed", "_columns", "_ends", "_runs", "_validator", "until")
+    __slots__ = ("_armed", "_columns", "_ends", "_runs", "_validator", "turnover", "until")
 
     def __init__(
         self, validator: PriceValidator, gaps: GapDetector, columns: Mapping[str, BarColumns]
@@ -74,6 +80,7 @@ class CertifiedBars:
         self.until: dict[str, int] = {}
         # The run the gate may be taking bars of, per symbol: its index in ``_runs``.
         self._armed: dict[str, int] = {}
+        self.turnover: dict[str, float] = {}
         if gaps.max_gap_ns < 0:  # not even a continuous bar passes it: certify nothing
             return
         for symbol, found in self._columns.items():
@@ -96,15 +103,15 @@ class CertifiedBars:
             self.until.pop(symbol, None)
 
     def settle_all(self) -> None:
-        """Fold every symbol's certified bars in: the validator as the per-bar path
-        leaves it (at the end of a run)."""
+        """Fold every symbol's certified bars in: the validator and the turnover as the
+        per-bar path leaves them (at a day's end and the end of a run)."""
         for symbol, runs in self._runs.items():
             self._fold(symbol, runs)
             self.until.pop(symbol, None)
 
     def _fold(self, symbol: str, runs: _Runs) -> None:
         """The bars of the armed run the gate took (from its first to the symbol's end
-        in the gap detector), folded into the validator's state."""
+        in the gap detector), folded into the validator's state and the turnover."""
         index = self._armed.pop(symbol, None)
         if index is None:
             return
@@ -117,8 +124,19 @@ class CertifiedBars:
         row = runs.rows[index]
         high = price_array(part["high"][row : row + taken])
         low = price_array(part["low"][row : row + taken])
-        close = float(price_array(part["close"][row + taken - 1 : row + taken])[0])
-        self._validator.fold_accepted(symbol, close, (high - low).tolist())
+        closes = price_array(part["close"][row : row + taken])
+        self._validator.fold_accepted(symbol, float(closes[-1]), (high - low).tolist())
+        volumes = part["volume"][row : row + taken]
+        turnover = self.turnover
+        if symbol in turnover or volumes.any():
+            # The gate's ``turnover.get(symbol, 0.0) + close * volume`` for each bar with
+            # a volume, in order: a running sum (``add.accumulate`` adds one term after
+            # another, as the loop did), where a bar without adds 0.0 to a positive sum,
+            # which leaves it as it was; a symbol without any keeps no entry.
+            terms = np.empty(taken + 1)
+            terms[0] = turnover.get(symbol, 0.0)
+            np.multiply(closes, volumes, out=terms[1:])
+            turnover[symbol] = float(np.add.accumulate(terms)[-1])
 
 
 def _runs_of(validator: PriceValidator, columns: BarColumns) -> _Runs:

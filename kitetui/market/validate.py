@@ -280,18 +280,26 @@ class PriceValidator:
                 & (down <= quarter * bottom)
             )
 
-    def fold_accepted(self, symbol: str, close: float, ranges: Iterable[float]) -> None:
+    def fold_accepted(self, symbol: str, close: float, ranges: Sequence[float]) -> None:
         """The symbol's state as if ``check_bar``'s fast path had accepted, in order, bars
         whose high-low ranges are ``ranges``, the last closing at ``close``: what the
         certified bars (``sound_successors``) leave, folded in when the validator next
-        looks at the symbol. The range average is the same recurrence, term by term."""
+        looks at the symbol. The range average is the same recurrence, term by term: its
+        first terms (the average not yet over ``_RANGE_SPAN`` bars) weigh ``1 / n``,
+        and the rest (nearly all: a fold runs a day's certified bars) the one constant
+        weight, a loop that only adds (about half the steps of one that counts and
+        picks the weight for every term)."""
         state = self._states[symbol]
         state.last = close
         n, average = state.range_n, state.range_avg
-        for spread in ranges:
+        warm = min(max(_RANGE_SPAN - 1 - n, 0), len(ranges))  # terms weighing 1 / n
+        for spread in ranges[:warm]:
             n += 1
-            average += (spread - average) * (_RANGE_WEIGHT if n >= _RANGE_SPAN else 1.0 / n)
-        state.range_n, state.range_avg = n, average
+            average += (spread - average) * (1.0 / n)
+        weight = _RANGE_WEIGHT
+        for spread in ranges[warm:] if warm else ranges:
+            average += (spread - average) * weight
+        state.range_n, state.range_avg = n + len(ranges) - warm, average
 
     def _check_tick(self, item: Tick, state: _SymbolState) -> str | None:
         """A tick: a sane price near the last one (fast path)."""

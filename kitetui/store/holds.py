@@ -45,6 +45,22 @@ Counts = dict[tuple[int, str, str, str], list[int]]
 # ``Signal`` (``make(*args)``) should the batch be dropped and its HOLDs become rows.
 Hold = tuple[str, str, str, int, Callable[..., Any] | None, tuple[Any, ...]]
 
+# HOLDs of one time and one ``make``, as the counter keeps them: (time, make, holds),
+# each of ``holds`` its key (engine, symbol, reason), one tuple an engine builds once,
+# followed by ``make``'s arguments. An engine hands over its HOLDs so (``count_runs``):
+# a time and ``make`` once for a run of them, and no key built per HOLD.
+Run = tuple[int, Callable[..., Any] | None, list[tuple[Any, ...]]]
+
+
+def unrolled(runs: list[Run]) -> list[Hold]:
+    """``runs``' HOLDs one by one, in order."""
+    return [
+        (key[0], key[1], key[2], ts_ns, make, hold[1:])
+        for ts_ns, make, holds in runs
+        for hold in holds
+        for key in (hold[0],)
+    ]
+
 
 def day_text(day_number: int) -> str:
     return date.fromordinal(719_163 + day_number).isoformat()  # 719,163: 1970-01-01
@@ -61,13 +77,20 @@ class HoldCounter:
     earliest and latest when the batch's times never go back, which ``count`` checks;
     a batch whose times do go back is tallied the reference way. A reason is known
     (``MAX_REASONS``) from the close of the batch that first counted it; a dropped
-    batch (the end of the data: nothing is counted after it) teaches none."""
+    batch (the end of the data: nothing is counted after it) teaches none.
+
+    A batch's HOLDs are kept as runs of one time (``Run``), whose HOLDs carry their key
+    without the day: ``ready``'s entries of the day being counted are looked up by that
+    key in ``_index`` (the same lists), so a HOLD counted costs one look-up of a tuple
+    that exists already, not a key built and hashed."""
 
     __slots__ = (
         "_batch",
         "_day",
         "_day_ts",
         "_in_order",
+        "_index",
+        "_index_day",
         "_last_ts",
         "_latest",
         "_reasons",
@@ -77,7 +100,7 @@ class HoldCounter:
     def __init__(self) -> None:
         # The IST day of the last time counted: a batch's bars share their time.
         self._day_ts = self._day = -1
-        self._batch: list[Hold] = []  # the current batch's HOLDs
+        self._batch: list[Run] = []  # the current batch's HOLDs
         self._last_ts = -1
         self._in_order = True  # the current batch's times never went back
         self.ready: Counts = {}  # finished batches' counts, for the next transaction
@@ -85,6 +108,12 @@ class HoldCounter:
         # in ``ready`` has a first or last time after it (``close_batch``).
         self._latest = -1
         self._reasons: dict[str, set[str]] = {}
+        # ``ready``'s entries of the IST day ``_index_day``, by (engine, symbol, reason):
+        # a HOLD's own key, whatever ``_key`` made of it. Emptied whenever ``ready`` is
+        # replaced (``take``, a batch out of time order); an entry ``give_back`` or
+        # ``merge`` adds is found in ``ready`` at its first look-up.
+        self._index: dict[tuple[str, str, str], list[int]] = {}
+        self._index_day = -1
 
     def know(self, engine: str, reasons: list[str]) -> None:
         """The reasons a resumed run had counted before (``hold_counts``), so that the
@@ -107,19 +136,19 @@ class HoldCounter:
         if ts_ns < self._last_ts:
             self._in_order = False
         self._last_ts = ts_ns
-        self._batch.append((engine, symbol, reason, ts_ns, make, args))
+        self._batch.append((ts_ns, make, [((engine, symbol, reason), *args)]))
 
-    def count_many(self, holds: list[Hold]) -> None:
-        """``count`` for each of ``holds``, in their order (an engine's run of HOLDs in
-        a batch, handed over at once: the hot path of a backtest)."""
+    def count_runs(self, runs: list[Run]) -> None:
+        """``count`` for each HOLD of ``runs``, in their order (an engine's HOLDs in a
+        batch, handed over at once: the hot path of a backtest)."""
         last = self._last_ts
-        for hold in holds:
-            ts_ns = hold[3]
+        for run in runs:
+            ts_ns = run[0]
             if ts_ns < last:
                 self._in_order = False
             last = ts_ns
         self._last_ts = last
-        self._batch.extend(holds)
+        self._batch.extend(runs)
 
     def close_batch(self) -> None:
         """The batch is finished: its counts may be written with its cursor."""
@@ -129,53 +158,56 @@ class HoldCounter:
         if not batch:
             return
         if not in_order:
-            current = self._tally(batch)
-            self._latest = max(self._latest, max(hold[3] for hold in batch))
+            holds = unrolled(batch)
+            current = self._tally(holds)
+            self._latest = max(self._latest, max(hold[3] for hold in holds))
             if not self.ready:
                 self.ready = current
             else:
                 merge(self.ready, current)
+            self._index = {}
             return
-        ready = self.ready
-        ts = batch[0][3]
-        if ts == batch[-1][3] and ts >= self._latest:
-            # One time, at or after every time counted so far (a data minute's batch in
-            # time order: always, in a backtest). A key counted before has its first
-            # and last times at or before it, so its last becomes this time and its
-            # first stays: the same figures as the loop below, with fewer steps.
-            self._latest = ts
+        for ts, _, holds in batch:
             day = self._day_of(ts)
-            for hold in batch:
-                key = (day, hold[0], hold[1], hold[2])
-                entry = ready.get(key)
-                if entry is None:
-                    key = self._key(key)
-                    entry = ready.get(key)
+            if day != self._index_day:
+                self._index, self._index_day = {}, day
+            found = self._index.get
+            if ts >= self._latest:
+                # At or after every time counted so far (a backtest's batches: always).
+                # A key counted before has its first and last times at or before it, so
+                # its last becomes this time and its first stays: the same figures as
+                # the loop below, with fewer steps.
+                self._latest = ts
+                for hold in holds:
+                    entry = found(hold[0])
                     if entry is None:
-                        ready[key] = [1, ts, ts]
-                        continue
-                entry[0] += 1
-                entry[2] = ts
-            return
-        if batch[-1][3] > self._latest:  # (in time order: the last is the latest)
-            self._latest = batch[-1][3]
-        day_ts = day = -1
-        for engine, symbol, reason, ts_ns, _, _ in batch:
-            if ts_ns != day_ts:  # a batch's HOLDs share their time: a day number each
-                day_ts, day = ts_ns, self._day_of(ts_ns)
-            key = (day, engine, symbol, reason)
-            entry = ready.get(key)
-            if entry is None:
-                key = self._key(key)
-                entry = ready.get(key)
+                        entry = self._entry(day, hold[0], ts)
+                    entry[0] += 1
+                    entry[2] = ts
+                continue
+            for hold in holds:  # in time order, but before a time counted earlier
+                entry = found(hold[0])
                 if entry is None:
-                    ready[key] = [1, ts_ns, ts_ns]
-                    continue
-            entry[0] += 1
-            if ts_ns < entry[1]:
-                entry[1] = ts_ns
-            if ts_ns > entry[2]:
-                entry[2] = ts_ns
+                    entry = self._entry(day, hold[0], ts)
+                entry[0] += 1
+                if ts < entry[1]:
+                    entry[1] = ts
+                if ts > entry[2]:
+                    entry[2] = ts
+
+    def _entry(self, day: int, key: tuple[str, str, str], ts_ns: int) -> list[int]:
+        """``ready``'s entry for a HOLD of ``key`` on ``day`` (a new one counts nothing
+        yet, first and last at ``ts_ns``), noted in ``_index``."""
+        ready = self.ready
+        full = (day, *key)
+        entry = ready.get(full)
+        if entry is None:
+            full = self._key(full)
+            entry = ready.get(full)
+            if entry is None:
+                entry = ready[full] = [0, ts_ns, ts_ns]
+        self._index[key] = entry
+        return entry
 
     def _day_of(self, ts_ns: int) -> int:
         if ts_ns != self._day_ts:
@@ -216,11 +248,12 @@ class HoldCounter:
         counted (the journal writes them as rows)."""
         batch = self._batch
         self._batch, self._in_order = [], True
-        return batch
+        return unrolled(batch)
 
     def take(self) -> Counts:
         """The finished batches' counts, for a transaction (``give_back`` if it fails)."""
         ready, self.ready = self.ready, {}
+        self._index = {}
         return ready
 
     def give_back(self, counts: Counts) -> None:
@@ -231,7 +264,7 @@ class HoldCounter:
     @property
     def pending(self) -> int:
         """Counts not yet written, finished batches and the current one (for tests)."""
-        return sum(e[0] for e in self.ready.values()) + len(self._batch)
+        return sum(e[0] for e in self.ready.values()) + sum(len(r[2]) for r in self._batch)
 
 
 def merge(into: Counts, counts: Counts) -> None:

@@ -53,7 +53,7 @@ from kitetui.store.commit_policy import CommitPolicy
 from kitetui.store.database import database_path, take_notices
 from kitetui.store.equity_chunks import EQUITY_CHUNK_INSERT, chunk_row
 from kitetui.store.errors import WriteFailed, write_failed
-from kitetui.store.holds import HOLD_UPSERT, Hold, HoldCounter, hold_rows
+from kitetui.store.holds import HOLD_UPSERT, HoldCounter, Run, hold_rows, unrolled
 from kitetui.store.rows import FILL_CHARGE_COLUMNS
 
 if TYPE_CHECKING:
@@ -421,15 +421,15 @@ class Journal:
             raise self.failure
         self.holds.count(engine, symbol, reason, ts_ns, make, args)
 
-    def add_holds(self, holds: list[Hold]) -> None:
-        """``add_hold`` for each of ``holds`` (``HoldCounter.count_many``), in order."""
+    def add_holds(self, runs: list[Run]) -> None:
+        """``add_hold`` for each HOLD of ``runs`` (``HoldCounter.count_runs``), in order."""
         if self.hold_rows:
-            for _, _, _, _, make, args in holds:
+            for _, _, _, _, make, args in unrolled(runs):
                 self.add_signal(make(*args))  # type: ignore[misc]
             return
         if self.failure is not None:
             raise self.failure
-        self.holds.count_many(holds)
+        self.holds.count_runs(runs)
 
     def add_event(self, event: Event) -> None:
         self._events.append(

@@ -310,6 +310,7 @@ class Supervisor:
         if inline:  # bars certified sound from their columns skip the per-bar checks
             found = {s: c for s in self._known if (c := self.venue.bar_columns(s))}
             self._certified = CertifiedBars(self.validator, self.gaps, found)
+            self._certified.turnover = self._turnover
         for engine in self.engines:
             engine.launch(inline=inline, columns=columns)
         heartbeat = asyncio.create_task(self.publisher.heartbeat(), name="snapshot-heartbeat")
@@ -509,7 +510,12 @@ class Supervisor:
             await self.sessions.end()
         self.day = ist_day_number(ts)
         self.portfolio.start_day(ist_date(ts).isoformat())
+        certified = self._certified
+        if certified is not None:  # the certified bars' turnover in before it is read
+            certified.settle_all()
         self.prev_turnover, self._turnover = self._turnover, {}
+        if certified is not None:
+            certified.turnover = self._turnover
         if not warm:
             self.risk.roll_day(ist_date(ts).isoformat())
 
@@ -548,66 +554,78 @@ class Supervisor:
             if symbol not in known:  # before the validator: its notes would follow
                 self._unknown(symbol, ts)
                 continue
-            if type(item) is Bar:
-                start = item.ts_ns
-                if start <= until_get(symbol, -1) and start == ends_get(symbol):
-                    # certified: the validator's fast path and the gap check pass it
-                    ends[symbol] = start + item.timeframe_s * NS_PER_SECOND
-                    reason = None
-                else:
-                    if settle is not None:
-                        settle(symbol, start)
-                    reason = check_bar(item)
-                    if reason is None and not validator.has_news:
-                        gap = gap_check(item)
-                        if gap is not None:
-                            self._gap(symbol, ts, gap)
-                if reason is None and not validator.has_news:  # ``_accept``, a bar
-                    summary.bars += 1
-                    price = item.close
-                    if item.volume:
-                        turnover[symbol] = turnover.get(symbol, 0.0) + price * item.volume
-                    last_prices[symbol] = price
-                    if symbol in held:
-                        mark(symbol, price)
-                    else:
-                        marks[symbol] = price
-                    accepted.append(item)
-                    if warm or (symbol not in resting and not untaken):
-                        continue
-                    filled = on_market(item)
-                    if filled:
-                        self._filled = filled
-                        await self._react()
-                        continue
-                    triggered = take_triggered()
-                    if triggered:
-                        self._triggered = triggered
-                        await self._react()
-                    continue
-            else:
+            if type(item) is not Bar:
                 reason = check(item)
-            if reason is None and not validator.has_news:  # the common case
-                if self._accept(item, ts, warm, accepted):
-                    await self._react()
+                if reason is None and not validator.has_news:  # the common case
+                    if self._accept(item, ts, warm, accepted):
+                        await self._react()
+                else:
+                    await self._refused_or_news(item, reason, ts, warm, accepted)
                 continue
-            released: list[Item] = []
-            if validator.has_news:  # a held jump confirmed (or dropped) by this print
-                for note in validator.take_notes():
-                    self.trader.record_event(note)
-                    if note.kind in _BEYOND_THE_BANDS and not warm:
-                        self._refuse_entries_after_gap(note)
-                released = validator.take_released()
-            if reason is not None:
-                kind = EventKind.TICK_SKIPPED if isinstance(item, Tick) else EventKind.BAR_SKIPPED
-                _warn(self.trader, ts, kind, item.symbol, reason, {"reason": reason})
+            start = item.ts_ns
+            if start <= until_get(symbol, -1) and start == ends_get(symbol):
+                # Certified: the validator's fast path and the gap check pass it (its
+                # turnover is added from the columns, ``CertifiedBars.settle``). No check
+                # ran, so the validator has no news: only a check gives it some, and
+                # every one that does is taken right after it (``_refused_or_news``).
+                ends[symbol] = start + item.timeframe_s * NS_PER_SECOND
+            else:
+                if settle is not None:
+                    settle(symbol, start)
+                reason = check_bar(item)
+                if reason is not None or validator.has_news:
+                    await self._refused_or_news(item, reason, ts, warm, accepted)
+                    continue
+                gap = gap_check(item)
+                if gap is not None:
+                    self._gap(symbol, ts, gap)
+                if item.volume:
+                    turnover[symbol] = turnover.get(symbol, 0.0) + item.close * item.volume
+            # ``_accept``, a bar
+            summary.bars += 1
+            price = item.close
+            last_prices[symbol] = price
+            if symbol in held:
+                mark(symbol, price)
+            else:
+                marks[symbol] = price
+            accepted.append(item)
+            if (symbol not in resting and not untaken) or warm:
                 continue
-            for earlier in released:  # news, not noise: it goes to bars and indicators
-                if self._accept(earlier, ts, warm, accepted):
-                    await self._react()
-            if self._accept(item, ts, warm, accepted):
+            filled = on_market(item)
+            if filled:
+                self._filled = filled
+                await self._react()
+                continue
+            triggered = take_triggered()
+            if triggered:
+                self._triggered = triggered
                 await self._react()
         return accepted
+
+    async def _refused_or_news(
+        self, item: Item, reason: str | None, ts: int, warm: bool, accepted: list[Item]
+    ) -> None:
+        """A print the validator refused (``reason``), or after which it has news: its
+        notes are journaled, and the prints it released go on first, then the print
+        itself if it passed."""
+        validator = self.validator
+        released: list[Item] = []
+        if validator.has_news:  # a held jump confirmed (or dropped) by this print
+            for note in validator.take_notes():
+                self.trader.record_event(note)
+                if note.kind in _BEYOND_THE_BANDS and not warm:
+                    self._refuse_entries_after_gap(note)
+            released = validator.take_released()
+        if reason is not None:
+            kind = EventKind.TICK_SKIPPED if isinstance(item, Tick) else EventKind.BAR_SKIPPED
+            _warn(self.trader, ts, kind, item.symbol, reason, {"reason": reason})
+            return
+        for earlier in released:  # news, not noise: it goes to bars and indicators
+            if self._accept(earlier, ts, warm, accepted):
+                await self._react()
+        if self._accept(item, ts, warm, accepted):
+            await self._react()
 
     def _refuse_entries_after_gap(self, note: Event) -> None:
         """A session opening beyond the price bands is most likely a corporate action

@@ -28,7 +28,7 @@ from kitetui.secret_values import scrub
 from kitetui.views import BlockedView, EventView, SignalView
 
 if TYPE_CHECKING:
-    from kitetui.store.holds import Hold
+    from kitetui.store.holds import Run
     from kitetui.trading.ports import EnginePort as Engine
     from kitetui.trading.trader import Trader
 
@@ -133,11 +133,12 @@ class TraderRecords:
         self.counts["signals"] += 1
         self.journal.add_hold(engine, symbol, reason, ts_ns, make, args)
 
-    def count_holds(self: Trader, holds: list[Hold]) -> None:
-        """``count_hold`` for each of ``holds`` (engine, symbol, reason, time, ``make``,
-        ``args``), in order: an engine's run of HOLDs in a batch, handed over at once."""
-        self.journal.add_holds(holds)
-        self.counts["signals"] += len(holds)
+    def count_holds(self: Trader, runs: list[Run], count: int) -> None:
+        """``count_hold`` for each of the ``count`` HOLDs of ``runs`` (``Run``: a time, a
+        ``make``, and each HOLD's key and arguments), in order: an engine's HOLDs in a
+        batch, handed over at once."""
+        self.journal.add_holds(runs)
+        self.counts["signals"] += count
 
     def _record_signal(self: Trader, signal: Signal, decision: RiskDecision | None) -> None:
         """A signal to the journal and the desk's recent list. A HOLD that changed

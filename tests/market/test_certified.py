@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kitetui.domain import NS_PER_SECOND, Bar
+from kitetui.market import validate
 from kitetui.market.bar_columns import BarColumns
 from kitetui.market.certified import CertifiedBars
 from kitetui.market.validate import GapDetector, PriceValidator
@@ -29,12 +30,36 @@ def drive(
     certified: CertifiedBars | None,
 ) -> list[tuple]:
     """What the gate's bar branch (``Supervisor._gate``) does with each bar, as a list
-    of outcomes: accepted bars (released ones first), skip reasons, notes and gaps."""
+    of outcomes: accepted bars (released ones first), skip reasons, notes and gaps, and
+    each day's turnover as its next day begins (``Supervisor._roll_day``) and at the end."""
     out: list[tuple] = []
     ends = gaps.ends
     until = certified.until if certified is not None else {}
+    turnover: dict[str, float] = {}
+    if certified is not None:
+        certified.turnover = turnover
+    day = None
+
+    def add(bar: Bar) -> None:  # the gate's sum of a checked bar's turnover
+        if bar.volume:
+            turnover[bar.symbol] = turnover.get(bar.symbol, 0.0) + bar.close * bar.volume
+
+    def roll() -> None:
+        nonlocal turnover
+        if certified is not None:
+            certified.settle_all()
+        out.append(("turnover", turnover))
+        turnover = {}
+        if certified is not None:
+            certified.turnover = turnover
+
     for item in bars:
         symbol, start = item.symbol, item.ts_ns
+        today = (start + 19_800 * NS_PER_SECOND) // (86_400 * NS_PER_SECOND)
+        if today != day:
+            if day is not None:
+                roll()
+            day = today
         if start <= until.get(symbol, -1) and start == ends.get(symbol):
             ends[symbol] = start + item.timeframe_s * NS_PER_SECOND
             out.append(("accepted", item))
@@ -53,9 +78,9 @@ def drive(
             gap = gaps.check(accepted)
             if gap is not None:
                 out.append(("gap", accepted, gap))
+            add(accepted)
             out.append(("accepted", accepted))
-    if certified is not None:
-        certified.settle_all()
+    roll()
     return out
 
 
@@ -97,7 +122,7 @@ def columns_of(
     rows: list[tuple[int, float, float, float, float, int]] = []
     delivered: list[bool] = []
     for kind, move, wick_up, wick_down in steps:
-        volume = 10
+        volume = int(wick_down * 4) * 1_237  # none, some or a lot: 0 adds no turnover
         if kind == "gap":
             minute += 2 + int(wick_up * 10)  # a hole of 2..12 minutes
         if kind == "day":  # the next day's 09:15
@@ -196,6 +221,10 @@ def test_certified_bars_are_judged_as_the_per_bar_path_judges_them(
 ) -> None:
     (reference, reference_state), (fast, fast_state), _ = run_both(symbols, confirmations, banded)
     assert fast == reference
+    # Each day's turnover bit for bit (its order is not the gate's: a symbol is ranked
+    # by a look-up, ``select_universe``).
+    days = [repr(sorted(o[1].items())) for o in fast if o[0] == "turnover"]
+    assert days == [repr(sorted(o[1].items())) for o in reference if o[0] == "turnover"]
     assert repr(fast_state) == repr(reference_state)  # repr: NaN-safe, bit for bit floats
 
 
@@ -226,3 +255,30 @@ def test_a_bar_the_checks_may_refuse_is_not_certified(kind: str, why: str) -> No
     sound = PriceValidator().sound_successors("A", 60, found.segments[0])
     assert not sound[29], why  # row 30 follows row 29
     assert sound[:29].all()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 45),
+    st.floats(0.0, 50.0),
+    st.lists(st.floats(0.0, 50.0), max_size=60),
+)
+def test_a_fold_leaves_the_range_average_check_bar_leaves_bit_for_bit(
+    before: int, average: float, ranges: list[float]
+) -> None:
+    """``fold_accepted`` splits the range average's terms into those weighing ``1 / n``
+    (the first ``_RANGE_SPAN``) and the rest: across that boundary too, each term is the
+    recurrence ``check_bar``'s fast path computes (``learn_range``), the very float."""
+    validator = PriceValidator()
+    state = validator._states["A"] = validate._SymbolState()
+    state.range_n, state.range_avg = before, average
+    reference = validate._SymbolState()
+    reference.range_n, reference.range_avg = before, average
+    for spread in ranges:
+        reference.learn_range(Bar("A", 0, 60, 0.0, spread, 0.0, 0.0))  # high - low: spread
+    validator.fold_accepted("A", 2.5, ranges)
+    assert (state.range_n, state.range_avg, state.last) == (
+        reference.range_n,
+        reference.range_avg,
+        2.5,
+    )

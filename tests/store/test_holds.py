@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from kitetui.domain import Signal, SignalKind
 from kitetui.store import database, schema
 from kitetui.store.database import open_database
-from kitetui.store.holds import MAX_REASONS, OTHER_REASONS, HoldCounter, day_text
+from kitetui.store.holds import MAX_REASONS, OTHER_REASONS, Hold, HoldCounter, Run, day_text
 from kitetui.store.journal import Journal
 from kitetui.store.runs import count_signals, create_run, signals_by_engine
 from tests.attacks.sigkill_corpus import holds as _rows
@@ -110,7 +110,7 @@ def test_reasons_past_the_cap_are_counted_under_other_reasons_also_after_a_resta
 
 
 # An engine's HOLDs of a batch, in the order it decided them: runs handed over at once
-# (``count_many``) or one by one (``count``) must count the same, a time going back too.
+# (``count_runs``) or one by one (``count``) must count the same, a time going back too.
 _HOLD_RUNS = st.lists(
     st.lists(
         st.tuples(
@@ -125,14 +125,25 @@ _HOLD_RUNS = st.lists(
 )
 
 
+def as_runs(holds: list[Hold]) -> list[Run]:
+    """``holds`` as an engine hands them over: a run for each stretch of one time and one
+    ``make``, each HOLD its key and ``make``'s arguments."""
+    runs: list[Run] = []
+    for engine, symbol, reason, ts_ns, make, args in holds:
+        if not runs or runs[-1][0] != ts_ns or runs[-1][1] is not make:
+            runs.append((ts_ns, make, []))
+        runs[-1][2].append(((engine, symbol, reason), *args))
+    return runs
+
+
 @given(batches=st.lists(_HOLD_RUNS, min_size=1, max_size=4))
-def test_count_many_counts_a_run_of_holds_as_count_does_one_by_one(batches) -> None:
+def test_count_runs_counts_runs_of_holds_as_count_does_one_by_one(batches) -> None:
     one_by_one, in_runs = HoldCounter(), HoldCounter()
     for runs in batches:
         for run in runs:
             for engine, symbol, reason, ts_ns in run:
                 one_by_one.count(engine, symbol, reason, ts_ns)
-            in_runs.count_many([(*hold, None, ()) for hold in run])
+            in_runs.count_runs(as_runs([(*hold, None, ()) for hold in run]))
         one_by_one.close_batch()
         in_runs.close_batch()
         assert in_runs.ready == one_by_one.ready  # (first and last times kept apart)
@@ -142,7 +153,9 @@ def test_count_many_counts_a_run_of_holds_as_count_does_one_by_one(batches) -> N
 def test_a_dropped_batch_hands_back_its_holds_in_the_order_counted() -> None:
     counter = HoldCounter()
     counter.count("eq", "A", "r", MORNING, hold, (1,))
-    counter.count_many([("eq", "B", "r", MORNING, hold, (2,)), ("eq", "C", "r", MORNING, None, ())])
+    counter.count_runs(
+        as_runs([("eq", "B", "r", MORNING, hold, (2,)), ("eq", "C", "r", MORNING, None, ())])
+    )
     dropped = counter.drop_batch()
     assert [(h[1], h[4], h[5]) for h in dropped] == [
         ("A", hold, (1,)),
@@ -213,7 +226,9 @@ async def test_a_holds_signal_is_built_only_for_a_row(tmp_path: Path, hold_rows:
 
     def lazy_run(*numbers: int) -> None:
         run = [factory(n) for n in numbers]
-        journal.add_holds([(s.engine, s.symbol, s.reason, s.ts_ns, make, ()) for s, make in run])
+        journal.add_holds(
+            as_runs([(s.engine, s.symbol, s.reason, s.ts_ns, make, ()) for s, make in run])
+        )
 
     try:
         await create_run(db, RUN, "replay", "c.yaml", "h")

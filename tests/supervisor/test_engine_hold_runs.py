@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -22,16 +23,22 @@ from tests.supervisor.test_ledger_parity import _generated_config, _write_year
 
 
 def test_a_cursors_always_table_is_each_codes_hold_whatever_the_position() -> None:
+    """``always`` (the reason) and ``hold_keys`` (the key the counter counts it under:
+    engine, symbol, reason) for each code that is a HOLD whatever the position."""
     for name in strategy_names():
         decider = get_strategy(name)().column_decider()
         if decider is None:
             continue
-        cursor = ColumnCursor(None, decider)  # type: ignore[arg-type]
+        columns = SimpleNamespace(symbol="INFY")
+        cursor = ColumnCursor(columns, decider, engine="eq")  # type: ignore[arg-type]
         assert len(cursor.always) == 257 and cursor.always[-1] is None
+        assert len(cursor.hold_keys) == 257 and cursor.hold_keys[-1] is None
         for code in range(256):
             k = code - FIRST_HOLD
             always = 0 <= k < len(decider.held) and decider.held[k] == ALWAYS
             assert cursor.always[code] == (decider.reasons[k] if always else None), (name, code)
+            key = ("eq", "INFY", decider.reasons[k]) if always else None
+            assert cursor.hold_keys[code] == key, (name, code)
 
 
 def test_the_engine_steps_itself_only_over_a_chunk_of_the_files_own_bars() -> None:
