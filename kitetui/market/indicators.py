@@ -143,6 +143,26 @@ class _SeededAverage(_Indicator):
             self._value = self._seed_sum / self.period
         return self._value
 
+    def _smooth_all(self, inputs: list[float], out: list[float]) -> list[float]:
+        """``out`` extended by ``_smooth`` of each of ``inputs`` (all finite), in locals:
+        the seed's terms one by one, then the seeded average as one comprehension
+        (``_smoothed``). The same arithmetic in the same order, so the same floats."""
+        period, count, seeded = self.period, self._count, 0
+        while count < period and seeded < len(inputs):  # the first ``period``: the seed
+            count += 1
+            self._seed_sum += inputs[seeded]
+            seeded += 1
+            if count == period:
+                self._value = self._seed_sum / period
+            out.append(self._value)
+        self._count = count
+        if seeded < len(inputs):
+            rest = inputs[seeded:] if seeded else inputs
+            smoothed = _smoothed(self._beta, self._alpha, self._value, rest)
+            self._value = smoothed[-1]
+            out += smoothed
+        return out
+
 
 class EMA(_SeededAverage):
     """Exponential moving average, alpha ``2/(period+1)``, seeded with the SMA of the
@@ -177,25 +197,7 @@ class EMA(_SeededAverage):
         closes = closes if type(closes) is list else list(closes)
         if not _isfinite(sum(closes)):
             return self._update_each(closes)
-        out: list[float] = []
-        period = self.period
-        count = self._count
-        seeded = 0
-        while count < period and seeded < len(closes):  # the first ``period``: the seed
-            close = closes[seeded]
-            seeded += 1
-            count += 1
-            self._seed_sum += close
-            if count == period:
-                self._value = self._seed_sum / period
-            out.append(self._value)
-        self._count = count
-        if seeded < len(closes):
-            rest = closes[seeded:] if seeded else closes
-            smoothed = _smoothed(self._beta, self._alpha, self._value, rest)
-            self._value = smoothed[-1]
-            out += smoothed
-        return out
+        return self._smooth_all(closes, [])
 
     def _update_each(self, closes: list[float]) -> list[float]:
         """``update_many`` close by close, skipping the non-finite ones."""
@@ -390,22 +392,7 @@ class ATR(_SeededAverage):
         if prev_close != prev_close:  # the first bar ever: no true range
             out.append(self._value)
             trs = trs[1:]
-        period, count = self.period, self._count
-        seeded = 0
-        while count < period and seeded < len(trs):
-            count += 1
-            self._seed_sum += trs[seeded]
-            seeded += 1
-            if count == period:
-                self._value = self._seed_sum / period
-            out.append(self._value)
-        self._count = count
-        if seeded < len(trs):
-            rest = trs[seeded:] if seeded else trs
-            smoothed = _smoothed(self._beta, self._alpha, self._value, rest)
-            self._value = smoothed[-1]
-            out += smoothed
-        return out
+        return self._smooth_all(trs, out)
 
     def _update_each(
         self, highs: list[float], lows: list[float], closes: list[float]

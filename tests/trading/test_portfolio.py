@@ -417,6 +417,21 @@ def test_the_position_handed_out_is_always_the_book_as_it_stands(steps) -> None:
         assert portfolio.open_positions() == ([position] if position.quantity else [])
 
 
+def _take_step(book: Portfolio, n: int, kind: str, symbol: str, side, qty: int, price) -> None:
+    """One step of the day-P&L properties: a new day, a mark, or the ``n``-th step's fill
+    (``charged``: with a brokerage that varies with ``n``)."""
+    if kind == "day":
+        book.start_day()
+    elif kind == "mark":
+        book.mark(symbol, price)
+    else:
+        done = fill(side, qty, price, symbol=symbol)
+        if kind == "charged":
+            paise = 1 + n * 37 % 2_000
+            done = replace(done, charges=FillCost(Charges(brokerage=Decimal(paise) / 100), paise))
+        book.apply_fill(done)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
@@ -437,19 +452,8 @@ def test_property_day_pnls_in_one_pass_equal_the_two_figures_read_apart(steps) -
     (its parts that only a fill or a day moves are kept between them: marks between
     two fills read the kept parts)."""
     book = Portfolio(1_000_000)
-    for n, (kind, symbol, side, qty, price) in enumerate(steps):
-        if kind == "day":
-            book.start_day()
-        elif kind == "mark":
-            book.mark(symbol, price)
-        else:
-            done = fill(side, qty, price, symbol=symbol)
-            if kind == "charged":
-                paise = 1 + n * 37 % 2_000
-                done = replace(
-                    done, charges=FillCost(Charges(brokerage=Decimal(paise) / 100), paise)
-                )
-            book.apply_fill(done)
+    for n, step in enumerate(steps):
+        _take_step(book, n, *step)
         day, by_symbol = book.day_pnls()
         assert day == book.day_pnl_paise
         # in the books' order too: the symbol-loss limit blocks them in this order
@@ -487,23 +491,13 @@ def test_property_the_day_figures_read_now_and_then_are_those_read_apart(steps) 
     the figures read one by one, the symbols in the books' order."""
     book = Portfolio(1_000_000)
     for n, (kind, symbol, side, qty, price) in enumerate([*steps, ("read", "", B, 0, 0.0)]):
-        if kind == "day":
-            book.start_day()
-        elif kind == "mark":
-            book.mark(symbol, price)
-        elif kind == "read":
+        if kind == "read":
             day, by_symbol = book.day_pnls()
             assert day == book.day_pnl_paise
             assert list(by_symbol.items()) == list(book.day_pnl_by_symbol().items())
             assert book.day_loss() == (day, min(by_symbol.values(), default=math.inf))
         else:
-            done = fill(side, qty, price, symbol=symbol)
-            if kind == "charged":
-                paise = 1 + n * 37 % 2_000
-                done = replace(
-                    done, charges=FillCost(Charges(brokerage=Decimal(paise) / 100), paise)
-                )
-            book.apply_fill(done)
+            _take_step(book, n, kind, symbol, side, qty, price)
 
 
 def test_the_runs_charges_by_component_are_each_fills_added_in_order_whenever_read() -> None:
