@@ -118,6 +118,10 @@ class Engine:
         # symbol that is decided bar by bar.
         self._column_source: ColumnSource | None = None
         self._columns: dict[str, ColumnCursor | None] = {}
+        # The open cursors of the symbols subscribed to, and the subscriptions they were
+        # taken for (None: the cursors changed since): ``_live_cursors``.
+        self._live: dict[str, ColumnCursor] = {}
+        self._live_for: frozenset[str] | None = None
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -261,80 +265,105 @@ class Engine:
 
         Over such a run nothing but the loop runs, so what each bar would set on the
         engine (``bars_seen``, ``heartbeat_ns``, ``signals_emitted``) is tallied in
-        locals and set with the hand-over (``_caught_up``), and whether the engine
-        counts HOLDs (``_decided``'s ``trading``), its subscriptions and each code's
-        key (``ColumnCursor.hold_keys``) are read once, again after anything else."""
+        locals and set with the hand-over (``_caught_up``; a counted HOLD is a bar seen
+        by being in a run, so only the bars not counted are tallied one by one), and
+        whether the engine counts HOLDs (``_decided``'s ``trading``) and the open
+        cursors of its subscribed symbols (``_live_cursors``, one look a bar) are read
+        once, again after anything else. A row's HOLD key (``hold_keys`` of its code)
+        is read from the cursor's ``keys``, made with its chunk."""
         timeframe_s = self.timeframe_s
         decide = self.decide
-        cursors = self._columns  # only ``decide`` opens a cursor (``_open_columns``)
         trader, held_signal = self.trader, self._held_signal
         span_ns = timeframe_s * NS_PER_SECOND  # a bar's length: its end is ts_ns + span_ns
         runs: list[Run] = []  # the HOLDs not yet handed over
-        run: list[tuple[Any, ...]] = []  # the last of them, ending at ``run_ns``
-        run_ns = -1
-        seen = end_ns = 0  # the run's bars stepped over, and the newest one's end
-        subscriptions = self.subscriptions
+        run: list[tuple[Any, ...]] = []  # the last of them, of bars starting at ``run_ts``
+        run_ts = -1
+        # Bars stepped over and not in ``runs`` (the HOLDs not counted), and the newest
+        # stepped-over bar's start: ``_caught_up`` adds the runs' HOLDs to the bars seen.
+        seen = ts = 0
+        live = self._live_cursors()  # only ``decide`` opens a cursor (``_open_columns``)
         counting = self.state in _ACTIVE and not trader.warmup.active
         try:
             for item in items:
-                if type(item) is Bar and item.timeframe_s == timeframe_s:
-                    symbol = item.symbol
-                    cursor = cursors.get(symbol)
-                    if cursor is not None and symbol in subscriptions:
-                        # ``decide`` with an open cursor
-                        seen += 1
-                        end_ns = item.ts_ns + span_ns
-                        # ``cursor.step(item)``, its common case spelled out
-                        i = cursor.offset + 1
-                        if i < cursor.steppable and cursor.starts[i] == item.ts_ns:
-                            cursor.offset = i
-                            code = cursor.codes[i]
-                        else:
-                            code = cursor.step(item)
-                        key = cursor.hold_keys[code]
-                        if key is not None:  # ``_decided`` for a HOLD whatever the position
-                            if counting:
-                                if end_ns != run_ns:
-                                    run_ns, run = end_ns, []
-                                    runs.append((end_ns, held_signal, run))
-                                # the arguments of ``held_signal``: the bar, ``where()``
-                                run.append((key, item, cursor.chunk, cursor.offset))
-                            continue
-                        self._caught_up(seen, end_ns, runs)  # ``_decided`` reads the end
-                        seen, runs, run_ns = 0, [], -1
-                        signal = self._stepped(item, cursor, code)
+                # A symbol with a live cursor has only its columns' bars, of this
+                # timeframe (``_live_cursors``): no type or timeframe check a bar.
+                cursor = live.get(item.symbol)
+                if cursor is not None:
+                    # ``decide`` with an open cursor
+                    ts = item.ts_ns
+                    # ``cursor.step(item)``, its common case spelled out; ``keys`` is
+                    # the row's ``hold_keys[code]``, read a chunk ahead
+                    i = cursor.offset + 1
+                    if cursor.starts[i] == ts:  # None past the chunk's rows
+                        cursor.offset = i
+                        key = cursor.keys[i]
                     else:
-                        if seen or runs:
-                            self._caught_up(seen, end_ns, runs)
-                            seen, runs, run_ns = 0, [], -1
-                        signal = decide(item)
+                        code = cursor.step(item)
+                        key = cursor.hold_keys[code]
+                        i = cursor.offset if code >= 0 else -1
+                    if key is not None:  # ``_decided`` for a HOLD whatever the position
+                        if counting:
+                            if ts != run_ts:
+                                run_ts, run = ts, []
+                                runs.append((ts + span_ns, held_signal, run))
+                            # the arguments of ``held_signal``: the bar, ``where()``
+                            run.append((key, item, cursor.chunk, i))
+                        else:
+                            seen += 1
+                        continue
+                    self._caught_up(seen + 1, ts, runs)  # ``_decided`` reads the end
+                    seen, runs, run_ts = 0, [], -1
+                    signal = self._stepped(item, cursor, cursor.codes[i] if i >= 0 else -1)
                     if signal is not None:
                         await self.act(signal)
-                    subscriptions = self.subscriptions
-                    counting = self.state in _ACTIVE and not trader.warmup.active
-                    continue
-                if seen or runs:
-                    self._caught_up(seen, end_ns, runs)
-                    seen, runs, run_ns = 0, [], -1
-                for bar in self._bars_from(item):
-                    await self.on_bar(bar)
-                subscriptions = self.subscriptions
+                else:
+                    if seen or runs:
+                        self._caught_up(seen, ts, runs)
+                        seen, runs, run_ts = 0, [], -1
+                    if type(item) is Bar and item.timeframe_s == timeframe_s:
+                        signal = decide(item)
+                        if signal is not None:
+                            await self.act(signal)
+                    else:
+                        for bar in self._bars_from(item):
+                            await self.on_bar(bar)
+                live = self._live_cursors()
                 counting = self.state in _ACTIVE and not trader.warmup.active
         finally:
             if seen or runs:
-                self._caught_up(seen, end_ns, runs)
+                self._caught_up(seen, ts, runs)
 
-    def _caught_up(self, seen: int, end_ns: int, runs: list[Run]) -> None:
-        """``process``'s run of HOLDs as ``decide`` leaves the engine after each: ``seen``
-        bars stepped over, the newest ending at ``end_ns``, and the HOLDs of ``runs``
-        counted (each a signal emitted) and handed to the trader."""
-        if seen:
-            self.bars_seen += seen
-            self.heartbeat_ns = end_ns
+    def _live_cursors(self) -> dict[str, ColumnCursor]:
+        """The open cursors of the symbols subscribed to whose bars are the files' own:
+        ``process``'s one look a bar for a symbol decided from its columns (``_columns``
+        and ``subscriptions`` together), made again when either changed. Such a
+        symbol's items are all its columns' bars, of the engine's timeframe:
+        ``bar_columns`` makes columns only for a symbol whose every stream is a loaded
+        file of bars of one timeframe, and a cursor over them is not ``built`` only when
+        that is the engine's. A cursor whose bars the engine builds (resampled) is left
+        to ``decide``, through ``_bars_from``."""
+        subscriptions = self.subscriptions
+        if self._live_for is not subscriptions:
+            cursors = self._columns.items()
+            self._live = {
+                s: c for s, c in cursors if c is not None and not c.built and s in subscriptions
+            }
+            self._live_for = subscriptions
+        return self._live
+
+    def _caught_up(self, seen: int, ts_ns: int, runs: list[Run]) -> None:
+        """``process``'s run of bars as ``decide`` leaves the engine after each: ``seen``
+        bars stepped over besides the HOLDs of ``runs``, the newest starting at
+        ``ts_ns``, and those HOLDs counted (each a signal emitted) and handed to the
+        trader."""
         if runs:
             count = sum(len(run[2]) for run in runs)
+            self.bars_seen += seen + count
             self.signals_emitted += count
             self.trader.count_holds(runs, count)
+        else:
+            self.bars_seen += seen
+        self.heartbeat_ns = ts_ns + self.timeframe_s * NS_PER_SECOND
 
     async def on_bar(self, bar: Bar) -> None:
         """A bar closed: decide on it, and act on a signal that may trade."""
@@ -400,6 +429,7 @@ class Engine:
                     cursor = ColumnCursor(columns, decider, built=built, engine=self.name)
                     self.history.follow(symbol, cursor)
         self._columns[symbol] = cursor
+        self._live_for = None
         return cursor
 
     def _leave_columns(self, symbol: str, cursor: ColumnCursor) -> None:
@@ -408,6 +438,7 @@ class Engine:
         self.strategies[symbol] = cursor.strategy_now(self._strategy_cls(self._params))
         self.history.unfollow(symbol)
         self._columns[symbol] = None
+        self._live_for = None
 
     def _decided(self, bar: Bar, cursor: ColumnCursor, code: int) -> Signal | None:
         """``make_signal`` for a bar decided from the columns: a HOLD is counted

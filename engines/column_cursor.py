@@ -54,10 +54,10 @@ class ColumnCursor:
         "codes",
         "held",
         "hold_keys",
+        "keys",
         "offset",
         "reasons",
         "starts",
-        "steppable",
     )
 
     def __init__(
@@ -91,19 +91,27 @@ class ColumnCursor:
         self._row = 0  # the segment's next row to decide
         self._current: _Part | None = None
         self._previous: _Part | None = None
-        # The current chunk's codes and its rows' start times; ``steppable``: its rows
-        # for a cursor over the files' own bars, 0 for one whose bars the engine builds.
-        # Public for ``Engine.process``, which takes the common step itself (the next
-        # row of the chunk, starting at the bar's time) without a call: ``step``'s
-        # first case, for the bulk of a backtest's bars.
+        # The current chunk's codes and its rows' start times. Public for
+        # ``Engine.process``, which takes the common step of a cursor over the files' own
+        # bars (not ``built``) itself (the next row of the chunk, starting at the bar's
+        # time) without a call: ``step``'s first case, for the bulk of a backtest's bars.
         self.codes = b""
-        self.starts: list[int] = []
-        self.steppable = 0
+        # Per row of the chunk, its code's ``hold_keys`` entry, made with the chunk (a
+        # C loop over its codes): ``Engine.process`` reads a row's key in one look.
+        self.keys: list[tuple[str, str, str] | None] = []
+        # ``starts`` ends with a None past the chunk's rows, which no bar starts at: the
+        # engine's step (over the files' own bars only) needs no bound check.
+        self.starts: list[int | None] = [None]
         self._n = 0  # rows in the current chunk
         # The bar just stepped over: its chunk and its row there (-1: none stepped into
         # yet). Attributes, not a method: the engine reads them for every HOLD it counts.
         self.chunk: Chunk | None = None
         self.offset = -1
+
+    @property
+    def built(self) -> bool:
+        """Whether the engine builds the bars it steps with (resampled ahead)."""
+        return self._built
 
     def step(self, bar: Bar) -> int:
         """The code of ``bar`` if it is the column's next bar; -1 if it is not (the
@@ -144,12 +152,13 @@ class ColumnCursor:
         self._previous, self._current = self._current, (chunk, self._segment, start, stop - start)
         self.chunk = chunk
         self.codes = chunk.codes
+        self.keys = list(map(self.hold_keys.__getitem__, chunk.codes))
         self.starts = ts_ns.tolist()
+        self.starts.append(None)
         if self._built:
             values = [column.tolist() for column in prices]  # the floats a Bar holds
             self._rows = list(zip(*values, volume.tolist(), strict=True))
         self.offset, self._n = -1, stop - start
-        self.steppable = 0 if self._built else self._n
         self._row = stop
         return True
 

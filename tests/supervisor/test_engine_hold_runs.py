@@ -42,9 +42,10 @@ def test_a_cursors_always_table_is_each_codes_hold_whatever_the_position() -> No
 
 
 def test_the_engine_steps_itself_only_over_a_chunk_of_the_files_own_bars() -> None:
-    """``Engine.process`` takes a cursor's step to the next row itself while the row is
-    ``steppable``: every row of a chunk of the files' own bars, none of a chunk whose
-    bars the engine builds (those are compared whole in ``step``)."""
+    """``Engine.process`` takes a cursor's step to the next row itself only for a cursor
+    over the files' own bars (not ``built``: ``Engine._live_cursors``), while the row is
+    in the chunk (``starts`` ends with a None); a bar the engine builds is compared
+    whole in ``step``."""
     t0 = 1_680_493_500 * 10**9
     rows = 5
     part = {
@@ -59,10 +60,9 @@ def test_the_engine_steps_itself_only_over_a_chunk_of_the_files_own_bars() -> No
         Bar("A", t0 + k * NS_PER_MINUTE, 60, 100.0, 100.0, 100.0, 100.0, 10) for k in range(rows)
     ]
     own, built = ColumnCursor(columns, decider), ColumnCursor(columns, decider, built=True)
-    assert own.steppable == built.steppable == 0  # no chunk yet: ``step`` reads it
+    assert own.starts == [None] and not own.built and built.built  # no chunk yet
     assert own.step(bars[0]) == built.step(bars[0]) >= 0
-    assert (own.steppable, built.steppable) == (rows, 0)
-    assert own.starts == part["ts_ns"].tolist() and own.codes == own.chunk.codes
+    assert own.starts == [*part["ts_ns"].tolist(), None] and own.codes == own.chunk.codes
     changed = Bar("A", bars[1].ts_ns, 60, 100.0, 101.0, 100.0, 100.0, 10)  # not the row
     assert built.step(changed) == -1 and own.step(changed) >= 0
 
