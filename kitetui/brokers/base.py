@@ -90,6 +90,18 @@ class Broker(Protocol):
         backtest are of a symbol with nothing working). A real exchange: both empty."""
         ...
 
+    def stop_bands(self) -> Mapping[str, tuple[float, float]]:
+        """A live view of the symbols whose working orders here are all stops waiting
+        for their triggers, each with its band: (highest sell trigger, lowest buy
+        trigger). While no triggered stop waits to be taken, a bar of such a symbol whose
+        low is above the first and whose high is below the second would have
+        ``on_market`` and ``take_triggered`` answer [] and change nothing, so the gate,
+        which binds this once a batch with ``watched``, does not make the calls (most
+        bars of a held symbol pass its stop by). A symbol not in it may be asked about
+        as ``watched`` says. A real exchange (or a simulated one that keeps no band):
+        empty."""
+        ...
+
     def settle_at_expiry(
         self, tags: Sequence[str], ts_ns: int, price: float
     ) -> list[tuple[Order, Fill]]:

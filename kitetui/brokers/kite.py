@@ -63,6 +63,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Container, Mapping, Sequence, Sized
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any
 
 import requests
@@ -131,6 +132,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _NOTHING: frozenset[str] = frozenset()  # ``watched``: no print ever reaches Kite's book
+_NO_BANDS: Mapping[str, tuple[float, float]] = MappingProxyType({})  # ``stop_bands``
 
 NOT_PLACED_REASON = "not placed (timeout, not in the order book)"
 MAX_TAG_LENGTH = 20
@@ -779,6 +781,10 @@ class KiteBroker:
     def watched(self) -> tuple[Container[str], Sized]:
         """Nothing: Kite's fills and triggers come as updates, never from a print."""
         return _NOTHING, _NOTHING
+
+    def stop_bands(self) -> Mapping[str, tuple[float, float]]:
+        """None: Kite works its stops itself; no print of ours is matched here."""
+        return _NO_BANDS
 
     def settle_at_expiry(
         self, tags: Sequence[str], ts_ns: int, price: float

@@ -127,6 +127,11 @@ class PaperBroker:
         (``PaperBook.watched``)."""
         return self.book.watched()
 
+    def stop_bands(self) -> Mapping[str, tuple[float, float]]:
+        """The symbols whose working orders are all stops waiting for their triggers,
+        with their bands (``PaperBook.stop_bands``)."""
+        return self.book.stop_bands()
+
     def settle_at_expiry(self, tags: Sequence[str], ts_ns: int, price: float) -> list[OrderFill]:
         """The exchange's settlement of an expired contract: the named closes filled at
         exactly ``price``, zero included (``PaperBook.settle_at_expiry``)."""

@@ -287,6 +287,13 @@ class PaperBook:
         nothing (``Broker.watched``)."""
         return self._by_symbol, self._triggered
 
+    def stop_bands(self) -> Mapping[str, tuple[float, float]]:
+        """A live view of the stops' bands (``_band``): symbol -> (highest sell trigger,
+        lowest buy trigger) while every order of the symbol that works is a stop waiting
+        for its trigger. A bar strictly inside its symbol's band is what ``on_market``
+        answers [] for in two comparisons (``Broker.stop_bands``)."""
+        return self._bands
+
     def restore(self, orders: list[Order]) -> None:
         """Re-register orders after a restart: OPEN / TRIGGER_PENDING ones are worked
         again (an SL or SL-M that is OPEN has already triggered); terminal ones are

@@ -549,6 +549,10 @@ class Supervisor:
         # Both answer [] and change nothing for a print of a symbol with nothing working
         # while no triggered stop waits to be taken (``Broker.watched``): most bars.
         resting, untaken = self.broker.watched()
+        # And for a bar strictly inside its symbol's stops' band, while every order of
+        # the symbol that works is a stop waiting for its trigger (``Broker.stop_bands``):
+        # a held symbol's protective stop, which most of its bars pass by.
+        bands_get = self.broker.stop_bands().get
         for item in batch:
             symbol = item.symbol
             if symbol not in known:  # before the validator: its notes would follow
@@ -592,6 +596,10 @@ class Supervisor:
             accepted.append(item)
             if (symbol not in resting and not untaken) or warm:
                 continue
+            if not untaken:
+                band = bands_get(symbol)
+                if band is not None and item.low > band[0] and item.high < band[1]:
+                    continue
             filled = on_market(item)
             if filled:
                 self._filled = filled

@@ -1006,3 +1006,13 @@ async def test_sim_modify_past_kites_25_is_refused_not_retried(sim, sim_broker):
         assert await run(broker.modify("STOP0001", ts_ns=0, trigger_price=trigger)) is not None
     with pytest.raises(ModifyRefused, match="Maximum allowed order modifications"):
         await run(broker.modify("STOP0001", ts_ns=0, trigger_price=stop.trigger_price))
+
+
+def test_a_print_reaches_nothing_at_kite_so_it_offers_no_views_and_no_band(broker):
+    """Kite works its own orders: the gate's views are empty and so is the stops' band,
+    so a bar of a symbol with a stop at Kite is never matched by the desk."""
+    resting, untaken = broker.watched()
+    assert "SBIN" not in resting and not untaken
+    assert dict(broker.stop_bands()) == {}
+    with pytest.raises(TypeError):
+        broker.stop_bands()["SBIN"] = (1.0, 2.0)  # type: ignore[index]

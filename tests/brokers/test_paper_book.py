@@ -7,6 +7,7 @@ the async adapter) and driven without an event loop, since the book has none.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -862,6 +863,24 @@ def test_watched_views_follow_the_book_and_stay_the_same_objects():
     assert book.watched()[0] is resting and book.watched()[1] is untaken
     book.cancel("a")
     assert "INFY" not in resting  # its last order stopped working
+
+
+def test_stop_bands_is_a_live_view_of_the_band_while_only_waiting_stops_work():
+    """The gate binds ``stop_bands()`` once a batch: the same dict, kept as orders come
+    and go; a symbol has a band only while every order of it working is a waiting stop."""
+    book = PaperBook()
+    bands = book.stop_bands()
+    book.place(order(S, SLM, trigger=99.0, tag="a"))
+    assert bands == {"INFY": (99.0, math.inf)}
+    book.place(order(B, SL, price=102.0, trigger=101.0, tag="b"))
+    assert bands == {"INFY": (99.0, 101.0)}
+    book.place(order(B, LMT, price=95.0, tag="c"))  # not a stop: no band
+    assert "INFY" not in bands and "INFY" in book.watched()[0]
+    book.cancel("c")
+    book.cancel("b")
+    assert bands == {"INFY": (99.0, math.inf)} and book.stop_bands() is bands
+    book.cancel("a")
+    assert bands == {}
 
 
 def test_a_stop_triggered_and_not_taken_keeps_every_print_asking_until_taken():
