@@ -773,16 +773,18 @@ class ChargeCalculator:
         )
         if same_day or before.intraday_quantity:
             return self._fill_split(before, quantity, exact, turnover, same_day)
-        after_charges = before.rates.charges(
-            turnover, executed=True, squared_off=before.spec.squared_off
-        )
+        # (positional arguments, in field order: a fill's records are built on every fill)
+        rates, spec = before.rates, before.spec
+        after_charges = rates.charges(turnover, True, spec.squared_off)
         after = OrderCharges(
-            spec=before.spec,
-            rates=before.rates,
-            quantity=before.quantity + quantity,
-            turnover=turnover,
-            intraday_rates=before.intraday_rates,
-            dp=before.dp,
+            spec,
+            rates,
+            before.quantity + quantity,
+            turnover,
+            before.intraday_rates,
+            0,
+            ZERO,
+            before.dp,
         )
         if not before.quantity and before.turnover is ZERO:
             # An order's first fill: ``after_charges - NO_CHARGES`` is ``after_charges``
@@ -791,7 +793,7 @@ class ChargeCalculator:
             # every rate is a table amount written without a positive exponent
             # (``_amount``), so no product of them has one. (A subtraction and a record
             # saved on most fills: a backtest's orders fill at once.)
-            return FillCharges(charges=after_charges, paise=after_charges.total_paise, order=after)
+            return FillCharges(after_charges, after_charges.total_paise, after)
         before_charges = before.charges
         return FillCharges(
             charges=after_charges - before_charges,

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 from kitetui.clock import ist_date, ist_day_number
 from kitetui.domain import Event, Fill, Order, evolve
-from kitetui.drafts import built_in_draft
+from kitetui.drafts import built_in_draft, copier
 from kitetui.events import EventKind
 from kitetui.trading import auto_square_off, expiry_settlement, same_day
 from kitetui.trading.charges import (
@@ -62,6 +62,9 @@ if TYPE_CHECKING:
     from kitetui.market.instruments import Instrument
 
 __all__ = ["ChargedFill", "FillCharger", "order_spec"]
+
+# ``evolve(fill, charges=...)`` compiled once (``drafts.copier``): every fill is charged.
+_with_charges = copier(Fill, "charges")
 
 
 def order_spec(
@@ -173,7 +176,8 @@ class FillCharger:
         except ChargeError as exc:
             self._unpriced(order, fill, exc)
             return ChargedFill(evolve(fill, charges=None), None)
-        return ChargedFill(evolve(fill, charges=FillCost.of(priced)), priced.order, squared)
+        cost = FillCost(priced.charges, priced.paise)
+        return ChargedFill(_with_charges(fill, cost), priced.order, squared)
 
     def _open_trade(self, order: Order, ts_ns: int) -> OrderCharges:
         """``open_order`` of an order the broker did not square off, kept per
