@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 from kitetui.clock import ist_date, ist_day_number
 from kitetui.domain import Event, Fill, Order, evolve
-from kitetui.drafts import built_in_draft, copier
+from kitetui.drafts import built_in_draft, copier, maker
 from kitetui.events import EventKind
 from kitetui.trading import auto_square_off, expiry_settlement, same_day
 from kitetui.trading.charges import (
@@ -120,6 +120,11 @@ class ChargedFill:
     settlement: same_day.Settlement | None = None  # a CNC fill: its day netted (same_day)
 
 
+# The records of every priced fill, made by ``drafts.maker`` (every field in order).
+_new_cost = maker(FillCost)
+_new_charged = maker(ChargedFill)
+
+
 class FillCharger:
     """Each order's running charges; ``quote`` prices a fill, ``take`` commits it.
 
@@ -176,8 +181,8 @@ class FillCharger:
         except ChargeError as exc:
             self._unpriced(order, fill, exc)
             return ChargedFill(evolve(fill, charges=None), None)
-        cost = FillCost(priced.charges, priced.paise)
-        return ChargedFill(_with_charges(fill, cost), priced.order, squared)
+        cost = _new_cost(priced.charges, priced.paise)
+        return _new_charged(_with_charges(fill, cost), priced.order, squared, None)
 
     def _open_trade(self, order: Order, ts_ns: int) -> OrderCharges:
         """``open_order`` of an order the broker did not square off, kept per
