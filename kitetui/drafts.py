@@ -15,6 +15,11 @@ So a record is built in its draft and becomes a record of its class; what the re
 the program ever sees is an ordinary, frozen instance of the record's class:
 
 * ``evolve(record, **changes)``: ``dataclasses.replace``'s record, copied through a draft;
+* ``copier(cls, *names)``: a function ``copy(record, *values)`` that is
+  ``evolve(record, **dict(zip(names, values)))`` for a path that always changes the same
+  fields (a fill merged into its order), without the keyword dict and its loop;
+* ``maker(cls)``: a function ``make(*values)`` that is ``cls(*values)`` with every field
+  given in field order, for records built on every fill;
 * ``@built_in_draft``: the class's ``__init__`` takes the same arguments as the one
   ``dataclass`` wrote (defaults, factories, errors) and sets the fields in the draft;
 * ``build_rows(cls, columns)``: ``[cls(*row) for row in zip(*columns)]`` built in the
@@ -82,6 +87,69 @@ def evolve(record: R, **changes: Any) -> R:
     layout.fill(new, values)
     _set_class(new, "__class__", cls)
     return new  # type: ignore[no-any-return]
+
+
+def copier(cls: type[R], *names: str) -> Callable[..., R]:
+    """``copy(record, *values)``: the record ``evolve(record, **dict(zip(names, values)))``
+    gives (``dataclasses.replace``'s), for a record of exactly ``cls``. Made once per call
+    site, from source like ``build_rows``'s loop: each field read from the record or
+    taken from its argument and stored in the draft by name, so a copy is one Python
+    frame of specialised loads and stores, where ``evolve`` builds a keyword dict, reads
+    every field into a list, looks each name up and calls the draft's ``fill`` (a fill
+    merged into its order changes nine fields, on every fill). An unknown or repeated
+    name raises ``TypeError`` here, when the copier is made; a class without a draft
+    gets ``evolve`` itself behind the same signature."""
+    if not names or len(set(names)) != len(names):
+        raise TypeError(f"{cls.__name__}: a field named twice in {names}")
+    record_names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    for name in names:
+        if name not in record_names:
+            raise TypeError(f"{cls.__name__} has no field {name!r}")
+    draft = _draft(cls)
+    if draft is None or any(n in ("_new", "_record") or n.startswith("_v") for n in record_names):
+
+        def copy_by_evolve(record: R, *values: Any) -> R:
+            return evolve(record, **dict(zip(names, values, strict=True)))
+
+        return copy_by_evolve
+    given = {name: f"_v{at}" for at, name in enumerate(names)}
+    source = (
+        f"def copy(_record, {', '.join(given.values())}, /):\n"
+        "    _new = _new_object(_draft)\n"
+        + "".join(f"    _new.{n} = {given.get(n, f'_record.{n}')}\n" for n in record_names)
+        + "    _new.__class__ = _cls\n"
+        "    return _new\n"
+    )
+    namespace: dict[str, Any] = {"_new_object": _new_object, "_draft": draft, "_cls": cls}
+    exec(source, namespace)  # (the field names of a dataclass: identifiers)
+    return namespace["copy"]  # type: ignore[no-any-return]
+
+
+def maker(cls: type[R]) -> Callable[..., R]:
+    """``make(*values)``: ``cls(*values)`` with a value for every field, in field order
+    (no defaults, positional only). Made once, from source like ``copier``'s: the record
+    is filled in the class's draft and moved to ``cls`` by one ``__class__`` store. The
+    class's own ``__init__`` (``built_in_draft``) is reached through ``type.__call__``
+    and must move the instance into the draft and back, two class assignments; this is
+    one frame and one assignment, about half a record's cost (a fill builds five
+    records for its charges). A class without a draft gets ``cls`` itself."""
+    draft = _draft(cls)
+    if draft is None:
+        return cls
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    values = [f"_v{at}" for at in range(len(names))]
+    if any(n == "_new" or n.startswith("_v") for n in names):
+        return cls
+    source = (
+        f"def make({', '.join(values)}, /):\n"
+        "    _new = _new_object(_draft)\n"
+        + "".join(f"    _new.{n} = {v}\n" for n, v in zip(names, values, strict=True))
+        + "    _new.__class__ = _cls\n"
+        "    return _new\n"
+    )
+    namespace: dict[str, Any] = {"_new_object": _new_object, "_draft": draft, "_cls": cls}
+    exec(source, namespace)  # (the field names of a dataclass: identifiers)
+    return namespace["make"]  # type: ignore[no-any-return]
 
 
 def build_rows(cls: type[R], columns: Iterable[Iterable[Any]]) -> list[R] | None:

@@ -30,7 +30,7 @@ from kitetui.domain import (
     Signal,
     SignalKind,
 )
-from kitetui.drafts import build_rows, built_in_draft
+from kitetui.drafts import build_rows, built_in_draft, maker
 from kitetui.money import Charges, FillCost
 from kitetui.performance.metrics import ChargeTotals, Drawdown, Figures
 from kitetui.performance.trades import FillRecord, Trade
@@ -276,3 +276,41 @@ def test_build_rows_leaves_a_class_without_a_draft_to_its_init() -> None:
     """A class with checks to run (``__post_init__``) has no draft: None, the caller
     builds it through its ``__init__``."""
     assert build_rows(_Checked, [[1], [2]]) is None
+
+
+# -- maker: a record built with every field, in one draft pass ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("cls", "values"),
+    [
+        (
+            Charges,
+            tuple(Decimal(f"{n}.{n}") for n in range(1, 9)),
+        ),
+        (FillCost, (Charges(stt=Decimal("2.5")), 250)),
+        (
+            Fill,
+            ("f1", "t1", "INFY", Side.SELL, 7, 99.5, 11, "eq", Product.NRML, None),
+        ),
+    ],
+)
+def test_a_maker_makes_what_the_class_makes(cls: type, values: tuple) -> None:
+    made, built = maker(cls)(*values), cls(*values)
+    assert type(made) is cls and made == built and hash(made) == hash(built)
+    assert [getattr(made, f.name) for f in fields(cls)] == list(values)  # each in its field
+    assert not hasattr(made, "__dict__")
+    with pytest.raises(FrozenInstanceError):
+        setattr(made, fields(cls)[0].name, values[1])
+
+
+def test_a_maker_takes_every_field_and_nothing_else() -> None:
+    make = maker(FillCost)
+    with pytest.raises(TypeError):
+        make(Charges())  # no defaults: every field is given
+    with pytest.raises(TypeError):
+        make(Charges(), 1, 2)
+
+
+def test_a_maker_of_a_class_without_a_draft_is_the_class() -> None:
+    assert maker(_Checked) is _Checked

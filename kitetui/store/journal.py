@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-from kitetui.domain import Event, Fill, Order, Position, RiskDecision, Signal
+from kitetui.domain import Event, Fill, Order, OrderStatus, Position, RiskDecision, Signal
 from kitetui.secret_values import scrub
 from kitetui.store.chain import chained_rows, on_connection_thread, seal_sync
 from kitetui.store.commit_policy import CommitPolicy
@@ -89,6 +89,9 @@ _INSTRUMENT_INSERT = (
 _ORDER_INSERT = f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 23)})"
 #: Finished orders whose last journaled state is kept to drop a repeat of it.
 _ENDED_KEPT = 1024
+# ``OrderStatus.is_terminal`` as a set (the property is a Python call; every order row
+# of a fill or an update asks twice).
+_TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 _ORDER_EVENT_INSERT = "INSERT INTO order_events (tag, ts_ns, status, reason) VALUES (?, ?, ?, ?)"
 _FILL_INSERT = (
     "INSERT INTO fills (fill_id, seq, run_id, tag, engine, symbol, side, quantity, "
@@ -120,8 +123,18 @@ def charge_columns(cost: FillCost | None) -> tuple[str | int | None, ...]:
     if cost is None:
         return (None,) * len(FILL_CHARGE_COLUMNS)
     c = cost.charges
-    amounts = (c.brokerage, c.stt, c.exchange_turnover, c.ipft, c.sebi, c.stamp, c.gst, c.dp)
-    return (*(format(amount, "f") for amount in amounts), cost.paise)
+    # Spelled out, not a generator over the amounts: a fill's row is built on every fill.
+    return (
+        format(c.brokerage, "f"),
+        format(c.stt, "f"),
+        format(c.exchange_turnover, "f"),
+        format(c.ipft, "f"),
+        format(c.sebi, "f"),
+        format(c.stamp, "f"),
+        format(c.gst, "f"),
+        format(c.dp, "f"),
+        cost.paise,
+    )
 
 
 _POSITION_UPSERT = (
@@ -501,7 +514,7 @@ class Journal:
         return self._last_states.get(tag) or self._ended_states.get(tag)
 
     def _remember_state(self, order: Order, state: tuple) -> None:
-        if not order.status.is_terminal:
+        if order.status not in _TERMINAL:
             self._last_states[order.tag] = state
             return
         self._last_states.pop(order.tag, None)
@@ -518,7 +531,7 @@ class Journal:
         state), writes its reason in full."""
         tag, reason = order.tag, scrub(order.reason)
         same = not first and self._event_reasons.get(tag) == reason
-        if order.status.is_terminal:
+        if order.status in _TERMINAL:
             self._event_reasons.pop(tag, None)
         else:
             self._event_reasons[tag] = reason
@@ -625,7 +638,8 @@ class Journal:
             self._order_updates[order.tag] = order
             self._add_order_event(order, fill.ts_ns)
             self._added(2)
-            await self._backpressure()
+            if self._pending >= self._flush_rows * _BACKPRESSURE_FLUSHES:
+                await self.flush()  # ``_backpressure``, without a coroutine a fill
             return True
 
         # The duplicate check runs under the lock: two deliveries of one fill (postback and

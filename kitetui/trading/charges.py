@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from kitetui.domain import Fill, Product, Side
-from kitetui.drafts import built_in_draft
+from kitetui.drafts import built_in_draft, maker
 from kitetui.money import (
     _ADD,
     _HUNDRED,
@@ -69,6 +69,7 @@ from kitetui.money import (
     ZERO,
     Charges,
     FillCost,
+    to_paise,
 )
 
 if TYPE_CHECKING:
@@ -223,7 +224,7 @@ class SegmentRates:
             brokerage = add(brokerage, mul(self.square_off_fee, squared_off))
         exchange = mul(self.exchange, turnover)
         sebi = mul(self.sebi, turnover)
-        return Charges(
+        return _new_charges(
             brokerage,
             mul(self.stt, turnover),
             exchange,
@@ -231,6 +232,7 @@ class SegmentRates:
             sebi,
             mul(self.stamp, turnover),
             mul(self.gst, add(add(brokerage, exchange), sebi)),
+            ZERO,  # dp: never an order's (``Charges``)
         )
 
 
@@ -364,6 +366,13 @@ class FillCharges:
     charges: Charges
     paise: int
     order: OrderCharges
+
+
+# The records every fill builds, made by ``drafts.maker`` (every field, in field order):
+# one frame and one class assignment each instead of ``__init__``'s call and two.
+_new_charges = maker(Charges)
+_new_order_charges = maker(OrderCharges)
+_new_fill_charges = maker(FillCharges)
 
 
 # An option that lapses worthless: no order at the exchange, so nothing is charged.
@@ -773,16 +782,18 @@ class ChargeCalculator:
         )
         if same_day or before.intraday_quantity:
             return self._fill_split(before, quantity, exact, turnover, same_day)
-        after_charges = before.rates.charges(
-            turnover, executed=True, squared_off=before.spec.squared_off
-        )
-        after = OrderCharges(
-            spec=before.spec,
-            rates=before.rates,
-            quantity=before.quantity + quantity,
-            turnover=turnover,
-            intraday_rates=before.intraday_rates,
-            dp=before.dp,
+        # (positional arguments, in field order: a fill's records are built on every fill)
+        rates, spec = before.rates, before.spec
+        after_charges = rates.charges(turnover, True, spec.squared_off)
+        after = _new_order_charges(
+            spec,
+            rates,
+            before.quantity + quantity,
+            turnover,
+            before.intraday_rates,
+            0,
+            ZERO,
+            before.dp,
         )
         if not before.quantity and before.turnover is ZERO:
             # An order's first fill: ``after_charges - NO_CHARGES`` is ``after_charges``
@@ -791,7 +802,8 @@ class ChargeCalculator:
             # every rate is a table amount written without a positive exponent
             # (``_amount``), so no product of them has one. (A subtraction and a record
             # saved on most fills: a backtest's orders fill at once.)
-            return FillCharges(charges=after_charges, paise=after_charges.total_paise, order=after)
+            # (``total_paise`` without its property frame)
+            return _new_fill_charges(after_charges, to_paise(after_charges.total), after)
         before_charges = before.charges
         return FillCharges(
             charges=after_charges - before_charges,

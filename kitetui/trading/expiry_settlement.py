@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 REASON = "expiry settlement"
+_HEAD = f"{REASON} ("  # ``reason``'s text up to the kind (``kind_of``)
 
 _CHARGED_AS: Mapping[SettlementKind, str] = {
     SettlementKind.EXERCISE: (
@@ -89,10 +90,9 @@ def reason(kind: SettlementKind, basis: str) -> str:
 def kind_of(order_reason: str) -> SettlementKind | None:
     """The settlement an order's reason names; None for a trade (and for a settlement
     journaled before the kinds were, which was charged as a trade)."""
-    head = f"{REASON} ("
-    if not order_reason.startswith(head):
-        return None
-    word, closed, _ = order_reason[len(head) :].partition(")")
+    if not order_reason.startswith(_HEAD):
+        return None  # (every fill asks: most orders are trades)
+    word, closed, _ = order_reason[len(_HEAD) :].partition(")")
     if not closed:
         return None
     try:

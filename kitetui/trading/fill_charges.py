@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 
 from kitetui.clock import ist_date, ist_day_number
 from kitetui.domain import Event, Fill, Order, evolve
-from kitetui.drafts import built_in_draft
+from kitetui.drafts import built_in_draft, copier, maker
 from kitetui.events import EventKind
 from kitetui.trading import auto_square_off, expiry_settlement, same_day
 from kitetui.trading.charges import (
@@ -62,6 +62,9 @@ if TYPE_CHECKING:
     from kitetui.market.instruments import Instrument
 
 __all__ = ["ChargedFill", "FillCharger", "order_spec"]
+
+# ``evolve(fill, charges=...)`` compiled once (``drafts.copier``): every fill is charged.
+_with_charges = copier(Fill, "charges")
 
 
 def order_spec(
@@ -115,6 +118,11 @@ class ChargedFill:
     state: OrderCharges | None  # None: the fill could not be priced
     squared: tuple[tuple[str, date], int] | None = None  # a broker's square-off, first seen
     settlement: same_day.Settlement | None = None  # a CNC fill: its day netted (same_day)
+
+
+# The records of every priced fill, made by ``drafts.maker`` (every field in order).
+_new_cost = maker(FillCost)
+_new_charged = maker(ChargedFill)
 
 
 class FillCharger:
@@ -173,7 +181,8 @@ class FillCharger:
         except ChargeError as exc:
             self._unpriced(order, fill, exc)
             return ChargedFill(evolve(fill, charges=None), None)
-        return ChargedFill(evolve(fill, charges=FillCost.of(priced)), priced.order, squared)
+        cost = _new_cost(priced.charges, priced.paise)
+        return _new_charged(_with_charges(fill, cost), priced.order, squared, None)
 
     def _open_trade(self, order: Order, ts_ns: int) -> OrderCharges:
         """``open_order`` of an order the broker did not square off, kept per

@@ -33,9 +33,12 @@ import math
 from array import array
 from dataclasses import dataclass
 
-from kitetui.domain import Fill, Position, Product, to_paise
+from kitetui.domain import Fill, Position, Product, Side, to_paise
 from kitetui.money import ChargesSum
 from kitetui.trading.charges import Charges
+
+# Bound once: a member read through its class passes ``EnumType.__getattr__``'s hook.
+_BUY = Side.BUY
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +262,8 @@ class Portfolio:
         round_trip = False
 
         price_paise = to_paise(fill.price)
-        signed_qty = fill.side.sign * fill.quantity
+        sign = 1 if fill.side is _BUY else -1  # ``Side.sign``, read once (a property call)
+        signed_qty = sign * fill.quantity
         realized = 0
         remaining = fill.quantity
 
@@ -271,7 +275,7 @@ class Portfolio:
             exit_value = closed * price_paise
             realized = exit_value - removed_cost if book.quantity > 0 else removed_cost - exit_value
             book.cost_paise -= removed_cost
-            book.quantity += fill.side.sign * closed
+            book.quantity += sign * closed
             remaining -= closed
             if book.quantity == 0:
                 book.cost_paise = 0  # already exact: closed == held removes all of it
@@ -279,7 +283,7 @@ class Portfolio:
 
         if remaining > 0:
             # Opening or adding, in the fill's direction.
-            book.quantity += fill.side.sign * remaining
+            book.quantity += sign * remaining
             book.cost_paise += remaining * price_paise
 
         book.realized_paise += realized

@@ -45,6 +45,7 @@ from kitetui.domain import (
     evolve,
     to_paise,
 )
+from kitetui.drafts import copier
 from kitetui.events import EventKind
 from kitetui.kite.session import TokenExpired
 from kitetui.store.journal import Journal
@@ -91,12 +92,26 @@ ActNow = Callable[[str, Callable[[], Awaitable[None]]], bool]
 # ``EnumType.__getattr__``'s attribute hook, about ten times a global's cost.
 _NEW, _OPEN, _COMPLETE = OrderStatus.NEW, OrderStatus.OPEN, OrderStatus.COMPLETE
 _REJECTED, _CANCELLED = OrderStatus.REJECTED, OrderStatus.CANCELLED
-_ENTRY = OrderPurpose.ENTRY
+_ENTRY, _STOP = OrderPurpose.ENTRY, OrderPurpose.STOP
 _HALTED = TradingState.HALTED
 # ``OrderStatus.is_terminal`` as a set (the property is a Python call a read).
 _TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 # A broker's answer whose reason is the broker's own (``_merge``).
 _REFUSED = frozenset({_REJECTED, _CANCELLED})
+# ``_merge``'s copy of our order with the broker's state: the same nine fields on every
+# fill and answer, so one compiled copy (``drafts.copier``), not ``evolve``'s keywords.
+_MERGED = copier(
+    Order,
+    "status",
+    "order_type",
+    "quantity",
+    "price",
+    "trigger_price",
+    "filled_qty",
+    "avg_price",
+    "broker_order_id",
+    "reason",
+)
 
 # Finished orders a trader with a bound keeps (``keep_finished``): at least the orders
 # tab's newest (``snapshots.RECENT_ORDERS``), with room for the batches in between.
@@ -304,13 +319,13 @@ class Trader(TraderRecords, SignalEntries):
         for order in self.orders.values():
             if excess <= 0:
                 break
-            if order.status.is_terminal:
+            if order.status in _TERMINAL:
                 old.append(order)
                 excess -= 1
         for order in old:
             del self.orders[order.tag]
             self._finished -= 1
-            if order.purpose is OrderPurpose.ENTRY and order.filled_qty:
+            if order.purpose is _ENTRY and order.filled_qty:
                 self._forgotten_entries += 1
             self.charger.forget(order.tag)
             self.exits.forget(order.tag)
@@ -805,17 +820,17 @@ class Trader(TraderRecords, SignalEntries):
             status = _OPEN  # the rest of its fills are still on their way
         elif filled >= quantity and broker_view.tag in self._adopted:
             status = _COMPLETE  # all of it that was ours (the rest is not)
-        return evolve(
+        return _MERGED(
             ours,
-            status=status,
-            order_type=broker_view.order_type,
-            quantity=quantity,
-            price=broker_view.price,
-            trigger_price=broker_view.trigger_price,
-            filled_qty=filled,
-            avg_price=round(average, 4),
-            broker_order_id=broker_view.broker_order_id or ours.broker_order_id,
-            reason=broker_view.reason
+            status,
+            broker_view.order_type,
+            quantity,
+            broker_view.price,
+            broker_view.trigger_price,
+            filled,
+            round(average, 4),
+            broker_view.broker_order_id or ours.broker_order_id,
+            broker_view.reason
             if broker_view.status in _REFUSED and broker_view.reason
             else ours.reason,
         )
@@ -1137,9 +1152,9 @@ class Trader(TraderRecords, SignalEntries):
             book(order, fill)
         self._track_holder(fill)
         self.counts["fills"] += 1
-        if order.purpose is OrderPurpose.ENTRY:
+        if order.purpose is _ENTRY:
             self.exits.set_level(order.symbol, order)
-        elif order.purpose is OrderPurpose.STOP and not self.exits.is_closing(order.symbol):
+        elif order.purpose is _STOP and not self.exits.is_closing(order.symbol):
             # (a stop being turned into a close fills as the close it now is: a
             # flatten or the kill switch is no "protective stop filled" alarm)
             self.record_order_event(
@@ -1374,7 +1389,7 @@ class Trader(TraderRecords, SignalEntries):
         self.counts["fills"] += 1
 
     def _track_holder(self, fill: Fill) -> None:
-        if self.position_qty(fill.symbol):
+        if self.portfolio.quantity(fill.symbol):  # (``position_qty``, a frame fewer a fill)
             self.holders[fill.symbol] = fill.engine
         else:
             self.holders.pop(fill.symbol, None)

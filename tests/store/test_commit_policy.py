@@ -127,6 +127,28 @@ async def test_batch_writes_inline_when_the_flush_task_gets_no_turn(tmp_path: Pa
         await db.close()
 
 
+async def test_batch_writes_a_fill_inline_when_the_flush_task_gets_no_turn(
+    tmp_path: Path,
+) -> None:
+    """The same backpressure on the fill path (``write_fill`` checks it inline)."""
+    path = tmp_path / "state.db"
+    db = await bounded(open_database(path))
+    try:
+        await create_run(db, RUN, "replay", "c.yaml", "h")
+        journal = Journal(db, RUN, flush_interval_s=60.0, flush_rows=2, commits=BATCH)
+        await bounded(journal.write_order(order("T00")))  # 2 rows waiting
+        for i in (1, 2):
+            part = order("T00", OrderStatus.OPEN, filled_qty=i, avg_price=18_305.05)
+            assert await bounded(journal.write_fill(fill(f"T00-{i}", "T00"), part, None, i))
+        assert committed(path, "fills") == 0  # 6 rows: under 4 flushes' worth
+        done = order("T00", OrderStatus.COMPLETE, filled_qty=3, avg_price=18_305.05)
+        assert await bounded(journal.write_fill(fill("T00-3", "T00"), done, None, 3))
+        assert committed(path, "fills") == 3  # the 8th row: written before it returned
+        await bounded(journal.close())
+    finally:
+        await db.close()
+
+
 async def test_batch_on_a_full_disk_keeps_every_queued_row_for_the_next_try(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
