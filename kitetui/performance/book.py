@@ -141,7 +141,7 @@ class PerformanceBook:
         tallies = self._tallies
         whole = tallies.get((scope, ALL, ""))
         if whole is None:
-            whole = tallies[scope, ALL, ""] = tallies[scope, ENGINE, engine] = Tally()
+            whole = tallies[scope, ALL, ""] = tallies[scope, ENGINE, engine] = _tally()
             if scope != RUN:
                 tallies[RUN, DAY, scope] = whole
             self._sole[scope] = engine
@@ -154,13 +154,13 @@ class PerformanceBook:
             self._sole[scope] = None
         part = tallies.get((scope, ENGINE, engine))
         if part is None:
-            part = tallies[scope, ENGINE, engine] = Tally()
+            part = tallies[scope, ENGINE, engine] = _tally()
         return (whole, part)
 
     def _symbol_tally(self, scope: str, symbol: str) -> Tally:
         tally = self._tallies.get((scope, SYMBOL, symbol))
         if tally is None:
-            tally = self._tallies[scope, SYMBOL, symbol] = Tally()
+            tally = self._tallies[scope, SYMBOL, symbol] = _tally()
         return tally
 
     def view(
@@ -194,13 +194,43 @@ class PerformanceBook:
             cached = self._closed_rows.get(part)
             if cached is not None:
                 return cached
-        tally = self._tallies.get(part) or Tally()
+        tally = self._tallies.get(part) or _tally()
         measured = tally.with_open(opens) if opens else tally
         strategy = strategies.get(part[2], "") if part[1] == ENGINE else ""
-        row = performance_row(part, measured.figures(), strategy)
+        row = tally_row(part, measured, strategy)
         if not opens:
             self._closed_rows[part] = row
         return row
+
+
+_tally = Tally.totals_only  # a row shows the charges' total alone (``tally_row``)
+
+
+def tally_row(part: PartKey, tally: Tally, strategy: str = "") -> PerformanceRow:
+    """``performance_row`` of ``tally.figures()``, read from the tally's sums: the row
+    shows of the charges their total alone, and of the drawdown its amount, so the
+    book's tallies keep the total (``Tally.totals_only``) and no ``Figures`` is built."""
+    scope, kind, name = part
+    row = tally.row_figures()
+    return PerformanceRow(
+        scope=scope,
+        part=kind,
+        name=name,
+        strategy=strategy,
+        trades=tally.trades,
+        open_trades=tally.open_trades,
+        wins=tally.wins,
+        losses=tally.losses,
+        gross=_rupees(tally.gross),
+        charges=_rupees(row.charged),
+        net=_rupees(row.net),
+        avg_win=_maybe_rupees(row.avg_win),
+        avg_loss=_maybe_rupees(row.avg_loss),
+        profit_factor=row.profit_factor,
+        expectancy=_maybe_rupees(row.expectancy),
+        max_drawdown=_rupees(tally.drawdown.amount),
+        turnover=_rupees(tally.turnover),
+    )
 
 
 def performance_row(part: PartKey, figures: Figures, strategy: str = "") -> PerformanceRow:

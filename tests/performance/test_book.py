@@ -5,15 +5,22 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from backtest.factories import ts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kitetui.domain import Fill, Product, Side
 from kitetui.money import Charges, FillCost
-from kitetui.performance.book import PerformanceBook, fill_record, parts_of, performance_row
-from kitetui.performance.metrics import figures, grouped, trade_day
-from kitetui.performance.trades import round_trips
+from kitetui.performance.book import (
+    PerformanceBook,
+    fill_record,
+    parts_of,
+    performance_row,
+    tally_row,
+)
+from kitetui.performance.metrics import ClosedTrade, Tally, figures, grouped, trade_day
+from kitetui.performance.trades import Trade, round_trips
 from kitetui.views import PerformanceRow
 
 D = Decimal
@@ -230,3 +237,67 @@ def test_a_second_engine_leaves_the_first_engines_part_as_it_was() -> None:
         assert (e1.trades, e1.net, e1.max_drawdown) == (2, 40.0, 0.0)
         assert (e2.trades, e2.net) == (1, -10.0)
         assert (whole.trades, whole.net) == (3, 30.0)
+
+
+# --------------------------------------------------------------------------- totals-only
+
+_charge_amount = st.tuples(st.integers(-50, 5_000), st.integers(0, 9)).map(
+    lambda pair: D(pair[0]).scaleb(-pair[1])  # amounts of several exponents, zero, negative
+)
+_trade = st.tuples(
+    st.integers(0, 40),  # exit minute: ties and exits out of order
+    st.integers(-5_000, 5_000).map(lambda g: D(g) / 20),  # gross
+    st.lists(_charge_amount, min_size=8, max_size=8),
+    st.booleans(),  # still open (marked)
+    st.integers(1, 10_000).map(lambda v: D(v) / 4),  # turnover
+)
+
+
+def _made_trade(exit_min: int, gross: D, amounts: list[D], still_open: bool, turnover: D):
+    start = ts("2024-01-02", "09:15")
+    return Trade(
+        engine="e1",
+        exchange="NSE",
+        symbol="A",
+        product="MIS",
+        direction=Side.BUY,
+        quantity=1,
+        entry_ts_ns=start,
+        entry_price=D(1),
+        exit_ts_ns=start + (exit_min + 1) * 60_000_000_000,
+        exit_price=D(1),
+        gross=gross,
+        charges=Charges(*amounts),
+        turnover=turnover,
+        fills=2,
+        closed=not still_open,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_trade, max_size=30), st.sets(st.integers(0, 30)))
+def test_a_totals_only_tally_shows_the_row_the_full_figures_give(raw, reads) -> None:
+    """The book's tallies sum each closed trade's charges as one total (its gross less its
+    net) and an open trade's as its ``total``, not component by component: read at any
+    point, alone or with the open trades measured on it, the row is ``performance_row``
+    of a full tally's ``figures``, and the total is ``charges.total``'s value."""
+    full, totals = Tally(), Tally.totals_only()
+    opens: list[Trade] = []
+    part = ("run", "all", "")
+    for n, fields in enumerate(raw):
+        trade = _made_trade(*fields)
+        if trade.closed:
+            record = ClosedTrade.of(trade)
+            full.add(trade, record)
+            totals.add(trade, record)
+        else:
+            opens.append(trade)
+        if n in reads or n == len(raw) - 1:
+            assert totals.charges_total == full.charges.total
+            assert tally_row(part, totals) == performance_row(part, full.figures())
+            marked = totals.with_open(opens)
+            assert marked.charges_total == full.with_open(opens).charges.total
+            assert tally_row(part, marked) == performance_row(part, full.with_open(opens).figures())
+            assert tally_row(part, totals) == performance_row(part, full.figures())  # untouched
+    with pytest.raises(ValueError, match="no charge components"):
+        totals.figures()
