@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from kitetui.domain import Fill, Order
 from kitetui.money import NO_CHARGES, to_paise
-from kitetui.performance.metrics import ClosedTrade, Figures, Tally, trade_day
+from kitetui.performance.metrics import ClosedTrade, Figures, Tally, exit_day, trade_day
 from kitetui.performance.trades import FillRecord, RoundTrips, Trade
 from kitetui.views import PerformanceRow, PerformanceView
 
@@ -78,7 +78,8 @@ class PerformanceBook:
         # Per scope (the run, a day): the one engine whose trades its whole holds, while
         # there is one (its part is then the whole's tally); None once there are two.
         self._sole: dict[str, str | None] = {}
-        self._closed_rows: dict[PartKey, PerformanceRow] = {}  # parts with no open trade
+        # parts with no open trade, as of their tally's count of closed trades (``_row``)
+        self._closed_rows: dict[PartKey, PerformanceRow] = {}
         self._order: list[PartKey] = []  # every part shown, in display order
         self._shape: tuple[int, frozenset[PartKey]] | None = None  # of ``_order``
         self._fills = 0
@@ -116,18 +117,20 @@ class PerformanceBook:
         )
         if closed is None:
             return
-        record = ClosedTrade.of(closed) if closed.closed else None  # shared by its parts
-        closed_rows = self._closed_rows
-        for key in parts_of(closed):
-            closed_rows.pop(key, None)
-        day = trade_day(closed)
+        # The closed round trip's sums as they stand (no ``Trade``: its average prices
+        # are the report's) and its record, shared by its parts' tallies. A part's kept
+        # row gives way when read, by its tally's count of trades (``_row``).
+        exit_ns = closed.last_ts_ns
+        record = ClosedTrade(closed.entry_ts_ns, exit_ns, closed.net)
+        gross, turnover, charges = closed.gross, closed.turnover, closed.charges
+        engine, symbol, day = fill.engine, fill.symbol, exit_day(exit_ns)
         for tally in (
-            *self._scope_tallies(RUN, closed.engine),
-            self._symbol_tally(RUN, closed.symbol),
-            *self._scope_tallies(day, closed.engine),
-            self._symbol_tally(day, closed.symbol),
+            *self._scope_tallies(RUN, engine),
+            self._symbol_tally(RUN, symbol),
+            *self._scope_tallies(day, engine),
+            self._symbol_tally(day, symbol),
         ):
-            tally.add(closed, record)
+            tally.add_closed(gross, turnover, charges, record)
 
     def _scope_tallies(self, scope: str, engine: str) -> tuple[Tally, ...]:
         """The tallies of a trade of ``engine`` in ``scope`` (the run or a day) besides
@@ -190,11 +193,15 @@ class PerformanceBook:
     def _row(
         self, part: PartKey, opens: Sequence[Trade], strategies: Mapping[str, str]
     ) -> PerformanceRow:
+        tally = self._tallies.get(part)
         if not opens:
+            # A book tally changes only by a closed trade, which counts: a kept row with
+            # the tally's count of trades is the row of its tally as it is.
             cached = self._closed_rows.get(part)
-            if cached is not None:
+            if cached is not None and cached.trades == (0 if tally is None else tally.trades):
                 return cached
-        tally = self._tallies.get(part) or _tally()
+        if tally is None:
+            tally = _tally()
         measured = tally.with_open(opens) if opens else tally
         strategy = strategies.get(part[2], "") if part[1] == ENGINE else ""
         row = tally_row(part, measured, strategy)

@@ -208,23 +208,33 @@ class Tally:
         """Count ``trade``; ``record`` is its ``ClosedTrade`` when the caller adds it to
         several tallies (one record shared by all of them). The sums are ``EXACT``'s own
         additions (``_ADD``: ``+`` under ``localcontext(EXACT)``, without entering it)."""
+        if trade.closed:
+            record = record or ClosedTrade.of(trade)
+            self.add_closed(trade.gross, trade.turnover, trade.charges, record)
+            return
         add = _ADD
         self.gross = add(self.gross, trade.gross)
-        charges = self._charges
         self.turnover = add(self.turnover, trade.turnover)
-        if not trade.closed:
-            if charges is None:
-                self.charged = add(self.charged, trade.charges.total)
-            else:
-                charges.add(trade.charges)
-            self.open_trades += 1
-            return
-        record = record or ClosedTrade.of(trade)
-        net = record.net
-        if charges is None:  # the trade's total is its gross less its net: one step, not seven
-            self.charged = add(self.charged, _SUBTRACT(trade.gross, net))
+        if self._charges is None:
+            self.charged = add(self.charged, trade.charges.total)
         else:
-            charges.add(trade.charges)
+            self._charges.add(trade.charges)
+        self.open_trades += 1
+
+    def add_closed(
+        self, gross: Decimal, turnover: Decimal, charges: Charges, record: ClosedTrade
+    ) -> None:
+        """``add`` of a closed trade given by its sums and its record: the desk's book has
+        them from the round trip as it closed (``RoundTrips.add_fill``), with no ``Trade``
+        built. ``charges`` are read only by a tally that keeps the components."""
+        add = _ADD
+        self.gross = add(self.gross, gross)
+        self.turnover = add(self.turnover, turnover)
+        net = record.net
+        if self._charges is None:  # the trade's total is its gross less its net: one step
+            self.charged = add(self.charged, _SUBTRACT(gross, net))
+        else:
+            self._charges.add(charges)
         if net > 0:
             self.wins += 1
             self.won = add(self.won, net)
@@ -565,7 +575,12 @@ def grouped(trades: Iterable[Trade], key: Callable[[Trade], str]) -> dict[str, l
 
 def trade_day(trade: Trade) -> str:
     """The IST day a trade's P&L belongs to: the day it closed (or was last marked)."""
-    return ist_date(trade.exit_ts_ns).isoformat()
+    return exit_day(trade.exit_ts_ns)
+
+
+def exit_day(exit_ts_ns: int) -> str:
+    """``trade_day`` of a trade that closed (or was last marked) at ``exit_ts_ns``."""
+    return ist_date(exit_ts_ns).isoformat()
 
 
 def as_json(value: Any, places: int = 6) -> Any:
