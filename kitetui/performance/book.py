@@ -4,9 +4,12 @@ The report pairs a run's journaled fills into round trips and measures each part
 the run with ``figures``; this book does the same work one fill at a time, with the same
 code (``RoundTrips`` pairs, a ``Tally`` per part measures), so at any moment its rows are
 what ``kitetui report`` would print for the fills so far. Nothing is read back from the
-database and nothing is done per bar: a fill updates the parts its trade belongs to
-(the run, its engine, its symbol, its day, and that day's engine and symbol), and a
-snapshot re-measures only the parts holding a trade still open, whose marks move.
+database and nothing is done per bar: a fill that closes a trade updates the parts it
+belongs to (the run, its engine, its symbol, its day, and that day's engine and symbol),
+and a snapshot re-measures only the parts a trade closed in since their row was kept and
+the parts holding a trade still open, whose marks move. A row shows the charges' total
+alone, so the book's tallies keep that (``Tally.totals_only``) and rows are read from
+their sums (``tally_row``), the same figures as ``performance_row`` of ``figures``.
 
 A trade belongs to the IST day it closed on (a trade still open: the day of its last
 fill), as in the report's per-day figures.
