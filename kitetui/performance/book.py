@@ -4,9 +4,12 @@ The report pairs a run's journaled fills into round trips and measures each part
 the run with ``figures``; this book does the same work one fill at a time, with the same
 code (``RoundTrips`` pairs, a ``Tally`` per part measures), so at any moment its rows are
 what ``kitetui report`` would print for the fills so far. Nothing is read back from the
-database and nothing is done per bar: a fill updates the parts its trade belongs to
-(the run, its engine, its symbol, its day, and that day's engine and symbol), and a
-snapshot re-measures only the parts holding a trade still open, whose marks move.
+database and nothing is done per bar: a fill that closes a trade updates the parts it
+belongs to (the run, its engine, its symbol, its day, and that day's engine and symbol),
+and a snapshot re-measures only the parts a trade closed in since their row was kept and
+the parts holding a trade still open, whose marks move. A row shows the charges' total
+alone, so the book's tallies keep that (``Tally.totals_only``) and rows are read from
+their sums (``tally_row``), the same figures as ``performance_row`` of ``figures``.
 
 A trade belongs to the IST day it closed on (a trade still open: the day of its last
 fill), as in the report's per-day figures.
@@ -19,7 +22,7 @@ from decimal import Decimal
 
 from kitetui.domain import Fill, Order
 from kitetui.money import NO_CHARGES, to_paise
-from kitetui.performance.metrics import ClosedTrade, Figures, Tally, trade_day
+from kitetui.performance.metrics import ClosedTrade, Figures, Tally, exit_day, trade_day
 from kitetui.performance.trades import FillRecord, RoundTrips, Trade
 from kitetui.views import PerformanceRow, PerformanceView
 
@@ -78,7 +81,8 @@ class PerformanceBook:
         # Per scope (the run, a day): the one engine whose trades its whole holds, while
         # there is one (its part is then the whole's tally); None once there are two.
         self._sole: dict[str, str | None] = {}
-        self._closed_rows: dict[PartKey, PerformanceRow] = {}  # parts with no open trade
+        # parts with no open trade, as of their tally's count of closed trades (``_row``)
+        self._closed_rows: dict[PartKey, PerformanceRow] = {}
         self._order: list[PartKey] = []  # every part shown, in display order
         self._shape: tuple[int, frozenset[PartKey]] | None = None  # of ``_order``
         self._fills = 0
@@ -116,18 +120,20 @@ class PerformanceBook:
         )
         if closed is None:
             return
-        record = ClosedTrade.of(closed) if closed.closed else None  # shared by its parts
-        closed_rows = self._closed_rows
-        for key in parts_of(closed):
-            closed_rows.pop(key, None)
-        day = trade_day(closed)
+        # The closed round trip's sums as they stand (no ``Trade``: its average prices
+        # are the report's) and its record, shared by its parts' tallies. A part's kept
+        # row gives way when read, by its tally's count of trades (``_row``).
+        exit_ns = closed.last_ts_ns
+        record = ClosedTrade(closed.entry_ts_ns, exit_ns, closed.net)
+        gross, turnover, charges = closed.gross, closed.turnover, closed.charges
+        engine, symbol, day = fill.engine, fill.symbol, exit_day(exit_ns)
         for tally in (
-            *self._scope_tallies(RUN, closed.engine),
-            self._symbol_tally(RUN, closed.symbol),
-            *self._scope_tallies(day, closed.engine),
-            self._symbol_tally(day, closed.symbol),
+            *self._scope_tallies(RUN, engine),
+            self._symbol_tally(RUN, symbol),
+            *self._scope_tallies(day, engine),
+            self._symbol_tally(day, symbol),
         ):
-            tally.add(closed, record)
+            tally.add_closed(gross, turnover, charges, record)
 
     def _scope_tallies(self, scope: str, engine: str) -> tuple[Tally, ...]:
         """The tallies of a trade of ``engine`` in ``scope`` (the run or a day) besides
@@ -141,7 +147,7 @@ class PerformanceBook:
         tallies = self._tallies
         whole = tallies.get((scope, ALL, ""))
         if whole is None:
-            whole = tallies[scope, ALL, ""] = tallies[scope, ENGINE, engine] = Tally()
+            whole = tallies[scope, ALL, ""] = tallies[scope, ENGINE, engine] = _tally()
             if scope != RUN:
                 tallies[RUN, DAY, scope] = whole
             self._sole[scope] = engine
@@ -154,13 +160,13 @@ class PerformanceBook:
             self._sole[scope] = None
         part = tallies.get((scope, ENGINE, engine))
         if part is None:
-            part = tallies[scope, ENGINE, engine] = Tally()
+            part = tallies[scope, ENGINE, engine] = _tally()
         return (whole, part)
 
     def _symbol_tally(self, scope: str, symbol: str) -> Tally:
         tally = self._tallies.get((scope, SYMBOL, symbol))
         if tally is None:
-            tally = self._tallies[scope, SYMBOL, symbol] = Tally()
+            tally = self._tallies[scope, SYMBOL, symbol] = _tally()
         return tally
 
     def view(
@@ -190,17 +196,51 @@ class PerformanceBook:
     def _row(
         self, part: PartKey, opens: Sequence[Trade], strategies: Mapping[str, str]
     ) -> PerformanceRow:
+        tally = self._tallies.get(part)
         if not opens:
+            # A book tally changes only by a closed trade, which counts: a kept row with
+            # the tally's count of trades is the row of its tally as it is.
             cached = self._closed_rows.get(part)
-            if cached is not None:
+            if cached is not None and cached.trades == (0 if tally is None else tally.trades):
                 return cached
-        tally = self._tallies.get(part) or Tally()
+        if tally is None:
+            tally = _tally()
         measured = tally.with_open(opens) if opens else tally
         strategy = strategies.get(part[2], "") if part[1] == ENGINE else ""
-        row = performance_row(part, measured.figures(), strategy)
+        row = tally_row(part, measured, strategy)
         if not opens:
             self._closed_rows[part] = row
         return row
+
+
+_tally = Tally.totals_only  # a row shows the charges' total alone (``tally_row``)
+
+
+def tally_row(part: PartKey, tally: Tally, strategy: str = "") -> PerformanceRow:
+    """``performance_row`` of ``tally.figures()``, read from the tally's sums: the row
+    shows of the charges their total alone, and of the drawdown its amount, so the
+    book's tallies keep the total (``Tally.totals_only``) and no ``Figures`` is built."""
+    scope, kind, name = part
+    row = tally.row_figures()
+    return PerformanceRow(
+        scope=scope,
+        part=kind,
+        name=name,
+        strategy=strategy,
+        trades=tally.trades,
+        open_trades=tally.open_trades,
+        wins=tally.wins,
+        losses=tally.losses,
+        gross=_rupees(tally.gross),
+        charges=_rupees(row.charged),
+        net=_rupees(row.net),
+        avg_win=_maybe_rupees(row.avg_win),
+        avg_loss=_maybe_rupees(row.avg_loss),
+        profit_factor=row.profit_factor,
+        expectancy=_maybe_rupees(row.expectancy),
+        max_drawdown=_rupees(tally.drawdown.amount),
+        turnover=_rupees(tally.turnover),
+    )
 
 
 def performance_row(part: PartKey, figures: Figures, strategy: str = "") -> PerformanceRow:

@@ -39,11 +39,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, localcontext
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from kitetui.clock import ist_date
 from kitetui.drafts import built_in_draft, evolve
-from kitetui.money import EXACT, Charges, ChargesSum
+from kitetui.money import _SUBTRACT, EXACT, Charges, ChargesSum
 from kitetui.performance.trades import ZERO, Trade
 
 TRADING_DAYS_PER_YEAR = 252
@@ -185,8 +185,10 @@ class Tally:
     gross: Decimal = ZERO
     # The trades' charges, summed when read (``charges``): a trade's ``Charges`` added
     # to each of its seven parts' tallies as it closed was a new record of eight sums
-    # per part, a third of what a tally's ``add`` cost.
-    _charges: ChargesSum = field(default_factory=ChargesSum)
+    # per part, a third of what a tally's ``add`` cost. None in a totals-only tally
+    # (``totals_only``), which keeps ``charged`` instead.
+    _charges: ChargesSum | None = field(default_factory=ChargesSum)
+    charged: Decimal = ZERO  # a totals-only tally's charges in all (``charges_total``)
     turnover: Decimal = ZERO
     trades: int = 0  # closed round trips
     open_trades: int = 0
@@ -206,15 +208,33 @@ class Tally:
         """Count ``trade``; ``record`` is its ``ClosedTrade`` when the caller adds it to
         several tallies (one record shared by all of them). The sums are ``EXACT``'s own
         additions (``_ADD``: ``+`` under ``localcontext(EXACT)``, without entering it)."""
+        if trade.closed:
+            record = record or ClosedTrade.of(trade)
+            self.add_closed(trade.gross, trade.turnover, trade.charges, record)
+            return
         add = _ADD
         self.gross = add(self.gross, trade.gross)
-        self._charges.add(trade.charges)
         self.turnover = add(self.turnover, trade.turnover)
-        if not trade.closed:
-            self.open_trades += 1
-            return
-        record = record or ClosedTrade.of(trade)
+        if self._charges is None:
+            self.charged = add(self.charged, trade.charges.total)
+        else:
+            self._charges.add(trade.charges)
+        self.open_trades += 1
+
+    def add_closed(
+        self, gross: Decimal, turnover: Decimal, charges: Charges, record: ClosedTrade
+    ) -> None:
+        """``add`` of a closed trade given by its sums and its record: the desk's book has
+        them from the round trip as it closed (``RoundTrips.add_fill``), with no ``Trade``
+        built. ``charges`` are read only by a tally that keeps the components."""
+        add = _ADD
+        self.gross = add(self.gross, gross)
+        self.turnover = add(self.turnover, turnover)
         net = record.net
+        if self._charges is None:  # the trade's total is its gross less its net: one step
+            self.charged = add(self.charged, _SUBTRACT(gross, net))
+        else:
+            self._charges.add(charges)
         if net > 0:
             self.wins += 1
             self.won = add(self.won, net)
@@ -229,11 +249,29 @@ class Tally:
         else:
             self._follow(record)
 
+    @classmethod
+    def totals_only(cls) -> Tally:
+        """A tally that keeps its trades' charges as one sum of their totals, for figures
+        that show the total alone (the desk's Performance rows: ``charges_total``, and the
+        figures ``row_figures`` gives): the components of every trade's charges waited in
+        each of its parts' tallies only to be summed, eight sums a trade a part, at the
+        next snapshot. ``charges`` and ``figures`` need the components: such a tally
+        refuses them."""
+        return cls(_charges=None)
+
     @property
     def charges(self) -> Charges:
         """Every added trade's charges, summed component by component in the order the
         trades were added (the same exact sums as adding each as it came)."""
+        if self._charges is None:
+            raise ValueError("a totals-only tally keeps no charge components")
         return self._charges.total
+
+    @property
+    def charges_total(self) -> Decimal:
+        """Every added trade's charges in all: ``charges.total``'s value (exact sums of
+        the same amounts, however grouped), or a totals-only tally's own sum."""
+        return self.charged if self._charges is None else self.charges.total
 
     def _follow(self, record: ClosedTrade) -> None:
         """``record`` (closing at or after every trade followed so far) into the curve."""
@@ -275,7 +313,8 @@ class Tally:
         closed trades, their charges and the curve copied; the records in them are
         frozen, shared)."""
         both = evolve(self)
-        both._charges = self._charges.copy()
+        if self._charges is not None:
+            both._charges = self._charges.copy()
         both.closed = list(self.closed)
         both.curve = evolve(self.curve)
         return both
@@ -289,7 +328,8 @@ class Tally:
         # this tally (``charges``: the same digits however grouped), so the copy starts
         # from the sum: a copy of the waiting addends was summed again at every snapshot.
         both = evolve(self)
-        both._charges = ChargesSum(self.charges)
+        if self._charges is not None:
+            both._charges = ChargesSum(self.charges)
         for trade in trades:
             if trade.closed:
                 raise ValueError("with_open takes open trades only")
@@ -315,29 +355,58 @@ class Tally:
     ) -> Figures:
         """The figures; the ratios the tally cannot know (they need the run's days and
         minutes) are given, or None."""
-        with localcontext(EXACT):
-            net = self.gross - self.charges.total
-            nets = self.won + self.lost
+        charges = self.charges
+        row = self.row_figures(charges.total)
         closed = self.trades
         return Figures(
             gross_pnl=self.gross,
-            net_pnl=net,
-            charges=ChargeTotals.of(self.charges),
+            net_pnl=row.net,
+            charges=ChargeTotals.of(charges),
             trades=closed,
             open_trades=self.open_trades,
             wins=self.wins,
             losses=self.losses,
             win_rate=self.wins / closed if closed else None,
-            avg_win=self.won / self.wins if self.wins else None,
-            avg_loss=self.lost / self.losses if self.losses else None,
-            profit_factor=float(self.won / -self.lost) if self.lost < 0 else None,
-            expectancy=nets / closed if closed else None,
+            avg_win=row.avg_win,
+            avg_loss=row.avg_loss,
+            profit_factor=row.profit_factor,
+            expectancy=row.expectancy,
             max_drawdown=drawdown if drawdown is not None else self.drawdown,
             sharpe=sharpe,
             sortino=sortino,
             exposure=exposure,
             turnover=self.turnover,
         )
+
+    def row_figures(self, charged: Decimal | None = None) -> RowFigures:
+        """The figures besides the counts that ``figures`` derives from the sums (one
+        formula for the report's and the desk's): net of ``charged`` (the charges in all;
+        by default ``charges_total``), the averages, the profit factor, the expectancy."""
+        if charged is None:
+            charged = self.charges_total
+        with localcontext(EXACT):
+            net = self.gross - charged
+            nets = self.won + self.lost
+        closed = self.trades
+        return RowFigures(
+            charged=charged,
+            net=net,
+            avg_win=self.won / self.wins if self.wins else None,
+            avg_loss=self.lost / self.losses if self.losses else None,
+            profit_factor=float(self.won / -self.lost) if self.lost < 0 else None,
+            expectancy=nets / closed if closed else None,
+        )
+
+
+class RowFigures(NamedTuple):
+    """What ``Tally.row_figures`` derives from a tally's sums."""
+
+    charged: Decimal
+    net: Decimal
+    avg_win: Decimal | None
+    avg_loss: Decimal | None
+    profit_factor: float | None
+    expectancy: Decimal | None
 
 
 # --------------------------------------------------------------------------- drawdown
@@ -506,7 +575,12 @@ def grouped(trades: Iterable[Trade], key: Callable[[Trade], str]) -> dict[str, l
 
 def trade_day(trade: Trade) -> str:
     """The IST day a trade's P&L belongs to: the day it closed (or was last marked)."""
-    return ist_date(trade.exit_ts_ns).isoformat()
+    return exit_day(trade.exit_ts_ns)
+
+
+def exit_day(exit_ts_ns: int) -> str:
+    """``trade_day`` of a trade that closed (or was last marked) at ``exit_ts_ns``."""
+    return ist_date(exit_ts_ns).isoformat()
 
 
 def as_json(value: Any, places: int = 6) -> Any:

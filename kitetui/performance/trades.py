@@ -109,8 +109,9 @@ def split_charges(charges: Charges, part: int, whole: int) -> tuple[Charges, Cha
 
 
 @dataclass(slots=True)
-class _Open:
-    """A trade being built for one (engine, symbol)."""
+class OpenTrade:
+    """A trade being built for one (engine, symbol); once flat, the closed round trip's
+    sums as they stand (``RoundTrips.add_fill``), which ``finish`` makes a ``Trade``."""
 
     direction: Side
     entry_ts_ns: int
@@ -167,6 +168,11 @@ class _Open:
         self.fills += 1
         self.last_ts_ns = ts_ns
 
+    @property
+    def net(self) -> Decimal:
+        """A closed round trip's net, as its ``Trade``'s ``net``."""
+        return EXACT.subtract(self.gross, self.charges.total)  # ``-`` in EXACT
+
     def finish(self, engine: str, symbol: str, closed: bool, mark: Decimal | None) -> Trade:
         # Averages are for display (28 digits, then 1/10,000 of a rupee); gross is exact.
         entry_price = self.entry_value / self.entry_qty
@@ -221,11 +227,11 @@ class RoundTrips:
     __slots__ = ("_book",)
 
     def __init__(self) -> None:
-        self._book: dict[tuple[str, str], _Open] = {}
+        self._book: dict[tuple[str, str], OpenTrade] = {}
 
     def add(self, fill: FillRecord) -> Trade | None:
         """Take one fill (in journal order); the trade it closed, if it closed one."""
-        return self.add_fill(
+        closed = self.add_fill(
             fill.fill_id,
             fill.engine,
             fill.symbol,
@@ -237,6 +243,7 @@ class RoundTrips:
             fill.charges,
             fill.ts_ns,
         )
+        return None if closed is None else closed.finish(fill.engine, fill.symbol, True, None)
 
     def add_fill(
         self,
@@ -250,10 +257,12 @@ class RoundTrips:
         price: Decimal,
         charges: Charges,
         ts_ns: int,
-    ) -> Trade | None:
+    ) -> OpenTrade | None:
         """``add`` of a fill given by the fields it reads: the desk's book pairs each fill
         as it is applied, and a ``FillRecord`` built for this alone was a fifth of what
-        its ``add`` cost."""
+        its ``add`` cost. The round trip it closed comes as its ``OpenTrade`` (``finish``
+        makes its ``Trade``, which ``add`` returns): the book reads the sums alone, and
+        a ``Trade`` built for it, the average prices tidied, was a sixth of its add."""
         if quantity <= 0:
             raise ValueError(f"fill {fill_id}: quantity must be positive")
         book = self._book
@@ -261,7 +270,7 @@ class RoundTrips:
         current = book.get(key)
         if current is None or current.direction is side:
             if current is None:
-                current = book[key] = _Open(side, ts_ns, exchange, product)
+                current = book[key] = OpenTrade(side, ts_ns, exchange, product)
             current.add(quantity, price, charges, ts_ns)
             return None
         closing = min(quantity, current.position)
@@ -269,11 +278,11 @@ class RoundTrips:
         current.take(closing, price, head, ts_ns)
         closed = None
         if current.position == 0:
-            closed = current.finish(engine, symbol, True, None)
+            closed = current
             del book[key]
         opening = quantity - closing
         if opening:  # the fill crossed zero: the rest opens the other way
-            reverse = book[key] = _Open(side, ts_ns, exchange, product)
+            reverse = book[key] = OpenTrade(side, ts_ns, exchange, product)
             reverse.add(opening, price, rest, ts_ns)
             reverse.fills = 1
         return closed

@@ -5,15 +5,22 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from backtest.factories import ts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kitetui.domain import Fill, Product, Side
 from kitetui.money import Charges, FillCost
-from kitetui.performance.book import PerformanceBook, fill_record, parts_of, performance_row
-from kitetui.performance.metrics import figures, grouped, trade_day
-from kitetui.performance.trades import round_trips
+from kitetui.performance.book import (
+    PerformanceBook,
+    fill_record,
+    parts_of,
+    performance_row,
+    tally_row,
+)
+from kitetui.performance.metrics import ClosedTrade, Tally, figures, grouped, trade_day
+from kitetui.performance.trades import Trade, round_trips
 from kitetui.views import PerformanceRow
 
 D = Decimal
@@ -201,6 +208,41 @@ def test_every_view_along_the_way_is_the_reports_as_a_second_engine_comes(raw, m
         _assert_rows_are_the_reports(book, fills, marks, day)
 
 
+# quantities of 5 and 10: trades often end flat, so parts are often read with none open
+_flat_prone_fill = st.tuples(
+    st.sampled_from(["A", "B"]),
+    st.sampled_from(["e1", "e2"]),
+    st.sampled_from(["BUY", "SELL"]),
+    st.sampled_from([5, 10]),
+    st.integers(min_value=1, max_value=20_000).map(lambda p: p / 20),
+    st.integers(min_value=0, max_value=3_000).map(lambda c: D(c) / 100),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(_flat_prone_fill, min_size=1, max_size=30),
+    st.integers(min_value=1, max_value=30_000),
+    st.sets(st.integers(min_value=0, max_value=29)),
+)
+def test_views_read_at_any_points_are_the_reports_for_the_fills_so_far(raw, mark, reads) -> None:
+    """A part's kept row stands while its tally's count of closed trades is the row's:
+    nothing is dropped as a trade closes, so a view read after any number of fills, or
+    after none, must still give way in every part a trade closed in since."""
+    book = PerformanceBook()
+    fills = []
+    marks = {"A": D(mark) / 20, "B": D(mark) / 10}
+    for i, (symbol, engine, side, qty, price, charge) in enumerate(raw):
+        day = _DAYS[i * len(_DAYS) // len(raw)]
+        when = ts(day, "09:15") + i * 60_000_000_000
+        fill = desk_fill(i, side, qty, price, when, symbol=symbol, engine=engine, brokerage=charge)
+        book.add(None, fill)
+        fills.append(fill_record(fill, None, i))
+        if i in reads:
+            _assert_rows_are_the_reports(book, fills, marks if i % 2 else {}, day)
+    _assert_rows_are_the_reports(book, fills, {}, _DAYS[-1])
+
+
 def test_a_second_engine_leaves_the_first_engines_part_as_it_was() -> None:
     """The first engine's part, shared with its scope's whole until the second engine's
     first trade, goes on as its own: its trades, and its curve followed again when its
@@ -230,3 +272,67 @@ def test_a_second_engine_leaves_the_first_engines_part_as_it_was() -> None:
         assert (e1.trades, e1.net, e1.max_drawdown) == (2, 40.0, 0.0)
         assert (e2.trades, e2.net) == (1, -10.0)
         assert (whole.trades, whole.net) == (3, 30.0)
+
+
+# --------------------------------------------------------------------------- totals-only
+
+_charge_amount = st.tuples(st.integers(-50, 5_000), st.integers(0, 9)).map(
+    lambda pair: D(pair[0]).scaleb(-pair[1])  # amounts of several exponents, zero, negative
+)
+_trade = st.tuples(
+    st.integers(0, 40),  # exit minute: ties and exits out of order
+    st.integers(-5_000, 5_000).map(lambda g: D(g) / 20),  # gross
+    st.lists(_charge_amount, min_size=8, max_size=8),
+    st.booleans(),  # still open (marked)
+    st.integers(1, 10_000).map(lambda v: D(v) / 4),  # turnover
+)
+
+
+def _made_trade(exit_min: int, gross: D, amounts: list[D], still_open: bool, turnover: D):
+    start = ts("2024-01-02", "09:15")
+    return Trade(
+        engine="e1",
+        exchange="NSE",
+        symbol="A",
+        product="MIS",
+        direction=Side.BUY,
+        quantity=1,
+        entry_ts_ns=start,
+        entry_price=D(1),
+        exit_ts_ns=start + (exit_min + 1) * 60_000_000_000,
+        exit_price=D(1),
+        gross=gross,
+        charges=Charges(*amounts),
+        turnover=turnover,
+        fills=2,
+        closed=not still_open,
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_trade, max_size=30), st.sets(st.integers(0, 30)))
+def test_a_totals_only_tally_shows_the_row_the_full_figures_give(raw, reads) -> None:
+    """The book's tallies sum each closed trade's charges as one total (its gross less its
+    net) and an open trade's as its ``total``, not component by component: read at any
+    point, alone or with the open trades measured on it, the row is ``performance_row``
+    of a full tally's ``figures``, and the total is ``charges.total``'s value."""
+    full, totals = Tally(), Tally.totals_only()
+    opens: list[Trade] = []
+    part = ("run", "all", "")
+    for n, fields in enumerate(raw):
+        trade = _made_trade(*fields)
+        if trade.closed:
+            record = ClosedTrade.of(trade)
+            full.add(trade, record)
+            totals.add(trade, record)
+        else:
+            opens.append(trade)
+        if n in reads or n == len(raw) - 1:
+            assert totals.charges_total == full.charges.total
+            assert tally_row(part, totals) == performance_row(part, full.figures())
+            marked = totals.with_open(opens)
+            assert marked.charges_total == full.with_open(opens).charges.total
+            assert tally_row(part, marked) == performance_row(part, full.with_open(opens).figures())
+            assert tally_row(part, totals) == performance_row(part, full.figures())  # untouched
+    with pytest.raises(ValueError, match="no charge components"):
+        totals.figures()
