@@ -304,13 +304,13 @@ class Trader(TraderRecords, SignalEntries):
         for order in self.orders.values():
             if excess <= 0:
                 break
-            if order.status.is_terminal:
+            if order.status in _TERMINAL:
                 old.append(order)
                 excess -= 1
         for order in old:
             del self.orders[order.tag]
             self._finished -= 1
-            if order.purpose is OrderPurpose.ENTRY and order.filled_qty:
+            if order.purpose is _ENTRY and order.filled_qty:
                 self._forgotten_entries += 1
             self.charger.forget(order.tag)
             self.exits.forget(order.tag)
