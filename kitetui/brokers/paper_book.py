@@ -59,9 +59,14 @@ OrderFill = tuple[Order, Fill]
 
 _STOPS = frozenset({OrderType.SL, OrderType.SL_M})
 _TRIGGER_PENDING, _BUY = OrderStatus.TRIGGER_PENDING, Side.BUY
-# (members read on every placement, bound once: in Python 3.11 a member read through its
-# class passes ``EnumType.__getattr__``'s attribute hook)
+# (members read on every placement, match and modify, bound once: in Python 3.11 a member
+# read through its class passes ``EnumType.__getattr__``'s attribute hook)
 _OPEN, _REJECTED = OrderStatus.OPEN, OrderStatus.REJECTED
+_MARKET, _LIMIT, _SL, _SL_M = OrderType.MARKET, OrderType.LIMIT, OrderType.SL, OrderType.SL_M
+_COMPLETE = OrderStatus.COMPLETE
+# (a modify's new type, compared by value as a tuple of members was: ``_changed``)
+_NO_PRICE = frozenset({OrderType.MARKET, OrderType.SL_M})
+_NO_TRIGGER = frozenset({OrderType.MARKET, OrderType.LIMIT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -542,9 +547,7 @@ class PaperBook:
     def _fill_whole(
         self, order: Order, fill_price: float, ts_ns: int, fills: list[OrderFill]
     ) -> None:
-        done = evolve(
-            order, status=OrderStatus.COMPLETE, filled_qty=order.quantity, avg_price=fill_price
-        )
+        done = evolve(order, status=_COMPLETE, filled_qty=order.quantity, avg_price=fill_price)
         self._unwork(order.tag)
         self._orders[order.tag] = done
         self._finish(order.tag)
@@ -554,45 +557,45 @@ class PaperBook:
 
     def _at_point(self, order: Order, price: float) -> tuple[Order, float | None]:
         """A discrete price (a tick, or a bar's open): gaps fill at the price itself."""
-        buy = order.side is Side.BUY
+        buy = order.side is _BUY
         kind = order.order_type
-        if kind is OrderType.MARKET:
+        if kind is _MARKET:
             return order, self.pricing.slipped(price, order)
-        if kind is OrderType.LIMIT:
+        if kind is _LIMIT:
             return order, self.pricing.limit_fill(order, price)
-        if order.status is not OrderStatus.OPEN:  # not triggered yet
+        if order.status is not _OPEN:  # not triggered yet
             trigger = order.trigger_price
             if (buy and price < trigger) or (not buy and price > trigger):
                 return order, None
-            if kind is OrderType.SL_M:
+            if kind is _SL_M:
                 worst = max(price, trigger) if buy else min(price, trigger)
                 return order, self.pricing.slipped(worst, order)
-            order = evolve(order, status=OrderStatus.OPEN)
-        if kind is OrderType.SL_M:  # restored after it triggered: a market order now
+            order = evolve(order, status=_OPEN)
+        if kind is _SL_M:  # restored after it triggered: a market order now
             return order, self.pricing.slipped(price, order)
         return order, self.pricing.limit_fill(order, price)
 
     def _along(self, order: Order, start: float, end: float) -> tuple[Order, float | None]:
         """A continuous move from ``start`` (already matched) to ``end``: the first
         price the order can trade at is its limit or its trigger, touched on the way."""
-        buy = order.side is Side.BUY
+        buy = order.side is _BUY
         kind = order.order_type
-        if kind is OrderType.MARKET:
+        if kind is _MARKET:
             return order, None  # filled at the open already
-        if kind is OrderType.LIMIT or (kind is OrderType.SL and order.status is OrderStatus.OPEN):
+        if kind is _LIMIT or (kind is _SL and order.status is _OPEN):
             limit = order.price
             reached = end <= limit if buy else end >= limit
             return order, (limit if reached else None)
-        if order.status is OrderStatus.OPEN:  # a restored, triggered SL-M
+        if order.status is _OPEN:  # a restored, triggered SL-M
             return order, self.pricing.slipped(start, order)
         trigger = order.trigger_price
         if (buy and end < trigger) or (not buy and end > trigger):
             return order, None
-        if kind is OrderType.SL_M:
+        if kind is _SL_M:
             return order, self.pricing.slipped(trigger, order)
         # SL: triggers at the trigger, which is already inside its limit (checked at
         # placement), so the resting limit fills there at once.
-        return evolve(order, status=OrderStatus.OPEN), trigger
+        return evolve(order, status=_OPEN), trigger
 
 
 def _changed(
@@ -609,12 +612,12 @@ def _changed(
     new_price = order.price if price is None else price
     new_trigger = order.trigger_price if trigger_price is None else trigger_price
     status = order.status
-    if new_type in (OrderType.MARKET, OrderType.SL_M):
+    if new_type in _NO_PRICE:
         new_price = 0.0
-    if new_type in (OrderType.MARKET, OrderType.LIMIT):
-        new_trigger, status = 0.0, OrderStatus.OPEN
-    elif new_type is not order.order_type or order.status is not OrderStatus.OPEN:
-        status = OrderStatus.TRIGGER_PENDING
+    if new_type in _NO_TRIGGER:
+        new_trigger, status = 0.0, _OPEN
+    elif new_type is not order.order_type or order.status is not _OPEN:
+        status = _TRIGGER_PENDING
     return evolve(  # one copy with every change (a modify of each stop that closes)
         order,
         order_type=new_type,

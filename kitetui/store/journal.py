@@ -89,8 +89,10 @@ _INSTRUMENT_INSERT = (
 _ORDER_INSERT = f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 23)})"
 #: Finished orders whose last journaled state is kept to drop a repeat of it.
 _ENDED_KEPT = 1024
-# ``OrderStatus.is_terminal`` as a set (the property is a Python call; every order row
-# of a fill or an update asks twice).
+# Read on every order state and money row, bound once: a member read through its class
+# (``CommitPolicy.BATCH``) passes ``EnumType.__getattr__``'s hook in Python 3.11, and
+# ``OrderStatus.is_terminal`` is a property (a Python call a read): here a set.
+_BATCH = CommitPolicy.BATCH
 _TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 _ORDER_EVENT_INSERT = "INSERT INTO order_events (tag, ts_ns, status, reason) VALUES (?, ?, ?, ?)"
 _FILL_INSERT = (
@@ -173,6 +175,30 @@ def _order_update_row(o: Order) -> tuple:
         o.ts_ns,
         o.signal_id,
         o.tag,
+    )
+
+
+def _inserted_as_updated(row: tuple, o: Order) -> tuple:
+    """An order's ``_ORDER_INSERT`` row (``Journal._order_row``) with the columns that
+    ``_ORDER_UPDATE`` sets taken from ``o``, its later state: what the row holds once
+    the UPDATE has run after the INSERT, the other columns as first written."""
+    return (
+        *row[:6],  # tag, run_id, engine, symbol, exchange, side
+        o.quantity,
+        o.order_type._value_,
+        row[8],  # product
+        o.purpose._value_,
+        o.status._value_,
+        o.ts_ns,
+        o.price,
+        o.trigger_price,
+        row[14],  # stop_price
+        o.filled_qty,
+        o.avg_price,
+        o.broker_order_id,
+        o.signal_id,
+        scrub(o.reason),
+        *row[20:],  # validity, variety, seq
     )
 
 
@@ -343,7 +369,7 @@ class Journal:
             reasons.setdefault(engine, []).append(reason)
         for engine, known in reasons.items():
             self.holds.know(engine, known)
-        if self.commits is CommitPolicy.BATCH:
+        if self.commits is _BATCH:
             cursor = await self.db.execute(
                 "SELECT fill_id FROM fills WHERE run_id = ?", (self.run_id,)
             )
@@ -503,39 +529,40 @@ class Journal:
         back after it, the reconciler's poll, the fill itself), and each journaled it:
         histories read REJECTED → REJECTED and COMPLETE twice, the second row older than
         the first (probe C 4). A row is one change of status, reason or terms; a partial
-        fill at an unchanged status is in ``fills``, not here."""
-        state = _state_of(order)
-        if not first and self._last_state(order.tag) == state:
+        fill at an unchanged status is in ``fills``, not here.
+
+        Every order state passes here (twice a placement, once a fill or a modify), so
+        the state (``_state_of``) and the look-up of the last one are spelled inline."""
+        tag = order.tag
+        state = (order.status, order.reason, order.quantity, order.price, order.trigger_price)
+        if not first and (self._last_states.get(tag) or self._ended_states.get(tag)) == state:
             return
-        self._remember_state(order, state)
-        self._order_events.append(self._order_event(order, ts_ns, first=first))
+        self._order_events.append(self._event_row(order, state, ts_ns, first))
 
-    def _last_state(self, tag: str) -> tuple | None:
-        return self._last_states.get(tag) or self._ended_states.get(tag)
-
-    def _remember_state(self, order: Order, state: tuple) -> None:
-        if order.status not in _TERMINAL:
-            self._last_states[order.tag] = state
-            return
-        self._last_states.pop(order.tag, None)
-        self._ended_states[order.tag] = state
-        self._ended_states.move_to_end(order.tag)
-        if len(self._ended_states) > _ENDED_KEPT:
-            self._ended_states.popitem(last=False)
-
-    def _order_event(self, order: Order, ts_ns: int, *, first: bool = False) -> tuple:
-        """An ``order_events`` row; its reason NULL when it repeats the order's previous
-        event's (schema 7). The last reason is kept only while the order can still change,
-        so a run holds its open orders' reasons, not every order's; an order's ``first``
-        event, and one with no known predecessor (after a restart, after a terminal
-        state), writes its reason in full."""
-        tag, reason = order.tag, scrub(order.reason)
+    def _event_row(self, order: Order, state: tuple, ts_ns: int, first: bool) -> tuple:
+        """``order``'s ``order_events`` row, its ``state`` remembered as the last journaled
+        (``_add_order_event`` drops a repeat of it). The row's reason is NULL when it
+        repeats the order's previous event's (schema 7). The last reason is kept only
+        while the order can still change, so a run holds its open orders' reasons, not
+        every order's; an order's ``first`` event, and one with no known predecessor
+        (after a restart, after a terminal state), writes its reason in full. A
+        finished order's state is kept for its ``_ENDED_KEPT`` most recent ones only:
+        repeats of a terminal state come within seconds (the update, the read-back, the
+        poll)."""
+        tag, status, reason = order.tag, order.status, scrub(order.reason)
         same = not first and self._event_reasons.get(tag) == reason
-        if order.status in _TERMINAL:
+        if status in _TERMINAL:
+            self._last_states.pop(tag, None)
+            ended = self._ended_states
+            ended[tag] = state
+            ended.move_to_end(tag)
+            if len(ended) > _ENDED_KEPT:
+                ended.popitem(last=False)
             self._event_reasons.pop(tag, None)
         else:
+            self._last_states[tag] = state
             self._event_reasons[tag] = reason
-        return (tag, ts_ns, order.status._value_, None if same else reason)
+        return (tag, ts_ns, status._value_, None if same else reason)
 
     def add_equity_point(self, ts_ns: int, equity_paise: int) -> None:
         """One point of the curve; one at or before the newest already taken is dropped
@@ -584,7 +611,7 @@ class Journal:
     async def write_order(self, order: Order) -> None:
         """Journal a new order before any broker sees it: committed now (with all that is
         buffered) under ``DURABLE_EACH``, queued behind it under ``BATCH``."""
-        if self.commits is CommitPolicy.BATCH:
+        if self.commits is _BATCH:
             self._check()
             self._order_seq += 1
             self._new_orders.append(self._order_row(order, self._order_seq))
@@ -595,13 +622,10 @@ class Journal:
         async with self._lock:  # the number is taken under the lock, so it can be given back
             self._order_seq += 1
             row = self._order_row(order, self._order_seq)
-            self._remember_state(order, _state_of(order))
+            event = self._event_row(order, _state_of(order), order.ts_ns, True)
             try:
                 await self._transaction(
-                    [
-                        (_ORDER_INSERT, row),
-                        (_ORDER_EVENT_INSERT, self._order_event(order, order.ts_ns, first=True)),
-                    ],
+                    [(_ORDER_INSERT, row), (_ORDER_EVENT_INSERT, event)],
                     ("orders", "order_events"),
                 )
             except BaseException:
@@ -614,7 +638,7 @@ class Journal:
         ``BATCH``."""
         self._order_updates[order.tag] = order
         self._add_order_event(order, ts_ns)
-        if self.commits is CommitPolicy.BATCH:
+        if self.commits is _BATCH:
             self._added()
             await self._backpressure()
             return
@@ -626,7 +650,7 @@ class Journal:
     ) -> bool:
         """Journal a fill with its order's new state before the caller moves a position
         (committed now, or queued under ``BATCH``); False if it was already journaled."""
-        if self.commits is CommitPolicy.BATCH:
+        if self.commits is _BATCH:
             self._check()
             if fill.fill_id in self._fill_ids:
                 return False
@@ -773,6 +797,7 @@ class Journal:
         pending, self._pending = self._pending, 0
         chained = list(tables)
         many: list[tuple[str, Any]] = []  # (sql, rows) for executemany, in this order
+        updates_left = updates  # the order changes left for ``_ORDER_UPDATE``
         if signals:
             many.append((_SIGNAL_INSERT, signals))
         if decisions:
@@ -780,7 +805,22 @@ class Journal:
             many.append((_DECISION_INSERT, decisions))
         if new_orders:  # BATCH: the orders first, then their fills, then changes
             chained.append("orders")
-            many.append((_ORDER_INSERT, new_orders))
+            inserted = new_orders
+            if updates:
+                # An order placed since the last transaction and changed since (its
+                # acknowledgement, its fill) is inserted as the UPDATE would leave it:
+                # the same row at the commit, one statement (and its index update) less.
+                # Its INSERT joined the buffers before the broker saw it (rule 2) and
+                # commits in this very transaction either way; its history is in
+                # ``order_events``. ``updates`` stays as it was, should this fail.
+                updates_left = dict(updates)
+                inserted = [
+                    row
+                    if (later := updates_left.pop(row[0], None)) is None
+                    else _inserted_as_updated(row, later)
+                    for row in new_orders
+                ]
+            many.append((_ORDER_INSERT, inserted))
         if fills:
             chained.append("fills")
             many.append((_FILL_INSERT, fills))
@@ -788,9 +828,9 @@ class Journal:
             many.append((_POSITION_UPSERT, fill_positions))
         if extra:
             many.extend((sql, [row]) for sql, row in extra)
-        if updates:
+        if updates_left:
             chained.append("orders")
-            many.append((_ORDER_UPDATE, [_order_update_row(o) for o in updates.values()]))
+            many.append((_ORDER_UPDATE, [_order_update_row(o) for o in updates_left.values()]))
         if order_events:
             chained.append("order_events")
             many.append((_ORDER_EVENT_INSERT, order_events))

@@ -40,7 +40,7 @@ MANUAL_TICKET = "manual ticket:"
 # ten times a global's cost, and an entry with its stop read some sixty of them.
 _LONG, _SHORT, _EXIT, _HOLD = SignalKind.LONG, SignalKind.SHORT, SignalKind.EXIT, SignalKind.HOLD
 _BUY, _SELL = Side.BUY, Side.SELL
-_ENTRY = OrderPurpose.ENTRY
+_ENTRY, _EXIT_ORDER = OrderPurpose.ENTRY, OrderPurpose.EXIT
 _BLOCK = RiskVerdict.BLOCK
 _GOES_ON = frozenset({RiskVerdict.ALLOW, RiskVerdict.REDUCE})  # a decision that places
 _KEEP = {_LONG: _BUY, _SHORT: _SELL}  # the side a signal keeps working (``on_signal``)
@@ -90,11 +90,14 @@ class SignalEntries:
         reversal, waiting for its fill) is stale once the strategy signals this side or
         an exit: cancelled, it no longer takes the side the strategy has just left,
         and the signal is acted on as if it were not there (an entry from flat, or an
-        exit of whatever part of it filled). A person's ticket is theirs to cancel."""
-        for order in self.open_orders():
+        exit of whatever part of it filled). A person's ticket is theirs to cancel.
+
+        Looked for among the working entries (``WorkingOrders.entries``, in placement
+        order as ``open_orders`` has them): every signal that is not a HOLD comes here,
+        and most find none in a book of mostly stops."""
+        for order in self._working.entries():
             if (
                 order.engine == signal.engine
-                and order.purpose is OrderPurpose.ENTRY
                 and not order.reason.startswith(MANUAL_TICKET)
                 and stale(order)
             ):
@@ -115,12 +118,12 @@ class SignalEntries:
             engine=engine.name,
             symbol=symbol,
             exchange=engine.exchange,
-            side=Side.SELL if qty > 0 else Side.BUY,
+            side=_SELL if qty > 0 else _BUY,
             quantity=abs(qty),
-            purpose=OrderPurpose.EXIT,
+            purpose=_EXIT_ORDER,
             product=engine.product,
             signal_id=signal.signal_id,
-            reason=f"{signal.kind.value}: {signal.reason}",
+            reason=f"{signal.kind._value_}: {signal.reason}",
         )
         if self.exits.is_closing(symbol):
             if reverse:  # the latest opposite signal is the side to take once flat
@@ -136,7 +139,7 @@ class SignalEntries:
             return decision, 0
         started = await self.exits.close(
             symbol,
-            OrderPurpose.EXIT,
+            _EXIT_ORDER,
             intent.reason,
             cause=signal.signal_id,
             reverse=(engine, signal) if reverse else None,
@@ -170,7 +173,9 @@ class SignalEntries:
             if quantity
             else 0.0
         )
-        why_zero = f"sizing gave 0 (atr={atr:.4g}, price={signal.price})"
+        # (read only for an entry sized to nothing: its two floats' text is most of an
+        # entry's string work, so it is made only for one)
+        why_zero = "" if quantity > 0 else f"sizing gave 0 (atr={atr:.4g}, price={signal.price})"
         return await self._place_entry(
             engine, signal, signal.symbol, side, quantity, stop, signal.price, why_zero, ts_ns=ts_ns
         )

@@ -39,26 +39,30 @@ class WorkingOrders:
 
     def track(self, order: Order) -> None:
         """Take an order's latest state: kept while working, dropped once terminal."""
-        self._changes[order.symbol] = self._changes.get(order.symbol, 0) + 1
+        tag, symbol = order.tag, order.symbol
+        self._changes[symbol] = self._changes.get(symbol, 0) + 1
         self.total_changes += 1
-        self.touched.add(order.symbol)
-        of_symbol = self._by_symbol.get(order.symbol)
-        terminal = order.status in _TERMINAL
-        if order.purpose is _ENTRY and not terminal:
-            self._entries[order.tag] = order
-        elif order.tag in self._entries:
-            del self._entries[order.tag]
-        if terminal:
-            self._all.pop(order.tag, None)
+        self.touched.add(symbol)
+        entries = self._entries
+        if order.status in _TERMINAL:
+            if tag in entries:
+                del entries[tag]
+            self._all.pop(tag, None)
+            of_symbol = self._by_symbol.get(symbol)
             if of_symbol is not None:
-                of_symbol.pop(order.tag, None)
+                of_symbol.pop(tag, None)
                 if not of_symbol:
-                    del self._by_symbol[order.symbol]
+                    del self._by_symbol[symbol]
             return
-        self._all[order.tag] = order
+        if order.purpose is _ENTRY:
+            entries[tag] = order
+        elif tag in entries:
+            del entries[tag]
+        self._all[tag] = order
+        of_symbol = self._by_symbol.get(symbol)
         if of_symbol is None:
-            of_symbol = self._by_symbol[order.symbol] = {}
-        of_symbol[order.tag] = order
+            of_symbol = self._by_symbol[symbol] = {}
+        of_symbol[tag] = order
 
     def all(self) -> list[Order]:
         return list(self._all.values())

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kitetui.brokers.paper_pricing import PaperPricing, exact
-from kitetui.domain import Order, OrderType, Side
+from kitetui.domain import Order, OrderType, Side, evolve
 
 from .paper_orders import LMT, MKT, SL, SLM, B, S
 from .paper_orders import order as _order
@@ -78,6 +78,8 @@ def test_limit_fill_with_price_fills_at_or_better_than_the_limit(side, limit, pr
         (order(qty=0, price=float("nan")), "quantity 0 must be positive"),
         (order(qty=True), "quantity True is not a whole number"),
         (order(price=float("nan"), trigger=float("inf")), "price nan is not a finite number"),
+        (order(kind=MKT, price=0.0, trigger=float("-inf")), "trigger_price -inf is not a finite"),
+        (evolve(order(), stop_price=float("nan")), "stop_price nan is not a finite number"),
         (order(kind=SL, price=0.0, trigger=0.03), "SL order needs a positive price, got 0.0"),
         (order(kind=SL, price=100.0, trigger=0.03), "trigger price 0.03 is not a multiple"),
         (order(B, SL, price=100.0, trigger=100.5), "SL buy trigger 100.5 is above its price"),

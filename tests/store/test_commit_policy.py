@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from kitetui.cli import DEFAULT_CONFIG
 from kitetui.config import parse_config
-from kitetui.domain import OrderStatus
+from kitetui.domain import OrderStatus, Product
 from kitetui.store import errors
 from kitetui.store.commit_policy import CommitPolicy
 from kitetui.store.database import open_database
@@ -183,6 +183,19 @@ CALLS = st.lists(
 )
 
 
+def _later(step: int) -> dict[str, object]:
+    """A later state's terms: some an order's UPDATE writes (price, broker id, reason),
+    some it never does (stop level, engine, product), which stay as first written."""
+    return {
+        "price": 100.0 + step,
+        "broker_order_id": f"B{step}",
+        "reason": f"r{step}",
+        "stop_price": 90.0 + step,
+        "engine": f"e{step}",
+        "product": Product.NRML if step % 2 else Product.CNC,
+    }
+
+
 async def _replay_calls(path: Path, policy: CommitPolicy, calls: list[tuple[str, int]]) -> None:
     db = await open_database(path)
     try:
@@ -199,13 +212,15 @@ async def _replay_calls(path: Path, policy: CommitPolicy, calls: list[tuple[str,
                     placed.add(tag)
                     await journal.write_order(order(tag))
             elif tag in placed and call == "ack":
-                journal.update_order(order(tag, OrderStatus.OPEN), step)
+                journal.update_order(order(tag, OrderStatus.OPEN, **_later(step)), step)
             elif tag in placed and call == "fill":
                 fills[tag] = fills.get(tag, 0) + 1
-                done = order(tag, OrderStatus.OPEN, filled_qty=fills[tag] * 10)
+                done = order(tag, OrderStatus.OPEN, filled_qty=fills[tag] * 10, **_later(step))
                 await journal.write_fill(fill(f"{tag}-{fills[tag]}", tag, qty=10), done, None, step)
             elif tag in placed and call == "cancel":
-                await journal.write_order_state(order(tag, OrderStatus.CANCELLED), step)
+                await journal.write_order_state(
+                    order(tag, OrderStatus.CANCELLED, **_later(step)), step
+                )
             journal.set_cursor(step)
         await journal.close()
     finally:
@@ -242,6 +257,24 @@ def test_batch_and_durable_each_leave_the_same_ledger(
     asyncio.run(asyncio.wait_for(_replay_calls(batch, BATCH, calls), 60))
     asyncio.run(asyncio.wait_for(_replay_calls(durable, DURABLE, calls), 60))
     assert _dump(batch) == _dump(durable)
+    verify_database(batch)
+
+
+def test_batch_with_an_order_changed_before_its_commit_stores_what_its_update_would(
+    tmp_path: Path,
+) -> None:
+    """BATCH inserts an order placed and changed since the last transaction as its
+    UPDATE would leave it (``journal._inserted_as_updated``): the same row as the
+    durable path's INSERT then UPDATEs, the terms an UPDATE never writes as first
+    written, and every chain sealed."""
+    calls = [("place", 0), ("ack", 0), ("place", 1), ("fill", 0), ("flush", 0), ("ack", 1)]
+    calls += [("place", 2), ("cancel", 2), ("fill", 1)]
+    batch, durable = tmp_path / "batch.db", tmp_path / "durable.db"
+    asyncio.run(asyncio.wait_for(_replay_calls(batch, BATCH, calls), 60))
+    asyncio.run(asyncio.wait_for(_replay_calls(durable, DURABLE, calls), 60))
+    assert _dump(batch) == _dump(durable)
+    first_written = [row[1:3] for row in _dump(batch)[0]]  # engine, symbol
+    assert first_written == [("fno", "NIFTY22NOVFUT")] * 3
     verify_database(batch)
 
 

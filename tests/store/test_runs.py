@@ -13,10 +13,10 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from kitetui.domain import OrderStatus
+from kitetui.domain import OrderStatus, evolve
 from kitetui.store.database import open_database
 from kitetui.store.errors import DatabaseRefused
-from kitetui.store.journal import Journal
+from kitetui.store.journal import Journal, _state_of
 from kitetui.store.runs import (
     AmbiguousTag,
     create_run,
@@ -244,8 +244,40 @@ async def test_an_orders_first_event_keeps_its_reason_whatever_came_before(
     try:
         journal = Journal(db, RUN)
         placed = order("A", reason="why")
-        assert journal._order_event(placed, 1, first=True)[3] == "why"
-        assert journal._order_event(placed, 2, first=True)[3] == "why"  # the retry
-        assert journal._order_event(placed, 3)[3] is None
+        state = _state_of(placed)
+        assert journal._event_row(placed, state, 1, True)[3] == "why"
+        assert journal._event_row(placed, state, 2, True)[3] == "why"  # the retry
+        assert journal._event_row(placed, state, 3, False)[3] is None
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize(
+    ("change", "writes"),
+    [
+        ({"reason": "moved"}, True),
+        ({"quantity": 75}, True),
+        ({"price": 18_300.0}, True),
+        ({"trigger_price": 18_250.0}, True),
+        ({"status": OrderStatus.TRIGGER_PENDING}, True),
+        ({"filled_qty": 25, "avg_price": 18_301.0}, False),  # a fill's, in ``fills``
+        ({"broker_order_id": "X1", "ts_ns": 7}, False),
+    ],
+)
+async def test_order_state_with_one_term_changed_writes_an_event_only_for_its_state(
+    tmp_path: Path, change: dict[str, object], writes: bool
+) -> None:
+    """An ``order_events`` row is one change of ``_state_of``'s terms (status, reason,
+    quantity, price, trigger price), which ``_add_order_event`` spells inline: a term
+    left out there (or one added) shows here as a row missing (or one too many)."""
+    db = await asyncio.wait_for(open_database(tmp_path / "state.db"), TIMEOUT_S)
+    try:
+        journal = Journal(db, RUN)
+        working = order("A", OrderStatus.OPEN, reason="why")
+        journal.update_order(working, 1)
+        journal.update_order(working, 2)  # a repeat: no row
+        journal.update_order(evolve(working, **change), 3)
+        rows = [row[1] for row in journal._order_events]
+    finally:
+        await db.close()
+    assert rows == ([1, 3] if writes else [1])

@@ -203,3 +203,23 @@ async def test_a_tag_already_journaled_is_never_sent_again(tmp_path: Path) -> No
         assert [order.tag for order, _row in probe.seen] == ["ONCE"]
     finally:
         await desk.close()
+
+
+async def test_an_entry_sized_to_nothing_journals_why_with_its_atr_and_price(
+    tmp_path: Path,
+) -> None:
+    """A signal whose ATR sizes it to zero is blocked by the ``sizing`` rule, its
+    decision saying the ATR and the price (``_enter`` makes that text only then)."""
+    desk = await make_desk(tmp_path)
+    try:
+        placed = await desk.trader.on_signal(
+            desk.engine, desk.signal(SignalKind.LONG, FUT, 19_500.0, atr=float("nan"))
+        )
+        assert placed == 0
+        await asyncio.wait_for(desk.trader.journal.flush(), T)
+        rows = await (
+            await desk.db.execute("SELECT verdict, rule, reason FROM risk_decisions")
+        ).fetchall()
+        assert rows == [("BLOCK", "sizing", "sizing gave 0 (atr=nan, price=19500.0)")]
+    finally:
+        await desk.close()
