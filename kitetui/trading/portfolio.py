@@ -37,6 +37,8 @@ from kitetui.domain import Fill, Position, Product, to_paise
 from kitetui.money import ChargesSum
 from kitetui.trading.charges import Charges
 
+_INF = math.inf
+
 
 @dataclass(frozen=True, slots=True)
 class DayPosition:
@@ -324,7 +326,7 @@ class Portfolio:
         flat) needs its price in ``marks`` and nothing else (a flat book's view reads it
         there, ``_view``), which is all a caller that marks every print does for a
         symbol not ``held``."""
-        if not math.isfinite(price) or price <= 0:
+        if not 0.0 < price < _INF:  # ``math.isfinite(price) and price > 0`` (NaN fails)
             return False
         self.marks[symbol] = price
         book = self.held.get(symbol)
@@ -334,11 +336,25 @@ class Portfolio:
             book.view = None
         # ``unrealized_paise`` after less before, in whole paise: the quantity times the
         # move of the price (for a short too: its quantity is negative).
-        paise = to_paise(price)
+        paise = int(price * 100 + 0.5)  # ``to_paise`` of a positive price
         change = book.quantity * (paise - book.last_paise)
         book.last_price, book.last_paise = price, paise
         if change:
-            self._moved(change)
+            # ``_moved(change)`` spelled out: a held symbol's bar in a backtest is this
+            # mark (38% of the bench's bars), and the call was a third of its cost.
+            gross = self._equity_paise + change
+            self._equity_paise = gross
+            equity = gross - self._charges_paise
+            peak = self._peak_equity_paise
+            if equity > peak:
+                self._peak_equity_paise = equity
+            elif peak - equity > self._max_drawdown_paise:
+                self._max_drawdown_paise = peak - equity
+            peak = self._day_peak_paise
+            if equity > peak:
+                self._day_peak_paise = equity
+            elif peak - equity > self._day_max_drawdown_paise:
+                self._day_max_drawdown_paise = peak - equity
         return True
 
     def _trade_closed(self, pnl_paise: int) -> None:
@@ -350,7 +366,7 @@ class Portfolio:
         """Gross equity moved by ``change_paise`` and ``charged_paise`` was charged:
         follow the peaks and the drawdowns (on NET equity, after charges) at once, so a
         loss between two equity points (a spike against a position) is never smaller in
-        the drawdown than it was on screen."""
+        the drawdown than it was on screen. (``mark`` spells this out for its change.)"""
         if not change_paise and not charged_paise:
             return
         self._equity_paise += change_paise
