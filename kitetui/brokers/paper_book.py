@@ -62,6 +62,10 @@ _TRIGGER_PENDING, _BUY = OrderStatus.TRIGGER_PENDING, Side.BUY
 # (members read on every placement, bound once: in Python 3.11 a member read through its
 # class passes ``EnumType.__getattr__``'s attribute hook)
 _OPEN, _REJECTED = OrderStatus.OPEN, OrderStatus.REJECTED
+# (and on every bar that reaches a working order: a fill's matching and its new state)
+_COMPLETE = OrderStatus.COMPLETE
+_MARKET, _LIMIT, _SL, _SL_M = OrderType.MARKET, OrderType.LIMIT, OrderType.SL, OrderType.SL_M
+_INF = math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,11 +380,13 @@ class PaperBook:
         ]
         if not eligible:
             return []
-        path = (bar.open, high, low, bar.close)
-        if not all(math.isfinite(p) and p > 0 for p in path):
+        open_, close = bar.open, bar.close
+        # each finite and positive (NaN fails both comparisons)
+        if not (
+            0.0 < open_ < _INF and 0.0 < high < _INF and 0.0 < low < _INF and 0.0 < close < _INF
+        ):
             return []
-        if bar.close >= bar.open:
-            path = (bar.open, low, high, bar.close)
+        path = (open_, low, high, close) if close >= open_ else (open_, high, low, close)
         budget = None if self.liquidity is None else self.liquidity.offered(bar.volume)
         fills: list[OrderFill] = []
         for order in eligible:
@@ -525,26 +531,20 @@ class PaperBook:
             filled
         )
         if filled == order.quantity:
-            state = evolve(
-                order, status=OrderStatus.COMPLETE, filled_qty=filled, avg_price=float(average)
-            )
+            state = evolve(order, status=_COMPLETE, filled_qty=filled, avg_price=float(average))
             self._unwork(order.tag)
         else:  # it traded, so a stop has triggered: the rest works as OPEN
-            state = evolve(
-                order, status=OrderStatus.OPEN, filled_qty=filled, avg_price=float(average)
-            )
+            state = evolve(order, status=_OPEN, filled_qty=filled, avg_price=float(average))
             self._work(state)
         self._orders[order.tag] = state
-        if state.status is OrderStatus.COMPLETE:
+        if state.status is _COMPLETE:
             self._finish(order.tag)
         fills.append((state, _fill(order, f"{order.tag}-{filled}", quantity, fill_price, ts_ns)))
 
     def _fill_whole(
         self, order: Order, fill_price: float, ts_ns: int, fills: list[OrderFill]
     ) -> None:
-        done = evolve(
-            order, status=OrderStatus.COMPLETE, filled_qty=order.quantity, avg_price=fill_price
-        )
+        done = evolve(order, status=_COMPLETE, filled_qty=order.quantity, avg_price=fill_price)
         self._unwork(order.tag)
         self._orders[order.tag] = done
         self._finish(order.tag)
@@ -554,45 +554,45 @@ class PaperBook:
 
     def _at_point(self, order: Order, price: float) -> tuple[Order, float | None]:
         """A discrete price (a tick, or a bar's open): gaps fill at the price itself."""
-        buy = order.side is Side.BUY
+        buy = order.side is _BUY
         kind = order.order_type
-        if kind is OrderType.MARKET:
+        if kind is _MARKET:
             return order, self.pricing.slipped(price, order)
-        if kind is OrderType.LIMIT:
+        if kind is _LIMIT:
             return order, self.pricing.limit_fill(order, price)
-        if order.status is not OrderStatus.OPEN:  # not triggered yet
+        if order.status is not _OPEN:  # not triggered yet
             trigger = order.trigger_price
             if (buy and price < trigger) or (not buy and price > trigger):
                 return order, None
-            if kind is OrderType.SL_M:
+            if kind is _SL_M:
                 worst = max(price, trigger) if buy else min(price, trigger)
                 return order, self.pricing.slipped(worst, order)
-            order = evolve(order, status=OrderStatus.OPEN)
-        if kind is OrderType.SL_M:  # restored after it triggered: a market order now
+            order = evolve(order, status=_OPEN)
+        if kind is _SL_M:  # restored after it triggered: a market order now
             return order, self.pricing.slipped(price, order)
         return order, self.pricing.limit_fill(order, price)
 
     def _along(self, order: Order, start: float, end: float) -> tuple[Order, float | None]:
         """A continuous move from ``start`` (already matched) to ``end``: the first
         price the order can trade at is its limit or its trigger, touched on the way."""
-        buy = order.side is Side.BUY
+        buy = order.side is _BUY
         kind = order.order_type
-        if kind is OrderType.MARKET:
+        if kind is _MARKET:
             return order, None  # filled at the open already
-        if kind is OrderType.LIMIT or (kind is OrderType.SL and order.status is OrderStatus.OPEN):
+        if kind is _LIMIT or (kind is _SL and order.status is _OPEN):
             limit = order.price
             reached = end <= limit if buy else end >= limit
             return order, (limit if reached else None)
-        if order.status is OrderStatus.OPEN:  # a restored, triggered SL-M
+        if order.status is _OPEN:  # a restored, triggered SL-M
             return order, self.pricing.slipped(start, order)
         trigger = order.trigger_price
         if (buy and end < trigger) or (not buy and end > trigger):
             return order, None
-        if kind is OrderType.SL_M:
+        if kind is _SL_M:
             return order, self.pricing.slipped(trigger, order)
         # SL: triggers at the trigger, which is already inside its limit (checked at
         # placement), so the resting limit fills there at once.
-        return evolve(order, status=OrderStatus.OPEN), trigger
+        return evolve(order, status=_OPEN), trigger
 
 
 def _changed(
