@@ -67,6 +67,7 @@ _COMPLETE = OrderStatus.COMPLETE
 # (a modify's new type, compared by value as a tuple of members was: ``_changed``)
 _NO_PRICE = frozenset({OrderType.MARKET, OrderType.SL_M})
 _NO_TRIGGER = frozenset({OrderType.MARKET, OrderType.LIMIT})
+_INF = math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,11 +382,13 @@ class PaperBook:
         ]
         if not eligible:
             return []
-        path = (bar.open, high, low, bar.close)
-        if not all(math.isfinite(p) and p > 0 for p in path):
+        open_, close = bar.open, bar.close
+        # each finite and positive (NaN fails both comparisons)
+        if not (
+            0.0 < open_ < _INF and 0.0 < high < _INF and 0.0 < low < _INF and 0.0 < close < _INF
+        ):
             return []
-        if bar.close >= bar.open:
-            path = (bar.open, low, high, bar.close)
+        path = (open_, low, high, close) if close >= open_ else (open_, high, low, close)
         budget = None if self.liquidity is None else self.liquidity.offered(bar.volume)
         fills: list[OrderFill] = []
         for order in eligible:
@@ -530,17 +533,13 @@ class PaperBook:
             filled
         )
         if filled == order.quantity:
-            state = evolve(
-                order, status=OrderStatus.COMPLETE, filled_qty=filled, avg_price=float(average)
-            )
+            state = evolve(order, status=_COMPLETE, filled_qty=filled, avg_price=float(average))
             self._unwork(order.tag)
         else:  # it traded, so a stop has triggered: the rest works as OPEN
-            state = evolve(
-                order, status=OrderStatus.OPEN, filled_qty=filled, avg_price=float(average)
-            )
+            state = evolve(order, status=_OPEN, filled_qty=filled, avg_price=float(average))
             self._work(state)
         self._orders[order.tag] = state
-        if state.status is OrderStatus.COMPLETE:
+        if state.status is _COMPLETE:
             self._finish(order.tag)
         fills.append((state, _fill(order, f"{order.tag}-{filled}", quantity, fill_price, ts_ns)))
 

@@ -69,6 +69,10 @@ if TYPE_CHECKING:
 CLOSING = frozenset({OrderPurpose.EXIT, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN})
 _COVER = CLOSING | {OrderPurpose.STOP}  # what the timer works: closes and stops
 _RESTING_STOP = frozenset({OrderType.SL, OrderType.LIMIT})  # a triggered SL, then re-priced
+# (members the timer reads on its per-batch path, bound once: in Python 3.11 a member
+# read through its class passes ``EnumType.__getattr__``'s attribute hook, ~10x a global)
+_TRIGGER_PENDING, _OPEN, _NEW = OrderStatus.TRIGGER_PENDING, OrderStatus.OPEN, OrderStatus.NEW
+_SELL, _BUY, _STOP = Side.SELL, Side.BUY, OrderPurpose.STOP
 NS = 1_000_000_000
 STOP_RETRIES = 3  # stop placements not accepted in a row before the position is closed
 SETTLE_PASSES = 4  # passes of the rule per settle; more means the book moves on its own
@@ -522,9 +526,7 @@ class ExitManager:
         return (
             self._may_skip(symbol)
             and self.trader.position_qty(symbol) != 0
-            and all(
-                o.status is OrderStatus.TRIGGER_PENDING for o in self.trader.open_orders(symbol)
-            )
+            and all(o.status is _TRIGGER_PENDING for o in self.trader.open_orders(symbol))
         )
 
     def _holds(self, symbol: str) -> bool:
@@ -534,14 +536,25 @@ class ExitManager:
         the position, so ``_protect`` has nothing to cancel, trim or add. Each order
         change (the stop placed after an entry's fill, above all) had the next pass take
         the lock and settle the symbol once more only to find that."""
-        if not self._timeless(symbol):
+        if not self._may_skip(symbol):
             return False
         qty = self.trader.position_qty(symbol)
-        stops, closing, _ = self._working(symbol)
-        side = Side.SELL if qty > 0 else Side.BUY
-        return (
-            not closing and all(o.side is side for o in stops) and self._pending(stops) == abs(qty)
-        )
+        if not qty:
+            return False
+        # ``_timeless``'s look at every working order and the stops' sides and cover, in
+        # one walk of the split ``_working`` keeps (the symbol's working orders, the very
+        # list ``_timeless`` reads, as the split is kept at the symbol's order count): a
+        # timer pass asks after every order change of a held symbol.
+        stops, closing, entries = self._working(symbol)
+        if closing:
+            return False
+        side = _SELL if qty > 0 else _BUY
+        pending = 0
+        for order in stops:
+            if order.status is not _TRIGGER_PENDING or order.side is not side:
+                return False
+            pending += max(0, order.quantity - order.filled_qty)
+        return pending == abs(qty) and all(o.status is _TRIGGER_PENDING for o in entries)
 
     # -- the rule -----------------------------------------------------------------------
 
@@ -979,11 +992,11 @@ class ExitManager:
         for order in self.trader.open_orders(symbol):
             # a stop that triggered rests OPEN as its SL, and as the LIMIT its first
             # re-price made it (it was re-priced once and then never again)
-            resting = order.status is OrderStatus.OPEN and (
+            resting = order.status is _OPEN and (
                 order.purpose in CLOSING
-                or (order.purpose is OrderPurpose.STOP and order.order_type in _RESTING_STOP)
+                or (order.purpose is _STOP and order.order_type in _RESTING_STOP)
             )
-            if not resting or order.status is OrderStatus.NEW or self.trader.not_ours(order.tag):
+            if not resting or order.status is _NEW or self.trader.not_ours(order.tag):
                 continue
             since = self._last_action.get(order.tag)
             if since is None:

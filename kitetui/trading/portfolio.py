@@ -39,6 +39,7 @@ from kitetui.trading.charges import Charges
 
 # Bound once: a member read through its class passes ``EnumType.__getattr__``'s hook.
 _BUY = Side.BUY
+_INF = math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +152,7 @@ class _DayParts:
     instance's compact form (a thirty-first moves them all to a dict, and every read
     of one on the marks' and fills' paths slows: +0.3% of a backtest)."""
 
-    __slots__ = ("closed", "filled", "flat", "open_closed", "settled_at", "worst_flat")
+    __slots__ = ("closed", "filled", "flat", "open_parts", "settled_at", "worst_flat")
 
     def __init__(self) -> None:
         self.settled_at: tuple[int, int] | None = None
@@ -159,10 +160,13 @@ class _DayParts:
         self.flat: dict[str, int] = {}  # the closed parts of the books not open
         self.filled: dict[str, _Book] = {}  # the books filled since ``settled_at``
         # For ``day_loss``: the open books (``held``'s, in its order: what reads them
-        # sums them and takes their lowest, the same integers in any order) with their
-        # closed parts, and the lowest closed part of the books not open (``math.inf``
-        # when every book is open).
-        self.open_closed: list[tuple[int, _Book]] = []
+        # takes their lowest, the same integers in any order), each as ``(base,
+        # quantity, book)`` with its day figure ``base + quantity * book.last_paise``
+        # (its closed part plus its unrealized P&L at the mark: ``base`` is the closed
+        # part less the cost of a long, plus the cost of a short; only a fill moves
+        # either), and the lowest closed part of the books not open (``math.inf`` when
+        # every book is open).
+        self.open_parts: list[tuple[int, int, _Book]] = []
         self.worst_flat: int | float = math.inf
 
 
@@ -328,7 +332,7 @@ class Portfolio:
         flat) needs its price in ``marks`` and nothing else (a flat book's view reads it
         there, ``_view``), which is all a caller that marks every print does for a
         symbol not ``held``."""
-        if not math.isfinite(price) or price <= 0:
+        if not 0.0 < price < _INF:  # ``math.isfinite(price) and price > 0`` (NaN fails)
             return False
         self.marks[symbol] = price
         book = self.held.get(symbol)
@@ -338,11 +342,25 @@ class Portfolio:
             book.view = None
         # ``unrealized_paise`` after less before, in whole paise: the quantity times the
         # move of the price (for a short too: its quantity is negative).
-        paise = to_paise(price)
+        paise = int(price * 100 + 0.5)  # ``to_paise`` of a positive price
         change = book.quantity * (paise - book.last_paise)
         book.last_price, book.last_paise = price, paise
         if change:
-            self._moved(change)
+            # ``_moved(change)`` spelled out: a held symbol's bar in a backtest is this
+            # mark (38% of the bench's bars), and the call was a third of its cost.
+            gross = self._equity_paise + change
+            self._equity_paise = gross
+            equity = gross - self._charges_paise
+            peak = self._peak_equity_paise
+            if equity > peak:
+                self._peak_equity_paise = equity
+            elif peak - equity > self._max_drawdown_paise:
+                self._max_drawdown_paise = peak - equity
+            peak = self._day_peak_paise
+            if equity > peak:
+                self._day_peak_paise = equity
+            elif peak - equity > self._day_max_drawdown_paise:
+                self._day_max_drawdown_paise = peak - equity
         return True
 
     def _trade_closed(self, pnl_paise: int) -> None:
@@ -354,7 +372,7 @@ class Portfolio:
         """Gross equity moved by ``change_paise`` and ``charged_paise`` was charged:
         follow the peaks and the drawdowns (on NET equity, after charges) at once, so a
         loss between two equity points (a spike against a position) is never smaller in
-        the drawdown than it was on screen."""
+        the drawdown than it was on screen. (``mark`` spells this out for its change.)"""
         if not change_paise and not charged_paise:
             return
         self._equity_paise += change_paise
@@ -581,27 +599,31 @@ class Portfolio:
         """``(day_pnl_paise, worst)``: ``day_pnls()``'s day figure, and the lowest of its
         per-symbol figures (``math.inf`` with no symbol traded), without building that
         mapping. The loss limits ask after every batch and need the mapping only when
-        one may trip (``RiskEngine.may_breach``): the same integers, read as
-        ``day_pnls`` reads them (the parts a fill or a day moves kept, the open books'
-        unrealized P&L at their marks)."""
+        one may trip (``RiskEngine.may_breach``): the same integers. The day figure is
+        the running gross equity's (capital + every book's realized and unrealized
+        P&L, kept exact at every fill and mark) less the capital, the realized P&L
+        and charges before the day; each open book's figure is its closed part plus
+        its unrealized P&L at its mark, one product and one sum (``_DayParts``): the
+        walk is a held symbol's share of every batch."""
         day = self._day
         if day.settled_at != (self.fills_applied, self._days):
             self._settle_day()
         worst = day.worst_flat
-        unrealized = 0
-        for closed, book in day.open_closed:
-            quantity = book.quantity  # ``_Book.unrealized_paise`` spelled out
-            value = abs(quantity) * book.last_paise
-            open_paise = value - book.cost_paise if quantity > 0 else book.cost_paise - value
-            unrealized += open_paise
-            pnl = closed + open_paise
+        for base, quantity, book in day.open_parts:
+            pnl = base + quantity * book.last_paise
             if pnl < worst:
                 worst = pnl
-        return self._day_pnl(unrealized), worst
+        return (
+            self._equity_paise
+            - self.capital_paise
+            - self._day_start_realized_paise
+            - (self._charges_paise - self._day_start_charges_paise)
+        ), worst
 
     def _day_pnl(self, unrealized: int) -> int:
         """The day's P&L in paise, net of its charges, given the open books' unrealized
-        P&L at their marks (``day_pnls`` and ``day_loss`` each sum that their own way)."""
+        P&L at their marks (``day_pnls``; ``day_loss`` reads the same integer off the
+        running equity, which holds every book's realized and unrealized P&L)."""
         return (
             self._day_realized
             - self._day_start_realized_paise
@@ -633,7 +655,18 @@ class Portfolio:
                 flat.pop(symbol, None)
             else:
                 flat[symbol] = part
-        day.open_closed = [(closed[symbol], book) for symbol, book in self.held.items()]
+        # a long's unrealized P&L is quantity * mark - cost, a short's cost - |quantity| *
+        # mark, which is quantity * mark + cost: ``_Book.unrealized_paise``
+        day.open_parts = [
+            (
+                closed[symbol] - book.cost_paise
+                if book.quantity > 0
+                else closed[symbol] + book.cost_paise,
+                book.quantity,
+                book,
+            )
+            for symbol, book in self.held.items()
+        ]
         day.worst_flat = min(flat.values(), default=math.inf)
 
     # ------------------------------------------------------------------ equity curve

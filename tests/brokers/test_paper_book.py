@@ -278,10 +278,18 @@ def test_on_bar_with_several_orders_fills_each_in_placement_order():
     assert [o.tag for o in book.open_orders()] == ["c", "d"]
 
 
-def test_on_bar_with_nan_price_is_ignored():
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 0.0, -1.0])
+@pytest.mark.parametrize("at", range(4))
+def test_on_bar_with_a_non_finite_or_non_positive_price_is_ignored(bad: float, at: int):
+    """Any one of the four prices bad (each is checked, not only the path's ends):
+    the bar fills nothing and the order still works."""
     book = PaperBook()
     book.place(order())
-    assert book.on_bar(bar(float("nan"), 101, 99, 100)) == []
+    prices = [100.0, 101.0, 99.0, 100.0]
+    prices[at] = bad
+    assert book.on_bar(bar(*prices)) == []
+    assert [o.tag for o in book.open_orders()] == ["t1"]
+    assert book.on_bar(bar(100.0, 101.0, 99.0, 100.0, ts_ns=260))  # a sound bar fills it
 
 
 # ---------------------------------------------------------------------- restore

@@ -14,12 +14,24 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from kitetui.brokers.base import BrokerUnavailable, ModifyRefused, NotAccepted
 from kitetui.brokers.paper import PaperBroker
 from kitetui.config import ExitConfig, RiskConfig
-from kitetui.domain import Order, OrderPurpose, OrderStatus, OrderType, Side, SignalKind
+from kitetui.domain import (
+    Exchange,
+    Order,
+    OrderPurpose,
+    OrderStatus,
+    OrderType,
+    Product,
+    Side,
+    SignalKind,
+)
 from kitetui.supervisor.command_handler import CommandHandler
+from kitetui.trading.exits import ExitManager
 
 from .desk import CALL, FUTURE, StubEngine, cover_of, make_desk, rule_11, working
 
@@ -893,3 +905,97 @@ async def test_a_touched_symbol_passed_over_while_locked_is_looked_at_next_pass(
         assert rule_11(trader) == []
     finally:
         await desk.close()
+
+
+def _holds_reference(exits, symbol: str) -> bool:
+    """``_holds`` as first written: ``_timeless`` (nothing kept for the symbol, a
+    position, every working order a stop waiting for its trigger), no closing order,
+    every stop on the closing side and their pending quantity the position's."""
+    trader = exits.trader
+    qty = trader.position_qty(symbol)
+    if not (
+        exits._may_skip(symbol)
+        and qty != 0
+        and all(o.status is OrderStatus.TRIGGER_PENDING for o in trader.open_orders(symbol))
+    ):
+        return False
+    stops, closing, _ = exits._working(symbol)
+    side = Side.SELL if qty > 0 else Side.BUY
+    return not closing and all(o.side is side for o in stops) and exits._pending(stops) == abs(qty)
+
+
+_a_stop = Order("s", "e", FUT, Exchange.NFO, Side.SELL, 1, OrderType.SL_M, Product.NRML,
+                OrderPurpose.STOP, OrderStatus.TRIGGER_PENDING, 0)  # fmt: skip
+_PURPOSES = (OrderPurpose.STOP, OrderPurpose.STOP, OrderPurpose.EXIT, OrderPurpose.ENTRY)
+_STATUSES = (OrderStatus.TRIGGER_PENDING, OrderStatus.TRIGGER_PENDING, OrderStatus.OPEN)
+
+
+_COVERED = (OrderPurpose.STOP, Side.SELL, OrderStatus.TRIGGER_PENDING, 2, 0)
+
+
+@settings(max_examples=400, deadline=None)
+@example(qty=2, orders=[_COVERED], kept="")  # holds
+@example(qty=2, orders=[_COVERED, (OrderPurpose.ENTRY, Side.BUY, OrderStatus.OPEN, 1, 0)], kept="")
+@example(
+    qty=2,
+    orders=[_COVERED, (OrderPurpose.ENTRY, Side.BUY, OrderStatus.TRIGGER_PENDING, 1, 0)],
+    kept="",
+)  # holds: an entry waiting for its trigger
+@example(qty=-2, orders=[_COVERED], kept="")  # a stop on the opening side
+@given(
+    qty=st.integers(-3, 3),
+    orders=st.lists(
+        st.tuples(
+            st.sampled_from(_PURPOSES),
+            st.sampled_from((Side.BUY, Side.SELL)),
+            st.sampled_from(_STATUSES),
+            st.integers(1, 3),
+            st.integers(0, 1),
+        ),
+        max_size=4,
+    ),
+    kept=st.sampled_from(("", "closing", "naked", "retry", "unheard", "closed")),
+)
+def test_holds_in_one_walk_answers_as_the_timeless_look_and_the_cover(qty, orders, kept) -> None:
+    """The timer's ``_holds`` reads the symbol's split of working orders once (a pass
+    asks it after every order change of a held symbol) and must answer as its first
+    form did for any position, orders and state kept: a stop triggered or on the
+    opening side, a closing order, an entry not waiting for a trigger, a cover short
+    or long, a close or alarm kept, the market closed."""
+    symbol = FUT
+    working_orders = [
+        Order(
+            f"t{n}",
+            "e",
+            symbol,
+            Exchange.NFO,
+            side,
+            quantity,
+            OrderType.SL_M,
+            Product.NRML,
+            purpose,
+            status,
+            n,
+            filled_qty=min(filled, quantity - 1),
+        )
+        for n, (purpose, side, status, quantity, filled) in enumerate(orders)
+    ]
+    trader = SimpleNamespace(
+        position_qty=lambda s: qty,
+        order_changes=lambda s: 1,
+        open_orders=lambda s=None: list(working_orders),
+    )
+    exits = ExitManager(trader, ExitConfig(), lambda: 0)  # type: ignore[arg-type]
+    if kept == "closing":
+        exits._closing[symbol] = SimpleNamespace(total=abs(qty))  # type: ignore[assignment]
+    elif kept == "naked":
+        exits._naked[symbol] = "test"
+    elif kept == "retry":
+        exits._stop_retry[symbol] = (1, 0)
+    elif kept == "unheard":
+        exits._unheard_refusals[symbol] = replace(_a_stop, status=OrderStatus.REJECTED)
+    elif kept == "closed":
+        exits.market_open = False
+    assert exits._holds(symbol) == _holds_reference(exits, symbol)
+    if (qty, orders, kept) == (2, [_COVERED], ""):
+        assert exits._holds(symbol)  # the reference is not false throughout
