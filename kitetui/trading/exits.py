@@ -555,17 +555,21 @@ class ExitManager:
             return  # no exchange takes an order for it: its settlement closes it
         for _ in range(SETTLE_PASSES):
             if not await self._settle_once(symbol, cause, ts_ns):
-                break
+                return  # held still: the pass raised or lifted the alarm as it ended
         self._check_naked(symbol)
 
     async def _settle_once(self, symbol: str, cause: str, ts_ns: int | None) -> bool:
         """One pass of the rule; True if the picture moved under it (pass again): the
         position, or the symbol's orders in a way that left the position uncovered (a
-        stop found refused or cancelled just as it was to be resized)."""
+        stop found refused or cancelled just as it was to be resized).
+
+        A pass that ends with the picture still (False) raises or lifts the alarm itself
+        (``_alarm``), from the position and the cover it has just read with nothing
+        awaited since: exactly what ``_check_naked`` would find, which ``_settle`` then
+        runs only after the passes ran out (it read both once more, each settle)."""
         qty = self.trader.position_qty(symbol)
         if qty == 0:
-            await self._flat(symbol, ts_ns)
-            return self.trader.position_qty(symbol) != 0
+            return await self._flat(symbol, ts_ns)  # (False: flat, its alarm lifted)
         changes = self.trader.order_changes(symbol)
         refused = self._unheard_refusals.pop(symbol, None)
         if refused is not None:
@@ -592,14 +596,24 @@ class ExitManager:
             await self._protect(symbol, qty, stops, cause, ts_ns, theirs)
         if self.trader.position_qty(symbol) != qty or symbol in self._unheard_refusals:
             return True
-        return self.trader.order_changes(symbol) != changes and self._is_naked(symbol, abs(qty))
+        naked = self._is_naked(symbol, abs(qty))
+        if naked and self.trader.order_changes(symbol) != changes:
+            return True
+        self._alarm(symbol, qty, naked)
+        return False
 
-    async def _flat(self, symbol: str, ts_ns: int | None) -> None:
+    async def _flat(self, symbol: str, ts_ns: int | None) -> bool:
+        """A flat position: what still works for it is cancelled, what was kept for it
+        forgotten, and a reversal waiting for flat entered. True if the position moved
+        meanwhile (a cancel found its order filled, the reversal's entry filled at once);
+        otherwise it is flat and its alarm lifted (only a pass of the rule raises one, and
+        none of ``symbol``'s can run while this one holds its lock)."""
         stops, closing, _ = self._working(symbol)
-        for order in stops + closing:
-            await self.trader.cancel(order.tag, "position flat")
-        if self.trader.position_qty(symbol):
-            return  # a cancel found its order filled: not flat after all
+        if stops or closing:
+            for order in stops + closing:
+                await self.trader.cancel(order.tag, "position flat")
+            if self.trader.position_qty(symbol):
+                return True  # a cancel found its order filled: not flat after all
         self._closing.pop(symbol, None)
         self._stop_refused.discard(symbol)
         self._unheard_refusals.pop(symbol, None)  # flat: a refused stop protects nothing
@@ -612,6 +626,8 @@ class ExitManager:
             engine = self.trader.engines.get(engine_name)
             if engine is not None and engine.trading:
                 await self.trader.enter_reversal(engine, signal, ts_ns)
+                return self.trader.position_qty(symbol) != 0
+        return False
 
     async def _protect(
         self,
@@ -1064,7 +1080,12 @@ class ExitManager:
 
     def _check_naked(self, symbol: str) -> None:
         qty = self.trader.position_qty(symbol)
-        if not qty or not self._is_naked(symbol, abs(qty)):
+        self._alarm(symbol, qty, bool(qty) and self._is_naked(symbol, abs(qty)))
+
+    def _alarm(self, symbol: str, qty: int, naked: bool) -> None:
+        """Raise the alarm for ``symbol`` (position ``qty``), once, if it is ``naked``
+        (``_is_naked``); lift it, and say so, if it is not."""
+        if not naked:
             self._clear_naked(symbol)
             return
         if symbol in self._naked:

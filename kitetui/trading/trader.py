@@ -870,8 +870,14 @@ class Trader(TraderRecords, SignalEntries):
             )
             self.track(changed)
             await self.journal.write_order_state(changed, self.clock.now_ns)
+        # Stamped here with the time ``record_event`` would give it, so that it need not
+        # copy the event to stamp it (a ``dataclasses.replace``, each stop turned close).
         self.record_order_event(
-            order, EventKind.ORDER_MODIFIED, "DEBUG", f"{tag}: {why}" if why else tag
+            order,
+            EventKind.ORDER_MODIFIED,
+            "DEBUG",
+            f"{tag}: {why}" if why else tag,
+            ts_ns=self.clock.now_ns,
         )
         return changed
 

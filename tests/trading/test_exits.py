@@ -893,3 +893,34 @@ async def test_a_touched_symbol_passed_over_while_locked_is_looked_at_next_pass(
         assert rule_11(trader) == []
     finally:
         await desk.close()
+
+
+async def test_a_stop_turned_close_is_journaled_with_its_new_identity_at_the_time(
+    tmp_path: Path,
+) -> None:
+    """The modify that turns a stop into the close keeps the order's fills and terms from
+    the book, takes the close's purpose, signal and reason, and is stamped, with its
+    ``OrderModified`` event, at the data clock's time of the modify (the event is
+    stamped by ``Trader.modify`` itself, not copied to be stamped)."""
+    desk = await _desk(tmp_path)
+    try:
+        await _long(desk)
+        [stop] = working(desk.trader, FUT, OrderPurpose.STOP)
+        at = desk.advance(7.0)
+        signal = desk.signal(SignalKind.EXIT, FUT, 19_510.0)
+        assert await desk.trader.on_signal(desk.engine, signal)
+        close = desk.trader.orders[stop.tag]
+        assert (close.purpose, close.order_type, close.ts_ns) == (
+            OrderPurpose.EXIT, OrderType.MARKET, at,
+        )  # fmt: skip
+        assert close.signal_id == signal.signal_id and close.reason != stop.reason
+        assert (close.quantity, close.filled_qty, close.side) == (
+            stop.quantity, 0, stop.side,
+        )  # fmt: skip
+        await desk.trader.journal.flush()
+        rows = sqlite3.connect(desk.db_path).execute(
+            "SELECT ts_ns, message FROM events WHERE kind = 'OrderModified'"
+        )
+        assert [(ts, message.split(":")[0]) for ts, message in rows] == [(at, stop.tag)]
+    finally:
+        await desk.close()
