@@ -69,6 +69,12 @@ if TYPE_CHECKING:
 CLOSING = frozenset({OrderPurpose.EXIT, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN})
 _COVER = CLOSING | {OrderPurpose.STOP}  # what the timer works: closes and stops
 _RESTING_STOP = frozenset({OrderType.SL, OrderType.LIMIT})  # a triggered SL, then re-priced
+# Members read on a settle's path, bound once: a member read through its class passes
+# ``EnumType.__getattr__``'s hook in Python 3.11 (~900 instructions a read, measured).
+_STOP, _EXIT = OrderPurpose.STOP, OrderPurpose.EXIT
+_SELL, _BUY = Side.SELL, Side.BUY
+_REJECTED = OrderStatus.REJECTED
+_MARKET, _SL, _SL_M = OrderType.MARKET, OrderType.SL, OrderType.SL_M
 NS = 1_000_000_000
 STOP_RETRIES = 3  # stop placements not accepted in a row before the position is closed
 SETTLE_PASSES = 4  # passes of the rule per settle; more means the book moves on its own
@@ -179,7 +185,7 @@ class ExitManager:
         closing: list[Order] = []
         entries: list[Order] = []
         for order in self.trader.open_orders(symbol):
-            if order.purpose is OrderPurpose.STOP:
+            if order.purpose is _STOP:
                 stops.append(order)
             elif order.purpose in CLOSING:
                 closing.append(order)
@@ -201,6 +207,8 @@ class ExitManager:
 
     @staticmethod
     def _pending(orders: list[Order]) -> int:
+        if not orders:  # (asked of no orders at about every settle: no generator for them)
+            return 0
         return sum(max(0, o.quantity - o.filled_qty) for o in orders)
 
     def protection(self, symbol: str) -> Protection:
@@ -294,7 +302,7 @@ class ExitManager:
             if reverse is not None:
                 engine, signal = reverse
                 self._reversals[symbol] = (engine.name, signal)
-            elif purpose is not OrderPurpose.EXIT:
+            elif purpose is not _EXIT:
                 self._reversals.pop(symbol, None)  # a flatten is not a reversal
             if qty == 0:
                 # Its caller saw a position; it went flat while the close waited for the
@@ -578,21 +586,24 @@ class ExitManager:
                 return True
         close = self._closing.get(symbol)
         stops, closing, _ = self._working(symbol)
-        ours = [o for o in closing if not self.trader.not_ours(o.tag)]
-        if close is None and ours:
-            # A closing order we did not start here (a restart, an order the exchange
-            # revived): it is a close in progress, and it is worked like one.
-            first = ours[0]
-            close = self._closing[symbol] = _Close(
-                first.purpose, first.reason, cause or first.tag, abs(qty)
-            )
+        if close is None and closing:
+            ours = [o for o in closing if not self.trader.not_ours(o.tag)]
+            if ours:
+                # A closing order we did not start here (a restart, an order the exchange
+                # revived): it is a close in progress, and it is worked like one.
+                first = ours[0]
+                close = self._closing[symbol] = _Close(
+                    first.purpose, first.reason, cause or first.tag, abs(qty)
+                )
         if close is not None:
             close.total = max(close.total, abs(qty))
             await self._work_close(symbol, qty, close)
         else:
             # The broker's own close of part of it (``Trader._foreign``) starts no close
             # of ours: the stops cover what it leaves.
-            theirs = self._pending([o for o in closing if self.trader.not_ours(o.tag)])
+            theirs = (
+                self._pending([o for o in closing if self.trader.not_ours(o.tag)]) if closing else 0
+            )
             await self._protect(symbol, qty, stops, cause, ts_ns, theirs)
         if self.trader.position_qty(symbol) != qty or symbol in self._unheard_refusals:
             return True
@@ -641,11 +652,12 @@ class ExitManager:
         """Not closing: protective stops must cover exactly the position, less what the
         broker's own orders are closing of it (``theirs``)."""
         need = max(0, abs(qty) - theirs)
-        side = Side.SELL if qty > 0 else Side.BUY
-        wrong = [o for o in stops if o.side is not side]
-        for order in wrong:  # a stop that would add to the position: never keep it
-            await self.trader.cancel(order.tag, "stop on the wrong side of the position")
-        stops = [o for o in stops if o.side is side]
+        side = _SELL if qty > 0 else _BUY
+        if stops:  # (none after an entry's fill: no list of none made twice)
+            wrong = [o for o in stops if o.side is not side]
+            for order in wrong:  # a stop that would add to the position: never keep it
+                await self.trader.cancel(order.tag, "stop on the wrong side of the position")
+            stops = [o for o in stops if o.side is side]
         covered = self._pending(stops)
         if covered > need:
             await self._trim(stops, covered - need, "stop larger than the position")
@@ -655,10 +667,12 @@ class ExitManager:
     async def _work_close(self, symbol: str, qty: int, close: _Close) -> None:
         """Closing: stops become closing orders in place; the rest is placed or trimmed."""
         need = abs(qty)
-        side = Side.SELL if qty > 0 else Side.BUY
+        side = _SELL if qty > 0 else _BUY
         due = close.retry_due_ns == 0 or self.now_ns() >= close.retry_due_ns
         stops, closing, _ = self._working(symbol)
-        theirs = self._pending([o for o in closing if self.trader.not_ours(o.tag)])
+        theirs = (
+            self._pending([o for o in closing if self.trader.not_ours(o.tag)]) if closing else 0
+        )
         if due and stops and theirs < need:  # (the broker closing it all: stops trimmed)
             for stop in stops:
                 await self._convert(stop, close)
@@ -718,7 +732,7 @@ class ExitManager:
             exchange=level.exchange,
             side=side,
             quantity=quantity,
-            purpose=OrderPurpose.STOP,
+            purpose=_STOP,
             product=level.product,
             signal_id=level.signal_id,
             reason=f"protective stop at {level.trigger:g} for {level.entry_tag or symbol}",
@@ -728,7 +742,7 @@ class ExitManager:
         orders = await self.trader.submit(intent, tag, engine, ts_ns=ts_ns)
         for order in orders:
             self._last_action[order.tag] = self.now_ns()
-        refused = [o for o in orders if o.status is OrderStatus.REJECTED]
+        refused = [o for o in orders if o.status is _REJECTED]
         if not refused:
             self._stop_retry.pop(symbol, None)
             return
@@ -768,10 +782,10 @@ class ExitManager:
         trigger = round_to_tick(trigger, tick)
         if instrument is not None and instrument.is_option:
             limit = stop_limit_price(
-                trigger, self.config.option_stop_limit_pct, tick, sells=side is Side.SELL
+                trigger, self.config.option_stop_limit_pct, tick, sells=side is _SELL
             )
-            return {"order_type": OrderType.SL, "trigger_price": trigger, "price": limit}
-        return {"order_type": OrderType.SL_M, "trigger_price": trigger}
+            return {"order_type": _SL, "trigger_price": trigger, "price": limit}
+        return {"order_type": _SL_M, "trigger_price": trigger}
 
     async def _stop_rejected(self, symbol: str, order: Order, how: str = "") -> None:
         """A refused stop is never just a warning: exit now (or alarm, as configured).
@@ -823,9 +837,9 @@ class ExitManager:
             # reversal is found again after a restart from its EXIT order's signal).
             changed = await self.trader.modify(
                 stop.tag,
-                order_type=OrderType.MARKET,
+                order_type=_MARKET,
                 purpose=close.purpose,
-                signal_id=close.cause if close.purpose is OrderPurpose.EXIT else None,
+                signal_id=close.cause if close.purpose is _EXIT else None,
                 why=close.reason,
             )
         except BrokerUnavailable as exc:
