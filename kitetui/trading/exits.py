@@ -69,10 +69,14 @@ if TYPE_CHECKING:
 CLOSING = frozenset({OrderPurpose.EXIT, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN})
 _COVER = CLOSING | {OrderPurpose.STOP}  # what the timer works: closes and stops
 _RESTING_STOP = frozenset({OrderType.SL, OrderType.LIMIT})  # a triggered SL, then re-priced
-# (members the timer reads on its per-batch path, bound once: in Python 3.11 a member
-# read through its class passes ``EnumType.__getattr__``'s attribute hook, ~10x a global)
+# Members read on the timer's per-batch path and a settle's, bound once: in Python 3.11
+# a member read through its class passes ``EnumType.__getattr__``'s attribute hook
+# (~900 instructions a read, measured; ~10x a global).
 _TRIGGER_PENDING, _OPEN, _NEW = OrderStatus.TRIGGER_PENDING, OrderStatus.OPEN, OrderStatus.NEW
-_SELL, _BUY, _STOP = Side.SELL, Side.BUY, OrderPurpose.STOP
+_REJECTED = OrderStatus.REJECTED
+_STOP, _EXIT = OrderPurpose.STOP, OrderPurpose.EXIT
+_SELL, _BUY = Side.SELL, Side.BUY
+_MARKET, _SL, _SL_M = OrderType.MARKET, OrderType.SL, OrderType.SL_M
 NS = 1_000_000_000
 STOP_RETRIES = 3  # stop placements not accepted in a row before the position is closed
 SETTLE_PASSES = 4  # passes of the rule per settle; more means the book moves on its own
@@ -183,7 +187,7 @@ class ExitManager:
         closing: list[Order] = []
         entries: list[Order] = []
         for order in self.trader.open_orders(symbol):
-            if order.purpose is OrderPurpose.STOP:
+            if order.purpose is _STOP:
                 stops.append(order)
             elif order.purpose in CLOSING:
                 closing.append(order)
@@ -205,6 +209,8 @@ class ExitManager:
 
     @staticmethod
     def _pending(orders: list[Order]) -> int:
+        if not orders:  # (asked of no orders at about every settle: no generator for them)
+            return 0
         return sum(max(0, o.quantity - o.filled_qty) for o in orders)
 
     def protection(self, symbol: str) -> Protection:
@@ -298,7 +304,7 @@ class ExitManager:
             if reverse is not None:
                 engine, signal = reverse
                 self._reversals[symbol] = (engine.name, signal)
-            elif purpose is not OrderPurpose.EXIT:
+            elif purpose is not _EXIT:
                 self._reversals.pop(symbol, None)  # a flatten is not a reversal
             if qty == 0:
                 # Its caller saw a position; it went flat while the close waited for the
@@ -568,17 +574,21 @@ class ExitManager:
             return  # no exchange takes an order for it: its settlement closes it
         for _ in range(SETTLE_PASSES):
             if not await self._settle_once(symbol, cause, ts_ns):
-                break
+                return  # held still: the pass raised or lifted the alarm as it ended
         self._check_naked(symbol)
 
     async def _settle_once(self, symbol: str, cause: str, ts_ns: int | None) -> bool:
         """One pass of the rule; True if the picture moved under it (pass again): the
         position, or the symbol's orders in a way that left the position uncovered (a
-        stop found refused or cancelled just as it was to be resized)."""
+        stop found refused or cancelled just as it was to be resized).
+
+        A pass that ends with the picture still (False) raises or lifts the alarm itself
+        (``_alarm``), from the position and the cover it has just read with nothing
+        awaited since: exactly what ``_check_naked`` would find, which ``_settle`` then
+        runs only after the passes ran out (it read both once more, each settle)."""
         qty = self.trader.position_qty(symbol)
         if qty == 0:
-            await self._flat(symbol, ts_ns)
-            return self.trader.position_qty(symbol) != 0
+            return await self._flat(symbol, ts_ns)  # (False: flat, its alarm lifted)
         changes = self.trader.order_changes(symbol)
         refused = self._unheard_refusals.pop(symbol, None)
         if refused is not None:
@@ -587,32 +597,45 @@ class ExitManager:
                 return True
         close = self._closing.get(symbol)
         stops, closing, _ = self._working(symbol)
-        ours = [o for o in closing if not self.trader.not_ours(o.tag)]
-        if close is None and ours:
-            # A closing order we did not start here (a restart, an order the exchange
-            # revived): it is a close in progress, and it is worked like one.
-            first = ours[0]
-            close = self._closing[symbol] = _Close(
-                first.purpose, first.reason, cause or first.tag, abs(qty)
-            )
+        if close is None and closing:
+            ours = [o for o in closing if not self.trader.not_ours(o.tag)]
+            if ours:
+                # A closing order we did not start here (a restart, an order the exchange
+                # revived): it is a close in progress, and it is worked like one.
+                first = ours[0]
+                close = self._closing[symbol] = _Close(
+                    first.purpose, first.reason, cause or first.tag, abs(qty)
+                )
         if close is not None:
             close.total = max(close.total, abs(qty))
             await self._work_close(symbol, qty, close)
         else:
             # The broker's own close of part of it (``Trader._foreign``) starts no close
             # of ours: the stops cover what it leaves.
-            theirs = self._pending([o for o in closing if self.trader.not_ours(o.tag)])
+            theirs = (
+                self._pending([o for o in closing if self.trader.not_ours(o.tag)]) if closing else 0
+            )
             await self._protect(symbol, qty, stops, cause, ts_ns, theirs)
         if self.trader.position_qty(symbol) != qty or symbol in self._unheard_refusals:
             return True
-        return self.trader.order_changes(symbol) != changes and self._is_naked(symbol, abs(qty))
+        naked = self._is_naked(symbol, abs(qty))
+        if naked and self.trader.order_changes(symbol) != changes:
+            return True
+        self._alarm(symbol, qty, naked)
+        return False
 
-    async def _flat(self, symbol: str, ts_ns: int | None) -> None:
+    async def _flat(self, symbol: str, ts_ns: int | None) -> bool:
+        """A flat position: what still works for it is cancelled, what was kept for it
+        forgotten, and a reversal waiting for flat entered. True if the position moved
+        meanwhile (a cancel found its order filled, the reversal's entry filled at once);
+        otherwise it is flat and its alarm lifted (only a pass of the rule raises one, and
+        none of ``symbol``'s can run while this one holds its lock)."""
         stops, closing, _ = self._working(symbol)
-        for order in stops + closing:
-            await self.trader.cancel(order.tag, "position flat")
-        if self.trader.position_qty(symbol):
-            return  # a cancel found its order filled: not flat after all
+        if stops or closing:
+            for order in stops + closing:
+                await self.trader.cancel(order.tag, "position flat")
+            if self.trader.position_qty(symbol):
+                return True  # a cancel found its order filled: not flat after all
         self._closing.pop(symbol, None)
         self._stop_refused.discard(symbol)
         self._unheard_refusals.pop(symbol, None)  # flat: a refused stop protects nothing
@@ -625,6 +648,8 @@ class ExitManager:
             engine = self.trader.engines.get(engine_name)
             if engine is not None and engine.trading:
                 await self.trader.enter_reversal(engine, signal, ts_ns)
+                return self.trader.position_qty(symbol) != 0
+        return False
 
     async def _protect(
         self,
@@ -638,11 +663,12 @@ class ExitManager:
         """Not closing: protective stops must cover exactly the position, less what the
         broker's own orders are closing of it (``theirs``)."""
         need = max(0, abs(qty) - theirs)
-        side = Side.SELL if qty > 0 else Side.BUY
-        wrong = [o for o in stops if o.side is not side]
-        for order in wrong:  # a stop that would add to the position: never keep it
-            await self.trader.cancel(order.tag, "stop on the wrong side of the position")
-        stops = [o for o in stops if o.side is side]
+        side = _SELL if qty > 0 else _BUY
+        if stops:  # (none after an entry's fill: no list of none made twice)
+            wrong = [o for o in stops if o.side is not side]
+            for order in wrong:  # a stop that would add to the position: never keep it
+                await self.trader.cancel(order.tag, "stop on the wrong side of the position")
+            stops = [o for o in stops if o.side is side]
         covered = self._pending(stops)
         if covered > need:
             await self._trim(stops, covered - need, "stop larger than the position")
@@ -652,10 +678,12 @@ class ExitManager:
     async def _work_close(self, symbol: str, qty: int, close: _Close) -> None:
         """Closing: stops become closing orders in place; the rest is placed or trimmed."""
         need = abs(qty)
-        side = Side.SELL if qty > 0 else Side.BUY
+        side = _SELL if qty > 0 else _BUY
         due = close.retry_due_ns == 0 or self.now_ns() >= close.retry_due_ns
         stops, closing, _ = self._working(symbol)
-        theirs = self._pending([o for o in closing if self.trader.not_ours(o.tag)])
+        theirs = (
+            self._pending([o for o in closing if self.trader.not_ours(o.tag)]) if closing else 0
+        )
         if due and stops and theirs < need:  # (the broker closing it all: stops trimmed)
             for stop in stops:
                 await self._convert(stop, close)
@@ -715,7 +743,7 @@ class ExitManager:
             exchange=level.exchange,
             side=side,
             quantity=quantity,
-            purpose=OrderPurpose.STOP,
+            purpose=_STOP,
             product=level.product,
             signal_id=level.signal_id,
             reason=f"protective stop at {level.trigger:g} for {level.entry_tag or symbol}",
@@ -725,7 +753,7 @@ class ExitManager:
         orders = await self.trader.submit(intent, tag, engine, ts_ns=ts_ns)
         for order in orders:
             self._last_action[order.tag] = self.now_ns()
-        refused = [o for o in orders if o.status is OrderStatus.REJECTED]
+        refused = [o for o in orders if o.status is _REJECTED]
         if not refused:
             self._stop_retry.pop(symbol, None)
             return
@@ -765,10 +793,10 @@ class ExitManager:
         trigger = round_to_tick(trigger, tick)
         if instrument is not None and instrument.is_option:
             limit = stop_limit_price(
-                trigger, self.config.option_stop_limit_pct, tick, sells=side is Side.SELL
+                trigger, self.config.option_stop_limit_pct, tick, sells=side is _SELL
             )
-            return {"order_type": OrderType.SL, "trigger_price": trigger, "price": limit}
-        return {"order_type": OrderType.SL_M, "trigger_price": trigger}
+            return {"order_type": _SL, "trigger_price": trigger, "price": limit}
+        return {"order_type": _SL_M, "trigger_price": trigger}
 
     async def _stop_rejected(self, symbol: str, order: Order, how: str = "") -> None:
         """A refused stop is never just a warning: exit now (or alarm, as configured).
@@ -820,9 +848,9 @@ class ExitManager:
             # reversal is found again after a restart from its EXIT order's signal).
             changed = await self.trader.modify(
                 stop.tag,
-                order_type=OrderType.MARKET,
+                order_type=_MARKET,
                 purpose=close.purpose,
-                signal_id=close.cause if close.purpose is OrderPurpose.EXIT else None,
+                signal_id=close.cause if close.purpose is _EXIT else None,
                 why=close.reason,
             )
         except BrokerUnavailable as exc:
@@ -1077,7 +1105,12 @@ class ExitManager:
 
     def _check_naked(self, symbol: str) -> None:
         qty = self.trader.position_qty(symbol)
-        if not qty or not self._is_naked(symbol, abs(qty)):
+        self._alarm(symbol, qty, bool(qty) and self._is_naked(symbol, abs(qty)))
+
+    def _alarm(self, symbol: str, qty: int, naked: bool) -> None:
+        """Raise the alarm for ``symbol`` (position ``qty``), once, if it is ``naked``
+        (``_is_naked``); lift it, and say so, if it is not."""
+        if not naked:
             self._clear_naked(symbol)
             return
         if symbol in self._naked:

@@ -93,6 +93,7 @@ ActNow = Callable[[str, Callable[[], Awaitable[None]]], bool]
 _NEW, _OPEN, _COMPLETE = OrderStatus.NEW, OrderStatus.OPEN, OrderStatus.COMPLETE
 _REJECTED, _CANCELLED = OrderStatus.REJECTED, OrderStatus.CANCELLED
 _ENTRY, _STOP = OrderPurpose.ENTRY, OrderPurpose.STOP
+_MODIFIED = EventKind.ORDER_MODIFIED
 _HALTED = TradingState.HALTED
 # ``OrderStatus.is_terminal`` as a set (the property is a Python call a read).
 _TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
@@ -851,7 +852,7 @@ class Trader(TraderRecords, SignalEntries):
         no longer working. ``ModifyRefused``/``BrokerUnavailable`` propagate: the order
         stands as it was, and the caller decides."""
         order = self.orders.get(tag)
-        if order is None or order.status.is_terminal or tag in self._foreign_heard:
+        if order is None or order.status in _TERMINAL or tag in self._foreign_heard:
             return None  # (an order kitetui did not place is never touched: ``_foreign``)
         try:
             changed = await self.broker.modify(
@@ -885,8 +886,14 @@ class Trader(TraderRecords, SignalEntries):
             )
             self.track(changed)
             await self.journal.write_order_state(changed, self.clock.now_ns)
+        # Stamped here with the time ``record_event`` would give it, so that it need not
+        # copy the event to stamp it (a ``dataclasses.replace``, each stop turned close).
         self.record_order_event(
-            order, EventKind.ORDER_MODIFIED, "DEBUG", f"{tag}: {why}" if why else tag
+            order,
+            _MODIFIED,
+            "DEBUG",
+            f"{tag}: {why}" if why else tag,
+            ts_ns=self.clock.now_ns,
         )
         return changed
 

@@ -44,7 +44,11 @@ class Refusing:
 
     def __init__(self, paper: PaperBroker) -> None:
         self.paper = paper
-        self.faults: dict[str, deque[Exception]] = {"place": deque(), "modify": deque()}
+        self.faults: dict[str, deque[Exception]] = {
+            "place": deque(),
+            "modify": deque(),
+            "cancel": deque(),
+        }
         self.placed: list[str] = []
 
     def fail(self, call: str, *errors: Exception) -> None:
@@ -65,6 +69,8 @@ class Refusing:
         return await self.paper.modify(tag, **changes)
 
     async def cancel(self, tag: str):
+        if self.faults["cancel"]:
+            raise self.faults["cancel"].popleft()
         return await self.paper.cancel(tag)
 
     async def lookup(self, tag: str):
@@ -999,3 +1005,130 @@ def test_holds_in_one_walk_answers_as_the_timeless_look_and_the_cover(qty, order
     assert exits._holds(symbol) == _holds_reference(exits, symbol)
     if (qty, orders, kept) == (2, [_COVERED], ""):
         assert exits._holds(symbol)  # the reference is not false throughout
+
+
+async def test_a_stop_turned_close_is_journaled_with_its_new_identity_at_the_time(
+    tmp_path: Path,
+) -> None:
+    """The modify that turns a stop into the close keeps the order's fills and terms from
+    the book, takes the close's purpose, signal and reason, and is stamped, with its
+    ``OrderModified`` event, at the data clock's time of the modify (the event is
+    stamped by ``Trader.modify`` itself, not copied to be stamped)."""
+    desk = await _desk(tmp_path)
+    try:
+        await _long(desk)
+        [stop] = working(desk.trader, FUT, OrderPurpose.STOP)
+        at = desk.advance(7.0)
+        signal = desk.signal(SignalKind.EXIT, FUT, 19_510.0)
+        assert await desk.trader.on_signal(desk.engine, signal)
+        close = desk.trader.orders[stop.tag]
+        assert (close.purpose, close.order_type, close.ts_ns) == (
+            OrderPurpose.EXIT, OrderType.MARKET, at,
+        )  # fmt: skip
+        assert close.signal_id == signal.signal_id and close.reason != stop.reason
+        assert (close.quantity, close.filled_qty, close.side) == (
+            stop.quantity, 0, stop.side,
+        )  # fmt: skip
+        await desk.trader.journal.flush()
+        rows = sqlite3.connect(desk.db_path).execute(
+            "SELECT ts_ns, message FROM events WHERE kind = 'OrderModified'"
+        )
+        assert [(ts, message.split(":")[0]) for ts, message in rows] == [(at, stop.tag)]
+    finally:
+        await desk.close()
+
+
+async def test_a_close_placed_outside_kitetui_leaves_the_stop_the_rest(tmp_path: Path) -> None:
+    """A person closes part of a protected long from Kite's own app (a sell limit resting,
+    not kitetui's): it is taken as a close of the position (``Trader._foreign``), and the
+    stop is cut to what it leaves, so the two never cover more than the position; once it
+    is gone, the stop covers the whole position again."""
+    desk = await _desk(tmp_path)
+    try:
+        trader = desk.trader
+        await _long(desk)
+        qty = trader.position_qty(FUT)
+        [stop] = working(trader, FUT, OrderPurpose.STOP)
+        theirs = replace(
+            stop,
+            tag="KITEAPP1",
+            broker_order_id="250101000000001",
+            order_type=OrderType.LIMIT,
+            price=19_900.0,
+            trigger_price=0.0,
+            quantity=qty // 2,
+            status=OrderStatus.OPEN,
+            purpose=OrderPurpose.EXIT,
+            ts_ns=desk.advance(1.0),
+        )
+        await trader._foreign(theirs, [])
+        assert trader.not_ours("KITEAPP1") and FUT not in desk.exits._closing
+        assert cover_of(trader, FUT) == (qty, qty - qty // 2, qty // 2)
+        assert rule_11(trader) == []
+        gone = replace(trader.orders["KITEAPP1"], status=OrderStatus.CANCELLED)
+        await trader.on_order_state(gone)  # the person cancelled it in the app
+        assert cover_of(trader, FUT) == (qty, qty, 0) and rule_11(trader) == []
+    finally:
+        await desk.close()
+
+
+async def test_a_close_outside_kitetui_of_all_of_it_is_not_doubled_by_turning_the_stop(
+    tmp_path: Path,
+) -> None:
+    """A person closes the whole long from Kite's app while its stop could not be taken
+    off (the cancel failed): when a close of ours then begins, the broker's order closes
+    all of it, so the stop is cancelled as the stop it is, never turned into a second
+    close beside the broker's."""
+    desk, broker = await _refusing_desk(tmp_path)
+    try:
+        trader = desk.trader
+        await _long(desk)
+        qty = trader.position_qty(FUT)
+        [stop] = working(trader, FUT, OrderPurpose.STOP)
+        theirs = replace(
+            stop,
+            tag="KITEAPP2",
+            broker_order_id="250101000000002",
+            order_type=OrderType.LIMIT,
+            price=19_900.0,
+            trigger_price=0.0,
+            status=OrderStatus.OPEN,
+            purpose=OrderPurpose.EXIT,
+            ts_ns=desk.advance(1.0),
+        )
+        broker.fail("cancel", BrokerUnavailable("503 Service unavailable"))
+        await trader._foreign(theirs, [])
+        assert cover_of(trader, FUT) == (qty, qty, qty)  # the stop could not be taken off
+        assert await desk.exits.close(FUT, OrderPurpose.FLATTEN, "test", "c1")
+        ended = trader.orders[stop.tag]
+        assert (ended.status, ended.purpose, ended.order_type) == (
+            OrderStatus.CANCELLED, OrderPurpose.STOP, stop.order_type,
+        )  # fmt: skip
+        assert cover_of(trader, FUT) == (qty, 0, qty) and rule_11(trader) == []
+        await trader.journal.flush()
+        assert _events(desk, "OrderModified") == []
+    finally:
+        await desk.close()
+
+
+async def test_a_stop_on_the_wrong_side_is_cancelled_and_the_position_covered(
+    tmp_path: Path,
+) -> None:
+    """A stop that would add to the position (a buy stop under a long) is never kept nor
+    counted as cover: the settle cancels it and places the sell stop the long needs."""
+    desk = await _desk(tmp_path)
+    try:
+        trader, exits = desk.trader, desk.exits
+        await _long(desk)
+        qty = trader.position_qty(FUT)
+        [stop] = working(trader, FUT, OrderPurpose.STOP)
+        await trader.cancel(stop.tag, "test: a wrong one instead")
+        await exits._add_stop(FUT, Side.BUY, qty, [], "test: wrong side", None)
+        [wrong] = working(trader, FUT, OrderPurpose.STOP)
+        assert wrong.side is Side.BUY
+        await exits.settle(FUT, "test")
+        assert trader.orders[wrong.tag].status is OrderStatus.CANCELLED
+        [right] = working(trader, FUT, OrderPurpose.STOP)
+        assert (right.side, right.quantity) == (Side.SELL, qty) and rule_11(trader) == []
+    finally:
+        await desk.close()
