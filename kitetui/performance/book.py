@@ -9,7 +9,7 @@ belongs to (the run, its engine, its symbol, its day, and that day's engine and 
 and a snapshot re-measures only the parts a trade closed in since their row was kept and
 the parts holding a trade still open, whose marks move. A row shows the charges' total
 alone, so the book's tallies keep that (``Tally.totals_only``) and rows are read from
-their sums (``tally_row``), the same figures as ``performance_row`` of ``figures``.
+their sums (``tally_row``), the same figures as the report's ``figures`` give.
 
 A trade belongs to the IST day it closed on (a trade still open: the day of its last
 fill), as in the report's per-day figures.
@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from kitetui.domain import Fill, Order
 from kitetui.money import NO_CHARGES, to_paise
-from kitetui.performance.metrics import ClosedTrade, Figures, Tally, exit_day, trade_day
+from kitetui.performance.metrics import ClosedTrade, Tally, exit_day, trade_day
 from kitetui.performance.trades import FillRecord, RoundTrips, Trade
 from kitetui.views import PerformanceRow, PerformanceView
 
@@ -217,7 +217,7 @@ _tally = Tally.totals_only  # a row shows the charges' total alone (``tally_row`
 
 
 def tally_row(part: PartKey, tally: Tally, strategy: str = "") -> PerformanceRow:
-    """``performance_row`` of ``tally.figures()``, read from the tally's sums: the row
+    """The row of ``tally.figures()`` (the report's), read from the tally's sums: the row
     shows of the charges their total alone, and of the drawdown its amount, so the
     book's tallies keep the total (``Tally.totals_only``) and no ``Figures`` is built."""
     scope, kind, name = part
@@ -240,30 +240,6 @@ def tally_row(part: PartKey, tally: Tally, strategy: str = "") -> PerformanceRow
         expectancy=_maybe_rupees(row.expectancy),
         max_drawdown=_rupees(tally.drawdown.amount),
         turnover=_rupees(tally.turnover),
-    )
-
-
-def performance_row(part: PartKey, figures: Figures, strategy: str = "") -> PerformanceRow:
-    """A part's figures for the screen: rupees rounded half-up to paise from exact."""
-    scope, kind, name = part
-    return PerformanceRow(
-        scope=scope,
-        part=kind,
-        name=name,
-        strategy=strategy,
-        trades=figures.trades,
-        open_trades=figures.open_trades,
-        wins=figures.wins,
-        losses=figures.losses,
-        gross=_rupees(figures.gross_pnl),
-        charges=_rupees(figures.charges.total),
-        net=_rupees(figures.net_pnl),
-        avg_win=_maybe_rupees(figures.avg_win),
-        avg_loss=_maybe_rupees(figures.avg_loss),
-        profit_factor=figures.profit_factor,
-        expectancy=_maybe_rupees(figures.expectancy),
-        max_drawdown=_rupees(figures.max_drawdown.amount),
-        turnover=_rupees(figures.turnover),
     )
 
 

@@ -3,6 +3,7 @@ the whole stream at once, and nothing rebuilt when nothing moved."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -11,17 +12,45 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kitetui.domain import Fill, Product, Side
-from kitetui.money import Charges, FillCost
-from kitetui.performance.book import (
-    PerformanceBook,
-    fill_record,
-    parts_of,
-    performance_row,
-    tally_row,
-)
-from kitetui.performance.metrics import ClosedTrade, Tally, figures, grouped, trade_day
+from kitetui.money import Charges, FillCost, to_paise
+from kitetui.performance.book import PartKey, PerformanceBook, fill_record, parts_of, tally_row
+from kitetui.performance.metrics import ClosedTrade, Figures, Tally, figures, grouped, trade_day
 from kitetui.performance.trades import Trade, round_trips
 from kitetui.views import PerformanceRow
+
+
+def performance_row(part: PartKey, measured: Figures, strategy: str = "") -> PerformanceRow:
+    """The reference a book's row is held to: the report's ``figures`` of the part,
+    rupees rounded half-up to paise from exact (``tally_row`` reads the same from a
+    tally's sums)."""
+
+    def rupees(value: Decimal) -> float:
+        return to_paise(value) / 100
+
+    def maybe(value: Decimal | None) -> float | None:
+        return None if value is None else rupees(value)
+
+    scope, kind, name = part
+    return PerformanceRow(
+        scope=scope,
+        part=kind,
+        name=name,
+        strategy=strategy,
+        trades=measured.trades,
+        open_trades=measured.open_trades,
+        wins=measured.wins,
+        losses=measured.losses,
+        gross=rupees(measured.gross_pnl),
+        charges=rupees(measured.charges.total),
+        net=rupees(measured.net_pnl),
+        avg_win=maybe(measured.avg_win),
+        avg_loss=maybe(measured.avg_loss),
+        profit_factor=measured.profit_factor,
+        expectancy=maybe(measured.expectancy),
+        max_drawdown=rupees(measured.max_drawdown.amount),
+        turnover=rupees(measured.turnover),
+    )
+
 
 D = Decimal
 STRATEGIES = {"e1": "ema_cross", "e2": "mean_reversion"}
@@ -189,13 +218,15 @@ def _assert_rows_are_the_reports(
     )
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(_fill, min_size=1, max_size=24), st.integers(min_value=1, max_value=30_000))
-def test_every_view_along_the_way_is_the_reports_as_a_second_engine_comes(raw, mark) -> None:
-    """Parts that hold the same trades share a tally (a day's whole and the run's part
-    for that day; an engine's part and its scope's whole while it is the scope's only
-    engine): the rows read between fills, before and after a second engine's first
-    closed trade splits a shared part, are the report's for the fills so far."""
+def _feed_and_read(
+    raw: list[tuple],
+    mark: int,
+    read_after: Callable[[int], bool],
+    marked: Callable[[int], bool] = lambda i: True,
+) -> tuple[PerformanceBook, list]:
+    """Fill a book with ``raw`` fills spread over ``_DAYS``; after each fill ``i`` that
+    ``read_after`` picks, its view must be the report's for the fills so far (marked at
+    ``mark`` when ``marked(i)``, else at no mark). The book and its fills' records."""
     book = PerformanceBook()
     fills = []
     marks = {"A": D(mark) / 20, "B": D(mark) / 10}
@@ -205,7 +236,19 @@ def test_every_view_along_the_way_is_the_reports_as_a_second_engine_comes(raw, m
         fill = desk_fill(i, side, qty, price, when, symbol=symbol, engine=engine, brokerage=charge)
         book.add(None, fill)
         fills.append(fill_record(fill, None, i))
-        _assert_rows_are_the_reports(book, fills, marks, day)
+        if read_after(i):
+            _assert_rows_are_the_reports(book, fills, marks if marked(i) else {}, day)
+    return book, fills
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_fill, min_size=1, max_size=24), st.integers(min_value=1, max_value=30_000))
+def test_every_view_along_the_way_is_the_reports_as_a_second_engine_comes(raw, mark) -> None:
+    """Parts that hold the same trades share a tally (a day's whole and the run's part
+    for that day; an engine's part and its scope's whole while it is the scope's only
+    engine): the rows read between fills, before and after a second engine's first
+    closed trade splits a shared part, are the report's for the fills so far."""
+    _feed_and_read(raw, mark, lambda i: True)
 
 
 # quantities of 5 and 10: trades often end flat, so parts are often read with none open
@@ -229,17 +272,7 @@ def test_views_read_at_any_points_are_the_reports_for_the_fills_so_far(raw, mark
     """A part's kept row stands while its tally's count of closed trades is the row's:
     nothing is dropped as a trade closes, so a view read after any number of fills, or
     after none, must still give way in every part a trade closed in since."""
-    book = PerformanceBook()
-    fills = []
-    marks = {"A": D(mark) / 20, "B": D(mark) / 10}
-    for i, (symbol, engine, side, qty, price, charge) in enumerate(raw):
-        day = _DAYS[i * len(_DAYS) // len(raw)]
-        when = ts(day, "09:15") + i * 60_000_000_000
-        fill = desk_fill(i, side, qty, price, when, symbol=symbol, engine=engine, brokerage=charge)
-        book.add(None, fill)
-        fills.append(fill_record(fill, None, i))
-        if i in reads:
-            _assert_rows_are_the_reports(book, fills, marks if i % 2 else {}, day)
+    book, fills = _feed_and_read(raw, mark, reads.__contains__, marked=lambda i: i % 2 == 1)
     _assert_rows_are_the_reports(book, fills, {}, _DAYS[-1])
 
 

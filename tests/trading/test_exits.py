@@ -1038,6 +1038,23 @@ async def test_a_stop_turned_close_is_journaled_with_its_new_identity_at_the_tim
         await desk.close()
 
 
+def _kite_app_close(stop: Order, n: int, ts_ns: int, **changes: object) -> Order:
+    """A sell limit at 19,900 a person placed in Kite's own app to close the position
+    ``stop`` protects (untagged by kitetui: ``KITEAPP<n>``), as Kite reports it."""
+    return replace(
+        stop,
+        tag=f"KITEAPP{n}",
+        broker_order_id=f"25010100000000{n}",
+        order_type=OrderType.LIMIT,
+        price=19_900.0,
+        trigger_price=0.0,
+        status=OrderStatus.OPEN,
+        purpose=OrderPurpose.EXIT,
+        ts_ns=ts_ns,
+        **changes,  # type: ignore[arg-type]
+    )
+
+
 async def test_a_close_placed_outside_kitetui_leaves_the_stop_the_rest(tmp_path: Path) -> None:
     """A person closes part of a protected long from Kite's own app (a sell limit resting,
     not kitetui's): it is taken as a close of the position (``Trader._foreign``), and the
@@ -1049,18 +1066,7 @@ async def test_a_close_placed_outside_kitetui_leaves_the_stop_the_rest(tmp_path:
         await _long(desk)
         qty = trader.position_qty(FUT)
         [stop] = working(trader, FUT, OrderPurpose.STOP)
-        theirs = replace(
-            stop,
-            tag="KITEAPP1",
-            broker_order_id="250101000000001",
-            order_type=OrderType.LIMIT,
-            price=19_900.0,
-            trigger_price=0.0,
-            quantity=qty // 2,
-            status=OrderStatus.OPEN,
-            purpose=OrderPurpose.EXIT,
-            ts_ns=desk.advance(1.0),
-        )
+        theirs = _kite_app_close(stop, 1, desk.advance(1.0), quantity=qty // 2)
         await trader._foreign(theirs, [])
         assert trader.not_ours("KITEAPP1") and FUT not in desk.exits._closing
         assert cover_of(trader, FUT) == (qty, qty - qty // 2, qty // 2)
@@ -1085,17 +1091,7 @@ async def test_a_close_outside_kitetui_of_all_of_it_is_not_doubled_by_turning_th
         await _long(desk)
         qty = trader.position_qty(FUT)
         [stop] = working(trader, FUT, OrderPurpose.STOP)
-        theirs = replace(
-            stop,
-            tag="KITEAPP2",
-            broker_order_id="250101000000002",
-            order_type=OrderType.LIMIT,
-            price=19_900.0,
-            trigger_price=0.0,
-            status=OrderStatus.OPEN,
-            purpose=OrderPurpose.EXIT,
-            ts_ns=desk.advance(1.0),
-        )
+        theirs = _kite_app_close(stop, 2, desk.advance(1.0))
         broker.fail("cancel", BrokerUnavailable("503 Service unavailable"))
         await trader._foreign(theirs, [])
         assert cover_of(trader, FUT) == (qty, qty, qty)  # the stop could not be taken off
