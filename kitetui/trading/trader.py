@@ -94,6 +94,7 @@ _NEW, _OPEN, _COMPLETE = OrderStatus.NEW, OrderStatus.OPEN, OrderStatus.COMPLETE
 _REJECTED, _CANCELLED = OrderStatus.REJECTED, OrderStatus.CANCELLED
 _ENTRY, _STOP = OrderPurpose.ENTRY, OrderPurpose.STOP
 _HALTED = TradingState.HALTED
+_STOP_FILLED, _ORDER_MODIFIED = EventKind.STOP_FILLED, EventKind.ORDER_MODIFIED
 # ``OrderStatus.is_terminal`` as a set (the property is a Python call a read).
 _TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 # A broker's answer whose reason is the broker's own (``_merge``).
@@ -343,9 +344,7 @@ class Trader(TraderRecords, SignalEntries):
 
     def filled_entries(self) -> int:
         """Entry orders of the run that filled (forgotten ones included)."""
-        kept = sum(
-            1 for o in self.orders.values() if o.purpose is OrderPurpose.ENTRY and o.filled_qty
-        )
+        kept = sum(1 for o in self.orders.values() if o.purpose is _ENTRY and o.filled_qty)
         return self._forgotten_entries + kept
 
     def traded_by(self, symbol: str) -> str:
@@ -851,7 +850,7 @@ class Trader(TraderRecords, SignalEntries):
         no longer working. ``ModifyRefused``/``BrokerUnavailable`` propagate: the order
         stands as it was, and the caller decides."""
         order = self.orders.get(tag)
-        if order is None or order.status.is_terminal or tag in self._foreign_heard:
+        if order is None or order.status in _TERMINAL or tag in self._foreign_heard:
             return None  # (an order kitetui did not place is never touched: ``_foreign``)
         try:
             changed = await self.broker.modify(
@@ -885,9 +884,7 @@ class Trader(TraderRecords, SignalEntries):
             )
             self.track(changed)
             await self.journal.write_order_state(changed, self.clock.now_ns)
-        self.record_order_event(
-            order, EventKind.ORDER_MODIFIED, "DEBUG", f"{tag}: {why}" if why else tag
-        )
+        self.record_order_event(order, _ORDER_MODIFIED, "DEBUG", f"{tag}: {why}" if why else tag)
         return changed
 
     async def refresh(self, tag: str) -> Order | None:
@@ -1159,7 +1156,7 @@ class Trader(TraderRecords, SignalEntries):
             # flatten or the kill switch is no "protective stop filled" alarm)
             self.record_order_event(
                 order,
-                EventKind.STOP_FILLED,
+                _STOP_FILLED,
                 "WARNING",
                 f"protective stop filled: {fill.quantity} at {fill.price}",
                 ts_ns=fill.ts_ns,
@@ -1485,7 +1482,7 @@ class Trader(TraderRecords, SignalEntries):
         flatten's): an entry Kite has not answered for yet, cancelled once it is known,
         has what it filled meanwhile closed, not only covered (``_placement_settled``)."""
         for order in self.open_orders():
-            if order.purpose is OrderPurpose.ENTRY and symbol in (None, order.symbol):
+            if order.purpose is _ENTRY and symbol in (None, order.symbol):
                 await self.cancel(order.tag, reason, close_fills=close_fills)
 
     async def flatten_all(self, purpose: OrderPurpose, reason: str) -> int:
