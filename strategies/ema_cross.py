@@ -47,6 +47,11 @@ from strategies.registry import register
 
 __all__ = ["EmaCrossStrategy"]
 
+# The decisions of a bar where the averages crossed, bound once: in Python 3.11 a member
+# read through its class passes ``EnumType.__getattr__``'s hook, ~ten times a global.
+_HOLD, _LONG = SignalKind.HOLD, SignalKind.LONG
+_SHORT, _EXIT = SignalKind.SHORT, SignalKind.EXIT
+
 
 @register
 class EmaCrossStrategy(Strategy):
@@ -118,16 +123,16 @@ class EmaCrossStrategy(Strategy):
         if sign > 0:
             if position_qty > 0:
                 reason = f"{self._reason_up}, already long"
-                return Decision(SignalKind.HOLD, reason, 0.0, indicators)
-            return Decision(SignalKind.LONG, self._reason_up, confidence, indicators)
+                return Decision(_HOLD, reason, 0.0, indicators)
+            return Decision(_LONG, self._reason_up, confidence, indicators)
         if position_qty < 0:
             reason = f"{self._reason_down}, already short"
-            return Decision(SignalKind.HOLD, reason, 0.0, indicators)
+            return Decision(_HOLD, reason, 0.0, indicators)
         if self.params.allow_short:
-            return Decision(SignalKind.SHORT, self._reason_down, confidence, indicators)
+            return Decision(_SHORT, self._reason_down, confidence, indicators)
         if position_qty > 0:
-            return Decision(SignalKind.EXIT, self._reason_down, confidence, indicators)
-        return Decision(SignalKind.HOLD, f"{self._reason_down}, shorts disabled", 0.0, indicators)
+            return Decision(_EXIT, self._reason_down, confidence, indicators)
+        return Decision(_HOLD, f"{self._reason_down}, shorts disabled", 0.0, indicators)
 
     def column_decider(self) -> ColumnDecider:
         return _Columns(self)

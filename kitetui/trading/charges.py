@@ -157,6 +157,10 @@ _CLASS_VENUES: Mapping[ChargeClass, tuple[str, ...]] = {
     ChargeClass.COMMODITY_FUTURES: ("MCX",),
 }
 _SIDE_WORDS: Mapping[str, Side] = {"buy": Side.BUY, "sell": Side.SELL}
+# Read on every order's charges, bound once: in Python 3.11 a member read through its
+# class (``Product.MIS``) passes ``EnumType.__getattr__``'s hook, ~ten times a global.
+_EQUITY, _MIS, _CNC = SegmentKind.EQUITY, Product.MIS, Product.CNC
+_INTRADAY, _DELIVERY = ChargeClass.EQUITY_INTRADAY, ChargeClass.EQUITY_DELIVERY
 
 
 def segment_kind(segment: str) -> SegmentKind:
@@ -177,11 +181,11 @@ def venue(exchange: str) -> str:
 
 def charge_class(kind: SegmentKind, product: Product) -> ChargeClass:
     """Cash equity splits by product (MIS intraday, CNC delivery); derivatives do not."""
-    if kind is SegmentKind.EQUITY:
-        if product is Product.MIS:
-            return ChargeClass.EQUITY_INTRADAY
-        if product is Product.CNC:
-            return ChargeClass.EQUITY_DELIVERY
+    if kind is _EQUITY:
+        if product is _MIS:
+            return _INTRADAY
+        if product is _CNC:
+            return _DELIVERY
         raise ChargeError(f"cash equity takes product MIS or CNC, not {product}")
     return ChargeClass(kind.value)
 
@@ -739,7 +743,7 @@ class ChargeCalculator:
         rates = self.table.rates(spec.trade_date, kind, spec.exchange, spec.side, spec.underlying)
         if spec.settlement is not None:
             return OrderCharges(spec=spec, rates=self._settlement_rates(spec, kind, rates))
-        if kind is not ChargeClass.EQUITY_DELIVERY:
+        if kind is not _DELIVERY:
             return OrderCharges(spec=spec, rates=rates)
         intraday = self.table.rates(
             spec.trade_date, ChargeClass.EQUITY_INTRADAY, spec.exchange, spec.side, spec.underlying

@@ -50,6 +50,9 @@ __all__ = [
 
 REASON = "expiry settlement"
 _HEAD = f"{REASON} ("  # ``reason``'s text up to the kind (``kind_of``)
+# Read on every fill (``is_lapse``), bound once: in Python 3.11 a member read through
+# its class passes ``EnumType.__getattr__``'s hook, ~ten times a global's cost.
+_LAPSE = SettlementKind.LAPSE
 
 _CHARGED_AS: Mapping[SettlementKind, str] = {
     SettlementKind.EXERCISE: (
@@ -105,7 +108,7 @@ def is_lapse(order: Order | None) -> bool:
     """Whether ``order`` closes an option that lapsed: its fill is at zero (NSE's
     settlement price of an option out of the money), the one fill at zero a ledger
     takes (``Portfolio.apply_fill``)."""
-    return order is not None and kind_of(order.reason) is SettlementKind.LAPSE
+    return order is not None and kind_of(order.reason) is _LAPSE
 
 
 def charged_as(kind: SettlementKind) -> str:

@@ -65,6 +65,9 @@ __all__ = ["ChargedFill", "FillCharger", "order_spec"]
 
 # ``evolve(fill, charges=...)`` compiled once (``drafts.copier``): every fill is charged.
 _with_charges = copier(Fill, "charges")
+# Read on every order's charges, bound once: in Python 3.11 a member read through its
+# class (``SegmentKind.EQUITY``) passes ``EnumType.__getattr__``'s hook.
+_EQUITY = SegmentKind.EQUITY
 
 
 def order_spec(
@@ -76,7 +79,7 @@ def order_spec(
     symbol the broker squared off earlier that day, ``auto_square_off.broker_orders``),
     and whether it is a contract's settlement at expiry (``expiry_settlement``: priced
     as the exercise, assignment, lapse or future settlement its reason names)."""
-    exchange = order.exchange.value
+    exchange = order.exchange._value_  # (``.value`` is a Python property: a call a read)
     if instrument is not None and instrument.segment:
         kind = segment_kind(instrument.segment)
         exchange = instrument.exchange or exchange
@@ -91,9 +94,7 @@ def order_spec(
         side=order.side,
         trade_date=ist_date(ts_ns),
         underlying=underlying,
-        squared_off=auto_square_off.broker_orders(
-            order, kind is SegmentKind.EQUITY, squared_before
-        ),
+        squared_off=auto_square_off.broker_orders(order, kind is _EQUITY, squared_before),
         settlement=expiry_settlement.kind_of(order.reason),
     )
 

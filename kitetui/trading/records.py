@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 # Read on every signal and decision, bound once (a member read through its class passes
 # ``EnumType.__getattr__``'s hook in Python 3.11).
 _HOLD, _ALLOW = SignalKind.HOLD, RiskVerdict.ALLOW
+_BAR_SKIPPED = EventKind.BAR_SKIPPED
 
 _DECISION_EVENTS = {
     RiskVerdict.REDUCE: EventKind.RISK_REDUCED,
@@ -109,7 +110,7 @@ class TraderRecords:
         self.record_event(
             Event(
                 ts_ns=bar.end_ns,
-                kind=EventKind.BAR_SKIPPED,
+                kind=_BAR_SKIPPED,
                 level="DEBUG",
                 symbol=bar.symbol,
                 engine=engine.name,

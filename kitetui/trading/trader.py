@@ -93,8 +93,8 @@ ActNow = Callable[[str, Callable[[], Awaitable[None]]], bool]
 _NEW, _OPEN, _COMPLETE = OrderStatus.NEW, OrderStatus.OPEN, OrderStatus.COMPLETE
 _REJECTED, _CANCELLED = OrderStatus.REJECTED, OrderStatus.CANCELLED
 _ENTRY, _STOP = OrderPurpose.ENTRY, OrderPurpose.STOP
-_MODIFIED = EventKind.ORDER_MODIFIED
 _HALTED = TradingState.HALTED
+_STOP_FILLED, _MODIFIED = EventKind.STOP_FILLED, EventKind.ORDER_MODIFIED
 # ``OrderStatus.is_terminal`` as a set (the property is a Python call a read).
 _TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 # A broker's answer whose reason is the broker's own (``_merge``).
@@ -344,9 +344,7 @@ class Trader(TraderRecords, SignalEntries):
 
     def filled_entries(self) -> int:
         """Entry orders of the run that filled (forgotten ones included)."""
-        kept = sum(
-            1 for o in self.orders.values() if o.purpose is OrderPurpose.ENTRY and o.filled_qty
-        )
+        kept = sum(1 for o in self.orders.values() if o.purpose is _ENTRY and o.filled_qty)
         return self._forgotten_entries + kept
 
     def traded_by(self, symbol: str) -> str:
@@ -1166,7 +1164,7 @@ class Trader(TraderRecords, SignalEntries):
             # flatten or the kill switch is no "protective stop filled" alarm)
             self.record_order_event(
                 order,
-                EventKind.STOP_FILLED,
+                _STOP_FILLED,
                 "WARNING",
                 f"protective stop filled: {fill.quantity} at {fill.price}",
                 ts_ns=fill.ts_ns,
@@ -1492,7 +1490,7 @@ class Trader(TraderRecords, SignalEntries):
         flatten's): an entry Kite has not answered for yet, cancelled once it is known,
         has what it filled meanwhile closed, not only covered (``_placement_settled``)."""
         for order in self.open_orders():
-            if order.purpose is OrderPurpose.ENTRY and symbol in (None, order.symbol):
+            if order.purpose is _ENTRY and symbol in (None, order.symbol):
                 await self.cancel(order.tag, reason, close_fills=close_fills)
 
     async def flatten_all(self, purpose: OrderPurpose, reason: str) -> int:
