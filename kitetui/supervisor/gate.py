@@ -523,8 +523,17 @@ class Supervisor:
         """The items of the batch that pass, each after the held prints it confirmed.
 
         Most prints pass alone and trade nothing: they go through synchronously, and
-        only a print that filled or triggered an order waits on the trader."""
-        accepted: list[Item] = []
+        only a print that filled or triggered an order waits on the trader.
+
+        While every item so far is a bar accepted here, the accepted items are the
+        batch's first ``taken`` and nothing is appended (``accepted`` is None): the list
+        is made from the batch at the first item that is not one (not accepted, or
+        accepted elsewhere with the prints it released). The bars are tallied in
+        ``taken`` and added to the run's count before anything awaits (a snapshot
+        taken meanwhile sees every bar accepted so far) and at the end. A quiet bar's
+        ``append`` and attribute increment were a good part of the loop's steps."""
+        accepted: list[Item] | None = None  # None: the batch's first ``taken`` items
+        taken = counted = 0  # bars accepted here; of them, added to ``summary.bars``
         validator = self.validator
         check, check_bar = validator.check, validator.check_bar
         known = self._known
@@ -556,9 +565,15 @@ class Supervisor:
         for item in batch:
             symbol = item.symbol
             if symbol not in known:  # before the validator: its notes would follow
+                if accepted is None:
+                    accepted = batch[:taken]
                 self._unknown(symbol, ts)
                 continue
             if type(item) is not Bar:
+                if accepted is None:
+                    accepted = batch[:taken]
+                summary.bars += taken - counted
+                counted = taken
                 reason = check(item)
                 if reason is None and not validator.has_news:  # the common case
                     if self._accept(item, ts, warm, accepted):
@@ -578,6 +593,10 @@ class Supervisor:
                     settle(symbol, start)
                 reason = check_bar(item)
                 if reason is not None or validator.has_news:
+                    if accepted is None:
+                        accepted = batch[:taken]
+                    summary.bars += taken - counted
+                    counted = taken
                     await self._refused_or_news(item, reason, ts, warm, accepted)
                     continue
                 gap = gap_check(item)
@@ -586,14 +605,15 @@ class Supervisor:
                 if item.volume:
                     turnover[symbol] = turnover.get(symbol, 0.0) + item.close * item.volume
             # ``_accept``, a bar
-            summary.bars += 1
+            taken += 1
             price = item.close
             last_prices[symbol] = price
             if symbol in held:
                 mark(symbol, price)
             else:
                 marks[symbol] = price
-            accepted.append(item)
+            if accepted is not None:
+                accepted.append(item)
             if (symbol not in resting and not untaken) or warm:
                 continue
             if not untaken:
@@ -603,13 +623,18 @@ class Supervisor:
             filled = on_market(item)
             if filled:
                 self._filled = filled
+                summary.bars += taken - counted
+                counted = taken
                 await self._react()
                 continue
             triggered = take_triggered()
             if triggered:
                 self._triggered = triggered
+                summary.bars += taken - counted
+                counted = taken
                 await self._react()
-        return accepted
+        summary.bars += taken - counted
+        return batch if accepted is None else accepted
 
     async def _refused_or_news(
         self, item: Item, reason: str | None, ts: int, warm: bool, accepted: list[Item]
