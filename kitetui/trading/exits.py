@@ -205,11 +205,13 @@ class ExitManager:
     def unsent_closes(self) -> list[str]:
         """Symbols whose close is under way but not at the exchange: no closing order of
         theirs works (a placement or a stop's turning into the close was not accepted,
-        and waits on its retry). A person told "order placed" believed it was there."""
+        and waits on its retry). A person told "order placed" believed it was there.
+        Not one whose position Kite holds none of (``hold_unconfirmed``): nothing is due."""
         return [
             symbol
             for symbol in self._closing
-            if self.trader.position_qty(symbol) and not self._working(symbol)[1]
+            if abs(self.trader.position_qty(symbol)) > self._missing(symbol)
+            and not self._working(symbol)[1]
         ]
 
     @staticmethod
