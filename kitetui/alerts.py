@@ -59,6 +59,7 @@ EVENT_ALERTS: Mapping[str, tuple[str, str]] = {
     EventKind.POSITION_NAKED: ("Position NAKED", "ERROR"),
     EventKind.AUTO_SQUARED_OFF: ("Squared off by the broker", "ERROR"),
     EventKind.ORDER_LAPSED: ("Order lapsed unheard", "WARNING"),
+    EventKind.POSITION_UNCONFIRMED: ("Position not held at Kite", "ERROR"),
     EventKind.EXPIRY_SETTLED: ("Held into expiry", "WARNING"),
     "KillSwitch": ("Kill switch", "ERROR"),
 }

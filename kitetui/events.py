@@ -91,6 +91,10 @@ class EventKind(StrEnum):
     CLOSE_NOT_SENT = "CloseNotSent"  # Kite was flat already: its stop had filled first
     POSITION_NAKED = "PositionNaked"
     POSITION_COVERED = "PositionCovered"
+    # an earlier day's exit order written off while Kite holds less of the position than
+    # kitetui (it may have filled unheard): cover capped at Kite's, entries blocked
+    POSITION_UNCONFIRMED = "PositionUnconfirmed"
+    POSITION_CONFIRMED = "PositionConfirmed"  # Kite holds it all again (or it is flat)
 
     # -- venues: Kite, the feed, the reconciler -----------------------------------------
     KITE_TOKEN_LOADED = "KiteTokenLoaded"

@@ -197,6 +197,14 @@ class CommandHandler:
         if trader.position_qty(symbol) == 0:
             return CommandResult(False, f"no open position in {symbol}")
         placed = await trader.flatten(symbol, OrderPurpose.FLATTEN, "manual flatten")
+        held = trader.exits.held_as(symbol)
+        if held is not None:  # Kite holds less than kitetui: only that is closed
+            qty = trader.position_qty(symbol)
+            return CommandResult(
+                placed,
+                f"flatten {symbol}: closing at most what Kite holds of kitetui's {qty:+d}, "
+                f"not the {held[0]} it is not known to hold ({held[1]})",
+            )
         if not placed:
             return CommandResult(False, f"flatten {symbol}: already working")
         if symbol in trader.exits.unsent_closes():

@@ -162,6 +162,11 @@ class ExitManager:
         self._all_quiet: tuple[int, int] | None = None
         # symbol -> (its order changes, ``_working``'s split of its orders at that count)
         self._split: dict[str, tuple[int, tuple[list[Order], list[Order], list[Order]]]] = {}
+        # symbol -> (how much of the position Kite is not known to hold, why): live, an
+        # earlier day's exit order written off as lapsed while Kite's positions showed less
+        # than ours, or could not be read (``Trader.hold_to_broker``). No stop or close
+        # goes out for that part: one would open the other side at Kite.
+        self._unconfirmed: dict[str, tuple[int, str]] = {}
 
     def forget(self, tag: str) -> None:
         """A finished order the trader forgets: its re-price bookkeeping goes too (only a
@@ -200,11 +205,13 @@ class ExitManager:
     def unsent_closes(self) -> list[str]:
         """Symbols whose close is under way but not at the exchange: no closing order of
         theirs works (a placement or a stop's turning into the close was not accepted,
-        and waits on its retry). A person told "order placed" believed it was there."""
+        and waits on its retry). A person told "order placed" believed it was there.
+        Not one whose position Kite holds none of (``hold_unconfirmed``): nothing is due."""
         return [
             symbol
             for symbol in self._closing
-            if self.trader.position_qty(symbol) and not self._working(symbol)[1]
+            if abs(self.trader.position_qty(symbol)) > self._missing(symbol)
+            and not self._working(symbol)[1]
         ]
 
     @staticmethod
@@ -218,6 +225,10 @@ class ExitManager:
         qty = abs(self.trader.position_qty(symbol))
         if not self.market_open:
             return Protection("CLOSED", "market closed: cover at the open")
+        unconfirmed = self._unconfirmed.get(symbol)
+        if unconfirmed is not None:
+            held = max(0, qty - unconfirmed[0])
+            return Protection("NAKED", f"NAKED Kite holds {held}/{qty}: cover {held} at most")
         stops, closing, _ = self._working(symbol)
         close = self._closing.get(symbol)
         if close is not None or closing:
@@ -246,8 +257,13 @@ class ExitManager:
 
     def _is_naked(self, symbol: str, qty: int) -> bool:
         """``protection(symbol).state == "NAKED"`` without its words (checked after every
-        settle, for every protected symbol on every timer pass)."""
-        if not self.market_open or symbol in self._closing:
+        settle, for every protected symbol on every timer pass). A position Kite is not
+        known to hold all of is: part of it has no cover, whatever Kite holds."""
+        if not self.market_open:
+            return False
+        if self._unconfirmed and symbol in self._unconfirmed:
+            return True
+        if symbol in self._closing:
             return False
         stops, closing, _ = self._working(symbol)
         if closing:
@@ -257,6 +273,43 @@ class ExitManager:
     def naked(self) -> dict[str, str]:
         """Symbols without cover, and why: the alarm line shows them."""
         return dict(self._naked)
+
+    def unconfirmed(self) -> dict[str, int]:
+        """Symbols whose position Kite is not known to hold all of: how much it lacks."""
+        return {symbol: missing for symbol, (missing, _) in self._unconfirmed.items()}
+
+    def held_as(self, symbol: str) -> tuple[int, str] | None:
+        """``symbol``'s hold: (what Kite is not known to hold, why), or None."""
+        return self._unconfirmed.get(symbol)
+
+    def hold_unconfirmed(self, symbol: str, missing: int, why: str) -> None:
+        """Cover ``symbol`` for no more than its position less ``missing`` (what Kite is
+        not known to hold), stops and closes alike, until ``release_unconfirmed``; the
+        NAKED alarm says ``why`` from the next pass of the rule. ``missing`` is kept as
+        a difference: a fill of ours moves Kite's position and ours alike."""
+        before = self._unconfirmed.get(symbol)
+        self._unconfirmed[symbol] = (missing, why)
+        if before is None or before[1] != why:
+            self._naked.pop(symbol, None)  # raised again with this why
+        self._quiet.pop(symbol, None)
+        self._all_quiet = None
+
+    def release_unconfirmed(self, symbol: str) -> bool:
+        """Kite holds the whole position again (or it is flat): covered as any other from
+        the next pass; True if it was held."""
+        if self._unconfirmed.pop(symbol, None) is None:
+            return False
+        self._naked.pop(symbol, None)  # (a pass raises it again if still naked)
+        self._quiet.pop(symbol, None)
+        self._all_quiet = None
+        return True
+
+    def _missing(self, symbol: str) -> int:
+        """What ``hold_unconfirmed`` keeps out of ``symbol``'s cover (0 almost always)."""
+        if not self._unconfirmed:
+            return 0
+        held = self._unconfirmed.get(symbol)
+        return held[0] if held is not None else 0
 
     def _lock(self, symbol: str) -> asyncio.Lock:
         lock = self._locks.get(symbol)
@@ -661,8 +714,9 @@ class ExitManager:
         theirs: int = 0,
     ) -> None:
         """Not closing: protective stops must cover exactly the position, less what the
-        broker's own orders are closing of it (``theirs``)."""
-        need = max(0, abs(qty) - theirs)
+        broker's own orders are closing of it (``theirs``) and what Kite is not known
+        to hold (``hold_unconfirmed``)."""
+        need = max(0, abs(qty) - theirs - self._missing(symbol))
         side = _SELL if qty > 0 else _BUY
         if stops:  # (none after an entry's fill: no list of none made twice)
             wrong = [o for o in stops if o.side is not side]
@@ -676,8 +730,10 @@ class ExitManager:
             await self._add_stop(symbol, side, need - covered, stops, cause, ts_ns)
 
     async def _work_close(self, symbol: str, qty: int, close: _Close) -> None:
-        """Closing: stops become closing orders in place; the rest is placed or trimmed."""
-        need = abs(qty)
+        """Closing: stops become closing orders in place; the rest is placed or trimmed.
+        What Kite is not known to hold (``hold_unconfirmed``) is never closed: a close
+        of it would open the other side at Kite."""
+        need = max(0, abs(qty) - self._missing(symbol))
         side = _SELL if qty > 0 else _BUY
         due = close.retry_due_ns == 0 or self.now_ns() >= close.retry_due_ns
         stops, closing, _ = self._working(symbol)
@@ -1115,8 +1171,11 @@ class ExitManager:
             return
         if symbol in self._naked:
             return
+        unconfirmed = self._unconfirmed.get(symbol)
         why = (
-            "the exchange refused its stop"
+            unconfirmed[1]
+            if unconfirmed is not None
+            else "the exchange refused its stop"
             if symbol in self._stop_refused
             else "no protective level known"
             if symbol not in self.levels
@@ -1129,7 +1188,13 @@ class ExitManager:
                 kind=EventKind.POSITION_NAKED,
                 level="ERROR",
                 symbol=symbol,
-                message=f"{symbol} {qty:+d} has no protective order and no exit working: {why}",
+                message=f"{symbol} {qty:+d} "
+                + (
+                    "is covered for what Kite holds at most"
+                    if unconfirmed is not None
+                    else "has no protective order and no exit working"
+                )
+                + f": {why}",
             )
         )
 

@@ -36,6 +36,7 @@ from kitetui.domain import (
     OrderPurpose,
     OrderStatus,
     OrderType,
+    Position,
     Product,
     RiskVerdict,
     Side,
@@ -68,6 +69,30 @@ from kitetui.views import BlockedView, EventView, SignalView
 # In the reason of an order taken over from the broker (``Trader._foreign``), so a restart
 # knows it again.
 NOT_OURS = "not kitetui's"
+# The reason of a DAY order written off because Kite no longer lists it
+# (``Trader.lapse_earlier_orders``): a restart finds the exit orders among them again.
+LAPSED = "lapsed at the close"
+# The start of a symbol block's reason while Kite is not known to hold the position
+# (``Trader.hold_to_broker``): only that block is lifted when Kite holds it again.
+UNCONFIRMED_BLOCK = "position not confirmed at Kite"
+# What covers or closes a position: an earlier day's one written off is checked against
+# Kite's positions before the position is covered again.
+_EXIT_PURPOSES = frozenset(
+    {OrderPurpose.STOP, OrderPurpose.EXIT, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN}
+)
+
+#: Kite's net positions summed by (symbol, product), signed (``Trader.hold_to_broker``).
+Holdings = Mapping[tuple[str, Product], int]
+
+
+def broker_holdings(positions: list[Position]) -> dict[tuple[str, Product], int]:
+    """Kite's positions as ``Holdings`` (a symbol may have a row per product)."""
+    held: dict[tuple[str, Product], int] = {}
+    for position in positions:
+        key = (position.symbol, position.product)
+        held[key] = held.get(key, 0) + position.quantity
+    return held
+
 
 if TYPE_CHECKING:
     from datetime import date
@@ -1045,7 +1070,9 @@ class Trader(TraderRecords, SignalEntries):
             f"{order.symbol} lane: cancelled, never sent",
         )
 
-    async def lapse_earlier_orders(self, session_day: date, working: set[str]) -> int:
+    async def lapse_earlier_orders(
+        self, session_day: date, working: set[str], held: Holdings | None = None
+    ) -> int:
         """Live: every DAY order of ours placed before ``session_day`` that the broker's
         book does not list as working (``working``: the tags it does) ends CANCELLED,
         and its symbol is covered again; how many there were.
@@ -1057,7 +1084,14 @@ class Trader(TraderRecords, SignalEntries):
         order is no longer in the book. A stop from yesterday would then count as cover
         here while nothing rests at the exchange, and the position would be shown
         protected while it is naked. The book decides, not the date alone: an order the
-        desk stamped with yesterday's clock may have reached the exchange today."""
+        desk stamped with yesterday's clock may have reached the exchange today.
+
+        But an exit order (a stop, a close) that is gone may have *filled* unheard just
+        before the close: Kite is then flat, or holds less, and a stop placed again for
+        the whole position would, once it triggers, open the other side. So before one is
+        written off its symbol is held to Kite's positions (``held``, read with the book;
+        None when they could not be read: nothing is covered until they are), and every
+        symbol held so far is looked at again with them (``hold_to_broker``)."""
         lapsed = [
             order
             for order in self.open_orders()
@@ -1077,29 +1111,134 @@ class Trader(TraderRecords, SignalEntries):
                 "book today: a DAY order does not outlive its session, and its end was never "
                 "heard",
             )
+        exits = {o.symbol for o in lapsed if o.purpose in _EXIT_PURPOSES}
+        for symbol in sorted(exits):  # before the write-off covers it again
+            await self.hold_to_broker(symbol, held, settle=False)
+        for order in lapsed:
             await self.on_order_state(
-                evolve(order, status=OrderStatus.CANCELLED, reason="lapsed at the close"),
-                before=order,
+                evolve(order, status=OrderStatus.CANCELLED, reason=LAPSED), before=order
             )
+        if held is not None:
+            for symbol in sorted(set(self.exits.unconfirmed()) - exits):
+                await self.hold_to_broker(symbol, held)
         return len(lapsed)
 
-    async def lapse_unlisted(self, session_day: date) -> None:
-        """``lapse_earlier_orders`` against the broker's book read now; a book that
-        cannot be read leaves them to the reconciler's next pass (it says so)."""
-        try:
-            working = {order.tag for order in await self.broker.open_orders()}
-        except BrokerError as exc:
+    def lapsed_exit_symbols(self) -> list[str]:
+        """Open positions with an exit order written off as lapsed in this run: after a
+        restart, held to Kite's positions again (the hold lives in memory only)."""
+        return sorted(
+            {
+                order.symbol
+                for order in self.orders.values()
+                if order.reason == LAPSED
+                and order.purpose in _EXIT_PURPOSES
+                and self.portfolio.quantity(order.symbol)
+            }
+        )
+
+    async def hold_to_broker(
+        self, symbol: str, held: Holdings | None, *, settle: bool = True
+    ) -> None:
+        """Cover ``symbol`` for no more than Kite holds of it in our direction.
+
+        Where Kite holds less than kitetui's books (an exit order that may have filled
+        unheard), no fill price is guessed into the ledger: the difference is said
+        (``PositionUnconfirmed``, an alarm), entries in the symbol are blocked, the cover
+        is capped at what Kite holds (``ExitManager.hold_unconfirmed``) and the position
+        is left for the trader to resolve. ``held`` None (Kite's positions not read):
+        nothing is covered until a read says how much. Where Kite holds it all again (or
+        kitetui's books are flat) the hold and the block are lifted, said
+        (``PositionConfirmed``), and the position covered (``settle``)."""
+        position = self.portfolio.position(symbol)
+        ours = position.quantity if position is not None else 0
+        was = self.exits.held_as(symbol)
+        if position is None or not ours:
+            missing, theirs = 0, 0
+        elif held is None:
+            missing, theirs = abs(ours), 0
+        else:
+            theirs = held.get((symbol, position.product), 0)
+            missing = max(0, abs(ours) - max(0, theirs if ours > 0 else -theirs))
+        if not missing:
+            if self.exits.release_unconfirmed(symbol):
+                if self.risk.blocked_symbols.get(symbol, "").startswith(UNCONFIRMED_BLOCK):
+                    del self.risk.blocked_symbols[symbol]
+                self.record_event(
+                    Event(
+                        ts_ns=self.clock.now_ns,
+                        kind=EventKind.POSITION_CONFIRMED,
+                        symbol=symbol,
+                        message=(
+                            f"{symbol} {ours:+d}: Kite holds it all: covered as any position"
+                            if ours
+                            else f"{symbol}: flat in kitetui's books, no longer held to Kite's"
+                        )
+                        + ", entries allowed again",
+                        data={"kite": theirs, "kitetui": ours},
+                    )
+                )
+                if settle:
+                    await self.exits.settle(symbol, cause=f"held{self.clock.now_ns}")
+            return
+        assert position is not None  # (``missing`` is 0 without one)
+        product = position.product.value
+        if held is None:
+            why = "Kite's positions not read: no cover until a read says how much it holds"
+        else:
+            why = (
+                f"Kite holds {theirs:+d} {product}, kitetui {ours:+d}: its exit order may "
+                f"have filled unheard; covered for {abs(ours) - missing} at most, entries "
+                "blocked; resolve it in Kite or flatten"
+            )
+        self.exits.hold_unconfirmed(symbol, missing, why)
+        self.risk.block_symbol(symbol, f"{UNCONFIRMED_BLOCK}: {why}")
+        if held is not None and was != (missing, why):
             self.record_event(
                 Event(
                     ts_ns=self.clock.now_ns,
-                    kind=EventKind.RECONCILE_FAILED,
-                    level="WARNING",
-                    message=f"the order book could not be read to find orders that lapsed "
-                    f"overnight: the reconciler tries again ({exc})",
+                    kind=EventKind.POSITION_UNCONFIRMED,
+                    level="ERROR",
+                    symbol=symbol,
+                    engine=position.engine,
+                    message=f"{symbol}: {why}",
+                    data={"kite": theirs, "kitetui": ours, "product": product},
                 )
             )
+        if settle:
+            await self.exits.settle(symbol, cause=f"held{self.clock.now_ns}")
+
+    async def lapse_unlisted(self, session_day: date) -> None:
+        """``lapse_earlier_orders`` against the broker's book and positions read now; a
+        book that cannot be read leaves them to the reconciler's next pass (it says so),
+        as do positions that cannot be read (what lapsed is written off, its symbol not
+        covered until a read of the positions says how much Kite holds). After a
+        restart, a symbol held to Kite's positions before is held again first."""
+        try:
+            working = {order.tag for order in await self.broker.open_orders()}
+        except BrokerError as exc:
+            self._not_read("order book", exc)
             return
-        await self.lapse_earlier_orders(session_day, working)
+        try:
+            held: Holdings | None = broker_holdings(await self.broker.positions())
+        except BrokerError as exc:
+            self._not_read("positions", exc)
+            held = None
+        known = self.exits.unconfirmed()
+        for symbol in self.lapsed_exit_symbols():
+            if symbol not in known:
+                await self.hold_to_broker(symbol, held, settle=False)
+        await self.lapse_earlier_orders(session_day, working, held)
+
+    def _not_read(self, what: str, exc: BrokerError) -> None:
+        self.record_event(
+            Event(
+                ts_ns=self.clock.now_ns,
+                kind=EventKind.RECONCILE_FAILED,
+                level="WARNING",
+                message=f"Kite's {what} could not be read to find orders that lapsed "
+                f"overnight: the reconciler tries again ({exc})",
+            )
+        )
 
     # -- fills ---------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from kitetui.domain import Event, OrderStatus
 from kitetui.events import EventKind
 from kitetui.kite.session import LoginRequired
 from kitetui.market.feeds import LiveFeed
-from kitetui.trading.trader import Trader
+from kitetui.trading.trader import Trader, broker_holdings
 
 ALARM_AFTER = 3  # failed passes in a row before the alarm
 
@@ -108,12 +108,16 @@ class Reconciler:
 
     async def reconcile(self) -> list[str]:
         """Compare positions and open orders with the broker; the differences seen."""
-        broker_positions = {p.symbol: p.quantity for p in await self.broker.positions()}
+        positions = await self.broker.positions()
+        broker_positions = {p.symbol: p.quantity for p in positions}
         broker_open = {o.tag for o in await self.broker.open_orders()}
         self.trader.note_exchange_ns(self.broker.exchange_ns)
         # Orders of an earlier day that Kite no longer lists lapsed unheard: written off,
-        # and their positions covered again (``Trader.lapse_earlier_orders``).
-        await self.trader.lapse_earlier_orders(ist_date(self.clock.now_ns), broker_open)
+        # and their positions covered again for no more than Kite holds of them; a
+        # position held to Kite's so far is looked at again (``Trader.lapse_earlier_orders``).
+        await self.trader.lapse_earlier_orders(
+            ist_date(self.clock.now_ns), broker_open, broker_holdings(positions)
+        )
         ours = {p.symbol: p.quantity for p in self.trader.portfolio.open_positions()}
         our_open = {o.tag for o in self.trader.open_orders() if o.status is not OrderStatus.NEW}
         drift = []

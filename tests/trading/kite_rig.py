@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kitetui.brokers.kite import KiteBroker
 from kitetui.brokers.ratelimit import KiteRateLimits
-from kitetui.clock import DataClock
+from kitetui.clock import DataClock, ist_date
 from kitetui.config import ExitConfig, RiskConfig, SizingConfig
 from kitetui.domain import OrderPurpose, Side, SignalKind
 from kitetui.market.instruments import InstrumentMaster
@@ -72,7 +72,10 @@ class Rig:
         self.restarts = 0
         self.steps = 0
 
-    async def start(self) -> None:
+    async def start(self, lapse: bool = False) -> None:
+        """The desk (again, after a restart). ``lapse``: a restarted desk writes off the
+        earlier day's orders Kite no longer lists before it covers its positions, in
+        ``Recovery.finish``'s order."""
         self.db = await asyncio.wait_for(open_database(self.folder / "state.db"), 10)
         if not self.restarts:
             await create_run(self.db, "run1", "live", "t.yaml", "h")
@@ -131,17 +134,20 @@ class Rig:
             self.trader.exits.rebuild(last)
             await self.poll()
             await self.deliver()
+            if lapse:
+                await self.trader.lapse_unlisted(ist_date(self.clock.now_ns))
             for symbol in (SYMBOL, OPTION):
                 await self.trader.exits.settle(symbol, cause=f"restart{self.restarts}")
 
-    async def restart(self) -> None:
-        """The process dies: what was not journaled is gone, the exchange goes on."""
+    async def restart(self, lapse: bool = False) -> None:
+        """The process dies: what was not journaled is gone, the exchange goes on
+        (``lapse``: as ``start``'s)."""
         await self.lanes.drain()  # (a placement under way is not cut in half here)
         self.updates.clear()  # the websocket's undelivered updates die with it
         await self.journal.close()
         await self.db.close()
         self.restarts += 1
-        await self.start()
+        await self.start(lapse)
 
     async def deliver(self, settled: bool = True) -> None:
         """The exchange's updates so far; ``settled``: after the entries still being
