@@ -169,8 +169,11 @@ class Engine:
     async def deliver(self, items: Sequence[Tick | Bar]) -> None:
         """Hand a batch to the engine's task (or, inline, process it here) and wait
         until it has been processed."""
-        if self.inline:
-            await self._process_caught(items)
+        if self.inline:  # ``_process_caught`` spelled out: a coroutine fewer a batch
+            try:
+                await self.process(items)
+            except Exception as exc:  # decided as ``_process_caught`` decides it
+                self.fail(exc)
             return
         if self.task is None or self.task.done():
             await self.process(items)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Protocol
 
 from kitetui.domain import Tick
@@ -43,8 +43,10 @@ class Feed(Protocol):
         """Batches of equal event time (and, live, order updates in arrival order)."""
         ...
 
-    async def pace(self, ts_ns: int) -> None:
-        """Wait until the batch at ``ts_ns`` is due (a paced replay); live: at once."""
+    def pace(self, ts_ns: int) -> Awaitable[None] | None:
+        """What to await before the batch at ``ts_ns`` is due (a paced replay's sleep, a
+        yield to the loop), or None when it is due now (live, and most batches of a
+        replay at full speed: no coroutine is made for them, ``Pacer.pause``)."""
         ...
 
     async def close(self) -> None: ...
@@ -67,9 +69,9 @@ class ReplayFeed:
         for batch in self._batches:
             yield batch
 
-    async def pace(self, ts_ns: int) -> None:
-        if self.pacer is not None:
-            await self.pacer.wait(ts_ns)
+    def pace(self, ts_ns: int) -> Awaitable[None] | None:
+        pacer = self.pacer
+        return None if pacer is None else pacer.pause(ts_ns)
 
     async def close(self) -> None:
         return None
@@ -177,8 +179,9 @@ class LiveFeed:
             return batches.popleft()[1]
         return None
 
-    async def pace(self, ts_ns: int) -> None:
+    def pace(self, ts_ns: int) -> Awaitable[None] | None:
         """The live market paces itself."""
+        return None
 
     async def items(self) -> AsyncIterator[Batch | OrderUpdate]:
         """Batches and updates in arrival order, until ``close`` (then what is queued

@@ -27,7 +27,15 @@ import asyncio
 import heapq
 import time
 from bisect import bisect_left
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import partial
@@ -197,12 +205,16 @@ class Pacer:
         self._last_ts = None
         self._target = None
 
-    async def wait(self, ts_ns: int) -> None:
+    def pause(self, ts_ns: int) -> Awaitable[None] | None:
+        """The sleep to await before the batch at ``ts_ns``, or None when it is due now.
+
+        At full speed most batches are due at once (a yield to the loop every
+        ``yield_every``): a caller that awaits only what this returns spends no
+        coroutine on them, where ``await wait(...)`` made one a batch (two with the
+        feed's ``pace``)."""
         self._count += 1
         if self.speed is None:
-            if self._count % self.yield_every == 0:
-                await asyncio.sleep(0)
-            return
+            return asyncio.sleep(0) if self._count % self.yield_every == 0 else None
         now = time.monotonic()
         if self._last_ts is None or self._target is None:
             self._target = now
@@ -214,9 +226,16 @@ class Pacer:
         self._last_ts = ts_ns
         delay = self._target - now
         if delay > 0:
-            await asyncio.sleep(delay)
-        elif self._count % self.yield_every == 0:
-            await asyncio.sleep(0)
+            return asyncio.sleep(delay)
+        if self._count % self.yield_every == 0:
+            return asyncio.sleep(0)
+        return None
+
+    async def wait(self, ts_ns: int) -> None:
+        """Wait until the batch at ``ts_ns`` is due (``pause``, awaited)."""
+        pause = self.pause(ts_ns)
+        if pause is not None:
+            await pause
 
 
 async def paced(

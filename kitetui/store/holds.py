@@ -25,9 +25,10 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from kitetui.clock import ist_day_number
+from kitetui.clock import date_of_day_number, ist_day_number, ist_day_start_ns
 
 OTHER_REASONS = "(other reasons)"
+_DAY_NS = 86_400 * 1_000_000_000
 MAX_REASONS = 64  # per engine: a reason with numbers in it must not make a row per bar
 
 HOLD_UPSERT = (
@@ -87,7 +88,7 @@ class HoldCounter:
     __slots__ = (
         "_batch",
         "_day",
-        "_day_ts",
+        "_day_ns",
         "_in_order",
         "_index",
         "_index_day",
@@ -99,7 +100,8 @@ class HoldCounter:
 
     def __init__(self) -> None:
         # The IST day of the last time counted: a batch's bars share their time.
-        self._day_ts = self._day = -1
+        self._day = -1
+        self._day_ns = (0, 0)  # the span of ``_day`` in epoch ns (``_day_of``): none yet
         self._batch: list[Run] = []  # the current batch's HOLDs
         self._last_ts = -1
         self._in_order = True  # the current batch's times never went back
@@ -210,8 +212,13 @@ class HoldCounter:
         return entry
 
     def _day_of(self, ts_ns: int) -> int:
-        if ts_ns != self._day_ts:
-            self._day_ts, self._day = ts_ns, ist_day_number(ts_ns)
+        """``ist_day_number(ts_ns)``, worked out once a day: a batch of a new time on the
+        day of the last is two comparisons, not a division of its epoch-ns integer."""
+        start, end = self._day_ns
+        if not start <= ts_ns < end:
+            self._day = day = ist_day_number(ts_ns)
+            start = ist_day_start_ns(date_of_day_number(day))
+            self._day_ns = (start, start + _DAY_NS)
         return self._day
 
     def _key(self, key: tuple[int, str, str, str]) -> tuple[int, str, str, str]:

@@ -25,11 +25,11 @@ import asyncio
 import contextlib
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any
 
-from kitetui.clock import DataClock, ist_date, ist_day_number
+from kitetui.clock import DataClock, ist_date, ist_day_number, ist_day_start_ns
 from kitetui.commands import Command, CommandResult
 from kitetui.config import AppConfig, check_armed
 from kitetui.domain import NS_PER_SECOND, Bar, Event, OrderPurpose, Tick
@@ -259,6 +259,7 @@ class Supervisor:
         self.commands = CommandHandler(self)
         self.recovery = Recovery(self)
         self.day: int | None = None
+        self._day_ns = (0, 0)  # ``day``'s span, epoch ns (``_enter_day``): none yet
         self._last_equity_minute = -1
         self.validator = PriceValidator(
             jump_overrides={i.tradingsymbol: OPTION_MAX_JUMP for i in self.master if i.is_option},
@@ -381,7 +382,9 @@ class Supervisor:
                 if self.warmup.active and ts > cursor:
                     await self.recovery.finish()
                 if not self.warmup.active:
-                    await self.feed.pace(ts)
+                    pause = self.feed.pace(ts)  # None: due now (most batches at full speed)
+                    if pause is not None:
+                        await pause
                     if self._stopping:
                         return False
                 await self._process(ts, batch, self.warmup.active)
@@ -441,7 +444,7 @@ class Supervisor:
         the prices the venue read for the engines' choice (``Engine.wants_prices``)."""
         self.last_prices.update(prices or {})
         self.clock.now_ns = ts_ns
-        self.day = ist_day_number(ts_ns)
+        self._enter_day(ts_ns)
         today = ist_date(ts_ns).isoformat()
         rebuilt = ""
         if self.warmup.active:
@@ -470,7 +473,8 @@ class Supervisor:
     async def _process(self, ts: int, batch: list[Item], warm: bool) -> None:
         summary = self.summary
         assert summary is not None
-        new_day = ist_day_number(ts) != self.day
+        start, end = self._day_ns
+        new_day = not start <= ts < end  # ``ist_day_number(ts) != self.day``
         if new_day:
             await self._roll_day(ts, warm)
         self.clock.now_ns = ts
@@ -485,7 +489,11 @@ class Supervisor:
         if new_day:
             await self.sessions.start(ts)
         sessions = self.sessions
-        sessions.entry_window(ts)
+        # Before the day's first clock event the clock has nothing to do (``steady``):
+        # its three questions below are asked only from then on.
+        steady = sessions.steady(ts)
+        if not steady:
+            sessions.entry_window(ts)
         if not warm:
             # The loss limits and the square-off are asked synchronously: on most batches
             # no limit newly trips and no square-off is due, and they await nothing; no
@@ -494,21 +502,30 @@ class Supervisor:
                 breaches = self.risk.on_pnl(*self.portfolio.day_pnls())
                 if breaches:
                     await self._risk_checks(ts, breaches)
-            if sessions.square_off_may_be_due(ts):
+            if not steady and sessions.square_off_may_be_due(ts):
                 await sessions.square_off(ts)
-        await self._deliver(accepted)
+        delivering = self._deliver(accepted)
+        if delivering is not None:
+            await delivering
         if not warm:
             if not self.feed.live:  # live, the venue's timer does it beside the ticks
                 await self.trader.exits.service()  # retries due, resting orders re-priced
-            if self.sessions.due(ts):
+            if not steady and self.sessions.due(ts):
                 await self.sessions.close(ts)
             self._checkpoint(ts)
         self.publisher.publish()
 
+    def _enter_day(self, ts: int) -> None:
+        """``day`` becomes ``ts``'s IST day, and ``_day_ns`` its span in epoch ns: the
+        batch path's new-day test is two comparisons, not a call and a division."""
+        self.day = ist_day_number(ts)
+        start = ist_day_start_ns(ist_date(ts))
+        self._day_ns = (start, start + 86_400 * NS_PER_SECOND)
+
     async def _roll_day(self, ts: int, warm: bool) -> None:
         if self.day is not None:
             await self.sessions.end()
-        self.day = ist_day_number(ts)
+        self._enter_day(ts)
         self.portfolio.start_day(ist_date(ts).isoformat())
         certified = self._certified
         if certified is not None:  # the certified bars' turnover in before it is read
@@ -765,8 +782,10 @@ class Supervisor:
             _warn(trader, ts, EventKind.SYMBOL_BLOCKED, symbol, reason)
             await trader.flatten_soon(symbol, OrderPurpose.FLATTEN, reason)
 
-    async def _deliver(self, accepted: list[Item]) -> None:
-        """Each engine, in the config's order, gets the items it subscribed to."""
+    def _deliver(self, accepted: list[Item]) -> Awaitable[None] | None:
+        """Each engine, in the config's order, gets the items it subscribed to: what to
+        await for that, or None when no engine gets any. With one engine that is its
+        own ``deliver``, awaited by the caller: a coroutine frame fewer a batch."""
         routes = self.routes
         if len(self.engines) == 1:  # every route leads to it: no sorting by engine
             if routes is not self._routes_checked:  # a reroute: its routes anew
@@ -778,13 +797,15 @@ class Supervisor:
                 if self._routes_all
                 else [item for item in accepted if item.symbol in routes]
             )
-            if items:
-                await self.engines[0].deliver(items)
-            return
+            return self.engines[0].deliver(items) if items else None
         per_engine: dict[str, list[Item]] = {}
         for item in accepted:
             for engine in routes.get(item.symbol, ()):
                 per_engine.setdefault(engine.name, []).append(item)
+        return self._deliver_each(per_engine) if per_engine else None
+
+    async def _deliver_each(self, per_engine: dict[str, list[Item]]) -> None:
+        """``_deliver`` to several engines, one after another in the config's order."""
         for engine in self.engines:
             items = per_engine.get(engine.name)
             if items:

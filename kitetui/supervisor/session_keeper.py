@@ -53,6 +53,11 @@ class SessionKeeper:
         self._cutoff_ns = start + plan.entry_cutoff_minute * _MINUTE_NS
         self._square_off_ns = start + min(plan.square_off_equity, plan.square_off_fno) * _MINUTE_NS
         self._bell_ns = start + plan.close_minute * _MINUTE_NS
+        # ``steady``: up to the day's first clock event, nothing on the clock moves
+        self._steady_ns = (
+            start,
+            min(self._cutoff_ns, self._square_off_ns, self._bell_ns, start + _DAY_NS),
+        )
         cutoff = plan.entry_cutoff_minute
         self._cutoff_block = EntryBlock(
             ENTRY_CUTOFF,
@@ -95,6 +100,16 @@ class SessionKeeper:
             await trader.lapse_unlisted(today)
         await trader.exits.market_opened()
         await settle_expired(desk, ts, stale, "before this session")
+
+    def steady(self, ts: int) -> bool:
+        """Whether the batch at ``ts`` leaves the clock's work undone: on the plan's day,
+        before its first clock event (the entry cut-off, the square-off, the bell), with
+        no cut-off block left to lift. Then ``entry_window`` changes nothing and
+        ``square_off_may_be_due`` and ``due`` answer False, so the batch path asks this
+        one question instead of those three (most of a day's batches: three calls and
+        their comparisons fewer a batch)."""
+        start, until = self._steady_ns
+        return start <= ts < until and ENTRY_CUTOFF not in self.desk.risk.blocks
 
     def entry_window(self, ts: int) -> None:
         """Past the day's entry cut-off no entry goes out; the next session lifts it.

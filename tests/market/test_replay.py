@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from kitetui.domain import NS_PER_MINUTE, NS_PER_SECOND, Bar, Tick, round_to_tick, to_paise
 from kitetui.market import replay
+from kitetui.market.feeds import ReplayFeed
 from kitetui.market.lazy_items import LazyItems
 from kitetui.market.replay import Pacer, event_time, merge_batches
 
@@ -185,3 +186,23 @@ def test_to_paise_with_float_noise_rounds_to_exact_paise(price: float, paise: in
 )
 def test_round_to_tick_with_off_tick_price_lands_on_tick(price, tick, expected) -> None:
     assert round_to_tick(price, tick) == expected
+
+
+async def test_a_feed_at_max_speed_pauses_only_to_yield(fake_time: _FakeTime) -> None:
+    """``ReplayFeed.pace`` hands out nothing to await for a batch due now (most at full
+    speed: no coroutine is made for them) and a yield every ``yield_every`` batches; a
+    paced feed's pause is the pacer's sleep, and a feed without a pacer never pauses."""
+    feed = ReplayFeed([], Pacer(speed=None, yield_every=4))
+    pauses = [feed.pace(T0 + second * NS_PER_SECOND) for second in range(8)]
+    assert [pause is None for pause in pauses] == [True, True, True, False] * 2
+    for pause in pauses:
+        if pause is not None:
+            await pause
+    assert fake_time.slept == [0, 0]
+    paced = ReplayFeed([], Pacer(speed=60.0, max_gap_s=5.0))
+    assert paced.pace(T0) is None  # the first batch is due at once
+    pause = paced.pace(T0 + NS_PER_MINUTE)
+    assert pause is not None
+    await pause
+    assert fake_time.slept == pytest.approx([0, 0, 1.0])
+    assert ReplayFeed([]).pace(T0) is None

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kitetui.clock import date_of_day_number, ist_day_number, ist_day_start_ns
 from kitetui.domain import Signal, SignalKind
 from kitetui.store import database, schema
 from kitetui.store.database import open_database
@@ -373,3 +374,15 @@ async def test_a_schema_5_database_migrates_and_its_hold_rows_still_count(
         await db.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 8
+
+
+@given(st.lists(st.integers(1_700_000_000 * 10**9, 1_700_000_000 * 10**9 + 5 * 86_400 * 10**9)))
+def test_the_counters_day_is_the_ist_day_of_each_time(stamps: list[int]) -> None:
+    """``_day_of`` keeps the last day's span and works the day out again only outside
+    it: for any times, in any order, across IST midnights, it is ``ist_day_number``."""
+    counter = HoldCounter()
+    for ts in stamps:
+        assert counter._day_of(ts) == ist_day_number(ts)
+        midnight = ist_day_start_ns(date_of_day_number(ist_day_number(ts)))
+        for edge in (midnight - 1, midnight, midnight + 86_400 * 10**9 - 1):
+            assert counter._day_of(edge) == ist_day_number(edge)

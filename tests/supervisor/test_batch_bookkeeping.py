@@ -21,11 +21,12 @@ from itertools import count
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from loss_limit_helpers import LIMITS
 
-from kitetui.clock import ist_date, ist_day_start_ns, ist_minute_of_day
+from kitetui.clock import ist_date, ist_day_number, ist_day_start_ns, ist_minute_of_day
 from kitetui.domain import Fill, Side
 from kitetui.money import Charges, FillCost
 from kitetui.supervisor.gate import Supervisor
@@ -94,6 +95,75 @@ def test_the_session_clock_answers_what_the_minute_of_the_day_answers(plan, stam
             minute >= min(plan.square_off_equity, plan.square_off_fno)
         )
         assert keeper.due(ts) == (minute >= plan.close_minute and ist_date(ts) == plan.day)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_plans, st.lists(st.tuples(_stamps, st.booleans()), min_size=1, max_size=12))
+def test_a_steady_batch_is_one_the_clock_has_nothing_to_do_for(plan, stamps) -> None:
+    """``steady`` (the batch path's one question before the day's first clock event)
+    is True only where ``entry_window`` would change nothing and ``square_off_may_be_due``
+    and ``due`` answer False: for stamps on and off the plan's day, at its minutes' edges,
+    with a cut-off block left standing (a resumed day's) or not. It fails when the span
+    ends one nanosecond late, leaves an event out, or forgets the block to lift."""
+    keeper = _keeper(plan)
+    risk = keeper.desk.risk
+    for ts, blocked in stamps:
+        if blocked:
+            risk.set_block(ENTRY_CUTOFF, "after the entry cut-off (yesterday)", "at the open")
+        if not keeper.steady(ts):
+            keeper.entry_window(ts)  # the batch path asks the long way
+            continue
+        before = dict(risk.blocks)
+        keeper.entry_window(ts)
+        assert risk.blocks == before
+        assert not keeper.square_off_may_be_due(ts)
+        assert not keeper.due(ts)
+
+
+def test_the_morning_is_steady_until_the_first_clock_event() -> None:
+    """The skip happens: a plan's morning is steady, its first event's minute is not, and
+    a cut-off block left from before makes the next batch lift it the long way."""
+    keeper = _keeper(SessionPlan(DAY, 555, 930, 900, 920, 925, False))
+    assert keeper.steady(START + 600 * MINUTE_NS)
+    assert keeper.steady(START + 900 * MINUTE_NS - 1)
+    assert not keeper.steady(START + 900 * MINUTE_NS)  # the cut-off
+    assert not keeper.steady(START - 1)  # the day before: the long way
+    keeper.desk.risk.set_block(ENTRY_CUTOFF, "after the entry cut-off 15:00", "at the open")
+    assert not keeper.steady(START + 600 * MINUTE_NS)
+    keeper.entry_window(START + 600 * MINUTE_NS)
+    assert keeper.steady(START + 600 * MINUTE_NS)
+
+
+@pytest.mark.parametrize(
+    ("plan", "first"),
+    [
+        (SessionPlan(DAY, 555, 930, 900, 920, 925, False), 900),  # the cut-off
+        (SessionPlan(DAY, 555, 930, 925, 910, 920, False), 910),  # the equity square-off
+        (SessionPlan(DAY, 555, 930, 925, 920, 905, False), 905),  # the F&O square-off
+        (SessionPlan(DAY, 555, 700, 900, 920, 925, False), 700),  # the bell
+    ],
+)
+def test_each_clock_event_ends_the_steady_stretch(plan: SessionPlan, first: int) -> None:
+    """Whichever of the day's clock events comes first ends the steady stretch at its
+    minute's first nanosecond, and the clock's own answer there is not nothing."""
+    keeper = _keeper(plan)
+    at = START + first * MINUTE_NS
+    assert keeper.steady(at - 1) and not keeper.steady(at)
+    keeper.entry_window(at)
+    moved = ENTRY_CUTOFF in keeper.desk.risk.blocks
+    assert moved or keeper.square_off_may_be_due(at) or keeper.due(at)
+
+
+@given(st.integers(START - 3 * 86_400 * 10**9, START + 3 * 86_400 * 10**9), _stamps)
+def test_the_desks_day_span_is_its_ist_day(entered: int, ts: int) -> None:
+    """The batch path's new-day test (``Supervisor._day_ns``, two comparisons) answers
+    what ``ist_day_number(ts) != day`` answers, at midnight IST's edges and elsewhere."""
+    desk = Supervisor.__new__(Supervisor)
+    desk._enter_day(entered)
+    start, end = desk._day_ns
+    assert desk.day == ist_day_number(entered)
+    assert (start <= ts < end) == (ist_day_number(ts) == desk.day)
+    assert start <= entered < end
 
 
 def test_a_new_plan_moves_the_clock_and_the_cutoff_blocks_reason() -> None:
