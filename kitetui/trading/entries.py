@@ -67,10 +67,14 @@ class SignalEntries:
         symbol = signal.symbol
         kind = signal.kind
         if kind is not _HOLD:
-            keep = _KEEP.get(kind)
-            await self._cancel_stale_entries(
-                signal, lambda order: order.symbol == symbol and order.side is not keep
-            )
+            working = self._working.entries()
+            if working:  # (most signals find none: no coroutine, no predicate made)
+                keep = _KEEP.get(kind)
+                await self._cancel_stale_entries(
+                    signal,
+                    lambda order: order.symbol == symbol and order.side is not keep,
+                    working,
+                )
         qty = self.position_qty(symbol)
         decision: RiskDecision | None = None
         placed = 0
@@ -84,7 +88,10 @@ class SignalEntries:
         return placed
 
     async def _cancel_stale_entries(
-        self: Trader, signal: Signal, stale: Callable[[Order], bool]
+        self: Trader,
+        signal: Signal,
+        stale: Callable[[Order], bool],
+        working: list[Order] | None = None,
     ) -> None:
         """The engine's entry still working on the other side (the second half of a
         reversal, waiting for its fill) is stale once the strategy signals this side or
@@ -94,8 +101,9 @@ class SignalEntries:
 
         Looked for among the working entries (``WorkingOrders.entries``, in placement
         order as ``open_orders`` has them): every signal that is not a HOLD comes here,
-        and most find none in a book of mostly stops."""
-        for order in self._working.entries():
+        and most find none in a book of mostly stops. ``working``: that list, when the
+        caller has read it already."""
+        for order in self._working.entries() if working is None else working:
             if (
                 order.engine == signal.engine
                 and not order.reason.startswith(MANUAL_TICKET)
