@@ -50,6 +50,7 @@ from itertools import pairwise
 from kitetui.brokers.base import ModifyRefused
 from kitetui.brokers.paper_pricing import PaperPricing, exact
 from kitetui.domain import Bar, Fill, Order, OrderStatus, OrderType, Side, Tick, evolve
+from kitetui.drafts import copier
 
 __all__ = ["Liquidity", "OrderFill", "PaperBook"]
 
@@ -68,6 +69,10 @@ _COMPLETE = OrderStatus.COMPLETE
 _NO_PRICE = frozenset({OrderType.MARKET, OrderType.SL_M})
 _NO_TRIGGER = frozenset({OrderType.MARKET, OrderType.LIMIT})
 _INF = math.inf
+# ``place``'s answer: the order as given with the book's state set, the same four fields
+# on every placement (an entry and its stop each), so one compiled copy
+# (``drafts.copier``), not ``evolve``'s keywords.
+_PLACED = copier(Order, "status", "broker_order_id", "filled_qty", "avg_price")
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,13 +183,8 @@ class PaperBook:
                 avg_price=0.0,
             )
         else:
-            placed = evolve(
-                order,
-                status=_TRIGGER_PENDING if stop else _OPEN,
-                broker_order_id=broker_order_id,
-                filled_qty=0,
-                avg_price=0.0,
-            )
+            status = _TRIGGER_PENDING if stop else _OPEN
+            placed = _PLACED(order, status, broker_order_id, 0, 0.0)
             self._work(placed)
         if order.tag:
             self._tags.add(order.tag)

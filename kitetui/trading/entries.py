@@ -17,6 +17,7 @@ from kitetui.domain import (
     Order,
     OrderIntent,
     OrderPurpose,
+    OrderType,
     RiskDecision,
     RiskVerdict,
     Side,
@@ -24,6 +25,7 @@ from kitetui.domain import (
     SignalKind,
     evolve,
 )
+from kitetui.drafts import maker
 from kitetui.trading.sizing import (
     premium_quantity,
     premium_stop,
@@ -44,6 +46,11 @@ _ENTRY, _EXIT_ORDER = OrderPurpose.ENTRY, OrderPurpose.EXIT
 _BLOCK = RiskVerdict.BLOCK
 _GOES_ON = frozenset({RiskVerdict.ALLOW, RiskVerdict.REDUCE})  # a decision that places
 _KEEP = {_LONG: _BUY, _SHORT: _SELL}  # the side a signal keeps working (``on_signal``)
+_MARKET = OrderType.MARKET
+# An intent made positionally (``drafts.maker``: one frame, one ``__class__`` store): built
+# with keywords, a frozen record goes through ``type.__call__`` and a dict of them, about
+# three times the cost, and every signal that is not a HOLD makes one (``market_intent``).
+_MAKE_INTENT = maker(OrderIntent)
 
 if TYPE_CHECKING:
     from kitetui.market.instruments import Instrument
@@ -67,10 +74,14 @@ class SignalEntries:
         symbol = signal.symbol
         kind = signal.kind
         if kind is not _HOLD:
-            keep = _KEEP.get(kind)
-            await self._cancel_stale_entries(
-                signal, lambda order: order.symbol == symbol and order.side is not keep
-            )
+            working = self._working.entries()
+            if working:  # (most signals find none: no coroutine, no predicate made)
+                keep = _KEEP.get(kind)
+                await self._cancel_stale_entries(
+                    signal,
+                    lambda order: order.symbol == symbol and order.side is not keep,
+                    working,
+                )
         qty = self.position_qty(symbol)
         decision: RiskDecision | None = None
         placed = 0
@@ -84,7 +95,10 @@ class SignalEntries:
         return placed
 
     async def _cancel_stale_entries(
-        self: Trader, signal: Signal, stale: Callable[[Order], bool]
+        self: Trader,
+        signal: Signal,
+        stale: Callable[[Order], bool],
+        working: list[Order] | None = None,
     ) -> None:
         """The engine's entry still working on the other side (the second half of a
         reversal, waiting for its fill) is stale once the strategy signals this side or
@@ -94,8 +108,9 @@ class SignalEntries:
 
         Looked for among the working entries (``WorkingOrders.entries``, in placement
         order as ``open_orders`` has them): every signal that is not a HOLD comes here,
-        and most find none in a book of mostly stops."""
-        for order in self._working.entries():
+        and most find none in a book of mostly stops. ``working``: that list, when the
+        caller has read it already."""
+        for order in self._working.entries() if working is None else working:
             if (
                 order.engine == signal.engine
                 and not order.reason.startswith(MANUAL_TICKET)
@@ -114,16 +129,8 @@ class SignalEntries:
     ) -> tuple[RiskDecision, int]:
         """Close ``qty`` of ``symbol`` (the signal's own symbol unless a contract is named)."""
         symbol = symbol or signal.symbol
-        intent = OrderIntent(
-            engine=engine.name,
-            symbol=symbol,
-            exchange=engine.exchange,
-            side=_SELL if qty > 0 else _BUY,
-            quantity=abs(qty),
-            purpose=_EXIT_ORDER,
-            product=engine.product,
-            signal_id=signal.signal_id,
-            reason=f"{signal.kind._value_}: {signal.reason}",
+        intent = market_intent(
+            engine, symbol, _SELL if qty > 0 else _BUY, abs(qty), _EXIT_ORDER, 0.0, signal
         )
         if self.exits.is_closing(symbol):
             if reverse:  # the latest opposite signal is the side to take once flat
@@ -206,18 +213,7 @@ class SignalEntries:
     ) -> tuple[RiskDecision, int]:
         """Sizing and the engine's own refusals first; every entry gate is the risk
         engine's (its named blocks, cut-off, working orders, limits), journaled."""
-        intent = OrderIntent(
-            engine=engine.name,
-            symbol=symbol,
-            exchange=engine.exchange,
-            side=side,
-            quantity=quantity,
-            purpose=_ENTRY,
-            product=engine.product,
-            stop_price=stop,
-            signal_id=signal.signal_id,
-            reason=f"{signal.kind._value_}: {signal.reason}",
-        )
+        intent = market_intent(engine, symbol, side, quantity, _ENTRY, stop, signal)
         lot = engine.lot_size(symbol)
         instrument = engine.instrument(symbol)
         if block is not None:
@@ -330,6 +326,37 @@ class SignalEntries:
         return await self._place_entry(
             engine, signal, symbol, Side.BUY, quantity, stop, premium or 0.0, why_zero, block
         )
+
+
+def market_intent(
+    engine: Engine,
+    symbol: str,
+    side: Side,
+    quantity: int,
+    purpose: OrderPurpose,
+    stop_price: float,
+    signal: Signal,
+) -> OrderIntent:
+    """A signal's MARKET intent in the engine's exchange and product: ``OrderIntent(
+    engine=engine.name, symbol=symbol, exchange=engine.exchange, side=side, quantity=
+    quantity, purpose=purpose, product=engine.product, stop_price=stop_price, signal_id=
+    signal.signal_id, reason="KIND: the signal's reason")``, no price and no trigger,
+    in ``OrderIntent``'s field order (tests hold it to the keyword form)."""
+    return _MAKE_INTENT(
+        engine.name,
+        symbol,
+        engine.exchange,
+        side,
+        quantity,
+        purpose,
+        _MARKET,  # order_type
+        engine.product,
+        0.0,  # price
+        0.0,  # trigger_price
+        stop_price,
+        signal.signal_id,
+        f"{signal.kind._value_}: {signal.reason}",  # reason
+    )
 
 
 def _size_scale(signal: Signal) -> float:

@@ -465,12 +465,16 @@ class Portfolio:
     @property
     def gross_exposure_paise(self) -> int:
         """Sum over open positions of |quantity| * last price (``last_paise``: the risk
-        check of every entry and exit asks)."""
-        return sum(abs(b.quantity) * b.last_paise for b in self._books.values() if b.quantity)
+        check of every entry asks). Over ``held``, the open books, which every fill
+        keeps exactly in step with the quantities: a walk over every book the run ever
+        traded, flat ones included, was most of an entry's exposure (an exact integer
+        sum: the order of its terms does not matter)."""
+        return sum([abs(b.quantity) * b.last_paise for b in self.held.values()])
 
     @property
     def open_position_count(self) -> int:
-        return sum(1 for book in self._books.values() if book.quantity != 0)
+        """The books with a non-zero quantity: ``held``'s (see ``gross_exposure_paise``)."""
+        return len(self.held)
 
     # ------------------------------------------------------------------ the trading day
 

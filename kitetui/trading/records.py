@@ -23,6 +23,7 @@ from kitetui.domain import (
     Signal,
     SignalKind,
 )
+from kitetui.drafts import maker
 from kitetui.events import EventKind
 from kitetui.secret_values import scrub
 from kitetui.views import BlockedView, EventView, SignalView
@@ -36,6 +37,11 @@ if TYPE_CHECKING:
 # ``EnumType.__getattr__``'s hook in Python 3.11).
 _HOLD, _ALLOW = SignalKind.HOLD, RiskVerdict.ALLOW
 _BAR_SKIPPED = EventKind.BAR_SKIPPED
+# A listed signal's view, made positionally (``drafts.maker``: one frame, one
+# ``__class__`` store; with keywords a frozen record goes through ``type.__call__`` and a
+# dict of them, about three times the cost): every signal that is not a HOLD makes one.
+_MAKE_SIGNAL_VIEW = maker(SignalView)
+_MAKE_EVENT_VIEW = maker(EventView)  # (every event recorded: the same, positionally)
 
 _DECISION_EVENTS = {
     RiskVerdict.REDUCE: EventKind.RISK_REDUCED,
@@ -59,14 +65,14 @@ class TraderRecords:
         self.event_seq += 1
         self.counts["events"] += 1
         self.events.append(
-            EventView(
-                seq=self.event_seq,
-                ts_ns=event.ts_ns,
-                kind=event.kind,
-                level=event.level,
-                message=event.message,
-                symbol=event.symbol,
-                engine=event.engine,
+            _MAKE_EVENT_VIEW(  # (``EventView``'s fields in order)
+                self.event_seq,  # seq
+                event.ts_ns,
+                event.kind,
+                event.level,
+                event.message,
+                event.symbol,
+                event.engine,
             )
         )
         for listener in self.listeners:
@@ -158,20 +164,20 @@ class TraderRecords:
         self.signal_seq += 1
         self.counts["signals_listed"] += 1  # the Signals tab's total (HOLDs are only counted)
         self.signals.append(
-            SignalView(
-                seq=self.signal_seq,
-                signal_id=signal.signal_id,
-                ts_ns=signal.ts_ns,
-                engine=signal.engine,
-                strategy=signal.strategy,
-                symbol=signal.symbol,
-                kind=signal.kind._value_,
-                price=signal.price,
-                reason=signal.reason,
-                confidence=signal.confidence,
-                indicators=tuple(sorted(signal.indicators.items())),
-                risk_verdict=decision.verdict._value_ if decision else "",
-                risk_reason=decision.reason if decision else "",
+            _MAKE_SIGNAL_VIEW(  # (``SignalView``'s fields in order)
+                self.signal_seq,  # seq
+                signal.signal_id,
+                signal.ts_ns,
+                signal.engine,
+                signal.strategy,
+                signal.symbol,
+                signal.kind._value_,  # kind
+                signal.price,
+                signal.reason,
+                signal.confidence,
+                tuple(sorted(signal.indicators.items())),  # indicators
+                decision.verdict._value_ if decision else "",  # risk_verdict
+                decision.reason if decision else "",  # risk_reason
             )
         )
 

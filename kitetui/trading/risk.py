@@ -35,7 +35,7 @@ from kitetui.domain import (
     TradingState,
     to_paise,
 )
-from kitetui.drafts import built_in_draft
+from kitetui.drafts import built_in_draft, maker
 from kitetui.risk_state import STATE_VERSION, RiskState
 
 EXIT_PURPOSES = frozenset(
@@ -47,6 +47,10 @@ EXIT_PURPOSES = frozenset(
 _ALLOW, _REDUCE, _BLOCK = RiskVerdict.ALLOW, RiskVerdict.REDUCE, RiskVerdict.BLOCK
 _CNC, _SELL = Product.CNC, Side.SELL
 _ACTIVE, _REDUCING, _HALTED = TradingState.ACTIVE, TradingState.REDUCING, TradingState.HALTED
+# ``RiskDecision(verdict, quantity, reason, rule)`` made by ``drafts.maker`` (one frame, one
+# ``__class__`` store, not ``type.__call__`` and the class's ``__init__``): every entry's
+# and every exit's decision, and each block, is one.
+_DECISION = maker(RiskDecision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +157,7 @@ def _rupees(paise: int) -> str:
 
 
 def _block(rule: str, reason: str) -> RiskDecision:
-    return RiskDecision(_BLOCK, 0, reason, rule)
+    return _DECISION(_BLOCK, 0, reason, rule)
 
 
 def _delivery_short_block(intent: OrderIntent) -> RiskDecision | None:
@@ -354,7 +358,7 @@ class RiskEngine:
                 f"{intent.purpose} of {intent.quantity} reduced to the position of {abs(held)}",
                 "exit_position_size",
             )
-        return RiskDecision(_ALLOW, intent.quantity, f"{intent.purpose} reduces a position", "exit")
+        return _DECISION(_ALLOW, intent.quantity, f"{intent.purpose} reduces a position", "exit")
 
     def _check_entry(
         self, intent: OrderIntent, price: float, exposure: ExposureView, lot_size: int
@@ -463,7 +467,7 @@ class RiskEngine:
                 "; ".join(reasons) + f": reduced {intent.quantity} to {quantity}",
                 rule,
             )
-        return RiskDecision(_ALLOW, quantity, "within limits", "entry")
+        return _DECISION(_ALLOW, quantity, "within limits", "entry")
 
     # ------------------------------------------------------------------ P&L limits
 

@@ -37,11 +37,14 @@ def _ratio(value: float) -> tuple[int, int]:
     return known
 
 
+# ``int | float`` spelled as a tuple bound once: the union in an ``isinstance`` call
+# is built anew for every value tested (six a sizing, two a stop), the same test.
+_REAL = (int, float)
+
+
 def _positive_finite(*values: float) -> bool:
     for v in values:
-        if not (
-            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-        ):
+        if not (isinstance(v, _REAL) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
             return False
     return True
 

@@ -8,7 +8,7 @@ the async adapter) and driven without an event loop, since the book has none.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 from hypothesis import given, settings
@@ -21,6 +21,9 @@ from kitetui.domain import (
     Order,
     OrderStatus,
     Tick,
+    Validity,
+    Variety,
+    evolve,
 )
 
 from .paper_orders import LMT, MKT, SL, SLM, B, S, order
@@ -72,6 +75,48 @@ def test_place_with_invalid_order_rejects_with_reason(o, fragment):
     assert placed.status is OrderStatus.REJECTED
     assert fragment in placed.reason
     assert book.open_orders() == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    side=st.sampled_from([B, S]),
+    kind=st.sampled_from([MKT, LMT, SL, SLM]),
+    price=st.sampled_from([99.0, 101.0]),
+    trigger=st.sampled_from([95.0, 104.95]),
+    qty=st.integers(1, 500),
+    filled=st.integers(0, 7),
+    avg=st.sampled_from([0.0, 12.5]),
+    stop=st.sampled_from([0.0, 93.25]),
+)
+def test_place_answers_the_order_sent_with_only_the_books_four_fields_set(
+    side, kind, price, trigger, qty, filled, avg, stop
+):
+    """An accepted placement is copied by a compiled copier (``_PLACED``), not
+    ``evolve``: the answer must be ``evolve`` of the order sent with the status, the
+    broker's id, no fill and no average, every other field the order's own (each set
+    here to a value of its own: a field dropped, or two slots swapped, shows; the
+    types too, as 0 == 0.0)."""
+    sent = replace(
+        order(side=side, kind=kind, price=price, trigger=trigger, qty=qty, tag="x7"),
+        filled_qty=filled,
+        avg_price=avg,
+        stop_price=stop,
+        broker_order_id="theirs",
+        signal_id="sig-1",
+        reason="a reason",
+        validity=Validity.IOC,
+        variety=Variety.AMO,
+    )
+    answer = PaperBook().place(sent)
+    if kind is SL and ((side is B and trigger > price) or (side is S and trigger < price)):
+        assert answer.status is OrderStatus.REJECTED  # (an SL's trigger beyond its limit)
+        return
+    status = OrderStatus.TRIGGER_PENDING if kind in (SL, SLM) else OrderStatus.OPEN
+    expected = evolve(sent, status=status, broker_order_id="paper-x7", filled_qty=0, avg_price=0.0)
+    assert answer == expected
+    assert [type(getattr(answer, f.name)) for f in fields(Order)] == [
+        type(getattr(expected, f.name)) for f in fields(Order)
+    ]
 
 
 def test_place_with_duplicate_tag_rejects_and_keeps_the_original():

@@ -615,3 +615,39 @@ def test_a_flat_book_shows_the_last_mark_and_a_reopened_one_is_valued_at_it() ->
     equity = p.equity_paise
     p.mark("X", 105.0)  # held now: the mark moves it
     assert p.equity_paise - equity == 5 * 100 and p.position("X").last_price == 105.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["fill", "charged", "mark", "day"]),
+            st.sampled_from(["NIFTY", "SBIN", "INFY", "TCS"]),
+            st.sampled_from([B, S]),
+            st.integers(1, 50),
+            prices,
+        ),
+        min_size=1,
+        max_size=50,
+    )
+)
+@example(  # a book opened, flat again, another opened: one open, one flat book
+    [
+        ("fill", "SBIN", B, 10, 100.0),
+        ("fill", "SBIN", S, 10, 90.0),
+        ("fill", "INFY", S, 5, 50.0),
+        ("mark", "INFY", B, 0, 55.0),
+    ]
+)
+def test_property_the_exposure_read_from_the_open_books_is_every_books_sum(steps) -> None:
+    """The risk gate reads ``open_position_count`` and ``gross_exposure_paise`` from the
+    open books alone (``held``): after any fills (going flat, flipping, opening again),
+    charges, marks and days they are what every book's quantity and last price give."""
+    book = Portfolio(1_000_000)
+    for n, step in enumerate(steps):
+        _take_step(book, n, *step)
+        positions = book.positions()
+        assert book.open_position_count == sum(1 for p in positions if p.quantity)
+        assert book.gross_exposure_paise == sum(
+            abs(p.quantity) * to_paise(p.last_price) for p in positions
+        )
