@@ -126,7 +126,7 @@ class OpenTrade:
     exit_value: Decimal = ZERO
     gross: Decimal = ZERO
     # Each fill's share of the charges, in order, summed when read (``charges``, ``net``):
-    # added as they came, eight exact sums and a record a fill, they were a third of
+    # added as they came, eight exact sums and a record a fill, they were over a third of
     # what pairing a fill cost, and the desk's book reads only the closed trade's net.
     parts: list[Charges] = field(default_factory=list)
     turnover: Decimal = ZERO
