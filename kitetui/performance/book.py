@@ -125,7 +125,7 @@ class PerformanceBook:
         # row gives way when read, by its tally's count of trades (``_row``).
         exit_ns = closed.last_ts_ns
         record = ClosedTrade(closed.entry_ts_ns, exit_ns, closed.net)
-        gross, turnover, charges = closed.gross, closed.turnover, closed.charges
+        gross, turnover = closed.gross, closed.turnover
         engine, symbol, day = fill.engine, fill.symbol, exit_day(exit_ns)
         for tally in (
             *self._scope_tallies(RUN, engine),
@@ -133,7 +133,7 @@ class PerformanceBook:
             *self._scope_tallies(day, engine),
             self._symbol_tally(day, symbol),
         ):
-            tally.add_closed(gross, turnover, charges, record)
+            tally.add_closed(gross, turnover, None, record)  # totals-only: no components
 
     def _scope_tallies(self, scope: str, engine: str) -> tuple[Tally, ...]:
         """The tallies of a trade of ``engine`` in ``scope`` (the run or a day) besides

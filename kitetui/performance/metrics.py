@@ -222,17 +222,21 @@ class Tally:
         self.open_trades += 1
 
     def add_closed(
-        self, gross: Decimal, turnover: Decimal, charges: Charges, record: ClosedTrade
+        self, gross: Decimal, turnover: Decimal, charges: Charges | None, record: ClosedTrade
     ) -> None:
         """``add`` of a closed trade given by its sums and its record: the desk's book has
         them from the round trip as it closed (``RoundTrips.add_fill``), with no ``Trade``
-        built. ``charges`` are read only by a tally that keeps the components."""
+        built. ``charges`` are read only by a tally that keeps the components; a caller
+        whose tallies are all totals-only passes None (the round trip's fills' charges
+        are then never summed by component), which such a tally refuses."""
         add = _ADD
         self.gross = add(self.gross, gross)
         self.turnover = add(self.turnover, turnover)
         net = record.net
         if self._charges is None:  # the trade's total is its gross less its net: one step
             self.charged = add(self.charged, _SUBTRACT(gross, net))
+        elif charges is None:
+            raise ValueError("a tally that keeps charge components needs the trade's charges")
         else:
             self._charges.add(charges)
         if net > 0:

@@ -21,7 +21,7 @@ from decimal import Decimal, localcontext
 
 from kitetui.domain import Side
 from kitetui.drafts import built_in_draft
-from kitetui.money import _ADD, _MULTIPLY, _SUBTRACT, EXACT, Charges
+from kitetui.money import _ADD, _MULTIPLY, _SUBTRACT, EXACT, Charges, sum_charges
 
 ZERO = Decimal(0)
 NO_CHARGES = Charges()
@@ -125,7 +125,10 @@ class OpenTrade:
     exit_qty: int = 0
     exit_value: Decimal = ZERO
     gross: Decimal = ZERO
-    charges: Charges = NO_CHARGES
+    # Each fill's share of the charges, in order, summed when read (``charges``, ``net``):
+    # added as they came, eight exact sums and a record a fill, they were over a third of
+    # what pairing a fill cost, and the desk's book reads only the closed trade's net.
+    parts: list[Charges] = field(default_factory=list)
     turnover: Decimal = ZERO
     fills: int = 0
     last_ts_ns: int = 0
@@ -142,7 +145,7 @@ class OpenTrade:
         value = _MULTIPLY(price, quantity)
         self.entry_value = _ADD(self.entry_value, value)
         self.turnover = _ADD(self.turnover, value)
-        self.charges += charges
+        self.parts.append(charges)
         self.fills += 1
         self.last_ts_ns = ts_ns
 
@@ -164,14 +167,27 @@ class OpenTrade:
         value = _MULTIPLY(price, quantity)
         self.exit_value = _ADD(self.exit_value, value)
         self.turnover = _ADD(self.turnover, value)
-        self.charges += charges
+        self.parts.append(charges)
         self.fills += 1
         self.last_ts_ns = ts_ns
 
     @property
+    def charges(self) -> Charges:
+        """The fills' charges summed component by component in the order they came:
+        ``NO_CHARGES + first + second ...``, the same operations in the same context
+        (``sum_charges``), so the same digits as adding each as it came."""
+        return sum_charges(NO_CHARGES, self.parts)
+
+    @property
     def net(self) -> Decimal:
-        """A closed round trip's net, as its ``Trade``'s ``net``."""
-        return EXACT.subtract(self.gross, self.charges.total)  # ``-`` in EXACT
+        """A closed round trip's net: its ``Trade``'s ``net`` as a value (every charge
+        of every fill taken off the gross, exactly; the figures built on it are shown
+        to the paisa), without the summed ``Charges`` record a ``Trade`` carries."""
+        add = _ADD
+        charged = ZERO
+        for c in self.parts:
+            charged = add(charged, c.total)
+        return _SUBTRACT(self.gross, charged)
 
     def finish(self, engine: str, symbol: str, closed: bool, mark: Decimal | None) -> Trade:
         # Averages are for display (28 digits, then 1/10,000 of a rupee); gross is exact.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 from decimal import Decimal
+from functools import reduce
 
 import pytest
 from backtest.factories import fill, ts
@@ -10,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kitetui.domain import Side
-from kitetui.performance.trades import FillRecord, round_trips, split_charges
+from kitetui.performance.metrics import ClosedTrade, Tally
+from kitetui.performance.trades import FillRecord, RoundTrips, round_trips, split_charges
 from kitetui.trading.charges import Charges
 
 D = Decimal
@@ -143,3 +146,60 @@ def test_round_trips_conserve_charges_and_cash(raw) -> None:
             assert sum(t.gross for t in closed) == cash
         for trade in trades:
             assert trade.net == trade.gross - trade.charges.total
+
+
+# ------------------------------------------- a trade's charges summed when read, not per fill
+
+# Charge amounts as the charger and the journal make them: exact decimals of many scales
+# (a rate's product has up to a dozen places), negative for a CNC order's same-day
+# correction, and a DP charge on some.
+_amount = st.builds(
+    lambda digits, places, negative: D(-digits if negative else digits).scaleb(-places),
+    st.integers(min_value=0, max_value=10**9),
+    st.integers(min_value=0, max_value=14),
+    st.booleans(),
+)
+_charges = st.builds(Charges, *[_amount] * 8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["BUY", "SELL"]), st.integers(1, 50), _prices, _charges),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_a_trades_charges_and_net_are_the_sums_of_its_fills_charges_as_they_came(raw) -> None:
+    """``OpenTrade`` keeps each fill's charges and sums them when read: ``charges`` is the
+    record adding each as it came made (the reference, repr for repr), and ``net`` the
+    gross less their total, as a value (what the Performance tab's tallies read)."""
+    pairs = RoundTrips()
+    came: list[Charges] = []  # the charges of the trade open (or just closed), as they came
+    for i, (side, qty, price, charges) in enumerate(raw):
+        current = pairs._book.get(("e", "S"))
+        closing = 0 if current is None or current.direction is Side(side) else current.position
+        head, rest = split_charges(charges, min(qty, closing), qty)
+        closed = pairs.add_fill(f"f{i}", "e", "S", "NSE", "MIS", Side(side), qty, price, charges, i)
+        came.append(head if closing else rest)
+        if closed is not None:
+            reference = reduce(operator.add, came, Charges())
+            assert repr(closed.charges) == repr(reference)
+            assert closed.net == closed.gross - reference.total
+            came = [rest] if qty > closing else []  # a fill that crossed zero opens the next
+    if came:
+        (still_open,) = pairs._book.values()
+        reference = reduce(operator.add, came, Charges())
+        assert repr(still_open.charges) == repr(reference)
+        assert repr(still_open.finish("e", "S", False, None).charges) == repr(reference)
+
+
+def test_a_tally_that_keeps_charge_components_refuses_a_trade_without_them() -> None:
+    """The desk's book hands its totals-only tallies a closed trade without its charges
+    summed (None); a tally that keeps the components cannot count such a trade."""
+    record = ClosedTrade(ts(DAY, "09:15"), ts(DAY, "10:15"), D("-1.5"))
+    totals = Tally.totals_only()
+    totals.add_closed(D("2"), D("200"), None, record)
+    assert totals.charges_total == D("3.5")
+    with pytest.raises(ValueError, match="needs the trade's charges"):
+        Tally().add_closed(D("2"), D("200"), None, record)
