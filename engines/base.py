@@ -54,8 +54,7 @@ BASE_TIMEFRAME_S = 60
 
 
 _ACTIVE = frozenset({EngineState.RUNNING, EngineState.PAUSED})
-# Read on every decided bar and entry, bound once: in Python 3.11 a member read through
-# its class passes ``EnumType.__getattr__``'s hook, ~ten times a global's cost.
+# Read on every decided bar and entry, bound once (why: ``kitetui/domain.py``, "Bound members").
 _PAUSED, _HOLD = EngineState.PAUSED, SignalKind.HOLD
 _CASH_SEGMENTS = frozenset({"NSE", "BSE"})  # Kite's instrument segment of cash equity
 # A symbol whose cursor was not looked for yet (``Engine._columns`` holds None for one

@@ -64,8 +64,7 @@ EVENT_ALERTS: Mapping[str, tuple[str, str]] = {
     "KillSwitch": ("Kill switch", "ERROR"),
 }
 ALERT_KINDS = (*EVENT_ALERTS, "Filled")
-# Read on every journaled event and fill, bound once: in Python 3.11 a member read
-# through its class passes ``EnumType.__getattr__``'s hook, ~ten times a global's cost.
+# Read on every journaled event and fill, bound once (why: ``kitetui/domain.py``, "Bound members").
 _KILL_SWITCH_PULLED, _STOP = EventKind.KILL_SWITCH_PULLED, OrderPurpose.STOP
 
 

@@ -47,8 +47,8 @@ from strategies.registry import register
 
 __all__ = ["EmaCrossStrategy"]
 
-# The decisions of a bar where the averages crossed, bound once: in Python 3.11 a member
-# read through its class passes ``EnumType.__getattr__``'s hook, ~ten times a global.
+# The decisions of a bar where the averages crossed, bound once
+# (why: ``kitetui/domain.py``, "Bound members").
 _HOLD, _LONG = SignalKind.HOLD, SignalKind.LONG
 _SHORT, _EXIT = SignalKind.SHORT, SignalKind.EXIT
 

@@ -60,8 +60,8 @@ OrderFill = tuple[Order, Fill]
 
 _STOPS = frozenset({OrderType.SL, OrderType.SL_M})
 _TRIGGER_PENDING, _BUY = OrderStatus.TRIGGER_PENDING, Side.BUY
-# (members read on every placement, match and modify, bound once: in Python 3.11 a member
-# read through its class passes ``EnumType.__getattr__``'s attribute hook)
+# Members read on every placement, match and modify, bound once
+# (why: ``kitetui/domain.py``, "Bound members").
 _OPEN, _REJECTED = OrderStatus.OPEN, OrderStatus.REJECTED
 _MARKET, _LIMIT, _SL, _SL_M = OrderType.MARKET, OrderType.LIMIT, OrderType.SL, OrderType.SL_M
 _COMPLETE = OrderStatus.COMPLETE

@@ -24,9 +24,8 @@ from kitetui.money import exact_ratio
 
 __all__ = ["PaperPricing", "exact"]
 
-# Read on every order placed or modified and every fill priced, bound once: in Python
-# 3.11 a member read through its class (``OrderType.SL``) passes
-# ``EnumType.__getattr__``'s attribute hook.
+# Read on every order placed or modified and every fill priced, bound once
+# (why: ``kitetui/domain.py``, "Bound members").
 _SL, _BUY, _SELL = OrderType.SL, Side.BUY, Side.SELL
 _isfinite = math.isfinite
 _PRICED = frozenset({OrderType.LIMIT, OrderType.SL})  # a limit price to check

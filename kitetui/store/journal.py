@@ -89,8 +89,7 @@ _INSTRUMENT_INSERT = (
 _ORDER_INSERT = f"INSERT INTO orders ({_ORDER_COLUMNS}) VALUES ({', '.join('?' * 23)})"
 #: Finished orders whose last journaled state is kept to drop a repeat of it.
 _ENDED_KEPT = 1024
-# Read on every order state and money row, bound once: a member read through its class
-# (``CommitPolicy.BATCH``) passes ``EnumType.__getattr__``'s hook in Python 3.11, and
+# Read on every order state and money row, bound once (why: ``kitetui/domain.py``, "Bound members");
 # ``OrderStatus.is_terminal`` is a property (a Python call a read): here a set.
 _BATCH = CommitPolicy.BATCH
 _TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)

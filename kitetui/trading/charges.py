@@ -157,8 +157,7 @@ _CLASS_VENUES: Mapping[ChargeClass, tuple[str, ...]] = {
     ChargeClass.COMMODITY_FUTURES: ("MCX",),
 }
 _SIDE_WORDS: Mapping[str, Side] = {"buy": Side.BUY, "sell": Side.SELL}
-# Read on every order's charges, bound once: in Python 3.11 a member read through its
-# class (``Product.MIS``) passes ``EnumType.__getattr__``'s hook, ~ten times a global.
+# Read on every order's charges, bound once (why: ``kitetui/domain.py``, "Bound members").
 _EQUITY, _MIS, _CNC = SegmentKind.EQUITY, Product.MIS, Product.CNC
 _INTRADAY, _DELIVERY = ChargeClass.EQUITY_INTRADAY, ChargeClass.EQUITY_DELIVERY
 

@@ -37,9 +37,8 @@ from kitetui.trading.sizing import (
 #: How a person's order ticket's reason starts (``kitetui.supervisor.manual``).
 MANUAL_TICKET = "manual ticket:"
 
-# The enum members every signal reads, bound once. In Python 3.11 a member read through
-# its class (``SignalKind.LONG``) passes ``EnumType.__getattr__``'s attribute hook, about
-# ten times a global's cost, and an entry with its stop read some sixty of them.
+# The enum members every signal reads (an entry with its stop read some sixty), bound
+# once (why: ``kitetui/domain.py``, "Bound members").
 _LONG, _SHORT, _EXIT, _HOLD = SignalKind.LONG, SignalKind.SHORT, SignalKind.EXIT, SignalKind.HOLD
 _BUY, _SELL = Side.BUY, Side.SELL
 _ENTRY, _EXIT_ORDER = OrderPurpose.ENTRY, OrderPurpose.EXIT

@@ -69,9 +69,8 @@ if TYPE_CHECKING:
 CLOSING = frozenset({OrderPurpose.EXIT, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN})
 _COVER = CLOSING | {OrderPurpose.STOP}  # what the timer works: closes and stops
 _RESTING_STOP = frozenset({OrderType.SL, OrderType.LIMIT})  # a triggered SL, then re-priced
-# Members read on the timer's per-batch path and a settle's, bound once: in Python 3.11
-# a member read through its class passes ``EnumType.__getattr__``'s attribute hook
-# (~900 instructions a read, measured; ~10x a global).
+# Members read on the timer's per-batch path and a settle's, bound once
+# (why: ``kitetui/domain.py``, "Bound members").
 _TRIGGER_PENDING, _OPEN, _NEW = OrderStatus.TRIGGER_PENDING, OrderStatus.OPEN, OrderStatus.NEW
 _REJECTED = OrderStatus.REJECTED
 _STOP, _EXIT = OrderPurpose.STOP, OrderPurpose.EXIT

@@ -50,8 +50,7 @@ __all__ = [
 
 REASON = "expiry settlement"
 _HEAD = f"{REASON} ("  # ``reason``'s text up to the kind (``kind_of``)
-# Read on every fill (``is_lapse``), bound once: in Python 3.11 a member read through
-# its class passes ``EnumType.__getattr__``'s hook, ~ten times a global's cost.
+# Read on every fill (``is_lapse``), bound once (why: ``kitetui/domain.py``, "Bound members").
 _LAPSE = SettlementKind.LAPSE
 
 _CHARGED_AS: Mapping[SettlementKind, str] = {

@@ -65,8 +65,7 @@ __all__ = ["ChargedFill", "FillCharger", "order_spec"]
 
 # ``evolve(fill, charges=...)`` compiled once (``drafts.copier``): every fill is charged.
 _with_charges = copier(Fill, "charges")
-# Read on every order's charges, bound once: in Python 3.11 a member read through its
-# class (``SegmentKind.EQUITY``) passes ``EnumType.__getattr__``'s hook.
+# Read on every order's charges, bound once (why: ``kitetui/domain.py``, "Bound members").
 _EQUITY = SegmentKind.EQUITY
 
 

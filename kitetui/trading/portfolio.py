@@ -37,7 +37,7 @@ from kitetui.domain import Fill, Position, Product, Side, to_paise
 from kitetui.money import ChargesSum
 from kitetui.trading.charges import Charges
 
-# Bound once: a member read through its class passes ``EnumType.__getattr__``'s hook.
+# Bound once (why: ``kitetui/domain.py``, "Bound members").
 _BUY = Side.BUY
 _INF = math.inf
 

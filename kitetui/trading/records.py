@@ -33,8 +33,7 @@ if TYPE_CHECKING:
     from kitetui.trading.ports import EnginePort as Engine
     from kitetui.trading.trader import Trader
 
-# Read on every signal and decision, bound once (a member read through its class passes
-# ``EnumType.__getattr__``'s hook in Python 3.11).
+# Read on every signal and decision, bound once (why: ``kitetui/domain.py``, "Bound members").
 _HOLD, _ALLOW = SignalKind.HOLD, RiskVerdict.ALLOW
 _BAR_SKIPPED = EventKind.BAR_SKIPPED
 # A listed signal's view, made positionally (``drafts.maker``: one frame, one

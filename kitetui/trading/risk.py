@@ -42,8 +42,7 @@ EXIT_PURPOSES = frozenset(
     {OrderPurpose.EXIT, OrderPurpose.STOP, OrderPurpose.SQUARE_OFF, OrderPurpose.FLATTEN}
 )
 
-# The members every check reads, bound once: in Python 3.11 a member read through its
-# class (``RiskVerdict.ALLOW``) passes ``EnumType.__getattr__``'s attribute hook.
+# The members every check reads, bound once (why: ``kitetui/domain.py``, "Bound members").
 _ALLOW, _REDUCE, _BLOCK = RiskVerdict.ALLOW, RiskVerdict.REDUCE, RiskVerdict.BLOCK
 _CNC, _SELL = Product.CNC, Side.SELL
 _ACTIVE, _REDUCING, _HALTED = TradingState.ACTIVE, TradingState.REDUCING, TradingState.HALTED

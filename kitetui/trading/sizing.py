@@ -22,7 +22,7 @@ from kitetui.money import exact_ratio
 # and each costs a repr and a Decimal to read. Bounded: a price or an equity seen once
 # fills it up to ``_RATIOS_KEPT`` and is then read afresh every time.
 _RATIOS: dict[float, tuple[int, int]] = {}
-_BUY = Side.BUY  # (a member read through its class passes ``EnumType.__getattr__``'s hook)
+_BUY = Side.BUY  # bound once (why: ``kitetui/domain.py``, "Bound members")
 _RATIOS_KEPT = 512
 
 

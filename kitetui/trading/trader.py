@@ -112,9 +112,8 @@ PlaceLater = Callable[[str, Callable[[], Awaitable[None]], str], bool]
 #: Runs a job at once beside a symbol's lane (``UpdateLanes.beside``); False when it cannot.
 ActNow = Callable[[str, Callable[[], Awaitable[None]]], bool]
 
-# The members the order path reads on every placement and fill, bound once: in Python
-# 3.11 a member read through its class (``OrderStatus.NEW``) passes
-# ``EnumType.__getattr__``'s attribute hook, about ten times a global's cost.
+# The members the order path reads on every placement and fill, bound once
+# (why: ``kitetui/domain.py``, "Bound members").
 _NEW, _OPEN, _COMPLETE = OrderStatus.NEW, OrderStatus.OPEN, OrderStatus.COMPLETE
 _REJECTED, _CANCELLED = OrderStatus.REJECTED, OrderStatus.CANCELLED
 _ENTRY, _STOP = OrderPurpose.ENTRY, OrderPurpose.STOP

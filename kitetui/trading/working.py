@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from kitetui.domain import Order, OrderPurpose, OrderStatus
 
-# Read on every order state tracked: bound once (a member read through its class passes
-# ``EnumType.__getattr__``'s hook in 3.11), and ``OrderStatus.is_terminal`` as a set.
+# Read on every order state tracked: bound once (why: ``kitetui/domain.py``, "Bound members"),
+# and ``OrderStatus.is_terminal`` as a set.
 _ENTRY = OrderPurpose.ENTRY
 _TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 
