@@ -13,19 +13,12 @@ import contextlib
 import sys
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING, TextIO
 
 from kitetui.clock import format_ist
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 STEPS = 10_000  # the bar's resolution
 
@@ -58,6 +51,18 @@ class BacktestProgress:
     def start(self, start_ns: int, end_ns: int) -> None:
         if not self.enabled or end_ns <= start_ns:
             return
+        # rich is imported for a bar that is drawn: a redirected run, a sweep and its
+        # workers (every point's process) never draw one, and skip its ~0.1 s of import.
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         console = Console(file=self._stream, force_terminal=self.enabled)
         self._progress = Progress(
             TextColumn("backtest"),

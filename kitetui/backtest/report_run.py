@@ -17,9 +17,7 @@ from typing import TextIO
 from kitetui.backtest.build import Report, build_report
 from kitetui.backtest.errors import OutputError
 from kitetui.backtest.files import check_report_folder, report_run_in, write_report_files
-from kitetui.backtest.html import render_html
 from kitetui.backtest.ledger import list_runs, load_ledger, open_read_only
-from kitetui.backtest.terminal import print_summary
 from kitetui.private_files import make_private_dir, write_private
 from kitetui.shown import escaped, one_line
 
@@ -45,6 +43,12 @@ def write_report(
     ``out`` (default ``reports/<run id>``), and print the summary. ``terminal``: print as
     to a terminal (colour, and its width) or not, whatever ``stdout`` is."""
     from rich.console import Console
+
+    # Here, not at the top: plotly and rich's tables (~0.3 s of CPU to import) are for
+    # the report alone, and every sweep, its workers (each point's process) and a
+    # backtest's own process import this module through the runner, never writing one.
+    from kitetui.backtest.html import render_html
+    from kitetui.backtest.terminal import print_summary
 
     report = build_report(load_ledger(database, run))
     folder = out if out is not None else DEFAULT_REPORTS / report.run_id

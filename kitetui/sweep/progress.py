@@ -9,20 +9,13 @@ point (``[3/12] fast=5 slow=13: net ₹1,234.00 in 2.1 s``), which reads well in
 from __future__ import annotations
 
 import sys
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING, TextIO
 
 from kitetui.sweep.point import PointResult
 from kitetui.sweep.results import rank_key, rupees
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 def describe(result: PointResult) -> str:
@@ -57,6 +50,18 @@ class SweepProgress:
 
     def __enter__(self) -> SweepProgress:
         if self.live:
+            # rich is imported for a bar that is drawn: a redirected sweep (and one refused
+            # before its first point) skips its import.
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
             console = Console(file=self._stream, force_terminal=True)
             self._progress = Progress(
                 TextColumn("sweep"),

@@ -25,17 +25,19 @@ import os
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from rich.table import Table
-from rich.text import Text
 
 from kitetui.backtest.files import csv_text, money
 from kitetui.config import AppConfig, one_line
 from kitetui.market.replay import DateWindow
 from kitetui.private_files import write_private
 from kitetui.sweep.point import PointResult
+
+if TYPE_CHECKING:  # rich is imported by the functions that draw (a refusal never does)
+    from rich.table import Table
+    from rich.text import Text
 
 
 def traded(result: PointResult) -> bool:
@@ -296,12 +298,16 @@ def rerun_command(path: str, window: DateWindow | None) -> str:
 def _cell(value: str) -> Text:
     """A param's value as typed, shown as text: never read as rich markup (``[/x]``
     would raise) nor passed to the terminal raw (an escape sequence)."""
+    from rich.text import Text
+
     return Text(one_line(value))
 
 
 def _rupees(value: Decimal | None, *, short: bool = False) -> Text:
     """``short``: the figure leaves out charges the rate table could not price, marked
     ``*`` as ``unpriced``'s line below the table explains."""
+    from rich.text import Text
+
     if value is None:
         return Text("–")
     tone = "green" if value > 0 else "red" if value < 0 else ""
@@ -316,6 +322,9 @@ FIGURE = "fold"
 def results_table(results: Sequence[PointResult], names: Sequence[str], top: int = 20) -> Table:
     """The best ``top`` points that ran, then the first ``top`` failed ones (``failures``
     says why; results.csv has them all). The drawdown is the closed-trade one."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table()
     table.add_column("#", justify="right")
     for name in names:

@@ -34,11 +34,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import Any, TextIO
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, TextIO
 
 from kitetui.backtest.errors import OutputError
 from kitetui.backtest.runner import ParamOverride, apply_overrides, parse_param
@@ -75,6 +71,9 @@ from kitetui.sweep.results import (
 )
 from kitetui.sweep.scratch import SWEEP_PREFIX
 from kitetui.sweep.windows import Fold, WalkForward, folds
+
+if TYPE_CHECKING:  # rich is imported where the summary is drawn (a refusal never is)
+    from rich.table import Table
 
 #: results.csv and best.yaml are rewritten whole as points finish, at most this often
 #: (and at the end): ranked, every rewrite costs the driver time in the number of rows,
@@ -442,6 +441,8 @@ class Sweep:
         return best_of(pool), pool
 
     def print_summary(self, stdout: TextIO) -> None:
+        from rich.console import Console  # rich for the summary: a refusal never imports it
+
         console = Console(file=stdout, width=None if stdout.isatty() else 120)
         say = partial(console.print, markup=False, highlight=False, soft_wrap=True)  # plain text
         results = self.reported()
@@ -528,6 +529,9 @@ class Sweep:
         return "no in-sample point ran"
 
     def _walk_forward_table(self, results: list[PointResult]) -> Table:
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table()
         for column in ("fold", "in sample", "out of sample", "chosen", "net P&L", "Sharpe"):
             table.add_column(column, justify="right", overflow=FIGURE)

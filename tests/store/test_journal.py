@@ -144,6 +144,16 @@ def test_classify_with_disk_full_anywhere_in_the_chain_is_exit_six() -> None:
     assert _classify(raw)[0] == EXIT_DISK_FULL
 
 
+def test_classify_a_run_that_still_holds_at_kite_is_exit_two() -> None:
+    # cli.py does not import kitetui.store.runs at its top (every command paid for it):
+    # the error is still told apart once the desk's start has raised it.
+    from kitetui.cli import EXIT_CONFIG
+    from kitetui.store.runs import RunStillHolds
+
+    held = RunStillHolds("state.db: the last run still holds NIFTY22NOVFUT +50")
+    assert _classify(held) == (EXIT_CONFIG, held)
+
+
 async def test_finish_run_after_disk_full_keeps_the_run_resumable(
     tmp_path: Path, forget_disk_full: None
 ) -> None:
