@@ -19,10 +19,11 @@ from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from kitetui.control.link import DeskLink
+from kitetui.tui.footer import KeyFooter
 from kitetui.tui.price_chart import (
     draw,
     legend_line,
@@ -102,7 +103,7 @@ class ChartScreen(Screen[None]):
         yield self._title
         yield self._legend
         yield self._plot
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.set_interval(1 / self._refresh_hz, self.follow, name="follow-chart")

@@ -29,7 +29,7 @@ from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from kitetui.alerts import terminal_sequences
 from kitetui.commands import (
@@ -50,6 +50,7 @@ from kitetui.control.link import DeskLink
 from kitetui.tui.cells import Row, headline_rows, keyed
 from kitetui.tui.chart_screen import ChartScreen
 from kitetui.tui.export_screen import ask_export
+from kitetui.tui.footer import KeyFooter
 from kitetui.tui.forms import LimitForm, TicketForm
 from kitetui.tui.header import header_model
 from kitetui.tui.history import DESK_HISTORY_TABLES, HistoryBrowser
@@ -146,7 +147,7 @@ class DeskScreen(Screen[None]):
             for number, spec in enumerate(TAB_SPECS, start=1):
                 with TabPane(f"{number} {spec.title}", id=spec.name):
                     yield self._panes.get(spec.name) or self._panels[spec.name]
-        self._footer = Footer(compact=True)
+        self._footer = KeyFooter(compact=True)
         yield self._footer
 
     def on_mount(self) -> None:

@@ -19,9 +19,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from kitetui.control.link import DeskLink
+from kitetui.tui.footer import KeyFooter
 
 #: What can be exported (``kitetui export --what``), in the dialog's order.
 EXPORTS = ("orders", "fills", "trades", "signals", "events", "equity")
@@ -61,7 +62,7 @@ class ExportScreen(ModalScreen[tuple[str, str] | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Write", id="write", variant="primary")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def what(self) -> str:

@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, OptionList, Static
+from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from kitetui.order_ticket import (
@@ -29,6 +29,7 @@ from kitetui.order_ticket import (
     price_text,
 )
 from kitetui.risk_limits import LimitRefused, check_value
+from kitetui.tui.footer import KeyFooter
 from kitetui.views import LimitSetting, PositionView
 
 KEYS = "Enter: review, then y/n to send · Esc: cancel"
@@ -74,7 +75,7 @@ class LimitForm(_Form):
             yield Input(placeholder="new value, then Enter", id="limit-value")
             yield Label("", classes="form-hint")
             yield Label(KEYS, classes="form-keys")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(OptionList).highlighted = 0
@@ -150,7 +151,7 @@ class TicketForm(_Form):
             )
             yield Label("", classes="form-hint")
             yield Label(KEYS, classes="form-keys")
-        yield Footer()
+        yield KeyFooter()
 
     def ticket(self) -> Ticket:
         """The ticket as typed, or ``TicketRefused``."""
@@ -210,7 +211,7 @@ class StopForm(_Form):
             )
             yield Label("", classes="form-hint")
             yield Label(KEYS, classes="form-keys")
-        yield Footer()
+        yield KeyFooter()
 
     @on(Input.Submitted, "#stop-price")
     def review(self) -> None:

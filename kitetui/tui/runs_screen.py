@@ -19,11 +19,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Label, Static, TabbedContent, TabPane
 
 from kitetui.control.link import DeskLink
 from kitetui.tui.cells import Cell, ColumnSpec, Row, headline_rows, money, tone_of
 from kitetui.tui.export_screen import ask_export
+from kitetui.tui.footer import KeyFooter
 from kitetui.tui.history import JOURNAL_TABLES, HistoryBrowser
 from kitetui.tui.history_feed import HistoryFeed
 from kitetui.tui.widgets import DeskTable, TablePane, ToneStyles
@@ -94,7 +95,7 @@ class RunsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield self._title
         yield self._table
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self._table.focus()
@@ -201,7 +202,7 @@ class RunScreen(Screen[None]):
             for number, (name, spec) in enumerate(JOURNAL_TABLES.items(), start=1):
                 with TabPane(f"{number} {spec.title}", id=f"run-{name}"):
                     yield self.panes[name]
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         for feed in self.feeds.values():

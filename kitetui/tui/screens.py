@@ -18,7 +18,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
+
+from kitetui.tui.footer import KeyFooter
 
 KILL_WORD = "KILL"
 
@@ -42,7 +44,7 @@ class KillSwitchScreen(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Kill", id="confirm", variant="error", disabled=True)
-        yield Footer()
+        yield KeyFooter()
 
     def _confirmed(self) -> bool:
         return self.query_one("#kill-word", Input).value.strip() == KILL_WORD
@@ -92,7 +94,7 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("No (n)", id="no")
                 yield Button("Yes (y)", id="yes", variant="warning")
-        yield Footer()
+        yield KeyFooter()
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -134,7 +136,7 @@ class SummaryScreen(ModalScreen[bool]):
             yield Label(self._title, classes="dialog-title")
             yield Static(table, id="summary-figures")
             yield Label("Enter / Esc: back to the desk · q: quit", id="summary-hint")
-        yield Footer()
+        yield KeyFooter()
 
     def action_close(self, quit_app: bool) -> None:
         self.dismiss(quit_app)
@@ -169,7 +171,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-dialog", classes="dialog"):
             yield Label("kitetui keys", classes="dialog-title")
             yield Static(table, id="help-keys")
-        yield Footer()
+        yield KeyFooter()
 
     def action_close(self) -> None:
         self.dismiss(None)
