@@ -112,6 +112,38 @@ def _count(db: Path, table: str) -> int:
         return 0
 
 
+class JournalChanges:
+    """Whether ``db``'s committed rows can have changed since the last look.
+
+    A kill point polls every 5 ms, and counting rows through a fresh connection costs
+    ~0.3 ms of CPU: 6% of a core for every process of a chain, most of it spent on a
+    journal that has not moved (start-up and verification commit nothing, a flush
+    commits every 20 ms). In WAL mode every commit rewrites the WAL index's header: the
+    first 96 bytes of ``<db>-shm``, two copies of the frame count, change counter and
+    salts (https://sqlite.org/walformat.html), written only by the writer or a recovery,
+    never by a reader. So the rows are counted again only when those bytes differ from
+    the last look's (read before counting, so a commit landing during the count is
+    seen next time), or when there is no WAL index: the database is being created.
+    """
+
+    HEADER = 96
+
+    def __init__(self, db: Path) -> None:
+        self._index = db.with_name(db.name + "-shm")
+        self._seen: bytes | None = None
+
+    def changed(self) -> bool:
+        try:
+            with self._index.open("rb") as index:
+                header = index.read(self.HEADER)
+        except OSError:
+            header = b""
+        if len(header) < self.HEADER or header != self._seen:
+            self._seen = header if len(header) == self.HEADER else None
+            return True
+        return False
+
+
 def _finished(db: Path) -> bool:
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
@@ -170,9 +202,12 @@ def run_chain(config: Path, db: Path, log: Path, points: list[KillPoint]) -> Cha
         proc = _spawn(config, db, log)
         started = time.monotonic()
         deadline = started + 60
+        changes = JournalChanges(db)
+        reached = False
         while proc.poll() is None and time.monotonic() < deadline:
             if point.table:
-                reached = _count(db, point.table) >= before + point.delta
+                if changes.changed():  # else the count is the one last read
+                    reached = _count(db, point.table) >= before + point.delta
             else:
                 reached = (time.monotonic() - started) * 1000 >= point.delta
             if reached:

@@ -3,6 +3,7 @@ a run that was never interrupted, places no tag twice and counts every restart."
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from kitetui.market.bar_columns import bar_columns
 from kitetui.market.replay import load_replay_sources
 
 from .sigkill_corpus import (
+    JournalChanges,
     column_config,
     holds,
     kill_points,
@@ -87,3 +89,27 @@ def test_sigkills_while_the_engine_decides_from_columns_resume_to_the_clean_ledg
     assert result.duplicate_tags == 0
     assert ledger(tmp_path / "crash.db") == clean
     assert holds(tmp_path / "crash.db") == holds(tmp_path / "clean.db")
+
+
+def test_the_kill_points_watch_sees_every_commit_and_only_commits(tmp_path: Path) -> None:
+    """The chain counts rows again only when the WAL index's header moved
+    (``JournalChanges``): every commit must move it, also one into a WAL that a
+    checkpoint has reset, and a reader's count must not."""
+    db = tmp_path / "w.db"
+    watch = JournalChanges(db)
+    assert watch.changed()  # no database yet: count
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE t (x)")
+    assert watch.changed() and not watch.changed()
+    reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    for n in range(1, 40):
+        writer.execute("INSERT INTO t VALUES (?)", (n,))
+        assert watch.changed(), n
+        assert reader.execute("SELECT count(*) FROM t").fetchone()[0] == n
+        assert not watch.changed(), n  # the reader's look changed nothing
+        if n % 7 == 0:  # the WAL folded in: the next commit restarts it at frame one
+            writer.execute("PRAGMA wal_checkpoint(RESTART)")
+    reader.close()
+    writer.close()  # the last connection: the WAL and its index are gone
+    assert watch.changed()
