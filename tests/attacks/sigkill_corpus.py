@@ -124,9 +124,16 @@ class JournalChanges:
     never by a reader. So the rows are counted again only when those bytes differ from
     the last look's (read before counting, so a commit landing during the count is
     seen next time), or when there is no WAL index: the database is being created.
+
+    Not while the index is being rebuilt: a desk opening the file after a kill truncates
+    ``-shm`` to 3 bytes and builds it again, and a connection opened in that moment dies
+    of SIGBUS inside SQLite (seen: the counts, made at once on the change, hit it every
+    chain). A short index, or one whose header is not marked initialised (byte 12), is no
+    change: the count waits for the built header, which differs from the last one seen.
     """
 
     HEADER = 96
+    IS_INIT = 12  # WalIndexHdr.isInit
 
     def __init__(self, db: Path) -> None:
         self._index = db.with_name(db.name + "-shm")
@@ -136,12 +143,18 @@ class JournalChanges:
         try:
             with self._index.open("rb") as index:
                 header = index.read(self.HEADER)
+        except FileNotFoundError:
+            self._seen = None
+            return True  # no WAL index (yet): count, as every look used to
         except OSError:
-            header = b""
-        if len(header) < self.HEADER or header != self._seen:
-            self._seen = header if len(header) == self.HEADER else None
-            return True
-        return False
+            return False
+        if len(header) < self.HEADER or not header[self.IS_INIT]:
+            self._seen = None  # being rebuilt: the built header will count as a change
+            return False
+        if header == self._seen:
+            return False
+        self._seen = header
+        return True
 
 
 def _finished(db: Path) -> bool:

@@ -113,3 +113,30 @@ def test_the_kill_points_watch_sees_every_commit_and_only_commits(tmp_path: Path
     reader.close()
     writer.close()  # the last connection: the WAL and its index are gone
     assert watch.changed()
+
+
+def test_the_kill_points_watch_does_not_count_while_the_wal_index_is_rebuilt(
+    tmp_path: Path,
+) -> None:
+    """A desk opening the file after a kill truncates ``-shm`` to 3 bytes and builds it
+    again; a connection opened in that moment can die of SIGBUS, so the watch waits for
+    the built header, and counts once it is there."""
+    db = tmp_path / "w.db"
+    index = tmp_path / "w.db-shm"
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE t (x)")
+    built = index.read_bytes()[: JournalChanges.HEADER]
+    assert built[JournalChanges.IS_INIT] == 1
+    watch = JournalChanges(db)
+    assert watch.changed() and not watch.changed()
+    writer.close()
+    index.write_bytes(b"\0\0\0")  # truncated by the opening desk
+    assert not watch.changed()
+    index.write_bytes(bytes(32768))  # grown again, its header not built yet
+    assert not watch.changed()
+    index.write_bytes(built + bytes(32768 - len(built)))  # built: the same header as before
+    assert watch.changed()  # still a change: the count waited through the rebuild
+    assert not watch.changed()
+    index.unlink()
+    assert watch.changed()  # no index at all: count, as every look did
