@@ -12,12 +12,15 @@ must equal a clean run's, no tag may repeat, and every restart is counted.
 
 from __future__ import annotations
 
+import math
+import os
 import random
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,42 +121,45 @@ class JournalChanges:
     A kill point polls every 5 ms, and counting rows through a fresh connection costs
     ~0.3 ms of CPU: 6% of a core for every process of a chain, most of it spent on a
     journal that has not moved (start-up and verification commit nothing, a flush
-    commits every 20 ms). In WAL mode every commit rewrites the WAL index's header: the
-    first 96 bytes of ``<db>-shm``, two copies of the frame count, change counter and
-    salts (https://sqlite.org/walformat.html), written only by the writer or a recovery,
-    never by a reader. So the rows are counted again only when those bytes differ from
-    the last look's (read before counting, so a commit landing during the count is
-    seen next time), or when there is no WAL index: the database is being created.
+    commits every 20 ms). A commit writes the WAL (or, before the database is in WAL
+    mode, the file itself), so the rows are counted again when the inode, size or
+    modification time of either differs from the last look's (taken before the count,
+    so a commit landing during it is seen next time); and at least every
+    ``RECHECK_S`` anyway, should a file system's clock be too coarse to tell two
+    commits apart in a WAL reused at the same length.
 
-    Not while the index is being rebuilt: a desk opening the file after a kill truncates
-    ``-shm`` to 3 bytes and builds it again, and a connection opened in that moment dies
-    of SIGBUS inside SQLite (seen: the counts, made at once on the change, hit it every
-    chain). A short index, or one whose header is not marked initialised (byte 12), is no
-    change: the count waits for the built header, which differs from the last one seen.
+    Only ``os.stat``, never a file descriptor: closing any descriptor of ``-shm`` drops
+    every POSIX lock this process holds on it, among them those of the SQLite
+    connections ``_count`` leaves for the cyclic collector (a ``sqlite3.Connection``
+    is in a cycle with its statement cache). A restarted desk then takes itself for the
+    file's first user and truncates ``-shm`` to 3 bytes, and the next count maps the
+    stale index: SIGBUS (seen when this read the WAL index's header instead).
     """
 
-    HEADER = 96
-    IS_INIT = 12  # WalIndexHdr.isInit
+    RECHECK_S = 0.05
 
-    def __init__(self, db: Path) -> None:
-        self._index = db.with_name(db.name + "-shm")
-        self._seen: bytes | None = None
+    def __init__(self, db: Path, clock: Callable[[], float] = time.monotonic) -> None:
+        self._files = (db, db.with_name(db.name + "-wal"))
+        self._clock = clock
+        self._seen: tuple | None = None
+        self._counted_at = -math.inf
+
+    def _state(self) -> tuple:
+        state = []
+        for file in self._files:
+            try:
+                found = os.stat(file)
+            except OSError:
+                state.append(None)
+            else:
+                state.append((found.st_ino, found.st_size, found.st_mtime_ns))
+        return tuple(state)
 
     def changed(self) -> bool:
-        try:
-            with self._index.open("rb") as index:
-                header = index.read(self.HEADER)
-        except FileNotFoundError:
-            self._seen = None
-            return True  # no WAL index (yet): count, as every look used to
-        except OSError:
+        now, state = self._clock(), self._state()
+        if state == self._seen and now - self._counted_at < self.RECHECK_S:
             return False
-        if len(header) < self.HEADER or not header[self.IS_INIT]:
-            self._seen = None  # being rebuilt: the built header will count as a change
-            return False
-        if header == self._seen:
-            return False
-        self._seen = header
+        self._seen, self._counted_at = state, now
         return True
 
 
