@@ -24,13 +24,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kitetui.backtest.build import build_report
 from kitetui.backtest.errors import OutputError, RunNotFound
-from kitetui.backtest.ledger import find_run, load_ledger, open_read_only
 from kitetui.clock import ist_date
 from kitetui.control.reads import HistoryError
-from kitetui.export import WHATS, export
-from kitetui.runs_listing import list_runs
 from kitetui.store.errors import DatabasePathError, DatabaseRefused, RowError
 from kitetui.views import (
     EventView,
@@ -48,6 +44,11 @@ from kitetui.views import (
 TABLES = ("orders", "fills", "signals", "events")
 #: The most rows one page may ask for (a screen shows a few dozen).
 MAX_LIMIT = 1000
+
+# ``kitetui report``'s, ``runs``' and ``export``'s modules (the ledger, the report's
+# figures: ~10 ms of CPU) are imported by the read that uses them: every desk builds a
+# DatabaseReads at start, most are never asked for history, and a crash test restarts
+# the desk a hundred times.
 
 _REFUSALS = (RunNotFound, OutputError, DatabasePathError, DatabaseRefused, RowError, OSError)
 
@@ -145,6 +146,8 @@ def filter_clause(table: str, text: str) -> tuple[str, list[str]]:
 
 
 def _connect(database: Path) -> sqlite3.Connection:
+    from kitetui.backtest.ledger import open_read_only
+
     try:
         return open_read_only(database)
     except (DatabasePathError, DatabaseRefused) as exc:
@@ -153,6 +156,8 @@ def _connect(database: Path) -> sqlite3.Connection:
 
 def resolve_run(database: Path, wanted: str) -> str:
     """The id of the run ``wanted`` names (an id, a unique prefix or ``latest``)."""
+    from kitetui.backtest.ledger import find_run
+
     conn = _connect(database)
     try:
         return find_run(conn, wanted).run_id
@@ -171,6 +176,8 @@ def read_page(
         raise HistoryError(f"no history table {table!r}; one of: {', '.join(TABLES)}")
     if offset < 0 or not 0 < limit <= MAX_LIMIT:
         raise HistoryError(f"offset must be >= 0 and limit 1..{MAX_LIMIT}")
+    from kitetui.backtest.ledger import find_run
+
     conn = _connect(database)
     try:
         run_id = find_run(conn, run).run_id
@@ -208,6 +215,8 @@ def read_page(
 
 def read_runs(database: Path) -> tuple[RunView, ...]:
     """Every run of the database, oldest first, as ``kitetui runs`` lists them."""
+    from kitetui.runs_listing import list_runs
+
     try:
         lines = list_runs(database)
     except (DatabasePathError, DatabaseRefused) as exc:
@@ -220,6 +229,9 @@ def read_runs(database: Path) -> tuple[RunView, ...]:
 
 def read_report(database: Path, run: str) -> RunReportView:
     """The report's headline figures of ``run`` (``kitetui report``'s own computation)."""
+    from kitetui.backtest.build import build_report
+    from kitetui.backtest.ledger import load_ledger
+
     try:
         report = build_report(load_ledger(database, run))
     except _REFUSALS as exc:
@@ -268,6 +280,8 @@ def export_path(database: Path, out: str) -> Path:
 
 def write_export(database: Path, run: str, what: str, out: str) -> ExportResult:
     """``kitetui export --what WHAT --run RUN --out OUT``, and how many rows it wrote."""
+    from kitetui.export import WHATS, export
+
     if what not in WHATS:
         raise HistoryError(f"cannot export {what!r}; one of: {', '.join(WHATS)}")
     if not out.strip() or out.strip() == "-":

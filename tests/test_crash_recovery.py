@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.attacks.sigkill_corpus import JournalChanges
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 _LOGS: dict[int, Path] = {}
@@ -54,11 +56,14 @@ def _count(db: Path, sql: str) -> int:
 
 def _kill_when(proc: subprocess.Popen[bytes], db: Path, sql: str, at_least: int) -> int:
     deadline = time.monotonic() + 60
+    changes = JournalChanges(db)  # count only when a commit can have landed
+    seen = -1
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             output = _LOGS[proc.pid].read_text()
             pytest.fail(f"kitetui ended before the kill point: {output}")
-        seen = _count(db, sql)
+        if changes.changed():
+            seen = _count(db, sql)
         if seen >= at_least:
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)

@@ -3,7 +3,12 @@ a run that was never interrupted, places no tag twice and counts every restart."
 
 from __future__ import annotations
 
+import builtins
+import io
+import os
+import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +18,7 @@ from kitetui.market.bar_columns import bar_columns
 from kitetui.market.replay import load_replay_sources
 
 from .sigkill_corpus import (
+    JournalChanges,
     column_config,
     holds,
     kill_points,
@@ -87,3 +93,58 @@ def test_sigkills_while_the_engine_decides_from_columns_resume_to_the_clean_ledg
     assert result.duplicate_tags == 0
     assert ledger(tmp_path / "crash.db") == clean
     assert holds(tmp_path / "crash.db") == holds(tmp_path / "clean.db")
+
+
+def test_the_kill_points_watch_sees_every_commit_and_only_commits(tmp_path: Path) -> None:
+    """The chain counts rows again only when the database or its WAL moved
+    (``JournalChanges``), or ``RECHECK_S`` after the last count: every commit must move
+    them, also one into a WAL that a checkpoint has reset, and a reader's count must not."""
+    db = tmp_path / "w.db"
+    now = [0.0]
+    watch = JournalChanges(db, clock=lambda: now[0])
+    assert watch.changed()  # no database yet: count
+    assert not watch.changed()
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE t (x)")
+    assert watch.changed() and not watch.changed()
+    reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    for n in range(1, 30):
+        time.sleep(0.011)  # a tick apart even where file times are coarse (10 ms)
+        writer.execute("INSERT INTO t VALUES (?)", (n,))
+        assert watch.changed(), n
+        assert reader.execute("SELECT count(*) FROM t").fetchone()[0] == n
+        assert not watch.changed(), n  # the reader's look changed nothing
+        if n % 7 == 0:  # the WAL folded in: the next commit reuses it from frame one
+            writer.execute("PRAGMA wal_checkpoint(RESTART)")
+    now[0] += JournalChanges.RECHECK_S
+    assert watch.changed()  # nothing moved, but it is time to count anyway
+    assert not watch.changed()
+    reader.close()
+    writer.close()  # the last connection: the WAL is gone
+    assert watch.changed()
+
+
+def test_the_kill_points_watch_opens_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing a descriptor of ``-shm`` would drop the SQLite locks this process holds
+    on it, and a restarted desk would then truncate it under a connection's map
+    (SIGBUS): the watch only stats."""
+    db = tmp_path / "w.db"
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE t (x)")
+    watch = JournalChanges(db)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"opened {args[0]}")
+
+    monkeypatch.setattr(os, "open", refuse)
+    monkeypatch.setattr(builtins, "open", refuse)
+    monkeypatch.setattr(io, "open", refuse)
+    assert watch.changed()
+    writer.execute("INSERT INTO t VALUES (1)")
+    watch.changed()
+    monkeypatch.undo()
+    writer.close()

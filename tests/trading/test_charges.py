@@ -803,6 +803,38 @@ def test_a_missing_rate_file_is_refused_naming_it(tmp_path: Path) -> None:
         ChargeTable.load(path)
 
 
+def test_the_bundled_table_reads_the_same_through_libyaml_as_through_pure_python() -> None:
+    """Every desk start reads the bundled file with libyaml (``_read_yaml``): it must be
+    the very data, types and key order included, that PyYAML's own parser reads."""
+    import yaml
+
+    from kitetui.trading import charges
+
+    text = DEFAULT_RATES.read_text(encoding="utf-8")
+    slow = yaml.load(text, Loader=charges._UniqueKeyLoader)
+    if yaml.__with_libyaml__:
+        assert charges._FastUniqueKeyLoader.__mro__[1] is yaml.CSafeLoader
+    assert repr(charges._read_yaml(text, bundled=True)) == repr(slow)
+    assert repr(yaml.load(text, Loader=charges._FastUniqueKeyLoader)) == repr(slow)
+
+
+def test_a_refused_bundled_table_says_what_the_pure_python_loader_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bundled file is read by libyaml; a text it refuses (a repeated key here) is
+    refused with the pure-Python loader's message, its line shown as before."""
+    from kitetui.trading import charges
+
+    path = _table_text(tmp_path, "version: 1", "version: 1\nversion: 1")
+    with pytest.raises(ChargeTableError) as plain:
+        ChargeTable.load(path)  # not the bundled path: the pure-Python loader
+    monkeypatch.setattr(charges, "DEFAULT_RATES", path)
+    with pytest.raises(ChargeTableError) as bundled:
+        ChargeTable.load()
+    assert "duplicate key 'version'" in str(bundled.value)
+    assert str(bundled.value) == str(plain.value)
+
+
 def test_every_row_of_the_bundled_table_cites_a_listed_source() -> None:
     """The loader refuses uncited rows; this pins that the bundled file passes and has
     a source with a url and a title for every id it uses."""
