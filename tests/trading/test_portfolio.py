@@ -460,11 +460,11 @@ def test_property_day_pnls_in_one_pass_equal_the_two_figures_read_apart(steps) -
         assert list(by_symbol.items()) == list(book.day_pnl_by_symbol().items())
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(
+def _book_steps(*kinds: str) -> st.SearchStrategy[list[tuple]]:
+    """Runs of ``_take_step``'s steps (and the test's own ``kinds``) over four books."""
+    return st.lists(
         st.tuples(
-            st.sampled_from(["fill", "charged", "mark", "day", "read"]),
+            st.sampled_from(kinds),
             st.sampled_from(["NIFTY", "SBIN", "INFY", "TCS"]),
             st.sampled_from([B, S]),
             st.integers(1, 50),
@@ -473,7 +473,10 @@ def test_property_day_pnls_in_one_pass_equal_the_two_figures_read_apart(steps) -
         min_size=1,
         max_size=50,
     )
-)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_book_steps("fill", "charged", "mark", "day", "read"))
 @example(  # a loss closed and read, the book opened again and marked well up
     [
         ("fill", "SBIN", B, 10, 100.0),
@@ -618,19 +621,7 @@ def test_a_flat_book_shows_the_last_mark_and_a_reopened_one_is_valued_at_it() ->
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.sampled_from(["fill", "charged", "mark", "day"]),
-            st.sampled_from(["NIFTY", "SBIN", "INFY", "TCS"]),
-            st.sampled_from([B, S]),
-            st.integers(1, 50),
-            prices,
-        ),
-        min_size=1,
-        max_size=50,
-    )
-)
+@given(_book_steps("fill", "charged", "mark", "day"))
 @example(  # a book opened, flat again, another opened: one open, one flat book
     [
         ("fill", "SBIN", B, 10, 100.0),
