@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ def _count(db: Path, sql: str) -> int:
     if not db.exists():
         return 0
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
             return conn.execute(sql).fetchone()[0]
     except sqlite3.OperationalError:
         return 0  # tables not created yet
@@ -74,7 +75,7 @@ def _kill_when(proc: subprocess.Popen[bytes], db: Path, sql: str, at_least: int)
 
 
 def _ledger(db: Path) -> tuple[list, list, int, list]:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         (run_id,) = conn.execute(
             "SELECT run_id FROM runs ORDER BY started_wall_ns DESC LIMIT 1"
         ).fetchone()
@@ -101,7 +102,7 @@ def _ledger(db: Path) -> tuple[list, list, int, list]:
 
 
 def _positions_from_fills(db: Path) -> dict[str, int]:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         rows = conn.execute(
             "SELECT symbol, SUM(CASE side WHEN 'BUY' THEN quantity ELSE -quantity END) "
             "FROM fills GROUP BY symbol"
@@ -144,7 +145,7 @@ def test_crash_with_sigkill_resumes_to_the_same_ledger(
     second = _kitetui(crash_db, "--speed", "4000")
     _kill_when(second, crash_db, f"SELECT count(*) FROM {table}", killed_at + second_kill)
     # the second process rebuilt exactly what the journal said after the first kill
-    with sqlite3.connect(crash_db) as conn:
+    with closing(sqlite3.connect(crash_db)) as conn:
         (data,) = conn.execute(
             "SELECT data FROM events WHERE kind = 'StateRebuilt' ORDER BY id LIMIT 1"
         ).fetchone()
@@ -158,7 +159,7 @@ def test_crash_with_sigkill_resumes_to_the_same_ledger(
     assert fills == clean_fills
     assert signals == clean_signals
     assert holds == clean_holds  # no batch's HOLDs counted twice, none lost
-    with sqlite3.connect(crash_db) as conn:
+    with closing(sqlite3.connect(crash_db)) as conn:
         status, restarts = conn.execute("SELECT status, restarts FROM runs").fetchone()
         tags = conn.execute("SELECT count(*), count(DISTINCT tag) FROM orders").fetchone()
     assert (status, restarts) == ("FINISHED", 2)
@@ -169,6 +170,6 @@ def test_restart_after_finish_starts_a_new_run(tmp_path: Path) -> None:
     db = tmp_path / "state.db"
     for _ in range(2):
         _finish(_kitetui(db, "--speed", "max"))
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         statuses = [r[0] for r in conn.execute("SELECT status FROM runs")]
     assert statuses == ["FINISHED", "FINISHED"]

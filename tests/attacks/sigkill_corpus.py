@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def _count(db: Path, table: str) -> int:
         else f"SELECT count(*) FROM {table}"
     )
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
             return conn.execute(sql).fetchone()[0]
     except sqlite3.Error:
         return 0
@@ -165,7 +166,7 @@ class JournalChanges:
 
 def _finished(db: Path) -> bool:
     try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
             row = conn.execute("SELECT status FROM runs ORDER BY started_wall_ns DESC").fetchone()
     except sqlite3.Error:
         return False
@@ -174,7 +175,7 @@ def _finished(db: Path) -> bool:
 
 def ledger(db: Path) -> tuple[list, list]:
     """Orders and fills without tags and fill ids (they derive from the run id)."""
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         orders = conn.execute(
             "SELECT symbol, side, quantity, order_type, purpose, status, filled_qty, avg_price, "
             "ts_ns FROM orders ORDER BY ts_ns, symbol, purpose, quantity, status"
@@ -187,7 +188,7 @@ def ledger(db: Path) -> tuple[list, list]:
 
 def holds(db: Path) -> list[tuple]:
     """The HOLDs counted per day, engine, symbol and reason (the run's only run)."""
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         return conn.execute(
             "SELECT trading_day, engine, symbol, reason, holds, first_ts_ns, last_ts_ns "
             "FROM hold_counts ORDER BY trading_day, engine, symbol, reason"
@@ -244,7 +245,7 @@ def run_chain(config: Path, db: Path, log: Path, points: list[KillPoint]) -> Cha
         if proc.returncode != -signal.SIGKILL:
             raise AssertionError(f"exit {proc.returncode}: {log.read_text()[-2000:]}")
     code = 0 if _finished(db) else _spawn(config, db, log).wait(120)
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         status, restarts = conn.execute(
             "SELECT status, restarts FROM runs ORDER BY started_wall_ns DESC LIMIT 1"
         ).fetchone()
